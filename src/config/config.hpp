@@ -1,0 +1,122 @@
+#pragma once
+// The configuration snapshot: parsed and validated once at start-up
+// (config/loader.hpp), immutable afterwards and shared as
+// std::shared_ptr<const Config>. Only value types live here.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/classification.hpp"
+#include "core/money.hpp"
+
+namespace aegis::config {
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+  unsigned threads = 0;  // 0: one per core
+  std::size_t max_body_bytes = 4 * 1024 * 1024;
+  std::size_t max_header_bytes = 16 * 1024;
+  std::chrono::milliseconds read_timeout{30'000};   // whole request (headers + body) must arrive within this
+  std::chrono::milliseconds idle_timeout{60'000};   // keep-alive connection with no request
+  std::chrono::milliseconds write_timeout{30'000};
+  std::chrono::milliseconds drain_timeout{10'000};  // SIGTERM: in-flight requests get this long
+};
+
+enum class StorageBackend { sqlite, postgres };
+
+struct StorageConfig {
+  StorageBackend backend = StorageBackend::sqlite;
+  std::string sqlite_path = "./data/aegis.db";
+  std::string postgres_dsn;  // usually "${AEGIS_PG_DSN}"
+};
+
+enum class Locality { local, cloud };
+
+struct ModelPrice {
+  // USD per million tokens, held as micro-dollars per million tokens.
+  Money input_per_mtok;
+  Money output_per_mtok;
+};
+
+struct ProviderConfig {
+  std::string name;
+  std::string type;  // anthropic | azure_openai | openai_compat | ollama | sim
+  std::string base_url;
+  std::string api_key;      // resolved from ${ENV}; never logged
+  std::string api_version;  // azure_openai only
+  Locality locality = Locality::cloud;
+  std::map<std::string, std::string> models;   // tier alias (haiku|sonnet|opus) -> model id / deployment
+  std::map<std::string, ModelPrice> prices;    // model id -> price
+  std::chrono::milliseconds connect_timeout{5'000};
+  std::chrono::milliseconds first_byte_timeout{60'000};
+  std::chrono::milliseconds idle_timeout{30'000};
+  std::chrono::milliseconds total_timeout{300'000};
+  unsigned max_concurrency = 64;
+};
+
+enum class ConfidentialPolicy { cloud_masked, local_only };
+
+struct RoutingConfig {
+  std::map<std::string, std::string> task_tiers;  // task type -> tier alias
+  std::vector<std::string> fallback_chain;        // provider names, in order
+  ConfidentialPolicy confidential = ConfidentialPolicy::cloud_masked;
+  Money downgrade_opus_below = Money::from_dollars(1);
+  std::optional<Money> downgrade_sonnet_below;  // off unless set
+};
+
+struct CustomRecognizer {
+  std::string name;
+  std::string pattern;  // validated with RE2 at load
+  std::string entity_type;
+  Level level = Level::CONFIDENTIAL;
+  std::string validator;  // "" | luhn | mod97
+  std::vector<std::string> context_words;
+};
+
+struct ClassificationConfig {
+  std::vector<std::string> internal_domains;
+  std::vector<CustomRecognizer> custom_recognizers;
+};
+
+enum class InventedPiiPolicy { alert, redact };
+
+struct PiiConfig {
+  InventedPiiPolicy invented_pii = InventedPiiPolicy::alert;
+  std::vector<std::string> block_entities;                         // everyone
+  std::map<std::string, std::vector<std::string>> team_block_entities;  // team -> entity types
+};
+
+struct BudgetConfig {
+  std::string timezone = "UTC";  // IANA name; budget months follow it
+  std::chrono::seconds reservation_ttl{900};
+};
+
+struct RagConfig {
+  std::size_t chunk_bytes = 1500;
+  std::size_t chunk_overlap_bytes = 200;
+  std::size_t top_k = 5;
+};
+
+struct LoggingConfig {
+  std::string level = "info";  // trace|debug|info|warn|error|off
+  bool access_log = true;
+};
+
+struct Config {
+  ServerConfig server;
+  StorageConfig storage;
+  std::vector<ProviderConfig> providers;
+  RoutingConfig routing;
+  ClassificationConfig classification;
+  PiiConfig pii;
+  BudgetConfig budgets;
+  RagConfig rag;
+  LoggingConfig logging;
+  std::string source;  // file path it was loaded from, or "<built-in>"
+};
+
+}  // namespace aegis::config

@@ -1,0 +1,39 @@
+#pragma once
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace aegis::config {
+
+// One problem in a config file, positioned for people: "file:line:col: message".
+struct ConfigIssue {
+  std::string file;
+  int line = 0;    // 1-based; 0 when unknown
+  int column = 0;  // 1-based; 0 when unknown
+  std::string message;
+  std::string to_string() const;
+};
+
+// Thrown only at start-up; carries every issue found, not just the first.
+class ConfigError : public std::runtime_error {
+ public:
+  explicit ConfigError(std::vector<ConfigIssue> issues);
+  const std::vector<ConfigIssue>& issues() const noexcept { return issues_; }
+
+ private:
+  std::vector<ConfigIssue> issues_;
+};
+
+// The built-in default (no file): SQLite at ./data/aegis.db, 127.0.0.1:8080.
+Config default_config();
+
+// Parse YAML text; `file` names it in messages. `${VAR}` references are
+// resolved through `getenv` (injectable for tests). Throws ConfigError.
+using EnvLookup = const char* (*)(const char*);
+Config parse_config(const std::string& yaml_text, const std::string& file, EnvLookup getenv_fn = nullptr);
+Config load_config_file(const std::string& path, EnvLookup getenv_fn = nullptr);
+
+}  // namespace aegis::config

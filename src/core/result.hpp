@@ -1,0 +1,87 @@
+#pragma once
+// Errors on the request path are values: every fallible step returns a
+// Result<T>, and an ErrorCode knows the HTTP status it maps to.
+#include <cassert>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+namespace aegis {
+
+enum class ErrorCode {
+  invalid_request,         // 400
+  invalid_json,            // 400
+  unauthorized,            // 401
+  forbidden,               // 403
+  budget_exceeded,         // 402
+  not_found,               // 404
+  method_not_allowed,      // 405
+  conflict,                // 409
+  payload_too_large,       // 413
+  unsupported_media_type,  // 415
+  pii_blocked,             // 422
+  rate_limited,            // 429
+  headers_too_large,       // 431
+  internal,                // 500
+  egress_blocked,          // 500
+  upstream_error,          // 502
+  unavailable,             // 503
+  no_local_provider,       // 503
+  upstream_timeout,        // 504
+};
+
+int http_status(ErrorCode code) noexcept;
+// The stable machine-readable name users' scripts match on ("type" in the JSON error).
+std::string_view error_type(ErrorCode code) noexcept;
+
+struct Error {
+  ErrorCode code = ErrorCode::internal;
+  std::string message;
+  // Seconds a client should wait before retrying (429/503); 0 when not applicable.
+  int retry_after_seconds = 0;
+};
+
+inline Error make_error(ErrorCode code, std::string message) { return Error{code, std::move(message), 0}; }
+
+template <class T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(Error error) : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
+
+  bool ok() const noexcept { return state_.index() == 0; }
+  explicit operator bool() const noexcept { return ok(); }
+
+  T& value() & { assert(ok()); return std::get<0>(state_); }
+  const T& value() const& { assert(ok()); return std::get<0>(state_); }
+  T&& value() && { assert(ok()); return std::get<0>(std::move(state_)); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+
+  const Error& error() const& { assert(!ok()); return std::get<1>(state_); }
+  Error&& error() && { assert(!ok()); return std::get<1>(std::move(state_)); }
+
+ private:
+  std::variant<T, Error> state_;
+};
+
+template <>
+class [[nodiscard]] Result<void> {
+ public:
+  Result() = default;
+  Result(Error error) : error_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
+
+  bool ok() const noexcept { return !error_.has_value(); }
+  explicit operator bool() const noexcept { return ok(); }
+  const Error& error() const& { assert(!ok()); return *error_; }
+  Error&& error() && { assert(!ok()); return std::move(*error_); }
+
+ private:
+  std::optional<Error> error_;
+};
+
+}  // namespace aegis

@@ -1,0 +1,15 @@
+#pragma once
+#include <string>
+
+#include "core/classification.hpp"
+
+namespace aegis::identity {
+
+// Who is calling: resolved from a virtual key on every /v1 request.
+struct Principal {
+  std::string team;
+  std::string key_id;
+  Level clearance = Level::INTERNAL;
+};
+
+}  // namespace aegis::identity

@@ -1,0 +1,38 @@
+#pragma once
+// Runs blocking database work on threads of its own and resumes the awaiting
+// coroutine on the executor it came from, so I/O threads never block.
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <type_traits>
+#include <utility>
+
+namespace aegis::store {
+
+class DbExecutor {
+ public:
+  // SQLite has one writer: one thread serialises all calls without locks.
+  explicit DbExecutor(std::size_t threads = 1) : pool_(threads) {}
+  ~DbExecutor() { pool_.join(); }
+  DbExecutor(const DbExecutor&) = delete;
+  DbExecutor& operator=(const DbExecutor&) = delete;
+
+  template <class F>
+  boost::asio::awaitable<std::invoke_result_t<F>> run(F work) {
+    auto home = co_await boost::asio::this_coro::executor;
+    co_await boost::asio::post(pool_.get_executor(), boost::asio::use_awaitable);
+    auto result = work();
+    co_await boost::asio::post(home, boost::asio::use_awaitable);
+    co_return result;
+  }
+
+  void stop() { pool_.stop(); }
+
+ private:
+  boost::asio::thread_pool pool_;
+};
+
+}  // namespace aegis::store

@@ -1,0 +1,13 @@
+#pragma once
+#include <memory>
+
+#include "config/config.hpp"
+#include "store/store.hpp"
+
+namespace aegis::store {
+
+// Opens the backend the config names and applies its migrations.
+// Throws std::runtime_error at start-up when the store cannot be opened.
+std::unique_ptr<Store> open_store(const config::StorageConfig& cfg);
+
+}  // namespace aegis::store
