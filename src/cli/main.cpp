@@ -1,1 +1,123 @@
-int main() { return 0; }
+// The aegis command line: serve, config check, version, admin.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+#include "app/application.hpp"
+#include "cli/admin_commands.hpp"
+#include "config/loader.hpp"
+#include "core/version.hpp"
+#include "telemetry/log.hpp"
+
+namespace {
+
+// Exit codes scripts can rely on.
+constexpr int kExitOk = 0;
+constexpr int kExitConfig = 2;
+constexpr int kExitStartup = 3;
+
+std::shared_ptr<const aegis::config::Config> load(const std::string& path) {
+  if (path.empty()) return std::make_shared<const aegis::config::Config>(aegis::config::default_config());
+  return std::make_shared<const aegis::config::Config>(aegis::config::load_config_file(path));
+}
+
+bool apply_listen(aegis::config::Config& cfg, const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int port = 0;
+  try {
+    std::size_t used = 0;
+    port = std::stoi(listen.substr(colon + 1), &used);
+    if (used != listen.size() - colon - 1) return false;
+  } catch (...) {
+    return false;
+  }
+  if (port < 0 || port > 65535) return false;
+  cfg.server.host = host;
+  cfg.server.port = static_cast<std::uint16_t>(port);
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"Aegis: a provider-agnostic AI gateway that keeps RESTRICTED data local"};
+  cli.require_subcommand(1);
+  cli.set_version_flag("--version", aegis::kVersion);
+
+  std::string config_path;
+  std::string listen;
+  bool demo = false;
+  auto* serve = cli.add_subcommand("serve", "Run the gateway");
+  serve->add_option("--config", config_path, "YAML config file (default: built-in, SQLite at ./data/aegis.db)");
+  serve->add_option("--listen", listen, "HOST:PORT to listen on (overrides server.listen)");
+  serve->add_flag("--demo", demo, "Start simulated providers on loopback when none are configured");
+
+  auto* config_cmd = cli.add_subcommand("config", "Inspect configuration");
+  config_cmd->require_subcommand(1);
+  std::string check_path;
+  auto* check = config_cmd->add_subcommand("check", "Validate a config file; prints file:line:col errors");
+  check->add_option("FILE", check_path, "config file")->required();
+
+  auto* version = cli.add_subcommand("version", "Print the version");
+
+  aegis::cli::AdminCommands admin_commands(cli);
+
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return cli.exit(e);
+  }
+
+  if (version->parsed()) {
+    std::cout << "aegis " << aegis::kVersion << "\n";
+    return kExitOk;
+  }
+
+  if (check->parsed()) {
+    try {
+      auto cfg = aegis::config::load_config_file(check_path);
+      std::cout << check_path << ": ok (" << cfg.providers.size() << " providers)\n";
+      return kExitOk;
+    } catch (const aegis::config::ConfigError& e) {
+      for (const auto& issue : e.issues()) std::cerr << issue.to_string() << "\n";
+      return kExitConfig;
+    }
+  }
+
+  if (admin_commands.parsed()) return admin_commands.run(config_path);
+
+  if (serve->parsed()) {
+    std::shared_ptr<const aegis::config::Config> cfg;
+    try {
+      auto loaded = load(config_path);
+      auto mutable_cfg = std::make_shared<aegis::config::Config>(*loaded);
+      if (!listen.empty() && !apply_listen(*mutable_cfg, listen)) {
+        std::cerr << "aegis serve: --listen expects HOST:PORT, got '" << listen << "'\n";
+        return kExitConfig;
+      }
+      cfg = std::move(mutable_cfg);
+    } catch (const aegis::config::ConfigError& e) {
+      for (const auto& issue : e.issues()) std::cerr << issue.to_string() << "\n";
+      return kExitConfig;
+    }
+    if (!aegis::telemetry::init_logging(cfg->logging.level)) {
+      std::cerr << "aegis serve: unknown logging.level '" << cfg->logging.level << "'\n";
+      return kExitConfig;
+    }
+    try {
+      aegis::app::Application app(cfg, aegis::app::ServeOptions{demo, true});
+      app.start();
+      return app.run();
+    } catch (const std::exception& e) {
+      aegis::telemetry::log(aegis::telemetry::LogLevel::error, "startup_failed", {{"error", e.what()}});
+      aegis::telemetry::flush_logs();
+      std::cerr << "aegis serve: " << e.what() << "\n";
+      return kExitStartup;
+    }
+  }
+  return kExitOk;
+}

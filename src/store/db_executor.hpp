@@ -3,6 +3,7 @@
 // coroutine on the executor it came from, so I/O threads never block.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -20,10 +21,15 @@ class DbExecutor {
   DbExecutor(const DbExecutor&) = delete;
   DbExecutor& operator=(const DbExecutor&) = delete;
 
+  // GCC 12 destroys a lambda with non-trivial captures twice when it is
+  // created inside the co_await expression: name the lambda first, or
+  // capture only references.
   template <class F>
   boost::asio::awaitable<std::invoke_result_t<F>> run(F work) {
     auto home = co_await boost::asio::this_coro::executor;
-    co_await boost::asio::post(pool_.get_executor(), boost::asio::use_awaitable);
+    // bind_executor makes the coroutine resume on the pool; a plain
+    // post(pool, use_awaitable) would resume it back on the I/O thread.
+    co_await boost::asio::post(boost::asio::bind_executor(pool_.get_executor(), boost::asio::use_awaitable));
     auto result = work();
     co_await boost::asio::post(home, boost::asio::use_awaitable);
     co_return result;

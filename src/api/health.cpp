@@ -1,0 +1,29 @@
+#include "api/health.hpp"
+
+#include "http/json_response.hpp"
+
+namespace aegis::api {
+
+void register_health_routes(http::Router& router, store::Store& store, store::DbExecutor& db,
+                            const telemetry::Registry& metrics) {
+  router.add("GET", "/healthz", [](http::HttpRequest&) -> boost::asio::awaitable<http::HttpResponse> {
+    co_return http::json_response(200, {{"status", "ok"}});
+  });
+
+  router.add("GET", "/readyz", [&store, &db](http::HttpRequest& request) -> boost::asio::awaitable<http::HttpResponse> {
+    auto ping = co_await db.run([&store] { return store.ping(); });
+    if (!ping.ok()) {
+      co_return http::error_response(make_error(ErrorCode::unavailable, "store is not reachable"), request.request_id);
+    }
+    co_return http::json_response(200, {{"status", "ready"}, {"checks", {{"store", "ok"}}}});
+  });
+
+  router.add("GET", "/metrics", [&metrics](http::HttpRequest&) -> boost::asio::awaitable<http::HttpResponse> {
+    http::HttpResponse response;
+    response.body = metrics.expose();
+    response.set_header("content-type", "text/plain; version=0.0.4; charset=utf-8");
+    co_return response;
+  });
+}
+
+}  // namespace aegis::api

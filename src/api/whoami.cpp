@@ -1,0 +1,19 @@
+#include "api/whoami.hpp"
+
+#include "http/json_response.hpp"
+
+namespace aegis::api {
+
+void register_whoami_route(http::Router& router) {
+  router.add("GET", "/v1/whoami", [](http::HttpRequest& request) -> boost::asio::awaitable<http::HttpResponse> {
+    // The server authenticates every /v1 request before routing.
+    if (!request.principal) {
+      co_return http::error_response(make_error(ErrorCode::unauthorized, "missing API key"), request.request_id);
+    }
+    co_return http::json_response(200, {{"team", request.principal->team},
+                                        {"key_id", request.principal->key_id},
+                                        {"clearance", to_string(request.principal->clearance)}});
+  });
+}
+
+}  // namespace aegis::api

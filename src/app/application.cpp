@@ -1,0 +1,193 @@
+#include "app/application.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "api/admin.hpp"
+#include "api/health.hpp"
+#include "api/whoami.hpp"
+#include "core/system_clock.hpp"
+#include "core/version.hpp"
+#include "http/json_response.hpp"
+#include "http/server.hpp"
+#include "identity/authenticator.hpp"
+#include "store/factory.hpp"
+#include "telemetry/log.hpp"
+#include "telemetry/metrics.hpp"
+
+namespace aegis::app {
+
+namespace asio = boost::asio;
+
+namespace {
+
+unsigned io_thread_count(const config::ServerConfig& server) {
+  if (server.threads > 0) return server.threads;
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores > 0 ? cores : 1;
+}
+
+std::optional<std::string_view> presented_key(const http::HttpRequest& request) {
+  if (auto auth = request.header("authorization")) {
+    constexpr std::string_view kBearer = "Bearer ";
+    if (auth->size() > kBearer.size() && http::iequals(auth->substr(0, kBearer.size()), kBearer)) {
+      return auth->substr(kBearer.size());
+    }
+    return std::nullopt;
+  }
+  if (auto key = request.header("x-api-key")) return key;
+  return std::nullopt;
+}
+
+// Request metrics the HTTP layer owns; handles are resolved once per exchange.
+struct HttpMetrics {
+  explicit HttpMetrics(telemetry::Registry& registry)
+      : requests(registry.counter("aegis_http_requests_total", "HTTP requests by route pattern and status code",
+                                  {"route", "code"})),
+        duration(registry.histogram("aegis_http_request_duration_seconds",
+                                    "Time from request received to response written", {"route"},
+                                    telemetry::Registry::default_latency_buckets())) {}
+  telemetry::CounterFamily& requests;
+  telemetry::HistogramFamily& duration;
+};
+
+std::string admin_key_from_env() {
+  const char* key = std::getenv("AEGIS_ADMIN_KEY");
+  return key ? std::string(key) : std::string();
+}
+
+}  // namespace
+
+struct Application::Impl {
+  Impl(std::shared_ptr<const config::Config> cfg, ServeOptions opts)
+      : config(std::move(cfg)),
+        options(opts),
+        io(static_cast<int>(io_thread_count(config->server))),
+        http_metrics(metrics) {
+    metrics.gauge("aegis_build_info", "Build information", {"version"}).with({kVersion}).set(1);
+  }
+
+  std::shared_ptr<const config::Config> config;
+  ServeOptions options;
+  asio::io_context io;
+  telemetry::Registry metrics;
+  HttpMetrics http_metrics;
+  store::DbExecutor db{1};
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<identity::Authenticator> authenticator;
+  http::Router router;
+  std::unique_ptr<http::Server> server;
+  std::optional<asio::signal_set> signals;
+  std::atomic<bool> drained_cleanly{true};
+
+  asio::awaitable<http::HttpResponse> handle(http::HttpRequest& request) {
+    // Every /v1 route needs a virtual key, checked before routing so that
+    // unauthenticated callers cannot map which routes exist.
+    if (request.path.starts_with("/v1/") || request.path == "/v1") {
+      auto key = presented_key(request);
+      if (!key) {
+        co_return http::error_response(
+            make_error(ErrorCode::unauthorized, "missing API key: send Authorization: Bearer <key> or x-api-key"),
+            request.request_id);
+      }
+      auto principal = co_await authenticator->authenticate(*key);
+      if (!principal.ok()) co_return http::error_response(principal.error(), request.request_id);
+      request.principal = std::move(principal.value());
+    }
+    co_return co_await router.dispatch(request);
+  }
+
+  void observe(const http::Exchange& exchange) {
+    const auto seconds = std::chrono::duration<double>(exchange.duration).count();
+    char code[8];
+    std::snprintf(code, sizeof code, "%d", exchange.status);
+    http_metrics.requests.with({exchange.request.route, code}).inc();
+    http_metrics.duration.with({exchange.request.route}).observe(seconds);
+    if (config->logging.access_log) {
+      boost::json::object fields;
+      fields["request_id"] = exchange.request.request_id;
+      fields["method"] = exchange.request.method;
+      fields["route"] = exchange.request.route;
+      fields["status"] = exchange.status;
+      fields["duration_us"] = std::chrono::duration_cast<std::chrono::microseconds>(exchange.duration).count();
+      fields["response_bytes"] = exchange.response_bytes;
+      if (exchange.request.principal) {
+        fields["team"] = exchange.request.principal->team;
+        fields["key_id"] = exchange.request.principal->key_id;
+      }
+      telemetry::log(telemetry::LogLevel::info, "access", std::move(fields));
+    }
+  }
+};
+
+Application::Application(std::shared_ptr<const config::Config> config, ServeOptions options)
+    : impl_(std::make_unique<Impl>(std::move(config), options)) {}
+
+Application::~Application() {
+  if (impl_) impl_->db.stop();
+}
+
+std::uint16_t Application::start() {
+  auto& s = *impl_;
+  s.store = store::open_store(s.config->storage);
+  s.authenticator = std::make_unique<identity::Authenticator>(*s.store, *s.store, s.db, SystemClock::instance());
+
+  api::register_health_routes(s.router, *s.store, s.db, s.metrics);
+  api::register_whoami_route(s.router);
+  api::register_admin_routes(s.router, api::AdminContext{*s.store, s.db, *s.authenticator, SystemClock::instance(), admin_key_from_env()});
+
+  s.server = std::make_unique<http::Server>(
+      s.io, s.config->server, [&s](http::HttpRequest& request) { return s.handle(request); },
+      [&s](const http::Exchange& exchange) { s.observe(exchange); });
+  const auto port = s.server->start();
+
+  if (s.options.install_signal_handlers) {
+    s.signals.emplace(s.io, SIGINT, SIGTERM);
+    s.signals->async_wait([this](const boost::system::error_code& ec, int signal_number) {
+      if (ec) return;
+      telemetry::log(telemetry::LogLevel::info, "shutdown", {{"signal", signal_number}});
+      shutdown();
+    });
+  }
+  telemetry::log(telemetry::LogLevel::info, "listening",
+                 {{"host", s.config->server.host},
+                  {"port", port},
+                  {"threads", io_thread_count(s.config->server)},
+                  {"config", s.config->source},
+                  {"version", kVersion}});
+  return port;
+}
+
+void Application::shutdown() {
+  auto& s = *impl_;
+  if (!s.server) return;
+  s.server->drain([&s](bool clean) {
+    s.drained_cleanly = clean;
+    telemetry::log(clean ? telemetry::LogLevel::info : telemetry::LogLevel::warn, "drained",
+                   {{"clean", clean}});
+    if (s.signals) {
+      boost::system::error_code ignored;
+      s.signals->cancel(ignored);
+    }
+    s.io.stop();
+  });
+}
+
+int Application::run() {
+  auto& s = *impl_;
+  const unsigned threads = io_thread_count(s.config->server);
+  std::vector<std::thread> pool;
+  pool.reserve(threads - 1);
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&s] { s.io.run(); });
+  s.io.run();
+  for (auto& t : pool) t.join();
+  s.db.stop();
+  telemetry::flush_logs();
+  return 0;
+}
+
+}  // namespace aegis::app

@@ -1,0 +1,129 @@
+#include "cli/admin_commands.hpp"
+
+#include <iostream>
+
+#include "config/loader.hpp"
+#include "core/json.hpp"
+#include "core/system_clock.hpp"
+#include "core/time_format.hpp"
+#include "identity/admin_service.hpp"
+#include "store/factory.hpp"
+
+namespace aegis::cli {
+
+namespace json = boost::json;
+
+AdminCommands::AdminCommands(CLI::App& app) {
+  admin_ = app.add_subcommand("admin", "Administer teams and virtual keys in the local store");
+  admin_->require_subcommand(1);
+  admin_->add_option("--config", config_path_, "YAML config file naming the store (default: built-in)");
+  admin_->add_flag("--json", json_, "Print JSON instead of text");
+
+  auto* teams = admin_->add_subcommand("teams", "Teams");
+  teams->require_subcommand(1);
+  teams_create_ = teams->add_subcommand("create", "Create a team");
+  teams_create_->add_option("NAME", team_name_, "team name: 1..64 of [A-Za-z0-9_.-]")->required();
+  teams_create_->add_option("--budget-usd", budget_usd_, "monthly budget in USD, e.g. 250 or 12.5")->required();
+  teams_create_->add_option("--clearance", clearance_, "PUBLIC | INTERNAL | CONFIDENTIAL | RESTRICTED")
+      ->capture_default_str();
+  teams_list_ = teams->add_subcommand("list", "List teams");
+
+  auto* keys = admin_->add_subcommand("keys", "Virtual API keys");
+  keys->require_subcommand(1);
+  keys_create_ = keys->add_subcommand("create", "Create a key for a team; the key is printed once");
+  keys_create_->add_option("TEAM", key_team_, "team name")->required();
+  keys_list_ = keys->add_subcommand("list", "List keys (ids and prefixes, never keys)");
+  keys_list_->add_option("--team", list_team_, "only this team's keys");
+  keys_revoke_ = keys->add_subcommand("revoke", "Revoke a key by id");
+  keys_revoke_->add_option("ID", key_id_, "key id")->required();
+}
+
+bool AdminCommands::parsed() const { return admin_->parsed(); }
+
+int AdminCommands::run(const std::string& fallback_config_path) {
+  const std::string path = config_path_.empty() ? fallback_config_path : config_path_;
+  config::Config cfg;
+  try {
+    cfg = path.empty() ? config::default_config() : config::load_config_file(path);
+  } catch (const config::ConfigError& e) {
+    for (const auto& issue : e.issues()) std::cerr << issue.to_string() << "\n";
+    return 2;
+  }
+  std::unique_ptr<store::Store> store;
+  try {
+    store = store::open_store(cfg.storage);
+  } catch (const std::exception& e) {
+    std::cerr << "aegis admin: cannot open the store: " << e.what() << "\n";
+    return 1;
+  }
+  const Clock& clock = SystemClock::instance();
+  auto report = [](const Error& error) {
+    std::cerr << "aegis admin: " << error.message << "\n";
+    return 1;
+  };
+  auto print_team = [this](const store::Team& t) {
+    if (json_) {
+      std::cout << to_json(json::object{{"name", t.name},
+                                        {"monthly_budget_usd", t.monthly_budget.to_usd_double()},
+                                        {"clearance", to_string(t.clearance)},
+                                        {"created_at", format_rfc3339_ms(t.created_at_ms)}})
+                << "\n";
+    } else {
+      std::cout << t.name << "\tbudget_usd=" << t.monthly_budget.to_usd_string() << "\tclearance=" << to_string(t.clearance)
+                << "\n";
+    }
+  };
+
+  if (teams_create_->parsed()) {
+    auto budget = identity::parse_monthly_budget(budget_usd_);
+    if (!budget.ok()) return report(budget.error());
+    auto level = identity::parse_clearance(clearance_);
+    if (!level.ok()) return report(level.error());
+    auto team = identity::create_team(*store, clock, identity::TeamInput{team_name_, *budget, *level});
+    if (!team.ok()) return report(team.error());
+    print_team(*team);
+    return 0;
+  }
+  if (teams_list_->parsed()) {
+    auto teams = identity::list_teams(*store);
+    if (!teams.ok()) return report(teams.error());
+    for (const auto& t : *teams) print_team(t);
+    return 0;
+  }
+  if (keys_create_->parsed()) {
+    auto created = identity::create_key(*store, clock, key_team_);
+    if (!created.ok()) return report(created.error());
+    if (json_) {
+      std::cout << to_json(json::object{{"id", created->record.id}, {"key", created->key.key}, {"team", key_team_}}) << "\n";
+    } else {
+      std::cout << "id:   " << created->record.id << "\nteam: " << key_team_ << "\nkey:  " << created->key.key
+                << "\n(the key is shown only now; store it in a secret manager)\n";
+    }
+    return 0;
+  }
+  if (keys_list_->parsed()) {
+    std::optional<std::string> team;
+    if (!list_team_.empty()) team = list_team_;
+    auto keys = identity::list_keys(*store, team);
+    if (!keys.ok()) return report(keys.error());
+    for (const auto& k : *keys) {
+      if (json_) {
+        json::object out{{"id", k.id}, {"team", k.team}, {"prefix", k.prefix},
+                         {"created_at", format_rfc3339_ms(k.created_at_ms)}, {"revoked", k.revoked_at_ms.has_value()}};
+        std::cout << to_json(out) << "\n";
+      } else {
+        std::cout << k.id << "\t" << k.team << "\t" << k.prefix << "…\t" << (k.revoked_at_ms ? "revoked" : "active") << "\n";
+      }
+    }
+    return 0;
+  }
+  if (keys_revoke_->parsed()) {
+    auto revoked = identity::revoke_key(*store, clock, key_id_);
+    if (!revoked.ok()) return report(revoked.error());
+    std::cout << (json_ ? to_json(json::object{{"id", key_id_}, {"revoked", true}}) : "revoked " + key_id_) << "\n";
+    return 0;
+  }
+  return 2;
+}
+
+}  // namespace aegis::cli

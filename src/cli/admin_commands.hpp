@@ -1,0 +1,35 @@
+#pragma once
+// `aegis admin teams|keys ...`: administration straight against the store of
+// a local install (the same functions the /admin/v1 API uses).
+#include <CLI/CLI.hpp>
+
+#include <optional>
+#include <string>
+
+namespace aegis::cli {
+
+class AdminCommands {
+ public:
+  explicit AdminCommands(CLI::App& app);
+  bool parsed() const;
+  // Returns the process exit code: 0 ok, 1 the operation failed, 2 bad config.
+  int run(const std::string& fallback_config_path);
+
+ private:
+  CLI::App* admin_ = nullptr;
+  CLI::App* teams_create_ = nullptr;
+  CLI::App* teams_list_ = nullptr;
+  CLI::App* keys_create_ = nullptr;
+  CLI::App* keys_list_ = nullptr;
+  CLI::App* keys_revoke_ = nullptr;
+  std::string config_path_;
+  bool json_ = false;
+  std::string team_name_;
+  std::string budget_usd_;
+  std::string clearance_ = "INTERNAL";
+  std::string key_team_;
+  std::string list_team_;
+  std::string key_id_;
+};
+
+}  // namespace aegis::cli

@@ -1,0 +1,55 @@
+#pragma once
+// HTTP messages as plain value types, so that handlers and everything behind
+// them never include Beast (one TU per surface would otherwise cost ~20 s).
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "identity/principal.hpp"
+
+namespace aegis::http {
+
+struct Header {
+  std::string name;
+  std::string value;
+};
+
+// Case-insensitive ASCII comparison, as HTTP header names require.
+bool iequals(std::string_view a, std::string_view b) noexcept;
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // path + query as received
+  std::string path;    // decoded path, no query
+  std::string query;   // raw query string without '?'
+  std::vector<Header> headers;
+  std::string body;
+  std::string remote_address;
+
+  // Set by the server and router as the request moves along.
+  std::string request_id;
+  std::string route = "unmatched";  // the route pattern that matched, e.g. "/admin/v1/teams/{name}"
+  std::vector<std::pair<std::string, std::string>> path_params;
+  std::chrono::steady_clock::time_point received_at{};
+  // Set once a virtual key has been verified (every /v1 route).
+  std::optional<identity::Principal> principal;
+
+  std::optional<std::string_view> header(std::string_view name) const noexcept;
+  std::optional<std::string_view> path_param(std::string_view name) const noexcept;
+  // Decoded value of the first query parameter with this name.
+  std::optional<std::string> query_param(std::string_view name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::vector<Header> headers;
+  std::string body;
+
+  HttpResponse& set_header(std::string name, std::string value);
+  std::optional<std::string_view> header(std::string_view name) const noexcept;
+};
+
+}  // namespace aegis::http

@@ -1,0 +1,333 @@
+#include "http/server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <mutex>
+#include <random>
+#include <unordered_set>
+
+#include "http/json_response.hpp"
+
+namespace aegis::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+std::string percent_decode_path(std::string_view raw) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(raw.size());
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '%' && i + 2 < raw.size()) {
+      const int hi = hex(raw[i + 1]);
+      const int lo = hex(raw[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(raw[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string generate_request_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}() ^ (static_cast<std::uint64_t>(std::random_device{}()) << 32)};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id = "req_";
+  id.resize(4 + 24);
+  std::uint64_t a = rng();
+  std::uint64_t b = rng();
+  for (int i = 0; i < 16; ++i) id[4 + i] = kHex[(a >> (i * 4)) & 0xF];
+  for (int i = 0; i < 8; ++i) id[20 + i] = kHex[(b >> (i * 4)) & 0xF];
+  return id;
+}
+
+bool acceptable_request_id(std::string_view id) noexcept {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '_' || c == ':' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
+  // One live connection; touched only on its own strand, except `busy` and
+  // `stream`, which drain() reads through a post to that strand.
+  struct Connection {
+    explicit Connection(asio::any_io_executor strand) : executor(std::move(strand)) {}
+    const asio::any_io_executor executor;  // the connection's strand
+    beast::tcp_stream* stream = nullptr;   // strand only
+    bool busy = false;                     // strand only
+  };
+
+  Impl(asio::io_context& io_context, config::ServerConfig cfg, Handler h, ExchangeObserver obs)
+      : io(io_context), config(std::move(cfg)), handler(std::move(h)), observer(std::move(obs)), acceptor(io_context) {}
+
+  asio::io_context& io;
+  const config::ServerConfig config;
+  Handler handler;
+  ExchangeObserver observer;
+  tcp::acceptor acceptor;
+
+  std::atomic<bool> draining{false};
+  mutable std::mutex connections_mutex;
+  std::unordered_set<std::shared_ptr<Connection>> connections;
+  std::function<void(bool)> on_drained;
+
+  asio::awaitable<void> accept_loop() {
+    auto self = shared_from_this();
+    for (;;) {
+      auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), kNoThrow);
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+        // Out of file descriptors and similar: back off instead of spinning.
+        asio::steady_timer pause(io, std::chrono::milliseconds(50));
+        co_await pause.async_wait(kNoThrow);
+        continue;
+      }
+      if (draining) {
+        beast::error_code ignored;
+        socket.close(ignored);
+        continue;
+      }
+      auto executor = socket.get_executor();
+      asio::co_spawn(executor, session(std::move(socket)), asio::detached);
+    }
+  }
+
+  void register_connection(const std::shared_ptr<Connection>& c) {
+    std::lock_guard lock(connections_mutex);
+    connections.insert(c);
+  }
+  void unregister_connection(const std::shared_ptr<Connection>& c) {
+    std::lock_guard lock(connections_mutex);
+    connections.erase(c);
+  }
+
+  HttpResponse protocol_error(ErrorCode code, std::string message, const std::string& request_id) {
+    return error_response(make_error(code, std::move(message)), request_id);
+  }
+
+  asio::awaitable<bool> write_response(beast::tcp_stream& stream, HttpRequest& request, HttpResponse response,
+                                       unsigned version, bool keep_alive) {
+    bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(response.status), version};
+    for (auto& h : response.headers) out.set(h.name, h.value);
+    out.set(bhttp::field::server, "aegis");
+    out.set("x-request-id", request.request_id);
+    const bool head = request.method == "HEAD";
+    const std::size_t body_bytes = response.body.size();
+    out.body() = head ? std::string() : std::move(response.body);
+    out.keep_alive(keep_alive);
+    out.prepare_payload();
+    if (head) out.content_length(body_bytes);
+    stream.expires_after(config.write_timeout);
+    auto [ec, written] = co_await bhttp::async_write(stream, out, kNoThrow);
+    if (observer) {
+      observer(Exchange{request, response.status, body_bytes,
+                        std::chrono::steady_clock::now() - request.received_at});
+    }
+    co_return !ec;
+  }
+
+  asio::awaitable<void> session(tcp::socket socket) {
+    auto self = shared_from_this();
+    auto connection = std::make_shared<Connection>(socket.get_executor());
+    beast::tcp_stream stream(std::move(socket));
+    connection->stream = &stream;
+    register_connection(connection);
+    beast::flat_buffer buffer;
+    std::string remote;
+    {
+      beast::error_code ec;
+      auto endpoint = stream.socket().remote_endpoint(ec);
+      if (!ec) remote = endpoint.address().to_string();
+    }
+    bool first = true;
+    for (;;) {
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(config.max_header_bytes));
+      parser.body_limit(config.max_body_bytes);
+      connection->busy = false;
+      if (draining && buffer.size() == 0) break;
+      stream.expires_after(first ? config.read_timeout : config.idle_timeout);
+      first = false;
+
+      auto [header_ec, header_bytes_unused] = co_await bhttp::async_read_header(stream, buffer, parser, kNoThrow);
+      connection->busy = true;
+      HttpRequest request;
+      request.received_at = std::chrono::steady_clock::now();
+      request.remote_address = remote;
+      request.request_id = generate_request_id();
+      if (header_ec) {
+        if (header_ec == bhttp::error::header_limit) {
+          co_await write_response(stream, request,
+                                  protocol_error(ErrorCode::headers_too_large, "request headers exceed " +
+                                                     std::to_string(config.max_header_bytes) + " bytes", request.request_id),
+                                  11, false);
+        } else if (header_ec == bhttp::error::body_limit) {
+          co_await write_response(stream, request, too_large(request.request_id), 11, false);
+        } else if (header_ec != bhttp::error::end_of_stream && header_ec != beast::error::timeout &&
+                   header_ec != asio::error::operation_aborted && header_ec != asio::error::eof &&
+                   header_ec != asio::error::connection_reset) {
+          co_await write_response(stream, request,
+                                  protocol_error(ErrorCode::invalid_request, "malformed HTTP request", request.request_id),
+                                  11, false);
+        }
+        break;
+      }
+
+      auto& head = parser.get();
+      if (auto id = head.find("x-request-id"); id != head.end() && acceptable_request_id(id->value())) {
+        request.request_id = std::string(id->value());
+      }
+      // Clients such as curl wait for this before sending a large body.
+      if (auto expect = head.find(bhttp::field::expect);
+          expect != head.end() && iequals(expect->value(), "100-continue")) {
+        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, head.version()};
+        stream.expires_after(config.write_timeout);
+        auto [ec, n] = co_await bhttp::async_write(stream, cont, kNoThrow);
+        if (ec) break;
+      }
+
+      stream.expires_after(config.read_timeout);
+      auto [body_ec, body_bytes] = co_await bhttp::async_read(stream, buffer, parser, kNoThrow);
+      if (body_ec) {
+        if (body_ec == bhttp::error::body_limit) {
+          co_await write_response(stream, request, too_large(request.request_id), head.version(), false);
+        }
+        break;
+      }
+
+      auto message = parser.release();
+      request.method = std::string(message.method_string());
+      request.target = std::string(message.target());
+      const auto query_start = request.target.find('?');
+      request.path = percent_decode_path(std::string_view(request.target).substr(0, query_start));
+      if (query_start != std::string::npos) request.query = request.target.substr(query_start + 1);
+      request.headers.reserve(std::distance(message.begin(), message.end()));
+      for (const auto& field : message) {
+        request.headers.push_back({std::string(field.name_string()), std::string(field.value())});
+      }
+      request.body = std::move(message.body());
+      const bool keep_alive = message.keep_alive() && !draining;
+      const unsigned version = message.version();
+
+      HttpResponse response;
+      try {
+        response = co_await handler(request);
+      } catch (const std::exception&) {
+        // Never a stack trace or exception text on the wire.
+        response = protocol_error(ErrorCode::internal, "internal error", request.request_id);
+      }
+      const bool ok = co_await write_response(stream, request, std::move(response), version, keep_alive && !draining);
+      if (!ok || !keep_alive || draining) break;
+    }
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.close();
+    connection->stream = nullptr;
+    unregister_connection(connection);
+  }
+
+  HttpResponse too_large(const std::string& request_id) {
+    return protocol_error(ErrorCode::payload_too_large,
+                          "request body exceeds " + std::to_string(config.max_body_bytes) + " bytes", request_id);
+  }
+
+  void close_idle_connections() {
+    std::lock_guard lock(connections_mutex);
+    for (const auto& c : connections) {
+      // Each connection is closed on its own strand, between operations.
+      auto conn = c;
+      asio::post(conn->executor, [conn] {
+        if (conn->stream && !conn->busy) conn->stream->socket().cancel();
+      });
+    }
+  }
+
+  asio::awaitable<void> wait_for_drain() {
+    auto self = shared_from_this();
+    const auto deadline = std::chrono::steady_clock::now() + config.drain_timeout;
+    asio::steady_timer timer(io);
+    for (;;) {
+      std::size_t open;
+      {
+        std::lock_guard lock(connections_mutex);
+        open = connections.size();
+      }
+      if (open == 0 || std::chrono::steady_clock::now() >= deadline) {
+        if (on_drained) on_drained(open == 0);
+        co_return;
+      }
+      // New keep-alive requests may have raced the first sweep.
+      close_idle_connections();
+      timer.expires_after(std::chrono::milliseconds(20));
+      co_await timer.async_wait(kNoThrow);
+    }
+  }
+};
+
+Server::Server(asio::io_context& io, config::ServerConfig config, Handler handler, ExchangeObserver observer)
+    : impl_(std::make_shared<Impl>(io, std::move(config), std::move(handler), std::move(observer))) {}
+
+Server::~Server() = default;
+
+std::uint16_t Server::start() {
+  auto address = asio::ip::make_address(impl_->config.host);
+  tcp::endpoint endpoint(address, impl_->config.port);
+  impl_->acceptor.open(endpoint.protocol());
+  impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
+  impl_->acceptor.bind(endpoint);
+  impl_->acceptor.listen(asio::socket_base::max_listen_connections);
+  const auto port = impl_->acceptor.local_endpoint().port();
+  asio::co_spawn(impl_->acceptor.get_executor(), impl_->accept_loop(), asio::detached);
+  return port;
+}
+
+void Server::drain(std::function<void(bool clean)> on_drained) {
+  if (impl_->draining.exchange(true)) return;
+  impl_->on_drained = std::move(on_drained);
+  auto impl = impl_;
+  asio::post(impl->acceptor.get_executor(), [impl] {
+    beast::error_code ignored;
+    impl->acceptor.close(ignored);
+    impl->close_idle_connections();
+    asio::co_spawn(impl->io, impl->wait_for_drain(), asio::detached);
+  });
+}
+
+std::size_t Server::active_connections() const {
+  std::lock_guard lock(impl_->connections_mutex);
+  return impl_->connections.size();
+}
+
+}  // namespace aegis::http

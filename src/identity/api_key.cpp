@@ -1,0 +1,121 @@
+#include "identity/api_key.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <array>
+#include <stdexcept>
+
+namespace aegis::identity {
+
+namespace {
+
+constexpr std::string_view kPrefix = "aeg_";
+constexpr std::size_t kIdBytes = 8;
+constexpr std::size_t kSecretBytes = 32;
+constexpr std::size_t kIdChars = kIdBytes * 2;                 // 16 hex
+constexpr std::size_t kSecretChars = (kSecretBytes * 8 + 5) / 6;  // 43 base64url, no padding
+constexpr std::size_t kKeyChars = kPrefix.size() + kIdChars + 1 + kSecretChars;
+constexpr std::size_t kListedSecretChars = 4;
+
+constexpr char kHex[] = "0123456789abcdef";
+constexpr char kB64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+template <std::size_t N>
+std::array<unsigned char, N> random_bytes() {
+  std::array<unsigned char, N> out{};
+  if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1) {
+    throw std::runtime_error("the system random number generator failed");
+  }
+  return out;
+}
+
+std::string to_hex(const unsigned char* data, std::size_t n) {
+  std::string out;
+  out.reserve(n * 2);
+  for (std::size_t i = 0; i < n; ++i) {
+    out.push_back(kHex[data[i] >> 4]);
+    out.push_back(kHex[data[i] & 0x0f]);
+  }
+  return out;
+}
+
+std::string to_base64url(const unsigned char* data, std::size_t n) {
+  std::string out;
+  out.reserve((n * 8 + 5) / 6);
+  std::size_t i = 0;
+  for (; i + 3 <= n; i += 3) {
+    const std::uint32_t v = (std::uint32_t{data[i]} << 16) | (std::uint32_t{data[i + 1]} << 8) | data[i + 2];
+    out.push_back(kB64Url[(v >> 18) & 63]);
+    out.push_back(kB64Url[(v >> 12) & 63]);
+    out.push_back(kB64Url[(v >> 6) & 63]);
+    out.push_back(kB64Url[v & 63]);
+  }
+  if (n - i == 1) {
+    const std::uint32_t v = std::uint32_t{data[i]} << 16;
+    out.push_back(kB64Url[(v >> 18) & 63]);
+    out.push_back(kB64Url[(v >> 12) & 63]);
+  } else if (n - i == 2) {
+    const std::uint32_t v = (std::uint32_t{data[i]} << 16) | (std::uint32_t{data[i + 1]} << 8);
+    out.push_back(kB64Url[(v >> 18) & 63]);
+    out.push_back(kB64Url[(v >> 12) & 63]);
+    out.push_back(kB64Url[(v >> 6) & 63]);
+  }
+  return out;
+}
+
+bool is_lower_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+bool is_base64url(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+}  // namespace
+
+NewKey generate_key() {
+  const auto id_bytes = random_bytes<kIdBytes>();
+  auto secret_bytes = random_bytes<kSecretBytes>();
+  NewKey k;
+  k.id = to_hex(id_bytes.data(), id_bytes.size());
+  const std::string secret = to_base64url(secret_bytes.data(), secret_bytes.size());
+  OPENSSL_cleanse(secret_bytes.data(), secret_bytes.size());
+  k.key.reserve(kKeyChars);
+  k.key.append(kPrefix).append(k.id).append("_").append(secret);
+  k.prefix.append(kPrefix).append(k.id).append("_").append(secret, 0, kListedSecretChars);
+  k.secret_hash = hash_key(k.key);
+  return k;
+}
+
+std::string hash_key(std::string_view key) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+  unsigned int len = 0;
+  if (EVP_Digest(key.data(), key.size(), md.data(), &len, EVP_sha256(), nullptr) != 1) {
+    throw std::runtime_error("SHA-256 is unavailable");
+  }
+  return to_hex(md.data(), len);
+}
+
+std::optional<std::string> key_id_of(std::string_view key) {
+  if (key.size() != kKeyChars || key.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
+  const std::string_view id = key.substr(kPrefix.size(), kIdChars);
+  for (char c : id) {
+    if (!is_lower_hex(c)) return std::nullopt;
+  }
+  if (key[kPrefix.size() + kIdChars] != '_') return std::nullopt;
+  for (char c : key.substr(kPrefix.size() + kIdChars + 1)) {
+    if (!is_base64url(c)) return std::nullopt;
+  }
+  return std::string(id);
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) {
+    // Spend the same kind of work without looking at b's content, then fail.
+    (void)CRYPTO_memcmp(a.data(), a.data(), a.size());
+    return false;
+  }
+  if (a.empty()) return true;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace aegis::identity

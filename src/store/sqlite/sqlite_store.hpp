@@ -1,0 +1,53 @@
+#pragma once
+// The embedded store: one SQLite connection in WAL mode, shared by all threads
+// under a mutex. Calls block; the server reaches it through a DbExecutor.
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "core/clock.hpp"
+#include "store/store.hpp"
+
+namespace aegis::store {
+
+struct SqliteOptions {
+  // How long a call waits for another process (e.g. `aegis admin` next to a
+  // running server) to release the write lock before failing.
+  std::chrono::milliseconds busy_timeout{5'000};
+};
+
+class SqliteStore final : public Store {
+ public:
+  using Options = SqliteOptions;
+
+  // Opens (creating the file and its parent directory if missing) and applies
+  // migrations. Throws std::runtime_error when the database cannot be opened
+  // or its schema is newer than this binary knows. `clock` must outlive the store;
+  // it stamps created_at_ms when a record arrives with 0.
+  explicit SqliteStore(const std::string& path);
+  SqliteStore(const std::string& path, const Clock& clock, Options options = {});
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  Result<Team> create_team(const Team& team) override;
+  Result<Team> get_team(const std::string& name) override;
+  Result<std::vector<Team>> list_teams() override;
+  Result<Team> update_team(const std::string& name, const TeamPatch& patch) override;
+
+  Result<ApiKeyRecord> create_key(const ApiKeyRecord& key) override;
+  Result<ApiKeyRecord> get_key(const std::string& id) override;
+  Result<std::vector<ApiKeyRecord>> list_keys(const std::optional<std::string>& team) override;
+  Result<void> revoke_key(const std::string& id, std::int64_t revoked_at_ms) override;
+
+  Result<void> ping() override;
+  int schema_version() override;
+
+  const std::string& path() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace aegis::store

@@ -1,0 +1,328 @@
+#include "identity/authenticator.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <condition_variable>
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "core/system_clock.hpp"
+#include "identity/admin_service.hpp"
+#include "identity/api_key.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+
+namespace aegis::identity {
+namespace {
+
+namespace fs = std::filesystem;
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+// Counts calls, remembers which thread made them, can fail or hold a lookup.
+class SpyStore final : public store::KeyStore, public store::TeamStore {
+ public:
+  explicit SpyStore(store::Store& inner) : inner_(inner) {}
+
+  Result<store::ApiKeyRecord> get_key(const std::string& id) override {
+    ++get_key_calls;
+    note_thread();
+    if (hold) {
+      std::unique_lock lock(mu_);
+      entered_ = true;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return released_; });
+    }
+    if (fail) return make_error(ErrorCode::internal, "storage error in get_key: disk I/O error");
+    return inner_.get_key(id);
+  }
+  Result<store::Team> get_team(const std::string& name) override {
+    ++get_team_calls;
+    note_thread();
+    return inner_.get_team(name);
+  }
+  Result<store::ApiKeyRecord> create_key(const store::ApiKeyRecord& k) override { return inner_.create_key(k); }
+  Result<std::vector<store::ApiKeyRecord>> list_keys(const std::optional<std::string>& t) override {
+    return inner_.list_keys(t);
+  }
+  Result<void> revoke_key(const std::string& id, std::int64_t at) override { return inner_.revoke_key(id, at); }
+  Result<store::Team> create_team(const store::Team& t) override { return inner_.create_team(t); }
+  Result<std::vector<store::Team>> list_teams() override { return inner_.list_teams(); }
+  Result<store::Team> update_team(const std::string& n, const store::TeamPatch& p) override {
+    return inner_.update_team(n, p);
+  }
+
+  void wait_until_entered() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return entered_; });
+  }
+  void release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+  std::thread::id last_thread() {
+    std::lock_guard lock(mu_);
+    return thread_;
+  }
+
+  std::atomic<int> get_key_calls{0};
+  std::atomic<int> get_team_calls{0};
+  std::atomic<bool> fail{false};
+  std::atomic<bool> hold{false};
+
+ private:
+  void note_thread() {
+    std::lock_guard lock(mu_);
+    thread_ = std::this_thread::get_id();
+  }
+  store::Store& inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool entered_ = false;
+  bool released_ = false;
+  std::thread::id thread_;
+};
+
+class AuthenticatorTest : public ::testing::Test {
+ protected:
+  AuthenticatorTest() {
+    static std::atomic<int> counter{0};
+    dir_ = fs::temp_directory_path() /
+           ("aegis-auth-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    fs::remove_all(dir_);
+    store_ = std::make_unique<store::SqliteStore>((dir_ / "aegis.db").string(), clock_);
+    spy_ = std::make_unique<SpyStore>(*store_);
+    auth_ = std::make_unique<Authenticator>(*spy_, *spy_, db_, clock_, 5s);
+    EXPECT_TRUE(create_team(*store_, clock_, TeamInput{"payments", Money::from_dollars(10), Level::CONFIDENTIAL}).ok());
+    key_ = new_key("payments");
+  }
+  ~AuthenticatorTest() override {
+    auth_.reset();
+    db_.stop();
+    spy_.reset();
+    store_.reset();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  std::string new_key(const std::string& team) {
+    auto k = create_key(*store_, clock_, team);
+    EXPECT_TRUE(k.ok());
+    return k->key.key;
+  }
+
+  // Runs one authentication to completion on io_.
+  Result<Principal> authenticate(std::string_view key) {
+    std::optional<Result<Principal>> out;
+    asio::co_spawn(
+        io_, [&]() -> asio::awaitable<void> { out.emplace(co_await auth_->authenticate(key)); },
+        [](std::exception_ptr e) {
+          if (e) std::rethrow_exception(e);
+        });
+    io_.restart();
+    io_.run();
+    if (!out) return make_error(ErrorCode::internal, "test: coroutine did not finish");
+    return std::move(*out);
+  }
+
+  static void expect_unauthorized(const Result<Principal>& r, const std::string& message) {
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, ErrorCode::unauthorized);
+    EXPECT_EQ(r.error().message, message);
+  }
+
+  fs::path dir_;
+  ManualClock clock_{std::chrono::system_clock::time_point(1'700'000'000'000ms)};
+  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<SpyStore> spy_;
+  store::DbExecutor db_{1};
+  asio::io_context io_;
+  std::unique_ptr<Authenticator> auth_;
+  std::string key_;
+};
+
+TEST_F(AuthenticatorTest, ValidKeyResolvesToTeamAndClearance) {
+  auto p = authenticate(key_);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ(p->team, "payments");
+  EXPECT_EQ(p->key_id, *key_id_of(key_));
+  EXPECT_EQ(p->clearance, Level::CONFIDENTIAL);
+}
+
+TEST_F(AuthenticatorTest, StoreIsCalledOffTheCallerThread) {
+  ASSERT_TRUE(authenticate(key_).ok());
+  EXPECT_EQ(spy_->get_key_calls.load(), 1);
+  EXPECT_NE(spy_->last_thread(), std::thread::id());
+  EXPECT_NE(spy_->last_thread(), std::this_thread::get_id());  // io_ runs on this thread
+}
+
+TEST_F(AuthenticatorTest, WrongSecretForARealIdIsUnauthorized) {
+  std::string wrong = key_;
+  wrong[30] = wrong[30] == 'A' ? 'B' : 'A';
+  ASSERT_TRUE(key_id_of(wrong).has_value());  // well-formed, real id, wrong secret
+  expect_unauthorized(authenticate(wrong), "invalid API key");
+  EXPECT_EQ(spy_->get_key_calls.load(), 1);
+  EXPECT_EQ(auth_->cache_size(), 0u);  // failures are not cached
+  expect_unauthorized(authenticate(wrong), "invalid API key");
+  EXPECT_EQ(spy_->get_key_calls.load(), 2);
+}
+
+TEST_F(AuthenticatorTest, WrongSecretIsRejectedFromTheCacheToo) {
+  ASSERT_TRUE(authenticate(key_).ok());
+  std::string wrong = key_;
+  wrong.back() = wrong.back() == 'A' ? 'Q' : 'A';
+  expect_unauthorized(authenticate(wrong), "invalid API key");
+  EXPECT_EQ(spy_->get_key_calls.load(), 1);
+}
+
+TEST_F(AuthenticatorTest, UnknownIdGetsTheSameAnswerAsAWrongSecret) {
+  const NewKey never_stored = generate_key();
+  expect_unauthorized(authenticate(never_stored.key), "invalid API key");
+  expect_unauthorized(authenticate(never_stored.key), "invalid API key");
+  EXPECT_EQ(spy_->get_key_calls.load(), 2);
+}
+
+TEST_F(AuthenticatorTest, MalformedKeysAreRejectedWithoutTouchingTheStore) {
+  for (const std::string& bad : std::vector<std::string>{std::string(), std::string("Bearer ") + key_, key_ + " ", key_.substr(0, 63),
+                                std::string("sk-ant-api03-xxxxxxxx"), std::string(64, 'a')}) {
+    expect_unauthorized(authenticate(bad), "invalid API key");
+  }
+  EXPECT_EQ(spy_->get_key_calls.load(), 0);
+}
+
+TEST_F(AuthenticatorTest, CacheHitDoesNotTouchTheStore) {
+  ASSERT_TRUE(authenticate(key_).ok());
+  ASSERT_EQ(spy_->get_key_calls.load(), 1);
+  ASSERT_EQ(spy_->get_team_calls.load(), 1);
+  for (int i = 0; i < 5; ++i) {
+    auto p = authenticate(key_);
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(p->team, "payments");
+    EXPECT_EQ(p->clearance, Level::CONFIDENTIAL);
+  }
+  EXPECT_EQ(spy_->get_key_calls.load(), 1);
+  EXPECT_EQ(spy_->get_team_calls.load(), 1);
+  EXPECT_EQ(auth_->cache_size(), 1u);
+}
+
+TEST_F(AuthenticatorTest, RevokedKeyFailsImmediatelyAfterInvalidate) {
+  ASSERT_TRUE(authenticate(key_).ok());
+  const std::string id = *key_id_of(key_);
+  ASSERT_TRUE(revoke_key(*store_, clock_, id).ok());
+  // Without invalidate the cache would still answer (within the TTL)...
+  ASSERT_TRUE(authenticate(key_).ok());
+  // ...the admin API calls invalidate() after revoking.
+  auth_->invalidate(id);
+  expect_unauthorized(authenticate(key_), "API key revoked");
+  expect_unauthorized(authenticate(key_), "API key revoked");  // and it is not cached as valid
+}
+
+TEST_F(AuthenticatorTest, RevokedKeyFailsAfterTheTtlWithoutInvalidate) {
+  ASSERT_TRUE(authenticate(key_).ok());
+  ASSERT_TRUE(revoke_key(*store_, clock_, *key_id_of(key_)).ok());  // e.g. by the CLI or another replica
+  clock_.advance(4s);
+  EXPECT_TRUE(authenticate(key_).ok());
+  EXPECT_EQ(spy_->get_key_calls.load(), 1);
+  clock_.advance(1s);
+  expect_unauthorized(authenticate(key_), "API key revoked");
+  EXPECT_EQ(spy_->get_key_calls.load(), 2);
+}
+
+TEST_F(AuthenticatorTest, RevokedKeyWithAWrongSecretDoesNotRevealTheRevocation) {
+  ASSERT_TRUE(revoke_key(*store_, clock_, *key_id_of(key_)).ok());
+  std::string wrong = key_;
+  wrong[40] = wrong[40] == 'z' ? 'y' : 'z';
+  expect_unauthorized(authenticate(wrong), "invalid API key");
+}
+
+TEST_F(AuthenticatorTest, ExpiredEntriesAreReloaded) {
+  ASSERT_TRUE(authenticate(key_).ok());
+  ASSERT_TRUE(store_->update_team("payments", store::TeamPatch{std::nullopt, Level::RESTRICTED}).ok());
+  EXPECT_EQ(authenticate(key_)->clearance, Level::CONFIDENTIAL);  // cached
+  clock_.advance(6s);
+  EXPECT_EQ(authenticate(key_)->clearance, Level::RESTRICTED);
+  EXPECT_EQ(spy_->get_key_calls.load(), 2);
+}
+
+TEST_F(AuthenticatorTest, CacheIsBounded) {
+  Authenticator small(*spy_, *spy_, db_, clock_, 60s, 2);
+  std::vector<std::string> keys = {key_, new_key("payments"), new_key("payments"), new_key("payments")};
+  for (const auto& k : keys) {
+    std::optional<Result<Principal>> out;
+    asio::co_spawn(io_, [&]() -> asio::awaitable<void> { out.emplace(co_await small.authenticate(k)); },
+                   [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
+    io_.restart();
+    io_.run();
+    ASSERT_TRUE(out && out->ok());
+    EXPECT_LE(small.cache_size(), 2u);
+  }
+  EXPECT_EQ(small.cache_size(), 2u);
+}
+
+TEST_F(AuthenticatorTest, ZeroTtlDisablesTheCache) {
+  Authenticator uncached(*spy_, *spy_, db_, clock_, 0s);
+  for (int i = 0; i < 3; ++i) {
+    std::optional<Result<Principal>> out;
+    asio::co_spawn(io_, [&]() -> asio::awaitable<void> { out.emplace(co_await uncached.authenticate(key_)); },
+                   [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
+    io_.restart();
+    io_.run();
+    ASSERT_TRUE(out && out->ok());
+  }
+  EXPECT_EQ(spy_->get_key_calls.load(), 3);
+  EXPECT_EQ(uncached.cache_size(), 0u);
+}
+
+TEST_F(AuthenticatorTest, StoreErrorsPassThroughAndAreNotCached) {
+  spy_->fail = true;
+  auto r = authenticate(key_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::internal);
+  EXPECT_EQ(auth_->cache_size(), 0u);
+  spy_->fail = false;
+  EXPECT_TRUE(authenticate(key_).ok());
+}
+
+TEST_F(AuthenticatorTest, KeyBufferNeedNotOutliveTheCall) {
+  std::optional<Result<Principal>> out;
+  {
+    auto buffer = std::make_unique<std::string>(key_);
+    auto awaitable = auth_->authenticate(*buffer);
+    buffer->assign(key_.size(), 'x');
+    buffer.reset();
+    asio::co_spawn(
+        io_, [&, aw = std::move(awaitable)]() mutable -> asio::awaitable<void> { out.emplace(co_await std::move(aw)); },
+        [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
+  }
+  io_.restart();
+  io_.run();
+  ASSERT_TRUE(out.has_value());
+  ASSERT_TRUE(out->ok()) << out->error().message;
+  EXPECT_EQ((*out)->team, "payments");
+}
+
+TEST_F(AuthenticatorTest, InvalidateDuringALookupKeepsTheStaleAnswerOutOfTheCache) {
+  spy_->hold = true;
+  std::promise<Result<Principal>> done;
+  asio::co_spawn(io_, [&]() -> asio::awaitable<void> { done.set_value(co_await auth_->authenticate(key_)); },
+                 [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
+  std::thread io_thread([&] { io_.run(); });
+  spy_->wait_until_entered();       // the lookup has started with the key still valid
+  auth_->invalidate(*key_id_of(key_));  // e.g. revoked through the admin API meanwhile
+  spy_->release();
+  auto result = done.get_future().get();
+  io_thread.join();
+  EXPECT_TRUE(result.ok());              // that request was already past the check
+  EXPECT_EQ(auth_->cache_size(), 0u);    // but its answer is not remembered
+  spy_->hold = false;
+}
+
+}  // namespace
+}  // namespace aegis::identity

@@ -1,0 +1,153 @@
+"""HTTP behaviour of the real server: errors, limits, request ids, keep-alive."""
+import json
+import socket
+import unittest
+
+from aegis_harness import GatewayTestCase
+
+CONFIG = """
+server:
+  max_body_bytes: 2048
+  max_header_bytes: 2048
+"""
+
+
+class HttpBehaviour(GatewayTestCase):
+    config_text = CONFIG
+
+    def raw(self, data: bytes, read_timeout=5) -> bytes:
+        with socket.create_connection(("127.0.0.1", self.gw.port), timeout=read_timeout) as s:
+            s.sendall(data)
+            chunks = []
+            try:
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+            except socket.timeout:
+                pass
+            return b"".join(chunks)
+
+    def test_healthz_has_request_id(self):
+        status, headers, data = self.gw.request("GET", "/healthz")
+        self.assertEqual(status, 200)
+        self.assertEqual(json.loads(data), {"status": "ok"})
+        self.assertRegex(headers["x-request-id"], r"^req_[0-9a-f]{24}$")
+
+    def test_request_id_is_propagated_or_replaced(self):
+        _, headers, _ = self.gw.request("GET", "/healthz", headers={"x-request-id": "trace-123.abc:9"})
+        self.assertEqual(headers["x-request-id"], "trace-123.abc:9")
+        _, headers, _ = self.gw.request("GET", "/healthz", headers={"x-request-id": "bad id<script>"})
+        self.assertRegex(headers["x-request-id"], r"^req_[0-9a-f]{24}$")
+
+    def test_request_id_in_error_body_matches_header(self):
+        status, headers, data = self.gw.request("GET", "/no/such/route")
+        body = self.assertError(status, data, 404, "not_found")
+        self.assertEqual(body["error"]["request_id"], headers["x-request-id"])
+
+    def test_readyz(self):
+        status, _, data = self.gw.request("GET", "/readyz")
+        self.assertEqual(status, 200)
+        self.assertEqual(json.loads(data)["checks"]["store"], "ok")
+
+    def test_method_not_allowed_lists_allowed_methods(self):
+        status, headers, data = self.gw.request("DELETE", "/healthz")
+        self.assertError(status, data, 405, "method_not_allowed")
+        self.assertEqual(headers["allow"], "GET")
+
+    def test_v1_requires_a_key_before_routing(self):
+        for path in ("/v1/whoami", "/v1/does-not-exist"):
+            status, headers, data = self.gw.request("GET", path)
+            self.assertError(status, data, 401, "authentication_error")
+            self.assertEqual(headers.get("www-authenticate"), "Bearer")
+        status, _, data = self.gw.request("GET", "/v1/whoami", headers={"authorization": "Bearer nope"})
+        self.assertError(status, data, 401, "authentication_error")
+        status, _, data = self.gw.request("GET", "/v1/whoami", headers={"x-api-key": "aeg_0123456789abcdef_" + "A" * 43})
+        self.assertError(status, data, 401, "authentication_error")
+
+    def test_malformed_json_is_400(self):
+        status, _, data = self.gw.request("POST", "/admin/v1/teams", body=b'{"name": ',
+                                          headers={"authorization": "Bearer test-admin-key",
+                                                   "content-type": "application/json"})
+        self.assertError(status, data, 400, "invalid_json")
+
+    def test_invalid_utf8_is_400(self):
+        status, _, data = self.gw.request("POST", "/admin/v1/teams", body=b'{"name": "\xff\xfe", "monthly_budget_usd": 1}',
+                                          headers={"authorization": "Bearer test-admin-key",
+                                                   "content-type": "application/json"})
+        self.assertError(status, data, 400, "invalid_json")
+
+    def test_wrong_content_type_is_415(self):
+        status, _, data = self.gw.request("POST", "/admin/v1/teams", body=b'name=x',
+                                          headers={"authorization": "Bearer test-admin-key",
+                                                   "content-type": "application/x-www-form-urlencoded"})
+        self.assertError(status, data, 415, "unsupported_media_type")
+
+    def test_oversized_body_is_413(self):
+        big = json.dumps({"name": "x" * 5000, "monthly_budget_usd": 1}).encode()
+        status, _, data = self.gw.request("POST", "/admin/v1/teams", body=big,
+                                          headers={"authorization": "Bearer test-admin-key",
+                                                   "content-type": "application/json"})
+        self.assertError(status, data, 413, "payload_too_large")
+
+    def test_oversized_chunked_body_is_413(self):
+        chunk = b"y" * 1500
+        req = (b"POST /admin/v1/teams HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
+               b"transfer-encoding: chunked\r\n\r\n" +
+               (b"%x\r\n" % len(chunk) + chunk + b"\r\n") * 2 + b"0\r\n\r\n")
+        resp = self.raw(req)
+        self.assertTrue(resp.startswith(b"HTTP/1.1 413"), resp[:200])
+        self.assertIn(b'"payload_too_large"', resp)
+
+    def test_oversized_headers_are_431(self):
+        status, _, data = self.gw.request("GET", "/healthz", headers={"x-filler": "z" * 4096})
+        self.assertError(status, data, 431, "headers_too_large")
+
+    def test_garbage_request_line_is_400(self):
+        resp = self.raw(b"THIS IS NOT HTTP\r\n\r\n")
+        self.assertTrue(resp.startswith(b"HTTP/1.1 400"), resp[:200])
+        self.assertIn(b'"invalid_request"', resp)
+
+    def test_keep_alive_serves_several_requests_on_one_connection(self):
+        conn = self.gw.connection()
+        try:
+            ids = set()
+            for _ in range(5):
+                conn.request("GET", "/healthz")
+                resp = conn.getresponse()
+                resp.read()
+                self.assertEqual(resp.status, 200)
+                ids.add(resp.getheader("x-request-id"))
+            self.assertEqual(len(ids), 5)
+        finally:
+            conn.close()
+
+    def test_head_has_no_body(self):
+        status, headers, data = self.gw.request("HEAD", "/healthz")
+        self.assertEqual(status, 200)
+        self.assertEqual(data, b"")
+        self.assertEqual(headers["content-length"], str(len(b'{"status":"ok"}')))
+
+    def test_metrics_count_requests_by_route_pattern_and_code(self):
+        self.gw.request("GET", "/no/such/route")
+        status, headers, data = self.gw.request("GET", "/metrics")
+        self.assertEqual(status, 200)
+        self.assertTrue(headers["content-type"].startswith("text/plain; version=0.0.4"))
+        text = data.decode()
+        self.assertRegex(text, r'aegis_http_requests_total\{route="unmatched",code="404"\} [1-9]')
+        self.assertRegex(text, r'aegis_build_info\{version="[0-9.]+"\} 1')
+        # The raw path never becomes a label.
+        self.assertNotIn("/no/such/route", text)
+
+    def test_access_log_has_no_bodies_or_keys(self):
+        secret_body = {"name": "log-probe-team", "monthly_budget_usd": 1}
+        self.gw.admin("POST", "/admin/v1/teams", secret_body)
+        log = self.gw.log()
+        self.assertIn('"event":"access"', log)
+        self.assertNotIn("log-probe-team", log)
+        self.assertNotIn("test-admin-key", log)
+
+
+if __name__ == "__main__":
+    unittest.main()
