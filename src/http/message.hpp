@@ -1,7 +1,10 @@
 #pragma once
 // HTTP messages as plain value types, so that handlers and everything behind
 // them never include Beast (one TU per surface would otherwise cost ~20 s).
+#include <boost/asio/awaitable.hpp>
+
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,10 +46,26 @@ struct HttpRequest {
   std::optional<std::string> query_param(std::string_view name) const;
 };
 
+// Writes a streamed response body (chunked transfer encoding) as it is produced.
+class ResponseWriter {
+ public:
+  virtual ~ResponseWriter() = default;
+  // Sends one piece now; false once the client has gone away (stop producing).
+  virtual boost::asio::awaitable<bool> write(std::string_view data) = 0;
+  // Ends the connection at once without finishing the body (a truncated
+  // stream, as the provider simulator injects).
+  virtual void abort() = 0;
+};
+
 struct HttpResponse {
   int status = 200;
   std::vector<Header> headers;
   std::string body;
+  // When set, the server sends the status and headers, then lets this write
+  // the body chunk by chunk; `body` is ignored.
+  std::function<boost::asio::awaitable<void>(ResponseWriter&)> stream_body;
+  // Reset the connection instead of answering (fault injection).
+  bool reset_connection = false;
 
   HttpResponse& set_header(std::string name, std::string value);
   std::optional<std::string_view> header(std::string_view name) const noexcept;

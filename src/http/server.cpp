@@ -137,13 +137,78 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     return error_response(make_error(code, std::move(message)), request_id);
   }
 
+  class ChunkWriter final : public ResponseWriter {
+   public:
+    ChunkWriter(beast::tcp_stream& stream, std::chrono::milliseconds timeout) : stream_(stream), timeout_(timeout) {}
+    asio::awaitable<bool> write(std::string_view data) override {
+      if (failed_ || aborted_) co_return false;
+      if (data.empty()) co_return true;
+      stream_.expires_after(timeout_);
+      auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk(asio::const_buffer(data.data(), data.size())),
+                                                kNoThrow);
+      if (ec) failed_ = true;
+      bytes_ += data.size();
+      co_return !failed_;
+    }
+    void abort() override {
+      aborted_ = true;
+      beast::error_code ignored;
+      stream_.socket().set_option(asio::socket_base::linger(true, 0), ignored);
+      stream_.socket().close(ignored);
+    }
+    bool ok() const { return !failed_ && !aborted_; }
+    std::size_t bytes() const { return bytes_; }
+
+   private:
+    beast::tcp_stream& stream_;
+    std::chrono::milliseconds timeout_;
+    bool failed_ = false;
+    bool aborted_ = false;
+    std::size_t bytes_ = 0;
+  };
+
+  // Returns whether the connection may carry another request.
   asio::awaitable<bool> write_response(beast::tcp_stream& stream, HttpRequest& request, HttpResponse response,
                                        unsigned version, bool keep_alive) {
-    bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(response.status), version};
+    const int status = response.status;
+    if (response.reset_connection) {
+      beast::error_code ignored;
+      stream.socket().set_option(asio::socket_base::linger(true, 0), ignored);
+      stream.socket().close(ignored);
+      if (observer) observer(Exchange{request, 0, 0, std::chrono::steady_clock::now() - request.received_at});
+      co_return false;
+    }
+    const bool head = request.method == "HEAD";
+    if (response.stream_body && !head) {
+      bhttp::response<bhttp::empty_body> out{static_cast<bhttp::status>(status), version};
+      for (auto& h : response.headers) out.set(h.name, h.value);
+      out.set(bhttp::field::server, "aegis");
+      out.set("x-request-id", request.request_id);
+      out.keep_alive(keep_alive);
+      out.chunked(true);
+      bhttp::response_serializer<bhttp::empty_body> serializer{out};
+      stream.expires_after(config.write_timeout);
+      auto [ec, written] = co_await bhttp::async_write_header(stream, serializer, kNoThrow);
+      ChunkWriter writer(stream, config.write_timeout);
+      bool ok = !ec;
+      if (ok) {
+        co_await response.stream_body(writer);
+        ok = writer.ok();
+        if (ok) {
+          stream.expires_after(config.write_timeout);
+          auto [last_ec, n] = co_await asio::async_write(stream, bhttp::make_chunk_last(), kNoThrow);
+          ok = !last_ec;
+        }
+      }
+      if (observer) {
+        observer(Exchange{request, status, writer.bytes(), std::chrono::steady_clock::now() - request.received_at});
+      }
+      co_return ok && keep_alive;
+    }
+    bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(status), version};
     for (auto& h : response.headers) out.set(h.name, h.value);
     out.set(bhttp::field::server, "aegis");
     out.set("x-request-id", request.request_id);
-    const bool head = request.method == "HEAD";
     const std::size_t body_bytes = response.body.size();
     out.body() = head ? std::string() : std::move(response.body);
     out.keep_alive(keep_alive);
@@ -152,10 +217,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     stream.expires_after(config.write_timeout);
     auto [ec, written] = co_await bhttp::async_write(stream, out, kNoThrow);
     if (observer) {
-      observer(Exchange{request, response.status, body_bytes,
-                        std::chrono::steady_clock::now() - request.received_at});
+      observer(Exchange{request, status, body_bytes, std::chrono::steady_clock::now() - request.received_at});
     }
-    co_return !ec;
+    co_return !ec && keep_alive;
   }
 
   asio::awaitable<void> session(tcp::socket socket) {
@@ -248,8 +312,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         // Never a stack trace or exception text on the wire.
         response = protocol_error(ErrorCode::internal, "internal error", request.request_id);
       }
-      const bool ok = co_await write_response(stream, request, std::move(response), version, keep_alive && !draining);
-      if (!ok || !keep_alive || draining) break;
+      const bool reusable = co_await write_response(stream, request, std::move(response), version, keep_alive && !draining);
+      if (!reusable || draining) break;
     }
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
