@@ -8,12 +8,20 @@
 #include <vector>
 
 #include "api/admin.hpp"
+#include "api/anthropic.hpp"
+#include "api/demo.hpp"
 #include "api/health.hpp"
+#include "api/openai.hpp"
 #include "api/whoami.hpp"
 #include "core/system_clock.hpp"
 #include "core/version.hpp"
 #include "http/json_response.hpp"
+#include "gateway/gateway.hpp"
+#include "http/client.hpp"
 #include "http/server.hpp"
+#include "providers/factory.hpp"
+#include "providers/provider_set.hpp"
+#include "sim/simulator.hpp"
 #include "identity/authenticator.hpp"
 #include "store/factory.hpp"
 #include "telemetry/log.hpp"
@@ -55,6 +63,27 @@ struct HttpMetrics {
   telemetry::HistogramFamily& duration;
 };
 
+// Demo mode: three simulated upstreams on loopback, configured exactly as
+// real providers would be (same adapters, same wire protocols).
+config::ProviderConfig demo_provider(std::string name, std::string type, config::Locality locality,
+                                     std::uint16_t port, std::map<std::string, std::string> models,
+                                     std::string embedding_model) {
+  config::ProviderConfig p;
+  p.name = std::move(name);
+  p.type = std::move(type);
+  p.locality = locality;
+  p.base_url = "http://127.0.0.1:" + std::to_string(port);
+  p.api_key = "demo-key-not-a-secret";
+  if (p.type == "azure_openai") p.api_version = "2024-06-01";
+  p.models = std::move(models);
+  p.embedding_model = std::move(embedding_model);
+  for (const auto& [tier, model] : p.models) {
+    const std::int64_t in = tier == "haiku" ? 1 : tier == "sonnet" ? 3 : 15;
+    p.prices[model] = config::ModelPrice{Money::from_dollars(in), Money::from_dollars(in * 5)};
+  }
+  return p;
+}
+
 std::string admin_key_from_env() {
   const char* key = std::getenv("AEGIS_ADMIN_KEY");
   return key ? std::string(key) : std::string();
@@ -79,6 +108,59 @@ struct Application::Impl {
   store::DbExecutor db{1};
   std::unique_ptr<store::Store> store;
   std::unique_ptr<identity::Authenticator> authenticator;
+  std::vector<std::unique_ptr<sim::Simulator>> simulators;
+  std::vector<api::DemoUpstream> demo_upstreams;
+  std::unique_ptr<http::HttpClient> client;
+  std::unique_ptr<providers::ProviderSet> providers;
+  std::unique_ptr<gateway::Gateway> gateway;
+
+  void start_demo_upstreams() {
+    auto cfg = std::make_shared<config::Config>(*config);
+    struct Spec {
+      const char* name;
+      const char* type;
+      config::Locality locality;
+      std::map<std::string, std::string> models;
+      const char* embedding_model;
+    };
+    const Spec specs[] = {
+        {"anthropic", "anthropic", config::Locality::cloud,
+         {{"haiku", "claude-haiku-4-5"}, {"sonnet", "claude-sonnet-4-5"}, {"opus", "claude-opus-4-1"}}, ""},
+        {"azure", "azure_openai", config::Locality::cloud,
+         {{"haiku", "gpt-4o-mini"}, {"sonnet", "gpt-4o"}, {"opus", "o1"}}, "text-embedding-3-small"},
+        {"ollama", "ollama", config::Locality::local,
+         {{"haiku", "llama3.2:3b"}, {"sonnet", "qwen2.5:14b"}, {"opus", "llama3.3:70b"}}, "nomic-embed-text"},
+    };
+    for (const auto& spec : specs) {
+      sim::SimOptions options;
+      options.name = spec.name;
+      auto simulator = std::make_unique<sim::Simulator>(io, options);
+      const auto port = simulator->start();
+      cfg->providers.push_back(demo_provider(spec.name, spec.type, spec.locality, port, spec.models,
+                                             spec.embedding_model));
+      demo_upstreams.push_back({spec.name, spec.locality, simulator.get()});
+      telemetry::log(telemetry::LogLevel::warn, "demo_upstream",
+                     {{"provider", spec.name},
+                      {"type", spec.type},
+                      {"port", port},
+                      {"note", "SIMULATED provider on loopback: answers are echoes, not a real model"}});
+      simulators.push_back(std::move(simulator));
+    }
+    cfg->routing.fallback_chain = {"anthropic", "azure", "ollama"};
+    config = std::move(cfg);
+  }
+
+  void build_providers() {
+    client = http::make_http_client(io.get_executor(), http::ClientOptions::from_environment());
+    std::vector<std::unique_ptr<providers::LLMProvider>> built;
+    for (const auto& provider_config : config->providers) {
+      auto provider = providers::ProviderFactory::builtin().create(provider_config, providers::ProviderDeps{*client});
+      if (!provider.ok()) throw std::runtime_error(provider.error().message);
+      built.push_back(std::move(provider).value());
+    }
+    providers = std::make_unique<providers::ProviderSet>(std::move(built), config->routing.fallback_chain);
+    gateway = std::make_unique<gateway::Gateway>(*config, *providers);
+  }
   http::Router router;
   std::unique_ptr<http::Server> server;
   std::optional<asio::signal_set> signals;
@@ -133,11 +215,22 @@ Application::~Application() {
 
 std::uint16_t Application::start() {
   auto& s = *impl_;
+  if (s.options.demo) {
+    if (s.config->providers.empty()) {
+      s.start_demo_upstreams();
+    } else {
+      telemetry::log(telemetry::LogLevel::info, "demo_skipped", {{"reason", "providers are configured"}});
+    }
+  }
+  s.build_providers();
   s.store = store::open_store(s.config->storage);
   s.authenticator = std::make_unique<identity::Authenticator>(*s.store, *s.store, s.db, SystemClock::instance());
 
   api::register_health_routes(s.router, *s.store, s.db, s.metrics);
   api::register_whoami_route(s.router);
+  api::register_openai_routes(s.router, *s.gateway);
+  api::register_anthropic_routes(s.router, *s.gateway);
+  if (!s.demo_upstreams.empty()) api::register_demo_routes(s.router, s.demo_upstreams, admin_key_from_env());
   api::register_admin_routes(s.router, api::AdminContext{*s.store, s.db, *s.authenticator, SystemClock::instance(), admin_key_from_env()});
 
   s.server = std::make_unique<http::Server>(
@@ -173,6 +266,7 @@ void Application::shutdown() {
       boost::system::error_code ignored;
       s.signals->cancel(ignored);
     }
+    for (auto& simulator : s.simulators) simulator->stop();
     s.io.stop();
   });
 }

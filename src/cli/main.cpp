@@ -6,6 +6,7 @@
 
 #include "app/application.hpp"
 #include "cli/admin_commands.hpp"
+#include "cli/sim_command.hpp"
 #include "config/loader.hpp"
 #include "core/version.hpp"
 #include "telemetry/log.hpp"
@@ -65,6 +66,7 @@ int main(int argc, char** argv) {
   auto* version = cli.add_subcommand("version", "Print the version");
 
   aegis::cli::AdminCommands admin_commands(cli);
+  aegis::cli::SimCommand sim_command(cli);
 
   try {
     cli.parse(argc, argv);
@@ -89,6 +91,7 @@ int main(int argc, char** argv) {
   }
 
   if (admin_commands.parsed()) return admin_commands.run(config_path);
+  if (sim_command.parsed()) return sim_command.run();
 
   if (serve->parsed()) {
     std::shared_ptr<const aegis::config::Config> cfg;

@@ -51,6 +51,7 @@ struct ProviderConfig {
   Locality locality = Locality::cloud;
   std::map<std::string, std::string> models;   // tier alias (haiku|sonnet|opus) -> model id / deployment
   std::map<std::string, ModelPrice> prices;    // model id -> price
+  std::string embedding_model;                 // model id / deployment for /v1/embeddings; empty: none
   std::chrono::milliseconds connect_timeout{5'000};
   std::chrono::milliseconds first_byte_timeout{60'000};
   std::chrono::milliseconds idle_timeout{30'000};

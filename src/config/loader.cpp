@@ -621,7 +621,7 @@ void Loader::provider(const Field& f, ProviderConfig& p, std::vector<Pos>& name_
   static const std::vector<std::string_view> keys = {
       "name",   "type",   "base_url",           "api_key",               "api_version",     "locality",
       "models", "prices", "connect_timeout_ms", "first_byte_timeout_ms", "idle_timeout_ms", "total_timeout_ms",
-      "max_concurrency"};
+      "max_concurrency", "embedding_model"};
   name_pos.emplace_back();
   if (f.value.IsNull()) {
     expected(f, "a provider mapping with at least name and type", describe(f.value));
@@ -716,6 +716,8 @@ void Loader::provider(const Field& f, ProviderConfig& p, std::vector<Pos>& name_
       read_ms(v, p.total_timeout);
     } else if (key == "max_concurrency") {
       read_int(v, p.max_concurrency, 1, 65536);
+    } else if (key == "embedding_model") {
+      read_string(v, p.embedding_model);
     }
   }
   if (!e->find("models")) {

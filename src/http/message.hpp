@@ -46,11 +46,21 @@ struct HttpRequest {
   std::optional<std::string> query_param(std::string_view name) const;
 };
 
-// Writes a streamed response body (chunked transfer encoding) as it is produced.
+// Writes a streamed response body (chunked transfer encoding) as it is
+// produced. Status and headers stay open until the first write() commits
+// them, so a handler can still turn into a plain error response if its
+// upstream fails before the first byte.
 class ResponseWriter {
  public:
   virtual ~ResponseWriter() = default;
-  // Sends one piece now; false once the client has gone away (stop producing).
+  virtual void set_status(int status) = 0;
+  virtual void set_header(std::string name, std::string value) = 0;
+  // Before commit only: the body of a plain (non-chunked) response, sent if
+  // the stream never writes.
+  virtual void set_body(std::string body) = 0;
+  virtual bool committed() const = 0;
+  // Sends one piece now (committing status and headers first); false once
+  // the client has gone away: stop producing.
   virtual boost::asio::awaitable<bool> write(std::string_view data) = 0;
   // Ends the connection at once without finishing the body (a truncated
   // stream, as the provider simulator injects).
@@ -61,8 +71,8 @@ struct HttpResponse {
   int status = 200;
   std::vector<Header> headers;
   std::string body;
-  // When set, the server sends the status and headers, then lets this write
-  // the body chunk by chunk; `body` is ignored.
+  // When set, the server hands a ResponseWriter (seeded with status and
+  // headers above) to this function, which writes the body chunk by chunk.
   std::function<boost::asio::awaitable<void>(ResponseWriter&)> stream_body;
   // Reset the connection instead of answering (fault injection).
   bool reset_connection = false;

@@ -139,9 +139,39 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
   class ChunkWriter final : public ResponseWriter {
    public:
-    ChunkWriter(beast::tcp_stream& stream, std::chrono::milliseconds timeout) : stream_(stream), timeout_(timeout) {}
+    ChunkWriter(beast::tcp_stream& stream, const HttpRequest& request, HttpResponse& response, unsigned version,
+                bool keep_alive, std::chrono::milliseconds timeout)
+        : stream_(stream), request_(request), response_(response), version_(version), keep_alive_(keep_alive),
+          timeout_(timeout) {}
+    void set_status(int status) override {
+      if (!committed_) response_.status = status;
+    }
+    void set_header(std::string name, std::string value) override {
+      if (!committed_) response_.set_header(std::move(name), std::move(value));
+    }
+    void set_body(std::string body) override {
+      if (!committed_) response_.body = std::move(body);
+    }
+    bool committed() const override { return committed_; }
+
     asio::awaitable<bool> write(std::string_view data) override {
       if (failed_ || aborted_) co_return false;
+      if (!committed_) {
+        committed_ = true;
+        bhttp::response<bhttp::empty_body> head{static_cast<bhttp::status>(response_.status), version_};
+        for (auto& h : response_.headers) head.set(h.name, h.value);
+        head.set(bhttp::field::server, "aegis");
+        head.set("x-request-id", request_.request_id);
+        head.keep_alive(keep_alive_);
+        head.chunked(true);
+        bhttp::response_serializer<bhttp::empty_body> serializer{head};
+        stream_.expires_after(timeout_);
+        auto [ec, n] = co_await bhttp::async_write_header(stream_, serializer, kNoThrow);
+        if (ec) {
+          failed_ = true;
+          co_return false;
+        }
+      }
       if (data.empty()) co_return true;
       stream_.expires_after(timeout_);
       auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk(asio::const_buffer(data.data(), data.size())),
@@ -157,11 +187,17 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       stream_.socket().close(ignored);
     }
     bool ok() const { return !failed_ && !aborted_; }
+    bool aborted() const { return aborted_; }
     std::size_t bytes() const { return bytes_; }
 
    private:
     beast::tcp_stream& stream_;
+    const HttpRequest& request_;
+    HttpResponse& response_;
+    unsigned version_;
+    bool keep_alive_;
     std::chrono::milliseconds timeout_;
+    bool committed_ = false;
     bool failed_ = false;
     bool aborted_ = false;
     std::size_t bytes_ = 0;
@@ -170,7 +206,6 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   // Returns whether the connection may carry another request.
   asio::awaitable<bool> write_response(beast::tcp_stream& stream, HttpRequest& request, HttpResponse response,
                                        unsigned version, bool keep_alive) {
-    const int status = response.status;
     if (response.reset_connection) {
       beast::error_code ignored;
       stream.socket().set_option(asio::socket_base::linger(true, 0), ignored);
@@ -180,31 +215,25 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     }
     const bool head = request.method == "HEAD";
     if (response.stream_body && !head) {
-      bhttp::response<bhttp::empty_body> out{static_cast<bhttp::status>(status), version};
-      for (auto& h : response.headers) out.set(h.name, h.value);
-      out.set(bhttp::field::server, "aegis");
-      out.set("x-request-id", request.request_id);
-      out.keep_alive(keep_alive);
-      out.chunked(true);
-      bhttp::response_serializer<bhttp::empty_body> serializer{out};
-      stream.expires_after(config.write_timeout);
-      auto [ec, written] = co_await bhttp::async_write_header(stream, serializer, kNoThrow);
-      ChunkWriter writer(stream, config.write_timeout);
-      bool ok = !ec;
-      if (ok) {
-        co_await response.stream_body(writer);
-        ok = writer.ok();
+      auto produce = std::move(response.stream_body);
+      ChunkWriter writer(stream, request, response, version, keep_alive, config.write_timeout);
+      co_await produce(writer);
+      if (writer.committed() || writer.aborted()) {
+        bool ok = writer.ok();
         if (ok) {
           stream.expires_after(config.write_timeout);
           auto [last_ec, n] = co_await asio::async_write(stream, bhttp::make_chunk_last(), kNoThrow);
           ok = !last_ec;
         }
+        if (observer) {
+          observer(Exchange{request, response.status, writer.bytes(),
+                            std::chrono::steady_clock::now() - request.received_at});
+        }
+        co_return ok && keep_alive;
       }
-      if (observer) {
-        observer(Exchange{request, status, writer.bytes(), std::chrono::steady_clock::now() - request.received_at});
-      }
-      co_return ok && keep_alive;
+      // Nothing was streamed: answer as a plain response (e.g. an error before the first byte).
     }
+    const int status = response.status;
     bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(status), version};
     for (auto& h : response.headers) out.set(h.name, h.value);
     out.set(bhttp::field::server, "aegis");

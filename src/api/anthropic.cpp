@@ -1,0 +1,69 @@
+#include "api/anthropic.hpp"
+
+#include "api/chat_stream.hpp"
+#include <boost/json/parse.hpp>
+
+#include "core/json.hpp"
+#include "http/json_response.hpp"
+#include "wire/anthropic.hpp"
+
+namespace aegis::api {
+
+using http::HttpRequest;
+using http::HttpResponse;
+
+namespace {
+
+// The DESIGN.md error shape plus Anthropic's top-level "type":"error", so
+// both generic clients and the Anthropic SDK read it.
+HttpResponse anthropic_error(const Error& error, const std::string& request_id) {
+  HttpResponse response = http::error_response(error, request_id);
+  boost::system::error_code ec;
+  auto body = boost::json::parse(response.body, ec);
+  if (!ec && body.is_object()) {
+    body.as_object()["type"] = "error";
+    response.body = to_json(body);
+  }
+  return response;
+}
+
+class AnthropicEncoder final : public EventEncoder {
+ public:
+  std::string encode(const StreamEvent& event) override { return encoder_.encode(event); }
+  std::string encode_error(const Error& error) override { return wire::anthropic::encode_error(error); }
+  std::string content_type() const override { return "text/event-stream"; }
+
+ private:
+  wire::anthropic::StreamEncoder encoder_;
+};
+
+}  // namespace
+
+void register_anthropic_routes(http::Router& router, gateway::Gateway& gateway) {
+  router.add("POST", "/v1/messages", [&gateway](HttpRequest& request) -> boost::asio::awaitable<HttpResponse> {
+    auto body = http::parse_json_object(request);
+    if (!body.ok()) co_return anthropic_error(body.error(), request.request_id);
+    auto chat = wire::anthropic::parse_chat_request(*body);
+    if (!chat.ok()) co_return anthropic_error(chat.error(), request.request_id);
+    if (chat->stream) {
+      co_return streamed_chat(gateway, request, std::move(chat).value(), std::make_unique<AnthropicEncoder>(),
+                              anthropic_error);
+    }
+    auto task = task_of(request);
+    if (!task.ok()) co_return anthropic_error(task.error(), request.request_id);
+    gateway::CallContext context;
+    context.principal = request.principal ? &*request.principal : nullptr;
+    context.task = *task;
+    auto outcome = co_await gateway.complete(context, std::move(chat).value());
+    if (!outcome.ok()) {
+      auto response = anthropic_error(outcome.error(), request.request_id);
+      if (!context.route.provider.empty()) add_route_headers(response, context.route);
+      co_return response;
+    }
+    auto response = http::json_response(200, wire::anthropic::write_chat_response(outcome->completion));
+    add_route_headers(response, outcome->route);
+    co_return response;
+  });
+}
+
+}  // namespace aegis::api

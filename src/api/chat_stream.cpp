@@ -1,0 +1,84 @@
+#include "api/chat_stream.hpp"
+
+#include "http/json_response.hpp"
+
+namespace aegis::api {
+
+namespace {
+
+class ClientSink final : public providers::DeltaSink {
+ public:
+  ClientSink(http::ResponseWriter& writer, EventEncoder& encoder, const gateway::CallContext& context)
+      : writer_(writer), encoder_(encoder), context_(context) {}
+
+  boost::asio::awaitable<bool> on_event(const StreamEvent& event) override {
+    if (!writer_.committed()) {
+      writer_.set_status(200);
+      writer_.set_header("content-type", encoder_.content_type());
+      writer_.set_header("cache-control", "no-cache");
+      writer_.set_header("x-aegis-route", context_.route.header_value());
+    }
+    co_return co_await writer_.write(encoder_.encode(event));
+  }
+
+ private:
+  http::ResponseWriter& writer_;
+  EventEncoder& encoder_;
+  const gateway::CallContext& context_;
+};
+
+}  // namespace
+
+void add_route_headers(http::HttpResponse& response, const gateway::Route& route) {
+  response.set_header("x-aegis-route", route.header_value());
+}
+
+Result<std::string> task_of(const http::HttpRequest& request) {
+  auto header = request.header("x-aegis-task");
+  if (!header) return std::string("chat");
+  const std::string_view task = *header;
+  const bool ok = !task.empty() && task.size() <= 64 && std::ranges::all_of(task, [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+  if (!ok) return make_error(ErrorCode::invalid_request, "x-aegis-task must be 1..64 of [a-z0-9_]");
+  return std::string(task);
+}
+
+http::HttpResponse streamed_chat(gateway::Gateway& gateway, const http::HttpRequest& request, ChatRequest chat,
+                                 std::unique_ptr<EventEncoder> encoder, ErrorWriter write_error) {
+  http::HttpResponse response;
+  auto task = task_of(request);
+  if (!task.ok()) return write_error(task.error(), request.request_id);
+  struct State {
+    gateway::CallContext context;
+    ChatRequest chat;
+    std::unique_ptr<EventEncoder> encoder;
+    ErrorWriter write_error;
+    std::string request_id;
+  };
+  auto state = std::make_shared<State>();
+  state->context.principal = request.principal ? &*request.principal : nullptr;
+  state->context.task = *task;
+  state->chat = std::move(chat);
+  state->encoder = std::move(encoder);
+  state->write_error = std::move(write_error);
+  state->request_id = request.request_id;
+
+  response.stream_body = [&gateway, state](http::ResponseWriter& writer) -> boost::asio::awaitable<void> {
+    ClientSink sink(writer, *state->encoder, state->context);
+    auto outcome = co_await gateway.stream(state->context, std::move(state->chat), sink);
+    if (outcome.ok()) co_return;
+    if (!writer.committed()) {
+      auto error_response = state->write_error(outcome.error(), state->request_id);
+      writer.set_status(error_response.status);
+      for (auto& h : error_response.headers) writer.set_header(h.name, h.value);
+      if (!state->context.route.provider.empty()) writer.set_header("x-aegis-route", state->context.route.header_value());
+      writer.set_body(std::move(error_response.body));
+      co_return;
+    }
+    co_await writer.write(state->encoder->encode_error(outcome.error()));
+  };
+  return response;
+}
+
+}  // namespace aegis::api

@@ -1,0 +1,35 @@
+#pragma once
+// Streams a chat answer to a client in its own protocol. Status and headers
+// are committed with the first event, so an upstream failure before the
+// first byte is still a plain error response with the right status; a
+// failure after it ends the stream with the protocol's error event, never
+// a silent clean end.
+#include <memory>
+#include <string>
+
+#include "gateway/gateway.hpp"
+#include "http/message.hpp"
+
+namespace aegis::api {
+
+class EventEncoder {
+ public:
+  virtual ~EventEncoder() = default;
+  virtual std::string encode(const StreamEvent& event) = 0;
+  virtual std::string encode_error(const Error& error) = 0;
+  virtual std::string content_type() const = 0;  // text/event-stream or application/x-ndjson
+};
+
+// Builds an error response in the client's protocol (non-streaming shape).
+using ErrorWriter = std::function<http::HttpResponse(const Error&, const std::string& request_id)>;
+
+http::HttpResponse streamed_chat(gateway::Gateway& gateway, const http::HttpRequest& request, ChatRequest chat,
+                                 std::unique_ptr<EventEncoder> encoder, ErrorWriter write_error);
+
+// Response headers every governed answer carries.
+void add_route_headers(http::HttpResponse& response, const gateway::Route& route);
+
+// The task type from x-aegis-task (default "chat"): 1..64 of [a-z0-9_].
+Result<std::string> task_of(const http::HttpRequest& request);
+
+}  // namespace aegis::api

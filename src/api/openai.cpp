@@ -1,0 +1,103 @@
+#include "api/openai.hpp"
+
+#include <chrono>
+
+#include "api/chat_stream.hpp"
+#include "core/json.hpp"
+#include "http/json_response.hpp"
+#include "wire/openai.hpp"
+
+namespace aegis::api {
+
+namespace json = boost::json;
+using http::HttpRequest;
+using http::HttpResponse;
+
+namespace {
+
+std::int64_t now_unix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+HttpResponse openai_error(const Error& error, const std::string& request_id) {
+  return http::error_response(error, request_id);
+}
+
+class OpenAiEncoder final : public EventEncoder {
+ public:
+  explicit OpenAiEncoder(bool include_usage) : encoder_(include_usage, now_unix()) {}
+  std::string encode(const StreamEvent& event) override { return encoder_.encode(event); }
+  std::string encode_error(const Error& error) override { return wire::openai::encode_error(error); }
+  std::string content_type() const override { return "text/event-stream"; }
+
+ private:
+  wire::openai::StreamEncoder encoder_;
+};
+
+}  // namespace
+
+void register_openai_routes(http::Router& router, gateway::Gateway& gateway) {
+  router.add("POST", "/v1/chat/completions", [&gateway](HttpRequest& request) -> boost::asio::awaitable<HttpResponse> {
+    auto body = http::parse_json_object(request);
+    if (!body.ok()) co_return openai_error(body.error(), request.request_id);
+    auto chat = wire::openai::parse_chat_request(*body);
+    if (!chat.ok()) co_return openai_error(chat.error(), request.request_id);
+    if (chat->stream) {
+      co_return streamed_chat(gateway, request, std::move(chat).value(),
+                              std::make_unique<OpenAiEncoder>(chat->stream_include_usage), openai_error);
+    }
+    auto task = task_of(request);
+    if (!task.ok()) co_return openai_error(task.error(), request.request_id);
+    gateway::CallContext context;
+    context.principal = request.principal ? &*request.principal : nullptr;
+    context.task = *task;
+    auto outcome = co_await gateway.complete(context, std::move(chat).value());
+    if (!outcome.ok()) {
+      auto response = openai_error(outcome.error(), request.request_id);
+      if (!context.route.provider.empty()) add_route_headers(response, context.route);
+      co_return response;
+    }
+    auto response = http::json_response(200, wire::openai::write_chat_response(outcome->completion, now_unix()));
+    add_route_headers(response, outcome->route);
+    co_return response;
+  });
+
+  router.add("POST", "/v1/embeddings", [&gateway](HttpRequest& request) -> boost::asio::awaitable<HttpResponse> {
+    auto body = http::parse_json_object(request);
+    if (!body.ok()) co_return openai_error(body.error(), request.request_id);
+    auto embed = wire::openai::parse_embed_request(*body);
+    if (!embed.ok()) co_return openai_error(embed.error(), request.request_id);
+    gateway::CallContext context;
+    context.principal = request.principal ? &*request.principal : nullptr;
+    context.task = "embedding";
+    const bool base64 = embed->base64_response;
+    auto outcome = co_await gateway.embed(context, std::move(embed).value());
+    if (!outcome.ok()) co_return openai_error(outcome.error(), request.request_id);
+    auto response = http::json_response(200, wire::openai::write_embed_response(outcome->embeddings, base64));
+    add_route_headers(response, outcome->route);
+    co_return response;
+  });
+
+  router.add("GET", "/v1/models", [&gateway](HttpRequest& request) -> boost::asio::awaitable<HttpResponse> {
+    const auto names = gateway.providers().model_names();
+    // The Anthropic SDK lists models in its own shape; it always sends anthropic-version.
+    if (request.header("anthropic-version")) {
+      json::array data;
+      for (const auto& name : names) {
+        data.push_back(json::object{{"type", "model"}, {"id", name}, {"display_name", name},
+                                    {"created_at", "1970-01-01T00:00:00Z"}});
+      }
+      json::object out{{"data", data}, {"has_more", false}};
+      out["first_id"] = names.empty() ? json::value(nullptr) : json::value(names.front());
+      out["last_id"] = names.empty() ? json::value(nullptr) : json::value(names.back());
+      co_return http::json_response(200, out);
+    }
+    json::array data;
+    for (const auto& name : names) {
+      data.push_back(json::object{{"id", name}, {"object", "model"}, {"created", 0}, {"owned_by", "aegis"}});
+    }
+    co_return http::json_response(200, json::object{{"object", "list"}, {"data", std::move(data)}});
+  });
+}
+
+}  // namespace aegis::api

@@ -1,0 +1,65 @@
+#pragma once
+// What every HTTP-speaking adapter shares: request building with the
+// provider's timeouts, a max_concurrency guard, JSON exchanges with error
+// mapping, and a stream pump from raw body bytes to DeltaSink events.
+// Each adapter file adds only its protocol: URLs, headers and the codec.
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "http/client.hpp"
+#include "providers/provider.hpp"
+
+namespace aegis::providers {
+
+// Maps a non-2xx upstream answer to a canonical error (protocol-specific).
+using ErrorMapper = std::function<Error(int status, std::string_view body, std::optional<std::string_view> retry_after)>;
+
+// Turns raw streamed body bytes into events; keeps its own parser state.
+class StreamDecoding {
+ public:
+  virtual ~StreamDecoding() = default;
+  virtual Result<std::vector<StreamEvent>> feed(std::string_view bytes) = 0;
+  // Called once the body ended; may yield final events (e.g. an unterminated last line).
+  virtual Result<std::vector<StreamEvent>> finish() { return std::vector<StreamEvent>{}; }
+  // Whether the protocol's own end-of-stream marker was seen.
+  virtual bool complete() const = 0;
+};
+
+class HttpProvider : public LLMProvider {
+ public:
+  const ProviderInfo& info() const override { return info_; }
+
+ protected:
+  HttpProvider(const config::ProviderConfig& config, http::HttpClient& client);
+
+  http::ClientRequest make_request(std::string method, std::string url, std::string body) const;
+
+  // The decoded JSON of a 2xx answer; otherwise the mapped error. Malformed
+  // JSON is upstream_error. Enforces max_concurrency.
+  boost::asio::awaitable<Result<boost::json::value>> exchange_json(http::ClientRequest request,
+                                                                  const ErrorMapper& map_error);
+
+  // Streams a 2xx body through `decoding` into `sink`. A non-2xx answer is
+  // mapped; a body that ends before the protocol's end marker is
+  // upstream_error "stream truncated"; a sink that stops (client gone) ends
+  // the exchange quietly.
+  boost::asio::awaitable<Result<void>> exchange_stream(http::ClientRequest request, const ErrorMapper& map_error,
+                                                       StreamDecoding& decoding, DeltaSink& sink);
+
+  boost::asio::awaitable<bool> probe(std::string url, std::vector<http::Header> headers);
+
+  const config::ProviderConfig config_;
+  ProviderInfo info_;
+  http::HttpClient& client_;
+
+ private:
+  class Permit;
+  std::optional<Permit> try_acquire();
+  Error saturated() const;
+  std::shared_ptr<std::atomic<unsigned>> in_flight_ = std::make_shared<std::atomic<unsigned>>(0);
+};
+
+}  // namespace aegis::providers

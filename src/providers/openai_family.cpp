@@ -1,0 +1,70 @@
+#include "providers/openai_family.hpp"
+
+#include "core/json.hpp"
+#include "wire/openai.hpp"
+
+namespace aegis::providers {
+
+namespace {
+
+class OpenAiStreamDecoding final : public StreamDecoding {
+ public:
+  Result<std::vector<StreamEvent>> feed(std::string_view bytes) override {
+    std::vector<StreamEvent> out;
+    for (const auto& event : sse_.feed(bytes)) {
+      auto events = decoder_.feed(event);
+      if (!events.ok()) return std::move(events).error();
+      for (auto& e : *events) out.push_back(std::move(e));
+    }
+    return out;
+  }
+  bool complete() const override { return decoder_.finished(); }
+
+ private:
+  http::SseParser sse_;
+  wire::openai::StreamDecoder decoder_;
+};
+
+const ErrorMapper kMapError = wire::openai::map_upstream_error;
+
+}  // namespace
+
+boost::asio::awaitable<Result<Completion>> OpenAiFamilyProvider::complete(const ChatRequest& request) {
+  ChatRequest upstream = request;
+  upstream.stream = false;
+  auto body = wire::openai::write_chat_request(upstream, request.model);
+  if (!model_in_body()) body.erase("model");
+  auto http_request = make_request("POST", chat_url(request.model), to_json(body));
+  for (auto& h : auth_headers()) http_request.headers.push_back(std::move(h));
+  auto json = co_await exchange_json(std::move(http_request), kMapError);
+  if (!json.ok()) co_return std::move(json).error();
+  co_return wire::openai::parse_chat_response(*json);
+}
+
+boost::asio::awaitable<Result<void>> OpenAiFamilyProvider::stream(const ChatRequest& request, DeltaSink& sink) {
+  ChatRequest upstream = request;
+  upstream.stream = true;
+  auto body = wire::openai::write_chat_request(upstream, request.model);
+  if (!model_in_body()) body.erase("model");
+  auto http_request = make_request("POST", chat_url(request.model), to_json(body));
+  http_request.headers.push_back({"accept", "text/event-stream"});
+  for (auto& h : auth_headers()) http_request.headers.push_back(std::move(h));
+  OpenAiStreamDecoding decoding;
+  co_return co_await exchange_stream(std::move(http_request), kMapError, decoding, sink);
+}
+
+boost::asio::awaitable<Result<Embeddings>> OpenAiFamilyProvider::embed(const EmbedRequest& request) {
+  auto body = wire::openai::write_embed_request(request, request.model);
+  if (!model_in_body()) body.erase("model");
+  auto http_request = make_request("POST", embeddings_url(request.model), to_json(body));
+  for (auto& h : auth_headers()) http_request.headers.push_back(std::move(h));
+  auto json = co_await exchange_json(std::move(http_request), kMapError);
+  if (!json.ok()) co_return std::move(json).error();
+  co_return wire::openai::parse_embed_response(*json);
+}
+
+boost::asio::awaitable<bool> OpenAiFamilyProvider::health_check() {
+  co_return co_await probe(health_url(), auth_headers());
+}
+
+}  // namespace aegis::providers

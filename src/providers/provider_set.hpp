@@ -1,0 +1,47 @@
+#pragma once
+// The configured providers, in fallback-chain order, and how a requested
+// model name ("auto", a tier alias, a concrete id, or "provider/id") maps to
+// a provider and its concrete model.
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.hpp"
+#include "providers/provider.hpp"
+
+namespace aegis::providers {
+
+inline constexpr std::string_view kTiers[] = {"haiku", "sonnet", "opus"};
+
+struct ModelChoice {
+  LLMProvider* provider = nullptr;
+  std::string model;  // concrete model id / deployment
+  std::string tier;   // the tier alias it serves, or "" for a concrete id outside the tiers
+};
+
+class ProviderSet {
+ public:
+  // `chain` names providers in preference order; providers not named come after, in config order.
+  ProviderSet(std::vector<std::unique_ptr<LLMProvider>> providers, const std::vector<std::string>& chain);
+
+  const std::vector<LLMProvider*>& ordered() const { return ordered_; }
+  LLMProvider* find(std::string_view name) const;
+
+  // "auto" and "" mean `default_tier`. invalid_request listing the accepted names otherwise.
+  Result<ModelChoice> resolve(std::string_view requested, std::string_view default_tier) const;
+  // Every provider that serves this tier, in chain order.
+  std::vector<ModelChoice> candidates_for_tier(std::string_view tier) const;
+  // The embedding model: "auto"/"" = the first provider with embedding_model,
+  // else a concrete embedding model id or "provider/id".
+  Result<ModelChoice> resolve_embedding(std::string_view requested,
+                                        const std::vector<config::ProviderConfig>& configs) const;
+  // "auto", the tiers, and every concrete id, for /v1/models and error messages.
+  std::vector<std::string> model_names() const;
+
+ private:
+  std::vector<std::unique_ptr<LLMProvider>> owned_;
+  std::vector<LLMProvider*> ordered_;
+};
+
+}  // namespace aegis::providers

@@ -1,0 +1,305 @@
+// The Anthropic Messages API as documented at docs.anthropic.com:
+// POST /v1/messages with x-api-key and anthropic-version headers; a "message"
+// object, or with "stream": true the SSE sequence message_start,
+// content_block_start, ping, content_block_delta..., content_block_stop,
+// message_delta, message_stop; errors {"type":"error","error":{...}}.
+#include <boost/json/array.hpp>
+
+#include <algorithm>
+
+#include "core/json.hpp"
+#include "sim/protocols.hpp"
+
+namespace aegis::sim::detail {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::string_view kKnownFields[] = {
+    "model",       "messages",     "max_tokens",  "system",      "metadata",   "stop_sequences",
+    "stream",      "temperature",  "top_p",       "top_k",       "tools",      "tool_choice",
+    "thinking",    "service_tier", "container",   "mcp_servers", "context_management"};
+
+std::string request_id_for(const Context& context) { return "req_" + hex_id(context.sequence * 31 + 7, 24); }
+
+Reply invalid(std::string message, const Context& context) {
+  return anthropic_error(400, "invalid_request_error", std::move(message), context);
+}
+
+std::string_view stop_reason_name(StopReason stop) {
+  switch (stop) {
+    case StopReason::end_turn: return "end_turn";
+    case StopReason::max_tokens: return "max_tokens";
+    case StopReason::stop_sequence: return "stop_sequence";
+    case StopReason::tool_use: return "tool_use";
+  }
+  return "end_turn";
+}
+
+json::object usage_object(std::int64_t input_tokens, std::int64_t output_tokens) {
+  return json::object{{"input_tokens", input_tokens},
+                      {"cache_creation_input_tokens", 0},
+                      {"cache_read_input_tokens", 0},
+                      {"output_tokens", output_tokens}};
+}
+
+// Checks the headers every Anthropic endpoint needs.
+std::optional<Reply> check_headers(const http::HttpRequest& request, const Context& context) {
+  auto key = request.header("x-api-key");
+  if (!key) return anthropic_error(401, "authentication_error", "x-api-key header is required", context);
+  if (key->empty()) return anthropic_error(401, "authentication_error", "invalid x-api-key", context);
+  auto version = request.header("anthropic-version");
+  if (!version) return invalid("anthropic-version: header is required", context);
+  if (*version != "2023-06-01" && *version != "2023-01-01") {
+    return invalid("anthropic-version: \"" + std::string(*version) + "\" is not a valid version", context);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_content(const json::value& content, const std::string& where) {
+  if (content.is_string()) return std::nullopt;
+  if (!content.is_array()) return where + ": Input should be a valid string or a valid list";
+  std::size_t i = 0;
+  for (const auto& block : content.get_array()) {
+    const std::string at = where + "." + std::to_string(i++);
+    if (!block.is_object()) return at + ": Input should be a valid dictionary";
+    const auto* type = block.get_object().if_contains("type");
+    if (!type || !type->is_string()) return at + ".type: Field required";
+    if (type->get_string() == "text") {
+      const auto* text = block.get_object().if_contains("text");
+      if (!text || !text->is_string()) return at + ".text: Field required";
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Reply anthropic_error(int status, std::string_view type, std::string message, const Context& context) {
+  const std::string request_id = request_id_for(context);
+  json::object error{{"type", type}, {"message", std::move(message)}};
+  Reply reply = json_reply(Protocol::anthropic, status,
+                           json::object{{"type", "error"}, {"error", std::move(error)}, {"request_id", request_id}});
+  reply.headers.push_back({"request-id", request_id});
+  return reply;
+}
+
+Reply anthropic_models(const http::HttpRequest& request, const Context& context) {
+  if (auto rejected = check_headers(request, context)) return std::move(*rejected);
+  struct Model {
+    const char* id;
+    const char* name;
+    const char* created;
+  };
+  static constexpr Model kModels[] = {
+      {"claude-opus-4-1-20250805", "Claude Opus 4.1", "2025-08-05T00:00:00Z"},
+      {"claude-sonnet-4-5-20250929", "Claude Sonnet 4.5", "2025-09-29T00:00:00Z"},
+      {"claude-3-5-haiku-20241022", "Claude Haiku 3.5", "2024-10-22T00:00:00Z"},
+  };
+  json::array data;
+  for (const auto& m : kModels) {
+    data.push_back(json::object{{"type", "model"}, {"id", m.id}, {"display_name", m.name}, {"created_at", m.created}});
+  }
+  Reply reply = json_reply(Protocol::anthropic, 200,
+                           json::object{{"data", std::move(data)},
+                                        {"has_more", false},
+                                        {"first_id", kModels[0].id},
+                                        {"last_id", kModels[std::size(kModels) - 1].id}});
+  reply.headers.push_back({"request-id", request_id_for(context)});
+  return reply;
+}
+
+Reply anthropic_messages(const http::HttpRequest& request, const Context& context) {
+  if (auto rejected = check_headers(request, context)) return std::move(*rejected);
+  auto parsed = parse_body(request.body);
+  if (!parsed.object) return invalid("There was an issue with the format of your request: " + parsed.error, context);
+  const json::object& body = *parsed.object;
+
+  for (const auto& entry : body) {
+    if (std::find(std::begin(kKnownFields), std::end(kKnownFields), entry.key()) == std::end(kKnownFields)) {
+      return invalid(std::string(entry.key()) + ": Extra inputs are not permitted", context);
+    }
+  }
+
+  const auto* model = body.if_contains("model");
+  if (!model) return invalid("model: Field required", context);
+  if (!model->is_string() || model->get_string().empty()) return invalid("model: Input should be a valid string", context);
+
+  const auto* max_tokens = body.if_contains("max_tokens");
+  if (!max_tokens) return invalid("max_tokens: Field required", context);
+  auto max = as_int(*max_tokens);
+  if (!max) return invalid("max_tokens: Input should be a valid integer", context);
+  if (*max < 1) return invalid("max_tokens: Input should be greater than or equal to 1", context);
+
+  const auto* messages = body.if_contains("messages");
+  if (!messages) return invalid("messages: Field required", context);
+  if (!messages->is_array()) return invalid("messages: Input should be a valid list", context);
+  if (messages->get_array().empty()) return invalid("messages: at least one message is required", context);
+
+  Conversation conversation;
+  conversation.max_tokens = *max;
+
+  if (const auto* system = body.if_contains("system")) {
+    if (!system->is_string() && !system->is_array()) {
+      return invalid("system: Input should be a valid string or a valid list", context);
+    }
+    if (auto bad = check_content(*system, "system")) return invalid(*bad, context);
+    conversation.text_bytes += content_text(*system).size();
+  }
+
+  std::size_t index = 0;
+  const json::object* last_user = nullptr;
+  for (const auto& m : messages->get_array()) {
+    const std::string at = "messages." + std::to_string(index++);
+    if (!m.is_object()) return invalid(at + ": Input should be a valid dictionary", context);
+    const auto& msg = m.get_object();
+    const auto* role = msg.if_contains("role");
+    if (!role) return invalid(at + ".role: Field required", context);
+    if (!role->is_string() || (role->get_string() != "user" && role->get_string() != "assistant")) {
+      return invalid(at + ".role: Input should be 'user' or 'assistant'", context);
+    }
+    const auto* content = msg.if_contains("content");
+    if (!content) return invalid(at + ".content: Field required", context);
+    if (auto bad = check_content(*content, at + ".content")) return invalid(*bad, context);
+    conversation.text_bytes += content_text(*content).size();
+    if (role->get_string() == "user") last_user = &msg;
+  }
+
+  if (const auto* stream = body.if_contains("stream"); stream && !stream->is_bool()) {
+    return invalid("stream: Input should be a valid boolean", context);
+  }
+  const bool streaming = body.contains("stream") && body.at("stream").as_bool();
+
+  if (const auto* stops = body.if_contains("stop_sequences")) {
+    if (!stops->is_array()) return invalid("stop_sequences: Input should be a valid list", context);
+    for (const auto& s : stops->get_array()) {
+      if (!s.is_string()) return invalid("stop_sequences: Input should be a list of strings", context);
+      conversation.stop_sequences.emplace_back(s.get_string());
+    }
+  }
+  for (std::string_view name : {"temperature", "top_p"}) {
+    if (const auto* v = body.if_contains(name)) {
+      if (!is_number(*v)) return invalid(std::string(name) + ": Input should be a valid number", context);
+      const double d = as_double(*v);
+      if (d < 0.0 || d > 1.0) return invalid(std::string(name) + ": range: 0..1", context);
+    }
+  }
+  if (const auto* top_k = body.if_contains("top_k"); top_k && (!as_int(*top_k) || *as_int(*top_k) < 0)) {
+    return invalid("top_k: Input should be a non-negative integer", context);
+  }
+  if (const auto* metadata = body.if_contains("metadata"); metadata && !metadata->is_object()) {
+    return invalid("metadata: Input should be a valid dictionary", context);
+  }
+  if (const auto* tools = body.if_contains("tools")) {
+    if (!tools->is_array()) return invalid("tools: Input should be a valid list", context);
+    std::size_t i = 0;
+    for (const auto& t : tools->get_array()) {
+      const std::string at = "tools." + std::to_string(i++);
+      if (!t.is_object()) return invalid(at + ": Input should be a valid dictionary", context);
+      const auto& tool = t.get_object();
+      const auto* name = tool.if_contains("name");
+      if (!name || !name->is_string() || name->get_string().empty()) return invalid(at + ".name: Field required", context);
+      const auto* type = tool.if_contains("type");
+      const bool custom = !type || (type->is_string() && type->get_string() == "custom");
+      if (custom) {
+        const auto* schema = tool.if_contains("input_schema");
+        if (!schema) return invalid(at + ".input_schema: Field required", context);
+        if (!schema->is_object()) return invalid(at + ".input_schema: Input should be a valid dictionary", context);
+      }
+      conversation.tool_names.emplace_back(name->get_string());
+    }
+  }
+  if (const auto* choice = body.if_contains("tool_choice")) {
+    if (!choice->is_object()) return invalid("tool_choice: Input should be a valid dictionary", context);
+    const auto* type = choice->get_object().if_contains("type");
+    if (!type || !type->is_string()) return invalid("tool_choice.type: Field required", context);
+    const auto t = type->get_string();
+    if (t != "auto" && t != "any" && t != "tool" && t != "none") {
+      return invalid("tool_choice.type: Input should be 'auto', 'any', 'tool' or 'none'", context);
+    }
+    if (t == "none") conversation.tools_allowed = false;
+  }
+
+  // What the answer quotes: the last user turn. A tool call may answer only a
+  // plain user message (not a tool_result, not an assistant prefill).
+  const auto& last = messages->get_array().back().get_object();
+  if (last_user) conversation.echo_text = content_text(last_user->at("content"));
+  conversation.user_text_last = last.at("role").get_string() == "user";
+  if (conversation.user_text_last && last.at("content").is_array()) {
+    for (const auto& block : last.at("content").get_array()) {
+      if (block.get_object().at("type").get_string() == "tool_result") conversation.user_text_last = false;
+    }
+  }
+
+  const Answer answer = make_answer(conversation);
+  const std::string model_name(model->get_string());
+  const std::string id = unique_id("msg_", request, context);
+  const std::string tool_id = unique_id("toolu_", request, context);
+  const std::string stop = std::string(stop_reason_name(answer.stop));
+  const json::value stop_sequence =
+      answer.stop == StopReason::stop_sequence ? json::value(answer.stop_sequence) : json::value(nullptr);
+
+  Reply reply;
+  reply.protocol = Protocol::anthropic;
+  reply.headers.push_back({"request-id", request_id_for(context)});
+  reply.output_tokens = answer.output_tokens;
+
+  if (!streaming) {
+    json::array content;
+    if (answer.tool_call) {
+      content.push_back(json::object{{"type", "tool_use"}, {"id", tool_id}, {"name", answer.tool_name}, {"input", json::object{}}});
+    } else {
+      content.push_back(json::object{{"type", "text"}, {"text", answer.text}});
+    }
+    json::object message{{"id", id},
+                         {"type", "message"},
+                         {"role", "assistant"},
+                         {"model", model_name},
+                         {"content", std::move(content)},
+                         {"stop_reason", stop},
+                         {"stop_sequence", stop_sequence},
+                         {"usage", usage_object(answer.input_tokens, answer.output_tokens)}};
+    reply.headers.push_back({"content-type", "application/json"});
+    reply.body = to_json(message);
+    return reply;
+  }
+
+  reply.streaming = true;
+  reply.format = StreamFormat::sse;
+  reply.headers.push_back({"content-type", "text/event-stream; charset=utf-8"});
+  reply.headers.push_back({"cache-control", "no-cache"});
+  auto add = [&reply](std::string event, const json::object& data, bool token = false) {
+    reply.frames.push_back(Frame{std::move(event), to_json(data), token});
+  };
+  add("message_start", json::object{{"type", "message_start"},
+                                    {"message", json::object{{"id", id},
+                                                             {"type", "message"},
+                                                             {"role", "assistant"},
+                                                             {"model", model_name},
+                                                             {"content", json::array{}},
+                                                             {"stop_reason", nullptr},
+                                                             {"stop_sequence", nullptr},
+                                                             {"usage", usage_object(answer.input_tokens, 1)}}}});
+  json::object block = answer.tool_call ? json::object{{"type", "tool_use"}, {"id", tool_id}, {"name", answer.tool_name}, {"input", json::object{}}}
+                                        : json::object{{"type", "text"}, {"text", ""}};
+  add("content_block_start", json::object{{"type", "content_block_start"}, {"index", 0}, {"content_block", std::move(block)}});
+  add("ping", json::object{{"type", "ping"}});
+  auto delta = [&](json::object d) {
+    add("content_block_delta", json::object{{"type", "content_block_delta"}, {"index", 0}, {"delta", std::move(d)}}, true);
+  };
+  if (answer.tool_call) {
+    delta(json::object{{"type", "input_json_delta"}, {"partial_json", ""}});
+    delta(json::object{{"type", "input_json_delta"}, {"partial_json", "{}"}});
+  } else {
+    for (const auto& piece : answer.pieces) delta(json::object{{"type", "text_delta"}, {"text", piece}});
+  }
+  add("content_block_stop", json::object{{"type", "content_block_stop"}, {"index", 0}});
+  add("message_delta", json::object{{"type", "message_delta"},
+                                    {"delta", json::object{{"stop_reason", stop}, {"stop_sequence", stop_sequence}}},
+                                    {"usage", json::object{{"output_tokens", answer.output_tokens}}}});
+  add("message_stop", json::object{{"type", "message_stop"}});
+  return reply;
+}
+
+}  // namespace aegis::sim::detail
