@@ -182,8 +182,10 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     }
     void abort() override {
       aborted_ = true;
+      // FIN, not RST: the peer reads everything already sent and then sees the
+      // body end early. A reset could make it discard those bytes unread.
       beast::error_code ignored;
-      stream_.socket().set_option(asio::socket_base::linger(true, 0), ignored);
+      stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
       stream_.socket().close(ignored);
     }
     bool ok() const { return !failed_ && !aborted_; }

@@ -119,7 +119,8 @@ class GatewayTestCase(unittest.TestCase):
     def assertError(self, status, data, want_status, want_type):
         self.assertEqual(status, want_status, data)
         body = json.loads(data)
-        self.assertEqual(set(body.keys()), {"error"})
+        # Anthropic-shaped errors also carry "type": "error" at the top level.
+        self.assertTrue(set(body.keys()) <= {"error", "type"}, body)
         self.assertEqual(body["error"]["type"], want_type)
         self.assertTrue(body["error"]["message"])
         self.assertTrue(body["error"]["request_id"].startswith("req_") or body["error"]["request_id"])

@@ -574,22 +574,45 @@ class Faults(SimTestCase):
         self.assertEqual(len(self.sim.json("GET", "/_sim/requests")[2]["requests"]), 2)
 
     def read_stream(self, path, body, headers):
-        """Reads a streamed body line by line; (lines, error or None)."""
-        conn = self.sim.connection(10)
-        lines, error = [], None
-        try:
-            conn.request("POST", path, body=json.dumps(body).encode(), headers=headers)
-            resp = conn.getresponse()
-            self.assertEqual(resp.status, 200)
-            while True:
-                line = resp.readline()
-                if not line:
-                    break
-                lines.append(line.decode().rstrip("\n"))
-        except (ConnectionError, http.client.IncompleteRead, http.client.HTTPException) as e:
-            error = e
-        finally:
-            conn.close()
+        """Reads a streamed (chunked) body over a raw socket; (lines, error or None).
+
+        A body counts as truncated when the connection ends before the
+        terminating zero-length chunk, whether by FIN or by reset."""
+        payload = json.dumps(body).encode()
+        head = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close",
+                f"Content-Length: {len(payload)}"] + [f"{k}: {v}" for k, v in headers.items()]
+        raw, error = b"", None
+        with socket.create_connection(("127.0.0.1", self.sim.port), timeout=10) as s:
+            s.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
+            try:
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    raw += chunk
+            except ConnectionError as e:
+                error = e
+        header_end = raw.find(b"\r\n\r\n")
+        self.assertTrue(raw.startswith(b"HTTP/1.1 200"), raw[:200])
+        rest, body_bytes, complete = raw[header_end + 4:], b"", False
+        while True:
+            line_end = rest.find(b"\r\n")
+            if line_end < 0:
+                break
+            size = int(rest[:line_end].split(b";")[0], 16)
+            if size == 0:
+                complete = True
+                break
+            if len(rest) < line_end + 2 + size:
+                body_bytes += rest[line_end + 2:]
+                break
+            body_bytes += rest[line_end + 2:line_end + 2 + size]
+            rest = rest[line_end + 2 + size + 2:]
+        if not complete and error is None:
+            error = http.client.IncompleteRead(body_bytes)
+        lines = body_bytes.decode("utf-8", "replace").split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
         return lines, error
 
     def test_truncate_stream_never_sends_the_final_event(self):
