@@ -154,7 +154,8 @@ struct Application::Impl {
     client = http::make_http_client(io.get_executor(), http::ClientOptions::from_environment());
     std::vector<std::unique_ptr<providers::LLMProvider>> built;
     for (const auto& provider_config : config->providers) {
-      auto provider = providers::ProviderFactory::builtin().create(provider_config, providers::ProviderDeps{*client});
+      auto provider =
+          providers::ProviderFactory::builtin().create(provider_config, providers::ProviderDeps{*client, &io});
       if (!provider.ok()) throw std::runtime_error(provider.error().message);
       built.push_back(std::move(provider).value());
     }

@@ -480,9 +480,12 @@ bool is_http_category(const error_code& ec) {
 
 // Bytes that never started a response on a connection that was reused: the
 // peer had closed it while idle, so the request can go on a fresh one.
+// A reused keep-alive connection the server had already closed: the request
+// is answered by a clean close before any response byte. Only this is safe
+// to send again once the request was fully written: a reset after the write
+// may mean the upstream received it (a POST could be billed twice).
 bool stale_connection_error(const error_code& ec) {
-  return ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
-         ec == asio::error::broken_pipe || ec == asio::error::connection_aborted || ec == ssl::error::stream_truncated;
+  return ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == ssl::error::stream_truncated;
 }
 
 std::string describe(const error_code& ec) {

@@ -11,17 +11,23 @@
 #include "http/client.hpp"
 #include "providers/provider.hpp"
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace aegis::providers {
 
 struct ProviderDeps {
   http::HttpClient& client;
+  // For providers that run something in-process (type sim); may be null otherwise.
+  boost::asio::io_context* io = nullptr;
 };
 
 using ProviderMaker = std::function<std::unique_ptr<LLMProvider>(const config::ProviderConfig&, ProviderDeps)>;
 
 class ProviderFactory {
  public:
-  // The built-in types: anthropic, azure_openai, openai_compat, ollama.
+  // The built-in types: anthropic, azure_openai, openai_compat, ollama, sim.
   static const ProviderFactory& builtin();
 
   void register_type(std::string type, ProviderMaker maker);
@@ -38,5 +44,6 @@ std::unique_ptr<LLMProvider> make_anthropic_provider(const config::ProviderConfi
 std::unique_ptr<LLMProvider> make_azure_openai_provider(const config::ProviderConfig&, ProviderDeps);
 std::unique_ptr<LLMProvider> make_openai_compat_provider(const config::ProviderConfig&, ProviderDeps);
 std::unique_ptr<LLMProvider> make_ollama_provider(const config::ProviderConfig&, ProviderDeps);
+std::unique_ptr<LLMProvider> make_sim_provider(const config::ProviderConfig&, ProviderDeps);
 
 }  // namespace aegis::providers

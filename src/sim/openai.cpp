@@ -467,7 +467,12 @@ Reply openai_embeddings(const http::HttpRequest& request, const Context& context
 }
 
 Reply openai_models(const http::HttpRequest& request, const Context& context) {
-  if (auto rejected = check_bearer(request)) return std::move(*rejected);
+  // Azure's "Models - List" (GET /openai/models?api-version=) authenticates with api-key.
+  if (request.path.starts_with("/openai/")) {
+    if (auto rejected = azure_preflight(request)) return std::move(*rejected);
+  } else if (auto rejected = check_bearer(request)) {
+    return std::move(*rejected);
+  }
   (void)context;
   static constexpr const char* kModels[] = {"gpt-4o", "gpt-4o-mini", "text-embedding-3-small", "text-embedding-3-large"};
   json::array data;

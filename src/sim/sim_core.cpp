@@ -503,6 +503,7 @@ Reply handle_provider_request(const http::HttpRequest& request, const Context& c
       return anthropic_style(request) ? anthropic_models(request, context) : openai_models(request, context);
     });
   }
+  if (is({"openai", "models"})) return route("GET", [&] { return openai_models(request, context); });
   if (segments.size() == 5 && segments[0] == "openai" && segments[1] == "deployments" && !segments[2].empty()) {
     const std::string deployment(segments[2]);
     if (segments[3] == "chat" && segments[4] == "completions") {

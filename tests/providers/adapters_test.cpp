@@ -1092,9 +1092,9 @@ INSTANTIATE_TEST_SUITE_P(ProviderAdapters, ProviderAdapterTest, ::testing::Value
 
 // ------------------------------------------------ factory and URL variants
 
-TEST(ProviderAdapterFactory, KnowsTheFourBuiltinTypes) {
+TEST(ProviderAdapterFactory, KnowsTheBuiltinTypes) {
   const auto types = ProviderFactory::builtin().types();
-  EXPECT_EQ(types, (std::vector<std::string>{"anthropic", "azure_openai", "ollama", "openai_compat"}));
+  EXPECT_EQ(types, (std::vector<std::string>{"anthropic", "azure_openai", "ollama", "openai_compat", "sim"}));
   asio::io_context io;
   auto client = http::make_http_client(io.get_executor(), http::ClientOptions{});
   config::ProviderConfig config;
@@ -1195,6 +1195,35 @@ TEST_F(ProviderAdapterSim, ResetAfterTheRequestWasSentIsNotSentAgain) {
   EXPECT_EQ(sim_->requests().size(), 1u) << "the upstream received the same POST more than once";
   ASSERT_FALSE(result.ok()) << "a reset after the request was received was retried: " << result->text;
   EXPECT_EQ(result.error().code, ErrorCode::upstream_error) << result.error().message;
+}
+
+TEST(ProviderAdapterFactory, SimTypeRunsAnInProcessSimulator) {
+  asio::io_context io;
+  auto work = asio::make_work_guard(io);
+  std::thread runner([&io] { io.run(); });
+  {
+    auto client = http::make_http_client(io.get_executor(), http::ClientOptions{});
+    config::ProviderConfig config;
+    config.name = "local-sim";
+    config.type = "sim";
+    config.locality = config::Locality::local;
+    config.models = {{"haiku", "sim-small"}};
+    auto created = ProviderFactory::builtin().create(config, ProviderDeps{*client, &io});
+    ASSERT_TRUE(created.ok()) << created.error().message;
+    auto provider = std::move(created).value();
+    EXPECT_EQ(provider->info().type, "sim");
+    EXPECT_EQ(provider->info().name, "local-sim");
+    ChatRequest request;
+    request.model = "sim-small";
+    request.messages.push_back(Message{Role::user, "ping the sim", {}, "", false});
+    auto completion = Pending<Result<Completion>>(io, provider->complete(request)).get();
+    ASSERT_TRUE(completion.ok()) << completion.error().message;
+    EXPECT_EQ(completion->text, "Echo: ping the sim");
+    EXPECT_TRUE(Pending<bool>(io, provider->health_check()).get());
+  }
+  work.reset();
+  io.stop();
+  runner.join();
 }
 
 }  // namespace
