@@ -49,20 +49,11 @@ void register_anthropic_routes(http::Router& router, gateway::Gateway& gateway) 
       co_return streamed_chat(gateway, request, std::move(chat).value(), std::make_unique<AnthropicEncoder>(),
                               anthropic_error);
     }
-    auto task = task_of(request);
-    if (!task.ok()) co_return anthropic_error(task.error(), request.request_id);
-    gateway::CallContext context;
-    context.principal = request.principal ? &*request.principal : nullptr;
-    context.task = *task;
-    auto outcome = co_await gateway.complete(context, std::move(chat).value());
-    if (!outcome.ok()) {
-      auto response = anthropic_error(outcome.error(), request.request_id);
-      if (!context.route.provider.empty()) add_route_headers(response, context.route);
-      co_return response;
-    }
-    auto response = http::json_response(200, wire::anthropic::write_chat_response(outcome->completion));
-    add_route_headers(response, outcome->route);
-    co_return response;
+    // Named, not built inside the co_await expression (GCC 12 coroutine bug).
+    CompletionWriter write_body = [](const Completion& completion) { return wire::anthropic::write_chat_response(completion); };
+    ErrorWriter write_error = anthropic_error;
+    co_return co_await completed_chat(gateway, request, std::move(chat).value(), std::move(write_body),
+                                      std::move(write_error));
   });
 }
 

@@ -44,6 +44,25 @@ Result<std::string> task_of(const http::HttpRequest& request) {
   return std::string(task);
 }
 
+boost::asio::awaitable<http::HttpResponse> completed_chat(gateway::Gateway& gateway, const http::HttpRequest& request,
+                                                          ChatRequest chat, CompletionWriter write_body,
+                                                          ErrorWriter write_error) {
+  auto task = task_of(request);
+  if (!task.ok()) co_return write_error(task.error(), request.request_id);
+  gateway::CallContext context;
+  context.principal = request.principal ? &*request.principal : nullptr;
+  context.task = *task;
+  auto outcome = co_await gateway.complete(context, std::move(chat));
+  if (!outcome.ok()) {
+    auto response = write_error(outcome.error(), request.request_id);
+    if (!context.route.provider.empty()) add_route_headers(response, context.route);
+    co_return response;
+  }
+  auto response = http::json_response(200, write_body(outcome->completion));
+  add_route_headers(response, outcome->route);
+  co_return response;
+}
+
 http::HttpResponse streamed_chat(gateway::Gateway& gateway, const http::HttpRequest& request, ChatRequest chat,
                                  std::unique_ptr<EventEncoder> encoder, ErrorWriter write_error) {
   http::HttpResponse response;

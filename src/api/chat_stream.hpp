@@ -4,6 +4,9 @@
 // first byte is still a plain error response with the right status; a
 // failure after it ends the stream with the protocol's error event, never
 // a silent clean end.
+#include <boost/json/object.hpp>
+
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -25,6 +28,13 @@ using ErrorWriter = std::function<http::HttpResponse(const Error&, const std::st
 
 http::HttpResponse streamed_chat(gateway::Gateway& gateway, const http::HttpRequest& request, ChatRequest chat,
                                  std::unique_ptr<EventEncoder> encoder, ErrorWriter write_error);
+
+// A non-streaming answer: the gateway's completion written by `write_body`
+// in the client's protocol, or the error in that protocol's shape.
+using CompletionWriter = std::function<boost::json::object(const Completion&)>;
+boost::asio::awaitable<http::HttpResponse> completed_chat(gateway::Gateway& gateway, const http::HttpRequest& request,
+                                                          ChatRequest chat, CompletionWriter write_body,
+                                                          ErrorWriter write_error);
 
 // Response headers every governed answer carries.
 void add_route_headers(http::HttpResponse& response, const gateway::Route& route);

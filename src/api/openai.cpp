@@ -46,20 +46,13 @@ void register_openai_routes(http::Router& router, gateway::Gateway& gateway) {
       co_return streamed_chat(gateway, request, std::move(chat).value(),
                               std::make_unique<OpenAiEncoder>(chat->stream_include_usage), openai_error);
     }
-    auto task = task_of(request);
-    if (!task.ok()) co_return openai_error(task.error(), request.request_id);
-    gateway::CallContext context;
-    context.principal = request.principal ? &*request.principal : nullptr;
-    context.task = *task;
-    auto outcome = co_await gateway.complete(context, std::move(chat).value());
-    if (!outcome.ok()) {
-      auto response = openai_error(outcome.error(), request.request_id);
-      if (!context.route.provider.empty()) add_route_headers(response, context.route);
-      co_return response;
-    }
-    auto response = http::json_response(200, wire::openai::write_chat_response(outcome->completion, now_unix()));
-    add_route_headers(response, outcome->route);
-    co_return response;
+    // Named, not built inside the co_await expression (GCC 12 coroutine bug).
+    CompletionWriter write_body = [](const Completion& completion) {
+      return wire::openai::write_chat_response(completion, now_unix());
+    };
+    ErrorWriter write_error = openai_error;
+    co_return co_await completed_chat(gateway, request, std::move(chat).value(), std::move(write_body),
+                                      std::move(write_error));
   });
 
   router.add("POST", "/v1/embeddings", [&gateway](HttpRequest& request) -> boost::asio::awaitable<HttpResponse> {

@@ -4,7 +4,6 @@
 
 namespace aegis::http {
 
-namespace {
 std::vector<std::string_view> split_path(std::string_view path) {
   std::vector<std::string_view> segments;
   std::size_t start = 0;
@@ -20,7 +19,6 @@ std::vector<std::string_view> split_path(std::string_view path) {
   }
   return segments;
 }
-}  // namespace
 
 void Router::add(std::string method, std::string pattern, Handler handler) {
   Route route{std::move(method), pattern, {}, std::move(handler)};

@@ -12,6 +12,9 @@
 
 namespace aegis::http {
 
+// "/a//b/" -> {"a", "b"}: empty segments are dropped.
+std::vector<std::string_view> split_path(std::string_view path);
+
 using Handler = std::function<boost::asio::awaitable<HttpResponse>(HttpRequest&)>;
 
 class Router {

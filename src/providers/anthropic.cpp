@@ -11,23 +11,6 @@ namespace {
 
 constexpr std::string_view kApiVersion = "2023-06-01";
 
-class AnthropicStreamDecoding final : public StreamDecoding {
- public:
-  Result<std::vector<StreamEvent>> feed(std::string_view bytes) override {
-    std::vector<StreamEvent> out;
-    for (const auto& event : sse_.feed(bytes)) {
-      auto events = decoder_.feed(event);
-      if (!events.ok()) return std::move(events).error();
-      for (auto& e : *events) out.push_back(std::move(e));
-    }
-    return out;
-  }
-  bool complete() const override { return decoder_.finished(); }
-
- private:
-  http::SseParser sse_;
-  wire::anthropic::StreamDecoder decoder_;
-};
 
 const ErrorMapper kMapError = wire::anthropic::map_upstream_error;
 
@@ -53,7 +36,7 @@ class AnthropicProvider final : public HttpProvider {
                                      to_json(wire::anthropic::write_chat_request(upstream, request.model)));
     http_request.headers.push_back({"accept", "text/event-stream"});
     add_auth(http_request);
-    AnthropicStreamDecoding decoding;
+    SseStreamDecoding<wire::anthropic::StreamDecoder> decoding;
     co_return co_await exchange_stream(std::move(http_request), kMapError, decoding, sink);
   }
 

@@ -28,6 +28,27 @@ class StreamDecoding {
   virtual bool complete() const = 0;
 };
 
+// SSE-framed protocols (OpenAI, Anthropic): an SseParser feeding the
+// protocol's StreamDecoder (feed(const SseParser::Event&), finished()).
+template <class Decoder>
+class SseStreamDecoding final : public StreamDecoding {
+ public:
+  Result<std::vector<StreamEvent>> feed(std::string_view bytes) override {
+    std::vector<StreamEvent> out;
+    for (const auto& event : sse_.feed(bytes)) {
+      auto events = decoder_.feed(event);
+      if (!events.ok()) return std::move(events).error();
+      for (auto& e : *events) out.push_back(std::move(e));
+    }
+    return out;
+  }
+  bool complete() const override { return decoder_.finished(); }
+
+ private:
+  http::SseParser sse_;
+  Decoder decoder_;
+};
+
 class HttpProvider : public LLMProvider {
  public:
   const ProviderInfo& info() const override { return info_; }

@@ -7,24 +7,6 @@ namespace aegis::providers {
 
 namespace {
 
-class OpenAiStreamDecoding final : public StreamDecoding {
- public:
-  Result<std::vector<StreamEvent>> feed(std::string_view bytes) override {
-    std::vector<StreamEvent> out;
-    for (const auto& event : sse_.feed(bytes)) {
-      auto events = decoder_.feed(event);
-      if (!events.ok()) return std::move(events).error();
-      for (auto& e : *events) out.push_back(std::move(e));
-    }
-    return out;
-  }
-  bool complete() const override { return decoder_.finished(); }
-
- private:
-  http::SseParser sse_;
-  wire::openai::StreamDecoder decoder_;
-};
-
 const ErrorMapper kMapError = wire::openai::map_upstream_error;
 
 }  // namespace
@@ -49,7 +31,7 @@ boost::asio::awaitable<Result<void>> OpenAiFamilyProvider::stream(const ChatRequ
   auto http_request = make_request("POST", chat_url(request.model), to_json(body));
   http_request.headers.push_back({"accept", "text/event-stream"});
   for (auto& h : auth_headers()) http_request.headers.push_back(std::move(h));
-  OpenAiStreamDecoding decoding;
+  SseStreamDecoding<wire::openai::StreamDecoder> decoding;
   co_return co_await exchange_stream(std::move(http_request), kMapError, decoding, sink);
 }
 

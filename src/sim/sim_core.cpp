@@ -1,5 +1,7 @@
 #include "sim/sim_core.hpp"
 
+#include "http/router.hpp"
+
 #include <boost/json/parse.hpp>
 
 #include <algorithm>
@@ -414,21 +416,6 @@ std::string unique_id(std::string_view prefix, const http::HttpRequest& request,
 
 namespace {
 
-std::vector<std::string_view> split_path(std::string_view path) {
-  std::vector<std::string_view> segments;
-  std::size_t start = 0;
-  while (start < path.size()) {
-    if (path[start] == '/') {
-      ++start;
-      continue;
-    }
-    std::size_t end = path.find('/', start);
-    if (end == std::string_view::npos) end = path.size();
-    segments.push_back(path.substr(start, end - start));
-    start = end;
-  }
-  return segments;
-}
 
 bool anthropic_style(const http::HttpRequest& request) {
   return request.header("anthropic-version").has_value() || request.header("x-api-key").has_value();
@@ -486,7 +473,7 @@ Protocol protocol_for(const http::HttpRequest& request) {
 
 Reply handle_provider_request(const http::HttpRequest& request, const Context& context) {
   const std::string_view method = request.method == "HEAD" ? std::string_view("GET") : std::string_view(request.method);
-  const auto segments = split_path(request.path);
+  const auto segments = http::split_path(request.path);
   const auto is = [&](std::initializer_list<std::string_view> want) {
     return segments.size() == want.size() && std::equal(want.begin(), want.end(), segments.begin());
   };

@@ -10,6 +10,7 @@
 
 #include "core/json.hpp"
 #include "http/client.hpp"
+#include "wire/wire_test_support.hpp"
 #include "wire/common.hpp"
 #include "wire/ollama.hpp"
 #include "wire/openai.hpp"
@@ -18,107 +19,6 @@ namespace aegis::wire {
 namespace {
 
 namespace json = boost::json;
-
-std::string fixture(const std::string& name) {
-  std::ifstream in(std::string(AEGIS_SOURCE_DIR) + "/tests/fixtures/wire/" + name, std::ios::binary);
-  EXPECT_TRUE(in.good()) << "missing fixture " << name;
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-json::value fixture_json(const std::string& name) { return json::parse(fixture(name)); }
-
-// ---- Canonical values as JSON, so a mismatch prints readably -----------------
-
-json::value dump(const std::vector<ToolCall>& calls) {
-  json::array out;
-  for (const auto& c : calls) out.push_back(json::object{{"id", c.id}, {"name", c.name}, {"args", c.arguments_json}});
-  return out;
-}
-
-json::value dump(const ChatRequest& r) {
-  json::array messages;
-  for (const auto& m : r.messages) {
-    messages.push_back(json::object{{"role", static_cast<int>(m.role)},
-                                    {"text", m.text},
-                                    {"calls", dump(m.tool_calls)},
-                                    {"tool_call_id", m.tool_call_id},
-                                    {"tool_error", m.tool_error}});
-  }
-  json::array tools;
-  for (const auto& t : r.tools) {
-    tools.push_back(json::object{{"name", t.name}, {"description", t.description}, {"schema", t.input_schema}});
-  }
-  json::array stop;
-  for (const auto& s : r.stop) stop.emplace_back(s);
-  return json::object{{"model", r.model},
-                      {"system", r.system},
-                      {"messages", messages},
-                      {"max_tokens", r.max_tokens ? json::value(*r.max_tokens) : json::value(nullptr)},
-                      {"temperature", r.temperature ? json::value(*r.temperature) : json::value(nullptr)},
-                      {"top_p", r.top_p ? json::value(*r.top_p) : json::value(nullptr)},
-                      {"stop", stop},
-                      {"tools", tools},
-                      {"tool_choice", r.tool_choice},
-                      {"stream", r.stream},
-                      {"include_usage", r.stream_include_usage},
-                      {"origin", static_cast<int>(r.origin)},
-                      {"passthrough", r.passthrough}};
-}
-
-json::value dump(const Completion& c) {
-  return json::object{{"id", c.id},
-                      {"model", c.model},
-                      {"text", c.text},
-                      {"calls", dump(c.tool_calls)},
-                      {"stop", static_cast<int>(c.stop_reason)},
-                      {"stop_sequence", c.stop_sequence ? json::value(*c.stop_sequence) : json::value(nullptr)},
-                      {"in", c.usage.input_tokens},
-                      {"out", c.usage.output_tokens}};
-}
-
-json::value dump(const StreamEvent& e) {
-  static constexpr const char* kinds[] = {"start", "text", "tool_call_start", "tool_call_delta", "finish"};
-  json::object o{{"kind", kinds[static_cast<int>(e.kind)]}};
-  switch (e.kind) {
-    case StreamEvent::Kind::start:
-      o["id"] = e.id;
-      o["model"] = e.model;
-      o["in"] = e.usage.input_tokens;
-      o["out"] = e.usage.output_tokens;
-      break;
-    case StreamEvent::Kind::text: o["text"] = e.text; break;
-    case StreamEvent::Kind::tool_call_start:
-      o["index"] = e.index;
-      o["id"] = e.tool_call.id;
-      o["name"] = e.tool_call.name;
-      break;
-    case StreamEvent::Kind::tool_call_delta:
-      o["index"] = e.index;
-      o["text"] = e.text;
-      break;
-    case StreamEvent::Kind::finish:
-      o["stop"] = static_cast<int>(e.stop_reason);
-      o["stop_sequence"] = e.stop_sequence ? json::value(*e.stop_sequence) : json::value(nullptr);
-      o["in"] = e.usage.input_tokens;
-      o["out"] = e.usage.output_tokens;
-      break;
-  }
-  return o;
-}
-
-std::string dump_events(const std::vector<StreamEvent>& events) {
-  json::array a;
-  for (const auto& e : events) a.push_back(dump(e));
-  return to_json(a);
-}
-
-struct Decoded {
-  std::vector<StreamEvent> events;
-  std::optional<Error> error;
-  bool finished = false;
-};
 
 Decoded decode(std::string_view bytes, std::size_t piece = 5) {
   Decoded d;
@@ -139,42 +39,6 @@ Decoded decode(std::string_view bytes, std::size_t piece = 5) {
   if (auto rest = lines.take_rest(); !rest.empty()) take(rest);
   d.finished = decoder.finished();
   return d;
-}
-
-StreamEvent ev_start(std::string id, std::string model) {
-  StreamEvent e;
-  e.kind = StreamEvent::Kind::start;
-  e.id = std::move(id);
-  e.model = std::move(model);
-  return e;
-}
-StreamEvent ev_text(std::string text) {
-  StreamEvent e;
-  e.kind = StreamEvent::Kind::text;
-  e.text = std::move(text);
-  return e;
-}
-StreamEvent ev_tool(std::size_t index, std::string id, std::string name) {
-  StreamEvent e;
-  e.kind = StreamEvent::Kind::tool_call_start;
-  e.index = index;
-  e.tool_call.id = std::move(id);
-  e.tool_call.name = std::move(name);
-  return e;
-}
-StreamEvent ev_args(std::size_t index, std::string text) {
-  StreamEvent e;
-  e.kind = StreamEvent::Kind::tool_call_delta;
-  e.index = index;
-  e.text = std::move(text);
-  return e;
-}
-StreamEvent ev_finish(StopReason reason, std::int64_t in, std::int64_t out) {
-  StreamEvent e;
-  e.kind = StreamEvent::Kind::finish;
-  e.stop_reason = reason;
-  e.usage = Usage{in, out};
-  return e;
 }
 
 ChatRequest canonical_request() {
