@@ -770,6 +770,12 @@ struct Certs {
   std::string good_cert, good_key;    // CN/SAN localhost, aegis-upstream.test, 127.0.0.1
   std::string other_cert, other_key;  // CN/SAN other.example
   bool ok = false;
+  Certs() = default;
+  Certs(Certs&& other) noexcept = default;
+  ~Certs() {
+    std::error_code ignored;
+    if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
+  }
 };
 
 const Certs& certs() {
