@@ -18,7 +18,25 @@ class Classifier {
 };
 
 // Compiles the built-in rules plus configured custom recognizers (RE2-validated).
-// Throws std::runtime_error at start-up on an invalid configuration.
+// Throws std::runtime_error at start-up on an invalid configuration; the
+// message names the recognizer ("custom recognizer 'employee_id': invalid pattern: ...").
+//
+// Levels (Classification::level), most restrictive wins:
+//   RESTRICTED   CREDIT_CARD, CA_SIN, BANK_ACCOUNT, IBAN_CODE
+//   CONFIDENTIAL API_KEY, BEARER_TOKEN, JWT, PRIVATE_KEY; EMAIL_ADDRESS at an internal domain
+//   INTERNAL     the default; EMAIL_ADDRESS elsewhere, PHONE_NUMBER, US_SSN, IP_ADDRESS, CA_POSTAL_CODE
+//   PUBLIC       only when the content is marked public (Marking::explicit_public, or the first
+//                non-blank line is exactly "[PUBLIC]" or "classification: public", any case)
+//                and no finding has a level above PUBLIC. Any PII finding (INTERNAL) keeps a
+//                marked text INTERNAL; a marking never lowers a level below what was detected.
+//                (Only a custom recognizer configured with level PUBLIC can leave it PUBLIC.)
+// Custom recognizers: a match counts only if its validator passes ("luhn" over the
+// match's digits, "mod97" over its letters and digits) and, when context words are
+// configured, one of them stands within 64 bytes before or after the match.
 std::unique_ptr<Classifier> make_classifier(const config::ClassificationConfig& config);
+
+// The text's own marking: its first non-blank line is "[PUBLIC]" or
+// "classification: public" (any case, surrounding blanks ignored, the value may be quoted).
+bool text_marked_public(std::string_view text) noexcept;
 
 }  // namespace aegis::classify

@@ -6,6 +6,8 @@
 
 #include "app/application.hpp"
 #include "cli/admin_commands.hpp"
+#include "cli/classify_command.hpp"
+#include "cli/mask_command.hpp"
 #include "cli/sim_command.hpp"
 #include "config/loader.hpp"
 #include "core/version.hpp"
@@ -67,6 +69,8 @@ int main(int argc, char** argv) {
 
   aegis::cli::AdminCommands admin_commands(cli);
   aegis::cli::SimCommand sim_command(cli);
+  aegis::cli::ClassifyCommand classify_command(cli);
+  aegis::cli::MaskCommand mask_command(cli);
 
   try {
     cli.parse(argc, argv);
@@ -92,6 +96,8 @@ int main(int argc, char** argv) {
 
   if (admin_commands.parsed()) return admin_commands.run(config_path);
   if (sim_command.parsed()) return sim_command.run();
+  if (classify_command.parsed()) return classify_command.run();
+  if (mask_command.parsed()) return mask_command.run();
 
   if (serve->parsed()) {
     std::shared_ptr<const aegis::config::Config> cfg;
