@@ -17,6 +17,7 @@ class ClientSink final : public providers::DeltaSink {
       writer_.set_header("content-type", encoder_.content_type());
       writer_.set_header("cache-control", "no-cache");
       writer_.set_header("x-aegis-route", context_.route.header_value());
+      writer_.set_header("x-aegis-classification", std::string(to_string(context_.level)));
     }
     co_return co_await writer_.write(encoder_.encode(event));
   }
@@ -32,6 +33,18 @@ class ClientSink final : public providers::DeltaSink {
 void add_route_headers(http::HttpResponse& response, const gateway::Route& route) {
   response.set_header("x-aegis-route", route.header_value());
 }
+
+namespace {
+bool marked_public(const http::HttpRequest& request) {
+  auto header = request.header("x-aegis-classification");
+  return header && http::iequals(*header, "public");
+}
+
+void add_governance_headers(http::HttpResponse& response, const gateway::CallContext& context) {
+  response.set_header("x-aegis-classification", std::string(to_string(context.level)));
+  if (!context.route.provider.empty()) add_route_headers(response, context.route);
+}
+}  // namespace
 
 Result<std::string> task_of(const http::HttpRequest& request) {
   auto header = request.header("x-aegis-task");
@@ -52,14 +65,15 @@ boost::asio::awaitable<http::HttpResponse> completed_chat(gateway::Gateway& gate
   gateway::CallContext context;
   context.principal = request.principal ? &*request.principal : nullptr;
   context.task = *task;
+  context.marked_public = marked_public(request);
   auto outcome = co_await gateway.complete(context, std::move(chat));
   if (!outcome.ok()) {
     auto response = write_error(outcome.error(), request.request_id);
-    if (!context.route.provider.empty()) add_route_headers(response, context.route);
+    add_governance_headers(response, context);
     co_return response;
   }
   auto response = http::json_response(200, write_body(outcome->completion));
-  add_route_headers(response, outcome->route);
+  add_governance_headers(response, context);
   co_return response;
 }
 
@@ -78,6 +92,7 @@ http::HttpResponse streamed_chat(gateway::Gateway& gateway, const http::HttpRequ
   auto state = std::make_shared<State>();
   state->context.principal = request.principal ? &*request.principal : nullptr;
   state->context.task = *task;
+  state->context.marked_public = marked_public(request);
   state->chat = std::move(chat);
   state->encoder = std::move(encoder);
   state->write_error = std::move(write_error);
@@ -92,6 +107,7 @@ http::HttpResponse streamed_chat(gateway::Gateway& gateway, const http::HttpRequ
       writer.set_status(error_response.status);
       for (auto& h : error_response.headers) writer.set_header(h.name, h.value);
       if (!state->context.route.provider.empty()) writer.set_header("x-aegis-route", state->context.route.header_value());
+      writer.set_header("x-aegis-classification", std::string(to_string(state->context.level)));
       writer.set_body(std::move(error_response.body));
       co_return;
     }

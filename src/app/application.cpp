@@ -16,6 +16,7 @@
 #include "core/system_clock.hpp"
 #include "core/version.hpp"
 #include "http/json_response.hpp"
+#include "classify/classifier.hpp"
 #include "gateway/gateway.hpp"
 #include "http/client.hpp"
 #include "http/server.hpp"
@@ -112,6 +113,7 @@ struct Application::Impl {
   std::vector<api::DemoUpstream> demo_upstreams;
   std::unique_ptr<http::HttpClient> client;
   std::unique_ptr<providers::ProviderSet> providers;
+  std::unique_ptr<classify::Classifier> classifier;
   std::unique_ptr<gateway::Gateway> gateway;
 
   void start_demo_upstreams() {
@@ -160,7 +162,8 @@ struct Application::Impl {
       built.push_back(std::move(provider).value());
     }
     providers = std::make_unique<providers::ProviderSet>(std::move(built), config->routing.fallback_chain);
-    gateway = std::make_unique<gateway::Gateway>(*config, *providers);
+    classifier = classify::make_classifier(config->classification);
+    gateway = std::make_unique<gateway::Gateway>(*config, *providers, *classifier, metrics);
   }
   http::Router router;
   std::unique_ptr<http::Server> server;

@@ -7,11 +7,13 @@
 
 #include <string>
 
+#include "classify/classifier.hpp"
 #include "config/config.hpp"
 #include "core/chat.hpp"
 #include "core/result.hpp"
 #include "identity/principal.hpp"
 #include "providers/provider_set.hpp"
+#include "telemetry/metrics.hpp"
 
 namespace aegis::gateway {
 
@@ -40,12 +42,15 @@ struct EmbedOutcome {
 struct CallContext {
   const identity::Principal* principal = nullptr;
   std::string task = "chat";
-  Route route;  // filled by the gateway once the route is chosen
+  bool marked_public = false;      // the caller marked the content public (header / field)
+  Level level = Level::INTERNAL;   // filled by the gateway: the assembled prompt's classification
+  Route route;                     // filled by the gateway once the route is chosen
 };
 
 class Gateway {
  public:
-  Gateway(const config::Config& config, providers::ProviderSet& providers);
+  Gateway(const config::Config& config, providers::ProviderSet& providers, const classify::Classifier& classifier,
+          telemetry::Registry& metrics);
 
   boost::asio::awaitable<Result<ChatOutcome>> complete(CallContext& context, ChatRequest request);
   // Streams into `sink`; context.route is set before the first event.
@@ -56,9 +61,16 @@ class Gateway {
 
  private:
   Result<providers::ModelChoice> choose(CallContext& context, const ChatRequest& request) const;
+  // Stage 2 (and block mode): classify the assembled prompt; 422 when it holds a blocked entity type.
+  Result<void> inspect(CallContext& context, const ChatRequest& request) const;
+  // Stage 7's scan: PII in the answer that the request did not contain.
+  std::string scan_answer(const std::string& answer, const ChatRequest& request) const;
 
   const config::Config& config_;
   providers::ProviderSet& providers_;
+  const classify::Classifier& classifier_;
+  telemetry::CounterFamily& invented_pii_;
+  telemetry::CounterFamily& classifications_;
 };
 
 }  // namespace aegis::gateway
