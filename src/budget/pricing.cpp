@@ -1,0 +1,43 @@
+#include "budget/pricing.hpp"
+
+#include <algorithm>
+#include <limits>
+
+namespace aegis::budget {
+namespace {
+
+constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+constexpr __int128 kTokensPerMtok = 1'000'000;
+
+std::int64_t non_negative(std::int64_t v) noexcept { return v < 0 ? 0 : v; }
+
+}  // namespace
+
+std::int64_t estimate_input_tokens(std::size_t prompt_bytes) noexcept {
+  const unsigned __int128 b = prompt_bytes;
+  const unsigned __int128 tokens = (b + (kBytesPerTokenEstimate - 1)) / kBytesPerTokenEstimate;
+  return tokens > static_cast<unsigned __int128>(kMax) ? kMax : static_cast<std::int64_t>(tokens);
+}
+
+Money price_tokens(std::int64_t input_tokens, std::int64_t output_tokens, const config::ModelPrice& price) noexcept {
+  // Each product is < 2^126 and their sum < 2^127: no overflow in __int128.
+  const __int128 in = static_cast<__int128>(non_negative(input_tokens)) * non_negative(price.input_per_mtok.micros);
+  const __int128 out = static_cast<__int128>(non_negative(output_tokens)) * non_negative(price.output_per_mtok.micros);
+  const __int128 total = in + out;
+  const __int128 micros = (total + (kTokensPerMtok - 1)) / kTokensPerMtok;
+  return Money::from_micros(micros > kMax ? kMax : static_cast<std::int64_t>(micros));
+}
+
+CostEstimate estimate_cost(std::size_t prompt_bytes, std::int64_t max_tokens, const config::ModelPrice& price) noexcept {
+  CostEstimate e;
+  e.input_tokens = estimate_input_tokens(prompt_bytes);
+  e.output_tokens = non_negative(max_tokens);
+  e.cost = price_tokens(e.input_tokens, e.output_tokens, price);
+  return e;
+}
+
+Money actual_cost(const Usage& usage, const config::ModelPrice& price) noexcept {
+  return price_tokens(usage.input_tokens, usage.output_tokens, price);
+}
+
+}  // namespace aegis::budget

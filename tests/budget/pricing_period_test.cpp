@@ -1,0 +1,119 @@
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <limits>
+
+#include "budget/period.hpp"
+#include "budget/pricing.hpp"
+
+namespace aegis::budget {
+namespace {
+
+using namespace std::chrono;
+
+config::ModelPrice price(std::int64_t in_micros_per_mtok, std::int64_t out_micros_per_mtok) {
+  return config::ModelPrice{Money::from_micros(in_micros_per_mtok), Money::from_micros(out_micros_per_mtok)};
+}
+
+system_clock::time_point at(year_month_day d, hours h = hours{0}, minutes m = minutes{0}, seconds s = seconds{0}) {
+  return system_clock::time_point{sys_days{d}} + h + m + s;
+}
+
+TEST(BudgetPricing, InputTokensRoundUpWithSafetyFactor) {
+  EXPECT_EQ(estimate_input_tokens(0), 0);
+  EXPECT_EQ(estimate_input_tokens(1), 1);
+  EXPECT_EQ(estimate_input_tokens(3), 1);
+  EXPECT_EQ(estimate_input_tokens(4), 2);
+  EXPECT_EQ(estimate_input_tokens(3000), 1000);
+  EXPECT_EQ(estimate_input_tokens(3001), 1001);
+  // ~4 bytes per real token: the estimate always exceeds bytes / 4.
+  for (std::size_t bytes : {4u, 40u, 4000u, 4'000'001u}) {
+    EXPECT_GT(estimate_input_tokens(bytes) * 4, static_cast<std::int64_t>(bytes)) << bytes;
+    EXPECT_GE(estimate_input_tokens(bytes) * 3, static_cast<std::int64_t>(bytes)) << bytes;
+  }
+}
+
+TEST(BudgetPricing, EstimateUsesBytesAndMaxTokens) {
+  // $3 / $15 per Mtok.
+  const auto p = price(3'000'000, 15'000'000);
+  const auto e = estimate_cost(10, 100, p);  // 10 bytes -> 4 tokens
+  EXPECT_EQ(e.input_tokens, 4);
+  EXPECT_EQ(e.output_tokens, 100);
+  EXPECT_EQ(e.cost.micros, 4 * 3 + 100 * 15);
+  EXPECT_EQ(estimate_cost(0, -5, p).cost.micros, 0);  // negative max_tokens counts as 0
+}
+
+TEST(BudgetPricing, EstimateRoundsUpToNextMicroDollar) {
+  // $0.25 per Mtok: one token costs 0.25 micro-dollars -> reserve 1 micro.
+  const auto p = price(250'000, 0);
+  EXPECT_EQ(estimate_cost(1, 0, p).cost.micros, 1);
+  EXPECT_EQ(estimate_cost(12, 0, p).cost.micros, 1);   // 4 tokens = exactly 1.0
+  EXPECT_EQ(estimate_cost(13, 0, p).cost.micros, 2);   // 5 tokens = 1.25 -> 2
+  EXPECT_EQ(price_tokens(0, 0, p).micros, 0);
+}
+
+TEST(BudgetPricing, ActualCostIsExactAndRoundsUp) {
+  const auto p = price(3'000'000, 15'000'000);
+  EXPECT_EQ(actual_cost(Usage{1234, 567}, p).micros, 1234 * 3 + 567 * 15);
+  // $0.25 in + $1.25 out for one token each = 1.5 micro-dollars -> 2 (one rounding, not two).
+  EXPECT_EQ(actual_cost(Usage{1, 1}, price(250'000, 1'250'000)).micros, 2);
+  // $0.000001 per Mtok (1 micro per Mtok): a million tokens cost exactly 1 micro.
+  EXPECT_EQ(actual_cost(Usage{1'000'000, 0}, price(1, 1)).micros, 1);
+  EXPECT_EQ(actual_cost(Usage{1'000'001, 0}, price(1, 1)).micros, 2);
+  EXPECT_EQ(actual_cost(Usage{-5, -7}, p).micros, 0);
+}
+
+TEST(BudgetPricing, AbsurdInputsSaturateInsteadOfOverflowing) {
+  constexpr auto kMax = std::numeric_limits<std::int64_t>::max();
+  const auto huge = price(kMax, kMax);
+  EXPECT_EQ(actual_cost(Usage{kMax, kMax}, huge).micros, kMax);
+  EXPECT_EQ(estimate_cost(std::numeric_limits<std::size_t>::max(), kMax, huge).cost.micros, kMax);
+  EXPECT_EQ(estimate_input_tokens(std::numeric_limits<std::size_t>::max()),
+            static_cast<std::int64_t>(std::numeric_limits<std::size_t>::max() / 3));  // exact, no wrap
+  // Large but representable: 10^12 tokens at $1000/Mtok = $10^9 exactly.
+  EXPECT_EQ(actual_cost(Usage{1'000'000'000'000, 0}, price(1'000'000'000, 0)).micros, 1'000'000'000'000'000);
+  EXPECT_EQ(price_tokens(5, 5, price(-1'000'000, -1'000'000)).micros, 0);
+}
+
+TEST(BudgetPeriod, UtcMonthBoundaries) {
+  EXPECT_EQ(period_key(at(2026y / October / 31, 23h, 59min, 59s)), "2026-10");
+  EXPECT_EQ(period_key(at(2026y / November / 1)), "2026-11");
+  EXPECT_EQ(period_key(at(2026y / December / 31, 23h, 59min, 59s)), "2026-12");
+  EXPECT_EQ(period_key(at(2027y / January / 1)), "2027-01");
+  EXPECT_EQ(period_key(at(2028y / February / 29, 12h)), "2028-02");
+  EXPECT_EQ(period_key(at(2026y / October / 31, 23h, 59min, 59s) + 999ms), "2026-10");
+}
+
+TEST(BudgetPeriod, FixedOffsetZonesShiftTheBoundary) {
+  const auto ist = *BudgetZone::parse("+05:30");
+  EXPECT_EQ(period_key(at(2026y / October / 31, 18h, 29min, 59s), ist), "2026-10");
+  EXPECT_EQ(period_key(at(2026y / October / 31, 18h, 30min), ist), "2026-11");
+  const auto pst = *BudgetZone::parse("-08:00");
+  EXPECT_EQ(period_key(at(2026y / November / 1, 7h, 59min, 59s), pst), "2026-10");
+  EXPECT_EQ(period_key(at(2026y / November / 1, 8h), pst), "2026-11");
+  EXPECT_EQ(period_key(at(2027y / January / 1, 7h), pst), "2026-12");
+
+  const auto b = period_bounds(at(2026y / November / 15), ist);
+  EXPECT_EQ(b.begin, at(2026y / October / 31, 18h, 30min));
+  EXPECT_EQ(b.end, at(2026y / November / 30, 18h, 30min));
+}
+
+TEST(BudgetPeriod, ParsesZoneSpellings) {
+  EXPECT_EQ(BudgetZone::parse("UTC")->offset(), minutes{0});
+  EXPECT_EQ(BudgetZone::parse("Etc/UTC")->offset(), minutes{0});
+  EXPECT_EQ(BudgetZone::parse("")->offset(), minutes{0});
+  EXPECT_EQ(BudgetZone::parse("-0800")->offset(), minutes{-480});
+  EXPECT_EQ(BudgetZone::parse("+09")->offset(), minutes{540});
+  EXPECT_EQ(BudgetZone::parse("UTC+05:45")->offset(), minutes{345});
+  EXPECT_EQ(BudgetZone::parse("+14:00")->offset(), minutes{840});
+  EXPECT_EQ(BudgetZone::parse("-03:30")->name(), "-03:30");
+  EXPECT_EQ(BudgetZone::parse("UTC")->name(), "UTC");
+  // No tzdb in libstdc++ 12: IANA names are rejected, never silently UTC.
+  for (const char* bad : {"America/Toronto", "+15:00", "+5:30", "+05:60", "05:30", "+05:3", "+ab:cd", "UTC+"}) {
+    EXPECT_FALSE(BudgetZone::parse(bad).has_value()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace aegis::budget
