@@ -1,3 +1,4 @@
+#include "cli/classifier_loader.hpp"
 #include "cli/classify_command.hpp"
 
 #include <boost/json.hpp>
@@ -70,27 +71,8 @@ ClassifyCommand::ClassifyCommand(CLI::App& app) {
 bool ClassifyCommand::parsed() const { return classify_->parsed(); }
 
 int ClassifyCommand::run() {
-  config::ClassificationConfig cfg;
-  if (!config_path_.empty()) {
-    try {
-      cfg = config::load_config_file(config_path_).classification;
-    } catch (const config::ConfigError& e) {
-      for (const auto& issue : e.issues()) std::cerr << issue.to_string() << "\n";
-      return 2;
-    } catch (const std::exception& e) {
-      std::cerr << "aegis classify: " << e.what() << "\n";
-      return 2;
-    }
-  }
-  for (const auto& d : internal_domains_) cfg.internal_domains.push_back(d);
-
-  std::unique_ptr<classify::Classifier> classifier;
-  try {
-    classifier = classify::make_classifier(cfg);
-  } catch (const std::exception& e) {
-    std::cerr << "aegis classify: " << e.what() << "\n";
-    return 2;
-  }
+  auto classifier = load_classifier(config_path_, internal_domains_, "classify");
+  if (!classifier) return 2;
 
   std::ifstream file;
   std::istream* in = &std::cin;

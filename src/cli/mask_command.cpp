@@ -1,3 +1,4 @@
+#include "cli/classifier_loader.hpp"
 #include "cli/mask_command.hpp"
 
 #include <boost/json.hpp>
@@ -85,27 +86,8 @@ bool MaskCommand::parsed() const { return mask_->parsed() || unmask_->parsed(); 
 int MaskCommand::run() { return mask_->parsed() ? run_mask() : run_unmask(); }
 
 int MaskCommand::run_mask() {
-  config::ClassificationConfig cfg;
-  if (!config_path_.empty()) {
-    try {
-      cfg = config::load_config_file(config_path_).classification;
-    } catch (const config::ConfigError& e) {
-      for (const auto& issue : e.issues()) std::cerr << issue.to_string() << "\n";
-      return 2;
-    } catch (const std::exception& e) {
-      std::cerr << "aegis mask: " << e.what() << "\n";
-      return 2;
-    }
-  }
-  for (const auto& d : internal_domains_) cfg.internal_domains.push_back(d);
-
-  std::unique_ptr<classify::Classifier> classifier;
-  try {
-    classifier = classify::make_classifier(cfg);
-  } catch (const std::exception& e) {
-    std::cerr << "aegis mask: " << e.what() << "\n";
-    return 2;
-  }
+  auto classifier = load_classifier(config_path_, internal_domains_, "mask");
+  if (!classifier) return 2;
 
   privacy::Vault vault;
   if (!vault_in_.empty()) {
