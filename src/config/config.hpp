@@ -67,6 +67,22 @@ struct RoutingConfig {
   ConfidentialPolicy confidential = ConfidentialPolicy::cloud_masked;
   Money downgrade_opus_below = Money::from_dollars(1);
   std::optional<Money> downgrade_sonnet_below;  // off unless set
+  // team -> the model names it may request explicitly (tier aliases, concrete
+  // ids, "provider/id"); a team not listed may request any configured model.
+  // "auto" is always allowed.
+  std::map<std::string, std::vector<std::string>> team_models;
+};
+
+struct ResilienceConfig {
+  int failure_threshold = 3;                            // consecutive counted failures that open a breaker
+  std::chrono::seconds open_duration{60};               // how long it stays open before one half-open probe
+  std::chrono::seconds health_check_interval{15};       // background health checks per provider; 0 = off
+};
+
+struct EgressConfig {
+  // Networks that count as local in addition to loopback, RFC 1918 and
+  // RFC 4193 (fc00::/7), e.g. "100.64.0.0/10" for a carrier-grade NAT VPN.
+  std::vector<std::string> local_cidrs;
 };
 
 struct CustomRecognizer {
@@ -112,6 +128,8 @@ struct Config {
   StorageConfig storage;
   std::vector<ProviderConfig> providers;
   RoutingConfig routing;
+  ResilienceConfig resilience;
+  EgressConfig egress;
   ClassificationConfig classification;
   PiiConfig pii;
   BudgetConfig budgets;

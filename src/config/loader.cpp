@@ -2,7 +2,10 @@
 // before anything is thrown, so one run of `aegis config check` shows them all.
 #include "config/loader.hpp"
 
+#include <boost/asio/ip/address.hpp>
 #include <yaml-cpp/yaml.h>
+
+#include <charconv>
 
 #include <algorithm>
 #include <cctype>
@@ -178,6 +181,25 @@ bool is_domain(std::string_view s) {
   return std::ranges::all_of(s, [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.'; });
 }
 
+bool is_model_name(std::string_view s) {  // "auto", a tier, "claude-sonnet-4-5", "ollama/llama3.2:3b"
+  return !s.empty() && s.size() <= 200 && std::ranges::none_of(s, [](char c) {
+    return static_cast<unsigned char>(c) <= ' ' || c == '"' || c == '\\';
+  });
+}
+
+bool is_cidr(std::string_view s) {
+  const auto slash = s.find('/');
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 >= s.size()) return false;
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(std::string(s.substr(0, slash)), ec);
+  if (ec) return false;
+  int bits = 0;
+  const auto prefix = s.substr(slash + 1);
+  auto [end, err] = std::from_chars(prefix.data(), prefix.data() + prefix.size(), bits);
+  if (err != std::errc{} || end != prefix.data() + prefix.size()) return false;
+  return bits >= 0 && bits <= (address.is_v4() ? 32 : 128);
+}
+
 bool is_timezone_name(std::string_view s) {
   if (s.empty() || s.size() > 64 || s.front() == '/' || s.find("..") != std::string_view::npos) return false;
   return std::ranges::all_of(s, [](char c) {
@@ -296,6 +318,8 @@ class Loader {
   void recognizer(const Field& f, CustomRecognizer& out);
   void pii(const Field& f, PiiConfig& out);
   void budgets(const Field& f, BudgetConfig& out);
+  void resilience(const Field& f, ResilienceConfig& out);
+  void egress(const Field& f, EgressConfig& out);
   void rag(const Field& f, RagConfig& out);
   void logging(const Field& f, LoggingConfig& out);
 
@@ -750,8 +774,12 @@ void Loader::provider(const Field& f, ProviderConfig& p, std::vector<Pos>& name_
 }
 
 bool Loader::routing(const Field& f, RoutingConfig& out, const std::vector<ProviderConfig>& providers) {
-  static const std::vector<std::string_view> keys = {"task_tiers", "fallback_chain", "confidential",
-                                                     "downgrade_opus_below_usd", "downgrade_sonnet_below_usd"};
+  static const std::vector<std::string_view> keys = {"task_tiers",
+                                                     "fallback_chain",
+                                                     "confidential",
+                                                     "downgrade_opus_below_usd",
+                                                     "downgrade_sonnet_below_usd",
+                                                     "team_models"};
   const auto e = mapping(f, &keys);
   if (!e) return true;  // already reported; do not invent a chain
   bool chain_given = false;
@@ -814,6 +842,17 @@ bool Loader::routing(const Field& f, RoutingConfig& out, const std::vector<Provi
       if (read_money(v, m)) {
         out.downgrade_sonnet_below = m;
         sonnet_field = &v;
+      }
+    } else if (key == "team_models") {
+      const auto m = mapping(v, nullptr);
+      if (!m) continue;
+      for (const auto& [team, list] : m->items) {
+        if (team.empty()) {
+          issue(list.fallback, list.path + ": expected a team name, got an empty key");
+          continue;
+        }
+        std::vector<std::string> models;
+        if (read_string_list(list, models, "model name", &is_model_name)) out.team_models[team] = models;
       }
     }
   }
@@ -957,6 +996,31 @@ void Loader::budgets(const Field& f, BudgetConfig& out) {
   }
 }
 
+void Loader::resilience(const Field& f, ResilienceConfig& out) {
+  static const std::vector<std::string_view> keys = {"failure_threshold", "open_duration_s", "health_check_interval_s"};
+  const auto e = mapping(f, &keys);
+  if (!e) return;
+  for (const auto& [key, v] : e->items) {
+    std::int64_t n = 0;
+    if (key == "failure_threshold") {
+      if (read_int(v, n, 1, 1000)) out.failure_threshold = static_cast<int>(n);
+    } else if (key == "open_duration_s") {
+      if (read_int(v, n, 1, 86'400)) out.open_duration = std::chrono::seconds(n);
+    } else if (key == "health_check_interval_s") {
+      if (read_int(v, n, 0, 86'400)) out.health_check_interval = std::chrono::seconds(n);
+    }
+  }
+}
+
+void Loader::egress(const Field& f, EgressConfig& out) {
+  static const std::vector<std::string_view> keys = {"local_cidrs"};
+  const auto e = mapping(f, &keys);
+  if (!e) return;
+  for (const auto& [key, v] : e->items) {
+    if (key == "local_cidrs") read_string_list(v, out.local_cidrs, "CIDR such as \"10.20.0.0/16\"", &is_cidr);
+  }
+}
+
 void Loader::rag(const Field& f, RagConfig& out) {
   static const std::vector<std::string_view> keys = {"chunk_bytes", "chunk_overlap_bytes", "top_k"};
   const auto e = mapping(f, &keys);
@@ -1009,8 +1073,9 @@ Config Loader::run(const std::string& text) {
   }
   try {
     if (!docs.empty()) {
-      static const std::vector<std::string_view> sections = {"server", "storage",        "providers", "routing", "classification",
-                                                             "pii",    "budgets",        "rag",       "logging"};
+      static const std::vector<std::string_view> sections = {
+          "server", "storage", "providers", "routing", "resilience", "egress",
+          "classification", "pii", "budgets", "rag", "logging"};
       const Field root{"", docs[0], {1, 1}};
       if (const auto top = mapping(root, &sections)) {
         // Fixed order, whatever the order in the file: routing needs the providers.
@@ -1019,6 +1084,8 @@ Config Loader::run(const std::string& text) {
         if (const Field* s = top->find("providers")) providers(*s, cfg.providers);
         bool chain_given = false;
         if (const Field* s = top->find("routing")) chain_given = routing(*s, cfg.routing, cfg.providers);
+        if (const Field* s = top->find("resilience")) resilience(*s, cfg.resilience);
+        if (const Field* s = top->find("egress")) egress(*s, cfg.egress);
         if (const Field* s = top->find("classification")) classification(*s, cfg.classification);
         if (const Field* s = top->find("pii")) pii(*s, cfg.pii);
         if (const Field* s = top->find("budgets")) budgets(*s, cfg.budgets);

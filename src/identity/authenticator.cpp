@@ -86,7 +86,7 @@ boost::asio::awaitable<Result<Principal>> Authenticator::authenticate_owned(std:
   if (found.key->revoked_at_ms) co_return revoked_key();
   if (!found.team) co_return invalid_key();  // a key without a team cannot act for anyone
 
-  Principal principal{found.team->name, found.key->id, found.team->clearance};
+  Principal principal{found.team->name, found.key->id, found.team->clearance, found.team->monthly_budget};
   remember(*key_id, Entry{std::move(found.key->secret_hash), principal, clock_.steady_now() + ttl_}, generation);
   co_return principal;
 }

@@ -2,6 +2,7 @@
 #include <string>
 
 #include "core/classification.hpp"
+#include "core/money.hpp"
 
 namespace aegis::identity {
 
@@ -10,6 +11,7 @@ struct Principal {
   std::string team;
   std::string key_id;
   Level clearance = Level::INTERNAL;
+  Money monthly_budget;  // the team's cap, as of the (cached) lookup
 };
 
 }  // namespace aegis::identity

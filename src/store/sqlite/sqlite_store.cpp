@@ -388,6 +388,20 @@ Result<void> SqliteStore::revoke_key(const std::string& id, std::int64_t revoked
   return {};
 }
 
+// PLACEHOLDER until the audit table lands (issue 5, audit work in progress).
+Result<void> SqliteStore::append_audit(const std::vector<telemetry::AuditRecord>&) {
+  return make_error(ErrorCode::internal, "audit store not implemented yet");
+}
+Result<std::vector<telemetry::AuditRecord>> SqliteStore::query_audit(const AuditQuery&) {
+  return make_error(ErrorCode::internal, "audit store not implemented yet");
+}
+Result<std::int64_t> SqliteStore::count_pipeda_violations() {
+  return make_error(ErrorCode::internal, "audit store not implemented yet");
+}
+Result<std::vector<TeamSpend>> SqliteStore::load_spend(const std::string&) {
+  return make_error(ErrorCode::internal, "audit store not implemented yet");
+}
+
 Result<void> SqliteStore::ping() {
   constexpr std::string_view op = "ping";
   std::lock_guard lock(impl_->mu);

@@ -40,6 +40,11 @@ class SqliteStore final : public Store {
   Result<std::vector<ApiKeyRecord>> list_keys(const std::optional<std::string>& team) override;
   Result<void> revoke_key(const std::string& id, std::int64_t revoked_at_ms) override;
 
+  Result<void> append_audit(const std::vector<telemetry::AuditRecord>& rows) override;
+  Result<std::vector<telemetry::AuditRecord>> query_audit(const AuditQuery& query) override;
+  Result<std::int64_t> count_pipeda_violations() override;
+  Result<std::vector<TeamSpend>> load_spend(const std::string& period) override;
+
   Result<void> ping() override;
   int schema_version() override;
 

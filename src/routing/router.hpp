@@ -1,0 +1,83 @@
+#pragma once
+// Stage 4: which tier, which providers in which order, and why.
+//
+// The decision is a pure function of (task, data level, requested model,
+// team, remaining budget) and the config snapshot, so `aegis route --explain`
+// and the gateway give the same answer for the same inputs.
+//
+// Rules, in order:
+//  1. tier: an explicit tier alias or concrete model wins ("explicit_model");
+//     otherwise the task's tier from routing.task_tiers, unknown tasks "sonnet"
+//     ("task_default"). A concrete model outside the team's
+//     routing.team_models, or unknown altogether, is 400 listing the allowed
+//     values.
+//  2. budget: remaining < downgrade_opus_below turns opus into sonnet;
+//     remaining < downgrade_sonnet_below (when set) turns sonnet (and a
+//     downgraded opus) into haiku ("budget_downgrade"). Only tier-based
+//     choices are downgraded; a concrete model id is honoured as asked.
+//  3. data: RESTRICTED keeps only local providers, always; no config key
+//     changes this ("restricted_local_only"). CONFIDENTIAL with
+//     routing.confidential = local_only does the same
+//     ("confidential_local_only"); with cloud_masked, cloud providers stay in
+//     the chain and `mask_for_cloud` is set. An explicitly requested cloud
+//     model is replaced by the local chain's model for the tier (the data
+//     rule wins over the request, and the reason says so).
+//  4. chain: every provider serving the tier, in routing.fallback_chain order;
+//     for a concrete model, that provider first, then the others serving the
+//     same tier as fallbacks. A local provider that does not serve the tier
+//     serves the nearest tier it has (opus -> sonnet -> haiku, then up).
+//     An empty local-only chain is 503 no_local_provider; an empty chain
+//     otherwise is 503 unavailable.
+//
+// `rule` is the most significant rule that applied, from the fixed set
+// {task_default, explicit_model, budget_downgrade, restricted_local_only,
+// confidential_local_only}; it is the only part used as a metric label.
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.hpp"
+#include "core/classification.hpp"
+#include "core/money.hpp"
+#include "core/result.hpp"
+#include "providers/provider_set.hpp"
+
+namespace aegis::routing {
+
+struct RouteInput {
+  std::string task = "chat";
+  Level level = Level::INTERNAL;
+  std::string requested_model;          // "", "auto", tier alias, concrete id or "provider/id"
+  std::string team;                     // for routing.team_models
+  std::optional<Money> remaining_budget;  // nullopt: unknown / unlimited (no downgrade)
+};
+
+struct RouteTarget {
+  providers::LLMProvider* provider = nullptr;
+  std::string model;  // the provider's concrete model id / deployment
+  config::Locality locality = config::Locality::cloud;  // as declared in config
+};
+
+struct RouteDecision {
+  std::string tier;                 // after downgrade; "" for a concrete model outside the tiers
+  std::vector<RouteTarget> chain;   // try in order; never empty on success
+  bool local_only = false;          // every target is declared local
+  bool mask_for_cloud = false;      // CONFIDENTIAL/INTERNAL PII must be masked before a cloud target sees it
+  std::string rule;                 // fixed set, see above
+  // One line, e.g. "restricted→local-only; task=code_review→sonnet; budget ok"
+  std::string reason;
+};
+
+class Router {
+ public:
+  Router(const config::Config& config, const providers::ProviderSet& providers);
+
+  Result<RouteDecision> decide(const RouteInput& input) const;
+
+ private:
+  const config::Config& config_;
+  const providers::ProviderSet& providers_;
+};
+
+}  // namespace aegis::routing

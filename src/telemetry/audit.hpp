@@ -1,0 +1,52 @@
+#pragma once
+// The audit trail: one row per governed request (stage 8 of DESIGN.md).
+// A row holds classifications, entity types and counts, hashes and routes,
+// never prompt or answer text and never a detected value.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/classification.hpp"
+#include "core/money.hpp"
+
+namespace aegis::telemetry {
+
+struct AuditRecord {
+  std::int64_t time_ms = 0;  // Unix epoch milliseconds, when the request arrived
+  std::string request_id;
+  std::string team;
+  std::string key_id;
+  std::string surface;  // "openai.chat" | "anthropic.messages" | "openai.embeddings" | "jobs" | "rag"
+  std::string task;     // task type, e.g. "code_review"
+  Level level = Level::PUBLIC;
+  std::map<std::string, int> entities;  // entity type -> count found in the request
+  int placeholders = 0;                 // values masked before a cloud send
+  std::string tier;                     // "haiku" | "sonnet" | "opus" | "" (embeddings, explicit id)
+  std::string provider;                 // the provider that answered (or was last tried); "" if none
+  std::string model;
+  std::string locality;  // "local" | "cloud" | "" (nothing sent)
+  std::string reason;    // the router's one-line reason
+  std::vector<std::string> fallback_path;  // each attempt: "anthropic:unavailable", "azure:ok"
+  int status = 0;                          // HTTP status returned to the client
+  std::string error_type;                  // "" on success, else the error type string
+  std::int64_t input_tokens = 0;
+  std::int64_t output_tokens = 0;
+  Money cost;                // actual cost committed to the budget
+  std::string budget_period; // "YYYY-MM" the cost was booked to; "" when nothing was booked
+  std::int64_t latency_us = 0;
+  std::int64_t overhead_us = 0;  // latency minus time waiting for providers
+  bool invented_pii = false;
+  bool egress_blocked = false;
+};
+
+// Where the pipeline hands finished rows. Must not block: implementations
+// queue the row and write it in batches on a thread of their own.
+class AuditSink {
+ public:
+  virtual ~AuditSink() = default;
+  virtual void record(AuditRecord record) = 0;
+};
+
+}  // namespace aegis::telemetry
