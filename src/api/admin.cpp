@@ -1,5 +1,10 @@
 #include "api/admin.hpp"
 
+#include <boost/url/parse_query.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <map>
 #include <memory>
 
 #include "core/time_format.hpp"
@@ -32,6 +37,19 @@ json::object key_json(const identity::KeyInfo& key) {
   return out;
 }
 
+// Dollars as JSON numbers: micros / 10^6 is the double nearest the exact
+// decimal, which to_json prints back as that decimal (below $10^9).
+json::object spend_json(Money cap, const budget::SpendSnapshot& s) {
+  const __int128 left = static_cast<__int128>(cap.micros) - s.spent.micros - s.reserved.micros;
+  const Money remaining = left <= 0 ? Money{} : Money::from_micros(static_cast<std::int64_t>(left));
+  return {{"period", s.period},
+          {"cap_usd", cap.to_usd_double()},
+          {"spent_usd", s.spent.to_usd_double()},
+          {"reserved_usd", s.reserved.to_usd_double()},
+          {"remaining_usd", remaining.to_usd_double()},
+          {"requests", s.requests}};
+}
+
 Result<Money> budget_field(const json::value& value) {
   if (value.is_int64()) return identity::parse_monthly_budget(static_cast<double>(value.get_int64()));
   if (value.is_uint64()) return identity::parse_monthly_budget(static_cast<double>(value.get_uint64()));
@@ -50,6 +68,110 @@ Result<std::string> string_field(const json::object& body, std::string_view name
 }
 
 HttpResponse fail(const Error& error, const HttpRequest& request) { return http::error_response(error, request.request_id); }
+
+// Decoded query parameters; 400 on an unknown name, a repeated name or bad
+// percent-encoding, so a typo ("tema=") never silently widens a query.
+Result<std::map<std::string, std::string>> query_params(const HttpRequest& request,
+                                                        std::initializer_list<std::string_view> allowed) {
+  std::map<std::string, std::string> out;
+  if (request.query.empty()) return out;
+  auto params = boost::urls::parse_query(request.query);
+  if (!params) return make_error(ErrorCode::invalid_request, "malformed query string");
+  for (auto param : *params) {
+    // parse_query yields the encoded text. Decoded without space_as_plus, so
+    // a raw "+01:00" offset in `since` survives.
+    std::string key = param.key.decode();
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      std::string names;
+      for (auto name : allowed) names += (names.empty() ? "" : ", ") + std::string(name);
+      if (names.empty()) names = "none";
+      return make_error(ErrorCode::invalid_request,
+                        "unknown query parameter '" + key + "' (allowed: " + names + ")");
+    }
+    if (out.contains(key)) {
+      return make_error(ErrorCode::invalid_request, "query parameter '" + key + "' is given more than once");
+    }
+    out.emplace(std::move(key), param.has_value ? param.value.decode() : std::string());
+  }
+  return out;
+}
+
+// Unix epoch milliseconds written as plain digits.
+std::optional<std::int64_t> parse_epoch_ms(std::string_view text) {
+  if (text.empty() || text.size() > 15) return std::nullopt;  // 15 digits reach the year 33658
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text[0] == '-') return std::nullopt;
+  return value;
+}
+
+constexpr int kMaxAuditLimit = 1000;
+
+Result<store::AuditQuery> audit_query(const HttpRequest& request) {
+  auto params = query_params(request, {"team", "since", "limit"});
+  if (!params.ok()) return params.error();
+  store::AuditQuery query;
+  if (auto it = params->find("team"); it != params->end() && !it->second.empty()) query.team = it->second;
+  if (auto it = params->find("since"); it != params->end()) {
+    auto since = parse_epoch_ms(it->second);
+    if (!since) since = parse_rfc3339_ms(it->second);
+    if (!since) {
+      return make_error(ErrorCode::invalid_request,
+                        "since must be an RFC 3339 timestamp (e.g. 2026-11-27T10:00:00Z) or Unix epoch milliseconds");
+    }
+    query.since_ms = *since;
+  }
+  if (auto it = params->find("limit"); it != params->end()) {
+    const std::string& text = it->second;
+    int limit = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || limit < 1 ||
+        limit > kMaxAuditLimit) {
+      return make_error(ErrorCode::invalid_request,
+                        "limit must be a whole number from 1 to " + std::to_string(kMaxAuditLimit));
+    }
+    query.limit = limit;
+  }
+  return query;
+}
+
+double micros_to_ms(std::int64_t micros) { return static_cast<double>(micros) / 1000.0; }
+
+json::object audit_json(const telemetry::AuditRecord& row) {
+  json::object entities;
+  for (const auto& [type, count] : row.entities) entities[type] = count;
+  json::array path;
+  for (const auto& step : row.fallback_path) path.emplace_back(step);
+  json::object out;
+  out["time"] = format_rfc3339_ms(row.time_ms);
+  out["time_ms"] = row.time_ms;
+  out["request_id"] = row.request_id;
+  out["team"] = row.team;
+  out["key_id"] = row.key_id;
+  out["surface"] = row.surface;
+  out["task"] = row.task;
+  out["classification"] = to_string(row.level);
+  out["entities"] = std::move(entities);
+  out["placeholders"] = row.placeholders;
+  out["tier"] = row.tier;
+  out["provider"] = row.provider;
+  out["model"] = row.model;
+  out["locality"] = row.locality;
+  out["reason"] = row.reason;
+  out["fallback_path"] = std::move(path);
+  out["status"] = row.status;
+  out["error_type"] = row.error_type;
+  out["input_tokens"] = row.input_tokens;
+  out["output_tokens"] = row.output_tokens;
+  // Written with the shortest round-trip decimal (core/json.hpp), so 123 micro-dollars read 0.000123.
+  out["cost_usd"] = row.cost.to_usd_double();
+  out["budget_period"] = row.budget_period;
+  out["latency_ms"] = micros_to_ms(row.latency_us);
+  out["overhead_ms"] = micros_to_ms(row.overhead_us);
+  out["invented_pii"] = row.invented_pii;
+  out["egress_blocked"] = row.egress_blocked;
+  return out;
+}
 
 }  // namespace
 
@@ -153,6 +275,18 @@ void register_admin_routes(http::Router& router, AdminContext context) {
                co_return http::json_response(200, team_json(*team));
              }));
 
+  // The cap comes from the store (what the next request will be checked
+  // against), the totals from the ledger's current period.
+  router.add("GET", "/admin/v1/teams/{name}/spend", admin([ctx](HttpRequest& request) -> Awaitable {
+               std::string name(*request.path_param("name"));
+               auto team = co_await ctx->db.run([&] { return identity::get_team(ctx->store, name); });
+               if (!team.ok()) co_return fail(team.error(), request);
+               if (ctx->ledger == nullptr) {
+                 co_return fail(make_error(ErrorCode::unavailable, "budget ledger is not enabled"), request);
+               }
+               co_return http::json_response(200, spend_json(team->monthly_budget, ctx->ledger->spend(name)));
+             }));
+
   router.add("POST", "/admin/v1/keys", admin([ctx](HttpRequest& request) -> Awaitable {
                auto body = http::parse_json_object(request);
                if (!body.ok()) co_return fail(body.error(), request);
@@ -174,6 +308,25 @@ void register_admin_routes(http::Router& router, AdminContext context) {
                json::array out;
                for (const auto& key : *keys) out.push_back(key_json(key));
                co_return http::json_response(200, {{"keys", std::move(out)}});
+             }));
+
+  router.add("GET", "/admin/v1/audit", admin([ctx](HttpRequest& request) -> Awaitable {
+               auto query = audit_query(request);
+               if (!query.ok()) co_return fail(query.error(), request);
+               auto rows = co_await ctx->db.run([&] { return ctx->store.query_audit(*query); });
+               if (!rows.ok()) co_return fail(rows.error(), request);
+               json::array data;
+               data.reserve(rows->size());
+               for (const auto& row : *rows) data.push_back(audit_json(row));
+               const auto count = static_cast<std::int64_t>(data.size());
+               co_return http::json_response(200, {{"data", std::move(data)}, {"count", count}});
+             }));
+
+  router.add("GET", "/admin/v1/audit/pipeda_violations", admin([ctx](HttpRequest& request) -> Awaitable {
+               if (auto params = query_params(request, {}); !params.ok()) co_return fail(params.error(), request);
+               auto count = co_await ctx->db.run([&] { return ctx->store.count_pipeda_violations(); });
+               if (!count.ok()) co_return fail(count.error(), request);
+               co_return http::json_response(200, {{"count", *count}});
              }));
 
   router.add("DELETE", "/admin/v1/keys/{id}", admin([ctx](HttpRequest& request) -> Awaitable {

@@ -3,6 +3,7 @@
 // environment variable (Authorization: Bearer ...); closed when it is unset.
 #include <string>
 
+#include "budget/ledger.hpp"
 #include "core/clock.hpp"
 #include "http/router.hpp"
 #include "identity/authenticator.hpp"
@@ -18,6 +19,9 @@ struct AdminContext {
   const Clock& clock;
   // Read from AEGIS_ADMIN_KEY at start-up; empty means the admin API is closed.
   std::string admin_key;
+  // Current-period spend for GET /admin/v1/teams/{name}/spend (not owned);
+  // null answers 503 there.
+  budget::Ledger* ledger = nullptr;
 };
 
 void register_admin_routes(http::Router& router, AdminContext context);

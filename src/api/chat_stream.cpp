@@ -30,11 +30,6 @@ class ClientSink final : public providers::DeltaSink {
 
 }  // namespace
 
-void add_route_headers(http::HttpResponse& response, const gateway::Route& route) {
-  response.set_header("x-aegis-route", route.header_value());
-}
-
-namespace {
 bool marked_public(const http::HttpRequest& request) {
   auto header = request.header("x-aegis-classification");
   return header && http::iequals(*header, "public");
@@ -42,7 +37,15 @@ bool marked_public(const http::HttpRequest& request) {
 
 void add_governance_headers(http::HttpResponse& response, const gateway::CallContext& context) {
   response.set_header("x-aegis-classification", std::string(to_string(context.level)));
-  if (!context.route.provider.empty()) add_route_headers(response, context.route);
+  if (!context.route.provider.empty()) response.set_header("x-aegis-route", context.route.header_value());
+  if (!context.route.provider.empty()) response.set_header("x-aegis-cost-usd", context.cost.to_usd_string());
+}
+
+namespace {
+// The audit's name for the endpoint a chat request came through.
+std::string surface_of(const http::HttpRequest& request) {
+  if (request.route == "/v1/messages") return "anthropic.messages";
+  return "openai.chat";
 }
 }  // namespace
 
@@ -66,6 +69,8 @@ boost::asio::awaitable<http::HttpResponse> completed_chat(gateway::Gateway& gate
   context.principal = request.principal ? &*request.principal : nullptr;
   context.task = *task;
   context.marked_public = marked_public(request);
+  context.surface = surface_of(request);
+  context.request_id = request.request_id;
   auto outcome = co_await gateway.complete(context, std::move(chat));
   if (!outcome.ok()) {
     auto response = write_error(outcome.error(), request.request_id);
@@ -93,6 +98,8 @@ http::HttpResponse streamed_chat(gateway::Gateway& gateway, const http::HttpRequ
   state->context.principal = request.principal ? &*request.principal : nullptr;
   state->context.task = *task;
   state->context.marked_public = marked_public(request);
+  state->context.surface = surface_of(request);
+  state->context.request_id = request.request_id;
   state->chat = std::move(chat);
   state->encoder = std::move(encoder);
   state->write_error = std::move(write_error);

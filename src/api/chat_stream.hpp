@@ -36,8 +36,12 @@ boost::asio::awaitable<http::HttpResponse> completed_chat(gateway::Gateway& gate
                                                           ChatRequest chat, CompletionWriter write_body,
                                                           ErrorWriter write_error);
 
-// Response headers every governed answer carries.
-void add_route_headers(http::HttpResponse& response, const gateway::Route& route);
+// Response headers every governed answer carries: x-aegis-classification,
+// x-aegis-route once a provider was chosen, x-aegis-cost-usd once a cost was booked.
+void add_governance_headers(http::HttpResponse& response, const gateway::CallContext& context);
+
+// The caller marked the content public (x-aegis-classification: public).
+bool marked_public(const http::HttpRequest& request);
 
 // The task type from x-aegis-task (default "chat"): 1..64 of [a-z0-9_].
 Result<std::string> task_of(const http::HttpRequest& request);

@@ -63,11 +63,18 @@ void register_openai_routes(http::Router& router, gateway::Gateway& gateway) {
     gateway::CallContext context;
     context.principal = request.principal ? &*request.principal : nullptr;
     context.task = "embedding";
+    context.surface = "openai.embeddings";
+    context.request_id = request.request_id;
+    context.marked_public = marked_public(request);
     const bool base64 = embed->base64_response;
     auto outcome = co_await gateway.embed(context, std::move(embed).value());
-    if (!outcome.ok()) co_return openai_error(outcome.error(), request.request_id);
+    if (!outcome.ok()) {
+      auto response = openai_error(outcome.error(), request.request_id);
+      add_governance_headers(response, context);
+      co_return response;
+    }
     auto response = http::json_response(200, wire::openai::write_embed_response(outcome->embeddings, base64));
-    add_route_headers(response, outcome->route);
+    add_governance_headers(response, context);
     co_return response;
   });
 

@@ -16,7 +16,15 @@
 #include "core/system_clock.hpp"
 #include "core/version.hpp"
 #include "http/json_response.hpp"
+#include "budget/budget_service.hpp"
+#include "budget/ledger_restore.hpp"
+#include "budget/memory_ledger.hpp"
+#include "budget/period.hpp"
 #include "classify/classifier.hpp"
+#include "resilience/classifier_egress_guard.hpp"
+#include "resilience/provider_health.hpp"
+#include "routing/router.hpp"
+#include "telemetry/audit_writer.hpp"
 #include "gateway/gateway.hpp"
 #include "http/client.hpp"
 #include "http/server.hpp"
@@ -111,9 +119,15 @@ struct Application::Impl {
   std::unique_ptr<identity::Authenticator> authenticator;
   std::vector<std::unique_ptr<sim::Simulator>> simulators;
   std::vector<api::DemoUpstream> demo_upstreams;
+  std::unique_ptr<telemetry::AuditWriter> audit;
+  std::unique_ptr<classify::Classifier> classifier;
+  std::unique_ptr<resilience::ClassifierEgressGuard> egress_guard;
   std::unique_ptr<http::HttpClient> client;
   std::unique_ptr<providers::ProviderSet> providers;
-  std::unique_ptr<classify::Classifier> classifier;
+  std::unique_ptr<routing::Router> router_rules;
+  std::unique_ptr<budget::MemoryLedger> ledger;
+  std::unique_ptr<budget::BudgetService> budgets;
+  std::unique_ptr<resilience::ProviderHealth> health;
   std::unique_ptr<gateway::Gateway> gateway;
 
   void start_demo_upstreams() {
@@ -152,18 +166,34 @@ struct Application::Impl {
     config = std::move(cfg);
   }
 
-  void build_providers() {
+  // The pipeline's parts, in the order of a request's life (docs/ARCHITECTURE.md).
+  // Needs the store (budget restore) and the audit writer.
+  void build_pipeline() {
+    const Clock& clock = SystemClock::instance();
+    classifier = classify::make_classifier(config->classification);
+    egress_guard = std::make_unique<resilience::ClassifierEgressGuard>(config->egress, *classifier, metrics);
     client = http::make_http_client(io.get_executor(), http::ClientOptions::from_environment());
     std::vector<std::unique_ptr<providers::LLMProvider>> built;
     for (const auto& provider_config : config->providers) {
-      auto provider =
-          providers::ProviderFactory::builtin().create(provider_config, providers::ProviderDeps{*client, &io});
+      providers::ProviderDeps deps{*client, &io};
+      deps.egress = egress_guard.get();
+      auto provider = providers::ProviderFactory::builtin().create(provider_config, deps);
       if (!provider.ok()) throw std::runtime_error(provider.error().message);
       built.push_back(std::move(provider).value());
     }
     providers = std::make_unique<providers::ProviderSet>(std::move(built), config->routing.fallback_chain);
-    classifier = classify::make_classifier(config->classification);
-    gateway = std::make_unique<gateway::Gateway>(*config, *providers, *classifier, metrics);
+    router_rules = std::make_unique<routing::Router>(*config, *providers);
+
+    auto zone = budget::BudgetZone::parse(config->budgets.timezone);
+    if (!zone) throw std::runtime_error("budgets.timezone: unknown time zone " + config->budgets.timezone);
+    ledger = std::make_unique<budget::MemoryLedger>(clock, *zone);
+    if (auto restored = budget::restore_spend(*store, *ledger); !restored.ok()) {
+      throw std::runtime_error("cannot restore budget spend from the store: " + restored.error().message);
+    }
+    budgets = std::make_unique<budget::BudgetService>(*ledger, metrics, config->budgets.reservation_ttl);
+    health = std::make_unique<resilience::ProviderHealth>(config->resilience, clock, metrics, providers->ordered());
+    gateway = std::make_unique<gateway::Gateway>(gateway::GatewayDeps{*config, *providers, *classifier, *router_rules,
+                                                                       *budgets, *health, *audit, metrics, clock});
   }
   http::Router router;
   std::unique_ptr<http::Server> server;
@@ -226,8 +256,10 @@ std::uint16_t Application::start() {
       telemetry::log(telemetry::LogLevel::info, "demo_skipped", {{"reason", "providers are configured"}});
     }
   }
-  s.build_providers();
   s.store = store::open_store(s.config->storage);
+  s.audit = std::make_unique<telemetry::AuditWriter>(*s.store, s.metrics);
+  s.build_pipeline();
+  s.health->start(s.io);
   s.authenticator = std::make_unique<identity::Authenticator>(*s.store, *s.store, s.db, SystemClock::instance());
 
   api::register_health_routes(s.router, *s.store, s.db, s.metrics);
@@ -235,7 +267,9 @@ std::uint16_t Application::start() {
   api::register_openai_routes(s.router, *s.gateway);
   api::register_anthropic_routes(s.router, *s.gateway);
   if (!s.demo_upstreams.empty()) api::register_demo_routes(s.router, s.demo_upstreams, admin_key_from_env());
-  api::register_admin_routes(s.router, api::AdminContext{*s.store, s.db, *s.authenticator, SystemClock::instance(), admin_key_from_env()});
+  api::AdminContext admin_context{*s.store, s.db, *s.authenticator, SystemClock::instance(), admin_key_from_env()};
+  admin_context.ledger = s.ledger.get();
+  api::register_admin_routes(s.router, std::move(admin_context));
 
   s.server = std::make_unique<http::Server>(
       s.io, s.config->server, [&s](http::HttpRequest& request) { return s.handle(request); },
@@ -270,6 +304,7 @@ void Application::shutdown() {
       boost::system::error_code ignored;
       s.signals->cancel(ignored);
     }
+    if (s.health) s.health->stop();
     for (auto& simulator : s.simulators) simulator->stop();
     s.io.stop();
   });
@@ -283,6 +318,8 @@ int Application::run() {
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&s] { s.io.run(); });
   s.io.run();
   for (auto& t : pool) t.join();
+  // Every finished request's row is queued by now: write them before the store goes.
+  if (s.audit) s.audit->stop();
   s.db.stop();
   telemetry::flush_logs();
   return 0;

@@ -45,8 +45,14 @@ class Ledger {
 
   // Books `actual` as spent in the reservation's period and releases the
   // reservation; `actual` may exceed the reserved amount (recorded as is).
-  // not_found when the id is unknown, already settled, or expired.
-  virtual Result<void> commit(ReservationId id, Money actual) = 0;
+  // Returns that period ("YYYY-MM"). not_found when the id is unknown, already
+  // settled, or expired; invalid_request for a negative amount.
+  virtual Result<std::string> commit(ReservationId id, Money actual) = 0;
+
+  // Books `actual` as one settled request of `team` in `period` with no
+  // reservation and no cap check: the money is already spent (its reservation
+  // expired before the call finished). invalid_request for a negative amount.
+  virtual Result<void> record_spend(std::string_view team, std::string_view period, Money actual) = 0;
 
   // Drops the reservation without spending anything. not_found as for commit.
   virtual Result<void> release(ReservationId id) = 0;

@@ -83,7 +83,7 @@ Result<ReservationId> MemoryLedger::reserve(std::string_view team, Money cap, Mo
   return ReservationId{id};
 }
 
-Result<void> MemoryLedger::commit(ReservationId id, Money actual) {
+Result<std::string> MemoryLedger::commit(ReservationId id, Money actual) {
   if (actual.micros < 0) return make_error(ErrorCode::invalid_request, "actual cost is negative");
   std::lock_guard lock(mu_);
   expire_locked();
@@ -92,8 +92,26 @@ Result<void> MemoryLedger::commit(ReservationId id, Money actual) {
   Totals& t = totals_locked(it->second.team, it->second.period);
   t.spent += actual.micros;
   ++t.requests;
+  std::string period = it->second.period;
   drop_locked(it);
+  return period;
+}
+
+Result<void> MemoryLedger::record_spend(std::string_view team, std::string_view period, Money actual) {
+  if (actual.micros < 0) return make_error(ErrorCode::invalid_request, "actual cost is negative");
+  std::lock_guard lock(mu_);
+  expire_locked();
+  Totals& t = totals_locked(std::string(team), std::string(period));
+  t.spent += actual.micros;
+  ++t.requests;
   return {};
+}
+
+void MemoryLedger::seed(std::string_view team, std::string_view period, Money spent, std::int64_t requests) {
+  std::lock_guard lock(mu_);
+  Totals& t = totals_locked(std::string(team), std::string(period));
+  t.spent = spent.micros < 0 ? 0 : spent.micros;
+  t.requests = requests < 0 ? 0 : requests;
 }
 
 Result<void> MemoryLedger::release(ReservationId id) {

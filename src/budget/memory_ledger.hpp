@@ -1,6 +1,8 @@
 #pragma once
 // In-memory Ledger: one mutex guards everything, which makes reserve's
-// check-and-add atomic. Not durable; a process restart forgets all spend.
+// check-and-add atomic. Not durable by itself: committed spend is persisted
+// with the audit rows, and restore_spend (budget/ledger_restore.hpp) seeds it
+// back at start-up.
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -20,11 +22,16 @@ class MemoryLedger final : public Ledger {
 
   Result<ReservationId> reserve(std::string_view team, Money cap, Money amount,
                                 std::chrono::nanoseconds ttl) override;
-  Result<void> commit(ReservationId id, Money actual) override;
+  Result<std::string> commit(ReservationId id, Money actual) override;
+  Result<void> record_spend(std::string_view team, std::string_view period, Money actual) override;
   Result<void> release(ReservationId id) override;
   SpendSnapshot spend(std::string_view team, std::string_view period) override;
   SpendSnapshot spend(std::string_view team) override;
   std::string current_period() const override;
+
+  // Start-up restore: sets the committed totals of (team, period), replacing
+  // what was there; live reservations are untouched. Negative values count as 0.
+  void seed(std::string_view team, std::string_view period, Money spent, std::int64_t requests);
 
   // Number of live reservations (after expiring stale ones); for tests and gauges.
   std::size_t live_reservations();

@@ -1,6 +1,9 @@
 #include "budget/period.hpp"
 
+#include <date/tz.h>
+
 #include <cstdio>
+#include <exception>
 
 namespace aegis::budget {
 namespace {
@@ -23,10 +26,19 @@ int to_int(std::string_view s) {
   return v;
 }
 
+// Local wall time expressed as if it were a UTC time point, so the calendar
+// arithmetic of <chrono> applies to it directly.
+sys_seconds local_seconds_of(system_clock::time_point t, const BudgetZone& zone) {
+  return floor<seconds>(t) + zone.offset_at(t);
+}
+
 year_month local_month(system_clock::time_point t, const BudgetZone& zone) {
-  const auto local = floor<days>(t + zone.offset());
-  const year_month_day ymd{local};
+  const year_month_day ymd{floor<days>(local_seconds_of(t, zone))};
   return ymd.year() / ymd.month();
+}
+
+bool is_utc_name(std::string_view text) {
+  return text.empty() || text == "UTC" || text == "Etc/UTC" || text == "GMT" || text == "Etc/GMT" || text == "Z";
 }
 
 }  // namespace
@@ -39,8 +51,17 @@ std::optional<BudgetZone> BudgetZone::fixed_offset(minutes offset) {
 }
 
 std::optional<BudgetZone> BudgetZone::parse(std::string_view text) {
-  if (text.empty() || text == "UTC" || text == "Etc/UTC" || text == "GMT" || text == "Etc/GMT" || text == "Z") {
-    return utc();
+  if (is_utc_name(text)) return utc();
+  if (text[0] != '+' && text[0] != '-' && !text.starts_with("UTC")) {
+    // Start-up only: the date library reports unknown names (and a missing
+    // tz database) by throwing.
+    try {
+      BudgetZone z;
+      z.tz_ = date::locate_zone(text);
+      return z;
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
   }
   if (text.starts_with("UTC")) text.remove_prefix(3);
   if (text.size() < 2 || (text[0] != '+' && text[0] != '-')) return std::nullopt;
@@ -63,7 +84,22 @@ std::optional<BudgetZone> BudgetZone::parse(std::string_view text) {
   return fixed_offset(negative ? -off : off);
 }
 
+seconds BudgetZone::offset_at(system_clock::time_point t) const {
+  if (tz_ == nullptr) return offset_;
+  return tz_->get_info(floor<seconds>(t)).offset;
+}
+
+system_clock::time_point BudgetZone::start_of_day(year_month_day local_day) const {
+  const sys_days as_utc{local_day};
+  if (tz_ == nullptr) return system_clock::time_point{as_utc} - offset_;
+  const date::local_seconds local{seconds{as_utc.time_since_epoch()}};
+  // earliest: an ambiguous midnight counts from its first occurrence; a
+  // nonexistent one resolves to the instant of the jump either way.
+  return tz_->to_sys(local, date::choose::earliest);
+}
+
 std::string BudgetZone::name() const {
+  if (tz_ != nullptr) return std::string(tz_->name());
   if (offset_ == minutes{0}) return "UTC";
   const auto abs = offset_ < minutes{0} ? -offset_ : offset_;
   char buf[16];
@@ -81,10 +117,7 @@ std::string period_key(system_clock::time_point t, const BudgetZone& zone) {
 
 PeriodBounds period_bounds(system_clock::time_point t, const BudgetZone& zone) {
   const auto ym = local_month(t, zone);
-  const sys_days first{ym / day{1}};
-  const sys_days next{(ym + months{1}) / day{1}};
-  // Local midnight on the 1st, expressed in UTC.
-  return PeriodBounds{system_clock::time_point{first} - zone.offset(), system_clock::time_point{next} - zone.offset()};
+  return PeriodBounds{zone.start_of_day(ym / day{1}), zone.start_of_day((ym + months{1}) / day{1})};
 }
 
 }  // namespace aegis::budget

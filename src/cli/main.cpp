@@ -8,6 +8,7 @@
 #include "cli/admin_commands.hpp"
 #include "cli/classify_command.hpp"
 #include "cli/mask_command.hpp"
+#include "cli/route_command.hpp"
 #include "cli/sim_command.hpp"
 #include "config/loader.hpp"
 #include "core/version.hpp"
@@ -71,6 +72,7 @@ int main(int argc, char** argv) {
   aegis::cli::SimCommand sim_command(cli);
   aegis::cli::ClassifyCommand classify_command(cli);
   aegis::cli::MaskCommand mask_command(cli);
+  aegis::cli::RouteCommand route_command(cli);
 
   try {
     cli.parse(argc, argv);
@@ -98,6 +100,7 @@ int main(int argc, char** argv) {
   if (sim_command.parsed()) return sim_command.run();
   if (classify_command.parsed()) return classify_command.run();
   if (mask_command.parsed()) return mask_command.run();
+  if (route_command.parsed()) return route_command.run();
 
   if (serve->parsed()) {
     std::shared_ptr<const aegis::config::Config> cfg;

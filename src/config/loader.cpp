@@ -21,6 +21,8 @@
 #include <string_view>
 #include <utility>
 
+#include "budget/period.hpp"
+
 namespace aegis::config {
 
 // ---------------------------------------------------------------------------
@@ -200,11 +202,11 @@ bool is_cidr(std::string_view s) {
   return bits >= 0 && bits <= (address.is_v4() ? 32 : 128);
 }
 
+// Exactly what the budget ledger accepts: UTC, a fixed offset, or a zone that
+// exists in the OS tz database, so a typo fails here rather than at runtime.
 bool is_timezone_name(std::string_view s) {
-  if (s.empty() || s.size() > 64 || s.front() == '/' || s.find("..") != std::string_view::npos) return false;
-  return std::ranges::all_of(s, [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '+' || c == '/';
-  });
+  if (s.empty() || s.size() > 64) return false;
+  return budget::BudgetZone::parse(s).has_value();
 }
 
 std::string lower(std::string s) {
@@ -985,7 +987,10 @@ void Loader::budgets(const Field& f, BudgetConfig& out) {
       std::string tz;
       if (!read_string(v, tz)) continue;
       if (!is_timezone_name(tz)) {
-        expected(v, "an IANA time zone name such as \"UTC\" or \"America/Toronto\"", got(v, tz));
+        expected(v,
+                 "a known IANA time zone name such as \"UTC\" or \"America/Toronto\", "
+                 "or a UTC offset such as \"+05:30\"",
+                 got(v, tz));
         continue;
       }
       out.timezone = tz;

@@ -1,31 +1,35 @@
 #include "gateway/gateway.hpp"
 
+#include <algorithm>
+#include <optional>
+
+#include "budget/pricing.hpp"
+#include "gateway/prompt.hpp"
 #include "privacy/block.hpp"
 #include "privacy/invented.hpp"
 #include "privacy/person.hpp"
+#include "privacy/restore.hpp"
 #include "privacy/vault.hpp"
 
 namespace aegis::gateway {
 
 namespace {
-// Everything the model will read: system prompt, messages, tool calls and results.
-std::string assembled_prompt(const ChatRequest& request) {
-  std::string text = request.system;
-  for (const auto& message : request.messages) {
-    text += '\n';
-    text += message.text;
-    for (const auto& call : message.tool_calls) {
-      text += '\n';
-      text += call.arguments_json;
-    }
-  }
-  return text;
+
+// When a client sets no max_tokens, the preflight still needs an output ceiling.
+constexpr std::int64_t kDefaultOutputTokensEstimate = 4096;
+// Not a real HTTP status: the client went away before an answer (nginx's convention).
+constexpr int kClientClosedRequest = 499;
+
+std::string_view locality_name(config::Locality locality) {
+  return locality == config::Locality::local ? "local" : "cloud";
 }
 
-std::string tier_for_task(const config::Config& config, const std::string& task) {
-  if (auto it = config.routing.task_tiers.find(task); it != config.routing.task_tiers.end()) return it->second;
-  return "sonnet";
+std::vector<double> overhead_buckets() {
+  return {0.00005, 0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5};
 }
+
+double usd(Money m) { return static_cast<double>(m.micros) / 1e6; }
+
 }  // namespace
 
 std::string Route::header_value() const {
@@ -33,97 +37,616 @@ std::string Route::header_value() const {
          "; reason=" + reason;
 }
 
-Gateway::Gateway(const config::Config& config, providers::ProviderSet& providers,
-                 const classify::Classifier& classifier, telemetry::Registry& metrics)
-    : config_(config),
-      providers_(providers),
-      classifier_(classifier),
-      invented_pii_(metrics.counter("aegis_pii_hallucinations_total",
-                                    "PII in answers that was not in the request, by entity type", {"entity"})),
-      classifications_(metrics.counter("aegis_classification_total", "Requests by data classification", {"level"})) {}
+struct Gateway::Metrics {
+  explicit Metrics(telemetry::Registry& r)
+      : invented_pii(r.counter("aegis_pii_hallucinations_total",
+                               "PII in answers that was not in the request, by entity type", {"entity"})),
+        classifications(r.counter("aegis_classification_total", "Requests by data classification", {"level"})),
+        requests(r.counter("aegis_requests_total", "Governed requests by team, answering provider, model and status",
+                           {"team", "provider", "model", "status"})),
+        cost(r.counter("aegis_cost_usd_total", "Actual cost booked to team budgets, in USD",
+                       {"team", "provider", "model"})),
+        masked(r.counter("aegis_pii_masked_total", "Values masked before a cloud provider saw them, by entity type",
+                         {"entity"})),
+        route_decisions(r.counter("aegis_route_decisions_total", "Routing decisions by tier and the rule that decided",
+                                  {"tier", "rule"})),
+        attempts(r.counter("aegis_provider_attempts_total", "Provider attempts by outcome (ok or the error type)",
+                           {"provider", "outcome"})),
+        pipeda_violations(r.counter("aegis_pipeda_violations_total",
+                                    "RESTRICTED requests sent to a provider that is not local (must stay 0)")),
+        overhead(r.histogram("aegis_request_overhead_seconds",
+                             "Time spent in Aegis per governed request, excluding waiting for providers", {},
+                             overhead_buckets())) {
+    pipeda_violations.with({}).inc(0);  // exposed as 0 from the start, so an alert can watch it
+  }
+  telemetry::CounterFamily& invented_pii;
+  telemetry::CounterFamily& classifications;
+  telemetry::CounterFamily& requests;
+  telemetry::CounterFamily& cost;
+  telemetry::CounterFamily& masked;
+  telemetry::CounterFamily& route_decisions;
+  telemetry::CounterFamily& attempts;
+  telemetry::CounterFamily& pipeda_violations;
+  telemetry::HistogramFamily& overhead;
+};
 
-Result<void> Gateway::inspect(CallContext& context, const ChatRequest& request) const {
-  const std::string prompt = assembled_prompt(request);
-  auto classification = classifier_.classify(prompt, classify::Marking{context.marked_public});
-  const auto persons = privacy::detect_persons(prompt, classification.findings);
-  context.level = classification.level;
-  classifications_.with({to_string(classification.level)}).inc();
-  const std::string team = context.principal ? context.principal->team : std::string();
-  return privacy::check_blocked(classification, persons, team, config_.pii);
+// One governed request. The destructor is stages 8 and 9's safety net: it
+// settles the budget and writes the audit row whatever happened, including a
+// coroutine torn down because the client disconnected or the server stopped.
+class Gateway::Call {
+ public:
+  Call(Gateway& gateway, CallContext& context)
+      : gateway_(gateway), context_(context), started_(gateway.deps_.clock.steady_now()) {
+    row.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      gateway.deps_.clock.wall_now().time_since_epoch())
+                      .count();
+    row.request_id = context.request_id;
+    row.surface = context.surface;
+    row.task = context.task;
+    if (context.principal) {
+      row.team = context.principal->team;
+      row.key_id = context.principal->key_id;
+    }
+  }
+  Call(const Call&) = delete;
+  Call& operator=(const Call&) = delete;
+
+  ~Call() {
+    try {
+      finish();
+    } catch (...) {
+      // A destructor must not throw; losing a metric beats terminating the process.
+    }
+  }
+
+  CallContext& context() { return context_; }
+  const std::string& team() const { return row.team; }
+  Money cap() const { return context_.principal ? context_.principal->monthly_budget : Money{}; }
+  bool has_budget() const { return context_.principal != nullptr; }
+
+  void fail(const Error& error) {
+    row.status = http_status(error.code);
+    row.error_type = std::string(error_type(error.code));
+  }
+
+  // Stage 5.
+  Result<void> preflight(Money estimate) {
+    if (!has_budget()) return {};
+    auto reservation = gateway_.deps_.budgets.preflight(row.team, cap(), estimate);
+    if (!reservation.ok()) return std::move(reservation).error();
+    reservation_ = *reservation;
+    estimate_ = estimate;
+    return {};
+  }
+
+  // Stage 9 with the provider's usage.
+  void reconcile(const Usage& usage, const config::ModelPrice& price) {
+    row.input_tokens = usage.input_tokens;
+    row.output_tokens = usage.output_tokens;
+    const Money actual = budget::actual_cost(usage, price);
+    row.cost = actual;
+    context_.cost = actual;
+    if (reservation_) {
+      row.budget_period = gateway_.deps_.budgets.commit(*reservation_, row.team, cap(), actual);
+      reservation_.reset();
+    }
+  }
+
+  // The upstream began answering but we never saw its usage (the client left mid-stream):
+  // the provider may still bill, so the conservative estimate is booked.
+  void upstream_started() { upstream_started_ = true; }
+
+  void time_provider(std::chrono::steady_clock::duration d) { provider_time_ += d; }
+  const Clock& clock() const { return gateway_.deps_.clock; }
+
+  telemetry::AuditRecord row;
+
+ private:
+  void finish() {
+    auto& deps = gateway_.deps_;
+    if (reservation_) {
+      if (upstream_started_) {
+        row.cost = estimate_;
+        row.budget_period = deps.budgets.commit(*reservation_, row.team, cap(), estimate_);
+      } else {
+        deps.budgets.release(*reservation_, row.team, cap());
+      }
+      reservation_.reset();
+    }
+    if (row.status == 0) row.status = kClientClosedRequest;
+    row.level = context_.level;
+    const auto elapsed = deps.clock.steady_now() - started_;
+    row.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
+    const auto overhead = std::max(elapsed - provider_time_, std::chrono::steady_clock::duration::zero());
+    row.overhead_us = std::chrono::duration_cast<std::chrono::microseconds>(overhead).count();
+
+    auto& m = *gateway_.metrics_;
+    const std::string provider = row.provider.empty() ? "none" : row.provider;
+    const std::string model = row.model.empty() ? "none" : row.model;
+    m.requests.with({row.team, provider, model, std::to_string(row.status)}).inc();
+    if (row.cost.micros > 0) m.cost.with({row.team, provider, model}).inc(usd(row.cost));
+    m.overhead.with({}).observe(std::chrono::duration<double>(overhead).count());
+    if (row.level == Level::RESTRICTED && row.locality == "cloud") m.pipeda_violations.with({}).inc();
+    deps.audit.record(std::move(row));
+  }
+
+  Gateway& gateway_;
+  CallContext& context_;
+  std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::duration provider_time_{};
+  std::optional<budget::ReservationId> reservation_;
+  Money estimate_;
+  bool upstream_started_ = false;
+};
+
+Gateway::Gateway(GatewayDeps deps) : deps_(deps), metrics_(std::make_unique<Metrics>(deps.metrics)) {
+  for (const auto& p : deps_.config.providers) provider_configs_.emplace(p.name, &p);
 }
 
-std::string Gateway::scan_answer(const std::string& answer, const ChatRequest& request) const {
-  const privacy::Vault empty;  // masking (stage 3) is not wired yet: the request text is the reference
-  auto report = privacy::find_invented_pii(answer, classifier_, empty, config_.pii.invented_pii, assembled_prompt(request));
-  for (const auto& type : report.types_counted()) invented_pii_.with({type}).inc();
-  return report.redacted ? std::move(report.text) : answer;
+Gateway::~Gateway() = default;
+
+namespace {
+
+// What stages 2 and 3 learn about a request's text.
+struct Inspection {
+  AssembledPrompt prompt;
+  classify::Classification classification;
+  std::vector<classify::Finding> persons;
+
+  bool has_entities() const { return !classification.findings.empty() || !persons.empty(); }
+};
+
+Inspection inspect(const classify::Classifier& classifier, AssembledPrompt prompt, bool marked_public) {
+  Inspection in;
+  in.prompt = std::move(prompt);
+  in.classification = classifier.classify(in.prompt.text, classify::Marking{marked_public});
+  in.persons = privacy::detect_persons(in.prompt.text, in.classification.findings);
+  return in;
 }
 
-Result<providers::ModelChoice> Gateway::choose(CallContext& context, const ChatRequest& request) const {
-  const std::string default_tier = tier_for_task(config_, context.task);
-  auto choice = providers_.resolve(request.model, default_tier);
-  if (!choice.ok()) return choice;
-  const bool automatic = request.model.empty() || request.model == "auto";
-  context.route = Route{choice->tier, choice->provider->info().name, choice->model,
-                        automatic ? "task=" + context.task + "→" + default_tier : "explicit_model=" + request.model,
-                        choice->provider->info().locality};
-  return choice;
+void count_entities(const Inspection& in, telemetry::AuditRecord& row) {
+  for (const auto& f : in.classification.findings) ++row.entities[f.entity_type];
+  for (const auto& f : in.persons) ++row.entities[f.entity_type];
 }
 
-boost::asio::awaitable<Result<ChatOutcome>> Gateway::complete(CallContext& context, ChatRequest request) {
-  if (auto inspected = inspect(context, request); !inspected.ok()) co_return std::move(inspected).error();
-  auto choice = choose(context, request);
-  if (!choice.ok()) co_return std::move(choice).error();
-  request.model = choice->model;
-  auto completion = co_await choice->provider->complete(request);
-  if (!completion.ok()) co_return std::move(completion).error();
-  completion->provider = choice->provider->info().name;
-  completion->text = scan_answer(completion->text, request);
-  co_return ChatOutcome{std::move(completion).value(), context.route};
+// The stream as the client sees it: placeholders restored, the start event
+// held back until there is content (so a provider that fails right after
+// "start" can still be replaced), usage captured, the answer kept for the
+// invented-PII scan.
+class GovernedSink final : public providers::DeltaSink {
+ public:
+  explicit GovernedSink(providers::DeltaSink& client) : client_(client) {}
+
+  // For the next attempt; `vault` is null when the target saw the original text.
+  void begin_attempt(const privacy::Vault* vault) {
+    vault_ = vault;
+    pending_start_.reset();
+    text_restorer_.reset();
+    tool_restorers_.clear();
+    if (vault_ && !vault_->empty()) text_restorer_.emplace(*vault_);
+  }
+
+  boost::asio::awaitable<bool> on_event(const StreamEvent& event) override {
+    switch (event.kind) {
+      case StreamEvent::Kind::start:
+        pending_start_ = event;
+        co_return true;
+      case StreamEvent::Kind::text: {
+        StreamEvent out = event;
+        if (text_restorer_) out.text = text_restorer_->feed(event.text);
+        answer_ += out.text;
+        if (out.text.empty() && text_restorer_) co_return true;  // held back: maybe a placeholder prefix
+        co_return co_await forward(out);
+      }
+      case StreamEvent::Kind::tool_call_start:
+        co_return co_await forward(event);
+      case StreamEvent::Kind::tool_call_delta: {
+        StreamEvent out = event;
+        if (vault_ && !vault_->empty()) {
+          auto [it, inserted] = tool_restorers_.try_emplace(event.index, *vault_);
+          out.text = it->second.feed(event.text);
+          if (out.text.empty()) co_return true;
+        }
+        co_return co_await forward(out);
+      }
+      case StreamEvent::Kind::finish: {
+        if (text_restorer_) {
+          StreamEvent tail;
+          tail.kind = StreamEvent::Kind::text;
+          tail.text = text_restorer_->finish();
+          answer_ += tail.text;
+          if (!tail.text.empty() && !co_await forward(tail)) co_return false;
+        }
+        for (auto& [index, restorer] : tool_restorers_) {
+          StreamEvent tail;
+          tail.kind = StreamEvent::Kind::tool_call_delta;
+          tail.index = index;
+          tail.text = restorer.finish();
+          if (!tail.text.empty() && !co_await forward(tail)) co_return false;
+        }
+        usage_ = event.usage;
+        finished_ = true;
+        co_return co_await forward(event);
+      }
+    }
+    co_return true;
+  }
+
+  bool emitted() const { return emitted_; }
+  bool finished() const { return finished_; }
+  bool client_gone() const { return client_gone_; }
+  const Usage& usage() const { return usage_; }
+  const std::string& answer() const { return answer_; }
+
+ private:
+  boost::asio::awaitable<bool> forward(const StreamEvent& event) {
+    if (pending_start_) {
+      StreamEvent start = std::move(*pending_start_);
+      pending_start_.reset();
+      emitted_ = true;
+      if (!co_await client_.on_event(start)) {
+        client_gone_ = true;
+        co_return false;
+      }
+    }
+    emitted_ = true;
+    const bool more = co_await client_.on_event(event);
+    if (!more) client_gone_ = true;
+    co_return more;
+  }
+
+  providers::DeltaSink& client_;
+  const privacy::Vault* vault_ = nullptr;
+  std::optional<StreamEvent> pending_start_;
+  std::optional<privacy::StreamingRestorer> text_restorer_;
+  std::map<std::size_t, privacy::StreamingRestorer> tool_restorers_;
+  std::string answer_;
+  Usage usage_;
+  bool emitted_ = false;
+  bool finished_ = false;
+  bool client_gone_ = false;
+};
+
+Error no_local_provider(std::string_view what) {
+  return make_error(ErrorCode::no_local_provider,
+                    "no healthy local provider for " + std::string(what) +
+                        "; RESTRICTED or local-only data is never sent to a cloud provider");
+}
+
+}  // namespace
+
+Result<routing::RouteDecision> Gateway::route(Call& call, Level level, const std::string& requested_model) {
+  auto& ctx = call.context();
+  routing::RouteInput input;
+  input.task = ctx.task;
+  input.level = level;
+  input.requested_model = requested_model;
+  input.team = call.team();
+  if (call.has_budget()) input.remaining_budget = deps_.budgets.remaining(call.team(), call.cap());
+  auto decision = deps_.router.decide(input);
+  if (!decision.ok()) return decision;
+  metrics_->route_decisions.with({decision->tier.empty() ? std::string("none") : decision->tier, decision->rule}).inc();
+  call.row.tier = decision->tier;
+  call.row.reason = decision->reason;
+  return decision;
+}
+
+config::ModelPrice Gateway::price_of(std::string_view provider, const std::string& model) const {
+  auto it = provider_configs_.find(provider);
+  if (it == provider_configs_.end()) return {};
+  auto price = it->second->prices.find(model);
+  return price == it->second->prices.end() ? config::ModelPrice{} : price->second;
+}
+
+// The most expensive target in the chain prices the reservation: any of them may end up answering.
+config::ModelPrice Gateway::worst_price(const routing::RouteDecision& decision) const {
+  config::ModelPrice worst;
+  for (const auto& target : decision.chain) {
+    const auto p = price_of(target.provider->info().name, target.model);
+    worst.input_per_mtok = std::max(worst.input_per_mtok, p.input_per_mtok);
+    worst.output_per_mtok = std::max(worst.output_per_mtok, p.output_per_mtok);
+  }
+  return worst;
 }
 
 namespace {
-// Keeps the streamed text so the finished answer can be scanned for invented PII.
-class AnswerRecorder final : public providers::DeltaSink {
- public:
-  explicit AnswerRecorder(providers::DeltaSink& inner) : inner_(inner) {}
-  boost::asio::awaitable<bool> on_event(const StreamEvent& event) override {
-    if (event.kind == StreamEvent::Kind::text) text_ += event.text;
-    co_return co_await inner_.on_event(event);
-  }
-  const std::string& text() const { return text_; }
+// What happened to one attempt, for the fallback decision.
+enum class AttemptVerdict { answered, try_next, stop };
 
- private:
-  providers::DeltaSink& inner_;
-  std::string text_;
-};
+AttemptVerdict judge(const Error& error, bool client_saw_bytes) {
+  if (client_saw_bytes) return AttemptVerdict::stop;                 // fallback only before the first byte
+  if (error.code == ErrorCode::egress_blocked) return AttemptVerdict::stop;  // a compliance stop, never retried elsewhere
+  return CircuitBreaker::counts_as_failure(error) ? AttemptVerdict::try_next : AttemptVerdict::stop;
+}
 }  // namespace
+
+boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& request, providers::DeltaSink* sink,
+                                                       Completion* completion) {
+  auto& ctx = call.context();
+  auto& row = call.row;
+  const auto& config = deps_.config;
+
+  // Stage 2: classify the assembled prompt (history, tool arguments and context included).
+  Inspection in = inspect(deps_.classifier, assemble_prompt(request), ctx.marked_public);
+  ctx.level = in.classification.level;
+  metrics_->classifications.with({to_string(ctx.level)}).inc();
+  count_entities(in, row);
+  if (auto blocked = privacy::check_blocked(in.classification, in.persons, call.team(), config.pii); !blocked.ok()) {
+    co_return std::move(blocked).error();
+  }
+
+  // Stage 4: route.
+  auto decision = route(call, ctx.level, request.model);
+  if (!decision.ok()) co_return std::move(decision).error();
+
+  // Stage 5: reserve the worst case before any provider is called.
+  const std::int64_t max_tokens = request.max_tokens.value_or(kDefaultOutputTokensEstimate);
+  const auto estimate = budget::estimate_cost(in.prompt.text.size(), max_tokens, worst_price(*decision));
+  if (auto reserved = call.preflight(estimate.cost); !reserved.ok()) co_return std::move(reserved).error();
+
+  // Stage 3 (lazily) + 6: dispatch over the chain.
+  privacy::Vault vault;
+  std::optional<ChatRequest> masked;
+  MaskCounts mask_counts;
+  std::optional<GovernedSink> governed;
+  if (sink) governed.emplace(*sink);
+  std::optional<Error> last_error;
+  bool answered = false;
+  bool used_mask = false;
+
+  for (const auto& target : decision->chain) {
+    const auto& name = target.provider->info().name;
+    // Defence in depth: the router already filtered the chain; check the data rule again here.
+    if (ctx.level == Level::RESTRICTED && target.locality != config::Locality::local) {
+      row.fallback_path.push_back(name + ":skipped_not_local");
+      continue;
+    }
+    CircuitBreaker* breaker = deps_.health.breaker(name);
+    CircuitBreaker::Permit permit;
+    if (breaker) {
+      permit = breaker->try_acquire();
+      deps_.health.publish();
+      if (!permit) {
+        row.fallback_path.push_back(name + ":circuit_open");
+        metrics_->attempts.with({name, "circuit_open"}).inc();
+        Error open = make_error(ErrorCode::unavailable, "provider '" + name + "' is unavailable (circuit open)");
+        open.retry_after_seconds = static_cast<int>(
+            std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(breaker->time_until_probe()).count()));
+        last_error = std::move(open);
+        continue;
+      }
+    }
+
+    const bool mask_this = target.locality == config::Locality::cloud && in.has_entities();
+    if (mask_this && !masked) {
+      masked.emplace(mask_request(request, in.prompt, in.classification.findings, in.persons, vault, mask_counts));
+      for (const auto& [entity, count] : mask_counts) {
+        metrics_->masked.with({entity}).inc(count);
+        row.placeholders += count;
+      }
+    }
+    used_mask = mask_this;
+    ChatRequest outbound = mask_this ? *masked : request;
+    outbound.model = target.model;
+    ctx.route = Route{decision->tier, name, target.model, decision->reason, target.locality};
+    row.provider = name;
+    row.model = target.model;
+    // Where data went: cloud as soon as any cloud target was sent to.
+    if (row.locality != "cloud") row.locality = std::string(locality_name(target.locality));
+
+    const auto sent_at = deps_.clock.steady_now();
+    Result<void> outcome;
+    Completion answer;
+    if (governed) {
+      governed->begin_attempt(mask_this ? &vault : nullptr);
+      outcome = co_await target.provider->stream(outbound, *governed);
+    } else {
+      auto result = co_await target.provider->complete(outbound);
+      if (result.ok()) {
+        answer = std::move(result).value();
+      } else {
+        outcome = std::move(result).error();
+      }
+    }
+    call.time_provider(deps_.clock.steady_now() - sent_at);
+
+    if (outcome.ok()) {
+      permit.record_success();
+      deps_.health.publish();
+      row.fallback_path.push_back(name + ":ok");
+      metrics_->attempts.with({name, "ok"}).inc();
+      answered = true;
+      if (governed) {
+        if (governed->finished()) {
+          call.reconcile(governed->usage(), price_of(name, target.model));
+        } else {
+          call.upstream_started();  // the client left mid-stream
+        }
+      } else {
+        answer.provider = name;
+        call.reconcile(answer.usage, price_of(name, target.model));
+        *completion = std::move(answer);
+      }
+      break;
+    }
+
+    const Error& error = outcome.error();
+    permit.record_failure(error);
+    deps_.health.publish();
+    const std::string type(error_type(error.code));
+    row.fallback_path.push_back(name + ":" + type);
+    metrics_->attempts.with({name, type}).inc();
+    if (error.code == ErrorCode::egress_blocked) {
+      row.egress_blocked = true;
+      if (row.fallback_path.size() == 1) row.locality.clear();  // the guard stopped it before a byte left
+    }
+    const bool client_saw_bytes = governed && governed->emitted();
+    if (client_saw_bytes) call.upstream_started();
+    if (judge(error, client_saw_bytes) == AttemptVerdict::stop) co_return error;
+    last_error = error;
+  }
+
+  if (!answered) {
+    // Data that must stay local gets the compliance answer; a chain that is local
+    // only because of the configuration gets the provider's own error.
+    const bool data_forced_local =
+        decision->rule == "restricted_local_only" || decision->rule == "confidential_local_only";
+    if (data_forced_local || (decision->local_only && !last_error)) co_return no_local_provider("this request");
+    if (last_error) co_return *last_error;
+    co_return make_error(ErrorCode::unavailable, "no provider could take the request");
+  }
+
+  // Stage 7: restore placeholders and scan the answer for PII the request did not hold.
+  const auto policy = config.pii.invented_pii;
+  if (completion) {
+    if (used_mask && !vault.empty()) {
+      completion->text = privacy::restore(completion->text, vault);
+      for (auto& tool_call : completion->tool_calls) {
+        tool_call.arguments_json = privacy::restore(tool_call.arguments_json, vault);
+      }
+    }
+    auto report = privacy::find_invented_pii(completion->text, deps_.classifier, vault, policy, in.prompt.text);
+    for (const auto& type : report.types_counted()) metrics_->invented_pii.with({type}).inc();
+    row.invented_pii = !report.empty();
+    if (report.redacted) completion->text = std::move(report.text);
+  } else if (governed && governed->finished()) {
+    // Streamed text has already left: invented PII is counted (alert), never redacted here.
+    auto report = privacy::find_invented_pii(governed->answer(), deps_.classifier, vault,
+                                             config::InventedPiiPolicy::alert, in.prompt.text);
+    for (const auto& type : report.types_counted()) metrics_->invented_pii.with({type}).inc();
+    row.invented_pii = !report.empty();
+  }
+  row.status = (governed && governed->client_gone()) ? 499 : 200;
+  co_return Result<void>{};
+}
+
+boost::asio::awaitable<Result<ChatOutcome>> Gateway::complete(CallContext& context, ChatRequest request) {
+  Call call(*this, context);
+  Completion completion;
+  auto outcome = co_await run_chat(call, request, nullptr, &completion);
+  if (!outcome.ok()) {
+    call.fail(outcome.error());
+    co_return std::move(outcome).error();
+  }
+  co_return ChatOutcome{std::move(completion), context.route};
+}
 
 boost::asio::awaitable<Result<void>> Gateway::stream(CallContext& context, ChatRequest request,
                                                      providers::DeltaSink& sink) {
-  if (auto inspected = inspect(context, request); !inspected.ok()) co_return std::move(inspected).error();
-  auto choice = choose(context, request);
-  if (!choice.ok()) co_return std::move(choice).error();
-  const std::string model = choice->model;
-  request.model = model;
-  AnswerRecorder recorder(sink);
-  auto outcome = co_await choice->provider->stream(request, recorder);
-  // Streamed text has already left: invented PII is counted (alert), never redacted here.
-  if (outcome.ok()) scan_answer(recorder.text(), request);
+  Call call(*this, context);
+  auto outcome = co_await run_chat(call, request, &sink, nullptr);
+  if (!outcome.ok()) call.fail(outcome.error());
   co_return outcome;
 }
 
 boost::asio::awaitable<Result<EmbedOutcome>> Gateway::embed(CallContext& context, EmbedRequest request) {
-  auto choice = providers_.resolve_embedding(request.model, config_.providers);
-  if (!choice.ok()) co_return std::move(choice).error();
-  context.route = Route{"", choice->provider->info().name, choice->model,
-                        request.model.empty() || request.model == "auto" ? "embedding_default" : "explicit_model",
-                        choice->provider->info().locality};
-  request.model = choice->model;
-  auto embeddings = co_await choice->provider->embed(request);
-  if (!embeddings.ok()) co_return std::move(embeddings).error();
-  embeddings->provider = choice->provider->info().name;
-  co_return EmbedOutcome{std::move(embeddings).value(), context.route};
+  Call call(*this, context);
+  auto& row = call.row;
+  const auto& config = deps_.config;
+  auto fail = [&call](Error error) {
+    call.fail(error);
+    return error;
+  };
+
+  Inspection in = inspect(deps_.classifier, assemble_inputs(request.inputs), context.marked_public);
+  context.level = in.classification.level;
+  metrics_->classifications.with({to_string(context.level)}).inc();
+  count_entities(in, row);
+  if (auto blocked = privacy::check_blocked(in.classification, in.persons, call.team(), config.pii); !blocked.ok()) {
+    co_return fail(std::move(blocked).error());
+  }
+
+  // Embeddings have no tiers: the data rule picks local-only, the request picks the model.
+  const bool local_only =
+      context.level == Level::RESTRICTED ||
+      (context.level == Level::CONFIDENTIAL && config.routing.confidential == config::ConfidentialPolicy::local_only);
+  std::vector<routing::RouteTarget> chain;
+  std::string reason;
+  if (local_only) {
+    for (auto* provider : deps_.providers.ordered()) {
+      auto it = provider_configs_.find(provider->info().name);
+      if (provider->info().locality == config::Locality::local && it != provider_configs_.end() &&
+          !it->second->embedding_model.empty()) {
+        chain.push_back({provider, it->second->embedding_model, config::Locality::local});
+      }
+    }
+    reason = context.level == Level::RESTRICTED ? "restricted→local-only; embeddings" : "confidential→local-only (policy); embeddings";
+    if (chain.empty()) co_return fail(no_local_provider("these embedding inputs"));
+  } else {
+    auto choice = deps_.providers.resolve_embedding(request.model, config.providers);
+    if (!choice.ok()) co_return fail(std::move(choice).error());
+    chain.push_back({choice->provider, choice->model, choice->provider->info().locality});
+    reason = request.model.empty() || request.model == "auto" ? "embedding_default" : "explicit_model=" + request.model;
+  }
+  const std::string rule = local_only ? (context.level == Level::RESTRICTED ? "restricted_local_only" : "confidential_local_only")
+                                      : (request.model.empty() || request.model == "auto" ? "task_default" : "explicit_model");
+  metrics_->route_decisions.with({"none", rule}).inc();
+  row.reason = reason;
+
+  config::ModelPrice worst;
+  for (const auto& target : chain) {
+    const auto p = price_of(target.provider->info().name, target.model);
+    worst.input_per_mtok = std::max(worst.input_per_mtok, p.input_per_mtok);
+  }
+  const auto estimate = budget::estimate_cost(in.prompt.text.size(), 0, worst);
+  if (auto reserved = call.preflight(estimate.cost); !reserved.ok()) co_return fail(std::move(reserved).error());
+
+  privacy::Vault vault;
+  std::optional<std::vector<std::string>> masked;
+  std::optional<Error> last_error;
+  for (const auto& target : chain) {
+    const auto& name = target.provider->info().name;
+    if (context.level == Level::RESTRICTED && target.locality != config::Locality::local) continue;
+    CircuitBreaker* breaker = deps_.health.breaker(name);
+    CircuitBreaker::Permit permit;
+    if (breaker) {
+      permit = breaker->try_acquire();
+      deps_.health.publish();
+      if (!permit) {
+        row.fallback_path.push_back(name + ":circuit_open");
+        last_error = make_error(ErrorCode::unavailable, "provider '" + name + "' is unavailable (circuit open)");
+        continue;
+      }
+    }
+    EmbedRequest outbound = request;
+    if (target.locality == config::Locality::cloud && in.has_entities()) {
+      if (!masked) {
+        MaskCounts counts;
+        masked = mask_inputs(request.inputs, in.prompt, in.classification.findings, in.persons, vault, counts);
+        for (const auto& [entity, count] : counts) {
+          metrics_->masked.with({entity}).inc(count);
+          row.placeholders += count;
+        }
+      }
+      outbound.inputs = *masked;
+    }
+    outbound.model = target.model;
+    context.route = Route{"", name, target.model, reason, target.locality};
+    row.provider = name;
+    row.model = target.model;
+    if (row.locality != "cloud") row.locality = std::string(locality_name(target.locality));
+    const auto sent_at = deps_.clock.steady_now();
+    auto embeddings = co_await target.provider->embed(outbound);
+    call.time_provider(deps_.clock.steady_now() - sent_at);
+    if (embeddings.ok()) {
+      permit.record_success();
+      deps_.health.publish();
+      row.fallback_path.push_back(name + ":ok");
+      embeddings->provider = name;
+      call.reconcile(embeddings->usage, price_of(name, target.model));
+      row.status = 200;
+      co_return EmbedOutcome{std::move(embeddings).value(), context.route};
+    }
+    const Error error = embeddings.error();
+    permit.record_failure(error);
+    deps_.health.publish();
+    row.fallback_path.push_back(name + ":" + std::string(error_type(error.code)));
+    if (error.code == ErrorCode::egress_blocked) row.egress_blocked = true;
+    if (judge(error, false) == AttemptVerdict::stop) co_return fail(error);
+    last_error = error;
+  }
+  if (local_only) co_return fail(no_local_provider("these embedding inputs"));
+  co_return fail(last_error.value_or(make_error(ErrorCode::unavailable, "no provider could take the request")));
 }
 
 }  // namespace aegis::gateway

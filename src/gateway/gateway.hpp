@@ -1,18 +1,35 @@
 #pragma once
 // The one path from every surface (OpenAI/Anthropic-compatible endpoints,
-// later jobs and RAG) to a provider. Today it resolves the model and calls
-// the provider; the governance stages of DESIGN.md (classify, mask, route,
-// budget, breaker/fallback, audit) plug in here and nowhere else.
+// later jobs and RAG) to a provider: DESIGN.md's nine stages, in order.
+//
+//   1 authenticate  (done by the HTTP layer: CallContext::principal)
+//   2 classify      the assembled prompt; block mode -> 422
+//   3 mask          a masked copy for cloud targets, per-request vault
+//   4 route         routing::Router -> tier, chain, rule, reason
+//   5 preflight     budget::BudgetService reserve, or 402 before any provider call
+//   6 dispatch      breaker per provider, fallback before the first byte,
+//                   locality re-checked per target, egress guard on every send
+//   7 unmask + scan restore placeholders (streams too), flag invented PII
+//   8 record        audit row + metrics, from a destructor: runs even when the
+//                   client disconnects and the coroutine is torn down
+//   9 reconcile     commit the actual cost (or release the reservation)
 #include <boost/asio/awaitable.hpp>
 
+#include <map>
 #include <string>
+#include <vector>
 
+#include "budget/budget_service.hpp"
 #include "classify/classifier.hpp"
 #include "config/config.hpp"
 #include "core/chat.hpp"
+#include "core/clock.hpp"
 #include "core/result.hpp"
 #include "identity/principal.hpp"
 #include "providers/provider_set.hpp"
+#include "resilience/provider_health.hpp"
+#include "routing/router.hpp"
+#include "telemetry/audit.hpp"
 #include "telemetry/metrics.hpp"
 
 namespace aegis::gateway {
@@ -41,36 +58,54 @@ struct EmbedOutcome {
 // Facts about a call that the surface needs before the first byte (headers).
 struct CallContext {
   const identity::Principal* principal = nullptr;
+  std::string surface = "openai.chat";  // audit: which endpoint
+  std::string request_id;
   std::string task = "chat";
   bool marked_public = false;      // the caller marked the content public (header / field)
   Level level = Level::INTERNAL;   // filled by the gateway: the assembled prompt's classification
-  Route route;                     // filled by the gateway once the route is chosen
+  Route route;                     // filled by the gateway once a provider is chosen
+  Money cost;                      // filled after the call: the actual cost booked
+};
+
+struct GatewayDeps {
+  const config::Config& config;
+  providers::ProviderSet& providers;
+  const classify::Classifier& classifier;
+  const routing::Router& router;
+  budget::BudgetService& budgets;
+  resilience::ProviderHealth& health;
+  telemetry::AuditSink& audit;
+  telemetry::Registry& metrics;
+  const Clock& clock;
 };
 
 class Gateway {
  public:
-  Gateway(const config::Config& config, providers::ProviderSet& providers, const classify::Classifier& classifier,
-          telemetry::Registry& metrics);
+  explicit Gateway(GatewayDeps deps);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
 
   boost::asio::awaitable<Result<ChatOutcome>> complete(CallContext& context, ChatRequest request);
   // Streams into `sink`; context.route is set before the first event.
   boost::asio::awaitable<Result<void>> stream(CallContext& context, ChatRequest request, providers::DeltaSink& sink);
   boost::asio::awaitable<Result<EmbedOutcome>> embed(CallContext& context, EmbedRequest request);
 
-  const providers::ProviderSet& providers() const { return providers_; }
+  const providers::ProviderSet& providers() const { return deps_.providers; }
+
+  struct Metrics;
+  class Call;
 
  private:
-  Result<providers::ModelChoice> choose(CallContext& context, const ChatRequest& request) const;
-  // Stage 2 (and block mode): classify the assembled prompt; 422 when it holds a blocked entity type.
-  Result<void> inspect(CallContext& context, const ChatRequest& request) const;
-  // Stage 7's scan: PII in the answer that the request did not contain.
-  std::string scan_answer(const std::string& answer, const ChatRequest& request) const;
+  boost::asio::awaitable<Result<void>> run_chat(Call& call, ChatRequest& request, providers::DeltaSink* sink,
+                                                Completion* completion);
+  Result<routing::RouteDecision> route(Call& call, Level level, const std::string& requested_model);
+  config::ModelPrice price_of(std::string_view provider, const std::string& model) const;
+  config::ModelPrice worst_price(const routing::RouteDecision& decision) const;
 
-  const config::Config& config_;
-  providers::ProviderSet& providers_;
-  const classify::Classifier& classifier_;
-  telemetry::CounterFamily& invented_pii_;
-  telemetry::CounterFamily& classifications_;
+  GatewayDeps deps_;
+  std::map<std::string, const config::ProviderConfig*, std::less<>> provider_configs_;
+  std::unique_ptr<Metrics> metrics_;
 };
 
 }  // namespace aegis::gateway

@@ -653,7 +653,7 @@ class Exchange {
       }
       remote_ip_ = connection_->remote_ip;
       if (request_.before_send) {
-        auto allowed = request_.before_send(remote_ip_);
+        auto allowed = request_.before_send(remote_ip_, request_.body);
         if (!allowed) {
           // Nothing was written: the connection is still clean.
           core_->pool.put(pool_key_, std::move(connection_));

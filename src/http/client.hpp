@@ -36,9 +36,10 @@ struct ClientRequest {
   ClientTimeouts timeouts;
   std::size_t max_response_bytes = 64 * 1024 * 1024;
   // Called once the connection is established (after any proxy CONNECT),
-  // with the peer IP actually connected to, before a byte of the request is
-  // sent. An error aborts the send: this is where the egress guard sits.
-  std::function<Result<void>(std::string_view remote_ip)> before_send;
+  // with the peer IP actually connected to and the body about to be sent,
+  // before a byte of the request is written. An error aborts the send: this
+  // is where the egress guard sits.
+  std::function<Result<void>(std::string_view remote_ip, std::string_view body)> before_send;
 };
 
 struct ClientResponse {

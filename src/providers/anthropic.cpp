@@ -16,7 +16,8 @@ const ErrorMapper kMapError = wire::anthropic::map_upstream_error;
 
 class AnthropicProvider final : public HttpProvider {
  public:
-  AnthropicProvider(const config::ProviderConfig& config, http::HttpClient& client) : HttpProvider(config, client) {}
+  AnthropicProvider(const config::ProviderConfig& config, http::HttpClient& client, resilience::EgressGuard* egress)
+      : HttpProvider(config, client, egress) {}
 
   boost::asio::awaitable<Result<Completion>> complete(const ChatRequest& request) override {
     ChatRequest upstream = request;
@@ -60,7 +61,7 @@ class AnthropicProvider final : public HttpProvider {
 }  // namespace
 
 std::unique_ptr<LLMProvider> make_anthropic_provider(const config::ProviderConfig& config, ProviderDeps deps) {
-  return std::make_unique<AnthropicProvider>(config, deps.client);
+  return std::make_unique<AnthropicProvider>(config, deps.client, deps.egress);
 }
 
 }  // namespace aegis::providers

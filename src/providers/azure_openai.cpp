@@ -12,8 +12,8 @@ namespace {
 
 class AzureOpenAiProvider final : public OpenAiFamilyProvider {
  public:
-  AzureOpenAiProvider(const config::ProviderConfig& config, http::HttpClient& client)
-      : OpenAiFamilyProvider(config, client) {}
+  AzureOpenAiProvider(const config::ProviderConfig& config, http::HttpClient& client, resilience::EgressGuard* egress)
+      : OpenAiFamilyProvider(config, client, egress) {}
 
  private:
   std::string deployment_url(const std::string& deployment, std::string_view operation) const {
@@ -33,7 +33,7 @@ class AzureOpenAiProvider final : public OpenAiFamilyProvider {
 }  // namespace
 
 std::unique_ptr<LLMProvider> make_azure_openai_provider(const config::ProviderConfig& config, ProviderDeps deps) {
-  return std::make_unique<AzureOpenAiProvider>(config, deps.client);
+  return std::make_unique<AzureOpenAiProvider>(config, deps.client, deps.egress);
 }
 
 }  // namespace aegis::providers

@@ -15,12 +15,18 @@ namespace boost::asio {
 class io_context;
 }
 
+namespace aegis::resilience {
+class EgressGuard;
+}
+
 namespace aegis::providers {
 
 struct ProviderDeps {
   http::HttpClient& client;
   // For providers that run something in-process (type sim); may be null otherwise.
   boost::asio::io_context* io = nullptr;
+  // Checks every outbound send of HTTP adapters (resilience/egress_guard.hpp); null: no check.
+  resilience::EgressGuard* egress = nullptr;
 };
 
 using ProviderMaker = std::function<std::unique_ptr<LLMProvider>(const config::ProviderConfig&, ProviderDeps)>;

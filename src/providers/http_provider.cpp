@@ -23,8 +23,12 @@ class HttpProvider::Permit {
   std::shared_ptr<std::atomic<unsigned>> counter_;
 };
 
-HttpProvider::HttpProvider(const config::ProviderConfig& config, http::HttpClient& client)
-    : config_(config), info_{config.name, config.type, config.locality, config.models}, client_(client) {}
+HttpProvider::HttpProvider(const config::ProviderConfig& config, http::HttpClient& client,
+                           resilience::EgressGuard* egress)
+    : config_(config),
+      info_{config.name, config.type, config.locality, config.models},
+      client_(client),
+      egress_(egress) {}
 
 std::optional<HttpProvider::Permit> HttpProvider::try_acquire() {
   const unsigned previous = in_flight_->fetch_add(1, std::memory_order_relaxed);
@@ -52,6 +56,13 @@ http::ClientRequest HttpProvider::make_request(std::string method, std::string u
   request.timeouts.first_byte = config_.first_byte_timeout;
   request.timeouts.idle = config_.idle_timeout;
   request.timeouts.total = config_.total_timeout;
+  if (egress_ != nullptr) {
+    // Two pointers: fits std::function's small buffer, no allocation per request.
+    // The provider outlives every request it makes.
+    request.before_send = [guard = egress_, info = &info_](std::string_view remote_ip, std::string_view body) {
+      return guard->check(info->name, info->locality, remote_ip, body);
+    };
+  }
   return request;
 }
 

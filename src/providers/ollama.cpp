@@ -42,7 +42,8 @@ const ErrorMapper kMapError = wire::ollama::map_upstream_error;
 
 class OllamaProvider final : public HttpProvider {
  public:
-  OllamaProvider(const config::ProviderConfig& config, http::HttpClient& client) : HttpProvider(config, client) {}
+  OllamaProvider(const config::ProviderConfig& config, http::HttpClient& client, resilience::EgressGuard* egress)
+      : HttpProvider(config, client, egress) {}
 
   boost::asio::awaitable<Result<Completion>> complete(const ChatRequest& request) override {
     ChatRequest upstream = request;
@@ -90,7 +91,7 @@ class OllamaProvider final : public HttpProvider {
 }  // namespace
 
 std::unique_ptr<LLMProvider> make_ollama_provider(const config::ProviderConfig& config, ProviderDeps deps) {
-  return std::make_unique<OllamaProvider>(config, deps.client);
+  return std::make_unique<OllamaProvider>(config, deps.client, deps.egress);
 }
 
 }  // namespace aegis::providers

@@ -9,8 +9,9 @@ namespace {
 
 class OpenAiCompatProvider final : public OpenAiFamilyProvider {
  public:
-  OpenAiCompatProvider(const config::ProviderConfig& config, http::HttpClient& client)
-      : OpenAiFamilyProvider(config, client), root_(api_root(config.base_url)) {}
+  OpenAiCompatProvider(const config::ProviderConfig& config, http::HttpClient& client,
+                       resilience::EgressGuard* egress)
+      : OpenAiFamilyProvider(config, client, egress), root_(api_root(config.base_url)) {}
 
  private:
   // base_url may be given with or without the /v1 suffix.
@@ -31,7 +32,7 @@ class OpenAiCompatProvider final : public OpenAiFamilyProvider {
 }  // namespace
 
 std::unique_ptr<LLMProvider> make_openai_compat_provider(const config::ProviderConfig& config, ProviderDeps deps) {
-  return std::make_unique<OpenAiCompatProvider>(config, deps.client);
+  return std::make_unique<OpenAiCompatProvider>(config, deps.client, deps.egress);
 }
 
 }  // namespace aegis::providers

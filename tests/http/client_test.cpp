@@ -668,11 +668,13 @@ TEST_F(HttpClientTest, BeforeSendSeesThePeerAndCanBlockTheSend) {
   auto& server = raw(echo_script(&requests_));
   auto& c = client();
   std::string seen_ip;
+  std::string seen_body;
   ClientRequest request;
   request.url = local(server.port());
   request.body = "restricted";
-  request.before_send = [&seen_ip](std::string_view ip) -> Result<void> {
+  request.before_send = [&seen_ip, &seen_body](std::string_view ip, std::string_view body) -> Result<void> {
     seen_ip = std::string(ip);
+    seen_body = std::string(body);
     return make_error(ErrorCode::egress_blocked, "blocked by egress guard");
   };
   auto response = send(c, request);
@@ -680,9 +682,10 @@ TEST_F(HttpClientTest, BeforeSendSeesThePeerAndCanBlockTheSend) {
   EXPECT_EQ(response.error().code, ErrorCode::egress_blocked);
   EXPECT_EQ(response.error().message, "blocked by egress guard");
   EXPECT_EQ(seen_ip, "127.0.0.1");
+  EXPECT_EQ(seen_body, "restricted");  // the guard sees exactly the body that would be sent
 
   // The blocked connection carried nothing; the next allowed request works.
-  request.before_send = [&seen_ip](std::string_view ip) -> Result<void> {
+  request.before_send = [&seen_ip](std::string_view ip, std::string_view) -> Result<void> {
     seen_ip = "allowed " + std::string(ip);
     return {};
   };
@@ -1031,7 +1034,7 @@ TEST_F(HttpClientTlsTest, HttpsThroughConnectProxy) {
   // The name does not resolve: only the proxy can reach it.
   auto request = get("https://aegis-upstream.test:" + std::to_string(server.port()) + "/v1/messages");
   std::string seen_ip;
-  request.before_send = [&seen_ip](std::string_view ip) -> Result<void> {
+  request.before_send = [&seen_ip](std::string_view ip, std::string_view) -> Result<void> {
     seen_ip = std::string(ip);
     return {};
   };

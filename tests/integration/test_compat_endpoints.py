@@ -5,10 +5,15 @@ import unittest
 
 from aegis_harness import GatewayTestCase
 
+# Breakers would open after three injected failures and change later tests'
+# routes; this file tests error mapping, so they stay closed here.
 CONFIG = """
 server:
   max_body_bytes: 65536
+resilience:
+  failure_threshold: 1000
 """
+ALL_PROVIDERS = ("anthropic", "azure", "ollama")
 
 
 class CompatEndpoints(GatewayTestCase):
@@ -43,7 +48,7 @@ class CompatEndpoints(GatewayTestCase):
                                           {"model": "sonnet", "messages": [{"role": "user", "content": "route me"}]})
         self.assertEqual(status, 200, data)
         self.assertEqual(headers["x-aegis-route"],
-                         "tier=sonnet; provider=anthropic; model=claude-sonnet-4-5; reason=explicit_model=sonnet")
+                         "tier=sonnet; provider=anthropic; model=claude-sonnet-4-5; reason=explicit tier=sonnet; budget ok")
         body = json.loads(data)
         self.assertEqual(body["choices"][0]["message"]["content"], "Echo: route me")
         last = [r for r in self.upstream_log() if r["provider"] == "anthropic"][-1]
@@ -109,29 +114,50 @@ class CompatEndpoints(GatewayTestCase):
         status, _, data = self.gw.request("POST", "/v1/chat/completions", body={"model": "auto", "messages": []})
         self.assertError(status, data, 401, "authentication_error")
 
-    def test_upstream_garbage_and_reset_are_502(self):
+    def test_upstream_garbage_and_reset_are_502_once_every_provider_failed(self):
         # A reset on a reused keep-alive connection is retried once on a fresh
         # one (it looks exactly like a stale connection), so reset twice.
         for mode, count in (("garbage", 1), ("reset", 2)):
-            self.fault("anthropic", mode, count)
+            for provider in ALL_PROVIDERS:
+                self.fault(provider, mode, count)
             status, headers, data = self.call("/v1/chat/completions",
                                               {"model": "claude-haiku-4-5", "messages": [{"role": "user", "content": "x"}]})
             self.assertError(status, data, 502, "upstream_error")
-            self.assertIn("provider=anthropic", headers["x-aegis-route"])
+            # The last provider of the chain was the last one tried.
+            self.assertIn("provider=ollama", headers["x-aegis-route"])
+
+    def test_one_failing_provider_falls_back_to_the_next(self):
+        self.fault("anthropic", "garbage")
+        status, headers, data = self.call("/v1/chat/completions",
+                                          {"model": "claude-haiku-4-5", "messages": [{"role": "user", "content": "x"}]})
+        self.assertEqual(status, 200, data)
+        self.assertIn("provider=azure", headers["x-aegis-route"])
+        self.assertEqual(json.loads(data)["choices"][0]["message"]["content"], "Echo: x")
 
     def test_upstream_429_keeps_retry_after(self):
-        self.fault("azure", "status_429")
+        for provider in ALL_PROVIDERS:
+            self.fault(provider, "status_429")
         status, headers, data = self.call("/v1/chat/completions",
                                           {"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]})
         self.assertError(status, data, 429, "rate_limited")
         self.assertEqual(headers.get("retry-after"), "1")
 
     def test_failure_before_first_byte_of_a_stream_is_a_plain_error(self):
-        self.fault("azure", "status_503")
+        for provider in ALL_PROVIDERS:
+            self.fault(provider, "status_503")
         status, headers, data = self.call("/v1/chat/completions", {"model": "gpt-4o", "stream": True,
                                                                    "messages": [{"role": "user", "content": "x"}]})
         self.assertError(status, data, 503, "unavailable")
         self.assertTrue(headers["content-type"].startswith("application/json"))
+
+    def test_failure_before_first_byte_of_a_stream_falls_back(self):
+        self.fault("azure", "status_503")
+        status, headers, data = self.call("/v1/chat/completions", {"model": "gpt-4o", "stream": True,
+                                                                   "messages": [{"role": "user", "content": "x"}]})
+        self.assertEqual(status, 200, data)
+        self.assertTrue(headers["content-type"].startswith("text/event-stream"))
+        self.assertNotIn("provider=azure", headers["x-aegis-route"])
+        self.assertIn(b"[DONE]", data)
 
     def test_truncated_openai_stream_ends_with_an_error_event_not_done(self):
         self.fault("azure", "truncate")

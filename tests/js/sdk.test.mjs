@@ -68,7 +68,10 @@ describe('OpenAI SDK -> Aegis -> Anthropic upstream (demo mode)', () => {
   });
 
   test('an upstream failure reaches the SDK as an error it raises', async () => {
-    await gw.admin('POST', '/admin/v1/demo/faults', { provider: 'anthropic', mode: 'status_500', count: 1 });
+    // One failing provider is hidden by fallback; the SDK sees an error once the whole chain failed.
+    for (const provider of ['anthropic', 'azure', 'ollama']) {
+      await gw.admin('POST', '/admin/v1/demo/faults', { provider, mode: 'status_500', count: 1 });
+    }
     await assert.rejects(
       client.chat.completions.create({ model: 'claude-haiku-4-5', messages: [{ role: 'user', content: 'x' }] }),
       (err) => err instanceof OpenAI.APIError && err.status === 502,

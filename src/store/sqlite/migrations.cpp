@@ -29,6 +29,54 @@ CREATE TABLE api_keys (
 );
 CREATE INDEX api_keys_team ON api_keys(team);
 )sql"},
+    // No foreign keys on team: an audit row must be writable whatever happens
+    // to the team later, and a failed insert would lose the record.
+    Migration{2, "audit trail, budget spend, pipeda_violations view", R"sql(
+CREATE TABLE audit (
+  id             INTEGER PRIMARY KEY,
+  time_ms        INTEGER NOT NULL,
+  request_id     TEXT NOT NULL,
+  team           TEXT NOT NULL,
+  key_id         TEXT NOT NULL,
+  surface        TEXT NOT NULL,
+  task           TEXT NOT NULL,
+  level          TEXT NOT NULL CHECK (level IN ('PUBLIC', 'INTERNAL', 'CONFIDENTIAL', 'RESTRICTED')),
+  entities       TEXT NOT NULL,  -- JSON object: entity type -> count
+  placeholders   INTEGER NOT NULL,
+  tier           TEXT NOT NULL,
+  provider       TEXT NOT NULL,
+  model          TEXT NOT NULL,
+  locality       TEXT NOT NULL,  -- where data was actually sent: 'local' | 'cloud' | '' (nothing sent)
+  reason         TEXT NOT NULL,
+  fallback_path  TEXT NOT NULL,  -- JSON array of "provider:outcome"
+  status         INTEGER NOT NULL,
+  error_type     TEXT NOT NULL,
+  input_tokens   INTEGER NOT NULL,
+  output_tokens  INTEGER NOT NULL,
+  cost_micros    INTEGER NOT NULL,
+  budget_period  TEXT NOT NULL,
+  latency_us     INTEGER NOT NULL,
+  overhead_us    INTEGER NOT NULL,
+  invented_pii   INTEGER NOT NULL CHECK (invented_pii IN (0, 1)),
+  egress_blocked INTEGER NOT NULL CHECK (egress_blocked IN (0, 1))
+);
+CREATE INDEX audit_team_time ON audit(team, time_ms);
+CREATE INDEX audit_time ON audit(time_ms);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit rows are append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit rows are append-only'); END;
+CREATE TABLE budget_spend (
+  team         TEXT NOT NULL,
+  period       TEXT NOT NULL,  -- "YYYY-MM"
+  spent_micros INTEGER NOT NULL DEFAULT 0,
+  requests     INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (team, period)
+);
+-- The compliance view: must always be empty.
+CREATE VIEW pipeda_violations AS
+  SELECT * FROM audit WHERE level = 'RESTRICTED' AND locality NOT IN ('local', '');
+)sql"},
 };
 
 std::string errmsg(sqlite3* db) {

@@ -2,7 +2,13 @@
 
 #include <sqlite3.h>
 
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <algorithm>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <stdexcept>
 #include <unordered_map>
@@ -13,6 +19,8 @@
 namespace aegis::store {
 
 namespace {
+
+namespace json = boost::json;
 
 struct DbCloser {
   void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
@@ -95,6 +103,37 @@ constexpr const char* kListTeamKeys =
 constexpr const char* kRevokeKey =
     "UPDATE api_keys SET revoked_at_ms = COALESCE(revoked_at_ms, ?2) WHERE id = ?1";
 
+#define AEGIS_AUDIT_COLUMNS                                                                                   \
+  "time_ms, request_id, team, key_id, surface, task, level, entities, placeholders, tier, provider, model, "  \
+  "locality, reason, fallback_path, status, error_type, input_tokens, output_tokens, cost_micros, "           \
+  "budget_period, latency_us, overhead_us, invented_pii, egress_blocked"
+
+constexpr const char* kInsertAudit = "INSERT INTO audit(" AEGIS_AUDIT_COLUMNS
+                                     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+                                     "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)";
+constexpr const char* kUpsertSpend =
+    "INSERT INTO budget_spend(team, period, spent_micros, requests) VALUES (?1, ?2, ?3, 1) "
+    "ON CONFLICT(team, period) DO UPDATE SET spent_micros = spent_micros + excluded.spent_micros, "
+    "requests = requests + 1";
+// Four spellings rather than "(?2 IS NULL OR team = ?2)" so SQLite can use the indices.
+constexpr const char* kQueryAudit =
+    "SELECT " AEGIS_AUDIT_COLUMNS " FROM audit ORDER BY time_ms DESC, id DESC LIMIT ?1";
+constexpr const char* kQueryAuditTeam =
+    "SELECT " AEGIS_AUDIT_COLUMNS " FROM audit WHERE team = ?2 ORDER BY time_ms DESC, id DESC LIMIT ?1";
+constexpr const char* kQueryAuditSince =
+    "SELECT " AEGIS_AUDIT_COLUMNS " FROM audit WHERE time_ms >= ?3 ORDER BY time_ms DESC, id DESC LIMIT ?1";
+constexpr const char* kQueryAuditTeamSince = "SELECT " AEGIS_AUDIT_COLUMNS
+                                             " FROM audit WHERE team = ?2 AND time_ms >= ?3 "
+                                             "ORDER BY time_ms DESC, id DESC LIMIT ?1";
+#undef AEGIS_AUDIT_COLUMNS
+constexpr const char* kCountViolations = "SELECT COUNT(*) FROM pipeda_violations";
+constexpr const char* kLoadSpend =
+    "SELECT team, period, spent_micros, requests FROM budget_spend WHERE period = ?1 ORDER BY team";
+constexpr const char* kBegin = "BEGIN IMMEDIATE";
+constexpr const char* kCommit = "COMMIT";
+constexpr const char* kRollback = "ROLLBACK";
+constexpr int kMaxAuditQueryLimit = 1000;
+
 constexpr const char* kPing = "SELECT 1";
 constexpr const char* kSchemaVersion = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
 
@@ -118,6 +157,90 @@ ApiKeyRecord read_key(const Use& st) {
   k.created_at_ms = st.int64(4);
   if (!st.is_null(5)) k.revoked_at_ms = st.int64(5);
   return k;
+}
+
+std::string entities_json(const std::map<std::string, int>& entities) {
+  json::object out;
+  for (const auto& [type, count] : entities) out[type] = count;
+  return json::serialize(out);
+}
+
+std::string path_json(const std::vector<std::string>& path) {
+  json::array out;
+  for (const auto& step : path) out.emplace_back(step);
+  return json::serialize(out);
+}
+
+void bind_audit(Use& st, const telemetry::AuditRecord& r) {
+  st.bind(1, r.time_ms);
+  st.bind(2, r.request_id);
+  st.bind(3, r.team);
+  st.bind(4, r.key_id);
+  st.bind(5, r.surface);
+  st.bind(6, r.task);
+  st.bind(7, to_string(r.level));
+  st.bind(8, entities_json(r.entities));
+  st.bind(9, static_cast<std::int64_t>(r.placeholders));
+  st.bind(10, r.tier);
+  st.bind(11, r.provider);
+  st.bind(12, r.model);
+  st.bind(13, r.locality);
+  st.bind(14, r.reason);
+  st.bind(15, path_json(r.fallback_path));
+  st.bind(16, static_cast<std::int64_t>(r.status));
+  st.bind(17, r.error_type);
+  st.bind(18, r.input_tokens);
+  st.bind(19, r.output_tokens);
+  st.bind(20, r.cost.micros);
+  st.bind(21, r.budget_period);
+  st.bind(22, r.latency_us);
+  st.bind(23, r.overhead_us);
+  st.bind(24, static_cast<std::int64_t>(r.invented_pii ? 1 : 0));
+  st.bind(25, static_cast<std::int64_t>(r.egress_blocked ? 1 : 0));
+}
+
+std::optional<telemetry::AuditRecord> read_audit(const Use& st) {
+  telemetry::AuditRecord r;
+  r.time_ms = st.int64(0);
+  r.request_id = st.text(1);
+  r.team = st.text(2);
+  r.key_id = st.text(3);
+  r.surface = st.text(4);
+  r.task = st.text(5);
+  const auto level = parse_level(st.text(6));
+  if (!level) return std::nullopt;
+  r.level = *level;
+
+  boost::system::error_code ec;
+  const json::value entities = json::parse(st.text(7), ec);
+  if (ec || !entities.is_object()) return std::nullopt;
+  for (const auto& [type, count] : entities.get_object()) {
+    if (!count.is_int64()) return std::nullopt;
+    r.entities[std::string(type)] = static_cast<int>(count.get_int64());
+  }
+  r.placeholders = static_cast<int>(st.int64(8));
+  r.tier = st.text(9);
+  r.provider = st.text(10);
+  r.model = st.text(11);
+  r.locality = st.text(12);
+  r.reason = st.text(13);
+  const json::value path = json::parse(st.text(14), ec);
+  if (ec || !path.is_array()) return std::nullopt;
+  for (const auto& step : path.get_array()) {
+    if (!step.is_string()) return std::nullopt;
+    r.fallback_path.emplace_back(step.get_string());
+  }
+  r.status = static_cast<int>(st.int64(15));
+  r.error_type = st.text(16);
+  r.input_tokens = st.int64(17);
+  r.output_tokens = st.int64(18);
+  r.cost = Money::from_micros(st.int64(19));
+  r.budget_period = st.text(20);
+  r.latency_us = st.int64(21);
+  r.overhead_us = st.int64(22);
+  r.invented_pii = st.int64(23) != 0;
+  r.egress_blocked = st.int64(24) != 0;
+  return r;
 }
 
 bool is_memory_path(const std::string& path) {
@@ -149,6 +272,15 @@ struct SqliteStore::Impl {
     }
     statements.emplace(sql, StmtPtr(raw));
     return raw;
+  }
+
+  // Caller holds mu. Runs a statement that returns no rows (BEGIN, COMMIT, ...).
+  bool run_simple(const char* sql, int& rc) {
+    sqlite3_stmt* raw = statement(sql, rc);
+    if (!raw) return false;
+    Use st(raw);
+    rc = st.step();
+    return rc == SQLITE_DONE;
   }
 
   void exec_pragma(const char* sql) {
@@ -388,18 +520,96 @@ Result<void> SqliteStore::revoke_key(const std::string& id, std::int64_t revoked
   return {};
 }
 
-// PLACEHOLDER until the audit table lands (issue 5, audit work in progress).
-Result<void> SqliteStore::append_audit(const std::vector<telemetry::AuditRecord>&) {
-  return make_error(ErrorCode::internal, "audit store not implemented yet");
+Result<void> SqliteStore::append_audit(const std::vector<telemetry::AuditRecord>& rows) {
+  constexpr std::string_view op = "append_audit";
+  if (rows.empty()) return {};
+  std::lock_guard lock(impl_->mu);
+  sqlite3* db = impl_->db.get();
+  int rc = SQLITE_OK;
+  // IMMEDIATE takes the write lock up front, so a busy database fails here
+  // (retryable) rather than halfway through the batch.
+  if (!impl_->run_simple(kBegin, rc)) return db_error(op, rc);
+  auto fail = [&](int code) {
+    if (!sqlite3_get_autocommit(db)) impl_->run_simple(kRollback, rc);
+    return db_error(op, code);
+  };
+  sqlite3_stmt* insert = impl_->statement(kInsertAudit, rc);
+  if (!insert) return fail(rc);
+  sqlite3_stmt* spend = impl_->statement(kUpsertSpend, rc);
+  if (!spend) return fail(rc);
+  for (const auto& row : rows) {
+    {
+      Use st(insert);
+      bind_audit(st, row);
+      rc = st.step();
+      if (rc != SQLITE_DONE) return fail(rc);
+    }
+    if (row.budget_period.empty()) continue;
+    Use st(spend);
+    st.bind(1, row.team);
+    st.bind(2, row.budget_period);
+    st.bind(3, row.cost.micros);
+    rc = st.step();
+    if (rc != SQLITE_DONE) return fail(rc);
+  }
+  if (!impl_->run_simple(kCommit, rc)) return fail(rc);
+  return {};
 }
-Result<std::vector<telemetry::AuditRecord>> SqliteStore::query_audit(const AuditQuery&) {
-  return make_error(ErrorCode::internal, "audit store not implemented yet");
+
+Result<std::vector<telemetry::AuditRecord>> SqliteStore::query_audit(const AuditQuery& query) {
+  constexpr std::string_view op = "query_audit";
+  const int limit = std::clamp(query.limit, 1, kMaxAuditQueryLimit);
+  const char* sql = query.team ? (query.since_ms ? kQueryAuditTeamSince : kQueryAuditTeam)
+                               : (query.since_ms ? kQueryAuditSince : kQueryAudit);
+  std::lock_guard lock(impl_->mu);
+  int rc = SQLITE_OK;
+  sqlite3_stmt* raw = impl_->statement(sql, rc);
+  if (!raw) return db_error(op, rc);
+  Use st(raw);
+  st.bind(1, static_cast<std::int64_t>(limit));
+  if (query.team) st.bind(2, *query.team);
+  if (query.since_ms) st.bind(3, *query.since_ms);
+  std::vector<telemetry::AuditRecord> out;
+  while ((rc = st.step()) == SQLITE_ROW) {
+    auto row = read_audit(st);
+    if (!row) return corrupt_row(op);
+    out.push_back(std::move(*row));
+  }
+  if (rc != SQLITE_DONE) return db_error(op, rc);
+  return out;
 }
+
 Result<std::int64_t> SqliteStore::count_pipeda_violations() {
-  return make_error(ErrorCode::internal, "audit store not implemented yet");
+  constexpr std::string_view op = "count_pipeda_violations";
+  std::lock_guard lock(impl_->mu);
+  int rc = SQLITE_OK;
+  sqlite3_stmt* raw = impl_->statement(kCountViolations, rc);
+  if (!raw) return db_error(op, rc);
+  Use st(raw);
+  rc = st.step();
+  if (rc != SQLITE_ROW) return db_error(op, rc);
+  return st.int64(0);
 }
-Result<std::vector<TeamSpend>> SqliteStore::load_spend(const std::string&) {
-  return make_error(ErrorCode::internal, "audit store not implemented yet");
+
+Result<std::vector<TeamSpend>> SqliteStore::load_spend(const std::string& period) {
+  constexpr std::string_view op = "load_spend";
+  std::lock_guard lock(impl_->mu);
+  int rc = SQLITE_OK;
+  sqlite3_stmt* raw = impl_->statement(kLoadSpend, rc);
+  if (!raw) return db_error(op, rc);
+  Use st(raw);
+  st.bind(1, period);
+  std::vector<TeamSpend> out;
+  while ((rc = st.step()) == SQLITE_ROW) {
+    TeamSpend spend;
+    spend.team = st.text(0);
+    spend.period = st.text(1);
+    spend.spent = Money::from_micros(st.int64(2));
+    spend.requests = st.int64(3);
+    out.push_back(std::move(spend));
+  }
+  if (rc != SQLITE_DONE) return db_error(op, rc);
+  return out;
 }
 
 Result<void> SqliteStore::ping() {

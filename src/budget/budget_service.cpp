@@ -1,0 +1,74 @@
+#include "budget/budget_service.hpp"
+
+#include <stdexcept>
+
+#include "telemetry/log.hpp"
+
+namespace aegis::budget {
+namespace {
+
+Money remaining_of(Money cap, const SpendSnapshot& s) {
+  // 128-bit so that an over-committed period (actual > estimate) cannot wrap.
+  const __int128 rem = static_cast<__int128>(cap.micros) - s.spent.micros - s.reserved.micros;
+  return rem <= 0 ? Money{} : Money::from_micros(static_cast<std::int64_t>(rem));  // <= cap, fits
+}
+
+}  // namespace
+
+BudgetService::BudgetService(Ledger& ledger, telemetry::Registry& metrics, std::chrono::nanoseconds reservation_ttl)
+    : ledger_(ledger),
+      ttl_(reservation_ttl),
+      spent_(metrics.gauge("aegis_budget_spent_usd", "Committed spend of the team in the current budget period (USD)",
+                           {"team"})),
+      remaining_(metrics.gauge("aegis_budget_remaining_usd",
+                               "Monthly budget left in the current period: cap - spent - reserved, floored at 0 (USD)",
+                               {"team"})),
+      rejections_(metrics.counter("aegis_budget_rejections_total",
+                                  "Requests refused with 402 because the team's monthly budget would be exceeded",
+                                  {"team"})) {
+  if (ttl_ <= std::chrono::nanoseconds::zero()) throw std::invalid_argument("budget reservation ttl must be positive");
+}
+
+Result<ReservationId> BudgetService::preflight(const std::string& team, Money cap, Money estimate) {
+  auto reservation = ledger_.reserve(team, cap, estimate, ttl_);
+  if (!reservation.ok() && reservation.error().code == ErrorCode::budget_exceeded) rejections_.with({team}).inc();
+  // Remaining drops with every reservation, not only on commit.
+  publish(team, cap);
+  return reservation;
+}
+
+std::string BudgetService::commit(ReservationId id, const std::string& team, Money cap, Money actual) {
+  if (actual.micros < 0) actual = Money{};
+  auto booked = ledger_.commit(id, actual);
+  std::string period;
+  if (booked.ok()) {
+    period = std::move(booked).value();
+  } else {
+    // The reservation expired while the provider was still answering (or the
+    // id is stale); the provider bills regardless, so the money is booked.
+    period = ledger_.current_period();
+    (void)ledger_.record_spend(team, period, actual);  // cannot fail: actual >= 0
+    telemetry::log(telemetry::LogLevel::warn, "budget_reservation_expired",
+                   {{"team", team}, {"reservation", id.value}, {"period", period}, {"actual_micros", actual.micros}});
+  }
+  publish(team, cap);
+  return period;
+}
+
+void BudgetService::release(ReservationId id, const std::string& team, Money cap) {
+  (void)ledger_.release(id);  // not_found: already expired, nothing left to free
+  publish(team, cap);
+}
+
+Money BudgetService::remaining(const std::string& team, Money cap) { return remaining_of(cap, ledger_.spend(team)); }
+
+void BudgetService::publish(const std::string& team, Money cap) {
+  std::lock_guard lock(publish_mu_);
+  const SpendSnapshot s = ledger_.spend(team);
+  spent_.with({team}).set(s.spent.to_usd_double());
+  remaining_.with({team}).set(remaining_of(cap, s).to_usd_double());
+  // Exists at 0 before the first rejection, so increase() sees that one too.
+  rejections_.with({team});
+}
+
+}  // namespace aegis::budget

@@ -1,0 +1,56 @@
+#pragma once
+// Stage 5 (preflight) and stage 9 (reconcile) for the gateway: a Ledger plus
+// the budget metrics. Every surface (chat, messages, embeddings, jobs, RAG)
+// goes through the same preflight; there is no route around it.
+//
+//   aegis_budget_spent_usd{team}       committed spend this period
+//   aegis_budget_remaining_usd{team}   cap - spent - reserved, floored at 0
+//   aegis_budget_rejections_total{team}
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "budget/ledger.hpp"
+#include "core/money.hpp"
+#include "core/result.hpp"
+#include "telemetry/metrics.hpp"
+
+namespace aegis::budget {
+
+class BudgetService {
+ public:
+  // Registers the three metric families; throws std::invalid_argument for a non-positive ttl (start-up).
+  BudgetService(Ledger& ledger, telemetry::Registry& metrics, std::chrono::nanoseconds reservation_ttl);
+
+  // Reserves `estimate` against the team's cap, or 402 budget_exceeded (counted).
+  Result<ReservationId> preflight(const std::string& team, Money cap, Money estimate);
+  // Books the actual cost and frees the rest of the reservation; returns the
+  // period it was booked to (put it in the audit row so the store's spend
+  // agrees). When the reservation had expired (or is unknown) the cost is
+  // booked to the current period as a fresh, already-settled spend, with no
+  // cap check, so nothing is lost; that period is returned. Negative actuals count as 0.
+  std::string commit(ReservationId id, const std::string& team, Money cap, Money actual);
+  // Frees the whole reservation (the call failed or was blocked); an expired
+  // one is already free, so that is not an error.
+  void release(ReservationId id, const std::string& team, Money cap);
+
+  // What is left this period: cap - spent - reserved, floored at 0.
+  Money remaining(const std::string& team, Money cap);
+  SpendSnapshot spend(const std::string& team) { return ledger_.spend(team); }
+  Ledger& ledger() { return ledger_; }
+
+ private:
+  void publish(const std::string& team, Money cap);
+
+  Ledger& ledger_;
+  std::chrono::nanoseconds ttl_;
+  telemetry::GaugeFamily& spent_;
+  telemetry::GaugeFamily& remaining_;
+  telemetry::CounterFamily& rejections_;
+  // Snapshot and gauge update happen under one lock so a slow publisher can
+  // never overwrite a newer value with an older snapshot.
+  std::mutex publish_mu_;
+};
+
+}  // namespace aegis::budget

@@ -1,0 +1,110 @@
+#include "gateway/prompt.hpp"
+
+#include <algorithm>
+
+#include "privacy/mask.hpp"
+
+namespace aegis::gateway {
+
+namespace {
+
+void append_field(AssembledPrompt& prompt, PromptField field, const std::string& text) {
+  if (!prompt.text.empty()) prompt.text += '\n';
+  field.start = prompt.text.size();
+  prompt.text += text;
+  field.end = prompt.text.size();
+  prompt.fields.push_back(field);
+}
+
+// The findings inside [field.start, field.end), clipped and shifted to field offsets.
+std::vector<classify::Finding> clip(const std::vector<classify::Finding>& findings, const PromptField& field) {
+  std::vector<classify::Finding> out;
+  auto it = std::lower_bound(findings.begin(), findings.end(), field.start,
+                             [](const classify::Finding& f, std::size_t pos) { return f.end <= pos; });
+  for (; it != findings.end() && it->start < field.end; ++it) {
+    classify::Finding f = *it;
+    f.start = std::max(f.start, field.start) - field.start;
+    f.end = std::min(f.end, field.end) - field.start;
+    if (f.start < f.end) out.push_back(std::move(f));
+  }
+  return out;
+}
+
+std::string mask_field(const std::string& text, const PromptField& field,
+                       const std::vector<classify::Finding>& findings, const std::vector<classify::Finding>& persons,
+                       privacy::Vault& vault, MaskCounts& counts) {
+  auto field_findings = clip(findings, field);
+  auto field_persons = clip(persons, field);
+  if (field_findings.empty() && field_persons.empty()) return text;
+  auto result = privacy::mask(text, field_findings, field_persons, vault);
+  for (const auto& entity : result.entities) {
+    if (entity.type != privacy::kLiteralType) ++counts[entity.type];
+  }
+  return std::move(result.masked);
+}
+
+}  // namespace
+
+AssembledPrompt assemble_prompt(const ChatRequest& request) {
+  AssembledPrompt prompt;
+  std::size_t bytes = request.system.size();
+  for (const auto& m : request.messages) {
+    bytes += m.text.size() + 1;
+    for (const auto& call : m.tool_calls) bytes += call.arguments_json.size() + 1;
+  }
+  prompt.text.reserve(bytes + 1);
+  if (!request.system.empty()) append_field(prompt, {PromptField::Kind::system}, request.system);
+  for (std::size_t i = 0; i < request.messages.size(); ++i) {
+    const auto& message = request.messages[i];
+    append_field(prompt, {PromptField::Kind::message_text, i}, message.text);
+    for (std::size_t c = 0; c < message.tool_calls.size(); ++c) {
+      append_field(prompt, {PromptField::Kind::tool_arguments, i, c}, message.tool_calls[c].arguments_json);
+    }
+  }
+  return prompt;
+}
+
+AssembledPrompt assemble_inputs(const std::vector<std::string>& inputs) {
+  AssembledPrompt prompt;
+  for (std::size_t i = 0; i < inputs.size(); ++i) append_field(prompt, {PromptField::Kind::message_text, i}, inputs[i]);
+  return prompt;
+}
+
+ChatRequest mask_request(const ChatRequest& request, const AssembledPrompt& prompt,
+                         const std::vector<classify::Finding>& findings, const std::vector<classify::Finding>& persons,
+                         privacy::Vault& vault, MaskCounts& counts) {
+  ChatRequest masked = request;
+  for (const auto& field : prompt.fields) {
+    switch (field.kind) {
+      case PromptField::Kind::system:
+        masked.system = mask_field(request.system, field, findings, persons, vault, counts);
+        break;
+      case PromptField::Kind::message_text:
+        masked.messages[field.message].text =
+            mask_field(request.messages[field.message].text, field, findings, persons, vault, counts);
+        break;
+      case PromptField::Kind::tool_arguments: {
+        // Placeholders are plain letters, digits and '_', so JSON text stays valid JSON.
+        auto& call = masked.messages[field.message].tool_calls[field.call];
+        call.arguments_json = mask_field(request.messages[field.message].tool_calls[field.call].arguments_json, field,
+                                         findings, persons, vault, counts);
+        break;
+      }
+    }
+  }
+  return masked;
+}
+
+std::vector<std::string> mask_inputs(const std::vector<std::string>& inputs, const AssembledPrompt& prompt,
+                                     const std::vector<classify::Finding>& findings,
+                                     const std::vector<classify::Finding>& persons, privacy::Vault& vault,
+                                     MaskCounts& counts) {
+  std::vector<std::string> out;
+  out.reserve(inputs.size());
+  for (const auto& field : prompt.fields) {
+    out.push_back(mask_field(inputs[field.message], field, findings, persons, vault, counts));
+  }
+  return out;
+}
+
+}  // namespace aegis::gateway

@@ -1,0 +1,49 @@
+#pragma once
+// The assembled prompt (everything the model will read, in one string, so
+// that RAG context, history and tool arguments are classified together) and
+// how findings in it map back to the request's fields for masking.
+#include <cstddef>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "classify/finding.hpp"
+#include "core/chat.hpp"
+#include "privacy/vault.hpp"
+
+namespace aegis::gateway {
+
+struct PromptField {
+  enum class Kind { system, message_text, tool_arguments };
+  Kind kind = Kind::system;
+  std::size_t message = 0;  // message_text, tool_arguments
+  std::size_t call = 0;     // tool_arguments
+  std::size_t start = 0;    // [start, end) in AssembledPrompt::text
+  std::size_t end = 0;
+};
+
+struct AssembledPrompt {
+  std::string text;
+  std::vector<PromptField> fields;
+};
+
+AssembledPrompt assemble_prompt(const ChatRequest& request);
+// Embedding inputs, one field per input (Kind::message_text, message = input index).
+AssembledPrompt assemble_inputs(const std::vector<std::string>& inputs);
+
+// Entity type -> number of values masked.
+using MaskCounts = std::map<std::string, int>;
+
+// `findings` and `persons` hold offsets into prompt.text (sorted, non-overlapping).
+// Returns a copy of `request` whose fields have every finding replaced by a
+// vault placeholder; a finding that straddles two fields is masked in both.
+ChatRequest mask_request(const ChatRequest& request, const AssembledPrompt& prompt,
+                         const std::vector<classify::Finding>& findings, const std::vector<classify::Finding>& persons,
+                         privacy::Vault& vault, MaskCounts& counts);
+
+std::vector<std::string> mask_inputs(const std::vector<std::string>& inputs, const AssembledPrompt& prompt,
+                                     const std::vector<classify::Finding>& findings,
+                                     const std::vector<classify::Finding>& persons, privacy::Vault& vault,
+                                     MaskCounts& counts);
+
+}  // namespace aegis::gateway

@@ -1,0 +1,228 @@
+#include "resilience/classifier_egress_guard.hpp"
+
+#include <boost/asio/ip/address.hpp>
+
+#include <charconv>
+#include <optional>
+#include <stdexcept>
+
+#include "telemetry/log.hpp"
+
+namespace aegis::resilience {
+
+namespace {
+
+using Bytes = std::array<std::uint8_t, 16>;
+
+// IPv6 bytes of an address; IPv4 as ::ffff:a.b.c.d. nullopt when unparseable.
+std::optional<Bytes> address_bytes(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(std::string(text), ec);
+  if (ec) return std::nullopt;
+  if (address.is_v4()) {
+    return boost::asio::ip::make_address_v6(boost::asio::ip::v4_mapped, address.to_v4()).to_bytes();
+  }
+  return address.to_v6().to_bytes();
+}
+
+void append_utf8(std::string& out, std::uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+// The 4 hex digits of a \u escape starting at text[at] ("\uXXXX"), or nullopt.
+std::optional<std::uint32_t> hex4_after_u(std::string_view text, std::size_t at) {
+  if (at + 6 > text.size() || text[at] != '\\' || text[at + 1] != 'u') return std::nullopt;
+  std::uint32_t value = 0;
+  const char* first = text.data() + at + 2;
+  auto [end, ec] = std::from_chars(first, first + 4, value, 16);
+  if (ec != std::errc{} || end != first + 4) return std::nullopt;
+  return value;
+}
+
+constexpr std::uint32_t kReplacement = 0xFFFD;
+
+// The byte a one-letter JSON escape stands for; 0 for \u and anything malformed.
+char simple_escape(char e) noexcept {
+  switch (e) {
+    case '"':
+      return '"';
+    case '\\':
+      return '\\';
+    case '/':
+      return '/';
+    case 'b':
+      return '\b';
+    case 'f':
+      return '\f';
+    case 'n':
+      return '\n';
+    case 'r':
+      return '\r';
+    case 't':
+      return '\t';
+    default:
+      return 0;
+  }
+}
+
+}  // namespace
+
+std::string decode_json_string_escapes(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (!in_string || c != '\\' || i + 1 >= text.size()) {
+      if (c == '"') in_string = !in_string;
+      out += c;
+      continue;
+    }
+    if (const char simple = simple_escape(text[i + 1]); simple != 0) {
+      out += simple;
+      ++i;
+      continue;
+    }
+    const auto unit = hex4_after_u(text, i);
+    if (!unit) {
+      out += c;  // malformed: keep the backslash, the next byte follows as is
+      continue;
+    }
+    std::size_t consumed = 6;
+    std::uint32_t cp = *unit;
+    if (cp >= 0xD800 && cp <= 0xDBFF) {
+      const auto low = hex4_after_u(text, i + 6);
+      if (low && *low >= 0xDC00 && *low <= 0xDFFF) {
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (*low - 0xDC00);
+        consumed = 12;
+      } else {
+        cp = kReplacement;
+      }
+    } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+      cp = kReplacement;
+    }
+    append_utf8(out, cp);
+    i += consumed - 1;
+  }
+  return out;
+}
+
+bool ClassifierEgressGuard::Network::contains(const Bytes& address) const noexcept {
+  const unsigned whole = prefix / 8;
+  for (unsigned i = 0; i < whole; ++i) {
+    if (address[i] != bytes[i]) return false;
+  }
+  const unsigned rest = prefix % 8;
+  if (rest == 0) return true;
+  const auto mask = static_cast<std::uint8_t>(0xFF << (8 - rest));
+  return (address[whole] & mask) == (bytes[whole] & mask);
+}
+
+ClassifierEgressGuard::Network ClassifierEgressGuard::parse_network(std::string_view cidr) {
+  const auto slash = cidr.find('/');
+  const std::string_view address_text = cidr.substr(0, slash);
+  std::optional<Bytes> bytes = address_bytes(address_text);
+  unsigned bits = 0;
+  bool ok = bytes.has_value() && slash != std::string_view::npos;
+  if (ok) {
+    const auto prefix = cidr.substr(slash + 1);
+    auto [end, ec] = std::from_chars(prefix.data(), prefix.data() + prefix.size(), bits);
+    const bool v4 = address_text.find(':') == std::string_view::npos;
+    ok = ec == std::errc{} && end == prefix.data() + prefix.size() && !prefix.empty() && bits <= (v4 ? 32u : 128u);
+    if (v4) bits += 96;
+  }
+  if (!ok) throw std::invalid_argument("egress.local_cidrs: invalid CIDR '" + std::string(cidr) + "'");
+  return Network{*bytes, bits};
+}
+
+ClassifierEgressGuard::ClassifierEgressGuard(const config::EgressConfig& config, const classify::Classifier& classifier,
+                                             telemetry::Registry& metrics)
+    : classifier_(classifier),
+      blocked_(metrics.counter("aegis_pipeda_blocked_total",
+                               "Sends to a destination outside the local network that the egress guard blocked "
+                               "because the body held RESTRICTED data",
+                               {"provider"})) {
+  for (std::string_view builtin :
+       {"127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "::1/128", "fc00::/7"}) {
+    networks_.push_back(parse_network(builtin));
+  }
+  for (const auto& cidr : config.local_cidrs) networks_.push_back(parse_network(cidr));
+}
+
+bool ClassifierEgressGuard::is_local_address(std::string_view remote_ip) const {
+  const auto bytes = address_bytes(remote_ip);
+  if (!bytes) return false;
+  for (const auto& network : networks_) {
+    if (network.contains(*bytes)) return true;
+  }
+  return false;
+}
+
+void ClassifierEgressGuard::warn_declared_local_once(std::string_view provider, std::string_view remote_ip) {
+  {
+    std::lock_guard lock(warned_mutex_);
+    if (!warned_.emplace(provider).second) return;
+  }
+  telemetry::log(telemetry::LogLevel::warn, "egress_declared_local_provider_not_local",
+                 {{"provider", provider},
+                  {"remote_ip", remote_ip},
+                  {"detail",
+                   "provider declared local connected to an address outside the local networks; "
+                   "its sends are re-scanned as cloud-bound"}});
+}
+
+Result<void> ClassifierEgressGuard::check(std::string_view provider, config::Locality declared,
+                                          std::string_view remote_ip, std::string_view body) {
+  if (declared == config::Locality::local) {
+    if (is_local_address(remote_ip)) return {};
+    warn_declared_local_once(provider, remote_ip);
+  }
+  if (body.empty()) return {};
+
+  std::set<std::string, std::less<>> restricted_types;
+  bool restricted = false;
+  const auto scan = [&](std::string_view text) {
+    const auto result = classifier_.classify(text);
+    if (result.level != Level::RESTRICTED) return;
+    restricted = true;
+    for (const auto& finding : result.findings) {
+      if (finding.level == Level::RESTRICTED) restricted_types.insert(finding.entity_type);
+    }
+  };
+  if (body.find('\\') == std::string_view::npos) {
+    scan(body);
+  } else {
+    scan(decode_json_string_escapes(body));
+    scan(body);
+  }
+  if (!restricted) return {};
+
+  blocked_.with({provider}).inc();
+  std::string types;
+  for (const auto& type : restricted_types) {
+    if (!types.empty()) types += ", ";
+    types += type;
+  }
+  if (types.empty()) types = "unspecified";
+  return make_error(ErrorCode::egress_blocked, "egress guard blocked a send to provider '" + std::string(provider) +
+                                                   "' outside the local network: the request holds RESTRICTED "
+                                                   "data (" +
+                                                   types + ")");
+}
+
+}  // namespace aegis::resilience

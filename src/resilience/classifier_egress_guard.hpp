@@ -1,0 +1,65 @@
+#pragma once
+// The egress guard (resilience/egress_guard.hpp) backed by the request
+// classifier: local destinations are decided by address, every other send is
+// re-classified and a RESTRICTED finding blocks it.
+//
+// JSON escapes: provider bodies are JSON, and a string like "\u0030\u0034\u0036
+// 454 286" is a SIN that the classifier cannot see in the raw bytes. A body
+// holding a backslash is therefore classified twice: once with the escapes
+// inside JSON string literals decoded (decode_json_string_escapes) and once
+// raw; the most restrictive result wins, so decoding can only make the guard
+// stricter. A body without a backslash has no escapes and is classified once,
+// as is. Other encodings (base64 payloads, images) are not decoded.
+#include <array>
+#include <cstdint>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "classify/classifier.hpp"
+#include "config/config.hpp"
+#include "resilience/egress_guard.hpp"
+#include "telemetry/metrics.hpp"
+
+namespace aegis::resilience {
+
+class ClassifierEgressGuard final : public EgressGuard {
+ public:
+  // Parses egress.local_cidrs once; throws std::invalid_argument on a CIDR the
+  // config loader should have refused. `classifier` and `metrics` must outlive the guard.
+  ClassifierEgressGuard(const config::EgressConfig& config, const classify::Classifier& classifier,
+                        telemetry::Registry& metrics);
+
+  // Thread-safe.
+  Result<void> check(std::string_view provider, config::Locality declared, std::string_view remote_ip,
+                     std::string_view body) override;
+  bool is_local_address(std::string_view remote_ip) const override;
+
+ private:
+  // An address block over IPv6 bytes; IPv4 blocks are stored IPv4-mapped
+  // (::ffff:a.b.c.d, prefix + 96), so one comparison serves both families
+  // and the mapped form of a local IPv4 address is local too.
+  struct Network {
+    std::array<std::uint8_t, 16> bytes{};
+    unsigned prefix = 0;
+    bool contains(const std::array<std::uint8_t, 16>& address) const noexcept;
+  };
+  static Network parse_network(std::string_view cidr);
+  void warn_declared_local_once(std::string_view provider, std::string_view remote_ip);
+
+  std::vector<Network> networks_;
+  const classify::Classifier& classifier_;
+  telemetry::CounterFamily& blocked_;
+  std::mutex warned_mutex_;
+  std::set<std::string, std::less<>> warned_;  // providers already logged as declared-local-but-not-local
+};
+
+// The text with every escape inside a JSON string literal decoded (\n, \",
+// \uXXXX with surrogate pairs to UTF-8; a lone surrogate becomes U+FFFD);
+// everything outside string literals, and any malformed escape, is copied
+// unchanged. Not a validator: it never fails, whatever the input.
+std::string decode_json_string_escapes(std::string_view text);
+
+}  // namespace aegis::resilience

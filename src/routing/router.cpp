@@ -1,0 +1,222 @@
+#include "routing/router.hpp"
+
+#include <algorithm>
+#include <array>
+
+namespace aegis::routing {
+
+namespace {
+
+using providers::LLMProvider;
+using providers::ModelChoice;
+
+constexpr std::string_view kRuleTaskDefault = "task_default";
+constexpr std::string_view kRuleExplicit = "explicit_model";
+constexpr std::string_view kRuleBudget = "budget_downgrade";
+constexpr std::string_view kRuleRestricted = "restricted_local_only";
+constexpr std::string_view kRuleConfidential = "confidential_local_only";
+
+bool is_tier(std::string_view s) { return std::ranges::find(providers::kTiers, s) != std::end(providers::kTiers); }
+
+// The order in which a local provider lacking `tier` substitutes another:
+// cheaper tiers first (never silently more expensive when a cheaper one
+// exists), then upward.
+std::array<std::string_view, 3> nearest_tiers(std::string_view tier) {
+  if (tier == "opus") return {"opus", "sonnet", "haiku"};
+  if (tier == "haiku") return {"haiku", "sonnet", "opus"};
+  return {"sonnet", "haiku", "opus"};
+}
+
+RouteTarget target(LLMProvider* provider, const std::string& model) {
+  return RouteTarget{provider, model, provider->info().locality};
+}
+
+std::optional<RouteTarget> target_for_tier(LLMProvider* provider, std::string_view tier) {
+  const auto& models = provider->info().models;
+  if (auto it = models.find(std::string(tier)); it != models.end()) return target(provider, it->second);
+  // Only local providers substitute: a RESTRICTED request must still find a
+  // home when the local box runs one model, while a cloud provider lacking
+  // the tier is simply not a candidate.
+  if (provider->info().locality != config::Locality::local) return std::nullopt;
+  for (auto near : nearest_tiers(tier)) {
+    if (auto it = models.find(std::string(near)); it != models.end()) return target(provider, it->second);
+  }
+  return std::nullopt;
+}
+
+std::vector<RouteTarget> chain_for_tier(const providers::ProviderSet& set, std::string_view tier) {
+  std::vector<RouteTarget> chain;
+  for (auto* p : set.ordered()) {
+    if (auto t = target_for_tier(p, tier)) chain.push_back(std::move(*t));
+  }
+  return chain;
+}
+
+void keep_local(std::vector<RouteTarget>& chain) {
+  std::erase_if(chain, [](const RouteTarget& t) { return t.locality != config::Locality::local; });
+}
+
+// "$0.40": at least cents, more digits only when the amount has them.
+std::string usd(Money m) {
+  std::string s = m.to_usd_string();
+  if (const auto dot = s.find('.'); dot != std::string::npos && s.size() - dot == 2) s += '0';
+  return "$" + s;
+}
+
+// The task name comes from the client; the reason goes into a response
+// header and logs, so only a plain identifier is echoed.
+std::string printable_task(const std::string& task) {
+  const bool plain = !task.empty() && task.size() <= 64 && std::ranges::all_of(task, [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+           c == '.';
+  });
+  return plain ? task : std::string("(invalid)");
+}
+
+std::string join(const std::vector<std::string>& parts, std::string_view sep) {
+  std::string out;
+  for (const auto& p : parts) {
+    if (p.empty()) continue;
+    if (!out.empty()) out += sep;
+    out += p;
+  }
+  return out;
+}
+
+}  // namespace
+
+Router::Router(const config::Config& config, const providers::ProviderSet& providers)
+    : config_(config), providers_(providers) {}
+
+Result<RouteDecision> Router::decide(const RouteInput& input) const {
+  const auto& routing = config_.routing;
+  const std::string& requested = input.requested_model;
+  const bool automatic = requested.empty() || requested == "auto";
+
+  const std::vector<std::string>* team_list = nullptr;
+  if (auto it = routing.team_models.find(input.team); it != routing.team_models.end()) team_list = &it->second;
+
+  auto allowed_values = [&] {
+    if (!team_list) return join(providers_.model_names(), ", ");
+    std::vector<std::string> names = {"auto"};
+    for (const auto& m : *team_list) {
+      if (std::ranges::find(names, m) == names.end()) names.push_back(m);
+    }
+    return join(names, ", ");
+  };
+
+  // Step 1: the tier, or the concrete model asked for.
+  std::string tier;
+  std::optional<ModelChoice> concrete;
+  std::string rule(kRuleTaskDefault);
+  std::string tier_part;
+  if (automatic) {
+    auto it = routing.task_tiers.find(input.task);
+    tier = it != routing.task_tiers.end() ? it->second : "sonnet";
+    tier_part = "task=" + printable_task(input.task) + "→" + tier;
+    if (it == routing.task_tiers.end()) tier_part += " (unknown task)";
+  } else {
+    if (!is_tier(requested)) {
+      auto choice = providers_.resolve(requested, "sonnet");
+      if (!choice.ok()) {
+        return make_error(ErrorCode::invalid_request,
+                          "unknown model '" + requested + "'; allowed: " + allowed_values());
+      }
+      concrete = std::move(choice).value();
+    }
+    if (team_list) {
+      bool permitted = std::ranges::find(*team_list, requested) != team_list->end();
+      // A listed concrete model may also be asked for in its other spelling
+      // ("id" vs "provider/id"); tier aliases only match themselves.
+      for (auto it = team_list->begin(); concrete && !permitted && it != team_list->end(); ++it) {
+        if (*it == "auto" || is_tier(*it)) continue;
+        auto listed = providers_.resolve(*it, "sonnet");
+        permitted = listed.ok() && listed->provider == concrete->provider && listed->model == concrete->model;
+      }
+      if (!permitted) {
+        return make_error(ErrorCode::invalid_request, "model '" + requested + "' is not allowed for team '" +
+                                                          input.team + "'; allowed: " + allowed_values());
+      }
+    }
+    rule = kRuleExplicit;
+    if (concrete) {
+      tier = concrete->tier;
+      tier_part = "explicit model=" + concrete->model + " (" + concrete->provider->info().name + ")";
+    } else {
+      tier = requested;
+      tier_part = "explicit tier=" + tier;
+    }
+  }
+
+  // Step 2: budget. Only tier-based choices move; a concrete id is honoured.
+  std::string budget_part;
+  if (input.remaining_budget) {
+    const Money remaining = *input.remaining_budget;
+    const bool below_opus = remaining < routing.downgrade_opus_below;
+    const bool below_sonnet = routing.downgrade_sonnet_below && remaining < *routing.downgrade_sonnet_below;
+    const bool would_downgrade = (tier == "opus" && (below_opus || below_sonnet)) || (tier == "sonnet" && below_sonnet);
+    if (!would_downgrade) {
+      budget_part = "budget ok";
+    } else {
+      const Money threshold = below_sonnet ? *routing.downgrade_sonnet_below : routing.downgrade_opus_below;
+      const std::string comparison = "budget " + usd(remaining) + " < " + usd(threshold) + ": ";
+      if (concrete) {
+        budget_part = comparison + "explicit model kept";
+      } else {
+        const std::string before = tier;
+        tier = below_sonnet ? "haiku" : "sonnet";
+        budget_part = comparison + before + "→" + tier;
+        rule = kRuleBudget;
+      }
+    }
+  }
+
+  // Step 3: data rules. RESTRICTED is not configurable on purpose.
+  bool local_only = false;
+  std::string data_part;
+  if (input.level == Level::RESTRICTED) {
+    local_only = true;
+    rule = kRuleRestricted;
+    data_part = "restricted→local-only";
+  } else if (input.level == Level::CONFIDENTIAL && routing.confidential == config::ConfidentialPolicy::local_only) {
+    local_only = true;
+    rule = kRuleConfidential;
+    data_part = "confidential→local-only (policy)";
+  }
+
+  // Step 4: the chain.
+  std::vector<RouteTarget> chain;
+  if (concrete && local_only && concrete->provider->info().locality != config::Locality::local) {
+    chain = chain_for_tier(providers_, tier);
+    keep_local(chain);
+    if (!chain.empty()) tier_part = "requested " + concrete->model + " is cloud: replaced by " + chain.front().model;
+  } else {
+    if (concrete) chain.push_back(target(concrete->provider, concrete->model));
+    for (auto& t : chain_for_tier(providers_, tier)) {
+      if (!concrete || t.provider != concrete->provider) chain.push_back(std::move(t));
+    }
+    if (local_only) keep_local(chain);
+  }
+  if (chain.empty()) {
+    if (local_only) {
+      return make_error(ErrorCode::no_local_provider, std::string(to_string(input.level)) +
+                                                          " data may only go to a local provider, and no local " +
+                                                          "provider serves tier '" + tier + "' or any other");
+    }
+    return make_error(ErrorCode::unavailable, "no provider serves tier '" + tier + "'");
+  }
+
+  RouteDecision decision;
+  decision.local_only =
+      std::ranges::all_of(chain, [](const RouteTarget& t) { return t.locality == config::Locality::local; });
+  const bool maskable_level = input.level == Level::INTERNAL || input.level == Level::CONFIDENTIAL;
+  decision.mask_for_cloud = maskable_level && !decision.local_only;
+  if (input.level == Level::CONFIDENTIAL && decision.mask_for_cloud) data_part = "confidential→masked for cloud";
+  decision.tier = tier;
+  decision.chain = std::move(chain);
+  decision.rule = rule;
+  decision.reason = join({data_part, tier_part, budget_part}, "; ");
+  return decision;
+}
+
+}  // namespace aegis::routing

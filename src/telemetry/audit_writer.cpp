@@ -1,0 +1,177 @@
+#include "telemetry/audit_writer.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "telemetry/log.hpp"
+
+namespace aegis::telemetry {
+
+namespace {
+
+// Not the injectable Clock: these are condition-variable timeouts (batching
+// delay, backoff, drain deadline), which only a real clock can wake.
+using SteadyClock = std::chrono::steady_clock;
+
+AuditWriterOptions sanitize(AuditWriterOptions o) {
+  o.max_queue = std::max<std::size_t>(o.max_queue, 1);
+  o.max_batch = std::max<std::size_t>(o.max_batch, 1);
+  o.initial_backoff = std::max(o.initial_backoff, std::chrono::milliseconds(1));
+  o.max_backoff = std::max(o.max_backoff, o.initial_backoff);
+  return o;
+}
+
+}  // namespace
+
+AuditWriter::AuditWriter(store::AuditStore& store, Registry& registry, Options options)
+    : store_(store),
+      options_(sanitize(options)),
+      written_metric_(registry.counter("aegis_audit_rows_written_total", "Audit rows written to the store").with({})),
+      dropped_metric_(
+          registry
+              .counter("aegis_audit_rows_dropped_total",
+                       "Audit rows lost: queue full, recorded after stop, or the store kept failing at stop")
+              .with({})),
+      errors_metric_(
+          registry.counter("aegis_audit_write_errors_total", "Failed audit batch writes (each is retried)").with({})),
+      depth_metric_(registry.gauge("aegis_audit_queue_depth", "Audit rows waiting to be written").with({})) {
+  thread_ = std::thread([this] { run(); });
+}
+
+AuditWriter::~AuditWriter() { stop(); }
+
+void AuditWriter::record(AuditRecord record) {
+  std::unique_lock lock(mu_);
+  if (stopping_ || queue_.size() >= options_.max_queue) {
+    ++dropped_;
+    const bool first = !dropping_;
+    const char* reason = stopping_ ? "writer stopped" : "queue full";
+    dropping_ = true;
+    lock.unlock();
+    dropped_metric_.inc();
+    if (first) log(LogLevel::warn, "audit_rows_dropping", {{"reason", reason}});
+    return;
+  }
+  dropping_ = false;
+  queue_.push_back(std::move(record));
+  ++accepted_;
+  const std::size_t depth = queue_.size();
+  depth_metric_.set(static_cast<double>(depth));
+  lock.unlock();
+  // The writer waits either for a first row or for a full batch; waking it on
+  // every row would cost a context switch per request.
+  if (depth == 1 || depth == options_.max_batch) work_cv_.notify_one();
+}
+
+bool AuditWriter::flush(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  const std::uint64_t target = accepted_;
+  if (settled_ >= target) return true;
+  ++flush_waiters_;
+  work_cv_.notify_one();
+  const bool done = done_cv_.wait_for(lock, timeout, [&] { return settled_ >= target; });
+  --flush_waiters_;
+  return done;
+}
+
+void AuditWriter::flush() {
+  std::unique_lock lock(mu_);
+  const std::uint64_t target = accepted_;
+  if (settled_ >= target) return;
+  ++flush_waiters_;
+  work_cv_.notify_one();
+  done_cv_.wait(lock, [&] { return settled_ >= target; });
+  --flush_waiters_;
+}
+
+void AuditWriter::stop() {
+  std::lock_guard join_lock(join_mu_);
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_) {
+      stopping_ = true;
+      stop_deadline_ = SteadyClock::now() + options_.drain_timeout;
+    }
+  }
+  work_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::uint64_t AuditWriter::rows_written() const noexcept {
+  std::lock_guard lock(mu_);
+  return written_;
+}
+
+std::uint64_t AuditWriter::rows_dropped() const noexcept {
+  std::lock_guard lock(mu_);
+  return dropped_;
+}
+
+void AuditWriter::run() {
+  std::vector<AuditRecord> batch;
+  batch.reserve(options_.max_batch);
+  std::unique_lock lock(mu_);
+  for (;;) {
+    work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) break;  // stopping, and everything is written
+    if (queue_.size() < options_.max_batch && !stopping_ && flush_waiters_ == 0) {
+      work_cv_.wait_until(lock, SteadyClock::now() + options_.max_delay,
+                          [&] { return queue_.size() >= options_.max_batch || stopping_ || flush_waiters_ > 0; });
+    }
+    const std::size_t n = std::min(queue_.size(), options_.max_batch);
+    batch.clear();
+    for (std::size_t i = 0; i < n; ++i) {
+      batch.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    depth_metric_.set(static_cast<double>(queue_.size()));
+    lock.unlock();
+    // Once stop() has given up on a failing store, the rest goes the same way
+    // without another attempt each (a locked database costs a busy timeout per call).
+    const bool ok = lost_at_stop_ == 0 && write(batch);
+    lock.lock();
+    if (ok) {
+      written_ += n;
+      written_metric_.inc(static_cast<double>(n));
+    } else {
+      dropped_ += n;
+      lost_at_stop_ += n;
+      dropped_metric_.inc(static_cast<double>(n));
+    }
+    settled_ += n;
+    done_cv_.notify_all();
+  }
+  if (lost_at_stop_ > 0) {
+    log(LogLevel::error, "audit_rows_lost",
+        {{"rows", lost_at_stop_}, {"reason", "the store kept failing at shutdown"}});
+  }
+}
+
+bool AuditWriter::write(const std::vector<AuditRecord>& batch) {
+  auto backoff = options_.initial_backoff;
+  for (;;) {
+    auto result = store_.append_audit(batch);
+    if (result.ok()) {
+      if (failing_) log(LogLevel::info, "audit_write_recovered", {{"rows", batch.size()}});
+      failing_ = false;
+      return true;
+    }
+    errors_metric_.inc();
+    if (!failing_) {
+      // Store errors name the operation only, never a stored value.
+      log(LogLevel::warn, "audit_write_failed", {{"error", result.error().message}, {"action", "retrying"}});
+      failing_ = true;
+    }
+    std::unique_lock lock(mu_);
+    const auto now = SteadyClock::now();
+    if (stopping_ && now >= stop_deadline_) return false;
+    auto wake = now + backoff;
+    if (stopping_) wake = std::min(wake, stop_deadline_);
+    // A stop() during the backoff wakes the writer so the drain deadline is honoured.
+    const bool was_stopping = stopping_;
+    work_cv_.wait_until(lock, wake, [&] { return stopping_ != was_stopping; });
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+}
+
+}  // namespace aegis::telemetry

@@ -1,0 +1,99 @@
+#pragma once
+// Writes audit rows to an AuditStore in batches on a thread of its own, so
+// the request path only pays for a short mutex-guarded push.
+//
+// Delivery: a row accepted by record() is written unless the process stops
+// while the store keeps failing (stop() gives up after drain_timeout and
+// counts what is left as dropped). A store error keeps the batch and retries
+// it with capped exponential backoff, so a transient failure loses nothing.
+// When the queue is full the new row is dropped and counted: the request
+// path never waits for the database.
+//
+// Metrics: aegis_audit_rows_written_total, aegis_audit_rows_dropped_total,
+// aegis_audit_write_errors_total (failed append_audit calls) and the gauge
+// aegis_audit_queue_depth.
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "store/store.hpp"
+#include "telemetry/audit.hpp"
+#include "telemetry/metrics.hpp"
+
+namespace aegis::telemetry {
+
+struct AuditWriterOptions {
+  std::size_t max_queue = 100'000;  // rows waiting to be written; beyond it new rows are dropped
+  std::size_t max_batch = 1'000;    // rows per append_audit call
+  // How long the writer waits for a batch to fill after the first row arrives.
+  std::chrono::milliseconds max_delay{20};
+  std::chrono::milliseconds initial_backoff{50};
+  std::chrono::milliseconds max_backoff{2'000};
+  // How long stop() keeps retrying a failing store before giving up.
+  std::chrono::milliseconds drain_timeout{5'000};
+};
+
+class AuditWriter final : public AuditSink {
+ public:
+  using Options = AuditWriterOptions;
+
+  // Starts the writer thread. `store` and `registry` must outlive the writer.
+  AuditWriter(store::AuditStore& store, Registry& registry, Options options = {});
+  ~AuditWriter() override;  // stop()
+  AuditWriter(const AuditWriter&) = delete;
+  AuditWriter& operator=(const AuditWriter&) = delete;
+
+  // Never blocks on I/O. After stop() rows are dropped (and counted).
+  void record(AuditRecord record) override;
+
+  // Blocks until every row accepted before the call has been written (or
+  // dropped by stop()). Wakes the writer at once instead of waiting for
+  // max_delay. Returns false if `timeout` passed first.
+  bool flush(std::chrono::milliseconds timeout);
+  void flush();
+
+  // Writes what is queued, then joins the thread. Idempotent, thread-safe.
+  void stop();
+
+  std::uint64_t rows_written() const noexcept;
+  std::uint64_t rows_dropped() const noexcept;
+
+ private:
+  void run();
+  // Writes one batch, retrying on error. Returns false when it gave up.
+  bool write(const std::vector<AuditRecord>& batch);
+
+  store::AuditStore& store_;
+  Options options_;
+  Counter& written_metric_;
+  Counter& dropped_metric_;
+  Counter& errors_metric_;
+  Gauge& depth_metric_;
+
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;  // writer waits for rows, flush or stop
+  std::condition_variable done_cv_;  // flush() waits for progress
+  std::deque<AuditRecord> queue_;
+  std::uint64_t accepted_ = 0;  // rows ever accepted by record()
+  std::uint64_t settled_ = 0;   // rows written or given up on (settled_ <= accepted_)
+  std::uint64_t written_ = 0;
+  std::uint64_t dropped_ = 0;
+  std::size_t flush_waiters_ = 0;
+  bool dropping_ = false;  // log the first drop of a streak, not every row
+  bool stopping_ = false;
+  std::chrono::steady_clock::time_point stop_deadline_{};
+
+  // Writer thread only.
+  bool failing_ = false;  // the last append_audit failed: log once per failure streak
+  std::uint64_t lost_at_stop_ = 0;
+
+  std::mutex join_mu_;
+  std::thread thread_;
+};
+
+}  // namespace aegis::telemetry

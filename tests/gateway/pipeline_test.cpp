@@ -1,0 +1,521 @@
+// The governance pipeline end to end, in process: real provider adapters
+// over the real outbound client to three in-process simulators (two cloud,
+// one local), the real classifier, router, ledger, breakers and egress
+// guard, with a ManualClock so breakers and budgets move without sleeping.
+// What a cloud provider saw is read from the simulators' own request logs.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "budget/budget_service.hpp"
+#include "budget/memory_ledger.hpp"
+#include "classify/classifier.hpp"
+#include "core/system_clock.hpp"
+#include "gateway/gateway.hpp"
+#include "http/client.hpp"
+#include "providers/factory.hpp"
+#include "resilience/classifier_egress_guard.hpp"
+#include "resilience/provider_health.hpp"
+#include "routing/router.hpp"
+#include "sim/simulator.hpp"
+
+namespace aegis::gateway {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+constexpr std::string_view kSin = "046 454 286";
+constexpr std::string_view kSinDigits = "046454286";
+constexpr std::string_view kCard = "4111 1111 1111 1111";
+
+class CapturingAudit final : public telemetry::AuditSink {
+ public:
+  void record(telemetry::AuditRecord row) override {
+    std::lock_guard lock(mutex_);
+    rows_.push_back(std::move(row));
+  }
+  std::vector<telemetry::AuditRecord> rows() const {
+    std::lock_guard lock(mutex_);
+    return rows_;
+  }
+  telemetry::AuditRecord last() const {
+    std::lock_guard lock(mutex_);
+    return rows_.empty() ? telemetry::AuditRecord{} : rows_.back();
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<telemetry::AuditRecord> rows_;
+};
+
+// Collects what a client would receive from a stream.
+class CollectingSink final : public providers::DeltaSink {
+ public:
+  asio::awaitable<bool> on_event(const StreamEvent& event) override {
+    events.push_back(event);
+    if (event.kind == StreamEvent::Kind::text) text += event.text;
+    co_return true;
+  }
+  std::vector<StreamEvent> events;
+  std::string text;
+};
+
+Message user_message(std::string text, Role role = Role::user) {
+  Message m;
+  m.role = role;
+  m.text = std::move(text);
+  return m;
+}
+
+config::ProviderConfig provider_config(std::string name, std::string type, config::Locality locality,
+                                       std::uint16_t port, std::map<std::string, std::string> models) {
+  config::ProviderConfig p;
+  p.name = std::move(name);
+  p.type = std::move(type);
+  p.locality = locality;
+  p.base_url = "http://127.0.0.1:" + std::to_string(port);
+  p.api_key = "test-key";
+  if (p.type == "azure_openai") p.api_version = "2024-06-01";
+  p.models = std::move(models);
+  for (const auto& [tier, model] : p.models) {
+    const std::int64_t in = locality == config::Locality::local ? 0 : (tier == "haiku" ? 1 : tier == "sonnet" ? 3 : 15);
+    p.prices[model] = config::ModelPrice{Money::from_dollars(in), Money::from_dollars(in * 5)};
+  }
+  if (p.type == "ollama") p.embedding_model = "nomic-embed-text";
+  if (p.type == "azure_openai") p.embedding_model = "text-embedding-3-small";
+  return p;
+}
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* name : {"anthropic", "azure", "ollama"}) {
+      sim::SimOptions options;
+      options.name = name;
+      sims_.push_back(std::make_unique<sim::Simulator>(io_, options));
+    }
+    std::vector<std::uint16_t> ports;
+    for (auto& s : sims_) ports.push_back(s->start());
+    thread_ = std::thread([this] { io_.run(); });
+
+    config_.providers.push_back(provider_config("anthropic", "anthropic", config::Locality::cloud, ports[0],
+                                                {{"haiku", "claude-haiku-4-5"},
+                                                 {"sonnet", "claude-sonnet-4-5"},
+                                                 {"opus", "claude-opus-4-1"}}));
+    config_.providers.push_back(provider_config("azure", "azure_openai", config::Locality::cloud, ports[1],
+                                                {{"haiku", "gpt-4o-mini"}, {"sonnet", "gpt-4o"}, {"opus", "o1"}}));
+    config_.providers.push_back(provider_config("ollama", "ollama", config::Locality::local, ports[2],
+                                                {{"haiku", "llama3.2:3b"},
+                                                 {"sonnet", "qwen2.5:14b"},
+                                                 {"opus", "llama3.3:70b"}}));
+    config_.routing.task_tiers = {{"chat", "sonnet"}, {"security_audit", "opus"}, {"commit_summary", "haiku"}};
+    config_.routing.fallback_chain = {"anthropic", "azure", "ollama"};
+    config_.resilience.health_check_interval = 0s;
+
+    classifier_ = classify::make_classifier(config_.classification);
+    guard_ = std::make_unique<resilience::ClassifierEgressGuard>(config_.egress, *classifier_, metrics_);
+    client_ = http::make_http_client(io_.get_executor(), http::ClientOptions{});
+    std::vector<std::unique_ptr<providers::LLMProvider>> built;
+    for (const auto& p : config_.providers) {
+      providers::ProviderDeps deps{*client_, &io_};
+      deps.egress = guard_.get();
+      built.push_back(providers::ProviderFactory::builtin().create(p, deps).value());
+    }
+    providers_ = std::make_unique<providers::ProviderSet>(std::move(built), config_.routing.fallback_chain);
+    router_ = std::make_unique<routing::Router>(config_, *providers_);
+    ledger_ = std::make_unique<budget::MemoryLedger>(clock_);
+    budgets_ = std::make_unique<budget::BudgetService>(*ledger_, metrics_, 900s);
+    health_ = std::make_unique<resilience::ProviderHealth>(config_.resilience, clock_, metrics_, providers_->ordered());
+    gateway_ = std::make_unique<Gateway>(GatewayDeps{config_, *providers_, *classifier_, *router_, *budgets_,
+                                                     *health_, audit_, metrics_, clock_});
+    principal_ = identity::Principal{"payments", "key1", Level::CONFIDENTIAL, Money::from_dollars(100)};
+  }
+
+  void TearDown() override {
+    health_->stop();
+    for (auto& s : sims_) s->stop();
+    work_.reset();
+    io_.stop();
+    thread_.join();
+  }
+
+  // Result<T> has no default state, which use_future needs: park it in an optional.
+  template <class T>
+  T run(asio::awaitable<T> work) {
+    auto slot = std::make_shared<std::optional<T>>();
+    auto task = [slot](asio::awaitable<T> w) -> asio::awaitable<void> { slot->emplace(co_await std::move(w)); };
+    asio::co_spawn(io_, task(std::move(work)), asio::use_future).get();
+    return std::move(**slot);
+  }
+
+  Result<ChatOutcome> chat(std::string text, std::string task = "chat", std::string model = "auto",
+                           std::optional<std::int64_t> max_tokens = 64) {
+    CallContext context;
+    context.principal = &principal_;
+    context.task = std::move(task);
+    ChatRequest request;
+    request.model = std::move(model);
+    request.max_tokens = max_tokens;
+    request.messages.push_back(user_message(std::move(text)));
+    auto outcome = run(gateway_->complete(context, std::move(request)));
+    last_context_ = context;
+    return outcome;
+  }
+
+  Result<void> stream(std::string text, CollectingSink& sink) {
+    CallContext context;
+    context.principal = &principal_;
+    ChatRequest request;
+    request.model = "auto";
+    request.max_tokens = 64;
+    request.stream = true;
+    request.messages.push_back(user_message(std::move(text)));
+    auto outcome = run(gateway_->stream(context, std::move(request), sink));
+    last_context_ = context;
+    return outcome;
+  }
+
+  sim::Simulator& sim(std::string_view name) {
+    for (auto& s : sims_) {
+      if (s->options().name == name) return *s;
+    }
+    throw std::logic_error("no such sim");
+  }
+
+  // Every body a cloud simulator has received, concatenated.
+  std::string cloud_traffic() {
+    std::string all;
+    for (const char* name : {"anthropic", "azure"}) {
+      for (const auto& r : sim(name).requests()) all += r.body + "\n";
+    }
+    return all;
+  }
+
+  static bool contains_digits(const std::string& haystack, std::string_view digits) {
+    std::string only;
+    for (char c : haystack) {
+      if (c >= '0' && c <= '9') only += c;
+    }
+    return only.find(digits) != std::string::npos;
+  }
+
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_{io_.get_executor()};
+  std::thread thread_;
+  std::vector<std::unique_ptr<sim::Simulator>> sims_;
+  config::Config config_;
+  ManualClock clock_{std::chrono::system_clock::time_point{} + std::chrono::hours(24 * 365 * 57)};
+  telemetry::Registry metrics_;
+  std::unique_ptr<classify::Classifier> classifier_;
+  std::unique_ptr<resilience::ClassifierEgressGuard> guard_;
+  std::unique_ptr<http::HttpClient> client_;
+  std::unique_ptr<providers::ProviderSet> providers_;
+  std::unique_ptr<routing::Router> router_;
+  std::unique_ptr<budget::MemoryLedger> ledger_;
+  std::unique_ptr<budget::BudgetService> budgets_;
+  std::unique_ptr<resilience::ProviderHealth> health_;
+  CapturingAudit audit_;
+  std::unique_ptr<Gateway> gateway_;
+  identity::Principal principal_;
+  CallContext last_context_;
+};
+
+TEST_F(PipelineTest, RestrictedGoesToTheLocalProviderOnly) {
+  auto outcome = chat("Please file the return for SIN " + std::string(kSin) + " today.");
+  ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+  EXPECT_EQ(outcome->route.provider, "ollama");
+  EXPECT_EQ(last_context_.level, Level::RESTRICTED);
+  EXPECT_NE(outcome->route.reason.find("restricted"), std::string::npos) << outcome->route.reason;
+  EXPECT_TRUE(cloud_traffic().empty());
+  EXPECT_TRUE(contains_digits(sim("ollama").requests().back().body, kSinDigits));
+  const auto row = audit_.last();
+  EXPECT_EQ(row.level, Level::RESTRICTED);
+  EXPECT_EQ(row.locality, "local");
+  EXPECT_EQ(row.status, 200);
+  EXPECT_EQ(row.entities.at("CA_SIN"), 1);
+}
+
+TEST_F(PipelineTest, RestrictedInEveryMessagePositionNeverReachesCloud) {
+  const std::vector<std::string> secrets = {std::string(kSin), std::string(kCard), "046-454-286", "4111111111111111"};
+  for (const auto& secret : secrets) {
+    CallContext context;
+    context.principal = &principal_;
+    ChatRequest request;
+    request.model = "claude-opus-4-1";  // even an explicit cloud model
+    request.max_tokens = 16;
+    request.system = "You are a helpful assistant.";
+    request.messages.push_back(user_message("earlier turn"));
+    Message assistant = user_message("ok", Role::assistant);
+    assistant.tool_calls.push_back(ToolCall{"call_1", "lookup", "{\"sin\":\"" + secret + "\",\"note\":\"sin\"}"});
+    request.messages.push_back(assistant);
+    Message tool = user_message("card on file", Role::tool);
+    tool.tool_call_id = "call_1";
+    request.messages.push_back(tool);
+    request.messages.push_back(user_message("summarise"));
+    auto outcome = run(gateway_->complete(context, std::move(request)));
+    ASSERT_TRUE(outcome.ok()) << secret << ": " << outcome.error().message;
+    EXPECT_EQ(outcome->route.provider, "ollama") << secret;
+  }
+  EXPECT_TRUE(cloud_traffic().empty());
+}
+
+TEST_F(PipelineTest, RestrictedWithLocalDownIs503AndNeverCloud) {
+  sim("ollama").stop();
+  auto outcome = chat("card " + std::string(kCard) + " was declined");
+  ASSERT_FALSE(outcome.ok());
+  EXPECT_EQ(outcome.error().code, ErrorCode::no_local_provider);
+  EXPECT_EQ(http_status(outcome.error().code), 503);
+  EXPECT_TRUE(cloud_traffic().empty());
+  EXPECT_EQ(audit_.last().status, 503);
+}
+
+TEST_F(PipelineTest, RestrictedWhileCloudBreakerIsHalfOpenStaysLocal) {
+  ASSERT_TRUE(sim("anthropic").set_fault("status_500", 3, std::nullopt).ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(chat("hello " + std::to_string(i)).ok());
+  ASSERT_EQ(health_->breaker("anthropic")->state(), CircuitState::open);
+  clock_.advance(61s);
+  ASSERT_EQ(health_->breaker("anthropic")->state(), CircuitState::half_open);
+  sim("anthropic").clear_requests();
+  sim("azure").clear_requests();
+  auto outcome = chat("my SIN is " + std::string(kSin));
+  ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+  EXPECT_EQ(outcome->route.provider, "ollama");
+  EXPECT_FALSE(contains_digits(cloud_traffic(), kSinDigits));
+  EXPECT_TRUE(cloud_traffic().empty());
+  // The probe slot was not used by the RESTRICTED request.
+  EXPECT_EQ(health_->breaker("anthropic")->state(), CircuitState::half_open);
+}
+
+TEST_F(PipelineTest, PersonAndEmailReachTheCloudOnlyAsPlaceholdersAndComeBackRestored) {
+  auto outcome = chat("Write to Jennifer Walsh at jennifer.walsh@acme-mail.com about the offer.");
+  ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+  EXPECT_EQ(outcome->route.provider, "anthropic");
+  const std::string seen = cloud_traffic();
+  EXPECT_EQ(seen.find("jennifer.walsh@acme-mail.com"), std::string::npos) << seen;
+  EXPECT_EQ(seen.find("Jennifer"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("EMAIL"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("PERSON_0"), std::string::npos) << seen;
+  // The simulator echoes the (masked) prompt; the client gets the originals back.
+  EXPECT_NE(outcome->completion.text.find("jennifer.walsh@acme-mail.com"), std::string::npos)
+      << outcome->completion.text;
+  EXPECT_NE(outcome->completion.text.find("Jennifer Walsh"), std::string::npos) << outcome->completion.text;
+  EXPECT_EQ(outcome->completion.text.find("PERSON_0"), std::string::npos);
+  EXPECT_GE(audit_.last().placeholders, 2);
+}
+
+TEST_F(PipelineTest, StreamingRestoresPlaceholdersSplitAcrossChunks) {
+  CollectingSink sink;
+  auto outcome = stream("Ask Jennifer Walsh (jennifer.walsh@acme-mail.com) to review.", sink);
+  ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+  EXPECT_EQ(last_context_.route.provider, "anthropic");
+  EXPECT_EQ(cloud_traffic().find("jennifer.walsh@acme-mail.com"), std::string::npos);
+  EXPECT_NE(sink.text.find("jennifer.walsh@acme-mail.com"), std::string::npos) << sink.text;
+  EXPECT_NE(sink.text.find("Jennifer Walsh"), std::string::npos) << sink.text;
+  EXPECT_EQ(sink.text.find("EMAIL"), std::string::npos) << sink.text;
+  ASSERT_FALSE(sink.events.empty());
+  EXPECT_EQ(sink.events.front().kind, StreamEvent::Kind::start);
+  EXPECT_EQ(sink.events.back().kind, StreamEvent::Kind::finish);
+  const auto row = audit_.last();
+  EXPECT_EQ(row.status, 200);
+  EXPECT_GT(row.output_tokens, 0);
+  EXPECT_GT(row.cost.micros, 0);
+}
+
+TEST_F(PipelineTest, FallsBackAfterInjectedFailuresBeforeTheFirstByte) {
+  ASSERT_TRUE(sim("anthropic").set_fault("status_503", 1, std::nullopt).ok());
+  auto outcome = chat("hello there");
+  ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+  EXPECT_EQ(outcome->route.provider, "azure");
+  const auto row = audit_.last();
+  ASSERT_EQ(row.fallback_path.size(), 2u);
+  EXPECT_EQ(row.fallback_path[0], "anthropic:unavailable");
+  EXPECT_EQ(row.fallback_path[1], "azure:ok");
+
+  CollectingSink sink;
+  ASSERT_TRUE(sim("anthropic").set_fault("reset", 1, std::nullopt).ok());
+  auto streamed = stream("hello again", sink);
+  ASSERT_TRUE(streamed.ok()) << streamed.error().message;
+  EXPECT_EQ(last_context_.route.provider, "azure");
+  EXPECT_EQ(sink.events.back().kind, StreamEvent::Kind::finish);
+}
+
+TEST_F(PipelineTest, ClientErrorsDoNotFallBack) {
+  // Anthropic rejects unknown fields (forwarded from an Anthropic client): the client's error, not an outage.
+  CallContext context;
+  context.principal = &principal_;
+  ChatRequest request;
+  request.model = "auto";
+  request.max_tokens = 16;
+  request.origin = WireProtocol::anthropic;
+  request.passthrough["not_a_real_field"] = 1;
+  request.messages.push_back(user_message("hi"));
+  auto outcome = run(gateway_->complete(context, std::move(request)));
+  ASSERT_FALSE(outcome.ok());
+  EXPECT_EQ(http_status(outcome.error().code), 400);
+  EXPECT_TRUE(sim("azure").requests().empty());
+  EXPECT_EQ(health_->breaker("anthropic")->consecutive_failures(), 0);
+}
+
+TEST_F(PipelineTest, LowBudgetDegradesOpusToSonnet) {
+  principal_.monthly_budget = Money::from_micros(900'000);  // $0.90 < $1.00 threshold
+  auto outcome = chat("review this design", "security_audit");
+  ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+  EXPECT_EQ(outcome->route.tier, "sonnet");
+  EXPECT_EQ(outcome->route.model, "claude-sonnet-4-5");
+  EXPECT_NE(outcome->route.reason.find("opus→sonnet"), std::string::npos) << outcome->route.reason;
+
+  principal_.monthly_budget = Money::from_dollars(50);
+  auto rich = chat("review this design", "security_audit");
+  ASSERT_TRUE(rich.ok());
+  EXPECT_EQ(rich->route.tier, "opus");
+}
+
+TEST_F(PipelineTest, BudgetExceededIs402BeforeAnyUpstreamCall) {
+  principal_.monthly_budget = Money::from_micros(100);  // $0.0001
+  auto outcome = chat("hello", "chat", "auto", 4000);
+  ASSERT_FALSE(outcome.ok());
+  EXPECT_EQ(outcome.error().code, ErrorCode::budget_exceeded);
+  EXPECT_EQ(http_status(outcome.error().code), 402);
+  for (const char* name : {"anthropic", "azure", "ollama"}) EXPECT_TRUE(sim(name).requests().empty()) << name;
+  const auto spend = ledger_->spend("payments");
+  EXPECT_EQ(spend.spent.micros, 0);
+  EXPECT_EQ(spend.reserved.micros, 0);
+  EXPECT_EQ(audit_.last().status, 402);
+}
+
+TEST_F(PipelineTest, ActualCostIsCommittedAndTheRestReleased) {
+  auto outcome = chat("hello", "chat", "auto", 1000);
+  ASSERT_TRUE(outcome.ok());
+  const auto spend = ledger_->spend("payments");
+  EXPECT_EQ(spend.reserved.micros, 0);
+  EXPECT_EQ(spend.requests, 1);
+  // claude-sonnet-4-5 at $3/$15 per Mtok, from the simulator's reported usage.
+  const auto& usage = outcome->completion.usage;
+  const auto expected = (usage.input_tokens * 3'000'000 + usage.output_tokens * 15'000'000 + 999'999) / 1'000'000;
+  EXPECT_EQ(spend.spent.micros, expected);
+  EXPECT_EQ(audit_.last().cost.micros, expected);
+  EXPECT_FALSE(audit_.last().budget_period.empty());
+}
+
+TEST_F(PipelineTest, FailedCallsReleaseTheirReservation) {
+  ASSERT_TRUE(sim("anthropic").set_fault("status_500", 10, std::nullopt).ok());
+  ASSERT_TRUE(sim("azure").set_fault("status_500", 10, std::nullopt).ok());
+  ASSERT_TRUE(sim("ollama").set_fault("status_500", 10, std::nullopt).ok());
+  auto outcome = chat("hello");
+  ASSERT_FALSE(outcome.ok());
+  const auto spend = ledger_->spend("payments");
+  EXPECT_EQ(spend.reserved.micros, 0);
+  EXPECT_EQ(spend.spent.micros, 0);
+}
+
+TEST_F(PipelineTest, BreakerOpensHalfOpensAndClosesWithTheInjectedClock) {
+  auto* breaker = health_->breaker("anthropic");
+  ASSERT_NE(breaker, nullptr);
+  ASSERT_TRUE(sim("anthropic").set_fault("status_500", 3, std::nullopt).ok());
+  for (int i = 0; i < 3; ++i) {
+    auto outcome = chat("ping " + std::to_string(i));
+    ASSERT_TRUE(outcome.ok());
+    EXPECT_EQ(outcome->route.provider, "azure");
+  }
+  EXPECT_EQ(breaker->state(), CircuitState::open);
+  const auto anthropic_calls = sim("anthropic").requests().size();
+  auto skipped = chat("while open");
+  ASSERT_TRUE(skipped.ok());
+  EXPECT_EQ(skipped->route.provider, "azure");
+  EXPECT_EQ(sim("anthropic").requests().size(), anthropic_calls);  // not even tried
+  EXPECT_EQ(audit_.last().fallback_path.front(), "anthropic:circuit_open");
+
+  clock_.advance(59s);
+  EXPECT_EQ(breaker->state(), CircuitState::open);
+  clock_.advance(2s);
+  EXPECT_EQ(breaker->state(), CircuitState::half_open);
+  auto probe = chat("probe");
+  ASSERT_TRUE(probe.ok());
+  EXPECT_EQ(probe->route.provider, "anthropic");
+  EXPECT_EQ(breaker->state(), CircuitState::closed);
+  const auto scrape = metrics_.expose();
+  EXPECT_NE(scrape.find("aegis_circuit_state{provider=\"anthropic\"} 0"), std::string::npos);
+}
+
+TEST_F(PipelineTest, ConcurrentRequestsNeverOverspendTheCap) {
+  // ~$0.0022 worst case each (sonnet at $3/$15, 128 output tokens): a $0.10 cap admits a few dozen.
+  principal_.monthly_budget = Money::from_micros(100'000);
+  constexpr int kRequests = 200;
+  std::atomic<int> ok{0}, rejected{0}, other{0};
+  std::vector<std::future<void>> done;
+  for (int i = 0; i < kRequests; ++i) {
+    auto work = [this, i, &ok, &rejected, &other]() -> asio::awaitable<void> {
+      CallContext context;
+      context.principal = &principal_;
+      ChatRequest request;
+      request.model = "auto";
+      request.max_tokens = 128;
+      request.messages.push_back(user_message("request number " + std::to_string(i)));
+      auto outcome = co_await gateway_->complete(context, std::move(request));
+      if (outcome.ok()) {
+        ++ok;
+      } else if (outcome.error().code == ErrorCode::budget_exceeded) {
+        ++rejected;
+      } else {
+        ++other;
+      }
+      const auto spend = ledger_->spend("payments");
+      EXPECT_LE(spend.spent.micros + spend.reserved.micros, principal_.monthly_budget.micros);
+    };
+    done.push_back(asio::co_spawn(io_, work, asio::use_future));
+  }
+  for (auto& f : done) f.get();
+  EXPECT_EQ(ok + rejected + other, kRequests);
+  EXPECT_EQ(other, 0);
+  EXPECT_GT(ok, 0);
+  EXPECT_GT(rejected, 0);
+  const auto spend = ledger_->spend("payments");
+  EXPECT_EQ(spend.reserved.micros, 0);
+  EXPECT_LE(spend.spent.micros, principal_.monthly_budget.micros);
+  EXPECT_EQ(spend.requests, ok.load());
+  std::int64_t audited = 0;
+  for (const auto& row : audit_.rows()) audited += row.cost.micros;
+  EXPECT_EQ(audited, spend.spent.micros);
+}
+
+TEST_F(PipelineTest, EmbeddingsOfRestrictedInputsStayLocal) {
+  CallContext context;
+  context.principal = &principal_;
+  EmbedRequest request;
+  request.model = "auto";
+  request.inputs = {"customer SIN " + std::string(kSin)};
+  auto outcome = run(gateway_->embed(context, std::move(request)));
+  ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+  EXPECT_EQ(outcome->route.provider, "ollama");
+  EXPECT_TRUE(cloud_traffic().empty());
+}
+
+TEST_F(PipelineTest, EveryRequestWritesOneAuditRowWithoutContent) {
+  ASSERT_TRUE(chat("Write to Jennifer Walsh at jennifer.walsh@acme-mail.com").ok());
+  ASSERT_FALSE(chat("SIN " + std::string(kSin)).ok() && false);
+  const auto rows = audit_.rows();
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& row : rows) {
+    EXPECT_EQ(row.team, "payments");
+    EXPECT_EQ(row.key_id, "key1");
+    EXPECT_FALSE(row.reason.empty());
+    EXPECT_EQ(row.reason.find("jennifer"), std::string::npos);
+    EXPECT_EQ(row.reason.find("046"), std::string::npos);
+  }
+  EXPECT_EQ(rows[0].entities.count("EMAIL_ADDRESS") + rows[0].entities.count("EMAIL"), 1u);
+  EXPECT_EQ(rows[1].locality, "local");
+}
+
+}  // namespace
+}  // namespace aegis::gateway

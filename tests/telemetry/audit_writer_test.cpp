@@ -1,0 +1,281 @@
+#include "telemetry/audit_writer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace aegis::telemetry {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Records what the writer hands it; can fail a number of calls, fail for
+// good, or hold calls at a gate until the test opens it.
+class FakeAuditStore final : public store::AuditStore {
+ public:
+  Result<void> append_audit(const std::vector<AuditRecord>& rows) override {
+    std::unique_lock lock(mu_);
+    ++calls_;
+    entered_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return !gated_; });
+    if (always_fail_ || failures_left_ > 0) {
+      if (failures_left_ > 0) --failures_left_;
+      return make_error(ErrorCode::unavailable, "storage is busy (append_audit)");
+    }
+    batch_sizes_.push_back(rows.size());
+    for (const auto& r : rows) rows_.push_back(r.request_id);
+    cv_.notify_all();
+    return {};
+  }
+  Result<std::vector<AuditRecord>> query_audit(const store::AuditQuery&) override { return std::vector<AuditRecord>{}; }
+  Result<std::int64_t> count_pipeda_violations() override { return std::int64_t{0}; }
+  Result<std::vector<store::TeamSpend>> load_spend(const std::string&) override {
+    return std::vector<store::TeamSpend>{};
+  }
+
+  void fail_next(int n) {
+    std::lock_guard lock(mu_);
+    failures_left_ = n;
+  }
+  void fail_always() {
+    std::lock_guard lock(mu_);
+    always_fail_ = true;
+  }
+  void close_gate() {
+    std::lock_guard lock(mu_);
+    gated_ = true;
+    entered_ = false;
+  }
+  void open_gate() {
+    std::lock_guard lock(mu_);
+    gated_ = false;
+    cv_.notify_all();
+  }
+  // Waits (bounded, so a bug fails the test instead of hanging it) until the writer is inside append_audit.
+  bool wait_entered() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, 10s, [&] { return entered_; });
+  }
+  bool wait_rows(std::size_t n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, 10s, [&] { return rows_.size() >= n; });
+  }
+  std::vector<std::string> rows() const {
+    std::lock_guard lock(mu_);
+    return rows_;
+  }
+  std::vector<std::size_t> batch_sizes() const {
+    std::lock_guard lock(mu_);
+    return batch_sizes_;
+  }
+  int calls() const {
+    std::lock_guard lock(mu_);
+    return calls_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> rows_;
+  std::vector<std::size_t> batch_sizes_;
+  int calls_ = 0;
+  int failures_left_ = 0;
+  bool always_fail_ = false;
+  bool gated_ = false;
+  bool entered_ = false;
+};
+
+AuditRecord row(int i) {
+  AuditRecord r;
+  r.request_id = "req_" + std::to_string(i);
+  r.team = "t";
+  return r;
+}
+
+std::vector<std::string> ids(int from, int to) {
+  std::vector<std::string> out;
+  for (int i = from; i < to; ++i) out.push_back("req_" + std::to_string(i));
+  return out;
+}
+
+// The value of an unlabelled series in the exposition text, or -1 if absent.
+double metric(const Registry& registry, const std::string& name) {
+  std::istringstream in(registry.expose());
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
+  }
+  return -1;
+}
+
+AuditWriterOptions quick(std::size_t max_batch = 1'000) {
+  AuditWriterOptions o;
+  o.max_batch = max_batch;
+  o.max_delay = 1h;  // only a full batch, flush or stop sends rows
+  o.initial_backoff = 1ms;
+  o.max_backoff = 4ms;
+  return o;
+}
+
+TEST(AuditWriter, FullBatchesGoOutWithoutWaitingAndFlushSendsTheRest) {
+  FakeAuditStore store;
+  Registry registry;
+  AuditWriter writer(store, registry, quick(10));
+  for (int i = 0; i < 25; ++i) writer.record(row(i));
+  ASSERT_TRUE(store.wait_rows(20));  // max_delay is an hour: only full batches can explain this
+  EXPECT_EQ(store.batch_sizes(), (std::vector<std::size_t>{10, 10}));
+
+  writer.flush();
+  EXPECT_EQ(store.batch_sizes(), (std::vector<std::size_t>{10, 10, 5}));
+  EXPECT_EQ(store.rows(), ids(0, 25));  // in order
+  EXPECT_EQ(writer.rows_written(), 25u);
+  EXPECT_EQ(metric(registry, "aegis_audit_rows_written_total"), 25);
+  EXPECT_EQ(metric(registry, "aegis_audit_queue_depth"), 0);
+}
+
+TEST(AuditWriter, APartialBatchGoesOutAfterTheDelay) {
+  FakeAuditStore store;
+  Registry registry;
+  AuditWriterOptions options = quick();
+  options.max_delay = 5ms;
+  AuditWriter writer(store, registry, options);
+  for (int i = 0; i < 3; ++i) writer.record(row(i));
+  ASSERT_TRUE(store.wait_rows(3));  // no flush: the delay alone sends them
+  EXPECT_EQ(store.batch_sizes(), (std::vector<std::size_t>{3}));
+}
+
+TEST(AuditWriter, FlushWithNothingQueuedReturnsAtOnce) {
+  FakeAuditStore store;
+  Registry registry;
+  AuditWriter writer(store, registry, quick());
+  EXPECT_TRUE(writer.flush(0ms));
+  writer.flush();
+  EXPECT_EQ(store.calls(), 0);
+}
+
+TEST(AuditWriter, FlushTimesOutWhileTheStoreIsStuck) {
+  FakeAuditStore store;
+  Registry registry;
+  AuditWriter writer(store, registry, quick(1));
+  store.close_gate();
+  writer.record(row(0));
+  ASSERT_TRUE(store.wait_entered());
+  EXPECT_FALSE(writer.flush(1ms));
+  store.open_gate();
+  EXPECT_TRUE(writer.flush(10s));
+  EXPECT_EQ(store.rows(), ids(0, 1));
+}
+
+TEST(AuditWriter, StopDrainsEverythingQueuedAndIsIdempotent) {
+  FakeAuditStore store;
+  Registry registry;
+  AuditWriter writer(store, registry, quick(10));
+  for (int i = 0; i < 42; ++i) writer.record(row(i));
+  writer.stop();
+  EXPECT_EQ(store.rows(), ids(0, 42));
+  EXPECT_EQ(writer.rows_written(), 42u);
+  writer.stop();
+
+  writer.record(row(99));  // after stop: dropped, counted, never written
+  EXPECT_EQ(writer.rows_dropped(), 1u);
+  EXPECT_EQ(metric(registry, "aegis_audit_rows_dropped_total"), 1);
+  EXPECT_TRUE(writer.flush(0ms));
+  EXPECT_EQ(store.rows().size(), 42u);
+}
+
+TEST(AuditWriter, DestructorDrains) {
+  FakeAuditStore store;
+  Registry registry;
+  {
+    AuditWriter writer(store, registry, quick());
+    for (int i = 0; i < 7; ++i) writer.record(row(i));
+  }
+  EXPECT_EQ(store.rows(), ids(0, 7));
+}
+
+TEST(AuditWriter, TransientStoreFailuresLoseNothing) {
+  FakeAuditStore store;
+  Registry registry;
+  AuditWriter writer(store, registry, quick(4));
+  store.fail_next(3);
+  for (int i = 0; i < 10; ++i) writer.record(row(i));
+  writer.flush();
+  EXPECT_EQ(store.rows(), ids(0, 10));  // each row exactly once, in order
+  EXPECT_EQ(store.calls(), 3 + 3);      // three failed attempts + three batches (4, 4, 2)
+  EXPECT_EQ(writer.rows_written(), 10u);
+  EXPECT_EQ(writer.rows_dropped(), 0u);
+  EXPECT_EQ(metric(registry, "aegis_audit_write_errors_total"), 3);
+  EXPECT_EQ(metric(registry, "aegis_audit_rows_written_total"), 10);
+}
+
+TEST(AuditWriter, AFullQueueDropsNewRowsAndCountsThem) {
+  FakeAuditStore store;
+  Registry registry;
+  AuditWriterOptions options = quick(1);
+  options.max_queue = 5;
+  AuditWriter writer(store, registry, options);
+  store.close_gate();
+  writer.record(row(0));
+  ASSERT_TRUE(store.wait_entered());                   // the writer holds row 0; the queue is empty again
+  for (int i = 1; i <= 8; ++i) writer.record(row(i));  // 5 fit, 3 do not
+  EXPECT_EQ(writer.rows_dropped(), 3u);
+  EXPECT_EQ(metric(registry, "aegis_audit_rows_dropped_total"), 3);
+  EXPECT_EQ(metric(registry, "aegis_audit_queue_depth"), 5);
+
+  store.open_gate();
+  writer.flush();
+  EXPECT_EQ(store.rows(), ids(0, 6));
+  EXPECT_EQ(metric(registry, "aegis_audit_queue_depth"), 0);
+}
+
+TEST(AuditWriter, StopGivesUpOnAStoreThatKeepsFailingAndCountsTheLoss) {
+  FakeAuditStore store;
+  Registry registry;
+  AuditWriterOptions options = quick(2);
+  options.drain_timeout = 20ms;
+  AuditWriter writer(store, registry, options);
+  store.fail_always();
+  for (int i = 0; i < 5; ++i) writer.record(row(i));
+  EXPECT_FALSE(writer.flush(5ms));  // still retrying: nothing is lost while running
+  EXPECT_EQ(writer.rows_dropped(), 0u);
+  writer.stop();  // bounded by drain_timeout
+  EXPECT_TRUE(store.rows().empty());
+  EXPECT_EQ(writer.rows_written(), 0u);
+  EXPECT_EQ(writer.rows_dropped(), 5u);
+  EXPECT_EQ(metric(registry, "aegis_audit_rows_dropped_total"), 5);
+  EXPECT_GE(metric(registry, "aegis_audit_write_errors_total"), 2);
+}
+
+TEST(AuditWriter, ManyThreadsRecordingConcurrentlyLoseNothing) {
+  FakeAuditStore store;
+  Registry registry;
+  AuditWriterOptions options = quick(64);
+  options.max_delay = 1ms;
+  AuditWriter writer(store, registry, options);
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 2'000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) writer.record(row(t * kPerThread + i));
+    });
+  }
+  for (auto& th : threads) th.join();
+  writer.flush();
+  auto rows = store.rows();
+  ASSERT_EQ(rows.size(), static_cast<std::size_t>(kThreads * kPerThread));
+  std::sort(rows.begin(), rows.end());
+  auto want = ids(0, kThreads * kPerThread);
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(rows, want);
+  for (auto size : store.batch_sizes()) EXPECT_LE(size, 64u);
+}
+
+}  // namespace
+}  // namespace aegis::telemetry
