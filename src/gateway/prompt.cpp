@@ -43,6 +43,26 @@ std::string mask_field(const std::string& text, const PromptField& field,
   return std::move(result.masked);
 }
 
+// Calls visit(string&) for every string value (not key) in `value`, depth first, in a fixed order.
+template <class Json, class Visit>
+void for_each_string(Json& value, Visit&& visit) {
+  if (value.is_string()) {
+    visit(value.get_string());
+  } else if (value.is_array()) {
+    for (auto& item : value.get_array()) for_each_string(item, visit);
+  } else if (value.is_object()) {
+    for (auto& entry : value.get_object()) for_each_string(entry.value(), visit);
+  }
+}
+
+void append_json_strings(AssembledPrompt& prompt, PromptField::Kind kind, std::size_t owner,
+                         const boost::json::value& value) {
+  std::size_t ordinal = 0;
+  for_each_string(value, [&](const boost::json::string& text) {
+    append_field(prompt, {kind, ordinal++, owner}, std::string(text));
+  });
+}
+
 }  // namespace
 
 AssembledPrompt assemble_prompt(const ChatRequest& request) {
@@ -61,6 +81,16 @@ AssembledPrompt assemble_prompt(const ChatRequest& request) {
       append_field(prompt, {PromptField::Kind::tool_arguments, i, c}, message.tool_calls[c].arguments_json);
     }
   }
+  for (std::size_t t = 0; t < request.tools.size(); ++t) {
+    append_field(prompt, {PromptField::Kind::tool_description, 0, t}, request.tools[t].description);
+    append_json_strings(prompt, PromptField::Kind::tool_schema_string, t, request.tools[t].input_schema);
+  }
+  for (std::size_t i = 0; i < request.stop.size(); ++i) {
+    append_field(prompt, {PromptField::Kind::stop, 0, i}, request.stop[i]);
+  }
+  if (!request.passthrough.empty()) {
+    append_json_strings(prompt, PromptField::Kind::passthrough_string, 0, boost::json::value(request.passthrough));
+  }
   return prompt;
 }
 
@@ -70,12 +100,47 @@ AssembledPrompt assemble_inputs(const std::vector<std::string>& inputs) {
   return prompt;
 }
 
+namespace {
+// The n-th string value of `value` in for_each_string order.
+boost::json::string* nth_string(boost::json::value& value, std::size_t n) {
+  boost::json::string* found = nullptr;
+  std::size_t i = 0;
+  for_each_string(value, [&](boost::json::string& text) {
+    if (i++ == n) found = &text;
+  });
+  return found;
+}
+}  // namespace
+
 ChatRequest mask_request(const ChatRequest& request, const AssembledPrompt& prompt,
                          const std::vector<classify::Finding>& findings, const std::vector<classify::Finding>& persons,
                          privacy::Vault& vault, MaskCounts& counts) {
   ChatRequest masked = request;
+  boost::json::value passthrough;  // masked pass-through fields, written back at the end
+  bool passthrough_masked = false;
   for (const auto& field : prompt.fields) {
     switch (field.kind) {
+      case PromptField::Kind::tool_description:
+        masked.tools[field.call].description =
+            mask_field(request.tools[field.call].description, field, findings, persons, vault, counts);
+        break;
+      case PromptField::Kind::tool_schema_string:
+        if (auto* text = nth_string(masked.tools[field.call].input_schema, field.message)) {
+          *text = mask_field(std::string(*text), field, findings, persons, vault, counts);
+        }
+        break;
+      case PromptField::Kind::stop:
+        masked.stop[field.call] = mask_field(request.stop[field.call], field, findings, persons, vault, counts);
+        break;
+      case PromptField::Kind::passthrough_string:
+        if (!passthrough_masked) {
+          passthrough = boost::json::value(request.passthrough);
+          passthrough_masked = true;
+        }
+        if (auto* text = nth_string(passthrough, field.message)) {
+          *text = mask_field(std::string(*text), field, findings, persons, vault, counts);
+        }
+        break;
       case PromptField::Kind::system:
         masked.system = mask_field(request.system, field, findings, persons, vault, counts);
         break;
@@ -92,6 +157,7 @@ ChatRequest mask_request(const ChatRequest& request, const AssembledPrompt& prom
       }
     }
   }
+  if (passthrough_masked) masked.passthrough = std::move(passthrough.as_object());
   return masked;
 }
 

@@ -14,10 +14,13 @@
 namespace aegis::gateway {
 
 struct PromptField {
-  enum class Kind { system, message_text, tool_arguments };
+  // Everything a provider receives that can carry text: tool definitions,
+  // stop sequences and pass-through fields (OpenAI `user`, `metadata`, ...)
+  // are sent upstream too, so they are classified and masked like messages.
+  enum class Kind { system, message_text, tool_arguments, tool_description, tool_schema_string, stop, passthrough_string };
   Kind kind = Kind::system;
-  std::size_t message = 0;  // message_text, tool_arguments
-  std::size_t call = 0;     // tool_arguments
+  std::size_t message = 0;  // message_text, tool_arguments; the ordinal of a JSON string for *_string kinds
+  std::size_t call = 0;     // tool_arguments; the tool index for tool_description / tool_schema_string; stop index
   std::size_t start = 0;    // [start, end) in AssembledPrompt::text
   std::size_t end = 0;
 };
