@@ -98,6 +98,16 @@ std::string admin_key_from_env() {
   return key ? std::string(key) : std::string();
 }
 
+// An io_context whose pending work can be destroyed before the objects that
+// work refers to: after a drain deadline, requests still in flight are
+// suspended coroutines whose frames (and their audit/budget finalisers) must
+// run while the gateway, ledger and audit writer are alive.
+class IoContext final : public asio::io_context {
+ public:
+  using asio::io_context::io_context;
+  using asio::execution_context::shutdown;
+};
+
 }  // namespace
 
 struct Application::Impl {
@@ -111,7 +121,7 @@ struct Application::Impl {
 
   std::shared_ptr<const config::Config> config;
   ServeOptions options;
-  asio::io_context io;
+  IoContext io;
   telemetry::Registry metrics;
   HttpMetrics http_metrics;
   store::DbExecutor db{1};
@@ -244,7 +254,9 @@ Application::Application(std::shared_ptr<const config::Config> config, ServeOpti
     : impl_(std::make_unique<Impl>(std::move(config), options)) {}
 
 Application::~Application() {
-  if (impl_) impl_->db.stop();
+  if (!impl_) return;
+  impl_->io.shutdown();  // see run(): finalise suspended requests while their dependencies live
+  impl_->db.stop();
 }
 
 std::uint16_t Application::start() {
@@ -318,6 +330,9 @@ int Application::run() {
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&s] { s.io.run(); });
   s.io.run();
   for (auto& t : pool) t.join();
+  // Requests cut off by the drain deadline are finalised here (audit row,
+  // reservation released) while everything they use still exists.
+  s.io.shutdown();
   // Every finished request's row is queued by now: write them before the store goes.
   if (s.audit) s.audit->stop();
   s.db.stop();
