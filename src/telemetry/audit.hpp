@@ -1,6 +1,6 @@
 #pragma once
 // The audit trail: one row per governed request (stage 8 of DESIGN.md).
-// A row holds classifications, entity types and counts, hashes and routes,
+// A row holds classifications, entity types and counts, routes and costs,
 // never prompt or answer text and never a detected value.
 #include <cstdint>
 #include <map>
