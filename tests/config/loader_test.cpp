@@ -157,7 +157,7 @@ TEST(ConfigLoader, ExampleFileLoadsIntoTheRightValues) {
   EXPECT_EQ(c.classification.custom_recognizers[1].context_words.size(), 3u);
 
   EXPECT_EQ(c.pii.invented_pii, InventedPiiPolicy::alert);
-  EXPECT_EQ(c.pii.block_entities, std::vector<std::string>{"SIN"});
+  EXPECT_EQ(c.pii.block_entities, std::vector<std::string>{"CA_SIN"});
   EXPECT_EQ(c.pii.team_block_entities.at("finance"), (std::vector<std::string>{"CREDIT_CARD", "BANK_ACCOUNT"}));
   EXPECT_EQ(c.budgets.timezone, "America/Toronto");
   EXPECT_EQ(c.rag.chunk_overlap_bytes, 200u);
