@@ -43,7 +43,7 @@ void add_governance_headers(http::HttpResponse& response, const gateway::CallCon
 // The caller marked the content public (x-aegis-classification: public).
 bool marked_public(const http::HttpRequest& request);
 
-// The task type from x-aegis-task (default "chat"): 1..64 of [a-z0-9_].
+// The task type from x-aegis-task (default "chat"): 1..64 of [A-Za-z0-9_.-], the alphabet of routing.task_tiers keys.
 Result<std::string> task_of(const http::HttpRequest& request);
 
 }  // namespace aegis::api

@@ -187,6 +187,7 @@ struct Application::Impl {
     for (const auto& provider_config : config->providers) {
       providers::ProviderDeps deps{*client, &io};
       deps.egress = egress_guard.get();
+      egress_guard->watch(provider_config.name);
       auto provider = providers::ProviderFactory::builtin().create(provider_config, deps);
       if (!provider.ok()) throw std::runtime_error(provider.error().message);
       built.push_back(std::move(provider).value());

@@ -37,6 +37,10 @@ class ClassifierEgressGuard final : public EgressGuard {
                      std::string_view body) override;
   bool is_local_address(std::string_view remote_ip) const override;
 
+  // Creates the provider's aegis_pipeda_blocked_total series at 0, so the
+  // first block is an increase that increase()/rate() and alerts can see.
+  void watch(std::string_view provider) { blocked_.with({std::string(provider)}); }
+
  private:
   // An address block over IPv6 bytes; IPv4 blocks are stored IPv4-mapped
   // (::ffff:a.b.c.d, prefix + 96), so one comparison serves both families
