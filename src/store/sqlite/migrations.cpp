@@ -77,6 +77,63 @@ CREATE TABLE budget_spend (
 CREATE VIEW pipeda_violations AS
   SELECT * FROM audit WHERE level = 'RESTRICTED' AND locality NOT IN ('local', '');
 )sql"},
+    // Jobs (issue 6). Times are Unix epoch milliseconds, 0 = not yet. seq keeps
+    // insertion order for ties and gives SQLite a compact integer key.
+    // job_counts is kept by triggers in the same transaction as every change,
+    // so the queue-depth check at submit and the aegis_jobs gauge read one row
+    // instead of counting the table.
+    Migration{3, "jobs and job_counts", R"sql(
+CREATE TABLE jobs (
+  seq              INTEGER PRIMARY KEY,
+  id               TEXT NOT NULL UNIQUE,
+  team             TEXT NOT NULL,
+  key_id           TEXT NOT NULL,
+  status           TEXT NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled', 'expired')),
+  task_type        TEXT NOT NULL,
+  request_json     TEXT NOT NULL,
+  vault_json       TEXT NOT NULL,
+  classification   TEXT NOT NULL CHECK (classification IN ('PUBLIC', 'INTERNAL', 'CONFIDENTIAL', 'RESTRICTED')),
+  idempotency_key  TEXT,
+  route_tier       TEXT NOT NULL DEFAULT '',
+  route_provider   TEXT NOT NULL DEFAULT '',
+  route_model      TEXT NOT NULL DEFAULT '',
+  route_reason     TEXT NOT NULL DEFAULT '',
+  result_text      TEXT NOT NULL DEFAULT '',
+  input_tokens     INTEGER NOT NULL DEFAULT 0,
+  output_tokens    INTEGER NOT NULL DEFAULT 0,
+  cost_micros      INTEGER NOT NULL DEFAULT 0,
+  error_type       TEXT NOT NULL DEFAULT '',
+  error_message    TEXT NOT NULL DEFAULT '',
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  max_attempts     INTEGER NOT NULL CHECK (max_attempts >= 1),
+  lease_owner      TEXT NOT NULL DEFAULT '',
+  lease_expires_ms INTEGER NOT NULL DEFAULT 0,
+  created_at_ms    INTEGER NOT NULL,
+  started_at_ms    INTEGER NOT NULL DEFAULT 0,
+  finished_at_ms   INTEGER NOT NULL DEFAULT 0,
+  reservation_id   INTEGER NOT NULL DEFAULT 0  -- uint64 stored bit for bit
+);
+CREATE INDEX jobs_status_created ON jobs(status, created_at_ms, id);
+CREATE INDEX jobs_team_created ON jobs(team, created_at_ms, id);
+CREATE UNIQUE INDEX jobs_team_idempotency ON jobs(team, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX jobs_finished ON jobs(finished_at_ms)
+  WHERE status IN ('succeeded', 'failed', 'cancelled', 'expired');
+CREATE TABLE job_counts (
+  status TEXT PRIMARY KEY NOT NULL,
+  n      INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO job_counts(status, n) VALUES
+  ('queued', 0), ('running', 0), ('succeeded', 0), ('failed', 0), ('cancelled', 0), ('expired', 0);
+CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs
+BEGIN UPDATE job_counts SET n = n + 1 WHERE status = NEW.status; END;
+CREATE TRIGGER jobs_count_update AFTER UPDATE OF status ON jobs WHEN OLD.status <> NEW.status
+BEGIN
+  UPDATE job_counts SET n = n - 1 WHERE status = OLD.status;
+  UPDATE job_counts SET n = n + 1 WHERE status = NEW.status;
+END;
+CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs
+BEGIN UPDATE job_counts SET n = n - 1 WHERE status = OLD.status; END;
+)sql"},
 };
 
 std::string errmsg(sqlite3* db) {

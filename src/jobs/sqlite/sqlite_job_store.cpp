@@ -1,0 +1,755 @@
+#include "jobs/sqlite/sqlite_job_store.hpp"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <charconv>
+#include <filesystem>
+#include <limits>
+#include <mutex>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "store/sqlite/migrations.hpp"
+
+namespace aegis::jobs {
+
+namespace {
+
+struct DbCloser {
+  void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
+};
+struct StmtFinalizer {
+  void operator()(sqlite3_stmt* st) const noexcept { sqlite3_finalize(st); }
+};
+using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
+using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+
+// A cached statement in use: reset and unbound on every exit path, so no bound
+// value (prompt text included) outlives the call.
+class Use {
+ public:
+  explicit Use(sqlite3_stmt* st) noexcept : st_(st) {}
+  ~Use() {
+    sqlite3_reset(st_);
+    sqlite3_clear_bindings(st_);
+  }
+  Use(const Use&) = delete;
+  Use& operator=(const Use&) = delete;
+  int step() noexcept { return sqlite3_step(st_); }
+
+  // SQLITE_STATIC: every bound value outlives the statement's use (the Use
+  // object is scoped inside the call), which saves a copy of each prompt.
+  void bind(int i, std::string_view text) {
+    sqlite3_bind_text(st_, i, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+  }
+  void bind(int i, std::int64_t v) { sqlite3_bind_int64(st_, i, v); }
+  void bind_null(int i) { sqlite3_bind_null(st_, i); }
+
+  std::string text(int col) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st_, col));
+    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st_, col))) : std::string();
+  }
+  std::int64_t int64(int col) const { return sqlite3_column_int64(st_, col); }
+  bool is_null(int col) const { return sqlite3_column_type(st_, col) == SQLITE_NULL; }
+
+ private:
+  sqlite3_stmt* st_;
+};
+
+// Messages never carry data values: only the operation and SQLite's generic text.
+Error db_error(std::string_view op, int rc) {
+  const int primary = rc & 0xff;
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
+    Error e = make_error(ErrorCode::unavailable, "job storage is busy (" + std::string(op) + ")");
+    e.retry_after_seconds = 1;
+    return e;
+  }
+  return make_error(ErrorCode::internal, "job storage error in " + std::string(op) + ": " + sqlite3_errstr(rc));
+}
+
+Error corrupt_row(std::string_view op) {
+  return make_error(ErrorCode::internal, "job storage error in " + std::string(op) + ": unexpected stored value");
+}
+
+// One message for "absent" and "another team's", so ids cannot be probed.
+Error job_not_found(const std::string& id) { return make_error(ErrorCode::not_found, "job '" + id + "' not found"); }
+
+#define AEGIS_JOB_COLUMNS                                                                                     \
+  "id, team, key_id, status, task_type, request_json, vault_json, classification, idempotency_key, "         \
+  "route_tier, route_provider, route_model, route_reason, result_text, input_tokens, output_tokens, "         \
+  "cost_micros, error_type, error_message, attempts, max_attempts, lease_owner, lease_expires_ms, "           \
+  "created_at_ms, started_at_ms, finished_at_ms, reservation_id"
+#define AEGIS_FINISHED "('succeeded', 'failed', 'cancelled', 'expired')"
+
+constexpr const char* kInsert =
+    "INSERT INTO jobs(id, team, key_id, status, task_type, request_json, vault_json, classification, "
+    "idempotency_key, max_attempts, created_at_ms, reservation_id) "
+    "VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+constexpr const char* kByIdempotencyKey =
+    "SELECT " AEGIS_JOB_COLUMNS " FROM jobs WHERE team = ?1 AND idempotency_key = ?2";
+constexpr const char* kQueuedCount = "SELECT n FROM job_counts WHERE status = 'queued'";
+constexpr const char* kGet = "SELECT " AEGIS_JOB_COLUMNS " FROM jobs WHERE id = ?1 AND team = ?2";
+// The row-value comparison lets SQLite seek in jobs_team_created; the first
+// page passes (-1, '') which every row follows.
+constexpr const char* kList = "SELECT " AEGIS_JOB_COLUMNS
+                              " FROM jobs WHERE team = ?1 AND (created_at_ms, id) > (?2, ?3) "
+                              "ORDER BY created_at_ms, id LIMIT ?4";
+constexpr const char* kListStatus = "SELECT " AEGIS_JOB_COLUMNS
+                                    " FROM jobs WHERE team = ?1 AND (created_at_ms, id) > (?2, ?3) AND status = ?5 "
+                                    "ORDER BY created_at_ms, id LIMIT ?4";
+constexpr const char* kClaim =
+    "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?1, lease_expires_ms = ?3, "
+    "started_at_ms = CASE WHEN started_at_ms = 0 THEN ?2 ELSE started_at_ms END "
+    "WHERE seq IN (SELECT seq FROM jobs WHERE status = 'queued' ORDER BY created_at_ms, id LIMIT ?4) "
+    "RETURNING " AEGIS_JOB_COLUMNS;
+constexpr const char* kRenew =
+    "UPDATE jobs SET lease_expires_ms = ?3 WHERE id = ?1 AND status = 'running' AND lease_owner = ?2";
+constexpr const char* kOwnership = "SELECT status, lease_owner FROM jobs WHERE id = ?1";
+constexpr const char* kComplete =
+    "UPDATE jobs SET status = 'succeeded', route_tier = ?3, route_provider = ?4, route_model = ?5, "
+    "route_reason = ?6, result_text = ?7, input_tokens = ?8, output_tokens = ?9, cost_micros = ?10, "
+    "finished_at_ms = ?11, lease_owner = '', lease_expires_ms = 0 "
+    "WHERE id = ?1 AND status = 'running' AND lease_owner = ?2 RETURNING " AEGIS_JOB_COLUMNS;
+constexpr const char* kFail =
+    "UPDATE jobs SET status = 'failed', route_tier = ?3, route_provider = ?4, route_model = ?5, "
+    "route_reason = ?6, error_type = ?7, error_message = ?8, finished_at_ms = ?9, lease_owner = '', "
+    "lease_expires_ms = 0 WHERE id = ?1 AND status = 'running' AND lease_owner = ?2 RETURNING " AEGIS_JOB_COLUMNS;
+// Run in this order in one transaction: the first takes the jobs that are out
+// of attempts, the second requeues whatever is left past the threshold.
+constexpr const char* kFailLost =
+    "UPDATE jobs SET status = 'failed', error_type = 'worker_lost', "
+    "error_message = 'worker lost; max attempts reached', finished_at_ms = ?1, lease_owner = '', "
+    "lease_expires_ms = 0 WHERE status = 'running' AND lease_expires_ms <= ?2 AND attempts >= max_attempts "
+    "RETURNING " AEGIS_JOB_COLUMNS;
+constexpr const char* kRequeueLost =
+    "UPDATE jobs SET status = 'queued', lease_owner = '', lease_expires_ms = 0 "
+    "WHERE status = 'running' AND lease_expires_ms <= ?1 RETURNING " AEGIS_JOB_COLUMNS;
+constexpr const char* kStatusOf = "SELECT status FROM jobs WHERE id = ?1 AND team = ?2";
+constexpr const char* kCancel =
+    "UPDATE jobs SET status = 'cancelled', error_type = 'cancelled', error_message = 'cancelled by the client', "
+    "finished_at_ms = ?3, lease_owner = '', lease_expires_ms = 0 "
+    "WHERE id = ?1 AND team = ?2 AND status IN ('queued', 'running') RETURNING " AEGIS_JOB_COLUMNS;
+constexpr const char* kExpire =
+    "UPDATE jobs SET status = 'expired', error_type = 'expired', "
+    "error_message = 'the job waited in the queue longer than its time to live', finished_at_ms = ?2 "
+    "WHERE status = 'queued' AND created_at_ms < ?1 RETURNING " AEGIS_JOB_COLUMNS;
+// Without INDEXED BY the planner prefers jobs_status_created (status = ?) and
+// walks every finished job; the partial index seeks straight to the old ones.
+// The WHERE repeats the index's own condition, which SQLite needs to use it.
+constexpr const char* kPurge =
+    "DELETE FROM jobs INDEXED BY jobs_finished WHERE status IN " AEGIS_FINISHED " AND finished_at_ms < ?1";
+constexpr const char* kCounts = "SELECT status, n FROM job_counts";
+constexpr const char* kBegin = "BEGIN IMMEDIATE";
+constexpr const char* kCommit = "COMMIT";
+constexpr const char* kRollback = "ROLLBACK";
+#undef AEGIS_JOB_COLUMNS
+#undef AEGIS_FINISHED
+
+constexpr int kMaxListLimit = 1000;
+
+std::optional<Job> read_job(const Use& st) {
+  Job j;
+  j.id = st.text(0);
+  j.team = st.text(1);
+  j.key_id = st.text(2);
+  const auto status = parse_job_status(st.text(3));
+  if (!status) return std::nullopt;
+  j.status = *status;
+  j.task_type = st.text(4);
+  j.request_json = st.text(5);
+  j.vault_json = st.text(6);
+  const auto level = parse_level(st.text(7));
+  if (!level) return std::nullopt;
+  j.classification = *level;
+  if (!st.is_null(8)) j.idempotency_key = st.text(8);
+  j.route = JobRoute{st.text(9), st.text(10), st.text(11), st.text(12)};
+  j.result.text = st.text(13);
+  j.result.input_tokens = st.int64(14);
+  j.result.output_tokens = st.int64(15);
+  j.result.cost = Money::from_micros(st.int64(16));
+  j.error = JobError{st.text(17), st.text(18)};
+  j.attempts = static_cast<int>(st.int64(19));
+  j.max_attempts = static_cast<int>(st.int64(20));
+  j.lease_owner = st.text(21);
+  j.lease_expires_ms = st.int64(22);
+  j.created_at_ms = st.int64(23);
+  j.started_at_ms = st.int64(24);
+  j.finished_at_ms = st.int64(25);
+  j.reservation_id = static_cast<std::uint64_t>(st.int64(26));  // modulo 2^64: the bits stored at submit
+  return j;
+}
+
+// Collects every row a (RETURNING) statement yields.
+Result<std::vector<Job>> read_all(Use& st, std::string_view op) {
+  std::vector<Job> out;
+  int rc = SQLITE_OK;
+  while ((rc = st.step()) == SQLITE_ROW) {
+    auto job = read_job(st);
+    if (!job) return corrupt_row(op);
+    out.push_back(std::move(*job));
+  }
+  if (rc != SQLITE_DONE) return db_error(op, rc);
+  return out;
+}
+
+void sort_oldest_first(std::vector<Job>& jobs) {
+  // RETURNING yields rows in no promised order.
+  std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
+    return a.created_at_ms != b.created_at_ms ? a.created_at_ms < b.created_at_ms : a.id < b.id;
+  });
+}
+
+std::optional<Error> validate(const Job& job) {
+  if (job.id.empty()) return make_error(ErrorCode::invalid_request, "job id is missing");
+  if (job.team.empty()) return make_error(ErrorCode::invalid_request, "job team is missing");
+  if (job.created_at_ms <= 0) return make_error(ErrorCode::invalid_request, "job created_at is missing");
+  if (job.max_attempts < 1) return make_error(ErrorCode::invalid_request, "job max_attempts must be at least 1");
+  if (job.idempotency_key && job.idempotency_key->empty()) {
+    return make_error(ErrorCode::invalid_request, "idempotency key must not be empty");
+  }
+  return std::nullopt;
+}
+
+// What the store keeps of a submitted job: a fresh queued job, whatever
+// run-time fields the caller left set.
+Job as_submitted(const Job& in) {
+  Job j;
+  j.id = in.id;
+  j.team = in.team;
+  j.key_id = in.key_id;
+  j.status = JobStatus::queued;
+  j.task_type = in.task_type;
+  j.request_json = in.request_json;
+  j.vault_json = in.vault_json;
+  j.classification = in.classification;
+  j.idempotency_key = in.idempotency_key;
+  j.max_attempts = in.max_attempts;
+  j.created_at_ms = in.created_at_ms;
+  j.reservation_id = in.reservation_id;
+  return j;
+}
+
+std::string make_cursor(const Job& last) { return std::to_string(last.created_at_ms) + ":" + last.id; }
+
+bool parse_cursor(const std::string& cursor, std::int64_t& created_at_ms, std::string& id) {
+  const auto colon = cursor.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 >= cursor.size()) return false;
+  const char* first = cursor.data();
+  const char* last = cursor.data() + colon;
+  const auto [ptr, ec] = std::from_chars(first, last, created_at_ms);
+  if (ec != std::errc() || ptr != last || created_at_ms < 0) return false;
+  id = cursor.substr(colon + 1);
+  return true;
+}
+
+bool is_memory_path(const std::string& path) {
+  return path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0;
+}
+
+}  // namespace
+
+struct SqliteJobStore::Impl {
+  Options options;
+  std::mutex mu;  // one connection, every call serialised: SQLite has one writer anyway
+  DbPtr db;       // declared before the statements so it is closed after them
+  std::unordered_map<const char*, StmtPtr> statements;
+
+  // Caller holds mu. nullptr (with rc set) when SQLite cannot prepare it.
+  sqlite3_stmt* statement(const char* sql, int& rc) {
+    if (auto it = statements.find(sql); it != statements.end()) return it->second.get();
+    sqlite3_stmt* raw = nullptr;
+    rc = sqlite3_prepare_v3(db.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+    if (rc != SQLITE_OK) {
+      sqlite3_finalize(raw);
+      return nullptr;
+    }
+    statements.emplace(sql, StmtPtr(raw));
+    return raw;
+  }
+
+  bool run_simple(const char* sql, int& rc) {
+    sqlite3_stmt* raw = statement(sql, rc);
+    if (!raw) return false;
+    Use st(raw);
+    rc = st.step();
+    return rc == SQLITE_DONE;
+  }
+
+  // Caller holds mu. Runs `body` inside BEGIN IMMEDIATE … COMMIT: the write
+  // lock is taken up front, so a busy database fails before any work (and the
+  // busy handler applies, which a read-then-write upgrade in WAL would skip).
+  // An error from `body` rolls everything back.
+  template <class T, class F>
+  Result<T> transaction(std::string_view op, F&& body) {
+    int rc = SQLITE_OK;
+    if (!run_simple(kBegin, rc)) return db_error(op, rc);
+    Result<T> out = body();
+    if (!out.ok()) {
+      rollback();
+      return out;
+    }
+    if (!run_simple(kCommit, rc)) {
+      rollback();
+      return db_error(op, rc);
+    }
+    return out;
+  }
+
+  void rollback() {
+    if (sqlite3_get_autocommit(db.get())) return;  // SQLite already rolled back (e.g. on IOERR)
+    int rc = SQLITE_OK;
+    run_simple(kRollback, rc);
+  }
+
+  Result<std::int64_t> queued_count(std::string_view op) {
+    int rc = SQLITE_OK;
+    sqlite3_stmt* raw = statement(kQueuedCount, rc);
+    if (!raw) return db_error(op, rc);
+    Use st(raw);
+    rc = st.step();
+    if (rc != SQLITE_ROW) return db_error(op, rc);
+    return st.int64(0);
+  }
+
+  // Inside a transaction. `queued` is the queued count as of this transaction
+  // and is bumped on insert. The outer Result is a transaction-level failure
+  // (abort everything); the inner one this job's answer.
+  Result<Result<SubmitResult>> submit_one(const Job& job, std::int64_t& queued, std::string_view op) {
+    if (auto bad = validate(job)) return Result<SubmitResult>(std::move(*bad));
+    int rc = SQLITE_OK;
+    if (job.idempotency_key) {
+      sqlite3_stmt* raw = statement(kByIdempotencyKey, rc);
+      if (!raw) return db_error(op, rc);
+      Use st(raw);
+      st.bind(1, job.team);
+      st.bind(2, *job.idempotency_key);
+      rc = st.step();
+      if (rc == SQLITE_ROW) {
+        auto first = read_job(st);
+        if (!first) return corrupt_row(op);
+        return Result<SubmitResult>(SubmitResult{std::move(*first), true});
+      }
+      if (rc != SQLITE_DONE) return db_error(op, rc);
+    }
+    if (queued >= options.max_queue_depth) {
+      Error e = make_error(ErrorCode::rate_limited, "the job queue is full (" +
+                                                        std::to_string(options.max_queue_depth) +
+                                                        " jobs queued); retry later");
+      e.retry_after_seconds = 1;
+      return Result<SubmitResult>(std::move(e));
+    }
+    Job stored = as_submitted(job);
+    const std::string level(to_string(stored.classification));  // bound SQLITE_STATIC: outlives `st`
+    sqlite3_stmt* raw = statement(kInsert, rc);
+    if (!raw) return db_error(op, rc);
+    Use st(raw);
+    st.bind(1, stored.id);
+    st.bind(2, stored.team);
+    st.bind(3, stored.key_id);
+    st.bind(4, stored.task_type);
+    st.bind(5, stored.request_json);
+    st.bind(6, stored.vault_json);
+    st.bind(7, level);
+    if (stored.idempotency_key) st.bind(8, *stored.idempotency_key); else st.bind_null(8);
+    st.bind(9, static_cast<std::int64_t>(stored.max_attempts));
+    st.bind(10, stored.created_at_ms);
+    st.bind(11, static_cast<std::int64_t>(stored.reservation_id));
+    rc = st.step();
+    if (rc == SQLITE_DONE) {
+      ++queued;
+      return Result<SubmitResult>(SubmitResult{std::move(stored), false});
+    }
+    // A constraint failure undoes only this statement (and its trigger), so
+    // the rest of a batch can still commit.
+    if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+      return Result<SubmitResult>(make_error(ErrorCode::conflict, "job '" + stored.id + "' already exists"));
+    }
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+      return Result<SubmitResult>(make_error(ErrorCode::invalid_request, "job fields are out of range"));
+    }
+    return db_error(op, rc);
+  }
+
+  // Why an owner-guarded update touched no row.
+  Error ownership_error(const std::string& id, const std::string& owner, std::string_view op) {
+    int rc = SQLITE_OK;
+    sqlite3_stmt* raw = statement(kOwnership, rc);
+    if (!raw) return db_error(op, rc);
+    Use st(raw);
+    st.bind(1, id);
+    rc = st.step();
+    if (rc == SQLITE_DONE) return job_not_found(id);
+    if (rc != SQLITE_ROW) return db_error(op, rc);
+    const std::string status = st.text(0);
+    if (status != "running") {
+      return make_error(ErrorCode::conflict, "job '" + id + "' is " + status + "; its outcome is already recorded "
+                                             "or it is not running");
+    }
+    if (st.text(1) != owner) {
+      return make_error(ErrorCode::conflict, "job '" + id + "' is leased by another worker; the lease was lost");
+    }
+    return make_error(ErrorCode::internal, "job storage error in " + std::string(op) + ": update had no effect");
+  }
+
+  Result<RequeueReport> requeue(std::int64_t now_ms, std::int64_t expired_at_or_before, std::string_view op) {
+    return transaction<RequeueReport>(op, [&]() -> Result<RequeueReport> {
+      RequeueReport report;
+      int rc = SQLITE_OK;
+      {
+        sqlite3_stmt* raw = statement(kFailLost, rc);
+        if (!raw) return db_error(op, rc);
+        Use st(raw);
+        st.bind(1, now_ms);
+        st.bind(2, expired_at_or_before);
+        auto failed = read_all(st, op);
+        if (!failed) return std::move(failed).error();
+        report.failed = std::move(*failed);
+      }
+      sqlite3_stmt* raw = statement(kRequeueLost, rc);
+      if (!raw) return db_error(op, rc);
+      Use st(raw);
+      st.bind(1, expired_at_or_before);
+      auto requeued = read_all(st, op);
+      if (!requeued) return std::move(requeued).error();
+      report.requeued = std::move(*requeued);
+      sort_oldest_first(report.failed);
+      sort_oldest_first(report.requeued);
+      return report;
+    });
+  }
+};
+
+SqliteJobStore::SqliteJobStore(const std::string& path, Options options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = options;
+  if (!is_memory_path(path)) {
+    const auto parent = std::filesystem::path(path).parent_path();
+    if (!parent.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(parent, ec);
+      if (ec) {
+        throw std::runtime_error("cannot create the directory '" + parent.string() +
+                                 "' for the SQLite database: " + ec.message());
+      }
+    }
+  }
+  sqlite3* raw = nullptr;
+  // NOMUTEX: Impl::mu already serialises every use of this connection.
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
+                    (path.rfind("file:", 0) == 0 ? SQLITE_OPEN_URI : 0);
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  impl_->db.reset(raw);
+  if (rc != SQLITE_OK) {
+    throw std::runtime_error("cannot open the SQLite database '" + path + "' for jobs: " +
+                             (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+  }
+  sqlite3* db = raw;
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, static_cast<int>(options.busy_timeout.count()));
+
+  auto exec = [&](const std::string& sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = "cannot configure the SQLite database '" + path + "' for jobs (" + sql +
+                        "): " + (err ? err : sqlite3_errmsg(db));
+      sqlite3_free(err);
+      throw std::runtime_error(msg);
+    }
+  };
+  exec("PRAGMA journal_mode=WAL");
+  exec(options.sync_every_commit ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+  try {
+    // The only clock read in this store: the audit stamp of a migration step.
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    store::sqlite::apply_migrations(db, now);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("SQLite database '" + path + "': " + e.what());
+  }
+}
+
+SqliteJobStore::~SqliteJobStore() = default;
+
+Result<SubmitResult> SqliteJobStore::submit(const Job& job) {
+  constexpr std::string_view op = "submit";
+  if (auto bad = validate(job)) return std::move(*bad);
+  std::lock_guard lock(impl_->mu);
+  // A refused submit (full queue, duplicate id) wrote nothing, so rolling its
+  // transaction back on the way out loses nothing.
+  return impl_->transaction<SubmitResult>(op, [&]() -> Result<SubmitResult> {
+    auto queued = impl_->queued_count(op);
+    if (!queued) return std::move(queued).error();
+    auto one = impl_->submit_one(job, *queued, op);
+    if (!one) return std::move(one).error();
+    return std::move(*one);
+  });
+}
+
+Result<std::vector<Result<SubmitResult>>> SqliteJobStore::submit_batch(const std::vector<Job>& jobs) {
+  constexpr std::string_view op = "submit_batch";
+  using Answers = std::vector<Result<SubmitResult>>;
+  if (jobs.empty()) return Answers{};
+  std::lock_guard lock(impl_->mu);
+  return impl_->transaction<Answers>(op, [&]() -> Result<Answers> {
+    auto queued = impl_->queued_count(op);
+    if (!queued) return std::move(queued).error();
+    Answers answers;
+    answers.reserve(jobs.size());
+    for (const auto& job : jobs) {
+      auto one = impl_->submit_one(job, *queued, op);
+      if (!one) return std::move(one).error();
+      answers.push_back(std::move(*one));
+    }
+    return answers;
+  });
+}
+
+Result<Job> SqliteJobStore::get(const std::string& team, const std::string& id) {
+  constexpr std::string_view op = "get";
+  std::lock_guard lock(impl_->mu);
+  int rc = SQLITE_OK;
+  sqlite3_stmt* raw = impl_->statement(kGet, rc);
+  if (!raw) return db_error(op, rc);
+  Use st(raw);
+  st.bind(1, id);
+  st.bind(2, team);
+  rc = st.step();
+  if (rc == SQLITE_DONE) return job_not_found(id);
+  if (rc != SQLITE_ROW) return db_error(op, rc);
+  auto job = read_job(st);
+  if (!job) return corrupt_row(op);
+  return std::move(*job);
+}
+
+Result<JobPage> SqliteJobStore::list(const std::string& team, const ListQuery& query) {
+  constexpr std::string_view op = "list";
+  const int limit = std::clamp(query.limit, 1, kMaxListLimit);
+  std::int64_t after_ms = -1;
+  std::string after_id;
+  if (!query.cursor.empty() && !parse_cursor(query.cursor, after_ms, after_id)) {
+    return make_error(ErrorCode::invalid_request, "the cursor is not one this server issued");
+  }
+  const std::string status = query.status ? std::string(to_string(*query.status)) : std::string();
+
+  std::lock_guard lock(impl_->mu);
+  int rc = SQLITE_OK;
+  sqlite3_stmt* raw = impl_->statement(query.status ? kListStatus : kList, rc);
+  if (!raw) return db_error(op, rc);
+  Use st(raw);
+  st.bind(1, team);
+  st.bind(2, after_ms);
+  st.bind(3, after_id);
+  st.bind(4, static_cast<std::int64_t>(limit) + 1);  // one more tells whether a next page exists
+  if (query.status) st.bind(5, status);
+  auto rows = read_all(st, op);
+  if (!rows) return std::move(rows).error();
+  JobPage page;
+  page.jobs = std::move(*rows);
+  if (page.jobs.size() > static_cast<std::size_t>(limit)) {
+    page.jobs.resize(static_cast<std::size_t>(limit));
+    page.next_cursor = make_cursor(page.jobs.back());
+  }
+  return page;
+}
+
+Result<std::vector<Job>> SqliteJobStore::claim(const std::string& owner, std::int64_t now_ms, std::int64_t lease_ms,
+                                               int limit) {
+  constexpr std::string_view op = "claim";
+  if (owner.empty()) return make_error(ErrorCode::invalid_request, "lease owner is missing");
+  if (lease_ms <= 0) return make_error(ErrorCode::invalid_request, "lease must be positive");
+  if (limit <= 0) return std::vector<Job>{};
+  std::lock_guard lock(impl_->mu);
+  return impl_->transaction<std::vector<Job>>(op, [&]() -> Result<std::vector<Job>> {
+    int rc = SQLITE_OK;
+    sqlite3_stmt* raw = impl_->statement(kClaim, rc);
+    if (!raw) return db_error(op, rc);
+    Use st(raw);
+    st.bind(1, owner);
+    st.bind(2, now_ms);
+    st.bind(3, now_ms + lease_ms);
+    st.bind(4, static_cast<std::int64_t>(limit));
+    auto jobs = read_all(st, op);
+    if (jobs) sort_oldest_first(*jobs);
+    return jobs;
+  });
+}
+
+Result<void> SqliteJobStore::renew(const std::string& id, const std::string& owner, std::int64_t now_ms,
+                                   std::int64_t lease_ms) {
+  constexpr std::string_view op = "renew";
+  if (lease_ms <= 0) return make_error(ErrorCode::invalid_request, "lease must be positive");
+  std::lock_guard lock(impl_->mu);
+  auto done = impl_->transaction<bool>(op, [&]() -> Result<bool> {
+    int rc = SQLITE_OK;
+    sqlite3_stmt* raw = impl_->statement(kRenew, rc);
+    if (!raw) return db_error(op, rc);
+    {
+      Use st(raw);
+      st.bind(1, id);
+      st.bind(2, owner);
+      st.bind(3, now_ms + lease_ms);
+      rc = st.step();
+      if (rc != SQLITE_DONE) return db_error(op, rc);
+    }
+    if (sqlite3_changes(impl_->db.get()) == 0) return impl_->ownership_error(id, owner, op);
+    return true;
+  });
+  if (!done) return std::move(done).error();
+  return {};
+}
+
+Result<Job> SqliteJobStore::complete(const std::string& id, const std::string& owner, const Completion& done) {
+  constexpr std::string_view op = "complete";
+  std::lock_guard lock(impl_->mu);
+  return impl_->transaction<Job>(op, [&]() -> Result<Job> {
+    int rc = SQLITE_OK;
+    sqlite3_stmt* raw = impl_->statement(kComplete, rc);
+    if (!raw) return db_error(op, rc);
+    std::vector<Job> rows;
+    {
+      Use st(raw);
+      st.bind(1, id);
+      st.bind(2, owner);
+      st.bind(3, done.route.tier);
+      st.bind(4, done.route.provider);
+      st.bind(5, done.route.model);
+      st.bind(6, done.route.reason);
+      st.bind(7, done.result.text);
+      st.bind(8, done.result.input_tokens);
+      st.bind(9, done.result.output_tokens);
+      st.bind(10, done.result.cost.micros);
+      st.bind(11, done.finished_at_ms);
+      auto all = read_all(st, op);
+      if (!all) return std::move(all).error();
+      rows = std::move(*all);
+    }
+    if (rows.empty()) return impl_->ownership_error(id, owner, op);
+    return std::move(rows.front());
+  });
+}
+
+Result<Job> SqliteJobStore::fail(const std::string& id, const std::string& owner, const Failure& failure) {
+  constexpr std::string_view op = "fail";
+  std::lock_guard lock(impl_->mu);
+  return impl_->transaction<Job>(op, [&]() -> Result<Job> {
+    int rc = SQLITE_OK;
+    sqlite3_stmt* raw = impl_->statement(kFail, rc);
+    if (!raw) return db_error(op, rc);
+    std::vector<Job> rows;
+    {
+      Use st(raw);
+      st.bind(1, id);
+      st.bind(2, owner);
+      st.bind(3, failure.route.tier);
+      st.bind(4, failure.route.provider);
+      st.bind(5, failure.route.model);
+      st.bind(6, failure.route.reason);
+      st.bind(7, failure.error.type);
+      st.bind(8, failure.error.message);
+      st.bind(9, failure.finished_at_ms);
+      auto all = read_all(st, op);
+      if (!all) return std::move(all).error();
+      rows = std::move(*all);
+    }
+    if (rows.empty()) return impl_->ownership_error(id, owner, op);
+    return std::move(rows.front());
+  });
+}
+
+Result<RequeueReport> SqliteJobStore::requeue_expired(std::int64_t now_ms) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->requeue(now_ms, now_ms, "requeue_expired");
+}
+
+Result<RequeueReport> SqliteJobStore::requeue_all_running(std::int64_t now_ms) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->requeue(now_ms, std::numeric_limits<std::int64_t>::max(), "requeue_all_running");
+}
+
+Result<CancelResult> SqliteJobStore::cancel(const std::string& team, const std::string& id, std::int64_t now_ms) {
+  constexpr std::string_view op = "cancel";
+  std::lock_guard lock(impl_->mu);
+  return impl_->transaction<CancelResult>(op, [&]() -> Result<CancelResult> {
+    int rc = SQLITE_OK;
+    JobStatus previous = JobStatus::queued;
+    {
+      sqlite3_stmt* raw = impl_->statement(kStatusOf, rc);
+      if (!raw) return db_error(op, rc);
+      Use st(raw);
+      st.bind(1, id);
+      st.bind(2, team);
+      rc = st.step();
+      if (rc == SQLITE_DONE) return job_not_found(id);
+      if (rc != SQLITE_ROW) return db_error(op, rc);
+      const auto status = parse_job_status(st.text(0));
+      if (!status) return corrupt_row(op);
+      previous = *status;
+    }
+    if (is_finished(previous)) {
+      return make_error(ErrorCode::conflict,
+                        "job '" + id + "' has already finished (" + std::string(to_string(previous)) + ")");
+    }
+    sqlite3_stmt* raw = impl_->statement(kCancel, rc);
+    if (!raw) return db_error(op, rc);
+    Use st(raw);
+    st.bind(1, id);
+    st.bind(2, team);
+    st.bind(3, now_ms);
+    auto rows = read_all(st, op);
+    if (!rows) return std::move(rows).error();
+    // Same transaction as the status read, so the row cannot have moved on.
+    if (rows->empty()) return corrupt_row(op);
+    return CancelResult{std::move(rows->front()), previous};
+  });
+}
+
+Result<std::vector<Job>> SqliteJobStore::expire_queued(std::int64_t created_before_ms, std::int64_t now_ms) {
+  constexpr std::string_view op = "expire_queued";
+  std::lock_guard lock(impl_->mu);
+  return impl_->transaction<std::vector<Job>>(op, [&]() -> Result<std::vector<Job>> {
+    int rc = SQLITE_OK;
+    sqlite3_stmt* raw = impl_->statement(kExpire, rc);
+    if (!raw) return db_error(op, rc);
+    Use st(raw);
+    st.bind(1, created_before_ms);
+    st.bind(2, now_ms);
+    auto jobs = read_all(st, op);
+    if (jobs) sort_oldest_first(*jobs);
+    return jobs;
+  });
+}
+
+Result<std::int64_t> SqliteJobStore::purge(std::int64_t finished_before_ms) {
+  constexpr std::string_view op = "purge";
+  std::lock_guard lock(impl_->mu);
+  return impl_->transaction<std::int64_t>(op, [&]() -> Result<std::int64_t> {
+    int rc = SQLITE_OK;
+    sqlite3_stmt* raw = impl_->statement(kPurge, rc);
+    if (!raw) return db_error(op, rc);
+    Use st(raw);
+    st.bind(1, finished_before_ms);
+    rc = st.step();
+    if (rc != SQLITE_DONE) return db_error(op, rc);
+    return static_cast<std::int64_t>(sqlite3_changes64(impl_->db.get()));
+  });
+}
+
+Result<JobCounts> SqliteJobStore::counts() {
+  constexpr std::string_view op = "counts";
+  std::lock_guard lock(impl_->mu);
+  int rc = SQLITE_OK;
+  sqlite3_stmt* raw = impl_->statement(kCounts, rc);
+  if (!raw) return db_error(op, rc);
+  Use st(raw);
+  JobCounts out{};
+  while ((rc = st.step()) == SQLITE_ROW) {
+    const auto status = parse_job_status(st.text(0));
+    if (!status) return corrupt_row(op);
+    out[static_cast<std::size_t>(*status)] = st.int64(1);
+  }
+  if (rc != SQLITE_DONE) return db_error(op, rc);
+  return out;
+}
+
+}  // namespace aegis::jobs
