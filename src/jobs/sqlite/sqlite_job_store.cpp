@@ -11,66 +11,19 @@
 #include <unordered_map>
 
 #include "store/sqlite/migrations.hpp"
+#include "store/sqlite/statement.hpp"
 
 namespace aegis::jobs {
 
 namespace {
 
-struct DbCloser {
-  void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
-};
-struct StmtFinalizer {
-  void operator()(sqlite3_stmt* st) const noexcept { sqlite3_finalize(st); }
-};
-using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
-using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+using store::sqlite::DbPtr;
+using store::sqlite::StmtPtr;
+using store::sqlite::Use;
+using store::sqlite::TextLifetime;
 
-// A cached statement in use: reset and unbound on every exit path, so no bound
-// value (prompt text included) outlives the call.
-class Use {
- public:
-  explicit Use(sqlite3_stmt* st) noexcept : st_(st) {}
-  ~Use() {
-    sqlite3_reset(st_);
-    sqlite3_clear_bindings(st_);
-  }
-  Use(const Use&) = delete;
-  Use& operator=(const Use&) = delete;
-  int step() noexcept { return sqlite3_step(st_); }
-
-  // SQLITE_STATIC: every bound value outlives the statement's use (the Use
-  // object is scoped inside the call), which saves a copy of each prompt.
-  void bind(int i, std::string_view text) {
-    sqlite3_bind_text(st_, i, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
-  }
-  void bind(int i, std::int64_t v) { sqlite3_bind_int64(st_, i, v); }
-  void bind_null(int i) { sqlite3_bind_null(st_, i); }
-
-  std::string text(int col) const {
-    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st_, col));
-    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st_, col))) : std::string();
-  }
-  std::int64_t int64(int col) const { return sqlite3_column_int64(st_, col); }
-  bool is_null(int col) const { return sqlite3_column_type(st_, col) == SQLITE_NULL; }
-
- private:
-  sqlite3_stmt* st_;
-};
-
-// Messages never carry data values: only the operation and SQLite's generic text.
-Error db_error(std::string_view op, int rc) {
-  const int primary = rc & 0xff;
-  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
-    Error e = make_error(ErrorCode::unavailable, "job storage is busy (" + std::string(op) + ")");
-    e.retry_after_seconds = 1;
-    return e;
-  }
-  return make_error(ErrorCode::internal, "job storage error in " + std::string(op) + ": " + sqlite3_errstr(rc));
-}
-
-Error corrupt_row(std::string_view op) {
-  return make_error(ErrorCode::internal, "job storage error in " + std::string(op) + ": unexpected stored value");
-}
+Error db_error(std::string_view op, int rc) { return store::sqlite::db_error("job storage", op, rc); }
+Error corrupt_row(std::string_view op) { return store::sqlite::corrupt_row("job storage", op); }
 
 // One message for "absent" and "another team's", so ids cannot be probed.
 Error job_not_found(const std::string& id) { return make_error(ErrorCode::not_found, "job '" + id + "' not found"); }
@@ -243,9 +196,7 @@ bool parse_cursor(const std::string& cursor, std::int64_t& created_at_ms, std::s
   return true;
 }
 
-bool is_memory_path(const std::string& path) {
-  return path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0;
-}
+using store::sqlite::is_memory_path;
 
 }  // namespace
 
@@ -271,7 +222,7 @@ struct SqliteJobStore::Impl {
   bool run_simple(const char* sql, int& rc) {
     sqlite3_stmt* raw = statement(sql, rc);
     if (!raw) return false;
-    Use st(raw);
+    Use st(raw, TextLifetime::borrowed);
     rc = st.step();
     return rc == SQLITE_DONE;
   }
@@ -306,7 +257,7 @@ struct SqliteJobStore::Impl {
     int rc = SQLITE_OK;
     sqlite3_stmt* raw = statement(kQueuedCount, rc);
     if (!raw) return db_error(op, rc);
-    Use st(raw);
+    Use st(raw, TextLifetime::borrowed);
     rc = st.step();
     if (rc != SQLITE_ROW) return db_error(op, rc);
     return st.int64(0);
@@ -321,7 +272,7 @@ struct SqliteJobStore::Impl {
     if (job.idempotency_key) {
       sqlite3_stmt* raw = statement(kByIdempotencyKey, rc);
       if (!raw) return db_error(op, rc);
-      Use st(raw);
+      Use st(raw, TextLifetime::borrowed);
       st.bind(1, job.team);
       st.bind(2, *job.idempotency_key);
       rc = st.step();
@@ -343,7 +294,7 @@ struct SqliteJobStore::Impl {
     const std::string level(to_string(stored.classification));  // bound SQLITE_STATIC: outlives `st`
     sqlite3_stmt* raw = statement(kInsert, rc);
     if (!raw) return db_error(op, rc);
-    Use st(raw);
+    Use st(raw, TextLifetime::borrowed);
     st.bind(1, stored.id);
     st.bind(2, stored.team);
     st.bind(3, stored.key_id);
@@ -376,7 +327,7 @@ struct SqliteJobStore::Impl {
     int rc = SQLITE_OK;
     sqlite3_stmt* raw = statement(kOwnership, rc);
     if (!raw) return db_error(op, rc);
-    Use st(raw);
+    Use st(raw, TextLifetime::borrowed);
     st.bind(1, id);
     rc = st.step();
     if (rc == SQLITE_DONE) return job_not_found(id);
@@ -399,7 +350,7 @@ struct SqliteJobStore::Impl {
       {
         sqlite3_stmt* raw = statement(kFailLost, rc);
         if (!raw) return db_error(op, rc);
-        Use st(raw);
+        Use st(raw, TextLifetime::borrowed);
         st.bind(1, now_ms);
         st.bind(2, expired_at_or_before);
         auto failed = read_all(st, op);
@@ -408,7 +359,7 @@ struct SqliteJobStore::Impl {
       }
       sqlite3_stmt* raw = statement(kRequeueLost, rc);
       if (!raw) return db_error(op, rc);
-      Use st(raw);
+      Use st(raw, TextLifetime::borrowed);
       st.bind(1, expired_at_or_before);
       auto requeued = read_all(st, op);
       if (!requeued) return std::move(requeued).error();
@@ -422,30 +373,9 @@ struct SqliteJobStore::Impl {
 
 SqliteJobStore::SqliteJobStore(const std::string& path, Options options) : impl_(std::make_unique<Impl>()) {
   impl_->options = options;
-  if (!is_memory_path(path)) {
-    const auto parent = std::filesystem::path(path).parent_path();
-    if (!parent.empty()) {
-      std::error_code ec;
-      std::filesystem::create_directories(parent, ec);
-      if (ec) {
-        throw std::runtime_error("cannot create the directory '" + parent.string() +
-                                 "' for the SQLite database: " + ec.message());
-      }
-    }
-  }
-  sqlite3* raw = nullptr;
   // NOMUTEX: Impl::mu already serialises every use of this connection.
-  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
-                    (path.rfind("file:", 0) == 0 ? SQLITE_OPEN_URI : 0);
-  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
-  impl_->db.reset(raw);
-  if (rc != SQLITE_OK) {
-    throw std::runtime_error("cannot open the SQLite database '" + path + "' for jobs: " +
-                             (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
-  }
-  sqlite3* db = raw;
-  sqlite3_extended_result_codes(db, 1);
-  sqlite3_busy_timeout(db, static_cast<int>(options.busy_timeout.count()));
+  impl_->db = store::sqlite::open_database(path, SQLITE_OPEN_NOMUTEX, options.busy_timeout, " for jobs");
+  sqlite3* db = impl_->db.get();
 
   auto exec = [&](const std::string& sql) {
     char* err = nullptr;
@@ -511,7 +441,7 @@ Result<Job> SqliteJobStore::get(const std::string& team, const std::string& id) 
   int rc = SQLITE_OK;
   sqlite3_stmt* raw = impl_->statement(kGet, rc);
   if (!raw) return db_error(op, rc);
-  Use st(raw);
+  Use st(raw, TextLifetime::borrowed);
   st.bind(1, id);
   st.bind(2, team);
   rc = st.step();
@@ -536,7 +466,7 @@ Result<JobPage> SqliteJobStore::list(const std::string& team, const ListQuery& q
   int rc = SQLITE_OK;
   sqlite3_stmt* raw = impl_->statement(query.status ? kListStatus : kList, rc);
   if (!raw) return db_error(op, rc);
-  Use st(raw);
+  Use st(raw, TextLifetime::borrowed);
   st.bind(1, team);
   st.bind(2, after_ms);
   st.bind(3, after_id);
@@ -564,7 +494,7 @@ Result<std::vector<Job>> SqliteJobStore::claim(const std::string& owner, std::in
     int rc = SQLITE_OK;
     sqlite3_stmt* raw = impl_->statement(kClaim, rc);
     if (!raw) return db_error(op, rc);
-    Use st(raw);
+    Use st(raw, TextLifetime::borrowed);
     st.bind(1, owner);
     st.bind(2, now_ms);
     st.bind(3, now_ms + lease_ms);
@@ -585,7 +515,7 @@ Result<void> SqliteJobStore::renew(const std::string& id, const std::string& own
     sqlite3_stmt* raw = impl_->statement(kRenew, rc);
     if (!raw) return db_error(op, rc);
     {
-      Use st(raw);
+      Use st(raw, TextLifetime::borrowed);
       st.bind(1, id);
       st.bind(2, owner);
       st.bind(3, now_ms + lease_ms);
@@ -608,7 +538,7 @@ Result<Job> SqliteJobStore::complete(const std::string& id, const std::string& o
     if (!raw) return db_error(op, rc);
     std::vector<Job> rows;
     {
-      Use st(raw);
+      Use st(raw, TextLifetime::borrowed);
       st.bind(1, id);
       st.bind(2, owner);
       st.bind(3, done.route.tier);
@@ -638,7 +568,7 @@ Result<Job> SqliteJobStore::fail(const std::string& id, const std::string& owner
     if (!raw) return db_error(op, rc);
     std::vector<Job> rows;
     {
-      Use st(raw);
+      Use st(raw, TextLifetime::borrowed);
       st.bind(1, id);
       st.bind(2, owner);
       st.bind(3, failure.route.tier);
@@ -676,7 +606,7 @@ Result<CancelResult> SqliteJobStore::cancel(const std::string& team, const std::
     {
       sqlite3_stmt* raw = impl_->statement(kStatusOf, rc);
       if (!raw) return db_error(op, rc);
-      Use st(raw);
+      Use st(raw, TextLifetime::borrowed);
       st.bind(1, id);
       st.bind(2, team);
       rc = st.step();
@@ -692,7 +622,7 @@ Result<CancelResult> SqliteJobStore::cancel(const std::string& team, const std::
     }
     sqlite3_stmt* raw = impl_->statement(kCancel, rc);
     if (!raw) return db_error(op, rc);
-    Use st(raw);
+    Use st(raw, TextLifetime::borrowed);
     st.bind(1, id);
     st.bind(2, team);
     st.bind(3, now_ms);
@@ -711,7 +641,7 @@ Result<std::vector<Job>> SqliteJobStore::expire_queued(std::int64_t created_befo
     int rc = SQLITE_OK;
     sqlite3_stmt* raw = impl_->statement(kExpire, rc);
     if (!raw) return db_error(op, rc);
-    Use st(raw);
+    Use st(raw, TextLifetime::borrowed);
     st.bind(1, created_before_ms);
     st.bind(2, now_ms);
     auto jobs = read_all(st, op);
@@ -727,7 +657,7 @@ Result<std::int64_t> SqliteJobStore::purge(std::int64_t finished_before_ms) {
     int rc = SQLITE_OK;
     sqlite3_stmt* raw = impl_->statement(kPurge, rc);
     if (!raw) return db_error(op, rc);
-    Use st(raw);
+    Use st(raw, TextLifetime::borrowed);
     st.bind(1, finished_before_ms);
     rc = st.step();
     if (rc != SQLITE_DONE) return db_error(op, rc);
@@ -741,7 +671,7 @@ Result<JobCounts> SqliteJobStore::counts() {
   int rc = SQLITE_OK;
   sqlite3_stmt* raw = impl_->statement(kCounts, rc);
   if (!raw) return db_error(op, rc);
-  Use st(raw);
+  Use st(raw, TextLifetime::borrowed);
   JobCounts out{};
   while ((rc = st.step()) == SQLITE_ROW) {
     const auto status = parse_job_status(st.text(0));

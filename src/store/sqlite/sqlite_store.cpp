@@ -15,6 +15,7 @@
 
 #include "core/system_clock.hpp"
 #include "store/sqlite/migrations.hpp"
+#include "store/sqlite/statement.hpp"
 
 namespace aegis::store {
 
@@ -22,60 +23,12 @@ namespace {
 
 namespace json = boost::json;
 
-struct DbCloser {
-  void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
-};
-struct StmtFinalizer {
-  void operator()(sqlite3_stmt* st) const noexcept { sqlite3_finalize(st); }
-};
-using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
-using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+using sqlite::DbPtr;
+using sqlite::StmtPtr;
+using sqlite::Use;
 
-// A cached statement in use: resets it and drops its bindings on every exit path,
-// so no bound value outlives the call and the statement can be reused.
-class Use {
- public:
-  explicit Use(sqlite3_stmt* st) noexcept : st_(st) {}
-  ~Use() {
-    sqlite3_reset(st_);
-    sqlite3_clear_bindings(st_);
-  }
-  Use(const Use&) = delete;
-  Use& operator=(const Use&) = delete;
-  sqlite3_stmt* get() const noexcept { return st_; }
-  int step() noexcept { return sqlite3_step(st_); }
-
-  void bind(int i, std::string_view text) {
-    sqlite3_bind_text(st_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
-  }
-  void bind(int i, std::int64_t v) { sqlite3_bind_int64(st_, i, v); }
-  void bind_null(int i) { sqlite3_bind_null(st_, i); }
-
-  std::string text(int col) const {
-    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st_, col));
-    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st_, col))) : std::string();
-  }
-  std::int64_t int64(int col) const { return sqlite3_column_int64(st_, col); }
-  bool is_null(int col) const { return sqlite3_column_type(st_, col) == SQLITE_NULL; }
-
- private:
-  sqlite3_stmt* st_;
-};
-
-// Messages never carry data values: only the operation and SQLite's generic text.
-Error db_error(std::string_view op, int rc) {
-  const int primary = rc & 0xff;
-  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
-    Error e = make_error(ErrorCode::unavailable, "storage is busy (" + std::string(op) + ")");
-    e.retry_after_seconds = 1;
-    return e;
-  }
-  return make_error(ErrorCode::internal, "storage error in " + std::string(op) + ": " + sqlite3_errstr(rc));
-}
-
-Error corrupt_row(std::string_view op) {
-  return make_error(ErrorCode::internal, "storage error in " + std::string(op) + ": unexpected stored value");
-}
+Error db_error(std::string_view op, int rc) { return sqlite::db_error("storage", op, rc); }
+Error corrupt_row(std::string_view op) { return sqlite::corrupt_row("storage", op); }
 
 
 constexpr const char* kInsertTeam =
@@ -243,9 +196,7 @@ std::optional<telemetry::AuditRecord> read_audit(const Use& st) {
   return r;
 }
 
-bool is_memory_path(const std::string& path) {
-  return path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0;
-}
+using sqlite::is_memory_path;
 
 }  // namespace
 
@@ -301,30 +252,8 @@ SqliteStore::SqliteStore(const std::string& path, const Clock& clock, Options op
   impl_->path = path;
   impl_->clock = &clock;
 
-  if (!is_memory_path(path)) {
-    const auto parent = std::filesystem::path(path).parent_path();
-    if (!parent.empty()) {
-      std::error_code ec;
-      std::filesystem::create_directories(parent, ec);
-      if (ec) {
-        throw std::runtime_error("cannot create the directory '" + parent.string() +
-                                 "' for the SQLite database: " + ec.message());
-      }
-    }
-  }
-
-  sqlite3* raw = nullptr;
-  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX |
-                    (path.rfind("file:", 0) == 0 ? SQLITE_OPEN_URI : 0);
-  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
-  impl_->db.reset(raw);  // closes even a half-open handle
-  if (rc != SQLITE_OK) {
-    throw std::runtime_error("cannot open the SQLite database '" + path + "': " +
-                             (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
-  }
+  impl_->db = sqlite::open_database(path, SQLITE_OPEN_FULLMUTEX, options.busy_timeout);
   sqlite3* db = impl_->db.get();
-  sqlite3_extended_result_codes(db, 1);
-  sqlite3_busy_timeout(db, static_cast<int>(options.busy_timeout.count()));
 
   {
     sqlite3_stmt* st = nullptr;
