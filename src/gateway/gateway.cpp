@@ -404,8 +404,7 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
     CircuitBreaker* breaker = deps_.health.breaker(name);
     CircuitBreaker::Permit permit;
     if (breaker) {
-      permit = breaker->try_acquire();
-      deps_.health.publish();
+      permit = breaker->try_acquire();  // breaker() already published its state; acquiring does not change it
       if (!permit) {
         row.fallback_path.push_back(name + ":circuit_open");
         metrics_->attempts.with({name, "circuit_open"}).inc();
@@ -452,7 +451,7 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
 
     if (outcome.ok()) {
       permit.record_success();
-      deps_.health.publish();
+      deps_.health.publish(name);
       row.fallback_path.push_back(name + ":ok");
       metrics_->attempts.with({name, "ok"}).inc();
       answered = true;
@@ -472,7 +471,7 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
 
     const Error& error = outcome.error();
     permit.record_failure(error);
-    deps_.health.publish();
+    deps_.health.publish(name);
     const std::string type(error_type(error.code));
     row.fallback_path.push_back(name + ":" + type);
     metrics_->attempts.with({name, type}).inc();
@@ -600,8 +599,7 @@ boost::asio::awaitable<Result<EmbedOutcome>> Gateway::embed(CallContext& context
     CircuitBreaker* breaker = deps_.health.breaker(name);
     CircuitBreaker::Permit permit;
     if (breaker) {
-      permit = breaker->try_acquire();
-      deps_.health.publish();
+      permit = breaker->try_acquire();  // breaker() already published its state; acquiring does not change it
       if (!permit) {
         row.fallback_path.push_back(name + ":circuit_open");
         last_error = make_error(ErrorCode::unavailable, "provider '" + name + "' is unavailable (circuit open)");
@@ -630,7 +628,7 @@ boost::asio::awaitable<Result<EmbedOutcome>> Gateway::embed(CallContext& context
     call.time_provider(deps_.clock.steady_now() - sent_at);
     if (embeddings.ok()) {
       permit.record_success();
-      deps_.health.publish();
+      deps_.health.publish(name);
       row.fallback_path.push_back(name + ":ok");
       embeddings->provider = name;
       call.reconcile(embeddings->usage, price_of(name, target.model));
@@ -639,7 +637,7 @@ boost::asio::awaitable<Result<EmbedOutcome>> Gateway::embed(CallContext& context
     }
     const Error error = embeddings.error();
     permit.record_failure(error);
-    deps_.health.publish();
+    deps_.health.publish(name);
     row.fallback_path.push_back(name + ":" + std::string(error_type(error.code)));
     if (error.code == ErrorCode::egress_blocked) row.egress_blocked = true;
     if (judge(error, false) == AttemptVerdict::stop) co_return fail(error);

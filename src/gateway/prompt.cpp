@@ -1,6 +1,7 @@
 #include "gateway/prompt.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "privacy/mask.hpp"
 
@@ -101,14 +102,11 @@ AssembledPrompt assemble_inputs(const std::vector<std::string>& inputs) {
 }
 
 namespace {
-// The n-th string value of `value` in for_each_string order.
-boost::json::string* nth_string(boost::json::value& value, std::size_t n) {
-  boost::json::string* found = nullptr;
-  std::size_t i = 0;
-  for_each_string(value, [&](boost::json::string& text) {
-    if (i++ == n) found = &text;
-  });
-  return found;
+// Every string value of `value`, in for_each_string order: the field ordinals index it.
+std::vector<boost::json::string*> strings_of(boost::json::value& value) {
+  std::vector<boost::json::string*> out;
+  for_each_string(value, [&](boost::json::string& text) { out.push_back(&text); });
+  return out;
 }
 }  // namespace
 
@@ -117,7 +115,12 @@ ChatRequest mask_request(const ChatRequest& request, const AssembledPrompt& prom
                          privacy::Vault& vault, MaskCounts& counts) {
   ChatRequest masked = request;
   boost::json::value passthrough;  // masked pass-through fields, written back at the end
-  bool passthrough_masked = false;
+  std::vector<boost::json::string*> passthrough_strings;
+  std::size_t schema_tool = SIZE_MAX;  // whose schema strings `schema_strings` holds
+  std::vector<boost::json::string*> schema_strings;
+  auto mask_json_string = [&](boost::json::string* text, const PromptField& field) {
+    *text = mask_field(std::string(*text), field, findings, persons, vault, counts);
+  };
   for (const auto& field : prompt.fields) {
     switch (field.kind) {
       case PromptField::Kind::tool_description:
@@ -125,21 +128,21 @@ ChatRequest mask_request(const ChatRequest& request, const AssembledPrompt& prom
             mask_field(request.tools[field.call].description, field, findings, persons, vault, counts);
         break;
       case PromptField::Kind::tool_schema_string:
-        if (auto* text = nth_string(masked.tools[field.call].input_schema, field.message)) {
-          *text = mask_field(std::string(*text), field, findings, persons, vault, counts);
+        if (schema_tool != field.call) {
+          schema_tool = field.call;
+          schema_strings = strings_of(masked.tools[field.call].input_schema);
         }
+        mask_json_string(schema_strings[field.message], field);  // same traversal: in range
         break;
       case PromptField::Kind::stop:
         masked.stop[field.call] = mask_field(request.stop[field.call], field, findings, persons, vault, counts);
         break;
       case PromptField::Kind::passthrough_string:
-        if (!passthrough_masked) {
+        if (passthrough_strings.empty()) {
           passthrough = boost::json::value(request.passthrough);
-          passthrough_masked = true;
+          passthrough_strings = strings_of(passthrough);
         }
-        if (auto* text = nth_string(passthrough, field.message)) {
-          *text = mask_field(std::string(*text), field, findings, persons, vault, counts);
-        }
+        mask_json_string(passthrough_strings[field.message], field);
         break;
       case PromptField::Kind::system:
         masked.system = mask_field(request.system, field, findings, persons, vault, counts);
@@ -157,7 +160,7 @@ ChatRequest mask_request(const ChatRequest& request, const AssembledPrompt& prom
       }
     }
   }
-  if (passthrough_masked) masked.passthrough = std::move(passthrough.as_object());
+  if (!passthrough_strings.empty()) masked.passthrough = std::move(passthrough.as_object());
   return masked;
 }
 

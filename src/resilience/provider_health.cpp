@@ -88,6 +88,10 @@ void ProviderHealth::publish() {
   for (const auto& item : entries_) item.second->publish_state();
 }
 
+void ProviderHealth::publish(std::string_view provider) {
+  if (const auto it = entries_.find(provider); it != entries_.end()) it->second->publish_state();
+}
+
 bool ProviderHealth::up(std::string_view provider) const {
   const auto it = entries_.find(provider);
   return it != entries_.end() && it->second->up.load(std::memory_order_relaxed);

@@ -39,6 +39,8 @@ class ProviderHealth {
   CircuitBreaker* breaker(std::string_view provider);
   // Re-reads every breaker's state into aegis_circuit_state.
   void publish();
+  // The same for one provider (the request path: only the breaker it used).
+  void publish(std::string_view provider);
   // Whether the last health check of `provider` passed (true before the first check).
   bool up(std::string_view provider) const;
 
