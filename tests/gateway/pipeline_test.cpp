@@ -503,7 +503,7 @@ TEST_F(PipelineTest, EmbeddingsOfRestrictedInputsStayLocal) {
 
 TEST_F(PipelineTest, EveryRequestWritesOneAuditRowWithoutContent) {
   ASSERT_TRUE(chat("Write to Jennifer Walsh at jennifer.walsh@acme-mail.com").ok());
-  ASSERT_FALSE(chat("SIN " + std::string(kSin)).ok() && false);
+  ASSERT_TRUE(chat("SIN " + std::string(kSin)).ok());
   const auto rows = audit_.rows();
   ASSERT_EQ(rows.size(), 2u);
   for (const auto& row : rows) {
@@ -513,7 +513,9 @@ TEST_F(PipelineTest, EveryRequestWritesOneAuditRowWithoutContent) {
     EXPECT_EQ(row.reason.find("jennifer"), std::string::npos);
     EXPECT_EQ(row.reason.find("046"), std::string::npos);
   }
-  EXPECT_EQ(rows[0].entities.count("EMAIL_ADDRESS") + rows[0].entities.count("EMAIL"), 1u);
+  EXPECT_EQ(rows[0].entities.at("EMAIL_ADDRESS"), 1);
+  EXPECT_EQ(rows[0].entities.at("PERSON"), 1);
+  EXPECT_EQ(rows[1].entities.at("CA_SIN"), 1);
   EXPECT_EQ(rows[1].locality, "local");
 }
 
