@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/sqlite_files.hpp"
 #include "store/sqlite/migrations.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
@@ -21,28 +22,11 @@ namespace aegis::jobs {
 namespace {
 
 namespace fs = std::filesystem;
+using aegis::test_support::TempDir;
 
 constexpr std::int64_t T0 = 1'700'000'000'000;
 constexpr std::int64_t kLease = 60'000;
 
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("aegis-jobs-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 std::int64_t scalar(const fs::path& db_path, const std::string& sql) {
   sqlite3* db = nullptr;
@@ -93,7 +77,7 @@ class SqliteJobStoreTest : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
     return r.ok() ? r->job : job;
   }
-  TempDir dir_;
+  TempDir dir_{"aegis-jobs-test"};
 };
 
 // --- value types -------------------------------------------------------------

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/sqlite_files.hpp"
 #include "core/system_clock.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
@@ -18,58 +19,12 @@ namespace aegis::store {
 namespace {
 
 namespace fs = std::filesystem;
+using aegis::test_support::TempDir;
+using aegis::test_support::RawDb;
 using namespace std::chrono_literals;
 using telemetry::AuditRecord;
 
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("aegis-audit-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
 
- private:
-  fs::path path_;
-};
-
-// A second connection to the same file, to look under the store's interface.
-class RawDb {
- public:
-  explicit RawDb(const fs::path& path) {
-    if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) throw std::runtime_error("open failed");
-  }
-  ~RawDb() { sqlite3_close(db_); }
-  void exec(const std::string& sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = err ? err : "?";
-      sqlite3_free(err);
-      throw std::runtime_error(msg);
-    }
-  }
-  std::string scalar(const std::string& sql) {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr) != SQLITE_OK)
-      throw std::runtime_error(sqlite3_errmsg(db_));
-    std::string out;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
-      out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-    }
-    sqlite3_finalize(st);
-    return out;
-  }
-
- private:
-  sqlite3* db_ = nullptr;
-};
 
 AuditRecord row(std::string request_id, std::string team, std::int64_t time_ms) {
   AuditRecord r;
@@ -153,7 +108,7 @@ class SqliteAuditTest : public ::testing::Test {
   fs::path db_path() const { return dir_.path() / "aegis.db"; }
   SqliteStore& store() { return store_; }
 
-  TempDir dir_;
+  TempDir dir_{"aegis-audit-test"};
   ManualClock clock_{std::chrono::system_clock::time_point(1'700'000'000'000ms)};
   SqliteStore store_{db_path().string(), clock_};
 };

@@ -16,62 +16,17 @@
 #include "core/system_clock.hpp"
 #include "store/factory.hpp"
 #include "store/sqlite/migrations.hpp"
+#include "support/sqlite_files.hpp"
 
 namespace aegis::store {
 namespace {
 
 namespace fs = std::filesystem;
+using aegis::test_support::TempDir;
+using aegis::test_support::RawDb;
 using namespace std::chrono_literals;
 
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("aegis-store-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
 
- private:
-  fs::path path_;
-};
-
-// A second, raw connection to the same file, for checking what the store wrote.
-class RawDb {
- public:
-  explicit RawDb(const fs::path& path) {
-    if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) throw std::runtime_error("open failed");
-  }
-  ~RawDb() { sqlite3_close(db_); }
-  void exec(const std::string& sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = err ? err : "?";
-      sqlite3_free(err);
-      throw std::runtime_error(msg);
-    }
-  }
-  std::string scalar(const std::string& sql) {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) throw std::runtime_error(sqlite3_errmsg(db_));
-    std::string out;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
-      out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-    }
-    sqlite3_finalize(st);
-    return out;
-  }
-  sqlite3* get() { return db_; }
-
- private:
-  sqlite3* db_ = nullptr;
-};
 
 Team make_team(std::string name, std::int64_t dollars = 100, Level clearance = Level::INTERNAL) {
   Team t;
@@ -95,7 +50,7 @@ ApiKeyRecord make_key(std::string id, std::string team, std::int64_t created_at_
 class SqliteStoreTest : public ::testing::Test {
  protected:
   fs::path db_path() const { return dir_.path() / "data" / "aegis.db"; }
-  TempDir dir_;
+  TempDir dir_{"aegis-store-test"};
   ManualClock clock_{std::chrono::system_clock::time_point(1'700'000'000'000ms)};
 };
 
