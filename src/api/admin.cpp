@@ -1,6 +1,5 @@
 #include "api/admin.hpp"
 
-#include <boost/url/parse_query.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -69,33 +68,6 @@ Result<std::string> string_field(const json::object& body, std::string_view name
 
 HttpResponse fail(const Error& error, const HttpRequest& request) { return http::error_response(error, request.request_id); }
 
-// Decoded query parameters; 400 on an unknown name, a repeated name or bad
-// percent-encoding, so a typo ("tema=") never silently widens a query.
-Result<std::map<std::string, std::string>> query_params(const HttpRequest& request,
-                                                        std::initializer_list<std::string_view> allowed) {
-  std::map<std::string, std::string> out;
-  if (request.query.empty()) return out;
-  auto params = boost::urls::parse_query(request.query);
-  if (!params) return make_error(ErrorCode::invalid_request, "malformed query string");
-  for (auto param : *params) {
-    // parse_query yields the encoded text. Decoded without space_as_plus, so
-    // a raw "+01:00" offset in `since` survives.
-    std::string key = param.key.decode();
-    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-      std::string names;
-      for (auto name : allowed) names += (names.empty() ? "" : ", ") + std::string(name);
-      if (names.empty()) names = "none";
-      return make_error(ErrorCode::invalid_request,
-                        "unknown query parameter '" + key + "' (allowed: " + names + ")");
-    }
-    if (out.contains(key)) {
-      return make_error(ErrorCode::invalid_request, "query parameter '" + key + "' is given more than once");
-    }
-    out.emplace(std::move(key), param.has_value ? param.value.decode() : std::string());
-  }
-  return out;
-}
-
 // Unix epoch milliseconds written as plain digits.
 std::optional<std::int64_t> parse_epoch_ms(std::string_view text) {
   if (text.empty() || text.size() > 15) return std::nullopt;  // 15 digits reach the year 33658
@@ -108,7 +80,7 @@ std::optional<std::int64_t> parse_epoch_ms(std::string_view text) {
 constexpr int kMaxAuditLimit = 1000;
 
 Result<store::AuditQuery> audit_query(const HttpRequest& request) {
-  auto params = query_params(request, {"team", "since", "limit"});
+  auto params = http::query_params(request, {"team", "since", "limit"});
   if (!params.ok()) return params.error();
   store::AuditQuery query;
   if (auto it = params->find("team"); it != params->end() && !it->second.empty()) query.team = it->second;
@@ -323,7 +295,7 @@ void register_admin_routes(http::Router& router, AdminContext context) {
              }));
 
   router.add("GET", "/admin/v1/audit/pipeda_violations", admin([ctx](HttpRequest& request) -> Awaitable {
-               if (auto params = query_params(request, {}); !params.ok()) co_return fail(params.error(), request);
+               if (auto params = http::query_params(request, {}); !params.ok()) co_return fail(params.error(), request);
                auto count = co_await ctx->db.run([&] { return ctx->store.count_pipeda_violations(); });
                if (!count.ok()) co_return fail(count.error(), request);
                co_return http::json_response(200, {{"count", *count}});

@@ -1,6 +1,7 @@
 #include "api/chat_stream.hpp"
 
 #include "http/json_response.hpp"
+#include "routing/router.hpp"
 
 namespace aegis::api {
 
@@ -54,11 +55,7 @@ Result<std::string> task_of(const http::HttpRequest& request) {
   if (!header) return std::string("chat");
   const std::string_view task = *header;
   // The same alphabet as routing.task_tiers keys, so every configured task can be asked for.
-  const bool ok = !task.empty() && task.size() <= 64 && std::ranges::all_of(task, [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-           c == '.';
-  });
-  if (!ok) return make_error(ErrorCode::invalid_request, "x-aegis-task must be 1..64 of [A-Za-z0-9_.-]");
+  if (!routing::is_valid_task_name(task)) return make_error(ErrorCode::invalid_request, "x-aegis-task must be 1..64 of [A-Za-z0-9_.-]");
   return std::string(task);
 }
 

@@ -11,6 +11,7 @@
 #include "api/anthropic.hpp"
 #include "api/demo.hpp"
 #include "api/health.hpp"
+#include "api/jobs.hpp"
 #include "api/openai.hpp"
 #include "api/whoami.hpp"
 #include "core/system_clock.hpp"
@@ -32,6 +33,8 @@
 #include "providers/provider_set.hpp"
 #include "sim/simulator.hpp"
 #include "identity/authenticator.hpp"
+#include "jobs/factory.hpp"
+#include "jobs/job_service.hpp"
 #include "store/factory.hpp"
 #include "telemetry/log.hpp"
 #include "telemetry/metrics.hpp"
@@ -139,6 +142,8 @@ struct Application::Impl {
   std::unique_ptr<budget::BudgetService> budgets;
   std::unique_ptr<resilience::ProviderHealth> health;
   std::unique_ptr<gateway::Gateway> gateway;
+  std::unique_ptr<jobs::JobStore> job_store;
+  std::unique_ptr<jobs::JobService> job_service;
 
   void start_demo_upstreams() {
     auto cfg = std::make_shared<config::Config>(*config);
@@ -279,6 +284,13 @@ std::uint16_t Application::start() {
   api::register_whoami_route(s.router);
   api::register_openai_routes(s.router, *s.gateway);
   api::register_anthropic_routes(s.router, *s.gateway);
+  s.job_store = jobs::open_job_store(s.config->storage, s.config->jobs);
+  s.job_service = std::make_unique<jobs::JobService>(
+      jobs::JobServiceDeps{s.config->jobs, *s.job_store, *s.gateway, *s.router_rules, *s.budgets, *s.store, s.db,
+                           s.metrics, SystemClock::instance()},
+      s.io);
+  s.job_service->start();
+  api::register_job_routes(s.router, *s.job_service);
   if (!s.demo_upstreams.empty()) api::register_demo_routes(s.router, s.demo_upstreams, admin_key_from_env());
   api::AdminContext admin_context{*s.store, s.db, *s.authenticator, SystemClock::instance(), admin_key_from_env()};
   admin_context.ledger = s.ledger.get();
@@ -318,6 +330,7 @@ void Application::shutdown() {
       s.signals->cancel(ignored);
     }
     if (s.health) s.health->stop();
+    if (s.job_service) s.job_service->stop();
     for (auto& simulator : s.simulators) simulator->stop();
     s.io.stop();
   });

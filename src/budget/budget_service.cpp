@@ -30,7 +30,12 @@ BudgetService::BudgetService(Ledger& ledger, telemetry::Registry& metrics, std::
 }
 
 Result<ReservationId> BudgetService::preflight(const std::string& team, Money cap, Money estimate) {
-  auto reservation = ledger_.reserve(team, cap, estimate, ttl_);
+  return preflight(team, cap, estimate, ttl_);
+}
+
+Result<ReservationId> BudgetService::preflight(const std::string& team, Money cap, Money estimate,
+                                               std::chrono::nanoseconds ttl) {
+  auto reservation = ledger_.reserve(team, cap, estimate, ttl);
   if (!reservation.ok() && reservation.error().code == ErrorCode::budget_exceeded) rejections_.with({team}).inc();
   // Remaining drops with every reservation, not only on commit.
   publish(team, cap);

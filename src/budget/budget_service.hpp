@@ -25,6 +25,8 @@ class BudgetService {
 
   // Reserves `estimate` against the team's cap, or 402 budget_exceeded (counted).
   Result<ReservationId> preflight(const std::string& team, Money cap, Money estimate);
+  // The same with a lifetime of its own: a job's reservation is held while it waits in the queue.
+  Result<ReservationId> preflight(const std::string& team, Money cap, Money estimate, std::chrono::nanoseconds ttl);
   // Books the actual cost and frees the rest of the reservation; returns the
   // period it was booked to (put it in the audit row so the store's spend
   // agrees). When the reservation had expired (or is unknown) the cost is

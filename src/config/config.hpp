@@ -118,6 +118,20 @@ struct RagConfig {
   std::size_t top_k = 5;
 };
 
+// The async job API (POST /v1/jobs): a durable queue in the store, run by
+// workers inside the gateway through the same pipeline as synchronous calls.
+struct JobsConfig {
+  std::int64_t max_queue_depth = 10'000;             // queued jobs; submits beyond get 429
+  std::chrono::seconds queue_ttl{86'400};            // a job still queued after this is expired
+  std::chrono::seconds retention{7 * 86'400};        // finished jobs (and their content) are purged after this
+  std::chrono::seconds lease{30};                    // a running job's lease; renewed every lease/3
+  int max_attempts = 3;                              // claims before a job whose worker keeps dying fails
+  int workers = 64;                                  // jobs running at once in this process
+  int provider_concurrency = 16;                     // default jobs at once per provider
+  std::map<std::string, int> provider_concurrency_overrides;  // provider name -> jobs at once
+  bool sync_every_commit = true;                     // a 202 survives power loss, not only kill -9
+};
+
 struct LoggingConfig {
   std::string level = "info";  // trace|debug|info|warn|error|off
   bool access_log = true;
@@ -134,6 +148,7 @@ struct Config {
   PiiConfig pii;
   BudgetConfig budgets;
   RagConfig rag;
+  JobsConfig jobs;
   LoggingConfig logging;
   std::string source;  // file path it was loaded from, or "<built-in>"
 };

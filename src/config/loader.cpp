@@ -323,6 +323,7 @@ class Loader {
   void resilience(const Field& f, ResilienceConfig& out);
   void egress(const Field& f, EgressConfig& out);
   void rag(const Field& f, RagConfig& out);
+  void jobs(const Field& f, JobsConfig& out);
   void logging(const Field& f, LoggingConfig& out);
 
   std::string file_;
@@ -1026,6 +1027,46 @@ void Loader::egress(const Field& f, EgressConfig& out) {
   }
 }
 
+void Loader::jobs(const Field& f, JobsConfig& out) {
+  static const std::vector<std::string_view> keys = {"max_queue_depth", "queue_ttl_s",         "retention_s",
+                                                     "lease_s",         "max_attempts",        "workers",
+                                                     "provider_concurrency", "sync_every_commit"};
+  const auto e = mapping(f, &keys);
+  if (!e) return;
+  for (const auto& [key, v] : e->items) {
+    std::int64_t n = 0;
+    if (key == "max_queue_depth") {
+      if (read_int(v, n, 1, 100'000'000)) out.max_queue_depth = n;
+    } else if (key == "queue_ttl_s") {
+      if (read_int(v, n, 1, 30 * 86'400)) out.queue_ttl = std::chrono::seconds(n);
+    } else if (key == "retention_s") {
+      if (read_int(v, n, 0, 3650 * 86'400)) out.retention = std::chrono::seconds(n);
+    } else if (key == "lease_s") {
+      if (read_int(v, n, 3, 3'600)) out.lease = std::chrono::seconds(n);
+    } else if (key == "max_attempts") {
+      if (read_int(v, n, 1, 100)) out.max_attempts = static_cast<int>(n);
+    } else if (key == "workers") {
+      if (read_int(v, n, 1, 10'000)) out.workers = static_cast<int>(n);
+    } else if (key == "provider_concurrency") {
+      if (v.value.IsMap()) {
+        const auto per = mapping(v, nullptr);
+        if (!per) continue;
+        for (const auto& [provider, limit] : per->items) {
+          if (provider == "default") {
+            if (read_int(limit, n, 1, 10'000)) out.provider_concurrency = static_cast<int>(n);
+          } else if (read_int(limit, n, 1, 10'000)) {
+            out.provider_concurrency_overrides[provider] = static_cast<int>(n);
+          }
+        }
+      } else if (read_int(v, n, 1, 10'000)) {
+        out.provider_concurrency = static_cast<int>(n);
+      }
+    } else if (key == "sync_every_commit") {
+      read_bool(v, out.sync_every_commit);
+    }
+  }
+}
+
 void Loader::rag(const Field& f, RagConfig& out) {
   static const std::vector<std::string_view> keys = {"chunk_bytes", "chunk_overlap_bytes", "top_k"};
   const auto e = mapping(f, &keys);
@@ -1080,7 +1121,7 @@ Config Loader::run(const std::string& text) {
     if (!docs.empty()) {
       static const std::vector<std::string_view> sections = {
           "server", "storage", "providers", "routing", "resilience", "egress",
-          "classification", "pii", "budgets", "rag", "logging"};
+          "classification", "pii", "budgets", "rag", "jobs", "logging"};
       const Field root{"", docs[0], {1, 1}};
       if (const auto top = mapping(root, &sections)) {
         // Fixed order, whatever the order in the file: routing needs the providers.
@@ -1090,6 +1131,7 @@ Config Loader::run(const std::string& text) {
         bool chain_given = false;
         if (const Field* s = top->find("routing")) chain_given = routing(*s, cfg.routing, cfg.providers);
         if (const Field* s = top->find("resilience")) resilience(*s, cfg.resilience);
+        if (const Field* s = top->find("jobs")) jobs(*s, cfg.jobs);
         if (const Field* s = top->find("egress")) egress(*s, cfg.egress);
         if (const Field* s = top->find("classification")) classification(*s, cfg.classification);
         if (const Field* s = top->find("pii")) pii(*s, cfg.pii);

@@ -111,6 +111,12 @@ class Gateway::Call {
 
   // Stage 5.
   Result<void> preflight(Money estimate) {
+    if (context_.held_reservation) {  // taken at job submit: adopt it, this call settles it now
+      reservation_ = *context_.held_reservation;
+      estimate_ = context_.held_estimate;
+      context_.held_reservation.reset();
+      return {};
+    }
     if (!has_budget()) return {};
     auto reservation = gateway_.deps_.budgets.preflight(row.team, cap(), estimate);
     if (!reservation.ok()) return std::move(reservation).error();
@@ -368,7 +374,7 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
 
   // Stage 2: classify the assembled prompt (history, tool arguments and context included).
   Inspection in = inspect(deps_.classifier, assemble_prompt(request), ctx.marked_public);
-  ctx.level = in.classification.level;
+  ctx.level = std::max(in.classification.level, ctx.minimum_level);
   metrics_->classifications.with({to_string(ctx.level)}).inc();
   count_entities(in, row);
   if (auto blocked = privacy::check_blocked(in.classification, in.persons, call.team(), config.pii); !blocked.ok()) {
@@ -385,7 +391,8 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
   if (auto reserved = call.preflight(estimate.cost); !reserved.ok()) co_return std::move(reserved).error();
 
   // Stage 3 (lazily) + 6: dispatch over the chain.
-  privacy::Vault vault;
+  privacy::Vault own_vault;
+  privacy::Vault& vault = ctx.vault ? *ctx.vault : own_vault;
   std::optional<ChatRequest> masked;
   MaskCounts mask_counts;
   std::optional<GovernedSink> governed;
@@ -517,6 +524,41 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
   }
   row.status = (governed && governed->client_gone()) ? 499 : 200;
   co_return Result<void>{};
+}
+
+Result<JobAdmission> Gateway::admit_job(const CallContext& context, const ChatRequest& request,
+                                        std::chrono::nanoseconds hold) {
+  Inspection in = inspect(deps_.classifier, assemble_prompt(request), context.marked_public);
+  JobAdmission admission;
+  admission.level = std::max(in.classification.level, context.minimum_level);
+  const std::string team = context.principal ? context.principal->team : std::string();
+  if (auto blocked = privacy::check_blocked(in.classification, in.persons, team, deps_.config.pii); !blocked.ok()) {
+    return std::move(blocked).error();
+  }
+  routing::RouteInput input;
+  input.task = context.task;
+  input.level = admission.level;
+  input.requested_model = request.model;
+  input.team = team;
+  const Money cap = context.principal ? context.principal->monthly_budget : Money{};
+  if (context.principal) input.remaining_budget = deps_.budgets.remaining(team, cap);
+  auto decision = deps_.router.decide(input);
+  if (!decision.ok()) return std::move(decision).error();
+
+  const std::int64_t max_tokens = request.max_tokens.value_or(kDefaultOutputTokensEstimate);
+  admission.estimate = budget::estimate_cost(in.prompt.text.size(), max_tokens, worst_price(*decision)).cost;
+  if (in.has_entities()) {
+    privacy::Vault vault;
+    MaskCounts counts;
+    (void)mask_request(request, in.prompt, in.classification.findings, in.persons, vault, counts);
+    admission.vault_json = vault.to_json();
+  }
+  if (context.principal) {
+    auto reservation = deps_.budgets.preflight(team, cap, admission.estimate, hold);
+    if (!reservation.ok()) return std::move(reservation).error();
+    admission.reservation = *reservation;
+  }
+  return admission;
 }
 
 boost::asio::awaitable<Result<ChatOutcome>> Gateway::complete(CallContext& context, ChatRequest request) {

@@ -15,7 +15,9 @@
 //   9 reconcile     commit the actual cost (or release the reservation)
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,7 @@
 #include "core/clock.hpp"
 #include "core/result.hpp"
 #include "identity/principal.hpp"
+#include "privacy/vault.hpp"
 #include "providers/provider_set.hpp"
 #include "resilience/provider_health.hpp"
 #include "routing/router.hpp"
@@ -65,6 +68,25 @@ struct CallContext {
   Level level = Level::INTERNAL;   // filled by the gateway: the assembled prompt's classification
   Route route;                     // filled by the gateway once a provider is chosen
   Money cost;                      // filled after the call: the actual cost booked
+
+  // Async jobs (jobs/job_service.hpp) carry what submit decided into the run:
+  // the classification floor the client declared, the budget reservation taken
+  // at submit (adopted instead of a fresh preflight; the call then settles it
+  // and clears this field, so whoever still finds it set must release it), and
+  // the vault built at submit, so every attempt sends the same placeholders.
+  Level minimum_level = Level::PUBLIC;
+  std::optional<budget::ReservationId> held_reservation;
+  Money held_estimate;
+  privacy::Vault* vault = nullptr;
+};
+
+// What POST /v1/jobs learns before it answers 202: stages 2 to 5 without a
+// provider call. The reservation is held for the job (see CallContext).
+struct JobAdmission {
+  Level level = Level::INTERNAL;
+  std::optional<budget::ReservationId> reservation;
+  Money estimate;
+  std::string vault_json;  // empty when nothing would be masked
 };
 
 struct GatewayDeps {
@@ -90,6 +112,14 @@ class Gateway {
   // Streams into `sink`; context.route is set before the first event.
   boost::asio::awaitable<Result<void>> stream(CallContext& context, ChatRequest request, providers::DeltaSink& sink);
   boost::asio::awaitable<Result<EmbedOutcome>> embed(CallContext& context, EmbedRequest request);
+
+  // Classify (with context.minimum_level and marked_public), apply the PII
+  // block policy, route and reserve the worst-case cost for `hold` (the
+  // reservation outlives the request). Errors are the synchronous path's:
+  // 422 pii_blocked, 400 for a model the team may not use, 402 budget_exceeded.
+  // Synchronous and CPU-only: safe on an I/O thread.
+  Result<JobAdmission> admit_job(const CallContext& context, const ChatRequest& request,
+                                 std::chrono::nanoseconds hold);
 
   const providers::ProviderSet& providers() const { return deps_.providers; }
 

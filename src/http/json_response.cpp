@@ -1,5 +1,7 @@
 #include "http/json_response.hpp"
 
+#include <boost/url/parse_query.hpp>
+
 #include <boost/json/parse.hpp>
 #include "core/json.hpp"
 
@@ -57,6 +59,31 @@ Result<void> reject_unknown_fields(const boost::json::object& object, std::initi
     }
   }
   return {};
+}
+
+Result<std::map<std::string, std::string>> query_params(const HttpRequest& request,
+                                                        std::initializer_list<std::string_view> allowed) {
+  std::map<std::string, std::string> out;
+  if (request.query.empty()) return out;
+  auto params = boost::urls::parse_query(request.query);
+  if (!params) return make_error(ErrorCode::invalid_request, "malformed query string");
+  for (auto param : *params) {
+    // parse_query yields the encoded text. Decoded without space_as_plus, so
+    // a raw "+01:00" offset in `since` survives.
+    std::string key = param.key.decode();
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      std::string names;
+      for (auto name : allowed) names += (names.empty() ? "" : ", ") + std::string(name);
+      if (names.empty()) names = "none";
+      return make_error(ErrorCode::invalid_request,
+                        "unknown query parameter '" + key + "' (allowed: " + names + ")");
+    }
+    if (out.contains(key)) {
+      return make_error(ErrorCode::invalid_request, "query parameter '" + key + "' is given more than once");
+    }
+    out.emplace(std::move(key), param.has_value ? param.value.decode() : std::string());
+  }
+  return out;
 }
 
 }  // namespace aegis::http

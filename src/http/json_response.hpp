@@ -3,6 +3,10 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include <initializer_list>
+#include <map>
+#include <string>
+
 #include "core/result.hpp"
 #include "http/message.hpp"
 
@@ -18,5 +22,10 @@ Result<boost::json::object> parse_json_object(const HttpRequest& request);
 
 // Rejects any key outside `allowed` (400 naming the field), so typos are not silently ignored.
 Result<void> reject_unknown_fields(const boost::json::object& object, std::initializer_list<std::string_view> allowed);
+
+// Decoded query parameters; 400 on an unknown name, a repeated name or bad
+// percent-encoding, so a typo ("tema=") never silently widens a query.
+Result<std::map<std::string, std::string>> query_params(const HttpRequest& request,
+                                                        std::initializer_list<std::string_view> allowed);
 
 }  // namespace aegis::http

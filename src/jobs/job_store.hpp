@@ -88,6 +88,10 @@ class JobStore {
   // same message, so a team cannot learn that another team's id exists.
   virtual Result<Job> get(const std::string& team, const std::string& id) = 0;
 
+  // The team's job submitted with this Idempotency-Key, if any: lets submit
+  // answer a replay before it spends anything (a replay must not get 402).
+  virtual Result<std::optional<Job>> find_by_idempotency_key(const std::string& team, const std::string& key) = 0;
+
   // One team's jobs, oldest first, optionally one status; invalid_request for
   // a malformed cursor.
   virtual Result<JobPage> list(const std::string& team, const ListQuery& query) = 0;

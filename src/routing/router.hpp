@@ -80,4 +80,16 @@ class Router {
   const providers::ProviderSet& providers_;
 };
 
+// The alphabet of routing.task_tiers keys, x-aegis-task and a job's
+// task_type: 1..64 of [A-Za-z0-9_.-].
+constexpr bool is_valid_task_name(std::string_view task) noexcept {
+  if (task.empty() || task.size() > 64) return false;
+  for (char c : task) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                    c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 }  // namespace aegis::routing

@@ -452,6 +452,23 @@ Result<Job> SqliteJobStore::get(const std::string& team, const std::string& id) 
   return std::move(*job);
 }
 
+Result<std::optional<Job>> SqliteJobStore::find_by_idempotency_key(const std::string& team, const std::string& key) {
+  constexpr std::string_view op = "find_by_idempotency_key";
+  std::lock_guard lock(impl_->mu);
+  int rc = SQLITE_OK;
+  sqlite3_stmt* raw = impl_->statement(kByIdempotencyKey, rc);
+  if (!raw) return db_error(op, rc);
+  Use st(raw, TextLifetime::borrowed);
+  st.bind(1, team);
+  st.bind(2, key);
+  rc = st.step();
+  if (rc == SQLITE_DONE) return std::optional<Job>();
+  if (rc != SQLITE_ROW) return db_error(op, rc);
+  auto job = read_job(st);
+  if (!job) return corrupt_row(op);
+  return std::optional<Job>(std::move(*job));
+}
+
 Result<JobPage> SqliteJobStore::list(const std::string& team, const ListQuery& query) {
   constexpr std::string_view op = "list";
   const int limit = std::clamp(query.limit, 1, kMaxListLimit);

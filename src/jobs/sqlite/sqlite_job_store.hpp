@@ -38,6 +38,7 @@ class SqliteJobStore final : public JobStore {
   Result<SubmitResult> submit(const Job& job) override;
   Result<std::vector<Result<SubmitResult>>> submit_batch(const std::vector<Job>& jobs) override;
   Result<Job> get(const std::string& team, const std::string& id) override;
+  Result<std::optional<Job>> find_by_idempotency_key(const std::string& team, const std::string& key) override;
   Result<JobPage> list(const std::string& team, const ListQuery& query) override;
   Result<std::vector<Job>> claim(const std::string& owner, std::int64_t now_ms, std::int64_t lease_ms,
                                  int limit) override;

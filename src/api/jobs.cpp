@@ -1,0 +1,180 @@
+#include "api/jobs.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include <charconv>
+#include <cmath>
+
+#include "core/time_format.hpp"
+#include "http/json_response.hpp"
+
+namespace aegis::api {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr double kMaxWaitSeconds = 60.0;
+
+json::value time_or_null(std::int64_t ms) { return ms > 0 ? json::value(format_rfc3339_ms(ms)) : json::value(nullptr); }
+
+// The client's metadata and, for a job that has one, nothing else of the stored request.
+json::value metadata_of(const jobs::Job& job) {
+  boost::system::error_code ec;
+  auto stored = json::parse(job.request_json, ec);
+  if (ec || !stored.is_object()) return nullptr;
+  if (const auto* metadata = stored.get_object().if_contains("metadata")) return *metadata;
+  return nullptr;
+}
+
+json::object job_json(const jobs::Job& job) {
+  json::object out;
+  out["id"] = job.id;
+  out["object"] = "job";
+  out["status"] = jobs::to_string(job.status);
+  out["classification"] = to_string(job.classification);
+  out["task_type"] = job.task_type;
+  out["metadata"] = metadata_of(job);
+  if (job.route.provider.empty() && job.route.tier.empty()) {
+    out["route"] = nullptr;
+  } else {
+    out["route"] = json::object{{"tier", job.route.tier.empty() ? json::value(nullptr) : json::value(job.route.tier)},
+                                {"provider", job.route.provider},
+                                {"model", job.route.model},
+                                {"reason", job.route.reason}};
+  }
+  if (job.status == jobs::JobStatus::succeeded) {
+    out["result"] = json::object{
+        {"text", job.result.text},
+        {"usage", json::object{{"input_tokens", job.result.input_tokens}, {"output_tokens", job.result.output_tokens}}},
+        {"cost_usd", job.result.cost.to_usd_double()}};
+  } else {
+    out["result"] = nullptr;
+  }
+  if (!job.error.type.empty()) {
+    out["error"] = json::object{{"type", job.error.type}, {"message", job.error.message}};
+  } else {
+    out["error"] = nullptr;
+  }
+  out["attempts"] = job.attempts;
+  out["created_at"] = time_or_null(job.created_at_ms);
+  out["started_at"] = time_or_null(job.started_at_ms);
+  out["finished_at"] = time_or_null(job.finished_at_ms);
+  return out;
+}
+
+http::HttpResponse fail(const Error& error, const http::HttpRequest& request) {
+  return http::error_response(error, request.request_id);
+}
+
+Result<std::optional<std::string>> idempotency_key(const http::HttpRequest& request) {
+  auto header = request.header("idempotency-key");
+  if (!header) return std::optional<std::string>();
+  const std::string_view key = *header;
+  const bool printable = std::all_of(key.begin(), key.end(), [](char c) { return c >= 0x21 && c <= 0x7e; });
+  if (key.empty() || key.size() > 255 || !printable) {
+    return make_error(ErrorCode::invalid_request, "Idempotency-Key must be 1..255 printable ASCII characters");
+  }
+  return std::optional<std::string>(std::string(key));
+}
+
+Result<std::chrono::milliseconds> wait_of(const std::map<std::string, std::string>& params) {
+  auto it = params.find("wait");
+  if (it == params.end()) return std::chrono::milliseconds(0);
+  const std::string& text = it->second;
+  double seconds = -1;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !std::isfinite(seconds) ||
+      seconds < 0 || seconds > kMaxWaitSeconds) {
+    return make_error(ErrorCode::invalid_request, "wait must be a number of seconds between 0 and 60");
+  }
+  return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0));
+}
+
+Result<jobs::ListQuery> list_query(const http::HttpRequest& request) {
+  auto params = http::query_params(request, {"status", "limit", "cursor"});
+  if (!params.ok()) return params.error();
+  jobs::ListQuery query;
+  if (auto it = params->find("status"); it != params->end()) {
+    auto status = jobs::parse_job_status(it->second);
+    if (!status) {
+      return make_error(ErrorCode::invalid_request,
+                        "status must be one of queued, running, succeeded, failed, cancelled, expired");
+    }
+    query.status = *status;
+  }
+  if (auto it = params->find("limit"); it != params->end()) {
+    int limit = 0;
+    const auto& text = it->second;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || limit < 1 || limit > 1000) {
+      return make_error(ErrorCode::invalid_request, "limit must be an integer between 1 and 1000");
+    }
+    query.limit = limit;
+  }
+  if (auto it = params->find("cursor"); it != params->end()) query.cursor = it->second;
+  return query;
+}
+
+}  // namespace
+
+void register_job_routes(http::Router& router, jobs::JobService& service) {
+  router.add("POST", "/v1/jobs", [&service](http::HttpRequest& request) -> boost::asio::awaitable<http::HttpResponse> {
+    if (!request.principal) co_return fail(make_error(ErrorCode::unauthorized, "missing API key"), request);
+    auto body = http::parse_json_object(request);
+    if (!body.ok()) co_return fail(body.error(), request);
+    auto key = idempotency_key(request);
+    if (!key.ok()) co_return fail(key.error(), request);
+    auto parsed = jobs::parse_job_request(*body);
+    if (!parsed.ok()) co_return fail(parsed.error(), request);
+    auto submitted = co_await service.submit(*request.principal, std::move(parsed).value(), std::move(key).value());
+    if (!submitted.ok()) co_return fail(submitted.error(), request);
+    const auto& job = submitted->job;
+    json::object out{{"id", job.id},
+                     {"object", "job"},
+                     {"status", jobs::to_string(job.status)},
+                     {"classification", to_string(job.classification)},
+                     {"created_at", format_rfc3339_ms(job.created_at_ms)}};
+    auto response = http::json_response(202, out);
+    response.set_header("location", "/v1/jobs/" + job.id);
+    if (submitted->replayed) response.set_header("idempotent-replayed", "true");
+    co_return response;
+  });
+
+  router.add("GET", "/v1/jobs", [&service](http::HttpRequest& request) -> boost::asio::awaitable<http::HttpResponse> {
+    if (!request.principal) co_return fail(make_error(ErrorCode::unauthorized, "missing API key"), request);
+    auto query = list_query(request);
+    if (!query.ok()) co_return fail(query.error(), request);
+    auto page = co_await service.list(request.principal->team, std::move(query).value());
+    if (!page.ok()) co_return fail(page.error(), request);
+    json::array data;
+    for (const auto& job : page->jobs) data.push_back(job_json(job));
+    json::object out{{"object", "list"},
+                     {"data", std::move(data)},
+                     {"has_more", page->next_cursor.has_value()},
+                     {"next_cursor", page->next_cursor ? json::value(*page->next_cursor) : json::value(nullptr)}};
+    co_return http::json_response(200, out);
+  });
+
+  router.add("GET", "/v1/jobs/{id}",
+             [&service](http::HttpRequest& request) -> boost::asio::awaitable<http::HttpResponse> {
+               if (!request.principal) co_return fail(make_error(ErrorCode::unauthorized, "missing API key"), request);
+               auto params = http::query_params(request, {"wait"});
+               if (!params.ok()) co_return fail(params.error(), request);
+               auto wait = wait_of(*params);
+               if (!wait.ok()) co_return fail(wait.error(), request);
+               auto job = co_await service.get(request.principal->team, std::string(*request.path_param("id")), *wait);
+               if (!job.ok()) co_return fail(job.error(), request);
+               co_return http::json_response(200, job_json(*job));
+             });
+
+  router.add("DELETE", "/v1/jobs/{id}",
+             [&service](http::HttpRequest& request) -> boost::asio::awaitable<http::HttpResponse> {
+               if (!request.principal) co_return fail(make_error(ErrorCode::unauthorized, "missing API key"), request);
+               auto job = co_await service.cancel(request.principal->team, std::string(*request.path_param("id")));
+               if (!job.ok()) co_return fail(job.error(), request);
+               co_return http::json_response(200, job_json(*job));
+             });
+}
+
+}  // namespace aegis::api

@@ -1,0 +1,39 @@
+#pragma once
+// The body of POST /v1/jobs (docs/JOBS.md), validated once at submit and
+// stored in canonical form in the job row; the worker parses that form back.
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "core/chat.hpp"
+#include "core/classification.hpp"
+#include "core/result.hpp"
+
+namespace aegis::jobs {
+
+struct JobRequest {
+  std::string task_type;
+  ChatRequest chat;  // system + messages, max_tokens, model ("auto" when absent)
+  std::map<std::string, std::string> metadata;
+  // The client's declared floor; PUBLIC also marks the content public.
+  std::optional<Level> classification;
+
+  bool marked_public() const { return classification == Level::PUBLIC; }
+  Level minimum_level() const {
+    return classification && *classification != Level::PUBLIC ? *classification : Level::PUBLIC;
+  }
+};
+
+// 400 invalid_request naming the field for anything outside the contract:
+// unknown fields, wrong types, both or neither of messages/prompt, no user
+// message, out-of-range max_tokens, oversized metadata, a bad task_type.
+Result<JobRequest> parse_job_request(const boost::json::object& body);
+
+// The canonical JSON stored with the job: messages always as a list,
+// optional fields only when set. parse_job_request(to_json(r)) == r.
+std::string to_stored_json(const JobRequest& request);
+
+}  // namespace aegis::jobs

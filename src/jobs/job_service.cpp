@@ -1,0 +1,596 @@
+#include "jobs/job_service.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <vector>
+
+#include "jobs/submit_batcher.hpp"
+#include "telemetry/log.hpp"
+
+namespace aegis::jobs {
+
+namespace asio = boost::asio;
+using namespace boost::asio::experimental::awaitable_operators;
+
+namespace {
+
+// A reservation taken at submit also has to last while the job waits and runs.
+constexpr std::chrono::hours kRunAllowance{1};
+constexpr int kMaxClaimBatch = 64;
+constexpr std::chrono::milliseconds kIdleClaimInterval{250};
+constexpr std::chrono::seconds kMaintenanceInterval{1};
+constexpr int kExpireEveryTicks = 5;
+constexpr int kPurgeEveryTicks = 60;
+
+// A counting semaphore: a channel's buffer slots are the permits.
+using Slots = asio::experimental::concurrent_channel<void(boost::system::error_code)>;
+
+std::string worker_owner() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  // The random part keeps owners unique across restarts of the same pid.
+  return std::string(host) + ":" + std::to_string(getpid()) + ":" + new_job_id(0).substr(16, 12);
+}
+
+std::vector<double> job_seconds_buckets() {
+  return {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600};
+}
+
+struct Held {
+  budget::ReservationId id;
+  Money estimate;
+  Money cap;
+  std::string team;
+};
+
+struct Running {
+  bool cancelled = false;
+  std::shared_ptr<asio::steady_timer> lease_timer;  // wakes keep_lease when a cancel arrives
+};
+
+// What one execution of a job produced (default-constructible: awaitable operators need it).
+struct Execution {
+  std::optional<Error> error;
+  gateway::Route route;
+  aegis::Completion completion;
+  Money cost;
+};
+
+enum class LeaseEnd { cancelled, lost };
+
+}  // namespace
+
+struct JobService::State : std::enable_shared_from_this<JobService::State> {
+  State(JobServiceDeps d, asio::io_context& context)
+      : deps(d),
+        io(context),
+        batcher(d.store),
+        owner(worker_owner()),
+        dispatcher_strand(asio::make_strand(context)),
+        dispatcher_timer(dispatcher_strand),
+        maintenance_strand(asio::make_strand(context)),
+        maintenance_timer(maintenance_strand),
+        jobs_gauge(d.metrics.gauge("aegis_jobs", "Jobs in the store by status", {"status"})),
+        queue_wait(d.metrics.histogram("aegis_job_queue_wait_seconds",
+                                       "Time from submit to a worker claiming the job", {}, job_seconds_buckets())),
+        run_time(d.metrics.histogram("aegis_job_run_seconds", "Time a worker spent running a job, per attempt", {},
+                                     job_seconds_buckets())),
+        retries(d.metrics.counter("aegis_job_retries_total",
+                                  "Jobs claimed again after a worker was lost (attempt 2 and later)")) {
+    retries.with({}).inc(0);
+    for (std::size_t i = 0; i < kJobStatusCount; ++i) {
+      jobs_gauge.with({to_string(static_cast<JobStatus>(i))}).set(0);
+    }
+    for (const auto* provider : deps.gateway.providers().ordered()) {
+      const auto& name = provider->info().name;
+      auto it = deps.config.provider_concurrency_overrides.find(name);
+      const int limit = it != deps.config.provider_concurrency_overrides.end() ? it->second
+                                                                               : deps.config.provider_concurrency;
+      slots.emplace(name, std::make_shared<Slots>(io.get_executor(), static_cast<std::size_t>(limit)));
+    }
+  }
+
+  JobServiceDeps deps;
+  asio::io_context& io;
+  store::DbExecutor db{1};  // job store calls; the store serialises them anyway
+  SubmitBatcher batcher;
+  const std::string owner;
+  asio::strand<asio::io_context::executor_type> dispatcher_strand;
+  asio::steady_timer dispatcher_timer;
+  asio::strand<asio::io_context::executor_type> maintenance_strand;
+  asio::steady_timer maintenance_timer;
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> wake_pending{false};
+  std::map<std::string, std::shared_ptr<Slots>> slots;  // per provider; fixed after construction
+
+  std::mutex mu;
+  int in_flight = 0;
+  std::map<std::string, Running> running;
+  std::multimap<std::string, std::shared_ptr<asio::steady_timer>> waiters;
+  std::map<std::string, Held> held;
+
+  telemetry::GaugeFamily& jobs_gauge;
+  telemetry::HistogramFamily& queue_wait;
+  telemetry::HistogramFamily& run_time;
+  telemetry::CounterFamily& retries;
+
+  std::int64_t now_ms() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(deps.clock.wall_now().time_since_epoch()).count();
+  }
+  std::int64_t lease_ms() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(deps.config.lease).count();
+  }
+
+  void wake_dispatcher() {
+    wake_pending = true;
+    auto self = shared_from_this();
+    asio::post(dispatcher_strand, [self] { self->dispatcher_timer.cancel(); });
+  }
+
+  // Long-polls waiting on this job re-read it now.
+  void notify(const std::string& id) {
+    std::vector<std::shared_ptr<asio::steady_timer>> timers;
+    {
+      std::lock_guard lock(mu);
+      auto [first, last] = waiters.equal_range(id);
+      for (auto it = first; it != last; ++it) timers.push_back(it->second);
+    }
+    for (auto& timer : timers) {
+      asio::post(timer->get_executor(), [timer] { timer->cancel(); });
+    }
+  }
+
+  // The reservation taken at submit, if this process still holds it.
+  std::optional<Held> take_held(const std::string& id) {
+    std::lock_guard lock(mu);
+    auto it = held.find(id);
+    if (it == held.end()) return std::nullopt;
+    Held h = std::move(it->second);
+    held.erase(it);
+    return h;
+  }
+
+  void release_held(const std::string& id) {
+    if (auto h = take_held(id)) deps.budgets.release(h->id, h->team, h->cap);
+  }
+
+  // The provider the job will most likely be sent to, whose concurrency slot it takes.
+  std::shared_ptr<Slots> slot_for(const identity::Principal& principal, const JobRequest& request, Level level) {
+    routing::RouteInput input;
+    input.task = request.task_type;
+    input.level = level;
+    input.requested_model = request.chat.model;
+    input.team = principal.team;
+    auto decision = deps.router.decide(input);
+    if (!decision.ok() || decision->chain.empty()) return nullptr;
+    auto it = slots.find(decision->chain.front().provider->info().name);
+    return it == slots.end() ? nullptr : it->second;
+  }
+
+  asio::awaitable<Execution> execute(Job job);
+  asio::awaitable<LeaseEnd> keep_lease(std::string id);
+  asio::awaitable<void> run_job(Job job);
+  asio::awaitable<void> dispatch_loop();
+  asio::awaitable<void> maintenance_loop();
+  void settle_expired(const std::vector<Job>& jobs);
+};
+
+namespace {
+
+// Gives back a provider slot and a still-unadopted reservation however the
+// execution ends (including cancellation, which unwinds by exception).
+class ExecutionGuard {
+ public:
+  ExecutionGuard(JobService::State& state, gateway::CallContext& context, Money cap, std::string team)
+      : state_(state), context_(context), cap_(cap), team_(std::move(team)) {}
+  ExecutionGuard(const ExecutionGuard&) = delete;
+  ExecutionGuard& operator=(const ExecutionGuard&) = delete;
+  ~ExecutionGuard() {
+    if (slot_) slot_->try_receive([](boost::system::error_code) {});
+    if (context_.held_reservation) state_.deps.budgets.release(*context_.held_reservation, team_, cap_);
+  }
+  void hold_slot(std::shared_ptr<Slots> slot) { slot_ = std::move(slot); }
+
+ private:
+  JobService::State& state_;
+  gateway::CallContext& context_;
+  Money cap_;
+  std::string team_;
+  std::shared_ptr<Slots> slot_;
+};
+
+Error stored_request_unreadable() {
+  return make_error(ErrorCode::internal, "the stored job request could not be read");
+}
+
+}  // namespace
+
+asio::awaitable<Execution> JobService::State::execute(Job job) {
+  Execution out;
+  boost::system::error_code ec;
+  auto parsed_json = boost::json::parse(job.request_json, ec);
+  if (ec || !parsed_json.is_object()) {
+    out.error = stored_request_unreadable();
+    co_return out;
+  }
+  auto request = parse_job_request(parsed_json.get_object());
+  if (!request.ok()) {
+    out.error = stored_request_unreadable();
+    co_return out;
+  }
+  const std::string team_name = job.team;
+  auto lookup = [this, &team_name] { return deps.teams.get_team(team_name); };
+  auto team = co_await deps.team_db.run(lookup);
+  if (!team.ok()) {
+    out.error = team.error().code == ErrorCode::not_found
+                    ? make_error(ErrorCode::forbidden, "the job's team no longer exists")
+                    : team.error();
+    co_return out;
+  }
+  identity::Principal principal;
+  principal.team = job.team;
+  principal.key_id = job.key_id;
+  principal.clearance = team->clearance;
+  principal.monthly_budget = team->monthly_budget;
+
+  privacy::Vault vault;
+  if (!job.vault_json.empty()) {
+    auto restored = privacy::Vault::from_json(job.vault_json);
+    if (!restored.ok()) {
+      out.error = stored_request_unreadable();
+      co_return out;
+    }
+    vault = std::move(restored).value();
+  }
+
+  gateway::CallContext context;
+  context.principal = &principal;
+  context.surface = "jobs";
+  context.request_id = job.id;
+  context.task = request->task_type;
+  context.marked_public = request->marked_public();
+  context.minimum_level = request->minimum_level();
+  context.vault = &vault;
+  Money cap = principal.monthly_budget;
+  if (auto h = take_held(job.id)) {
+    context.held_reservation = h->id;
+    context.held_estimate = h->estimate;
+    cap = h->cap;  // the cap the reservation was made against
+  }
+  ExecutionGuard guard(*this, context, cap, job.team);
+
+  if (auto slot = slot_for(principal, *request, job.classification)) {
+    co_await slot->async_send(boost::system::error_code{}, asio::use_awaitable);
+    guard.hold_slot(std::move(slot));
+  }
+  auto outcome = co_await deps.gateway.complete(context, std::move(request->chat));
+  out.route = context.route;
+  out.cost = context.cost;
+  if (outcome.ok()) {
+    out.completion = std::move(outcome->completion);
+  } else {
+    out.error = std::move(outcome).error();
+  }
+  co_return out;
+}
+
+asio::awaitable<LeaseEnd> JobService::State::keep_lease(std::string id) {
+  auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
+  {
+    std::lock_guard lock(mu);
+    auto& entry = running[id];
+    if (entry.cancelled) co_return LeaseEnd::cancelled;
+    entry.lease_timer = timer;
+  }
+  const auto period = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(lease_ms() / 3),
+                                                          std::chrono::milliseconds(500));
+  for (;;) {
+    timer->expires_after(period);
+    co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+    // The execution finished first: the awaitable operator cancels this branch.
+    if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) {
+      co_return LeaseEnd::lost;
+    }
+    {
+      std::lock_guard lock(mu);
+      if (running[id].cancelled) co_return LeaseEnd::cancelled;
+    }
+    const std::int64_t now = now_ms();
+    auto renew = [this, &id, now] { return deps.store.renew(id, owner, now, lease_ms()); };
+    auto renewed = co_await db.run(renew);
+    if (!renewed.ok() && (renewed.error().code == ErrorCode::conflict || renewed.error().code == ErrorCode::not_found)) {
+      co_return LeaseEnd::lost;  // cancelled by another replica, or requeued: someone else owns it now
+    }
+  }
+}
+
+asio::awaitable<void> JobService::State::run_job(Job job) {
+  auto self = shared_from_this();  // the frame may outlive JobService during shutdown
+  struct Slot {
+    JobService::State& state;
+    std::string id;
+    ~Slot() {
+      std::lock_guard lock(state.mu);
+      --state.in_flight;
+      state.running.erase(id);
+    }
+  } slot{*this, job.id};
+
+  const std::int64_t claimed_at = now_ms();
+  queue_wait.with({}).observe(static_cast<double>(std::max<std::int64_t>(0, claimed_at - job.created_at_ms)) / 1000.0);
+  if (job.attempts > 1) retries.with({}).inc();
+  const auto started = deps.clock.steady_now();
+
+  auto raced = co_await (execute(job) || keep_lease(job.id));
+  run_time.with({}).observe(std::chrono::duration<double>(deps.clock.steady_now() - started).count());
+
+  if (raced.index() == 0) {
+    Execution& done = std::get<0>(raced);
+    JobRoute route{done.route.tier, done.route.provider, done.route.model, done.route.reason};
+    const std::int64_t finished = now_ms();
+    Result<Job> recorded = make_error(ErrorCode::internal, "not recorded");
+    if (!done.error) {
+      jobs::Completion completion;
+      completion.route = std::move(route);
+      completion.result.text = std::move(done.completion.text);
+      completion.result.input_tokens = done.completion.usage.input_tokens;
+      completion.result.output_tokens = done.completion.usage.output_tokens;
+      completion.result.cost = done.cost;
+      completion.finished_at_ms = finished;
+      auto record = [this, &job, &completion] { return deps.store.complete(job.id, owner, completion); };
+      recorded = co_await db.run(record);
+    } else {
+      Failure failure;
+      failure.route = std::move(route);
+      failure.error = JobError{std::string(error_type(done.error->code)), done.error->message};
+      failure.finished_at_ms = finished;
+      auto record = [this, &job, &failure] { return deps.store.fail(job.id, owner, failure); };
+      recorded = co_await db.run(record);
+    }
+    if (!recorded.ok() && recorded.error().code != ErrorCode::conflict) {
+      // The lease stays; the job is requeued by the next start (or lease expiry) and runs again.
+      telemetry::log(telemetry::LogLevel::error, "job_record_failed",
+                     {{"job", job.id}, {"error", recorded.error().message}});
+    }
+  }
+  notify(job.id);
+  if (!stopping) wake_dispatcher();
+}
+
+asio::awaitable<void> JobService::State::dispatch_loop() {
+  auto self = shared_from_this();
+  while (!stopping) {
+    int free = 0;
+    {
+      std::lock_guard lock(mu);
+      free = deps.config.workers - in_flight;
+    }
+    bool claimed_all_it_could = false;
+    if (free > 0) {
+      const int limit = std::min(free, kMaxClaimBatch);
+      const std::int64_t now = now_ms();
+      auto claim = [this, now, limit] { return deps.store.claim(owner, now, lease_ms(), limit); };
+      auto claimed = co_await db.run(claim);
+      if (!claimed.ok()) {
+        telemetry::log(telemetry::LogLevel::warn, "job_claim_failed", {{"error", claimed.error().message}});
+      } else {
+        for (auto& job : *claimed) {
+          {
+            std::lock_guard lock(mu);
+            ++in_flight;
+            running.emplace(job.id, Running{});
+          }
+          asio::co_spawn(asio::make_strand(io), self->run_job(std::move(job)), asio::detached);
+        }
+        claimed_all_it_could = static_cast<int>(claimed->size()) == limit;
+      }
+    }
+    if (stopping) break;
+    if (claimed_all_it_could && free > kMaxClaimBatch) continue;  // more may be waiting
+    if (wake_pending.exchange(false)) continue;
+    dispatcher_timer.expires_after(kIdleClaimInterval);
+    co_await dispatcher_timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    wake_pending = false;
+  }
+}
+
+void JobService::State::settle_expired(const std::vector<Job>& jobs) {
+  for (const auto& job : jobs) {
+    release_held(job.id);
+    notify(job.id);
+  }
+}
+
+asio::awaitable<void> JobService::State::maintenance_loop() {
+  auto self = shared_from_this();
+  for (int tick = 0; !stopping; ++tick) {
+    auto counts = co_await db.run([this] { return deps.store.counts(); });
+    if (counts.ok()) {
+      for (std::size_t i = 0; i < kJobStatusCount; ++i) {
+        jobs_gauge.with({to_string(static_cast<JobStatus>(i))}).set(static_cast<double>((*counts)[i]));
+      }
+    }
+    if (tick % kExpireEveryTicks == 0) {
+      const std::int64_t now = now_ms();
+      const std::int64_t cutoff =
+          now - std::chrono::duration_cast<std::chrono::milliseconds>(deps.config.queue_ttl).count();
+      auto expire = [this, now, cutoff] { return deps.store.expire_queued(cutoff, now); };
+      if (auto expired = co_await db.run(expire); expired.ok()) settle_expired(*expired);
+      // Another replica's lost leases (the embedded store's own are requeued at start).
+      auto requeue = [this, now] { return deps.store.requeue_expired(now); };
+      if (auto moved = co_await db.run(requeue); moved.ok()) {
+        for (const auto& job : moved->failed) notify(job.id);
+        if (!moved->requeued.empty()) wake_dispatcher();
+      }
+    }
+    if (tick % kPurgeEveryTicks == 0) {
+      const std::int64_t cutoff =
+          now_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(deps.config.retention).count();
+      auto purge = [this, cutoff] { return deps.store.purge(cutoff); };
+      co_await db.run(purge);
+    }
+    maintenance_timer.expires_after(kMaintenanceInterval);
+    co_await maintenance_timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+JobService::JobService(JobServiceDeps deps, asio::io_context& io) : state_(std::make_shared<State>(deps, io)) {}
+
+JobService::~JobService() {
+  stop();
+  state_->batcher.stop();
+  state_->db.stop();
+}
+
+void JobService::start() {
+  auto& s = *state_;
+  auto requeued = s.deps.store.requeue_all_running(s.now_ms());
+  if (!requeued.ok()) throw std::runtime_error("cannot requeue jobs left running: " + requeued.error().message);
+  if (!requeued->requeued.empty() || !requeued->failed.empty()) {
+    telemetry::log(telemetry::LogLevel::warn, "jobs_recovered",
+                   {{"requeued", requeued->requeued.size()}, {"failed_max_attempts", requeued->failed.size()}});
+  }
+  asio::co_spawn(s.dispatcher_strand, s.dispatch_loop(), asio::detached);
+  asio::co_spawn(s.maintenance_strand, s.maintenance_loop(), asio::detached);
+}
+
+void JobService::stop() {
+  auto& s = *state_;
+  if (s.stopping.exchange(true)) return;
+  auto self = state_;
+  asio::post(s.dispatcher_strand, [self] { self->dispatcher_timer.cancel(); });
+  asio::post(s.maintenance_strand, [self] { self->maintenance_timer.cancel(); });
+}
+
+asio::awaitable<Result<Submission>> JobService::submit(const identity::Principal& principal, JobRequest request,
+                                                       std::optional<std::string> idempotency_key) {
+  auto& s = *state_;
+  if (s.stopping) co_return make_error(ErrorCode::unavailable, "the gateway is shutting down");
+  if (idempotency_key) {
+    const std::string& team = principal.team;
+    auto find = [&s, &team, &idempotency_key] { return s.deps.store.find_by_idempotency_key(team, *idempotency_key); };
+    auto found = co_await s.db.run(find);
+    if (!found.ok()) co_return found.error();
+    if (*found) co_return Submission{std::move(**found), true};
+  }
+
+  gateway::CallContext context;
+  context.principal = &principal;
+  context.surface = "jobs";
+  context.task = request.task_type;
+  context.marked_public = request.marked_public();
+  context.minimum_level = request.minimum_level();
+  const auto hold = std::chrono::duration_cast<std::chrono::nanoseconds>(s.deps.config.queue_ttl + kRunAllowance);
+  auto admission = s.deps.gateway.admit_job(context, request.chat, hold);
+  if (!admission.ok()) co_return admission.error();
+
+  Job job;
+  job.created_at_ms = s.now_ms();
+  try {
+    job.id = new_job_id(job.created_at_ms);
+  } catch (const std::exception&) {
+    if (admission->reservation) s.deps.budgets.release(*admission->reservation, principal.team, principal.monthly_budget);
+    co_return make_error(ErrorCode::internal, "could not create a job id");
+  }
+  job.team = principal.team;
+  job.key_id = principal.key_id;
+  job.task_type = request.task_type;
+  job.request_json = to_stored_json(request);
+  job.vault_json = std::move(admission->vault_json);
+  job.classification = admission->level;
+  job.idempotency_key = std::move(idempotency_key);
+  job.max_attempts = s.deps.config.max_attempts;
+  if (admission->reservation) {
+    job.reservation_id = admission->reservation->value;
+    // Registered before the job is visible to workers, so a worker that claims it at once adopts it.
+    std::lock_guard lock(s.mu);
+    s.held[job.id] = Held{*admission->reservation, admission->estimate, principal.monthly_budget, principal.team};
+  }
+
+  auto stored = co_await s.batcher.submit(job);
+  if (!stored->ok()) {
+    s.release_held(job.id);
+    co_return stored->error();
+  }
+  if ((*stored)->existing) {  // a concurrent submit with the same key won
+    s.release_held(job.id);
+    co_return Submission{std::move((*stored)->job), true};
+  }
+  s.wake_dispatcher();
+  co_return Submission{std::move((*stored)->job), false};
+}
+
+asio::awaitable<Result<Job>> JobService::get(std::string team, std::string id, std::chrono::milliseconds wait) {
+  auto& s = *state_;
+  auto read = [&s, &team, &id] { return s.deps.store.get(team, id); };
+  auto job = co_await s.db.run(read);
+  if (!job.ok() || is_finished(job->status) || wait.count() <= 0) co_return job;
+
+  auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
+  timer->expires_after(wait);
+  std::multimap<std::string, std::shared_ptr<asio::steady_timer>>::iterator registration;
+  {
+    std::lock_guard lock(s.mu);
+    registration = s.waiters.emplace(id, timer);
+  }
+  struct Unregister {
+    State& state;
+    std::multimap<std::string, std::shared_ptr<asio::steady_timer>>::iterator it;
+    ~Unregister() {
+      std::lock_guard lock(state.mu);
+      state.waiters.erase(it);
+    }
+  } unregister{s, registration};
+  // Read again now that a finish cannot be missed: it may have happened between the two.
+  job = co_await s.db.run(read);
+  if (!job.ok() || is_finished(job->status)) co_return job;
+  co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+  co_return co_await s.db.run(read);
+}
+
+asio::awaitable<Result<JobPage>> JobService::list(std::string team, ListQuery query) {
+  auto& s = *state_;
+  auto read = [&s, &team, &query] { return s.deps.store.list(team, query); };
+  co_return co_await s.db.run(read);
+}
+
+asio::awaitable<Result<Job>> JobService::cancel(std::string team, std::string id) {
+  auto& s = *state_;
+  const std::int64_t now = s.now_ms();
+  auto write = [&s, &team, &id, now] { return s.deps.store.cancel(team, id, now); };
+  auto cancelled = co_await s.db.run(write);
+  if (!cancelled.ok()) co_return cancelled.error();
+  if (cancelled->previous == JobStatus::running) {
+    std::shared_ptr<asio::steady_timer> timer;
+    {
+      std::lock_guard lock(s.mu);
+      if (auto it = s.running.find(id); it != s.running.end()) {
+        it->second.cancelled = true;
+        timer = it->second.lease_timer;
+      }
+    }
+    if (timer) asio::post(timer->get_executor(), [timer] { timer->cancel(); });
+  }
+  // A queued job's reservation is still here; a running one's is settled by its call.
+  s.release_held(id);
+  s.notify(id);
+  co_return std::move(cancelled->job);
+}
+
+}  // namespace aegis::jobs

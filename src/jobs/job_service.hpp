@@ -1,0 +1,87 @@
+#pragma once
+// The async job API's engine (docs/JOBS.md): submit runs stages 2-5 of the
+// pipeline at once (classification, PII block policy, routing, the budget
+// reservation held for the job) and stores the job durably through a
+// group-commit writer; workers in this process claim jobs with a lease and run
+// each one through gateway::Gateway, exactly like a synchronous call.
+//
+//   submit ──202──> queued ──claim(lease)──> running ──> succeeded | failed
+//      │                │                       │ lease renewed every lease/3
+//      │                └─ DELETE → cancelled   └─ DELETE → cancelled (upstream call cancelled)
+//      └─ 400 / 402 / 422 / 429 before anything is stored
+//
+// Durability: a 202 is sent only after the transaction holding the job has
+// committed. Jobs left running by a process that died are requeued at start
+// (the embedded store has one owner), or failed with "worker_lost" once
+// jobs.max_attempts claims have been used. The upstream call is at least
+// once; the store records one outcome per job (complete/fail are guarded by
+// the lease owner), so the result a client reads never changes.
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "config/config.hpp"
+#include "core/clock.hpp"
+#include "core/result.hpp"
+#include "gateway/gateway.hpp"
+#include "identity/principal.hpp"
+#include "jobs/job_request.hpp"
+#include "jobs/job_store.hpp"
+#include "routing/router.hpp"
+#include "store/db_executor.hpp"
+#include "store/store.hpp"
+#include "telemetry/metrics.hpp"
+
+namespace aegis::jobs {
+
+struct JobServiceDeps {
+  const config::JobsConfig& config;
+  JobStore& store;
+  gateway::Gateway& gateway;
+  const routing::Router& router;
+  budget::BudgetService& budgets;
+  store::TeamStore& teams;     // the team's current cap when a job runs
+  store::DbExecutor& team_db;  // where TeamStore calls run
+  telemetry::Registry& metrics;
+  const Clock& clock;
+};
+
+struct Submission {
+  Job job;
+  bool replayed = false;  // an earlier job with the same Idempotency-Key
+};
+
+class JobService {
+ public:
+  JobService(JobServiceDeps deps, boost::asio::io_context& io);
+  ~JobService();
+  JobService(const JobService&) = delete;
+  JobService& operator=(const JobService&) = delete;
+
+  // Start-up: requeues jobs a previous process left running (blocking, before
+  // any worker claims), then starts the dispatcher and the maintenance loop.
+  // Throws std::runtime_error when the store cannot be read.
+  void start();
+  // Stops claiming and refuses new submits. Jobs still running stay running
+  // in the store and are requeued by the next start.
+  void stop();
+
+  boost::asio::awaitable<Result<Submission>> submit(const identity::Principal& principal, JobRequest request,
+                                                   std::optional<std::string> idempotency_key);
+  // Waits up to `wait` for the job to finish (0 = answer now).
+  boost::asio::awaitable<Result<Job>> get(std::string team, std::string id, std::chrono::milliseconds wait);
+  boost::asio::awaitable<Result<JobPage>> list(std::string team, ListQuery query);
+  boost::asio::awaitable<Result<Job>> cancel(std::string team, std::string id);
+
+  struct State;
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace aegis::jobs
