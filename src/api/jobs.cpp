@@ -82,9 +82,11 @@ Result<std::chrono::milliseconds> wait_of(const std::map<std::string, std::strin
   auto it = params.find("wait");
   if (it == params.end()) return std::chrono::milliseconds(0);
   const std::string& text = it->second;
+  // Plain decimals only ("1e1" and "0x10" are refused like anything else outside the contract).
+  const bool decimal = std::all_of(text.begin(), text.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
   double seconds = -1;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !std::isfinite(seconds) ||
+  if (text.empty() || !decimal || ec != std::errc() || end != text.data() + text.size() || !std::isfinite(seconds) ||
       seconds < 0 || seconds > kMaxWaitSeconds) {
     return make_error(ErrorCode::invalid_request, "wait must be a number of seconds between 0 and 60");
   }

@@ -478,5 +478,33 @@ TEST(ConfigIssueFormat, FormatsWithAndWithoutPosition) {
   EXPECT_EQ((ConfigIssue{"a.yaml", 0, 0, "m"}).to_string(), "a.yaml: m");
 }
 
+
+TEST(ConfigLoader, JobsSectionSetsQueueLeaseAndConcurrency) {
+  const Config c = parse_config(
+      "jobs:\n  max_queue_depth: 5\n  queue_ttl_s: 60\n  retention_s: 0\n  lease_s: 10\n  max_attempts: 1\n"
+      "  workers: 2\n  provider_concurrency: {default: 3, ollama: 1}\n  sync_every_commit: false\n",
+      "j.yaml", &no_env);
+  EXPECT_EQ(c.jobs.max_queue_depth, 5);
+  EXPECT_EQ(c.jobs.queue_ttl, std::chrono::seconds(60));
+  EXPECT_EQ(c.jobs.retention, std::chrono::seconds(0));
+  EXPECT_EQ(c.jobs.lease, std::chrono::seconds(10));
+  EXPECT_EQ(c.jobs.max_attempts, 1);
+  EXPECT_EQ(c.jobs.workers, 2);
+  EXPECT_EQ(c.jobs.provider_concurrency, 3);
+  EXPECT_EQ(c.jobs.provider_concurrency_overrides.at("ollama"), 1);
+  EXPECT_FALSE(c.jobs.sync_every_commit);
+  const Config plain = parse_config("jobs: {provider_concurrency: 7}\n", "j.yaml", &no_env);
+  EXPECT_EQ(plain.jobs.provider_concurrency, 7);
+  EXPECT_TRUE(plain.jobs.provider_concurrency_overrides.empty());
+}
+
+TEST(ConfigLoader, JobsSectionRejectsOutOfRangeAndUnknownKeys) {
+  EXPECT_NE(one_issue("jobs:\n  lease_s: 1\n").find("jobs.lease_s"), std::string::npos);
+  EXPECT_NE(one_issue("jobs:\n  workers: 0\n").find("jobs.workers"), std::string::npos);
+  EXPECT_NE(one_issue("jobs:\n  max_attempt: 3\n").find("max_attempt"), std::string::npos);
+  EXPECT_NE(one_issue("jobs:\n  provider_concurrency: {ollama: 0}\n").find("provider_concurrency.ollama"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace aegis::config

@@ -519,5 +519,122 @@ TEST_F(PipelineTest, EveryRequestWritesOneAuditRowWithoutContent) {
   EXPECT_EQ(rows[1].locality, "local");
 }
 
+// --- Async jobs: what submit decides (admit_job) is carried into the run. ---
+
+TEST_F(PipelineTest, AdmittedJobHoldsTheWorstCaseAndItsRunAdoptsThatReservation) {
+  CallContext submit;
+  submit.principal = &principal_;
+  submit.task = "chat";
+  ChatRequest request;
+  request.model = "auto";
+  request.max_tokens = 1000;
+  request.messages.push_back(user_message("Summarise the quarter"));
+  auto admission = gateway_->admit_job(submit, request, 24h);
+  ASSERT_TRUE(admission.ok()) << admission.error().message;
+  ASSERT_TRUE(admission->reservation.has_value());
+  EXPECT_GT(admission->estimate.micros, 0);
+  EXPECT_EQ(ledger_->spend("payments").reserved, admission->estimate);
+  for (const char* name : {"anthropic", "azure", "ollama"}) EXPECT_TRUE(sim(name).requests().empty()) << name;
+
+  CallContext run_context;
+  run_context.principal = &principal_;
+  run_context.held_reservation = admission->reservation;
+  run_context.held_estimate = admission->estimate;
+  auto outcome = run(gateway_->complete(run_context, request));
+  ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+  EXPECT_FALSE(run_context.held_reservation.has_value()) << "the call settles an adopted reservation";
+  const auto spend = ledger_->spend("payments");
+  EXPECT_EQ(spend.reserved.micros, 0);
+  EXPECT_EQ(spend.requests, 1);
+  EXPECT_EQ(spend.spent, run_context.cost);
+}
+
+TEST_F(PipelineTest, AdmitJobIs402WhenTheBudgetCannotCoverIt) {
+  principal_.monthly_budget = Money::from_micros(100);
+  CallContext submit;
+  submit.principal = &principal_;
+  ChatRequest request;
+  request.model = "auto";
+  request.max_tokens = 4000;
+  request.messages.push_back(user_message("hello"));
+  auto admission = gateway_->admit_job(submit, request, 24h);
+  ASSERT_FALSE(admission.ok());
+  EXPECT_EQ(admission.error().code, ErrorCode::budget_exceeded);
+  EXPECT_EQ(ledger_->spend("payments").reserved.micros, 0);
+}
+
+TEST_F(PipelineTest, DeclaredRestrictedFloorKeepsHarmlessTextLocal) {
+  CallContext submit;
+  submit.principal = &principal_;
+  submit.minimum_level = Level::RESTRICTED;
+  ChatRequest request;
+  request.model = "auto";
+  request.max_tokens = 64;
+  request.messages.push_back(user_message("What is the capital of France?"));
+  auto admission = gateway_->admit_job(submit, request, 24h);
+  ASSERT_TRUE(admission.ok());
+  EXPECT_EQ(admission->level, Level::RESTRICTED);
+
+  CallContext run_context = submit;
+  run_context.held_reservation = admission->reservation;
+  run_context.held_estimate = admission->estimate;
+  auto outcome = run(gateway_->complete(run_context, request));
+  ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+  EXPECT_EQ(outcome->route.provider, "ollama");
+  EXPECT_EQ(cloud_traffic(), "");
+}
+
+TEST_F(PipelineTest, AJobsStoredVaultGivesEveryAttemptTheSamePlaceholders) {
+  CallContext submit;
+  submit.principal = &principal_;
+  ChatRequest request;
+  request.model = "auto";
+  request.max_tokens = 64;
+  request.messages.push_back(user_message("Write to jane.doe@example.com about the invoice"));
+  auto admission = gateway_->admit_job(submit, request, 24h);
+  ASSERT_TRUE(admission.ok());
+  ASSERT_FALSE(admission->vault_json.empty());
+  ASSERT_TRUE(ledger_->release(*admission->reservation).ok());
+
+  std::vector<std::string> answers;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto vault = privacy::Vault::from_json(admission->vault_json);
+    ASSERT_TRUE(vault.ok());
+    CallContext run_context;
+    run_context.principal = &principal_;
+    run_context.vault = &*vault;
+    auto outcome = run(gateway_->complete(run_context, request));
+    ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+    answers.push_back(outcome->completion.text);
+  }
+  const auto bodies = sim("anthropic").requests();
+  ASSERT_EQ(bodies.size(), 2u);
+  EXPECT_EQ(bodies[0].body, bodies[1].body) << "a retried job must send the identical masked text";
+  EXPECT_EQ(bodies[0].body.find("jane.doe@example.com"), std::string::npos);
+  EXPECT_NE(bodies[0].body.find("EMAIL_ADDRESS_0"), std::string::npos) << bodies[0].body;
+  for (const auto& answer : answers) EXPECT_NE(answer.find("jane.doe@example.com"), std::string::npos) << answer;
+}
+
+TEST_F(PipelineTest, ARunMasksWithTheVaultItIsGiven) {
+  privacy::Vault vault;
+  // Taken by an earlier value, so this run's email must get the next index.
+  const std::string first = vault.placeholder_for("EMAIL_ADDRESS", "someone@else.example");
+  ASSERT_EQ(first, "EMAIL_ADDRESS_0");
+  CallContext context;
+  context.principal = &principal_;
+  context.vault = &vault;
+  ChatRequest request;
+  request.model = "auto";
+  request.max_tokens = 64;
+  request.messages.push_back(user_message("Write to jane.doe@example.com about the invoice"));
+  auto outcome = run(gateway_->complete(context, request));
+  ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+  const auto bodies = sim("anthropic").requests();
+  ASSERT_EQ(bodies.size(), 1u);
+  EXPECT_NE(bodies[0].body.find("EMAIL_ADDRESS_1"), std::string::npos) << bodies[0].body;
+  EXPECT_EQ(vault.size(), 2u);
+  EXPECT_NE(outcome->completion.text.find("jane.doe@example.com"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace aegis::gateway
