@@ -263,6 +263,23 @@ struct SqliteJobStore::Impl {
     return st.int64(0);
   }
 
+  // Caller holds mu. The one job a two-parameter query selects, if any.
+  Result<std::optional<Job>> select_job(const char* sql, const std::string& first, const std::string& second,
+                                        std::string_view op) {
+    int rc = SQLITE_OK;
+    sqlite3_stmt* raw = statement(sql, rc);
+    if (!raw) return db_error(op, rc);
+    Use st(raw, TextLifetime::borrowed);
+    st.bind(1, first);
+    st.bind(2, second);
+    rc = st.step();
+    if (rc == SQLITE_DONE) return std::optional<Job>();
+    if (rc != SQLITE_ROW) return db_error(op, rc);
+    auto job = read_job(st);
+    if (!job) return corrupt_row(op);
+    return std::optional<Job>(std::move(*job));
+  }
+
   // Inside a transaction. `queued` is the queued count as of this transaction
   // and is bumped on insert. The outer Result is a transaction-level failure
   // (abort everything); the inner one this job's answer.
@@ -270,18 +287,9 @@ struct SqliteJobStore::Impl {
     if (auto bad = validate(job)) return Result<SubmitResult>(std::move(*bad));
     int rc = SQLITE_OK;
     if (job.idempotency_key) {
-      sqlite3_stmt* raw = statement(kByIdempotencyKey, rc);
-      if (!raw) return db_error(op, rc);
-      Use st(raw, TextLifetime::borrowed);
-      st.bind(1, job.team);
-      st.bind(2, *job.idempotency_key);
-      rc = st.step();
-      if (rc == SQLITE_ROW) {
-        auto first = read_job(st);
-        if (!first) return corrupt_row(op);
-        return Result<SubmitResult>(SubmitResult{std::move(*first), true});
-      }
-      if (rc != SQLITE_DONE) return db_error(op, rc);
+      auto first = select_job(kByIdempotencyKey, job.team, *job.idempotency_key, op);
+      if (!first.ok()) return first.error();
+      if (*first) return Result<SubmitResult>(SubmitResult{std::move(**first), true});
     }
     if (queued >= options.max_queue_depth) {
       Error e = make_error(ErrorCode::rate_limited, "the job queue is full (" +
@@ -436,37 +444,16 @@ Result<std::vector<Result<SubmitResult>>> SqliteJobStore::submit_batch(const std
 }
 
 Result<Job> SqliteJobStore::get(const std::string& team, const std::string& id) {
-  constexpr std::string_view op = "get";
   std::lock_guard lock(impl_->mu);
-  int rc = SQLITE_OK;
-  sqlite3_stmt* raw = impl_->statement(kGet, rc);
-  if (!raw) return db_error(op, rc);
-  Use st(raw, TextLifetime::borrowed);
-  st.bind(1, id);
-  st.bind(2, team);
-  rc = st.step();
-  if (rc == SQLITE_DONE) return job_not_found(id);
-  if (rc != SQLITE_ROW) return db_error(op, rc);
-  auto job = read_job(st);
-  if (!job) return corrupt_row(op);
-  return std::move(*job);
+  auto job = impl_->select_job(kGet, id, team, "get");
+  if (!job.ok()) return job.error();
+  if (!*job) return job_not_found(id);
+  return std::move(**job);
 }
 
 Result<std::optional<Job>> SqliteJobStore::find_by_idempotency_key(const std::string& team, const std::string& key) {
-  constexpr std::string_view op = "find_by_idempotency_key";
   std::lock_guard lock(impl_->mu);
-  int rc = SQLITE_OK;
-  sqlite3_stmt* raw = impl_->statement(kByIdempotencyKey, rc);
-  if (!raw) return db_error(op, rc);
-  Use st(raw, TextLifetime::borrowed);
-  st.bind(1, team);
-  st.bind(2, key);
-  rc = st.step();
-  if (rc == SQLITE_DONE) return std::optional<Job>();
-  if (rc != SQLITE_ROW) return db_error(op, rc);
-  auto job = read_job(st);
-  if (!job) return corrupt_row(op);
-  return std::optional<Job>(std::move(*job));
+  return impl_->select_job(kByIdempotencyKey, team, key, "find_by_idempotency_key");
 }
 
 Result<JobPage> SqliteJobStore::list(const std::string& team, const ListQuery& query) {
