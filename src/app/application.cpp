@@ -347,6 +347,7 @@ int Application::run() {
   // Requests cut off by the drain deadline are finalised here (audit row,
   // reservation released) while everything they use still exists.
   s.io.shutdown();
+  if (s.job_service) s.job_service->hand_back_running();
   // Every finished request's row is queued by now: write them before the store goes.
   if (s.audit) s.audit->stop();
   s.db.stop();

@@ -478,6 +478,18 @@ void JobService::stop() {
   asio::post(s.maintenance_strand, [self] { self->maintenance_timer.cancel(); });
 }
 
+void JobService::hand_back_running() {
+  auto& s = *state_;
+  s.stopping = true;
+  s.batcher.stop();
+  auto released = s.deps.store.release_owned(s.owner);
+  if (!released.ok()) {
+    telemetry::log(telemetry::LogLevel::warn, "jobs_hand_back_failed", {{"error", released.error().message}});
+  } else if (!released->empty()) {
+    telemetry::log(telemetry::LogLevel::info, "jobs_handed_back", {{"jobs", released->size()}});
+  }
+}
+
 asio::awaitable<Result<Submission>> JobService::submit(const identity::Principal& principal, JobRequest request,
                                                        std::optional<std::string> idempotency_key) {
   auto& s = *state_;

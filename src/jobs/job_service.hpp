@@ -67,9 +67,12 @@ class JobService {
   // any worker claims), then starts the dispatcher and the maintenance loop.
   // Throws std::runtime_error when the store cannot be read.
   void start();
-  // Stops claiming and refuses new submits. Jobs still running stay running
-  // in the store and are requeued by the next start.
+  // Stops claiming and refuses new submits (the server is draining).
   void stop();
+  // After the I/O threads have ended (blocking): the jobs this process was
+  // still running go back to the queue without spending an attempt, so a
+  // restart is not mistaken for a crash. Submits already accepted are written first.
+  void hand_back_running();
 
   boost::asio::awaitable<Result<Submission>> submit(const identity::Principal& principal, JobRequest request,
                                                    std::optional<std::string> idempotency_key);

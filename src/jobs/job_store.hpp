@@ -121,6 +121,11 @@ class JobStore {
   // by a previous process that died.
   virtual Result<RequeueReport> requeue_all_running(std::int64_t now_ms) = 0;
 
+  // A worker process stopping gracefully hands back its running jobs: they
+  // go back to queued and the interrupted claim does not count as an attempt
+  // (a restart is not a crash). Returns them.
+  virtual Result<std::vector<Job>> release_owned(const std::string& owner) = 0;
+
   // queued/running → cancelled (finished_at_ms = now_ms), returning the
   // previous status so the caller can stop a running upstream call and release
   // the reservation. conflict when the job has already finished; not_found as get().

@@ -522,6 +522,30 @@ TEST_F(SqliteJobStoreTest, RequeueAllRunningIgnoresLeases) {
   EXPECT_EQ(counts[static_cast<std::size_t>(JobStatus::failed)], 1);
 }
 
+TEST_F(SqliteJobStoreTest, ReleaseOwnedHandsBackOnlyThatOwnersJobsWithoutSpendingAnAttempt) {
+  auto store = open();
+  Job in = make_job("alpha", T0);
+  in.max_attempts = 1;
+  Job mine = submit(*store, in);
+  Job theirs = submit(*store, make_job("alpha", T0 + 1));
+  ASSERT_EQ(store->claim("me", T0 + 5, kLease, 1)->size(), 1u);
+  ASSERT_EQ(store->claim("other", T0 + 5, kLease, 1)->size(), 1u);
+
+  auto released = store->release_owned("me");
+  ASSERT_TRUE(released.ok()) << released.error().message;
+  ASSERT_EQ(released->size(), 1u);
+  EXPECT_EQ((*released)[0].id, mine.id);
+  EXPECT_EQ((*released)[0].status, JobStatus::queued);
+  EXPECT_EQ((*released)[0].attempts, 0);
+  EXPECT_EQ(store->get("alpha", theirs.id)->status, JobStatus::running);
+  // With max_attempts 1 the job can still run: the graceful stop did not use its only attempt.
+  auto again = store->claim("next-process", T0 + 10, kLease, 1);
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_EQ((*again)[0].id, mine.id);
+  EXPECT_EQ((*again)[0].attempts, 1);
+  EXPECT_EQ(store->release_owned("nobody")->size(), 0u);
+}
+
 // --- cancel / expire / purge ------------------------------------------------------
 
 TEST_F(SqliteJobStoreTest, CancelReportsThePreviousStatus) {

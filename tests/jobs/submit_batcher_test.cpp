@@ -73,6 +73,7 @@ class RecordingStore final : public JobStore {
   }
   Result<RequeueReport> requeue_expired(std::int64_t) override { return make_error(ErrorCode::internal, "unused"); }
   Result<RequeueReport> requeue_all_running(std::int64_t) override { return make_error(ErrorCode::internal, "unused"); }
+  Result<std::vector<Job>> release_owned(const std::string&) override { return make_error(ErrorCode::internal, "unused"); }
   Result<CancelResult> cancel(const std::string&, const std::string&, std::int64_t) override {
     return make_error(ErrorCode::internal, "unused");
   }

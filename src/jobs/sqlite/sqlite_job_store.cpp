@@ -78,6 +78,10 @@ constexpr const char* kFailLost =
 constexpr const char* kRequeueLost =
     "UPDATE jobs SET status = 'queued', lease_owner = '', lease_expires_ms = 0 "
     "WHERE status = 'running' AND lease_expires_ms <= ?1 RETURNING " AEGIS_JOB_COLUMNS;
+// A graceful stop hands its running jobs back; the claim it interrupted is not counted.
+constexpr const char* kReleaseOwned =
+    "UPDATE jobs SET status = 'queued', attempts = MAX(attempts - 1, 0), lease_owner = '', lease_expires_ms = 0 "
+    "WHERE status = 'running' AND lease_owner = ?1 RETURNING " AEGIS_JOB_COLUMNS;
 constexpr const char* kStatusOf = "SELECT status FROM jobs WHERE id = ?1 AND team = ?2";
 constexpr const char* kCancel =
     "UPDATE jobs SET status = 'cancelled', error_type = 'cancelled', error_message = 'cancelled by the client', "
@@ -599,6 +603,22 @@ Result<RequeueReport> SqliteJobStore::requeue_expired(std::int64_t now_ms) {
 Result<RequeueReport> SqliteJobStore::requeue_all_running(std::int64_t now_ms) {
   std::lock_guard lock(impl_->mu);
   return impl_->requeue(now_ms, std::numeric_limits<std::int64_t>::max(), "requeue_all_running");
+}
+
+Result<std::vector<Job>> SqliteJobStore::release_owned(const std::string& owner) {
+  constexpr std::string_view op = "release_owned";
+  std::lock_guard lock(impl_->mu);
+  return impl_->transaction<std::vector<Job>>(op, [&]() -> Result<std::vector<Job>> {
+    int rc = SQLITE_OK;
+    sqlite3_stmt* raw = impl_->statement(kReleaseOwned, rc);
+    if (!raw) return db_error(op, rc);
+    Use st(raw, TextLifetime::borrowed);
+    st.bind(1, owner);
+    auto rows = read_all(st, op);
+    if (!rows) return std::move(rows).error();
+    sort_oldest_first(*rows);
+    return std::move(*rows);
+  });
 }
 
 Result<CancelResult> SqliteJobStore::cancel(const std::string& team, const std::string& id, std::int64_t now_ms) {

@@ -48,6 +48,7 @@ class SqliteJobStore final : public JobStore {
   Result<Job> fail(const std::string& id, const std::string& owner, const Failure& failure) override;
   Result<RequeueReport> requeue_expired(std::int64_t now_ms) override;
   Result<RequeueReport> requeue_all_running(std::int64_t now_ms) override;
+  Result<std::vector<Job>> release_owned(const std::string& owner) override;
   Result<CancelResult> cancel(const std::string& team, const std::string& id, std::int64_t now_ms) override;
   Result<std::vector<Job>> expire_queued(std::int64_t created_before_ms, std::int64_t now_ms) override;
   Result<std::int64_t> purge(std::int64_t finished_before_ms) override;
