@@ -7,6 +7,7 @@
 #include "app/application.hpp"
 #include "cli/admin_commands.hpp"
 #include "cli/classify_command.hpp"
+#include "cli/jobs_command.hpp"
 #include "cli/mask_command.hpp"
 #include "cli/route_command.hpp"
 #include "cli/sim_command.hpp"
@@ -73,11 +74,14 @@ int main(int argc, char** argv) {
   aegis::cli::ClassifyCommand classify_command(cli);
   aegis::cli::MaskCommand mask_command(cli);
   aegis::cli::RouteCommand route_command(cli);
+  aegis::cli::JobsCommand jobs_command(cli);
 
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return cli.exit(e);
+    const int code = cli.exit(e);
+    // `aegis jobs` documents exit 2 for every usage error (CLI11 uses 100+).
+    return code != 0 && jobs_command.parsed() ? kExitConfig : code;
   }
 
   if (version->parsed()) {
@@ -101,6 +105,7 @@ int main(int argc, char** argv) {
   if (classify_command.parsed()) return classify_command.run();
   if (mask_command.parsed()) return mask_command.run();
   if (route_command.parsed()) return route_command.run();
+  if (jobs_command.parsed()) return jobs_command.run();
 
   if (serve->parsed()) {
     std::shared_ptr<const aegis::config::Config> cfg;

@@ -189,6 +189,52 @@ struct JobService::State : std::enable_shared_from_this<JobService::State> {
   asio::awaitable<void> dispatch_loop();
   asio::awaitable<void> maintenance_loop();
   void settle_expired(const std::vector<Job>& jobs);
+
+  // Start-up: budget reservations live in memory, so the holds of jobs still
+  // queued are taken again, as at submit. A job whose team can no longer
+  // afford it keeps its place and meets the ordinary preflight when it runs.
+  void restore_holds() {
+    auto teams = deps.teams.list_teams();
+    if (!teams.ok()) throw std::runtime_error("cannot list teams: " + teams.error().message);
+    const auto hold = std::chrono::duration_cast<std::chrono::nanoseconds>(deps.config.queue_ttl + kRunAllowance);
+    std::size_t restored = 0;
+    std::size_t unaffordable = 0;
+    for (const auto& team : *teams) {
+      ListQuery query;
+      query.status = JobStatus::queued;
+      query.limit = 1000;
+      for (;;) {
+        auto page = deps.store.list(team.name, query);
+        if (!page.ok()) throw std::runtime_error("cannot list queued jobs: " + page.error().message);
+        for (const auto& job : page->jobs) {
+          boost::system::error_code ec;
+          auto body = boost::json::parse(job.request_json, ec);
+          if (ec || !body.is_object()) continue;
+          auto request = parse_job_request(body.get_object());
+          if (!request.ok()) continue;
+          identity::Principal principal{team.name, job.key_id, team.clearance, team.monthly_budget};
+          gateway::CallContext context;
+          context.principal = &principal;
+          context.task = request->task_type;
+          context.marked_public = request->marked_public();
+          context.minimum_level = request->minimum_level();
+          auto admission = deps.gateway.admit_job(context, request->chat, hold);
+          if (!admission.ok() || !admission->reservation) {
+            ++unaffordable;
+            continue;
+          }
+          held[job.id] = Held{*admission->reservation, admission->estimate, team.monthly_budget, team.name};
+          ++restored;
+        }
+        if (!page->next_cursor) break;
+        query.cursor = *page->next_cursor;
+      }
+    }
+    if (restored + unaffordable > 0) {
+      telemetry::log(telemetry::LogLevel::info, "job_holds_restored",
+                     {{"restored", restored}, {"not_affordable", unaffordable}});
+    }
+  }
 };
 
 namespace {
@@ -466,6 +512,7 @@ void JobService::start() {
     telemetry::log(telemetry::LogLevel::warn, "jobs_recovered",
                    {{"requeued", requeued->requeued.size()}, {"failed_max_attempts", requeued->failed.size()}});
   }
+  s.restore_holds();
   asio::co_spawn(s.dispatcher_strand, s.dispatch_loop(), asio::detached);
   asio::co_spawn(s.maintenance_strand, s.maintenance_loop(), asio::detached);
 }

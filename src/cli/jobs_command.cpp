@@ -1,0 +1,628 @@
+#include "cli/jobs_command.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <sstream>
+
+#include "core/json.hpp"
+#include "core/money.hpp"
+#include "core/system_clock.hpp"
+#include "core/version.hpp"
+#include "http/client.hpp"
+
+namespace aegis::cli {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitTimeout = 124;  // as timeout(1)
+
+constexpr std::string_view kDefaultUrl = "http://127.0.0.1:8080";
+// The longest ?wait= the API accepts (docs/JOBS.md).
+constexpr double kMaxServerWaitSeconds = 60;
+// One try plus three retries of a transient failure: 0.5 s, 1 s, 2 s apart
+// (or the server's retry-after, when it says more).
+constexpr int kMaxAttempts = 4;
+constexpr auto kMaxRetryDelay = 30s;
+
+std::string percent_encode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+    }
+  }
+  return out;
+}
+
+// "60", "12.5", "0.25": ?wait= takes decimals, and people read these in logs.
+std::string format_seconds(double seconds) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", std::max(0.0, seconds));
+  std::string s(buf);
+  while (s.back() == '0') s.pop_back();
+  if (s.back() == '.') s.pop_back();
+  return s;
+}
+
+// Without a key of the caller's, a retried submit could create a second job
+// when only the response was lost; with one, the gateway hands back the first.
+std::string random_idempotency_key() {
+  std::random_device rd;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string key = "aegis-cli-";
+  for (int i = 0; i < 8; ++i) {
+    const auto word = rd();
+    for (int shift = 28; shift >= 0; shift -= 4) key += kHex[(word >> shift) & 0xF];
+  }
+  return key;
+}
+
+std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 402:
+      return "Payment Required";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Payload Too Large";
+    case 422:
+      return "Unprocessable Content";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "";
+  }
+}
+
+std::string_view string_field(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
+}
+
+const json::object* object_field(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  return v && v->is_object() ? &v->get_object() : nullptr;
+}
+
+bool is_final(std::string_view status) {
+  return status == "succeeded" || status == "failed" || status == "cancelled" || status == "expired";
+}
+
+std::string or_dash(std::string_view s) { return s.empty() ? std::string("-") : std::string(s); }
+
+std::string route_text(const json::object& job) {
+  const auto* route = object_field(job, "route");
+  if (!route) return "-";
+  return or_dash(string_field(*route, "tier")) + "/" + or_dash(string_field(*route, "provider")) + "/" +
+         or_dash(string_field(*route, "model"));
+}
+
+// Always six decimals, so a column of costs lines up on the point.
+std::string cost_text(const json::object& job) {
+  const auto* result = object_field(job, "result");
+  if (!result) return "-";
+  const auto* cost = result->if_contains("cost_usd");
+  if (!cost || !cost->is_number()) return "-";
+  const auto money = Money::from_usd_double(cost->to_number<double>());
+  if (!money) return "-";
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "$%lld.%06lld", static_cast<long long>(money->micros / Money::kMicrosPerDollar),
+                static_cast<long long>(money->micros % Money::kMicrosPerDollar));
+  return buf;
+}
+
+void print_job(const json::object& job) {
+  std::cout << or_dash(string_field(job, "id")) << " " << or_dash(string_field(job, "status")) << "  "
+            << route_text(job) << "  " << cost_text(job) << "\n";
+  if (const auto* result = object_field(job, "result")) {
+    const auto text = string_field(*result, "text");
+    std::cout << text;
+    if (!text.empty() && text.back() != '\n') std::cout << "\n";
+  }
+  if (const auto* error = object_field(job, "error")) {
+    std::cout << "error: " << or_dash(string_field(*error, "type")) << ": " << string_field(*error, "message") << "\n";
+  }
+}
+
+void print_table(const std::vector<json::object>& jobs) {
+  if (jobs.empty()) {
+    std::cout << "no jobs\n";
+    return;
+  }
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"ID", "STATUS", "TASK", "ROUTE", "COST", "CREATED"});
+  for (const auto& job : jobs) {
+    rows.push_back({or_dash(string_field(job, "id")), or_dash(string_field(job, "status")),
+                    or_dash(string_field(job, "task_type")), route_text(job), cost_text(job),
+                    or_dash(string_field(job, "created_at"))});
+  }
+  std::vector<std::size_t> width(rows.front().size(), 0);
+  for (const auto& row : rows) {
+    for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
+    }
+    std::cout << line << "\n";
+  }
+}
+
+std::optional<std::string> read_file(const std::string& path) {
+  if (path == "-") return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return std::nullopt;
+  return ss.str();
+}
+
+struct Reply {
+  int status = 0;
+  std::string body;
+  json::value doc;  // null when the body is not JSON
+};
+
+// One invocation's conversation with the gateway. Everything runs as
+// coroutines on a private io_context; the command is a single logical thread.
+class Session {
+ public:
+  Session(const asio::any_io_executor& executor, std::string base_url, std::string key, std::string command, bool json)
+      : executor_(executor),
+        client_(http::make_http_client(executor, http::ClientOptions::from_environment())),
+        base_(std::move(base_url)),
+        key_(std::move(key)),
+        command_(std::move(command)),
+        json_(json) {}
+
+  asio::awaitable<int> submit(std::string body, std::string idempotency_key, bool wait, double timeout) {
+    std::vector<http::Header> extra;
+    extra.push_back(http::Header{"idempotency-key", std::move(idempotency_key)});
+    auto op = call("POST", "/v1/jobs", std::move(body), std::move(extra), 0ms);
+    auto reply = co_await std::move(op);
+    if (!reply) co_return transport_failure(reply.error());
+    if (reply->status != 202 && reply->status != 200) co_return api_failure(*reply);
+    const auto* job = reply->doc.if_object();
+    const auto id = job ? string_field(*job, "id") : std::string_view();
+    if (id.empty()) co_return malformed(*reply);
+    if (wait) {
+      const std::string job_id(id);
+      auto waited = wait_job(job_id, timeout);
+      co_return co_await std::move(waited);
+    }
+    if (json_) {
+      print_body(*reply);
+    } else {
+      std::cout << id << "\n";
+    }
+    co_return kExitOk;
+  }
+
+  asio::awaitable<int> get(std::string id) {
+    auto op = call("GET", "/v1/jobs/" + percent_encode(id), "", {}, 0ms);
+    auto reply = co_await std::move(op);
+    if (!reply) co_return transport_failure(reply.error());
+    if (reply->status != 200) co_return api_failure(*reply);
+    if (!reply->doc.is_object()) co_return malformed(*reply);
+    show(*reply);
+    co_return kExitOk;
+  }
+
+  asio::awaitable<int> cancel(std::string id) {
+    auto op = call("DELETE", "/v1/jobs/" + percent_encode(id), "", {}, 0ms);
+    auto reply = co_await std::move(op);
+    if (!reply) co_return transport_failure(reply.error());
+    if (reply->status != 200) co_return api_failure(*reply);
+    if (!reply->doc.is_object()) co_return malformed(*reply);
+    show(*reply);
+    co_return kExitOk;
+  }
+
+  // Long-polls with ?wait= until the job is final or the deadline passes.
+  asio::awaitable<int> wait_job(std::string id, double timeout_seconds) {
+    const auto& clock = SystemClock::instance();
+    const auto deadline = clock.steady_now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                   std::chrono::duration<double>(timeout_seconds));
+    const std::string target = "/v1/jobs/" + percent_encode(id) + "?wait=";
+    for (;;) {
+      const double remaining = std::chrono::duration<double>(deadline - clock.steady_now()).count();
+      const double server_wait = std::clamp(remaining, 0.0, kMaxServerWaitSeconds);
+      const auto asked_at = clock.steady_now();
+      const auto hold =
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::duration<double>(server_wait));
+      auto op = call("GET", target + format_seconds(server_wait), "", {}, hold);
+      auto reply = co_await std::move(op);
+      if (!reply) co_return transport_failure(reply.error());
+      if (reply->status != 200) co_return api_failure(*reply);
+      const auto* job = reply->doc.if_object();
+      if (!job) co_return malformed(*reply);
+      const auto status = string_field(*job, "status");
+      if (is_final(status)) {
+        show(*reply);
+        co_return status == "succeeded" ? kExitOk : kExitFailed;
+      }
+      const auto now = clock.steady_now();
+      if (now >= deadline) {
+        show(*reply);
+        std::cerr << "aegis jobs " << command_ << ": timed out after " << format_seconds(timeout_seconds) << " s; job "
+                  << id << " is still " << or_dash(status) << "\n";
+        co_return kExitTimeout;
+      }
+      // A gateway that answers a long poll at once would otherwise be polled
+      // in a tight loop.
+      if (server_wait >= 1 && now - asked_at < 100ms) {
+        const auto pause = std::min<std::chrono::steady_clock::duration>(250ms, deadline - now);
+        asio::steady_timer timer(executor_, pause);
+        co_await timer.async_wait(asio::use_awaitable);
+      }
+    }
+  }
+
+  asio::awaitable<int> list(std::string status, std::int64_t limit, std::string cursor, bool all) {
+    std::vector<json::object> jobs;
+    std::optional<Reply> only_page;
+    bool more = false;
+    std::string next = std::move(cursor);
+    for (int page = 0;; ++page) {
+      std::string query;
+      const auto add = [&query](std::string_view name, std::string_view value) {
+        query += query.empty() ? '?' : '&';
+        query += std::string(name) + "=" + percent_encode(value);
+      };
+      if (!status.empty()) add("status", status);
+      if (limit > 0) add("limit", std::to_string(limit));
+      if (!next.empty()) add("cursor", next);
+      auto op = call("GET", "/v1/jobs" + query, "", {}, 0ms);
+      auto reply = co_await std::move(op);
+      if (!reply) co_return transport_failure(reply.error());
+      if (reply->status != 200) co_return api_failure(*reply);
+      const auto* body = reply->doc.if_object();
+      const auto* data = body ? body->if_contains("data") : nullptr;
+      if (!data || !data->is_array()) co_return malformed(*reply);
+      for (const auto& item : data->get_array()) {
+        if (item.is_object()) jobs.push_back(item.get_object());
+      }
+      const auto* has_more = body->if_contains("has_more");
+      more = has_more && has_more->is_bool() && has_more->get_bool();
+      next = std::string(string_field(*body, "next_cursor"));
+      if (!all || !more || next.empty()) {
+        if (page == 0) only_page = std::move(*reply);
+        break;
+      }
+    }
+    if (json_) {
+      if (only_page) {
+        print_body(*only_page);
+      } else {
+        // Several pages make one document of the same shape, as if the server
+        // had answered with everything at once.
+        json::array data;
+        for (auto& job : jobs) data.push_back(std::move(job));
+        json::object merged{
+            {"object", "list"}, {"data", std::move(data)}, {"has_more", false}, {"next_cursor", nullptr}};
+        std::cout << to_json(merged) << "\n";
+      }
+      co_return kExitOk;
+    }
+    print_table(jobs);
+    if (more && !next.empty()) {
+      std::cerr << "more jobs: aegis jobs list --cursor " << next << (status.empty() ? "" : " --status " + status)
+                << " (or --all)\n";
+    }
+    co_return kExitOk;
+  }
+
+ private:
+  // One API call, retrying what is safe to retry: a connection that could
+  // not be made (nothing was sent), a lost exchange of an idempotent request
+  // (GET, or POST with its idempotency key), and 429/503 that carry
+  // retry-after (the gateway did nothing).
+  asio::awaitable<Result<Reply>> call(std::string method, std::string target, std::string body,
+                                      std::vector<http::Header> extra, std::chrono::milliseconds server_hold) {
+    http::ClientRequest request;
+    request.method = method;
+    request.url = base_ + target;
+    request.headers.push_back(http::Header{"authorization", "Bearer " + key_});
+    request.headers.push_back(http::Header{"accept", "application/json"});
+    request.headers.push_back(http::Header{"user-agent", std::string("aegis-cli/") + kVersion});
+    if (!body.empty()) request.headers.push_back(http::Header{"content-type", "application/json"});
+    for (auto& h : extra) request.headers.push_back(std::move(h));
+    request.body = std::move(body);
+    request.timeouts.first_byte = server_hold + 30s;
+    request.timeouts.total = server_hold + 90s;
+    request.max_response_bytes = std::size_t{256} * 1024 * 1024;  // a list of 1,000 jobs with their results
+
+    for (int attempt = 1;; ++attempt) {
+      auto op = client_->send(request);
+      auto sent = co_await std::move(op);
+      std::chrono::milliseconds delay = 500ms * (1 << (attempt - 1));
+      if (!sent.ok()) {
+        if (attempt >= kMaxAttempts || !retryable(method, sent.error())) co_return std::move(sent).error();
+      } else {
+        const auto retry_after = sent->header("retry-after");
+        const bool transient = (sent->status == 429 || sent->status == 503) && retry_after.has_value();
+        if (!transient || attempt >= kMaxAttempts) {
+          Reply reply;
+          reply.status = sent->status;
+          reply.body = std::move(sent->body);
+          boost::system::error_code ec;
+          reply.doc = json::parse(reply.body, ec);
+          if (ec) reply.doc = nullptr;
+          co_return reply;
+        }
+        double seconds = 0;
+        const auto text = *retry_after;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+        if (ec == std::errc() && end == text.data() + text.size() && seconds > 0) {
+          const auto asked = std::chrono::duration_cast<std::chrono::milliseconds>(
+              std::chrono::duration<double>(std::min(seconds, 3600.0)));
+          delay = std::max(delay, asked);
+        }
+      }
+      delay = std::min<std::chrono::milliseconds>(delay, kMaxRetryDelay);
+      asio::steady_timer timer(executor_, delay);
+      co_await timer.async_wait(asio::use_awaitable);
+    }
+  }
+
+  static bool retryable(std::string_view method, const Error& error) {
+    // The client's messages for failures before a byte was sent.
+    const bool not_connected = error.message.starts_with("connect to ") ||
+                               error.message.starts_with("connecting to ") ||
+                               error.message.starts_with("DNS lookup for ");
+    if (not_connected) return true;
+    // A cancel whose answer was lost may have happened: a retry would say 409.
+    return method != "DELETE" && (error.code == ErrorCode::upstream_error || error.code == ErrorCode::upstream_timeout);
+  }
+
+  void show(const Reply& reply) const {
+    if (json_) {
+      print_body(reply);
+    } else {
+      print_job(reply.doc.get_object());
+    }
+  }
+
+  static void print_body(const Reply& reply) {
+    std::cout << reply.body;
+    if (reply.body.empty() || reply.body.back() != '\n') std::cout << "\n";
+  }
+
+  int transport_failure(const Error& error) const {
+    std::cerr << "aegis jobs " << command_ << ": cannot reach the gateway at " << base_ << ": " << error.message
+              << "\n";
+    return kExitFailed;
+  }
+
+  int api_failure(const Reply& reply) const {
+    std::cerr << "aegis jobs " << command_ << ": ";
+    const auto* body = reply.doc.if_object();
+    const auto* error = body ? object_field(*body, "error") : nullptr;
+    if (error) {
+      std::cerr << or_dash(string_field(*error, "type")) << ": " << string_field(*error, "message");
+    } else {
+      std::cerr << "unexpected answer: " << reply.body.substr(0, 200);
+    }
+    const auto phrase = reason_phrase(reply.status);
+    std::cerr << " (HTTP " << reply.status << (phrase.empty() ? "" : " ") << phrase << ")";
+    if (reply.status == 401) std::cerr << "; check AEGIS_API_KEY";
+    std::cerr << "\n";
+    return kExitFailed;
+  }
+
+  int malformed(const Reply& reply) const {
+    std::cerr << "aegis jobs " << command_ << ": the gateway's answer (HTTP " << reply.status
+              << ") is not the job JSON docs/JOBS.md describes: " << reply.body.substr(0, 200) << "\n";
+    return kExitFailed;
+  }
+
+  asio::any_io_executor executor_;
+  std::unique_ptr<http::HttpClient> client_;
+  std::string base_;
+  std::string key_;
+  std::string command_;
+  bool json_;
+};
+
+}  // namespace
+
+JobsCommand::JobsCommand(CLI::App& app) {
+  jobs_ = app.add_subcommand("jobs", "Submit and follow async jobs on a running gateway (/v1/jobs)");
+  jobs_->require_subcommand(1);
+  jobs_->footer(
+      "The team's virtual key comes from $AEGIS_API_KEY (never a flag, so it stays out of ps and history).\n"
+      "Exit codes: 0 ok; 1 the job did not succeed, or the gateway answered with an error (its type and\n"
+      "message on stderr) or could not be reached; 2 bad usage or configuration; 124 wait timed out.\n"
+      "Connection failures and 429/503 with retry-after are retried a few times with backoff.");
+
+  submit_ = jobs_->add_subcommand("submit", "Submit a job; prints its id (or, with --wait, the finished job)");
+  get_ = jobs_->add_subcommand("get", "Print a job's current state");
+  wait_ = jobs_->add_subcommand("wait", "Wait for a job to finish; exit 0 only if it succeeded");
+  cancel_ = jobs_->add_subcommand("cancel", "Cancel a queued or running job");
+  list_ = jobs_->add_subcommand("list", "List the team's jobs, oldest first");
+
+  for (auto* sub : {submit_, get_, wait_, cancel_, list_}) {
+    sub->add_option("--url", common_.url,
+                    "gateway base URL (default: $AEGIS_URL, else " + std::string(kDefaultUrl) + ")");
+    sub->add_flag("--json", common_.json, "Print the gateway's JSON as it came, one document");
+  }
+
+  submit_->add_option("--task", task_, "task type, e.g. summarize (picks the tier like x-aegis-task)")->required();
+  auto* prompt = submit_->add_option("--prompt", prompt_, "the prompt text (one user message)");
+  auto* prompt_file = submit_->add_option("--prompt-file", prompt_file_, "read the prompt from a file ('-': stdin)");
+  auto* messages_file = submit_->add_option("--messages-file", messages_file_,
+                                            "a JSON array of {\"role\", \"content\"} messages ('-': stdin)");
+  prompt->excludes(prompt_file)->excludes(messages_file);
+  prompt_file->excludes(messages_file);
+  submit_->add_option("--max-tokens", max_tokens_, "most output tokens; prices the budget reservation")
+      ->required()
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1'000'000}));
+  submit_->add_option("--model", model_, "auto, a tier (haiku|sonnet|opus), a model id or provider/model");
+  submit_->add_option("--classification", classification_,
+                      "floor for the job's level: PUBLIC | INTERNAL | CONFIDENTIAL | RESTRICTED");
+  submit_->add_option("--metadata", metadata_, "KEY=VALUE, repeatable; returned with the job as given");
+  submit_->add_option("--idempotency-key", idempotency_key_,
+                      "the same key from the same team returns the first job instead of a new one "
+                      "(default: a random one, so retries never submit twice)");
+  auto* wait_flag = submit_->add_flag("--wait", submit_wait_, "Wait for the job to finish, as `aegis jobs wait`");
+  submit_->add_option("--timeout", timeout_seconds_, "with --wait: seconds to wait (default 300)")
+      ->needs(wait_flag)
+      ->check(CLI::NonNegativeNumber);
+
+  for (auto* sub : {get_, wait_, cancel_}) sub->add_option("ID", id_, "the job id (job_...)")->required();
+  wait_->add_option("--timeout", timeout_seconds_, "seconds to wait before giving up with exit 124")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+
+  list_->add_option("--status", status_, "queued | running | succeeded | failed | cancelled | expired");
+  list_->add_option("--limit", limit_, "jobs per page, 1..1000 (default: the gateway's, 50)");
+  list_->add_option("--cursor", cursor_, "start after this cursor (a previous page's next_cursor)");
+  list_->add_flag("--all", all_, "Follow next_cursor to the last page");
+}
+
+bool JobsCommand::parsed() const { return jobs_->parsed(); }
+
+int JobsCommand::run() {
+  const std::string command = submit_->parsed()   ? "submit"
+                              : get_->parsed()    ? "get"
+                              : wait_->parsed()   ? "wait"
+                              : cancel_->parsed() ? "cancel"
+                                                  : "list";
+  const auto usage = [&command](const std::string& message) {
+    std::cerr << "aegis jobs " << command << ": " << message << "\n";
+    return kExitUsage;
+  };
+
+  std::string url = common_.url;
+  if (url.empty()) {
+    const char* env = std::getenv("AEGIS_URL");
+    url = env && *env ? env : std::string(kDefaultUrl);
+  }
+  if (!url.starts_with("http://") && !url.starts_with("https://")) {
+    return usage("the gateway URL must start with http:// or https://, got '" + url + "'");
+  }
+  while (url.size() > 8 && url.back() == '/') url.pop_back();
+  const char* key = std::getenv("AEGIS_API_KEY");
+  if (!key || !*key) {
+    return usage("AEGIS_API_KEY is not set: export the team's virtual key (`aegis admin keys create TEAM` makes one)");
+  }
+
+  std::string submit_body;
+  if (submit_->parsed()) {
+    json::object body{{"task_type", task_}, {"max_tokens", max_tokens_}};
+    if (submit_->get_option("--prompt")->count() > 0) {
+      body["prompt"] = prompt_;
+    } else if (!prompt_file_.empty()) {
+      auto text = read_file(prompt_file_);
+      if (!text) return usage("cannot read --prompt-file '" + prompt_file_ + "'");
+      body["prompt"] = *text;
+    } else if (!messages_file_.empty()) {
+      auto text = read_file(messages_file_);
+      if (!text) return usage("cannot read --messages-file '" + messages_file_ + "'");
+      boost::system::error_code ec;
+      auto messages = json::parse(*text, ec);
+      if (ec || !messages.is_array()) {
+        return usage("--messages-file '" + messages_file_ +
+                     "' must hold a JSON array of {\"role\", \"content\"} messages");
+      }
+      body["messages"] = std::move(messages);
+    } else {
+      return usage("one of --prompt, --prompt-file or --messages-file is required");
+    }
+    if (!model_.empty()) body["model"] = model_;
+    if (!classification_.empty()) body["classification"] = classification_;
+    if (!metadata_.empty()) {
+      json::object metadata;
+      for (const auto& item : metadata_) {
+        const auto eq = item.find('=');
+        if (eq == std::string::npos || eq == 0) return usage("--metadata expects KEY=VALUE, got '" + item + "'");
+        const auto name = item.substr(0, eq);
+        if (metadata.contains(name)) return usage("--metadata '" + name + "' given twice");
+        metadata[name] = item.substr(eq + 1);
+      }
+      body["metadata"] = std::move(metadata);
+    }
+    submit_body = to_json(body);
+  }
+  if ((get_->parsed() || wait_->parsed() || cancel_->parsed()) && id_.empty()) return usage("the job ID is empty");
+
+  asio::io_context io;
+  Session session(io.get_executor(), url, key, command, common_.json);
+  asio::awaitable<int> work =
+      submit_->parsed()   ? session.submit(std::move(submit_body),
+                                         idempotency_key_.empty() ? random_idempotency_key() : idempotency_key_,
+                                           submit_wait_, timeout_seconds_)
+      : get_->parsed()    ? session.get(id_)
+      : wait_->parsed()   ? session.wait_job(id_, timeout_seconds_)
+      : cancel_->parsed() ? session.cancel(id_)
+                          : session.list(status_, limit_, cursor_, all_);
+  int exit_code = kExitFailed;
+  asio::co_spawn(io, std::move(work), [&](const std::exception_ptr& error, int code) {
+    if (error) {
+      try {
+        std::rethrow_exception(error);
+      } catch (const std::exception& e) {
+        std::cerr << "aegis jobs " << command << ": " << e.what() << "\n";
+      } catch (...) {
+        std::cerr << "aegis jobs " << command << ": unexpected failure\n";
+      }
+      code = kExitFailed;
+    }
+    exit_code = code;
+    // Pooled connections and their timers must not keep the command alive.
+    io.stop();
+  });
+  io.run();
+  std::cout.flush();
+  return exit_code;
+}
+
+}  // namespace aegis::cli
