@@ -321,6 +321,8 @@ std::uint16_t Application::start() {
 void Application::shutdown() {
   auto& s = *impl_;
   if (!s.server) return;
+  // Before the drain: no new claims, and long-polls answer at once instead of holding it up.
+  if (s.job_service) s.job_service->stop();
   s.server->drain([&s](bool clean) {
     s.drained_cleanly = clean;
     telemetry::log(clean ? telemetry::LogLevel::info : telemetry::LogLevel::warn, "drained",
@@ -330,7 +332,6 @@ void Application::shutdown() {
       s.signals->cancel(ignored);
     }
     if (s.health) s.health->stop();
-    if (s.job_service) s.job_service->stop();
     for (auto& simulator : s.simulators) simulator->stop();
     s.io.stop();
   });

@@ -523,6 +523,13 @@ void JobService::stop() {
   auto self = state_;
   asio::post(s.dispatcher_strand, [self] { self->dispatcher_timer.cancel(); });
   asio::post(s.maintenance_strand, [self] { self->maintenance_timer.cancel(); });
+  // Long-polls answer now with the job's current state, so the drain is not held up by them.
+  std::vector<std::shared_ptr<asio::steady_timer>> timers;
+  {
+    std::lock_guard lock(s.mu);
+    for (auto& [id, timer] : s.waiters) timers.push_back(timer);
+  }
+  for (auto& timer : timers) asio::post(timer->get_executor(), [timer] { timer->cancel(); });
 }
 
 void JobService::hand_back_running() {
@@ -599,7 +606,7 @@ asio::awaitable<Result<Job>> JobService::get(std::string team, std::string id, s
   auto& s = *state_;
   auto read = [&s, &team, &id] { return s.deps.store.get(team, id); };
   auto job = co_await s.db.run(read);
-  if (!job.ok() || is_finished(job->status) || wait.count() <= 0) co_return job;
+  if (!job.ok() || is_finished(job->status) || wait.count() <= 0 || s.stopping) co_return job;
 
   auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
   timer->expires_after(wait);
