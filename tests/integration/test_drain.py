@@ -78,3 +78,70 @@ class GracefulDrain(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class JobsAcrossAGracefulRestart(unittest.TestCase):
+    """SIGTERM with a job running and a client long-polling it: the poll is answered
+    at once (it does not hold up the drain), the job goes back to the queue without
+    spending an attempt, and the next process runs it."""
+
+    def setUp(self):
+        import tempfile
+        self.dir = tempfile.mkdtemp(prefix="aegis-jobs-restart-")
+        self.config = (f"server: {{drain_timeout_ms: 5000}}\n"
+                       f"storage: {{sqlite_path: \"{self.dir}/aegis.db\"}}\n"
+                       f"jobs: {{max_attempts: 1}}\n")
+        self.gateways = []
+
+    def tearDown(self):
+        for gw in self.gateways:
+            gw.cleanup()
+
+    def start(self):
+        gw = Gateway(args=["--demo"], config_text=self.config)
+        self.gateways.append(gw)
+        return gw
+
+    def test_running_job_survives_sigterm_without_losing_its_only_attempt(self):
+        import threading
+        gw = self.start()
+        self.assertEqual(gw.admin("POST", "/admin/v1/teams", {"name": "t", "monthly_budget_usd": 10})[0], 201)
+        key = gw.admin("POST", "/admin/v1/keys", {"team": "t"})[1]["key"]
+        auth = {"authorization": f"Bearer {key}"}
+        for provider in ("anthropic", "azure", "ollama"):
+            status, _ = gw.admin("POST", "/admin/v1/demo/faults", {"provider": provider, "mode": "hang", "count": 5})
+            self.assertEqual(status, 200)
+        status, _, data = gw.request("POST", "/v1/jobs", {"task_type": "chat", "prompt": "hi", "max_tokens": 16}, auth)
+        self.assertEqual(status, 202, data)
+        job_id = json.loads(data)["id"]
+        deadline = time.time() + 10
+        while json.loads(gw.request("GET", f"/v1/jobs/{job_id}", headers=auth)[2])["status"] != "running":
+            self.assertLess(time.time(), deadline, "the job never started")
+            time.sleep(0.05)
+
+        answer = {}
+
+        def long_poll():
+            started = time.time()
+            status, _, body = gw.request("GET", f"/v1/jobs/{job_id}?wait=30", headers=auth, timeout=40)
+            answer.update(status=status, body=json.loads(body), seconds=time.time() - started)
+
+        poller = threading.Thread(target=long_poll)
+        poller.start()
+        time.sleep(0.3)
+        gw.proc.send_signal(signal.SIGTERM)
+        poller.join(20)
+        self.assertEqual(answer.get("status"), 200, answer)
+        self.assertEqual(answer["body"]["status"], "running")
+        self.assertLess(answer["seconds"], 4.0, "the long-poll held up the drain")
+        self.assertEqual(gw.proc.wait(15), 0)
+        log = gw.log()
+        self.assertIn('"event":"drained","clean":true', log)
+        self.assertIn('"event":"jobs_handed_back","jobs":1', log)
+
+        again = self.start()  # same database, providers no longer hanging
+        status, _, data = again.request("GET", f"/v1/jobs/{job_id}?wait=20", headers=auth, timeout=30)
+        self.assertEqual(status, 200, data)
+        job = json.loads(data)
+        self.assertEqual(job["status"], "succeeded", job)
+        self.assertEqual(job["attempts"], 1, "a graceful stop must not spend an attempt")
