@@ -23,6 +23,7 @@ int http_status(ErrorCode code) noexcept {
     case ErrorCode::unavailable:
     case ErrorCode::no_local_provider: return 503;
     case ErrorCode::upstream_timeout: return 504;
+    case ErrorCode::cancelled: return 499;  // nginx's "client closed request"
   }
   return 500;
 }
@@ -48,6 +49,7 @@ std::string_view error_type(ErrorCode code) noexcept {
     case ErrorCode::unavailable: return "unavailable";
     case ErrorCode::no_local_provider: return "no_local_provider";
     case ErrorCode::upstream_timeout: return "upstream_timeout";
+    case ErrorCode::cancelled: return "cancelled";
   }
   return "internal_error";
 }

@@ -30,6 +30,7 @@ enum class ErrorCode {
   unavailable,             // 503
   no_local_provider,       // 503
   upstream_timeout,        // 504
+  cancelled,               // 499: the caller cancelled the call (a job's DELETE); never the provider's fault
 };
 
 int http_status(ErrorCode code) noexcept;

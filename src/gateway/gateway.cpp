@@ -1,5 +1,7 @@
 #include "gateway/gateway.hpp"
 
+#include <boost/asio/this_coro.hpp>
+
 #include <algorithm>
 #include <optional>
 
@@ -455,6 +457,16 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
       }
     }
     call.time_provider(deps_.clock.steady_now() - sent_at);
+
+    // Cancelled by our caller (a job's DELETE aborts the socket): the provider did
+    // nothing wrong, so no breaker failure, no fallback, and the row names only it.
+    if ((co_await boost::asio::this_coro::cancellation_state).cancelled() != boost::asio::cancellation_type::none) {
+      permit.record_neutral();
+      deps_.health.publish(name);
+      row.fallback_path.push_back(name + ":cancelled");
+      metrics_->attempts.with({name, "cancelled"}).inc();
+      co_return make_error(ErrorCode::cancelled, "the call was cancelled");
+    }
 
     if (outcome.ok()) {
       permit.record_success();
