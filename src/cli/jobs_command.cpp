@@ -246,18 +246,12 @@ class Session {
     co_return kExitOk;
   }
 
-  asio::awaitable<int> get(std::string id) {
-    auto op = call("GET", "/v1/jobs/" + percent_encode(id), "", {}, 0ms);
-    auto reply = co_await std::move(op);
-    if (!reply) co_return transport_failure(reply.error());
-    if (reply->status != 200) co_return api_failure(*reply);
-    if (!reply->doc.is_object()) co_return malformed(*reply);
-    show(*reply);
-    co_return kExitOk;
-  }
+  asio::awaitable<int> get(std::string id) { co_return co_await one_job("GET", std::move(id)); }
+  asio::awaitable<int> cancel(std::string id) { co_return co_await one_job("DELETE", std::move(id)); }
 
-  asio::awaitable<int> cancel(std::string id) {
-    auto op = call("DELETE", "/v1/jobs/" + percent_encode(id), "", {}, 0ms);
+  // GET or DELETE /v1/jobs/{id}, then the job as the answer shows it.
+  asio::awaitable<int> one_job(std::string method, std::string id) {
+    auto op = call(method, "/v1/jobs/" + percent_encode(id), "", {}, 0ms);
     auto reply = co_await std::move(op);
     if (!reply) co_return transport_failure(reply.error());
     if (reply->status != 200) co_return api_failure(*reply);

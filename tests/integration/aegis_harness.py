@@ -1,6 +1,7 @@
 """Starts the real aegis binary on a free loopback port for integration tests."""
 import http.client
 import json
+import re
 import os
 import shutil
 import signal
@@ -19,6 +20,22 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def parse_metrics(text):
+    """{(name, frozenset(labels.items())): value} for every sample line."""
+    samples = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        series, value = line.rsplit(" ", 1)
+        if "{" in series:
+            name, labels = series.split("{", 1)
+            pairs = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', labels[:-1]))
+        else:
+            name, pairs = series, {}
+        samples[(name, frozenset(pairs.items()))] = float(value)
+    return samples
 
 
 class Gateway:

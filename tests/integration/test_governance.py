@@ -24,7 +24,7 @@ import time
 import unittest
 import uuid
 
-from aegis_harness import Gateway, GatewayTestCase
+from aegis_harness import Gateway, GatewayTestCase, parse_metrics
 
 CONFIG = """
 resilience:
@@ -84,20 +84,6 @@ def anthropic_text(data):
     return text, events
 
 
-def parse_metrics(text):
-    """{(name, frozenset(labels.items())): value} for every sample line."""
-    samples = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        series, value = line.rsplit(" ", 1)
-        if "{" in series:
-            name, labels = series.split("{", 1)
-            pairs = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', labels[:-1]))
-        else:
-            name, pairs = series, {}
-        samples[(name, frozenset(pairs.items()))] = float(value)
-    return samples
 
 
 def series_of(samples, name, **labels):

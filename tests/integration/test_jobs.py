@@ -29,7 +29,7 @@ import time
 import unittest
 import uuid
 
-from aegis_harness import Gateway, GatewayTestCase
+from aegis_harness import Gateway, GatewayTestCase, parse_metrics
 
 # Breakers would open after the injected hangs and change later routes;
 # background health checks could use up a one-shot fault meant for a job.
@@ -51,20 +51,6 @@ FINAL = ("succeeded", "failed", "cancelled", "expired")
 STATUSES = ("queued", "running") + FINAL
 
 
-def parse_metrics(text):
-    """{(name, frozenset(labels.items())): value} for every sample line."""
-    samples = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        series, value = line.rsplit(" ", 1)
-        if "{" in series:
-            name, labels = series.split("{", 1)
-            pairs = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', labels[:-1]))
-        else:
-            name, pairs = series, {}
-        samples[(name, frozenset(pairs.items()))] = float(value)
-    return samples
 
 
 def metric(samples, name, **labels):
