@@ -345,6 +345,10 @@ int Application::run() {
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&s] { s.io.run(); });
   s.io.run();
   for (auto& t : pool) t.join();
+  // Database threads still finishing a call post their coroutine back to the
+  // io_context: let them finish before it is shut down.
+  if (s.job_service) s.job_service->finish_database_work();
+  s.db.finish();
   // Requests cut off by the drain deadline are finalised here (audit row,
   // reservation released) while everything they use still exists.
   s.io.shutdown();

@@ -532,6 +532,8 @@ void JobService::stop() {
   for (auto& timer : timers) asio::post(timer->get_executor(), [timer] { timer->cancel(); });
 }
 
+void JobService::finish_database_work() { state_->db.finish(); }
+
 void JobService::hand_back_running() {
   auto& s = *state_;
   s.stopping = true;

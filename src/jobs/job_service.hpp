@@ -69,6 +69,9 @@ class JobService {
   void start();
   // Stops claiming and refuses new submits (the server is draining).
   void stop();
+  // After the I/O threads have ended, before the io_context shuts down: waits
+  // for the job store calls in flight (see store::DbExecutor::finish).
+  void finish_database_work();
   // After the I/O threads have ended (blocking): the jobs this process was
   // still running go back to the queue without spending an attempt, so a
   // restart is not mistaken for a crash. Submits already accepted are written first.

@@ -36,6 +36,11 @@ class DbExecutor {
   }
 
   void stop() { pool_.stop(); }
+  // Blocks until the work already handed over has run (its coroutines are
+  // posted back to their executors). Called after the I/O threads have ended
+  // and before the io_context shuts down, so no database thread posts into an
+  // io_context being torn down. Nothing may be submitted afterwards.
+  void finish() { pool_.join(); }
 
  private:
   boost::asio::thread_pool pool_;
