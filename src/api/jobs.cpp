@@ -129,7 +129,8 @@ void register_job_routes(http::Router& router, jobs::JobService& service) {
     if (!key.ok()) co_return fail(key.error(), request);
     auto parsed = jobs::parse_job_request(*body);
     if (!parsed.ok()) co_return fail(parsed.error(), request);
-    auto submitted = co_await service.submit(*request.principal, std::move(parsed).value(), std::move(key).value());
+    auto submitted = co_await service.submit(*request.principal, std::move(parsed).value(), std::move(key).value(),
+                                                 request.request_id);
     if (!submitted.ok()) co_return fail(submitted.error(), request);
     const auto& job = submitted->job;
     json::object out{{"id", job.id},

@@ -145,6 +145,8 @@ class Gateway::Call {
   void upstream_started() { upstream_started_ = true; }
 
   void time_provider(std::chrono::steady_clock::duration d) { provider_time_ += d; }
+  // An admitted job writes its row when it runs, not when it is submitted.
+  void skip_record() { record_ = false; }
   const Clock& clock() const { return gateway_.deps_.clock; }
 
   telemetry::AuditRecord row;
@@ -161,6 +163,7 @@ class Gateway::Call {
       }
       reservation_.reset();
     }
+    if (!record_) return;
     if (row.status == 0) row.status = kClientClosedRequest;
     row.level = context_.level;
     const auto elapsed = deps.clock.steady_now() - started_;
@@ -185,6 +188,7 @@ class Gateway::Call {
   std::optional<budget::ReservationId> reservation_;
   Money estimate_;
   bool upstream_started_ = false;
+  bool record_ = true;
 };
 
 Gateway::Gateway(GatewayDeps deps) : deps_(deps), metrics_(std::make_unique<Metrics>(deps.metrics)) {
@@ -538,11 +542,28 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
   co_return Result<void>{};
 }
 
-Result<JobAdmission> Gateway::admit_job(const CallContext& context, const ChatRequest& request,
+Result<JobAdmission> Gateway::admit_job(const CallContext& submitted, const ChatRequest& request,
                                         std::chrono::nanoseconds hold) {
+  // A refused submit is audited like a refused synchronous call; an admitted
+  // one is not (its run writes the row).
+  CallContext context = submitted;
+  Call call(*this, context);
+  auto admitted = admit(call, request, hold);
+  if (admitted.ok()) {
+    call.skip_record();
+  } else {
+    call.fail(admitted.error());
+  }
+  return admitted;
+}
+
+Result<JobAdmission> Gateway::admit(Call& call, const ChatRequest& request, std::chrono::nanoseconds hold) {
+  auto& context = call.context();
   Inspection in = inspect(deps_.classifier, assemble_prompt(request), context.marked_public);
   JobAdmission admission;
   admission.level = std::max(in.classification.level, context.minimum_level);
+  context.level = admission.level;
+  count_entities(in, call.row);
   const std::string team = context.principal ? context.principal->team : std::string();
   if (auto blocked = privacy::check_blocked(in.classification, in.persons, team, deps_.config.pii); !blocked.ok()) {
     return std::move(blocked).error();
@@ -556,6 +577,8 @@ Result<JobAdmission> Gateway::admit_job(const CallContext& context, const ChatRe
   if (context.principal) input.remaining_budget = deps_.budgets.remaining(team, cap);
   auto decision = deps_.router.decide(input);
   if (!decision.ok()) return std::move(decision).error();
+  call.row.tier = decision->tier;
+  call.row.reason = decision->reason;
 
   const std::int64_t max_tokens = request.max_tokens.value_or(kDefaultOutputTokensEstimate);
   admission.estimate = budget::estimate_cost(in.prompt.text.size(), max_tokens, worst_price(*decision)).cost;

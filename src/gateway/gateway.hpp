@@ -130,6 +130,7 @@ class Gateway {
   boost::asio::awaitable<Result<void>> run_chat(Call& call, ChatRequest& request, providers::DeltaSink* sink,
                                                 Completion* completion);
   Result<routing::RouteDecision> route(Call& call, Level level, const std::string& requested_model);
+  Result<JobAdmission> admit(Call& call, const ChatRequest& request, std::chrono::nanoseconds hold);
   config::ModelPrice price_of(std::string_view provider, const std::string& model) const;
   config::ModelPrice worst_price(const routing::RouteDecision& decision) const;
 

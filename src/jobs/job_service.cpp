@@ -215,6 +215,8 @@ struct JobService::State : std::enable_shared_from_this<JobService::State> {
           identity::Principal principal{team.name, job.key_id, team.clearance, team.monthly_budget};
           gateway::CallContext context;
           context.principal = &principal;
+          context.surface = "jobs";
+          context.request_id = job.id;
           context.task = request->task_type;
           context.marked_public = request->marked_public();
           context.minimum_level = request->minimum_level();
@@ -547,7 +549,8 @@ void JobService::hand_back_running() {
 }
 
 asio::awaitable<Result<Submission>> JobService::submit(const identity::Principal& principal, JobRequest request,
-                                                       std::optional<std::string> idempotency_key) {
+                                                       std::optional<std::string> idempotency_key,
+                                                       std::string request_id) {
   auto& s = *state_;
   if (s.stopping) co_return make_error(ErrorCode::unavailable, "the gateway is shutting down");
   if (idempotency_key) {
@@ -561,6 +564,7 @@ asio::awaitable<Result<Submission>> JobService::submit(const identity::Principal
   gateway::CallContext context;
   context.principal = &principal;
   context.surface = "jobs";
+  context.request_id = std::move(request_id);
   context.task = request.task_type;
   context.marked_public = request.marked_public();
   context.minimum_level = request.minimum_level();

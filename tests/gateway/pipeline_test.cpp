@@ -535,6 +535,7 @@ TEST_F(PipelineTest, AdmittedJobHoldsTheWorstCaseAndItsRunAdoptsThatReservation)
   EXPECT_GT(admission->estimate.micros, 0);
   EXPECT_EQ(ledger_->spend("payments").reserved, admission->estimate);
   for (const char* name : {"anthropic", "azure", "ollama"}) EXPECT_TRUE(sim(name).requests().empty()) << name;
+  EXPECT_TRUE(audit_.rows().empty()) << "an admitted job is audited when it runs, not twice";
 
   CallContext run_context;
   run_context.principal = &principal_;
@@ -553,6 +554,7 @@ TEST_F(PipelineTest, AdmitJobIs402WhenTheBudgetCannotCoverIt) {
   principal_.monthly_budget = Money::from_micros(100);
   CallContext submit;
   submit.principal = &principal_;
+  submit.surface = "jobs";
   ChatRequest request;
   request.model = "auto";
   request.max_tokens = 4000;
@@ -561,6 +563,12 @@ TEST_F(PipelineTest, AdmitJobIs402WhenTheBudgetCannotCoverIt) {
   ASSERT_FALSE(admission.ok());
   EXPECT_EQ(admission.error().code, ErrorCode::budget_exceeded);
   EXPECT_EQ(ledger_->spend("payments").reserved.micros, 0);
+  // Refused at submit: audited like a refused synchronous call, with no provider.
+  ASSERT_EQ(audit_.rows().size(), 1u);
+  EXPECT_EQ(audit_.last().status, 402);
+  EXPECT_EQ(audit_.last().error_type, "budget_exceeded");
+  EXPECT_EQ(audit_.last().surface, "jobs");
+  EXPECT_TRUE(audit_.last().provider.empty());
 }
 
 TEST_F(PipelineTest, DeclaredRestrictedFloorKeepsHarmlessTextLocal) {

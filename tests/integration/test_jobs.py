@@ -618,6 +618,18 @@ routing:
         self.assertEqual((spend["reserved_usd"], spend["spent_usd"], spend["requests"]), (0, 0, 0), spend)
         time.sleep(0.3)
         self.assertEqual(len(self.upstream_log()), before)
+        # The refusal is in the audit log like a refused synchronous call: no provider, no content.
+        deadline = time.monotonic() + 5
+        while True:
+            status, audit = self.gw.admin("GET", f"/admin/v1/audit?team={team}&limit=10")
+            self.assertEqual(status, 200, audit)
+            if audit["data"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertEqual(len(audit["data"]), 1, audit)
+        row = audit["data"][0]
+        self.assertEqual((row["status"], row["surface"], row["error_type"]), (402, "jobs", "budget_exceeded"), row)
+        self.assertNotIn("too expensive", json.dumps(row))
 
     def test_a_queued_or_running_job_holds_its_reservation(self):
         # The reservation of this body, measured on a team with room to spare (hung_job sends the same body).
