@@ -120,6 +120,13 @@ Result<JobRequest> parse_job_request(const json::object& body) {
   return out;
 }
 
+Result<JobRequest> parse_stored_job_request(std::string_view stored_json) {
+  boost::system::error_code ec;
+  auto body = json::parse(stored_json, ec);
+  if (ec || !body.is_object()) return invalid("the stored job request is not a JSON object");
+  return parse_job_request(body.get_object());
+}
+
 std::string to_stored_json(const JobRequest& request) {
   json::object body;
   body["task_type"] = request.task_type;

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/chat.hpp"
 #include "core/classification.hpp"
@@ -31,6 +32,10 @@ struct JobRequest {
 // unknown fields, wrong types, both or neither of messages/prompt, no user
 // message, out-of-range max_tokens, oversized metadata, a bad task_type.
 Result<JobRequest> parse_job_request(const boost::json::object& body);
+
+// parse_job_request of the stored form (to_stored_json); invalid_request when
+// the text is not a JSON object or no longer meets the contract.
+Result<JobRequest> parse_stored_job_request(std::string_view stored_json);
 
 // The canonical JSON stored with the job: messages always as a list,
 // optional fields only when set. parse_job_request(to_json(r)) == r.

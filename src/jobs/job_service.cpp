@@ -10,7 +10,6 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/json/parse.hpp>
 #include <unistd.h>
 
 #include <algorithm>
@@ -73,6 +72,26 @@ struct Execution {
 };
 
 enum class LeaseEnd { cancelled, lost };
+
+// Wakes whoever waits on a timer shared across threads: the cancel runs on the
+// timer's own executor (its strand), never concurrently with the wait.
+void wake(std::shared_ptr<asio::steady_timer> timer) {
+  auto executor = timer->get_executor();
+  asio::post(executor, [timer = std::move(timer)] { timer->cancel(); });
+}
+
+// What the gateway is told about a job, at submit and when it runs: the same facts both times.
+gateway::CallContext job_context(const identity::Principal& principal, const JobRequest& request,
+                                 std::string request_id) {
+  gateway::CallContext context;
+  context.principal = &principal;
+  context.surface = "jobs";
+  context.request_id = std::move(request_id);
+  context.task = request.task_type;
+  context.marked_public = request.marked_public();
+  context.minimum_level = request.minimum_level();
+  return context;
+}
 
 }  // namespace
 
@@ -143,18 +162,17 @@ struct JobService::State : std::enable_shared_from_this<JobService::State> {
     asio::post(dispatcher_strand, [self] { self->dispatcher_timer.cancel(); });
   }
 
-  // Long-polls waiting on this job re-read it now.
-  void notify(const std::string& id) {
+  // Long-polls waiting on this job (every job when `id` is null) re-read it now.
+  void notify(const std::string* id) {
     std::vector<std::shared_ptr<asio::steady_timer>> timers;
     {
       std::lock_guard lock(mu);
-      auto [first, last] = waiters.equal_range(id);
+      auto [first, last] = id ? waiters.equal_range(*id) : std::make_pair(waiters.begin(), waiters.end());
       for (auto it = first; it != last; ++it) timers.push_back(it->second);
     }
-    for (auto& timer : timers) {
-      asio::post(timer->get_executor(), [timer] { timer->cancel(); });
-    }
+    for (auto& timer : timers) wake(std::move(timer));
   }
+  void notify(const std::string& id) { notify(&id); }
 
   // The reservation taken at submit, if this process still holds it.
   std::optional<Held> take_held(const std::string& id) {
@@ -168,6 +186,13 @@ struct JobService::State : std::enable_shared_from_this<JobService::State> {
 
   void release_held(const std::string& id) {
     if (auto h = take_held(id)) deps.budgets.release(h->id, h->team, h->cap);
+  }
+
+  // Stages 2-5 for a job; the reservation lasts while it may wait and run.
+  Result<gateway::JobAdmission> admit(const identity::Principal& principal, const JobRequest& request,
+                                      std::string request_id) {
+    const auto hold = std::chrono::duration_cast<std::chrono::nanoseconds>(deps.config.queue_ttl + kRunAllowance);
+    return deps.gateway.admit_job(job_context(principal, request, std::move(request_id)), request.chat, hold);
   }
 
   // The provider the job will most likely be sent to, whose concurrency slot it takes.
@@ -196,7 +221,6 @@ struct JobService::State : std::enable_shared_from_this<JobService::State> {
   void restore_holds() {
     auto teams = deps.teams.list_teams();
     if (!teams.ok()) throw std::runtime_error("cannot list teams: " + teams.error().message);
-    const auto hold = std::chrono::duration_cast<std::chrono::nanoseconds>(deps.config.queue_ttl + kRunAllowance);
     std::size_t restored = 0;
     std::size_t unaffordable = 0;
     for (const auto& team : *teams) {
@@ -207,20 +231,10 @@ struct JobService::State : std::enable_shared_from_this<JobService::State> {
         auto page = deps.store.list(team.name, query);
         if (!page.ok()) throw std::runtime_error("cannot list queued jobs: " + page.error().message);
         for (const auto& job : page->jobs) {
-          boost::system::error_code ec;
-          auto body = boost::json::parse(job.request_json, ec);
-          if (ec || !body.is_object()) continue;
-          auto request = parse_job_request(body.get_object());
-          if (!request.ok()) continue;
+          auto request = parse_stored_job_request(job.request_json);
+          if (!request.ok()) continue;  // the run fails it with a clear error
           identity::Principal principal{team.name, job.key_id, team.clearance, team.monthly_budget};
-          gateway::CallContext context;
-          context.principal = &principal;
-          context.surface = "jobs";
-          context.request_id = job.id;
-          context.task = request->task_type;
-          context.marked_public = request->marked_public();
-          context.minimum_level = request->minimum_level();
-          auto admission = deps.gateway.admit_job(context, request->chat, hold);
+          auto admission = admit(principal, *request, job.id);
           if (!admission.ok() || !admission->reservation) {
             ++unaffordable;
             continue;
@@ -271,13 +285,7 @@ Error stored_request_unreadable() {
 
 asio::awaitable<Execution> JobService::State::execute(Job job) {
   Execution out;
-  boost::system::error_code ec;
-  auto parsed_json = boost::json::parse(job.request_json, ec);
-  if (ec || !parsed_json.is_object()) {
-    out.error = stored_request_unreadable();
-    co_return out;
-  }
-  auto request = parse_job_request(parsed_json.get_object());
+  auto request = parse_stored_job_request(job.request_json);
   if (!request.ok()) {
     out.error = stored_request_unreadable();
     co_return out;
@@ -307,13 +315,7 @@ asio::awaitable<Execution> JobService::State::execute(Job job) {
     vault = std::move(restored).value();
   }
 
-  gateway::CallContext context;
-  context.principal = &principal;
-  context.surface = "jobs";
-  context.request_id = job.id;
-  context.task = request->task_type;
-  context.marked_public = request->marked_public();
-  context.minimum_level = request->minimum_level();
+  gateway::CallContext context = job_context(principal, *request, job.id);
   context.vault = &vault;
   Money cap = principal.monthly_budget;
   if (auto h = take_held(job.id)) {
@@ -526,12 +528,7 @@ void JobService::stop() {
   asio::post(s.dispatcher_strand, [self] { self->dispatcher_timer.cancel(); });
   asio::post(s.maintenance_strand, [self] { self->maintenance_timer.cancel(); });
   // Long-polls answer now with the job's current state, so the drain is not held up by them.
-  std::vector<std::shared_ptr<asio::steady_timer>> timers;
-  {
-    std::lock_guard lock(s.mu);
-    for (auto& [id, timer] : s.waiters) timers.push_back(timer);
-  }
-  for (auto& timer : timers) asio::post(timer->get_executor(), [timer] { timer->cancel(); });
+  s.notify(nullptr);
 }
 
 void JobService::finish_database_work() { state_->db.finish(); }
@@ -561,15 +558,7 @@ asio::awaitable<Result<Submission>> JobService::submit(const identity::Principal
     if (*found) co_return Submission{std::move(**found), true};
   }
 
-  gateway::CallContext context;
-  context.principal = &principal;
-  context.surface = "jobs";
-  context.request_id = std::move(request_id);
-  context.task = request.task_type;
-  context.marked_public = request.marked_public();
-  context.minimum_level = request.minimum_level();
-  const auto hold = std::chrono::duration_cast<std::chrono::nanoseconds>(s.deps.config.queue_ttl + kRunAllowance);
-  auto admission = s.deps.gateway.admit_job(context, request.chat, hold);
+  auto admission = s.admit(principal, request, std::move(request_id));
   if (!admission.ok()) co_return admission.error();
 
   Job job;
@@ -657,7 +646,7 @@ asio::awaitable<Result<Job>> JobService::cancel(std::string team, std::string id
         timer = it->second.lease_timer;
       }
     }
-    if (timer) asio::post(timer->get_executor(), [timer] { timer->cancel(); });
+    if (timer) wake(std::move(timer));
   }
   // A queued job's reservation is still here; a running one's is settled by its call.
   s.release_held(id);

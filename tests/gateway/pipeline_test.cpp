@@ -159,6 +159,14 @@ class PipelineTest : public ::testing::Test {
     return std::move(**slot);
   }
 
+  static ChatRequest auto_request(std::string text, std::int64_t max_tokens) {
+    ChatRequest request;
+    request.model = "auto";
+    request.max_tokens = max_tokens;
+    request.messages.push_back(user_message(std::move(text)));
+    return request;
+  }
+
   Result<ChatOutcome> chat(std::string text, std::string task = "chat", std::string model = "auto",
                            std::optional<std::int64_t> max_tokens = 64) {
     CallContext context;
@@ -525,10 +533,7 @@ TEST_F(PipelineTest, AdmittedJobHoldsTheWorstCaseAndItsRunAdoptsThatReservation)
   CallContext submit;
   submit.principal = &principal_;
   submit.task = "chat";
-  ChatRequest request;
-  request.model = "auto";
-  request.max_tokens = 1000;
-  request.messages.push_back(user_message("Summarise the quarter"));
+  const ChatRequest request = auto_request("Summarise the quarter", 1000);
   auto admission = gateway_->admit_job(submit, request, 24h);
   ASSERT_TRUE(admission.ok()) << admission.error().message;
   ASSERT_TRUE(admission->reservation.has_value());
@@ -555,10 +560,7 @@ TEST_F(PipelineTest, AdmitJobIs402WhenTheBudgetCannotCoverIt) {
   CallContext submit;
   submit.principal = &principal_;
   submit.surface = "jobs";
-  ChatRequest request;
-  request.model = "auto";
-  request.max_tokens = 4000;
-  request.messages.push_back(user_message("hello"));
+  const ChatRequest request = auto_request("hello", 4000);
   auto admission = gateway_->admit_job(submit, request, 24h);
   ASSERT_FALSE(admission.ok());
   EXPECT_EQ(admission.error().code, ErrorCode::budget_exceeded);
@@ -575,10 +577,7 @@ TEST_F(PipelineTest, DeclaredRestrictedFloorKeepsHarmlessTextLocal) {
   CallContext submit;
   submit.principal = &principal_;
   submit.minimum_level = Level::RESTRICTED;
-  ChatRequest request;
-  request.model = "auto";
-  request.max_tokens = 64;
-  request.messages.push_back(user_message("What is the capital of France?"));
+  const ChatRequest request = auto_request("What is the capital of France?", 64);
   auto admission = gateway_->admit_job(submit, request, 24h);
   ASSERT_TRUE(admission.ok());
   EXPECT_EQ(admission->level, Level::RESTRICTED);
@@ -592,13 +591,10 @@ TEST_F(PipelineTest, DeclaredRestrictedFloorKeepsHarmlessTextLocal) {
   EXPECT_EQ(cloud_traffic(), "");
 }
 
-TEST_F(PipelineTest, AJobsStoredVaultGivesEveryAttemptTheSamePlaceholders) {
+TEST_F(PipelineTest, EveryAttemptOfAJobSendsTheSameMaskedTextAndGetsTheAnswerRestored) {
   CallContext submit;
   submit.principal = &principal_;
-  ChatRequest request;
-  request.model = "auto";
-  request.max_tokens = 64;
-  request.messages.push_back(user_message("Write to jane.doe@example.com about the invoice"));
+  const ChatRequest request = auto_request("Write to jane.doe@example.com about the invoice", 64);
   auto admission = gateway_->admit_job(submit, request, 24h);
   ASSERT_TRUE(admission.ok());
   ASSERT_FALSE(admission->vault_json.empty());
@@ -631,10 +627,7 @@ TEST_F(PipelineTest, ARunMasksWithTheVaultItIsGiven) {
   CallContext context;
   context.principal = &principal_;
   context.vault = &vault;
-  ChatRequest request;
-  request.model = "auto";
-  request.max_tokens = 64;
-  request.messages.push_back(user_message("Write to jane.doe@example.com about the invoice"));
+  const ChatRequest request = auto_request("Write to jane.doe@example.com about the invoice", 64);
   auto outcome = run(gateway_->complete(context, request));
   ASSERT_TRUE(outcome.ok()) << outcome.error().message;
   const auto bodies = sim("anthropic").requests();

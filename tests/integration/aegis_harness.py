@@ -120,6 +120,23 @@ class Gateway:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+
+class DemoUpstreams:
+    """For test classes holding a `--demo` gateway in self.gw: its simulated providers."""
+
+    def fault(self, provider, mode, count=None):
+        body = {"provider": provider, "mode": mode}
+        if count is not None:
+            body["count"] = count
+        status, reply = self.gw.admin("POST", "/admin/v1/demo/faults", body)
+        self.assertEqual(status, 200, reply)
+
+    def upstream_log(self):
+        status, body = self.gw.admin("GET", "/admin/v1/demo/upstream-log")
+        self.assertEqual(status, 200, body)
+        return [r for r in body["requests"] if r["method"] == "POST"]
+
+
 class GatewayTestCase(unittest.TestCase):
     gateway_args = ()
     gateway_env = None

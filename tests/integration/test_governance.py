@@ -24,7 +24,7 @@ import time
 import unittest
 import uuid
 
-from aegis_harness import Gateway, GatewayTestCase, parse_metrics
+from aegis_harness import DemoUpstreams, Gateway, GatewayTestCase, parse_metrics
 
 CONFIG = """
 resilience:
@@ -96,7 +96,7 @@ def promtool():
     return path if os.access(path, os.X_OK) else shutil.which("promtool")
 
 
-class Governed:
+class Governed(DemoUpstreams):
     """Helpers shared by the classes below; `gw` is the class's gateway."""
 
     def make_team(self, name, budget):
@@ -116,18 +116,6 @@ class Governed:
         got = {k: v.encode("latin-1").decode("utf-8", "replace") for k, v in got.items()}
         self.assertEqual(got.get("x-request-id"), request_id)
         return status, got, data, request_id
-
-    def fault(self, provider, mode, count=None):
-        body = {"provider": provider, "mode": mode}
-        if count is not None:
-            body["count"] = count
-        status, reply = self.gw.admin("POST", "/admin/v1/demo/faults", body)
-        self.assertEqual(status, 200, reply)
-
-    def upstream_log(self):
-        status, body = self.gw.admin("GET", "/admin/v1/demo/upstream-log")
-        self.assertEqual(status, 200, body)
-        return [r for r in body["requests"] if r["method"] == "POST"]
 
     def cloud_requests(self):
         return [r for r in self.upstream_log() if r["locality"] == "cloud"]

@@ -29,7 +29,7 @@ import time
 import unittest
 import uuid
 
-from aegis_harness import Gateway, GatewayTestCase, parse_metrics
+from aegis_harness import DemoUpstreams, Gateway, GatewayTestCase, parse_metrics
 
 # Breakers would open after the injected hangs and change later routes;
 # background health checks could use up a one-shot fault meant for a job.
@@ -63,7 +63,7 @@ def unique(prefix):
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-class JobClient:
+class JobClient(DemoUpstreams):
     """Helpers over /v1/jobs and the admin/demo API; `gw` is the gateway in use."""
 
     keys = None  # team -> key, for the tests that look at every job the class made
@@ -158,18 +158,6 @@ class JobClient:
                 self.fail(f"job {job_id} is {job['status']}, wanted {want}: {job}")
             if not final_wanted:
                 time.sleep(0.02)
-
-    def fault(self, provider, mode, count=None):
-        body = {"provider": provider, "mode": mode}
-        if count is not None:
-            body["count"] = count
-        status, reply = self.gw.admin("POST", "/admin/v1/demo/faults", body)
-        self.assertEqual(status, 200, reply)
-
-    def upstream_log(self):
-        status, body = self.gw.admin("GET", "/admin/v1/demo/upstream-log")
-        self.assertEqual(status, 200, body)
-        return [r for r in body["requests"] if r["method"] == "POST"]
 
     def await_upstream(self, marker, timeout=10.0):
         """The upstream requests whose body holds `marker`, once there is at least one."""

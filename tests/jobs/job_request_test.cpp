@@ -111,7 +111,7 @@ TEST(JobRequest, StoredFormParsesBackToTheSameRequest) {
       "messages":[{"role":"system","content":"S"},{"role":"user","content":"u \"quoted\" é"},
                   {"role":"assistant","content":"a"}]})");
   ASSERT_TRUE(r.ok()) << r.error().message;
-  auto back = parse(to_stored_json(*r));
+  auto back = parse_stored_job_request(to_stored_json(*r));
   ASSERT_TRUE(back.ok()) << back.error().message;
   EXPECT_EQ(back->task_type, "review.code");
   EXPECT_EQ(back->chat.system, "S");
@@ -122,6 +122,15 @@ TEST(JobRequest, StoredFormParsesBackToTheSameRequest) {
   EXPECT_EQ(back->chat.model, "haiku");
   EXPECT_EQ(back->classification, Level::CONFIDENTIAL);
   EXPECT_EQ(back->metadata, r->metadata);
+}
+
+TEST(JobRequest, AStoredFormThatIsNotAnObjectIsRefused) {
+  for (std::string_view text : {"", "[]", "{\"task_type\":", "\"x\""}) {
+    auto r = parse_stored_job_request(text);
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_EQ(r.error().code, ErrorCode::invalid_request);
+  }
+  EXPECT_FALSE(parse_stored_job_request(R"({"task_type":"t","max_tokens":1})").ok());
 }
 
 }  // namespace
