@@ -4,7 +4,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/status.hpp>
 #include <boost/json.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -18,7 +21,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <random>
 #include <sstream>
 
 #include "core/json.hpp"
@@ -26,6 +28,7 @@
 #include "core/system_clock.hpp"
 #include "core/version.hpp"
 #include "http/client.hpp"
+#include "jobs/job.hpp"
 
 namespace aegis::cli {
 
@@ -48,20 +51,8 @@ constexpr double kMaxServerWaitSeconds = 60;
 constexpr int kMaxAttempts = 4;
 constexpr auto kMaxRetryDelay = 30s;
 
-std::string percent_encode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
-    }
-  }
-  return out;
-}
+// The same encoding the provider adapters use for path segments and query values.
+std::string percent_encode(std::string_view text) { return boost::urls::encode(text, boost::urls::unreserved_chars); }
 
 // "60", "12.5", "0.25": ?wait= takes decimals, and people read these in logs.
 std::string format_seconds(double seconds) {
@@ -75,49 +66,8 @@ std::string format_seconds(double seconds) {
 
 // Without a key of the caller's, a retried submit could create a second job
 // when only the response was lost; with one, the gateway hands back the first.
-std::string random_idempotency_key() {
-  std::random_device rd;
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string key = "aegis-cli-";
-  for (int i = 0; i < 8; ++i) {
-    const auto word = rd();
-    for (int shift = 28; shift >= 0; shift -= 4) key += kHex[(word >> shift) & 0xF];
-  }
-  return key;
-}
-
-std::string_view reason_phrase(int status) {
-  switch (status) {
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 402:
-      return "Payment Required";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 409:
-      return "Conflict";
-    case 413:
-      return "Payload Too Large";
-    case 422:
-      return "Unprocessable Content";
-    case 429:
-      return "Too Many Requests";
-    case 500:
-      return "Internal Server Error";
-    case 502:
-      return "Bad Gateway";
-    case 503:
-      return "Service Unavailable";
-    case 504:
-      return "Gateway Timeout";
-    default:
-      return "";
-  }
-}
+// The random part of a job id (128 bits from OpenSSL) is the key's.
+std::string random_idempotency_key() { return "aegis-cli-" + jobs::new_job_id(0).substr(16); }
 
 std::string_view string_field(const json::object& o, std::string_view key) {
   const auto* v = o.if_contains(key);
@@ -445,7 +395,7 @@ class Session {
     } else {
       std::cerr << "unexpected answer: " << reply.body.substr(0, 200);
     }
-    const auto phrase = reason_phrase(reply.status);
+    const auto phrase = boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(reply.status));
     std::cerr << " (HTTP " << reply.status << (phrase.empty() ? "" : " ") << phrase << ")";
     if (reply.status == 401) std::cerr << "; check AEGIS_API_KEY";
     std::cerr << "\n";
