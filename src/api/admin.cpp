@@ -147,33 +147,10 @@ json::object audit_json(const telemetry::AuditRecord& row) {
 
 }  // namespace
 
-Result<void> authorize_admin(const HttpRequest& request, const std::string& admin_key) {
-  if (admin_key.empty()) {
-    return make_error(ErrorCode::forbidden, "the admin API is disabled: set AEGIS_ADMIN_KEY to enable it");
-  }
-  auto auth = request.header("authorization");
-  constexpr std::string_view kBearer = "Bearer ";
-  if (!auth || auth->size() <= kBearer.size() || !http::iequals(auth->substr(0, kBearer.size()), kBearer)) {
-    return make_error(ErrorCode::unauthorized, "missing admin key: send Authorization: Bearer <AEGIS_ADMIN_KEY>");
-  }
-  if (!identity::constant_time_equal(auth->substr(kBearer.size()), admin_key)) {
-    return make_error(ErrorCode::unauthorized, "invalid admin key");
-  }
-  return {};
-}
-
 void register_admin_routes(http::Router& router, AdminContext context) {
   auto ctx = std::make_shared<const AdminContext>(std::move(context));
 
-  // Wraps a handler with the admin check so no route can forget it.
-  auto admin = [ctx](auto handler) {
-    return [ctx, handler](HttpRequest& request) -> Awaitable {
-      if (auto auth = authorize_admin(request, ctx->admin_key); !auth.ok()) co_return fail(auth.error(), request);
-      co_return co_await handler(request);
-    };
-  };
-
-  router.add("POST", "/admin/v1/teams", admin([ctx](HttpRequest& request) -> Awaitable {
+  router.add("POST", "/admin/v1/teams", http::Credential::admin_key, [ctx](HttpRequest& request) -> Awaitable {
                auto body = http::parse_json_object(request);
                if (!body.ok()) co_return fail(body.error(), request);
                if (auto r = http::reject_unknown_fields(*body, {"name", "monthly_budget_usd", "clearance"}); !r.ok()) {
@@ -198,24 +175,24 @@ void register_admin_routes(http::Router& router, AdminContext context) {
                auto team = co_await ctx->db.run([&] { return identity::create_team(ctx->store, ctx->clock, input); });
                if (!team.ok()) co_return fail(team.error(), request);
                co_return http::json_response(201, team_json(*team));
-             }));
+             });
 
-  router.add("GET", "/admin/v1/teams", admin([ctx](HttpRequest& request) -> Awaitable {
+  router.add("GET", "/admin/v1/teams", http::Credential::admin_key, [ctx](HttpRequest& request) -> Awaitable {
                auto teams = co_await ctx->db.run([&] { return identity::list_teams(ctx->store); });
                if (!teams.ok()) co_return fail(teams.error(), request);
                json::array out;
                for (const auto& team : *teams) out.push_back(team_json(team));
                co_return http::json_response(200, {{"teams", std::move(out)}});
-             }));
+             });
 
-  router.add("GET", "/admin/v1/teams/{name}", admin([ctx](HttpRequest& request) -> Awaitable {
+  router.add("GET", "/admin/v1/teams/{name}", http::Credential::admin_key, [ctx](HttpRequest& request) -> Awaitable {
                std::string name(*request.path_param("name"));
                auto team = co_await ctx->db.run([&] { return identity::get_team(ctx->store, name); });
                if (!team.ok()) co_return fail(team.error(), request);
                co_return http::json_response(200, team_json(*team));
-             }));
+             });
 
-  router.add("PATCH", "/admin/v1/teams/{name}", admin([ctx](HttpRequest& request) -> Awaitable {
+  router.add("PATCH", "/admin/v1/teams/{name}", http::Credential::admin_key, [ctx](HttpRequest& request) -> Awaitable {
                auto body = http::parse_json_object(request);
                if (!body.ok()) co_return fail(body.error(), request);
                if (auto r = http::reject_unknown_fields(*body, {"monthly_budget_usd", "clearance"}); !r.ok()) {
@@ -245,11 +222,11 @@ void register_admin_routes(http::Router& router, AdminContext context) {
                // Cached principals carry the clearance; drop them so the change applies now.
                if (patch.clearance) ctx->authenticator.invalidate_all();
                co_return http::json_response(200, team_json(*team));
-             }));
+             });
 
   // The cap comes from the store (what the next request will be checked
   // against), the totals from the ledger's current period.
-  router.add("GET", "/admin/v1/teams/{name}/spend", admin([ctx](HttpRequest& request) -> Awaitable {
+  router.add("GET", "/admin/v1/teams/{name}/spend", http::Credential::admin_key, [ctx](HttpRequest& request) -> Awaitable {
                std::string name(*request.path_param("name"));
                auto team = co_await ctx->db.run([&] { return identity::get_team(ctx->store, name); });
                if (!team.ok()) co_return fail(team.error(), request);
@@ -257,9 +234,9 @@ void register_admin_routes(http::Router& router, AdminContext context) {
                  co_return fail(make_error(ErrorCode::unavailable, "budget ledger is not enabled"), request);
                }
                co_return http::json_response(200, spend_json(team->monthly_budget, ctx->ledger->spend(name)));
-             }));
+             });
 
-  router.add("POST", "/admin/v1/keys", admin([ctx](HttpRequest& request) -> Awaitable {
+  router.add("POST", "/admin/v1/keys", http::Credential::admin_key, [ctx](HttpRequest& request) -> Awaitable {
                auto body = http::parse_json_object(request);
                if (!body.ok()) co_return fail(body.error(), request);
                if (auto r = http::reject_unknown_fields(*body, {"team"}); !r.ok()) co_return fail(r.error(), request);
@@ -270,9 +247,9 @@ void register_admin_routes(http::Router& router, AdminContext context) {
                json::object out = key_json(identity::key_info(created->record));
                out["key"] = created->key.key;
                co_return http::json_response(201, out);
-             }));
+             });
 
-  router.add("GET", "/admin/v1/keys", admin([ctx](HttpRequest& request) -> Awaitable {
+  router.add("GET", "/admin/v1/keys", http::Credential::admin_key, [ctx](HttpRequest& request) -> Awaitable {
                std::optional<std::string> team = request.query_param("team");
                if (team && team->empty()) team.reset();
                auto keys = co_await ctx->db.run([&] { return identity::list_keys(ctx->store, team); });
@@ -280,9 +257,9 @@ void register_admin_routes(http::Router& router, AdminContext context) {
                json::array out;
                for (const auto& key : *keys) out.push_back(key_json(key));
                co_return http::json_response(200, {{"keys", std::move(out)}});
-             }));
+             });
 
-  router.add("GET", "/admin/v1/audit", admin([ctx](HttpRequest& request) -> Awaitable {
+  router.add("GET", "/admin/v1/audit", http::Credential::admin_key, [ctx](HttpRequest& request) -> Awaitable {
                auto query = audit_query(request);
                if (!query.ok()) co_return fail(query.error(), request);
                auto rows = co_await ctx->db.run([&] { return ctx->store.query_audit(*query); });
@@ -292,22 +269,35 @@ void register_admin_routes(http::Router& router, AdminContext context) {
                for (const auto& row : *rows) data.push_back(audit_json(row));
                const auto count = static_cast<std::int64_t>(data.size());
                co_return http::json_response(200, {{"data", std::move(data)}, {"count", count}});
-             }));
+             });
 
-  router.add("GET", "/admin/v1/audit/pipeda_violations", admin([ctx](HttpRequest& request) -> Awaitable {
+  router.add("GET", "/admin/v1/audit/pipeda_violations", http::Credential::admin_key, [ctx](HttpRequest& request) -> Awaitable {
                if (auto params = http::query_params(request, {}); !params.ok()) co_return fail(params.error(), request);
                auto count = co_await ctx->db.run([&] { return ctx->store.count_pipeda_violations(); });
                if (!count.ok()) co_return fail(count.error(), request);
                co_return http::json_response(200, {{"count", *count}});
-             }));
+             });
 
-  router.add("DELETE", "/admin/v1/keys/{id}", admin([ctx](HttpRequest& request) -> Awaitable {
+  // The route table with each route's credential, so that operators (and the
+  // access-matrix test) see exactly what the gateway exposes.
+  router.add("GET", "/admin/v1/routes", http::Credential::admin_key, [&router](HttpRequest& request) -> Awaitable {
+               if (auto params = http::query_params(request, {}); !params.ok()) co_return fail(params.error(), request);
+               json::array data;
+               for (const auto& route : router.routes()) {
+                 data.push_back(json::object{{"method", route.method},
+                                             {"path", route.pattern},
+                                             {"credential", std::string(http::to_string(route.credential))}});
+               }
+               co_return http::json_response(200, {{"data", std::move(data)}});
+             });
+
+  router.add("DELETE", "/admin/v1/keys/{id}", http::Credential::admin_key, [ctx](HttpRequest& request) -> Awaitable {
                std::string id(*request.path_param("id"));
                auto revoked = co_await ctx->db.run([&] { return identity::revoke_key(ctx->store, ctx->clock, id); });
                if (!revoked.ok()) co_return fail(revoked.error(), request);
                ctx->authenticator.invalidate(id);
                co_return http::json_response(200, {{"id", id}, {"revoked", true}});
-             }));
+             });
 }
 
 }  // namespace aegis::api

@@ -40,7 +40,7 @@ class AnthropicEncoder final : public EventEncoder {
 }  // namespace
 
 void register_anthropic_routes(http::Router& router, gateway::Gateway& gateway) {
-  router.add("POST", "/v1/messages", [&gateway](HttpRequest& request) -> boost::asio::awaitable<HttpResponse> {
+  router.add("POST", "/v1/messages", http::Credential::api_key, [&gateway](HttpRequest& request) -> boost::asio::awaitable<HttpResponse> {
     auto body = http::parse_json_object(request);
     if (!body.ok()) co_return anthropic_error(body.error(), request.request_id);
     auto chat = wire::anthropic::parse_chat_request(*body);

@@ -12,15 +12,11 @@ namespace json = boost::json;
 using http::HttpRequest;
 using http::HttpResponse;
 
-void register_demo_routes(http::Router& router, std::vector<DemoUpstream> upstreams, std::string admin_key) {
+void register_demo_routes(http::Router& router, std::vector<DemoUpstream> upstreams) {
   auto shared = std::make_shared<const std::vector<DemoUpstream>>(std::move(upstreams));
-  auto key = std::make_shared<const std::string>(std::move(admin_key));
 
-  router.add("GET", "/admin/v1/demo/upstream-log",
-             [shared, key](HttpRequest& request) -> boost::asio::awaitable<HttpResponse> {
-               if (auto auth = authorize_admin(request, *key); !auth.ok()) {
-                 co_return http::error_response(auth.error(), request.request_id);
-               }
+  router.add("GET", "/admin/v1/demo/upstream-log", http::Credential::admin_key,
+             [shared](HttpRequest&) -> boost::asio::awaitable<HttpResponse> {
                struct Row {
                  std::int64_t time;
                  json::object value;
@@ -43,11 +39,8 @@ void register_demo_routes(http::Router& router, std::vector<DemoUpstream> upstre
                co_return http::json_response(200, json::object{{"requests", std::move(out)}});
              });
 
-  router.add("POST", "/admin/v1/demo/faults",
-             [shared, key](HttpRequest& request) -> boost::asio::awaitable<HttpResponse> {
-               if (auto auth = authorize_admin(request, *key); !auth.ok()) {
-                 co_return http::error_response(auth.error(), request.request_id);
-               }
+  router.add("POST", "/admin/v1/demo/faults", http::Credential::admin_key,
+             [shared](HttpRequest& request) -> boost::asio::awaitable<HttpResponse> {
                auto body = http::parse_json_object(request);
                if (!body.ok()) co_return http::error_response(body.error(), request.request_id);
                if (auto r = http::reject_unknown_fields(*body, {"provider", "mode", "count", "rate"}); !r.ok()) {

@@ -17,6 +17,6 @@ struct DemoUpstream {
   sim::Simulator* simulator;
 };
 
-void register_demo_routes(http::Router& router, std::vector<DemoUpstream> upstreams, std::string admin_key);
+void register_demo_routes(http::Router& router, std::vector<DemoUpstream> upstreams);
 
 }  // namespace aegis::api

@@ -6,8 +6,11 @@
 
 namespace aegis::api {
 
-// GET /healthz (process alive), GET /readyz (store answers), GET /metrics.
-void register_health_routes(http::Router& router, store::Store& store, store::DbExecutor& db,
-                            const telemetry::Registry& metrics);
+// GET /healthz (process alive), GET /readyz (store answers): open, and they
+// say nothing about teams.
+void register_health_routes(http::Router& router, store::Store& store, store::DbExecutor& db);
+
+// GET /metrics (Credential::metrics_token: open unless server.metrics_token is set).
+void register_metrics_route(http::Router& router, const telemetry::Registry& metrics);
 
 }  // namespace aegis::api

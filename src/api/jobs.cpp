@@ -121,7 +121,7 @@ Result<jobs::ListQuery> list_query(const http::HttpRequest& request) {
 }  // namespace
 
 void register_job_routes(http::Router& router, jobs::JobService& service) {
-  router.add("POST", "/v1/jobs", [&service](http::HttpRequest& request) -> boost::asio::awaitable<http::HttpResponse> {
+  router.add("POST", "/v1/jobs", http::Credential::api_key, [&service](http::HttpRequest& request) -> boost::asio::awaitable<http::HttpResponse> {
     if (!request.principal) co_return fail(make_error(ErrorCode::unauthorized, "missing API key"), request);
     auto body = http::parse_json_object(request);
     if (!body.ok()) co_return fail(body.error(), request);
@@ -144,7 +144,7 @@ void register_job_routes(http::Router& router, jobs::JobService& service) {
     co_return response;
   });
 
-  router.add("GET", "/v1/jobs", [&service](http::HttpRequest& request) -> boost::asio::awaitable<http::HttpResponse> {
+  router.add("GET", "/v1/jobs", http::Credential::api_key, [&service](http::HttpRequest& request) -> boost::asio::awaitable<http::HttpResponse> {
     if (!request.principal) co_return fail(make_error(ErrorCode::unauthorized, "missing API key"), request);
     auto query = list_query(request);
     if (!query.ok()) co_return fail(query.error(), request);
@@ -159,7 +159,7 @@ void register_job_routes(http::Router& router, jobs::JobService& service) {
     co_return http::json_response(200, out);
   });
 
-  router.add("GET", "/v1/jobs/{id}",
+  router.add("GET", "/v1/jobs/{id}", http::Credential::api_key,
              [&service](http::HttpRequest& request) -> boost::asio::awaitable<http::HttpResponse> {
                if (!request.principal) co_return fail(make_error(ErrorCode::unauthorized, "missing API key"), request);
                auto params = http::query_params(request, {"wait"});
@@ -171,7 +171,7 @@ void register_job_routes(http::Router& router, jobs::JobService& service) {
                co_return http::json_response(200, job_json(*job));
              });
 
-  router.add("DELETE", "/v1/jobs/{id}",
+  router.add("DELETE", "/v1/jobs/{id}", http::Credential::api_key,
              [&service](http::HttpRequest& request) -> boost::asio::awaitable<http::HttpResponse> {
                if (!request.principal) co_return fail(make_error(ErrorCode::unauthorized, "missing API key"), request);
                auto job = co_await service.cancel(request.principal->team, std::string(*request.path_param("id")));

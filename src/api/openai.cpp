@@ -37,7 +37,7 @@ class OpenAiEncoder final : public EventEncoder {
 }  // namespace
 
 void register_openai_routes(http::Router& router, gateway::Gateway& gateway) {
-  router.add("POST", "/v1/chat/completions", [&gateway](HttpRequest& request) -> boost::asio::awaitable<HttpResponse> {
+  router.add("POST", "/v1/chat/completions", http::Credential::api_key, [&gateway](HttpRequest& request) -> boost::asio::awaitable<HttpResponse> {
     auto body = http::parse_json_object(request);
     if (!body.ok()) co_return openai_error(body.error(), request.request_id);
     auto chat = wire::openai::parse_chat_request(*body);
@@ -55,7 +55,7 @@ void register_openai_routes(http::Router& router, gateway::Gateway& gateway) {
                                       std::move(write_error));
   });
 
-  router.add("POST", "/v1/embeddings", [&gateway](HttpRequest& request) -> boost::asio::awaitable<HttpResponse> {
+  router.add("POST", "/v1/embeddings", http::Credential::api_key, [&gateway](HttpRequest& request) -> boost::asio::awaitable<HttpResponse> {
     auto body = http::parse_json_object(request);
     if (!body.ok()) co_return openai_error(body.error(), request.request_id);
     auto embed = wire::openai::parse_embed_request(*body);
@@ -78,7 +78,7 @@ void register_openai_routes(http::Router& router, gateway::Gateway& gateway) {
     co_return response;
   });
 
-  router.add("GET", "/v1/models", [&gateway](HttpRequest& request) -> boost::asio::awaitable<HttpResponse> {
+  router.add("GET", "/v1/models", http::Credential::api_key, [&gateway](HttpRequest& request) -> boost::asio::awaitable<HttpResponse> {
     const auto names = gateway.providers().model_names();
     // The Anthropic SDK lists models in its own shape; it always sends anthropic-version.
     if (request.header("anthropic-version")) {

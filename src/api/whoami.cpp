@@ -5,8 +5,8 @@
 namespace aegis::api {
 
 void register_whoami_route(http::Router& router) {
-  router.add("GET", "/v1/whoami", [](http::HttpRequest& request) -> boost::asio::awaitable<http::HttpResponse> {
-    // The server authenticates every /v1 request before routing.
+  router.add("GET", "/v1/whoami", http::Credential::api_key, [](http::HttpRequest& request) -> boost::asio::awaitable<http::HttpResponse> {
+    // The router authenticated the key (Credential::api_key); the check is defence in depth.
     if (!request.principal) {
       co_return http::error_response(make_error(ErrorCode::unauthorized, "missing API key"), request.request_id);
     }

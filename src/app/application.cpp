@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "api/access.hpp"
 #include "api/admin.hpp"
 #include "api/anthropic.hpp"
 #include "api/demo.hpp"
@@ -49,18 +50,6 @@ unsigned io_thread_count(const config::ServerConfig& server) {
   if (server.threads > 0) return server.threads;
   const unsigned cores = std::thread::hardware_concurrency();
   return cores > 0 ? cores : 1;
-}
-
-std::optional<std::string_view> presented_key(const http::HttpRequest& request) {
-  if (auto auth = request.header("authorization")) {
-    constexpr std::string_view kBearer = "Bearer ";
-    if (auth->size() > kBearer.size() && http::iequals(auth->substr(0, kBearer.size()), kBearer)) {
-      return auth->substr(kBearer.size());
-    }
-    return std::nullopt;
-  }
-  if (auto key = request.header("x-api-key")) return key;
-  return std::nullopt;
 }
 
 // Request metrics the HTTP layer owns; handles are resolved once per exchange.
@@ -212,25 +201,17 @@ struct Application::Impl {
                                                                        *budgets, *health, *audit, metrics, clock});
   }
   http::Router router;
+  http::Router metrics_router;
   std::unique_ptr<http::Server> server;
+  std::unique_ptr<http::Server> metrics_server;
   std::optional<asio::signal_set> signals;
   std::atomic<bool> drained_cleanly{true};
 
-  asio::awaitable<http::HttpResponse> handle(http::HttpRequest& request) {
-    // Every /v1 route needs a virtual key, checked before routing so that
-    // unauthenticated callers cannot map which routes exist.
-    if (request.path.starts_with("/v1/") || request.path == "/v1") {
-      auto key = presented_key(request);
-      if (!key) {
-        co_return http::error_response(
-            make_error(ErrorCode::unauthorized, "missing API key: send Authorization: Bearer <key> or x-api-key"),
-            request.request_id);
-      }
-      auto principal = co_await authenticator->authenticate(*key);
-      if (!principal.ok()) co_return http::error_response(principal.error(), request.request_id);
-      request.principal = std::move(principal.value());
-    }
-    co_return co_await router.dispatch(request);
+  asio::awaitable<http::HttpResponse> handle(http::HttpRequest& request) { co_return co_await router.dispatch(request); }
+
+  // /metrics (and the probes) on a listener of its own (server.metrics_listen).
+  asio::awaitable<http::HttpResponse> handle_metrics(http::HttpRequest& request) {
+    co_return co_await metrics_router.dispatch(request);
   }
 
   void observe(const http::Exchange& exchange) {
@@ -280,7 +261,21 @@ std::uint16_t Application::start() {
   s.health->start(s.io);
   s.authenticator = std::make_unique<identity::Authenticator>(*s.store, *s.store, s.db, SystemClock::instance());
 
-  api::register_health_routes(s.router, *s.store, s.db, s.metrics);
+  // Every route declares its credential; the router checks it on the route that matched.
+  const std::string admin_key = admin_key_from_env();
+  const auto& server_config = s.config->server;
+  auto authorizer = api::make_authorizer({s.authenticator.get(), admin_key, server_config.metrics_token});
+  s.router.set_authorizer(authorizer);
+  s.router.guard_prefix("v1", http::Credential::api_key);
+  s.router.guard_prefix("admin", http::Credential::admin_key);
+  api::register_health_routes(s.router, *s.store, s.db);
+  if (server_config.metrics_listen) {
+    s.metrics_router.set_authorizer(authorizer);
+    api::register_health_routes(s.metrics_router, *s.store, s.db);
+    api::register_metrics_route(s.metrics_router, s.metrics);
+  } else {
+    api::register_metrics_route(s.router, s.metrics);
+  }
   api::register_whoami_route(s.router);
   api::register_openai_routes(s.router, *s.gateway);
   api::register_anthropic_routes(s.router, *s.gateway);
@@ -291,8 +286,8 @@ std::uint16_t Application::start() {
       s.io);
   s.job_service->start();
   api::register_job_routes(s.router, *s.job_service);
-  if (!s.demo_upstreams.empty()) api::register_demo_routes(s.router, s.demo_upstreams, admin_key_from_env());
-  api::AdminContext admin_context{*s.store, s.db, *s.authenticator, SystemClock::instance(), admin_key_from_env()};
+  if (!s.demo_upstreams.empty()) api::register_demo_routes(s.router, s.demo_upstreams);
+  api::AdminContext admin_context{*s.store, s.db, *s.authenticator, SystemClock::instance()};
   admin_context.ledger = s.ledger.get();
   api::register_admin_routes(s.router, std::move(admin_context));
 
@@ -300,6 +295,22 @@ std::uint16_t Application::start() {
       s.io, s.config->server, [&s](http::HttpRequest& request) { return s.handle(request); },
       [&s](const http::Exchange& exchange) { s.observe(exchange); });
   const auto port = s.server->start();
+  std::uint16_t metrics_port = 0;
+  if (server_config.metrics_listen) {
+    auto metrics_config = server_config;
+    metrics_config.host = server_config.metrics_listen->host;
+    metrics_config.port = server_config.metrics_listen->port;
+    s.metrics_server = std::make_unique<http::Server>(
+        s.io, metrics_config, [&s](http::HttpRequest& request) { return s.handle_metrics(request); },
+        [&s](const http::Exchange& exchange) { s.observe(exchange); });
+    metrics_port = s.metrics_server->start();
+  }
+  if (!http::is_loopback_name(server_config.host) && server_config.metrics_token.empty() && !server_config.metrics_listen) {
+    telemetry::log(telemetry::LogLevel::warn, "metrics_exposed",
+                   {{"host", server_config.host},
+                    {"note", "GET /metrics shows every team's spend to anyone who can reach this address: set "
+                             "server.metrics_token or server.metrics_listen"}});
+  }
 
   if (s.options.install_signal_handlers) {
     s.signals.emplace(s.io, SIGINT, SIGTERM);
@@ -313,6 +324,7 @@ std::uint16_t Application::start() {
                  {{"host", s.config->server.host},
                   {"port", port},
                   {"threads", io_thread_count(s.config->server)},
+                  {"metrics_port", metrics_port},
                   {"config", s.config->source},
                   {"version", kVersion}});
   return port;
@@ -323,6 +335,7 @@ void Application::shutdown() {
   if (!s.server) return;
   // Before the drain: no new claims, and long-polls answer at once instead of holding it up.
   if (s.job_service) s.job_service->stop();
+  if (s.metrics_server) s.metrics_server->drain([](bool) {});
   s.server->drain([&s](bool clean) {
     s.drained_cleanly = clean;
     telemetry::log(clean ? telemetry::LogLevel::info : telemetry::LogLevel::warn, "drained",

@@ -14,6 +14,11 @@
 
 namespace aegis::config {
 
+struct ListenAddress {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
 struct ServerConfig {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
@@ -24,6 +29,10 @@ struct ServerConfig {
   std::chrono::milliseconds idle_timeout{60'000};   // keep-alive connection with no request
   std::chrono::milliseconds write_timeout{30'000};
   std::chrono::milliseconds drain_timeout{10'000};  // SIGTERM: in-flight requests get this long
+  // /metrics is labelled by team: a scrape may have to present this bearer
+  // token, and/or the metrics may be served on a listener of their own.
+  std::string metrics_token;
+  std::optional<ListenAddress> metrics_listen;
 };
 
 enum class StorageBackend { sqlite, postgres };

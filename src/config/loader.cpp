@@ -295,6 +295,8 @@ class Loader {
   }
 
   bool read_string(const Field& f, std::string& out, bool allow_empty = true);
+  // "HOST:PORT" with a port in 1..65535, IPv6 as "[::1]:8080".
+  std::optional<ListenAddress> read_listen(const Field& f);
   template <typename T>
   bool read_int(const Field& f, T& out, std::int64_t lo, std::int64_t hi);
   bool read_ms(const Field& f, std::chrono::milliseconds& out) {
@@ -538,49 +540,60 @@ bool Loader::read_string_list(const Field& f, std::vector<std::string>& out, std
 // ---------------------------------------------------------------------------
 // Sections
 
+std::optional<ListenAddress> Loader::read_listen(const Field& v) {
+  constexpr std::string_view what = "\"HOST:PORT\" with a port in 1..65535 (IPv6 as \"[::1]:8080\")";
+  auto s = scalar(v, what);
+  if (!s) return std::nullopt;
+  std::string host;
+  std::string port_text;
+  bool ok = true;
+  if (!s->empty() && (*s)[0] == '[') {
+    const auto close = s->find(']');
+    ok = close != std::string::npos && close + 1 < s->size() && (*s)[close + 1] == ':';
+    if (ok) {
+      host = s->substr(1, close - 1);
+      port_text = s->substr(close + 2);
+    }
+  } else {
+    const auto colon = s->rfind(':');
+    ok = colon != std::string::npos;
+    if (ok) {
+      host = s->substr(0, colon);
+      port_text = s->substr(colon + 1);
+      ok = host.find(':') == std::string::npos;
+    }
+  }
+  std::int64_t port = 0;
+  ok = ok && !host.empty() && host.find_first_of(" \t/") == std::string::npos && !port_text.empty() &&
+       port_text.size() <= 5 && std::ranges::all_of(port_text, [](char c) { return c >= '0' && c <= '9'; });
+  if (ok) {
+    port = std::stoll(port_text);
+    ok = port >= 1 && port <= 65535;
+  }
+  if (!ok) {
+    expected(v, what, got(v, *s));
+    return std::nullopt;
+  }
+  return ListenAddress{host, static_cast<std::uint16_t>(port)};
+}
+
 void Loader::server(const Field& f, ServerConfig& out) {
   static const std::vector<std::string_view> keys = {"listen",          "threads",         "max_body_bytes",
                                                      "max_header_bytes", "read_timeout_ms", "idle_timeout_ms",
-                                                     "write_timeout_ms", "drain_timeout_ms"};
+                                                     "write_timeout_ms", "drain_timeout_ms", "metrics_token",
+                                                     "metrics_listen"};
   const auto e = mapping(f, &keys, "use server.listen: \"HOST:PORT\"");
   if (!e) return;
   for (const auto& [key, v] : e->items) {
     if (key == "listen") {
-      constexpr std::string_view what = "\"HOST:PORT\" with a port in 1..65535 (IPv6 as \"[::1]:8080\")";
-      auto s = scalar(v, what);
-      if (!s) continue;
-      std::string host;
-      std::string port_text;
-      bool ok = true;
-      if (!s->empty() && (*s)[0] == '[') {
-        const auto close = s->find(']');
-        ok = close != std::string::npos && close + 1 < s->size() && (*s)[close + 1] == ':';
-        if (ok) {
-          host = s->substr(1, close - 1);
-          port_text = s->substr(close + 2);
-        }
-      } else {
-        const auto colon = s->rfind(':');
-        ok = colon != std::string::npos;
-        if (ok) {
-          host = s->substr(0, colon);
-          port_text = s->substr(colon + 1);
-          ok = host.find(':') == std::string::npos;
-        }
+      if (auto address = read_listen(v)) {
+        out.host = std::move(address->host);
+        out.port = address->port;
       }
-      std::int64_t port = 0;
-      ok = ok && !host.empty() && host.find_first_of(" \t/") == std::string::npos && !port_text.empty() &&
-           port_text.size() <= 5 && std::ranges::all_of(port_text, [](char c) { return c >= '0' && c <= '9'; });
-      if (ok) {
-        port = std::stoll(port_text);
-        ok = port >= 1 && port <= 65535;
-      }
-      if (!ok) {
-        expected(v, what, got(v, *s));
-        continue;
-      }
-      out.host = host;
-      out.port = static_cast<std::uint16_t>(port);
+    } else if (key == "metrics_listen") {
+      if (auto address = read_listen(v)) out.metrics_listen = std::move(*address);
+    } else if (key == "metrics_token") {
+      read_string(v, out.metrics_token, false);
     } else if (key == "threads") {
       read_int(v, out.threads, 0, 256);
     } else if (key == "max_body_bytes") {

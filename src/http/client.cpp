@@ -985,6 +985,8 @@ ClientOptions ClientOptions::from_environment() {
   return options;
 }
 
+bool is_loopback_name(std::string_view host) { return is_loopback_host(host); }
+
 bool bypass_proxy(std::string_view no_proxy, std::string_view host, std::uint16_t port) {
   return is_loopback_host(host) || no_proxy_matches(no_proxy, host, port);
 }

@@ -98,6 +98,9 @@ std::unique_ptr<HttpClient> make_http_client(boost::asio::any_io_executor execut
 // (`10.0.0.0/8`), each optionally with `:port` to match only that port.
 bool bypass_proxy(std::string_view no_proxy, std::string_view host, std::uint16_t port);
 
+// localhost, *.localhost, 127.0.0.0/8 or ::1.
+bool is_loopback_name(std::string_view host);
+
 // Incremental parsers that never buffer a whole stream.
 // Server-Sent Events: feed bytes, get (event, data) for each complete event.
 class SseParser {

@@ -19,6 +19,7 @@
 #include <unordered_set>
 
 #include "http/json_response.hpp"
+#include "http/request_target.hpp"
 
 namespace aegis::http {
 
@@ -30,30 +31,6 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
-
-std::string percent_decode_path(std::string_view raw) {
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  std::string out;
-  out.reserve(raw.size());
-  for (std::size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] == '%' && i + 2 < raw.size()) {
-      const int hi = hex(raw[i + 1]);
-      const int lo = hex(raw[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(raw[i]);
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -329,9 +306,11 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       auto message = parser.release();
       request.method = std::string(message.method_string());
       request.target = std::string(message.target());
-      const auto query_start = request.target.find('?');
-      request.path = percent_decode_path(std::string_view(request.target).substr(0, query_start));
-      if (query_start != std::string::npos) request.query = request.target.substr(query_start + 1);
+      auto target = parse_request_target(request.target);
+      if (target.ok()) {
+        request.path = std::move(target->path);
+        request.query = std::move(target->query);
+      }
       request.headers.reserve(std::distance(message.begin(), message.end()));
       for (const auto& field : message) {
         request.headers.push_back({std::string(field.name_string()), std::string(field.value())});
@@ -342,7 +321,12 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
       HttpResponse response;
       try {
-        response = co_await handler(request);
+        // Before anything else: a path that is not in normal form never reaches routing or authentication.
+        if (target.ok()) {
+          response = co_await handler(request);
+        } else {
+          response = error_response(target.error(), request.request_id);
+        }
       } catch (const std::exception&) {
         // Never a stack trace or exception text on the wire.
         response = protocol_error(ErrorCode::internal, "internal error", request.request_id);

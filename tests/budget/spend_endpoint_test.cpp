@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <string>
 
+#include "api/access.hpp"
 #include "api/admin.hpp"
 #include "budget/memory_ledger.hpp"
 #include "core/system_clock.hpp"
@@ -41,7 +42,8 @@ class SpendEndpoint : public ::testing::Test {
   }
 
   void register_routes(Ledger* ledger) {
-    api::AdminContext context{*store_, db_, *authenticator_, clock_, kAdminKey};
+    router_.set_authorizer(api::make_authorizer({authenticator_.get(), kAdminKey, ""}));
+    api::AdminContext context{*store_, db_, *authenticator_, clock_};
     context.ledger = ledger;
     api::register_admin_routes(router_, std::move(context));
   }

@@ -201,6 +201,22 @@ TEST(ConfigLoader, ListenAcceptsIpv6InBrackets) {
   EXPECT_EQ(c.server.port, 8443);
 }
 
+TEST(ConfigLoader, MetricsTokenAndListener) {
+  const Config none = parse_config("server:\n  listen: \"0.0.0.0:9000\"\n", "t.yaml", &no_env);
+  EXPECT_TRUE(none.server.metrics_token.empty());
+  EXPECT_FALSE(none.server.metrics_listen.has_value());
+  const Config c = parse_config(
+      "server:\n  metrics_token: \"${THREADS}-token\"\n  metrics_listen: \"10.0.0.5:9464\"\n", "t.yaml", &fake_env);
+  EXPECT_EQ(c.server.metrics_token, "12-token");
+  ASSERT_TRUE(c.server.metrics_listen.has_value());
+  EXPECT_EQ(c.server.metrics_listen->host, "10.0.0.5");
+  EXPECT_EQ(c.server.metrics_listen->port, 9464);
+  EXPECT_THAT(one_issue("server:\n  metrics_listen: \"127.0.0.1:0\"\n"),
+              HasSubstr("t.yaml:2:19: server.metrics_listen: expected \"HOST:PORT\""));
+  EXPECT_THAT(one_issue("server:\n  metrics_token: \"${EMPTY}\"\n"),
+              HasSubstr("t.yaml:2:18: server.metrics_token: expected a non-empty string"));
+}
+
 // --------------------------------------------------------------------------- money
 
 TEST(ConfigMoney, AmountsAreParsedExactlyFromTheText) {

@@ -35,21 +35,106 @@ Handler answer(std::string text) {
 
 TEST(Router, MatchesLiteralsAndCapturesParameters) {
   Router router;
-  router.add("GET", "/admin/v1/teams", answer("list"));
-  router.add("GET", "/admin/v1/teams/{name}", answer("one"));
+  router.add("GET", "/admin/v1/teams", Credential::none, answer("list"));
+  router.add("GET", "/admin/v1/teams/{name}", Credential::none, answer("one"));
   HttpRequest request = make_request("GET", "/admin/v1/teams/payments");
   auto response = run(router, request);
   EXPECT_EQ(response.status, 200);
   EXPECT_EQ(response.body, "one|name=payments");
   EXPECT_EQ(request.route, "/admin/v1/teams/{name}");
 
-  HttpRequest list = make_request("GET", "/admin/v1/teams/");
+  HttpRequest list = make_request("GET", "/admin/v1/teams");
   EXPECT_EQ(run(router, list).body, "list");
+}
+
+TEST(Router, RefusesPathsNotInNormalForm) {
+  Router router;
+  router.add("GET", "/admin/v1/teams", Credential::none, answer("list"));
+  for (const char* path : {"/admin/v1/teams/", "//admin/v1/teams", "/admin//v1/teams", "/admin/./v1/teams",
+                           "/admin/v1/../v1/teams", "admin/v1/teams", ""}) {
+    HttpRequest request = make_request("GET", path);
+    EXPECT_EQ(run(router, request).status, 400) << path;
+  }
+  EXPECT_THROW(router.add("GET", "/a//b", Credential::none, answer("x")), std::logic_error);
+}
+
+// A fake authorizer: the credential a request carries is its x-cred header.
+Authorizer header_authorizer(std::vector<Credential>* asked = nullptr) {
+  return [asked](Credential needed, HttpRequest& request) -> boost::asio::awaitable<Result<void>> {
+    if (asked) asked->push_back(needed);
+    auto presented = request.header("x-cred");
+    if (presented && *presented == to_string(needed)) co_return Result<void>{};
+    co_return make_error(ErrorCode::unauthorized, "wrong credential");
+  };
+}
+
+TEST(Router, ChecksTheMatchedRoutesCredentialBeforeItsHandler) {
+  Router router;
+  router.add("GET", "/v1/models", Credential::api_key, answer("models"));
+  router.add("GET", "/admin/v1/teams", Credential::admin_key, answer("teams"));
+  router.add("GET", "/healthz", Credential::none, answer("ok"));
+  std::vector<Credential> asked;
+  router.set_authorizer(header_authorizer(&asked));
+
+  HttpRequest anonymous = make_request("GET", "/v1/models");
+  EXPECT_EQ(run(router, anonymous).status, 401);
+  HttpRequest admin_on_v1 = make_request("GET", "/v1/models");
+  admin_on_v1.headers.push_back({"x-cred", "admin_key"});
+  EXPECT_EQ(run(router, admin_on_v1).status, 401);
+  HttpRequest keyed = make_request("GET", "/v1/models");
+  keyed.headers.push_back({"x-cred", "api_key"});
+  EXPECT_EQ(run(router, keyed).body, "models");
+  HttpRequest key_on_admin = make_request("GET", "/admin/v1/teams");
+  key_on_admin.headers.push_back({"x-cred", "api_key"});
+  EXPECT_EQ(run(router, key_on_admin).status, 401);
+  HttpRequest health = make_request("GET", "/healthz");
+  EXPECT_EQ(run(router, health).body, "ok");
+  EXPECT_EQ(asked, (std::vector<Credential>{Credential::api_key, Credential::api_key, Credential::api_key,
+                                            Credential::admin_key}));
+}
+
+TEST(Router, GuardedPrefixNeedsTheCredentialBefore404Or405) {
+  Router router;
+  router.add("POST", "/v1/jobs", Credential::api_key, answer("submit"));
+  router.guard_prefix("v1", Credential::api_key);
+  router.set_authorizer(header_authorizer());
+  HttpRequest unknown = make_request("GET", "/v1/secret-route");
+  EXPECT_EQ(run(router, unknown).status, 401);
+  HttpRequest wrong_method = make_request("GET", "/v1/jobs");
+  EXPECT_EQ(run(router, wrong_method).status, 401);
+  HttpRequest keyed_unknown = make_request("GET", "/v1/secret-route");
+  keyed_unknown.headers.push_back({"x-cred", "api_key"});
+  EXPECT_EQ(run(router, keyed_unknown).status, 404);
+  HttpRequest keyed_wrong_method = make_request("GET", "/v1/jobs");
+  keyed_wrong_method.headers.push_back({"x-cred", "api_key"});
+  EXPECT_EQ(run(router, keyed_wrong_method).status, 405);
+  HttpRequest elsewhere = make_request("GET", "/nothing");
+  EXPECT_EQ(run(router, elsewhere).status, 404);
+}
+
+TEST(Router, ProtectedRouteWithoutAuthorizerFailsClosed) {
+  Router router;
+  router.add("GET", "/v1/models", Credential::api_key, answer("models"));
+  HttpRequest request = make_request("GET", "/v1/models");
+  auto response = run(router, request);
+  EXPECT_EQ(response.status, 500);
+  EXPECT_NE(response.body, "models");
+}
+
+TEST(Router, ListsItsRouteTable) {
+  Router router;
+  router.add("GET", "/healthz", Credential::none, answer("ok"));
+  router.add("POST", "/v1/jobs", Credential::api_key, answer("submit"));
+  auto routes = router.routes();
+  ASSERT_EQ(routes.size(), 2u);
+  EXPECT_EQ(routes[1].method, "POST");
+  EXPECT_EQ(routes[1].pattern, "/v1/jobs");
+  EXPECT_EQ(routes[1].credential, Credential::api_key);
 }
 
 TEST(Router, UnknownPathIs404AndKeepsUnmatchedLabel) {
   Router router;
-  router.add("GET", "/healthz", answer("ok"));
+  router.add("GET", "/healthz", Credential::none, answer("ok"));
   HttpRequest request = make_request("GET", "/healthz/extra");
   auto response = run(router, request);
   EXPECT_EQ(response.status, 404);
@@ -60,8 +145,8 @@ TEST(Router, UnknownPathIs404AndKeepsUnmatchedLabel) {
 
 TEST(Router, WrongMethodIs405WithAllow) {
   Router router;
-  router.add("GET", "/admin/v1/keys", answer("list"));
-  router.add("POST", "/admin/v1/keys", answer("create"));
+  router.add("GET", "/admin/v1/keys", Credential::none, answer("list"));
+  router.add("POST", "/admin/v1/keys", Credential::none, answer("create"));
   HttpRequest request = make_request("PUT", "/admin/v1/keys");
   auto response = run(router, request);
   EXPECT_EQ(response.status, 405);
@@ -70,7 +155,7 @@ TEST(Router, WrongMethodIs405WithAllow) {
 
 TEST(Router, HeadIsServedByGet) {
   Router router;
-  router.add("GET", "/healthz", answer("ok"));
+  router.add("GET", "/healthz", Credential::none, answer("ok"));
   HttpRequest request = make_request("HEAD", "/healthz");
   EXPECT_EQ(run(router, request).status, 200);
 }

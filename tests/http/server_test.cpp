@@ -61,7 +61,7 @@ class ServerTest : public ::testing::Test {
 };
 
 TEST_F(ServerTest, AThrowingHandlerIs500WithoutInternals) {
-  router_.add("GET", "/boom", [](HttpRequest&) -> asio::awaitable<HttpResponse> {
+  router_.add("GET", "/boom", Credential::none, [](HttpRequest&) -> asio::awaitable<HttpResponse> {
     throw std::runtime_error("secret internal detail /etc/passwd");
     co_return HttpResponse{};
   });
@@ -76,7 +76,7 @@ TEST_F(ServerTest, AThrowingHandlerIs500WithoutInternals) {
 TEST_F(ServerTest, SlowHeadersAreCutOffByTheReadTimeout) {
   config::ServerConfig cfg;
   cfg.read_timeout = std::chrono::milliseconds(300);
-  router_.add("GET", "/x", [](HttpRequest&) -> asio::awaitable<HttpResponse> { co_return HttpResponse{}; });
+  router_.add("GET", "/x", Credential::none, [](HttpRequest&) -> asio::awaitable<HttpResponse> { co_return HttpResponse{}; });
   start(cfg);
   const auto started = std::chrono::steady_clock::now();
   // Never finishes its headers: the server must close the connection, not wait forever.
@@ -87,7 +87,7 @@ TEST_F(ServerTest, SlowHeadersAreCutOffByTheReadTimeout) {
 }
 
 TEST_F(ServerTest, AStreamThatNeverWritesBecomesAPlainResponse) {
-  router_.add("GET", "/s", [](HttpRequest&) -> asio::awaitable<HttpResponse> {
+  router_.add("GET", "/s", Credential::none, [](HttpRequest&) -> asio::awaitable<HttpResponse> {
     HttpResponse response;
     response.stream_body = [](ResponseWriter& writer) -> asio::awaitable<void> {
       writer.set_status(503);
@@ -97,7 +97,7 @@ TEST_F(ServerTest, AStreamThatNeverWritesBecomesAPlainResponse) {
     };
     co_return response;
   });
-  router_.add("GET", "/t", [](HttpRequest&) -> asio::awaitable<HttpResponse> {
+  router_.add("GET", "/t", Credential::none, [](HttpRequest&) -> asio::awaitable<HttpResponse> {
     HttpResponse response;
     response.stream_body = [](ResponseWriter& writer) -> asio::awaitable<void> {
       co_await writer.write("first;");
@@ -118,7 +118,7 @@ TEST_F(ServerTest, AStreamThatNeverWritesBecomesAPlainResponse) {
 }
 
 TEST_F(ServerTest, ExpectContinueIsAnswered) {
-  router_.add("POST", "/e", [](HttpRequest& r) -> asio::awaitable<HttpResponse> {
+  router_.add("POST", "/e", Credential::none, [](HttpRequest& r) -> asio::awaitable<HttpResponse> {
     HttpResponse response;
     response.body = r.body;
     co_return response;

@@ -1,0 +1,79 @@
+#include "api/access.hpp"
+
+#include <memory>
+
+#include "identity/api_key.hpp"
+
+namespace aegis::api {
+
+namespace {
+
+constexpr std::string_view kBearer = "Bearer ";
+
+std::optional<std::string_view> bearer(const http::HttpRequest& request) {
+  auto auth = request.header("authorization");
+  if (!auth || auth->size() <= kBearer.size() || !http::iequals(auth->substr(0, kBearer.size()), kBearer)) {
+    return std::nullopt;
+  }
+  return auth->substr(kBearer.size());
+}
+
+// 403 when the admin API is closed, 401 on a missing or wrong key (compared in constant time).
+Result<void> authorize_admin(const http::HttpRequest& request, const std::string& admin_key) {
+  if (admin_key.empty()) {
+    return make_error(ErrorCode::forbidden, "the admin API is disabled: set AEGIS_ADMIN_KEY to enable it");
+  }
+  auto presented = bearer(request);
+  if (!presented) {
+    return make_error(ErrorCode::unauthorized, "missing admin key: send Authorization: Bearer <AEGIS_ADMIN_KEY>");
+  }
+  if (!identity::constant_time_equal(*presented, admin_key)) {
+    return make_error(ErrorCode::unauthorized, "invalid admin key");
+  }
+  return {};
+}
+
+Result<void> authorize_metrics(const http::HttpRequest& request, const std::string& token) {
+  if (token.empty()) return {};
+  auto presented = bearer(request);
+  if (!presented || !identity::constant_time_equal(*presented, token)) {
+    return make_error(ErrorCode::unauthorized, "metrics need Authorization: Bearer <server.metrics_token>");
+  }
+  return {};
+}
+
+}  // namespace
+
+std::optional<std::string_view> presented_key(const http::HttpRequest& request) {
+  if (request.header("authorization")) return bearer(request);
+  return request.header("x-api-key");
+}
+
+http::Authorizer make_authorizer(AccessPolicy policy) {
+  auto shared = std::make_shared<const AccessPolicy>(std::move(policy));
+  return [shared](http::Credential credential, http::HttpRequest& request) -> boost::asio::awaitable<Result<void>> {
+    switch (credential) {
+      case http::Credential::none:
+        co_return Result<void>{};
+      case http::Credential::admin_key:
+        co_return authorize_admin(request, shared->admin_key);
+      case http::Credential::metrics_token:
+        co_return authorize_metrics(request, shared->metrics_token);
+      case http::Credential::api_key: {
+        auto key = presented_key(request);
+        if (!key) {
+          co_return make_error(ErrorCode::unauthorized,
+                               "missing API key: send Authorization: Bearer <key> or x-api-key");
+        }
+        if (!shared->keys) co_return make_error(ErrorCode::internal, "internal error");
+        auto principal = co_await shared->keys->authenticate(*key);
+        if (!principal.ok()) co_return std::move(principal).error();
+        request.principal = std::move(principal.value());
+        co_return Result<void>{};
+      }
+    }
+    co_return make_error(ErrorCode::internal, "internal error");
+  };
+}
+
+}  // namespace aegis::api
