@@ -141,7 +141,7 @@ TEST(JobsContentConfig, AWrongKeyLengthNamesTheSourceButNeverTheValue) {
   EXPECT_THAT(from_file, Not(HasSubstr("0011")));
   EXPECT_THAT(one_issue("jobs:\n  encryption:\n    active: k1\n    keys:\n"
                         "      - {id: k1, file: /nonexistent/aegis/k1}\n"),
-              HasSubstr("t.yaml:5:26: jobs.encryption.keys[0].file: cannot read key file \"/nonexistent/aegis/k1\""));
+              HasSubstr("t.yaml:5:24: jobs.encryption.keys[0].file: cannot read key file \"/nonexistent/aegis/k1\""));
 }
 
 TEST(JobsContentConfig, TheActiveIdMustBeListedAndIsRequiredWithKeys) {
@@ -164,7 +164,7 @@ TEST(JobsContentConfig, KeyEntriesAreValidated) {
               HasSubstr("jobs.encryption.keys[0].id: required key is missing"));
   EXPECT_THAT(one_issue("jobs:\n  encryption:\n    active: k2\n    keys:\n"
                         "      - {id: k2, env: AEGIS_JOBS_KEY_K2}\n      - {id: k2, env: AEGIS_JOBS_KEY_B64}\n"),
-              HasSubstr("t.yaml:6:13: jobs.encryption.keys[1].id: key id \"k2\" is listed twice"));
+              HasSubstr("t.yaml:6:14: jobs.encryption.keys[1].id: key id \"k2\" is listed twice"));
   EXPECT_THAT(one_issue("jobs:\n  encryption:\n    active: k2\n    keys:\n      - {id: \"k 2\", env: AEGIS_JOBS_KEY_K2}\n"),
               HasSubstr("jobs.encryption.keys[0].id: expected a key id of 1..64 characters"));
   EXPECT_THAT(one_issue("jobs:\n  encryption:\n    active: k2\n    keys:\n      - {id: k2, env: \"${X}\"}\n"),
