@@ -61,10 +61,18 @@ Job make_job(std::int64_t created_at_ms) {
   return j;
 }
 
+// Content is sealed with AES-256-GCM as in production (jobs.encryption).
+std::shared_ptr<const aegis::jobs::PayloadCipher> bench_cipher() {
+  aegis::jobs::ContentKey key{"bench", {}};
+  key.bytes.fill(0x5a);
+  return std::make_shared<const aegis::jobs::PayloadCipher>(std::vector{key}, "bench");
+}
+
 void BM_JobSubmitDurable(benchmark::State& state) {
   const auto batch_size = static_cast<std::size_t>(state.range(0));
   BenchDir dir;
   aegis::jobs::SqliteJobStoreOptions options;
+  options.cipher = bench_cipher();
   options.max_queue_depth = 1'000'000'000;  // nothing claims here: the queue only grows
   options.sync_every_commit = state.range(1) != 0;
   SqliteJobStore store(dir.db(), options);
@@ -106,6 +114,7 @@ BENCHMARK(BM_JobSubmitDurable)
 void BM_JobClaimComplete(benchmark::State& state) {
   BenchDir dir;
   aegis::jobs::SqliteJobStoreOptions options;
+  options.cipher = bench_cipher();
   options.max_queue_depth = 1'000'000'000;
   SqliteJobStore store(dir.db(), options);
   std::int64_t now = 1'700'000'000'000;

@@ -18,14 +18,19 @@ constexpr double kMaxWaitSeconds = 60.0;
 
 json::value time_or_null(std::int64_t ms) { return ms > 0 ? json::value(format_rfc3339_ms(ms)) : json::value(nullptr); }
 
-// The client's metadata and, for a job that has one, nothing else of the stored request.
+// The client's metadata as given (stored beside the request, which is
+// deleted when the job finishes); null when none.
 json::value metadata_of(const jobs::Job& job) {
+  if (job.metadata_json.empty()) return nullptr;
   boost::system::error_code ec;
-  auto stored = json::parse(job.request_json, ec);
+  auto stored = json::parse(job.metadata_json, ec);
   if (ec || !stored.is_object()) return nullptr;
-  if (const auto* metadata = stored.get_object().if_contains("metadata")) return *metadata;
-  return nullptr;
+  return stored;
 }
+
+// A job whose stored content cannot be decrypted (a wrong or missing key; the
+// server log names the key id) is listed with this error and no content.
+Error unreadable_job(const jobs::Job& job) { return make_error(ErrorCode::internal, *job.content_error); }
 
 json::object job_json(const jobs::Job& job) {
   json::object out;
@@ -43,18 +48,20 @@ json::object job_json(const jobs::Job& job) {
                                 {"model", job.route.model},
                                 {"reason", job.route.reason}};
   }
-  if (job.status == jobs::JobStatus::succeeded) {
+  out["result"] = nullptr;
+  out["error"] = nullptr;
+  if (job.content_error) {
+    out["metadata"] = nullptr;
+    const Error e = unreadable_job(job);
+    out["error"] = json::object{{"type", error_type(e.code)}, {"message", e.message}};
+  } else if (job.status == jobs::JobStatus::succeeded) {
     out["result"] = json::object{
         {"text", job.result.text},
         {"usage", json::object{{"input_tokens", job.result.input_tokens}, {"output_tokens", job.result.output_tokens}}},
         {"cost_usd", job.result.cost.to_usd_double()}};
-  } else {
-    out["result"] = nullptr;
   }
-  if (!job.error.type.empty()) {
+  if (!job.content_error && !job.error.type.empty()) {
     out["error"] = json::object{{"type", job.error.type}, {"message", job.error.message}};
-  } else {
-    out["error"] = nullptr;
   }
   out["attempts"] = job.attempts;
   out["created_at"] = time_or_null(job.created_at_ms);
@@ -168,6 +175,7 @@ void register_job_routes(http::Router& router, jobs::JobService& service) {
                if (!wait.ok()) co_return fail(wait.error(), request);
                auto job = co_await service.get(request.principal->team, std::string(*request.path_param("id")), *wait);
                if (!job.ok()) co_return fail(job.error(), request);
+               if (job->content_error) co_return fail(unreadable_job(*job), request);
                co_return http::json_response(200, job_json(*job));
              });
 

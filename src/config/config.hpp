@@ -11,6 +11,7 @@
 
 #include "core/classification.hpp"
 #include "core/money.hpp"
+#include "core/secret_key.hpp"
 
 namespace aegis::config {
 
@@ -127,6 +128,19 @@ struct RagConfig {
   std::size_t top_k = 5;
 };
 
+// A key for job content at rest (jobs.encryption.keys[]), resolved at load.
+struct JobsContentKey {
+  std::string id;      // stored with every value it seals
+  std::string source;  // "env NAME" or "file PATH", for messages; never the key itself
+  Key256 bytes{};      // never logged
+};
+
+// No keys: the gateway generates one beside the database (jobs/content_keys.hpp).
+struct JobsEncryptionConfig {
+  std::string active;                 // the key id new values are sealed with
+  std::vector<JobsContentKey> keys;   // the active one and older ones still read
+};
+
 // The async job API (POST /v1/jobs): a durable queue in the store, run by
 // workers inside the gateway through the same pipeline as synchronous calls.
 struct JobsConfig {
@@ -139,6 +153,11 @@ struct JobsConfig {
   int provider_concurrency = 16;                     // default jobs at once per provider
   std::map<std::string, int> provider_concurrency_overrides;  // provider name -> jobs at once
   bool sync_every_commit = true;                     // a 202 survives power loss, not only kill -9
+  // Request and vault are deleted (NULL) in the transaction that finishes a
+  // job; true keeps them until retention like the result. Per team: overrides.
+  bool keep_requests = false;
+  std::map<std::string, bool> keep_requests_teams;   // team -> keep
+  JobsEncryptionConfig encryption;
 };
 
 struct LoggingConfig {

@@ -326,6 +326,8 @@ class Loader {
   void egress(const Field& f, EgressConfig& out);
   void rag(const Field& f, RagConfig& out);
   void jobs(const Field& f, JobsConfig& out);
+  void jobs_keep_requests(const Field& f, JobsConfig& out);
+  void jobs_encryption(const Field& f, JobsEncryptionConfig& out);
   void logging(const Field& f, LoggingConfig& out);
 
   std::string file_;
@@ -1043,7 +1045,8 @@ void Loader::egress(const Field& f, EgressConfig& out) {
 void Loader::jobs(const Field& f, JobsConfig& out) {
   static const std::vector<std::string_view> keys = {"max_queue_depth", "queue_ttl_s",         "retention_s",
                                                      "lease_s",         "max_attempts",        "workers",
-                                                     "provider_concurrency", "sync_every_commit"};
+                                                     "provider_concurrency", "sync_every_commit",
+                                                     "keep_requests", "encryption"};
   const auto e = mapping(f, &keys);
   if (!e) return;
   for (const auto& [key, v] : e->items) {
@@ -1076,7 +1079,144 @@ void Loader::jobs(const Field& f, JobsConfig& out) {
       }
     } else if (key == "sync_every_commit") {
       read_bool(v, out.sync_every_commit);
+    } else if (key == "keep_requests") {
+      jobs_keep_requests(v, out);
+    } else if (key == "encryption") {
+      jobs_encryption(v, out.encryption);
     }
+  }
+}
+
+// --- jobs.keep_requests and jobs.encryption (job content at rest) ------------
+
+// `true`/`false`, or a mapping {default: bool, <team>: bool, ...}.
+void Loader::jobs_keep_requests(const Field& f, JobsConfig& out) {
+  if (!f.value.IsMap()) {
+    read_bool(f, out.keep_requests);
+    return;
+  }
+  const auto per = mapping(f, nullptr);
+  if (!per) return;
+  for (const auto& [team, keep] : per->items) {
+    if (team == "default") {
+      read_bool(keep, out.keep_requests);
+    } else {
+      bool b = false;
+      if (read_bool(keep, b)) out.keep_requests_teams[team] = b;
+    }
+  }
+}
+
+namespace {
+
+constexpr std::string_view kKeyFormat = "a 256-bit key: 64 hex digits or base64 of 32 bytes";
+
+bool is_key_id(std::string_view s) {
+  return !s.empty() && s.size() <= 64 && std::ranges::all_of(s, [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+  });
+}
+
+// The key file's text, or an error message. Never more than a small file.
+std::optional<std::string> read_small_file(const std::string& path, std::string& error) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    error = "is a directory";
+    return std::nullopt;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = std::strerror(errno);
+    return std::nullopt;
+  }
+  std::string text(4096, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  return text;
+}
+
+}  // namespace
+
+void Loader::jobs_encryption(const Field& f, JobsEncryptionConfig& out) {
+  static const std::vector<std::string_view> keys = {"active", "keys"};
+  static const std::vector<std::string_view> key_keys = {"id", "env", "file"};
+  const auto e = mapping(f, &keys);
+  if (!e) return;
+  bool keys_ok = true;
+  if (const Field* list = e->find("keys")) {
+    const auto items = sequence(*list, "a list of {id, env | file} mappings");
+    keys_ok = items.has_value();
+    for (const auto& item : items ? *items : std::vector<Field>{}) {
+      const auto k = mapping(item, &key_keys);
+      if (!k) {
+        keys_ok = false;
+        continue;
+      }
+      JobsContentKey key;
+      bool ok = require(*k, "id");
+      if (const Field* id = k->find("id")) {
+        if (!read_string(*id, key.id)) {
+          ok = false;
+        } else if (!is_key_id(key.id)) {
+          expected(*id, "a key id of 1..64 characters [A-Za-z0-9_.-]", got(*id, key.id));
+          ok = false;
+        } else if (std::ranges::any_of(out.keys, [&](const JobsContentKey& o) { return o.id == key.id; })) {
+          issue(id->pos(), id->path + ": key id " + quote(key.id) + " is listed twice");
+          ok = false;
+        }
+      }
+      const Field* env = k->find("env");
+      const Field* file = k->find("file");
+      if ((env == nullptr) == (file == nullptr)) {
+        issue(k->map_pos, item.path + ": expected exactly one of env (an environment variable holding the key) or "
+                                      "file (a file holding it)");
+        ok = false;
+      } else if (env) {
+        std::string name;
+        if (!read_string(*env, name)) {
+          ok = false;
+        } else if (!is_env_name(name)) {
+          expected(*env, "an environment variable name ([A-Za-z_][A-Za-z0-9_]*)", got(*env, name));
+          ok = false;
+        } else if (const char* value = env_(name.c_str()); value == nullptr) {
+          issue(env->pos(), env->path + ": environment variable " + name + " is not set");
+          ok = false;
+        } else if (auto bytes = parse_key256(value)) {
+          key.bytes = *bytes;
+          key.source = "env " + name;
+        } else {
+          issue(env->pos(), env->path + ": environment variable " + name + " does not hold " + std::string(kKeyFormat));
+          ok = false;
+        }
+      } else {
+        std::string path;
+        std::string error;
+        if (!read_string(*file, path, false)) {
+          ok = false;
+        } else if (auto text = read_small_file(path, error); !text) {
+          issue(file->pos(), file->path + ": cannot read key file " + quote(path) + ": " + error);
+          ok = false;
+        } else if (auto bytes = parse_key256(*text)) {
+          key.bytes = *bytes;
+          key.source = "file " + path;
+        } else {
+          issue(file->pos(), file->path + ": key file " + quote(path) + " does not hold " + std::string(kKeyFormat));
+          ok = false;
+        }
+      }
+      keys_ok = keys_ok && ok;
+      if (ok) out.keys.push_back(std::move(key));
+    }
+  }
+  if (const Field* active = e->find("active")) {
+    if (read_string(*active, out.active) && keys_ok &&
+        std::ranges::none_of(out.keys, [&](const JobsContentKey& k) { return k.id == out.active; })) {
+      issue(active->pos(), active->path + ": unknown key id " + quote(out.active) + "; expected one of the ids in " +
+                               child(e->path, "keys") + (out.keys.empty() ? " (none are listed)" : ""));
+    }
+  } else if (!out.keys.empty()) {
+    issue(e->map_pos, child(e->path, "active") + ": required when keys are listed (the id new job content is "
+                                                 "encrypted with)");
   }
 }
 

@@ -59,11 +59,16 @@ struct Job {
   JobStatus status = JobStatus::queued;
   std::string task_type;
   // The client's request as received (prompt/messages/max_tokens/model/metadata).
-  // Raw content stays in the local store only, for the job's lifetime; purge
-  // deletes it with the row.
+  // Stored encrypted (jobs/payload_cipher.hpp) and only while the job may
+  // still run: the store deletes it when the job finishes, unless
+  // jobs.keep_requests keeps it until retention. Empty once deleted.
   std::string request_json;
   // The masking vault (placeholder → original); empty when nothing was masked.
+  // Encrypted and deleted like the request.
   std::string vault_json;
+  // The client's metadata as a JSON object; empty when none was given. Kept
+  // (encrypted) until retention so a finished job still returns it.
+  std::string metadata_json;
   Level classification = Level::INTERNAL;
   std::optional<std::string> idempotency_key;
 
@@ -83,6 +88,11 @@ struct Job {
 
   // The budget hold taken at submit; released or reconciled when the job ends.
   std::uint64_t reservation_id = 0;
+
+  // Set when a stored content column (request, vault, metadata, result) could
+  // not be decrypted: a wrong or missing key. Those fields are then empty. The
+  // message names the column and key id, never a secret or content.
+  std::optional<std::string> content_error;
 };
 
 // Jobs per status, indexed by JobStatus (for the aegis_jobs{status} gauge).

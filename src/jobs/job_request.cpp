@@ -147,4 +147,11 @@ std::string to_stored_json(const JobRequest& request) {
   return to_json(body);
 }
 
+std::string metadata_json(const JobRequest& request) {
+  if (request.metadata.empty()) return {};
+  json::object metadata;
+  for (const auto& [k, v] : request.metadata) metadata[k] = v;
+  return to_json(metadata);
+}
+
 }  // namespace aegis::jobs

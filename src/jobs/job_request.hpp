@@ -41,4 +41,8 @@ Result<JobRequest> parse_stored_job_request(std::string_view stored_json);
 // optional fields only when set. parse_job_request(to_json(r)) == r.
 std::string to_stored_json(const JobRequest& request);
 
+// The metadata alone as a JSON object (stored beside the request so a
+// finished job returns it after the request is deleted); "" when none.
+std::string metadata_json(const JobRequest& request);
+
 }  // namespace aegis::jobs

@@ -285,6 +285,10 @@ Error stored_request_unreadable() {
 
 asio::awaitable<Execution> JobService::State::execute(Job job) {
   Execution out;
+  if (job.content_error) {  // a wrong or missing key: the store has logged which
+    out.error = make_error(ErrorCode::internal, *job.content_error);
+    co_return out;
+  }
   auto request = parse_stored_job_request(job.request_json);
   if (!request.ok()) {
     out.error = stored_request_unreadable();
@@ -573,6 +577,7 @@ asio::awaitable<Result<Submission>> JobService::submit(const identity::Principal
   job.key_id = principal.key_id;
   job.task_type = request.task_type;
   job.request_json = to_stored_json(request);
+  job.metadata_json = metadata_json(request);
   job.vault_json = std::move(admission->vault_json);
   job.classification = admission->level;
   job.idempotency_key = std::move(idempotency_key);

@@ -57,6 +57,17 @@ Job make_job(std::string team, std::int64_t created_at_ms, std::optional<std::st
   return j;
 }
 
+ContentKey test_key(std::string id, std::uint8_t fill) {
+  ContentKey key{std::move(id), {}};
+  key.bytes.fill(fill);
+  return key;
+}
+
+std::shared_ptr<const PayloadCipher> test_cipher() {
+  static const auto cipher = std::make_shared<const PayloadCipher>(std::vector{test_key("k1", 0x11)}, "k1");
+  return cipher;
+}
+
 Completion make_completion(std::int64_t at, std::string text = "a summary") {
   Completion c;
   c.route = JobRoute{"standard", "azure", "gpt-4o-mini", "task summarize"};
@@ -70,6 +81,7 @@ class SqliteJobStoreTest : public ::testing::Test {
   fs::path db_path() const { return dir_.path() / "data" / "aegis.db"; }
   std::unique_ptr<SqliteJobStore> open(SqliteJobStoreOptions options = {}) {
     options.sync_every_commit = false;  // the tests are about semantics, not fsync
+    if (!options.cipher) options.cipher = test_cipher();
     return std::make_unique<SqliteJobStore>(db_path().string(), options);
   }
   Job submit(SqliteJobStore& store, Job job) {
@@ -668,6 +680,7 @@ TEST_F(SqliteJobStoreTest, ReopeningKeepsQueuedAndRunningJobs) {
   }  // the "process" ends without completing anything
   SqliteJobStoreOptions options;
   options.sync_every_commit = true;
+  options.cipher = test_cipher();
   SqliteJobStore store(db_path().string(), options);
   EXPECT_EQ(store.get("alpha", queued_id)->status, JobStatus::queued);
   auto running = store.get("alpha", running_id);

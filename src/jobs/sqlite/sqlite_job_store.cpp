@@ -12,6 +12,7 @@
 
 #include "store/sqlite/migrations.hpp"
 #include "store/sqlite/statement.hpp"
+#include "telemetry/log.hpp"
 
 namespace aegis::jobs {
 
@@ -32,13 +33,13 @@ Error job_not_found(const std::string& id) { return make_error(ErrorCode::not_fo
   "id, team, key_id, status, task_type, request_json, vault_json, classification, idempotency_key, "         \
   "route_tier, route_provider, route_model, route_reason, result_text, input_tokens, output_tokens, "         \
   "cost_micros, error_type, error_message, attempts, max_attempts, lease_owner, lease_expires_ms, "           \
-  "created_at_ms, started_at_ms, finished_at_ms, reservation_id"
+  "created_at_ms, started_at_ms, finished_at_ms, reservation_id, metadata_json"
 #define AEGIS_FINISHED "('succeeded', 'failed', 'cancelled', 'expired')"
 
 constexpr const char* kInsert =
     "INSERT INTO jobs(id, team, key_id, status, task_type, request_json, vault_json, classification, "
-    "idempotency_key, max_attempts, created_at_ms, reservation_id) "
-    "VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+    "idempotency_key, max_attempts, created_at_ms, reservation_id, metadata_json) "
+    "VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 constexpr const char* kByIdempotencyKey =
     "SELECT " AEGIS_JOB_COLUMNS " FROM jobs WHERE team = ?1 AND idempotency_key = ?2";
 constexpr const char* kQueuedCount = "SELECT n FROM job_counts WHERE status = 'queued'";
@@ -97,6 +98,14 @@ constexpr const char* kExpire =
 constexpr const char* kPurge =
     "DELETE FROM jobs INDEXED BY jobs_finished WHERE status IN " AEGIS_FINISHED " AND finished_at_ms < ?1";
 constexpr const char* kCounts = "SELECT status, n FROM job_counts";
+// A finished job's request and vault go with the transaction that finished it
+// (unless jobs.keep_requests keeps them until purge).
+constexpr const char* kDropRequest = "UPDATE jobs SET request_json = NULL, vault_json = NULL WHERE id = ?1";
+// Start-up: finished jobs that still have a request or vault (rows written
+// before migration 4, or while their team kept requests).
+constexpr const char* kFinishedWithRequest =
+    "SELECT id, team FROM jobs INDEXED BY jobs_finished WHERE status IN " AEGIS_FINISHED
+    " AND finished_at_ms >= 0 AND (request_json IS NOT NULL OR vault_json IS NOT NULL)";
 constexpr const char* kBegin = "BEGIN IMMEDIATE";
 constexpr const char* kCommit = "COMMIT";
 constexpr const char* kRollback = "ROLLBACK";
@@ -105,7 +114,34 @@ constexpr const char* kRollback = "ROLLBACK";
 
 constexpr int kMaxListLimit = 1000;
 
-std::optional<Job> read_job(const Use& st) {
+// Content columns (names double as the associated data of their sealed values).
+constexpr std::string_view kRequestColumn = "request_json";
+constexpr std::string_view kVaultColumn = "vault_json";
+constexpr std::string_view kResultColumn = "result_text";
+constexpr std::string_view kMetadataColumn = "metadata_json";
+
+// NULL: deleted or never set. TEXT: plaintext written before encryption at
+// rest (migration 4), read as it is. BLOB: a sealed value. One that does not
+// open leaves the field empty and marks the job; it never fails the read, so
+// one bad row cannot stall a claim or a listing.
+void read_content(const Use& st, int col, std::string_view column, const PayloadCipher& cipher, Job& job,
+                  std::string& out) {
+  if (st.is_null(col)) return;
+  if (!st.is_blob(col)) {
+    out = st.text(col);
+    return;
+  }
+  auto opened = cipher.open(job.id, column, st.blob(col));
+  if (opened.ok()) {
+    out = std::move(*opened);
+    return;
+  }
+  if (!job.content_error) job.content_error = "the job's stored content could not be decrypted";
+  telemetry::log(telemetry::LogLevel::error, "job_content_unreadable",
+                 {{"job", job.id}, {"column", column}, {"error", opened.error().message}});
+}
+
+std::optional<Job> read_job(const Use& st, const PayloadCipher& cipher) {
   Job j;
   j.id = st.text(0);
   j.team = st.text(1);
@@ -114,14 +150,11 @@ std::optional<Job> read_job(const Use& st) {
   if (!status) return std::nullopt;
   j.status = *status;
   j.task_type = st.text(4);
-  j.request_json = st.text(5);
-  j.vault_json = st.text(6);
   const auto level = parse_level(st.text(7));
   if (!level) return std::nullopt;
   j.classification = *level;
   if (!st.is_null(8)) j.idempotency_key = st.text(8);
   j.route = JobRoute{st.text(9), st.text(10), st.text(11), st.text(12)};
-  j.result.text = st.text(13);
   j.result.input_tokens = st.int64(14);
   j.result.output_tokens = st.int64(15);
   j.result.cost = Money::from_micros(st.int64(16));
@@ -134,15 +167,19 @@ std::optional<Job> read_job(const Use& st) {
   j.started_at_ms = st.int64(24);
   j.finished_at_ms = st.int64(25);
   j.reservation_id = static_cast<std::uint64_t>(st.int64(26));  // modulo 2^64: the bits stored at submit
+  read_content(st, 5, kRequestColumn, cipher, j, j.request_json);
+  read_content(st, 6, kVaultColumn, cipher, j, j.vault_json);
+  read_content(st, 13, kResultColumn, cipher, j, j.result.text);
+  read_content(st, 27, kMetadataColumn, cipher, j, j.metadata_json);
   return j;
 }
 
 // Collects every row a (RETURNING) statement yields.
-Result<std::vector<Job>> read_all(Use& st, std::string_view op) {
+Result<std::vector<Job>> read_all(Use& st, std::string_view op, const PayloadCipher& cipher) {
   std::vector<Job> out;
   int rc = SQLITE_OK;
   while ((rc = st.step()) == SQLITE_ROW) {
-    auto job = read_job(st);
+    auto job = read_job(st, cipher);
     if (!job) return corrupt_row(op);
     out.push_back(std::move(*job));
   }
@@ -179,6 +216,7 @@ Job as_submitted(const Job& in) {
   j.task_type = in.task_type;
   j.request_json = in.request_json;
   j.vault_json = in.vault_json;
+  j.metadata_json = in.metadata_json;
   j.classification = in.classification;
   j.idempotency_key = in.idempotency_key;
   j.max_attempts = in.max_attempts;
@@ -206,6 +244,7 @@ using store::sqlite::is_memory_path;
 
 struct SqliteJobStore::Impl {
   Options options;
+  std::shared_ptr<const PayloadCipher> cipher;  // options.cipher, never null
   std::mutex mu;  // one connection, every call serialised: SQLite has one writer anyway
   DbPtr db;       // declared before the statements so it is closed after them
   std::unordered_map<const char*, StmtPtr> statements;
@@ -279,9 +318,88 @@ struct SqliteJobStore::Impl {
     rc = st.step();
     if (rc == SQLITE_DONE) return std::optional<Job>();
     if (rc != SQLITE_ROW) return db_error(op, rc);
-    auto job = read_job(st);
+    auto job = read_job(st, *cipher);
     if (!job) return corrupt_row(op);
     return std::optional<Job>(std::move(*job));
+  }
+
+  Result<std::vector<Job>> read_all(Use& st, std::string_view op) const { return jobs::read_all(st, op, *cipher); }
+
+  // A content value as stored: sealed for (job id, column). Nothing to hide
+  // in an empty one: NULL (result_text, which is NOT NULL: '').
+  struct Sealed {
+    std::optional<std::string> bytes;
+    bool not_null = false;
+    void bind(Use& st, int i) const {
+      if (bytes) {
+        st.bind_blob(i, *bytes);
+      } else if (not_null) {
+        st.bind(i, std::string_view(""));  // a null pointer would bind NULL
+      } else {
+        st.bind_null(i);
+      }
+    }
+  };
+  Result<Sealed> seal(const std::string& id, std::string_view column, const std::string& plaintext) const {
+    if (plaintext.empty()) return Sealed{std::nullopt, column == kResultColumn};
+    auto sealed = cipher->seal(id, column, plaintext);
+    if (!sealed) return std::move(sealed).error();
+    return Sealed{std::move(*sealed)};
+  }
+
+  bool keeps_requests(const std::string& team) const {
+    auto it = options.keep_requests_teams.find(team);
+    return it != options.keep_requests_teams.end() ? it->second : options.keep_requests;
+  }
+
+  // Inside the transaction that finished `job`: its request and vault go now,
+  // unless the team keeps them until purge.
+  Result<void> drop_request(Job& job, std::string_view op) {
+    if (keeps_requests(job.team)) return {};
+    int rc = SQLITE_OK;
+    sqlite3_stmt* raw = statement(kDropRequest, rc);
+    if (!raw) return db_error(op, rc);
+    Use st(raw, TextLifetime::borrowed);
+    st.bind(1, job.id);
+    rc = st.step();
+    if (rc != SQLITE_DONE) return db_error(op, rc);
+    job.request_json.clear();
+    job.vault_json.clear();
+    return {};
+  }
+  // Start-up only (throws): applies the keep_requests policy to jobs that
+  // finished before it applied (plaintext rows of earlier versions, or
+  // keep_requests turned off since).
+  void drop_finished_requests() {
+    constexpr std::string_view op = "start-up request clean-up";
+    std::vector<Job> finished;
+    {
+      int rc = SQLITE_OK;
+      sqlite3_stmt* raw = statement(kFinishedWithRequest, rc);
+      if (!raw) throw std::runtime_error(db_error(op, rc).message);
+      Use st(raw, TextLifetime::borrowed);
+      while ((rc = st.step()) == SQLITE_ROW) {
+        Job job;
+        job.id = st.text(0);
+        job.team = st.text(1);
+        if (!keeps_requests(job.team)) finished.push_back(std::move(job));
+      }
+      if (rc != SQLITE_DONE) throw std::runtime_error(db_error(op, rc).message);
+    }
+    if (finished.empty()) return;
+    auto dropped = transaction<bool>(op, [&]() -> Result<bool> {
+      if (auto r = drop_requests(finished, op); !r.ok()) return r.error();
+      return true;
+    });
+    if (!dropped) throw std::runtime_error(dropped.error().message);
+    telemetry::log(telemetry::LogLevel::info, "jobs_finished_requests_dropped", {{"jobs", finished.size()}});
+  }
+
+  Result<void> drop_requests(std::vector<Job>& jobs, std::string_view op) {
+    for (auto& job : jobs) {
+      if (auto dropped = drop_request(job, op); !dropped.ok()) return dropped;
+    }
+    return {};
   }
 
   // Inside a transaction. `queued` is the queued count as of this transaction
@@ -304,6 +422,13 @@ struct SqliteJobStore::Impl {
     }
     Job stored = as_submitted(job);
     const std::string level(to_string(stored.classification));  // bound SQLITE_STATIC: outlives `st`
+    // Sealed before the statement is bound (SQLITE_STATIC): they outlive `st`.
+    auto request = seal(stored.id, kRequestColumn, stored.request_json);
+    auto vault = seal(stored.id, kVaultColumn, stored.vault_json);
+    auto metadata = seal(stored.id, kMetadataColumn, stored.metadata_json);
+    for (const auto* sealed : {&request, &vault, &metadata}) {
+      if (!sealed->ok()) return Result<SubmitResult>(sealed->error());
+    }
     sqlite3_stmt* raw = statement(kInsert, rc);
     if (!raw) return db_error(op, rc);
     Use st(raw, TextLifetime::borrowed);
@@ -311,13 +436,14 @@ struct SqliteJobStore::Impl {
     st.bind(2, stored.team);
     st.bind(3, stored.key_id);
     st.bind(4, stored.task_type);
-    st.bind(5, stored.request_json);
-    st.bind(6, stored.vault_json);
+    request->bind(st, 5);
+    vault->bind(st, 6);
     st.bind(7, level);
     if (stored.idempotency_key) st.bind(8, *stored.idempotency_key); else st.bind_null(8);
     st.bind(9, static_cast<std::int64_t>(stored.max_attempts));
     st.bind(10, stored.created_at_ms);
     st.bind(11, static_cast<std::int64_t>(stored.reservation_id));
+    metadata->bind(st, 12);
     rc = st.step();
     if (rc == SQLITE_DONE) {
       ++queued;
@@ -369,6 +495,7 @@ struct SqliteJobStore::Impl {
         if (!failed) return std::move(failed).error();
         report.failed = std::move(*failed);
       }
+      if (auto dropped = drop_requests(report.failed, op); !dropped.ok()) return dropped.error();
       sqlite3_stmt* raw = statement(kRequeueLost, rc);
       if (!raw) return db_error(op, rc);
       Use st(raw, TextLifetime::borrowed);
@@ -384,7 +511,9 @@ struct SqliteJobStore::Impl {
 };
 
 SqliteJobStore::SqliteJobStore(const std::string& path, Options options) : impl_(std::make_unique<Impl>()) {
+  if (!options.cipher) throw std::invalid_argument("the job store needs a content cipher (jobs.encryption)");
   impl_->options = options;
+  impl_->cipher = options.cipher;
   // NOMUTEX: Impl::mu already serialises every use of this connection.
   impl_->db = store::sqlite::open_database(path, SQLITE_OPEN_NOMUTEX, options.busy_timeout, " for jobs");
   sqlite3* db = impl_->db.get();
@@ -399,6 +528,9 @@ SqliteJobStore::SqliteJobStore(const std::string& path, Options options) : impl_
     }
   };
   exec("PRAGMA journal_mode=WAL");
+  // Space freed by deleting a request or vault (or a plaintext row from before
+  // migration 4) is zeroed when that costs no extra I/O.
+  exec("PRAGMA secure_delete=FAST");
   exec(options.sync_every_commit ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
   try {
     // The only clock read in this store: the audit stamp of a migration step.
@@ -409,6 +541,7 @@ SqliteJobStore::SqliteJobStore(const std::string& path, Options options) : impl_
   } catch (const std::exception& e) {
     throw std::runtime_error("SQLite database '" + path + "': " + e.what());
   }
+  impl_->drop_finished_requests();
 }
 
 SqliteJobStore::~SqliteJobStore() = default;
@@ -480,7 +613,7 @@ Result<JobPage> SqliteJobStore::list(const std::string& team, const ListQuery& q
   st.bind(3, after_id);
   st.bind(4, static_cast<std::int64_t>(limit) + 1);  // one more tells whether a next page exists
   if (query.status) st.bind(5, status);
-  auto rows = read_all(st, op);
+  auto rows = impl_->read_all(st, op);
   if (!rows) return std::move(rows).error();
   JobPage page;
   page.jobs = std::move(*rows);
@@ -507,7 +640,7 @@ Result<std::vector<Job>> SqliteJobStore::claim(const std::string& owner, std::in
     st.bind(2, now_ms);
     st.bind(3, now_ms + lease_ms);
     st.bind(4, static_cast<std::int64_t>(limit));
-    auto jobs = read_all(st, op);
+    auto jobs = impl_->read_all(st, op);
     if (jobs) sort_oldest_first(*jobs);
     return jobs;
   });
@@ -539,6 +672,8 @@ Result<void> SqliteJobStore::renew(const std::string& id, const std::string& own
 
 Result<Job> SqliteJobStore::complete(const std::string& id, const std::string& owner, const Completion& done) {
   constexpr std::string_view op = "complete";
+  auto result_text = impl_->seal(id, kResultColumn, done.result.text);
+  if (!result_text) return std::move(result_text).error();
   std::lock_guard lock(impl_->mu);
   return impl_->transaction<Job>(op, [&]() -> Result<Job> {
     int rc = SQLITE_OK;
@@ -553,16 +688,17 @@ Result<Job> SqliteJobStore::complete(const std::string& id, const std::string& o
       st.bind(4, done.route.provider);
       st.bind(5, done.route.model);
       st.bind(6, done.route.reason);
-      st.bind(7, done.result.text);
+      result_text->bind(st, 7);
       st.bind(8, done.result.input_tokens);
       st.bind(9, done.result.output_tokens);
       st.bind(10, done.result.cost.micros);
       st.bind(11, done.finished_at_ms);
-      auto all = read_all(st, op);
+      auto all = impl_->read_all(st, op);
       if (!all) return std::move(all).error();
       rows = std::move(*all);
     }
     if (rows.empty()) return impl_->ownership_error(id, owner, op);
+    if (auto dropped = impl_->drop_request(rows.front(), op); !dropped.ok()) return dropped.error();
     return std::move(rows.front());
   });
 }
@@ -586,11 +722,12 @@ Result<Job> SqliteJobStore::fail(const std::string& id, const std::string& owner
       st.bind(7, failure.error.type);
       st.bind(8, failure.error.message);
       st.bind(9, failure.finished_at_ms);
-      auto all = read_all(st, op);
+      auto all = impl_->read_all(st, op);
       if (!all) return std::move(all).error();
       rows = std::move(*all);
     }
     if (rows.empty()) return impl_->ownership_error(id, owner, op);
+    if (auto dropped = impl_->drop_request(rows.front(), op); !dropped.ok()) return dropped.error();
     return std::move(rows.front());
   });
 }
@@ -614,7 +751,7 @@ Result<std::vector<Job>> SqliteJobStore::release_owned(const std::string& owner)
     if (!raw) return db_error(op, rc);
     Use st(raw, TextLifetime::borrowed);
     st.bind(1, owner);
-    auto rows = read_all(st, op);
+    auto rows = impl_->read_all(st, op);
     if (!rows) return std::move(rows).error();
     sort_oldest_first(*rows);
     return std::move(*rows);
@@ -650,10 +787,11 @@ Result<CancelResult> SqliteJobStore::cancel(const std::string& team, const std::
     st.bind(1, id);
     st.bind(2, team);
     st.bind(3, now_ms);
-    auto rows = read_all(st, op);
+    auto rows = impl_->read_all(st, op);
     if (!rows) return std::move(rows).error();
     // Same transaction as the status read, so the row cannot have moved on.
     if (rows->empty()) return corrupt_row(op);
+    if (auto dropped = impl_->drop_request(rows->front(), op); !dropped.ok()) return dropped.error();
     return CancelResult{std::move(rows->front()), previous};
   });
 }
@@ -668,8 +806,10 @@ Result<std::vector<Job>> SqliteJobStore::expire_queued(std::int64_t created_befo
     Use st(raw, TextLifetime::borrowed);
     st.bind(1, created_before_ms);
     st.bind(2, now_ms);
-    auto jobs = read_all(st, op);
-    if (jobs) sort_oldest_first(*jobs);
+    auto jobs = impl_->read_all(st, op);
+    if (!jobs) return jobs;
+    if (auto dropped = impl_->drop_requests(*jobs, op); !dropped.ok()) return dropped.error();
+    sort_oldest_first(*jobs);
     return jobs;
   });
 }

@@ -5,10 +5,12 @@
 // write lock (busy_timeout). Calls block; use a store::DbExecutor.
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
 #include "jobs/job_store.hpp"
+#include "jobs/payload_cipher.hpp"
 
 namespace aegis::jobs {
 
@@ -22,6 +24,14 @@ struct SqliteJobStoreOptions {
   // a power loss, not only a killed process. false: synchronous=NORMAL, which
   // in WAL mode survives kill -9 but may lose the last commits on power loss.
   bool sync_every_commit = true;
+  // Seals request, vault, metadata and result at rest (required; the factory
+  // builds it from jobs.encryption, jobs/content_keys.hpp).
+  std::shared_ptr<const PayloadCipher> cipher;
+  // false: request and vault are set to NULL in the transaction that finishes
+  // a job (succeeded, failed, cancelled, expired); true keeps them until purge.
+  // Per-team entries override.
+  bool keep_requests = false;
+  std::map<std::string, bool> keep_requests_teams;
 };
 
 class SqliteJobStore final : public JobStore {
@@ -29,7 +39,13 @@ class SqliteJobStore final : public JobStore {
   using Options = SqliteJobStoreOptions;
 
   // Opens (creating if missing) and applies the store's migrations. Throws
-  // std::runtime_error at start-up when the file cannot be opened or migrated.
+  // std::runtime_error at start-up when the file cannot be opened or migrated,
+  // std::invalid_argument without options.cipher.
+  //
+  // Content columns: a value that cannot be decrypted (its key is not
+  // configured, or authentication fails) does not fail the read; the job comes
+  // back with content_error set and the affected fields empty, and the store
+  // logs it (job id, column, key id; never content).
   explicit SqliteJobStore(const std::string& path, Options options = {});
   ~SqliteJobStore() override;
   SqliteJobStore(const SqliteJobStore&) = delete;

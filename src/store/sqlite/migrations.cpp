@@ -134,6 +134,76 @@ END;
 CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs
 BEGIN UPDATE job_counts SET n = n - 1 WHERE status = OLD.status; END;
 )sql"},
+    // Job content at rest (issue 11 item 7). request_json, vault_json,
+    // metadata_json and result_text hold AES-256-GCM sealed values as BLOBs
+    // (jobs/payload_cipher.hpp); a TEXT value is a plaintext row written by an
+    // earlier version and is still read as such. request_json and vault_json
+    // become nullable: they are set to NULL when the job finishes. The client's
+    // metadata gets its own column so GET /v1/jobs/{id} still returns it after
+    // the request is gone; existing rows take it from their request. SQLite
+    // cannot relax NOT NULL in place, so the table is rebuilt (same rows, same
+    // seq values, same indexes and triggers; job_counts is unchanged).
+    Migration{4, "jobs content columns for encryption at rest", R"sql(
+CREATE TABLE jobs_v4 (
+  seq              INTEGER PRIMARY KEY,
+  id               TEXT NOT NULL UNIQUE,
+  team             TEXT NOT NULL,
+  key_id           TEXT NOT NULL,
+  status           TEXT NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled', 'expired')),
+  task_type        TEXT NOT NULL,
+  request_json     BLOB,
+  vault_json       BLOB,
+  metadata_json    BLOB,
+  classification   TEXT NOT NULL CHECK (classification IN ('PUBLIC', 'INTERNAL', 'CONFIDENTIAL', 'RESTRICTED')),
+  idempotency_key  TEXT,
+  route_tier       TEXT NOT NULL DEFAULT '',
+  route_provider   TEXT NOT NULL DEFAULT '',
+  route_model      TEXT NOT NULL DEFAULT '',
+  route_reason     TEXT NOT NULL DEFAULT '',
+  result_text      BLOB NOT NULL DEFAULT '',
+  input_tokens     INTEGER NOT NULL DEFAULT 0,
+  output_tokens    INTEGER NOT NULL DEFAULT 0,
+  cost_micros      INTEGER NOT NULL DEFAULT 0,
+  error_type       TEXT NOT NULL DEFAULT '',
+  error_message    TEXT NOT NULL DEFAULT '',
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  max_attempts     INTEGER NOT NULL CHECK (max_attempts >= 1),
+  lease_owner      TEXT NOT NULL DEFAULT '',
+  lease_expires_ms INTEGER NOT NULL DEFAULT 0,
+  created_at_ms    INTEGER NOT NULL,
+  started_at_ms    INTEGER NOT NULL DEFAULT 0,
+  finished_at_ms   INTEGER NOT NULL DEFAULT 0,
+  reservation_id   INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO jobs_v4(seq, id, team, key_id, status, task_type, request_json, vault_json, metadata_json,
+                    classification, idempotency_key, route_tier, route_provider, route_model, route_reason,
+                    result_text, input_tokens, output_tokens, cost_micros, error_type, error_message, attempts,
+                    max_attempts, lease_owner, lease_expires_ms, created_at_ms, started_at_ms, finished_at_ms,
+                    reservation_id)
+  SELECT seq, id, team, key_id, status, task_type, request_json, vault_json,
+         CASE WHEN json_valid(request_json) THEN json_extract(request_json, '$.metadata') END,
+         classification, idempotency_key, route_tier, route_provider, route_model, route_reason,
+         result_text, input_tokens, output_tokens, cost_micros, error_type, error_message, attempts,
+         max_attempts, lease_owner, lease_expires_ms, created_at_ms, started_at_ms, finished_at_ms,
+         reservation_id
+  FROM jobs;
+DROP TABLE jobs;
+ALTER TABLE jobs_v4 RENAME TO jobs;
+CREATE INDEX jobs_status_created ON jobs(status, created_at_ms, id);
+CREATE INDEX jobs_team_created ON jobs(team, created_at_ms, id);
+CREATE UNIQUE INDEX jobs_team_idempotency ON jobs(team, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX jobs_finished ON jobs(finished_at_ms)
+  WHERE status IN ('succeeded', 'failed', 'cancelled', 'expired');
+CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs
+BEGIN UPDATE job_counts SET n = n + 1 WHERE status = NEW.status; END;
+CREATE TRIGGER jobs_count_update AFTER UPDATE OF status ON jobs WHEN OLD.status <> NEW.status
+BEGIN
+  UPDATE job_counts SET n = n - 1 WHERE status = OLD.status;
+  UPDATE job_counts SET n = n + 1 WHERE status = NEW.status;
+END;
+CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs
+BEGIN UPDATE job_counts SET n = n - 1 WHERE status = OLD.status; END;
+)sql"},
 };
 
 std::string errmsg(sqlite3* db) {

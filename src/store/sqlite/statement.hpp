@@ -49,6 +49,9 @@ class Use {
   }
   void bind(int i, std::int64_t v) { sqlite3_bind_int64(st_, i, v); }
   void bind_null(int i) { sqlite3_bind_null(st_, i); }
+  void bind_blob(int i, std::string_view bytes) {
+    sqlite3_bind_blob(st_, i, bytes.data(), static_cast<int>(bytes.size()), destructor_);
+  }
 
   std::string text(int col) const {
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st_, col));
@@ -56,6 +59,11 @@ class Use {
   }
   std::int64_t int64(int col) const { return sqlite3_column_int64(st_, col); }
   bool is_null(int col) const { return sqlite3_column_type(st_, col) == SQLITE_NULL; }
+  bool is_blob(int col) const { return sqlite3_column_type(st_, col) == SQLITE_BLOB; }
+  std::string blob(int col) const {
+    const auto* p = static_cast<const char*>(sqlite3_column_blob(st_, col));
+    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st_, col))) : std::string();
+  }
 
  private:
   sqlite3_stmt* st_;
