@@ -11,6 +11,7 @@
 namespace aegis::api {
 
 namespace json = boost::json;
+using Awaitable = boost::asio::awaitable<http::HttpResponse>;
 
 namespace {
 
@@ -120,14 +121,14 @@ Result<jobs::ListQuery> list_query(const http::HttpRequest& request) {
 
 }  // namespace
 
-void register_job_routes(http::Router& router, jobs::JobService& service) {
-  router.add("POST", "/v1/jobs", [&service](http::HttpRequest& request) -> boost::asio::awaitable<http::HttpResponse> {
+void register_job_routes(http::Router& router, jobs::JobService& service, const RequestLimits& limits) {
+  router.add("POST", "/v1/jobs", [&service, limits](http::HttpRequest& request) -> Awaitable {
     if (!request.principal) co_return fail(make_error(ErrorCode::unauthorized, "missing API key"), request);
     auto body = http::parse_json_object(request);
     if (!body.ok()) co_return fail(body.error(), request);
     auto key = idempotency_key(request);
     if (!key.ok()) co_return fail(key.error(), request);
-    auto parsed = jobs::parse_job_request(*body);
+    auto parsed = jobs::parse_job_request(*body, limits);
     if (!parsed.ok()) co_return fail(parsed.error(), request);
     auto submitted = co_await service.submit(*request.principal, std::move(parsed).value(), std::move(key).value(),
                                                  request.request_id);

@@ -11,6 +11,7 @@
 
 #include "core/classification.hpp"
 #include "core/money.hpp"
+#include "core/request_limits.hpp"
 
 namespace aegis::config {
 
@@ -132,6 +133,9 @@ struct JobsConfig {
   bool sync_every_commit = true;                     // a 202 survives power loss, not only kill -9
 };
 
+// `limits:` bounds on the shape of one request (core/request_limits.hpp).
+using LimitsConfig = RequestLimits;
+
 struct LoggingConfig {
   std::string level = "info";  // trace|debug|info|warn|error|off
   bool access_log = true;
@@ -149,6 +153,7 @@ struct Config {
   BudgetConfig budgets;
   RagConfig rag;
   JobsConfig jobs;
+  LimitsConfig limits;
   LoggingConfig logging;
   std::string source;  // file path it was loaded from, or "<built-in>"
 };
