@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "core/json.hpp"
 #include "core/time_format.hpp"
 #include "http/json_response.hpp"
 
@@ -48,7 +49,7 @@ json::object job_json(const jobs::Job& job) {
     out["result"] = json::object{
         {"text", job.result.text},
         {"usage", json::object{{"input_tokens", job.result.input_tokens}, {"output_tokens", job.result.output_tokens}}},
-        {"cost_usd", job.result.cost.to_usd_double()}};
+        {"cost_usd", usd_json(job.result.cost)}};
   } else {
     out["result"] = nullptr;
   }
