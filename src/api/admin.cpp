@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 
+#include "core/json.hpp"
 #include "core/time_format.hpp"
 #include "http/json_response.hpp"
 #include "identity/admin_service.hpp"
@@ -21,7 +22,7 @@ namespace {
 
 json::object team_json(const store::Team& team) {
   return {{"name", team.name},
-          {"monthly_budget_usd", team.monthly_budget.to_usd_double()},
+          {"monthly_budget_usd", usd_json(team.monthly_budget)},
           {"clearance", to_string(team.clearance)},
           {"created_at", format_rfc3339_ms(team.created_at_ms)}};
 }
@@ -36,16 +37,15 @@ json::object key_json(const identity::KeyInfo& key) {
   return out;
 }
 
-// Dollars as JSON numbers: micros / 10^6 is the double nearest the exact
-// decimal, which to_json prints back as that decimal (below $10^9).
+// Dollars as JSON numbers written exactly from the micro-dollars (usd_json).
 json::object spend_json(Money cap, const budget::SpendSnapshot& s) {
   const __int128 left = static_cast<__int128>(cap.micros) - s.spent.micros - s.reserved.micros;
   const Money remaining = left <= 0 ? Money{} : Money::from_micros(static_cast<std::int64_t>(left));
   return {{"period", s.period},
-          {"cap_usd", cap.to_usd_double()},
-          {"spent_usd", s.spent.to_usd_double()},
-          {"reserved_usd", s.reserved.to_usd_double()},
-          {"remaining_usd", remaining.to_usd_double()},
+          {"cap_usd", usd_json(cap)},
+          {"spent_usd", usd_json(s.spent)},
+          {"reserved_usd", usd_json(s.reserved)},
+          {"remaining_usd", usd_json(remaining)},
           {"requests", s.requests}};
 }
 
@@ -135,8 +135,8 @@ json::object audit_json(const telemetry::AuditRecord& row) {
   out["error_type"] = row.error_type;
   out["input_tokens"] = row.input_tokens;
   out["output_tokens"] = row.output_tokens;
-  // Written with the shortest round-trip decimal (core/json.hpp), so 123 micro-dollars read 0.000123.
-  out["cost_usd"] = row.cost.to_usd_double();
+  // Exact from the micro-dollars, never in exponent form (core/json.hpp): 123 micro-dollars read 0.000123.
+  out["cost_usd"] = usd_json(row.cost);
   out["budget_period"] = row.budget_period;
   out["latency_ms"] = micros_to_ms(row.latency_us);
   out["overhead_ms"] = micros_to_ms(row.overhead_us);

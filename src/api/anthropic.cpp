@@ -39,11 +39,11 @@ class AnthropicEncoder final : public EventEncoder {
 
 }  // namespace
 
-void register_anthropic_routes(http::Router& router, gateway::Gateway& gateway) {
-  router.add("POST", "/v1/messages", http::Credential::api_key, [&gateway](HttpRequest& request) -> boost::asio::awaitable<HttpResponse> {
+void register_anthropic_routes(http::Router& router, gateway::Gateway& gateway, const RequestLimits& limits) {
+  router.add("POST", "/v1/messages", http::Credential::api_key, [&gateway, limits](HttpRequest& request) -> boost::asio::awaitable<HttpResponse> {
     auto body = http::parse_json_object(request);
     if (!body.ok()) co_return anthropic_error(body.error(), request.request_id);
-    auto chat = wire::anthropic::parse_chat_request(*body);
+    auto chat = wire::anthropic::parse_chat_request(*body, limits);
     if (!chat.ok()) co_return anthropic_error(chat.error(), request.request_id);
     if (chat->stream) {
       co_return streamed_chat(gateway, request, std::move(chat).value(), std::make_unique<AnthropicEncoder>(),

@@ -5,12 +5,14 @@
 #include <charconv>
 #include <cmath>
 
+#include "core/json.hpp"
 #include "core/time_format.hpp"
 #include "http/json_response.hpp"
 
 namespace aegis::api {
 
 namespace json = boost::json;
+using Awaitable = boost::asio::awaitable<http::HttpResponse>;
 
 namespace {
 
@@ -58,7 +60,9 @@ json::object job_json(const jobs::Job& job) {
     out["result"] = json::object{
         {"text", job.result.text},
         {"usage", json::object{{"input_tokens", job.result.input_tokens}, {"output_tokens", job.result.output_tokens}}},
-        {"cost_usd", job.result.cost.to_usd_double()}};
+        {"cost_usd", usd_json(job.result.cost)}};
+  } else {
+    out["result"] = nullptr;
   }
   if (!job.content_error && !job.error.type.empty()) {
     out["error"] = json::object{{"type", job.error.type}, {"message", job.error.message}};
@@ -127,14 +131,14 @@ Result<jobs::ListQuery> list_query(const http::HttpRequest& request) {
 
 }  // namespace
 
-void register_job_routes(http::Router& router, jobs::JobService& service) {
-  router.add("POST", "/v1/jobs", http::Credential::api_key, [&service](http::HttpRequest& request) -> boost::asio::awaitable<http::HttpResponse> {
+void register_job_routes(http::Router& router, jobs::JobService& service, const RequestLimits& limits) {
+  router.add("POST", "/v1/jobs", http::Credential::api_key, [&service, limits](http::HttpRequest& request) -> Awaitable {
     if (!request.principal) co_return fail(make_error(ErrorCode::unauthorized, "missing API key"), request);
     auto body = http::parse_json_object(request);
     if (!body.ok()) co_return fail(body.error(), request);
     auto key = idempotency_key(request);
     if (!key.ok()) co_return fail(key.error(), request);
-    auto parsed = jobs::parse_job_request(*body);
+    auto parsed = jobs::parse_job_request(*body, limits);
     if (!parsed.ok()) co_return fail(parsed.error(), request);
     auto submitted = co_await service.submit(*request.principal, std::move(parsed).value(), std::move(key).value(),
                                                  request.request_id);

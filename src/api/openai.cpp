@@ -12,6 +12,7 @@ namespace aegis::api {
 namespace json = boost::json;
 using http::HttpRequest;
 using http::HttpResponse;
+using Awaitable = boost::asio::awaitable<HttpResponse>;
 
 namespace {
 
@@ -36,11 +37,11 @@ class OpenAiEncoder final : public EventEncoder {
 
 }  // namespace
 
-void register_openai_routes(http::Router& router, gateway::Gateway& gateway) {
-  router.add("POST", "/v1/chat/completions", http::Credential::api_key, [&gateway](HttpRequest& request) -> boost::asio::awaitable<HttpResponse> {
+void register_openai_routes(http::Router& router, gateway::Gateway& gateway, const RequestLimits& limits) {
+  router.add("POST", "/v1/chat/completions", http::Credential::api_key, [&gateway, limits](HttpRequest& request) -> Awaitable {
     auto body = http::parse_json_object(request);
     if (!body.ok()) co_return openai_error(body.error(), request.request_id);
-    auto chat = wire::openai::parse_chat_request(*body);
+    auto chat = wire::openai::parse_chat_request(*body, limits);
     if (!chat.ok()) co_return openai_error(chat.error(), request.request_id);
     if (chat->stream) {
       co_return streamed_chat(gateway, request, std::move(chat).value(),
@@ -55,10 +56,10 @@ void register_openai_routes(http::Router& router, gateway::Gateway& gateway) {
                                       std::move(write_error));
   });
 
-  router.add("POST", "/v1/embeddings", http::Credential::api_key, [&gateway](HttpRequest& request) -> boost::asio::awaitable<HttpResponse> {
+  router.add("POST", "/v1/embeddings", http::Credential::api_key, [&gateway, limits](HttpRequest& request) -> Awaitable {
     auto body = http::parse_json_object(request);
     if (!body.ok()) co_return openai_error(body.error(), request.request_id);
-    auto embed = wire::openai::parse_embed_request(*body);
+    auto embed = wire::openai::parse_embed_request(*body, limits);
     if (!embed.ok()) co_return openai_error(embed.error(), request.request_id);
     gateway::CallContext context;
     context.principal = request.principal ? &*request.principal : nullptr;

@@ -277,15 +277,15 @@ std::uint16_t Application::start() {
     api::register_metrics_route(s.router, s.metrics);
   }
   api::register_whoami_route(s.router);
-  api::register_openai_routes(s.router, *s.gateway);
-  api::register_anthropic_routes(s.router, *s.gateway);
+  api::register_openai_routes(s.router, *s.gateway, s.config->limits);
+  api::register_anthropic_routes(s.router, *s.gateway, s.config->limits);
   s.job_store = jobs::open_job_store(s.config->storage, s.config->jobs);
   s.job_service = std::make_unique<jobs::JobService>(
       jobs::JobServiceDeps{s.config->jobs, *s.job_store, *s.gateway, *s.router_rules, *s.budgets, *s.store, s.db,
                            s.metrics, SystemClock::instance()},
       s.io);
   s.job_service->start();
-  api::register_job_routes(s.router, *s.job_service);
+  api::register_job_routes(s.router, *s.job_service, s.config->limits);
   if (!s.demo_upstreams.empty()) api::register_demo_routes(s.router, s.demo_upstreams);
   api::AdminContext admin_context{*s.store, s.db, *s.authenticator, SystemClock::instance()};
   admin_context.ledger = s.ledger.get();

@@ -64,7 +64,7 @@ int AdminCommands::run(const std::string& fallback_config_path) {
   auto print_team = [this](const store::Team& t) {
     if (json_) {
       std::cout << to_json(json::object{{"name", t.name},
-                                        {"monthly_budget_usd", t.monthly_budget.to_usd_double()},
+                                        {"monthly_budget_usd", usd_json(t.monthly_budget)},
                                         {"clearance", to_string(t.clearance)},
                                         {"created_at", format_rfc3339_ms(t.created_at_ms)}})
                 << "\n";

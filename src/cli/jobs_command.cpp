@@ -92,6 +92,17 @@ std::string route_text(const json::object& job) {
          or_dash(string_field(*route, "model"));
 }
 
+// A job re-serialised by this command keeps its cost as the gateway wrote it
+// (0.000054, not the 5.4e-05 a double would print).
+json::object exact_cost(json::object job) {
+  auto* result = job.if_contains("result");
+  auto* cost = result && result->is_object() ? result->get_object().if_contains("cost_usd") : nullptr;
+  if (cost && cost->is_number()) {
+    if (const auto money = Money::from_usd_double(cost->to_number<double>())) *cost = usd_json(*money);
+  }
+  return job;
+}
+
 // Always six decimals, so a column of costs lines up on the point.
 std::string cost_text(const json::object& job) {
   const auto* result = object_field(job, "result");
@@ -289,7 +300,7 @@ class Session {
         // Several pages make one document of the same shape, as if the server
         // had answered with everything at once.
         json::array data;
-        for (auto& job : jobs) data.push_back(std::move(job));
+        for (auto& job : jobs) data.push_back(exact_cost(std::move(job)));
         json::object merged{
             {"object", "list"}, {"data", std::move(data)}, {"has_more", false}, {"next_cursor", nullptr}};
         std::cout << to_json(merged) << "\n";

@@ -187,9 +187,9 @@ int RouteCommand::run() {
                      {"level", to_string(*level)}};
     if (budget) {
       out["budget"] = json::object{{"period", budget->period},
-                                   {"monthly_usd", budget->cap.to_usd_double()},
-                                   {"spent_usd", budget->spent.to_usd_double()},
-                                   {"remaining_usd", budget->remaining.to_usd_double()}};
+                                   {"monthly_usd", usd_json(budget->cap)},
+                                   {"spent_usd", usd_json(budget->spent)},
+                                   {"remaining_usd", usd_json(budget->remaining)}};
     } else {
       out["budget"] = nullptr;
     }

@@ -12,6 +12,7 @@
 #include "core/classification.hpp"
 #include "core/money.hpp"
 #include "core/secret_key.hpp"
+#include "core/request_limits.hpp"
 
 namespace aegis::config {
 
@@ -160,6 +161,9 @@ struct JobsConfig {
   JobsEncryptionConfig encryption;
 };
 
+// `limits:` bounds on the shape of one request (core/request_limits.hpp).
+using LimitsConfig = RequestLimits;
+
 struct LoggingConfig {
   std::string level = "info";  // trace|debug|info|warn|error|off
   bool access_log = true;
@@ -177,6 +181,7 @@ struct Config {
   BudgetConfig budgets;
   RagConfig rag;
   JobsConfig jobs;
+  LimitsConfig limits;
   LoggingConfig logging;
   std::string source;  // file path it was loaded from, or "<built-in>"
 };

@@ -328,6 +328,7 @@ class Loader {
   void jobs(const Field& f, JobsConfig& out);
   void jobs_keep_requests(const Field& f, JobsConfig& out);
   void jobs_encryption(const Field& f, JobsEncryptionConfig& out);
+  void limits(const Field& f, LimitsConfig& out);
   void logging(const Field& f, LoggingConfig& out);
 
   std::string file_;
@@ -1220,6 +1221,28 @@ void Loader::jobs_encryption(const Field& f, JobsEncryptionConfig& out) {
   }
 }
 
+// `limits:` request shapes. Each bound is at least 1; the ceilings only keep
+// a typo (an extra zero or three) from switching a bound off.
+void Loader::limits(const Field& f, LimitsConfig& out) {
+  static const std::vector<std::string_view> keys = {"max_messages", "max_tools", "max_stop_sequences",
+                                                     "max_embedding_inputs", "max_text_bytes"};
+  const auto e = mapping(f, &keys);
+  if (!e) return;
+  for (const auto& [key, v] : e->items) {
+    if (key == "max_messages") {
+      read_int(v, out.max_messages, 1, 1'000'000);
+    } else if (key == "max_tools") {
+      read_int(v, out.max_tools, 1, 100'000);
+    } else if (key == "max_stop_sequences") {
+      read_int(v, out.max_stop_sequences, 1, 100'000);
+    } else if (key == "max_embedding_inputs") {
+      read_int(v, out.max_embedding_inputs, 1, 1'000'000);
+    } else if (key == "max_text_bytes") {
+      read_int(v, out.max_text_bytes, 1024, 1024LL * 1024 * 1024);
+    }
+  }
+}
+
 void Loader::rag(const Field& f, RagConfig& out) {
   static const std::vector<std::string_view> keys = {"chunk_bytes", "chunk_overlap_bytes", "top_k"};
   const auto e = mapping(f, &keys);
@@ -1274,7 +1297,8 @@ Config Loader::run(const std::string& text) {
     if (!docs.empty()) {
       static const std::vector<std::string_view> sections = {
           "server", "storage", "providers", "routing", "resilience", "egress",
-          "classification", "pii", "budgets", "rag", "jobs", "logging"};
+          "classification", "pii", "budgets", "rag", "jobs", "logging",
+          "limits"};
       const Field root{"", docs[0], {1, 1}};
       if (const auto top = mapping(root, &sections)) {
         // Fixed order, whatever the order in the file: routing needs the providers.
@@ -1291,6 +1315,7 @@ Config Loader::run(const std::string& text) {
         if (const Field* s = top->find("budgets")) budgets(*s, cfg.budgets);
         if (const Field* s = top->find("rag")) rag(*s, cfg.rag);
         if (const Field* s = top->find("logging")) logging(*s, cfg.logging);
+        if (const Field* s = top->find("limits")) limits(*s, cfg.limits);
 
         // No explicit chain: every provider in file order, local ones last,
         // so that the chain ends in the local model.

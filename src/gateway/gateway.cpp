@@ -340,6 +340,10 @@ Result<routing::RouteDecision> Gateway::route(Call& call, Level level, const std
   metrics_->route_decisions.with({decision->tier.empty() ? std::string("none") : decision->tier, decision->rule}).inc();
   call.row.tier = decision->tier;
   call.row.reason = decision->reason;
+  if (!decision->chain.empty()) {
+    const auto& first = decision->chain.front();
+    ctx.decided = Route{decision->tier, first.provider->info().name, first.model, decision->reason, first.locality};
+  }
   return decision;
 }
 

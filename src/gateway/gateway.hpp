@@ -67,6 +67,10 @@ struct CallContext {
   bool marked_public = false;      // the caller marked the content public (header / field)
   Level level = Level::INTERNAL;   // filled by the gateway: the assembled prompt's classification
   Route route;                     // filled by the gateway once a provider is chosen
+  // Filled at stage 4 with the router's decision (its chain's first target),
+  // also when no provider is then tried (breakers open, local provider down):
+  // what a failed job shows as its route.
+  Route decided;
   Money cost;                      // filled after the call: the actual cost booked
 
   // Async jobs (jobs/job_service.hpp) carry what submit decided into the run:

@@ -20,8 +20,12 @@ constexpr std::size_t kMaxMetadataValueBytes = 512;
 
 Error invalid(std::string message) { return make_error(ErrorCode::invalid_request, std::move(message)); }
 
-Result<void> parse_messages(const json::value& value, ChatRequest& chat) {
+Result<void> parse_messages(const json::value& value, ChatRequest& chat, const RequestLimits& limits, TextTally& text) {
   if (!value.is_array() || value.get_array().empty()) return invalid("messages must be a non-empty array");
+  if (auto within = check_item_limit("messages", value.get_array().size(), limits.max_messages, "max_messages");
+      !within.ok()) {
+    return within;
+  }
   bool has_user = false;
   std::size_t i = 0;
   for (const auto& item : value.get_array()) {
@@ -36,14 +40,14 @@ Result<void> parse_messages(const json::value& value, ChatRequest& chat) {
     if (!role || !role->is_string()) return invalid(at + ".role must be \"system\", \"user\" or \"assistant\"");
     if (!content || !content->is_string()) return invalid(at + ".content must be a string");
     const std::string_view r = role->get_string();
-    const std::string text(content->get_string());
+    if (auto within = text.add(content->get_string().size()); !within.ok()) return within;
     if (r == "system") {
       if (!chat.system.empty()) chat.system += "\n\n";
-      chat.system += text;
+      chat.system += content->get_string();
     } else if (r == "user" || r == "assistant") {
       Message message;
       message.role = r == "user" ? Role::user : Role::assistant;
-      message.text = text;
+      message.text = std::string(content->get_string());
       has_user = has_user || r == "user";
       chat.messages.push_back(std::move(message));
     } else {
@@ -56,7 +60,7 @@ Result<void> parse_messages(const json::value& value, ChatRequest& chat) {
 
 }  // namespace
 
-Result<JobRequest> parse_job_request(const json::object& body) {
+Result<JobRequest> parse_job_request(const json::object& body, const RequestLimits& limits) {
   if (auto unknown = http::reject_unknown_fields(
           body, {"task_type", "messages", "prompt", "max_tokens", "model", "metadata", "classification"});
       !unknown.ok()) {
@@ -74,12 +78,14 @@ Result<JobRequest> parse_job_request(const json::object& body) {
   const auto* prompt = body.if_contains("prompt");
   if (messages && prompt) return invalid("give either messages or prompt, not both");
   if (!messages && !prompt) return invalid("messages or prompt is required");
+  TextTally text(limits.max_text_bytes);
   if (prompt) {
     if (!prompt->is_string() || prompt->get_string().empty()) return invalid("prompt must be a non-empty string");
+    if (auto within = text.add(prompt->get_string().size()); !within.ok()) return within.error();
     Message message;
     message.text = std::string(prompt->get_string());
     out.chat.messages.push_back(std::move(message));
-  } else if (auto parsed = parse_messages(*messages, out.chat); !parsed.ok()) {
+  } else if (auto parsed = parse_messages(*messages, out.chat, limits, text); !parsed.ok()) {
     return parsed.error();
   }
 
@@ -124,7 +130,8 @@ Result<JobRequest> parse_stored_job_request(std::string_view stored_json) {
   boost::system::error_code ec;
   auto body = json::parse(stored_json, ec);
   if (ec || !body.is_object()) return invalid("the stored job request is not a JSON object");
-  return parse_job_request(body.get_object());
+  // Admitted under the limits of its day: a restart with tighter limits must not fail it.
+  return parse_job_request(body.get_object(), RequestLimits::unlimited());
 }
 
 std::string to_stored_json(const JobRequest& request) {

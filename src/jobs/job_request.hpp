@@ -11,6 +11,7 @@
 
 #include "core/chat.hpp"
 #include "core/classification.hpp"
+#include "core/request_limits.hpp"
 #include "core/result.hpp"
 
 namespace aegis::jobs {
@@ -30,11 +31,14 @@ struct JobRequest {
 
 // 400 invalid_request naming the field for anything outside the contract:
 // unknown fields, wrong types, both or neither of messages/prompt, no user
-// message, out-of-range max_tokens, oversized metadata, a bad task_type.
-Result<JobRequest> parse_job_request(const boost::json::object& body);
+// message, out-of-range max_tokens, oversized metadata, a bad task_type, and
+// more messages or text than `limits` allow (checked before the messages are
+// converted).
+Result<JobRequest> parse_job_request(const boost::json::object& body, const RequestLimits& limits = {});
 
-// parse_job_request of the stored form (to_stored_json); invalid_request when
-// the text is not a JSON object or no longer meets the contract.
+// parse_job_request of the stored form (to_stored_json), without request
+// limits (the job met them at submit); invalid_request when the text is not
+// a JSON object or no longer meets the contract.
 Result<JobRequest> parse_stored_job_request(std::string_view stored_json);
 
 // The canonical JSON stored with the job: messages always as a list,

@@ -334,7 +334,9 @@ asio::awaitable<Execution> JobService::State::execute(Job job) {
     guard.hold_slot(std::move(slot));
   }
   auto outcome = co_await deps.gateway.complete(context, std::move(request->chat));
-  out.route = context.route;
+  // The provider last tried, or, when none was (breakers open, no local provider
+  // up), the route the router decided, so a failed job shows where it was meant to go.
+  out.route = context.route.provider.empty() ? context.decided : context.route;
   out.cost = context.cost;
   if (outcome.ok()) {
     out.completion = std::move(outcome->completion);

@@ -192,7 +192,7 @@ UpstreamFailure failure_from(const json::value& body) {
 
 // ---- Chat requests ------------------------------------------------------------------
 
-Result<ChatRequest> parse_chat_request(const json::value& body) {
+Result<ChatRequest> parse_chat_request(const json::value& body, const RequestLimits& limits) {
   return guarded<ChatRequest>([&]() -> ChatRequest {
     const Context ctx = Context::request();
     const auto& o = as_object(ctx, body, "");
@@ -202,21 +202,35 @@ Result<ChatRequest> parse_chat_request(const json::value& body) {
     if (r.model.empty()) fail_field(ctx, "model", "must not be empty");
     if (field(o, "max_tokens") == nullptr) fail_field(ctx, "max_tokens", "is required");
     r.max_tokens = opt_positive(ctx, o, "max_tokens", "");
-    if (const json::value* system = field(o, "system")) r.system = text_blocks(ctx, *system, "system");
 
     const auto& messages = req_array(ctx, o, "messages", "");
     if (messages.empty()) fail_field(ctx, "messages", "must contain at least one message");
+    // Shapes first, before any item is converted.
+    enforce(check_item_limit("messages", messages.size(), limits.max_messages, "max_messages"));
+    const json::array* tools = opt_array(ctx, o, "tools", "");
+    if (tools != nullptr) enforce(check_item_limit("tools", tools->size(), limits.max_tools, "max_tools"));
+    TextTally text(limits.max_text_bytes);
+
+    if (const json::value* system = field(o, "system")) r.system = text_blocks(ctx, *system, "system");
+    enforce(text.add(r.system.size()));
     for (std::size_t i = 0; i < messages.size(); ++i) {
       const std::string path = element("messages", i);
+      const std::size_t first = r.messages.size();
       parse_message(ctx, as_object(ctx, messages[i], path), path, r.messages);
+      for (std::size_t m = first; m < r.messages.size(); ++m) {
+        enforce(text.add(r.messages[m].text.size()));
+        for (const auto& call : r.messages[m].tool_calls) {
+          enforce(text.add(call.name.size() + call.arguments_json.size()));
+        }
+      }
     }
 
     r.temperature = opt_number_in(ctx, o, "temperature", "", 0.0, 1.0);
     r.top_p = opt_number_in(ctx, o, "top_p", "", 0.0, 1.0);
-    if (const json::array* stop = opt_array(ctx, o, "stop_sequences", "")) {
-      r.stop = string_or_strings(ctx, json::value(*stop), "stop_sequences");
+    if (opt_array(ctx, o, "stop_sequences", "") != nullptr) {
+      r.stop = stop_list(ctx, *field(o, "stop_sequences"), "stop_sequences", limits, text);
     }
-    if (const json::array* tools = opt_array(ctx, o, "tools", "")) {
+    if (tools != nullptr) {
       for (std::size_t i = 0; i < tools->size(); ++i) {
         const std::string p = element("tools", i);
         const auto& t = as_object(ctx, (*tools)[i], p);
@@ -227,6 +241,7 @@ Result<ChatRequest> parse_chat_request(const json::value& body) {
         def.name = std::string(req_string(ctx, t, "name", p));
         if (def.name.empty()) fail_field(ctx, child(p, "name"), "must not be empty");
         def.description = std::string(opt_string(ctx, t, "description", p).value_or(""));
+        enforce(text.add(def.name.size() + def.description.size()));
         def.input_schema = req_object(ctx, t, "input_schema", p);
         r.tools.push_back(std::move(def));
       }

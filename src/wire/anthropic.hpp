@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/chat.hpp"
+#include "core/request_limits.hpp"
 #include "core/result.hpp"
 #include "http/client.hpp"
 
@@ -29,8 +30,10 @@ inline constexpr std::int64_t default_max_tokens = 4096;
 // Validates a client's POST /v1/messages body (400 invalid_request naming the
 // field). max_tokens is required, as in the real API. A user message's
 // tool_result blocks become Role::tool messages; unknown top-level fields
-// (metadata, top_k, thinking, ...) go to passthrough.
-Result<ChatRequest> parse_chat_request(const boost::json::value& body);
+// (metadata, top_k, thinking, ...) go to passthrough. A body outside
+// `limits` (messages, tools, stop_sequences, text) is 400 naming the limit,
+// found before the items are converted.
+Result<ChatRequest> parse_chat_request(const boost::json::value& body, const RequestLimits& limits = {});
 
 // The upstream body. Consecutive tool results are sent as one user message
 // (as the API requires for parallel tool use); temperature is clamped to the

@@ -313,6 +313,20 @@ std::vector<std::string> string_or_strings(const Context& ctx, const json::value
   return out;
 }
 
+void enforce(Result<void> check) {
+  if (!check.ok()) throw Failure{std::move(check).error()};
+}
+
+std::vector<std::string> stop_list(const Context& ctx, const json::value& v, std::string_view path,
+                                   const RequestLimits& limits, TextTally& text) {
+  if (v.is_array()) {
+    enforce(check_item_limit(path, v.get_array().size(), limits.max_stop_sequences, "max_stop_sequences"));
+  }
+  auto stop = string_or_strings(ctx, v, path);
+  for (const auto& s : stop) enforce(text.add(s.size()));
+  return stop;
+}
+
 void merge_absent(json::object& body, const json::object& extra) {
   for (const auto& entry : extra) {
     if (!body.contains(entry.key())) body.emplace(entry.key(), entry.value());

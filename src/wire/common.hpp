@@ -31,6 +31,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/request_limits.hpp"
 #include "core/result.hpp"
 
 namespace aegis::wire {
@@ -154,6 +155,13 @@ std::optional<std::int64_t> opt_positive(const Context& ctx, const boost::json::
 
 // A stop list: a string or an array of strings.
 std::vector<std::string> string_or_strings(const Context& ctx, const boost::json::value& v, std::string_view path);
+
+// A request limit check (core/request_limits.hpp) that failed -> Failure.
+void enforce(Result<void> check);
+// A client's stop list (string_or_strings), refused before it is copied when
+// it holds more than limits.max_stop_sequences; its text is added to `text`.
+std::vector<std::string> stop_list(const Context& ctx, const boost::json::value& v, std::string_view path,
+                                   const RequestLimits& limits, TextTally& text);
 
 // Passthrough merge: copy every key of `extra` that `body` does not have.
 void merge_absent(boost::json::object& body, const boost::json::object& extra);

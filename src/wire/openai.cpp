@@ -170,7 +170,7 @@ json::array tool_calls_array(const std::vector<ToolCall>& calls) {
 
 // ---- Chat requests ------------------------------------------------------------
 
-Result<ChatRequest> parse_chat_request(const json::value& body) {
+Result<ChatRequest> parse_chat_request(const json::value& body, const RequestLimits& limits) {
   return guarded<ChatRequest>([&]() -> ChatRequest {
     const Context ctx = Context::request();
     const auto& o = as_object(ctx, body, "");
@@ -180,6 +180,11 @@ Result<ChatRequest> parse_chat_request(const json::value& body) {
     if (r.model.empty()) fail_field(ctx, "model", "must not be empty");
 
     const auto& messages = req_array(ctx, o, "messages", "");
+    // Shapes first, before any item is converted.
+    enforce(check_item_limit("messages", messages.size(), limits.max_messages, "max_messages"));
+    const json::array* tools = opt_array(ctx, o, "tools", "");
+    if (tools != nullptr) enforce(check_item_limit("tools", tools->size(), limits.max_tools, "max_tools"));
+    TextTally text(limits.max_text_bytes);
     std::string system;
     for (std::size_t i = 0; i < messages.size(); ++i) {
       const std::string path = element("messages", i);
@@ -190,12 +195,15 @@ Result<ChatRequest> parse_chat_request(const json::value& body) {
       if (role == "system" || role == "developer") {
         if (content == nullptr) fail_field(ctx, cpath, "is required");
         if (!system.empty()) system += '\n';
+        const std::size_t before = system.size();
         system += content_text(ctx, *content, cpath, false);
+        enforce(text.add(system.size() - before));
       } else if (role == "user") {
         if (content == nullptr) fail_field(ctx, cpath, "is required");
         Message msg;
         msg.role = Role::user;
         msg.text = content_text(ctx, *content, cpath, false);
+        enforce(text.add(msg.text.size()));
         r.messages.push_back(std::move(msg));
       } else if (role == "assistant") {
         Message msg;
@@ -204,6 +212,8 @@ Result<ChatRequest> parse_chat_request(const json::value& body) {
         if (const json::array* calls = opt_array(ctx, m, "tool_calls", path)) {
           msg.tool_calls = request_tool_calls(ctx, *calls, child(path, "tool_calls"));
         }
+        enforce(text.add(msg.text.size()));
+        for (const auto& call : msg.tool_calls) enforce(text.add(call.name.size() + call.arguments_json.size()));
         r.messages.push_back(std::move(msg));
       } else if (role == "tool") {
         Message msg;
@@ -212,6 +222,7 @@ Result<ChatRequest> parse_chat_request(const json::value& body) {
         if (msg.tool_call_id.empty()) fail_field(ctx, child(path, "tool_call_id"), "must not be empty");
         if (content == nullptr) fail_field(ctx, cpath, "is required");
         msg.text = content_text(ctx, *content, cpath, false);
+        enforce(text.add(msg.text.size()));
         r.messages.push_back(std::move(msg));
       } else if (role == "function") {
         fail_field(ctx, child(path, "role"), "the legacy function role is not supported; use tools");
@@ -227,9 +238,9 @@ Result<ChatRequest> parse_chat_request(const json::value& body) {
     r.max_tokens = max_completion_tokens ? max_completion_tokens : max_tokens;
     r.temperature = opt_number_in(ctx, o, "temperature", "", 0.0, 2.0);
     r.top_p = opt_number_in(ctx, o, "top_p", "", 0.0, 1.0);
-    if (const json::value* stop = field(o, "stop")) r.stop = string_or_strings(ctx, *stop, "stop");
+    if (const json::value* stop = field(o, "stop")) r.stop = stop_list(ctx, *stop, "stop", limits, text);
 
-    if (const json::array* tools = opt_array(ctx, o, "tools", "")) {
+    if (tools != nullptr) {
       for (std::size_t i = 0; i < tools->size(); ++i) {
         const std::string p = element("tools", i);
         const auto& t = as_object(ctx, (*tools)[i], p);
@@ -240,6 +251,7 @@ Result<ChatRequest> parse_chat_request(const json::value& body) {
         def.name = std::string(req_string(ctx, fn, "name", fp));
         if (def.name.empty()) fail_field(ctx, child(fp, "name"), "must not be empty");
         def.description = std::string(opt_string(ctx, fn, "description", fp).value_or(""));
+        enforce(text.add(def.name.size() + def.description.size()));
         if (const json::object* params = opt_object(ctx, fn, "parameters", fp)) def.input_schema = *params;
         r.tools.push_back(std::move(def));
       }
@@ -600,7 +612,7 @@ std::string encode_error(const Error& error) { return sse_data(write_error(error
 
 // ---- Embeddings -----------------------------------------------------------------------------
 
-Result<EmbedRequest> parse_embed_request(const json::value& body) {
+Result<EmbedRequest> parse_embed_request(const json::value& body, const RequestLimits& limits) {
   return guarded<EmbedRequest>([&]() -> EmbedRequest {
     const Context ctx = Context::request();
     const auto& o = as_object(ctx, body, "");
@@ -609,16 +621,21 @@ Result<EmbedRequest> parse_embed_request(const json::value& body) {
     if (r.model.empty()) fail_field(ctx, "model", "must not be empty");
     const json::value* input = field(o, "input");
     if (input == nullptr) fail_field(ctx, "input", "is required");
+    TextTally text(limits.max_text_bytes);
     if (input->is_string()) {
       if (input->get_string().empty()) fail_field(ctx, "input", "must not be empty");
+      enforce(text.add(input->get_string().size()));
       r.inputs.emplace_back(input->get_string());
     } else if (input->is_array()) {
       const auto& a = input->get_array();
       if (a.empty()) fail_field(ctx, "input", "must not be empty");
+      enforce(check_item_limit("input", a.size(), limits.max_embedding_inputs, "max_embedding_inputs"));
+      r.inputs.reserve(a.size());
       for (std::size_t i = 0; i < a.size(); ++i) {
         if (a[i].is_number() || a[i].is_array()) fail_field(ctx, "input", "token arrays are not supported; send text");
         const std::string_view s = as_string(ctx, a[i], element("input", i));
         if (s.empty()) fail_field(ctx, element("input", i), "must not be empty");
+        enforce(text.add(s.size()));
         r.inputs.emplace_back(s);
       }
     } else {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/chat.hpp"
+#include "core/request_limits.hpp"
 #include "core/result.hpp"
 #include "http/client.hpp"
 
@@ -25,8 +26,10 @@ namespace aegis::wire::openai {
 
 // Validates a client's POST /v1/chat/completions body (400 invalid_request
 // naming the field). system/developer messages are joined into
-// ChatRequest::system; unknown top-level fields go to passthrough.
-Result<ChatRequest> parse_chat_request(const boost::json::value& body);
+// ChatRequest::system; unknown top-level fields go to passthrough. A body
+// outside `limits` (messages, tools, stop, text) is 400 naming the limit,
+// found before the items are converted.
+Result<ChatRequest> parse_chat_request(const boost::json::value& body, const RequestLimits& limits = {});
 
 struct WriteOptions {
   // Send the limit as max_completion_tokens (required by OpenAI reasoning
@@ -99,8 +102,10 @@ boost::json::object write_error(const Error& error);
 // ---- Embeddings -------------------------------------------------------------------
 
 // POST /v1/embeddings: input string or array of strings; encoding_format
-// float only (base64 -> 400); dimensions a positive integer.
-Result<EmbedRequest> parse_embed_request(const boost::json::value& body);
+// float only (base64 -> 400); dimensions a positive integer. More inputs than
+// limits.max_embedding_inputs, or more text than limits.max_text_bytes, is
+// 400 naming the limit, before any input is copied.
+Result<EmbedRequest> parse_embed_request(const boost::json::value& body, const RequestLimits& limits = {});
 boost::json::object write_embed_request(const EmbedRequest& request, const std::string& model);
 Result<Embeddings> parse_embed_response(const boost::json::value& body);
 // `base64`: each vector as base64 of its little-endian float32 bytes (encoding_format "base64").

@@ -100,7 +100,7 @@ TEST_F(SpendEndpoint, RemainingIsFlooredAtZeroAndExactToTheMicroDollar) {
   auto response = get("/admin/v1/teams/tiny/spend");
   ASSERT_EQ(response.status, 200) << response.body;
   EXPECT_EQ(response.body,
-            R"({"period":"2026-11","cap_usd":1e-06,"spent_usd":5e-06,"reserved_usd":0.0,"remaining_usd":0.0,"requests":2})");
+            R"({"period":"2026-11","cap_usd":0.000001,"spent_usd":0.000005,"reserved_usd":0.0,"remaining_usd":0.0,"requests":2})");
 }
 
 TEST_F(SpendEndpoint, UnknownTeamIs404AndTheAdminKeyIsRequired) {
