@@ -19,6 +19,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -945,6 +946,12 @@ class BeastHttpClient final : public HttpClient {
       co_return Result<void>{};
     }
     for (;;) {
+      // A cancellation of the caller that landed between two reads aborted
+      // no operation; it still ends the exchange (the state stays cancelled).
+      if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) {
+        exchange->abandon();
+        co_return make_error(ErrorCode::upstream_error, "reading the response body: cancelled");
+      }
       auto next = Exchange::next(exchange);
       auto piece = co_await run_on(strand, std::move(next));
       if (!piece) co_return std::move(piece).error();
