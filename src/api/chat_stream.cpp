@@ -48,6 +48,15 @@ std::string surface_of(const http::HttpRequest& request) {
   if (request.route == "/v1/messages") return "anthropic.messages";
   return "openai.chat";
 }
+// What the client is told. Nothing but the server cancels an HTTP request's
+// call (its drain deadline; a client that leaves is noticed as a failed
+// write), so `cancelled` here means the gateway is stopping, not that the
+// client asked for it. The audit row keeps 499 `cancelled`.
+Error for_client(Error error) {
+  if (error.code != ErrorCode::cancelled) return error;
+  return make_error(ErrorCode::unavailable,
+                    "the gateway is shutting down: the request was cut off at its drain deadline; retry it");
+}
 }  // namespace
 
 Result<std::string> task_of(const http::HttpRequest& request) {
@@ -72,7 +81,7 @@ boost::asio::awaitable<http::HttpResponse> completed_chat(gateway::Gateway& gate
   context.request_id = request.request_id;
   auto outcome = co_await gateway.complete(context, std::move(chat));
   if (!outcome.ok()) {
-    auto response = write_error(outcome.error(), request.request_id);
+    auto response = write_error(for_client(outcome.error()), request.request_id);
     add_governance_headers(response, context);
     co_return response;
   }
@@ -108,8 +117,9 @@ http::HttpResponse streamed_chat(gateway::Gateway& gateway, const http::HttpRequ
     ClientSink sink(writer, *state->encoder, state->context);
     auto outcome = co_await gateway.stream(state->context, std::move(state->chat), sink);
     if (outcome.ok()) co_return;
+    const Error error = for_client(outcome.error());
     if (!writer.committed()) {
-      auto error_response = state->write_error(outcome.error(), state->request_id);
+      auto error_response = state->write_error(error, state->request_id);
       writer.set_status(error_response.status);
       for (auto& h : error_response.headers) writer.set_header(h.name, h.value);
       if (!state->context.route.provider.empty()) writer.set_header("x-aegis-route", state->context.route.header_value());
@@ -117,7 +127,7 @@ http::HttpResponse streamed_chat(gateway::Gateway& gateway, const http::HttpRequ
       writer.set_body(std::move(error_response.body));
       co_return;
     }
-    co_await writer.write(state->encoder->encode_error(outcome.error()));
+    co_await writer.write(state->encoder->encode_error(error));
   };
   return response;
 }

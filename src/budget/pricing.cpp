@@ -40,4 +40,13 @@ Money actual_cost(const Usage& usage, const config::ModelPrice& price) noexcept 
   return price_tokens(usage.input_tokens, usage.output_tokens, price);
 }
 
+Usage streamed_usage(std::size_t streamed_output_bytes, std::int64_t reported_input_tokens,
+                     std::int64_t estimated_input_tokens, std::optional<std::int64_t> max_output_tokens) noexcept {
+  Usage usage;
+  usage.input_tokens = reported_input_tokens > 0 ? reported_input_tokens : non_negative(estimated_input_tokens);
+  usage.output_tokens = estimate_input_tokens(streamed_output_bytes);  // the same ceil(bytes / 3)
+  if (max_output_tokens) usage.output_tokens = std::min(usage.output_tokens, non_negative(*max_output_tokens));
+  return usage;
+}
+
 }  // namespace aegis::budget

@@ -5,6 +5,7 @@
 // saturates at INT64_MAX so absurd inputs cannot wrap into small amounts.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include "config/config.hpp"
 #include "core/chat.hpp"
@@ -31,6 +32,20 @@ CostEstimate estimate_cost(std::size_t prompt_bytes, std::int64_t max_tokens, co
 // The exact cost of reported usage, rounded up to the next micro-dollar.
 // Negative token counts or prices count as 0; the result saturates at INT64_MAX.
 Money actual_cost(const Usage& usage, const config::ModelPrice& price) noexcept;
+
+// The usage to bill for a stream whose provider never reported it (the client
+// left, the provider failed mid-stream, or the drain deadline cut it off):
+// what was streamed, counted conservatively with the estimator's own rule.
+//   output: ceil(streamed_output_bytes / 3), the bytes of text and tool-call
+//           arguments and names the provider streamed (tokens are ~4 bytes, so
+//           this over-counts), capped at the request's max_tokens when it had
+//           one (a provider never generates more than that);
+//   input:  the input tokens the provider reported in its start event when it
+//           did (Anthropic's message_start), otherwise the preflight estimate.
+// The result may exceed the preflight reservation (a reported input count
+// above the byte estimate); the caller books it anyway: the provider bills it.
+Usage streamed_usage(std::size_t streamed_output_bytes, std::int64_t reported_input_tokens,
+                     std::int64_t estimated_input_tokens, std::optional<std::int64_t> max_output_tokens) noexcept;
 
 // Lower-level helper: ceil((in_tokens * in_price + out_tokens * out_price) / 1'000'000).
 Money price_tokens(std::int64_t input_tokens, std::int64_t output_tokens, const config::ModelPrice& price) noexcept;

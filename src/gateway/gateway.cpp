@@ -32,6 +32,17 @@ std::vector<double> overhead_buckets() {
 
 double usd(Money m) { return static_cast<double>(m.micros) / 1e6; }
 
+// What the current attempt has streamed, kept by the Call rather than the
+// stream sink: a coroutine torn down at the drain deadline destroys the sink's
+// frame before the Call's, and the Call still has to bill it.
+struct StreamedSoFar {
+  std::size_t output_bytes = 0;          // text, tool-call names and arguments as the provider sent them
+  std::int64_t reported_input_tokens = 0;  // from a start event that carried usage (Anthropic's message_start)
+  bool client_saw_bytes = false;
+
+  bool any() const { return output_bytes > 0 || client_saw_bytes; }
+};
+
 }  // namespace
 
 std::string Route::header_value() const {
@@ -115,7 +126,6 @@ class Gateway::Call {
   Result<void> preflight(Money estimate) {
     if (context_.held_reservation) {  // taken at job submit: adopt it, this call settles it now
       reservation_ = *context_.held_reservation;
-      estimate_ = context_.held_estimate;
       context_.held_reservation.reset();
       return {};
     }
@@ -123,7 +133,6 @@ class Gateway::Call {
     auto reservation = gateway_.deps_.budgets.preflight(row.team, cap(), estimate);
     if (!reservation.ok()) return std::move(reservation).error();
     reservation_ = *reservation;
-    estimate_ = estimate;
     return {};
   }
 
@@ -140,9 +149,39 @@ class Gateway::Call {
     }
   }
 
-  // The upstream began answering but we never saw its usage (the client left mid-stream):
-  // the provider may still bill, so the conservative estimate is booked.
-  void upstream_started() { upstream_started_ = true; }
+  // For streamed_usage(): the preflight's input estimate and the request's output ceiling.
+  void expect_tokens(std::int64_t estimated_input_tokens, std::optional<std::int64_t> max_output_tokens) {
+    estimated_input_tokens_ = estimated_input_tokens;
+    max_output_tokens_ = max_output_tokens;
+  }
+
+  // Stage 6: an attempt at `provider` starts. Until end_attempt(), a Call
+  // destroyed with its coroutine (the drain deadline) records the attempt as
+  // `provider:interrupted` and bills what it streamed.
+  void begin_attempt(const std::string& provider, const config::ModelPrice& price) {
+    attempt_provider_ = provider;
+    attempt_price_ = price;
+    attempt_in_flight_ = true;
+    streamed_ = {};
+  }
+  // run_chat has the attempt's outcome and records it itself.
+  void end_attempt() { attempt_in_flight_ = false; }
+  StreamedSoFar& streamed() { return streamed_; }
+  bool streamed_any() const { return streamed_.any(); }
+
+  // Stage 9 for a stream cut short before the provider reported usage (the
+  // client left, the provider failed after the client saw bytes, the drain
+  // deadline): the provider bills what it generated, so what it streamed is
+  // counted (budget::streamed_usage) and booked at the attempt's own price.
+  // That can exceed the reservation when the provider reported more input
+  // tokens than the byte estimate; it is booked all the same (commit books
+  // an actual above the reservation): under-booking what a provider bills
+  // would let a team spend past its cap unseen.
+  void bill_streamed() {
+    reconcile(budget::streamed_usage(streamed_.output_bytes, streamed_.reported_input_tokens, estimated_input_tokens_,
+                                     max_output_tokens_),
+              attempt_price_);
+  }
 
   void time_provider(std::chrono::steady_clock::duration d) { provider_time_ += d; }
   // An admitted job writes its row when it runs, not when it is submitted.
@@ -154,13 +193,16 @@ class Gateway::Call {
  private:
   void finish() {
     auto& deps = gateway_.deps_;
+    if (attempt_in_flight_) {
+      // The coroutine was destroyed while the provider was answering (the
+      // drain deadline passed): the route fields say who it was.
+      attempt_in_flight_ = false;
+      row.fallback_path.push_back(attempt_provider_ + ":interrupted");
+      gateway_.metrics_->attempts.with({attempt_provider_, "interrupted"}).inc();
+      if (streamed_.any()) bill_streamed();
+    }
     if (reservation_) {
-      if (upstream_started_) {
-        row.cost = estimate_;
-        row.budget_period = deps.budgets.commit(*reservation_, row.team, cap(), estimate_);
-      } else {
-        deps.budgets.release(*reservation_, row.team, cap());
-      }
+      deps.budgets.release(*reservation_, row.team, cap());
       reservation_.reset();
     }
     if (!record_) return;
@@ -186,8 +228,12 @@ class Gateway::Call {
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::duration provider_time_{};
   std::optional<budget::ReservationId> reservation_;
-  Money estimate_;
-  bool upstream_started_ = false;
+  std::int64_t estimated_input_tokens_ = 0;
+  std::optional<std::int64_t> max_output_tokens_;
+  std::string attempt_provider_;
+  config::ModelPrice attempt_price_;
+  bool attempt_in_flight_ = false;
+  StreamedSoFar streamed_;
   bool record_ = true;
 };
 
@@ -227,7 +273,7 @@ void count_entities(const Inspection& in, telemetry::AuditRecord& row) {
 // invented-PII scan.
 class GovernedSink final : public providers::DeltaSink {
  public:
-  explicit GovernedSink(providers::DeltaSink& client) : client_(client) {}
+  GovernedSink(providers::DeltaSink& client, StreamedSoFar& streamed) : client_(client), streamed_(streamed) {}
 
   // For the next attempt; `vault` is null when the target saw the original text.
   void begin_attempt(const privacy::Vault* vault) {
@@ -242,8 +288,10 @@ class GovernedSink final : public providers::DeltaSink {
     switch (event.kind) {
       case StreamEvent::Kind::start:
         pending_start_ = event;
+        streamed_.reported_input_tokens = event.usage.input_tokens;
         co_return true;
       case StreamEvent::Kind::text: {
+        streamed_.output_bytes += event.text.size();  // as generated: before placeholders are restored
         StreamEvent out = event;
         if (text_restorer_) out.text = text_restorer_->feed(event.text);
         answer_ += out.text;
@@ -251,8 +299,10 @@ class GovernedSink final : public providers::DeltaSink {
         co_return co_await forward(out);
       }
       case StreamEvent::Kind::tool_call_start:
+        streamed_.output_bytes += event.tool_call.name.size();
         co_return co_await forward(event);
       case StreamEvent::Kind::tool_call_delta: {
+        streamed_.output_bytes += event.text.size();
         StreamEvent out = event;
         if (vault_ && !vault_->empty()) {
           auto [it, inserted] = tool_restorers_.try_emplace(event.index, *vault_);
@@ -296,18 +346,21 @@ class GovernedSink final : public providers::DeltaSink {
       StreamEvent start = std::move(*pending_start_);
       pending_start_.reset();
       emitted_ = true;
+      streamed_.client_saw_bytes = true;
       if (!co_await client_.on_event(start)) {
         client_gone_ = true;
         co_return false;
       }
     }
     emitted_ = true;
+    streamed_.client_saw_bytes = true;
     const bool more = co_await client_.on_event(event);
     if (!more) client_gone_ = true;
     co_return more;
   }
 
   providers::DeltaSink& client_;
+  StreamedSoFar& streamed_;
   const privacy::Vault* vault_ = nullptr;
   std::optional<StreamEvent> pending_start_;
   std::optional<privacy::StreamingRestorer> text_restorer_;
@@ -399,6 +452,7 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
   const std::int64_t max_tokens = request.max_tokens.value_or(kDefaultOutputTokensEstimate);
   const auto estimate = budget::estimate_cost(in.prompt.text.size(), max_tokens, worst_price(*decision));
   if (auto reserved = call.preflight(estimate.cost); !reserved.ok()) co_return std::move(reserved).error();
+  call.expect_tokens(estimate.input_tokens, request.max_tokens);
 
   // Stage 3 (lazily) + 6: dispatch over the chain.
   privacy::Vault own_vault;
@@ -406,7 +460,7 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
   std::optional<ChatRequest> masked;
   MaskCounts mask_counts;
   std::optional<GovernedSink> governed;
-  if (sink) governed.emplace(*sink);
+  if (sink) governed.emplace(*sink, call.streamed());
   std::optional<Error> last_error;
   bool answered = false;
   bool used_mask = false;
@@ -450,6 +504,7 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
     // Where data went: cloud as soon as any cloud target was sent to.
     if (row.locality != "cloud") row.locality = std::string(locality_name(target.locality));
 
+    call.begin_attempt(name, price_of(name, target.model));
     const auto sent_at = deps_.clock.steady_now();
     Result<void> outcome;
     Completion answer;
@@ -465,28 +520,35 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
       }
     }
     call.time_provider(deps_.clock.steady_now() - sent_at);
+    call.end_attempt();
 
-    // Cancelled by our caller (a job's DELETE aborts the socket): the provider did
-    // nothing wrong, so no breaker failure, no fallback, and the row names only it.
+    // Cancelled by our caller: a job's DELETE, or, for a stream, the server's
+    // drain deadline (both abort the socket operation). The provider did
+    // nothing wrong, so no breaker failure, no fallback, and the row names
+    // only it; whatever the stream already carried is billed.
     if ((co_await boost::asio::this_coro::cancellation_state).cancelled() != boost::asio::cancellation_type::none) {
       permit.record_neutral();
       deps_.health.publish(name);
-      row.fallback_path.push_back(name + ":cancelled");
-      metrics_->attempts.with({name, "cancelled"}).inc();
+      const std::string cut = governed ? "interrupted" : "cancelled";
+      row.fallback_path.push_back(name + ":" + cut);
+      metrics_->attempts.with({name, cut}).inc();
+      if (governed && call.streamed_any()) call.bill_streamed();
       co_return make_error(ErrorCode::cancelled, "the call was cancelled");
     }
 
     if (outcome.ok()) {
       permit.record_success();
       deps_.health.publish(name);
-      row.fallback_path.push_back(name + ":ok");
-      metrics_->attempts.with({name, "ok"}).inc();
+      // A stream that returns without its finish event ended because the client left.
+      const std::string result = governed && !governed->finished() ? "client_gone" : "ok";
+      row.fallback_path.push_back(name + ":" + result);
+      metrics_->attempts.with({name, result}).inc();
       answered = true;
       if (governed) {
         if (governed->finished()) {
           call.reconcile(governed->usage(), price_of(name, target.model));
         } else {
-          call.upstream_started();  // the client left mid-stream
+          call.bill_streamed();
         }
       } else {
         answer.provider = name;
@@ -507,7 +569,7 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
       if (row.fallback_path.size() == 1) row.locality.clear();  // the guard stopped it before a byte left
     }
     const bool client_saw_bytes = governed && governed->emitted();
-    if (client_saw_bytes) call.upstream_started();
+    if (client_saw_bytes) call.bill_streamed();  // the answer is cut short: bill what it carried
     if (judge(error, client_saw_bytes) == AttemptVerdict::stop) co_return error;
     last_error = error;
   }

@@ -19,6 +19,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -592,30 +593,29 @@ class Exchange {
     };
   }
 
+  // Error messages name the kind of failure, never the host, address, port or
+  // URL: a provider's error reaches API clients, and a caller that wants the
+  // destination in a log knows it already (the provider logs its upstream).
   Error timeout_error() const {
     const auto ms = [](std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; };
     const auto& t = request_.timeouts;
-    std::string where = target_.authority;
     if (total_binding_) {
-      return make_error(ErrorCode::upstream_timeout,
-                        "upstream " + where + " exceeded the total timeout of " + ms(t.total));
+      return make_error(ErrorCode::upstream_timeout, "the upstream exceeded the total timeout of " + ms(t.total));
     }
     switch (phase_) {
       case Phase::connect:
-        return make_error(ErrorCode::upstream_timeout, "connecting to " + where + " timed out after " + ms(t.connect));
+        return make_error(ErrorCode::upstream_timeout, "connecting to the upstream timed out after " + ms(t.connect));
       case Phase::first_byte:
-        return make_error(ErrorCode::upstream_timeout,
-                          "no response headers from " + where + " within " + ms(t.first_byte));
+        return make_error(ErrorCode::upstream_timeout, "no response headers from the upstream within " + ms(t.first_byte));
       case Phase::idle:
         break;
     }
-    return make_error(ErrorCode::upstream_timeout,
-                      "upstream " + where + " sent no data for " + ms(t.idle) + " (idle timeout)");
+    return make_error(ErrorCode::upstream_timeout, "the upstream sent no data for " + ms(t.idle) + " (idle timeout)");
   }
 
   Error io_error(std::string_view what, const error_code& ec) const {
     if (watchdog_->fired()) return timeout_error();
-    return make_error(ErrorCode::upstream_error, std::string(what) + " " + target_.authority + ": " + describe(ec));
+    return make_error(ErrorCode::upstream_error, std::string(what) + ": " + describe(ec));
   }
 
   asio::awaitable<Result<void>> do_start() {
@@ -673,7 +673,7 @@ class Exchange {
   asio::awaitable<Result<void>> connect() {
     const std::string& host = proxy_ ? proxy_->host : target_.host;
     const std::uint16_t port = proxy_ ? proxy_->port : target_.port;
-    const std::string where = proxy_ ? "proxy " + proxy_->authority : target_.authority;
+    const std::string where = proxy_ ? "the proxy" : "the upstream";
 
     tcp::resolver resolver(strand_);
     auto cancel_resolve = [&resolver] { resolver.cancel(); };
@@ -683,7 +683,9 @@ class Exchange {
     if (watchdog_->fired()) co_return timeout_error();
     if (resolve_ec) {
       watchdog_->disarm();
-      co_return make_error(ErrorCode::upstream_error, "DNS lookup for " + host + " failed: " + resolve_ec.message());
+      co_return make_error(ErrorCode::upstream_error,
+                           std::string(proxy_ ? "DNS lookup for the proxy failed: " : "DNS lookup for the upstream failed: ") +
+                               resolve_ec.message());
     }
 
     connection_ = std::make_unique<Connection>(core_->executor);
@@ -730,7 +732,7 @@ class Exchange {
     auto [write_ec, written] = co_await asio::async_write(socket, asio::buffer(head), kNoThrow);
     if (watchdog_->fired()) co_return timeout_error();
     if (write_ec) {
-      co_return make_error(ErrorCode::upstream_error, "proxy " + proxy_->authority + ": " + describe(write_ec));
+      co_return make_error(ErrorCode::upstream_error, "sending CONNECT to the proxy: " + describe(write_ec));
     }
     bhttp::response_parser<bhttp::empty_body> parser;
     parser.skip(true);  // a 2xx answer to CONNECT has no body: the tunnel starts right after
@@ -738,15 +740,14 @@ class Exchange {
     auto [read_ec, read] = co_await bhttp::async_read_header(socket, connection_->buffer, parser, kNoThrow);
     if (watchdog_->fired()) co_return timeout_error();
     if (read_ec) {
-      co_return make_error(ErrorCode::upstream_error, "proxy " + proxy_->authority + ": " + describe(read_ec));
+      co_return make_error(ErrorCode::upstream_error, "reading the proxy's CONNECT answer: " + describe(read_ec));
     }
     const int status = parser.get().result_int();
     if (status < 200 || status > 299) {
-      co_return make_error(ErrorCode::upstream_error, "proxy " + proxy_->authority + " refused CONNECT to " +
-                                                          target_.authority + " with status " + std::to_string(status));
+      co_return make_error(ErrorCode::upstream_error, "the proxy refused CONNECT with status " + std::to_string(status));
     }
     if (connection_->buffer.size() != 0) {
-      co_return make_error(ErrorCode::upstream_error, "proxy " + proxy_->authority + " sent data before the tunnel");
+      co_return make_error(ErrorCode::upstream_error, "the proxy sent data before the tunnel");
     }
     co_return Result<void>{};
   }
@@ -758,7 +759,7 @@ class Exchange {
     if (!target_.host_is_ip) {
       // SNI (never for IP literals, RFC 6066).
       if (SSL_set_tlsext_host_name(c.tls->native_handle(), target_.host.c_str()) != 1) {
-        co_return make_error(ErrorCode::upstream_error, "TLS: cannot set server name " + target_.host);
+        co_return make_error(ErrorCode::upstream_error, "TLS: cannot set the server name");
       }
     }
     ssl::host_name_verification check(target_.host);
@@ -774,11 +775,10 @@ class Exchange {
     if (ec) {
       const long verify = SSL_get_verify_result(c.tls->native_handle());
       if (verify != X509_V_OK) {
-        co_return make_error(ErrorCode::upstream_error, "TLS certificate verification failed for " + target_.host +
-                                                            ": " + X509_verify_cert_error_string(verify));
+        co_return make_error(ErrorCode::upstream_error, std::string("TLS certificate verification failed: ") +
+                                                            X509_verify_cert_error_string(verify));
       }
-      co_return make_error(ErrorCode::upstream_error, "TLS handshake with " + target_.authority + " failed: " +
-                                                          describe(ec));
+      co_return make_error(ErrorCode::upstream_error, "TLS handshake failed: " + describe(ec));
     }
     co_return Result<void>{};
   }
@@ -814,7 +814,7 @@ class Exchange {
         retry = true;
         co_return Result<void>{};
       }
-      auto error = io_error("sending request to", write_ec);
+      auto error = io_error("sending the request", write_ec);
       watchdog_->disarm();
       co_return error;
     }
@@ -833,7 +833,7 @@ class Exchange {
           retry = true;
           co_return Result<void>{};
         }
-        auto error = io_error("reading response from", read_ec);
+        auto error = io_error("reading the response", read_ec);
         watchdog_->disarm();
         co_return error;
       }
@@ -868,7 +868,7 @@ class Exchange {
       watchdog_->disarm();
       if (ec == bhttp::error::need_buffer) ec = {};
       if (fired) co_return timeout_error();
-      if (ec) co_return io_error("reading response body from", ec);
+      if (ec) co_return io_error("reading the response body", ec);
       const std::size_t got = body_buffer_.size() - parser_->get().body().size;
       if (got > 0) co_return Piece{std::string_view(body_buffer_.data(), got), parser_->is_done() && finish()};
     }
@@ -945,6 +945,12 @@ class BeastHttpClient final : public HttpClient {
       co_return Result<void>{};
     }
     for (;;) {
+      // A cancellation of the caller that landed between two reads aborted
+      // no operation; it still ends the exchange (the state stays cancelled).
+      if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) {
+        exchange->abandon();
+        co_return make_error(ErrorCode::upstream_error, "reading the response body: cancelled");
+      }
       auto next = Exchange::next(exchange);
       auto piece = co_await run_on(strand, std::move(next));
       if (!piece) co_return std::move(piece).error();

@@ -1,6 +1,8 @@
 #include "http/server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -32,6 +34,16 @@ namespace {
 
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
+// For writes to the client: the drain deadline's cancellation must not abort
+// the answer it is meant to let the handler write (each write is still
+// bounded by write_timeout).
+auto uncancellable() { return asio::bind_cancellation_slot(asio::cancellation_slot(), kNoThrow); }
+
+// After the drain deadline cancels what is still running, how long the
+// handlers get to answer (a stream's error event and its last chunk) before
+// the I/O threads stop.
+constexpr auto kCutOffGrace = std::chrono::seconds(1);
+
 }  // namespace
 
 std::string generate_request_id() {
@@ -62,8 +74,13 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   struct Connection {
     explicit Connection(asio::any_io_executor strand) : executor(std::move(strand)) {}
     const asio::any_io_executor executor;  // the connection's strand
-    beast::tcp_stream* stream = nullptr;   // strand only
+    beast::tcp_stream* stream = nullptr;   // strand only; null once the session has ended
     bool busy = false;                     // strand only
+    // Bound to the session coroutine's cancellation slot; emitted (strand
+    // only) when the drain deadline passes, which aborts the operation the
+    // request is waiting on (typically the upstream read) while leaving the
+    // handler free to answer: sessions do not throw on cancellation.
+    asio::cancellation_signal cut_off;
   };
 
   Impl(asio::io_context& io_context, config::ServerConfig cfg, Handler h, ExchangeObserver obs)
@@ -101,7 +118,13 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       beast::error_code ignored;
       socket.set_option(asio::ip::tcp::no_delay(true), ignored);
       auto executor = socket.get_executor();
-      asio::co_spawn(executor, session(std::move(socket)), asio::detached);
+      auto connection = std::make_shared<Connection>(executor);
+      // The function object holds the connection until the coroutine's last
+      // frame is gone: its cancellation state lives in `cut_off`'s slot.
+      asio::co_spawn(
+          executor,
+          [self, connection, socket = std::move(socket)]() mutable { return self->session(std::move(socket), connection); },
+          asio::bind_cancellation_slot(connection->cut_off.slot(), asio::detached));
     }
   }
 
@@ -147,7 +170,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         head.chunked(true);
         bhttp::response_serializer<bhttp::empty_body> serializer{head};
         stream_.expires_after(timeout_);
-        auto [ec, n] = co_await bhttp::async_write_header(stream_, serializer, kNoThrow);
+        auto [ec, n] = co_await bhttp::async_write_header(stream_, serializer, uncancellable());
         if (ec) {
           failed_ = true;
           co_return false;
@@ -156,7 +179,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       if (data.empty()) co_return true;
       stream_.expires_after(timeout_);
       auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk(asio::const_buffer(data.data(), data.size())),
-                                                kNoThrow);
+                                                uncancellable());
       if (ec) failed_ = true;
       bytes_ += data.size();
       co_return !failed_;
@@ -205,7 +228,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         bool ok = writer.ok();
         if (ok) {
           stream.expires_after(config.write_timeout);
-          auto [last_ec, n] = co_await asio::async_write(stream, bhttp::make_chunk_last(), kNoThrow);
+          auto [last_ec, n] = co_await asio::async_write(stream, bhttp::make_chunk_last(), uncancellable());
           ok = !last_ec;
         }
         if (observer) {
@@ -227,16 +250,19 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     out.prepare_payload();
     if (head) out.content_length(body_bytes);
     stream.expires_after(config.write_timeout);
-    auto [ec, written] = co_await bhttp::async_write(stream, out, kNoThrow);
+    auto [ec, written] = co_await bhttp::async_write(stream, out, uncancellable());
     if (observer) {
       observer(Exchange{request, status, body_bytes, std::chrono::steady_clock::now() - request.received_at});
     }
     co_return !ec && keep_alive;
   }
 
-  asio::awaitable<void> session(tcp::socket socket) {
+  asio::awaitable<void> session(tcp::socket socket, std::shared_ptr<Connection> connection) {
     auto self = shared_from_this();
-    auto connection = std::make_shared<Connection>(socket.get_executor());
+    // Cancellation (the drain deadline) shows up as an error code from the
+    // operation it aborted, never as an exception at the next co_await, so a
+    // handler whose upstream read was aborted can still write its answer.
+    co_await asio::this_coro::throw_if_cancelled(false);
     beast::tcp_stream stream(std::move(socket));
     connection->stream = &stream;
     register_connection(connection);
@@ -357,25 +383,49 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     }
   }
 
+  // Cancels every session still running (each on its own strand): a stream
+  // waiting on its provider gets the read aborted and ends with its protocol's
+  // error event; a request still being read is dropped.
+  void cut_off_connections() {
+    std::lock_guard lock(connections_mutex);
+    for (const auto& c : connections) {
+      auto conn = c;
+      asio::post(conn->executor, [conn] {
+        if (conn->stream) conn->cut_off.emit(asio::cancellation_type::terminal);
+      });
+    }
+  }
+
+  std::size_t open_connections() const {
+    std::lock_guard lock(connections_mutex);
+    return connections.size();
+  }
+
   asio::awaitable<void> wait_for_drain() {
     auto self = shared_from_this();
     const auto deadline = std::chrono::steady_clock::now() + config.drain_timeout;
     asio::steady_timer timer(io);
+    auto pause = [&timer]() {
+      timer.expires_after(std::chrono::milliseconds(20));
+      return timer.async_wait(kNoThrow);
+    };
     for (;;) {
-      std::size_t open;
-      {
-        std::lock_guard lock(connections_mutex);
-        open = connections.size();
-      }
-      if (open == 0 || std::chrono::steady_clock::now() >= deadline) {
-        if (on_drained) on_drained(open == 0);
+      if (open_connections() == 0) {
+        if (on_drained) on_drained(true);
         co_return;
       }
+      if (std::chrono::steady_clock::now() >= deadline) break;
       // New keep-alive requests may have raced the first sweep.
       close_idle_connections();
-      timer.expires_after(std::chrono::milliseconds(20));
-      co_await timer.async_wait(kNoThrow);
+      co_await pause();
     }
+    // The deadline passed with requests in flight: cut them off, and give their
+    // handlers a short, bounded time to say so to the client before the I/O
+    // threads stop (whatever is left then is destroyed and finalised).
+    cut_off_connections();
+    const auto grace_end = std::chrono::steady_clock::now() + kCutOffGrace;
+    while (open_connections() > 0 && std::chrono::steady_clock::now() < grace_end) co_await pause();
+    if (on_drained) on_drained(false);
   }
 };
 

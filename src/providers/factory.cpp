@@ -1,6 +1,42 @@
 #include "providers/factory.hpp"
 
+#include "providers/error_text.hpp"
+
 namespace aegis::providers {
+
+namespace {
+
+// Every provider's errors leave through here, whatever the adapter: they name
+// the provider and never carry an address, URL or path (attribute_error).
+class AttributedProvider final : public LLMProvider {
+ public:
+  explicit AttributedProvider(std::unique_ptr<LLMProvider> inner) : inner_(std::move(inner)) {}
+
+  boost::asio::awaitable<Result<Completion>> complete(const ChatRequest& request) override {
+    auto result = co_await inner_->complete(request);
+    if (!result.ok()) co_return attributed(std::move(result).error());
+    co_return result;
+  }
+  boost::asio::awaitable<Result<void>> stream(const ChatRequest& request, DeltaSink& sink) override {
+    auto result = co_await inner_->stream(request, sink);
+    if (!result.ok()) co_return attributed(std::move(result).error());
+    co_return result;
+  }
+  boost::asio::awaitable<Result<Embeddings>> embed(const EmbedRequest& request) override {
+    auto result = co_await inner_->embed(request);
+    if (!result.ok()) co_return attributed(std::move(result).error());
+    co_return result;
+  }
+  boost::asio::awaitable<bool> health_check() override { return inner_->health_check(); }
+  const ProviderInfo& info() const override { return inner_->info(); }
+
+ private:
+  Error attributed(Error error) const { return attribute_error(std::move(error), inner_->info().name); }
+
+  std::unique_ptr<LLMProvider> inner_;
+};
+
+}  // namespace
 
 const ProviderFactory& ProviderFactory::builtin() {
   static const ProviderFactory factory = [] {
@@ -26,7 +62,9 @@ Result<std::unique_ptr<LLMProvider>> ProviderFactory::create(const config::Provi
     return make_error(ErrorCode::invalid_request,
                       "provider '" + config.name + "': unknown type '" + config.type + "' (known: " + known + ")");
   }
-  return it->second(config, deps);
+  auto provider = it->second(config, deps);
+  if (!provider) return provider;
+  return std::unique_ptr<LLMProvider>(std::make_unique<AttributedProvider>(std::move(provider)));
 }
 
 std::vector<std::string> ProviderFactory::types() const {

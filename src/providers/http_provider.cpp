@@ -1,6 +1,9 @@
 #include "providers/http_provider.hpp"
 
 #include <boost/json/parse.hpp>
+#include <boost/url/parse.hpp>
+
+#include "telemetry/log.hpp"
 
 namespace aegis::providers {
 
@@ -8,6 +11,12 @@ namespace {
 constexpr std::size_t kMaxErrorBodyBytes = 64 * 1024;
 
 bool is_success(int status) { return status >= 200 && status < 300; }
+
+// host[:port] of the configured base URL, for the log (never credentials or paths).
+std::string upstream_of(const std::string& base_url) {
+  auto url = boost::urls::parse_uri(base_url);
+  return url ? std::string(url->encoded_host_and_port()) : std::string("(invalid base_url)");
+}
 }  // namespace
 
 class HttpProvider::Permit {
@@ -28,7 +37,20 @@ HttpProvider::HttpProvider(const config::ProviderConfig& config, http::HttpClien
     : config_(config),
       info_{config.name, config.type, config.locality, config.models},
       client_(client),
-      egress_(egress) {}
+      egress_(egress),
+      upstream_(upstream_of(config.base_url)) {}
+
+// The client's message names only the kind of failure (it reaches API
+// clients); which upstream it was goes to the log.
+Error HttpProvider::transport_failure(Error error) const {
+  if (error.code == ErrorCode::egress_blocked) return error;  // not a transport failure: the guard counts it
+  telemetry::log(telemetry::LogLevel::warn, "provider_transport_error",
+                 {{"provider", config_.name},
+                  {"upstream", upstream_},
+                  {"type", std::string(error_type(error.code))},
+                  {"detail", error.message}});
+  return error;
+}
 
 std::optional<HttpProvider::Permit> HttpProvider::try_acquire() {
   const unsigned previous = in_flight_->fetch_add(1, std::memory_order_relaxed);
@@ -71,7 +93,7 @@ boost::asio::awaitable<Result<boost::json::value>> HttpProvider::exchange_json(h
   auto permit = try_acquire();
   if (!permit) co_return saturated();
   auto response = co_await client_.send(request);
-  if (!response.ok()) co_return std::move(response).error();
+  if (!response.ok()) co_return transport_failure(std::move(response).error());
   if (!is_success(response->status)) {
     co_return map_error(response->status, response->body, response->header("retry-after"));
   }
@@ -150,7 +172,7 @@ boost::asio::awaitable<Result<void>> HttpProvider::exchange_stream(http::ClientR
     co_return map_error(pump.status_, pump.error_body_, retry_after);
   }
   if (pump.error_) co_return std::move(*pump.error_);
-  if (!outcome.ok()) co_return std::move(outcome).error();
+  if (!outcome.ok()) co_return transport_failure(std::move(outcome).error());
   if (!co_await pump.deliver(decoding.finish())) {
     if (pump.client_gone_) co_return Result<void>{};
     co_return std::move(*pump.error_);

@@ -85,7 +85,9 @@ class HttpProvider : public LLMProvider {
   class Permit;
   std::optional<Permit> try_acquire();
   Error saturated() const;
+  Error transport_failure(Error error) const;
   std::shared_ptr<std::atomic<unsigned>> in_flight_ = std::make_shared<std::atomic<unsigned>>(0);
+  const std::string upstream_;  // host[:port] of base_url, for logs only
 };
 
 }  // namespace aegis::providers

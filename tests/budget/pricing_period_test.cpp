@@ -76,6 +76,28 @@ TEST(BudgetPricing, AbsurdInputsSaturateInsteadOfOverflowing) {
   EXPECT_EQ(price_tokens(5, 5, price(-1'000'000, -1'000'000)).micros, 0);
 }
 
+TEST(BudgetPricing, StreamedUsageCountsOutputBytesLikeTheEstimator) {
+  // ceil(bytes / 3) output tokens; the input estimate when the provider reported none.
+  auto u = streamed_usage(10, 0, 40, std::nullopt);
+  EXPECT_EQ(u.output_tokens, 4);
+  EXPECT_EQ(u.input_tokens, 40);
+  EXPECT_EQ(streamed_usage(9, 0, 40, std::nullopt).output_tokens, 3);
+  EXPECT_EQ(streamed_usage(0, 0, 40, std::nullopt).output_tokens, 0);
+  // ~4 bytes per real token: never fewer tokens than the text can hold.
+  EXPECT_GE(streamed_usage(400, 0, 0, std::nullopt).output_tokens, 100);
+}
+
+TEST(BudgetPricing, StreamedUsagePrefersTheReportedInputAndCapsOutputAtMaxTokens) {
+  auto u = streamed_usage(3000, 25, 40, 100);
+  EXPECT_EQ(u.input_tokens, 25);    // the provider's own count (Anthropic's message_start) wins
+  EXPECT_EQ(u.output_tokens, 100);  // a provider never generates more than max_tokens
+  EXPECT_EQ(streamed_usage(30, 25, 40, 100).output_tokens, 10);
+  EXPECT_EQ(streamed_usage(30, -1, -5, -3).input_tokens, 0);
+  EXPECT_EQ(streamed_usage(30, -1, -5, -3).output_tokens, 0);
+  // Priced like any usage: 25 in at $3, 10 out at $15 per Mtok = 75 + 150 micro-dollars.
+  EXPECT_EQ(actual_cost(streamed_usage(30, 25, 40, 100), price(3'000'000, 15'000'000)).micros, 225);
+}
+
 TEST(BudgetPeriod, UtcMonthBoundaries) {
   EXPECT_EQ(period_key(at(2026y / October / 31, 23h, 59min, 59s)), "2026-10");
   EXPECT_EQ(period_key(at(2026y / November / 1)), "2026-11");

@@ -3,7 +3,11 @@
 // one local), the real classifier, router, ledger, breakers and egress
 // guard, with a ManualClock so breakers and budgets move without sleeping.
 // What a cloud provider saw is read from the simulators' own request logs.
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
@@ -19,6 +23,7 @@
 
 #include "budget/budget_service.hpp"
 #include "budget/memory_ledger.hpp"
+#include "budget/pricing.hpp"
 #include "classify/classifier.hpp"
 #include "core/system_clock.hpp"
 #include "gateway/gateway.hpp"
@@ -70,6 +75,50 @@ class CollectingSink final : public providers::DeltaSink {
   std::vector<StreamEvent> events;
   std::string text;
 };
+
+// A client that reads `texts` text events and then hangs up; counts the text
+// it was offered (the event it refused included).
+class LeavingSink final : public providers::DeltaSink {
+ public:
+  explicit LeavingSink(std::size_t texts) : texts_(texts) {}
+  asio::awaitable<bool> on_event(const StreamEvent& event) override {
+    if (event.kind != StreamEvent::Kind::text) co_return true;
+    offered_bytes += event.text.size();
+    co_return ++seen_ <= texts_;
+  }
+  std::size_t offered_bytes = 0;
+
+ private:
+  std::size_t texts_;
+  std::size_t seen_ = 0;
+};
+
+// A client that stays, but after `texts` text events asks (through `cut`) for
+// the call to be cancelled, as the server does at its drain deadline.
+class CuttingSink final : public providers::DeltaSink {
+ public:
+  CuttingSink(asio::io_context& io, asio::cancellation_signal& cut, std::size_t texts)
+      : io_(io), cut_(cut), texts_(texts) {}
+  asio::awaitable<bool> on_event(const StreamEvent& event) override {
+    if (event.kind != StreamEvent::Kind::text) co_return true;
+    offered_bytes += event.text.size();
+    if (++seen_ == texts_) asio::post(io_, [this] { cut_.emit(asio::cancellation_type::terminal); });
+    co_return true;
+  }
+  std::size_t offered_bytes = 0;
+
+ private:
+  asio::io_context& io_;
+  asio::cancellation_signal& cut_;
+  std::size_t texts_;
+  std::size_t seen_ = 0;
+};
+
+std::string many_words(int n) {
+  std::string text;
+  for (int i = 0; i < n; ++i) text += (i ? " word" : "word") + std::to_string(i);
+  return text;
+}
 
 Message user_message(std::string text, Role role = Role::user) {
   Message m;
@@ -414,6 +463,71 @@ TEST_F(PipelineTest, ActualCostIsCommittedAndTheRestReleased) {
   EXPECT_EQ(spend.spent.micros, expected);
   EXPECT_EQ(audit_.last().cost.micros, expected);
   EXPECT_FALSE(audit_.last().budget_period.empty());
+}
+
+TEST_F(PipelineTest, AClientThatLeavesMidStreamIsBilledForWhatWasStreamedNotTheEstimate) {
+  CallContext context;
+  context.principal = &principal_;
+  ChatRequest request = auto_request(many_words(200), 1000);
+  request.stream = true;
+  const auto estimate = budget::estimate_cost(request.messages[0].text.size(), 1000,
+                                              config::ModelPrice{Money::from_dollars(3), Money::from_dollars(15)});
+  LeavingSink sink(3);
+  auto outcome = run(gateway_->stream(context, std::move(request), sink));
+  ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+
+  const auto row = audit_.last();
+  EXPECT_EQ(row.status, 499);
+  EXPECT_EQ(row.fallback_path, std::vector<std::string>{"anthropic:client_gone"});
+  EXPECT_EQ(row.provider, "anthropic");
+  EXPECT_EQ(row.model, "claude-sonnet-4-5");
+  EXPECT_EQ(row.locality, "cloud");
+  EXPECT_FALSE(row.budget_period.empty());
+  // Output: ceil(streamed bytes / 3); input: what message_start reported.
+  EXPECT_EQ(row.output_tokens, static_cast<std::int64_t>((sink.offered_bytes + 2) / 3));
+  EXPECT_GT(row.input_tokens, 0);
+  const auto expected = (row.input_tokens * 3'000'000 + row.output_tokens * 15'000'000 + 999'999) / 1'000'000;
+  EXPECT_EQ(row.cost.micros, expected);
+  EXPECT_GT(row.cost.micros, 0);
+  EXPECT_LT(row.cost.micros, estimate.cost.micros / 10);  // not the worst case of 1000 output tokens
+  const auto spend = ledger_->spend("payments");
+  EXPECT_EQ(spend.spent.micros, expected);
+  EXPECT_EQ(spend.reserved.micros, 0);
+}
+
+TEST_F(PipelineTest, AStreamCancelledMidwayIsBilledForWhatItCarriedAndRecordedAsInterrupted) {
+  sim("anthropic").set_latency(0ms, 40ms);  // the call waits on the upstream between tokens
+  CallContext context;
+  context.principal = &principal_;
+  ChatRequest request = auto_request(many_words(200), 1000);
+  request.stream = true;
+  asio::cancellation_signal cut;
+  CuttingSink sink(io_, cut, 3);
+  auto result = std::make_shared<std::optional<Result<void>>>();
+  auto task = [&]() -> asio::awaitable<void> {
+    // As the server's sessions: cancellation is an error code, never a throw.
+    co_await asio::this_coro::throw_if_cancelled(false);
+    result->emplace(co_await gateway_->stream(context, std::move(request), sink));
+  };
+  asio::co_spawn(io_, task(), asio::bind_cancellation_slot(cut.slot(), asio::use_future)).get();
+
+  ASSERT_TRUE(result->has_value());
+  ASSERT_FALSE((*result)->ok());
+  EXPECT_EQ((*result)->error().code, ErrorCode::cancelled);
+  const auto row = audit_.last();
+  EXPECT_EQ(row.status, 499);
+  EXPECT_EQ(row.error_type, "cancelled");
+  EXPECT_EQ(row.fallback_path, std::vector<std::string>{"anthropic:interrupted"});
+  EXPECT_EQ(row.provider, "anthropic");
+  EXPECT_FALSE(row.budget_period.empty());
+  EXPECT_GE(sink.offered_bytes, 3u);
+  EXPECT_EQ(row.output_tokens, static_cast<std::int64_t>((sink.offered_bytes + 2) / 3));
+  EXPECT_LT(row.output_tokens, 200);  // cut well before the end of the answer
+  EXPECT_GT(row.cost.micros, 0);
+  const auto spend = ledger_->spend("payments");
+  EXPECT_EQ(spend.spent.micros, row.cost.micros);
+  EXPECT_EQ(spend.reserved.micros, 0);
+  EXPECT_EQ(health_->breaker("anthropic")->consecutive_failures(), 0);  // not the provider's fault
 }
 
 TEST_F(PipelineTest, FailedCallsReleaseTheirReservation) {
