@@ -92,6 +92,8 @@ class Client(threading.Thread):
                     conn.close()
                 conn = None
                 time.sleep(0.005)
+        if conn is not None:
+            conn.close()
 
 
 class SigkillDurability(unittest.TestCase):
@@ -158,7 +160,7 @@ class SigkillDurability(unittest.TestCase):
 
         rows = {team: self.audit_rows(gw, team) for team in keys}
         audited = {team: {r["request_id"] for r in team_rows} for team, team_rows in rows.items()}
-        for team, kind in kinds:
+        for team, kind in sorted(set(kinds)):
             if kind == "jobs":
                 continue
             received = [rid for c in clients if c.kind == kind and c.key == keys[team] for rid in c.ok]
