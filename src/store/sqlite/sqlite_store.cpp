@@ -6,10 +6,12 @@
 #include <boost/json/value.hpp>
 
 #include <algorithm>
+#include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 #include <unordered_map>
 
 #include "core/system_clock.hpp"
@@ -145,12 +147,82 @@ std::optional<telemetry::AuditRecord> read_audit(const Use& st) {
 
 using sqlite::is_memory_path;
 
+// WAL pages after which a commit asks for a checkpoint (SQLite's own default).
+constexpr int kCheckpointPages = 1000;
+
+// Checkpoints the WAL on a thread and connection of its own. SQLite's
+// automatic checkpoint runs inside the commit that crosses the threshold and
+// syncs the database file there; a successful request waits for its audit
+// commit, so that would put an fsync on every few hundredth answer. A passive
+// checkpoint runs beside the writers instead of in their way.
+class WalCheckpointer {
+ public:
+  WalCheckpointer(const std::string& path, std::chrono::milliseconds busy_timeout)
+      : db_(sqlite::open_database(path, SQLITE_OPEN_NOMUTEX, busy_timeout)) {
+    // A connection that has not read the file yet does not know it is in WAL
+    // mode, and its checkpoints would do nothing.
+    if (sqlite3_exec(db_.get(), "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      throw std::runtime_error(std::string("cannot open the SQLite database for checkpoints: ") +
+                               sqlite3_errmsg(db_.get()));
+    }
+    thread_ = std::thread([this] { run(); });
+  }
+  ~WalCheckpointer() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  WalCheckpointer(const WalCheckpointer&) = delete;
+  WalCheckpointer& operator=(const WalCheckpointer&) = delete;
+
+  // Replaces the connection's automatic checkpoint with this thread's.
+  void watch(sqlite3* db) { sqlite3_wal_hook(db, &WalCheckpointer::on_commit, this); }
+
+ private:
+  // Runs in the committing call: only a flag and a wake-up.
+  static int on_commit(void* self, sqlite3*, const char*, int wal_pages) {
+    if (wal_pages >= kCheckpointPages) {
+      auto* checkpointer = static_cast<WalCheckpointer*>(self);
+      {
+        std::lock_guard lock(checkpointer->mu_);
+        checkpointer->due_ = true;
+      }
+      checkpointer->cv_.notify_one();
+    }
+    return SQLITE_OK;
+  }
+
+  void run() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return due_ || stopping_; });
+      if (stopping_) return;
+      due_ = false;
+      lock.unlock();
+      // Busy (another connection is checkpointing) or partial (readers): the next commit asks again.
+      sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      lock.lock();
+    }
+  }
+
+  DbPtr db_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool due_ = false;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
 }  // namespace
 
 struct SqliteStore::Impl {
   std::string path;
   const Clock* clock;
   std::mutex mu;
+  std::unique_ptr<WalCheckpointer> checkpointer;  // declared before db: outlives the connection it watches
   DbPtr db;  // declared before the statements so it is closed after them
   std::unordered_map<const char*, StmtPtr> statements;
   sqlite::AuditStatements audit_statements;
@@ -221,6 +293,10 @@ SqliteStore::SqliteStore(const std::string& path, const Clock& clock, Options op
   }
   impl_->exec_pragma("PRAGMA synchronous=NORMAL");
   impl_->exec_pragma("PRAGMA foreign_keys=ON");
+  if (!is_memory_path(path)) {
+    impl_->checkpointer = std::make_unique<WalCheckpointer>(path, options.busy_timeout);
+    impl_->checkpointer->watch(db);
+  }
 
   try {
     impl_->version = sqlite::apply_migrations(db, impl_->now_ms());
