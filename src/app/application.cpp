@@ -282,7 +282,7 @@ std::uint16_t Application::start() {
   s.job_store = jobs::open_job_store(s.config->storage, s.config->jobs);
   s.job_service = std::make_unique<jobs::JobService>(
       jobs::JobServiceDeps{s.config->jobs, *s.job_store, *s.gateway, *s.router_rules, *s.budgets, *s.store, s.db,
-                           s.metrics, SystemClock::instance()},
+                           *s.audit, s.metrics, SystemClock::instance()},
       s.io);
   s.job_service->start();
   api::register_job_routes(s.router, *s.job_service, s.config->limits);
@@ -362,6 +362,9 @@ int Application::run() {
   // io_context: let them finish before it is shut down.
   if (s.job_service) s.job_service->finish_database_work();
   s.db.finish();
+  // Requests waiting for their audit row's commit get their completion posted
+  // before the shutdown below destroys what is queued.
+  if (s.audit) s.audit->flush(std::chrono::seconds(5));
   // Requests cut off by the drain deadline are finalised here (audit row,
   // reservation released) while everything they use still exists.
   s.io.shutdown();

@@ -1,6 +1,7 @@
 #include "gateway/gateway.hpp"
 
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
 #include <optional>
@@ -83,9 +84,11 @@ struct Gateway::Metrics {
   telemetry::HistogramFamily& overhead;
 };
 
-// One governed request. The destructor is stages 8 and 9's safety net: it
-// settles the budget and writes the audit row whatever happened, including a
-// coroutine torn down because the client disconnected or the server stopped.
+// One governed request. A success is settled by commit(), which waits until
+// the row is in the store; otherwise the destructor is stages 8 and 9's
+// safety net: it settles the budget and queues the audit row whatever
+// happened, including a coroutine torn down because the client disconnected
+// or the server stopped.
 class Gateway::Call {
  public:
   Call(Gateway& gateway, CallContext& context)
@@ -106,9 +109,23 @@ class Gateway::Call {
 
   ~Call() {
     try {
-      finish();
+      if (!settled_) {
+        if (auto unrecorded = settle()) gateway_.deps_.audit.record(std::move(*unrecorded));
+      }
     } catch (...) {
       // A destructor must not throw; losing a metric beats terminating the process.
+    }
+  }
+
+  // Stages 8 and 9 now rather than at destruction, for a call that succeeded:
+  // returns once the row (and the spend it carries) is committed to the
+  // store, so a client told "success" after this finds it recorded even if
+  // the process is killed. Waits without blocking the thread; a row the
+  // writer drops or gives up on is counted there, and the answer still goes out.
+  boost::asio::awaitable<void> commit() {
+    if (settled_) co_return;
+    if (auto row_to_write = settle()) {
+      co_await gateway_.deps_.audit.async_record(std::move(*row_to_write), boost::asio::use_awaitable);
     }
   }
 
@@ -191,7 +208,11 @@ class Gateway::Call {
   telemetry::AuditRecord row;
 
  private:
-  void finish() {
+  // Settles the budget, counts the metrics and finishes the row. Returns the
+  // row for the caller to record, or nothing when it is not to be recorded
+  // here (an admitted job's submit) or was handed to the context's owner.
+  std::optional<telemetry::AuditRecord> settle() {
+    settled_ = true;
     auto& deps = gateway_.deps_;
     if (attempt_in_flight_) {
       // The coroutine was destroyed while the provider was answering (the
@@ -205,7 +226,7 @@ class Gateway::Call {
       deps.budgets.release(*reservation_, row.team, cap());
       reservation_.reset();
     }
-    if (!record_) return;
+    if (!record_) return std::nullopt;
     if (row.status == 0) row.status = kClientClosedRequest;
     row.level = context_.level;
     const auto elapsed = deps.clock.steady_now() - started_;
@@ -220,7 +241,11 @@ class Gateway::Call {
     if (row.cost.micros > 0) m.cost.with({row.team, provider, model}).inc(usd(row.cost));
     m.overhead.with({}).observe(std::chrono::duration<double>(overhead).count());
     if (row.level == Level::RESTRICTED && row.locality == "cloud") m.pipeda_violations.with({}).inc();
-    deps.audit.record(std::move(row));
+    if (context_.audit_row_out) {
+      *context_.audit_row_out = std::move(row);
+      return std::nullopt;
+    }
+    return std::move(row);
   }
 
   Gateway& gateway_;
@@ -235,6 +260,7 @@ class Gateway::Call {
   bool attempt_in_flight_ = false;
   StreamedSoFar streamed_;
   bool record_ = true;
+  bool settled_ = false;
 };
 
 Gateway::Gateway(GatewayDeps deps) : deps_(deps), metrics_(std::make_unique<Metrics>(deps.metrics)) {
@@ -370,6 +396,35 @@ class GovernedSink final : public providers::DeltaSink {
   bool emitted_ = false;
   bool finished_ = false;
   bool client_gone_ = false;
+};
+
+// Between the governed stream and the client: holds the finish event (which
+// the client's protocol writes as its end of stream: the last chunk and
+// [DONE], message_stop) until the call's audit row and spend are committed,
+// so no client sees a stream end that a crash could leave unrecorded.
+class FinishGate final : public providers::DeltaSink {
+ public:
+  explicit FinishGate(providers::DeltaSink& client) : client_(client) {}
+
+  boost::asio::awaitable<bool> on_event(const StreamEvent& event) override {
+    if (event.kind == StreamEvent::Kind::finish) {
+      held_ = event;
+      co_return true;
+    }
+    co_return co_await client_.on_event(event);
+  }
+
+  // After the commit: the stream's end goes out.
+  boost::asio::awaitable<void> release() {
+    if (!held_) co_return;
+    StreamEvent finish = std::move(*held_);
+    held_.reset();
+    co_await client_.on_event(finish);
+  }
+
+ private:
+  providers::DeltaSink& client_;
+  std::optional<StreamEvent> held_;
 };
 
 Error no_local_provider(std::string_view what) {
@@ -670,14 +725,21 @@ boost::asio::awaitable<Result<ChatOutcome>> Gateway::complete(CallContext& conte
     call.fail(outcome.error());
     co_return std::move(outcome).error();
   }
+  co_await call.commit();  // recorded before the answer leaves
   co_return ChatOutcome{std::move(completion), context.route};
 }
 
 boost::asio::awaitable<Result<void>> Gateway::stream(CallContext& context, ChatRequest request,
                                                      providers::DeltaSink& sink) {
   Call call(*this, context);
-  auto outcome = co_await run_chat(call, request, &sink, nullptr);
-  if (!outcome.ok()) call.fail(outcome.error());
+  FinishGate gate(sink);
+  auto outcome = co_await run_chat(call, request, &gate, nullptr);
+  if (!outcome.ok()) {
+    call.fail(outcome.error());
+    co_return outcome;
+  }
+  co_await call.commit();  // recorded before the client sees the stream end
+  co_await gate.release();
   co_return outcome;
 }
 
@@ -776,6 +838,7 @@ boost::asio::awaitable<Result<EmbedOutcome>> Gateway::embed(CallContext& context
       embeddings->provider = name;
       call.reconcile(embeddings->usage, price_of(name, target.model));
       row.status = 200;
+      co_await call.commit();  // recorded before the answer leaves
       co_return EmbedOutcome{std::move(embeddings).value(), context.route};
     }
     const Error error = embeddings.error();

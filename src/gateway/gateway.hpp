@@ -10,8 +10,11 @@
 //   6 dispatch      breaker per provider, fallback before the first byte,
 //                   locality re-checked per target, egress guard on every send
 //   7 unmask + scan restore placeholders (streams too), flag invented PII
-//   8 record        audit row + metrics, from a destructor: runs even when the
-//                   client disconnects and the coroutine is torn down
+//   8 record        audit row + metrics; a success is committed to the store
+//                   before the client sees it end (complete, embed: before the
+//                   call returns; stream: before the finish event). Otherwise
+//                   from a destructor: runs even when the client disconnects
+//                   and the coroutine is torn down
 //   9 reconcile     commit the actual cost (or release the reservation)
 #include <boost/asio/awaitable.hpp>
 
@@ -82,6 +85,13 @@ struct CallContext {
   std::optional<budget::ReservationId> held_reservation;
   Money held_estimate;
   privacy::Vault* vault = nullptr;
+
+  // Set by a caller that commits the audit row itself (a job writes it in the
+  // transaction that records the job's outcome): the finished call's row is
+  // moved here instead of going to the audit sink. Whoever set it owns the
+  // row from then on and must record it, through the sink when its own write
+  // does not happen.
+  std::optional<telemetry::AuditRecord>* audit_row_out = nullptr;
 };
 
 // What POST /v1/jobs learns before it answers 202: stages 2 to 5 without a

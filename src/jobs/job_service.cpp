@@ -17,6 +17,7 @@
 #include <map>
 #include <mutex>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "jobs/submit_batcher.hpp"
@@ -63,12 +64,46 @@ struct Running {
   std::shared_ptr<asio::steady_timer> lease_timer;  // wakes keep_lease when a cancel arrives
 };
 
+// A run's audit row on its way to the job store, which commits it with the
+// job's outcome. Whoever drops it unrecorded (the run lost the race to a
+// cancel or a lost lease, or was torn down) hands it to the audit sink, so no
+// path loses the record of a provider call.
+class PendingRow {
+ public:
+  PendingRow() = default;
+  explicit PendingRow(telemetry::AuditSink& sink) : sink_(&sink) {}
+  PendingRow(PendingRow&& other) noexcept : sink_(other.sink_), row_(std::exchange(other.row_, std::nullopt)) {}
+  PendingRow& operator=(PendingRow&& other) noexcept {
+    if (this != &other) {
+      flush();
+      sink_ = other.sink_;
+      row_ = std::exchange(other.row_, std::nullopt);
+    }
+    return *this;
+  }
+  ~PendingRow() { flush(); }
+
+  // Where the gateway delivers the row (CallContext::audit_row_out).
+  std::optional<telemetry::AuditRecord>* slot() { return &row_; }
+  // The caller now owns the row.
+  std::optional<telemetry::AuditRecord> take() { return std::exchange(row_, std::nullopt); }
+
+ private:
+  void flush() {
+    if (row_ && sink_) sink_->record(std::move(*row_));
+    row_.reset();
+  }
+  telemetry::AuditSink* sink_ = nullptr;
+  std::optional<telemetry::AuditRecord> row_;
+};
+
 // What one execution of a job produced (default-constructible: awaitable operators need it).
 struct Execution {
   std::optional<Error> error;
   gateway::Route route;
   aegis::Completion completion;
   Money cost;
+  PendingRow audit;  // empty when the run never reached the gateway
 };
 
 enum class LeaseEnd { cancelled, lost };
@@ -319,8 +354,11 @@ asio::awaitable<Execution> JobService::State::execute(Job job) {
     vault = std::move(restored).value();
   }
 
+  // Declared before the context so it outlives the gateway call even when this frame is torn down.
+  PendingRow audit(deps.audit);
   gateway::CallContext context = job_context(principal, *request, job.id);
   context.vault = &vault;
+  context.audit_row_out = audit.slot();
   Money cap = principal.monthly_budget;
   if (auto h = take_held(job.id)) {
     context.held_reservation = h->id;
@@ -338,6 +376,7 @@ asio::awaitable<Execution> JobService::State::execute(Job job) {
   // up), the route the router decided, so a failed job shows where it was meant to go.
   out.route = context.route.provider.empty() ? context.decided : context.route;
   out.cost = context.cost;
+  out.audit = std::move(audit);
   if (outcome.ok()) {
     out.completion = std::move(outcome->completion);
   } else {
@@ -409,15 +448,20 @@ asio::awaitable<void> JobService::State::run_job(Job job) {
       completion.result.output_tokens = done.completion.usage.output_tokens;
       completion.result.cost = done.cost;
       completion.finished_at_ms = finished;
+      completion.audit = done.audit.take();
       auto record = [this, &job, &completion] { return deps.store.complete(job.id, owner, completion); };
       recorded = co_await db.run(record);
+      // Refused (cancelled meanwhile, lease lost) or failed: the provider call still happened.
+      if (!recorded.ok() && completion.audit) deps.audit.record(std::move(*completion.audit));
     } else {
       Failure failure;
       failure.route = std::move(route);
       failure.error = JobError{std::string(error_type(done.error->code)), done.error->message};
       failure.finished_at_ms = finished;
+      failure.audit = done.audit.take();
       auto record = [this, &job, &failure] { return deps.store.fail(job.id, owner, failure); };
       recorded = co_await db.run(record);
+      if (!recorded.ok() && failure.audit) deps.audit.record(std::move(*failure.audit));
     }
     if (!recorded.ok() && recorded.error().code != ErrorCode::conflict) {
       // The lease stays; the job is requeued by the next start (or lease expiry) and runs again.

@@ -15,7 +15,9 @@
 // (the embedded store has one owner), or failed with "worker_lost" once
 // jobs.max_attempts claims have been used. The upstream call is at least
 // once; the store records one outcome per job (complete/fail are guarded by
-// the lease owner), so the result a client reads never changes.
+// the lease owner), so the result a client reads never changes. A run's
+// audit row and spend commit in the transaction that records its outcome, so
+// a job that reads succeeded (or failed) is always audited and billed.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -47,6 +49,9 @@ struct JobServiceDeps {
   budget::BudgetService& budgets;
   store::TeamStore& teams;     // the team's current cap when a job runs
   store::DbExecutor& team_db;  // where TeamStore calls run
+  // Where a run's audit row goes when the job store did not commit it with
+  // the job's outcome (a cancelled job, a lost lease, a store error).
+  telemetry::AuditSink& audit;
   telemetry::Registry& metrics;
   const Clock& clock;
 };

@@ -19,6 +19,7 @@
 
 #include "core/result.hpp"
 #include "jobs/job.hpp"
+#include "telemetry/audit.hpp"
 
 namespace aegis::jobs {
 
@@ -46,12 +47,17 @@ struct Completion {
   JobRoute route;
   JobResult result;
   std::int64_t finished_at_ms = 0;
+  // The run's audit row: written, with its cost added to the team's committed
+  // spend, in the transaction that records the outcome, so a crash can never
+  // leave a finished job without its record (or the record without the job).
+  std::optional<telemetry::AuditRecord> audit;
 };
 
 struct Failure {
   JobRoute route;  // may be empty when the job failed before routing
   JobError error;
   std::int64_t finished_at_ms = 0;
+  std::optional<telemetry::AuditRecord> audit;  // as Completion::audit
 };
 
 struct CancelResult {
@@ -109,7 +115,9 @@ class JobStore {
 
   // Records the outcome, only by the current lease owner and only once: a
   // second completion (or one after a cancel or a lost lease) is a conflict and
-  // never overwrites the recorded result. Returns the finished job.
+  // never overwrites the recorded result. Returns the finished job. The audit
+  // row, when given, commits with the outcome; on any error nothing is written
+  // and the caller still owns the row (it must record it another way).
   virtual Result<Job> complete(const std::string& id, const std::string& owner, const Completion& done) = 0;
   virtual Result<Job> fail(const std::string& id, const std::string& owner, const Failure& failure) = 0;
 

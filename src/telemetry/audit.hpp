@@ -2,6 +2,13 @@
 // The audit trail: one row per governed request (stage 8 of DESIGN.md).
 // A row holds classifications, entity types and counts, routes and costs,
 // never prompt or answer text and never a detected value.
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
+
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -45,8 +52,40 @@ struct AuditRecord {
 // queue the row and write it in batches on a thread of their own.
 class AuditSink {
  public:
+  // Called once, from any thread: true when the row is committed to the
+  // store, false when it was dropped or given up on.
+  using DurableHandler = boost::asio::any_completion_handler<void(bool)>;
+
   virtual ~AuditSink() = default;
   virtual void record(AuditRecord record) = 0;
+
+  // record(), and `done` runs once the row is durable (see DurableHandler).
+  // Implementations with a store behind them write it without the batching
+  // delay. This default, for sinks that keep rows in memory, answers at once.
+  virtual void record_durable(AuditRecord record, DurableHandler done) {
+    this->record(std::move(record));
+    std::move(done)(true);
+  }
+
+  // record_durable as an asynchronous operation, e.g.
+  //   bool written = co_await sink.async_record(std::move(row), asio::use_awaitable);
+  // The caller waits without blocking its thread; the completion is posted to
+  // the caller's executor (never run inline), which is kept busy meanwhile.
+  template <typename CompletionToken>
+  auto async_record(AuditRecord record, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(bool)>(
+        [this](auto handler, AuditRecord row) {
+          auto work = boost::asio::prefer(boost::asio::get_associated_executor(handler),
+                                          boost::asio::execution::outstanding_work.tracked);
+          record_durable(std::move(row), [handler = std::move(handler), work = std::move(work)](bool written) mutable {
+            auto executor = work;
+            boost::asio::post(executor, [handler = std::move(handler), written]() mutable {
+              std::move(handler)(written);
+            });
+          });
+        },
+        token, std::move(record));
+  }
 };
 
 }  // namespace aegis::telemetry

@@ -40,7 +40,13 @@ AuditWriter::AuditWriter(store::AuditStore& store, Registry& registry, Options o
 
 AuditWriter::~AuditWriter() { stop(); }
 
-void AuditWriter::record(AuditRecord record) {
+void AuditWriter::record(AuditRecord record) { enqueue(std::move(record), nullptr); }
+
+void AuditWriter::record_durable(AuditRecord record, DurableHandler done) {
+  if (!enqueue(std::move(record), &done)) std::move(done)(false);
+}
+
+bool AuditWriter::enqueue(AuditRecord record, DurableHandler* done) {
   std::unique_lock lock(mu_);
   if (stopping_ || queue_.size() >= options_.max_queue) {
     ++dropped_;
@@ -50,17 +56,38 @@ void AuditWriter::record(AuditRecord record) {
     lock.unlock();
     dropped_metric_.inc();
     if (first) log(LogLevel::warn, "audit_rows_dropping", {{"reason", reason}});
-    return;
+    return false;
   }
   dropping_ = false;
   queue_.push_back(std::move(record));
   ++accepted_;
+  if (done) waiters_.push_back(Waiter{accepted_, SteadyClock::now() + options_.durable_wait_limit, std::move(*done)});
   const std::size_t depth = queue_.size();
   depth_metric_.set(static_cast<double>(depth));
   lock.unlock();
   // The writer waits either for a first row or for a full batch; waking it on
-  // every row would cost a context switch per request.
-  if (depth == 1 || depth == options_.max_batch) work_cv_.notify_one();
+  // every row would cost a context switch per request. A waiting caller wakes
+  // it always: its row must not sit out the batching delay.
+  if (done || depth == 1 || depth == options_.max_batch) work_cv_.notify_one();
+  return true;
+}
+
+void AuditWriter::complete_waiters(bool written) {
+  // Waiters are in row order and rows settle in order, so the settled ones are at the front.
+  while (!waiters_.empty() && waiters_.front().row <= settled_) {
+    // Invoked under mu_ (it only posts to the caller's executor), so that a
+    // flush() that returns has every completion of the rows it covered posted.
+    std::move(waiters_.front().done)(written);
+    waiters_.pop_front();
+  }
+}
+
+void AuditWriter::expire_waiters(SteadyClock::time_point now) {
+  // Limits are taken in row order too, so the expired ones are at the front.
+  while (!waiters_.empty() && waiters_.front().give_up_at <= now) {
+    std::move(waiters_.front().done)(false);
+    waiters_.pop_front();
+  }
 }
 
 bool AuditWriter::flush(std::chrono::milliseconds timeout) {
@@ -114,9 +141,11 @@ void AuditWriter::run() {
   for (;;) {
     work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) break;  // stopping, and everything is written
-    if (queue_.size() < options_.max_batch && !stopping_ && flush_waiters_ == 0) {
+    // Someone waiting for a row (flush, a durable record) ends the batching delay.
+    auto urgent = [&] { return flush_waiters_ > 0 || !waiters_.empty(); };
+    if (queue_.size() < options_.max_batch && !stopping_ && !urgent()) {
       work_cv_.wait_until(lock, SteadyClock::now() + options_.max_delay,
-                          [&] { return queue_.size() >= options_.max_batch || stopping_ || flush_waiters_ > 0; });
+                          [&] { return queue_.size() >= options_.max_batch || stopping_ || urgent(); });
     }
     const std::size_t n = std::min(queue_.size(), options_.max_batch);
     batch.clear();
@@ -139,6 +168,7 @@ void AuditWriter::run() {
       dropped_metric_.inc(static_cast<double>(n));
     }
     settled_ += n;
+    complete_waiters(ok);
     done_cv_.notify_all();
   }
   if (lost_at_stop_ > 0) {
@@ -164,12 +194,21 @@ bool AuditWriter::write(const std::vector<AuditRecord>& batch) {
     }
     std::unique_lock lock(mu_);
     const auto now = SteadyClock::now();
+    expire_waiters(now);
     if (stopping_ && now >= stop_deadline_) return false;
     auto wake = now + backoff;
     if (stopping_) wake = std::min(wake, stop_deadline_);
-    // A stop() during the backoff wakes the writer so the drain deadline is honoured.
+    // A stop() during the backoff wakes the writer so the drain deadline is
+    // honoured; a waiter reaching its limit is answered on time.
     const bool was_stopping = stopping_;
-    work_cv_.wait_until(lock, wake, [&] { return stopping_ != was_stopping; });
+    for (;;) {
+      auto until = wake;
+      if (!waiters_.empty()) until = std::min(until, waiters_.front().give_up_at);
+      if (work_cv_.wait_until(lock, until, [&] { return stopping_ != was_stopping; })) break;
+      const auto woke = SteadyClock::now();
+      expire_waiters(woke);
+      if (woke >= wake) break;
+    }
     backoff = std::min(backoff * 2, options_.max_backoff);
   }
 }

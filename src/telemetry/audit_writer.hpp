@@ -7,7 +7,15 @@
 // counts what is left as dropped). A store error keeps the batch and retries
 // it with capped exponential backoff, so a transient failure loses nothing.
 // When the queue is full the new row is dropped and counted: the request
-// path never waits for the database.
+// path never blocks on the database.
+//
+// Durable rows: record_durable() (or async_record(), see AuditSink) is for a
+// caller about to tell a client that something succeeded. It wakes the writer
+// at once, which commits everything queued so far in one transaction (group
+// commit: concurrent callers share it), and completes the caller when that
+// transaction has committed — or with false when the row was dropped or
+// given up on at stop(), or when the store has kept failing for
+// durable_wait_limit (the row stays queued and is still retried).
 //
 // Metrics: aegis_audit_rows_written_total, aegis_audit_rows_dropped_total,
 // aegis_audit_write_errors_total (failed append_audit calls) and the gauge
@@ -36,6 +44,10 @@ struct AuditWriterOptions {
   std::chrono::milliseconds max_backoff{2'000};
   // How long stop() keeps retrying a failing store before giving up.
   std::chrono::milliseconds drain_timeout{5'000};
+  // How long a durable record's caller waits while the store keeps failing
+  // before it is answered false and goes on (the row stays queued and is
+  // still retried): an outage of the database slows answers, never hangs them.
+  std::chrono::milliseconds durable_wait_limit{5'000};
 };
 
 class AuditWriter final : public AuditSink {
@@ -50,6 +62,9 @@ class AuditWriter final : public AuditSink {
 
   // Never blocks on I/O. After stop() rows are dropped (and counted).
   void record(AuditRecord record) override;
+  // `done` is invoked on the writer thread (or at once, with false, for a
+  // dropped row); async_record() posts it on to the caller's executor.
+  void record_durable(AuditRecord record, DurableHandler done) override;
 
   // Blocks until every row accepted before the call has been written (or
   // dropped by stop()). Wakes the writer at once instead of waiting for
@@ -64,6 +79,12 @@ class AuditWriter final : public AuditSink {
   std::uint64_t rows_dropped() const noexcept;
 
  private:
+  // Queues the row (with `done` as its waiter, when given); false when it was dropped.
+  bool enqueue(AuditRecord record, DurableHandler* done);
+  // Caller holds mu_: completes the waiters of every row settled so far.
+  void complete_waiters(bool written);
+  // Caller holds mu_: answers false to waiters past their durable_wait_limit.
+  void expire_waiters(std::chrono::steady_clock::time_point now);
   void run();
   // Writes one batch, retrying on error. Returns false when it gave up.
   bool write(const std::vector<AuditRecord>& batch);
@@ -84,6 +105,12 @@ class AuditWriter final : public AuditSink {
   std::uint64_t written_ = 0;
   std::uint64_t dropped_ = 0;
   std::size_t flush_waiters_ = 0;
+  struct Waiter {
+    std::uint64_t row;  // the row's number in accepted_ order
+    std::chrono::steady_clock::time_point give_up_at;
+    DurableHandler done;
+  };
+  std::deque<Waiter> waiters_;  // durable rows not yet settled, in row order
   bool dropping_ = false;  // log the first drop of a streak, not every row
   bool stopping_ = false;
   std::chrono::steady_clock::time_point stop_deadline_{};

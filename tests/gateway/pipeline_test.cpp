@@ -13,10 +13,13 @@
 #include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -50,6 +53,21 @@ class CapturingAudit final : public telemetry::AuditSink {
     std::lock_guard lock(mutex_);
     rows_.push_back(std::move(row));
   }
+  // A durable record: `on_commit` runs where the store's commit would be, before the caller is answered.
+  void record_durable(telemetry::AuditRecord row, DurableHandler done) override {
+    if (on_commit) on_commit(row);
+    {
+      std::lock_guard lock(mutex_);
+      ++durable_;
+    }
+    record(std::move(row));
+    std::move(done)(true);
+  }
+  int durable() const {
+    std::lock_guard lock(mutex_);
+    return durable_;
+  }
+  std::function<void(const telemetry::AuditRecord&)> on_commit;
   std::vector<telemetry::AuditRecord> rows() const {
     std::lock_guard lock(mutex_);
     return rows_;
@@ -62,6 +80,7 @@ class CapturingAudit final : public telemetry::AuditSink {
  private:
   mutable std::mutex mutex_;
   std::vector<telemetry::AuditRecord> rows_;
+  int durable_ = 0;
 };
 
 // Collects what a client would receive from a stream.
@@ -639,6 +658,77 @@ TEST_F(PipelineTest, EveryRequestWritesOneAuditRowWithoutContent) {
   EXPECT_EQ(rows[0].entities.at("PERSON"), 1);
   EXPECT_EQ(rows[1].entities.at("CA_SIN"), 1);
   EXPECT_EQ(rows[1].locality, "local");
+}
+
+// --- Stage 8: a success is committed before the client can see it. ---
+
+TEST_F(PipelineTest, CompleteAndEmbedCommitTheirRowBeforeReturning) {
+  ASSERT_TRUE(chat("hello there").ok());
+  EXPECT_EQ(audit_.durable(), 1);
+  EXPECT_EQ(audit_.last().status, 200);
+
+  CallContext context;
+  context.principal = &principal_;
+  EmbedRequest request;
+  request.model = "auto";
+  request.inputs = {"a harmless sentence"};
+  ASSERT_TRUE(run(gateway_->embed(context, std::move(request))).ok());
+  EXPECT_EQ(audit_.durable(), 2);
+  EXPECT_EQ(audit_.last().status, 200);
+
+  // An error needs no wait: its row is queued as before.
+  ASSERT_FALSE(chat("hello", "chat", "no-such-model").ok());
+  EXPECT_EQ(audit_.durable(), 2);
+  EXPECT_EQ(audit_.rows().size(), 3u);
+  EXPECT_EQ(audit_.last().status, 400);
+}
+
+TEST_F(PipelineTest, AStreamsEndIsHeldUntilItsRowIsCommitted) {
+  CollectingSink sink;
+  std::optional<std::size_t> events_at_commit;
+  bool finish_seen_at_commit = true;
+  audit_.on_commit = [&](const telemetry::AuditRecord& row) {
+    EXPECT_EQ(row.status, 200);
+    EXPECT_GT(row.cost.micros, 0);  // the spend travels with the row
+    events_at_commit = sink.events.size();
+    finish_seen_at_commit = std::any_of(sink.events.begin(), sink.events.end(),
+                                        [](const StreamEvent& e) { return e.kind == StreamEvent::Kind::finish; });
+  };
+  ASSERT_TRUE(stream("tell me a story", sink).ok());
+  ASSERT_TRUE(events_at_commit.has_value());
+  EXPECT_FALSE(finish_seen_at_commit);
+  EXPECT_GT(*events_at_commit, 0u);  // the content had already gone out
+  ASSERT_FALSE(sink.events.empty());
+  EXPECT_EQ(sink.events.back().kind, StreamEvent::Kind::finish);  // and the end after the commit
+  EXPECT_EQ(sink.events.size(), *events_at_commit + 1);
+  EXPECT_EQ(audit_.durable(), 1);
+}
+
+TEST_F(PipelineTest, ACallerThatAsksForTheRowGetsItInsteadOfTheAuditSink) {
+  std::optional<telemetry::AuditRecord> row;
+  CallContext context;
+  context.principal = &principal_;
+  context.surface = "jobs";
+  context.request_id = "job_1";
+  context.audit_row_out = &row;
+  auto outcome = run(gateway_->complete(context, auto_request("hello", 64)));
+  ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+  EXPECT_TRUE(audit_.rows().empty());
+  ASSERT_TRUE(row.has_value());
+  EXPECT_EQ(row->request_id, "job_1");
+  EXPECT_EQ(row->status, 200);
+  EXPECT_EQ(row->cost, context.cost);
+  EXPECT_FALSE(row->budget_period.empty());
+
+  // A failed call hands over its row too (the job store commits it with the failure).
+  row.reset();
+  context.audit_row_out = &row;
+  ChatRequest bad = auto_request("hello", 64);
+  bad.model = "no-such-model";
+  ASSERT_FALSE(run(gateway_->complete(context, std::move(bad))).ok());
+  EXPECT_TRUE(audit_.rows().empty());
+  ASSERT_TRUE(row.has_value());
+  EXPECT_EQ(row->status, 400);
 }
 
 // --- Async jobs: what submit decides (admit_job) is carried into the run. ---

@@ -466,6 +466,109 @@ TEST_F(SqliteJobStoreTest, FailRecordsTheErrorAndRoute) {
   EXPECT_EQ(store->get("alpha", j.id)->status, JobStatus::failed);
 }
 
+// --- the run's audit row commits with the outcome -------------------------------
+
+telemetry::AuditRecord job_row(const std::string& id, int status, std::int64_t cost_micros) {
+  telemetry::AuditRecord r;
+  r.time_ms = T0;
+  r.request_id = id;
+  r.team = "alpha";
+  r.surface = "jobs";
+  r.task = "summarize";
+  r.level = Level::CONFIDENTIAL;
+  r.provider = "azure";
+  r.status = status;
+  r.cost = Money::from_micros(cost_micros);
+  r.budget_period = cost_micros > 0 ? "2023-11" : "";
+  return r;
+}
+
+TEST_F(SqliteJobStoreTest, CompleteCommitsTheAuditRowAndSpendWithTheResult) {
+  auto store = open();
+  store::SqliteStore audit_store(db_path().string());
+  Job j = submit(*store, make_job("alpha", T0));
+  ASSERT_EQ(store->claim("w1", T0 + 1, kLease, 1)->size(), 1u);
+
+  auto done = make_completion(T0 + 2);
+  done.audit = job_row(j.id, 200, 4'321);
+  ASSERT_TRUE(store->complete(j.id, "w1", done).ok());
+
+  auto rows = audit_store.query_audit({});
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].request_id, j.id);
+  EXPECT_EQ((*rows)[0].status, 200);
+  EXPECT_EQ((*rows)[0].cost.micros, 4'321);
+  auto spend = audit_store.load_spend("2023-11");
+  ASSERT_TRUE(spend.ok());
+  ASSERT_EQ(spend->size(), 1u);
+  EXPECT_EQ((*spend)[0].team, "alpha");
+  EXPECT_EQ((*spend)[0].spent.micros, 4'321);
+  EXPECT_EQ((*spend)[0].requests, 1);
+
+  // A refused completion (already recorded) writes no second row: the caller still owns it.
+  auto again = make_completion(T0 + 3);
+  again.audit = job_row(j.id, 200, 1'000);
+  EXPECT_EQ(store->complete(j.id, "w1", again).error().code, ErrorCode::conflict);
+  EXPECT_EQ(audit_store.query_audit({})->size(), 1u);
+  EXPECT_EQ(audit_store.load_spend("2023-11")->at(0).spent.micros, 4'321);
+}
+
+TEST_F(SqliteJobStoreTest, FailCommitsTheAuditRowWithTheFailure) {
+  auto store = open();
+  store::SqliteStore audit_store(db_path().string());
+  Job j = submit(*store, make_job("alpha", T0));
+  ASSERT_EQ(store->claim("w1", T0 + 1, kLease, 1)->size(), 1u);
+  Failure f;
+  f.error = JobError{"upstream_timeout", "the provider did not answer in time"};
+  f.finished_at_ms = T0 + 9;
+  f.audit = job_row(j.id, 504, 0);
+  ASSERT_TRUE(store->fail(j.id, "w1", f).ok());
+  auto rows = audit_store.query_audit({});
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].status, 504);
+  EXPECT_TRUE(audit_store.load_spend("2023-11")->empty());  // nothing was booked
+}
+
+TEST_F(SqliteJobStoreTest, CancelledJobsCompletionWritesNoAuditRow) {
+  auto store = open();
+  store::SqliteStore audit_store(db_path().string());
+  Job j = submit(*store, make_job("alpha", T0));
+  ASSERT_EQ(store->claim("w1", T0 + 1, kLease, 1)->size(), 1u);
+  ASSERT_TRUE(store->cancel("alpha", j.id, T0 + 2).ok());
+  auto done = make_completion(T0 + 3);
+  done.audit = job_row(j.id, 200, 4'321);
+  EXPECT_EQ(store->complete(j.id, "w1", done).error().code, ErrorCode::conflict);
+  EXPECT_TRUE(audit_store.query_audit({})->empty());
+  EXPECT_TRUE(audit_store.load_spend("2023-11")->empty());
+}
+
+TEST_F(SqliteJobStoreTest, OutcomeAndAuditRowCommitOrFailTogether) {
+  auto store = open();
+  store::SqliteStore audit_store(db_path().string());
+  Job j = submit(*store, make_job("alpha", T0));
+  ASSERT_EQ(store->claim("w1", T0 + 1, kLease, 1)->size(), 1u);
+  {
+    // The audit insert fails inside the job store's transaction...
+    test_support::RawDb raw(db_path());
+    raw.exec("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'refused'); END");
+  }
+  auto done = make_completion(T0 + 2);
+  done.audit = job_row(j.id, 200, 4'321);
+  EXPECT_FALSE(store->complete(j.id, "w1", done).ok());
+  // ...so the job is not recorded as finished either, and no spend was booked.
+  EXPECT_EQ(store->get("alpha", j.id)->status, JobStatus::running);
+  EXPECT_TRUE(audit_store.load_spend("2023-11")->empty());
+  {
+    test_support::RawDb raw(db_path());
+    raw.exec("DROP TRIGGER refuse_audit");
+  }
+  ASSERT_TRUE(store->complete(j.id, "w1", done).ok());
+  EXPECT_EQ(store->get("alpha", j.id)->status, JobStatus::succeeded);
+  EXPECT_EQ(audit_store.query_audit({})->size(), 1u);
+  EXPECT_EQ(audit_store.load_spend("2023-11")->at(0).spent.micros, 4'321);
+}
+
 // --- leases lost -----------------------------------------------------------------
 
 TEST_F(SqliteJobStoreTest, ExpiredLeasesRequeueUntilMaxAttemptsThenFail) {

@@ -2,8 +2,17 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -275,6 +284,106 @@ TEST(AuditWriter, ManyThreadsRecordingConcurrentlyLoseNothing) {
   std::sort(want.begin(), want.end());
   EXPECT_EQ(rows, want);
   for (auto size : store.batch_sizes()) EXPECT_LE(size, 64u);
+}
+
+// --- durable records -------------------------------------------------------------
+
+namespace asio = boost::asio;
+
+TEST(AuditWriterDurable, CompletesOnTheCallersExecutorOnceCommittedWithoutTheBatchingDelay) {
+  FakeAuditStore store;
+  Registry registry;
+  AuditWriter writer(store, registry, quick());  // max_delay is an hour
+  asio::io_context io;
+  auto strand = asio::make_strand(io);
+  std::optional<bool> written;
+  std::vector<std::string> stored_when_answered;
+  bool on_callers_strand = false;
+  asio::co_spawn(
+      strand,
+      [&]() -> asio::awaitable<void> {
+        writer.record(row(0));  // queued without a waiter: it goes out in the same commit
+        written = co_await writer.async_record(row(1), asio::use_awaitable);
+        stored_when_answered = store.rows();
+        on_callers_strand = strand.running_in_this_thread();
+      },
+      asio::detached);
+  io.run();  // returns only once the coroutine finished: the wait keeps the io_context busy
+  ASSERT_TRUE(written.has_value());
+  EXPECT_TRUE(*written);
+  EXPECT_EQ(stored_when_answered, ids(0, 2));
+  EXPECT_EQ(store.batch_sizes(), (std::vector<std::size_t>{2}));
+  EXPECT_TRUE(on_callers_strand);
+}
+
+TEST(AuditWriterDurable, WaitersArrivingDuringACommitShareTheNextOne) {
+  FakeAuditStore store;
+  Registry registry;
+  AuditWriter writer(store, registry, quick());
+  asio::io_context io;
+  auto work = asio::make_work_guard(io);
+  std::thread runner([&] { io.run(); });
+  std::atomic<int> answered_true{0};
+  auto durable = [&](int i) {
+    asio::co_spawn(
+        io,
+        [&, i]() -> asio::awaitable<void> {
+          if (co_await writer.async_record(row(i), asio::use_awaitable)) ++answered_true;
+        },
+        asio::detached);
+  };
+  store.close_gate();
+  durable(0);
+  ASSERT_TRUE(store.wait_entered());  // the writer is committing row 0 alone
+  durable(1);
+  durable(2);
+  for (int i = 0; i < 1000 && metric(registry, "aegis_audit_queue_depth") < 2; ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(metric(registry, "aegis_audit_queue_depth"), 2);
+  EXPECT_EQ(answered_true.load(), 0);  // nobody is answered before their commit
+  store.open_gate();
+  work.reset();
+  runner.join();
+  EXPECT_EQ(answered_true.load(), 3);
+  EXPECT_EQ(store.batch_sizes(), (std::vector<std::size_t>{1, 2}));  // one transaction for both late comers
+}
+
+TEST(AuditWriterDurable, ADroppedRowIsAnsweredFalseAtOnce) {
+  FakeAuditStore store;
+  Registry registry;
+  AuditWriter writer(store, registry, quick());
+  writer.stop();
+  asio::io_context io;
+  std::optional<bool> written;
+  asio::co_spawn(
+      io, [&]() -> asio::awaitable<void> { written = co_await writer.async_record(row(0), asio::use_awaitable); },
+      asio::detached);
+  io.run();
+  ASSERT_TRUE(written.has_value());
+  EXPECT_FALSE(*written);
+  EXPECT_EQ(writer.rows_dropped(), 1u);
+}
+
+TEST(AuditWriterDurable, AFailingStoreAnswersFalseAfterTheWaitLimitAndKeepsRetryingTheRow) {
+  FakeAuditStore store;
+  store.fail_next(1'000'000);
+  Registry registry;
+  auto options = quick();
+  options.durable_wait_limit = 50ms;
+  AuditWriter writer(store, registry, options);
+  asio::io_context io;
+  std::optional<bool> written;
+  const auto started = std::chrono::steady_clock::now();
+  asio::co_spawn(
+      io, [&]() -> asio::awaitable<void> { written = co_await writer.async_record(row(0), asio::use_awaitable); },
+      asio::detached);
+  io.run();
+  ASSERT_TRUE(written.has_value());
+  EXPECT_FALSE(*written);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  EXPECT_EQ(writer.rows_dropped(), 0u);  // still queued, still retried
+  store.fail_next(0);
+  writer.flush();
+  EXPECT_EQ(store.rows(), ids(0, 1));
 }
 
 }  // namespace

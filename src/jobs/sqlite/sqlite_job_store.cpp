@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "store/sqlite/audit_rows.hpp"
 #include "store/sqlite/migrations.hpp"
 #include "store/sqlite/statement.hpp"
 #include "telemetry/log.hpp"
@@ -248,6 +249,7 @@ struct SqliteJobStore::Impl {
   std::mutex mu;  // one connection, every call serialised: SQLite has one writer anyway
   DbPtr db;       // declared before the statements so it is closed after them
   std::unordered_map<const char*, StmtPtr> statements;
+  store::sqlite::AuditStatements audit_statements;  // complete/fail write the run's audit row
 
   // Caller holds mu. nullptr (with rc set) when SQLite cannot prepare it.
   sqlite3_stmt* statement(const char* sql, int& rc) {
@@ -458,6 +460,15 @@ struct SqliteJobStore::Impl {
       return Result<SubmitResult>(make_error(ErrorCode::invalid_request, "job fields are out of range"));
     }
     return db_error(op, rc);
+  }
+
+  // Inside a transaction: the job run's audit row and its spend, written by
+  // the audit store's own code (one definition of what recording a request means).
+  Result<void> record_audit(const std::optional<telemetry::AuditRecord>& row, std::string_view op) {
+    if (!row) return {};
+    const int rc = store::sqlite::insert_audit_rows(db.get(), audit_statements, std::span(&*row, 1));
+    if (rc != SQLITE_OK) return db_error(op, rc);
+    return {};
   }
 
   // Why an owner-guarded update touched no row.
@@ -699,6 +710,7 @@ Result<Job> SqliteJobStore::complete(const std::string& id, const std::string& o
     }
     if (rows.empty()) return impl_->ownership_error(id, owner, op);
     if (auto dropped = impl_->drop_request(rows.front(), op); !dropped.ok()) return dropped.error();
+    if (auto written = impl_->record_audit(done.audit, op); !written.ok()) return std::move(written).error();
     return std::move(rows.front());
   });
 }
@@ -728,6 +740,7 @@ Result<Job> SqliteJobStore::fail(const std::string& id, const std::string& owner
     }
     if (rows.empty()) return impl_->ownership_error(id, owner, op);
     if (auto dropped = impl_->drop_request(rows.front(), op); !dropped.ok()) return dropped.error();
+    if (auto written = impl_->record_audit(failure.audit, op); !written.ok()) return std::move(written).error();
     return std::move(rows.front());
   });
 }

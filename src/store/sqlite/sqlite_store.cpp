@@ -3,17 +3,19 @@
 #include <sqlite3.h>
 
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 #include <algorithm>
+#include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 #include <unordered_map>
 
 #include "core/system_clock.hpp"
+#include "store/sqlite/audit_rows.hpp"
 #include "store/sqlite/migrations.hpp"
 #include "store/sqlite/statement.hpp"
 
@@ -56,18 +58,6 @@ constexpr const char* kListTeamKeys =
 constexpr const char* kRevokeKey =
     "UPDATE api_keys SET revoked_at_ms = COALESCE(revoked_at_ms, ?2) WHERE id = ?1";
 
-#define AEGIS_AUDIT_COLUMNS                                                                                   \
-  "time_ms, request_id, team, key_id, surface, task, level, entities, placeholders, tier, provider, model, "  \
-  "locality, reason, fallback_path, status, error_type, input_tokens, output_tokens, cost_micros, "           \
-  "budget_period, latency_us, overhead_us, invented_pii, egress_blocked"
-
-constexpr const char* kInsertAudit = "INSERT INTO audit(" AEGIS_AUDIT_COLUMNS
-                                     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
-                                     "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)";
-constexpr const char* kUpsertSpend =
-    "INSERT INTO budget_spend(team, period, spent_micros, requests) VALUES (?1, ?2, ?3, 1) "
-    "ON CONFLICT(team, period) DO UPDATE SET spent_micros = spent_micros + excluded.spent_micros, "
-    "requests = requests + 1";
 // Four spellings rather than "(?2 IS NULL OR team = ?2)" so SQLite can use the indices.
 constexpr const char* kQueryAudit =
     "SELECT " AEGIS_AUDIT_COLUMNS " FROM audit ORDER BY time_ms DESC, id DESC LIMIT ?1";
@@ -78,7 +68,6 @@ constexpr const char* kQueryAuditSince =
 constexpr const char* kQueryAuditTeamSince = "SELECT " AEGIS_AUDIT_COLUMNS
                                              " FROM audit WHERE team = ?2 AND time_ms >= ?3 "
                                              "ORDER BY time_ms DESC, id DESC LIMIT ?1";
-#undef AEGIS_AUDIT_COLUMNS
 constexpr const char* kCountViolations = "SELECT COUNT(*) FROM pipeda_violations";
 constexpr const char* kLoadSpend =
     "SELECT team, period, spent_micros, requests FROM budget_spend WHERE period = ?1 ORDER BY team";
@@ -110,46 +99,6 @@ ApiKeyRecord read_key(const Use& st) {
   k.created_at_ms = st.int64(4);
   if (!st.is_null(5)) k.revoked_at_ms = st.int64(5);
   return k;
-}
-
-std::string entities_json(const std::map<std::string, int>& entities) {
-  json::object out;
-  for (const auto& [type, count] : entities) out[type] = count;
-  return json::serialize(out);
-}
-
-std::string path_json(const std::vector<std::string>& path) {
-  json::array out;
-  for (const auto& step : path) out.emplace_back(step);
-  return json::serialize(out);
-}
-
-void bind_audit(Use& st, const telemetry::AuditRecord& r) {
-  st.bind(1, r.time_ms);
-  st.bind(2, r.request_id);
-  st.bind(3, r.team);
-  st.bind(4, r.key_id);
-  st.bind(5, r.surface);
-  st.bind(6, r.task);
-  st.bind(7, to_string(r.level));
-  st.bind(8, entities_json(r.entities));
-  st.bind(9, static_cast<std::int64_t>(r.placeholders));
-  st.bind(10, r.tier);
-  st.bind(11, r.provider);
-  st.bind(12, r.model);
-  st.bind(13, r.locality);
-  st.bind(14, r.reason);
-  st.bind(15, path_json(r.fallback_path));
-  st.bind(16, static_cast<std::int64_t>(r.status));
-  st.bind(17, r.error_type);
-  st.bind(18, r.input_tokens);
-  st.bind(19, r.output_tokens);
-  st.bind(20, r.cost.micros);
-  st.bind(21, r.budget_period);
-  st.bind(22, r.latency_us);
-  st.bind(23, r.overhead_us);
-  st.bind(24, static_cast<std::int64_t>(r.invented_pii ? 1 : 0));
-  st.bind(25, static_cast<std::int64_t>(r.egress_blocked ? 1 : 0));
 }
 
 std::optional<telemetry::AuditRecord> read_audit(const Use& st) {
@@ -198,14 +147,85 @@ std::optional<telemetry::AuditRecord> read_audit(const Use& st) {
 
 using sqlite::is_memory_path;
 
+// WAL pages after which a commit asks for a checkpoint (SQLite's own default).
+constexpr int kCheckpointPages = 1000;
+
+// Checkpoints the WAL on a thread and connection of its own. SQLite's
+// automatic checkpoint runs inside the commit that crosses the threshold and
+// syncs the database file there; a successful request waits for its audit
+// commit, so that would put an fsync on every few hundredth answer. A passive
+// checkpoint runs beside the writers instead of in their way.
+class WalCheckpointer {
+ public:
+  WalCheckpointer(const std::string& path, std::chrono::milliseconds busy_timeout)
+      : db_(sqlite::open_database(path, SQLITE_OPEN_NOMUTEX, busy_timeout)) {
+    // A connection that has not read the file yet does not know it is in WAL
+    // mode, and its checkpoints would do nothing.
+    if (sqlite3_exec(db_.get(), "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      throw std::runtime_error(std::string("cannot open the SQLite database for checkpoints: ") +
+                               sqlite3_errmsg(db_.get()));
+    }
+    thread_ = std::thread([this] { run(); });
+  }
+  ~WalCheckpointer() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  WalCheckpointer(const WalCheckpointer&) = delete;
+  WalCheckpointer& operator=(const WalCheckpointer&) = delete;
+
+  // Replaces the connection's automatic checkpoint with this thread's.
+  void watch(sqlite3* db) { sqlite3_wal_hook(db, &WalCheckpointer::on_commit, this); }
+
+ private:
+  // Runs in the committing call: only a flag and a wake-up.
+  static int on_commit(void* self, sqlite3*, const char*, int wal_pages) {
+    if (wal_pages >= kCheckpointPages) {
+      auto* checkpointer = static_cast<WalCheckpointer*>(self);
+      {
+        std::lock_guard lock(checkpointer->mu_);
+        checkpointer->due_ = true;
+      }
+      checkpointer->cv_.notify_one();
+    }
+    return SQLITE_OK;
+  }
+
+  void run() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return due_ || stopping_; });
+      if (stopping_) return;
+      due_ = false;
+      lock.unlock();
+      // Busy (another connection is checkpointing) or partial (readers): the next commit asks again.
+      sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      lock.lock();
+    }
+  }
+
+  DbPtr db_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool due_ = false;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
 }  // namespace
 
 struct SqliteStore::Impl {
   std::string path;
   const Clock* clock;
   std::mutex mu;
+  std::unique_ptr<WalCheckpointer> checkpointer;  // declared before db: outlives the connection it watches
   DbPtr db;  // declared before the statements so it is closed after them
   std::unordered_map<const char*, StmtPtr> statements;
+  sqlite::AuditStatements audit_statements;
   int version = 0;
 
   std::int64_t now_ms() const {
@@ -273,6 +293,10 @@ SqliteStore::SqliteStore(const std::string& path, const Clock& clock, Options op
   }
   impl_->exec_pragma("PRAGMA synchronous=NORMAL");
   impl_->exec_pragma("PRAGMA foreign_keys=ON");
+  if (!is_memory_path(path)) {
+    impl_->checkpointer = std::make_unique<WalCheckpointer>(path, options.busy_timeout);
+    impl_->checkpointer->watch(db);
+  }
 
   try {
     impl_->version = sqlite::apply_migrations(db, impl_->now_ms());
@@ -462,25 +486,8 @@ Result<void> SqliteStore::append_audit(const std::vector<telemetry::AuditRecord>
     if (!sqlite3_get_autocommit(db)) impl_->run_simple(kRollback, rc);
     return db_error(op, code);
   };
-  sqlite3_stmt* insert = impl_->statement(kInsertAudit, rc);
-  if (!insert) return fail(rc);
-  sqlite3_stmt* spend = impl_->statement(kUpsertSpend, rc);
-  if (!spend) return fail(rc);
-  for (const auto& row : rows) {
-    {
-      Use st(insert);
-      bind_audit(st, row);
-      rc = st.step();
-      if (rc != SQLITE_DONE) return fail(rc);
-    }
-    if (row.budget_period.empty()) continue;
-    Use st(spend);
-    st.bind(1, row.team);
-    st.bind(2, row.budget_period);
-    st.bind(3, row.cost.micros);
-    rc = st.step();
-    if (rc != SQLITE_DONE) return fail(rc);
-  }
+  rc = sqlite::insert_audit_rows(db, impl_->audit_statements, rows);
+  if (rc != SQLITE_OK) return fail(rc);
   if (!impl_->run_simple(kCommit, rc)) return fail(rc);
   return {};
 }

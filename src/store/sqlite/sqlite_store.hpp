@@ -1,6 +1,8 @@
 #pragma once
 // The embedded store: one SQLite connection in WAL mode, shared by all threads
 // under a mutex. Calls block; the server reaches it through a DbExecutor.
+// A second connection on a thread of its own checkpoints the WAL, so no
+// commit pays for a checkpoint's sync (requests wait for their audit commit).
 #include <chrono>
 #include <memory>
 #include <string>

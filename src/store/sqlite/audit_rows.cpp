@@ -1,0 +1,98 @@
+#include "store/sqlite/audit_rows.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace aegis::store::sqlite {
+
+namespace {
+
+namespace json = boost::json;
+
+constexpr const char* kInsertAudit = "INSERT INTO audit(" AEGIS_AUDIT_COLUMNS
+                                     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+                                     "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)";
+constexpr const char* kUpsertSpend =
+    "INSERT INTO budget_spend(team, period, spent_micros, requests) VALUES (?1, ?2, ?3, 1) "
+    "ON CONFLICT(team, period) DO UPDATE SET spent_micros = spent_micros + excluded.spent_micros, "
+    "requests = requests + 1";
+
+std::string entities_json(const std::map<std::string, int>& entities) {
+  json::object out;
+  for (const auto& [type, count] : entities) out[type] = count;
+  return json::serialize(out);
+}
+
+std::string path_json(const std::vector<std::string>& path) {
+  json::array out;
+  for (const auto& step : path) out.emplace_back(step);
+  return json::serialize(out);
+}
+
+void bind_audit(Use& st, const telemetry::AuditRecord& r) {
+  st.bind(1, r.time_ms);
+  st.bind(2, r.request_id);
+  st.bind(3, r.team);
+  st.bind(4, r.key_id);
+  st.bind(5, r.surface);
+  st.bind(6, r.task);
+  st.bind(7, to_string(r.level));
+  st.bind(8, entities_json(r.entities));
+  st.bind(9, static_cast<std::int64_t>(r.placeholders));
+  st.bind(10, r.tier);
+  st.bind(11, r.provider);
+  st.bind(12, r.model);
+  st.bind(13, r.locality);
+  st.bind(14, r.reason);
+  st.bind(15, path_json(r.fallback_path));
+  st.bind(16, static_cast<std::int64_t>(r.status));
+  st.bind(17, r.error_type);
+  st.bind(18, r.input_tokens);
+  st.bind(19, r.output_tokens);
+  st.bind(20, r.cost.micros);
+  st.bind(21, r.budget_period);
+  st.bind(22, r.latency_us);
+  st.bind(23, r.overhead_us);
+  st.bind(24, static_cast<std::int64_t>(r.invented_pii ? 1 : 0));
+  st.bind(25, static_cast<std::int64_t>(r.egress_blocked ? 1 : 0));
+}
+
+int prepare(sqlite3* db, StmtPtr& slot, const char* sql) {
+  if (slot) return SQLITE_OK;
+  sqlite3_stmt* raw = nullptr;
+  const int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(raw);
+    return rc;
+  }
+  slot.reset(raw);
+  return SQLITE_OK;
+}
+
+}  // namespace
+
+int insert_audit_rows(sqlite3* db, AuditStatements& statements, std::span<const telemetry::AuditRecord> rows) {
+  if (rows.empty()) return SQLITE_OK;
+  if (int rc = prepare(db, statements.insert, kInsertAudit); rc != SQLITE_OK) return rc;
+  if (int rc = prepare(db, statements.spend, kUpsertSpend); rc != SQLITE_OK) return rc;
+  for (const auto& row : rows) {
+    {
+      Use st(statements.insert.get());
+      bind_audit(st, row);
+      if (int rc = st.step(); rc != SQLITE_DONE) return rc;
+    }
+    if (row.budget_period.empty()) continue;
+    Use st(statements.spend.get());
+    st.bind(1, row.team);
+    st.bind(2, row.budget_period);
+    st.bind(3, row.cost.micros);
+    if (int rc = st.step(); rc != SQLITE_DONE) return rc;
+  }
+  return SQLITE_OK;
+}
+
+}  // namespace aegis::store::sqlite

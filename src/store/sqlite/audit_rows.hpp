@@ -1,0 +1,34 @@
+#pragma once
+// The one place that writes audit rows and their spend to SQLite, shared by
+// every connection that records a request: the audit store (the audit
+// writer's batches) and the job store (a job's row commits in the transaction
+// that records the job's outcome, so a crash cannot keep one without the other).
+#include <sqlite3.h>
+
+#include <span>
+
+#include "store/sqlite/statement.hpp"
+#include "telemetry/audit.hpp"
+
+// The audit table's columns, in the order insert_audit_rows binds them and
+// the store's queries read them.
+#define AEGIS_AUDIT_COLUMNS                                                                                   \
+  "time_ms, request_id, team, key_id, surface, task, level, entities, placeholders, tier, provider, model, "  \
+  "locality, reason, fallback_path, status, error_type, input_tokens, output_tokens, cost_micros, "           \
+  "budget_period, latency_us, overhead_us, invented_pii, egress_blocked"
+
+namespace aegis::store::sqlite {
+
+// One connection's prepared audit statements, prepared on first use. Owned by
+// the connection's store and used under the lock that serialises it.
+struct AuditStatements {
+  StmtPtr insert;
+  StmtPtr spend;
+};
+
+// Inside the caller's open transaction: inserts each row into `audit` and adds
+// its cost to `budget_spend` (team, budget_period) when the row was booked to
+// a period. Returns SQLITE_OK, or the failing SQLite code (the caller rolls back).
+int insert_audit_rows(sqlite3* db, AuditStatements& statements, std::span<const telemetry::AuditRecord> rows);
+
+}  // namespace aegis::store::sqlite
