@@ -9,6 +9,7 @@
 #include <string>
 
 #include "config/loader.hpp"
+#include "support/config_issues.hpp"
 
 namespace aegis::config {
 namespace {
@@ -30,26 +31,7 @@ const char* env(const char* name) {
   return it == values.end() ? nullptr : it->second.c_str();
 }
 
-std::vector<ConfigIssue> issues_of(const std::string& yaml) {
-  try {
-    parse_config(yaml, "t.yaml", &env);
-  } catch (const ConfigError& e) {
-    return e.issues();
-  }
-  ADD_FAILURE() << "expected a ConfigError for:\n" << yaml;
-  return {};
-}
-
-std::string one_issue(const std::string& yaml) {
-  const auto issues = issues_of(yaml);
-  if (issues.size() != 1) {
-    std::string all;
-    for (const auto& i : issues) all += "\n  " + i.to_string();
-    ADD_FAILURE() << "expected exactly one issue, got " << issues.size() << ":" << all;
-    return issues.empty() ? std::string() : issues[0].to_string();
-  }
-  return issues[0].to_string();
-}
+std::string one_issue(const std::string& yaml) { return test_support::one_config_issue(yaml, &env); }
 
 class KeyFile {
  public:

@@ -1,4 +1,5 @@
 #include "config/loader.hpp"
+#include "support/config_issues.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -28,28 +29,10 @@ const char* fake_env(const char* name) {
 
 const char* no_env(const char*) { return nullptr; }
 
-// The issues a document produces; fails the test when it parses cleanly.
 std::vector<ConfigIssue> issues_of(const std::string& yaml, EnvLookup env = &fake_env) {
-  try {
-    parse_config(yaml, "t.yaml", env);
-  } catch (const ConfigError& e) {
-    return e.issues();
-  }
-  ADD_FAILURE() << "expected a ConfigError for:\n" << yaml;
-  return {};
+  return test_support::config_issues(yaml, env);
 }
-
-// Exactly one issue, returned formatted.
-std::string one_issue(const std::string& yaml, EnvLookup env = &fake_env) {
-  const auto issues = issues_of(yaml, env);
-  if (issues.size() != 1) {
-    std::string all;
-    for (const auto& i : issues) all += "\n  " + i.to_string();
-    ADD_FAILURE() << "expected exactly one issue, got " << issues.size() << ":" << all;
-    return issues.empty() ? std::string() : issues[0].to_string();
-  }
-  return issues[0].to_string();
-}
+std::string one_issue(const std::string& yaml, EnvLookup env = &fake_env) { return test_support::one_config_issue(yaml, env); }
 
 // A provider block that is valid on its own, to build bigger documents from.
 std::string provider(const std::string& name, const std::string& type = "sim") {
