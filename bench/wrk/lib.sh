@@ -1,7 +1,7 @@
 # Shared by the wrk load scripts (sourced from the repo root): start `aegis sim`
 # and a gateway in front of it on free loopback ports, with a team and its key.
 #   start_stack [EXTRA_YAML]  sets: work sim_port gw_port key (and cleans up on exit)
-bin=build/aegis
+bin=${AEGIS_BIN:-build/aegis}  # AEGIS_BIN=... to compare another build
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
