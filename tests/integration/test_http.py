@@ -1,5 +1,7 @@
 """HTTP behaviour of the real server: errors, limits, request ids, keep-alive."""
 import json
+import time
+import re
 import socket
 import unittest
 
@@ -131,10 +133,17 @@ class HttpBehaviour(GatewayTestCase):
 
     def test_metrics_count_requests_by_route_pattern_and_code(self):
         self.gw.request("GET", "/no/such/route")
-        status, headers, data = self.gw.request("GET", "/metrics")
+        # An exchange is counted after its response is written: the client may ask first.
+        deadline = time.time() + 5
+        while True:
+            status, headers, data = self.gw.request("GET", "/metrics")
+            text = data.decode()
+            if re.search(r'aegis_http_requests_total\{route="unmatched",code="404"\} [1-9]', text) or \
+                    time.time() > deadline:
+                break
+            time.sleep(0.05)
         self.assertEqual(status, 200)
         self.assertTrue(headers["content-type"].startswith("text/plain; version=0.0.4"))
-        text = data.decode()
         self.assertRegex(text, r'aegis_http_requests_total\{route="unmatched",code="404"\} [1-9]')
         self.assertRegex(text, r'aegis_build_info\{version="[0-9.]+"\} 1')
         # The raw path never becomes a label.

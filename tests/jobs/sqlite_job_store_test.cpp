@@ -382,6 +382,17 @@ TEST_F(SqliteJobStoreTest, ClaimTakesTheOldestQueuedJobsWithALease) {
   EXPECT_EQ(counts[static_cast<std::size_t>(JobStatus::running)], 3);
 }
 
+TEST_F(SqliteJobStoreTest, AClaimNeverStartsAJobBeforeItWasCreated) {
+  // The claimer reads its clock before the claim runs; a submit can commit in between.
+  auto store = open();
+  Job job = submit(*store, make_job("alpha", T0 + 3));
+  auto claimed = store->claim("w", T0, kLease, 1);
+  ASSERT_TRUE(claimed.ok()) << claimed.error().message;
+  ASSERT_EQ(claimed->size(), 1u);
+  EXPECT_EQ((*claimed)[0].id, job.id);
+  EXPECT_EQ((*claimed)[0].started_at_ms, T0 + 3);
+}
+
 TEST_F(SqliteJobStoreTest, RenewExtendsOnlyTheOwnersLease) {
   auto store = open();
   Job j = submit(*store, make_job("alpha", T0));

@@ -53,9 +53,11 @@ constexpr const char* kList = "SELECT " AEGIS_JOB_COLUMNS
 constexpr const char* kListStatus = "SELECT " AEGIS_JOB_COLUMNS
                                     " FROM jobs WHERE team = ?1 AND (created_at_ms, id) > (?2, ?3) AND status = ?5 "
                                     "ORDER BY created_at_ms, id LIMIT ?4";
+// started_at never precedes created_at: the claimer reads its clock before the
+// claim runs, and a submit may commit in between.
 constexpr const char* kClaim =
     "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?1, lease_expires_ms = ?3, "
-    "started_at_ms = CASE WHEN started_at_ms = 0 THEN ?2 ELSE started_at_ms END "
+    "started_at_ms = CASE WHEN started_at_ms = 0 THEN max(?2, created_at_ms) ELSE started_at_ms END "
     "WHERE seq IN (SELECT seq FROM jobs WHERE status = 'queued' ORDER BY created_at_ms, id LIMIT ?4) "
     "RETURNING " AEGIS_JOB_COLUMNS;
 constexpr const char* kRenew =
