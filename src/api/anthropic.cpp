@@ -14,7 +14,7 @@ using http::HttpResponse;
 
 namespace {
 
-// The DESIGN.md error shape plus Anthropic's top-level "type":"error", so
+// The project's error shape (docs/ARCHITECTURE.md) plus Anthropic's top-level "type":"error", so
 // both generic clients and the Anthropic SDK read it.
 HttpResponse anthropic_error(const Error& error, const std::string& request_id) {
   HttpResponse response = http::error_response(error, request_id);

@@ -1,6 +1,6 @@
 #pragma once
 // The one path from every surface (OpenAI/Anthropic-compatible endpoints,
-// later jobs and RAG) to a provider: DESIGN.md's nine stages, in order.
+// later jobs and RAG) to a provider: the nine stages of docs/ARCHITECTURE.md, in order.
 //
 //   1 authenticate  (done by the HTTP layer: CallContext::principal)
 //   2 classify      the assembled prompt; block mode -> 422

@@ -1,5 +1,5 @@
 #pragma once
-// JSON bodies in and out: the error shape of DESIGN.md and strict parsing.
+// JSON bodies in and out: the error shape of docs/ARCHITECTURE.md and strict parsing.
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 

@@ -1,5 +1,5 @@
 #pragma once
-// A circuit breaker per provider (DESIGN.md "resilience/", issue 5).
+// A circuit breaker per provider (docs/ARCHITECTURE.md, stage 6).
 //
 //   closed    --N consecutive counted failures-->  open
 //   open      --cool-down elapsed (lazy)-------->  half_open

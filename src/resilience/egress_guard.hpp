@@ -1,5 +1,5 @@
 #pragma once
-// The last line of the compliance invariant (DESIGN.md, layer 3): every
+// The last line of the compliance invariant (layer 3 in docs/ARCHITECTURE.md): every
 // outbound provider send passes through check() once the connection is up
 // and before a byte of the request is written (http::ClientRequest::before_send).
 //

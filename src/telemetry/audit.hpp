@@ -1,5 +1,5 @@
 #pragma once
-// The audit trail: one row per governed request (stage 8 of DESIGN.md).
+// The audit trail: one row per governed request (stage 8 in docs/ARCHITECTURE.md).
 // A row holds classifications, entity types and counts, routes and costs,
 // never prompt or answer text and never a detected value.
 #include <boost/asio/any_completion_handler.hpp>
