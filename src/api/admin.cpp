@@ -142,6 +142,8 @@ json::object audit_json(const telemetry::AuditRecord& row) {
   out["overhead_ms"] = micros_to_ms(row.overhead_us);
   out["invented_pii"] = row.invented_pii;
   out["egress_blocked"] = row.egress_blocked;
+  out["egress_veto"] = row.egress_veto;
+  out["egress_rule"] = row.egress_rule;
   return out;
 }
 

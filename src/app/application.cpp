@@ -23,6 +23,7 @@
 #include "budget/memory_ledger.hpp"
 #include "budget/period.hpp"
 #include "classify/classifier.hpp"
+#include "compliance/egress_detector.hpp"
 #include "resilience/classifier_egress_guard.hpp"
 #include "resilience/provider_health.hpp"
 #include "routing/router.hpp"
@@ -123,6 +124,7 @@ struct Application::Impl {
   std::vector<api::DemoUpstream> demo_upstreams;
   std::unique_ptr<telemetry::AuditWriter> audit;
   std::unique_ptr<classify::Classifier> classifier;
+  std::unique_ptr<compliance::EgressDetector> egress_detector;
   std::unique_ptr<resilience::ClassifierEgressGuard> egress_guard;
   std::unique_ptr<http::HttpClient> client;
   std::unique_ptr<providers::ProviderSet> providers;
@@ -175,7 +177,9 @@ struct Application::Impl {
   void build_pipeline() {
     const Clock& clock = SystemClock::instance();
     classifier = classify::make_classifier(config->classification);
-    egress_guard = std::make_unique<resilience::ClassifierEgressGuard>(config->egress, *classifier, metrics);
+    egress_detector = compliance::make_egress_detector("digits_first");
+    egress_guard = std::make_unique<resilience::ClassifierEgressGuard>(config->egress, *classifier,
+                                                                       egress_detector.get(), metrics);
     client = http::make_http_client(io.get_executor(), http::ClientOptions::from_environment());
     std::vector<std::unique_ptr<providers::LLMProvider>> built;
     for (const auto& provider_config : config->providers) {

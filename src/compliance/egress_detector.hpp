@@ -14,6 +14,11 @@
 
 namespace aegis::compliance {
 
+// Every rule name a detector may report, so that their counters exist at 0
+// from start-up (aegis_egress_vetoes_total{rule}).
+inline constexpr std::string_view kEgressRules[] = {"pan.luhn", "sin.grouped", "sin.context", "iban.mod97",
+                                                   "account.context"};
+
 struct EgressHit {
   std::string_view rule;  // static storage: "pan.luhn", "sin.grouped", "sin.context", "iban.mod97", "account.context"
   std::size_t offset = 0;  // byte offset in the scanned text where the value starts (for tests, never logged with data)

@@ -18,7 +18,8 @@ int http_status(ErrorCode code) noexcept {
     case ErrorCode::rate_limited: return 429;
     case ErrorCode::headers_too_large: return 431;
     case ErrorCode::internal:
-    case ErrorCode::egress_blocked: return 500;
+    case ErrorCode::egress_blocked:
+    case ErrorCode::egress_vetoed: return 500;
     case ErrorCode::upstream_error: return 502;
     case ErrorCode::unavailable:
     case ErrorCode::no_local_provider: return 503;
@@ -45,6 +46,7 @@ std::string_view error_type(ErrorCode code) noexcept {
     case ErrorCode::headers_too_large: return "headers_too_large";
     case ErrorCode::internal: return "internal_error";
     case ErrorCode::egress_blocked: return "egress_blocked";
+    case ErrorCode::egress_vetoed: return "egress_vetoed";
     case ErrorCode::upstream_error: return "upstream_error";
     case ErrorCode::unavailable: return "unavailable";
     case ErrorCode::no_local_provider: return "no_local_provider";

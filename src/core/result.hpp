@@ -26,6 +26,7 @@ enum class ErrorCode {
   headers_too_large,       // 431
   internal,                // 500
   egress_blocked,          // 500
+  egress_vetoed,           // 500 if it ever reached a client; the gateway moves such a request to a local provider
   upstream_error,          // 502
   unavailable,             // 503
   no_local_provider,       // 503
@@ -42,9 +43,11 @@ struct Error {
   std::string message;
   // Seconds a client should wait before retrying (429/503); 0 when not applicable.
   int retry_after_seconds = 0;
+  // For the pipeline, never shown to clients: the egress detector's rule behind egress_vetoed.
+  std::string rule;
 };
 
-inline Error make_error(ErrorCode code, std::string message) { return Error{code, std::move(message), 0}; }
+inline Error make_error(ErrorCode code, std::string message) { return Error{code, std::move(message), 0, {}}; }
 
 template <class T>
 class [[nodiscard]] Result {

@@ -520,10 +520,12 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
   bool answered = false;
   bool used_mask = false;
 
-  for (const auto& target : decision->chain) {
+  // An index, not an iterator: an egress veto replaces the decision mid-loop.
+  for (std::size_t next = 0; next < decision->chain.size();) {
+    const routing::RouteTarget target = decision->chain[next++];
     const auto& name = target.provider->info().name;
     // Defence in depth: the router already filtered the chain; check the data rule again here.
-    if (ctx.level == Level::RESTRICTED && target.locality != config::Locality::local) {
+    if (deps_.recheck_locality && ctx.level == Level::RESTRICTED && target.locality != config::Locality::local) {
       row.fallback_path.push_back(name + ":skipped_not_local");
       continue;
     }
@@ -557,6 +559,7 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
     row.provider = name;
     row.model = target.model;
     // Where data went: cloud as soon as any cloud target was sent to.
+    const std::string locality_before = row.locality;
     if (row.locality != "cloud") row.locality = std::string(locality_name(target.locality));
 
     call.begin_attempt(name, price_of(name, target.model));
@@ -614,6 +617,34 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
     }
 
     const Error& error = outcome.error();
+    if (error.code == ErrorCode::egress_vetoed) {
+      // The independent detector saw a RESTRICTED-shaped value the classifier
+      // did not: nothing was sent. From here on the request is RESTRICTED and
+      // goes where RESTRICTED data goes (a local provider, or 503
+      // no_local_provider). The provider did nothing wrong: no breaker failure.
+      permit.record_neutral();
+      deps_.health.publish(name);
+      row.fallback_path.push_back(name + ":egress_veto");
+      metrics_->attempts.with({name, "egress_veto"}).inc();
+      row.locality = locality_before;
+      row.egress_veto = true;
+      if (row.egress_rule.empty()) row.egress_rule = error.rule;
+      // Already RESTRICTED: this target is declared local but is not (its
+      // address is outside the local networks). A compliance stop, as when the
+      // classifier blocks it; never a second re-route.
+      if (ctx.level == Level::RESTRICTED) {
+        row.egress_blocked = true;
+        co_return make_error(ErrorCode::egress_blocked, error.message);
+      }
+      ctx.level = Level::RESTRICTED;
+      auto rerouted = route(call, Level::RESTRICTED, request.model);
+      if (!rerouted.ok()) co_return std::move(rerouted).error();
+      // The reservation stays: commit books the local provider's actual cost.
+      decision = std::move(rerouted);
+      next = 0;
+      last_error.reset();
+      continue;
+    }
     permit.record_failure(error);
     deps_.health.publish(name);
     const std::string type(error_type(error.code));
@@ -621,7 +652,7 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
     metrics_->attempts.with({name, type}).inc();
     if (error.code == ErrorCode::egress_blocked) {
       row.egress_blocked = true;
-      if (row.fallback_path.size() == 1) row.locality.clear();  // the guard stopped it before a byte left
+      row.locality = locality_before;  // the guard stopped it before a byte left
     }
     const bool client_saw_bytes = governed && governed->emitted();
     if (client_saw_bytes) call.bill_streamed();  // the answer is cut short: bill what it carried
@@ -761,31 +792,39 @@ boost::asio::awaitable<Result<EmbedOutcome>> Gateway::embed(CallContext& context
   }
 
   // Embeddings have no tiers: the data rule picks local-only, the request picks the model.
-  const bool local_only =
-      context.level == Level::RESTRICTED ||
-      (context.level == Level::CONFIDENTIAL && config.routing.confidential == config::ConfidentialPolicy::local_only);
+  bool local_only = false;
   std::vector<routing::RouteTarget> chain;
   std::string reason;
-  if (local_only) {
-    for (auto* provider : deps_.providers.ordered()) {
-      auto it = provider_configs_.find(provider->info().name);
-      if (provider->info().locality == config::Locality::local && it != provider_configs_.end() &&
-          !it->second->embedding_model.empty()) {
-        chain.push_back({provider, it->second->embedding_model, config::Locality::local});
+  auto plan = [&]() -> Result<void> {
+    local_only = context.level == Level::RESTRICTED ||
+                 (context.level == Level::CONFIDENTIAL &&
+                  config.routing.confidential == config::ConfidentialPolicy::local_only);
+    chain.clear();
+    if (local_only) {
+      for (auto* provider : deps_.providers.ordered()) {
+        auto it = provider_configs_.find(provider->info().name);
+        if (provider->info().locality == config::Locality::local && it != provider_configs_.end() &&
+            !it->second->embedding_model.empty()) {
+          chain.push_back({provider, it->second->embedding_model, config::Locality::local});
+        }
       }
+      reason = context.level == Level::RESTRICTED ? "restricted→local-only; embeddings"
+                                                  : "confidential→local-only (policy); embeddings";
+    } else {
+      auto choice = deps_.providers.resolve_embedding(request.model, config.providers);
+      if (!choice.ok()) return std::move(choice).error();
+      chain.push_back({choice->provider, choice->model, choice->provider->info().locality});
+      reason = request.model.empty() || request.model == "auto" ? "embedding_default" : "explicit_model=" + request.model;
     }
-    reason = context.level == Level::RESTRICTED ? "restricted→local-only; embeddings" : "confidential→local-only (policy); embeddings";
-    if (chain.empty()) co_return fail(no_local_provider("these embedding inputs"));
-  } else {
-    auto choice = deps_.providers.resolve_embedding(request.model, config.providers);
-    if (!choice.ok()) co_return fail(std::move(choice).error());
-    chain.push_back({choice->provider, choice->model, choice->provider->info().locality});
-    reason = request.model.empty() || request.model == "auto" ? "embedding_default" : "explicit_model=" + request.model;
-  }
-  const std::string rule = local_only ? (context.level == Level::RESTRICTED ? "restricted_local_only" : "confidential_local_only")
-                                      : (request.model.empty() || request.model == "auto" ? "task_default" : "explicit_model");
-  metrics_->route_decisions.with({"none", rule}).inc();
-  row.reason = reason;
+    const std::string rule =
+        local_only ? (context.level == Level::RESTRICTED ? "restricted_local_only" : "confidential_local_only")
+                   : (request.model.empty() || request.model == "auto" ? "task_default" : "explicit_model");
+    metrics_->route_decisions.with({"none", rule}).inc();
+    row.reason = reason;
+    if (local_only && chain.empty()) return no_local_provider("these embedding inputs");
+    return {};
+  };
+  if (auto planned = plan(); !planned.ok()) co_return fail(std::move(planned).error());
 
   config::ModelPrice worst;
   for (const auto& target : chain) {
@@ -798,9 +837,14 @@ boost::asio::awaitable<Result<EmbedOutcome>> Gateway::embed(CallContext& context
   privacy::Vault vault;
   std::optional<std::vector<std::string>> masked;
   std::optional<Error> last_error;
-  for (const auto& target : chain) {
+  // An index, not an iterator: an egress veto replans the chain mid-loop.
+  for (std::size_t next = 0; next < chain.size();) {
+    const routing::RouteTarget target = chain[next++];
     const auto& name = target.provider->info().name;
-    if (context.level == Level::RESTRICTED && target.locality != config::Locality::local) continue;
+    if (deps_.recheck_locality && context.level == Level::RESTRICTED && target.locality != config::Locality::local) {
+      row.fallback_path.push_back(name + ":skipped_not_local");
+      continue;
+    }
     CircuitBreaker* breaker = deps_.health.breaker(name);
     CircuitBreaker::Permit permit;
     if (breaker) {
@@ -827,6 +871,7 @@ boost::asio::awaitable<Result<EmbedOutcome>> Gateway::embed(CallContext& context
     context.route = Route{"", name, target.model, reason, target.locality};
     row.provider = name;
     row.model = target.model;
+    const std::string locality_before = row.locality;
     if (row.locality != "cloud") row.locality = std::string(locality_name(target.locality));
     const auto sent_at = deps_.clock.steady_now();
     auto embeddings = co_await target.provider->embed(outbound);
@@ -842,10 +887,41 @@ boost::asio::awaitable<Result<EmbedOutcome>> Gateway::embed(CallContext& context
       co_return EmbedOutcome{std::move(embeddings).value(), context.route};
     }
     const Error error = embeddings.error();
+    if ((co_await boost::asio::this_coro::cancellation_state).cancelled() != boost::asio::cancellation_type::none) {
+      permit.record_neutral();
+      deps_.health.publish(name);
+      row.fallback_path.push_back(name + ":cancelled");
+      metrics_->attempts.with({name, "cancelled"}).inc();
+      co_return fail(make_error(ErrorCode::cancelled, "the call was cancelled"));
+    }
+    if (error.code == ErrorCode::egress_vetoed) {
+      // As in run_chat: nothing was sent; the inputs are RESTRICTED from here on.
+      permit.record_neutral();
+      deps_.health.publish(name);
+      row.fallback_path.push_back(name + ":egress_veto");
+      metrics_->attempts.with({name, "egress_veto"}).inc();
+      row.locality = locality_before;
+      row.egress_veto = true;
+      if (row.egress_rule.empty()) row.egress_rule = error.rule;
+      if (context.level == Level::RESTRICTED) {
+        row.egress_blocked = true;
+        co_return fail(make_error(ErrorCode::egress_blocked, error.message));
+      }
+      context.level = Level::RESTRICTED;
+      if (auto planned = plan(); !planned.ok()) co_return fail(std::move(planned).error());
+      next = 0;
+      last_error.reset();
+      continue;
+    }
     permit.record_failure(error);
     deps_.health.publish(name);
-    row.fallback_path.push_back(name + ":" + std::string(error_type(error.code)));
-    if (error.code == ErrorCode::egress_blocked) row.egress_blocked = true;
+    const std::string type(error_type(error.code));
+    row.fallback_path.push_back(name + ":" + type);
+    metrics_->attempts.with({name, type}).inc();
+    if (error.code == ErrorCode::egress_blocked) {
+      row.egress_blocked = true;
+      row.locality = locality_before;  // the guard stopped it before a byte left
+    }
     if (judge(error, false) == AttemptVerdict::stop) co_return fail(error);
     last_error = error;
   }

@@ -113,6 +113,10 @@ struct GatewayDeps {
   telemetry::AuditSink& audit;
   telemetry::Registry& metrics;
   const Clock& clock;
+  // The per-target locality re-check in stage 6 (docs/ARCHITECTURE.md). Only
+  // the tests that prove each compliance layer independent turn it off; the
+  // application never does.
+  bool recheck_locality = true;
 };
 
 class Gateway {

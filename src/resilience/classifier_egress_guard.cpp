@@ -151,12 +151,20 @@ ClassifierEgressGuard::Network ClassifierEgressGuard::parse_network(std::string_
 }
 
 ClassifierEgressGuard::ClassifierEgressGuard(const config::EgressConfig& config, const classify::Classifier& classifier,
-                                             telemetry::Registry& metrics)
+                                             const compliance::EgressDetector* detector, telemetry::Registry& metrics)
     : classifier_(classifier),
+      detector_(detector),
       blocked_(metrics.counter("aegis_pipeda_blocked_total",
                                "Sends to a destination outside the local network that the egress guard blocked "
                                "because the body held RESTRICTED data",
-                               {"provider"})) {
+                               {"provider"})),
+      vetoes_(metrics.counter("aegis_egress_vetoes_total",
+                              "Sends to a destination outside the local network that the independent egress "
+                              "detector vetoed (the request then ran as RESTRICTED on a local provider), by rule",
+                              {"rule"})) {
+  if (detector_ != nullptr) {
+    for (std::string_view rule : compliance::kEgressRules) vetoes_.with({std::string(rule)});
+  }
   for (std::string_view builtin :
        {"127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "::1/128", "fc00::/7"}) {
     networks_.push_back(parse_network(builtin));
@@ -194,6 +202,11 @@ Result<void> ClassifierEgressGuard::check(std::string_view provider, config::Loc
   }
   if (body.empty()) return {};
 
+  // JSON escapes can hide digits from both detectors: scan decoded and raw.
+  std::string decoded;
+  const bool escaped = body.find('\\') != std::string_view::npos;
+  if (escaped) decoded = decode_json_string_escapes(body);
+
   std::set<std::string, std::less<>> restricted_types;
   bool restricted = false;
   const auto scan = [&](std::string_view text) {
@@ -204,13 +217,21 @@ Result<void> ClassifierEgressGuard::check(std::string_view provider, config::Loc
       if (finding.level == Level::RESTRICTED) restricted_types.insert(finding.entity_type);
     }
   };
-  if (body.find('\\') == std::string_view::npos) {
-    scan(body);
-  } else {
-    scan(decode_json_string_escapes(body));
-    scan(body);
+  scan(body);
+  if (escaped) scan(decoded);
+  if (!restricted) {
+    if (detector_ == nullptr) return {};
+    auto hit = detector_->scan(body);
+    if (!hit && escaped) hit = detector_->scan(decoded);
+    if (!hit) return {};
+    vetoes_.with({std::string(hit->rule)}).inc();
+    Error veto = make_error(ErrorCode::egress_vetoed,
+                            "egress detector vetoed a send to provider '" + std::string(provider) +
+                                "' outside the local network: the body holds a value shaped like RESTRICTED data (" +
+                                std::string(hit->rule) + ")");
+    veto.rule = std::string(hit->rule);
+    return veto;
   }
-  if (!restricted) return {};
 
   blocked_.with({provider}).inc();
   std::string types;

@@ -1,7 +1,15 @@
 #pragma once
-// The egress guard (resilience/egress_guard.hpp) backed by the request
-// classifier: local destinations are decided by address, every other send is
-// re-classified and a RESTRICTED finding blocks it.
+// The egress guard (resilience/egress_guard.hpp): local destinations are
+// decided by address; every other send is checked twice, by two detectors
+// that share no code:
+//   1. re-classified with the request classifier (so configured RESTRICTED
+//      custom recognizers hold at egress too): a RESTRICTED finding blocks it,
+//      500 egress_blocked;
+//   2. scanned by the independent egress detector (compliance/egress_detector.hpp):
+//      a hit vetoes it with egress_vetoed, carrying the detector's rule, and
+//      counts aegis_egress_vetoes_total{rule}. The gateway then treats the
+//      request as RESTRICTED and moves it to a local provider.
+// Both run before a byte of the request is written.
 //
 // JSON escapes: provider bodies are JSON, and a string like "\u0030\u0034\u0036
 // 454 286" is a SIN that the classifier cannot see in the raw bytes. A body
@@ -19,6 +27,7 @@
 #include <vector>
 
 #include "classify/classifier.hpp"
+#include "compliance/egress_detector.hpp"
 #include "config/config.hpp"
 #include "resilience/egress_guard.hpp"
 #include "telemetry/metrics.hpp"
@@ -28,9 +37,10 @@ namespace aegis::resilience {
 class ClassifierEgressGuard final : public EgressGuard {
  public:
   // Parses egress.local_cidrs once; throws std::invalid_argument on a CIDR the
-  // config loader should have refused. `classifier` and `metrics` must outlive the guard.
+  // config loader should have refused. `classifier`, `detector` and `metrics`
+  // must outlive the guard; a null detector leaves only the classifier (tests).
   ClassifierEgressGuard(const config::EgressConfig& config, const classify::Classifier& classifier,
-                        telemetry::Registry& metrics);
+                        const compliance::EgressDetector* detector, telemetry::Registry& metrics);
 
   // Thread-safe.
   Result<void> check(std::string_view provider, config::Locality declared, std::string_view remote_ip,
@@ -55,7 +65,9 @@ class ClassifierEgressGuard final : public EgressGuard {
 
   std::vector<Network> networks_;
   const classify::Classifier& classifier_;
+  const compliance::EgressDetector* detector_;
   telemetry::CounterFamily& blocked_;
+  telemetry::CounterFamily& vetoes_;
   std::mutex warned_mutex_;
   std::set<std::string, std::less<>> warned_;  // providers already logged as declared-local-but-not-local
 };

@@ -72,8 +72,11 @@ struct RouteDecision {
 class Router {
  public:
   Router(const config::Config& config, const providers::ProviderSet& providers);
+  // Virtual so that tests can put a faulty router in front of the gateway's
+  // own locality re-check and show that the re-check alone holds.
+  virtual ~Router() = default;
 
-  Result<RouteDecision> decide(const RouteInput& input) const;
+  virtual Result<RouteDecision> decide(const RouteInput& input) const;
 
  private:
   const config::Config& config_;

@@ -46,6 +46,10 @@ struct AuditRecord {
   std::int64_t overhead_us = 0;  // latency minus time waiting for providers
   bool invented_pii = false;
   bool egress_blocked = false;
+  // The independent egress detector vetoed a cloud send (the request then ran
+  // as RESTRICTED on a local provider); egress_rule names its rule, e.g. "pan.luhn".
+  bool egress_veto = false;
+  std::string egress_rule;
 };
 
 // Where the pipeline hands finished rows. Must not block: implementations

@@ -650,6 +650,7 @@ std::string_view error_type(ErrorCode code) noexcept {
     case ErrorCode::upstream_timeout: return "timeout_error";
     case ErrorCode::internal:
     case ErrorCode::egress_blocked:
+    case ErrorCode::egress_vetoed:
     case ErrorCode::cancelled:
     case ErrorCode::upstream_error: return "api_error";
   }

@@ -28,6 +28,7 @@
 #include "budget/memory_ledger.hpp"
 #include "budget/pricing.hpp"
 #include "classify/classifier.hpp"
+#include "compliance/egress_detector.hpp"
 #include "core/system_clock.hpp"
 #include "gateway/gateway.hpp"
 #include "http/client.hpp"
@@ -36,6 +37,7 @@
 #include "resilience/provider_health.hpp"
 #include "routing/router.hpp"
 #include "sim/simulator.hpp"
+#include "support/keyword_egress_detector.hpp"
 
 namespace aegis::gateway {
 namespace {
@@ -192,22 +194,60 @@ class PipelineTest : public ::testing::Test {
     config_.resilience.health_check_interval = 0s;
 
     classifier_ = classify::make_classifier(config_.classification);
-    guard_ = std::make_unique<resilience::ClassifierEgressGuard>(config_.egress, *classifier_, metrics_);
+    detector_ = compliance::make_egress_detector();
     client_ = http::make_http_client(io_.get_executor(), http::ClientOptions{});
+    ledger_ = std::make_unique<budget::MemoryLedger>(clock_);
+    budgets_ = std::make_unique<budget::BudgetService>(*ledger_, metrics_, 900s);
+    build(Layers{});
+    principal_ = identity::Principal{"payments", "key1", Level::CONFIDENTIAL, Money::from_dollars(100)};
+  }
+
+  // The compliance layers in front of the cloud (docs/ARCHITECTURE.md), each
+  // replaceable so that a test can remove one and show what the others do.
+  struct Layers {
+    const classify::Classifier* classifier = nullptr;     // null: the real classifier
+    const compliance::EgressDetector* detector = nullptr;  // null: the real digits-first detector
+    bool no_detector = false;                              // the guard without its independent detector
+    bool egress_guard = true;                              // false: providers send without any guard
+    bool leaky_router = false;                             // a router that routes RESTRICTED like INTERNAL
+    bool recheck_locality = true;
+  };
+
+  // A router with the data rule taken out: it decides as if the data were INTERNAL.
+  class LeakyRouter final : public routing::Router {
+   public:
+    using Router::Router;
+    Result<routing::RouteDecision> decide(const routing::RouteInput& input) const override {
+      routing::RouteInput leaked = input;
+      leaked.level = std::min(input.level, Level::INTERNAL);
+      return Router::decide(leaked);
+    }
+  };
+
+  void build(const Layers& layers) {
+    if (health_) health_->stop();
+    gateway_.reset();
+    health_.reset();
+    router_.reset();
+    providers_.reset();
+    guard_.reset();
+    const classify::Classifier& classifier = layers.classifier ? *layers.classifier : *classifier_;
+    const compliance::EgressDetector* detector =
+        layers.no_detector ? nullptr : (layers.detector ? layers.detector : detector_.get());
+    guard_ = std::make_unique<resilience::ClassifierEgressGuard>(config_.egress, classifier, detector, metrics_);
     std::vector<std::unique_ptr<providers::LLMProvider>> built;
     for (const auto& p : config_.providers) {
       providers::ProviderDeps deps{*client_, &io_};
-      deps.egress = guard_.get();
+      if (layers.egress_guard) deps.egress = guard_.get();
       built.push_back(providers::ProviderFactory::builtin().create(p, deps).value());
     }
     providers_ = std::make_unique<providers::ProviderSet>(std::move(built), config_.routing.fallback_chain);
-    router_ = std::make_unique<routing::Router>(config_, *providers_);
-    ledger_ = std::make_unique<budget::MemoryLedger>(clock_);
-    budgets_ = std::make_unique<budget::BudgetService>(*ledger_, metrics_, 900s);
+    router_ = layers.leaky_router ? std::make_unique<LeakyRouter>(config_, *providers_)
+                                  : std::make_unique<routing::Router>(config_, *providers_);
     health_ = std::make_unique<resilience::ProviderHealth>(config_.resilience, clock_, metrics_, providers_->ordered());
-    gateway_ = std::make_unique<Gateway>(GatewayDeps{config_, *providers_, *classifier_, *router_, *budgets_,
-                                                     *health_, audit_, metrics_, clock_});
-    principal_ = identity::Principal{"payments", "key1", Level::CONFIDENTIAL, Money::from_dollars(100)};
+    GatewayDeps deps{config_, *providers_, classifier, *router_, *budgets_, *health_, audit_, metrics_, clock_};
+    deps.recheck_locality = layers.recheck_locality;
+    gateway_ = std::make_unique<Gateway>(deps);
   }
 
   void TearDown() override {
@@ -294,6 +334,7 @@ class PipelineTest : public ::testing::Test {
   ManualClock clock_{std::chrono::system_clock::time_point{} + std::chrono::hours(24 * 365 * 57)};
   telemetry::Registry metrics_;
   std::unique_ptr<classify::Classifier> classifier_;
+  std::unique_ptr<compliance::EgressDetector> detector_;
   std::unique_ptr<resilience::ClassifierEgressGuard> guard_;
   std::unique_ptr<http::HttpClient> client_;
   std::unique_ptr<providers::ProviderSet> providers_;
@@ -839,6 +880,180 @@ TEST_F(PipelineTest, ARunMasksWithTheVaultItIsGiven) {
   EXPECT_NE(bodies[0].body.find("EMAIL_ADDRESS_1"), std::string::npos) << bodies[0].body;
   EXPECT_EQ(vault.size(), 2u);
   EXPECT_NE(outcome->completion.text.find("jane.doe@example.com"), std::string::npos);
+}
+
+// ---------------------------------------------------------------------------
+// The local-only invariant, layer by layer (docs/ARCHITECTURE.md): each test
+// below fails when its layer alone is taken out.
+
+// The classifier with some of its rules taken out (a "test build" without them):
+// their findings are dropped and the level recomputed from what is left.
+class RuleDroppingClassifier final : public classify::Classifier {
+ public:
+  RuleDroppingClassifier(const classify::Classifier& inner, std::vector<std::string> dropped_prefixes)
+      : inner_(inner), dropped_(std::move(dropped_prefixes)) {}
+  classify::Classification classify(std::string_view text, const classify::Marking& marking) const override {
+    auto result = inner_.classify(text, marking);
+    std::erase_if(result.findings, [this](const classify::Finding& f) {
+      return std::any_of(dropped_.begin(), dropped_.end(), [&f](const std::string& p) { return f.rule.starts_with(p); });
+    });
+    result.level = Level::INTERNAL;
+    for (const auto& f : result.findings) result.level = std::max(result.level, f.level);
+    return result;
+  }
+
+ private:
+  const classify::Classifier& inner_;
+  std::vector<std::string> dropped_;
+};
+
+// Words the real classifier finds nothing in, that a keyword detector vetoes.
+constexpr std::string_view kVetoWord = "ZQVETO42";
+
+double scraped(const telemetry::Registry& registry, const std::string& series) {
+  const std::string text = registry.expose();
+  const auto at = text.find("\n" + series + " ");
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + series.size() + 2));
+}
+
+TEST_F(PipelineTest, AVetoedCloudSendRunsLocallyAsRestricted) {
+  test_support::KeywordEgressDetector detector(std::string(kVetoWord), "pan.luhn");
+  build(Layers{.detector = &detector});
+  auto outcome = chat("Renewal reference " + std::string(kVetoWord) + ", please confirm.");
+  ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+  EXPECT_EQ(outcome->route.provider, "ollama");
+  EXPECT_EQ(last_context_.level, Level::RESTRICTED) << "x-aegis-classification reads RESTRICTED";
+  EXPECT_TRUE(cloud_traffic().empty()) << "vetoed before a byte left";
+  EXPECT_NE(sim("ollama").requests().back().body.find(kVetoWord), std::string::npos);
+  const auto row = audit_.last();
+  EXPECT_TRUE(row.egress_veto);
+  EXPECT_EQ(row.egress_rule, "pan.luhn");
+  EXPECT_FALSE(row.egress_blocked);
+  EXPECT_EQ(row.level, Level::RESTRICTED);
+  EXPECT_EQ(row.locality, "local");
+  EXPECT_EQ(row.status, 200);
+  EXPECT_EQ(row.fallback_path, (std::vector<std::string>{"anthropic:egress_veto", "ollama:ok"}));
+  EXPECT_EQ(scraped(metrics_, "aegis_egress_vetoes_total{rule=\"pan.luhn\"}"), 1);
+  EXPECT_EQ(scraped(metrics_, "aegis_pipeda_violations_total"), 0);
+  EXPECT_EQ(health_->breaker("anthropic")->consecutive_failures(), 0) << "a veto is not the provider's fault";
+}
+
+TEST_F(PipelineTest, AVetoedStreamRunsLocallyBeforeTheClientSeesAByte) {
+  test_support::KeywordEgressDetector detector(std::string(kVetoWord));
+  build(Layers{.detector = &detector});
+  CollectingSink sink;
+  auto outcome = stream("Renewal reference " + std::string(kVetoWord), sink);
+  ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+  EXPECT_EQ(last_context_.route.provider, "ollama");
+  EXPECT_EQ(last_context_.level, Level::RESTRICTED);
+  EXPECT_FALSE(sink.text.empty());
+  EXPECT_TRUE(cloud_traffic().empty());
+  EXPECT_TRUE(audit_.last().egress_veto);
+}
+
+TEST_F(PipelineTest, AVetoedEmbeddingRunsLocally) {
+  test_support::KeywordEgressDetector detector(std::string(kVetoWord), "iban.mod97");
+  build(Layers{.detector = &detector});
+  CallContext context;
+  context.principal = &principal_;
+  EmbedRequest request;
+  request.model = "auto";
+  request.inputs = {"harmless", "reference " + std::string(kVetoWord)};
+  auto outcome = run(gateway_->embed(context, std::move(request)));
+  ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+  EXPECT_EQ(outcome->route.provider, "ollama");
+  EXPECT_EQ(context.level, Level::RESTRICTED);
+  EXPECT_TRUE(cloud_traffic().empty());
+  const auto row = audit_.last();
+  EXPECT_TRUE(row.egress_veto);
+  EXPECT_EQ(row.egress_rule, "iban.mod97");
+  EXPECT_EQ(row.locality, "local");
+  EXPECT_EQ(row.fallback_path, (std::vector<std::string>{"azure:egress_veto", "ollama:ok"}));
+}
+
+TEST_F(PipelineTest, AVetoWithNoLocalProviderIs503NoLocalProvider) {
+  test_support::KeywordEgressDetector detector(std::string(kVetoWord));
+  build(Layers{.detector = &detector});
+  sim("ollama").stop();
+  auto outcome = chat("Renewal reference " + std::string(kVetoWord));
+  ASSERT_FALSE(outcome.ok());
+  EXPECT_EQ(outcome.error().code, ErrorCode::no_local_provider);
+  EXPECT_EQ(http_status(outcome.error().code), 503);
+  EXPECT_TRUE(cloud_traffic().empty());
+  const auto row = audit_.last();
+  EXPECT_EQ(row.status, 503);
+  EXPECT_TRUE(row.egress_veto);
+  EXPECT_EQ(row.level, Level::RESTRICTED);
+}
+
+// Layer 1, the classifier: a SIN it knows is RESTRICTED from stage 2, so the
+// route is local from the start and no later layer has anything to do.
+TEST_F(PipelineTest, LayerClassifierDecidesBeforeAnyCloudAttempt) {
+  auto outcome = chat("Please file the return for SIN " + std::string(kSin));
+  ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+  const auto row = audit_.last();
+  EXPECT_EQ(row.fallback_path, (std::vector<std::string>{"ollama:ok"}));
+  EXPECT_FALSE(row.egress_veto);
+  EXPECT_EQ(row.entities.count("CA_SIN"), 1u);
+}
+
+// Layer 2, the router: RESTRICTED data gets a chain of local targets only, so
+// the re-check below never has to skip anything.
+TEST_F(PipelineTest, LayerRouterChainsOnlyLocalTargetsForRestricted) {
+  ASSERT_TRUE(chat("card " + std::string(kCard)).ok());
+  const auto row = audit_.last();
+  EXPECT_EQ(row.fallback_path, (std::vector<std::string>{"ollama:ok"}));
+  EXPECT_NE(row.reason.find("restricted"), std::string::npos) << row.reason;
+}
+
+// Layer 3, the gateway's per-target locality re-check: with a router that
+// routes RESTRICTED to the cloud, the re-check alone skips every cloud target.
+TEST_F(PipelineTest, LayerLocalityRecheckSkipsCloudTargetsAFaultyRouterChose) {
+  build(Layers{.leaky_router = true});
+  auto outcome = chat("Please file the return for SIN " + std::string(kSin));
+  ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+  EXPECT_EQ(outcome->route.provider, "ollama");
+  EXPECT_TRUE(cloud_traffic().empty());
+  EXPECT_EQ(audit_.last().fallback_path,
+            (std::vector<std::string>{"anthropic:skipped_not_local", "azure:skipped_not_local", "ollama:ok"}));
+}
+
+// Layer 4, the independent egress detector: with the classifier's card rule
+// taken out, the digits-first detector alone keeps a card off the cloud.
+TEST_F(PipelineTest, LayerEgressDetectorAloneKeepsACardOffTheCloud) {
+  RuleDroppingClassifier no_cards(*classifier_, {"card."});
+  build(Layers{.classifier = &no_cards});
+  const std::vector<std::string> spellings = {"6759 6498 2643 8453", "6759.6498.2643.8453", "6759-6498-2643-8453",
+                                              "67 59 64 98 26 43 84 53", std::string(kCard)};
+  for (const auto& card : spellings) {
+    ASSERT_NE(no_cards.classify("Charge my Maestro card " + card + " for the renewal", {}).level, Level::RESTRICTED);
+    auto outcome = chat("Charge my Maestro card " + card + " for the renewal");
+    ASSERT_TRUE(outcome.ok()) << card << ": " << outcome.error().message;
+    EXPECT_EQ(outcome->route.provider, "ollama") << card;
+    const auto row = audit_.last();
+    EXPECT_TRUE(row.egress_veto) << card;
+    EXPECT_EQ(row.egress_rule, "pan.luhn") << card;
+    EXPECT_EQ(row.level, Level::RESTRICTED) << card;
+  }
+  EXPECT_FALSE(contains_digits(cloud_traffic(), "6759649826438453"));
+  EXPECT_FALSE(contains_digits(cloud_traffic(), "4111111111111111"));
+  EXPECT_TRUE(cloud_traffic().empty());
+}
+
+// Layers 5 and 6 see what got through: with the router, the re-check and the
+// egress guard all taken out, a SIN reaches the cloud, and the violation
+// counter (and the audit row the pipeda_violations view reads) show it.
+TEST_F(PipelineTest, LayerViolationCounterCountsWhatGotThroughEveryOtherLayer) {
+  EXPECT_EQ(scraped(metrics_, "aegis_pipeda_violations_total"), 0);
+  build(Layers{.egress_guard = false, .leaky_router = true, .recheck_locality = false});
+  auto outcome = chat("Please file the return for SIN " + std::string(kSin));
+  ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+  EXPECT_NE(outcome->route.provider, "ollama");
+  EXPECT_FALSE(cloud_traffic().empty()) << "the breach this test stages (masking still hides the digits)";
+  EXPECT_EQ(scraped(metrics_, "aegis_pipeda_violations_total"), 1);
+  const auto row = audit_.last();
+  EXPECT_EQ(row.level, Level::RESTRICTED);
+  EXPECT_EQ(row.locality, "cloud");
 }
 
 }  // namespace

@@ -324,7 +324,7 @@ class EgressWiringWithClassifier : public EgressWiringTest {
 
   std::unique_ptr<classify::Classifier> classifier_ = classify::make_classifier({});
   telemetry::Registry metrics_;
-  resilience::ClassifierEgressGuard guard_{config::EgressConfig{}, *classifier_, metrics_};
+  resilience::ClassifierEgressGuard guard_{config::EgressConfig{}, *classifier_, nullptr, metrics_};
   std::unique_ptr<sim::Simulator> sim_;
   std::uint16_t port_ = 0;
 };

@@ -12,6 +12,7 @@
 #include "classify/classifier.hpp"
 #include "core/classification.hpp"
 #include "resilience/classifier_egress_guard.hpp"
+#include "support/keyword_egress_detector.hpp"
 #include "telemetry/metrics.hpp"
 
 namespace aegis::resilience {
@@ -56,10 +57,11 @@ constexpr std::string_view kSinText = "my SIN is 046 454 286, thanks";  // a val
 
 class EgressGuardTest : public ::testing::Test {
  protected:
-  ClassifierEgressGuard& guard(std::vector<std::string> local_cidrs = {}) {
+  ClassifierEgressGuard& guard(std::vector<std::string> local_cidrs = {},
+                               const compliance::EgressDetector* detector = nullptr) {
     config::EgressConfig config;
     config.local_cidrs = std::move(local_cidrs);
-    guard_ = std::make_unique<ClassifierEgressGuard>(config, counting_, metrics_);
+    guard_ = std::make_unique<ClassifierEgressGuard>(config, counting_, detector, metrics_);
     return *guard_;
   }
 
@@ -127,7 +129,7 @@ TEST_F(EgressGuardTest, InvalidCidrIsRefusedAtConstruction) {
   for (const std::string cidr : {"10.0.0.0/33", "::/129", "10.0.0.0", "nonsense/8", "10.0.0.0/x", "10.0.0.0/"}) {
     config::EgressConfig config;
     config.local_cidrs = {cidr};
-    EXPECT_THROW(ClassifierEgressGuard(config, counting_, metrics_), std::invalid_argument) << cidr;
+    EXPECT_THROW(ClassifierEgressGuard(config, counting_, nullptr, metrics_), std::invalid_argument) << cidr;
   }
 }
 
@@ -237,6 +239,63 @@ TEST_F(EgressGuardTest, JsonEscapedSinIsStillBlocked) {
   // A raw SIN next to unrelated escapes is still seen.
   EXPECT_FALSE(
       g.check("openai", Locality::cloud, "203.0.113.10", chat_body(R"(line one\nmy SIN is 046 454 286)")).ok());
+}
+
+std::string veto_series(std::string_view rule) { return "aegis_egress_vetoes_total{rule=\"" + std::string(rule) + "\"}"; }
+
+TEST_F(EgressGuardTest, DetectorVetoesWhatTheClassifierLetsThroughAndNamesItsRule) {
+  test_support::KeywordEgressDetector detector("6759", "pan.luhn");
+  auto& g = guard({}, &detector);
+  // Every rule's series exists at 0 from the start, so the first veto is an increase an alert sees.
+  for (std::string_view rule : compliance::kEgressRules) EXPECT_EQ(metric(metrics_, veto_series(rule)), 0) << rule;
+
+  const std::string body = chat_body("Charge my card 6759 6498 2643 8453 for the renewal");
+  auto result = g.check("anthropic", Locality::cloud, "203.0.113.10", body);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().code, ErrorCode::egress_vetoed);
+  EXPECT_EQ(result.error().rule, "pan.luhn");
+  // The rule and the provider, never the value or the content.
+  EXPECT_NE(result.error().message.find("'anthropic'"), std::string::npos) << result.error().message;
+  EXPECT_EQ(result.error().message.find("6759"), std::string::npos) << result.error().message;
+  EXPECT_EQ(result.error().message.find("renewal"), std::string::npos) << result.error().message;
+  EXPECT_EQ(metric(metrics_, veto_series("pan.luhn")), 1);
+  EXPECT_EQ(metric(metrics_, blocked_series("anthropic")), -1) << "a veto is not a classifier block";
+
+  // A body without the value goes.
+  EXPECT_TRUE(g.check("anthropic", Locality::cloud, "203.0.113.10", chat_body("hello")).ok());
+}
+
+TEST_F(EgressGuardTest, ClassifierBlockComesFirstAndLocalSendsAreNotScanned) {
+  test_support::KeywordEgressDetector detector("046", "sin.grouped");
+  auto& g = guard({}, &detector);
+  auto blocked = g.check("openai", Locality::cloud, "203.0.113.10", chat_body(kSinText));
+  ASSERT_FALSE(blocked.ok());
+  EXPECT_EQ(blocked.error().code, ErrorCode::egress_blocked);
+  EXPECT_EQ(metric(metrics_, veto_series("sin.grouped")), 0);
+
+  const int scans = detector.scans.load();
+  EXPECT_TRUE(g.check("ollama", Locality::local, "127.0.0.1", chat_body(kSinText)).ok());
+  EXPECT_EQ(detector.scans.load(), scans) << "a local send must not pay for a scan";
+
+  // Declared local at a public address: cloud-bound, so both detectors look.
+  auto vetoed = g.check("vllm", Locality::local, "8.8.8.8", chat_body("ref 046"));
+  ASSERT_FALSE(vetoed.ok());
+  EXPECT_EQ(vetoed.error().code, ErrorCode::egress_vetoed);
+}
+
+TEST_F(EgressGuardTest, DetectorSeesThroughJsonEscapes) {
+  // "6759" spelled with \u escapes: only the decoded body holds it.
+  test_support::KeywordEgressDetector detector("6759");
+  auto& g = guard({}, &detector);
+  auto result = g.check("openai", Locality::cloud, "203.0.113.10", chat_body(R"(card \u0036\u0037\u0035\u0039 6498)"));
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().code, ErrorCode::egress_vetoed);
+}
+
+TEST_F(EgressGuardTest, WithoutADetectorOnlyTheClassifierDecides) {
+  auto& g = guard();
+  EXPECT_TRUE(g.check("openai", Locality::cloud, "203.0.113.10", chat_body("ref 6759")).ok());
+  EXPECT_EQ(metric(metrics_, veto_series("pan.luhn")), -1) << "no detector, no veto series";
 }
 
 TEST(DecodeJsonStringEscapes, DecodesEscapesInsideStringsOnly) {

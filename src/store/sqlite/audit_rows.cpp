@@ -15,7 +15,7 @@ namespace json = boost::json;
 
 constexpr const char* kInsertAudit = "INSERT INTO audit(" AEGIS_AUDIT_COLUMNS
                                      ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
-                                     "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)";
+                                     "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)";
 constexpr const char* kUpsertSpend =
     "INSERT INTO budget_spend(team, period, spent_micros, requests) VALUES (?1, ?2, ?3, 1) "
     "ON CONFLICT(team, period) DO UPDATE SET spent_micros = spent_micros + excluded.spent_micros, "
@@ -59,6 +59,8 @@ void bind_audit(Use& st, const telemetry::AuditRecord& r) {
   st.bind(23, r.overhead_us);
   st.bind(24, static_cast<std::int64_t>(r.invented_pii ? 1 : 0));
   st.bind(25, static_cast<std::int64_t>(r.egress_blocked ? 1 : 0));
+  st.bind(26, static_cast<std::int64_t>(r.egress_veto ? 1 : 0));
+  st.bind(27, r.egress_rule);
 }
 
 int prepare(sqlite3* db, StmtPtr& slot, const char* sql) {

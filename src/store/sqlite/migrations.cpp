@@ -204,6 +204,13 @@ END;
 CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs
 BEGIN UPDATE job_counts SET n = n - 1 WHERE status = OLD.status; END;
 )sql"},
+    // The independent egress detector (issue 12): a row records when it vetoed
+    // a cloud send and moved the request to a local provider, and which of its
+    // rules fired. Existing rows had no veto.
+    Migration{5, "audit egress veto columns", R"sql(
+ALTER TABLE audit ADD COLUMN egress_veto INTEGER NOT NULL DEFAULT 0 CHECK (egress_veto IN (0, 1));
+ALTER TABLE audit ADD COLUMN egress_rule TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 std::string errmsg(sqlite3* db) {

@@ -142,6 +142,8 @@ std::optional<telemetry::AuditRecord> read_audit(const Use& st) {
   r.overhead_us = st.int64(22);
   r.invented_pii = st.int64(23) != 0;
   r.egress_blocked = st.int64(24) != 0;
+  r.egress_veto = st.int64(25) != 0;
+  r.egress_rule = st.text(26);
   return r;
 }
 
