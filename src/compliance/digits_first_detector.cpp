@@ -164,9 +164,15 @@ inline int digit_value(char32_t cp) {
   return cp - zero < 10 ? static_cast<int>(cp - zero) : -1;
 }
 
-bool is_separator(char32_t cp) {
+constexpr std::array<bool, 128> kAsciiSeparators = [] {
+  std::array<bool, 128> t{};
+  for (unsigned char c : {' ', '\t', '\n', '\v', '\f', '\r', '-', '.', '/'}) t[c] = true;
+  return t;
+}();
+
+inline bool is_separator(char32_t cp) {
+  if (cp < 0x80) return kAsciiSeparators[cp];
   switch (cp) {
-    case ' ': case '\t': case '\n': case '\v': case '\f': case '\r': case '-': case '.': case '/':
     case 0x00A0: case 0x00AD: case 0x00B7: case 0x2027: case 0x202F: case 0x2044: case 0x205F:
     case 0x2060: case 0x2212: case 0x2215: case 0x3000: case 0xFE58: case 0xFE63: case 0xFEFF:
     case 0xFF0D: case 0xFF0E: case 0xFF0F:
