@@ -26,14 +26,14 @@
 //   sin.grouped      a window of three 3-digit groups that passes Luhn.
 //   sin.context      a whole run of 9 digits that passes Luhn, with a SIN word
 //                    starting less than 100 bytes before its first digit or
-//                    after its last: "sin",
-//                    "s.i.n", "nas", "n.a.s" (whole words), "social insurance",
+//                    after its last: "sin", "s.i.n", "nas", "n.a.s" (whole
+//                    words), "social insurance",
 //                    "assurance sociale" (word starts); ASCII case-insensitive;
 //                    a boundary is a non-letter, '_' or a camelCase step, so
 //                    "customer_sin" and "customerSin" count.
 //   account.context  (a) a whole run of 7-12 digits with a banking word
-//                    starting less than 40 bytes before or after it: word starts "bank", "account" (not "AWS
-//                    account"), "acct", "a/c", "chequing", "cheque", "savings",
+//                    starting less than 40 bytes before or after it, word
+//                    starts: "bank", "account" (not "AWS account"), "acct", "a/c", "chequing", "cheque", "savings",
 //                    "deposit", "compte", "bancaire", "transit" (not "in
 //                    transit"), "institution", "caisse", "credit union",
 //                    "routing", "void check". "checking" alone is the verb far
@@ -48,8 +48,9 @@
 //                    characters, any case, not followed by a letter or digit;
 //                    the whole passes ISO 7064 mod 97-10.
 //
-// A window is not considered at all (none of the rules above but (b) and IBAN)
-// when it is shaped like something a person writes that is not an account:
+// A window (or, for the whole-run rules, the run) is not considered at all when
+// it is shaped like something a person writes that is not an account; only the
+// both-sides glue below applies to account.context (b), and none to IBANs:
 //   - a one-digit group other than its last group, unless every group has one
 //     digit (decimals "0.123…", versions "10.0.19045.3693", "1 800 …");
 //   - it holds a date: groups 4-2-2 (year 1900-2099, month, day) or 2-2-4;
@@ -82,8 +83,9 @@
 // Result: the hit that starts first in the text (smallest offset). At equal
 // offsets the order is pan.luhn, sin.grouped, sin.context, account.context.
 // The text is read once, front to back; SSE2 skips 16 bytes at a time that
-// hold no ASCII digit and nothing that may begin the UTF-8 of an Nd digit. Every look
-// around a value (context words, glue) is bounded, so the cost is linear.
+// hold no ASCII digit and nothing that may begin the UTF-8 of an Nd digit.
+// Looks around a value are bounded (glue, IBAN) or move only forward (context
+// words), so the cost is linear.
 #include <algorithm>
 #include <array>
 #include <cstdint>
