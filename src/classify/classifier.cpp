@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "classify/detect.hpp"
+#include "classify/entity_types.hpp"
 #include "classify/normalize.hpp"
 #include "classify/validators.hpp"
 
@@ -436,10 +437,16 @@ Classification VectorscanClassifier::classify(std::string_view text, const Marki
   resolve_overlaps(mapped, ws->cluster, accepted);
 
   Classification result;
-  result.level = (marking.explicit_public || text_marked_public(t)) ? Level::PUBLIC : Level::INTERNAL;
+  const bool marked_public = marking.explicit_public || text_marked_public(t);
+  result.level = marked_public ? Level::PUBLIC : Level::INTERNAL;
   result.findings.reserve(accepted.size());
   for (const Mapped* m : accepted) {
-    result.level = std::max(result.level, m->f->level);
+    // In a text marked public, values that are masked before any provider
+    // sees them anyway (an external e-mail address, a phone number, an IP
+    // address) do not make it INTERNAL; every other finding raises the level.
+    const bool masked_anyway = m->f->level == Level::INTERNAL &&
+                               (m->f->rule == "email" || m->f->type == entity::kPhone || m->f->type == entity::kIpAddress);
+    if (!(marked_public && masked_anyway)) result.level = std::max(result.level, m->f->level);
     result.findings.push_back(
         Finding{std::string(m->f->type), m->f->level, m->start, m->end, std::string(m->f->rule)});
   }

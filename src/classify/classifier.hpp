@@ -27,9 +27,12 @@ class Classifier {
 //   INTERNAL     the default; EMAIL_ADDRESS elsewhere, PHONE_NUMBER, US_SSN, IP_ADDRESS, CA_POSTAL_CODE
 //   PUBLIC       only when the content is marked public (Marking::explicit_public, or the first
 //                non-blank line is exactly "[PUBLIC]" or "classification: public", any case)
-//                and no finding has a level above PUBLIC. Any PII finding (INTERNAL) keeps a
-//                marked text INTERNAL; a marking never lowers a level below what was detected.
-//                (Only a custom recognizer configured with level PUBLIC can leave it PUBLIC.)
+//                and every finding is either at level PUBLIC (a custom recognizer) or a value that
+//                is masked anyway before a provider sees it: an external EMAIL_ADDRESS, a
+//                PHONE_NUMBER, an IP_ADDRESS (PERSON is detected outside the classifier). Any
+//                RESTRICTED or CONFIDENTIAL finding raises a marked text as it would an unmarked
+//                one; other INTERNAL findings (US_SSN, CA_POSTAL_CODE, custom INTERNAL types) keep
+//                it INTERNAL. A marking never lowers a level below what was detected otherwise.
 // Custom recognizers: a match counts only if its validator passes ("luhn" over the
 // match's digits, "mod97" over its letters and digits) and, when context words are
 // configured, one of them stands within 64 bytes before or after the match.

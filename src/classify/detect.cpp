@@ -14,16 +14,17 @@ namespace aegis::classify {
 namespace {
 
 constexpr BuiltinPattern kPatterns[] = {
-    // Digit runs of 8+ digits with single separators (space, dash, dot); the
-    // run is re-extracted and split into windows around the end offset.
-    {Kind::number, R"(\d(?:[ .\-]?\d){7})", 0, true},
+    // Digit runs of 7+ digits with separators (up to three of space, tab, line
+    // break, dash, dot between two digits); the run is re-extracted and split
+    // into windows around the end offset.
+    {Kind::number, R"(\d(?:[ \t\r\n.\-]{0,3}\d){6})", 0, true},
     {Kind::phone_paren, R"(\(\d{3}\)[ .\-]?\d{3}[ .\-]\d{4})", 0, false},
     {Kind::ipv4, R"(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})", 0, true},
     {Kind::ipv6, R"(::)", 0, true},
     {Kind::ipv6, R"([0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7})", 0, true},
     {Kind::email, R"(@[A-Za-z0-9])", 0, false},
     {Kind::postal, R"(\b[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z][ \-]?\d[ABCEGHJ-NPRSTV-Z]\d\b)", 0, false},
-    {Kind::iban, R"(\b[A-Z]{2}\d{2} ?[A-Z0-9]{4})", 0, false},
+    {Kind::iban, R"(\b[A-Za-z]{2}\d{2}[ \-]?[A-Za-z0-9]{4})", 0, false},
     {Kind::sk, R"(\bsk-)", 0, false},
     {Kind::stripe, R"(\b[rs]k_(?:live|test)_)", 0, false},
     {Kind::aws_id, R"(\b(?:AKIA|ASIA)[A-Z0-9]{16}\b)", 0, false},
@@ -36,30 +37,77 @@ constexpr BuiltinPattern kPatterns[] = {
     {Kind::pem, R"(-----BEGIN )", 0, false},
     {Kind::bearer, R"(\bbearer[ \t])", HS_FLAG_CASELESS, false},
     {Kind::assign_secret,
-     R"((?:api[_\-]?key|api[_\-]?secret|secret|token|access[_\-]?key|private[_\-]?token)["']?[ \t]{0,3}[:=])",
+     R"((?:api[_\-]?key|api[_\-]?secret|secret|token|access[_\-]?key|private[_\-]?token|subscription[_\-]?key|account[_\-]?key)["']?[ \t]{0,3}[:=])",
      HS_FLAG_CASELESS, false},
     {Kind::assign_password, R"((?:passw(?:or)?d|pwd|passphrase)["']?[ \t]{0,3}[:=])", HS_FLAG_CASELESS, false},
     {Kind::url_credentials, R"([A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]{1,64}:)", 0, false},
-    {Kind::account, R"(\b(?:account|acct|a/c|chequing|checking|savings|compte))", HS_FLAG_CASELESS, false},
+    {Kind::account, R"(\b(?:account|acct|a/c|chequing|checking|savings|compte|folio))", HS_FLAG_CASELESS, false},
+    {Kind::sin_slash, R"(\d{3}/\d{3}/\d{3})", 0, false},
+    {Kind::authorization, R"(\bauthorization["']?[ \t]{0,3}[:=][ \t]{0,3}["']?)", HS_FLAG_CASELESS, false},
+    {Kind::webhook, R"(hooks\.slack\.com/(?:services|workflows|triggers)/)", 0, false},
+    {Kind::webhook, R"(\.webhook\.office\.com/)", 0, false},
+    {Kind::webhook, R"(discord(?:app)?\.com/api/webhooks/)", 0, false},
+    {Kind::huggingface, R"(\bhf_)", 0, false},
+    {Kind::gitlab, R"(\bgl(?:pat|ptt|rt|dt)-)", 0, false},
+    {Kind::npm, R"(\bnpm_)", 0, false},
+    {Kind::sendgrid, R"(\bSG\.[A-Za-z0-9_\-]{16})", 0, false},
+    {Kind::twilio, R"(\b(?:SK|AC)[0-9a-fA-F]{32}\b)", 0, false},
 };
 
 constexpr std::size_t kSinContextWindow = 48;
 constexpr std::size_t kPhoneContextWindow = 32;
 constexpr std::size_t kSsnContextWindow = 48;
+constexpr std::size_t kCardContextWindow = 48;
+constexpr std::size_t kCardContextAfter = 24;
 
-bool is_number_sep(char c) noexcept { return c == ' ' || c == '-' || c == '.'; }
+bool is_sep_char(char c) noexcept { return c == ' ' || c == '-' || c == '.' || c == '\t' || c == '\r' || c == '\n'; }
+
+// A separator between two digit groups, as people and systems write them: one
+// to three of space, tab, line break (CR LF too), dash, dot, with at most one
+// dash or dot and one line break ("4111 1111", "4111 - 1111", "4111.\n1111").
+bool valid_sep(std::string_view sep) noexcept {
+  if (sep.empty() || sep.size() > 3) return false;
+  int punct = 0, lf = 0;
+  for (char c : sep) {
+    if (!is_sep_char(c)) return false;
+    punct += (c == '-' || c == '.') ? 1 : 0;
+    lf += c == '\n' ? 1 : 0;
+  }
+  return punct <= 1 && lf <= 1;
+}
+
+char sep_code(std::string_view sep) noexcept {
+  if (sep.size() == 1 && (sep[0] == ' ' || sep[0] == '-' || sep[0] == '.' || sep[0] == '\t')) return sep[0];
+  if (sep.find('\n') != std::string_view::npos) return '\n';
+  return '~';
+}
+
+char sep_kind(std::string_view sep) noexcept {
+  for (char c : sep) {
+    if (c == '-' || c == '.') return c;
+  }
+  if (sep.find('\n') != std::string_view::npos) return '\n';
+  return sep.find('\t') != std::string_view::npos ? '\t' : ' ';
+}
 bool is_b64url(char c) noexcept { return is_alnum(c) || c == '-' || c == '_'; }
 bool is_b64(char c) noexcept { return is_alnum(c) || c == '+' || c == '/' || c == '='; }
 bool is_high(char c) noexcept { return static_cast<unsigned char>(c) >= 0x80; }
 
+// SIN words, English and French; "sin" also as a field, tag or column name
+// ("sin": "...", <sin>, sin=, a CSV or Markdown column headed SIN).
 bool sin_context(std::string_view t, std::size_t start) noexcept {
   return has_context_before(t, start, kSinContextWindow,
-                            {"sin", "social insurance", "nas", "assurance sociale", "s.i.n", "n.a.s"});
+                            {"sin", "social insurance", "nas", "assurance sociale", "s.i.n", "n.a.s"}) ||
+         column_header_has(t, start, {"sin", "social insurance", "nas", "assurance sociale", "s.i.n"});
 }
 bool phone_context(std::string_view t, std::size_t start) noexcept {
   return has_context_before(t, start, kPhoneContextWindow,
                             {"phone", "tel", "telephone", "mobile", "cell", "cellphone", "fax", "call", "ph",
                              "t\xc3\xa9l\xc3\xa9phone", "t\xc3\xa9l", "cellulaire", "sms", "whatsapp"});
+}
+bool bank_column(std::string_view t, std::size_t start) noexcept {
+  return column_header_has(t, start, {"account", "acct", "account number", "compte", "folio", "chequing",
+                                      "checking", "savings"});
 }
 bool ssn_context(std::string_view t, std::size_t start) noexcept {
   return has_context_before(t, start, kSsnContextWindow, {"ssn", "social security"});
@@ -137,6 +185,14 @@ void Detector::on_candidate(Kind kind, std::uint32_t first_end, std::uint32_t la
     case Kind::assign_password: assignment(last_end, true); break;
     case Kind::url_credentials: url_credentials(last_end); break;
     case Kind::account: account(last_end); break;
+    case Kind::sin_slash: sin_slash(last_end); break;
+    case Kind::authorization: authorization(last_end); break;
+    case Kind::webhook: webhook(last_end); break;
+    case Kind::huggingface: token_prefix(last_end, 3, 30, false); break;
+    case Kind::gitlab: token_prefix(last_end, static_cast<std::size_t>(last_end) >= 6 && t_[last_end - 6] == 'g' ? 6 : 5, 20, true); break;
+    case Kind::npm: token_prefix(last_end, 4, 36, false); break;
+    case Kind::sendgrid: sendgrid(last_end); break;
+    case Kind::twilio: twilio(last_end); break;
     case Kind::custom: break;
   }
 }
@@ -149,15 +205,34 @@ void Detector::number(std::uint32_t pos) {
   const std::size_t n = t_.size();
   std::size_t s = pos;
   for (;;) {
-    if (s >= 1 && is_digit(t_[s - 1])) --s;
-    else if (s >= 2 && is_number_sep(t_[s - 1]) && is_digit(t_[s - 2])) s -= 2;
-    else break;
+    if (s >= 1 && is_digit(t_[s - 1])) {
+      --s;
+      continue;
+    }
+    std::size_t k = 1;
+    while (k <= 3 && s >= k + 1 && is_sep_char(t_[s - k])) {
+      if (is_digit(t_[s - k - 1])) break;
+      ++k;
+    }
+    if (k <= 3 && s >= k + 1 && is_digit(t_[s - k - 1]) && valid_sep(t_.substr(s - k, k))) {
+      s -= k + 1;
+      continue;
+    }
+    break;
   }
   std::size_t e = pos + 1;
   for (;;) {
-    if (e < n && is_digit(t_[e])) ++e;
-    else if (e + 1 < n && is_number_sep(t_[e]) && is_digit(t_[e + 1])) e += 2;
-    else break;
+    if (e < n && is_digit(t_[e])) {
+      ++e;
+      continue;
+    }
+    std::size_t m = 0;
+    while (m < 3 && e + m < n && is_sep_char(t_[e + m])) ++m;
+    if (m >= 1 && e + m < n && is_digit(t_[e + m]) && valid_sep(t_.substr(e, m))) {
+      e += m + 1;
+      continue;
+    }
+    break;
   }
   number_done_ = e;
   analyze_run(s, e);
@@ -174,15 +249,33 @@ bool Detector::digits_of(std::size_t i, std::size_t j, char* buf, std::size_t ca
   return true;
 }
 
+bool Detector::card_context(std::size_t start, std::size_t end) const noexcept {
+  const std::initializer_list<std::string_view> kWords = {
+      "card", "cards", "carte", "cartes", "tarjeta", "carta", "cart\xc3\xa3o", "karte", "kreditkarte", "pan",
+      "cc", "ccn", "visa", "debit", "d\xc3\xa9" "bit", "credit", "cr\xc3\xa9" "dit", "creditcard", "cardnumber",
+      "mastercard", "mc", "amex", "maestro", "discover", "jcb", "diners", "unionpay", "interac", "mir", "rupay",
+      "uatp", "verve", "troy", "dankort", "cb"};
+  return has_context_before(t_, start, kCardContextWindow, kWords) ||
+         has_context_after(t_, end, kCardContextAfter, kWords) || column_header_has(t_, start, kWords);
+}
+
 void Detector::analyze_run(std::size_t s, std::size_t e) {
   groups_.clear();
   std::size_t g = s;
-  for (std::size_t k = s; k <= e; ++k) {
-    if (k == e || !is_digit(t_[k])) {
-      groups_.push_back(Group{static_cast<std::uint32_t>(g), static_cast<std::uint32_t>(k), k < e ? t_[k] : '\0'});
-      g = k + 1;
+  std::size_t k0 = s;
+  while (k0 < e) {
+    if (is_digit(t_[k0])) {
+      ++k0;
+      continue;
     }
+    std::size_t q = k0;
+    while (q < e && !is_digit(t_[q])) ++q;
+    const std::string_view sep = t_.substr(k0, q - k0);
+    groups_.push_back(Group{static_cast<std::uint32_t>(g), static_cast<std::uint32_t>(k0), sep_code(sep), sep_kind(sep)});
+    g = q;
+    k0 = q;
   }
+  groups_.push_back(Group{static_cast<std::uint32_t>(g), static_cast<std::uint32_t>(e), '\0', '\0'});
   const std::size_t k = groups_.size();
   // A run glued to a word ("abc123", "0x1F", a hash) loses the glued group.
   const bool glued_left = s > 0 && (is_word(t_[s - 1]));
@@ -195,26 +288,43 @@ void Detector::analyze_run(std::size_t s, std::size_t e) {
   char d[20];
   std::size_t nd = 0;
 
-  // Payment cards: any window of 13..19 digits with one consistent separator.
+  // Payment cards. The whole run (12..19 digits, groups of 2+ digits, any
+  // separators, mixed too) is one number as written: a card with an issuer
+  // prefix, or with a payment word nearby whatever its prefix (13..19).
+  // Inside a longer run ("2024-05-14 4111...", two cards in a row, a card and
+  // its CVV), a window of 13+ digits is a card when it is written consistently:
+  // one kind of separator, groups of 3..6 digits (dots only in groups of 4).
+  // Fail closed: no context is needed for an issuer prefix, and none vetoes one.
   for (std::size_t i = lo; i < hi; ++i) {
-    char sep = 0;
+    char kind = 0;
+    bool consistent = true;
+    bool pairs_ok = true;  // groups of 2+ digits, the last one may be shorter ("4222 2222 2222 2")
     std::size_t digits = 0;
     for (std::size_t j = i; j < hi; ++j) {
       if (j > i) {
-        const char sj = groups_[j - 1].sep_after;
-        if (j == i + 1) sep = sj;
-        else if (sj != sep) break;
+        const char kj = groups_[j - 1].kind_after;
+        if (j == i + 1) kind = kj;
+        else if (kj != kind) consistent = false;
         const auto prev_len = groups_[j - 1].len();
-        if (prev_len < 3 || prev_len > 6) break;  // grouped cards: groups of 3..6 digits
-        if (sep == '.' && prev_len != 4) break;    // dotted only as 4-4-4-4
+        if (prev_len < 3 || prev_len > 6) consistent = false;  // grouped cards: groups of 3..6 digits
+        if (kind == '.' && prev_len != 4) consistent = false;    // dotted only as 4-4-4-4
+        pairs_ok = pairs_ok && groups_[j - 1].len() >= 2;
       }
       digits += groups_[j].len();
       if (digits > 19) break;
-      if (digits < 13) continue;
-      if (j > i && groups_[j].len() > 6) continue;
+      if (digits < 12) continue;
+      const bool whole = i == lo && j + 1 == hi;
+      // A 12-digit (Maestro) window is only ever a whole run: inside a longer
+      // number it is far more often a slice of it than a card of its own.
+      const bool window_ok = consistent && (j == i || groups_[j].len() <= 6) && digits >= 13;
+      if (!(whole && pairs_ok) && !window_ok) continue;
       if (!digits_of(i, j, d, sizeof d, nd)) break;
-      if (card_valid(std::string_view(d, nd))) {
+      const std::string_view digits_view(d, nd);
+      if (!luhn_valid(digits_view)) continue;
+      if (card_network(digits_view) != CardNetwork::none) {
         emit(groups_[i].begin, groups_[j].end, entity::kCreditCard, Level::RESTRICTED, "card.luhn", priority::card);
+      } else if (nd >= 13 && (whole || i == lo) && card_context(groups_[i].begin, groups_[j].end)) {
+        emit(groups_[i].begin, groups_[j].end, entity::kCreditCard, Level::RESTRICTED, "card.context", priority::card);
       }
     }
   }
@@ -265,10 +375,13 @@ void Detector::grouped_window(std::size_t i, std::size_t j, char sep, bool maxim
   const std::size_t end = groups_[j].end;
   auto len = [this, i](std::size_t off) { return groups_[i + off].len(); };
 
+  // Single spaces, dashes and dots; tabs, line breaks and longer separators
+  // only for a SIN with its context word.
+  const bool plain_sep = sep == ' ' || sep == '-' || sep == '.';
   if (m == 3 && len(0) == 3 && len(1) == 3 && len(2) == 3 && sin_valid(digits)) {
     const bool ctx = sin_context(t_, start);
     bool accept = ctx;
-    if (!ctx && !sin_needs_context(digits)) {
+    if (!ctx && plain_sep && !sin_needs_context(digits)) {
       // Without a SIN word, a grouped number next to a currency or a phone word is not a SIN.
       accept = !currency_adjacent(start, end) && !phone_context(t_, start);
     }
@@ -276,6 +389,7 @@ void Detector::grouped_window(std::size_t i, std::size_t j, char sep, bool maxim
       emit(start, end, entity::kCaSin, Level::RESTRICTED, ctx ? "sin.context" : "sin.luhn", priority::sin);
     }
   }
+  if (!plain_sep) return;
   if (m == 3 && len(0) == 3 && len(1) == 2 && len(2) == 4 && (sep == '-' || sep == ' ') &&
       ssn_structure_valid(digits)) {
     emit(start, end, entity::kUsSsn, Level::INTERNAL, "ssn.format", priority::ssn);
@@ -311,6 +425,10 @@ void Detector::plain_group(std::size_t i, bool plus, std::size_t lo) {
   if (i + 1 < groups_.size() && joined(g.sep_after)) return;
   const std::string_view digits = t_.substr(g.begin, g.len());
   const std::size_t start = g.begin;
+  // A table column headed "account" (CSV, Markdown): its 7..17-digit values are bank accounts.
+  if (digits.size() >= 7 && digits.size() <= 17 && bank_column(t_, start)) {
+    emit(start, g.end, entity::kBankAccount, Level::RESTRICTED, "bank.column", priority::account);
+  }
   if (digits.size() == 9) {
     if (sin_valid(digits) && sin_context(t_, start)) {
       emit(start, g.end, entity::kCaSin, Level::RESTRICTED, "sin.context", priority::sin);
@@ -494,29 +612,42 @@ void Detector::postal(std::uint32_t end) {
 
 void Detector::iban(std::uint32_t end) {
   if (end < 8) return;
-  const std::size_t s = t_[end - 5] == ' ' ? end - 9 : end - 8;
+  const std::size_t s = (t_[end - 5] == ' ' || t_[end - 5] == '-') ? end - 9 : end - 8;
   if (s < iban_done_) return;
-  const std::size_t want = iban_length(t_.substr(s, 2));
+  const char country[2] = {to_upper(t_[s]), to_upper(t_[s + 1])};
+  const std::size_t want = iban_length(std::string_view(country, 2));
   if (want == 0) return;
-  const bool spaced = t_[s + 4] == ' ';
+  // Any letter case; compact, or with single spaces or dashes between
+  // characters after the check digits (groups of four, or a national
+  // grouping such as "FR76 30006 00001 ...").
   char buf[40];
   std::size_t count = 0;
   std::size_t p = s;
   while (count < want) {
-    if (spaced && count > 0 && count % 4 == 0) {
-      if (p >= t_.size() || t_[p] != ' ') return;
-      ++p;
-    }
     if (p >= t_.size()) return;
-    const char c = t_[p];
-    if (!is_upper(c) && !is_digit(c)) return;
-    buf[count++] = c;
+    char c = t_[p];
+    if (count >= 4 && (c == ' ' || c == '-') && p + 1 < t_.size() && is_alnum(t_[p + 1])) {
+      c = t_[++p];
+    }
+    if (!is_alnum(c)) return;
+    buf[count++] = to_upper(c);
     ++p;
   }
   if (p < t_.size() && is_word(t_[p])) return;
   if (!iban_valid(std::string_view(buf, count))) return;
   iban_done_ = p;
   emit(s, p, entity::kIban, Level::RESTRICTED, "iban.mod97", priority::iban);
+}
+
+void Detector::sin_slash(std::uint32_t end) {
+  // "046/454/286": slashes also write dates and fractions, so only with a SIN word.
+  const std::size_t s = end - 11;
+  if (s > 0 && (is_word(t_[s - 1]) || t_[s - 1] == '/')) return;
+  if (end < t_.size() && (is_word(t_[end]) || t_[end] == '/')) return;
+  const char d[9] = {t_[s], t_[s + 1], t_[s + 2], t_[s + 4], t_[s + 5], t_[s + 6], t_[s + 8], t_[s + 9], t_[s + 10]};
+  const std::string_view digits(d, 9);
+  if (!sin_valid(digits) || !sin_context(t_, s)) return;
+  emit(s, end, entity::kCaSin, Level::RESTRICTED, "sin.context", priority::sin);
 }
 
 // ---------------------------------------------------------------------------
@@ -611,12 +742,17 @@ void Detector::jwt(std::uint32_t end) {
   const std::size_t s = end - 3;
   std::size_t p = s;
   std::size_t seg_len[3] = {0, 0, 0};
+  // header.payload[.signature]: a token without its signature (two parts) still
+  // carries the claims and is replayable against services that accept alg none.
   for (int seg = 0; seg < 3; ++seg) {
     const std::size_t b = p;
     while (p < t_.size() && is_b64url(t_[p]) && p - b < 8192) ++p;
     seg_len[seg] = p - b;
     if (seg < 2) {
-      if (p >= t_.size() || t_[p] != '.') return;
+      if (p >= t_.size() || t_[p] != '.') {
+        if (seg == 1) break;  // two parts
+        return;
+      }
       ++p;
     }
   }
@@ -739,6 +875,130 @@ void Detector::url_credentials(std::uint32_t end) {
   emit(end, p, entity::kApiKey, Level::CONFIDENTIAL, "secret.url_password", priority::url_password);
 }
 
+void Detector::authorization(std::uint32_t end) {
+  // "Authorization: <scheme> <credentials>" or "Authorization: <credentials>".
+  std::size_t p = end;
+  auto token_char = [](char c) {
+    return is_alnum(c) || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' || c == '=' || c == '-' || c == ':';
+  };
+  const std::size_t a = p;
+  while (p < t_.size() && token_char(t_[p]) && p - a < 8192) ++p;
+  std::string_view first = t_.substr(a, p - a);
+  std::size_t vs = a;
+  std::string_view scheme;
+  if (p < t_.size() && t_[p] == ' ' && !first.empty() && std::all_of(first.begin(), first.end(), [](char c) {
+        return is_alpha(c) || c == '-';
+      })) {
+    scheme = first;
+    vs = p + 1;
+    p = vs;
+    while (p < t_.size() && token_char(t_[p]) && p - vs < 8192) ++p;
+  }
+  while (p > vs && (t_[p - 1] == '.' || t_[p - 1] == ':')) --p;
+  const std::string_view value = t_.substr(vs, p - vs);
+  if (equals_ci(scheme, "bearer") || value.empty()) return;  // the bearer rule
+  if (p < t_.size() && (t_[p] == '<' || t_[p] == '{' || t_[p] == '$')) return;
+  if (looks_like_placeholder(value)) return;
+  if (equals_ci(scheme, "basic")) {
+    // base64("user:password"): decode and require a user, a colon, a password.
+    auto val = [](char c) -> int {
+      if (is_upper(c)) return c - 'A';
+      if (is_lower(c)) return c - 'a' + 26;
+      if (is_digit(c)) return c - '0' + 52;
+      if (c == '+' || c == '-') return 62;
+      if (c == '/' || c == '_') return 63;
+      return -1;
+    };
+    char out[192];
+    std::size_t n = 0;
+    unsigned acc = 0;
+    int bits = 0;
+    for (char c : value) {
+      if (c == '=') break;
+      const int v = val(c);
+      if (v < 0) return;
+      acc = (acc << 6) | static_cast<unsigned>(v);
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        if (n == sizeof out) return;
+        out[n++] = static_cast<char>((acc >> bits) & 0xFF);
+      }
+    }
+    const std::string_view decoded(out, n);
+    const std::size_t colon = decoded.find(':');
+    if (colon == std::string_view::npos || colon == 0 || colon + 1 >= decoded.size()) return;
+    for (char c : decoded) {
+      if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7E) return;
+    }
+    if (looks_like_placeholder(decoded.substr(colon + 1))) return;
+    emit(vs, p, entity::kApiKey, Level::CONFIDENTIAL, "secret.basic_auth", priority::bearer);
+    return;
+  }
+  // Token, ApiKey, SSWS, a scheme-less key: a random-looking credential.
+  if (!secret_like(value, 16)) return;
+  emit(vs, p, entity::kApiKey, Level::CONFIDENTIAL, "secret.authorization", priority::bearer);
+}
+
+void Detector::webhook(std::uint32_t end) {
+  // The URL is the secret: cover it from its scheme (or its host) to its last path character.
+  std::size_t s = end;
+  while (s > 0 && (is_alnum(t_[s - 1]) || t_[s - 1] == '.' || t_[s - 1] == '-' || t_[s - 1] == '/' ||
+                   t_[s - 1] == ':') &&
+         end - s < 128) {
+    --s;
+  }
+  while (s < end && (t_[s] == '/' || t_[s] == ':' || t_[s] == '.')) ++s;
+  std::size_t p = end;
+  auto url_char = [](char c) {
+    return is_alnum(c) || c == '/' || c == '_' || c == '-' || c == '.' || c == '@' || c == '%' || c == '=' || c == '?' ||
+           c == '&' || c == '~';
+  };
+  while (p < t_.size() && url_char(t_[p]) && p - end < 1024) ++p;
+  while (p > end && (t_[p - 1] == '.' || t_[p - 1] == '/')) --p;
+  const std::string_view path = t_.substr(end, p - end);
+  std::size_t alnum = 0;
+  for (char c : path) alnum += is_alnum(c) ? 1 : 0;
+  if (alnum < 16 || looks_like_placeholder(path) || path.find("XXX") != std::string_view::npos) return;
+  emit(s, p, entity::kApiKey, Level::CONFIDENTIAL, "secret.webhook", priority::vendor_key);
+}
+
+void Detector::token_prefix(std::uint32_t end, std::size_t prefix_len, std::size_t min_body, bool dashes) {
+  // hf_..., npm_..., glpat-...: a vendor prefix and a random body.
+  const std::size_t s = end - prefix_len;
+  std::size_t p = end;
+  while (p < t_.size() && (is_alnum(t_[p]) || (dashes && (t_[p] == '-' || t_[p] == '_'))) && p - s < 300) ++p;
+  if (p < t_.size() && (t_[p] == '_' || t_[p] == '-')) return;
+  if (!secret_like(t_.substr(end, p - end), min_body)) return;
+  emit(s, p, entity::kApiKey, Level::CONFIDENTIAL, "secret.vendor", priority::vendor_key);
+}
+
+void Detector::sendgrid(std::uint32_t end) {
+  // SG.<22 id chars>.<43 secret chars>
+  const std::size_t s = end - 19;
+  std::size_t p = s + 3;
+  while (p < t_.size() && (is_alnum(t_[p]) || t_[p] == '_' || t_[p] == '-') && p - s < 64) ++p;
+  if (p >= t_.size() || t_[p] != '.') return;
+  const std::size_t b = ++p;
+  while (p < t_.size() && (is_alnum(t_[p]) || t_[p] == '_' || t_[p] == '-') && p - b < 128) ++p;
+  if (!secret_like(t_.substr(b, p - b), 30)) return;
+  emit(s, p, entity::kApiKey, Level::CONFIDENTIAL, "secret.sendgrid", priority::vendor_key);
+}
+
+void Detector::twilio(std::uint32_t end) {
+  // SK + 32 hex is an API key SID; AC + 32 hex is the account SID, a credential
+  // only next to its auth token.
+  const std::size_t s = end - 34;
+  const std::string_view body = t_.substr(s + 2, 32);
+  if (looks_like_placeholder(body) || shannon_entropy(body) < 3.0) return;
+  if (t_[s] == 'A') {
+    const std::initializer_list<std::string_view> kWords = {"auth token", "auth_token", "authtoken",
+                                                                        "twilio_auth_token", "auth-token"};
+    if (!has_context_before(t_, s, 96, kWords) && !has_context_after(t_, end, 96, kWords)) return;
+  }
+  emit(s, end, entity::kApiKey, Level::CONFIDENTIAL, "secret.twilio", priority::vendor_key);
+}
+
 void Detector::account(std::uint32_t end) {
   // "checking" is also an everyday verb ("after checking 15000000 rows"): it
   // introduces a number only through punctuation or a word such as "no".
@@ -763,14 +1023,16 @@ void Detector::account(std::uint32_t end) {
       const std::string_view word = t_.substr(p, q - p);
       bool filler = false;
       for (std::string_view f : {"no", "number", "num", "nr", "nbr", "n", "is", "de", "du", "numero", "num\xc3\xa9ro",
-                                 "n\xc2\xb0", "no\xc2\xb0", "n\xc2\xba", "id"}) {
+                                 "n\xc2\xb0", "no\xc2\xb0", "n\xc2\xba", "id", "est", "account", "acct",
+                                 "bancaire", "bank", "ch\xc3\xa8ques", "cheques", "ch\xc3\xa8que", "cheque",
+                                 "\xc3\xa9pargne", "epargne", "courant", "savings", "chequing", "checking"}) {
         if (equals_ci(word, f)) {
           filler = true;
           break;
         }
       }
       if (!filler) return;
-      introduced |= !equals_ci(word, "is") && !equals_ci(word, "de") && !equals_ci(word, "du");
+      introduced |= !equals_ci(word, "is") && !equals_ci(word, "de") && !equals_ci(word, "du") && !equals_ci(word, "est");
       p = q;
       continue;
     }
@@ -793,6 +1055,21 @@ void Detector::account(std::uint32_t end) {
   }
   if (p < t_.size() && is_word(t_[p])) return;
   if (digits < 7) return;
+  // Precision guard: accounts that are not bank accounts. A cloud account
+  // ("AWS account 123456789012", "Account ID: ... (AWS)"), a CRM or customer
+  // account, a general-ledger account or code, a user or service account.
+  const std::size_t word_start = [&] {
+    std::size_t w = end;
+    while (w > 0 && (is_alpha(t_[w - 1]) || t_[w - 1] == '/')) --w;
+    return w;
+  }();
+  if (has_context_before(t_, word_start, 24,
+                         {"aws", "amazon", "azure", "gcp", "cloud", "customer", "crm", "salesforce", "hubspot", "gl",
+                          "g/l", "ledger", "service", "user", "email", "e-mail", "billing", "loyalty", "rewards",
+                          "member", "twitter", "github", "google", "microsoft", "iam", "order"}) ||
+      has_context_after(t_, p, 24, {"aws", "azure", "gcp", "google cloud", "amazon"})) {
+    return;
+  }
   emit(ds, p, entity::kBankAccount, Level::RESTRICTED, "bank.context", priority::account);
 }
 

@@ -5,23 +5,50 @@
 // Spans are found with small bounded scans around the end offset, so no
 // pattern needs HS_FLAG_SOM_LEFTMOST.
 //
-// Rules (Finding::rule), on the normalised text:
-//   card.luhn        13-19 digits, no separator or one consistent separator (space or dash; dot only
-//                    as 4-4-4-4), groups of 3-6 digits, a major network's prefix and length, Luhn.
+// Rules (Finding::rule), on the normalised text (digits of every script are ASCII there):
+//   Digit runs: digit groups joined by separators of one to three characters among space, tab,
+//   line break (CR LF too), dash and dot, with at most one dash or dot and one line break.
+//   card.luhn        A payment network's prefix and length (validators.hpp: the majors, Maestro
+//                    12-19, Mir, RuPay, Dankort, UATP, Troy, ...) and Luhn, over either
+//                    - the whole run: 12-19 digits, any grouping, mixed separators too, groups of
+//                      2+ digits except a shorter last one ("67 59 64 98 ...", "4222 2222 2222 2"), or
+//                    - a window of 13-19 digits inside a longer run, written consistently: one kind
+//                      of separator, groups of 3-6 digits (dots only 4-4-4-4): "2024-05-14 4111...",
+//                      two cards in a row, a card and its CVV.
 //                    Fail closed: no context is needed or can veto it ("order #4111111111111111").
+//   card.context     Luhn-valid 13-19 digits (the whole run, or a consistent window at its start)
+//                    outside every issuer range, with a payment word (card, carte, tarjeta, PAN, CC,
+//                    visa, debit, débit, credit, crédit, mastercard, amex, ...) within 48 bytes
+//                    before or 24 after, or heading its table column.
 //   sin.luhn         3-3-3 with one separator (space, dash or dot), Luhn, first digit 1-7 or 9, not
 //                    part of a longer grouped number, not next to a currency sign/code, no phone word.
-//   sin.context      Luhn-valid 9 digits (plain, or starting with 0 or 8) with "SIN", "social
-//                    insurance", "NAS", "assurance sociale" (any case, whole words) in the 48 bytes before.
+//   sin.context      Luhn-valid 9 digits (plain, or starting with 0 or 8, or 3-3-3 with tabs, line
+//                    breaks, longer separators or slashes "046/454/286") with a SIN word: "SIN",
+//                    "S.I.N.", "social insurance", "NAS", "assurance sociale" (any case, whole words;
+//                    "sin" also as a field, tag or key: "sin": ..., <sin>, sin=) in the 48 bytes
+//                    before, or a table column (CSV, TSV, Markdown) headed by one.
 //   bank.transit     transit-institution-account 5-3-(7..12) or 3-5-(7..12), dashes or spaces
 //                    ("00012-003 1234567" too).
-//   bank.context     7-17 digits introduced by account/acct/a/c/chequing/checking/savings/compte
-//                    (+ fillers such as "no.", "number", "#", ":"); "checking" needs ":"/"#"/"no".
-//   iban.mod97       registered country, its exact length, compact or in groups of four, mod-97.
-//   secret.*         anthropic (sk-ant-), openai (sk-, sk-proj-), aws_access_key_id (AKIA/ASIA, not
-//                    ...EXAMPLE), aws_secret_key (40 chars after aws_secret_access_key/SecretAccessKey),
-//                    github, slack, stripe (sk_/rk_ live/test; never pk_), google (AIza), jwt, private_key
-//                    (PEM block), bearer, assignment (api_key/secret/token/... = value), password, url_password.
+//   bank.context     7-17 digits introduced by account/acct/a/c/chequing/checking/savings/compte/folio
+//                    (+ fillers such as "no.", "number", "#", ":", "bank", "bancaire", "de", "est");
+//                    "checking" needs ":"/"#"/"no". Not after a cloud, CRM, customer, ledger (GL),
+//                    service or user qualifier ("AWS account 123456789012", "customer account ...",
+//                    "GL account ...") nor before "(AWS)".
+//   bank.column      7-17 digits in a table column headed account/acct/compte/folio/...
+//   iban.mod97       registered country, its exact length, any letter case, compact or with single
+//                    spaces or dashes between characters after the check digits, mod-97.
+//   secret.*         anthropic (sk-ant-, admin keys sk-ant-admin01- too), openai (sk-, sk-proj-),
+//                    aws_access_key_id (AKIA/ASIA, not ...EXAMPLE), aws_secret_key (40 chars after
+//                    aws_secret_access_key/SecretAccessKey), github, slack, stripe (sk_/rk_ live/test;
+//                    never pk_), google (AIza), vendor (hf_ Hugging Face, glpat-/glptt-/glrt-/gldt-
+//                    GitLab, npm_), sendgrid (SG.<id>.<secret>), twilio (SK + 32 hex; AC + 32 hex only
+//                    with "auth token" within 96 bytes), webhook (Slack hooks.slack.com/services/...,
+//                    Teams *.webhook.office.com/..., Discord discord.com/api/webhooks/...: the URL),
+//                    jwt (three parts, or header.payload without a signature), private_key (PEM
+//                    block), bearer, basic_auth ("Authorization: Basic" + base64 of user:password),
+//                    authorization (any other "Authorization:" credential: Token, ApiKey, none),
+//                    assignment (api_key/secret/token/subscription_key/account_key/... = value; so
+//                    AZURE_OPENAI_API_KEY=..., Ocp-Apim-Subscription-Key: ...), password, url_password.
 //                    Values must look random (>= 2 of upper/lower/digit, entropy >= 3 bits/char) and
 //                    not like a placeholder ("sk-...", "<your-key>", "${API_KEY}", "YOUR_API_KEY", "xxxx").
 //                    Bare UUIDs and hex digests never match a rule; as the value of a secret-named
@@ -61,7 +88,15 @@ enum class Kind : std::uint8_t {
   assign_secret,    // api_key= secret= token= client_secret: ...
   assign_password,  // password= passwd: pwd= ...
   url_credentials,  // scheme://user:password@host
-  account,          // account / acct / chequing / savings ... followed by a number
+  account,          // account / acct / chequing / savings / compte / folio ... followed by a number
+  sin_slash,        // 046/454/286 (a SIN only with a SIN word)
+  authorization,    // Authorization: <scheme> <credentials> (Basic, Token, ApiKey, none)
+  webhook,          // Slack, Microsoft Teams, Discord webhook URLs
+  huggingface,      // hf_
+  gitlab,           // glpat- glptt- glrt- gldt-
+  npm,              // npm_
+  sendgrid,         // SG.<id>.<secret>
+  twilio,           // SK/AC + 32 hex
   custom,
 };
 
@@ -104,7 +139,11 @@ class Detector {
  private:
   struct Group {
     std::uint32_t begin, end;
-    char sep_after;  // separator to the next group, 0 for the last
+    // Separator to the next group, 0 for the last: ' ', '-' or '.' when it is that one
+    // character, '\t' a tab, '\n' anything with a line break, '~' any other sequence.
+    char sep_after;
+    // Its kind, for cards: '-' or '.' when it holds one, else '\n', '\t' or ' '.
+    char kind_after;
     std::uint32_t len() const noexcept { return end - begin; }
   };
 
@@ -136,8 +175,15 @@ class Detector {
   void assignment(std::uint32_t end, bool password);
   void url_credentials(std::uint32_t end);
   void account(std::uint32_t end);
+  void sin_slash(std::uint32_t end);
+  void authorization(std::uint32_t end);
+  void webhook(std::uint32_t end);
+  void token_prefix(std::uint32_t end, std::size_t prefix_len, std::size_t min_body, bool dashes);
+  void sendgrid(std::uint32_t end);
+  void twilio(std::uint32_t end);
 
   bool currency_adjacent(std::size_t start, std::size_t end) const noexcept;
+  bool card_context(std::size_t start, std::size_t end) const noexcept;
 
   std::string_view t_;
   std::span<const std::string> internal_domains_;

@@ -61,9 +61,24 @@ inline int decode(std::string_view s, std::size_t i, std::int32_t& cp) noexcept 
   return -1;
 }
 
-// Does a lone starter come out of NFKC + IGNORE + LUMP as itself?
+// A decimal digit of any script (general category Nd) other than ASCII.
+bool non_ascii_digit(std::int32_t cp) noexcept {
+  return cp >= 0x80 && utf8proc_category(cp) == UTF8PROC_CATEGORY_ND;
+}
+
+// Its value: Unicode encodes Nd digits only in contiguous runs of ten, 0..9
+// ascending (some runs are adjacent, e.g. the mathematical digits), so the
+// value is the distance from the start of the contiguous Nd block, mod 10.
+int digit_value(std::int32_t cp) noexcept {
+  std::int32_t first = cp;
+  while (first > 0 && cp - first < 100 && utf8proc_category(first - 1) == UTF8PROC_CATEGORY_ND) --first;
+  return static_cast<int>((cp - first) % 10);
+}
+
+// Does a lone starter come out of NFKC + IGNORE + LUMP (+ digits to ASCII) as itself?
 bool normalizes_to_itself(std::int32_t cp) noexcept {
   if (utf8proc_get_property(cp)->combining_class != 0) return false;
+  if (non_ascii_digit(cp)) return false;
   std::int32_t buf[32];
   int boundclass = 0;
   auto n = utf8proc_decompose_char(cp, buf, 32, kOptions, &boundclass);
@@ -222,11 +237,14 @@ void NormalizedText::append_segment(std::size_t seg_begin, std::size_t seg_end) 
     return;
   }
   // Encode behind the current end of the buffer, then record it as one piece.
+  // Digits of every script become ASCII digits (NFKC already does so for the
+  // full-width and mathematical ones, not for Arabic-Indic, Devanagari, ...).
   const auto norm = static_cast<std::uint32_t>(buffer_.size());
   char utf8[4];
   for (utf8proc_ssize_t k = 0; k < count; ++k) {
-    const auto bytes = utf8proc_encode_char(codepoints_[static_cast<std::size_t>(k)],
-                                            reinterpret_cast<utf8proc_uint8_t*>(utf8));
+    std::int32_t cp = codepoints_[static_cast<std::size_t>(k)];
+    if (non_ascii_digit(cp)) cp = '0' + digit_value(cp);
+    const auto bytes = utf8proc_encode_char(cp, reinterpret_cast<utf8proc_uint8_t*>(utf8));
     buffer_.append(utf8, static_cast<std::size_t>(bytes));
   }
   pieces_.push_back(Piece{norm, static_cast<std::uint32_t>(seg_begin), static_cast<std::uint32_t>(buffer_.size() - norm),

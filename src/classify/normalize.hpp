@@ -1,6 +1,8 @@
 #pragma once
 // Normalisation before matching, so that obfuscation does not hide data:
-// Unicode NFKC (full-width digits become ASCII digits), default-ignorable
+// Unicode NFKC (full-width digits become ASCII digits), decimal digits of every
+// script (general category Nd: Arabic-Indic, Devanagari, Bengali, Thai, ...)
+// become their ASCII digit, default-ignorable
 // characters removed (zero-width space/joiners U+200B-U+200D, word joiner
 // U+2060, BOM U+FEFF, soft hyphen U+00AD, ...), and dash/space variants
 // lumped to '-' and ' ' (utf8proc LUMP). Pure ASCII input is used as is,

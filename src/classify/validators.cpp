@@ -1,5 +1,6 @@
 #include "classify/validators.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 
@@ -95,7 +96,7 @@ bool iban_valid(std::string_view compact) noexcept {
 
 CardNetwork card_network(std::string_view d) noexcept {
   const std::size_t n = d.size();
-  if (n < 13 || n > 19) return CardNetwork::none;
+  if (n < 12 || n > 19) return CardNetwork::none;
   for (char c : d) {
     if (!is_digit(c)) return CardNetwork::none;
   }
@@ -103,15 +104,30 @@ CardNetwork card_network(std::string_view d) noexcept {
   const int p2 = prefix_value(d, 2);
   const int p3 = prefix_value(d, 3);
   const int p4 = prefix_value(d, 4);
+  // Maestro is the one network with 12-digit cards; every other issuer starts at 13.
+  const bool maestro_range = p2 == 50 || (p2 >= 56 && p2 <= 69);
+  if (n == 12) return maestro_range ? CardNetwork::maestro : CardNetwork::none;
   if (p1 == 4) return (n == 13 || n >= 16) ? CardNetwork::visa : CardNetwork::none;
   if ((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720)) return n == 16 ? CardNetwork::mastercard : CardNetwork::none;
+  if (p4 >= 2200 && p4 <= 2204) return n >= 16 ? CardNetwork::mir : CardNetwork::none;
   if (p2 == 34 || p2 == 37) return n == 15 ? CardNetwork::amex : CardNetwork::none;
-  if (p4 == 6011 || (p3 >= 644 && p3 <= 649) || p2 == 65) return n >= 16 ? CardNetwork::discover : CardNetwork::none;
-  if (p2 == 62) return n >= 16 ? CardNetwork::unionpay : CardNetwork::none;
+  if (p1 == 1) return n == 15 ? CardNetwork::uatp : CardNetwork::none;
+  if (p4 == 9792) return n == 16 ? CardNetwork::troy : CardNetwork::none;
   if (p4 >= 3528 && p4 <= 3589) return n >= 16 ? CardNetwork::jcb : CardNetwork::none;
   if ((p3 >= 300 && p3 <= 305) || p4 == 3095 || p2 == 36 || p2 == 38 || p2 == 39) {
     return n >= 14 ? CardNetwork::diners : CardNetwork::none;
   }
+  if (p2 == 81 || p2 == 82) return n >= 16 ? (p2 == 81 && p4 <= 8171 ? CardNetwork::unionpay : CardNetwork::rupay)
+                                           : CardNetwork::none;
+  if (p4 == 5019) return n == 16 ? CardNetwork::dankort : CardNetwork::maestro;
+  // The 6x majors first (their lengths are 16-19); anything else in 50, 56-69 is Maestro-class,
+  // which issues every length from 12 to 19.
+  if (n >= 16) {
+    if (p4 == 6011 || (p3 >= 644 && p3 <= 649) || p2 == 65) return CardNetwork::discover;
+    if (p2 == 62) return CardNetwork::unionpay;
+    if (p2 == 60 || p3 == 508) return n == 16 ? CardNetwork::rupay : CardNetwork::maestro;
+  }
+  if (maestro_range) return CardNetwork::maestro;
   return CardNetwork::none;
 }
 
@@ -124,6 +140,12 @@ std::string_view to_string(CardNetwork network) noexcept {
     case CardNetwork::jcb: return "jcb";
     case CardNetwork::diners: return "diners";
     case CardNetwork::unionpay: return "unionpay";
+    case CardNetwork::maestro: return "maestro";
+    case CardNetwork::mir: return "mir";
+    case CardNetwork::rupay: return "rupay";
+    case CardNetwork::dankort: return "dankort";
+    case CardNetwork::uatp: return "uatp";
+    case CardNetwork::troy: return "troy";
     case CardNetwork::none: break;
   }
   return "none";
@@ -294,6 +316,57 @@ bool has_context_after(std::string_view text, std::size_t pos, std::size_t windo
   for (const auto& w : words) longest = std::max(longest, w.size());
   to = std::min(text.size(), to + longest);
   return context_in(text, pos, to, words);
+}
+
+bool has_context_after(std::string_view text, std::size_t pos, std::size_t window,
+                       std::initializer_list<std::string_view> words) noexcept {
+  if (pos > text.size()) return false;
+  std::size_t longest = 0;
+  for (const auto& w : words) longest = std::max(longest, w.size());
+  const std::size_t to = std::min(text.size(), pos + window + longest);
+  return context_in(text, pos, to, words);
+}
+
+bool column_header_has(std::string_view text, std::size_t pos,
+                       std::initializer_list<std::string_view> words) noexcept {
+  if (pos > text.size()) return false;
+  const std::size_t line_start = [&] {
+    const std::size_t nl = text.rfind('\n', pos == 0 ? 0 : pos - 1);
+    return (nl == std::string_view::npos || pos == 0) ? std::size_t{0} : nl + 1;
+  }();
+  if (line_start == 0) return false;  // no line above
+  // The delimiter: the first of , ; tab | found in the value's line before it.
+  char delim = 0;
+  for (std::size_t p = line_start; p < pos && delim == 0; ++p) {
+    const char c = text[p];
+    if (c == ',' || c == ';' || c == '\t' || c == '|') delim = c;
+  }
+  if (delim == 0) return false;
+  std::size_t column = 0;
+  for (std::size_t p = line_start; p < pos; ++p) column += text[p] == delim ? 1 : 0;
+  constexpr std::size_t kMaxLines = 64, kMaxBytes = 8192;
+  std::size_t end = line_start - 1;  // the '\n' ending the line above
+  for (std::size_t lines = 0; lines < kMaxLines && line_start - end < kMaxBytes; ++lines) {
+    const std::size_t nl = end == 0 ? std::string_view::npos : text.rfind('\n', end - 1);
+    const std::size_t begin = nl == std::string_view::npos ? 0 : nl + 1;
+    std::string_view line = text.substr(begin, end - begin);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos) return false;  // a blank line ends the table
+    std::size_t c = 0, cell = 0;
+    for (std::size_t p = 0; p <= line.size(); ++p) {
+      if (p == line.size() || line[p] == delim) {
+        if (c == column) {
+          if (context_in(line, cell, p, words)) return true;
+          break;
+        }
+        ++c;
+        cell = p + 1;
+      }
+    }
+    if (begin == 0) return false;
+    end = begin - 1;
+  }
+  return false;
 }
 
 bool is_internal_domain(std::string_view domain, std::span<const std::string> internal) noexcept {

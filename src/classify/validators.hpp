@@ -35,11 +35,17 @@ std::size_t iban_length(std::string_view country) noexcept;
 // A compact IBAN (no spaces, upper case): known country, its exact length, digits as check digits, mod-97.
 bool iban_valid(std::string_view compact) noexcept;
 
-enum class CardNetwork { none, visa, mastercard, amex, discover, jcb, diners, unionpay };
-// Network by issuer prefix and length (13..19 digits), none when no major network issues such a number.
+enum class CardNetwork {
+  none, visa, mastercard, amex, discover, jcb, diners, unionpay, maestro, mir, rupay, dankort, uatp, troy,
+};
+// Issuer by prefix (IIN, ISO/IEC 7812) and length; none when no payment network issues such a number.
+// Beyond the majors: Maestro (50, 56-69: 12-19 digits, which also covers Verve 506/650, Dankort 5019
+// co-badged cards, InstaPayment 637-639 and the Interac debit cards Canadian banks issue in the
+// Maestro ranges), Mir (2200-2204), RuPay (60, 65, 81, 82, 508), UnionPay 62 and 81, UATP (1, 15
+// digits), Troy (9792). Interac debit cards in the Visa range (45xx, 47xx) are Visa here.
 CardNetwork card_network(std::string_view digits) noexcept;
 std::string_view to_string(CardNetwork network) noexcept;
-// 13..19 digits, a major network's prefix and length, and Luhn.
+// 12..19 digits, a payment network's prefix and length, and Luhn.
 bool card_valid(std::string_view digits) noexcept;
 
 // Canadian SIN: 9 digits passing Luhn.
@@ -76,6 +82,16 @@ bool has_context_before(std::string_view text, std::size_t pos, std::size_t wind
 // The same, for words starting within `window` bytes after `pos`.
 bool has_context_after(std::string_view text, std::size_t pos, std::size_t window,
                        std::span<const std::string> words) noexcept;
+bool has_context_after(std::string_view text, std::size_t pos, std::size_t window,
+                       std::initializer_list<std::string_view> words) noexcept;
+
+// Tables: is the value at `pos` in a column whose header names one of `words`?
+// The value's line is split by its delimiter (',', ';', tab or '|'), and the
+// lines above it (at most 64 lines, 8 KiB, up to a blank line) are searched
+// for a header cell at the same column index that holds one of the words
+// (whole words, any case). "name,sin,dob" / "Jane,046454286,1980-01-01".
+bool column_header_has(std::string_view text, std::size_t pos,
+                       std::initializer_list<std::string_view> words) noexcept;
 
 // Is `domain` (any case) one of `internal` (lower case) or a subdomain of one?
 bool is_internal_domain(std::string_view domain, std::span<const std::string> internal) noexcept;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
 #include <string>
 #include <thread>
 #include <utility>
@@ -57,12 +58,82 @@ TEST(ClassifierEntities, CreditCards) {
   EXPECT_TRUE(found("41111111111111111111 digits").empty()); // 20 digits
 }
 
-TEST(ClassifierEntities, CardSeparatorsMustBeConsistent) {
-  EXPECT_TRUE(found("4111 1111-1111 1111").empty());
-  EXPECT_TRUE(found("4111-1111 1111-1111").empty());
-  EXPECT_TRUE(found("4111  1111 1111 1111").empty());  // a double space breaks the run
-  // ...but a card next to another number with a different separator is still found.
+TEST(ClassifierEntities, CardGroupingsAsWritten) {
+  // Mixed and repeated separators within one number are still one number (issue 12).
+  EXPECT_EQ(found("4111 1111-1111 1111"), one(entity::kCreditCard, "4111 1111-1111 1111"));
+  EXPECT_EQ(found("4111-1111 1111-1111"), one(entity::kCreditCard, "4111-1111 1111-1111"));
+  EXPECT_EQ(found("4111  1111 1111 1111"), one(entity::kCreditCard, "4111  1111 1111 1111"));
+  // ...and a card next to another number with a different separator is still found.
   EXPECT_EQ(found("2024-05-14 4111111111111111"), one(entity::kCreditCard, "4111111111111111"));
+  // Two cards in a row, a card and its CVV: the consistent window is the card.
+  EXPECT_EQ(found("4111 1111 1111 1111 5555 5555 5555 4444"),
+            (Found{{"CREDIT_CARD", "4111 1111 1111 1111"}, {"CREDIT_CARD", "5555 5555 5555 4444"}}));
+  EXPECT_EQ(found("pan 4111 1111 1111 1111 123"), one(entity::kCreditCard, "4111 1111 1111 1111"));
+
+  EXPECT_TRUE(found("4111 1111 1111 1112").empty());      // Luhn fails
+  EXPECT_TRUE(found("4111/1111/1111/1111").empty());      // a slash is not a card separator
+  EXPECT_TRUE(found("4111 1111 / 1111 1111").empty());
+  EXPECT_TRUE(found("4111 1111 x 1111 1111").empty());    // other characters between groups
+  EXPECT_TRUE(found("4111    1111 1111 1111").empty());   // four spaces: two numbers
+  EXPECT_TRUE(found("4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1").empty());  // single digits: a list
+}
+
+TEST(ClassifierCards, TheMaestroReport) {
+  const std::string text = "Charge my Maestro card 6759 6498 2643 8453 for the renewal";
+  EXPECT_EQ(found(text), one(entity::kCreditCard, "6759 6498 2643 8453"));
+  EXPECT_EQ(level_of(text), Level::RESTRICTED);
+  EXPECT_EQ(level_of("Charge 6759 6498 2643 8453 for the renewal"), Level::RESTRICTED);  // no word needed
+}
+
+TEST(ClassifierCards, EveryPaymentNetwork) {
+  for (const std::string pan : {"2201945807302152" /* Mir */, "6071736819303645" /* RuPay */,
+                                "126212997220033" /* UATP */, "9792322453832363" /* Troy */,
+                                "501840562240" /* Maestro, 12 digits */, "5019154990951454" /* Dankort */,
+                                "6759475277204056084" /* Maestro, 19 digits */, "506099421247201987" /* Verve */}) {
+    EXPECT_EQ(found("ref " + pan + " ok"), one(entity::kCreditCard, pan)) << pan;
+  }
+  EXPECT_TRUE(found("ref 1613589525481452 ok").empty());  // Luhn-valid, 16 digits starting with 1: no network
+  EXPECT_TRUE(found("ref 7656907029313754 ok").empty());  // Luhn-valid, no network, no payment word
+  EXPECT_TRUE(found("ref 501840562241 ok").empty());      // Maestro-shaped, Luhn fails
+}
+
+TEST(ClassifierCards, APaymentWordMakesAnyPrefixACard) {
+  for (const std::string text :
+       {"card number 7656907029313754", "numéro de carte: 7656907029313754", "tarjeta 7656907029313754",
+        "PAN=7656907029313754", "CC# 7656907029313754", "débit 7656 9070 2931 3754", "7656907029313754 (visa)"}) {
+    EXPECT_EQ(found(text), one(entity::kCreditCard, text.find("7656 ") != std::string::npos ? "7656 9070 2931 3754"
+                                                                                                : "7656907029313754"))
+        << text;
+  }
+  EXPECT_EQ(default_classifier().classify("card number 7656907029313754").findings.at(0).rule, "card.context");
+  // A CSV column headed "card", far from the value.
+  const std::string csv = "id,holder name,card,notes\n1," + std::string(60, 'x') + ",7656907029313754,none";
+  EXPECT_EQ(found(csv), one(entity::kCreditCard, "7656907029313754"));
+  EXPECT_TRUE(found("card number 7656907029313755").empty());  // Luhn fails
+  EXPECT_TRUE(found("card number 785847195407").empty());      // 12 digits need an issuer prefix
+  EXPECT_TRUE(found("cardinal 7656907029313754").empty());     // not the word "card"
+}
+
+TEST(ClassifierCards, GroupingsPeopleAndSystemsWrite) {
+  const std::map<std::string, std::string> forms = {
+      {"pairs", "67 59 64 98 26 43 84 53"},
+      {"newline", "6759\n6498\n2643\n8453"},
+      {"crlf", "67596498\r\n26438453"},
+      {"tab", "6759\t6498\t2643\t8453"},
+      {"spaced dash", "6759 - 6498 - 2643 - 8453"},
+      {"mixed", "6759 6498-2643.8453"},
+      {"amex 4-6-5", "3782 822463 10005"},
+      {"uatp 4-5-6", "1262 12997 220033"},
+      {"13 digits", "4222 2222 2222 2"},
+  };
+  for (const auto& [name, form] : forms) {
+    EXPECT_EQ(found("number: " + form + " ok"), one(entity::kCreditCard, form)) << name;
+  }
+  // Space variants are lumped to ' ' by normalisation: NBSP, thin space, narrow NBSP, figure space.
+  for (const std::string sp : {"\xc2\xa0", "\xe2\x80\x89", "\xe2\x80\xaf", "\xe2\x80\x87"}) {
+    const std::string value = "6759" + sp + "6498" + sp + "2643" + sp + "8453";
+    EXPECT_EQ(found("n " + value + " ok"), one(entity::kCreditCard, value));
+  }
 }
 
 TEST(ClassifierEntities, CanadianSin) {
@@ -223,8 +294,137 @@ TEST(ClassifierEntities, OverlapsKeepTheMoreRestrictiveThenTheLonger) {
   EXPECT_EQ(r.findings[0].entity_type, entity::kApiKey);
 }
 
+TEST(ClassifierEntities, SinSeparatorsAndFieldNames) {
+  EXPECT_EQ(found("{\"sin\": \"046/454/286\"}"), one(entity::kCaSin, "046/454/286"));
+  EXPECT_EQ(found("<sin>046.454.286</sin>"), one(entity::kCaSin, "046.454.286"));
+  EXPECT_EQ(found("sin=130/692/544&x=1"), one(entity::kCaSin, "130/692/544"));
+  EXPECT_EQ(found("no d'assurance sociale 046/454/286"), one(entity::kCaSin, "046/454/286"));
+  EXPECT_EQ(found("S.I.N.: 046 454 286"), one(entity::kCaSin, "046 454 286"));
+  EXPECT_EQ(found("SIN:\t046\t454\t286"), one(entity::kCaSin, "046\t454\t286"));
+  // A CSV column named sin, the header far above the value.
+  std::string csv = "employee,department,sin,start\n";
+  for (int i = 0; i < 5; ++i) csv += "E-" + std::to_string(i) + ",engineering and operations,pending,2024-01-01\n";
+  csv += "E-9,engineering and operations,046454286,2024-06-01\n";
+  EXPECT_EQ(found(csv), one(entity::kCaSin, "046454286"));
+  EXPECT_EQ(found("| Employee | SIN |\n|---|---|\n| E-7 | 046/454/286 |"), one(entity::kCaSin, "046/454/286"));
+
+  EXPECT_TRUE(found("ref 130/692/544").empty());          // a slash needs a SIN word
+  EXPECT_TRUE(found("sin=130/692/545").empty());          // Luhn fails
+  EXPECT_TRUE(found("ratio 1/130/692/544").empty());      // part of a longer slashed value
+  EXPECT_TRUE(found("scores\n130\t692\t544").empty());    // tabs without a SIN word
+  EXPECT_TRUE(found("employee,dept,badge\nE-9,ops,046454286").empty());  // another column
+}
+
+TEST(ClassifierEntities, IbanCaseAndSeparators) {
+  EXPECT_EQ(found("iban:gb82west12345698765432"), one(entity::kIban, "gb82west12345698765432"));
+  EXPECT_EQ(found("IBAN GB82-WEST-1234-5698-7654-32."), one(entity::kIban, "GB82-WEST-1234-5698-7654-32"));
+  EXPECT_EQ(found("de89 3704 0044 0532 0130 00"), one(entity::kIban, "de89 3704 0044 0532 0130 00"));
+  EXPECT_EQ(found("FR14 20041 01005 0500013M026 06"), one(entity::kIban, "FR14 20041 01005 0500013M026 06"));
+  EXPECT_TRUE(found("iban:gb82west12345698765431").empty());  // mod-97 fails
+  EXPECT_TRUE(found("gb82west1234569876543").empty());        // too short for GB
+  EXPECT_TRUE(found("GB82--WEST12345698765432").empty());     // two separators in a row
+}
+
+TEST(ClassifierEntities, BankAccountContextsAndPrecisionGuard) {
+  EXPECT_EQ(found("Compte bancaire : 1234567"), one(entity::kBankAccount, "1234567"));
+  EXPECT_EQ(found("Mon numéro de compte est 1234567."), one(entity::kBankAccount, "1234567"));
+  EXPECT_EQ(found("caisse populaire, folio 1234567"), one(entity::kBankAccount, "1234567"));
+  EXPECT_EQ(found("credit union account: 12345678"), one(entity::kBankAccount, "12345678"));
+  EXPECT_EQ(found("void cheque attached, account 1234567"), one(entity::kBankAccount, "1234567"));
+  EXPECT_EQ(found("direct deposit account # 1234567"), one(entity::kBankAccount, "1234567"));
+  EXPECT_EQ(found("compte chèques 1234567"), one(entity::kBankAccount, "1234567"));
+  EXPECT_EQ(found("name,account,currency\nJane Roe,1234567,CAD"), one(entity::kBankAccount, "1234567"));
+  EXPECT_EQ(found("void cheque: 12345 003 1234567"), one(entity::kBankAccount, "12345 003 1234567"));
+
+  EXPECT_TRUE(found("AWS account 123456789012 owns the bucket").empty());
+  EXPECT_TRUE(found("Account ID: 123456789012 (AWS)").empty());
+  EXPECT_TRUE(found("arn:aws:iam::123456789012:role/deploy").empty());
+  EXPECT_TRUE(found("customer account 12345678 was merged").empty());
+  EXPECT_TRUE(found("CRM account 12345678").empty());
+  EXPECT_TRUE(found("GL account 4000-100-200").empty());
+  EXPECT_TRUE(found("Order number 12345678 shipped").empty());
+  EXPECT_TRUE(found("name,order,currency\nJane Roe,1234567,CAD").empty());
+}
+
+TEST(ClassifierSecrets, BroaderCredentials) {
+  const std::string body = "Xq7Lm2Rt9Vb4Nw8Kz1Pc6Hd3Fg5Js0Ty2Ue7Io4Ap9Sl1Mn6Bv3";
+  const std::string hex = "3f9a1c07b2e84d5f9a6c1e0b7d2f4a83";
+  auto key = [&](const std::string& text, const std::string& value) {
+    EXPECT_EQ(found(text), one(entity::kApiKey, value)) << text;
+    EXPECT_EQ(level_of(text), Level::CONFIDENTIAL) << text;
+  };
+  key("Authorization: Basic YWxpY2U6UzNjcjN0UHch", "YWxpY2U6UzNjcjN0UHch");  // alice:S3cr3tPw!
+  key("curl -H 'Authorization: Token " + body.substr(0, 32) + "'", body.substr(0, 32));
+  key("authorization=" + body.substr(0, 40), body.substr(0, 40));
+  key("https://hooks.slack.com/services/T0A1B2C3D/B0E1F2G3H/" + body.substr(0, 24),
+      "https://hooks.slack.com/services/T0A1B2C3D/B0E1F2G3H/" + body.substr(0, 24));
+  key("post to https://contoso.webhook.office.com/webhookb2/" + body.substr(0, 30) + " now",
+      "https://contoso.webhook.office.com/webhookb2/" + body.substr(0, 30));
+  key("https://discord.com/api/webhooks/1098765432109876543/" + body, "https://discord.com/api/webhooks/1098765432109876543/" + body);
+  key("ANTHROPIC_ADMIN_KEY=sk-ant-admin01-" + body, "sk-ant-admin01-" + body);
+  key("HF_TOKEN=hf_" + body.substr(0, 34), "hf_" + body.substr(0, 34));
+  key("glpat-" + body.substr(0, 20), "glpat-" + body.substr(0, 20));
+  key("//registry.npmjs.org/:_authToken=npm_" + body.substr(0, 36), "npm_" + body.substr(0, 36));
+  key("SG." + body.substr(0, 22) + "." + body.substr(5, 43), "SG." + body.substr(0, 22) + "." + body.substr(5, 43));
+  key("twilio SK" + hex, "SK" + hex);
+  key("AZURE_OPENAI_API_KEY=" + hex, hex);
+  key("Ocp-Apim-Subscription-Key: " + hex, hex);
+  key("mongodb+srv://app:Pw9xq7Lm2Rt@cluster0.example.net/db", "Pw9xq7Lm2Rt");
+  // AC + 32 hex is the account SID: a credential next to its auth token.
+  EXPECT_TRUE(found("account sid AC" + hex).empty());
+  EXPECT_EQ(level_of("TWILIO_ACCOUNT_SID=AC" + hex + " TWILIO_AUTH_TOKEN=" + hex), Level::CONFIDENTIAL);
+  EXPECT_EQ(found("sid AC" + hex + ", auth token on file").size(), 1u);
+  // Two-part JWT: header.payload without a signature.
+  const std::string jwt2 = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ1LTQ4MjEzIiwiYWRtaW4iOnRydWV9";
+  EXPECT_EQ(found("token " + jwt2 + " end"), one(entity::kJwt, jwt2));
+
+  for (const std::string text : {
+           "Authorization: Basic <base64>", "Authorization: Basic dXNlcg==" /* "user": no password */,
+           "Authorization: Token <your-token>", "a basic understanding of tokens", "hf_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+           "https://hooks.slack.com/services/XXX/YYY/ZZZ", "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXXXXXX",
+           "sk-ant-admin01-...", "glpat-xxxxxxxxxxxxxxxxxxxx", "npm_YOUR_TOKEN_HERE", "SG.xxxxxxxxxxxxxxxxxxxxxx.yyyy",
+           "eyJhbGciOiJIUzI1NiJ9 alone", "postgres://user:password@localhost/db"}) {
+    EXPECT_TRUE(found(text).empty()) << text;
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Normalisation: matching sees through obfuscation, offsets stay in the original
+
+TEST(ClassifierNormalization, DecimalDigitsOfEveryScript) {
+  // 6759 6498 2643 8453 in Arabic-Indic, Extended Arabic-Indic, Devanagari, Bengali and Thai digits.
+  auto in_script = [](char32_t zero, const std::string& ascii) {
+    std::string out;
+    for (char c : ascii) {
+      if (c < '0' || c > '9') {
+        out += c;
+        continue;
+      }
+      const char32_t cp = zero + static_cast<char32_t>(c - '0');
+      if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+      } else {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+      }
+    }
+    return out;
+  };
+  for (char32_t zero : {char32_t{0x660}, char32_t{0x6F0}, char32_t{0x966}, char32_t{0x9E6}, char32_t{0xE50}}) {
+    const std::string value = in_script(zero, "6759 6498 2643 8453");
+    const std::string text = "carte " + value + " merci";
+    const auto r = default_classifier().classify(text);
+    ASSERT_EQ(r.findings.size(), 1u) << static_cast<unsigned>(zero);
+    EXPECT_EQ(r.findings[0].entity_type, entity::kCreditCard);
+    EXPECT_EQ(text.substr(r.findings[0].start, r.findings[0].end - r.findings[0].start), value);
+    EXPECT_TRUE(default_classifier().classify("carte " + in_script(zero, "6759 6498 2643 8454")).findings.empty());
+  }
+  // A SIN in Devanagari digits.
+  EXPECT_EQ(found("SIN " + in_script(0x966, "046 454 286")), one(entity::kCaSin, in_script(0x966, "046 454 286")));
+}
+
 
 TEST(ClassifierNormalization, FullWidthDigitsMapToOriginalOffsets) {
   const std::string text = "card \xef\xbc\x94\xef\xbc\x91\xef\xbc\x91\xef\xbc\x91" "111111111111 ok";  // ４１１１ + 12 ASCII
@@ -280,9 +480,16 @@ TEST(ClassifierMarking, PublicOnlyWhenMarkedAndNothingAboveIsFound) {
   EXPECT_EQ(level_of("classification: \"public\"\nBlog draft."), Level::PUBLIC);
   EXPECT_EQ(level_of("Office hours.", Marking{true}), Level::PUBLIC);
 
-  // PII (INTERNAL) keeps a marked text INTERNAL; a marking never lowers a level.
-  EXPECT_EQ(level_of("[PUBLIC]\nWrite to press@example.com"), Level::INTERNAL);
-  EXPECT_EQ(level_of("Write to press@example.com", Marking{true}), Level::INTERNAL);
+  // Values masked anyway (external e-mail, phone, IP) leave a marked text PUBLIC...
+  EXPECT_EQ(level_of("[PUBLIC]\nWrite to press@example.com"), Level::PUBLIC);
+  EXPECT_EQ(level_of("Write to press@example.com", Marking{true}), Level::PUBLIC);
+  EXPECT_EQ(level_of("[PUBLIC]\nCall 416-555-0199 or visit 203.0.113.7", Marking{}), Level::PUBLIC);
+  EXPECT_EQ(level_of("Write to press@example.com"), Level::INTERNAL);  // unmarked: INTERNAL as always
+  // ...other INTERNAL findings keep it INTERNAL; a marking never lowers a level.
+  EXPECT_EQ(level_of("[PUBLIC]\nShip to K1A 0B1"), Level::INTERNAL);
+  EXPECT_EQ(level_of("[PUBLIC]\nSSN 123-45-6789"), Level::INTERNAL);
+  EXPECT_EQ(level_of("[PUBLIC]\nWrite to press@example-corp.com"), Level::CONFIDENTIAL);  // internal domain
+  EXPECT_EQ(level_of("[PUBLIC]\nWrite to press@example.com, SIN 046 454 286"), Level::RESTRICTED);
   EXPECT_EQ(level_of("[PUBLIC]\ncard 4111111111111111"), Level::RESTRICTED);
   EXPECT_EQ(level_of("key sk-proj-Xq7Lm2Rt9Vb4Nw8Kz1Pc6Hd3Fg5Js0", Marking{true}), Level::CONFIDENTIAL);
 

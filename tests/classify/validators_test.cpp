@@ -57,7 +57,7 @@ TEST(ClassifyValidators, CardNetworksByPrefixAndLength) {
   EXPECT_EQ(card_network("6011111111111117"), CardNetwork::discover);
   EXPECT_EQ(card_network("6445644564456445"), CardNetwork::discover);
   EXPECT_EQ(card_network("6500000000000002"), CardNetwork::discover);
-  EXPECT_EQ(card_network("6430000000000000"), CardNetwork::none);
+  EXPECT_EQ(card_network("6430000000000000"), CardNetwork::maestro);  // 643: Maestro range (56-69)
   EXPECT_EQ(card_network("3528000000000007"), CardNetwork::jcb);
   EXPECT_EQ(card_network("3589000000000000"), CardNetwork::jcb);
   EXPECT_EQ(card_network("3527000000000000"), CardNetwork::none);
@@ -67,7 +67,21 @@ TEST(ClassifyValidators, CardNetworksByPrefixAndLength) {
   EXPECT_EQ(card_network("3060000000000000"), CardNetwork::none);
   EXPECT_EQ(card_network("6200000000000005"), CardNetwork::unionpay);
   EXPECT_EQ(card_network("6205500000000000004"), CardNetwork::unionpay);
-  EXPECT_EQ(card_network("411111111111"), CardNetwork::none);          // 12 digits
+  EXPECT_EQ(card_network("411111111111"), CardNetwork::none);          // 12 digits: only Maestro
+  EXPECT_EQ(card_network("501840562240"), CardNetwork::maestro);
+  EXPECT_EQ(card_network("6759649826438453"), CardNetwork::maestro);
+  EXPECT_EQ(card_network("6759475277204056084"), CardNetwork::maestro);
+  EXPECT_EQ(card_network("2201945807302152"), CardNetwork::mir);
+  EXPECT_EQ(card_network("2205000000000000"), CardNetwork::none);
+  EXPECT_EQ(card_network("6071736819303645"), CardNetwork::rupay);
+  EXPECT_EQ(card_network("8200000000000000"), CardNetwork::rupay);
+  EXPECT_EQ(card_network("8171000000000000"), CardNetwork::unionpay);
+  EXPECT_EQ(card_network("5019154990951454"), CardNetwork::dankort);
+  EXPECT_EQ(card_network("126212997220033"), CardNetwork::uatp);
+  EXPECT_EQ(card_network("1262129972200331"), CardNetwork::none);  // UATP is 15 digits
+  EXPECT_EQ(card_network("9792322453832363"), CardNetwork::troy);
+  EXPECT_EQ(card_network("9791000000000000"), CardNetwork::none);
+  EXPECT_EQ(card_network("7656907029313754"), CardNetwork::none);
   EXPECT_EQ(card_network("41111111111111111111"), CardNetwork::none);  // 20 digits
   EXPECT_EQ(card_network("1234567812345670"), CardNetwork::none);
 
@@ -139,6 +153,21 @@ TEST(ClassifyValidators, ContextWordsAreCaseInsensitiveAndWordBounded) {
   EXPECT_FALSE(has_context_after("E-123 employees", 5, 16, words));
 }
 
+TEST(ClassifyValidators, ColumnHeaders) {
+  const std::string csv = "id,name,sin\n1,Jane,046454286\n2,John,130692544";
+  EXPECT_TRUE(column_header_has(csv, csv.find("046"), {"sin"}));
+  EXPECT_TRUE(column_header_has(csv, csv.find("130"), {"sin"}));
+  EXPECT_FALSE(column_header_has(csv, csv.find("Jane"), {"sin"}));
+  EXPECT_FALSE(column_header_has(csv, 0, {"id"}));  // no line above
+  const std::string md = "| who | Card Number |\n|---|---|\n| J | 4111 |";
+  EXPECT_TRUE(column_header_has(md, md.find("4111"), {"card"}));
+  const std::string gap = "id,sin\n\n1,046454286";  // a blank line ends the table
+  EXPECT_FALSE(column_header_has(gap, gap.find("046"), {"sin"}));
+  const std::string tsv = "id\tsin\n1\t046454286";
+  EXPECT_TRUE(column_header_has(tsv, tsv.find("046"), {"sin"}));
+  EXPECT_FALSE(column_header_has("using sin\n046454286", 10, {"sin"}));  // no delimiter: not a table
+}
+
 TEST(ClassifyValidators, InternalDomainsIncludeSubdomainsOnly) {
   const std::vector<std::string> internal = {"example-corp.com"};
   EXPECT_TRUE(is_internal_domain("example-corp.com", internal));
@@ -181,11 +210,25 @@ TEST(ClassifyNormalize, ZeroWidthAndSoftHyphenAreRemoved) {
   EXPECT_EQ(e, text.size() - 3);  // the trailing zero-width joiner is not part of any kept character
 }
 
+TEST(ClassifyNormalize, DigitsOfEveryScriptBecomeAsciiAndMapBack) {
+  NormalizedText n;
+  // Arabic-Indic 4 1, Extended Arabic-Indic 5, Devanagari 9, Bengali 0, Thai 7, Mathematical bold 3 (NFKC).
+  const std::string text = "n \xd9\xa4\xd9\xa1 \xdb\xb5\xe0\xa5\xaf\xe0\xa7\xa6\xe0\xb9\x97\xf0\x9d\x9f\x91";
+  n.reset(text);
+  EXPECT_EQ(n.text(), "n 41 59073");
+  EXPECT_EQ(n.to_original(2, 4), std::make_pair(std::size_t{2}, std::size_t{6}));   // two 2-byte digits
+  EXPECT_EQ(n.to_original(5, 10), std::make_pair(std::size_t{7}, text.size()));
+  EXPECT_EQ(n.to_original(6, 7), std::make_pair(std::size_t{9}, std::size_t{12}));  // the Devanagari 9
+}
+
 TEST(ClassifyNormalize, SpacesAndDashesAreLumped) {
   NormalizedText n;
   const std::string text = "a\xc2\xa0" "b\xe2\x80\x93" "c\xe2\x80\x91" "d\xe3\x80\x80" "e";  // NBSP, en dash, nb hyphen, ideographic space
   n.reset(text);
   EXPECT_EQ(n.text(), "a b-c-d e");
+  // Thin space, narrow NBSP, figure space, minus sign.
+  n.reset("1\xe2\x80\x89" "2\xe2\x80\xaf" "3\xe2\x80\x87" "4\xe2\x88\x92" "5");
+  EXPECT_EQ(n.text(), "1 2 3 4-5");
 }
 
 TEST(ClassifyNormalize, CombiningMarksComposeAndInvalidBytesSurvive) {

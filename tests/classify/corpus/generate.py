@@ -96,6 +96,10 @@ def case(marked, level=None, tags=(), public=False):
             if any(domain == d or domain.endswith("." + d) for d in INTERNAL_DOMAINS):
                 el = "CONFIDENTIAL"
         e["level"] = el
+        # A text marked public stays PUBLIC with values that are masked anyway
+        # (external e-mail, phone, IP); any other finding raises it.
+        if public and el == "INTERNAL" and t in ("EMAIL_ADDRESS", "PHONE_NUMBER", "IP_ADDRESS"):
+            continue
         if ORDER.index(el) > ORDER.index(lv):
             lv = el
     if level is None:
@@ -156,8 +160,9 @@ for n, _ in CARDS[:10]:
     case(f"Reference {bad} was not found in the ledger.", tags=["card", "negative", "luhn_fail"])
 case("Order 1234567812345678 is in transit.", tags=["card", "negative"])
 case("Serial numbers 9876543210123456 and 1111222233334444 are on the box.", tags=["card", "negative"])
-case("The card 4111 1111-1111 1111 was typed with mixed separators.", tags=["card", "negative", "separators"])
-case("Number 5555-5555 5555-4444 is not one consistent format.", tags=["card", "negative", "separators"])
+# Mixed separators within one number are still one number (issue 12: any grouping a person writes).
+case("The card [[CREDIT_CARD|4111 1111-1111 1111]] was typed with mixed separators.", tags=["card", "separators"])
+case("Number [[CREDIT_CARD|5555-5555 5555-4444]] is not one consistent format.", tags=["card", "separators"])
 case("Transaction 20240514093055123 completed.", tags=["card", "negative", "timestamp"])
 case("Build 7395829104857362 passed on main.", tags=["card", "negative"])
 case("epoch_ms=1715678400000 epoch_us=1715678400000000", tags=["card", "negative", "timestamp"])
@@ -440,6 +445,8 @@ case("\n\n  [public]  \nPress release: the product launches in June.", public=Tr
 case("classification: public\nBlog draft about our open-source tools.", public=True, tags=["marking"])
 case("Classification: PUBLIC\nFAQ: how do I reset my password?", public=True, tags=["marking"])
 case("[PUBLIC]\nQuestions? Write to [[EMAIL_ADDRESS|press@example.com]].", public=True, tags=["marking", "pii"])
+case("[PUBLIC]\nShip to Ottawa [[CA_POSTAL_CODE|K1A 0B1]]", public=True, tags=["marking", "pii"])
+case("[PUBLIC]\nPress contact [[EMAIL_ADDRESS|press@example-corp.com]]", public=True, tags=["marking", "internal_email"])
 case("[PUBLIC]\nCard on file: [[CREDIT_CARD|4111111111111111]]", public=True, tags=["marking", "restricted"])
 case("classification: public\nkey [[API_KEY|" + oai + "]]", public=True, tags=["marking", "secret"])
 case("Intro line\n[PUBLIC]\nnot marked: the marker is not the first non-blank line", tags=["marking", "negative"])
