@@ -939,7 +939,7 @@ TEST_F(PipelineTest, AVetoedCloudSendRunsLocallyAsRestricted) {
 }
 
 TEST_F(PipelineTest, AVetoedStreamRunsLocallyBeforeTheClientSeesAByte) {
-  test_support::KeywordEgressDetector detector(std::string(kVetoWord));
+  test_support::KeywordEgressDetector detector{std::string(kVetoWord)};
   build(Layers{.detector = &detector});
   CollectingSink sink;
   auto outcome = stream("Renewal reference " + std::string(kVetoWord), sink);
@@ -972,7 +972,7 @@ TEST_F(PipelineTest, AVetoedEmbeddingRunsLocally) {
 }
 
 TEST_F(PipelineTest, AVetoWithNoLocalProviderIs503NoLocalProvider) {
-  test_support::KeywordEgressDetector detector(std::string(kVetoWord));
+  test_support::KeywordEgressDetector detector{std::string(kVetoWord)};
   build(Layers{.detector = &detector});
   sim("ollama").stop();
   auto outcome = chat("Renewal reference " + std::string(kVetoWord));

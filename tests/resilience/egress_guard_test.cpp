@@ -244,12 +244,13 @@ TEST_F(EgressGuardTest, JsonEscapedSinIsStillBlocked) {
 std::string veto_series(std::string_view rule) { return "aegis_egress_vetoes_total{rule=\"" + std::string(rule) + "\"}"; }
 
 TEST_F(EgressGuardTest, DetectorVetoesWhatTheClassifierLetsThroughAndNamesItsRule) {
-  test_support::KeywordEgressDetector detector("6759", "pan.luhn");
+  test_support::KeywordEgressDetector detector("ZQ6759", "pan.luhn");
   auto& g = guard({}, &detector);
   // Every rule's series exists at 0 from the start, so the first veto is an increase an alert sees.
   for (std::string_view rule : compliance::kEgressRules) EXPECT_EQ(metric(metrics_, veto_series(rule)), 0) << rule;
 
-  const std::string body = chat_body("Charge my card 6759 6498 2643 8453 for the renewal");
+  const std::string body = chat_body("Charge reference ZQ6759 for the renewal");
+  ASSERT_NE(classifier_->classify(body).level, Level::RESTRICTED) << "the test needs a value only the detector sees";
   auto result = g.check("anthropic", Locality::cloud, "203.0.113.10", body);
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.error().code, ErrorCode::egress_vetoed);
