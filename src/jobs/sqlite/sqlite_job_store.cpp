@@ -63,15 +63,22 @@ constexpr const char* kClaim =
 constexpr const char* kRenew =
     "UPDATE jobs SET lease_expires_ms = ?3 WHERE id = ?1 AND status = 'running' AND lease_owner = ?2";
 constexpr const char* kOwnership = "SELECT status, lease_owner FROM jobs WHERE id = ?1";
+// A run can only raise a job's classification: the egress detector's veto
+// makes a request RESTRICTED after admission (the run's audit row holds the
+// level it ran at).
+#define AEGIS_RAISED_CLASSIFICATION(param) \
+  "classification = CASE WHEN " param " = 'RESTRICTED' THEN 'RESTRICTED' ELSE classification END"
+
 constexpr const char* kComplete =
     "UPDATE jobs SET status = 'succeeded', route_tier = ?3, route_provider = ?4, route_model = ?5, "
     "route_reason = ?6, result_text = ?7, input_tokens = ?8, output_tokens = ?9, cost_micros = ?10, "
-    "finished_at_ms = ?11, lease_owner = '', lease_expires_ms = 0 "
+    "finished_at_ms = ?11, lease_owner = '', lease_expires_ms = 0, " AEGIS_RAISED_CLASSIFICATION("?12") " "
     "WHERE id = ?1 AND status = 'running' AND lease_owner = ?2 RETURNING " AEGIS_JOB_COLUMNS;
 constexpr const char* kFail =
     "UPDATE jobs SET status = 'failed', route_tier = ?3, route_provider = ?4, route_model = ?5, "
     "route_reason = ?6, error_type = ?7, error_message = ?8, finished_at_ms = ?9, lease_owner = '', "
-    "lease_expires_ms = 0 WHERE id = ?1 AND status = 'running' AND lease_owner = ?2 RETURNING " AEGIS_JOB_COLUMNS;
+    "lease_expires_ms = 0, " AEGIS_RAISED_CLASSIFICATION("?10") " "
+    "WHERE id = ?1 AND status = 'running' AND lease_owner = ?2 RETURNING " AEGIS_JOB_COLUMNS;
 // Run in this order in one transaction: the first takes the jobs that are out
 // of attempts, the second requeues whatever is left past the threshold.
 constexpr const char* kFailLost =
@@ -692,6 +699,7 @@ Result<Job> SqliteJobStore::complete(const std::string& id, const std::string& o
     int rc = SQLITE_OK;
     sqlite3_stmt* raw = impl_->statement(kComplete, rc);
     if (!raw) return db_error(op, rc);
+    const std::string ran_at(done.audit ? to_string(done.audit->level) : "");  // bound borrowed
     std::vector<Job> rows;
     {
       Use st(raw, TextLifetime::borrowed);
@@ -706,6 +714,7 @@ Result<Job> SqliteJobStore::complete(const std::string& id, const std::string& o
       st.bind(9, done.result.output_tokens);
       st.bind(10, done.result.cost.micros);
       st.bind(11, done.finished_at_ms);
+      st.bind(12, ran_at);
       auto all = impl_->read_all(st, op);
       if (!all) return std::move(all).error();
       rows = std::move(*all);
@@ -724,6 +733,7 @@ Result<Job> SqliteJobStore::fail(const std::string& id, const std::string& owner
     int rc = SQLITE_OK;
     sqlite3_stmt* raw = impl_->statement(kFail, rc);
     if (!raw) return db_error(op, rc);
+    const std::string ran_at(failure.audit ? to_string(failure.audit->level) : "");  // bound borrowed
     std::vector<Job> rows;
     {
       Use st(raw, TextLifetime::borrowed);
@@ -736,6 +746,7 @@ Result<Job> SqliteJobStore::fail(const std::string& id, const std::string& owner
       st.bind(7, failure.error.type);
       st.bind(8, failure.error.message);
       st.bind(9, failure.finished_at_ms);
+      st.bind(10, ran_at);
       auto all = impl_->read_all(st, op);
       if (!all) return std::move(all).error();
       rows = std::move(*all);
