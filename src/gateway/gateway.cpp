@@ -473,6 +473,26 @@ config::ModelPrice Gateway::worst_price(const routing::RouteDecision& decision) 
   return worst;
 }
 
+Result<void> Gateway::take_egress_veto(Call& call, const std::string& provider, const Error& veto,
+                                       const std::string& locality_before) {
+  auto& row = call.row;
+  deps_.health.publish(provider);
+  row.fallback_path.push_back(provider + ":egress_veto");
+  metrics_->attempts.with({provider, "egress_veto"}).inc();
+  row.locality = locality_before;
+  row.egress_veto = true;
+  if (row.egress_rule.empty()) row.egress_rule = veto.rule;
+  // Already RESTRICTED: this target is declared local but is not (its address
+  // is outside the local networks). A compliance stop, as when the classifier
+  // blocks it; never a second re-route.
+  if (call.context().level == Level::RESTRICTED) {
+    row.egress_blocked = true;
+    return make_error(ErrorCode::egress_blocked, veto.message);
+  }
+  call.context().level = Level::RESTRICTED;
+  return {};
+}
+
 namespace {
 // What happened to one attempt, for the fallback decision.
 enum class AttemptVerdict { answered, try_next, stop };
@@ -623,20 +643,9 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
       // goes where RESTRICTED data goes (a local provider, or 503
       // no_local_provider). The provider did nothing wrong: no breaker failure.
       permit.record_neutral();
-      deps_.health.publish(name);
-      row.fallback_path.push_back(name + ":egress_veto");
-      metrics_->attempts.with({name, "egress_veto"}).inc();
-      row.locality = locality_before;
-      row.egress_veto = true;
-      if (row.egress_rule.empty()) row.egress_rule = error.rule;
-      // Already RESTRICTED: this target is declared local but is not (its
-      // address is outside the local networks). A compliance stop, as when the
-      // classifier blocks it; never a second re-route.
-      if (ctx.level == Level::RESTRICTED) {
-        row.egress_blocked = true;
-        co_return make_error(ErrorCode::egress_blocked, error.message);
+      if (auto taken = take_egress_veto(call, name, error, locality_before); !taken.ok()) {
+        co_return std::move(taken).error();
       }
-      ctx.level = Level::RESTRICTED;
       auto rerouted = route(call, Level::RESTRICTED, request.model);
       if (!rerouted.ok()) co_return std::move(rerouted).error();
       // The reservation stays: commit books the local provider's actual cost.
@@ -897,17 +906,9 @@ boost::asio::awaitable<Result<EmbedOutcome>> Gateway::embed(CallContext& context
     if (error.code == ErrorCode::egress_vetoed) {
       // As in run_chat: nothing was sent; the inputs are RESTRICTED from here on.
       permit.record_neutral();
-      deps_.health.publish(name);
-      row.fallback_path.push_back(name + ":egress_veto");
-      metrics_->attempts.with({name, "egress_veto"}).inc();
-      row.locality = locality_before;
-      row.egress_veto = true;
-      if (row.egress_rule.empty()) row.egress_rule = error.rule;
-      if (context.level == Level::RESTRICTED) {
-        row.egress_blocked = true;
-        co_return fail(make_error(ErrorCode::egress_blocked, error.message));
+      if (auto taken = take_egress_veto(call, name, error, locality_before); !taken.ok()) {
+        co_return fail(std::move(taken).error());
       }
-      context.level = Level::RESTRICTED;
       if (auto planned = plan(); !planned.ok()) co_return fail(std::move(planned).error());
       next = 0;
       last_error.reset();

@@ -145,6 +145,12 @@ class Gateway {
   class Call;
 
  private:
+  // An attempt at `provider` that the egress detector vetoed (nothing was
+  // sent): records it and makes the request RESTRICTED; an error when it
+  // already was (the caller stops with it). The caller settles the breaker
+  // permit as neutral: a veto is not the provider's fault.
+  Result<void> take_egress_veto(Call& call, const std::string& provider, const Error& veto,
+                                const std::string& locality_before);
   boost::asio::awaitable<Result<void>> run_chat(Call& call, ChatRequest& request, providers::DeltaSink* sink,
                                                 Completion* completion);
   Result<routing::RouteDecision> route(Call& call, Level level, const std::string& requested_model);
