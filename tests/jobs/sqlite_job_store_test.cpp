@@ -418,6 +418,45 @@ TEST_F(SqliteJobStoreTest, RenewExtendsOnlyTheOwnersLease) {
   EXPECT_TRUE(store->renew(j.id, "w2", T0 + 100'001, kLease).ok());
 }
 
+TEST_F(SqliteJobStoreTest, ARunThatRanAsRestrictedRaisesTheJobsClassificationNeverLowersIt) {
+  auto store = open();
+  Job vetoed = submit(*store, make_job("alpha", T0));
+  Job plain = submit(*store, make_job("alpha", T0 + 1));
+  Job failed = submit(*store, make_job("alpha", T0 + 2));
+  ASSERT_EQ(store->claim("w1", T0 + 3, kLease, 3)->size(), 3u);
+  ASSERT_NE(vetoed.classification, Level::RESTRICTED);
+
+  // The egress detector vetoed the cloud send: the run's row says RESTRICTED.
+  Completion ran_restricted = make_completion(T0 + 4);
+  ran_restricted.audit.emplace();
+  ran_restricted.audit->team = "alpha";
+  ran_restricted.audit->level = Level::RESTRICTED;
+  ran_restricted.audit->egress_veto = true;
+  auto done = store->complete(vetoed.id, "w1", ran_restricted);
+  ASSERT_TRUE(done.ok()) << done.error().message;
+  EXPECT_EQ(done->classification, Level::RESTRICTED);
+
+  // A run at a lower level than admitted leaves the admitted one.
+  Completion ran_public = make_completion(T0 + 4);
+  ran_public.audit.emplace();
+  ran_public.audit->team = "alpha";
+  ran_public.audit->level = Level::PUBLIC;
+  auto kept = store->complete(plain.id, "w1", ran_public);
+  ASSERT_TRUE(kept.ok()) << kept.error().message;
+  EXPECT_EQ(kept->classification, plain.classification);
+
+  Failure f;
+  f.error = JobError{"no_local_provider", "no healthy local provider"};
+  f.finished_at_ms = T0 + 5;
+  f.audit.emplace();
+  f.audit->team = "alpha";
+  f.audit->level = Level::RESTRICTED;
+  auto failed_done = store->fail(failed.id, "w1", f);
+  ASSERT_TRUE(failed_done.ok()) << failed_done.error().message;
+  EXPECT_EQ(failed_done->classification, Level::RESTRICTED);
+  EXPECT_EQ(store->get("alpha", failed.id)->classification, Level::RESTRICTED);
+}
+
 TEST_F(SqliteJobStoreTest, TheResultIsRecordedExactlyOnce) {
   auto store = open();
   Job j = submit(*store, make_job("alpha", T0));
