@@ -473,6 +473,20 @@ config::ModelPrice Gateway::worst_price(const routing::RouteDecision& decision) 
   return worst;
 }
 
+void Gateway::record_failed_attempt(Call& call, const std::string& provider, const Error& error,
+                                    CircuitBreaker::Permit& permit, const std::string& locality_before) {
+  auto& row = call.row;
+  permit.record_failure(error);
+  deps_.health.publish(provider);
+  const std::string type(error_type(error.code));
+  row.fallback_path.push_back(provider + ":" + type);
+  metrics_->attempts.with({provider, type}).inc();
+  if (error.code == ErrorCode::egress_blocked) {
+    row.egress_blocked = true;
+    row.locality = locality_before;  // the guard stopped it before a byte left
+  }
+}
+
 Result<void> Gateway::take_egress_veto(Call& call, const std::string& provider, const Error& veto,
                                        const std::string& locality_before) {
   auto& row = call.row;
@@ -654,15 +668,7 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
       last_error.reset();
       continue;
     }
-    permit.record_failure(error);
-    deps_.health.publish(name);
-    const std::string type(error_type(error.code));
-    row.fallback_path.push_back(name + ":" + type);
-    metrics_->attempts.with({name, type}).inc();
-    if (error.code == ErrorCode::egress_blocked) {
-      row.egress_blocked = true;
-      row.locality = locality_before;  // the guard stopped it before a byte left
-    }
+    record_failed_attempt(call, name, error, permit, locality_before);
     const bool client_saw_bytes = governed && governed->emitted();
     if (client_saw_bytes) call.bill_streamed();  // the answer is cut short: bill what it carried
     if (judge(error, client_saw_bytes) == AttemptVerdict::stop) co_return error;
@@ -914,15 +920,7 @@ boost::asio::awaitable<Result<EmbedOutcome>> Gateway::embed(CallContext& context
       last_error.reset();
       continue;
     }
-    permit.record_failure(error);
-    deps_.health.publish(name);
-    const std::string type(error_type(error.code));
-    row.fallback_path.push_back(name + ":" + type);
-    metrics_->attempts.with({name, type}).inc();
-    if (error.code == ErrorCode::egress_blocked) {
-      row.egress_blocked = true;
-      row.locality = locality_before;  // the guard stopped it before a byte left
-    }
+    record_failed_attempt(call, name, error, permit, locality_before);
     if (judge(error, false) == AttemptVerdict::stop) co_return fail(error);
     last_error = error;
   }

@@ -145,6 +145,11 @@ class Gateway {
   class Call;
 
  private:
+  // A failed attempt at `provider` (not a veto, not a cancellation): the
+  // breaker, the attempt metric and the fallback path; an egress block leaves
+  // the row's locality as it was, since nothing was sent.
+  void record_failed_attempt(Call& call, const std::string& provider, const Error& error,
+                             CircuitBreaker::Permit& permit, const std::string& locality_before);
   // An attempt at `provider` that the egress detector vetoed (nothing was
   // sent): records it and makes the request RESTRICTED; an error when it
   // already was (the caller stops with it). The caller settles the breaker

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "classify/entity_types.hpp"
+#include "support/digits_in_script.hpp"
 
 namespace aegis::classify {
 namespace {
@@ -393,25 +394,7 @@ TEST(ClassifierSecrets, BroaderCredentials) {
 
 TEST(ClassifierNormalization, DecimalDigitsOfEveryScript) {
   // 6759 6498 2643 8453 in Arabic-Indic, Extended Arabic-Indic, Devanagari, Bengali and Thai digits.
-  auto in_script = [](char32_t zero, const std::string& ascii) {
-    std::string out;
-    for (char c : ascii) {
-      if (c < '0' || c > '9') {
-        out += c;
-        continue;
-      }
-      const char32_t cp = zero + static_cast<char32_t>(c - '0');
-      if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-      } else {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-      }
-    }
-    return out;
-  };
+  auto in_script = [](char32_t zero, const std::string& ascii) { return test_support::in_script(ascii, zero); };
   for (char32_t zero : {char32_t{0x660}, char32_t{0x6F0}, char32_t{0x966}, char32_t{0x9E6}, char32_t{0xE50}}) {
     const std::string value = in_script(zero, "6759 6498 2643 8453");
     const std::string text = "carte " + value + " merci";

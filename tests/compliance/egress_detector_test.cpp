@@ -1,4 +1,5 @@
 #include "compliance/egress_detector.hpp"
+#include "support/digits_in_script.hpp"
 
 #include <gtest/gtest.h>
 
@@ -56,33 +57,7 @@ std::string group(const std::string& digits, const std::vector<std::size_t>& siz
   return out;
 }
 
-// ASCII digits spelled in the script whose zero is `zero`.
-std::string in_script(const std::string& ascii, char32_t zero) {
-  std::string out;
-  for (char c : ascii) {
-    if (c < '0' || c > '9') {
-      out += c;
-      continue;
-    }
-    const char32_t cp = zero + static_cast<char32_t>(c - '0');
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-  }
-  return out;
-}
+using test_support::in_script;
 
 const std::string kNbsp = "\xC2\xA0";
 const std::string kThin = "\xE2\x80\x89";
