@@ -21,7 +21,7 @@
 #include <string_view>
 #include <utility>
 
-#include "budget/period.hpp"
+#include "core/time_zone.hpp"
 
 namespace aegis::config {
 
@@ -206,7 +206,7 @@ bool is_cidr(std::string_view s) {
 // exists in the OS tz database, so a typo fails here rather than at runtime.
 bool is_timezone_name(std::string_view s) {
   if (s.empty() || s.size() > 64) return false;
-  return budget::BudgetZone::parse(s).has_value();
+  return TimeZone::parse(s).has_value();
 }
 
 std::string lower(std::string s) {
