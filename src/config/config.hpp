@@ -37,12 +37,9 @@ struct ServerConfig {
   std::optional<ListenAddress> metrics_listen;
 };
 
-enum class StorageBackend { sqlite, postgres };
-
+// The embedded SQLite database (the only backend so far).
 struct StorageConfig {
-  StorageBackend backend = StorageBackend::sqlite;
   std::string sqlite_path = "./data/aegis.db";
-  std::string postgres_dsn;  // usually "${AEGIS_PG_DSN}"
 };
 
 enum class Locality { local, cloud };
@@ -123,12 +120,6 @@ struct BudgetConfig {
   std::chrono::seconds reservation_ttl{900};
 };
 
-struct RagConfig {
-  std::size_t chunk_bytes = 1500;
-  std::size_t chunk_overlap_bytes = 200;
-  std::size_t top_k = 5;
-};
-
 // A key for job content at rest (jobs.encryption.keys[]), resolved at load.
 struct JobsContentKey {
   std::string id;      // stored with every value it seals
@@ -179,7 +170,6 @@ struct Config {
   ClassificationConfig classification;
   PiiConfig pii;
   BudgetConfig budgets;
-  RagConfig rag;
   JobsConfig jobs;
   LimitsConfig limits;
   LoggingConfig logging;

@@ -324,7 +324,6 @@ class Loader {
   void budgets(const Field& f, BudgetConfig& out);
   void resilience(const Field& f, ResilienceConfig& out);
   void egress(const Field& f, EgressConfig& out);
-  void rag(const Field& f, RagConfig& out);
   void jobs(const Field& f, JobsConfig& out);
   void jobs_keep_requests(const Field& f, JobsConfig& out);
   void jobs_encryption(const Field& f, JobsEncryptionConfig& out);
@@ -616,25 +615,11 @@ void Loader::server(const Field& f, ServerConfig& out) {
 }
 
 void Loader::storage(const Field& f, StorageConfig& out) {
-  static const std::vector<std::string_view> keys = {"backend", "sqlite_path", "postgres_dsn"};
+  static const std::vector<std::string_view> keys = {"sqlite_path"};
   const auto e = mapping(f, &keys);
   if (!e) return;
-  bool backend_ok = true;
   for (const auto& [key, v] : e->items) {
-    if (key == "backend") {
-      const auto b = read_enum(v, {"sqlite", "postgres"});
-      backend_ok = b.has_value();
-      if (b) out.backend = *b == "sqlite" ? StorageBackend::sqlite : StorageBackend::postgres;
-    } else if (key == "sqlite_path") {
-      read_string(v, out.sqlite_path, false);
-    } else if (key == "postgres_dsn") {
-      if (!read_string(v, out.postgres_dsn)) backend_ok = false;  // already reported
-    }
-  }
-  if (backend_ok && out.backend == StorageBackend::postgres && out.postgres_dsn.empty()) {
-    const Field* at = e->find("backend");
-    issue(at ? at->pos() : e->map_pos,
-          "storage.postgres_dsn: required when storage.backend is postgres (e.g. \"${AEGIS_PG_DSN}\")");
+    if (key == "sqlite_path") read_string(v, out.sqlite_path, false);
   }
 }
 
@@ -1243,30 +1228,6 @@ void Loader::limits(const Field& f, LimitsConfig& out) {
   }
 }
 
-void Loader::rag(const Field& f, RagConfig& out) {
-  static const std::vector<std::string_view> keys = {"chunk_bytes", "chunk_overlap_bytes", "top_k"};
-  const auto e = mapping(f, &keys);
-  if (!e) return;
-  bool chunk_ok = true;
-  bool overlap_ok = true;
-  for (const auto& [key, v] : e->items) {
-    if (key == "chunk_bytes") {
-      chunk_ok = read_int(v, out.chunk_bytes, 64, 1024 * 1024);
-    } else if (key == "chunk_overlap_bytes") {
-      overlap_ok = read_int(v, out.chunk_overlap_bytes, 0, 1024 * 1024);
-    } else if (key == "top_k") {
-      read_int(v, out.top_k, 1, 100);
-    }
-  }
-  if (chunk_ok && overlap_ok && out.chunk_overlap_bytes >= out.chunk_bytes) {
-    const Field* at = e->find("chunk_overlap_bytes");
-    if (!at) at = e->find("chunk_bytes");
-    issue(at ? at->pos() : e->map_pos, "rag.chunk_overlap_bytes: expected less than rag.chunk_bytes (" +
-                                           std::to_string(out.chunk_bytes) + "), got " +
-                                           std::to_string(out.chunk_overlap_bytes));
-  }
-}
-
 void Loader::logging(const Field& f, LoggingConfig& out) {
   static const std::vector<std::string_view> keys = {"level", "access_log"};
   const auto e = mapping(f, &keys);
@@ -1297,7 +1258,7 @@ Config Loader::run(const std::string& text) {
     if (!docs.empty()) {
       static const std::vector<std::string_view> sections = {
           "server", "storage", "providers", "routing", "resilience", "egress",
-          "classification", "pii", "budgets", "rag", "jobs", "logging",
+          "classification", "pii", "budgets", "jobs", "logging",
           "limits"};
       const Field root{"", docs[0], {1, 1}};
       if (const auto top = mapping(root, &sections)) {
@@ -1313,7 +1274,6 @@ Config Loader::run(const std::string& text) {
         if (const Field* s = top->find("classification")) classification(*s, cfg.classification);
         if (const Field* s = top->find("pii")) pii(*s, cfg.pii);
         if (const Field* s = top->find("budgets")) budgets(*s, cfg.budgets);
-        if (const Field* s = top->find("rag")) rag(*s, cfg.rag);
         if (const Field* s = top->find("logging")) logging(*s, cfg.logging);
         if (const Field* s = top->find("limits")) limits(*s, cfg.limits);
 

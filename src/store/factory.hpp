@@ -6,7 +6,7 @@
 
 namespace aegis::store {
 
-// Opens the backend the config names and applies its migrations.
+// Opens the SQLite database the config names and applies its migrations.
 // Throws std::runtime_error at start-up when the store cannot be opened.
 std::unique_ptr<Store> open_store(const config::StorageConfig& cfg);
 

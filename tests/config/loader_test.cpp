@@ -47,7 +47,6 @@ TEST(ConfigDefaults, BuiltInDefaultsMatchTheContract) {
   EXPECT_EQ(c.server.host, "127.0.0.1");
   EXPECT_EQ(c.server.port, 8080);
   EXPECT_EQ(c.server.threads, 0u);
-  EXPECT_EQ(c.storage.backend, StorageBackend::sqlite);
   EXPECT_EQ(c.storage.sqlite_path, "./data/aegis.db");
   EXPECT_TRUE(c.providers.empty());
   EXPECT_TRUE(c.routing.fallback_chain.empty());
@@ -74,13 +73,13 @@ TEST(ConfigDefaults, EmptyOrCommentOnlyFileGivesDefaults) {
 }
 
 TEST(ConfigDefaults, PartialFileKeepsDefaultsForTheRest) {
-  const Config c = parse_config("server:\n  listen: \"0.0.0.0:9000\"\nrag:\n  top_k: 9\n", "p.yaml", &no_env);
+  const Config c = parse_config("server:\n  listen: \"0.0.0.0:9000\"\nlimits:\n  max_tools: 9\n", "p.yaml", &no_env);
   EXPECT_EQ(c.server.host, "0.0.0.0");
   EXPECT_EQ(c.server.port, 9000);
   EXPECT_EQ(c.server.max_body_bytes, 4u * 1024 * 1024);
   EXPECT_EQ(c.server.read_timeout, std::chrono::milliseconds(30'000));
-  EXPECT_EQ(c.rag.top_k, 9u);
-  EXPECT_EQ(c.rag.chunk_bytes, 1500u);
+  EXPECT_EQ(c.limits.max_tools, 9u);
+  EXPECT_EQ(c.limits.max_messages, 2048u);
   EXPECT_EQ(c.budgets.timezone, "UTC");
   EXPECT_EQ(c.budgets.reservation_ttl, std::chrono::seconds(900));
 }
@@ -94,7 +93,6 @@ TEST(ConfigLoader, ExampleFileLoadsIntoTheRightValues) {
   EXPECT_EQ(c.server.max_body_bytes, 4194304u);
   EXPECT_EQ(c.server.max_header_bytes, 16384u);
   EXPECT_EQ(c.server.drain_timeout, std::chrono::milliseconds(10'000));
-  EXPECT_EQ(c.storage.backend, StorageBackend::sqlite);
 
   ASSERT_EQ(c.providers.size(), 3u);
   const ProviderConfig& a = c.providers[0];
@@ -143,7 +141,6 @@ TEST(ConfigLoader, ExampleFileLoadsIntoTheRightValues) {
   EXPECT_EQ(c.pii.block_entities, std::vector<std::string>{"CA_SIN"});
   EXPECT_EQ(c.pii.team_block_entities.at("finance"), (std::vector<std::string>{"CREDIT_CARD", "BANK_ACCOUNT"}));
   EXPECT_EQ(c.budgets.timezone, "America/Toronto");
-  EXPECT_EQ(c.rag.chunk_overlap_bytes, 200u);
   EXPECT_TRUE(c.logging.access_log);
 }
 
@@ -236,8 +233,8 @@ TEST(ConfigErrors, YamlSyntaxErrorIsPositioned) {
 TEST(ConfigErrors, UnknownKeySuggestsTheClosestKey) {
   EXPECT_EQ(one_issue("server:\n  listn: \"127.0.0.1:1\"\n"), "t.yaml:2:3: server.listn: unknown key; did you mean \"listen\"?");
   EXPECT_EQ(one_issue("providrs: []\n"), "t.yaml:1:1: providrs: unknown key; did you mean \"providers\"?");
-  EXPECT_EQ(one_issue("\nrag:\n  zzz: 1\n"),
-            "t.yaml:3:3: rag.zzz: unknown key; expected one of: chunk_bytes, chunk_overlap_bytes, top_k");
+  EXPECT_EQ(one_issue("\nlogging:\n  zzz: 1\n"),
+            "t.yaml:3:3: logging.zzz: unknown key; expected one of: level, access_log");
   EXPECT_EQ(one_issue("server:\n  port: 80\n"),
             "t.yaml:2:3: server.port: unknown key; use server.listen: \"HOST:PORT\"");
 }
@@ -275,13 +272,9 @@ TEST(ConfigErrors, OutOfRangeNumbers) {
             "t.yaml:2:20: server.idle_timeout_ms: expected an integer in 1..86400000, got \"0\"");
   EXPECT_EQ(one_issue("providers:\n" + provider("p") + "    total_timeout_ms: -5\n"),
             "t.yaml:5:23: providers[0].total_timeout_ms: expected an integer in 1..86400000, got \"-5\"");
-  EXPECT_EQ(one_issue("rag:\n  chunk_bytes: 100\n  chunk_overlap_bytes: 100\n"),
-            "t.yaml:3:24: rag.chunk_overlap_bytes: expected less than rag.chunk_bytes (100), got 100");
 }
 
 TEST(ConfigErrors, BadEnumsListTheAllowedValues) {
-  EXPECT_EQ(one_issue("storage:\n  backend: mysql\n"),
-            "t.yaml:2:12: storage.backend: expected one of sqlite, postgres, got \"mysql\"");
   EXPECT_EQ(one_issue("routing:\n  confidential: local\n"),
             "t.yaml:2:17: routing.confidential: expected one of cloud_masked, local_only, got \"local\"; "
             "did you mean \"local_only\"?");
@@ -363,16 +356,24 @@ TEST(ConfigErrors, InvalidLevelNamesAndEmptyPatterns) {
 TEST(ConfigErrors, DuplicateYamlKeys) {
   EXPECT_EQ(one_issue("server:\n  threads: 2\n  threads: 3\n"),
             "t.yaml:3:3: server.threads: duplicate key (first defined at line 2)");
-  EXPECT_EQ(one_issue("rag: {}\nlogging: {}\nrag: {}\n"), "t.yaml:3:1: rag: duplicate key (first defined at line 1)");
+  EXPECT_EQ(one_issue("egress: {}\nlogging: {}\negress: {}\n"),
+            "t.yaml:3:1: egress: duplicate key (first defined at line 1)");
 }
 
-TEST(ConfigErrors, PostgresNeedsADsn) {
+// Keys of features that do not exist yet (a PostgreSQL backend, RAG) were
+// removed; an old file that sets them gets the ordinary unknown-key error.
+TEST(ConfigErrors, RemovedKeysAreUnknownKeys) {
   EXPECT_EQ(one_issue("storage:\n  backend: postgres\n"),
-            "t.yaml:2:12: storage.postgres_dsn: required when storage.backend is postgres (e.g. \"${AEGIS_PG_DSN}\")");
+            "t.yaml:2:3: storage.backend: unknown key; expected one of: sqlite_path");
+  EXPECT_EQ(one_issue("storage:\n  postgres_dsn: \"${AEGIS_PG_DSN}\"\n"),
+            "t.yaml:2:3: storage.postgres_dsn: unknown key; expected one of: sqlite_path");
+  EXPECT_EQ(one_issue("rag:\n  top_k: 5\n"),
+            "t.yaml:1:1: rag: unknown key; expected one of: server, storage, providers, routing, resilience, egress, "
+            "classification, pii, budgets, jobs, logging, limits");
 }
 
 TEST(ConfigErrors, MoreThanOneDocument) {
-  EXPECT_EQ(one_issue("rag: {}\n---\nrag: {}\n"), "t.yaml:3:1: expected a single YAML document, found 2");
+  EXPECT_EQ(one_issue("egress: {}\n---\negress: {}\n"), "t.yaml:3:1: expected a single YAML document, found 2");
 }
 
 TEST(ConfigErrors, SeveralErrorsAreReportedTogetherInFileOrder) {
@@ -426,8 +427,8 @@ TEST(ConfigEnv, DoubleDollarEscapesALiteralReference) {
 }
 
 TEST(ConfigEnv, UnsetVariableIsAnIssueAtTheScalar) {
-  EXPECT_EQ(one_issue("storage:\n  backend: postgres\n  postgres_dsn: \"${AEGIS_PG_DSN}\"\n"),
-            "t.yaml:3:17: storage.postgres_dsn: environment variable AEGIS_PG_DSN is not set");
+  EXPECT_EQ(one_issue("storage:\n  sqlite_path: \"${AEGIS_DB_DIR}/aegis.db\"\n"),
+            "t.yaml:2:16: storage.sqlite_path: environment variable AEGIS_DB_DIR is not set");
   EXPECT_EQ(one_issue("server:\n  listen: \"${NOPE\"\n"),
             "t.yaml:2:11: server.listen: unterminated \"${\"; expected ${NAME} (write $${ for a literal ${)");
   EXPECT_THAT(one_issue("server:\n  listen: \"${1X}:80\"\n"), HasSubstr("t.yaml:2:11: server.listen: expected an environment variable name"));
@@ -435,8 +436,8 @@ TEST(ConfigEnv, UnsetVariableIsAnIssueAtTheScalar) {
 
 TEST(ConfigEnv, ValuesFromTheEnvironmentAreValidatedToo) {
   // The message shows both the value and where it came from.
-  EXPECT_EQ(one_issue("rag:\n  top_k: ${THREADS}0\n"),
-            "t.yaml:2:10: rag.top_k: expected an integer in 1..100, got \"120\" (from \"${THREADS}0\")");
+  EXPECT_EQ(one_issue("server:\n  threads: ${THREADS}00\n"),
+            "t.yaml:2:12: server.threads: expected an integer in 0..256, got \"1200\" (from \"${THREADS}00\")");
 }
 
 // --------------------------------------------------------------------------- files

@@ -280,21 +280,13 @@ TEST_F(SqliteStoreTest, StorageErrorsAreInternalAndCarryNoDataValues) {
   EXPECT_EQ(c.error().message.find("ffff"), std::string::npos) << c.error().message;
 }
 
-TEST_F(SqliteStoreTest, FactoryOpensSqliteAndRefusesPostgresForNow) {
+TEST_F(SqliteStoreTest, FactoryOpensSqlite) {
   config::StorageConfig cfg;
   cfg.sqlite_path = (dir_.path() / "factory" / "aegis.db").string();
   auto store = open_store(cfg);
   ASSERT_NE(store, nullptr);
   EXPECT_TRUE(store->ping().ok());
   EXPECT_EQ(store->schema_version(), sqlite::latest_schema_version());
-
-  cfg.backend = config::StorageBackend::postgres;
-  try {
-    (void)open_store(cfg);
-    FAIL() << "postgres should be refused";
-  } catch (const std::runtime_error& e) {
-    EXPECT_STREQ(e.what(), "postgres storage backend is not available in this build yet");
-  }
 }
 
 // --- migrations ------------------------------------------------------------
