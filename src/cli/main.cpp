@@ -2,7 +2,9 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "app/application.hpp"
 #include "cli/admin_commands.hpp"
@@ -12,6 +14,7 @@
 #include "cli/route_command.hpp"
 #include "cli/sim_command.hpp"
 #include "config/loader.hpp"
+#include "config/reference.hpp"
 #include "core/version.hpp"
 #include "telemetry/log.hpp"
 
@@ -25,6 +28,39 @@ constexpr int kExitStartup = 3;
 std::shared_ptr<const aegis::config::Config> load(const std::string& path) {
   if (path.empty()) return std::make_shared<const aegis::config::Config>(aegis::config::default_config());
   return std::make_shared<const aegis::config::Config>(aegis::config::load_config_file(path));
+}
+
+// `aegis config reference [--write FILE]`: the key reference generated from
+// the loader's tables, printed, or brought up to date in FILE (docs/CONFIG.md).
+int config_reference(const std::string& write_path) {
+  if (write_path.empty()) {
+    std::cout << aegis::config::reference_markdown();
+    return kExitOk;
+  }
+  std::ifstream in(write_path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in) {
+    std::cerr << "aegis config reference: cannot read " << write_path << "\n";
+    return kExitConfig;
+  }
+  std::string updated;
+  try {
+    updated = aegis::config::update_reference(text.str());
+  } catch (const std::exception& e) {
+    std::cerr << "aegis config reference: " << write_path << ": " << e.what() << "\n";
+    return kExitConfig;
+  }
+  if (updated != text.str()) {
+    std::ofstream out(write_path, std::ios::binary | std::ios::trunc);
+    out << updated;
+    if (!out.flush()) {
+      std::cerr << "aegis config reference: cannot write " << write_path << "\n";
+      return kExitConfig;
+    }
+  }
+  std::cout << write_path << ": " << (updated == text.str() ? "up to date" : "updated") << "\n";
+  return kExitOk;
 }
 
 bool apply_listen(aegis::config::Config& cfg, const std::string& listen) {
@@ -66,6 +102,10 @@ int main(int argc, char** argv) {
   std::string check_path;
   auto* check = config_cmd->add_subcommand("check", "Validate a config file; prints file:line:col errors");
   check->add_option("FILE", check_path, "config file")->required();
+  std::string reference_write_path;
+  auto* reference = config_cmd->add_subcommand("reference", "Print the key reference of docs/CONFIG.md");
+  reference->group("");  // hidden: for maintainers
+  reference->add_option("--write", reference_write_path, "update the generated blocks of this file instead");
 
   auto* version = cli.add_subcommand("version", "Print the version");
 
@@ -99,6 +139,7 @@ int main(int argc, char** argv) {
       return kExitConfig;
     }
   }
+  if (reference->parsed()) return config_reference(reference_write_path);
 
   if (admin_commands.parsed()) return admin_commands.run(config_path);
   if (sim_command.parsed()) return sim_command.run();

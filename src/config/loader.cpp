@@ -1,19 +1,25 @@
 // YAML -> validated Config. Every problem is collected (with its position)
 // before anything is thrown, so one run of `aegis config check` shows them all.
+//
+// Each section is one table of keys (Key<T> below): a key's name, how its
+// value is read into the section's struct, and what the reference in
+// docs/CONFIG.md says about it. The allowed keys (and the "did you mean"
+// suggestions), the dispatch and the reference tables (config/reference.hpp)
+// all come from those tables.
 #include "config/loader.hpp"
 
 #include <boost/asio/ip/address.hpp>
 #include <yaml-cpp/yaml.h>
 
-#include <charconv>
-
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <initializer_list>
 #include <limits>
 #include <set>
@@ -21,6 +27,7 @@
 #include <string_view>
 #include <utility>
 
+#include "config/reference.hpp"
 #include "core/time_zone.hpp"
 
 namespace aegis::config {
@@ -66,9 +73,9 @@ Config default_config() {
   Config cfg;
   cfg.source = "<built-in>";
   cfg.routing.task_tiers = {
-      {"commit_summary", "haiku"}, {"classification", "haiku"},     {"routing", "haiku"},
-      {"extraction", "haiku"},     {"code_review", "sonnet"},       {"rag", "sonnet"},
-      {"summarization", "sonnet"}, {"chat", "sonnet"},              {"security_audit", "opus"},
+      {"commit_summary", "haiku"},     {"classification", "haiku"}, {"routing", "haiku"},
+      {"extraction", "haiku"},         {"code_review", "sonnet"},   {"rag", "sonnet"},
+      {"summarization", "sonnet"},     {"chat", "sonnet"},          {"security_audit", "opus"},
       {"architecture_review", "opus"},
   };
   return cfg;
@@ -112,12 +119,23 @@ std::string quote(std::string_view text) {
       break;
     }
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default: out += c;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        out += c;
     }
   }
   out += '"';
@@ -168,9 +186,8 @@ bool is_env_name(std::string_view name) {
 
 bool is_identifier(std::string_view s) {  // provider / recognizer / task names
   if (s.empty() || s.size() > 64) return false;
-  return std::ranges::all_of(s, [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
-  });
+  return std::ranges::all_of(
+      s, [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.'; });
 }
 
 bool is_entity_type(std::string_view s) {  // UPPER_SNAKE_CASE
@@ -180,13 +197,13 @@ bool is_entity_type(std::string_view s) {  // UPPER_SNAKE_CASE
 
 bool is_domain(std::string_view s) {
   if (s.empty() || s.size() > 253 || s.front() == '.' || s.back() == '.' || s.front() == '-') return false;
-  return std::ranges::all_of(s, [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.'; });
+  return std::ranges::all_of(
+      s, [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.'; });
 }
 
 bool is_model_name(std::string_view s) {  // "auto", a tier, "claude-sonnet-4-5", "ollama/llama3.2:3b"
-  return !s.empty() && s.size() <= 200 && std::ranges::none_of(s, [](char c) {
-    return static_cast<unsigned char>(c) <= ' ' || c == '"' || c == '\\';
-  });
+  return !s.empty() && s.size() <= 200 &&
+         std::ranges::none_of(s, [](char c) { return static_cast<unsigned char>(c) <= ' ' || c == '"' || c == '\\'; });
 }
 
 bool is_cidr(std::string_view s) {
@@ -209,6 +226,12 @@ bool is_timezone_name(std::string_view s) {
   return TimeZone::parse(s).has_value();
 }
 
+bool is_key_id(std::string_view s) {
+  return !s.empty() && s.size() <= 64 && std::ranges::all_of(s, [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+  });
+}
+
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -216,11 +239,16 @@ std::string lower(std::string s) {
 
 std::string describe(const YAML::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Null: return "nothing (null)";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Scalar: return quote(node.Scalar());
-    default: return "nothing";
+    case YAML::NodeType::Null:
+      return "nothing (null)";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Scalar:
+      return quote(node.Scalar());
+    default:
+      return "nothing";
   }
 }
 
@@ -255,8 +283,84 @@ std::string child(const std::string& path, std::string_view key) {
   return path.empty() ? std::string(key) : path + "." + std::string(key);
 }
 
+using Hints = std::vector<std::pair<std::string_view, std::string_view>>;  // unknown key -> what to write instead
+
+// A table's mapping once read: its entries, and the keys whose value was refused.
+struct TableRead {
+  Entries entries;
+  std::vector<std::string_view> refused;
+
+  const Field* given(std::string_view key) const { return entries.find(key); }
+  bool was_refused(std::string_view key) const { return std::ranges::find(refused, key) != refused.end(); }
+  bool accepted(std::string_view key) const { return given(key) && !was_refused(key); }
+};
+
 // ---------------------------------------------------------------------------
-// The loader
+// Tables of keys
+
+class Loader;
+
+// One key of a section: how its value is read into the section's struct T,
+// and what the reference says about it.
+template <typename T>
+struct Key {
+  std::string_view name;
+  // Reads the value into `out`; false when it was refused (already reported).
+  std::function<bool(Loader&, const Field&, T& out)> read;
+  // The reference: what the value is, its range or allowed values, the
+  // default (shown from a default T), and one line about it.
+  std::string type;
+  std::string values;
+  std::function<std::string(const T& defaults)> shown_default;
+  std::string_view doc;
+  bool required = false;
+  std::string_view missing_hint;  // after "required key is missing; "
+  // The rows of the table inside this key's value (prices, recognizers, ...).
+  std::function<std::vector<KeyDoc>()> nested;
+
+  Key(std::string_view key_name, std::function<bool(Loader&, const Field&, T&)> reader, std::string key_type,
+      std::string key_values, std::function<std::string(const T&)> shown, std::string_view key_doc)
+      : name(key_name),
+        read(std::move(reader)),
+        type(std::move(key_type)),
+        values(std::move(key_values)),
+        shown_default(std::move(shown)),
+        doc(key_doc) {}
+
+  Key need(std::string_view hint = {}) && {
+    required = true;
+    missing_hint = hint;
+    return std::move(*this);
+  }
+  Key shown_as(std::string text) && {
+    shown_default = [text](const T&) { return text; };
+    return std::move(*this);
+  }
+  Key with_rows(std::function<std::vector<KeyDoc>()> rows) && {
+    nested = std::move(rows);
+    return std::move(*this);
+  }
+};
+
+template <typename T>
+struct Table {
+  std::vector<Key<T>> keys;
+  std::string_view if_null = {};  // set: a null value is refused ("expected <if_null>"); else it reads as empty
+  Hints unknown_hints = {};
+
+  std::vector<std::string_view> names() const {
+    std::vector<std::string_view> out;
+    for (const auto& k : keys) out.push_back(k.name);
+    return out;
+  }
+  const Key<T>* find(std::string_view name) const {
+    const auto it = std::ranges::find(keys, name, &Key<T>::name);
+    return it == keys.end() ? nullptr : &*it;
+  }
+};
+
+// ---------------------------------------------------------------------------
+// The loader: reading primitives, used by the tables' readers.
 
 class Loader {
  public:
@@ -264,79 +368,64 @@ class Loader {
 
   Config run(const std::string& text);
 
- private:
   // -- reporting
   void issue(Pos pos, std::string message) {
     issues_.push_back(ConfigIssue{file_, pos.line, pos.column, std::move(message)});
   }
   void expected(const Field& f, std::string_view what, const std::string& got) {
-    issue(f.pos(), (f.path.empty() ? std::string("top level") : f.path) + ": expected " + std::string(what) +
-                       ", got " + got);
+    issue(f.pos(),
+          (f.path.empty() ? std::string("top level") : f.path) + ": expected " + std::string(what) + ", got " + got);
   }
-
-  // -- structure
-  // A mapping section. Null counts as empty; anything else is an issue.
-  std::optional<Entries> mapping(const Field& f, const std::vector<std::string_view>* allowed,
-                                 std::string_view unknown_hint = {});
-  std::optional<std::vector<Field>> sequence(const Field& f, std::string_view what);
-  bool require(const Entries& e, std::string_view key) {
-    if (e.find(key)) return true;
-    issue(e.map_pos, child(e.path, key) + ": required key is missing");
-    return false;
-  }
-
-  // -- scalars (all of them go through ${VAR} substitution)
-  std::optional<std::string> scalar(const Field& f, std::string_view what);
-  std::optional<std::string> substitute(const Field& f, const std::string& in);
   std::string got(const Field& f, const std::string& resolved) const {
     const std::string& raw = f.value.Scalar();
     if (raw == resolved) return quote(resolved);
     return quote(resolved) + " (from " + quote(raw) + ")";
   }
 
+  // -- structure
+  // A mapping. Null counts as empty; anything else is an issue. With
+  // `allowed`, other keys are issues (with a hint, a suggestion or the list).
+  std::optional<Entries> mapping(const Field& f, const std::vector<std::string_view>* allowed,
+                                 const Hints* hints = nullptr);
+  std::optional<std::vector<Field>> sequence(const Field& f, std::string_view what);
+  bool require(const Entries& e, std::string_view key, std::string_view hint = {}) {
+    if (e.find(key)) return true;
+    issue(e.map_pos, child(e.path, key) + ": required key is missing" + (hint.empty() ? "" : "; " + std::string(hint)));
+    return false;
+  }
+  // Reads a mapping through its table: unknown keys, required keys, then
+  // every given key's reader in document order.
+  template <typename T>
+  std::optional<TableRead> read_table(const Table<T>& table, const Field& f, T& out);
+
+  // -- scalars (all of them go through ${VAR} substitution)
+  std::optional<std::string> scalar(const Field& f, std::string_view what);
   bool read_string(const Field& f, std::string& out, bool allow_empty = true);
   // "HOST:PORT" with a port in 1..65535, IPv6 as "[::1]:8080".
   std::optional<ListenAddress> read_listen(const Field& f);
   template <typename T>
   bool read_int(const Field& f, T& out, std::int64_t lo, std::int64_t hi);
-  bool read_ms(const Field& f, std::chrono::milliseconds& out) {
-    std::int64_t ms = 0;
-    if (!read_int(f, ms, 1, kMaxTimeoutMs)) return false;
-    out = std::chrono::milliseconds(ms);
-    return true;
-  }
   bool read_bool(const Field& f, bool& out);
   bool read_money(const Field& f, Money& out);
   std::optional<std::string> read_enum(const Field& f, const std::vector<std::string_view>& allowed);
   bool read_string_list(const Field& f, std::vector<std::string>& out, std::string_view item_what,
                         bool (*valid)(std::string_view));
 
-  // -- sections
-  void server(const Field& f, ServerConfig& out);
-  void storage(const Field& f, StorageConfig& out);
-  void providers(const Field& f, std::vector<ProviderConfig>& out);
-  void provider(const Field& f, ProviderConfig& out, std::vector<Pos>& name_pos);
-  // Returns whether fallback_chain was given explicitly.
-  bool routing(const Field& f, RoutingConfig& out, const std::vector<ProviderConfig>& providers);
-  void classification(const Field& f, ClassificationConfig& out);
-  void recognizer(const Field& f, CustomRecognizer& out);
-  void pii(const Field& f, PiiConfig& out);
-  void budgets(const Field& f, BudgetConfig& out);
-  void resilience(const Field& f, ResilienceConfig& out);
-  void egress(const Field& f, EgressConfig& out);
-  void jobs(const Field& f, JobsConfig& out);
-  void jobs_keep_requests(const Field& f, JobsConfig& out);
-  void jobs_encryption(const Field& f, JobsEncryptionConfig& out);
-  void limits(const Field& f, LimitsConfig& out);
-  void logging(const Field& f, LoggingConfig& out);
+  const char* env(const std::string& name) const { return env_(name.c_str()); }
+  // The providers read so far (routing.fallback_chain names them).
+  const std::vector<ProviderConfig>& providers() const { return cfg_.providers; }
+
+ private:
+  std::optional<std::string> substitute(const Field& f, const std::string& in);
 
   std::string file_;
   EnvLookup env_;
+  Config cfg_;
   std::vector<ConfigIssue> issues_;
 };
 
 std::optional<Entries> Loader::mapping(const Field& f, const std::vector<std::string_view>* allowed,
-                                       std::string_view unknown_hint) {
+                                       const Hints* hints) {
   Entries e;
   e.path = f.path;
   e.map_pos = f.pos();
@@ -350,8 +439,8 @@ std::optional<Entries> Loader::mapping(const Field& f, const std::vector<std::st
     const YAML::Node key = it->first;  // a copy: *it is a temporary proxy
     const Pos key_pos = pos_of(key.Mark());
     if (!key.IsScalar()) {
-      issue(key_pos, (f.path.empty() ? std::string("top level") : f.path) + ": expected a plain key, got " +
-                         describe(key));
+      issue(key_pos,
+            (f.path.empty() ? std::string("top level") : f.path) + ": expected a plain key, got " + describe(key));
       continue;
     }
     const std::string name = key.Scalar();
@@ -364,8 +453,9 @@ std::optional<Entries> Loader::mapping(const Field& f, const std::vector<std::st
     seen.emplace_back(name, key_pos);
     if (allowed && std::ranges::find(*allowed, name) == allowed->end()) {
       std::string msg = path + ": unknown key";
-      if (!unknown_hint.empty() && (name == "host" || name == "port")) {
-        msg += "; " + std::string(unknown_hint);
+      const auto hint = hints ? std::ranges::find(*hints, name, &Hints::value_type::first) : Hints::const_iterator{};
+      if (hints && hint != hints->end()) {
+        msg += "; " + std::string(hint->second);
       } else if (const auto s = suggest(name, *allowed)) {
         msg += "; did you mean \"" + std::string(*s) + "\"?";
       } else {
@@ -539,9 +629,6 @@ bool Loader::read_string_list(const Field& f, std::vector<std::string>& out, std
   return ok;
 }
 
-// ---------------------------------------------------------------------------
-// Sections
-
 std::optional<ListenAddress> Loader::read_listen(const Field& v) {
   constexpr std::string_view what = "\"HOST:PORT\" with a port in 1..65535 (IPv6 as \"[::1]:8080\")";
   auto s = scalar(v, what);
@@ -579,57 +666,396 @@ std::optional<ListenAddress> Loader::read_listen(const Field& v) {
   return ListenAddress{host, static_cast<std::uint16_t>(port)};
 }
 
-void Loader::server(const Field& f, ServerConfig& out) {
-  static const std::vector<std::string_view> keys = {"listen",          "threads",         "max_body_bytes",
-                                                     "max_header_bytes", "read_timeout_ms", "idle_timeout_ms",
-                                                     "write_timeout_ms", "drain_timeout_ms", "metrics_token",
-                                                     "metrics_listen"};
-  const auto e = mapping(f, &keys, "use server.listen: \"HOST:PORT\"");
-  if (!e) return;
-  for (const auto& [key, v] : e->items) {
-    if (key == "listen") {
-      if (auto address = read_listen(v)) {
-        out.host = std::move(address->host);
-        out.port = address->port;
+template <typename T>
+std::optional<TableRead> Loader::read_table(const Table<T>& table, const Field& f, T& out) {
+  if (!table.if_null.empty() && f.value.IsNull()) {
+    expected(f, table.if_null, describe(f.value));
+    return std::nullopt;
+  }
+  const auto names = table.names();
+  auto e = mapping(f, &names, &table.unknown_hints);
+  if (!e) return std::nullopt;
+  for (const auto& key : table.keys) {
+    if (key.required) require(*e, key.name, key.missing_hint);
+  }
+  TableRead read{std::move(*e), {}};
+  for (const auto& [name, value] : read.entries.items) {
+    const Key<T>& key = *table.find(name);
+    if (!key.read(*this, value, out)) read.refused.push_back(key.name);
+  }
+  return read;
+}
+
+// ---------------------------------------------------------------------------
+// Kinds of keys
+
+std::string code(std::string_view text) { return "`" + std::string(text) + "`"; }
+
+std::string code_list(const std::vector<std::string_view>& names) {
+  std::string out;
+  for (const auto name : names) out += (out.empty() ? "" : ", ") + code(name);
+  return out;
+}
+
+std::string range(std::int64_t lo, std::int64_t hi) { return code(std::to_string(lo) + ".." + std::to_string(hi)); }
+
+std::string shown_text(const std::string& value) { return value.empty() ? std::string("unset") : code(value); }
+
+template <typename T, typename M>
+Key<T> integer(std::string_view name, M T::*member, std::int64_t lo, std::int64_t hi, std::string_view doc) {
+  return Key<T>(
+      name, [=](Loader& l, const Field& v, T& out) { return l.read_int(v, out.*member, lo, hi); }, "integer",
+      range(lo, hi), [=](const T& d) { return code(std::to_string(d.*member)); }, doc);
+}
+
+// A duration in whole units of D (milliseconds for `*_ms` keys, seconds for `*_s`).
+template <typename T, typename D>
+Key<T> duration(std::string_view name, D T::*member, std::int64_t lo, std::int64_t hi, std::string_view doc) {
+  const auto read = [=](Loader& l, const Field& v, T& out) {
+    std::int64_t n = 0;
+    if (!l.read_int(v, n, lo, hi)) return false;
+    out.*member = D(n);
+    return true;
+  };
+  return Key<T>(
+      name, read, std::is_same_v<D, std::chrono::milliseconds> ? "integer ms" : "integer s", range(lo, hi),
+      [=](const T& d) { return code(std::to_string((d.*member).count())); }, doc);
+}
+
+template <typename T>
+Key<T> timeout_ms(std::string_view name, std::chrono::milliseconds T::*member, std::string_view doc) {
+  return duration(name, member, 1, kMaxTimeoutMs, doc);
+}
+
+template <typename T>
+Key<T> boolean(std::string_view name, bool T::*member, std::string_view doc) {
+  return Key<T>(
+      name, [=](Loader& l, const Field& v, T& out) { return l.read_bool(v, out.*member); }, "boolean",
+      "`true`, `false`", [=](const T& d) { return code(d.*member ? "true" : "false"); }, doc);
+}
+
+enum class Empty { allowed, refused };
+
+template <typename T>
+Key<T> text(std::string_view name, std::string T::*member, Empty empty, std::string_view doc) {
+  return Key<T>(
+      name, [=](Loader& l, const Field& v, T& out) { return l.read_string(v, out.*member, empty == Empty::allowed); },
+      empty == Empty::allowed ? "string" : "string, non-empty", "", [=](const T& d) { return shown_text(d.*member); },
+      doc);
+}
+
+// A string that `valid` accepts; `what` says what was expected.
+template <typename T>
+Key<T> checked(std::string_view name, std::string T::*member, bool (*valid)(std::string_view), std::string_view what,
+               std::string values, std::string_view doc) {
+  const auto read = [=](Loader& l, const Field& v, T& out) {
+    std::string s;
+    if (!l.read_string(v, s)) return false;
+    if (!valid(s)) {
+      l.expected(v, what, l.got(v, s));
+      return false;
+    }
+    out.*member = std::move(s);
+    return true;
+  };
+  return Key<T>(
+      name, read, "string", std::move(values), [=](const T& d) { return shown_text(d.*member); }, doc);
+}
+
+// One of a fixed set of names, each standing for a value of E.
+template <typename T, typename E>
+Key<T> choice(std::string_view name, E T::*member, std::vector<std::pair<std::string_view, E>> options,
+              std::string_view doc) {
+  using Option = std::pair<std::string_view, E>;
+  std::vector<std::string_view> names;
+  for (const auto& option : options) names.push_back(option.first);
+  const auto read = [=](Loader& l, const Field& v, T& out) {
+    const auto s = l.read_enum(v, names);
+    if (!s) return false;
+    out.*member = std::ranges::find(options, *s, &Option::first)->second;
+    return true;
+  };
+  const auto shown = [=](const T& d) {
+    const auto it = std::ranges::find(options, d.*member, &Option::second);
+    return it == options.end() ? std::string("unset") : code(it->first);
+  };
+  return Key<T>(name, read, "enum", code_list(names), shown, doc);
+}
+
+// A string that is one of `names`.
+template <typename T>
+Key<T> one_of(std::string_view name, std::string T::*member, const std::vector<std::string_view>& names,
+              std::string_view doc) {
+  std::vector<std::pair<std::string_view, std::string>> options;
+  for (const auto n : names) options.emplace_back(n, std::string(n));
+  return choice(name, member, std::move(options), doc);
+}
+
+template <typename T>
+Key<T> money(std::string_view name, Money T::*member, std::string_view doc) {
+  return Key<T>(
+      name, [=](Loader& l, const Field& v, T& out) { return l.read_money(v, out.*member); }, "USD",
+      "`0..10^12`, at most 6 decimals", [=](const T& d) { return code((d.*member).to_usd_string()); }, doc);
+}
+
+// A list of strings, each accepted by `valid` (null: any).
+template <typename T>
+Key<T> strings(std::string_view name, std::vector<std::string> T::*member, std::string_view item_what,
+               bool (*valid)(std::string_view), std::string type, std::string values, std::string_view doc) {
+  return Key<T>(
+      name, [=](Loader& l, const Field& v, T& out) { return l.read_string_list(v, out.*member, item_what, valid); },
+      std::move(type), std::move(values), [](const T&) { return std::string("`[]`"); }, doc);
+}
+
+// Anything else: a reader of its own and the reference spelled out.
+template <typename T>
+Key<T> custom(std::string_view name, std::string type, std::string values, std::string shown_default,
+              std::string_view doc, std::function<bool(Loader&, const Field&, T&)> read) {
+  return Key<T>(
+      name, std::move(read), std::move(type), std::move(values), [shown_default](const T&) { return shown_default; },
+      doc);
+}
+
+// The reference rows of a table, keys prefixed with `prefix`.
+template <typename T>
+std::vector<KeyDoc> rows_of(const Table<T>& table, const T& defaults, const std::string& prefix = {}) {
+  std::vector<KeyDoc> rows;
+  for (const auto& key : table.keys) {
+    rows.push_back(KeyDoc{prefix + std::string(key.name), key.type,
+                          key.required ? "*required*" : key.shown_default(defaults), key.values, std::string(key.doc)});
+    if (key.nested) {
+      for (auto row : key.nested()) {
+        row.key = prefix + row.key;
+        rows.push_back(std::move(row));
       }
-    } else if (key == "metrics_listen") {
-      if (auto address = read_listen(v)) out.metrics_listen = std::move(*address);
-    } else if (key == "metrics_token") {
-      read_string(v, out.metrics_token, false);
-    } else if (key == "threads") {
-      read_int(v, out.threads, 0, 256);
-    } else if (key == "max_body_bytes") {
-      read_int(v, out.max_body_bytes, 1024, 1024LL * 1024 * 1024);
-    } else if (key == "max_header_bytes") {
-      read_int(v, out.max_header_bytes, 1024, 1024LL * 1024);
-    } else if (key == "read_timeout_ms") {
-      read_ms(v, out.read_timeout);
-    } else if (key == "idle_timeout_ms") {
-      read_ms(v, out.idle_timeout);
-    } else if (key == "write_timeout_ms") {
-      read_ms(v, out.write_timeout);
-    } else if (key == "drain_timeout_ms") {
-      read_ms(v, out.drain_timeout);
     }
   }
+  return rows;
 }
 
-void Loader::storage(const Field& f, StorageConfig& out) {
-  static const std::vector<std::string_view> keys = {"sqlite_path"};
-  const auto e = mapping(f, &keys);
-  if (!e) return;
-  for (const auto& [key, v] : e->items) {
-    if (key == "sqlite_path") read_string(v, out.sqlite_path, false);
+// ---------------------------------------------------------------------------
+// Sections
+
+std::string listen_text(const std::string& host, std::uint16_t port) {
+  return (host.find(':') == std::string::npos ? host : "[" + host + "]") + ":" + std::to_string(port);
+}
+
+const Table<ServerConfig>& server_table() {
+  static const Table<ServerConfig> table{
+      .keys =
+          {
+              custom<ServerConfig>("listen", "string `\"HOST:PORT\"`",
+                                   "port `1..65535`; IPv6 in brackets `\"[::1]:8080\"`",
+                                   code(listen_text(ServerConfig{}.host, ServerConfig{}.port)),
+                                   "address the HTTP server binds. Quote it. There is no `host` / `port` key",
+                                   [](Loader& l, const Field& v, ServerConfig& out) {
+                                     auto address = l.read_listen(v);
+                                     if (!address) return false;
+                                     out.host = std::move(address->host);
+                                     out.port = address->port;
+                                     return true;
+                                   }),
+              integer("threads", &ServerConfig::threads, 0, 256, "I/O threads; `0` = one per core"),
+              integer("max_body_bytes", &ServerConfig::max_body_bytes, 1024, 1024LL * 1024 * 1024,
+                      "larger request bodies get 413"),
+              integer("max_header_bytes", &ServerConfig::max_header_bytes, 1024, 1024LL * 1024,
+                      "larger request headers get 431"),
+              timeout_ms("read_timeout_ms", &ServerConfig::read_timeout,
+                         "the whole request (headers + body) must arrive within this"),
+              timeout_ms("idle_timeout_ms", &ServerConfig::idle_timeout,
+                         "keep-alive connection with no request is closed"),
+              timeout_ms("write_timeout_ms", &ServerConfig::write_timeout, "sending one response"),
+              timeout_ms("drain_timeout_ms", &ServerConfig::drain_timeout,
+                         "on SIGTERM/SIGINT, in-flight requests get this long; then they are cut off (a stream "
+                         "ends with its protocol's error event, what it carried is billed) and get at most 1 s "
+                         "more to say so before the process stops"),
+              text("metrics_token", &ServerConfig::metrics_token, Empty::refused,
+                   "secret. `GET /metrics` then needs `Authorization: Bearer <token>` (401 otherwise); Prometheus "
+                   "sends it with the scrape config's `authorization: {credentials: …}`. Use "
+                   "`\"${AEGIS_METRICS_TOKEN}\"`"),
+              custom<ServerConfig>(
+                  "metrics_listen", "string `\"HOST:PORT\"`", "as `listen`", "unset",
+                  "serve `/metrics` (and `/healthz`, `/readyz`) on a listener of its own, e.g. a pod-internal "
+                  "port; the main listener then answers 404 for `/metrics`. `metrics_token`, when set, applies "
+                  "there too",
+                  [](Loader& l, const Field& v, ServerConfig& out) {
+                    auto address = l.read_listen(v);
+                    if (address) out.metrics_listen = std::move(*address);
+                    return address.has_value();
+                  }),
+          },
+      .unknown_hints = {{"host", "use server.listen: \"HOST:PORT\""}, {"port", "use server.listen: \"HOST:PORT\""}},
+  };
+  return table;
+}
+
+const Table<StorageConfig>& storage_table() {
+  static const Table<StorageConfig> table{
+      .keys = {
+          text("sqlite_path", &StorageConfig::sqlite_path, Empty::refused, "the SQLite database file"),
+      }};
+  return table;
+}
+
+// --- providers
+
+const Table<ModelPrice>& price_table() {
+  static const Table<ModelPrice> table{
+      .keys =
+          {
+              money("input_per_mtok_usd", &ModelPrice::input_per_mtok, "USD per million input tokens").need(),
+              money("output_per_mtok_usd", &ModelPrice::output_per_mtok, "USD per million output tokens").need(),
+          },
+      .if_null = "a mapping with input_per_mtok_usd and output_per_mtok_usd",
+  };
+  return table;
+}
+
+bool read_models(Loader& l, const Field& v, ProviderConfig& p) {
+  const auto m = l.mapping(v, nullptr);
+  if (!m) return false;
+  bool ok = true;
+  for (const auto& [tier, model] : m->items) {
+    if (std::ranges::find(kTiers, tier) == kTiers.end()) {
+      std::string msg = model.path + ": expected a tier name (one of " + join(kTiers) + "), got " + quote(tier);
+      if (const auto s = suggest(tier, kTiers)) msg += "; did you mean \"" + std::string(*s) + "\"?";
+      l.issue(model.fallback, std::move(msg));
+      ok = false;
+      continue;
+    }
+    std::string id;
+    if (l.read_string(model, id, false)) {
+      p.models[tier] = id;
+    } else {
+      ok = false;
+    }
+  }
+  if (v.value.IsNull() || (v.value.IsMap() && v.value.size() == 0)) {
+    l.issue(v.pos(), v.path + ": expected a mapping of at least one tier (" + join(kTiers) + ") to a model id");
+    ok = false;
+  }
+  return ok;
+}
+
+bool read_prices(Loader& l, const Field& v, ProviderConfig& p) {
+  const auto m = l.mapping(v, nullptr);
+  if (!m) return false;
+  bool ok = true;
+  for (const auto& [model_id, price_field] : m->items) {
+    ModelPrice price;
+    const auto read = l.read_table(price_table(), price_field, price);
+    if (read && read->refused.empty() && read->given("input_per_mtok_usd") && read->given("output_per_mtok_usd")) {
+      p.prices[model_id] = price;
+    } else {
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+const Table<ProviderConfig>& provider_table() {
+  static const Table<ProviderConfig> table{
+      .keys =
+          {
+              checked("name", &ProviderConfig::name, &is_identifier,
+                      "a provider name of 1..64 letters, digits, '_', '-' or '.'",
+                      "1..64 of `A-Z a-z 0-9 _ - .`; unique",
+                      "used in `routing.fallback_chain`, metrics and `x-aegis-route`")
+                  .need(),
+              one_of("type", &ProviderConfig::type, kProviderTypes,
+                     "the wire protocol spoken (vLLM is `openai_compat` + `locality: local`); `sim` starts a "
+                     "provider simulator in-process on a free loopback port (for trials, tests and benchmarks: "
+                     "answers are echoes)")
+                  .need(),
+              custom<ProviderConfig>(
+                  "base_url", "string URL", "must start with `http://` or `https://`",
+                  "`anthropic`: `https://api.anthropic.com`; `ollama`: `http://127.0.0.1:11434`; *required* for "
+                  "`azure_openai` and `openai_compat`",
+                  "trailing `/` is removed. Azure: `https://RESOURCE.openai.azure.com`",
+                  [](Loader& l, const Field& v, ProviderConfig& p) {
+                    std::string url;
+                    if (!l.read_string(v, url)) return false;
+                    if (!(url.starts_with("http://") || url.starts_with("https://")) || url.size() <= 8 ||
+                        url.find_first_of(" \t\n") != std::string::npos) {
+                      l.expected(v, "an http:// or https:// URL", l.got(v, url));
+                      return false;
+                    }
+                    while (url.ends_with('/')) url.pop_back();
+                    p.base_url = url;
+                    return true;
+                  }),
+              text("api_key", &ProviderConfig::api_key, Empty::allowed,
+                   "*required, non-empty* for `anthropic` and `azure_openai`; always `\"${ENV_VAR}\"`; never logged"),
+              text("api_version", &ProviderConfig::api_version, Empty::refused,
+                   "*required* for `azure_openai`, e.g. `\"2024-06-01\"`; quote it. Ignored by other types"),
+              choice("locality", &ProviderConfig::locality,
+                     std::vector<std::pair<std::string_view, Locality>>{{"local", Locality::local},
+                                                                        {"cloud", Locality::cloud}},
+                     "RESTRICTED data only goes to `local` providers; the egress guard also checks the address "
+                     "actually connected to")
+                  .shown_as("`local` for `ollama` and `sim`, `cloud` otherwise"),
+              custom<ProviderConfig>("models", "mapping tier → model id", "tiers: " + code_list(kTiers), "",
+                                     "model id (Azure: deployment name) used for each tier; at least one entry",
+                                     &read_models)
+                  .need("expected a mapping of at least one tier (haiku, sonnet, opus) to a model id"),
+              custom<ProviderConfig>("prices", "mapping model id → price", "", "`{}`",
+                                     "each price is `{input_per_mtok_usd: USD, output_per_mtok_usd: USD}`. A model "
+                                     "without a price costs 0: budgets never limit it",
+                                     &read_prices)
+                  .with_rows([] { return rows_of(price_table(), ModelPrice{}, "prices.<model>."); }),
+              timeout_ms("connect_timeout_ms", &ProviderConfig::connect_timeout, "TCP + TLS connect"),
+              timeout_ms("first_byte_timeout_ms", &ProviderConfig::first_byte_timeout, "until the first response byte"),
+              timeout_ms("idle_timeout_ms", &ProviderConfig::idle_timeout,
+                         "longest silence inside a streamed response"),
+              timeout_ms("total_timeout_ms", &ProviderConfig::total_timeout, "the whole upstream call"),
+              integer("max_concurrency", &ProviderConfig::max_concurrency, 1, 65536,
+                      "in-flight requests to this provider"),
+              text("embedding_model", &ProviderConfig::embedding_model, Empty::allowed,
+                   "model id (or Azure deployment) that serves `/v1/embeddings` through this provider"),
+          },
+      .if_null = "a provider mapping with at least name and type",
+  };
+  return table;
+}
+
+// Type-specific defaults and requirements, once the keys are read.
+void finish_provider(Loader& l, const Field& f, const TableRead& read, ProviderConfig& p) {
+  if (p.type.empty()) return;  // unknown or missing type: type-specific checks would only add noise
+  const Pos at = read.entries.map_pos;
+  if (!read.accepted("locality"))
+    p.locality = (p.type == "ollama" || p.type == "sim") ? Locality::local : Locality::cloud;
+  if (p.base_url.empty() && !read.was_refused("base_url")) {
+    if (p.type == "anthropic") {
+      p.base_url = "https://api.anthropic.com";
+    } else if (p.type == "ollama") {
+      p.base_url = "http://127.0.0.1:11434";
+    } else if (p.type == "azure_openai" || p.type == "openai_compat") {
+      l.issue(at, child(f.path, "base_url") + ": required for type " + p.type +
+                      " (e.g. \"https://RESOURCE.openai.azure.com\")");
+    }
+  }
+  if ((p.type == "anthropic" || p.type == "azure_openai") && !read.was_refused("api_key") && p.api_key.empty()) {
+    const Field* key = read.given("api_key");
+    l.issue(key ? key->pos() : at, child(f.path, "api_key") + ": required for type " + p.type +
+                                       "; expected a reference such as \"${" +
+                                       (p.type == "anthropic" ? "ANTHROPIC_API_KEY" : "AZURE_OPENAI_API_KEY") + "}\"");
+  }
+  if (p.type == "azure_openai" && p.api_version.empty() && !read.given("api_version")) {
+    l.issue(at, child(f.path, "api_version") + ": required for type azure_openai (e.g. \"2024-06-01\")");
   }
 }
 
-void Loader::providers(const Field& f, std::vector<ProviderConfig>& out) {
-  const auto items = sequence(f, "a list of providers");
-  if (!items) return;
+bool read_providers(Loader& l, const Field& f, std::vector<ProviderConfig>& out) {
+  const auto items = l.sequence(f, "a list of providers");
+  if (!items) return false;
   std::vector<Pos> name_pos;
   for (const auto& item : *items) {
     ProviderConfig p;
-    provider(item, p, name_pos);
+    name_pos.emplace_back();
+    if (const auto read = l.read_table(provider_table(), item, p)) {
+      if (read->accepted("name")) name_pos.back() = read->given("name")->pos();
+      finish_provider(l, item, *read, p);
+    }
     out.push_back(std::move(p));
   }
   // Duplicate names are reported at the later definition.
@@ -637,471 +1063,322 @@ void Loader::providers(const Field& f, std::vector<ProviderConfig>& out) {
     if (out[i].name.empty()) continue;
     for (std::size_t j = 0; j < i; ++j) {
       if (out[j].name == out[i].name) {
-        issue(name_pos[i], (*items)[i].path + ".name: duplicate provider name " + quote(out[i].name) +
-                               " (first defined at line " + std::to_string(name_pos[j].line) + ")");
+        l.issue(name_pos[i], (*items)[i].path + ".name: duplicate provider name " + quote(out[i].name) +
+                                 " (first defined at line " + std::to_string(name_pos[j].line) + ")");
         break;
       }
     }
   }
+  return true;
 }
 
-void Loader::provider(const Field& f, ProviderConfig& p, std::vector<Pos>& name_pos) {
-  static const std::vector<std::string_view> keys = {
-      "name",   "type",   "base_url",           "api_key",               "api_version",     "locality",
-      "models", "prices", "connect_timeout_ms", "first_byte_timeout_ms", "idle_timeout_ms", "total_timeout_ms",
-      "max_concurrency", "embedding_model"};
-  name_pos.emplace_back();
-  if (f.value.IsNull()) {
-    expected(f, "a provider mapping with at least name and type", describe(f.value));
-    return;
-  }
-  const auto e = mapping(f, &keys);
-  if (!e) return;
-  require(*e, "name");
-  require(*e, "type");
-  bool locality_set = false;
-  bool api_key_failed = false;
-  bool base_url_failed = false;
-  for (const auto& [key, v] : e->items) {
-    if (key == "name") {
-      std::string name;
-      if (!read_string(v, name)) continue;
-      if (!is_identifier(name)) {
-        expected(v, "a provider name of 1..64 letters, digits, '_', '-' or '.'", got(v, name));
-        continue;
-      }
-      p.name = name;
-      name_pos.back() = v.pos();
-    } else if (key == "type") {
-      if (auto t = read_enum(v, kProviderTypes)) p.type = *t;
-    } else if (key == "base_url") {
-      std::string url;
-      if (!read_string(v, url)) {
-        base_url_failed = true;
-        continue;
-      }
-      if (!(url.starts_with("http://") || url.starts_with("https://")) || url.size() <= 8 ||
-          url.find_first_of(" \t\n") != std::string::npos) {
-        expected(v, "an http:// or https:// URL", got(v, url));
-        base_url_failed = true;
-        continue;
-      }
-      while (url.ends_with('/')) url.pop_back();
-      p.base_url = url;
-    } else if (key == "api_key") {
-      if (!read_string(v, p.api_key)) api_key_failed = true;
-    } else if (key == "api_version") {
-      read_string(v, p.api_version, false);
-    } else if (key == "locality") {
-      if (auto l = read_enum(v, {"local", "cloud"})) {
-        p.locality = *l == "local" ? Locality::local : Locality::cloud;
-        locality_set = true;
-      }
-    } else if (key == "models") {
-      const auto m = mapping(v, nullptr);
-      if (!m) continue;
-      for (const auto& [tier, model] : m->items) {
-        if (std::ranges::find(kTiers, tier) == kTiers.end()) {
-          std::string msg = model.path + ": expected a tier name (one of " + join(kTiers) + "), got " + quote(tier);
-          if (const auto s = suggest(tier, kTiers)) msg += "; did you mean \"" + std::string(*s) + "\"?";
-          issue(model.fallback, std::move(msg));
-          continue;
-        }
-        std::string id;
-        if (read_string(model, id, false)) p.models[tier] = id;
-      }
-      if (v.value.IsNull() || (v.value.IsMap() && v.value.size() == 0)) {
-        issue(v.pos(), v.path + ": expected a mapping of at least one tier (" + join(kTiers) + ") to a model id");
-      }
-    } else if (key == "prices") {
-      const auto m = mapping(v, nullptr);
-      if (!m) continue;
-      static const std::vector<std::string_view> price_keys = {"input_per_mtok_usd", "output_per_mtok_usd"};
-      for (const auto& [model_id, price_field] : m->items) {
-        const auto pm = mapping(price_field, &price_keys);
-        if (!pm) continue;
-        if (price_field.value.IsNull()) {
-          expected(price_field, "a mapping with input_per_mtok_usd and output_per_mtok_usd", "nothing (null)");
-          continue;
-        }
-        const bool has_in = require(*pm, "input_per_mtok_usd");
-        const bool has_out = require(*pm, "output_per_mtok_usd");
-        ModelPrice price;
-        bool ok = has_in && has_out;
-        for (const auto& [pk, pv] : pm->items) {
-          Money& target = pk == "input_per_mtok_usd" ? price.input_per_mtok : price.output_per_mtok;
-          if (!read_money(pv, target)) ok = false;
-        }
-        if (ok) p.prices[model_id] = price;
-      }
-    } else if (key == "connect_timeout_ms") {
-      read_ms(v, p.connect_timeout);
-    } else if (key == "first_byte_timeout_ms") {
-      read_ms(v, p.first_byte_timeout);
-    } else if (key == "idle_timeout_ms") {
-      read_ms(v, p.idle_timeout);
-    } else if (key == "total_timeout_ms") {
-      read_ms(v, p.total_timeout);
-    } else if (key == "max_concurrency") {
-      read_int(v, p.max_concurrency, 1, 65536);
-    } else if (key == "embedding_model") {
-      read_string(v, p.embedding_model);
-    }
-  }
-  if (!e->find("models")) {
-    issue(e->map_pos, child(f.path, "models") + ": required key is missing; expected a mapping of at least one tier (" +
-                          join(kTiers) + ") to a model id");
-  }
-  if (p.type.empty()) return;  // unknown or missing type: type-specific checks would only add noise
+// --- routing
 
-  if (!locality_set) p.locality = (p.type == "ollama" || p.type == "sim") ? Locality::local : Locality::cloud;
-  if (p.base_url.empty() && !base_url_failed) {
-    if (p.type == "anthropic") {
-      p.base_url = "https://api.anthropic.com";
-    } else if (p.type == "ollama") {
-      p.base_url = "http://127.0.0.1:11434";
-    } else if (p.type == "azure_openai" || p.type == "openai_compat") {
-      issue(e->map_pos, child(f.path, "base_url") + ": required for type " + p.type +
-                            " (e.g. \"https://RESOURCE.openai.azure.com\")");
-    }
+bool read_fallback_chain(Loader& l, const Field& v, RoutingConfig& out) {
+  const auto items = l.sequence(v, "a list of provider names");
+  if (!items) return false;
+  std::vector<std::string_view> names;
+  for (const auto& p : l.providers()) {
+    if (!p.name.empty()) names.push_back(p.name);
   }
-  if ((p.type == "anthropic" || p.type == "azure_openai") && !api_key_failed && p.api_key.empty()) {
-    const Field* at = e->find("api_key");
-    issue(at ? at->pos() : e->map_pos, child(f.path, "api_key") + ": required for type " + p.type +
-                                           "; expected a reference such as \"${" +
-                                           (p.type == "anthropic" ? "ANTHROPIC_API_KEY" : "AZURE_OPENAI_API_KEY") +
-                                           "}\"");
-  }
-  if (p.type == "azure_openai" && p.api_version.empty() && !e->find("api_version")) {
-    issue(e->map_pos, child(f.path, "api_version") + ": required for type azure_openai (e.g. \"2024-06-01\")");
-  }
-}
-
-bool Loader::routing(const Field& f, RoutingConfig& out, const std::vector<ProviderConfig>& providers) {
-  static const std::vector<std::string_view> keys = {"task_tiers",
-                                                     "fallback_chain",
-                                                     "confidential",
-                                                     "downgrade_opus_below_usd",
-                                                     "downgrade_sonnet_below_usd",
-                                                     "team_models"};
-  const auto e = mapping(f, &keys);
-  if (!e) return true;  // already reported; do not invent a chain
-  bool chain_given = false;
-  bool opus_ok = true;
-  const Field* sonnet_field = nullptr;
-  for (const auto& [key, v] : e->items) {
-    if (key == "task_tiers") {
-      const auto m = mapping(v, nullptr);
-      if (!m) continue;
-      for (const auto& [task, tier_field] : m->items) {
-        if (!is_identifier(task)) {
-          issue(tier_field.fallback, tier_field.path + ": expected a task name of letters, digits, '_', '-' or '.'");
-          continue;
-        }
-        if (auto tier = read_enum(tier_field, kTiers)) out.task_tiers[task] = *tier;
-      }
-    } else if (key == "fallback_chain") {
-      chain_given = !v.value.IsNull();
-      const auto items = sequence(v, "a list of provider names");
-      if (!items) continue;
-      std::vector<std::string_view> names;
-      for (const auto& p : providers) {
-        if (!p.name.empty()) names.push_back(p.name);
-      }
-      std::vector<std::string> chain;
-      for (const auto& item : *items) {
-        auto name = scalar(item, "a provider name");
-        if (!name) continue;
-        if (std::ranges::find(names, *name) == names.end()) {
-          std::string msg = item.path + ": unknown provider " + quote(*name);
-          if (names.empty()) {
-            msg += "; no providers are configured";
-          } else if (const auto s = suggest(*name, names)) {
-            msg += "; did you mean \"" + std::string(*s) + "\"?";
-          } else {
-            msg += "; expected one of: " + join(names);
-          }
-          issue(item.pos(), std::move(msg));
-          continue;
-        }
-        if (std::ranges::find(chain, *name) != chain.end()) {
-          issue(item.pos(), item.path + ": provider " + quote(*name) + " appears twice in the chain");
-          continue;
-        }
-        chain.push_back(*name);
-      }
-      out.fallback_chain = std::move(chain);
-    } else if (key == "confidential") {
-      if (auto c = read_enum(v, {"cloud_masked", "local_only"})) {
-        out.confidential = *c == "cloud_masked" ? ConfidentialPolicy::cloud_masked : ConfidentialPolicy::local_only;
-      }
-    } else if (key == "downgrade_opus_below_usd") {
-      opus_ok = read_money(v, out.downgrade_opus_below);
-    } else if (key == "downgrade_sonnet_below_usd") {
-      if (v.value.IsNull()) {
-        out.downgrade_sonnet_below.reset();
-        continue;
-      }
-      Money m;
-      if (read_money(v, m)) {
-        out.downgrade_sonnet_below = m;
-        sonnet_field = &v;
-      }
-    } else if (key == "team_models") {
-      const auto m = mapping(v, nullptr);
-      if (!m) continue;
-      for (const auto& [team, list] : m->items) {
-        if (team.empty()) {
-          issue(list.fallback, list.path + ": expected a team name, got an empty key");
-          continue;
-        }
-        std::vector<std::string> models;
-        if (read_string_list(list, models, "model name", &is_model_name)) out.team_models[team] = models;
-      }
-    }
-  }
-  if (opus_ok && sonnet_field && *out.downgrade_sonnet_below > out.downgrade_opus_below) {
-    issue(sonnet_field->pos(), sonnet_field->path + ": expected at most routing.downgrade_opus_below_usd (" +
-                                   out.downgrade_opus_below.to_usd_string() + "), got " +
-                                   out.downgrade_sonnet_below->to_usd_string());
-  }
-  return chain_given;
-}
-
-void Loader::classification(const Field& f, ClassificationConfig& out) {
-  static const std::vector<std::string_view> keys = {"internal_domains", "custom_recognizers"};
-  const auto e = mapping(f, &keys);
-  if (!e) return;
-  for (const auto& [key, v] : e->items) {
-    if (key == "internal_domains") {
-      if (read_string_list(v, out.internal_domains, "domain name such as \"corp.example.com\"", &is_domain)) {
-        for (auto& d : out.internal_domains) d = lower(d);
-      }
-    } else if (key == "custom_recognizers") {
-      const auto items = sequence(v, "a list of recognizers");
-      if (!items) continue;
-      std::vector<std::pair<std::string, int>> names;
-      for (const auto& item : *items) {
-        CustomRecognizer r;
-        recognizer(item, r);
-        if (!r.name.empty()) {
-          const auto dup = std::ranges::find_if(names, [&](const auto& n) { return n.first == r.name; });
-          if (dup != names.end()) {
-            Pos at = item.pos();
-            if (const YAML::Node n = item.value["name"]; n) at = pos_of(n.Mark());
-            issue(at, item.path + ".name: duplicate recognizer name " + quote(r.name) +
-                                  " (first defined at line " + std::to_string(dup->second) + ")");
-            continue;
-          }
-          names.emplace_back(r.name, item.pos().line);
-        }
-        out.custom_recognizers.push_back(std::move(r));
-      }
-    }
-  }
-}
-
-void Loader::recognizer(const Field& f, CustomRecognizer& r) {
-  static const std::vector<std::string_view> keys = {"name",  "pattern",   "entity_type",
-                                                     "level", "validator", "context_words"};
-  if (f.value.IsNull()) {
-    expected(f, "a recognizer mapping with name, pattern and entity_type", describe(f.value));
-    return;
-  }
-  const auto e = mapping(f, &keys);
-  if (!e) return;
-  require(*e, "name");
-  require(*e, "pattern");
-  require(*e, "entity_type");
-  for (const auto& [key, v] : e->items) {
-    if (key == "name") {
-      std::string name;
-      if (!read_string(v, name)) continue;
-      if (!is_identifier(name)) {
-        expected(v, "a recognizer name of 1..64 letters, digits, '_', '-' or '.'", got(v, name));
-        continue;
-      }
-      r.name = name;
-    } else if (key == "pattern") {
-      read_string(v, r.pattern, false);
-    } else if (key == "entity_type") {
-      std::string t;
-      if (!read_string(v, t)) continue;
-      if (!is_entity_type(t)) {
-        expected(v, "an entity type in UPPER_SNAKE_CASE such as \"EMPLOYEE_ID\"", got(v, t));
-        continue;
-      }
-      r.entity_type = t;
-    } else if (key == "level") {
-      constexpr std::string_view what = "a level (one of PUBLIC, INTERNAL, CONFIDENTIAL, RESTRICTED)";
-      auto s = scalar(v, what);
-      if (!s) continue;
-      if (const auto level = parse_level(*s)) {
-        r.level = *level;
+  std::vector<std::string> chain;
+  for (const auto& item : *items) {
+    auto name = l.scalar(item, "a provider name");
+    if (!name) continue;
+    if (std::ranges::find(names, *name) == names.end()) {
+      std::string msg = item.path + ": unknown provider " + quote(*name);
+      if (names.empty()) {
+        msg += "; no providers are configured";
+      } else if (const auto s = suggest(*name, names)) {
+        msg += "; did you mean \"" + std::string(*s) + "\"?";
       } else {
-        expected(v, what, got(v, *s));
+        msg += "; expected one of: " + join(names);
       }
-    } else if (key == "validator") {
-      if (v.value.IsNull() || (v.value.IsScalar() && v.value.Scalar().empty())) {
-        r.validator.clear();
-      } else if (auto val = read_enum(v, {"luhn", "mod97"})) {
-        r.validator = *val;
-      }
-    } else if (key == "context_words") {
-      read_string_list(v, r.context_words, "non-empty word", [](std::string_view s) { return !s.empty(); });
+      l.issue(item.pos(), std::move(msg));
+      continue;
     }
+    if (std::ranges::find(chain, *name) != chain.end()) {
+      l.issue(item.pos(), item.path + ": provider " + quote(*name) + " appears twice in the chain");
+      continue;
+    }
+    chain.push_back(*name);
+  }
+  out.fallback_chain = std::move(chain);
+  return true;
+}
+
+// A mapping of team -> list of strings, each accepted by `valid`.
+bool read_team_lists(Loader& l, const Field& v, std::map<std::string, std::vector<std::string>>& out,
+                     std::string_view item_what, bool (*valid)(std::string_view)) {
+  const auto m = l.mapping(v, nullptr);
+  if (!m) return false;
+  bool ok = true;
+  for (const auto& [team, list] : m->items) {
+    if (team.empty()) {
+      l.issue(list.fallback, list.path + ": expected a team name, got an empty key");
+      ok = false;
+      continue;
+    }
+    std::vector<std::string> items;
+    if (l.read_string_list(list, items, item_what, valid)) {
+      out[team] = items;
+    } else {
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+const Table<RoutingConfig>& routing_table() {
+  static const Table<RoutingConfig> table{
+      .keys = {
+          custom<RoutingConfig>("task_tiers", "mapping task → tier",
+                                "tier: " + code_list(kTiers) + "; task: 1..64 of `A-Z a-z 0-9 _ - .`", "see below",
+                                "**merged over** the built-in table: listed tasks override, others stay",
+                                [](Loader& l, const Field& v, RoutingConfig& out) {
+                                  const auto m = l.mapping(v, nullptr);
+                                  if (!m) return false;
+                                  for (const auto& [task, tier_field] : m->items) {
+                                    if (!is_identifier(task)) {
+                                      l.issue(tier_field.fallback,
+                                              tier_field.path +
+                                                  ": expected a task name of letters, digits, '_', '-' or '.'");
+                                      continue;
+                                    }
+                                    if (auto tier = l.read_enum(tier_field, kTiers)) out.task_tiers[task] = *tier;
+                                  }
+                                  return true;
+                                }),
+          custom<RoutingConfig>(
+              "fallback_chain", "list of provider names", "each must name a configured provider, no repeats",
+              "every provider in file order, `cloud` ones first, then `local` ones",
+              "order in which providers are tried. An explicit empty list `[]` means no fallback order",
+              &read_fallback_chain),
+          choice(
+              "confidential", &RoutingConfig::confidential,
+              std::vector<std::pair<std::string_view, ConfidentialPolicy>>{
+                  {"cloud_masked", ConfidentialPolicy::cloud_masked}, {"local_only", ConfidentialPolicy::local_only}},
+              "CONFIDENTIAL requests: masked then sent to cloud, or kept on local providers. (RESTRICTED is always "
+              "local-only; no key changes that)"),
+          money("downgrade_opus_below_usd", &RoutingConfig::downgrade_opus_below,
+                "when a team's remaining monthly budget is below this, opus requests use sonnet. Only tier choices "
+                "(`auto`, a tier name) are downgraded; a concrete model id is honoured"),
+          custom<RoutingConfig>("downgrade_sonnet_below_usd", "USD or null",
+                                "at most 6 decimals; at most `downgrade_opus_below_usd`", "unset (off)",
+                                "when remaining budget is below this, sonnet (and opus) requests use haiku",
+                                [](Loader& l, const Field& v, RoutingConfig& out) {
+                                  if (v.value.IsNull()) {
+                                    out.downgrade_sonnet_below.reset();
+                                    return true;
+                                  }
+                                  Money m;
+                                  if (!l.read_money(v, m)) return false;
+                                  out.downgrade_sonnet_below = m;
+                                  return true;
+                                }),
+          custom<RoutingConfig>(
+              "team_models", "mapping team → list of model names",
+              "names as a client sends them: `auto`, a tier, a "
+              "concrete id, `provider/id`",
+              "unset",
+              "the models a team may request; others get 400 listing the allowed values. A listed concrete model may "
+              "also be requested in its other spelling (`gpt-4o` / `azure/gpt-4o`); a tier only by its name. Teams not "
+              "listed may request any configured model; `auto` is always allowed",
+              [](Loader& l, const Field& v, RoutingConfig& out) {
+                return read_team_lists(l, v, out.team_models, "model name", &is_model_name);
+              }),
+      }};
+  return table;
+}
+
+void finish_routing(Loader& l, const TableRead& read, RoutingConfig& out) {
+  const Field* sonnet = read.given("downgrade_sonnet_below_usd");
+  if (!read.was_refused("downgrade_opus_below_usd") && read.accepted("downgrade_sonnet_below_usd") &&
+      out.downgrade_sonnet_below && *out.downgrade_sonnet_below > out.downgrade_opus_below) {
+    l.issue(sonnet->pos(), sonnet->path + ": expected at most routing.downgrade_opus_below_usd (" +
+                               out.downgrade_opus_below.to_usd_string() + "), got " +
+                               out.downgrade_sonnet_below->to_usd_string());
   }
 }
 
-void Loader::pii(const Field& f, PiiConfig& out) {
-  static const std::vector<std::string_view> keys = {"invented_pii", "block_entities", "team_block_entities"};
-  const auto e = mapping(f, &keys);
-  if (!e) return;
-  constexpr std::string_view entity_what = "entity type in UPPER_SNAKE_CASE such as \"CREDIT_CARD\"";
-  for (const auto& [key, v] : e->items) {
-    if (key == "invented_pii") {
-      if (auto p = read_enum(v, {"alert", "redact"})) {
-        out.invented_pii = *p == "alert" ? InventedPiiPolicy::alert : InventedPiiPolicy::redact;
-      }
-    } else if (key == "block_entities") {
-      read_string_list(v, out.block_entities, entity_what, &is_entity_type);
-    } else if (key == "team_block_entities") {
-      const auto m = mapping(v, nullptr);
-      if (!m) continue;
-      for (const auto& [team, list] : m->items) {
-        if (team.empty()) {
-          issue(list.fallback, list.path + ": expected a team name, got an empty key");
-          continue;
-        }
-        std::vector<std::string> types;
-        if (read_string_list(list, types, entity_what, &is_entity_type)) out.team_block_entities[team] = types;
-      }
-    }
-  }
+// --- resilience, egress
+
+const Table<ResilienceConfig>& resilience_table() {
+  static const Table<ResilienceConfig> table{
+      .keys = {
+          integer(
+              "failure_threshold", &ResilienceConfig::failure_threshold, 1, 1000,
+              "consecutive counted failures (connect errors, timeouts, 5xx, 429/529, the provider refusing Aegis's "
+              "credentials) that open a provider's breaker; client errors (4xx) and egress-guard blocks do not count"),
+          duration("open_duration_s", &ResilienceConfig::open_duration, 1, 86'400,
+                   "how long a breaker stays open before one half-open probe; a provider's `retry-after` can extend it "
+                   "(capped at one hour)"),
+          duration("health_check_interval_s", &ResilienceConfig::health_check_interval, 0, 86'400,
+                   "background health check per provider, shown as `aegis_provider_up{provider}`; `0` turns them off "
+                   "(and removes that metric). Routing and fallback follow the breakers, not these checks"),
+      }};
+  return table;
 }
 
-void Loader::budgets(const Field& f, BudgetConfig& out) {
-  static const std::vector<std::string_view> keys = {"timezone", "reservation_ttl_s"};
-  const auto e = mapping(f, &keys);
-  if (!e) return;
-  for (const auto& [key, v] : e->items) {
-    if (key == "timezone") {
-      std::string tz;
-      if (!read_string(v, tz)) continue;
-      if (!is_timezone_name(tz)) {
-        expected(v,
-                 "a known IANA time zone name such as \"UTC\" or \"America/Toronto\", "
-                 "or a UTC offset such as \"+05:30\"",
-                 got(v, tz));
+const Table<EgressConfig>& egress_table() {
+  static const Table<EgressConfig> table{
+      .keys = {
+          strings("local_cidrs", &EgressConfig::local_cidrs, "CIDR such as \"10.20.0.0/16\"", &is_cidr, "list of CIDRs",
+                  "IPv4 or IPv6, e.g. `\"100.64.0.0/10\"`",
+                  "networks that count as local in addition to loopback (`127.0.0.0/8`, `::1`), RFC 1918 and "
+                  "`fc00::/7`. A provider is local only when it is declared `locality: local` **and** the address "
+                  "actually connected to is in a local network"),
+      }};
+  return table;
+}
+
+// --- classification, pii
+
+const Table<CustomRecognizer>& recognizer_table() {
+  static const Table<CustomRecognizer> table{
+      .keys =
+          {
+              checked("name", &CustomRecognizer::name, &is_identifier,
+                      "a recognizer name of 1..64 letters, digits, '_', '-' or '.'",
+                      "1..64 of `A-Z a-z 0-9 _ - .`; unique", "names the recognizer in messages")
+                  .need(),
+              custom<CustomRecognizer>(
+                  "pattern", "string, non-empty", "RE2 syntax", "",
+                  "use single quotes in YAML so `\\d` stays as written: `'EMP-\\d{6}'`",
+                  [](Loader& l, const Field& v, CustomRecognizer& r) { return l.read_string(v, r.pattern, false); })
+                  .need(),
+              checked("entity_type", &CustomRecognizer::entity_type, &is_entity_type,
+                      "an entity type in UPPER_SNAKE_CASE such as \"EMPLOYEE_ID\"",
+                      "`UPPER_SNAKE_CASE` (`[A-Z][A-Z0-9_]*`)",
+                      "placeholder type used when masking, e.g. `EMPLOYEE_ID`")
+                  .need(),
+              custom<CustomRecognizer>("level", "enum", "`PUBLIC`, `INTERNAL`, `CONFIDENTIAL`, `RESTRICTED` (any case)",
+                                       code(to_string(CustomRecognizer{}.level)), "classification of a match",
+                                       [](Loader& l, const Field& v, CustomRecognizer& r) {
+                                         constexpr std::string_view what =
+                                             "a level (one of PUBLIC, INTERNAL, CONFIDENTIAL, RESTRICTED)";
+                                         auto s = l.scalar(v, what);
+                                         if (!s) return false;
+                                         const auto level = parse_level(*s);
+                                         if (!level) {
+                                           l.expected(v, what, l.got(v, *s));
+                                           return false;
+                                         }
+                                         r.level = *level;
+                                         return true;
+                                       }),
+              custom<CustomRecognizer>("validator", "enum", "`\"\"`, `luhn`, `mod97`", "`\"\"` (none)",
+                                       "checksum a match must pass",
+                                       [](Loader& l, const Field& v, CustomRecognizer& r) {
+                                         if (v.value.IsNull() || (v.value.IsScalar() && v.value.Scalar().empty())) {
+                                           r.validator.clear();
+                                           return true;
+                                         }
+                                         auto validator = l.read_enum(v, {"luhn", "mod97"});
+                                         if (validator) r.validator = *validator;
+                                         return validator.has_value();
+                                       }),
+              strings(
+                  "context_words", &CustomRecognizer::context_words, "non-empty word",
+                  +[](std::string_view s) { return !s.empty(); }, "list of strings", "non-empty words",
+                  "words near a match that raise confidence"),
+          },
+      .if_null = "a recognizer mapping with name, pattern and entity_type",
+  };
+  return table;
+}
+
+bool read_recognizers(Loader& l, const Field& v, ClassificationConfig& out) {
+  const auto items = l.sequence(v, "a list of recognizers");
+  if (!items) return false;
+  std::vector<std::pair<std::string, int>> names;
+  for (const auto& item : *items) {
+    CustomRecognizer r;
+    l.read_table(recognizer_table(), item, r);
+    if (!r.name.empty()) {
+      const auto dup = std::ranges::find_if(names, [&](const auto& n) { return n.first == r.name; });
+      if (dup != names.end()) {
+        Pos at = item.pos();
+        if (const YAML::Node n = item.value["name"]; n) at = pos_of(n.Mark());
+        l.issue(at, item.path + ".name: duplicate recognizer name " + quote(r.name) + " (first defined at line " +
+                        std::to_string(dup->second) + ")");
         continue;
       }
-      out.timezone = tz;
-    } else if (key == "reservation_ttl_s") {
-      std::int64_t s = 0;
-      if (read_int(v, s, 1, 86'400)) out.reservation_ttl = std::chrono::seconds(s);
+      names.emplace_back(r.name, item.pos().line);
     }
+    out.custom_recognizers.push_back(std::move(r));
   }
+  return true;
 }
 
-void Loader::resilience(const Field& f, ResilienceConfig& out) {
-  static const std::vector<std::string_view> keys = {"failure_threshold", "open_duration_s", "health_check_interval_s"};
-  const auto e = mapping(f, &keys);
-  if (!e) return;
-  for (const auto& [key, v] : e->items) {
-    std::int64_t n = 0;
-    if (key == "failure_threshold") {
-      if (read_int(v, n, 1, 1000)) out.failure_threshold = static_cast<int>(n);
-    } else if (key == "open_duration_s") {
-      if (read_int(v, n, 1, 86'400)) out.open_duration = std::chrono::seconds(n);
-    } else if (key == "health_check_interval_s") {
-      if (read_int(v, n, 0, 86'400)) out.health_check_interval = std::chrono::seconds(n);
-    }
-  }
+const Table<ClassificationConfig>& classification_table() {
+  static const Table<ClassificationConfig> table{
+      .keys = {
+          custom<ClassificationConfig>(
+              "internal_domains", "list of strings", "domain names (`A-Z a-z 0-9 - .`), stored lower-case", "`[]`",
+              "hosts/e-mail domains that mark text as INTERNAL",
+              [](Loader& l, const Field& v, ClassificationConfig& out) {
+                if (!l.read_string_list(v, out.internal_domains, "domain name such as \"corp.example.com\"",
+                                        &is_domain)) {
+                  return false;
+                }
+                for (auto& d : out.internal_domains) d = lower(d);
+                return true;
+              }),
+          custom<ClassificationConfig>("custom_recognizers", "list of recognizers", "names unique", "`[]`",
+                                       "extra patterns added to the built-in ones", &read_recognizers)
+              .with_rows([] { return rows_of(recognizer_table(), CustomRecognizer{}, "custom_recognizers[]."); }),
+      }};
+  return table;
 }
 
-void Loader::egress(const Field& f, EgressConfig& out) {
-  static const std::vector<std::string_view> keys = {"local_cidrs"};
-  const auto e = mapping(f, &keys);
-  if (!e) return;
-  for (const auto& [key, v] : e->items) {
-    if (key == "local_cidrs") read_string_list(v, out.local_cidrs, "CIDR such as \"10.20.0.0/16\"", &is_cidr);
-  }
+constexpr std::string_view kEntityWhat = "entity type in UPPER_SNAKE_CASE such as \"CREDIT_CARD\"";
+
+const Table<PiiConfig>& pii_table() {
+  static const Table<PiiConfig> table{
+      .keys = {
+          choice("invented_pii", &PiiConfig::invented_pii,
+                 std::vector<std::pair<std::string_view, InventedPiiPolicy>>{{"alert", InventedPiiPolicy::alert},
+                                                                             {"redact", InventedPiiPolicy::redact}},
+                 "PII in a model's answer that was not in the request: count and log it, or also replace it"),
+          strings("block_entities", &PiiConfig::block_entities, kEntityWhat, &is_entity_type, "list of entity types",
+                  "`UPPER_SNAKE_CASE`",
+                  "requests containing these entities are rejected (422) for every team. Use the entity types `aegis "
+                  "classify` and `aegis mask` show: `CA_SIN`, `CREDIT_CARD`, `BANK_ACCOUNT`, `IBAN_CODE`, "
+                  "`EMAIL_ADDRESS`, `PHONE_NUMBER`, `PERSON`, a custom `entity_type`, … (`SIN` matches nothing)"),
+          custom<PiiConfig>("team_block_entities", "mapping team → list of entity types", "`UPPER_SNAKE_CASE`", "`{}`",
+                            "the same, per team, in addition to `block_entities`",
+                            [](Loader& l, const Field& v, PiiConfig& out) {
+                              return read_team_lists(l, v, out.team_block_entities, kEntityWhat, &is_entity_type);
+                            }),
+      }};
+  return table;
 }
 
-void Loader::jobs(const Field& f, JobsConfig& out) {
-  static const std::vector<std::string_view> keys = {"max_queue_depth", "queue_ttl_s",         "retention_s",
-                                                     "lease_s",         "max_attempts",        "workers",
-                                                     "provider_concurrency", "sync_every_commit",
-                                                     "keep_requests", "encryption"};
-  const auto e = mapping(f, &keys);
-  if (!e) return;
-  for (const auto& [key, v] : e->items) {
-    std::int64_t n = 0;
-    if (key == "max_queue_depth") {
-      if (read_int(v, n, 1, 100'000'000)) out.max_queue_depth = n;
-    } else if (key == "queue_ttl_s") {
-      if (read_int(v, n, 1, 30 * 86'400)) out.queue_ttl = std::chrono::seconds(n);
-    } else if (key == "retention_s") {
-      if (read_int(v, n, 0, 3650 * 86'400)) out.retention = std::chrono::seconds(n);
-    } else if (key == "lease_s") {
-      if (read_int(v, n, 3, 3'600)) out.lease = std::chrono::seconds(n);
-    } else if (key == "max_attempts") {
-      if (read_int(v, n, 1, 100)) out.max_attempts = static_cast<int>(n);
-    } else if (key == "workers") {
-      if (read_int(v, n, 1, 10'000)) out.workers = static_cast<int>(n);
-    } else if (key == "provider_concurrency") {
-      if (v.value.IsMap()) {
-        const auto per = mapping(v, nullptr);
-        if (!per) continue;
-        for (const auto& [provider, limit] : per->items) {
-          if (provider == "default") {
-            if (read_int(limit, n, 1, 10'000)) out.provider_concurrency = static_cast<int>(n);
-          } else if (read_int(limit, n, 1, 10'000)) {
-            out.provider_concurrency_overrides[provider] = static_cast<int>(n);
-          }
-        }
-      } else if (read_int(v, n, 1, 10'000)) {
-        out.provider_concurrency = static_cast<int>(n);
-      }
-    } else if (key == "sync_every_commit") {
-      read_bool(v, out.sync_every_commit);
-    } else if (key == "keep_requests") {
-      jobs_keep_requests(v, out);
-    } else if (key == "encryption") {
-      jobs_encryption(v, out.encryption);
-    }
-  }
+// --- budgets
+
+const Table<BudgetConfig>& budgets_table() {
+  static const Table<BudgetConfig> table{
+      .keys = {
+          checked(
+              "timezone", &BudgetConfig::timezone, &is_timezone_name,
+              "a known IANA time zone name such as \"UTC\" or \"America/Toronto\", or a UTC offset such as \"+05:30\"",
+              "an IANA zone name known to the OS tz database (`America/Toronto`, `Europe/Paris`; Debian package "
+              "`tzdata`, read from `/usr/share/zoneinfo` at start-up), `UTC` (also `Etc/UTC`, `GMT`, `Z`), or a "
+              "fixed UTC offset within ±14:00 written `+05:30`, `-0800`, `+09` or `UTC-05:00`",
+              "budget months start at local midnight on the 1st in this zone. IANA zones follow daylight saving "
+              "time; a fixed offset never changes. An unknown name is a config error, never a silent fallback to "
+              "UTC"),
+          duration("reservation_ttl_s", &BudgetConfig::reservation_ttl, 1, 86'400,
+                   "a pre-flight reservation not committed within this is released; if its request finishes later, "
+                   "the actual cost is still booked, to the current month"),
+      }};
+  return table;
 }
 
-// --- jobs.keep_requests and jobs.encryption (job content at rest) ------------
-
-// `true`/`false`, or a mapping {default: bool, <team>: bool, ...}.
-void Loader::jobs_keep_requests(const Field& f, JobsConfig& out) {
-  if (!f.value.IsMap()) {
-    read_bool(f, out.keep_requests);
-    return;
-  }
-  const auto per = mapping(f, nullptr);
-  if (!per) return;
-  for (const auto& [team, keep] : per->items) {
-    if (team == "default") {
-      read_bool(keep, out.keep_requests);
-    } else {
-      bool b = false;
-      if (read_bool(keep, b)) out.keep_requests_teams[team] = b;
-    }
-  }
-}
-
-namespace {
+// --- jobs
 
 constexpr std::string_view kKeyFormat = "a 256-bit key: 64 hex digits or base64 of 32 bytes";
-
-bool is_key_id(std::string_view s) {
-  return !s.empty() && s.size() <= 64 && std::ranges::all_of(s, [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
-  });
-}
 
 // The key file's text, or an error message. Never more than a small file.
 std::optional<std::string> read_small_file(const std::string& path, std::string& error) {
@@ -1121,129 +1398,281 @@ std::optional<std::string> read_small_file(const std::string& path, std::string&
   return text;
 }
 
-}  // namespace
+// One entry of jobs.encryption.keys as written; the key itself is resolved after.
+struct KeySource {
+  std::string id;
+  std::string env;
+  std::string file;
+};
 
-void Loader::jobs_encryption(const Field& f, JobsEncryptionConfig& out) {
-  static const std::vector<std::string_view> keys = {"active", "keys"};
-  static const std::vector<std::string_view> key_keys = {"id", "env", "file"};
-  const auto e = mapping(f, &keys);
-  if (!e) return;
-  bool keys_ok = true;
-  if (const Field* list = e->find("keys")) {
-    const auto items = sequence(*list, "a list of {id, env | file} mappings");
-    keys_ok = items.has_value();
-    for (const auto& item : items ? *items : std::vector<Field>{}) {
-      const auto k = mapping(item, &key_keys);
-      if (!k) {
-        keys_ok = false;
-        continue;
-      }
-      JobsContentKey key;
-      bool ok = require(*k, "id");
-      if (const Field* id = k->find("id")) {
-        if (!read_string(*id, key.id)) {
-          ok = false;
-        } else if (!is_key_id(key.id)) {
-          expected(*id, "a key id of 1..64 characters [A-Za-z0-9_.-]", got(*id, key.id));
-          ok = false;
-        } else if (std::ranges::any_of(out.keys, [&](const JobsContentKey& o) { return o.id == key.id; })) {
-          issue(id->pos(), id->path + ": key id " + quote(key.id) + " is listed twice");
-          ok = false;
-        }
-      }
-      const Field* env = k->find("env");
-      const Field* file = k->find("file");
-      if ((env == nullptr) == (file == nullptr)) {
-        issue(k->map_pos, item.path + ": expected exactly one of env (an environment variable holding the key) or "
-                                      "file (a file holding it)");
-        ok = false;
-      } else if (env) {
-        std::string name;
-        if (!read_string(*env, name)) {
-          ok = false;
-        } else if (!is_env_name(name)) {
-          expected(*env, "an environment variable name ([A-Za-z_][A-Za-z0-9_]*)", got(*env, name));
-          ok = false;
-        } else if (const char* value = env_(name.c_str()); value == nullptr) {
-          issue(env->pos(), env->path + ": environment variable " + name + " is not set");
-          ok = false;
-        } else if (auto bytes = parse_key256(value)) {
-          key.bytes = *bytes;
-          key.source = "env " + name;
-        } else {
-          issue(env->pos(), env->path + ": environment variable " + name + " does not hold " + std::string(kKeyFormat));
-          ok = false;
-        }
-      } else {
-        std::string path;
-        std::string error;
-        if (!read_string(*file, path, false)) {
-          ok = false;
-        } else if (auto text = read_small_file(path, error); !text) {
-          issue(file->pos(), file->path + ": cannot read key file " + quote(path) + ": " + error);
-          ok = false;
-        } else if (auto bytes = parse_key256(*text)) {
-          key.bytes = *bytes;
-          key.source = "file " + path;
-        } else {
-          issue(file->pos(), file->path + ": key file " + quote(path) + " does not hold " + std::string(kKeyFormat));
-          ok = false;
-        }
-      }
-      keys_ok = keys_ok && ok;
-      if (ok) out.keys.push_back(std::move(key));
+const Table<KeySource>& key_source_table() {
+  static const Table<KeySource> table{
+      .keys = {
+          checked("id", &KeySource::id, &is_key_id, "a key id of 1..64 characters [A-Za-z0-9_.-]",
+                  "`[A-Za-z0-9_.-]{1,64}`", "stored with every value it encrypts")
+              .need(),
+          checked("env", &KeySource::env, &is_env_name, "an environment variable name ([A-Za-z_][A-Za-z0-9_]*)",
+                  "`[A-Za-z_][A-Za-z0-9_]*`",
+                  "the environment variable holding the key; exactly one of `env` and `file`"),
+          text("file", &KeySource::file, Empty::refused,
+               "a file holding the key, relative to the working directory; exactly one of `env` and `file`"),
+      }};
+  return table;
+}
+
+bool read_content_key(Loader& l, const Field& item, std::vector<JobsContentKey>& keys) {
+  KeySource source;
+  const auto read = l.read_table(key_source_table(), item, source);
+  if (!read) return false;
+  bool ok = read->accepted("id");
+  if (ok && std::ranges::any_of(keys, [&](const JobsContentKey& k) { return k.id == source.id; })) {
+    const Field* id = read->given("id");
+    l.issue(id->pos(), id->path + ": key id " + quote(source.id) + " is listed twice");
+    ok = false;
+  }
+  const Field* env = read->given("env");
+  const Field* file = read->given("file");
+  JobsContentKey key;
+  key.id = source.id;
+  if ((env == nullptr) == (file == nullptr)) {
+    l.issue(read->entries.map_pos, item.path +
+                                       ": expected exactly one of env (an environment variable holding the "
+                                       "key) or file (a file holding it)");
+    return false;
+  }
+  if (env) {
+    if (!read->accepted("env")) return false;
+    if (const char* value = l.env(source.env); value == nullptr) {
+      l.issue(env->pos(), env->path + ": environment variable " + source.env + " is not set");
+      return false;
+    } else if (auto bytes = parse_key256(value)) {
+      key.bytes = *bytes;
+      key.source = "env " + source.env;
+    } else {
+      l.issue(env->pos(),
+              env->path + ": environment variable " + source.env + " does not hold " + std::string(kKeyFormat));
+      return false;
+    }
+  } else {
+    if (!read->accepted("file")) return false;
+    std::string error;
+    if (auto text = read_small_file(source.file, error); !text) {
+      l.issue(file->pos(), file->path + ": cannot read key file " + quote(source.file) + ": " + error);
+      return false;
+    } else if (auto bytes = parse_key256(*text)) {
+      key.bytes = *bytes;
+      key.source = "file " + source.file;
+    } else {
+      l.issue(file->pos(),
+              file->path + ": key file " + quote(source.file) + " does not hold " + std::string(kKeyFormat));
+      return false;
     }
   }
-  if (const Field* active = e->find("active")) {
-    if (read_string(*active, out.active) && keys_ok &&
+  if (ok) keys.push_back(std::move(key));
+  return ok;
+}
+
+const Table<JobsEncryptionConfig>& encryption_table() {
+  static const Table<JobsEncryptionConfig> table{
+      .keys = {
+          text("active", &JobsEncryptionConfig::active, Empty::allowed,
+               "a listed key id: the key new job content is encrypted with; required when `keys` are listed"),
+          custom<JobsEncryptionConfig>(
+              "keys", "list of `{id, env | file}`", "", "none: a generated key (below)",
+              "keys for job content at rest (AES-256-GCM). A key is 32 random bytes written as 64 hex digits or base64 "
+              "(`openssl rand -hex 32`); surrounding whitespace is ignored. List the active key and every older key "
+              "whose rows may still exist",
+              [](Loader& l, const Field& v, JobsEncryptionConfig& out) {
+                const auto items = l.sequence(v, "a list of {id, env | file} mappings");
+                if (!items) return false;
+                bool ok = true;
+                for (const auto& item : *items) ok = read_content_key(l, item, out.keys) && ok;
+                return ok;
+              })
+              .with_rows([] { return rows_of(key_source_table(), KeySource{}, "keys[]."); }),
+      }};
+  return table;
+}
+
+bool read_encryption(Loader& l, const Field& f, JobsEncryptionConfig& out) {
+  const auto read = l.read_table(encryption_table(), f, out);
+  if (!read) return false;
+  const std::string keys_path = child(f.path, "keys");
+  if (const Field* active = read->given("active")) {
+    if (read->accepted("active") && !read->was_refused("keys") &&
         std::ranges::none_of(out.keys, [&](const JobsContentKey& k) { return k.id == out.active; })) {
-      issue(active->pos(), active->path + ": unknown key id " + quote(out.active) + "; expected one of the ids in " +
-                               child(e->path, "keys") + (out.keys.empty() ? " (none are listed)" : ""));
+      l.issue(active->pos(), active->path + ": unknown key id " + quote(out.active) + "; expected one of the ids in " +
+                                 keys_path + (out.keys.empty() ? " (none are listed)" : ""));
     }
   } else if (!out.keys.empty()) {
-    issue(e->map_pos, child(e->path, "active") + ": required when keys are listed (the id new job content is "
-                                                 "encrypted with)");
+    l.issue(read->entries.map_pos, child(f.path, "active") +
+                                       ": required when keys are listed (the id new job "
+                                       "content is encrypted with)");
   }
+  return true;
 }
 
-// `limits:` request shapes. Each bound is at least 1; the ceilings only keep
-// a typo (an extra zero or three) from switching a bound off.
-void Loader::limits(const Field& f, LimitsConfig& out) {
-  static const std::vector<std::string_view> keys = {"max_messages", "max_tools", "max_stop_sequences",
-                                                     "max_embedding_inputs", "max_text_bytes"};
-  const auto e = mapping(f, &keys);
-  if (!e) return;
-  for (const auto& [key, v] : e->items) {
-    if (key == "max_messages") {
-      read_int(v, out.max_messages, 1, 1'000'000);
-    } else if (key == "max_tools") {
-      read_int(v, out.max_tools, 1, 100'000);
-    } else if (key == "max_stop_sequences") {
-      read_int(v, out.max_stop_sequences, 1, 100'000);
-    } else if (key == "max_embedding_inputs") {
-      read_int(v, out.max_embedding_inputs, 1, 1'000'000);
-    } else if (key == "max_text_bytes") {
-      read_int(v, out.max_text_bytes, 1024, 1024LL * 1024 * 1024);
-    }
-  }
+const Table<JobsConfig>& jobs_table() {
+  static const Table<JobsConfig> table{
+      .keys = {
+          integer("max_queue_depth", &JobsConfig::max_queue_depth, 1, 100'000'000,
+                  "queued jobs; a submit beyond it gets 429 `rate_limited` with `retry-after`"),
+          duration("queue_ttl_s", &JobsConfig::queue_ttl, 1, 30 * 86'400,
+                   "a job still queued after this is `expired` (its reservation released)"),
+          duration("retention_s", &JobsConfig::retention, 0, 3650 * 86'400,
+                   "finished jobs (their result, metadata and status; with `keep_requests`, also their request and "
+                   "vault) are deleted this long after they finished"),
+          duration("lease_s", &JobsConfig::lease, 3, 3'600,
+                   "a running job's lease, renewed every third of it; with several replicas a job whose lease ran out "
+                   "is claimed again"),
+          integer("max_attempts", &JobsConfig::max_attempts, 1, 100,
+                  "claims before a job whose worker keeps dying is failed with `worker_lost`"),
+          integer("workers", &JobsConfig::workers, 1, 10'000,
+                  "jobs running at once in this process (claimed only when a worker is free: back-pressure, not an "
+                  "unbounded in-memory queue)"),
+          custom<JobsConfig>(
+              "provider_concurrency", "integer, or mapping", "`1..10000` per provider",
+              code(std::to_string(JobsConfig{}.provider_concurrency)),
+              "jobs at once per provider; a mapping gives `default` and per-provider values (`{default: 16, ollama: "
+              "2}`). A job takes the slot of the first provider its route would try",
+              [](Loader& l, const Field& v, JobsConfig& out) {
+                if (!v.value.IsMap()) return l.read_int(v, out.provider_concurrency, 1, 10'000);
+                const auto per = l.mapping(v, nullptr);
+                if (!per) return false;
+                bool ok = true;
+                for (const auto& [provider, limit] : per->items) {
+                  int n = 0;
+                  if (!l.read_int(limit, n, 1, 10'000)) {
+                    ok = false;
+                  } else if (provider == "default") {
+                    out.provider_concurrency = n;
+                  } else {
+                    out.provider_concurrency_overrides[provider] = n;
+                  }
+                }
+                return ok;
+              }),
+          boolean("sync_every_commit", &JobsConfig::sync_every_commit,
+                  "`true`: every commit is synced to disk, so a 202 survives power loss; `false`: survives `kill -9` "
+                  "but the last commits may be lost on power loss"),
+          custom<JobsConfig>(
+              "keep_requests", "boolean, or mapping", "", code(JobsConfig{}.keep_requests ? "true" : "false"),
+              "`false`: a job's request (the prompt) and masking vault are deleted in the transaction that finishes it "
+              "(succeeded, failed, cancelled, expired); the result stays until `retention_s`. `true` keeps them until "
+              "`retention_s` too. A mapping gives `default` and per-team values (`{default: false, research: true}`)",
+              [](Loader& l, const Field& v, JobsConfig& out) {
+                if (!v.value.IsMap()) return l.read_bool(v, out.keep_requests);
+                const auto per = l.mapping(v, nullptr);
+                if (!per) return false;
+                bool ok = true;
+                for (const auto& [team, keep] : per->items) {
+                  bool b = false;
+                  if (!l.read_bool(keep, b)) {
+                    ok = false;
+                  } else if (team == "default") {
+                    out.keep_requests = b;
+                  } else {
+                    out.keep_requests_teams[team] = b;
+                  }
+                }
+                return ok;
+              }),
+          custom<JobsConfig>(
+              "encryption", "mapping", "", "a generated key (below)",
+              "where the key for job content at rest comes from (below)",
+              [](Loader& l, const Field& v, JobsConfig& out) { return read_encryption(l, v, out.encryption); })
+              .with_rows([] { return rows_of(encryption_table(), JobsEncryptionConfig{}, "encryption."); }),
+      }};
+  return table;
 }
 
-void Loader::logging(const Field& f, LoggingConfig& out) {
-  static const std::vector<std::string_view> keys = {"level", "access_log"};
-  const auto e = mapping(f, &keys);
-  if (!e) return;
-  for (const auto& [key, v] : e->items) {
-    if (key == "level") {
-      if (auto l = read_enum(v, {"trace", "debug", "info", "warn", "error", "off"})) out.level = *l;
-    } else if (key == "access_log") {
-      read_bool(v, out.access_log);
-    }
+// --- limits, logging
+
+// Each bound is at least 1; the ceilings only keep a typo (an extra zero or
+// three) from switching a bound off.
+const Table<LimitsConfig>& limits_table() {
+  static const Table<LimitsConfig> table{
+      .keys = {
+          integer("max_messages", &LimitsConfig::max_messages, 1, 1'000'000,
+                  "entries of `messages` (OpenAI `system`/`developer` entries included; a job's `prompt` is one)"),
+          integer("max_tools", &LimitsConfig::max_tools, 1, 100'000,
+                  "tool definitions (`tools`); OpenAI's own limit is 128"),
+          integer("max_stop_sequences", &LimitsConfig::max_stop_sequences, 1, 100'000,
+                  "entries of `stop` (OpenAI) or `stop_sequences` (Anthropic); OpenAI models take at most 4 and answer "
+                  "400 beyond that themselves"),
+          integer("max_embedding_inputs", &LimitsConfig::max_embedding_inputs, 1, 1'000'000,
+                  "entries of an embeddings `input` array; OpenAI's own limit is 2048"),
+          integer(
+              "max_text_bytes", &LimitsConfig::max_text_bytes, 1024, 1024LL * 1024 * 1024,
+              "the request's text, all fields together: system prompt, message text, tool-call names and arguments, "
+              "tool names and descriptions, stop sequences, embedding inputs, a job's prompt (UTF-8 bytes after "
+              "JSON unescaping). Matters when `server.max_body_bytes` is raised above it"),
+      }};
+  return table;
+}
+
+const Table<LoggingConfig>& logging_table() {
+  static const Table<LoggingConfig> table{
+      .keys = {
+          one_of("level", &LoggingConfig::level, {"trace", "debug", "info", "warn", "error", "off"},
+                 "structured JSON logs"),
+          boolean("access_log", &LoggingConfig::access_log,
+                  "one line per request (request id, route, status, duration; never bodies or secrets)"),
+      }};
+  return table;
+}
+
+// ---------------------------------------------------------------------------
+// The top level: one key per section, read in this order (routing needs the
+// providers), whatever the order in the file.
+
+template <typename S>
+Key<Config> section(std::string_view name, S Config::*member, const Table<S>& (*table)(),
+                    void (*finish)(Loader&, const TableRead&, S&) = nullptr) {
+  return custom<Config>(name, "mapping", "", "", "",
+                        [=](Loader& l, const Field& v, Config& c) {
+                          const auto read = l.read_table(table(), v, c.*member);
+                          if (read && finish) finish(l, *read, c.*member);
+                          return read.has_value();
+                        })
+      .with_rows([=] { return rows_of(table(), default_config().*member); });
+}
+
+const Table<Config>& top_table() {
+  static const Table<Config> table{
+      .keys = {
+          section("server", &Config::server, &server_table),
+          section("storage", &Config::storage, &storage_table),
+          custom<Config>("providers", "list", "", "", "",
+                         [](Loader& l, const Field& v, Config& c) { return read_providers(l, v, c.providers); })
+              .with_rows([] { return rows_of(provider_table(), ProviderConfig{}); }),
+          section("routing", &Config::routing, &routing_table, &finish_routing),
+          section("resilience", &Config::resilience, &resilience_table),
+          section("egress", &Config::egress, &egress_table),
+          section("classification", &Config::classification, &classification_table),
+          section("pii", &Config::pii, &pii_table),
+          section("budgets", &Config::budgets, &budgets_table),
+          section("jobs", &Config::jobs, &jobs_table),
+          section("logging", &Config::logging, &logging_table),
+          section("limits", &Config::limits, &limits_table),
+      }};
+  return table;
+}
+
+// Whether routing.fallback_chain is given (as anything but null); when the
+// routing section is not even a mapping, do not invent a chain either.
+bool fallback_chain_given(const Field* routing) {
+  if (routing == nullptr || routing->value.IsNull()) return false;
+  if (!routing->value.IsMap()) return true;
+  for (auto it = routing->value.begin(); it != routing->value.end(); ++it) {
+    if (it->first.IsScalar() && it->first.Scalar() == "fallback_chain" && !it->second.IsNull()) return true;
   }
+  return false;
 }
 
 Config Loader::run(const std::string& text) {
-  Config cfg = default_config();
-  cfg.source = file_;
+  cfg_ = default_config();
+  cfg_.source = file_;
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(text);
@@ -1256,35 +1685,20 @@ Config Loader::run(const std::string& text) {
   }
   try {
     if (!docs.empty()) {
-      static const std::vector<std::string_view> sections = {
-          "server", "storage", "providers", "routing", "resilience", "egress",
-          "classification", "pii", "budgets", "jobs", "logging",
-          "limits"};
       const Field root{"", docs[0], {1, 1}};
-      if (const auto top = mapping(root, &sections)) {
-        // Fixed order, whatever the order in the file: routing needs the providers.
-        if (const Field* s = top->find("server")) server(*s, cfg.server);
-        if (const Field* s = top->find("storage")) storage(*s, cfg.storage);
-        if (const Field* s = top->find("providers")) providers(*s, cfg.providers);
-        bool chain_given = false;
-        if (const Field* s = top->find("routing")) chain_given = routing(*s, cfg.routing, cfg.providers);
-        if (const Field* s = top->find("resilience")) resilience(*s, cfg.resilience);
-        if (const Field* s = top->find("jobs")) jobs(*s, cfg.jobs);
-        if (const Field* s = top->find("egress")) egress(*s, cfg.egress);
-        if (const Field* s = top->find("classification")) classification(*s, cfg.classification);
-        if (const Field* s = top->find("pii")) pii(*s, cfg.pii);
-        if (const Field* s = top->find("budgets")) budgets(*s, cfg.budgets);
-        if (const Field* s = top->find("logging")) logging(*s, cfg.logging);
-        if (const Field* s = top->find("limits")) limits(*s, cfg.limits);
-
+      const auto names = top_table().names();
+      if (const auto top = mapping(root, &names)) {
+        for (const auto& key : top_table().keys) {
+          if (const Field* s = top->find(key.name)) key.read(*this, *s, cfg_);
+        }
         // No explicit chain: every provider in file order, local ones last,
         // so that the chain ends in the local model.
-        if (!chain_given) {
+        if (!fallback_chain_given(top->find("routing"))) {
           for (const auto locality : {Locality::cloud, Locality::local}) {
-            for (const auto& p : cfg.providers) {
+            for (const auto& p : cfg_.providers) {
               if (p.locality == locality && !p.name.empty() &&
-                  std::ranges::find(cfg.routing.fallback_chain, p.name) == cfg.routing.fallback_chain.end()) {
-                cfg.routing.fallback_chain.push_back(p.name);
+                  std::ranges::find(cfg_.routing.fallback_chain, p.name) == cfg_.routing.fallback_chain.end()) {
+                cfg_.routing.fallback_chain.push_back(p.name);
               }
             }
           }
@@ -1300,12 +1714,18 @@ Config Loader::run(const std::string& text) {
     });
     throw ConfigError(std::move(issues_));
   }
-  return cfg;
+  return std::move(cfg_);
 }
 
 const char* default_getenv(const char* name) { return std::getenv(name); }
 
 }  // namespace
+
+std::vector<SectionDoc> reference_sections() {
+  std::vector<SectionDoc> out;
+  for (const auto& key : top_table().keys) out.push_back(SectionDoc{std::string(key.name), key.nested()});
+  return out;
+}
 
 Config parse_config(const std::string& yaml_text, const std::string& file, EnvLookup getenv_fn) {
   Loader loader(file, getenv_fn ? getenv_fn : &default_getenv);
