@@ -248,9 +248,8 @@ VectorscanClassifier::VectorscanClassifier(const config::ClassificationConfig& c
       std::string word = lower_ascii(trim(w));
       if (!word.empty()) rule.context_words.push_back(std::move(word));
     }
+    if (const auto problem = custom_pattern_problem(rc.pattern)) throw std::runtime_error(where + ": " + *problem);
     rule.re = std::make_unique<RE2>(rc.pattern, re2_options());
-    if (!rule.re->ok()) throw std::runtime_error(where + ": invalid pattern: " + rule.re->error());
-    if (RE2::FullMatch("", *rule.re)) throw std::runtime_error(where + ": pattern matches the empty string");
 
     // Prefer the shared Vectorscan database; prefilter mode when the exact
     // pattern is beyond Vectorscan; RE2 alone when even that fails.
@@ -500,6 +499,13 @@ bool text_marked_public(std::string_view text) noexcept {
     p = eol + 1;
   }
   return false;
+}
+
+std::optional<std::string> custom_pattern_problem(const std::string& pattern) {
+  const RE2 re(pattern, re2_options());
+  if (!re.ok()) return "invalid pattern: " + re.error();
+  if (RE2::FullMatch("", re)) return "pattern matches the empty string";
+  return std::nullopt;
 }
 
 std::unique_ptr<Classifier> make_classifier(const config::ClassificationConfig& config) {

@@ -3,6 +3,8 @@
 // Vectorscan database compiled once at start-up; validators (Luhn, mod-97,
 // SIN rules, entropy, context words) run only where a pattern fired.
 #include <memory>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "classify/finding.hpp"
@@ -37,6 +39,13 @@ class Classifier {
 // match's digits, "mod97" over its letters and digits) and, when context words are
 // configured, one of them stands within 64 bytes before or after the match.
 std::unique_ptr<Classifier> make_classifier(const config::ClassificationConfig& config);
+
+// Why make_classifier refuses `pattern` as a custom recognizer's pattern ("invalid
+// pattern: ..." from RE2, compiled as the classifier compiles it, or "pattern
+// matches the empty string"); nothing when it is usable. `aegis config check`
+// and `aegis serve` apply it while loading the config (cli/config_file.hpp),
+// so the problem is reported at the pattern's file:line:col.
+std::optional<std::string> custom_pattern_problem(const std::string& pattern);
 
 // The text's own marking: its first non-blank line is "[PUBLIC]" or
 // "classification: public" (any case, surrounding blanks ignored, the value may be quoted).

@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "cli/config_file.hpp"
 #include "config/loader.hpp"
 
 namespace aegis::cli {
@@ -11,7 +12,7 @@ std::unique_ptr<classify::Classifier> load_classifier(const std::string& config_
                                                       std::string_view command) {
   config::ClassificationConfig cfg;
   try {
-    if (!config_path.empty()) cfg = config::load_config_file(config_path).classification;
+    if (!config_path.empty()) cfg = load_config(config_path).classification;
     for (const auto& d : internal_domains) cfg.internal_domains.push_back(d);
     return classify::make_classifier(cfg);
   } catch (const config::ConfigError& e) {

@@ -9,6 +9,7 @@
 #include "app/application.hpp"
 #include "cli/admin_commands.hpp"
 #include "cli/classify_command.hpp"
+#include "cli/config_file.hpp"
 #include "cli/jobs_command.hpp"
 #include "cli/mask_command.hpp"
 #include "cli/route_command.hpp"
@@ -27,7 +28,7 @@ constexpr int kExitStartup = 3;
 
 std::shared_ptr<const aegis::config::Config> load(const std::string& path) {
   if (path.empty()) return std::make_shared<const aegis::config::Config>(aegis::config::default_config());
-  return std::make_shared<const aegis::config::Config>(aegis::config::load_config_file(path));
+  return std::make_shared<const aegis::config::Config>(aegis::cli::load_config(path));
 }
 
 // `aegis config reference [--write FILE]`: the key reference generated from
@@ -129,16 +130,7 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
 
-  if (check->parsed()) {
-    try {
-      auto cfg = aegis::config::load_config_file(check_path);
-      std::cout << check_path << ": ok (" << cfg.providers.size() << " providers)\n";
-      return kExitOk;
-    } catch (const aegis::config::ConfigError& e) {
-      for (const auto& issue : e.issues()) std::cerr << issue.to_string() << "\n";
-      return kExitConfig;
-    }
-  }
+  if (check->parsed()) return aegis::cli::check_config(check_path);
   if (reference->parsed()) return config_reference(reference_write_path);
 
   if (admin_commands.parsed()) return admin_commands.run(config_path);

@@ -364,7 +364,8 @@ struct Table {
 
 class Loader {
  public:
-  Loader(std::string file, EnvLookup env) : file_(std::move(file)), env_(env) {}
+  Loader(std::string file, EnvLookup env, const ValueChecks& checks)
+      : file_(std::move(file)), env_(env), checks_(checks) {}
 
   Config run(const std::string& text);
 
@@ -412,6 +413,7 @@ class Loader {
                         bool (*valid)(std::string_view));
 
   const char* env(const std::string& name) const { return env_(name.c_str()); }
+  const ValueChecks& checks() const { return checks_; }
   // The providers read so far (routing.fallback_chain names them).
   const std::vector<ProviderConfig>& providers() const { return cfg_.providers; }
 
@@ -420,6 +422,7 @@ class Loader {
 
   std::string file_;
   EnvLookup env_;
+  const ValueChecks& checks_;
   Config cfg_;
   std::vector<ConfigIssue> issues_;
 };
@@ -1243,9 +1246,18 @@ const Table<CustomRecognizer>& recognizer_table() {
                       "1..64 of `A-Z a-z 0-9 _ - .`; unique", "names the recognizer in messages")
                   .need(),
               custom<CustomRecognizer>(
-                  "pattern", "string, non-empty", "RE2 syntax", "",
-                  "use single quotes in YAML so `\\d` stays as written: `'EMP-\\d{6}'`",
-                  [](Loader& l, const Field& v, CustomRecognizer& r) { return l.read_string(v, r.pattern, false); })
+                  "pattern", "string, non-empty", "RE2 syntax; must not match the empty string", "",
+                  "use single quotes in YAML so `\\d` stays as written: `'EMP-\\d{6}'`. Checked as `aegis serve` "
+                  "compiles it",
+                  [](Loader& l, const Field& v, CustomRecognizer& r) {
+                    if (!l.read_string(v, r.pattern, false)) return false;
+                    if (!l.checks().recognizer_pattern) return true;
+                    if (const auto problem = l.checks().recognizer_pattern(r.pattern)) {
+                      l.issue(v.pos(), v.path + ": " + *problem);
+                      return false;
+                    }
+                    return true;
+                  })
                   .need(),
               checked("entity_type", &CustomRecognizer::entity_type, &is_entity_type,
                       "an entity type in UPPER_SNAKE_CASE such as \"EMPLOYEE_ID\"",
@@ -1727,12 +1739,13 @@ std::vector<SectionDoc> reference_sections() {
   return out;
 }
 
-Config parse_config(const std::string& yaml_text, const std::string& file, EnvLookup getenv_fn) {
-  Loader loader(file, getenv_fn ? getenv_fn : &default_getenv);
+Config parse_config(const std::string& yaml_text, const std::string& file, EnvLookup getenv_fn,
+                    const ValueChecks& checks) {
+  Loader loader(file, getenv_fn ? getenv_fn : &default_getenv, checks);
   return loader.run(yaml_text);
 }
 
-Config load_config_file(const std::string& path, EnvLookup getenv_fn) {
+Config load_config_file(const std::string& path, EnvLookup getenv_fn, const ValueChecks& checks) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {
     throw ConfigError({ConfigIssue{path, 0, 0, "cannot read file: it is a directory"}});
@@ -1747,7 +1760,7 @@ Config load_config_file(const std::string& path, EnvLookup getenv_fn) {
   if (in.bad()) {
     throw ConfigError({ConfigIssue{path, 0, 0, "cannot read file: read error"}});
   }
-  return parse_config(text.str(), path, getenv_fn);
+  return parse_config(text.str(), path, getenv_fn, checks);
 }
 
 }  // namespace aegis::config

@@ -1,5 +1,7 @@
 #pragma once
+#include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -30,10 +32,19 @@ class ConfigError : public std::runtime_error {
 // The built-in default (no file): SQLite at ./data/aegis.db, 127.0.0.1:8080.
 Config default_config();
 
+// Checks on values that need more than config/ has (a regex engine). Each
+// returns why a value is refused, or nothing; a refusal is an issue at the
+// value's position. cli/config_file.hpp passes the ones `aegis serve` applies.
+struct ValueChecks {
+  // classification.custom_recognizers[].pattern
+  std::function<std::optional<std::string>(const std::string& pattern)> recognizer_pattern;
+};
+
 // Parse YAML text; `file` names it in messages. `${VAR}` references are
 // resolved through `getenv` (injectable for tests). Throws ConfigError.
 using EnvLookup = const char* (*)(const char*);
-Config parse_config(const std::string& yaml_text, const std::string& file, EnvLookup getenv_fn = nullptr);
-Config load_config_file(const std::string& path, EnvLookup getenv_fn = nullptr);
+Config parse_config(const std::string& yaml_text, const std::string& file, EnvLookup getenv_fn = nullptr,
+                    const ValueChecks& checks = {});
+Config load_config_file(const std::string& path, EnvLookup getenv_fn = nullptr, const ValueChecks& checks = {});
 
 }  // namespace aegis::config

@@ -353,6 +353,31 @@ TEST(ConfigErrors, InvalidLevelNamesAndEmptyPatterns) {
   EXPECT_EQ(c.classification.custom_recognizers.at(0).level, Level::RESTRICTED);
 }
 
+TEST(ConfigErrors, RecognizerPatternsGoThroughTheGivenCheck) {
+  const std::string yaml =
+      "classification:\n"
+      "  custom_recognizers:\n"
+      "    - {name: ok, pattern: 'A[0-9]+', entity_type: A}\n"
+      "    - name: bad\n"
+      "      pattern: 'B(['\n"
+      "      entity_type: B\n";
+  ValueChecks checks;
+  checks.recognizer_pattern = [](const std::string& pattern) -> std::optional<std::string> {
+    if (pattern == "B([") return "invalid pattern: refused by the test";
+    return std::nullopt;
+  };
+  try {
+    parse_config(yaml, "t.yaml", &no_env, checks);
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    ASSERT_EQ(e.issues().size(), 1u) << e.what();
+    EXPECT_EQ(e.issues()[0].to_string(),
+              "t.yaml:5:16: classification.custom_recognizers[1].pattern: invalid pattern: refused by the test");
+  }
+  // Without checks (config/ alone has no regex engine) the pattern is only required to be non-empty.
+  EXPECT_EQ(parse_config(yaml, "t.yaml", &no_env).classification.custom_recognizers.size(), 2u);
+}
+
 TEST(ConfigErrors, DuplicateYamlKeys) {
   EXPECT_EQ(one_issue("server:\n  threads: 2\n  threads: 3\n"),
             "t.yaml:3:3: server.threads: duplicate key (first defined at line 2)");

@@ -69,6 +69,29 @@ class Cli(unittest.TestCase):
         finally:
             os.unlink(path)
 
+    def test_config_check_refuses_the_recognizer_patterns_serve_refuses(self):
+        # config check compiles custom recognizer patterns exactly as serve does at start-up:
+        # RE2 syntax errors, and patterns that match the empty string.
+        cases = [("'EMP-(\\d{6}'", "invalid pattern: missing ): EMP-(\\d{6}"),
+                 ("'x*'", "pattern matches the empty string")]
+        for pattern, message in cases:
+            with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+                f.write("classification:\n  custom_recognizers:\n    - name: employee_id\n"
+                        f"      pattern: {pattern}\n      entity_type: EMPLOYEE_ID\n")
+                path = f.name
+            try:
+                expected = f"{path}:4:16: classification.custom_recognizers[0].pattern: {message}"
+                check = run("config", "check", path)
+                self.assertEqual(check.returncode, 2, (pattern, check.stdout))
+                self.assertEqual(check.stderr.strip(), expected)
+                with tempfile.TemporaryDirectory() as d:
+                    serve = subprocess.run([AEGIS_BIN, "serve", "--config", path, "--listen", "127.0.0.1:0"], cwd=d,
+                                           capture_output=True, text=True, timeout=30)
+                self.assertEqual(serve.returncode, 2, (pattern, serve.stderr))
+                self.assertIn(expected, serve.stderr)
+            finally:
+                os.unlink(path)
+
     def test_serve_on_a_taken_port_exits_3(self):
         import socket
         with socket.socket() as s:
