@@ -33,6 +33,8 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "core/encoding.hpp"
+
 namespace aegis::http {
 
 namespace asio = boost::asio;
@@ -61,30 +63,6 @@ std::string_view trim(std::string_view s) noexcept {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
-}
-
-std::string base64(std::string_view in) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                       static_cast<unsigned char>(in[i + 2]);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
-  }
-  if (const std::size_t rest = in.size() - i; rest > 0) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    if (rest == 2) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += rest == 2 ? kAlphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
 }
 
 std::optional<asio::ip::address> parse_ip(std::string_view host) {
@@ -294,7 +272,9 @@ std::optional<Proxy> parse_proxy(std::string_view text, std::string& error) {
   p.port = (u.has_port() && u.port_number() != 0) ? u.port_number() : 80;
   p.authority = (u.host_type() == boost::urls::host_type::ipv6 ? "[" + p.host + "]" : p.host) + ":" +
                 std::to_string(p.port);
-  if (u.has_userinfo()) p.authorization = "Basic " + base64(std::string(u.user()) + ":" + std::string(u.password()));
+  if (u.has_userinfo()) {
+    p.authorization = "Basic " + base64_encode(std::string(u.user()) + ":" + std::string(u.password()));
+  }
   return p;
 }
 
