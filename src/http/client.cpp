@@ -33,6 +33,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "core/cidr.hpp"
 #include "core/encoding.hpp"
 
 namespace aegis::http {
@@ -85,39 +86,6 @@ bool is_loopback_host(std::string_view host) {
   return ip && ip->is_loopback();
 }
 
-// "10.0.0.0/8" contains `ip`?
-bool cidr_contains(std::string_view cidr, const asio::ip::address& ip) {
-  const auto slash = cidr.find('/');
-  const auto network = parse_ip(cidr.substr(0, slash));
-  if (!network || network->is_v4() != ip.is_v4()) return false;
-  const std::string_view bits_text = cidr.substr(slash + 1);
-  int bits = 0;
-  if (bits_text.empty() || bits_text.size() > 3) return false;
-  for (char c : bits_text) {
-    if (c < '0' || c > '9') return false;
-    bits = bits * 10 + (c - '0');
-  }
-  std::vector<unsigned char> a;
-  std::vector<unsigned char> b;
-  if (ip.is_v4()) {
-    auto x = network->to_v4().to_bytes();
-    auto y = ip.to_v4().to_bytes();
-    a.assign(x.begin(), x.end());
-    b.assign(y.begin(), y.end());
-  } else {
-    auto x = network->to_v6().to_bytes();
-    auto y = ip.to_v6().to_bytes();
-    a.assign(x.begin(), x.end());
-    b.assign(y.begin(), y.end());
-  }
-  if (bits > static_cast<int>(a.size() * 8)) return false;
-  for (std::size_t i = 0; i < a.size() && bits > 0; ++i, bits -= 8) {
-    const unsigned mask = bits >= 8 ? 0xFFu : (0xFFu << (8 - bits)) & 0xFFu;
-    if ((a[i] & mask) != (b[i] & mask)) return false;
-  }
-  return true;
-}
-
 bool no_proxy_entry_matches(std::string_view entry, std::string_view host, const std::optional<asio::ip::address>& ip,
                             std::uint16_t port) {
   if (entry == "*") return true;
@@ -149,7 +117,10 @@ bool no_proxy_entry_matches(std::string_view entry, std::string_view host, const
     name = name.substr(0, colon);
   }
   if (entry_port && *entry_port != port) return false;
-  if (name.find('/') != std::string_view::npos) return ip && cidr_contains(name, *ip);
+  if (name.find('/') != std::string_view::npos) {
+    const auto cidr = parse_cidr(name);
+    return ip && cidr && cidr->contains(*ip);
+  }
   if (const auto entry_ip = parse_ip(name)) return ip && *ip == *entry_ip;
   if (name.substr(0, 2) == "*.") name.remove_prefix(1);
   if (!name.empty() && name.front() == '.') name.remove_prefix(1);
