@@ -505,18 +505,16 @@ class Exchange {
 
   static asio::awaitable<Result<ClientResponse>> buffered(std::shared_ptr<Exchange> self) {
     auto start_op = start(self);
-    auto started = co_await std::move(start_op);
-    if (!started) co_return std::move(started).error();
+    AEGIS_CO_TRY_VOID(co_await std::move(start_op));
     ClientResponse response;
     response.status = self->status_;
     response.headers = self->headers_;
     response.remote_ip = self->remote_ip_;
     for (;;) {
       auto next_op = next(self);
-      auto piece = co_await std::move(next_op);
-      if (!piece) co_return std::move(piece).error();
-      response.body.append(piece->data);
-      if (piece->done) break;
+      AEGIS_CO_TRY(piece, co_await std::move(next_op));
+      response.body.append(piece.data);
+      if (piece.done) break;
     }
     co_return response;
   }
@@ -570,9 +568,8 @@ class Exchange {
   }
 
   asio::awaitable<Result<void>> do_start() {
-    auto target = parse_target(request_.url);
-    if (!target) co_return std::move(target).error();
-    target_ = std::move(*target);
+    AEGIS_CO_TRY(target, parse_target(request_.url));
+    target_ = std::move(target);
     if (Clock::now() >= total_deadline_) co_return timeout_error();
 
     const std::string& proxy_text = target_.tls ? core_->options.https_proxy : core_->options.http_proxy;
@@ -903,16 +900,15 @@ class BeastHttpClient final : public HttpClient {
         co_return make_error(ErrorCode::upstream_error, "reading the response body: cancelled");
       }
       auto next = Exchange::next(exchange);
-      auto piece = co_await run_on(strand, std::move(next));
-      if (!piece) co_return std::move(piece).error();
-      if (!piece->data.empty()) {
-        const bool more = co_await sink.on_data(piece->data);
+      AEGIS_CO_TRY(piece, co_await run_on(strand, std::move(next)));
+      if (!piece.data.empty()) {
+        const bool more = co_await sink.on_data(piece.data);
         if (!more) {
           exchange->abandon();
           co_return Result<void>{};
         }
       }
-      if (piece->done) co_return Result<void>{};
+      if (piece.done) co_return Result<void>{};
     }
   }
 
