@@ -2,6 +2,7 @@
 
 #include <boost/asio/ip/network_v4.hpp>
 
+#include <charconv>
 #include <string>
 
 namespace aegis {
@@ -21,9 +22,14 @@ bool Cidr::contains(const ip::address& address) const noexcept {
 }
 
 std::optional<Cidr> parse_cidr(std::string_view text) {
-  // make_network_v4/v6 read the prefix with atoi: keep it short enough not to overflow.
+  // make_network_v4/v6 read the prefix with atoi, which overflows silently
+  // ("/4294967304" would read as 8): refuse a prefix past 128 first.
   const auto slash = text.find('/');
-  if (slash == std::string_view::npos || text.size() - slash - 1 > 3) return std::nullopt;
+  if (slash == std::string_view::npos) return std::nullopt;
+  const std::string_view prefix = text.substr(slash + 1);
+  unsigned bits = 0;
+  const auto [end, err] = std::from_chars(prefix.data(), prefix.data() + prefix.size(), bits);
+  if (err != std::errc{} || end != prefix.data() + prefix.size() || bits > 128) return std::nullopt;
   const std::string s(text);
   boost::system::error_code ec;
   if (text.find(':') == std::string_view::npos) {

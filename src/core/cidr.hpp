@@ -19,9 +19,11 @@ struct Cidr {
   bool contains(const boost::asio::ip::address& address) const noexcept;
 };
 
-// An address, '/', and a prefix length of one to three decimal digits within
-// the address's family (32 or 128). Bits past the prefix may be set
-// ("10.1.2.3/8" is 10.0.0.0/8). nullopt when malformed.
+// An address, '/', and a prefix length in decimal digits within the
+// address's family (32 or 128). Bits past the prefix may be set
+// ("10.1.2.3/8" is 10.0.0.0/8). nullopt when malformed. The config loader's
+// egress.local_cidrs check can call this too, so that what it accepts is
+// exactly what the egress guard parses.
 std::optional<Cidr> parse_cidr(std::string_view text);
 
 }  // namespace aegis
