@@ -66,9 +66,8 @@ http::Authorizer make_authorizer(AccessPolicy policy) {
                                "missing API key: send Authorization: Bearer <key> or x-api-key");
         }
         if (!shared->keys) co_return make_error(ErrorCode::internal, "internal error");
-        auto principal = co_await shared->keys->authenticate(*key);
-        if (!principal.ok()) co_return std::move(principal).error();
-        request.principal = std::move(principal.value());
+        AEGIS_CO_TRY(principal, co_await shared->keys->authenticate(*key));
+        request.principal = std::move(principal);
         co_return Result<void>{};
       }
     }

@@ -71,11 +71,10 @@ Result<std::string> task_of(const http::HttpRequest& request) {
 boost::asio::awaitable<http::HttpResponse> completed_chat(gateway::Gateway& gateway, const http::HttpRequest& request,
                                                           ChatRequest chat, CompletionWriter write_body,
                                                           ErrorWriter write_error) {
-  auto task = task_of(request);
-  if (!task.ok()) co_return write_error(task.error(), request.request_id);
+  AEGIS_CO_TRY(task, task_of(request), write_error, request.request_id);
   gateway::CallContext context;
   context.principal = request.principal ? &*request.principal : nullptr;
-  context.task = *task;
+  context.task = task;
   context.marked_public = marked_public(request);
   context.surface = surface_of(request);
   context.request_id = request.request_id;
@@ -93,8 +92,7 @@ boost::asio::awaitable<http::HttpResponse> completed_chat(gateway::Gateway& gate
 http::HttpResponse streamed_chat(gateway::Gateway& gateway, const http::HttpRequest& request, ChatRequest chat,
                                  std::unique_ptr<EventEncoder> encoder, ErrorWriter write_error) {
   http::HttpResponse response;
-  auto task = task_of(request);
-  if (!task.ok()) return write_error(task.error(), request.request_id);
+  AEGIS_TRY(task, task_of(request), write_error, request.request_id);
   struct State {
     gateway::CallContext context;
     ChatRequest chat;
@@ -104,7 +102,7 @@ http::HttpResponse streamed_chat(gateway::Gateway& gateway, const http::HttpRequ
   };
   auto state = std::make_shared<State>();
   state->context.principal = request.principal ? &*request.principal : nullptr;
-  state->context.task = *task;
+  state->context.task = task;
   state->context.marked_public = marked_public(request);
   state->context.surface = surface_of(request);
   state->context.request_id = request.request_id;

@@ -105,10 +105,9 @@ Result<std::chrono::milliseconds> wait_of(const std::map<std::string, std::strin
 }
 
 Result<jobs::ListQuery> list_query(const http::HttpRequest& request) {
-  auto params = http::query_params(request, {"status", "limit", "cursor"});
-  if (!params.ok()) return params.error();
+  AEGIS_TRY(params, http::query_params(request, {"status", "limit", "cursor"}));
   jobs::ListQuery query;
-  if (auto it = params->find("status"); it != params->end()) {
+  if (auto it = params.find("status"); it != params.end()) {
     auto status = jobs::parse_job_status(it->second);
     if (!status) {
       return make_error(ErrorCode::invalid_request,
@@ -116,7 +115,7 @@ Result<jobs::ListQuery> list_query(const http::HttpRequest& request) {
     }
     query.status = *status;
   }
-  if (auto it = params->find("limit"); it != params->end()) {
+  if (auto it = params.find("limit"); it != params.end()) {
     int limit = 0;
     const auto& text = it->second;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
@@ -125,7 +124,7 @@ Result<jobs::ListQuery> list_query(const http::HttpRequest& request) {
     }
     query.limit = limit;
   }
-  if (auto it = params->find("cursor"); it != params->end()) query.cursor = it->second;
+  if (auto it = params.find("cursor"); it != params.end()) query.cursor = it->second;
   return query;
 }
 
@@ -134,16 +133,13 @@ Result<jobs::ListQuery> list_query(const http::HttpRequest& request) {
 void register_job_routes(http::Router& router, jobs::JobService& service, const RequestLimits& limits) {
   router.add("POST", "/v1/jobs", http::Credential::api_key, [&service, limits](http::HttpRequest& request) -> Awaitable {
     if (!request.principal) co_return fail(make_error(ErrorCode::unauthorized, "missing API key"), request);
-    auto body = http::parse_json_object(request);
-    if (!body.ok()) co_return fail(body.error(), request);
-    auto key = idempotency_key(request);
-    if (!key.ok()) co_return fail(key.error(), request);
-    auto parsed = jobs::parse_job_request(*body, limits);
-    if (!parsed.ok()) co_return fail(parsed.error(), request);
-    auto submitted = co_await service.submit(*request.principal, std::move(parsed).value(), std::move(key).value(),
-                                                 request.request_id);
-    if (!submitted.ok()) co_return fail(submitted.error(), request);
-    const auto& job = submitted->job;
+    AEGIS_CO_TRY(body, http::parse_json_object(request), fail, request);
+    AEGIS_CO_TRY(key, idempotency_key(request), fail, request);
+    AEGIS_CO_TRY(parsed, jobs::parse_job_request(body, limits), fail, request);
+    AEGIS_CO_TRY(submitted,
+                 co_await service.submit(*request.principal, std::move(parsed), std::move(key), request.request_id),
+                 fail, request);
+    const auto& job = submitted.job;
     json::object out{{"id", job.id},
                      {"object", "job"},
                      {"status", jobs::to_string(job.status)},
@@ -151,44 +147,42 @@ void register_job_routes(http::Router& router, jobs::JobService& service, const 
                      {"created_at", format_rfc3339_ms(job.created_at_ms)}};
     auto response = http::json_response(202, out);
     response.set_header("location", "/v1/jobs/" + job.id);
-    if (submitted->replayed) response.set_header("idempotent-replayed", "true");
+    if (submitted.replayed) response.set_header("idempotent-replayed", "true");
     co_return response;
   });
 
   router.add("GET", "/v1/jobs", http::Credential::api_key, [&service](http::HttpRequest& request) -> boost::asio::awaitable<http::HttpResponse> {
     if (!request.principal) co_return fail(make_error(ErrorCode::unauthorized, "missing API key"), request);
-    auto query = list_query(request);
-    if (!query.ok()) co_return fail(query.error(), request);
-    auto page = co_await service.list(request.principal->team, std::move(query).value());
-    if (!page.ok()) co_return fail(page.error(), request);
+    AEGIS_CO_TRY(query, list_query(request), fail, request);
+    AEGIS_CO_TRY(page, co_await service.list(request.principal->team, std::move(query)), fail, request);
     json::array data;
-    for (const auto& job : page->jobs) data.push_back(job_json(job));
+    for (const auto& job : page.jobs) data.push_back(job_json(job));
     json::object out{{"object", "list"},
                      {"data", std::move(data)},
-                     {"has_more", page->next_cursor.has_value()},
-                     {"next_cursor", page->next_cursor ? json::value(*page->next_cursor) : json::value(nullptr)}};
+                     {"has_more", page.next_cursor.has_value()},
+                     {"next_cursor", page.next_cursor ? json::value(*page.next_cursor) : json::value(nullptr)}};
     co_return http::json_response(200, out);
   });
 
   router.add("GET", "/v1/jobs/{id}", http::Credential::api_key,
              [&service](http::HttpRequest& request) -> boost::asio::awaitable<http::HttpResponse> {
                if (!request.principal) co_return fail(make_error(ErrorCode::unauthorized, "missing API key"), request);
-               auto params = http::query_params(request, {"wait"});
-               if (!params.ok()) co_return fail(params.error(), request);
-               auto wait = wait_of(*params);
-               if (!wait.ok()) co_return fail(wait.error(), request);
-               auto job = co_await service.get(request.principal->team, std::string(*request.path_param("id")), *wait);
-               if (!job.ok()) co_return fail(job.error(), request);
-               if (job->content_error) co_return fail(unreadable_job(*job), request);
-               co_return http::json_response(200, job_json(*job));
+               AEGIS_CO_TRY(params, http::query_params(request, {"wait"}), fail, request);
+               AEGIS_CO_TRY(wait, wait_of(params), fail, request);
+               AEGIS_CO_TRY(job,
+                            co_await service.get(request.principal->team, std::string(*request.path_param("id")), wait),
+                            fail, request);
+               if (job.content_error) co_return fail(unreadable_job(job), request);
+               co_return http::json_response(200, job_json(job));
              });
 
   router.add("DELETE", "/v1/jobs/{id}", http::Credential::api_key,
              [&service](http::HttpRequest& request) -> boost::asio::awaitable<http::HttpResponse> {
                if (!request.principal) co_return fail(make_error(ErrorCode::unauthorized, "missing API key"), request);
-               auto job = co_await service.cancel(request.principal->team, std::string(*request.path_param("id")));
-               if (!job.ok()) co_return fail(job.error(), request);
-               co_return http::json_response(200, job_json(*job));
+               AEGIS_CO_TRY(job,
+                            co_await service.cancel(request.principal->team, std::string(*request.path_param("id"))),
+                            fail, request);
+               co_return http::json_response(200, job_json(job));
              });
 }
 

@@ -38,46 +38,44 @@ class OpenAiEncoder final : public EventEncoder {
 }  // namespace
 
 void register_openai_routes(http::Router& router, gateway::Gateway& gateway, const RequestLimits& limits) {
-  router.add("POST", "/v1/chat/completions", http::Credential::api_key, [&gateway, limits](HttpRequest& request) -> Awaitable {
-    auto body = http::parse_json_object(request);
-    if (!body.ok()) co_return openai_error(body.error(), request.request_id);
-    auto chat = wire::openai::parse_chat_request(*body, limits);
-    if (!chat.ok()) co_return openai_error(chat.error(), request.request_id);
-    if (chat->stream) {
-      co_return streamed_chat(gateway, request, std::move(chat).value(),
-                              std::make_unique<OpenAiEncoder>(chat->stream_include_usage), openai_error);
-    }
-    // Named, not built inside the co_await expression (GCC 12 coroutine bug).
-    CompletionWriter write_body = [](const Completion& completion) {
-      return wire::openai::write_chat_response(completion, now_unix());
-    };
-    ErrorWriter write_error = openai_error;
-    co_return co_await completed_chat(gateway, request, std::move(chat).value(), std::move(write_body),
-                                      std::move(write_error));
-  });
+  router.add("POST", "/v1/chat/completions", http::Credential::api_key,
+             [&gateway, limits](HttpRequest& request) -> Awaitable {
+               AEGIS_CO_TRY(body, http::parse_json_object(request), openai_error, request.request_id);
+               AEGIS_CO_TRY(chat, wire::openai::parse_chat_request(body, limits), openai_error, request.request_id);
+               if (chat.stream) {
+                 co_return streamed_chat(gateway, request, std::move(chat),
+                                         std::make_unique<OpenAiEncoder>(chat.stream_include_usage), openai_error);
+               }
+               // Named, not built inside the co_await expression (GCC 12 coroutine bug).
+               CompletionWriter write_body = [](const Completion& completion) {
+                 return wire::openai::write_chat_response(completion, now_unix());
+               };
+               ErrorWriter write_error = openai_error;
+               co_return co_await completed_chat(gateway, request, std::move(chat), std::move(write_body),
+                                                 std::move(write_error));
+             });
 
-  router.add("POST", "/v1/embeddings", http::Credential::api_key, [&gateway, limits](HttpRequest& request) -> Awaitable {
-    auto body = http::parse_json_object(request);
-    if (!body.ok()) co_return openai_error(body.error(), request.request_id);
-    auto embed = wire::openai::parse_embed_request(*body, limits);
-    if (!embed.ok()) co_return openai_error(embed.error(), request.request_id);
-    gateway::CallContext context;
-    context.principal = request.principal ? &*request.principal : nullptr;
-    context.task = "embedding";
-    context.surface = "openai.embeddings";
-    context.request_id = request.request_id;
-    context.marked_public = marked_public(request);
-    const bool base64 = embed->base64_response;
-    auto outcome = co_await gateway.embed(context, std::move(embed).value());
-    if (!outcome.ok()) {
-      auto response = openai_error(outcome.error(), request.request_id);
-      add_governance_headers(response, context);
-      co_return response;
-    }
-    auto response = http::json_response(200, wire::openai::write_embed_response(outcome->embeddings, base64));
-    add_governance_headers(response, context);
-    co_return response;
-  });
+  router.add(
+      "POST", "/v1/embeddings", http::Credential::api_key, [&gateway, limits](HttpRequest& request) -> Awaitable {
+        AEGIS_CO_TRY(body, http::parse_json_object(request), openai_error, request.request_id);
+        AEGIS_CO_TRY(embed, wire::openai::parse_embed_request(body, limits), openai_error, request.request_id);
+        gateway::CallContext context;
+        context.principal = request.principal ? &*request.principal : nullptr;
+        context.task = "embedding";
+        context.surface = "openai.embeddings";
+        context.request_id = request.request_id;
+        context.marked_public = marked_public(request);
+        const bool base64 = embed.base64_response;
+        auto outcome = co_await gateway.embed(context, std::move(embed));
+        if (!outcome.ok()) {
+          auto response = openai_error(outcome.error(), request.request_id);
+          add_governance_headers(response, context);
+          co_return response;
+        }
+        auto response = http::json_response(200, wire::openai::write_embed_response(outcome->embeddings, base64));
+        add_governance_headers(response, context);
+        co_return response;
+      });
 
   router.add("GET", "/v1/models", http::Credential::api_key, [&gateway](HttpRequest& request) -> boost::asio::awaitable<HttpResponse> {
     const auto names = gateway.providers().model_names();

@@ -4,9 +4,8 @@ namespace aegis::budget {
 
 Result<void> restore_spend(store::AuditStore& store, MemoryLedger& ledger) {
   const std::string period = ledger.current_period();
-  auto rows = store.load_spend(period);
-  if (!rows.ok()) return std::move(rows).error();
-  for (const auto& row : *rows) {
+  AEGIS_TRY(rows, store.load_spend(period));
+  for (const auto& row : rows) {
     // A store that ignored the filter must not leak another month's spend into this one.
     if (row.period != period) continue;
     ledger.seed(row.team, period, row.spent, row.requests);

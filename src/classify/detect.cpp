@@ -8,6 +8,7 @@
 
 #include "classify/entity_types.hpp"
 #include "classify/validators.hpp"
+#include "core/encoding.hpp"
 
 namespace aegis::classify {
 
@@ -901,31 +902,18 @@ void Detector::authorization(std::uint32_t end) {
   if (looks_like_placeholder(value)) return;
   if (equals_ci(scheme, "basic")) {
     // base64("user:password"): decode and require a user, a colon, a password.
-    auto val = [](char c) -> int {
-      if (is_upper(c)) return c - 'A';
-      if (is_lower(c)) return c - 'a' + 26;
-      if (is_digit(c)) return c - '0' + 52;
-      if (c == '+' || c == '-') return 62;
-      if (c == '/' || c == '_') return 63;
-      return -1;
-    };
-    char out[192];
-    std::size_t n = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    for (char c : value) {
-      if (c == '=') break;
-      const int v = val(c);
-      if (v < 0) return;
-      acc = (acc << 6) | static_cast<unsigned>(v);
-      bits += 6;
-      if (bits >= 8) {
-        bits -= 8;
-        if (n == sizeof out) return;
-        out[n++] = static_cast<char>((acc >> bits) & 0xFF);
-      }
+    // Read leniently: either alphabet, padding optional, anything after '=' ignored.
+    std::string text(value.substr(0, value.find('=')));
+    std::ranges::replace(text, '-', '+');
+    std::ranges::replace(text, '_', '/');
+    if (text.size() % 4 == 1) {  // the last letter's six bits make no byte
+      if (!is_b64(text.back())) return;
+      text.pop_back();
     }
-    const std::string_view decoded(out, n);
+    text.append((4 - text.size() % 4) % 4, '=');
+    const auto bytes = base64_decode(text);
+    if (!bytes || bytes->size() > 192) return;
+    const std::string_view decoded = *bytes;
     const std::size_t colon = decoded.find(':');
     if (colon == std::string_view::npos || colon == 0 || colon + 1 >= decoded.size()) return;
     for (char c : decoded) {

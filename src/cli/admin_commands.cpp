@@ -75,28 +75,24 @@ int AdminCommands::run(const std::string& fallback_config_path) {
   };
 
   if (teams_create_->parsed()) {
-    auto budget = identity::parse_monthly_budget(budget_usd_);
-    if (!budget.ok()) return report(budget.error());
-    auto level = identity::parse_clearance(clearance_);
-    if (!level.ok()) return report(level.error());
-    auto team = identity::create_team(*store, clock, identity::TeamInput{team_name_, *budget, *level});
-    if (!team.ok()) return report(team.error());
-    print_team(*team);
+    AEGIS_TRY(budget, identity::parse_monthly_budget(budget_usd_), report);
+    AEGIS_TRY(level, identity::parse_clearance(clearance_), report);
+    AEGIS_TRY(team, identity::create_team(*store, clock, identity::TeamInput{team_name_, budget, level}), report);
+    print_team(team);
     return 0;
   }
   if (teams_list_->parsed()) {
-    auto teams = identity::list_teams(*store);
-    if (!teams.ok()) return report(teams.error());
-    for (const auto& t : *teams) print_team(t);
+    AEGIS_TRY(teams, identity::list_teams(*store), report);
+    for (const auto& t : teams) print_team(t);
     return 0;
   }
   if (keys_create_->parsed()) {
-    auto created = identity::create_key(*store, clock, key_team_);
-    if (!created.ok()) return report(created.error());
+    AEGIS_TRY(created, identity::create_key(*store, clock, key_team_), report);
     if (json_) {
-      std::cout << to_json(json::object{{"id", created->record.id}, {"key", created->key.key}, {"team", key_team_}}) << "\n";
+      std::cout << to_json(json::object{{"id", created.record.id}, {"key", created.key.key}, {"team", key_team_}})
+                << "\n";
     } else {
-      std::cout << "id:   " << created->record.id << "\nteam: " << key_team_ << "\nkey:  " << created->key.key
+      std::cout << "id:   " << created.record.id << "\nteam: " << key_team_ << "\nkey:  " << created.key.key
                 << "\n(the key is shown only now; store it in a secret manager)\n";
     }
     return 0;
@@ -104,9 +100,8 @@ int AdminCommands::run(const std::string& fallback_config_path) {
   if (keys_list_->parsed()) {
     std::optional<std::string> team;
     if (!list_team_.empty()) team = list_team_;
-    auto keys = identity::list_keys(*store, team);
-    if (!keys.ok()) return report(keys.error());
-    for (const auto& k : *keys) {
+    AEGIS_TRY(keys, identity::list_keys(*store, team), report);
+    for (const auto& k : keys) {
       if (json_) {
         json::object out{{"id", k.id}, {"team", k.team}, {"prefix", k.prefix},
                          {"created_at", format_rfc3339_ms(k.created_at_ms)}, {"revoked", k.revoked_at_ms.has_value()}};
@@ -118,8 +113,7 @@ int AdminCommands::run(const std::string& fallback_config_path) {
     return 0;
   }
   if (keys_revoke_->parsed()) {
-    auto revoked = identity::revoke_key(*store, clock, key_id_);
-    if (!revoked.ok()) return report(revoked.error());
+    AEGIS_TRY_VOID(identity::revoke_key(*store, clock, key_id_), report);
     std::cout << (json_ ? to_json(json::object{{"id", key_id_}, {"revoked", true}}) : "revoked " + key_id_) << "\n";
     return 0;
   }

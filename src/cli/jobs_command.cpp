@@ -188,19 +188,18 @@ class Session {
     std::vector<http::Header> extra;
     extra.push_back(http::Header{"idempotency-key", std::move(idempotency_key)});
     auto op = call("POST", "/v1/jobs", std::move(body), std::move(extra), 0ms);
-    auto reply = co_await std::move(op);
-    if (!reply) co_return transport_failure(reply.error());
-    if (reply->status != 202 && reply->status != 200) co_return api_failure(*reply);
-    const auto* job = reply->doc.if_object();
+    AEGIS_CO_TRY(reply, co_await std::move(op), transport_failure);
+    if (reply.status != 202 && reply.status != 200) co_return api_failure(reply);
+    const auto* job = reply.doc.if_object();
     const auto id = job ? string_field(*job, "id") : std::string_view();
-    if (id.empty()) co_return malformed(*reply);
+    if (id.empty()) co_return malformed(reply);
     if (wait) {
       const std::string job_id(id);
       auto waited = wait_job(job_id, timeout);
       co_return co_await std::move(waited);
     }
     if (json_) {
-      print_body(*reply);
+      print_body(reply);
     } else {
       std::cout << id << "\n";
     }
@@ -213,11 +212,10 @@ class Session {
   // GET or DELETE /v1/jobs/{id}, then the job as the answer shows it.
   asio::awaitable<int> one_job(std::string method, std::string id) {
     auto op = call(method, "/v1/jobs/" + percent_encode(id), "", {}, 0ms);
-    auto reply = co_await std::move(op);
-    if (!reply) co_return transport_failure(reply.error());
-    if (reply->status != 200) co_return api_failure(*reply);
-    if (!reply->doc.is_object()) co_return malformed(*reply);
-    show(*reply);
+    AEGIS_CO_TRY(reply, co_await std::move(op), transport_failure);
+    if (reply.status != 200) co_return api_failure(reply);
+    if (!reply.doc.is_object()) co_return malformed(reply);
+    show(reply);
     co_return kExitOk;
   }
 
@@ -234,19 +232,18 @@ class Session {
       const auto hold =
           std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::duration<double>(server_wait));
       auto op = call("GET", target + format_seconds(server_wait), "", {}, hold);
-      auto reply = co_await std::move(op);
-      if (!reply) co_return transport_failure(reply.error());
-      if (reply->status != 200) co_return api_failure(*reply);
-      const auto* job = reply->doc.if_object();
-      if (!job) co_return malformed(*reply);
+      AEGIS_CO_TRY(reply, co_await std::move(op), transport_failure);
+      if (reply.status != 200) co_return api_failure(reply);
+      const auto* job = reply.doc.if_object();
+      if (!job) co_return malformed(reply);
       const auto status = string_field(*job, "status");
       if (is_final(status)) {
-        show(*reply);
+        show(reply);
         co_return status == "succeeded" ? kExitOk : kExitFailed;
       }
       const auto now = clock.steady_now();
       if (now >= deadline) {
-        show(*reply);
+        show(reply);
         std::cerr << "aegis jobs " << command_ << ": timed out after " << format_seconds(timeout_seconds) << " s; job "
                   << id << " is still " << or_dash(status) << "\n";
         co_return kExitTimeout;
@@ -276,12 +273,11 @@ class Session {
       if (limit > 0) add("limit", std::to_string(limit));
       if (!next.empty()) add("cursor", next);
       auto op = call("GET", "/v1/jobs" + query, "", {}, 0ms);
-      auto reply = co_await std::move(op);
-      if (!reply) co_return transport_failure(reply.error());
-      if (reply->status != 200) co_return api_failure(*reply);
-      const auto* body = reply->doc.if_object();
+      AEGIS_CO_TRY(reply, co_await std::move(op), transport_failure);
+      if (reply.status != 200) co_return api_failure(reply);
+      const auto* body = reply.doc.if_object();
       const auto* data = body ? body->if_contains("data") : nullptr;
-      if (!data || !data->is_array()) co_return malformed(*reply);
+      if (!data || !data->is_array()) co_return malformed(reply);
       for (const auto& item : data->get_array()) {
         if (item.is_object()) jobs.push_back(item.get_object());
       }
@@ -289,7 +285,7 @@ class Session {
       more = has_more && has_more->is_bool() && has_more->get_bool();
       next = std::string(string_field(*body, "next_cursor"));
       if (!all || !more || next.empty()) {
-        if (page == 0) only_page = std::move(*reply);
+        if (page == 0) only_page = std::move(reply);
         break;
       }
     }

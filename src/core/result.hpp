@@ -89,3 +89,36 @@ class [[nodiscard]] Result<void> {
 };
 
 }  // namespace aegis
+
+// Early return on an error, for code that calls several Result-returning steps.
+//
+//   AEGIS_TRY(body, parse(request));                  // auto body = the value, or `return` the Error
+//   AEGIS_TRY(body, parse(request), fail, request);   // ... or `return fail(error, request)`
+//   AEGIS_TRY_VOID(check(request));                   // a Result<void>, or a value not needed
+//   AEGIS_CO_TRY(rows, co_await db.run(query));       // the same with co_return, in a coroutine
+//   AEGIS_CO_TRY_VOID(check(request), fail, request);
+//
+// Each is a statement that declares `var` (moved out of the Result) in the
+// enclosing scope; the expression is evaluated once. The handler is called by
+// name, so it may be a member function, an overload set or a lambda. No
+// statement expression is used, so `co_await` may appear in the expression.
+// A comma at the top level of the expression (template arguments) needs
+// parentheses around the expression.
+#define AEGIS_DETAIL_CAT2(a, b) a##b
+#define AEGIS_DETAIL_CAT(a, b) AEGIS_DETAIL_CAT2(a, b)
+#define AEGIS_DETAIL_HANDLER(handler, ...) handler
+#define AEGIS_DETAIL_ARGS(handler, ...) __VA_OPT__(, ) __VA_ARGS__
+// `ret (error)`, or `ret handler(error, args...)`.
+#define AEGIS_DETAIL_FAIL(ret, tmp, ...) \
+  ret __VA_OPT__(AEGIS_DETAIL_HANDLER(__VA_ARGS__))(std::move(tmp).error() __VA_OPT__(AEGIS_DETAIL_ARGS(__VA_ARGS__)))
+#define AEGIS_DETAIL_TRY(ret, tmp, var, expr, ...)                       \
+  auto tmp = (expr);                                                     \
+  if (!tmp.ok()) AEGIS_DETAIL_FAIL(ret, tmp __VA_OPT__(, ) __VA_ARGS__); \
+  auto var = std::move(tmp).value()
+#define AEGIS_DETAIL_TRY_VOID(ret, tmp, expr, ...) \
+  if (auto tmp = (expr); !tmp.ok()) AEGIS_DETAIL_FAIL(ret, tmp __VA_OPT__(, ) __VA_ARGS__)
+
+#define AEGIS_TRY(var, ...) AEGIS_DETAIL_TRY(return, AEGIS_DETAIL_CAT(aegis_try_, __COUNTER__), var, __VA_ARGS__)
+#define AEGIS_CO_TRY(var, ...) AEGIS_DETAIL_TRY(co_return, AEGIS_DETAIL_CAT(aegis_try_, __COUNTER__), var, __VA_ARGS__)
+#define AEGIS_TRY_VOID(...) AEGIS_DETAIL_TRY_VOID(return, AEGIS_DETAIL_CAT(aegis_try_, __COUNTER__), __VA_ARGS__)
+#define AEGIS_CO_TRY_VOID(...) AEGIS_DETAIL_TRY_VOID(co_return, AEGIS_DETAIL_CAT(aegis_try_, __COUNTER__), __VA_ARGS__)

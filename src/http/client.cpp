@@ -33,6 +33,9 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "core/cidr.hpp"
+#include "core/encoding.hpp"
+
 namespace aegis::http {
 
 namespace asio = boost::asio;
@@ -63,30 +66,6 @@ std::string_view trim(std::string_view s) noexcept {
   return s;
 }
 
-std::string base64(std::string_view in) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                       static_cast<unsigned char>(in[i + 2]);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
-  }
-  if (const std::size_t rest = in.size() - i; rest > 0) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    if (rest == 2) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += rest == 2 ? kAlphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
 std::optional<asio::ip::address> parse_ip(std::string_view host) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   error_code ec;
@@ -105,39 +84,6 @@ bool is_loopback_host(std::string_view host) {
   if (v == "localhost" || (v.size() > 10 && v.substr(v.size() - 10) == ".localhost")) return true;
   const auto ip = parse_ip(v);
   return ip && ip->is_loopback();
-}
-
-// "10.0.0.0/8" contains `ip`?
-bool cidr_contains(std::string_view cidr, const asio::ip::address& ip) {
-  const auto slash = cidr.find('/');
-  const auto network = parse_ip(cidr.substr(0, slash));
-  if (!network || network->is_v4() != ip.is_v4()) return false;
-  const std::string_view bits_text = cidr.substr(slash + 1);
-  int bits = 0;
-  if (bits_text.empty() || bits_text.size() > 3) return false;
-  for (char c : bits_text) {
-    if (c < '0' || c > '9') return false;
-    bits = bits * 10 + (c - '0');
-  }
-  std::vector<unsigned char> a;
-  std::vector<unsigned char> b;
-  if (ip.is_v4()) {
-    auto x = network->to_v4().to_bytes();
-    auto y = ip.to_v4().to_bytes();
-    a.assign(x.begin(), x.end());
-    b.assign(y.begin(), y.end());
-  } else {
-    auto x = network->to_v6().to_bytes();
-    auto y = ip.to_v6().to_bytes();
-    a.assign(x.begin(), x.end());
-    b.assign(y.begin(), y.end());
-  }
-  if (bits > static_cast<int>(a.size() * 8)) return false;
-  for (std::size_t i = 0; i < a.size() && bits > 0; ++i, bits -= 8) {
-    const unsigned mask = bits >= 8 ? 0xFFu : (0xFFu << (8 - bits)) & 0xFFu;
-    if ((a[i] & mask) != (b[i] & mask)) return false;
-  }
-  return true;
 }
 
 bool no_proxy_entry_matches(std::string_view entry, std::string_view host, const std::optional<asio::ip::address>& ip,
@@ -171,7 +117,10 @@ bool no_proxy_entry_matches(std::string_view entry, std::string_view host, const
     name = name.substr(0, colon);
   }
   if (entry_port && *entry_port != port) return false;
-  if (name.find('/') != std::string_view::npos) return ip && cidr_contains(name, *ip);
+  if (name.find('/') != std::string_view::npos) {
+    const auto cidr = parse_cidr(name);
+    return ip && cidr && cidr->contains(*ip);
+  }
   if (const auto entry_ip = parse_ip(name)) return ip && *ip == *entry_ip;
   if (name.substr(0, 2) == "*.") name.remove_prefix(1);
   if (!name.empty() && name.front() == '.') name.remove_prefix(1);
@@ -294,7 +243,9 @@ std::optional<Proxy> parse_proxy(std::string_view text, std::string& error) {
   p.port = (u.has_port() && u.port_number() != 0) ? u.port_number() : 80;
   p.authority = (u.host_type() == boost::urls::host_type::ipv6 ? "[" + p.host + "]" : p.host) + ":" +
                 std::to_string(p.port);
-  if (u.has_userinfo()) p.authorization = "Basic " + base64(std::string(u.user()) + ":" + std::string(u.password()));
+  if (u.has_userinfo()) {
+    p.authorization = "Basic " + base64_encode(std::string(u.user()) + ":" + std::string(u.password()));
+  }
   return p;
 }
 
@@ -554,18 +505,16 @@ class Exchange {
 
   static asio::awaitable<Result<ClientResponse>> buffered(std::shared_ptr<Exchange> self) {
     auto start_op = start(self);
-    auto started = co_await std::move(start_op);
-    if (!started) co_return std::move(started).error();
+    AEGIS_CO_TRY_VOID(co_await std::move(start_op));
     ClientResponse response;
     response.status = self->status_;
     response.headers = self->headers_;
     response.remote_ip = self->remote_ip_;
     for (;;) {
       auto next_op = next(self);
-      auto piece = co_await std::move(next_op);
-      if (!piece) co_return std::move(piece).error();
-      response.body.append(piece->data);
-      if (piece->done) break;
+      AEGIS_CO_TRY(piece, co_await std::move(next_op));
+      response.body.append(piece.data);
+      if (piece.done) break;
     }
     co_return response;
   }
@@ -619,9 +568,8 @@ class Exchange {
   }
 
   asio::awaitable<Result<void>> do_start() {
-    auto target = parse_target(request_.url);
-    if (!target) co_return std::move(target).error();
-    target_ = std::move(*target);
+    AEGIS_CO_TRY(target, parse_target(request_.url));
+    target_ = std::move(target);
     if (Clock::now() >= total_deadline_) co_return timeout_error();
 
     const std::string& proxy_text = target_.tls ? core_->options.https_proxy : core_->options.http_proxy;
@@ -952,16 +900,15 @@ class BeastHttpClient final : public HttpClient {
         co_return make_error(ErrorCode::upstream_error, "reading the response body: cancelled");
       }
       auto next = Exchange::next(exchange);
-      auto piece = co_await run_on(strand, std::move(next));
-      if (!piece) co_return std::move(piece).error();
-      if (!piece->data.empty()) {
-        const bool more = co_await sink.on_data(piece->data);
+      AEGIS_CO_TRY(piece, co_await run_on(strand, std::move(next)));
+      if (!piece.data.empty()) {
+        const bool more = co_await sink.on_data(piece.data);
         if (!more) {
           exchange->abandon();
           co_return Result<void>{};
         }
       }
-      if (piece->done) co_return Result<void>{};
+      if (piece.done) co_return Result<void>{};
     }
   }
 

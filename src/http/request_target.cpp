@@ -11,18 +11,6 @@ Error not_normal(std::string_view why) {
   return make_error(ErrorCode::invalid_request, "request path is not in normal form: " + std::string(why));
 }
 
-// An encoded '/' or '\' would split into a different route after decoding
-// on a proxy or handler that decodes differently; refuse rather than guess.
-bool has_encoded_separator(std::string_view segment) {
-  for (std::size_t i = 0; i + 2 < segment.size(); ++i) {
-    if (segment[i] != '%') continue;
-    const char hi = segment[i + 1];
-    const char lo = static_cast<char>(segment[i + 2] | 0x20);
-    if ((hi == '2' && lo == 'f') || (hi == '5' && lo == 'c')) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 Result<RequestTarget> parse_request_target(std::string_view target) {
@@ -42,30 +30,28 @@ Result<RequestTarget> parse_request_target(std::string_view target) {
 
   RequestTarget out;
   if (url.has_query()) out.query = std::string(url.encoded_query());
-  std::string_view encoded = url.encoded_path();
+  const std::string_view encoded = url.encoded_path();
   if (encoded.empty() || encoded == "/") {  // absolute form may have an empty path: it means "/"
     out.path = "/";
     return out;
   }
   if (encoded.front() != '/') return make_error(ErrorCode::invalid_request, "malformed request target");
-  encoded.remove_prefix(1);
-  out.path.reserve(encoded.size() + 1);
-  for (;;) {
-    const auto slash = encoded.find('/');
-    const std::string_view segment = encoded.substr(0, slash);
+  // Boost.URL's segment views hide a leading "/./" (its own spelling of a
+  // path that starts with "//"), so that "." segment is refused here.
+  if (encoded.starts_with("/./")) return not_normal("'.' or '..' segment");
+  out.path.reserve(encoded.size());
+  // The parse above refused malformed percent-encoding; each segment is
+  // decoded on its own, so a decoded '/' can only have been "%2F".
+  for (const urls::pct_string_view segment : url.encoded_segments()) {
     if (segment.empty()) return not_normal("empty segment");
-    if (has_encoded_separator(segment)) return not_normal("encoded '/' or '\\'");
-    auto pct = urls::make_pct_string_view(segment);
-    if (!pct) return make_error(ErrorCode::invalid_request, "malformed percent-encoding in the request path");
-    std::string decoded = pct->decode();
+    const std::string decoded = segment.decode();
+    if (decoded.find_first_of("/\\") != std::string::npos) return not_normal("encoded '/' or '\\'");
     if (decoded == "." || decoded == "..") return not_normal("'.' or '..' segment");
     for (unsigned char c : decoded) {
       if (c < 0x20 || c == 0x7f) return not_normal("control character");
     }
     out.path += '/';
     out.path += decoded;
-    if (slash == std::string_view::npos) break;
-    encoded.remove_prefix(slash + 1);
   }
   return out;
 }

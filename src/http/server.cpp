@@ -15,11 +15,13 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 
+#include <array>
 #include <atomic>
 #include <mutex>
 #include <random>
 #include <unordered_set>
 
+#include "core/encoding.hpp"
 #include "http/json_response.hpp"
 #include "http/request_target.hpp"
 
@@ -48,14 +50,8 @@ constexpr auto kCutOffGrace = std::chrono::seconds(1);
 
 std::string generate_request_id() {
   thread_local std::mt19937_64 rng{std::random_device{}() ^ (static_cast<std::uint64_t>(std::random_device{}()) << 32)};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id = "req_";
-  id.resize(4 + 24);
-  std::uint64_t a = rng();
-  std::uint64_t b = rng();
-  for (int i = 0; i < 16; ++i) id[4 + i] = kHex[(a >> (i * 4)) & 0xF];
-  for (int i = 0; i < 8; ++i) id[20 + i] = kHex[(b >> (i * 4)) & 0xF];
-  return id;
+  const std::array<std::uint64_t, 2> words{rng(), rng()};
+  return "req_" + hex_encode(std::span(reinterpret_cast<const unsigned char*>(words.data()), 12));  // 24 digits
 }
 
 bool acceptable_request_id(std::string_view id) noexcept {

@@ -54,7 +54,7 @@ Result<Money> parse_monthly_budget(double usd) {
 }
 
 Result<store::Team> create_team(store::TeamStore& teams, const Clock& clock, const TeamInput& input) {
-  if (auto ok = validate_team_name(input.name); !ok) return ok.error();
+  AEGIS_TRY_VOID(validate_team_name(input.name));
   if (input.monthly_budget.micros < 0) return bad_budget();
   store::Team team;
   team.name = input.name;
@@ -74,7 +74,7 @@ Result<store::Team> update_team(store::TeamStore& teams, const std::string& name
 }
 
 Result<CreatedKey> create_key(store::KeyStore& keys, const Clock& clock, const std::string& team) {
-  if (auto ok = validate_team_name(team); !ok) return ok.error();
+  AEGIS_TRY_VOID(validate_team_name(team));
   for (int attempt = 1;; ++attempt) {
     CreatedKey out{generate_key(), {}};
     store::ApiKeyRecord record;
@@ -98,11 +98,10 @@ KeyInfo key_info(const store::ApiKeyRecord& record) {
 }
 
 Result<std::vector<KeyInfo>> list_keys(store::KeyStore& keys, const std::optional<std::string>& team) {
-  auto records = keys.list_keys(team);
-  if (!records) return std::move(records).error();
+  AEGIS_TRY(records, keys.list_keys(team));
   std::vector<KeyInfo> out;
-  out.reserve(records->size());
-  for (const auto& r : *records) out.push_back(key_info(r));
+  out.reserve(records.size());
+  for (const auto& r : records) out.push_back(key_info(r));
   return out;
 }
 

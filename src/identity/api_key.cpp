@@ -7,6 +7,8 @@
 #include <array>
 #include <stdexcept>
 
+#include "core/encoding.hpp"
+
 namespace aegis::identity {
 
 namespace {
@@ -19,48 +21,11 @@ constexpr std::size_t kSecretChars = (kSecretBytes * 8 + 5) / 6;  // 43 base64ur
 constexpr std::size_t kKeyChars = kPrefix.size() + kIdChars + 1 + kSecretChars;
 constexpr std::size_t kListedSecretChars = 4;
 
-constexpr char kHex[] = "0123456789abcdef";
-constexpr char kB64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 template <std::size_t N>
 std::array<unsigned char, N> random_bytes() {
   std::array<unsigned char, N> out{};
   if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1) {
     throw std::runtime_error("the system random number generator failed");
-  }
-  return out;
-}
-
-std::string to_hex(const unsigned char* data, std::size_t n) {
-  std::string out;
-  out.reserve(n * 2);
-  for (std::size_t i = 0; i < n; ++i) {
-    out.push_back(kHex[data[i] >> 4]);
-    out.push_back(kHex[data[i] & 0x0f]);
-  }
-  return out;
-}
-
-std::string to_base64url(const unsigned char* data, std::size_t n) {
-  std::string out;
-  out.reserve((n * 8 + 5) / 6);
-  std::size_t i = 0;
-  for (; i + 3 <= n; i += 3) {
-    const std::uint32_t v = (std::uint32_t{data[i]} << 16) | (std::uint32_t{data[i + 1]} << 8) | data[i + 2];
-    out.push_back(kB64Url[(v >> 18) & 63]);
-    out.push_back(kB64Url[(v >> 12) & 63]);
-    out.push_back(kB64Url[(v >> 6) & 63]);
-    out.push_back(kB64Url[v & 63]);
-  }
-  if (n - i == 1) {
-    const std::uint32_t v = std::uint32_t{data[i]} << 16;
-    out.push_back(kB64Url[(v >> 18) & 63]);
-    out.push_back(kB64Url[(v >> 12) & 63]);
-  } else if (n - i == 2) {
-    const std::uint32_t v = (std::uint32_t{data[i]} << 16) | (std::uint32_t{data[i + 1]} << 8);
-    out.push_back(kB64Url[(v >> 18) & 63]);
-    out.push_back(kB64Url[(v >> 12) & 63]);
-    out.push_back(kB64Url[(v >> 6) & 63]);
   }
   return out;
 }
@@ -76,8 +41,8 @@ NewKey generate_key() {
   const auto id_bytes = random_bytes<kIdBytes>();
   auto secret_bytes = random_bytes<kSecretBytes>();
   NewKey k;
-  k.id = to_hex(id_bytes.data(), id_bytes.size());
-  const std::string secret = to_base64url(secret_bytes.data(), secret_bytes.size());
+  k.id = hex_encode(id_bytes);
+  const std::string secret = base64url_encode(secret_bytes);
   OPENSSL_cleanse(secret_bytes.data(), secret_bytes.size());
   k.key.reserve(kKeyChars);
   k.key.append(kPrefix).append(k.id).append("_").append(secret);
@@ -92,7 +57,7 @@ std::string hash_key(std::string_view key) {
   if (EVP_Digest(key.data(), key.size(), md.data(), &len, EVP_sha256(), nullptr) != 1) {
     throw std::runtime_error("SHA-256 is unavailable");
   }
-  return to_hex(md.data(), len);
+  return hex_encode(std::span(md.data(), len));
 }
 
 std::optional<std::string> key_id_of(std::string_view key) {

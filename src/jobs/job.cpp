@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include "core/encoding.hpp"
+
 namespace aegis::jobs {
 
 namespace {
@@ -28,17 +30,11 @@ std::string new_job_id(std::int64_t created_at_ms) {
   if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
     throw std::runtime_error("the system random number generator failed");
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "job_";
-  out.reserve(4 + 12 + bytes.size() * 2);
-  // 48 bits of milliseconds last until the year 10889; negative times clamp to 0.
+  // 48 bits of milliseconds, big-endian, last until the year 10889; negative times clamp to 0.
   const auto ms = static_cast<std::uint64_t>(created_at_ms < 0 ? 0 : created_at_ms);
-  for (int shift = 44; shift >= 0; shift -= 4) out.push_back(kHex[(ms >> shift) & 0x0f]);
-  for (unsigned char b : bytes) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 0x0f]);
-  }
-  return out;
+  std::array<unsigned char, 6> time{};
+  for (std::size_t i = 0; i < time.size(); ++i) time[i] = static_cast<unsigned char>(ms >> (40 - 8 * i));
+  return "job_" + hex_encode(time) + hex_encode(bytes);
 }
 
 }  // namespace aegis::jobs

@@ -81,7 +81,7 @@ Result<JobRequest> parse_job_request(const json::object& body, const RequestLimi
   TextTally text(limits.max_text_bytes);
   if (prompt) {
     if (!prompt->is_string() || prompt->get_string().empty()) return invalid("prompt must be a non-empty string");
-    if (auto within = text.add(prompt->get_string().size()); !within.ok()) return within.error();
+    AEGIS_TRY_VOID(text.add(prompt->get_string().size()));
     Message message;
     message.text = std::string(prompt->get_string());
     out.chat.messages.push_back(std::move(message));

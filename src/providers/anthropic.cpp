@@ -25,9 +25,8 @@ class AnthropicProvider final : public HttpProvider {
     auto http_request = make_request("POST", config_.base_url + "/v1/messages",
                                      to_json(wire::anthropic::write_chat_request(upstream, request.model)));
     add_auth(http_request);
-    auto json = co_await exchange_json(std::move(http_request), kMapError);
-    if (!json.ok()) co_return std::move(json).error();
-    co_return wire::anthropic::parse_chat_response(*json);
+    AEGIS_CO_TRY(json, co_await exchange_json(std::move(http_request), kMapError));
+    co_return wire::anthropic::parse_chat_response(json);
   }
 
   boost::asio::awaitable<Result<void>> stream(const ChatRequest& request, DeltaSink& sink) override {

@@ -13,18 +13,15 @@ class AttributedProvider final : public LLMProvider {
   explicit AttributedProvider(std::unique_ptr<LLMProvider> inner) : inner_(std::move(inner)) {}
 
   boost::asio::awaitable<Result<Completion>> complete(const ChatRequest& request) override {
-    auto result = co_await inner_->complete(request);
-    if (!result.ok()) co_return attributed(std::move(result).error());
+    AEGIS_CO_TRY(result, co_await inner_->complete(request), attributed);
     co_return result;
   }
   boost::asio::awaitable<Result<void>> stream(const ChatRequest& request, DeltaSink& sink) override {
-    auto result = co_await inner_->stream(request, sink);
-    if (!result.ok()) co_return attributed(std::move(result).error());
-    co_return result;
+    AEGIS_CO_TRY_VOID(co_await inner_->stream(request, sink), attributed);
+    co_return Result<void>{};
   }
   boost::asio::awaitable<Result<Embeddings>> embed(const EmbedRequest& request) override {
-    auto result = co_await inner_->embed(request);
-    if (!result.ok()) co_return attributed(std::move(result).error());
+    AEGIS_CO_TRY(result, co_await inner_->embed(request), attributed);
     co_return result;
   }
   boost::asio::awaitable<bool> health_check() override { return inner_->health_check(); }

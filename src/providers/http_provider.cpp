@@ -92,13 +92,12 @@ boost::asio::awaitable<Result<boost::json::value>> HttpProvider::exchange_json(h
                                                                               const ErrorMapper& map_error) {
   auto permit = try_acquire();
   if (!permit) co_return saturated();
-  auto response = co_await client_.send(request);
-  if (!response.ok()) co_return transport_failure(std::move(response).error());
-  if (!is_success(response->status)) {
-    co_return map_error(response->status, response->body, response->header("retry-after"));
+  AEGIS_CO_TRY(response, co_await client_.send(request), transport_failure);
+  if (!is_success(response.status)) {
+    co_return map_error(response.status, response.body, response.header("retry-after"));
   }
   boost::system::error_code ec;
-  auto value = boost::json::parse(response->body, ec);
+  auto value = boost::json::parse(response.body, ec);
   if (ec) {
     co_return make_error(ErrorCode::upstream_error, "malformed " + config_.type + " response from provider '" +
                                                         config_.name + "': not JSON");

@@ -13,7 +13,7 @@ class OllamaStreamDecoding final : public StreamDecoding {
   Result<std::vector<StreamEvent>> feed(std::string_view bytes) override {
     std::vector<StreamEvent> out;
     for (const auto& line : lines_.feed(bytes)) {
-      if (auto r = decode(line, out); !r.ok()) return std::move(r).error();
+      AEGIS_TRY_VOID(decode(line, out));
     }
     return out;
   }
@@ -21,7 +21,7 @@ class OllamaStreamDecoding final : public StreamDecoding {
     std::vector<StreamEvent> out;
     const std::string rest = lines_.take_rest();
     if (rest.find_first_not_of(" \t\r\n") != std::string::npos) {
-      if (auto r = decode(rest, out); !r.ok()) return std::move(r).error();
+      AEGIS_TRY_VOID(decode(rest, out));
     }
     return out;
   }
@@ -29,9 +29,8 @@ class OllamaStreamDecoding final : public StreamDecoding {
 
  private:
   Result<void> decode(std::string_view line, std::vector<StreamEvent>& out) {
-    auto events = decoder_.feed(line);
-    if (!events.ok()) return std::move(events).error();
-    for (auto& e : *events) out.push_back(std::move(e));
+    AEGIS_TRY(events, decoder_.feed(line));
+    for (auto& e : events) out.push_back(std::move(e));
     return {};
   }
   http::NdjsonParser lines_;
@@ -51,9 +50,8 @@ class OllamaProvider final : public HttpProvider {
     auto http_request = make_request("POST", config_.base_url + "/api/chat",
                                      to_json(wire::ollama::write_chat_request(upstream, request.model)));
     add_auth(http_request);
-    auto json = co_await exchange_json(std::move(http_request), kMapError);
-    if (!json.ok()) co_return std::move(json).error();
-    co_return wire::ollama::parse_chat_response(*json);
+    AEGIS_CO_TRY(json, co_await exchange_json(std::move(http_request), kMapError));
+    co_return wire::ollama::parse_chat_response(json);
   }
 
   boost::asio::awaitable<Result<void>> stream(const ChatRequest& request, DeltaSink& sink) override {
@@ -70,9 +68,8 @@ class OllamaProvider final : public HttpProvider {
     auto http_request = make_request("POST", config_.base_url + "/api/embed",
                                      to_json(wire::ollama::write_embed_request(request, request.model)));
     add_auth(http_request);
-    auto json = co_await exchange_json(std::move(http_request), kMapError);
-    if (!json.ok()) co_return std::move(json).error();
-    co_return wire::ollama::parse_embed_response(*json);
+    AEGIS_CO_TRY(json, co_await exchange_json(std::move(http_request), kMapError));
+    co_return wire::ollama::parse_embed_response(json);
   }
 
   boost::asio::awaitable<bool> health_check() override {

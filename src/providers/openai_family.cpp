@@ -18,9 +18,8 @@ boost::asio::awaitable<Result<Completion>> OpenAiFamilyProvider::complete(const 
   if (!model_in_body()) body.erase("model");
   auto http_request = make_request("POST", chat_url(request.model), to_json(body));
   for (auto& h : auth_headers()) http_request.headers.push_back(std::move(h));
-  auto json = co_await exchange_json(std::move(http_request), kMapError);
-  if (!json.ok()) co_return std::move(json).error();
-  co_return wire::openai::parse_chat_response(*json);
+  AEGIS_CO_TRY(json, co_await exchange_json(std::move(http_request), kMapError));
+  co_return wire::openai::parse_chat_response(json);
 }
 
 boost::asio::awaitable<Result<void>> OpenAiFamilyProvider::stream(const ChatRequest& request, DeltaSink& sink) {
@@ -40,9 +39,8 @@ boost::asio::awaitable<Result<Embeddings>> OpenAiFamilyProvider::embed(const Emb
   if (!model_in_body()) body.erase("model");
   auto http_request = make_request("POST", embeddings_url(request.model), to_json(body));
   for (auto& h : auth_headers()) http_request.headers.push_back(std::move(h));
-  auto json = co_await exchange_json(std::move(http_request), kMapError);
-  if (!json.ok()) co_return std::move(json).error();
-  co_return wire::openai::parse_embed_response(*json);
+  AEGIS_CO_TRY(json, co_await exchange_json(std::move(http_request), kMapError));
+  co_return wire::openai::parse_embed_response(json);
 }
 
 boost::asio::awaitable<bool> OpenAiFamilyProvider::health_check() {

@@ -2,6 +2,7 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 #include <stdexcept>
@@ -11,20 +12,6 @@
 namespace aegis::resilience {
 
 namespace {
-
-using Bytes = std::array<std::uint8_t, 16>;
-
-// IPv6 bytes of an address; IPv4 as ::ffff:a.b.c.d. nullopt when unparseable.
-std::optional<Bytes> address_bytes(std::string_view text) {
-  if (text.empty()) return std::nullopt;
-  boost::system::error_code ec;
-  const auto address = boost::asio::ip::make_address(std::string(text), ec);
-  if (ec) return std::nullopt;
-  if (address.is_v4()) {
-    return boost::asio::ip::make_address_v6(boost::asio::ip::v4_mapped, address.to_v4()).to_bytes();
-  }
-  return address.to_v6().to_bytes();
-}
 
 void append_utf8(std::string& out, std::uint32_t cp) {
   if (cp < 0x80) {
@@ -80,6 +67,13 @@ char simple_escape(char e) noexcept {
   }
 }
 
+// Built-in and configured blocks alike; the config loader refuses a malformed one first.
+Cidr parse_local_cidr(std::string_view text) {
+  auto cidr = parse_cidr(text);
+  if (!cidr) throw std::invalid_argument("egress.local_cidrs: invalid CIDR '" + std::string(text) + "'");
+  return *cidr;
+}
+
 }  // namespace
 
 std::string decode_json_string_escapes(std::string_view text) {
@@ -122,34 +116,6 @@ std::string decode_json_string_escapes(std::string_view text) {
   return out;
 }
 
-bool ClassifierEgressGuard::Network::contains(const Bytes& address) const noexcept {
-  const unsigned whole = prefix / 8;
-  for (unsigned i = 0; i < whole; ++i) {
-    if (address[i] != bytes[i]) return false;
-  }
-  const unsigned rest = prefix % 8;
-  if (rest == 0) return true;
-  const auto mask = static_cast<std::uint8_t>(0xFF << (8 - rest));
-  return (address[whole] & mask) == (bytes[whole] & mask);
-}
-
-ClassifierEgressGuard::Network ClassifierEgressGuard::parse_network(std::string_view cidr) {
-  const auto slash = cidr.find('/');
-  const std::string_view address_text = cidr.substr(0, slash);
-  std::optional<Bytes> bytes = address_bytes(address_text);
-  unsigned bits = 0;
-  bool ok = bytes.has_value() && slash != std::string_view::npos;
-  if (ok) {
-    const auto prefix = cidr.substr(slash + 1);
-    auto [end, ec] = std::from_chars(prefix.data(), prefix.data() + prefix.size(), bits);
-    const bool v4 = address_text.find(':') == std::string_view::npos;
-    ok = ec == std::errc{} && end == prefix.data() + prefix.size() && !prefix.empty() && bits <= (v4 ? 32u : 128u);
-    if (v4) bits += 96;
-  }
-  if (!ok) throw std::invalid_argument("egress.local_cidrs: invalid CIDR '" + std::string(cidr) + "'");
-  return Network{*bytes, bits};
-}
-
 ClassifierEgressGuard::ClassifierEgressGuard(const config::EgressConfig& config, const classify::Classifier& classifier,
                                              const compliance::EgressDetector* detector, telemetry::Registry& metrics)
     : classifier_(classifier),
@@ -167,18 +133,17 @@ ClassifierEgressGuard::ClassifierEgressGuard(const config::EgressConfig& config,
   }
   for (std::string_view builtin :
        {"127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "::1/128", "fc00::/7"}) {
-    networks_.push_back(parse_network(builtin));
+    networks_.push_back(parse_local_cidr(builtin));
   }
-  for (const auto& cidr : config.local_cidrs) networks_.push_back(parse_network(cidr));
+  for (const auto& cidr : config.local_cidrs) networks_.push_back(parse_local_cidr(cidr));
 }
 
 bool ClassifierEgressGuard::is_local_address(std::string_view remote_ip) const {
-  const auto bytes = address_bytes(remote_ip);
-  if (!bytes) return false;
-  for (const auto& network : networks_) {
-    if (network.contains(*bytes)) return true;
-  }
-  return false;
+  if (remote_ip.empty()) return false;
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(std::string(remote_ip), ec);
+  if (ec) return false;
+  return std::ranges::any_of(networks_, [&](const Cidr& network) { return network.contains(address); });
 }
 
 void ClassifierEgressGuard::warn_declared_local_once(std::string_view provider, std::string_view remote_ip) {

@@ -18,8 +18,6 @@
 // raw; the most restrictive result wins, so decoding can only make the guard
 // stricter. A body without a backslash has no escapes and is classified once,
 // as is. Other encodings (base64 payloads, images) are not decoded.
-#include <array>
-#include <cstdint>
 #include <mutex>
 #include <set>
 #include <string>
@@ -29,6 +27,7 @@
 #include "classify/classifier.hpp"
 #include "compliance/egress_detector.hpp"
 #include "config/config.hpp"
+#include "core/cidr.hpp"
 #include "resilience/egress_guard.hpp"
 #include "telemetry/metrics.hpp"
 
@@ -52,18 +51,9 @@ class ClassifierEgressGuard final : public EgressGuard {
   void watch(std::string_view provider) { blocked_.with({std::string(provider)}); }
 
  private:
-  // An address block over IPv6 bytes; IPv4 blocks are stored IPv4-mapped
-  // (::ffff:a.b.c.d, prefix + 96), so one comparison serves both families
-  // and the mapped form of a local IPv4 address is local too.
-  struct Network {
-    std::array<std::uint8_t, 16> bytes{};
-    unsigned prefix = 0;
-    bool contains(const std::array<std::uint8_t, 16>& address) const noexcept;
-  };
-  static Network parse_network(std::string_view cidr);
   void warn_declared_local_once(std::string_view provider, std::string_view remote_ip);
 
-  std::vector<Network> networks_;
+  std::vector<Cidr> networks_;
   const classify::Classifier& classifier_;
   const compliance::EgressDetector* detector_;
   telemetry::CounterFamily& blocked_;

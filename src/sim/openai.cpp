@@ -6,6 +6,7 @@
 
 #include <cctype>
 
+#include "core/encoding.hpp"
 #include "core/json.hpp"
 #include "sim/protocols.hpp"
 

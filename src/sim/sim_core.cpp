@@ -1,15 +1,13 @@
 #include "sim/sim_core.hpp"
 
-#include "http/router.hpp"
-
 #include <boost/json/parse.hpp>
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <cstring>
 
 #include "core/json.hpp"
+#include "http/router.hpp"
 #include "sim/protocols.hpp"
 
 namespace aegis::sim::detail {
@@ -155,38 +153,6 @@ std::vector<float> embed_text(std::string_view text, std::size_t dimensions) {
   norm = std::sqrt(norm);
   std::vector<float> out(dimensions);
   for (std::size_t d = 0; d < dimensions; ++d) out[d] = static_cast<float>(norm > 0 ? sum[d] / norm : 0.0);
-  return out;
-}
-
-std::string base64_floats(const std::vector<float>& values) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string bytes;
-  bytes.reserve(values.size() * 4);
-  for (float f : values) {
-    std::uint32_t bits;
-    std::memcpy(&bits, &f, sizeof bits);
-    for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<char>((bits >> (8 * i)) & 0xFF));
-  }
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    const std::uint32_t n = (static_cast<unsigned char>(bytes[i]) << 16) |
-                            (static_cast<unsigned char>(bytes[i + 1]) << 8) | static_cast<unsigned char>(bytes[i + 2]);
-    out.push_back(kAlphabet[(n >> 18) & 63]);
-    out.push_back(kAlphabet[(n >> 12) & 63]);
-    out.push_back(kAlphabet[(n >> 6) & 63]);
-    out.push_back(kAlphabet[n & 63]);
-  }
-  const std::size_t rest = bytes.size() - i;
-  if (rest > 0) {
-    std::uint32_t n = static_cast<unsigned char>(bytes[i]) << 16;
-    if (rest == 2) n |= static_cast<unsigned char>(bytes[i + 1]) << 8;
-    out.push_back(kAlphabet[(n >> 18) & 63]);
-    out.push_back(kAlphabet[(n >> 12) & 63]);
-    out.push_back(rest == 2 ? kAlphabet[(n >> 6) & 63] : '=');
-    out.push_back('=');
-  }
   return out;
 }
 

@@ -78,8 +78,6 @@ std::string hex_id(std::uint64_t seed, std::size_t digits);
 // A unit-length embedding: the sum of one pseudo-random vector per word
 // (lower-cased alphanumeric runs), so texts sharing words are similar.
 std::vector<float> embed_text(std::string_view text, std::size_t dimensions);
-// Little-endian float32 bytes in standard base64 (OpenAI encoding_format=base64).
-std::string base64_floats(const std::vector<float>& values);
 // JSON array text with the shortest round-trip form of each float.
 void append_float_array(std::string& out, const std::vector<float>& values);
 

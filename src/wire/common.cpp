@@ -2,10 +2,12 @@
 
 #include <boost/json/parse.hpp>
 
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <limits>
 
+#include "core/encoding.hpp"
 #include "core/json.hpp"
 
 namespace aegis::wire {
@@ -138,10 +140,9 @@ std::string synthesize_tool_call_id(std::string_view name, std::string_view argu
   mix(name);
   mix(arguments);
   mix(std::to_string(ordinal));
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string id = "call_";
-  for (int i = 0; i < 16; ++i) id += hex[(h >> (60 - 4 * i)) & 0xF];
-  return id;
+  std::array<unsigned char, 8> bytes{};
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<unsigned char>(h >> (56 - 8 * i));
+  return "call_" + hex_encode(bytes);
 }
 
 // ---- Strict field access -------------------------------------------------------

@@ -1,11 +1,10 @@
 #include "wire/openai.hpp"
 
-#include <bit>
-
 #include <boost/json/parse.hpp>
 
 #include <algorithm>
 
+#include "core/encoding.hpp"
 #include "core/json.hpp"
 #include "wire/common.hpp"
 
@@ -695,29 +694,6 @@ Result<Embeddings> parse_embed_response(const json::value& body) {
     return e;
   });
 }
-
-namespace {
-// OpenAI's base64 form: the vector's little-endian float32 bytes, base64-encoded.
-std::string base64_floats(const std::vector<float>& vector) {
-  static_assert(std::endian::native == std::endian::little, "base64 embeddings assume a little-endian host");
-  const auto* bytes = reinterpret_cast<const unsigned char*>(vector.data());
-  const std::size_t n = vector.size() * sizeof(float);
-  std::string out(4 * ((n + 2) / 3), '\0');
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::size_t o = 0;
-  for (std::size_t i = 0; i < n; i += 3) {
-    const std::uint32_t b0 = bytes[i];
-    const std::uint32_t b1 = i + 1 < n ? bytes[i + 1] : 0;
-    const std::uint32_t b2 = i + 2 < n ? bytes[i + 2] : 0;
-    const std::uint32_t triple = (b0 << 16) | (b1 << 8) | b2;
-    out[o++] = kAlphabet[(triple >> 18) & 0x3F];
-    out[o++] = kAlphabet[(triple >> 12) & 0x3F];
-    out[o++] = i + 1 < n ? kAlphabet[(triple >> 6) & 0x3F] : '=';
-    out[o++] = i + 2 < n ? kAlphabet[triple & 0x3F] : '=';
-  }
-  return out;
-}
-}  // namespace
 
 json::object write_embed_response(const Embeddings& embeddings, bool base64) {
   json::array data;

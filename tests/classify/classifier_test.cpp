@@ -355,6 +355,12 @@ TEST(ClassifierSecrets, BroaderCredentials) {
     EXPECT_EQ(level_of(text), Level::CONFIDENTIAL) << text;
   };
   key("Authorization: Basic YWxpY2U6UzNjcjN0UHch", "YWxpY2U6UzNjcjN0UHch");  // alice:S3cr3tPw!
+  // Basic values are read leniently: padded or not, either base64 alphabet.
+  key("Authorization: Basic YWxpY2U6eD4+P1RvazNuIQ==", "YWxpY2U6eD4+P1RvazNuIQ==");  // alice:x>>?Tok3n!
+  key("Authorization: Basic YWxpY2U6eD4+P1RvazNuIQ", "YWxpY2U6eD4+P1RvazNuIQ");
+  key("Authorization: Basic YWxpY2U6eD4-P1RvazNuIQ", "YWxpY2U6eD4-P1RvazNuIQ");
+  key("Authorization: Basic Ym9iOkh1bnRlcjI_Pw==", "Ym9iOkh1bnRlcjI_Pw==");  // bob:Hunter2??
+  EXPECT_TRUE(found("Authorization: Basic YWxpY2U6eD4+P1Rva~NuIQ==").empty());  // '~' is no base64 letter
   key("curl -H 'Authorization: Token " + body.substr(0, 32) + "'", body.substr(0, 32));
   key("authorization=" + body.substr(0, 40), body.substr(0, 40));
   key("https://hooks.slack.com/services/T0A1B2C3D/B0E1F2G3H/" + body.substr(0, 24),

@@ -7,6 +7,15 @@
 namespace aegis {
 namespace {
 
+TEST(FormatRfc3339, WritesUtcWithMilliseconds) {
+  EXPECT_EQ(format_rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(format_rfc3339_ms(1795790752123), "2026-11-27T14:45:52.123Z");
+  EXPECT_EQ(format_rfc3339_ms(1709164800000), "2024-02-29T00:00:00.000Z");
+  EXPECT_EQ(format_rfc3339_ms(253402300799999), "9999-12-31T23:59:59.999Z");
+  EXPECT_EQ(format_rfc3339_ms(-1), "1969-12-31T23:59:59.999Z");  // before the epoch: floored, not negative
+  EXPECT_EQ(format_rfc3339_ms(951782400005), "2000-02-29T00:00:00.005Z");
+}
+
 TEST(ParseRfc3339, ReadsUtcTimestamps) {
   EXPECT_EQ(parse_rfc3339_ms("1970-01-01T00:00:00Z"), 0);
   EXPECT_EQ(parse_rfc3339_ms("2026-11-27T14:45:52.123Z"), 1795790752123);

@@ -119,11 +119,6 @@ TEST(SimEmbeddings, DeterministicUnitLengthAndWordSensitive) {
   EXPECT_EQ(embed_text("", 16).size(), 16u);
 }
 
-TEST(SimEmbeddings, Base64IsLittleEndianFloat32) {
-  EXPECT_EQ(base64_floats({1.0f}), "AACAPw==");
-  EXPECT_EQ(base64_floats({0.0f, 1.0f}), "AAAAAAAAgD8=");
-}
-
 TEST(SimFaults, CountThenClears) {
   FaultPlan plan;
   ASSERT_TRUE(plan.set("status_429", 2, std::nullopt).ok());

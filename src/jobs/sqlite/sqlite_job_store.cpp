@@ -353,9 +353,8 @@ struct SqliteJobStore::Impl {
   };
   Result<Sealed> seal(const std::string& id, std::string_view column, const std::string& plaintext) const {
     if (plaintext.empty()) return Sealed{std::nullopt, column == kResultColumn};
-    auto sealed = cipher->seal(id, column, plaintext);
-    if (!sealed) return std::move(sealed).error();
-    return Sealed{std::move(*sealed)};
+    AEGIS_TRY(sealed, cipher->seal(id, column, plaintext));
+    return Sealed{std::move(sealed)};
   }
 
   bool keeps_requests(const std::string& team) const {
@@ -399,7 +398,7 @@ struct SqliteJobStore::Impl {
     }
     if (finished.empty()) return;
     auto dropped = transaction<bool>(op, [&]() -> Result<bool> {
-      if (auto r = drop_requests(finished, op); !r.ok()) return r.error();
+      AEGIS_TRY_VOID(drop_requests(finished, op));
       return true;
     });
     if (!dropped) throw std::runtime_error(dropped.error().message);
@@ -420,9 +419,8 @@ struct SqliteJobStore::Impl {
     if (auto bad = validate(job)) return Result<SubmitResult>(std::move(*bad));
     int rc = SQLITE_OK;
     if (job.idempotency_key) {
-      auto first = select_job(kByIdempotencyKey, job.team, *job.idempotency_key, op);
-      if (!first.ok()) return first.error();
-      if (*first) return Result<SubmitResult>(SubmitResult{std::move(**first), true});
+      AEGIS_TRY(first, select_job(kByIdempotencyKey, job.team, *job.idempotency_key, op));
+      if (first) return Result<SubmitResult>(SubmitResult{std::move(*first), true});
     }
     if (queued >= options.max_queue_depth) {
       Error e = make_error(ErrorCode::rate_limited, "the job queue is full (" +
@@ -511,18 +509,16 @@ struct SqliteJobStore::Impl {
         Use st(raw, TextLifetime::borrowed);
         st.bind(1, now_ms);
         st.bind(2, expired_at_or_before);
-        auto failed = read_all(st, op);
-        if (!failed) return std::move(failed).error();
-        report.failed = std::move(*failed);
+        AEGIS_TRY(failed, read_all(st, op));
+        report.failed = std::move(failed);
       }
-      if (auto dropped = drop_requests(report.failed, op); !dropped.ok()) return dropped.error();
+      AEGIS_TRY_VOID(drop_requests(report.failed, op));
       sqlite3_stmt* raw = statement(kRequeueLost, rc);
       if (!raw) return db_error(op, rc);
       Use st(raw, TextLifetime::borrowed);
       st.bind(1, expired_at_or_before);
-      auto requeued = read_all(st, op);
-      if (!requeued) return std::move(requeued).error();
-      report.requeued = std::move(*requeued);
+      AEGIS_TRY(requeued, read_all(st, op));
+      report.requeued = std::move(requeued);
       sort_oldest_first(report.failed);
       sort_oldest_first(report.requeued);
       return report;
@@ -573,11 +569,9 @@ Result<SubmitResult> SqliteJobStore::submit(const Job& job) {
   // A refused submit (full queue, duplicate id) wrote nothing, so rolling its
   // transaction back on the way out loses nothing.
   return impl_->transaction<SubmitResult>(op, [&]() -> Result<SubmitResult> {
-    auto queued = impl_->queued_count(op);
-    if (!queued) return std::move(queued).error();
-    auto one = impl_->submit_one(job, *queued, op);
-    if (!one) return std::move(one).error();
-    return std::move(*one);
+    AEGIS_TRY(queued, impl_->queued_count(op));
+    AEGIS_TRY(one, impl_->submit_one(job, queued, op));  // a refusal is the inner Result
+    return one;
   });
 }
 
@@ -587,14 +581,12 @@ Result<std::vector<Result<SubmitResult>>> SqliteJobStore::submit_batch(const std
   if (jobs.empty()) return Answers{};
   std::lock_guard lock(impl_->mu);
   return impl_->transaction<Answers>(op, [&]() -> Result<Answers> {
-    auto queued = impl_->queued_count(op);
-    if (!queued) return std::move(queued).error();
+    AEGIS_TRY(queued, impl_->queued_count(op));
     Answers answers;
     answers.reserve(jobs.size());
     for (const auto& job : jobs) {
-      auto one = impl_->submit_one(job, *queued, op);
-      if (!one) return std::move(one).error();
-      answers.push_back(std::move(*one));
+      AEGIS_TRY(one, impl_->submit_one(job, queued, op));
+      answers.push_back(std::move(one));
     }
     return answers;
   });
@@ -602,10 +594,9 @@ Result<std::vector<Result<SubmitResult>>> SqliteJobStore::submit_batch(const std
 
 Result<Job> SqliteJobStore::get(const std::string& team, const std::string& id) {
   std::lock_guard lock(impl_->mu);
-  auto job = impl_->select_job(kGet, id, team, "get");
-  if (!job.ok()) return job.error();
-  if (!*job) return job_not_found(id);
-  return std::move(**job);
+  AEGIS_TRY(job, impl_->select_job(kGet, id, team, "get"));
+  if (!job) return job_not_found(id);
+  return std::move(*job);
 }
 
 Result<std::optional<Job>> SqliteJobStore::find_by_idempotency_key(const std::string& team, const std::string& key) {
@@ -633,10 +624,9 @@ Result<JobPage> SqliteJobStore::list(const std::string& team, const ListQuery& q
   st.bind(3, after_id);
   st.bind(4, static_cast<std::int64_t>(limit) + 1);  // one more tells whether a next page exists
   if (query.status) st.bind(5, status);
-  auto rows = impl_->read_all(st, op);
-  if (!rows) return std::move(rows).error();
+  AEGIS_TRY(rows, impl_->read_all(st, op));
   JobPage page;
-  page.jobs = std::move(*rows);
+  page.jobs = std::move(rows);
   if (page.jobs.size() > static_cast<std::size_t>(limit)) {
     page.jobs.resize(static_cast<std::size_t>(limit));
     page.next_cursor = make_cursor(page.jobs.back());
@@ -692,8 +682,7 @@ Result<void> SqliteJobStore::renew(const std::string& id, const std::string& own
 
 Result<Job> SqliteJobStore::complete(const std::string& id, const std::string& owner, const Completion& done) {
   constexpr std::string_view op = "complete";
-  auto result_text = impl_->seal(id, kResultColumn, done.result.text);
-  if (!result_text) return std::move(result_text).error();
+  AEGIS_TRY(result_text, impl_->seal(id, kResultColumn, done.result.text));
   std::lock_guard lock(impl_->mu);
   return impl_->transaction<Job>(op, [&]() -> Result<Job> {
     int rc = SQLITE_OK;
@@ -709,19 +698,18 @@ Result<Job> SqliteJobStore::complete(const std::string& id, const std::string& o
       st.bind(4, done.route.provider);
       st.bind(5, done.route.model);
       st.bind(6, done.route.reason);
-      result_text->bind(st, 7);
+      result_text.bind(st, 7);
       st.bind(8, done.result.input_tokens);
       st.bind(9, done.result.output_tokens);
       st.bind(10, done.result.cost.micros);
       st.bind(11, done.finished_at_ms);
       st.bind(12, ran_at);
-      auto all = impl_->read_all(st, op);
-      if (!all) return std::move(all).error();
-      rows = std::move(*all);
+      AEGIS_TRY(all, impl_->read_all(st, op));
+      rows = std::move(all);
     }
     if (rows.empty()) return impl_->ownership_error(id, owner, op);
-    if (auto dropped = impl_->drop_request(rows.front(), op); !dropped.ok()) return dropped.error();
-    if (auto written = impl_->record_audit(done.audit, op); !written.ok()) return std::move(written).error();
+    AEGIS_TRY_VOID(impl_->drop_request(rows.front(), op));
+    AEGIS_TRY_VOID(impl_->record_audit(done.audit, op));
     return std::move(rows.front());
   });
 }
@@ -747,13 +735,12 @@ Result<Job> SqliteJobStore::fail(const std::string& id, const std::string& owner
       st.bind(8, failure.error.message);
       st.bind(9, failure.finished_at_ms);
       st.bind(10, ran_at);
-      auto all = impl_->read_all(st, op);
-      if (!all) return std::move(all).error();
-      rows = std::move(*all);
+      AEGIS_TRY(all, impl_->read_all(st, op));
+      rows = std::move(all);
     }
     if (rows.empty()) return impl_->ownership_error(id, owner, op);
-    if (auto dropped = impl_->drop_request(rows.front(), op); !dropped.ok()) return dropped.error();
-    if (auto written = impl_->record_audit(failure.audit, op); !written.ok()) return std::move(written).error();
+    AEGIS_TRY_VOID(impl_->drop_request(rows.front(), op));
+    AEGIS_TRY_VOID(impl_->record_audit(failure.audit, op));
     return std::move(rows.front());
   });
 }
@@ -777,10 +764,9 @@ Result<std::vector<Job>> SqliteJobStore::release_owned(const std::string& owner)
     if (!raw) return db_error(op, rc);
     Use st(raw, TextLifetime::borrowed);
     st.bind(1, owner);
-    auto rows = impl_->read_all(st, op);
-    if (!rows) return std::move(rows).error();
-    sort_oldest_first(*rows);
-    return std::move(*rows);
+    AEGIS_TRY(rows, impl_->read_all(st, op));
+    sort_oldest_first(rows);
+    return rows;
   });
 }
 
@@ -813,12 +799,11 @@ Result<CancelResult> SqliteJobStore::cancel(const std::string& team, const std::
     st.bind(1, id);
     st.bind(2, team);
     st.bind(3, now_ms);
-    auto rows = impl_->read_all(st, op);
-    if (!rows) return std::move(rows).error();
+    AEGIS_TRY(rows, impl_->read_all(st, op));
     // Same transaction as the status read, so the row cannot have moved on.
-    if (rows->empty()) return corrupt_row(op);
-    if (auto dropped = impl_->drop_request(rows->front(), op); !dropped.ok()) return dropped.error();
-    return CancelResult{std::move(rows->front()), previous};
+    if (rows.empty()) return corrupt_row(op);
+    AEGIS_TRY_VOID(impl_->drop_request(rows.front(), op));
+    return CancelResult{std::move(rows.front()), previous};
   });
 }
 
@@ -834,7 +819,7 @@ Result<std::vector<Job>> SqliteJobStore::expire_queued(std::int64_t created_befo
     st.bind(2, now_ms);
     auto jobs = impl_->read_all(st, op);
     if (!jobs) return jobs;
-    if (auto dropped = impl_->drop_requests(*jobs, op); !dropped.ok()) return dropped.error();
+    AEGIS_TRY_VOID(impl_->drop_requests(*jobs, op));
     sort_oldest_first(*jobs);
     return jobs;
   });
