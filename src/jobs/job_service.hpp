@@ -83,8 +83,7 @@ class JobService {
   void hand_back_running();
 
   boost::asio::awaitable<Result<Submission>> submit(const identity::Principal& principal, JobRequest request,
-                                                   std::optional<std::string> idempotency_key,
-                                                   std::string request_id);
+                                                    std::optional<std::string> idempotency_key, std::string request_id);
   // Waits up to `wait` for the job to finish (0 = answer now).
   boost::asio::awaitable<Result<Job>> get(std::string team, std::string id, std::chrono::milliseconds wait);
   boost::asio::awaitable<Result<JobPage>> list(std::string team, ListQuery query);
