@@ -146,7 +146,9 @@ struct JobService::State : std::enable_shared_from_this<JobService::State> {
         run_time(d.metrics.histogram("aegis_job_run_seconds", "Time a worker spent running a job, per attempt", {},
                                      job_seconds_buckets())),
         retries(d.metrics.counter("aegis_job_retries_total",
-                                  "Jobs claimed again after a worker was lost (attempt 2 and later)")) {
+                                  "Jobs claimed again after a worker was lost (attempt 2 and later)")),
+        waiting(d.metrics.gauge("aegis_job_waiters", "Requests waiting for their job to finish (GET ?wait=)", {})
+                    .with({})) {
     retries.with({}).inc(0);
     for (std::size_t i = 0; i < kJobStatusCount; ++i) {
       jobs_gauge.with({to_string(static_cast<JobStatus>(i))}).set(0);
@@ -183,6 +185,7 @@ struct JobService::State : std::enable_shared_from_this<JobService::State> {
   telemetry::HistogramFamily& queue_wait;
   telemetry::HistogramFamily& run_time;
   telemetry::CounterFamily& retries;
+  telemetry::Gauge& waiting;
 
   std::int64_t now_ms() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(deps.clock.wall_now().time_since_epoch()).count();
@@ -664,10 +667,12 @@ asio::awaitable<Result<Job>> JobService::get(std::string team, std::string id, s
     std::lock_guard lock(s.mu);
     registration = s.waiters.emplace(id, timer);
   }
+  s.waiting.add(1);
   struct Unregister {
     State& state;
     std::multimap<std::string, std::shared_ptr<asio::steady_timer>>::iterator it;
     ~Unregister() {
+      state.waiting.add(-1);
       std::lock_guard lock(state.mu);
       state.waiters.erase(it);
     }
