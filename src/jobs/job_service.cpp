@@ -396,8 +396,10 @@ asio::awaitable<LeaseEnd> JobService::State::keep_lease(std::string id) {
     if (entry.cancelled) co_return LeaseEnd::cancelled;
     entry.lease_timer = timer;
   }
-  const auto period =
-      std::max<std::chrono::milliseconds>(std::chrono::milliseconds(lease_ms() / 3), std::chrono::milliseconds(500));
+  const auto period = deps.lease_renewal.count() > 0
+                          ? deps.lease_renewal
+                          : std::max<std::chrono::milliseconds>(std::chrono::milliseconds(lease_ms() / 3),
+                                                                std::chrono::milliseconds(500));
   for (;;) {
     timer->expires_after(period);
     co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));

@@ -54,6 +54,10 @@ struct JobServiceDeps {
   telemetry::AuditSink& audit;
   telemetry::Registry& metrics;
   const Clock& clock;
+  // How often a running job's lease is renewed; zero: every lease/3, at least
+  // every 500 ms. Leases are whole seconds, so only tests, which move `clock`
+  // by hand, set it shorter.
+  std::chrono::milliseconds lease_renewal{0};
 };
 
 struct Submission {
