@@ -141,12 +141,14 @@ struct JobService::State : std::enable_shared_from_this<JobService::State> {
         maintenance_strand(asio::make_strand(context)),
         maintenance_timer(maintenance_strand),
         jobs_gauge(d.metrics.gauge("aegis_jobs", "Jobs in the store by status", {"status"})),
-        queue_wait(d.metrics.histogram("aegis_job_queue_wait_seconds",
-                                       "Time from submit to a worker claiming the job", {}, job_seconds_buckets())),
+        queue_wait(d.metrics.histogram("aegis_job_queue_wait_seconds", "Time from submit to a worker claiming the job",
+                                       {}, job_seconds_buckets())),
         run_time(d.metrics.histogram("aegis_job_run_seconds", "Time a worker spent running a job, per attempt", {},
                                      job_seconds_buckets())),
         retries(d.metrics.counter("aegis_job_retries_total",
-                                  "Jobs claimed again after a worker was lost (attempt 2 and later)")) {
+                                  "Jobs claimed again after a worker was lost (attempt 2 and later)")),
+        waiting(d.metrics.gauge("aegis_job_waiters", "Requests waiting for their job to finish (GET ?wait=)", {})
+                    .with({})) {
     retries.with({}).inc(0);
     for (std::size_t i = 0; i < kJobStatusCount; ++i) {
       jobs_gauge.with({to_string(static_cast<JobStatus>(i))}).set(0);
@@ -154,8 +156,8 @@ struct JobService::State : std::enable_shared_from_this<JobService::State> {
     for (const auto* provider : deps.gateway.providers().ordered()) {
       const auto& name = provider->info().name;
       auto it = deps.config.provider_concurrency_overrides.find(name);
-      const int limit = it != deps.config.provider_concurrency_overrides.end() ? it->second
-                                                                               : deps.config.provider_concurrency;
+      const int limit =
+          it != deps.config.provider_concurrency_overrides.end() ? it->second : deps.config.provider_concurrency;
       slots.emplace(name, std::make_shared<Slots>(io.get_executor(), static_cast<std::size_t>(limit)));
     }
   }
@@ -183,6 +185,7 @@ struct JobService::State : std::enable_shared_from_this<JobService::State> {
   telemetry::HistogramFamily& queue_wait;
   telemetry::HistogramFamily& run_time;
   telemetry::CounterFamily& retries;
+  telemetry::Gauge& waiting;
 
   std::int64_t now_ms() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(deps.clock.wall_now().time_since_epoch()).count();
@@ -393,8 +396,10 @@ asio::awaitable<LeaseEnd> JobService::State::keep_lease(std::string id) {
     if (entry.cancelled) co_return LeaseEnd::cancelled;
     entry.lease_timer = timer;
   }
-  const auto period = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(lease_ms() / 3),
-                                                          std::chrono::milliseconds(500));
+  const auto period = deps.lease_renewal.count() > 0
+                          ? deps.lease_renewal
+                          : std::max<std::chrono::milliseconds>(std::chrono::milliseconds(lease_ms() / 3),
+                                                                std::chrono::milliseconds(500));
   for (;;) {
     timer->expires_after(period);
     co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
@@ -409,7 +414,8 @@ asio::awaitable<LeaseEnd> JobService::State::keep_lease(std::string id) {
     const std::int64_t now = now_ms();
     auto renew = [this, &id, now] { return deps.store.renew(id, owner, now, lease_ms()); };
     auto renewed = co_await db.run(renew);
-    if (!renewed.ok() && (renewed.error().code == ErrorCode::conflict || renewed.error().code == ErrorCode::not_found)) {
+    if (!renewed.ok() &&
+        (renewed.error().code == ErrorCode::conflict || renewed.error().code == ErrorCode::not_found)) {
       co_return LeaseEnd::lost;  // cancelled by another replica, or requeued: someone else owns it now
     }
   }
@@ -616,7 +622,9 @@ asio::awaitable<Result<Submission>> JobService::submit(const identity::Principal
   try {
     job.id = new_job_id(job.created_at_ms);
   } catch (const std::exception&) {
-    if (admission->reservation) s.deps.budgets.release(*admission->reservation, principal.team, principal.monthly_budget);
+    if (admission->reservation) {
+      s.deps.budgets.release(*admission->reservation, principal.team, principal.monthly_budget);
+    }
     co_return make_error(ErrorCode::internal, "could not create a job id");
   }
   job.team = principal.team;
@@ -661,10 +669,12 @@ asio::awaitable<Result<Job>> JobService::get(std::string team, std::string id, s
     std::lock_guard lock(s.mu);
     registration = s.waiters.emplace(id, timer);
   }
+  s.waiting.add(1);
   struct Unregister {
     State& state;
     std::multimap<std::string, std::shared_ptr<asio::steady_timer>>::iterator it;
     ~Unregister() {
+      state.waiting.add(-1);
       std::lock_guard lock(state.mu);
       state.waiters.erase(it);
     }

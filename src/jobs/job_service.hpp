@@ -54,6 +54,10 @@ struct JobServiceDeps {
   telemetry::AuditSink& audit;
   telemetry::Registry& metrics;
   const Clock& clock;
+  // How often a running job's lease is renewed; zero: every lease/3, at least
+  // every 500 ms. Leases are whole seconds, so only tests, which move `clock`
+  // by hand, set it shorter.
+  std::chrono::milliseconds lease_renewal{0};
 };
 
 struct Submission {
@@ -83,8 +87,7 @@ class JobService {
   void hand_back_running();
 
   boost::asio::awaitable<Result<Submission>> submit(const identity::Principal& principal, JobRequest request,
-                                                   std::optional<std::string> idempotency_key,
-                                                   std::string request_id);
+                                                    std::optional<std::string> idempotency_key, std::string request_id);
   // Waits up to `wait` for the job to finish (0 = answer now).
   boost::asio::awaitable<Result<Job>> get(std::string team, std::string id, std::chrono::milliseconds wait);
   boost::asio::awaitable<Result<JobPage>> list(std::string team, ListQuery query);

@@ -22,6 +22,24 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_until(predicate, timeout, what, interval=0.05):
+    """Calls predicate() until it returns something truthy, and returns that.
+
+    Fails the test (AssertionError) naming `what` (a string, or a function
+    giving one then) and the last value seen when `timeout` seconds pass
+    first. The wait for an observable event (a log line, a metric, a status,
+    an upstream-log entry) that stands where a fixed sleep would."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            said = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {said} (last: {value!r})")
+        time.sleep(interval)
+
+
 def parse_metrics(text):
     """{(name, frozenset(labels.items())): value} for every sample line."""
     samples = {}
@@ -63,23 +81,36 @@ class Gateway:
         self._wait_ready()
 
     def _wait_ready(self, timeout=20):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
+        def healthy():
             if self.proc.poll() is not None:
                 raise RuntimeError(f"aegis exited with {self.proc.returncode}: {self.log()}")
             try:
-                status, _, _ = self.request("GET", "/healthz")
-                if status == 200:
-                    return
+                return self.request("GET", "/healthz")[0] == 200
             except OSError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("aegis did not become healthy: " + self.log())
+                return False
+        try:
+            wait_until(healthy, timeout, "GET /healthz to answer 200")
+        except AssertionError:
+            raise RuntimeError("aegis did not become healthy: " + self.log()) from None
 
     def log(self):
         self._log.flush()
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
+
+    def wait_for_log(self, needle, timeout=5):
+        """The log once it holds `needle` (log lines are written by a background thread)."""
+        def seen():
+            text = self.log()
+            return text if needle in text else None
+        return wait_until(seen, timeout, f"{needle!r} in the gateway log")
+
+    def metrics(self):
+        """parse_metrics() of GET /metrics."""
+        status, _, data = self.request("GET", "/metrics")
+        if status != 200:
+            raise AssertionError(f"GET /metrics answered {status}: {data[:200]!r}")
+        return parse_metrics(data.decode())
 
     def connection(self, timeout=10):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)

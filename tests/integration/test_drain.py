@@ -1,16 +1,54 @@
 """SIGTERM drains: in-flight requests finish, idle connections close, exit 0."""
 import json
+import re
 import signal
 import socket
 import time
 import unittest
 
-from aegis_harness import Gateway
+from aegis_harness import Gateway, wait_until
 
 CONFIG = """
 server:
   drain_timeout_ms: 3000
 """
+
+
+def read_head(sock):
+    """Reads up to the end of a response head; returns the head and what followed it."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError(f"connection closed before a response head: {data!r}")
+        data += chunk
+    head, rest = data.split(b"\r\n\r\n", 1)
+    return head, rest
+
+
+def read_response(sock):
+    """(head, body) of one response with a content-length."""
+    head, body = read_head(sock)
+    length = int(re.search(rb"(?i)\r\ncontent-length: *(\d+)", head).group(1))
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head, body
+
+
+def start_request(port, head):
+    """A connection whose request `head` (sent with expect: 100-continue) the server has read.
+
+    The server answers 100 Continue once it has read a head, so from then on the
+    request is in flight, which no fixed sleep can promise."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(head.replace(b"\r\n\r\n", b"\r\nexpect: 100-continue\r\n\r\n", 1))
+    continued, rest = read_head(sock)
+    if not continued.startswith(b"HTTP/1.1 100") or rest:
+        raise AssertionError(f"expected 100 Continue, got {continued + rest!r}")
+    return sock
 
 
 class GracefulDrain(unittest.TestCase):
@@ -22,16 +60,17 @@ class GracefulDrain(unittest.TestCase):
 
     def test_in_flight_request_completes_then_exit_0(self):
         body = json.dumps({"name": "drain-team", "monthly_budget_usd": 3}).encode()
-        s = socket.create_connection(("127.0.0.1", self.gw.port), timeout=10)
+        # A keep-alive connection that has had its answer: idle from then on.
         idle = socket.create_connection(("127.0.0.1", self.gw.port), timeout=10)
+        s = None
         try:
+            idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertTrue(read_response(idle)[0].startswith(b"HTTP/1.1 200"))
             head = (f"POST /admin/v1/teams HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
                     f"authorization: Bearer {self.gw.admin_key}\r\ncontent-length: {len(body)}\r\n\r\n").encode()
-            s.sendall(head + body[:10])          # the request is now in flight
-            time.sleep(0.3)
+            s = start_request(self.gw.port, head)
+            s.sendall(body[:10])                 # the request is in flight, its body incomplete
             self.gw.proc.send_signal(signal.SIGTERM)
-            time.sleep(0.5)
-            self.assertIsNone(self.gw.proc.poll(), "exited before the in-flight request finished")
             # The idle keep-alive connection is closed by the drain.
             idle.settimeout(3)
             self.assertEqual(idle.recv(1024), b"")
@@ -41,6 +80,8 @@ class GracefulDrain(unittest.TestCase):
                 c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
                 if not c.recv(1024):
                     raise ConnectionResetError("closed")
+            # The drain is under way (both of the above) and the in-flight request still holds it.
+            self.assertIsNone(self.gw.proc.poll(), "exited before the in-flight request finished")
             s.sendall(body[10:])
             resp = b""
             while True:
@@ -53,15 +94,15 @@ class GracefulDrain(unittest.TestCase):
             self.assertEqual(self.gw.proc.wait(10), 0)
             self.assertIn('"event":"drained","clean":true', self.gw.log())
         finally:
-            s.close()
+            if s is not None:
+                s.close()
             idle.close()
 
     def test_stuck_request_is_cut_off_after_drain_timeout(self):
-        s = socket.create_connection(("127.0.0.1", self.gw.port), timeout=10)
+        s = start_request(self.gw.port, b"POST /admin/v1/teams HTTP/1.1\r\nHost: x\r\n"
+                                        b"content-type: application/json\r\ncontent-length: 100\r\n\r\n")
         try:
-            s.sendall(b"POST /admin/v1/teams HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
-                      b"content-length: 100\r\n\r\n{")
-            time.sleep(0.2)
+            s.sendall(b"{")  # and the rest of the body never comes
             started = time.monotonic()
             self.gw.proc.send_signal(signal.SIGTERM)
             self.assertEqual(self.gw.proc.wait(15), 0)
@@ -114,10 +155,8 @@ class JobsAcrossAGracefulRestart(unittest.TestCase):
         status, _, data = gw.request("POST", "/v1/jobs", {"task_type": "chat", "prompt": "hi", "max_tokens": 16}, auth)
         self.assertEqual(status, 202, data)
         job_id = json.loads(data)["id"]
-        deadline = time.time() + 10
-        while json.loads(gw.request("GET", f"/v1/jobs/{job_id}", headers=auth)[2])["status"] != "running":
-            self.assertLess(time.time(), deadline, "the job never started")
-            time.sleep(0.05)
+        wait_until(lambda: json.loads(gw.request("GET", f"/v1/jobs/{job_id}", headers=auth)[2])["status"] == "running",
+                   10, "the job to start running")
 
         answer = {}
 
@@ -128,7 +167,8 @@ class JobsAcrossAGracefulRestart(unittest.TestCase):
 
         poller = threading.Thread(target=long_poll)
         poller.start()
-        time.sleep(0.3)
+        waiting = ("aegis_job_waiters", frozenset())
+        wait_until(lambda: gw.metrics().get(waiting) == 1, 10, "the long-poll to be waiting (aegis_job_waiters 1)")
         gw.proc.send_signal(signal.SIGTERM)
         poller.join(20)
         self.assertEqual(answer.get("status"), 200, answer)

@@ -21,7 +21,7 @@ import time
 import unittest
 import uuid
 
-from aegis_harness import Gateway
+from aegis_harness import Gateway, wait_until
 
 CONFIG = """
 resilience:
@@ -91,6 +91,7 @@ class Client(threading.Thread):
                 if conn is not None:
                     conn.close()
                 conn = None
+                # Pacing, not waiting: a load client reconnecting after a cut-off exchange.
                 time.sleep(0.005)
         if conn is not None:
             conn.close()
@@ -138,10 +139,8 @@ class SigkillDurability(unittest.TestCase):
         for c in clients:
             c.start()
         # Kill while every kind is busy and has already succeeded a few times.
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and min(len(c.ok) for c in clients) < 15:
-            time.sleep(0.01)
-        self.assertGreaterEqual(min(len(c.ok) for c in clients), 15, "the load did not get going")
+        wait_until(lambda: min(len(c.ok) for c in clients) >= 15, 20,
+                   lambda: f"the load to get going: {[len(c.ok) for c in clients]} successes", interval=0.01)
         self.assertEqual(gw.stop(sig=signal.SIGKILL), -signal.SIGKILL)
         stop.set()
         for c in clients:
@@ -149,14 +148,15 @@ class SigkillDurability(unittest.TestCase):
 
         gw = self.start()  # the same database file
         # Jobs left queued or running are finished by the new process.
-        deadline = time.monotonic() + 60
-        while True:
-            jobs = self.jobs_of(gw, keys["dur-jobs"])
-            if all(j["status"] in FINAL for j in jobs) or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
-        unfinished = [j["id"] for j in jobs if j["status"] not in FINAL]
-        self.assertEqual(unfinished, [], "jobs were not finished after the restart")
+        last = {}
+
+        def all_finished():
+            jobs = last["jobs"] = self.jobs_of(gw, keys["dur-jobs"])
+            return all(j["status"] in FINAL for j in jobs)
+
+        wait_until(all_finished, 60, lambda: "jobs to be finished after the restart: "
+                   f"{[j['id'] for j in last.get('jobs', []) if j['status'] not in FINAL]} are not", interval=0.1)
+        jobs = last["jobs"]
 
         rows = {team: self.audit_rows(gw, team) for team in keys}
         audited = {team: {r["request_id"] for r in team_rows} for team, team_rows in rows.items()}

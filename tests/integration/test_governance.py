@@ -20,11 +20,10 @@ import shutil
 import subprocess
 import tempfile
 import threading
-import time
 import unittest
 import uuid
 
-from aegis_harness import DemoUpstreams, Gateway, GatewayTestCase, parse_metrics
+from aegis_harness import DemoUpstreams, Gateway, GatewayTestCase, parse_metrics, wait_until
 
 CONFIG = """
 resilience:
@@ -141,16 +140,21 @@ class Governed(DemoUpstreams):
 
     def audit_rows(self, team, want_ids, timeout=5.0):
         """The team's audit rows (raw JSON text, parsed rows), polling until every wanted id is there."""
-        deadline = time.monotonic() + timeout
-        while True:
+        last = {}
+
+        def all_there():
             status, _, data = self.gw.request("GET", f"/admin/v1/audit?team={team}&limit=1000",
                                               headers={"authorization": f"Bearer {self.gw.admin_key}"})
             self.assertEqual(status, 200, data)
             rows = json.loads(data)["data"]
-            have = {r["request_id"] for r in rows}
-            if set(want_ids) <= have or time.monotonic() > deadline:
-                return data.decode(), rows
-            time.sleep(0.05)
+            last["found"] = (data.decode(), rows)
+            return set(want_ids) <= {r["request_id"] for r in rows}
+
+        try:
+            wait_until(all_there, timeout, f"audit rows of {team} for {sorted(want_ids)}")
+        except AssertionError:
+            pass  # the caller's assertions say which row is missing
+        return last["found"]
 
 
 def route_of(headers):

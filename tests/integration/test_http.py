@@ -1,11 +1,10 @@
 """HTTP behaviour of the real server: errors, limits, request ids, keep-alive."""
 import json
-import time
 import re
 import socket
 import unittest
 
-from aegis_harness import GatewayTestCase
+from aegis_harness import GatewayTestCase, wait_until
 
 CONFIG = """
 server:
@@ -134,14 +133,13 @@ class HttpBehaviour(GatewayTestCase):
     def test_metrics_count_requests_by_route_pattern_and_code(self):
         self.gw.request("GET", "/no/such/route")
         # An exchange is counted after its response is written: the client may ask first.
-        deadline = time.time() + 5
-        while True:
-            status, headers, data = self.gw.request("GET", "/metrics")
-            text = data.decode()
-            if re.search(r'aegis_http_requests_total\{route="unmatched",code="404"\} [1-9]', text) or \
-                    time.time() > deadline:
-                break
-            time.sleep(0.05)
+        def scraped_with_the_404():
+            got = self.gw.request("GET", "/metrics")
+            return got if re.search(r'aegis_http_requests_total\{route="unmatched",code="404"\} [1-9]',
+                                    got[2].decode()) else None
+
+        status, headers, data = wait_until(scraped_with_the_404, 5, "the 404 to be counted")
+        text = data.decode()
         self.assertEqual(status, 200)
         self.assertTrue(headers["content-type"].startswith("text/plain; version=0.0.4"))
         self.assertRegex(text, r'aegis_http_requests_total\{route="unmatched",code="404"\} [1-9]')

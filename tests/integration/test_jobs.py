@@ -29,7 +29,7 @@ import time
 import unittest
 import uuid
 
-from aegis_harness import DemoUpstreams, Gateway, GatewayTestCase, parse_metrics
+from aegis_harness import DemoUpstreams, Gateway, GatewayTestCase, parse_metrics, wait_until
 
 # Breakers would open after the injected hangs and change later routes;
 # background health checks could use up a one-shot fault meant for a job.
@@ -146,28 +146,24 @@ class JobClient(DemoUpstreams):
     def await_status(self, key, job_id, want, timeout=20.0):
         """Long-polls until the job reaches one of `want` (a status or tuple); returns the job."""
         want = (want,) if isinstance(want, str) else want
+        final_wanted = all(w in FINAL for w in want)
         deadline = time.monotonic() + timeout
-        while True:
+        last = {}
+
+        def reached():
             left = deadline - time.monotonic()
-            final_wanted = all(w in FINAL for w in want)
             query = f"?wait={min(max(left, 0), 10):.1f}" if final_wanted else ""
-            job = self.get(key, job_id, query)
-            if job["status"] in want:
-                return job
-            if job["status"] in FINAL or time.monotonic() > deadline:
+            job = last["job"] = self.get(key, job_id, query)
+            if job["status"] in FINAL and job["status"] not in want:
                 self.fail(f"job {job_id} is {job['status']}, wanted {want}: {job}")
-            if not final_wanted:
-                time.sleep(0.02)
+            return job if job["status"] in want else None
+
+        return wait_until(reached, timeout, lambda: f"job {job_id} to be {want}: {last.get('job')}", interval=0.02)
 
     def await_upstream(self, marker, timeout=10.0):
         """The upstream requests whose body holds `marker`, once there is at least one."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = [r for r in self.upstream_log() if marker in r["body"]]
-            if found or time.monotonic() > deadline:
-                self.assertTrue(found, f"no provider received {marker!r}")
-                return found
-            time.sleep(0.02)
+        return wait_until(lambda: [r for r in self.upstream_log() if marker in r["body"]], timeout,
+                          f"a provider to receive {marker!r}", interval=0.02)
 
     def hung_job(self, key, marker, **extra):
         """A job that is running with its anthropic call hung; the caller must cancel it."""
@@ -184,13 +180,26 @@ class JobClient(DemoUpstreams):
         return body
 
     def await_reserved(self, team, want, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            spend = self.spend(team)
-            if spend["reserved_usd"] == want or time.monotonic() > deadline:
-                self.assertEqual(spend["reserved_usd"], want, spend)
-                return spend
-            time.sleep(0.05)
+        last = {}
+
+        def reserved():
+            spend = last["spend"] = self.spend(team)
+            return spend if spend["reserved_usd"] == want else None
+
+        return wait_until(reserved, timeout, lambda: f"{team} to have {want} reserved: {last.get('spend')}")
+
+    def audit_rows(self, team, request_ids, timeout=5.0):
+        """The team's audit rows for these request ids, once there is one for each."""
+        def rows():
+            status, body = self.gw.admin("GET", f"/admin/v1/audit?team={team}&limit=1000")
+            self.assertEqual(status, 200, body)
+            found = {r["request_id"]: r for r in body["data"] if r["request_id"] in request_ids}
+            return found if len(found) == len(set(request_ids)) else None
+
+        return wait_until(rows, timeout, f"audit rows of {team} for {request_ids}")
+
+    def waiting_long_polls(self):
+        return metric(self.metrics(), "aegis_job_waiters")
 
     def metrics(self):
         status, _, data = self.gw.request("GET", "/metrics")
@@ -276,22 +285,13 @@ routing:
         self.assertEqual(round(spend["spent_usd"] * 1_000_000), round(result["cost_usd"] * 1_000_000), spend)
         self.assertEqual(spend["requests"], 1, spend)
 
-        deadline = time.monotonic() + 5
-        while True:
-            status, body = self.gw.admin("GET", f"/admin/v1/audit?team={team}&limit=100")
-            self.assertEqual(status, 200, body)
-            rows = [r for r in body["data"] if r["request_id"] == job["id"]]
-            if rows or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-        self.assertEqual(len(rows), 1, body["data"])
-        row = rows[0]
+        row = self.audit_rows(team, [job["id"]])[job["id"]]
         self.assertEqual(row["surface"], "jobs", row)
         self.assertEqual((row["team"], row["status"], row["task"]), (team, 200, "extraction"), row)
         self.assertEqual((row["provider"], row["model"], row["tier"]), ("anthropic", HAIKU, "haiku"), row)
         self.assertEqual((row["input_tokens"], row["output_tokens"]), (usage["input_tokens"], usage["output_tokens"]))
         self.assertAlmostEqual(row["cost_usd"], result["cost_usd"], places=9)
-        self.assertNotIn("INV-2291", json.dumps(body), "the prompt leaked into the audit trail")
+        self.assertNotIn("INV-2291", json.dumps(row), "the prompt leaked into the audit trail")
 
     def test_messages_with_system_and_history_are_sent_and_metadata_returned(self):
         key = self.make_team(unique("messages"))
@@ -345,15 +345,16 @@ routing:
 
         waiter = threading.Thread(target=poll)
         waiter.start()
-        time.sleep(0.5)
+        wait_until(lambda: self.waiting_long_polls() == 1, 10, "the GET to be waiting (aegis_job_waiters 1)")
         status, cancelled = self.delete(key, job_id)
         self.assertEqual(status, 200, cancelled)
         waiter.join(40)
         self.assertFalse(waiter.is_alive())
         self.assertEqual(got["job"][0], 200, got)
+        # Answered with the cancel, so it waited for it.
         self.assertEqual(got["job"][1]["status"], "cancelled", got)
-        self.assertGreaterEqual(got["elapsed"], 0.4)
         self.assertLess(got["elapsed"], 5, "the waiting GET was not woken by the cancel")
+        self.assertEqual(self.waiting_long_polls(), 0)
 
     def test_a_finished_job_answers_a_long_poll_at_once(self):
         key = self.make_team(unique("done"))
@@ -391,7 +392,9 @@ routing:
         spend = self.await_reserved(team, 0)
         self.assertEqual((spend["spent_usd"], spend["requests"]), (0, 0), spend)
 
-        time.sleep(2)
+        # The aborted call's audit row is written as its run ends: nothing of the run is left to change the job.
+        row = self.audit_rows(team, [job_id])[job_id]
+        self.assertEqual(row["fallback_path"], ["anthropic:cancelled"], row)
         job = self.get(key, job_id)
         self.assertEqual(job["status"], "cancelled", job)
         self.assertEqual(job["error"]["type"], "cancelled", job)
@@ -604,20 +607,15 @@ routing:
         self.assertEqual(self.list_all(key), [])
         spend = self.spend(team)
         self.assertEqual((spend["reserved_usd"], spend["spent_usd"], spend["requests"]), (0, 0, 0), spend)
-        time.sleep(0.3)
-        self.assertEqual(len(self.upstream_log()), before)
         # The refusal is in the audit log like a refused synchronous call: no provider, no content.
-        deadline = time.monotonic() + 5
-        while True:
-            status, audit = self.gw.admin("GET", f"/admin/v1/audit?team={team}&limit=10")
-            self.assertEqual(status, 200, audit)
-            if audit["data"] or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-        self.assertEqual(len(audit["data"]), 1, audit)
-        row = audit["data"][0]
+        audit = wait_until(lambda: self.gw.admin("GET", f"/admin/v1/audit?team={team}&limit=10")[1]["data"], 5,
+                           f"the refusal's audit row ({team})")
+        self.assertEqual(len(audit), 1, audit)
+        row = audit[0]
         self.assertEqual((row["status"], row["surface"], row["error_type"]), (402, "jobs", "budget_exceeded"), row)
         self.assertNotIn("too expensive", json.dumps(row))
+        # Nothing was stored (above), so nothing can have been sent since.
+        self.assertEqual(len(self.upstream_log()), before)
 
     def test_a_queued_or_running_job_holds_its_reservation(self):
         # The reservation of this body, measured on a team with room to spare (hung_job sends the same body).
@@ -868,14 +866,14 @@ routing:
         self.assertGreaterEqual(by_status["succeeded"], 3)
         self.assertEqual((by_status["queued"], by_status["running"]), (0, 0), by_status)
         # The gauges are refreshed from the store once a second.
-        deadline = time.monotonic() + 5
-        while True:
-            samples = self.metrics()
-            gauges = {s: metric(samples, "aegis_jobs", status=s) for s in STATUSES}
-            if gauges == by_status or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        self.assertEqual(gauges, by_status)
+        last = {}
+
+        def refreshed():
+            samples = last["samples"] = self.metrics()
+            return {s: metric(samples, "aegis_jobs", status=s) for s in STATUSES} == by_status
+
+        wait_until(refreshed, 5, lambda: f"aegis_jobs to read {by_status}", interval=0.2)
+        samples = last["samples"]
         # One observation per claim.
         self.assertGreaterEqual(claims, 3)
         self.assertEqual(metric(samples, "aegis_job_queue_wait_seconds_count"), claims)
@@ -902,7 +900,10 @@ jobs:
         key = self.make_team(team)
         running = self.hung_job(key, "qcmark-running")
         queued = self.submit(key, self.job_body("qcmark-queued must never be sent"))
-        time.sleep(0.6)  # more than two claim intervals: the only worker is busy
+        # The submit woke the dispatcher at once; the gauges, read from the store
+        # up to a second later, still count the job queued: the only worker is busy.
+        wait_until(lambda: metric(self.metrics(), "aegis_jobs", status="queued") == 1, 5, "aegis_jobs{queued} 1")
+        self.assertEqual(metric(self.metrics(), "aegis_jobs", status="running"), 1)
         self.assertEqual(self.get(key, queued)["status"], "queued")
         status, job = self.delete(key, queued)
         self.assertEqual(status, 200, job)
@@ -937,7 +938,7 @@ jobs:
 
         waiter = threading.Thread(target=poll)
         waiter.start()
-        time.sleep(0.8)
+        wait_until(lambda: self.waiting_long_polls() == 1, 10, "the GET to be waiting (aegis_job_waiters 1)")
         self.assertTrue(waiter.is_alive(), f"the GET returned while the job was queued: {got}")
         released = time.monotonic()
         self.assertEqual(self.delete(key, blocker)[0], 200)  # the worker now runs the waiting job
@@ -1041,7 +1042,9 @@ class JobsCancelIsNotAProviderFailure(JobClient, unittest.TestCase):
 
     def test_cancelled_jobs_do_not_open_the_providers_breaker(self):
         key, _ = self.cancel_three_running_jobs("breaker-cancel")
-        time.sleep(0.3)
+        # Each aborted call has been judged (as cancelled, not as a failure) before the breaker is read.
+        wait_until(lambda: metric(self.metrics(), "aegis_provider_attempts_total", provider="anthropic",
+                                  outcome="cancelled") == 3, 5, "three cancelled anthropic attempts")
         self.assertEqual(metric(self.metrics(), "aegis_circuit_state", provider="anthropic"), 0)
         job_id = self.submit(key, self.job_body("breakermark after the cancels"))
         job = self.await_status(key, job_id, FINAL)
@@ -1049,14 +1052,7 @@ class JobsCancelIsNotAProviderFailure(JobClient, unittest.TestCase):
 
     def test_a_cancelled_jobs_audit_row_names_only_the_provider_it_reached(self):
         _, ids = self.cancel_three_running_jobs("audit-cancel")
-        deadline = time.monotonic() + 5
-        while True:
-            status, body = self.gw.admin("GET", "/admin/v1/audit?team=audit-cancel&limit=100")
-            self.assertEqual(status, 200, body)
-            rows = {r["request_id"]: r for r in body["data"] if r["request_id"] in ids}
-            if len(rows) == len(ids) or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
+        rows = self.audit_rows("audit-cancel", ids)
         self.assertEqual(set(rows), set(ids))
         for row in rows.values():
             self.assertEqual(row["provider"], "anthropic", row)
@@ -1090,13 +1086,12 @@ class JobsSurviveKill(JobClient, unittest.TestCase):
         key = self.make_team("crash")
         self.fault("anthropic", "hang", 1000)
         ids = [self.submit(key, self.job_body(f"crashmark-{i}")) for i in range(20)]
-        deadline = time.monotonic() + 10
-        while True:
-            running = [j["id"] for j in self.list_all(key, "running")]
-            if len(running) == 2 or time.monotonic() > deadline:
-                break
-            time.sleep(0.02)
-        self.assertEqual(len(running), 2, "two workers should each be running a hung job")
+        def two_running():
+            running = self.list_all(key, "running")
+            return running if len(running) == 2 else None
+
+        running = [j["id"] for j in wait_until(two_running, 10, "two workers to be running a hung job each",
+                                               interval=0.02)]
         self.assertEqual(len(self.list_all(key, "queued")), 18)
         self.kill()
 

@@ -229,9 +229,7 @@ jobs:
         self.assertEqual(status, 200, page)
         self.assertEqual(page["data"][0]["error"]["type"], "internal_error")
         self.assertIsNone(page["data"][0]["result"])
-        time.sleep(0.3)  # the log is written by a background thread
-        log = self.gw.log()
-        self.assertIn("job_content_unreadable", log)
+        log = self.gw.wait_for_log("job_content_unreadable")
         self.assertIn("'ka'", log)
         for leaked in (EMAIL, KEY_A, KEY_B):
             self.assertNotIn(leaked, log)

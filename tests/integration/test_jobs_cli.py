@@ -330,6 +330,9 @@ class JobsCliRetries(unittest.TestCase):
     def test_connection_refused_is_retried_until_the_gateway_listens(self):
         proc = subprocess.Popen([AEGIS_BIN, "jobs", "get", "job_abc"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, env=dict(os.environ, AEGIS_URL=self.url, AEGIS_API_KEY="k"))
+        # The scenario itself, not a wait: the gateway starts listening 0.8 s after the
+        # client started, between its retries (0.5 s, then 1 s), so the first attempts
+        # are refused. The client shows nothing of a refused attempt to wait on.
         time.sleep(0.8)
         self.stub = Stub(self.port, [(200, {}, DONE)])
         out, err = proc.communicate(timeout=30)

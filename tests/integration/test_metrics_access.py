@@ -9,7 +9,7 @@ import subprocess
 import time
 import unittest
 
-from aegis_harness import AEGIS_BIN, Gateway, free_port
+from aegis_harness import AEGIS_BIN, Gateway, free_port, wait_until
 
 TOKEN = "metrics-secret-7f3a"
 
@@ -64,19 +64,23 @@ class MetricsToken(unittest.TestCase):
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
             health = {}
-            deadline = time.monotonic() + 40
             import urllib.request
-            while time.monotonic() < deadline:
+
+            def scraped_both():
                 try:
                     with urllib.request.urlopen(f"http://127.0.0.1:{prom_port}/api/v1/targets", timeout=2) as r:
                         targets = json.loads(r.read())["data"]["activeTargets"]
-                    health = {t["labels"]["job"]: (t["health"], t.get("lastError", "")) for t in targets}
-                    if health.get("with_token", ("unknown",))[0] == "up" and \
-                            health.get("without_token", ("unknown",))[0] == "down":
-                        break
                 except OSError:
-                    pass
-                time.sleep(0.5)
+                    return False
+                health.clear()
+                health.update({t["labels"]["job"]: (t["health"], t.get("lastError", "")) for t in targets})
+                return health.get("with_token", ("unknown",))[0] == "up" and \
+                    health.get("without_token", ("unknown",))[0] == "down"
+
+            try:
+                wait_until(scraped_both, 40, "Prometheus to scrape both targets", interval=0.5)
+            except AssertionError:
+                pass  # the assertions below show each target's health
             self.assertEqual(health.get("with_token", ("missing",))[0], "up", health)
             self.assertEqual(health.get("without_token", ("missing",))[0], "down", health)
             self.assertIn("401", health["without_token"][1])

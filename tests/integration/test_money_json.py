@@ -12,10 +12,9 @@ import re
 import shutil
 import subprocess
 import tempfile
-import time
 import unittest
 
-from aegis_harness import AEGIS_BIN, GatewayTestCase, free_port
+from aegis_harness import AEGIS_BIN, GatewayTestCase, free_port, wait_until
 
 # A JSON number in exponent form (not hex digits inside an id string such as "job_01a241e3...").
 EXPONENT = re.compile(r"[:\[,]-?\d+(?:\.\d+)?[eE][+-]?\d+")
@@ -84,13 +83,12 @@ class MoneyJson(GatewayTestCase):
     def test_audit_rows_write_a_tiny_cost_as_a_plain_decimal(self):
         _, key = self.team_with_key("tiny-audit", 5)
         cost = self.tiny_call(key)
-        deadline = time.monotonic() + 5
-        while True:
+        def audited():
             status, text = self.raw_admin("GET", "/admin/v1/audit?team=tiny-audit")
             self.assertEqual(status, 200, text)
-            if json.loads(text)["count"] > 0 or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
+            return text if json.loads(text)["count"] > 0 else None
+
+        text = wait_until(audited, 5, "the call's audit row")
         self.assertEqual(json.loads(text)["count"], 1, text)
         self.assertIsNone(EXPONENT.search(text), text)
         self.assertEqual(raw_field(text, "cost_usd"), cost, text)

@@ -12,11 +12,12 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 import unittest
 import urllib.error
 import urllib.parse
 import urllib.request
+
+from aegis_harness import wait_until
 
 STARTUP_TIMEOUT_S = 30.0
 SERIES_TIMEOUT_S = 30.0
@@ -101,20 +102,21 @@ class PrometheusScrapeTest(unittest.TestCase):
         return proc
 
     def wait_for_http(self, proc, url, log_path, timeout=STARTUP_TIMEOUT_S):
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
+        last = {}
+
+        def answered():
             if proc.poll() is not None:
                 self.fail(f"{proc.args[0]} exited with {proc.returncode} before {url} answered:\n{tail(log_path)}")
             try:
                 status, _ = http_get(url, timeout=1.0)
-                if status == 200:
-                    return
-                last = f"status {status}"
+                last["seen"] = f"status {status}"
+                return status == 200
             except (OSError, urllib.error.URLError) as err:
-                last = repr(err)
-            time.sleep(0.1)
-        self.fail(f"{url} did not return 200 within {timeout:.0f}s (last: {last}):\n{tail(log_path)}")
+                last["seen"] = repr(err)
+                return False
+
+        wait_until(answered, timeout, lambda: f"{url} to return 200 (last: {last.get('seen')}):\n{tail(log_path)}",
+                   interval=0.1)
 
     def make_traffic(self):
         for _ in range(3):
@@ -184,17 +186,21 @@ class PrometheusScrapeTest(unittest.TestCase):
         )
         self.wait_for_http(proc, prom + "/-/ready", prom_log)
 
-        deadline = time.monotonic() + SERIES_TIMEOUT_S
-        build_info = requests = duration = []
-        while time.monotonic() < deadline:
+        found = {}
+
+        def scraped():
             if proc.poll() is not None:
                 self.fail(f"prometheus exited with {proc.returncode}:\n{tail(prom_log)}")
-            build_info = self.query(prom, "aegis_build_info")
-            requests = self.query(prom, "aegis_http_requests_total")
-            duration = self.query(prom, 'aegis_http_request_duration_seconds_bucket{le="+Inf"}')
-            if build_info and requests and duration:
-                break
-            time.sleep(0.5)
+            found["build_info"] = self.query(prom, "aegis_build_info")
+            found["requests"] = self.query(prom, "aegis_http_requests_total")
+            found["duration"] = self.query(prom, 'aegis_http_request_duration_seconds_bucket{le="+Inf"}')
+            return all(found.values())
+
+        try:
+            wait_until(scraped, SERIES_TIMEOUT_S, "the aegis series in Prometheus", interval=0.5)
+        except AssertionError:
+            pass  # the assertions below say which series never appeared
+        build_info, requests, duration = found["build_info"], found["requests"], found["duration"]
         diagnostics = f"\n--- prometheus log ---\n{tail(prom_log)}\n--- aegis log ---\n{tail(self.aegis_log)}"
         self.assertTrue(build_info, "aegis_build_info never appeared in Prometheus" + diagnostics)
         self.assertTrue(requests, "aegis_http_requests_total never appeared in Prometheus" + diagnostics)

@@ -18,7 +18,7 @@ import threading
 import time
 import unittest
 
-from aegis_harness import AEGIS_BIN, free_port
+from aegis_harness import AEGIS_BIN, free_port, wait_until
 
 ANTHROPIC_HEADERS = {"x-api-key": "sk-ant-secret", "anthropic-version": "2023-06-01",
                      "content-type": "application/json"}
@@ -68,17 +68,18 @@ class Sim:
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([AEGIS_BIN, "sim", "--listen", f"127.0.0.1:{self.port}", "--threads", "2", *args],
                                      stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 20
-        while time.time() < deadline:
+
+        def healthy():
             if self.proc.poll() is not None:
                 raise RuntimeError(f"aegis sim exited with {self.proc.returncode}: {self.log()}")
             try:
-                if self.request("GET", "/_sim/health")[0] == 200:
-                    return
+                return self.request("GET", "/_sim/health")[0] == 200
             except OSError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("aegis sim did not come up: " + self.log())
+                return False
+        try:
+            wait_until(healthy, 20, "GET /_sim/health to answer 200")
+        except AssertionError:
+            raise RuntimeError("aegis sim did not come up: " + self.log()) from None
 
     def log(self):
         if not self._log.closed:
@@ -752,7 +753,8 @@ class Lifecycle(unittest.TestCase):
 
             t = threading.Thread(target=call)
             t.start()
-            time.sleep(0.3)
+            # The simulator records a request before it applies the fault: once it is in the log, it hangs.
+            wait_until(lambda: sim.json("GET", "/_sim/requests")[2]["requests"], 10, "the request to reach the simulator")
             started = time.time()
             sim.proc.send_signal(signal.SIGTERM)
             t.join(10)

@@ -16,10 +16,9 @@ import shutil
 import signal
 import socket
 import tempfile
-import time
 import unittest
 
-from aegis_harness import Gateway
+from aegis_harness import Gateway, wait_until
 from test_sim import Sim
 
 PRICE_IN, PRICE_OUT = 3.0, 15.0  # USD per million tokens
@@ -115,16 +114,15 @@ class StreamCutOff(unittest.TestCase):
         return text
 
     def audit_row(self, gw, team, request_id, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while True:
+        def rows():
             status, _, data = gw.request("GET", f"/admin/v1/audit?team={team}&limit=100",
                                          headers={"authorization": f"Bearer {gw.admin_key}"})
             self.assertEqual(status, 200, data)
-            rows = [r for r in json.loads(data)["data"] if r["request_id"] == request_id]
-            if rows or time.monotonic() > deadline:
-                self.assertEqual(len(rows), 1, data)
-                return rows[0]
-            time.sleep(0.05)
+            return [r for r in json.loads(data)["data"] if r["request_id"] == request_id]
+
+        found = wait_until(rows, timeout, f"the audit row of {request_id}")
+        self.assertEqual(len(found), 1, found)
+        return found[0]
 
     def spend(self, gw, team):
         status, body = gw.admin("GET", f"/admin/v1/teams/{team}/spend")
