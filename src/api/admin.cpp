@@ -80,9 +80,9 @@ std::optional<std::int64_t> parse_epoch_ms(std::string_view text) {
 
 constexpr int kMaxAuditLimit = 1000;
 
-Result<store::AuditQuery> audit_query(const HttpRequest& request) {
+Result<audit::AuditQuery> audit_query(const HttpRequest& request) {
   AEGIS_TRY(params, http::query_params(request, {"team", "since", "limit"}));
-  store::AuditQuery query;
+  audit::AuditQuery query;
   if (auto it = params.find("team"); it != params.end() && !it->second.empty()) query.team = it->second;
   if (auto it = params.find("since"); it != params.end()) {
     auto since = parse_epoch_ms(it->second);
@@ -108,7 +108,7 @@ Result<store::AuditQuery> audit_query(const HttpRequest& request) {
 
 double micros_to_ms(std::int64_t micros) { return static_cast<double>(micros) / 1000.0; }
 
-json::object audit_json(const telemetry::AuditRecord& row) {
+json::object audit_json(const audit::AuditRecord& row) {
   json::object entities;
   for (const auto& [type, count] : row.entities) entities[type] = count;
   json::array path;

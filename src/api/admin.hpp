@@ -8,12 +8,12 @@
 #include "http/router.hpp"
 #include "identity/authenticator.hpp"
 #include "store/db_executor.hpp"
-#include "store/store.hpp"
+#include "store/database.hpp"
 
 namespace aegis::api {
 
 struct AdminContext {
-  store::Store& store;
+  store::Database& store;
   store::DbExecutor& db;
   identity::Authenticator& authenticator;
   const Clock& clock;

@@ -2,7 +2,7 @@
 
 namespace aegis::budget {
 
-Result<void> restore_spend(store::AuditStore& store, MemoryLedger& ledger) {
+Result<void> restore_spend(audit::AuditStore& store, MemoryLedger& ledger) {
   const std::string period = ledger.current_period();
   AEGIS_TRY(rows, store.load_spend(period));
   for (const auto& row : rows) {

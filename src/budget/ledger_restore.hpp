@@ -4,13 +4,13 @@
 // kept in the same transaction as the audit rows that carry the costs).
 #include "budget/memory_ledger.hpp"
 #include "core/result.hpp"
-#include "store/store.hpp"
+#include "audit/audit_store.hpp"
 
 namespace aegis::budget {
 
 // Seeds `ledger` with every team's committed spend for the ledger's current
 // period. Blocking (one store call): run it before serving, or through the
 // DbExecutor. The store's error is returned unchanged.
-Result<void> restore_spend(store::AuditStore& store, MemoryLedger& ledger);
+Result<void> restore_spend(audit::AuditStore& store, MemoryLedger& ledger);
 
 }  // namespace aegis::budget

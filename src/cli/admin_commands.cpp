@@ -49,7 +49,7 @@ int AdminCommands::run(const std::string& fallback_config_path) {
     for (const auto& issue : e.issues()) std::cerr << issue.to_string() << "\n";
     return 2;
   }
-  std::unique_ptr<store::Store> store;
+  std::unique_ptr<store::Database> store;
   try {
     store = store::open_store(cfg.storage);
   } catch (const std::exception& e) {

@@ -19,7 +19,7 @@
 
 #include "core/result.hpp"
 #include "jobs/job.hpp"
-#include "telemetry/audit.hpp"
+#include "audit/record.hpp"
 
 namespace aegis::jobs {
 
@@ -50,14 +50,14 @@ struct Completion {
   // The run's audit row: written, with its cost added to the team's committed
   // spend, in the transaction that records the outcome, so a crash can never
   // leave a finished job without its record (or the record without the job).
-  std::optional<telemetry::AuditRecord> audit;
+  std::optional<audit::AuditRecord> audit;
 };
 
 struct Failure {
   JobRoute route;  // may be empty when the job failed before routing
   JobError error;
   std::int64_t finished_at_ms = 0;
-  std::optional<telemetry::AuditRecord> audit;  // as Completion::audit
+  std::optional<audit::AuditRecord> audit;  // as Completion::audit
 };
 
 struct CancelResult {

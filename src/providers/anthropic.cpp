@@ -16,7 +16,7 @@ const ErrorMapper kMapError = wire::anthropic::map_upstream_error;
 
 class AnthropicProvider final : public HttpProvider {
  public:
-  AnthropicProvider(const config::ProviderConfig& config, http::HttpClient& client, resilience::EgressGuard* egress)
+  AnthropicProvider(const config::ProviderConfig& config, http::HttpClient& client, compliance::EgressGuard* egress)
       : HttpProvider(config, client, egress) {}
 
   boost::asio::awaitable<Result<Completion>> complete(const ChatRequest& request) override {

@@ -12,7 +12,7 @@ namespace {
 
 class AzureOpenAiProvider final : public OpenAiFamilyProvider {
  public:
-  AzureOpenAiProvider(const config::ProviderConfig& config, http::HttpClient& client, resilience::EgressGuard* egress)
+  AzureOpenAiProvider(const config::ProviderConfig& config, http::HttpClient& client, compliance::EgressGuard* egress)
       : OpenAiFamilyProvider(config, client, egress) {}
 
  private:

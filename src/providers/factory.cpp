@@ -42,7 +42,6 @@ const ProviderFactory& ProviderFactory::builtin() {
     f.register_type("azure_openai", make_azure_openai_provider);
     f.register_type("openai_compat", make_openai_compat_provider);
     f.register_type("ollama", make_ollama_provider);
-    f.register_type("sim", make_sim_provider);
     return f;
   }();
   return factory;

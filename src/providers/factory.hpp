@@ -15,7 +15,7 @@ namespace boost::asio {
 class io_context;
 }
 
-namespace aegis::resilience {
+namespace aegis::compliance {
 class EgressGuard;
 }
 
@@ -23,17 +23,18 @@ namespace aegis::providers {
 
 struct ProviderDeps {
   http::HttpClient& client;
-  // For providers that run something in-process (type sim); may be null otherwise.
+  // For providers that run something in-process (type sim, app/provider_types.hpp); may be null otherwise.
   boost::asio::io_context* io = nullptr;
-  // Checks every outbound send of HTTP adapters (resilience/egress_guard.hpp); null: no check.
-  resilience::EgressGuard* egress = nullptr;
+  // Checks every outbound send of HTTP adapters (compliance/egress_guard.hpp); null: no check.
+  compliance::EgressGuard* egress = nullptr;
 };
 
 using ProviderMaker = std::function<std::unique_ptr<LLMProvider>(const config::ProviderConfig&, ProviderDeps)>;
 
 class ProviderFactory {
  public:
-  // The built-in types: anthropic, azure_openai, openai_compat, ollama, sim.
+  // The adapters: anthropic, azure_openai, openai_compat, ollama. The
+  // program adds `sim` (app/provider_types.hpp).
   static const ProviderFactory& builtin();
 
   void register_type(std::string type, ProviderMaker maker);
@@ -50,6 +51,5 @@ std::unique_ptr<LLMProvider> make_anthropic_provider(const config::ProviderConfi
 std::unique_ptr<LLMProvider> make_azure_openai_provider(const config::ProviderConfig&, ProviderDeps);
 std::unique_ptr<LLMProvider> make_openai_compat_provider(const config::ProviderConfig&, ProviderDeps);
 std::unique_ptr<LLMProvider> make_ollama_provider(const config::ProviderConfig&, ProviderDeps);
-std::unique_ptr<LLMProvider> make_sim_provider(const config::ProviderConfig&, ProviderDeps);
 
 }  // namespace aegis::providers

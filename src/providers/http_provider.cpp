@@ -33,7 +33,7 @@ class HttpProvider::Permit {
 };
 
 HttpProvider::HttpProvider(const config::ProviderConfig& config, http::HttpClient& client,
-                           resilience::EgressGuard* egress)
+                           compliance::EgressGuard* egress)
     : config_(config),
       info_{config.name, config.type, config.locality, config.models},
       client_(client),

@@ -11,7 +11,7 @@
 
 #include "http/client.hpp"
 #include "providers/provider.hpp"
-#include "resilience/egress_guard.hpp"
+#include "compliance/egress_guard.hpp"
 
 namespace aegis::providers {
 
@@ -58,7 +58,7 @@ class HttpProvider : public LLMProvider {
   // With an egress guard, every request built by make_request is checked by
   // it once connected and before a byte is sent.
   HttpProvider(const config::ProviderConfig& config, http::HttpClient& client,
-               resilience::EgressGuard* egress = nullptr);
+               compliance::EgressGuard* egress = nullptr);
 
   http::ClientRequest make_request(std::string method, std::string url, std::string body) const;
 
@@ -79,7 +79,7 @@ class HttpProvider : public LLMProvider {
   const config::ProviderConfig config_;
   ProviderInfo info_;
   http::HttpClient& client_;
-  resilience::EgressGuard* const egress_;
+  compliance::EgressGuard* const egress_;
 
  private:
   class Permit;

@@ -41,7 +41,7 @@ const ErrorMapper kMapError = wire::ollama::map_upstream_error;
 
 class OllamaProvider final : public HttpProvider {
  public:
-  OllamaProvider(const config::ProviderConfig& config, http::HttpClient& client, resilience::EgressGuard* egress)
+  OllamaProvider(const config::ProviderConfig& config, http::HttpClient& client, compliance::EgressGuard* egress)
       : HttpProvider(config, client, egress) {}
 
   boost::asio::awaitable<Result<Completion>> complete(const ChatRequest& request) override {

@@ -10,7 +10,7 @@ namespace {
 class OpenAiCompatProvider final : public OpenAiFamilyProvider {
  public:
   OpenAiCompatProvider(const config::ProviderConfig& config, http::HttpClient& client,
-                       resilience::EgressGuard* egress)
+                       compliance::EgressGuard* egress)
       : OpenAiFamilyProvider(config, client, egress), root_(api_root(config.base_url)) {}
 
  private:

@@ -4,7 +4,7 @@
 
 namespace aegis::store {
 
-std::unique_ptr<Store> open_store(const config::StorageConfig& cfg) {
+std::unique_ptr<Database> open_store(const config::StorageConfig& cfg) {
   return std::make_unique<SqliteStore>(cfg.sqlite_path);
 }
 

@@ -2,12 +2,12 @@
 #include <memory>
 
 #include "config/config.hpp"
-#include "store/store.hpp"
+#include "store/database.hpp"
 
 namespace aegis::store {
 
 // Opens the SQLite database the config names and applies its migrations.
 // Throws std::runtime_error at start-up when the store cannot be opened.
-std::unique_ptr<Store> open_store(const config::StorageConfig& cfg);
+std::unique_ptr<Database> open_store(const config::StorageConfig& cfg);
 
 }  // namespace aegis::store

@@ -11,7 +11,6 @@
 #include "core/classification.hpp"
 #include "core/money.hpp"
 #include "core/result.hpp"
-#include "telemetry/audit.hpp"
 
 namespace aegis::store {
 
@@ -61,36 +60,9 @@ class KeyStore {
   virtual Result<void> revoke_key(const std::string& id, std::int64_t revoked_at_ms) = 0;
 };
 
-struct AuditQuery {
-  std::optional<std::string> team;
-  std::optional<std::int64_t> since_ms;  // rows with time_ms >= since_ms
-  int limit = 100;                       // 1..1000; newest first
-};
-
-// Committed spend per team and budget period, kept in the same transaction
-// as the audit rows that carry the costs, so the two always agree.
-struct TeamSpend {
-  std::string team;
-  std::string period;  // "YYYY-MM"
-  Money spent;
-  std::int64_t requests = 0;
-};
-
-class AuditStore {
- public:
-  virtual ~AuditStore() = default;
-  // Appends the rows in one transaction and adds each row's cost (when its
-  // budget_period is set) to that team's spend for the period.
-  virtual Result<void> append_audit(const std::vector<telemetry::AuditRecord>& rows) = 0;
-  virtual Result<std::vector<telemetry::AuditRecord>> query_audit(const AuditQuery& query) = 0;
-  // Rows of the pipeda_violations view (RESTRICTED rows sent to a non-local provider).
-  virtual Result<std::int64_t> count_pipeda_violations() = 0;
-  // Committed spend of every team in `period`.
-  virtual Result<std::vector<TeamSpend>> load_spend(const std::string& period) = 0;
-};
-
-// Everything the gateway stores. Later issues add jobs and vectors.
-class Store : public TeamStore, public KeyStore, public AuditStore {
+// Teams and keys. The audit trail and the spend it carries live in the same
+// database (store/factory.hpp opens both) behind audit::AuditStore.
+class Store : public TeamStore, public KeyStore {
  public:
   // A cheap round trip that proves the store answers (for /readyz).
   virtual Result<void> ping() = 0;

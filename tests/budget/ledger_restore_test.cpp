@@ -22,24 +22,24 @@ Money micros(std::int64_t m) { return Money::from_micros(m); }
 system_clock::time_point at(year_month_day d, hours h = hours{0}) { return system_clock::time_point{sys_days{d}} + h; }
 
 // Only load_spend matters here; it records the periods it was asked for.
-class FakeAuditStore final : public store::AuditStore {
+class FakeAuditStore final : public audit::AuditStore {
  public:
-  std::vector<store::TeamSpend> rows;
+  std::vector<audit::TeamSpend> rows;
   std::optional<Error> fail;
   bool ignore_period = false;  // a store that returns every row it has
   std::vector<std::string> asked;
 
-  Result<void> append_audit(const std::vector<telemetry::AuditRecord>&) override {
+  Result<void> append_audit(const std::vector<audit::AuditRecord>&) override {
     return make_error(ErrorCode::internal, "not used");
   }
-  Result<std::vector<telemetry::AuditRecord>> query_audit(const store::AuditQuery&) override {
+  Result<std::vector<audit::AuditRecord>> query_audit(const audit::AuditQuery&) override {
     return make_error(ErrorCode::internal, "not used");
   }
   Result<std::int64_t> count_pipeda_violations() override { return make_error(ErrorCode::internal, "not used"); }
-  Result<std::vector<store::TeamSpend>> load_spend(const std::string& period) override {
+  Result<std::vector<audit::TeamSpend>> load_spend(const std::string& period) override {
     asked.push_back(period);
     if (fail) return *fail;
-    std::vector<store::TeamSpend> out;
+    std::vector<audit::TeamSpend> out;
     for (const auto& r : rows) {
       if (ignore_period || r.period == period) out.push_back(r);
     }

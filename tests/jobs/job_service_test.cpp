@@ -34,7 +34,7 @@
 #include "store/db_executor.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "support/sqlite_files.hpp"
-#include "telemetry/audit_writer.hpp"
+#include "audit/audit_writer.hpp"
 
 namespace aegis::jobs {
 namespace {
@@ -99,7 +99,7 @@ class JobServiceTest : public ::testing::Test {
 
     store_ = std::make_unique<store::SqliteStore>(config_.storage.sqlite_path, clock_);
     ASSERT_TRUE(store_->create_team(store::Team{"alpha", Money::from_dollars(100), Level::CONFIDENTIAL, 1}).ok());
-    audit_ = std::make_unique<telemetry::AuditWriter>(*store_, metrics_);
+    audit_ = std::make_unique<audit::AuditWriter>(*store_, metrics_);
     client_ = http::make_http_client(io_.get_executor(), http::ClientOptions{});
     std::vector<std::unique_ptr<providers::LLMProvider>> built;
     const providers::ProviderDeps provider_deps{*client_, &io_};
@@ -131,7 +131,7 @@ class JobServiceTest : public ::testing::Test {
   // After the test has set config_.jobs.
   void start_service() {
     job_store_ = open_job_store(config_.storage, config_.jobs);
-    JobServiceDeps deps{config_.jobs, *job_store_, *gateway_, *router_, *budgets_,
+    JobServiceDeps deps{config_.jobs, *job_store_, *gateway_, *budgets_,
                         *store_,      team_db_,    *audit_,   metrics_, clock_};
     // Real time between renewals; the lease they write is measured on clock_.
     deps.lease_renewal = 5ms;
@@ -190,9 +190,9 @@ class JobServiceTest : public ::testing::Test {
     return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall_now().time_since_epoch()).count();
   }
 
-  std::vector<telemetry::AuditRecord> audit_rows_of(const std::string& id) {
-    std::vector<telemetry::AuditRecord> out;
-    store::AuditQuery query;
+  std::vector<audit::AuditRecord> audit_rows_of(const std::string& id) {
+    std::vector<audit::AuditRecord> out;
+    audit::AuditQuery query;
     query.team = "alpha";
     auto rows = store_->query_audit(query);
     if (rows.ok()) {
@@ -216,7 +216,7 @@ class JobServiceTest : public ::testing::Test {
   config::Config config_;
   std::unique_ptr<sim::Simulator> sim_;
   std::unique_ptr<store::SqliteStore> store_;
-  std::unique_ptr<telemetry::AuditWriter> audit_;
+  std::unique_ptr<audit::AuditWriter> audit_;
   std::unique_ptr<http::HttpClient> client_;
   std::unique_ptr<providers::ProviderSet> providers_;
   std::unique_ptr<classify::Classifier> classifier_;

@@ -518,8 +518,8 @@ TEST_F(SqliteJobStoreTest, FailRecordsTheErrorAndRoute) {
 
 // --- the run's audit row commits with the outcome -------------------------------
 
-telemetry::AuditRecord job_row(const std::string& id, int status, std::int64_t cost_micros) {
-  telemetry::AuditRecord r;
+audit::AuditRecord job_row(const std::string& id, int status, std::int64_t cost_micros) {
+  audit::AuditRecord r;
   r.time_ms = T0;
   r.request_id = id;
   r.team = "alpha";

@@ -31,6 +31,7 @@
 #include "core/chat.hpp"
 #include "core/result.hpp"
 #include "http/client.hpp"
+#include "app/provider_types.hpp"
 #include "providers/factory.hpp"
 #include "providers/provider.hpp"
 #include "sim/simulator.hpp"
@@ -1093,8 +1094,10 @@ INSTANTIATE_TEST_SUITE_P(ProviderAdapters, ProviderAdapterTest, ::testing::Value
 // ------------------------------------------------ factory and URL variants
 
 TEST(ProviderAdapterFactory, KnowsTheBuiltinTypes) {
-  const auto types = ProviderFactory::builtin().types();
-  EXPECT_EQ(types, (std::vector<std::string>{"anthropic", "azure_openai", "ollama", "openai_compat", "sim"}));
+  EXPECT_EQ(ProviderFactory::builtin().types(),
+            (std::vector<std::string>{"anthropic", "azure_openai", "ollama", "openai_compat"}));
+  EXPECT_EQ(app::provider_factory().types(),
+            (std::vector<std::string>{"anthropic", "azure_openai", "ollama", "openai_compat", "sim"}));
   asio::io_context io;
   auto client = http::make_http_client(io.get_executor(), http::ClientOptions{});
   config::ProviderConfig config;
@@ -1208,7 +1211,7 @@ TEST(ProviderAdapterFactory, SimTypeRunsAnInProcessSimulator) {
     config.type = "sim";
     config.locality = config::Locality::local;
     config.models = {{"haiku", "sim-small"}};
-    auto created = ProviderFactory::builtin().create(config, ProviderDeps{*client, &io});
+    auto created = app::provider_factory().create(config, ProviderDeps{*client, &io});
     ASSERT_TRUE(created.ok()) << created.error().message;
     auto provider = std::move(created).value();
     EXPECT_EQ(provider->info().type, "sim");

@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "app/provider_types.hpp"
 #include "classify/classifier.hpp"
 #include "config/config.hpp"
 #include "core/chat.hpp"
@@ -31,8 +32,8 @@
 #include "http/client.hpp"
 #include "providers/factory.hpp"
 #include "providers/provider.hpp"
-#include "resilience/classifier_egress_guard.hpp"
-#include "resilience/egress_guard.hpp"
+#include "compliance/classifier_egress_guard.hpp"
+#include "compliance/egress_guard.hpp"
 #include "sim/simulator.hpp"
 #include "telemetry/metrics.hpp"
 
@@ -103,7 +104,7 @@ class SilentUpstream {
 };
 
 // Refuses every send and remembers what it was asked.
-class RefusingGuard final : public resilience::EgressGuard {
+class RefusingGuard final : public compliance::EgressGuard {
  public:
   struct Call {
     std::string provider;
@@ -178,11 +179,11 @@ class EgressWiringTest : public ::testing::Test {
     return std::move(**out);
   }
 
-  LLMProvider& make(const config::ProviderConfig& config, resilience::EgressGuard* guard,
+  LLMProvider& make(const config::ProviderConfig& config, compliance::EgressGuard* guard,
                     http::ClientOptions options = {}) {
     clients_.push_back(http::make_http_client(io_.get_executor(), options));
     ProviderDeps deps{*clients_.back(), &io_, guard};
-    auto created = ProviderFactory::builtin().create(config, deps);
+    auto created = app::provider_factory().create(config, deps);
     if (!created.ok()) {
       ADD_FAILURE() << created.error().message;
       std::abort();
@@ -324,7 +325,7 @@ class EgressWiringWithClassifier : public EgressWiringTest {
 
   std::unique_ptr<classify::Classifier> classifier_ = classify::make_classifier({});
   telemetry::Registry metrics_;
-  resilience::ClassifierEgressGuard guard_{config::EgressConfig{}, *classifier_, nullptr, metrics_};
+  compliance::ClassifierEgressGuard guard_{config::EgressConfig{}, *classifier_, nullptr, metrics_};
   std::unique_ptr<sim::Simulator> sim_;
   std::uint16_t port_ = 0;
 };

@@ -22,7 +22,8 @@ namespace fs = std::filesystem;
 using aegis::test_support::TempDir;
 using aegis::test_support::RawDb;
 using namespace std::chrono_literals;
-using telemetry::AuditRecord;
+using audit::AuditQuery;
+using audit::AuditRecord;
 
 
 

@@ -471,7 +471,7 @@ struct SqliteJobStore::Impl {
 
   // Inside a transaction: the job run's audit row and its spend, written by
   // the audit store's own code (one definition of what recording a request means).
-  Result<void> record_audit(const std::optional<telemetry::AuditRecord>& row, std::string_view op) {
+  Result<void> record_audit(const std::optional<audit::AuditRecord>& row, std::string_view op) {
     if (!row) return {};
     const int rc = store::sqlite::insert_audit_rows(db.get(), audit_statements, std::span(&*row, 1));
     if (rc != SQLITE_OK) return db_error(op, rc);

@@ -33,7 +33,7 @@ std::string path_json(const std::vector<std::string>& path) {
   return json::serialize(out);
 }
 
-void bind_audit(Use& st, const telemetry::AuditRecord& r) {
+void bind_audit(Use& st, const audit::AuditRecord& r) {
   st.bind(1, r.time_ms);
   st.bind(2, r.request_id);
   st.bind(3, r.team);
@@ -77,7 +77,7 @@ int prepare(sqlite3* db, StmtPtr& slot, const char* sql) {
 
 }  // namespace
 
-int insert_audit_rows(sqlite3* db, AuditStatements& statements, std::span<const telemetry::AuditRecord> rows) {
+int insert_audit_rows(sqlite3* db, AuditStatements& statements, std::span<const audit::AuditRecord> rows) {
   if (rows.empty()) return SQLITE_OK;
   if (int rc = prepare(db, statements.insert, kInsertAudit); rc != SQLITE_OK) return rc;
   if (int rc = prepare(db, statements.spend, kUpsertSpend); rc != SQLITE_OK) return rc;

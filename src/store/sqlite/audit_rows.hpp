@@ -8,7 +8,7 @@
 #include <span>
 
 #include "store/sqlite/statement.hpp"
-#include "telemetry/audit.hpp"
+#include "audit/record.hpp"
 
 // The audit table's columns, in the order insert_audit_rows binds them and
 // the store's queries read them.
@@ -29,6 +29,6 @@ struct AuditStatements {
 // Inside the caller's open transaction: inserts each row into `audit` and adds
 // its cost to `budget_spend` (team, budget_period) when the row was booked to
 // a period. Returns SQLITE_OK, or the failing SQLite code (the caller rolls back).
-int insert_audit_rows(sqlite3* db, AuditStatements& statements, std::span<const telemetry::AuditRecord> rows);
+int insert_audit_rows(sqlite3* db, AuditStatements& statements, std::span<const audit::AuditRecord> rows);
 
 }  // namespace aegis::store::sqlite

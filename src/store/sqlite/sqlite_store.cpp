@@ -101,8 +101,8 @@ ApiKeyRecord read_key(const Use& st) {
   return k;
 }
 
-std::optional<telemetry::AuditRecord> read_audit(const Use& st) {
-  telemetry::AuditRecord r;
+std::optional<audit::AuditRecord> read_audit(const Use& st) {
+  audit::AuditRecord r;
   r.time_ms = st.int64(0);
   r.request_id = st.text(1);
   r.team = st.text(2);
@@ -475,7 +475,7 @@ Result<void> SqliteStore::revoke_key(const std::string& id, std::int64_t revoked
   return {};
 }
 
-Result<void> SqliteStore::append_audit(const std::vector<telemetry::AuditRecord>& rows) {
+Result<void> SqliteStore::append_audit(const std::vector<audit::AuditRecord>& rows) {
   constexpr std::string_view op = "append_audit";
   if (rows.empty()) return {};
   std::lock_guard lock(impl_->mu);
@@ -494,7 +494,7 @@ Result<void> SqliteStore::append_audit(const std::vector<telemetry::AuditRecord>
   return {};
 }
 
-Result<std::vector<telemetry::AuditRecord>> SqliteStore::query_audit(const AuditQuery& query) {
+Result<std::vector<audit::AuditRecord>> SqliteStore::query_audit(const audit::AuditQuery& query) {
   constexpr std::string_view op = "query_audit";
   const int limit = std::clamp(query.limit, 1, kMaxAuditQueryLimit);
   const char* sql = query.team ? (query.since_ms ? kQueryAuditTeamSince : kQueryAuditTeam)
@@ -507,7 +507,7 @@ Result<std::vector<telemetry::AuditRecord>> SqliteStore::query_audit(const Audit
   st.bind(1, static_cast<std::int64_t>(limit));
   if (query.team) st.bind(2, *query.team);
   if (query.since_ms) st.bind(3, *query.since_ms);
-  std::vector<telemetry::AuditRecord> out;
+  std::vector<audit::AuditRecord> out;
   while ((rc = st.step()) == SQLITE_ROW) {
     auto row = read_audit(st);
     if (!row) return corrupt_row(op);
@@ -529,7 +529,7 @@ Result<std::int64_t> SqliteStore::count_pipeda_violations() {
   return st.int64(0);
 }
 
-Result<std::vector<TeamSpend>> SqliteStore::load_spend(const std::string& period) {
+Result<std::vector<audit::TeamSpend>> SqliteStore::load_spend(const std::string& period) {
   constexpr std::string_view op = "load_spend";
   std::lock_guard lock(impl_->mu);
   int rc = SQLITE_OK;
@@ -537,9 +537,9 @@ Result<std::vector<TeamSpend>> SqliteStore::load_spend(const std::string& period
   if (!raw) return db_error(op, rc);
   Use st(raw);
   st.bind(1, period);
-  std::vector<TeamSpend> out;
+  std::vector<audit::TeamSpend> out;
   while ((rc = st.step()) == SQLITE_ROW) {
-    TeamSpend spend;
+    audit::TeamSpend spend;
     spend.team = st.text(0);
     spend.period = st.text(1);
     spend.spent = Money::from_micros(st.int64(2));

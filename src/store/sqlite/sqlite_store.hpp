@@ -8,7 +8,7 @@
 #include <string>
 
 #include "core/clock.hpp"
-#include "store/store.hpp"
+#include "store/factory.hpp"
 
 namespace aegis::store {
 
@@ -18,7 +18,7 @@ struct SqliteOptions {
   std::chrono::milliseconds busy_timeout{5'000};
 };
 
-class SqliteStore final : public Store {
+class SqliteStore final : public Database {
  public:
   using Options = SqliteOptions;
 
@@ -42,10 +42,10 @@ class SqliteStore final : public Store {
   Result<std::vector<ApiKeyRecord>> list_keys(const std::optional<std::string>& team) override;
   Result<void> revoke_key(const std::string& id, std::int64_t revoked_at_ms) override;
 
-  Result<void> append_audit(const std::vector<telemetry::AuditRecord>& rows) override;
-  Result<std::vector<telemetry::AuditRecord>> query_audit(const AuditQuery& query) override;
+  Result<void> append_audit(const std::vector<audit::AuditRecord>& rows) override;
+  Result<std::vector<audit::AuditRecord>> query_audit(const audit::AuditQuery& query) override;
   Result<std::int64_t> count_pipeda_violations() override;
-  Result<std::vector<TeamSpend>> load_spend(const std::string& period) override;
+  Result<std::vector<audit::TeamSpend>> load_spend(const std::string& period) override;
 
   Result<void> ping() override;
   int schema_version() override;

@@ -29,11 +29,11 @@
 #include <thread>
 #include <vector>
 
-#include "store/store.hpp"
-#include "telemetry/audit.hpp"
+#include "audit/audit_store.hpp"
+#include "audit/record.hpp"
 #include "telemetry/metrics.hpp"
 
-namespace aegis::telemetry {
+namespace aegis::audit {
 
 struct AuditWriterOptions {
   std::size_t max_queue = 100'000;  // rows waiting to be written; beyond it new rows are dropped
@@ -55,7 +55,7 @@ class AuditWriter final : public AuditSink {
   using Options = AuditWriterOptions;
 
   // Starts the writer thread. `store` and `registry` must outlive the writer.
-  AuditWriter(store::AuditStore& store, Registry& registry, Options options = {});
+  AuditWriter(AuditStore& store, telemetry::Registry& registry, Options options = {});
   ~AuditWriter() override;  // stop()
   AuditWriter(const AuditWriter&) = delete;
   AuditWriter& operator=(const AuditWriter&) = delete;
@@ -89,12 +89,12 @@ class AuditWriter final : public AuditSink {
   // Writes one batch, retrying on error. Returns false when it gave up.
   bool write(const std::vector<AuditRecord>& batch);
 
-  store::AuditStore& store_;
+  AuditStore& store_;
   Options options_;
-  Counter& written_metric_;
-  Counter& dropped_metric_;
-  Counter& errors_metric_;
-  Gauge& depth_metric_;
+  telemetry::Counter& written_metric_;
+  telemetry::Counter& dropped_metric_;
+  telemetry::Counter& errors_metric_;
+  telemetry::Gauge& depth_metric_;
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // writer waits for rows, flush or stop
@@ -123,4 +123,4 @@ class AuditWriter final : public AuditSink {
   std::thread thread_;
 };
 
-}  // namespace aegis::telemetry
+}  // namespace aegis::audit

@@ -1,5 +1,5 @@
 #pragma once
-// The egress guard (resilience/egress_guard.hpp): local destinations are
+// The egress guard (compliance/egress_guard.hpp): local destinations are
 // decided by address; every other send is checked twice, by two detectors
 // that share no code:
 //   1. re-classified with the request classifier (so configured RESTRICTED
@@ -27,11 +27,11 @@
 #include "classify/classifier.hpp"
 #include "compliance/egress_detector.hpp"
 #include "config/config.hpp"
+#include "compliance/egress_guard.hpp"
 #include "core/cidr.hpp"
-#include "resilience/egress_guard.hpp"
 #include "telemetry/metrics.hpp"
 
-namespace aegis::resilience {
+namespace aegis::compliance {
 
 class ClassifierEgressGuard final : public EgressGuard {
  public:
@@ -68,4 +68,4 @@ class ClassifierEgressGuard final : public EgressGuard {
 // unchanged. Not a validator: it never fails, whatever the input.
 std::string decode_json_string_escapes(std::string_view text);
 
-}  // namespace aegis::resilience
+}  // namespace aegis::compliance

@@ -1,4 +1,4 @@
-#include "resilience/classifier_egress_guard.hpp"
+#include "compliance/classifier_egress_guard.hpp"
 
 #include <boost/asio/ip/address.hpp>
 
@@ -9,7 +9,7 @@
 
 #include "telemetry/log.hpp"
 
-namespace aegis::resilience {
+namespace aegis::compliance {
 
 namespace {
 
@@ -211,4 +211,4 @@ Result<void> ClassifierEgressGuard::check(std::string_view provider, config::Loc
                                                    types + ")");
 }
 
-}  // namespace aegis::resilience
+}  // namespace aegis::compliance

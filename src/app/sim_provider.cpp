@@ -3,12 +3,17 @@
 // protocol. For tests, benchmarks and trying a config without any upstream.
 #include <stdexcept>
 
-#include "providers/factory.hpp"
+#include "app/provider_types.hpp"
 #include "sim/simulator.hpp"
 
-namespace aegis::providers {
+namespace aegis::app {
 
 namespace {
+
+using providers::DeltaSink;
+using providers::LLMProvider;
+using providers::ProviderDeps;
+using providers::ProviderInfo;
 
 class SimProvider final : public LLMProvider {
  public:
@@ -22,7 +27,7 @@ class SimProvider final : public LLMProvider {
     inner.type = "openai_compat";
     inner.base_url = "http://127.0.0.1:" + std::to_string(port) + "/v1";
     if (inner.api_key.empty()) inner.api_key = "sim";
-    inner_ = make_openai_compat_provider(inner, deps);
+    inner_ = providers::make_openai_compat_provider(inner, deps);
     info_ = inner_->info();
     info_.type = "sim";
   }
@@ -48,8 +53,15 @@ class SimProvider final : public LLMProvider {
 
 }  // namespace
 
-std::unique_ptr<LLMProvider> make_sim_provider(const config::ProviderConfig& config, ProviderDeps deps) {
-  return std::make_unique<SimProvider>(config, deps);
+const providers::ProviderFactory& provider_factory() {
+  static const providers::ProviderFactory factory = [] {
+    providers::ProviderFactory f = providers::ProviderFactory::builtin();
+    f.register_type("sim", [](const config::ProviderConfig& config, ProviderDeps deps) -> std::unique_ptr<LLMProvider> {
+      return std::make_unique<SimProvider>(config, deps);
+    });
+    return f;
+  }();
+  return factory;
 }
 
-}  // namespace aegis::providers
+}  // namespace aegis::app

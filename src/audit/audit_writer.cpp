@@ -1,11 +1,13 @@
-#include "telemetry/audit_writer.hpp"
+#include "audit/audit_writer.hpp"
 
 #include <algorithm>
 #include <utility>
 
 #include "telemetry/log.hpp"
 
-namespace aegis::telemetry {
+namespace aegis::audit {
+
+using telemetry::LogLevel;
 
 namespace {
 
@@ -23,7 +25,7 @@ AuditWriterOptions sanitize(AuditWriterOptions o) {
 
 }  // namespace
 
-AuditWriter::AuditWriter(store::AuditStore& store, Registry& registry, Options options)
+AuditWriter::AuditWriter(AuditStore& store, telemetry::Registry& registry, Options options)
     : store_(store),
       options_(sanitize(options)),
       written_metric_(registry.counter("aegis_audit_rows_written_total", "Audit rows written to the store").with({})),
@@ -213,4 +215,4 @@ bool AuditWriter::write(const std::vector<AuditRecord>& batch) {
   }
 }
 
-}  // namespace aegis::telemetry
+}  // namespace aegis::audit

@@ -18,7 +18,7 @@
 #include "core/classification.hpp"
 #include "core/money.hpp"
 
-namespace aegis::telemetry {
+namespace aegis::audit {
 
 struct AuditRecord {
   std::int64_t time_ms = 0;  // Unix epoch milliseconds, when the request arrived
@@ -92,4 +92,4 @@ class AuditSink {
   }
 };
 
-}  // namespace aegis::telemetry
+}  // namespace aegis::audit

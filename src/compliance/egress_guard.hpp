@@ -14,7 +14,7 @@
 #include "config/config.hpp"
 #include "core/result.hpp"
 
-namespace aegis::resilience {
+namespace aegis::compliance {
 
 class EgressGuard {
  public:
@@ -26,4 +26,4 @@ class EgressGuard {
   virtual bool is_local_address(std::string_view remote_ip) const = 0;
 };
 
-}  // namespace aegis::resilience
+}  // namespace aegis::compliance

@@ -1,4 +1,4 @@
-#include "telemetry/audit_writer.hpp"
+#include "audit/audit_writer.hpp"
 
 #include <gtest/gtest.h>
 
@@ -18,14 +18,15 @@
 #include <thread>
 #include <vector>
 
-namespace aegis::telemetry {
+namespace aegis::audit {
 namespace {
 
 using namespace std::chrono_literals;
+using telemetry::Registry;
 
 // Records what the writer hands it; can fail a number of calls, fail for
 // good, or hold calls at a gate until the test opens it.
-class FakeAuditStore final : public store::AuditStore {
+class FakeAuditStore final : public AuditStore {
  public:
   Result<void> append_audit(const std::vector<AuditRecord>& rows) override {
     std::unique_lock lock(mu_);
@@ -42,10 +43,10 @@ class FakeAuditStore final : public store::AuditStore {
     cv_.notify_all();
     return {};
   }
-  Result<std::vector<AuditRecord>> query_audit(const store::AuditQuery&) override { return std::vector<AuditRecord>{}; }
+  Result<std::vector<AuditRecord>> query_audit(const AuditQuery&) override { return std::vector<AuditRecord>{}; }
   Result<std::int64_t> count_pipeda_violations() override { return std::int64_t{0}; }
-  Result<std::vector<store::TeamSpend>> load_spend(const std::string&) override {
-    return std::vector<store::TeamSpend>{};
+  Result<std::vector<TeamSpend>> load_spend(const std::string&) override {
+    return std::vector<TeamSpend>{};
   }
 
   void fail_next(int n) {
@@ -389,4 +390,4 @@ TEST(AuditWriterDurable, AFailingStoreAnswersFalseAfterTheWaitLimitAndKeepsRetry
 }
 
 }  // namespace
-}  // namespace aegis::telemetry
+}  // namespace aegis::audit

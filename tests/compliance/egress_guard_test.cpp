@@ -1,4 +1,4 @@
-// The egress guard (resilience/classifier_egress_guard.hpp): which peer
+// The egress guard (compliance/classifier_egress_guard.hpp): which peer
 // addresses count as local, and which cloud-bound bodies it blocks.
 #include <gtest/gtest.h>
 
@@ -11,11 +11,11 @@
 
 #include "classify/classifier.hpp"
 #include "core/classification.hpp"
-#include "resilience/classifier_egress_guard.hpp"
+#include "compliance/classifier_egress_guard.hpp"
 #include "support/keyword_egress_detector.hpp"
 #include "telemetry/metrics.hpp"
 
-namespace aegis::resilience {
+namespace aegis::compliance {
 namespace {
 
 using config::Locality;
@@ -314,4 +314,4 @@ TEST(DecodeJsonStringEscapes, DecodesEscapesInsideStringsOnly) {
 }
 
 }  // namespace
-}  // namespace aegis::resilience
+}  // namespace aegis::compliance
