@@ -11,6 +11,7 @@
 #include "config/loader.hpp"
 #include "core/json.hpp"
 #include "core/system_clock.hpp"
+#include "app/provider_types.hpp"
 #include "providers/factory.hpp"
 #include "providers/provider_set.hpp"
 #include "routing/router.hpp"
@@ -112,7 +113,7 @@ int RouteCommand::run() {
     return kExitUsage;
   }
 
-  const auto known_types = providers::ProviderFactory::builtin().types();
+  const auto known_types = app::provider_factory().types();
   std::vector<std::unique_ptr<providers::LLMProvider>> declared;
   for (const auto& p : cfg.providers) {
     if (std::ranges::find(known_types, p.type) == known_types.end()) {
@@ -125,7 +126,7 @@ int RouteCommand::run() {
 
   std::optional<TeamBudget> budget;
   if (!team_.empty()) {
-    std::unique_ptr<store::Store> store;
+    std::unique_ptr<store::Database> store;
     try {
       store = store::open_store(cfg.storage);
     } catch (const std::exception& e) {
@@ -180,10 +181,11 @@ int RouteCommand::run() {
     }
     json::object out{{"tier", decision->tier},
                      {"chain", std::move(chain)},
-                     {"rule", decision->rule},
+                     {"rule", routing::to_string(decision->rule)},
                      {"reason", decision->reason},
                      {"local_only", decision->local_only},
-                     {"mask_for_cloud", decision->mask_for_cloud},
+                     // The gateway masks every finding before a cloud target sees it.
+                     {"mask_for_cloud", !decision->local_only},
                      {"level", to_string(*level)}};
     if (budget) {
       out["budget"] = json::object{{"period", budget->period},
@@ -204,11 +206,11 @@ int RouteCommand::run() {
   }
   std::cout << "tier:      " << (decision->tier.empty() ? std::string("-") : decision->tier) << "\n"
             << "chain:     " << chain << "\n"
-            << "rule:      " << decision->rule << "\n"
+            << "rule:      " << routing::to_string(decision->rule) << "\n"
             << "reason:    " << decision->reason << "\n"
             << "level:     " << to_string(*level)
             << (decision->local_only       ? " (local providers only)"
-                : decision->mask_for_cloud ? " (PII masked before a cloud provider sees it)"
+                : !decision->local_only ? " (PII masked before a cloud provider sees it)"
                                            : "")
             << "\n";
   if (budget) {

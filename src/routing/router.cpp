@@ -10,12 +10,6 @@ namespace {
 using providers::LLMProvider;
 using providers::ModelChoice;
 
-constexpr std::string_view kRuleTaskDefault = "task_default";
-constexpr std::string_view kRuleExplicit = "explicit_model";
-constexpr std::string_view kRuleBudget = "budget_downgrade";
-constexpr std::string_view kRuleRestricted = "restricted_local_only";
-constexpr std::string_view kRuleConfidential = "confidential_local_only";
-
 bool is_tier(std::string_view s) { return std::ranges::find(providers::kTiers, s) != std::end(providers::kTiers); }
 
 // The order in which a local provider lacking `tier` substitutes another:
@@ -83,7 +77,31 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep) {
   return out;
 }
 
+// The data rule: whether `level` may only go to local providers, and which rule says so.
+std::optional<RouteRule> data_rule(Level level, config::ConfidentialPolicy confidential) {
+  if (level == Level::RESTRICTED) return RouteRule::restricted_local_only;
+  if (level == Level::CONFIDENTIAL && confidential == config::ConfidentialPolicy::local_only) {
+    return RouteRule::confidential_local_only;
+  }
+  return std::nullopt;
+}
+
+std::string data_reason(RouteRule rule) {
+  return rule == RouteRule::restricted_local_only ? "restricted→local-only" : "confidential→local-only (policy)";
+}
+
 }  // namespace
+
+std::string_view to_string(RouteRule rule) noexcept {
+  switch (rule) {
+    case RouteRule::task_default: return "task_default";
+    case RouteRule::explicit_model: return "explicit_model";
+    case RouteRule::budget_downgrade: return "budget_downgrade";
+    case RouteRule::restricted_local_only: return "restricted_local_only";
+    case RouteRule::confidential_local_only: return "confidential_local_only";
+  }
+  return "task_default";
+}
 
 Router::Router(const config::Config& config, const providers::ProviderSet& providers)
     : config_(config), providers_(providers) {}
@@ -108,7 +126,7 @@ Result<RouteDecision> Router::decide(const RouteInput& input) const {
   // Step 1: the tier, or the concrete model asked for.
   std::string tier;
   std::optional<ModelChoice> concrete;
-  std::string rule(kRuleTaskDefault);
+  RouteRule rule = RouteRule::task_default;
   std::string tier_part;
   if (automatic) {
     auto it = routing.task_tiers.find(input.task);
@@ -138,7 +156,7 @@ Result<RouteDecision> Router::decide(const RouteInput& input) const {
                                                           input.team + "'; allowed: " + allowed_values());
       }
     }
-    rule = kRuleExplicit;
+    rule = RouteRule::explicit_model;
     if (concrete) {
       tier = concrete->tier;
       tier_part = "explicit model=" + concrete->model + " (" + concrete->provider->info().name + ")";
@@ -166,22 +184,18 @@ Result<RouteDecision> Router::decide(const RouteInput& input) const {
         const std::string before = tier;
         tier = below_sonnet ? "haiku" : "sonnet";
         budget_part = comparison + before + "→" + tier;
-        rule = kRuleBudget;
+        rule = RouteRule::budget_downgrade;
       }
     }
   }
 
   // Step 3: data rules. RESTRICTED is not configurable on purpose.
-  bool local_only = false;
+  const auto forced = data_rule(input.level, routing.confidential);
+  const bool local_only = forced.has_value();
   std::string data_part;
-  if (input.level == Level::RESTRICTED) {
-    local_only = true;
-    rule = kRuleRestricted;
-    data_part = "restricted→local-only";
-  } else if (input.level == Level::CONFIDENTIAL && routing.confidential == config::ConfidentialPolicy::local_only) {
-    local_only = true;
-    rule = kRuleConfidential;
-    data_part = "confidential→local-only (policy)";
+  if (forced) {
+    rule = *forced;
+    data_part = data_reason(*forced);
   }
 
   // Step 4: the chain.
@@ -209,13 +223,43 @@ Result<RouteDecision> Router::decide(const RouteInput& input) const {
   RouteDecision decision;
   decision.local_only =
       std::ranges::all_of(chain, [](const RouteTarget& t) { return t.locality == config::Locality::local; });
-  const bool maskable_level = input.level == Level::INTERNAL || input.level == Level::CONFIDENTIAL;
-  decision.mask_for_cloud = maskable_level && !decision.local_only;
-  if (input.level == Level::CONFIDENTIAL && decision.mask_for_cloud) data_part = "confidential→masked for cloud";
+  if (input.level == Level::CONFIDENTIAL && !decision.local_only) data_part = "confidential→masked for cloud";
   decision.tier = tier;
   decision.chain = std::move(chain);
   decision.rule = rule;
   decision.reason = join({data_part, tier_part, budget_part}, "; ");
+  return decision;
+}
+
+Result<RouteDecision> Router::decide_embedding(const RouteInput& input) const {
+  const std::string& requested = input.requested_model;
+  const bool automatic = requested.empty() || requested == "auto";
+  RouteDecision decision;
+  if (const auto forced = data_rule(input.level, config_.routing.confidential)) {
+    for (auto* provider : providers_.ordered()) {
+      if (provider->info().locality != config::Locality::local) continue;
+      for (const auto& p : config_.providers) {
+        if (p.name == provider->info().name && !p.embedding_model.empty()) {
+          decision.chain.push_back(RouteTarget{provider, p.embedding_model, config::Locality::local});
+        }
+      }
+    }
+    if (decision.chain.empty()) {
+      return make_error(ErrorCode::no_local_provider,
+                        std::string(to_string(input.level)) +
+                            " data may only go to a local provider, and no local provider has an embedding model");
+    }
+    decision.rule = *forced;
+    decision.reason = data_reason(*forced) + "; embeddings";
+  } else {
+    auto choice = providers_.resolve_embedding(requested, config_.providers);
+    if (!choice.ok()) return std::move(choice).error();
+    decision.chain.push_back(RouteTarget{choice->provider, choice->model, choice->provider->info().locality});
+    decision.rule = automatic ? RouteRule::task_default : RouteRule::explicit_model;
+    decision.reason = automatic ? "embedding_default" : "explicit_model=" + requested;
+  }
+  decision.local_only = std::ranges::all_of(decision.chain,
+                                            [](const RouteTarget& t) { return t.locality == config::Locality::local; });
   return decision;
 }
 

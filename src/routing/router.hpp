@@ -19,7 +19,8 @@
 //     changes this ("restricted_local_only"). CONFIDENTIAL with
 //     routing.confidential = local_only does the same
 //     ("confidential_local_only"); with cloud_masked, cloud providers stay in
-//     the chain and `mask_for_cloud` is set. An explicitly requested cloud
+//     the chain (the gateway masks every finding before a cloud target sees
+//     it, whatever the level). An explicitly requested cloud
 //     model is replaced by the local chain's model for the tier (the data
 //     rule wins over the request, and the reason says so).
 //  4. chain: every provider serving the tier, in routing.fallback_chain order;
@@ -29,9 +30,14 @@
 //     An empty local-only chain is 503 no_local_provider; an empty chain
 //     otherwise is 503 unavailable.
 //
-// `rule` is the most significant rule that applied, from the fixed set
-// {task_default, explicit_model, budget_downgrade, restricted_local_only,
-// confidential_local_only}; it is the only part used as a metric label.
+// `rule` is the most significant rule that applied (RouteRule); it is the
+// only part used as a metric label.
+//
+// Embeddings (decide_embedding) have no tiers: the data rule alone decides
+// local-only (RESTRICTED always, CONFIDENTIAL under local_only), and then the
+// chain is every local provider with an embedding_model, in fallback order;
+// otherwise the requested embedding model (or the first provider that has
+// one, for "auto") is the one target.
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,6 +50,15 @@
 #include "providers/provider_set.hpp"
 
 namespace aegis::routing {
+
+enum class RouteRule { task_default, explicit_model, budget_downgrade, restricted_local_only, confidential_local_only };
+
+std::string_view to_string(RouteRule rule) noexcept;
+
+// The rules under which the data, not the configuration, keeps a request on local providers.
+constexpr bool data_forced_local(RouteRule rule) noexcept {
+  return rule == RouteRule::restricted_local_only || rule == RouteRule::confidential_local_only;
+}
 
 struct RouteInput {
   std::string task = "chat";
@@ -63,8 +78,7 @@ struct RouteDecision {
   std::string tier;                 // after downgrade; "" for a concrete model outside the tiers
   std::vector<RouteTarget> chain;   // try in order; never empty on success
   bool local_only = false;          // every target is declared local
-  bool mask_for_cloud = false;      // CONFIDENTIAL/INTERNAL PII must be masked before a cloud target sees it
-  std::string rule;                 // fixed set, see above
+  RouteRule rule = RouteRule::task_default;
   // One line, e.g. "restricted→local-only; task=code_review→sonnet; budget ok"
   std::string reason;
 };
@@ -77,6 +91,8 @@ class Router {
   virtual ~Router() = default;
 
   virtual Result<RouteDecision> decide(const RouteInput& input) const;
+  // `input.task` and `remaining_budget` play no part: embeddings have no tiers.
+  virtual Result<RouteDecision> decide_embedding(const RouteInput& input) const;
 
  private:
   const config::Config& config_;

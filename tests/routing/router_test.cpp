@@ -98,16 +98,14 @@ TEST(RoutingRouter, TaskDefaultFollowsTaskTiersAndChainOrder) {
   EXPECT_EQ(chain_of(*d), "anthropic/claude-sonnet-4-5 azure/gpt-4o ollama/qwen2.5:14b");
   EXPECT_EQ(d->chain[0].locality, Locality::cloud);
   EXPECT_EQ(d->chain[2].locality, Locality::local);
-  EXPECT_EQ(d->rule, "task_default");
+  EXPECT_EQ(d->rule, RouteRule::task_default);
   EXPECT_EQ(d->reason, "task=code_review→sonnet");
   EXPECT_FALSE(d->local_only);
-  EXPECT_TRUE(d->mask_for_cloud);  // INTERNAL with cloud targets
 
   auto h = f.decide("commit_summary", Level::PUBLIC, "auto");
   ASSERT_TRUE(h.ok());
   EXPECT_EQ(h->tier, "haiku");
   EXPECT_EQ(chain_of(*h), "anthropic/claude-haiku-4-5 azure/gpt-4o-mini ollama/llama3.2:3b");
-  EXPECT_FALSE(h->mask_for_cloud);  // PUBLIC needs no masking
 }
 
 TEST(RoutingRouter, UnknownTaskIsSonnetAndOddTaskNamesAreNotEchoed) {
@@ -115,7 +113,7 @@ TEST(RoutingRouter, UnknownTaskIsSonnetAndOddTaskNamesAreNotEchoed) {
   auto d = f.decide("poetry", Level::INTERNAL);
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->tier, "sonnet");
-  EXPECT_EQ(d->rule, "task_default");
+  EXPECT_EQ(d->rule, RouteRule::task_default);
   EXPECT_EQ(d->reason, "task=poetry→sonnet (unknown task)");
 
   auto odd = f.decide("x\r\nSet-Cookie: a=b", Level::INTERNAL);
@@ -144,7 +142,7 @@ TEST(RoutingRouter, BudgetOkAndUnknownBudget) {
   auto unknown = f.decide("security_audit", Level::INTERNAL, "", std::nullopt);
   ASSERT_TRUE(unknown.ok());
   EXPECT_EQ(unknown->tier, "opus");
-  EXPECT_EQ(unknown->rule, "task_default");
+  EXPECT_EQ(unknown->rule, RouteRule::task_default);
   EXPECT_EQ(unknown->reason.find("budget"), std::string::npos);
 }
 
@@ -154,14 +152,14 @@ TEST(RoutingRouter, OpusThresholdTurnsOpusIntoSonnet) {
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->tier, "sonnet");
   EXPECT_EQ(chain_of(*d), "anthropic/claude-sonnet-4-5 azure/gpt-4o ollama/qwen2.5:14b");
-  EXPECT_EQ(d->rule, "budget_downgrade");
+  EXPECT_EQ(d->rule, RouteRule::budget_downgrade);
   EXPECT_EQ(d->reason, "task=security_audit→opus; budget $0.40 < $1.00: opus→sonnet");
 
   // Strictly below: exactly the threshold keeps opus.
   auto at = f.decide("security_audit", Level::INTERNAL, "", Money::from_dollars(1));
   ASSERT_TRUE(at.ok());
   EXPECT_EQ(at->tier, "opus");
-  EXPECT_EQ(at->rule, "task_default");
+  EXPECT_EQ(at->rule, RouteRule::task_default);
 
   // Sonnet is untouched by the opus threshold.
   auto sonnet = f.decide("code_review", Level::INTERNAL, "", cents(40));
@@ -175,7 +173,7 @@ TEST(RoutingRouter, SonnetThresholdTurnsSonnetAndOpusIntoHaiku) {
   auto opus = f.decide("security_audit", Level::INTERNAL, "", cents(5));
   ASSERT_TRUE(opus.ok());
   EXPECT_EQ(opus->tier, "haiku");
-  EXPECT_EQ(opus->rule, "budget_downgrade");
+  EXPECT_EQ(opus->rule, RouteRule::budget_downgrade);
   EXPECT_EQ(opus->reason, "task=security_audit→opus; budget $0.05 < $0.10: opus→haiku");
   EXPECT_EQ(chain_of(*opus), "anthropic/claude-haiku-4-5 azure/gpt-4o-mini ollama/llama3.2:3b");
 
@@ -204,7 +202,7 @@ TEST(RoutingRouter, SonnetThresholdIsOffUnlessSet) {
   auto sonnet = f.decide("code_review", Level::INTERNAL, "", Money{});
   ASSERT_TRUE(sonnet.ok());
   EXPECT_EQ(sonnet->tier, "sonnet");
-  EXPECT_EQ(sonnet->rule, "task_default");
+  EXPECT_EQ(sonnet->rule, RouteRule::task_default);
 }
 
 TEST(RoutingRouter, ExplicitTierAliasIsDowngradedLikeATaskTier) {
@@ -212,14 +210,14 @@ TEST(RoutingRouter, ExplicitTierAliasIsDowngradedLikeATaskTier) {
   auto plain = f.decide("commit_summary", Level::INTERNAL, "opus");
   ASSERT_TRUE(plain.ok());
   EXPECT_EQ(plain->tier, "opus");
-  EXPECT_EQ(plain->rule, "explicit_model");
+  EXPECT_EQ(plain->rule, RouteRule::explicit_model);
   EXPECT_EQ(plain->reason, "explicit tier=opus");
   EXPECT_EQ(chain_of(*plain), "anthropic/claude-opus-4-1 azure/o1 ollama/llama3.3:70b");
 
   auto poor = f.decide("commit_summary", Level::INTERNAL, "opus", cents(40));
   ASSERT_TRUE(poor.ok());
   EXPECT_EQ(poor->tier, "sonnet");
-  EXPECT_EQ(poor->rule, "budget_downgrade");
+  EXPECT_EQ(poor->rule, RouteRule::budget_downgrade);
   EXPECT_EQ(poor->reason, "explicit tier=opus; budget $0.40 < $1.00: opus→sonnet");
 }
 
@@ -229,7 +227,7 @@ TEST(RoutingRouter, ConcreteModelGoesFirstThenSameTierFallbacks) {
   ASSERT_TRUE(d.ok()) << d.error().message;
   EXPECT_EQ(d->tier, "sonnet");
   EXPECT_EQ(chain_of(*d), "azure/gpt-4o anthropic/claude-sonnet-4-5 ollama/qwen2.5:14b");
-  EXPECT_EQ(d->rule, "explicit_model");
+  EXPECT_EQ(d->rule, RouteRule::explicit_model);
   EXPECT_EQ(d->reason, "explicit model=gpt-4o (azure)");
 
   auto pinned = f.decide("chat", Level::PUBLIC, "ollama/llama3.3:70b");
@@ -248,7 +246,7 @@ TEST(RoutingRouter, ConcreteModelIsHonouredWhateverTheBudget) {
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->tier, "opus");
   EXPECT_EQ(d->chain.front().model, "claude-opus-4-1");
-  EXPECT_EQ(d->rule, "explicit_model");
+  EXPECT_EQ(d->rule, RouteRule::explicit_model);
   EXPECT_EQ(d->reason, "explicit model=claude-opus-4-1 (anthropic); budget $0.05 < $0.10: explicit model kept");
 
   auto rich = f.decide("chat", Level::PUBLIC, "claude-opus-4-1", Money::from_dollars(50));
@@ -313,8 +311,7 @@ TEST(RoutingRouter, RestrictedKeepsOnlyLocalProviders) {
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(chain_of(*d), "ollama/qwen2.5:14b");
   EXPECT_TRUE(d->local_only);
-  EXPECT_FALSE(d->mask_for_cloud);
-  EXPECT_EQ(d->rule, "restricted_local_only");
+  EXPECT_EQ(d->rule, RouteRule::restricted_local_only);
   EXPECT_EQ(d->reason, "restricted→local-only; task=code_review→sonnet; budget ok");
 }
 
@@ -345,7 +342,7 @@ TEST(RoutingRouter, RestrictedReplacesEveryFormOfRequestedCloudModel) {
     ASSERT_TRUE(d.ok()) << c.requested << ": " << d.error().message;
     EXPECT_EQ(chain_of(*d), c.chain) << c.requested;
     EXPECT_EQ(d->reason, c.reason) << c.requested;
-    EXPECT_EQ(d->rule, "restricted_local_only") << c.requested;
+    EXPECT_EQ(d->rule, RouteRule::restricted_local_only) << c.requested;
     EXPECT_TRUE(d->local_only);
   }
 }
@@ -374,10 +371,9 @@ TEST(RoutingRouter, ConfidentialLocalOnlyPolicy) {
   auto d = f.decide("chat", Level::CONFIDENTIAL);
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(chain_of(*d), "ollama/qwen2.5:14b");
-  EXPECT_EQ(d->rule, "confidential_local_only");
+  EXPECT_EQ(d->rule, RouteRule::confidential_local_only);
   EXPECT_EQ(d->reason, "confidential→local-only (policy); task=chat→sonnet");
   EXPECT_TRUE(d->local_only);
-  EXPECT_FALSE(d->mask_for_cloud);
 
   auto explicit_cloud = f.decide("chat", Level::CONFIDENTIAL, "gpt-4o");
   ASSERT_TRUE(explicit_cloud.ok());
@@ -397,22 +393,20 @@ TEST(RoutingRouter, ConfidentialCloudMaskedKeepsCloudAndAsksForMasking) {
   auto d = f.decide("chat", Level::CONFIDENTIAL, "", Money::from_dollars(5));
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(chain_of(*d), "anthropic/claude-sonnet-4-5 azure/gpt-4o ollama/qwen2.5:14b");
-  EXPECT_TRUE(d->mask_for_cloud);
   EXPECT_FALSE(d->local_only);
-  EXPECT_EQ(d->rule, "task_default");
+  EXPECT_EQ(d->rule, RouteRule::task_default);
   EXPECT_EQ(d->reason, "confidential→masked for cloud; task=chat→sonnet; budget ok");
 
   auto explicit_cloud = f.decide("chat", Level::CONFIDENTIAL, "gpt-4o");
   ASSERT_TRUE(explicit_cloud.ok());
   EXPECT_EQ(explicit_cloud->chain.front().model, "gpt-4o");
-  EXPECT_TRUE(explicit_cloud->mask_for_cloud);
+  EXPECT_FALSE(explicit_cloud->local_only);
 
   // Nothing to mask for when every target is local.
   Fixture local({kOllama});
   auto l = local.decide("chat", Level::CONFIDENTIAL);
   ASSERT_TRUE(l.ok());
   EXPECT_TRUE(l->local_only);
-  EXPECT_FALSE(l->mask_for_cloud);
 }
 
 TEST(RoutingRouter, LocalProviderWithOneModelServesTheNearestTier) {
@@ -505,8 +499,7 @@ TEST(RoutingRouter, PropertyRestrictedChainsAreAlwaysLocal) {
                 if (level == Level::RESTRICTED) {
                   ++restricted_ok;
                   EXPECT_TRUE(d->local_only);
-                  EXPECT_FALSE(d->mask_for_cloud);
-                  EXPECT_EQ(d->rule, "restricted_local_only");
+                  EXPECT_EQ(d->rule, RouteRule::restricted_local_only);
                   for (const auto& t : d->chain) {
                     ASSERT_EQ(t.locality, Locality::local) << "task=" << task << " model=" << model << " team=" << team
                                                            << " -> " << t.provider->info().name << "/" << t.model;
