@@ -52,9 +52,9 @@ class EchoProvider final : public providers::LLMProvider {
   providers::ProviderInfo info_;
 };
 
-class CountingAudit final : public telemetry::AuditSink {
+class CountingAudit final : public audit::AuditSink {
  public:
-  void record(telemetry::AuditRecord) override { rows.fetch_add(1, std::memory_order_relaxed); }
+  void record(audit::AuditRecord) override { rows.fetch_add(1, std::memory_order_relaxed); }
   std::atomic<std::int64_t> rows{0};
 };
 

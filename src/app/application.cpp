@@ -24,13 +24,14 @@
 #include "budget/period.hpp"
 #include "classify/classifier.hpp"
 #include "compliance/egress_detector.hpp"
-#include "resilience/classifier_egress_guard.hpp"
+#include "compliance/classifier_egress_guard.hpp"
 #include "resilience/provider_health.hpp"
 #include "routing/router.hpp"
-#include "telemetry/audit_writer.hpp"
+#include "audit/audit_writer.hpp"
 #include "gateway/gateway.hpp"
 #include "http/client.hpp"
 #include "http/server.hpp"
+#include "app/provider_types.hpp"
 #include "providers/factory.hpp"
 #include "providers/provider_set.hpp"
 #include "sim/simulator.hpp"
@@ -118,14 +119,14 @@ struct Application::Impl {
   telemetry::Registry metrics;
   HttpMetrics http_metrics;
   store::DbExecutor db{1};
-  std::unique_ptr<store::Store> store;
+  std::unique_ptr<store::Database> store;
   std::unique_ptr<identity::Authenticator> authenticator;
   std::vector<std::unique_ptr<sim::Simulator>> simulators;
   std::vector<api::DemoUpstream> demo_upstreams;
-  std::unique_ptr<telemetry::AuditWriter> audit;
+  std::unique_ptr<audit::AuditWriter> audit;
   std::unique_ptr<classify::Classifier> classifier;
   std::unique_ptr<compliance::EgressDetector> egress_detector;
-  std::unique_ptr<resilience::ClassifierEgressGuard> egress_guard;
+  std::unique_ptr<compliance::ClassifierEgressGuard> egress_guard;
   std::unique_ptr<http::HttpClient> client;
   std::unique_ptr<providers::ProviderSet> providers;
   std::unique_ptr<routing::Router> router_rules;
@@ -178,7 +179,7 @@ struct Application::Impl {
     const Clock& clock = SystemClock::instance();
     classifier = classify::make_classifier(config->classification);
     egress_detector = compliance::make_egress_detector("digits_first");
-    egress_guard = std::make_unique<resilience::ClassifierEgressGuard>(config->egress, *classifier,
+    egress_guard = std::make_unique<compliance::ClassifierEgressGuard>(config->egress, *classifier,
                                                                        egress_detector.get(), metrics);
     client = http::make_http_client(io.get_executor(), http::ClientOptions::from_environment());
     std::vector<std::unique_ptr<providers::LLMProvider>> built;
@@ -186,7 +187,7 @@ struct Application::Impl {
       providers::ProviderDeps deps{*client, &io};
       deps.egress = egress_guard.get();
       egress_guard->watch(provider_config.name);
-      auto provider = providers::ProviderFactory::builtin().create(provider_config, deps);
+      auto provider = app::provider_factory().create(provider_config, deps);
       if (!provider.ok()) throw std::runtime_error(provider.error().message);
       built.push_back(std::move(provider).value());
     }
@@ -260,7 +261,7 @@ std::uint16_t Application::start() {
     }
   }
   s.store = store::open_store(s.config->storage);
-  s.audit = std::make_unique<telemetry::AuditWriter>(*s.store, s.metrics);
+  s.audit = std::make_unique<audit::AuditWriter>(*s.store, s.metrics);
   s.build_pipeline();
   s.health->start(s.io);
   s.authenticator = std::make_unique<identity::Authenticator>(*s.store, *s.store, s.db, SystemClock::instance());
@@ -285,7 +286,7 @@ std::uint16_t Application::start() {
   api::register_anthropic_routes(s.router, *s.gateway, s.config->limits);
   s.job_store = jobs::open_job_store(s.config->storage, s.config->jobs);
   s.job_service = std::make_unique<jobs::JobService>(
-      jobs::JobServiceDeps{s.config->jobs, *s.job_store, *s.gateway, *s.router_rules, *s.budgets, *s.store, s.db,
+      jobs::JobServiceDeps{s.config->jobs, *s.job_store, *s.gateway, *s.budgets, *s.store, s.db,
                            *s.audit, s.metrics, SystemClock::instance()},
       s.io);
   s.job_service->start();

@@ -205,13 +205,13 @@ class Gateway::Call {
   void skip_record() { record_ = false; }
   const Clock& clock() const { return gateway_.deps_.clock; }
 
-  telemetry::AuditRecord row;
+  audit::AuditRecord row;
 
  private:
   // Settles the budget, counts the metrics and finishes the row. Returns the
   // row for the caller to record, or nothing when it is not to be recorded
   // here (an admitted job's submit) or was handed to the context's owner.
-  std::optional<telemetry::AuditRecord> settle() {
+  std::optional<audit::AuditRecord> settle() {
     settled_ = true;
     auto& deps = gateway_.deps_;
     if (attempt_in_flight_) {
@@ -288,7 +288,7 @@ Inspection inspect(const classify::Classifier& classifier, AssembledPrompt promp
   return in;
 }
 
-void count_entities(const Inspection& in, telemetry::AuditRecord& row) {
+void count_entities(const Inspection& in, audit::AuditRecord& row) {
   for (const auto& f : in.classification.findings) ++row.entities[f.entity_type];
   for (const auto& f : in.persons) ++row.entities[f.entity_type];
 }
@@ -435,24 +435,214 @@ Error no_local_provider(std::string_view what) {
 
 }  // namespace
 
-Result<routing::RouteDecision> Gateway::route(Call& call, Level level, const std::string& requested_model) {
-  auto& ctx = call.context();
+// What a surface hands to plan().
+struct Gateway::PlanRequest {
+  enum class Kind { chat, embeddings };
+  Kind kind = Kind::chat;
+  AssembledPrompt prompt;
+  std::string model;                 // as the client asked for it
+  std::int64_t max_output_tokens = 0;  // the output ceiling the reservation covers (0 for embeddings)
+  // Set for a job's admission: the reservation is held this long for the job
+  // (returned in Plan::held) instead of being taken for this call, and the
+  // classification and routing metrics wait for the run.
+  std::optional<std::chrono::nanoseconds> hold;
+};
+
+// What stages 2, 4 and 5 decided; dispatch() replaces `decision` after an egress veto.
+struct Gateway::Plan {
+  PlanRequest::Kind kind = PlanRequest::Kind::chat;
+  std::string model;
+  bool counted = true;  // classification and routing metrics are counted (not a job's admission)
+  Inspection in;
+  routing::RouteDecision decision;
+  budget::CostEstimate estimate;
+  std::optional<budget::ReservationId> held;
+};
+
+class Gateway::Sender {
+ public:
+  virtual ~Sender() = default;
+  // Stage 3, once, before the first cloud target: builds the masked copy and
+  // says what it masked.
+  virtual MaskCounts mask() = 0;
+  // One attempt: the masked copy when `masked`, else the original.
+  virtual boost::asio::awaitable<Result<void>> send(const routing::RouteTarget& target, bool masked) = 0;
+  // A stream whose client has seen bytes of this attempt: no fallback from here.
+  virtual bool client_saw_bytes() const { return false; }
+  // The attempt's outcome on success: "ok", or "client_gone" for a stream the client left.
+  virtual std::string_view success_outcome() const { return "ok"; }
+  // A call its caller cancelled: "cancelled", or "interrupted" for a stream.
+  virtual std::string_view cut_outcome() const { return "cancelled"; }
+};
+
+namespace {
+
+void count_masked(const MaskCounts& counts, Gateway::Metrics& metrics, audit::AuditRecord& row) {
+  for (const auto& [entity, count] : counts) {
+    metrics.masked.with({entity}).inc(count);
+    row.placeholders += count;
+  }
+}
+
+// A chat request, answered whole or streamed through the governed sink.
+class ChatSender final : public Gateway::Sender {
+ public:
+  ChatSender(const ChatRequest& request, const Inspection& in, privacy::Vault& vault, GovernedSink* governed)
+      : request_(request), in_(in), vault_(vault), governed_(governed) {}
+
+  MaskCounts mask() override {
+    MaskCounts counts;
+    masked_.emplace(mask_request(request_, in_.prompt, in_.classification.findings, in_.persons, vault_, counts));
+    return counts;
+  }
+
+  boost::asio::awaitable<Result<void>> send(const routing::RouteTarget& target, bool masked) override {
+    sent_masked_ = masked;
+    ChatRequest outbound = masked ? *masked_ : request_;
+    outbound.model = target.model;
+    if (governed_) {
+      governed_->begin_attempt(masked ? &vault_ : nullptr);
+      co_return co_await target.provider->stream(outbound, *governed_);
+    }
+    auto result = co_await target.provider->complete(outbound);
+    if (!result.ok()) co_return std::move(result).error();
+    answer_ = std::move(result).value();
+    co_return Result<void>{};
+  }
+
+  bool client_saw_bytes() const override { return governed_ && governed_->emitted(); }
+  std::string_view success_outcome() const override {
+    // A stream that returns without its finish event ended because the client left.
+    return governed_ && !governed_->finished() ? "client_gone" : "ok";
+  }
+  std::string_view cut_outcome() const override { return governed_ ? "interrupted" : "cancelled"; }
+
+  bool sent_masked() const { return sent_masked_; }
+  Completion& answer() { return answer_; }
+
+ private:
+  const ChatRequest& request_;
+  const Inspection& in_;
+  privacy::Vault& vault_;
+  GovernedSink* governed_;
+  std::optional<ChatRequest> masked_;
+  bool sent_masked_ = false;
+  Completion answer_;
+};
+
+class EmbedSender final : public Gateway::Sender {
+ public:
+  EmbedSender(const EmbedRequest& request, const Inspection& in, privacy::Vault& vault)
+      : request_(request), in_(in), vault_(vault) {}
+
+  MaskCounts mask() override {
+    MaskCounts counts;
+    masked_ = mask_inputs(request_.inputs, in_.prompt, in_.classification.findings, in_.persons, vault_, counts);
+    return counts;
+  }
+
+  boost::asio::awaitable<Result<void>> send(const routing::RouteTarget& target, bool masked) override {
+    EmbedRequest outbound = request_;
+    if (masked) outbound.inputs = masked_;
+    outbound.model = target.model;
+    auto result = co_await target.provider->embed(outbound);
+    if (!result.ok()) co_return std::move(result).error();
+    answer_ = std::move(result).value();
+    co_return Result<void>{};
+  }
+
+  Embeddings& answer() { return answer_; }
+
+ private:
+  const EmbedRequest& request_;
+  const Inspection& in_;
+  privacy::Vault& vault_;
+  std::vector<std::string> masked_;
+  Embeddings answer_;
+};
+
+// What happened to one attempt, for the fallback decision.
+enum class AttemptVerdict { answered, try_next, stop };
+
+AttemptVerdict judge(const Error& error, bool client_saw_bytes) {
+  if (client_saw_bytes) return AttemptVerdict::stop;                         // fallback only before the first byte
+  if (error.code == ErrorCode::egress_blocked) return AttemptVerdict::stop;  // a compliance stop, never retried elsewhere
+  return CircuitBreaker::counts_as_failure(error) ? AttemptVerdict::try_next : AttemptVerdict::stop;
+}
+
+std::string_view tier_label(const std::string& tier) { return tier.empty() ? std::string_view("none") : tier; }
+
+}  // namespace
+
+routing::RouteInput Gateway::route_input(const CallContext& context, Level level, const std::string& model) const {
   routing::RouteInput input;
-  input.task = ctx.task;
+  input.task = context.task;
   input.level = level;
-  input.requested_model = requested_model;
-  input.team = call.team();
-  if (call.has_budget()) input.remaining_budget = deps_.budgets.remaining(call.team(), call.cap());
-  auto decision = deps_.router.decide(input);
+  input.requested_model = model;
+  if (context.principal) {
+    input.team = context.principal->team;
+    input.remaining_budget = deps_.budgets.remaining(context.principal->team, context.principal->monthly_budget);
+  }
+  return input;
+}
+
+Result<routing::RouteDecision> Gateway::route(Call& call, const Plan& plan, Level level) {
+  auto& ctx = call.context();
+  const auto input = route_input(ctx, level, plan.model);
+  auto decision = plan.kind == PlanRequest::Kind::embeddings ? deps_.router.decide_embedding(input)
+                                                             : deps_.router.decide(input);
   if (!decision.ok()) return decision;
-  metrics_->route_decisions.with({decision->tier.empty() ? std::string("none") : decision->tier, decision->rule}).inc();
+  if (plan.counted) {
+    metrics_->route_decisions.with({std::string(tier_label(decision->tier)), std::string(to_string(decision->rule))})
+        .inc();
+  }
   call.row.tier = decision->tier;
   call.row.reason = decision->reason;
-  if (!decision->chain.empty()) {
-    const auto& first = decision->chain.front();
-    ctx.decided = Route{decision->tier, first.provider->info().name, first.model, decision->reason, first.locality};
-  }
+  const auto& first = decision->chain.front();  // never empty on success
+  ctx.decided = Route{decision->tier, first.provider->info().name, first.model, decision->reason, first.locality};
   return decision;
+}
+
+Result<Gateway::Plan> Gateway::plan(Call& call, PlanRequest request) {
+  auto& ctx = call.context();
+  Plan plan;
+  plan.kind = request.kind;
+  plan.model = std::move(request.model);
+  plan.counted = !request.hold;
+
+  // Stage 2: classify the assembled prompt (history, tool arguments and context included).
+  plan.in = inspect(deps_.classifier, std::move(request.prompt), ctx.marked_public);
+  ctx.level = std::max(plan.in.classification.level, ctx.minimum_level);
+  if (plan.counted) metrics_->classifications.with({to_string(ctx.level)}).inc();
+  count_entities(plan.in, call.row);
+  if (auto blocked = privacy::check_blocked(plan.in.classification, plan.in.persons, call.team(), deps_.config.pii);
+      !blocked.ok()) {
+    return std::move(blocked).error();
+  }
+
+  // Stage 4: route.
+  auto decision = route(call, plan, ctx.level);
+  if (!decision.ok()) return std::move(decision).error();
+  plan.decision = std::move(decision).value();
+
+  // Stage 5: reserve the worst case before any provider is called.
+  plan.estimate =
+      budget::estimate_cost(plan.in.prompt.text.size(), request.max_output_tokens, worst_price(plan.decision));
+  if (request.hold) {
+    if (call.has_budget()) {
+      auto held = deps_.budgets.preflight(call.team(), call.cap(), plan.estimate.cost, *request.hold);
+      if (!held.ok()) return std::move(held).error();
+      plan.held = *held;
+    }
+  } else if (auto reserved = call.preflight(plan.estimate.cost); !reserved.ok()) {
+    return std::move(reserved).error();
+  }
+  return plan;
+}
+
+std::string Gateway::likely_provider(const CallContext& context, const std::string& model, Level level) const {
+  auto decision = deps_.router.decide(route_input(context, level, model));
+  return decision.ok() ? decision->chain.front().provider->info().name : std::string();
 }
 
 config::ModelPrice Gateway::price_of(std::string_view provider, const std::string& model) const {
@@ -507,60 +697,22 @@ Result<void> Gateway::take_egress_veto(Call& call, const std::string& provider, 
   return {};
 }
 
-namespace {
-// What happened to one attempt, for the fallback decision.
-enum class AttemptVerdict { answered, try_next, stop };
-
-AttemptVerdict judge(const Error& error, bool client_saw_bytes) {
-  if (client_saw_bytes) return AttemptVerdict::stop;                 // fallback only before the first byte
-  if (error.code == ErrorCode::egress_blocked) return AttemptVerdict::stop;  // a compliance stop, never retried elsewhere
-  return CircuitBreaker::counts_as_failure(error) ? AttemptVerdict::try_next : AttemptVerdict::stop;
-}
-}  // namespace
-
-boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& request, providers::DeltaSink* sink,
-                                                       Completion* completion) {
+boost::asio::awaitable<Result<routing::RouteTarget>> Gateway::dispatch(Call& call, Plan& plan, Sender& sender) {
   auto& ctx = call.context();
   auto& row = call.row;
-  const auto& config = deps_.config;
-
-  // Stage 2: classify the assembled prompt (history, tool arguments and context included).
-  Inspection in = inspect(deps_.classifier, assemble_prompt(request), ctx.marked_public);
-  ctx.level = std::max(in.classification.level, ctx.minimum_level);
-  metrics_->classifications.with({to_string(ctx.level)}).inc();
-  count_entities(in, row);
-  if (auto blocked = privacy::check_blocked(in.classification, in.persons, call.team(), config.pii); !blocked.ok()) {
-    co_return std::move(blocked).error();
-  }
-
-  // Stage 4: route.
-  auto decision = route(call, ctx.level, request.model);
-  if (!decision.ok()) co_return std::move(decision).error();
-
-  // Stage 5: reserve the worst case before any provider is called.
-  const std::int64_t max_tokens = request.max_tokens.value_or(kDefaultOutputTokensEstimate);
-  const auto estimate = budget::estimate_cost(in.prompt.text.size(), max_tokens, worst_price(*decision));
-  if (auto reserved = call.preflight(estimate.cost); !reserved.ok()) co_return std::move(reserved).error();
-  call.expect_tokens(estimate.input_tokens, request.max_tokens);
-
-  // Stage 3 (lazily) + 6: dispatch over the chain.
-  privacy::Vault own_vault;
-  privacy::Vault& vault = ctx.vault ? *ctx.vault : own_vault;
-  std::optional<ChatRequest> masked;
-  MaskCounts mask_counts;
-  std::optional<GovernedSink> governed;
-  if (sink) governed.emplace(*sink, call.streamed());
   std::optional<Error> last_error;
-  bool answered = false;
-  bool used_mask = false;
+  bool masked = false;
+  bool skipped_for_locality = false;  // a cloud target refused because the data is RESTRICTED
 
   // An index, not an iterator: an egress veto replaces the decision mid-loop.
-  for (std::size_t next = 0; next < decision->chain.size();) {
-    const routing::RouteTarget target = decision->chain[next++];
+  for (std::size_t next = 0; next < plan.decision.chain.size();) {
+    const routing::RouteTarget target = plan.decision.chain[next++];
     const auto& name = target.provider->info().name;
     // Defence in depth: the router already filtered the chain; check the data rule again here.
     if (deps_.recheck_locality && ctx.level == Level::RESTRICTED && target.locality != config::Locality::local) {
       row.fallback_path.push_back(name + ":skipped_not_local");
+      metrics_->attempts.with({name, "skipped_not_local"}).inc();
+      skipped_for_locality = true;
       continue;
     }
     CircuitBreaker* breaker = deps_.health.breaker(name);
@@ -571,25 +723,20 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
         row.fallback_path.push_back(name + ":circuit_open");
         metrics_->attempts.with({name, "circuit_open"}).inc();
         Error open = make_error(ErrorCode::unavailable, "provider '" + name + "' is unavailable (circuit open)");
-        open.retry_after_seconds = static_cast<int>(
-            std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(breaker->time_until_probe()).count()));
+        open.retry_after_seconds = static_cast<int>(std::max<std::int64_t>(
+            1, std::chrono::duration_cast<std::chrono::seconds>(breaker->time_until_probe()).count()));
         last_error = std::move(open);
         continue;
       }
     }
 
-    const bool mask_this = target.locality == config::Locality::cloud && in.has_entities();
+    // Stage 3, lazily: a cloud target never sees a finding.
+    const bool mask_this = target.locality == config::Locality::cloud && plan.in.has_entities();
     if (mask_this && !masked) {
-      masked.emplace(mask_request(request, in.prompt, in.classification.findings, in.persons, vault, mask_counts));
-      for (const auto& [entity, count] : mask_counts) {
-        metrics_->masked.with({entity}).inc(count);
-        row.placeholders += count;
-      }
+      count_masked(sender.mask(), *metrics_, row);
+      masked = true;
     }
-    used_mask = mask_this;
-    ChatRequest outbound = mask_this ? *masked : request;
-    outbound.model = target.model;
-    ctx.route = Route{decision->tier, name, target.model, decision->reason, target.locality};
+    ctx.route = Route{plan.decision.tier, name, target.model, plan.decision.reason, target.locality};
     row.provider = name;
     row.model = target.model;
     // Where data went: cloud as soon as any cloud target was sent to.
@@ -598,56 +745,31 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
 
     call.begin_attempt(name, price_of(name, target.model));
     const auto sent_at = deps_.clock.steady_now();
-    Result<void> outcome;
-    Completion answer;
-    if (governed) {
-      governed->begin_attempt(mask_this ? &vault : nullptr);
-      outcome = co_await target.provider->stream(outbound, *governed);
-    } else {
-      auto result = co_await target.provider->complete(outbound);
-      if (result.ok()) {
-        answer = std::move(result).value();
-      } else {
-        outcome = std::move(result).error();
-      }
-    }
+    auto outcome = co_await sender.send(target, mask_this);
     call.time_provider(deps_.clock.steady_now() - sent_at);
     call.end_attempt();
 
     // Cancelled by our caller: a job's DELETE, or, for a stream, the server's
     // drain deadline (both abort the socket operation). The provider did
     // nothing wrong, so no breaker failure, no fallback, and the row names
-    // only it; whatever the stream already carried is billed.
+    // only it; whatever a stream already carried is billed.
     if ((co_await boost::asio::this_coro::cancellation_state).cancelled() != boost::asio::cancellation_type::none) {
       permit.record_neutral();
       deps_.health.publish(name);
-      const std::string cut = governed ? "interrupted" : "cancelled";
+      const std::string cut(sender.cut_outcome());
       row.fallback_path.push_back(name + ":" + cut);
       metrics_->attempts.with({name, cut}).inc();
-      if (governed && call.streamed_any()) call.bill_streamed();
+      if (call.streamed_any()) call.bill_streamed();
       co_return make_error(ErrorCode::cancelled, "the call was cancelled");
     }
 
     if (outcome.ok()) {
       permit.record_success();
       deps_.health.publish(name);
-      // A stream that returns without its finish event ended because the client left.
-      const std::string result = governed && !governed->finished() ? "client_gone" : "ok";
+      const std::string result(sender.success_outcome());
       row.fallback_path.push_back(name + ":" + result);
       metrics_->attempts.with({name, result}).inc();
-      answered = true;
-      if (governed) {
-        if (governed->finished()) {
-          call.reconcile(governed->usage(), price_of(name, target.model));
-        } else {
-          call.bill_streamed();
-        }
-      } else {
-        answer.provider = name;
-        call.reconcile(answer.usage, price_of(name, target.model));
-        *completion = std::move(answer);
-      }
-      break;
+      co_return target;
     }
 
     const Error& error = outcome.error();
@@ -660,52 +782,87 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
       if (auto taken = take_egress_veto(call, name, error, locality_before); !taken.ok()) {
         co_return std::move(taken).error();
       }
-      auto rerouted = route(call, Level::RESTRICTED, request.model);
+      auto rerouted = route(call, plan, Level::RESTRICTED);
       if (!rerouted.ok()) co_return std::move(rerouted).error();
       // The reservation stays: commit books the local provider's actual cost.
-      decision = std::move(rerouted);
+      plan.decision = std::move(rerouted).value();
       next = 0;
       last_error.reset();
       continue;
     }
     record_failed_attempt(call, name, error, permit, locality_before);
-    const bool client_saw_bytes = governed && governed->emitted();
+    const bool client_saw_bytes = sender.client_saw_bytes();
     if (client_saw_bytes) call.bill_streamed();  // the answer is cut short: bill what it carried
     if (judge(error, client_saw_bytes) == AttemptVerdict::stop) co_return error;
     last_error = error;
   }
 
-  if (!answered) {
-    // Data that must stay local gets the compliance answer; a chain that is local
-    // only because of the configuration gets the provider's own error.
-    const bool data_forced_local =
-        decision->rule == "restricted_local_only" || decision->rule == "confidential_local_only";
-    if (data_forced_local || (decision->local_only && !last_error)) co_return no_local_provider("this request");
-    if (last_error) co_return *last_error;
-    co_return make_error(ErrorCode::unavailable, "no provider could take the request");
+  // Data that must stay local gets the compliance answer (also when only the
+  // re-check above kept it local); a chain that is local only because of the
+  // configuration gets the provider's own error.
+  if (routing::data_forced_local(plan.decision.rule) || (skipped_for_locality && !last_error) ||
+      (plan.decision.local_only && !last_error)) {
+    co_return no_local_provider(plan.kind == PlanRequest::Kind::embeddings ? "these embedding inputs"
+                                                                           : "this request");
+  }
+  if (last_error) co_return *last_error;
+  co_return make_error(ErrorCode::unavailable, "no provider could take the request");
+}
+
+boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& request, providers::DeltaSink* sink,
+                                                       Completion* completion) {
+  auto& ctx = call.context();
+  auto& row = call.row;
+  auto planned = plan(call, PlanRequest{.kind = PlanRequest::Kind::chat,
+                                        .prompt = assemble_prompt(request),
+                                        .model = request.model,
+                                        .max_output_tokens = request.max_tokens.value_or(kDefaultOutputTokensEstimate),
+                                        .hold = std::nullopt});
+  if (!planned.ok()) co_return std::move(planned).error();
+  Plan& plan = *planned;
+  call.expect_tokens(plan.estimate.input_tokens, request.max_tokens);
+
+  privacy::Vault own_vault;
+  privacy::Vault& vault = ctx.vault ? *ctx.vault : own_vault;
+  std::optional<GovernedSink> governed;
+  if (sink) governed.emplace(*sink, call.streamed());
+  ChatSender sender(request, plan.in, vault, governed ? &*governed : nullptr);
+  auto answered = co_await dispatch(call, plan, sender);
+  if (!answered.ok()) co_return std::move(answered).error();
+
+  // Stage 9 with the provider's usage (stage 8 is the caller's commit).
+  const auto price = price_of(answered->provider->info().name, answered->model);
+  if (!governed) {
+    sender.answer().provider = answered->provider->info().name;
+    call.reconcile(sender.answer().usage, price);
+    *completion = std::move(sender.answer());
+  } else if (governed->finished()) {
+    call.reconcile(governed->usage(), price);
+  } else {
+    call.bill_streamed();
   }
 
   // Stage 7: restore placeholders and scan the answer for PII the request did not hold.
-  const auto policy = config.pii.invented_pii;
+  const auto policy = deps_.config.pii.invented_pii;
   if (completion) {
-    if (used_mask && !vault.empty()) {
+    if (sender.sent_masked() && !vault.empty()) {
       completion->text = privacy::restore(completion->text, vault);
       for (auto& tool_call : completion->tool_calls) {
         tool_call.arguments_json = privacy::restore(tool_call.arguments_json, vault);
       }
     }
-    auto report = privacy::find_invented_pii(completion->text, deps_.classifier, vault, policy, in.prompt.text);
+    auto report = privacy::find_invented_pii(completion->text, deps_.classifier, vault, policy, plan.in.prompt.text);
     for (const auto& type : report.types_counted()) metrics_->invented_pii.with({type}).inc();
     row.invented_pii = !report.empty();
     if (report.redacted) completion->text = std::move(report.text);
-  } else if (governed && governed->finished()) {
+  } else if (governed->finished()) {
     // Streamed text has already left: invented PII is counted (alert), never redacted here.
     auto report = privacy::find_invented_pii(governed->answer(), deps_.classifier, vault,
-                                             config::InventedPiiPolicy::alert, in.prompt.text);
+                                             config::InventedPiiPolicy::alert, plan.in.prompt.text);
     for (const auto& type : report.types_counted()) metrics_->invented_pii.with({type}).inc();
     row.invented_pii = !report.empty();
   }
-  row.status = (governed && governed->client_gone()) ? 499 : 200;
+  row.status = (governed && governed->client_gone()) ? kClientClosedRequest : 200;
   co_return Result<void>{};
 }
 
@@ -725,40 +882,23 @@ Result<JobAdmission> Gateway::admit_job(const CallContext& submitted, const Chat
 }
 
 Result<JobAdmission> Gateway::admit(Call& call, const ChatRequest& request, std::chrono::nanoseconds hold) {
-  auto& context = call.context();
-  Inspection in = inspect(deps_.classifier, assemble_prompt(request), context.marked_public);
+  auto planned = plan(call, PlanRequest{.kind = PlanRequest::Kind::chat,
+                                        .prompt = assemble_prompt(request),
+                                        .model = request.model,
+                                        .max_output_tokens = request.max_tokens.value_or(kDefaultOutputTokensEstimate),
+                                        .hold = hold});
+  if (!planned.ok()) return std::move(planned).error();
   JobAdmission admission;
-  admission.level = std::max(in.classification.level, context.minimum_level);
-  context.level = admission.level;
-  count_entities(in, call.row);
-  const std::string team = context.principal ? context.principal->team : std::string();
-  if (auto blocked = privacy::check_blocked(in.classification, in.persons, team, deps_.config.pii); !blocked.ok()) {
-    return std::move(blocked).error();
-  }
-  routing::RouteInput input;
-  input.task = context.task;
-  input.level = admission.level;
-  input.requested_model = request.model;
-  input.team = team;
-  const Money cap = context.principal ? context.principal->monthly_budget : Money{};
-  if (context.principal) input.remaining_budget = deps_.budgets.remaining(team, cap);
-  auto decision = deps_.router.decide(input);
-  if (!decision.ok()) return std::move(decision).error();
-  call.row.tier = decision->tier;
-  call.row.reason = decision->reason;
-
-  const std::int64_t max_tokens = request.max_tokens.value_or(kDefaultOutputTokensEstimate);
-  admission.estimate = budget::estimate_cost(in.prompt.text.size(), max_tokens, worst_price(*decision)).cost;
-  if (in.has_entities()) {
+  admission.level = call.context().level;
+  admission.reservation = planned->held;
+  admission.estimate = planned->estimate.cost;
+  // Stage 3 at submit: every attempt of the job sends the same placeholders.
+  if (planned->in.has_entities()) {
     privacy::Vault vault;
     MaskCounts counts;
-    (void)mask_request(request, in.prompt, in.classification.findings, in.persons, vault, counts);
+    (void)mask_request(request, planned->in.prompt, planned->in.classification.findings, planned->in.persons, vault,
+                       counts);
     admission.vault_json = vault.to_json();
-  }
-  if (context.principal) {
-    auto reservation = deps_.budgets.preflight(team, cap, admission.estimate, hold);
-    if (!reservation.ok()) return std::move(reservation).error();
-    admission.reservation = *reservation;
   }
   return admission;
 }
@@ -791,141 +931,28 @@ boost::asio::awaitable<Result<void>> Gateway::stream(CallContext& context, ChatR
 
 boost::asio::awaitable<Result<EmbedOutcome>> Gateway::embed(CallContext& context, EmbedRequest request) {
   Call call(*this, context);
-  auto& row = call.row;
-  const auto& config = deps_.config;
-  auto fail = [&call](Error error) {
-    call.fail(error);
-    return error;
-  };
-
-  Inspection in = inspect(deps_.classifier, assemble_inputs(request.inputs), context.marked_public);
-  context.level = in.classification.level;
-  metrics_->classifications.with({to_string(context.level)}).inc();
-  count_entities(in, row);
-  if (auto blocked = privacy::check_blocked(in.classification, in.persons, call.team(), config.pii); !blocked.ok()) {
-    co_return fail(std::move(blocked).error());
+  auto planned = plan(call, PlanRequest{.kind = PlanRequest::Kind::embeddings,
+                                        .prompt = assemble_inputs(request.inputs),
+                                        .model = request.model,
+                                        .max_output_tokens = 0,
+                                        .hold = std::nullopt});
+  if (!planned.ok()) {
+    call.fail(planned.error());
+    co_return std::move(planned).error();
   }
-
-  // Embeddings have no tiers: the data rule picks local-only, the request picks the model.
-  bool local_only = false;
-  std::vector<routing::RouteTarget> chain;
-  std::string reason;
-  auto plan = [&]() -> Result<void> {
-    local_only = context.level == Level::RESTRICTED ||
-                 (context.level == Level::CONFIDENTIAL &&
-                  config.routing.confidential == config::ConfidentialPolicy::local_only);
-    chain.clear();
-    if (local_only) {
-      for (auto* provider : deps_.providers.ordered()) {
-        auto it = provider_configs_.find(provider->info().name);
-        if (provider->info().locality == config::Locality::local && it != provider_configs_.end() &&
-            !it->second->embedding_model.empty()) {
-          chain.push_back({provider, it->second->embedding_model, config::Locality::local});
-        }
-      }
-      reason = context.level == Level::RESTRICTED ? "restricted→local-only; embeddings"
-                                                  : "confidential→local-only (policy); embeddings";
-    } else {
-      auto choice = deps_.providers.resolve_embedding(request.model, config.providers);
-      if (!choice.ok()) return std::move(choice).error();
-      chain.push_back({choice->provider, choice->model, choice->provider->info().locality});
-      reason = request.model.empty() || request.model == "auto" ? "embedding_default" : "explicit_model=" + request.model;
-    }
-    const std::string rule =
-        local_only ? (context.level == Level::RESTRICTED ? "restricted_local_only" : "confidential_local_only")
-                   : (request.model.empty() || request.model == "auto" ? "task_default" : "explicit_model");
-    metrics_->route_decisions.with({"none", rule}).inc();
-    row.reason = reason;
-    if (local_only && chain.empty()) return no_local_provider("these embedding inputs");
-    return {};
-  };
-  if (auto planned = plan(); !planned.ok()) co_return fail(std::move(planned).error());
-
-  config::ModelPrice worst;
-  for (const auto& target : chain) {
-    const auto p = price_of(target.provider->info().name, target.model);
-    worst.input_per_mtok = std::max(worst.input_per_mtok, p.input_per_mtok);
+  privacy::Vault vault;  // placeholders never come back: embeddings have no text to restore
+  EmbedSender sender(request, planned->in, vault);
+  auto answered = co_await dispatch(call, *planned, sender);
+  if (!answered.ok()) {
+    call.fail(answered.error());
+    co_return std::move(answered).error();
   }
-  const auto estimate = budget::estimate_cost(in.prompt.text.size(), 0, worst);
-  if (auto reserved = call.preflight(estimate.cost); !reserved.ok()) co_return fail(std::move(reserved).error());
-
-  privacy::Vault vault;
-  std::optional<std::vector<std::string>> masked;
-  std::optional<Error> last_error;
-  // An index, not an iterator: an egress veto replans the chain mid-loop.
-  for (std::size_t next = 0; next < chain.size();) {
-    const routing::RouteTarget target = chain[next++];
-    const auto& name = target.provider->info().name;
-    if (deps_.recheck_locality && context.level == Level::RESTRICTED && target.locality != config::Locality::local) {
-      row.fallback_path.push_back(name + ":skipped_not_local");
-      continue;
-    }
-    CircuitBreaker* breaker = deps_.health.breaker(name);
-    CircuitBreaker::Permit permit;
-    if (breaker) {
-      permit = breaker->try_acquire();  // breaker() already published its state; acquiring does not change it
-      if (!permit) {
-        row.fallback_path.push_back(name + ":circuit_open");
-        last_error = make_error(ErrorCode::unavailable, "provider '" + name + "' is unavailable (circuit open)");
-        continue;
-      }
-    }
-    EmbedRequest outbound = request;
-    if (target.locality == config::Locality::cloud && in.has_entities()) {
-      if (!masked) {
-        MaskCounts counts;
-        masked = mask_inputs(request.inputs, in.prompt, in.classification.findings, in.persons, vault, counts);
-        for (const auto& [entity, count] : counts) {
-          metrics_->masked.with({entity}).inc(count);
-          row.placeholders += count;
-        }
-      }
-      outbound.inputs = *masked;
-    }
-    outbound.model = target.model;
-    context.route = Route{"", name, target.model, reason, target.locality};
-    row.provider = name;
-    row.model = target.model;
-    const std::string locality_before = row.locality;
-    if (row.locality != "cloud") row.locality = std::string(locality_name(target.locality));
-    const auto sent_at = deps_.clock.steady_now();
-    auto embeddings = co_await target.provider->embed(outbound);
-    call.time_provider(deps_.clock.steady_now() - sent_at);
-    if (embeddings.ok()) {
-      permit.record_success();
-      deps_.health.publish(name);
-      row.fallback_path.push_back(name + ":ok");
-      embeddings->provider = name;
-      call.reconcile(embeddings->usage, price_of(name, target.model));
-      row.status = 200;
-      co_await call.commit();  // recorded before the answer leaves
-      co_return EmbedOutcome{std::move(embeddings).value(), context.route};
-    }
-    const Error error = embeddings.error();
-    if ((co_await boost::asio::this_coro::cancellation_state).cancelled() != boost::asio::cancellation_type::none) {
-      permit.record_neutral();
-      deps_.health.publish(name);
-      row.fallback_path.push_back(name + ":cancelled");
-      metrics_->attempts.with({name, "cancelled"}).inc();
-      co_return fail(make_error(ErrorCode::cancelled, "the call was cancelled"));
-    }
-    if (error.code == ErrorCode::egress_vetoed) {
-      // As in run_chat: nothing was sent; the inputs are RESTRICTED from here on.
-      permit.record_neutral();
-      if (auto taken = take_egress_veto(call, name, error, locality_before); !taken.ok()) {
-        co_return fail(std::move(taken).error());
-      }
-      if (auto planned = plan(); !planned.ok()) co_return fail(std::move(planned).error());
-      next = 0;
-      last_error.reset();
-      continue;
-    }
-    record_failed_attempt(call, name, error, permit, locality_before);
-    if (judge(error, false) == AttemptVerdict::stop) co_return fail(error);
-    last_error = error;
-  }
-  if (local_only) co_return fail(no_local_provider("these embedding inputs"));
-  co_return fail(last_error.value_or(make_error(ErrorCode::unavailable, "no provider could take the request")));
+  Embeddings& embeddings = sender.answer();
+  embeddings.provider = answered->provider->info().name;
+  call.reconcile(embeddings.usage, price_of(embeddings.provider, answered->model));
+  call.row.status = 200;
+  co_await call.commit();  // recorded before the answer leaves
+  co_return EmbedOutcome{std::move(embeddings), context.route};
 }
 
 }  // namespace aegis::gateway

@@ -1,6 +1,8 @@
 #pragma once
-// The one path from every surface (OpenAI/Anthropic-compatible endpoints,
-// later jobs and RAG) to a provider: the nine stages of docs/ARCHITECTURE.md, in order.
+// The one path from every surface (the OpenAI- and Anthropic-compatible chat
+// endpoints, streams, embeddings, async jobs) to a provider: the nine stages of
+// docs/ARCHITECTURE.md, in order, as three steps every surface shares:
+// plan (stages 2, 4, 5), dispatch (stage 6) and the Call's settlement (8, 9).
 //
 //   1 authenticate  (done by the HTTP layer: CallContext::principal)
 //   2 classify      the assembled prompt; block mode -> 422
@@ -35,7 +37,7 @@
 #include "providers/provider_set.hpp"
 #include "resilience/provider_health.hpp"
 #include "routing/router.hpp"
-#include "telemetry/audit.hpp"
+#include "audit/record.hpp"
 #include "telemetry/metrics.hpp"
 
 namespace aegis::gateway {
@@ -91,7 +93,7 @@ struct CallContext {
   // moved here instead of going to the audit sink. Whoever set it owns the
   // row from then on and must record it, through the sink when its own write
   // does not happen.
-  std::optional<telemetry::AuditRecord>* audit_row_out = nullptr;
+  std::optional<audit::AuditRecord>* audit_row_out = nullptr;
 };
 
 // What POST /v1/jobs learns before it answers 202: stages 2 to 5 without a
@@ -110,7 +112,7 @@ struct GatewayDeps {
   const routing::Router& router;
   budget::BudgetService& budgets;
   resilience::ProviderHealth& health;
-  telemetry::AuditSink& audit;
+  audit::AuditSink& audit;
   telemetry::Registry& metrics;
   const Clock& clock;
   // The per-target locality re-check in stage 6 (docs/ARCHITECTURE.md). Only
@@ -139,12 +141,32 @@ class Gateway {
   Result<JobAdmission> admit_job(const CallContext& context, const ChatRequest& request,
                                  std::chrono::nanoseconds hold);
 
+  // The provider a job with this context and model would most likely be
+  // sent to first at `level` (for its concurrency slot); "" when none.
+  std::string likely_provider(const CallContext& context, const std::string& model, Level level) const;
+
   const providers::ProviderSet& providers() const { return deps_.providers; }
 
   struct Metrics;
   class Call;
+  struct Plan;
+  struct PlanRequest;
+  // What differs between surfaces in stage 6: how one target is sent to.
+  class Sender;
 
  private:
+  // Stages 2, 4 and 5, for every surface: classify (with the context's floor
+  // and marking), the PII block policy, route, and reserve the worst case:
+  // for the call, or held for a job when the request says so.
+  Result<Plan> plan(Call& call, PlanRequest request);
+  // Stage 4 (again after an egress veto, at RESTRICTED).
+  Result<routing::RouteDecision> route(Call& call, const Plan& plan, Level level);
+  routing::RouteInput route_input(const CallContext& context, Level level, const std::string& model) const;
+  // Stage 6 over the plan's chain: the per-target locality re-check, the
+  // breaker, the attempt record, cancellation, the egress verdict and the
+  // fallback decision, and the final error. Returns the target that answered;
+  // the answer itself is the sender's.
+  boost::asio::awaitable<Result<routing::RouteTarget>> dispatch(Call& call, Plan& plan, Sender& sender);
   // A failed attempt at `provider` (not a veto, not a cancellation): the
   // breaker, the attempt metric and the fallback path; an egress block leaves
   // the row's locality as it was, since nothing was sent.
@@ -158,7 +180,6 @@ class Gateway {
                                 const std::string& locality_before);
   boost::asio::awaitable<Result<void>> run_chat(Call& call, ChatRequest& request, providers::DeltaSink* sink,
                                                 Completion* completion);
-  Result<routing::RouteDecision> route(Call& call, Level level, const std::string& requested_model);
   Result<JobAdmission> admit(Call& call, const ChatRequest& request, std::chrono::nanoseconds hold);
   config::ModelPrice price_of(std::string_view provider, const std::string& model) const;
   config::ModelPrice worst_price(const routing::RouteDecision& decision) const;

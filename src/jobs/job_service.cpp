@@ -71,7 +71,7 @@ struct Running {
 class PendingRow {
  public:
   PendingRow() = default;
-  explicit PendingRow(telemetry::AuditSink& sink) : sink_(&sink) {}
+  explicit PendingRow(audit::AuditSink& sink) : sink_(&sink) {}
   PendingRow(PendingRow&& other) noexcept : sink_(other.sink_), row_(std::exchange(other.row_, std::nullopt)) {}
   PendingRow& operator=(PendingRow&& other) noexcept {
     if (this != &other) {
@@ -84,17 +84,17 @@ class PendingRow {
   ~PendingRow() { flush(); }
 
   // Where the gateway delivers the row (CallContext::audit_row_out).
-  std::optional<telemetry::AuditRecord>* slot() { return &row_; }
+  std::optional<audit::AuditRecord>* slot() { return &row_; }
   // The caller now owns the row.
-  std::optional<telemetry::AuditRecord> take() { return std::exchange(row_, std::nullopt); }
+  std::optional<audit::AuditRecord> take() { return std::exchange(row_, std::nullopt); }
 
  private:
   void flush() {
     if (row_ && sink_) sink_->record(std::move(*row_));
     row_.reset();
   }
-  telemetry::AuditSink* sink_ = nullptr;
-  std::optional<telemetry::AuditRecord> row_;
+  audit::AuditSink* sink_ = nullptr;
+  std::optional<audit::AuditRecord> row_;
 };
 
 // What one execution of a job produced (default-constructible: awaitable operators need it).
@@ -235,14 +235,8 @@ struct JobService::State : std::enable_shared_from_this<JobService::State> {
 
   // The provider the job will most likely be sent to, whose concurrency slot it takes.
   std::shared_ptr<Slots> slot_for(const identity::Principal& principal, const JobRequest& request, Level level) {
-    routing::RouteInput input;
-    input.task = request.task_type;
-    input.level = level;
-    input.requested_model = request.chat.model;
-    input.team = principal.team;
-    auto decision = deps.router.decide(input);
-    if (!decision.ok() || decision->chain.empty()) return nullptr;
-    auto it = slots.find(decision->chain.front().provider->info().name);
+    const auto context = job_context(principal, request, std::string());
+    auto it = slots.find(deps.gateway.likely_provider(context, request.chat.model, level));
     return it == slots.end() ? nullptr : it->second;
   }
 

@@ -34,7 +34,6 @@
 #include "identity/principal.hpp"
 #include "jobs/job_request.hpp"
 #include "jobs/job_store.hpp"
-#include "routing/router.hpp"
 #include "store/db_executor.hpp"
 #include "store/store.hpp"
 #include "telemetry/metrics.hpp"
@@ -45,13 +44,12 @@ struct JobServiceDeps {
   const config::JobsConfig& config;
   JobStore& store;
   gateway::Gateway& gateway;
-  const routing::Router& router;
   budget::BudgetService& budgets;
   store::TeamStore& teams;     // the team's current cap when a job runs
   store::DbExecutor& team_db;  // where TeamStore calls run
   // Where a run's audit row goes when the job store did not commit it with
   // the job's outcome (a cancelled job, a lost lease, a store error).
-  telemetry::AuditSink& audit;
+  audit::AuditSink& audit;
   telemetry::Registry& metrics;
   const Clock& clock;
   // How often a running job's lease is renewed; zero: every lease/3, at least
