@@ -2,6 +2,8 @@
 // Test helper: ASCII digits spelled in another script's decimal digits
 // (Arabic-Indic U+0660, Devanagari U+0966, full-width U+FF10, ...), UTF-8
 // encoded; every other byte is kept.
+#include <utf8proc.h>
+
 #include <string>
 
 namespace aegis::test_support {
@@ -13,22 +15,9 @@ inline std::string in_script(const std::string& ascii, char32_t zero) {
       out += c;
       continue;
     }
-    const char32_t cp = zero + static_cast<char32_t>(c - '0');
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
+    utf8proc_uint8_t bytes[4];
+    const auto n = utf8proc_encode_char(static_cast<utf8proc_int32_t>(zero + static_cast<char32_t>(c - '0')), bytes);
+    out.append(reinterpret_cast<const char*>(bytes), static_cast<std::size_t>(n));
   }
   return out;
 }
