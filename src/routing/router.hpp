@@ -5,44 +5,12 @@
 // team, remaining budget) and the config snapshot, so `aegis route --explain`
 // and the gateway give the same answer for the same inputs.
 //
-// Rules, in order:
-//  1. tier: an explicit tier alias or concrete model wins ("explicit_model");
-//     otherwise the task's tier from routing.task_tiers, unknown tasks "sonnet"
-//     ("task_default"). A concrete model outside the team's
-//     routing.team_models, or unknown altogether, is 400 listing the allowed
-//     values.
-//  2. budget: remaining < downgrade_opus_below turns opus into sonnet;
-//     remaining < downgrade_sonnet_below (when set) turns sonnet (and a
-//     downgraded opus) into haiku ("budget_downgrade"). Only tier-based
-//     choices are downgraded; a concrete model id is honoured as asked.
-//  3. data: RESTRICTED keeps only local providers, always; no config key
-//     changes this ("restricted_local_only"). CONFIDENTIAL with
-//     routing.confidential = local_only does the same
-//     ("confidential_local_only"); with cloud_masked, cloud providers stay in
-//     the chain (the gateway masks every finding before a cloud target sees
-//     it, whatever the level). An explicitly requested cloud
-//     model is replaced by the local chain's model for the tier (the data
-//     rule wins over the request, and the reason says so).
-//  4. chain: every provider serving the tier, in routing.fallback_chain order;
-//     for a concrete model, that provider first, then the others serving the
-//     same tier as fallbacks. A local provider that does not serve the tier
-//     serves the nearest tier it has (opus -> sonnet -> haiku, then up).
-//     An empty local-only chain is 503 no_local_provider; an empty chain
-//     otherwise is 503 unavailable.
+// The rules (tier, budget, data, chain) and the embedding data rule are
+// written once, in docs/ARCHITECTURE.md ("4 route"); the tests in
+// tests/routing/router_test.cpp follow that text.
 //
 // `rule` is the most significant rule that applied (RouteRule); it is the
 // only part used as a metric label.
-//
-// Embeddings (decide_embedding) have no tiers: the data rule alone decides
-// local-only (RESTRICTED always, CONFIDENTIAL under local_only), and then the
-// chain is every local provider with an embedding_model, in fallback order;
-// otherwise the requested embedding model (or the first provider that has
-// one, for "auto") is the one target.
-#include <optional>
-#include <string>
-#include <string_view>
-#include <vector>
-
 #include "config/config.hpp"
 #include "core/classification.hpp"
 #include "core/money.hpp"
