@@ -49,16 +49,23 @@ std::optional<std::string_view> presented_key(const http::HttpRequest& request) 
   return request.header("x-api-key");
 }
 
+const identity::Principal* principal_of(const http::Caller& caller) noexcept {
+  return caller.get_if<identity::Principal>();
+}
+
 http::Authorizer make_authorizer(AccessPolicy policy) {
   auto shared = std::make_shared<const AccessPolicy>(std::move(policy));
-  return [shared](http::Credential credential, http::HttpRequest& request) -> boost::asio::awaitable<Result<void>> {
+  return [shared](http::Credential credential,
+                  http::HttpRequest& request) -> boost::asio::awaitable<Result<http::Caller>> {
     switch (credential) {
       case http::Credential::none:
-        co_return Result<void>{};
+        co_return http::Caller{};
       case http::Credential::admin_key:
-        co_return authorize_admin(request, shared->admin_key);
+        AEGIS_CO_TRY_VOID(authorize_admin(request, shared->admin_key));
+        co_return http::Caller{};
       case http::Credential::metrics_token:
-        co_return authorize_metrics(request, shared->metrics_token);
+        AEGIS_CO_TRY_VOID(authorize_metrics(request, shared->metrics_token));
+        co_return http::Caller{};
       case http::Credential::api_key: {
         auto key = presented_key(request);
         if (!key) {
@@ -67,8 +74,9 @@ http::Authorizer make_authorizer(AccessPolicy policy) {
         }
         if (!shared->keys) co_return make_error(ErrorCode::internal, "internal error");
         AEGIS_CO_TRY(principal, co_await shared->keys->authenticate(*key));
-        request.principal = std::move(principal);
-        co_return Result<void>{};
+        request.log_fields.emplace_back("team", principal.team);
+        request.log_fields.emplace_back("key_id", principal.key_id);
+        co_return http::Caller{std::move(principal)};
       }
     }
     co_return make_error(ErrorCode::internal, "internal error");

@@ -1,12 +1,15 @@
 #pragma once
 // Who may call what: the one Authorizer the router asks for every route's
-// declared credential (http::Credential). Handlers never authenticate.
+// declared credential (http::Credential). Handlers never authenticate: for an
+// api_key route they read the caller's principal from the http::Caller the
+// router hands them (principal_of).
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "http/router.hpp"
 #include "identity/authenticator.hpp"
+#include "identity/principal.hpp"
 
 namespace aegis::api {
 
@@ -19,7 +22,13 @@ struct AccessPolicy {
   std::string metrics_token;
 };
 
+// An api_key route's Caller holds the key's identity::Principal, and the
+// request's access-log fields get its team and key id; every other credential
+// yields an empty Caller.
 http::Authorizer make_authorizer(AccessPolicy policy);
+
+// The principal the authorizer established, or nullptr (not an api_key route).
+const identity::Principal* principal_of(const http::Caller& caller) noexcept;
 
 // The key a client presented: `Authorization: Bearer <key>`, else `x-api-key`.
 std::optional<std::string_view> presented_key(const http::HttpRequest& request);

@@ -151,109 +151,123 @@ json::object audit_json(const audit::AuditRecord& row) {
 void register_admin_routes(http::Router& router, AdminContext context) {
   auto ctx = std::make_shared<const AdminContext>(std::move(context));
 
-  router.add("POST", "/admin/v1/teams", http::Credential::admin_key, [ctx](HttpRequest& request) -> Awaitable {
-    AEGIS_CO_TRY(body, http::parse_json_object(request), fail, request);
-    AEGIS_CO_TRY_VOID(http::reject_unknown_fields(body, {"name", "monthly_budget_usd", "clearance"}), fail, request);
-    AEGIS_CO_TRY(name, string_field(body, "name", true), fail, request);
-    auto budget_it = body.find("monthly_budget_usd");
-    if (budget_it == body.end()) {
-      co_return fail(make_error(ErrorCode::invalid_request, "monthly_budget_usd is required"), request);
-    }
-    AEGIS_CO_TRY(budget, budget_field(budget_it->value()), fail, request);
-    identity::TeamInput input{name, budget, Level::INTERNAL};
-    AEGIS_CO_TRY(clearance, string_field(body, "clearance", false), fail, request);
-    if (!clearance.empty()) {
-      AEGIS_CO_TRY(level, identity::parse_clearance(clearance), fail, request);
-      input.clearance = level;
-    }
-    AEGIS_CO_TRY(team, co_await ctx->db.run([&] { return identity::create_team(ctx->store, ctx->clock, input); }), fail,
-                 request);
-    co_return http::json_response(201, team_json(team));
-  });
+  router.add("POST", "/admin/v1/teams", http::Credential::admin_key,
+             [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
+               AEGIS_CO_TRY(body, http::parse_json_object(request), fail, request);
+               AEGIS_CO_TRY_VOID(http::reject_unknown_fields(body, {"name", "monthly_budget_usd", "clearance"}), fail,
+                                 request);
+               AEGIS_CO_TRY(name, string_field(body, "name", true), fail, request);
+               auto budget_it = body.find("monthly_budget_usd");
+               if (budget_it == body.end()) {
+                 co_return fail(make_error(ErrorCode::invalid_request, "monthly_budget_usd is required"), request);
+               }
+               AEGIS_CO_TRY(budget, budget_field(budget_it->value()), fail, request);
+               identity::TeamInput input{name, budget, Level::INTERNAL};
+               AEGIS_CO_TRY(clearance, string_field(body, "clearance", false), fail, request);
+               if (!clearance.empty()) {
+                 AEGIS_CO_TRY(level, identity::parse_clearance(clearance), fail, request);
+                 input.clearance = level;
+               }
+               AEGIS_CO_TRY(team,
+                            co_await ctx->db.run([&] { return identity::create_team(ctx->store, ctx->clock, input); }),
+                            fail, request);
+               co_return http::json_response(201, team_json(team));
+             });
 
-  router.add("GET", "/admin/v1/teams", http::Credential::admin_key, [ctx](HttpRequest& request) -> Awaitable {
-    AEGIS_CO_TRY(teams, co_await ctx->db.run([&] { return identity::list_teams(ctx->store); }), fail, request);
-    json::array out;
-    for (const auto& team : teams) out.push_back(team_json(team));
-    co_return http::json_response(200, {{"teams", std::move(out)}});
-  });
+  router.add("GET", "/admin/v1/teams", http::Credential::admin_key,
+             [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
+               AEGIS_CO_TRY(teams, co_await ctx->db.run([&] { return identity::list_teams(ctx->store); }), fail,
+                            request);
+               json::array out;
+               for (const auto& team : teams) out.push_back(team_json(team));
+               co_return http::json_response(200, {{"teams", std::move(out)}});
+             });
 
-  router.add("GET", "/admin/v1/teams/{name}", http::Credential::admin_key, [ctx](HttpRequest& request) -> Awaitable {
-    std::string name(*request.path_param("name"));
-    AEGIS_CO_TRY(team, co_await ctx->db.run([&] { return identity::get_team(ctx->store, name); }), fail, request);
-    co_return http::json_response(200, team_json(team));
-  });
+  router.add("GET", "/admin/v1/teams/{name}", http::Credential::admin_key,
+             [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
+               std::string name(*request.path_param("name"));
+               AEGIS_CO_TRY(team, co_await ctx->db.run([&] { return identity::get_team(ctx->store, name); }), fail,
+                            request);
+               co_return http::json_response(200, team_json(team));
+             });
 
-  router.add("PATCH", "/admin/v1/teams/{name}", http::Credential::admin_key, [ctx](HttpRequest& request) -> Awaitable {
-    AEGIS_CO_TRY(body, http::parse_json_object(request), fail, request);
-    AEGIS_CO_TRY_VOID(http::reject_unknown_fields(body, {"monthly_budget_usd", "clearance"}), fail, request);
-    store::TeamPatch patch;
-    if (auto it = body.find("monthly_budget_usd"); it != body.end()) {
-      AEGIS_CO_TRY(budget, budget_field(it->value()), fail, request);
-      patch.monthly_budget = budget;
-    }
-    if (body.contains("clearance")) {
-      AEGIS_CO_TRY(clearance, string_field(body, "clearance", true), fail, request);
-      AEGIS_CO_TRY(level, identity::parse_clearance(clearance), fail, request);
-      patch.clearance = level;
-    }
-    if (!patch.monthly_budget && !patch.clearance) {
-      co_return fail(
-          make_error(ErrorCode::invalid_request, "nothing to change: send monthly_budget_usd and/or clearance"),
-          request);
-    }
-    std::string name(*request.path_param("name"));
-    AEGIS_CO_TRY(team, co_await ctx->db.run([&] { return identity::update_team(ctx->store, name, patch); }), fail,
-                 request);
-    // Cached principals carry the clearance; drop them so the change applies now.
-    if (patch.clearance) ctx->authenticator.invalidate_all();
-    co_return http::json_response(200, team_json(team));
-  });
+  router.add("PATCH", "/admin/v1/teams/{name}", http::Credential::admin_key,
+             [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
+               AEGIS_CO_TRY(body, http::parse_json_object(request), fail, request);
+               AEGIS_CO_TRY_VOID(http::reject_unknown_fields(body, {"monthly_budget_usd", "clearance"}), fail, request);
+               store::TeamPatch patch;
+               if (auto it = body.find("monthly_budget_usd"); it != body.end()) {
+                 AEGIS_CO_TRY(budget, budget_field(it->value()), fail, request);
+                 patch.monthly_budget = budget;
+               }
+               if (body.contains("clearance")) {
+                 AEGIS_CO_TRY(clearance, string_field(body, "clearance", true), fail, request);
+                 AEGIS_CO_TRY(level, identity::parse_clearance(clearance), fail, request);
+                 patch.clearance = level;
+               }
+               if (!patch.monthly_budget && !patch.clearance) {
+                 co_return fail(make_error(ErrorCode::invalid_request,
+                                           "nothing to change: send monthly_budget_usd and/or clearance"),
+                                request);
+               }
+               std::string name(*request.path_param("name"));
+               AEGIS_CO_TRY(team, co_await ctx->db.run([&] { return identity::update_team(ctx->store, name, patch); }),
+                            fail, request);
+               // Cached principals carry the clearance; drop them so the change applies now.
+               if (patch.clearance) ctx->authenticator.invalidate_all();
+               co_return http::json_response(200, team_json(team));
+             });
 
   // The cap comes from the store (what the next request will be checked
   // against), the totals from the ledger's current period.
-  router.add(
-      "GET", "/admin/v1/teams/{name}/spend", http::Credential::admin_key, [ctx](HttpRequest& request) -> Awaitable {
-        std::string name(*request.path_param("name"));
-        AEGIS_CO_TRY(team, co_await ctx->db.run([&] { return identity::get_team(ctx->store, name); }), fail, request);
-        if (ctx->ledger == nullptr) {
-          co_return fail(make_error(ErrorCode::unavailable, "budget ledger is not enabled"), request);
-        }
-        co_return http::json_response(200, spend_json(team.monthly_budget, ctx->ledger->spend(name)));
-      });
+  router.add("GET", "/admin/v1/teams/{name}/spend", http::Credential::admin_key,
+             [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
+               std::string name(*request.path_param("name"));
+               AEGIS_CO_TRY(team, co_await ctx->db.run([&] { return identity::get_team(ctx->store, name); }), fail,
+                            request);
+               if (ctx->ledger == nullptr) {
+                 co_return fail(make_error(ErrorCode::unavailable, "budget ledger is not enabled"), request);
+               }
+               co_return http::json_response(200, spend_json(team.monthly_budget, ctx->ledger->spend(name)));
+             });
 
-  router.add("POST", "/admin/v1/keys", http::Credential::admin_key, [ctx](HttpRequest& request) -> Awaitable {
-    AEGIS_CO_TRY(body, http::parse_json_object(request), fail, request);
-    AEGIS_CO_TRY_VOID(http::reject_unknown_fields(body, {"team"}), fail, request);
-    AEGIS_CO_TRY(team, string_field(body, "team", true), fail, request);
-    AEGIS_CO_TRY(created, co_await ctx->db.run([&] { return identity::create_key(ctx->store, ctx->clock, team); }),
-                 fail, request);
-    json::object out = key_json(identity::key_info(created.record));
-    out["key"] = created.key.key;
-    co_return http::json_response(201, out);
-  });
+  router.add("POST", "/admin/v1/keys", http::Credential::admin_key,
+             [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
+               AEGIS_CO_TRY(body, http::parse_json_object(request), fail, request);
+               AEGIS_CO_TRY_VOID(http::reject_unknown_fields(body, {"team"}), fail, request);
+               AEGIS_CO_TRY(team, string_field(body, "team", true), fail, request);
+               AEGIS_CO_TRY(created,
+                            co_await ctx->db.run([&] { return identity::create_key(ctx->store, ctx->clock, team); }),
+                            fail, request);
+               json::object out = key_json(identity::key_info(created.record));
+               out["key"] = created.key.key;
+               co_return http::json_response(201, out);
+             });
 
-  router.add("GET", "/admin/v1/keys", http::Credential::admin_key, [ctx](HttpRequest& request) -> Awaitable {
-    std::optional<std::string> team = request.query_param("team");
-    if (team && team->empty()) team.reset();
-    AEGIS_CO_TRY(keys, co_await ctx->db.run([&] { return identity::list_keys(ctx->store, team); }), fail, request);
-    json::array out;
-    for (const auto& key : keys) out.push_back(key_json(key));
-    co_return http::json_response(200, {{"keys", std::move(out)}});
-  });
+  router.add("GET", "/admin/v1/keys", http::Credential::admin_key,
+             [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
+               std::optional<std::string> team = request.query_param("team");
+               if (team && team->empty()) team.reset();
+               AEGIS_CO_TRY(keys, co_await ctx->db.run([&] { return identity::list_keys(ctx->store, team); }), fail,
+                            request);
+               json::array out;
+               for (const auto& key : keys) out.push_back(key_json(key));
+               co_return http::json_response(200, {{"keys", std::move(out)}});
+             });
 
-  router.add("GET", "/admin/v1/audit", http::Credential::admin_key, [ctx](HttpRequest& request) -> Awaitable {
-    AEGIS_CO_TRY(query, audit_query(request), fail, request);
-    AEGIS_CO_TRY(rows, co_await ctx->db.run([&] { return ctx->store.query_audit(query); }), fail, request);
-    json::array data;
-    data.reserve(rows.size());
-    for (const auto& row : rows) data.push_back(audit_json(row));
-    const auto count = static_cast<std::int64_t>(data.size());
-    co_return http::json_response(200, {{"data", std::move(data)}, {"count", count}});
-  });
+  router.add("GET", "/admin/v1/audit", http::Credential::admin_key,
+             [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
+               AEGIS_CO_TRY(query, audit_query(request), fail, request);
+               AEGIS_CO_TRY(rows, co_await ctx->db.run([&] { return ctx->store.query_audit(query); }), fail, request);
+               json::array data;
+               data.reserve(rows.size());
+               for (const auto& row : rows) data.push_back(audit_json(row));
+               const auto count = static_cast<std::int64_t>(data.size());
+               co_return http::json_response(200, {{"data", std::move(data)}, {"count", count}});
+             });
 
   router.add("GET", "/admin/v1/audit/pipeda_violations", http::Credential::admin_key,
-             [ctx](HttpRequest& request) -> Awaitable {
+             [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
                AEGIS_CO_TRY_VOID(http::query_params(request, {}), fail, request);
                AEGIS_CO_TRY(count, co_await ctx->db.run([&] { return ctx->store.count_pipeda_violations(); }), fail,
                             request);
@@ -262,24 +276,26 @@ void register_admin_routes(http::Router& router, AdminContext context) {
 
   // The route table with each route's credential, so that operators (and the
   // access-matrix test) see exactly what the gateway exposes.
-  router.add("GET", "/admin/v1/routes", http::Credential::admin_key, [&router](HttpRequest& request) -> Awaitable {
-    AEGIS_CO_TRY_VOID(http::query_params(request, {}), fail, request);
-    json::array data;
-    for (const auto& route : router.routes()) {
-      data.push_back(json::object{{"method", route.method},
-                                  {"path", route.pattern},
-                                  {"credential", std::string(http::to_string(route.credential))}});
-    }
-    co_return http::json_response(200, {{"data", std::move(data)}});
-  });
+  router.add("GET", "/admin/v1/routes", http::Credential::admin_key,
+             [&router](HttpRequest& request, const http::Caller&) -> Awaitable {
+               AEGIS_CO_TRY_VOID(http::query_params(request, {}), fail, request);
+               json::array data;
+               for (const auto& route : router.routes()) {
+                 data.push_back(json::object{{"method", route.method},
+                                             {"path", route.pattern},
+                                             {"credential", std::string(http::to_string(route.credential))}});
+               }
+               co_return http::json_response(200, {{"data", std::move(data)}});
+             });
 
-  router.add("DELETE", "/admin/v1/keys/{id}", http::Credential::admin_key, [ctx](HttpRequest& request) -> Awaitable {
-    std::string id(*request.path_param("id"));
-    AEGIS_CO_TRY_VOID(co_await ctx->db.run([&] { return identity::revoke_key(ctx->store, ctx->clock, id); }), fail,
-                      request);
-    ctx->authenticator.invalidate(id);
-    co_return http::json_response(200, {{"id", id}, {"revoked", true}});
-  });
+  router.add("DELETE", "/admin/v1/keys/{id}", http::Credential::admin_key,
+             [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
+               std::string id(*request.path_param("id"));
+               AEGIS_CO_TRY_VOID(co_await ctx->db.run([&] { return identity::revoke_key(ctx->store, ctx->clock, id); }),
+                                 fail, request);
+               ctx->authenticator.invalidate(id);
+               co_return http::json_response(200, {{"id", id}, {"revoked", true}});
+             });
 }
 
 }  // namespace aegis::api

@@ -69,11 +69,11 @@ Result<std::string> task_of(const http::HttpRequest& request) {
 }
 
 boost::asio::awaitable<http::HttpResponse> completed_chat(gateway::Gateway& gateway, const http::HttpRequest& request,
-                                                          ChatRequest chat, CompletionWriter write_body,
-                                                          ErrorWriter write_error) {
+                                                          const identity::Principal* principal, ChatRequest chat,
+                                                          CompletionWriter write_body, ErrorWriter write_error) {
   AEGIS_CO_TRY(task, task_of(request), write_error, request.request_id);
   gateway::CallContext context;
-  context.principal = request.principal ? &*request.principal : nullptr;
+  context.principal = principal;
   context.task = task;
   context.marked_public = marked_public(request);
   context.surface = surface_of(request);
@@ -89,11 +89,13 @@ boost::asio::awaitable<http::HttpResponse> completed_chat(gateway::Gateway& gate
   co_return response;
 }
 
-http::HttpResponse streamed_chat(gateway::Gateway& gateway, const http::HttpRequest& request, ChatRequest chat,
+http::HttpResponse streamed_chat(gateway::Gateway& gateway, const http::HttpRequest& request,
+                                 const identity::Principal* principal, ChatRequest chat,
                                  std::unique_ptr<EventEncoder> encoder, ErrorWriter write_error) {
   http::HttpResponse response;
   AEGIS_TRY(task, task_of(request), write_error, request.request_id);
   struct State {
+    std::optional<identity::Principal> principal;  // the context points here: it outlives the handler
     gateway::CallContext context;
     ChatRequest chat;
     std::unique_ptr<EventEncoder> encoder;
@@ -101,7 +103,8 @@ http::HttpResponse streamed_chat(gateway::Gateway& gateway, const http::HttpRequ
     std::string request_id;
   };
   auto state = std::make_shared<State>();
-  state->context.principal = request.principal ? &*request.principal : nullptr;
+  if (principal) state->principal = *principal;
+  state->context.principal = state->principal ? &*state->principal : nullptr;
   state->context.task = task;
   state->context.marked_public = marked_public(request);
   state->context.surface = surface_of(request);

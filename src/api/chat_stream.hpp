@@ -12,6 +12,7 @@
 
 #include "gateway/gateway.hpp"
 #include "http/message.hpp"
+#include "identity/principal.hpp"
 
 namespace aegis::api {
 
@@ -26,15 +27,18 @@ class EventEncoder {
 // Builds an error response in the client's protocol (non-streaming shape).
 using ErrorWriter = std::function<http::HttpResponse(const Error&, const std::string& request_id)>;
 
-http::HttpResponse streamed_chat(gateway::Gateway& gateway, const http::HttpRequest& request, ChatRequest chat,
+// `principal` is the caller (api::principal_of); the stream keeps its own copy,
+// since its body is written after the handler has returned.
+http::HttpResponse streamed_chat(gateway::Gateway& gateway, const http::HttpRequest& request,
+                                 const identity::Principal* principal, ChatRequest chat,
                                  std::unique_ptr<EventEncoder> encoder, ErrorWriter write_error);
 
 // A non-streaming answer: the gateway's completion written by `write_body`
 // in the client's protocol, or the error in that protocol's shape.
 using CompletionWriter = std::function<boost::json::object(const Completion&)>;
 boost::asio::awaitable<http::HttpResponse> completed_chat(gateway::Gateway& gateway, const http::HttpRequest& request,
-                                                          ChatRequest chat, CompletionWriter write_body,
-                                                          ErrorWriter write_error);
+                                                          const identity::Principal* principal, ChatRequest chat,
+                                                          CompletionWriter write_body, ErrorWriter write_error);
 
 // Response headers every governed answer carries: x-aegis-classification,
 // x-aegis-route once a provider was chosen, x-aegis-cost-usd once a cost was booked.

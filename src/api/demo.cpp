@@ -16,7 +16,7 @@ void register_demo_routes(http::Router& router, std::vector<DemoUpstream> upstre
   auto shared = std::make_shared<const std::vector<DemoUpstream>>(std::move(upstreams));
 
   router.add("GET", "/admin/v1/demo/upstream-log", http::Credential::admin_key,
-             [shared](HttpRequest&) -> boost::asio::awaitable<HttpResponse> {
+             [shared](HttpRequest&, const http::Caller&) -> boost::asio::awaitable<HttpResponse> {
                struct Row {
                  std::int64_t time;
                  json::object value;
@@ -40,7 +40,7 @@ void register_demo_routes(http::Router& router, std::vector<DemoUpstream> upstre
              });
 
   router.add("POST", "/admin/v1/demo/faults", http::Credential::admin_key,
-             [shared](HttpRequest& request) -> boost::asio::awaitable<HttpResponse> {
+             [shared](HttpRequest& request, const http::Caller&) -> boost::asio::awaitable<HttpResponse> {
                AEGIS_CO_TRY(body, http::parse_json_object(request), http::error_response, request.request_id);
                AEGIS_CO_TRY_VOID(http::reject_unknown_fields(body, {"provider", "mode", "count", "rate"}),
                                  http::error_response, request.request_id);

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "api/access.hpp"
 #include "core/json.hpp"
 #include "core/time_format.hpp"
 #include "http/json_response.hpp"
@@ -131,59 +132,66 @@ Result<jobs::ListQuery> list_query(const http::HttpRequest& request) {
 }  // namespace
 
 void register_job_routes(http::Router& router, jobs::JobService& service, const RequestLimits& limits) {
-  router.add("POST", "/v1/jobs", http::Credential::api_key, [&service, limits](http::HttpRequest& request) -> Awaitable {
-    if (!request.principal) co_return fail(make_error(ErrorCode::unauthorized, "missing API key"), request);
-    AEGIS_CO_TRY(body, http::parse_json_object(request), fail, request);
-    AEGIS_CO_TRY(key, idempotency_key(request), fail, request);
-    AEGIS_CO_TRY(parsed, jobs::parse_job_request(body, limits), fail, request);
-    AEGIS_CO_TRY(submitted,
-                 co_await service.submit(*request.principal, std::move(parsed), std::move(key), request.request_id),
-                 fail, request);
-    const auto& job = submitted.job;
-    json::object out{{"id", job.id},
-                     {"object", "job"},
-                     {"status", jobs::to_string(job.status)},
-                     {"classification", to_string(job.classification)},
-                     {"created_at", format_rfc3339_ms(job.created_at_ms)}};
-    auto response = http::json_response(202, out);
-    response.set_header("location", "/v1/jobs/" + job.id);
-    if (submitted.replayed) response.set_header("idempotent-replayed", "true");
-    co_return response;
-  });
-
-  router.add("GET", "/v1/jobs", http::Credential::api_key, [&service](http::HttpRequest& request) -> boost::asio::awaitable<http::HttpResponse> {
-    if (!request.principal) co_return fail(make_error(ErrorCode::unauthorized, "missing API key"), request);
-    AEGIS_CO_TRY(query, list_query(request), fail, request);
-    AEGIS_CO_TRY(page, co_await service.list(request.principal->team, std::move(query)), fail, request);
-    json::array data;
-    for (const auto& job : page.jobs) data.push_back(job_json(job));
-    json::object out{{"object", "list"},
-                     {"data", std::move(data)},
-                     {"has_more", page.next_cursor.has_value()},
-                     {"next_cursor", page.next_cursor ? json::value(*page.next_cursor) : json::value(nullptr)}};
-    co_return http::json_response(200, out);
-  });
-
-  router.add("GET", "/v1/jobs/{id}", http::Credential::api_key,
-             [&service](http::HttpRequest& request) -> boost::asio::awaitable<http::HttpResponse> {
-               if (!request.principal) co_return fail(make_error(ErrorCode::unauthorized, "missing API key"), request);
-               AEGIS_CO_TRY(params, http::query_params(request, {"wait"}), fail, request);
-               AEGIS_CO_TRY(wait, wait_of(params), fail, request);
-               AEGIS_CO_TRY(job,
-                            co_await service.get(request.principal->team, std::string(*request.path_param("id")), wait),
+  router.add("POST", "/v1/jobs", http::Credential::api_key,
+             [&service, limits](http::HttpRequest& request, const http::Caller& caller) -> Awaitable {
+               const identity::Principal* principal = principal_of(caller);
+               if (!principal) co_return fail(make_error(ErrorCode::unauthorized, "missing API key"), request);
+               AEGIS_CO_TRY(body, http::parse_json_object(request), fail, request);
+               AEGIS_CO_TRY(key, idempotency_key(request), fail, request);
+               AEGIS_CO_TRY(parsed, jobs::parse_job_request(body, limits), fail, request);
+               AEGIS_CO_TRY(submitted,
+                            co_await service.submit(*principal, std::move(parsed), std::move(key), request.request_id),
                             fail, request);
-               if (job.content_error) co_return fail(unreadable_job(job), request);
-               co_return http::json_response(200, job_json(job));
+               const auto& job = submitted.job;
+               json::object out{{"id", job.id},
+                                {"object", "job"},
+                                {"status", jobs::to_string(job.status)},
+                                {"classification", to_string(job.classification)},
+                                {"created_at", format_rfc3339_ms(job.created_at_ms)}};
+               auto response = http::json_response(202, out);
+               response.set_header("location", "/v1/jobs/" + job.id);
+               if (submitted.replayed) response.set_header("idempotent-replayed", "true");
+               co_return response;
              });
 
-  router.add("DELETE", "/v1/jobs/{id}", http::Credential::api_key,
-             [&service](http::HttpRequest& request) -> boost::asio::awaitable<http::HttpResponse> {
-               if (!request.principal) co_return fail(make_error(ErrorCode::unauthorized, "missing API key"), request);
-               AEGIS_CO_TRY(job,
-                            co_await service.cancel(request.principal->team, std::string(*request.path_param("id"))),
-                            fail, request);
-               co_return http::json_response(200, job_json(job));
-             });
+  router.add(
+      "GET", "/v1/jobs", http::Credential::api_key,
+      [&service](http::HttpRequest& request, const http::Caller& caller) -> boost::asio::awaitable<http::HttpResponse> {
+        const identity::Principal* principal = principal_of(caller);
+        if (!principal) co_return fail(make_error(ErrorCode::unauthorized, "missing API key"), request);
+        AEGIS_CO_TRY(query, list_query(request), fail, request);
+        AEGIS_CO_TRY(page, co_await service.list(principal->team, std::move(query)), fail, request);
+        json::array data;
+        for (const auto& job : page.jobs) data.push_back(job_json(job));
+        json::object out{{"object", "list"},
+                         {"data", std::move(data)},
+                         {"has_more", page.next_cursor.has_value()},
+                         {"next_cursor", page.next_cursor ? json::value(*page.next_cursor) : json::value(nullptr)}};
+        co_return http::json_response(200, out);
+      });
+
+  router.add(
+      "GET", "/v1/jobs/{id}", http::Credential::api_key,
+      [&service](http::HttpRequest& request, const http::Caller& caller) -> boost::asio::awaitable<http::HttpResponse> {
+        const identity::Principal* principal = principal_of(caller);
+        if (!principal) co_return fail(make_error(ErrorCode::unauthorized, "missing API key"), request);
+        AEGIS_CO_TRY(params, http::query_params(request, {"wait"}), fail, request);
+        AEGIS_CO_TRY(wait, wait_of(params), fail, request);
+        AEGIS_CO_TRY(job, co_await service.get(principal->team, std::string(*request.path_param("id")), wait), fail,
+                     request);
+        if (job.content_error) co_return fail(unreadable_job(job), request);
+        co_return http::json_response(200, job_json(job));
+      });
+
+  router.add(
+      "DELETE", "/v1/jobs/{id}", http::Credential::api_key,
+      [&service](http::HttpRequest& request, const http::Caller& caller) -> boost::asio::awaitable<http::HttpResponse> {
+        const identity::Principal* principal = principal_of(caller);
+        if (!principal) co_return fail(make_error(ErrorCode::unauthorized, "missing API key"), request);
+        AEGIS_CO_TRY(job, co_await service.cancel(principal->team, std::string(*request.path_param("id"))), fail,
+                     request);
+        co_return http::json_response(200, job_json(job));
+      });
 }
 
 }  // namespace aegis::api

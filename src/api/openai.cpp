@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "api/access.hpp"
 #include "api/chat_stream.hpp"
 #include "core/json.hpp"
 #include "http/json_response.hpp"
@@ -39,11 +40,11 @@ class OpenAiEncoder final : public EventEncoder {
 
 void register_openai_routes(http::Router& router, gateway::Gateway& gateway, const RequestLimits& limits) {
   router.add("POST", "/v1/chat/completions", http::Credential::api_key,
-             [&gateway, limits](HttpRequest& request) -> Awaitable {
+             [&gateway, limits](HttpRequest& request, const http::Caller& caller) -> Awaitable {
                AEGIS_CO_TRY(body, http::parse_json_object(request), openai_error, request.request_id);
                AEGIS_CO_TRY(chat, wire::openai::parse_chat_request(body, limits), openai_error, request.request_id);
                if (chat.stream) {
-                 co_return streamed_chat(gateway, request, std::move(chat),
+                 co_return streamed_chat(gateway, request, principal_of(caller), std::move(chat),
                                          std::make_unique<OpenAiEncoder>(chat.stream_include_usage), openai_error);
                }
                // Named, not built inside the co_await expression (GCC 12 coroutine bug).
@@ -51,52 +52,55 @@ void register_openai_routes(http::Router& router, gateway::Gateway& gateway, con
                  return wire::openai::write_chat_response(completion, now_unix());
                };
                ErrorWriter write_error = openai_error;
-               co_return co_await completed_chat(gateway, request, std::move(chat), std::move(write_body),
-                                                 std::move(write_error));
+               co_return co_await completed_chat(gateway, request, principal_of(caller), std::move(chat),
+                                                 std::move(write_body), std::move(write_error));
+             });
+
+  router.add("POST", "/v1/embeddings", http::Credential::api_key,
+             [&gateway, limits](HttpRequest& request, const http::Caller& caller) -> Awaitable {
+               AEGIS_CO_TRY(body, http::parse_json_object(request), openai_error, request.request_id);
+               AEGIS_CO_TRY(embed, wire::openai::parse_embed_request(body, limits), openai_error, request.request_id);
+               gateway::CallContext context;
+               context.principal = principal_of(caller);
+               context.task = "embedding";
+               context.surface = "openai.embeddings";
+               context.request_id = request.request_id;
+               context.marked_public = marked_public(request);
+               const bool base64 = embed.base64_response;
+               auto outcome = co_await gateway.embed(context, std::move(embed));
+               if (!outcome.ok()) {
+                 auto response = openai_error(outcome.error(), request.request_id);
+                 add_governance_headers(response, context);
+                 co_return response;
+               }
+               auto response =
+                   http::json_response(200, wire::openai::write_embed_response(outcome->embeddings, base64));
+               add_governance_headers(response, context);
+               co_return response;
              });
 
   router.add(
-      "POST", "/v1/embeddings", http::Credential::api_key, [&gateway, limits](HttpRequest& request) -> Awaitable {
-        AEGIS_CO_TRY(body, http::parse_json_object(request), openai_error, request.request_id);
-        AEGIS_CO_TRY(embed, wire::openai::parse_embed_request(body, limits), openai_error, request.request_id);
-        gateway::CallContext context;
-        context.principal = request.principal ? &*request.principal : nullptr;
-        context.task = "embedding";
-        context.surface = "openai.embeddings";
-        context.request_id = request.request_id;
-        context.marked_public = marked_public(request);
-        const bool base64 = embed.base64_response;
-        auto outcome = co_await gateway.embed(context, std::move(embed));
-        if (!outcome.ok()) {
-          auto response = openai_error(outcome.error(), request.request_id);
-          add_governance_headers(response, context);
-          co_return response;
+      "GET", "/v1/models", http::Credential::api_key,
+      [&gateway](HttpRequest& request, const http::Caller&) -> Awaitable {
+        const auto names = gateway.providers().model_names();
+        // The Anthropic SDK lists models in its own shape; it always sends anthropic-version.
+        if (request.header("anthropic-version")) {
+          json::array data;
+          for (const auto& name : names) {
+            data.push_back(json::object{
+                {"type", "model"}, {"id", name}, {"display_name", name}, {"created_at", "1970-01-01T00:00:00Z"}});
+          }
+          json::object out{{"data", data}, {"has_more", false}};
+          out["first_id"] = names.empty() ? json::value(nullptr) : json::value(names.front());
+          out["last_id"] = names.empty() ? json::value(nullptr) : json::value(names.back());
+          co_return http::json_response(200, out);
         }
-        auto response = http::json_response(200, wire::openai::write_embed_response(outcome->embeddings, base64));
-        add_governance_headers(response, context);
-        co_return response;
+        json::array data;
+        for (const auto& name : names) {
+          data.push_back(json::object{{"id", name}, {"object", "model"}, {"created", 0}, {"owned_by", "aegis"}});
+        }
+        co_return http::json_response(200, json::object{{"object", "list"}, {"data", std::move(data)}});
       });
-
-  router.add("GET", "/v1/models", http::Credential::api_key, [&gateway](HttpRequest& request) -> boost::asio::awaitable<HttpResponse> {
-    const auto names = gateway.providers().model_names();
-    // The Anthropic SDK lists models in its own shape; it always sends anthropic-version.
-    if (request.header("anthropic-version")) {
-      json::array data;
-      for (const auto& name : names) {
-        data.push_back(json::object{{"type", "model"}, {"id", name}, {"display_name", name},
-                                    {"created_at", "1970-01-01T00:00:00Z"}});
-      }
-      json::object out{{"data", data}, {"has_more", false}};
-      out["first_id"] = names.empty() ? json::value(nullptr) : json::value(names.front());
-      out["last_id"] = names.empty() ? json::value(nullptr) : json::value(names.back());
-      co_return http::json_response(200, out);
-    }
-    json::array data;
-    for (const auto& name : names) {
-      data.push_back(json::object{{"id", name}, {"object", "model"}, {"created", 0}, {"owned_by", "aegis"}});
-    }
-    co_return http::json_response(200, json::object{{"object", "list"}, {"data", std::move(data)}});
-  });
 }
 
 }  // namespace aegis::api

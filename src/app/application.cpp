@@ -233,10 +233,8 @@ struct Application::Impl {
       fields["status"] = exchange.status;
       fields["duration_us"] = std::chrono::duration_cast<std::chrono::microseconds>(exchange.duration).count();
       fields["response_bytes"] = exchange.response_bytes;
-      if (exchange.request.principal) {
-        fields["team"] = exchange.request.principal->team;
-        fields["key_id"] = exchange.request.principal->key_id;
-      }
+      // What the layers above added (the caller's team and key id); never one of the fields above.
+      for (const auto& [name, value] : exchange.request.log_fields) fields.emplace(name, value);
       telemetry::log(telemetry::LogLevel::info, "access", std::move(fields));
     }
   }

@@ -4,7 +4,9 @@
 // docs/ARCHITECTURE.md, in order, as three steps every surface shares:
 // plan (stages 2, 4, 5), dispatch (stage 6) and the Call's settlement (8, 9).
 //
-//   1 authenticate  (done by the HTTP layer: CallContext::principal)
+//   1 authenticate  (done before the gateway: the router's authorizer,
+//                   api/access.cpp; the handler passes the caller's Principal
+//                   as CallContext::principal)
 //   2 classify      the assembled prompt; block mode -> 422
 //   3 mask          a masked copy for cloud targets, per-request vault
 //   4 route         routing::Router -> tier, chain, rule, reason

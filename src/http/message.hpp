@@ -11,8 +11,6 @@
 #include <utility>
 #include <vector>
 
-#include "identity/principal.hpp"
-
 namespace aegis::http {
 
 struct Header {
@@ -37,8 +35,10 @@ struct HttpRequest {
   std::string route = "unmatched";  // the route pattern that matched, e.g. "/admin/v1/teams/{name}"
   std::vector<std::pair<std::string, std::string>> path_params;
   std::chrono::steady_clock::time_point received_at{};
-  // Set once a virtual key has been verified (every /v1 route).
-  std::optional<identity::Principal> principal;
+  // Fields the layers above add to this request's access-log line: the
+  // caller's team and key id once a virtual key has been verified. Names and
+  // ids only, never key material.
+  std::vector<std::pair<std::string, std::string>> log_fields;
 
   std::optional<std::string_view> header(std::string_view name) const noexcept;
   std::optional<std::string_view> path_param(std::string_view name) const noexcept;

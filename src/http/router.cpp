@@ -90,8 +90,8 @@ bool Router::match(const Route& route, const std::vector<std::string_view>& path
   return true;
 }
 
-boost::asio::awaitable<Result<void>> Router::authorize(Credential credential, HttpRequest& request) const {
-  if (credential == Credential::none) co_return Result<void>{};
+boost::asio::awaitable<Result<Caller>> Router::authorize(Credential credential, HttpRequest& request) const {
+  if (credential == Credential::none) co_return Caller{};
   if (!authorizer_) co_return make_error(ErrorCode::internal, "internal error");  // fail closed
   co_return co_await authorizer_(credential, request);
 }
@@ -110,10 +110,9 @@ boost::asio::awaitable<HttpResponse> Router::dispatch(HttpRequest& request) cons
       request.route = route.pattern;
       request.path_params.clear();
       match(route, segments, &request.path_params);
-      if (auto allowed_in = co_await authorize(route.credential, request); !allowed_in.ok()) {
-        co_return error_response(allowed_in.error(), request.request_id);
-      }
-      co_return co_await route.handler(request);
+      auto caller = co_await authorize(route.credential, request);
+      if (!caller.ok()) co_return error_response(caller.error(), request.request_id);
+      co_return co_await route.handler(request, *caller);
     }
     if (!path_match) path_match = &route;
     if (allowed.find(route.method) == std::string::npos) allowed += (allowed.empty() ? "" : ", ") + route.method;

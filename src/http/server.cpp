@@ -79,12 +79,12 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     asio::cancellation_signal cut_off;
   };
 
-  Impl(asio::io_context& io_context, config::ServerConfig cfg, Handler h, ExchangeObserver obs)
+  Impl(asio::io_context& io_context, config::ServerConfig cfg, RequestHandler h, ExchangeObserver obs)
       : io(io_context), config(std::move(cfg)), handler(std::move(h)), observer(std::move(obs)), acceptor(io_context) {}
 
   asio::io_context& io;
   const config::ServerConfig config;
-  Handler handler;
+  RequestHandler handler;
   ExchangeObserver observer;
   tcp::acceptor acceptor;
 
@@ -425,7 +425,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   }
 };
 
-Server::Server(asio::io_context& io, config::ServerConfig config, Handler handler, ExchangeObserver observer)
+Server::Server(asio::io_context& io, config::ServerConfig config, RequestHandler handler, ExchangeObserver observer)
     : impl_(std::make_shared<Impl>(io, std::move(config), std::move(handler), std::move(observer))) {}
 
 Server::~Server() = default;

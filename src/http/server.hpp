@@ -10,13 +10,16 @@
 #include <string>
 
 #include "config/config.hpp"
-#include "http/router.hpp"
+#include "http/message.hpp"
 
 namespace boost::asio {
 class io_context;
 }
 
 namespace aegis::http {
+
+// Answers one request (the product's is Router::dispatch).
+using RequestHandler = std::function<boost::asio::awaitable<HttpResponse>(HttpRequest&)>;
 
 // What the server tells the outside world about each finished exchange
 // (access log, request metrics). Called on the connection's strand.
@@ -30,7 +33,8 @@ using ExchangeObserver = std::function<void(const Exchange&)>;
 
 class Server {
  public:
-  Server(boost::asio::io_context& io, config::ServerConfig config, Handler handler, ExchangeObserver observer = {});
+  Server(boost::asio::io_context& io, config::ServerConfig config, RequestHandler handler,
+         ExchangeObserver observer = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -166,7 +166,7 @@ class HttpClientTest : public ::testing::Test {
     return *clients_.back();
   }
 
-  std::uint16_t serve(Handler handler, config::ServerConfig cfg = {}) {
+  std::uint16_t serve(RequestHandler handler, config::ServerConfig cfg = {}) {
     cfg.host = "127.0.0.1";
     cfg.port = 0;
     servers_.push_back(std::make_unique<Server>(io_, cfg, std::move(handler)));

@@ -25,7 +25,7 @@ HttpResponse run(const Router& router, HttpRequest& request) {
 }
 
 Handler answer(std::string text) {
-  return [text](HttpRequest& request) -> boost::asio::awaitable<HttpResponse> {
+  return [text](HttpRequest& request, const Caller&) -> boost::asio::awaitable<HttpResponse> {
     HttpResponse response;
     response.body = text;
     for (const auto& [k, v] : request.path_params) response.body += "|" + k + "=" + v;
@@ -60,10 +60,10 @@ TEST(Router, RefusesPathsNotInNormalForm) {
 
 // A fake authorizer: the credential a request carries is its x-cred header.
 Authorizer header_authorizer(std::vector<Credential>* asked = nullptr) {
-  return [asked](Credential needed, HttpRequest& request) -> boost::asio::awaitable<Result<void>> {
+  return [asked](Credential needed, HttpRequest& request) -> boost::asio::awaitable<Result<Caller>> {
     if (asked) asked->push_back(needed);
     auto presented = request.header("x-cred");
-    if (presented && *presented == to_string(needed)) co_return Result<void>{};
+    if (presented && *presented == to_string(needed)) co_return Caller{};
     co_return make_error(ErrorCode::unauthorized, "wrong credential");
   };
 }
@@ -119,6 +119,44 @@ TEST(Router, ProtectedRouteWithoutAuthorizerFailsClosed) {
   auto response = run(router, request);
   EXPECT_EQ(response.status, 500);
   EXPECT_NE(response.body, "models");
+}
+
+// The caller the authorizer established reaches the handler beside the request,
+// whatever type the layer above chose; open routes get an empty one.
+TEST(Router, HandsTheHandlerTheCallerTheAuthorizerEstablished) {
+  struct Team {
+    std::string name;
+  };
+  Router router;
+  const auto who = [](HttpRequest&, const Caller& caller) -> boost::asio::awaitable<HttpResponse> {
+    HttpResponse response;
+    const Team* team = caller.get_if<Team>();
+    response.body = caller.empty() ? "nobody" : team ? team->name : "someone else";
+    co_return response;
+  };
+  router.add("GET", "/v1/whoami", Credential::api_key, who);
+  router.add("GET", "/healthz", Credential::none, who);
+  router.guard_prefix("v1", Credential::api_key);
+  router.set_authorizer([](Credential, HttpRequest& request) -> boost::asio::awaitable<Result<Caller>> {
+    request.log_fields.emplace_back("team", "payments");
+    co_return Caller{Team{"payments"}};
+  });
+
+  HttpRequest keyed = make_request("GET", "/v1/whoami");
+  EXPECT_EQ(run(router, keyed).body, "payments");
+  EXPECT_EQ(keyed.log_fields, (std::vector<std::pair<std::string, std::string>>{{"team", "payments"}}));
+  HttpRequest open = make_request("GET", "/healthz");
+  EXPECT_EQ(run(router, open).body, "nobody");
+  EXPECT_TRUE(open.log_fields.empty());  // an open route never asks the authorizer
+  // A guarded 404 still authenticates, so the access log names the caller.
+  HttpRequest unknown = make_request("GET", "/v1/nothing");
+  EXPECT_EQ(run(router, unknown).status, 404);
+  EXPECT_EQ(unknown.log_fields.size(), 1u);
+
+  const Caller other{std::string("x")};
+  EXPECT_EQ(other.get_if<Team>(), nullptr);
+  ASSERT_NE(other.get_if<std::string>(), nullptr);
+  EXPECT_EQ(*other.get_if<std::string>(), "x");
 }
 
 TEST(Router, ListsItsRouteTable) {

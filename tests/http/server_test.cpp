@@ -1,5 +1,7 @@
 // The inbound server in-process on port 0: behaviours that need a handler
 // the product does not have (one that throws, one that streams and fails).
+#include "http/server.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -11,7 +13,7 @@
 #include <thread>
 
 #include "http/json_response.hpp"
-#include "http/server.hpp"
+#include "http/router.hpp"
 
 namespace aegis::http {
 namespace {
@@ -61,7 +63,7 @@ class ServerTest : public ::testing::Test {
 };
 
 TEST_F(ServerTest, AThrowingHandlerIs500WithoutInternals) {
-  router_.add("GET", "/boom", Credential::none, [](HttpRequest&) -> asio::awaitable<HttpResponse> {
+  router_.add("GET", "/boom", Credential::none, [](HttpRequest&, const Caller&) -> asio::awaitable<HttpResponse> {
     throw std::runtime_error("secret internal detail /etc/passwd");
     co_return HttpResponse{};
   });
@@ -76,7 +78,8 @@ TEST_F(ServerTest, AThrowingHandlerIs500WithoutInternals) {
 TEST_F(ServerTest, SlowHeadersAreCutOffByTheReadTimeout) {
   config::ServerConfig cfg;
   cfg.read_timeout = std::chrono::milliseconds(300);
-  router_.add("GET", "/x", Credential::none, [](HttpRequest&) -> asio::awaitable<HttpResponse> { co_return HttpResponse{}; });
+  router_.add("GET", "/x", Credential::none,
+              [](HttpRequest&, const Caller&) -> asio::awaitable<HttpResponse> { co_return HttpResponse{}; });
   start(cfg);
   const auto started = std::chrono::steady_clock::now();
   // Never finishes its headers: the server must close the connection, not wait forever.
@@ -87,7 +90,7 @@ TEST_F(ServerTest, SlowHeadersAreCutOffByTheReadTimeout) {
 }
 
 TEST_F(ServerTest, AStreamThatNeverWritesBecomesAPlainResponse) {
-  router_.add("GET", "/s", Credential::none, [](HttpRequest&) -> asio::awaitable<HttpResponse> {
+  router_.add("GET", "/s", Credential::none, [](HttpRequest&, const Caller&) -> asio::awaitable<HttpResponse> {
     HttpResponse response;
     response.stream_body = [](ResponseWriter& writer) -> asio::awaitable<void> {
       writer.set_status(503);
@@ -97,7 +100,7 @@ TEST_F(ServerTest, AStreamThatNeverWritesBecomesAPlainResponse) {
     };
     co_return response;
   });
-  router_.add("GET", "/t", Credential::none, [](HttpRequest&) -> asio::awaitable<HttpResponse> {
+  router_.add("GET", "/t", Credential::none, [](HttpRequest&, const Caller&) -> asio::awaitable<HttpResponse> {
     HttpResponse response;
     response.stream_body = [](ResponseWriter& writer) -> asio::awaitable<void> {
       co_await writer.write("first;");
@@ -118,7 +121,7 @@ TEST_F(ServerTest, AStreamThatNeverWritesBecomesAPlainResponse) {
 }
 
 TEST_F(ServerTest, ExpectContinueIsAnswered) {
-  router_.add("POST", "/e", Credential::none, [](HttpRequest& r) -> asio::awaitable<HttpResponse> {
+  router_.add("POST", "/e", Credential::none, [](HttpRequest& r, const Caller&) -> asio::awaitable<HttpResponse> {
     HttpResponse response;
     response.body = r.body;
     co_return response;

@@ -155,6 +155,34 @@ class HttpBehaviour(GatewayTestCase):
         self.assertNotIn("log-probe-team", log)
         self.assertNotIn("test-admin-key", log)
 
+    def test_access_log_names_the_callers_team_and_key_id_not_the_key(self):
+        status, team = self.gw.admin("POST", "/admin/v1/teams", {"name": "log-caller", "monthly_budget_usd": 1})
+        self.assertEqual(status, 201, team)
+        status, created = self.gw.admin("POST", "/admin/v1/keys", {"team": "log-caller"})
+        self.assertEqual(status, 201, created)
+        key = created["key"]
+        for path, want in (("/v1/whoami", 200), ("/v1/no-such-route", 404)):
+            request_id = "log-caller" + path.replace("/", ".")
+            status, _, data = self.gw.request("GET", path, headers={"authorization": f"Bearer {key}",
+                                                                    "x-request-id": request_id})
+            self.assertEqual(status, want, data)
+            self.gw.wait_for_log(f'"request_id":"{request_id}"')
+            lines = [json.loads(line) for line in self.gw.log().splitlines()
+                     if '"event":"access"' in line and request_id in line]
+            self.assertEqual(len(lines), 1, lines)
+            self.assertEqual(lines[0]["team"], "log-caller")
+            self.assertEqual(lines[0]["key_id"], created["id"])
+            self.assertEqual(lines[0]["request_id"], request_id)
+        # An anonymous request names no one, and the key itself is never written.
+        self.gw.request("GET", "/v1/whoami", headers={"x-request-id": "log-anonymous"})
+        self.gw.wait_for_log('"request_id":"log-anonymous"')
+        log = self.gw.log()
+        anonymous = [json.loads(line) for line in log.splitlines() if "log-anonymous" in line]
+        self.assertTrue(anonymous)
+        self.assertNotIn("team", anonymous[0])
+        self.assertNotIn(key, log)
+        self.assertNotIn(key[len("aeg_") + 16 + 1:], log)  # aeg_<16 hex id>_<secret>
+
 
 if __name__ == "__main__":
     unittest.main()
