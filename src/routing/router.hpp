@@ -7,7 +7,7 @@
 //
 // Rules, in order:
 //  1. tier: an explicit tier alias or concrete model wins ("explicit_model");
-//     otherwise the task's tier from routing.task_tiers, unknown tasks "sonnet"
+//     otherwise the task's tier from routing.task_tiers, unknown tasks sonnet
 //     ("task_default"). A concrete model outside the team's
 //     routing.team_models, or unknown altogether, is 400 listing the allowed
 //     values.
@@ -47,6 +47,7 @@
 #include "core/classification.hpp"
 #include "core/money.hpp"
 #include "core/result.hpp"
+#include "core/tier.hpp"
 #include "providers/provider_set.hpp"
 
 namespace aegis::routing {
@@ -75,7 +76,7 @@ struct RouteTarget {
 };
 
 struct RouteDecision {
-  std::string tier;                 // after downgrade; "" for a concrete model outside the tiers
+  std::optional<Tier> tier;         // after downgrade; empty for embeddings (no tiers)
   std::vector<RouteTarget> chain;   // try in order; never empty on success
   bool local_only = false;          // every target is declared local
   RouteRule rule = RouteRule::task_default;
