@@ -29,7 +29,7 @@ using namespace aegis;
 // Answers at once, echoing the last user message like the simulator does.
 class EchoProvider final : public providers::LLMProvider {
  public:
-  EchoProvider(std::string name, config::Locality locality, std::map<std::string, std::string> models)
+  EchoProvider(std::string name, config::Locality locality, std::map<Tier, std::string> models)
       : info_{std::move(name), "bench", locality, std::move(models)} {}
   asio::awaitable<Result<Completion>> complete(const ChatRequest& request) override {
     Completion c;
@@ -60,10 +60,10 @@ class CountingAudit final : public audit::AuditSink {
 
 struct Pipeline {
   Pipeline() {
-    const std::map<std::string, std::string> cloud_models = {
-        {"haiku", "claude-haiku-4-5"}, {"sonnet", "claude-sonnet-4-5"}, {"opus", "claude-opus-4-1"}};
-    const std::map<std::string, std::string> local_models = {
-        {"haiku", "llama3.2:3b"}, {"sonnet", "qwen2.5:14b"}, {"opus", "llama3.3:70b"}};
+    const std::map<Tier, std::string> cloud_models = {
+        {Tier::haiku, "claude-haiku-4-5"}, {Tier::sonnet, "claude-sonnet-4-5"}, {Tier::opus, "claude-opus-4-1"}};
+    const std::map<Tier, std::string> local_models = {
+        {Tier::haiku, "llama3.2:3b"}, {Tier::sonnet, "qwen2.5:14b"}, {Tier::opus, "llama3.3:70b"}};
     config::ProviderConfig cloud;
     cloud.name = "anthropic";
     cloud.type = "bench";
@@ -77,7 +77,7 @@ struct Pipeline {
     local.models = local_models;
     local.prices.clear();
     config.providers = {cloud, local};
-    config.routing.task_tiers = {{"chat", "sonnet"}};
+    config.routing.task_tiers = {{"chat", Tier::sonnet}};
     config.routing.fallback_chain = {"anthropic", "ollama"};
     config.resilience.health_check_interval = std::chrono::seconds(0);
 

@@ -68,9 +68,8 @@ struct HttpMetrics {
 
 // Demo mode: three simulated upstreams on loopback, configured exactly as
 // real providers would be (same adapters, same wire protocols).
-config::ProviderConfig demo_provider(std::string name, std::string type, config::Locality locality,
-                                     std::uint16_t port, std::map<std::string, std::string> models,
-                                     std::string embedding_model) {
+config::ProviderConfig demo_provider(std::string name, std::string type, config::Locality locality, std::uint16_t port,
+                                     std::map<Tier, std::string> models, std::string embedding_model) {
   config::ProviderConfig p;
   p.name = std::move(name);
   p.type = std::move(type);
@@ -81,7 +80,7 @@ config::ProviderConfig demo_provider(std::string name, std::string type, config:
   p.models = std::move(models);
   p.embedding_model = std::move(embedding_model);
   for (const auto& [tier, model] : p.models) {
-    const std::int64_t in = tier == "haiku" ? 1 : tier == "sonnet" ? 3 : 15;
+    const std::int64_t in = tier == Tier::haiku ? 1 : tier == Tier::sonnet ? 3 : 15;
     p.prices[model] = config::ModelPrice{Money::from_dollars(in), Money::from_dollars(in * 5)};
   }
   return p;
@@ -143,16 +142,25 @@ struct Application::Impl {
       const char* name;
       const char* type;
       config::Locality locality;
-      std::map<std::string, std::string> models;
+      std::map<Tier, std::string> models;
       const char* embedding_model;
     };
     const Spec specs[] = {
-        {"anthropic", "anthropic", config::Locality::cloud,
-         {{"haiku", "claude-haiku-4-5"}, {"sonnet", "claude-sonnet-4-5"}, {"opus", "claude-opus-4-1"}}, ""},
-        {"azure", "azure_openai", config::Locality::cloud,
-         {{"haiku", "gpt-4o-mini"}, {"sonnet", "gpt-4o"}, {"opus", "o1"}}, "text-embedding-3-small"},
-        {"ollama", "ollama", config::Locality::local,
-         {{"haiku", "llama3.2:3b"}, {"sonnet", "qwen2.5:14b"}, {"opus", "llama3.3:70b"}}, "nomic-embed-text"},
+        {"anthropic",
+         "anthropic",
+         config::Locality::cloud,
+         {{Tier::haiku, "claude-haiku-4-5"}, {Tier::sonnet, "claude-sonnet-4-5"}, {Tier::opus, "claude-opus-4-1"}},
+         ""},
+        {"azure",
+         "azure_openai",
+         config::Locality::cloud,
+         {{Tier::haiku, "gpt-4o-mini"}, {Tier::sonnet, "gpt-4o"}, {Tier::opus, "o1"}},
+         "text-embedding-3-small"},
+        {"ollama",
+         "ollama",
+         config::Locality::local,
+         {{Tier::haiku, "llama3.2:3b"}, {Tier::sonnet, "qwen2.5:14b"}, {Tier::opus, "llama3.3:70b"}},
+         "nomic-embed-text"},
     };
     for (const auto& spec : specs) {
       sim::SimOptions options;

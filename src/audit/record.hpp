@@ -30,7 +30,7 @@ struct AuditRecord {
   Level level = Level::PUBLIC;
   std::map<std::string, int> entities;  // entity type -> count found in the request
   int placeholders = 0;                 // values masked before a cloud send
-  std::string tier;                     // "haiku" | "sonnet" | "opus" | "" (embeddings, explicit id)
+  std::string tier;                     // to_string(Tier), "" for embeddings: stored by name
   std::string provider;                 // the provider that answered (or was last tried); "" if none
   std::string model;
   std::string locality;  // "local" | "cloud" | "" (nothing sent)

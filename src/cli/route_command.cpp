@@ -173,13 +173,15 @@ int RouteCommand::run() {
     return code == ErrorCode::invalid_request ? kExitUsage : kExitFailed;
   }
 
+  // The tier's name, "" when the decision has none (the JSON and text forms have always shown it so).
+  const std::string tier(decision->tier ? to_string(*decision->tier) : "");
   if (json_) {
     json::array chain;
     for (const auto& t : decision->chain) {
       chain.push_back(json::object{
           {"provider", t.provider->info().name}, {"model", t.model}, {"locality", locality_name(t.locality)}});
     }
-    json::object out{{"tier", decision->tier},
+    json::object out{{"tier", tier},
                      {"chain", std::move(chain)},
                      {"rule", routing::to_string(decision->rule)},
                      {"reason", decision->reason},
@@ -204,14 +206,14 @@ int RouteCommand::run() {
     if (!chain.empty()) chain += " → ";
     chain += t.provider->info().name + "/" + t.model + " (" + std::string(locality_name(t.locality)) + ")";
   }
-  std::cout << "tier:      " << (decision->tier.empty() ? std::string("-") : decision->tier) << "\n"
+  std::cout << "tier:      " << (tier.empty() ? std::string("-") : tier) << "\n"
             << "chain:     " << chain << "\n"
             << "rule:      " << routing::to_string(decision->rule) << "\n"
             << "reason:    " << decision->reason << "\n"
             << "level:     " << to_string(*level)
-            << (decision->local_only       ? " (local providers only)"
+            << (decision->local_only    ? " (local providers only)"
                 : !decision->local_only ? " (PII masked before a cloud provider sees it)"
-                                           : "")
+                                        : "")
             << "\n";
   if (budget) {
     std::cout << "budget:    " << usd(budget->remaining) << " left of " << usd(budget->cap) << " in " << budget->period

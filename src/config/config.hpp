@@ -11,8 +11,9 @@
 
 #include "core/classification.hpp"
 #include "core/money.hpp"
-#include "core/secret_key.hpp"
 #include "core/request_limits.hpp"
+#include "core/secret_key.hpp"
+#include "core/tier.hpp"
 
 namespace aegis::config {
 
@@ -57,7 +58,7 @@ struct ProviderConfig {
   std::string api_key;      // resolved from ${ENV}; never logged
   std::string api_version;  // azure_openai only
   Locality locality = Locality::cloud;
-  std::map<std::string, std::string> models;   // tier alias (haiku|sonnet|opus) -> model id / deployment
+  std::map<Tier, std::string> models;          // tier -> model id / deployment
   std::map<std::string, ModelPrice> prices;    // model id -> price
   std::string embedding_model;                 // model id / deployment for /v1/embeddings; empty: none
   std::chrono::milliseconds connect_timeout{5'000};
@@ -70,7 +71,7 @@ struct ProviderConfig {
 enum class ConfidentialPolicy { cloud_masked, local_only };
 
 struct RoutingConfig {
-  std::map<std::string, std::string> task_tiers;  // task type -> tier alias
+  std::map<std::string, Tier> task_tiers;         // task type -> tier
   std::vector<std::string> fallback_chain;        // provider names, in order
   ConfidentialPolicy confidential = ConfidentialPolicy::cloud_masked;
   Money downgrade_opus_below = Money::from_dollars(1);

@@ -28,6 +28,7 @@
 #include <utility>
 
 #include "config/reference.hpp"
+#include "core/tier.hpp"
 #include "core/time_zone.hpp"
 
 namespace aegis::config {
@@ -73,10 +74,10 @@ Config default_config() {
   Config cfg;
   cfg.source = "<built-in>";
   cfg.routing.task_tiers = {
-      {"commit_summary", "haiku"},     {"classification", "haiku"}, {"routing", "haiku"},
-      {"extraction", "haiku"},         {"code_review", "sonnet"},   {"rag", "sonnet"},
-      {"summarization", "sonnet"},     {"chat", "sonnet"},          {"security_audit", "opus"},
-      {"architecture_review", "opus"},
+      {"commit_summary", Tier::haiku},     {"classification", Tier::haiku}, {"routing", Tier::haiku},
+      {"extraction", Tier::haiku},         {"code_review", Tier::sonnet},   {"rag", Tier::sonnet},
+      {"summarization", Tier::sonnet},     {"chat", Tier::sonnet},          {"security_audit", Tier::opus},
+      {"architecture_review", Tier::opus},
   };
   return cfg;
 }
@@ -87,7 +88,12 @@ namespace {
 // Small helpers
 
 constexpr std::int64_t kMaxTimeoutMs = 86'400'000;  // 24 h
-const std::vector<std::string_view> kTiers = {"haiku", "sonnet", "opus"};
+// The tier names in cost order, for the messages, suggestions and reference rows that list them.
+const std::vector<std::string_view> kTierNames = [] {
+  std::vector<std::string_view> names;
+  for (const Tier tier : kAllTiers) names.push_back(to_string(tier));
+  return names;
+}();
 const std::vector<std::string_view> kProviderTypes = {"anthropic", "azure_openai", "openai_compat", "ollama", "sim"};
 
 struct Pos {
@@ -914,27 +920,35 @@ const Table<ModelPrice>& price_table() {
   return table;
 }
 
+// Said both for an empty `models:` and a missing one; a Key keeps its hint
+// as a string_view, hence the one long-lived string.
+const std::string& models_missing_hint() {
+  static const std::string hint = "expected a mapping of at least one tier (" + join(kTierNames) + ") to a model id";
+  return hint;
+}
+
 bool read_models(Loader& l, const Field& v, ProviderConfig& p) {
   const auto m = l.mapping(v, nullptr);
   if (!m) return false;
   bool ok = true;
-  for (const auto& [tier, model] : m->items) {
-    if (std::ranges::find(kTiers, tier) == kTiers.end()) {
-      std::string msg = model.path + ": expected a tier name (one of " + join(kTiers) + "), got " + quote(tier);
-      if (const auto s = suggest(tier, kTiers)) msg += "; did you mean \"" + std::string(*s) + "\"?";
+  for (const auto& [name, model] : m->items) {
+    const auto tier = parse_tier(name);
+    if (!tier) {
+      std::string msg = model.path + ": expected a tier name (one of " + join(kTierNames) + "), got " + quote(name);
+      if (const auto s = suggest(name, kTierNames)) msg += "; did you mean \"" + std::string(*s) + "\"?";
       l.issue(model.fallback, std::move(msg));
       ok = false;
       continue;
     }
     std::string id;
     if (l.read_string(model, id, false)) {
-      p.models[tier] = id;
+      p.models[*tier] = id;
     } else {
       ok = false;
     }
   }
   if (v.value.IsNull() || (v.value.IsMap() && v.value.size() == 0)) {
-    l.issue(v.pos(), v.path + ": expected a mapping of at least one tier (" + join(kTiers) + ") to a model id");
+    l.issue(v.pos(), v.path + ": " + models_missing_hint());
     ok = false;
   }
   return ok;
@@ -997,10 +1011,10 @@ const Table<ProviderConfig>& provider_table() {
                      "RESTRICTED data only goes to `local` providers; the egress guard also checks the address "
                      "actually connected to")
                   .shown_as("`local` for `ollama` and `sim`, `cloud` otherwise"),
-              custom<ProviderConfig>("models", "mapping tier → model id", "tiers: " + code_list(kTiers), "",
+              custom<ProviderConfig>("models", "mapping tier → model id", "tiers: " + code_list(kTierNames), "",
                                      "model id (Azure: deployment name) used for each tier; at least one entry",
                                      &read_models)
-                  .need("expected a mapping of at least one tier (haiku, sonnet, opus) to a model id"),
+                  .need(models_missing_hint()),
               custom<ProviderConfig>("prices", "mapping model id → price", "", "`{}`",
                                      "each price is `{input_per_mtok_usd: USD, output_per_mtok_usd: USD}`. A model "
                                      "without a price costs 0: budgets never limit it",
@@ -1136,7 +1150,7 @@ const Table<RoutingConfig>& routing_table() {
   static const Table<RoutingConfig> table{
       .keys = {
           custom<RoutingConfig>("task_tiers", "mapping task → tier",
-                                "tier: " + code_list(kTiers) + "; task: 1..64 of `A-Z a-z 0-9 _ - .`", "see below",
+                                "tier: " + code_list(kTierNames) + "; task: 1..64 of `A-Z a-z 0-9 _ - .`", "see below",
                                 "**merged over** the built-in table: listed tasks override, others stay",
                                 [](Loader& l, const Field& v, RoutingConfig& out) {
                                   const auto m = l.mapping(v, nullptr);
@@ -1148,7 +1162,10 @@ const Table<RoutingConfig>& routing_table() {
                                                   ": expected a task name of letters, digits, '_', '-' or '.'");
                                       continue;
                                     }
-                                    if (auto tier = l.read_enum(tier_field, kTiers)) out.task_tiers[task] = *tier;
+                                    // read_enum has refused anything that is not a tier name.
+                                    if (auto name = l.read_enum(tier_field, kTierNames)) {
+                                      out.task_tiers[task] = *parse_tier(*name);
+                                    }
                                   }
                                   return true;
                                 }),

@@ -47,7 +47,7 @@ struct StreamedSoFar {
 }  // namespace
 
 std::string Route::header_value() const {
-  return "tier=" + (tier.empty() ? std::string("none") : tier) + "; provider=" + provider + "; model=" + model +
+  return "tier=" + std::string(tier ? to_string(*tier) : "none") + "; provider=" + provider + "; model=" + model +
          "; reason=" + reason;
 }
 
@@ -570,7 +570,7 @@ AttemptVerdict judge(const Error& error, bool client_saw_bytes) {
   return CircuitBreaker::counts_as_failure(error) ? AttemptVerdict::try_next : AttemptVerdict::stop;
 }
 
-std::string_view tier_label(const std::string& tier) { return tier.empty() ? std::string_view("none") : tier; }
+std::string_view tier_label(const std::optional<Tier>& tier) { return tier ? to_string(*tier) : "none"; }
 
 }  // namespace
 
@@ -596,7 +596,7 @@ Result<routing::RouteDecision> Gateway::route(Call& call, const Plan& plan, Leve
     metrics_->route_decisions.with({std::string(tier_label(decision->tier)), std::string(to_string(decision->rule))})
         .inc();
   }
-  call.row.tier = decision->tier;
+  call.row.tier = decision->tier ? std::string(to_string(*decision->tier)) : "";
   call.row.reason = decision->reason;
   const auto& first = decision->chain.front();  // never empty on success
   ctx.decided = Route{decision->tier, first.provider->info().name, first.model, decision->reason, first.locality};

@@ -28,24 +28,25 @@
 #include <string>
 #include <vector>
 
+#include "audit/record.hpp"
 #include "budget/budget_service.hpp"
 #include "classify/classifier.hpp"
 #include "config/config.hpp"
 #include "core/chat.hpp"
 #include "core/clock.hpp"
 #include "core/result.hpp"
+#include "core/tier.hpp"
 #include "identity/principal.hpp"
 #include "privacy/vault.hpp"
 #include "providers/provider_set.hpp"
 #include "resilience/provider_health.hpp"
 #include "routing/router.hpp"
-#include "audit/record.hpp"
 #include "telemetry/metrics.hpp"
 
 namespace aegis::gateway {
 
 struct Route {
-  std::string tier;
+  std::optional<Tier> tier;  // empty for embeddings; named only where it leaves (header, audit, job row)
   std::string provider;
   std::string model;
   std::string reason;

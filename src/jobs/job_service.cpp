@@ -437,7 +437,8 @@ asio::awaitable<void> JobService::State::run_job(Job job) {
 
   if (raced.index() == 0) {
     Execution& done = std::get<0>(raced);
-    JobRoute route{done.route.tier, done.route.provider, done.route.model, done.route.reason};
+    JobRoute route{done.route.tier ? std::string(to_string(*done.route.tier)) : "", done.route.provider,
+                   done.route.model, done.route.reason};
     const std::int64_t finished = now_ms();
     Result<Job> recorded = make_error(ErrorCode::internal, "not recorded");
     if (!done.error) {

@@ -3,12 +3,14 @@
 // `type` string (providers/factory.hpp), one file per implementation.
 #include <boost/asio/awaitable.hpp>
 
+#include <map>
 #include <string>
 #include <vector>
 
 #include "config/config.hpp"
 #include "core/chat.hpp"
 #include "core/result.hpp"
+#include "core/tier.hpp"
 
 namespace aegis::providers {
 
@@ -16,7 +18,7 @@ struct ProviderInfo {
   std::string name;  // from config, e.g. "anthropic"
   std::string type;  // anthropic | azure_openai | openai_compat | ollama
   config::Locality locality = config::Locality::cloud;
-  std::map<std::string, std::string> models;  // tier alias -> model id / deployment
+  std::map<Tier, std::string> models;  // tier -> model id / deployment
 };
 
 // Receives a streamed answer. Returning false stops the stream (the client

@@ -1,8 +1,23 @@
 #include "providers/provider_set.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace aegis::providers {
+
+namespace {
+
+// A provider's (tier, model id) pairs in the alphabetical order of the tier
+// names: the order /v1/models and the "allowed:" messages have always listed
+// the ids in, and so which tier an id listed under two tiers is taken for.
+std::vector<std::pair<Tier, const std::string*>> models_by_tier_name(const ProviderInfo& info) {
+  std::vector<std::pair<Tier, const std::string*>> out;
+  for (const auto& [tier, model] : info.models) out.emplace_back(tier, &model);
+  std::ranges::sort(out, {}, [](const auto& entry) { return to_string(entry.first); });
+  return out;
+}
+
+}  // namespace
 
 ProviderSet::ProviderSet(std::vector<std::unique_ptr<LLMProvider>> providers, const std::vector<std::string>& chain)
     : owned_(std::move(providers)) {
@@ -23,40 +38,38 @@ LLMProvider* ProviderSet::find(std::string_view name) const {
   return nullptr;
 }
 
-std::vector<ModelChoice> ProviderSet::candidates_for_tier(std::string_view tier) const {
+std::vector<ModelChoice> ProviderSet::candidates_for_tier(Tier tier) const {
   std::vector<ModelChoice> out;
   for (auto* p : ordered_) {
-    if (auto it = p->info().models.find(std::string(tier)); it != p->info().models.end()) {
-      out.push_back({p, it->second, std::string(tier)});
-    }
+    if (auto it = p->info().models.find(tier); it != p->info().models.end()) out.push_back({p, it->second, tier});
   }
   return out;
 }
 
-Result<ModelChoice> ProviderSet::resolve(std::string_view requested, std::string_view default_tier) const {
-  const std::string_view tier_or_model = (requested.empty() || requested == "auto") ? default_tier : requested;
-  if (std::ranges::find(kTiers, tier_or_model) != std::end(kTiers)) {
-    auto candidates = candidates_for_tier(tier_or_model);
+Result<ModelChoice> ProviderSet::resolve(std::string_view requested, Tier default_tier) const {
+  const bool automatic = requested.empty() || requested == "auto";
+  if (const auto tier = automatic ? default_tier : parse_tier(requested)) {
+    auto candidates = candidates_for_tier(*tier);
     if (!candidates.empty()) return candidates.front();
-    return make_error(ErrorCode::invalid_request, "no provider serves tier '" + std::string(tier_or_model) + "'");
+    return make_error(ErrorCode::invalid_request, "no provider serves tier '" + std::string(to_string(*tier)) + "'");
   }
   // A concrete model id some provider lists.
   for (auto* p : ordered_) {
-    for (const auto& [tier, model] : p->info().models) {
-      if (model == tier_or_model) return ModelChoice{p, model, tier};
+    for (const auto& [tier, model] : models_by_tier_name(p->info())) {
+      if (*model == requested) return ModelChoice{p, *model, tier};
     }
   }
   // "provider/model" picks a provider explicitly.
-  if (auto slash = tier_or_model.find('/'); slash != std::string_view::npos) {
-    if (auto* p = find(tier_or_model.substr(0, slash))) {
-      const std::string_view rest = tier_or_model.substr(slash + 1);
-      if (std::ranges::find(kTiers, rest) != std::end(kTiers)) {
-        if (auto it = p->info().models.find(std::string(rest)); it != p->info().models.end()) {
-          return ModelChoice{p, it->second, std::string(rest)};
+  if (auto slash = requested.find('/'); slash != std::string_view::npos) {
+    if (auto* p = find(requested.substr(0, slash))) {
+      const std::string_view rest = requested.substr(slash + 1);
+      if (const auto tier = parse_tier(rest)) {
+        if (auto it = p->info().models.find(*tier); it != p->info().models.end()) {
+          return ModelChoice{p, it->second, tier};
         }
       }
-      for (const auto& [tier, model] : p->info().models) {
-        if (model == rest) return ModelChoice{p, model, tier};
+      for (const auto& [tier, model] : models_by_tier_name(p->info())) {
+        if (*model == rest) return ModelChoice{p, *model, tier};
       }
     }
   }
@@ -79,7 +92,7 @@ Result<ModelChoice> ProviderSet::resolve_embedding(std::string_view requested,
     if (model.empty()) continue;
     if (requested.empty() || requested == "auto" || requested == model ||
         requested == p->info().name + "/" + model) {
-      return ModelChoice{p, model, ""};
+      return ModelChoice{p, model, std::nullopt};
     }
   }
   std::string allowed = "auto";
@@ -92,12 +105,12 @@ Result<ModelChoice> ProviderSet::resolve_embedding(std::string_view requested,
 
 std::vector<std::string> ProviderSet::model_names() const {
   std::vector<std::string> names = {"auto"};
-  for (auto tier : kTiers) {
-    if (!candidates_for_tier(tier).empty()) names.emplace_back(tier);
+  for (const Tier tier : kAllTiers) {
+    if (!candidates_for_tier(tier).empty()) names.emplace_back(to_string(tier));
   }
   for (auto* p : ordered_) {
-    for (const auto& [tier, model] : p->info().models) {
-      if (std::ranges::find(names, model) == names.end()) names.push_back(model);
+    for (const auto& [tier, model] : models_by_tier_name(p->info())) {
+      if (std::ranges::find(names, *model) == names.end()) names.push_back(*model);
     }
   }
   return names;

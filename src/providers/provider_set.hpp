@@ -3,21 +3,21 @@
 // model name ("auto", a tier alias, a concrete id, or "provider/id") maps to
 // a provider and its concrete model.
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/result.hpp"
+#include "core/tier.hpp"
 #include "providers/provider.hpp"
 
 namespace aegis::providers {
 
-inline constexpr std::string_view kTiers[] = {"haiku", "sonnet", "opus"};
-
 struct ModelChoice {
   LLMProvider* provider = nullptr;
-  std::string model;  // concrete model id / deployment
-  std::string tier;   // the tier alias it serves, or "" for a concrete id outside the tiers
+  std::string model;         // concrete model id / deployment
+  std::optional<Tier> tier;  // the tier it serves; empty for a concrete id outside the tiers (embeddings)
 };
 
 class ProviderSet {
@@ -29,9 +29,9 @@ class ProviderSet {
   LLMProvider* find(std::string_view name) const;
 
   // "auto" and "" mean `default_tier`. invalid_request listing the accepted names otherwise.
-  Result<ModelChoice> resolve(std::string_view requested, std::string_view default_tier) const;
+  Result<ModelChoice> resolve(std::string_view requested, Tier default_tier) const;
   // Every provider that serves this tier, in chain order.
-  std::vector<ModelChoice> candidates_for_tier(std::string_view tier) const;
+  std::vector<ModelChoice> candidates_for_tier(Tier tier) const;
   // The embedding model: "auto"/"" = the first provider with embedding_model,
   // else a concrete embedding model id or "provider/id".
   Result<ModelChoice> resolve_embedding(std::string_view requested,

@@ -10,35 +10,36 @@ namespace {
 using providers::LLMProvider;
 using providers::ModelChoice;
 
-bool is_tier(std::string_view s) { return std::ranges::find(providers::kTiers, s) != std::end(providers::kTiers); }
-
 // The order in which a local provider lacking `tier` substitutes another:
 // cheaper tiers first (never silently more expensive when a cheaper one
 // exists), then upward.
-std::array<std::string_view, 3> nearest_tiers(std::string_view tier) {
-  if (tier == "opus") return {"opus", "sonnet", "haiku"};
-  if (tier == "haiku") return {"haiku", "sonnet", "opus"};
-  return {"sonnet", "haiku", "opus"};
+std::array<Tier, 3> nearest_tiers(Tier tier) {
+  if (tier == Tier::opus) return {Tier::opus, Tier::sonnet, Tier::haiku};
+  if (tier == Tier::haiku) return {Tier::haiku, Tier::sonnet, Tier::opus};
+  return {Tier::sonnet, Tier::haiku, Tier::opus};
 }
+
+// The tier of a task that routing.task_tiers does not name.
+constexpr Tier kDefaultTier = Tier::sonnet;
 
 RouteTarget target(LLMProvider* provider, const std::string& model) {
   return RouteTarget{provider, model, provider->info().locality};
 }
 
-std::optional<RouteTarget> target_for_tier(LLMProvider* provider, std::string_view tier) {
+std::optional<RouteTarget> target_for_tier(LLMProvider* provider, Tier tier) {
   const auto& models = provider->info().models;
-  if (auto it = models.find(std::string(tier)); it != models.end()) return target(provider, it->second);
+  if (auto it = models.find(tier); it != models.end()) return target(provider, it->second);
   // Only local providers substitute: a RESTRICTED request must still find a
   // home when the local box runs one model, while a cloud provider lacking
   // the tier is simply not a candidate.
   if (provider->info().locality != config::Locality::local) return std::nullopt;
   for (auto near : nearest_tiers(tier)) {
-    if (auto it = models.find(std::string(near)); it != models.end()) return target(provider, it->second);
+    if (auto it = models.find(near); it != models.end()) return target(provider, it->second);
   }
   return std::nullopt;
 }
 
-std::vector<RouteTarget> chain_for_tier(const providers::ProviderSet& set, std::string_view tier) {
+std::vector<RouteTarget> chain_for_tier(const providers::ProviderSet& set, Tier tier) {
   std::vector<RouteTarget> chain;
   for (auto* p : set.ordered()) {
     if (auto t = target_for_tier(p, tier)) chain.push_back(std::move(*t));
@@ -124,18 +125,19 @@ Result<RouteDecision> Router::decide(const RouteInput& input) const {
   };
 
   // Step 1: the tier, or the concrete model asked for.
-  std::string tier;
+  std::optional<Tier> tier;  // empty only for a concrete id that serves no tier
   std::optional<ModelChoice> concrete;
   RouteRule rule = RouteRule::task_default;
   std::string tier_part;
   if (automatic) {
     auto it = routing.task_tiers.find(input.task);
-    tier = it != routing.task_tiers.end() ? it->second : "sonnet";
-    tier_part = "task=" + printable_task(input.task) + "→" + tier;
+    tier = it != routing.task_tiers.end() ? it->second : kDefaultTier;
+    tier_part = "task=" + printable_task(input.task) + "→" + std::string(to_string(*tier));
     if (it == routing.task_tiers.end()) tier_part += " (unknown task)";
   } else {
-    if (!is_tier(requested)) {
-      auto choice = providers_.resolve(requested, "sonnet");
+    tier = parse_tier(requested);
+    if (!tier) {
+      auto choice = providers_.resolve(requested, kDefaultTier);
       if (!choice.ok()) {
         return make_error(ErrorCode::invalid_request,
                           "unknown model '" + requested + "'; allowed: " + allowed_values());
@@ -147,8 +149,8 @@ Result<RouteDecision> Router::decide(const RouteInput& input) const {
       // A listed concrete model may also be asked for in its other spelling
       // ("id" vs "provider/id"); tier aliases only match themselves.
       for (auto it = team_list->begin(); concrete && !permitted && it != team_list->end(); ++it) {
-        if (*it == "auto" || is_tier(*it)) continue;
-        auto listed = providers_.resolve(*it, "sonnet");
+        if (*it == "auto" || parse_tier(*it)) continue;
+        auto listed = providers_.resolve(*it, kDefaultTier);
         permitted = listed.ok() && listed->provider == concrete->provider && listed->model == concrete->model;
       }
       if (!permitted) {
@@ -161,8 +163,7 @@ Result<RouteDecision> Router::decide(const RouteInput& input) const {
       tier = concrete->tier;
       tier_part = "explicit model=" + concrete->model + " (" + concrete->provider->info().name + ")";
     } else {
-      tier = requested;
-      tier_part = "explicit tier=" + tier;
+      tier_part = "explicit tier=" + requested;
     }
   }
 
@@ -172,7 +173,8 @@ Result<RouteDecision> Router::decide(const RouteInput& input) const {
     const Money remaining = *input.remaining_budget;
     const bool below_opus = remaining < routing.downgrade_opus_below;
     const bool below_sonnet = routing.downgrade_sonnet_below && remaining < *routing.downgrade_sonnet_below;
-    const bool would_downgrade = (tier == "opus" && (below_opus || below_sonnet)) || (tier == "sonnet" && below_sonnet);
+    const bool would_downgrade =
+        (tier == Tier::opus && (below_opus || below_sonnet)) || (tier == Tier::sonnet && below_sonnet);
     if (!would_downgrade) {
       budget_part = "budget ok";
     } else {
@@ -181,9 +183,9 @@ Result<RouteDecision> Router::decide(const RouteInput& input) const {
       if (concrete) {
         budget_part = comparison + "explicit model kept";
       } else {
-        const std::string before = tier;
-        tier = below_sonnet ? "haiku" : "sonnet";
-        budget_part = comparison + before + "→" + tier;
+        const Tier before = *tier;
+        tier = below_sonnet ? Tier::haiku : Tier::sonnet;
+        budget_part = comparison + std::string(to_string(before)) + "→" + std::string(to_string(*tier));
         rule = RouteRule::budget_downgrade;
       }
     }
@@ -199,14 +201,16 @@ Result<RouteDecision> Router::decide(const RouteInput& input) const {
   }
 
   // Step 4: the chain.
+  const auto tier_chain = [&] { return tier ? chain_for_tier(providers_, *tier) : std::vector<RouteTarget>{}; };
+  const std::string tier_name(tier ? to_string(*tier) : "");
   std::vector<RouteTarget> chain;
   if (concrete && local_only && concrete->provider->info().locality != config::Locality::local) {
-    chain = chain_for_tier(providers_, tier);
+    chain = tier_chain();
     keep_local(chain);
     if (!chain.empty()) tier_part = "requested " + concrete->model + " is cloud: replaced by " + chain.front().model;
   } else {
     if (concrete) chain.push_back(target(concrete->provider, concrete->model));
-    for (auto& t : chain_for_tier(providers_, tier)) {
+    for (auto& t : tier_chain()) {
       if (!concrete || t.provider != concrete->provider) chain.push_back(std::move(t));
     }
     if (local_only) keep_local(chain);
@@ -215,9 +219,9 @@ Result<RouteDecision> Router::decide(const RouteInput& input) const {
     if (local_only) {
       return make_error(ErrorCode::no_local_provider, std::string(to_string(input.level)) +
                                                           " data may only go to a local provider, and no local " +
-                                                          "provider serves tier '" + tier + "' or any other");
+                                                          "provider serves tier '" + tier_name + "' or any other");
     }
-    return make_error(ErrorCode::unavailable, "no provider serves tier '" + tier + "'");
+    return make_error(ErrorCode::unavailable, "no provider serves tier '" + tier_name + "'");
   }
 
   RouteDecision decision;

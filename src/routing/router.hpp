@@ -15,6 +15,7 @@
 #include "core/classification.hpp"
 #include "core/money.hpp"
 #include "core/result.hpp"
+#include "core/tier.hpp"
 #include "providers/provider_set.hpp"
 
 namespace aegis::routing {
@@ -43,7 +44,7 @@ struct RouteTarget {
 };
 
 struct RouteDecision {
-  std::string tier;                 // after downgrade; "" for a concrete model outside the tiers
+  std::optional<Tier> tier;         // after downgrade; empty for embeddings (no tiers)
   std::vector<RouteTarget> chain;   // try in order; never empty on success
   bool local_only = false;          // every target is declared local
   RouteRule rule = RouteRule::task_default;

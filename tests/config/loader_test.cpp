@@ -51,12 +51,12 @@ TEST(ConfigDefaults, BuiltInDefaultsMatchTheContract) {
   EXPECT_TRUE(c.providers.empty());
   EXPECT_TRUE(c.routing.fallback_chain.empty());
   EXPECT_EQ(c.routing.task_tiers.size(), 10u);
-  EXPECT_EQ(c.routing.task_tiers.at("commit_summary"), "haiku");
-  EXPECT_EQ(c.routing.task_tiers.at("extraction"), "haiku");
-  EXPECT_EQ(c.routing.task_tiers.at("chat"), "sonnet");
-  EXPECT_EQ(c.routing.task_tiers.at("rag"), "sonnet");
-  EXPECT_EQ(c.routing.task_tiers.at("security_audit"), "opus");
-  EXPECT_EQ(c.routing.task_tiers.at("architecture_review"), "opus");
+  EXPECT_EQ(c.routing.task_tiers.at("commit_summary"), Tier::haiku);
+  EXPECT_EQ(c.routing.task_tiers.at("extraction"), Tier::haiku);
+  EXPECT_EQ(c.routing.task_tiers.at("chat"), Tier::sonnet);
+  EXPECT_EQ(c.routing.task_tiers.at("rag"), Tier::sonnet);
+  EXPECT_EQ(c.routing.task_tiers.at("security_audit"), Tier::opus);
+  EXPECT_EQ(c.routing.task_tiers.at("architecture_review"), Tier::opus);
   EXPECT_EQ(c.routing.downgrade_opus_below, Money::from_dollars(1));
   EXPECT_FALSE(c.routing.downgrade_sonnet_below.has_value());
   EXPECT_EQ(c.logging.level, "info");
@@ -100,7 +100,7 @@ TEST(ConfigLoader, ExampleFileLoadsIntoTheRightValues) {
   EXPECT_EQ(a.type, "anthropic");
   EXPECT_EQ(a.api_key, "sk-ant-test");
   EXPECT_EQ(a.locality, Locality::cloud);
-  EXPECT_EQ(a.models.at("sonnet"), "claude-sonnet-4-5");
+  EXPECT_EQ(a.models.at(Tier::sonnet), "claude-sonnet-4-5");
   EXPECT_EQ(a.prices.at("claude-sonnet-4-5").input_per_mtok.micros, 3'000'000);
   EXPECT_EQ(a.prices.at("claude-sonnet-4-5").output_per_mtok.micros, 15'000'000);
   EXPECT_EQ(a.max_concurrency, 64u);
@@ -118,7 +118,7 @@ TEST(ConfigLoader, ExampleFileLoadsIntoTheRightValues) {
   EXPECT_EQ(o.type, "ollama");
   EXPECT_EQ(o.locality, Locality::local);
   EXPECT_TRUE(o.api_key.empty());
-  EXPECT_EQ(o.models.at("haiku"), "llama3.2:3b");
+  EXPECT_EQ(o.models.at(Tier::haiku), "llama3.2:3b");
   EXPECT_EQ(o.prices.at("llama3.3:70b").output_per_mtok.micros, 0);
   EXPECT_EQ(o.first_byte_timeout, std::chrono::milliseconds(120'000));
 
@@ -127,7 +127,7 @@ TEST(ConfigLoader, ExampleFileLoadsIntoTheRightValues) {
   EXPECT_EQ(c.routing.downgrade_opus_below.micros, 1'000'000);
   ASSERT_TRUE(c.routing.downgrade_sonnet_below.has_value());
   EXPECT_EQ(c.routing.downgrade_sonnet_below->micros, 100'000);
-  EXPECT_EQ(c.routing.task_tiers.at("security_audit"), "opus");
+  EXPECT_EQ(c.routing.task_tiers.at("security_audit"), Tier::opus);
 
   EXPECT_EQ(c.classification.internal_domains, (std::vector<std::string>{"corp.example.com", "example.internal"}));
   ASSERT_EQ(c.classification.custom_recognizers.size(), 2u);
@@ -170,9 +170,9 @@ TEST(ConfigLoader, FallbackChainDefaultsToEveryProviderLocalLast) {
 
 TEST(ConfigLoader, TaskTiersMergeOverDefaults) {
   const Config c = parse_config("routing:\n  task_tiers:\n    chat: opus\n    translate: haiku\n", "t.yaml", &no_env);
-  EXPECT_EQ(c.routing.task_tiers.at("chat"), "opus");
-  EXPECT_EQ(c.routing.task_tiers.at("translate"), "haiku");
-  EXPECT_EQ(c.routing.task_tiers.at("security_audit"), "opus");
+  EXPECT_EQ(c.routing.task_tiers.at("chat"), Tier::opus);
+  EXPECT_EQ(c.routing.task_tiers.at("translate"), Tier::haiku);
+  EXPECT_EQ(c.routing.task_tiers.at("security_audit"), Tier::opus);
 }
 
 TEST(ConfigLoader, ListenAcceptsIpv6InBrackets) {

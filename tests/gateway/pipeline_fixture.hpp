@@ -150,7 +150,7 @@ inline Message user_message(std::string text, Role role = Role::user) {
 }
 
 inline config::ProviderConfig provider_config(std::string name, std::string type, config::Locality locality,
-                                       std::uint16_t port, std::map<std::string, std::string> models) {
+                                              std::uint16_t port, std::map<Tier, std::string> models) {
   config::ProviderConfig p;
   p.name = std::move(name);
   p.type = std::move(type);
@@ -160,7 +160,10 @@ inline config::ProviderConfig provider_config(std::string name, std::string type
   if (p.type == "azure_openai") p.api_version = "2024-06-01";
   p.models = std::move(models);
   for (const auto& [tier, model] : p.models) {
-    const std::int64_t in = locality == config::Locality::local ? 0 : (tier == "haiku" ? 1 : tier == "sonnet" ? 3 : 15);
+    const std::int64_t in = locality == config::Locality::local ? 0
+                                                                : (tier == Tier::haiku    ? 1
+                                                                   : tier == Tier::sonnet ? 3
+                                                                                          : 15);
     p.prices[model] = config::ModelPrice{Money::from_dollars(in), Money::from_dollars(in * 5)};
   }
   if (p.type == "ollama") p.embedding_model = "nomic-embed-text";
@@ -180,17 +183,17 @@ class PipelineTest : public ::testing::Test {
     for (auto& s : sims_) ports.push_back(s->start());
     thread_ = std::thread([this] { io_.run(); });
 
-    config_.providers.push_back(provider_config("anthropic", "anthropic", config::Locality::cloud, ports[0],
-                                                {{"haiku", "claude-haiku-4-5"},
-                                                 {"sonnet", "claude-sonnet-4-5"},
-                                                 {"opus", "claude-opus-4-1"}}));
-    config_.providers.push_back(provider_config("azure", "azure_openai", config::Locality::cloud, ports[1],
-                                                {{"haiku", "gpt-4o-mini"}, {"sonnet", "gpt-4o"}, {"opus", "o1"}}));
-    config_.providers.push_back(provider_config("ollama", "ollama", config::Locality::local, ports[2],
-                                                {{"haiku", "llama3.2:3b"},
-                                                 {"sonnet", "qwen2.5:14b"},
-                                                 {"opus", "llama3.3:70b"}}));
-    config_.routing.task_tiers = {{"chat", "sonnet"}, {"security_audit", "opus"}, {"commit_summary", "haiku"}};
+    config_.providers.push_back(provider_config(
+        "anthropic", "anthropic", config::Locality::cloud, ports[0],
+        {{Tier::haiku, "claude-haiku-4-5"}, {Tier::sonnet, "claude-sonnet-4-5"}, {Tier::opus, "claude-opus-4-1"}}));
+    config_.providers.push_back(
+        provider_config("azure", "azure_openai", config::Locality::cloud, ports[1],
+                        {{Tier::haiku, "gpt-4o-mini"}, {Tier::sonnet, "gpt-4o"}, {Tier::opus, "o1"}}));
+    config_.providers.push_back(
+        provider_config("ollama", "ollama", config::Locality::local, ports[2],
+                        {{Tier::haiku, "llama3.2:3b"}, {Tier::sonnet, "qwen2.5:14b"}, {Tier::opus, "llama3.3:70b"}}));
+    config_.routing.task_tiers = {
+        {"chat", Tier::sonnet}, {"security_audit", Tier::opus}, {"commit_summary", Tier::haiku}};
     config_.routing.fallback_chain = {"anthropic", "azure", "ollama"};
     config_.resilience.health_check_interval = 0s;
 

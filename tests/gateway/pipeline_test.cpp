@@ -150,14 +150,14 @@ TEST_F(PipelineTest, LowBudgetDegradesOpusToSonnet) {
   principal_.monthly_budget = Money::from_micros(900'000);  // $0.90 < $1.00 threshold
   auto outcome = chat("review this design", "security_audit");
   ASSERT_TRUE(outcome.ok()) << outcome.error().message;
-  EXPECT_EQ(outcome->route.tier, "sonnet");
+  EXPECT_EQ(outcome->route.tier, Tier::sonnet);
   EXPECT_EQ(outcome->route.model, "claude-sonnet-4-5");
   EXPECT_NE(outcome->route.reason.find("opus→sonnet"), std::string::npos) << outcome->route.reason;
 
   principal_.monthly_budget = Money::from_dollars(50);
   auto rich = chat("review this design", "security_audit");
   ASSERT_TRUE(rich.ok());
-  EXPECT_EQ(rich->route.tier, "opus");
+  EXPECT_EQ(rich->route.tier, Tier::opus);
 }
 
 TEST_F(PipelineTest, BudgetExceededIs402BeforeAnyUpstreamCall) {

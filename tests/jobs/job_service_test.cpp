@@ -87,10 +87,10 @@ class JobServiceTest : public ::testing::Test {
     local.type = "ollama";
     local.locality = config::Locality::local;
     local.base_url = "http://127.0.0.1:" + std::to_string(port);
-    local.models = {{"haiku", "llama3.2:3b"}, {"sonnet", "qwen2.5:14b"}, {"opus", "llama3.3:70b"}};
+    local.models = {{Tier::haiku, "llama3.2:3b"}, {Tier::sonnet, "qwen2.5:14b"}, {Tier::opus, "llama3.3:70b"}};
     for (const auto& [tier, model] : local.models) local.prices[model] = config::ModelPrice{};
     config_.providers.push_back(local);
-    config_.routing.task_tiers = {{"chat", "sonnet"}};
+    config_.routing.task_tiers = {{"chat", Tier::sonnet}};
     config_.routing.fallback_chain = {"local"};
     config_.resilience.health_check_interval = 0s;
     config_.storage.sqlite_path = (dir_.path() / "aegis.db").string();

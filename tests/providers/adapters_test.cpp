@@ -361,7 +361,7 @@ class ProviderAdapterTest : public ::testing::TestWithParam<AdapterCase> {
     config.api_key = c.api_key;
     if (c.type == "azure_openai") config.api_version = kAzureVersion;
     config.locality = c.type == "ollama" ? config::Locality::local : config::Locality::cloud;
-    config.models = {{"sonnet", c.model}};
+    config.models = {{Tier::sonnet, c.model}};
     config.embedding_model = c.embed_model;
     config.connect_timeout = 2'000ms;
     config.first_byte_timeout = 7'000ms;
@@ -458,7 +458,7 @@ TEST_P(ProviderAdapterTest, CompleteQuotesTheUserAndReportsModelAndUsage) {
   auto& p = provider();
   EXPECT_EQ(p.info().name, "test-" + c.label);
   EXPECT_EQ(p.info().type, c.type);
-  EXPECT_EQ(p.info().models.at("sonnet"), c.model);
+  EXPECT_EQ(p.info().models.at(Tier::sonnet), c.model);
 
   const ChatRequest request = basic_request(c.model);
   auto result = complete(p, request);
@@ -1210,7 +1210,7 @@ TEST(ProviderAdapterFactory, SimTypeRunsAnInProcessSimulator) {
     config.name = "local-sim";
     config.type = "sim";
     config.locality = config::Locality::local;
-    config.models = {{"haiku", "sim-small"}};
+    config.models = {{Tier::haiku, "sim-small"}};
     auto created = app::provider_factory().create(config, ProviderDeps{*client, &io});
     ASSERT_TRUE(created.ok()) << created.error().message;
     auto provider = std::move(created).value();

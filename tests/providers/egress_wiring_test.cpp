@@ -225,7 +225,7 @@ TEST_P(EgressWiringPerAdapter, RefusedSendsNeverReachTheUpstream) {
   config.api_key = "test-key";
   config.api_version = "2024-10-21";
   config.locality = param.locality;
-  config.models = {{"sonnet", "model-x"}};
+  config.models = {{Tier::sonnet, "model-x"}};
   config.embedding_model = param.embeddings ? "embed-x" : "";
   config.connect_timeout = 2'000ms;
   config.first_byte_timeout = 3'000ms;

@@ -15,7 +15,7 @@ using config::Locality;
 
 class FakeProvider final : public providers::LLMProvider {
  public:
-  FakeProvider(std::string name, Locality locality, std::map<std::string, std::string> models)
+  FakeProvider(std::string name, Locality locality, std::map<Tier, std::string> models)
       : info_{std::move(name), "fake", locality, std::move(models)} {}
 
   boost::asio::awaitable<Result<Completion>> complete(const ChatRequest&) override {
@@ -37,20 +37,25 @@ class FakeProvider final : public providers::LLMProvider {
 struct Spec {
   std::string name;
   Locality locality;
-  std::map<std::string, std::string> models;
+  std::map<Tier, std::string> models;
 };
 
-const Spec kAnthropic{"anthropic",
-                      Locality::cloud,
-                      {{"haiku", "claude-haiku-4-5"}, {"sonnet", "claude-sonnet-4-5"}, {"opus", "claude-opus-4-1"}}};
-const Spec kAzure{"azure", Locality::cloud, {{"haiku", "gpt-4o-mini"}, {"sonnet", "gpt-4o"}, {"opus", "o1"}}};
-const Spec kOllama{
-    "ollama", Locality::local, {{"haiku", "llama3.2:3b"}, {"sonnet", "qwen2.5:14b"}, {"opus", "llama3.3:70b"}}};
+const Spec kAnthropic{
+    "anthropic",
+    Locality::cloud,
+    {{Tier::haiku, "claude-haiku-4-5"}, {Tier::sonnet, "claude-sonnet-4-5"}, {Tier::opus, "claude-opus-4-1"}}};
+const Spec kAzure{
+    "azure", Locality::cloud, {{Tier::haiku, "gpt-4o-mini"}, {Tier::sonnet, "gpt-4o"}, {Tier::opus, "o1"}}};
+const Spec kOllama{"ollama",
+                   Locality::local,
+                   {{Tier::haiku, "llama3.2:3b"}, {Tier::sonnet, "qwen2.5:14b"}, {Tier::opus, "llama3.3:70b"}}};
 
 config::Config base_config() {
   config::Config cfg;
-  cfg.routing.task_tiers = {
-      {"code_review", "sonnet"}, {"security_audit", "opus"}, {"commit_summary", "haiku"}, {"chat", "sonnet"}};
+  cfg.routing.task_tiers = {{"code_review", Tier::sonnet},
+                            {"security_audit", Tier::opus},
+                            {"commit_summary", Tier::haiku},
+                            {"chat", Tier::sonnet}};
   cfg.routing.fallback_chain = {"anthropic", "azure", "ollama"};
   cfg.routing.downgrade_opus_below = Money::from_dollars(1);
   cfg.routing.downgrade_sonnet_below = Money::from_micros(100'000);  // $0.10
@@ -94,7 +99,7 @@ TEST(RoutingRouter, TaskDefaultFollowsTaskTiersAndChainOrder) {
   auto f = standard();
   auto d = f.decide("code_review", Level::INTERNAL);
   ASSERT_TRUE(d.ok()) << d.error().message;
-  EXPECT_EQ(d->tier, "sonnet");
+  EXPECT_EQ(d->tier, Tier::sonnet);
   EXPECT_EQ(chain_of(*d), "anthropic/claude-sonnet-4-5 azure/gpt-4o ollama/qwen2.5:14b");
   EXPECT_EQ(d->chain[0].locality, Locality::cloud);
   EXPECT_EQ(d->chain[2].locality, Locality::local);
@@ -104,7 +109,7 @@ TEST(RoutingRouter, TaskDefaultFollowsTaskTiersAndChainOrder) {
 
   auto h = f.decide("commit_summary", Level::PUBLIC, "auto");
   ASSERT_TRUE(h.ok());
-  EXPECT_EQ(h->tier, "haiku");
+  EXPECT_EQ(h->tier, Tier::haiku);
   EXPECT_EQ(chain_of(*h), "anthropic/claude-haiku-4-5 azure/gpt-4o-mini ollama/llama3.2:3b");
 }
 
@@ -112,7 +117,7 @@ TEST(RoutingRouter, UnknownTaskIsSonnetAndOddTaskNamesAreNotEchoed) {
   auto f = standard();
   auto d = f.decide("poetry", Level::INTERNAL);
   ASSERT_TRUE(d.ok());
-  EXPECT_EQ(d->tier, "sonnet");
+  EXPECT_EQ(d->tier, Tier::sonnet);
   EXPECT_EQ(d->rule, RouteRule::task_default);
   EXPECT_EQ(d->reason, "task=poetry→sonnet (unknown task)");
 
@@ -136,12 +141,12 @@ TEST(RoutingRouter, BudgetOkAndUnknownBudget) {
   auto f = standard();
   auto ok = f.decide("security_audit", Level::INTERNAL, "", Money::from_dollars(5));
   ASSERT_TRUE(ok.ok());
-  EXPECT_EQ(ok->tier, "opus");
+  EXPECT_EQ(ok->tier, Tier::opus);
   EXPECT_EQ(ok->reason, "task=security_audit→opus; budget ok");
 
   auto unknown = f.decide("security_audit", Level::INTERNAL, "", std::nullopt);
   ASSERT_TRUE(unknown.ok());
-  EXPECT_EQ(unknown->tier, "opus");
+  EXPECT_EQ(unknown->tier, Tier::opus);
   EXPECT_EQ(unknown->rule, RouteRule::task_default);
   EXPECT_EQ(unknown->reason.find("budget"), std::string::npos);
 }
@@ -150,7 +155,7 @@ TEST(RoutingRouter, OpusThresholdTurnsOpusIntoSonnet) {
   auto f = standard();
   auto d = f.decide("security_audit", Level::INTERNAL, "", cents(40));
   ASSERT_TRUE(d.ok());
-  EXPECT_EQ(d->tier, "sonnet");
+  EXPECT_EQ(d->tier, Tier::sonnet);
   EXPECT_EQ(chain_of(*d), "anthropic/claude-sonnet-4-5 azure/gpt-4o ollama/qwen2.5:14b");
   EXPECT_EQ(d->rule, RouteRule::budget_downgrade);
   EXPECT_EQ(d->reason, "task=security_audit→opus; budget $0.40 < $1.00: opus→sonnet");
@@ -158,13 +163,13 @@ TEST(RoutingRouter, OpusThresholdTurnsOpusIntoSonnet) {
   // Strictly below: exactly the threshold keeps opus.
   auto at = f.decide("security_audit", Level::INTERNAL, "", Money::from_dollars(1));
   ASSERT_TRUE(at.ok());
-  EXPECT_EQ(at->tier, "opus");
+  EXPECT_EQ(at->tier, Tier::opus);
   EXPECT_EQ(at->rule, RouteRule::task_default);
 
   // Sonnet is untouched by the opus threshold.
   auto sonnet = f.decide("code_review", Level::INTERNAL, "", cents(40));
   ASSERT_TRUE(sonnet.ok());
-  EXPECT_EQ(sonnet->tier, "sonnet");
+  EXPECT_EQ(sonnet->tier, Tier::sonnet);
   EXPECT_EQ(sonnet->reason, "task=code_review→sonnet; budget ok");
 }
 
@@ -172,24 +177,24 @@ TEST(RoutingRouter, SonnetThresholdTurnsSonnetAndOpusIntoHaiku) {
   auto f = standard();
   auto opus = f.decide("security_audit", Level::INTERNAL, "", cents(5));
   ASSERT_TRUE(opus.ok());
-  EXPECT_EQ(opus->tier, "haiku");
+  EXPECT_EQ(opus->tier, Tier::haiku);
   EXPECT_EQ(opus->rule, RouteRule::budget_downgrade);
   EXPECT_EQ(opus->reason, "task=security_audit→opus; budget $0.05 < $0.10: opus→haiku");
   EXPECT_EQ(chain_of(*opus), "anthropic/claude-haiku-4-5 azure/gpt-4o-mini ollama/llama3.2:3b");
 
   auto sonnet = f.decide("code_review", Level::INTERNAL, "", cents(5));
   ASSERT_TRUE(sonnet.ok());
-  EXPECT_EQ(sonnet->tier, "haiku");
+  EXPECT_EQ(sonnet->tier, Tier::haiku);
   EXPECT_EQ(sonnet->reason, "task=code_review→sonnet; budget $0.05 < $0.10: sonnet→haiku");
 
   auto at = f.decide("code_review", Level::INTERNAL, "", cents(10));
   ASSERT_TRUE(at.ok());
-  EXPECT_EQ(at->tier, "sonnet");
+  EXPECT_EQ(at->tier, Tier::sonnet);
 
   // An overspent team (negative remaining) is below both thresholds.
   auto over = f.decide("security_audit", Level::INTERNAL, "", Money::from_micros(-1));
   ASSERT_TRUE(over.ok());
-  EXPECT_EQ(over->tier, "haiku");
+  EXPECT_EQ(over->tier, Tier::haiku);
 }
 
 TEST(RoutingRouter, SonnetThresholdIsOffUnlessSet) {
@@ -198,10 +203,10 @@ TEST(RoutingRouter, SonnetThresholdIsOffUnlessSet) {
   Fixture f({kAnthropic, kAzure, kOllama}, cfg);
   auto opus = f.decide("security_audit", Level::INTERNAL, "", Money{});
   ASSERT_TRUE(opus.ok());
-  EXPECT_EQ(opus->tier, "sonnet");
+  EXPECT_EQ(opus->tier, Tier::sonnet);
   auto sonnet = f.decide("code_review", Level::INTERNAL, "", Money{});
   ASSERT_TRUE(sonnet.ok());
-  EXPECT_EQ(sonnet->tier, "sonnet");
+  EXPECT_EQ(sonnet->tier, Tier::sonnet);
   EXPECT_EQ(sonnet->rule, RouteRule::task_default);
 }
 
@@ -209,14 +214,14 @@ TEST(RoutingRouter, ExplicitTierAliasIsDowngradedLikeATaskTier) {
   auto f = standard();
   auto plain = f.decide("commit_summary", Level::INTERNAL, "opus");
   ASSERT_TRUE(plain.ok());
-  EXPECT_EQ(plain->tier, "opus");
+  EXPECT_EQ(plain->tier, Tier::opus);
   EXPECT_EQ(plain->rule, RouteRule::explicit_model);
   EXPECT_EQ(plain->reason, "explicit tier=opus");
   EXPECT_EQ(chain_of(*plain), "anthropic/claude-opus-4-1 azure/o1 ollama/llama3.3:70b");
 
   auto poor = f.decide("commit_summary", Level::INTERNAL, "opus", cents(40));
   ASSERT_TRUE(poor.ok());
-  EXPECT_EQ(poor->tier, "sonnet");
+  EXPECT_EQ(poor->tier, Tier::sonnet);
   EXPECT_EQ(poor->rule, RouteRule::budget_downgrade);
   EXPECT_EQ(poor->reason, "explicit tier=opus; budget $0.40 < $1.00: opus→sonnet");
 }
@@ -225,7 +230,7 @@ TEST(RoutingRouter, ConcreteModelGoesFirstThenSameTierFallbacks) {
   auto f = standard();
   auto d = f.decide("commit_summary", Level::PUBLIC, "gpt-4o");
   ASSERT_TRUE(d.ok()) << d.error().message;
-  EXPECT_EQ(d->tier, "sonnet");
+  EXPECT_EQ(d->tier, Tier::sonnet);
   EXPECT_EQ(chain_of(*d), "azure/gpt-4o anthropic/claude-sonnet-4-5 ollama/qwen2.5:14b");
   EXPECT_EQ(d->rule, RouteRule::explicit_model);
   EXPECT_EQ(d->reason, "explicit model=gpt-4o (azure)");
@@ -244,7 +249,7 @@ TEST(RoutingRouter, ConcreteModelIsHonouredWhateverTheBudget) {
   auto f = standard();
   auto d = f.decide("chat", Level::PUBLIC, "claude-opus-4-1", cents(5));
   ASSERT_TRUE(d.ok());
-  EXPECT_EQ(d->tier, "opus");
+  EXPECT_EQ(d->tier, Tier::opus);
   EXPECT_EQ(d->chain.front().model, "claude-opus-4-1");
   EXPECT_EQ(d->rule, RouteRule::explicit_model);
   EXPECT_EQ(d->reason, "explicit model=claude-opus-4-1 (anthropic); budget $0.05 < $0.10: explicit model kept");
@@ -286,7 +291,7 @@ TEST(RoutingRouter, TeamModelsAllowListedNames) {
   // "auto" still follows the task, even to a tier the team may not name.
   auto audit = f.decide("security_audit", Level::INTERNAL, "auto", std::nullopt, "interns");
   ASSERT_TRUE(audit.ok());
-  EXPECT_EQ(audit->tier, "opus");
+  EXPECT_EQ(audit->tier, Tier::opus);
 }
 
 TEST(RoutingRouter, TeamModelsDenyEverythingElseListingOnlyTheTeamsValues) {
@@ -302,7 +307,7 @@ TEST(RoutingRouter, TeamModelsDenyEverythingElseListingOnlyTheTeamsValues) {
   // Teams not listed may name any configured model.
   auto other = f.decide("chat", Level::INTERNAL, "opus", std::nullopt, "platform");
   ASSERT_TRUE(other.ok());
-  EXPECT_EQ(other->tier, "opus");
+  EXPECT_EQ(other->tier, Tier::opus);
 }
 
 TEST(RoutingRouter, RestrictedKeepsOnlyLocalProviders) {
@@ -410,7 +415,7 @@ TEST(RoutingRouter, ConfidentialCloudMaskedKeepsCloudAndAsksForMasking) {
 }
 
 TEST(RoutingRouter, LocalProviderWithOneModelServesTheNearestTier) {
-  const Spec sonnet_only{"ollama", Locality::local, {{"sonnet", "qwen2.5:14b"}}};
+  const Spec sonnet_only{"ollama", Locality::local, {{Tier::sonnet, "qwen2.5:14b"}}};
   Fixture f({kAnthropic, sonnet_only});
   for (const char* tier : {"haiku", "sonnet", "opus"}) {
     auto d = f.decide("chat", Level::RESTRICTED, tier);
@@ -424,13 +429,13 @@ TEST(RoutingRouter, LocalProviderWithOneModelServesTheNearestTier) {
 }
 
 TEST(RoutingRouter, NearestTierPrefersDownwardThenUpward) {
-  const Spec haiku_and_opus{"ollama", Locality::local, {{"haiku", "small"}, {"opus", "big"}}};
+  const Spec haiku_and_opus{"ollama", Locality::local, {{Tier::haiku, "small"}, {Tier::opus, "big"}}};
   Fixture f({haiku_and_opus});
   auto sonnet = f.decide("chat", Level::RESTRICTED, "sonnet");
   ASSERT_TRUE(sonnet.ok());
   EXPECT_EQ(chain_of(*sonnet), "ollama/small");  // down before up
 
-  const Spec opus_only{"ollama", Locality::local, {{"opus", "big"}}};
+  const Spec opus_only{"ollama", Locality::local, {{Tier::opus, "big"}}};
   Fixture g({opus_only});
   auto haiku = g.decide("commit_summary", Level::RESTRICTED);
   ASSERT_TRUE(haiku.ok());
@@ -438,7 +443,7 @@ TEST(RoutingRouter, NearestTierPrefersDownwardThenUpward) {
 }
 
 TEST(RoutingRouter, CloudProviderWithoutTheTierIsNoCandidate) {
-  const Spec no_opus{"anthropic", Locality::cloud, {{"sonnet", "claude-sonnet-4-5"}}};
+  const Spec no_opus{"anthropic", Locality::cloud, {{Tier::sonnet, "claude-sonnet-4-5"}}};
   auto cfg = base_config();
   cfg.routing.fallback_chain = {"anthropic"};
   Fixture f({no_opus}, cfg);
@@ -451,7 +456,7 @@ TEST(RoutingRouter, CloudProviderWithoutTheTierIsNoCandidate) {
 // For every combination, a RESTRICTED decision holds only local targets; it
 // either succeeds that way or fails, never with a cloud target.
 TEST(RoutingRouter, PropertyRestrictedChainsAreAlwaysLocal) {
-  const Spec sonnet_only{"local-small", Locality::local, {{"sonnet", "qwen2.5:14b"}}};
+  const Spec sonnet_only{"local-small", Locality::local, {{Tier::sonnet, "qwen2.5:14b"}}};
   const std::vector<std::vector<Spec>> provider_sets = {
       {kAnthropic, kAzure, kOllama}, {kOllama, kAnthropic}, {kAnthropic, sonnet_only}, {kAnthropic, kAzure}};
   const std::vector<std::string> tasks = {"code_review", "security_audit", "commit_summary", "chat", "unknown", ""};
@@ -472,7 +477,7 @@ TEST(RoutingRouter, PropertyRestrictedChainsAreAlwaysLocal) {
         for (const auto& [tier, model] : s.models) {
           models.push_back(model);
           models.push_back(s.name + "/" + model);
-          models.push_back(s.name + "/" + tier);
+          models.push_back(s.name + "/" + std::string(to_string(tier)));
         }
       }
       bool has_local = false;
