@@ -3,7 +3,6 @@
 // invented-PII scan, audit row, metrics) runs for real against providers
 // that answer immediately in process, so what is measured is Aegis alone.
 #include <benchmark/benchmark.h>
-
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -91,9 +90,8 @@ struct Pipeline {
     budgets = std::make_unique<budget::BudgetService>(*ledger, metrics, std::chrono::seconds(900));
     health = std::make_unique<resilience::ProviderHealth>(config.resilience, SystemClock::instance(), metrics,
                                                           providers->ordered());
-    gateway = std::make_unique<gateway::Gateway>(gateway::GatewayDeps{config, *providers, *classifier, *router,
-                                                                       *budgets, *health, audit, metrics,
-                                                                       SystemClock::instance()});
+    gateway = std::make_unique<gateway::Gateway>(gateway::GatewayDeps{
+        config, *providers, *classifier, *router, *budgets, *health, audit, metrics, SystemClock::instance()});
     principal = identity::Principal{"bench", "key", Level::CONFIDENTIAL, Money::from_dollars(1'000'000'000)};
   }
 
@@ -156,8 +154,9 @@ BENCHMARK(BM_PipelineRestrictedChat);
 void BM_PipelineMasked4KB(benchmark::State& state) {
   std::string text;
   while (text.size() < 4096) {
-    text += "Customer Jane Smith (jane.smith@example.com) asked about the delayed shipment; the warehouse "
-            "team confirmed the package left on Tuesday and the carrier expects Friday delivery. ";
+    text +=
+        "Customer Jane Smith (jane.smith@example.com) asked about the delayed shipment; the warehouse "
+        "team confirmed the package left on Tuesday and the carrier expects Friday delivery. ";
   }
   text.resize(4096);
   run_requests(state, text);

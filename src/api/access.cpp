@@ -58,8 +58,7 @@ http::Authorizer make_authorizer(AccessPolicy policy) {
   return [shared](http::Credential credential,
                   http::HttpRequest& request) -> boost::asio::awaitable<Result<http::Caller>> {
     switch (credential) {
-      case http::Credential::none:
-        co_return http::Caller{};
+      case http::Credential::none: co_return http::Caller{};
       case http::Credential::admin_key:
         AEGIS_CO_TRY_VOID(authorize_admin(request, shared->admin_key));
         co_return http::Caller{};

@@ -7,8 +7,8 @@
 #include "core/clock.hpp"
 #include "http/router.hpp"
 #include "identity/authenticator.hpp"
-#include "store/db_executor.hpp"
 #include "store/database.hpp"
+#include "store/db_executor.hpp"
 
 namespace aegis::api {
 

@@ -41,24 +41,23 @@ class AnthropicEncoder final : public EventEncoder {
 }  // namespace
 
 void register_anthropic_routes(http::Router& router, gateway::Gateway& gateway, const RequestLimits& limits) {
-  router.add("POST", "/v1/messages", http::Credential::api_key,
-             [&gateway, limits](HttpRequest& request,
-                                const http::Caller& caller) -> boost::asio::awaitable<HttpResponse> {
-               AEGIS_CO_TRY(body, http::parse_json_object(request), anthropic_error, request.request_id);
-               AEGIS_CO_TRY(chat, wire::anthropic::parse_chat_request(body, limits), anthropic_error,
-                            request.request_id);
-               if (chat.stream) {
-                 co_return streamed_chat(gateway, request, principal_of(caller), std::move(chat),
-                                         std::make_unique<AnthropicEncoder>(), anthropic_error);
-               }
-               // Named, not built inside the co_await expression (GCC 12 coroutine bug).
-               CompletionWriter write_body = [](const Completion& completion) {
-                 return wire::anthropic::write_chat_response(completion);
-               };
-               ErrorWriter write_error = anthropic_error;
-               co_return co_await completed_chat(gateway, request, principal_of(caller), std::move(chat),
-                                                 std::move(write_body), std::move(write_error));
-             });
+  router.add(
+      "POST", "/v1/messages", http::Credential::api_key,
+      [&gateway, limits](HttpRequest& request, const http::Caller& caller) -> boost::asio::awaitable<HttpResponse> {
+        AEGIS_CO_TRY(body, http::parse_json_object(request), anthropic_error, request.request_id);
+        AEGIS_CO_TRY(chat, wire::anthropic::parse_chat_request(body, limits), anthropic_error, request.request_id);
+        if (chat.stream) {
+          co_return streamed_chat(gateway, request, principal_of(caller), std::move(chat),
+                                  std::make_unique<AnthropicEncoder>(), anthropic_error);
+        }
+        // Named, not built inside the co_await expression (GCC 12 coroutine bug).
+        CompletionWriter write_body = [](const Completion& completion) {
+          return wire::anthropic::write_chat_response(completion);
+        };
+        ErrorWriter write_error = anthropic_error;
+        co_return co_await completed_chat(gateway, request, principal_of(caller), std::move(chat),
+                                          std::move(write_body), std::move(write_error));
+      });
 }
 
 }  // namespace aegis::api

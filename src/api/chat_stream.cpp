@@ -64,7 +64,8 @@ Result<std::string> task_of(const http::HttpRequest& request) {
   if (!header) return std::string("chat");
   const std::string_view task = *header;
   // The same alphabet as routing.task_tiers keys, so every configured task can be asked for.
-  if (!routing::is_valid_task_name(task)) return make_error(ErrorCode::invalid_request, "x-aegis-task must be 1..64 of [A-Za-z0-9_.-]");
+  if (!routing::is_valid_task_name(task))
+    return make_error(ErrorCode::invalid_request, "x-aegis-task must be 1..64 of [A-Za-z0-9_.-]");
   return std::string(task);
 }
 
@@ -123,7 +124,8 @@ http::HttpResponse streamed_chat(gateway::Gateway& gateway, const http::HttpRequ
       auto error_response = state->write_error(error, state->request_id);
       writer.set_status(error_response.status);
       for (auto& h : error_response.headers) writer.set_header(h.name, h.value);
-      if (!state->context.route.provider.empty()) writer.set_header("x-aegis-route", state->context.route.header_value());
+      if (!state->context.route.provider.empty())
+        writer.set_header("x-aegis-route", state->context.route.header_value());
       writer.set_header("x-aegis-classification", std::string(to_string(state->context.level)));
       writer.set_body(std::move(error_response.body));
       co_return;

@@ -39,50 +39,49 @@ void register_demo_routes(http::Router& router, std::vector<DemoUpstream> upstre
                co_return http::json_response(200, json::object{{"requests", std::move(out)}});
              });
 
-  router.add("POST", "/admin/v1/demo/faults", http::Credential::admin_key,
-             [shared](HttpRequest& request, const http::Caller&) -> boost::asio::awaitable<HttpResponse> {
-               AEGIS_CO_TRY(body, http::parse_json_object(request), http::error_response, request.request_id);
-               AEGIS_CO_TRY_VOID(http::reject_unknown_fields(body, {"provider", "mode", "count", "rate"}),
-                                 http::error_response, request.request_id);
-               auto provider = body.find("provider");
-               auto mode = body.find("mode");
-               if (provider == body.end() || !provider->value().is_string() || mode == body.end() ||
-                   !mode->value().is_string()) {
-                 co_return http::error_response(
-                     make_error(ErrorCode::invalid_request, "provider and mode are required strings"),
-                     request.request_id);
-               }
-               std::optional<std::int64_t> count;
-               std::optional<double> rate;
-               if (auto c = body.find("count"); c != body.end()) {
-                 if (!c->value().is_int64()) {
-                   co_return http::error_response(make_error(ErrorCode::invalid_request, "count must be an integer"),
-                                                  request.request_id);
-                 }
-                 count = c->value().get_int64();
-               }
-               if (auto r = body.find("rate"); r != body.end()) {
-                 if (!r->value().is_number()) {
-                   co_return http::error_response(make_error(ErrorCode::invalid_request, "rate must be a number"),
-                                                  request.request_id);
-                 }
-                 rate = r->value().to_number<double>();
-               }
-               const std::string name(provider->value().get_string());
-               auto it = std::find_if(shared->begin(), shared->end(),
-                                      [&](const DemoUpstream& u) { return u.provider == name; });
-               if (it == shared->end()) {
-                 co_return http::error_response(
-                     make_error(ErrorCode::not_found, "no simulated provider named '" + name + "'"),
-                     request.request_id);
-               }
-               AEGIS_CO_TRY_VOID(it->simulator->set_fault(mode->value().get_string(), count, rate),
-                                 http::error_response, request.request_id);
-               json::object out{{"provider", name}, {"mode", mode->value().get_string()}};
-               if (count) out["count"] = *count;
-               if (rate) out["rate"] = *rate;
-               co_return http::json_response(200, out);
-             });
+  router.add(
+      "POST", "/admin/v1/demo/faults", http::Credential::admin_key,
+      [shared](HttpRequest& request, const http::Caller&) -> boost::asio::awaitable<HttpResponse> {
+        AEGIS_CO_TRY(body, http::parse_json_object(request), http::error_response, request.request_id);
+        AEGIS_CO_TRY_VOID(http::reject_unknown_fields(body, {"provider", "mode", "count", "rate"}),
+                          http::error_response, request.request_id);
+        auto provider = body.find("provider");
+        auto mode = body.find("mode");
+        if (provider == body.end() || !provider->value().is_string() || mode == body.end() ||
+            !mode->value().is_string()) {
+          co_return http::error_response(
+              make_error(ErrorCode::invalid_request, "provider and mode are required strings"), request.request_id);
+        }
+        std::optional<std::int64_t> count;
+        std::optional<double> rate;
+        if (auto c = body.find("count"); c != body.end()) {
+          if (!c->value().is_int64()) {
+            co_return http::error_response(make_error(ErrorCode::invalid_request, "count must be an integer"),
+                                           request.request_id);
+          }
+          count = c->value().get_int64();
+        }
+        if (auto r = body.find("rate"); r != body.end()) {
+          if (!r->value().is_number()) {
+            co_return http::error_response(make_error(ErrorCode::invalid_request, "rate must be a number"),
+                                           request.request_id);
+          }
+          rate = r->value().to_number<double>();
+        }
+        const std::string name(provider->value().get_string());
+        auto it =
+            std::find_if(shared->begin(), shared->end(), [&](const DemoUpstream& u) { return u.provider == name; });
+        if (it == shared->end()) {
+          co_return http::error_response(make_error(ErrorCode::not_found, "no simulated provider named '" + name + "'"),
+                                         request.request_id);
+        }
+        AEGIS_CO_TRY_VOID(it->simulator->set_fault(mode->value().get_string(), count, rate), http::error_response,
+                          request.request_id);
+        json::object out{{"provider", name}, {"mode", mode->value().get_string()}};
+        if (count) out["count"] = *count;
+        if (rate) out["rate"] = *rate;
+        co_return http::json_response(200, out);
+      });
 }
 
 }  // namespace aegis::api

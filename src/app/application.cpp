@@ -15,29 +15,29 @@
 #include "api/jobs.hpp"
 #include "api/openai.hpp"
 #include "api/whoami.hpp"
-#include "core/system_clock.hpp"
-#include "core/version.hpp"
-#include "http/json_response.hpp"
+#include "app/provider_types.hpp"
+#include "audit/audit_writer.hpp"
 #include "budget/budget_service.hpp"
 #include "budget/ledger_restore.hpp"
 #include "budget/memory_ledger.hpp"
 #include "budget/period.hpp"
 #include "classify/classifier.hpp"
-#include "compliance/egress_detector.hpp"
 #include "compliance/classifier_egress_guard.hpp"
-#include "resilience/provider_health.hpp"
-#include "routing/router.hpp"
-#include "audit/audit_writer.hpp"
+#include "compliance/egress_detector.hpp"
+#include "core/system_clock.hpp"
+#include "core/version.hpp"
 #include "gateway/gateway.hpp"
 #include "http/client.hpp"
+#include "http/json_response.hpp"
 #include "http/server.hpp"
-#include "app/provider_types.hpp"
-#include "providers/factory.hpp"
-#include "providers/provider_set.hpp"
-#include "sim/simulator.hpp"
 #include "identity/authenticator.hpp"
 #include "jobs/factory.hpp"
 #include "jobs/job_service.hpp"
+#include "providers/factory.hpp"
+#include "providers/provider_set.hpp"
+#include "resilience/provider_health.hpp"
+#include "routing/router.hpp"
+#include "sim/simulator.hpp"
 #include "store/factory.hpp"
 #include "telemetry/log.hpp"
 #include "telemetry/metrics.hpp"
@@ -97,8 +97,8 @@ std::string admin_key_from_env() {
 // run while the gateway, ledger and audit writer are alive.
 class IoContext final : public asio::io_context {
  public:
-  using asio::io_context::io_context;
   using asio::execution_context::shutdown;
+  using asio::io_context::io_context;
 };
 
 }  // namespace
@@ -167,8 +167,8 @@ struct Application::Impl {
       options.name = spec.name;
       auto simulator = std::make_unique<sim::Simulator>(io, options);
       const auto port = simulator->start();
-      cfg->providers.push_back(demo_provider(spec.name, spec.type, spec.locality, port, spec.models,
-                                             spec.embedding_model));
+      cfg->providers.push_back(
+          demo_provider(spec.name, spec.type, spec.locality, port, spec.models, spec.embedding_model));
       demo_upstreams.push_back({spec.name, spec.locality, simulator.get()});
       telemetry::log(telemetry::LogLevel::warn, "demo_upstream",
                      {{"provider", spec.name},
@@ -211,7 +211,7 @@ struct Application::Impl {
     budgets = std::make_unique<budget::BudgetService>(*ledger, metrics, config->budgets.reservation_ttl);
     health = std::make_unique<resilience::ProviderHealth>(config->resilience, clock, metrics, providers->ordered());
     gateway = std::make_unique<gateway::Gateway>(gateway::GatewayDeps{*config, *providers, *classifier, *router_rules,
-                                                                       *budgets, *health, *audit, metrics, clock});
+                                                                      *budgets, *health, *audit, metrics, clock});
   }
   http::Router router;
   http::Router metrics_router;
@@ -220,7 +220,9 @@ struct Application::Impl {
   std::optional<asio::signal_set> signals;
   std::atomic<bool> drained_cleanly{true};
 
-  asio::awaitable<http::HttpResponse> handle(http::HttpRequest& request) { co_return co_await router.dispatch(request); }
+  asio::awaitable<http::HttpResponse> handle(http::HttpRequest& request) {
+    co_return co_await router.dispatch(request);
+  }
 
   // /metrics (and the probes) on a listener of its own (server.metrics_listen).
   asio::awaitable<http::HttpResponse> handle_metrics(http::HttpRequest& request) {
@@ -292,8 +294,8 @@ std::uint16_t Application::start() {
   api::register_anthropic_routes(s.router, *s.gateway, s.config->limits);
   s.job_store = jobs::open_job_store(s.config->storage, s.config->jobs);
   s.job_service = std::make_unique<jobs::JobService>(
-      jobs::JobServiceDeps{s.config->jobs, *s.job_store, *s.gateway, *s.budgets, *s.store, s.db,
-                           *s.audit, s.metrics, SystemClock::instance()},
+      jobs::JobServiceDeps{s.config->jobs, *s.job_store, *s.gateway, *s.budgets, *s.store, s.db, *s.audit, s.metrics,
+                           SystemClock::instance()},
       s.io);
   s.job_service->start();
   api::register_job_routes(s.router, *s.job_service, s.config->limits);
@@ -316,11 +318,13 @@ std::uint16_t Application::start() {
         [&s](const http::Exchange& exchange) { s.observe(exchange); });
     metrics_port = s.metrics_server->start();
   }
-  if (!http::is_loopback_name(server_config.host) && server_config.metrics_token.empty() && !server_config.metrics_listen) {
+  if (!http::is_loopback_name(server_config.host) && server_config.metrics_token.empty() &&
+      !server_config.metrics_listen) {
     telemetry::log(telemetry::LogLevel::warn, "metrics_exposed",
                    {{"host", server_config.host},
-                    {"note", "GET /metrics shows every team's spend to anyone who can reach this address: set "
-                             "server.metrics_token or server.metrics_listen"}});
+                    {"note",
+                     "GET /metrics shows every team's spend to anyone who can reach this address: set "
+                     "server.metrics_token or server.metrics_listen"}});
   }
 
   if (s.options.install_signal_handlers) {
@@ -349,8 +353,7 @@ void Application::shutdown() {
   if (s.metrics_server) s.metrics_server->drain([](bool) {});
   s.server->drain([&s](bool clean) {
     s.drained_cleanly = clean;
-    telemetry::log(clean ? telemetry::LogLevel::info : telemetry::LogLevel::warn, "drained",
-                   {{"clean", clean}});
+    telemetry::log(clean ? telemetry::LogLevel::info : telemetry::LogLevel::warn, "drained", {{"clean", clean}});
     if (s.signals) {
       boost::system::error_code ignored;
       s.signals->cancel(ignored);

@@ -111,7 +111,7 @@ class AuditWriter final : public AuditSink {
     DurableHandler done;
   };
   std::deque<Waiter> waiters_;  // durable rows not yet settled, in row order
-  bool dropping_ = false;  // log the first drop of a streak, not every row
+  bool dropping_ = false;       // log the first drop of a streak, not every row
   bool stopping_ = false;
   std::chrono::steady_clock::time_point stop_deadline_{};
 

@@ -33,15 +33,15 @@ struct AuditRecord {
   std::string tier;                     // to_string(Tier), "" for embeddings: stored by name
   std::string provider;                 // the provider that answered (or was last tried); "" if none
   std::string model;
-  std::string locality;  // "local" | "cloud" | "" (nothing sent)
-  std::string reason;    // the router's one-line reason
+  std::string locality;                    // "local" | "cloud" | "" (nothing sent)
+  std::string reason;                      // the router's one-line reason
   std::vector<std::string> fallback_path;  // each attempt: "anthropic:unavailable", "azure:ok"
   int status = 0;                          // HTTP status returned to the client
   std::string error_type;                  // "" on success, else the error type string
   std::int64_t input_tokens = 0;
   std::int64_t output_tokens = 0;
-  Money cost;                // actual cost committed to the budget
-  std::string budget_period; // "YYYY-MM" the cost was booked to; "" when nothing was booked
+  Money cost;                 // actual cost committed to the budget
+  std::string budget_period;  // "YYYY-MM" the cost was booked to; "" when nothing was booked
   std::int64_t latency_us = 0;
   std::int64_t overhead_us = 0;  // latency minus time waiting for providers
   bool invented_pii = false;
@@ -83,9 +83,8 @@ class AuditSink {
                                           boost::asio::execution::outstanding_work.tracked);
           record_durable(std::move(row), [handler = std::move(handler), work = std::move(work)](bool written) mutable {
             auto executor = work;
-            boost::asio::post(executor, [handler = std::move(handler), written]() mutable {
-              std::move(handler)(written);
-            });
+            boost::asio::post(executor,
+                              [handler = std::move(handler), written]() mutable { std::move(handler)(written); });
           });
         },
         token, std::move(record));

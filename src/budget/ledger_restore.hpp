@@ -2,9 +2,9 @@
 // Start-up: the in-memory ledger forgets everything on restart, so the
 // current period's committed spend is read back from the store (where it is
 // kept in the same transaction as the audit rows that carry the costs).
+#include "audit/audit_store.hpp"
 #include "budget/memory_ledger.hpp"
 #include "core/result.hpp"
-#include "audit/audit_store.hpp"
 
 namespace aegis::budget {
 

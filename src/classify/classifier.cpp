@@ -87,7 +87,7 @@ struct CustomRule {
   Validator validator = Validator::none;
   std::vector<std::string> context_words;  // lower case
   std::unique_ptr<RE2> re;
-  bool in_database = false;      // false: RE2 scans the whole text (pattern Vectorscan cannot compile)
+  bool in_database = false;       // false: RE2 scans the whole text (pattern Vectorscan cannot compile)
   unsigned max_width = UINT_MAX;  // longest match, from Vectorscan; UINT_MAX unbounded
 };
 
@@ -126,9 +126,8 @@ bool wins(const Mapped& a, const Mapped& b) {
 // specific rule).
 void resolve_overlaps(std::vector<Mapped>& mapped, std::vector<const Mapped*>& cluster,
                       std::vector<const Mapped*>& accepted) {
-  std::sort(mapped.begin(), mapped.end(), [](const Mapped& a, const Mapped& b) {
-    return a.start != b.start ? a.start < b.start : a.end > b.end;
-  });
+  std::sort(mapped.begin(), mapped.end(),
+            [](const Mapped& a, const Mapped& b) { return a.start != b.start ? a.start < b.start : a.end > b.end; });
   std::size_t i = 0;
   while (i < mapped.size()) {
     std::size_t j = i + 1;
@@ -198,15 +197,15 @@ class VectorscanClassifier final : public Classifier {
  private:
   std::unique_ptr<Workspace> acquire() const;
   void release(std::unique_ptr<Workspace> ws) const;
-  void run_custom(const CustomRule& rule, std::string_view text, std::vector<std::pair<std::size_t, std::size_t>>& windows,
-                  std::vector<RawFinding>& out) const;
+  void run_custom(const CustomRule& rule, std::string_view text,
+                  std::vector<std::pair<std::size_t, std::size_t>>& windows, std::vector<RawFinding>& out) const;
 
   hs_database_t* db_ = nullptr;
   hs_scratch_t* prototype_ = nullptr;
   std::vector<std::string> internal_domains_;
   std::vector<CustomRule> custom_;
-  std::vector<Kind> kind_of_;         // per pattern id
-  std::vector<std::uint8_t> merge_;   // per pattern id
+  std::vector<Kind> kind_of_;            // per pattern id
+  std::vector<std::uint8_t> merge_;      // per pattern id
   std::vector<std::int32_t> custom_of_;  // per pattern id: index into custom_, -1 for built-ins
   mutable std::mutex pool_mutex_;
   mutable std::vector<std::unique_ptr<Workspace>> pool_;
@@ -240,10 +239,14 @@ VectorscanClassifier::VectorscanClassifier(const config::ClassificationConfig& c
     rule.entity_type = rc.entity_type;
     rule.rule = "custom:" + rc.name;
     rule.level = rc.level;
-    if (rc.validator.empty()) rule.validator = Validator::none;
-    else if (lower_ascii(rc.validator) == "luhn") rule.validator = Validator::luhn;
-    else if (lower_ascii(rc.validator) == "mod97") rule.validator = Validator::mod97;
-    else throw std::runtime_error(where + ": unknown validator '" + rc.validator + "' (expected luhn or mod97)");
+    if (rc.validator.empty())
+      rule.validator = Validator::none;
+    else if (lower_ascii(rc.validator) == "luhn")
+      rule.validator = Validator::luhn;
+    else if (lower_ascii(rc.validator) == "mod97")
+      rule.validator = Validator::mod97;
+    else
+      throw std::runtime_error(where + ": unknown validator '" + rc.validator + "' (expected luhn or mod97)");
     for (const auto& w : rc.context_words) {
       std::string word = lower_ascii(trim(w));
       if (!word.empty()) rule.context_words.push_back(std::move(word));
@@ -359,8 +362,7 @@ void VectorscanClassifier::run_custom(const CustomRule& rule, std::string_view t
       pos = me > ms ? me : ms + 1;
       if (me == ms || ms < accepted_end) continue;
       if (!custom_validates(rule, text.substr(ms, me - ms))) continue;
-      if (!rule.context_words.empty() &&
-          !has_context_before(text, ms, kCustomContextWindow, rule.context_words) &&
+      if (!rule.context_words.empty() && !has_context_before(text, ms, kCustomContextWindow, rule.context_words) &&
           !has_context_after(text, me, kCustomContextWindow, rule.context_words)) {
         continue;
       }
@@ -388,8 +390,7 @@ Classification VectorscanClassifier::classify(std::string_view text, const Marki
 
   if (!t.empty()) {
     ScanContext ctx{ws.get(), merge_.data()};
-    const hs_error_t rc =
-        hs_scan(db_, t.data(), static_cast<unsigned>(t.size()), 0, ws->scratch, on_match, &ctx);
+    const hs_error_t rc = hs_scan(db_, t.data(), static_cast<unsigned>(t.size()), 0, ws->scratch, on_match, &ctx);
     std::fill(ws->last_index.begin(), ws->last_index.end(), -1);
     if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) {
       throw std::runtime_error("classifier: Vectorscan scan failed (" + std::to_string(rc) + ")");
@@ -443,11 +444,11 @@ Classification VectorscanClassifier::classify(std::string_view text, const Marki
     // In a text marked public, values that are masked before any provider
     // sees them anyway (an external e-mail address, a phone number, an IP
     // address) do not make it INTERNAL; every other finding raises the level.
-    const bool masked_anyway = m->f->level == Level::INTERNAL &&
-                               (m->f->rule == "email" || m->f->type == entity::kPhone || m->f->type == entity::kIpAddress);
+    const bool masked_anyway =
+        m->f->level == Level::INTERNAL &&
+        (m->f->rule == "email" || m->f->type == entity::kPhone || m->f->type == entity::kIpAddress);
     if (!(marked_public && masked_anyway)) result.level = std::max(result.level, m->f->level);
-    result.findings.push_back(
-        Finding{std::string(m->f->type), m->f->level, m->start, m->end, std::string(m->f->rule)});
+    result.findings.push_back(Finding{std::string(m->f->type), m->f->level, m->start, m->end, std::string(m->f->rule)});
   }
   return result;
 }
@@ -490,8 +491,8 @@ bool text_marked_public(std::string_view text) noexcept {
                              line.front() == '\f' || line.front() == '\v')) {
       line.remove_prefix(1);
     }
-    while (!line.empty() && (line.back() == ' ' || line.back() == '\t' || line.back() == '\r' ||
-                             line.back() == '\f' || line.back() == '\v')) {
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\t' || line.back() == '\r' || line.back() == '\f' ||
+                             line.back() == '\v')) {
       line.remove_suffix(1);
     }
     if (!line.empty()) return public_marker(line);

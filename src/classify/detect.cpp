@@ -107,8 +107,8 @@ bool phone_context(std::string_view t, std::size_t start) noexcept {
                              "t\xc3\xa9l\xc3\xa9phone", "t\xc3\xa9l", "cellulaire", "sms", "whatsapp"});
 }
 bool bank_column(std::string_view t, std::size_t start) noexcept {
-  return column_header_has(t, start, {"account", "acct", "account number", "compte", "folio", "chequing",
-                                      "checking", "savings"});
+  return column_header_has(t, start,
+                           {"account", "acct", "account number", "compte", "folio", "chequing", "checking", "savings"});
 }
 bool ssn_context(std::string_view t, std::size_t start) noexcept {
   return has_context_before(t, start, kSsnContextWindow, {"ssn", "social security"});
@@ -159,7 +159,8 @@ std::span<const BuiltinPattern> builtin_patterns() noexcept { return kPatterns; 
 void Detector::emit(std::size_t start, std::size_t end, std::string_view type, Level level, std::string_view rule,
                     std::uint8_t prio) {
   if (end <= start || end > t_.size()) return;
-  out_.push_back(RawFinding{static_cast<std::uint32_t>(start), static_cast<std::uint32_t>(end), level, prio, type, rule});
+  out_.push_back(
+      RawFinding{static_cast<std::uint32_t>(start), static_cast<std::uint32_t>(end), level, prio, type, rule});
 }
 
 void Detector::on_candidate(Kind kind, std::uint32_t first_end, std::uint32_t last_end) {
@@ -190,7 +191,9 @@ void Detector::on_candidate(Kind kind, std::uint32_t first_end, std::uint32_t la
     case Kind::authorization: authorization(last_end); break;
     case Kind::webhook: webhook(last_end); break;
     case Kind::huggingface: token_prefix(last_end, 3, 30, false); break;
-    case Kind::gitlab: token_prefix(last_end, static_cast<std::size_t>(last_end) >= 6 && t_[last_end - 6] == 'g' ? 6 : 5, 20, true); break;
+    case Kind::gitlab:
+      token_prefix(last_end, static_cast<std::size_t>(last_end) >= 6 && t_[last_end - 6] == 'g' ? 6 : 5, 20, true);
+      break;
     case Kind::npm: token_prefix(last_end, 4, 36, false); break;
     case Kind::sendgrid: sendgrid(last_end); break;
     case Kind::twilio: twilio(last_end); break;
@@ -251,11 +254,43 @@ bool Detector::digits_of(std::size_t i, std::size_t j, char* buf, std::size_t ca
 }
 
 bool Detector::card_context(std::size_t start, std::size_t end) const noexcept {
-  const std::initializer_list<std::string_view> kWords = {
-      "card", "cards", "carte", "cartes", "tarjeta", "carta", "cart\xc3\xa3o", "karte", "kreditkarte", "pan",
-      "cc", "ccn", "visa", "debit", "d\xc3\xa9" "bit", "credit", "cr\xc3\xa9" "dit", "creditcard", "cardnumber",
-      "mastercard", "mc", "amex", "maestro", "discover", "jcb", "diners", "unionpay", "interac", "mir", "rupay",
-      "uatp", "verve", "troy", "dankort", "cb"};
+  const std::initializer_list<std::string_view> kWords = {"card",
+                                                          "cards",
+                                                          "carte",
+                                                          "cartes",
+                                                          "tarjeta",
+                                                          "carta",
+                                                          "cart\xc3\xa3o",
+                                                          "karte",
+                                                          "kreditkarte",
+                                                          "pan",
+                                                          "cc",
+                                                          "ccn",
+                                                          "visa",
+                                                          "debit",
+                                                          "d\xc3\xa9"
+                                                          "bit",
+                                                          "credit",
+                                                          "cr\xc3\xa9"
+                                                          "dit",
+                                                          "creditcard",
+                                                          "cardnumber",
+                                                          "mastercard",
+                                                          "mc",
+                                                          "amex",
+                                                          "maestro",
+                                                          "discover",
+                                                          "jcb",
+                                                          "diners",
+                                                          "unionpay",
+                                                          "interac",
+                                                          "mir",
+                                                          "rupay",
+                                                          "uatp",
+                                                          "verve",
+                                                          "troy",
+                                                          "dankort",
+                                                          "cb"};
   return has_context_before(t_, start, kCardContextWindow, kWords) ||
          has_context_after(t_, end, kCardContextAfter, kWords) || column_header_has(t_, start, kWords);
 }
@@ -272,7 +307,8 @@ void Detector::analyze_run(std::size_t s, std::size_t e) {
     std::size_t q = k0;
     while (q < e && !is_digit(t_[q])) ++q;
     const std::string_view sep = t_.substr(k0, q - k0);
-    groups_.push_back(Group{static_cast<std::uint32_t>(g), static_cast<std::uint32_t>(k0), sep_code(sep), sep_kind(sep)});
+    groups_.push_back(
+        Group{static_cast<std::uint32_t>(g), static_cast<std::uint32_t>(k0), sep_code(sep), sep_kind(sep)});
     g = q;
     k0 = q;
   }
@@ -304,11 +340,13 @@ void Detector::analyze_run(std::size_t s, std::size_t e) {
     for (std::size_t j = i; j < hi; ++j) {
       if (j > i) {
         const char kj = groups_[j - 1].kind_after;
-        if (j == i + 1) kind = kj;
-        else if (kj != kind) consistent = false;
+        if (j == i + 1)
+          kind = kj;
+        else if (kj != kind)
+          consistent = false;
         const auto prev_len = groups_[j - 1].len();
         if (prev_len < 3 || prev_len > 6) consistent = false;  // grouped cards: groups of 3..6 digits
-        if (kind == '.' && prev_len != 4) consistent = false;    // dotted only as 4-4-4-4
+        if (kind == '.' && prev_len != 4) consistent = false;  // dotted only as 4-4-4-4
         pairs_ok = pairs_ok && groups_[j - 1].len() >= 2;
       }
       digits += groups_[j].len();
@@ -406,13 +444,12 @@ void Detector::grouped_window(std::size_t i, std::size_t j, char sep, bool maxim
     }
     emit(s, end, entity::kPhone, Level::INTERNAL, "phone.nanp", priority::phone);
   }
-  if (m == 4 && len(0) == 1 && d[0] == '1' && len(1) == 3 && len(2) == 3 && len(3) == 4 &&
-      nanp_ok(digits.substr(1))) {
+  if (m == 4 && len(0) == 1 && d[0] == '1' && len(1) == 3 && len(2) == 3 && len(3) == 4 && nanp_ok(digits.substr(1))) {
     const std::size_t s = (plus && i == 0) ? start - 1 : start;
     emit(s, end, entity::kPhone, Level::INTERNAL, "phone.nanp", priority::phone);
   }
-  if (m == 3 && (sep == '-' || sep == ' ') &&
-      ((len(0) == 5 && len(1) == 3) || (len(0) == 3 && len(1) == 5)) && len(2) >= 7 && len(2) <= 12) {
+  if (m == 3 && (sep == '-' || sep == ' ') && ((len(0) == 5 && len(1) == 3) || (len(0) == 3 && len(1) == 5)) &&
+      len(2) >= 7 && len(2) <= 12) {
     emit(start, end, entity::kBankAccount, Level::RESTRICTED, "bank.transit", priority::transit);
   }
 }
@@ -493,8 +530,10 @@ void Detector::phone_paren(std::uint32_t end) {
   if (area < '2' || t_[exch] < '2') return;
   // "+1 (416) 555-0199", "1-(416) ..."
   if (s >= 2 && t_[s - 2] == '1' && (t_[s - 1] == ' ' || t_[s - 1] == '-')) {
-    if (s >= 3 && t_[s - 3] == '+') s -= 3;
-    else if (s < 3 || !is_alnum(t_[s - 3])) s -= 2;
+    if (s >= 3 && t_[s - 3] == '+')
+      s -= 3;
+    else if (s < 3 || !is_alnum(t_[s - 3]))
+      s -= 2;
   } else if (s >= 2 && t_[s - 2] == '+' && t_[s - 1] == '1') {
     s -= 2;
   }
@@ -776,8 +815,7 @@ void Detector::pem(std::uint32_t end) {
   const std::size_t body = dash + 5;
   constexpr std::size_t kMaxBody = 64 * 1024;
   // Next "-----END " at or after body; cached, so repeated headers stay linear.
-  if (!pem_cached_ || body < pem_searched_from_ ||
-      (pem_next_end_ != std::string_view::npos && pem_next_end_ < body)) {
+  if (!pem_cached_ || body < pem_searched_from_ || (pem_next_end_ != std::string_view::npos && pem_next_end_ < body)) {
     pem_next_end_ = t_.find("-----END ", body);
     pem_searched_from_ = body;
     pem_cached_ = true;
@@ -794,8 +832,10 @@ void Detector::pem(std::uint32_t end) {
     std::size_t last = body;
     while (p < t_.size() && p - body < kMaxBody) {
       const char c = t_[p];
-      if (is_b64(c)) last = p + 1;
-      else if (c != ' ' && c != '\t' && c != '\r' && c != '\n') break;
+      if (is_b64(c))
+        last = p + 1;
+      else if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
+        break;
       ++p;
     }
     body_end = last;
@@ -850,7 +890,8 @@ void Detector::assignment(std::uint32_t end, bool password) {
     if (equals_ci(value, word)) return;
   }
   if (password) {
-    const bool ok = (value.size() >= 6 && char_classes(value) >= 2) || (value.size() >= 12 && shannon_entropy(value) >= 3.0);
+    const bool ok =
+        (value.size() >= 6 && char_classes(value) >= 2) || (value.size() >= 12 && shannon_entropy(value) >= 3.0);
     if (!ok) return;
     emit(vs, ve, entity::kApiKey, Level::CONFIDENTIAL, "secret.password", priority::password);
   } else {
@@ -862,8 +903,9 @@ void Detector::assignment(std::uint32_t end, bool password) {
 void Detector::url_credentials(std::uint32_t end) {
   // end is just past "scheme://user:"
   std::size_t p = end;
-  while (p < t_.size() && !(t_[p] == '@' || t_[p] == '/' || t_[p] == ' ' || t_[p] == '\n' || t_[p] == '\t' ||
-                            t_[p] == '"' || t_[p] == '\'') &&
+  while (p < t_.size() &&
+         !(t_[p] == '@' || t_[p] == '/' || t_[p] == ' ' || t_[p] == '\n' || t_[p] == '\t' || t_[p] == '"' ||
+           t_[p] == '\'') &&
          p - end < 256) {
     ++p;
   }
@@ -887,9 +929,8 @@ void Detector::authorization(std::uint32_t end) {
   std::string_view first = t_.substr(a, p - a);
   std::size_t vs = a;
   std::string_view scheme;
-  if (p < t_.size() && t_[p] == ' ' && !first.empty() && std::all_of(first.begin(), first.end(), [](char c) {
-        return is_alpha(c) || c == '-';
-      })) {
+  if (p < t_.size() && t_[p] == ' ' && !first.empty() &&
+      std::all_of(first.begin(), first.end(), [](char c) { return is_alpha(c) || c == '-'; })) {
     scheme = first;
     vs = p + 1;
     p = vs;
@@ -931,16 +972,16 @@ void Detector::authorization(std::uint32_t end) {
 void Detector::webhook(std::uint32_t end) {
   // The URL is the secret: cover it from its scheme (or its host) to its last path character.
   std::size_t s = end;
-  while (s > 0 && (is_alnum(t_[s - 1]) || t_[s - 1] == '.' || t_[s - 1] == '-' || t_[s - 1] == '/' ||
-                   t_[s - 1] == ':') &&
+  while (s > 0 &&
+         (is_alnum(t_[s - 1]) || t_[s - 1] == '.' || t_[s - 1] == '-' || t_[s - 1] == '/' || t_[s - 1] == ':') &&
          end - s < 128) {
     --s;
   }
   while (s < end && (t_[s] == '/' || t_[s] == ':' || t_[s] == '.')) ++s;
   std::size_t p = end;
   auto url_char = [](char c) {
-    return is_alnum(c) || c == '/' || c == '_' || c == '-' || c == '.' || c == '@' || c == '%' || c == '=' || c == '?' ||
-           c == '&' || c == '~';
+    return is_alnum(c) || c == '/' || c == '_' || c == '-' || c == '.' || c == '@' || c == '%' || c == '=' ||
+           c == '?' || c == '&' || c == '~';
   };
   while (p < t_.size() && url_char(t_[p]) && p - end < 1024) ++p;
   while (p > end && (t_[p - 1] == '.' || t_[p - 1] == '/')) --p;
@@ -981,7 +1022,7 @@ void Detector::twilio(std::uint32_t end) {
   if (looks_like_placeholder(body) || shannon_entropy(body) < 3.0) return;
   if (t_[s] == 'A') {
     const std::initializer_list<std::string_view> kWords = {"auth token", "auth_token", "authtoken",
-                                                                        "twilio_auth_token", "auth-token"};
+                                                            "twilio_auth_token", "auth-token"};
     if (!has_context_before(t_, s, 96, kWords) && !has_context_after(t_, end, 96, kWords)) return;
   }
   emit(s, end, entity::kApiKey, Level::CONFIDENTIAL, "secret.twilio", priority::vendor_key);
@@ -998,8 +1039,8 @@ void Detector::account(std::uint32_t end) {
   const std::size_t limit = std::min(t_.size(), p + 40);
   while (p < limit) {
     const char c = t_[p];
-    if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ':' || c == '#' || c == '=' || c == '.' ||
-        c == '-' || c == '"' || c == '\'' || c == '(' || c == '_') {
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ':' || c == '#' || c == '=' || c == '.' || c == '-' ||
+        c == '"' || c == '\'' || c == '(' || c == '_') {
       introduced |= c == ':' || c == '#' || c == '=';
       ++p;
       continue;
@@ -1010,17 +1051,44 @@ void Detector::account(std::uint32_t end) {
       while (q < t_.size() && (is_alpha(t_[q]) || is_high(t_[q]))) ++q;
       const std::string_view word = t_.substr(p, q - p);
       bool filler = false;
-      for (std::string_view f : {"no", "number", "num", "nr", "nbr", "n", "is", "de", "du", "numero", "num\xc3\xa9ro",
-                                 "n\xc2\xb0", "no\xc2\xb0", "n\xc2\xba", "id", "est", "account", "acct",
-                                 "bancaire", "bank", "ch\xc3\xa8ques", "cheques", "ch\xc3\xa8que", "cheque",
-                                 "\xc3\xa9pargne", "epargne", "courant", "savings", "chequing", "checking"}) {
+      for (std::string_view f : {"no",
+                                 "number",
+                                 "num",
+                                 "nr",
+                                 "nbr",
+                                 "n",
+                                 "is",
+                                 "de",
+                                 "du",
+                                 "numero",
+                                 "num\xc3\xa9ro",
+                                 "n\xc2\xb0",
+                                 "no\xc2\xb0",
+                                 "n\xc2\xba",
+                                 "id",
+                                 "est",
+                                 "account",
+                                 "acct",
+                                 "bancaire",
+                                 "bank",
+                                 "ch\xc3\xa8ques",
+                                 "cheques",
+                                 "ch\xc3\xa8que",
+                                 "cheque",
+                                 "\xc3\xa9pargne",
+                                 "epargne",
+                                 "courant",
+                                 "savings",
+                                 "chequing",
+                                 "checking"}) {
         if (equals_ci(word, f)) {
           filler = true;
           break;
         }
       }
       if (!filler) return;
-      introduced |= !equals_ci(word, "is") && !equals_ci(word, "de") && !equals_ci(word, "du") && !equals_ci(word, "est");
+      introduced |=
+          !equals_ci(word, "is") && !equals_ci(word, "de") && !equals_ci(word, "du") && !equals_ci(word, "est");
       p = q;
       continue;
     }
@@ -1051,10 +1119,11 @@ void Detector::account(std::uint32_t end) {
     while (w > 0 && (is_alpha(t_[w - 1]) || t_[w - 1] == '/')) --w;
     return w;
   }();
-  if (has_context_before(t_, word_start, 24,
-                         {"aws", "amazon", "azure", "gcp", "cloud", "customer", "crm", "salesforce", "hubspot", "gl",
-                          "g/l", "ledger", "service", "user", "email", "e-mail", "billing", "loyalty", "rewards",
-                          "member", "twitter", "github", "google", "microsoft", "iam", "order"}) ||
+  if (has_context_before(
+          t_, word_start, 24,
+          {"aws",     "amazon", "azure",   "gcp",     "cloud",  "customer",  "crm",    "salesforce", "hubspot",
+           "gl",      "g/l",    "ledger",  "service", "user",   "email",     "e-mail", "billing",    "loyalty",
+           "rewards", "member", "twitter", "github",  "google", "microsoft", "iam",    "order"}) ||
       has_context_after(t_, p, 24, {"aws", "azure", "gcp", "google cloud", "amazon"})) {
     return;
   }

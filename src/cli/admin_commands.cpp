@@ -69,8 +69,8 @@ int AdminCommands::run(const std::string& fallback_config_path) {
                                         {"created_at", format_rfc3339_ms(t.created_at_ms)}})
                 << "\n";
     } else {
-      std::cout << t.name << "\tbudget_usd=" << t.monthly_budget.to_usd_string() << "\tclearance=" << to_string(t.clearance)
-                << "\n";
+      std::cout << t.name << "\tbudget_usd=" << t.monthly_budget.to_usd_string()
+                << "\tclearance=" << to_string(t.clearance) << "\n";
     }
   };
 
@@ -103,11 +103,15 @@ int AdminCommands::run(const std::string& fallback_config_path) {
     AEGIS_TRY(keys, identity::list_keys(*store, team), report);
     for (const auto& k : keys) {
       if (json_) {
-        json::object out{{"id", k.id}, {"team", k.team}, {"prefix", k.prefix},
-                         {"created_at", format_rfc3339_ms(k.created_at_ms)}, {"revoked", k.revoked_at_ms.has_value()}};
+        json::object out{{"id", k.id},
+                         {"team", k.team},
+                         {"prefix", k.prefix},
+                         {"created_at", format_rfc3339_ms(k.created_at_ms)},
+                         {"revoked", k.revoked_at_ms.has_value()}};
         std::cout << to_json(out) << "\n";
       } else {
-        std::cout << k.id << "\t" << k.team << "\t" << k.prefix << "…\t" << (k.revoked_at_ms ? "revoked" : "active") << "\n";
+        std::cout << k.id << "\t" << k.team << "\t" << k.prefix << "…\t" << (k.revoked_at_ms ? "revoked" : "active")
+                  << "\n";
       }
     }
     return 0;

@@ -7,11 +7,11 @@
 #include <memory>
 #include <optional>
 
+#include "app/provider_types.hpp"
 #include "budget/period.hpp"
 #include "config/loader.hpp"
 #include "core/json.hpp"
 #include "core/system_clock.hpp"
-#include "app/provider_types.hpp"
 #include "providers/factory.hpp"
 #include "providers/provider_set.hpp"
 #include "routing/router.hpp"

@@ -35,24 +35,15 @@ constexpr std::uint32_t kReplacement = 0xFFFD;
 // The byte a one-letter JSON escape stands for; 0 for \u and anything malformed.
 char simple_escape(char e) noexcept {
   switch (e) {
-    case '"':
-      return '"';
-    case '\\':
-      return '\\';
-    case '/':
-      return '/';
-    case 'b':
-      return '\b';
-    case 'f':
-      return '\f';
-    case 'n':
-      return '\n';
-    case 'r':
-      return '\r';
-    case 't':
-      return '\t';
-    default:
-      return 0;
+    case '"': return '"';
+    case '\\': return '\\';
+    case '/': return '/';
+    case 'b': return '\b';
+    case 'f': return '\f';
+    case 'n': return '\n';
+    case 'r': return '\r';
+    case 't': return '\t';
+    default: return 0;
   }
 }
 

@@ -26,8 +26,8 @@
 
 #include "classify/classifier.hpp"
 #include "compliance/egress_detector.hpp"
-#include "config/config.hpp"
 #include "compliance/egress_guard.hpp"
+#include "config/config.hpp"
 #include "core/cidr.hpp"
 #include "telemetry/metrics.hpp"
 

@@ -28,8 +28,8 @@ struct ServerConfig {
   unsigned threads = 0;  // 0: one per core
   std::size_t max_body_bytes = 4 * 1024 * 1024;
   std::size_t max_header_bytes = 16 * 1024;
-  std::chrono::milliseconds read_timeout{30'000};   // whole request (headers + body) must arrive within this
-  std::chrono::milliseconds idle_timeout{60'000};   // keep-alive connection with no request
+  std::chrono::milliseconds read_timeout{30'000};  // whole request (headers + body) must arrive within this
+  std::chrono::milliseconds idle_timeout{60'000};  // keep-alive connection with no request
   std::chrono::milliseconds write_timeout{30'000};
   std::chrono::milliseconds drain_timeout{10'000};  // SIGTERM: in-flight requests get this long
   // /metrics is labelled by team: a scrape may have to present this bearer
@@ -58,9 +58,9 @@ struct ProviderConfig {
   std::string api_key;      // resolved from ${ENV}; never logged
   std::string api_version;  // azure_openai only
   Locality locality = Locality::cloud;
-  std::map<Tier, std::string> models;          // tier -> model id / deployment
-  std::map<std::string, ModelPrice> prices;    // model id -> price
-  std::string embedding_model;                 // model id / deployment for /v1/embeddings; empty: none
+  std::map<Tier, std::string> models;        // tier -> model id / deployment
+  std::map<std::string, ModelPrice> prices;  // model id -> price
+  std::string embedding_model;               // model id / deployment for /v1/embeddings; empty: none
   std::chrono::milliseconds connect_timeout{5'000};
   std::chrono::milliseconds first_byte_timeout{60'000};
   std::chrono::milliseconds idle_timeout{30'000};
@@ -71,8 +71,8 @@ struct ProviderConfig {
 enum class ConfidentialPolicy { cloud_masked, local_only };
 
 struct RoutingConfig {
-  std::map<std::string, Tier> task_tiers;         // task type -> tier
-  std::vector<std::string> fallback_chain;        // provider names, in order
+  std::map<std::string, Tier> task_tiers;   // task type -> tier
+  std::vector<std::string> fallback_chain;  // provider names, in order
   ConfidentialPolicy confidential = ConfidentialPolicy::cloud_masked;
   Money downgrade_opus_below = Money::from_dollars(1);
   std::optional<Money> downgrade_sonnet_below;  // off unless set
@@ -83,9 +83,9 @@ struct RoutingConfig {
 };
 
 struct ResilienceConfig {
-  int failure_threshold = 3;                            // consecutive counted failures that open a breaker
-  std::chrono::seconds open_duration{60};               // how long it stays open before one half-open probe
-  std::chrono::seconds health_check_interval{15};       // background health checks per provider; 0 = off
+  int failure_threshold = 3;                       // consecutive counted failures that open a breaker
+  std::chrono::seconds open_duration{60};          // how long it stays open before one half-open probe
+  std::chrono::seconds health_check_interval{15};  // background health checks per provider; 0 = off
 };
 
 struct EgressConfig {
@@ -112,7 +112,7 @@ enum class InventedPiiPolicy { alert, redact };
 
 struct PiiConfig {
   InventedPiiPolicy invented_pii = InventedPiiPolicy::alert;
-  std::vector<std::string> block_entities;                         // everyone
+  std::vector<std::string> block_entities;                              // everyone
   std::map<std::string, std::vector<std::string>> team_block_entities;  // team -> entity types
 };
 
@@ -130,26 +130,26 @@ struct JobsContentKey {
 
 // No keys: the gateway generates one beside the database (jobs/content_keys.hpp).
 struct JobsEncryptionConfig {
-  std::string active;                 // the key id new values are sealed with
-  std::vector<JobsContentKey> keys;   // the active one and older ones still read
+  std::string active;                // the key id new values are sealed with
+  std::vector<JobsContentKey> keys;  // the active one and older ones still read
 };
 
 // The async job API (POST /v1/jobs): a durable queue in the store, run by
 // workers inside the gateway through the same pipeline as synchronous calls.
 struct JobsConfig {
-  std::int64_t max_queue_depth = 10'000;             // queued jobs; submits beyond get 429
-  std::chrono::seconds queue_ttl{86'400};            // a job still queued after this is expired
-  std::chrono::seconds retention{7 * 86'400};        // finished jobs (and their content) are purged after this
-  std::chrono::seconds lease{30};                    // a running job's lease; renewed every lease/3
-  int max_attempts = 3;                              // claims before a job whose worker keeps dying fails
-  int workers = 64;                                  // jobs running at once in this process
-  int provider_concurrency = 16;                     // default jobs at once per provider
+  std::int64_t max_queue_depth = 10'000;                      // queued jobs; submits beyond get 429
+  std::chrono::seconds queue_ttl{86'400};                     // a job still queued after this is expired
+  std::chrono::seconds retention{7 * 86'400};                 // finished jobs (and their content) are purged after this
+  std::chrono::seconds lease{30};                             // a running job's lease; renewed every lease/3
+  int max_attempts = 3;                                       // claims before a job whose worker keeps dying fails
+  int workers = 64;                                           // jobs running at once in this process
+  int provider_concurrency = 16;                              // default jobs at once per provider
   std::map<std::string, int> provider_concurrency_overrides;  // provider name -> jobs at once
-  bool sync_every_commit = true;                     // a 202 survives power loss, not only kill -9
+  bool sync_every_commit = true;                              // a 202 survives power loss, not only kill -9
   // Request and vault are deleted (NULL) in the transaction that finishes a
   // job; true keeps them until retention like the result. Per team: overrides.
   bool keep_requests = false;
-  std::map<std::string, bool> keep_requests_teams;   // team -> keep
+  std::map<std::string, bool> keep_requests_teams;  // team -> keep
   JobsEncryptionConfig encryption;
 };
 

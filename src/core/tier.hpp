@@ -19,12 +19,9 @@ inline constexpr std::array<Tier, 3> kAllTiers = {Tier::haiku, Tier::sonnet, Tie
 
 constexpr std::string_view to_string(Tier tier) noexcept {
   switch (tier) {
-    case Tier::haiku:
-      return "haiku";
-    case Tier::sonnet:
-      return "sonnet";
-    case Tier::opus:
-      return "opus";
+    case Tier::haiku: return "haiku";
+    case Tier::sonnet: return "sonnet";
+    case Tier::opus: return "opus";
   }
   return "sonnet";
 }

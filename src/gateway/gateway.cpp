@@ -37,7 +37,7 @@ double usd(Money m) { return static_cast<double>(m.micros) / 1e6; }
 // stream sink: a coroutine torn down at the drain deadline destroys the sink's
 // frame before the Call's, and the Call still has to bill it.
 struct StreamedSoFar {
-  std::size_t output_bytes = 0;          // text, tool-call names and arguments as the provider sent them
+  std::size_t output_bytes = 0;            // text, tool-call names and arguments as the provider sent them
   std::int64_t reported_input_tokens = 0;  // from a start event that carried usage (Anthropic's message_start)
   bool client_saw_bytes = false;
 
@@ -93,9 +93,9 @@ class Gateway::Call {
  public:
   Call(Gateway& gateway, CallContext& context)
       : gateway_(gateway), context_(context), started_(gateway.deps_.clock.steady_now()) {
-    row.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      gateway.deps_.clock.wall_now().time_since_epoch())
-                      .count();
+    row.time_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(gateway.deps_.clock.wall_now().time_since_epoch())
+            .count();
     row.request_id = context.request_id;
     row.surface = context.surface;
     row.task = context.task;
@@ -440,7 +440,7 @@ struct Gateway::PlanRequest {
   enum class Kind { chat, embeddings };
   Kind kind = Kind::chat;
   AssembledPrompt prompt;
-  std::string model;                 // as the client asked for it
+  std::string model;                   // as the client asked for it
   std::int64_t max_output_tokens = 0;  // the output ceiling the reservation covers (0 for embeddings)
   // Set for a job's admission: the reservation is held this long for the job
   // (returned in Plan::held) instead of being taken for this call, and the
@@ -565,8 +565,9 @@ class EmbedSender final : public Gateway::Sender {
 enum class AttemptVerdict { answered, try_next, stop };
 
 AttemptVerdict judge(const Error& error, bool client_saw_bytes) {
-  if (client_saw_bytes) return AttemptVerdict::stop;                         // fallback only before the first byte
-  if (error.code == ErrorCode::egress_blocked) return AttemptVerdict::stop;  // a compliance stop, never retried elsewhere
+  if (client_saw_bytes) return AttemptVerdict::stop;  // fallback only before the first byte
+  if (error.code == ErrorCode::egress_blocked)
+    return AttemptVerdict::stop;  // a compliance stop, never retried elsewhere
   return CircuitBreaker::counts_as_failure(error) ? AttemptVerdict::try_next : AttemptVerdict::stop;
 }
 
@@ -589,8 +590,8 @@ routing::RouteInput Gateway::route_input(const CallContext& context, Level level
 Result<routing::RouteDecision> Gateway::route(Call& call, const Plan& plan, Level level) {
   auto& ctx = call.context();
   const auto input = route_input(ctx, level, plan.model);
-  auto decision = plan.kind == PlanRequest::Kind::embeddings ? deps_.router.decide_embedding(input)
-                                                             : deps_.router.decide(input);
+  auto decision =
+      plan.kind == PlanRequest::Kind::embeddings ? deps_.router.decide_embedding(input) : deps_.router.decide(input);
   if (!decision.ok()) return decision;
   if (plan.counted) {
     metrics_->route_decisions.with({std::string(tier_label(decision->tier)), std::string(to_string(decision->rule))})
@@ -802,8 +803,7 @@ boost::asio::awaitable<Result<routing::RouteTarget>> Gateway::dispatch(Call& cal
   // configuration gets the provider's own error.
   if (routing::data_forced_local(plan.decision.rule) || (skipped_for_locality && !last_error) ||
       (plan.decision.local_only && !last_error)) {
-    co_return no_local_provider(plan.kind == PlanRequest::Kind::embeddings ? "these embedding inputs"
-                                                                           : "this request");
+    co_return no_local_provider(plan.kind == PlanRequest::Kind::embeddings ? "these embedding inputs" : "this request");
   }
   if (last_error) co_return *last_error;
   co_return make_error(ErrorCode::unavailable, "no provider could take the request");

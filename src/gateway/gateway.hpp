@@ -72,14 +72,14 @@ struct CallContext {
   std::string surface = "openai.chat";  // audit: which endpoint
   std::string request_id;
   std::string task = "chat";
-  bool marked_public = false;      // the caller marked the content public (header / field)
-  Level level = Level::INTERNAL;   // filled by the gateway: the assembled prompt's classification
-  Route route;                     // filled by the gateway once a provider is chosen
+  bool marked_public = false;     // the caller marked the content public (header / field)
+  Level level = Level::INTERNAL;  // filled by the gateway: the assembled prompt's classification
+  Route route;                    // filled by the gateway once a provider is chosen
   // Filled at stage 4 with the router's decision (its chain's first target),
   // also when no provider is then tried (breakers open, local provider down):
   // what a failed job shows as its route.
   Route decided;
-  Money cost;                      // filled after the call: the actual cost booked
+  Money cost;  // filled after the call: the actual cost booked
 
   // Async jobs (jobs/job_service.hpp) carry what submit decided into the run:
   // the classification floor the client declared, the budget reservation taken
@@ -141,8 +141,7 @@ class Gateway {
   // reservation outlives the request). Errors are the synchronous path's:
   // 422 pii_blocked, 400 for a model the team may not use, 402 budget_exceeded.
   // Synchronous and CPU-only: safe on an I/O thread.
-  Result<JobAdmission> admit_job(const CallContext& context, const ChatRequest& request,
-                                 std::chrono::nanoseconds hold);
+  Result<JobAdmission> admit_job(const CallContext& context, const ChatRequest& request, std::chrono::nanoseconds hold);
 
   // The provider a job with this context and model would most likely be
   // sent to first at `level` (for its concurrency slot); "" when none.

@@ -111,7 +111,8 @@ bool no_proxy_entry_matches(std::string_view entry, std::string_view host, const
       if (!entry_port) return false;
     }
     name = name.substr(1, close - 1);
-  } else if (const auto colon = name.find(':'); colon != std::string_view::npos && name.find(':', colon + 1) == std::string_view::npos) {
+  } else if (const auto colon = name.find(':');
+             colon != std::string_view::npos && name.find(':', colon + 1) == std::string_view::npos) {
     entry_port = parse_port(name.substr(colon + 1));
     if (!entry_port) return false;
     name = name.substr(0, colon);
@@ -188,8 +189,7 @@ Result<Target> parse_target(std::string_view url) {
       t.host = to_lower(u.host_name());
       bracketed = t.host;
       break;
-    default:
-      return make_error(ErrorCode::internal, "upstream URL has no usable host");
+    default: return make_error(ErrorCode::internal, "upstream URL has no usable host");
   }
   if (t.host.empty()) return make_error(ErrorCode::internal, "upstream URL has no host");
   const std::uint16_t default_port = t.tls ? 443 : 80;
@@ -234,15 +234,15 @@ std::optional<Proxy> parse_proxy(std::string_view text, std::string& error) {
     p.host = u.host_ipv6_address().to_string();
   } else {
     p.host = to_lower(u.host_type() == boost::urls::host_type::name ? std::string(u.host_name())
-                                                                     : std::string(u.encoded_host()));
+                                                                    : std::string(u.encoded_host()));
   }
   if (p.host.empty()) {
     error = "proxy URL has no host";
     return std::nullopt;
   }
   p.port = (u.has_port() && u.port_number() != 0) ? u.port_number() : 80;
-  p.authority = (u.host_type() == boost::urls::host_type::ipv6 ? "[" + p.host + "]" : p.host) + ":" +
-                std::to_string(p.port);
+  p.authority =
+      (u.host_type() == boost::urls::host_type::ipv6 ? "[" + p.host + "]" : p.host) + ":" + std::to_string(p.port);
   if (u.has_userinfo()) {
     p.authorization = "Basic " + base64_encode(std::string(u.user()) + ":" + std::string(u.password()));
   }
@@ -253,7 +253,7 @@ std::optional<Proxy> parse_proxy(std::string_view text, std::string& error) {
 
 struct Connection {
   explicit Connection(const asio::any_io_executor& executor) : socket(executor) {}
-  tcp::socket socket;                          // the socket while plain; moved-from once `tls` is set
+  tcp::socket socket;  // the socket while plain; moved-from once `tls` is set
   std::unique_ptr<ssl::stream<tcp::socket>> tls;
   beast::flat_buffer buffer;
   std::string remote_ip;
@@ -555,9 +555,9 @@ class Exchange {
       case Phase::connect:
         return make_error(ErrorCode::upstream_timeout, "connecting to the upstream timed out after " + ms(t.connect));
       case Phase::first_byte:
-        return make_error(ErrorCode::upstream_timeout, "no response headers from the upstream within " + ms(t.first_byte));
-      case Phase::idle:
-        break;
+        return make_error(ErrorCode::upstream_timeout,
+                          "no response headers from the upstream within " + ms(t.first_byte));
+      case Phase::idle: break;
     }
     return make_error(ErrorCode::upstream_timeout, "the upstream sent no data for " + ms(t.idle) + " (idle timeout)");
   }
@@ -631,9 +631,9 @@ class Exchange {
     if (watchdog_->fired()) co_return timeout_error();
     if (resolve_ec) {
       watchdog_->disarm();
-      co_return make_error(ErrorCode::upstream_error,
-                           std::string(proxy_ ? "DNS lookup for the proxy failed: " : "DNS lookup for the upstream failed: ") +
-                               resolve_ec.message());
+      co_return make_error(ErrorCode::upstream_error, std::string(proxy_ ? "DNS lookup for the proxy failed: "
+                                                                         : "DNS lookup for the upstream failed: ") +
+                                                          resolve_ec.message());
     }
 
     connection_ = std::make_unique<Connection>(core_->executor);
@@ -692,7 +692,8 @@ class Exchange {
     }
     const int status = parser.get().result_int();
     if (status < 200 || status > 299) {
-      co_return make_error(ErrorCode::upstream_error, "the proxy refused CONNECT with status " + std::to_string(status));
+      co_return make_error(ErrorCode::upstream_error,
+                           "the proxy refused CONNECT with status " + std::to_string(status));
     }
     if (connection_->buffer.size() != 0) {
       co_return make_error(ErrorCode::upstream_error, "the proxy sent data before the tunnel");
@@ -826,8 +827,8 @@ class Exchange {
   // The body ended: pool the connection if it can carry another request.
   bool finish() {
     if (connection_) {
-      const bool reusable = parser_->get().keep_alive() && !parser_->need_eof() && connection_->buffer.size() == 0 &&
-                            status_ != 101;
+      const bool reusable =
+          parser_->get().keep_alive() && !parser_->need_eof() && connection_->buffer.size() == 0 && status_ != 101;
       if (reusable) {
         core_->pool.put(pool_key_, std::move(connection_));
       } else {

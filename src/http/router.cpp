@@ -24,14 +24,10 @@ std::vector<std::string_view> split_path(std::string_view path) {
 
 std::string_view to_string(Credential credential) noexcept {
   switch (credential) {
-    case Credential::none:
-      return "none";
-    case Credential::api_key:
-      return "api_key";
-    case Credential::admin_key:
-      return "admin_key";
-    case Credential::metrics_token:
-      return "metrics_token";
+    case Credential::none: return "none";
+    case Credential::api_key: return "api_key";
+    case Credential::admin_key: return "admin_key";
+    case Credential::metrics_token: return "metrics_token";
   }
   return "none";
 }

@@ -119,7 +119,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       // frame is gone: its cancellation state lives in `cut_off`'s slot.
       asio::co_spawn(
           executor,
-          [self, connection, socket = std::move(socket)]() mutable { return self->session(std::move(socket), connection); },
+          [self, connection, socket = std::move(socket)]() mutable {
+            return self->session(std::move(socket), connection);
+          },
           asio::bind_cancellation_slot(connection->cut_off.slot(), asio::detached));
     }
   }
@@ -141,7 +143,11 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
    public:
     ChunkWriter(beast::tcp_stream& stream, const HttpRequest& request, HttpResponse& response, unsigned version,
                 bool keep_alive, std::chrono::milliseconds timeout)
-        : stream_(stream), request_(request), response_(response), version_(version), keep_alive_(keep_alive),
+        : stream_(stream),
+          request_(request),
+          response_(response),
+          version_(version),
+          keep_alive_(keep_alive),
           timeout_(timeout) {}
     void set_status(int status) override {
       if (!committed_) response_.status = status;
@@ -174,8 +180,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       }
       if (data.empty()) co_return true;
       stream_.expires_after(timeout_);
-      auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk(asio::const_buffer(data.data(), data.size())),
-                                                uncancellable());
+      auto [ec, n] = co_await asio::async_write(
+          stream_, bhttp::make_chunk(asio::const_buffer(data.data(), data.size())), uncancellable());
       if (ec) failed_ = true;
       bytes_ += data.size();
       co_return !failed_;
@@ -231,7 +237,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
           observer(Exchange{request, response.status, writer.bytes(),
                             std::chrono::steady_clock::now() - request.received_at});
         }
-        co_return ok && keep_alive;
+        co_return ok&& keep_alive;
       }
       // Nothing was streamed: answer as a plain response (e.g. an error before the first byte).
     }
@@ -287,18 +293,20 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       request.request_id = generate_request_id();
       if (header_ec) {
         if (header_ec == bhttp::error::header_limit) {
-          co_await write_response(stream, request,
-                                  protocol_error(ErrorCode::headers_too_large, "request headers exceed " +
-                                                     std::to_string(config.max_header_bytes) + " bytes", request.request_id),
-                                  11, false);
+          co_await write_response(
+              stream, request,
+              protocol_error(ErrorCode::headers_too_large,
+                             "request headers exceed " + std::to_string(config.max_header_bytes) + " bytes",
+                             request.request_id),
+              11, false);
         } else if (header_ec == bhttp::error::body_limit) {
           co_await write_response(stream, request, too_large(request.request_id), 11, false);
         } else if (header_ec != bhttp::error::end_of_stream && header_ec != beast::error::timeout &&
                    header_ec != asio::error::operation_aborted && header_ec != asio::error::eof &&
                    header_ec != asio::error::connection_reset) {
-          co_await write_response(stream, request,
-                                  protocol_error(ErrorCode::invalid_request, "malformed HTTP request", request.request_id),
-                                  11, false);
+          co_await write_response(
+              stream, request, protocol_error(ErrorCode::invalid_request, "malformed HTTP request", request.request_id),
+              11, false);
         }
         break;
       }
@@ -353,7 +361,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         // Never a stack trace or exception text on the wire.
         response = protocol_error(ErrorCode::internal, "internal error", request.request_id);
       }
-      const bool reusable = co_await write_response(stream, request, std::move(response), version, keep_alive && !draining);
+      const bool reusable =
+          co_await write_response(stream, request, std::move(response), version, keep_alive && !draining);
       if (!reusable || draining) break;
     }
     beast::error_code ignored;

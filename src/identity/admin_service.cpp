@@ -14,8 +14,7 @@ std::int64_t now_ms(const Clock& clock) {
 }
 
 bool is_name_char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-         c == '-';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
 }
 
 Error bad_budget() {
@@ -39,8 +38,7 @@ Result<void> validate_team_name(std::string_view name) {
 
 Result<Level> parse_clearance(std::string_view text) {
   if (auto level = parse_level(text)) return *level;
-  return make_error(ErrorCode::invalid_request,
-                    "clearance must be one of PUBLIC, INTERNAL, CONFIDENTIAL, RESTRICTED");
+  return make_error(ErrorCode::invalid_request, "clearance must be one of PUBLIC, INTERNAL, CONFIDENTIAL, RESTRICTED");
 }
 
 Result<Money> parse_monthly_budget(std::string_view usd) {

@@ -16,7 +16,7 @@ namespace {
 constexpr std::string_view kPrefix = "aeg_";
 constexpr std::size_t kIdBytes = 8;
 constexpr std::size_t kSecretBytes = 32;
-constexpr std::size_t kIdChars = kIdBytes * 2;                 // 16 hex
+constexpr std::size_t kIdChars = kIdBytes * 2;                    // 16 hex
 constexpr std::size_t kSecretChars = (kSecretBytes * 8 + 5) / 6;  // 43 base64url, no padding
 constexpr std::size_t kKeyChars = kPrefix.size() + kIdChars + 1 + kSecretChars;
 constexpr std::size_t kListedSecretChars = 4;

@@ -9,8 +9,8 @@
 namespace aegis::jobs {
 
 namespace {
-constexpr std::array<std::string_view, kJobStatusCount> kNames = {"queued",    "running",   "succeeded",
-                                                                  "failed",    "cancelled", "expired"};
+constexpr std::array<std::string_view, kJobStatusCount> kNames = {"queued", "running",   "succeeded",
+                                                                  "failed", "cancelled", "expired"};
 }  // namespace
 
 std::string_view to_string(JobStatus status) noexcept {

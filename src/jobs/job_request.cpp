@@ -138,7 +138,8 @@ std::string to_stored_json(const JobRequest& request) {
   json::object body;
   body["task_type"] = request.task_type;
   json::array messages;
-  if (!request.chat.system.empty()) messages.push_back(json::object{{"role", "system"}, {"content", request.chat.system}});
+  if (!request.chat.system.empty())
+    messages.push_back(json::object{{"role", "system"}, {"content", request.chat.system}});
   for (const auto& m : request.chat.messages) {
     messages.push_back(json::object{{"role", m.role == Role::user ? "user" : "assistant"}, {"content", m.text}});
   }

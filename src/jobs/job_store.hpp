@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
+#include "audit/record.hpp"
 #include "core/result.hpp"
 #include "jobs/job.hpp"
-#include "audit/record.hpp"
 
 namespace aegis::jobs {
 
@@ -61,8 +61,8 @@ struct Failure {
 };
 
 struct CancelResult {
-  Job job;              // as stored after the cancel (status cancelled)
-  JobStatus previous;   // queued or running: running means an upstream call may be in flight
+  Job job;             // as stored after the cancel (status cancelled)
+  JobStatus previous;  // queued or running: running means an upstream call may be in flight
 };
 
 // Jobs moved by requeue_expired / requeue_all_running, as stored afterwards.

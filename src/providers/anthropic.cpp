@@ -1,16 +1,16 @@
 // type: anthropic — the Messages API (x-api-key, anthropic-version) and its
 // SSE events. Anthropic has no embeddings endpoint.
+#include "wire/anthropic.hpp"
+
 #include "core/json.hpp"
 #include "providers/factory.hpp"
 #include "providers/http_provider.hpp"
-#include "wire/anthropic.hpp"
 
 namespace aegis::providers {
 
 namespace {
 
 constexpr std::string_view kApiVersion = "2023-06-01";
-
 
 const ErrorMapper kMapError = wire::anthropic::map_upstream_error;
 

@@ -18,13 +18,14 @@ class AzureOpenAiProvider final : public OpenAiFamilyProvider {
  private:
   std::string deployment_url(const std::string& deployment, std::string_view operation) const {
     return config_.base_url + "/openai/deployments/" + boost::urls::encode(deployment, boost::urls::unreserved_chars) +
-           "/" + std::string(operation) + "?api-version=" + boost::urls::encode(config_.api_version, boost::urls::unreserved_chars);
+           "/" + std::string(operation) +
+           "?api-version=" + boost::urls::encode(config_.api_version, boost::urls::unreserved_chars);
   }
   std::string chat_url(const std::string& model) const override { return deployment_url(model, "chat/completions"); }
   std::string embeddings_url(const std::string& model) const override { return deployment_url(model, "embeddings"); }
   std::string health_url() const override {
-    return config_.base_url + "/openai/models?api-version=" +
-           boost::urls::encode(config_.api_version, boost::urls::unreserved_chars);
+    return config_.base_url +
+           "/openai/models?api-version=" + boost::urls::encode(config_.api_version, boost::urls::unreserved_chars);
   }
   std::vector<http::Header> auth_headers() const override { return {{"api-key", config_.api_key}}; }
   bool model_in_body() const override { return false; }

@@ -47,7 +47,9 @@ const ProviderFactory& ProviderFactory::builtin() {
   return factory;
 }
 
-void ProviderFactory::register_type(std::string type, ProviderMaker maker) { makers_[std::move(type)] = std::move(maker); }
+void ProviderFactory::register_type(std::string type, ProviderMaker maker) {
+  makers_[std::move(type)] = std::move(maker);
+}
 
 Result<std::unique_ptr<LLMProvider>> ProviderFactory::create(const config::ProviderConfig& config,
                                                              ProviderDeps deps) const {

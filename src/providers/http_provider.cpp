@@ -89,7 +89,7 @@ http::ClientRequest HttpProvider::make_request(std::string method, std::string u
 }
 
 boost::asio::awaitable<Result<boost::json::value>> HttpProvider::exchange_json(http::ClientRequest request,
-                                                                              const ErrorMapper& map_error) {
+                                                                               const ErrorMapper& map_error) {
   auto permit = try_acquire();
   if (!permit) co_return saturated();
   AEGIS_CO_TRY(response, co_await client_.send(request), transport_failure);
@@ -99,8 +99,8 @@ boost::asio::awaitable<Result<boost::json::value>> HttpProvider::exchange_json(h
   boost::system::error_code ec;
   auto value = boost::json::parse(response.body, ec);
   if (ec) {
-    co_return make_error(ErrorCode::upstream_error, "malformed " + config_.type + " response from provider '" +
-                                                        config_.name + "': not JSON");
+    co_return make_error(ErrorCode::upstream_error,
+                         "malformed " + config_.type + " response from provider '" + config_.name + "': not JSON");
   }
   co_return value;
 }

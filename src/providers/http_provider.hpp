@@ -9,14 +9,15 @@
 #include <string>
 #include <vector>
 
+#include "compliance/egress_guard.hpp"
 #include "http/client.hpp"
 #include "providers/provider.hpp"
-#include "compliance/egress_guard.hpp"
 
 namespace aegis::providers {
 
 // Maps a non-2xx upstream answer to a canonical error (protocol-specific).
-using ErrorMapper = std::function<Error(int status, std::string_view body, std::optional<std::string_view> retry_after)>;
+using ErrorMapper =
+    std::function<Error(int status, std::string_view body, std::optional<std::string_view> retry_after)>;
 
 // Turns raw streamed body bytes into events; keeps its own parser state.
 class StreamDecoding {
@@ -65,7 +66,7 @@ class HttpProvider : public LLMProvider {
   // The decoded JSON of a 2xx answer; otherwise the mapped error. Malformed
   // JSON is upstream_error. Enforces max_concurrency.
   boost::asio::awaitable<Result<boost::json::value>> exchange_json(http::ClientRequest request,
-                                                                  const ErrorMapper& map_error);
+                                                                   const ErrorMapper& map_error);
 
   // Streams a 2xx body through `decoding` into `sink`. A non-2xx answer is
   // mapped; a body that ends before the protocol's end marker is

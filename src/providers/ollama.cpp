@@ -1,8 +1,9 @@
 // type: ollama — /api/chat (NDJSON stream), /api/embed, /api/tags for health.
+#include "wire/ollama.hpp"
+
 #include "core/json.hpp"
 #include "providers/factory.hpp"
 #include "providers/http_provider.hpp"
-#include "wire/ollama.hpp"
 
 namespace aegis::providers {
 

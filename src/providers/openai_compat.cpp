@@ -9,8 +9,7 @@ namespace {
 
 class OpenAiCompatProvider final : public OpenAiFamilyProvider {
  public:
-  OpenAiCompatProvider(const config::ProviderConfig& config, http::HttpClient& client,
-                       compliance::EgressGuard* egress)
+  OpenAiCompatProvider(const config::ProviderConfig& config, http::HttpClient& client, compliance::EgressGuard* egress)
       : OpenAiFamilyProvider(config, client, egress), root_(api_root(config.base_url)) {}
 
  private:

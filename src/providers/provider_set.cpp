@@ -75,8 +75,7 @@ Result<ModelChoice> ProviderSet::resolve(std::string_view requested, Tier defaul
   }
   std::string allowed;
   for (const auto& name : model_names()) allowed += (allowed.empty() ? "" : ", ") + name;
-  return make_error(ErrorCode::invalid_request,
-                    "unknown model '" + std::string(requested) + "'; allowed: " + allowed);
+  return make_error(ErrorCode::invalid_request, "unknown model '" + std::string(requested) + "'; allowed: " + allowed);
 }
 
 Result<ModelChoice> ProviderSet::resolve_embedding(std::string_view requested,
@@ -90,8 +89,7 @@ Result<ModelChoice> ProviderSet::resolve_embedding(std::string_view requested,
   for (auto* p : ordered_) {
     const std::string model = embedding_model_of(p);
     if (model.empty()) continue;
-    if (requested.empty() || requested == "auto" || requested == model ||
-        requested == p->info().name + "/" + model) {
+    if (requested.empty() || requested == "auto" || requested == model || requested == p->info().name + "/" + model) {
       return ModelChoice{p, model, std::nullopt};
     }
   }

@@ -262,8 +262,8 @@ Result<RouteDecision> Router::decide_embedding(const RouteInput& input) const {
     decision.rule = automatic ? RouteRule::task_default : RouteRule::explicit_model;
     decision.reason = automatic ? "embedding_default" : "explicit_model=" + requested;
   }
-  decision.local_only = std::ranges::all_of(decision.chain,
-                                            [](const RouteTarget& t) { return t.locality == config::Locality::local; });
+  decision.local_only =
+      std::ranges::all_of(decision.chain, [](const RouteTarget& t) { return t.locality == config::Locality::local; });
   return decision;
 }
 

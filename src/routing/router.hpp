@@ -32,21 +32,21 @@ constexpr bool data_forced_local(RouteRule rule) noexcept {
 struct RouteInput {
   std::string task = "chat";
   Level level = Level::INTERNAL;
-  std::string requested_model;          // "", "auto", tier alias, concrete id or "provider/id"
-  std::string team;                     // for routing.team_models
+  std::string requested_model;            // "", "auto", tier alias, concrete id or "provider/id"
+  std::string team;                       // for routing.team_models
   std::optional<Money> remaining_budget;  // nullopt: unknown / unlimited (no downgrade)
 };
 
 struct RouteTarget {
   providers::LLMProvider* provider = nullptr;
-  std::string model;  // the provider's concrete model id / deployment
+  std::string model;                                    // the provider's concrete model id / deployment
   config::Locality locality = config::Locality::cloud;  // as declared in config
 };
 
 struct RouteDecision {
-  std::optional<Tier> tier;         // after downgrade; empty for embeddings (no tiers)
-  std::vector<RouteTarget> chain;   // try in order; never empty on success
-  bool local_only = false;          // every target is declared local
+  std::optional<Tier> tier;        // after downgrade; empty for embeddings (no tiers)
+  std::vector<RouteTarget> chain;  // try in order; never empty on success
+  bool local_only = false;         // every target is declared local
   RouteRule rule = RouteRule::task_default;
   // One line, e.g. "restricted→local-only; task=code_review→sonnet; budget ok"
   std::string reason;
@@ -73,8 +73,8 @@ class Router {
 constexpr bool is_valid_task_name(std::string_view task) noexcept {
   if (task.empty() || task.size() > 64) return false;
   for (char c : task) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                    c == '-' || c == '.';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
     if (!ok) return false;
   }
   return true;

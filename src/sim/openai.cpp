@@ -86,9 +86,10 @@ std::optional<Reply> azure_preflight(const http::HttpRequest& request) {
   auto auth = request.header("authorization");
   const bool has_key = (key && !key->empty()) || (auth && auth->starts_with("Bearer ") && auth->size() > 7);
   if (!has_key) {
-    return azure_error(401, "401",
-                       "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a "
-                       "valid key for an active subscription and use a correct regional API endpoint for your resource.");
+    return azure_error(
+        401, "401",
+        "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a "
+        "valid key for an active subscription and use a correct regional API endpoint for your resource.");
   }
   return std::nullopt;
 }
@@ -105,16 +106,18 @@ Reply openai_chat(const http::HttpRequest& request, const Context& context, cons
     return bad_request(protocol,
                        "We could not parse the JSON body of your request. (HINT: This likely means you aren't using "
                        "your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not "
-                       "valid JSON.) (" + parsed.error + ")");
+                       "valid JSON.) (" +
+                           parsed.error + ")");
   }
   const json::object& body = *parsed.object;
 
   std::string model_name = deployment ? *deployment : std::string();
   if (const auto* model = body.if_contains("model")) {
     if (!model->is_string()) {
-      return bad_request(protocol, "Invalid type for 'model': expected a string, but got " +
-                                       std::string(json_type_name(*model)) + " instead.",
-                         "model", "invalid_type");
+      return bad_request(
+          protocol,
+          "Invalid type for 'model': expected a string, but got " + std::string(json_type_name(*model)) + " instead.",
+          "model", "invalid_type");
     }
     if (!deployment) model_name = std::string(model->get_string());
   }
@@ -125,8 +128,9 @@ Reply openai_chat(const http::HttpRequest& request, const Context& context, cons
     return bad_request(protocol, "Missing required parameter: 'messages'.", "messages", "missing_required_parameter");
   }
   if (!messages->is_array()) {
-    return bad_request(protocol, "Invalid type for 'messages': expected an array of objects, but got " +
-                                     std::string(json_type_name(*messages)) + " instead.",
+    return bad_request(protocol,
+                       "Invalid type for 'messages': expected an array of objects, but got " +
+                           std::string(json_type_name(*messages)) + " instead.",
                        "messages", "invalid_type");
   }
   if (messages->get_array().empty()) {
@@ -142,13 +146,16 @@ Reply openai_chat(const http::HttpRequest& request, const Context& context, cons
   for (const auto& m : messages->get_array()) {
     const std::string at = "messages[" + std::to_string(index++) + "]";
     if (!m.is_object()) {
-      return bad_request(protocol, "Invalid type for '" + at + "': expected an object, but got " +
-                                       std::string(json_type_name(m)) + " instead.",
-                         at, "invalid_type");
+      return bad_request(
+          protocol,
+          "Invalid type for '" + at + "': expected an object, but got " + std::string(json_type_name(m)) + " instead.",
+          at, "invalid_type");
     }
     const auto& msg = m.get_object();
     const auto* role = msg.if_contains("role");
-    if (!role) return bad_request(protocol, "Missing required parameter: '" + at + ".role'.", at + ".role", "missing_required_parameter");
+    if (!role)
+      return bad_request(protocol, "Missing required parameter: '" + at + ".role'.", at + ".role",
+                         "missing_required_parameter");
     const std::string_view r = role->is_string() ? std::string_view(role->get_string()) : std::string_view();
     if (r != "system" && r != "developer" && r != "user" && r != "assistant" && r != "tool" && r != "function") {
       return bad_request(protocol,
@@ -165,14 +172,17 @@ Reply openai_chat(const http::HttpRequest& request, const Context& context, cons
                            "missing_required_parameter");
       }
     } else if (!content->is_string() && !content->is_array()) {
-      return bad_request(protocol, "Invalid type for '" + at + ".content': expected one of a string or array of objects, but got " +
-                                       std::string(json_type_name(*content)) + " instead.",
+      return bad_request(protocol,
+                         "Invalid type for '" + at +
+                             ".content': expected one of a string or array of objects, but got " +
+                             std::string(json_type_name(*content)) + " instead.",
                          at + ".content", "invalid_type");
     }
     if (r == "tool") {
       const auto* id = msg.if_contains("tool_call_id");
       if (!id || !id->is_string()) {
-        return bad_request(protocol, "Missing parameter 'tool_call_id': messages with role 'tool' must have a 'tool_call_id'.",
+        return bad_request(protocol,
+                           "Missing parameter 'tool_call_id': messages with role 'tool' must have a 'tool_call_id'.",
                            at + ".tool_call_id", "missing_required_parameter");
       }
     }
@@ -193,13 +203,16 @@ Reply openai_chat(const http::HttpRequest& request, const Context& context, cons
     if (const auto* v = body.if_contains(name); v && !v->is_null()) {
       auto n = as_int(*v);
       if (!n) {
-        return bad_request(protocol, "Invalid type for '" + std::string(name) + "': expected an integer, but got " +
-                                         std::string(json_type_name(*v)) + " instead.",
+        return bad_request(protocol,
+                           "Invalid type for '" + std::string(name) + "': expected an integer, but got " +
+                               std::string(json_type_name(*v)) + " instead.",
                            name, "invalid_type");
       }
       if (*n < 1) {
-        return bad_request(protocol, "Invalid '" + std::string(name) + "': integer below minimum value. Expected a value >= 1, but got " +
-                                         std::to_string(*n) + " instead.",
+        return bad_request(protocol,
+                           "Invalid '" + std::string(name) +
+                               "': integer below minimum value. Expected a value >= 1, but got " + std::to_string(*n) +
+                               " instead.",
                            name, "integer_below_min_value");
       }
       conversation.max_tokens = conversation.max_tokens ? std::min(*conversation.max_tokens, *n) : *n;
@@ -208,8 +221,9 @@ Reply openai_chat(const http::HttpRequest& request, const Context& context, cons
   bool streaming = false;
   if (const auto* stream = body.if_contains("stream"); stream && !stream->is_null()) {
     if (!stream->is_bool()) {
-      return bad_request(protocol, "Invalid type for 'stream': expected a boolean, but got " +
-                                       std::string(json_type_name(*stream)) + " instead.",
+      return bad_request(protocol,
+                         "Invalid type for 'stream': expected a boolean, but got " +
+                             std::string(json_type_name(*stream)) + " instead.",
                          "stream", "invalid_type");
     }
     streaming = stream->get_bool();
@@ -221,21 +235,25 @@ Reply openai_chat(const http::HttpRequest& request, const Context& context, cons
                          "stream_options", "invalid_value");
     }
     if (!options->is_object()) {
-      return bad_request(protocol, "Invalid type for 'stream_options': expected an object.", "stream_options", "invalid_type");
+      return bad_request(protocol, "Invalid type for 'stream_options': expected an object.", "stream_options",
+                         "invalid_type");
     }
-    if (const auto* u = options->get_object().if_contains("include_usage"); u && u->is_bool()) include_usage = u->get_bool();
+    if (const auto* u = options->get_object().if_contains("include_usage"); u && u->is_bool())
+      include_usage = u->get_bool();
   }
   static constexpr std::pair<std::string_view, double> kRanges[] = {{"temperature", 2.0}, {"top_p", 1.0}};
   for (const auto& [name, high] : kRanges) {
     if (const auto* v = body.if_contains(name); v && !v->is_null()) {
       if (!is_number(*v)) {
-        return bad_request(protocol, "Invalid type for '" + std::string(name) + "': expected a decimal, but got " +
-                                         std::string(json_type_name(*v)) + " instead.",
+        return bad_request(protocol,
+                           "Invalid type for '" + std::string(name) + "': expected a decimal, but got " +
+                               std::string(json_type_name(*v)) + " instead.",
                            name, "invalid_type");
       }
       const double d = as_double(*v);
       if (d < 0.0 || d > high) {
-        return bad_request(protocol, "Invalid '" + std::string(name) + "': decimal out of range.", name, "decimal_out_of_range");
+        return bad_request(protocol, "Invalid '" + std::string(name) + "': decimal out of range.", name,
+                           "decimal_out_of_range");
       }
     }
   }
@@ -244,15 +262,19 @@ Reply openai_chat(const http::HttpRequest& request, const Context& context, cons
       conversation.stop_sequences.emplace_back(stop->get_string());
     } else if (stop->is_array()) {
       for (const auto& s : stop->get_array()) {
-        if (!s.is_string()) return bad_request(protocol, "Invalid type for 'stop': expected an array of strings.", "stop", "invalid_type");
+        if (!s.is_string())
+          return bad_request(protocol, "Invalid type for 'stop': expected an array of strings.", "stop",
+                             "invalid_type");
         conversation.stop_sequences.emplace_back(s.get_string());
       }
     } else {
-      return bad_request(protocol, "Invalid type for 'stop': expected a string or an array of strings.", "stop", "invalid_type");
+      return bad_request(protocol, "Invalid type for 'stop': expected a string or an array of strings.", "stop",
+                         "invalid_type");
     }
   }
   if (const auto* tools = body.if_contains("tools"); tools && !tools->is_null()) {
-    if (!tools->is_array()) return bad_request(protocol, "Invalid type for 'tools': expected an array.", "tools", "invalid_type");
+    if (!tools->is_array())
+      return bad_request(protocol, "Invalid type for 'tools': expected an array.", "tools", "invalid_type");
     std::size_t i = 0;
     for (const auto& t : tools->get_array()) {
       const std::string at = "tools[" + std::to_string(i++) + "]";
@@ -260,7 +282,9 @@ Reply openai_chat(const http::HttpRequest& request, const Context& context, cons
       if (t.is_object()) {
         if (const auto* f = t.get_object().if_contains("function"); f && f->is_object()) fn = &f->get_object();
       }
-      if (!fn) return bad_request(protocol, "Missing required parameter: '" + at + ".function'.", at + ".function", "missing_required_parameter");
+      if (!fn)
+        return bad_request(protocol, "Missing required parameter: '" + at + ".function'.", at + ".function",
+                           "missing_required_parameter");
       const auto* name = fn->if_contains("name");
       if (!name || !name->is_string() || name->get_string().empty()) {
         return bad_request(protocol, "Missing required parameter: '" + at + ".function.name'.", at + ".function.name",
@@ -290,13 +314,16 @@ Reply openai_chat(const http::HttpRequest& request, const Context& context, cons
     json::object message{{"role", "assistant"}};
     if (answer.tool_call) {
       message["content"] = nullptr;
-      message["tool_calls"] = json::array{json::object{
-          {"id", call_id}, {"type", "function"}, {"function", json::object{{"name", answer.tool_name}, {"arguments", "{}"}}}}};
+      message["tool_calls"] =
+          json::array{json::object{{"id", call_id},
+                                   {"type", "function"},
+                                   {"function", json::object{{"name", answer.tool_name}, {"arguments", "{}"}}}}};
     } else {
       message["content"] = answer.text;
     }
     message["refusal"] = nullptr;
-    json::object choice{{"index", 0}, {"message", std::move(message)}, {"logprobs", nullptr}, {"finish_reason", finish}};
+    json::object choice{
+        {"index", 0}, {"message", std::move(message)}, {"logprobs", nullptr}, {"finish_reason", finish}};
     if (deployment) choice["content_filter_results"] = content_filter_results();
     json::object completion{{"id", id},
                             {"object", "chat.completion"},
@@ -316,7 +343,8 @@ Reply openai_chat(const http::HttpRequest& request, const Context& context, cons
   reply.headers.push_back({"content-type", "text/event-stream; charset=utf-8"});
   reply.headers.push_back({"cache-control", "no-cache"});
   auto chunk = [&](json::object delta, json::value finish_value, bool token) {
-    json::object choice{{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr}, {"finish_reason", std::move(finish_value)}};
+    json::object choice{
+        {"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr}, {"finish_reason", std::move(finish_value)}};
     json::object c{{"id", id},
                    {"object", "chat.completion.chunk"},
                    {"created", created},
@@ -339,13 +367,15 @@ Reply openai_chat(const http::HttpRequest& request, const Context& context, cons
   if (answer.tool_call) {
     chunk(json::object{{"role", "assistant"},
                        {"content", nullptr},
-                       {"tool_calls", json::array{json::object{{"index", 0},
-                                                               {"id", call_id},
-                                                               {"type", "function"},
-                                                               {"function", json::object{{"name", answer.tool_name}, {"arguments", ""}}}}}},
+                       {"tool_calls", json::array{json::object{
+                                          {"index", 0},
+                                          {"id", call_id},
+                                          {"type", "function"},
+                                          {"function", json::object{{"name", answer.tool_name}, {"arguments", ""}}}}}},
                        {"refusal", nullptr}},
           nullptr, true);
-    chunk(json::object{{"tool_calls", json::array{json::object{{"index", 0}, {"function", json::object{{"arguments", "{}"}}}}}}},
+    chunk(json::object{{"tool_calls",
+                        json::array{json::object{{"index", 0}, {"function", json::object{{"arguments", "{}"}}}}}}},
           nullptr, true);
   } else {
     chunk(json::object{{"role", "assistant"}, {"content", ""}, {"refusal", nullptr}}, nullptr, false);
@@ -386,11 +416,13 @@ Reply openai_embeddings(const http::HttpRequest& request, const Context& context
   if (model_name.empty()) return bad_request(protocol, "you must provide a model parameter");
 
   const auto* input = body.if_contains("input");
-  if (!input) return bad_request(protocol, "Missing required parameter: 'input'.", "input", "missing_required_parameter");
+  if (!input)
+    return bad_request(protocol, "Missing required parameter: 'input'.", "input", "missing_required_parameter");
   std::vector<std::string> texts;
   auto invalid_input = [&] {
-    return bad_request(protocol, "'$.input' is invalid. Please check the API reference: "
-                                 "https://platform.openai.com/docs/api-reference.",
+    return bad_request(protocol,
+                       "'$.input' is invalid. Please check the API reference: "
+                       "https://platform.openai.com/docs/api-reference.",
                        "input");
   };
   auto tokens_text = [](const json::array& tokens) -> std::optional<std::string> {
@@ -432,15 +464,16 @@ Reply openai_embeddings(const http::HttpRequest& request, const Context& context
   if (const auto* d = body.if_contains("dimensions"); d && !d->is_null()) {
     auto n = as_int(*d);
     if (!n || *n < 1 || *n > 3072) {
-      return bad_request(protocol, "Invalid 'dimensions': expected an integer between 1 and 3072.", "dimensions", "invalid_value");
+      return bad_request(protocol, "Invalid 'dimensions': expected an integer between 1 and 3072.", "dimensions",
+                         "invalid_value");
     }
     dimensions = static_cast<std::size_t>(*n);
   }
   bool base64 = false;
   if (const auto* f = body.if_contains("encoding_format"); f && !f->is_null()) {
     if (!f->is_string() || (f->get_string() != "float" && f->get_string() != "base64")) {
-      return bad_request(protocol, "Invalid value for 'encoding_format': expected 'float' or 'base64'.", "encoding_format",
-                         "invalid_value");
+      return bad_request(protocol, "Invalid value for 'encoding_format': expected 'float' or 'base64'.",
+                         "encoding_format", "invalid_value");
     }
     base64 = f->get_string() == "base64";
   }
@@ -463,7 +496,8 @@ Reply openai_embeddings(const http::HttpRequest& request, const Context& context
   }
   out += "],\"model\":";
   out += to_json(json::value(model_name));
-  out += ",\"usage\":{\"prompt_tokens\":" + std::to_string(tokens) + ",\"total_tokens\":" + std::to_string(tokens) + "}}";
+  out +=
+      ",\"usage\":{\"prompt_tokens\":" + std::to_string(tokens) + ",\"total_tokens\":" + std::to_string(tokens) + "}}";
   return json_text_reply(protocol, 200, std::move(out));
 }
 
@@ -475,7 +509,8 @@ Reply openai_models(const http::HttpRequest& request, const Context& context) {
     return std::move(*rejected);
   }
   (void)context;
-  static constexpr const char* kModels[] = {"gpt-4o", "gpt-4o-mini", "text-embedding-3-small", "text-embedding-3-large"};
+  static constexpr const char* kModels[] = {"gpt-4o", "gpt-4o-mini", "text-embedding-3-small",
+                                            "text-embedding-3-large"};
   json::array data;
   for (const char* id : kModels) {
     data.push_back(json::object{{"id", id}, {"object", "model"}, {"created", 1715367049}, {"owned_by", "system"}});

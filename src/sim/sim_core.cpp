@@ -382,7 +382,6 @@ std::string unique_id(std::string_view prefix, const http::HttpRequest& request,
 
 namespace {
 
-
 bool anthropic_style(const http::HttpRequest& request) {
   return request.header("anthropic-version").has_value() || request.header("x-api-key").has_value();
 }
@@ -412,9 +411,9 @@ Reply method_not_allowed(const http::HttpRequest& request, const Context& contex
       break;
     case Protocol::azure: reply = azure_error(405, "405", "Method Not Allowed"); break;
     case Protocol::openai:
-      reply = openai_error(Protocol::openai, 405,
-                           "Invalid method for URL (" + request.method + " " + request.path + ")",
-                           "invalid_request_error");
+      reply =
+          openai_error(Protocol::openai, 405, "Invalid method for URL (" + request.method + " " + request.path + ")",
+                       "invalid_request_error");
       break;
     case Protocol::ollama:
       reply.protocol = Protocol::ollama;
@@ -433,7 +432,8 @@ Protocol protocol_for(const http::HttpRequest& request) {
   const std::string_view path = request.path;
   if (path == "/v1/messages" || path.starts_with("/v1/messages/")) return Protocol::anthropic;
   if (path.starts_with("/openai/") || path == "/openai") return Protocol::azure;
-  if (path.starts_with("/v1/") || path == "/v1") return anthropic_style(request) ? Protocol::anthropic : Protocol::openai;
+  if (path.starts_with("/v1/") || path == "/v1")
+    return anthropic_style(request) ? Protocol::anthropic : Protocol::openai;
   return Protocol::ollama;
 }
 
@@ -491,9 +491,9 @@ Reply fault_reply(Protocol protocol, int status, const Context& context) {
   switch (protocol) {
     case Protocol::anthropic:
       if (status == 429) {
-        reply = anthropic_error(429, "rate_limit_error",
-                                "Number of requests has exceeded your rate limit (simulated fault). Please try again later.",
-                                context);
+        reply = anthropic_error(
+            429, "rate_limit_error",
+            "Number of requests has exceeded your rate limit (simulated fault). Please try again later.", context);
       } else if (status == 503) {
         reply = anthropic_error(503, "overloaded_error", "Overloaded", context);
       } else {
@@ -502,17 +502,17 @@ Reply fault_reply(Protocol protocol, int status, const Context& context) {
       break;
     case Protocol::openai:
       if (status == 429) {
-        reply = openai_error(protocol, 429,
-                             "Rate limit reached for requests (simulated fault). Please try again in 1s.", "requests",
-                             "", "rate_limit_exceeded");
+        reply =
+            openai_error(protocol, 429, "Rate limit reached for requests (simulated fault). Please try again in 1s.",
+                         "requests", "", "rate_limit_exceeded");
         reply.headers.push_back({"x-ratelimit-remaining-requests", "0"});
         reply.headers.push_back({"x-ratelimit-reset-requests", "1s"});
       } else if (status == 503) {
         reply = openai_error(protocol, 503, "The server is overloaded or not ready yet.", "server_error");
       } else {
-        reply = openai_error(protocol, status,
-                             "The server had an error while processing your request. Sorry about that!",
-                             "server_error");
+        reply =
+            openai_error(protocol, status, "The server had an error while processing your request. Sorry about that!",
+                         "server_error");
       }
       break;
     case Protocol::azure:

@@ -40,7 +40,7 @@ struct Reply {
   std::string body;  // when !streaming
   bool streaming = false;
   StreamFormat format = StreamFormat::sse;
-  std::vector<Frame> frames;      // when streaming
+  std::vector<Frame> frames;       // when streaming
   std::int64_t output_tokens = 0;  // generated tokens: paces a non-streamed answer
 };
 
@@ -83,11 +83,11 @@ void append_float_array(std::string& out, const std::vector<float>& values);
 
 // The conversation as the answer generator sees it, whatever the protocol.
 struct Conversation {
-  std::string echo_text;          // text of the last user turn (or tool result)
-  bool user_text_last = false;    // the last turn is a plain user message (a tool call may answer it)
-  std::size_t text_bytes = 0;     // bytes of all system and message text
+  std::string echo_text;        // text of the last user turn (or tool result)
+  bool user_text_last = false;  // the last turn is a plain user message (a tool call may answer it)
+  std::size_t text_bytes = 0;   // bytes of all system and message text
   std::vector<std::string> tool_names;
-  bool tools_allowed = true;      // false when tool_choice forbids calling tools
+  bool tools_allowed = true;  // false when tool_choice forbids calling tools
   std::vector<std::string> stop_sequences;
   std::optional<std::int64_t> max_tokens;
 };
@@ -96,11 +96,11 @@ enum class StopReason { end_turn, max_tokens, stop_sequence, tool_use };
 
 struct Answer {
   bool tool_call = false;
-  std::string tool_name;           // when tool_call; arguments are always {}
-  std::string text;                // when !tool_call: the (possibly cut) answer
-  std::vector<std::string> pieces; // text split for streaming
+  std::string tool_name;            // when tool_call; arguments are always {}
+  std::string text;                 // when !tool_call: the (possibly cut) answer
+  std::vector<std::string> pieces;  // text split for streaming
   StopReason stop = StopReason::end_turn;
-  std::string stop_sequence;       // when stop == stop_sequence
+  std::string stop_sequence;  // when stop == stop_sequence
   std::int64_t input_tokens = 0;
   std::int64_t output_tokens = 0;
 };

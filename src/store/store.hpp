@@ -27,7 +27,7 @@ struct TeamPatch {
 };
 
 struct ApiKeyRecord {
-  std::string id;           // public identifier, e.g. "4f9c0a1b2c3d4e5f"
+  std::string id;  // public identifier, e.g. "4f9c0a1b2c3d4e5f"
   std::string team;
   std::string prefix;       // what people see in listings, e.g. "aeg_4f9c0a1b2c3d4e5f_Xy3q"
   std::string secret_hash;  // hex SHA-256 of the whole key; the key itself is never stored

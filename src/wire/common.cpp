@@ -44,25 +44,32 @@ Error classify_upstream_failure(const UpstreamFailure& f, std::optional<std::str
     case 413:
     case 422: {
       std::string said = provider_said(f);
-      if (said.empty()) return make_error(ErrorCode::invalid_request, "provider rejected the request (HTTP " + std::to_string(status) + ")");
+      if (said.empty())
+        return make_error(ErrorCode::invalid_request,
+                          "provider rejected the request (HTTP " + std::to_string(status) + ")");
       return make_error(ErrorCode::invalid_request, "provider rejected the request: " + said);
     }
     case 401:
     case 403: return make_error(ErrorCode::upstream_error, "provider rejected the credentials");
-    case 402: return make_error(ErrorCode::upstream_error, "provider rejected the request for billing reasons (HTTP 402)");
+    case 402:
+      return make_error(ErrorCode::upstream_error, "provider rejected the request for billing reasons (HTTP 402)");
     case 408:
-    case 504: return make_error(ErrorCode::upstream_timeout, "provider timed out (HTTP " + std::to_string(status) + ")");
+    case 504:
+      return make_error(ErrorCode::upstream_timeout, "provider timed out (HTTP " + std::to_string(status) + ")");
     case 429: return with_retry(make_error(ErrorCode::rate_limited, "provider rate limit exceeded"));
     case 500: return make_error(ErrorCode::upstream_error, "provider internal error (HTTP 500)");
     case 502:
-    case 503: return with_retry(make_error(ErrorCode::unavailable, "provider unavailable (HTTP " + std::to_string(status) + ")"));
+    case 503:
+      return with_retry(
+          make_error(ErrorCode::unavailable, "provider unavailable (HTTP " + std::to_string(status) + ")"));
     default: break;
   }
   if (status >= 500 && status < 600) {
     return make_error(ErrorCode::upstream_error, "provider error (HTTP " + std::to_string(status) + ")");
   }
   if (status > 0) return make_error(ErrorCode::upstream_error, "provider returned HTTP " + std::to_string(status));
-  return make_error(ErrorCode::upstream_error, f.type.empty() ? "provider error" : "provider error: " + truncate_utf8(f.type, 60));
+  return make_error(ErrorCode::upstream_error,
+                    f.type.empty() ? "provider error" : "provider error: " + truncate_utf8(f.type, 60));
 }
 
 int parse_retry_after(std::optional<std::string_view> header) noexcept {
@@ -247,8 +254,7 @@ std::optional<std::int64_t> opt_integer(const Context& ctx, const json::object& 
   fail_field(ctx, child(path, key), "must be an integer");
 }
 
-const json::object& req_object(const Context& ctx, const json::object& o, std::string_view key,
-                               std::string_view path) {
+const json::object& req_object(const Context& ctx, const json::object& o, std::string_view key, std::string_view path) {
   const json::object* v = opt_object(ctx, o, key, path);
   if (v == nullptr) fail_field(ctx, child(path, key), "is required");
   return *v;

@@ -91,8 +91,9 @@ json::value canonical_tool_choice(const Context& ctx, const json::value& v) {
 
 bool is_known_request_field(std::string_view key) {
   static constexpr std::string_view known[] = {
-      "model", "messages", "max_tokens", "max_completion_tokens", "temperature",    "top_p", "stop",
-      "tools", "tool_choice", "parallel_tool_calls", "stream", "stream_options", "n"};
+      "model",  "messages",       "max_tokens", "max_completion_tokens", "temperature",
+      "top_p",  "stop",           "tools",      "tool_choice",           "parallel_tool_calls",
+      "stream", "stream_options", "n"};
   return std::find(std::begin(known), std::end(known), key) != std::end(known);
 }
 
@@ -120,7 +121,8 @@ UpstreamFailure failure_from(const json::value& body) {
     f.type = std::string(string_or_empty(e, "type"));
     if (const json::value* code = e->if_contains("code")) {
       if (code->is_string()) f.code = std::string(code->get_string());
-      if (code->is_int64() && code->get_int64() >= 100 && code->get_int64() < 600) f.status = static_cast<int>(code->get_int64());
+      if (code->is_int64() && code->get_int64() >= 100 && code->get_int64() < 600)
+        f.status = static_cast<int>(code->get_int64());
     }
   }
   return f;
@@ -160,7 +162,8 @@ json::array tool_calls_array(const std::vector<ToolCall>& calls) {
     out.push_back(json::object{
         {"id", tc.id},
         {"type", "function"},
-        {"function", json::object{{"name", tc.name}, {"arguments", tc.arguments_json.empty() ? "{}" : tc.arguments_json}}}});
+        {"function",
+         json::object{{"name", tc.name}, {"arguments", tc.arguments_json.empty() ? "{}" : tc.arguments_json}}}});
   }
   return out;
 }
@@ -243,7 +246,8 @@ Result<ChatRequest> parse_chat_request(const json::value& body, const RequestLim
       for (std::size_t i = 0; i < tools->size(); ++i) {
         const std::string p = element("tools", i);
         const auto& t = as_object(ctx, (*tools)[i], p);
-        if (req_string(ctx, t, "type", p) != "function") fail_field(ctx, child(p, "type"), "only function tools are supported");
+        if (req_string(ctx, t, "type", p) != "function")
+          fail_field(ctx, child(p, "type"), "only function tools are supported");
         const auto& fn = req_object(ctx, t, "function", p);
         const std::string fp = child(p, "function");
         ToolDefinition def;
@@ -300,7 +304,8 @@ json::object write_chat_request(const ChatRequest& request, const std::string& m
     }
   }
   body["messages"] = std::move(messages);
-  if (request.max_tokens) body[options.use_max_completion_tokens ? "max_completion_tokens" : "max_tokens"] = *request.max_tokens;
+  if (request.max_tokens)
+    body[options.use_max_completion_tokens ? "max_completion_tokens" : "max_tokens"] = *request.max_tokens;
   if (request.temperature) body["temperature"] = *request.temperature;
   if (request.top_p) body["top_p"] = *request.top_p;
   if (!request.stop.empty()) {
@@ -313,8 +318,9 @@ json::object write_chat_request(const ChatRequest& request, const std::string& m
     for (const auto& t : request.tools) {
       json::object fn{{"name", t.name}};
       if (!t.description.empty()) fn["description"] = t.description;
-      fn["parameters"] = t.input_schema.is_object() ? t.input_schema
-                                                    : json::value(json::object{{"type", "object"}, {"properties", json::object{}}});
+      fn["parameters"] = t.input_schema.is_object()
+                             ? t.input_schema
+                             : json::value(json::object{{"type", "object"}, {"properties", json::object{}}});
       tools.push_back(json::object{{"type", "function"}, {"function", std::move(fn)}});
     }
     body["tools"] = std::move(tools);
@@ -324,7 +330,8 @@ json::object write_chat_request(const ChatRequest& request, const std::string& m
       if (type == "none" || type == "auto") body["tool_choice"] = type;
       if (type == "any") body["tool_choice"] = "required";
       if (type == "tool") {
-        body["tool_choice"] = json::object{{"type", "function"}, {"function", json::object{{"name", string_or_empty(&tc, "name")}}}};
+        body["tool_choice"] =
+            json::object{{"type", "function"}, {"function", json::object{{"name", string_or_empty(&tc, "name")}}}};
       }
       const json::value* disable = tc.if_contains("disable_parallel_tool_use");
       if (disable != nullptr && disable->is_bool() && disable->get_bool()) body["parallel_tool_calls"] = false;
@@ -372,7 +379,8 @@ Result<Completion> parse_chat_response(const json::value& body) {
     const auto& choice = as_object(ctx, choices[0], "choices[0]");
     const auto& msg = req_object(ctx, choice, "message", "choices[0]");
     const std::string mp = "choices[0].message";
-    if (const json::value* content = field(msg, "content")) c.text = content_text(ctx, *content, child(mp, "content"), true);
+    if (const json::value* content = field(msg, "content"))
+      c.text = content_text(ctx, *content, child(mp, "content"), true);
     if (c.text.empty()) c.text = std::string(opt_string(ctx, msg, "refusal", mp).value_or(""));
     if (const json::array* calls = opt_array(ctx, msg, "tool_calls", mp)) {
       for (std::size_t i = 0; i < calls->size(); ++i) {
@@ -427,7 +435,8 @@ Result<std::vector<StreamEvent>> StreamDecoder::feed(const http::SseParser::Even
     std::vector<StreamEvent> out;
     if (finished_) return out;
     std::string_view data = event.data;
-    while (!data.empty() && (data.front() == ' ' || data.front() == '\n' || data.front() == '\r')) data.remove_prefix(1);
+    while (!data.empty() && (data.front() == ' ' || data.front() == '\n' || data.front() == '\r'))
+      data.remove_prefix(1);
     while (!data.empty() && (data.back() == ' ' || data.back() == '\n' || data.back() == '\r')) data.remove_suffix(1);
     if (data.empty()) return out;
     if (data == "[DONE]") {
@@ -450,7 +459,8 @@ Result<std::vector<StreamEvent>> StreamDecoder::feed(const http::SseParser::Even
     const auto& o = as_object(ctx, v, "chunk");
     if (event.event == "error" || o.contains("error") || string_or_empty(&o, "object") == "error") {
       UpstreamFailure f = failure_from(v);
-      if (event.event == "error" && f.message.empty() && f.type.empty()) f.message = std::string(string_or_empty(&o, "message"));
+      if (event.event == "error" && f.message.empty() && f.type.empty())
+        f.message = std::string(string_or_empty(&o, "message"));
       f.status = status_for_stream_error(f);
       throw Failure{classify_upstream_failure(f, std::nullopt)};
     }
@@ -497,7 +507,8 @@ Result<std::vector<StreamEvent>> StreamDecoder::feed(const http::SseParser::Even
             const json::object* fn = opt_object(ctx, call, "function", tp);
             std::string args;
             if (fn != nullptr) {
-              if (const json::value* a = field(*fn, "arguments")) args = a->is_string() ? std::string(a->get_string()) : to_json(*a);
+              if (const json::value* a = field(*fn, "arguments"))
+                args = a->is_string() ? std::string(a->get_string()) : to_json(*a);
             }
             if (slot >= tool_started_.size()) tool_started_.resize(slot + 1, false);
             if (!tool_started_[slot]) {
@@ -505,7 +516,8 @@ Result<std::vector<StreamEvent>> StreamDecoder::feed(const http::SseParser::Even
               StreamEvent s;
               s.kind = StreamEvent::Kind::tool_call_start;
               s.index = slot;
-              s.tool_call.name = fn != nullptr ? std::string(opt_string(ctx, *fn, "name", child(tp, "function")).value_or("")) : "";
+              s.tool_call.name =
+                  fn != nullptr ? std::string(opt_string(ctx, *fn, "name", child(tp, "function")).value_or("")) : "";
               s.tool_call.id = std::string(opt_string(ctx, call, "id", tp).value_or(""));
               if (s.tool_call.id.empty()) s.tool_call.id = synthesize_tool_call_id(s.tool_call.name, "", slot);
               out.push_back(std::move(s));
@@ -601,10 +613,10 @@ std::string StreamEncoder::encode(const StreamEvent& e) {
 }
 
 json::object write_error(const Error& error) {
-  return json::object{{"error", json::object{{"message", error.message},
-                                             {"type", error_type(error.code)},
-                                             {"param", nullptr},
-                                             {"code", nullptr}}}};
+  return json::object{
+      {"error",
+       json::object{
+           {"message", error.message}, {"type", error_type(error.code)}, {"param", nullptr}, {"code", nullptr}}}};
 }
 
 std::string encode_error(const Error& error) { return sse_data(write_error(error)); }

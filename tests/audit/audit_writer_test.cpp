@@ -1,13 +1,12 @@
 #include "audit/audit_writer.hpp"
 
-#include <gtest/gtest.h>
-
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <gtest/gtest.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -45,9 +44,7 @@ class FakeAuditStore final : public AuditStore {
   }
   Result<std::vector<AuditRecord>> query_audit(const AuditQuery&) override { return std::vector<AuditRecord>{}; }
   Result<std::int64_t> count_pipeda_violations() override { return std::int64_t{0}; }
-  Result<std::vector<TeamSpend>> load_spend(const std::string&) override {
-    return std::vector<TeamSpend>{};
-  }
+  Result<std::vector<TeamSpend>> load_spend(const std::string&) override { return std::vector<TeamSpend>{}; }
 
   void fail_next(int n) {
     std::lock_guard lock(mu_);

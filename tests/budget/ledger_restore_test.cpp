@@ -1,4 +1,6 @@
 // Restoring committed spend after a restart, and booking spend without a reservation.
+#include "budget/ledger_restore.hpp"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -6,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "budget/ledger_restore.hpp"
 #include "budget/memory_ledger.hpp"
 #include "core/system_clock.hpp"
 

@@ -53,10 +53,10 @@ TEST(ClassifierEntities, CreditCards) {
   EXPECT_EQ(found("Order #4111111111111111 shipped"), one(entity::kCreditCard, "4111111111111111"));
   EXPECT_EQ(level_of("Order #4111111111111111 shipped"), Level::RESTRICTED);
 
-  EXPECT_TRUE(found("ref 4111111111111112").empty());        // Luhn fails
-  EXPECT_TRUE(found("ref 1234567812345670").empty());        // Luhn ok, no network
-  EXPECT_TRUE(found("sha a4111111111111111b").empty());      // glued to a word
-  EXPECT_TRUE(found("41111111111111111111 digits").empty()); // 20 digits
+  EXPECT_TRUE(found("ref 4111111111111112").empty());         // Luhn fails
+  EXPECT_TRUE(found("ref 1234567812345670").empty());         // Luhn ok, no network
+  EXPECT_TRUE(found("sha a4111111111111111b").empty());       // glued to a word
+  EXPECT_TRUE(found("41111111111111111111 digits").empty());  // 20 digits
 }
 
 TEST(ClassifierEntities, CardGroupingsAsWritten) {
@@ -71,11 +71,11 @@ TEST(ClassifierEntities, CardGroupingsAsWritten) {
             (Found{{"CREDIT_CARD", "4111 1111 1111 1111"}, {"CREDIT_CARD", "5555 5555 5555 4444"}}));
   EXPECT_EQ(found("pan 4111 1111 1111 1111 123"), one(entity::kCreditCard, "4111 1111 1111 1111"));
 
-  EXPECT_TRUE(found("4111 1111 1111 1112").empty());      // Luhn fails
-  EXPECT_TRUE(found("4111/1111/1111/1111").empty());      // a slash is not a card separator
+  EXPECT_TRUE(found("4111 1111 1111 1112").empty());  // Luhn fails
+  EXPECT_TRUE(found("4111/1111/1111/1111").empty());  // a slash is not a card separator
   EXPECT_TRUE(found("4111 1111 / 1111 1111").empty());
-  EXPECT_TRUE(found("4111 1111 x 1111 1111").empty());    // other characters between groups
-  EXPECT_TRUE(found("4111    1111 1111 1111").empty());   // four spaces: two numbers
+  EXPECT_TRUE(found("4111 1111 x 1111 1111").empty());            // other characters between groups
+  EXPECT_TRUE(found("4111    1111 1111 1111").empty());           // four spaces: two numbers
   EXPECT_TRUE(found("4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1").empty());  // single digits: a list
 }
 
@@ -87,10 +87,10 @@ TEST(ClassifierCards, TheMaestroReport) {
 }
 
 TEST(ClassifierCards, EveryPaymentNetwork) {
-  for (const std::string pan : {"2201945807302152" /* Mir */, "6071736819303645" /* RuPay */,
-                                "126212997220033" /* UATP */, "9792322453832363" /* Troy */,
-                                "501840562240" /* Maestro, 12 digits */, "5019154990951454" /* Dankort */,
-                                "6759475277204056084" /* Maestro, 19 digits */, "506099421247201987" /* Verve */}) {
+  for (const std::string pan :
+       {"2201945807302152" /* Mir */, "6071736819303645" /* RuPay */, "126212997220033" /* UATP */,
+        "9792322453832363" /* Troy */, "501840562240" /* Maestro, 12 digits */, "5019154990951454" /* Dankort */,
+        "6759475277204056084" /* Maestro, 19 digits */, "506099421247201987" /* Verve */}) {
     EXPECT_EQ(found("ref " + pan + " ok"), one(entity::kCreditCard, pan)) << pan;
   }
   EXPECT_TRUE(found("ref 1613589525481452 ok").empty());  // Luhn-valid, 16 digits starting with 1: no network
@@ -102,8 +102,8 @@ TEST(ClassifierCards, APaymentWordMakesAnyPrefixACard) {
   for (const std::string text :
        {"card number 7656907029313754", "numéro de carte: 7656907029313754", "tarjeta 7656907029313754",
         "PAN=7656907029313754", "CC# 7656907029313754", "débit 7656 9070 2931 3754", "7656907029313754 (visa)"}) {
-    EXPECT_EQ(found(text), one(entity::kCreditCard, text.find("7656 ") != std::string::npos ? "7656 9070 2931 3754"
-                                                                                                : "7656907029313754"))
+    EXPECT_EQ(found(text), one(entity::kCreditCard,
+                               text.find("7656 ") != std::string::npos ? "7656 9070 2931 3754" : "7656907029313754"))
         << text;
   }
   EXPECT_EQ(default_classifier().classify("card number 7656907029313754").findings.at(0).rule, "card.context");
@@ -144,15 +144,15 @@ TEST(ClassifierEntities, CanadianSin) {
   EXPECT_EQ(found("NAS : 046-454-286"), one(entity::kCaSin, "046-454-286"));
   EXPECT_EQ(found("numéro d'assurance sociale 046454286"), one(entity::kCaSin, "046454286"));
 
-  EXPECT_TRUE(found("ref 046 454 286").empty());         // starts with 0: needs context
-  EXPECT_TRUE(found("order 123456782").empty());         // plain: needs context
-  EXPECT_TRUE(found("SIN 123 456 789").empty());         // Luhn fails
-  EXPECT_TRUE(found("SIN 123-456 782").empty());         // mixed separators
-  EXPECT_TRUE(found("total $123 456 782").empty());      // grouped amount
+  EXPECT_TRUE(found("ref 046 454 286").empty());     // starts with 0: needs context
+  EXPECT_TRUE(found("order 123456782").empty());     // plain: needs context
+  EXPECT_TRUE(found("SIN 123 456 789").empty());     // Luhn fails
+  EXPECT_TRUE(found("SIN 123-456 782").empty());     // mixed separators
+  EXPECT_TRUE(found("total $123 456 782").empty());  // grouped amount
   EXPECT_TRUE(found("total 123 456 782 CAD").empty());
-  EXPECT_TRUE(found("1 123 456 782 units").empty());     // part of a longer grouped number
+  EXPECT_TRUE(found("1 123 456 782 units").empty());  // part of a longer grouped number
   EXPECT_TRUE(found("phone 123 456 782").empty());
-  EXPECT_TRUE(found("using 046454286").empty());         // "sin" inside a word is no context
+  EXPECT_TRUE(found("using 046454286").empty());                               // "sin" inside a word is no context
   EXPECT_EQ(found("call 416-555-0199"), one(entity::kPhone, "416-555-0199"));  // a phone is not a SIN
 }
 
@@ -217,26 +217,29 @@ TEST(ClassifierEntities, TokensAndKeys) {
       "fQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
   EXPECT_EQ(found("token " + jwt + " end"), one(entity::kJwt, jwt));
   EXPECT_EQ(found("Authorization: Bearer " + jwt), one(entity::kJwt, jwt));  // JWT is the more specific type
-  EXPECT_EQ(found("Authorization: Bearer Xq7Lm2Rt9Vb4Nw8Kz1Pc6Hd3Fg5"), one(entity::kBearerToken, "Xq7Lm2Rt9Vb4Nw8Kz1Pc6Hd3Fg5"));
+  EXPECT_EQ(found("Authorization: Bearer Xq7Lm2Rt9Vb4Nw8Kz1Pc6Hd3Fg5"),
+            one(entity::kBearerToken, "Xq7Lm2Rt9Vb4Nw8Kz1Pc6Hd3Fg5"));
   const std::string pem =
       "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAxq7Lm2Rt9Vb4Nw8Kz1Pc6Hd3Fg5Js0\nTy2Ue7Io4Ap9Sl1Mn6Bv3\n"
       "-----END RSA PRIVATE KEY-----";
   EXPECT_EQ(found("key:\n" + pem + "\nthanks"), one(entity::kPrivateKey, pem));
   EXPECT_EQ(found("api_key=Xq7Lm2Rt9Vb4Nw8Kz1Pc6Hd3"), one(entity::kApiKey, "Xq7Lm2Rt9Vb4Nw8Kz1Pc6Hd3"));
-  EXPECT_EQ(found("{\"client_secret\": \"Xq7Lm2Rt9Vb4Nw8Kz1Pc6Hd3\"}"), one(entity::kApiKey, "Xq7Lm2Rt9Vb4Nw8Kz1Pc6Hd3"));
+  EXPECT_EQ(found("{\"client_secret\": \"Xq7Lm2Rt9Vb4Nw8Kz1Pc6Hd3\"}"),
+            one(entity::kApiKey, "Xq7Lm2Rt9Vb4Nw8Kz1Pc6Hd3"));
   EXPECT_EQ(found("password=hunter22"), one(entity::kApiKey, "hunter22"));
   EXPECT_EQ(found("postgres://app:s3cretPw9@db/x"), one(entity::kApiKey, "s3cretPw9"));
 }
 
 TEST(ClassifierEntities, SecretLookalikesAreNotSecrets) {
-  for (const std::string text : {
-           "OPENAI_API_KEY=sk-...", "sk-xxxxxxxxxxxxxxxxxxxxxxxx", "api_key=<your-key>", "api_key=${API_KEY}",
-           "api_key=YOUR_API_KEY", "AKIAIOSFODNN7EXAMPLE", "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-           "pk_live_Xq7Lm2Rt9Vb4Nw8Kz1Pc6Hd3", "pk_test_Xq7Lm2Rt9Vb4Nw8Kz1Pc6Hd3", "id 550e8400-e29b-41d4-a716-446655440000",
-           "commit e83c5163316f89bfbde7d9ab23ca2e25604af290", "md5 d41d8cd98f00b204e9800998ecf8427e",
-           "sha256 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "Bearer of bad news",
-           "password: required", "token = os.environ['TOKEN']", "max_tokens: 4096",
-           "-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----", "Authorization: Bearer <token>"}) {
+  for (const std::string text :
+       {"OPENAI_API_KEY=sk-...", "sk-xxxxxxxxxxxxxxxxxxxxxxxx", "api_key=<your-key>", "api_key=${API_KEY}",
+        "api_key=YOUR_API_KEY", "AKIAIOSFODNN7EXAMPLE",
+        "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "pk_live_Xq7Lm2Rt9Vb4Nw8Kz1Pc6Hd3",
+        "pk_test_Xq7Lm2Rt9Vb4Nw8Kz1Pc6Hd3", "id 550e8400-e29b-41d4-a716-446655440000",
+        "commit e83c5163316f89bfbde7d9ab23ca2e25604af290", "md5 d41d8cd98f00b204e9800998ecf8427e",
+        "sha256 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "Bearer of bad news",
+        "password: required", "token = os.environ['TOKEN']", "max_tokens: 4096",
+        "-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----", "Authorization: Bearer <token>"}) {
     EXPECT_TRUE(found(text).empty()) << text;
   }
 }
@@ -254,7 +257,7 @@ TEST(ClassifierEntities, PersonalInformation) {
   EXPECT_EQ(found("Ottawa K1A 0B1"), one(entity::kCaPostalCode, "K1A 0B1"));
   EXPECT_EQ(level_of("mail jane@example.com"), Level::INTERNAL);
 
-  EXPECT_TRUE(found("order 4165550199").empty());        // a bare 10-digit run needs a phone word
+  EXPECT_TRUE(found("order 4165550199").empty());  // a bare 10-digit run needs a phone word
   EXPECT_TRUE(found("SSN 666-12-3456").empty());
   EXPECT_TRUE(found("v1.2.3.4 and 256.1.1.1").empty());
   EXPECT_TRUE(found("at 12:30:45, std::string").empty());
@@ -309,10 +312,10 @@ TEST(ClassifierEntities, SinSeparatorsAndFieldNames) {
   EXPECT_EQ(found(csv), one(entity::kCaSin, "046454286"));
   EXPECT_EQ(found("| Employee | SIN |\n|---|---|\n| E-7 | 046/454/286 |"), one(entity::kCaSin, "046/454/286"));
 
-  EXPECT_TRUE(found("ref 130/692/544").empty());          // a slash needs a SIN word
-  EXPECT_TRUE(found("sin=130/692/545").empty());          // Luhn fails
-  EXPECT_TRUE(found("ratio 1/130/692/544").empty());      // part of a longer slashed value
-  EXPECT_TRUE(found("scores\n130\t692\t544").empty());    // tabs without a SIN word
+  EXPECT_TRUE(found("ref 130/692/544").empty());                         // a slash needs a SIN word
+  EXPECT_TRUE(found("sin=130/692/545").empty());                         // Luhn fails
+  EXPECT_TRUE(found("ratio 1/130/692/544").empty());                     // part of a longer slashed value
+  EXPECT_TRUE(found("scores\n130\t692\t544").empty());                   // tabs without a SIN word
   EXPECT_TRUE(found("employee,dept,badge\nE-9,ops,046454286").empty());  // another column
 }
 
@@ -359,7 +362,7 @@ TEST(ClassifierSecrets, BroaderCredentials) {
   key("Authorization: Basic YWxpY2U6eD4+P1RvazNuIQ==", "YWxpY2U6eD4+P1RvazNuIQ==");  // alice:x>>?Tok3n!
   key("Authorization: Basic YWxpY2U6eD4+P1RvazNuIQ", "YWxpY2U6eD4+P1RvazNuIQ");
   key("Authorization: Basic YWxpY2U6eD4-P1RvazNuIQ", "YWxpY2U6eD4-P1RvazNuIQ");
-  key("Authorization: Basic Ym9iOkh1bnRlcjI_Pw==", "Ym9iOkh1bnRlcjI_Pw==");  // bob:Hunter2??
+  key("Authorization: Basic Ym9iOkh1bnRlcjI_Pw==", "Ym9iOkh1bnRlcjI_Pw==");     // bob:Hunter2??
   EXPECT_TRUE(found("Authorization: Basic YWxpY2U6eD4+P1Rva~NuIQ==").empty());  // '~' is no base64 letter
   key("curl -H 'Authorization: Token " + body.substr(0, 32) + "'", body.substr(0, 32));
   key("authorization=" + body.substr(0, 40), body.substr(0, 40));
@@ -367,7 +370,8 @@ TEST(ClassifierSecrets, BroaderCredentials) {
       "https://hooks.slack.com/services/T0A1B2C3D/B0E1F2G3H/" + body.substr(0, 24));
   key("post to https://contoso.webhook.office.com/webhookb2/" + body.substr(0, 30) + " now",
       "https://contoso.webhook.office.com/webhookb2/" + body.substr(0, 30));
-  key("https://discord.com/api/webhooks/1098765432109876543/" + body, "https://discord.com/api/webhooks/1098765432109876543/" + body);
+  key("https://discord.com/api/webhooks/1098765432109876543/" + body,
+      "https://discord.com/api/webhooks/1098765432109876543/" + body);
   key("ANTHROPIC_ADMIN_KEY=sk-ant-admin01-" + body, "sk-ant-admin01-" + body);
   key("HF_TOKEN=hf_" + body.substr(0, 34), "hf_" + body.substr(0, 34));
   key("glpat-" + body.substr(0, 20), "glpat-" + body.substr(0, 20));
@@ -385,12 +389,13 @@ TEST(ClassifierSecrets, BroaderCredentials) {
   const std::string jwt2 = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ1LTQ4MjEzIiwiYWRtaW4iOnRydWV9";
   EXPECT_EQ(found("token " + jwt2 + " end"), one(entity::kJwt, jwt2));
 
-  for (const std::string text : {
-           "Authorization: Basic <base64>", "Authorization: Basic dXNlcg==" /* "user": no password */,
-           "Authorization: Token <your-token>", "a basic understanding of tokens", "hf_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-           "https://hooks.slack.com/services/XXX/YYY/ZZZ", "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXXXXXX",
-           "sk-ant-admin01-...", "glpat-xxxxxxxxxxxxxxxxxxxx", "npm_YOUR_TOKEN_HERE", "SG.xxxxxxxxxxxxxxxxxxxxxx.yyyy",
-           "eyJhbGciOiJIUzI1NiJ9 alone", "postgres://user:password@localhost/db"}) {
+  for (const std::string text :
+       {"Authorization: Basic <base64>", "Authorization: Basic dXNlcg==" /* "user": no password */,
+        "Authorization: Token <your-token>", "a basic understanding of tokens", "hf_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "https://hooks.slack.com/services/XXX/YYY/ZZZ",
+        "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXXXXXX", "sk-ant-admin01-...",
+        "glpat-xxxxxxxxxxxxxxxxxxxx", "npm_YOUR_TOKEN_HERE", "SG.xxxxxxxxxxxxxxxxxxxxxx.yyyy",
+        "eyJhbGciOiJIUzI1NiJ9 alone", "postgres://user:password@localhost/db"}) {
     EXPECT_TRUE(found(text).empty()) << text;
   }
 }
@@ -414,9 +419,10 @@ TEST(ClassifierNormalization, DecimalDigitsOfEveryScript) {
   EXPECT_EQ(found("SIN " + in_script(0x966, "046 454 286")), one(entity::kCaSin, in_script(0x966, "046 454 286")));
 }
 
-
 TEST(ClassifierNormalization, FullWidthDigitsMapToOriginalOffsets) {
-  const std::string text = "card \xef\xbc\x94\xef\xbc\x91\xef\xbc\x91\xef\xbc\x91" "111111111111 ok";  // ４１１１ + 12 ASCII
+  const std::string text =
+      "card \xef\xbc\x94\xef\xbc\x91\xef\xbc\x91\xef\xbc\x91"
+      "111111111111 ok";  // ４１１１ + 12 ASCII
   const auto r = default_classifier().classify(text);
   ASSERT_EQ(r.findings.size(), 1u);
   EXPECT_EQ(r.findings[0].entity_type, entity::kCreditCard);
@@ -435,7 +441,11 @@ TEST(ClassifierNormalization, ZeroWidthInsideACardIsSeenThrough) {
 }
 
 TEST(ClassifierNormalization, SoftHyphenAndNbspInsideASin) {
-  const std::string text = "SIN\xc2\xa0" "046\xc2\xad" "454\xc2\xad" "286";
+  const std::string text =
+      "SIN\xc2\xa0"
+      "046\xc2\xad"
+      "454\xc2\xad"
+      "286";
   const auto r = default_classifier().classify(text);
   ASSERT_EQ(r.findings.size(), 1u);
   EXPECT_EQ(r.findings[0].entity_type, entity::kCaSin);
@@ -487,7 +497,7 @@ TEST(ClassifierMarking, PublicOnlyWhenMarkedAndNothingAboveIsFound) {
   EXPECT_EQ(level_of("[PUBLIC] and more on the line"), Level::INTERNAL);
   EXPECT_EQ(level_of("classification: internal"), Level::INTERNAL);
   EXPECT_TRUE(text_marked_public("\xef\xbb\xbf[PUBLIC]") == false);  // raw: the BOM is not blank...
-  EXPECT_EQ(level_of("\xef\xbb\xbf[PUBLIC]\nhi"), Level::PUBLIC);     // ...but classify() removes it first
+  EXPECT_EQ(level_of("\xef\xbb\xbf[PUBLIC]\nhi"), Level::PUBLIC);    // ...but classify() removes it first
 }
 
 TEST(ClassifierMarking, EmptyAndHugeInputs) {
@@ -547,20 +557,24 @@ TEST(ClassifierCustom, RecognizersJoinTheScan) {
   EXPECT_EQ(r.level, Level::RESTRICTED);
   EXPECT_EQ(c->classify("badge EMP-004211").level, Level::CONFIDENTIAL);
   // Custom patterns run on the normalised text too: full-width digits.
-  EXPECT_EQ(c->classify("EMP-\xef\xbc\x90\xef\xbc\x90\xef\xbc\x94\xef\xbc\x92\xef\xbc\x91\xef\xbc\x91").findings.size(), 1u);
+  EXPECT_EQ(c->classify("EMP-\xef\xbc\x90\xef\xbc\x90\xef\xbc\x94\xef\xbc\x92\xef\xbc\x91\xef\xbc\x91").findings.size(),
+            1u);
 }
 
 TEST(ClassifierCustom, ValidatorsAndContextWords) {
   config::ClassificationConfig cfg;
   cfg.custom_recognizers.push_back(recognizer("member", R"(\bM\d{8}\b)", "MEMBER_NO", Level::RESTRICTED, "luhn"));
-  cfg.custom_recognizers.push_back(recognizer("ref", R"(\b[A-Z]{2}\d{2}[A-Z0-9]{6,20}\b)", "BANK_REF", Level::RESTRICTED, "mod97"));
+  cfg.custom_recognizers.push_back(
+      recognizer("ref", R"(\b[A-Z]{2}\d{2}[A-Z0-9]{6,20}\b)", "BANK_REF", Level::RESTRICTED, "mod97"));
   cfg.custom_recognizers.push_back(
       recognizer("policy", R"(\b\d{7}\b)", "POLICY_NO", Level::CONFIDENTIAL, "", {"policy", "police"}));
   const auto c = make_classifier(cfg);
   EXPECT_EQ(found(*c, "M12345674"), one("MEMBER_NO", "M12345674"));  // 12345674 passes Luhn
   EXPECT_TRUE(found(*c, "M12345678").empty());
-  EXPECT_EQ(found(*c, "ref NL91ABNA0417164300"), (Found{{"IBAN_CODE", "NL91ABNA0417164300"}}));  // built-in wins the tie
-  EXPECT_EQ(found(*c, "ref GB20NWBK6016133192"), one("BANK_REF", "GB20NWBK6016133192"));  // mod-97 ok, not an IBAN length
+  EXPECT_EQ(found(*c, "ref NL91ABNA0417164300"),
+            (Found{{"IBAN_CODE", "NL91ABNA0417164300"}}));  // built-in wins the tie
+  EXPECT_EQ(found(*c, "ref GB20NWBK6016133192"),
+            one("BANK_REF", "GB20NWBK6016133192"));  // mod-97 ok, not an IBAN length
   EXPECT_TRUE(found(*c, "ref GB21NWBK6016133192").empty());
   EXPECT_EQ(found(*c, "Policy number 1234567"), one("POLICY_NO", "1234567"));
   EXPECT_EQ(found(*c, "1234567 (police)"), one("POLICY_NO", "1234567"));
@@ -620,7 +634,8 @@ TEST(ClassifierThreads, ClassifyFromFourThreads) {
         const auto r = c->classify(texts[k]);
         bool same = r.level == expected[k].level && r.findings.size() == expected[k].findings.size();
         for (std::size_t j = 0; same && j < r.findings.size(); ++j) {
-          same = r.findings[j].start == expected[k].findings[j].start && r.findings[j].end == expected[k].findings[j].end &&
+          same = r.findings[j].start == expected[k].findings[j].start &&
+                 r.findings[j].end == expected[k].findings[j].end &&
                  r.findings[j].entity_type == expected[k].findings[j].entity_type;
         }
         if (!same) ++mismatches;

@@ -3,7 +3,6 @@
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <filesystem>

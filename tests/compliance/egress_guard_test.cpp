@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "classify/classifier.hpp"
-#include "core/classification.hpp"
 #include "compliance/classifier_egress_guard.hpp"
+#include "core/classification.hpp"
 #include "support/keyword_egress_detector.hpp"
 #include "telemetry/metrics.hpp"
 
@@ -241,7 +241,9 @@ TEST_F(EgressGuardTest, JsonEscapedSinIsStillBlocked) {
       g.check("openai", Locality::cloud, "203.0.113.10", chat_body(R"(line one\nmy SIN is 046 454 286)")).ok());
 }
 
-std::string veto_series(std::string_view rule) { return "aegis_egress_vetoes_total{rule=\"" + std::string(rule) + "\"}"; }
+std::string veto_series(std::string_view rule) {
+  return "aegis_egress_vetoes_total{rule=\"" + std::string(rule) + "\"}";
+}
 
 TEST_F(EgressGuardTest, DetectorVetoesWhatTheClassifierLetsThroughAndNamesItsRule) {
   test_support::KeywordEgressDetector detector("ZQ6759", "pan.luhn");

@@ -1,5 +1,4 @@
 #include "config/loader.hpp"
-#include "support/config_issues.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -9,6 +8,8 @@
 #include <fstream>
 #include <map>
 #include <string>
+
+#include "support/config_issues.hpp"
 
 namespace aegis::config {
 namespace {
@@ -32,7 +33,9 @@ const char* no_env(const char*) { return nullptr; }
 std::vector<ConfigIssue> issues_of(const std::string& yaml, EnvLookup env = &fake_env) {
   return test_support::config_issues(yaml, env);
 }
-std::string one_issue(const std::string& yaml, EnvLookup env = &fake_env) { return test_support::one_config_issue(yaml, env); }
+std::string one_issue(const std::string& yaml, EnvLookup env = &fake_env) {
+  return test_support::one_config_issue(yaml, env);
+}
 
 // A provider block that is valid on its own, to build bigger documents from.
 std::string provider(const std::string& name, const std::string& type = "sim") {
@@ -185,8 +188,8 @@ TEST(ConfigLoader, MetricsTokenAndListener) {
   const Config none = parse_config("server:\n  listen: \"0.0.0.0:9000\"\n", "t.yaml", &no_env);
   EXPECT_TRUE(none.server.metrics_token.empty());
   EXPECT_FALSE(none.server.metrics_listen.has_value());
-  const Config c = parse_config(
-      "server:\n  metrics_token: \"${THREADS}-token\"\n  metrics_listen: \"10.0.0.5:9464\"\n", "t.yaml", &fake_env);
+  const Config c = parse_config("server:\n  metrics_token: \"${THREADS}-token\"\n  metrics_listen: \"10.0.0.5:9464\"\n",
+                                "t.yaml", &fake_env);
   EXPECT_EQ(c.server.metrics_token, "12-token");
   ASSERT_TRUE(c.server.metrics_listen.has_value());
   EXPECT_EQ(c.server.metrics_listen->host, "10.0.0.5");
@@ -200,11 +203,11 @@ TEST(ConfigLoader, MetricsTokenAndListener) {
 // --------------------------------------------------------------------------- money
 
 TEST(ConfigMoney, AmountsAreParsedExactlyFromTheText) {
-  const Config c = parse_config(
-      "providers:\n" + provider("p") +
-          "    prices:\n      m1: {input_per_mtok_usd: 0.1, output_per_mtok_usd: 0.000001}\n"
-          "routing:\n  downgrade_opus_below_usd: 0.3\n  downgrade_sonnet_below_usd: \"0.29\"\n",
-      "t.yaml", &no_env);
+  const Config c =
+      parse_config("providers:\n" + provider("p") +
+                       "    prices:\n      m1: {input_per_mtok_usd: 0.1, output_per_mtok_usd: 0.000001}\n"
+                       "routing:\n  downgrade_opus_below_usd: 0.3\n  downgrade_sonnet_below_usd: \"0.29\"\n",
+                   "t.yaml", &no_env);
   EXPECT_EQ(c.providers[0].prices.at("m1").input_per_mtok.micros, 100'000);
   EXPECT_EQ(c.providers[0].prices.at("m1").output_per_mtok.micros, 1);
   EXPECT_EQ(c.routing.downgrade_opus_below.micros, 300'000);
@@ -231,7 +234,8 @@ TEST(ConfigErrors, YamlSyntaxErrorIsPositioned) {
 }
 
 TEST(ConfigErrors, UnknownKeySuggestsTheClosestKey) {
-  EXPECT_EQ(one_issue("server:\n  listn: \"127.0.0.1:1\"\n"), "t.yaml:2:3: server.listn: unknown key; did you mean \"listen\"?");
+  EXPECT_EQ(one_issue("server:\n  listn: \"127.0.0.1:1\"\n"),
+            "t.yaml:2:3: server.listn: unknown key; did you mean \"listen\"?");
   EXPECT_EQ(one_issue("providrs: []\n"), "t.yaml:1:1: providrs: unknown key; did you mean \"providers\"?");
   EXPECT_EQ(one_issue("\nlogging:\n  zzz: 1\n"),
             "t.yaml:3:3: logging.zzz: unknown key; expected one of: level, access_log");
@@ -456,7 +460,8 @@ TEST(ConfigEnv, UnsetVariableIsAnIssueAtTheScalar) {
             "t.yaml:2:16: storage.sqlite_path: environment variable AEGIS_DB_DIR is not set");
   EXPECT_EQ(one_issue("server:\n  listen: \"${NOPE\"\n"),
             "t.yaml:2:11: server.listen: unterminated \"${\"; expected ${NAME} (write $${ for a literal ${)");
-  EXPECT_THAT(one_issue("server:\n  listen: \"${1X}:80\"\n"), HasSubstr("t.yaml:2:11: server.listen: expected an environment variable name"));
+  EXPECT_THAT(one_issue("server:\n  listen: \"${1X}:80\"\n"),
+              HasSubstr("t.yaml:2:11: server.listen: expected an environment variable name"));
 }
 
 TEST(ConfigEnv, ValuesFromTheEnvironmentAreValidatedToo) {
@@ -502,7 +507,6 @@ TEST(ConfigIssueFormat, FormatsWithAndWithoutPosition) {
   EXPECT_EQ((ConfigIssue{"a.yaml", 4, 0, "m"}).to_string(), "a.yaml:4: m");
   EXPECT_EQ((ConfigIssue{"a.yaml", 0, 0, "m"}).to_string(), "a.yaml: m");
 }
-
 
 TEST(ConfigLoader, JobsSectionSetsQueueLeaseAndConcurrency) {
   const Config c = parse_config(

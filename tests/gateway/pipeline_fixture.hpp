@@ -7,10 +7,10 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
 
@@ -29,19 +29,18 @@
 #include "budget/memory_ledger.hpp"
 #include "budget/pricing.hpp"
 #include "classify/classifier.hpp"
+#include "compliance/classifier_egress_guard.hpp"
 #include "compliance/egress_detector.hpp"
 #include "core/system_clock.hpp"
 #include "gateway/gateway.hpp"
 #include "http/client.hpp"
 #include "providers/factory.hpp"
-#include "compliance/classifier_egress_guard.hpp"
 #include "resilience/provider_health.hpp"
 #include "routing/router.hpp"
 #include "sim/simulator.hpp"
 #include "support/keyword_egress_detector.hpp"
 
 namespace aegis::gateway::test {
-
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
@@ -209,12 +208,12 @@ class PipelineTest : public ::testing::Test {
   // The compliance layers in front of the cloud (docs/ARCHITECTURE.md), each
   // replaceable so that a test can remove one and show what the others do.
   struct Layers {
-    const classify::Classifier* classifier = nullptr;     // null: the real classifier
+    const classify::Classifier* classifier = nullptr;        // null: the real classifier
     const classify::Classifier* guard_classifier = nullptr;  // null: the same as the gateway's
-    const compliance::EgressDetector* detector = nullptr;  // null: the real digits-first detector
-    bool no_detector = false;                              // the guard without its independent detector
-    bool egress_guard = true;                              // false: providers send without any guard
-    bool leaky_router = false;                             // a router that routes RESTRICTED like INTERNAL
+    const compliance::EgressDetector* detector = nullptr;    // null: the real digits-first detector
+    bool no_detector = false;                                // the guard without its independent detector
+    bool egress_guard = true;                                // false: providers send without any guard
+    bool leaky_router = false;                               // a router that routes RESTRICTED like INTERNAL
     bool recheck_locality = true;
   };
 

@@ -557,7 +557,8 @@ class RuleDroppingClassifier final : public classify::Classifier {
   classify::Classification classify(std::string_view text, const classify::Marking& marking) const override {
     auto result = inner_.classify(text, marking);
     std::erase_if(result.findings, [this](const classify::Finding& f) {
-      return std::any_of(dropped_.begin(), dropped_.end(), [&f](const std::string& p) { return f.rule.starts_with(p); });
+      return std::any_of(dropped_.begin(), dropped_.end(),
+                         [&f](const std::string& p) { return f.rule.starts_with(p); });
     });
     result.level = Level::INTERNAL;
     for (const auto& f : result.findings) result.level = std::max(result.level, f.level);
@@ -568,8 +569,6 @@ class RuleDroppingClassifier final : public classify::Classifier {
   const classify::Classifier& inner_;
   std::vector<std::string> dropped_;
 };
-
-
 
 TEST_F(PipelineTest, AVetoedCloudSendRunsLocallyAsRestricted) {
   test_support::KeywordEgressDetector detector(std::string(kVetoWord), "pan.luhn");

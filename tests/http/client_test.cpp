@@ -2,6 +2,9 @@
 // hand-written raw servers (for faults the real server cannot produce), an
 // in-process TLS server with a certificate made by the openssl CLI at test
 // time, and a tiny CONNECT proxy.
+#include "http/client.hpp"
+
+#include <arpa/inet.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -17,8 +20,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <gtest/gtest.h>
-
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -31,7 +32,6 @@
 #include <thread>
 
 #include "config/config.hpp"
-#include "http/client.hpp"
 #include "http/server.hpp"
 
 namespace aegis::http {
@@ -96,7 +96,8 @@ class RawServer {
 };
 
 template <class Stream>
-asio::awaitable<bool> read_request(Stream& stream, beast::flat_buffer& buffer, bhttp::request<bhttp::string_body>* out = nullptr) {
+asio::awaitable<bool> read_request(Stream& stream, beast::flat_buffer& buffer,
+                                   bhttp::request<bhttp::string_body>* out = nullptr) {
   bhttp::request<bhttp::string_body> request;
   auto [ec, n] = co_await bhttp::async_read(stream, buffer, request, kNoThrow);
   if (ec) co_return false;
@@ -111,8 +112,9 @@ asio::awaitable<bool> write_text(Stream& stream, std::string_view text) {
 }
 
 std::string response_text(int status, std::string_view body, std::string_view extra_headers = "") {
-  return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: application/json\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\n" + std::string(extra_headers) + "\r\n" + std::string(body);
+  return "HTTP/1.1 " + std::to_string(status) +
+         " X\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
+         std::string(extra_headers) + "\r\n" + std::string(body);
 }
 
 asio::awaitable<void> pause(std::chrono::milliseconds d) {
@@ -239,8 +241,9 @@ TEST_F(HttpClientTest, SendReturnsJsonResponseAndSendsRequestFaithfully) {
     ++handled_;
     {
       std::lock_guard lock(mutex_);
-      seen_.push_back(request.method + " " + request.target + " " + std::string(request.header("x-api-key").value_or("")) +
-                      " " + std::string(request.header("host").value_or("")) + " " + request.body);
+      seen_.push_back(request.method + " " + request.target + " " +
+                      std::string(request.header("x-api-key").value_or("")) + " " +
+                      std::string(request.header("host").value_or("")) + " " + request.body);
     }
     HttpResponse response;
     response.set_header("Content-Type", "application/json");
@@ -259,8 +262,8 @@ TEST_F(HttpClientTest, SendReturnsJsonResponseAndSendsRequestFaithfully) {
   EXPECT_EQ(response->header("CONTENT-TYPE").value_or(""), "application/json");
   EXPECT_EQ(response->remote_ip, "127.0.0.1");
   ASSERT_EQ(seen_.size(), 1u);
-  EXPECT_EQ(seen_[0], "POST /v1/chat/completions?api-version=2024 k1 127.0.0.1:" + std::to_string(port) +
-                          R"( {"model":"m"})");
+  EXPECT_EQ(seen_[0],
+            "POST /v1/chat/completions?api-version=2024 k1 127.0.0.1:" + std::to_string(port) + R"( {"model":"m"})");
 }
 
 TEST_F(HttpClientTest, NonSuccessStatusIsAResponseNotAnError) {
@@ -790,11 +793,13 @@ const Certs& certs() {
     auto make = [&](const std::string& name, const std::string& cn, const std::string& san) {
       const std::string cert = (out.dir / (name + ".crt")).string();
       const std::string key = (out.dir / (name + ".key")).string();
-      const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=" + cn + " -addext subjectAltName=" +
-                              san + " -days 1 -keyout " + key + " -out " + cert + " >/dev/null 2>&1";
+      const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=" + cn +
+                              " -addext subjectAltName=" + san + " -days 1 -keyout " + key + " -out " + cert +
+                              " >/dev/null 2>&1";
       return std::system(cmd.c_str()) == 0 ? std::make_pair(cert, key) : std::make_pair(std::string(), std::string());
     };
-    std::tie(out.good_cert, out.good_key) = make("good", "localhost", "DNS:localhost,DNS:aegis-upstream.test,IP:127.0.0.1");
+    std::tie(out.good_cert, out.good_key) =
+        make("good", "localhost", "DNS:localhost,DNS:aegis-upstream.test,IP:127.0.0.1");
     std::tie(out.other_cert, out.other_key) = make("other", "other.example", "DNS:other.example");
     out.ok = !out.good_cert.empty() && !out.other_cert.empty();
     return out;
@@ -832,7 +837,8 @@ class TlsServer {
 
  private:
   struct State {
-    explicit State(asio::io_context& io) : strand(asio::make_strand(io)), acceptor(strand), ctx(ssl::context::tls_server) {}
+    explicit State(asio::io_context& io)
+        : strand(asio::make_strand(io)), acceptor(strand), ctx(ssl::context::tls_server) {}
     asio::strand<asio::io_context::executor_type> strand;
     tcp::acceptor acceptor;
     ssl::context ctx;
@@ -878,8 +884,8 @@ class HttpClientTlsTest : public HttpClientTest {
   }
   TlsServer& tls(bool other = false) {
     const auto& c = certs();
-    tls_servers_.push_back(std::make_unique<TlsServer>(io_, other ? c.other_cert : c.good_cert,
-                                                       other ? c.other_key : c.good_key));
+    tls_servers_.push_back(
+        std::make_unique<TlsServer>(io_, other ? c.other_cert : c.good_cert, other ? c.other_key : c.good_key));
     return *tls_servers_.back();
   }
   std::vector<std::unique_ptr<TlsServer>> tls_servers_;

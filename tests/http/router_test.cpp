@@ -1,3 +1,5 @@
+#include "http/router.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
@@ -5,7 +7,6 @@
 #include <gtest/gtest.h>
 
 #include "http/json_response.hpp"
-#include "http/router.hpp"
 
 namespace aegis::http {
 namespace {

@@ -130,8 +130,10 @@ TEST_F(ServerTest, ExpectContinueIsAnswered) {
   asio::io_context io;
   tcp::socket socket(io);
   socket.connect({asio::ip::make_address("127.0.0.1"), port_});
-  asio::write(socket, asio::buffer(std::string(
-                          "POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n")));
+  asio::write(
+      socket,
+      asio::buffer(std::string(
+          "POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n")));
   char buf[256];
   const std::size_t n = socket.read_some(asio::buffer(buf));
   EXPECT_EQ(std::string(buf, n).substr(0, 25), "HTTP/1.1 100 Continue\r\n\r\n");

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "audit/audit_writer.hpp"
 #include "budget/budget_service.hpp"
 #include "budget/memory_ledger.hpp"
 #include "classify/classifier.hpp"
@@ -34,7 +35,6 @@
 #include "store/db_executor.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "support/sqlite_files.hpp"
-#include "audit/audit_writer.hpp"
 
 namespace aegis::jobs {
 namespace {
@@ -131,8 +131,7 @@ class JobServiceTest : public ::testing::Test {
   // After the test has set config_.jobs.
   void start_service() {
     job_store_ = open_job_store(config_.storage, config_.jobs);
-    JobServiceDeps deps{config_.jobs, *job_store_, *gateway_, *budgets_,
-                        *store_,      team_db_,    *audit_,   metrics_, clock_};
+    JobServiceDeps deps{config_.jobs, *job_store_, *gateway_, *budgets_, *store_, team_db_, *audit_, metrics_, clock_};
     // Real time between renewals; the lease they write is measured on clock_.
     deps.lease_renewal = 5ms;
     service_ = std::make_unique<JobService>(deps, io_);

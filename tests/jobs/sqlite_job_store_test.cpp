@@ -14,9 +14,9 @@
 #include <thread>
 #include <vector>
 
-#include "support/sqlite_files.hpp"
 #include "store/sqlite/migrations.hpp"
 #include "store/sqlite/sqlite_store.hpp"
+#include "support/sqlite_files.hpp"
 
 namespace aegis::jobs {
 namespace {
@@ -26,7 +26,6 @@ using aegis::test_support::TempDir;
 
 constexpr std::int64_t T0 = 1'700'000'000'000;
 constexpr std::int64_t kLease = 60'000;
-
 
 std::int64_t scalar(const fs::path& db_path, const std::string& sql) {
   sqlite3* db = nullptr;
@@ -757,7 +756,7 @@ TEST_F(SqliteJobStoreTest, ExpireQueuedMovesOnlyOldQueuedJobs) {
   Job old_queued = submit(*store, make_job("alpha", T0));
   Job old_running = submit(*store, make_job("alpha", T0 + 1));
   ASSERT_EQ(store->claim("w", T0 + 2, kLease, 2)->size(), 2u);
-  ASSERT_TRUE(store->requeue_all_running(T0 + 3).ok());  // both queued again
+  ASSERT_TRUE(store->requeue_all_running(T0 + 3).ok());         // both queued again
   ASSERT_EQ(store->claim("w", T0 + 4, kLease, 1)->size(), 1u);  // old_queued runs again
   Job young = submit(*store, make_job("alpha", T0 + 1000));
 

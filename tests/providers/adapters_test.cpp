@@ -27,11 +27,11 @@
 #include <thread>
 #include <vector>
 
+#include "app/provider_types.hpp"
 #include "config/config.hpp"
 #include "core/chat.hpp"
 #include "core/result.hpp"
 #include "http/client.hpp"
-#include "app/provider_types.hpp"
 #include "providers/factory.hpp"
 #include "providers/provider.hpp"
 #include "sim/simulator.hpp"
@@ -148,7 +148,9 @@ json::object parse_object(const std::string& text) {
   return std::move(v.as_object());
 }
 
-bool contains(std::string_view haystack, std::string_view needle) { return haystack.find(needle) != std::string_view::npos; }
+bool contains(std::string_view haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string_view::npos;
+}
 
 std::uint16_t closed_port() {
   asio::io_context io;
@@ -186,7 +188,7 @@ class Pending {
 
 // ------------------------------------------------------------- the cases
 
-constexpr std::string_view kSystem = "You are terse.";                // 14 bytes
+constexpr std::string_view kSystem = "You are terse.";               // 14 bytes
 constexpr std::string_view kUserText = "hello PERSON_0 from Aegis";  // 25 bytes
 constexpr std::string_view kAnswer = "Echo: hello PERSON_0 from Aegis";
 constexpr std::int64_t kInputTokens = (14 + 25 + 3) / 4;  // the simulator's ceil(bytes / 4)
@@ -206,9 +208,9 @@ struct AdapterCase {
   std::string auth_value;
   std::size_t embed_dims = 0;
   WireProtocol protocol = WireProtocol::openai;
-  bool sse = true;               // SSE (accept: text/event-stream) or NDJSON
-  std::string id_prefix;         // completion id
-  std::string tool_id_prefix;    // tool-call id
+  bool sse = true;                                         // SSE (accept: text/event-stream) or NDJSON
+  std::string id_prefix;                                   // completion id
+  std::string tool_id_prefix;                              // tool-call id
   StopReason stop_sequence_reason = StopReason::end_turn;  // what a hit stop sequence reports
 };
 
@@ -287,7 +289,7 @@ std::vector<AdapterCase> adapter_cases() {
     c.embed_dims = 768;
     c.protocol = WireProtocol::ollama;
     c.sse = false;
-    c.id_prefix = "";  // Ollama answers carry no id
+    c.id_prefix = "";            // Ollama answers carry no id
     c.tool_id_prefix = "call_";  // synthesized
     cases.push_back(c);
   }
@@ -372,7 +374,8 @@ class ProviderAdapterTest : public ::testing::TestWithParam<AdapterCase> {
 
   // A provider on a client of its own (a fresh connection pool).
   LLMProvider& make_provider(const config::ProviderConfig& config) {
-    clients_.push_back(std::make_unique<RecordingClient>(http::make_http_client(io_.get_executor(), http::ClientOptions{})));
+    clients_.push_back(
+        std::make_unique<RecordingClient>(http::make_http_client(io_.get_executor(), http::ClientOptions{})));
     auto created = ProviderFactory::builtin().create(config, ProviderDeps{*clients_.back()});
     if (!created.ok()) {
       ADD_FAILURE() << created.error().message;
@@ -567,11 +570,13 @@ TEST_P(ProviderAdapterTest, PassthroughGoesOnlyToTheSameProtocol) {
   same.origin = c.protocol;
   ChatRequest other = basic_request(c.model);
   if (c.protocol == WireProtocol::anthropic) {
-    same.passthrough = json::object{{"metadata", json::object{{"user_id", "team-7"}}}, {"top_k", 5}, {"max_tokens", 9999}};
+    same.passthrough =
+        json::object{{"metadata", json::object{{"user_id", "team-7"}}}, {"top_k", 5}, {"max_tokens", 9999}};
     other.origin = WireProtocol::openai;
     other.passthrough = json::object{{"user", "team-7"}, {"seed", 7}};
   } else if (c.protocol == WireProtocol::ollama) {
-    same.passthrough = json::object{{"keep_alive", "5m"}, {"options", json::object{{"seed", 42}, {"num_predict", 9999}}}};
+    same.passthrough =
+        json::object{{"keep_alive", "5m"}, {"options", json::object{{"seed", 42}, {"num_predict", 9999}}}};
     other.origin = WireProtocol::openai;
     other.passthrough = json::object{{"keep_alive", "5m"}, {"user", "team-7"}, {"options", json::object{{"seed", 42}}}};
   } else {
@@ -861,10 +866,8 @@ struct FaultExpectation {
 // upstream_error, 503 -> unavailable (retry-after); a reset or a malformed
 // body is an upstream_error.
 const FaultExpectation kFaults[] = {
-    {"status_429", ErrorCode::rate_limited, 1, nullptr},
-    {"status_500", ErrorCode::upstream_error, 0, nullptr},
-    {"status_503", ErrorCode::unavailable, 1, nullptr},
-    {"reset", ErrorCode::upstream_error, 0, nullptr},
+    {"status_429", ErrorCode::rate_limited, 1, nullptr},    {"status_500", ErrorCode::upstream_error, 0, nullptr},
+    {"status_503", ErrorCode::unavailable, 1, nullptr},     {"reset", ErrorCode::upstream_error, 0, nullptr},
     {"garbage", ErrorCode::upstream_error, 0, "malformed"},
 };
 
@@ -1000,7 +1003,6 @@ TEST_P(ProviderAdapterTest, MaxConcurrencyRefusesTheSecondCall) {
   ASSERT_TRUE(after.ok()) << after.error().message;
 }
 
-
 TEST_P(ProviderAdapterTest, ToolResultRoundTripInTheProtocolsShape) {
   // user asks -> assistant called get_weather -> tool result: the answer quotes the result.
   const AdapterCase& c = GetParam();
@@ -1049,7 +1051,7 @@ TEST_P(ProviderAdapterTest, ToolResultRoundTripInTheProtocolsShape) {
     EXPECT_EQ(messages[3].at("content"), "18C and sunny");
     if (c.type == "ollama") {
       EXPECT_EQ(function.at("arguments"), (json::object{{"city", "Paris"}}));  // an object in Ollama
-      EXPECT_EQ(messages[3].at("tool_name"), "get_weather");  // Ollama links results by name
+      EXPECT_EQ(messages[3].at("tool_name"), "get_weather");                   // Ollama links results by name
     } else {
       EXPECT_EQ(messages[2].at("tool_calls").at(0).at("id"), json::value(tc.id));
       EXPECT_EQ(function.at("arguments"), R"({"city":"Paris"})");  // a JSON string in OpenAI

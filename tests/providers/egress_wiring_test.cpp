@@ -26,14 +26,14 @@
 
 #include "app/provider_types.hpp"
 #include "classify/classifier.hpp"
+#include "compliance/classifier_egress_guard.hpp"
+#include "compliance/egress_guard.hpp"
 #include "config/config.hpp"
 #include "core/chat.hpp"
 #include "core/result.hpp"
 #include "http/client.hpp"
 #include "providers/factory.hpp"
 #include "providers/provider.hpp"
-#include "compliance/classifier_egress_guard.hpp"
-#include "compliance/egress_guard.hpp"
 #include "sim/simulator.hpp"
 #include "telemetry/metrics.hpp"
 

@@ -1,5 +1,7 @@
 // Unit tests of the provider simulator's pure parts (src/sim/sim_core.hpp):
 // answers, pieces, usage, embeddings, fault plans and each protocol's shapes.
+#include "sim/simulator.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
@@ -9,7 +11,6 @@
 #include <cmath>
 
 #include "sim/sim_core.hpp"
-#include "sim/simulator.hpp"
 
 namespace aegis::sim::detail {
 namespace {
@@ -157,9 +158,10 @@ TEST(SimFaults, RejectsBadSettings) {
 
 TEST(SimAnthropic, NonStreamMessage) {
   auto reply = handle_provider_request(
-      post("/v1/messages",
-           R"({"model":"claude-x","max_tokens":100,"system":"be brief","messages":[{"role":"user","content":"hi PERSON_0"}]})",
-           kAnthropic),
+      post(
+          "/v1/messages",
+          R"({"model":"claude-x","max_tokens":100,"system":"be brief","messages":[{"role":"user","content":"hi PERSON_0"}]})",
+          kAnthropic),
       kContext);
   ASSERT_EQ(reply.status, 200) << reply.body;
   auto body = parse(reply.body);
@@ -173,16 +175,17 @@ TEST(SimAnthropic, NonStreamMessage) {
 
 TEST(SimAnthropic, StreamEventOrder) {
   auto reply = handle_provider_request(
-      post("/v1/messages",
-           R"({"model":"m","max_tokens":2,"stream":true,"messages":[{"role":"user","content":[{"type":"text","text":"a b c"}]}]})",
-           kAnthropic),
+      post(
+          "/v1/messages",
+          R"({"model":"m","max_tokens":2,"stream":true,"messages":[{"role":"user","content":[{"type":"text","text":"a b c"}]}]})",
+          kAnthropic),
       kContext);
   ASSERT_TRUE(reply.streaming);
   std::vector<std::string> events;
   for (const auto& f : reply.frames) events.push_back(f.event);
-  EXPECT_EQ(events, (std::vector<std::string>{"message_start", "content_block_start", "ping", "content_block_delta",
-                                              "content_block_delta", "content_block_stop", "message_delta",
-                                              "message_stop"}));
+  EXPECT_EQ(events,
+            (std::vector<std::string>{"message_start", "content_block_start", "ping", "content_block_delta",
+                                      "content_block_delta", "content_block_stop", "message_delta", "message_stop"}));
   auto data = sse_data(reply);
   EXPECT_EQ(data[6].at("delta").as_object().at("stop_reason"), "max_tokens");
   EXPECT_EQ(data[6].at("usage").as_object().at("output_tokens").as_int64(), 2);
@@ -190,7 +193,8 @@ TEST(SimAnthropic, StreamEventOrder) {
 }
 
 TEST(SimAnthropic, RejectsLikeTheRealApi) {
-  auto missing_key = handle_provider_request(post("/v1/messages", "{}", {{"anthropic-version", "2023-06-01"}}), kContext);
+  auto missing_key =
+      handle_provider_request(post("/v1/messages", "{}", {{"anthropic-version", "2023-06-01"}}), kContext);
   EXPECT_EQ(missing_key.status, 401);
   EXPECT_EQ(parse(missing_key.body).at("error").as_object().at("type"), "authentication_error");
   auto missing_version = handle_provider_request(post("/v1/messages", "{}", {{"x-api-key", "k"}}), kContext);
@@ -199,20 +203,23 @@ TEST(SimAnthropic, RejectsLikeTheRealApi) {
       post("/v1/messages", R"({"model":"m","messages":[{"role":"user","content":"x"}]})", kAnthropic), kContext);
   EXPECT_EQ(no_max.status, 400);
   EXPECT_EQ(parse(no_max.body).at("type"), "error");
-  EXPECT_NE(parse(no_max.body).at("error").as_object().at("message").as_string().find("max_tokens"), json::string::npos);
+  EXPECT_NE(parse(no_max.body).at("error").as_object().at("message").as_string().find("max_tokens"),
+            json::string::npos);
   auto malformed = handle_provider_request(post("/v1/messages", "{not json", kAnthropic), kContext);
   EXPECT_EQ(malformed.status, 400);
   auto extra = handle_provider_request(
-      post("/v1/messages", R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"x"}],"n":2})", kAnthropic),
+      post("/v1/messages", R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"x"}],"n":2})",
+           kAnthropic),
       kContext);
   EXPECT_EQ(extra.status, 400);
 }
 
 TEST(SimOpenAi, StreamWithUsageEndsWithDone) {
   auto reply = handle_provider_request(
-      post("/v1/chat/completions",
-           R"({"model":"gpt","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"one two"}]})",
-           kOpenAi),
+      post(
+          "/v1/chat/completions",
+          R"({"model":"gpt","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"one two"}]})",
+          kOpenAi),
       kContext);
   ASSERT_TRUE(reply.streaming);
   EXPECT_EQ(reply.frames.back().data, "[DONE]");
@@ -230,10 +237,9 @@ TEST(SimOpenAi, StreamWithUsageEndsWithDone) {
 }
 
 TEST(SimAzure, NeedsApiVersionAndUsesTheDeployment) {
-  auto no_version = handle_provider_request(
-      post("/openai/deployments/gpt4o/chat/completions", R"({"messages":[{"role":"user","content":"x"}]})",
-           {{"api-key", "k"}}),
-      kContext);
+  auto no_version = handle_provider_request(post("/openai/deployments/gpt4o/chat/completions",
+                                                 R"({"messages":[{"role":"user","content":"x"}]})", {{"api-key", "k"}}),
+                                            kContext);
   EXPECT_EQ(no_version.status, 404);
   auto ok = handle_provider_request(post("/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21",
                                          R"({"messages":[{"role":"user","content":"x"}]})", {{"api-key", "k"}}),

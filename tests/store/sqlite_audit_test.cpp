@@ -11,21 +11,19 @@
 #include <thread>
 #include <vector>
 
-#include "support/sqlite_files.hpp"
 #include "core/system_clock.hpp"
 #include "store/sqlite/sqlite_store.hpp"
+#include "support/sqlite_files.hpp"
 
 namespace aegis::store {
 namespace {
 
 namespace fs = std::filesystem;
-using aegis::test_support::TempDir;
 using aegis::test_support::RawDb;
+using aegis::test_support::TempDir;
 using namespace std::chrono_literals;
 using audit::AuditQuery;
 using audit::AuditRecord;
-
-
 
 AuditRecord row(std::string request_id, std::string team, std::int64_t time_ms) {
   AuditRecord r;

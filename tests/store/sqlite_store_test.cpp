@@ -22,11 +22,9 @@ namespace aegis::store {
 namespace {
 
 namespace fs = std::filesystem;
-using aegis::test_support::TempDir;
 using aegis::test_support::RawDb;
+using aegis::test_support::TempDir;
 using namespace std::chrono_literals;
-
-
 
 Team make_team(std::string name, std::int64_t dollars = 100, Level clearance = Level::INTERNAL) {
   Team t;
@@ -296,10 +294,12 @@ class SqliteMigrationsTest : public SqliteStoreTest {};
 TEST_F(SqliteMigrationsTest, ReopeningAppliesNothingNew) {
   { SqliteStore store(db_path().string(), clock_); }
   clock_.advance(24h);
-  { SqliteStore store(db_path().string(), clock_); EXPECT_EQ(store.schema_version(), sqlite::latest_schema_version()); }
+  {
+    SqliteStore store(db_path().string(), clock_);
+    EXPECT_EQ(store.schema_version(), sqlite::latest_schema_version());
+  }
   RawDb raw(db_path());
-  EXPECT_EQ(raw.scalar("SELECT COUNT(*) FROM schema_migrations"),
-            std::to_string(sqlite::migrations().size()));
+  EXPECT_EQ(raw.scalar("SELECT COUNT(*) FROM schema_migrations"), std::to_string(sqlite::migrations().size()));
   // Still stamped with the first open's time.
   EXPECT_EQ(raw.scalar("SELECT MAX(applied_at_ms) FROM schema_migrations"), "1700000000000");
   EXPECT_EQ(raw.scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'api_keys_team'"), "1");

@@ -21,8 +21,8 @@ namespace {
 
 using store::sqlite::DbPtr;
 using store::sqlite::StmtPtr;
-using store::sqlite::Use;
 using store::sqlite::TextLifetime;
+using store::sqlite::Use;
 
 Error db_error(std::string_view op, int rc) { return store::sqlite::db_error("job storage", op, rc); }
 Error corrupt_row(std::string_view op) { return store::sqlite::corrupt_row("job storage", op); }
@@ -30,10 +30,10 @@ Error corrupt_row(std::string_view op) { return store::sqlite::corrupt_row("job 
 // One message for "absent" and "another team's", so ids cannot be probed.
 Error job_not_found(const std::string& id) { return make_error(ErrorCode::not_found, "job '" + id + "' not found"); }
 
-#define AEGIS_JOB_COLUMNS                                                                                     \
-  "id, team, key_id, status, task_type, request_json, vault_json, classification, idempotency_key, "         \
-  "route_tier, route_provider, route_model, route_reason, result_text, input_tokens, output_tokens, "         \
-  "cost_micros, error_type, error_message, attempts, max_attempts, lease_owner, lease_expires_ms, "           \
+#define AEGIS_JOB_COLUMNS                                                                             \
+  "id, team, key_id, status, task_type, request_json, vault_json, classification, idempotency_key, "  \
+  "route_tier, route_provider, route_model, route_reason, result_text, input_tokens, output_tokens, " \
+  "cost_micros, error_type, error_message, attempts, max_attempts, lease_owner, lease_expires_ms, "   \
   "created_at_ms, started_at_ms, finished_at_ms, reservation_id, metadata_json"
 #define AEGIS_FINISHED "('succeeded', 'failed', 'cancelled', 'expired')"
 
@@ -255,8 +255,8 @@ using store::sqlite::is_memory_path;
 struct SqliteJobStore::Impl {
   Options options;
   std::shared_ptr<const PayloadCipher> cipher;  // options.cipher, never null
-  std::mutex mu;  // one connection, every call serialised: SQLite has one writer anyway
-  DbPtr db;       // declared before the statements so it is closed after them
+  std::mutex mu;                                // one connection, every call serialised: SQLite has one writer anyway
+  DbPtr db;                                     // declared before the statements so it is closed after them
   std::unordered_map<const char*, StmtPtr> statements;
   store::sqlite::AuditStatements audit_statements;  // complete/fail write the run's audit row
 
@@ -423,9 +423,9 @@ struct SqliteJobStore::Impl {
       if (first) return Result<SubmitResult>(SubmitResult{std::move(*first), true});
     }
     if (queued >= options.max_queue_depth) {
-      Error e = make_error(ErrorCode::rate_limited, "the job queue is full (" +
-                                                        std::to_string(options.max_queue_depth) +
-                                                        " jobs queued); retry later");
+      Error e =
+          make_error(ErrorCode::rate_limited, "the job queue is full (" + std::to_string(options.max_queue_depth) +
+                                                  " jobs queued); retry later");
       e.retry_after_seconds = 1;
       return Result<SubmitResult>(std::move(e));
     }
@@ -448,7 +448,10 @@ struct SqliteJobStore::Impl {
     request->bind(st, 5);
     vault->bind(st, 6);
     st.bind(7, level);
-    if (stored.idempotency_key) st.bind(8, *stored.idempotency_key); else st.bind_null(8);
+    if (stored.idempotency_key)
+      st.bind(8, *stored.idempotency_key);
+    else
+      st.bind_null(8);
     st.bind(9, static_cast<std::int64_t>(stored.max_attempts));
     st.bind(10, stored.created_at_ms);
     st.bind(11, static_cast<std::int64_t>(stored.reservation_id));
@@ -490,8 +493,9 @@ struct SqliteJobStore::Impl {
     if (rc != SQLITE_ROW) return db_error(op, rc);
     const std::string status = st.text(0);
     if (status != "running") {
-      return make_error(ErrorCode::conflict, "job '" + id + "' is " + status + "; its outcome is already recorded "
-                                             "or it is not running");
+      return make_error(ErrorCode::conflict, "job '" + id + "' is " + status +
+                                                 "; its outcome is already recorded "
+                                                 "or it is not running");
     }
     if (st.text(1) != owner) {
       return make_error(ErrorCode::conflict, "job '" + id + "' is leased by another worker; the lease was lost");
@@ -550,9 +554,9 @@ SqliteJobStore::SqliteJobStore(const std::string& path, Options options) : impl_
   exec(options.sync_every_commit ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
   try {
     // The only clock read in this store: the audit stamp of a migration step.
-    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+    const auto now =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     store::sqlite::apply_migrations(db, now);
   } catch (const std::exception& e) {
     throw std::runtime_error("SQLite database '" + path + "': " + e.what());

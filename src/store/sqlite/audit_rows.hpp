@@ -7,14 +7,14 @@
 
 #include <span>
 
-#include "store/sqlite/statement.hpp"
 #include "audit/record.hpp"
+#include "store/sqlite/statement.hpp"
 
 // The audit table's columns, in the order insert_audit_rows binds them and
 // the store's queries read them.
-#define AEGIS_AUDIT_COLUMNS                                                                                   \
-  "time_ms, request_id, team, key_id, surface, task, level, entities, placeholders, tier, provider, model, "  \
-  "locality, reason, fallback_path, status, error_type, input_tokens, output_tokens, cost_micros, "           \
+#define AEGIS_AUDIT_COLUMNS                                                                                  \
+  "time_ms, request_id, team, key_id, surface, task, level, entities, placeholders, tier, provider, model, " \
+  "locality, reason, fallback_path, status, error_type, input_tokens, output_tokens, cost_micros, "          \
   "budget_period, latency_us, overhead_us, invented_pii, egress_blocked, egress_veto, egress_rule"
 
 namespace aegis::store::sqlite {

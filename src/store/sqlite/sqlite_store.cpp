@@ -1,9 +1,8 @@
 #include "store/sqlite/sqlite_store.hpp"
 
-#include <sqlite3.h>
-
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -32,7 +31,6 @@ using sqlite::Use;
 Error db_error(std::string_view op, int rc) { return sqlite::db_error("storage", op, rc); }
 Error corrupt_row(std::string_view op) { return sqlite::corrupt_row("storage", op); }
 
-
 constexpr const char* kInsertTeam =
     "INSERT INTO teams(name, monthly_budget_micros, clearance, created_at_ms) VALUES (?1, ?2, ?3, ?4)";
 constexpr const char* kGetTeam =
@@ -55,12 +53,10 @@ constexpr const char* kListKeys =
 constexpr const char* kListTeamKeys =
     "SELECT id, team, prefix, secret_hash, created_at_ms, revoked_at_ms FROM api_keys WHERE team = ?1 "
     "ORDER BY created_at_ms, rowid";
-constexpr const char* kRevokeKey =
-    "UPDATE api_keys SET revoked_at_ms = COALESCE(revoked_at_ms, ?2) WHERE id = ?1";
+constexpr const char* kRevokeKey = "UPDATE api_keys SET revoked_at_ms = COALESCE(revoked_at_ms, ?2) WHERE id = ?1";
 
 // Four spellings rather than "(?2 IS NULL OR team = ?2)" so SQLite can use the indices.
-constexpr const char* kQueryAudit =
-    "SELECT " AEGIS_AUDIT_COLUMNS " FROM audit ORDER BY time_ms DESC, id DESC LIMIT ?1";
+constexpr const char* kQueryAudit = "SELECT " AEGIS_AUDIT_COLUMNS " FROM audit ORDER BY time_ms DESC, id DESC LIMIT ?1";
 constexpr const char* kQueryAuditTeam =
     "SELECT " AEGIS_AUDIT_COLUMNS " FROM audit WHERE team = ?2 ORDER BY time_ms DESC, id DESC LIMIT ?1";
 constexpr const char* kQueryAuditSince =
@@ -225,7 +221,7 @@ struct SqliteStore::Impl {
   const Clock* clock;
   std::mutex mu;
   std::unique_ptr<WalCheckpointer> checkpointer;  // declared before db: outlives the connection it watches
-  DbPtr db;  // declared before the statements so it is closed after them
+  DbPtr db;                                       // declared before the statements so it is closed after them
   std::unordered_map<const char*, StmtPtr> statements;
   sqlite::AuditStatements audit_statements;
   int version = 0;
@@ -259,8 +255,8 @@ struct SqliteStore::Impl {
   void exec_pragma(const char* sql) {
     char* err = nullptr;
     if (sqlite3_exec(db.get(), sql, nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = std::string("cannot configure the SQLite database (") + sql + "): " +
-                        (err ? err : sqlite3_errmsg(db.get()));
+      std::string msg =
+          std::string("cannot configure the SQLite database (") + sql + "): " + (err ? err : sqlite3_errmsg(db.get()));
       sqlite3_free(err);
       throw std::runtime_error(msg);
     }
@@ -385,8 +381,14 @@ Result<Team> SqliteStore::update_team(const std::string& name, const TeamPatch& 
   if (!raw) return db_error(op, rc);
   Use st(raw);
   st.bind(1, name);
-  if (patch.monthly_budget) st.bind(2, patch.monthly_budget->micros); else st.bind_null(2);
-  if (patch.clearance) st.bind(3, to_string(*patch.clearance)); else st.bind_null(3);
+  if (patch.monthly_budget)
+    st.bind(2, patch.monthly_budget->micros);
+  else
+    st.bind_null(2);
+  if (patch.clearance)
+    st.bind(3, to_string(*patch.clearance));
+  else
+    st.bind_null(3);
   rc = st.step();
   if (rc == SQLITE_DONE) return make_error(ErrorCode::not_found, "team '" + name + "' not found");
   if (rc != SQLITE_ROW) {
@@ -415,7 +417,10 @@ Result<ApiKeyRecord> SqliteStore::create_key(const ApiKeyRecord& key) {
   st.bind(3, out.prefix);
   st.bind(4, out.secret_hash);
   st.bind(5, out.created_at_ms);
-  if (out.revoked_at_ms) st.bind(6, *out.revoked_at_ms); else st.bind_null(6);
+  if (out.revoked_at_ms)
+    st.bind(6, *out.revoked_at_ms);
+  else
+    st.bind_null(6);
   rc = st.step();
   if (rc == SQLITE_DONE) return out;
   if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
