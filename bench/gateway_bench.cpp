@@ -112,7 +112,7 @@ void run_requests(benchmark::State& state, const std::string& text) {
   Pipeline p;
   asio::io_context io;
   bool ok = true;
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     auto one = [&]() -> asio::awaitable<void> {
       gateway::CallContext context;
       context.principal = &p.principal;

@@ -148,8 +148,8 @@ json::object audit_json(const audit::AuditRecord& row) {
 
 }  // namespace
 
-void register_admin_routes(http::Router& router, AdminContext context) {
-  auto ctx = std::make_shared<const AdminContext>(std::move(context));
+void register_admin_routes(http::Router& router, const AdminContext& context) {
+  auto ctx = std::make_shared<const AdminContext>(context);
 
   router.add("POST", "/admin/v1/teams", http::Credential::admin_key,
              [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {

@@ -22,6 +22,6 @@ struct AdminContext {
   budget::Ledger* ledger = nullptr;
 };
 
-void register_admin_routes(http::Router& router, AdminContext context);
+void register_admin_routes(http::Router& router, const AdminContext& context);
 
 }  // namespace aegis::api

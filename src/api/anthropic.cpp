@@ -47,8 +47,10 @@ void register_anthropic_routes(http::Router& router, gateway::Gateway& gateway, 
         AEGIS_CO_TRY(body, http::parse_json_object(request), anthropic_error, request.request_id);
         AEGIS_CO_TRY(chat, wire::anthropic::parse_chat_request(body, limits), anthropic_error, request.request_id);
         if (chat.stream) {
-          co_return streamed_chat(gateway, request, principal_of(caller), std::move(chat),
-                                  std::make_unique<AnthropicEncoder>(), anthropic_error);
+          // Built before co_return: clang's analyzer evaluates a co_return operand twice.
+          auto response = streamed_chat(gateway, request, principal_of(caller), std::move(chat),
+                                        std::make_unique<AnthropicEncoder>(), anthropic_error);
+          co_return response;
         }
         // Named, not built inside the co_await expression (GCC 12 coroutine bug).
         CompletionWriter write_body = [](const Completion& completion) {

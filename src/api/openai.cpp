@@ -44,8 +44,11 @@ void register_openai_routes(http::Router& router, gateway::Gateway& gateway, con
                AEGIS_CO_TRY(body, http::parse_json_object(request), openai_error, request.request_id);
                AEGIS_CO_TRY(chat, wire::openai::parse_chat_request(body, limits), openai_error, request.request_id);
                if (chat.stream) {
-                 co_return streamed_chat(gateway, request, principal_of(caller), std::move(chat),
-                                         std::make_unique<OpenAiEncoder>(chat.stream_include_usage), openai_error);
+                 auto encoder = std::make_unique<OpenAiEncoder>(chat.stream_include_usage);
+                 // Built before co_return: clang's analyzer evaluates a co_return operand twice.
+                 auto response = streamed_chat(gateway, request, principal_of(caller), std::move(chat),
+                                               std::move(encoder), openai_error);
+                 co_return response;
                }
                // Named, not built inside the co_await expression (GCC 12 coroutine bug).
                CompletionWriter write_body = [](const Completion& completion) {

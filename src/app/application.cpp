@@ -24,6 +24,7 @@
 #include "classify/classifier.hpp"
 #include "compliance/classifier_egress_guard.hpp"
 #include "compliance/egress_detector.hpp"
+#include "core/process_env.hpp"
 #include "core/system_clock.hpp"
 #include "core/version.hpp"
 #include "gateway/gateway.hpp"
@@ -87,7 +88,7 @@ config::ProviderConfig demo_provider(std::string name, std::string type, config:
 }
 
 std::string admin_key_from_env() {
-  const char* key = std::getenv("AEGIS_ADMIN_KEY");
+  const char* key = core::env_value("AEGIS_ADMIN_KEY");
   return key ? std::string(key) : std::string();
 }
 
@@ -302,7 +303,7 @@ std::uint16_t Application::start() {
   if (!s.demo_upstreams.empty()) api::register_demo_routes(s.router, s.demo_upstreams);
   api::AdminContext admin_context{*s.store, s.db, *s.authenticator, SystemClock::instance()};
   admin_context.ledger = s.ledger.get();
-  api::register_admin_routes(s.router, std::move(admin_context));
+  api::register_admin_routes(s.router, admin_context);
 
   s.server = std::make_unique<http::Server>(
       s.io, s.config->server, [&s](http::HttpRequest& request) { return s.handle(request); },

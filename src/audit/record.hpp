@@ -78,13 +78,11 @@ class AuditSink {
   template <typename CompletionToken>
   auto async_record(AuditRecord record, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(bool)>(
-        [this](auto handler, AuditRecord row) {
+        [this](auto handler, AuditRecord&& row) {
           auto work = boost::asio::prefer(boost::asio::get_associated_executor(handler),
                                           boost::asio::execution::outstanding_work.tracked);
           record_durable(std::move(row), [handler = std::move(handler), work = std::move(work)](bool written) mutable {
-            auto executor = work;
-            boost::asio::post(executor,
-                              [handler = std::move(handler), written]() mutable { std::move(handler)(written); });
+            boost::asio::post(work, [handler = std::move(handler), written]() mutable { std::move(handler)(written); });
           });
         },
         token, std::move(record));

@@ -96,11 +96,11 @@ std::string lower_ascii(std::string s) {
   return s;
 }
 
-std::string trim(std::string s) {
+std::string trim(std::string_view s) {
   const auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return {};
+  if (first == std::string_view::npos) return {};
   const auto last = s.find_last_not_of(" \t\r\n");
-  return s.substr(first, last - first + 1);
+  return std::string(s.substr(first, last - first + 1));
 }
 
 RE2::Options re2_options() {

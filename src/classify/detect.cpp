@@ -254,43 +254,12 @@ bool Detector::digits_of(std::size_t i, std::size_t j, char* buf, std::size_t ca
 }
 
 bool Detector::card_context(std::size_t start, std::size_t end) const noexcept {
-  const std::initializer_list<std::string_view> kWords = {"card",
-                                                          "cards",
-                                                          "carte",
-                                                          "cartes",
-                                                          "tarjeta",
-                                                          "carta",
-                                                          "cart\xc3\xa3o",
-                                                          "karte",
-                                                          "kreditkarte",
-                                                          "pan",
-                                                          "cc",
-                                                          "ccn",
-                                                          "visa",
-                                                          "debit",
-                                                          "d\xc3\xa9"
-                                                          "bit",
-                                                          "credit",
-                                                          "cr\xc3\xa9"
-                                                          "dit",
-                                                          "creditcard",
-                                                          "cardnumber",
-                                                          "mastercard",
-                                                          "mc",
-                                                          "amex",
-                                                          "maestro",
-                                                          "discover",
-                                                          "jcb",
-                                                          "diners",
-                                                          "unionpay",
-                                                          "interac",
-                                                          "mir",
-                                                          "rupay",
-                                                          "uatp",
-                                                          "verve",
-                                                          "troy",
-                                                          "dankort",
-                                                          "cb"};
+  const std::initializer_list<std::string_view> kWords = {
+      "card",       "cards",       "carte",       "cartes",     "tarjeta",    "carta",      "cart\xc3\xa3o",
+      "karte",      "kreditkarte", "pan",         "cc",         "ccn",        "visa",       "debit",
+      "d\u00e9bit", "credit",      "cr\u00e9dit", "creditcard", "cardnumber", "mastercard", "mc",
+      "amex",       "maestro",     "discover",    "jcb",        "diners",     "unionpay",   "interac",
+      "mir",        "rupay",       "uatp",        "verve",      "troy",       "dankort",    "cb"};
   return has_context_before(t_, start, kCardContextWindow, kWords) ||
          has_context_after(t_, end, kCardContextAfter, kWords) || column_header_has(t_, start, kWords);
 }
@@ -617,7 +586,7 @@ void Detector::email(std::uint32_t end) {
   // Domain: labels of [A-Za-z0-9-] separated by single dots.
   std::size_t p = at + 1;
   std::size_t labels = 0;
-  std::size_t last_label = p;
+  std::size_t last_label = 0;
   for (;;) {
     const std::size_t label_start = p;
     while (p < t_.size() && (is_alnum(t_[p]) || t_[p] == '-')) ++p;
@@ -813,7 +782,7 @@ void Detector::pem(std::uint32_t end) {
   const std::string_view label = t_.substr(end, dash - end);
   if (!label.ends_with("PRIVATE KEY") && !label.ends_with("PRIVATE KEY BLOCK")) return;
   const std::size_t body = dash + 5;
-  constexpr std::size_t kMaxBody = 64 * 1024;
+  constexpr std::size_t kMaxBody = std::size_t{64} * 1024;
   // Next "-----END " at or after body; cached, so repeated headers stay linear.
   if (!pem_cached_ || body < pem_searched_from_ || (pem_next_end_ != std::string_view::npos && pem_next_end_ < body)) {
     pem_next_end_ = t_.find("-----END ", body);
@@ -821,7 +790,7 @@ void Detector::pem(std::uint32_t end) {
     pem_cached_ = true;
   }
   std::size_t stop = std::string_view::npos;
-  std::size_t body_end = body;
+  std::size_t body_end = 0;
   if (pem_next_end_ != std::string_view::npos && pem_next_end_ - body <= kMaxBody) {
     body_end = pem_next_end_;
     const std::size_t close = t_.find("-----", pem_next_end_ + 9);
@@ -867,7 +836,7 @@ void Detector::assignment(std::uint32_t end, bool password) {
   while (p < t_.size() && (t_[p] == ' ' || t_[p] == '\t')) ++p;
   if (p >= t_.size()) return;
   std::size_t vs = p;
-  std::size_t ve = p;
+  std::size_t ve = 0;
   const char q = t_[p];
   if (q == '"' || q == '\'' || q == '`') {
     vs = ++p;

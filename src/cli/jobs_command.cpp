@@ -25,6 +25,7 @@
 
 #include "core/json.hpp"
 #include "core/money.hpp"
+#include "core/process_env.hpp"
 #include "core/system_clock.hpp"
 #include "core/version.hpp"
 #include "http/client.hpp"
@@ -494,14 +495,14 @@ int JobsCommand::run() {
 
   std::string url = common_.url;
   if (url.empty()) {
-    const char* env = std::getenv("AEGIS_URL");
+    const char* env = core::env_value("AEGIS_URL");
     url = env && *env ? env : std::string(kDefaultUrl);
   }
   if (!url.starts_with("http://") && !url.starts_with("https://")) {
     return usage("the gateway URL must start with http:// or https://, got '" + url + "'");
   }
   while (url.size() > 8 && url.back() == '/') url.pop_back();
-  const char* key = std::getenv("AEGIS_API_KEY");
+  const char* key = core::env_value("AEGIS_API_KEY");
   if (!key || !*key) {
     return usage("AEGIS_API_KEY is not set: export the team's virtual key (`aegis admin keys create TEAM` makes one)");
   }

@@ -1,4 +1,3 @@
-#include "cli/classifier_loader.hpp"
 #include "cli/mask_command.hpp"
 
 #include <boost/json.hpp>
@@ -14,8 +13,10 @@
 #include <optional>
 
 #include "classify/classifier.hpp"
+#include "cli/classifier_loader.hpp"
 #include "config/loader.hpp"
 #include "core/json.hpp"
+#include "core/process_env.hpp"
 #include "privacy/mask.hpp"
 #include "privacy/person.hpp"
 #include "privacy/restore.hpp"
@@ -70,7 +71,9 @@ MaskCommand::MaskCommand(CLI::App& app) {
   mask_->add_flag("--json", json_,
                   R"(Print {"masked","entities":[{"placeholder","type","start","end","value"}]} on stdout)");
   mask_->add_option("--config", config_path_, "YAML config file (classification.internal_domains, custom_recognizers)");
-  mask_->add_option("--internal-domain", internal_domains_, "An internal e-mail domain (repeatable; subdomains included)")
+  mask_
+      ->add_option("--internal-domain", internal_domains_,
+                   "An internal e-mail domain (repeatable; subdomains included)")
       ->allow_extra_args(false);
   mask_->add_option("--vault", vault_in_, "Start from this vault (JSON), e.g. an earlier turn of the conversation");
   mask_->add_option("--vault-out", vault_out_, "Write the vault (JSON, mode 0600) for `aegis unmask`");
@@ -103,7 +106,7 @@ int MaskCommand::run_mask() {
   const auto result = privacy::mask(*text, classification.findings, persons, vault);
 
   if (!vault_out_.empty() && !write_private_file(vault_out_, vault.to_json())) {
-    std::cerr << "aegis mask: cannot write " << vault_out_ << ": " << std::strerror(errno) << "\n";
+    std::cerr << "aegis mask: cannot write " << vault_out_ << ": " << core::errno_text(errno) << "\n";
     return 2;
   }
   if (json_) {

@@ -28,6 +28,7 @@
 #include <utility>
 
 #include "config/reference.hpp"
+#include "core/process_env.hpp"
 #include "core/tier.hpp"
 #include "core/time_zone.hpp"
 
@@ -89,12 +90,20 @@ namespace {
 
 constexpr std::int64_t kMaxTimeoutMs = 86'400'000;  // 24 h
 // The tier names in cost order, for the messages, suggestions and reference rows that list them.
-const std::vector<std::string_view> kTierNames = [] {
-  std::vector<std::string_view> names;
-  for (const Tier tier : kAllTiers) names.push_back(to_string(tier));
+// Function-local statics: built on first use, so start-up cannot throw before main.
+const std::vector<std::string_view>& tier_names() {
+  static const std::vector<std::string_view> names = [] {
+    std::vector<std::string_view> out;
+    out.reserve(kAllTiers.size());
+    for (const Tier tier : kAllTiers) out.push_back(to_string(tier));
+    return out;
+  }();
   return names;
-}();
-const std::vector<std::string_view> kProviderTypes = {"anthropic", "azure_openai", "openai_compat", "ollama", "sim"};
+}
+const std::vector<std::string_view>& provider_types() {
+  static const std::vector<std::string_view> types = {"anthropic", "azure_openai", "openai_compat", "ollama", "sim"};
+  return types;
+}
 
 struct Pos {
   int line = 0;
@@ -393,7 +402,7 @@ class Loader {
   std::optional<std::string> scalar(const Field& f, std::string_view what);
   bool read_string(const Field& f, std::string& out, bool allow_empty = true);
   // "HOST:PORT" with a port in 1..65535, IPv6 as "[::1]:8080".
-  std::optional<ListenAddress> read_listen(const Field& f);
+  std::optional<ListenAddress> read_listen(const Field& v);
   template <typename T>
   bool read_int(const Field& f, T& out, std::int64_t lo, std::int64_t hi);
   bool read_bool(const Field& f, bool& out);
@@ -436,7 +445,7 @@ std::optional<Entries> Loader::mapping(const Field& f, const std::vector<std::st
             (f.path.empty() ? std::string("top level") : f.path) + ": expected a plain key, got " + describe(key));
       continue;
     }
-    const std::string name = key.Scalar();
+    const std::string& name = key.Scalar();
     const std::string path = child(f.path, name);
     const auto dup = std::ranges::find_if(seen, [&](const auto& s) { return s.first == name; });
     if (dup != seen.end()) {
@@ -469,9 +478,11 @@ std::optional<std::vector<Field>> Loader::sequence(const Field& f, std::string_v
     expected(f, what, describe(f.value));
     return std::nullopt;
   }
+  out.reserve(f.value.size());
   std::size_t i = 0;
   for (const auto& item : f.value) {
-    out.push_back(Field{f.path + "[" + std::to_string(i++) + "]", item, f.pos()});
+    // A sequence's iterator_value is a Node (its pair half is for maps).
+    out.push_back(Field{f.path + "[" + std::to_string(i++) + "]", static_cast<const YAML::Node&>(item), f.pos()});
   }
   return out;
 }
@@ -761,6 +772,7 @@ Key<T> choice(std::string_view name, E T::*member, std::vector<std::pair<std::st
               std::string_view doc) {
   using Option = std::pair<std::string_view, E>;
   std::vector<std::string_view> names;
+  names.reserve(options.size());
   for (const auto& option : options) names.push_back(option.first);
   const auto read = [=](Loader& l, const Field& v, T& out) {
     const auto s = l.read_enum(v, names);
@@ -780,6 +792,7 @@ template <typename T>
 Key<T> one_of(std::string_view name, std::string T::*member, const std::vector<std::string_view>& names,
               std::string_view doc) {
   std::vector<std::pair<std::string_view, std::string>> options;
+  options.reserve(names.size());
   for (const auto n : names) options.emplace_back(n, std::string(n));
   return choice(name, member, std::move(options), doc);
 }
@@ -907,7 +920,7 @@ const Table<ModelPrice>& price_table() {
 // Said both for an empty `models:` and a missing one; a Key keeps its hint
 // as a string_view, hence the one long-lived string.
 const std::string& models_missing_hint() {
-  static const std::string hint = "expected a mapping of at least one tier (" + join(kTierNames) + ") to a model id";
+  static const std::string hint = "expected a mapping of at least one tier (" + join(tier_names()) + ") to a model id";
   return hint;
 }
 
@@ -918,8 +931,8 @@ bool read_models(Loader& l, const Field& v, ProviderConfig& p) {
   for (const auto& [name, model] : m->items) {
     const auto tier = parse_tier(name);
     if (!tier) {
-      std::string msg = model.path + ": expected a tier name (one of " + join(kTierNames) + "), got " + quote(name);
-      if (const auto s = suggest(name, kTierNames)) msg += "; did you mean \"" + std::string(*s) + "\"?";
+      std::string msg = model.path + ": expected a tier name (one of " + join(tier_names()) + "), got " + quote(name);
+      if (const auto s = suggest(name, tier_names())) msg += "; did you mean \"" + std::string(*s) + "\"?";
       l.issue(model.fallback, std::move(msg));
       ok = false;
       continue;
@@ -963,7 +976,7 @@ const Table<ProviderConfig>& provider_table() {
                       "1..64 of `A-Z a-z 0-9 _ - .`; unique",
                       "used in `routing.fallback_chain`, metrics and `x-aegis-route`")
                   .need(),
-              one_of("type", &ProviderConfig::type, kProviderTypes,
+              one_of("type", &ProviderConfig::type, provider_types(),
                      "the wire protocol spoken (vLLM is `openai_compat` + `locality: local`); `sim` starts a "
                      "provider simulator in-process on a free loopback port (for trials, tests and benchmarks: "
                      "answers are echoes)")
@@ -995,7 +1008,7 @@ const Table<ProviderConfig>& provider_table() {
                      "RESTRICTED data only goes to `local` providers; the egress guard also checks the address "
                      "actually connected to")
                   .shown_as("`local` for `ollama` and `sim`, `cloud` otherwise"),
-              custom<ProviderConfig>("models", "mapping tier → model id", "tiers: " + code_list(kTierNames), "",
+              custom<ProviderConfig>("models", "mapping tier → model id", "tiers: " + code_list(tier_names()), "",
                                      "model id (Azure: deployment name) used for each tier; at least one entry",
                                      &read_models)
                   .need(models_missing_hint()),
@@ -1134,8 +1147,8 @@ const Table<RoutingConfig>& routing_table() {
   static const Table<RoutingConfig> table{
       .keys = {
           custom<RoutingConfig>("task_tiers", "mapping task → tier",
-                                "tier: " + code_list(kTierNames) + "; task: 1..64 of `A-Z a-z 0-9 _ - .`", "see below",
-                                "**merged over** the built-in table: listed tasks override, others stay",
+                                "tier: " + code_list(tier_names()) + "; task: 1..64 of `A-Z a-z 0-9 _ - .`",
+                                "see below", "**merged over** the built-in table: listed tasks override, others stay",
                                 [](Loader& l, const Field& v, RoutingConfig& out) {
                                   const auto m = l.mapping(v, nullptr);
                                   if (!m) return false;
@@ -1147,7 +1160,7 @@ const Table<RoutingConfig>& routing_table() {
                                       continue;
                                     }
                                     // read_enum has refused anything that is not a tier name.
-                                    if (auto name = l.read_enum(tier_field, kTierNames)) {
+                                    if (auto name = l.read_enum(tier_field, tier_names())) {
                                       out.task_tiers[task] = *parse_tier(*name);
                                     }
                                   }
@@ -1402,7 +1415,7 @@ std::optional<std::string> read_small_file(const std::string& path, std::string&
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    error = std::strerror(errno);
+    error = core::errno_text(errno);
     return std::nullopt;
   }
   std::string text(4096, '\0');
@@ -1530,9 +1543,9 @@ const Table<JobsConfig>& jobs_table() {
       .keys = {
           integer("max_queue_depth", &JobsConfig::max_queue_depth, 1, 100'000'000,
                   "queued jobs; a submit beyond it gets 429 `rate_limited` with `retry-after`"),
-          duration("queue_ttl_s", &JobsConfig::queue_ttl, 1, 30 * 86'400,
+          duration("queue_ttl_s", &JobsConfig::queue_ttl, 1, std::int64_t{30} * 86'400,
                    "a job still queued after this is `expired` (its reservation released)"),
-          duration("retention_s", &JobsConfig::retention, 0, 3650 * 86'400,
+          duration("retention_s", &JobsConfig::retention, 0, std::int64_t{3650} * 86'400,
                    "finished jobs (their result, metadata and status; with `keep_requests`, also their request and "
                    "vault) are deleted this long after they finished"),
           duration("lease_s", &JobsConfig::lease, 3, 3'600,
@@ -1730,7 +1743,7 @@ Config Loader::run(const std::string& text) {
   return std::move(cfg_);
 }
 
-const char* default_getenv(const char* name) { return std::getenv(name); }
+const char* default_getenv(const char* name) { return core::env_value(name); }
 
 }  // namespace
 
@@ -1754,7 +1767,7 @@ Config load_config_file(const std::string& path, EnvLookup getenv_fn, const Valu
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     const int err = errno;
-    throw ConfigError({ConfigIssue{path, 0, 0, std::string("cannot read file: ") + std::strerror(err)}});
+    throw ConfigError({ConfigIssue{path, 0, 0, "cannot read file: " + core::errno_text(err)}});
   }
   std::ostringstream text;
   text << in.rdbuf();

@@ -15,12 +15,13 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; 
 // The key in `bytes` when it holds exactly 32; the text is wiped either way.
 std::optional<Key256> take_key(std::optional<std::string> bytes) {
   if (!bytes) return std::nullopt;
+  std::string& text = *bytes;
   std::optional<Key256> key;
-  if (bytes->size() == 32) {
+  if (text.size() == 32) {
     key.emplace();
-    std::copy(bytes->begin(), bytes->end(), key->begin());
+    std::copy(text.begin(), text.end(), key->begin());
   }
-  OPENSSL_cleanse(bytes->data(), bytes->size());
+  OPENSSL_cleanse(text.data(), text.size());
   return key;
 }
 

@@ -33,6 +33,14 @@ std::vector<double> overhead_buckets() {
 
 double usd(Money m) { return static_cast<double>(m.micros) / 1e6; }
 
+// One audit fallback_path entry: "provider:outcome".
+std::string attempt_entry(std::string_view provider, std::string_view outcome) {
+  std::string entry;
+  entry.reserve(provider.size() + 1 + outcome.size());
+  entry.append(provider).append(1, ':').append(outcome);
+  return entry;
+}
+
 // What the current attempt has streamed, kept by the Call rather than the
 // stream sink: a coroutine torn down at the drain deadline destroys the sink's
 // frame before the Call's, and the Call still has to bill it.
@@ -218,7 +226,7 @@ class Gateway::Call {
       // The coroutine was destroyed while the provider was answering (the
       // drain deadline passed): the route fields say who it was.
       attempt_in_flight_ = false;
-      row.fallback_path.push_back(attempt_provider_ + ":interrupted");
+      row.fallback_path.push_back(attempt_entry(attempt_provider_, "interrupted"));
       gateway_.metrics_->attempts.with({attempt_provider_, "interrupted"}).inc();
       if (streamed_.any()) bill_streamed();
     }
@@ -670,7 +678,7 @@ void Gateway::record_failed_attempt(Call& call, const std::string& provider, con
   permit.record_failure(error);
   deps_.health.publish(provider);
   const std::string type(error_type(error.code));
-  row.fallback_path.push_back(provider + ":" + type);
+  row.fallback_path.push_back(attempt_entry(provider, type));
   metrics_->attempts.with({provider, type}).inc();
   if (error.code == ErrorCode::egress_blocked) {
     row.egress_blocked = true;
@@ -682,7 +690,7 @@ Result<void> Gateway::take_egress_veto(Call& call, const std::string& provider, 
                                        const std::string& locality_before) {
   auto& row = call.row;
   deps_.health.publish(provider);
-  row.fallback_path.push_back(provider + ":egress_veto");
+  row.fallback_path.push_back(attempt_entry(provider, "egress_veto"));
   metrics_->attempts.with({provider, "egress_veto"}).inc();
   row.locality = locality_before;
   row.egress_veto = true;
@@ -711,7 +719,7 @@ boost::asio::awaitable<Result<routing::RouteTarget>> Gateway::dispatch(Call& cal
     const auto& name = target.provider->info().name;
     // Defence in depth: the router already filtered the chain; check the data rule again here.
     if (deps_.recheck_locality && ctx.level == Level::RESTRICTED && target.locality != config::Locality::local) {
-      row.fallback_path.push_back(name + ":skipped_not_local");
+      row.fallback_path.push_back(attempt_entry(name, "skipped_not_local"));
       metrics_->attempts.with({name, "skipped_not_local"}).inc();
       skipped_for_locality = true;
       continue;
@@ -721,7 +729,7 @@ boost::asio::awaitable<Result<routing::RouteTarget>> Gateway::dispatch(Call& cal
     if (breaker) {
       permit = breaker->try_acquire();  // breaker() already published its state; acquiring does not change it
       if (!permit) {
-        row.fallback_path.push_back(name + ":circuit_open");
+        row.fallback_path.push_back(attempt_entry(name, "circuit_open"));
         metrics_->attempts.with({name, "circuit_open"}).inc();
         Error open = make_error(ErrorCode::unavailable, "provider '" + name + "' is unavailable (circuit open)");
         open.retry_after_seconds = static_cast<int>(std::max<std::int64_t>(
@@ -758,7 +766,7 @@ boost::asio::awaitable<Result<routing::RouteTarget>> Gateway::dispatch(Call& cal
       permit.record_neutral();
       deps_.health.publish(name);
       const std::string cut(sender.cut_outcome());
-      row.fallback_path.push_back(name + ":" + cut);
+      row.fallback_path.push_back(attempt_entry(name, cut));
       metrics_->attempts.with({name, cut}).inc();
       if (call.streamed_any()) call.bill_streamed();
       co_return make_error(ErrorCode::cancelled, "the call was cancelled");
@@ -768,7 +776,7 @@ boost::asio::awaitable<Result<routing::RouteTarget>> Gateway::dispatch(Call& cal
       permit.record_success();
       deps_.health.publish(name);
       const std::string result(sender.success_outcome());
-      row.fallback_path.push_back(name + ":" + result);
+      row.fallback_path.push_back(attempt_entry(name, result));
       metrics_->attempts.with({name, result}).inc();
       co_return target;
     }

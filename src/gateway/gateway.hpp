@@ -141,7 +141,8 @@ class Gateway {
   // reservation outlives the request). Errors are the synchronous path's:
   // 422 pii_blocked, 400 for a model the team may not use, 402 budget_exceeded.
   // Synchronous and CPU-only: safe on an I/O thread.
-  Result<JobAdmission> admit_job(const CallContext& context, const ChatRequest& request, std::chrono::nanoseconds hold);
+  Result<JobAdmission> admit_job(const CallContext& submitted, const ChatRequest& request,
+                                 std::chrono::nanoseconds hold);
 
   // The provider a job with this context and model would most likely be
   // sent to first at `level` (for its concurrency slot); "" when none.

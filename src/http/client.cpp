@@ -35,6 +35,7 @@
 
 #include "core/cidr.hpp"
 #include "core/encoding.hpp"
+#include "core/process_env.hpp"
 
 namespace aegis::http {
 
@@ -50,7 +51,7 @@ namespace {
 
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::uint32_t kMaxHeaderBytes = 64 * 1024;
-constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::size_t kReadChunk = std::size_t{16} * 1024;
 
 char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -690,7 +691,7 @@ class Exchange {
     if (read_ec) {
       co_return make_error(ErrorCode::upstream_error, "reading the proxy's CONNECT answer: " + describe(read_ec));
     }
-    const int status = parser.get().result_int();
+    const auto status = static_cast<int>(parser.get().result_int());
     if (status < 200 || status > 299) {
       co_return make_error(ErrorCode::upstream_error,
                            "the proxy refused CONNECT with status " + std::to_string(status));
@@ -787,13 +788,13 @@ class Exchange {
         co_return error;
       }
       if (watchdog_->fired()) co_return timeout_error();
-      const int status = parser_->get().result_int();
+      const auto status = static_cast<int>(parser_->get().result_int());
       if (status >= 100 && status < 200 && status != 101) continue;  // interim response
       break;
     }
     watchdog_->disarm();
     const auto& head = parser_->get();
-    status_ = head.result_int();
+    status_ = static_cast<int>(head.result_int());
     headers_.reserve(static_cast<std::size_t>(std::distance(head.begin(), head.end())));
     for (const auto& field : head) headers_.push_back({std::string(field.name_string()), std::string(field.value())});
     co_return Result<void>{};
@@ -928,8 +929,8 @@ std::optional<std::string_view> ClientResponse::header(std::string_view name) co
 
 ClientOptions ClientOptions::from_environment() {
   auto env = [](const char* upper, const char* lower_name) -> std::string {
-    if (const char* v = std::getenv(upper); v && *v) return v;
-    if (const char* v = std::getenv(lower_name); v && *v) return v;
+    if (const char* v = core::env_value(upper); v && *v) return v;
+    if (const char* v = core::env_value(lower_name); v && *v) return v;
     return {};
   };
   ClientOptions options;

@@ -53,8 +53,8 @@ bool in_normal_form(std::string_view path) {
 
 void Router::add(std::string method, std::string pattern, Credential credential, Handler handler) {
   if (!in_normal_form(pattern) || !handler) throw std::logic_error("route pattern not in normal form: " + pattern);
-  Route route{std::move(method), pattern, credential, {}, std::move(handler)};
-  for (auto segment : split_path(pattern)) route.segments.emplace_back(segment);
+  Route route{std::move(method), std::move(pattern), credential, {}, std::move(handler)};
+  for (auto segment : split_path(route.pattern)) route.segments.emplace_back(segment);
   routes_.push_back(std::move(route));
 }
 

@@ -381,8 +381,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     std::lock_guard lock(connections_mutex);
     for (const auto& c : connections) {
       // Each connection is closed on its own strand, between operations.
-      auto conn = c;
-      asio::post(conn->executor, [conn] {
+      asio::post(c->executor, [conn = c] {
         if (conn->stream && !conn->busy) conn->stream->socket().cancel();
       });
     }
@@ -394,8 +393,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   void cut_off_connections() {
     std::lock_guard lock(connections_mutex);
     for (const auto& c : connections) {
-      auto conn = c;
-      asio::post(conn->executor, [conn] {
+      asio::post(c->executor, [conn = c] {
         if (conn->stream) conn->cut_off.emit(asio::cancellation_type::terminal);
       });
     }

@@ -11,14 +11,13 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "core/process_env.hpp"
 #include "store/sqlite/statement.hpp"
 #include "telemetry/log.hpp"
 
 namespace aegis::jobs {
 
 namespace {
-
-std::string errno_text(int err) { return std::strerror(err); }
 
 Key256 random_key() {
   Key256 key{};
@@ -33,7 +32,7 @@ std::optional<Key256> read_key_file(const std::string& path, bool& insecure) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return std::nullopt;
-    throw std::runtime_error("cannot read the job content key file '" + path + "': " + errno_text(errno));
+    throw std::runtime_error("cannot read the job content key file '" + path + "': " + core::errno_text(errno));
   }
   struct stat st {};
   if (::fstat(fd, &st) == 0) insecure = (st.st_mode & (S_IRWXG | S_IRWXO)) != 0;
@@ -64,7 +63,7 @@ Key256 write_new_key_file(const std::string& path) {
   ::unlink(tmp.c_str());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
-    throw std::runtime_error("cannot create the job content key file '" + tmp + "': " + errno_text(errno));
+    throw std::runtime_error("cannot create the job content key file '" + tmp + "': " + core::errno_text(errno));
   }
   Key256 key = random_key();
   std::string text = key256_to_hex(key) + "\n";
@@ -74,7 +73,7 @@ Key256 write_new_key_file(const std::string& path) {
   ::close(fd);
   if (!ok) {
     ::unlink(tmp.c_str());
-    throw std::runtime_error("cannot write the job content key file '" + tmp + "': " + errno_text(write_errno));
+    throw std::runtime_error("cannot write the job content key file '" + tmp + "': " + core::errno_text(write_errno));
   }
   const int linked = ::link(tmp.c_str(), path.c_str());
   const int link_errno = errno;
@@ -85,7 +84,7 @@ Key256 write_new_key_file(const std::string& path) {
       bool insecure = false;
       if (auto theirs = read_key_file(path, insecure)) return *theirs;
     }
-    throw std::runtime_error("cannot create the job content key file '" + path + "': " + errno_text(link_errno));
+    throw std::runtime_error("cannot create the job content key file '" + path + "': " + core::errno_text(link_errno));
   }
   const auto dir = std::filesystem::path(path).parent_path();
   if (const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
@@ -95,8 +94,9 @@ Key256 write_new_key_file(const std::string& path) {
   telemetry::log(telemetry::LogLevel::warn, "jobs_key_generated",
                  {{"path", path},
                   {"key_id", std::string(kGeneratedKeyId)},
-                  {"note", "job content is encrypted with this file's key; back it up with the database, or "
-                           "configure jobs.encryption"}});
+                  {"note",
+                   "job content is encrypted with this file's key; back it up with the database, or "
+                   "configure jobs.encryption"}});
   return key;
 }
 
@@ -132,7 +132,8 @@ std::shared_ptr<const PayloadCipher> load_content_cipher(const config::JobsConfi
   if (!jobs.encryption.keys.empty()) {
     for (const auto& k : jobs.encryption.keys) keys.push_back(ContentKey{k.id, k.bytes});
     active = jobs.encryption.active;
-    const bool listed = std::any_of(keys.begin(), keys.end(), [](const ContentKey& k) { return k.id == kGeneratedKeyId; });
+    const bool listed =
+        std::any_of(keys.begin(), keys.end(), [](const ContentKey& k) { return k.id == kGeneratedKeyId; });
     if (!listed && !generated_path.empty()) {
       bool insecure = false;
       if (auto key = read_key_file(generated_path, insecure)) {

@@ -61,8 +61,8 @@ struct Failure {
 };
 
 struct CancelResult {
-  Job job;             // as stored after the cancel (status cancelled)
-  JobStatus previous;  // queued or running: running means an upstream call may be in flight
+  Job job;                                 // as stored after the cancel (status cancelled)
+  JobStatus previous = JobStatus::queued;  // queued or running: running means an upstream call may be in flight
 };
 
 // Jobs moved by requeue_expired / requeue_all_running, as stored afterwards.

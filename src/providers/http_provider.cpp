@@ -8,7 +8,7 @@
 namespace aegis::providers {
 
 namespace {
-constexpr std::size_t kMaxErrorBodyBytes = 64 * 1024;
+constexpr std::size_t kMaxErrorBodyBytes = std::size_t{64} * 1024;
 
 bool is_success(int status) { return status >= 200 && status < 300; }
 

@@ -156,7 +156,11 @@ std::string synthesize_tool_call_id(std::string_view name, std::string_view argu
 
 namespace detail {
 
-void fail(const Context& ctx, std::string message) { throw Failure{make_error(ctx.code, ctx.prefix + message)}; }
+void fail(const Context& ctx, std::string_view message) {
+  std::string text = ctx.prefix;
+  text += message;
+  throw Failure{make_error(ctx.code, std::move(text))};
+}
 
 void fail_field(const Context& ctx, std::string_view path, std::string_view what) {
   std::string message(path);

@@ -110,7 +110,7 @@ struct Context {
   }
 };
 
-[[noreturn]] void fail(const Context& ctx, std::string message);
+[[noreturn]] void fail(const Context& ctx, std::string_view message);
 [[noreturn]] void fail_field(const Context& ctx, std::string_view path, std::string_view what);
 
 std::string child(std::string_view path, std::string_view key);

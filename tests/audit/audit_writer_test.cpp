@@ -270,6 +270,7 @@ TEST(AuditWriter, ManyThreadsRecordingConcurrentlyLoseNothing) {
   constexpr int kThreads = 4;
   constexpr int kPerThread = 2'000;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) writer.record(row(t * kPerThread + i));

@@ -132,7 +132,8 @@ TEST(ClassifierCards, GroupingsPeopleAndSystemsWrite) {
   }
   // Space variants are lumped to ' ' by normalisation: NBSP, thin space, narrow NBSP, figure space.
   for (const std::string sp : {"\xc2\xa0", "\xe2\x80\x89", "\xe2\x80\xaf", "\xe2\x80\x87"}) {
-    const std::string value = "6759" + sp + "6498" + sp + "2643" + sp + "8453";
+    std::string value = "6759";
+    value.append(sp).append("6498").append(sp).append("2643").append(sp).append("8453");
     EXPECT_EQ(found("n " + value + " ok"), one(entity::kCreditCard, value));
   }
 }
@@ -624,9 +625,11 @@ TEST(ClassifierThreads, ClassifyFromFourThreads) {
       "IBAN GB82 WEST 1234 5698 7654 32, key sk-proj-Xq7Lm2Rt9Vb4Nw8Kz1Pc6Hd3Fg5Js0",
   };
   std::vector<Classification> expected;
+  expected.reserve(texts.size());
   for (const auto& t : texts) expected.push_back(c->classify(t));
   std::atomic<int> mismatches{0};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 2000; ++i) {

@@ -29,6 +29,7 @@ Run run_classify(std::vector<std::string> args) {
   ClassifyCommand command(app);
   args.insert(args.begin(), "aegis");
   std::vector<const char*> argv;
+  argv.reserve(args.size());
   for (const auto& a : args) argv.push_back(a.c_str());
   std::ostringstream out, err;
   auto* old_out = std::cout.rdbuf(out.rdbuf());

@@ -83,7 +83,7 @@ std::string handled(int n) {
 
 struct Adapter {
   std::string name;
-  std::string tag(Error error) const { return name + " " + error.message; }
+  std::string tag(const Error& error) const { return name + " " + error.message; }
   std::string run(int n) const {
     AEGIS_TRY(v, number(n), tag);  // a member function, called by name
     return std::to_string(v);

@@ -796,6 +796,7 @@ const Certs& certs() {
       const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=" + cn +
                               " -addext subjectAltName=" + san + " -days 1 -keyout " + key + " -out " + cert +
                               " >/dev/null 2>&1";
+      // NOLINTNEXTLINE(concurrency-mt-unsafe): one-shot test certificate setup, run once under the static's guard
       return std::system(cmd.c_str()) == 0 ? std::make_pair(cert, key) : std::make_pair(std::string(), std::string());
     };
     std::tie(out.good_cert, out.good_key) =
@@ -982,7 +983,7 @@ class ConnectProxy {
   static asio::awaitable<void> pipe(std::shared_ptr<Tunnel> tunnel, bool to_upstream) {
     auto& from = to_upstream ? tunnel->client : tunnel->upstream;
     auto& to = to_upstream ? tunnel->upstream : tunnel->client;
-    std::array<char, 8192> data;
+    std::array<char, 8192> data{};
     for (;;) {
       auto [ec, n] = co_await from.async_read_some(asio::buffer(data), kNoThrow);
       if (ec) break;
@@ -1141,15 +1142,16 @@ TEST(HttpClientProxyRules, NoProxyMatching) {
 }
 
 TEST(HttpClientProxyRules, FromEnvironment) {
-  ::setenv("HTTPS_PROXY", "http://proxy.corp:3128", 1);
-  ::unsetenv("https_proxy");
-  ::unsetenv("HTTP_PROXY");
-  ::setenv("http_proxy", "http://plain.corp:8080", 1);
-  ::setenv("NO_PROXY", ".corp,10.0.0.0/8", 1);
+  // setenv/unsetenv are not thread safe; the test setup runs before any thread starts.
+  ::setenv("HTTPS_PROXY", "http://proxy.corp:3128", 1);  // NOLINT(concurrency-mt-unsafe)
+  ::unsetenv("https_proxy");                             // NOLINT(concurrency-mt-unsafe)
+  ::unsetenv("HTTP_PROXY");                              // NOLINT(concurrency-mt-unsafe)
+  ::setenv("http_proxy", "http://plain.corp:8080", 1);   // NOLINT(concurrency-mt-unsafe)
+  ::setenv("NO_PROXY", ".corp,10.0.0.0/8", 1);           // NOLINT(concurrency-mt-unsafe)
   const auto options = ClientOptions::from_environment();
-  ::unsetenv("HTTPS_PROXY");
-  ::unsetenv("http_proxy");
-  ::unsetenv("NO_PROXY");
+  ::unsetenv("HTTPS_PROXY");  // NOLINT(concurrency-mt-unsafe)
+  ::unsetenv("http_proxy");   // NOLINT(concurrency-mt-unsafe)
+  ::unsetenv("NO_PROXY");     // NOLINT(concurrency-mt-unsafe)
   EXPECT_EQ(options.https_proxy, "http://proxy.corp:3128");
   EXPECT_EQ(options.http_proxy, "http://plain.corp:8080");
   EXPECT_EQ(options.no_proxy, ".corp,10.0.0.0/8");

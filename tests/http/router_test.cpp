@@ -25,11 +25,11 @@ HttpResponse run(const Router& router, HttpRequest& request) {
   return future.get();
 }
 
-Handler answer(std::string text) {
+Handler answer(const std::string& text) {
   return [text](HttpRequest& request, const Caller&) -> boost::asio::awaitable<HttpResponse> {
     HttpResponse response;
     response.body = text;
-    for (const auto& [k, v] : request.path_params) response.body += "|" + k + "=" + v;
+    for (const auto& [k, v] : request.path_params) response.body.append("|").append(k).append("=").append(v);
     co_return response;
   };
 }

@@ -83,7 +83,7 @@ class SqliteJobStoreTest : public ::testing::Test {
     if (!options.cipher) options.cipher = test_cipher();
     return std::make_unique<SqliteJobStore>(db_path().string(), options);
   }
-  Job submit(SqliteJobStore& store, Job job) {
+  Job submit(SqliteJobStore& store, const Job& job) {
     auto r = store.submit(job);
     EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
     return r.ok() ? r->job : job;
@@ -303,6 +303,7 @@ TEST_F(SqliteJobStoreTest, BatchAnswersEachJobInOneTransaction) {
 TEST_F(SqliteJobStoreTest, ListPagesInCreatedOrderWithACursor) {
   auto store = open();
   std::vector<Job> all;
+  all.reserve(5);
   for (int i = 0; i < 5; ++i) all.push_back(submit(*store, make_job("alpha", T0 + i / 2)));  // ties on created_at
   submit(*store, make_job("beta", T0 + 100));
   std::sort(all.begin(), all.end(), [](const Job& a, const Job& b) {
@@ -869,6 +870,7 @@ TEST_F(SqliteJobStoreTest, ConcurrentClaimersNeverShareAJob) {
   auto first = open();
   {
     std::vector<Job> batch;
+    batch.reserve(kJobs);
     for (int i = 0; i < kJobs; ++i) batch.push_back(make_job(i % 2 ? "alpha" : "beta", T0 + i));
     auto r = first->submit_batch(batch);
     ASSERT_TRUE(r.ok());
@@ -879,6 +881,7 @@ TEST_F(SqliteJobStoreTest, ConcurrentClaimersNeverShareAJob) {
   std::vector<std::vector<std::string>> got(4);
   std::atomic<int> errors{0};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       SqliteJobStore& store = t % 2 ? *second : *first;

@@ -24,6 +24,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -217,7 +218,7 @@ struct AdapterCase {
 // gtest names the failing case by its label instead of dumping its bytes.
 void PrintTo(const AdapterCase& c, std::ostream* os) { *os << c.label; }
 
-const std::string kAzureVersion = "2024-10-21";
+constexpr std::string_view kAzureVersion = "2024-10-21";
 
 std::vector<AdapterCase> adapter_cases() {
   std::vector<AdapterCase> cases;
@@ -247,7 +248,7 @@ std::vector<AdapterCase> adapter_cases() {
     c.chat_path = "/openai/deployments/gpt4o-prod/chat/completions";
     c.embed_path = "/openai/deployments/embed-small/embeddings";
     c.health_path = "/openai/models";
-    c.query = "api-version=" + kAzureVersion;
+    c.query = "api-version=" + std::string(kAzureVersion);
     c.auth_header = "api-key";
     c.auth_value = "azure-test-key";
     c.embed_dims = 1536;

@@ -181,7 +181,7 @@ class EgressWiringTest : public ::testing::Test {
 
   LLMProvider& make(const config::ProviderConfig& config, compliance::EgressGuard* guard,
                     http::ClientOptions options = {}) {
-    clients_.push_back(http::make_http_client(io_.get_executor(), options));
+    clients_.push_back(http::make_http_client(io_.get_executor(), std::move(options)));
     ProviderDeps deps{*clients_.back(), &io_, guard};
     auto created = app::provider_factory().create(config, deps);
     if (!created.ok()) {

@@ -40,15 +40,19 @@ struct Spec {
   std::map<Tier, std::string> models;
 };
 
-const Spec kAnthropic{
-    "anthropic",
-    Locality::cloud,
-    {{Tier::haiku, "claude-haiku-4-5"}, {Tier::sonnet, "claude-sonnet-4-5"}, {Tier::opus, "claude-opus-4-1"}}};
-const Spec kAzure{
-    "azure", Locality::cloud, {{Tier::haiku, "gpt-4o-mini"}, {Tier::sonnet, "gpt-4o"}, {Tier::opus, "o1"}}};
-const Spec kOllama{"ollama",
-                   Locality::local,
-                   {{Tier::haiku, "llama3.2:3b"}, {Tier::sonnet, "qwen2.5:14b"}, {Tier::opus, "llama3.3:70b"}}};
+Spec anthropic_spec() {
+  return {"anthropic",
+          Locality::cloud,
+          {{Tier::haiku, "claude-haiku-4-5"}, {Tier::sonnet, "claude-sonnet-4-5"}, {Tier::opus, "claude-opus-4-1"}}};
+}
+Spec azure_spec() {
+  return {"azure", Locality::cloud, {{Tier::haiku, "gpt-4o-mini"}, {Tier::sonnet, "gpt-4o"}, {Tier::opus, "o1"}}};
+}
+Spec ollama_spec() {
+  return {"ollama",
+          Locality::local,
+          {{Tier::haiku, "llama3.2:3b"}, {Tier::sonnet, "qwen2.5:14b"}, {Tier::opus, "llama3.3:70b"}}};
+}
 
 config::Config base_config() {
   config::Config cfg;
@@ -68,9 +72,10 @@ struct Fixture {
   std::unique_ptr<providers::ProviderSet> set;
   std::unique_ptr<Router> router;
 
-  explicit Fixture(std::vector<Spec> specs, config::Config c = base_config()) : cfg(std::move(c)) {
+  explicit Fixture(const std::vector<Spec>& specs, config::Config c = base_config()) : cfg(std::move(c)) {
     std::vector<std::unique_ptr<providers::LLMProvider>> owned;
-    for (auto& s : specs) owned.push_back(std::make_unique<FakeProvider>(s.name, s.locality, s.models));
+    owned.reserve(specs.size());
+    for (const auto& s : specs) owned.push_back(std::make_unique<FakeProvider>(s.name, s.locality, s.models));
     set = std::make_unique<providers::ProviderSet>(std::move(owned), cfg.routing.fallback_chain);
     router = std::make_unique<Router>(cfg, *set);
   }
@@ -81,7 +86,7 @@ struct Fixture {
   }
 };
 
-Fixture standard() { return Fixture({kAnthropic, kAzure, kOllama}); }
+Fixture standard() { return Fixture({anthropic_spec(), azure_spec(), ollama_spec()}); }
 
 // "anthropic/claude-sonnet-4-5 ollama/qwen2.5:14b" for compact comparisons.
 std::string chain_of(const RouteDecision& d) {
@@ -130,7 +135,7 @@ TEST(RoutingRouter, UnknownTaskIsSonnetAndOddTaskNamesAreNotEchoed) {
 TEST(RoutingRouter, ChainFollowsFallbackChainNotDeclarationOrder) {
   auto cfg = base_config();
   cfg.routing.fallback_chain = {"ollama", "azure"};  // anthropic not named: after the named ones
-  Fixture f({kAnthropic, kAzure, kOllama}, cfg);
+  Fixture f({anthropic_spec(), azure_spec(), ollama_spec()}, cfg);
   auto d = f.decide("code_review", Level::INTERNAL);
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(chain_of(*d), "ollama/qwen2.5:14b azure/gpt-4o anthropic/claude-sonnet-4-5");
@@ -200,7 +205,7 @@ TEST(RoutingRouter, SonnetThresholdTurnsSonnetAndOpusIntoHaiku) {
 TEST(RoutingRouter, SonnetThresholdIsOffUnlessSet) {
   auto cfg = base_config();
   cfg.routing.downgrade_sonnet_below.reset();
-  Fixture f({kAnthropic, kAzure, kOllama}, cfg);
+  Fixture f({anthropic_spec(), azure_spec(), ollama_spec()}, cfg);
   auto opus = f.decide("security_audit", Level::INTERNAL, "", Money{});
   ASSERT_TRUE(opus.ok());
   EXPECT_EQ(opus->tier, Tier::sonnet);
@@ -282,7 +287,7 @@ config::Config with_team_models() {
 }
 
 TEST(RoutingRouter, TeamModelsAllowListedNames) {
-  Fixture f({kAnthropic, kAzure, kOllama}, with_team_models());
+  Fixture f({anthropic_spec(), azure_spec(), ollama_spec()}, with_team_models());
   for (const char* model :
        {"", "auto", "haiku", "sonnet", "anthropic/claude-sonnet-4-5", "claude-sonnet-4-5", "anthropic/sonnet"}) {
     auto d = f.decide("chat", Level::INTERNAL, model, std::nullopt, "interns");
@@ -295,7 +300,7 @@ TEST(RoutingRouter, TeamModelsAllowListedNames) {
 }
 
 TEST(RoutingRouter, TeamModelsDenyEverythingElseListingOnlyTheTeamsValues) {
-  Fixture f({kAnthropic, kAzure, kOllama}, with_team_models());
+  Fixture f({anthropic_spec(), azure_spec(), ollama_spec()}, with_team_models());
   for (const char* model : {"opus", "gpt-4o", "azure/gpt-4o", "claude-opus-4-1", "anthropic/opus", "made-up"}) {
     auto d = f.decide("chat", Level::INTERNAL, model, std::nullopt, "interns");
     ASSERT_FALSE(d.ok()) << model;
@@ -357,7 +362,7 @@ TEST(RoutingRouter, RestrictedWithoutLocalProviderIs503WhateverTheConfig) {
     auto cfg = base_config();
     cfg.routing.confidential = policy;
     cfg.routing.fallback_chain = {"anthropic", "azure"};
-    Fixture f({kAnthropic, kAzure}, cfg);
+    Fixture f({anthropic_spec(), azure_spec()}, cfg);
     for (const char* model : {"", "opus", "gpt-4o", "anthropic/claude-haiku-4-5"}) {
       auto d = f.decide("chat", Level::RESTRICTED, model, Money::from_dollars(100));
       ASSERT_FALSE(d.ok()) << model;
@@ -372,7 +377,7 @@ TEST(RoutingRouter, RestrictedWithoutLocalProviderIs503WhateverTheConfig) {
 TEST(RoutingRouter, ConfidentialLocalOnlyPolicy) {
   auto cfg = base_config();
   cfg.routing.confidential = config::ConfidentialPolicy::local_only;
-  Fixture f({kAnthropic, kAzure, kOllama}, cfg);
+  Fixture f({anthropic_spec(), azure_spec(), ollama_spec()}, cfg);
   auto d = f.decide("chat", Level::CONFIDENTIAL);
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(chain_of(*d), "ollama/qwen2.5:14b");
@@ -387,7 +392,7 @@ TEST(RoutingRouter, ConfidentialLocalOnlyPolicy) {
             "confidential→local-only (policy); requested gpt-4o is cloud: replaced by qwen2.5:14b");
 
   cfg.routing.fallback_chain = {"anthropic"};
-  Fixture cloud_only({kAnthropic}, cfg);
+  Fixture cloud_only({anthropic_spec()}, cfg);
   auto none = cloud_only.decide("chat", Level::CONFIDENTIAL);
   ASSERT_FALSE(none.ok());
   EXPECT_EQ(none.error().code, ErrorCode::no_local_provider);
@@ -408,7 +413,7 @@ TEST(RoutingRouter, ConfidentialCloudMaskedKeepsCloudAndAsksForMasking) {
   EXPECT_FALSE(explicit_cloud->local_only);
 
   // Nothing to mask for when every target is local.
-  Fixture local({kOllama});
+  Fixture local({ollama_spec()});
   auto l = local.decide("chat", Level::CONFIDENTIAL);
   ASSERT_TRUE(l.ok());
   EXPECT_TRUE(l->local_only);
@@ -416,7 +421,7 @@ TEST(RoutingRouter, ConfidentialCloudMaskedKeepsCloudAndAsksForMasking) {
 
 TEST(RoutingRouter, LocalProviderWithOneModelServesTheNearestTier) {
   const Spec sonnet_only{"ollama", Locality::local, {{Tier::sonnet, "qwen2.5:14b"}}};
-  Fixture f({kAnthropic, sonnet_only});
+  Fixture f({anthropic_spec(), sonnet_only});
   for (const char* tier : {"haiku", "sonnet", "opus"}) {
     auto d = f.decide("chat", Level::RESTRICTED, tier);
     ASSERT_TRUE(d.ok()) << tier;
@@ -457,8 +462,10 @@ TEST(RoutingRouter, CloudProviderWithoutTheTierIsNoCandidate) {
 // either succeeds that way or fails, never with a cloud target.
 TEST(RoutingRouter, PropertyRestrictedChainsAreAlwaysLocal) {
   const Spec sonnet_only{"local-small", Locality::local, {{Tier::sonnet, "qwen2.5:14b"}}};
-  const std::vector<std::vector<Spec>> provider_sets = {
-      {kAnthropic, kAzure, kOllama}, {kOllama, kAnthropic}, {kAnthropic, sonnet_only}, {kAnthropic, kAzure}};
+  const std::vector<std::vector<Spec>> provider_sets = {{anthropic_spec(), azure_spec(), ollama_spec()},
+                                                        {ollama_spec(), anthropic_spec()},
+                                                        {anthropic_spec(), sonnet_only},
+                                                        {anthropic_spec(), azure_spec()}};
   const std::vector<std::string> tasks = {"code_review", "security_audit", "commit_summary", "chat", "unknown", ""};
   const std::vector<std::optional<Money>> budgets = {
       std::nullopt, Money{}, cents(5), cents(50), Money::from_dollars(100), Money::from_micros(-5)};

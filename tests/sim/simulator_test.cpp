@@ -17,7 +17,7 @@ namespace {
 
 namespace json = boost::json;
 
-http::HttpRequest post(std::string path, std::string body, std::vector<http::Header> headers) {
+http::HttpRequest post(const std::string& path, std::string body, std::vector<http::Header> headers) {
   http::HttpRequest r;
   r.method = "POST";
   const auto q = path.find('?');
@@ -29,8 +29,8 @@ http::HttpRequest post(std::string path, std::string body, std::vector<http::Hea
   return r;
 }
 
-const std::vector<http::Header> kAnthropic = {{"x-api-key", "k"}, {"anthropic-version", "2023-06-01"}};
-const std::vector<http::Header> kOpenAi = {{"Authorization", "Bearer k"}};
+std::vector<http::Header> anthropic_headers() { return {{"x-api-key", "k"}, {"anthropic-version", "2023-06-01"}}; }
+std::vector<http::Header> openai_headers() { return {{"Authorization", "Bearer k"}}; }
 const Context kContext{7, 1'700'000'000'000};
 
 json::object parse(const std::string& text) { return json::parse(text).as_object(); }
@@ -161,7 +161,7 @@ TEST(SimAnthropic, NonStreamMessage) {
       post(
           "/v1/messages",
           R"({"model":"claude-x","max_tokens":100,"system":"be brief","messages":[{"role":"user","content":"hi PERSON_0"}]})",
-          kAnthropic),
+          anthropic_headers()),
       kContext);
   ASSERT_EQ(reply.status, 200) << reply.body;
   auto body = parse(reply.body);
@@ -178,7 +178,7 @@ TEST(SimAnthropic, StreamEventOrder) {
       post(
           "/v1/messages",
           R"({"model":"m","max_tokens":2,"stream":true,"messages":[{"role":"user","content":[{"type":"text","text":"a b c"}]}]})",
-          kAnthropic),
+          anthropic_headers()),
       kContext);
   ASSERT_TRUE(reply.streaming);
   std::vector<std::string> events;
@@ -200,16 +200,17 @@ TEST(SimAnthropic, RejectsLikeTheRealApi) {
   auto missing_version = handle_provider_request(post("/v1/messages", "{}", {{"x-api-key", "k"}}), kContext);
   EXPECT_EQ(missing_version.status, 400);
   auto no_max = handle_provider_request(
-      post("/v1/messages", R"({"model":"m","messages":[{"role":"user","content":"x"}]})", kAnthropic), kContext);
+      post("/v1/messages", R"({"model":"m","messages":[{"role":"user","content":"x"}]})", anthropic_headers()),
+      kContext);
   EXPECT_EQ(no_max.status, 400);
   EXPECT_EQ(parse(no_max.body).at("type"), "error");
   EXPECT_NE(parse(no_max.body).at("error").as_object().at("message").as_string().find("max_tokens"),
             json::string::npos);
-  auto malformed = handle_provider_request(post("/v1/messages", "{not json", kAnthropic), kContext);
+  auto malformed = handle_provider_request(post("/v1/messages", "{not json", anthropic_headers()), kContext);
   EXPECT_EQ(malformed.status, 400);
   auto extra = handle_provider_request(
       post("/v1/messages", R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"x"}],"n":2})",
-           kAnthropic),
+           anthropic_headers()),
       kContext);
   EXPECT_EQ(extra.status, 400);
 }
@@ -219,7 +220,7 @@ TEST(SimOpenAi, StreamWithUsageEndsWithDone) {
       post(
           "/v1/chat/completions",
           R"({"model":"gpt","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"one two"}]})",
-          kOpenAi),
+          openai_headers()),
       kContext);
   ASSERT_TRUE(reply.streaming);
   EXPECT_EQ(reply.frames.back().data, "[DONE]");

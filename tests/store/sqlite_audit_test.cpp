@@ -98,6 +98,7 @@ void expect_same(const AuditRecord& a, const AuditRecord& b) {
 
 std::vector<std::string> ids(const std::vector<AuditRecord>& rows) {
   std::vector<std::string> out;
+  out.reserve(rows.size());
   for (const auto& r : rows) out.push_back(r.request_id);
   return out;
 }
@@ -175,6 +176,7 @@ TEST_F(SqliteAuditTest, QueryIsNewestFirstAndFiltersByTeamAndSince) {
 
 TEST_F(SqliteAuditTest, LimitIsClampedToOneThroughOneThousand) {
   std::vector<AuditRecord> rows;
+  rows.reserve(1'005);
   for (int i = 0; i < 1'005; ++i) rows.push_back(row("r" + std::to_string(i), "t", i));
   ASSERT_TRUE(store().append_audit(rows).ok());
   for (const auto& [asked, got] : std::vector<std::pair<int, std::size_t>>{
@@ -317,6 +319,7 @@ TEST_F(SqliteAuditTest, ConcurrentAppendsAllLand) {
   constexpr int kRows = 10;
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int b = 0; b < kBatches; ++b) {
@@ -336,7 +339,7 @@ TEST_F(SqliteAuditTest, ConcurrentAppendsAllLand) {
   auto spend = store().load_spend("2026-11");
   ASSERT_EQ(spend->size(), 1u);
   EXPECT_EQ((*spend)[0].requests, kThreads * kBatches * kRows);
-  EXPECT_EQ((*spend)[0].spent, Money::from_micros(kThreads * kBatches * kRows));
+  EXPECT_EQ((*spend)[0].spent, Money::from_micros(static_cast<std::int64_t>(kThreads) * kBatches * kRows));
   RawDb raw(db_path());
   EXPECT_EQ(raw.scalar("SELECT COUNT(DISTINCT request_id) FROM audit"), std::to_string(kThreads * kBatches * kRows));
 }

@@ -248,8 +248,6 @@ bool parse_cursor(const std::string& cursor, std::int64_t& created_at_ms, std::s
   return true;
 }
 
-using store::sqlite::is_memory_path;
-
 }  // namespace
 
 struct SqliteJobStore::Impl {
@@ -532,10 +530,10 @@ struct SqliteJobStore::Impl {
 
 SqliteJobStore::SqliteJobStore(const std::string& path, Options options) : impl_(std::make_unique<Impl>()) {
   if (!options.cipher) throw std::invalid_argument("the job store needs a content cipher (jobs.encryption)");
-  impl_->options = options;
-  impl_->cipher = options.cipher;
+  impl_->options = std::move(options);
+  impl_->cipher = impl_->options.cipher;
   // NOMUTEX: Impl::mu already serialises every use of this connection.
-  impl_->db = store::sqlite::open_database(path, SQLITE_OPEN_NOMUTEX, options.busy_timeout, " for jobs");
+  impl_->db = store::sqlite::open_database(path, SQLITE_OPEN_NOMUTEX, impl_->options.busy_timeout, " for jobs");
   sqlite3* db = impl_->db.get();
 
   auto exec = [&](const std::string& sql) {
@@ -551,7 +549,7 @@ SqliteJobStore::SqliteJobStore(const std::string& path, Options options) : impl_
   // Space freed by deleting a request or vault (or a plaintext row from before
   // migration 4) is zeroed when that costs no extra I/O.
   exec("PRAGMA secure_delete=FAST");
-  exec(options.sync_every_commit ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+  exec(impl_->options.sync_every_commit ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
   try {
     // The only clock read in this store: the audit stamp of a migration step.
     const auto now =

@@ -218,7 +218,7 @@ class WalCheckpointer {
 
 struct SqliteStore::Impl {
   std::string path;
-  const Clock* clock;
+  const Clock* clock = nullptr;
   std::mutex mu;
   std::unique_ptr<WalCheckpointer> checkpointer;  // declared before db: outlives the connection it watches
   DbPtr db;                                       // declared before the statements so it is closed after them
