@@ -97,7 +97,7 @@ wrk_run() {
   line=$(KEY=$k taskset -c "$load_cores" wrk -t"$t" -c"$c" -d"${secs}s" --timeout 10s -s bench/wrk/chat.lua "$url" \
     | grep '^RESULT ' | cut -d' ' -f2-) || die "wrk failed: $name, $c connections"
   if [[ "$name" == gateway ]]; then
-    kill -0 "$gw_pid" 2>/dev/null || { tail -n 30 "$work/gw.log" >&2; die "the gateway died (threads $gthreads, $c connections)"; }
+    alive "$gw_pid" || { tail -n 30 "$work/gw.log" >&2; die "the gateway died (threads $gthreads, $c connections)"; }
     rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$gw_pid/status")
   fi
   printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$gthreads" "$c" "$line" "$rss" >>"$results"
@@ -129,7 +129,7 @@ for c in $ttfb_conns; do
     echo "  ttfb $target connections=$c: $line" >&2
   done
 done
-kill -0 "$gw_pid" 2>/dev/null || { tail -n 30 "$work/gw.log" >&2; die "the gateway died during the streaming runs"; }
+alive "$gw_pid" || { tail -n 30 "$work/gw.log" >&2; die "the gateway died during the streaming runs"; }
 curl -fsS -XPOST "http://127.0.0.1:$sim_port/_sim/faults" -d '{"ttft_ms":0,"per_token_ms":0}' >/dev/null
 
 export SC_VERSION SC_BIN SC_NPROC SC_LOAD_START SC_LOAD_END SC_SIM SC_GW SC_LOAD SC_SECS SC_WARMUP SC_SIM_THREADS

@@ -5,6 +5,7 @@
 #   start_sim [SIM_FLAGS...]   sets: sim_port sim_pid
 #   start_gateway [EXTRA_YAML] sets: gw_port gw_pid key (a fresh database each time)
 #   stop_gateway               SIGTERM, wait; the simulator keeps running
+#   alive PID                  the process runs (an exited child stays a zombie until waited for)
 # EXTRA_YAML is top-level YAML added to the config; settings read when a server starts:
 #   gw_threads=N              server.threads (unset: the default, one per core)
 #   provider_yaml=LINES       extra keys of the provider mapping, each line indented 4 spaces
@@ -18,11 +19,12 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 wait_up() {  # URL [PID]: until URL answers 2xx; stops early when PID has exited
   for _ in $(seq 200); do
     curl -fs "$1" >/dev/null 2>&1 && return 0
-    if [ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null; then break; fi
+    if [ -n "${2:-}" ] && ! alive "$2"; then break; fi
     sleep 0.05
   done
   echo "not up: $1"; exit 1
 }
+alive() { grep -qs '^State:[[:space:]]*[^ZX[:space:]]' "/proc/$1/status"; }  # PID runs (not a zombie)
 pin() { if [ -n "${1:-}" ]; then echo "taskset -c $1"; fi; }  # word-split on purpose by the callers
 
 # shellcheck disable=SC2120  # SIM_FLAGS are optional
