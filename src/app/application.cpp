@@ -1,5 +1,6 @@
 #include "app/application.hpp"
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
@@ -106,16 +107,24 @@ class IoContext final : public asio::io_context {
 
 struct Application::Impl {
   Impl(std::shared_ptr<const config::Config> cfg, ServeOptions opts)
-      : config(std::move(cfg)),
-        options(opts),
-        io(static_cast<int>(io_thread_count(config->server))),
-        http_metrics(metrics) {
+      : config(std::move(cfg)), options(opts), io(1), http_metrics(metrics) {
     metrics.gauge("aegis_build_info", "Build information", {"version"}).with({kVersion}).set(1);
+    // Thread per core: one io_context per I/O thread. `io` (the first) also
+    // accepts and runs the background work (jobs, health probes, signals);
+    // every connection lives on one of them from accept to close, and its
+    // provider calls run there too (http/client.cpp).
+    const unsigned threads = io_thread_count(config->server);
+    for (unsigned i = 1; i < threads; ++i) {
+      workers.push_back(std::make_unique<IoContext>(1));
+      worker_guards.emplace_back(workers.back()->get_executor());
+    }
   }
 
   std::shared_ptr<const config::Config> config;
   ServeOptions options;
   IoContext io;
+  std::vector<std::unique_ptr<IoContext>> workers;  // the other I/O threads' contexts
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> worker_guards;
   telemetry::Registry metrics;
   HttpMetrics http_metrics;
   store::DbExecutor db{1};
@@ -214,6 +223,22 @@ struct Application::Impl {
     gateway = std::make_unique<gateway::Gateway>(gateway::GatewayDeps{*config, *providers, *classifier, *router_rules,
                                                                       *budgets, *health, *audit, metrics, clock});
   }
+  std::vector<asio::io_context*> session_contexts() {
+    std::vector<asio::io_context*> contexts{&io};
+    for (auto& worker : workers) contexts.push_back(worker.get());
+    return contexts;
+  }
+  void stop_io() {
+    for (auto& guard : worker_guards) guard.reset();
+    for (auto& worker : workers) worker->stop();
+    io.stop();
+  }
+  // Destroys what is still queued on every context (see IoContext).
+  void shutdown_io() {
+    for (auto& worker : workers) worker->shutdown();
+    io.shutdown();
+  }
+
   http::Router router;
   http::Router metrics_router;
   std::unique_ptr<http::Server> server;
@@ -256,7 +281,7 @@ Application::Application(std::shared_ptr<const config::Config> config, ServeOpti
 
 Application::~Application() {
   if (!impl_) return;
-  impl_->io.shutdown();  // see run(): finalise suspended requests while their dependencies live
+  impl_->shutdown_io();  // see run(): finalise suspended requests while their dependencies live
   impl_->db.stop();
 }
 
@@ -307,7 +332,7 @@ std::uint16_t Application::start() {
 
   s.server = std::make_unique<http::Server>(
       s.io, s.config->server, [&s](http::HttpRequest& request) { return s.handle(request); },
-      [&s](const http::Exchange& exchange) { s.observe(exchange); });
+      [&s](const http::Exchange& exchange) { s.observe(exchange); }, s.session_contexts());
   const auto port = s.server->start();
   std::uint16_t metrics_port = 0;
   if (server_config.metrics_listen) {
@@ -361,16 +386,15 @@ void Application::shutdown() {
     }
     if (s.health) s.health->stop();
     for (auto& simulator : s.simulators) simulator->stop();
-    s.io.stop();
+    s.stop_io();
   });
 }
 
 int Application::run() {
   auto& s = *impl_;
-  const unsigned threads = io_thread_count(s.config->server);
   std::vector<std::thread> pool;
-  pool.reserve(threads - 1);
-  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&s] { s.io.run(); });
+  pool.reserve(s.workers.size());
+  for (auto& worker : s.workers) pool.emplace_back([&context = *worker] { context.run(); });
   s.io.run();
   for (auto& t : pool) t.join();
   // Database threads still finishing a call post their coroutine back to the
@@ -382,7 +406,7 @@ int Application::run() {
   if (s.audit) s.audit->flush(std::chrono::seconds(5));
   // Requests cut off by the drain deadline are finalised here (audit row,
   // reservation released) while everything they use still exists.
-  s.io.shutdown();
+  s.shutdown_io();
   if (s.job_service) s.job_service->hand_back_running();
   // Every finished request's row is queued by now: write them before the store goes.
   if (s.audit) s.audit->stop();

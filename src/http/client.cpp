@@ -1,19 +1,23 @@
 // The outbound HTTP/1.1 client (see client.hpp).
 //
 // Threading model. Every exchange (one send() or stream() call) runs its
-// network I/O on a strand of its own, made from the client's executor; the
+// network I/O on a strand of its own, made from the caller's io_context (so
+// with one io_context per I/O thread the call stays on the request's thread)
+// or, for a caller that runs elsewhere, from the client's executor; the
 // watchdog timer that enforces the timeouts runs on that same strand, so a
 // timeout can close the socket without racing the coroutine that uses it,
 // whatever executor the caller runs on. stream() hands each body piece back
 // to the caller's executor before calling the sink, so a sink that writes to
 // the caller's own connection stays on the caller's strand. Idle connections
-// live in a per-host pool guarded by a mutex that is never held across a
-// suspension point.
+// live in a pool keyed by io_context and host, guarded by a mutex that is
+// never held across a suspension point. The client must not outlive the
+// io_contexts of the callers it served (their pooled sockets belong to them).
 #include "http/client.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -29,6 +33,7 @@
 #include <openssl/x509_vfy.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <mutex>
 #include <unordered_map>
@@ -287,6 +292,12 @@ struct Connection {
   }
 };
 
+// A pool-key prefix naming the io_context that owns a connection.
+std::string context_tag(const asio::any_io_executor& executor) {
+  const auto& context = asio::query(executor, asio::execution::context);
+  return std::to_string(reinterpret_cast<std::uintptr_t>(&context)) + " ";
+}
+
 class Pool {
  public:
   Pool(std::size_t max_per_host, std::chrono::seconds keepalive) : max_per_host_(max_per_host), keepalive_(keepalive) {}
@@ -466,10 +477,13 @@ struct Piece {
 // everything else happens between them.
 class Exchange {
  public:
-  Exchange(std::shared_ptr<Core> core, const ClientRequest& request)
+  // `home`: the executor whose io_context does this exchange's I/O and owns
+  // its connections (the caller's, see home_executor()).
+  Exchange(std::shared_ptr<Core> core, const ClientRequest& request, asio::any_io_executor home)
       : core_(std::move(core)),
         request_(request),
-        strand_(asio::make_strand(core_->executor)),
+        home_(std::move(home)),
+        strand_(asio::make_strand(home_)),
         watchdog_(std::make_shared<Watchdog>(strand_)),
         started_at_(Clock::now()),
         total_deadline_(started_at_ + request.timeouts.total),
@@ -584,12 +598,14 @@ class Exchange {
     }
     if (target_.tls && !core_->tls) co_return make_error(ErrorCode::upstream_error, core_->tls_error);
 
+    // Pooled per io_context: a connection is reused by the thread that owns it.
+    pool_key_ = context_tag(home_);
     if (!proxy_) {
-      pool_key_ = (target_.tls ? "https://" : "http://") + target_.authority;
+      pool_key_ += (target_.tls ? "https://" : "http://") + target_.authority;
     } else if (target_.tls) {
-      pool_key_ = "https://" + target_.authority + " via " + proxy_->authority;
+      pool_key_ += "https://" + target_.authority + " via " + proxy_->authority;
     } else {
-      pool_key_ = "http proxy " + proxy_->authority;  // absolute-form requests share proxy connections
+      pool_key_ += "http proxy " + proxy_->authority;  // absolute-form requests share proxy connections
     }
 
     for (int attempt = 0;; ++attempt) {
@@ -637,7 +653,7 @@ class Exchange {
                                                           resolve_ec.message());
     }
 
-    connection_ = std::make_unique<Connection>(core_->executor);
+    connection_ = std::make_unique<Connection>(home_);
     watchdog_->retarget(close_on_fire());
     auto [connect_ec, endpoint] = co_await asio::async_connect(connection_->socket, endpoints, kNoThrow);
     if (watchdog_->fired()) co_return timeout_error();
@@ -841,6 +857,7 @@ class Exchange {
 
   std::shared_ptr<Core> core_;
   const ClientRequest& request_;
+  asio::any_io_executor home_;
   asio::any_io_executor strand_;
   std::shared_ptr<Watchdog> watchdog_;
   Clock::time_point started_at_;
@@ -872,20 +889,33 @@ asio::awaitable<Result<T>> run_on(const asio::any_io_executor& strand, asio::awa
   co_return std::move(*result);
 }
 
+// Where an exchange runs: on the caller's io_context when it has one, so that
+// with one io_context per thread (thread per core) a provider call never
+// leaves the thread that serves the request; else on the client's executor.
+// Either way the caller is resumed on its own executor afterwards.
+asio::any_io_executor home_executor(const asio::any_io_executor& caller, const asio::any_io_executor& fallback) {
+  using IoExecutor = asio::io_context::executor_type;
+  if (const auto* io = caller.target<IoExecutor>()) return *io;
+  if (const auto* strand = caller.target<asio::strand<IoExecutor>>()) return strand->get_inner_executor();
+  return fallback;
+}
+
 class BeastHttpClient final : public HttpClient {
  public:
   BeastHttpClient(asio::any_io_executor executor, ClientOptions options)
       : core_(std::make_shared<Core>(std::move(executor), std::move(options))) {}
 
   asio::awaitable<Result<ClientResponse>> send(const ClientRequest& request) override {
-    auto exchange = std::make_shared<Exchange>(core_, request);
+    const auto caller = co_await asio::this_coro::executor;
+    auto exchange = std::make_shared<Exchange>(core_, request, home_executor(caller, core_->executor));
     auto strand = exchange->strand();
     auto op = Exchange::buffered(exchange);
     co_return co_await run_on(strand, std::move(op));
   }
 
   asio::awaitable<Result<void>> stream(const ClientRequest& request, BodySink& sink) override {
-    auto exchange = std::make_shared<Exchange>(core_, request);
+    const auto caller = co_await asio::this_coro::executor;
+    auto exchange = std::make_shared<Exchange>(core_, request, home_executor(caller, core_->executor));
     auto strand = exchange->strand();
     auto start = Exchange::start(exchange);
     auto started = co_await run_on(strand, std::move(start));

@@ -68,8 +68,10 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   // One live connection; touched only on its own strand, except `busy` and
   // `stream`, which drain() reads through a post to that strand.
   struct Connection {
-    explicit Connection(asio::any_io_executor strand) : executor(std::move(strand)) {}
+    Connection(asio::any_io_executor strand, std::size_t worker_index)
+        : executor(std::move(strand)), worker(worker_index) {}
     const asio::any_io_executor executor;  // the connection's strand
+    const std::size_t worker;              // index into Impl::workers
     beast::tcp_stream* stream = nullptr;   // strand only; null once the session has ended
     bool busy = false;                     // strand only
     // Bound to the session coroutine's cancellation slot; emitted (strand
@@ -79,14 +81,39 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     asio::cancellation_signal cut_off;
   };
 
-  Impl(asio::io_context& io_context, config::ServerConfig cfg, RequestHandler h, ExchangeObserver obs)
-      : io(io_context), config(std::move(cfg)), handler(std::move(h)), observer(std::move(obs)), acceptor(io_context) {}
+  Impl(asio::io_context& io_context, config::ServerConfig cfg, RequestHandler h, ExchangeObserver obs,
+       std::vector<asio::io_context*> session_contexts)
+      : io(io_context),
+        config(std::move(cfg)),
+        handler(std::move(h)),
+        observer(std::move(obs)),
+        acceptor(io_context),
+        workers(std::move(session_contexts)) {
+    if (workers.empty()) workers.push_back(&io);
+    sessions_per_worker = std::vector<std::atomic<std::size_t>>(workers.size());
+  }
 
   asio::io_context& io;
   const config::ServerConfig config;
   RequestHandler handler;
   ExchangeObserver observer;
   tcp::acceptor acceptor;
+  // Each connection lives on one of these, from accept to close (thread per
+  // core when each is run by a thread of its own); the least busy one takes
+  // the next connection.
+  std::vector<asio::io_context*> workers;
+  std::vector<std::atomic<std::size_t>> sessions_per_worker;
+
+  std::size_t least_busy_worker() const {
+    std::size_t best = 0;
+    for (std::size_t i = 1; i < workers.size(); ++i) {
+      if (sessions_per_worker[i].load(std::memory_order_relaxed) <
+          sessions_per_worker[best].load(std::memory_order_relaxed)) {
+        best = i;
+      }
+    }
+    return best;
+  }
 
   std::atomic<bool> draining{false};
   mutable std::mutex connections_mutex;
@@ -96,7 +123,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   asio::awaitable<void> accept_loop() {
     auto self = shared_from_this();
     for (;;) {
-      auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), kNoThrow);
+      const std::size_t worker = least_busy_worker();
+      auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(*workers[worker]), kNoThrow);
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
         // Out of file descriptors and similar: back off instead of spinning.
@@ -114,7 +142,10 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       beast::error_code ignored;
       socket.set_option(asio::ip::tcp::no_delay(true), ignored);
       auto executor = socket.get_executor();
-      auto connection = std::make_shared<Connection>(executor);
+      auto connection = std::make_shared<Connection>(executor, worker);
+      // Counted now, not when the session starts on its thread: the next
+      // accept chooses its worker as soon as this loop goes round.
+      sessions_per_worker[worker].fetch_add(1, std::memory_order_relaxed);
       // The function object holds the connection until the coroutine's last
       // frame is gone: its cancellation state lives in `cut_off`'s slot.
       asio::co_spawn(
@@ -131,6 +162,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     connections.insert(c);
   }
   void unregister_connection(const std::shared_ptr<Connection>& c) {
+    sessions_per_worker[c->worker].fetch_sub(1, std::memory_order_relaxed);
     std::lock_guard lock(connections_mutex);
     connections.erase(c);
   }
@@ -432,8 +464,10 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   }
 };
 
-Server::Server(asio::io_context& io, config::ServerConfig config, RequestHandler handler, ExchangeObserver observer)
-    : impl_(std::make_shared<Impl>(io, std::move(config), std::move(handler), std::move(observer))) {}
+Server::Server(asio::io_context& io, config::ServerConfig config, RequestHandler handler, ExchangeObserver observer,
+               std::vector<asio::io_context*> session_contexts)
+    : impl_(std::make_shared<Impl>(io, std::move(config), std::move(handler), std::move(observer),
+                                   std::move(session_contexts))) {}
 
 Server::~Server() = default;
 

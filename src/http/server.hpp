@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "config/config.hpp"
 #include "http/message.hpp"
@@ -33,8 +34,10 @@ using ExchangeObserver = std::function<void(const Exchange&)>;
 
 class Server {
  public:
+  // Accepts on `io`; each connection then lives on one of `session_contexts`
+  // (the least busy), or on `io` when none are given.
   Server(boost::asio::io_context& io, config::ServerConfig config, RequestHandler handler,
-         ExchangeObserver observer = {});
+         ExchangeObserver observer = {}, std::vector<boost::asio::io_context*> session_contexts = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
