@@ -9,6 +9,7 @@
 #include "config/loader.hpp"
 
 #include <boost/asio/ip/address.hpp>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -22,6 +23,7 @@
 #include <functional>
 #include <initializer_list>
 #include <limits>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string_view>
@@ -1696,11 +1698,46 @@ bool fallback_chain_given(const Field* routing) {
   return false;
 }
 
+// yaml-cpp 0.7's LoadAll never returns, and fills memory, on a token that
+// starts no node, such as a stray ',' at the top level: its parser reports an
+// empty document at the same place again and again (jbeder/yaml-cpp#1040,
+// fixed in 0.8.0). Walks the documents without building them, and returns
+// where a document starts where the one before it started.
+std::optional<YAML::Mark> stuck_document(const std::string& text) {
+  struct Starts : YAML::EventHandler {
+    std::optional<YAML::Mark> last;
+    std::optional<YAML::Mark> stuck;
+    void OnDocumentStart(const YAML::Mark& mark) override {
+      if (last && last->pos == mark.pos) stuck = mark;
+      last = mark;
+    }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+  } starts;
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  while (!starts.stuck && parser.HandleNextDocument(starts)) {
+  }
+  return starts.stuck;
+}
+
 Config Loader::run(const std::string& text) {
   cfg_ = default_config();
   cfg_.source = file_;
   std::vector<YAML::Node> docs;
   try {
+    if (const auto stuck = stuck_document(text)) {
+      const auto at = static_cast<std::size_t>(std::max(stuck->pos, 0));
+      const bool comma = at < text.size() && text[at] == ',';
+      issue(pos_of(*stuck), comma ? "YAML syntax error: unexpected ','" : "YAML syntax error: unexpected token");
+      throw ConfigError(std::move(issues_));
+    }
     docs = YAML::LoadAll(text);
   } catch (const YAML::Exception& ex) {
     issue(pos_of(ex.mark), "YAML syntax error: " + ex.msg);

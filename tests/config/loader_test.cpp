@@ -233,6 +233,14 @@ TEST(ConfigErrors, YamlSyntaxErrorIsPositioned) {
   EXPECT_EQ(one_issue("server:\n  threads: 1\n   bad: 2\n"), "t.yaml:3:7: YAML syntax error: illegal map value");
 }
 
+// yaml-cpp 0.7's LoadAll loops forever, filling memory, on a stray ',' where a
+// document should start (found by fuzz/config_fuzz.cpp).
+TEST(ConfigErrors, StrayCommaIsASyntaxErrorNotAHang) {
+  EXPECT_EQ(one_issue(","), "t.yaml:1:1: YAML syntax error: unexpected ','");
+  EXPECT_EQ(one_issue("- a\n,\n"), "t.yaml:2:1: YAML syntax error: unexpected ','");
+  EXPECT_EQ(one_issue("server: {}\n---\n,"), "t.yaml:3:1: YAML syntax error: unexpected ','");
+}
+
 TEST(ConfigErrors, UnknownKeySuggestsTheClosestKey) {
   EXPECT_EQ(one_issue("server:\n  listn: \"127.0.0.1:1\"\n"),
             "t.yaml:2:3: server.listn: unknown key; did you mean \"listen\"?");
