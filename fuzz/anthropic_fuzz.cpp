@@ -78,11 +78,8 @@ Events reencode(const Events& events) {
   http::SseParser parser;
   anthropic::StreamDecoder decoder;
   Events out;
-  for (const auto& sse : parser.feed(bytes)) {
-    auto decoded = decoder.feed(sse);
-    if (!decoded.ok()) fail("the decoder refuses the encoder's stream: " + decoded.error().message);
-    for (auto& e : *decoded) out.push_back(std::move(e));
-  }
+  const auto decoded = decode_into(decoder, parser.feed(bytes), out);
+  if (!decoded.ok()) fail("the decoder refuses the encoder's stream: " + decoded.error().message);
   check_events(out, decoder.finished());
   return out;
 }
@@ -90,13 +87,9 @@ Events reencode(const Events& events) {
 void stream(const Input& in) {
   anthropic::StreamDecoder decoder;
   Events events;
-  for (const auto& sse : sse_events(in.body)) {
-    auto decoded = decoder.feed(sse);
-    if (!decoded.ok()) {
-      if (decoded.error().message.empty()) fail("a stream error without a message");
-      break;
-    }
-    for (auto& e : *decoded) events.push_back(std::move(e));
+  if (const auto decoded = decode_into(decoder, sse_events(in.body), events);
+      !decoded.ok() && decoded.error().message.empty()) {
+    fail("a stream error without a message");
   }
   check_events(events, decoder.finished());
   // The encoder keeps the text, every tool call and the finish; it drops a

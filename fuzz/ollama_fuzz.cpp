@@ -86,11 +86,8 @@ Events reencode(const Events& events) {
   http::NdjsonParser parser;
   ollama::StreamDecoder decoder;
   Events out;
-  for (const auto& line : parser.feed(bytes)) {
-    auto decoded = decoder.feed(line);
-    if (!decoded.ok()) fail("the decoder refuses the encoder's stream: " + decoded.error().message);
-    for (auto& e : *decoded) out.push_back(std::move(e));
-  }
+  const auto decoded = decode_into(decoder, parser.feed(bytes), out);
+  if (!decoded.ok()) fail("the decoder refuses the encoder's stream: " + decoded.error().message);
   if (!parser.take_rest().empty()) fail("the encoder's stream ends inside a line");
   check_events(out, decoder.finished());
   return out;
@@ -99,13 +96,8 @@ Events reencode(const Events& events) {
 void stream(const Input& in) {
   ollama::StreamDecoder decoder;
   Events events;
-  for (const auto& line : ndjson_lines(in.body)) {
-    auto decoded = decoder.feed(line);
-    if (!decoded.ok()) {
-      expect_code(decoded.error(), ErrorCode::upstream_error, "StreamDecoder");
-      break;
-    }
-    for (auto& e : *decoded) events.push_back(std::move(e));
+  if (const auto decoded = decode_into(decoder, ndjson_lines(in.body), events); !decoded.ok()) {
+    expect_code(decoded.error(), ErrorCode::upstream_error, "StreamDecoder");
   }
   check_events(events, decoder.finished());
   if (deep(events)) return;

@@ -166,6 +166,18 @@ inline std::vector<std::string> ndjson_lines(std::string_view bytes) {
 
 using Events = std::vector<StreamEvent>;
 
+// Feeds a stream decoder its pieces (SSE events or NDJSON lines) in order,
+// appending the events it gives to `out`; stops at its first error.
+template <class Decoder, class Pieces>
+Result<void> decode_into(Decoder& decoder, const Pieces& pieces, Events& out) {
+  for (const auto& piece : pieces) {
+    auto decoded = decoder.feed(piece);
+    if (!decoded.ok()) return decoded.error();
+    for (auto& e : *decoded) out.push_back(std::move(e));
+  }
+  return {};
+}
+
 inline bool same(const StreamEvent& a, const StreamEvent& b) {
   return a.kind == b.kind && a.id == b.id && a.model == b.model && a.text == b.text && a.index == b.index &&
          a.tool_call.id == b.tool_call.id && a.tool_call.name == b.tool_call.name &&

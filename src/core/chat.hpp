@@ -5,6 +5,7 @@
 #include <boost/json/value.hpp>
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,7 +22,7 @@ struct ToolCall {
 
 struct Message {
   Role role = Role::user;
-  std::string text;                 // concatenated text content
+  std::string text;                  // concatenated text content
   std::vector<ToolCall> tool_calls;  // assistant turns that call tools
   std::string tool_call_id;          // role == tool: which call this result answers
   bool tool_error = false;           // role == tool: the tool reported an error
@@ -61,6 +62,13 @@ enum class StopReason { end_turn, max_tokens, stop_sequence, tool_use, content_f
 struct Usage {
   std::int64_t input_tokens = 0;
   std::int64_t output_tokens = 0;
+
+  // input + output; a provider's counts are any non-negative int64, so the
+  // sum saturates at INT64_MAX instead of overflowing.
+  std::int64_t total_tokens() const noexcept {
+    constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+    return input_tokens > 0 && output_tokens > kMax - input_tokens ? kMax : input_tokens + output_tokens;
+  }
 };
 
 struct Completion {

@@ -3,7 +3,6 @@
 #include <boost/json/parse.hpp>
 
 #include <algorithm>
-#include <limits>
 
 #include "core/encoding.hpp"
 #include "core/json.hpp"
@@ -151,13 +150,8 @@ int status_for_stream_error(const UpstreamFailure& f) {
 }
 
 json::object usage_object(const Usage& u) {
-  // A provider's counts are any non-negative int64: their sum saturates
-  // instead of overflowing.
-  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
-  const std::int64_t total =
-      u.input_tokens > 0 && u.output_tokens > kMax - u.input_tokens ? kMax : u.input_tokens + u.output_tokens;
   return json::object{
-      {"prompt_tokens", u.input_tokens}, {"completion_tokens", u.output_tokens}, {"total_tokens", total}};
+      {"prompt_tokens", u.input_tokens}, {"completion_tokens", u.output_tokens}, {"total_tokens", u.total_tokens()}};
 }
 
 json::array tool_calls_array(const std::vector<ToolCall>& calls) {
