@@ -215,6 +215,16 @@ struct Application::Impl {
     auto zone = budget::BudgetZone::parse(config->budgets.timezone);
     if (!zone) throw std::runtime_error("budgets.timezone: unknown time zone " + config->budgets.timezone);
     ledger = std::make_unique<budget::MemoryLedger>(clock, *zone);
+    // Intents of requests this process's predecessor died in become rows
+    // (and spend) before the spend is loaded: docs/ARCHITECTURE.md, stage 8.
+    auto recovered = store->recover_pending();
+    if (!recovered.ok()) {
+      throw std::runtime_error("cannot recover the audit rows of interrupted requests: " + recovered.error().message);
+    }
+    if (*recovered > 0) {
+      telemetry::log(telemetry::LogLevel::warn, "audit_intents_recovered",
+                     {{"rows", *recovered}, {"outcome", "unknown; reservations booked"}});
+    }
     if (auto restored = budget::restore_spend(*store, *ledger); !restored.ok()) {
       throw std::runtime_error("cannot restore budget spend from the store: " + restored.error().message);
     }

@@ -38,6 +38,13 @@ class AuditStore {
   virtual Result<std::int64_t> count_pipeda_violations() = 0;
   // Committed spend of every team in `period`.
   virtual Result<std::vector<TeamSpend>> load_spend(const std::string& period) = 0;
+  // At start-up, before spend is loaded: turns every intent left by a process
+  // that died (AuditRecord::intent) into an audit row with status 0 and
+  // error_type "outcome_unknown", booking its reservation as the cost (the
+  // provider may have billed; over-booking is the safe side of a cap). One
+  // server process owns a store, so every intent found then is orphaned.
+  // Returns how many rows it recovered.
+  virtual Result<std::int64_t> recover_pending() = 0;
 };
 
 }  // namespace aegis::audit

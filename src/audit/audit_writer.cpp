@@ -29,6 +29,10 @@ AuditWriter::AuditWriter(AuditStore& store, telemetry::Registry& registry, Optio
     : store_(store),
       options_(sanitize(options)),
       written_metric_(registry.counter("aegis_audit_rows_written_total", "Audit rows written to the store").with({})),
+      intents_metric_(registry
+                          .counter("aegis_audit_intents_written_total",
+                                   "Audit intents (a request's row as routed, written during its provider call)")
+                          .with({})),
       dropped_metric_(
           registry
               .counter("aegis_audit_rows_dropped_total",
@@ -162,8 +166,11 @@ void AuditWriter::run() {
     const bool ok = lost_at_stop_ == 0 && write(batch);
     lock.lock();
     if (ok) {
-      written_ += n;
-      written_metric_.inc(static_cast<double>(n));
+      const auto intents = static_cast<std::size_t>(
+          std::count_if(batch.begin(), batch.end(), [](const AuditRecord& r) { return r.intent; }));
+      written_ += n - intents;
+      written_metric_.inc(static_cast<double>(n - intents));
+      if (intents > 0) intents_metric_.inc(static_cast<double>(intents));
     } else {
       dropped_ += n;
       lost_at_stop_ += n;

@@ -17,9 +17,10 @@
 // given up on at stop(), or when the store has kept failing for
 // durable_wait_limit (the row stays queued and is still retried).
 //
-// Metrics: aegis_audit_rows_written_total, aegis_audit_rows_dropped_total,
-// aegis_audit_write_errors_total (failed append_audit calls) and the gauge
-// aegis_audit_queue_depth.
+// Metrics: aegis_audit_rows_written_total (final rows),
+// aegis_audit_intents_written_total (AuditRecord::intent),
+// aegis_audit_rows_dropped_total, aegis_audit_write_errors_total (failed
+// append_audit calls) and the gauge aegis_audit_queue_depth.
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -92,6 +93,7 @@ class AuditWriter final : public AuditSink {
   AuditStore& store_;
   Options options_;
   telemetry::Counter& written_metric_;
+  telemetry::Counter& intents_metric_;
   telemetry::Counter& dropped_metric_;
   telemetry::Counter& errors_metric_;
   telemetry::Gauge& depth_metric_;
@@ -102,7 +104,7 @@ class AuditWriter final : public AuditSink {
   std::deque<AuditRecord> queue_;
   std::uint64_t accepted_ = 0;  // rows ever accepted by record()
   std::uint64_t settled_ = 0;   // rows written or given up on (settled_ <= accepted_)
-  std::uint64_t written_ = 0;
+  std::uint64_t written_ = 0;   // final rows; intents are counted by intents_metric_ only
   std::uint64_t dropped_ = 0;
   std::size_t flush_waiters_ = 0;
   struct Waiter {

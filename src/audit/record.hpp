@@ -50,6 +50,16 @@ struct AuditRecord {
   // as RESTRICTED on a local provider); egress_rule names its rule, e.g. "pan.luhn".
   bool egress_veto = false;
   std::string egress_rule;
+
+  // Not columns. A synchronous request writes an intent before its first
+  // provider call: this row as routed, with status 0 and the reservation as
+  // its cost. The writer commits it while the provider answers, and the
+  // request's final row (same intent_seq) replaces it in one transaction, so
+  // the answer only waits for the intent. An intent still there at start-up
+  // belongs to a request the process died in (its answer may have left):
+  // AuditStore::recover_pending() books it as an "outcome_unknown" row.
+  bool intent = false;
+  std::int64_t intent_seq = 0;  // 0: the row has no intent (jobs, refused requests)
 };
 
 // Where the pipeline hands finished rows. Must not block: implementations

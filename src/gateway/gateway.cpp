@@ -1,10 +1,15 @@
 #include "gateway/gateway.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <memory>
 #include <optional>
+#include <random>
 
 #include "budget/pricing.hpp"
 #include "gateway/prompt.hpp"
@@ -92,11 +97,12 @@ struct Gateway::Metrics {
   telemetry::HistogramFamily& overhead;
 };
 
-// One governed request. A success is settled by commit(), which waits until
-// the row is in the store; otherwise the destructor is stages 8 and 9's
-// safety net: it settles the budget and queues the audit row whatever
-// happened, including a coroutine torn down because the client disconnected
-// or the server stopped.
+// One governed request. A success is settled by commit(), which returns once
+// a row for it is in the store (its intent, written while the provider
+// answered, or else the final row itself); otherwise the destructor is
+// stages 8 and 9's safety net: it settles the budget and queues the audit row
+// whatever happened, including a coroutine torn down because the client
+// disconnected or the server stopped.
 class Gateway::Call {
  public:
   Call(Gateway& gateway, CallContext& context)
@@ -125,15 +131,55 @@ class Gateway::Call {
     }
   }
 
+  // Stage 8's first half, at the first provider attempt (the row now names
+  // the target): queues the intent (audit::AuditRecord::intent), which the
+  // writer commits while the provider answers. Only for a call that records
+  // its own row: a job's row commits with the job's outcome.
+  void write_intent(const boost::asio::any_io_executor& executor) {
+    if (intent_ || !record_ || context_.audit_row_out) return;
+    audit::AuditRecord intent = row;
+    intent.intent = true;
+    intent.intent_seq = gateway_.next_intent_seq_.fetch_add(1, std::memory_order_relaxed);
+    intent.level = context_.level;
+    if (reservation_) {
+      intent.cost = reserved_;
+      intent.budget_period = gateway_.deps_.budgets.spend(row.team).period;
+    }
+    row.intent_seq = intent.intent_seq;
+    intent_ = std::make_shared<IntentWait>(executor);
+    // The completion is posted to this call's executor (one thread per
+    // context), so `done` and the timer are only touched there.
+    gateway_.deps_.audit.async_record(std::move(intent),
+                                      boost::asio::bind_executor(executor, [wait = intent_](bool written) {
+                                        wait->done = true;
+                                        wait->written = written;
+                                        wait->wake.cancel();
+                                      }));
+  }
+
   // Stages 8 and 9 now rather than at destruction, for a call that succeeded:
-  // returns once the row (and the spend it carries) is committed to the
-  // store, so a client told "success" after this finds it recorded even if
-  // the process is killed. Waits without blocking the thread; a row the
+  // returns once the call is on record in the store, so a client told
+  // "success" after this finds it recorded even if the process is killed.
+  // That is the intent when it committed (the final row, queued here,
+  // replaces it; were the process to die first, start-up books the intent),
+  // else the final row itself. Waits without blocking the thread; a row the
   // writer drops or gives up on is counted there, and the answer still goes out.
   boost::asio::awaitable<void> commit() {
     if (settled_) co_return;
+    bool on_record = false;
+    if (intent_) {
+      if (!intent_->done) {
+        intent_->wake.expires_at(std::chrono::steady_clock::time_point::max());
+        co_await intent_->wake.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+      }
+      on_record = intent_->done && intent_->written;
+    }
     if (auto row_to_write = settle()) {
-      co_await gateway_.deps_.audit.async_record(std::move(*row_to_write), boost::asio::use_awaitable);
+      if (on_record) {
+        gateway_.deps_.audit.record(std::move(*row_to_write));
+      } else {
+        co_await gateway_.deps_.audit.async_record(std::move(*row_to_write), boost::asio::use_awaitable);
+      }
     }
   }
 
@@ -158,6 +204,7 @@ class Gateway::Call {
     auto reservation = gateway_.deps_.budgets.preflight(row.team, cap(), estimate);
     if (!reservation.ok()) return std::move(reservation).error();
     reservation_ = *reservation;
+    reserved_ = estimate;
     return {};
   }
 
@@ -256,9 +303,19 @@ class Gateway::Call {
     return std::move(row);
   }
 
+  // The intent's commit, as commit() awaits it.
+  struct IntentWait {
+    explicit IntentWait(const boost::asio::any_io_executor& executor) : wake(executor) {}
+    boost::asio::steady_timer wake;
+    bool done = false;
+    bool written = false;
+  };
+
   Gateway& gateway_;
   CallContext& context_;
   std::chrono::steady_clock::time_point started_;
+  Money reserved_;  // this call's own reservation, for its intent
+  std::shared_ptr<IntentWait> intent_;
   std::chrono::steady_clock::duration provider_time_{};
   std::optional<budget::ReservationId> reservation_;
   std::int64_t estimated_input_tokens_ = 0;
@@ -271,7 +328,19 @@ class Gateway::Call {
   bool settled_ = false;
 };
 
-Gateway::Gateway(GatewayDeps deps) : deps_(deps), metrics_(std::make_unique<Metrics>(deps.metrics)) {
+namespace {
+
+std::int64_t random_intent_seq_start() {
+  std::random_device entropy;
+  const std::uint64_t high = entropy();
+  // Below 2^61: billions of requests before the signed 64-bit key could wrap.
+  return static_cast<std::int64_t>(((high << 32U) | entropy()) >> 3U) + 1;
+}
+
+}  // namespace
+
+Gateway::Gateway(GatewayDeps deps)
+    : deps_(deps), metrics_(std::make_unique<Metrics>(deps.metrics)), next_intent_seq_(random_intent_seq_start()) {
   for (const auto& p : deps_.config.providers) provider_configs_.emplace(p.name, &p);
 }
 
@@ -752,6 +821,7 @@ boost::asio::awaitable<Result<routing::RouteTarget>> Gateway::dispatch(Call& cal
     const std::string locality_before = row.locality;
     if (row.locality != "cloud") row.locality = std::string(locality_name(target.locality));
 
+    call.write_intent(co_await boost::asio::this_coro::executor);
     call.begin_attempt(name, price_of(name, target.model));
     const auto sent_at = deps_.clock.steady_now();
     auto outcome = co_await sender.send(target, mask_this);

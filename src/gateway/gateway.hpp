@@ -22,6 +22,7 @@
 //   9 reconcile     commit the actual cost (or release the reservation)
 #include <boost/asio/awaitable.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -190,6 +191,9 @@ class Gateway {
   GatewayDeps deps_;
   std::map<std::string, const config::ProviderConfig*, std::less<>> provider_configs_;
   std::unique_ptr<Metrics> metrics_;
+  // Numbers the audit intents (audit::AuditRecord::intent_seq); starts at a
+  // random point so no two processes' intents collide in one store.
+  std::atomic<std::int64_t> next_intent_seq_;
 };
 
 }  // namespace aegis::gateway

@@ -45,6 +45,7 @@ class FakeAuditStore final : public AuditStore {
   Result<std::vector<AuditRecord>> query_audit(const AuditQuery&) override { return std::vector<AuditRecord>{}; }
   Result<std::int64_t> count_pipeda_violations() override { return std::int64_t{0}; }
   Result<std::vector<TeamSpend>> load_spend(const std::string&) override { return std::vector<TeamSpend>{}; }
+  Result<std::int64_t> recover_pending() override { return std::int64_t{0}; }
 
   void fail_next(int n) {
     std::lock_guard lock(mu_);
@@ -144,6 +145,26 @@ TEST(AuditWriter, FullBatchesGoOutWithoutWaitingAndFlushSendsTheRest) {
   EXPECT_EQ(writer.rows_written(), 25u);
   EXPECT_EQ(metric(registry, "aegis_audit_rows_written_total"), 25);
   EXPECT_EQ(metric(registry, "aegis_audit_queue_depth"), 0);
+}
+
+TEST(AuditWriter, IntentsAreCountedApartFromRows) {
+  FakeAuditStore store;
+  Registry registry;
+  AuditWriter writer(store, registry, quick(10));
+  for (int i = 0; i < 4; ++i) {
+    AuditRecord intent = row(i);
+    intent.intent = true;
+    intent.intent_seq = i + 1;
+    writer.record(std::move(intent));
+    AuditRecord final_row = row(i);
+    final_row.intent_seq = i + 1;
+    writer.record(std::move(final_row));
+  }
+  writer.flush();
+  EXPECT_EQ(store.rows().size(), 8u);  // both reach the store, in order
+  EXPECT_EQ(writer.rows_written(), 4u);
+  EXPECT_EQ(metric(registry, "aegis_audit_rows_written_total"), 4);
+  EXPECT_EQ(metric(registry, "aegis_audit_intents_written_total"), 4);
 }
 
 TEST(AuditWriter, APartialBatchGoesOutAfterTheDelay) {

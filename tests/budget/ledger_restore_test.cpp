@@ -37,6 +37,7 @@ class FakeAuditStore final : public audit::AuditStore {
     return make_error(ErrorCode::internal, "not used");
   }
   Result<std::int64_t> count_pipeda_violations() override { return make_error(ErrorCode::internal, "not used"); }
+  Result<std::int64_t> recover_pending() override { return std::int64_t{0}; }
   Result<std::vector<audit::TeamSpend>> load_spend(const std::string& period) override {
     asked.push_back(period);
     if (fail) return *fail;

@@ -49,30 +49,49 @@ constexpr std::string_view kSin = "046 454 286";
 constexpr std::string_view kSinDigits = "046454286";
 constexpr std::string_view kCard = "4111 1111 1111 1111";
 
+// Final rows and intents (audit::AuditRecord::intent) apart. A durable record
+// is answered at once, or, with hold_durable, when the test calls release().
 class CapturingAudit final : public audit::AuditSink {
  public:
   void record(audit::AuditRecord row) override {
     std::lock_guard lock(mutex_);
-    rows_.push_back(std::move(row));
+    (row.intent ? intents_ : rows_).push_back(std::move(row));
   }
-  // A durable record: `on_commit` runs where the store's commit would be, before the caller is answered.
   void record_durable(audit::AuditRecord row, DurableHandler done) override {
-    if (on_commit) on_commit(row);
+    record(std::move(row));
+    std::lock_guard lock(mutex_);
+    ++durable_;
+    if (hold_durable) {
+      held_.push_back(std::move(done));
+      return;
+    }
+    std::move(done)(true);
+  }
+  // Answers every held durable record with `written`.
+  void release(bool written) {
+    std::vector<DurableHandler> held;
     {
       std::lock_guard lock(mutex_);
-      ++durable_;
+      held.swap(held_);
     }
-    record(std::move(row));
-    std::move(done)(true);
+    for (auto& done : held) std::move(done)(written);
+  }
+  std::size_t held() const {
+    std::lock_guard lock(mutex_);
+    return held_.size();
   }
   int durable() const {
     std::lock_guard lock(mutex_);
     return durable_;
   }
-  std::function<void(const audit::AuditRecord&)> on_commit;
+  std::atomic<bool> hold_durable = false;
   std::vector<audit::AuditRecord> rows() const {
     std::lock_guard lock(mutex_);
     return rows_;
+  }
+  std::vector<audit::AuditRecord> intents() const {
+    std::lock_guard lock(mutex_);
+    return intents_;
   }
   audit::AuditRecord last() const {
     std::lock_guard lock(mutex_);
@@ -82,6 +101,8 @@ class CapturingAudit final : public audit::AuditSink {
  private:
   mutable std::mutex mutex_;
   std::vector<audit::AuditRecord> rows_;
+  std::vector<audit::AuditRecord> intents_;
+  std::vector<DurableHandler> held_;
   int durable_ = 0;
 };
 

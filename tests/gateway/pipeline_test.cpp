@@ -363,12 +363,36 @@ TEST_F(PipelineTest, EveryRequestWritesOneAuditRowWithoutContent) {
   EXPECT_EQ(rows[1].locality, "local");
 }
 
-// --- Stage 8: a success is committed before the client can see it. ---
+// --- Stage 8: a success is on record before the client can see it. ---
 
-TEST_F(PipelineTest, CompleteAndEmbedCommitTheirRowBeforeReturning) {
+// Runs `work` on the fixture's io_context; its result lands in `slot`.
+template <class T>
+asio::awaitable<void> park(asio::awaitable<T> work, std::shared_ptr<std::optional<T>> slot) {
+  slot->emplace(co_await std::move(work));
+}
+
+bool eventually(const std::function<bool()>& condition) {
+  for (int i = 0; i < 1000; ++i) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return condition();
+}
+
+TEST_F(PipelineTest, CompleteAndEmbedWriteAnIntentBeforeTheProviderCallAndReplaceIt) {
   ASSERT_TRUE(chat("hello there").ok());
-  EXPECT_EQ(audit_.durable(), 1);
+  EXPECT_EQ(audit_.durable(), 1);  // the intent; the final row is queued without a wait
+  ASSERT_EQ(audit_.intents().size(), 1u);
+  const auto intent = audit_.intents().front();
+  EXPECT_EQ(intent.status, 0);
+  EXPECT_NE(intent.intent_seq, 0);
+  EXPECT_FALSE(intent.provider.empty());
+  EXPECT_GT(intent.cost.micros, 0);  // the reservation
+  EXPECT_FALSE(intent.budget_period.empty());
   EXPECT_EQ(audit_.last().status, 200);
+  EXPECT_FALSE(audit_.last().intent);
+  EXPECT_EQ(audit_.last().intent_seq, intent.intent_seq);  // the final row replaces it
+  EXPECT_LE(audit_.last().cost, intent.cost);
 
   CallContext context;
   context.principal = &principal_;
@@ -377,33 +401,93 @@ TEST_F(PipelineTest, CompleteAndEmbedCommitTheirRowBeforeReturning) {
   request.inputs = {"a harmless sentence"};
   ASSERT_TRUE(run(gateway_->embed(context, std::move(request))).ok());
   EXPECT_EQ(audit_.durable(), 2);
+  ASSERT_EQ(audit_.intents().size(), 2u);
   EXPECT_EQ(audit_.last().status, 200);
+  EXPECT_EQ(audit_.last().intent_seq, audit_.intents().back().intent_seq);
+  EXPECT_NE(audit_.intents().back().intent_seq, intent.intent_seq);
 
-  // An error needs no wait: its row is queued as before.
+  // Refused before any provider call: no intent, and the row is queued as before.
   ASSERT_FALSE(chat("hello", "chat", "no-such-model").ok());
   EXPECT_EQ(audit_.durable(), 2);
+  EXPECT_EQ(audit_.intents().size(), 2u);
   EXPECT_EQ(audit_.rows().size(), 3u);
   EXPECT_EQ(audit_.last().status, 400);
+  EXPECT_EQ(audit_.last().intent_seq, 0);
 }
 
-TEST_F(PipelineTest, AStreamsEndIsHeldUntilItsRowIsCommitted) {
+TEST_F(PipelineTest, AnAnswerWaitsForItsIntentsCommitNotForItsFinalRow) {
+  audit_.hold_durable = true;
+  CallContext context;
+  context.principal = &principal_;
+  auto slot = std::make_shared<std::optional<Result<ChatOutcome>>>();
+  auto done =
+      asio::co_spawn(io_, park(gateway_->complete(context, auto_request("hello there", 64)), slot), asio::use_future);
+  ASSERT_TRUE(eventually([&] { return audit_.held() == 1; }));
+  // The simulator has answered by now; the answer waits for the intent.
+  EXPECT_EQ(done.wait_for(300ms), std::future_status::timeout);
+  EXPECT_TRUE(audit_.rows().empty());
+  audit_.release(true);
+  ASSERT_EQ(done.wait_for(10s), std::future_status::ready);
+  done.get();
+  ASSERT_TRUE((*slot)->ok());
+  EXPECT_EQ(audit_.held(), 0u);
+  EXPECT_EQ(audit_.durable(), 1);
+  EXPECT_EQ(audit_.last().status, 200);
+}
+
+TEST_F(PipelineTest, AnIntentTheWriterDroppedMakesTheAnswerWaitForItsFinalRow) {
+  audit_.hold_durable = true;
+  CallContext context;
+  context.principal = &principal_;
+  auto slot = std::make_shared<std::optional<Result<ChatOutcome>>>();
+  auto done =
+      asio::co_spawn(io_, park(gateway_->complete(context, auto_request("hello there", 64)), slot), asio::use_future);
+  ASSERT_TRUE(eventually([&] { return audit_.held() == 1; }));
+  audit_.release(false);                                        // dropped (queue full) or given up on
+  ASSERT_TRUE(eventually([&] { return audit_.held() == 1; }));  // now the final row, durably
+  EXPECT_EQ(done.wait_for(300ms), std::future_status::timeout);
+  EXPECT_EQ(audit_.last().status, 200);
+  audit_.release(true);
+  ASSERT_EQ(done.wait_for(10s), std::future_status::ready);
+  done.get();
+  ASSERT_TRUE((*slot)->ok());
+  EXPECT_EQ(audit_.durable(), 2);
+}
+
+TEST_F(PipelineTest, AStreamsEndIsHeldUntilItsIntentIsCommitted) {
+  audit_.hold_durable = true;
   CollectingSink sink;
-  std::optional<std::size_t> events_at_commit;
-  bool finish_seen_at_commit = true;
-  audit_.on_commit = [&](const audit::AuditRecord& row) {
-    EXPECT_EQ(row.status, 200);
-    EXPECT_GT(row.cost.micros, 0);  // the spend travels with the row
-    events_at_commit = sink.events.size();
-    finish_seen_at_commit = std::any_of(sink.events.begin(), sink.events.end(),
-                                        [](const StreamEvent& e) { return e.kind == StreamEvent::Kind::finish; });
+  CallContext context;
+  context.principal = &principal_;
+  auto slot = std::make_shared<std::optional<Result<void>>>();
+  auto done = asio::co_spawn(io_, park(gateway_->stream(context, auto_request("tell me a story", 64), sink), slot),
+                             asio::use_future);
+  ASSERT_TRUE(eventually([&] { return audit_.held() == 1; }));
+  // Read the sink on its own thread: the content goes out, the end does not.
+  auto seen = [&] {
+    return asio::post(io_, asio::use_future([&] {
+                        const bool finished = std::any_of(sink.events.begin(), sink.events.end(), [](const auto& e) {
+                          return e.kind == StreamEvent::Kind::finish;
+                        });
+                        return std::pair<std::string, bool>{sink.text, finished};
+                      }))
+        .get();
   };
-  ASSERT_TRUE(stream("tell me a story", sink).ok());
-  ASSERT_TRUE(events_at_commit.has_value());
-  EXPECT_FALSE(finish_seen_at_commit);
-  EXPECT_GT(*events_at_commit, 0u);  // the content had already gone out
+  ASSERT_TRUE(eventually([&] { return !seen().first.empty(); }));
+  EXPECT_EQ(done.wait_for(300ms), std::future_status::timeout);
+  EXPECT_FALSE(seen().second);
+  const auto intent = audit_.intents().at(0);
+  EXPECT_EQ(intent.status, 0);
+  EXPECT_GT(intent.cost.micros, 0);  // the reservation travels with the intent
+  audit_.release(true);
+  ASSERT_EQ(done.wait_for(10s), std::future_status::ready);
+  done.get();
+  ASSERT_TRUE((*slot)->ok());
   ASSERT_FALSE(sink.events.empty());
-  EXPECT_EQ(sink.events.back().kind, StreamEvent::Kind::finish);  // and the end after the commit
-  EXPECT_EQ(sink.events.size(), *events_at_commit + 1);
+  EXPECT_EQ(sink.events.back().kind, StreamEvent::Kind::finish);
+  EXPECT_EQ(audit_.last().status, 200);
+  EXPECT_EQ(audit_.last().intent_seq, intent.intent_seq);
+  EXPECT_GT(audit_.last().cost.micros, 0);
   EXPECT_EQ(audit_.durable(), 1);
 }
 

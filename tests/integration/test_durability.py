@@ -186,6 +186,63 @@ class SigkillDurability(unittest.TestCase):
                 self.assertEqual(micros(spend["spent_usd"]), audited_cost, spend)
                 self.assertGreater(audited_cost, 0)
 
+    def test_a_request_in_flight_at_sigkill_is_recorded_and_its_reservation_booked(self):
+        """An answer waits only for its intent (written while the provider works),
+        so a kill after the answer left and before the final row committed must
+        still leave a row: start-up turns the intent into one, booking the
+        reservation. A provider told to hang keeps the request in flight."""
+        gw = self.start()
+        key = self.make_team(gw, "dur-inflight")
+        for provider in ("anthropic", "azure", "ollama"):
+            status, _ = gw.admin("POST", "/admin/v1/demo/faults", {"provider": provider, "mode": "hang", "count": 5})
+            self.assertEqual(status, 200)
+        answer = {}
+
+        def call():
+            try:
+                answer["status"] = gw.request("POST", "/v1/chat/completions",
+                                              {"model": HAIKU, "max_tokens": 64,
+                                               "messages": [{"role": "user", "content": "in flight"}]},
+                                              {"authorization": f"Bearer {key}", "x-request-id": "req-in-flight"},
+                                              timeout=30)[0]
+            except (OSError, http.client.HTTPException) as e:
+                answer["error"] = e
+
+        caller = threading.Thread(target=call, daemon=True)
+        caller.start()
+        # The intent is committed while the provider hangs: visible in the file.
+        db = os.path.join(self.dir, "aegis.db")
+        wait_until(lambda: pending_rows(db) == 1, 10, "the request's intent to be committed")
+        self.assertEqual(gw.stop(sig=signal.SIGKILL), -signal.SIGKILL)
+        caller.join(15)
+        self.assertNotIn("status", answer, "the client got no answer")
+
+        gw = self.start()
+        self.assertIn('"event":"audit_intents_recovered","rows":1', gw.log())
+        self.assertEqual(pending_rows(db), 0)
+        rows = self.audit_rows(gw, "dur-inflight")
+        self.assertEqual([r["request_id"] for r in rows], ["req-in-flight"], rows)
+        row = rows[0]
+        self.assertEqual(row["status"], 0, row)
+        self.assertEqual(row["error_type"], "outcome_unknown", row)
+        self.assertTrue(row["fallback_path"][-1].endswith(":unknown"), row)
+        self.assertGreater(micros(row["cost_usd"]), 0, "the reservation is booked")
+        status, spend = gw.admin("GET", "/admin/v1/teams/dur-inflight/spend")
+        self.assertEqual(status, 200, spend)
+        self.assertEqual(micros(spend["spent_usd"]), micros(row["cost_usd"]), spend)
+
+
+def pending_rows(path):
+    """Intents in the store, read as another process would (the gateway holds the file open)."""
+    import sqlite3
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        return conn.execute("SELECT COUNT(*) FROM audit_pending").fetchone()[0]
+    except sqlite3.OperationalError:
+        return -1  # not migrated yet
+    finally:
+        conn.close()
+
 
 if __name__ == "__main__":
     unittest.main()

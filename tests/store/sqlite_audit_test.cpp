@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -350,6 +351,86 @@ TEST_F(SqliteAuditTest, RowsSurviveReopen) {
   auto rows = reopened.query_audit({});
   ASSERT_EQ(rows->size(), 1u);
   expect_same(rows->front(), full_row());
+}
+
+// --- Intents: a request's row as routed, committed while the provider answers. ---
+
+AuditRecord intent_of(AuditRecord r, std::int64_t seq, std::int64_t reserved_micros) {
+  r.intent = true;
+  r.intent_seq = seq;
+  r.status = 0;
+  r.cost = Money::from_micros(reserved_micros);
+  r.budget_period = "2026-11";
+  return r;
+}
+
+TEST_F(SqliteAuditTest, AnIntentIsNeitherAnAuditRowNorSpendAndItsFinalRowReplacesIt) {
+  ASSERT_TRUE(store().append_audit({intent_of(full_row(), 41, 90'000)}).ok());
+  RawDb raw(db_path());
+  EXPECT_EQ(raw.scalar("SELECT COUNT(*) FROM audit_pending"), "1");
+  EXPECT_EQ(raw.scalar("SELECT cost_micros FROM audit_pending WHERE seq = 41"), "90000");
+  EXPECT_TRUE(store().query_audit({})->empty());
+  EXPECT_TRUE(store().load_spend("2026-11")->empty());
+
+  AuditRecord final_row = full_row();
+  final_row.intent_seq = 41;
+  ASSERT_TRUE(store().append_audit({final_row}).ok());
+  EXPECT_EQ(raw.scalar("SELECT COUNT(*) FROM audit_pending"), "0");
+  auto rows = store().query_audit({});
+  ASSERT_EQ(rows->size(), 1u);
+  expect_same(rows->front(), full_row());
+  EXPECT_EQ(store().load_spend("2026-11")->at(0).spent, Money::from_micros(12'345));  // the actual, not the reservation
+  EXPECT_EQ(store().recover_pending().value(), 0);
+  EXPECT_EQ(store().query_audit({})->size(), 1u);
+}
+
+TEST_F(SqliteAuditTest, AnIntentAndItsFinalRowInOneBatchLeaveNothingPending) {
+  AuditRecord final_row = full_row();
+  final_row.intent_seq = 7;
+  ASSERT_TRUE(store().append_audit({intent_of(full_row(), 7, 90'000), final_row}).ok());
+  RawDb raw(db_path());
+  EXPECT_EQ(raw.scalar("SELECT COUNT(*) FROM audit_pending"), "0");
+  EXPECT_EQ(store().query_audit({})->size(), 1u);
+}
+
+TEST_F(SqliteAuditTest, RecoveryBooksOrphanedIntentsAsRowsOfUnknownOutcome) {
+  AuditRecord other = row("req_other", "beta", 9);
+  other.provider = "ollama";
+  ASSERT_TRUE(store().append_audit({intent_of(full_row(), 1, 90'000), intent_of(other, 2, 5)}).ok());
+  AuditRecord finished = row("req_done", "beta", 10);
+  finished.intent_seq = 3;  // its intent was committed and replaced in an earlier batch
+  ASSERT_TRUE(store().append_audit({intent_of(finished, 3, 70), finished}).ok());
+
+  SqliteStore restarted(db_path().string(), clock_);  // the process died with two calls in flight
+  auto recovered = restarted.recover_pending();
+  ASSERT_TRUE(recovered.ok()) << recovered.error().message;
+  EXPECT_EQ(*recovered, 2);
+
+  auto rows = restarted.query_audit({});
+  ASSERT_EQ(rows->size(), 3u);
+  std::map<std::string, AuditRecord> by_id;
+  for (const auto& r : *rows) by_id[r.request_id] = r;
+  const AuditRecord& orphan = by_id.at("req_0123456789abcdef");
+  EXPECT_EQ(orphan.status, 0);
+  EXPECT_EQ(orphan.error_type, "outcome_unknown");
+  EXPECT_EQ(orphan.cost, Money::from_micros(90'000));  // the reservation is booked
+  EXPECT_EQ(orphan.level, Level::CONFIDENTIAL);
+  EXPECT_EQ(orphan.locality, "cloud");
+  EXPECT_EQ(orphan.fallback_path.back(), "azure:unknown");
+  EXPECT_EQ(by_id.at("req_other").team, "beta");
+  EXPECT_EQ(by_id.at("req_done").status, 200);
+
+  auto spend = restarted.load_spend("2026-11");
+  ASSERT_EQ(spend->size(), 2u);
+  EXPECT_EQ((*spend)[0].team, "beta");  // ordered by team
+  EXPECT_EQ((*spend)[0].spent, Money::from_micros(5));
+  EXPECT_EQ((*spend)[1].team, "payments");
+  EXPECT_EQ((*spend)[1].spent, Money::from_micros(90'000));
+
+  RawDb raw(db_path());
+  EXPECT_EQ(raw.scalar("SELECT COUNT(*) FROM audit_pending"), "0");
+  EXPECT_EQ(restarted.recover_pending().value(), 0);  // idempotent: nothing is booked twice
+  EXPECT_EQ(restarted.query_audit({})->size(), 3u);
 }
 
 // One commit per row (a durable record each) must not leave the WAL growing

@@ -1,11 +1,14 @@
 #include "store/sqlite/audit_rows.hpp"
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 #include <map>
 #include <string>
 #include <vector>
+
+#include "core/classification.hpp"
 
 namespace aegis::store::sqlite {
 
@@ -16,6 +19,10 @@ namespace json = boost::json;
 constexpr const char* kInsertAudit = "INSERT INTO audit(" AEGIS_AUDIT_COLUMNS
                                      ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
                                      "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)";
+constexpr const char* kInsertPending = "INSERT OR REPLACE INTO audit_pending(seq, " AEGIS_AUDIT_COLUMNS
+                                       ") VALUES (?28, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+                                       "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)";
+constexpr const char* kDeletePending = "DELETE FROM audit_pending WHERE seq = ?1";
 constexpr const char* kUpsertSpend =
     "INSERT INTO budget_spend(team, period, spent_micros, requests) VALUES (?1, ?2, ?3, 1) "
     "ON CONFLICT(team, period) DO UPDATE SET spent_micros = spent_micros + excluded.spent_micros, "
@@ -77,14 +84,74 @@ int prepare(sqlite3* db, StmtPtr& slot, const char* sql) {
 
 }  // namespace
 
+std::optional<audit::AuditRecord> read_audit_row(const Use& st) {
+  audit::AuditRecord r;
+  r.time_ms = st.int64(0);
+  r.request_id = st.text(1);
+  r.team = st.text(2);
+  r.key_id = st.text(3);
+  r.surface = st.text(4);
+  r.task = st.text(5);
+  const auto level = parse_level(st.text(6));
+  if (!level) return std::nullopt;
+  r.level = *level;
+
+  boost::system::error_code ec;
+  const json::value entities = json::parse(st.text(7), ec);
+  if (ec || !entities.is_object()) return std::nullopt;
+  for (const auto& [type, count] : entities.get_object()) {
+    if (!count.is_int64()) return std::nullopt;
+    r.entities[std::string(type)] = static_cast<int>(count.get_int64());
+  }
+  r.placeholders = static_cast<int>(st.int64(8));
+  r.tier = st.text(9);
+  r.provider = st.text(10);
+  r.model = st.text(11);
+  r.locality = st.text(12);
+  r.reason = st.text(13);
+  const json::value path = json::parse(st.text(14), ec);
+  if (ec || !path.is_array()) return std::nullopt;
+  for (const auto& step : path.get_array()) {
+    if (!step.is_string()) return std::nullopt;
+    r.fallback_path.emplace_back(step.get_string());
+  }
+  r.status = static_cast<int>(st.int64(15));
+  r.error_type = st.text(16);
+  r.input_tokens = st.int64(17);
+  r.output_tokens = st.int64(18);
+  r.cost = Money::from_micros(st.int64(19));
+  r.budget_period = st.text(20);
+  r.latency_us = st.int64(21);
+  r.overhead_us = st.int64(22);
+  r.invented_pii = st.int64(23) != 0;
+  r.egress_blocked = st.int64(24) != 0;
+  r.egress_veto = st.int64(25) != 0;
+  r.egress_rule = st.text(26);
+  return r;
+}
+
 int insert_audit_rows(sqlite3* db, AuditStatements& statements, std::span<const audit::AuditRecord> rows) {
   if (rows.empty()) return SQLITE_OK;
   if (int rc = prepare(db, statements.insert, kInsertAudit); rc != SQLITE_OK) return rc;
   if (int rc = prepare(db, statements.spend, kUpsertSpend); rc != SQLITE_OK) return rc;
   for (const auto& row : rows) {
+    if (row.intent) {
+      if (int rc = prepare(db, statements.insert_pending, kInsertPending); rc != SQLITE_OK) return rc;
+      Use st(statements.insert_pending.get());
+      bind_audit(st, row);
+      st.bind(28, row.intent_seq);
+      if (int rc = st.step(); rc != SQLITE_DONE) return rc;
+      continue;
+    }
     {
       Use st(statements.insert.get());
       bind_audit(st, row);
+      if (int rc = st.step(); rc != SQLITE_DONE) return rc;
+    }
+    if (row.intent_seq != 0) {
+      if (int rc = prepare(db, statements.delete_pending, kDeletePending); rc != SQLITE_OK) return rc;
+      Use st(statements.delete_pending.get());
+      st.bind(1, row.intent_seq);
       if (int rc = st.step(); rc != SQLITE_DONE) return rc;
     }
     if (row.budget_period.empty()) continue;

@@ -5,6 +5,7 @@
 // that records the job's outcome, so a crash cannot keep one without the other).
 #include <sqlite3.h>
 
+#include <optional>
 #include <span>
 
 #include "audit/record.hpp"
@@ -24,11 +25,19 @@ namespace aegis::store::sqlite {
 struct AuditStatements {
   StmtPtr insert;
   StmtPtr spend;
+  StmtPtr insert_pending;
+  StmtPtr delete_pending;
 };
 
 // Inside the caller's open transaction: inserts each row into `audit` and adds
 // its cost to `budget_spend` (team, budget_period) when the row was booked to
-// a period. Returns SQLITE_OK, or the failing SQLite code (the caller rolls back).
+// a period; a row with an intent_seq also deletes that intent. An intent row
+// (AuditRecord::intent) goes to `audit_pending` instead, books nothing.
+// Returns SQLITE_OK, or the failing SQLite code (the caller rolls back).
 int insert_audit_rows(sqlite3* db, AuditStatements& statements, std::span<const audit::AuditRecord> rows);
+
+// Reads the current row of a SELECT of AEGIS_AUDIT_COLUMNS (from `audit` or
+// `audit_pending`); nothing when a stored value is not one this version writes.
+std::optional<audit::AuditRecord> read_audit_row(const Use& st);
 
 }  // namespace aegis::store::sqlite

@@ -211,6 +211,41 @@ BEGIN UPDATE job_counts SET n = n - 1 WHERE status = OLD.status; END;
 ALTER TABLE audit ADD COLUMN egress_veto INTEGER NOT NULL DEFAULT 0 CHECK (egress_veto IN (0, 1));
 ALTER TABLE audit ADD COLUMN egress_rule TEXT NOT NULL DEFAULT '';
 )sql"},
+    // Intents (audit/record.hpp): a request's row as routed, committed while
+    // the provider answers and deleted when its final row commits. The same
+    // columns as audit, keyed by the writer's sequence number; not append-only.
+    Migration{6, "audit intents of requests in flight", R"sql(
+CREATE TABLE audit_pending (
+  seq            INTEGER PRIMARY KEY,
+  time_ms        INTEGER NOT NULL,
+  request_id     TEXT NOT NULL,
+  team           TEXT NOT NULL,
+  key_id         TEXT NOT NULL,
+  surface        TEXT NOT NULL,
+  task           TEXT NOT NULL,
+  level          TEXT NOT NULL,
+  entities       TEXT NOT NULL,
+  placeholders   INTEGER NOT NULL,
+  tier           TEXT NOT NULL,
+  provider       TEXT NOT NULL,
+  model          TEXT NOT NULL,
+  locality       TEXT NOT NULL,
+  reason         TEXT NOT NULL,
+  fallback_path  TEXT NOT NULL,
+  status         INTEGER NOT NULL,
+  error_type     TEXT NOT NULL,
+  input_tokens   INTEGER NOT NULL,
+  output_tokens  INTEGER NOT NULL,
+  cost_micros    INTEGER NOT NULL,
+  budget_period  TEXT NOT NULL,
+  latency_us     INTEGER NOT NULL,
+  overhead_us    INTEGER NOT NULL,
+  invented_pii   INTEGER NOT NULL,
+  egress_blocked INTEGER NOT NULL,
+  egress_veto    INTEGER NOT NULL,
+  egress_rule    TEXT NOT NULL
+);
+)sql"},
 };
 
 std::string errmsg(sqlite3* db) {
@@ -229,7 +264,8 @@ void exec(sqlite3* db, const char* sql, const char* what) {
 
 int read_version(sqlite3* db) {
   sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", -1, &st, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", -1, &st, nullptr) !=
+      SQLITE_OK) {
     throw std::runtime_error("cannot read the schema version: " + errmsg(db));
   }
   const int rc = sqlite3_step(st);

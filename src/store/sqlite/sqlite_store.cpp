@@ -1,7 +1,5 @@
 #include "store/sqlite/sqlite_store.hpp"
 
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -21,8 +19,6 @@
 namespace aegis::store {
 
 namespace {
-
-namespace json = boost::json;
 
 using sqlite::DbPtr;
 using sqlite::StmtPtr;
@@ -68,6 +64,8 @@ constexpr const char* kCountViolations = "SELECT COUNT(*) FROM pipeda_violations
 constexpr const char* kLoadSpend =
     "SELECT team, period, spent_micros, requests FROM budget_spend WHERE period = ?1 ORDER BY team";
 constexpr const char* kBegin = "BEGIN IMMEDIATE";
+constexpr const char* kReadPending = "SELECT " AEGIS_AUDIT_COLUMNS " FROM audit_pending ORDER BY seq";
+constexpr const char* kClearPending = "DELETE FROM audit_pending";
 constexpr const char* kCommit = "COMMIT";
 constexpr const char* kRollback = "ROLLBACK";
 constexpr int kMaxAuditQueryLimit = 1000;
@@ -95,52 +93,6 @@ ApiKeyRecord read_key(const Use& st) {
   k.created_at_ms = st.int64(4);
   if (!st.is_null(5)) k.revoked_at_ms = st.int64(5);
   return k;
-}
-
-std::optional<audit::AuditRecord> read_audit(const Use& st) {
-  audit::AuditRecord r;
-  r.time_ms = st.int64(0);
-  r.request_id = st.text(1);
-  r.team = st.text(2);
-  r.key_id = st.text(3);
-  r.surface = st.text(4);
-  r.task = st.text(5);
-  const auto level = parse_level(st.text(6));
-  if (!level) return std::nullopt;
-  r.level = *level;
-
-  boost::system::error_code ec;
-  const json::value entities = json::parse(st.text(7), ec);
-  if (ec || !entities.is_object()) return std::nullopt;
-  for (const auto& [type, count] : entities.get_object()) {
-    if (!count.is_int64()) return std::nullopt;
-    r.entities[std::string(type)] = static_cast<int>(count.get_int64());
-  }
-  r.placeholders = static_cast<int>(st.int64(8));
-  r.tier = st.text(9);
-  r.provider = st.text(10);
-  r.model = st.text(11);
-  r.locality = st.text(12);
-  r.reason = st.text(13);
-  const json::value path = json::parse(st.text(14), ec);
-  if (ec || !path.is_array()) return std::nullopt;
-  for (const auto& step : path.get_array()) {
-    if (!step.is_string()) return std::nullopt;
-    r.fallback_path.emplace_back(step.get_string());
-  }
-  r.status = static_cast<int>(st.int64(15));
-  r.error_type = st.text(16);
-  r.input_tokens = st.int64(17);
-  r.output_tokens = st.int64(18);
-  r.cost = Money::from_micros(st.int64(19));
-  r.budget_period = st.text(20);
-  r.latency_us = st.int64(21);
-  r.overhead_us = st.int64(22);
-  r.invented_pii = st.int64(23) != 0;
-  r.egress_blocked = st.int64(24) != 0;
-  r.egress_veto = st.int64(25) != 0;
-  r.egress_rule = st.text(26);
-  return r;
 }
 
 using sqlite::is_memory_path;
@@ -514,7 +466,7 @@ Result<std::vector<audit::AuditRecord>> SqliteStore::query_audit(const audit::Au
   if (query.since_ms) st.bind(3, *query.since_ms);
   std::vector<audit::AuditRecord> out;
   while ((rc = st.step()) == SQLITE_ROW) {
-    auto row = read_audit(st);
+    auto row = sqlite::read_audit_row(st);
     if (!row) return corrupt_row(op);
     out.push_back(std::move(*row));
   }
@@ -553,6 +505,43 @@ Result<std::vector<audit::TeamSpend>> SqliteStore::load_spend(const std::string&
   }
   if (rc != SQLITE_DONE) return db_error(op, rc);
   return out;
+}
+
+Result<std::int64_t> SqliteStore::recover_pending() {
+  constexpr std::string_view op = "recover_pending";
+  std::lock_guard lock(impl_->mu);
+  sqlite3* db = impl_->db.get();
+  int rc = SQLITE_OK;
+  if (!impl_->run_simple(kBegin, rc)) return db_error(op, rc);
+  auto fail = [&](Error error) {
+    if (!sqlite3_get_autocommit(db)) impl_->run_simple(kRollback, rc);
+    return error;
+  };
+  std::vector<audit::AuditRecord> orphans;
+  {
+    sqlite3_stmt* raw = impl_->statement(kReadPending, rc);
+    if (!raw) return fail(db_error(op, rc));
+    Use st(raw);
+    while ((rc = st.step()) == SQLITE_ROW) {
+      auto row = sqlite::read_audit_row(st);
+      if (!row) return fail(corrupt_row(op));
+      orphans.push_back(std::move(*row));
+    }
+    if (rc != SQLITE_DONE) return fail(db_error(op, rc));
+  }
+  for (auto& row : orphans) {
+    // The process died between the provider call and the final row: the
+    // answer may have reached the client, so the row is kept and the
+    // reservation it carries is booked.
+    row.status = 0;
+    row.error_type = "outcome_unknown";
+    if (!row.provider.empty()) row.fallback_path.push_back(row.provider + ":unknown");
+  }
+  rc = sqlite::insert_audit_rows(db, impl_->audit_statements, orphans);
+  if (rc != SQLITE_OK) return fail(db_error(op, rc));
+  if (!impl_->run_simple(kClearPending, rc)) return fail(db_error(op, rc));
+  if (!impl_->run_simple(kCommit, rc)) return fail(db_error(op, rc));
+  return static_cast<std::int64_t>(orphans.size());
 }
 
 Result<void> SqliteStore::ping() {

@@ -46,6 +46,7 @@ class SqliteStore final : public Database {
   Result<std::vector<audit::AuditRecord>> query_audit(const audit::AuditQuery& query) override;
   Result<std::int64_t> count_pipeda_violations() override;
   Result<std::vector<audit::TeamSpend>> load_spend(const std::string& period) override;
+  Result<std::int64_t> recover_pending() override;
 
   Result<void> ping() override;
   int schema_version() override;
