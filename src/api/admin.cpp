@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <map>
 #include <memory>
 
@@ -107,6 +108,14 @@ Result<audit::AuditQuery> audit_query(const HttpRequest& request) {
 }
 
 double micros_to_ms(std::int64_t micros) { return static_cast<double>(micros) / 1000.0; }
+
+// On the database thread, never an I/O thread: flush() blocks until the
+// writer thread has written what was queued. Bounded, so a failing store
+// answers with what it has (the query then reports its own error).
+void flush_audit_queue(const AdminContext& context) {
+  constexpr std::chrono::milliseconds kAuditFlushTimeout{1'000};
+  if (context.audit_writer != nullptr) context.audit_writer->flush(kAuditFlushTimeout);
+}
 
 json::object audit_json(const audit::AuditRecord& row) {
   json::object entities;
@@ -258,7 +267,11 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
   router.add("GET", "/admin/v1/audit", http::Credential::admin_key,
              [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
                AEGIS_CO_TRY(query, audit_query(request), fail, request);
-               AEGIS_CO_TRY(rows, co_await ctx->db.run([&] { return ctx->store.query_audit(query); }), fail, request);
+               AEGIS_CO_TRY(rows, co_await ctx->db.run([&] {
+                 flush_audit_queue(*ctx);
+                 return ctx->store.query_audit(query);
+               }),
+                            fail, request);
                json::array data;
                data.reserve(rows.size());
                for (const auto& row : rows) data.push_back(audit_json(row));
@@ -269,8 +282,11 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
   router.add("GET", "/admin/v1/audit/pipeda_violations", http::Credential::admin_key,
              [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
                AEGIS_CO_TRY_VOID(http::query_params(request, {}), fail, request);
-               AEGIS_CO_TRY(count, co_await ctx->db.run([&] { return ctx->store.count_pipeda_violations(); }), fail,
-                            request);
+               AEGIS_CO_TRY(count, co_await ctx->db.run([&] {
+                 flush_audit_queue(*ctx);
+                 return ctx->store.count_pipeda_violations();
+               }),
+                            fail, request);
                co_return http::json_response(200, {{"count", count}});
              });
 

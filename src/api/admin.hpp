@@ -3,6 +3,7 @@
 // Credential::admin_key; the router checks it (api/access.hpp).
 #include <string>
 
+#include "audit/audit_writer.hpp"
 #include "budget/ledger.hpp"
 #include "core/clock.hpp"
 #include "http/router.hpp"
@@ -20,6 +21,11 @@ struct AdminContext {
   // Current-period spend for GET /admin/v1/teams/{name}/spend (not owned);
   // null answers 503 there.
   budget::Ledger* ledger = nullptr;
+  // The queue of audit rows not yet in the store (not owned). The audit
+  // routes flush it first, so a row for a request already answered is in the
+  // answer: a success's final row is queued before its response leaves, but
+  // written a few milliseconds later. Null reads the store as it is.
+  audit::AuditWriter* audit_writer = nullptr;
 };
 
 void register_admin_routes(http::Router& router, const AdminContext& context);

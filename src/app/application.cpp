@@ -3,6 +3,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <thread>
@@ -49,6 +50,19 @@ namespace aegis::app {
 namespace asio = boost::asio;
 
 namespace {
+
+// Each stream holds two descriptors (the client's and the upstream's), so
+// the usual soft limit of 1024 would cap a gateway near 500 streams and turn
+// the rest into refused accepts. The hard limit is what the operator allows.
+void raise_open_file_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) return;  // e.g. an unlimited hard limit above fs.nr_open
+  telemetry::log(telemetry::LogLevel::info, "open_file_limit",
+                 {{"from", static_cast<std::int64_t>(before)}, {"to", static_cast<std::int64_t>(limit.rlim_cur)}});
+}
 
 unsigned io_thread_count(const config::ServerConfig& server) {
   if (server.threads > 0) return server.threads;
@@ -338,11 +352,13 @@ std::uint16_t Application::start() {
   if (!s.demo_upstreams.empty()) api::register_demo_routes(s.router, s.demo_upstreams);
   api::AdminContext admin_context{*s.store, s.db, *s.authenticator, SystemClock::instance()};
   admin_context.ledger = s.ledger.get();
+  admin_context.audit_writer = s.audit.get();
   api::register_admin_routes(s.router, admin_context);
 
   s.server = std::make_unique<http::Server>(
       s.io, s.config->server, [&s](http::HttpRequest& request) { return s.handle(request); },
       [&s](const http::Exchange& exchange) { s.observe(exchange); }, s.session_contexts());
+  if (s.options.install_signal_handlers) raise_open_file_limit();  // the process is ours, as its signals are
   const auto port = s.server->start();
   std::uint16_t metrics_port = 0;
   if (server_config.metrics_listen) {

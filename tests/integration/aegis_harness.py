@@ -94,7 +94,8 @@ class Gateway:
             raise RuntimeError("aegis did not become healthy: " + self.log()) from None
 
     def log(self):
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
@@ -148,7 +149,24 @@ class Gateway:
 
     def cleanup(self):
         self.stop()
+        report = sanitizer_report(self.log())
         shutil.rmtree(self.workdir, ignore_errors=True)
+        if report:
+            raise AssertionError("the gateway's sanitizer reported an error:\n" + report)
+
+
+# What ASan, UBSan and TSan print when they find something (the asan and tsan
+# presets run the integration tests against instrumented binaries; a report
+# there fails the test that started the process, whatever its exit code).
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "WARNING: ThreadSanitizer", "ERROR: LeakSanitizer", "runtime error: ")
+
+
+def sanitizer_report(log):
+    starts = [log.find(marker) for marker in SANITIZER_MARKERS if marker in log]
+    if not starts:
+        return ""
+    start = max(0, log.rfind("\n", 0, min(starts)) + 1)
+    return log[start:start + 6000]
 
 
 

@@ -167,5 +167,33 @@ class AuditApi(GatewayTestCase):
         self.assertEqual([r["classification"] for r in body["data"]], ["INTERNAL"])
 
 
+class AuditAfterAnswers(GatewayTestCase):
+    """A request's row is in the audit trail as soon as its answer is back: the
+    gateway queues a success's final row before the answer leaves and the audit
+    routes flush that queue before they read (it is written ~20 ms later
+    otherwise, so without the flush a query right after an answer misses it)."""
+
+    gateway_args = ("--demo",)
+
+    def test_every_answered_request_is_in_the_next_audit_query(self):
+        status, body = self.gw.admin("POST", "/admin/v1/teams", {"name": "prompt", "monthly_budget_usd": 5})
+        self.assertEqual(status, 201, body)
+        status, created = self.gw.admin("POST", "/admin/v1/keys", {"team": "prompt"})
+        self.assertEqual(status, 201, created)
+        for i in range(12):
+            stream = i % 2 == 1
+            request_id = f"req_prompt_{i:02d}"
+            body = {"model": "auto", "stream": stream, "messages": [{"role": "user", "content": f"hello {i}"}]}
+            status, _, data = self.gw.request(
+                "POST", "/v1/chat/completions", body,
+                {"authorization": f"Bearer {created['key']}", "x-request-id": request_id}, timeout=30)
+            self.assertEqual(status, 200, data)
+            status, rows = self.gw.admin("GET", "/admin/v1/audit?team=prompt&limit=100")
+            self.assertEqual(status, 200, rows)
+            ids = [row["request_id"] for row in rows["data"]]
+            self.assertIn(request_id, ids, f"request {i} (stream={stream}) answered but not in the audit trail")
+            self.assertEqual(len(ids), i + 1, ids)
+
+
 if __name__ == "__main__":
     unittest.main()
