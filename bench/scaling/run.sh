@@ -5,20 +5,23 @@
 # with `taskset -c` to their own core set; one table of req/s, p50/p99/p99.9
 # (ms) and the gateway's RSS (VmRSS after each run). Then the time to first
 # byte / first token that Aegis adds to a streaming request (simulator at
-# ttft 20 ms, 1 ms per token; bench/scaling/ttfb.py) at 1 and 64 connections.
+# ttft 20 ms, 1 ms per token by default; bench/scaling/ttfb.py) at 1 and 64 connections.
 #
 # Usage: bench/scaling/run.sh [--sim-cores LIST] [--gw-cores LIST] [--load-cores LIST]
 #          [--seconds N] [--warmup N] [--connections "1 8 64 256"] [--threads "1 2 4 8"]
-#          [--ttfb-connections "1 64"] [--bin PATH] [--out FILE]
+#          [--ttfb-connections "1 64"] [--stream-ttft-ms 20] [--stream-per-token-ms 1]
+#          [--bin PATH] [--out FILE]
 # Core LISTs are taskset -c lists (0-3, 0,2,4). Default: the cores in thirds
 # (sim, gateway, load) when nproc >= 3; on fewer cores all three share every
-# core. Sets may overlap. --out also writes the report as markdown.
+# core. Sets may overlap. --out also writes the report as markdown. Slow
+# streams (--stream-per-token-ms 200) with --ttfb-connections 1000 hold a
+# thousand streams open at once.
 # Exits 1 when a run saw errors or the gateway died.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 die() { echo "bench/scaling: $*" >&2; exit 1; }
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
 
 ncpu=$(nproc)
 if [[ $ncpu -ge 3 ]]; then
@@ -28,6 +31,7 @@ else
   sim_cores="0-$((ncpu - 1))"; gw_cores=$sim_cores; load_cores=$sim_cores
 fi
 secs=10; warmup=1; conns_list="1 8 64 256"; threads_list="1 2 4 8"; ttfb_conns="1 64"; out=""
+stream_ttft_ms=20; stream_per_token_ms=1
 bin="${AEGIS_BIN:-build/aegis}"
 while [[ $# -gt 0 ]]; do
   [[ $# -ge 2 || "$1" == -h || "$1" == --help ]] || { usage >&2; die "$1 needs a value"; }
@@ -40,13 +44,15 @@ while [[ $# -gt 0 ]]; do
     --connections) conns_list="$2"; shift 2 ;;
     --threads) threads_list="$2"; shift 2 ;;
     --ttfb-connections) ttfb_conns="$2"; shift 2 ;;
+    --stream-ttft-ms) stream_ttft_ms="$2"; shift 2 ;;
+    --stream-per-token-ms) stream_per_token_ms="$2"; shift 2 ;;
     --bin) bin="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac
 done
-for n in $secs $warmup $conns_list $threads_list $ttfb_conns; do
+for n in $secs $warmup $conns_list $threads_list $ttfb_conns $stream_ttft_ms $stream_per_token_ms; do
   [[ "$n" =~ ^[0-9]+$ ]] || die "not a non-negative integer: $n"
 done
 [[ $secs -gt 0 ]] || die "--seconds must be at least 1"
@@ -116,7 +122,8 @@ for t in $threads_list; do
 done
 
 # Streaming: time to first byte / first token, direct and through Aegis.
-curl -fsS -XPOST "http://127.0.0.1:$sim_port/_sim/faults" -d '{"ttft_ms":20,"per_token_ms":1}' >/dev/null
+curl -fsS -XPOST "http://127.0.0.1:$sim_port/_sim/faults" \
+  -d "{\"ttft_ms\":$stream_ttft_ms,\"per_token_ms\":$stream_per_token_ms}" >/dev/null
 ttfb_threads=$gw_n
 gw_threads=$ttfb_threads start_gateway ""
 for c in $ttfb_conns; do
@@ -132,10 +139,10 @@ done
 alive "$gw_pid" || { tail -n 30 "$work/gw.log" >&2; die "the gateway died during the streaming runs"; }
 curl -fsS -XPOST "http://127.0.0.1:$sim_port/_sim/faults" -d '{"ttft_ms":0,"per_token_ms":0}' >/dev/null
 
-export SC_VERSION SC_BIN SC_NPROC SC_LOAD_START SC_LOAD_END SC_SIM SC_GW SC_LOAD SC_SECS SC_WARMUP SC_SIM_THREADS
+export SC_VERSION SC_BIN SC_NPROC SC_LOAD_START SC_LOAD_END SC_SIM SC_GW SC_LOAD SC_SECS SC_WARMUP SC_SIM_THREADS SC_STREAM_TTFT SC_STREAM_PER_TOKEN
 SC_VERSION=$("$bin" --version | head -n1); SC_BIN=$bin; SC_NPROC=$ncpu; SC_LOAD_START=$load_start
 SC_LOAD_END=$(loadavg); SC_SIM=$sim_cores; SC_GW=$gw_cores; SC_LOAD=$load_cores; SC_SECS=$secs
-SC_WARMUP=$warmup; SC_SIM_THREADS=$sim_n
+SC_WARMUP=$warmup; SC_SIM_THREADS=$sim_n; SC_STREAM_TTFT=$stream_ttft_ms; SC_STREAM_PER_TOKEN=$stream_per_token_ms
 python3 - "$results" "$out" <<'PY'
 import json, os, sys
 rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1])]
@@ -176,14 +183,15 @@ if ttfb:
     threads = next(iter(ttfb.values()))[0]
     lines += [
         "",
-        f"## Streaming: time to first byte, simulator ttft 20 ms + 1 ms/token, 16 tokens (gateway threads {threads})",
+        f"## Streaming: time to first byte, simulator ttft {os.environ['SC_STREAM_TTFT']} ms + {os.environ['SC_STREAM_PER_TOKEN']} ms/token, 16 tokens (gateway threads {threads})",
         "",
         "ttfb: first response-body byte; ttft: first event carrying answer text. The simulator sends its "
         "role-only first event at once, so direct ttfb is not comparable to Aegis's; ttft is.",
         "",
         "| conns | direct ttfb p50/p99 ms | aegis ttfb p50/p99 ms | direct ttft p50/p99 ms | aegis ttft p50/p99 ms "
-        "| added ttfb p50/p99 ms | added ttft p50/p99 ms | streams direct/aegis | errors direct/aegis |",
-        "|---:|---|---|---|---|---|---|---:|---:|",
+        "| added ttfb p50/p99 ms | added ttft p50/p99 ms | streams direct/aegis | peak open direct/aegis "
+        "| errors direct/aegis |",
+        "|---:|---|---|---|---|---|---|---:|---:|---:|",
     ]
     for c in sorted({c for _, c in ttfb}):
         d, g = ttfb[("ttfb-direct", c)][1], ttfb[("ttfb-gateway", c)][1]
@@ -194,7 +202,8 @@ if ttfb:
             f"| {d['ttft_p50_ms']:.3f} / {d['ttft_p99_ms']:.3f} | {g['ttft_p50_ms']:.3f} / {g['ttft_p99_ms']:.3f} "
             f"| {g['ttfb_p50_ms'] - d['ttfb_p50_ms']:+.3f} / {g['ttfb_p99_ms'] - d['ttfb_p99_ms']:+.3f} "
             f"| {g['ttft_p50_ms'] - d['ttft_p50_ms']:+.3f} / {g['ttft_p99_ms'] - d['ttft_p99_ms']:+.3f} "
-            f"| {d['requests']} / {g['requests']} | {d['errors']} / {g['errors']} |")
+            f"| {d['requests']} / {g['requests']} | {d['peak_streams']} / {g['peak_streams']} "
+            f"| {d['errors']} / {g['errors']} |")
 if bad:
     lines += ["", "ERRORS in: " + ", ".join(bad)]
 text = "\n".join(lines) + "\n"

@@ -12,8 +12,9 @@ The rest of the stream is read to its end; anything but a 200 stream with a
 token is an error.
 
 Usage: ttfb.py URL KEY CONNECTIONS SECONDS [WARMUP_SECONDS=1]
-Prints one line: RESULT {"requests","ttfb_p50_ms","ttfb_p99_ms","ttft_p50_ms","ttft_p99_ms","errors"}
-(requests finished during the warm-up are not counted).
+Prints one line: RESULT {"requests","ttfb_p50_ms","ttfb_p99_ms","ttft_p50_ms","ttft_p99_ms","errors",
+"peak_streams"} (requests finished during the warm-up are not counted; peak_streams is the most
+streams open at once: answered 200 and not yet at their end).
 """
 import asyncio
 import json
@@ -32,6 +33,19 @@ TOKEN = re.compile(rb'"content":\s*"[^"]')  # an OpenAI chunk whose delta holds 
 
 class BadResponse(Exception):
     pass
+
+
+class OpenStreams:
+    def __init__(self):
+        self.now = 0
+        self.peak = 0
+
+    def opened(self):
+        self.now += 1
+        self.peak = max(self.peak, self.now)
+
+    def closed(self):
+        self.now -= 1
 
 
 async def read_headers(reader):
@@ -74,7 +88,7 @@ async def body_pieces(reader, headers):
             yield piece
 
 
-async def one_request(reader, writer, host, port, path, key):
+async def one_request(reader, writer, host, port, path, key, streams):
     """Returns (first body byte s, first answer token s, keep-alive?) or raises."""
     request = (f"POST {path} HTTP/1.1\r\nhost: {host}:{port}\r\ncontent-type: application/json\r\n"
                f"authorization: Bearer {key}\r\ncontent-length: {len(BODY)}\r\n\r\n").encode() + BODY
@@ -86,27 +100,31 @@ async def one_request(reader, writer, host, port, path, key):
         raise BadResponse(f"HTTP {status}")
     first_byte = first_token = None
     seen = b""
-    async for piece in body_pieces(reader, headers):
-        if first_byte is None:
-            first_byte = time.perf_counter() - t0
-        if first_token is None:
-            seen += piece
-            if TOKEN.search(seen):
-                first_token = time.perf_counter() - t0
+    streams.opened()
+    try:
+        async for piece in body_pieces(reader, headers):
+            if first_byte is None:
+                first_byte = time.perf_counter() - t0
+            if first_token is None:
+                seen += piece
+                if TOKEN.search(seen):
+                    first_token = time.perf_counter() - t0
+    finally:
+        streams.closed()
     if first_byte is None or first_token is None:
         raise BadResponse("no answer token in the stream")
     keep = "content-length" in headers or "chunked" in headers.get("transfer-encoding", "").lower()
     return first_byte, first_token, keep and headers.get("connection", "").lower() != "close"
 
 
-async def worker(url, key, deadline, measure_from, samples, errors):
+async def worker(url, key, deadline, measure_from, samples, errors, streams):
     host, port, path = url.hostname, url.port, url.path
     reader = writer = None
     while time.perf_counter() < deadline:
         try:
             if writer is None:
                 reader, writer = await asyncio.open_connection(host, port)
-            first_byte, first_token, keep = await one_request(reader, writer, host, port, path, key)
+            first_byte, first_token, keep = await one_request(reader, writer, host, port, path, key, streams)
             if time.perf_counter() >= measure_from:
                 samples.append((first_byte, first_token))
             if not keep:
@@ -135,8 +153,8 @@ async def main():
     key, conns, secs = sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
     warmup = float(sys.argv[5]) if len(sys.argv) > 5 else 1.0
     start = time.perf_counter()
-    samples, errors = [], [0]
-    await asyncio.gather(*(worker(url, key, start + warmup + secs, start + warmup, samples, errors)
+    samples, errors, streams = [], [0], OpenStreams()
+    await asyncio.gather(*(worker(url, key, start + warmup + secs, start + warmup, samples, errors, streams)
                            for _ in range(conns)))
     byte = sorted(s[0] for s in samples)
     token = sorted(s[1] for s in samples)
@@ -145,7 +163,7 @@ async def main():
         "requests": len(samples),
         "ttfb_p50_ms": ms(byte, 50), "ttfb_p99_ms": ms(byte, 99),
         "ttft_p50_ms": ms(token, 50), "ttft_p99_ms": ms(token, 99),
-        "errors": errors[0],
+        "errors": errors[0], "peak_streams": streams.peak,
     }))
 
 

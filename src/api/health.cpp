@@ -22,9 +22,12 @@ void register_health_routes(http::Router& router, store::Store& store, store::Db
       });
 }
 
-void register_metrics_route(http::Router& router, const telemetry::Registry& metrics) {
+void register_metrics_route(http::Router& router, const telemetry::Registry& metrics,
+                            std::function<void()> before_scrape) {
   router.add("GET", "/metrics", http::Credential::metrics_token,
-             [&metrics](http::HttpRequest&, const http::Caller&) -> boost::asio::awaitable<http::HttpResponse> {
+             [&metrics, before_scrape = std::move(before_scrape)](
+                 http::HttpRequest&, const http::Caller&) -> boost::asio::awaitable<http::HttpResponse> {
+               if (before_scrape) before_scrape();
                http::HttpResponse response;
                response.body = metrics.expose();
                response.set_header("content-type", "text/plain; version=0.0.4; charset=utf-8");

@@ -77,9 +77,12 @@ struct HttpMetrics {
                                   {"route", "code"})),
         duration(registry.histogram("aegis_http_request_duration_seconds",
                                     "Time from request received to response written", {"route"},
-                                    telemetry::Registry::default_latency_buckets())) {}
+                                    telemetry::Registry::default_latency_buckets())),
+        connections(
+            registry.gauge("aegis_http_connections", "Client connections open on the API listener", {}).with({})) {}
   telemetry::CounterFamily& requests;
   telemetry::HistogramFamily& duration;
+  telemetry::Gauge& connections;
 };
 
 // Demo mode: three simulated upstreams on loopback, configured exactly as
@@ -279,6 +282,11 @@ struct Application::Impl {
     co_return co_await metrics_router.dispatch(request);
   }
 
+  // The API listener's client connections (the metrics listener's own are not counted).
+  void refresh_connection_gauge() {
+    http_metrics.connections.set(server ? static_cast<double>(server->active_connections()) : 0.0);
+  }
+
   void observe(const http::Exchange& exchange) {
     const auto seconds = std::chrono::duration<double>(exchange.duration).count();
     char code[8];
@@ -335,9 +343,9 @@ std::uint16_t Application::start() {
   if (server_config.metrics_listen) {
     s.metrics_router.set_authorizer(authorizer);
     api::register_health_routes(s.metrics_router, *s.store, s.db);
-    api::register_metrics_route(s.metrics_router, s.metrics);
+    api::register_metrics_route(s.metrics_router, s.metrics, [&s] { s.refresh_connection_gauge(); });
   } else {
-    api::register_metrics_route(s.router, s.metrics);
+    api::register_metrics_route(s.router, s.metrics, [&s] { s.refresh_connection_gauge(); });
   }
   api::register_whoami_route(s.router);
   api::register_openai_routes(s.router, *s.gateway, s.config->limits);

@@ -30,6 +30,25 @@ class HttpBehaviour(GatewayTestCase):
                 pass
             return b"".join(chunks)
 
+    def open_connections(self):
+        samples = self.gw.metrics()
+        return samples[("aegis_http_connections", frozenset())]
+
+    def test_open_connections_are_a_gauge(self):
+        idle = []
+        try:
+            for _ in range(6):
+                conn = self.gw.connection()
+                conn.request("GET", "/healthz")
+                conn.getresponse().read()
+                idle.append(conn)  # kept alive, idle
+            # The scrape's own connection is open too.
+            self.assertGreaterEqual(self.open_connections(), 7)
+        finally:
+            for conn in idle:
+                conn.close()
+        wait_until(lambda: self.open_connections() <= 2, 5, "closed connections to leave the gauge")
+
     def test_healthz_has_request_id(self):
         status, headers, data = self.gw.request("GET", "/healthz")
         self.assertEqual(status, 200)
