@@ -47,33 +47,37 @@ result=$(KEY=$key wrk -t2 -c"$conns" -d"${secs}s" -s bench/wrk/chat.lua "$url" |
 wait "$perf_pid" || { cat "$work/perf.log" >&2; die "perf record failed"; }
 alive "$gw_pid" || die "the gateway died under load"
 
-perf report -i "$work/perf.data" --stdio --no-children --sort dso --percent-limit 0.5 2>/dev/null \
-  | grep -v '^#' | grep -v '^$' >"$work/dso.txt" || true
-perf report -i "$work/perf.data" --stdio --no-children --sort sym 2>/dev/null \
-  | grep -v '^#' | grep -v '^$' >"$work/sym.txt" || true
+perf report -i "$work/perf.data" --stdio --no-children --sort dso,sym 2>/dev/null \
+  | grep -v '^#' | grep -v '^$' >"$work/report.txt" || true
 
 export PR_RESULT="$result" PR_CONNS="$conns" PR_SECS="$secs" PR_THREADS="$threads" PR_TOP="$top"
 PR_VERSION=$("$bin" --version | head -n1) PR_LOAD=$(cut -d' ' -f1-3 /proc/loadavg) \
-python3 - "$work/dso.txt" "$work/sym.txt" "$out" <<'PY'
-import os, re, sys
-dso_lines = open(sys.argv[1]).read().splitlines()
-sym_lines = open(sys.argv[2]).read().splitlines()
+python3 - "$work/report.txt" "$out" <<'PY'
+import collections, os, re, sys
 env = os.environ
-alloc = re.compile(r"\b(malloc|free|cfree|calloc|realloc|_int_malloc|_int_free|malloc_consolidate|tcache\w*|"
-                   r"operator new|operator delete|mi_\w+|_mi_\w+|unlink_chunk|sysmalloc)\b")
-syms = []
-for line in sym_lines:
-    m = re.match(r"\s*([\d.]+)%\s+\[(.)\]\s+(.*)", line)
+# An allocator library counts whole (its symbols may be stripped); elsewhere
+# the allocation entry points and glibc's malloc internals count by name.
+allocator_dso = re.compile(r"lib(mimalloc|jemalloc|tcmalloc)")
+alloc_sym = re.compile(r"\b(malloc|free|cfree|calloc|realloc|_int_malloc|_int_free|malloc_consolidate|tcache\w*|"
+                       r"operator new|operator delete|unlink_chunk|sysmalloc)\b")
+rows = []
+for line in open(sys.argv[1]).read().splitlines():
+    m = re.match(r"\s*([\d.]+)%\s+(\S+)\s+\[(.)\]\s+(.*)", line)
     if m:
-        syms.append((float(m.group(1)), m.group(2), m.group(3).strip()))
-alloc_share = sum(p for p, _, name in syms if alloc.search(name))
+        rows.append((float(m.group(1)), m.group(2), m.group(3), m.group(4).strip()))
+by_dso = collections.Counter()
+for pct, dso, _, _ in rows:
+    by_dso[dso] += pct
+alloc_share = sum(p for p, dso, _, name in rows if allocator_dso.search(dso) or alloc_sym.search(name))
 lines = [f"# Gateway CPU profile: {env['PR_CONNS']} connections, {env['PR_SECS']} s, {env['PR_THREADS']} I/O threads",
          "", f"aegis {env['PR_VERSION']}; loadavg {env['PR_LOAD']}; wrk: {env['PR_RESULT']}", "",
-         f"Allocation (malloc/free/new/delete and their internals): {alloc_share:.1f} % of the gateway's samples",
-         "", "## By library", "", "```"] + dso_lines + ["```", "", f"## Top {env['PR_TOP']} symbols ([k] kernel)", "", "```"]
-lines += [f"{p:6.2f}% [{k}] {name}" for p, k, name in syms[: int(env["PR_TOP"])]] + ["```"]
+         f"Allocation (an allocator library, or malloc/free/new/delete and glibc's internals): "
+         f"{alloc_share:.1f} % of the gateway's samples", "", "## By library", "", "```"]
+lines += [f"{p:6.2f}% {dso}" for dso, p in by_dso.most_common() if p >= 0.5]
+lines += ["```", "", f"## Top {env['PR_TOP']} symbols ([k] kernel)", "", "```"]
+lines += [f"{p:6.2f}% [{k}] {name} ({dso})" for p, dso, k, name in rows[: int(env["PR_TOP"])]] + ["```"]
 text = "\n".join(lines) + "\n"
 print(text, end="")
-if sys.argv[3]:
-    open(sys.argv[3], "w").write(text)
+if sys.argv[2]:
+    open(sys.argv[2], "w").write(text)
 PY
