@@ -16,6 +16,20 @@ AEGIS_BIN = os.environ.get("AEGIS_BIN") or os.path.join(
 SOURCE_DIR = os.environ.get("AEGIS_SOURCE_DIR") or os.path.join(os.path.dirname(__file__), "..", "..")
 
 
+def listening_port(log):
+    """The API port from a gateway log's `listening` line, or None before it is written."""
+    for line in log.splitlines():
+        if '"listening"' not in line:
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # a line still being written
+        if entry.get("event") == "listening":
+            return entry["port"]
+    return None
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -61,9 +75,12 @@ class Gateway:
 
     def __init__(self, args=(), env=None, config_text=None, admin_key="test-admin-key"):
         self.workdir = tempfile.mkdtemp(prefix="aegis-it-")
-        self.port = free_port()
+        # Port 0, then the port its `listening` log line names: a port picked
+        # here and bound later could meanwhile go to another process (the
+        # --demo upstreams bind ephemeral ports too).
+        self.port = None
         self.admin_key = admin_key
-        cmd = [AEGIS_BIN, "serve", "--listen", f"127.0.0.1:{self.port}"]
+        cmd = [AEGIS_BIN, "serve", "--listen", "127.0.0.1:0"]
         if config_text is not None:
             path = os.path.join(self.workdir, "aegis.yaml")
             with open(path, "w") as f:
@@ -84,6 +101,10 @@ class Gateway:
         def healthy():
             if self.proc.poll() is not None:
                 raise RuntimeError(f"aegis exited with {self.proc.returncode}: {self.log()}")
+            if self.port is None:
+                self.port = listening_port(self.log())
+                if self.port is None:
+                    return False
             try:
                 return self.request("GET", "/healthz")[0] == 200
             except OSError:

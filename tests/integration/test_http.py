@@ -1,10 +1,11 @@
 """HTTP behaviour of the real server: errors, limits, request ids, keep-alive."""
 import json
 import re
+import resource
 import socket
 import unittest
 
-from aegis_harness import GatewayTestCase, wait_until
+from aegis_harness import Gateway, GatewayTestCase, wait_until
 
 CONFIG = """
 server:
@@ -201,6 +202,29 @@ class HttpBehaviour(GatewayTestCase):
         self.assertNotIn("team", anonymous[0])
         self.assertNotIn(key, log)
         self.assertNotIn(key[len("aeg_") + 16 + 1:], log)  # aeg_<16 hex id>_<secret>
+
+
+class OpenFileLimit(unittest.TestCase):
+    """Two descriptors per stream: `aegis serve` lifts its soft limit to the hard one."""
+
+    def test_serve_raises_its_open_file_soft_limit_to_the_hard_limit(self):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY or hard <= 256:
+            self.skipTest(f"needs a finite hard limit above 256 (hard limit {hard})")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))  # inherited by the gateway
+        try:
+            gw = Gateway()
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        try:
+            with open(f"/proc/{gw.proc.pid}/limits") as f:
+                line = next(l for l in f if l.startswith("Max open files"))
+            self.assertEqual(line.split()[3:5], [str(hard), str(hard)], line)
+            logged = json.loads(next(l for l in gw.wait_for_log('"open_file_limit"').splitlines()
+                                     if '"open_file_limit"' in l))
+            self.assertEqual((logged["from"], logged["to"]), (256, hard), logged)
+        finally:
+            gw.cleanup()
 
 
 if __name__ == "__main__":
