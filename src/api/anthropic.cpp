@@ -44,8 +44,10 @@ void register_anthropic_routes(http::Router& router, gateway::Gateway& gateway, 
   router.add(
       "POST", "/v1/messages", http::Credential::api_key,
       [&gateway, limits](HttpRequest& request, const http::Caller& caller) -> boost::asio::awaitable<HttpResponse> {
-        AEGIS_CO_TRY(body, http::parse_json_object(request), anthropic_error, request.request_id);
-        AEGIS_CO_TRY(chat, wire::anthropic::parse_chat_request(body, limits), anthropic_error, request.request_id);
+        auto decode = [&limits](const boost::json::object& body) {
+          return wire::anthropic::parse_chat_request(body, limits);
+        };
+        AEGIS_CO_TRY(chat, http::decode_json_object(request, decode), anthropic_error, request.request_id);
         if (chat.stream) {
           // Built before co_return: clang's analyzer evaluates a co_return operand twice.
           auto response = streamed_chat(gateway, request, principal_of(caller), std::move(chat),

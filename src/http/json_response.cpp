@@ -30,7 +30,7 @@ HttpResponse error_response(const Error& error, std::string_view request_id) {
   return response;
 }
 
-Result<boost::json::object> parse_json_object(const HttpRequest& request) {
+Result<boost::json::object> parse_json_object(const HttpRequest& request, boost::json::storage_ptr storage) {
   auto content_type = request.header("content-type");
   if (!content_type) {
     return make_error(ErrorCode::unsupported_media_type, "Content-Type must be application/json");
@@ -41,7 +41,7 @@ Result<boost::json::object> parse_json_object(const HttpRequest& request) {
     return make_error(ErrorCode::unsupported_media_type, "Content-Type must be application/json");
   }
   boost::system::error_code ec;
-  boost::json::value value = boost::json::parse(request.body, ec);
+  boost::json::value value = boost::json::parse(request.body, ec, std::move(storage));
   if (ec) {
     return make_error(ErrorCode::invalid_json, "request body is not valid JSON (" + ec.message() + ")");
   }

@@ -25,8 +25,7 @@ class AnthropicProvider final : public HttpProvider {
     auto http_request = make_request("POST", config_.base_url + "/v1/messages",
                                      to_json(wire::anthropic::write_chat_request(upstream, request.model)));
     add_auth(http_request);
-    AEGIS_CO_TRY(json, co_await exchange_json(std::move(http_request), kMapError));
-    co_return wire::anthropic::parse_chat_response(json);
+    co_return co_await exchange_json(std::move(http_request), kMapError, &wire::anthropic::parse_chat_response);
   }
 
   boost::asio::awaitable<Result<void>> stream(const ChatRequest& request, DeltaSink& sink) override {

@@ -88,21 +88,20 @@ http::ClientRequest HttpProvider::make_request(std::string method, std::string u
   return request;
 }
 
-boost::asio::awaitable<Result<boost::json::value>> HttpProvider::exchange_json(http::ClientRequest request,
-                                                                               const ErrorMapper& map_error) {
+boost::asio::awaitable<Result<http::ClientResponse>> HttpProvider::exchange(http::ClientRequest request,
+                                                                           const ErrorMapper& map_error) {
   auto permit = try_acquire();
   if (!permit) co_return saturated();
   AEGIS_CO_TRY(response, co_await client_.send(request), transport_failure);
   if (!is_success(response.status)) {
     co_return map_error(response.status, response.body, response.header("retry-after"));
   }
-  boost::system::error_code ec;
-  auto value = boost::json::parse(response.body, ec);
-  if (ec) {
-    co_return make_error(ErrorCode::upstream_error,
-                         "malformed " + config_.type + " response from provider '" + config_.name + "': not JSON");
-  }
-  co_return value;
+  co_return response;
+}
+
+Error HttpProvider::malformed_answer() const {
+  return make_error(ErrorCode::upstream_error,
+                    "malformed " + config_.type + " response from provider '" + config_.name + "': not JSON");
 }
 
 namespace {

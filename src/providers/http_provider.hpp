@@ -3,6 +3,10 @@
 // provider's timeouts, a max_concurrency guard, JSON exchanges with error
 // mapping, and a stream pump from raw body bytes to DeltaSink events.
 // Each adapter file adds only its protocol: URLs, headers and the codec.
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+
+#include <array>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -11,6 +15,7 @@
 
 #include "compliance/egress_guard.hpp"
 #include "http/client.hpp"
+#include "http/json_response.hpp"
 #include "providers/provider.hpp"
 
 namespace aegis::providers {
@@ -63,10 +68,31 @@ class HttpProvider : public LLMProvider {
 
   http::ClientRequest make_request(std::string method, std::string url, std::string body) const;
 
-  // The decoded JSON of a 2xx answer; otherwise the mapped error. Malformed
-  // JSON is upstream_error. Enforces max_concurrency.
-  boost::asio::awaitable<Result<boost::json::value>> exchange_json(http::ClientRequest request,
-                                                                   const ErrorMapper& map_error);
+  // A 2xx answer's JSON decoded by `decode`; otherwise the mapped error.
+  // Malformed JSON is upstream_error. Enforces max_concurrency.
+  template <class T>
+  boost::asio::awaitable<Result<T>> exchange_json(http::ClientRequest request, const ErrorMapper& map_error,
+                                                  Result<T> (*decode)(const boost::json::value&)) {
+    AEGIS_CO_TRY(response, co_await exchange(std::move(request), map_error));
+    co_return decode_answer(response.body, decode);
+  }
+
+  // The raw 2xx answer, or the mapped error. Enforces max_concurrency.
+  boost::asio::awaitable<Result<http::ClientResponse>> exchange(http::ClientRequest request,
+                                                                const ErrorMapper& map_error);
+
+  // Parses the answer into a stack arena (http::kJsonArenaBytes) and decodes
+  // it; the decoders copy what they keep, so the tree goes in one piece.
+  template <class T>
+  Result<T> decode_answer(std::string_view body, Result<T> (*decode)(const boost::json::value&)) const {
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): arena memory, not read before written
+    std::array<unsigned char, http::kJsonArenaBytes> buffer;
+    boost::json::monotonic_resource arena(buffer.data(), buffer.size());
+    boost::system::error_code ec;
+    auto value = boost::json::parse(body, ec, &arena);
+    if (ec) return malformed_answer();
+    return decode(value);
+  }
 
   // Streams a 2xx body through `decoding` into `sink`. A non-2xx answer is
   // mapped; a body that ends before the protocol's end marker is
@@ -85,6 +111,7 @@ class HttpProvider : public LLMProvider {
  private:
   class Permit;
   std::optional<Permit> try_acquire();
+  Error malformed_answer() const;
   Error saturated() const;
   Error transport_failure(Error error) const;
   std::shared_ptr<std::atomic<unsigned>> in_flight_ = std::make_shared<std::atomic<unsigned>>(0);

@@ -51,8 +51,7 @@ class OllamaProvider final : public HttpProvider {
     auto http_request = make_request("POST", config_.base_url + "/api/chat",
                                      to_json(wire::ollama::write_chat_request(upstream, request.model)));
     add_auth(http_request);
-    AEGIS_CO_TRY(json, co_await exchange_json(std::move(http_request), kMapError));
-    co_return wire::ollama::parse_chat_response(json);
+    co_return co_await exchange_json(std::move(http_request), kMapError, &wire::ollama::parse_chat_response);
   }
 
   boost::asio::awaitable<Result<void>> stream(const ChatRequest& request, DeltaSink& sink) override {
@@ -69,8 +68,7 @@ class OllamaProvider final : public HttpProvider {
     auto http_request = make_request("POST", config_.base_url + "/api/embed",
                                      to_json(wire::ollama::write_embed_request(request, request.model)));
     add_auth(http_request);
-    AEGIS_CO_TRY(json, co_await exchange_json(std::move(http_request), kMapError));
-    co_return wire::ollama::parse_embed_response(json);
+    co_return co_await exchange_json(std::move(http_request), kMapError, &wire::ollama::parse_embed_response);
   }
 
   boost::asio::awaitable<bool> health_check() override {

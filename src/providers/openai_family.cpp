@@ -18,8 +18,7 @@ boost::asio::awaitable<Result<Completion>> OpenAiFamilyProvider::complete(const 
   if (!model_in_body()) body.erase("model");
   auto http_request = make_request("POST", chat_url(request.model), to_json(body));
   for (auto& h : auth_headers()) http_request.headers.push_back(std::move(h));
-  AEGIS_CO_TRY(json, co_await exchange_json(std::move(http_request), kMapError));
-  co_return wire::openai::parse_chat_response(json);
+  co_return co_await exchange_json(std::move(http_request), kMapError, &wire::openai::parse_chat_response);
 }
 
 boost::asio::awaitable<Result<void>> OpenAiFamilyProvider::stream(const ChatRequest& request, DeltaSink& sink) {
@@ -39,8 +38,7 @@ boost::asio::awaitable<Result<Embeddings>> OpenAiFamilyProvider::embed(const Emb
   if (!model_in_body()) body.erase("model");
   auto http_request = make_request("POST", embeddings_url(request.model), to_json(body));
   for (auto& h : auth_headers()) http_request.headers.push_back(std::move(h));
-  AEGIS_CO_TRY(json, co_await exchange_json(std::move(http_request), kMapError));
-  co_return wire::openai::parse_embed_response(json);
+  co_return co_await exchange_json(std::move(http_request), kMapError, &wire::openai::parse_embed_response);
 }
 
 boost::asio::awaitable<bool> OpenAiFamilyProvider::health_check() {
