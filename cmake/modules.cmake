@@ -43,7 +43,7 @@ function(aegis_module name)
     target_link_libraries(${target} PUBLIC
       Boost::headers Boost::json Boost::url OpenSSL::SSL OpenSSL::Crypto SQLite::SQLite3
       yaml-cpp spdlog::spdlog CLI11::CLI11 Threads::Threads
-      PkgConfig::HS PkgConfig::RE2 PkgConfig::UTF8PROC date::date-tz)
+      PkgConfig::HS PkgConfig::RE2 PkgConfig::UTF8PROC PkgConfig::PQ date::date-tz)
     # Boost headers are the slowest part of every translation unit.
     target_precompile_headers(${target} PRIVATE
       <boost/asio/awaitable.hpp> <boost/json.hpp> <string> <vector> <memory> <optional>)

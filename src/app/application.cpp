@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 
 #include <atomic>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -325,6 +326,15 @@ std::uint16_t Application::start() {
     } else {
       telemetry::log(telemetry::LogLevel::info, "demo_skipped", {{"reason", "providers are configured"}});
     }
+  }
+  if (!s.config->storage.postgres_dsn.empty()) {
+    // The job queue writes each run's audit row in the transaction that
+    // records the run; with the audit trail in PostgreSQL and the queue still
+    // in SQLite those rows would land apart. Refused until the queue has its
+    // PostgreSQL backend, rather than served with a split trail.
+    throw std::runtime_error(
+        "storage.postgres_dsn: the job queue has no PostgreSQL backend yet, so `aegis serve` cannot run on "
+        "PostgreSQL; `aegis admin` can (docs/CONFIG.md, storage)");
   }
   s.store = store::open_store(s.config->storage);
   s.audit = std::make_unique<audit::AuditWriter>(*s.store, s.metrics);

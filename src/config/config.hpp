@@ -38,9 +38,12 @@ struct ServerConfig {
   std::optional<ListenAddress> metrics_listen;
 };
 
-// The embedded SQLite database (the only backend so far).
+// The embedded SQLite database, or a shared PostgreSQL (docs/CONFIG.md, `storage`).
 struct StorageConfig {
   std::string sqlite_path = "./data/aegis.db";
+  // libpq connection string (key=value or postgresql:// URI). Set: teams,
+  // keys, the audit trail and spend live in PostgreSQL. Never logged.
+  std::string postgres_dsn;
 };
 
 enum class Locality { local, cloud };

@@ -901,6 +901,9 @@ const Table<StorageConfig>& storage_table() {
   static const Table<StorageConfig> table{
       .keys = {
           text("sqlite_path", &StorageConfig::sqlite_path, Empty::refused, "the SQLite database file"),
+          text("postgres_dsn", &StorageConfig::postgres_dsn, Empty::allowed,
+               "libpq connection string (`host=... dbname=...` or `postgresql://...`); set, teams, keys, the audit "
+               "trail and spend live in PostgreSQL 15+; write the password as `\"${ENV_VAR}\"`; never logged"),
       }};
   return table;
 }

@@ -6,7 +6,8 @@
 
 namespace aegis::store {
 
-// Opens the SQLite database the config names and applies its migrations.
+// Opens the database the config names (PostgreSQL when storage.postgres_dsn
+// is set, else the SQLite file) and applies its migrations.
 // Throws std::runtime_error at start-up when the store cannot be opened.
 std::unique_ptr<Database> open_store(const config::StorageConfig& cfg);
 

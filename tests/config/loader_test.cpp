@@ -397,13 +397,14 @@ TEST(ConfigErrors, DuplicateYamlKeys) {
             "t.yaml:3:1: egress: duplicate key (first defined at line 1)");
 }
 
-// Keys of features that do not exist yet (a PostgreSQL backend, RAG) were
-// removed; an old file that sets them gets the ordinary unknown-key error.
+// Keys of features that do not exist (a storage "backend" switch, RAG) are
+// refused like any unknown key; storage.postgres_dsn is read like api keys:
+// "${ENV}" must be set.
 TEST(ConfigErrors, RemovedKeysAreUnknownKeys) {
   EXPECT_EQ(one_issue("storage:\n  backend: postgres\n"),
-            "t.yaml:2:3: storage.backend: unknown key; expected one of: sqlite_path");
-  EXPECT_EQ(one_issue("storage:\n  postgres_dsn: \"${AEGIS_PG_DSN}\"\n"),
-            "t.yaml:2:3: storage.postgres_dsn: unknown key; expected one of: sqlite_path");
+            "t.yaml:2:3: storage.backend: unknown key; expected one of: sqlite_path, postgres_dsn");
+  EXPECT_EQ(one_issue("storage:\n  postgres_dsn: \"${AEGIS_PG_DSN_NEVER_SET}\"\n"),
+            "t.yaml:2:17: storage.postgres_dsn: environment variable AEGIS_PG_DSN_NEVER_SET is not set");
   EXPECT_EQ(one_issue("rag:\n  top_k: 5\n"),
             "t.yaml:1:1: rag: unknown key; expected one of: server, storage, providers, routing, resilience, egress, "
             "classification, pii, budgets, jobs, logging, limits");

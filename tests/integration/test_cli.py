@@ -56,16 +56,17 @@ class Cli(unittest.TestCase):
             os.unlink(path)
 
     def test_removed_keys_are_unknown_keys(self):
-        # No PostgreSQL backend exists yet: an old file that names one is refused like any unknown key.
+        # The backend is chosen by storage.postgres_dsn alone: a "backend" switch is refused like
+        # any unknown key, and the DSN's ${ENV} reference must be set.
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-            f.write("storage:\n  backend: postgres\n  postgres_dsn: \"${AEGIS_PG_DSN}\"\n")
+            f.write("storage:\n  backend: postgres\n  postgres_dsn: \"${AEGIS_PG_DSN_NEVER_SET}\"\n")
             path = f.name
         try:
             r = run("config", "check", path)
             self.assertEqual(r.returncode, 2, r.stdout)
             lines = r.stderr.strip().splitlines()
-            self.assertEqual(lines, [f"{path}:2:3: storage.backend: unknown key; expected one of: sqlite_path",
-                                     f"{path}:3:3: storage.postgres_dsn: unknown key; expected one of: sqlite_path"])
+            self.assertEqual(lines, [f"{path}:2:3: storage.backend: unknown key; expected one of: sqlite_path, postgres_dsn",
+                                     f"{path}:3:17: storage.postgres_dsn: environment variable AEGIS_PG_DSN_NEVER_SET is not set"])
         finally:
             os.unlink(path)
 

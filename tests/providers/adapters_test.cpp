@@ -153,13 +153,21 @@ bool contains(std::string_view haystack, std::string_view needle) {
   return haystack.find(needle) != std::string_view::npos;
 }
 
-std::uint16_t closed_port() {
-  asio::io_context io;
-  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
-  const auto port = acceptor.local_endpoint().port();
-  acceptor.close();
-  return port;
-}
+// A port that refuses connections while this lives: bound, so no other
+// process can take it in the meantime (a port closed after picking it could
+// be reused by a parallel test), but not listening.
+class RefusingPort {
+ public:
+  RefusingPort() : socket_(io_) {
+    socket_.open(asio::ip::tcp::v4());
+    socket_.bind({asio::ip::make_address("127.0.0.1"), 0});
+  }
+  std::uint16_t port() const { return socket_.local_endpoint().port(); }
+
+ private:
+  asio::io_context io_;
+  asio::ip::tcp::socket socket_;
+};
 
 template <class T>
 asio::awaitable<void> deliver_into(asio::awaitable<T> op, std::shared_ptr<std::optional<T>> out) {
@@ -851,7 +859,8 @@ TEST_P(ProviderAdapterTest, HealthCheckAgainstRunningSimulator) {
 
 TEST_P(ProviderAdapterTest, HealthCheckAgainstClosedPort) {
   auto config = provider_config();
-  config.base_url = base_url(closed_port());
+  const RefusingPort refusing;
+  config.base_url = base_url(refusing.port());
   auto& p = make_provider(config);
   EXPECT_FALSE(run(p.health_check()));
 }

@@ -1,0 +1,217 @@
+#include "store/postgres/migrations.hpp"
+
+#include <array>
+#include <stdexcept>
+#include <string>
+
+#include "store/postgres/pg.hpp"
+
+namespace aegis::store::postgres {
+
+namespace {
+
+// Append new steps at the end; never edit a step that has shipped.
+constexpr std::array kMigrations = {
+    // The same tables and meaning as the SQLite store (docs/ARCHITECTURE.md,
+    // "Storage"), with PostgreSQL types. The audit trail is range-partitioned
+    // by month on time_ms (UTC); the store creates each month's partition
+    // before it writes rows for that month, and the default partition only
+    // catches a timestamp far outside them. No foreign keys on team in audit:
+    // an audit row must be writable whatever happens to the team later.
+    Migration{1, "teams, api_keys, audit (partitioned by month), budget_spend, intents, pipeda_violations", R"sql(
+CREATE TABLE teams (
+  name                  TEXT PRIMARY KEY,
+  monthly_budget_micros BIGINT NOT NULL CHECK (monthly_budget_micros >= 0),
+  clearance             TEXT NOT NULL CHECK (clearance IN ('PUBLIC', 'INTERNAL', 'CONFIDENTIAL', 'RESTRICTED')),
+  created_at_ms         BIGINT NOT NULL
+);
+CREATE TABLE api_keys (
+  seq           BIGSERIAL NOT NULL,
+  id            TEXT PRIMARY KEY,
+  team          TEXT NOT NULL REFERENCES teams(name),
+  prefix        TEXT NOT NULL,
+  secret_hash   TEXT NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  revoked_at_ms BIGINT
+);
+CREATE INDEX api_keys_team ON api_keys(team);
+
+CREATE TABLE audit (
+  id             BIGSERIAL NOT NULL,
+  time_ms        BIGINT NOT NULL,
+  request_id     TEXT NOT NULL,
+  team           TEXT NOT NULL,
+  key_id         TEXT NOT NULL,
+  surface        TEXT NOT NULL,
+  task           TEXT NOT NULL,
+  level          TEXT NOT NULL CHECK (level IN ('PUBLIC', 'INTERNAL', 'CONFIDENTIAL', 'RESTRICTED')),
+  entities       JSONB NOT NULL,  -- entity type -> count
+  placeholders   INTEGER NOT NULL,
+  tier           TEXT NOT NULL,
+  provider       TEXT NOT NULL,
+  model          TEXT NOT NULL,
+  locality       TEXT NOT NULL,  -- where data was actually sent: 'local' | 'cloud' | '' (nothing sent)
+  reason         TEXT NOT NULL,
+  fallback_path  JSONB NOT NULL,  -- array of "provider:outcome"
+  status         INTEGER NOT NULL,
+  error_type     TEXT NOT NULL,
+  input_tokens   BIGINT NOT NULL,
+  output_tokens  BIGINT NOT NULL,
+  cost_micros    BIGINT NOT NULL,
+  budget_period  TEXT NOT NULL,
+  latency_us     BIGINT NOT NULL,
+  overhead_us    BIGINT NOT NULL,
+  invented_pii   BOOLEAN NOT NULL,
+  egress_blocked BOOLEAN NOT NULL,
+  egress_veto    BOOLEAN NOT NULL,
+  egress_rule    TEXT NOT NULL
+) PARTITION BY RANGE (time_ms);
+CREATE TABLE audit_default PARTITION OF audit DEFAULT;
+CREATE INDEX audit_team_time ON audit(team, time_ms);
+CREATE INDEX audit_time ON audit(time_ms, id);
+
+-- Append-only: no UPDATE, DELETE or TRUNCATE through the table. Retention
+-- detaches and drops whole monthly partitions instead.
+CREATE FUNCTION aegis_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'audit rows are append-only';
+END
+$$;
+CREATE TRIGGER audit_no_update_or_delete BEFORE UPDATE OR DELETE ON audit
+  FOR EACH ROW EXECUTE FUNCTION aegis_audit_append_only();
+CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
+  FOR EACH STATEMENT EXECUTE FUNCTION aegis_audit_append_only();
+
+CREATE TABLE budget_spend (
+  team         TEXT NOT NULL,
+  period       TEXT NOT NULL,  -- "YYYY-MM"
+  spent_micros BIGINT NOT NULL DEFAULT 0,
+  requests     BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (team, period)
+);
+
+-- Intents (audit/record.hpp) of requests in flight, per writing process
+-- (owner): several replicas share the table, so a sequence number alone is
+-- not a key, and recovery takes only the intents of owners that stopped.
+CREATE TABLE audit_pending (
+  owner          TEXT NOT NULL,
+  seq            BIGINT NOT NULL,
+  time_ms        BIGINT NOT NULL,
+  request_id     TEXT NOT NULL,
+  team           TEXT NOT NULL,
+  key_id         TEXT NOT NULL,
+  surface        TEXT NOT NULL,
+  task           TEXT NOT NULL,
+  level          TEXT NOT NULL,
+  entities       JSONB NOT NULL,
+  placeholders   INTEGER NOT NULL,
+  tier           TEXT NOT NULL,
+  provider       TEXT NOT NULL,
+  model          TEXT NOT NULL,
+  locality       TEXT NOT NULL,
+  reason         TEXT NOT NULL,
+  fallback_path  JSONB NOT NULL,
+  status         INTEGER NOT NULL,
+  error_type     TEXT NOT NULL,
+  input_tokens   BIGINT NOT NULL,
+  output_tokens  BIGINT NOT NULL,
+  cost_micros    BIGINT NOT NULL,
+  budget_period  TEXT NOT NULL,
+  latency_us     BIGINT NOT NULL,
+  overhead_us    BIGINT NOT NULL,
+  invented_pii   BOOLEAN NOT NULL,
+  egress_blocked BOOLEAN NOT NULL,
+  egress_veto    BOOLEAN NOT NULL,
+  egress_rule    TEXT NOT NULL,
+  PRIMARY KEY (owner, seq)
+);
+-- Each writing process refreshes its heartbeat while it runs.
+CREATE TABLE store_owners (
+  owner        TEXT PRIMARY KEY,
+  heartbeat_ms BIGINT NOT NULL
+);
+
+-- The compliance view: must always be empty.
+CREATE VIEW pipeda_violations AS
+  SELECT * FROM audit WHERE level = 'RESTRICTED' AND locality NOT IN ('local', '');
+)sql"},
+};
+
+// One key for the whole schema: only one replica migrates at a time.
+constexpr const char* kLockKey = "4703388017512849";  // arbitrary, fixed: "AEGIS" schema lock
+
+std::string message_of(PGconn* conn, PGresult* result) {
+  const char* m = result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  return m ? m : PQerrorMessage(conn);
+}
+
+void exec(PGconn* conn, const std::string& sql, const std::string& what) {
+  std::unique_ptr<PGresult, pg::ResultClearer> result(PQexec(conn, sql.c_str()));
+  const auto status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    throw std::runtime_error("PostgreSQL migration failed (" + what + "): " + message_of(conn, result.get()));
+  }
+}
+
+int read_version(PGconn* conn) {
+  std::unique_ptr<PGresult, pg::ResultClearer> result(
+      PQexec(conn, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+  if (!result || PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
+    throw std::runtime_error("cannot read the schema version: " + message_of(conn, result.get()));
+  }
+  return std::stoi(PQgetvalue(result.get(), 0, 0));
+}
+
+}  // namespace
+
+std::span<const Migration> migrations() { return kMigrations; }
+int latest_schema_version() { return kMigrations.back().version; }
+
+int current_schema_version(PGconn* conn) {
+  std::unique_ptr<PGresult, pg::ResultClearer> exists(
+      PQexec(conn, "SELECT to_regclass('schema_migrations') IS NOT NULL"));
+  if (!exists || PQresultStatus(exists.get()) != PGRES_TUPLES_OK) {
+    throw std::runtime_error("cannot read the schema version: " + message_of(conn, exists.get()));
+  }
+  if (std::string_view(PQgetvalue(exists.get(), 0, 0)) != "t") return 0;
+  return read_version(conn);
+}
+
+int apply_migrations(PGconn* conn, std::span<const Migration> steps, std::int64_t now_ms) {
+  exec(conn, std::string("SELECT pg_advisory_lock(") + kLockKey + ")", "lock");
+  struct Unlock {
+    PGconn* conn;
+    ~Unlock() { PQclear(PQexec(conn, (std::string("SELECT pg_advisory_unlock(") + kLockKey + ")").c_str())); }
+  } unlock{conn};
+  exec(conn,
+       "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+       "applied_at_ms BIGINT NOT NULL)",
+       "schema_migrations");
+  int version = read_version(conn);
+  const int latest = steps.empty() ? 0 : steps.back().version;
+  if (version > latest) {
+    throw std::runtime_error("the database schema is version " + std::to_string(version) +
+                             ", newer than this binary knows (" + std::to_string(latest) +
+                             "): upgrade Aegis before pointing it at this database");
+  }
+  for (const auto& step : steps) {
+    if (step.version <= version) continue;
+    const std::string what = "step " + std::to_string(step.version) + ", " + std::string(step.name);
+    exec(conn, "BEGIN", what);
+    try {
+      exec(conn, std::string(step.sql), what);
+      exec(conn,
+           "INSERT INTO schema_migrations(version, name, applied_at_ms) VALUES (" + std::to_string(step.version) +
+               ", '" + std::string(step.name) + "', " + std::to_string(now_ms) + ")",
+           what);
+      exec(conn, "COMMIT", what);
+    } catch (...) {
+      PQclear(PQexec(conn, "ROLLBACK"));
+      throw;
+    }
+    version = step.version;
+  }
+  return version;
+}
+
+}  // namespace aegis::store::postgres

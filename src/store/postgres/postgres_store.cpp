@@ -1,0 +1,697 @@
+#include "store/postgres/postgres_store.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <thread>
+
+#include "store/postgres/migrations.hpp"
+#include "store/postgres/pg.hpp"
+
+namespace aegis::store {
+
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::string_view kStoreName = "storage";
+constexpr int kMaxAuditQueryLimit = 1000;
+// Rows per multi-row INSERT: 27 parameters each, well under libpq's 65535.
+constexpr std::size_t kRowsPerInsert = 200;
+
+constexpr const char* kAuditColumns =
+    "time_ms, request_id, team, key_id, surface, task, level, entities, placeholders, tier, provider, model, "
+    "locality, reason, fallback_path, status, error_type, input_tokens, output_tokens, cost_micros, "
+    "budget_period, latency_us, overhead_us, invented_pii, egress_blocked, egress_veto, egress_rule";
+constexpr int kAuditColumnCount = 27;
+// The same columns as read back: JSON as text.
+constexpr const char* kAuditSelect =
+    "time_ms, request_id, team, key_id, surface, task, level, entities::text, placeholders, tier, provider, model, "
+    "locality, reason, fallback_path::text, status, error_type, input_tokens, output_tokens, cost_micros, "
+    "budget_period, latency_us, overhead_us, invented_pii, egress_blocked, egress_veto, egress_rule";
+
+constexpr const char* kTeamColumns = "name, monthly_budget_micros, clearance, created_at_ms";
+constexpr const char* kKeyColumns = "id, team, prefix, secret_hash, created_at_ms, revoked_at_ms";
+
+std::string entities_json(const std::map<std::string, int>& entities) {
+  json::object out;
+  for (const auto& [type, count] : entities) out[type] = count;
+  return json::serialize(out);
+}
+
+std::string path_json(const std::vector<std::string>& path) {
+  json::array out;
+  for (const auto& step : path) out.emplace_back(step);
+  return json::serialize(out);
+}
+
+void add_audit_params(pg::Params& p, const audit::AuditRecord& r) {
+  p.add(r.time_ms)
+      .add(r.request_id)
+      .add(r.team)
+      .add(r.key_id)
+      .add(r.surface)
+      .add(r.task)
+      .add(to_string(r.level))
+      .add(entities_json(r.entities))
+      .add(r.placeholders)
+      .add(r.tier)
+      .add(r.provider)
+      .add(r.model)
+      .add(r.locality)
+      .add(r.reason)
+      .add(path_json(r.fallback_path))
+      .add(r.status)
+      .add(r.error_type)
+      .add(r.input_tokens)
+      .add(r.output_tokens)
+      .add(r.cost.micros)
+      .add(r.budget_period)
+      .add(r.latency_us)
+      .add(r.overhead_us)
+      .add(r.invented_pii)
+      .add(r.egress_blocked)
+      .add(r.egress_veto)
+      .add(r.egress_rule);
+}
+
+// "($1, $2, ...), ($28, ...)" for `rows` rows of `columns` parameters, after `offset` parameters.
+std::string placeholders(std::size_t rows, int columns, int offset = 0, std::string_view prefix = "") {
+  std::string out;
+  int n = offset;
+  for (std::size_t r = 0; r < rows; ++r) {
+    out += r == 0 ? "(" : ", (";
+    out += prefix;
+    for (int c = 0; c < columns; ++c) {
+      if (c > 0) out += ", ";
+      out += "$" + std::to_string(++n);
+    }
+    out += ")";
+  }
+  return out;
+}
+
+// The row's kAuditSelect columns, starting at column `first`.
+std::optional<audit::AuditRecord> read_audit(const pg::Rows& rows, int i, int first = 0) {
+  audit::AuditRecord r;
+  auto int_at = [&](int column) { return rows.int64(i, first + column); };
+  auto time = int_at(0);
+  if (!time) return std::nullopt;
+  r.time_ms = *time;
+  r.request_id = rows.text(i, first + 1);
+  r.team = rows.text(i, first + 2);
+  r.key_id = rows.text(i, first + 3);
+  r.surface = rows.text(i, first + 4);
+  r.task = rows.text(i, first + 5);
+  const auto level = parse_level(rows.text(i, first + 6));
+  if (!level) return std::nullopt;
+  r.level = *level;
+  boost::system::error_code ec;
+  const json::value entities = json::parse(rows.text(i, first + 7), ec);
+  if (ec || !entities.is_object()) return std::nullopt;
+  for (const auto& [type, count] : entities.get_object()) {
+    if (!count.is_int64()) return std::nullopt;
+    r.entities[std::string(type)] = static_cast<int>(count.get_int64());
+  }
+  r.tier = rows.text(i, first + 9);
+  r.provider = rows.text(i, first + 10);
+  r.model = rows.text(i, first + 11);
+  r.locality = rows.text(i, first + 12);
+  r.reason = rows.text(i, first + 13);
+  const json::value path = json::parse(rows.text(i, first + 14), ec);
+  if (ec || !path.is_array()) return std::nullopt;
+  for (const auto& step : path.get_array()) {
+    if (!step.is_string()) return std::nullopt;
+    r.fallback_path.emplace_back(step.get_string());
+  }
+  r.error_type = rows.text(i, first + 16);
+  r.budget_period = rows.text(i, first + 20);
+  const auto placeholders = int_at(8), status = int_at(15), in = int_at(17), out = int_at(18), cost = int_at(19),
+             latency = int_at(21), overhead = int_at(22);
+  if (!placeholders || !status || !in || !out || !cost || !latency || !overhead) return std::nullopt;
+  r.placeholders = static_cast<int>(*placeholders);
+  r.status = static_cast<int>(*status);
+  r.input_tokens = *in;
+  r.output_tokens = *out;
+  r.cost = Money::from_micros(*cost);
+  r.latency_us = *latency;
+  r.overhead_us = *overhead;
+  r.invented_pii = rows.boolean(i, first + 23);
+  r.egress_blocked = rows.boolean(i, first + 24);
+  r.egress_veto = rows.boolean(i, first + 25);
+  r.egress_rule = rows.text(i, first + 26);
+  return r;
+}
+
+std::optional<Team> read_team(const pg::Rows& rows, int i) {
+  Team t;
+  t.name = rows.text(i, 0);
+  const auto budget = rows.int64(i, 1);
+  const auto level = parse_level(rows.text(i, 2));
+  const auto created = rows.int64(i, 3);
+  if (!budget || !level || !created) return std::nullopt;
+  t.monthly_budget = Money::from_micros(*budget);
+  t.clearance = *level;
+  t.created_at_ms = *created;
+  return t;
+}
+
+std::optional<ApiKeyRecord> read_key(const pg::Rows& rows, int i) {
+  ApiKeyRecord k;
+  k.id = rows.text(i, 0);
+  k.team = rows.text(i, 1);
+  k.prefix = rows.text(i, 2);
+  k.secret_hash = rows.text(i, 3);
+  const auto created = rows.int64(i, 4);
+  if (!created) return std::nullopt;
+  k.created_at_ms = *created;
+  if (!rows.is_null(i, 5)) {
+    const auto revoked = rows.int64(i, 5);
+    if (!revoked) return std::nullopt;
+    k.revoked_at_ms = *revoked;
+  }
+  return k;
+}
+
+Error corrupt_row(std::string_view op) {
+  return make_error(ErrorCode::internal,
+                    std::string(kStoreName) + " error in " + std::string(op) + ": a stored value is not valid");
+}
+
+std::string random_owner() {
+  unsigned char bytes[8];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("cannot draw a random store owner id");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+// [start, end) of the UTC calendar month holding `time_ms`, in epoch milliseconds.
+std::pair<std::int64_t, std::int64_t> month_bounds(std::int64_t time_ms) {
+  using namespace std::chrono;
+  const sys_days day = floor<days>(sys_time<milliseconds>(milliseconds(time_ms)));
+  const year_month ym{year_month_day(day).year(), year_month_day(day).month()};
+  const sys_days first = sys_days(ym / 1);
+  const sys_days next = sys_days((ym + months(1)) / 1);
+  return {duration_cast<milliseconds>(first.time_since_epoch()).count(),
+          duration_cast<milliseconds>(next.time_since_epoch()).count()};
+}
+
+std::string partition_name(std::int64_t month_start_ms) {
+  using namespace std::chrono;
+  const year_month_day ymd(floor<days>(sys_time<milliseconds>(milliseconds(month_start_ms))));
+  char name[32];
+  std::snprintf(name, sizeof name, "audit_y%04dm%02u", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()));
+  return name;
+}
+
+}  // namespace
+
+struct PostgresStore::Impl {
+  Impl(const std::string& dsn, const Clock& c, Options o)
+      : pool(dsn, std::string(kStoreName), pg::PoolOptions{o.max_connections, std::chrono::milliseconds(5'000), 3}),
+        clock(&c),
+        options(o),
+        owner(random_owner()) {}
+
+  pg::Pool pool;
+  const Clock* clock;
+  const Options options;
+  const std::string owner;
+  int version = 0;
+
+  std::mutex partitions_mu;
+  std::set<std::int64_t> partitions;  // month starts known to exist
+
+  std::mutex heartbeat_mu;
+  std::condition_variable heartbeat_cv;
+  bool stopping = false;
+  std::thread heartbeat;
+
+  std::int64_t now_ms() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(clock->wall_now().time_since_epoch()).count();
+  }
+
+  Error fail(std::string_view op, const pg::Session& session) const { return pool.error(op, session.last_failure()); }
+
+  // Creates the month's partition unless this process already knows it
+  // exists. Serialised across replicas by a transaction advisory lock, since
+  // two concurrent CREATE TABLE IF NOT EXISTS can still collide in the
+  // catalog. Outside a transaction it runs in one of its own; inside the
+  // caller's, it commits (and is remembered) with it.
+  Result<void> ensure_partition(pg::Session& session, std::int64_t time_ms, bool in_transaction = false) {
+    const auto [start, end] = month_bounds(time_ms);
+    {
+      std::lock_guard lock(partitions_mu);
+      if (partitions.contains(start)) return {};
+    }
+    constexpr std::string_view op = "create_audit_partition";
+    const std::string sql = "SELECT pg_advisory_xact_lock(4703388017512850); CREATE TABLE IF NOT EXISTS " +
+                            partition_name(start) + " PARTITION OF audit FOR VALUES FROM (" + std::to_string(start) +
+                            ") TO (" + std::to_string(end) + ")";
+    if (in_transaction) return session.exec(sql).ok() ? Result<void>{} : fail(op, session);
+    if (!session.begin().ok()) return fail(op, session);
+    if (!session.exec(sql).ok() || !session.commit().ok()) {
+      const Error e = fail(op, session);
+      session.rollback();
+      return e;
+    }
+    std::lock_guard lock(partitions_mu);
+    partitions.insert(start);
+    return {};
+  }
+
+  // Inside the caller's transaction: the SQLite store's insert_audit_rows,
+  // as a few multi-row statements. Intents go to audit_pending under this
+  // process's owner; a final row deletes its intent and books its cost.
+  Result<void> insert_rows(pg::Session& session, const std::vector<audit::AuditRecord>& rows,
+                           const std::string& intent_owner) {
+    constexpr std::string_view op = "append_audit";
+    std::vector<const audit::AuditRecord*> intents, finals;
+    std::vector<std::int64_t> resolved;
+    std::map<std::pair<std::string, std::string>, std::pair<std::int64_t, std::int64_t>> spend;
+    for (const auto& row : rows) {
+      if (row.intent) {
+        intents.push_back(&row);
+        continue;
+      }
+      finals.push_back(&row);
+      if (row.intent_seq != 0) resolved.push_back(row.intent_seq);
+      if (!row.budget_period.empty()) {
+        auto& [micros, requests] = spend[{row.team, row.budget_period}];
+        micros += row.cost.micros;
+        requests += 1;
+      }
+    }
+    for (std::size_t i = 0; i < intents.size(); i += kRowsPerInsert) {
+      const std::size_t n = std::min(kRowsPerInsert, intents.size() - i);
+      pg::Params p;
+      p.add(intent_owner);
+      for (std::size_t j = 0; j < n; ++j) {
+        p.add(intents[i + j]->intent_seq);
+        add_audit_params(p, *intents[i + j]);
+      }
+      std::string sql = std::string("INSERT INTO audit_pending(owner, seq, ") + kAuditColumns + ") VALUES ";
+      for (std::size_t j = 0; j < n; ++j) {
+        sql += j == 0 ? "($1, " : ", ($1, ";
+        const int base = 1 + static_cast<int>(j) * (kAuditColumnCount + 1);
+        for (int c = 0; c <= kAuditColumnCount; ++c) sql += (c ? ", $" : "$") + std::to_string(base + c + 1);
+        sql += ")";
+      }
+      sql += " ON CONFLICT (owner, seq) DO NOTHING";
+      if (!session.exec(sql, p).ok()) return fail(op, session);
+    }
+    for (std::size_t i = 0; i < finals.size(); i += kRowsPerInsert) {
+      const std::size_t n = std::min(kRowsPerInsert, finals.size() - i);
+      pg::Params p;
+      for (std::size_t j = 0; j < n; ++j) add_audit_params(p, *finals[i + j]);
+      const std::string sql =
+          std::string("INSERT INTO audit(") + kAuditColumns + ") VALUES " + placeholders(n, kAuditColumnCount);
+      if (!session.exec(sql, p).ok()) return fail(op, session);
+    }
+    if (!resolved.empty()) {
+      std::string list = "{";
+      for (std::size_t i = 0; i < resolved.size(); ++i) list += (i ? "," : "") + std::to_string(resolved[i]);
+      list += "}";
+      if (!session
+               .exec("DELETE FROM audit_pending WHERE owner = $1 AND seq = ANY($2::bigint[])",
+                     pg::Params().add(intent_owner).add(list))
+               .ok())
+        return fail(op, session);
+    }
+    for (const auto& [key, value] : spend) {
+      if (!session
+               .exec("INSERT INTO budget_spend(team, period, spent_micros, requests) VALUES ($1, $2, $3, $4) "
+                     "ON CONFLICT (team, period) DO UPDATE SET spent_micros = budget_spend.spent_micros + "
+                     "EXCLUDED.spent_micros, requests = budget_spend.requests + EXCLUDED.requests",
+                     pg::Params().add(key.first).add(key.second).add(value.first).add(value.second))
+               .ok())
+        return fail(op, session);
+    }
+    return {};
+  }
+
+  Result<void> beat() {
+    auto session = pool.acquire();
+    if (!session.ok()) return session.error();
+    if (!session
+             ->exec("INSERT INTO store_owners(owner, heartbeat_ms) VALUES ($1, $2) ON CONFLICT (owner) DO "
+                    "UPDATE SET heartbeat_ms = EXCLUDED.heartbeat_ms",
+                    pg::Params().add(owner).add(now_ms()))
+             .ok())
+      return fail("heartbeat", *session);
+    return {};
+  }
+};
+
+PostgresStore::PostgresStore(const std::string& dsn, const Clock& clock, Options options)
+    : impl_(std::make_unique<Impl>(dsn, clock, options)) {
+  {
+    pg::ConnPtr conn = impl_->pool.connect_or_throw();
+    impl_->version = postgres::apply_migrations(conn.get(), impl_->now_ms());
+  }
+  if (auto r = impl_->beat(); !r.ok()) throw std::runtime_error("PostgreSQL store: " + r.error().message);
+  {
+    auto session = impl_->pool.acquire();
+    if (!session.ok()) throw std::runtime_error("PostgreSQL store: " + session.error().message);
+    // Last month (late rows), this month and the next, so the first writes of a month find theirs.
+    const std::int64_t now = impl_->now_ms();
+    for (std::int64_t t : {month_bounds(now).first - 1, now, month_bounds(now).second}) {
+      if (auto r = impl_->ensure_partition(*session, t); !r.ok()) {
+        throw std::runtime_error("PostgreSQL store: cannot create the audit partitions: " +
+                                 session->last_failure().detail);
+      }
+    }
+  }
+  if (options.heartbeat_interval.count() > 0) {
+    impl_->heartbeat = std::thread([this] {
+      std::unique_lock lock(impl_->heartbeat_mu);
+      while (
+          !impl_->heartbeat_cv.wait_for(lock, impl_->options.heartbeat_interval, [this] { return impl_->stopping; })) {
+        lock.unlock();
+        (void)impl_->beat();      // a missed beat is retried at the next one
+        (void)recover_pending();  // a crashed replica's intents become rows
+        lock.lock();
+      }
+    });
+  }
+}
+
+PostgresStore::~PostgresStore() {
+  {
+    std::lock_guard lock(impl_->heartbeat_mu);
+    impl_->stopping = true;
+  }
+  impl_->heartbeat_cv.notify_one();
+  if (impl_->heartbeat.joinable()) impl_->heartbeat.join();
+  // A graceful stop: whatever intents remain are recoverable by others at once.
+  if (auto session = impl_->pool.acquire(); session.ok()) {
+    (void)session->exec("DELETE FROM store_owners WHERE owner = $1", pg::Params().add(impl_->owner));
+  }
+}
+
+const std::string& PostgresStore::owner() const noexcept { return impl_->owner; }
+
+Result<Team> PostgresStore::create_team(const Team& team) {
+  constexpr std::string_view op = "create_team";
+  if (team.monthly_budget.micros < 0) {
+    return make_error(ErrorCode::invalid_request, "monthly budget must not be negative");
+  }
+  Team out = team;
+  if (out.created_at_ms == 0) out.created_at_ms = impl_->now_ms();
+  AEGIS_TRY(session, impl_->pool.acquire());
+  auto r = session.exec(std::string("INSERT INTO teams(") + kTeamColumns + ") VALUES ($1, $2, $3, $4)",
+                        pg::Params()
+                            .add(out.name)
+                            .add(out.monthly_budget.micros)
+                            .add(std::string(to_string(out.clearance)))
+                            .add(out.created_at_ms));
+  if (r.ok()) return out;
+  const auto& state = session.last_failure().sqlstate;
+  if (state == pg::kUniqueViolation) return make_error(ErrorCode::conflict, "team '" + out.name + "' already exists");
+  if (state == pg::kCheckViolation) return make_error(ErrorCode::invalid_request, "team fields are out of range");
+  return impl_->fail(op, session);
+}
+
+Result<Team> PostgresStore::get_team(const std::string& name) {
+  constexpr std::string_view op = "get_team";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  auto rows =
+      session.exec(std::string("SELECT ") + kTeamColumns + " FROM teams WHERE name = $1", pg::Params().add(name));
+  if (!rows.ok()) return impl_->fail(op, session);
+  if (rows->empty()) return make_error(ErrorCode::not_found, "team '" + name + "' not found");
+  auto team = read_team(*rows, 0);
+  if (!team) return corrupt_row(op);
+  return std::move(*team);
+}
+
+Result<std::vector<Team>> PostgresStore::list_teams() {
+  constexpr std::string_view op = "list_teams";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  // COLLATE "C": byte order, as SQLite sorts, whatever the database's locale.
+  auto rows = session.exec(std::string("SELECT ") + kTeamColumns + " FROM teams ORDER BY name COLLATE \"C\"");
+  if (!rows.ok()) return impl_->fail(op, session);
+  std::vector<Team> out;
+  for (int i = 0; i < rows->size(); ++i) {
+    auto team = read_team(*rows, i);
+    if (!team) return corrupt_row(op);
+    out.push_back(std::move(*team));
+  }
+  return out;
+}
+
+Result<Team> PostgresStore::update_team(const std::string& name, const TeamPatch& patch) {
+  constexpr std::string_view op = "update_team";
+  if (patch.monthly_budget && patch.monthly_budget->micros < 0) {
+    return make_error(ErrorCode::invalid_request, "monthly budget must not be negative");
+  }
+  if (!patch.monthly_budget && !patch.clearance) return get_team(name);
+  AEGIS_TRY(session, impl_->pool.acquire());
+  pg::Params p;
+  p.add(name);
+  if (patch.monthly_budget)
+    p.add(patch.monthly_budget->micros);
+  else
+    p.add_null();
+  if (patch.clearance)
+    p.add(std::string(to_string(*patch.clearance)));
+  else
+    p.add_null();
+  auto rows = session.exec(std::string("UPDATE teams SET monthly_budget_micros = COALESCE($2::bigint, "
+                                       "monthly_budget_micros), clearance = COALESCE($3::text, clearance) "
+                                       "WHERE name = $1 RETURNING ") +
+                               kTeamColumns,
+                           p);
+  if (!rows.ok()) {
+    if (session.last_failure().sqlstate == pg::kCheckViolation) {
+      return make_error(ErrorCode::invalid_request, "team fields are out of range");
+    }
+    return impl_->fail(op, session);
+  }
+  if (rows->empty()) return make_error(ErrorCode::not_found, "team '" + name + "' not found");
+  auto team = read_team(*rows, 0);
+  if (!team) return corrupt_row(op);
+  return std::move(*team);
+}
+
+Result<ApiKeyRecord> PostgresStore::create_key(const ApiKeyRecord& key) {
+  constexpr std::string_view op = "create_key";
+  ApiKeyRecord out = key;
+  if (out.created_at_ms == 0) out.created_at_ms = impl_->now_ms();
+  AEGIS_TRY(session, impl_->pool.acquire());
+  auto r = session.exec(std::string("INSERT INTO api_keys(") + kKeyColumns + ") VALUES ($1, $2, $3, $4, $5, $6)",
+                        pg::Params()
+                            .add(out.id)
+                            .add(out.team)
+                            .add(out.prefix)
+                            .add(out.secret_hash)
+                            .add(out.created_at_ms)
+                            .add(out.revoked_at_ms));
+  if (r.ok()) return out;
+  const auto& state = session.last_failure().sqlstate;
+  if (state == pg::kForeignKeyViolation) return make_error(ErrorCode::not_found, "team '" + out.team + "' not found");
+  if (state == pg::kUniqueViolation) {
+    return make_error(ErrorCode::conflict, "API key '" + out.id + "' already exists");
+  }
+  if (state == pg::kCheckViolation) return make_error(ErrorCode::invalid_request, "API key fields are out of range");
+  return impl_->fail(op, session);
+}
+
+Result<ApiKeyRecord> PostgresStore::get_key(const std::string& id) {
+  constexpr std::string_view op = "get_key";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  auto rows = session.exec(std::string("SELECT ") + kKeyColumns + " FROM api_keys WHERE id = $1", pg::Params().add(id));
+  if (!rows.ok()) return impl_->fail(op, session);
+  if (rows->empty()) return make_error(ErrorCode::not_found, "API key '" + id + "' not found");
+  auto key = read_key(*rows, 0);
+  if (!key) return corrupt_row(op);
+  return std::move(*key);
+}
+
+Result<std::vector<ApiKeyRecord>> PostgresStore::list_keys(const std::optional<std::string>& team) {
+  constexpr std::string_view op = "list_keys";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  auto rows = team ? session.exec(std::string("SELECT ") + kKeyColumns +
+                                      " FROM api_keys WHERE team = $1 ORDER BY created_at_ms, seq",
+                                  pg::Params().add(*team))
+                   : session.exec(std::string("SELECT ") + kKeyColumns + " FROM api_keys ORDER BY created_at_ms, seq");
+  if (!rows.ok()) return impl_->fail(op, session);
+  std::vector<ApiKeyRecord> out;
+  for (int i = 0; i < rows->size(); ++i) {
+    auto key = read_key(*rows, i);
+    if (!key) return corrupt_row(op);
+    out.push_back(std::move(*key));
+  }
+  return out;
+}
+
+Result<void> PostgresStore::revoke_key(const std::string& id, std::int64_t revoked_at_ms) {
+  constexpr std::string_view op = "revoke_key";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  auto rows = session.exec("UPDATE api_keys SET revoked_at_ms = COALESCE(revoked_at_ms, $2) WHERE id = $1",
+                           pg::Params().add(id).add(revoked_at_ms));
+  if (!rows.ok()) return impl_->fail(op, session);
+  if (rows->affected() == 0) return make_error(ErrorCode::not_found, "API key '" + id + "' not found");
+  return {};
+}
+
+Result<void> PostgresStore::append_audit(const std::vector<audit::AuditRecord>& rows) {
+  constexpr std::string_view op = "append_audit";
+  if (rows.empty()) return {};
+  AEGIS_TRY(session, impl_->pool.acquire());
+  for (const auto& row : rows) {
+    if (row.intent) continue;
+    AEGIS_TRY_VOID(impl_->ensure_partition(session, row.time_ms));
+  }
+  if (!session.begin().ok()) return impl_->fail(op, session);
+  if (auto r = impl_->insert_rows(session, rows, impl_->owner); !r.ok()) {
+    session.rollback();
+    return r;
+  }
+  if (!session.commit().ok()) {
+    const Error e = impl_->fail(op, session);
+    session.rollback();
+    return e;
+  }
+  return {};
+}
+
+Result<std::vector<audit::AuditRecord>> PostgresStore::query_audit(const audit::AuditQuery& query) {
+  constexpr std::string_view op = "query_audit";
+  const int limit = std::clamp(query.limit, 1, kMaxAuditQueryLimit);
+  AEGIS_TRY(session, impl_->pool.acquire());
+  auto rows = session.exec(std::string("SELECT ") + kAuditSelect +
+                               " FROM audit WHERE ($2::text IS NULL OR team = $2) AND "
+                               "($3::bigint IS NULL OR time_ms >= $3) ORDER BY time_ms DESC, id DESC LIMIT $1",
+                           pg::Params().add(limit).add(query.team).add(query.since_ms));
+  if (!rows.ok()) return impl_->fail(op, session);
+  std::vector<audit::AuditRecord> out;
+  for (int i = 0; i < rows->size(); ++i) {
+    auto row = read_audit(*rows, i);
+    if (!row) return corrupt_row(op);
+    out.push_back(std::move(*row));
+  }
+  return out;
+}
+
+Result<std::int64_t> PostgresStore::count_pipeda_violations() {
+  constexpr std::string_view op = "count_pipeda_violations";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  auto rows = session.exec("SELECT COUNT(*) FROM pipeda_violations");
+  if (!rows.ok()) return impl_->fail(op, session);
+  auto n = rows->int64(0, 0);
+  if (!n) return corrupt_row(op);
+  return *n;
+}
+
+Result<std::vector<audit::TeamSpend>> PostgresStore::load_spend(const std::string& period) {
+  constexpr std::string_view op = "load_spend";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  auto rows = session.exec(
+      "SELECT team, period, spent_micros, requests FROM budget_spend WHERE period = $1 ORDER BY team COLLATE \"C\"",
+      pg::Params().add(period));
+  if (!rows.ok()) return impl_->fail(op, session);
+  std::vector<audit::TeamSpend> out;
+  for (int i = 0; i < rows->size(); ++i) {
+    audit::TeamSpend spend;
+    spend.team = rows->text(i, 0);
+    spend.period = rows->text(i, 1);
+    const auto spent = rows->int64(i, 2), requests = rows->int64(i, 3);
+    if (!spent || !requests) return corrupt_row(op);
+    spend.spent = Money::from_micros(*spent);
+    spend.requests = *requests;
+    out.push_back(std::move(spend));
+  }
+  return out;
+}
+
+Result<std::int64_t> PostgresStore::recover_pending() {
+  constexpr std::string_view op = "recover_pending";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  const std::int64_t stale_before = impl_->now_ms() - impl_->options.owner_stale_after.count();
+  if (!session.begin().ok()) return impl_->fail(op, session);
+  auto abort = [&](Error e) {
+    session.rollback();
+    return e;
+  };
+  // SKIP LOCKED: two replicas recovering at once split the orphans instead of
+  // booking one twice.
+  auto rows = session.exec(std::string("SELECT owner, seq, ") + kAuditSelect +
+                               " FROM audit_pending p WHERE owner <> $1 AND NOT EXISTS (SELECT 1 FROM store_owners o "
+                               "WHERE o.owner = p.owner AND o.heartbeat_ms >= $2) ORDER BY owner, seq "
+                               "FOR UPDATE SKIP LOCKED",
+                           pg::Params().add(impl_->owner).add(stale_before));
+  if (!rows.ok()) return abort(impl_->fail(op, session));
+  std::vector<audit::AuditRecord> orphans;
+  std::map<std::string, std::string> seqs_by_owner;  // owner -> "{1,2,3}"
+  for (int i = 0; i < rows->size(); ++i) {
+    const std::string owner = rows->text(i, 0);
+    const auto seq = rows->int64(i, 1);
+    auto row = read_audit(*rows, i, 2);
+    if (!seq || !row) return abort(corrupt_row(op));
+    // The process died between the provider call and the final row: the
+    // answer may have reached the client, so the row is kept and the
+    // reservation it carries is booked.
+    row->status = 0;
+    row->error_type = "outcome_unknown";
+    if (!row->provider.empty()) row->fallback_path.push_back(row->provider + ":unknown");
+    row->intent = false;
+    row->intent_seq = 0;
+    if (auto r = impl_->ensure_partition(session, row->time_ms, /*in_transaction=*/true); !r.ok())
+      return abort(r.error());
+    orphans.push_back(std::move(*row));
+    auto& list = seqs_by_owner[owner];
+    list += (list.empty() ? "{" : ",") + std::to_string(*seq);
+  }
+  if (auto r = impl_->insert_rows(session, orphans, impl_->owner); !r.ok()) return abort(r.error());
+  for (auto& [owner, list] : seqs_by_owner) {
+    list += "}";
+    if (!session
+             .exec("DELETE FROM audit_pending WHERE owner = $1 AND seq = ANY($2::bigint[])",
+                   pg::Params().add(owner).add(list))
+             .ok())
+      return abort(impl_->fail(op, session));
+  }
+  // Owners presumed dead leave the table once their intents are rows.
+  if (!session
+           .exec("DELETE FROM store_owners o WHERE o.owner <> $1 AND o.heartbeat_ms < $2 AND NOT EXISTS "
+                 "(SELECT 1 FROM audit_pending p WHERE p.owner = o.owner)",
+                 pg::Params().add(impl_->owner).add(stale_before))
+           .ok())
+    return abort(impl_->fail(op, session));
+  if (!session.commit().ok()) return abort(impl_->fail(op, session));
+  return static_cast<std::int64_t>(orphans.size());
+}
+
+Result<void> PostgresStore::ping() {
+  constexpr std::string_view op = "ping";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  if (!session.exec("SELECT 1").ok()) return impl_->fail(op, session);
+  return {};
+}
+
+int PostgresStore::schema_version() {
+  auto session = impl_->pool.acquire();
+  if (!session.ok()) return impl_->version;
+  auto rows = session->exec("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+  if (rows.ok()) {
+    if (auto v = rows->int64(0, 0)) impl_->version = static_cast<int>(*v);
+  }
+  return impl_->version;
+}
+
+}  // namespace aegis::store

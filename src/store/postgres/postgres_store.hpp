@@ -1,0 +1,69 @@
+#pragma once
+// The shared store: PostgreSQL 15 through libpq, for several stateless
+// replicas on one database (storage.postgres_dsn). Same interfaces and the
+// same meaning as the SQLite store; calls block on a connection from a small
+// pool and the server reaches them through a DbExecutor, so no I/O thread
+// waits on the database.
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "core/clock.hpp"
+#include "store/database.hpp"
+
+namespace aegis::store {
+
+struct PostgresOptions {
+  std::size_t max_connections = 8;
+  // How often this process refreshes its heartbeat and recovers the intents of
+  // processes that stopped refreshing theirs (0: never, for tests that drive
+  // recovery themselves).
+  std::chrono::milliseconds heartbeat_interval{5'000};
+  // A process whose heartbeat is older than this is presumed dead: its
+  // intents are recovered by whichever process looks next.
+  std::chrono::milliseconds owner_stale_after{30'000};
+};
+
+class PostgresStore final : public Database {
+ public:
+  using Options = PostgresOptions;
+
+  // Connects, applies migrations (one replica at a time, under an advisory
+  // lock) and creates the audit partitions around now. Throws
+  // std::runtime_error when the database cannot be reached at start-up or its
+  // schema is newer than this binary knows. `clock` must outlive the store.
+  PostgresStore(const std::string& dsn, const Clock& clock, Options options = {});
+  ~PostgresStore() override;
+  PostgresStore(const PostgresStore&) = delete;
+  PostgresStore& operator=(const PostgresStore&) = delete;
+
+  Result<Team> create_team(const Team& team) override;
+  Result<Team> get_team(const std::string& name) override;
+  Result<std::vector<Team>> list_teams() override;
+  Result<Team> update_team(const std::string& name, const TeamPatch& patch) override;
+
+  Result<ApiKeyRecord> create_key(const ApiKeyRecord& key) override;
+  Result<ApiKeyRecord> get_key(const std::string& id) override;
+  Result<std::vector<ApiKeyRecord>> list_keys(const std::optional<std::string>& team) override;
+  Result<void> revoke_key(const std::string& id, std::int64_t revoked_at_ms) override;
+
+  Result<void> append_audit(const std::vector<audit::AuditRecord>& rows) override;
+  Result<std::vector<audit::AuditRecord>> query_audit(const audit::AuditQuery& query) override;
+  Result<std::int64_t> count_pipeda_violations() override;
+  Result<std::vector<audit::TeamSpend>> load_spend(const std::string& period) override;
+  // Recovers the intents of every process presumed dead (see Options) and of
+  // processes that stopped gracefully, never this process's own.
+  Result<std::int64_t> recover_pending() override;
+
+  Result<void> ping() override;
+  int schema_version() override;
+
+  // This process's identity among the replicas (random per store).
+  const std::string& owner() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace aegis::store

@@ -1,0 +1,189 @@
+// What only the shared PostgreSQL store does: migrations when several
+// replicas start at once, refusing a newer schema, monthly audit partitions
+// and retention by partition, intents per process, and a database that is
+// unreachable. The behaviour both backends share is in store_contract_test.cpp.
+#include "store/postgres/postgres_store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/config.hpp"
+#include "core/system_clock.hpp"
+#include "store/factory.hpp"
+#include "store/postgres/migrations.hpp"
+#include "support/store_backends.hpp"
+
+namespace aegis::store {
+namespace {
+
+using namespace std::chrono_literals;
+using audit::AuditRecord;
+
+AuditRecord row(std::string request_id, std::int64_t time_ms) {
+  AuditRecord r;
+  r.time_ms = time_ms;
+  r.request_id = std::move(request_id);
+  r.team = "t";
+  r.key_id = "4f9c0a1b2c3d4e5f";
+  r.surface = "openai.chat";
+  r.level = Level::INTERNAL;
+  r.locality = "local";
+  r.status = 200;
+  return r;
+}
+
+class PostgresStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string dsn = test_support::postgres_test_dsn();
+    if (dsn.empty()) GTEST_SKIP() << "no PostgreSQL test server in this run (ctest's postgres.start provides one)";
+    db_ = std::make_unique<test_support::PostgresDb>(dsn);
+  }
+  std::unique_ptr<PostgresStore> open(PostgresOptions options = quiet()) {
+    return std::make_unique<PostgresStore>(db_->dsn(), clock_, options);
+  }
+  static PostgresOptions quiet() {
+    PostgresOptions options;
+    options.heartbeat_interval = 0ms;
+    return options;
+  }
+
+  // 2026-12-04T00:00:00Z
+  ManualClock clock_{std::chrono::system_clock::time_point(1'796'342'400'000ms)};
+  std::unique_ptr<test_support::PostgresDb> db_;
+};
+
+TEST_F(PostgresStoreTest, ReplicasStartingTogetherApplyTheMigrationsOnce) {
+  constexpr int kReplicas = 6;
+  std::vector<std::unique_ptr<PostgresStore>> stores(kReplicas);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  threads.reserve(kReplicas);
+  for (int i = 0; i < kReplicas; ++i) {
+    threads.emplace_back([&, i] {
+      try {
+        stores[i] = open();
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << e.what();
+        ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(failures.load(), 0);
+  for (auto& s : stores) EXPECT_EQ(s->schema_version(), postgres::latest_schema_version());
+  EXPECT_EQ(db_->scalar("SELECT COUNT(*) FROM schema_migrations"), std::to_string(postgres::migrations().size()));
+  // Every replica has an identity of its own.
+  EXPECT_EQ(db_->scalar("SELECT COUNT(DISTINCT owner) FROM store_owners"), std::to_string(kReplicas));
+}
+
+TEST_F(PostgresStoreTest, ANewerSchemaIsRefused) {
+  open().reset();
+  db_->exec("INSERT INTO schema_migrations(version, name, applied_at_ms) VALUES (999, 'from the future', 0)");
+  try {
+    open();
+    FAIL() << "a schema newer than this binary must be refused";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("newer than this binary knows"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(PostgresStoreTest, AuditRowsLandInTheirMonthsPartitionAndRetentionDropsWholeMonths) {
+  auto store = open();
+  // Start-up made last month's, this month's and next month's partitions.
+  EXPECT_EQ(db_->scalar("SELECT COUNT(*) FROM pg_inherits WHERE inhparent = 'audit'::regclass"), "4");  // + default
+  const std::int64_t oct = 1'791'072'000'000;                                                           // 2026-10-04
+  const std::int64_t dec = 1'796'342'400'000;
+  ASSERT_TRUE(store->append_audit({row("october", oct), row("december", dec)}).ok());
+  EXPECT_EQ(db_->scalar("SELECT tableoid::regclass::text FROM audit WHERE request_id = 'october'"), "audit_y2026m10");
+  EXPECT_EQ(db_->scalar("SELECT tableoid::regclass::text FROM audit WHERE request_id = 'december'"), "audit_y2026m12");
+  EXPECT_EQ(db_->scalar("SELECT COUNT(*) FROM audit_default"), "0");
+
+  // Rows cannot be deleted, but a whole month can be retired.
+  EXPECT_THROW(db_->exec("DELETE FROM audit WHERE request_id = 'october'"), std::runtime_error);
+  db_->exec("ALTER TABLE audit DETACH PARTITION audit_y2026m10; DROP TABLE audit_y2026m10");
+  EXPECT_EQ(db_->scalar("SELECT string_agg(request_id, ',') FROM audit"), "december");
+}
+
+TEST_F(PostgresStoreTest, ALiveReplicasIntentsAreNotRecoveredByAnother) {
+  auto replica1 = open();
+  auto replica2 = open();
+  AuditRecord intent = row("in_flight", 1'796'342'400'000);
+  intent.intent = true;
+  intent.intent_seq = 1;
+  ASSERT_TRUE(replica1->append_audit({intent}).ok());
+  // Replica 2 recovers while replica 1's heartbeat is fresh: nothing is taken.
+  EXPECT_EQ(replica2->recover_pending().value(), 0);
+  EXPECT_EQ(db_->scalar("SELECT COUNT(*) FROM audit_pending"), "1");
+  // Replica 1 resolves its own intent; replica 2's sequence 1 is another request.
+  AuditRecord other = intent;
+  other.request_id = "replica2";
+  ASSERT_TRUE(replica2->append_audit({other}).ok());
+  AuditRecord final_row = row("in_flight", 1'796'342'400'000);
+  final_row.intent_seq = 1;
+  ASSERT_TRUE(replica1->append_audit({final_row}).ok());
+  EXPECT_EQ(db_->scalar("SELECT request_id FROM audit_pending"), "replica2");
+}
+
+TEST_F(PostgresStoreTest, AGracefullyStoppedReplicasIntentsAreRecoveredAtOnce) {
+  auto survivor = open();
+  {
+    auto leaving = open();
+    AuditRecord intent = row("left_behind", 1'796'342'400'000);
+    intent.intent = true;
+    intent.intent_seq = 9;
+    ASSERT_TRUE(leaving->append_audit({intent}).ok());
+  }  // its owner row goes with it
+  EXPECT_EQ(survivor->recover_pending().value(), 1);
+  EXPECT_EQ(survivor->query_audit({})->at(0).error_type, "outcome_unknown");
+}
+
+// Start-up needs the database: the reason goes to the operator (libpq's
+// message names the address it tried), never the DSN's password.
+TEST_F(PostgresStoreTest, AnUnreachableDatabaseStopsStartUpWithoutItsPassword) {
+  config::StorageConfig cfg;
+  cfg.postgres_dsn = "host=127.0.0.1 port=1 dbname=nothing user=nobody password=hunter2 connect_timeout=2";
+  try {
+    open_store(cfg);
+    FAIL() << "an unreachable database must stop start-up";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot connect to PostgreSQL"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("hunter2"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(PostgresStoreTest, ABrokenConnectionIsReplacedAndTheStoreRecoversByItself) {
+  auto store = open();
+  ASSERT_TRUE(store->ping().ok());
+  // Kill every connection the store holds, as a database restart does.
+  db_->exec(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'aegis' AND pid <> "
+      "pg_backend_pid()");
+  // The first call on a dead connection fails as unavailable (503), never internal...
+  auto first = store->ping();
+  if (!first.ok()) {
+    EXPECT_EQ(first.error().code, ErrorCode::unavailable);
+    EXPECT_GT(first.error().retry_after_seconds, 0);
+  }
+  // ...and the next one runs on a fresh connection.
+  EXPECT_TRUE(store->ping().ok());
+  EXPECT_TRUE(store->create_team(Team{"after", Money::from_dollars(1), Level::INTERNAL, 0}).ok());
+}
+
+TEST_F(PostgresStoreTest, FactoryOpensPostgresWhenADsnIsSet) {
+  config::StorageConfig cfg;
+  cfg.sqlite_path = "/nonexistent/never/used.db";
+  cfg.postgres_dsn = db_->dsn();
+  auto store = open_store(cfg);
+  ASSERT_NE(dynamic_cast<PostgresStore*>(store.get()), nullptr);
+  EXPECT_TRUE(store->ping().ok());
+  EXPECT_EQ(store->schema_version(), postgres::latest_schema_version());
+}
+
+}  // namespace
+}  // namespace aegis::store
