@@ -1,0 +1,256 @@
+#include "store/postgres/audit_rows.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <vector>
+
+#include "core/classification.hpp"
+
+namespace aegis::store::postgres {
+
+namespace {
+
+namespace json = boost::json;
+
+// Rows per multi-row INSERT: 27 parameters each, well under libpq's 65535.
+constexpr std::size_t kRowsPerInsert = 200;
+
+constexpr const char* kAuditColumns =
+    "time_ms, request_id, team, key_id, surface, task, level, entities, placeholders, tier, provider, model, "
+    "locality, reason, fallback_path, status, error_type, input_tokens, output_tokens, cost_micros, "
+    "budget_period, latency_us, overhead_us, invented_pii, egress_blocked, egress_veto, egress_rule";
+constexpr int kAuditColumnCount = 27;
+
+std::string entities_json(const std::map<std::string, int>& entities) {
+  json::object out;
+  for (const auto& [type, count] : entities) out[type] = count;
+  return json::serialize(out);
+}
+
+std::string path_json(const std::vector<std::string>& path) {
+  json::array out;
+  for (const auto& step : path) out.emplace_back(step);
+  return json::serialize(out);
+}
+
+void add_audit_params(pg::Params& p, const audit::AuditRecord& r) {
+  p.add(r.time_ms)
+      .add(r.request_id)
+      .add(r.team)
+      .add(r.key_id)
+      .add(r.surface)
+      .add(r.task)
+      .add(to_string(r.level))
+      .add(entities_json(r.entities))
+      .add(r.placeholders)
+      .add(r.tier)
+      .add(r.provider)
+      .add(r.model)
+      .add(r.locality)
+      .add(r.reason)
+      .add(path_json(r.fallback_path))
+      .add(r.status)
+      .add(r.error_type)
+      .add(r.input_tokens)
+      .add(r.output_tokens)
+      .add(r.cost.micros)
+      .add(r.budget_period)
+      .add(r.latency_us)
+      .add(r.overhead_us)
+      .add(r.invented_pii)
+      .add(r.egress_blocked)
+      .add(r.egress_veto)
+      .add(r.egress_rule);
+}
+
+// "($1, $2, ...), ($28, ...)" for `rows` rows of `columns` parameters, after `offset` parameters.
+std::string placeholders(std::size_t rows, int columns, int offset = 0, std::string_view prefix = "") {
+  std::string out;
+  int n = offset;
+  for (std::size_t r = 0; r < rows; ++r) {
+    out += r == 0 ? "(" : ", (";
+    out += prefix;
+    for (int c = 0; c < columns; ++c) {
+      if (c > 0) out += ", ";
+      out += "$" + std::to_string(++n);
+    }
+    out += ")";
+  }
+  return out;
+}
+
+std::string partition_name(std::int64_t month_start_ms) {
+  using namespace std::chrono;
+  const year_month_day ymd(floor<days>(sys_time<milliseconds>(milliseconds(month_start_ms))));
+  char name[32];
+  std::snprintf(name, sizeof name, "audit_y%04dm%02u", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()));
+  return name;
+}
+
+
+}  // namespace
+
+std::optional<audit::AuditRecord> read_audit_row(const pg::Rows& rows, int i, int first) {
+  audit::AuditRecord r;
+  auto int_at = [&](int column) { return rows.int64(i, first + column); };
+  auto time = int_at(0);
+  if (!time) return std::nullopt;
+  r.time_ms = *time;
+  r.request_id = rows.text(i, first + 1);
+  r.team = rows.text(i, first + 2);
+  r.key_id = rows.text(i, first + 3);
+  r.surface = rows.text(i, first + 4);
+  r.task = rows.text(i, first + 5);
+  const auto level = parse_level(rows.text(i, first + 6));
+  if (!level) return std::nullopt;
+  r.level = *level;
+  boost::system::error_code ec;
+  const json::value entities = json::parse(rows.text(i, first + 7), ec);
+  if (ec || !entities.is_object()) return std::nullopt;
+  for (const auto& [type, count] : entities.get_object()) {
+    if (!count.is_int64()) return std::nullopt;
+    r.entities[std::string(type)] = static_cast<int>(count.get_int64());
+  }
+  r.tier = rows.text(i, first + 9);
+  r.provider = rows.text(i, first + 10);
+  r.model = rows.text(i, first + 11);
+  r.locality = rows.text(i, first + 12);
+  r.reason = rows.text(i, first + 13);
+  const json::value path = json::parse(rows.text(i, first + 14), ec);
+  if (ec || !path.is_array()) return std::nullopt;
+  for (const auto& step : path.get_array()) {
+    if (!step.is_string()) return std::nullopt;
+    r.fallback_path.emplace_back(step.get_string());
+  }
+  r.error_type = rows.text(i, first + 16);
+  r.budget_period = rows.text(i, first + 20);
+  const auto placeholders = int_at(8), status = int_at(15), in = int_at(17), out = int_at(18), cost = int_at(19),
+             latency = int_at(21), overhead = int_at(22);
+  if (!placeholders || !status || !in || !out || !cost || !latency || !overhead) return std::nullopt;
+  r.placeholders = static_cast<int>(*placeholders);
+  r.status = static_cast<int>(*status);
+  r.input_tokens = *in;
+  r.output_tokens = *out;
+  r.cost = Money::from_micros(*cost);
+  r.latency_us = *latency;
+  r.overhead_us = *overhead;
+  r.invented_pii = rows.boolean(i, first + 23);
+  r.egress_blocked = rows.boolean(i, first + 24);
+  r.egress_veto = rows.boolean(i, first + 25);
+  r.egress_rule = rows.text(i, first + 26);
+  return r;
+}
+
+std::pair<std::int64_t, std::int64_t> month_bounds(std::int64_t time_ms) {
+  using namespace std::chrono;
+  const sys_days day = floor<days>(sys_time<milliseconds>(milliseconds(time_ms)));
+  const year_month ym{year_month_day(day).year(), year_month_day(day).month()};
+  const sys_days first = sys_days(ym / 1);
+  const sys_days next = sys_days((ym + months(1)) / 1);
+  return {duration_cast<milliseconds>(first.time_since_epoch()).count(),
+          duration_cast<milliseconds>(next.time_since_epoch()).count()};
+}
+
+
+Result<void> AuditPartitions::ensure(pg::Session& session, const pg::Pool& pool, std::int64_t time_ms,
+                                     bool in_transaction) {
+  const auto [start, end] = month_bounds(time_ms);
+  {
+    std::lock_guard lock(mu_);
+    if (known_.contains(start)) return {};
+  }
+  constexpr std::string_view op = "create_audit_partition";
+  const std::string sql = "SELECT pg_advisory_xact_lock(4703388017512850); CREATE TABLE IF NOT EXISTS " +
+                          partition_name(start) + " PARTITION OF audit FOR VALUES FROM (" + std::to_string(start) +
+                          ") TO (" + std::to_string(end) + ")";
+  if (in_transaction) {
+    if (!session.exec(sql).ok()) return pool.error(op, session.last_failure());
+    return {};
+  }
+  if (!session.begin().ok()) return pool.error(op, session.last_failure());
+  if (!session.exec(sql).ok() || !session.commit().ok()) {
+    const Error e = pool.error(op, session.last_failure());
+    session.rollback();
+    return e;
+  }
+  std::lock_guard lock(mu_);
+  known_.insert(start);
+  return {};
+}
+
+Result<void> insert_audit_rows(pg::Session& session, const pg::Pool& pool, std::span<const audit::AuditRecord> rows,
+                               const std::string& intent_owner) {
+  constexpr std::string_view op = "append_audit";
+  auto fail = [&] { return pool.error(op, session.last_failure()); };
+  std::vector<const audit::AuditRecord*> intents, finals;
+  std::vector<std::int64_t> resolved;
+  std::map<std::pair<std::string, std::string>, std::pair<std::int64_t, std::int64_t>> spend;
+  for (const auto& row : rows) {
+    if (row.intent) {
+      intents.push_back(&row);
+      continue;
+    }
+    finals.push_back(&row);
+    if (row.intent_seq != 0) resolved.push_back(row.intent_seq);
+    if (!row.budget_period.empty()) {
+      auto& [micros, requests] = spend[{row.team, row.budget_period}];
+      micros += row.cost.micros;
+      requests += 1;
+    }
+  }
+  for (std::size_t i = 0; i < intents.size(); i += kRowsPerInsert) {
+    const std::size_t n = std::min(kRowsPerInsert, intents.size() - i);
+    pg::Params p;
+    p.add(intent_owner);
+    for (std::size_t j = 0; j < n; ++j) {
+      p.add(intents[i + j]->intent_seq);
+      add_audit_params(p, *intents[i + j]);
+    }
+    std::string sql = std::string("INSERT INTO audit_pending(owner, seq, ") + kAuditColumns + ") VALUES ";
+    for (std::size_t j = 0; j < n; ++j) {
+      sql += j == 0 ? "($1, " : ", ($1, ";
+      const int base = 1 + static_cast<int>(j) * (kAuditColumnCount + 1);
+      for (int c = 0; c <= kAuditColumnCount; ++c) sql += (c ? ", $" : "$") + std::to_string(base + c + 1);
+      sql += ")";
+    }
+    sql += " ON CONFLICT (owner, seq) DO NOTHING";
+    if (!session.exec(sql, p).ok()) return fail();
+  }
+  for (std::size_t i = 0; i < finals.size(); i += kRowsPerInsert) {
+    const std::size_t n = std::min(kRowsPerInsert, finals.size() - i);
+    pg::Params p;
+    for (std::size_t j = 0; j < n; ++j) add_audit_params(p, *finals[i + j]);
+    const std::string sql =
+        std::string("INSERT INTO audit(") + kAuditColumns + ") VALUES " + placeholders(n, kAuditColumnCount);
+    if (!session.exec(sql, p).ok()) return fail();
+  }
+  if (!resolved.empty()) {
+    std::string list = "{";
+    for (std::size_t i = 0; i < resolved.size(); ++i) list += (i ? "," : "") + std::to_string(resolved[i]);
+    list += "}";
+    if (!session
+             .exec("DELETE FROM audit_pending WHERE owner = $1 AND seq = ANY($2::bigint[])",
+                   pg::Params().add(intent_owner).add(list))
+             .ok())
+      return fail();
+  }
+  for (const auto& [key, value] : spend) {
+    if (!session
+             .exec("INSERT INTO budget_spend(team, period, spent_micros, requests) VALUES ($1, $2, $3, $4) "
+                   "ON CONFLICT (team, period) DO UPDATE SET spent_micros = budget_spend.spent_micros + "
+                   "EXCLUDED.spent_micros, requests = budget_spend.requests + EXCLUDED.requests",
+                   pg::Params().add(key.first).add(key.second).add(value.first).add(value.second))
+             .ok())
+      return fail();
+  }
+  return {};
+}
+
+}  // namespace aegis::store::postgres

@@ -1,0 +1,56 @@
+#pragma once
+// The one place that writes audit rows and their spend to PostgreSQL, shared
+// by every store that records a request: the audit store (the audit writer's
+// batches) and the job store (a job run's row commits in the transaction that
+// records the run). The PostgreSQL counterpart of store/sqlite/audit_rows.hpp.
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <utility>
+
+#include "audit/record.hpp"
+#include "store/postgres/pg.hpp"
+
+namespace aegis::store::postgres {
+
+// The audit columns as a SELECT reads them back (JSON as text), in the order
+// read_audit_row expects.
+inline constexpr const char* kAuditSelect =
+    "time_ms, request_id, team, key_id, surface, task, level, entities::text, placeholders, tier, provider, model, "
+    "locality, reason, fallback_path::text, status, error_type, input_tokens, output_tokens, cost_micros, "
+    "budget_period, latency_us, overhead_us, invented_pii, egress_blocked, egress_veto, egress_rule";
+
+// Inside the caller's open transaction: inserts the final rows into `audit`
+// (multi-row statements) and adds their costs to `budget_spend`; a row with an
+// intent_seq deletes that intent of `intent_owner`; an intent row goes to
+// `audit_pending` under `intent_owner` and books nothing. Each final row's
+// month partition must exist (AuditPartitions::ensure).
+Result<void> insert_audit_rows(pg::Session& session, const pg::Pool& pool, std::span<const audit::AuditRecord> rows,
+                               const std::string& intent_owner);
+
+// Row `i`'s kAuditSelect columns, starting at column `first`; nothing when a
+// stored value is not one this version writes.
+std::optional<audit::AuditRecord> read_audit_row(const pg::Rows& rows, int i, int first = 0);
+
+// [start, end) of the UTC calendar month holding `time_ms`, in epoch milliseconds.
+std::pair<std::int64_t, std::int64_t> month_bounds(std::int64_t time_ms);
+
+// The monthly partitions of `audit` this process knows exist.
+class AuditPartitions {
+ public:
+  // Creates the month's partition of `time_ms` unless known. Serialised
+  // across replicas by a transaction advisory lock, since two concurrent
+  // CREATE TABLE IF NOT EXISTS can still collide in the catalog. Outside a
+  // transaction it runs in one of its own; inside the caller's it commits
+  // with it (and is not remembered, in case that one rolls back).
+  Result<void> ensure(pg::Session& session, const pg::Pool& pool, std::int64_t time_ms, bool in_transaction = false);
+
+ private:
+  std::mutex mu_;
+  std::set<std::int64_t> known_;  // month starts
+};
+
+}  // namespace aegis::store::postgres
