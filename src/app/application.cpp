@@ -327,16 +327,14 @@ std::uint16_t Application::start() {
       telemetry::log(telemetry::LogLevel::info, "demo_skipped", {{"reason", "providers are configured"}});
     }
   }
-  if (!s.config->storage.postgres_dsn.empty()) {
-    // The job queue writes each run's audit row in the transaction that
-    // records the run; with the audit trail in PostgreSQL and the queue still
-    // in SQLite those rows would land apart. Refused until the queue has its
-    // PostgreSQL backend, rather than served with a split trail.
-    throw std::runtime_error(
-        "storage.postgres_dsn: the job queue has no PostgreSQL backend yet, so `aegis serve` cannot run on "
-        "PostgreSQL; `aegis admin` can (docs/CONFIG.md, storage)");
-  }
   s.store = store::open_store(s.config->storage);
+  if (const auto peers = s.store->live_peers(); peers > 0) {
+    telemetry::log(telemetry::LogLevel::warn, "budgets_not_shared",
+                   {{"other_gateways", peers},
+                    {"note",
+                     "budget reservations are per gateway: together the gateways on this database can overspend a "
+                     "team's cap (docs/CONFIG.md, storage)"}});
+  }
   s.audit = std::make_unique<audit::AuditWriter>(*s.store, s.metrics);
   s.build_pipeline();
   s.health->start(s.io);

@@ -7,6 +7,11 @@
 
 namespace aegis::store {
 
-class Database : public Store, public audit::AuditStore {};
+class Database : public Store, public audit::AuditStore {
+ public:
+  // Other gateway processes writing to this database now (a shared backend's
+  // replicas); 0 for a database one process owns.
+  virtual std::int64_t live_peers() { return 0; }
+};
 
 }  // namespace aegis::store

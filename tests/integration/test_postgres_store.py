@@ -1,15 +1,19 @@
-"""The PostgreSQL store through the real binary: `aegis admin` on storage.postgres_dsn,
-the DSN read from the environment and never printed, and `aegis serve` refusing a
-PostgreSQL configuration until the job queue has a PostgreSQL backend.
-The server is the throwaway one ctest's postgres.start fixture runs (scripts/postgres)."""
+"""The PostgreSQL backend through the real binary: `aegis admin` and `aegis serve` on
+storage.postgres_dsn (teams, keys, the audit trail, spend and the job queue in
+PostgreSQL), two gateways sharing one database, the DSN read from the environment
+and never printed. The server is the throwaway one ctest's postgres.start fixture
+runs (scripts/postgres)."""
 import json
 import os
 import subprocess
 import tempfile
+import time
 import unittest
 import uuid
 
-from aegis_harness import AEGIS_BIN
+from aegis_harness import AEGIS_BIN, Gateway, wait_until
+
+JOBS_KEY = "5f" * 32
 
 
 def base_dsn():
@@ -69,13 +73,68 @@ class PostgresStore(unittest.TestCase):
         r = self.aegis("admin", "--config", self.config, "keys", "revoke", key["id"])
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertNotEqual(psql(dsn, "SELECT revoked_at_ms FROM api_keys WHERE id = '%s'" % key["id"]), "")
-        self.assertEqual(psql(dsn, "SELECT MAX(version) FROM schema_migrations"), "1")
+        self.assertEqual(psql(dsn, "SELECT COUNT(*) = MAX(version) FROM schema_migrations"), "t")
 
-    def test_serve_refuses_postgres_until_the_job_queue_has_a_backend(self):
+    def test_serve_needs_configured_job_keys_on_postgres(self):
+        # A generated key file is one machine's: replicas could not open each other's jobs.
         r = self.aegis("serve", "--config", self.config, "--listen", "127.0.0.1:0")
         self.assertEqual(r.returncode, 3, r.stderr)
-        self.assertIn("the job queue has no PostgreSQL backend yet", r.stderr)
+        self.assertIn("jobs.encryption.keys must be configured with storage.postgres_dsn", r.stderr)
         self.assertNotIn("pg-secret-7431", r.stderr + r.stdout)
+
+    def gateway(self):
+        config = ("storage:\n  postgres_dsn: \"${AEGIS_IT_PG_DSN}\"\n"
+                  "jobs:\n  encryption:\n    active: k1\n    keys:\n      - {id: k1, env: AEGIS_IT_JOBS_KEY}\n")
+        gw = Gateway(args=["--demo"], config_text=config,
+                     env={"AEGIS_IT_PG_DSN": self.dsn, "AEGIS_IT_JOBS_KEY": JOBS_KEY})
+        self.addCleanup(gw.cleanup)
+        return gw
+
+    def test_two_gateways_share_teams_keys_jobs_audit_and_spend(self):
+        first, second = self.gateway(), self.gateway()
+        status, _ = first.admin("POST", "/admin/v1/teams", {"name": "shared", "monthly_budget_usd": 10})
+        self.assertEqual(status, 201)
+        status, created = first.admin("POST", "/admin/v1/keys", {"team": "shared"})
+        self.assertEqual(status, 201, created)
+        auth = {"authorization": f"Bearer {created['key']}"}
+
+        # A key made on one gateway works on the other; so does a chat through each.
+        for gw, prompt in ((first, "hello from one"), (second, "hello from two")):
+            status, _, data = gw.request("POST", "/v1/chat/completions",
+                                         {"model": "auto", "messages": [{"role": "user", "content": prompt}]}, auth)
+            self.assertEqual(status, 200, data)
+
+        # A job submitted on the second gateway runs (on either) and is visible from the first.
+        status, _, data = second.request("POST", "/v1/jobs", {"task_type": "extraction", "prompt": "ping INV-77",
+                                                             "max_tokens": 16}, auth)
+        self.assertEqual(status, 202, data)
+        job_id = json.loads(data)["id"]
+
+        def finished():
+            status, _, body = first.request("GET", f"/v1/jobs/{job_id}?wait=2", headers=auth, timeout=10)
+            self.assertEqual(status, 200, body)
+            job = json.loads(body)
+            return job if job["status"] in ("succeeded", "failed") else None
+        job = wait_until(finished, 30, "the job to finish")
+        self.assertEqual(job["status"], "succeeded", job)
+
+        # Every request is one audit row, whichever gateway served it and whichever is asked.
+        for gw in (first, second):
+            status, body = gw.admin("GET", "/admin/v1/audit?team=shared&limit=100")
+            self.assertEqual(status, 200, body)
+            self.assertEqual(len(body["data"]), 3, body)
+            self.assertEqual(sorted(r["surface"] for r in body["data"]), ["jobs", "openai.chat", "openai.chat"])
+        self.assertEqual(psql(self.dsn, "SELECT COUNT(*) FROM audit WHERE team = 'shared'"), "3")
+        self.assertEqual(psql(self.dsn, "SELECT requests FROM budget_spend WHERE team = 'shared'"), "3")
+        # The job's content is sealed at rest, and its prompt went with the finished job.
+        self.assertEqual(psql(self.dsn, "SELECT request_json IS NULL FROM jobs WHERE id = '%s'" % job_id), "t")
+        self.assertNotIn("INV-77", psql(self.dsn, "SELECT encode(result_text, 'escape') FROM jobs"))
+        self.assertEqual(psql(self.dsn, "SELECT COUNT(*) FROM audit_pending"), "0")
+        for gw in (first, second):
+            self.assertNotIn("pg-secret-7431", gw.log())
+        # The second gateway found the first live on the database and said budgets are not shared.
+        self.assertNotIn("budgets_not_shared", first.log())
+        self.assertIn("budgets_not_shared", second.log())
 
     def test_an_unreachable_database_fails_with_the_reason_and_without_the_password(self):
         env = dict(self.env, AEGIS_IT_PG_DSN="host=127.0.0.1 port=1 user=x password=pg-secret-7431 dbname=x")

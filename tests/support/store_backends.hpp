@@ -20,6 +20,8 @@
 #include <string>
 
 #include "core/clock.hpp"
+#include "jobs/postgres/postgres_job_store.hpp"
+#include "jobs/sqlite/sqlite_job_store.hpp"
 #include "store/database.hpp"
 #include "store/postgres/postgres_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
@@ -32,6 +34,8 @@ class BackendDb {
   virtual ~BackendDb() = default;
   // A new store on this test's database.
   virtual std::unique_ptr<store::Database> open(const Clock& clock) = 0;
+  // A job store on this test's database (the SQLite options carry what both take).
+  virtual std::unique_ptr<jobs::JobStore> open_jobs(const jobs::SqliteJobStoreOptions& options) = 0;
   // Raw SQL; throws std::runtime_error with the database's message.
   virtual void exec(const std::string& sql) = 0;
   // The first column of the first row as text ("" when there is none).
@@ -39,12 +43,17 @@ class BackendDb {
   // SQL that makes every INSERT into `table` whose `column` equals `value` fail.
   virtual std::string failing_insert_sql(const std::string& table, const std::string& column,
                                          const std::string& value) = 0;
+  // Undoes failing_insert_sql.
+  virtual std::string drop_failing_insert_sql(const std::string& table) = 0;
 };
 
 class SqliteDb final : public BackendDb {
  public:
   std::unique_ptr<store::Database> open(const Clock& clock) override {
     return std::make_unique<store::SqliteStore>(path(), clock);
+  }
+  std::unique_ptr<jobs::JobStore> open_jobs(const jobs::SqliteJobStoreOptions& options) override {
+    return std::make_unique<jobs::SqliteJobStore>(path(), options);
   }
   void exec(const std::string& sql) override { RawDb(path()).exec(sql); }
   std::string scalar(const std::string& sql) override { return RawDb(path()).scalar(sql); }
@@ -53,6 +62,7 @@ class SqliteDb final : public BackendDb {
     return "CREATE TRIGGER fail_" + table + " BEFORE INSERT ON " + table + " WHEN NEW." + column + " = '" + value +
            "' BEGIN SELECT RAISE(ABORT, 'injected'); END";
   }
+  std::string drop_failing_insert_sql(const std::string& table) override { return "DROP TRIGGER fail_" + table; }
 
  private:
   std::string path() const { return (dir_.path() / "aegis.db").string(); }
@@ -91,6 +101,14 @@ class PostgresDb final : public BackendDb {
     options.heartbeat_interval = std::chrono::milliseconds(0);  // tests drive recovery themselves
     return std::make_unique<store::PostgresStore>(dsn(), clock, options);
   }
+  std::unique_ptr<jobs::JobStore> open_jobs(const jobs::SqliteJobStoreOptions& options) override {
+    jobs::PostgresJobStoreOptions pg;
+    pg.max_queue_depth = options.max_queue_depth;
+    pg.cipher = options.cipher;
+    pg.keep_requests = options.keep_requests;
+    pg.keep_requests_teams = options.keep_requests_teams;
+    return std::make_unique<jobs::PostgresJobStore>(dsn(), pg);
+  }
   void exec(const std::string& sql) override { exec_on(dsn(), sql); }
   std::string scalar(const std::string& sql) override { return exec_on(dsn(), sql); }
   std::string failing_insert_sql(const std::string& table, const std::string& column,
@@ -98,6 +116,9 @@ class PostgresDb final : public BackendDb {
     return "CREATE FUNCTION fail_" + table + "() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW." + column +
            " = '" + value + "' THEN RAISE EXCEPTION 'injected'; END IF; RETURN NEW; END $$; CREATE TRIGGER fail_" +
            table + " BEFORE INSERT ON " + table + " FOR EACH ROW EXECUTE FUNCTION fail_" + table + "()";
+  }
+  std::string drop_failing_insert_sql(const std::string& table) override {
+    return "DROP TRIGGER fail_" + table + " ON " + table;
   }
 
  private:

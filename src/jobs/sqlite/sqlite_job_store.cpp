@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "jobs/store_rules.hpp"
 #include "store/sqlite/audit_rows.hpp"
 #include "store/sqlite/migrations.hpp"
 #include "store/sqlite/statement.hpp"
@@ -26,9 +27,6 @@ using store::sqlite::Use;
 
 Error db_error(std::string_view op, int rc) { return store::sqlite::db_error("job storage", op, rc); }
 Error corrupt_row(std::string_view op) { return store::sqlite::corrupt_row("job storage", op); }
-
-// One message for "absent" and "another team's", so ids cannot be probed.
-Error job_not_found(const std::string& id) { return make_error(ErrorCode::not_found, "job '" + id + "' not found"); }
 
 #define AEGIS_JOB_COLUMNS                                                                             \
   "id, team, key_id, status, task_type, request_json, vault_json, classification, idempotency_key, "  \
@@ -197,57 +195,6 @@ Result<std::vector<Job>> read_all(Use& st, std::string_view op, const PayloadCip
   return out;
 }
 
-void sort_oldest_first(std::vector<Job>& jobs) {
-  // RETURNING yields rows in no promised order.
-  std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
-    return a.created_at_ms != b.created_at_ms ? a.created_at_ms < b.created_at_ms : a.id < b.id;
-  });
-}
-
-std::optional<Error> validate(const Job& job) {
-  if (job.id.empty()) return make_error(ErrorCode::invalid_request, "job id is missing");
-  if (job.team.empty()) return make_error(ErrorCode::invalid_request, "job team is missing");
-  if (job.created_at_ms <= 0) return make_error(ErrorCode::invalid_request, "job created_at is missing");
-  if (job.max_attempts < 1) return make_error(ErrorCode::invalid_request, "job max_attempts must be at least 1");
-  if (job.idempotency_key && job.idempotency_key->empty()) {
-    return make_error(ErrorCode::invalid_request, "idempotency key must not be empty");
-  }
-  return std::nullopt;
-}
-
-// What the store keeps of a submitted job: a fresh queued job, whatever
-// run-time fields the caller left set.
-Job as_submitted(const Job& in) {
-  Job j;
-  j.id = in.id;
-  j.team = in.team;
-  j.key_id = in.key_id;
-  j.status = JobStatus::queued;
-  j.task_type = in.task_type;
-  j.request_json = in.request_json;
-  j.vault_json = in.vault_json;
-  j.metadata_json = in.metadata_json;
-  j.classification = in.classification;
-  j.idempotency_key = in.idempotency_key;
-  j.max_attempts = in.max_attempts;
-  j.created_at_ms = in.created_at_ms;
-  j.reservation_id = in.reservation_id;
-  return j;
-}
-
-std::string make_cursor(const Job& last) { return std::to_string(last.created_at_ms) + ":" + last.id; }
-
-bool parse_cursor(const std::string& cursor, std::int64_t& created_at_ms, std::string& id) {
-  const auto colon = cursor.find(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 >= cursor.size()) return false;
-  const char* first = cursor.data();
-  const char* last = cursor.data() + colon;
-  const auto [ptr, ec] = std::from_chars(first, last, created_at_ms);
-  if (ec != std::errc() || ptr != last || created_at_ms < 0) return false;
-  id = cursor.substr(colon + 1);
-  return true;
-}
-
 }  // namespace
 
 struct SqliteJobStore::Impl {
@@ -414,7 +361,7 @@ struct SqliteJobStore::Impl {
   // and is bumped on insert. The outer Result is a transaction-level failure
   // (abort everything); the inner one this job's answer.
   Result<Result<SubmitResult>> submit_one(const Job& job, std::int64_t& queued, std::string_view op) {
-    if (auto bad = validate(job)) return Result<SubmitResult>(std::move(*bad));
+    if (auto bad = validate_for_store(job)) return Result<SubmitResult>(std::move(*bad));
     int rc = SQLITE_OK;
     if (job.idempotency_key) {
       AEGIS_TRY(first, select_job(kByIdempotencyKey, job.team, *job.idempotency_key, op));
@@ -566,7 +513,7 @@ SqliteJobStore::~SqliteJobStore() = default;
 
 Result<SubmitResult> SqliteJobStore::submit(const Job& job) {
   constexpr std::string_view op = "submit";
-  if (auto bad = validate(job)) return std::move(*bad);
+  if (auto bad = validate_for_store(job)) return std::move(*bad);
   std::lock_guard lock(impl_->mu);
   // A refused submit (full queue, duplicate id) wrote nothing, so rolling its
   // transaction back on the way out loses nothing.

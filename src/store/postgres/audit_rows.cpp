@@ -94,7 +94,6 @@ std::string partition_name(std::int64_t month_start_ms) {
   return name;
 }
 
-
 }  // namespace
 
 std::optional<audit::AuditRecord> read_audit_row(const pg::Rows& rows, int i, int first) {
@@ -157,7 +156,6 @@ std::pair<std::int64_t, std::int64_t> month_bounds(std::int64_t time_ms) {
   return {duration_cast<milliseconds>(first.time_since_epoch()).count(),
           duration_cast<milliseconds>(next.time_since_epoch()).count()};
 }
-
 
 Result<void> AuditPartitions::ensure(pg::Session& session, const pg::Pool& pool, std::int64_t time_ms,
                                      bool in_transaction) {

@@ -135,6 +135,48 @@ CREATE TABLE store_owners (
 CREATE VIEW pipeda_violations AS
   SELECT * FROM audit WHERE level = 'RESTRICTED' AND locality NOT IN ('local', '');
 )sql"},
+    // The job queue (the SQLite store's migrations 3 and 4 in one step).
+    // Content columns hold AES-256-GCM sealed values (jobs/payload_cipher.hpp);
+    // request and vault become NULL when the job finishes. Ids and teams sort
+    // by bytes (COLLATE "C"), as SQLite sorts them, whatever the database's
+    // locale, so cursors and claim order agree across backends.
+    Migration{2, "jobs", R"sql(
+CREATE TABLE jobs (
+  id               TEXT COLLATE "C" PRIMARY KEY,
+  team             TEXT COLLATE "C" NOT NULL,
+  key_id           TEXT NOT NULL,
+  status           TEXT NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled', 'expired')),
+  task_type        TEXT NOT NULL,
+  request_json     BYTEA,
+  vault_json       BYTEA,
+  metadata_json    BYTEA,
+  classification   TEXT NOT NULL CHECK (classification IN ('PUBLIC', 'INTERNAL', 'CONFIDENTIAL', 'RESTRICTED')),
+  idempotency_key  TEXT,
+  route_tier       TEXT NOT NULL DEFAULT '',
+  route_provider   TEXT NOT NULL DEFAULT '',
+  route_model      TEXT NOT NULL DEFAULT '',
+  route_reason     TEXT NOT NULL DEFAULT '',
+  result_text      BYTEA NOT NULL DEFAULT ''::bytea,
+  input_tokens     BIGINT NOT NULL DEFAULT 0,
+  output_tokens    BIGINT NOT NULL DEFAULT 0,
+  cost_micros      BIGINT NOT NULL DEFAULT 0,
+  error_type       TEXT NOT NULL DEFAULT '',
+  error_message    TEXT NOT NULL DEFAULT '',
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  max_attempts     INTEGER NOT NULL CHECK (max_attempts >= 1),
+  lease_owner      TEXT NOT NULL DEFAULT '',
+  lease_expires_ms BIGINT NOT NULL DEFAULT 0,
+  created_at_ms    BIGINT NOT NULL,
+  started_at_ms    BIGINT NOT NULL DEFAULT 0,
+  finished_at_ms   BIGINT NOT NULL DEFAULT 0,
+  reservation_id   BIGINT NOT NULL DEFAULT 0  -- uint64 stored bit for bit
+);
+CREATE INDEX jobs_status_created ON jobs(status, created_at_ms, id);
+CREATE INDEX jobs_team_created ON jobs(team, created_at_ms, id);
+CREATE UNIQUE INDEX jobs_team_idempotency ON jobs(team, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX jobs_finished ON jobs(finished_at_ms)
+  WHERE status IN ('succeeded', 'failed', 'cancelled', 'expired');
+)sql"},
 };
 
 // One key for the whole schema: only one replica migrates at a time.

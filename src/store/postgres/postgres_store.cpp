@@ -439,6 +439,16 @@ Result<std::int64_t> PostgresStore::recover_pending() {
   return static_cast<std::int64_t>(orphans.size());
 }
 
+std::int64_t PostgresStore::live_peers() {
+  auto session = impl_->pool.acquire();
+  if (!session.ok()) return 0;
+  auto rows =
+      session->exec("SELECT COUNT(*) FROM store_owners WHERE owner <> $1 AND heartbeat_ms >= $2",
+                    pg::Params().add(impl_->owner).add(impl_->now_ms() - impl_->options.owner_stale_after.count()));
+  if (!rows.ok()) return 0;
+  return rows->int64(0, 0).value_or(0);
+}
+
 Result<void> PostgresStore::ping() {
   constexpr std::string_view op = "ping";
   AEGIS_TRY(session, impl_->pool.acquire());

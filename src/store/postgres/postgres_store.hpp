@@ -55,6 +55,9 @@ class PostgresStore final : public Database {
   // processes that stopped gracefully, never this process's own.
   Result<std::int64_t> recover_pending() override;
 
+  // Owners other than this one whose heartbeat is fresh (see Options).
+  std::int64_t live_peers() override;
+
   Result<void> ping() override;
   int schema_version() override;
 

@@ -1,5 +1,3 @@
-#include "jobs/sqlite/sqlite_job_store.hpp"
-
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <unistd.h>
@@ -14,9 +12,12 @@
 #include <thread>
 #include <vector>
 
+#include "core/system_clock.hpp"
+#include "jobs/sqlite/sqlite_job_store.hpp"
 #include "store/sqlite/migrations.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "support/sqlite_files.hpp"
+#include "support/store_backends.hpp"
 
 namespace aegis::jobs {
 namespace {
@@ -75,18 +76,41 @@ Completion make_completion(std::int64_t at, std::string text = "a summary") {
   return c;
 }
 
-class SqliteJobStoreTest : public ::testing::Test {
+// The job store contract, run against the embedded SQLite file and PostgreSQL
+// (tests/support/store_backends.hpp).
+class JobStoreTest : public ::testing::TestWithParam<std::string> {
  protected:
-  fs::path db_path() const { return dir_.path() / "data" / "aegis.db"; }
-  std::unique_ptr<SqliteJobStore> open(SqliteJobStoreOptions options = {}) {
+  void SetUp() override {
+    db_ = test_support::make_backend_db(GetParam());
+    if (db_ == nullptr) GTEST_SKIP() << "no PostgreSQL test server in this run (ctest's postgres.start provides one)";
+  }
+  std::unique_ptr<JobStore> open(SqliteJobStoreOptions options = {}) {
     options.sync_every_commit = false;  // the tests are about semantics, not fsync
     if (!options.cipher) options.cipher = test_cipher();
-    return std::make_unique<SqliteJobStore>(db_path().string(), options);
+    return db_->open_jobs(options);
   }
-  Job submit(SqliteJobStore& store, const Job& job) {
+  // The gateway's store on the same database, to read the audit rows a job run wrote.
+  std::unique_ptr<store::Database> open_audit_store() { return db_->open(SystemClock::instance()); }
+  Job submit(JobStore& store, const Job& job) {
     auto r = store.submit(job);
     EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
     return r.ok() ? r->job : job;
+  }
+  test_support::BackendDb& db() { return *db_; }
+  std::unique_ptr<test_support::BackendDb> db_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, JobStoreTest, ::testing::Values("sqlite", "postgres"), test_support::backend_name);
+
+// What only the embedded queue does.
+class SqliteJobStoreTest : public ::testing::Test {
+ protected:
+  fs::path db_path() const { return dir_.path() / "data" / "aegis.db"; }
+  std::unique_ptr<SqliteJobStore> open() {
+    SqliteJobStoreOptions options;
+    options.sync_every_commit = false;
+    options.cipher = test_cipher();
+    return std::make_unique<SqliteJobStore>(db_path().string(), options);
   }
   TempDir dir_{"aegis-jobs-test"};
 };
@@ -124,7 +148,7 @@ TEST(JobTypes, IdsAreATimePrefixAnd128RandomBitsInHex) {
 
 // --- submit / get ------------------------------------------------------------
 
-TEST_F(SqliteJobStoreTest, SubmitStoresEveryFieldAndGetReturnsIt) {
+TEST_P(JobStoreTest, SubmitStoresEveryFieldAndGetReturnsIt) {
   auto store = open();
   Job in = make_job("alpha", T0, "idem-1");
   in.status = JobStatus::succeeded;  // run-time fields from the caller are ignored
@@ -157,7 +181,7 @@ TEST_F(SqliteJobStoreTest, SubmitStoresEveryFieldAndGetReturnsIt) {
   EXPECT_EQ(got->reservation_id, 0xFEDCBA9876543210ULL);
 }
 
-TEST_F(SqliteJobStoreTest, SubmitRejectsIncompleteJobs) {
+TEST_P(JobStoreTest, SubmitRejectsIncompleteJobs) {
   auto store = open();
   Job no_id = make_job("alpha", T0);
   no_id.id.clear();
@@ -177,7 +201,7 @@ TEST_F(SqliteJobStoreTest, SubmitRejectsIncompleteJobs) {
   EXPECT_EQ((*store->counts())[0], 1);
 }
 
-TEST_F(SqliteJobStoreTest, IdempotencyKeyReturnsTheFirstJobPerTeam) {
+TEST_P(JobStoreTest, IdempotencyKeyReturnsTheFirstJobPerTeam) {
   auto store = open();
   Job first = submit(*store, make_job("alpha", T0, "k1"));
   Job second_try = make_job("alpha", T0 + 5, "k1");
@@ -210,7 +234,7 @@ TEST_F(SqliteJobStoreTest, IdempotencyKeyReturnsTheFirstJobPerTeam) {
   EXPECT_EQ(after->job.status, JobStatus::succeeded);
 }
 
-TEST_F(SqliteJobStoreTest, TeamsSeeOnlyTheirOwnJobs) {
+TEST_P(JobStoreTest, TeamsSeeOnlyTheirOwnJobs) {
   auto store = open();
   Job a = submit(*store, make_job("alpha", T0));
   Job b = submit(*store, make_job("beta", T0));
@@ -237,7 +261,7 @@ TEST_F(SqliteJobStoreTest, TeamsSeeOnlyTheirOwnJobs) {
 
 // --- queue depth ---------------------------------------------------------------
 
-TEST_F(SqliteJobStoreTest, FullQueueRefusesSubmitsWithRetryAfter) {
+TEST_P(JobStoreTest, FullQueueRefusesSubmitsWithRetryAfter) {
   SqliteJobStoreOptions options;
   options.max_queue_depth = 3;
   auto store = open(options);
@@ -262,7 +286,7 @@ TEST_F(SqliteJobStoreTest, FullQueueRefusesSubmitsWithRetryAfter) {
   EXPECT_FALSE(store->submit(make_job("alpha", T0 + 7)).ok());
 }
 
-TEST_F(SqliteJobStoreTest, BatchAnswersEachJobInOneTransaction) {
+TEST_P(JobStoreTest, BatchAnswersEachJobInOneTransaction) {
   SqliteJobStoreOptions options;
   options.max_queue_depth = 4;
   auto store = open(options);
@@ -300,7 +324,7 @@ TEST_F(SqliteJobStoreTest, BatchAnswersEachJobInOneTransaction) {
 
 // --- list --------------------------------------------------------------------
 
-TEST_F(SqliteJobStoreTest, ListPagesInCreatedOrderWithACursor) {
+TEST_P(JobStoreTest, ListPagesInCreatedOrderWithACursor) {
   auto store = open();
   std::vector<Job> all;
   all.reserve(5);
@@ -350,7 +374,7 @@ TEST_F(SqliteJobStoreTest, ListPagesInCreatedOrderWithACursor) {
 
 // --- claim / renew / complete / fail ----------------------------------------------
 
-TEST_F(SqliteJobStoreTest, ClaimTakesTheOldestQueuedJobsWithALease) {
+TEST_P(JobStoreTest, ClaimTakesTheOldestQueuedJobsWithALease) {
   auto store = open();
   Job late = submit(*store, make_job("alpha", T0 + 50));
   Job early = submit(*store, make_job("beta", T0));
@@ -382,7 +406,7 @@ TEST_F(SqliteJobStoreTest, ClaimTakesTheOldestQueuedJobsWithALease) {
   EXPECT_EQ(counts[static_cast<std::size_t>(JobStatus::running)], 3);
 }
 
-TEST_F(SqliteJobStoreTest, AClaimNeverStartsAJobBeforeItWasCreated) {
+TEST_P(JobStoreTest, AClaimNeverStartsAJobBeforeItWasCreated) {
   // The claimer reads its clock before the claim runs; a submit can commit in between.
   auto store = open();
   Job job = submit(*store, make_job("alpha", T0 + 3));
@@ -393,7 +417,7 @@ TEST_F(SqliteJobStoreTest, AClaimNeverStartsAJobBeforeItWasCreated) {
   EXPECT_EQ((*claimed)[0].started_at_ms, T0 + 3);
 }
 
-TEST_F(SqliteJobStoreTest, RenewExtendsOnlyTheOwnersLease) {
+TEST_P(JobStoreTest, RenewExtendsOnlyTheOwnersLease) {
   auto store = open();
   Job j = submit(*store, make_job("alpha", T0));
   ASSERT_EQ(store->claim("w1", T0, kLease, 1)->size(), 1u);
@@ -418,7 +442,7 @@ TEST_F(SqliteJobStoreTest, RenewExtendsOnlyTheOwnersLease) {
   EXPECT_TRUE(store->renew(j.id, "w2", T0 + 100'001, kLease).ok());
 }
 
-TEST_F(SqliteJobStoreTest, ARunThatRanAsRestrictedRaisesTheJobsClassificationNeverLowersIt) {
+TEST_P(JobStoreTest, ARunThatRanAsRestrictedRaisesTheJobsClassificationNeverLowersIt) {
   auto store = open();
   Job vetoed = submit(*store, make_job("alpha", T0));
   Job plain = submit(*store, make_job("alpha", T0 + 1));
@@ -457,7 +481,7 @@ TEST_F(SqliteJobStoreTest, ARunThatRanAsRestrictedRaisesTheJobsClassificationNev
   EXPECT_EQ(store->get("alpha", failed.id)->classification, Level::RESTRICTED);
 }
 
-TEST_F(SqliteJobStoreTest, TheResultIsRecordedExactlyOnce) {
+TEST_P(JobStoreTest, TheResultIsRecordedExactlyOnce) {
   auto store = open();
   Job j = submit(*store, make_job("alpha", T0));
   ASSERT_EQ(store->claim("w1", T0 + 1, kLease, 1)->size(), 1u);
@@ -497,7 +521,7 @@ TEST_F(SqliteJobStoreTest, TheResultIsRecordedExactlyOnce) {
   EXPECT_EQ(store->complete("job_nope", "w1", make_completion(T0)).error().code, ErrorCode::not_found);
 }
 
-TEST_F(SqliteJobStoreTest, FailRecordsTheErrorAndRoute) {
+TEST_P(JobStoreTest, FailRecordsTheErrorAndRoute) {
   auto store = open();
   Job j = submit(*store, make_job("alpha", T0));
   ASSERT_EQ(store->claim("w1", T0 + 1, kLease, 1)->size(), 1u);
@@ -533,9 +557,10 @@ audit::AuditRecord job_row(const std::string& id, int status, std::int64_t cost_
   return r;
 }
 
-TEST_F(SqliteJobStoreTest, CompleteCommitsTheAuditRowAndSpendWithTheResult) {
+TEST_P(JobStoreTest, CompleteCommitsTheAuditRowAndSpendWithTheResult) {
   auto store = open();
-  store::SqliteStore audit_store(db_path().string());
+  auto audit_owner = open_audit_store();
+  auto& audit_store = *audit_owner;
   Job j = submit(*store, make_job("alpha", T0));
   ASSERT_EQ(store->claim("w1", T0 + 1, kLease, 1)->size(), 1u);
 
@@ -564,9 +589,10 @@ TEST_F(SqliteJobStoreTest, CompleteCommitsTheAuditRowAndSpendWithTheResult) {
   EXPECT_EQ(audit_store.load_spend("2023-11")->at(0).spent.micros, 4'321);
 }
 
-TEST_F(SqliteJobStoreTest, FailCommitsTheAuditRowWithTheFailure) {
+TEST_P(JobStoreTest, FailCommitsTheAuditRowWithTheFailure) {
   auto store = open();
-  store::SqliteStore audit_store(db_path().string());
+  auto audit_owner = open_audit_store();
+  auto& audit_store = *audit_owner;
   Job j = submit(*store, make_job("alpha", T0));
   ASSERT_EQ(store->claim("w1", T0 + 1, kLease, 1)->size(), 1u);
   Failure f;
@@ -580,9 +606,10 @@ TEST_F(SqliteJobStoreTest, FailCommitsTheAuditRowWithTheFailure) {
   EXPECT_TRUE(audit_store.load_spend("2023-11")->empty());  // nothing was booked
 }
 
-TEST_F(SqliteJobStoreTest, CancelledJobsCompletionWritesNoAuditRow) {
+TEST_P(JobStoreTest, CancelledJobsCompletionWritesNoAuditRow) {
   auto store = open();
-  store::SqliteStore audit_store(db_path().string());
+  auto audit_owner = open_audit_store();
+  auto& audit_store = *audit_owner;
   Job j = submit(*store, make_job("alpha", T0));
   ASSERT_EQ(store->claim("w1", T0 + 1, kLease, 1)->size(), 1u);
   ASSERT_TRUE(store->cancel("alpha", j.id, T0 + 2).ok());
@@ -593,26 +620,21 @@ TEST_F(SqliteJobStoreTest, CancelledJobsCompletionWritesNoAuditRow) {
   EXPECT_TRUE(audit_store.load_spend("2023-11")->empty());
 }
 
-TEST_F(SqliteJobStoreTest, OutcomeAndAuditRowCommitOrFailTogether) {
+TEST_P(JobStoreTest, OutcomeAndAuditRowCommitOrFailTogether) {
   auto store = open();
-  store::SqliteStore audit_store(db_path().string());
+  auto audit_owner = open_audit_store();
+  auto& audit_store = *audit_owner;
   Job j = submit(*store, make_job("alpha", T0));
   ASSERT_EQ(store->claim("w1", T0 + 1, kLease, 1)->size(), 1u);
-  {
-    // The audit insert fails inside the job store's transaction...
-    test_support::RawDb raw(db_path());
-    raw.exec("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'refused'); END");
-  }
+  // The audit insert fails inside the job store's transaction...
+  db().exec(db().failing_insert_sql("audit", "request_id", j.id));
   auto done = make_completion(T0 + 2);
   done.audit = job_row(j.id, 200, 4'321);
   EXPECT_FALSE(store->complete(j.id, "w1", done).ok());
   // ...so the job is not recorded as finished either, and no spend was booked.
   EXPECT_EQ(store->get("alpha", j.id)->status, JobStatus::running);
   EXPECT_TRUE(audit_store.load_spend("2023-11")->empty());
-  {
-    test_support::RawDb raw(db_path());
-    raw.exec("DROP TRIGGER refuse_audit");
-  }
+  db().exec(db().drop_failing_insert_sql("audit"));
   ASSERT_TRUE(store->complete(j.id, "w1", done).ok());
   EXPECT_EQ(store->get("alpha", j.id)->status, JobStatus::succeeded);
   EXPECT_EQ(audit_store.query_audit({})->size(), 1u);
@@ -621,7 +643,7 @@ TEST_F(SqliteJobStoreTest, OutcomeAndAuditRowCommitOrFailTogether) {
 
 // --- leases lost -----------------------------------------------------------------
 
-TEST_F(SqliteJobStoreTest, ExpiredLeasesRequeueUntilMaxAttemptsThenFail) {
+TEST_P(JobStoreTest, ExpiredLeasesRequeueUntilMaxAttemptsThenFail) {
   auto store = open();
   Job in = make_job("alpha", T0);
   in.max_attempts = 2;
@@ -666,7 +688,7 @@ TEST_F(SqliteJobStoreTest, ExpiredLeasesRequeueUntilMaxAttemptsThenFail) {
   EXPECT_EQ(store->get("alpha", other.id)->status, JobStatus::queued);  // never claimed: untouched
 }
 
-TEST_F(SqliteJobStoreTest, RequeueAllRunningIgnoresLeases) {
+TEST_P(JobStoreTest, RequeueAllRunningIgnoresLeases) {
   auto store = open();
   Job once = submit(*store, make_job("alpha", T0));
   Job in = make_job("alpha", T0 + 1);
@@ -676,6 +698,15 @@ TEST_F(SqliteJobStoreTest, RequeueAllRunningIgnoresLeases) {
 
   auto report = store->requeue_all_running(T0 + 6);  // leases still far in the future
   ASSERT_TRUE(report.ok()) << report.error().message;
+  if (GetParam() == "postgres") {
+    // A shared queue cannot tell a dead process's lease from a live replica's:
+    // only expired leases move, and these two are not.
+    EXPECT_TRUE(report->requeued.empty());
+    EXPECT_TRUE(report->failed.empty());
+    EXPECT_EQ((*store->counts())[static_cast<std::size_t>(JobStatus::running)], 2);
+    report = store->requeue_all_running(T0 + 5 + kLease);
+    ASSERT_TRUE(report.ok()) << report.error().message;
+  }
   ASSERT_EQ(report->requeued.size(), 1u);
   EXPECT_EQ(report->requeued[0].id, once.id);
   ASSERT_EQ(report->failed.size(), 1u);
@@ -687,7 +718,7 @@ TEST_F(SqliteJobStoreTest, RequeueAllRunningIgnoresLeases) {
   EXPECT_EQ(counts[static_cast<std::size_t>(JobStatus::failed)], 1);
 }
 
-TEST_F(SqliteJobStoreTest, ReleaseOwnedHandsBackOnlyThatOwnersJobsWithoutSpendingAnAttempt) {
+TEST_P(JobStoreTest, ReleaseOwnedHandsBackOnlyThatOwnersJobsWithoutSpendingAnAttempt) {
   auto store = open();
   Job in = make_job("alpha", T0);
   in.max_attempts = 1;
@@ -713,7 +744,7 @@ TEST_F(SqliteJobStoreTest, ReleaseOwnedHandsBackOnlyThatOwnersJobsWithoutSpendin
 
 // --- cancel / expire / purge ------------------------------------------------------
 
-TEST_F(SqliteJobStoreTest, CancelReportsThePreviousStatus) {
+TEST_P(JobStoreTest, CancelReportsThePreviousStatus) {
   auto store = open();
   Job queued = submit(*store, make_job("alpha", T0));
   Job running = submit(*store, make_job("alpha", T0 + 1));
@@ -752,13 +783,13 @@ TEST_F(SqliteJobStoreTest, CancelReportsThePreviousStatus) {
   EXPECT_TRUE(store->requeue_all_running(T0 + 9)->requeued.empty());
 }
 
-TEST_F(SqliteJobStoreTest, ExpireQueuedMovesOnlyOldQueuedJobs) {
+TEST_P(JobStoreTest, ExpireQueuedMovesOnlyOldQueuedJobs) {
   auto store = open();
   Job old_queued = submit(*store, make_job("alpha", T0));
   Job old_running = submit(*store, make_job("alpha", T0 + 1));
   ASSERT_EQ(store->claim("w", T0 + 2, kLease, 2)->size(), 2u);
-  ASSERT_TRUE(store->requeue_all_running(T0 + 3).ok());         // both queued again
-  ASSERT_EQ(store->claim("w", T0 + 4, kLease, 1)->size(), 1u);  // old_queued runs again
+  ASSERT_EQ(store->requeue_expired(T0 + 2 + kLease)->requeued.size(), 2u);  // both queued again
+  ASSERT_EQ(store->claim("w", T0 + 3 + kLease, kLease, 1)->size(), 1u);     // old_queued runs again
   Job young = submit(*store, make_job("alpha", T0 + 1000));
 
   auto expired = store->expire_queued(T0 + 500, T0 + 2000);
@@ -772,7 +803,7 @@ TEST_F(SqliteJobStoreTest, ExpireQueuedMovesOnlyOldQueuedJobs) {
   EXPECT_EQ(store->get("alpha", young.id)->status, JobStatus::queued);
 }
 
-TEST_F(SqliteJobStoreTest, PurgeDeletesFinishedJobsAndTheirContent) {
+TEST_P(JobStoreTest, PurgeDeletesFinishedJobsAndTheirContent) {
   auto store = open();
   Job old_done = submit(*store, make_job("alpha", T0));
   Job old_cancelled = submit(*store, make_job("alpha", T0 + 1));
@@ -803,11 +834,11 @@ TEST_F(SqliteJobStoreTest, PurgeDeletesFinishedJobsAndTheirContent) {
   EXPECT_EQ(counts[static_cast<std::size_t>(JobStatus::running)], 2);
   store.reset();
   // The prompts and vaults went with the rows.
-  EXPECT_EQ(scalar(db_path(), "SELECT COUNT(*) FROM jobs"), 3);
-  EXPECT_EQ(scalar(db_path(), "SELECT COUNT(*) FROM jobs WHERE id = '" + old_done.id + "'"), 0);
+  EXPECT_EQ(db().scalar("SELECT COUNT(*) FROM jobs"), "3");
+  EXPECT_EQ(db().scalar("SELECT COUNT(*) FROM jobs WHERE id = '" + old_done.id + "'"), "0");
 }
 
-TEST_F(SqliteJobStoreTest, CountsFollowEveryTransition) {
+TEST_P(JobStoreTest, CountsFollowEveryTransition) {
   auto store = open();
   for (int i = 0; i < 6; ++i) submit(*store, make_job("alpha", T0 + i));
   auto claimed = *store->claim("w", T0 + 10, kLease, 4);
@@ -823,7 +854,7 @@ TEST_F(SqliteJobStoreTest, CountsFollowEveryTransition) {
 
 // --- durability and concurrency ---------------------------------------------------
 
-TEST_F(SqliteJobStoreTest, ReopeningKeepsQueuedAndRunningJobs) {
+TEST_P(JobStoreTest, ReopeningKeepsQueuedAndRunningJobs) {
   std::string queued_id, running_id;
   {
     auto store = open();
@@ -831,21 +862,19 @@ TEST_F(SqliteJobStoreTest, ReopeningKeepsQueuedAndRunningJobs) {
     running_id = submit(*store, make_job("alpha", T0)).id;
     ASSERT_EQ(store->claim("dead-process", T0 + 5, kLease, 1)->size(), 1u);
   }  // the "process" ends without completing anything
-  SqliteJobStoreOptions options;
-  options.sync_every_commit = true;
-  options.cipher = test_cipher();
-  SqliteJobStore store(db_path().string(), options);
+  auto reopened = open();
+  JobStore& store = *reopened;
   EXPECT_EQ(store.get("alpha", queued_id)->status, JobStatus::queued);
   auto running = store.get("alpha", running_id);
   ASSERT_TRUE(running.ok());
   EXPECT_EQ(running->status, JobStatus::running);
   EXPECT_EQ(running->lease_owner, "dead-process");
 
-  auto report = store.requeue_all_running(T0 + 10);
+  auto report = store.requeue_expired(T0 + 5 + kLease);  // its lease ran out
   ASSERT_TRUE(report.ok());
   ASSERT_EQ(report->requeued.size(), 1u);
   EXPECT_EQ(report->requeued[0].id, running_id);
-  auto next = store.claim("new-process", T0 + 11, kLease, 5);
+  auto next = store.claim("new-process", T0 + 6 + kLease, kLease, 5);
   ASSERT_EQ(next->size(), 2u);
   EXPECT_EQ((*next)[0].id, running_id);  // still the oldest
   EXPECT_EQ((*next)[0].attempts, 2);
@@ -858,14 +887,14 @@ TEST_F(SqliteJobStoreTest, SharesTheFileWithTheMainStoreAndItsMigrations) {
   }
   auto jobs = open();
   store::SqliteStore main_store(db_path().string());
-  submit(*jobs, make_job("alpha", T0));
+  ASSERT_TRUE(jobs->submit(make_job("alpha", T0)).ok());
   EXPECT_TRUE(main_store.ping().ok());
   EXPECT_EQ(scalar(db_path(), "SELECT COUNT(*) FROM schema_migrations"),
             static_cast<std::int64_t>(store::sqlite::migrations().size()));
   EXPECT_EQ(scalar(db_path(), "SELECT n FROM job_counts WHERE status = 'queued'"), 1);
 }
 
-TEST_F(SqliteJobStoreTest, ConcurrentClaimersNeverShareAJob) {
+TEST_P(JobStoreTest, ConcurrentClaimersNeverShareAJob) {
   constexpr int kJobs = 400;
   auto first = open();
   {
@@ -884,7 +913,7 @@ TEST_F(SqliteJobStoreTest, ConcurrentClaimersNeverShareAJob) {
   threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
-      SqliteJobStore& store = t % 2 ? *second : *first;
+      JobStore& store = t % 2 ? *second : *first;
       const std::string owner = "worker-" + std::to_string(t);
       for (;;) {
         auto claimed = store.claim(owner, T0 + 1'000, kLease, 3);
