@@ -48,6 +48,11 @@ AuditWriter::~AuditWriter() { stop(); }
 
 void AuditWriter::record(AuditRecord record) { enqueue(std::move(record), nullptr); }
 
+bool AuditWriter::accepting() const noexcept {
+  return !failing_.load(std::memory_order_relaxed) &&
+         depth_.load(std::memory_order_relaxed) < options_.max_queue - options_.max_queue / 4;
+}
+
 void AuditWriter::record_durable(AuditRecord record, DurableHandler done) {
   if (!enqueue(std::move(record), &done)) std::move(done)(false);
 }
@@ -69,6 +74,7 @@ bool AuditWriter::enqueue(AuditRecord record, DurableHandler* done) {
   ++accepted_;
   if (done) waiters_.push_back(Waiter{accepted_, SteadyClock::now() + options_.durable_wait_limit, std::move(*done)});
   const std::size_t depth = queue_.size();
+  depth_.store(depth, std::memory_order_relaxed);
   depth_metric_.set(static_cast<double>(depth));
   lock.unlock();
   // The writer waits either for a first row or for a full batch; waking it on
@@ -159,6 +165,7 @@ void AuditWriter::run() {
       batch.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
+    depth_.store(queue_.size(), std::memory_order_relaxed);
     depth_metric_.set(static_cast<double>(queue_.size()));
     lock.unlock();
     // Once stop() has given up on a failing store, the rest goes the same way

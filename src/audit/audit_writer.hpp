@@ -21,6 +21,7 @@
 // aegis_audit_intents_written_total (AuditRecord::intent),
 // aegis_audit_rows_dropped_total, aegis_audit_write_errors_total (failed
 // append_audit calls) and the gauge aegis_audit_queue_depth.
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -66,6 +67,11 @@ class AuditWriter final : public AuditSink {
   // `done` is invoked on the writer thread (or at once, with false, for a
   // dropped row); async_record() posts it on to the caller's executor.
   void record_durable(AuditRecord record, DurableHandler done) override;
+  // False while the store is failing (from the first failed write until one
+  // succeeds) or the queue holds more than three quarters of max_queue: the
+  // rest is headroom for the rows of requests already admitted, so none is
+  // dropped for a full queue.
+  bool accepting() const noexcept override;
 
   // Blocks until every row accepted before the call has been written (or
   // dropped by stop()). Wakes the writer at once instead of waiting for
@@ -118,7 +124,9 @@ class AuditWriter final : public AuditSink {
   std::chrono::steady_clock::time_point stop_deadline_{};
 
   // Writer thread only.
-  bool failing_ = false;  // the last append_audit failed: log once per failure streak
+  // The last append_audit failed: logged once per failure streak; read by accepting().
+  std::atomic<bool> failing_{false};
+  std::atomic<std::size_t> depth_{0};  // queue_.size(), for accepting() without the lock
   std::uint64_t lost_at_stop_ = 0;
 
   std::mutex join_mu_;

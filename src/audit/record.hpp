@@ -73,6 +73,11 @@ class AuditSink {
   virtual ~AuditSink() = default;
   virtual void record(AuditRecord record) = 0;
 
+  // Whether a request admitted now can be put on record: false while the
+  // store is failing or the queue is close to full. The gateway then refuses
+  // new requests (503) rather than serve them unaudited.
+  virtual bool accepting() const noexcept { return true; }
+
   // record(), and `done` runs once the row is durable (see DurableHandler).
   // Implementations with a store behind them write it without the batching
   // delay. This default, for sinks that keep rows in memory, answers at once.

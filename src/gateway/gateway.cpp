@@ -162,10 +162,14 @@ class Gateway::Call {
   // "success" after this finds it recorded even if the process is killed.
   // That is the intent when it committed (the final row, queued here,
   // replaces it; were the process to die first, start-up books the intent),
-  // else the final row itself. Waits without blocking the thread; a row the
-  // writer drops or gives up on is counted there, and the answer still goes out.
-  boost::asio::awaitable<void> commit() {
-    if (settled_) co_return;
+  // else the final row itself. Waits without blocking the thread.
+  //
+  // False when the call could not be put on record (the store failed while
+  // the provider answered): the caller answers 503 instead of the answer, so
+  // nothing is served unaudited. The row, saying 503, stays queued and is
+  // written when the store is back; the provider's cost is booked with it.
+  boost::asio::awaitable<bool> commit() {
+    if (settled_) co_return true;
     bool on_record = false;
     if (intent_) {
       if (!intent_->done) {
@@ -173,14 +177,29 @@ class Gateway::Call {
         co_await intent_->wake.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
       }
       on_record = intent_->done && intent_->written;
-    }
-    if (auto row_to_write = settle()) {
-      if (on_record) {
-        gateway_.deps_.audit.record(std::move(*row_to_write));
-      } else {
-        co_await gateway_.deps_.audit.async_record(std::move(*row_to_write), boost::asio::use_awaitable);
+      if (!on_record && !gateway_.deps_.audit.accepting()) {
+        // The store is failing: the final row would not be written in time
+        // either. Refuse the answer; the row says so.
+        fail(not_recorded());
+        if (auto row_to_write = settle()) gateway_.deps_.audit.record(std::move(*row_to_write));
+        co_return false;
       }
     }
+    auto row_to_write = settle();
+    if (!row_to_write) co_return true;
+    if (on_record) {
+      gateway_.deps_.audit.record(std::move(*row_to_write));
+      co_return true;
+    }
+    // An intent dropped while the store works (a full queue): the final row,
+    // durably, stands in for it.
+    co_return co_await gateway_.deps_.audit.async_record(std::move(*row_to_write), boost::asio::use_awaitable);
+  }
+
+  static Error not_recorded() {
+    Error e = make_error(ErrorCode::unavailable, "the request could not be recorded in the audit trail; retry later");
+    e.retry_after_seconds = 1;
+    return e;
   }
 
   CallContext& context() { return context_; }
@@ -688,6 +707,14 @@ Result<Gateway::Plan> Gateway::plan(Call& call, PlanRequest request) {
   plan.model = std::move(request.model);
   plan.counted = !request.hold;
 
+  // Fail closed: a request the audit trail cannot take now is refused
+  // before it costs anything, rather than served unaudited.
+  if (!deps_.audit.accepting()) {
+    Error e = make_error(ErrorCode::unavailable, "the audit trail cannot be written right now; retry later");
+    e.retry_after_seconds = 1;
+    return e;
+  }
+
   // Stage 2: classify the assembled prompt (history, tool arguments and context included).
   plan.in = inspect(deps_.classifier, std::move(request.prompt), ctx.marked_public);
   ctx.level = std::max(plan.in.classification.level, ctx.minimum_level);
@@ -989,7 +1016,7 @@ boost::asio::awaitable<Result<ChatOutcome>> Gateway::complete(CallContext& conte
     call.fail(outcome.error());
     co_return std::move(outcome).error();
   }
-  co_await call.commit();  // recorded before the answer leaves
+  if (!co_await call.commit()) co_return Call::not_recorded();  // recorded before the answer leaves
   co_return ChatOutcome{std::move(completion), context.route};
 }
 
@@ -1002,7 +1029,9 @@ boost::asio::awaitable<Result<void>> Gateway::stream(CallContext& context, ChatR
     call.fail(outcome.error());
     co_return outcome;
   }
-  co_await call.commit();  // recorded before the client sees the stream end
+  // Recorded before the client sees the stream end; if it cannot be, the
+  // stream ends with the error instead of its finish.
+  if (!co_await call.commit()) co_return Call::not_recorded();
   co_await gate.release();
   co_return outcome;
 }
@@ -1029,7 +1058,7 @@ boost::asio::awaitable<Result<EmbedOutcome>> Gateway::embed(CallContext& context
   embeddings.provider = answered->provider->info().name;
   call.reconcile(embeddings.usage, price_of(embeddings.provider, answered->model));
   call.row.status = 200;
-  co_await call.commit();  // recorded before the answer leaves
+  if (!co_await call.commit()) co_return Call::not_recorded();  // recorded before the answer leaves
   co_return EmbedOutcome{std::move(embeddings), context.route};
 }
 

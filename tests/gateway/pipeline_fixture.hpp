@@ -85,6 +85,9 @@ class CapturingAudit final : public audit::AuditSink {
     return durable_;
   }
   std::atomic<bool> hold_durable = false;
+  // What accepting() answers: false stands for a failing audit store.
+  std::atomic<bool> accepting_now = true;
+  bool accepting() const noexcept override { return accepting_now; }
   std::vector<audit::AuditRecord> rows() const {
     std::lock_guard lock(mutex_);
     return rows_;

@@ -454,6 +454,42 @@ TEST_F(PipelineTest, AnIntentTheWriterDroppedMakesTheAnswerWaitForItsFinalRow) {
   EXPECT_EQ(audit_.durable(), 2);
 }
 
+// Fail closed: while the audit trail cannot be written, nothing is served
+// unaudited and nothing reaches a provider.
+TEST_F(PipelineTest, AFailingAuditTrailRefusesRequestsBeforeAnyProviderCall) {
+  audit_.accepting_now = false;
+  CallContext context;
+  context.principal = &principal_;
+  auto outcome = run(gateway_->complete(context, auto_request("hello there", 64)));
+  ASSERT_FALSE(outcome.ok());
+  EXPECT_EQ(outcome.error().code, ErrorCode::unavailable);
+  EXPECT_EQ(outcome.error().retry_after_seconds, 1);
+  for (const char* name : {"anthropic", "azure", "ollama"}) EXPECT_TRUE(sim(name).requests().empty()) << name;
+  EXPECT_EQ(audit_.last().status, 503);
+}
+
+// The store fails while the provider answers: the intent is not written, the
+// answer is withheld (503), and the row that is queued for when the store is
+// back says 503, not 200.
+TEST_F(PipelineTest, AnIntentLostToAFailingStoreTurnsTheAnswerInto503) {
+  audit_.hold_durable = true;
+  CallContext context;
+  context.principal = &principal_;
+  auto slot = std::make_shared<std::optional<Result<ChatOutcome>>>();
+  auto done =
+      asio::co_spawn(io_, park(gateway_->complete(context, auto_request("hello there", 64)), slot), asio::use_future);
+  ASSERT_TRUE(eventually([&] { return audit_.held() == 1; }));
+  audit_.accepting_now = false;
+  audit_.release(false);
+  ASSERT_EQ(done.wait_for(10s), std::future_status::ready);
+  done.get();
+  ASSERT_FALSE((*slot)->ok());
+  EXPECT_EQ((*slot)->error().code, ErrorCode::unavailable);
+  EXPECT_EQ(audit_.last().status, 503);
+  EXPECT_EQ(audit_.last().error_type, "unavailable");
+  EXPECT_EQ(audit_.durable(), 1);  // no second durable wait on a store known to be failing
+}
+
 TEST_F(PipelineTest, AStreamsEndIsHeldUntilItsIntentIsCommitted) {
   audit_.hold_durable = true;
   CollectingSink sink;

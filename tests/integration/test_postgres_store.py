@@ -14,6 +14,8 @@ import uuid
 from aegis_harness import AEGIS_BIN, Gateway, wait_until
 
 JOBS_KEY = "5f" * 32
+SCRIPTS = os.path.join(os.environ.get("AEGIS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", "..")),
+                       "scripts", "postgres")
 
 
 def base_dsn():
@@ -143,6 +145,64 @@ class PostgresStore(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("cannot connect to PostgreSQL", r.stderr)
         self.assertNotIn("pg-secret-7431", r.stderr + r.stdout)
+
+
+@unittest.skipUnless(base_dsn(), "no PostgreSQL test server in this run (ctest's postgres.start provides one)")
+class PostgresOutage(unittest.TestCase):
+    """A database of its own, stopped and started under a running gateway."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="aegis-pg-outage-")
+        r = subprocess.run(["bash", SCRIPTS, "start", self.dir], capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.dsn = r.stdout.strip()
+        self.addCleanup(subprocess.run, ["bash", SCRIPTS, "stop", self.dir], capture_output=True, timeout=120)
+
+    def server(self, action):
+        r = subprocess.run(["bash", SCRIPTS, action, self.dir], capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_an_outage_answers_503_and_service_returns_by_itself(self):
+        config = ("storage:\n  postgres_dsn: \"${AEGIS_IT_PG_DSN}\"\n"
+                  "jobs:\n  encryption:\n    active: k1\n    keys:\n      - {id: k1, env: AEGIS_IT_JOBS_KEY}\n")
+        gw = Gateway(args=["--demo"], config_text=config,
+                     env={"AEGIS_IT_PG_DSN": self.dsn, "AEGIS_IT_JOBS_KEY": JOBS_KEY})
+        self.addCleanup(gw.cleanup)
+        self.assertEqual(gw.admin("POST", "/admin/v1/teams", {"name": "ops", "monthly_budget_usd": 10})[0], 201)
+        status, created = gw.admin("POST", "/admin/v1/keys", {"team": "ops"})
+        self.assertEqual(status, 201, created)
+        auth = {"authorization": f"Bearer {created['key']}"}
+        body = {"model": "auto", "messages": [{"role": "user", "content": "status report"}]}
+        answered = 0
+
+        def chat():
+            nonlocal answered
+            status, _, data = gw.request("POST", "/v1/chat/completions", body, auth, timeout=30)
+            if status == 200:
+                answered += 1
+            return status, data
+
+        self.assertEqual(chat()[0], 200)
+        self.server("stop-server")
+        statuses = [chat() for _ in range(5)]
+        for status, data in statuses:
+            # Fail closed: nothing runs unaudited while the database is gone, and the answer says so.
+            self.assertEqual(status, 503, data)
+            self.assertNotIn(b"127.0.0.1", data)
+        self.assertEqual(gw.request("GET", "/readyz")[0], 503)
+
+        self.server("start-server")
+        wait_until(lambda: gw.request("GET", "/readyz")[0] == 200, 30, "/readyz to recover")
+        wait_until(lambda: chat()[0] == 200, 30, "a chat to succeed again")
+        self.assertEqual(chat()[0], 200)
+        # Every answered request has its row; none was dropped.
+        def rows():
+            n = int(psql(self.dsn, "SELECT COUNT(*) FROM audit WHERE team = 'ops' AND status = 200"))
+            return n if n == answered else None
+        wait_until(rows, 10, f"{answered} audit rows")
+        samples = gw.metrics()
+        self.assertIn(("aegis_audit_rows_dropped_total", frozenset()), samples)
+        self.assertEqual(samples[("aegis_audit_rows_dropped_total", frozenset())], 0)
 
 
 if __name__ == "__main__":
