@@ -314,6 +314,7 @@ Application::Application(std::shared_ptr<const config::Config> config, ServeOpti
 
 Application::~Application() {
   if (!impl_) return;
+  if (impl_->store) impl_->store->stop_watching();  // its callbacks use the authenticator
   impl_->shutdown_io();  // see run(): finalise suspended requests while their dependencies live
   impl_->db.stop();
 }
@@ -339,6 +340,9 @@ std::uint16_t Application::start() {
   s.build_pipeline();
   s.health->start(s.io);
   s.authenticator = std::make_unique<identity::Authenticator>(*s.store, *s.store, s.db, SystemClock::instance());
+  // Another replica's revocation or team change reaches this one's key cache at once.
+  s.store->watch_changes([auth = s.authenticator.get()](const std::string& key_id) { auth->invalidate(key_id); },
+                         [auth = s.authenticator.get()] { auth->invalidate_all(); });
 
   // Every route declares its credential; the router checks it on the route that matched.
   const std::string admin_key = admin_key_from_env();

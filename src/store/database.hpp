@@ -2,6 +2,9 @@
 // One database: teams and keys (store.hpp), and the audit trail with the
 // spend it carries (audit/audit_store.hpp). A backend implements both, so the
 // rows and the spend they book commit in one transaction.
+#include <functional>
+#include <string>
+
 #include "audit/audit_store.hpp"
 #include "store/store.hpp"
 
@@ -12,6 +15,16 @@ class Database : public Store, public audit::AuditStore {
   // Other gateway processes writing to this database now (a shared backend's
   // replicas); 0 for a database one process owns.
   virtual std::int64_t live_peers() { return 0; }
+
+  // Calls on_key_revoked(key id) when a key is revoked and on_teams_changed()
+  // when a team changes (or changes may have been missed), through whichever
+  // process did it, from a thread of the store's own, until stop_watching():
+  // what lets every replica drop a cached key at once. A database one process
+  // owns has nothing to report (its own revocations invalidate directly).
+  virtual void watch_changes(const std::function<void(const std::string&)>& /*on_key_revoked*/,
+                             const std::function<void()>& /*on_teams_changed*/) {}
+  // Returns once no callback runs or will run.
+  virtual void stop_watching() {}
 };
 
 }  // namespace aegis::store

@@ -134,6 +134,17 @@ class PostgresStore(unittest.TestCase):
         self.assertEqual(psql(self.dsn, "SELECT COUNT(*) FROM audit_pending"), "0")
         for gw in (first, second):
             self.assertNotIn("pg-secret-7431", gw.log())
+        # A key revoked through one gateway is refused by the other within a second, though
+        # the other had it cached a moment ago (its cache TTL is 5 s): the revocation is pushed.
+        status, _, data = second.request("GET", "/v1/whoami", headers=auth)
+        self.assertEqual(status, 200, data)
+        status, body = first.admin("DELETE", f"/admin/v1/keys/{created['id']}")
+        self.assertEqual(status, 200, body)
+        revoked_at = time.monotonic()
+        wait_until(lambda: second.request("GET", "/v1/whoami", headers=auth)[0] == 401, 1.0,
+                   "the second gateway to refuse the revoked key")
+        self.assertLess(time.monotonic() - revoked_at, 1.0)
+
         # The second gateway found the first live on the database and said budgets are not shared.
         self.assertNotIn("budgets_not_shared", first.log())
         self.assertIn("budgets_not_shared", second.log())

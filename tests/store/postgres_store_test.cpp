@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -173,6 +175,42 @@ TEST_F(PostgresStoreTest, ABrokenConnectionIsReplacedAndTheStoreRecoversByItself
   // ...and the next one runs on a fresh connection.
   EXPECT_TRUE(store->ping().ok());
   EXPECT_TRUE(store->create_team(Team{"after", Money::from_dollars(1), Level::INTERNAL, 0}).ok());
+}
+
+// A revocation or team change through one replica reaches the others' key
+// caches at once (LISTEN/NOTIFY), not after the cache TTL.
+TEST_F(PostgresStoreTest, ARevocationOnOneReplicaIsReportedToTheOthers) {
+  auto replica1 = open();
+  auto replica2 = open();
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::string> revoked;
+  int team_changes = 0;
+  replica2->watch_changes(
+      [&](const std::string& id) {
+        std::lock_guard lock(mu);
+        revoked.push_back(id);
+        cv.notify_all();
+      },
+      [&] {
+        std::lock_guard lock(mu);
+        ++team_changes;
+        cv.notify_all();
+      });
+  {
+    std::unique_lock lock(mu);  // connected and listening: it reports the possibly missed changes first
+    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return team_changes >= 1; }));
+  }
+  ASSERT_TRUE(replica1->create_team(Team{"ops", Money::from_dollars(5), Level::INTERNAL, 0}).ok());
+  ApiKeyRecord key{"00000000000000aa", "ops", "aeg_00000000000000aa_x", std::string(64, 'f'), 1, std::nullopt};
+  ASSERT_TRUE(replica1->create_key(key).ok());
+  ASSERT_TRUE(replica1->revoke_key(key.id, 2).ok());
+  ASSERT_TRUE(replica1->update_team("ops", TeamPatch{std::nullopt, Level::RESTRICTED}).ok());
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return !revoked.empty() && team_changes >= 2; }));
+  EXPECT_EQ(revoked, std::vector<std::string>{key.id});
+  lock.unlock();
+  replica2->stop_watching();  // returns with no callback running; safe to let the captures go
 }
 
 TEST_F(PostgresStoreTest, FactoryOpensPostgresWhenADsnIsSet) {

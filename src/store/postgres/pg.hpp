@@ -139,6 +139,8 @@ class Pool {
   Result<Session> acquire();
   // Opens one connection or throws std::runtime_error with the server's message (start-up only).
   ConnPtr connect_or_throw();
+  // Opens one connection outside the pool (a LISTEN session); null when the server cannot be reached.
+  ConnPtr connect_dedicated() { return connect(nullptr); }
 
   const std::string& store_name() const noexcept { return store_name_; }
 

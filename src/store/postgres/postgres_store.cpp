@@ -1,6 +1,7 @@
 #include "store/postgres/postgres_store.hpp"
 
 #include <openssl/rand.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <chrono>
@@ -87,6 +88,45 @@ struct PostgresStore::Impl {
 
   postgres::AuditPartitions partitions;
 
+  std::mutex watch_mu;
+  std::condition_variable watch_cv;
+  bool watch_stopping = false;
+  std::thread watcher;
+
+  // The LISTEN session: until stop_watching(), reconnecting when it breaks.
+  void watch(const std::function<void(const std::string&)>& on_key_revoked,
+             const std::function<void()>& on_teams_changed) {
+    auto stopping_now = [this] {
+      std::lock_guard lock(watch_mu);
+      return watch_stopping;
+    };
+    while (!stopping_now()) {
+      pg::ConnPtr conn = pool.connect_dedicated();
+      if (conn != nullptr) {
+        PQclear(PQexec(conn.get(), "LISTEN aegis_keys; LISTEN aegis_teams"));
+        on_teams_changed();  // whatever changed while nobody listened
+        while (!stopping_now()) {
+          pollfd fd{PQsocket(conn.get()), POLLIN, 0};
+          if (fd.fd < 0) break;
+          (void)::poll(&fd, 1, 200);                   // a short wait, so stop_watching() is prompt
+          if (PQconsumeInput(conn.get()) == 0) break;  // the connection is gone: reconnect
+          while (PGnotify* note = PQnotifies(conn.get())) {
+            const std::string channel = note->relname;
+            const std::string payload = note->extra;
+            PQfreemem(note);
+            if (channel == "aegis_keys") {
+              on_key_revoked(payload);
+            } else {
+              on_teams_changed();
+            }
+          }
+        }
+      }
+      std::unique_lock lock(watch_mu);
+      watch_cv.wait_for(lock, std::chrono::seconds(1), [this] { return watch_stopping; });
+    }
+  }
+
   std::mutex heartbeat_mu;
   std::condition_variable heartbeat_cv;
   bool stopping = false;
@@ -154,6 +194,7 @@ PostgresStore::PostgresStore(const std::string& dsn, const Clock& clock, Options
 }
 
 PostgresStore::~PostgresStore() {
+  stop_watching();
   {
     std::lock_guard lock(impl_->heartbeat_mu);
     impl_->stopping = true;
@@ -247,6 +288,7 @@ Result<Team> PostgresStore::update_team(const std::string& name, const TeamPatch
   if (rows->empty()) return make_error(ErrorCode::not_found, "team '" + name + "' not found");
   auto team = read_team(*rows, 0);
   if (!team) return corrupt_row(op);
+  (void)session.exec("SELECT pg_notify('aegis_teams', $1)", pg::Params().add(name));  // cached principals carry it
   return std::move(*team);
 }
 
@@ -308,6 +350,9 @@ Result<void> PostgresStore::revoke_key(const std::string& id, std::int64_t revok
                            pg::Params().add(id).add(revoked_at_ms));
   if (!rows.ok()) return impl_->fail(op, session);
   if (rows->affected() == 0) return make_error(ErrorCode::not_found, "API key '" + id + "' not found");
+  // Every replica drops the key from its cache (watch_changes). Best effort:
+  // a replica that misses it still stops the key after its cache TTL.
+  (void)session.exec("SELECT pg_notify('aegis_keys', $1)", pg::Params().add(id));
   return {};
 }
 
@@ -437,6 +482,25 @@ Result<std::int64_t> PostgresStore::recover_pending() {
     return abort(impl_->fail(op, session));
   if (!session.commit().ok()) return abort(impl_->fail(op, session));
   return static_cast<std::int64_t>(orphans.size());
+}
+
+void PostgresStore::watch_changes(const std::function<void(const std::string&)>& on_key_revoked,
+                                  const std::function<void()>& on_teams_changed) {
+  stop_watching();
+  {
+    std::lock_guard lock(impl_->watch_mu);
+    impl_->watch_stopping = false;
+  }
+  impl_->watcher = std::thread([this, keys = on_key_revoked, teams = on_teams_changed] { impl_->watch(keys, teams); });
+}
+
+void PostgresStore::stop_watching() {
+  {
+    std::lock_guard lock(impl_->watch_mu);
+    impl_->watch_stopping = true;
+  }
+  impl_->watch_cv.notify_all();
+  if (impl_->watcher.joinable()) impl_->watcher.join();
 }
 
 std::int64_t PostgresStore::live_peers() {

@@ -57,6 +57,12 @@ class PostgresStore final : public Database {
 
   // Owners other than this one whose heartbeat is fresh (see Options).
   std::int64_t live_peers() override;
+  // LISTEN on a connection of its own (revoke_key and update_team NOTIFY);
+  // after a lost connection it reconnects and reports on_teams_changed, since
+  // notifications sent meanwhile are gone.
+  void watch_changes(const std::function<void(const std::string&)>& on_key_revoked,
+                     const std::function<void()>& on_teams_changed) override;
+  void stop_watching() override;
 
   Result<void> ping() override;
   int schema_version() override;
