@@ -9,6 +9,7 @@
 # EXTRA_YAML is top-level YAML added to the config; settings read when a server starts:
 #   gw_threads=N              server.threads (unset: the default, one per core)
 #   provider_yaml=LINES       extra keys of the provider mapping, each line indented 4 spaces
+#   storage_extra=", KEY: VALUE"   more keys of the storage mapping (e.g. postgres_dsn)
 #   sim_cores=LIST gw_cores=LIST   pin the simulator / gateway with `taskset -c LIST`
 # Sets `work` (a temporary directory, logs in sim.log and gw.log); everything
 # started here is stopped and `work` removed on exit.
@@ -42,7 +43,7 @@ start_gateway() {
   if [ -n "${gw_threads:-}" ]; then threads_yaml=", threads: $gw_threads"; fi
   cat >"$work/aegis.yaml" <<YAML
 server: {listen: "127.0.0.1:$gw_port"$threads_yaml}
-storage: {sqlite_path: "$work/aegis-$gw_port.db"}
+storage: {sqlite_path: "$work/aegis-$gw_port.db"${storage_extra:-}}
 logging: {level: warn}
 $extra_yaml
 providers:
