@@ -216,5 +216,103 @@ class PostgresOutage(unittest.TestCase):
         self.assertEqual(samples[("aegis_audit_rows_dropped_total", frozenset())], 0)
 
 
+@unittest.skipUnless(base_dsn(), "no PostgreSQL test server in this run (ctest's postgres.start provides one)")
+class SharedJobQueue(unittest.TestCase):
+    """Three gateways, one database, one upstream: jobs run once each, and a replica
+    killed mid-run leaves its jobs to the others."""
+
+    def setUp(self):
+        self.base = base_dsn()
+        self.schema = "q_" + uuid.uuid4().hex[:12]
+        psql(self.base, f"CREATE SCHEMA {self.schema}")
+        self.addCleanup(psql, self.base, f"DROP SCHEMA {self.schema} CASCADE")
+        self.dsn = f"{self.base} options='-c search_path={self.schema}'"
+        # One upstream for all: each answer takes 400 ms, so a kill lands mid-run.
+        self.sim_port = free_port()
+        self.sim = subprocess.Popen([AEGIS_BIN, "sim", "--listen", f"127.0.0.1:{self.sim_port}", "--threads", "2",
+                                     "--ttft-ms", "400", "--request-log", "1000", "--log-level", "warn"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(self.sim.wait)
+        self.addCleanup(self.sim.kill)
+        wait_until(lambda: sim_get(self.sim_port, "/_sim/health") is not None, 20, "the simulator to start")
+
+    def gateway(self):
+        config = ("storage:\n  postgres_dsn: \"${AEGIS_IT_PG_DSN}\"\n"
+                  "jobs:\n  lease_s: 3\n  encryption:\n    active: k1\n    keys:\n"
+                  "      - {id: k1, env: AEGIS_IT_JOBS_KEY}\n"
+                  "providers:\n  - name: upstream\n    type: openai_compat\n"
+                  f"    base_url: http://127.0.0.1:{self.sim_port}/v1\n    api_key: test\n    locality: local\n"
+                  "    models: {haiku: sim-small, sonnet: sim-medium, opus: sim-large}\n")
+        gw = Gateway(config_text=config, env={"AEGIS_IT_PG_DSN": self.dsn, "AEGIS_IT_JOBS_KEY": JOBS_KEY})
+        self.addCleanup(gw.cleanup)
+        return gw
+
+    def test_every_job_runs_once_and_a_killed_replicas_jobs_finish_elsewhere(self):
+        gateways = [self.gateway() for _ in range(3)]
+        self.assertEqual(gateways[0].admin("POST", "/admin/v1/teams", {"name": "q", "monthly_budget_usd": 100})[0], 201)
+        status, created = gateways[0].admin("POST", "/admin/v1/keys", {"team": "q"})
+        self.assertEqual(status, 201, created)
+        auth = {"authorization": f"Bearer {created['key']}"}
+        ids = []
+        for i in range(30):
+            gw = gateways[i % 3]
+            status, _, data = gw.request("POST", "/v1/jobs", {"task_type": "extraction", "prompt": f"job {i}",
+                                                             "max_tokens": 16}, auth, timeout=30)
+            self.assertEqual(status, 202, data)
+            ids.append(json.loads(data)["id"])
+        # Kill one replica while its claimed jobs wait on the upstream.
+        time.sleep(0.2)
+        gateways[2].proc.kill()
+        gateways[2].proc.wait()
+        survivor = gateways[0]
+
+        def all_finished():
+            jobs = []
+            for job_id in ids:
+                status, _, data = survivor.request("GET", f"/v1/jobs/{job_id}", headers=auth)
+                self.assertEqual(status, 200, data)
+                jobs.append(json.loads(data))
+            return jobs if all(j["status"] in ("succeeded", "failed", "cancelled", "expired") for j in jobs) else None
+        jobs = wait_until(all_finished, 60, "every job to finish", interval=0.5)
+        self.assertEqual([j["status"] for j in jobs], ["succeeded"] * len(ids), jobs)
+        retried = [j for j in jobs if j["attempts"] > 1]
+        self.assertTrue(retried, "the killed replica held no running job: the kill came too late to test anything")
+
+        # One audit row per job (its completion), whichever replica ran it.
+        status, body = survivor.admin("GET", "/admin/v1/audit?team=q&limit=1000")
+        self.assertEqual(status, 200, body)
+        job_rows = [r["request_id"] for r in body["data"] if r["surface"] == "jobs"]
+        self.assertEqual(sorted(job_rows), sorted(ids))
+        # The upstream log agrees: a job that ran once was sent once; one the kill
+        # interrupted was sent at most once per attempt (a claim may die before its send).
+        upstream = [r["body"] for r in sim_get(self.sim_port, "/_sim/requests")["requests"]
+                    if r["path"].endswith("/chat/completions")]
+        for i, job in enumerate(jobs):
+            sent = sum(1 for body in upstream if f'"job {i}"' in body)
+            if job["attempts"] == 1:
+                self.assertEqual(sent, 1, job)
+            else:
+                self.assertTrue(1 <= sent <= job["attempts"], (sent, job))
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sim_get(port, path):
+    import http.client
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", path)
+        response = conn.getresponse()
+        data = response.read()
+        return json.loads(data) if response.status == 200 else None
+    except OSError:
+        return None
+
+
 if __name__ == "__main__":
     unittest.main()
