@@ -1,11 +1,11 @@
 #include "http/json_response.hpp"
 
+#include <boost/json/parse.hpp>
 #include <boost/url/parse_query.hpp>
 
-#include <boost/json/parse.hpp>
-#include "core/json.hpp"
-
 #include <algorithm>
+
+#include "core/json.hpp"
 
 namespace aegis::http {
 
@@ -75,8 +75,7 @@ Result<std::map<std::string, std::string>> query_params(const HttpRequest& reque
       std::string names;
       for (auto name : allowed) names += (names.empty() ? "" : ", ") + std::string(name);
       if (names.empty()) names = "none";
-      return make_error(ErrorCode::invalid_request,
-                        "unknown query parameter '" + key + "' (allowed: " + names + ")");
+      return make_error(ErrorCode::invalid_request, "unknown query parameter '" + key + "' (allowed: " + names + ")");
     }
     if (out.contains(key)) {
       return make_error(ErrorCode::invalid_request, "query parameter '" + key + "' is given more than once");

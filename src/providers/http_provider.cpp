@@ -89,7 +89,7 @@ http::ClientRequest HttpProvider::make_request(std::string method, std::string u
 }
 
 boost::asio::awaitable<Result<http::ClientResponse>> HttpProvider::exchange(http::ClientRequest request,
-                                                                           const ErrorMapper& map_error) {
+                                                                            const ErrorMapper& map_error) {
   auto permit = try_acquire();
   if (!permit) co_return saturated();
   AEGIS_CO_TRY(response, co_await client_.send(request), transport_failure);
