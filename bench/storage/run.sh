@@ -24,9 +24,8 @@ done
 
 # shellcheck source-path=SCRIPTDIR/../..
 . bench/wrk/lib.sh
-pgdir=$(mktemp -d /tmp/aegis-bench-pg.XXXXXX)  # not under $work: the server runs as `postgres`
-trap 'bash scripts/postgres stop "$pgdir" >/dev/null 2>&1; kill $(jobs -p) 2>/dev/null; wait 2>/dev/null;
-      rm -rf "$work" "$pgdir"' EXIT
+pgdir="$work/pg"
+trap 'bash scripts/postgres stop "$pgdir" >/dev/null 2>&1; kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 dsn=$(bash scripts/postgres start "$pgdir")
 export AEGIS_BENCH_JOBS_KEY
 AEGIS_BENCH_JOBS_KEY=$(python3 -c 'print("5f" * 32)')
