@@ -568,12 +568,21 @@ void JobService::start() {
                    {{"requeued", requeued->requeued.size()}, {"failed_max_attempts", requeued->failed.size()}});
   }
   s.restore_holds();
+  // A job another replica finished: wake the long-polls on it here, and drop
+  // the reservation this replica took when the job was submitted to it.
+  s.deps.store.watch_finished([weak = std::weak_ptr<State>(state_)](const std::string& id) {
+    if (auto self = weak.lock()) {
+      self->notify(id);
+      self->release_held(id);
+    }
+  });
   asio::co_spawn(s.dispatcher_strand, s.dispatch_loop(), asio::detached);
   asio::co_spawn(s.maintenance_strand, s.maintenance_loop(), asio::detached);
 }
 
 void JobService::stop() {
   auto& s = *state_;
+  s.deps.store.stop_watching();  // its callback uses the budgets, which may go before the store does
   if (s.stopping.exchange(true)) return;
   auto self = state_;
   asio::post(s.dispatcher_strand, [self] { self->dispatcher_timer.cancel(); });

@@ -13,6 +13,7 @@
 // owned: renew/complete/fail succeed, because nobody else can have claimed it.
 // Owners must be unique per worker process (e.g. "host:pid:random").
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -148,6 +149,15 @@ class JobStore {
   virtual Result<std::int64_t> purge(std::int64_t finished_before_ms) = 0;
 
   virtual Result<JobCounts> counts() = 0;
+
+  // Calls on_finished(job id) when any process records a job as finished
+  // (succeeded, failed, cancelled, expired), from a thread of the store's own,
+  // until stop_watching(): what lets a replica wake its long-polls and drop
+  // its submit-time reservation for a job another replica ran. A queue one
+  // process owns has nothing to report (that process saw every finish).
+  virtual void watch_finished(const std::function<void(const std::string&)>& /*on_finished*/) {}
+  // Returns once no callback runs or will run.
+  virtual void stop_watching() {}
 };
 
 }  // namespace aegis::jobs

@@ -236,9 +236,9 @@ class SharedJobQueue(unittest.TestCase):
         self.addCleanup(self.sim.kill)
         wait_until(lambda: sim_get(self.sim_port, "/_sim/health") is not None, 20, "the simulator to start")
 
-    def gateway(self):
+    def gateway(self, workers=64):
         config = ("storage:\n  postgres_dsn: \"${AEGIS_IT_PG_DSN}\"\n"
-                  "jobs:\n  lease_s: 3\n  encryption:\n    active: k1\n    keys:\n"
+                  f"jobs:\n  lease_s: 3\n  workers: {workers}\n  encryption:\n    active: k1\n    keys:\n"
                   "      - {id: k1, env: AEGIS_IT_JOBS_KEY}\n"
                   "providers:\n  - name: upstream\n    type: openai_compat\n"
                   f"    base_url: http://127.0.0.1:{self.sim_port}/v1\n    api_key: test\n    locality: local\n"
@@ -293,6 +293,34 @@ class SharedJobQueue(unittest.TestCase):
                 self.assertEqual(sent, 1, job)
             else:
                 self.assertTrue(1 <= sent <= job["attempts"], (sent, job))
+
+
+    def test_a_job_run_elsewhere_wakes_long_polls_and_frees_the_submitters_reservation(self):
+        # One worker here, many there: most jobs submitted here run on the other gateway.
+        here, there = self.gateway(workers=1), self.gateway()
+        self.assertEqual(here.admin("POST", "/admin/v1/teams", {"name": "w", "monthly_budget_usd": 100})[0], 201)
+        status, created = here.admin("POST", "/admin/v1/keys", {"team": "w"})
+        self.assertEqual(status, 201, created)
+        auth = {"authorization": f"Bearer {created['key']}"}
+        ids = []
+        for i in range(6):
+            status, _, data = here.request("POST", "/v1/jobs", {"task_type": "extraction", "prompt": f"w {i}",
+                                                               "max_tokens": 16}, auth, timeout=30)
+            self.assertEqual(status, 202, data)
+            ids.append(json.loads(data)["id"])
+        # Each long-poll here returns when its job finishes, wherever it ran, not at its 20 s wait.
+        started = time.monotonic()
+        for job_id in ids:
+            status, _, data = here.request("GET", f"/v1/jobs/{job_id}?wait=20", headers=auth, timeout=30)
+            self.assertEqual(status, 200, data)
+            self.assertEqual(json.loads(data)["status"], "succeeded", data)
+        self.assertLess(time.monotonic() - started, 15)
+        # Every reservation this gateway took at submit is gone, including those of the jobs run there.
+        def nothing_reserved():
+            status, body = here.admin("GET", "/admin/v1/teams/w/spend")
+            self.assertEqual(status, 200, body)
+            return body if body["reserved_usd"] == 0 else None
+        wait_until(nothing_reserved, 5, "the submitting gateway to hold no reservation")
 
 
 def free_port():

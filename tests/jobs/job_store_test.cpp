@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <condition_variable>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -24,6 +26,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using aegis::test_support::TempDir;
+using namespace std::chrono_literals;
 
 constexpr std::int64_t T0 = 1'700'000'000'000;
 constexpr std::int64_t kLease = 60'000;
@@ -878,6 +881,38 @@ TEST_P(JobStoreTest, ReopeningKeepsQueuedAndRunningJobs) {
   ASSERT_EQ(next->size(), 2u);
   EXPECT_EQ((*next)[0].id, running_id);  // still the oldest
   EXPECT_EQ((*next)[0].attempts, 2);
+}
+
+// A job finished through one replica is reported to the others (LISTEN/NOTIFY),
+// which wake their long-polls and drop their submit-time reservation for it.
+TEST(PostgresJobQueue, AFinishOnOneReplicaIsReportedToTheOthers) {
+  const std::string dsn = test_support::postgres_test_dsn();
+  if (dsn.empty()) GTEST_SKIP() << "no PostgreSQL test server in this run (ctest's postgres.start provides one)";
+  test_support::PostgresDb db(dsn);
+  SqliteJobStoreOptions options;
+  options.cipher = test_cipher();
+  auto watcher = db.open_jobs(options);
+  auto worker = db.open_jobs(options);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::string> finished;
+  watcher->watch_finished([&](const std::string& id) {
+    std::lock_guard lock(mu);
+    finished.push_back(id);
+    cv.notify_all();
+  });
+  std::this_thread::sleep_for(300ms);  // the listener connects (a finish before that is not reported)
+  const Job done = worker->submit(make_job("alpha", T0))->job;
+  const Job cancelled = worker->submit(make_job("alpha", T0 + 1))->job;
+  ASSERT_TRUE(worker->submit(make_job("alpha", T0 + 2)).ok());  // stays queued
+  ASSERT_EQ(worker->claim("w", T0 + 5, kLease, 1)->size(), 1u);
+  ASSERT_TRUE(worker->complete(done.id, "w", make_completion(T0 + 6)).ok());
+  ASSERT_TRUE(worker->cancel("alpha", cancelled.id, T0 + 7).ok());
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return finished.size() >= 2; }));
+  EXPECT_EQ(finished, (std::vector<std::string>{done.id, cancelled.id}));  // not the one still queued
+  lock.unlock();
+  watcher->stop_watching();
 }
 
 TEST_F(SqliteJobStoreTest, SharesTheFileWithTheMainStoreAndItsMigrations) {

@@ -1,8 +1,13 @@
 #include "jobs/postgres/postgres_job_store.hpp"
 
+#include <poll.h>
+
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 
 #include "jobs/store_rules.hpp"
 #include "store/postgres/audit_rows.hpp"
@@ -198,6 +203,47 @@ struct PostgresJobStore::Impl {
   pg::Pool pool;
   store::postgres::AuditPartitions partitions;
 
+  std::mutex watch_mu;
+  std::condition_variable watch_cv;
+  bool watch_stopping = false;
+  std::thread watcher;
+
+  // Inside the transaction that finished `jobs`: delivered to every listener when it commits.
+  Result<void> announce_finished(pg::Session& session, const std::vector<Job>& jobs, std::string_view op) const {
+    for (const auto& job : jobs) {
+      if (!session.exec("SELECT pg_notify('aegis_jobs_finished', $1)", pg::Params().add(job.id)).ok()) {
+        return fail(op, session);
+      }
+    }
+    return {};
+  }
+
+  void watch(const std::function<void(const std::string&)>& on_finished) {
+    auto stopping_now = [this] {
+      std::lock_guard lock(watch_mu);
+      return watch_stopping;
+    };
+    while (!stopping_now()) {
+      pg::ConnPtr conn = pool.connect_dedicated();
+      if (conn != nullptr) {
+        PQclear(PQexec(conn.get(), "LISTEN aegis_jobs_finished"));
+        while (!stopping_now()) {
+          pollfd fd{PQsocket(conn.get()), POLLIN, 0};
+          if (fd.fd < 0) break;
+          (void)::poll(&fd, 1, 200);  // a short wait, so stop_watching() is prompt
+          if (PQconsumeInput(conn.get()) == 0) break;
+          while (PGnotify* note = PQnotifies(conn.get())) {
+            const std::string id = note->extra;
+            PQfreemem(note);
+            on_finished(id);
+          }
+        }
+      }
+      std::unique_lock lock(watch_mu);
+      watch_cv.wait_for(lock, std::chrono::seconds(1), [this] { return watch_stopping; });
+    }
+  }
+
   Error fail(std::string_view op, const pg::Session& session) const { return pool.error(op, session.last_failure()); }
 
   Result<std::vector<Job>> read_all(const pg::Rows& rows, std::string_view op) const {
@@ -377,6 +423,7 @@ struct PostgresJobStore::Impl {
       AEGIS_TRY(failed, query(session, kFailLost, pg::Params().add(now_ms).add(now_ms), op));
       report.failed = std::move(failed);
       AEGIS_TRY_VOID(drop_requests(session, report.failed, op));
+      AEGIS_TRY_VOID(announce_finished(session, report.failed, op));
       AEGIS_TRY(requeued, query(session, kRequeueLost, pg::Params().add(now_ms), op));
       report.requeued = std::move(requeued);
       sort_oldest_first(report.failed);
@@ -400,7 +447,25 @@ PostgresJobStore::PostgresJobStore(const std::string& dsn, Options options) {
   impl_->drop_finished_requests();
 }
 
-PostgresJobStore::~PostgresJobStore() = default;
+PostgresJobStore::~PostgresJobStore() { stop_watching(); }
+
+void PostgresJobStore::watch_finished(const std::function<void(const std::string&)>& on_finished) {
+  stop_watching();
+  {
+    std::lock_guard lock(impl_->watch_mu);
+    impl_->watch_stopping = false;
+  }
+  impl_->watcher = std::thread([this, on_finished] { impl_->watch(on_finished); });
+}
+
+void PostgresJobStore::stop_watching() {
+  {
+    std::lock_guard lock(impl_->watch_mu);
+    impl_->watch_stopping = true;
+  }
+  impl_->watch_cv.notify_all();
+  if (impl_->watcher.joinable()) impl_->watcher.join();
+}
 
 Result<SubmitResult> PostgresJobStore::submit(const Job& job) {
   constexpr std::string_view op = "submit";
@@ -512,6 +577,7 @@ Result<Job> PostgresJobStore::complete(const std::string& id, const std::string&
     AEGIS_TRY(rows, impl_->query(session, kComplete, p, op));
     if (rows.empty()) return impl_->ownership_error(session, id, owner, op);
     AEGIS_TRY_VOID(impl_->drop_request(session, rows.front(), op));
+    AEGIS_TRY_VOID(impl_->announce_finished(session, {rows.front()}, op));
     AEGIS_TRY_VOID(impl_->record_audit(session, done.audit));
     return std::move(rows.front());
   });
@@ -534,6 +600,7 @@ Result<Job> PostgresJobStore::fail(const std::string& id, const std::string& own
     AEGIS_TRY(rows, impl_->query(session, kFail, p, op));
     if (rows.empty()) return impl_->ownership_error(session, id, owner, op);
     AEGIS_TRY_VOID(impl_->drop_request(session, rows.front(), op));
+    AEGIS_TRY_VOID(impl_->announce_finished(session, {rows.front()}, op));
     AEGIS_TRY_VOID(impl_->record_audit(session, failure.audit));
     return std::move(rows.front());
   });
@@ -571,6 +638,7 @@ Result<CancelResult> PostgresJobStore::cancel(const std::string& team, const std
     AEGIS_TRY(rows, impl_->query(session, kCancel, pg::Params().add(id).add(team).add(now_ms), op));
     if (rows.empty()) return corrupt_row(op);
     AEGIS_TRY_VOID(impl_->drop_request(session, rows.front(), op));
+    AEGIS_TRY_VOID(impl_->announce_finished(session, {rows.front()}, op));
     return CancelResult{std::move(rows.front()), *previous};
   });
 }
@@ -580,6 +648,7 @@ Result<std::vector<Job>> PostgresJobStore::expire_queued(std::int64_t created_be
   return impl_->transaction<std::vector<Job>>(op, [&](pg::Session& session) -> Result<std::vector<Job>> {
     AEGIS_TRY(jobs, impl_->query(session, kExpire, pg::Params().add(created_before_ms).add(now_ms), op));
     AEGIS_TRY_VOID(impl_->drop_requests(session, jobs, op));
+    AEGIS_TRY_VOID(impl_->announce_finished(session, jobs, op));
     sort_oldest_first(jobs);
     return jobs;
   });
