@@ -75,7 +75,10 @@ Result<std::map<std::string, std::string>> query_params(const HttpRequest& reque
       std::string names;
       for (auto name : allowed) names += (names.empty() ? "" : ", ") + std::string(name);
       if (names.empty()) names = "none";
-      return make_error(ErrorCode::invalid_request, "unknown query parameter '" + key + "' (allowed: " + names + ")");
+      std::string message = "unknown query parameter '" + key + "' (allowed: ";
+      message += names;
+      message += ")";
+      return make_error(ErrorCode::invalid_request, std::move(message));
     }
     if (out.contains(key)) {
       return make_error(ErrorCode::invalid_request, "query parameter '" + key + "' is given more than once");
