@@ -160,18 +160,24 @@ TEST_F(PostgresStoreTest, AnUnreachableDatabaseStopsStartUpWithoutItsPassword) {
 }
 
 TEST_F(PostgresStoreTest, ABrokenConnectionIsReplacedAndTheStoreRecoversByItself) {
-  auto store = open();
+  // A name of this test's own: parallel tests share the server, and only this
+  // store's connections may be killed.
+  const std::string name = "kill_" + db_->schema();
+  auto store = std::make_unique<PostgresStore>(db_->dsn() + " application_name=" + name, clock_, quiet());
   ASSERT_TRUE(store->ping().ok());
-  // Kill every connection the store holds, as a database restart does.
-  db_->exec(
-      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'aegis' AND pid <> "
-      "pg_backend_pid()");
-  // The first call on a dead connection fails as unavailable (503), never internal...
-  auto first = store->ping();
-  if (!first.ok()) {
-    EXPECT_EQ(first.error().code, ErrorCode::unavailable);
-    EXPECT_GT(first.error().retry_after_seconds, 0);
+  // Kill every connection the store holds, as a database restart does, and
+  // wait until they are gone.
+  db_->exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '" + name + "'");
+  for (int i = 0;
+       i < 200 && db_->scalar("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = '" + name + "'") != "0";
+       ++i) {
+    std::this_thread::sleep_for(10ms);
   }
+  // The first call on the dead connection fails as unavailable (503), never internal...
+  auto first = store->ping();
+  ASSERT_FALSE(first.ok());
+  EXPECT_EQ(first.error().code, ErrorCode::unavailable);
+  EXPECT_GT(first.error().retry_after_seconds, 0);
   // ...and the next one runs on a fresh connection.
   EXPECT_TRUE(store->ping().ok());
   EXPECT_TRUE(store->create_team(Team{"after", Money::from_dollars(1), Level::INTERNAL, 0}).ok());

@@ -96,6 +96,7 @@ class PostgresDb final : public BackendDb {
   }
   // The DSN a store on this test's schema uses.
   std::string dsn() const { return base_dsn_ + " options='-c search_path=" + schema_ + "'"; }
+  const std::string& schema() const { return schema_; }
   std::unique_ptr<store::Database> open(const Clock& clock) override {
     store::PostgresOptions options;
     options.heartbeat_interval = std::chrono::milliseconds(0);  // tests drive recovery themselves
