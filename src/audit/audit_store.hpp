@@ -1,6 +1,6 @@
 #pragma once
 // Where audit rows (audit/record.hpp) are kept, and the spend they carry:
-// implemented by each store backend (store/sqlite).
+// implemented by each store backend (store/sqlite, store/postgres).
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -41,8 +41,9 @@ class AuditStore {
   // At start-up, before spend is loaded: turns every intent left by a process
   // that died (AuditRecord::intent) into an audit row with status 0 and
   // error_type "outcome_unknown", booking its reservation as the cost (the
-  // provider may have billed; over-booking is the safe side of a cap). One
-  // server process owns a store, so every intent found then is orphaned.
+  // provider may have billed; over-booking is the safe side of a cap). A
+  // store one process owns takes every intent it finds (all are orphaned);
+  // a shared one only those of processes presumed dead.
   // Returns how many rows it recovered.
   virtual Result<std::int64_t> recover_pending() = 0;
 };

@@ -1,6 +1,6 @@
 #pragma once
-// The durable job queue behind POST /v1/jobs, backend-neutral: SQLite now
-// (jobs/sqlite/), PostgreSQL later (FOR UPDATE SKIP LOCKED claiming). Calls
+// The durable job queue behind POST /v1/jobs, backend-neutral: SQLite
+// (jobs/sqlite/) or PostgreSQL shared by replicas (jobs/postgres/). Calls
 // block and are thread-safe; the server reaches the store through a
 // store::DbExecutor so no call runs on an I/O thread.
 //

@@ -1,5 +1,5 @@
 #pragma once
-// Storage interfaces. Implementations (store/sqlite, later store/postgres) are
+// Storage interfaces. Implementations (store/sqlite, store/postgres) are
 // blocking and thread-safe; the server calls them through a DbExecutor
 // (store/db_executor.hpp) so that no database call runs on an I/O thread.
 #include <cstdint>
