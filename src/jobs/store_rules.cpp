@@ -7,6 +7,19 @@ namespace aegis::jobs {
 
 Error job_not_found(const std::string& id) { return make_error(ErrorCode::not_found, "job '" + id + "' not found"); }
 
+Error ownership_error(const std::string& id, const std::string& owner, const std::string& status,
+                      const std::string& lease_owner, std::string_view op) {
+  if (status != "running") {
+    return make_error(ErrorCode::conflict, "job '" + id + "' is " + status +
+                                               "; its outcome is already recorded "
+                                               "or it is not running");
+  }
+  if (lease_owner != owner) {
+    return make_error(ErrorCode::conflict, "job '" + id + "' is leased by another worker; the lease was lost");
+  }
+  return make_error(ErrorCode::internal, "job storage error in " + std::string(op) + ": update had no effect");
+}
+
 void sort_oldest_first(std::vector<Job>& jobs) {
   std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
     return a.created_at_ms != b.created_at_ms ? a.created_at_ms < b.created_at_ms : a.id < b.id;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.hpp"
@@ -14,6 +15,12 @@ namespace aegis::jobs {
 
 // One message for "absent" and "another team's", so ids cannot be probed.
 Error job_not_found(const std::string& id);
+
+// Why an owner-guarded update (renew, complete, fail) touched no row, given
+// the job's stored status and lease owner: conflict, or internal when the row
+// should have matched.
+Error ownership_error(const std::string& id, const std::string& owner, const std::string& status,
+                      const std::string& lease_owner, std::string_view op);
 
 // RETURNING yields rows in no promised order: oldest first, then by id.
 void sort_oldest_first(std::vector<Job>& jobs);

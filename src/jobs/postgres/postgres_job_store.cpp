@@ -405,16 +405,7 @@ struct PostgresJobStore::Impl {
     auto rows = session.exec(kOwnership, pg::Params().add(id));
     if (!rows.ok()) return fail(op, session);
     if (rows->empty()) return job_not_found(id);
-    const std::string status = rows->text(0, 0);
-    if (status != "running") {
-      return make_error(ErrorCode::conflict, "job '" + id + "' is " + status +
-                                                 "; its outcome is already recorded "
-                                                 "or it is not running");
-    }
-    if (rows->text(0, 1) != owner) {
-      return make_error(ErrorCode::conflict, "job '" + id + "' is leased by another worker; the lease was lost");
-    }
-    return make_error(ErrorCode::internal, "job storage error in " + std::string(op) + ": update had no effect");
+    return jobs::ownership_error(id, owner, rows->text(0, 0), rows->text(0, 1), op);
   }
 
   Result<RequeueReport> requeue(std::int64_t now_ms, std::string_view op) {

@@ -436,16 +436,7 @@ struct SqliteJobStore::Impl {
     rc = st.step();
     if (rc == SQLITE_DONE) return job_not_found(id);
     if (rc != SQLITE_ROW) return db_error(op, rc);
-    const std::string status = st.text(0);
-    if (status != "running") {
-      return make_error(ErrorCode::conflict, "job '" + id + "' is " + status +
-                                                 "; its outcome is already recorded "
-                                                 "or it is not running");
-    }
-    if (st.text(1) != owner) {
-      return make_error(ErrorCode::conflict, "job '" + id + "' is leased by another worker; the lease was lost");
-    }
-    return make_error(ErrorCode::internal, "job storage error in " + std::string(op) + ": update had no effect");
+    return jobs::ownership_error(id, owner, st.text(0), st.text(1), op);
   }
 
   Result<RequeueReport> requeue(std::int64_t now_ms, std::int64_t expired_at_or_before, std::string_view op) {
