@@ -237,7 +237,10 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
                if (ctx->ledger == nullptr) {
                  co_return fail(make_error(ErrorCode::unavailable, "budget ledger is not enabled"), request);
                }
-               co_return http::json_response(200, spend_json(team.monthly_budget, ctx->ledger->spend(name)));
+               // A ledger shared by replicas reads the database: off the I/O thread.
+               auto read_spend = [&] { return ctx->ledger->spend(name); };
+               const budget::SpendSnapshot spend = co_await ctx->db.run(read_spend);
+               co_return http::json_response(200, spend_json(team.monthly_budget, spend));
              });
 
   router.add("POST", "/admin/v1/keys", http::Credential::admin_key,

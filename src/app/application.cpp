@@ -22,6 +22,7 @@
 #include "audit/audit_writer.hpp"
 #include "budget/budget_service.hpp"
 #include "budget/ledger_restore.hpp"
+#include "budget/leased_ledger.hpp"
 #include "budget/memory_ledger.hpp"
 #include "budget/period.hpp"
 #include "classify/classifier.hpp"
@@ -157,7 +158,7 @@ struct Application::Impl {
   std::unique_ptr<http::HttpClient> client;
   std::unique_ptr<providers::ProviderSet> providers;
   std::unique_ptr<routing::Router> router_rules;
-  std::unique_ptr<budget::MemoryLedger> ledger;
+  std::unique_ptr<budget::Ledger> ledger;
   std::unique_ptr<budget::BudgetService> budgets;
   std::unique_ptr<resilience::ProviderHealth> health;
   std::unique_ptr<gateway::Gateway> gateway;
@@ -232,7 +233,6 @@ struct Application::Impl {
 
     auto zone = budget::BudgetZone::parse(config->budgets.timezone);
     if (!zone) throw std::runtime_error("budgets.timezone: unknown time zone " + config->budgets.timezone);
-    ledger = std::make_unique<budget::MemoryLedger>(clock, *zone);
     // Intents of requests this process's predecessor died in become rows
     // (and spend) before the spend is loaded: docs/ARCHITECTURE.md, stage 8.
     auto recovered = store->recover_pending();
@@ -243,10 +243,17 @@ struct Application::Impl {
       telemetry::log(telemetry::LogLevel::warn, "audit_intents_recovered",
                      {{"rows", *recovered}, {"outcome", "unknown; reservations booked"}});
     }
-    if (auto restored = budget::restore_spend(*store, *ledger); !restored.ok()) {
-      throw std::runtime_error("cannot restore budget spend from the store: " + restored.error().message);
+    if (auto* shared = store->budget_pool()) {
+      // Replicas on one database lease their budgets from it (budget/leased_ledger.hpp).
+      ledger = std::make_unique<budget::LeasedLedger>(clock, *zone, *shared);
+    } else {
+      auto own = std::make_unique<budget::MemoryLedger>(clock, *zone);
+      if (auto restored = budget::restore_spend(*store, *own); !restored.ok()) {
+        throw std::runtime_error("cannot restore budget spend from the store: " + restored.error().message);
+      }
+      ledger = std::move(own);
     }
-    budgets = std::make_unique<budget::BudgetService>(*ledger, metrics, config->budgets.reservation_ttl);
+    budgets = std::make_unique<budget::BudgetService>(*ledger, metrics, config->budgets.reservation_ttl, &db);
     health = std::make_unique<resilience::ProviderHealth>(config->resilience, clock, metrics, providers->ordered());
     gateway = std::make_unique<gateway::Gateway>(gateway::GatewayDeps{*config, *providers, *classifier, *router_rules,
                                                                       *budgets, *health, *audit, metrics, clock});
@@ -329,13 +336,6 @@ std::uint16_t Application::start() {
     }
   }
   s.store = store::open_store(s.config->storage);
-  if (const auto peers = s.store->live_peers(); peers > 0) {
-    telemetry::log(telemetry::LogLevel::warn, "budgets_not_shared",
-                   {{"other_gateways", peers},
-                    {"note",
-                     "budget reservations are per gateway: together the gateways on this database can overspend a "
-                     "team's cap (docs/CONFIG.md, storage)"}});
-  }
   s.audit = std::make_unique<audit::AuditWriter>(*s.store, s.metrics);
   s.build_pipeline();
   s.health->start(s.io);
@@ -362,7 +362,8 @@ std::uint16_t Application::start() {
   api::register_whoami_route(s.router);
   api::register_openai_routes(s.router, *s.gateway, s.config->limits);
   api::register_anthropic_routes(s.router, *s.gateway, s.config->limits);
-  s.job_store = jobs::open_job_store(s.config->storage, s.config->jobs);
+  s.job_store = jobs::open_job_store(s.config->storage, s.config->jobs,
+                                     s.store->budget_pool() ? s.store->budget_pool()->owner() : std::string());
   s.job_service = std::make_unique<jobs::JobService>(
       jobs::JobServiceDeps{s.config->jobs, *s.job_store, *s.gateway, *s.budgets, *s.store, s.db, *s.audit, s.metrics,
                            SystemClock::instance()},

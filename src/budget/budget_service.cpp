@@ -15,9 +15,11 @@ Money remaining_of(Money cap, const SpendSnapshot& s) {
 
 }  // namespace
 
-BudgetService::BudgetService(Ledger& ledger, telemetry::Registry& metrics, std::chrono::nanoseconds reservation_ttl)
+BudgetService::BudgetService(Ledger& ledger, telemetry::Registry& metrics, std::chrono::nanoseconds reservation_ttl,
+                             store::DbExecutor* db)
     : ledger_(ledger),
       ttl_(reservation_ttl),
+      db_(db),
       spent_(metrics.gauge("aegis_budget_spent_usd", "Committed spend of the team in the current budget period (USD)",
                            {"team"})),
       remaining_(metrics.gauge("aegis_budget_remaining_usd",
@@ -35,11 +37,30 @@ Result<ReservationId> BudgetService::preflight(const std::string& team, Money ca
 
 Result<ReservationId> BudgetService::preflight(const std::string& team, Money cap, Money estimate,
                                                std::chrono::nanoseconds ttl) {
-  auto reservation = ledger_.reserve(team, cap, estimate, ttl);
+  return settle_attempt(team, cap, ledger_.reserve(team, cap, estimate, ttl));
+}
+
+Result<ReservationId> BudgetService::settle_attempt(const std::string& team, Money cap,
+                                                    Result<ReservationId> reservation) {
   if (!reservation.ok() && reservation.error().code == ErrorCode::budget_exceeded) rejections_.with({team}).inc();
   // Remaining drops with every reservation, not only on commit.
   publish(team, cap);
   return reservation;
+}
+
+boost::asio::awaitable<Result<ReservationId>> BudgetService::reserve(std::string team, Money cap, Money estimate,
+                                                                     std::optional<std::chrono::nanoseconds> ttl) {
+  const auto lifetime = ttl.value_or(ttl_);
+  auto reservation = ledger_.reserve(team, cap, estimate, lifetime);
+  if (reservation.ok() || reservation.error().code != ErrorCode::budget_exceeded || !ledger_.shared() ||
+      db_ == nullptr) {
+    co_return settle_attempt(team, cap, std::move(reservation));
+  }
+  auto fetch = [&] { return ledger_.top_up(team, cap, estimate); };
+  auto fetched = co_await db_->run(fetch);
+  if (!fetched.ok()) co_return std::move(fetched).error();  // fail closed: nothing runs unbudgeted
+  if (*fetched) reservation = ledger_.reserve(team, cap, estimate, lifetime);
+  co_return settle_attempt(team, cap, std::move(reservation));
 }
 
 std::string BudgetService::commit(ReservationId id, const std::string& team, Money cap, Money actual) {
@@ -65,11 +86,13 @@ void BudgetService::release(ReservationId id, const std::string& team, Money cap
   publish(team, cap);
 }
 
-Money BudgetService::remaining(const std::string& team, Money cap) { return remaining_of(cap, ledger_.spend(team)); }
+Money BudgetService::remaining(const std::string& team, Money cap) {
+  return remaining_of(cap, ledger_.recent_spend(team));
+}
 
 void BudgetService::publish(const std::string& team, Money cap) {
   std::lock_guard lock(publish_mu_);
-  const SpendSnapshot s = ledger_.spend(team);
+  const SpendSnapshot s = ledger_.recent_spend(team);
   spent_.with({team}).set(s.spent.to_usd_double());
   remaining_.with({team}).set(remaining_of(cap, s).to_usd_double());
   // Exists at 0 before the first rejection, so increase() sees that one too.

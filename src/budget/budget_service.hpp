@@ -6,14 +6,18 @@
 //   aegis_budget_spent_usd{team}       committed spend this period
 //   aegis_budget_remaining_usd{team}   cap - spent - reserved, floored at 0
 //   aegis_budget_rejections_total{team}
+#include <boost/asio/awaitable.hpp>
+
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "budget/ledger.hpp"
 #include "core/money.hpp"
 #include "core/result.hpp"
+#include "store/db_executor.hpp"
 #include "telemetry/metrics.hpp"
 
 namespace aegis::budget {
@@ -21,12 +25,20 @@ namespace aegis::budget {
 class BudgetService {
  public:
   // Registers the three metric families; throws std::invalid_argument for a non-positive ttl (start-up).
-  BudgetService(Ledger& ledger, telemetry::Registry& metrics, std::chrono::nanoseconds reservation_ttl);
+  // `db` runs a shared ledger's top-ups (Ledger::top_up) off the I/O
+  // threads; without it a shared ledger reserves only what it already holds.
+  BudgetService(Ledger& ledger, telemetry::Registry& metrics, std::chrono::nanoseconds reservation_ttl,
+                store::DbExecutor* db = nullptr);
 
   // Reserves `estimate` against the team's cap, or 402 budget_exceeded (counted).
   Result<ReservationId> preflight(const std::string& team, Money cap, Money estimate);
   // The same with a lifetime of its own: a job's reservation is held while it waits in the queue.
   Result<ReservationId> preflight(const std::string& team, Money cap, Money estimate, std::chrono::nanoseconds ttl);
+  // Stage 5 as the gateway runs it: preflight, and when a shared ledger is
+  // short of its slice, a top-up on a database thread and one more try.
+  // unavailable (503) when the shared store cannot be reached.
+  boost::asio::awaitable<Result<ReservationId>> reserve(std::string team, Money cap, Money estimate,
+                                                        std::optional<std::chrono::nanoseconds> ttl);
   // Books the actual cost and frees the rest of the reservation; returns the
   // period it was booked to (put it in the audit row so the store's spend
   // agrees). When the reservation had expired (or is unknown) the cost is
@@ -44,9 +56,12 @@ class BudgetService {
 
  private:
   void publish(const std::string& team, Money cap);
+  // The outcome of a reservation attempt: rejections counted, gauges updated.
+  Result<ReservationId> settle_attempt(const std::string& team, Money cap, Result<ReservationId> reservation);
 
   Ledger& ledger_;
   std::chrono::nanoseconds ttl_;
+  store::DbExecutor* db_;
   telemetry::GaugeFamily& spent_;
   telemetry::GaugeFamily& remaining_;
   telemetry::CounterFamily& rejections_;

@@ -63,6 +63,21 @@ class Ledger {
   virtual SpendSnapshot spend(std::string_view team) = 0;
   // The current period key according to the ledger's clock and zone.
   virtual std::string current_period() const = 0;
+
+  // A ledger that leases its money from a store shared by several replicas
+  // (budget/leased_ledger.hpp) reserves only against what it holds. When a
+  // reservation of `amount` failed for want of it, top_up brings in enough
+  // if the team has that much left: true when reserving again may succeed.
+  // Blocking (a database round trip): run it on a database thread. A ledger
+  // that holds all of its money has nothing to fetch.
+  virtual Result<bool> top_up(std::string_view /*team*/, Money /*cap*/, Money /*amount*/) { return false; }
+
+  // The current period's totals as far as known without waiting: for gauges
+  // and routing on an I/O thread. spend() may block on a shared ledger.
+  virtual SpendSnapshot recent_spend(std::string_view team) { return spend(team); }
+
+  // Whether other replicas share this ledger's budgets.
+  virtual bool shared() const { return false; }
 };
 
 }  // namespace aegis::budget

@@ -52,11 +52,15 @@ void MemoryLedger::drop_locked(std::unordered_map<std::uint64_t, Reservation>::i
 
 Result<ReservationId> MemoryLedger::reserve(std::string_view team, Money cap, Money amount,
                                             std::chrono::nanoseconds ttl) {
+  return reserve_in_period(team, current_period(), cap, amount, ttl);
+}
+
+Result<ReservationId> MemoryLedger::reserve_in_period(std::string_view team, std::string period, Money cap,
+                                                      Money amount, std::chrono::nanoseconds ttl) {
   if (amount.micros < 0) return make_error(ErrorCode::invalid_request, "budget reservation amount is negative");
   if (ttl <= std::chrono::nanoseconds::zero()) {
     return make_error(ErrorCode::invalid_request, "budget reservation ttl must be positive");
   }
-  std::string period = current_period();
   std::lock_guard lock(mu_);
   expire_locked();
   caps_.insert_or_assign(std::string(team), cap);

@@ -29,6 +29,11 @@ class MemoryLedger final : public Ledger {
   SpendSnapshot spend(std::string_view team) override;
   std::string current_period() const override;
 
+  // reserve() in a given period rather than the clock's: a caller that picked
+  // the period (and the cap that goes with it) under its own lock.
+  Result<ReservationId> reserve_in_period(std::string_view team, std::string period, Money cap, Money amount,
+                                          std::chrono::nanoseconds ttl);
+
   // Start-up restore: sets the committed totals of (team, period), replacing
   // what was there; live reservations are untouched. Negative values count as 0.
   void seed(std::string_view team, std::string_view period, Money spent, std::int64_t requests);

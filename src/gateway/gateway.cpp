@@ -143,7 +143,7 @@ class Gateway::Call {
     intent.level = context_.level;
     if (reservation_) {
       intent.cost = reserved_;
-      intent.budget_period = gateway_.deps_.budgets.spend(row.team).period;
+      intent.budget_period = reserved_period_;
     }
     row.intent_seq = intent.intent_seq;
     intent_ = std::make_shared<IntentWait>(executor);
@@ -213,18 +213,20 @@ class Gateway::Call {
   }
 
   // Stage 5.
-  Result<void> preflight(Money estimate) {
+  boost::asio::awaitable<Result<void>> preflight(Money estimate) {
     if (context_.held_reservation) {  // taken at job submit: adopt it, this call settles it now
       reservation_ = *context_.held_reservation;
       context_.held_reservation.reset();
-      return {};
+      co_return Result<void>{};
     }
-    if (!has_budget()) return {};
-    auto reservation = gateway_.deps_.budgets.preflight(row.team, cap(), estimate);
-    if (!reservation.ok()) return std::move(reservation).error();
+    if (!has_budget()) co_return Result<void>{};
+    auto& budgets = gateway_.deps_.budgets;
+    reserved_period_ = budgets.ledger().current_period();
+    auto reservation = co_await budgets.reserve(row.team, cap(), estimate, std::nullopt);
+    if (!reservation.ok()) co_return std::move(reservation).error();
     reservation_ = *reservation;
     reserved_ = estimate;
-    return {};
+    co_return Result<void>{};
   }
 
   // Stage 9 with the provider's usage.
@@ -333,7 +335,8 @@ class Gateway::Call {
   Gateway& gateway_;
   CallContext& context_;
   std::chrono::steady_clock::time_point started_;
-  Money reserved_;  // this call's own reservation, for its intent
+  Money reserved_;
+  std::string reserved_period_;  // the budget month the reservation was taken in  // this call's own reservation, for its intent
   std::shared_ptr<IntentWait> intent_;
   std::chrono::steady_clock::duration provider_time_{};
   std::optional<budget::ReservationId> reservation_;
@@ -552,6 +555,7 @@ struct Gateway::Plan {
   Inspection in;
   routing::RouteDecision decision;
   budget::CostEstimate estimate;
+  std::optional<std::chrono::nanoseconds> hold;  // a job's admission: reserve for the job (held), not this call
   std::optional<budget::ReservationId> held;
 };
 
@@ -730,19 +734,22 @@ Result<Gateway::Plan> Gateway::plan(Call& call, PlanRequest request) {
   if (!decision.ok()) return std::move(decision).error();
   plan.decision = std::move(decision).value();
 
-  // Stage 5: reserve the worst case before any provider is called.
+  // Stage 5's worst case; reserve() takes it before any provider is called.
   plan.estimate =
       budget::estimate_cost(plan.in.prompt.text.size(), request.max_output_tokens, worst_price(plan.decision));
-  if (request.hold) {
-    if (call.has_budget()) {
-      auto held = deps_.budgets.preflight(call.team(), call.cap(), plan.estimate.cost, *request.hold);
-      if (!held.ok()) return std::move(held).error();
-      plan.held = *held;
-    }
-  } else if (auto reserved = call.preflight(plan.estimate.cost); !reserved.ok()) {
-    return std::move(reserved).error();
-  }
+  plan.hold = request.hold;
   return plan;
+}
+
+// Stage 5: a coroutine of its own because a ledger shared with other
+// replicas may have to lease money from the database first.
+boost::asio::awaitable<Result<void>> Gateway::reserve(Call& call, Plan& plan) {
+  if (!plan.hold) co_return co_await call.preflight(plan.estimate.cost);
+  if (!call.has_budget()) co_return Result<void>{};
+  auto held = co_await deps_.budgets.reserve(call.team(), call.cap(), plan.estimate.cost, plan.hold);
+  if (!held.ok()) co_return std::move(held).error();
+  plan.held = *held;
+  co_return Result<void>{};
 }
 
 std::string Gateway::likely_provider(const CallContext& context, const std::string& model, Level level) const {
@@ -925,6 +932,7 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
                                         .hold = std::nullopt});
   if (!planned.ok()) co_return std::move(planned).error();
   Plan& plan = *planned;
+  if (auto reserved = co_await reserve(call, plan); !reserved.ok()) co_return std::move(reserved).error();
   call.expect_tokens(plan.estimate.input_tokens, request.max_tokens);
 
   privacy::Vault own_vault;
@@ -971,28 +979,30 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
   co_return Result<void>{};
 }
 
-Result<JobAdmission> Gateway::admit_job(const CallContext& submitted, const ChatRequest& request,
-                                        std::chrono::nanoseconds hold) {
+boost::asio::awaitable<Result<JobAdmission>> Gateway::admit_job(CallContext submitted, const ChatRequest& request,
+                                                               std::chrono::nanoseconds hold) {
   // A refused submit is audited like a refused synchronous call; an admitted
   // one is not (its run writes the row).
-  CallContext context = submitted;
+  CallContext& context = submitted;
   Call call(*this, context);
-  auto admitted = admit(call, request, hold);
+  auto admitted = co_await admit(call, request, hold);
   if (admitted.ok()) {
     call.skip_record();
   } else {
     call.fail(admitted.error());
   }
-  return admitted;
+  co_return admitted;
 }
 
-Result<JobAdmission> Gateway::admit(Call& call, const ChatRequest& request, std::chrono::nanoseconds hold) {
+boost::asio::awaitable<Result<JobAdmission>> Gateway::admit(Call& call, const ChatRequest& request,
+                                                           std::chrono::nanoseconds hold) {
   auto planned = plan(call, PlanRequest{.kind = PlanRequest::Kind::chat,
                                         .prompt = assemble_prompt(request),
                                         .model = request.model,
                                         .max_output_tokens = request.max_tokens.value_or(kDefaultOutputTokensEstimate),
                                         .hold = hold});
-  if (!planned.ok()) return std::move(planned).error();
+  if (!planned.ok()) co_return std::move(planned).error();
+  if (auto reserved = co_await reserve(call, *planned); !reserved.ok()) co_return std::move(reserved).error();
   JobAdmission admission;
   admission.level = call.context().level;
   admission.reservation = planned->held;
@@ -1005,7 +1015,7 @@ Result<JobAdmission> Gateway::admit(Call& call, const ChatRequest& request, std:
                        counts);
     admission.vault_json = vault.to_json();
   }
-  return admission;
+  co_return admission;
 }
 
 boost::asio::awaitable<Result<ChatOutcome>> Gateway::complete(CallContext& context, ChatRequest request) {
@@ -1046,6 +1056,10 @@ boost::asio::awaitable<Result<EmbedOutcome>> Gateway::embed(CallContext& context
   if (!planned.ok()) {
     call.fail(planned.error());
     co_return std::move(planned).error();
+  }
+  if (auto reserved = co_await reserve(call, *planned); !reserved.ok()) {
+    call.fail(reserved.error());
+    co_return std::move(reserved).error();
   }
   privacy::Vault vault;  // placeholders never come back: embeddings have no text to restore
   EmbedSender sender(request, planned->in, vault);

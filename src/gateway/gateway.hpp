@@ -140,10 +140,11 @@ class Gateway {
   // Classify (with context.minimum_level and marked_public), apply the PII
   // block policy, route and reserve the worst-case cost for `hold` (the
   // reservation outlives the request). Errors are the synchronous path's:
-  // 422 pii_blocked, 400 for a model the team may not use, 402 budget_exceeded.
-  // Synchronous and CPU-only: safe on an I/O thread.
-  Result<JobAdmission> admit_job(const CallContext& submitted, const ChatRequest& request,
-                                 std::chrono::nanoseconds hold);
+  // 422 pii_blocked, 400 for a model the team may not use, 402 budget_exceeded
+  // (503 when a budget shared with other replicas cannot be reached). CPU-only
+  // unless a shared ledger has to lease money (on a database thread).
+  boost::asio::awaitable<Result<JobAdmission>> admit_job(CallContext submitted, const ChatRequest& request,
+                                                         std::chrono::nanoseconds hold);
 
   // The provider a job with this context and model would most likely be
   // sent to first at `level` (for its concurrency slot); "" when none.
@@ -159,10 +160,12 @@ class Gateway {
   class Sender;
 
  private:
-  // Stages 2, 4 and 5, for every surface: classify (with the context's floor
-  // and marking), the PII block policy, route, and reserve the worst case:
-  // for the call, or held for a job when the request says so.
+  // Stages 2 and 4, for every surface: classify (with the context's floor
+  // and marking), the PII block policy, route, and price the worst case.
   Result<Plan> plan(Call& call, PlanRequest request);
+  // Stage 5: reserve the plan's worst case, for the call or, when the plan
+  // says so, held for a job.
+  boost::asio::awaitable<Result<void>> reserve(Call& call, Plan& plan);
   // Stage 4 (again after an egress veto, at RESTRICTED).
   Result<routing::RouteDecision> route(Call& call, const Plan& plan, Level level);
   routing::RouteInput route_input(const CallContext& context, Level level, const std::string& model) const;
@@ -184,7 +187,8 @@ class Gateway {
                                 const std::string& locality_before);
   boost::asio::awaitable<Result<void>> run_chat(Call& call, ChatRequest& request, providers::DeltaSink* sink,
                                                 Completion* completion);
-  Result<JobAdmission> admit(Call& call, const ChatRequest& request, std::chrono::nanoseconds hold);
+  boost::asio::awaitable<Result<JobAdmission>> admit(Call& call, const ChatRequest& request,
+                                                     std::chrono::nanoseconds hold);
   config::ModelPrice price_of(std::string_view provider, const std::string& model) const;
   config::ModelPrice worst_price(const routing::RouteDecision& decision) const;
 

@@ -8,7 +8,8 @@
 
 namespace aegis::jobs {
 
-std::unique_ptr<JobStore> open_job_store(const config::StorageConfig& storage, const config::JobsConfig& jobs) {
+std::unique_ptr<JobStore> open_job_store(const config::StorageConfig& storage, const config::JobsConfig& jobs,
+                                         const std::string& budget_owner) {
   if (!storage.postgres_dsn.empty()) {
     // A key generated beside one replica's files cannot open what another
     // replica sealed: a shared queue needs the configured keys.
@@ -22,6 +23,7 @@ std::unique_ptr<JobStore> open_job_store(const config::StorageConfig& storage, c
     options.cipher = load_content_cipher(jobs, ":memory:");  // configured keys only, no key file
     options.keep_requests = jobs.keep_requests;
     options.keep_requests_teams = jobs.keep_requests_teams;
+    options.budget_owner = budget_owner;
     return std::make_unique<PostgresJobStore>(storage.postgres_dsn, options);
   }
   SqliteJobStore::Options options;

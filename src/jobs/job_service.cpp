@@ -5,6 +5,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -227,10 +228,11 @@ struct JobService::State : std::enable_shared_from_this<JobService::State> {
   }
 
   // Stages 2-5 for a job; the reservation lasts while it may wait and run.
-  Result<gateway::JobAdmission> admit(const identity::Principal& principal, const JobRequest& request,
-                                      std::string request_id) {
+  asio::awaitable<Result<gateway::JobAdmission>> admit(const identity::Principal& principal, const JobRequest& request,
+                                                       std::string request_id) {
     const auto hold = std::chrono::duration_cast<std::chrono::nanoseconds>(deps.config.queue_ttl + kRunAllowance);
-    return deps.gateway.admit_job(job_context(principal, request, std::move(request_id)), request.chat, hold);
+    co_return co_await deps.gateway.admit_job(job_context(principal, request, std::move(request_id)), request.chat,
+                                              hold);
   }
 
   // The provider the job will most likely be sent to, whose concurrency slot it takes.
@@ -250,7 +252,19 @@ struct JobService::State : std::enable_shared_from_this<JobService::State> {
   // Start-up: budget reservations live in memory, so the holds of jobs still
   // queued are taken again, as at submit. A job whose team can no longer
   // afford it keeps its place and meets the ordinary preflight when it runs.
+  // Not with a ledger shared by replicas: every replica would hold every
+  // queued job again; there the replica that runs a job reserves for it then.
   void restore_holds() {
+    if (deps.budgets.ledger().shared()) return;
+    // Admission is a coroutine; a local context runs it (nothing else runs yet).
+    asio::io_context local;
+    std::exception_ptr failed;
+    asio::co_spawn(local, restore_holds_now(), [&failed](std::exception_ptr e) { failed = e; });
+    local.run();
+    if (failed) std::rethrow_exception(failed);
+  }
+
+  asio::awaitable<void> restore_holds_now() {
     auto teams = deps.teams.list_teams();
     if (!teams.ok()) throw std::runtime_error("cannot list teams: " + teams.error().message);
     std::size_t restored = 0;
@@ -266,7 +280,7 @@ struct JobService::State : std::enable_shared_from_this<JobService::State> {
           auto request = parse_stored_job_request(job.request_json);
           if (!request.ok()) continue;  // the run fails it with a clear error
           identity::Principal principal{team.name, job.key_id, team.clearance, team.monthly_budget};
-          auto admission = admit(principal, *request, job.id);
+          auto admission = co_await admit(principal, *request, job.id);
           if (!admission.ok() || !admission->reservation) {
             ++unaffordable;
             continue;
@@ -618,7 +632,7 @@ asio::awaitable<Result<Submission>> JobService::submit(const identity::Principal
     if (*found) co_return Submission{std::move(**found), true};
   }
 
-  auto admission = s.admit(principal, request, std::move(request_id));
+  auto admission = co_await s.admit(principal, request, std::move(request_id));
   if (!admission.ok()) co_return admission.error();
 
   Job job;

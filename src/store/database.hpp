@@ -6,6 +6,7 @@
 #include <string>
 
 #include "audit/audit_store.hpp"
+#include "store/budget_pool.hpp"
 #include "store/store.hpp"
 
 namespace aegis::store {
@@ -25,6 +26,11 @@ class Database : public Store, public audit::AuditStore {
                              const std::function<void()>& /*on_teams_changed*/) {}
   // Returns once no callback runs or will run.
   virtual void stop_watching() {}
+
+  // The budget shared with other replicas (store/budget_pool.hpp), or null
+  // for a database one process owns: its ledger lives in memory. Owned by the
+  // database; created on first use (not thread-safe: call at start-up).
+  virtual BudgetPool* budget_pool() { return nullptr; }
 };
 
 }  // namespace aegis::store

@@ -91,7 +91,7 @@ class DispatchTest : public PipelineTest, public ::testing::WithParamInterface<S
         CallContext submit;
         submit.principal = &principal_;
         const ChatRequest request = auto_request(text, 64);
-        auto admission = gateway_->admit_job(submit, request, 24h);
+        auto admission = run(gateway_->admit_job(submit, request, 24h));
         if (!admission.ok()) return std::move(admission).error();
         CallContext context;
         context.principal = &principal_;

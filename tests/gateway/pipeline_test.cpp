@@ -561,7 +561,7 @@ TEST_F(PipelineTest, AdmittedJobHoldsTheWorstCaseAndItsRunAdoptsThatReservation)
   submit.principal = &principal_;
   submit.task = "chat";
   const ChatRequest request = auto_request("Summarise the quarter", 1000);
-  auto admission = gateway_->admit_job(submit, request, 24h);
+  auto admission = run(gateway_->admit_job(submit, request, 24h));
   ASSERT_TRUE(admission.ok()) << admission.error().message;
   ASSERT_TRUE(admission->reservation.has_value());
   EXPECT_GT(admission->estimate.micros, 0);
@@ -588,7 +588,7 @@ TEST_F(PipelineTest, AdmitJobIs402WhenTheBudgetCannotCoverIt) {
   submit.principal = &principal_;
   submit.surface = "jobs";
   const ChatRequest request = auto_request("hello", 4000);
-  auto admission = gateway_->admit_job(submit, request, 24h);
+  auto admission = run(gateway_->admit_job(submit, request, 24h));
   ASSERT_FALSE(admission.ok());
   EXPECT_EQ(admission.error().code, ErrorCode::budget_exceeded);
   EXPECT_EQ(ledger_->spend("payments").reserved.micros, 0);
@@ -605,7 +605,7 @@ TEST_F(PipelineTest, DeclaredRestrictedFloorKeepsHarmlessTextLocal) {
   submit.principal = &principal_;
   submit.minimum_level = Level::RESTRICTED;
   const ChatRequest request = auto_request("What is the capital of France?", 64);
-  auto admission = gateway_->admit_job(submit, request, 24h);
+  auto admission = run(gateway_->admit_job(submit, request, 24h));
   ASSERT_TRUE(admission.ok());
   EXPECT_EQ(admission->level, Level::RESTRICTED);
 
@@ -622,7 +622,7 @@ TEST_F(PipelineTest, EveryAttemptOfAJobSendsTheSameMaskedTextAndGetsTheAnswerRes
   CallContext submit;
   submit.principal = &principal_;
   const ChatRequest request = auto_request("Write to jane.doe@example.com about the invoice", 64);
-  auto admission = gateway_->admit_job(submit, request, 24h);
+  auto admission = run(gateway_->admit_job(submit, request, 24h));
   ASSERT_TRUE(admission.ok());
   ASSERT_FALSE(admission->vault_json.empty());
   ASSERT_TRUE(ledger_->release(*admission->reservation).ok());

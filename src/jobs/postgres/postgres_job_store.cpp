@@ -397,7 +397,7 @@ struct PostgresJobStore::Impl {
   Result<void> record_audit(pg::Session& session, const std::optional<audit::AuditRecord>& row) {
     if (!row) return {};
     AEGIS_TRY_VOID(partitions.ensure(session, pool, row->time_ms, /*in_transaction=*/true));
-    return store::postgres::insert_audit_rows(session, pool, std::span(&*row, 1), "");
+    return store::postgres::insert_audit_rows(session, pool, std::span(&*row, 1), "", options.budget_owner);
   }
 
   Error ownership_error(pg::Session& session, const std::string& id, const std::string& owner,

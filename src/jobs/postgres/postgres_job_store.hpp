@@ -26,6 +26,9 @@ struct PostgresJobStoreOptions {
   bool keep_requests = false;
   std::map<std::string, bool> keep_requests_teams;
   std::size_t max_connections = 8;
+  // The replica whose budget leases a run's cost is booked against
+  // (store/budget_pool.hpp); empty books it to none.
+  std::string budget_owner;
 };
 
 class PostgresJobStore final : public JobStore {

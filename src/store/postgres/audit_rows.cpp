@@ -184,7 +184,7 @@ Result<void> AuditPartitions::ensure(pg::Session& session, const pg::Pool& pool,
 }
 
 Result<void> insert_audit_rows(pg::Session& session, const pg::Pool& pool, std::span<const audit::AuditRecord> rows,
-                               const std::string& intent_owner) {
+                               const std::string& intent_owner, const std::string& lease_owner) {
   constexpr std::string_view op = "append_audit";
   auto fail = [&] { return pool.error(op, session.last_failure()); };
   std::vector<const audit::AuditRecord*> intents, finals;
@@ -241,10 +241,12 @@ Result<void> insert_audit_rows(pg::Session& session, const pg::Pool& pool, std::
   }
   for (const auto& [key, value] : spend) {
     if (!session
-             .exec("INSERT INTO budget_spend(team, period, spent_micros, requests) VALUES ($1, $2, $3, $4) "
-                   "ON CONFLICT (team, period) DO UPDATE SET spent_micros = budget_spend.spent_micros + "
-                   "EXCLUDED.spent_micros, requests = budget_spend.requests + EXCLUDED.requests",
-                   pg::Params().add(key.first).add(key.second).add(value.first).add(value.second))
+             .exec("WITH booked AS (INSERT INTO budget_spend(team, period, spent_micros, requests) VALUES ($1, $2, $3, "
+                   "$4) ON CONFLICT (team, period) DO UPDATE SET spent_micros = budget_spend.spent_micros + "
+                   "EXCLUDED.spent_micros, requests = budget_spend.requests + EXCLUDED.requests RETURNING 1) "
+                   "UPDATE budget_leases SET spent_micros = spent_micros + $3 WHERE owner = $5 AND team = $1 AND "
+                   "period = $2",
+                   pg::Params().add(key.first).add(key.second).add(value.first).add(value.second).add(lease_owner))
              .ok())
       return fail();
   }

@@ -26,10 +26,12 @@ inline constexpr const char* kAuditSelect =
 // Inside the caller's open transaction: inserts the final rows into `audit`
 // (multi-row statements) and adds their costs to `budget_spend`; a row with an
 // intent_seq deletes that intent of `intent_owner`; an intent row goes to
-// `audit_pending` under `intent_owner` and books nothing. Each final row's
-// month partition must exist (AuditPartitions::ensure).
+// `audit_pending` under `intent_owner` and books nothing. The costs are also
+// booked against `lease_owner`'s budget leases (store/budget_pool.hpp), where
+// it holds one: the replica whose slice paid for them (empty: none). Each
+// final row's month partition must exist (AuditPartitions::ensure).
 Result<void> insert_audit_rows(pg::Session& session, const pg::Pool& pool, std::span<const audit::AuditRecord> rows,
-                               const std::string& intent_owner);
+                               const std::string& intent_owner, const std::string& lease_owner);
 
 // Row `i`'s kAuditSelect columns, starting at column `first`; nothing when a
 // stored value is not one this version writes.

@@ -177,6 +177,27 @@ CREATE UNIQUE INDEX jobs_team_idempotency ON jobs(team, idempotency_key) WHERE i
 CREATE INDEX jobs_finished ON jobs(finished_at_ms)
   WHERE status IN ('succeeded', 'failed', 'cancelled', 'expired');
 )sql"},
+    // Budgets shared by the replicas (store/budget_pool.hpp): per team and
+    // month, the money leased to replicas (granted <= cap, except spend past
+    // a reservation), and per replica what it holds and what its audit rows
+    // booked against it, so a dead replica's unused slice can be reclaimed.
+    Migration{3, "budget leases", R"sql(
+CREATE TABLE budget_pool (
+  team           TEXT NOT NULL,
+  period         TEXT NOT NULL,  -- "YYYY-MM"
+  cap_micros     BIGINT NOT NULL,
+  granted_micros BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (team, period)
+);
+CREATE TABLE budget_leases (
+  owner          TEXT NOT NULL,
+  team           TEXT NOT NULL,
+  period         TEXT NOT NULL,
+  granted_micros BIGINT NOT NULL DEFAULT 0,  -- leased to this owner and not given back
+  spent_micros   BIGINT NOT NULL DEFAULT 0,  -- booked by this owner's audit rows
+  PRIMARY KEY (owner, team, period)
+);
+)sql"},
 };
 
 // One key for the whole schema: only one replica migrates at a time.

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "store/postgres/audit_rows.hpp"
+#include "store/postgres/postgres_budget_pool.hpp"
 #include "store/postgres/migrations.hpp"
 #include "store/postgres/pg.hpp"
 
@@ -85,6 +86,7 @@ struct PostgresStore::Impl {
   const Options options;
   const std::string owner;
   int version = 0;
+  std::unique_ptr<postgres::PostgresBudgetPool> budget_pool;
 
   postgres::AuditPartitions partitions;
 
@@ -142,9 +144,10 @@ struct PostgresStore::Impl {
     return partitions.ensure(session, pool, time_ms, in_transaction);
   }
 
+  // `lease_owner`: the replica whose budget slice paid for the rows.
   Result<void> insert_rows(pg::Session& session, const std::vector<audit::AuditRecord>& rows,
-                           const std::string& intent_owner) {
-    return postgres::insert_audit_rows(session, pool, rows, intent_owner);
+                           const std::string& lease_owner) {
+    return postgres::insert_audit_rows(session, pool, rows, owner, lease_owner);
   }
 
   Result<void> beat() {
@@ -208,6 +211,14 @@ PostgresStore::~PostgresStore() {
 }
 
 const std::string& PostgresStore::owner() const noexcept { return impl_->owner; }
+
+BudgetPool* PostgresStore::budget_pool() {
+  if (!impl_->budget_pool) {
+    impl_->budget_pool = std::make_unique<postgres::PostgresBudgetPool>(impl_->pool, impl_->owner,
+                                                                        [this] { return live_peers() + 1; });
+  }
+  return impl_->budget_pool.get();
+}
 
 Result<Team> PostgresStore::create_team(const Team& team) {
   constexpr std::string_view op = "create_team";
@@ -443,7 +454,9 @@ Result<std::int64_t> PostgresStore::recover_pending() {
                                "FOR UPDATE SKIP LOCKED",
                            pg::Params().add(impl_->owner).add(stale_before));
   if (!rows.ok()) return abort(impl_->fail(op, session));
-  std::vector<audit::AuditRecord> orphans;
+  // By owner: each dead replica's costs are booked against its own leases.
+  std::map<std::string, std::vector<audit::AuditRecord>> orphans;
+  std::size_t recovered = 0;
   std::map<std::string, std::string> seqs_by_owner;  // owner -> "{1,2,3}"
   for (int i = 0; i < rows->size(); ++i) {
     const std::string owner = rows->text(i, 0);
@@ -460,11 +473,14 @@ Result<std::int64_t> PostgresStore::recover_pending() {
     row->intent_seq = 0;
     if (auto r = impl_->ensure_partition(session, row->time_ms, /*in_transaction=*/true); !r.ok())
       return abort(r.error());
-    orphans.push_back(std::move(*row));
+    orphans[owner].push_back(std::move(*row));
+    ++recovered;
     auto& list = seqs_by_owner[owner];
     list += (list.empty() ? "{" : ",") + std::to_string(*seq);
   }
-  if (auto r = impl_->insert_rows(session, orphans, impl_->owner); !r.ok()) return abort(r.error());
+  for (const auto& [owner, rows_of_owner] : orphans) {
+    if (auto r = impl_->insert_rows(session, rows_of_owner, owner); !r.ok()) return abort(r.error());
+  }
   for (auto& [owner, list] : seqs_by_owner) {
     list += "}";
     if (!session
@@ -473,6 +489,9 @@ Result<std::int64_t> PostgresStore::recover_pending() {
              .ok())
       return abort(impl_->fail(op, session));
   }
+  // Their leases' unspent money goes back to the pool, now that their costs are booked.
+  if (auto r = postgres::reclaim_dead_leases(session, impl_->pool, impl_->owner, stale_before); !r.ok())
+    return abort(r.error());
   // Owners presumed dead leave the table once their intents are rows.
   if (!session
            .exec("DELETE FROM store_owners o WHERE o.owner <> $1 AND o.heartbeat_ms < $2 AND NOT EXISTS "
@@ -481,7 +500,7 @@ Result<std::int64_t> PostgresStore::recover_pending() {
            .ok())
     return abort(impl_->fail(op, session));
   if (!session.commit().ok()) return abort(impl_->fail(op, session));
-  return static_cast<std::int64_t>(orphans.size());
+  return static_cast<std::int64_t>(recovered);
 }
 
 void PostgresStore::watch_changes(const std::function<void(const std::string&)>& on_key_revoked,

@@ -67,6 +67,9 @@ class PostgresStore final : public Database {
   Result<void> ping() override;
   int schema_version() override;
 
+  // Budgets shared with the other replicas, leased under this store's owner.
+  BudgetPool* budget_pool() override;
+
   // This process's identity among the replicas (random per store).
   const std::string& owner() const noexcept;
 
