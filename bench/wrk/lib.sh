@@ -3,7 +3,8 @@
 # and a gateway in front of it on free loopback ports, with a team and its key.
 #   start_stack [EXTRA_YAML]   start_sim, then start_gateway EXTRA_YAML
 #   start_sim [SIM_FLAGS...]   sets: sim_port sim_pid
-#   start_gateway [EXTRA_YAML] sets: gw_port gw_pid key (a fresh database each time)
+#   start_gateway [EXTRA_YAML] sets: gw_port gw_pid key (a fresh database each time;
+#                              on a shared database the team may already exist)
 #   stop_gateway               SIGTERM, wait; the simulator keeps running
 #   alive PID                  the process runs (an exited child stays a zombie until waited for)
 # EXTRA_YAML is top-level YAML added to the config; settings read when a server starts:
@@ -60,8 +61,11 @@ YAML
   AEGIS_ADMIN_KEY=bench-admin $(pin "${gw_cores:-}") "$bin" serve --config "$work/aegis.yaml" >>"$work/gw.log" 2>&1 &
   gw_pid=$!
   wait_up "http://127.0.0.1:$gw_port/healthz" "$gw_pid"
-  curl -fs -XPOST "http://127.0.0.1:$gw_port/admin/v1/teams" -H 'authorization: Bearer bench-admin' \
-    -H 'content-type: application/json' -d '{"name":"bench","monthly_budget_usd":100000000}' >/dev/null
+  local created
+  created=$(curl -s -o /dev/null -w '%{http_code}' -XPOST "http://127.0.0.1:$gw_port/admin/v1/teams" \
+    -H 'authorization: Bearer bench-admin' -H 'content-type: application/json' \
+    -d '{"name":"bench","monthly_budget_usd":100000000}')
+  case "$created" in 201 | 409) ;; *) echo "cannot create the bench team: HTTP $created"; exit 1 ;; esac
   key=$(curl -fs -XPOST "http://127.0.0.1:$gw_port/admin/v1/keys" -H 'authorization: Bearer bench-admin' \
     -H 'content-type: application/json' -d '{"team":"bench"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
 }

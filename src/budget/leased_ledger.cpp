@@ -103,7 +103,8 @@ Result<bool> LeasedLedger::top_up(std::string_view team, Money cap, Money amount
     // this replica thought it held is back in the pool.
     const SpendSnapshot mine = local_.spend(team, period);
     slice.granted = static_cast<__int128>(mine.spent.micros) + mine.reserved.micros;
-    telemetry::log(telemetry::LogLevel::warn, "budget_lease_reclaimed", {{"team", std::string(team)}, {"period", period}});
+    telemetry::log(telemetry::LogLevel::warn, "budget_lease_reclaimed",
+                   {{"team", std::string(team)}, {"period", period}});
   }
   slice.granted += lease->granted.micros;
   slice.totals = lease->totals;

@@ -47,8 +47,7 @@ class LeasedLedger final : public Ledger {
   LeasedLedger(const LeasedLedger&) = delete;
   LeasedLedger& operator=(const LeasedLedger&) = delete;
 
-  Result<ReservationId> reserve(std::string_view team, Money cap, Money amount,
-                                std::chrono::nanoseconds ttl) override;
+  Result<ReservationId> reserve(std::string_view team, Money cap, Money amount, std::chrono::nanoseconds ttl) override;
   Result<std::string> commit(ReservationId id, Money actual) override;
   Result<void> record_spend(std::string_view team, std::string_view period, Money actual) override;
   Result<void> release(ReservationId id) override;

@@ -24,11 +24,11 @@ struct ReservationId {
 };
 
 struct SpendSnapshot {
-  std::string period;    // "YYYY-MM"
-  Money cap;             // the cap last given to reserve() for this team; 0 if none yet
-  Money spent;           // committed actual costs
-  Money reserved;        // outstanding (live) reservations
-  Money remaining;       // max(0, cap - spent - reserved)
+  std::string period;         // "YYYY-MM"
+  Money cap;                  // the cap last given to reserve() for this team; 0 if none yet
+  Money spent;                // committed actual costs
+  Money reserved;             // outstanding (live) reservations
+  Money remaining;            // max(0, cap - spent - reserved)
   std::int64_t requests = 0;  // committed requests
 };
 

@@ -68,20 +68,19 @@ Result<ReservationId> MemoryLedger::reserve_in_period(std::string_view team, std
   Totals& t = totals_locked(team_s, period);
   const __int128 after = t.spent + t.reserved + amount.micros;
   if (after > cap.micros) {
-    return make_error(ErrorCode::budget_exceeded,
-                      "team '" + team_s + "' monthly budget of $" + cap.to_usd_string() + " would be exceeded (" +
-                          period + ": spent $" + clamp_money(t.spent).to_usd_string() + ", reserved $" +
-                          clamp_money(t.reserved).to_usd_string() + ", this request needs up to $" +
-                          amount.to_usd_string() + ")");
+    return make_error(ErrorCode::budget_exceeded, "team '" + team_s + "' monthly budget of $" + cap.to_usd_string() +
+                                                      " would be exceeded (" + period + ": spent $" +
+                                                      clamp_money(t.spent).to_usd_string() + ", reserved $" +
+                                                      clamp_money(t.reserved).to_usd_string() +
+                                                      ", this request needs up to $" + amount.to_usd_string() + ")");
   }
   t.reserved += amount.micros;
   const std::uint64_t id = next_id_++;
   // Saturate the deadline rather than overflow for absurd TTLs.
   const auto now = clock_.steady_now();
   const auto headroom = std::chrono::steady_clock::time_point::max() - now;
-  const auto deadline =
-      ttl >= headroom ? std::chrono::steady_clock::time_point::max()
-                      : now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(ttl);
+  const auto deadline = ttl >= headroom ? std::chrono::steady_clock::time_point::max()
+                                        : now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(ttl);
   auto exp = expiries_.emplace(deadline, id);
   reservations_.emplace(id, Reservation{std::move(team_s), std::move(period), amount, exp});
   return ReservationId{id};

@@ -20,8 +20,7 @@ class MemoryLedger final : public Ledger {
  public:
   explicit MemoryLedger(const Clock& clock, BudgetZone zone = BudgetZone::utc());
 
-  Result<ReservationId> reserve(std::string_view team, Money cap, Money amount,
-                                std::chrono::nanoseconds ttl) override;
+  Result<ReservationId> reserve(std::string_view team, Money cap, Money amount, std::chrono::nanoseconds ttl) override;
   Result<std::string> commit(ReservationId id, Money actual) override;
   Result<void> record_spend(std::string_view team, std::string_view period, Money actual) override;
   Result<void> release(ReservationId id) override;
@@ -45,7 +44,7 @@ class MemoryLedger final : public Ledger {
 
  private:
   struct Totals {
-    __int128 spent = 0;     // 128-bit so "committed more than reserved" can never wrap
+    __int128 spent = 0;  // 128-bit so "committed more than reserved" can never wrap
     __int128 reserved = 0;
     std::int64_t requests = 0;
   };

@@ -44,6 +44,9 @@ struct StorageConfig {
   // libpq connection string (key=value or postgresql:// URI). Set: teams,
   // keys, the audit trail and spend live in PostgreSQL. Never logged.
   std::string postgres_dsn;
+  // PostgreSQL: whole months of audit rows kept before the current one; older
+  // monthly partitions are dropped (0: every month is kept).
+  int audit_retention_months = 0;
 };
 
 enum class Locality { local, cloud };

@@ -904,6 +904,10 @@ const Table<StorageConfig>& storage_table() {
           text("postgres_dsn", &StorageConfig::postgres_dsn, Empty::allowed,
                "libpq connection string (`host=... dbname=...` or `postgresql://...`); set, teams, keys, the audit "
                "trail and spend live in PostgreSQL 15+; write the password as `\"${ENV_VAR}\"`; never logged"),
+          integer("audit_retention_months", &StorageConfig::audit_retention_months, 0, 1200,
+                  "PostgreSQL: whole months of audit rows kept before the current one; each older month's "
+                  "partition is dropped (hourly check). `0` keeps every month. Refused with SQLite (one "
+                  "append-only table)"),
       }};
   return table;
 }

@@ -336,7 +336,8 @@ class Gateway::Call {
   CallContext& context_;
   std::chrono::steady_clock::time_point started_;
   Money reserved_;
-  std::string reserved_period_;  // the budget month the reservation was taken in  // this call's own reservation, for its intent
+  std::string reserved_period_;  // the budget month the reservation was taken in  // this call's own reservation, for
+                                 // its intent
   std::shared_ptr<IntentWait> intent_;
   std::chrono::steady_clock::duration provider_time_{};
   std::optional<budget::ReservationId> reservation_;
@@ -980,7 +981,7 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
 }
 
 boost::asio::awaitable<Result<JobAdmission>> Gateway::admit_job(CallContext submitted, const ChatRequest& request,
-                                                               std::chrono::nanoseconds hold) {
+                                                                std::chrono::nanoseconds hold) {
   // A refused submit is audited like a refused synchronous call; an admitted
   // one is not (its run writes the row).
   CallContext& context = submitted;
@@ -995,7 +996,7 @@ boost::asio::awaitable<Result<JobAdmission>> Gateway::admit_job(CallContext subm
 }
 
 boost::asio::awaitable<Result<JobAdmission>> Gateway::admit(Call& call, const ChatRequest& request,
-                                                           std::chrono::nanoseconds hold) {
+                                                            std::chrono::nanoseconds hold) {
   auto planned = plan(call, PlanRequest{.kind = PlanRequest::Kind::chat,
                                         .prompt = assemble_prompt(request),
                                         .model = request.model,

@@ -20,9 +20,9 @@
 namespace aegis::store {
 
 struct PoolTotals {
-  Money cap;            // the cap the last lease was taken under
-  Money granted;        // held by replicas or spent through them
-  Money spent;          // committed spend of every replica (the audit rows' costs)
+  Money cap;      // the cap the last lease was taken under
+  Money granted;  // held by replicas or spent through them
+  Money spent;    // committed spend of every replica (the audit rows' costs)
   std::int64_t requests = 0;
 };
 

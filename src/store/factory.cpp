@@ -1,5 +1,7 @@
 #include "store/factory.hpp"
 
+#include <stdexcept>
+
 #include "core/system_clock.hpp"
 #include "store/postgres/postgres_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
@@ -7,7 +9,16 @@
 namespace aegis::store {
 
 std::unique_ptr<Database> open_store(const config::StorageConfig& cfg) {
-  if (!cfg.postgres_dsn.empty()) return std::make_unique<PostgresStore>(cfg.postgres_dsn, SystemClock::instance());
+  if (!cfg.postgres_dsn.empty()) {
+    PostgresOptions options;
+    options.audit_retention_months = cfg.audit_retention_months;
+    return std::make_unique<PostgresStore>(cfg.postgres_dsn, SystemClock::instance(), options);
+  }
+  if (cfg.audit_retention_months > 0) {
+    // One append-only table: no whole month to drop without deleting rows.
+    throw std::runtime_error(
+        "storage.audit_retention_months needs storage.postgres_dsn: the SQLite audit trail keeps every row");
+  }
   return std::make_unique<SqliteStore>(cfg.sqlite_path);
 }
 

@@ -61,8 +61,8 @@ class LeasedLedgerTest : public ::testing::Test {
   }
 
   std::int64_t pool_granted(const std::string& team, const std::string& period) {
-    const std::string v = db_->scalar("SELECT granted_micros FROM budget_pool WHERE team = '" + team +
-                                      "' AND period = '" + period + "'");
+    const std::string v =
+        db_->scalar("SELECT granted_micros FROM budget_pool WHERE team = '" + team + "' AND period = '" + period + "'");
     return v.empty() ? 0 : std::stoll(v);
   }
 

@@ -402,7 +402,8 @@ TEST(ConfigErrors, DuplicateYamlKeys) {
 // "${ENV}" must be set.
 TEST(ConfigErrors, RemovedKeysAreUnknownKeys) {
   EXPECT_EQ(one_issue("storage:\n  backend: postgres\n"),
-            "t.yaml:2:3: storage.backend: unknown key; expected one of: sqlite_path, postgres_dsn");
+            "t.yaml:2:3: storage.backend: unknown key; expected one of: sqlite_path, postgres_dsn, "
+            "audit_retention_months");
   EXPECT_EQ(one_issue("storage:\n  postgres_dsn: \"${AEGIS_PG_DSN_NEVER_SET}\"\n"),
             "t.yaml:2:17: storage.postgres_dsn: environment variable AEGIS_PG_DSN_NEVER_SET is not set");
   EXPECT_EQ(one_issue("rag:\n  top_k: 5\n"),

@@ -112,6 +112,35 @@ TEST_F(PostgresStoreTest, AuditRowsLandInTheirMonthsPartitionAndRetentionDropsWh
   EXPECT_EQ(db_->scalar("SELECT string_agg(request_id, ',') FROM audit"), "december");
 }
 
+TEST_F(PostgresStoreTest, RetentionDropsWholeMonthsOlderThanItKeeps) {
+  PostgresOptions options = quiet();
+  options.audit_retention_months = 1;  // November and December stay on 2026-12-04
+  auto store = open(options);
+  const std::int64_t sep = 1'788'480'000'000;  // 2026-09-04
+  const std::int64_t oct = 1'791'072'000'000;  // 2026-10-04
+  const std::int64_t nov = 1'793'750'400'000;  // 2026-11-04
+  const std::int64_t dec = 1'796'342'400'000;
+  ASSERT_TRUE(
+      store->append_audit({row("september", sep), row("october", oct), row("november", nov), row("december", dec)})
+          .ok());
+  auto dropped = store->maintain_partitions();
+  ASSERT_TRUE(dropped.ok()) << dropped.error().message;
+  EXPECT_EQ(*dropped, (std::vector<std::string>{"audit_y2026m09", "audit_y2026m10"}));
+  EXPECT_EQ(db_->scalar("SELECT string_agg(request_id, ',' ORDER BY time_ms) FROM audit"), "november,december");
+  // Next month's partition exists before its first row; a second pass drops nothing.
+  EXPECT_EQ(db_->scalar("SELECT COUNT(*) FROM pg_class WHERE relname = 'audit_y2027m01'"), "1");
+  EXPECT_TRUE(store->maintain_partitions()->empty());
+  // Rows are still never deleted one by one.
+  EXPECT_THROW(db_->exec("DELETE FROM audit WHERE request_id = 'november'"), std::runtime_error);
+}
+
+TEST_F(PostgresStoreTest, WithoutRetentionEveryMonthIsKept) {
+  auto store = open();
+  ASSERT_TRUE(store->append_audit({row("october", 1'791'072'000'000)}).ok());
+  EXPECT_TRUE(store->maintain_partitions()->empty());
+  EXPECT_EQ(db_->scalar("SELECT COUNT(*) FROM audit"), "1");
+}
+
 TEST_F(PostgresStoreTest, ALiveReplicasIntentsAreNotRecoveredByAnother) {
   auto replica1 = open();
   auto replica2 = open();

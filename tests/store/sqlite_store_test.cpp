@@ -61,6 +61,20 @@ TEST_F(SqliteStoreTest, FactoryOpensSqlite) {
   EXPECT_EQ(store->schema_version(), sqlite::latest_schema_version());
 }
 
+// Retention drops whole monthly partitions, which only PostgreSQL has: on
+// SQLite the setting is refused at start-up rather than silently ignored.
+TEST_F(SqliteStoreTest, AuditRetentionIsRefusedOnSqlite) {
+  config::StorageConfig cfg;
+  cfg.sqlite_path = (dir_.path() / "retention" / "aegis.db").string();
+  cfg.audit_retention_months = 6;
+  try {
+    open_store(cfg);
+    FAIL() << "a retention SQLite cannot honour must be refused";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("needs storage.postgres_dsn"), std::string::npos) << e.what();
+  }
+}
+
 // --- migrations ------------------------------------------------------------
 
 class SqliteMigrationsTest : public SqliteStoreTest {};

@@ -183,6 +183,46 @@ Result<void> AuditPartitions::ensure(pg::Session& session, const pg::Pool& pool,
   return {};
 }
 
+Result<std::vector<std::string>> AuditPartitions::retire(pg::Session& session, const pg::Pool& pool,
+                                                         std::int64_t now_ms, int keep_months) {
+  constexpr std::string_view op = "retire_audit_partitions";
+  using namespace std::chrono;
+  const year_month_day today(floor<days>(sys_time<milliseconds>(milliseconds(now_ms))));
+  const year_month oldest_kept = year_month(today.year(), today.month()) - months(keep_months);
+  const std::int64_t keep_from = duration_cast<milliseconds>(sys_days(oldest_kept / day(1)).time_since_epoch()).count();
+  auto fail = [&] {
+    const Error e = pool.error(op, session.last_failure());
+    session.rollback();
+    return e;
+  };
+  if (!session.begin().ok()) return fail();
+  // The same lock as ensure(): a replica creating a partition and another retiring one do not collide.
+  auto children = session.exec(
+      "SELECT pg_advisory_xact_lock(4703388017512850); SELECT c.relname FROM pg_inherits i JOIN pg_class c ON "
+      "c.oid = i.inhrelid WHERE i.inhparent = 'audit'::regclass ORDER BY c.relname");
+  if (!children.ok()) return fail();
+  std::vector<std::string> dropped;
+  for (int i = 0; i < children->size(); ++i) {
+    const std::string name = children->text(i, 0);
+    int year = 0;
+    unsigned month = 0;
+    char tail = 0;
+    // Only the monthly partitions this code names (not audit_default, not a table someone added).
+    if (std::sscanf(name.c_str(), "audit_y%4dm%2u%c", &year, &month, &tail) != 2 || month < 1 || month > 12) continue;
+    const std::int64_t start =
+        duration_cast<milliseconds>(
+            sys_days(std::chrono::year(year) / std::chrono::month(month) / day(1)).time_since_epoch())
+            .count();
+    if (start >= keep_from) continue;
+    if (!session.exec("ALTER TABLE audit DETACH PARTITION " + name + "; DROP TABLE " + name).ok()) return fail();
+    dropped.push_back(name);
+    std::lock_guard lock(mu_);
+    known_.erase(start);
+  }
+  if (!session.commit().ok()) return fail();
+  return dropped;
+}
+
 Result<void> insert_audit_rows(pg::Session& session, const pg::Pool& pool, std::span<const audit::AuditRecord> rows,
                                const std::string& intent_owner, const std::string& lease_owner) {
   constexpr std::string_view op = "append_audit";

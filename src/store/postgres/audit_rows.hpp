@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "audit/record.hpp"
 #include "store/postgres/pg.hpp"
@@ -49,6 +50,13 @@ class AuditPartitions {
   // transaction it runs in one of its own; inside the caller's it commits
   // with it (and is not remembered, in case that one rolls back).
   Result<void> ensure(pg::Session& session, const pg::Pool& pool, std::int64_t time_ms, bool in_transaction = false);
+
+  // Retention by whole months: detaches and drops every monthly partition
+  // that ends before the `keep_months` months preceding the one holding
+  // `now_ms` (the current month is always kept). Rows are never deleted one
+  // by one, so the append-only rule holds. Returns the partitions dropped.
+  Result<std::vector<std::string>> retire(pg::Session& session, const pg::Pool& pool, std::int64_t now_ms,
+                                          int keep_months);
 
  private:
   std::mutex mu_;

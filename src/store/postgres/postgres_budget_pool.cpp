@@ -11,8 +11,8 @@ constexpr const char* kTotals =
     "WHERE p.team = $1 AND p.period = $2";
 
 Error corrupt(std::string_view op) {
-  return make_error(ErrorCode::internal, "the stored budget pool holds a value this version cannot read (" +
-                                             std::string(op) + ")");
+  return make_error(ErrorCode::internal,
+                    "the stored budget pool holds a value this version cannot read (" + std::string(op) + ")");
 }
 
 }  // namespace

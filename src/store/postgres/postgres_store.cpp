@@ -12,9 +12,10 @@
 #include <thread>
 
 #include "store/postgres/audit_rows.hpp"
-#include "store/postgres/postgres_budget_pool.hpp"
 #include "store/postgres/migrations.hpp"
 #include "store/postgres/pg.hpp"
+#include "store/postgres/postgres_budget_pool.hpp"
+#include "telemetry/log.hpp"
 
 namespace aegis::store {
 
@@ -87,6 +88,7 @@ struct PostgresStore::Impl {
   const std::string owner;
   int version = 0;
   std::unique_ptr<postgres::PostgresBudgetPool> budget_pool;
+  std::int64_t last_partition_pass_ms = 0;  // heartbeat thread only
 
   postgres::AuditPartitions partitions;
 
@@ -190,6 +192,14 @@ PostgresStore::PostgresStore(const std::string& dsn, const Clock& clock, Options
         lock.unlock();
         (void)impl_->beat();      // a missed beat is retried at the next one
         (void)recover_pending();  // a crashed replica's intents become rows
+        if (const auto now = impl_->now_ms(); now - impl_->last_partition_pass_ms >= 3'600'000) {
+          if (auto pass = maintain_partitions(); pass.ok()) {
+            impl_->last_partition_pass_ms = now;
+            if (!pass->empty()) {
+              telemetry::log(telemetry::LogLevel::info, "audit_partitions_retired", {{"partitions", pass->size()}});
+            }
+          }
+        }
         lock.lock();
       }
     });
@@ -212,10 +222,18 @@ PostgresStore::~PostgresStore() {
 
 const std::string& PostgresStore::owner() const noexcept { return impl_->owner; }
 
+Result<std::vector<std::string>> PostgresStore::maintain_partitions() {
+  AEGIS_TRY(session, impl_->pool.acquire());
+  const std::int64_t now = impl_->now_ms();
+  AEGIS_TRY_VOID(impl_->ensure_partition(session, postgres::month_bounds(now).second));
+  if (impl_->options.audit_retention_months <= 0) return std::vector<std::string>{};
+  return impl_->partitions.retire(session, impl_->pool, now, impl_->options.audit_retention_months);
+}
+
 BudgetPool* PostgresStore::budget_pool() {
   if (!impl_->budget_pool) {
-    impl_->budget_pool = std::make_unique<postgres::PostgresBudgetPool>(impl_->pool, impl_->owner,
-                                                                        [this] { return live_peers() + 1; });
+    impl_->budget_pool =
+        std::make_unique<postgres::PostgresBudgetPool>(impl_->pool, impl_->owner, [this] { return live_peers() + 1; });
   }
   return impl_->budget_pool.get();
 }

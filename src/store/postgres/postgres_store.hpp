@@ -22,6 +22,9 @@ struct PostgresOptions {
   // A process whose heartbeat is older than this is presumed dead: its
   // intents are recovered by whichever process looks next.
   std::chrono::milliseconds owner_stale_after{30'000};
+  // storage.audit_retention_months: whole months of audit rows kept before
+  // the current one; older monthly partitions are dropped (0: keep all).
+  int audit_retention_months = 0;
 };
 
 class PostgresStore final : public Database {
@@ -66,6 +69,11 @@ class PostgresStore final : public Database {
 
   Result<void> ping() override;
   int schema_version() override;
+
+  // Creates next month's audit partition and, with a retention set, drops
+  // the partitions older than it; returns those dropped. The heartbeat
+  // thread runs it hourly.
+  Result<std::vector<std::string>> maintain_partitions();
 
   // Budgets shared with the other replicas, leased under this store's owner.
   BudgetPool* budget_pool() override;
