@@ -5,15 +5,22 @@
 //
 // Args: {jobs per transaction, sync_every_commit}. items_per_second is jobs
 // durably stored per second; batch 1 is one transaction per submit.
+//
+// BM_JobSubmitPostgres does the same against the shared job store, in a
+// schema of its own on the server named by $AEGIS_BENCH_POSTGRES_DSN (for
+// example `bash scripts/postgres start DIR` and DIR/dsn); skipped without it.
 #include <benchmark/benchmark.h>
+#include <libpq-fe.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "jobs/postgres/postgres_job_store.hpp"
 #include "jobs/sqlite/sqlite_job_store.hpp"
 
 namespace {
@@ -109,6 +116,68 @@ BENCHMARK(BM_JobSubmitDurable)
     ->Args({512, 0})
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
+
+// A schema of its own on the bench server, dropped afterwards.
+class BenchSchema {
+ public:
+  explicit BenchSchema(std::string base) : base_(std::move(base)) {
+    static std::atomic<int> counter{0};
+    name_ = "job_bench_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
+    ok_ = exec("DROP SCHEMA IF EXISTS " + name_ + " CASCADE; CREATE SCHEMA " + name_);
+  }
+  ~BenchSchema() { (void)exec("DROP SCHEMA IF EXISTS " + name_ + " CASCADE"); }
+  bool ok() const { return ok_; }
+  std::string dsn() const { return base_ + " options='-c search_path=" + name_ + "'"; }
+
+ private:
+  bool exec(const std::string& sql) const {
+    std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(base_.c_str()), &PQfinish);
+    if (PQstatus(conn.get()) != CONNECTION_OK) return false;
+    std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(conn.get(), sql.c_str()), &PQclear);
+    return r && PQresultStatus(r.get()) == PGRES_COMMAND_OK;
+  }
+  std::string base_;
+  std::string name_;
+  bool ok_ = false;
+};
+
+void BM_JobSubmitPostgres(benchmark::State& state) {
+  const char* base = std::getenv("AEGIS_BENCH_POSTGRES_DSN");
+  if (base == nullptr || *base == '\0') {
+    state.SkipWithError("set AEGIS_BENCH_POSTGRES_DSN to a PostgreSQL 15 server");
+    return;
+  }
+  BenchSchema schema(base);
+  if (!schema.ok()) {
+    state.SkipWithError("cannot create the bench schema");
+    return;
+  }
+  const auto batch_size = static_cast<std::size_t>(state.range(0));
+  aegis::jobs::PostgresJobStoreOptions options;
+  options.cipher = bench_cipher();
+  options.max_queue_depth = 1'000'000'000;
+  aegis::jobs::PostgresJobStore store(schema.dsn(), options);
+  std::int64_t now = 1'700'000'000'000;
+  std::vector<Job> batch;
+  batch.reserve(batch_size);
+  for (auto _ : state) {
+    batch.clear();
+    for (std::size_t i = 0; i < batch_size; ++i) batch.push_back(make_job(++now));
+    std::string failed;
+    if (batch_size == 1) {
+      if (auto r = store.submit(batch.front()); !r.ok()) failed = r.error().message;
+    } else if (auto r = store.submit_batch(batch); !r.ok()) {
+      failed = r.error().message;
+    }
+    if (!failed.empty()) {
+      state.SkipWithError(failed.c_str());
+      break;
+    }
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(batch_size));
+  state.counters["batch"] = static_cast<double>(batch_size);
+}
+BENCHMARK(BM_JobSubmitPostgres)->ArgName("batch")->Arg(1)->Arg(64)->Arg(512)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 // Claim + complete, one job at a time: the worker side of a queue of 10,000.
 void BM_JobClaimComplete(benchmark::State& state) {
