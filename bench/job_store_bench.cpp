@@ -177,7 +177,13 @@ void BM_JobSubmitPostgres(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(batch_size));
   state.counters["batch"] = static_cast<double>(batch_size);
 }
-BENCHMARK(BM_JobSubmitPostgres)->ArgName("batch")->Arg(1)->Arg(64)->Arg(512)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_JobSubmitPostgres)
+    ->ArgName("batch")
+    ->Arg(1)
+    ->Arg(64)
+    ->Arg(512)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 
 // Claim + complete, one job at a time: the worker side of a queue of 10,000.
 void BM_JobClaimComplete(benchmark::State& state) {

@@ -19,6 +19,7 @@ class ClientSink final : public providers::DeltaSink {
       writer_.set_header("cache-control", "no-cache");
       writer_.set_header("x-aegis-route", context_.route.header_value());
       writer_.set_header("x-aegis-classification", std::string(to_string(context_.level)));
+      writer_.set_header("x-aegis-masked", std::to_string(context_.masked));
     }
     co_return co_await writer_.write(encoder_.encode(event));
   }
@@ -40,6 +41,7 @@ void add_governance_headers(http::HttpResponse& response, const gateway::CallCon
   response.set_header("x-aegis-classification", std::string(to_string(context.level)));
   if (!context.route.provider.empty()) response.set_header("x-aegis-route", context.route.header_value());
   if (!context.route.provider.empty()) response.set_header("x-aegis-cost-usd", context.cost.to_usd_string());
+  if (!context.route.provider.empty()) response.set_header("x-aegis-masked", std::to_string(context.masked));
 }
 
 namespace {

@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 
 #include <atomic>
+#include <cstdio>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "api/jobs.hpp"
 #include "api/openai.hpp"
 #include "api/whoami.hpp"
+#include "app/demo_banner.hpp"
 #include "app/provider_types.hpp"
 #include "audit/audit_writer.hpp"
 #include "budget/budget_service.hpp"
@@ -415,6 +417,16 @@ std::uint16_t Application::start() {
                   {"metrics_port", metrics_port},
                   {"config", s.config->source},
                   {"version", kVersion}});
+  if (!s.demo_upstreams.empty()) {
+    // Printed, not logged: the key is a secret and logs never hold one.
+    auto banner = demo_banner(*s.store, SystemClock::instance(), s.config->server.host, port);
+    if (banner.ok()) {
+      std::fputs(banner->c_str(), stdout);
+      std::fflush(stdout);
+    } else {
+      telemetry::log(telemetry::LogLevel::warn, "demo_key_failed", {{"error", banner.error().message}});
+    }
+  }
   return port;
 }
 

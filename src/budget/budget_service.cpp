@@ -25,6 +25,7 @@ BudgetService::BudgetService(Ledger& ledger, telemetry::Registry& metrics, std::
       remaining_(metrics.gauge("aegis_budget_remaining_usd",
                                "Monthly budget left in the current period: cap - spent - reserved, floored at 0 (USD)",
                                {"team"})),
+      cap_(metrics.gauge("aegis_budget_cap_usd", "The team's monthly budget cap (USD)", {"team"})),
       rejections_(metrics.counter("aegis_budget_rejections_total",
                                   "Requests refused with 402 because the team's monthly budget would be exceeded",
                                   {"team"})) {
@@ -95,6 +96,7 @@ void BudgetService::publish(const std::string& team, Money cap) {
   const SpendSnapshot s = ledger_.recent_spend(team);
   spent_.with({team}).set(s.spent.to_usd_double());
   remaining_.with({team}).set(remaining_of(cap, s).to_usd_double());
+  cap_.with({team}).set(cap.to_usd_double());
   // Exists at 0 before the first rejection, so increase() sees that one too.
   rejections_.with({team});
 }

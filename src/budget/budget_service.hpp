@@ -5,6 +5,7 @@
 //
 //   aegis_budget_spent_usd{team}       committed spend this period
 //   aegis_budget_remaining_usd{team}   cap - spent - reserved, floored at 0
+//   aegis_budget_cap_usd{team}         the monthly cap (alerts compare spent with it)
 //   aegis_budget_rejections_total{team}
 #include <boost/asio/awaitable.hpp>
 
@@ -64,6 +65,7 @@ class BudgetService {
   store::DbExecutor* db_;
   telemetry::GaugeFamily& spent_;
   telemetry::GaugeFamily& remaining_;
+  telemetry::GaugeFamily& cap_;
   telemetry::CounterFamily& rejections_;
   // Snapshot and gauge update happen under one lock so a slow publisher can
   // never overwrite a newer value with an older snapshot.

@@ -847,6 +847,7 @@ boost::asio::awaitable<Result<routing::RouteTarget>> Gateway::dispatch(Call& cal
     const bool mask_this = target.locality == config::Locality::cloud && plan.in.has_entities();
     if (mask_this && !masked) {
       count_masked(sender.mask(), *metrics_, row);
+      ctx.masked = row.placeholders;
       masked = true;
     }
     ctx.route = Route{plan.decision.tier, name, target.model, plan.decision.reason, target.locality};

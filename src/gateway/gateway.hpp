@@ -81,6 +81,9 @@ struct CallContext {
   // what a failed job shows as its route.
   Route decided;
   Money cost;  // filled after the call: the actual cost booked
+  // Filled at stage 3: values replaced by placeholders before a cloud
+  // provider saw the request (0 when nothing was masked or it stayed local).
+  std::int64_t masked = 0;
 
   // Async jobs (jobs/job_service.hpp) carry what submit decided into the run:
   // the classification floor the client declared, the budget reservation taken

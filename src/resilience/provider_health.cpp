@@ -58,7 +58,12 @@ ProviderHealth::ProviderHealth(const config::ResilienceConfig& config, const Clo
       state_gauge_(metrics.gauge("aegis_circuit_state",
                                  "Circuit breaker state per provider: 0 closed, 1 open, 2 half-open", {"provider"})),
       up_gauge_(metrics.gauge("aegis_provider_up", "1 when the provider's last background health check passed",
-                              {"provider"})) {
+                              {"provider"})),
+      info_gauge_(metrics.gauge("aegis_provider_info",
+                                "1 per configured provider, with its declared locality (local or cloud): joined with "
+                                "aegis_provider_up and aegis_circuit_state to tell whether RESTRICTED traffic has "
+                                "somewhere to go",
+                                {"provider", "locality"})) {
   CircuitBreakerOptions options;
   options.failure_threshold = config.failure_threshold;
   options.cool_down = config.open_duration;
@@ -68,6 +73,7 @@ ProviderHealth::ProviderHealth(const config::ResilienceConfig& config, const Clo
     const std::string& name = provider->info().name;
     if (entries_.contains(name)) throw std::invalid_argument("ProviderHealth: duplicate provider name '" + name + "'");
     telemetry::Gauge* up = checks_on ? &up_gauge_.with({name}) : nullptr;
+    info_gauge_.with({name, provider->info().locality == config::Locality::local ? "local" : "cloud"}).set(1);
     auto entry = std::make_shared<Entry>(*provider, clock, options, state_gauge_.with({name}), up);
     entry->publish_state();
     entry->set_up(true);

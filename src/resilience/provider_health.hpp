@@ -73,6 +73,7 @@ class ProviderHealth {
   const config::ResilienceConfig config_;
   telemetry::GaugeFamily& state_gauge_;
   telemetry::GaugeFamily& up_gauge_;
+  telemetry::GaugeFamily& info_gauge_;
   std::shared_ptr<std::atomic<bool>> stopped_ = std::make_shared<std::atomic<bool>>(false);
   std::mutex loops_mutex_;
   bool started_ = false;
