@@ -83,10 +83,29 @@ struct HttpMetrics {
                                     "Time from request received to response written", {"route"},
                                     telemetry::Registry::default_latency_buckets())),
         connections(
-            registry.gauge("aegis_http_connections", "Client connections open on the API listener", {}).with({})) {}
+            registry.gauge("aegis_http_connections", "Client connections open on the API listener", {}).with({})),
+        in_flight(registry
+                      .gauge("aegis_http_requests_in_flight",
+                             "Requests on the API listener being handled now (streams until their last byte): the "
+                             "autoscaling signal",
+                             {})
+                      .with({})) {}
   telemetry::CounterFamily& requests;
   telemetry::HistogramFamily& duration;
   telemetry::Gauge& connections;
+  telemetry::Gauge& in_flight;
+};
+
+// Counts a request in flight for as long as its handler runs, however it ends.
+class InFlight {
+ public:
+  explicit InFlight(telemetry::Gauge& gauge) : gauge_(gauge) { gauge_.add(1); }
+  ~InFlight() { gauge_.add(-1); }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+
+ private:
+  telemetry::Gauge& gauge_;
 };
 
 // Demo mode: three simulated upstreams on loopback, configured exactly as
@@ -284,6 +303,7 @@ struct Application::Impl {
   std::atomic<bool> drained_cleanly{true};
 
   asio::awaitable<http::HttpResponse> handle(http::HttpRequest& request) {
+    const InFlight counted(http_metrics.in_flight);
     co_return co_await router.dispatch(request);
   }
 
