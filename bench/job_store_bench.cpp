@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "core/process_env.hpp"
 #include "jobs/postgres/postgres_job_store.hpp"
 #include "jobs/sqlite/sqlite_job_store.hpp"
 
@@ -33,7 +34,7 @@ class BenchDir {
  public:
   BenchDir() {
     static std::atomic<int> counter{0};
-    const char* base = std::getenv("AEGIS_BENCH_DIR");
+    const char* base = aegis::core::env_value("AEGIS_BENCH_DIR");
     path_ = fs::path(base && *base ? base : fs::temp_directory_path().string()) /
             ("aegis-job-bench-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     fs::remove_all(path_);
@@ -86,7 +87,7 @@ void BM_JobSubmitDurable(benchmark::State& state) {
   std::int64_t now = 1'700'000'000'000;
   std::vector<Job> batch;
   batch.reserve(batch_size);
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     if (batch_size == 1) {
       auto r = store.submit(make_job(++now));
       if (!r.ok()) {
@@ -142,7 +143,7 @@ class BenchSchema {
 };
 
 void BM_JobSubmitPostgres(benchmark::State& state) {
-  const char* base = std::getenv("AEGIS_BENCH_POSTGRES_DSN");
+  const char* base = aegis::core::env_value("AEGIS_BENCH_POSTGRES_DSN");
   if (base == nullptr || *base == '\0') {
     state.SkipWithError("set AEGIS_BENCH_POSTGRES_DSN to a PostgreSQL 15 server");
     return;
@@ -160,7 +161,7 @@ void BM_JobSubmitPostgres(benchmark::State& state) {
   std::int64_t now = 1'700'000'000'000;
   std::vector<Job> batch;
   batch.reserve(batch_size);
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     batch.clear();
     for (std::size_t i = 0; i < batch_size; ++i) batch.push_back(make_job(++now));
     std::string failed;
@@ -195,6 +196,7 @@ void BM_JobClaimComplete(benchmark::State& state) {
   std::int64_t now = 1'700'000'000'000;
   auto refill = [&] {
     std::vector<Job> jobs;
+    jobs.reserve(10'000);
     for (int i = 0; i < 10'000; ++i) jobs.push_back(make_job(++now));
     return store.submit_batch(jobs).ok();
   };
@@ -204,7 +206,7 @@ void BM_JobClaimComplete(benchmark::State& state) {
   }
   aegis::jobs::Completion done;
   done.result.text = "a short summary";
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     auto claimed = store.claim("bench-worker", ++now, 60'000, 1);
     if (!claimed.ok()) {
       state.SkipWithError(claimed.error().message.c_str());

@@ -38,30 +38,31 @@ Result<ReservationId> BudgetService::preflight(const std::string& team, Money ca
 
 Result<ReservationId> BudgetService::preflight(const std::string& team, Money cap, Money estimate,
                                                std::chrono::nanoseconds ttl) {
-  return settle_attempt(team, cap, ledger_.reserve(team, cap, estimate, ttl));
+  auto reservation = ledger_.reserve(team, cap, estimate, ttl);
+  note_attempt(team, cap, reservation);
+  return reservation;
 }
 
-Result<ReservationId> BudgetService::settle_attempt(const std::string& team, Money cap,
-                                                    Result<ReservationId> reservation) {
+void BudgetService::note_attempt(const std::string& team, Money cap, const Result<ReservationId>& reservation) {
   if (!reservation.ok() && reservation.error().code == ErrorCode::budget_exceeded) rejections_.with({team}).inc();
   // Remaining drops with every reservation, not only on commit.
   publish(team, cap);
-  return reservation;
 }
 
 boost::asio::awaitable<Result<ReservationId>> BudgetService::reserve(std::string team, Money cap, Money estimate,
                                                                      std::optional<std::chrono::nanoseconds> ttl) {
   const auto lifetime = ttl.value_or(ttl_);
   auto reservation = ledger_.reserve(team, cap, estimate, lifetime);
-  if (reservation.ok() || reservation.error().code != ErrorCode::budget_exceeded || !ledger_.shared() ||
-      db_ == nullptr) {
-    co_return settle_attempt(team, cap, std::move(reservation));
+  const bool may_top_up =
+      !reservation.ok() && reservation.error().code == ErrorCode::budget_exceeded && ledger_.shared() && db_ != nullptr;
+  if (may_top_up) {
+    auto fetch = [&] { return ledger_.top_up(team, cap, estimate); };
+    auto fetched = co_await db_->run(fetch);
+    if (!fetched.ok()) co_return std::move(fetched).error();  // fail closed: nothing runs unbudgeted
+    if (*fetched) reservation = ledger_.reserve(team, cap, estimate, lifetime);
   }
-  auto fetch = [&] { return ledger_.top_up(team, cap, estimate); };
-  auto fetched = co_await db_->run(fetch);
-  if (!fetched.ok()) co_return std::move(fetched).error();  // fail closed: nothing runs unbudgeted
-  if (*fetched) reservation = ledger_.reserve(team, cap, estimate, lifetime);
-  co_return settle_attempt(team, cap, std::move(reservation));
+  note_attempt(team, cap, reservation);
+  co_return reservation;
 }
 
 std::string BudgetService::commit(ReservationId id, const std::string& team, Money cap, Money actual) {

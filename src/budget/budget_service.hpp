@@ -58,7 +58,7 @@ class BudgetService {
  private:
   void publish(const std::string& team, Money cap);
   // The outcome of a reservation attempt: rejections counted, gauges updated.
-  Result<ReservationId> settle_attempt(const std::string& team, Money cap, Result<ReservationId> reservation);
+  void note_attempt(const std::string& team, Money cap, const Result<ReservationId>& reservation);
 
   Ledger& ledger_;
   std::chrono::nanoseconds ttl_;

@@ -259,7 +259,7 @@ struct JobService::State : std::enable_shared_from_this<JobService::State> {
     // Admission is a coroutine; a local context runs it (nothing else runs yet).
     asio::io_context local;
     std::exception_ptr failed;
-    asio::co_spawn(local, restore_holds_now(), [&failed](std::exception_ptr e) { failed = e; });
+    asio::co_spawn(local, restore_holds_now(), [&failed](std::exception_ptr e) { failed = std::move(e); });
     local.run();
     if (failed) std::rethrow_exception(failed);
   }

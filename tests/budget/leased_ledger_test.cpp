@@ -89,12 +89,14 @@ class LeasedLedgerTest : public ::testing::Test {
 
 TEST_F(LeasedLedgerTest, ThreeReplicasReservingAtOnceNeverPassTheCap) {
   std::vector<Replica> replicas;
+  replicas.reserve(3);
   for (int i = 0; i < 3; ++i) replicas.push_back(replica());
   const Money cap = Money::from_micros(1'000'000);
   const Money each = Money::from_micros(7'000);
   std::atomic<std::int64_t> committed{0};
   std::atomic<int> refused{0};
   std::vector<std::thread> threads;
+  threads.reserve(12);
   for (int t = 0; t < 12; ++t) {
     threads.emplace_back([&, t] {
       auto& ledger = *replicas[t % 3].ledger;

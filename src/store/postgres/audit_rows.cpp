@@ -191,7 +191,7 @@ Result<std::vector<std::string>> AuditPartitions::retire(pg::Session& session, c
   const year_month oldest_kept = year_month(today.year(), today.month()) - months(keep_months);
   const std::int64_t keep_from = duration_cast<milliseconds>(sys_days(oldest_kept / day(1)).time_since_epoch()).count();
   auto fail = [&] {
-    const Error e = pool.error(op, session.last_failure());
+    Error e = pool.error(op, session.last_failure());
     session.rollback();
     return e;
   };
@@ -214,7 +214,9 @@ Result<std::vector<std::string>> AuditPartitions::retire(pg::Session& session, c
             sys_days(std::chrono::year(year) / std::chrono::month(month) / day(1)).time_since_epoch())
             .count();
     if (start >= keep_from) continue;
-    if (!session.exec("ALTER TABLE audit DETACH PARTITION " + name + "; DROP TABLE " + name).ok()) return fail();
+    std::string drop = "ALTER TABLE audit DETACH PARTITION ";
+    drop.append(name).append("; DROP TABLE ").append(name);
+    if (!session.exec(drop).ok()) return fail();
     dropped.push_back(name);
     std::lock_guard lock(mu_);
     known_.erase(start);
