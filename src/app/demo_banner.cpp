@@ -35,8 +35,8 @@ Result<std::string> demo_banner(store::Database& store, const Clock& clock, cons
       "2. RESTRICTED stays local: a SIN is only ever sent to the local model (x-aegis-classification: "
       "RESTRICTED, x-aegis-route: provider=ollama):\n";
   text += "   " + call +
-          "'{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"Update the payroll file for SIN 046 "
-          "454 286\"}]}'\n\n";
+          "'{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"Update the payroll file for SIN 193 "
+          "456 787\"}]}'\n\n";
   return text;
 }
 

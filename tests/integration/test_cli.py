@@ -65,7 +65,7 @@ class Cli(unittest.TestCase):
             r = run("config", "check", path)
             self.assertEqual(r.returncode, 2, r.stdout)
             lines = r.stderr.strip().splitlines()
-            self.assertEqual(lines, [f"{path}:2:3: storage.backend: unknown key; expected one of: sqlite_path, postgres_dsn",
+            self.assertEqual(lines, [f"{path}:2:3: storage.backend: unknown key; expected one of: sqlite_path, postgres_dsn, audit_retention_months",
                                      f"{path}:3:17: storage.postgres_dsn: environment variable AEGIS_PG_DSN_NEVER_SET is not set"])
         finally:
             os.unlink(path)
