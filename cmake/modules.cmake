@@ -74,10 +74,12 @@ aegis_module(identity PUBLIC core store)
 aegis_module(budget PUBLIC audit config core store telemetry)
 aegis_module(gateway PUBLIC audit budget classify config core identity privacy providers resilience routing telemetry)
 aegis_module(jobs PUBLIC audit config core gateway identity store telemetry PRIVATE http routing)
+aegis_module(rag PUBLIC audit classify config core gateway identity store telemetry PRIVATE compliance)
 aegis_module(sim PUBLIC core http)
-aegis_module(api PUBLIC budget config core gateway http identity jobs sim store telemetry PRIVATE routing wire)
+aegis_module(api PUBLIC budget config core gateway http identity jobs rag sim store telemetry PRIVATE routing wire)
 aegis_module(app PUBLIC config providers
-  PRIVATE api audit budget classify compliance core gateway http identity jobs resilience routing sim store telemetry)
+  PRIVATE api audit budget classify compliance core gateway http identity jobs rag resilience routing sim store
+  telemetry)
 aegis_module(cli PUBLIC classify config
   PRIVATE app budget core http identity jobs privacy providers routing sim store telemetry)
 

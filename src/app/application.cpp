@@ -18,6 +18,7 @@
 #include "api/health.hpp"
 #include "api/jobs.hpp"
 #include "api/openai.hpp"
+#include "api/rag.hpp"
 #include "api/whoami.hpp"
 #include "app/demo_banner.hpp"
 #include "app/provider_types.hpp"
@@ -42,6 +43,8 @@
 #include "jobs/job_service.hpp"
 #include "providers/factory.hpp"
 #include "providers/provider_set.hpp"
+#include "rag/factory.hpp"
+#include "rag/rag_service.hpp"
 #include "resilience/provider_health.hpp"
 #include "routing/router.hpp"
 #include "sim/simulator.hpp"
@@ -185,6 +188,8 @@ struct Application::Impl {
   std::unique_ptr<gateway::Gateway> gateway;
   std::unique_ptr<jobs::JobStore> job_store;
   std::unique_ptr<jobs::JobService> job_service;
+  std::unique_ptr<rag::RagStore> rag_store;  // null on a backend without one yet
+  std::unique_ptr<rag::RagService> rag_service;
 
   void start_demo_upstreams() {
     auto cfg = std::make_shared<config::Config>(*config);
@@ -392,6 +397,12 @@ std::uint16_t Application::start() {
       s.io);
   s.job_service->start();
   api::register_job_routes(s.router, *s.job_service, s.config->limits);
+  s.rag_store = rag::open_rag_store(s.config->storage);
+  if (s.rag_store) {
+    s.rag_service = std::make_unique<rag::RagService>(rag::RagServiceDeps{
+        s.config->rag, *s.gateway, *s.classifier, *s.rag_store, s.db, *s.audit, s.metrics, SystemClock::instance()});
+  }
+  api::register_rag_routes(s.router, s.rag_service.get());
   if (!s.demo_upstreams.empty()) api::register_demo_routes(s.router, s.demo_upstreams);
   api::AdminContext admin_context{*s.store, s.db, *s.authenticator, SystemClock::instance()};
   admin_context.ledger = s.ledger.get();

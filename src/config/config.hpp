@@ -167,6 +167,18 @@ struct LoggingConfig {
   bool access_log = true;
 };
 
+// Retrieval (POST /v1/rag/...): how documents are cut into chunks and how
+// many chunks a query may ask for.
+struct RagConfig {
+  std::int64_t chunk_tokens = 256;         // per chunk (estimated at 4 bytes a token)
+  std::int64_t chunk_overlap_tokens = 32;  // repeated from the end of the previous chunk
+  std::int64_t max_top_k = 50;             // a query asking for more gets 400
+  std::int64_t max_document_bytes = 1'048'576;
+  // "provider/model" of a cloud embedder for PUBLIC and INTERNAL chunks (and
+  // queries); empty: every chunk and query is embedded by a local provider.
+  std::string cloud_embedding_model;
+};
+
 struct Config {
   ServerConfig server;
   StorageConfig storage;
@@ -178,6 +190,7 @@ struct Config {
   PiiConfig pii;
   BudgetConfig budgets;
   JobsConfig jobs;
+  RagConfig rag;
   LimitsConfig limits;
   LoggingConfig logging;
   std::string source;  // file path it was loaded from, or "<built-in>"

@@ -1625,6 +1625,25 @@ const Table<JobsConfig>& jobs_table() {
 
 // Each bound is at least 1; the ceilings only keep a typo (an extra zero or
 // three) from switching a bound off.
+const Table<RagConfig>& rag_table() {
+  static const Table<RagConfig> table{
+      .keys = {
+          integer("chunk_tokens", &RagConfig::chunk_tokens, 16, 8'192,
+                  "the token budget of a chunk (estimated at 4 bytes a token); whole sentences are packed up to it"),
+          integer("chunk_overlap_tokens", &RagConfig::chunk_overlap_tokens, 0, 4'096,
+                  "the last sentences of a chunk, up to this many tokens (at most half of `chunk_tokens`), start "
+                  "the next one"),
+          integer("max_top_k", &RagConfig::max_top_k, 1, 1'000, "the largest `top_k` a query or answer may ask for"),
+          integer("max_document_bytes", &RagConfig::max_document_bytes, 1'024, 64 * 1'048'576,
+                  "the largest document text `POST /v1/rag/documents` accepts (413 beyond; the request body limit "
+                  "applies too)"),
+          text("cloud_embedding_model", &RagConfig::cloud_embedding_model, Empty::allowed,
+               "`provider/model` of a cloud embedder for PUBLIC and INTERNAL chunks and queries (each chunk is "
+               "embedded locally as well, so a query of any level searches every chunk); empty: local only"),
+      }};
+  return table;
+}
+
 const Table<LimitsConfig>& limits_table() {
   static const Table<LimitsConfig> table{
       .keys = {
@@ -1688,6 +1707,7 @@ const Table<Config>& top_table() {
           section("pii", &Config::pii, &pii_table),
           section("budgets", &Config::budgets, &budgets_table),
           section("jobs", &Config::jobs, &jobs_table),
+          section("rag", &Config::rag, &rag_table),
           section("logging", &Config::logging, &logging_table),
           section("limits", &Config::limits, &limits_table),
       }};

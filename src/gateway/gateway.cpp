@@ -681,6 +681,7 @@ routing::RouteInput Gateway::route_input(const CallContext& context, Level level
   input.task = context.task;
   input.level = level;
   input.requested_model = model;
+  input.local_only = context.local_only;
   if (context.principal) {
     input.team = context.principal->team;
     input.remaining_budget = deps_.budgets.remaining(context.principal->team, context.principal->monthly_budget);

@@ -74,6 +74,7 @@ struct CallContext {
   std::string request_id;
   std::string task = "chat";
   bool marked_public = false;     // the caller marked the content public (header / field)
+  bool local_only = false;        // embeddings: local providers only, whatever the level (routing/router.hpp)
   Level level = Level::INTERNAL;  // filled by the gateway: the assembled prompt's classification
   Route route;                    // filled by the gateway once a provider is chosen
   // Filled at stage 4 with the router's decision (its chain's first target),

@@ -100,6 +100,7 @@ std::string_view to_string(RouteRule rule) noexcept {
     case RouteRule::budget_downgrade: return "budget_downgrade";
     case RouteRule::restricted_local_only: return "restricted_local_only";
     case RouteRule::confidential_local_only: return "confidential_local_only";
+    case RouteRule::caller_local_only: return "caller_local_only";
   }
   return "task_default";
 }
@@ -239,7 +240,8 @@ Result<RouteDecision> Router::decide_embedding(const RouteInput& input) const {
   const std::string& requested = input.requested_model;
   const bool automatic = requested.empty() || requested == "auto";
   RouteDecision decision;
-  if (const auto forced = data_rule(input.level, config_.routing.confidential)) {
+  const auto forced = data_rule(input.level, config_.routing.confidential);
+  if (forced || input.local_only) {
     for (auto* provider : providers_.ordered()) {
       if (provider->info().locality != config::Locality::local) continue;
       for (const auto& p : config_.providers) {
@@ -253,8 +255,8 @@ Result<RouteDecision> Router::decide_embedding(const RouteInput& input) const {
                         std::string(to_string(input.level)) +
                             " data may only go to a local provider, and no local provider has an embedding model");
     }
-    decision.rule = *forced;
-    decision.reason = data_reason(*forced) + "; embeddings";
+    decision.rule = forced.value_or(RouteRule::caller_local_only);
+    decision.reason = (forced ? data_reason(*forced) : std::string("caller→local-only")) + "; embeddings";
   } else {
     auto choice = providers_.resolve_embedding(requested, config_.providers);
     if (!choice.ok()) return std::move(choice).error();

@@ -20,7 +20,14 @@
 
 namespace aegis::routing {
 
-enum class RouteRule { task_default, explicit_model, budget_downgrade, restricted_local_only, confidential_local_only };
+enum class RouteRule {
+  task_default,
+  explicit_model,
+  budget_downgrade,
+  restricted_local_only,
+  confidential_local_only,
+  caller_local_only,  // an embedding call its caller keeps local (RouteInput::local_only)
+};
 
 std::string_view to_string(RouteRule rule) noexcept;
 
@@ -35,6 +42,10 @@ struct RouteInput {
   std::string requested_model;            // "", "auto", tier alias, concrete id or "provider/id"
   std::string team;                       // for routing.team_models
   std::optional<Money> remaining_budget;  // nullopt: unknown / unlimited (no downgrade)
+  // The caller keeps this embedding call on local providers whatever its
+  // level: retrieval's local index (rag/rag_service.hpp) holds a local vector
+  // of every chunk, so that a query of any level can search all of them.
+  bool local_only = false;
 };
 
 struct RouteTarget {

@@ -397,7 +397,7 @@ TEST(ConfigErrors, DuplicateYamlKeys) {
             "t.yaml:3:1: egress: duplicate key (first defined at line 1)");
 }
 
-// Keys of features that do not exist (a storage "backend" switch, RAG) are
+// Keys of features that do not exist (a storage "backend" switch, a RAG top_k default) are
 // refused like any unknown key; storage.postgres_dsn is read like api keys:
 // "${ENV}" must be set.
 TEST(ConfigErrors, RemovedKeysAreUnknownKeys) {
@@ -407,8 +407,11 @@ TEST(ConfigErrors, RemovedKeysAreUnknownKeys) {
   EXPECT_EQ(one_issue("storage:\n  postgres_dsn: \"${AEGIS_PG_DSN_NEVER_SET}\"\n"),
             "t.yaml:2:17: storage.postgres_dsn: environment variable AEGIS_PG_DSN_NEVER_SET is not set");
   EXPECT_EQ(one_issue("rag:\n  top_k: 5\n"),
-            "t.yaml:1:1: rag: unknown key; expected one of: server, storage, providers, routing, resilience, egress, "
-            "classification, pii, budgets, jobs, logging, limits");
+            "t.yaml:2:3: rag.top_k: unknown key; expected one of: chunk_tokens, chunk_overlap_tokens, max_top_k, "
+            "max_document_bytes, cloud_embedding_model");
+  EXPECT_EQ(one_issue("vectors:\n  top_k: 5\n"),
+            "t.yaml:1:1: vectors: unknown key; expected one of: server, storage, providers, routing, resilience, "
+            "egress, classification, pii, budgets, jobs, rag, logging, limits");
 }
 
 TEST(ConfigErrors, MoreThanOneDocument) {

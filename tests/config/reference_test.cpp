@@ -41,7 +41,7 @@ TEST(ConfigReference, ConfigMdMatchesTheLoadersTables) {
 
 TEST(ConfigReference, EverySectionHasRowsWithATypeAndNotes) {
   const auto sections = reference_sections();
-  ASSERT_EQ(sections.size(), 12u);
+  ASSERT_EQ(sections.size(), 13u);
   for (const auto& section : sections) {
     ASSERT_FALSE(section.keys.empty()) << section.name;
     for (const auto& key : section.keys) {
@@ -82,8 +82,8 @@ TEST(ConfigReference, UpdateRefusesMissingUnknownAndUnclosedBlocks) {
     return std::string();
   };
   EXPECT_THAT(error_of("no blocks\n"), HasSubstr("section \"server\" has no generated block"));
-  EXPECT_THAT(error_of("<!-- generated: config reference: rag -->\n<!-- end -->\n"),
-              HasSubstr("unknown section \"rag\""));
+  EXPECT_THAT(error_of("<!-- generated: config reference: vectors -->\n<!-- end -->\n"),
+              HasSubstr("unknown section \"vectors\""));
   EXPECT_THAT(error_of("<!-- generated: config reference: server -->\n| key |\n"),
               HasSubstr("has no \"<!-- end -->\""));
 }

@@ -246,6 +246,34 @@ CREATE TABLE audit_pending (
   egress_rule    TEXT NOT NULL
 );
 )sql"},
+    // Retrieval (rag/rag_store.hpp): documents, their chunks, and each chunk's
+    // vectors (float32, little-endian, unit length), one per embedding model.
+    Migration{7, "rag documents and chunks", R"sql(
+CREATE TABLE rag_documents (
+  id            TEXT PRIMARY KEY NOT NULL,
+  team          TEXT NOT NULL,
+  collection    TEXT NOT NULL,
+  source        TEXT NOT NULL,
+  metadata      TEXT NOT NULL,
+  level         TEXT NOT NULL CHECK (level IN ('PUBLIC', 'INTERNAL', 'CONFIDENTIAL', 'RESTRICTED')),
+  created_at_ms INTEGER NOT NULL
+);
+CREATE INDEX rag_documents_collection ON rag_documents(team, collection, created_at_ms);
+CREATE TABLE rag_chunks (
+  id          TEXT PRIMARY KEY NOT NULL,
+  document_id TEXT NOT NULL,
+  chunk_index INTEGER NOT NULL,
+  text        TEXT NOT NULL,
+  level       TEXT NOT NULL CHECK (level IN ('PUBLIC', 'INTERNAL', 'CONFIDENTIAL', 'RESTRICTED'))
+);
+CREATE TABLE rag_vectors (
+  chunk_id TEXT NOT NULL,
+  model    TEXT NOT NULL,
+  vector   BLOB NOT NULL,
+  PRIMARY KEY (chunk_id, model)
+);
+CREATE INDEX rag_chunks_document ON rag_chunks(document_id, chunk_index);
+)sql"},
 };
 
 std::string errmsg(sqlite3* db) {

@@ -1,0 +1,343 @@
+#include "rag/rag_service.hpp"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <map>
+
+#include "compliance/egress_detector.hpp"
+#include "core/encoding.hpp"
+#include "rag/chunker.hpp"
+
+namespace aegis::rag {
+
+namespace {
+
+std::string new_id(std::string_view prefix) {
+  std::array<unsigned char, 12> bytes{};
+  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
+    // Never a predictable id: a collision would merge two documents.
+    throw std::runtime_error("the random number generator failed");
+  }
+  return std::string(prefix) + hex_encode(bytes);
+}
+
+bool valid_collection(std::string_view name) {
+  if (name.empty() || name.size() > 128) return false;
+  return std::ranges::all_of(name, [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+           c == '.';
+  });
+}
+
+Result<void> check_collection(std::string_view name) {
+  if (valid_collection(name)) return {};
+  return make_error(ErrorCode::invalid_request,
+                    "collection must be 1 to 128 characters of letters, digits, '_', '-' and '.'");
+}
+
+void normalise(std::vector<float>& v) {
+  double norm = 0;
+  for (float x : v) norm += static_cast<double>(x) * static_cast<double>(x);
+  norm = std::sqrt(norm);
+  if (norm == 0) return;
+  for (float& x : v) x = static_cast<float>(x / norm);
+}
+
+std::string model_key(const gateway::Route& route) { return route.provider + "/" + route.model; }
+
+}  // namespace
+
+struct RagService::Impl {
+  explicit Impl(RagServiceDeps d)
+      : deps(d),
+        egress(compliance::make_egress_detector()),
+        ingested(deps.metrics.counter("aegis_rag_chunks_ingested_total", "Chunks stored for retrieval, by level",
+                                      {"level"})),
+        filtered(deps.metrics.counter(
+            "aegis_rag_chunks_filtered_total",
+            "Chunks a retrieval query left out because they were above the caller's clearance, by level", {"level"})),
+        query_seconds(deps.metrics.histogram("aegis_rag_query_seconds",
+                                             "Retrieval queries: classify, embed the query, search (seconds)", {},
+                                             {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5})) {}
+
+  RagServiceDeps deps;
+  std::unique_ptr<compliance::EgressDetector> egress;
+  telemetry::CounterFamily& ingested;
+  telemetry::CounterFamily& filtered;
+  telemetry::HistogramFamily& query_seconds;
+
+  std::int64_t now_ms() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(deps.clock.wall_now().time_since_epoch()).count();
+  }
+
+  // A chunk's level: the most restrictive of the declared level, the classifier's and the egress detector's.
+  Level level_of(std::string_view text, std::optional<Level> declared, std::map<std::string, int>& entities) const {
+    classify::Marking marking;
+    marking.explicit_public = declared == Level::PUBLIC;
+    const auto classification = deps.classifier.classify(text, marking);
+    for (const auto& finding : classification.findings) ++entities[finding.entity_type];
+    Level level = std::max(classification.level, declared.value_or(Level::PUBLIC));
+    if (egress->scan(text)) level = Level::RESTRICTED;
+    return level;
+  }
+
+  audit::AuditRecord row(const RagCaller& caller, std::string surface, std::string task) const {
+    audit::AuditRecord r;
+    r.time_ms = now_ms();
+    r.request_id = caller.request_id;
+    if (caller.principal != nullptr) {
+      r.team = caller.principal->team;
+      r.key_id = caller.principal->key_id;
+    }
+    r.surface = std::move(surface);
+    r.task = std::move(task);
+    return r;
+  }
+
+  // Embeds `texts` through the pipeline at no less than `floor`: by a local
+  // provider (`model` empty), or by the configured cloud embedder. The vectors
+  // and the "provider/model" that made them.
+  boost::asio::awaitable<Result<std::pair<std::vector<std::vector<float>>, std::string>>> embed(
+      const RagCaller& caller, std::string surface, std::vector<std::string> texts, Level floor, std::string model) {
+    gateway::CallContext context;
+    context.principal = caller.principal;
+    context.request_id = caller.request_id;
+    context.surface = std::move(surface);
+    context.task = "embedding";
+    context.minimum_level = floor;
+    context.local_only = model.empty();
+    EmbedRequest request;
+    request.model = model.empty() ? "auto" : std::move(model);
+    request.inputs = std::move(texts);
+    const std::size_t expected = request.inputs.size();
+    auto outcome = co_await deps.gateway.embed(context, std::move(request));
+    if (!outcome.ok()) co_return std::move(outcome).error();
+    auto& vectors = outcome->embeddings.vectors;
+    if (vectors.size() != expected) {
+      co_return make_error(ErrorCode::upstream_error, "the embedding provider returned a different number of vectors");
+    }
+    for (auto& v : vectors) normalise(v);
+    co_return std::pair{std::move(vectors), model_key(outcome->route)};
+  }
+
+  boost::asio::awaitable<Result<QueryResult>> retrieve(const RagCaller& caller, const QueryRequest& request,
+                                                       std::string surface) {
+    const auto started = deps.clock.steady_now();
+    AEGIS_CO_TRY_VOID(check_collection(request.collection));
+    if (request.query.empty()) co_return make_error(ErrorCode::invalid_request, "query must not be empty");
+    if (request.top_k < 1 || request.top_k > static_cast<std::size_t>(deps.config.max_top_k)) {
+      co_return make_error(ErrorCode::invalid_request,
+                           "top_k must be between 1 and " + std::to_string(deps.config.max_top_k));
+    }
+    const identity::Principal& principal = *caller.principal;
+    std::map<std::string, int> entities;
+    QueryResult result;
+    result.query_level = level_of(request.query, std::nullopt, entities);
+
+    // Every chunk has a local vector; PUBLIC and INTERNAL chunks also have the
+    // cloud embedder's when one is configured. A query at or below INTERNAL
+    // searches those in the cloud index and the rest in the local one; a
+    // query above INTERNAL is embedded locally and searches the local index.
+    const std::string& cloud_model = deps.config.cloud_embedding_model;
+    const bool use_cloud = !cloud_model.empty() && result.query_level <= Level::INTERNAL;
+    std::vector<SearchHit> merged;
+    struct Pass {
+      std::string model;  // "" = local
+      Level min_level;
+      Level max_level;
+    };
+    std::vector<Pass> passes;
+    if (use_cloud) {
+      passes.push_back(Pass{cloud_model, Level::PUBLIC, std::min(principal.clearance, Level::INTERNAL)});
+      if (principal.clearance >= Level::CONFIDENTIAL) {
+        passes.push_back(Pass{"", Level::CONFIDENTIAL, principal.clearance});
+      }
+    } else {
+      passes.push_back(Pass{"", Level::PUBLIC, principal.clearance});
+    }
+    for (auto& pass : passes) {
+      std::vector<std::string> inputs(1, request.query);
+      AEGIS_CO_TRY(embedded, co_await embed(caller, surface, std::move(inputs), result.query_level, pass.model));
+      if (!pass.model.empty() && embedded.second != pass.model) {
+        co_return make_error(ErrorCode::internal, "the query was not embedded by rag.cloud_embedding_model");
+      }
+      SearchRequest search;
+      search.team = principal.team;
+      search.collection = request.collection;
+      search.model = embedded.second;
+      search.clearance = pass.max_level;
+      search.min_level = pass.min_level;
+      search.query = std::move(embedded.first.front());
+      search.top_k = request.top_k;
+      auto run_search = [&] { return deps.store.search(search); };
+      AEGIS_CO_TRY(found, co_await deps.db.run(run_search));
+      for (auto& hit : found.hits) merged.push_back(std::move(hit));
+    }
+    auto count_levels = [&] { return deps.store.chunk_levels(principal.team, request.collection); };
+    AEGIS_CO_TRY(levels, co_await deps.db.run(count_levels));
+    std::ranges::stable_sort(merged, [](const SearchHit& a, const SearchHit& b) { return a.score > b.score; });
+    if (merged.size() > request.top_k) merged.resize(request.top_k);
+    result.hits = std::move(merged);
+    for (const auto& counted : levels) {
+      if (counted.first > principal.clearance) filtered.with({to_string(counted.first)}).inc(counted.second);
+    }
+    query_seconds.with({}).observe(std::chrono::duration<double>(deps.clock.steady_now() - started).count());
+
+    auto r = row(caller, surface, "rag_query");
+    r.level = result.query_level;
+    r.entities = entities;
+    r.status = 200;
+    r.reason = "collection=" + request.collection + " hits=" + std::to_string(result.hits.size());
+    deps.audit.record(std::move(r));
+    co_return result;
+  }
+};
+
+RagService::RagService(RagServiceDeps deps) : impl_(std::make_unique<Impl>(deps)) {}
+RagService::~RagService() = default;
+
+boost::asio::awaitable<Result<DocumentRecord>> RagService::ingest(RagCaller caller, IngestRequest request) {
+  auto& s = *impl_;
+  AEGIS_CO_TRY_VOID(check_collection(request.collection));
+  if (request.text.has_value() == !request.chunks.empty()) {
+    co_return make_error(ErrorCode::invalid_request, "exactly one of text and chunks is required");
+  }
+  std::size_t bytes = request.text ? request.text->size() : 0;
+  for (const auto& chunk : request.chunks) bytes += chunk.size();
+  if (bytes > static_cast<std::size_t>(s.deps.config.max_document_bytes)) {
+    co_return make_error(ErrorCode::payload_too_large, "the document is larger than rag.max_document_bytes (" +
+                                                           std::to_string(s.deps.config.max_document_bytes) +
+                                                           " bytes)");
+  }
+  std::vector<std::string> texts = std::move(request.chunks);
+  if (request.text) {
+    texts = chunk_text(*request.text, ChunkingOptions{static_cast<std::size_t>(s.deps.config.chunk_tokens),
+                                                      static_cast<std::size_t>(s.deps.config.chunk_overlap_tokens)});
+  }
+  std::erase_if(texts, [](const std::string& t) { return t.find_first_not_of(" \t\r\n") == std::string::npos; });
+  if (texts.empty()) co_return make_error(ErrorCode::invalid_request, "the document has no text");
+
+  DocumentRecord doc;
+  doc.id = new_id("doc_");
+  doc.team = caller.principal->team;
+  doc.collection = request.collection;
+  doc.source = request.source;
+  doc.metadata_json = request.metadata_json;
+  doc.created_at_ms = s.now_ms();
+  doc.level = Level::PUBLIC;
+  std::map<std::string, int> entities;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    ChunkRecord chunk;
+    chunk.id = new_id("chk_");
+    chunk.index = static_cast<int>(i);
+    chunk.level = s.level_of(texts[i], request.declared, entities);
+    chunk.text = std::move(texts[i]);
+    doc.level = std::max(doc.level, chunk.level);
+    doc.chunks.push_back(std::move(chunk));
+  }
+
+  // Every chunk is embedded locally; PUBLIC and INTERNAL chunks also by the
+  // cloud embedder when one is configured. CONFIDENTIAL and RESTRICTED text
+  // never goes to the cloud call, and each call's floor is its most
+  // restrictive chunk, so the gateway could not route it lower anyway.
+  const std::string& cloud_model = s.deps.config.cloud_embedding_model;
+  for (const bool cloud : {false, true}) {
+    if (cloud && cloud_model.empty()) continue;
+    std::vector<std::string> batch;
+    std::vector<ChunkRecord*> owners;
+    Level floor = Level::PUBLIC;
+    for (auto& chunk : doc.chunks) {
+      if (cloud && chunk.level > Level::INTERNAL) continue;
+      batch.push_back(chunk.text);
+      owners.push_back(&chunk);
+      floor = std::max(floor, chunk.level);
+    }
+    if (batch.empty()) continue;
+    std::string surface = "rag.ingest";
+    std::string model = cloud ? cloud_model : std::string();
+    AEGIS_CO_TRY(embedded, co_await s.embed(caller, std::move(surface), std::move(batch), floor, std::move(model)));
+    if (cloud && embedded.second != cloud_model) {
+      co_return make_error(ErrorCode::internal, "the chunks were not embedded by rag.cloud_embedding_model");
+    }
+    for (std::size_t i = 0; i < owners.size(); ++i) owners[i]->vectors[embedded.second] = std::move(embedded.first[i]);
+  }
+
+  auto add = [&] { return s.deps.store.add_document(doc); };
+  AEGIS_CO_TRY_VOID(co_await s.deps.db.run(add));
+  for (const auto& chunk : doc.chunks) s.ingested.with({to_string(chunk.level)}).inc();
+
+  auto r = s.row(caller, "rag.ingest", "rag_ingest");
+  r.level = doc.level;
+  r.entities = std::move(entities);
+  r.status = 201;
+  r.reason = "document=" + doc.id + " collection=" + doc.collection + " chunks=" + std::to_string(doc.chunks.size());
+  s.deps.audit.record(std::move(r));
+  for (auto& chunk : doc.chunks) {
+    chunk.text.clear();
+    chunk.vectors.clear();
+  }
+  co_return doc;
+}
+
+boost::asio::awaitable<Result<std::vector<DocumentRecord>>> RagService::list(RagCaller caller, std::string collection) {
+  AEGIS_CO_TRY_VOID(check_collection(collection));
+  auto read = [&] { return impl_->deps.store.list_documents(caller.principal->team, collection); };
+  co_return co_await impl_->deps.db.run(read);
+}
+
+boost::asio::awaitable<Result<DocumentRecord>> RagService::get(RagCaller caller, std::string id) {
+  auto read = [&] { return impl_->deps.store.get_document(caller.principal->team, id); };
+  co_return co_await impl_->deps.db.run(read);
+}
+
+boost::asio::awaitable<Result<DocumentRecord>> RagService::erase(RagCaller caller, std::string id) {
+  auto& s = *impl_;
+  auto remove = [&] { return s.deps.store.erase_document(caller.principal->team, id); };
+  AEGIS_CO_TRY(doc, co_await s.deps.db.run(remove));
+  auto r = s.row(caller, "rag.erase", "rag_erase");
+  r.level = doc.level;
+  r.status = 200;
+  r.reason = "document=" + doc.id + " collection=" + doc.collection + " chunks=" + std::to_string(doc.chunks.size());
+  s.deps.audit.record(std::move(r));
+  co_return doc;
+}
+
+boost::asio::awaitable<Result<QueryResult>> RagService::query(RagCaller caller, QueryRequest request) {
+  std::string surface = "rag.query";
+  co_return co_await impl_->retrieve(caller, request, std::move(surface));
+}
+
+boost::asio::awaitable<Result<AnswerResult>> RagService::answer(RagCaller caller, AnswerRequest request,
+                                                                gateway::CallContext& context) {
+  if (request.question.empty()) co_return make_error(ErrorCode::invalid_request, "question must not be empty");
+  QueryRequest query{request.collection, request.question, request.top_k};
+  AEGIS_CO_TRY(retrieved, co_await impl_->retrieve(caller, query, "rag.answer"));
+  AnswerResult result;
+  std::string prompt = "Context:\n";
+  for (const auto& hit : retrieved.hits) {
+    result.chunk_ids.push_back(hit.chunk_id);
+    prompt += "[" + hit.chunk_id + "] " + hit.text + "\n";
+  }
+  prompt += "\nQuestion: " + request.question;
+  ChatRequest chat;
+  chat.model = "auto";
+  chat.system =
+      "Answer the question from the context only, and cite the ids in square brackets of the context passages you "
+      "used. If the context does not hold the answer, say so.";
+  chat.messages.push_back(Message{Role::user, std::move(prompt), {}, {}, false});
+  chat.max_tokens = request.max_tokens;
+  context.principal = caller.principal;
+  context.request_id = caller.request_id;
+  context.surface = "rag.answer";
+  context.task = "rag";
+  // The assembled prompt is classified as a whole: a RESTRICTED chunk in it keeps the call local.
+  AEGIS_CO_TRY(outcome, co_await impl_->deps.gateway.complete(context, std::move(chat)));
+  result.completion = std::move(outcome.completion);
+  co_return result;
+}
+
+}  // namespace aegis::rag

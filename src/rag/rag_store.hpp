@@ -1,0 +1,88 @@
+#pragma once
+// Where retrieval keeps documents, their chunks and the chunks' vectors.
+// Interface and value types only; one implementation per backend beside it.
+//
+// Every call names the team: a document or chunk of another team does not
+// exist for it (not_found, never forbidden). search() applies the clearance
+// inside the nearest-neighbour search, so a caller gets min(top_k, visible)
+// chunks and nothing above its clearance takes part in scores or counts.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/classification.hpp"
+#include "core/result.hpp"
+
+namespace aegis::rag {
+
+struct ChunkRecord {
+  std::string id;  // "chk_..."
+  int index = 0;   // position in its document
+  std::string text;
+  Level level = Level::INTERNAL;
+  // Embedding model ("provider/model") -> unit-length vector; empty when read back.
+  std::map<std::string, std::vector<float>> vectors;
+};
+
+struct DocumentRecord {
+  std::string id;  // "doc_..."
+  std::string team;
+  std::string collection;
+  std::string source;             // caller's label ("handbook.pdf"); may be empty
+  std::string metadata_json;      // caller's object, as sent ("{}" when none)
+  Level level = Level::INTERNAL;  // the most restrictive of its chunks
+  std::int64_t created_at_ms = 0;
+  std::vector<ChunkRecord> chunks;  // by index (text and vectors only when asked for)
+};
+
+struct SearchRequest {
+  std::string team;
+  std::string collection;
+  std::string model;                  // vectors from another model are not comparable: only this index is searched
+  Level clearance = Level::INTERNAL;  // chunks above it are never scored
+  Level min_level = Level::PUBLIC;    // nor those below this (another index covers them)
+  std::vector<float> query;           // unit length
+  std::size_t top_k = 5;
+};
+
+struct SearchHit {
+  std::string chunk_id;
+  std::string document_id;
+  int index = 0;
+  std::string text;
+  std::string source;
+  Level level = Level::INTERNAL;
+  double score = 0;  // cosine similarity
+};
+
+struct SearchResult {
+  std::vector<SearchHit> hits;  // best first
+};
+
+class RagStore {
+ public:
+  virtual ~RagStore() = default;
+
+  // Stores the document and all of its chunks (with vectors) at once, or nothing.
+  virtual Result<void> add_document(const DocumentRecord& document) = 0;
+  // The team's documents in a collection, newest first, chunks without text or vectors.
+  virtual Result<std::vector<DocumentRecord>> list_documents(const std::string& team,
+                                                             const std::string& collection) = 0;
+  // One document with its chunks' index and level (no text, no vectors).
+  virtual Result<DocumentRecord> get_document(const std::string& team, const std::string& id) = 0;
+  // Removes the document, every chunk and every vector (also from any index in memory); returns the
+  // erased document as it was (chunks without text).
+  virtual Result<DocumentRecord> erase_document(const std::string& team, const std::string& id) = 0;
+  virtual Result<SearchResult> search(const SearchRequest& request) = 0;
+  // The collection's chunks by level: what aegis_rag_chunks_filtered_total
+  // counts above a caller's clearance. Never shown to a caller.
+  virtual Result<std::map<Level, std::int64_t>> chunk_levels(const std::string& team,
+                                                             const std::string& collection) = 0;
+  // Chunks stored (all teams), and vectors held by the in-memory indexes: what erasure must bring down.
+  virtual Result<std::int64_t> chunk_count() = 0;
+  virtual std::int64_t indexed_vectors() const = 0;
+};
+
+}  // namespace aegis::rag

@@ -1,0 +1,366 @@
+#include "rag/sqlite/sqlite_rag_store.hpp"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+#include <tuple>
+
+#include "store/sqlite/migrations.hpp"
+#include "store/sqlite/statement.hpp"
+
+namespace aegis::rag {
+
+namespace {
+
+using store::sqlite::StmtPtr;
+using store::sqlite::Use;
+
+constexpr std::string_view kStore = "retrieval storage";
+
+// Vectors are stored as the machine's float32 bytes (little-endian on every
+// platform Aegis builds for).
+std::string encode_vector(const std::vector<float>& v) {
+  std::string bytes(v.size() * sizeof(float), '\0');
+  if (!v.empty()) std::memcpy(bytes.data(), v.data(), bytes.size());
+  return bytes;
+}
+
+std::vector<float> decode_vector(const std::string& bytes) {
+  std::vector<float> v(bytes.size() / sizeof(float));
+  if (!v.empty()) std::memcpy(v.data(), bytes.data(), v.size() * sizeof(float));
+  return v;
+}
+
+// One vector in memory: enough to score and filter it; text is read from SQLite for the hits only.
+struct Entry {
+  std::string chunk_id;
+  std::string document_id;
+  Level level = Level::INTERNAL;
+  std::vector<float> vector;
+};
+
+// team, collection, model
+using IndexKey = std::tuple<std::string, std::string, std::string>;
+
+double dot(const std::vector<float>& a, const std::vector<float>& b) {
+  const std::size_t n = std::min(a.size(), b.size());
+  double sum = 0;
+  for (std::size_t i = 0; i < n; ++i) sum += static_cast<double>(a[i]) * static_cast<double>(b[i]);
+  return sum;
+}
+
+}  // namespace
+
+struct SqliteRagStore::Impl {
+  std::mutex mu;  // one connection and the index, every call serialised
+  store::sqlite::DbPtr db;
+  std::map<IndexKey, std::vector<Entry>> index;
+  std::int64_t vectors = 0;
+
+  Result<StmtPtr> prepare(std::string_view op, const char* sql) {
+    sqlite3_stmt* raw = nullptr;
+    const int rc = sqlite3_prepare_v2(db.get(), sql, -1, &raw, nullptr);
+    StmtPtr st(raw);
+    if (rc != SQLITE_OK) return store::sqlite::db_error(kStore, op, rc);
+    return st;
+  }
+
+  Result<void> exec(std::string_view op, const char* sql) {
+    const int rc = sqlite3_exec(db.get(), sql, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) return store::sqlite::db_error(kStore, op, rc);
+    return {};
+  }
+
+  Result<Level> level_of(std::string_view op, const std::string& text) {
+    auto level = parse_level(text);
+    if (!level) return store::sqlite::corrupt_row(kStore, op);
+    return *level;
+  }
+
+  // The document row of `team` (not_found for another team's), chunks with index and level.
+  Result<DocumentRecord> read_document(std::string_view op, const std::string& team, const std::string& id) {
+    AEGIS_TRY(doc_st, prepare(op,
+                              "SELECT id, team, collection, source, metadata, level, created_at_ms FROM rag_documents "
+                              "WHERE id = ?1 AND team = ?2"));
+    DocumentRecord doc;
+    {
+      Use use(doc_st.get());
+      use.bind(1, id);
+      use.bind(2, team);
+      const int rc = use.step();
+      if (rc == SQLITE_DONE) return make_error(ErrorCode::not_found, "no such document");
+      if (rc != SQLITE_ROW) return store::sqlite::db_error(kStore, op, rc);
+      doc.id = use.text(0);
+      doc.team = use.text(1);
+      doc.collection = use.text(2);
+      doc.source = use.text(3);
+      doc.metadata_json = use.text(4);
+      AEGIS_TRY(level, level_of(op, use.text(5)));
+      doc.level = level;
+      doc.created_at_ms = use.int64(6);
+    }
+    AEGIS_TRY(chunk_st,
+              prepare(op, "SELECT id, chunk_index, level FROM rag_chunks WHERE document_id = ?1 ORDER BY chunk_index"));
+    Use use(chunk_st.get());
+    use.bind(1, id);
+    int rc = 0;
+    while ((rc = use.step()) == SQLITE_ROW) {
+      ChunkRecord chunk;
+      chunk.id = use.text(0);
+      chunk.index = static_cast<int>(use.int64(1));
+      AEGIS_TRY(level, level_of(op, use.text(2)));
+      chunk.level = level;
+      doc.chunks.push_back(std::move(chunk));
+    }
+    if (rc != SQLITE_DONE) return store::sqlite::db_error(kStore, op, rc);
+    return doc;
+  }
+
+  void load_index() {
+    auto st = prepare("load_index",
+                      "SELECT c.id, c.document_id, c.level, v.model, v.vector, d.team, d.collection FROM rag_vectors v "
+                      "JOIN rag_chunks c ON c.id = v.chunk_id JOIN rag_documents d ON d.id = c.document_id");
+    if (!st.ok()) throw std::runtime_error(st.error().message);
+    Use use(st->get());
+    int rc = 0;
+    while ((rc = use.step()) == SQLITE_ROW) {
+      auto level = parse_level(use.text(2));
+      if (!level) throw std::runtime_error("retrieval storage: a chunk has an unknown level");
+      index[IndexKey{use.text(5), use.text(6), use.text(3)}].push_back(
+          Entry{use.text(0), use.text(1), *level, decode_vector(use.blob(4))});
+      ++vectors;
+    }
+    if (rc != SQLITE_DONE) throw std::runtime_error(store::sqlite::db_error(kStore, "load_index", rc).message);
+  }
+
+  void unindex(const DocumentRecord& doc) {
+    for (auto it = index.begin(); it != index.end();) {
+      const auto& [team, collection, model] = it->first;
+      if (team == doc.team && collection == doc.collection) {
+        auto& entries = it->second;
+        const auto before = entries.size();
+        std::erase_if(entries, [&](const Entry& e) { return e.document_id == doc.id; });
+        vectors -= static_cast<std::int64_t>(before - entries.size());
+        if (entries.empty()) {
+          it = index.erase(it);
+          continue;
+        }
+      }
+      ++it;
+    }
+  }
+};
+
+SqliteRagStore::SqliteRagStore(const std::string& path) : impl_(std::make_unique<Impl>()) {
+  impl_->db =
+      store::sqlite::open_database(path, SQLITE_OPEN_NOMUTEX, std::chrono::milliseconds(5000), " for retrieval");
+  sqlite3* db = impl_->db.get();
+  auto pragma = [&](const char* sql) {
+    if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+      throw std::runtime_error("cannot configure the SQLite database '" + path +
+                               "' for retrieval: " + sqlite3_errmsg(db));
+    }
+  };
+  pragma("PRAGMA journal_mode=WAL");
+  // The right to erasure: deleted chunk text and vectors are overwritten, not left in free pages.
+  pragma("PRAGMA secure_delete=ON");
+  try {
+    const auto now =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    store::sqlite::apply_migrations(db, now);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("SQLite database '" + path + "': " + e.what());
+  }
+  impl_->load_index();
+}
+
+SqliteRagStore::~SqliteRagStore() = default;
+
+Result<void> SqliteRagStore::add_document(const DocumentRecord& document) {
+  constexpr std::string_view op = "add_document";
+  std::lock_guard lock(impl_->mu);
+  AEGIS_TRY_VOID(impl_->exec(op, "BEGIN IMMEDIATE"));
+  auto rollback = [&](Error e) {
+    (void)impl_->exec(op, "ROLLBACK");
+    return e;
+  };
+  {
+    auto st = impl_->prepare(op,
+                             "INSERT INTO rag_documents(id, team, collection, source, metadata, level, created_at_ms) "
+                             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    if (!st.ok()) return rollback(std::move(st).error());
+    Use use(st->get());
+    use.bind(1, document.id);
+    use.bind(2, document.team);
+    use.bind(3, document.collection);
+    use.bind(4, document.source);
+    use.bind(5, document.metadata_json);
+    use.bind(6, to_string(document.level));
+    use.bind(7, document.created_at_ms);
+    if (const int rc = use.step(); rc != SQLITE_DONE) return rollback(store::sqlite::db_error(kStore, op, rc));
+  }
+  auto chunk_st = impl_->prepare(
+      op, "INSERT INTO rag_chunks(id, document_id, chunk_index, text, level) VALUES (?1, ?2, ?3, ?4, ?5)");
+  if (!chunk_st.ok()) return rollback(std::move(chunk_st).error());
+  auto vector_st = impl_->prepare(op, "INSERT INTO rag_vectors(chunk_id, model, vector) VALUES (?1, ?2, ?3)");
+  if (!vector_st.ok()) return rollback(std::move(vector_st).error());
+  for (const auto& chunk : document.chunks) {
+    {
+      Use use(chunk_st->get());
+      use.bind(1, chunk.id);
+      use.bind(2, document.id);
+      use.bind(3, static_cast<std::int64_t>(chunk.index));
+      use.bind(4, chunk.text);
+      use.bind(5, to_string(chunk.level));
+      if (const int rc = use.step(); rc != SQLITE_DONE) return rollback(store::sqlite::db_error(kStore, op, rc));
+    }
+    for (const auto& [model, vector] : chunk.vectors) {
+      Use use(vector_st->get());
+      use.bind(1, chunk.id);
+      use.bind(2, model);
+      use.bind_blob(3, encode_vector(vector));
+      if (const int rc = use.step(); rc != SQLITE_DONE) return rollback(store::sqlite::db_error(kStore, op, rc));
+    }
+  }
+  if (auto committed = impl_->exec(op, "COMMIT"); !committed.ok()) return rollback(std::move(committed).error());
+  for (const auto& chunk : document.chunks) {
+    for (const auto& [model, vector] : chunk.vectors) {
+      impl_->index[IndexKey{document.team, document.collection, model}].push_back(
+          Entry{chunk.id, document.id, chunk.level, vector});
+      ++impl_->vectors;
+    }
+  }
+  return {};
+}
+
+Result<std::vector<DocumentRecord>> SqliteRagStore::list_documents(const std::string& team,
+                                                                   const std::string& collection) {
+  constexpr std::string_view op = "list_documents";
+  std::lock_guard lock(impl_->mu);
+  AEGIS_TRY(st, impl_->prepare(op,
+                               "SELECT id FROM rag_documents WHERE team = ?1 AND collection = ?2 ORDER BY "
+                               "created_at_ms DESC, id"));
+  std::vector<std::string> ids;
+  {
+    Use use(st.get());
+    use.bind(1, team);
+    use.bind(2, collection);
+    int rc = 0;
+    while ((rc = use.step()) == SQLITE_ROW) ids.push_back(use.text(0));
+    if (rc != SQLITE_DONE) return store::sqlite::db_error(kStore, op, rc);
+  }
+  std::vector<DocumentRecord> out;
+  out.reserve(ids.size());
+  for (const auto& id : ids) {
+    AEGIS_TRY(doc, impl_->read_document(op, team, id));
+    out.push_back(std::move(doc));
+  }
+  return out;
+}
+
+Result<DocumentRecord> SqliteRagStore::get_document(const std::string& team, const std::string& id) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->read_document("get_document", team, id);
+}
+
+Result<DocumentRecord> SqliteRagStore::erase_document(const std::string& team, const std::string& id) {
+  constexpr std::string_view op = "erase_document";
+  std::lock_guard lock(impl_->mu);
+  AEGIS_TRY(doc, impl_->read_document(op, team, id));
+  AEGIS_TRY_VOID(impl_->exec(op, "BEGIN IMMEDIATE"));
+  auto rollback = [&](Error e) {
+    (void)impl_->exec(op, "ROLLBACK");
+    return e;
+  };
+  for (const char* sql :
+       {"DELETE FROM rag_vectors WHERE chunk_id IN (SELECT id FROM rag_chunks WHERE document_id = ?1)",
+        "DELETE FROM rag_chunks WHERE document_id = ?1", "DELETE FROM rag_documents WHERE id = ?1"}) {
+    auto st = impl_->prepare(op, sql);
+    if (!st.ok()) return rollback(std::move(st).error());
+    Use use(st->get());
+    use.bind(1, id);
+    if (const int rc = use.step(); rc != SQLITE_DONE) return rollback(store::sqlite::db_error(kStore, op, rc));
+  }
+  if (auto committed = impl_->exec(op, "COMMIT"); !committed.ok()) return rollback(std::move(committed).error());
+  impl_->unindex(doc);
+  return doc;
+}
+
+Result<SearchResult> SqliteRagStore::search(const SearchRequest& request) {
+  constexpr std::string_view op = "search";
+  std::lock_guard lock(impl_->mu);
+  SearchResult result;
+  const auto found = impl_->index.find(IndexKey{request.team, request.collection, request.model});
+  if (found == impl_->index.end() || request.top_k == 0) return result;
+  struct Scored {
+    const Entry* entry;
+    double score;
+  };
+  std::vector<Scored> scored;
+  scored.reserve(found->second.size());
+  for (const auto& entry : found->second) {
+    // Never scored: nothing about a chunk above the clearance can reach the caller.
+    if (entry.level > request.clearance || entry.level < request.min_level) continue;
+    scored.push_back(Scored{&entry, dot(entry.vector, request.query)});
+  }
+  const std::size_t k = std::min(request.top_k, scored.size());
+  // Ties broken by chunk id so that equal scores come back in a stable order.
+  std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(k), scored.end(),
+                    [](const Scored& a, const Scored& b) {
+                      return a.score != b.score ? a.score > b.score : a.entry->chunk_id < b.entry->chunk_id;
+                    });
+  AEGIS_TRY(st, impl_->prepare(op,
+                               "SELECT c.chunk_index, c.text, d.source FROM rag_chunks c JOIN rag_documents d ON d.id "
+                               "= c.document_id WHERE c.id = ?1"));
+  for (std::size_t i = 0; i < k; ++i) {
+    const Entry& entry = *scored[i].entry;
+    Use use(st.get());
+    use.bind(1, entry.chunk_id);
+    const int rc = use.step();
+    if (rc != SQLITE_ROW) return store::sqlite::db_error(kStore, op, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc);
+    result.hits.push_back(SearchHit{entry.chunk_id, entry.document_id, static_cast<int>(use.int64(0)), use.text(1),
+                                    use.text(2), entry.level, scored[i].score});
+  }
+  return result;
+}
+
+Result<std::map<Level, std::int64_t>> SqliteRagStore::chunk_levels(const std::string& team,
+                                                                   const std::string& collection) {
+  constexpr std::string_view op = "chunk_levels";
+  std::lock_guard lock(impl_->mu);
+  AEGIS_TRY(st,
+            impl_->prepare(op,
+                           "SELECT c.level, COUNT(*) FROM rag_chunks c JOIN rag_documents d ON d.id = c.document_id "
+                           "WHERE d.team = ?1 AND d.collection = ?2 GROUP BY c.level"));
+  Use use(st.get());
+  use.bind(1, team);
+  use.bind(2, collection);
+  std::map<Level, std::int64_t> out;
+  int rc = 0;
+  while ((rc = use.step()) == SQLITE_ROW) {
+    AEGIS_TRY(level, impl_->level_of(op, use.text(0)));
+    out[level] = use.int64(1);
+  }
+  if (rc != SQLITE_DONE) return store::sqlite::db_error(kStore, op, rc);
+  return out;
+}
+
+Result<std::int64_t> SqliteRagStore::chunk_count() {
+  std::lock_guard lock(impl_->mu);
+  AEGIS_TRY(st, impl_->prepare("chunk_count", "SELECT COUNT(*) FROM rag_chunks"));
+  Use use(st.get());
+  if (const int rc = use.step(); rc != SQLITE_ROW) return store::sqlite::db_error(kStore, "chunk_count", rc);
+  return use.int64(0);
+}
+
+std::int64_t SqliteRagStore::indexed_vectors() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->vectors;
+}
+
+}  // namespace aegis::rag
