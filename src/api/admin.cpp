@@ -34,6 +34,7 @@ json::object key_json(const identity::KeyInfo& key) {
                    {"created_at", format_rfc3339_ms(key.created_at_ms)},
                    {"revoked", key.revoked_at_ms.has_value()}};
   out["revoked_at"] = key.revoked_at_ms ? json::value(format_rfc3339_ms(*key.revoked_at_ms)) : json::value(nullptr);
+  out["clearance"] = key.clearance ? json::value(to_string(*key.clearance)) : json::value(nullptr);
   return out;
 }
 
@@ -246,11 +247,16 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
   router.add("POST", "/admin/v1/keys", http::Credential::admin_key,
              [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
                AEGIS_CO_TRY(body, http::parse_json_object(request), fail, request);
-               AEGIS_CO_TRY_VOID(http::reject_unknown_fields(body, {"team"}), fail, request);
+               AEGIS_CO_TRY_VOID(http::reject_unknown_fields(body, {"team", "clearance"}), fail, request);
                AEGIS_CO_TRY(team, string_field(body, "team", true), fail, request);
-               AEGIS_CO_TRY(created,
-                            co_await ctx->db.run([&] { return identity::create_key(ctx->store, ctx->clock, team); }),
-                            fail, request);
+               AEGIS_CO_TRY(clearance_text, string_field(body, "clearance", false), fail, request);
+               std::optional<Level> clearance;
+               if (!clearance_text.empty()) {
+                 AEGIS_CO_TRY(level, identity::parse_clearance(clearance_text), fail, request);
+                 clearance = level;
+               }
+               auto create = [&] { return identity::create_key(ctx->store, ctx->store, ctx->clock, team, clearance); };
+               AEGIS_CO_TRY(created, co_await ctx->db.run(create), fail, request);
                json::object out = key_json(identity::key_info(created.record));
                out["key"] = created.key.key;
                co_return http::json_response(201, out);

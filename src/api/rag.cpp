@@ -1,5 +1,6 @@
 #include "api/rag.hpp"
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "api/access.hpp"

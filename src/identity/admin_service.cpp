@@ -71,7 +71,10 @@ Result<store::Team> update_team(store::TeamStore& teams, const std::string& name
   return teams.update_team(name, patch);
 }
 
-Result<CreatedKey> create_key(store::KeyStore& keys, const Clock& clock, const std::string& team) {
+namespace {
+
+Result<CreatedKey> create_key_with(store::KeyStore& keys, const Clock& clock, const std::string& team,
+                                   std::optional<Level> clearance) {
   AEGIS_TRY_VOID(validate_team_name(team));
   for (int attempt = 1;; ++attempt) {
     CreatedKey out{generate_key(), {}};
@@ -81,6 +84,7 @@ Result<CreatedKey> create_key(store::KeyStore& keys, const Clock& clock, const s
     record.prefix = out.key.prefix;
     record.secret_hash = out.key.secret_hash;
     record.created_at_ms = now_ms(clock);
+    record.clearance = clearance;
     auto stored = keys.create_key(record);
     if (stored) {
       out.record = std::move(stored).value();
@@ -91,8 +95,28 @@ Result<CreatedKey> create_key(store::KeyStore& keys, const Clock& clock, const s
   }
 }
 
+}  // namespace
+
+Result<CreatedKey> create_key(store::KeyStore& keys, const Clock& clock, const std::string& team) {
+  return create_key_with(keys, clock, team, std::nullopt);
+}
+
+Result<CreatedKey> create_key(store::TeamStore& teams, store::KeyStore& keys, const Clock& clock,
+                              const std::string& team, std::optional<Level> clearance) {
+  AEGIS_TRY_VOID(validate_team_name(team));
+  if (clearance) {
+    AEGIS_TRY(found, teams.get_team(team));
+    if (*clearance > found.clearance) {
+      return make_error(ErrorCode::invalid_request, "clearance " + std::string(to_string(*clearance)) +
+                                                        " is above the team's (" +
+                                                        std::string(to_string(found.clearance)) + ")");
+    }
+  }
+  return create_key_with(keys, clock, team, clearance);
+}
+
 KeyInfo key_info(const store::ApiKeyRecord& record) {
-  return KeyInfo{record.id, record.team, record.prefix, record.created_at_ms, record.revoked_at_ms};
+  return KeyInfo{record.id, record.team, record.prefix, record.created_at_ms, record.revoked_at_ms, record.clearance};
 }
 
 Result<std::vector<KeyInfo>> list_keys(store::KeyStore& keys, const std::optional<std::string>& team) {

@@ -46,6 +46,10 @@ struct CreatedKey {
 };
 // not_found if the team does not exist.
 Result<CreatedKey> create_key(store::KeyStore& keys, const Clock& clock, const std::string& team);
+// With a clearance of the key's own: invalid_request when it is above the
+// team's (a key can narrow what its team may see, never widen it).
+Result<CreatedKey> create_key(store::TeamStore& teams, store::KeyStore& keys, const Clock& clock,
+                              const std::string& team, std::optional<Level> clearance);
 
 // What listings show: never the key, never its hash.
 struct KeyInfo {
@@ -54,6 +58,7 @@ struct KeyInfo {
   std::string prefix;
   std::int64_t created_at_ms = 0;
   std::optional<std::int64_t> revoked_at_ms;
+  std::optional<Level> clearance;  // the key's own; nullopt: the team's
 };
 KeyInfo key_info(const store::ApiKeyRecord& record);
 Result<std::vector<KeyInfo>> list_keys(store::KeyStore& keys, const std::optional<std::string>& team);

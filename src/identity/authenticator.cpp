@@ -20,14 +20,9 @@ struct Lookup {
 
 }  // namespace
 
-Authenticator::Authenticator(store::KeyStore& keys, store::TeamStore& teams, store::DbExecutor& db,
-                             const Clock& clock, std::chrono::seconds cache_ttl, std::size_t max_cache_entries)
-    : keys_(keys),
-      teams_(teams),
-      db_(db),
-      clock_(clock),
-      ttl_(cache_ttl),
-      max_entries_(max_cache_entries) {}
+Authenticator::Authenticator(store::KeyStore& keys, store::TeamStore& teams, store::DbExecutor& db, const Clock& clock,
+                             std::chrono::seconds cache_ttl, std::size_t max_cache_entries)
+    : keys_(keys), teams_(teams), db_(db), clock_(clock), ttl_(cache_ttl), max_entries_(max_cache_entries) {}
 
 boost::asio::awaitable<Result<Principal>> Authenticator::authenticate(std::string_view presented_key) {
   // Not a coroutine itself: the key is copied into the coroutine frame now.
@@ -86,7 +81,9 @@ boost::asio::awaitable<Result<Principal>> Authenticator::authenticate_owned(std:
   if (found.key->revoked_at_ms) co_return revoked_key();
   if (!found.team) co_return invalid_key();  // a key without a team cannot act for anyone
 
-  Principal principal{found.team->name, found.key->id, found.team->clearance, found.team->monthly_budget};
+  // A key's own clearance narrows its team's, never widens it (also after the team's is lowered).
+  const Level clearance = std::min(found.team->clearance, found.key->clearance.value_or(found.team->clearance));
+  Principal principal{found.team->name, found.key->id, clearance, found.team->monthly_budget};
   remember(*key_id, Entry{std::move(found.key->secret_hash), principal, clock_.steady_now() + ttl_}, generation);
   co_return principal;
 }

@@ -8,6 +8,7 @@
 // invalidate() is called, and after at most cache_ttl otherwise (another
 // replica or the CLI revoked it).
 #include <boost/asio/awaitable.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <mutex>

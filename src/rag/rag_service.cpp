@@ -183,7 +183,8 @@ struct RagService::Impl {
     if (merged.size() > request.top_k) merged.resize(request.top_k);
     result.hits = std::move(merged);
     for (const auto& counted : levels) {
-      if (counted.first > principal.clearance) filtered.with({to_string(counted.first)}).inc(counted.second);
+      if (counted.first > principal.clearance)
+        filtered.with({to_string(counted.first)}).inc(static_cast<double>(counted.second));
     }
     query_seconds.with({}).observe(std::chrono::duration<double>(deps.clock.steady_now() - started).count());
 

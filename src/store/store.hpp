@@ -33,6 +33,9 @@ struct ApiKeyRecord {
   std::string secret_hash;  // hex SHA-256 of the whole key; the key itself is never stored
   std::int64_t created_at_ms = 0;
   std::optional<std::int64_t> revoked_at_ms;
+  // A clearance of this key's own, at most its team's: the caller's is the
+  // lower of the two. nullopt: the team's.
+  std::optional<Level> clearance;
 };
 
 class TeamStore {

@@ -216,6 +216,44 @@ class Rag(DemoUpstreams, GatewayTestCase):
         status, _, listed = self.call(other, "GET", "/v1/rag/documents?collection=shared-name")
         self.assertEqual((status, listed["data"]), (200, []))
 
+    def test_a_key_with_a_lower_clearance_sees_less_than_its_team(self):
+        team, key, docs = self.seed("keyed")
+        status, narrowed = self.gw.admin("POST", "/admin/v1/keys", {"team": team, "clearance": "PUBLIC"})
+        self.assertEqual(status, 201, narrowed)
+        self.assertEqual(narrowed["clearance"], "PUBLIC")
+        status, _, me = self.call(narrowed["key"], "GET", "/v1/whoami")
+        self.assertEqual((status, me["clearance"]), (200, "PUBLIC"))
+        status, _, me = self.call(key, "GET", "/v1/whoami")
+        self.assertEqual((status, me["clearance"]), (200, "RESTRICTED"))
+        for question in ("payroll SIN employee", "acquisition board price", "cafeteria lunch"):
+            chunks = self.query(narrowed["key"], "keyed", question, 10)
+            self.assertEqual([c["document_id"] for c in chunks], [docs["PUBLIC"]["document_id"]], question)
+            self.assertEqual(len(self.query(key, "keyed", question, 10)), 4)
+        status, _, body = self.call(narrowed["key"], "POST", "/v1/rag/answer",
+                                    {"collection": "keyed", "question": "When is the payroll SIN paid?"})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["chunk_ids"], [self.query(narrowed["key"], "keyed", "cafeteria", 1)[0]["id"]])
+        status, listed = self.gw.admin("GET", f"/admin/v1/keys?team={team}")
+        self.assertEqual(status, 200, listed)
+        self.assertEqual(sorted(str(k["clearance"]) for k in listed["keys"]), ["None", "PUBLIC"])
+        # Lowering the team below the key's clearance lowers the key too.
+        status, internal = self.gw.admin("POST", "/admin/v1/keys", {"team": team, "clearance": "INTERNAL"})
+        self.assertEqual(status, 201, internal)
+        self.set_clearance(team, "PUBLIC")
+        status, _, me = self.call(internal["key"], "GET", "/v1/whoami")
+        self.assertEqual(me["clearance"], "PUBLIC")
+
+    def test_a_key_clearance_above_the_teams_is_refused(self):
+        team, _ = self.make_team("INTERNAL")
+        for clearance, want in (("CONFIDENTIAL", 400), ("RESTRICTED", 400), ("SECRET", 400), ("INTERNAL", 201),
+                                ("public", 201)):
+            status, body = self.gw.admin("POST", "/admin/v1/keys", {"team": team, "clearance": clearance})
+            self.assertEqual(status, want, (clearance, body))
+        status, body = self.gw.admin("POST", "/admin/v1/keys", {"team": "no-such-team", "clearance": "PUBLIC"})
+        self.assertEqual(status, 404, body)
+        status, listed = self.gw.admin("GET", f"/admin/v1/keys?team={team}")
+        self.assertEqual(sorted(str(k["clearance"]) for k in listed["keys"]), ["INTERNAL", "None", "PUBLIC"])
+
     def test_bad_requests_are_400_and_store_nothing(self):
         _, key = self.make_team()
         bad = [

@@ -47,12 +47,15 @@ SearchRequest search(const std::string& team, Level clearance, std::size_t top_k
   return SearchRequest{team, "kb", kModel, clearance, Level::PUBLIC, q, top_k};
 }
 
-const std::vector<Level> kMixed = {Level::PUBLIC, Level::INTERNAL, Level::CONFIDENTIAL, Level::RESTRICTED,
-                                   Level::PUBLIC, Level::INTERNAL, Level::CONFIDENTIAL, Level::RESTRICTED};
+// Two chunks of each level.
+std::vector<Level> mixed() {
+  return {Level::PUBLIC, Level::INTERNAL, Level::CONFIDENTIAL, Level::RESTRICTED,
+          Level::PUBLIC, Level::INTERNAL, Level::CONFIDENTIAL, Level::RESTRICTED};
+}
 
 TEST(SqliteRagStore, AFilteredSearchReturnsMinOfTopKAndVisibleAndNothingAboveTheClearance) {
   SqliteRagStore store(":memory:");
-  ASSERT_TRUE(store.add_document(document("d1", "team", kMixed)).ok());
+  ASSERT_TRUE(store.add_document(document("d1", "team", mixed())).ok());
   const std::pair<Level, std::size_t> visible[] = {
       {Level::PUBLIC, 2}, {Level::INTERNAL, 4}, {Level::CONFIDENTIAL, 6}, {Level::RESTRICTED, 8}};
   for (const auto& [clearance, count] : visible) {
@@ -79,7 +82,7 @@ TEST(SqliteRagStore, AFilteredSearchReturnsMinOfTopKAndVisibleAndNothingAboveThe
 
 TEST(SqliteRagStore, MinLevelLeavesLowerChunksToAnotherIndex) {
   SqliteRagStore store(":memory:");
-  ASSERT_TRUE(store.add_document(document("d1", "team", kMixed)).ok());
+  ASSERT_TRUE(store.add_document(document("d1", "team", mixed())).ok());
   auto request = search("team", Level::RESTRICTED, 20);
   request.min_level = Level::CONFIDENTIAL;
   auto found = store.search(request);
@@ -90,7 +93,7 @@ TEST(SqliteRagStore, MinLevelLeavesLowerChunksToAnotherIndex) {
 
 TEST(SqliteRagStore, AnotherTeamsDocumentsDoNotExist) {
   SqliteRagStore store(":memory:");
-  ASSERT_TRUE(store.add_document(document("d1", "alpha", kMixed)).ok());
+  ASSERT_TRUE(store.add_document(document("d1", "alpha", mixed())).ok());
   EXPECT_EQ(store.get_document("beta", "d1").error().code, ErrorCode::not_found);
   EXPECT_EQ(store.erase_document("beta", "d1").error().code, ErrorCode::not_found);
   EXPECT_TRUE(store.search(search("beta", Level::RESTRICTED, 5))->hits.empty());
@@ -108,7 +111,7 @@ TEST(SqliteRagStore, ErasureRemovesRowsAndVectorsAndTheIndexIsRebuiltFromTheFile
   std::remove(path.c_str());
   {
     SqliteRagStore store(path);
-    ASSERT_TRUE(store.add_document(document("d1", "team", kMixed)).ok());
+    ASSERT_TRUE(store.add_document(document("d1", "team", mixed())).ok());
     ASSERT_TRUE(store.add_document(document("d2", "team", {Level::PUBLIC, Level::INTERNAL})).ok());
     EXPECT_EQ(*store.chunk_count(), 10);
     EXPECT_EQ(store.indexed_vectors(), 10);

@@ -237,7 +237,8 @@ TEST_F(PostgresStoreTest, ARevocationOnOneReplicaIsReportedToTheOthers) {
     ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return team_changes >= 1; }));
   }
   ASSERT_TRUE(replica1->create_team(Team{"ops", Money::from_dollars(5), Level::INTERNAL, 0}).ok());
-  ApiKeyRecord key{"00000000000000aa", "ops", "aeg_00000000000000aa_x", std::string(64, 'f'), 1, std::nullopt};
+  ApiKeyRecord key{"00000000000000aa", "ops",       "aeg_00000000000000aa_x", std::string(64, 'f'), 1,
+                   std::nullopt,       std::nullopt};
   ASSERT_TRUE(replica1->create_key(key).ok());
   ASSERT_TRUE(replica1->revoke_key(key.id, 2).ok());
   ASSERT_TRUE(replica1->update_team("ops", TeamPatch{std::nullopt, Level::RESTRICTED}).ok());

@@ -221,6 +221,22 @@ TEST_P(StoreContract, DuplicateKeyIdIsAConflict) {
   EXPECT_EQ(again.error().code, ErrorCode::conflict);
 }
 
+TEST_P(StoreContract, AKeysOwnClearanceRoundTrips) {
+  auto& store = *open();
+  ASSERT_TRUE(store.create_team(make_team("t")).ok());
+  auto narrowed = make_key("00000000000000c1", "t", 1);
+  narrowed.clearance = Level::PUBLIC;
+  ASSERT_TRUE(store.create_key(narrowed).ok());
+  ASSERT_TRUE(store.create_key(make_key("00000000000000c2", "t", 2)).ok());
+  EXPECT_EQ(store.get_key("00000000000000c1")->clearance, std::optional<Level>(Level::PUBLIC));
+  EXPECT_EQ(store.get_key("00000000000000c2")->clearance, std::nullopt);
+  auto listed = store.list_keys(std::string("t"));
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].clearance, std::optional<Level>(Level::PUBLIC));
+  EXPECT_EQ((*listed)[1].clearance, std::nullopt);
+}
+
 TEST_P(StoreContract, KeyLifecycle) {
   auto& store = *open();
   ASSERT_TRUE(store.create_team(make_team("a")).ok());

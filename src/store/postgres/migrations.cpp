@@ -198,6 +198,10 @@ CREATE TABLE budget_leases (
   PRIMARY KEY (owner, team, period)
 );
 )sql"},
+    Migration{4, "api key clearance", R"sql(
+ALTER TABLE api_keys ADD COLUMN clearance TEXT
+  CHECK (clearance IS NULL OR clearance IN ('PUBLIC', 'INTERNAL', 'CONFIDENTIAL', 'RESTRICTED'));
+)sql"},
 };
 
 // One key for the whole schema: only one replica migrates at a time.

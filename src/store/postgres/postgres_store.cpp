@@ -24,7 +24,7 @@ namespace {
 constexpr std::string_view kStoreName = "storage";
 constexpr int kMaxAuditQueryLimit = 1000;
 constexpr const char* kTeamColumns = "name, monthly_budget_micros, clearance, created_at_ms";
-constexpr const char* kKeyColumns = "id, team, prefix, secret_hash, created_at_ms, revoked_at_ms";
+constexpr const char* kKeyColumns = "id, team, prefix, secret_hash, created_at_ms, revoked_at_ms, clearance";
 
 std::optional<Team> read_team(const pg::Rows& rows, int i) {
   Team t;
@@ -52,6 +52,10 @@ std::optional<ApiKeyRecord> read_key(const pg::Rows& rows, int i) {
     const auto revoked = rows.int64(i, 5);
     if (!revoked) return std::nullopt;
     k.revoked_at_ms = *revoked;
+  }
+  if (!rows.is_null(i, 6)) {
+    k.clearance = parse_level(rows.text(i, 6));
+    if (!k.clearance) return std::nullopt;
   }
   return k;
 }
@@ -326,14 +330,16 @@ Result<ApiKeyRecord> PostgresStore::create_key(const ApiKeyRecord& key) {
   ApiKeyRecord out = key;
   if (out.created_at_ms == 0) out.created_at_ms = impl_->now_ms();
   AEGIS_TRY(session, impl_->pool.acquire());
-  auto r = session.exec(std::string("INSERT INTO api_keys(") + kKeyColumns + ") VALUES ($1, $2, $3, $4, $5, $6)",
-                        pg::Params()
-                            .add(out.id)
-                            .add(out.team)
-                            .add(out.prefix)
-                            .add(out.secret_hash)
-                            .add(out.created_at_ms)
-                            .add(out.revoked_at_ms));
+  auto r = session.exec(
+      std::string("INSERT INTO api_keys(") + kKeyColumns + ") VALUES ($1, $2, $3, $4, $5, $6, $7)",
+      pg::Params()
+          .add(out.id)
+          .add(out.team)
+          .add(out.prefix)
+          .add(out.secret_hash)
+          .add(out.created_at_ms)
+          .add(out.revoked_at_ms)
+          .add(out.clearance ? std::optional<std::string>(std::string(to_string(*out.clearance))) : std::nullopt));
   if (r.ok()) return out;
   const auto& state = session.last_failure().sqlstate;
   if (state == pg::kForeignKeyViolation) return make_error(ErrorCode::not_found, "team '" + out.team + "' not found");

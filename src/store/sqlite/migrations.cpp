@@ -274,6 +274,10 @@ CREATE TABLE rag_vectors (
 );
 CREATE INDEX rag_chunks_document ON rag_chunks(document_id, chunk_index);
 )sql"},
+    Migration{8, "api key clearance", R"sql(
+ALTER TABLE api_keys ADD COLUMN clearance TEXT
+  CHECK (clearance IS NULL OR clearance IN ('PUBLIC', 'INTERNAL', 'CONFIDENTIAL', 'RESTRICTED'));
+)sql"},
 };
 
 std::string errmsg(sqlite3* db) {

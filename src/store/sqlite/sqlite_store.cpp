@@ -39,15 +39,15 @@ constexpr const char* kUpdateTeam =
     "RETURNING name, monthly_budget_micros, clearance, created_at_ms";
 
 constexpr const char* kInsertKey =
-    "INSERT INTO api_keys(id, team, prefix, secret_hash, created_at_ms, revoked_at_ms) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    "INSERT INTO api_keys(id, team, prefix, secret_hash, created_at_ms, revoked_at_ms, clearance) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 constexpr const char* kGetKey =
-    "SELECT id, team, prefix, secret_hash, created_at_ms, revoked_at_ms FROM api_keys WHERE id = ?1";
+    "SELECT id, team, prefix, secret_hash, created_at_ms, revoked_at_ms, clearance FROM api_keys WHERE id = ?1";
 constexpr const char* kListKeys =
-    "SELECT id, team, prefix, secret_hash, created_at_ms, revoked_at_ms FROM api_keys "
+    "SELECT id, team, prefix, secret_hash, created_at_ms, revoked_at_ms, clearance FROM api_keys "
     "ORDER BY created_at_ms, rowid";
 constexpr const char* kListTeamKeys =
-    "SELECT id, team, prefix, secret_hash, created_at_ms, revoked_at_ms FROM api_keys WHERE team = ?1 "
+    "SELECT id, team, prefix, secret_hash, created_at_ms, revoked_at_ms, clearance FROM api_keys WHERE team = ?1 "
     "ORDER BY created_at_ms, rowid";
 constexpr const char* kRevokeKey = "UPDATE api_keys SET revoked_at_ms = COALESCE(revoked_at_ms, ?2) WHERE id = ?1";
 
@@ -92,6 +92,8 @@ ApiKeyRecord read_key(const Use& st) {
   k.secret_hash = st.text(3);
   k.created_at_ms = st.int64(4);
   if (!st.is_null(5)) k.revoked_at_ms = st.int64(5);
+  // The column's CHECK admits only the four names.
+  if (!st.is_null(6)) k.clearance = parse_level(st.text(6));
   return k;
 }
 
@@ -373,6 +375,10 @@ Result<ApiKeyRecord> SqliteStore::create_key(const ApiKeyRecord& key) {
     st.bind(6, *out.revoked_at_ms);
   else
     st.bind_null(6);
+  if (out.clearance)
+    st.bind(7, to_string(*out.clearance));
+  else
+    st.bind_null(7);
   rc = st.step();
   if (rc == SQLITE_DONE) return out;
   if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
