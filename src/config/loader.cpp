@@ -1634,7 +1634,7 @@ const Table<RagConfig>& rag_table() {
                   "the last sentences of a chunk, up to this many tokens (at most half of `chunk_tokens`), start "
                   "the next one"),
           integer("max_top_k", &RagConfig::max_top_k, 1, 1'000, "the largest `top_k` a query or answer may ask for"),
-          integer("max_document_bytes", &RagConfig::max_document_bytes, 1'024, 64 * 1'048'576,
+          integer("max_document_bytes", &RagConfig::max_document_bytes, 1'024, std::int64_t{64} * 1'048'576,
                   "the largest document text `POST /v1/rag/documents` accepts (413 beyond; the request body limit "
                   "applies too)"),
           text("cloud_embedding_model", &RagConfig::cloud_embedding_model, Empty::allowed,
