@@ -472,31 +472,12 @@ SqliteJobStore::SqliteJobStore(const std::string& path, Options options) : impl_
   impl_->cipher = impl_->options.cipher;
   // NOMUTEX: Impl::mu already serialises every use of this connection.
   impl_->db = store::sqlite::open_database(path, SQLITE_OPEN_NOMUTEX, impl_->options.busy_timeout, " for jobs");
-  sqlite3* db = impl_->db.get();
-
-  auto exec = [&](const std::string& sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = "cannot configure the SQLite database '" + path + "' for jobs (" + sql +
-                        "): " + (err ? err : sqlite3_errmsg(db));
-      sqlite3_free(err);
-      throw std::runtime_error(msg);
-    }
-  };
-  exec("PRAGMA journal_mode=WAL");
-  // Space freed by deleting a request or vault (or a plaintext row from before
-  // migration 4) is zeroed when that costs no extra I/O.
-  exec("PRAGMA secure_delete=FAST");
-  exec(impl_->options.sync_every_commit ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
-  try {
-    // The only clock read in this store: the audit stamp of a migration step.
-    const auto now =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count();
-    store::sqlite::apply_migrations(db, now);
-  } catch (const std::exception& e) {
-    throw std::runtime_error("SQLite database '" + path + "': " + e.what());
-  }
+  // secure_delete=FAST: space freed by deleting a request or vault (or a
+  // plaintext row from before migration 4) is zeroed when that costs no extra I/O.
+  store::sqlite::configure_and_migrate(
+      impl_->db.get(), path, " for jobs",
+      {"PRAGMA journal_mode=WAL", "PRAGMA secure_delete=FAST",
+       impl_->options.sync_every_commit ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"});
   impl_->drop_finished_requests();
 }
 

@@ -158,24 +158,9 @@ struct SqliteRagStore::Impl {
 SqliteRagStore::SqliteRagStore(const std::string& path) : impl_(std::make_unique<Impl>()) {
   impl_->db =
       store::sqlite::open_database(path, SQLITE_OPEN_NOMUTEX, std::chrono::milliseconds(5000), " for retrieval");
-  sqlite3* db = impl_->db.get();
-  auto pragma = [&](const char* sql) {
-    if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
-      throw std::runtime_error("cannot configure the SQLite database '" + path +
-                               "' for retrieval: " + sqlite3_errmsg(db));
-    }
-  };
-  pragma("PRAGMA journal_mode=WAL");
-  // The right to erasure: deleted chunk text and vectors are overwritten, not left in free pages.
-  pragma("PRAGMA secure_delete=ON");
-  try {
-    const auto now =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count();
-    store::sqlite::apply_migrations(db, now);
-  } catch (const std::exception& e) {
-    throw std::runtime_error("SQLite database '" + path + "': " + e.what());
-  }
+  // secure_delete=ON, the right to erasure: deleted chunk text and vectors are overwritten, not left in free pages.
+  store::sqlite::configure_and_migrate(impl_->db.get(), path, " for retrieval",
+                                       {"PRAGMA journal_mode=WAL", "PRAGMA secure_delete=ON"});
   impl_->load_index();
 }
 

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <array>
+#include <chrono>
 #include <stdexcept>
 #include <string>
 
@@ -370,6 +371,30 @@ int apply_migrations(sqlite3* db, std::span<const Migration> steps, std::int64_t
     }
   }
   return current;
+}
+
+void configure_and_migrate(sqlite3* db, const std::string& path, std::string_view purpose,
+                           std::initializer_list<std::string_view> pragmas) {
+  for (const auto pragma : pragmas) {
+    const std::string sql(pragma);
+    char* err = nullptr;
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = "cannot configure the SQLite database '";
+      msg.append(path).append("'").append(purpose).append(" (").append(sql).append("): ");
+      msg += err ? err : sqlite3_errmsg(db);
+      sqlite3_free(err);
+      throw std::runtime_error(msg);
+    }
+  }
+  try {
+    // The only clock read at start-up: the audit stamp of a migration step.
+    const auto now =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    apply_migrations(db, now);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("SQLite database '" + path + "': " + e.what());
+  }
 }
 
 }  // namespace aegis::store::sqlite
