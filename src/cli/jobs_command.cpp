@@ -1,34 +1,19 @@
 #include "cli/jobs_command.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/http/status.hpp>
 #include <boost/json.hpp>
-#include <boost/url/encode.hpp>
-#include <boost/url/rfc/unreserved_chars.hpp>
 
 #include <algorithm>
-#include <cctype>
-#include <charconv>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
 #include <iostream>
-#include <iterator>
-#include <map>
-#include <memory>
 #include <optional>
-#include <sstream>
 
+#include "cli/gateway_client.hpp"
 #include "core/json.hpp"
 #include "core/money.hpp"
-#include "core/process_env.hpp"
 #include "core/system_clock.hpp"
-#include "core/version.hpp"
-#include "http/client.hpp"
 #include "jobs/job.hpp"
 
 namespace aegis::cli {
@@ -39,21 +24,13 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailed = 1;
-constexpr int kExitUsage = 2;
+constexpr int kExitOk = kClientExitOk;
+constexpr int kExitFailed = kClientExitFailed;
+constexpr int kExitUsage = kClientExitUsage;
 constexpr int kExitTimeout = 124;  // as timeout(1)
 
-constexpr std::string_view kDefaultUrl = "http://127.0.0.1:8080";
 // The longest ?wait= the API accepts (docs/JOBS.md).
 constexpr double kMaxServerWaitSeconds = 60;
-// One try plus three retries of a transient failure: 0.5 s, 1 s, 2 s apart
-// (or the server's retry-after, when it says more).
-constexpr int kMaxAttempts = 4;
-constexpr auto kMaxRetryDelay = 30s;
-
-// The same encoding the provider adapters use for path segments and query values.
-std::string percent_encode(std::string_view text) { return boost::urls::encode(text, boost::urls::unreserved_chars); }
 
 // "60", "12.5", "0.25": ?wait= takes decimals, and people read these in logs.
 std::string format_seconds(double seconds) {
@@ -70,21 +47,9 @@ std::string format_seconds(double seconds) {
 // The random part of a job id (128 bits from OpenSSL) is the key's.
 std::string random_idempotency_key() { return "aegis-cli-" + jobs::new_job_id(0).substr(16); }
 
-std::string_view string_field(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
-}
-
-const json::object* object_field(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v && v->is_object() ? &v->get_object() : nullptr;
-}
-
 bool is_final(std::string_view status) {
   return status == "succeeded" || status == "failed" || status == "cancelled" || status == "expired";
 }
-
-std::string or_dash(std::string_view s) { return s.empty() ? std::string("-") : std::string(s); }
 
 std::string route_text(const json::object& job) {
   const auto* route = object_field(job, "route");
@@ -131,6 +96,7 @@ void print_job(const json::object& job) {
   }
 }
 
+
 void print_table(const std::vector<json::object>& jobs) {
   if (jobs.empty()) {
     std::cout << "no jobs\n";
@@ -143,47 +109,14 @@ void print_table(const std::vector<json::object>& jobs) {
                     or_dash(string_field(job, "task_type")), route_text(job), cost_text(job),
                     or_dash(string_field(job, "created_at"))});
   }
-  std::vector<std::size_t> width(rows.front().size(), 0);
-  for (const auto& row : rows) {
-    for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
-    }
-    std::cout << line << "\n";
-  }
+  print_columns(rows);
 }
-
-std::optional<std::string> read_file(const std::string& path) {
-  if (path == "-") return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return std::nullopt;
-  return ss.str();
-}
-
-struct Reply {
-  int status = 0;
-  std::string body;
-  json::value doc;  // null when the body is not JSON
-};
 
 // One invocation's conversation with the gateway. Everything runs as
 // coroutines on a private io_context; the command is a single logical thread.
 class Session {
  public:
-  Session(const asio::any_io_executor& executor, std::string base_url, std::string key, std::string command, bool json)
-      : executor_(executor),
-        client_(http::make_http_client(executor, http::ClientOptions::from_environment())),
-        base_(std::move(base_url)),
-        key_(std::move(key)),
-        command_(std::move(command)),
-        json_(json) {}
+  Session(GatewayClient& client, bool json) : client_(client), json_(json) {}
 
   asio::awaitable<int> submit(std::string body, std::string idempotency_key, bool wait, double timeout) {
     std::vector<http::Header> extra;
@@ -245,7 +178,7 @@ class Session {
       const auto now = clock.steady_now();
       if (now >= deadline) {
         show(reply);
-        std::cerr << "aegis jobs " << command_ << ": timed out after " << format_seconds(timeout_seconds) << " s; job "
+        std::cerr << client_.command() << ": timed out after " << format_seconds(timeout_seconds) << " s; job "
                   << id << " is still " << or_dash(status) << "\n";
         co_return kExitTimeout;
       }
@@ -253,7 +186,7 @@ class Session {
       // in a tight loop.
       if (server_wait >= 1 && now - asked_at < 100ms) {
         const auto pause = std::min<std::chrono::steady_clock::duration>(250ms, deadline - now);
-        asio::steady_timer timer(executor_, pause);
+        asio::steady_timer timer(client_.executor(), pause);
         co_await timer.async_wait(asio::use_awaitable);
       }
     }
@@ -313,66 +246,9 @@ class Session {
   }
 
  private:
-  // One API call, retrying what is safe to retry: a connection that could
-  // not be made (nothing was sent), a lost exchange of an idempotent request
-  // (GET, or POST with its idempotency key), and 429/503 that carry
-  // retry-after (the gateway did nothing).
   asio::awaitable<Result<Reply>> call(std::string method, std::string target, std::string body,
                                       std::vector<http::Header> extra, std::chrono::milliseconds server_hold) {
-    http::ClientRequest request;
-    request.method = method;
-    request.url = base_ + target;
-    request.headers.push_back(http::Header{"authorization", "Bearer " + key_});
-    request.headers.push_back(http::Header{"accept", "application/json"});
-    request.headers.push_back(http::Header{"user-agent", std::string("aegis-cli/") + kVersion});
-    if (!body.empty()) request.headers.push_back(http::Header{"content-type", "application/json"});
-    for (auto& h : extra) request.headers.push_back(std::move(h));
-    request.body = std::move(body);
-    request.timeouts.first_byte = server_hold + 30s;
-    request.timeouts.total = server_hold + 90s;
-    request.max_response_bytes = std::size_t{256} * 1024 * 1024;  // a list of 1,000 jobs with their results
-
-    for (int attempt = 1;; ++attempt) {
-      auto op = client_->send(request);
-      auto sent = co_await std::move(op);
-      std::chrono::milliseconds delay = 500ms * (1 << (attempt - 1));
-      if (!sent.ok()) {
-        if (attempt >= kMaxAttempts || !retryable(method, sent.error())) co_return std::move(sent).error();
-      } else {
-        const auto retry_after = sent->header("retry-after");
-        const bool transient = (sent->status == 429 || sent->status == 503) && retry_after.has_value();
-        if (!transient || attempt >= kMaxAttempts) {
-          Reply reply;
-          reply.status = sent->status;
-          reply.body = std::move(sent->body);
-          boost::system::error_code ec;
-          reply.doc = json::parse(reply.body, ec);
-          if (ec) reply.doc = nullptr;
-          co_return reply;
-        }
-        double seconds = 0;
-        const auto text = *retry_after;
-        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
-        if (ec == std::errc() && end == text.data() + text.size() && seconds > 0) {
-          const auto asked = std::chrono::duration_cast<std::chrono::milliseconds>(
-              std::chrono::duration<double>(std::min(seconds, 3600.0)));
-          delay = std::max(delay, asked);
-        }
-      }
-      delay = std::min<std::chrono::milliseconds>(delay, kMaxRetryDelay);
-      asio::steady_timer timer(executor_, delay);
-      co_await timer.async_wait(asio::use_awaitable);
-    }
-  }
-
-  static bool retryable(std::string_view method, const Error& error) {
-    // The client's messages for failures before a byte was sent.
-    const bool not_connected = error.message.starts_with("connect to ") ||
-                               error.message.starts_with("connecting to ") ||
-                               error.message.starts_with("DNS lookup for ");
-    if (not_connected) return true;
-    // A cancel whose answer was lost may have happened: a retry would say 409.
-    return method != "DELETE" && (error.code == ErrorCode::upstream_error || error.code == ErrorCode::upstream_timeout);
+    return client_.call(std::move(method), std::move(target), std::move(body), std::move(extra), server_hold);
   }
 
   void show(const Reply& reply) const {
@@ -383,44 +259,11 @@ class Session {
     }
   }
 
-  static void print_body(const Reply& reply) {
-    std::cout << reply.body;
-    if (reply.body.empty() || reply.body.back() != '\n') std::cout << "\n";
-  }
+  int transport_failure(const Error& error) const { return client_.transport_failure(error); }
+  int api_failure(const Reply& reply) const { return client_.api_failure(reply); }
+  int malformed(const Reply& reply) const { return client_.malformed(reply, "the job JSON docs/JOBS.md describes"); }
 
-  int transport_failure(const Error& error) const {
-    std::cerr << "aegis jobs " << command_ << ": cannot reach the gateway at " << base_ << ": " << error.message
-              << "\n";
-    return kExitFailed;
-  }
-
-  int api_failure(const Reply& reply) const {
-    std::cerr << "aegis jobs " << command_ << ": ";
-    const auto* body = reply.doc.if_object();
-    const auto* error = body ? object_field(*body, "error") : nullptr;
-    if (error) {
-      std::cerr << or_dash(string_field(*error, "type")) << ": " << string_field(*error, "message");
-    } else {
-      std::cerr << "unexpected answer: " << reply.body.substr(0, 200);
-    }
-    const auto phrase = boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(reply.status));
-    std::cerr << " (HTTP " << reply.status << (phrase.empty() ? "" : " ") << phrase << ")";
-    if (reply.status == 401) std::cerr << "; check AEGIS_API_KEY";
-    std::cerr << "\n";
-    return kExitFailed;
-  }
-
-  int malformed(const Reply& reply) const {
-    std::cerr << "aegis jobs " << command_ << ": the gateway's answer (HTTP " << reply.status
-              << ") is not the job JSON docs/JOBS.md describes: " << reply.body.substr(0, 200) << "\n";
-    return kExitFailed;
-  }
-
-  asio::any_io_executor executor_;
-  std::unique_ptr<http::HttpClient> client_;
-  std::string base_;
-  std::string key_;
-  std::string command_;
+  GatewayClient& client_;
   bool json_;
 };
 
@@ -443,7 +286,7 @@ JobsCommand::JobsCommand(CLI::App& app) {
 
   for (auto* sub : {submit_, get_, wait_, cancel_, list_}) {
     sub->add_option("--url", common_.url,
-                    "gateway base URL (default: $AEGIS_URL, else " + std::string(kDefaultUrl) + ")");
+                    "gateway base URL (default: $AEGIS_URL, else " + std::string(kDefaultGatewayUrl) + ")");
     sub->add_flag("--json", common_.json, "Print the gateway's JSON as it came, one document");
   }
 
@@ -493,19 +336,8 @@ int JobsCommand::run() {
     return kExitUsage;
   };
 
-  std::string url = common_.url;
-  if (url.empty()) {
-    const char* env = core::env_value("AEGIS_URL");
-    url = env && *env ? env : std::string(kDefaultUrl);
-  }
-  if (!url.starts_with("http://") && !url.starts_with("https://")) {
-    return usage("the gateway URL must start with http:// or https://, got '" + url + "'");
-  }
-  while (url.size() > 8 && url.back() == '/') url.pop_back();
-  const char* key = core::env_value("AEGIS_API_KEY");
-  if (!key || !*key) {
-    return usage("AEGIS_API_KEY is not set: export the team's virtual key (`aegis admin keys create TEAM` makes one)");
-  }
+  auto target = resolve_gateway(common_.url);
+  if (!target.ok()) return usage(target.error().message);
 
   std::string submit_body;
   if (submit_->parsed()) {
@@ -546,35 +378,18 @@ int JobsCommand::run() {
   }
   if ((get_->parsed() || wait_->parsed() || cancel_->parsed()) && id_.empty()) return usage("the job ID is empty");
 
-  asio::io_context io;
-  Session session(io.get_executor(), url, key, command, common_.json);
-  asio::awaitable<int> work =
-      submit_->parsed()   ? session.submit(std::move(submit_body),
-                                         idempotency_key_.empty() ? random_idempotency_key() : idempotency_key_,
-                                           submit_wait_, timeout_seconds_)
-      : get_->parsed()    ? session.get(id_)
-      : wait_->parsed()   ? session.wait_job(id_, timeout_seconds_)
-      : cancel_->parsed() ? session.cancel(id_)
-                          : session.list(status_, limit_, cursor_, all_);
-  int exit_code = kExitFailed;
-  asio::co_spawn(io, std::move(work), [&](const std::exception_ptr& error, int code) {
-    if (error) {
-      try {
-        std::rethrow_exception(error);
-      } catch (const std::exception& e) {
-        std::cerr << "aegis jobs " << command << ": " << e.what() << "\n";
-      } catch (...) {
-        std::cerr << "aegis jobs " << command << ": unexpected failure\n";
-      }
-      code = kExitFailed;
+  return run_client("aegis jobs " + command, *target, [&](GatewayClient& client) -> asio::awaitable<int> {
+    Session session(client, common_.json);
+    if (submit_->parsed()) {
+      co_return co_await session.submit(std::move(submit_body),
+                                        idempotency_key_.empty() ? random_idempotency_key() : idempotency_key_,
+                                        submit_wait_, timeout_seconds_);
     }
-    exit_code = code;
-    // Pooled connections and their timers must not keep the command alive.
-    io.stop();
+    if (get_->parsed()) co_return co_await session.get(id_);
+    if (wait_->parsed()) co_return co_await session.wait_job(id_, timeout_seconds_);
+    if (cancel_->parsed()) co_return co_await session.cancel(id_);
+    co_return co_await session.list(status_, limit_, cursor_, all_);
   });
-  io.run();
-  std::cout.flush();
-  return exit_code;
 }
 
 }  // namespace aegis::cli

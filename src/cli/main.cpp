@@ -11,6 +11,7 @@
 #include "cli/classify_command.hpp"
 #include "cli/config_file.hpp"
 #include "cli/jobs_command.hpp"
+#include "cli/rag_command.hpp"
 #include "cli/mask_command.hpp"
 #include "cli/route_command.hpp"
 #include "cli/sim_command.hpp"
@@ -116,13 +117,14 @@ int main(int argc, char** argv) {
   aegis::cli::MaskCommand mask_command(cli);
   aegis::cli::RouteCommand route_command(cli);
   aegis::cli::JobsCommand jobs_command(cli);
+  aegis::cli::RagCommand rag_command(cli);
 
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = cli.exit(e);
-    // `aegis jobs` documents exit 2 for every usage error (CLI11 uses 100+).
-    return code != 0 && jobs_command.parsed() ? kExitConfig : code;
+    // `aegis jobs` and `aegis rag` document exit 2 for every usage error (CLI11 uses 100+).
+    return code != 0 && (jobs_command.parsed() || rag_command.parsed()) ? kExitConfig : code;
   }
 
   if (version->parsed()) {
@@ -139,6 +141,7 @@ int main(int argc, char** argv) {
   if (mask_command.parsed()) return mask_command.run();
   if (route_command.parsed()) return route_command.run();
   if (jobs_command.parsed()) return jobs_command.run();
+  if (rag_command.parsed()) return rag_command.run();
 
   if (serve->parsed()) {
     std::shared_ptr<const aegis::config::Config> cfg;
