@@ -1,4 +1,5 @@
-"""The /v1/jobs client (docs/JOBS.md): submit, poll, cancel, list."""
+"""The gateway client: the /v1/jobs API (docs/JOBS.md: submit, poll, cancel, list) and,
+as Client.rag, retrieval over the team's documents (/v1/rag)."""
 from __future__ import annotations
 
 import email.utils
@@ -15,7 +16,8 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 from . import __version__
 from .errors import (AegisError, AuthError, Blocked, BudgetExceeded, Conflict, ConnectionFailed,
                      InvalidRequest, JobFailed, NotFound, RateLimited, Timeout, Unavailable)
-from .models import BLOCKED_ERROR_TYPES, SUCCEEDED, Job, JobPage
+from .models import (BLOCKED_ERROR_TYPES, SUCCEEDED, Answer, Deletion, Document, Job, JobPage,
+                     QueryResult)
 
 # The server caps ?wait= at 60 s; a longer wait is a series of long polls.
 MAX_LONG_POLL_S = 60.0
@@ -89,8 +91,12 @@ def error_from_response(status: int, headers: Mapping[str, str], body: bytes) ->
         message = text[:500] or http.client.responses.get(status, "HTTP error")
     retry_after = parse_retry_after(headers.get("retry-after"))
 
-    if status == 400:
-        return InvalidRequest(status, err_type or "invalid_request", message, request_id)
+    if err_type in BLOCKED_ERROR_TYPES:
+        # Policy, whatever the status (422 pii_blocked, 503 no_local_provider, 500 egress_blocked).
+        return Blocked(status, err_type, message, request_id)
+    if status in (400, 413):
+        return InvalidRequest(status, err_type or ("invalid_request" if status == 400 else "payload_too_large"),
+                              message, request_id)
     if status in (401, 403):
         return AuthError(status, err_type or "unauthorized", message, request_id)
     if status == 402:
@@ -100,8 +106,6 @@ def error_from_response(status: int, headers: Mapping[str, str], body: bytes) ->
     if status == 409:
         return Conflict(status, err_type or "conflict", message, request_id)
     if status == 422:
-        if err_type in BLOCKED_ERROR_TYPES:
-            return Blocked(status, err_type, message, request_id)
         return InvalidRequest(status, err_type or "invalid_request", message, request_id)
     if status == 429:
         return RateLimited(status, err_type or "rate_limited", message, request_id, retry_after)
@@ -128,6 +132,8 @@ class Client:
         self._clock = time.monotonic
         self._sleep = time.sleep
         self._random = random.random
+        # Retrieval (/v1/rag): client.rag.ingest(...), .query(...), .answer(...), ...
+        self.rag = Rag(self)
 
     def __repr__(self) -> str:
         return f"Client(base_url={self.base_url!r})"
@@ -259,6 +265,12 @@ class Client:
 
     def _request(self, method: str, path: str, body: Any = None, query: Optional[Mapping[str, str]] = None,
                  headers: Optional[Mapping[str, str]] = None, timeout: Optional[float] = None) -> Any:
+        return self._exchange(method, path, body=body, query=query, headers=headers, timeout=timeout)[0]
+
+    def _exchange(self, method: str, path: str, body: Any = None, query: Optional[Mapping[str, str]] = None,
+                  headers: Optional[Mapping[str, str]] = None,
+                  timeout: Optional[float] = None) -> tuple[Any, dict[str, str]]:
+        """The parsed JSON of a 2xx answer and its headers (names in lower case); raises the typed error otherwise."""
         url = self.base_url + path
         if query:
             url += "?" + urllib.parse.urlencode(query)
@@ -274,7 +286,7 @@ class Client:
             with urllib.request.urlopen(request, timeout=self.timeout if timeout is None else timeout) as resp:
                 status = resp.status
                 payload = resp.read()
-                resp_headers = dict(resp.headers.items())
+                resp_headers = {k.lower(): v for k, v in resp.headers.items()}
         except urllib.error.HTTPError as exc:
             try:
                 payload = exc.read()
@@ -287,8 +299,92 @@ class Client:
         except (OSError, http.client.HTTPException, socket.timeout) as exc:
             raise ConnectionFailed(f"{method} {path}: {exc!r}") from exc
         try:
-            return json.loads(payload)
+            return json.loads(payload), resp_headers
         except ValueError:
-            request_id = {k.lower(): v for k, v in resp_headers.items()}.get("x-request-id")
+            request_id = resp_headers.get("x-request-id")
             raise AegisError(status, "invalid_response",
                              f"{method} {path}: the gateway's answer is not JSON", request_id) from None
+
+
+class Rag:
+    """Retrieval over the team's document collections (/v1/rag), reached as Client.rag.
+
+    Every chunk gets a level (the most restrictive of the declared one and what
+    the gateway finds in it); a query or an answer only ever uses the chunks at
+    or below the caller's clearance. Nothing here is retried automatically.
+    """
+
+    def __init__(self, client: "Client"):
+        self._client = client
+
+    def __repr__(self) -> str:
+        return f"Rag({self._client!r})"
+
+    def ingest(self, collection: str, text: Optional[str] = None, chunks: Optional[Sequence[str]] = None,
+               source: Optional[str] = None, metadata: Optional[Mapping[str, Any]] = None,
+               classification: Optional[str] = None) -> Document:
+        """Stores a document; the returned Document has document_id, chunks (index and level of each)
+        and classification (its most restrictive chunk).
+
+        Give exactly one of text (the gateway chunks it) or chunks (stored as given).
+        classification is a floor: the gateway may raise a chunk's level, never lower it.
+        """
+        if (text is None) == (chunks is None):
+            raise ValueError("give exactly one of text or chunks")
+        if isinstance(chunks, (str, bytes)):
+            raise TypeError("chunks must be a sequence of strings, not one string")
+        body: dict[str, Any] = {"collection": collection}
+        if text is not None:
+            body["text"] = text
+        else:
+            body["chunks"] = list(chunks)
+        if source is not None:
+            body["source"] = source
+        if metadata is not None:
+            body["metadata"] = dict(metadata)
+        if classification is not None:
+            body["classification"] = classification
+        data, headers = self._client._exchange("POST", "/v1/rag/documents", body=body)
+        return Document.from_json(data, classification=headers.get("x-aegis-classification"))
+
+    def list(self, collection: str) -> list[Document]:
+        """Every document of the team in a collection (an unknown collection is an empty list)."""
+        data = self._client._request("GET", "/v1/rag/documents", query={"collection": collection})
+        if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+            raise ValueError(f"not a document list: {data!r}"[:300])
+        return [Document.from_json(item) for item in data["data"]]
+
+    def get(self, document_id: str) -> Document:
+        """One document (levels and metadata, not its text); NotFound if the team has none with that id."""
+        return Document.from_json(self._client._request("GET", self._path(document_id)))
+
+    def delete(self, document_id: str) -> Deletion:
+        """Erases the document with every chunk and vector of it; NotFound if there is none (any more)."""
+        return Deletion.from_json(self._client._request("DELETE", self._path(document_id)))
+
+    def query(self, collection: str, query: str, top_k: Optional[int] = None) -> QueryResult:
+        """The top_k chunks (server default 5) closest to query, best first, among those the caller may see."""
+        body: dict[str, Any] = {"collection": collection, "query": query}
+        if top_k is not None:
+            body["top_k"] = top_k
+        data, headers = self._client._exchange("POST", "/v1/rag/query", body=body)
+        return QueryResult.from_json(data, classification=headers.get("x-aegis-classification"))
+
+    def answer(self, collection: str, question: str, top_k: Optional[int] = None,
+               max_tokens: Optional[int] = None) -> Answer:
+        """Retrieves as query() does and has a model answer from those chunks only. The call is
+        governed like any other: a RESTRICTED chunk in the context keeps it on a local model,
+        and it is booked to the team's budget (BudgetExceeded, Blocked as for jobs)."""
+        body: dict[str, Any] = {"collection": collection, "question": question}
+        if top_k is not None:
+            body["top_k"] = top_k
+        if max_tokens is not None:
+            body["max_tokens"] = max_tokens
+        data, headers = self._client._exchange("POST", "/v1/rag/answer", body=body)
+        return Answer.from_json(data, headers)
+
+    @staticmethod
+    def _path(document_id: str) -> str:
+        if not document_id:
+            raise ValueError("document id is required")
+        return "/v1/rag/documents/" + urllib.parse.quote(document_id, safe="")

@@ -39,7 +39,8 @@ class AegisError(Exception):
 
 
 class InvalidRequest(AegisError):
-    """400: the request was malformed (bad field, bad query parameter)."""
+    """400: the request was malformed (bad field, bad query parameter); 413: too large
+    (payload_too_large, e.g. a document over rag.max_document_bytes)."""
 
 
 class AuthError(AegisError):
@@ -51,7 +52,7 @@ class BudgetExceeded(AegisError):
 
 
 class NotFound(AegisError):
-    """404: no such job for this team (another team's job looks the same)."""
+    """404: no such job or document for this team (another team's looks the same)."""
 
 
 class Conflict(AegisError):
@@ -92,9 +93,10 @@ class JobFailed(AegisError):
 
 
 class Blocked(AegisError):
-    """Policy refused the content: 422 pii_blocked at submit (.job is None), or a
-    job that failed with pii_blocked, egress_blocked or no_local_provider
-    (.job holds it). Retrying the same content will not help."""
+    """Policy refused the content: an error answer of type pii_blocked,
+    egress_blocked or no_local_provider whatever its status (422 pii_blocked at
+    submit, 503 no_local_provider from rag.answer; .job is None), or a job that
+    failed with one of those (.job holds it). Retrying the same content will not help."""
 
     def __init__(self, status, type, message, request_id=None, job=None):
         super().__init__(status, type, message, request_id)

@@ -1,5 +1,5 @@
 """The SDK against a real gateway (`aegis serve --demo`): every call goes
-through the HTTP API of docs/JOBS.md to the simulated providers.
+through the HTTP API of docs/JOBS.md (and /v1/rag) to the simulated providers.
 
 Needs AEGIS_BIN (the built binary) and AEGIS_SOURCE_DIR (for the shared
 harness tests/integration/aegis_harness.py); CTest sets both. Without a
@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 
 from aegis_client import (AuthError, Blocked, BudgetExceeded, Client, Conflict, InvalidRequest,  # noqa: E402
                           JobFailed, NotFound, RateLimited, Timeout)
+from aegis_client import Deletion, Document  # noqa: E402
 
 SOURCE_DIR = os.environ.get("AEGIS_SOURCE_DIR") or os.path.join(HERE, "..", "..", "..")
 HARNESS = os.path.join(SOURCE_DIR, "tests", "integration", "aegis_harness.py")
@@ -48,10 +49,10 @@ FINAL = {"succeeded", "failed", "cancelled", "expired"}
 ADMIN_KEY = "sdk-test-admin-" + uuid.uuid4().hex[:8]
 
 
-def new_key(gw, team, budget):
-    """Creates the team (clearance RESTRICTED) and returns a new virtual key for it."""
+def new_key(gw, team, budget, clearance="RESTRICTED"):
+    """Creates the team (clearance RESTRICTED unless told) and returns a new virtual key for it."""
     status, body = gw.admin("POST", "/admin/v1/teams",
-                            {"name": team, "monthly_budget_usd": budget, "clearance": "RESTRICTED"})
+                            {"name": team, "monthly_budget_usd": budget, "clearance": clearance})
     assert status == 201, (status, body)
     status, body = gw.admin("POST", "/admin/v1/keys", {"team": team})
     assert status == 201, (status, body)
@@ -391,6 +392,185 @@ class QueueLimits(unittest.TestCase):
         # Both slots are free again.
         self.client.submit("qa", prompt="Room again.", max_tokens=16)
         self.assertEqual([j.id for j in self.client.iter_jobs(status="cancelled")], [running.id, queued.id])
+
+
+# The demo's embeddings are feature-hashed bags of words: a query in a document's own words finds it first.
+PAYROLL = "Payroll record: employee SIN 046 454 286 is paid on the fifteenth."
+CAFETERIA = "The cafeteria serves lunch at noon on the third floor every weekday."
+ROADMAP = "The roadmap for next quarter moves the billing service to the new cluster."
+
+
+@unittest.skipUnless(REQUIRED or os.path.exists(AEGIS_BIN), f"no aegis binary at {AEGIS_BIN}")
+class RagAgainstGateway(unittest.TestCase):
+    """client.rag against the gateway's embedded store and simulated embedders."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.gw = start_gateway(None)
+        try:
+            cls.url = f"http://127.0.0.1:{cls.gw.port}"
+            cls.team_key = new_key(cls.gw, "rag", 100)
+            cls.client = Client(cls.url, cls.team_key, timeout=30)
+            cls.public = Client(cls.url, new_key(cls.gw, "rag-public", 100, clearance="PUBLIC"), timeout=30)
+            cls.other = Client(cls.url, new_key(cls.gw, "rag-other", 100), timeout=30)
+        except BaseException:
+            cls.gw.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.cleanup()
+
+    def assertUtcNow(self, value):
+        self.assertIsInstance(value, dt.datetime)
+        self.assertEqual(value.utcoffset(), dt.timedelta(0))
+        self.assertLess(abs((dt.datetime.now(dt.timezone.utc) - value).total_seconds()), 60)
+
+    def seed(self, client, collection):
+        """A RESTRICTED (Canadian SIN), a declared-PUBLIC and an INTERNAL document."""
+        return (client.rag.ingest(collection, text=PAYROLL, source="payroll.txt", metadata={"owner": "hr"}),
+                client.rag.ingest(collection, text=CAFETERIA, source="cafeteria.txt", classification="PUBLIC"),
+                client.rag.ingest(collection, chunks=[ROADMAP]))
+
+    def test_ingest_gives_each_chunk_a_level_and_query_finds_the_text(self):
+        payroll, cafeteria, roadmap = self.seed(self.client, "handbook")
+        for doc in (payroll, cafeteria, roadmap):
+            self.assertIsInstance(doc, Document)
+            self.assertTrue(doc.document_id.startswith("doc_"), doc.document_id)
+        self.assertEqual(len({payroll.document_id, cafeteria.document_id, roadmap.document_id}), 3)
+        self.assertEqual([(c.index, c.classification) for c in payroll.chunks], [(0, "RESTRICTED")])
+        self.assertEqual(payroll.classification, "RESTRICTED")
+        self.assertEqual([c.classification for c in cafeteria.chunks], ["PUBLIC"])
+        self.assertEqual(cafeteria.classification, "PUBLIC")
+        self.assertIn(roadmap.classification, ("PUBLIC", "INTERNAL"))
+
+        # A declared level is a floor: it never lowers what the gateway finds.
+        floored = self.client.rag.ingest("handbook-floor", chunks=[PAYROLL, "Nothing here."], classification="PUBLIC")
+        self.assertEqual([c.classification for c in floored.chunks], ["RESTRICTED", "PUBLIC"])
+        self.assertEqual(floored.classification, "RESTRICTED")
+
+        result = self.client.rag.query("handbook", PAYROLL, top_k=1)
+        self.assertEqual(len(result), 1)
+        best = result.chunks[0]
+        self.assertEqual((best.document_id, best.index, best.text), (payroll.document_id, 0, PAYROLL))
+        self.assertEqual((best.classification, best.source), ("RESTRICTED", "payroll.txt"))
+        self.assertTrue(best.id.startswith("chk_"), best.id)
+        self.assertEqual(result.classification, "RESTRICTED")  # the query text holds the SIN too
+
+        everything = self.client.rag.query("handbook", "cafeteria lunch noon", top_k=10)
+        self.assertEqual(everything.chunks[0].document_id, cafeteria.document_id)
+        self.assertEqual(everything.chunks[0].text, CAFETERIA)
+        self.assertEqual(len(everything), 3)  # RESTRICTED clearance: every chunk of the collection
+        scores = [c.score for c in everything]
+        self.assertEqual(scores, sorted(scores, reverse=True))
+        self.assertEqual(len(self.client.rag.query("handbook", "cafeteria")), 3)  # server default top_k is 5
+
+        got = self.client.rag.get(payroll.document_id)
+        self.assertEqual((got.document_id, got.collection, got.source, got.classification),
+                         (payroll.document_id, "handbook", "payroll.txt", "RESTRICTED"))
+        self.assertEqual(got.metadata, {"owner": "hr"})
+        self.assertEqual(got.chunks, payroll.chunks)
+        self.assertUtcNow(got.created_at)
+        listed = self.client.rag.list("handbook")
+        self.assertEqual(sorted(d.document_id for d in listed),
+                         sorted([payroll.document_id, cafeteria.document_id, roadmap.document_id]))
+        self.assertNotIn(PAYROLL, repr([d.raw for d in listed]))  # listing never returns text
+        self.assertEqual(self.client.rag.list("no-such-collection"), [])
+
+    def test_a_public_clearance_never_sees_a_restricted_chunk(self):
+        payroll, cafeteria, _ = self.seed(self.public, "public-handbook")
+        self.assertEqual(payroll.classification, "RESTRICTED")  # stored, just never retrieved for this team
+        for question in (PAYROLL, "payroll SIN employee fifteenth", "046 454 286", "cafeteria lunch"):
+            result = self.public.rag.query("public-handbook", question, top_k=10)
+            self.assertGreater(len(result), 0, question)
+            for chunk in result:
+                self.assertEqual(chunk.classification, "PUBLIC", question)
+                self.assertNotEqual(chunk.document_id, payroll.document_id, question)
+                self.assertNotIn("454", chunk.text)
+        visible = {c.id for c in self.public.rag.query("public-handbook", "cafeteria", top_k=10)}
+        answer = self.public.rag.answer("public-handbook", "When is the payroll SIN paid?", top_k=10, max_tokens=64)
+        self.assertTrue(answer.chunk_ids)
+        self.assertLessEqual(set(answer.chunk_ids), visible)
+        self.assertNotIn("454", answer.answer)  # the demo model echoes its context: the SIN was never in it
+
+        # A key narrowed to PUBLIC on a RESTRICTED team sees what a PUBLIC team would; the team key sees all.
+        restricted, _, _ = self.seed(self.client, "narrowed")
+        status, narrowed = self.gw.admin("POST", "/admin/v1/keys", {"team": "rag", "clearance": "PUBLIC"})
+        self.assertEqual(status, 201, narrowed)
+        narrow = Client(self.url, narrowed["key"])
+        hits = narrow.rag.query("narrowed", PAYROLL, top_k=10)
+        self.assertTrue(hits.chunks)
+        self.assertEqual({c.classification for c in hits}, {"PUBLIC"})
+        self.assertIn(restricted.document_id, [c.document_id for c in self.client.rag.query("narrowed", PAYROLL)])
+
+    def test_answer_with_a_restricted_chunk_runs_on_the_local_model(self):
+        payroll, _, _ = self.seed(self.client, "answers")
+        top = self.client.rag.query("answers", "When is the payroll SIN paid?", top_k=2)
+        answer = self.client.rag.answer("answers", "When is the payroll SIN paid?", top_k=2, max_tokens=64)
+        self.assertTrue(answer.answer.strip())
+        self.assertEqual(answer.chunk_ids, [c.id for c in top])
+        self.assertIn(payroll.document_id, [c.document_id for c in top])
+        self.assertEqual(answer.classification, "RESTRICTED")
+        self.assertEqual(answer.provider, "ollama")
+        self.assertTrue(answer.model)
+        self.assertEqual((answer.route.provider, answer.route.model), (answer.provider, answer.model))
+        self.assertIn("local", answer.route.reason)
+        self.assertGreater(answer.input_tokens, 0)
+        self.assertGreater(answer.output_tokens, 0)
+        self.assertGreater(answer.cost_usd, 0)
+
+    def test_delete_removes_the_document_from_queries_and_lookups(self):
+        payroll, cafeteria, _ = self.seed(self.client, "erase")
+        self.assertIn(payroll.document_id, [c.document_id for c in self.client.rag.query("erase", PAYROLL)])
+        gone = self.client.rag.delete(payroll.document_id)
+        self.assertIsInstance(gone, Deletion)
+        self.assertEqual((gone.document_id, gone.deleted, gone.chunks_deleted), (payroll.document_id, True, 1))
+        hits = self.client.rag.query("erase", PAYROLL, top_k=10)
+        self.assertEqual(len(hits), 2)
+        self.assertNotIn(payroll.document_id, [c.document_id for c in hits])
+        self.assertNotIn(PAYROLL, [c.text for c in hits])
+        with self.assertRaises(NotFound) as ctx:
+            self.client.rag.get(payroll.document_id)
+        self.assertEqual((ctx.exception.status, ctx.exception.type), (404, "not_found"))
+        self.assertTrue(ctx.exception.request_id)
+        with self.assertRaises(NotFound):
+            self.client.rag.delete(payroll.document_id)
+        self.assertNotIn(payroll.document_id, [d.document_id for d in self.client.rag.list("erase")])
+        self.assertEqual(self.client.rag.get(cafeteria.document_id).document_id, cafeteria.document_id)
+
+    def test_another_teams_documents_do_not_exist_for_it(self):
+        payroll, cafeteria, _ = self.seed(self.client, "private")
+        for doc_id in (payroll.document_id, cafeteria.document_id):
+            with self.assertRaises(NotFound):
+                self.other.rag.get(doc_id)
+            with self.assertRaises(NotFound):
+                self.other.rag.delete(doc_id)
+        self.assertEqual(len(self.other.rag.query("private", CAFETERIA)), 0)
+        self.assertEqual(self.other.rag.list("private"), [])
+        self.assertEqual(self.client.rag.get(payroll.document_id).classification, "RESTRICTED")  # untouched
+
+    def test_errors(self):
+        with self.assertRaises(InvalidRequest) as ctx:
+            self.client.rag.ingest("bad name!", text="x")
+        self.assertEqual((ctx.exception.status, ctx.exception.type), (400, "invalid_request"))
+        with self.assertRaises(InvalidRequest):
+            self.client.rag.ingest("c", text="x", classification="SECRET")
+        with self.assertRaises(InvalidRequest):
+            self.client.rag.query("c", "x", top_k=0)
+        with self.assertRaises(InvalidRequest):
+            self.client.rag.answer("c", "")
+        with self.assertRaises(InvalidRequest) as big:
+            self.client.rag.ingest("c", text="word " * 300_000)
+        self.assertEqual((big.exception.status, big.exception.type), (413, "payload_too_large"))
+        self.assertEqual(self.client.rag.list("c"), [])
+        with self.assertRaises(NotFound):
+            self.client.rag.get("doc_000000000000000000000000")
+        stranger = Client(self.url, "sk-aegis-not-a-real-key")
+        with self.assertRaises(AuthError) as auth:
+            stranger.rag.query("handbook", "x")
+        self.assertEqual(auth.exception.status, 401)
+        with self.assertRaises(AuthError):
+            stranger.rag.ingest("handbook", text="x")
 
 
 if __name__ == "__main__":

@@ -14,12 +14,12 @@ import urllib.parse
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import aegis_client  # noqa: E402
-from aegis_client import (AegisError, AuthError, Blocked, BudgetExceeded, Client, Conflict,  # noqa: E402
-                          ConnectionFailed, InvalidRequest, Job, JobFailed, JobPage, NotFound, RateLimited,
-                          Timeout, Unavailable)
+from aegis_client import (AegisError, Answer, AuthError, Blocked, BudgetExceeded, Client, Conflict,  # noqa: E402
+                          ConnectionFailed, Deletion, Document, DocumentChunk, InvalidRequest, Job, JobFailed,
+                          JobPage, NotFound, QueryResult, RateLimited, RetrievedChunk, Route, Timeout, Unavailable)
 from aegis_client.client import (backoff_delay, error_from_response, format_wait,  # noqa: E402
                                  parse_retry_after)
-from aegis_client.models import parse_time  # noqa: E402
+from aegis_client.models import parse_route_header, parse_time  # noqa: E402
 
 UTC = dt.timezone.utc
 
@@ -232,6 +232,17 @@ class HelpersTest(unittest.TestCase):
             self.assertIsInstance(err, AegisError)
             self.assertEqual((err.status, err.type, err.message, err.request_id), (status, type_, "why", "req_9"))
         self.assertIsNone(error_from_response(422, {}, json.dumps(error_body("pii_blocked")).encode()).job)
+
+    def test_error_mapping_of_synchronous_calls(self):
+        # /v1/rag: a body over the limit is the caller's mistake; a policy refusal is Blocked whatever its status.
+        cases = [(413, "payload_too_large", InvalidRequest), (503, "no_local_provider", Blocked),
+                 (500, "egress_blocked", Blocked), (422, "unprocessable", InvalidRequest),
+                 (503, "unavailable", Unavailable), (502, "upstream_error", AegisError)]
+        for status, type_, cls in cases:
+            err = error_from_response(status, {}, json.dumps(error_body(type_, "why", "req_9")).encode())
+            self.assertIs(type(err), cls, (status, type_))
+            self.assertEqual((err.status, err.type), (status, type_))
+        self.assertEqual(error_from_response(413, {}, b"").type, "payload_too_large")
 
     def test_error_mapping_without_json(self):
         err = error_from_response(429, {"Retry-After": "3", "X-Request-Id": "req_h"}, b"slow down")
@@ -454,6 +465,188 @@ class StubbedClientTest(unittest.TestCase):
         with self.assertRaises(AegisError) as ctx:
             self.client.get("job_1")
         self.assertEqual(ctx.exception.type, "invalid_response")
+
+
+DOC = {"document_id": "doc_1", "chunks": [{"index": 0, "classification": "RESTRICTED"},
+                                        {"index": 1, "classification": "PUBLIC"}]}
+FULL_DOC = dict(DOC, collection="hr", source="payroll.txt", classification="RESTRICTED",
+                created_at_ms=1796588475821, metadata={"author": "ops", "year": 2026})
+HIT = {"id": "chk_1", "document_id": "doc_1", "index": 0, "text": "Payroll record.", "score": 0.39,
+       "source": "payroll.txt", "classification": "RESTRICTED"}
+ANSWER = {"answer": "Paid on the fifteenth [chk_1].", "chunk_ids": ["chk_1", "chk_2"], "model": "qwen2.5:14b",
+          "provider": "ollama", "usage": {"input_tokens": 90, "output_tokens": 25}}
+# As the gateway writes it: UTF-8 bytes, which HTTP libraries hand over as Latin-1.
+ROUTE = "tier=sonnet; provider=ollama; model=qwen2.5:14b; reason=restricted→local-only; task=rag→sonnet; budget ok"
+ROUTE_WIRE = ROUTE.encode("utf-8").decode("latin-1")
+
+
+class RagParsingTest(unittest.TestCase):
+    def test_ingest_answer(self):
+        doc = Document.from_json(DOC, classification="RESTRICTED")
+        self.assertEqual(doc.document_id, "doc_1")
+        self.assertEqual(doc.chunks, [DocumentChunk(0, "RESTRICTED"), DocumentChunk(1, "PUBLIC")])
+        self.assertEqual(doc.classification, "RESTRICTED")
+        self.assertIsNone(doc.collection)
+        self.assertIsNone(doc.created_at)
+        self.assertEqual(doc.metadata, {})
+        self.assertIs(doc.raw, DOC)
+
+    def test_full_document(self):
+        doc = Document.from_json(FULL_DOC, classification="PUBLIC")  # the body wins over a header
+        self.assertEqual((doc.collection, doc.source, doc.classification), ("hr", "payroll.txt", "RESTRICTED"))
+        self.assertEqual(doc.created_at, dt.datetime(2026, 12, 6, 20, 21, 15, 821000, tzinfo=UTC))
+        self.assertEqual(doc.metadata, {"author": "ops", "year": 2026})
+
+    def test_query_result(self):
+        result = QueryResult.from_json({"chunks": [HIT, dict(HIT, id="chk_2", score=0.1)]}, classification="INTERNAL")
+        self.assertEqual(len(result), 2)
+        first = list(result)[0]
+        self.assertEqual(first, RetrievedChunk("chk_1", "doc_1", 0, "Payroll record.", 0.39, "payroll.txt",
+                                               "RESTRICTED"))
+        self.assertEqual(result.classification, "INTERNAL")
+        self.assertEqual(len(QueryResult.from_json({"chunks": []})), 0)
+
+    def test_answer_with_governance_headers(self):
+        answer = Answer.from_json(ANSWER, {"x-aegis-classification": "RESTRICTED", "x-aegis-route": ROUTE_WIRE,
+                                           "x-aegis-cost-usd": "0.000645"})
+        self.assertEqual(answer.answer, "Paid on the fifteenth [chk_1].")
+        self.assertEqual(answer.chunk_ids, ["chk_1", "chk_2"])
+        self.assertEqual((answer.model, answer.provider), ("qwen2.5:14b", "ollama"))
+        self.assertEqual((answer.input_tokens, answer.output_tokens), (90, 25))
+        self.assertEqual(answer.classification, "RESTRICTED")
+        self.assertEqual(answer.route, Route("sonnet", "ollama", "qwen2.5:14b",
+                                             "restricted→local-only; task=rag→sonnet; budget ok"))
+        self.assertAlmostEqual(answer.cost_usd, 0.000645)
+        bare = Answer.from_json(ANSWER)
+        self.assertIsNone(bare.classification)
+        self.assertIsNone(bare.route)
+        self.assertIsNone(bare.cost_usd)
+
+    def test_route_header(self):
+        self.assertEqual(parse_route_header(ROUTE), parse_route_header(ROUTE_WIRE))
+        self.assertEqual(parse_route_header("tier=none; provider=azure; model=m; reason=x"),
+                         Route("none", "azure", "m", "x"))
+        self.assertIsNone(parse_route_header(None))
+        self.assertIsNone(parse_route_header(""))
+
+    def test_deletion(self):
+        gone = Deletion.from_json({"document_id": "doc_1", "deleted": True, "chunks_deleted": 2})
+        self.assertEqual((gone.document_id, gone.deleted, gone.chunks_deleted), ("doc_1", True, 2))
+
+    def test_not_rag_objects(self):
+        for parse, bad in [(Document.from_json, {"chunks": []}), (QueryResult.from_json, {"hits": []}),
+                           (Answer.from_json, {"text": "x"}), (Deletion.from_json, None),
+                           (RetrievedChunk.from_json, {"text": "no id"})]:
+            with self.assertRaises(ValueError):
+                parse(bad)
+
+
+class RagStubbedTest(unittest.TestCase):
+    def setUp(self):
+        self.server = ScriptedServer()
+        self.addCleanup(self.server.close)
+        self.client = Client(self.server.url + "/", "sk-team", timeout=5)
+
+    def script(self, *steps):
+        self.server.script.extend(steps)
+
+    def test_ingest_text_sends_the_documented_body(self):
+        self.script((201, {"x-aegis-classification": "RESTRICTED"}, DOC))
+        doc = self.client.rag.ingest("hr", text="Payroll: SIN 046 454 286, h\u00e9.", source="payroll.txt",
+                                     metadata={"year": 2026}, classification="INTERNAL")
+        self.assertEqual(doc.document_id, "doc_1")
+        self.assertEqual(doc.classification, "RESTRICTED")
+        self.assertEqual([c.classification for c in doc.chunks], ["RESTRICTED", "PUBLIC"])
+        req = self.server.requests[0]
+        self.assertEqual((req["method"], req["path"]), ("POST", "/v1/rag/documents"))
+        self.assertEqual(req["headers"]["authorization"], "Bearer sk-team")
+        self.assertEqual(req["headers"]["content-type"], "application/json")
+        self.assertEqual(req["body"], {"collection": "hr", "text": "Payroll: SIN 046 454 286, h\u00e9.",
+                                       "source": "payroll.txt", "metadata": {"year": 2026},
+                                       "classification": "INTERNAL"})
+
+    def test_ingest_chunks_omits_unset_fields(self):
+        self.script((201, {}, DOC))
+        doc = self.client.rag.ingest("hr", chunks=("one", "two"))
+        self.assertIsNone(doc.classification)  # no header: nothing invented
+        self.assertEqual(self.server.requests[0]["body"], {"collection": "hr", "chunks": ["one", "two"]})
+
+    def test_ingest_needs_exactly_one_of_text_and_chunks(self):
+        with self.assertRaises(ValueError):
+            self.client.rag.ingest("hr")
+        with self.assertRaises(ValueError):
+            self.client.rag.ingest("hr", text="a", chunks=["b"])
+        with self.assertRaises(TypeError):
+            self.client.rag.ingest("hr", chunks="one string")
+        self.assertEqual(self.server.requests, [])
+
+    def test_list_get_delete(self):
+        self.script((200, {}, {"object": "list", "data": [FULL_DOC]}), (200, {}, FULL_DOC),
+                    (200, {}, {"document_id": "a/b", "deleted": True, "chunks_deleted": 2}))
+        docs = self.client.rag.list("hr & co")
+        self.assertEqual([d.document_id for d in docs], ["doc_1"])
+        self.assertEqual(self.client.rag.get("doc_1").source, "payroll.txt")
+        gone = self.client.rag.delete("a/b")
+        self.assertEqual((gone.document_id, gone.deleted, gone.chunks_deleted), ("a/b", True, 2))
+        reqs = self.server.requests
+        self.assertEqual([(r["method"], r["path"]) for r in reqs],
+                         [("GET", "/v1/rag/documents"), ("GET", "/v1/rag/documents/doc_1"),
+                          ("DELETE", "/v1/rag/documents/a%2Fb")])
+        self.assertEqual(reqs[0]["query"], {"collection": "hr & co"})
+        self.assertIsNone(reqs[2]["body"])
+        with self.assertRaises(ValueError):
+            self.client.rag.get("")
+
+    def test_query_and_answer_bodies(self):
+        self.script((200, {"x-aegis-classification": "INTERNAL"}, {"chunks": [HIT]}), (200, {}, {"chunks": []}),
+                    (200, {"x-aegis-classification": "RESTRICTED", "x-aegis-route": ROUTE_WIRE,
+                           "x-aegis-cost-usd": "0.000645"}, ANSWER),
+                    (200, {}, ANSWER))
+        result = self.client.rag.query("hr", "when is payroll", top_k=3)
+        self.assertEqual([c.id for c in result], ["chk_1"])
+        self.assertEqual(result.classification, "INTERNAL")
+        self.client.rag.query("hr", "q")
+        answer = self.client.rag.answer("hr", "When?", top_k=2, max_tokens=64)
+        self.assertEqual(answer.route.provider, "ollama")
+        self.assertEqual(answer.route.reason.split(";")[0], "restricted→local-only")
+        self.client.rag.answer("hr", "When?")
+        bodies = [(r["path"], r["body"]) for r in self.server.requests]
+        self.assertEqual(bodies, [
+            ("/v1/rag/query", {"collection": "hr", "query": "when is payroll", "top_k": 3}),
+            ("/v1/rag/query", {"collection": "hr", "query": "q"}),
+            ("/v1/rag/answer", {"collection": "hr", "question": "When?", "top_k": 2, "max_tokens": 64}),
+            ("/v1/rag/answer", {"collection": "hr", "question": "When?"}),
+        ])
+
+    def test_errors_are_typed_and_never_retried(self):
+        self.script((404, {}, error_body("not_found", "no such document")),
+                    (413, {}, error_body("payload_too_large")),
+                    (503, {"retry-after": "1"}, error_body("no_local_provider")),
+                    (402, {}, error_body("budget_exceeded")),
+                    (503, {"retry-after": "1"}, error_body("unavailable")),
+                    (400, {}, error_body("invalid_request", "stream is not supported yet")))
+        with self.assertRaises(NotFound) as missing:
+            self.client.rag.get("doc_gone")
+        self.assertEqual(missing.exception.message, "no such document")
+        with self.assertRaises(InvalidRequest) as big:
+            self.client.rag.ingest("hr", text="x")
+        self.assertEqual((big.exception.status, big.exception.type), (413, "payload_too_large"))
+        with self.assertRaises(Blocked) as blocked:
+            self.client.rag.answer("hr", "q")
+        self.assertEqual((blocked.exception.status, blocked.exception.type), (503, "no_local_provider"))
+        self.assertIsNone(blocked.exception.job)
+        with self.assertRaises(BudgetExceeded):
+            self.client.rag.answer("hr", "q")
+        with self.assertRaises(Unavailable) as down:
+            self.client.rag.query("hr", "q")
+        self.assertEqual(down.exception.retry_after, 1.0)
+        with self.assertRaises(InvalidRequest):
+            self.client.rag.list("hr")
+        self.assertEqual(len(self.server.requests), 6)
+
+    def test_rag_shares_the_client_settings(self):
+        self.assertIn(self.server.url, repr(self.client.rag))
+        self.assertNotIn("sk-team", repr(self.client.rag))
 
 
 class NoServerTest(unittest.TestCase):

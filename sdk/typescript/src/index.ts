@@ -1,5 +1,6 @@
 // Client for the Aegis gateway's async job API (docs/JOBS.md): submit a
-// request, get a job id at once, collect the result later. No runtime
+// request, get a job id at once, collect the result later; and, as
+// client.rag, retrieval over the team's documents (/v1/rag). No runtime
 // dependencies: global fetch (Node >= 18, browsers, Deno, Bun).
 
 export const VERSION = "0.1.0";
@@ -163,6 +164,182 @@ export function parseJobPage(data: unknown): JobPage {
   };
 }
 
+// ------------------------------------------------------------------ retrieval values (/v1/rag)
+
+/** One stored chunk of a document: its position and the level the gateway gave it. */
+export interface DocumentChunk {
+  index: number;
+  classification: Classification;
+}
+
+/**
+ * A stored document (never its text). The 201 answer to an ingest carries
+ * only documentId and chunks; classification then comes from the
+ * x-aegis-classification header, and collection, source and createdAt are
+ * null until get() or list(). classification is its most restrictive chunk's.
+ */
+export interface Document {
+  documentId: string;
+  chunks: DocumentChunk[];
+  classification: Classification | null;
+  collection: string | null;
+  source: string | null;
+  createdAt: Date | null;
+  metadata: Record<string, unknown>;
+  raw: Record<string, unknown>;
+}
+
+/** A chunk a query found; score is the cosine similarity to the query (higher is closer). */
+export interface RetrievedChunk {
+  id: string;
+  documentId: string;
+  index: number;
+  text: string;
+  score: number;
+  source: string;
+  classification: Classification;
+}
+
+/** The best chunks the caller may see, best first; classification is the level of the query text itself. */
+export interface QueryResult {
+  chunks: RetrievedChunk[];
+  classification: Classification | null;
+  raw: Record<string, unknown>;
+}
+
+/**
+ * A model's answer from retrieved chunks. chunkIds: the chunks put in its
+ * context; classification: the level of the whole prompt (a RESTRICTED chunk
+ * keeps the call on a local model); route and costUsd come from the
+ * x-aegis-route and x-aegis-cost-usd headers (null if absent).
+ */
+export interface Answer {
+  answer: string;
+  chunkIds: string[];
+  model: string | null;
+  provider: string | null;
+  usage: Usage;
+  classification: Classification | null;
+  route: Route | null;
+  costUsd: number | null;
+  raw: Record<string, unknown>;
+}
+
+/** The answer to a delete: the document and every chunk and vector of it are gone. */
+export interface Deletion {
+  documentId: string;
+  deleted: boolean;
+  chunksDeleted: number;
+  raw: Record<string, unknown>;
+}
+
+function parseDocumentChunk(data: unknown): DocumentChunk {
+  const obj = asObject(data) ?? {};
+  return { index: asNumber(obj.index), classification: (asString(obj.classification) ?? "") as Classification };
+}
+
+/** A document object; classification (e.g. from the ingest's header) fills in when the body has none. */
+export function parseDocument(data: unknown, classification: string | null = null): Document {
+  const obj = asObject(data);
+  if (!obj || typeof obj.document_id !== "string") {
+    throw new TypeError(`not a document object: ${JSON.stringify(data)}`.slice(0, 300));
+  }
+  const createdMs = obj.created_at_ms;
+  return {
+    documentId: obj.document_id,
+    chunks: Array.isArray(obj.chunks) ? obj.chunks.map(parseDocumentChunk) : [],
+    classification: (asString(obj.classification) ?? classification) as Classification | null,
+    collection: asString(obj.collection),
+    source: asString(obj.source),
+    createdAt: typeof createdMs === "number" && Number.isFinite(createdMs) ? new Date(createdMs) : null,
+    metadata: { ...(asObject(obj.metadata) ?? {}) },
+    raw: obj,
+  };
+}
+
+function parseRetrievedChunk(data: unknown): RetrievedChunk {
+  const obj = asObject(data);
+  if (!obj || typeof obj.id !== "string") throw new TypeError(`not a chunk object: ${JSON.stringify(data)}`.slice(0, 300));
+  return {
+    id: obj.id,
+    documentId: asString(obj.document_id) ?? "",
+    index: asNumber(obj.index),
+    text: asString(obj.text) ?? "",
+    score: asNumber(obj.score),
+    source: asString(obj.source) ?? "",
+    classification: (asString(obj.classification) ?? "") as Classification,
+  };
+}
+
+export function parseQueryResult(data: unknown, classification: string | null = null): QueryResult {
+  const obj = asObject(data);
+  if (!obj || !Array.isArray(obj.chunks)) throw new TypeError(`not a query result: ${JSON.stringify(data)}`.slice(0, 300));
+  return { chunks: obj.chunks.map(parseRetrievedChunk), classification: classification as Classification | null, raw: obj };
+}
+
+// HTTP header values arrive as Latin-1 code units; the gateway writes UTF-8 (e.g. "→" in a route reason).
+function fromLatin1(value: string): string {
+  if (!/[\u0080-\u00ff]/.test(value) || /[^\u0000-\u00ff]/.test(value)) return value;
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(value, (c) => c.charCodeAt(0)));
+  } catch {
+    return value;
+  }
+}
+
+/**
+ * x-aegis-route ("tier=T; provider=P; model=M; reason=R") as a Route; null
+ * if absent. The reason is the rest of the value, "; " included.
+ */
+export function parseRouteHeader(value: string | null | undefined): Route | null {
+  if (!value) return null;
+  const text = fromLatin1(value);
+  let head = text;
+  let reason: string | null = null;
+  const at = text.indexOf("; reason=");
+  if (at >= 0) {
+    head = text.slice(0, at);
+    reason = text.slice(at + "; reason=".length);
+  } else if (text.startsWith("reason=")) {
+    head = "";
+    reason = text.slice("reason=".length);
+  }
+  const fields: Record<string, string> = {};
+  for (const part of head.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0) fields[part.slice(0, eq).trim()] = part.slice(eq + 1);
+  }
+  return { tier: fields.tier ?? null, provider: fields.provider ?? null, model: fields.model ?? null, reason };
+}
+
+/** An answer object; the governance headers (x-aegis-classification, -route, -cost-usd) fill in the rest. */
+export function parseAnswer(data: unknown, headers: Headers | null = null): Answer {
+  const obj = asObject(data);
+  if (!obj || typeof obj.answer !== "string") throw new TypeError(`not an answer object: ${JSON.stringify(data)}`.slice(0, 300));
+  const usage = asObject(obj.usage);
+  const cost = headers?.get("x-aegis-cost-usd");
+  const costUsd = cost !== null && cost !== undefined && cost.trim() !== "" ? Number(cost) : NaN;
+  return {
+    answer: obj.answer,
+    chunkIds: Array.isArray(obj.chunk_ids) ? obj.chunk_ids.map(String) : [],
+    model: asString(obj.model),
+    provider: asString(obj.provider),
+    usage: { inputTokens: asNumber(usage?.input_tokens), outputTokens: asNumber(usage?.output_tokens) },
+    classification: (headers?.get("x-aegis-classification") ?? null) as Classification | null,
+    route: parseRouteHeader(headers?.get("x-aegis-route")),
+    costUsd: Number.isFinite(costUsd) ? costUsd : null,
+    raw: obj,
+  };
+}
+
+export function parseDeletion(data: unknown): Deletion {
+  const obj = asObject(data);
+  if (!obj || typeof obj.document_id !== "string") {
+    throw new TypeError(`not a deletion answer: ${JSON.stringify(data)}`.slice(0, 300));
+  }
+  return { documentId: obj.document_id, deleted: obj.deleted === true, chunksDeleted: asNumber(obj.chunks_deleted), raw: obj };
+}
+
 // ------------------------------------------------------------------ errors
 
 /**
@@ -193,7 +370,7 @@ export class AegisError extends Error {
   }
 }
 
-/** 400 (and a 422 that is not a policy block): a malformed request. */
+/** 400, 413 (body or document too large), and a 422 that is not a policy block: a malformed request. */
 export class InvalidRequest extends AegisError {}
 
 /** 401/403: missing, wrong or revoked key. */
@@ -249,9 +426,10 @@ export class JobFailed extends AegisError {
 }
 
 /**
- * Policy refused the content: 422 pii_blocked at submit (.job is null), or a
- * job that failed with pii_blocked, egress_blocked or no_local_provider (.job
- * holds it). Retrying the same content will not help.
+ * Policy refused the content: 422 pii_blocked at submit (.job is null), an
+ * error answer of type pii_blocked, egress_blocked or no_local_provider
+ * whatever its status (e.g. rag.answer's 503 no_local_provider), or a job that
+ * failed with one of those (.job holds it). Retrying the same content will not help.
  */
 export class Blocked extends AegisError {
   readonly job: Job | null;
@@ -338,16 +516,17 @@ export function errorFromResponse(status: number, headers: Headers, body: string
   message ??= body.trim().slice(0, 500) || STATUS_TEXT[status] || "HTTP error";
   const retryAfter = parseRetryAfter(headers.get("retry-after"));
 
+  // Policy, whatever the status (422 pii_blocked, 503 no_local_provider, 500 egress_blocked).
+  if (type !== null && BLOCKED_ERROR_TYPES.has(type)) return new Blocked(status, type, message, requestId);
   switch (status) {
     case 400: return new InvalidRequest(status, type ?? "invalid_request", message, requestId);
+    case 413: return new InvalidRequest(status, type ?? "payload_too_large", message, requestId);
     case 401:
     case 403: return new AuthError(status, type ?? "unauthorized", message, requestId);
     case 402: return new BudgetExceeded(status, type ?? "budget_exceeded", message, requestId);
     case 404: return new NotFound(status, type ?? "not_found", message, requestId);
     case 409: return new Conflict(status, type ?? "conflict", message, requestId);
-    case 422:
-      if (type !== null && BLOCKED_ERROR_TYPES.has(type)) return new Blocked(status, type, message, requestId);
-      return new InvalidRequest(status, type ?? "invalid_request", message, requestId);
+    case 422: return new InvalidRequest(status, type ?? "invalid_request", message, requestId);
     case 429: return new RateLimited(status, type ?? "rate_limited", message, requestId, retryAfter);
     case 503: return new Unavailable(status, type ?? "unavailable", message, requestId, retryAfter);
     default: return new AegisError(status, type, message, requestId);
@@ -399,6 +578,33 @@ export interface ListOptions {
   cursor?: string;
 }
 
+export interface IngestRequest {
+  /** 1 to 128 letters, digits, '_', '-' and '.'. */
+  collection: string;
+  /** Exactly one of text (the gateway chunks it) and chunks (stored as given). */
+  text?: string;
+  chunks?: string[];
+  source?: string;
+  metadata?: Record<string, unknown>;
+  /** A floor: the gateway may raise a chunk's level, never lower it. */
+  classification?: Classification;
+}
+
+export interface QueryRequest {
+  collection: string;
+  query: string;
+  /** How many chunks at most; the server's default is 5. */
+  topK?: number;
+}
+
+export interface AnswerRequest {
+  collection: string;
+  question: string;
+  /** How many chunks go into the model's context; the server's default is 5. */
+  topK?: number;
+  maxTokens?: number;
+}
+
 interface RequestOptions {
   body?: unknown;
   query?: Record<string, string>;
@@ -406,12 +612,21 @@ interface RequestOptions {
   timeoutMs?: number;
 }
 
+interface Exchanged {
+  body: unknown;
+  headers: Headers;
+}
+
+type Send = (method: string, path: string, options?: RequestOptions) => Promise<Exchanged>;
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
 /** A team's view of the gateway's async job API. Holds no connection; share it freely. */
 export class Client {
   readonly baseUrl: string;
   readonly timeoutMs: number;
+  /** Retrieval (/v1/rag): client.rag.ingest(...), .query(...), .answer(...), ... */
+  readonly rag: Rag;
   readonly #apiKey: string;
 
   constructor(options: ClientOptions) {
@@ -420,6 +635,7 @@ export class Client {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.#apiKey = options.apiKey;
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.rag = new Rag((method, path, opts) => this.#exchange(method, path, opts));
   }
 
   /** POST /v1/jobs: the queued job (id, status, classification, createdAt). Never retried. */
@@ -529,6 +745,11 @@ export class Client {
   }
 
   async #request(method: string, path: string, options: RequestOptions = {}): Promise<unknown> {
+    return (await this.#exchange(method, path, options)).body;
+  }
+
+  /** The parsed JSON of a 2xx answer and its headers; rejects with the typed error otherwise. */
+  async #exchange(method: string, path: string, options: RequestOptions = {}): Promise<Exchanged> {
     let url = this.baseUrl + path;
     const query = options.query ? new URLSearchParams(options.query).toString() : "";
     if (query) url += `?${query}`;
@@ -560,12 +781,93 @@ export class Client {
     }
     if (response.status < 200 || response.status >= 300) throw errorFromResponse(response.status, response.headers, text);
     try {
-      return JSON.parse(text);
+      return { body: JSON.parse(text), headers: response.headers };
     } catch {
       throw new AegisError(response.status, "invalid_response", `${method} ${path}: the gateway's answer is not JSON`,
         response.headers.get("x-request-id"));
     }
   }
+}
+
+/**
+ * Retrieval over the team's document collections (/v1/rag), reached as
+ * client.rag (not constructed directly). Every chunk gets a level (the most
+ * restrictive of the declared one and what the gateway finds in it); a query
+ * or an answer only ever uses chunks at or below the caller's clearance.
+ * Nothing here is retried automatically.
+ */
+export class Rag {
+  readonly #send: Send;
+
+  /** @internal */
+  constructor(send: Send) {
+    this.#send = send;
+  }
+
+  /**
+   * POST /v1/rag/documents: the stored document's documentId, chunks (index
+   * and level of each) and classification (its most restrictive chunk).
+   */
+  async ingest(request: IngestRequest): Promise<Document> {
+    if (!request || typeof request.collection !== "string") throw new TypeError("collection is required");
+    if ((request.text === undefined) === (request.chunks === undefined)) {
+      throw new TypeError("give exactly one of text or chunks");
+    }
+    if (request.chunks !== undefined && !Array.isArray(request.chunks)) throw new TypeError("chunks must be an array of strings");
+    const body: JsonObject = { collection: request.collection };
+    if (request.text !== undefined) body.text = request.text;
+    else body.chunks = [...request.chunks!];
+    if (request.source !== undefined) body.source = request.source;
+    if (request.metadata !== undefined) body.metadata = { ...request.metadata };
+    if (request.classification !== undefined) body.classification = request.classification;
+    const { body: data, headers } = await this.#send("POST", "/v1/rag/documents", { body });
+    return parseDocument(data, headers.get("x-aegis-classification"));
+  }
+
+  /** GET /v1/rag/documents?collection=: every document of the team in it (an unknown collection is []). */
+  async list(collection: string): Promise<Document[]> {
+    const { body } = await this.#send("GET", "/v1/rag/documents", { query: { collection } });
+    const obj = asObject(body);
+    if (!obj || !Array.isArray(obj.data)) throw new TypeError(`not a document list: ${JSON.stringify(body)}`.slice(0, 300));
+    return obj.data.map((d) => parseDocument(d));
+  }
+
+  /** GET /v1/rag/documents/{id}: levels and metadata, not the text; NotFound if the team has none with that id. */
+  async get(documentId: string): Promise<Document> {
+    return parseDocument((await this.#send("GET", documentPath(documentId))).body);
+  }
+
+  /** DELETE /v1/rag/documents/{id}: erases it with every chunk and vector; NotFound if there is none (any more). */
+  async delete(documentId: string): Promise<Deletion> {
+    return parseDeletion((await this.#send("DELETE", documentPath(documentId))).body);
+  }
+
+  /** POST /v1/rag/query: the topK chunks closest to the query, best first, among those the caller may see. */
+  async query(request: QueryRequest): Promise<QueryResult> {
+    const body: JsonObject = { collection: request.collection, query: request.query };
+    if (request.topK !== undefined) body.top_k = request.topK;
+    const { body: data, headers } = await this.#send("POST", "/v1/rag/query", { body });
+    return parseQueryResult(data, headers.get("x-aegis-classification"));
+  }
+
+  /**
+   * POST /v1/rag/answer: retrieves as query() does and has a model answer
+   * from those chunks only. Governed like any call: a RESTRICTED chunk in the
+   * context keeps it on a local model, and it is booked to the team's budget
+   * (BudgetExceeded, Blocked as for jobs).
+   */
+  async answer(request: AnswerRequest): Promise<Answer> {
+    const body: JsonObject = { collection: request.collection, question: request.question };
+    if (request.topK !== undefined) body.top_k = request.topK;
+    if (request.maxTokens !== undefined) body.max_tokens = request.maxTokens;
+    const { body: data, headers } = await this.#send("POST", "/v1/rag/answer", { body });
+    return parseAnswer(data, headers);
+  }
+}
+
+function documentPath(id: string): string {
+  if (!id) throw new TypeError("document id is required");
+  return `/v1/rag/documents/${encodeURIComponent(id)}`;
 }
 
 function submitBody(request: SubmitRequest): JsonObject {

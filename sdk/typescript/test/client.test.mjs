@@ -1,12 +1,14 @@
 // The TypeScript SDK, compiled to dist/, against (1) a tiny node:http stub for
 // the retry, backoff and error-mapping paths a real gateway cannot be made to
-// produce on demand, and (2) a real gateway in demo mode.
+// produce on demand (and the exact request shapes), and (2) a real gateway in
+// demo mode, jobs and retrieval (client.rag).
 import { test, describe, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import {
   Client, AegisError, AuthError, Blocked, BudgetExceeded, Conflict, ConnectionFailed, InvalidRequest,
   JobFailed, NotFound, RateLimited, Timeout, Unavailable, formatWait, backoffDelayMs, parseRetryAfter,
+  parseRouteHeader, errorFromResponse,
 } from '../dist/index.js';
 import { startGateway, freePort } from '../../../tests/js/harness.mjs';
 
@@ -303,6 +305,144 @@ describe('offline: stub server', () => {
     ]);
   });
 
+  // ---------------------------------------------------------------- rag
+
+  const DOC = { document_id: 'doc_1', chunks: [{ index: 0, classification: 'RESTRICTED' }, { index: 1, classification: 'PUBLIC' }] };
+  const FULL_DOC = { ...DOC, collection: 'hr', source: 'payroll.txt', classification: 'RESTRICTED', created_at_ms: 1796588475821, metadata: { author: 'ops', year: 2026 } };
+  const HIT = { id: 'chk_1', document_id: 'doc_1', index: 0, text: 'Payroll record.', score: 0.39, source: 'payroll.txt', classification: 'RESTRICTED' };
+  const ANSWER = { answer: 'Paid on the fifteenth [chk_1].', chunk_ids: ['chk_1', 'chk_2'], model: 'qwen2.5:14b', provider: 'ollama', usage: { input_tokens: 90, output_tokens: 25 } };
+  const ROUTE = 'tier=sonnet; provider=ollama; model=qwen2.5:14b; reason=restricted\u2192local-only; task=rag\u2192sonnet; budget ok';
+  // As the gateway writes it: UTF-8 bytes (node:http sends a string's code units 0..255 as bytes).
+  const ROUTE_WIRE = Buffer.from(ROUTE, 'utf8').toString('latin1');
+
+  test('rag.ingest sends the documented body and reads the levels', async () => {
+    stub.script.push({ status: 201, body: DOC, headers: { 'x-aegis-classification': 'RESTRICTED' } });
+    const doc = await client.rag.ingest({
+      collection: 'hr', text: 'Payroll: SIN 046 454 286, héllo.', source: 'payroll.txt', metadata: { year: 2026 }, classification: 'INTERNAL',
+    });
+    assert.equal(doc.documentId, 'doc_1');
+    assert.deepEqual(doc.chunks, [{ index: 0, classification: 'RESTRICTED' }, { index: 1, classification: 'PUBLIC' }]);
+    assert.equal(doc.classification, 'RESTRICTED');
+    assert.equal(doc.collection, null);
+    assert.equal(doc.createdAt, null);
+    assert.deepEqual(doc.metadata, {});
+    const [req] = stub.requests;
+    assert.equal(req.method, 'POST');
+    assert.equal(req.path, '/v1/rag/documents');
+    assert.equal(req.headers.authorization, 'Bearer sk-test');
+    assert.match(req.headers['content-type'], /^application\/json/);
+    assert.deepEqual(JSON.parse(req.body), {
+      collection: 'hr', text: 'Payroll: SIN 046 454 286, héllo.', source: 'payroll.txt', metadata: { year: 2026 }, classification: 'INTERNAL',
+    });
+
+    stub.reset();
+    stub.script.push({ status: 201, body: DOC });
+    const bare = await client.rag.ingest({ collection: 'hr', chunks: ['one', 'two'] });
+    assert.equal(bare.classification, null, 'no header: nothing invented');
+    assert.deepEqual(JSON.parse(stub.requests[0].body), { collection: 'hr', chunks: ['one', 'two'] });
+  });
+
+  test('rag.ingest needs exactly one of text and chunks', async () => {
+    await assert.rejects(client.rag.ingest({ collection: 'hr' }), TypeError);
+    await assert.rejects(client.rag.ingest({ collection: 'hr', text: 'a', chunks: ['b'] }), TypeError);
+    await assert.rejects(client.rag.ingest({ collection: 'hr', chunks: 'one string' }), TypeError);
+    assert.equal(stub.requests.length, 0);
+  });
+
+  test('rag.list, get and delete', async () => {
+    stub.script.push({ status: 200, body: { object: 'list', data: [FULL_DOC] } }, { status: 200, body: FULL_DOC },
+      { status: 200, body: { document_id: 'a/b', deleted: true, chunks_deleted: 2 } });
+    const docs = await client.rag.list('hr & co');
+    assert.deepEqual(docs.map((d) => d.documentId), ['doc_1']);
+    const doc = await client.rag.get('doc_1');
+    assert.equal(doc.collection, 'hr');
+    assert.equal(doc.source, 'payroll.txt');
+    assert.equal(doc.classification, 'RESTRICTED');
+    assert.equal(doc.createdAt.toISOString(), '2026-12-06T20:21:15.821Z');
+    assert.deepEqual(doc.metadata, { author: 'ops', year: 2026 });
+    const gone = await client.rag.delete('a/b');
+    assert.deepEqual([gone.documentId, gone.deleted, gone.chunksDeleted], ['a/b', true, 2]);
+    assert.deepEqual(stub.requests.map((r) => [r.method, r.path]), [
+      ['GET', '/v1/rag/documents'], ['GET', '/v1/rag/documents/doc_1'], ['DELETE', '/v1/rag/documents/a%2Fb'],
+    ]);
+    assert.deepEqual(stub.requests[0].query, { collection: 'hr & co' });
+    assert.equal(stub.requests[2].body, '');
+    await assert.rejects(client.rag.get(''), TypeError);
+  });
+
+  test('rag.query and rag.answer send their bodies and read the governance headers', async () => {
+    stub.script.push(
+      { status: 200, body: { chunks: [HIT, { ...HIT, id: 'chk_2', score: 0.1 }] }, headers: { 'x-aegis-classification': 'INTERNAL' } },
+      { status: 200, body: { chunks: [] } },
+      { status: 200, body: ANSWER, headers: { 'x-aegis-classification': 'RESTRICTED', 'x-aegis-route': ROUTE_WIRE, 'x-aegis-cost-usd': '0.000645' } },
+      { status: 200, body: ANSWER },
+    );
+    const result = await client.rag.query({ collection: 'hr', query: 'when is payroll', topK: 3 });
+    assert.deepEqual(result.chunks[0], { id: 'chk_1', documentId: 'doc_1', index: 0, text: 'Payroll record.', score: 0.39, source: 'payroll.txt', classification: 'RESTRICTED' });
+    assert.deepEqual(result.chunks.map((c) => c.id), ['chk_1', 'chk_2']);
+    assert.equal(result.classification, 'INTERNAL');
+    assert.deepEqual((await client.rag.query({ collection: 'hr', query: 'q' })).chunks, []);
+    const answer = await client.rag.answer({ collection: 'hr', question: 'When?', topK: 2, maxTokens: 64 });
+    assert.equal(answer.answer, 'Paid on the fifteenth [chk_1].');
+    assert.deepEqual(answer.chunkIds, ['chk_1', 'chk_2']);
+    assert.deepEqual([answer.model, answer.provider], ['qwen2.5:14b', 'ollama']);
+    assert.deepEqual(answer.usage, { inputTokens: 90, outputTokens: 25 });
+    assert.equal(answer.classification, 'RESTRICTED');
+    assert.deepEqual(answer.route, { tier: 'sonnet', provider: 'ollama', model: 'qwen2.5:14b', reason: 'restricted\u2192local-only; task=rag\u2192sonnet; budget ok' });
+    assert.equal(answer.costUsd, 0.000645);
+    const bare = await client.rag.answer({ collection: 'hr', question: 'When?' });
+    assert.deepEqual([bare.classification, bare.route, bare.costUsd], [null, null, null]);
+    assert.deepEqual(stub.requests.map((r) => [r.path, JSON.parse(r.body)]), [
+      ['/v1/rag/query', { collection: 'hr', query: 'when is payroll', top_k: 3 }],
+      ['/v1/rag/query', { collection: 'hr', query: 'q' }],
+      ['/v1/rag/answer', { collection: 'hr', question: 'When?', top_k: 2, max_tokens: 64 }],
+      ['/v1/rag/answer', { collection: 'hr', question: 'When?' }],
+    ]);
+  });
+
+  test('rag errors are typed and never retried', async () => {
+    stub.script.push(
+      { status: 404, body: errorBody('not_found', 'no such document') },
+      { status: 413, body: errorBody('payload_too_large') },
+      { status: 503, body: errorBody('no_local_provider'), headers: { 'retry-after': '1' } },
+      { status: 402, body: errorBody('budget_exceeded') },
+      { status: 503, body: errorBody('unavailable'), headers: { 'retry-after': '1' } },
+    );
+    const missing = await client.rag.get('doc_gone').then(() => null, (e) => e);
+    assert.ok(missing instanceof NotFound, `got ${missing}`);
+    assert.equal(missing.message, 'no such document');
+    const big = await client.rag.ingest({ collection: 'hr', text: 'x' }).then(() => null, (e) => e);
+    assert.ok(big instanceof InvalidRequest, `got ${big}`);
+    assert.deepEqual([big.status, big.type], [413, 'payload_too_large']);
+    const blocked = await client.rag.answer({ collection: 'hr', question: 'q' }).then(() => null, (e) => e);
+    assert.ok(blocked instanceof Blocked, `got ${blocked}`);
+    assert.deepEqual([blocked.status, blocked.type, blocked.job], [503, 'no_local_provider', null]);
+    await assert.rejects(client.rag.answer({ collection: 'hr', question: 'q' }), BudgetExceeded);
+    const down = await client.rag.query({ collection: 'hr', query: 'q' }).then(() => null, (e) => e);
+    assert.ok(down instanceof Unavailable, `got ${down}`);
+    assert.equal(down.retryAfter, 1);
+    assert.equal(stub.requests.length, 5);
+  });
+
+  test('errorFromResponse: policy types are Blocked whatever the status; 413 is InvalidRequest', () => {
+    const h = new Headers();
+    for (const [status, type, cls] of [[413, 'payload_too_large', InvalidRequest], [503, 'no_local_provider', Blocked],
+      [500, 'egress_blocked', Blocked], [422, 'unprocessable', InvalidRequest], [503, 'unavailable', Unavailable],
+      [502, 'upstream_error', AegisError]]) {
+      const err = errorFromResponse(status, h, JSON.stringify(errorBody(type)));
+      assert.equal(err.constructor, cls, `${status} ${type} gave ${err.name}`);
+      assert.deepEqual([err.status, err.type], [status, type]);
+    }
+    assert.equal(errorFromResponse(413, h, '').type, 'payload_too_large');
+  });
+
+  test('parseRouteHeader', () => {
+    assert.deepEqual(parseRouteHeader(ROUTE), parseRouteHeader(ROUTE_WIRE));
+    assert.deepEqual(parseRouteHeader('tier=none; provider=azure; model=m; reason=x'), { tier: 'none', provider: 'azure', model: 'm', reason: 'x' });
+    assert.equal(parseRouteHeader(null), null);
+    assert.equal(parseRouteHeader(''), null);
+  });
+
   test('helpers: formatWait, backoffDelayMs, parseRetryAfter', () => {
     assert.equal(formatWait(60_000), '60');
     assert.equal(formatWait(120_000), '60');
@@ -502,5 +642,148 @@ describe('against a real gateway (demo mode)', () => {
     const err = await client.submit({ taskType: 'bad task type!', prompt: 'x', maxTokens: 8 }).then(() => null, (e) => e);
     assert.ok(err instanceof InvalidRequest, `got ${err}`);
     assert.equal(err.status, 400);
+  });
+
+  describe('retrieval (client.rag)', () => {
+    // The demo's embeddings are feature-hashed bags of words: a query in a document's own words finds it first.
+    const PAYROLL = 'Payroll record: employee SIN 046 454 286 is paid on the fifteenth.';
+    const CAFETERIA = 'The cafeteria serves lunch at noon on the third floor every weekday.';
+    const ROADMAP = 'The roadmap for next quarter moves the billing service to the new cluster.';
+    let rag;     // team rag, RESTRICTED clearance
+    let pub;     // team rag-public, PUBLIC clearance
+    // A RESTRICTED (Canadian SIN), a declared-PUBLIC and an INTERNAL document.
+    const seed = async (c, collection) => [
+      await c.rag.ingest({ collection, text: PAYROLL, source: 'payroll.txt', metadata: { owner: 'hr' } }),
+      await c.rag.ingest({ collection, text: CAFETERIA, source: 'cafeteria.txt', classification: 'PUBLIC' }),
+      await c.rag.ingest({ collection, chunks: [ROADMAP] }),
+    ];
+
+    before(async () => {
+      rag = await newTeam('rag', 100);
+      pub = await newTeam('rag-public', 100, 'PUBLIC');
+    });
+
+    test('ingest gives each chunk a level; query finds the text; get and list describe the documents', async () => {
+      const [payroll, cafeteria, roadmap] = await seed(rag, 'handbook');
+      for (const doc of [payroll, cafeteria, roadmap]) assert.match(doc.documentId, /^doc_/);
+      assert.equal(new Set([payroll.documentId, cafeteria.documentId, roadmap.documentId]).size, 3);
+      assert.deepEqual(payroll.chunks, [{ index: 0, classification: 'RESTRICTED' }]);
+      assert.equal(payroll.classification, 'RESTRICTED');
+      assert.deepEqual(cafeteria.chunks.map((c) => c.classification), ['PUBLIC']);
+      assert.ok(['PUBLIC', 'INTERNAL'].includes(roadmap.classification), roadmap.classification);
+      const floored = await rag.rag.ingest({ collection: 'handbook-floor', chunks: [PAYROLL, 'Nothing here.'], classification: 'PUBLIC' });
+      assert.deepEqual(floored.chunks.map((c) => c.classification), ['RESTRICTED', 'PUBLIC'], 'a declared level is a floor');
+
+      const best = await rag.rag.query({ collection: 'handbook', query: PAYROLL, topK: 1 });
+      assert.equal(best.chunks.length, 1);
+      assert.equal(best.chunks[0].documentId, payroll.documentId);
+      assert.equal(best.chunks[0].text, PAYROLL);
+      assert.equal(best.chunks[0].classification, 'RESTRICTED');
+      assert.equal(best.chunks[0].source, 'payroll.txt');
+      assert.match(best.chunks[0].id, /^chk_/);
+      assert.equal(best.classification, 'RESTRICTED', 'the query text holds the SIN too');
+      const all = await rag.rag.query({ collection: 'handbook', query: 'cafeteria lunch noon', topK: 10 });
+      assert.equal(all.chunks.length, 3);
+      assert.equal(all.chunks[0].text, CAFETERIA);
+      const scores = all.chunks.map((c) => c.score);
+      assert.deepEqual(scores, [...scores].sort((a, b) => b - a));
+
+      const got = await rag.rag.get(payroll.documentId);
+      assert.deepEqual([got.documentId, got.collection, got.source, got.classification], [payroll.documentId, 'handbook', 'payroll.txt', 'RESTRICTED']);
+      assert.deepEqual(got.metadata, { owner: 'hr' });
+      assert.deepEqual(got.chunks, payroll.chunks);
+      assert.ok(Math.abs(got.createdAt.getTime() - Date.now()) < 60_000);
+      const listed = await rag.rag.list('handbook');
+      assert.deepEqual(listed.map((d) => d.documentId).sort(), [payroll.documentId, cafeteria.documentId, roadmap.documentId].sort());
+      assert.ok(!JSON.stringify(listed.map((d) => d.raw)).includes('046 454 286'), 'a listing never holds text');
+      assert.deepEqual(await rag.rag.list('no-such-collection'), []);
+    });
+
+    test('a team with PUBLIC clearance never sees a RESTRICTED chunk', async () => {
+      const [payroll] = await seed(pub, 'public-handbook');
+      assert.equal(payroll.classification, 'RESTRICTED');
+      for (const question of [PAYROLL, 'payroll SIN employee fifteenth', '046 454 286', 'cafeteria lunch']) {
+        const result = await pub.rag.query({ collection: 'public-handbook', query: question, topK: 10 });
+        assert.ok(result.chunks.length > 0, question);
+        for (const chunk of result.chunks) {
+          assert.equal(chunk.classification, 'PUBLIC', question);
+          assert.notEqual(chunk.documentId, payroll.documentId, question);
+          assert.ok(!chunk.text.includes('454'));
+        }
+      }
+      const visible = new Set((await pub.rag.query({ collection: 'public-handbook', query: 'cafeteria', topK: 10 })).chunks.map((c) => c.id));
+      const answer = await pub.rag.answer({ collection: 'public-handbook', question: 'When is the payroll SIN paid?', topK: 10, maxTokens: 64 });
+      assert.ok(answer.chunkIds.length > 0);
+      assert.ok(answer.chunkIds.every((id) => visible.has(id)), JSON.stringify(answer.chunkIds));
+      assert.ok(!answer.answer.includes('454'), 'the demo model echoes its context: the SIN was never in it');
+      // The same documents under a RESTRICTED team are found.
+      const [restricted] = await seed(rag, 'restricted-handbook');
+      const hits = await rag.rag.query({ collection: 'restricted-handbook', query: PAYROLL, topK: 10 });
+      assert.equal(hits.chunks[0].documentId, restricted.documentId);
+    });
+
+    test('answer with a RESTRICTED chunk in context runs on the local model', async () => {
+      const [payroll] = await seed(rag, 'answers');
+      const top = await rag.rag.query({ collection: 'answers', query: 'When is the payroll SIN paid?', topK: 2 });
+      assert.ok(top.chunks.some((c) => c.documentId === payroll.documentId));
+      const answer = await rag.rag.answer({ collection: 'answers', question: 'When is the payroll SIN paid?', topK: 2, maxTokens: 64 });
+      assert.ok(answer.answer.trim());
+      assert.deepEqual(answer.chunkIds, top.chunks.map((c) => c.id));
+      assert.equal(answer.classification, 'RESTRICTED');
+      assert.equal(answer.provider, 'ollama');
+      assert.ok(answer.model);
+      assert.deepEqual([answer.route.provider, answer.route.model], [answer.provider, answer.model]);
+      assert.match(answer.route.reason, /local/);
+      assert.ok(answer.usage.inputTokens > 0 && answer.usage.outputTokens > 0);
+      assert.ok(answer.costUsd > 0);
+    });
+
+    test('delete removes the document: queries no longer return it and get is NotFound', async () => {
+      const [payroll, cafeteria] = await seed(rag, 'erase');
+      assert.ok((await rag.rag.query({ collection: 'erase', query: PAYROLL })).chunks.some((c) => c.documentId === payroll.documentId));
+      const gone = await rag.rag.delete(payroll.documentId);
+      assert.deepEqual([gone.documentId, gone.deleted, gone.chunksDeleted], [payroll.documentId, true, 1]);
+      const hits = await rag.rag.query({ collection: 'erase', query: PAYROLL, topK: 10 });
+      assert.equal(hits.chunks.length, 2);
+      assert.ok(hits.chunks.every((c) => c.documentId !== payroll.documentId && c.text !== PAYROLL));
+      const err = await rag.rag.get(payroll.documentId).then(() => null, (e) => e);
+      assert.ok(err instanceof NotFound, `got ${err}`);
+      assert.deepEqual([err.status, err.type], [404, 'not_found']);
+      assert.ok(err.requestId);
+      await assert.rejects(rag.rag.delete(payroll.documentId), NotFound);
+      assert.ok(!(await rag.rag.list('erase')).some((d) => d.documentId === payroll.documentId));
+      assert.equal((await rag.rag.get(cafeteria.documentId)).documentId, cafeteria.documentId);
+    });
+
+    test("another team's documents do not exist for it", async () => {
+      const [payroll] = await seed(rag, 'private');
+      const stranger = await newTeam('rag-other', 100);
+      await assert.rejects(stranger.rag.get(payroll.documentId), NotFound);
+      await assert.rejects(stranger.rag.delete(payroll.documentId), NotFound);
+      assert.deepEqual((await stranger.rag.query({ collection: 'private', query: PAYROLL })).chunks, []);
+      assert.deepEqual(await stranger.rag.list('private'), []);
+      assert.equal((await rag.rag.get(payroll.documentId)).classification, 'RESTRICTED');
+    });
+
+    test('bad input is InvalidRequest (400, or 413 for a document over the limit); a wrong key is AuthError', async () => {
+      for (const call of [
+        () => rag.rag.ingest({ collection: 'bad name!', text: 'x' }),
+        () => rag.rag.ingest({ collection: 'c', text: 'x', classification: 'SECRET' }),
+        () => rag.rag.query({ collection: 'c', query: 'x', topK: 0 }),
+        () => rag.rag.answer({ collection: 'c', question: '' }),
+      ]) {
+        const err = await call().then(() => null, (e) => e);
+        assert.ok(err instanceof InvalidRequest, `got ${err}`);
+        assert.deepEqual([err.status, err.type], [400, 'invalid_request']);
+      }
+      const big = await rag.rag.ingest({ collection: 'c', text: 'word '.repeat(300_000) }).then(() => null, (e) => e);
+      assert.ok(big instanceof InvalidRequest, `got ${big}`);
+      assert.deepEqual([big.status, big.type], [413, 'payload_too_large']);
+      assert.deepEqual(await rag.rag.list('c'), []);
+      const stranger = new Client({ baseUrl: gw.base, apiKey: 'sk-aegis-not-a-real-key' });
+      const auth = await stranger.rag.query({ collection: 'handbook', query: 'x' }).then(() => null, (e) => e);
+      assert.ok(auth instanceof AuthError, `got ${auth}`);
+      assert.equal(auth.status, 401);
+    });
   });
 });
