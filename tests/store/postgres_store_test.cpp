@@ -18,6 +18,7 @@
 #include "core/system_clock.hpp"
 #include "store/factory.hpp"
 #include "store/postgres/migrations.hpp"
+#include "store/postgres/pg.hpp"
 #include "support/store_backends.hpp"
 
 namespace aegis::store {
@@ -257,6 +258,68 @@ TEST_F(PostgresStoreTest, FactoryOpensPostgresWhenADsnIsSet) {
   ASSERT_NE(dynamic_cast<PostgresStore*>(store.get()), nullptr);
   EXPECT_TRUE(store->ping().ok());
   EXPECT_EQ(store->schema_version(), postgres::latest_schema_version());
+}
+
+// Session::pipeline sends every statement before reading any answer; what it
+// must keep from one-at-a-time execution is order, atomicity and errors.
+class PgPipelineTest : public PostgresStoreTest {
+ protected:
+  void SetUp() override {
+    PostgresStoreTest::SetUp();
+    if (IsSkipped()) return;
+    pool_ = std::make_unique<pg::Pool>(db_->dsn(), "test");
+    auto session = pool_->acquire();
+    ASSERT_TRUE(session.ok());
+    ASSERT_TRUE(session->exec("CREATE TABLE p(id int PRIMARY KEY, v text)").ok());
+  }
+  std::vector<std::string> values() {
+    auto session = pool_->acquire();
+    auto rows = session->exec("SELECT v FROM p ORDER BY id");
+    std::vector<std::string> out;
+    for (int i = 0; i < rows->size(); ++i) out.push_back(rows->text(i, 0));
+    return out;
+  }
+  static pg::Statement insert(int id, std::string v) {
+    return {"INSERT INTO p(id, v) VALUES ($1, $2)", pg::Params().add(id).add(std::move(v))};
+  }
+  std::unique_ptr<pg::Pool> pool_;
+};
+
+TEST_F(PgPipelineTest, StatementsRunInOrderAndTheSessionIsReusable) {
+  auto session = pool_->acquire();
+  ASSERT_TRUE(session.ok());
+  const std::vector<pg::Statement> statements{
+      insert(1, "a"), insert(2, "b"), {"UPDATE p SET v = v || '!' WHERE id = $1", pg::Params().add(1)}};
+  ASSERT_TRUE(session->pipeline(statements).ok());
+  EXPECT_EQ(values(), (std::vector<std::string>{"a!", "b"}));
+  // Out of pipeline mode: an ordinary statement works on the same connection.
+  auto rows = session->exec("SELECT count(*) FROM p");
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(rows->text(0, 0), "2");
+}
+
+TEST_F(PgPipelineTest, AFailureAbortsTheRestAndUndoesTheImplicitTransaction) {
+  auto session = pool_->acquire();
+  ASSERT_TRUE(session.ok());
+  const std::vector<pg::Statement> statements{insert(1, "a"), insert(1, "duplicate"), insert(3, "c")};
+  auto r = session->pipeline(statements);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(session->last_failure().sqlstate, pg::kUniqueViolation);
+  EXPECT_FALSE(session->last_failure().connection_lost);
+  EXPECT_TRUE(values().empty()) << "the statement before the failure must roll back with it";
+  ASSERT_TRUE(session->pipeline(std::vector<pg::Statement>{insert(4, "d")}).ok());
+  EXPECT_EQ(values(), (std::vector<std::string>{"d"}));
+}
+
+TEST_F(PgPipelineTest, AnExplicitTransactionThatFailsIsLeftForRollback) {
+  auto session = pool_->acquire();
+  ASSERT_TRUE(session.ok());
+  const std::vector<pg::Statement> statements{{"BEGIN", {}}, insert(1, "a"), insert(1, "b"), {"COMMIT", {}}};
+  ASSERT_FALSE(session->pipeline(statements).ok());
+  EXPECT_EQ(PQtransactionStatus(session->raw()), PQTRANS_INERROR);
+  session->rollback();
+  EXPECT_EQ(PQtransactionStatus(session->raw()), PQTRANS_IDLE);
+  EXPECT_TRUE(values().empty());
 }
 
 }  // namespace

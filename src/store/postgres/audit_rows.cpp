@@ -225,10 +225,8 @@ Result<std::vector<std::string>> AuditPartitions::retire(pg::Session& session, c
   return dropped;
 }
 
-Result<void> insert_audit_rows(pg::Session& session, const pg::Pool& pool, std::span<const audit::AuditRecord> rows,
-                               const std::string& intent_owner, const std::string& lease_owner) {
-  constexpr std::string_view op = "append_audit";
-  auto fail = [&] { return pool.error(op, session.last_failure()); };
+std::vector<pg::Statement> audit_row_statements(std::span<const audit::AuditRecord> rows,
+                                                const std::string& intent_owner, const std::string& lease_owner) {
   std::vector<const audit::AuditRecord*> intents, finals;
   std::vector<std::int64_t> resolved;
   std::map<std::pair<std::string, std::string>, std::pair<std::int64_t, std::int64_t>> spend;
@@ -245,53 +243,54 @@ Result<void> insert_audit_rows(pg::Session& session, const pg::Pool& pool, std::
       requests += 1;
     }
   }
+  std::vector<pg::Statement> out;
   for (std::size_t i = 0; i < intents.size(); i += kRowsPerInsert) {
     const std::size_t n = std::min(kRowsPerInsert, intents.size() - i);
-    pg::Params p;
-    p.add(intent_owner);
+    pg::Statement& s = out.emplace_back();
+    s.params.add(intent_owner);
     for (std::size_t j = 0; j < n; ++j) {
-      p.add(intents[i + j]->intent_seq);
-      add_audit_params(p, *intents[i + j]);
+      s.params.add(intents[i + j]->intent_seq);
+      add_audit_params(s.params, *intents[i + j]);
     }
-    std::string sql = std::string("INSERT INTO audit_pending(owner, seq, ") + kAuditColumns + ") VALUES ";
+    s.sql = "INSERT INTO audit_pending(owner, seq, ";
+    s.sql.append(kAuditColumns).append(") VALUES ");
     for (std::size_t j = 0; j < n; ++j) {
-      sql += j == 0 ? "($1, " : ", ($1, ";
+      s.sql += j == 0 ? "($1, " : ", ($1, ";
       const int base = 1 + static_cast<int>(j) * (kAuditColumnCount + 1);
-      for (int c = 0; c <= kAuditColumnCount; ++c) sql += (c ? ", $" : "$") + std::to_string(base + c + 1);
-      sql += ")";
+      for (int c = 0; c <= kAuditColumnCount; ++c) s.sql += (c ? ", $" : "$") + std::to_string(base + c + 1);
+      s.sql += ")";
     }
-    sql += " ON CONFLICT (owner, seq) DO NOTHING";
-    if (!session.exec(sql, p).ok()) return fail();
+    s.sql += " ON CONFLICT (owner, seq) DO NOTHING";
   }
   for (std::size_t i = 0; i < finals.size(); i += kRowsPerInsert) {
     const std::size_t n = std::min(kRowsPerInsert, finals.size() - i);
-    pg::Params p;
-    for (std::size_t j = 0; j < n; ++j) add_audit_params(p, *finals[i + j]);
-    const std::string sql =
-        std::string("INSERT INTO audit(") + kAuditColumns + ") VALUES " + placeholders(n, kAuditColumnCount);
-    if (!session.exec(sql, p).ok()) return fail();
+    pg::Statement& s = out.emplace_back();
+    for (std::size_t j = 0; j < n; ++j) add_audit_params(s.params, *finals[i + j]);
+    s.sql = "INSERT INTO audit(";
+    s.sql.append(kAuditColumns).append(") VALUES ").append(placeholders(n, kAuditColumnCount));
   }
   if (!resolved.empty()) {
     std::string list = "{";
     for (std::size_t i = 0; i < resolved.size(); ++i) list += (i ? "," : "") + std::to_string(resolved[i]);
     list += "}";
-    if (!session
-             .exec("DELETE FROM audit_pending WHERE owner = $1 AND seq = ANY($2::bigint[])",
-                   pg::Params().add(intent_owner).add(list))
-             .ok())
-      return fail();
+    out.push_back({"DELETE FROM audit_pending WHERE owner = $1 AND seq = ANY($2::bigint[])",
+                   pg::Params().add(intent_owner).add(list)});
   }
   for (const auto& [key, value] : spend) {
-    if (!session
-             .exec("WITH booked AS (INSERT INTO budget_spend(team, period, spent_micros, requests) VALUES ($1, $2, $3, "
+    out.push_back({"WITH booked AS (INSERT INTO budget_spend(team, period, spent_micros, requests) VALUES ($1, $2, $3, "
                    "$4) ON CONFLICT (team, period) DO UPDATE SET spent_micros = budget_spend.spent_micros + "
                    "EXCLUDED.spent_micros, requests = budget_spend.requests + EXCLUDED.requests RETURNING 1) "
                    "UPDATE budget_leases SET spent_micros = spent_micros + $3 WHERE owner = $5 AND team = $1 AND "
                    "period = $2",
-                   pg::Params().add(key.first).add(key.second).add(value.first).add(value.second).add(lease_owner))
-             .ok())
-      return fail();
+                   pg::Params().add(key.first).add(key.second).add(value.first).add(value.second).add(lease_owner)});
   }
+  return out;
+}
+
+Result<void> insert_audit_rows(pg::Session& session, const pg::Pool& pool, std::span<const audit::AuditRecord> rows,
+                               const std::string& intent_owner, const std::string& lease_owner) {
+  const auto statements = audit_row_statements(rows, intent_owner, lease_owner);
+  if (!session.pipeline(statements).ok()) return pool.error("append_audit", session.last_failure());
   return {};
 }
 

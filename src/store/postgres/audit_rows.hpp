@@ -31,6 +31,10 @@ inline constexpr const char* kAuditSelect =
 // booked against `lease_owner`'s budget leases (store/budget_pool.hpp), where
 // it holds one: the replica whose slice paid for them (empty: none). Each
 // final row's month partition must exist (AuditPartitions::ensure).
+// What insert_audit_rows runs, for a caller that frames them in a pipeline
+// of its own (PostgresStore::append_audit: BEGIN, these, COMMIT in one round trip).
+std::vector<pg::Statement> audit_row_statements(std::span<const audit::AuditRecord> rows,
+                                                const std::string& intent_owner, const std::string& lease_owner);
 Result<void> insert_audit_rows(pg::Session& session, const pg::Pool& pool, std::span<const audit::AuditRecord> rows,
                                const std::string& intent_owner, const std::string& lease_owner);
 

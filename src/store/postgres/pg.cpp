@@ -23,7 +23,8 @@ std::int64_t Rows::affected() const {
 
 Session::~Session() {
   if (conn_ == nullptr) return;  // moved from
-  const bool healthy = PQstatus(conn_.get()) == CONNECTION_OK && PQtransactionStatus(conn_.get()) == PQTRANS_IDLE;
+  const bool healthy =
+      !broken_ && PQstatus(conn_.get()) == CONNECTION_OK && PQtransactionStatus(conn_.get()) == PQTRANS_IDLE;
   pool_->release(std::move(conn_), healthy);
 }
 
@@ -54,7 +55,57 @@ Result<Rows> Session::exec(std::string_view sql, const Params& params) {
   return pool_->error("statement", failure_);
 }
 
+Result<void> Session::pipeline(std::span<const Statement> statements) {
+  if (statements.empty()) return {};
+  PGconn* conn = conn_.get();
+  auto lost = [&] {
+    broken_ = true;  // mid-pipeline state is unknown: the pool drops the connection
+    failure_ = {};
+    failure_.connection_lost = true;
+    failure_.detail = PQerrorMessage(conn);
+    return pool_->error("statement", failure_);
+  };
+  if (PQenterPipelineMode(conn) != 1) return lost();
+  std::vector<const char*> values;
+  for (const auto& statement : statements) {
+    values.clear();
+    for (const auto& v : statement.params.values()) values.push_back(v ? v->c_str() : nullptr);
+    if (PQsendQueryParams(conn, statement.sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                          nullptr, nullptr, 0) != 1) {
+      // The connection cannot be trusted with a half-sent pipeline: drop it.
+      return lost();
+    }
+  }
+  if (PQpipelineSync(conn) != 1) return lost();
+  // Each statement answers one result then NULL; the sync answers
+  // PGRES_PIPELINE_SYNC. After the first error the rest answer ABORTED.
+  std::optional<Failure> first_failure;
+  for (std::size_t i = 0; i < statements.size(); ++i) {
+    std::unique_ptr<PGresult, ResultClearer> result(PQgetResult(conn));
+    if (result == nullptr) return lost();
+    const ExecStatusType status = PQresultStatus(result.get());
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && !first_failure) {
+      Failure f;
+      const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
+      f.sqlstate = state ? state : "";
+      const char* message = PQresultErrorField(result.get(), PG_DIAG_MESSAGE_PRIMARY);
+      f.detail = message ? message : PQerrorMessage(conn);
+      first_failure = std::move(f);
+    }
+    while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
+  }
+  std::unique_ptr<PGresult, ResultClearer> sync(PQgetResult(conn));
+  if (sync == nullptr || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC) return lost();
+  if (PQexitPipelineMode(conn) != 1) return lost();
+  failure_ = {};
+  if (!first_failure) return {};
+  failure_ = std::move(*first_failure);
+  failure_.connection_lost = PQstatus(conn) != CONNECTION_OK;
+  return pool_->error("statement", failure_);
+}
+
 void Session::rollback() {
+  if (broken_) return;
   if (PQstatus(conn_.get()) != CONNECTION_OK) return;
   if (PQtransactionStatus(conn_.get()) == PQTRANS_IDLE) return;
   PQclear(PQexec(conn_.get(), "ROLLBACK"));

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,6 +56,12 @@ class Params {
   std::vector<std::optional<std::string>> values_;
 };
 
+// One parameterised statement, for Session::pipeline.
+struct Statement {
+  std::string sql;
+  Params params;
+};
+
 // A statement's answer: rows of text values.
 class Rows {
  public:
@@ -97,6 +104,13 @@ class Session {
 
   // Runs one statement (no parameters: it may hold several statements).
   Result<Rows> exec(std::string_view sql, const Params& params = {});
+  // Runs the statements in order in one round trip (libpq pipeline mode);
+  // the first that fails aborts the rest and is the error. Outside a
+  // transaction they run as one implicit transaction; a "BEGIN" ... "COMMIT"
+  // pair among them frames an explicit one, which a failure leaves for
+  // rollback(). Why: on the audit path each statement's own round trip was
+  // most of what PostgreSQL added to a request (docs/ARCHITECTURE.md, stage 8).
+  Result<void> pipeline(std::span<const Statement> statements);
   Result<void> begin() { return status(exec("BEGIN")); }
   Result<void> commit() { return status(exec("COMMIT")); }
   // Best effort: a transaction that failed is rolled back before reuse.
@@ -114,6 +128,7 @@ class Session {
   Pool* pool_;
   ConnPtr conn_;
   Failure failure_;
+  bool broken_ = false;
 };
 
 struct PoolOptions {

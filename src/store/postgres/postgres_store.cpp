@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -399,12 +400,13 @@ Result<void> PostgresStore::append_audit(const std::vector<audit::AuditRecord>& 
     if (row.intent) continue;
     AEGIS_TRY_VOID(impl_->ensure_partition(session, row.time_ms));
   }
-  if (!session.begin().ok()) return impl_->fail(op, session);
-  if (auto r = impl_->insert_rows(session, rows, impl_->owner); !r.ok()) {
-    session.rollback();
-    return r;
-  }
-  if (!session.commit().ok()) {
+  // One round trip: the writer's next batch (often the next request's
+  // intent) waits behind this one.
+  std::vector<pg::Statement> statements{{"BEGIN", {}}};
+  auto rows_statements = postgres::audit_row_statements(rows, impl_->owner, impl_->owner);
+  std::move(rows_statements.begin(), rows_statements.end(), std::back_inserter(statements));
+  statements.push_back({"COMMIT", {}});
+  if (!session.pipeline(statements).ok()) {
     const Error e = impl_->fail(op, session);
     session.rollback();
     return e;
