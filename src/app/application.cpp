@@ -397,7 +397,7 @@ std::uint16_t Application::start() {
       s.io);
   s.job_service->start();
   api::register_job_routes(s.router, *s.job_service, s.config->limits);
-  s.rag_store = rag::open_rag_store(s.config->storage);
+  s.rag_store = rag::open_rag_store(s.config->storage, s.config->rag);
   if (s.rag_store) {
     s.rag_service = std::make_unique<rag::RagService>(rag::RagServiceDeps{
         s.config->rag, *s.gateway, *s.classifier, *s.rag_store, s.db, *s.audit, s.metrics, SystemClock::instance()});

@@ -34,8 +34,7 @@ constexpr auto kMaxRetryDelay = 30s;
 
 bool retryable(bool idempotent, const Error& error) {
   // The client's messages for failures before a byte was sent.
-  const bool not_connected = error.message.starts_with("connect to ") ||
-                             error.message.starts_with("connecting to ") ||
+  const bool not_connected = error.message.starts_with("connect to ") || error.message.starts_with("connecting to ") ||
                              error.message.starts_with("DNS lookup for ");
   if (not_connected) return true;
   // A lost answer to anything else may hide work done: an ingest or an

@@ -96,7 +96,6 @@ void print_job(const json::object& job) {
   }
 }
 
-
 void print_table(const std::vector<json::object>& jobs) {
   if (jobs.empty()) {
     std::cout << "no jobs\n";
@@ -178,8 +177,8 @@ class Session {
       const auto now = clock.steady_now();
       if (now >= deadline) {
         show(reply);
-        std::cerr << client_.command() << ": timed out after " << format_seconds(timeout_seconds) << " s; job "
-                  << id << " is still " << or_dash(status) << "\n";
+        std::cerr << client_.command() << ": timed out after " << format_seconds(timeout_seconds) << " s; job " << id
+                  << " is still " << or_dash(status) << "\n";
         co_return kExitTimeout;
       }
       // A gateway that answers a long poll at once would otherwise be polled

@@ -263,12 +263,11 @@ RagCommand::RagCommand(CLI::App& app) {
 bool RagCommand::parsed() const { return rag_->parsed(); }
 
 int RagCommand::run() {
-  const std::string command = ingest_->parsed() ? "ingest"
-                              : list_->parsed() ? "list"
-                              : get_->parsed()  ? "get"
-                              : query_->parsed()
-                                  ? "query"
-                                  : (answer_->parsed() ? "answer" : "rm");
+  const std::string command = ingest_->parsed()  ? "ingest"
+                              : list_->parsed()  ? "list"
+                              : get_->parsed()   ? "get"
+                              : query_->parsed() ? "query"
+                                                 : (answer_->parsed() ? "answer" : "rm");
   const std::string prefix = "aegis rag " + command;
   const auto usage = [&prefix](const std::string& message) {
     std::cerr << prefix << ": " << message << "\n";
@@ -293,8 +292,9 @@ int RagCommand::run() {
     for (const auto& path : files_) {
       auto text = read_file(path);
       if (!text) return usage("cannot read '" + path + "'");
-      std::string source =
-          !source_.empty() ? source_ : (path == "-" ? std::string("stdin") : std::filesystem::path(path).filename().string());
+      std::string source = !source_.empty()
+                               ? source_
+                               : (path == "-" ? std::string("stdin") : std::filesystem::path(path).filename().string());
       json::object body{{"collection", collection_}, {"text", std::move(*text)}, {"source", source}};
       if (!classification_.empty()) body["classification"] = classification_;
       if (!metadata.empty()) body["metadata"] = metadata;

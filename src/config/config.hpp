@@ -177,6 +177,13 @@ struct RagConfig {
   // "provider/model" of a cloud embedder for PUBLIC and INTERNAL chunks (and
   // queries); empty: every chunk and query is embedded by a local provider.
   std::string cloud_embedding_model;
+  // The embedded store's in-memory index: a level's chunks of one collection
+  // and model are searched exactly up to hnsw_threshold vectors, through an
+  // HNSW graph beyond (hnswlib: M, ef_construction, ef_search).
+  std::int64_t hnsw_threshold = 20'000;
+  std::int64_t hnsw_m = 16;
+  std::int64_t hnsw_ef_construction = 128;
+  std::int64_t hnsw_ef_search = 96;
 };
 
 struct Config {

@@ -1640,6 +1640,15 @@ const Table<RagConfig>& rag_table() {
           text("cloud_embedding_model", &RagConfig::cloud_embedding_model, Empty::allowed,
                "`provider/model` of a cloud embedder for PUBLIC and INTERNAL chunks and queries (each chunk is "
                "embedded locally as well, so a query of any level searches every chunk); empty: local only"),
+          integer("hnsw_threshold", &RagConfig::hnsw_threshold, 1, 1'000'000'000,
+                  "embedded store: a level's vectors of one collection and model are searched exactly up to this "
+                  "many, through an HNSW graph beyond (built when the threshold is crossed and at start-up)"),
+          integer("hnsw_m", &RagConfig::hnsw_m, 4, 64, "embedded store: HNSW links per node (hnswlib `M`)"),
+          integer("hnsw_ef_construction", &RagConfig::hnsw_ef_construction, 16, 2'000,
+                  "embedded store: HNSW candidate list while building (hnswlib `ef_construction`)"),
+          integer("hnsw_ef_search", &RagConfig::hnsw_ef_search, 8, 10'000,
+                  "embedded store: HNSW candidate list while searching (hnswlib `ef`; never below the query's "
+                  "`top_k`); higher finds more of the exact answer, slower"),
       }};
   return table;
 }

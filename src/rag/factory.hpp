@@ -9,6 +9,6 @@
 namespace aegis::rag {
 
 // Null when the backend has no retrieval store yet (PostgreSQL: its pgvector store is to come).
-std::unique_ptr<RagStore> open_rag_store(const config::StorageConfig& storage);
+std::unique_ptr<RagStore> open_rag_store(const config::StorageConfig& storage, const config::RagConfig& rag);
 
 }  // namespace aegis::rag

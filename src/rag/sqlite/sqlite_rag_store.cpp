@@ -7,7 +7,6 @@
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
-#include <tuple>
 
 #include "store/sqlite/migrations.hpp"
 #include "store/sqlite/statement.hpp"
@@ -35,31 +34,14 @@ std::vector<float> decode_vector(const std::string& bytes) {
   return v;
 }
 
-// One vector in memory: enough to score and filter it; text is read from SQLite for the hits only.
-struct Entry {
-  std::string chunk_id;
-  std::string document_id;
-  Level level = Level::INTERNAL;
-  std::vector<float> vector;
-};
-
-// team, collection, model
-using IndexKey = std::tuple<std::string, std::string, std::string>;
-
-double dot(const std::vector<float>& a, const std::vector<float>& b) {
-  const std::size_t n = std::min(a.size(), b.size());
-  double sum = 0;
-  for (std::size_t i = 0; i < n; ++i) sum += static_cast<double>(a[i]) * static_cast<double>(b[i]);
-  return sum;
-}
-
 }  // namespace
 
 struct SqliteRagStore::Impl {
+  explicit Impl(VectorIndexOptions options) : index(options) {}
+
   std::mutex mu;  // one connection and the index, every call serialised
   store::sqlite::DbPtr db;
-  std::map<IndexKey, std::vector<Entry>> index;
-  std::int64_t vectors = 0;
+  VectorIndex index;
 
   Result<StmtPtr> prepare(std::string_view op, const char* sql) {
     sqlite3_stmt* raw = nullptr;
@@ -123,39 +105,24 @@ struct SqliteRagStore::Impl {
   void load_index() {
     auto st = prepare("load_index",
                       "SELECT c.id, c.document_id, c.level, v.model, v.vector, d.team, d.collection FROM rag_vectors v "
-                      "JOIN rag_chunks c ON c.id = v.chunk_id JOIN rag_documents d ON d.id = c.document_id");
+                      "JOIN rag_chunks c ON c.id = v.chunk_id JOIN rag_documents d ON d.id = c.document_id "
+                      "ORDER BY v.rowid");
     if (!st.ok()) throw std::runtime_error(st.error().message);
     Use use(st->get());
     int rc = 0;
     while ((rc = use.step()) == SQLITE_ROW) {
       auto level = parse_level(use.text(2));
       if (!level) throw std::runtime_error("retrieval storage: a chunk has an unknown level");
-      index[IndexKey{use.text(5), use.text(6), use.text(3)}].push_back(
-          Entry{use.text(0), use.text(1), *level, decode_vector(use.blob(4))});
-      ++vectors;
+      auto added = index.add(IndexScope{use.text(5), use.text(6), use.text(3)},
+                             IndexedChunk{use.text(0), use.text(1), *level}, decode_vector(use.blob(4)));
+      if (!added.ok()) throw std::runtime_error("retrieval storage: " + added.error().message);
     }
     if (rc != SQLITE_DONE) throw std::runtime_error(store::sqlite::db_error(kStore, "load_index", rc).message);
   }
-
-  void unindex(const DocumentRecord& doc) {
-    for (auto it = index.begin(); it != index.end();) {
-      const auto& [team, collection, model] = it->first;
-      if (team == doc.team && collection == doc.collection) {
-        auto& entries = it->second;
-        const auto before = entries.size();
-        std::erase_if(entries, [&](const Entry& e) { return e.document_id == doc.id; });
-        vectors -= static_cast<std::int64_t>(before - entries.size());
-        if (entries.empty()) {
-          it = index.erase(it);
-          continue;
-        }
-      }
-      ++it;
-    }
-  }
 };
 
-SqliteRagStore::SqliteRagStore(const std::string& path) : impl_(std::make_unique<Impl>()) {
+SqliteRagStore::SqliteRagStore(const std::string& path, VectorIndexOptions index_options)
+    : impl_(std::make_unique<Impl>(index_options)) {
   impl_->db =
       store::sqlite::open_database(path, SQLITE_OPEN_NOMUTEX, std::chrono::milliseconds(5000), " for retrieval");
   // secure_delete=ON, the right to erasure: deleted chunk text and vectors are overwritten, not left in free pages.
@@ -169,6 +136,11 @@ SqliteRagStore::~SqliteRagStore() = default;
 Result<void> SqliteRagStore::add_document(const DocumentRecord& document) {
   constexpr std::string_view op = "add_document";
   std::lock_guard lock(impl_->mu);
+  for (const auto& chunk : document.chunks) {
+    for (const auto& [model, vector] : chunk.vectors) {
+      AEGIS_TRY_VOID(impl_->index.check(IndexScope{document.team, document.collection, model}, chunk.level, vector));
+    }
+  }
   AEGIS_TRY_VOID(impl_->exec(op, "BEGIN IMMEDIATE"));
   auto rollback = [&](Error e) {
     (void)impl_->exec(op, "ROLLBACK");
@@ -215,9 +187,9 @@ Result<void> SqliteRagStore::add_document(const DocumentRecord& document) {
   if (auto committed = impl_->exec(op, "COMMIT"); !committed.ok()) return rollback(std::move(committed).error());
   for (const auto& chunk : document.chunks) {
     for (const auto& [model, vector] : chunk.vectors) {
-      impl_->index[IndexKey{document.team, document.collection, model}].push_back(
-          Entry{chunk.id, document.id, chunk.level, vector});
-      ++impl_->vectors;
+      // Checked above, under the same lock.
+      (void)impl_->index.add(IndexScope{document.team, document.collection, model},
+                             IndexedChunk{chunk.id, document.id, chunk.level}, vector);
     }
   }
   return {};
@@ -272,7 +244,7 @@ Result<DocumentRecord> SqliteRagStore::erase_document(const std::string& team, c
     if (const int rc = use.step(); rc != SQLITE_DONE) return rollback(store::sqlite::db_error(kStore, op, rc));
   }
   if (auto committed = impl_->exec(op, "COMMIT"); !committed.ok()) return rollback(std::move(committed).error());
-  impl_->unindex(doc);
+  impl_->index.erase_document(doc.team, doc.collection, doc.id);
   return doc;
 }
 
@@ -280,36 +252,19 @@ Result<SearchResult> SqliteRagStore::search(const SearchRequest& request) {
   constexpr std::string_view op = "search";
   std::lock_guard lock(impl_->mu);
   SearchResult result;
-  const auto found = impl_->index.find(IndexKey{request.team, request.collection, request.model});
-  if (found == impl_->index.end() || request.top_k == 0) return result;
-  struct Scored {
-    const Entry* entry;
-    double score;
-  };
-  std::vector<Scored> scored;
-  scored.reserve(found->second.size());
-  for (const auto& entry : found->second) {
-    // Never scored: nothing about a chunk above the clearance can reach the caller.
-    if (entry.level > request.clearance || entry.level < request.min_level) continue;
-    scored.push_back(Scored{&entry, dot(entry.vector, request.query)});
-  }
-  const std::size_t k = std::min(request.top_k, scored.size());
-  // Ties broken by chunk id so that equal scores come back in a stable order.
-  std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(k), scored.end(),
-                    [](const Scored& a, const Scored& b) {
-                      return a.score != b.score ? a.score > b.score : a.entry->chunk_id < b.entry->chunk_id;
-                    });
+  // Nothing above the clearance is scored: its partitions are not visited.
+  const auto scored = impl_->index.search(IndexScope{request.team, request.collection, request.model},
+                                          request.min_level, request.clearance, request.query, request.top_k);
   AEGIS_TRY(st, impl_->prepare(op,
                                "SELECT c.chunk_index, c.text, d.source FROM rag_chunks c JOIN rag_documents d ON d.id "
                                "= c.document_id WHERE c.id = ?1"));
-  for (std::size_t i = 0; i < k; ++i) {
-    const Entry& entry = *scored[i].entry;
+  for (const auto& hit : scored) {
     Use use(st.get());
-    use.bind(1, entry.chunk_id);
+    use.bind(1, hit.chunk.chunk_id);
     const int rc = use.step();
     if (rc != SQLITE_ROW) return store::sqlite::db_error(kStore, op, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc);
-    result.hits.push_back(SearchHit{entry.chunk_id, entry.document_id, static_cast<int>(use.int64(0)), use.text(1),
-                                    use.text(2), entry.level, scored[i].score});
+    result.hits.push_back(SearchHit{hit.chunk.chunk_id, hit.chunk.document_id, static_cast<int>(use.int64(0)),
+                                    use.text(1), use.text(2), hit.chunk.level, hit.score});
   }
   return result;
 }
@@ -345,7 +300,7 @@ Result<std::int64_t> SqliteRagStore::chunk_count() {
 
 std::int64_t SqliteRagStore::indexed_vectors() const {
   std::lock_guard lock(impl_->mu);
-  return impl_->vectors;
+  return impl_->index.vectors();
 }
 
 }  // namespace aegis::rag

@@ -1,20 +1,20 @@
 #pragma once
 // Retrieval on the embedded SQLite file: documents, chunks and vectors in
-// tables of the same database (migration 7), searched in memory by exact
-// cosine similarity over an index loaded from SQLite at start and kept in step
-// with every write. Exact search is what lets the clearance filter run inside
-// the search: every visible chunk is scored, nothing above the clearance is.
+// tables of the same database (migration 7), searched in memory through a
+// VectorIndex (a partition per level: exact below a size threshold, HNSW
+// above) loaded from SQLite at start and kept in step with every write.
 #include <memory>
 #include <string>
 
 #include "rag/rag_store.hpp"
+#include "rag/vector_index.hpp"
 
 namespace aegis::rag {
 
 class SqliteRagStore final : public RagStore {
  public:
   // Start-up only (throws): opens `path` (":memory:" for tests) and applies migrations.
-  explicit SqliteRagStore(const std::string& path);
+  explicit SqliteRagStore(const std::string& path, VectorIndexOptions index_options = {});
   ~SqliteRagStore() override;
   SqliteRagStore(const SqliteRagStore&) = delete;
   SqliteRagStore& operator=(const SqliteRagStore&) = delete;

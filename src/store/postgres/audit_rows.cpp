@@ -277,12 +277,13 @@ std::vector<pg::Statement> audit_row_statements(std::span<const audit::AuditReco
                    pg::Params().add(intent_owner).add(list)});
   }
   for (const auto& [key, value] : spend) {
-    out.push_back({"WITH booked AS (INSERT INTO budget_spend(team, period, spent_micros, requests) VALUES ($1, $2, $3, "
-                   "$4) ON CONFLICT (team, period) DO UPDATE SET spent_micros = budget_spend.spent_micros + "
-                   "EXCLUDED.spent_micros, requests = budget_spend.requests + EXCLUDED.requests RETURNING 1) "
-                   "UPDATE budget_leases SET spent_micros = spent_micros + $3 WHERE owner = $5 AND team = $1 AND "
-                   "period = $2",
-                   pg::Params().add(key.first).add(key.second).add(value.first).add(value.second).add(lease_owner)});
+    out.push_back(
+        {"WITH booked AS (INSERT INTO budget_spend(team, period, spent_micros, requests) VALUES ($1, $2, $3, "
+         "$4) ON CONFLICT (team, period) DO UPDATE SET spent_micros = budget_spend.spent_micros + "
+         "EXCLUDED.spent_micros, requests = budget_spend.requests + EXCLUDED.requests RETURNING 1) "
+         "UPDATE budget_leases SET spent_micros = spent_micros + $3 WHERE owner = $5 AND team = $1 AND "
+         "period = $2",
+         pg::Params().add(key.first).add(key.second).add(value.first).add(value.second).add(lease_owner)});
   }
   return out;
 }

@@ -70,8 +70,8 @@ Result<void> Session::pipeline(std::span<const Statement> statements) {
   for (const auto& statement : statements) {
     values.clear();
     for (const auto& v : statement.params.values()) values.push_back(v ? v->c_str() : nullptr);
-    if (PQsendQueryParams(conn, statement.sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
-                          nullptr, nullptr, 0) != 1) {
+    if (PQsendQueryParams(conn, statement.sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
+                          nullptr, 0) != 1) {
       // The connection cannot be trusted with a half-sent pipeline: drop it.
       return lost();
     }
