@@ -1,0 +1,197 @@
+// Retrieval on the embedded store (issue 17): ingestion chunks/s into
+// SqliteRagStore (SQLite rows + the in-memory index; embedding excluded, it is
+// the provider's time) and query latency at 10k and 100k chunks, exact and
+// HNSW (rag.hnsw_threshold), 768-dimension vectors, four levels in equal
+// shares, a RESTRICTED caller (every partition searched), top_k 5.
+//
+// Query latency is timed per query: the p50_ms / p99_ms counters are over
+// the run's queries; recall_at_5 compares each HNSW answer with the exact
+// answer for the same query (1.0 for the exact rows). Vectors cluster around
+// 500 topics, as embeddings of text do (uniformly random vectors, with no
+// structure at all, are the worst case for a graph: recall@5 0.25 at 100k).
+// The database goes to $AEGIS_BENCH_DIR (default: the system temp directory).
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/process_env.hpp"
+#include "rag/sqlite/sqlite_rag_store.hpp"
+#include "rag/vector_index.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using aegis::Level;
+using namespace aegis::rag;
+
+constexpr std::size_t kDims = 768;
+constexpr std::size_t kChunksPerDocument = 10;
+const char* const kModel = "ollama/nomic-embed-text";
+
+std::string bench_path(const std::string& name) {
+  static std::atomic<int> counter{0};
+  const char* base = aegis::core::env_value("AEGIS_BENCH_DIR");
+  const fs::path dir = fs::path(base && *base ? base : fs::temp_directory_path().string()) /
+                       ("aegis-rag-bench-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return (dir / name).string();
+}
+
+std::vector<float> normalized(std::vector<float> v) {
+  double norm = 0;
+  for (float x : v) norm += static_cast<double>(x) * x;
+  for (float& x : v) x = static_cast<float>(x / std::sqrt(norm));
+  return v;
+}
+
+std::vector<float> random_unit(std::mt19937& rng) {
+  std::normal_distribution<float> normal;
+  std::vector<float> v(kDims);
+  for (float& x : v) x = normal(rng);
+  return normalized(std::move(v));
+}
+
+// Embeddings of real text cluster by topic: each chunk is one of 500 topic
+// directions plus its own noise (cosine ~0.6 to its topic), and a query is a
+// stored chunk's vector plus as much noise again (a paraphrase, not a copy).
+std::vector<float> near(const std::vector<float>& centre, std::mt19937& rng) {
+  std::normal_distribution<float> normal(0.0F, 1.3F / std::sqrt(static_cast<float>(kDims)));
+  std::vector<float> v = centre;
+  for (float& x : v) x += normal(rng);
+  return normalized(std::move(v));
+}
+
+const std::vector<std::vector<float>>& topics() {
+  static const auto value = [] {
+    std::mt19937 rng(99);
+    std::vector<std::vector<float>> out;
+    for (int i = 0; i < 500; ++i) out.push_back(random_unit(rng));
+    return out;
+  }();
+  return value;
+}
+
+std::vector<float> chunk_vector(std::mt19937& rng) {
+  std::uniform_int_distribution<std::size_t> pick(0, topics().size() - 1);
+  return near(topics()[pick(rng)], rng);
+}
+
+DocumentRecord make_document(std::size_t n, std::mt19937& rng) {
+  DocumentRecord doc;
+  doc.id = "doc_" + std::to_string(n);
+  doc.team = "bench";
+  doc.collection = "handbook";
+  doc.source = "handbook.txt";
+  doc.metadata_json = "{}";
+  doc.level = Level::RESTRICTED;
+  for (std::size_t i = 0; i < kChunksPerDocument; ++i) {
+    ChunkRecord chunk;
+    chunk.id = "chk_" + std::to_string(n) + "_" + std::to_string(i);
+    chunk.index = static_cast<int>(i);
+    chunk.text = std::string(900, 'x');  // ~a 256-token chunk
+    chunk.level = static_cast<Level>((n * kChunksPerDocument + i) % 4);
+    chunk.vectors[kModel] = chunk_vector(rng);
+    doc.chunks.push_back(std::move(chunk));
+  }
+  return doc;
+}
+
+std::unique_ptr<SqliteRagStore> open_store(std::size_t threshold) {
+  VectorIndexOptions options;
+  options.hnsw_threshold = threshold;
+  return std::make_unique<SqliteRagStore>(bench_path("aegis.db"), options);
+}
+
+// One store per (chunks, threshold), filled once and shared by the runs.
+SqliteRagStore& filled_store(std::size_t chunks, std::size_t threshold) {
+  static std::map<std::pair<std::size_t, std::size_t>, std::unique_ptr<SqliteRagStore>> stores;
+  auto& store = stores[{chunks, threshold}];
+  if (!store) {
+    store = open_store(threshold);
+    std::mt19937 rng(42);  // the same corpus for every threshold
+    for (std::size_t d = 0; d < chunks / kChunksPerDocument; ++d) {
+      if (!store->add_document(make_document(d, rng)).ok()) std::abort();
+    }
+  }
+  return *store;
+}
+
+void BM_RagIngest(benchmark::State& state) {
+  auto store = open_store(static_cast<std::size_t>(state.range(0)));
+  std::mt19937 rng(1);
+  std::size_t n = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto doc = make_document(n++, rng);
+    state.ResumeTiming();
+    if (!store->add_document(doc).ok()) state.SkipWithError("add_document failed");
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(n * kChunksPerDocument));
+}
+// Into a store that searches exactly, and into one past the HNSW threshold (graph inserts).
+BENCHMARK(BM_RagIngest)->Arg(1'000'000'000)->Arg(1)->Unit(benchmark::kMillisecond)->Iterations(500);
+
+void BM_RagQuery(benchmark::State& state) {
+  const auto chunks = static_cast<std::size_t>(state.range(0));
+  const auto threshold = static_cast<std::size_t>(state.range(1));
+  auto& store = filled_store(chunks, threshold);
+  auto& exact = filled_store(chunks, 1'000'000'000);
+  std::mt19937 rng(7);
+  std::vector<double> ms;
+  double recall = 0;
+  for (auto _ : state) {
+    SearchRequest request;
+    request.team = "bench";
+    request.collection = "handbook";
+    request.model = kModel;
+    request.clearance = Level::RESTRICTED;
+    request.query = near(chunk_vector(rng), rng);
+    request.top_k = 5;
+    const auto start = std::chrono::steady_clock::now();
+    auto result = store.search(request);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    if (!result.ok() || result->hits.size() != 5) {
+      state.SkipWithError("search failed");
+      break;
+    }
+    state.PauseTiming();
+    std::set<std::string> want;
+    const auto exact_result = exact.search(request);
+    if (exact_result.ok()) {
+      for (const auto& hit : exact_result->hits) want.insert(hit.chunk_id);
+    }
+    std::size_t found = 0;
+    for (const auto& hit : result->hits) found += want.contains(hit.chunk_id) ? 1 : 0;
+    recall += static_cast<double>(found) / 5.0;
+    state.ResumeTiming();
+  }
+  if (ms.empty()) return;
+  std::sort(ms.begin(), ms.end());
+  state.counters["p50_ms"] = ms[ms.size() / 2];
+  state.counters["p99_ms"] = ms[std::min(ms.size() - 1, ms.size() * 99 / 100)];
+  state.counters["recall_at_5"] = recall / static_cast<double>(ms.size());
+  state.counters["chunks"] = static_cast<double>(store.indexed_vectors());
+}
+// {chunks, hnsw_threshold}: exact everywhere, then a graph per level (the default threshold, 20,000,
+// puts 100k chunks in four graphs of 25k; 2,000 does the same for 10k).
+BENCHMARK(BM_RagQuery)
+    ->Args({10'000, 1'000'000'000})
+    ->Args({10'000, 2'000})
+    ->Args({100'000, 1'000'000'000})
+    ->Args({100'000, 20'000})
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(400);
+
+}  // namespace
