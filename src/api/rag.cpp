@@ -6,6 +6,7 @@
 #include "api/access.hpp"
 #include "api/chat_stream.hpp"
 #include "http/json_response.hpp"
+#include "rag/metadata_filter.hpp"
 
 namespace aegis::api {
 
@@ -156,13 +157,15 @@ void register_rag_routes(http::Router& router, rag::RagService* service) {
                if (service == nullptr) co_return fail(not_available(), request);
                auto parse = [](const json::object& body) -> Result<rag::QueryRequest> {
                  AEGIS_TRY_VOID(http::reject_unknown_fields(body, {"collection", "query", "top_k", "filter"}));
-                 if (const auto* filter = body.if_contains("filter"); filter != nullptr && !filter->is_null()) {
-                   return make_error(ErrorCode::invalid_request, "filter is not supported yet");
-                 }
                  AEGIS_TRY(collection, text_field(body, "collection", true));
                  AEGIS_TRY(query, text_field(body, "query", true));
                  AEGIS_TRY(top_k, top_k_field(body));
-                 return rag::QueryRequest{std::move(collection), std::move(query), top_k};
+                 rag::MetadataFilter filter;
+                 if (const auto* given = body.if_contains("filter")) {
+                   AEGIS_TRY(parsed, rag::parse_metadata_filter(*given));
+                   filter = std::move(parsed);
+                 }
+                 return rag::QueryRequest{std::move(collection), std::move(query), top_k, std::move(filter)};
                };
                AEGIS_CO_TRY(query, http::decode_json_object(request, parse), fail, request);
                AEGIS_CO_TRY(result, co_await service->query(caller_of(request, caller), std::move(query)), fail,

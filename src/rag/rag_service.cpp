@@ -173,6 +173,7 @@ struct RagService::Impl {
       search.min_level = pass.min_level;
       search.query = std::move(embedded.first.front());
       search.top_k = request.top_k;
+      search.filter = request.filter;
       auto run_search = [&] { return deps.store.search(search); };
       AEGIS_CO_TRY(found, co_await deps.db.run(run_search));
       for (auto& hit : found.hits) merged.push_back(std::move(hit));
@@ -315,7 +316,7 @@ boost::asio::awaitable<Result<QueryResult>> RagService::query(RagCaller caller, 
 boost::asio::awaitable<Result<AnswerResult>> RagService::answer(RagCaller caller, AnswerRequest request,
                                                                 gateway::CallContext& context) {
   if (request.question.empty()) co_return make_error(ErrorCode::invalid_request, "question must not be empty");
-  QueryRequest query{request.collection, request.question, request.top_k};
+  QueryRequest query{request.collection, request.question, request.top_k, {}};
   AEGIS_CO_TRY(retrieved, co_await impl_->retrieve(caller, query, "rag.answer"));
   AnswerResult result;
   std::string prompt = "Context:\n";

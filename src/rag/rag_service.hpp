@@ -44,6 +44,7 @@ struct QueryRequest {
   std::string collection;
   std::string query;
   std::size_t top_k = 5;
+  MetadataFilter filter;  // empty: every document of the collection
 };
 
 struct QueryResult {

@@ -37,6 +37,17 @@ struct DocumentRecord {
   std::vector<ChunkRecord> chunks;  // by index (text and vectors only when asked for)
 };
 
+// Conditions on a document's metadata (the object given at ingestion): every
+// key must be present with one of its values. Values are JSON scalars, kept
+// as their serialized text and compared as JSON ("1" matches 1, not "1").
+struct MetadataFilter {
+  std::map<std::string, std::vector<std::string>> any_of;
+
+  bool empty() const noexcept { return any_of.empty(); }
+  // False for metadata that is not a JSON object.
+  bool matches(const std::string& metadata_json) const;
+};
+
 struct SearchRequest {
   std::string team;
   std::string collection;
@@ -45,6 +56,8 @@ struct SearchRequest {
   Level min_level = Level::PUBLIC;    // nor those below this (another index covers them)
   std::vector<float> query;           // unit length
   std::size_t top_k = 5;
+  // Only chunks of matching documents are scored (so still min(top_k, visible and matching)).
+  MetadataFilter filter;
 };
 
 struct SearchHit {

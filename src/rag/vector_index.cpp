@@ -137,7 +137,18 @@ struct VectorIndex::Partition {
     build_graph(std::move(chunks), vectors, options);
   }
 
-  void search(const std::vector<float>& query, std::size_t top_k, std::vector<ScoredChunk>& out) const {
+  void search(const std::vector<float>& query, std::size_t top_k, const std::set<std::string>* documents,
+              std::vector<ScoredChunk>& out) const {
+    if (graph && documents != nullptr) {
+      const std::size_t first = out.size();
+      for (std::size_t label = 0; label < by_label.size(); ++label) {
+        const auto& chunk = by_label[label];
+        if (chunk.chunk_id.empty() || !documents->contains(chunk.document_id)) continue;
+        out.push_back(ScoredChunk{chunk, 1.0 - static_cast<double>(distance(query.data(), graph_vector(label)))});
+      }
+      keep_best(out, first, top_k);
+      return;
+    }
     if (graph) {
       if (live == 0) return;
       auto found = graph->searchKnn(query.data(), std::min(top_k, live));
@@ -150,9 +161,15 @@ struct VectorIndex::Partition {
     }
     const std::size_t first = out.size();
     for (std::size_t i = 0; i < exact_chunks.size(); ++i) {
+      if (documents != nullptr && !documents->contains(exact_chunks[i].document_id)) continue;
       out.push_back(ScoredChunk{exact_chunks[i],
                                 1.0 - static_cast<double>(distance(query.data(), exact_vectors.data() + i * dims))});
     }
+    keep_best(out, first, top_k);
+  }
+
+  // out[first..] cut to its best top_k.
+  static void keep_best(std::vector<ScoredChunk>& out, std::size_t first, std::size_t top_k) {
     const std::size_t k = std::min(top_k, out.size() - first);
     const auto begin = out.begin() + static_cast<std::ptrdiff_t>(first);
     std::partial_sort(begin, begin + static_cast<std::ptrdiff_t>(k), out.end(), better);
@@ -203,13 +220,14 @@ void VectorIndex::erase_document(const std::string& team, const std::string& col
 }
 
 std::vector<ScoredChunk> VectorIndex::search(const IndexScope& scope, Level min_level, Level clearance,
-                                             const std::vector<float>& query, std::size_t top_k) const {
+                                             const std::vector<float>& query, std::size_t top_k,
+                                             const std::set<std::string>* documents) const {
   std::vector<ScoredChunk> out;
   if (top_k == 0 || query.empty()) return out;
   for (int l = static_cast<int>(min_level); l <= static_cast<int>(clearance); ++l) {
     const auto found = partitions_.find(Key{scope.team, scope.collection, scope.model, static_cast<Level>(l)});
     if (found == partitions_.end() || found->second->dims != query.size()) continue;
-    found->second->search(query, top_k, out);
+    found->second->search(query, top_k, documents, out);
   }
   const std::size_t k = std::min(top_k, out.size());
   std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(k), out.end(), better);

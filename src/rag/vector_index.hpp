@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -65,9 +66,12 @@ class VectorIndex {
 
   // The best min(top_k, visible) chunks at levels min_level..clearance, best
   // first, ties broken by chunk id. A partition whose dimensions differ from
-  // the query's is not searched.
+  // the query's is not searched. With `documents`, only their chunks are
+  // visible, and they are scored exactly (a graph is walked for its members,
+  // not searched and then filtered, which could return fewer than top_k).
   std::vector<ScoredChunk> search(const IndexScope& scope, Level min_level, Level clearance,
-                                  const std::vector<float>& query, std::size_t top_k) const;
+                                  const std::vector<float>& query, std::size_t top_k,
+                                  const std::set<std::string>* documents = nullptr) const;
 
   std::int64_t vectors() const noexcept { return vectors_; }
   // Partitions searched through a graph (for tests and metrics).

@@ -294,6 +294,35 @@ class Rag(DemoUpstreams, GatewayTestCase):
         self.assertEqual((got["source"], got["metadata"], got["collection"]),
                          ("garden.md", {"author": "ops", "year": 2026}, "meta"))
 
+    def test_a_filter_scores_only_matching_documents_within_the_clearance(self):
+        team, key = self.make_team()
+        words = "Quarterly planning notes for the platform group"
+        ids = {}
+        for dept, level in (("hr", "PUBLIC"), ("hr", "CONFIDENTIAL"), ("eng", "PUBLIC"), ("eng", "INTERNAL")):
+            status, _, doc = self.call(key, "POST", "/v1/rag/documents",
+                                       {"collection": "depts", "text": f"{words} ({dept}, {level.lower()}).",
+                                        "classification": level, "metadata": {"dept": dept, "rev": 2}})
+            self.assertEqual(status, 201, doc)
+            ids[(dept, level)] = doc["document_id"]
+
+        def query(key, flt, top_k=10):
+            status, _, body = self.call(key, "POST", "/v1/rag/query",
+                                        {"collection": "depts", "query": words, "top_k": top_k, "filter": flt})
+            self.assertEqual(status, 200, body)
+            return {c["document_id"] for c in body["chunks"]}, len(body["chunks"])
+
+        self.assertEqual(query(key, {"dept": "hr"}), ({ids[("hr", "PUBLIC")], ids[("hr", "CONFIDENTIAL")]}, 2))
+        self.assertEqual(query(key, {"dept": ["hr", "eng"], "rev": 2})[1], 4)
+        self.assertEqual(query(key, {"dept": "hr"}, top_k=1)[1], 1)
+        self.assertEqual(query(key, {"rev": "2"}), (set(), 0))  # a string is not the number 2
+        self.set_clearance(team, "PUBLIC")
+        self.assertEqual(query(key, {"dept": "hr"}), ({ids[("hr", "PUBLIC")]}, 1))
+        for bad in ("hr", {"dept": {"nested": 1}}, {"dept": []}, {"dept": [None]}, [1]):
+            status, _, reply = self.call(key, "POST", "/v1/rag/query",
+                                         {"collection": "depts", "query": words, "filter": bad})
+            self.assertEqual(status, 400, (bad, reply))
+            self.assertEqual(reply["error"]["type"], "invalid_request")
+
 
 class RagLocalOnly(Rag):
     """The default: every chunk and query embedded by the local provider (one index)."""

@@ -44,7 +44,7 @@ DocumentRecord document(const std::string& id, const std::string& team, const st
 SearchRequest search(const std::string& team, Level clearance, std::size_t top_k, int axis = 0) {
   std::vector<float> q(8, 0.0F);
   q[axis] = 1.0F;
-  return SearchRequest{team, "kb", kModel, clearance, Level::PUBLIC, q, top_k};
+  return SearchRequest{team, "kb", kModel, clearance, Level::PUBLIC, q, top_k, {}};
 }
 
 // Two chunks of each level.
@@ -131,6 +131,43 @@ TEST(SqliteRagStore, ErasureRemovesRowsAndVectorsAndTheIndexIsRebuiltFromTheFile
   ASSERT_TRUE(levels.ok());
   EXPECT_EQ(*levels, (std::map<Level, std::int64_t>{{Level::PUBLIC, 1}, {Level::INTERNAL, 1}}));
   std::remove(path.c_str());
+}
+
+TEST(SqliteRagStore, AMetadataFilterScoresOnlyMatchingDocumentsInBothIndexModes) {
+  for (const std::size_t threshold : {std::size_t{1'000}, std::size_t{2}}) {
+    SqliteRagStore store(":memory:", VectorIndexOptions{.hnsw_threshold = threshold});
+    auto hr = document("hr", "team", mixed());
+    hr.metadata_json = R"({"dept":"hr","year":2026,"public":true})";
+    auto eng = document("eng", "team", mixed());
+    eng.metadata_json = R"({"dept":"eng","year":2025})";
+    ASSERT_TRUE(store.add_document(hr).ok());
+    ASSERT_TRUE(store.add_document(eng).ok());
+    auto only = [&](MetadataFilter filter, Level clearance, std::size_t top_k) {
+      auto request = search("team", clearance, top_k, 2);
+      request.filter = std::move(filter);
+      auto found = store.search(request);
+      EXPECT_TRUE(found.ok());
+      std::set<std::string> docs;
+      for (const auto& hit : found->hits) {
+        docs.insert(hit.document_id);
+        EXPECT_LE(hit.level, clearance);
+      }
+      return std::make_pair(found->hits.size(), docs);
+    };
+    // min(top_k, visible and matching): hr alone has 8 chunks, 4 of them at or below INTERNAL.
+    EXPECT_EQ(only(MetadataFilter{{{"dept", {"\"hr\""}}}}, Level::RESTRICTED, 20),
+              std::make_pair(std::size_t{8}, std::set<std::string>{"hr"}));
+    EXPECT_EQ(only(MetadataFilter{{{"dept", {"\"hr\""}}}}, Level::INTERNAL, 20).first, 4U);
+    EXPECT_EQ(only(MetadataFilter{{{"dept", {"\"hr\""}}}}, Level::RESTRICTED, 3).first, 3U);
+    // Any of several values; every key must match; JSON types are not mixed up.
+    EXPECT_EQ(only(MetadataFilter{{{"dept", {"\"hr\"", "\"eng\""}}}}, Level::RESTRICTED, 20).second,
+              (std::set<std::string>{"eng", "hr"}));
+    EXPECT_EQ(only(MetadataFilter{{{"dept", {"\"eng\""}}, {"year", {"2025"}}}}, Level::RESTRICTED, 20).second,
+              std::set<std::string>{"eng"});
+    EXPECT_EQ(only(MetadataFilter{{{"year", {"\"2025\""}}}}, Level::RESTRICTED, 20).first, 0U);
+    EXPECT_EQ(only(MetadataFilter{{{"public", {"true"}}}}, Level::RESTRICTED, 20).second, std::set<std::string>{"hr"});
+    EXPECT_EQ(only(MetadataFilter{{{"missing", {"1"}}}}, Level::RESTRICTED, 20).first, 0U);
+  }
 }
 
 }  // namespace

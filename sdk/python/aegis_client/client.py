@@ -362,11 +362,15 @@ class Rag:
         """Erases the document with every chunk and vector of it; NotFound if there is none (any more)."""
         return Deletion.from_json(self._client._request("DELETE", self._path(document_id)))
 
-    def query(self, collection: str, query: str, top_k: Optional[int] = None) -> QueryResult:
-        """The top_k chunks (server default 5) closest to query, best first, among those the caller may see."""
+    def query(self, collection: str, query: str, top_k: Optional[int] = None,
+              filter: Optional[dict[str, Any]] = None) -> QueryResult:  # noqa: A002 (the API's name)
+        """The top_k chunks (server default 5) closest to query, best first, among those the caller may see;
+        with filter ({key: value or [values]}), only chunks of documents whose metadata matches every key."""
         body: dict[str, Any] = {"collection": collection, "query": query}
         if top_k is not None:
             body["top_k"] = top_k
+        if filter is not None:
+            body["filter"] = filter
         data, headers = self._client._exchange("POST", "/v1/rag/query", body=body)
         return QueryResult.from_json(data, classification=headers.get("x-aegis-classification"))
 

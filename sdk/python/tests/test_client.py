@@ -464,6 +464,9 @@ class RagAgainstGateway(unittest.TestCase):
         scores = [c.score for c in everything]
         self.assertEqual(scores, sorted(scores, reverse=True))
         self.assertEqual(len(self.client.rag.query("handbook", "cafeteria")), 3)  # server default top_k is 5
+        # A metadata filter: only the payroll document carries owner=hr.
+        owned = self.client.rag.query("handbook", "cafeteria lunch noon", top_k=10, filter={"owner": ["hr", "it"]})
+        self.assertEqual([c.document_id for c in owned], [payroll.document_id])
 
         got = self.client.rag.get(payroll.document_id)
         self.assertEqual((got.document_id, got.collection, got.source, got.classification),

@@ -595,6 +595,8 @@ export interface QueryRequest {
   query: string;
   /** How many chunks at most; the server's default is 5. */
   topK?: number;
+  /** Only documents whose metadata has each key with this value (or one of these values). */
+  filter?: Record<string, string | number | boolean | Array<string | number | boolean>>;
 }
 
 export interface AnswerRequest {
@@ -846,6 +848,7 @@ export class Rag {
   async query(request: QueryRequest): Promise<QueryResult> {
     const body: JsonObject = { collection: request.collection, query: request.query };
     if (request.topK !== undefined) body.top_k = request.topK;
+    if (request.filter !== undefined) body.filter = request.filter;
     const { body: data, headers } = await this.#send("POST", "/v1/rag/query", { body });
     return parseQueryResult(data, headers.get("x-aegis-classification"));
   }

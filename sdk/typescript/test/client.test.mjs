@@ -687,6 +687,8 @@ describe('against a real gateway (demo mode)', () => {
       assert.equal(all.chunks[0].text, CAFETERIA);
       const scores = all.chunks.map((c) => c.score);
       assert.deepEqual(scores, [...scores].sort((a, b) => b - a));
+      const owned = await rag.rag.query({ collection: 'handbook', query: 'cafeteria lunch noon', topK: 10, filter: { owner: ['hr', 'it'] } });
+      assert.deepEqual(owned.chunks.map((c) => c.documentId), [payroll.documentId], 'only the document whose metadata matches');
 
       const got = await rag.rag.get(payroll.documentId);
       assert.deepEqual([got.documentId, got.collection, got.source, got.classification], [payroll.documentId, 'handbook', 'payroll.txt', 'RESTRICTED']);

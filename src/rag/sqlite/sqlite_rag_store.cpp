@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstring>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <stdexcept>
 
 #include "store/sqlite/migrations.hpp"
@@ -252,9 +254,25 @@ Result<SearchResult> SqliteRagStore::search(const SearchRequest& request) {
   constexpr std::string_view op = "search";
   std::lock_guard lock(impl_->mu);
   SearchResult result;
+  std::optional<std::set<std::string>> documents;
+  if (!request.filter.empty()) {
+    AEGIS_TRY(filter_st,
+              impl_->prepare(op, "SELECT id, metadata FROM rag_documents WHERE team = ?1 AND collection = ?2"));
+    Use use(filter_st.get());
+    use.bind(1, request.team);
+    use.bind(2, request.collection);
+    documents.emplace();
+    int rc = 0;
+    while ((rc = use.step()) == SQLITE_ROW) {
+      if (request.filter.matches(use.text(1))) documents->insert(use.text(0));
+    }
+    if (rc != SQLITE_DONE) return store::sqlite::db_error(kStore, op, rc);
+    if (documents->empty()) return result;
+  }
   // Nothing above the clearance is scored: its partitions are not visited.
-  const auto scored = impl_->index.search(IndexScope{request.team, request.collection, request.model},
-                                          request.min_level, request.clearance, request.query, request.top_k);
+  const auto scored =
+      impl_->index.search(IndexScope{request.team, request.collection, request.model}, request.min_level,
+                          request.clearance, request.query, request.top_k, documents ? &*documents : nullptr);
   AEGIS_TRY(st, impl_->prepare(op,
                                "SELECT c.chunk_index, c.text, d.source FROM rag_chunks c JOIN rag_documents d ON d.id "
                                "= c.document_id WHERE c.id = ?1"));
