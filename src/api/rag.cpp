@@ -100,7 +100,7 @@ rag::RagCaller caller_of(const http::HttpRequest& request, const http::Caller& c
 
 Error not_available() {
   return make_error(ErrorCode::unavailable,
-                    "retrieval is not available with this storage backend yet (it runs on the embedded SQLite store)");
+                    "retrieval is not available: the database has no vector support (see rag.postgres_dsn)");
 }
 
 }  // namespace

@@ -184,6 +184,10 @@ struct RagConfig {
   std::int64_t hnsw_m = 16;
   std::int64_t hnsw_ef_construction = 128;
   std::int64_t hnsw_ef_search = 96;
+  // The PostgreSQL database (with pgvector) that holds retrieval; empty:
+  // storage.postgres_dsn; with neither, the embedded SQLite store.
+  std::string postgres_dsn;
+  std::int64_t postgres_connections = 4;
 };
 
 struct Config {

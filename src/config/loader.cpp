@@ -1649,6 +1649,12 @@ const Table<RagConfig>& rag_table() {
           integer("hnsw_ef_search", &RagConfig::hnsw_ef_search, 8, 10'000,
                   "embedded store: HNSW candidate list while searching (hnswlib `ef`; never below the query's "
                   "`top_k`); higher finds more of the exact answer, slower"),
+          text("postgres_dsn", &RagConfig::postgres_dsn, Empty::allowed,
+               "libpq connection string of the PostgreSQL database (with the pgvector extension, 0.5+) that holds "
+               "documents, chunks and vectors; empty: `storage.postgres_dsn`, and with neither the embedded SQLite "
+               "store; write the password as `\"${ENV_VAR}\"`; never logged"),
+          integer("postgres_connections", &RagConfig::postgres_connections, 1, 64,
+                  "connections the retrieval store opens to its PostgreSQL database"),
       }};
   return table;
 }

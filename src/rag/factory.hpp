@@ -8,7 +8,9 @@
 
 namespace aegis::rag {
 
-// Null when the backend has no retrieval store yet (PostgreSQL: its pgvector store is to come).
+// PostgreSQL with pgvector when rag.postgres_dsn or storage.postgres_dsn is
+// set, else the embedded SQLite store. Null (the routes answer 503) only when
+// storage.postgres_dsn's server has no pgvector and rag.postgres_dsn is unset.
 std::unique_ptr<RagStore> open_rag_store(const config::StorageConfig& storage, const config::RagConfig& rag);
 
 }  // namespace aegis::rag

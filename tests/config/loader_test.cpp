@@ -408,7 +408,8 @@ TEST(ConfigErrors, RemovedKeysAreUnknownKeys) {
             "t.yaml:2:17: storage.postgres_dsn: environment variable AEGIS_PG_DSN_NEVER_SET is not set");
   EXPECT_EQ(one_issue("rag:\n  top_k: 5\n"),
             "t.yaml:2:3: rag.top_k: unknown key; expected one of: chunk_tokens, chunk_overlap_tokens, max_top_k, "
-            "max_document_bytes, cloud_embedding_model, hnsw_threshold, hnsw_m, hnsw_ef_construction, hnsw_ef_search");
+            "max_document_bytes, cloud_embedding_model, hnsw_threshold, hnsw_m, hnsw_ef_construction, hnsw_ef_search, "
+            "postgres_dsn, postgres_connections");
   EXPECT_EQ(one_issue("vectors:\n  top_k: 5\n"),
             "t.yaml:1:1: vectors: unknown key; expected one of: server, storage, providers, routing, resilience, "
             "egress, classification, pii, budgets, jobs, rag, logging, limits");

@@ -14,6 +14,7 @@ audit rows carry ids and counts, never text.
 import json
 import os
 import sqlite3
+import subprocess
 import time
 import unittest
 
@@ -58,6 +59,17 @@ class Rag(DemoUpstreams, GatewayTestCase):
     def set_clearance(self, team, clearance):
         status, body = self.gw.admin("PATCH", f"/admin/v1/teams/{team}", {"clearance": clearance})
         self.assertEqual(status, 200, body)
+
+    def rows_left(self, doc_id):
+        """The document's rows still in the store's tables, and vectors whose chunk is gone."""
+        db = sqlite3.connect(os.path.join(self.gw.workdir, "data", "aegis.db"))
+        try:
+            return (db.execute("SELECT COUNT(*) FROM rag_chunks WHERE document_id = ?", (doc_id,)).fetchone()[0]
+                    + db.execute("SELECT COUNT(*) FROM rag_documents WHERE id = ?", (doc_id,)).fetchone()[0]
+                    + db.execute("SELECT COUNT(*) FROM rag_vectors WHERE chunk_id NOT IN (SELECT id FROM rag_chunks)")
+                    .fetchone()[0])
+        finally:
+            db.close()
 
     def call(self, key, method, path, body=None):
         status, headers, data = self.gw.request(method, path, body, {"authorization": f"Bearer {key}"}, timeout=30)
@@ -182,15 +194,7 @@ class Rag(DemoUpstreams, GatewayTestCase):
         self.assertEqual(status, 200, listed)
         self.assertEqual(sorted(d["document_id"] for d in listed["data"]),
                          sorted(docs[level]["document_id"] for level in LEVELS if level != "RESTRICTED"))
-        db = sqlite3.connect(os.path.join(self.gw.workdir, "data", "aegis.db"))
-        try:
-            self.assertEqual(db.execute("SELECT COUNT(*) FROM rag_chunks WHERE document_id = ?", (doc_id,)).fetchone(),
-                             (0,))
-            self.assertEqual(db.execute("SELECT COUNT(*) FROM rag_documents WHERE id = ?", (doc_id,)).fetchone(), (0,))
-            orphans = db.execute("SELECT COUNT(*) FROM rag_vectors WHERE chunk_id NOT IN (SELECT id FROM rag_chunks)")
-            self.assertEqual(orphans.fetchone(), (0,))
-        finally:
-            db.close()
+        self.assertEqual(self.rows_left(doc_id), 0)
         status, audit = self.gw.admin("GET", f"/admin/v1/audit?team={team}&limit=200")
         self.assertEqual(status, 200, audit)
         rows = audit["data"] if isinstance(audit, dict) else audit
@@ -328,6 +332,31 @@ class RagLocalOnly(Rag):
     """The default: every chunk and query embedded by the local provider (one index)."""
     config_text = None
     cloud_embedder = False
+
+
+
+def pglite_dsn():
+    path = os.environ.get("AEGIS_TEST_PGLITE_DSN_FILE")
+    if not path or not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return f.read().strip()
+
+
+@unittest.skipUnless(pglite_dsn(), "no pgvector test server in this run (ctest's pglite.start provides one)")
+class RagPgvector(Rag):
+    """The same on PostgreSQL with pgvector (PGlite; rag.postgres_dsn) beside the embedded store."""
+    config_text = ("rag:\n  cloud_embedding_model: azure/text-embedding-3-small\n"
+                   f"  postgres_dsn: \"{pglite_dsn()}\"\n  postgres_connections: 1\n")
+    cloud_embedder = True
+
+    def rows_left(self, doc_id):
+        sql = ("SELECT (SELECT count(*) FROM rag_chunks WHERE document_id = '{0}') + (SELECT count(*) FROM "
+               "rag_documents WHERE id = '{0}') + (SELECT count(*) FROM rag_vectors WHERE document_id = '{0}')")
+        r = subprocess.run(["psql", pglite_dsn(), "-Atc", sql.format(doc_id)], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return int(r.stdout.strip())
 
 
 if __name__ == "__main__":

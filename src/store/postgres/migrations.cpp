@@ -204,9 +204,6 @@ ALTER TABLE api_keys ADD COLUMN clearance TEXT
 )sql"},
 };
 
-// One key for the whole schema: only one replica migrates at a time.
-constexpr const char* kLockKey = "4703388017512849";  // arbitrary, fixed: "AEGIS" schema lock
-
 std::string message_of(PGconn* conn, PGresult* result) {
   const char* m = result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
   return m ? m : PQerrorMessage(conn);
@@ -220,9 +217,10 @@ void exec(PGconn* conn, const std::string& sql, const std::string& what) {
   }
 }
 
-int read_version(PGconn* conn) {
-  std::unique_ptr<PGresult, pg::ResultClearer> result(
-      PQexec(conn, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+int read_version(PGconn* conn, const MigrationLedger& ledger) {
+  std::string sql = "SELECT COALESCE(MAX(version), 0) FROM ";
+  sql.append(ledger.table);
+  std::unique_ptr<PGresult, pg::ResultClearer> result(PQexec(conn, sql.c_str()));
   if (!result || PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
     throw std::runtime_error("cannot read the schema version: " + message_of(conn, result.get()));
   }
@@ -234,27 +232,32 @@ int read_version(PGconn* conn) {
 std::span<const Migration> migrations() { return kMigrations; }
 int latest_schema_version() { return kMigrations.back().version; }
 
-int current_schema_version(PGconn* conn) {
-  std::unique_ptr<PGresult, pg::ResultClearer> exists(
-      PQexec(conn, "SELECT to_regclass('schema_migrations') IS NOT NULL"));
+int current_schema_version(PGconn* conn, const MigrationLedger& ledger) {
+  std::string sql = "SELECT to_regclass('";
+  sql.append(ledger.table).append("') IS NOT NULL");
+  std::unique_ptr<PGresult, pg::ResultClearer> exists(PQexec(conn, sql.c_str()));
   if (!exists || PQresultStatus(exists.get()) != PGRES_TUPLES_OK) {
     throw std::runtime_error("cannot read the schema version: " + message_of(conn, exists.get()));
   }
   if (std::string_view(PQgetvalue(exists.get(), 0, 0)) != "t") return 0;
-  return read_version(conn);
+  return read_version(conn, ledger);
 }
 
-int apply_migrations(PGconn* conn, std::span<const Migration> steps, std::int64_t now_ms) {
-  exec(conn, std::string("SELECT pg_advisory_lock(") + kLockKey + ")", "lock");
+int apply_migrations(PGconn* conn, std::span<const Migration> steps, std::int64_t now_ms,
+                     const MigrationLedger& ledger) {
+  const std::string key(ledger.lock_key);
+  const std::string table(ledger.table);
+  exec(conn, "SELECT pg_advisory_lock(" + key + ")", "lock");
   struct Unlock {
     PGconn* conn;
-    ~Unlock() { PQclear(PQexec(conn, (std::string("SELECT pg_advisory_unlock(") + kLockKey + ")").c_str())); }
-  } unlock{conn};
+    std::string sql;
+    ~Unlock() { PQclear(PQexec(conn, sql.c_str())); }
+  } unlock{conn, "SELECT pg_advisory_unlock(" + key + ")"};
   exec(conn,
-       "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-       "applied_at_ms BIGINT NOT NULL)",
-       "schema_migrations");
-  int version = read_version(conn);
+       "CREATE TABLE IF NOT EXISTS " + table +
+           " (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms BIGINT NOT NULL)",
+       table);
+  int version = read_version(conn, ledger);
   const int latest = steps.empty() ? 0 : steps.back().version;
   if (version > latest) {
     throw std::runtime_error("the database schema is version " + std::to_string(version) +
@@ -268,8 +271,8 @@ int apply_migrations(PGconn* conn, std::span<const Migration> steps, std::int64_
     try {
       exec(conn, std::string(step.sql), what);
       exec(conn,
-           "INSERT INTO schema_migrations(version, name, applied_at_ms) VALUES (" + std::to_string(step.version) +
-               ", '" + std::string(step.name) + "', " + std::to_string(now_ms) + ")",
+           "INSERT INTO " + table + "(version, name, applied_at_ms) VALUES (" + std::to_string(step.version) + ", '" +
+               std::string(step.name) + "', " + std::to_string(now_ms) + ")",
            what);
       exec(conn, "COMMIT", what);
     } catch (...) {

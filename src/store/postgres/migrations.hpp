@@ -24,13 +24,21 @@ struct Migration {
 std::span<const Migration> migrations();
 int latest_schema_version();
 
+// Where a set of migrations records itself: the store's own, or another
+// component's that may live in a database of its own (retrieval's, rag/postgres).
+struct MigrationLedger {
+  std::string_view table = "schema_migrations";
+  std::string_view lock_key = "4703388017512849";  // arbitrary, fixed: "AEGIS" schema lock
+};
+
 // Applies every pending step of `steps` on `conn`; returns the resulting
 // version. Throws std::runtime_error when a step fails (that step is rolled
 // back) or the database is newer than the last step.
-int apply_migrations(PGconn* conn, std::span<const Migration> steps, std::int64_t now_ms);
+int apply_migrations(PGconn* conn, std::span<const Migration> steps, std::int64_t now_ms,
+                     const MigrationLedger& ledger = {});
 inline int apply_migrations(PGconn* conn, std::int64_t now_ms) { return apply_migrations(conn, migrations(), now_ms); }
 
-// The applied version (0 for a database without schema_migrations).
-int current_schema_version(PGconn* conn);
+// The applied version (0 for a database without the ledger's table).
+int current_schema_version(PGconn* conn, const MigrationLedger& ledger = {});
 
 }  // namespace aegis::store::postgres

@@ -140,7 +140,7 @@ ConnPtr Pool::connect_or_throw() {
   if (conn == nullptr) {
     // libpq's message names the host it tried; this is a start-up error for
     // the operator, not an answer to a client.
-    throw std::runtime_error("cannot connect to PostgreSQL (storage.postgres_dsn): " + message);
+    throw std::runtime_error("cannot connect to PostgreSQL (" + options_.dsn_setting + "): " + message);
   }
   return conn;
 }

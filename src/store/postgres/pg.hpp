@@ -137,6 +137,8 @@ struct PoolOptions {
   std::chrono::milliseconds acquire_timeout{5'000};
   // libpq connect_timeout, in seconds (an unreachable server fails fast).
   int connect_timeout_seconds = 3;
+  // The setting a start-up error names.
+  std::string dsn_setting = "storage.postgres_dsn";
 };
 
 // Connections are opened on demand, up to max_connections, and a broken one is
