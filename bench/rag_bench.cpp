@@ -10,6 +10,13 @@
 // 500 topics, as embeddings of text do (uniformly random vectors, with no
 // structure at all, are the worst case for a graph: recall@5 0.25 at 100k).
 // The database goes to $AEGIS_BENCH_DIR (default: the system temp directory).
+//
+// BM_RagPgvector* do the same on PostgreSQL with pgvector at
+// $AEGIS_BENCH_PGVECTOR_DSN (skipped without it; e.g. `scripts/pglite start
+// DIR` and DIR/dsn: PGlite is PostgreSQL compiled to WebAssembly, so its
+// numbers say what the code path costs there, not what a native pgvector
+// server would do). Recall is against the embedded store's exact answer on
+// the same vectors.
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
@@ -26,6 +33,7 @@
 #include <vector>
 
 #include "core/process_env.hpp"
+#include "rag/postgres/postgres_rag_store.hpp"
 #include "rag/sqlite/sqlite_rag_store.hpp"
 #include "rag/vector_index.hpp"
 
@@ -193,5 +201,84 @@ BENCHMARK(BM_RagQuery)
     ->Args({100'000, 20'000})
     ->Unit(benchmark::kMillisecond)
     ->Iterations(400);
+
+const char* pgvector_dsn() { return aegis::core::env_value("AEGIS_BENCH_PGVECTOR_DSN"); }
+
+// One team per (process, size), so reruns on the same server do not mix.
+std::string pg_team(std::size_t chunks) { return "bench-" + std::to_string(::getpid()) + "-" + std::to_string(chunks); }
+
+struct PgCorpus {
+  std::unique_ptr<PostgresRagStore> store;
+  std::unique_ptr<SqliteRagStore> exact;
+  double ingest_seconds = 0;
+};
+
+PgCorpus& pg_corpus(std::size_t chunks) {
+  static std::map<std::size_t, PgCorpus> corpora;
+  auto& corpus = corpora[chunks];
+  if (!corpus.store) {
+    corpus.store = std::make_unique<PostgresRagStore>(pgvector_dsn(), PostgresRagOptions{.connections = 1});
+    corpus.exact = open_store(1'000'000'000);
+    std::mt19937 rng(42);
+    std::chrono::steady_clock::duration spent{};
+    for (std::size_t d = 0; d < chunks / kChunksPerDocument; ++d) {
+      auto doc = make_document(d, rng);
+      doc.id = pg_team(chunks) + "-" + doc.id;
+      doc.team = pg_team(chunks);
+      for (auto& chunk : doc.chunks) chunk.id = doc.id + "-" + chunk.id;
+      const auto start = std::chrono::steady_clock::now();
+      if (!corpus.store->add_document(doc).ok()) std::abort();
+      spent += std::chrono::steady_clock::now() - start;
+      if (!corpus.exact->add_document(doc).ok()) std::abort();
+    }
+    corpus.ingest_seconds = std::chrono::duration<double>(spent).count();
+  }
+  return corpus;
+}
+
+void BM_RagPgvectorQuery(benchmark::State& state) {
+  if (pgvector_dsn() == nullptr || *pgvector_dsn() == '\0') {
+    state.SkipWithError("set AEGIS_BENCH_PGVECTOR_DSN");
+    return;
+  }
+  const auto chunks = static_cast<std::size_t>(state.range(0));
+  auto& corpus = pg_corpus(chunks);
+  std::mt19937 rng(7);
+  std::vector<double> ms;
+  double recall = 0;
+  for (auto _ : state) {
+    SearchRequest request;
+    request.team = pg_team(chunks);
+    request.collection = "handbook";
+    request.model = kModel;
+    request.clearance = Level::RESTRICTED;
+    request.query = near(chunk_vector(rng), rng);
+    request.top_k = 5;
+    const auto start = std::chrono::steady_clock::now();
+    auto result = corpus.store->search(request);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    if (!result.ok() || result->hits.size() != 5) {
+      state.SkipWithError("search failed");
+      break;
+    }
+    state.PauseTiming();
+    std::set<std::string> want;
+    const auto exact_result = corpus.exact->search(request);
+    if (exact_result.ok()) {
+      for (const auto& hit : exact_result->hits) want.insert(hit.chunk_id);
+    }
+    std::size_t found = 0;
+    for (const auto& hit : result->hits) found += want.contains(hit.chunk_id) ? 1 : 0;
+    recall += static_cast<double>(found) / 5.0;
+    state.ResumeTiming();
+  }
+  if (ms.empty()) return;
+  std::sort(ms.begin(), ms.end());
+  state.counters["p50_ms"] = ms[ms.size() / 2];
+  state.counters["p99_ms"] = ms[std::min(ms.size() - 1, ms.size() * 99 / 100)];
+  state.counters["recall_at_5"] = recall / static_cast<double>(ms.size());
+  state.counters["ingest_chunks_per_s"] = static_cast<double>(chunks) / corpus.ingest_seconds;
+}
+BENCHMARK(BM_RagPgvectorQuery)->Arg(10'000)->Arg(100'000)->Unit(benchmark::kMillisecond)->Iterations(200);
 
 }  // namespace

@@ -74,6 +74,16 @@ struct SearchResult {
   std::vector<SearchHit> hits;  // best first
 };
 
+// A stored chunk without a vector from some model, for re-embedding.
+struct ChunkToEmbed {
+  std::string chunk_id;
+  std::string document_id;
+  std::string team;
+  std::string collection;
+  Level level = Level::INTERNAL;
+  std::string text;
+};
+
 class RagStore {
  public:
   virtual ~RagStore() = default;
@@ -93,6 +103,14 @@ class RagStore {
   // counts above a caller's clearance. Never shown to a caller.
   virtual Result<std::map<Level, std::int64_t>> chunk_levels(const std::string& team,
                                                              const std::string& collection) = 0;
+  // Up to `limit` chunks at or below `max_level` that have no vector from
+  // `model`, oldest document first: what a changed embedding model re-embeds.
+  virtual Result<std::vector<ChunkToEmbed>> chunks_without(const std::string& model, Level max_level,
+                                                           std::size_t limit) = 0;
+  // Stores `model`'s vector of each chunk (and indexes it); a chunk erased in
+  // the meantime is skipped. Returns the vectors stored.
+  virtual Result<std::size_t> add_vectors(const std::string& model,
+                                          const std::vector<std::pair<ChunkToEmbed, std::vector<float>>>& vectors) = 0;
   // Chunks stored (all teams), and vectors held by the in-memory indexes: what erasure must bring down.
   virtual Result<std::int64_t> chunk_count() = 0;
   virtual std::int64_t indexed_vectors() const = 0;

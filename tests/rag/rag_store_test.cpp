@@ -282,6 +282,51 @@ TEST_P(RagStoreContract, ResultsAgreeWithTheEmbeddedStore) {
   }
 }
 
+// A changed embedding model: chunks without its vectors are found, embedded and indexed.
+TEST_P(RagStoreContract, ChunksWithoutAModelsVectorsAreFoundAndTheirVectorsIndexed) {
+  ASSERT_TRUE(store_->add_document(doc("re1", "team", mixed())).ok());
+  ASSERT_TRUE(store_->add_document(doc("re2", "team", {Level::PUBLIC})).ok());
+  const std::string model = "test/new-8d";
+  auto mine = [&](Level max_level) {
+    auto all = store_->chunks_without(model, max_level, 100'000);
+    EXPECT_TRUE(all.ok());
+    std::vector<ChunkToEmbed> out;
+    for (auto& c : *all) {
+      if (c.team == team("team")) out.push_back(std::move(c));
+    }
+    return out;
+  };
+  auto missing = mine(Level::RESTRICTED);
+  ASSERT_EQ(missing.size(), 9u);
+  EXPECT_EQ(missing.front().chunk_id, id("re1-c0"));  // oldest document first, by index
+  EXPECT_EQ(missing.front().text, "text of " + id("re1-c0"));
+  EXPECT_EQ(missing.front().collection, "kb");
+  const auto internal = mine(Level::INTERNAL);
+  EXPECT_EQ(internal.size(), 5u);  // re1's PUBLIC and INTERNAL chunks (2 + 2) and re2's one
+  for (const auto& c : internal) EXPECT_LE(c.level, Level::INTERNAL);
+
+  // re2 is erased while it is being embedded: its vector is not stored.
+  ASSERT_TRUE(store_->erase_document(team("team"), id("re2")).ok());
+  std::vector<std::pair<ChunkToEmbed, std::vector<float>>> vectors;
+  for (const auto& c : internal) {
+    std::vector<float> v(8, 0.1F);
+    v[static_cast<std::size_t>(c.chunk_id.back() - '0') % 8] = 1.0F;
+    vectors.emplace_back(c, unit(v));
+  }
+  auto stored = store_->add_vectors(model, vectors);
+  ASSERT_TRUE(stored.ok()) << stored.error().message;
+  EXPECT_EQ(*stored, 4u);
+  EXPECT_EQ(mine(Level::INTERNAL).size(), 0u);
+  EXPECT_EQ(mine(Level::RESTRICTED).size(), 4u);  // re1's CONFIDENTIAL and RESTRICTED chunks
+  auto request = search(team("team"), Level::RESTRICTED, 20, 1);
+  request.model = model;
+  auto found = store_->search(request);
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(found->hits.size(), 4u);
+  EXPECT_EQ(found->hits.front().chunk_id, id("re1-c1"));
+  EXPECT_EQ(rows_left(id("re2")), 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, RagStoreContract, ::testing::Values("sqlite", "pgvector"),
                          [](const auto& info) { return info.param; });
 

@@ -191,6 +191,25 @@ struct PostgresRagStore::Impl {
     return doc;
   }
 
+  // What creates the index of each new (model, level) with its dimensions.
+  Result<void> index_statements(pg::Session& session, const std::map<std::pair<std::string, int>, std::size_t>& fresh,
+                                std::vector<pg::Statement>& statements) const {
+    for (const auto& [key, dims] : fresh) {
+      const std::string name = index_name(key.first, key.second);
+      std::unique_ptr<char, decltype(&PQfreemem)> literal(
+          PQescapeLiteral(session.raw(), key.first.c_str(), key.first.size()), &PQfreemem);
+      if (!literal) return fail("create_index", session);
+      statements.push_back(
+          {"INSERT INTO rag_indexes(model, level, dims, name) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+           pg::Params().add(key.first).add(key.second).add(static_cast<std::int64_t>(dims)).add(name)});
+      statements.push_back({"CREATE INDEX IF NOT EXISTS " + name + " ON rag_vectors USING hnsw ((embedding::vector(" +
+                                std::to_string(dims) + ")) vector_cosine_ops) WHERE model = " + literal.get() +
+                                " AND level = " + std::to_string(key.second),
+                            {}});
+    }
+    return {};
+  }
+
   // Up to `limit` nearest chunks of one level. `exact`: every visible row
   // scored (index scans off); otherwise through the level's partial HNSW index.
   Result<std::vector<SearchHit>> nearest(pg::Session& session, const SearchRequest& request, int level,
@@ -300,20 +319,7 @@ Result<void> PostgresRagStore::add_document(const DocumentRecord& document) {
   }
   std::vector<pg::Statement> statements;
   statements.push_back({"BEGIN", {}});
-  for (const auto& [key, dims] : fresh) {
-    const std::string name = index_name(key.first, key.second);
-    std::unique_ptr<char, decltype(&PQfreemem)> literal(
-        PQescapeLiteral(session.raw(), key.first.c_str(), key.first.size()), &PQfreemem);
-    if (!literal) return impl_->fail(op, session);
-    statements.push_back(
-        {"INSERT INTO rag_indexes(model, level, dims, name) VALUES ($1, $2, $3, $4) ON CONFLICT DO "
-         "NOTHING",
-         pg::Params().add(key.first).add(key.second).add(static_cast<std::int64_t>(dims)).add(name)});
-    statements.push_back({"CREATE INDEX IF NOT EXISTS " + name + " ON rag_vectors USING hnsw ((embedding::vector(" +
-                              std::to_string(dims) + ")) vector_cosine_ops) WHERE model = " + literal.get() +
-                              " AND level = " + std::to_string(key.second),
-                          {}});
-  }
+  AEGIS_TRY_VOID(impl_->index_statements(session, fresh, statements));
   statements.push_back(
       {"INSERT INTO rag_documents(id, team, collection, source, metadata, level, created_at_ms) "
        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -483,6 +489,73 @@ Result<std::map<Level, std::int64_t>> PostgresRagStore::chunk_levels(const std::
     out[level] = rows->int64(i, 1).value_or(0);
   }
   return out;
+}
+
+Result<std::vector<ChunkToEmbed>> PostgresRagStore::chunks_without(const std::string& model, Level max_level,
+                                                                   std::size_t limit) {
+  constexpr std::string_view op = "chunks_without";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  auto rows = session.exec(
+      "SELECT c.id, c.document_id, d.team, d.collection, c.level, c.text FROM rag_chunks c JOIN rag_documents d ON "
+      "d.id = c.document_id WHERE c.level <= $2 AND NOT EXISTS (SELECT 1 FROM rag_vectors v WHERE v.chunk_id = c.id "
+      "AND v.model = $1) ORDER BY d.created_at_ms, c.document_id, c.chunk_index LIMIT $3",
+      pg::Params().add(model).add(static_cast<int>(max_level)).add(static_cast<std::int64_t>(limit)));
+  if (!rows.ok()) return impl_->fail(op, session);
+  std::vector<ChunkToEmbed> out;
+  for (int i = 0; i < rows->size(); ++i) {
+    AEGIS_TRY(level, Impl::level_of(*rows, i, 4));
+    out.push_back(
+        ChunkToEmbed{rows->text(i, 0), rows->text(i, 1), rows->text(i, 2), rows->text(i, 3), level, rows->text(i, 5)});
+  }
+  return out;
+}
+
+Result<std::size_t> PostgresRagStore::add_vectors(
+    const std::string& model, const std::vector<std::pair<ChunkToEmbed, std::vector<float>>>& vectors) {
+  constexpr std::string_view op = "add_vectors";
+  if (vectors.empty()) return std::size_t{0};
+  AEGIS_TRY(session, impl_->pool.acquire());
+  // The same path as a new document's vectors: dimensions checked, an index per new (model, level).
+  std::map<std::pair<std::string, int>, std::size_t> fresh;
+  for (const auto& [chunk, vector] : vectors) {
+    if (vector.empty()) return make_error(ErrorCode::invalid_request, "an embedding has no dimensions");
+    const int level = static_cast<int>(chunk.level);
+    AEGIS_TRY(dims, impl_->dims_of(session, model, level));
+    if (dims == 0) dims = fresh.emplace(std::make_pair(model, level), vector.size()).first->second;
+    if (dims != vector.size()) {
+      return make_error(ErrorCode::invalid_request, "embedding model '" + model + "' returned " +
+                                                        std::to_string(vector.size()) +
+                                                        " dimensions where its index holds " + std::to_string(dims));
+    }
+  }
+  std::vector<pg::Statement> statements;
+  statements.push_back({"BEGIN", {}});
+  AEGIS_TRY_VOID(impl_->index_statements(session, fresh, statements));
+  for (const auto& [chunk, vector] : vectors) {
+    // A chunk erased while it was being embedded is skipped (no row to copy from).
+    statements.push_back(
+        {"INSERT INTO rag_vectors(chunk_id, model, team, collection, document_id, level, embedding) "
+         "SELECT c.id, $2, d.team, d.collection, d.id, c.level, $3::vector FROM rag_chunks c JOIN "
+         "rag_documents d ON d.id = c.document_id WHERE c.id = $1 ON CONFLICT DO NOTHING",
+         pg::Params().add(chunk.chunk_id).add(model).add(vector_text(vector))});
+  }
+  statements.push_back({"COMMIT", {}});
+  if (!session.pipeline(statements).ok()) {
+    const Error e = impl_->fail(op, session);
+    session.rollback();
+    return e;
+  }
+  {
+    std::lock_guard lock(impl_->mu);
+    for (const auto& [key, dims] : fresh) impl_->index_dims.emplace(key, dims);
+  }
+  std::vector<std::string> ids;
+  ids.reserve(vectors.size());
+  for (const auto& entry : vectors) ids.push_back(entry.first.chunk_id);
+  auto counted = session.exec("SELECT count(*) FROM rag_vectors WHERE model = $1 AND chunk_id = ANY($2::text[])",
+                              pg::Params().add(model).add(text_array(ids)));
+  if (!counted.ok()) return impl_->fail(op, session);
+  return static_cast<std::size_t>(counted->int64(0, 0).value_or(0));
 }
 
 Result<std::int64_t> PostgresRagStore::chunk_count() {

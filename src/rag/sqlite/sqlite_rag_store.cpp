@@ -308,6 +308,63 @@ Result<std::map<Level, std::int64_t>> SqliteRagStore::chunk_levels(const std::st
   return out;
 }
 
+Result<std::vector<ChunkToEmbed>> SqliteRagStore::chunks_without(const std::string& model, Level max_level,
+                                                                 std::size_t limit) {
+  constexpr std::string_view op = "chunks_without";
+  std::lock_guard lock(impl_->mu);
+  AEGIS_TRY(st, impl_->prepare(op,
+                               "SELECT c.id, c.document_id, d.team, d.collection, c.level, c.text FROM rag_chunks c "
+                               "JOIN rag_documents d ON d.id = c.document_id WHERE NOT EXISTS (SELECT 1 FROM "
+                               "rag_vectors v WHERE v.chunk_id = c.id AND v.model = ?1) ORDER BY d.created_at_ms, "
+                               "c.document_id, c.chunk_index"));
+  Use use(st.get());
+  use.bind(1, model);
+  std::vector<ChunkToEmbed> out;
+  int rc = 0;
+  while (out.size() < limit && (rc = use.step()) == SQLITE_ROW) {
+    AEGIS_TRY(level, impl_->level_of(op, use.text(4)));
+    if (level > max_level) continue;
+    out.push_back(ChunkToEmbed{use.text(0), use.text(1), use.text(2), use.text(3), level, use.text(5)});
+  }
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return store::sqlite::db_error(kStore, op, rc);
+  return out;
+}
+
+Result<std::size_t> SqliteRagStore::add_vectors(
+    const std::string& model, const std::vector<std::pair<ChunkToEmbed, std::vector<float>>>& vectors) {
+  constexpr std::string_view op = "add_vectors";
+  std::lock_guard lock(impl_->mu);
+  for (const auto& [chunk, vector] : vectors) {
+    AEGIS_TRY_VOID(impl_->index.check(IndexScope{chunk.team, chunk.collection, model}, chunk.level, vector));
+  }
+  AEGIS_TRY_VOID(impl_->exec(op, "BEGIN IMMEDIATE"));
+  auto rollback = [&](Error e) {
+    (void)impl_->exec(op, "ROLLBACK");
+    return e;
+  };
+  // Only for a chunk that is still there (erased while it was being embedded: skipped).
+  auto st = impl_->prepare(op,
+                           "INSERT INTO rag_vectors(chunk_id, model, vector) SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 "
+                           "FROM rag_chunks WHERE id = ?1) ON CONFLICT DO NOTHING");
+  if (!st.ok()) return rollback(std::move(st).error());
+  std::vector<std::size_t> stored;
+  for (std::size_t i = 0; i < vectors.size(); ++i) {
+    Use use(st->get());
+    use.bind(1, vectors[i].first.chunk_id);
+    use.bind(2, model);
+    use.bind_blob(3, encode_vector(vectors[i].second));
+    if (const int rc = use.step(); rc != SQLITE_DONE) return rollback(store::sqlite::db_error(kStore, op, rc));
+    if (sqlite3_changes(impl_->db.get()) > 0) stored.push_back(i);
+  }
+  if (auto committed = impl_->exec(op, "COMMIT"); !committed.ok()) return rollback(std::move(committed).error());
+  for (const std::size_t i : stored) {
+    const auto& chunk = vectors[i].first;
+    (void)impl_->index.add(IndexScope{chunk.team, chunk.collection, model},
+                           IndexedChunk{chunk.chunk_id, chunk.document_id, chunk.level}, vectors[i].second);
+  }
+  return stored.size();
+}
+
 Result<std::int64_t> SqliteRagStore::chunk_count() {
   std::lock_guard lock(impl_->mu);
   AEGIS_TRY(st, impl_->prepare("chunk_count", "SELECT COUNT(*) FROM rag_chunks"));
