@@ -1,9 +1,13 @@
 #include "rag/vector_index.hpp"
 
+#include <boost/json.hpp>
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 namespace aegis::rag {
 
@@ -233,6 +237,113 @@ std::vector<ScoredChunk> VectorIndex::search(const IndexScope& scope, Level min_
   std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(k), out.end(), better);
   out.resize(k);
   return out;
+}
+
+namespace {
+
+constexpr const char* kManifest = "manifest.json";
+
+}  // namespace
+
+Result<void> VectorIndex::save(const std::string& dir, const std::string& fingerprint) const {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  if (graphs() == 0) return {};
+  fs::create_directories(dir, ec);
+  if (ec) return make_error(ErrorCode::internal, "cannot create the index directory");
+  boost::json::array parts;
+  int n = 0;
+  try {
+    for (const auto& [key, partition] : partitions_) {
+      if (!partition->graph) continue;
+      const std::string file = "graph-" + std::to_string(n++) + ".bin";
+      partition->graph->saveIndex((fs::path(dir) / file).string());
+      boost::json::array labels;
+      for (const auto& chunk : partition->by_label) {
+        labels.push_back(
+            boost::json::array{boost::json::string(chunk.chunk_id), boost::json::string(chunk.document_id)});
+      }
+      const auto& [team, collection, model, level] = key;
+      parts.push_back(boost::json::object{{"team", team},
+                                          {"collection", collection},
+                                          {"model", model},
+                                          {"level", static_cast<int>(level)},
+                                          {"dims", partition->dims},
+                                          {"file", file},
+                                          {"live", partition->live},
+                                          {"deleted", partition->deleted},
+                                          {"labels", std::move(labels)}});
+    }
+  } catch (const std::exception&) {
+    fs::remove_all(dir, ec);
+    return make_error(ErrorCode::internal, "cannot write the index graphs");
+  }
+  // The manifest last: without it nothing is loaded.
+  std::ofstream out(fs::path(dir) / kManifest, std::ios::trunc);
+  out << boost::json::serialize(boost::json::object{{"fingerprint", fingerprint}, {"partitions", std::move(parts)}});
+  out.close();
+  if (!out) {
+    fs::remove_all(dir, ec);
+    return make_error(ErrorCode::internal, "cannot write the index manifest");
+  }
+  return {};
+}
+
+std::size_t VectorIndex::load(const std::string& dir, const std::string& fingerprint) {
+  namespace fs = std::filesystem;
+  std::size_t count = 0;
+  std::ifstream in(fs::path(dir) / kManifest);
+  if (in) {
+    std::stringstream text;
+    text << in.rdbuf();
+    boost::system::error_code ec;
+    const auto manifest = boost::json::parse(text.str(), ec);
+    const auto* object = manifest.if_object();
+    const auto* stamp = object ? object->if_contains("fingerprint") : nullptr;
+    const auto* parts = object ? object->if_contains("partitions") : nullptr;
+    if (!ec && stamp && stamp->is_string() && stamp->get_string() == fingerprint && parts && parts->is_array()) {
+      try {
+        for (const auto& item : parts->get_array()) {
+          const auto& part = item.as_object();
+          const Key key{std::string(part.at("team").as_string()), std::string(part.at("collection").as_string()),
+                        std::string(part.at("model").as_string()),
+                        static_cast<Level>(part.at("level").to_number<int>())};
+          auto partition = std::make_unique<Partition>();
+          partition->dims = part.at("dims").to_number<std::size_t>();
+          partition->space = std::make_unique<hnswlib::InnerProductSpace>(partition->dims);
+          partition->graph = std::make_unique<hnswlib::HierarchicalNSW<float>>(
+              partition->space.get(), (fs::path(dir) / std::string(part.at("file").as_string())).string());
+          partition->graph->setEf(options_.hnsw_ef_search);
+          for (const auto& label : part.at("labels").as_array()) {
+            const auto& pair = label.as_array();
+            partition->by_label.push_back(IndexedChunk{std::string(pair.at(0).as_string()),
+                                                       std::string(pair.at(1).as_string()), std::get<3>(key)});
+          }
+          partition->live = part.at("live").to_number<std::size_t>();
+          partition->deleted = part.at("deleted").to_number<std::size_t>();
+          if (partition->by_label.size() != partition->graph->cur_element_count) throw std::runtime_error("labels");
+          vectors_ += static_cast<std::int64_t>(partition->live);
+          partitions_[key] = std::move(partition);
+          loaded_.insert(key);
+          ++count;
+        }
+      } catch (const std::exception&) {
+        // A damaged file: everything is rebuilt from the store instead.
+        for (const auto& key : loaded_) partitions_.erase(key);
+        loaded_.clear();
+        vectors_ = 0;
+        count = 0;
+      }
+    }
+  }
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  return count;
+}
+
+bool VectorIndex::loaded(const IndexScope& scope, Level level) const {
+  return loaded_.contains(Key{scope.team, scope.collection, scope.model, level});
 }
 
 std::size_t VectorIndex::graphs() const {

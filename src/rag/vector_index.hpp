@@ -73,6 +73,16 @@ class VectorIndex {
                                   const std::vector<float>& query, std::size_t top_k,
                                   const std::set<std::string>* documents = nullptr) const;
 
+  // Persistence of the graphs (exact partitions are rebuilt from the store,
+  // which is cheap): save() writes each graph and a manifest naming its chunks
+  // under `dir`, stamped with `fingerprint` (the store's state); load() takes
+  // them back only under the same fingerprint, then deletes the files, so a
+  // file can never outlive a later write. Returns the partitions loaded.
+  Result<void> save(const std::string& dir, const std::string& fingerprint) const;
+  std::size_t load(const std::string& dir, const std::string& fingerprint);
+  // Whether a row of this partition is already indexed by load() (the store skips it).
+  bool loaded(const IndexScope& scope, Level level) const;
+
   std::int64_t vectors() const noexcept { return vectors_; }
   // Partitions searched through a graph (for tests and metrics).
   std::size_t graphs() const;
@@ -82,6 +92,7 @@ class VectorIndex {
   using Key = std::tuple<std::string, std::string, std::string, Level>;
   VectorIndexOptions options_;
   std::map<Key, std::unique_ptr<Partition>> partitions_;
+  std::set<Key> loaded_;
   std::int64_t vectors_ = 0;
 };
 

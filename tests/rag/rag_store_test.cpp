@@ -4,11 +4,13 @@
 // test works under teams and document ids of its own.
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <set>
@@ -347,6 +349,55 @@ TEST(SqliteRagStore, TheIndexIsRebuiltFromTheFileAndErasureReachesIt) {
   ASSERT_TRUE(reopened.erase_document("team", "d1").ok());
   EXPECT_EQ(*reopened.chunk_count(), 2);
   EXPECT_EQ(reopened.indexed_vectors(), 2);
+  std::remove(path.c_str());
+}
+
+std::vector<std::string> hit_ids(RagStore& store, const SearchRequest& request) {
+  std::vector<std::string> out;
+  auto found = store.search(request);
+  EXPECT_TRUE(found.ok());
+  if (!found.ok()) return out;
+  for (const auto& hit : found->hits) out.push_back(hit.chunk_id);
+  return out;
+}
+
+TEST(SqliteRagStore, GraphsSavedAtACleanStopComeBackOnlyWhileTheDatabaseIsUnchanged) {
+  const auto path =
+      testing::TempDir() + "/rag-graphs-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + ".db";
+  std::remove(path.c_str());
+  const VectorIndexOptions graphs{.hnsw_threshold = 2};  // every level of d1 has two chunks: four graphs
+  std::vector<std::string> before;
+  {
+    SqliteRagStore store(path, graphs);
+    ASSERT_TRUE(store.add_document(document("d1", "team", mixed())).ok());
+    before = hit_ids(store, search("team", Level::RESTRICTED, 8, 5));
+  }
+  ASSERT_TRUE(std::filesystem::exists(path + ".rag-index/manifest.json"));
+  {
+    SqliteRagStore reopened(path, graphs);
+    EXPECT_EQ(reopened.loaded_graphs(), 4u);
+    EXPECT_FALSE(std::filesystem::exists(path + ".rag-index")) << "consumed at start";
+    EXPECT_EQ(reopened.indexed_vectors(), 8);
+    EXPECT_EQ(hit_ids(reopened, search("team", Level::RESTRICTED, 8, 5)), before);
+    ASSERT_TRUE(reopened.erase_document("team", "d1").ok());
+    EXPECT_EQ(reopened.indexed_vectors(), 0);
+    EXPECT_TRUE(hit_ids(reopened, search("team", Level::RESTRICTED, 8, 5)).empty());
+    ASSERT_TRUE(reopened.add_document(document("d2", "team", mixed())).ok());
+  }
+  // The database changes while the gateway is stopped: the saved graphs no longer match and are rebuilt.
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "DELETE FROM rag_vectors WHERE chunk_id = 'd2-c0'", nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  SqliteRagStore rebuilt(path, graphs);
+  EXPECT_EQ(rebuilt.loaded_graphs(), 0u);
+  EXPECT_EQ(rebuilt.indexed_vectors(), 7);
+  const auto left = hit_ids(rebuilt, search("team", Level::RESTRICTED, 8, 0));
+  EXPECT_EQ(left.size(), 7u);
+  for (const auto& chunk : left) EXPECT_TRUE(chunk != "d2-c0" && chunk.starts_with("d2-c")) << chunk;
   std::remove(path.c_str());
 }
 

@@ -12,6 +12,7 @@
 
 #include "store/sqlite/migrations.hpp"
 #include "store/sqlite/statement.hpp"
+#include "telemetry/log.hpp"
 
 namespace aegis::rag {
 
@@ -115,12 +116,26 @@ struct SqliteRagStore::Impl {
     while ((rc = use.step()) == SQLITE_ROW) {
       auto level = parse_level(use.text(2));
       if (!level) throw std::runtime_error("retrieval storage: a chunk has an unknown level");
-      auto added = index.add(IndexScope{use.text(5), use.text(6), use.text(3)},
-                             IndexedChunk{use.text(0), use.text(1), *level}, decode_vector(use.blob(4)));
+      const IndexScope scope{use.text(5), use.text(6), use.text(3)};
+      if (index.loaded(scope, *level)) continue;  // its graph came back from the index directory
+      auto added = index.add(scope, IndexedChunk{use.text(0), use.text(1), *level}, decode_vector(use.blob(4)));
       if (!added.ok()) throw std::runtime_error("retrieval storage: " + added.error().message);
     }
     if (rc != SQLITE_DONE) throw std::runtime_error(store::sqlite::db_error(kStore, "load_index", rc).message);
   }
+
+  // What the saved graphs must match: any vector added or removed since changes it
+  // (the files exist only from a clean stop to the next start, when nothing writes).
+  std::string fingerprint() {
+    auto st = prepare("fingerprint", "SELECT count(*), coalesce(max(rowid), 0) FROM rag_vectors");
+    if (!st.ok()) return "";
+    Use use(st->get());
+    if (use.step() != SQLITE_ROW) return "";
+    return std::to_string(use.int64(0)) + ":" + std::to_string(use.int64(1));
+  }
+
+  std::string index_dir;  // empty: nothing persisted (":memory:")
+  std::size_t loaded_graphs = 0;
 };
 
 SqliteRagStore::SqliteRagStore(const std::string& path, VectorIndexOptions index_options)
@@ -130,10 +145,26 @@ SqliteRagStore::SqliteRagStore(const std::string& path, VectorIndexOptions index
   // secure_delete=ON, the right to erasure: deleted chunk text and vectors are overwritten, not left in free pages.
   store::sqlite::configure_and_migrate(impl_->db.get(), path, " for retrieval",
                                        {"PRAGMA journal_mode=WAL", "PRAGMA secure_delete=ON"});
+  if (path != ":memory:") {
+    // Graphs above rag.hnsw_threshold take a while to build; a clean stop
+    // saves them beside the database, and this start takes them back.
+    impl_->index_dir = path + ".rag-index";
+    impl_->loaded_graphs = impl_->index.load(impl_->index_dir, impl_->fingerprint());
+    if (impl_->loaded_graphs > 0) {
+      telemetry::log(telemetry::LogLevel::info, "rag_index_loaded", {{"graphs", impl_->loaded_graphs}});
+    }
+  }
   impl_->load_index();
 }
 
-SqliteRagStore::~SqliteRagStore() = default;
+SqliteRagStore::~SqliteRagStore() {
+  if (impl_->index_dir.empty()) return;
+  std::lock_guard lock(impl_->mu);
+  if (auto saved = impl_->index.save(impl_->index_dir, impl_->fingerprint()); !saved.ok()) {
+    telemetry::log(telemetry::LogLevel::warn, "rag_index_not_saved",
+                   {{"reason", saved.error().message}, {"note", "the next start rebuilds the graphs"}});
+  }
+}
 
 Result<void> SqliteRagStore::add_document(const DocumentRecord& document) {
   constexpr std::string_view op = "add_document";
@@ -377,5 +408,7 @@ std::int64_t SqliteRagStore::indexed_vectors() const {
   std::lock_guard lock(impl_->mu);
   return impl_->index.vectors();
 }
+
+std::size_t SqliteRagStore::loaded_graphs() const { return impl_->loaded_graphs; }
 
 }  // namespace aegis::rag

@@ -31,6 +31,8 @@ class SqliteRagStore final : public RagStore {
                                   const std::vector<std::pair<ChunkToEmbed, std::vector<float>>>& vectors) override;
   Result<std::int64_t> chunk_count() override;
   std::int64_t indexed_vectors() const override;
+  // Graphs taken back at start from the previous clean stop (0: rebuilt, or none).
+  std::size_t loaded_graphs() const;
 
  private:
   struct Impl;
