@@ -103,10 +103,11 @@ class RagStore {
   // counts above a caller's clearance. Never shown to a caller.
   virtual Result<std::map<Level, std::int64_t>> chunk_levels(const std::string& team,
                                                              const std::string& collection) = 0;
-  // Up to `limit` chunks at or below `max_level` that have no vector from
-  // `model`, oldest document first: what a changed embedding model re-embeds.
-  virtual Result<std::vector<ChunkToEmbed>> chunks_without(const std::string& model, Level max_level,
-                                                           std::size_t limit) = 0;
+  // Up to `limit` of the team's chunks at or below `max_level` that have no
+  // vector from `model`, oldest document first: what a changed embedding
+  // model re-embeds (on the team's budget, so per team).
+  virtual Result<std::vector<ChunkToEmbed>> chunks_without(const std::string& team, const std::string& model,
+                                                           Level max_level, std::size_t limit) = 0;
   // Stores `model`'s vector of each chunk (and indexes it); a chunk erased in
   // the meantime is skipped. Returns the vectors stored.
   virtual Result<std::size_t> add_vectors(const std::string& model,

@@ -288,15 +288,14 @@ TEST_P(RagStoreContract, ResultsAgreeWithTheEmbeddedStore) {
 TEST_P(RagStoreContract, ChunksWithoutAModelsVectorsAreFoundAndTheirVectorsIndexed) {
   ASSERT_TRUE(store_->add_document(doc("re1", "team", mixed())).ok());
   ASSERT_TRUE(store_->add_document(doc("re2", "team", {Level::PUBLIC})).ok());
+  ASSERT_TRUE(store_->add_document(doc("other", "other", {Level::PUBLIC})).ok());  // another team's: never listed
+  EXPECT_EQ(store_->chunks_without(team("team"), "test/new-8d", Level::RESTRICTED, 3)->size(), 3u);
   const std::string model = "test/new-8d";
   auto mine = [&](Level max_level) {
-    auto all = store_->chunks_without(model, max_level, 100'000);
+    auto all = store_->chunks_without(team("team"), model, max_level, 100);
     EXPECT_TRUE(all.ok());
-    std::vector<ChunkToEmbed> out;
-    for (auto& c : *all) {
-      if (c.team == team("team")) out.push_back(std::move(c));
-    }
-    return out;
+    for (const auto& c : *all) EXPECT_EQ(c.team, team("team"));
+    return *all;
   };
   auto missing = mine(Level::RESTRICTED);
   ASSERT_EQ(missing.size(), 9u);

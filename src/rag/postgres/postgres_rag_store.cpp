@@ -491,15 +491,16 @@ Result<std::map<Level, std::int64_t>> PostgresRagStore::chunk_levels(const std::
   return out;
 }
 
-Result<std::vector<ChunkToEmbed>> PostgresRagStore::chunks_without(const std::string& model, Level max_level,
-                                                                   std::size_t limit) {
+Result<std::vector<ChunkToEmbed>> PostgresRagStore::chunks_without(const std::string& team, const std::string& model,
+                                                                   Level max_level, std::size_t limit) {
   constexpr std::string_view op = "chunks_without";
   AEGIS_TRY(session, impl_->pool.acquire());
   auto rows = session.exec(
       "SELECT c.id, c.document_id, d.team, d.collection, c.level, c.text FROM rag_chunks c JOIN rag_documents d ON "
-      "d.id = c.document_id WHERE c.level <= $2 AND NOT EXISTS (SELECT 1 FROM rag_vectors v WHERE v.chunk_id = c.id "
+      "d.id = c.document_id WHERE d.team = $4 AND c.level <= $2 AND NOT EXISTS (SELECT 1 FROM rag_vectors v WHERE "
+      "v.chunk_id = c.id "
       "AND v.model = $1) ORDER BY d.created_at_ms, c.document_id, c.chunk_index LIMIT $3",
-      pg::Params().add(model).add(static_cast<int>(max_level)).add(static_cast<std::int64_t>(limit)));
+      pg::Params().add(model).add(static_cast<int>(max_level)).add(static_cast<std::int64_t>(limit)).add(team));
   if (!rows.ok()) return impl_->fail(op, session);
   std::vector<ChunkToEmbed> out;
   for (int i = 0; i < rows->size(); ++i) {

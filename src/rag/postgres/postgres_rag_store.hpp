@@ -47,7 +47,7 @@ class PostgresRagStore final : public RagStore {
   Result<DocumentRecord> erase_document(const std::string& team, const std::string& id) override;
   Result<SearchResult> search(const SearchRequest& request) override;
   Result<std::map<Level, std::int64_t>> chunk_levels(const std::string& team, const std::string& collection) override;
-  Result<std::vector<ChunkToEmbed>> chunks_without(const std::string& model, Level max_level,
+  Result<std::vector<ChunkToEmbed>> chunks_without(const std::string& team, const std::string& model, Level max_level,
                                                    std::size_t limit) override;
   Result<std::size_t> add_vectors(const std::string& model,
                                   const std::vector<std::pair<ChunkToEmbed, std::vector<float>>>& vectors) override;

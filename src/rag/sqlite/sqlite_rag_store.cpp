@@ -339,17 +339,19 @@ Result<std::map<Level, std::int64_t>> SqliteRagStore::chunk_levels(const std::st
   return out;
 }
 
-Result<std::vector<ChunkToEmbed>> SqliteRagStore::chunks_without(const std::string& model, Level max_level,
-                                                                 std::size_t limit) {
+Result<std::vector<ChunkToEmbed>> SqliteRagStore::chunks_without(const std::string& team, const std::string& model,
+                                                                 Level max_level, std::size_t limit) {
   constexpr std::string_view op = "chunks_without";
   std::lock_guard lock(impl_->mu);
-  AEGIS_TRY(st, impl_->prepare(op,
-                               "SELECT c.id, c.document_id, d.team, d.collection, c.level, c.text FROM rag_chunks c "
-                               "JOIN rag_documents d ON d.id = c.document_id WHERE NOT EXISTS (SELECT 1 FROM "
-                               "rag_vectors v WHERE v.chunk_id = c.id AND v.model = ?1) ORDER BY d.created_at_ms, "
-                               "c.document_id, c.chunk_index"));
+  AEGIS_TRY(
+      st, impl_->prepare(op,
+                         "SELECT c.id, c.document_id, d.team, d.collection, c.level, c.text FROM rag_chunks c "
+                         "JOIN rag_documents d ON d.id = c.document_id WHERE d.team = ?2 AND NOT EXISTS (SELECT 1 FROM "
+                         "rag_vectors v WHERE v.chunk_id = c.id AND v.model = ?1) ORDER BY d.created_at_ms, "
+                         "c.document_id, c.chunk_index"));
   Use use(st.get());
   use.bind(1, model);
+  use.bind(2, team);
   std::vector<ChunkToEmbed> out;
   int rc = 0;
   while (out.size() < limit && (rc = use.step()) == SQLITE_ROW) {
