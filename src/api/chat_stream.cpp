@@ -50,16 +50,13 @@ std::string surface_of(const http::HttpRequest& request) {
   if (request.route == "/v1/messages") return "anthropic.messages";
   return "openai.chat";
 }
-// What the client is told. Nothing but the server cancels an HTTP request's
-// call (its drain deadline; a client that leaves is noticed as a failed
-// write), so `cancelled` here means the gateway is stopping, not that the
-// client asked for it. The audit row keeps 499 `cancelled`.
+}  // namespace
+
 Error for_client(Error error) {
   if (error.code != ErrorCode::cancelled) return error;
   return make_error(ErrorCode::unavailable,
                     "the gateway is shutting down: the request was cut off at its drain deadline; retry it");
 }
-}  // namespace
 
 Result<std::string> task_of(const http::HttpRequest& request) {
   auto header = request.header("x-aegis-task");

@@ -44,6 +44,12 @@ boost::asio::awaitable<http::HttpResponse> completed_chat(gateway::Gateway& gate
 // x-aegis-route once a provider was chosen, x-aegis-cost-usd once a cost was booked.
 void add_governance_headers(http::HttpResponse& response, const gateway::CallContext& context);
 
+// What the client is told of a call's error. Nothing but the server cancels
+// an HTTP request's call (its drain deadline; a client that leaves is noticed
+// as a failed write), so `cancelled` means the gateway is stopping, not that
+// the client asked for it: 503 unavailable. The audit row keeps 499 `cancelled`.
+Error for_client(Error error);
+
 // The caller marked the content public (x-aegis-classification: public).
 bool marked_public(const http::HttpRequest& request);
 

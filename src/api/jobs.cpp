@@ -9,6 +9,7 @@
 #include "core/json.hpp"
 #include "core/time_format.hpp"
 #include "http/json_response.hpp"
+#include "jobs/job_result.hpp"
 
 namespace aegis::api {
 
@@ -58,15 +59,21 @@ json::object job_json(const jobs::Job& job) {
     const Error e = unreadable_job(job);
     out["error"] = json::object{{"type", error_type(e.code)}, {"message", e.message}};
   } else if (job.status == jobs::JobStatus::succeeded) {
-    out["result"] = json::object{
-        {"text", job.result.text},
-        {"usage", json::object{{"input_tokens", job.result.input_tokens}, {"output_tokens", job.result.output_tokens}}},
-        {"cost_usd", usd_json(job.result.cost)}};
+    out["result"] = jobs::result_json(job);
   } else {
     out["result"] = nullptr;
   }
   if (!job.content_error && !job.error.type.empty()) {
     out["error"] = json::object{{"type", job.error.type}, {"message", job.error.message}};
+  }
+  if (job.task_type == "rag_ingest") {
+    // While it runs, in the process running it: where the ingest stands.
+    out["progress"] = nullptr;
+    if (job.progress) {
+      out["progress"] = json::object{{"chunks_total", job.progress->chunks_total},
+                                     {"embeddings_total", job.progress->embeddings_total},
+                                     {"embeddings_done", job.progress->embeddings_done}};
+    }
   }
   out["attempts"] = job.attempts;
   out["created_at"] = time_or_null(job.created_at_ms);

@@ -3,10 +3,14 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <memory>
+
 #include "api/access.hpp"
 #include "api/chat_stream.hpp"
 #include "http/json_response.hpp"
+#include "rag/answer_events.hpp"
 #include "rag/metadata_filter.hpp"
+#include "rag/rag_json.hpp"
 
 namespace aegis::api {
 
@@ -38,69 +42,101 @@ Result<std::size_t> top_k_field(const json::object& body) {
   return static_cast<std::size_t>(v->get_int64());
 }
 
-Result<rag::IngestRequest> parse_ingest(const json::object& body) {
-  AEGIS_TRY_VOID(
-      http::reject_unknown_fields(body, {"collection", "text", "chunks", "source", "metadata", "classification"}));
-  rag::IngestRequest request;
-  AEGIS_TRY(collection, text_field(body, "collection", true));
-  request.collection = std::move(collection);
-  if (const auto* text = body.if_contains("text"); text != nullptr && !text->is_null()) {
-    if (!text->is_string()) return make_error(ErrorCode::invalid_request, "text must be a string");
-    request.text = std::string(text->get_string());
-  }
-  if (const auto* chunks = body.if_contains("chunks"); chunks != nullptr && !chunks->is_null()) {
-    if (!chunks->is_array() || chunks->get_array().empty()) {
-      return make_error(ErrorCode::invalid_request, "chunks must be a non-empty array of strings");
-    }
-    for (const auto& c : chunks->get_array()) {
-      if (!c.is_string()) return make_error(ErrorCode::invalid_request, "chunks must be a non-empty array of strings");
-      request.chunks.emplace_back(c.get_string());
-    }
-  }
-  AEGIS_TRY(source, text_field(body, "source", false));
-  request.source = std::move(source);
-  if (const auto* metadata = body.if_contains("metadata"); metadata != nullptr && !metadata->is_null()) {
-    if (!metadata->is_object()) return make_error(ErrorCode::invalid_request, "metadata must be an object");
-    request.metadata_json = json::serialize(*metadata);
-  }
-  AEGIS_TRY(declared, text_field(body, "classification", false));
-  if (!declared.empty()) {
-    std::string upper = declared;
-    for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    auto level = parse_level(upper);
-    if (!level) {
-      return make_error(ErrorCode::invalid_request,
-                        "classification must be one of PUBLIC, INTERNAL, CONFIDENTIAL, RESTRICTED");
-    }
-    request.declared = *level;
-  }
-  return request;
-}
-
-json::object document_json(const rag::DocumentRecord& doc, bool summary) {
-  json::array chunks;
-  for (const auto& chunk : doc.chunks) {
-    chunks.push_back(json::object{{"index", chunk.index}, {"classification", to_string(chunk.level)}});
-  }
-  json::object out{{"document_id", doc.id}, {"chunks", std::move(chunks)}};
-  if (!summary) {
-    out["collection"] = doc.collection;
-    out["source"] = doc.source;
-    out["classification"] = to_string(doc.level);
-    out["created_at_ms"] = doc.created_at_ms;
-    auto metadata = json::parse(doc.metadata_json.empty() ? "{}" : doc.metadata_json);
-    out["metadata"] = std::move(metadata);
-  }
-  return out;
-}
-
 rag::RagCaller caller_of(const http::HttpRequest& request, const http::Caller& caller) {
   return rag::RagCaller{principal_of(caller), request.request_id};
 }
 
-Error not_available() {
-  return make_error(ErrorCode::unavailable,
-                    "retrieval is not available: the database has no vector support (see rag.postgres_dsn)");
+Error not_available() { return rag::retrieval_unavailable(); }
+
+// A streamed answer (docs/ARCHITECTURE.md, "Retrieval"): status and headers
+// go with the first event, so anything that fails before it (retrieval,
+// classification, routing, budget, a provider before its first byte) is
+// still a plain JSON error with its status.
+class AnswerStream final : public rag::AnswerSink {
+ public:
+  AnswerStream(http::ResponseWriter& writer, const gateway::CallContext& context)
+      : writer_(writer), context_(context) {}
+
+  void on_retrieved(const std::vector<std::string>& chunk_ids) override { events_.set_chunks(chunk_ids); }
+
+  boost::asio::awaitable<bool> on_event(const StreamEvent& event) override {
+    if (!writer_.committed()) {
+      writer_.set_status(200);
+      writer_.set_header("content-type", "text/event-stream");
+      writer_.set_header("cache-control", "no-cache");
+      writer_.set_header("x-aegis-route", context_.route.header_value());
+      writer_.set_header("x-aegis-classification", std::string(to_string(context_.level)));
+      writer_.set_header("x-aegis-masked", std::to_string(context_.masked));
+    }
+    const std::string text = events_.encode(event, context_.route);
+    if (text.empty()) co_return true;
+    co_return co_await writer_.write(text);
+  }
+
+  // The call failed: a JSON error when nothing was sent yet, else the stream's error event.
+  boost::asio::awaitable<void> fail(const Error& error, const std::string& request_id) {
+    auto response = http::error_response(error, request_id);
+    if (!writer_.committed()) {
+      writer_.set_status(response.status);
+      for (auto& h : response.headers) writer_.set_header(h.name, h.value);
+      writer_.set_header("x-aegis-classification", std::string(to_string(context_.level)));
+      if (!context_.route.provider.empty()) writer_.set_header("x-aegis-route", context_.route.header_value());
+      writer_.set_body(std::move(response.body));
+      co_return;
+    }
+    const std::string text = events_.error(response.body);
+    if (!text.empty()) co_await writer_.write(text);
+  }
+
+ private:
+  http::ResponseWriter& writer_;
+  const gateway::CallContext& context_;
+  rag::AnswerEvents events_;
+};
+
+struct AnswerAsk {
+  rag::AnswerRequest request;
+  bool stream = false;
+};
+
+Result<AnswerAsk> parse_answer(const json::object& body) {
+  AnswerAsk ask;
+  json::object fields = body;
+  if (const auto* stream = body.if_contains("stream"); stream != nullptr && !stream->is_null()) {
+    if (!stream->is_bool()) return make_error(ErrorCode::invalid_request, "stream must be a boolean");
+    ask.stream = stream->get_bool();
+  }
+  fields.erase("stream");
+  AEGIS_TRY(request, rag::parse_answer_request(fields));
+  ask.request = std::move(request);
+  return ask;
+}
+
+// The streamed answer: the body runs after the handler has returned, so it keeps its own copy of the caller.
+http::HttpResponse streamed_answer(rag::RagService& service, const http::HttpRequest& request,
+                                   const identity::Principal& principal, rag::AnswerRequest ask) {
+  struct State {
+    identity::Principal principal;
+    rag::AnswerRequest ask;
+    gateway::CallContext context;
+    std::string request_id;
+  };
+  auto state = std::make_shared<State>();
+  state->principal = principal;
+  state->ask = std::move(ask);
+  state->request_id = request.request_id;
+  http::HttpResponse response;
+  response.stream_body = [&service, state](http::ResponseWriter& writer) -> boost::asio::awaitable<void> {
+    AnswerStream sink(writer, state->context);
+    rag::RagCaller caller;
+    caller.principal = &state->principal;
+    caller.request_id = state->request_id;
+    auto outcome = co_await service.stream_answer(std::move(caller), std::move(state->ask), state->context, sink);
+    if (outcome.ok()) co_return;
+    const Error error = for_client(outcome.error());
+    co_await sink.fail(error, state->request_id);
+  };
+  return response;
 }
 
 }  // namespace
@@ -109,10 +145,10 @@ void register_rag_routes(http::Router& router, rag::RagService* service) {
   router.add("POST", "/v1/rag/documents", http::Credential::api_key,
              [service](http::HttpRequest& request, const http::Caller& caller) -> Awaitable {
                if (service == nullptr) co_return fail(not_available(), request);
-               AEGIS_CO_TRY(ingest, http::decode_json_object(request, parse_ingest), fail, request);
+               AEGIS_CO_TRY(ingest, http::decode_json_object(request, rag::parse_ingest_request), fail, request);
                AEGIS_CO_TRY(doc, co_await service->ingest(caller_of(request, caller), std::move(ingest)), fail,
                             request);
-               auto response = http::json_response(201, document_json(doc, true));
+               auto response = http::json_response(201, rag::document_json(doc, true));
                response.set_header("x-aegis-classification", std::string(to_string(doc.level)));
                co_return response;
              });
@@ -127,7 +163,7 @@ void register_rag_routes(http::Router& router, rag::RagService* service) {
                }
                AEGIS_CO_TRY(docs, co_await service->list(caller_of(request, caller), found->second), fail, request);
                json::array data;
-               for (const auto& doc : docs) data.push_back(document_json(doc, false));
+               for (const auto& doc : docs) data.push_back(rag::document_json(doc, false));
                co_return http::json_response(200, json::object{{"object", "list"}, {"data", std::move(data)}});
              });
 
@@ -137,7 +173,7 @@ void register_rag_routes(http::Router& router, rag::RagService* service) {
                AEGIS_CO_TRY(doc,
                             co_await service->get(caller_of(request, caller), std::string(*request.path_param("id"))),
                             fail, request);
-               co_return http::json_response(200, document_json(doc, false));
+               co_return http::json_response(200, rag::document_json(doc, false));
              });
 
   router.add("DELETE", "/v1/rag/documents/{id}", http::Credential::api_key,
@@ -188,26 +224,17 @@ void register_rag_routes(http::Router& router, rag::RagService* service) {
   router.add("POST", "/v1/rag/answer", http::Credential::api_key,
              [service](http::HttpRequest& request, const http::Caller& caller) -> Awaitable {
                if (service == nullptr) co_return fail(not_available(), request);
-               auto parse = [](const json::object& body) -> Result<rag::AnswerRequest> {
-                 AEGIS_TRY_VOID(
-                     http::reject_unknown_fields(body, {"collection", "question", "top_k", "max_tokens", "stream"}));
-                 if (const auto* stream = body.if_contains("stream");
-                     stream != nullptr && stream->is_bool() && stream->get_bool()) {
-                   return make_error(ErrorCode::invalid_request, "stream is not supported yet on /v1/rag/answer");
-                 }
-                 AEGIS_TRY(collection, text_field(body, "collection", true));
-                 AEGIS_TRY(question, text_field(body, "question", true));
-                 AEGIS_TRY(top_k, top_k_field(body));
-                 rag::AnswerRequest out{std::move(collection), std::move(question), top_k, std::nullopt};
-                 if (const auto* max = body.if_contains("max_tokens"); max != nullptr && !max->is_null()) {
-                   if (!max->is_int64() || max->get_int64() < 1) {
-                     return make_error(ErrorCode::invalid_request, "max_tokens must be a positive integer");
-                   }
-                   out.max_tokens = max->get_int64();
-                 }
-                 return out;
-               };
-               AEGIS_CO_TRY(ask, http::decode_json_object(request, parse), fail, request);
+               AEGIS_CO_TRY(parsed, http::decode_json_object(request, parse_answer), fail, request);
+               const identity::Principal* principal = principal_of(caller);
+               if (principal == nullptr) {
+                 co_return fail(make_error(ErrorCode::unauthorized, "missing API key"), request);
+               }
+               if (parsed.stream) {
+                 // Built before co_return: clang's analyzer evaluates a co_return operand twice.
+                 auto response = streamed_answer(*service, request, *principal, std::move(parsed.request));
+                 co_return response;
+               }
+               rag::AnswerRequest ask = std::move(parsed.request);
                gateway::CallContext context;
                auto result = co_await service->answer(caller_of(request, caller), std::move(ask), context);
                if (!result.ok()) {

@@ -186,10 +186,11 @@ struct Application::Impl {
   std::unique_ptr<budget::BudgetService> budgets;
   std::unique_ptr<resilience::ProviderHealth> health;
   std::unique_ptr<gateway::Gateway> gateway;
-  std::unique_ptr<jobs::JobStore> job_store;
-  std::unique_ptr<jobs::JobService> job_service;
+  // Before the job service, which runs retrieval jobs on them (and so is destroyed first).
   std::unique_ptr<rag::RagStore> rag_store;  // null on a backend without one yet
   std::unique_ptr<rag::RagService> rag_service;
+  std::unique_ptr<jobs::JobStore> job_store;
+  std::unique_ptr<jobs::JobService> job_service;
 
   void start_demo_upstreams() {
     auto cfg = std::make_shared<config::Config>(*config);
@@ -389,20 +390,22 @@ std::uint16_t Application::start() {
   api::register_whoami_route(s.router);
   api::register_openai_routes(s.router, *s.gateway, s.config->limits);
   api::register_anthropic_routes(s.router, *s.gateway, s.config->limits);
-  s.job_store = jobs::open_job_store(s.config->storage, s.config->jobs,
-                                     s.store->budget_pool() ? s.store->budget_pool()->owner() : std::string());
-  s.job_service = std::make_unique<jobs::JobService>(
-      jobs::JobServiceDeps{s.config->jobs, *s.job_store, *s.gateway, *s.budgets, *s.store, s.db, *s.audit, s.metrics,
-                           SystemClock::instance()},
-      s.io);
-  s.job_service->start();
-  api::register_job_routes(s.router, *s.job_service, s.config->limits);
   s.rag_store = rag::open_rag_store(s.config->storage, s.config->rag);
   if (s.rag_store) {
     s.rag_service = std::make_unique<rag::RagService>(rag::RagServiceDeps{
         s.config->rag, *s.gateway, *s.classifier, *s.rag_store, s.db, *s.audit, s.metrics, SystemClock::instance()});
   }
   api::register_rag_routes(s.router, s.rag_service.get());
+  s.job_store = jobs::open_job_store(s.config->storage, s.config->jobs,
+                                     s.store->budget_pool() ? s.store->budget_pool()->owner() : std::string());
+  jobs::JobServiceDeps job_deps{s.config->jobs, *s.job_store, *s.gateway,
+                                *s.budgets,     *s.store,     s.db,
+                                *s.audit,       s.metrics,    SystemClock::instance()};
+  job_deps.rag = s.rag_service.get();  // null: retrieval jobs are refused at submit, as the routes are
+  job_deps.keys = s.store.get();
+  s.job_service = std::make_unique<jobs::JobService>(job_deps, s.io);
+  s.job_service->start();
+  api::register_job_routes(s.router, *s.job_service, s.config->limits);
   if (!s.demo_upstreams.empty()) api::register_demo_routes(s.router, s.demo_upstreams);
   api::AdminContext admin_context{*s.store, s.db, *s.authenticator, SystemClock::instance()};
   admin_context.ledger = s.ledger.get();

@@ -47,6 +47,15 @@ struct JobResult {
   Money cost;  // integer micro-dollars
 };
 
+// Where a running rag_ingest job stands (rag::IngestProgress): the
+// document's chunks, the vectors to make and those made so far. Held by the
+// process running the job, never stored.
+struct JobProgress {
+  std::int64_t chunks_total = 0;
+  std::int64_t embeddings_total = 0;
+  std::int64_t embeddings_done = 0;
+};
+
 struct JobError {
   std::string type;     // the stable error type, e.g. "upstream_timeout", "worker_lost"
   std::string message;  // never carries prompt content
@@ -76,14 +85,14 @@ struct Job {
   JobResult result;  // set when succeeded
   JobError error;    // set when failed, cancelled by the system, or expired
 
-  int attempts = 0;      // claims so far
-  int max_attempts = 3;  // a lost worker past this many claims fails the job
+  int attempts = 0;                   // claims so far
+  int max_attempts = 3;               // a lost worker past this many claims fails the job
   std::string lease_owner;            // empty unless running
   std::int64_t lease_expires_ms = 0;  // 0 unless running
 
   // Unix epoch milliseconds; 0 = not yet.
   std::int64_t created_at_ms = 0;
-  std::int64_t started_at_ms = 0;   // first claim; kept across retries
+  std::int64_t started_at_ms = 0;  // first claim; kept across retries
   std::int64_t finished_at_ms = 0;
 
   // The budget hold taken at submit; released or reconciled when the job ends.
@@ -93,6 +102,10 @@ struct Job {
   // not be decrypted: a wrong or missing key. Those fields are then empty. The
   // message names the column and key id, never a secret or content.
   std::optional<std::string> content_error;
+
+  // A running rag_ingest job's progress, filled in by the JobService running
+  // it (not stored); empty otherwise.
+  std::optional<JobProgress> progress;
 };
 
 // Jobs per status, indexed by JobStatus (for the aegis_jobs{status} gauge).

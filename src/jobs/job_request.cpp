@@ -5,6 +5,7 @@
 
 #include "core/json.hpp"
 #include "http/json_response.hpp"
+#include "rag/rag_json.hpp"
 #include "routing/router.hpp"
 
 namespace aegis::jobs {
@@ -58,9 +59,65 @@ Result<void> parse_messages(const json::value& value, ChatRequest& chat, const R
   return {};
 }
 
+Result<void> parse_metadata(const json::object& body, std::map<std::string, std::string>& out) {
+  if (const auto* metadata = body.if_contains("metadata"); metadata && !metadata->is_null()) {
+    if (!metadata->is_object()) return invalid("metadata must be an object of string values");
+    if (metadata->get_object().size() > kMaxMetadataEntries) return invalid("metadata has more than 16 entries");
+    for (const auto& [key, value] : metadata->get_object()) {
+      if (key.empty() || key.size() > kMaxMetadataKeyBytes) return invalid("metadata keys must be 1..64 bytes");
+      if (!value.is_string()) return invalid("metadata." + std::string(key) + " must be a string");
+      if (value.get_string().size() > kMaxMetadataValueBytes) {
+        return invalid("metadata." + std::string(key) + " is longer than 512 bytes");
+      }
+      out.emplace(std::string(key), std::string(value.get_string()));
+    }
+  }
+  return {};
+}
+
+// task_type "rag_ingest": the fields of POST /v1/rag/documents. Their limit is
+// rag.max_document_bytes, checked by the RagService at submit (413).
+Result<JobRequest> parse_rag_ingest(const json::object& body) {
+  json::object fields = body;
+  fields.erase("task_type");
+  AEGIS_TRY(ingest, rag::parse_ingest_request(fields));
+  JobRequest out;
+  out.task_type = "rag_ingest";
+  out.kind = JobKind::rag_ingest;
+  out.ingest = std::move(ingest);
+  return out;
+}
+
+// task_type "rag" without messages: the fields of POST /v1/rag/answer (no
+// stream) and the job's metadata; the question counts as text.
+Result<JobRequest> parse_rag_answer(const json::object& body, const RequestLimits& limits) {
+  json::object fields = body;
+  fields.erase("task_type");
+  fields.erase("metadata");
+  AEGIS_TRY(answer, rag::parse_answer_request(fields));
+  if (answer.max_tokens && *answer.max_tokens > kMaxOutputTokens) {
+    return invalid("max_tokens must be between 1 and 1000000");
+  }
+  TextTally text(limits.max_text_bytes);
+  AEGIS_TRY_VOID(text.add(answer.question.size()));
+  JobRequest out;
+  out.task_type = "rag";
+  out.kind = JobKind::rag;
+  out.answer = std::move(answer);
+  AEGIS_TRY_VOID(parse_metadata(body, out.metadata));
+  return out;
+}
+
 }  // namespace
 
 Result<JobRequest> parse_job_request(const json::object& body, const RequestLimits& limits) {
+  if (const auto* task = body.if_contains("task_type"); task && task->is_string()) {
+    if (task->get_string() == "rag_ingest") return parse_rag_ingest(body);
+    // "rag" with messages or a prompt stays the chat job it always was (the task picks the tier).
+    if (task->get_string() == "rag" && !body.contains("messages") && !body.contains("prompt")) {
+      return parse_rag_answer(body, limits);
+    }
+  }
   if (auto unknown = http::reject_unknown_fields(
           body, {"task_type", "messages", "prompt", "max_tokens", "model", "metadata", "classification"});
       !unknown.ok()) {
@@ -104,18 +161,7 @@ Result<JobRequest> parse_job_request(const json::object& body, const RequestLimi
     out.chat.model = std::string(model->get_string());
   }
 
-  if (const auto* metadata = body.if_contains("metadata"); metadata && !metadata->is_null()) {
-    if (!metadata->is_object()) return invalid("metadata must be an object of string values");
-    if (metadata->get_object().size() > kMaxMetadataEntries) return invalid("metadata has more than 16 entries");
-    for (const auto& [key, value] : metadata->get_object()) {
-      if (key.empty() || key.size() > kMaxMetadataKeyBytes) return invalid("metadata keys must be 1..64 bytes");
-      if (!value.is_string()) return invalid("metadata." + std::string(key) + " must be a string");
-      if (value.get_string().size() > kMaxMetadataValueBytes) {
-        return invalid("metadata." + std::string(key) + " is longer than 512 bytes");
-      }
-      out.metadata.emplace(std::string(key), std::string(value.get_string()));
-    }
-  }
+  AEGIS_TRY_VOID(parse_metadata(body, out.metadata));
 
   if (const auto* level = body.if_contains("classification"); level && !level->is_null()) {
     auto parsed = level->is_string() ? parse_level(level->get_string()) : std::nullopt;
@@ -136,6 +182,21 @@ Result<JobRequest> parse_stored_job_request(std::string_view stored_json) {
 
 std::string to_stored_json(const JobRequest& request) {
   json::object body;
+  if (request.kind == JobKind::rag_ingest) {
+    body = rag::ingest_request_json(request.ingest);
+    body["task_type"] = request.task_type;
+    return to_json(body);
+  }
+  if (request.kind == JobKind::rag) {
+    body = rag::answer_request_json(request.answer);
+    body["task_type"] = request.task_type;
+    if (!request.metadata.empty()) {
+      json::object metadata;
+      for (const auto& [k, v] : request.metadata) metadata[k] = v;
+      body["metadata"] = std::move(metadata);
+    }
+    return to_json(body);
+  }
   body["task_type"] = request.task_type;
   json::array messages;
   if (!request.chat.system.empty())
@@ -156,6 +217,10 @@ std::string to_stored_json(const JobRequest& request) {
 }
 
 std::string metadata_json(const JobRequest& request) {
+  if (request.kind == JobKind::rag_ingest) {
+    const std::string& given = request.ingest.metadata_json;
+    return given.empty() || given == "{}" ? std::string() : given;
+  }
   if (request.metadata.empty()) return {};
   json::object metadata;
   for (const auto& [k, v] : request.metadata) metadata[k] = v;

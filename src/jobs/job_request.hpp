@@ -13,13 +13,22 @@
 #include "core/classification.hpp"
 #include "core/request_limits.hpp"
 #include "core/result.hpp"
+#include "rag/rag_service.hpp"
 
 namespace aegis::jobs {
 
+// What a job runs: a chat request through the gateway, or retrieval
+// (rag/rag_service.hpp): an ingest (task_type "rag_ingest"), or an answer
+// (task_type "rag" with collection and question instead of messages).
+enum class JobKind { chat, rag_ingest, rag };
+
 struct JobRequest {
   std::string task_type;
-  ChatRequest chat;  // system + messages, max_tokens, model ("auto" when absent)
-  std::map<std::string, std::string> metadata;
+  JobKind kind = JobKind::chat;
+  ChatRequest chat;                             // kind chat: system + messages, max_tokens, model ("auto" when absent)
+  rag::IngestRequest ingest;                    // kind rag_ingest: its metadata is the document's, and the job's too
+  rag::AnswerRequest answer;                    // kind rag
+  std::map<std::string, std::string> metadata;  // chat and rag
   // The client's declared floor; PUBLIC also marks the content public.
   std::optional<Level> classification;
 
@@ -29,7 +38,10 @@ struct JobRequest {
   }
 };
 
-// 400 invalid_request naming the field for anything outside the contract:
+// 400 invalid_request naming the field for anything outside the contract
+// (docs/JOBS.md; a rag_ingest body as POST /v1/rag/documents, a rag body as
+// POST /v1/rag/answer without stream, both with task_type and a rag body
+// with metadata; rag bodies are checked further by the RagService at submit):
 // unknown fields, wrong types, both or neither of messages/prompt, no user
 // message, out-of-range max_tokens, oversized metadata, a bad task_type, and
 // more messages or text than `limits` allow (checked before the messages are

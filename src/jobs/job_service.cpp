@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "jobs/job_result.hpp"
 #include "jobs/submit_batcher.hpp"
 #include "telemetry/log.hpp"
 
@@ -63,6 +64,7 @@ struct Held {
 struct Running {
   bool cancelled = false;
   std::shared_ptr<asio::steady_timer> lease_timer;  // wakes keep_lease when a cancel arrives
+  std::optional<JobProgress> progress;              // a rag_ingest job's, once it has reported
 };
 
 // A run's audit row on its way to the job store, which commits it with the
@@ -227,22 +229,55 @@ struct JobService::State : std::enable_shared_from_this<JobService::State> {
     if (auto h = take_held(id)) deps.budgets.release(h->id, h->team, h->cap);
   }
 
-  // Stages 2-5 for a job; the reservation lasts while it may wait and run.
+  // Stages 2-5 for a chat or rag job (a rag job's on the answer's prompt
+  // before retrieval; the caller checked that the RagService exists); the
+  // reservation lasts while it may wait and run.
   asio::awaitable<Result<gateway::JobAdmission>> admit(const identity::Principal& principal, const JobRequest& request,
                                                        std::string request_id) {
     const auto hold = std::chrono::duration_cast<std::chrono::nanoseconds>(deps.config.queue_ttl + kRunAllowance);
-    co_return co_await deps.gateway.admit_job(job_context(principal, request, std::move(request_id)), request.chat,
-                                              hold);
+    if (request.kind == JobKind::chat) {
+      co_return co_await deps.gateway.admit_job(job_context(principal, request, std::move(request_id)), request.chat,
+                                                hold);
+    }
+    const ChatRequest chat = deps.rag->admission_request(request.answer);
+    auto admitted = co_await deps.gateway.admit_job(job_context(principal, request, std::move(request_id)), chat, hold);
+    // Nothing from it is sent: the run masks the prompt it assembles after retrieval.
+    if (admitted.ok()) admitted->vault_json.clear();
+    co_return admitted;
   }
 
   // The provider the job will most likely be sent to, whose concurrency slot it takes.
   std::shared_ptr<Slots> slot_for(const identity::Principal& principal, const JobRequest& request, Level level) {
     const auto context = job_context(principal, request, std::string());
-    auto it = slots.find(deps.gateway.likely_provider(context, request.chat.model, level));
+    const std::string model = request.kind == JobKind::chat ? request.chat.model : std::string("auto");
+    auto it = slots.find(deps.gateway.likely_provider(context, model, level));
     return it == slots.end() ? nullptr : it->second;
   }
 
+  // A rag_ingest job's progress, for GET while it runs.
+  void set_progress(const std::string& id, const rag::IngestProgress& p) {
+    std::lock_guard lock(mu);
+    auto it = running.find(id);
+    if (it == running.end()) return;
+    it->second.progress =
+        JobProgress{static_cast<std::int64_t>(p.chunks), static_cast<std::int64_t>(p.embeddings_total),
+                    static_cast<std::int64_t>(p.embeddings_done)};
+  }
+
+  // The progress this process holds for a job it is running.
+  void add_progress(Job& job) {
+    if (job.status != JobStatus::running || job.task_type != "rag_ingest") return;
+    std::lock_guard lock(mu);
+    auto it = running.find(job.id);
+    if (it != running.end()) job.progress = it->second.progress;
+  }
+  Result<Job> with_progress(Result<Job> job) {
+    if (job.ok()) add_progress(*job);
+    return job;
+  }
+
   asio::awaitable<Execution> execute(Job job);
+  asio::awaitable<Execution> execute_rag(const Job& job, JobRequest& request, const identity::Principal& principal);
   asio::awaitable<LeaseEnd> keep_lease(std::string id);
   asio::awaitable<void> run_job(Job job);
   asio::awaitable<void> dispatch_loop();
@@ -279,6 +314,8 @@ struct JobService::State : std::enable_shared_from_this<JobService::State> {
         for (const auto& job : page->jobs) {
           auto request = parse_stored_job_request(job.request_json);
           if (!request.ok()) continue;  // the run fails it with a clear error
+          // An ingest holds nothing; a rag job without a RagService fails when it runs.
+          if (request->kind == JobKind::rag_ingest || (request->kind == JobKind::rag && deps.rag == nullptr)) continue;
           identity::Principal principal{team.name, job.key_id, team.clearance, team.monthly_budget};
           auto admission = co_await admit(principal, *request, job.id);
           if (!admission.ok() || !admission->reservation) {
@@ -354,6 +391,7 @@ asio::awaitable<Execution> JobService::State::execute(Job job) {
   principal.key_id = job.key_id;
   principal.clearance = team->clearance;
   principal.monthly_budget = team->monthly_budget;
+  if (request->kind != JobKind::chat) co_return co_await execute_rag(job, *request, principal);
 
   privacy::Vault vault;
   if (!job.vault_json.empty()) {
@@ -393,6 +431,82 @@ asio::awaitable<Execution> JobService::State::execute(Job job) {
   } else {
     out.error = std::move(outcome).error();
   }
+  co_return out;
+}
+
+// A retrieval job: the same RagService calls as the routes, with the job's
+// id as their request id. The answer's call adopts the reservation held since
+// submit and hands its audit row to the job, like a chat job's call; the
+// retrieval and embedding calls before it are audited as they happen.
+asio::awaitable<Execution> JobService::State::execute_rag(const Job& job, JobRequest& request,
+                                                          const identity::Principal& principal) {
+  Execution out;
+  if (deps.rag == nullptr) {
+    out.error = rag::retrieval_unavailable();
+    co_return out;
+  }
+  // The key's own clearance narrows the team's, as the authenticator does for
+  // a route, read now: a key revoked or narrowed since submit retrieves under
+  // what it is now allowed, or not at all.
+  identity::Principal caller_principal = principal;
+  if (deps.keys != nullptr) {
+    const std::string key_id = job.key_id;
+    auto lookup = [this, &key_id] { return deps.keys->get_key(key_id); };
+    auto key = co_await deps.team_db.run(lookup);
+    if (!key.ok() || key->team != job.team || key->revoked_at_ms) {
+      out.error = key.ok() || key.error().code == ErrorCode::not_found
+                      ? make_error(ErrorCode::forbidden, "the job's API key no longer exists or was revoked")
+                      : key.error();
+      co_return out;
+    }
+    caller_principal.clearance = std::min(principal.clearance, key->clearance.value_or(principal.clearance));
+  }
+  rag::RagCaller caller;
+  caller.principal = &caller_principal;
+  caller.request_id = job.id;
+  if (request.kind == JobKind::rag_ingest) {
+    rag::IngestProgress last;
+    rag::IngestProgressFn report = [this, &last, id = job.id](const rag::IngestProgress& progress) {
+      last = progress;
+      set_progress(id, progress);
+    };
+    auto ingested = co_await deps.rag->ingest(std::move(caller), std::move(request.ingest), std::move(report));
+    out.cost = last.cost;
+    if (!ingested.ok()) {
+      out.error = std::move(ingested).error();
+      co_return out;
+    }
+    out.completion.text = rag_ingest_result_text(*ingested);
+    out.completion.usage.input_tokens = last.input_tokens;
+    co_return out;
+  }
+
+  // Declared before the context so it outlives the gateway call even when this frame is torn down.
+  PendingRow audit(deps.audit);
+  gateway::CallContext context = job_context(principal, request, job.id);
+  context.audit_row_out = audit.slot();
+  Money cap = principal.monthly_budget;
+  if (auto h = take_held(job.id)) {
+    context.held_reservation = h->id;
+    context.held_estimate = h->estimate;
+    cap = h->cap;
+  }
+  ExecutionGuard guard(*this, context, cap, job.team);
+  if (auto slot = slot_for(principal, request, job.classification)) {
+    co_await slot->async_send(boost::system::error_code{}, asio::use_awaitable);
+    guard.hold_slot(std::move(slot));
+  }
+  auto answered = co_await deps.rag->answer(std::move(caller), std::move(request.answer), context);
+  out.route = context.route.provider.empty() ? context.decided : context.route;
+  out.cost = context.cost;
+  out.audit = std::move(audit);
+  if (!answered.ok()) {
+    out.error = std::move(answered).error();
+    co_return out;
+  }
+  std::string text = rag_answer_result_text(*answered);
+  out.completion = std::move(answered->completion);
+  out.completion.text = std::move(text);
   co_return out;
 }
 
@@ -624,6 +738,7 @@ asio::awaitable<Result<Submission>> JobService::submit(const identity::Principal
                                                        std::string request_id) {
   auto& s = *state_;
   if (s.stopping) co_return make_error(ErrorCode::unavailable, "the gateway is shutting down");
+  if (request.kind != JobKind::chat && s.deps.rag == nullptr) co_return rag::retrieval_unavailable();
   if (idempotency_key) {
     const std::string& team = principal.team;
     auto find = [&s, &team, &idempotency_key] { return s.deps.store.find_by_idempotency_key(team, *idempotency_key); };
@@ -632,16 +747,28 @@ asio::awaitable<Result<Submission>> JobService::submit(const identity::Principal
     if (*found) co_return Submission{std::move(**found), true};
   }
 
-  auto admission = co_await s.admit(principal, request, std::move(request_id));
-  if (!admission.ok()) co_return admission.error();
+  gateway::JobAdmission admission;
+  if (request.kind == JobKind::rag_ingest) {
+    // Checked (400, 413) and classified as the ingest will be; nothing is reserved.
+    auto level = s.deps.rag->check_ingest(request.ingest);
+    if (!level.ok()) co_return level.error();
+    admission.level = *level;
+  } else {
+    if (request.kind == JobKind::rag) {
+      if (auto checked = s.deps.rag->check_answer(request.answer); !checked.ok()) co_return checked.error();
+    }
+    auto admitted = co_await s.admit(principal, request, std::move(request_id));
+    if (!admitted.ok()) co_return admitted.error();
+    admission = std::move(admitted).value();
+  }
 
   Job job;
   job.created_at_ms = s.now_ms();
   try {
     job.id = new_job_id(job.created_at_ms);
   } catch (const std::exception&) {
-    if (admission->reservation) {
-      s.deps.budgets.release(*admission->reservation, principal.team, principal.monthly_budget);
+    if (admission.reservation) {
+      s.deps.budgets.release(*admission.reservation, principal.team, principal.monthly_budget);
     }
     co_return make_error(ErrorCode::internal, "could not create a job id");
   }
@@ -650,15 +777,15 @@ asio::awaitable<Result<Submission>> JobService::submit(const identity::Principal
   job.task_type = request.task_type;
   job.request_json = to_stored_json(request);
   job.metadata_json = metadata_json(request);
-  job.vault_json = std::move(admission->vault_json);
-  job.classification = admission->level;
+  job.vault_json = std::move(admission.vault_json);
+  job.classification = admission.level;
   job.idempotency_key = std::move(idempotency_key);
   job.max_attempts = s.deps.config.max_attempts;
-  if (admission->reservation) {
-    job.reservation_id = admission->reservation->value;
+  if (admission.reservation) {
+    job.reservation_id = admission.reservation->value;
     // Registered before the job is visible to workers, so a worker that claims it at once adopts it.
     std::lock_guard lock(s.mu);
-    s.held[job.id] = Held{*admission->reservation, admission->estimate, principal.monthly_budget, principal.team};
+    s.held[job.id] = Held{*admission.reservation, admission.estimate, principal.monthly_budget, principal.team};
   }
 
   auto stored = co_await s.batcher.submit(job);
@@ -678,7 +805,8 @@ asio::awaitable<Result<Job>> JobService::get(std::string team, std::string id, s
   auto& s = *state_;
   auto read = [&s, &team, &id] { return s.deps.store.get(team, id); };
   auto job = co_await s.db.run(read);
-  if (!job.ok() || is_finished(job->status) || wait.count() <= 0 || s.stopping) co_return job;
+  if (!job.ok() || is_finished(job->status) || wait.count() <= 0 || s.stopping)
+    co_return s.with_progress(std::move(job));
 
   auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
   timer->expires_after(wait);
@@ -699,15 +827,20 @@ asio::awaitable<Result<Job>> JobService::get(std::string team, std::string id, s
   } unregister{s, registration};
   // Read again now that a finish cannot be missed: it may have happened between the two.
   job = co_await s.db.run(read);
-  if (!job.ok() || is_finished(job->status)) co_return job;
+  if (!job.ok() || is_finished(job->status)) co_return s.with_progress(std::move(job));
   co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
-  co_return co_await s.db.run(read);
+  job = co_await s.db.run(read);
+  co_return s.with_progress(std::move(job));
 }
 
 asio::awaitable<Result<JobPage>> JobService::list(std::string team, ListQuery query) {
   auto& s = *state_;
   auto read = [&s, &team, &query] { return s.deps.store.list(team, query); };
-  co_return co_await s.db.run(read);
+  auto page = co_await s.db.run(read);
+  if (page.ok()) {
+    for (auto& job : page->jobs) s.add_progress(job);
+  }
+  co_return page;
 }
 
 asio::awaitable<Result<Job>> JobService::cancel(std::string team, std::string id) {

@@ -10,6 +10,12 @@
 //      │                └─ DELETE → cancelled   └─ DELETE → cancelled (upstream call cancelled)
 //      └─ 400 / 402 / 422 / 429 before anything is stored
 //
+// Retrieval jobs run rag::RagService instead of a chat call: rag_ingest
+// ingests a document (no reservation at submit: its embedding calls meet the
+// ordinary preflight when it runs; its progress shows on the job while it
+// runs), rag answers a question (its reservation is priced at submit on the
+// question and top_k full chunks, rag::RagService::admission_request).
+//
 // Durability: a 202 is sent only after the transaction holding the job has
 // committed. Jobs left running by a process that died are requeued at start
 // (the embedded store has one owner), or failed with "worker_lost" once
@@ -34,6 +40,7 @@
 #include "identity/principal.hpp"
 #include "jobs/job_request.hpp"
 #include "jobs/job_store.hpp"
+#include "rag/rag_service.hpp"
 #include "store/db_executor.hpp"
 #include "store/store.hpp"
 #include "telemetry/metrics.hpp"
@@ -56,6 +63,14 @@ struct JobServiceDeps {
   // every 500 ms. Leases are whole seconds, so only tests, which move `clock`
   // by hand, set it shorter.
   std::chrono::milliseconds lease_renewal{0};
+  // Runs the retrieval jobs (task_type rag_ingest, and rag without messages);
+  // null when the storage backend has no retrieval store: they are refused
+  // at submit with rag::retrieval_unavailable() (503), as the routes are.
+  rag::RagService* rag = nullptr;
+  // Where a retrieval job reads its key's own clearance when it runs (calls
+  // run on team_db): the chunks it may retrieve are the key's, as on the
+  // routes. Null only in tests of jobs that retrieve nothing: the team's.
+  store::KeyStore* keys = nullptr;
 };
 
 struct Submission {

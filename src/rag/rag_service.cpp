@@ -49,7 +49,30 @@ void normalise(std::vector<float>& v) {
 
 std::string model_key(const gateway::Route& route) { return route.provider + "/" + route.model; }
 
+// Chunks per embedding call: an ingest reports its progress after each.
+constexpr std::size_t kEmbedBatch = 32;
+// The output ceiling the gateway's preflight assumes for a request without max_tokens.
+constexpr std::int64_t kDefaultMaxTokens = 4096;
+
+// The answer's prompt: the context passages tagged with their ids, then the question.
+ChatRequest answer_chat(const std::string& context, const AnswerRequest& request) {
+  ChatRequest chat;
+  chat.model = "auto";
+  chat.system =
+      "Answer the question from the context only, and cite the ids in square brackets of the context passages you "
+      "used. If the context does not hold the answer, say so.";
+  chat.messages.push_back(
+      Message{Role::user, "Context:\n" + context + "\nQuestion: " + request.question, {}, {}, false});
+  chat.max_tokens = request.max_tokens;
+  return chat;
+}
+
 }  // namespace
+
+Error retrieval_unavailable() {
+  return make_error(ErrorCode::unavailable,
+                    "retrieval is not available: the database has no vector support (see rag.postgres_dsn)");
+}
 
 struct RagService::Impl {
   explicit Impl(RagServiceDeps d)
@@ -102,7 +125,8 @@ struct RagService::Impl {
   // provider (`model` empty), or by the configured cloud embedder. The vectors
   // and the "provider/model" that made them.
   boost::asio::awaitable<Result<std::pair<std::vector<std::vector<float>>, std::string>>> embed(
-      const RagCaller& caller, std::string surface, std::vector<std::string> texts, Level floor, std::string model) {
+      const RagCaller& caller, std::string surface, std::vector<std::string> texts, Level floor, std::string model,
+      IngestProgress* spent = nullptr) {
     gateway::CallContext context;
     context.principal = caller.principal;
     context.request_id = caller.request_id;
@@ -116,6 +140,10 @@ struct RagService::Impl {
     const std::size_t expected = request.inputs.size();
     auto outcome = co_await deps.gateway.embed(context, std::move(request));
     if (!outcome.ok()) co_return std::move(outcome).error();
+    if (spent != nullptr) {
+      spent->input_tokens += outcome->embeddings.usage.input_tokens;
+      spent->cost = spent->cost + context.cost;
+    }
     auto& vectors = outcome->embeddings.vectors;
     if (vectors.size() != expected) {
       co_return make_error(ErrorCode::upstream_error, "the embedding provider returned a different number of vectors");
@@ -124,15 +152,58 @@ struct RagService::Impl {
     co_return std::pair{std::move(vectors), model_key(outcome->route)};
   }
 
+  // Checks an ingest request, cuts the text into chunks and gives each its
+  // level: the document as it will be stored, without ids of its own or vectors.
+  Result<DocumentRecord> prepare_document(IngestRequest request, std::map<std::string, int>& entities) const {
+    AEGIS_TRY_VOID(check_collection(request.collection));
+    if (request.text.has_value() == !request.chunks.empty()) {
+      return make_error(ErrorCode::invalid_request, "exactly one of text and chunks is required");
+    }
+    std::size_t bytes = request.text ? request.text->size() : 0;
+    for (const auto& chunk : request.chunks) bytes += chunk.size();
+    if (bytes > static_cast<std::size_t>(deps.config.max_document_bytes)) {
+      return make_error(ErrorCode::payload_too_large, "the document is larger than rag.max_document_bytes (" +
+                                                          std::to_string(deps.config.max_document_bytes) + " bytes)");
+    }
+    std::vector<std::string> texts = std::move(request.chunks);
+    if (request.text) {
+      texts = chunk_text(*request.text, ChunkingOptions{static_cast<std::size_t>(deps.config.chunk_tokens),
+                                                        static_cast<std::size_t>(deps.config.chunk_overlap_tokens)});
+    }
+    std::erase_if(texts, [](const std::string& t) { return t.find_first_not_of(" \t\r\n") == std::string::npos; });
+    if (texts.empty()) return make_error(ErrorCode::invalid_request, "the document has no text");
+
+    DocumentRecord doc;
+    doc.collection = std::move(request.collection);
+    doc.source = std::move(request.source);
+    doc.metadata_json = std::move(request.metadata_json);
+    doc.level = Level::PUBLIC;
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+      ChunkRecord chunk;
+      chunk.id = new_id("chk_");
+      chunk.index = static_cast<int>(i);
+      chunk.level = level_of(texts[i], request.declared, entities);
+      chunk.text = std::move(texts[i]);
+      doc.level = std::max(doc.level, chunk.level);
+      doc.chunks.push_back(std::move(chunk));
+    }
+    return doc;
+  }
+
+  Result<void> check_query(const QueryRequest& request) const {
+    AEGIS_TRY_VOID(check_collection(request.collection));
+    if (request.query.empty()) return make_error(ErrorCode::invalid_request, "query must not be empty");
+    if (request.top_k < 1 || request.top_k > static_cast<std::size_t>(deps.config.max_top_k)) {
+      return make_error(ErrorCode::invalid_request,
+                        "top_k must be between 1 and " + std::to_string(deps.config.max_top_k));
+    }
+    return {};
+  }
+
   boost::asio::awaitable<Result<QueryResult>> retrieve(const RagCaller& caller, const QueryRequest& request,
                                                        std::string surface) {
     const auto started = deps.clock.steady_now();
-    AEGIS_CO_TRY_VOID(check_collection(request.collection));
-    if (request.query.empty()) co_return make_error(ErrorCode::invalid_request, "query must not be empty");
-    if (request.top_k < 1 || request.top_k > static_cast<std::size_t>(deps.config.max_top_k)) {
-      co_return make_error(ErrorCode::invalid_request,
-                           "top_k must be between 1 and " + std::to_string(deps.config.max_top_k));
-    }
+    AEGIS_CO_TRY_VOID(check_query(request));
     const identity::Principal& principal = *caller.principal;
     std::map<std::string, int> entities;
     QueryResult result;
@@ -197,75 +268,84 @@ struct RagService::Impl {
     deps.audit.record(std::move(r));
     co_return result;
   }
+
+  struct PreparedAnswer {
+    ChatRequest chat;
+    std::vector<std::string> chunk_ids;  // best first
+  };
+
+  // Retrieval and the answer's prompt, shared by answer() and stream_answer();
+  // fills in the caller's part of the context.
+  boost::asio::awaitable<Result<PreparedAnswer>> prepare_answer(const RagCaller& caller, const AnswerRequest& request,
+                                                                gateway::CallContext& context) {
+    if (request.question.empty()) co_return make_error(ErrorCode::invalid_request, "question must not be empty");
+    QueryRequest query{request.collection, request.question, request.top_k, {}};
+    AEGIS_CO_TRY(retrieved, co_await retrieve(caller, query, "rag.answer"));
+    PreparedAnswer prepared;
+    std::string passages;
+    for (const auto& hit : retrieved.hits) {
+      prepared.chunk_ids.push_back(hit.chunk_id);
+      passages += "[" + hit.chunk_id + "] " + hit.text + "\n";
+    }
+    prepared.chat = answer_chat(passages, request);
+    context.principal = caller.principal;
+    context.request_id = caller.request_id;
+    context.surface = "rag.answer";
+    context.task = "rag";
+    co_return prepared;
+  }
 };
 
 RagService::RagService(RagServiceDeps deps) : impl_(std::make_unique<Impl>(deps)) {}
 RagService::~RagService() = default;
 
-boost::asio::awaitable<Result<DocumentRecord>> RagService::ingest(RagCaller caller, IngestRequest request) {
+boost::asio::awaitable<Result<DocumentRecord>> RagService::ingest(RagCaller caller, IngestRequest request,
+                                                                  IngestProgressFn on_progress) {
   auto& s = *impl_;
-  AEGIS_CO_TRY_VOID(check_collection(request.collection));
-  if (request.text.has_value() == !request.chunks.empty()) {
-    co_return make_error(ErrorCode::invalid_request, "exactly one of text and chunks is required");
-  }
-  std::size_t bytes = request.text ? request.text->size() : 0;
-  for (const auto& chunk : request.chunks) bytes += chunk.size();
-  if (bytes > static_cast<std::size_t>(s.deps.config.max_document_bytes)) {
-    co_return make_error(ErrorCode::payload_too_large, "the document is larger than rag.max_document_bytes (" +
-                                                           std::to_string(s.deps.config.max_document_bytes) +
-                                                           " bytes)");
-  }
-  std::vector<std::string> texts = std::move(request.chunks);
-  if (request.text) {
-    texts = chunk_text(*request.text, ChunkingOptions{static_cast<std::size_t>(s.deps.config.chunk_tokens),
-                                                      static_cast<std::size_t>(s.deps.config.chunk_overlap_tokens)});
-  }
-  std::erase_if(texts, [](const std::string& t) { return t.find_first_not_of(" \t\r\n") == std::string::npos; });
-  if (texts.empty()) co_return make_error(ErrorCode::invalid_request, "the document has no text");
-
-  DocumentRecord doc;
+  std::map<std::string, int> entities;
+  AEGIS_CO_TRY(doc, s.prepare_document(std::move(request), entities));
   doc.id = new_id("doc_");
   doc.team = caller.principal->team;
-  doc.collection = request.collection;
-  doc.source = request.source;
-  doc.metadata_json = request.metadata_json;
   doc.created_at_ms = s.now_ms();
-  doc.level = Level::PUBLIC;
-  std::map<std::string, int> entities;
-  for (std::size_t i = 0; i < texts.size(); ++i) {
-    ChunkRecord chunk;
-    chunk.id = new_id("chk_");
-    chunk.index = static_cast<int>(i);
-    chunk.level = s.level_of(texts[i], request.declared, entities);
-    chunk.text = std::move(texts[i]);
-    doc.level = std::max(doc.level, chunk.level);
-    doc.chunks.push_back(std::move(chunk));
-  }
 
   // Every chunk is embedded locally; PUBLIC and INTERNAL chunks also by the
   // cloud embedder when one is configured. CONFIDENTIAL and RESTRICTED text
   // never goes to the cloud call, and each call's floor is its most
   // restrictive chunk, so the gateway could not route it lower anyway.
   const std::string& cloud_model = s.deps.config.cloud_embedding_model;
+  IngestProgress progress;
+  progress.chunks = doc.chunks.size();
+  for (const auto& chunk : doc.chunks) {
+    progress.embeddings_total += (!cloud_model.empty() && chunk.level <= Level::INTERNAL) ? 2 : 1;
+  }
+  if (on_progress) on_progress(progress);
   for (const bool cloud : {false, true}) {
     if (cloud && cloud_model.empty()) continue;
-    std::vector<std::string> batch;
     std::vector<ChunkRecord*> owners;
-    Level floor = Level::PUBLIC;
     for (auto& chunk : doc.chunks) {
       if (cloud && chunk.level > Level::INTERNAL) continue;
-      batch.push_back(chunk.text);
       owners.push_back(&chunk);
-      floor = std::max(floor, chunk.level);
     }
-    if (batch.empty()) continue;
-    std::string surface = "rag.ingest";
-    std::string model = cloud ? cloud_model : std::string();
-    AEGIS_CO_TRY(embedded, co_await s.embed(caller, std::move(surface), std::move(batch), floor, std::move(model)));
-    if (cloud && embedded.second != cloud_model) {
-      co_return make_error(ErrorCode::internal, "the chunks were not embedded by rag.cloud_embedding_model");
+    for (std::size_t first = 0; first < owners.size(); first += kEmbedBatch) {
+      const std::size_t count = std::min(kEmbedBatch, owners.size() - first);
+      std::vector<std::string> batch;
+      Level floor = Level::PUBLIC;
+      for (std::size_t i = first; i < first + count; ++i) {
+        batch.push_back(owners[i]->text);
+        floor = std::max(floor, owners[i]->level);
+      }
+      std::string surface = "rag.ingest";
+      std::string model = cloud ? cloud_model : std::string();
+      AEGIS_CO_TRY(embedded,
+                   co_await s.embed(caller, std::move(surface), std::move(batch), floor, std::move(model), &progress));
+      if (cloud && embedded.second != cloud_model) {
+        co_return make_error(ErrorCode::internal, "the chunks were not embedded by rag.cloud_embedding_model");
+      }
+      for (std::size_t i = 0; i < count; ++i)
+        owners[first + i]->vectors[embedded.second] = std::move(embedded.first[i]);
+      progress.embeddings_done += count;
+      if (on_progress) on_progress(progress);
     }
-    for (std::size_t i = 0; i < owners.size(); ++i) owners[i]->vectors[embedded.second] = std::move(embedded.first[i]);
   }
 
   auto add = [&] { return s.deps.store.add_document(doc); };
@@ -283,6 +363,12 @@ boost::asio::awaitable<Result<DocumentRecord>> RagService::ingest(RagCaller call
     chunk.vectors.clear();
   }
   co_return doc;
+}
+
+Result<Level> RagService::check_ingest(const IngestRequest& request) const {
+  std::map<std::string, int> entities;
+  AEGIS_TRY(doc, impl_->prepare_document(request, entities));
+  return doc.level;
 }
 
 boost::asio::awaitable<Result<std::vector<DocumentRecord>>> RagService::list(RagCaller caller, std::string collection) {
@@ -313,33 +399,38 @@ boost::asio::awaitable<Result<QueryResult>> RagService::query(RagCaller caller, 
   co_return co_await impl_->retrieve(caller, request, std::move(surface));
 }
 
+Result<void> RagService::check_answer(const AnswerRequest& request) const {
+  if (request.question.empty()) return make_error(ErrorCode::invalid_request, "question must not be empty");
+  return impl_->check_query(QueryRequest{request.collection, request.question, request.top_k, {}});
+}
+
+ChatRequest RagService::admission_request(const AnswerRequest& request) const {
+  ChatRequest chat = answer_chat(std::string(), request);
+  // A passage is "[chk_<24 hex>] ", up to rag.chunk_tokens tokens of 4
+  // bytes and a newline; the preflight counts a token for every 3 bytes.
+  const std::int64_t passage_bytes = 32 + 4 * impl_->deps.config.chunk_tokens;
+  const std::int64_t per_passage = (passage_bytes + 2) / 3;
+  chat.max_tokens =
+      request.max_tokens.value_or(kDefaultMaxTokens) + static_cast<std::int64_t>(request.top_k) * per_passage;
+  return chat;
+}
+
 boost::asio::awaitable<Result<AnswerResult>> RagService::answer(RagCaller caller, AnswerRequest request,
                                                                 gateway::CallContext& context) {
-  if (request.question.empty()) co_return make_error(ErrorCode::invalid_request, "question must not be empty");
-  QueryRequest query{request.collection, request.question, request.top_k, {}};
-  AEGIS_CO_TRY(retrieved, co_await impl_->retrieve(caller, query, "rag.answer"));
+  AEGIS_CO_TRY(prepared, co_await impl_->prepare_answer(caller, request, context));
   AnswerResult result;
-  std::string prompt = "Context:\n";
-  for (const auto& hit : retrieved.hits) {
-    result.chunk_ids.push_back(hit.chunk_id);
-    prompt += "[" + hit.chunk_id + "] " + hit.text + "\n";
-  }
-  prompt += "\nQuestion: " + request.question;
-  ChatRequest chat;
-  chat.model = "auto";
-  chat.system =
-      "Answer the question from the context only, and cite the ids in square brackets of the context passages you "
-      "used. If the context does not hold the answer, say so.";
-  chat.messages.push_back(Message{Role::user, std::move(prompt), {}, {}, false});
-  chat.max_tokens = request.max_tokens;
-  context.principal = caller.principal;
-  context.request_id = caller.request_id;
-  context.surface = "rag.answer";
-  context.task = "rag";
+  result.chunk_ids = std::move(prepared.chunk_ids);
   // The assembled prompt is classified as a whole: a RESTRICTED chunk in it keeps the call local.
-  AEGIS_CO_TRY(outcome, co_await impl_->deps.gateway.complete(context, std::move(chat)));
+  AEGIS_CO_TRY(outcome, co_await impl_->deps.gateway.complete(context, std::move(prepared.chat)));
   result.completion = std::move(outcome.completion);
   co_return result;
+}
+
+boost::asio::awaitable<Result<void>> RagService::stream_answer(RagCaller caller, AnswerRequest request,
+                                                               gateway::CallContext& context, AnswerSink& sink) {
+  AEGIS_CO_TRY(prepared, co_await impl_->prepare_answer(caller, request, context));
+  sink.on_retrieved(prepared.chunk_ids);
+  co_return co_await impl_->deps.gateway.stream(context, std::move(prepared.chat), sink);
 }
 
 }  // namespace aegis::rag

@@ -1,8 +1,7 @@
 #include "jobs/job_request.hpp"
 
-#include <gtest/gtest.h>
-
 #include <boost/json/parse.hpp>
+#include <gtest/gtest.h>
 
 namespace aegis::jobs {
 namespace {
@@ -69,8 +68,7 @@ TEST(JobRequest, RejectsEverythingOutsideTheContractNamingTheField) {
   EXPECT_NE(rejection(R"({"task_type":"t","prompt":"x","max_tokens":0})").find("max_tokens"), std::string::npos);
   EXPECT_NE(rejection(R"({"task_type":"t","prompt":"x","max_tokens":"64"})").find("integer"), std::string::npos);
   EXPECT_NE(rejection(R"({"task_type":"t","prompt":"x","max_tokens":1.5})").find("integer"), std::string::npos);
-  EXPECT_NE(rejection(R"({"task_type":"t","prompt":"x","max_tokens":1000001})").find("max_tokens"),
-            std::string::npos);
+  EXPECT_NE(rejection(R"({"task_type":"t","prompt":"x","max_tokens":1000001})").find("max_tokens"), std::string::npos);
   EXPECT_NE(rejection(R"({"task_type":"t","max_tokens":1,"messages":[{"role":"assistant","content":"a"}]})")
                 .find("user message"),
             std::string::npos);
@@ -87,11 +85,10 @@ TEST(JobRequest, RejectsEverythingOutsideTheContractNamingTheField) {
             std::string::npos);
   EXPECT_NE(rejection(R"({"task_type":"t","prompt":"x","max_tokens":1,"metadata":[]})").find("metadata"),
             std::string::npos);
-  EXPECT_NE(rejection(R"({"task_type":"t","prompt":"x","max_tokens":1,"classification":"SECRET"})")
-                .find("classification"),
-            std::string::npos);
-  EXPECT_NE(rejection(R"({"task_type":"t","prompt":"x","max_tokens":1,"model":""})").find("model"),
-            std::string::npos);
+  EXPECT_NE(
+      rejection(R"({"task_type":"t","prompt":"x","max_tokens":1,"classification":"SECRET"})").find("classification"),
+      std::string::npos);
+  EXPECT_NE(rejection(R"({"task_type":"t","prompt":"x","max_tokens":1,"model":""})").find("model"), std::string::npos);
 }
 
 TEST(JobRequest, MetadataIsBounded) {
@@ -100,9 +97,9 @@ TEST(JobRequest, MetadataIsBounded) {
   many += "}}";
   EXPECT_NE(rejection(many).find("16"), std::string::npos);
   const std::string long_value(513, 'v');
-  EXPECT_NE(rejection(R"({"task_type":"t","prompt":"x","max_tokens":1,"metadata":{"k":")" + long_value + "\"}}")
-                .find("512"),
-            std::string::npos);
+  EXPECT_NE(
+      rejection(R"({"task_type":"t","prompt":"x","max_tokens":1,"metadata":{"k":")" + long_value + "\"}}").find("512"),
+      std::string::npos);
 }
 
 TEST(JobRequest, StoredFormParsesBackToTheSameRequest) {
@@ -131,6 +128,97 @@ TEST(JobRequest, AStoredFormThatIsNotAnObjectIsRefused) {
     EXPECT_EQ(r.error().code, ErrorCode::invalid_request);
   }
   EXPECT_FALSE(parse_stored_job_request(R"({"task_type":"t","max_tokens":1})").ok());
+}
+
+TEST(JobRequest, RagIngestCarriesTheDocumentRequestAndItsMetadataIsTheJobs) {
+  auto r = parse(R"({"task_type":"rag_ingest","collection":"hr","text":"Lunch is at noon.","source":"a.md",
+                     "metadata":{"year":2026,"tags":["x"]},"classification":"confidential"})");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->kind, JobKind::rag_ingest);
+  EXPECT_EQ(r->task_type, "rag_ingest");
+  EXPECT_EQ(r->ingest.collection, "hr");
+  EXPECT_EQ(r->ingest.text, std::optional<std::string>("Lunch is at noon."));
+  EXPECT_EQ(r->ingest.source, "a.md");
+  EXPECT_EQ(r->ingest.declared, Level::CONFIDENTIAL);
+  EXPECT_FALSE(r->classification.has_value()) << "the level is the document's, not a chat floor";
+  // The document's metadata, any JSON object, is also what the job returns as its own.
+  EXPECT_EQ(boost::json::parse(metadata_json(*r)), boost::json::parse(R"({"year":2026,"tags":["x"]})"));
+
+  auto back = parse_stored_job_request(to_stored_json(*r));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->kind, JobKind::rag_ingest);
+  EXPECT_EQ(back->ingest.text, r->ingest.text);
+  EXPECT_EQ(back->ingest.source, r->ingest.source);
+  EXPECT_EQ(back->ingest.declared, r->ingest.declared);
+  EXPECT_EQ(boost::json::parse(back->ingest.metadata_json), boost::json::parse(r->ingest.metadata_json));
+
+  auto chunked = parse(R"({"task_type":"rag_ingest","collection":"hr","chunks":["a","b"]})");
+  ASSERT_TRUE(chunked.ok()) << chunked.error().message;
+  EXPECT_EQ(chunked->ingest.chunks, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(metadata_json(*chunked), "");
+  auto chunked_back = parse_stored_job_request(to_stored_json(*chunked));
+  ASSERT_TRUE(chunked_back.ok());
+  EXPECT_EQ(chunked_back->ingest.chunks, chunked->ingest.chunks);
+  EXPECT_FALSE(chunked_back->ingest.text.has_value());
+}
+
+TEST(JobRequest, RagWithoutMessagesIsAnAnswerAndWithThemTheChatJobItWas) {
+  auto r = parse(R"({"task_type":"rag","collection":"hr","question":"When is lunch?","top_k":3,"max_tokens":64,
+                     "metadata":{"ticket":"T-1"}})");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->kind, JobKind::rag);
+  EXPECT_EQ(r->answer.collection, "hr");
+  EXPECT_EQ(r->answer.question, "When is lunch?");
+  EXPECT_EQ(r->answer.top_k, 3u);
+  EXPECT_EQ(r->answer.max_tokens, std::optional<std::int64_t>(64));
+  EXPECT_EQ(r->metadata.at("ticket"), "T-1");
+  auto back = parse_stored_job_request(to_stored_json(*r));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->kind, JobKind::rag);
+  EXPECT_EQ(back->answer.question, r->answer.question);
+  EXPECT_EQ(back->answer.top_k, 3u);
+  EXPECT_EQ(back->answer.max_tokens, r->answer.max_tokens);
+  EXPECT_EQ(back->metadata, r->metadata);
+
+  auto defaults = parse(R"({"task_type":"rag","collection":"hr","question":"q"})");
+  ASSERT_TRUE(defaults.ok()) << defaults.error().message;
+  EXPECT_EQ(defaults->answer.top_k, 5u);
+  EXPECT_FALSE(defaults->answer.max_tokens.has_value());
+
+  auto chat = parse(R"({"task_type":"rag","prompt":"Summarise this.","max_tokens":8})");
+  ASSERT_TRUE(chat.ok()) << chat.error().message;
+  EXPECT_EQ(chat->kind, JobKind::chat);
+  EXPECT_EQ(chat->chat.messages.at(0).text, "Summarise this.");
+}
+
+TEST(JobRequest, RetrievalBodiesOutsideTheirContractAreRefused) {
+  EXPECT_NE(rejection(R"({"task_type":"rag_ingest","collection":"c","text":"x","prompt":"y"})").find("prompt"),
+            std::string::npos);
+  EXPECT_NE(rejection(R"({"task_type":"rag_ingest","text":"x"})").find("collection"), std::string::npos);
+  EXPECT_NE(rejection(R"({"task_type":"rag_ingest","collection":"c","chunks":[1]})").find("chunks"), std::string::npos);
+  EXPECT_NE(rejection(R"({"task_type":"rag_ingest","collection":"c","text":"x","classification":"SECRET"})")
+                .find("classification"),
+            std::string::npos);
+  EXPECT_NE(rejection(R"({"task_type":"rag","collection":"c","question":"q","stream":true})").find("stream"),
+            std::string::npos);
+  EXPECT_NE(rejection(R"({"task_type":"rag","question":"q"})").find("collection"), std::string::npos);
+  EXPECT_NE(rejection(R"({"task_type":"rag","collection":"c"})").find("question"), std::string::npos);
+  EXPECT_NE(rejection(R"({"task_type":"rag","collection":"c","question":"q","top_k":0})").find("top_k"),
+            std::string::npos);
+  EXPECT_NE(rejection(R"({"task_type":"rag","collection":"c","question":"q","max_tokens":1000001})").find("max_tokens"),
+            std::string::npos);
+  EXPECT_NE(rejection(R"({"task_type":"rag","collection":"c","question":"q","metadata":{"n":1}})").find("metadata"),
+            std::string::npos);
+  // Both shapes at once: the chat contract does not know the question.
+  EXPECT_NE(rejection(R"({"task_type":"rag","collection":"c","question":"q","prompt":"p","max_tokens":1})")
+                .find("collection"),
+            std::string::npos);
+  // The question counts against limits.max_text_bytes like a prompt.
+  RequestLimits limits;
+  limits.max_text_bytes = 4;
+  auto long_question = parse_job_request(
+      boost::json::parse(R"({"task_type":"rag","collection":"c","question":"longer"})").as_object(), limits);
+  ASSERT_FALSE(long_question.ok());
 }
 
 }  // namespace
