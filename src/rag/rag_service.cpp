@@ -1,16 +1,24 @@
 #include "rag/rag_service.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <openssl/rand.h>
 
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <map>
+#include <mutex>
+#include <set>
+#include <tuple>
 
 #include "compliance/egress_detector.hpp"
 #include "core/encoding.hpp"
 #include "rag/chunker.hpp"
+#include "telemetry/log.hpp"
 
 namespace aegis::rag {
 
@@ -67,6 +75,153 @@ ChatRequest answer_chat(const std::string& context, const AnswerRequest& request
   return chat;
 }
 
+using Embedded = std::pair<std::vector<std::vector<float>>, std::string>;
+
+// Embeds `texts` through the pipeline at no less than `floor`: by a local
+// provider (`model` empty), or by the configured cloud embedder. The vectors
+// and the "provider/model" that made them.
+boost::asio::awaitable<Result<Embedded>> embed_through(gateway::Gateway& gateway, const RagCaller& caller,
+                                                       std::string surface, std::vector<std::string> texts, Level floor,
+                                                       std::string model, IngestProgress* spent) {
+  gateway::CallContext context;
+  context.principal = caller.principal;
+  context.request_id = caller.request_id;
+  context.surface = std::move(surface);
+  context.task = "embedding";
+  context.minimum_level = floor;
+  context.local_only = model.empty();
+  EmbedRequest request;
+  request.model = model.empty() ? "auto" : std::move(model);
+  request.inputs = std::move(texts);
+  const std::size_t expected = request.inputs.size();
+  auto outcome = co_await gateway.embed(context, std::move(request));
+  if (!outcome.ok()) co_return std::move(outcome).error();
+  if (spent != nullptr) {
+    spent->input_tokens += outcome->embeddings.usage.input_tokens;
+    spent->cost = spent->cost + context.cost;
+  }
+  auto& vectors = outcome->embeddings.vectors;
+  if (vectors.size() != expected) {
+    co_return make_error(ErrorCode::upstream_error, "the embedding provider returned a different number of vectors");
+  }
+  for (auto& v : vectors) normalise(v);
+  co_return Embedded{std::move(vectors), model_key(outcome->route)};
+}
+
+// What the service shares with its background catch-up work: the work checks
+// in before each touch of the store and leaves the service itself alone, and
+// the service, when destroyed, closes the gate and waits for what checked in.
+struct CatchUpState {
+  std::mutex mu;
+  std::condition_variable left;
+  bool closed = false;
+  int inside = 0;
+  // (team, model, cloud) caught up, or being caught up, by this process.
+  std::set<std::tuple<std::string, std::string, bool>> started;
+
+  bool enter() {
+    std::lock_guard lock(mu);
+    if (closed) return false;
+    ++inside;
+    return true;
+  }
+  void leave() {
+    std::lock_guard lock(mu);
+    --inside;
+    left.notify_all();
+  }
+  bool is_closed() {
+    std::lock_guard lock(mu);
+    return closed;
+  }
+  void close() {
+    std::unique_lock lock(mu);
+    closed = true;
+    left.wait(lock, [this] { return inside == 0; });
+  }
+};
+
+// Chunks of `principal`'s team with no vector from `model`, embedded and
+// stored in batches until none is left. Touches only what outlives the
+// service (store, database executor, gateway, metrics), the store only
+// through the gate.
+boost::asio::awaitable<void> reembed(std::shared_ptr<CatchUpState> state, RagStore& store, store::DbExecutor& db,
+                                     gateway::Gateway& gateway, telemetry::CounterFamily& counter,
+                                     identity::Principal principal, std::string model, bool cloud) {
+  RagCaller caller;
+  caller.principal = &principal;
+  caller.request_id = "rag_reembed_" + new_id("").substr(0, 12);
+  const Level max_level = cloud ? Level::INTERNAL : Level::RESTRICTED;
+  const Error stopped = make_error(ErrorCode::unavailable, "the gateway is stopping");
+  std::size_t done = 0;
+  std::string failure;
+  for (;;) {
+    auto list = [&]() -> Result<std::vector<ChunkToEmbed>> {
+      if (!state->enter()) return stopped;
+      auto r = store.chunks_without(principal.team, model, max_level, kEmbedBatch);
+      state->leave();
+      return r;
+    };
+    auto batch = co_await db.run(list);
+    if (state->is_closed()) co_return;
+    if (!batch.ok()) {
+      failure = batch.error().message;
+      break;
+    }
+    if (batch->empty()) break;
+    std::vector<std::string> texts;
+    Level floor = Level::PUBLIC;
+    for (const auto& chunk : *batch) {
+      texts.push_back(chunk.text);
+      floor = std::max(floor, chunk.level);
+    }
+    std::string surface = "rag.reembed";
+    std::string which = cloud ? model : std::string();  // empty: a local provider
+    auto embedded =
+        co_await embed_through(gateway, caller, std::move(surface), std::move(texts), floor, std::move(which), nullptr);
+    if (state->is_closed()) co_return;
+    if (!embedded.ok()) {
+      failure = embedded.error().message;
+      break;
+    }
+    // The model moved on again (or another local provider answered): the next use catches up with that one.
+    if (embedded->second != model) break;
+    std::vector<std::pair<ChunkToEmbed, std::vector<float>>> vectors;
+    for (std::size_t i = 0; i < batch->size(); ++i) {
+      vectors.emplace_back(std::move((*batch)[i]), std::move(embedded->first[i]));
+    }
+    auto add = [&]() -> Result<std::size_t> {
+      if (!state->enter()) return stopped;
+      auto r = store.add_vectors(model, vectors);
+      state->leave();
+      return r;
+    };
+    auto stored = co_await db.run(add);
+    if (state->is_closed()) co_return;
+    if (!stored.ok()) {
+      failure = stored.error().message;
+      break;
+    }
+    done += *stored;
+    counter.with({model}).inc(static_cast<double>(*stored));
+    if (*stored == 0) break;  // nothing could be stored: do not loop on the same chunks
+  }
+  if (!failure.empty()) {
+    // The next use of the model by this team tries again.
+    std::lock_guard lock(state->mu);
+    state->started.erase({principal.team, model, cloud});
+  }
+  if (done > 0 || !failure.empty()) {
+    boost::json::object fields;
+    fields["team"] = principal.team;
+    fields["model"] = model;
+    fields["chunks"] = done;
+    if (!failure.empty()) fields["error"] = failure;
+    telemetry::log(failure.empty() ? telemetry::LogLevel::info : telemetry::LogLevel::warn, "rag_reembedded",
+                   std::move(fields));
+  }
+}
+
 }  // namespace
 
 Error retrieval_unavailable() {
@@ -85,13 +240,38 @@ struct RagService::Impl {
             "Chunks a retrieval query left out because they were above the caller's clearance, by level", {"level"})),
         query_seconds(deps.metrics.histogram("aegis_rag_query_seconds",
                                              "Retrieval queries: classify, embed the query, search (seconds)", {},
-                                             {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5})) {}
+                                             {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5})),
+        reembedded(deps.metrics.counter(
+            "aegis_rag_chunks_reembedded_total",
+            "Stored chunks embedded again in the background for an embedding model they had no vector from",
+            {"model"})) {}
 
   RagServiceDeps deps;
   std::unique_ptr<compliance::EgressDetector> egress;
   telemetry::CounterFamily& ingested;
   telemetry::CounterFamily& filtered;
   telemetry::HistogramFamily& query_seconds;
+  telemetry::CounterFamily& reembedded;
+
+  std::shared_ptr<CatchUpState> catch_up_state = std::make_shared<CatchUpState>();
+
+  // After `model` embedded something for the caller's team: chunks of the
+  // team with no vector from it (the model changed since they were stored)
+  // are embedded in the background, locally for a local model, and only up to
+  // INTERNAL for the cloud embedder, each call at its most restrictive chunk.
+  // Once per team and model in a process: what is ingested later carries its vectors.
+  boost::asio::awaitable<void> catch_up(const RagCaller& caller, const std::string& model, bool cloud) {
+    {
+      std::lock_guard lock(catch_up_state->mu);
+      if (!catch_up_state->started.emplace(caller.principal->team, model, cloud).second) co_return;
+    }
+    auto executor = co_await boost::asio::this_coro::executor;
+    // The frame owns what it uses: the request that noticed the model ends first.
+    boost::asio::co_spawn(
+        executor,
+        reembed(catch_up_state, deps.store, deps.db, deps.gateway, reembedded, *caller.principal, model, cloud),
+        boost::asio::detached);
+  }
 
   std::int64_t now_ms() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(deps.clock.wall_now().time_since_epoch()).count();
@@ -127,29 +307,7 @@ struct RagService::Impl {
   boost::asio::awaitable<Result<std::pair<std::vector<std::vector<float>>, std::string>>> embed(
       const RagCaller& caller, std::string surface, std::vector<std::string> texts, Level floor, std::string model,
       IngestProgress* spent = nullptr) {
-    gateway::CallContext context;
-    context.principal = caller.principal;
-    context.request_id = caller.request_id;
-    context.surface = std::move(surface);
-    context.task = "embedding";
-    context.minimum_level = floor;
-    context.local_only = model.empty();
-    EmbedRequest request;
-    request.model = model.empty() ? "auto" : std::move(model);
-    request.inputs = std::move(texts);
-    const std::size_t expected = request.inputs.size();
-    auto outcome = co_await deps.gateway.embed(context, std::move(request));
-    if (!outcome.ok()) co_return std::move(outcome).error();
-    if (spent != nullptr) {
-      spent->input_tokens += outcome->embeddings.usage.input_tokens;
-      spent->cost = spent->cost + context.cost;
-    }
-    auto& vectors = outcome->embeddings.vectors;
-    if (vectors.size() != expected) {
-      co_return make_error(ErrorCode::upstream_error, "the embedding provider returned a different number of vectors");
-    }
-    for (auto& v : vectors) normalise(v);
-    co_return std::pair{std::move(vectors), model_key(outcome->route)};
+    return embed_through(deps.gateway, caller, std::move(surface), std::move(texts), floor, std::move(model), spent);
   }
 
   // Checks an ingest request, cuts the text into chunks and gives each its
@@ -245,6 +403,7 @@ struct RagService::Impl {
       search.query = std::move(embedded.first.front());
       search.top_k = request.top_k;
       search.filter = request.filter;
+      co_await catch_up(caller, embedded.second, !pass.model.empty());
       auto run_search = [&] { return deps.store.search(search); };
       AEGIS_CO_TRY(found, co_await deps.db.run(run_search));
       for (auto& hit : found.hits) merged.push_back(std::move(hit));
@@ -297,7 +456,7 @@ struct RagService::Impl {
 };
 
 RagService::RagService(RagServiceDeps deps) : impl_(std::make_unique<Impl>(deps)) {}
-RagService::~RagService() = default;
+RagService::~RagService() { impl_->catch_up_state->close(); }
 
 boost::asio::awaitable<Result<DocumentRecord>> RagService::ingest(RagCaller caller, IngestRequest request,
                                                                   IngestProgressFn on_progress) {
@@ -350,6 +509,11 @@ boost::asio::awaitable<Result<DocumentRecord>> RagService::ingest(RagCaller call
 
   auto add = [&] { return s.deps.store.add_document(doc); };
   AEGIS_CO_TRY_VOID(co_await s.deps.db.run(add));
+  std::set<std::string> models;
+  for (const auto& chunk : doc.chunks) {
+    for (const auto& vector : chunk.vectors) models.insert(vector.first);
+  }
+  for (const auto& model : models) co_await s.catch_up(caller, model, model == cloud_model);
   for (const auto& chunk : doc.chunks) s.ingested.with({to_string(chunk.level)}).inc();
 
   auto r = s.row(caller, "rag.ingest", "rag_ingest");
