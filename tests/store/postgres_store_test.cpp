@@ -276,6 +276,7 @@ class PgPipelineTest : public PostgresStoreTest {
     auto session = pool_->acquire();
     auto rows = session->exec("SELECT v FROM p ORDER BY id");
     std::vector<std::string> out;
+    out.reserve(static_cast<std::size_t>(rows->size()));
     for (int i = 0; i < rows->size(); ++i) out.push_back(rows->text(i, 0));
     return out;
   }

@@ -230,6 +230,10 @@ struct PostgresRagStore::Impl {
       if (iterative_scan && !session.exec("SET LOCAL hnsw.iterative_scan = strict_order").ok()) {
         return abort(fail(op, session));
       }
+      // An ordered index scan, never a sort: with statistics from before a
+      // bulk ingest the planner takes the scope btree for a few rows and sorts
+      // all of them (100k chunks: 269 ms against 15 ms through the HNSW index).
+      if (!session.exec("SET LOCAL enable_sort = off").ok()) return abort(fail(op, session));
     }
     const std::string cast = "::vector(" + std::to_string(dims) + ")";
     std::string sql = "WITH nearest AS (SELECT chunk_id, document_id, embedding" + cast + " <=> $1" + cast +

@@ -112,7 +112,7 @@ void Session::rollback() {
 }
 
 Pool::Pool(std::string dsn, std::string store_name, Options options)
-    : dsn_(std::move(dsn)), store_name_(std::move(store_name)), options_(options) {}
+    : dsn_(std::move(dsn)), store_name_(std::move(store_name)), options_(std::move(options)) {}
 
 Pool::~Pool() = default;
 
