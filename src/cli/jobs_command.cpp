@@ -379,15 +379,16 @@ int JobsCommand::run() {
 
   return run_client("aegis jobs " + command, *target, [&](GatewayClient& client) -> asio::awaitable<int> {
     Session session(client, common_.json);
-    if (submit_->parsed()) {
-      co_return co_await session.submit(std::move(submit_body),
-                                        idempotency_key_.empty() ? random_idempotency_key() : idempotency_key_,
-                                        submit_wait_, timeout_seconds_);
-    }
-    if (get_->parsed()) co_return co_await session.get(id_);
-    if (wait_->parsed()) co_return co_await session.wait_job(id_, timeout_seconds_);
-    if (cancel_->parsed()) co_return co_await session.cancel(id_);
-    co_return co_await session.list(status_, limit_, cursor_, all_);
+    // The operation is built in a statement of its own: GCC 12 destroys a
+    // temporary argument twice when it is made inside a co_await expression.
+    std::string key = idempotency_key_.empty() ? random_idempotency_key() : idempotency_key_;
+    asio::awaitable<int> work =
+        submit_->parsed()   ? session.submit(std::move(submit_body), std::move(key), submit_wait_, timeout_seconds_)
+        : get_->parsed()    ? session.get(id_)
+        : wait_->parsed()   ? session.wait_job(id_, timeout_seconds_)
+        : cancel_->parsed() ? session.cancel(id_)
+                            : session.list(status_, limit_, cursor_, all_);
+    co_return co_await std::move(work);
   });
 }
 

@@ -311,12 +311,15 @@ int RagCommand::run() {
 
   return run_client(prefix, *target, [&](GatewayClient& client) -> asio::awaitable<int> {
     Session session(client, json_);
-    if (ingest_->parsed()) co_return co_await session.ingest(std::move(files));
-    if (list_->parsed()) co_return co_await session.list(collection_);
-    if (get_->parsed()) co_return co_await session.get(ids_.front());
-    if (query_->parsed()) co_return co_await session.query(std::move(body));
-    if (answer_->parsed()) co_return co_await session.answer(std::move(body));
-    co_return co_await session.remove(ids_);
+    // The operation is built in a statement of its own: GCC 12 destroys a
+    // temporary argument twice when it is made inside a co_await expression.
+    asio::awaitable<int> work = ingest_->parsed()   ? session.ingest(std::move(files))
+                                : list_->parsed()   ? session.list(collection_)
+                                : get_->parsed()    ? session.get(ids_.front())
+                                : query_->parsed()  ? session.query(std::move(body))
+                                : answer_->parsed() ? session.answer(std::move(body))
+                                                    : session.remove(ids_);
+    co_return co_await std::move(work);
   });
 }
 
