@@ -299,6 +299,23 @@ TEST_F(PgPipelineTest, StatementsRunInOrderAndTheSessionIsReusable) {
   EXPECT_EQ(rows->text(0, 0), "2");
 }
 
+TEST_F(PgPipelineTest, EachStatementsAnswerComesBackInOrder) {
+  auto session = pool_->acquire();
+  ASSERT_TRUE(session.ok());
+  const std::vector<pg::Statement> statements{{"BEGIN", {}},
+                                              insert(1, "a"),
+                                              {"SELECT v FROM p WHERE id = $1", pg::Params().add(1)},
+                                              {"SELECT count(*) FROM p", {}},
+                                              {"COMMIT", {}}};
+  std::vector<pg::Rows> results;
+  ASSERT_TRUE(session->pipeline(statements, &results).ok());
+  ASSERT_EQ(results.size(), 5u);
+  EXPECT_EQ(results[1].affected(), 1);
+  ASSERT_EQ(results[2].size(), 1);
+  EXPECT_EQ(results[2].text(0, 0), "a");  // the insert before it in the same transaction is seen
+  EXPECT_EQ(results[3].text(0, 0), "1");
+}
+
 TEST_F(PgPipelineTest, AFailureAbortsTheRestAndUndoesTheImplicitTransaction) {
   auto session = pool_->acquire();
   ASSERT_TRUE(session.ok());

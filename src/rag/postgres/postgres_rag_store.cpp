@@ -210,61 +210,82 @@ struct PostgresRagStore::Impl {
     return {};
   }
 
-  // Up to `limit` nearest chunks of one level. `exact`: every visible row
-  // scored (index scans off); otherwise through the level's partial HNSW index.
-  Result<std::vector<SearchHit>> nearest(pg::Session& session, const SearchRequest& request, int level,
-                                         std::size_t dims, const std::string& query,
-                                         const std::optional<std::string>& documents, bool exact) {
-    constexpr std::string_view op = "search";
-    auto abort = [&](Error e) {
-      session.rollback();
-      return e;
-    };
-    if (!session.begin().ok()) return fail(op, session);
+  // The statements that put the transaction in exact mode (index scans off:
+  // every visible row scored) or in HNSW mode.
+  std::vector<pg::Statement> search_settings(bool exact, std::size_t top_k) const {
+    std::vector<pg::Statement> out;
+    out.push_back({"BEGIN", {}});
     if (exact) {
-      if (!session.exec("SET LOCAL enable_indexscan = off").ok()) return abort(fail(op, session));
-    } else {
-      const std::string ef = "SET LOCAL hnsw.ef_search = " + std::to_string(std::clamp<std::size_t>(
-                                                                 std::max(options.ef_search, request.top_k), 1, 1000));
-      if (!session.exec(ef).ok()) return abort(fail(op, session));
-      if (iterative_scan && !session.exec("SET LOCAL hnsw.iterative_scan = strict_order").ok()) {
-        return abort(fail(op, session));
-      }
-      // An ordered index scan, never a sort: with statistics from before a
-      // bulk ingest the planner takes the scope btree for a few rows and sorts
-      // all of them (100k chunks: 269 ms against 15 ms through the HNSW index).
-      if (!session.exec("SET LOCAL enable_sort = off").ok()) return abort(fail(op, session));
+      out.push_back({"SET LOCAL enable_indexscan = off", {}});
+      return out;
     }
+    out.push_back({"SET LOCAL hnsw.ef_search = " +
+                       std::to_string(std::clamp<std::size_t>(std::max(options.ef_search, top_k), 1, 1000)),
+                   {}});
+    if (iterative_scan) out.push_back({"SET LOCAL hnsw.iterative_scan = strict_order", {}});
+    // An ordered index scan, never a sort: with statistics from before a
+    // bulk ingest the planner takes the scope btree for a few rows and sorts
+    // all of them (100k chunks: 269 ms against 15 ms through the HNSW index).
+    out.push_back({"SET LOCAL enable_sort = off", {}});
+    return out;
+  }
+
+  // Up to top_k nearest chunks of one level, with their text and source.
+  static pg::Statement nearest_statement(const SearchRequest& request, int level, std::size_t dims,
+                                         const std::string& query, const std::optional<std::string>& documents) {
     const std::string cast = "::vector(" + std::to_string(dims) + ")";
-    std::string sql = "WITH nearest AS (SELECT chunk_id, document_id, embedding" + cast + " <=> $1" + cast +
-                      " AS distance FROM rag_vectors WHERE model = $2 AND level = $3 AND team = $4 AND "
-                      "collection = $5";
-    pg::Params params;
-    params.add(query).add(request.model).add(level).add(request.team).add(request.collection);
-    params.add(static_cast<std::int64_t>(request.top_k));
+    pg::Statement s;
+    s.sql = "WITH nearest AS (SELECT chunk_id, document_id, embedding" + cast + " <=> $1" + cast +
+            " AS distance FROM rag_vectors WHERE model = $2 AND level = $3 AND team = $4 AND collection = $5";
+    s.params.add(query).add(request.model).add(level).add(request.team).add(request.collection);
+    s.params.add(static_cast<std::int64_t>(request.top_k));
     if (documents) {
-      sql += " AND document_id = ANY($7::text[])";
-      params.add(*documents);
+      s.sql += " AND document_id = ANY($7::text[])";
+      s.params.add(*documents);
     }
-    sql +=
+    s.sql +=
         " ORDER BY distance LIMIT $6) SELECT n.chunk_id, n.document_id, c.chunk_index, c.text, d.source, "
         "1 - n.distance FROM nearest n JOIN rag_chunks c ON c.id = n.chunk_id JOIN rag_documents d ON d.id = "
         "n.document_id";
-    auto rows = session.exec(sql, params);
-    if (!rows.ok()) return abort(fail(op, session));
-    if (!session.commit().ok()) return abort(fail(op, session));
+    return s;
+  }
+
+  static std::vector<SearchHit> hits_of(const pg::Rows& rows, int level) {
     std::vector<SearchHit> out;
-    for (int i = 0; i < rows->size(); ++i) {
+    for (int i = 0; i < rows.size(); ++i) {
       SearchHit hit;
-      hit.chunk_id = rows->text(i, 0);
-      hit.document_id = rows->text(i, 1);
-      hit.index = static_cast<int>(rows->int64(i, 2).value_or(0));
-      hit.text = rows->text(i, 3);
-      hit.source = rows->text(i, 4);
+      hit.chunk_id = rows.text(i, 0);
+      hit.document_id = rows.text(i, 1);
+      hit.index = static_cast<int>(rows.int64(i, 2).value_or(0));
+      hit.text = rows.text(i, 3);
+      hit.source = rows.text(i, 4);
       hit.level = static_cast<Level>(level);
-      hit.score = std::strtod(rows->text(i, 5).c_str(), nullptr);
+      hit.score = std::strtod(rows.text(i, 5).c_str(), nullptr);
       out.push_back(std::move(hit));
     }
+    return out;
+  }
+
+  // Each (level, dims) searched in one transaction and one round trip:
+  // the settings, one SELECT per level, COMMIT. Hits per level, in order.
+  Result<std::vector<std::vector<SearchHit>>> nearest(pg::Session& session, const SearchRequest& request,
+                                                      const std::vector<std::pair<int, std::size_t>>& levels,
+                                                      const std::string& query,
+                                                      const std::optional<std::string>& documents, bool exact) {
+    auto statements = search_settings(exact, request.top_k);
+    const std::size_t first = statements.size();
+    for (const auto& [level, dims] : levels) {
+      statements.push_back(nearest_statement(request, level, dims, query, documents));
+    }
+    statements.push_back({"COMMIT", {}});
+    std::vector<pg::Rows> results;
+    if (!session.pipeline(statements, &results).ok()) {
+      const Error e = fail("search", session);
+      session.rollback();
+      return e;
+    }
+    std::vector<std::vector<SearchHit>> out;
+    for (std::size_t i = 0; i < levels.size(); ++i) out.push_back(hits_of(results.at(first + i), levels[i].first));
     return out;
   }
 };
@@ -449,26 +470,34 @@ Result<SearchResult> PostgresRagStore::search(const SearchRequest& request) {
     documents = text_array(matching);
   }
   const std::string query = vector_text(request.query);
-  std::vector<SearchHit> merged;
   // Only the levels the caller may see are read: nothing above the clearance is scored.
+  std::vector<std::pair<int, std::size_t>> levels;
   for (int level = static_cast<int>(request.min_level); level <= static_cast<int>(request.clearance); ++level) {
     AEGIS_TRY(dims, impl_->dims_of(session, request.model, level));
-    if (dims == 0 || dims != request.query.size()) continue;
-    const bool exact = documents.has_value();
-    AEGIS_TRY(found, impl_->nearest(session, request, level, dims, query, documents, exact));
-    if (!exact && found.size() < request.top_k) {
+    if (dims != 0 && dims == request.query.size()) levels.emplace_back(level, dims);
+  }
+  std::vector<SearchHit> merged;
+  if (levels.empty()) return result;
+  // A metadata filter is searched exactly: its few documents would starve an index scan.
+  const bool exact = documents.has_value();
+  AEGIS_TRY(found, impl_->nearest(session, request, levels, query, documents, exact));
+  for (std::size_t i = 0; i < levels.size(); ++i) {
+    auto& hits = found[i];
+    if (!exact && hits.size() < request.top_k) {
       // Fewer than asked: either that is all there is, or the index scan
       // stopped short (no iterative scan, or its bound). Count to know.
+      const int level = levels[i].first;
       auto counted = session.exec(
           "SELECT count(*) FROM rag_vectors WHERE model = $1 AND level = $2 AND team = $3 AND collection = $4",
           pg::Params().add(request.model).add(level).add(request.team).add(request.collection));
       if (!counted.ok()) return impl_->fail(op, session);
-      if (counted->int64(0, 0).value_or(0) > static_cast<std::int64_t>(found.size())) {
-        AEGIS_TRY(all, impl_->nearest(session, request, level, dims, query, documents, true));
-        found = std::move(all);
+      if (counted->int64(0, 0).value_or(0) > static_cast<std::int64_t>(hits.size())) {
+        const std::vector<std::pair<int, std::size_t>> one{levels[i]};
+        AEGIS_TRY(again, impl_->nearest(session, request, one, query, documents, true));
+        hits = std::move(again.front());
       }
     }
-    for (auto& hit : found) merged.push_back(std::move(hit));
+    for (auto& hit : hits) merged.push_back(std::move(hit));
   }
   std::sort(merged.begin(), merged.end(), [](const SearchHit& a, const SearchHit& b) {
     return a.score != b.score ? a.score > b.score : a.chunk_id < b.chunk_id;

@@ -55,7 +55,7 @@ Result<Rows> Session::exec(std::string_view sql, const Params& params) {
   return pool_->error("statement", failure_);
 }
 
-Result<void> Session::pipeline(std::span<const Statement> statements) {
+Result<void> Session::pipeline(std::span<const Statement> statements, std::vector<Rows>* results) {
   if (statements.empty()) return {};
   PGconn* conn = conn_.get();
   auto lost = [&] {
@@ -92,6 +92,7 @@ Result<void> Session::pipeline(std::span<const Statement> statements) {
       f.detail = message ? message : PQerrorMessage(conn);
       first_failure = std::move(f);
     }
+    if (results != nullptr && !first_failure) results->emplace_back(result.release());
     while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
   }
   std::unique_ptr<PGresult, ResultClearer> sync(PQgetResult(conn));

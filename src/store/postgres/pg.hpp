@@ -110,7 +110,8 @@ class Session {
   // pair among them frames an explicit one, which a failure leaves for
   // rollback(). Why: on the audit path each statement's own round trip was
   // most of what PostgreSQL added to a request (docs/ARCHITECTURE.md, stage 8).
-  Result<void> pipeline(std::span<const Statement> statements);
+  // With `results`, each statement's answer is appended to it, in order.
+  Result<void> pipeline(std::span<const Statement> statements, std::vector<Rows>* results = nullptr);
   Result<void> begin() { return status(exec("BEGIN")); }
   Result<void> commit() { return status(exec("COMMIT")); }
   // Best effort: a transaction that failed is rolled back before reuse.
