@@ -387,6 +387,52 @@ class Rag:
         data, headers = self._client._exchange("POST", "/v1/rag/answer", body=body)
         return Answer.from_json(data, headers)
 
+    def answer_stream(self, collection: str, question: str, top_k: Optional[int] = None,
+                      max_tokens: Optional[int] = None) -> Iterator[tuple[str, dict[str, Any]]]:
+        """answer() as it is written: yields (event, data) pairs, ("chunks", {"chunk_ids"}) first,
+        then ("delta", {"text"}) as the model writes, then ("done", {"chunk_ids", "model",
+        "provider", "usage"}). A refusal before the first event raises the typed error as
+        answer() does; an error event after it raises the error it carries."""
+        body: dict[str, Any] = {"collection": collection, "question": question, "stream": True}
+        if top_k is not None:
+            body["top_k"] = top_k
+        if max_tokens is not None:
+            body["max_tokens"] = max_tokens
+        client = self._client
+        request = urllib.request.Request(
+            client.base_url + "/v1/rag/answer", data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+            headers={"Authorization": f"Bearer {client.api_key}", "Accept": "text/event-stream",
+                     "Content-Type": "application/json", "User-Agent": f"aegis-client-python/{__version__}"},
+            method="POST")
+        try:
+            resp = urllib.request.urlopen(request, timeout=client.timeout)
+        except urllib.error.HTTPError as exc:
+            try:
+                payload = exc.read()
+            except (OSError, http.client.HTTPException):
+                payload = b""
+            raise error_from_response(exc.code, dict(exc.headers.items()) if exc.headers else {},
+                                      payload) from None
+        except urllib.error.URLError as exc:
+            raise ConnectionFailed(f"POST /v1/rag/answer: {exc.reason}") from exc
+        with resp:
+            event, data = "message", []
+            for raw in resp:
+                line = raw.decode("utf-8").rstrip("\r\n")
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].lstrip(" "))
+                elif not line and data:
+                    payload = json.loads("\n".join(data))
+                    if event == "error":
+                        # After the first event the status is already 200; the error is the body's.
+                        raise error_from_response(502, {}, json.dumps(payload).encode("utf-8"))
+                    yield event, payload
+                    if event == "done":
+                        return
+                    event, data = "message", []
+
     @staticmethod
     def _path(document_id: str) -> str:
         if not document_id:

@@ -522,6 +522,22 @@ class RagAgainstGateway(unittest.TestCase):
         self.assertGreater(answer.output_tokens, 0)
         self.assertGreater(answer.cost_usd, 0)
 
+    def test_a_streamed_answer_gives_its_chunks_then_the_text_then_done(self):
+        self.seed(self.client, "streamed")
+        whole = self.client.rag.answer("streamed", "When is the payroll SIN paid?", top_k=2, max_tokens=64)
+        events = list(self.client.rag.answer_stream("streamed", "When is the payroll SIN paid?", top_k=2,
+                                                    max_tokens=64))
+        kinds = [e for e, _ in events]
+        self.assertEqual(kinds[0], "chunks")
+        self.assertEqual(kinds[-1], "done")
+        self.assertEqual(set(kinds[1:-1]), {"delta"})
+        self.assertEqual(events[0][1]["chunk_ids"], whole.chunk_ids)
+        # The simulator answers the same prompt the same way: the deltas are the whole answer.
+        self.assertEqual("".join(d["text"] for e, d in events if e == "delta"), whole.answer)
+        self.assertEqual(events[-1][1]["provider"], "ollama")  # a RESTRICTED chunk in context stays local
+        with self.assertRaises(InvalidRequest):
+            list(self.client.rag.answer_stream("streamed", "", top_k=2))
+
     def test_delete_removes_the_document_from_queries_and_lookups(self):
         payroll, cafeteria, _ = self.seed(self.client, "erase")
         self.assertIn(payroll.document_id, [c.document_id for c in self.client.rag.query("erase", PAYROLL)])
