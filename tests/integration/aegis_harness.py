@@ -220,6 +220,27 @@ class GatewayTestCase(unittest.TestCase):
     def tearDownClass(cls):
         cls.gw.cleanup()
 
+    _teams = 0
+
+    def new_team(self, prefix, clearance=None, budget=50):
+        """A team with a name no other test uses, and a key for it: (name, key)."""
+        GatewayTestCase._teams += 1
+        name = f"{prefix}-{GatewayTestCase._teams}-{int(time.time() * 1000) % 100000}"
+        body = {"name": name, "monthly_budget_usd": budget}
+        if clearance is not None:
+            body["clearance"] = clearance
+        status, reply = self.gw.admin("POST", "/admin/v1/teams", body)
+        self.assertEqual(status, 201, reply)
+        status, created = self.gw.admin("POST", "/admin/v1/keys", {"team": name})
+        self.assertEqual(status, 201, created)
+        return name, created["key"]
+
+    def call_json(self, key, method, path, body=None, timeout=30):
+        """A call with the key: (status, headers, the JSON body or None)."""
+        status, headers, data = self.gw.request(method, path, body, {"authorization": f"Bearer {key}"},
+                                                timeout=timeout)
+        return status, headers, (json.loads(data) if data else None)
+
     def assertError(self, status, data, want_status, want_type):
         self.assertEqual(status, want_status, data)
         body = json.loads(data)

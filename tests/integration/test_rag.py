@@ -15,7 +15,6 @@ import json
 import os
 import sqlite3
 import subprocess
-import time
 import unittest
 
 from aegis_harness import DemoUpstreams, GatewayTestCase
@@ -41,20 +40,8 @@ class Rag(DemoUpstreams, GatewayTestCase):
     config_text = "rag:\n  cloud_embedding_model: azure/text-embedding-3-small\n"
     cloud_embedder = True
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.counter = 0
-
     def make_team(self, clearance="RESTRICTED"):
-        Rag.counter += 1
-        name = f"rag-{Rag.counter}-{int(time.time() * 1000) % 100000}"
-        status, body = self.gw.admin("POST", "/admin/v1/teams",
-                                     {"name": name, "monthly_budget_usd": 50, "clearance": clearance})
-        self.assertEqual(status, 201, body)
-        status, created = self.gw.admin("POST", "/admin/v1/keys", {"team": name})
-        self.assertEqual(status, 201, created)
-        return name, created["key"]
+        return self.new_team("rag", clearance)
 
     def set_clearance(self, team, clearance):
         status, body = self.gw.admin("PATCH", f"/admin/v1/teams/{team}", {"clearance": clearance})
@@ -72,8 +59,7 @@ class Rag(DemoUpstreams, GatewayTestCase):
             db.close()
 
     def call(self, key, method, path, body=None):
-        status, headers, data = self.gw.request(method, path, body, {"authorization": f"Bearer {key}"}, timeout=30)
-        return status, headers, (json.loads(data) if data else None)
+        return self.call_json(key, method, path, body)
 
     def ingest(self, key, collection, level, suffix=""):
         word, text = DOCS[level]
@@ -97,9 +83,9 @@ class Rag(DemoUpstreams, GatewayTestCase):
         return body["chunks"]
 
     def test_each_chunk_gets_the_most_restrictive_level_and_only_local_providers_embed_confidential_text(self):
-        _, key = self.make_team()
-        # A mark of this test's own, so other tests' queries (a caller's own text) do not count.
-        suffix = f" Reference {Rag.counter}{int(time.time() * 1000) % 100000}."
+        team, key = self.make_team()
+        # A mark of this test's own (its team's unique name), so other tests' queries (a caller's own text) do not count.
+        suffix = f" Reference {team.replace('-', '')}."
         docs = {level: self.ingest(key, "levels", level, suffix) for level in LEVELS}
         for level, doc in docs.items():
             self.assertTrue(doc["document_id"].startswith("doc_"))

@@ -12,7 +12,6 @@ job's id; the content is sealed at rest.
 import json
 import os
 import sqlite3
-import time
 import unittest
 
 from aegis_harness import DemoUpstreams, GatewayTestCase, wait_until
@@ -22,20 +21,8 @@ from test_rag import DOCS, LEVELS, route_provider
 class RagJobs(DemoUpstreams, GatewayTestCase):
     gateway_args = ("--demo",)
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.counter = 0
-
     def make_team(self, clearance="RESTRICTED", budget=50):
-        RagJobs.counter += 1
-        name = f"ragjobs-{RagJobs.counter}-{int(time.time() * 1000) % 100000}"
-        status, body = self.gw.admin("POST", "/admin/v1/teams",
-                                     {"name": name, "monthly_budget_usd": budget, "clearance": clearance})
-        self.assertEqual(status, 201, body)
-        status, created = self.gw.admin("POST", "/admin/v1/keys", {"team": name})
-        self.assertEqual(status, 201, created)
-        return name, created["key"]
+        return self.new_team("ragjobs", clearance, budget)
 
     def narrowed_key(self, team, clearance):
         status, created = self.gw.admin("POST", "/admin/v1/keys", {"team": team, "clearance": clearance})
@@ -43,8 +30,7 @@ class RagJobs(DemoUpstreams, GatewayTestCase):
         return created["key"]
 
     def call(self, key, method, path, body=None):
-        status, headers, data = self.gw.request(method, path, body, {"authorization": f"Bearer {key}"}, timeout=70)
-        return status, headers, (json.loads(data) if data else None)
+        return self.call_json(key, method, path, body, timeout=70)
 
     def submit(self, key, body, want=202):
         status, _, reply = self.call(key, "POST", "/v1/jobs", body)
@@ -112,8 +98,8 @@ class RagJobs(DemoUpstreams, GatewayTestCase):
         self.assertNotIn("046 454 286", json.dumps(audit))
 
     def test_the_document_metadata_and_the_jobs_are_the_same_and_sealed_at_rest(self):
-        _, key = self.make_team()
-        marker = f"Quokka-{RagJobs.counter}"
+        team, key = self.make_team()
+        marker = f"Quokka-{team.split('-')[1]}"
         reply = self.submit(key, {"task_type": "rag_ingest", "collection": "sealed",
                                   "text": f"The {marker} migration plan moves billing to the new cluster.",
                                   "metadata": {"year": 2026, "owner": "ops"}})

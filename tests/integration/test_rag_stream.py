@@ -12,7 +12,6 @@ an error event after it.
 """
 import http.client
 import json
-import time
 import unittest
 
 from aegis_harness import DemoUpstreams, GatewayTestCase
@@ -34,24 +33,11 @@ def parse_sse(data):
 class RagStream(DemoUpstreams, GatewayTestCase):
     gateway_args = ("--demo",)
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.counter = 0
-
     def make_team(self, clearance="RESTRICTED", budget=50):
-        RagStream.counter += 1
-        name = f"stream-{RagStream.counter}-{int(time.time() * 1000) % 100000}"
-        status, body = self.gw.admin("POST", "/admin/v1/teams",
-                                     {"name": name, "monthly_budget_usd": budget, "clearance": clearance})
-        self.assertEqual(status, 201, body)
-        status, created = self.gw.admin("POST", "/admin/v1/keys", {"team": name})
-        self.assertEqual(status, 201, created)
-        return name, created["key"]
+        return self.new_team("stream", clearance, budget)
 
     def call(self, key, method, path, body=None):
-        status, headers, data = self.gw.request(method, path, body, {"authorization": f"Bearer {key}"}, timeout=30)
-        return status, headers, (json.loads(data) if data else None)
+        return self.call_json(key, method, path, body, timeout=30)
 
     def seed(self, key, collection="handbook"):
         docs = {}
@@ -167,7 +153,7 @@ class RagStream(DemoUpstreams, GatewayTestCase):
 
     def test_placeholders_sent_to_a_cloud_model_are_restored_in_the_deltas(self):
         team, key = self.make_team("INTERNAL")
-        address = f"jane.doe.{RagStream.counter}@example.com"
+        address = f"jane.doe.{team.split('-')[1]}@example.com"
         status, _, doc = self.call(key, "POST", "/v1/rag/documents",
                                    {"collection": "mail", "text": f"Send the roadmap draft to {address} by Friday."})
         self.assertEqual(status, 201, doc)
