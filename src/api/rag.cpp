@@ -9,7 +9,6 @@
 #include "api/chat_stream.hpp"
 #include "http/json_response.hpp"
 #include "rag/answer_events.hpp"
-#include "rag/metadata_filter.hpp"
 #include "rag/rag_json.hpp"
 
 namespace aegis::api {
@@ -21,25 +20,6 @@ namespace {
 
 http::HttpResponse fail(const Error& error, const http::HttpRequest& request) {
   return http::error_response(error, request.request_id);
-}
-
-Result<std::string> text_field(const json::object& body, std::string_view name, bool required) {
-  const auto* v = body.if_contains(name);
-  if (v == nullptr || v->is_null()) {
-    if (required) return make_error(ErrorCode::invalid_request, std::string(name) + " is required");
-    return std::string();
-  }
-  if (!v->is_string()) return make_error(ErrorCode::invalid_request, std::string(name) + " must be a string");
-  return std::string(v->get_string());
-}
-
-Result<std::size_t> top_k_field(const json::object& body) {
-  const auto* v = body.if_contains("top_k");
-  if (v == nullptr || v->is_null()) return std::size_t{5};
-  if (!v->is_int64() || v->get_int64() < 1) {
-    return make_error(ErrorCode::invalid_request, "top_k must be a positive integer");
-  }
-  return static_cast<std::size_t>(v->get_int64());
 }
 
 rag::RagCaller caller_of(const http::HttpRequest& request, const http::Caller& caller) {
@@ -191,19 +171,7 @@ void register_rag_routes(http::Router& router, rag::RagService* service) {
   router.add("POST", "/v1/rag/query", http::Credential::api_key,
              [service](http::HttpRequest& request, const http::Caller& caller) -> Awaitable {
                if (service == nullptr) co_return fail(not_available(), request);
-               auto parse = [](const json::object& body) -> Result<rag::QueryRequest> {
-                 AEGIS_TRY_VOID(http::reject_unknown_fields(body, {"collection", "query", "top_k", "filter"}));
-                 AEGIS_TRY(collection, text_field(body, "collection", true));
-                 AEGIS_TRY(query, text_field(body, "query", true));
-                 AEGIS_TRY(top_k, top_k_field(body));
-                 rag::MetadataFilter filter;
-                 if (const auto* given = body.if_contains("filter")) {
-                   AEGIS_TRY(parsed, rag::parse_metadata_filter(*given));
-                   filter = std::move(parsed);
-                 }
-                 return rag::QueryRequest{std::move(collection), std::move(query), top_k, std::move(filter)};
-               };
-               AEGIS_CO_TRY(query, http::decode_json_object(request, parse), fail, request);
+               AEGIS_CO_TRY(query, http::decode_json_object(request, rag::parse_query_request), fail, request);
                AEGIS_CO_TRY(result, co_await service->query(caller_of(request, caller), std::move(query)), fail,
                             request);
                json::array chunks;

@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "http/json_response.hpp"
+#include "rag/metadata_filter.hpp"
 
 namespace aegis::rag {
 
@@ -88,6 +89,19 @@ json::object ingest_request_json(const IngestRequest& request) {
   }
   if (request.declared) body["classification"] = to_string(*request.declared);
   return body;
+}
+
+Result<QueryRequest> parse_query_request(const json::object& body) {
+  AEGIS_TRY_VOID(http::reject_unknown_fields(body, {"collection", "query", "top_k", "filter"}));
+  AEGIS_TRY(collection, text_field(body, "collection", true));
+  AEGIS_TRY(query, text_field(body, "query", true));
+  AEGIS_TRY(top_k, top_k_field(body));
+  MetadataFilter filter;
+  if (const auto* given = body.if_contains("filter")) {
+    AEGIS_TRY(parsed, parse_metadata_filter(*given));
+    filter = std::move(parsed);
+  }
+  return QueryRequest{std::move(collection), std::move(query), top_k, std::move(filter)};
 }
 
 Result<AnswerRequest> parse_answer_request(const json::object& body) {

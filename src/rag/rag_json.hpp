@@ -17,6 +17,9 @@ Result<IngestRequest> parse_ingest_request(const boost::json::object& body);
 // The same fields back (parse_ingest_request(ingest_request_json(r)) == r).
 boost::json::object ingest_request_json(const IngestRequest& request);
 
+// POST /v1/rag/query: collection, query, top_k, filter (rag/metadata_filter.hpp).
+Result<QueryRequest> parse_query_request(const boost::json::object& body);
+
 // POST /v1/rag/answer without "stream": collection, question, top_k, max_tokens.
 Result<AnswerRequest> parse_answer_request(const boost::json::object& body);
 boost::json::object answer_request_json(const AnswerRequest& request);
