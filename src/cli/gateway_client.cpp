@@ -174,6 +174,26 @@ int run_client(const std::string& command, const GatewayTarget& target,
   return exit_code;
 }
 
+void add_client_options(CLI::App& command, std::string& url, bool& json) {
+  command.add_option("--url", url,
+                     "gateway base URL (default: $AEGIS_URL, else " + std::string(kDefaultGatewayUrl) + ")");
+  command.add_flag("--json", json, "Print the gateway's JSON as it came, one document per answer");
+}
+
+Result<json::object> metadata_flags(const std::vector<std::string>& items) {
+  json::object metadata;
+  for (const auto& item : items) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return make_error(ErrorCode::invalid_request, "--metadata expects KEY=VALUE, got '" + item + "'");
+    }
+    const auto name = item.substr(0, eq);
+    if (metadata.contains(name)) return make_error(ErrorCode::invalid_request, "--metadata '" + name + "' given twice");
+    metadata[name] = item.substr(eq + 1);
+  }
+  return metadata;
+}
+
 std::string_view string_field(const json::object& o, std::string_view key) {
   const auto* v = o.if_contains(key);
   return v && v->is_string() ? std::string_view(v->get_string()) : std::string_view();

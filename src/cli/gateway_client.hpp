@@ -4,6 +4,7 @@
 // http://127.0.0.1:8080) and the team's key (only from $AEGIS_API_KEY, so it
 // never shows up in `ps` or shell history), calls that retry what is safe to
 // retry, and one way of reporting failures on stderr.
+#include <CLI/CLI.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
@@ -77,6 +78,11 @@ class GatewayClient {
 // code; an exception becomes exit 1 with `command`'s prefix.
 int run_client(const std::string& command, const GatewayTarget& target,
                const std::function<boost::asio::awaitable<int>(GatewayClient&)>& work);
+
+// --url and --json, the same on every client subcommand.
+void add_client_options(CLI::App& command, std::string& url, bool& json);
+// Repeated --metadata KEY=VALUE flags as an object, or the usage message.
+Result<boost::json::object> metadata_flags(const std::vector<std::string>& items);
 
 // Small readers of the gateway's JSON answers.
 std::string_view string_field(const boost::json::object& o, std::string_view key);

@@ -283,11 +283,7 @@ JobsCommand::JobsCommand(CLI::App& app) {
   cancel_ = jobs_->add_subcommand("cancel", "Cancel a queued or running job");
   list_ = jobs_->add_subcommand("list", "List the team's jobs, oldest first");
 
-  for (auto* sub : {submit_, get_, wait_, cancel_, list_}) {
-    sub->add_option("--url", common_.url,
-                    "gateway base URL (default: $AEGIS_URL, else " + std::string(kDefaultGatewayUrl) + ")");
-    sub->add_flag("--json", common_.json, "Print the gateway's JSON as it came, one document");
-  }
+  for (auto* sub : {submit_, get_, wait_, cancel_, list_}) add_client_options(*sub, common_.url, common_.json);
 
   submit_->add_option("--task", task_, "task type, e.g. summarize (picks the tier like x-aegis-task)")->required();
   auto* prompt = submit_->add_option("--prompt", prompt_, "the prompt text (one user message)");
@@ -363,15 +359,9 @@ int JobsCommand::run() {
     if (!model_.empty()) body["model"] = model_;
     if (!classification_.empty()) body["classification"] = classification_;
     if (!metadata_.empty()) {
-      json::object metadata;
-      for (const auto& item : metadata_) {
-        const auto eq = item.find('=');
-        if (eq == std::string::npos || eq == 0) return usage("--metadata expects KEY=VALUE, got '" + item + "'");
-        const auto name = item.substr(0, eq);
-        if (metadata.contains(name)) return usage("--metadata '" + name + "' given twice");
-        metadata[name] = item.substr(eq + 1);
-      }
-      body["metadata"] = std::move(metadata);
+      auto metadata = metadata_flags(metadata_);
+      if (!metadata.ok()) return usage(metadata.error().message);
+      body["metadata"] = std::move(*metadata);
     }
     submit_body = to_json(body);
   }

@@ -234,11 +234,7 @@ RagCommand::RagCommand(CLI::App& app) {
   answer_ = rag_->add_subcommand("answer", "Answer QUESTION from the collection through the gateway's pipeline");
   rm_ = rag_->add_subcommand("rm", "Erase documents: every chunk and vector (the right to erasure)");
 
-  for (auto* sub : {ingest_, list_, get_, query_, answer_, rm_}) {
-    sub->add_option("--url", url_,
-                    "gateway base URL (default: $AEGIS_URL, else " + std::string(kDefaultGatewayUrl) + ")");
-    sub->add_flag("--json", json_, "Print the gateway's JSON as it came, one document per answer");
-  }
+  for (auto* sub : {ingest_, list_, get_, query_, answer_, rm_}) add_client_options(*sub, url_, json_);
   for (auto* sub : {ingest_, list_, query_, answer_}) {
     sub->add_option("--collection,-c", collection_, "the team's collection")->required();
   }
@@ -280,14 +276,9 @@ int RagCommand::run() {
   std::vector<IngestFile> files;
   if (ingest_->parsed()) {
     if (!source_.empty() && files_.size() > 1) return usage("--source names one document; give one FILE with it");
-    json::object metadata;
-    for (const auto& item : metadata_) {
-      const auto eq = item.find('=');
-      if (eq == std::string::npos || eq == 0) return usage("--metadata expects KEY=VALUE, got '" + item + "'");
-      const auto name = item.substr(0, eq);
-      if (metadata.contains(name)) return usage("--metadata '" + name + "' given twice");
-      metadata[name] = item.substr(eq + 1);
-    }
+    auto flags = metadata_flags(metadata_);
+    if (!flags.ok()) return usage(flags.error().message);
+    const json::object& metadata = *flags;
     // Every file is read before the first is sent, so a typo fails before anything is stored.
     for (const auto& path : files_) {
       auto text = read_file(path);
