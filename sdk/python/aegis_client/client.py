@@ -267,6 +267,23 @@ class Client:
                  headers: Optional[Mapping[str, str]] = None, timeout: Optional[float] = None) -> Any:
         return self._exchange(method, path, body=body, query=query, headers=headers, timeout=timeout)[0]
 
+    def _open(self, request: urllib.request.Request, method: str, path: str,
+              timeout: Optional[float] = None) -> Any:
+        """The open response of a 2xx answer (the caller reads and closes it); raises the typed error otherwise."""
+        try:
+            return urllib.request.urlopen(request, timeout=self.timeout if timeout is None else timeout)
+        except urllib.error.HTTPError as exc:
+            try:
+                payload = exc.read()
+            except (OSError, http.client.HTTPException):
+                payload = b""
+            raise error_from_response(exc.code, dict(exc.headers.items()) if exc.headers else {},
+                                      payload) from None
+        except urllib.error.URLError as exc:
+            raise ConnectionFailed(f"{method} {path}: {exc.reason}") from exc
+        except (OSError, http.client.HTTPException, socket.timeout) as exc:
+            raise ConnectionFailed(f"{method} {path}: {exc!r}") from exc
+
     def _exchange(self, method: str, path: str, body: Any = None, query: Optional[Mapping[str, str]] = None,
                   headers: Optional[Mapping[str, str]] = None,
                   timeout: Optional[float] = None) -> tuple[Any, dict[str, str]]:
@@ -281,21 +298,12 @@ class Client:
             data = json.dumps(body, ensure_ascii=False).encode("utf-8")
             hdrs["Content-Type"] = "application/json"
         hdrs.update(headers or {})
-        request = urllib.request.Request(url, data=data, headers=hdrs, method=method)
+        resp = self._open(urllib.request.Request(url, data=data, headers=hdrs, method=method), method, path, timeout)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout if timeout is None else timeout) as resp:
+            with resp:
                 status = resp.status
                 payload = resp.read()
                 resp_headers = {k.lower(): v for k, v in resp.headers.items()}
-        except urllib.error.HTTPError as exc:
-            try:
-                payload = exc.read()
-            except (OSError, http.client.HTTPException):
-                payload = b""
-            raise error_from_response(exc.code, dict(exc.headers.items()) if exc.headers else {},
-                                      payload) from None
-        except urllib.error.URLError as exc:
-            raise ConnectionFailed(f"{method} {path}: {exc.reason}") from exc
         except (OSError, http.client.HTTPException, socket.timeout) as exc:
             raise ConnectionFailed(f"{method} {path}: {exc!r}") from exc
         try:
@@ -404,17 +412,7 @@ class Rag:
             headers={"Authorization": f"Bearer {client.api_key}", "Accept": "text/event-stream",
                      "Content-Type": "application/json", "User-Agent": f"aegis-client-python/{__version__}"},
             method="POST")
-        try:
-            resp = urllib.request.urlopen(request, timeout=client.timeout)
-        except urllib.error.HTTPError as exc:
-            try:
-                payload = exc.read()
-            except (OSError, http.client.HTTPException):
-                payload = b""
-            raise error_from_response(exc.code, dict(exc.headers.items()) if exc.headers else {},
-                                      payload) from None
-        except urllib.error.URLError as exc:
-            raise ConnectionFailed(f"POST /v1/rag/answer: {exc.reason}") from exc
+        resp = client._open(request, "POST", "/v1/rag/answer")
         with resp:
             event, data = "message", []
             for raw in resp:
