@@ -153,18 +153,16 @@ void BM_RagIngest(benchmark::State& state) {
 // Into a store that searches exactly, and into one past the HNSW threshold (graph inserts).
 BENCHMARK(BM_RagIngest)->Arg(1'000'000'000)->Arg(1)->Unit(benchmark::kMillisecond)->Iterations(500);
 
-void BM_RagQuery(benchmark::State& state) {
-  const auto chunks = static_cast<std::size_t>(state.range(0));
-  const auto threshold = static_cast<std::size_t>(state.range(1));
-  auto& store = filled_store(chunks, threshold);
-  auto& exact = filled_store(chunks, 1'000'000'000);
+// Times one search per iteration (a paraphrase of a stored chunk, top_k 5, a
+// RESTRICTED caller): p50_ms, p99_ms, and recall_at_5 against `exact`'s answer.
+void time_queries(benchmark::State& state, RagStore& store, RagStore& exact, const std::string& team) {
   std::mt19937 rng(7);
   std::vector<double> ms;
   double recall = 0;
   for (auto _ : state) {
     (void)_;
     SearchRequest request;
-    request.team = "bench";
+    request.team = team;
     request.collection = "handbook";
     request.model = kModel;
     request.clearance = Level::RESTRICTED;
@@ -193,6 +191,14 @@ void BM_RagQuery(benchmark::State& state) {
   state.counters["p50_ms"] = ms[ms.size() / 2];
   state.counters["p99_ms"] = ms[std::min(ms.size() - 1, ms.size() * 99 / 100)];
   state.counters["recall_at_5"] = recall / static_cast<double>(ms.size());
+}
+
+void BM_RagQuery(benchmark::State& state) {
+  const auto chunks = static_cast<std::size_t>(state.range(0));
+  const auto threshold = static_cast<std::size_t>(state.range(1));
+  auto& store = filled_store(chunks, threshold);
+  auto& exact = filled_store(chunks, 1'000'000'000);
+  time_queries(state, store, exact, "bench");
   state.counters["chunks"] = static_cast<double>(store.indexed_vectors());
 }
 // {chunks, hnsw_threshold}: exact everywhere, then a graph per level (the default threshold, 20,000,
@@ -253,41 +259,7 @@ void BM_RagPgvectorQuery(benchmark::State& state) {
   }
   const auto chunks = static_cast<std::size_t>(state.range(0));
   auto& corpus = pg_corpus(chunks);
-  std::mt19937 rng(7);
-  std::vector<double> ms;
-  double recall = 0;
-  for (auto _ : state) {
-    (void)_;
-    SearchRequest request;
-    request.team = pg_team(chunks);
-    request.collection = "handbook";
-    request.model = kModel;
-    request.clearance = Level::RESTRICTED;
-    request.query = near(chunk_vector(rng), rng);
-    request.top_k = 5;
-    const auto start = std::chrono::steady_clock::now();
-    auto result = corpus.store->search(request);
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-    if (!result.ok() || result->hits.size() != 5) {
-      state.SkipWithError("search failed");
-      break;
-    }
-    state.PauseTiming();
-    std::set<std::string> want;
-    const auto exact_result = corpus.exact->search(request);
-    if (exact_result.ok()) {
-      for (const auto& hit : exact_result->hits) want.insert(hit.chunk_id);
-    }
-    std::size_t found = 0;
-    for (const auto& hit : result->hits) found += want.contains(hit.chunk_id) ? 1 : 0;
-    recall += static_cast<double>(found) / 5.0;
-    state.ResumeTiming();
-  }
-  if (ms.empty()) return;
-  std::sort(ms.begin(), ms.end());
-  state.counters["p50_ms"] = ms[ms.size() / 2];
-  state.counters["p99_ms"] = ms[std::min(ms.size() - 1, ms.size() * 99 / 100)];
-  state.counters["recall_at_5"] = recall / static_cast<double>(ms.size());
+  time_queries(state, *corpus.store, *corpus.exact, pg_team(chunks));
   if (!(reuse_pid() && *reuse_pid())) {
     state.counters["ingest_chunks_per_s"] = static_cast<double>(chunks) / corpus.ingest_seconds;
   }
