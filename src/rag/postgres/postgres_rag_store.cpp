@@ -191,6 +191,20 @@ struct PostgresRagStore::Impl {
     return doc;
   }
 
+  // A vector's dimensions must be its (model, level) index's; a pair without
+  // an index yet is noted in `fresh` with the dimensions its first vector gives.
+  Result<void> check_dims(pg::Session& session, const std::string& model, Level chunk_level,
+                          const std::vector<float>& vector, std::map<std::pair<std::string, int>, std::size_t>& fresh) {
+    if (vector.empty()) return make_error(ErrorCode::invalid_request, "an embedding has no dimensions");
+    const int level = static_cast<int>(chunk_level);
+    AEGIS_TRY(dims, dims_of(session, model, level));
+    if (dims == 0) dims = fresh.emplace(std::make_pair(model, level), vector.size()).first->second;
+    if (dims == vector.size()) return {};
+    return make_error(ErrorCode::invalid_request, "embedding model '" + model + "' returned " +
+                                                      std::to_string(vector.size()) +
+                                                      " dimensions where its index holds " + std::to_string(dims));
+  }
+
   // What creates the index of each new (model, level) with its dimensions.
   Result<void> index_statements(pg::Session& session, const std::map<std::pair<std::string, int>, std::size_t>& fresh,
                                 std::vector<pg::Statement>& statements) const {
@@ -327,19 +341,7 @@ Result<void> PostgresRagStore::add_document(const DocumentRecord& document) {
   std::map<std::pair<std::string, int>, std::size_t> fresh;
   for (const auto& chunk : document.chunks) {
     for (const auto& [model, vector] : chunk.vectors) {
-      if (vector.empty()) return make_error(ErrorCode::invalid_request, "an embedding has no dimensions");
-      const int level = static_cast<int>(chunk.level);
-      AEGIS_TRY(dims, impl_->dims_of(session, model, level));
-      if (dims == 0) {
-        auto [it, inserted] = fresh.emplace(std::make_pair(model, level), vector.size());
-        if (inserted || it->second == vector.size()) continue;
-        dims = it->second;
-      }
-      if (dims != vector.size()) {
-        return make_error(ErrorCode::invalid_request, "embedding model '" + model + "' returned " +
-                                                          std::to_string(vector.size()) +
-                                                          " dimensions where its index holds " + std::to_string(dims));
-      }
+      AEGIS_TRY_VOID(impl_->check_dims(session, model, chunk.level, vector, fresh));
     }
   }
   std::vector<pg::Statement> statements;
@@ -552,15 +554,7 @@ Result<std::size_t> PostgresRagStore::add_vectors(
   // The same path as a new document's vectors: dimensions checked, an index per new (model, level).
   std::map<std::pair<std::string, int>, std::size_t> fresh;
   for (const auto& [chunk, vector] : vectors) {
-    if (vector.empty()) return make_error(ErrorCode::invalid_request, "an embedding has no dimensions");
-    const int level = static_cast<int>(chunk.level);
-    AEGIS_TRY(dims, impl_->dims_of(session, model, level));
-    if (dims == 0) dims = fresh.emplace(std::make_pair(model, level), vector.size()).first->second;
-    if (dims != vector.size()) {
-      return make_error(ErrorCode::invalid_request, "embedding model '" + model + "' returned " +
-                                                        std::to_string(vector.size()) +
-                                                        " dimensions where its index holds " + std::to_string(dims));
-    }
+    AEGIS_TRY_VOID(impl_->check_dims(session, model, chunk.level, vector, fresh));
   }
   std::vector<pg::Statement> statements;
   statements.push_back({"BEGIN", {}});
