@@ -408,15 +408,19 @@ struct RagService::Impl {
       AEGIS_CO_TRY(found, co_await deps.db.run(run_search));
       for (auto& hit : found.hits) merged.push_back(std::move(hit));
     }
-    auto count_levels = [&] { return deps.store.chunk_levels(principal.team, request.collection); };
-    AEGIS_CO_TRY(levels, co_await deps.db.run(count_levels));
+    // Only a caller below RESTRICTED can have chunks left out: the count (a
+    // scan of the collection's chunks) is not paid on every query.
+    if (principal.clearance < Level::RESTRICTED) {
+      auto count_levels = [&] { return deps.store.chunk_levels(principal.team, request.collection); };
+      AEGIS_CO_TRY(levels, co_await deps.db.run(count_levels));
+      for (const auto& counted : levels) {
+        if (counted.first > principal.clearance)
+          filtered.with({to_string(counted.first)}).inc(static_cast<double>(counted.second));
+      }
+    }
     std::ranges::stable_sort(merged, [](const SearchHit& a, const SearchHit& b) { return a.score > b.score; });
     if (merged.size() > request.top_k) merged.resize(request.top_k);
     result.hits = std::move(merged);
-    for (const auto& counted : levels) {
-      if (counted.first > principal.clearance)
-        filtered.with({to_string(counted.first)}).inc(static_cast<double>(counted.second));
-    }
     query_seconds.with({}).observe(std::chrono::duration<double>(deps.clock.steady_now() - started).count());
 
     auto r = row(caller, surface, "rag_query");
