@@ -4,8 +4,12 @@
 #include "rag/vector_index.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <set>
 #include <string>
@@ -181,6 +185,33 @@ TEST(VectorIndex, AnErasedDocumentIsNeverFoundAndAQuarterErasedGraphIsRebuilt) {
   }
   EXPECT_EQ(index.vectors(), 0);
   EXPECT_TRUE(index.search(scope(), Level::PUBLIC, Level::RESTRICTED, query, 10).empty());
+}
+
+// An erased vector's floats are overwritten in the graph, not only marked:
+// the saved graph (what a clean stop writes to disk) no longer holds them.
+TEST(VectorIndex, AnErasedVectorsFloatsAreGoneFromTheGraphItself) {
+  std::mt19937 rng(9);
+  VectorIndex index(VectorIndexOptions{.hnsw_threshold = 50});
+  const auto corpus = fill(index, 200, rng, false);  // 20 documents of 10 chunks, one graph
+  ASSERT_EQ(index.graphs(), 1U);
+  index.erase_document(scope().team, scope().collection, "doc_3");  // 5 % deleted: kept in the graph, marked
+  ASSERT_EQ(index.graphs(), 1U);
+  const auto dir = testing::TempDir() + "/vector-index-" + std::to_string(::getpid());
+  ASSERT_TRUE(index.save(dir, "fp").ok());
+  std::string bytes;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    bytes.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  std::filesystem::remove_all(dir);
+  auto holds = [&](std::size_t i) {
+    const auto& v = corpus.vectors[i];
+    return bytes.find(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float))) !=
+           std::string::npos;
+  };
+  for (std::size_t i = 30; i < 40; ++i) EXPECT_FALSE(holds(i)) << "erased chunk " << i;
+  EXPECT_TRUE(holds(29));
+  EXPECT_TRUE(holds(40));
 }
 
 TEST(VectorIndex, AnotherModelsDimensionsAreRefusedAndNotSearched) {
