@@ -2,10 +2,12 @@
 // Where audit rows (audit/record.hpp) are kept, and the spend they carry:
 // implemented by each store backend (store/sqlite, store/postgres).
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "audit/chain.hpp"
 #include "audit/record.hpp"
 #include "core/money.hpp"
 #include "core/result.hpp"
@@ -27,6 +29,28 @@ struct TeamSpend {
   std::int64_t requests = 0;
 };
 
+// Rows to visit in order. With chain_id: that chain's rows with seq >
+// after_seq in seq order (the verifier, the SIEM export). Without: every
+// chain's rows in [since_ms, until_ms) ordered by time_ms (reports).
+struct AuditScan {
+  std::optional<std::int64_t> since_ms;
+  std::optional<std::int64_t> until_ms;
+  std::optional<std::string> team;
+  std::optional<std::string> chain_id;
+  std::int64_t after_seq = 0;
+  std::int64_t limit = 0;  // 0: no limit
+};
+
+// A chain as the store holds it: its rows' seq range and time range.
+struct ChainSummary {
+  std::string chain_id;
+  std::int64_t first_seq = 0;
+  std::int64_t last_seq = 0;
+  std::int64_t rows = 0;
+  std::int64_t first_time_ms = 0;
+  std::int64_t last_time_ms = 0;
+};
+
 class AuditStore {
  public:
   virtual ~AuditStore() = default;
@@ -46,6 +70,20 @@ class AuditStore {
   // a shared one only those of processes presumed dead.
   // Returns how many rows it recovered.
   virtual Result<std::int64_t> recover_pending() = 0;
+
+  // Calls visit for each row the scan selects, in its order, until visit
+  // returns false. Runs on the caller's thread; rows are read in pages, so a
+  // scan of millions of rows holds few in memory.
+  virtual Result<void> scan_audit(const AuditScan& scan, const std::function<bool(const StoredAuditRow&)>& visit) = 0;
+  // Every chain with at least one row, by chain id.
+  virtual Result<std::vector<ChainSummary>> list_chains() = 0;
+  // The last committed link of a chain, or nothing when it has no row: where
+  // a writer resumes its chain after a restart.
+  virtual Result<std::optional<ChainLink>> chain_head(const std::string& chain_id) = 0;
+  // Stores a signed checkpoint (its id is assigned); returns it with the id.
+  virtual Result<Checkpoint> append_checkpoint(const Checkpoint& checkpoint) = 0;
+  // Checkpoints by id; of one chain when chain_id is set.
+  virtual Result<std::vector<Checkpoint>> list_checkpoints(const std::optional<std::string>& chain_id) = 0;
 };
 
 }  // namespace aegis::audit

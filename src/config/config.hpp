@@ -190,6 +190,26 @@ struct RagConfig {
   std::int64_t postgres_connections = 4;
 };
 
+// Where audit rows and checkpoints are streamed for a SIEM (audit.export).
+// type "": nowhere.
+struct AuditExportConfig {
+  std::string type;  // "" | "jsonl" | "syslog" | "http"
+};
+
+// `audit:` the tamper-evident trail (docs/ARCHITECTURE.md, "The audit chain").
+struct AuditConfig {
+  // The Ed25519 private key (PEM) that signs checkpoints: a file, or an
+  // environment variable holding the PEM. Neither: the gateway generates one
+  // beside the SQLite database (audit/signing_key.hpp). Never logged.
+  std::string signing_key_file;
+  std::string signing_key_env;
+  std::chrono::seconds checkpoint_interval{60};
+  // Also appends every checkpoint, one JSON object a line, to this file
+  // (outside the database's reach); empty: none.
+  std::string checkpoint_file;
+  AuditExportConfig export_to;
+};
+
 struct Config {
   ServerConfig server;
   StorageConfig storage;
@@ -204,6 +224,7 @@ struct Config {
   RagConfig rag;
   LimitsConfig limits;
   LoggingConfig logging;
+  AuditConfig audit;
   std::string source;  // file path it was loaded from, or "<built-in>"
 };
 

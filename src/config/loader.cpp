@@ -912,6 +912,24 @@ const Table<StorageConfig>& storage_table() {
   return table;
 }
 
+const Table<AuditConfig>& audit_table() {
+  static const Table<AuditConfig> table{
+      .keys = {
+          text("signing_key_file", &AuditConfig::signing_key_file, Empty::allowed,
+               "PEM file of the Ed25519 private key that signs audit checkpoints (`openssl genpkey -algorithm "
+               "ed25519`); replicas sharing a database share it. Neither this nor `signing_key_env`: a key is "
+               "generated at `<storage.sqlite_path>.audit-key`"),
+          text("signing_key_env", &AuditConfig::signing_key_env, Empty::allowed,
+               "name of an environment variable holding that PEM instead of a file"),
+          duration("checkpoint_interval_s", &AuditConfig::checkpoint_interval, 1, 86'400,
+                   "how often each audit chain's head is sealed in a signed checkpoint (and at shutdown)"),
+          text("checkpoint_file", &AuditConfig::checkpoint_file, Empty::allowed,
+               "also append every checkpoint, one JSON object a line, to this file (keep it where database "
+               "administrators cannot write); empty: none"),
+      }};
+  return table;
+}
+
 // --- providers
 
 const Table<ModelPrice>& price_table() {
@@ -1725,6 +1743,7 @@ const Table<Config>& top_table() {
           section("rag", &Config::rag, &rag_table),
           section("logging", &Config::logging, &logging_table),
           section("limits", &Config::limits, &limits_table),
+          section("audit", &Config::audit, &audit_table),
       }};
   return table;
 }

@@ -46,6 +46,21 @@ class FakeAuditStore final : public AuditStore {
   Result<std::int64_t> count_pipeda_violations() override { return std::int64_t{0}; }
   Result<std::vector<TeamSpend>> load_spend(const std::string&) override { return std::vector<TeamSpend>{}; }
   Result<std::int64_t> recover_pending() override { return std::int64_t{0}; }
+  Result<void> scan_audit(const audit::AuditScan&, const std::function<bool(const audit::StoredAuditRow&)>&) override {
+    return make_error(ErrorCode::internal, "not used");
+  }
+  Result<std::vector<audit::ChainSummary>> list_chains() override {
+    return make_error(ErrorCode::internal, "not used");
+  }
+  Result<std::optional<audit::ChainLink>> chain_head(const std::string&) override {
+    return make_error(ErrorCode::internal, "not used");
+  }
+  Result<audit::Checkpoint> append_checkpoint(const audit::Checkpoint&) override {
+    return make_error(ErrorCode::internal, "not used");
+  }
+  Result<std::vector<audit::Checkpoint>> list_checkpoints(const std::optional<std::string>&) override {
+    return make_error(ErrorCode::internal, "not used");
+  }
 
   void fail_next(int n) {
     std::lock_guard lock(mu_);

@@ -38,6 +38,21 @@ class FakeAuditStore final : public audit::AuditStore {
   }
   Result<std::int64_t> count_pipeda_violations() override { return make_error(ErrorCode::internal, "not used"); }
   Result<std::int64_t> recover_pending() override { return std::int64_t{0}; }
+  Result<void> scan_audit(const audit::AuditScan&, const std::function<bool(const audit::StoredAuditRow&)>&) override {
+    return make_error(ErrorCode::internal, "not used");
+  }
+  Result<std::vector<audit::ChainSummary>> list_chains() override {
+    return make_error(ErrorCode::internal, "not used");
+  }
+  Result<std::optional<audit::ChainLink>> chain_head(const std::string&) override {
+    return make_error(ErrorCode::internal, "not used");
+  }
+  Result<audit::Checkpoint> append_checkpoint(const audit::Checkpoint&) override {
+    return make_error(ErrorCode::internal, "not used");
+  }
+  Result<std::vector<audit::Checkpoint>> list_checkpoints(const std::optional<std::string>&) override {
+    return make_error(ErrorCode::internal, "not used");
+  }
   Result<std::vector<audit::TeamSpend>> load_spend(const std::string& period) override {
     asked.push_back(period);
     if (fail) return *fail;

@@ -575,4 +575,21 @@ int PostgresStore::schema_version() {
   return impl_->version;
 }
 
+Result<void> PostgresStore::scan_audit(const audit::AuditScan& /*scan*/,
+                                       const std::function<bool(const audit::StoredAuditRow&)>& /*visit*/) {
+  return make_error(ErrorCode::unavailable, "audit chain: not implemented yet");
+}
+Result<std::vector<audit::ChainSummary>> PostgresStore::list_chains() {
+  return make_error(ErrorCode::unavailable, "audit chain: not implemented yet");
+}
+Result<std::optional<audit::ChainLink>> PostgresStore::chain_head(const std::string& /*chain_id*/) {
+  return make_error(ErrorCode::unavailable, "audit chain: not implemented yet");
+}
+Result<audit::Checkpoint> PostgresStore::append_checkpoint(const audit::Checkpoint& /*checkpoint*/) {
+  return make_error(ErrorCode::unavailable, "audit chain: not implemented yet");
+}
+Result<std::vector<audit::Checkpoint>> PostgresStore::list_checkpoints(const std::optional<std::string>& /*chain_id*/) {
+  return make_error(ErrorCode::unavailable, "audit chain: not implemented yet");
+}
+
 }  // namespace aegis::store

@@ -57,6 +57,12 @@ class PostgresStore final : public Database {
   // Recovers the intents of every process presumed dead (see Options) and of
   // processes that stopped gracefully, never this process's own.
   Result<std::int64_t> recover_pending() override;
+  Result<void> scan_audit(const audit::AuditScan& scan,
+                          const std::function<bool(const audit::StoredAuditRow&)>& visit) override;
+  Result<std::vector<audit::ChainSummary>> list_chains() override;
+  Result<std::optional<audit::ChainLink>> chain_head(const std::string& chain_id) override;
+  Result<audit::Checkpoint> append_checkpoint(const audit::Checkpoint& checkpoint) override;
+  Result<std::vector<audit::Checkpoint>> list_checkpoints(const std::optional<std::string>& chain_id) override;
 
   // Owners other than this one whose heartbeat is fresh (see Options).
   std::int64_t live_peers() override;

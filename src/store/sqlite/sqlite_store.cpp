@@ -572,4 +572,21 @@ int SqliteStore::schema_version() {
   return impl_->version;
 }
 
+Result<void> SqliteStore::scan_audit(const audit::AuditScan& /*scan*/,
+                                     const std::function<bool(const audit::StoredAuditRow&)>& /*visit*/) {
+  return make_error(ErrorCode::unavailable, "audit chain: not implemented yet");
+}
+Result<std::vector<audit::ChainSummary>> SqliteStore::list_chains() {
+  return make_error(ErrorCode::unavailable, "audit chain: not implemented yet");
+}
+Result<std::optional<audit::ChainLink>> SqliteStore::chain_head(const std::string& /*chain_id*/) {
+  return make_error(ErrorCode::unavailable, "audit chain: not implemented yet");
+}
+Result<audit::Checkpoint> SqliteStore::append_checkpoint(const audit::Checkpoint& /*checkpoint*/) {
+  return make_error(ErrorCode::unavailable, "audit chain: not implemented yet");
+}
+Result<std::vector<audit::Checkpoint>> SqliteStore::list_checkpoints(const std::optional<std::string>& /*chain_id*/) {
+  return make_error(ErrorCode::unavailable, "audit chain: not implemented yet");
+}
+
 }  // namespace aegis::store

@@ -47,6 +47,12 @@ class SqliteStore final : public Database {
   Result<std::int64_t> count_pipeda_violations() override;
   Result<std::vector<audit::TeamSpend>> load_spend(const std::string& period) override;
   Result<std::int64_t> recover_pending() override;
+  Result<void> scan_audit(const audit::AuditScan& scan,
+                          const std::function<bool(const audit::StoredAuditRow&)>& visit) override;
+  Result<std::vector<audit::ChainSummary>> list_chains() override;
+  Result<std::optional<audit::ChainLink>> chain_head(const std::string& chain_id) override;
+  Result<audit::Checkpoint> append_checkpoint(const audit::Checkpoint& checkpoint) override;
+  Result<std::vector<audit::Checkpoint>> list_checkpoints(const std::optional<std::string>& chain_id) override;
 
   Result<void> ping() override;
   int schema_version() override;

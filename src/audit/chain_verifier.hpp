@@ -1,0 +1,64 @@
+#pragma once
+// `aegis audit verify`, the compliance report's chain section and the breach
+// register's chain check: walks every chain of the audit trail and checks
+// each row's hash, each link, the seq order and every checkpoint's signature
+// and head (docs/ARCHITECTURE.md, "The audit chain").
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "audit/audit_store.hpp"
+#include "core/result.hpp"
+
+namespace aegis::audit {
+
+enum class FindingKind {
+  edited,         // a row's content no longer matches its hash
+  broken_link,    // a row's prev_hash is not its predecessor's hash
+  missing_row,    // a seq is absent
+  reordered,      // a row holds the content of another seq
+  truncated,      // a checkpoint sealed rows the chain no longer has
+  head_mismatch,  // a checkpoint's head hash differs from the row it seals
+  bad_signature,  // a checkpoint's signature does not verify
+  unknown_key,    // a checkpoint signed by a key the verifier was not given
+  unsigned_tail,  // rows after the chain's last checkpoint (not tampering by itself)
+};
+
+std::string_view to_string(FindingKind kind) noexcept;
+
+struct Finding {
+  FindingKind kind = FindingKind::edited;
+  std::string chain_id;
+  std::int64_t seq = 0;  // the first row (or the checkpoint's seq) concerned
+  std::int64_t checkpoint_id = 0;
+  std::string message;  // one line for people; never row content
+};
+
+struct VerifyOptions {
+  // Chains whose rows' time range meets [since_ms, until_ms) are walked,
+  // each whole (a link needs its predecessor).
+  std::optional<std::int64_t> since_ms;
+  std::optional<std::int64_t> until_ms;
+  // key_fingerprint -> raw 32-byte Ed25519 public key.
+  std::map<std::string, std::string> public_keys;
+};
+
+struct VerifyReport {
+  std::int64_t chains = 0;
+  std::int64_t rows = 0;
+  std::vector<std::int64_t> checkpoint_ids;  // the verified chains' checkpoints
+  std::vector<Finding> findings;             // first finding per chain and kind, in chain order
+  double seconds = 0;
+
+  // No finding but unsigned tails.
+  bool intact() const noexcept;
+  // For scripts: 0 intact and every row sealed, 3 intact with an unsigned
+  // tail, 1 tampering found. (2, the verifier could not run, is the CLI's.)
+  int exit_code() const noexcept;
+};
+
+Result<VerifyReport> verify_audit_chains(AuditStore& store, const VerifyOptions& options);
+
+}  // namespace aegis::audit
