@@ -190,10 +190,33 @@ struct RagConfig {
   std::int64_t postgres_connections = 4;
 };
 
-// Where audit rows and checkpoints are streamed for a SIEM (audit.export).
-// type "": nowhere.
+// Where audit rows and checkpoints are streamed for a SIEM (audit.export,
+// docs/ARCHITECTURE.md "SIEM export"). type "": nowhere.
 struct AuditExportConfig {
   std::string type;  // "" | "jsonl" | "syslog" | "http"
+
+  // jsonl: one JSON object a line, rotated to path.1, path.2, ... past rotate_bytes.
+  std::string path;
+  std::int64_t rotate_bytes = 100 * 1024 * 1024;  // 0: never rotate
+  int keep_files = 5;                             // rotated files kept beside path
+
+  // syslog: RFC 5424 over TCP with octet-counting framing (RFC 6587), or TLS.
+  std::string host;
+  int port = 0;  // required for syslog
+  bool tls = false;
+  std::string ca_file;  // empty: the system's trust store
+  std::string app_name = "aegis";
+  int facility = 13;  // RFC 5424 "log audit"
+
+  // http: Splunk HEC-compatible JSON events.
+  std::string url;
+  std::string token_env;  // environment variable holding the HEC token; never logged
+
+  std::chrono::milliseconds timeout{10'000};  // connect, send and (http) answer, per batch
+  std::int64_t batch_rows = 500;
+  std::chrono::seconds max_backoff{60};
+  std::chrono::milliseconds poll_interval{1'000};  // how often new rows are looked for when caught up
+  std::string cursor_file;                         // empty: <storage.sqlite_path>.export-cursor
 };
 
 // `audit:` the tamper-evident trail (docs/ARCHITECTURE.md, "The audit chain").

@@ -912,6 +912,93 @@ const Table<StorageConfig>& storage_table() {
   return table;
 }
 
+bool is_http_url(std::string_view url) {
+  return (url.starts_with("http://") || url.starts_with("https://")) && url.size() > 8 &&
+         std::ranges::none_of(url, [](char c) { return static_cast<unsigned char>(c) <= ' '; });
+}
+
+const Table<AuditExportConfig>& audit_export_table() {
+  static const Table<AuditExportConfig> table{
+      .keys = {
+          one_of("type", &AuditExportConfig::type, {"jsonl", "syslog", "http"},
+                 "where audit rows and checkpoints are streamed (unset: nowhere); the keys below that do not "
+                 "concern the chosen type are ignored"),
+          text("path", &AuditExportConfig::path, Empty::refused,
+               "`jsonl`: the file written, one JSON object a line (*required* for `jsonl`)"),
+          integer("rotate_bytes", &AuditExportConfig::rotate_bytes, 0, std::int64_t{1} << 40,
+                  "`jsonl`: past this size the file is renamed `path.1` (`path.1` to `path.2`, ...) and a new one "
+                  "begun; `0`: never"),
+          integer("keep_files", &AuditExportConfig::keep_files, 1, 1'000,
+                  "`jsonl`: rotated files kept; the oldest beyond it is deleted"),
+          text("host", &AuditExportConfig::host, Empty::refused,
+               "`syslog`: the receiver's host name or address (*required* for `syslog`; with `tls`, the name its "
+               "certificate must carry)"),
+          integer("port", &AuditExportConfig::port, 0, 65'535,
+                  "`syslog`: the receiver's TCP port (*required* for `syslog`; usually 601, or 6514 with TLS)"),
+          boolean("tls", &AuditExportConfig::tls,
+                  "`syslog`: TLS, verifying the receiver's certificate and host name (RFC 5425)"),
+          text("ca_file", &AuditExportConfig::ca_file, Empty::allowed,
+               "`syslog` with `tls`, `http` with an `https://` URL: PEM file of the CAs trusted for the receiver; "
+               "unset: the system's trust store"),
+          text("app_name", &AuditExportConfig::app_name, Empty::refused, "`syslog`: the APP-NAME of each message"),
+          integer("facility", &AuditExportConfig::facility, 0, 23,
+                  "`syslog`: the facility (`13`: log audit; `16`..`23`: local0..local7)"),
+          checked("url", &AuditExportConfig::url, &is_http_url, "an http:// or https:// URL",
+                  "`http://` or `https://` URL",
+                  "`http`: the Splunk HEC-compatible endpoint the events are POSTed to, e.g. "
+                  "`https://splunk:8088/services/collector/event` (*required* for `http`)"),
+          checked("token_env", &AuditExportConfig::token_env, &is_env_name,
+                  "an environment variable name ([A-Za-z_][A-Za-z0-9_]*)", "",
+                  "`http`: name of the environment variable holding the HEC token, sent as `Authorization: Splunk "
+                  "<token>` (*required* for `http`; never logged)"),
+          timeout_ms("timeout_ms", &AuditExportConfig::timeout,
+                     "connecting, sending a batch and (`http`) its answer; past it the batch failed and is retried"),
+          integer("batch_rows", &AuditExportConfig::batch_rows, 1, 100'000,
+                  "rows (or checkpoints) per batch: one write and sync, one syslog burst or one POST"),
+          duration("max_backoff_s", &AuditExportConfig::max_backoff, 1, 86'400,
+                   "the longest wait between retries while the sink fails (exponential from 0.5 s, with jitter); "
+                   "rows are never dropped"),
+          duration("poll_interval_ms", &AuditExportConfig::poll_interval, 10, 3'600'000,
+                   "when everything is exported, how often new rows are looked for"),
+          text("cursor_file", &AuditExportConfig::cursor_file, Empty::allowed,
+               "where the export position (per chain: the last row and checkpoint the sink acknowledged) is kept; "
+               "unset: `<storage.sqlite_path>.export-cursor`"),
+      }};
+  return table;
+}
+
+// The keys each type needs, given the others are optional in the table.
+bool read_audit_export(Loader& l, const Field& f, AuditExportConfig& out) {
+  const auto read = l.read_table(audit_export_table(), f, out);
+  if (!read) return false;
+  const auto need = [&](std::string_view key, std::string_view why) {
+    if (read->given(key)) return;
+    l.issue(read->entries.map_pos,
+            child(f.path, key) + ": required for type " + quote(out.type) + "; " + std::string(why));
+  };
+  if (out.type == "jsonl") {
+    need("path", "the file the rows are written to");
+  } else if (out.type == "syslog") {
+    need("host", "the receiver's host name or address");
+    need("port", "the receiver's TCP port (601, or 6514 with TLS)");
+    if (read->accepted("port") && out.port == 0) {
+      l.issue(read->given("port")->pos(), child(f.path, "port") + ": expected a port in 1..65535, got \"0\"");
+    }
+  } else if (out.type == "http") {
+    need("url", "the HEC endpoint, e.g. https://splunk:8088/services/collector/event");
+    need("token_env", "the environment variable holding the HEC token");
+    if (read->accepted("token_env") && l.env(out.token_env) == nullptr) {
+      l.issue(read->given("token_env")->pos(),
+              child(f.path, "token_env") + ": environment variable " + out.token_env + " is not set");
+    }
+  } else if (!read->given("type") && read->entries.items.size() > 0) {
+    l.issue(read->entries.map_pos, child(f.path, "type") +
+                                       ": required when other export keys are set (jsonl, "
+                                       "syslog or http)");
+  }
+  return true;
+}
+
 const Table<AuditConfig>& audit_table() {
   static const Table<AuditConfig> table{
       .keys = {
@@ -926,6 +1013,10 @@ const Table<AuditConfig>& audit_table() {
           text("checkpoint_file", &AuditConfig::checkpoint_file, Empty::allowed,
                "also append every checkpoint, one JSON object a line, to this file (keep it where database "
                "administrators cannot write); empty: none"),
+          custom<AuditConfig>(
+              "export", "mapping", "", "unset: no export", "streams every audit row and checkpoint to a SIEM (below)",
+              [](Loader& l, const Field& v, AuditConfig& out) { return read_audit_export(l, v, out.export_to); })
+              .with_rows([] { return rows_of(audit_export_table(), AuditExportConfig{}, "export."); }),
       }};
   return table;
 }
