@@ -23,6 +23,7 @@
 #include "app/demo_banner.hpp"
 #include "app/provider_types.hpp"
 #include "audit/audit_writer.hpp"
+#include "audit/export/exporter.hpp"
 #include "budget/budget_service.hpp"
 #include "budget/leased_ledger.hpp"
 #include "budget/ledger_restore.hpp"
@@ -176,6 +177,8 @@ struct Application::Impl {
   std::vector<std::unique_ptr<sim::Simulator>> simulators;
   std::vector<api::DemoUpstream> demo_upstreams;
   std::unique_ptr<audit::AuditWriter> audit;
+  // Streams the audit trail to a SIEM on its own thread (audit.export); null when none is set.
+  std::unique_ptr<audit::siem::AuditExporter> exporter;
   std::unique_ptr<classify::Classifier> classifier;
   std::unique_ptr<compliance::EgressDetector> egress_detector;
   std::unique_ptr<compliance::ClassifierEgressGuard> egress_guard;
@@ -366,6 +369,13 @@ std::uint16_t Application::start() {
   s.store = store::open_store(s.config->storage);
   s.audit = std::make_unique<audit::AuditWriter>(*s.store, s.metrics);
   s.build_pipeline();
+  // Served (the lag at 0) even when nothing is exported: the alert rules read them.
+  [[maybe_unused]] const audit::siem::ExportMetrics export_metrics(s.metrics);
+  s.exporter = audit::siem::make_audit_exporter(*s.config, *s.store, s.metrics, SystemClock::instance());
+  if (s.exporter) {
+    s.exporter->start();
+    telemetry::log(telemetry::LogLevel::info, "audit_export_started", {{"type", s.config->audit.export_to.type}});
+  }
   s.health->start(s.io);
   s.authenticator = std::make_unique<identity::Authenticator>(*s.store, *s.store, s.db, SystemClock::instance());
   // Another replica's revocation or team change reaches this one's key cache at once.
@@ -503,6 +513,8 @@ int Application::run() {
   if (s.job_service) s.job_service->hand_back_running();
   // Every finished request's row is queued by now: write them before the store goes.
   if (s.audit) s.audit->stop();
+  // After the writer drained: its last rows go out in the exporter's last pass.
+  if (s.exporter) s.exporter->stop();
   s.db.stop();
   telemetry::flush_logs();
   return 0;

@@ -8,6 +8,7 @@
 
 #include "app/application.hpp"
 #include "cli/admin_commands.hpp"
+#include "cli/audit_command.hpp"
 #include "cli/classify_command.hpp"
 #include "cli/config_file.hpp"
 #include "cli/jobs_command.hpp"
@@ -112,6 +113,7 @@ int main(int argc, char** argv) {
   auto* version = cli.add_subcommand("version", "Print the version");
 
   aegis::cli::AdminCommands admin_commands(cli);
+  aegis::cli::AuditCommand audit_command(cli);
   aegis::cli::SimCommand sim_command(cli);
   aegis::cli::ClassifyCommand classify_command(cli);
   aegis::cli::MaskCommand mask_command(cli);
@@ -136,6 +138,7 @@ int main(int argc, char** argv) {
   if (reference->parsed()) return config_reference(reference_write_path);
 
   if (admin_commands.parsed()) return admin_commands.run(config_path);
+  if (audit_command.parsed()) return audit_command.run(config_path);
   if (sim_command.parsed()) return sim_command.run();
   if (classify_command.parsed()) return classify_command.run();
   if (mask_command.parsed()) return mask_command.run();
