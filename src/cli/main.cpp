@@ -8,6 +8,7 @@
 
 #include "app/application.hpp"
 #include "cli/admin_commands.hpp"
+#include "cli/audit_command.hpp"
 #include "cli/classify_command.hpp"
 #include "cli/config_file.hpp"
 #include "cli/jobs_command.hpp"
@@ -118,6 +119,7 @@ int main(int argc, char** argv) {
   aegis::cli::RouteCommand route_command(cli);
   aegis::cli::JobsCommand jobs_command(cli);
   aegis::cli::RagCommand rag_command(cli);
+  aegis::cli::AuditCommand audit_command(cli);
 
   try {
     cli.parse(argc, argv);
@@ -142,6 +144,7 @@ int main(int argc, char** argv) {
   if (route_command.parsed()) return route_command.run();
   if (jobs_command.parsed()) return jobs_command.run();
   if (rag_command.parsed()) return rag_command.run();
+  if (audit_command.parsed()) return audit_command.run();
 
   if (serve->parsed()) {
     std::shared_ptr<const aegis::config::Config> cfg;
