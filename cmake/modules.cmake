@@ -80,8 +80,8 @@ aegis_module(api PUBLIC budget config core gateway http identity jobs rag sim st
 aegis_module(app PUBLIC config providers
   PRIVATE api audit budget classify compliance core gateway http identity jobs rag resilience routing sim store
   telemetry)
-aegis_module(cli PUBLIC classify config core http
-  PRIVATE app audit budget identity jobs privacy providers routing sim store telemetry)
+aegis_module(cli PUBLIC classify config core http store
+  PRIVATE app audit budget identity jobs privacy providers routing sim telemetry)
 
 # The graph as the checks read it: "module: public deps | private deps", in
 # layer order; rewritten only when it changes, so the check does not rerun

@@ -113,13 +113,13 @@ int main(int argc, char** argv) {
   auto* version = cli.add_subcommand("version", "Print the version");
 
   aegis::cli::AdminCommands admin_commands(cli);
-  aegis::cli::AuditCommand audit_command(cli);
   aegis::cli::SimCommand sim_command(cli);
   aegis::cli::ClassifyCommand classify_command(cli);
   aegis::cli::MaskCommand mask_command(cli);
   aegis::cli::RouteCommand route_command(cli);
   aegis::cli::JobsCommand jobs_command(cli);
   aegis::cli::RagCommand rag_command(cli);
+  aegis::cli::AuditCommand audit_command(cli);
 
   try {
     cli.parse(argc, argv);
@@ -138,13 +138,13 @@ int main(int argc, char** argv) {
   if (reference->parsed()) return config_reference(reference_write_path);
 
   if (admin_commands.parsed()) return admin_commands.run(config_path);
-  if (audit_command.parsed()) return audit_command.run(config_path);
   if (sim_command.parsed()) return sim_command.run();
   if (classify_command.parsed()) return classify_command.run();
   if (mask_command.parsed()) return mask_command.run();
   if (route_command.parsed()) return route_command.run();
   if (jobs_command.parsed()) return jobs_command.run();
   if (rag_command.parsed()) return rag_command.run();
+  if (audit_command.parsed()) return audit_command.run();
 
   if (serve->parsed()) {
     std::shared_ptr<const aegis::config::Config> cfg;
