@@ -71,35 +71,45 @@ Result<void> AuditExporter::send(const std::vector<ExportEvent>& batch) {
 
 Result<ExportProgress> AuditExporter::export_pending() {
   std::lock_guard lock(pass_mu_);
-  auto chains = store_.list_chains();
-  if (!chains.ok()) {
-    metrics_.errors.inc();
-    return chains.error();
+  const auto now = SteadyClock::now();
+  // Listing the chains aggregates the whole audit table: done now and then
+  // (a new chain is a new month or a new writer), on the first and last pass;
+  // in between the known chains are read after their cursors, by index.
+  if (force_checkpoints_ || !chains_listed_ || now - *chains_listed_ >= options_.chain_list_interval) {
+    auto chains = store_.list_chains();
+    if (!chains.ok()) {
+      metrics_.errors.inc();
+      return chains.error();
+    }
+    known_chains_.clear();
+    for (const auto& chain : *chains) known_chains_.push_back(chain.chain_id);
+    chains_listed_ = now;
   }
-  refresh_lag(*chains);
+  refresh_lag();
   const bool all_checkpoints = force_checkpoints_;
   ExportProgress progress;
   Result<void> outcome;
-  for (const auto& chain : *chains) {
-    outcome = export_chain(chain, all_checkpoints, progress);
+  for (const auto& chain_id : known_chains_) {
+    outcome = export_chain(chain_id, all_checkpoints, progress);
     if (!outcome.ok()) break;
   }
   if (outcome.ok()) force_checkpoints_ = false;
   exported_.rows += progress.rows;
   exported_.checkpoints += progress.checkpoints;
-  refresh_lag(*chains);
+  refresh_lag();
   if (!outcome.ok()) return outcome.error();
   return progress;
 }
 
-Result<void> AuditExporter::export_chain(const ChainSummary& chain, bool all_checkpoints, ExportProgress& progress) {
-  ChainPosition position = cursor_.position(chain.chain_id);
+Result<void> AuditExporter::export_chain(const std::string& chain_id, bool all_checkpoints,
+                                         ExportProgress& progress) {
+  ChainPosition position = cursor_.position(chain_id);
   const std::int64_t rows_before = position.row_seq;
   std::vector<ExportEvent> batch;
-  while (position.row_seq < chain.last_seq) {
+  for (;;) {
     batch.clear();
     AuditScan scan;
-    scan.chain_id = chain.chain_id;
+    scan.chain_id = chain_id;
     scan.after_seq = position.row_seq;
     scan.limit = options_.batch_rows;
     auto scanned = store_.scan_audit(scan, [&batch](const StoredAuditRow& row) {
@@ -113,25 +123,26 @@ Result<void> AuditExporter::export_chain(const ChainSummary& chain, bool all_che
     if (batch.empty()) break;
     if (auto sent = send(batch); !sent.ok()) return sent;
     position.row_seq = batch.back().seq;
-    cursor_.set(chain.chain_id, position);
+    cursor_.set(chain_id, position);
     if (auto saved = cursor_.save(options_.cursor_file); !saved.ok()) return saved;
     metrics_.rows.inc(static_cast<double>(batch.size()));
     progress.rows += static_cast<std::int64_t>(batch.size());
+    if (static_cast<std::int64_t>(batch.size()) < options_.batch_rows) break;  // caught up with this chain
   }
 
   // A chain's checkpoints are listed whole: only when its rows moved, now
   // and then, and on the first and last pass.
   const auto now = SteadyClock::now();
-  const auto listed = checkpoints_listed_.find(chain.chain_id);
+  const auto listed = checkpoints_listed_.find(chain_id);
   const bool due = all_checkpoints || position.row_seq != rows_before || listed == checkpoints_listed_.end() ||
                    now - listed->second >= options_.checkpoint_poll;
   if (!due) return {};
-  auto checkpoints = store_.list_checkpoints(chain.chain_id);
+  auto checkpoints = store_.list_checkpoints(chain_id);
   if (!checkpoints.ok()) {
     metrics_.errors.inc();
     return checkpoints.error();
   }
-  checkpoints_listed_[chain.chain_id] = now;
+  checkpoints_listed_[chain_id] = now;
   // Only checkpoints sealing rows already exported: a SIEM never holds a
   // seal over rows it has not received.
   std::vector<Checkpoint> pending;
@@ -147,7 +158,7 @@ Result<void> AuditExporter::export_chain(const ChainSummary& chain, bool all_che
     for (std::size_t i = start; i < end; ++i) batch.push_back(checkpoint_event(pending[i]));
     if (auto sent = send(batch); !sent.ok()) return sent;
     position.checkpoint_seq = pending[end - 1].seq;
-    cursor_.set(chain.chain_id, position);
+    cursor_.set(chain_id, position);
     if (auto saved = cursor_.save(options_.cursor_file); !saved.ok()) return saved;
     metrics_.checkpoints.inc(static_cast<double>(batch.size()));
     progress.checkpoints += static_cast<std::int64_t>(batch.size());
@@ -155,14 +166,12 @@ Result<void> AuditExporter::export_chain(const ChainSummary& chain, bool all_che
   return {};
 }
 
-void AuditExporter::refresh_lag(const std::vector<ChainSummary>& chains) {
+void AuditExporter::refresh_lag() {
   std::optional<std::int64_t> oldest_ms;
-  for (const auto& chain : chains) {
-    const ChainPosition position = cursor_.position(chain.chain_id);
-    if (position.row_seq >= chain.last_seq) continue;
+  for (const auto& chain_id : known_chains_) {
     AuditScan scan;
-    scan.chain_id = chain.chain_id;
-    scan.after_seq = position.row_seq;
+    scan.chain_id = chain_id;
+    scan.after_seq = cursor_.position(chain_id).row_seq;
     scan.limit = 1;
     std::optional<std::int64_t> first_ms;
     auto scanned = store_.scan_audit(scan, [&first_ms](const StoredAuditRow& row) {

@@ -21,9 +21,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "audit/audit_store.hpp"
 #include "audit/export/cursor.hpp"
@@ -43,6 +45,11 @@ struct ExporterOptions {
   // A chain whose rows did not move has its checkpoints looked for at most
   // this often (a chain's checkpoints are listed whole).
   std::chrono::milliseconds checkpoint_poll{10'000};
+  // How often the chains are listed (AuditStore::list_chains aggregates the
+  // whole table); between listings the known chains are read after their
+  // cursors. A chain that begins meanwhile (a new month, a new writer) waits
+  // at most this long.
+  std::chrono::milliseconds chain_list_interval{30'000};
   // How long stop() keeps retrying the last pass while the sink fails; what
   // is left stays in the store and goes out on the next start.
   std::chrono::milliseconds final_pass_limit{5'000};
@@ -97,9 +104,10 @@ class AuditExporter {
   ExportCursor cursor() const;
 
  private:
-  Result<void> export_chain(const ChainSummary& chain, bool all_checkpoints, ExportProgress& progress);
+  Result<void> export_chain(const std::string& chain_id, bool all_checkpoints, ExportProgress& progress);
   Result<void> send(const std::vector<ExportEvent>& batch);
-  void refresh_lag(const std::vector<ChainSummary>& chains);
+  // The lag over the known chains: one indexed read of a row per chain.
+  void refresh_lag();
   std::chrono::milliseconds backoff(int failures);
   // Waits up to `delay`; false when stop() was called meanwhile.
   bool wait(std::chrono::milliseconds delay);
@@ -114,7 +122,9 @@ class AuditExporter {
   mutable std::mutex pass_mu_;  // one pass at a time; guards the state below
   ExportCursor cursor_;
   ExportProgress exported_;
-  bool force_checkpoints_ = true;  // the first and the last pass look at every chain's checkpoints
+  bool force_checkpoints_ = true;  // the first and the last pass list the chains and all their checkpoints
+  std::vector<std::string> known_chains_;
+  std::optional<std::chrono::steady_clock::time_point> chains_listed_;
   std::map<std::string, std::chrono::steady_clock::time_point> checkpoints_listed_;
   std::mt19937_64 jitter_{std::random_device{}()};
 

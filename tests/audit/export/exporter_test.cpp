@@ -250,6 +250,26 @@ TEST_F(ExporterTest, TheThreadKeepsRetryingAFailingSinkAndTheLastPassExportsRows
   EXPECT_EQ(rows_of(sink_->events), expected);
 }
 
+TEST_F(ExporterTest, ChainsAreListedNowAndThenWhileKnownChainsAreReadEveryPass) {
+  store_.add_row("gw-a/2026-12", 1000);
+  auto o = options();
+  o.chain_list_interval = std::chrono::hours(1);
+  auto exp = exporter(o);
+  ASSERT_TRUE(exp->export_pending().ok());
+  store_.add_row("gw-a/2026-12", 1001);
+  store_.add_row("gw-b/2026-12", 1002);  // a chain that begins after the listing
+  ASSERT_TRUE(exp->export_pending().ok());
+  EXPECT_EQ(store_.list_chains_calls(), 1);
+  EXPECT_EQ(rows_of(sink_->events).size(), 2u);
+  // The last pass lists them again: nothing is left behind at shutdown.
+  exp->start();
+  exp->stop();
+  EXPECT_EQ(store_.list_chains_calls(), 2);
+  const std::vector<std::pair<std::string, std::int64_t>> expected{
+      {"gw-a/2026-12", 1}, {"gw-a/2026-12", 2}, {"gw-b/2026-12", 1}};
+  EXPECT_EQ(rows_of(sink_->events), expected);
+}
+
 TEST_F(ExporterTest, AFailingStoreIsRetriedLikeAFailingSink) {
   store_.add_row("gw-a/2026-12", 1000);
   auto exp = exporter(options());

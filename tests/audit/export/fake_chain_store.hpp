@@ -74,8 +74,14 @@ class FakeChainStore final : public AuditStore {
     }
     return {};
   }
+  int list_chains_calls() {
+    std::lock_guard lock(mu_);
+    return list_chains_calls_;
+  }
+
   Result<std::vector<ChainSummary>> list_chains() override {
     std::lock_guard lock(mu_);
+    ++list_chains_calls_;
     if (fail_reads_) return make_error(ErrorCode::unavailable, "store down");
     std::vector<ChainSummary> out;
     for (const auto& [id, rows] : chains_) {
@@ -102,6 +108,7 @@ class FakeChainStore final : public AuditStore {
   std::map<std::string, std::vector<StoredAuditRow>> chains_;
   std::vector<Checkpoint> checkpoints_;
   bool fail_reads_ = false;
+  int list_chains_calls_ = 0;
 };
 
 }  // namespace aegis::audit::siem::test
