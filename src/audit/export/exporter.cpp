@@ -73,9 +73,11 @@ Result<ExportProgress> AuditExporter::export_pending() {
   std::lock_guard lock(pass_mu_);
   const auto now = SteadyClock::now();
   // Listing the chains aggregates the whole audit table: done now and then
-  // (a new chain is a new month or a new writer), on the first and last pass;
+  // (a new chain is a new month or a new writer), on the first and last pass,
+  // and every pass while none is known (the table is then empty or nearly);
   // in between the known chains are read after their cursors, by index.
-  if (force_checkpoints_ || !chains_listed_ || now - *chains_listed_ >= options_.chain_list_interval) {
+  if (force_checkpoints_ || known_chains_.empty() || !chains_listed_ ||
+      now - *chains_listed_ >= options_.chain_list_interval) {
     auto chains = store_.list_chains();
     if (!chains.ok()) {
       metrics_.errors.inc();
@@ -101,8 +103,7 @@ Result<ExportProgress> AuditExporter::export_pending() {
   return progress;
 }
 
-Result<void> AuditExporter::export_chain(const std::string& chain_id, bool all_checkpoints,
-                                         ExportProgress& progress) {
+Result<void> AuditExporter::export_chain(const std::string& chain_id, bool all_checkpoints, ExportProgress& progress) {
   ChainPosition position = cursor_.position(chain_id);
   const std::int64_t rows_before = position.row_seq;
   std::vector<ExportEvent> batch;

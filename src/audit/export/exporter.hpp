@@ -49,7 +49,7 @@ struct ExporterOptions {
   // whole table); between listings the known chains are read after their
   // cursors. A chain that begins meanwhile (a new month, a new writer) waits
   // at most this long.
-  std::chrono::milliseconds chain_list_interval{30'000};
+  std::chrono::milliseconds chain_list_interval{15'000};
   // How long stop() keeps retrying the last pass while the sink fails; what
   // is left stays in the store and goes out on the next start.
   std::chrono::milliseconds final_pass_limit{5'000};
