@@ -140,7 +140,8 @@ class HecReceiver:
     answers 200 {"text":"Success","code":0}. HTTP/1.0, so stop() refuses the
     very next batch."""
 
-    def __init__(self):
+    def __init__(self, tls_context=None):
+        self.tls_context = tls_context
         self.port = 0
         self.envelopes = []
         self.unauthorized = 0
@@ -183,6 +184,8 @@ class HecReceiver:
 
         http.server.ThreadingHTTPServer.allow_reuse_address = True
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        if self.tls_context is not None:
+            self.server.socket = self.tls_context.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
@@ -441,6 +444,27 @@ class ExportScenarios:
                 self.assertIn(envelope["sourcetype"], ("aegis:audit", "aegis:checkpoint"))
                 self.assertIsInstance(envelope["time"], (int, float))
         receiver.stop()
+
+    def test_http_hec_over_https_verifies_the_collectors_certificate(self):
+        cert, key = make_tls_files(self.backend.dir)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        receiver = HecReceiver(context).start()
+        self.addCleanup(receiver.stop)
+        gw = self.gateway(f"    type: http\n    url: https://localhost:{receiver.port}/services/collector/event\n"
+                          f"    token_env: AEGIS_IT_HEC_TOKEN\n    ca_file: {cert}\n",
+                          env={"AEGIS_IT_HEC_TOKEN": HEC_TOKEN})
+        self.traffic(gw, self.key_for(gw), 10)
+        self.assert_every_row_arrives(receiver, allow_duplicates=False)
+        # Trusting only the system's CAs, the self-signed collector is refused.
+        gw.stop()
+        os.remove(self.cursor)
+        untrusted = HecReceiver(context).start()
+        self.addCleanup(untrusted.stop)
+        gw2 = self.gateway(f"    type: http\n    url: https://localhost:{untrusted.port}/services/collector/event\n"
+                           "    token_env: AEGIS_IT_HEC_TOKEN\n", env={"AEGIS_IT_HEC_TOKEN": HEC_TOKEN})
+        gw2.wait_for_log("TLS certificate verification failed", timeout=10)
+        self.assertEqual(untrusted.rows(), [])
 
     def test_jsonl_rotates_and_holds_every_row(self):
         path = os.path.join(self.backend.dir, "audit.jsonl")
