@@ -415,6 +415,20 @@ std::uint16_t Application::start() {
   if (auto* jobs_chain = s.job_store->chain_writer()) chain_writers.push_back(jobs_chain);
   s.sealer = std::make_unique<audit::ChainSealer>(*s.store, *s.audit_key, std::move(chain_writers),
                                                   SystemClock::instance(), s.config->audit.checkpoint_file);
+  if (s.config->audit.verify_interval.count() > 0) {
+    auto& findings = s.metrics
+                         .gauge("aegis_audit_chain_findings",
+                                "Findings that show tampering in the gateway's last verification of the audit chains "
+                                "(0 when intact; see aegis audit verify and the breach register)",
+                                {})
+                         .with({});
+    s.sealer->verify_every(s.config->audit.verify_interval, *s.store, [&findings](const audit::VerifyReport& report) {
+      const auto tampering = std::count_if(report.findings.begin(), report.findings.end(), [](const auto& f) {
+        return f.kind != audit::FindingKind::unsigned_tail && f.kind != audit::FindingKind::unknown_key;
+      });
+      findings.set(static_cast<double>(tampering));
+    });
+  }
   s.sealer->start(s.config->audit.checkpoint_interval);
   api::register_job_routes(s.router, *s.job_service, s.config->limits);
   if (!s.demo_upstreams.empty()) api::register_demo_routes(s.router, s.demo_upstreams);
@@ -423,6 +437,7 @@ std::uint16_t Application::start() {
   admin_context.audit_writer = s.audit.get();
   admin_context.audit_key = &*s.audit_key;
   api::register_admin_routes(s.router, admin_context);
+  api::register_breach_routes(s.router, admin_context);
 
   s.server = std::make_unique<http::Server>(
       s.io, s.config->server, [&s](http::HttpRequest& request) { return s.handle(request); },

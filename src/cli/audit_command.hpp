@@ -26,6 +26,7 @@ class AuditCommand {
   std::string until_;
   std::vector<std::string> public_key_files_;
   bool json_ = false;
+  bool record_ = false;
 };
 
 }  // namespace aegis::cli

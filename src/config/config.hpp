@@ -204,6 +204,9 @@ struct AuditConfig {
   std::string signing_key_file;
   std::string signing_key_env;
   std::chrono::seconds checkpoint_interval{60};
+  // How often the gateway verifies every chain itself, recording tampering
+  // in the breach register; 0: never (aegis audit verify still does).
+  std::chrono::seconds verify_interval{3600};
   // Also appends every checkpoint, one JSON object a line, to this file
   // (outside the database's reach); empty: none.
   std::string checkpoint_file;

@@ -923,6 +923,9 @@ const Table<AuditConfig>& audit_table() {
                "name of an environment variable holding that PEM instead of a file"),
           duration("checkpoint_interval_s", &AuditConfig::checkpoint_interval, 1, 86'400,
                    "how often each audit chain's head is sealed in a signed checkpoint (and at shutdown)"),
+          duration("verify_interval_s", &AuditConfig::verify_interval, 0, 604'800,
+                   "how often the gateway verifies every audit chain (with its own key) and records tampering in "
+                   "the breach register; `0`: never (`aegis audit verify` still does)"),
           text("checkpoint_file", &AuditConfig::checkpoint_file, Empty::allowed,
                "also append every checkpoint, one JSON object a line, to this file (keep it where database "
                "administrators cannot write); empty: none"),
