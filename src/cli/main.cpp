@@ -1,4 +1,4 @@
-// The aegis command line: serve, config check, version, admin.
+// The aegis command line: serve, config check, version, admin, report, ...
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -13,6 +13,7 @@
 #include "cli/jobs_command.hpp"
 #include "cli/mask_command.hpp"
 #include "cli/rag_command.hpp"
+#include "cli/report_command.hpp"
 #include "cli/route_command.hpp"
 #include "cli/sim_command.hpp"
 #include "config/loader.hpp"
@@ -118,13 +119,14 @@ int main(int argc, char** argv) {
   aegis::cli::RouteCommand route_command(cli);
   aegis::cli::JobsCommand jobs_command(cli);
   aegis::cli::RagCommand rag_command(cli);
+  aegis::cli::ReportCommand report_command(cli);
 
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = cli.exit(e);
-    // `aegis jobs` and `aegis rag` document exit 2 for every usage error (CLI11 uses 100+).
-    return code != 0 && (jobs_command.parsed() || rag_command.parsed()) ? kExitConfig : code;
+    // `aegis jobs`, `aegis rag` and `aegis report` document exit 2 for every usage error (CLI11 uses 100+).
+    return code != 0 && (jobs_command.parsed() || rag_command.parsed() || report_command.parsed()) ? kExitConfig : code;
   }
 
   if (version->parsed()) {
@@ -142,6 +144,7 @@ int main(int argc, char** argv) {
   if (route_command.parsed()) return route_command.run();
   if (jobs_command.parsed()) return jobs_command.run();
   if (rag_command.parsed()) return rag_command.run();
+  if (report_command.parsed()) return report_command.run(config_path);
 
   if (serve->parsed()) {
     std::shared_ptr<const aegis::config::Config> cfg;
