@@ -60,7 +60,7 @@ endfunction()
 aegis_module(core)
 aegis_module(telemetry PRIVATE core)
 aegis_module(config PUBLIC core)
-aegis_module(audit PUBLIC core telemetry)
+aegis_module(audit PUBLIC config core telemetry)
 aegis_module(classify PUBLIC config core)
 aegis_module(privacy PUBLIC classify config core)
 aegis_module(compliance PUBLIC classify config core telemetry)
@@ -81,8 +81,8 @@ aegis_module(api PUBLIC budget config core gateway http identity jobs rag sim st
 aegis_module(app PUBLIC config providers
   PRIVATE api audit budget classify compliance core gateway http identity jobs rag resilience routing sim store
   telemetry)
-aegis_module(cli PUBLIC classify config core http
-  PRIVATE app budget identity jobs privacy providers report routing sim store telemetry)
+aegis_module(cli PUBLIC classify config core http store
+  PRIVATE app audit budget identity jobs privacy providers report routing sim telemetry)
 
 # The graph as the checks read it: "module: public deps | private deps", in
 # layer order; rewritten only when it changes, so the check does not rerun

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 
+#include "core/encoding.hpp"
 #include "core/json.hpp"
 #include "core/time_format.hpp"
 #include "http/json_response.hpp"
@@ -297,6 +298,21 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
                }),
                             fail, request);
                co_return http::json_response(200, {{"count", count}});
+             });
+
+  // What verifies the checkpoints (audit/chain.hpp): to be kept outside the
+  // database, e.g. with `aegis audit verify --public-key`.
+  router.add("GET", "/admin/v1/audit/public-key", http::Credential::admin_key,
+             [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
+               AEGIS_CO_TRY_VOID(http::query_params(request, {}), fail, request);
+               if (ctx->audit_key == nullptr) {
+                 co_return fail(make_error(ErrorCode::unavailable, "audit checkpoints are not signed here"), request);
+               }
+               co_return http::json_response(
+                   200, {{"key_id", ctx->audit_key->key_id()},
+                         {"algorithm", "Ed25519"},
+                         {"public_key_pem", ctx->audit_key->public_key_pem()},
+                         {"public_key", base64_encode(std::string_view(ctx->audit_key->public_key_raw()))}});
              });
 
   // The route table with each route's credential, so that operators (and the

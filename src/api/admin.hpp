@@ -4,6 +4,7 @@
 #include <string>
 
 #include "audit/audit_writer.hpp"
+#include "audit/signing_key.hpp"
 #include "budget/ledger.hpp"
 #include "core/clock.hpp"
 #include "http/router.hpp"
@@ -26,6 +27,9 @@ struct AdminContext {
   // answer: a success's final row is queued before its response leaves, but
   // written a few milliseconds later. Null reads the store as it is.
   audit::AuditWriter* audit_writer = nullptr;
+  // The key that signs audit checkpoints (not owned), published at
+  // GET /admin/v1/audit/public-key; null answers 503 there.
+  const audit::SigningKey* audit_key = nullptr;
 };
 
 void register_admin_routes(http::Router& router, const AdminContext& context);

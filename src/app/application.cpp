@@ -24,6 +24,8 @@
 #include "app/demo_banner.hpp"
 #include "app/provider_types.hpp"
 #include "audit/audit_writer.hpp"
+#include "audit/chain_sealer.hpp"
+#include "audit/signing_key.hpp"
 #include "budget/budget_service.hpp"
 #include "budget/leased_ledger.hpp"
 #include "budget/ledger_restore.hpp"
@@ -192,6 +194,9 @@ struct Application::Impl {
   std::unique_ptr<rag::RagService> rag_service;
   std::unique_ptr<jobs::JobStore> job_store;
   std::unique_ptr<jobs::JobService> job_service;
+  // Seals the audit chains of the store and of the job store (audit/chain_sealer.hpp).
+  std::optional<audit::SigningKey> audit_key;
+  std::unique_ptr<audit::ChainSealer> sealer;
 
   void start_demo_upstreams() {
     auto cfg = std::make_shared<config::Config>(*config);
@@ -365,6 +370,7 @@ std::uint16_t Application::start() {
     }
   }
   s.store = store::open_store(s.config->storage);
+  s.audit_key.emplace(audit::load_signing_key(s.config->audit, store::audit_key_path(s.config->storage)));
   s.audit = std::make_unique<audit::AuditWriter>(*s.store, s.metrics);
   s.build_pipeline();
   s.health->start(s.io);
@@ -406,11 +412,17 @@ std::uint16_t Application::start() {
   job_deps.keys = s.store.get();
   s.job_service = std::make_unique<jobs::JobService>(job_deps, s.io);
   s.job_service->start();
+  std::vector<audit::ChainWriter*> chain_writers{s.store->chain_writer()};
+  if (auto* jobs_chain = s.job_store->chain_writer()) chain_writers.push_back(jobs_chain);
+  s.sealer = std::make_unique<audit::ChainSealer>(*s.store, *s.audit_key, std::move(chain_writers),
+                                                  SystemClock::instance(), s.config->audit.checkpoint_file);
+  s.sealer->start(s.config->audit.checkpoint_interval);
   api::register_job_routes(s.router, *s.job_service, s.config->limits);
   if (!s.demo_upstreams.empty()) api::register_demo_routes(s.router, s.demo_upstreams);
   api::AdminContext admin_context{*s.store, s.db, *s.authenticator, SystemClock::instance()};
   admin_context.ledger = s.ledger.get();
   admin_context.audit_writer = s.audit.get();
+  admin_context.audit_key = &*s.audit_key;
   api::register_admin_routes(s.router, admin_context);
   api::ReportContext report_context{.store = *s.store,
                                     .db = s.db,
@@ -512,6 +524,8 @@ int Application::run() {
   if (s.job_service) s.job_service->hand_back_running();
   // Every finished request's row is queued by now: write them before the store goes.
   if (s.audit) s.audit->stop();
+  // Then seal what they added, before the store closes.
+  if (s.sealer) s.sealer->stop();
   s.db.stop();
   telemetry::flush_logs();
   return 0;

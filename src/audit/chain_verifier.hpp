@@ -43,11 +43,15 @@ struct VerifyOptions {
   std::optional<std::int64_t> until_ms;
   // key_fingerprint -> raw 32-byte Ed25519 public key.
   std::map<std::string, std::string> public_keys;
+  // Months before this one were dropped by retention (storage.
+  // audit_retention_months): their checkpoints' chains are expected to be gone.
+  std::optional<std::int64_t> retained_from_ms;
 };
 
 struct VerifyReport {
   std::int64_t chains = 0;
   std::int64_t rows = 0;
+  std::int64_t retired_chains = 0;           // sealed chains of months retention dropped
   std::vector<std::int64_t> checkpoint_ids;  // the verified chains' checkpoints
   std::vector<Finding> findings;             // first finding per chain and kind, in chain order
   double seconds = 0;

@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "cli/local_store.hpp"
 #include "config/loader.hpp"
 #include "core/json.hpp"
 #include "core/system_clock.hpp"
@@ -42,20 +43,10 @@ bool AdminCommands::parsed() const { return admin_->parsed(); }
 
 int AdminCommands::run(const std::string& fallback_config_path) {
   const std::string path = config_path_.empty() ? fallback_config_path : config_path_;
-  config::Config cfg;
-  try {
-    cfg = path.empty() ? config::default_config() : config::load_config_file(path);
-  } catch (const config::ConfigError& e) {
-    for (const auto& issue : e.issues()) std::cerr << issue.to_string() << "\n";
-    return 2;
-  }
-  std::unique_ptr<store::Database> store;
-  try {
-    store = store::open_store(cfg.storage);
-  } catch (const std::exception& e) {
-    std::cerr << "aegis admin: cannot open the store: " << e.what() << "\n";
-    return 1;
-  }
+  int exit_code = 0;
+  auto local = open_local_store(path, "aegis admin", exit_code);
+  if (!local) return exit_code;
+  std::unique_ptr<store::Database> store = std::move(local->store);
   const Clock& clock = SystemClock::instance();
   auto report = [](const Error& error) {
     std::cerr << "aegis admin: " << error.message << "\n";

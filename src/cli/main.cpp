@@ -8,6 +8,7 @@
 
 #include "app/application.hpp"
 #include "cli/admin_commands.hpp"
+#include "cli/audit_command.hpp"
 #include "cli/classify_command.hpp"
 #include "cli/config_file.hpp"
 #include "cli/jobs_command.hpp"
@@ -119,6 +120,7 @@ int main(int argc, char** argv) {
   aegis::cli::RouteCommand route_command(cli);
   aegis::cli::JobsCommand jobs_command(cli);
   aegis::cli::RagCommand rag_command(cli);
+  aegis::cli::AuditCommand audit_command(cli);
   aegis::cli::ReportCommand report_command(cli);
 
   try {
@@ -144,6 +146,7 @@ int main(int argc, char** argv) {
   if (route_command.parsed()) return route_command.run();
   if (jobs_command.parsed()) return jobs_command.run();
   if (rag_command.parsed()) return rag_command.run();
+  if (audit_command.parsed()) return audit_command.run();
   if (report_command.parsed()) return report_command.run(config_path);
 
   if (serve->parsed()) {

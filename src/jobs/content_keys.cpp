@@ -1,17 +1,12 @@
 #include "jobs/content_keys.hpp"
 
-#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
+#include <algorithm>
 #include <stdexcept>
 
-#include "core/process_env.hpp"
+#include "core/secret_file.hpp"
 #include "store/sqlite/statement.hpp"
 #include "telemetry/log.hpp"
 
@@ -29,25 +24,11 @@ Key256 random_key() {
 
 // Reads a key file written by write_new_key_file (or by hand: hex or base64).
 std::optional<Key256> read_key_file(const std::string& path, bool& insecure) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return std::nullopt;
-    throw std::runtime_error("cannot read the job content key file '" + path + "': " + core::errno_text(errno));
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) == 0) insecure = (st.st_mode & (S_IRWXG | S_IRWXO)) != 0;
-  char buf[256];
-  std::size_t n = 0;
-  for (;;) {
-    const ssize_t got = ::read(fd, buf + n, sizeof buf - n);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;
-    n += static_cast<std::size_t>(got);
-    if (n == sizeof buf) break;
-  }
-  ::close(fd);
-  auto key = parse_key256(std::string_view(buf, n));
-  OPENSSL_cleanse(buf, sizeof buf);
+  auto file = core::read_secret_file(path, 256, "job content key");
+  if (!file) return std::nullopt;
+  insecure = file->readable_by_others;
+  auto key = parse_key256(file->contents);
+  OPENSSL_cleanse(file->contents.data(), file->contents.size());
   if (!key) {
     throw std::runtime_error("the job content key file '" + path +
                              "' does not hold a 256-bit key (64 hex digits or base64 of 32 bytes)");
@@ -55,41 +36,18 @@ std::optional<Key256> read_key_file(const std::string& path, bool& insecure) {
   return key;
 }
 
-// Writes a fresh key to a 0600 temporary file, syncs it and links it into
-// place; link() fails when another process got there first, and then its key
-// is the one used. A crash never leaves a half-written key under `path`.
+// Writes a fresh key to `path`; when another process got there first, its
+// key is the one used.
 Key256 write_new_key_file(const std::string& path) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  ::unlink(tmp.c_str());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    throw std::runtime_error("cannot create the job content key file '" + tmp + "': " + core::errno_text(errno));
-  }
   Key256 key = random_key();
   std::string text = key256_to_hex(key) + "\n";
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  const int write_errno = errno;
+  const bool created = core::create_secret_file(path, text, "job content key");
   OPENSSL_cleanse(text.data(), text.size());
-  ::close(fd);
-  if (!ok) {
-    ::unlink(tmp.c_str());
-    throw std::runtime_error("cannot write the job content key file '" + tmp + "': " + core::errno_text(write_errno));
-  }
-  const int linked = ::link(tmp.c_str(), path.c_str());
-  const int link_errno = errno;
-  ::unlink(tmp.c_str());
-  if (linked != 0) {
+  if (!created) {
     OPENSSL_cleanse(key.data(), key.size());
-    if (link_errno == EEXIST) {
-      bool insecure = false;
-      if (auto theirs = read_key_file(path, insecure)) return *theirs;
-    }
-    throw std::runtime_error("cannot create the job content key file '" + path + "': " + core::errno_text(link_errno));
-  }
-  const auto dir = std::filesystem::path(path).parent_path();
-  if (const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
+    bool insecure = false;
+    if (auto theirs = read_key_file(path, insecure)) return *theirs;
+    throw std::runtime_error("the job content key file '" + path + "' vanished while it was created");
   }
   telemetry::log(telemetry::LogLevel::warn, "jobs_key_generated",
                  {{"path", path},
@@ -111,9 +69,6 @@ Key256 generated_key(const std::string& path, bool create) {
     return *key;
   }
   if (!create) throw std::runtime_error("no key file at '" + path + "'");
-  std::error_code ec;
-  const auto dir = std::filesystem::path(path).parent_path();
-  if (!dir.empty()) std::filesystem::create_directories(dir, ec);
   return write_new_key_file(path);
 }
 

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/chain_writer.hpp"
 #include "audit/record.hpp"
 #include "core/result.hpp"
 #include "jobs/job.hpp"
@@ -156,6 +157,9 @@ class JobStore {
   // its submit-time reservation for a job another replica ran. A queue one
   // process owns has nothing to report (that process saw every finish).
   virtual void watch_finished(const std::function<void(const std::string&)>& /*on_finished*/) {}
+  // The chain job runs' audit rows are linked into (audit/chain_writer.hpp),
+  // sealed by the gateway with the store's own; null when the store writes no audit rows.
+  virtual audit::ChainWriter* chain_writer() { return nullptr; }
   // Returns once no callback runs or will run.
   virtual void stop_watching() {}
 };

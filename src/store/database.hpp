@@ -6,6 +6,7 @@
 #include <string>
 
 #include "audit/audit_store.hpp"
+#include "audit/chain_writer.hpp"
 #include "store/budget_pool.hpp"
 #include "store/store.hpp"
 
@@ -31,6 +32,10 @@ class Database : public Store, public audit::AuditStore {
   // for a database one process owns: its ledger lives in memory. Owned by the
   // database; created on first use (not thread-safe: call at start-up).
   virtual BudgetPool* budget_pool() { return nullptr; }
+
+  // The chain this process links its audit rows into (audit/chain_writer.hpp),
+  // whose heads the gateway seals in checkpoints. Owned by the database.
+  virtual audit::ChainWriter* chain_writer() = 0;
 };
 
 }  // namespace aegis::store

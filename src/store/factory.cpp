@@ -5,6 +5,7 @@
 #include "core/system_clock.hpp"
 #include "store/postgres/postgres_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
+#include "store/sqlite/statement.hpp"
 
 namespace aegis::store {
 
@@ -20,6 +21,11 @@ std::unique_ptr<Database> open_store(const config::StorageConfig& cfg) {
         "storage.audit_retention_months needs storage.postgres_dsn: the SQLite audit trail keeps every row");
   }
   return std::make_unique<SqliteStore>(cfg.sqlite_path);
+}
+
+std::string audit_key_path(const config::StorageConfig& cfg) {
+  if (sqlite::is_memory_path(cfg.sqlite_path)) return {};
+  return cfg.sqlite_path + ".audit-key";
 }
 
 }  // namespace aegis::store

@@ -1,14 +1,18 @@
 #include "jobs/postgres/postgres_job_store.hpp"
 
+#include <openssl/rand.h>
 #include <poll.h>
 
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
+#include "core/encoding.hpp"
 #include "jobs/store_rules.hpp"
 #include "store/postgres/audit_rows.hpp"
 #include "store/postgres/migrations.hpp"
@@ -202,6 +206,31 @@ struct PostgresJobStore::Impl {
   std::shared_ptr<const PayloadCipher> cipher;
   pg::Pool pool;
   store::postgres::AuditPartitions partitions;
+  // Job runs' audit rows: a chain of this process's own (audit/chain.hpp).
+  audit::ChainWriter chain{chain_writer_id(options.budget_owner)};
+  // Each open transaction's links (by its session), committed with it.
+  std::mutex open_links_mu;
+  std::map<const pg::Session*, audit::ChainWriter::Batch> open_links;
+
+  static std::string chain_writer_id(const std::string& owner) {
+    if (!owner.empty()) return owner + "/jobs";
+    unsigned char bytes[8];
+    if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("cannot draw a random audit chain id");
+    return hex_encode(std::span<const unsigned char>(bytes, sizeof bytes)) + "/jobs";
+  }
+
+  // The transaction on `session` ended: its links become heads when it committed.
+  void settle_links(const pg::Session& session, bool committed) {
+    std::optional<audit::ChainWriter::Batch> links;
+    {
+      std::lock_guard lock(open_links_mu);
+      auto it = open_links.find(&session);
+      if (it == open_links.end()) return;
+      links.emplace(std::move(it->second));
+      open_links.erase(it);
+    }
+    if (committed) links->commit();
+  }
 
   std::mutex watch_mu;
   std::condition_variable watch_cv;
@@ -273,13 +302,16 @@ struct PostgresJobStore::Impl {
     Result<T> out = body(session);
     if (!out.ok()) {
       session.rollback();
+      settle_links(session, false);
       return out;
     }
     if (!session.commit().ok()) {
       const Error e = fail(op, session);
       session.rollback();
+      settle_links(session, false);
       return e;
     }
+    settle_links(session, true);
     return out;
   }
 
@@ -397,7 +429,21 @@ struct PostgresJobStore::Impl {
   Result<void> record_audit(pg::Session& session, const std::optional<audit::AuditRecord>& row) {
     if (!row) return {};
     AEGIS_TRY_VOID(partitions.ensure(session, pool, row->time_ms, /*in_transaction=*/true));
-    return store::postgres::insert_audit_rows(session, pool, std::span(&*row, 1), "", options.budget_owner);
+    // Taken after the partition's lock, like every job transaction, and held until this one ends.
+    audit::ChainWriter::Batch* links = nullptr;
+    {
+      std::optional<audit::ChainWriter::Batch> fresh;
+      {
+        std::lock_guard lock(open_links_mu);
+        if (auto it = open_links.find(&session); it != open_links.end()) links = &it->second;
+      }
+      if (links == nullptr) {
+        fresh.emplace(chain.begin());
+        std::lock_guard lock(open_links_mu);
+        links = &open_links.emplace(&session, std::move(*fresh)).first->second;
+      }
+    }
+    return store::postgres::insert_audit_rows(session, pool, std::span(&*row, 1), "", options.budget_owner, *links);
   }
 
   Error ownership_error(pg::Session& session, const std::string& id, const std::string& owner,
@@ -667,5 +713,7 @@ Result<JobCounts> PostgresJobStore::counts() {
   }
   return out;
 }
+
+audit::ChainWriter* PostgresJobStore::chain_writer() { return &impl_->chain; }
 
 }  // namespace aegis::jobs

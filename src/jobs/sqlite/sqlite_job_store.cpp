@@ -203,7 +203,9 @@ struct SqliteJobStore::Impl {
   std::mutex mu;                                // one connection, every call serialised: SQLite has one writer anyway
   DbPtr db;                                     // declared before the statements so it is closed after them
   std::unordered_map<const char*, StmtPtr> statements;
-  store::sqlite::AuditStatements audit_statements;  // complete/fail write the run's audit row
+  store::sqlite::AuditStatements audit_statements;       // complete/fail write the run's audit row
+  audit::ChainWriter chain{"jobs"};                      // job runs' rows: a chain of their own (audit/chain.hpp)
+  std::optional<audit::ChainWriter::Batch> chain_batch;  // the open transaction's links, if it wrote a row
 
   // Caller holds mu. nullptr (with rc set) when SQLite cannot prepare it.
   sqlite3_stmt* statement(const char* sql, int& rc) {
@@ -237,12 +239,16 @@ struct SqliteJobStore::Impl {
     Result<T> out = body();
     if (!out.ok()) {
       rollback();
+      chain_batch.reset();
       return out;
     }
     if (!run_simple(kCommit, rc)) {
       rollback();
+      chain_batch.reset();
       return db_error(op, rc);
     }
+    if (chain_batch) chain_batch->commit();
+    chain_batch.reset();
     return out;
   }
 
@@ -421,7 +427,8 @@ struct SqliteJobStore::Impl {
   // the audit store's own code (one definition of what recording a request means).
   Result<void> record_audit(const std::optional<audit::AuditRecord>& row, std::string_view op) {
     if (!row) return {};
-    const int rc = store::sqlite::insert_audit_rows(db.get(), audit_statements, std::span(&*row, 1));
+    if (!chain_batch) chain_batch.emplace(chain.begin());
+    const int rc = store::sqlite::insert_audit_rows(db.get(), audit_statements, std::span(&*row, 1), *chain_batch);
     if (rc != SQLITE_OK) return db_error(op, rc);
     return {};
   }
@@ -777,5 +784,7 @@ Result<JobCounts> SqliteJobStore::counts() {
   if (rc != SQLITE_DONE) return db_error(op, rc);
   return out;
 }
+
+audit::ChainWriter* SqliteJobStore::chain_writer() { return &impl_->chain; }
 
 }  // namespace aegis::jobs

@@ -26,6 +26,7 @@ constexpr const char* kAuditColumns =
     "locality, reason, fallback_path, status, error_type, input_tokens, output_tokens, cost_micros, "
     "budget_period, latency_us, overhead_us, invented_pii, egress_blocked, egress_veto, egress_rule";
 constexpr int kAuditColumnCount = 27;
+constexpr int kChainColumnCount = 4;  // chain_id, chain_seq, prev_hash, row_hash
 
 std::string entities_json(const std::map<std::string, int>& entities) {
   json::object out;
@@ -225,8 +226,23 @@ Result<std::vector<std::string>> AuditPartitions::retire(pg::Session& session, c
   return dropped;
 }
 
-std::vector<pg::Statement> audit_row_statements(std::span<const audit::AuditRecord> rows,
-                                                const std::string& intent_owner, const std::string& lease_owner) {
+Result<std::optional<audit::ChainLink>> read_chain_head(pg::Session& session, const pg::Pool& pool,
+                                                        const std::string& chain_id) {
+  auto rows = session.exec(
+      "SELECT chain_seq, prev_hash, row_hash FROM audit WHERE chain_id = $1 ORDER BY chain_seq DESC LIMIT 1",
+      pg::Params().add(chain_id));
+  if (!rows.ok()) return pool.error("chain_head", session.last_failure());
+  if (rows->empty()) return std::optional<audit::ChainLink>();
+  const auto seq = rows->int64(0, 0);
+  if (!seq)
+    return make_error(ErrorCode::internal, "storage: chain_head: a stored value is not one this version writes");
+  return std::optional<audit::ChainLink>(audit::ChainLink{chain_id, *seq, rows->text(0, 1), rows->text(0, 2)});
+}
+
+Result<std::vector<pg::Statement>> audit_row_statements(std::span<const audit::AuditRecord> rows,
+                                                        const std::string& intent_owner, const std::string& lease_owner,
+                                                        audit::ChainWriter::Batch& chain,
+                                                        const audit::ChainWriter::HeadLoader& load_head) {
   std::vector<const audit::AuditRecord*> intents, finals;
   std::vector<std::int64_t> resolved;
   std::map<std::pair<std::string, std::string>, std::pair<std::int64_t, std::int64_t>> spend;
@@ -265,9 +281,16 @@ std::vector<pg::Statement> audit_row_statements(std::span<const audit::AuditReco
   for (std::size_t i = 0; i < finals.size(); i += kRowsPerInsert) {
     const std::size_t n = std::min(kRowsPerInsert, finals.size() - i);
     pg::Statement& s = out.emplace_back();
-    for (std::size_t j = 0; j < n; ++j) add_audit_params(s.params, *finals[i + j]);
+    for (std::size_t j = 0; j < n; ++j) {
+      add_audit_params(s.params, *finals[i + j]);
+      auto link = chain.link(*finals[i + j], load_head);
+      if (!link.ok()) return link.error();
+      s.params.add(link->chain_id).add(link->seq).add(link->prev_hash).add(link->row_hash);
+    }
     s.sql = "INSERT INTO audit(";
-    s.sql.append(kAuditColumns).append(") VALUES ").append(placeholders(n, kAuditColumnCount));
+    s.sql.append(kAuditColumns)
+        .append(", chain_id, chain_seq, prev_hash, row_hash) VALUES ")
+        .append(placeholders(n, kAuditColumnCount + kChainColumnCount));
   }
   if (!resolved.empty()) {
     std::string list = "{";
@@ -289,9 +312,14 @@ std::vector<pg::Statement> audit_row_statements(std::span<const audit::AuditReco
 }
 
 Result<void> insert_audit_rows(pg::Session& session, const pg::Pool& pool, std::span<const audit::AuditRecord> rows,
-                               const std::string& intent_owner, const std::string& lease_owner) {
-  const auto statements = audit_row_statements(rows, intent_owner, lease_owner);
-  if (!session.pipeline(statements).ok()) return pool.error("append_audit", session.last_failure());
+                               const std::string& intent_owner, const std::string& lease_owner,
+                               audit::ChainWriter::Batch& chain) {
+  const audit::ChainWriter::HeadLoader load_head = [&](const std::string& chain_id) {
+    return read_chain_head(session, pool, chain_id);
+  };
+  auto statements = audit_row_statements(rows, intent_owner, lease_owner, chain, load_head);
+  if (!statements.ok()) return statements.error();
+  if (!session.pipeline(*statements).ok()) return pool.error("append_audit", session.last_failure());
   return {};
 }
 

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "audit/chain_writer.hpp"
 #include "audit/record.hpp"
 #include "store/postgres/pg.hpp"
 
@@ -24,7 +25,8 @@ inline constexpr const char* kAuditSelect =
     "locality, reason, fallback_path::text, status, error_type, input_tokens, output_tokens, cost_micros, "
     "budget_period, latency_us, overhead_us, invented_pii, egress_blocked, egress_veto, egress_rule";
 
-// Inside the caller's open transaction: inserts the final rows into `audit`
+// Inside the caller's open transaction: links each final row into its chain
+// through `chain` (committed by the caller once the transaction has), inserts the final rows into `audit`
 // (multi-row statements) and adds their costs to `budget_spend`; a row with an
 // intent_seq deletes that intent of `intent_owner`; an intent row goes to
 // `audit_pending` under `intent_owner` and books nothing. The costs are also
@@ -33,10 +35,17 @@ inline constexpr const char* kAuditSelect =
 // final row's month partition must exist (AuditPartitions::ensure).
 // What insert_audit_rows runs, for a caller that frames them in a pipeline
 // of its own (PostgresStore::append_audit: BEGIN, these, COMMIT in one round trip).
-std::vector<pg::Statement> audit_row_statements(std::span<const audit::AuditRecord> rows,
-                                                const std::string& intent_owner, const std::string& lease_owner);
+Result<std::vector<pg::Statement>> audit_row_statements(std::span<const audit::AuditRecord> rows,
+                                                        const std::string& intent_owner, const std::string& lease_owner,
+                                                        audit::ChainWriter::Batch& chain,
+                                                        const audit::ChainWriter::HeadLoader& load_head);
 Result<void> insert_audit_rows(pg::Session& session, const pg::Pool& pool, std::span<const audit::AuditRecord> rows,
-                               const std::string& intent_owner, const std::string& lease_owner);
+                               const std::string& intent_owner, const std::string& lease_owner,
+                               audit::ChainWriter::Batch& chain);
+
+// The last link of a chain (AuditStore::chain_head), on `session`.
+Result<std::optional<audit::ChainLink>> read_chain_head(pg::Session& session, const pg::Pool& pool,
+                                                        const std::string& chain_id);
 
 // Row `i`'s kAuditSelect columns, starting at column `first`; nothing when a
 // stored value is not one this version writes.

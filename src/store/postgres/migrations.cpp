@@ -202,6 +202,30 @@ CREATE TABLE budget_leases (
 ALTER TABLE api_keys ADD COLUMN clearance TEXT
   CHECK (clearance IS NULL OR clearance IN ('PUBLIC', 'INTERNAL', 'CONFIDENTIAL', 'RESTRICTED'));
 )sql"},
+    // The audit chain (audit/chain.hpp), as in the SQLite schema. A chain
+    // lives in one month, so in one partition; the index cannot be unique
+    // without the partition key, and the chain writer alone hands out seqs.
+    Migration{5, "audit chain and checkpoints", R"sql(
+ALTER TABLE audit ADD COLUMN chain_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN chain_seq BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE audit ADD COLUMN prev_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN row_hash TEXT NOT NULL DEFAULT '';
+CREATE INDEX audit_chain ON audit(chain_id, chain_seq);
+CREATE TABLE audit_checkpoints (
+  id           BIGSERIAL PRIMARY KEY,
+  chain_id     TEXT NOT NULL,
+  seq          BIGINT NOT NULL,
+  head_hash    TEXT NOT NULL,
+  sealed_at_ms BIGINT NOT NULL,
+  key_id       TEXT NOT NULL,
+  signature    TEXT NOT NULL
+);
+CREATE INDEX audit_checkpoints_chain ON audit_checkpoints(chain_id, seq);
+CREATE TRIGGER audit_checkpoints_no_update_or_delete BEFORE UPDATE OR DELETE ON audit_checkpoints
+  FOR EACH ROW EXECUTE FUNCTION aegis_audit_append_only();
+CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON audit_checkpoints
+  FOR EACH STATEMENT EXECUTE FUNCTION aegis_audit_append_only();
+)sql"},
 };
 
 std::string message_of(PGconn* conn, PGresult* result) {

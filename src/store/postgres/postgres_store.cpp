@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -85,12 +86,15 @@ struct PostgresStore::Impl {
       : pool(dsn, std::string(kStoreName), pg::PoolOptions{o.max_connections, std::chrono::milliseconds(5'000), 3}),
         clock(&c),
         options(o),
-        owner(random_owner()) {}
+        owner(random_owner()),
+        chain(owner + "/gateway") {}
 
   pg::Pool pool;
   const Clock* clock;
   const Options options;
   const std::string owner;
+  // This replica's chain (audit/chain.hpp): replicas never wait on one another's.
+  audit::ChainWriter chain;
   int version = 0;
   std::unique_ptr<postgres::PostgresBudgetPool> budget_pool;
   std::int64_t last_partition_pass_ms = 0;  // heartbeat thread only
@@ -153,8 +157,8 @@ struct PostgresStore::Impl {
 
   // `lease_owner`: the replica whose budget slice paid for the rows.
   Result<void> insert_rows(pg::Session& session, const std::vector<audit::AuditRecord>& rows,
-                           const std::string& lease_owner) {
-    return postgres::insert_audit_rows(session, pool, rows, owner, lease_owner);
+                           const std::string& lease_owner, audit::ChainWriter::Batch& links) {
+    return postgres::insert_audit_rows(session, pool, rows, owner, lease_owner, links);
   }
 
   Result<void> beat() {
@@ -401,9 +405,14 @@ Result<void> PostgresStore::append_audit(const std::vector<audit::AuditRecord>& 
     AEGIS_TRY_VOID(impl_->ensure_partition(session, row.time_ms));
   }
   // One round trip: the writer's next batch (often the next request's
-  // intent) waits behind this one.
+  // intent) waits behind this one. A chain's head is read once per process
+  // (a round trip of its own, outside the pipeline).
+  auto chain = impl_->chain.begin();
+  const audit::ChainWriter::HeadLoader load_head = [&](const std::string& chain_id) {
+    return postgres::read_chain_head(session, impl_->pool, chain_id);
+  };
   std::vector<pg::Statement> statements{{"BEGIN", {}}};
-  auto rows_statements = postgres::audit_row_statements(rows, impl_->owner, impl_->owner);
+  AEGIS_TRY(rows_statements, postgres::audit_row_statements(rows, impl_->owner, impl_->owner, chain, load_head));
   std::move(rows_statements.begin(), rows_statements.end(), std::back_inserter(statements));
   statements.push_back({"COMMIT", {}});
   if (!session.pipeline(statements).ok()) {
@@ -411,6 +420,7 @@ Result<void> PostgresStore::append_audit(const std::vector<audit::AuditRecord>& 
     session.rollback();
     return e;
   }
+  chain.commit();
   return {};
 }
 
@@ -504,8 +514,9 @@ Result<std::int64_t> PostgresStore::recover_pending() {
     auto& list = seqs_by_owner[owner];
     list += (list.empty() ? "{" : ",") + std::to_string(*seq);
   }
+  auto chain = impl_->chain.begin();
   for (const auto& [owner, rows_of_owner] : orphans) {
-    if (auto r = impl_->insert_rows(session, rows_of_owner, owner); !r.ok()) return abort(r.error());
+    if (auto r = impl_->insert_rows(session, rows_of_owner, owner, chain); !r.ok()) return abort(r.error());
   }
   for (auto& [owner, list] : seqs_by_owner) {
     list += "}";
@@ -526,6 +537,7 @@ Result<std::int64_t> PostgresStore::recover_pending() {
            .ok())
     return abort(impl_->fail(op, session));
   if (!session.commit().ok()) return abort(impl_->fail(op, session));
+  chain.commit();
   return static_cast<std::int64_t>(recovered);
 }
 
@@ -575,21 +587,124 @@ int PostgresStore::schema_version() {
   return impl_->version;
 }
 
-Result<void> PostgresStore::scan_audit(const audit::AuditScan& /*scan*/,
-                                       const std::function<bool(const audit::StoredAuditRow&)>& /*visit*/) {
-  return make_error(ErrorCode::unavailable, "audit chain: not implemented yet");
+Result<void> PostgresStore::scan_audit(const audit::AuditScan& scan,
+                                       const std::function<bool(const audit::StoredAuditRow&)>& visit) {
+  constexpr std::string_view op = "scan_audit";
+  constexpr std::int64_t kPage = 1000;
+  const std::string select = std::string("SELECT ") + postgres::kAuditSelect +
+                             ", chain_id, chain_seq, prev_hash, row_hash, id FROM audit WHERE ";
+  constexpr int kChainColumn = 27;
+  std::int64_t remaining = scan.limit > 0 ? scan.limit : std::numeric_limits<std::int64_t>::max();
+  std::int64_t after_seq = scan.after_seq;
+  std::int64_t after_time = scan.since_ms.value_or(std::numeric_limits<std::int64_t>::min());
+  std::int64_t after_id = std::numeric_limits<std::int64_t>::min();
+  const std::int64_t until = scan.until_ms.value_or(std::numeric_limits<std::int64_t>::max());
+  std::vector<audit::StoredAuditRow> page;
+  while (remaining > 0) {
+    const std::int64_t want = std::min(remaining, kPage);
+    page.clear();
+    std::int64_t last_id = 0;
+    {
+      AEGIS_TRY(session, impl_->pool.acquire());
+      auto rows = scan.chain_id
+                      ? session.exec(select + "chain_id = $1 AND chain_seq > $2 ORDER BY chain_seq LIMIT $3",
+                                     pg::Params().add(*scan.chain_id).add(after_seq).add(want))
+                      : session.exec(select +
+                                         "(time_ms, id) > ($1, $2) AND time_ms < $3 AND ($5::text IS NULL OR "
+                                         "team = $5) ORDER BY time_ms, id LIMIT $4",
+                                     pg::Params().add(after_time).add(after_id).add(until).add(want).add(scan.team));
+      if (!rows.ok()) return impl_->fail(op, session);
+      for (int i = 0; i < rows->size(); ++i) {
+        auto row = postgres::read_audit_row(*rows, i);
+        const auto seq = rows->int64(i, kChainColumn + 1);
+        const auto id = rows->int64(i, kChainColumn + 4);
+        if (!row || !seq || !id) return corrupt_row(op);
+        page.push_back(audit::StoredAuditRow{
+            std::move(*row), audit::ChainLink{rows->text(i, kChainColumn), *seq, rows->text(i, kChainColumn + 2),
+                                              rows->text(i, kChainColumn + 3)}});
+        last_id = *id;
+      }
+    }
+    for (const auto& row : page) {
+      if (!visit(row)) return {};
+    }
+    if (static_cast<std::int64_t>(page.size()) < want) return {};
+    remaining -= static_cast<std::int64_t>(page.size());
+    after_seq = page.back().link.seq;
+    after_time = page.back().record.time_ms;
+    after_id = last_id;
+  }
+  return {};
 }
+
 Result<std::vector<audit::ChainSummary>> PostgresStore::list_chains() {
-  return make_error(ErrorCode::unavailable, "audit chain: not implemented yet");
+  constexpr std::string_view op = "list_chains";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  auto rows = session.exec(
+      "SELECT chain_id, MIN(chain_seq), MAX(chain_seq), COUNT(*), MIN(time_ms), MAX(time_ms) FROM audit "
+      "WHERE chain_id <> '' GROUP BY chain_id ORDER BY chain_id");
+  if (!rows.ok()) return impl_->fail(op, session);
+  std::vector<audit::ChainSummary> out;
+  for (int i = 0; i < rows->size(); ++i) {
+    const auto first = rows->int64(i, 1), last = rows->int64(i, 2), count = rows->int64(i, 3),
+               first_time = rows->int64(i, 4), last_time = rows->int64(i, 5);
+    if (!first || !last || !count || !first_time || !last_time) return corrupt_row(op);
+    out.push_back(audit::ChainSummary{rows->text(i, 0), *first, *last, *count, *first_time, *last_time});
+  }
+  return out;
 }
-Result<std::optional<audit::ChainLink>> PostgresStore::chain_head(const std::string& /*chain_id*/) {
-  return make_error(ErrorCode::unavailable, "audit chain: not implemented yet");
+
+Result<std::optional<audit::ChainLink>> PostgresStore::chain_head(const std::string& chain_id) {
+  AEGIS_TRY(session, impl_->pool.acquire());
+  return postgres::read_chain_head(session, impl_->pool, chain_id);
 }
-Result<audit::Checkpoint> PostgresStore::append_checkpoint(const audit::Checkpoint& /*checkpoint*/) {
-  return make_error(ErrorCode::unavailable, "audit chain: not implemented yet");
+
+namespace {
+
+constexpr const char* kCheckpointColumns = "id, chain_id, seq, head_hash, sealed_at_ms, key_id, signature";
+
+Result<std::vector<audit::Checkpoint>> read_checkpoints(const pg::Rows& rows, std::string_view op) {
+  std::vector<audit::Checkpoint> out;
+  for (int i = 0; i < rows.size(); ++i) {
+    const auto id = rows.int64(i, 0), seq = rows.int64(i, 2), sealed = rows.int64(i, 4);
+    if (!id || !seq || !sealed) return corrupt_row(op);
+    out.push_back(
+        audit::Checkpoint{*id, rows.text(i, 1), *seq, rows.text(i, 3), *sealed, rows.text(i, 5), rows.text(i, 6)});
+  }
+  return out;
 }
-Result<std::vector<audit::Checkpoint>> PostgresStore::list_checkpoints(const std::optional<std::string>& /*chain_id*/) {
-  return make_error(ErrorCode::unavailable, "audit chain: not implemented yet");
+
+}  // namespace
+
+Result<audit::Checkpoint> PostgresStore::append_checkpoint(const audit::Checkpoint& checkpoint) {
+  constexpr std::string_view op = "append_checkpoint";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  auto rows = session.exec(std::string("INSERT INTO audit_checkpoints(chain_id, seq, head_hash, sealed_at_ms, "
+                                       "key_id, signature) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ") +
+                               kCheckpointColumns,
+                           pg::Params()
+                               .add(checkpoint.chain_id)
+                               .add(checkpoint.seq)
+                               .add(checkpoint.head_hash)
+                               .add(checkpoint.sealed_at_ms)
+                               .add(checkpoint.key_id)
+                               .add(checkpoint.signature));
+  if (!rows.ok()) return impl_->fail(op, session);
+  AEGIS_TRY(stored, read_checkpoints(*rows, op));
+  if (stored.size() != 1) return corrupt_row(op);
+  return stored.front();
 }
+
+Result<std::vector<audit::Checkpoint>> PostgresStore::list_checkpoints(const std::optional<std::string>& chain_id) {
+  constexpr std::string_view op = "list_checkpoints";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  auto rows = session.exec(std::string("SELECT ") + kCheckpointColumns +
+                               " FROM audit_checkpoints WHERE ($1::text IS NULL OR chain_id = $1) ORDER BY id",
+                           pg::Params().add(chain_id));
+  if (!rows.ok()) return impl_->fail(op, session);
+  return read_checkpoints(*rows, op);
+}
+
+audit::ChainWriter* PostgresStore::chain_writer() { return &impl_->chain; }
 
 }  // namespace aegis::store

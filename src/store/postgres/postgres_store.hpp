@@ -63,6 +63,7 @@ class PostgresStore final : public Database {
   Result<std::optional<audit::ChainLink>> chain_head(const std::string& chain_id) override;
   Result<audit::Checkpoint> append_checkpoint(const audit::Checkpoint& checkpoint) override;
   Result<std::vector<audit::Checkpoint>> list_checkpoints(const std::optional<std::string>& chain_id) override;
+  audit::ChainWriter* chain_writer() override;
 
   // Owners other than this one whose heartbeat is fresh (see Options).
   std::int64_t live_peers() override;

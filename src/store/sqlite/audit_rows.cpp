@@ -17,8 +17,11 @@ namespace {
 namespace json = boost::json;
 
 constexpr const char* kInsertAudit = "INSERT INTO audit(" AEGIS_AUDIT_COLUMNS
+                                     ", chain_id, chain_seq, prev_hash, row_hash"
                                      ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
-                                     "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)";
+                                     "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)";
+constexpr const char* kChainHead =
+    "SELECT chain_seq, prev_hash, row_hash FROM audit WHERE chain_id = ?1 ORDER BY chain_seq DESC LIMIT 1";
 constexpr const char* kInsertPending = "INSERT OR REPLACE INTO audit_pending(seq, " AEGIS_AUDIT_COLUMNS
                                        ") VALUES (?28, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
                                        "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)";
@@ -130,8 +133,30 @@ std::optional<audit::AuditRecord> read_audit_row(const Use& st) {
   return r;
 }
 
-int insert_audit_rows(sqlite3* db, AuditStatements& statements, std::span<const audit::AuditRecord> rows) {
+int read_chain_head(sqlite3* db, AuditStatements& statements, const std::string& chain_id,
+                    std::optional<audit::ChainLink>& head) {
+  head.reset();
+  if (int rc = prepare(db, statements.chain_head, kChainHead); rc != SQLITE_OK) return rc;
+  Use st(statements.chain_head.get());
+  st.bind(1, chain_id);
+  const int rc = st.step();
+  if (rc == SQLITE_DONE) return SQLITE_OK;
+  if (rc != SQLITE_ROW) return rc;
+  head = audit::ChainLink{chain_id, st.int64(0), st.text(1), st.text(2)};
+  return SQLITE_OK;
+}
+
+int insert_audit_rows(sqlite3* db, AuditStatements& statements, std::span<const audit::AuditRecord> rows,
+                      audit::ChainWriter::Batch& chain) {
   if (rows.empty()) return SQLITE_OK;
+  int head_rc = SQLITE_OK;
+  const audit::ChainWriter::HeadLoader load_head =
+      [&](const std::string& chain_id) -> Result<std::optional<audit::ChainLink>> {
+    std::optional<audit::ChainLink> head;
+    head_rc = read_chain_head(db, statements, chain_id, head);
+    if (head_rc != SQLITE_OK) return make_error(ErrorCode::unavailable, "cannot read the audit chain's head");
+    return head;
+  };
   if (int rc = prepare(db, statements.insert, kInsertAudit); rc != SQLITE_OK) return rc;
   if (int rc = prepare(db, statements.spend, kUpsertSpend); rc != SQLITE_OK) return rc;
   for (const auto& row : rows) {
@@ -144,8 +169,14 @@ int insert_audit_rows(sqlite3* db, AuditStatements& statements, std::span<const 
       continue;
     }
     {
+      auto link = chain.link(row, load_head);
+      if (!link.ok()) return head_rc != SQLITE_OK ? head_rc : SQLITE_ERROR;
       Use st(statements.insert.get());
       bind_audit(st, row);
+      st.bind(28, link->chain_id);
+      st.bind(29, link->seq);
+      st.bind(30, link->prev_hash);
+      st.bind(31, link->row_hash);
       if (int rc = st.step(); rc != SQLITE_DONE) return rc;
     }
     if (row.intent_seq != 0) {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 
+#include "audit/chain_writer.hpp"
 #include "audit/record.hpp"
 #include "store/sqlite/statement.hpp"
 
@@ -24,17 +25,26 @@ namespace aegis::store::sqlite {
 // the connection's store and used under the lock that serialises it.
 struct AuditStatements {
   StmtPtr insert;
+  StmtPtr chain_head;
   StmtPtr spend;
   StmtPtr insert_pending;
   StmtPtr delete_pending;
 };
 
-// Inside the caller's open transaction: inserts each row into `audit` and adds
+// Inside the caller's open transaction: links each final row into its chain
+// through `chain` (the caller commits the batch once the transaction has
+// committed), inserts each row into `audit` and adds
 // its cost to `budget_spend` (team, budget_period) when the row was booked to
 // a period; a row with an intent_seq also deletes that intent. An intent row
 // (AuditRecord::intent) goes to `audit_pending` instead, books nothing.
 // Returns SQLITE_OK, or the failing SQLite code (the caller rolls back).
-int insert_audit_rows(sqlite3* db, AuditStatements& statements, std::span<const audit::AuditRecord> rows);
+int insert_audit_rows(sqlite3* db, AuditStatements& statements, std::span<const audit::AuditRecord> rows,
+                      audit::ChainWriter::Batch& chain);
+
+// The last link of a chain: SQLITE_OK and the link (nothing for an empty
+// chain), or the failing SQLite code.
+int read_chain_head(sqlite3* db, AuditStatements& statements, const std::string& chain_id,
+                    std::optional<audit::ChainLink>& head);
 
 // Reads the current row of a SELECT of AEGIS_AUDIT_COLUMNS (from `audit` or
 // `audit_pending`); nothing when a stored value is not one this version writes.

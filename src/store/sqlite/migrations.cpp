@@ -279,6 +279,30 @@ CREATE INDEX rag_chunks_document ON rag_chunks(document_id, chunk_index);
 ALTER TABLE api_keys ADD COLUMN clearance TEXT
   CHECK (clearance IS NULL OR clearance IN ('PUBLIC', 'INTERNAL', 'CONFIDENTIAL', 'RESTRICTED'));
 )sql"},
+    // The audit chain (audit/chain.hpp): each row's place in its writer's
+    // chain and its hash; rows written before this version keep chain_id ''.
+    // Checkpoints are append-only like the rows they seal.
+    Migration{9, "audit chain and checkpoints", R"sql(
+ALTER TABLE audit ADD COLUMN chain_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN chain_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE audit ADD COLUMN prev_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN row_hash TEXT NOT NULL DEFAULT '';
+CREATE UNIQUE INDEX audit_chain ON audit(chain_id, chain_seq) WHERE chain_id <> '';
+CREATE TABLE audit_checkpoints (
+  id           INTEGER PRIMARY KEY,
+  chain_id     TEXT NOT NULL,
+  seq          INTEGER NOT NULL,
+  head_hash    TEXT NOT NULL,
+  sealed_at_ms INTEGER NOT NULL,
+  key_id       TEXT NOT NULL,
+  signature    TEXT NOT NULL
+);
+CREATE INDEX audit_checkpoints_chain ON audit_checkpoints(chain_id, seq);
+CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
+BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
+CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
+)sql"},
 };
 
 std::string errmsg(sqlite3* db) {

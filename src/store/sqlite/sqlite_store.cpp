@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -69,6 +70,32 @@ constexpr const char* kClearPending = "DELETE FROM audit_pending";
 constexpr const char* kCommit = "COMMIT";
 constexpr const char* kRollback = "ROLLBACK";
 constexpr int kMaxAuditQueryLimit = 1000;
+
+// The audit chain (audit/chain.hpp). Scans read in pages so a writer is
+// never held off for long; keyset paging, so a page costs the same however
+// deep the scan is.
+#define AEGIS_CHAINED_COLUMNS AEGIS_AUDIT_COLUMNS ", chain_id, chain_seq, prev_hash, row_hash, id"
+constexpr const char* kScanChain =
+    "SELECT " AEGIS_CHAINED_COLUMNS " FROM audit WHERE chain_id = ?1 AND chain_seq > ?2 ORDER BY chain_seq LIMIT ?3";
+constexpr const char* kScanTime = "SELECT " AEGIS_CHAINED_COLUMNS
+                                  " FROM audit WHERE (time_ms > ?1 OR (time_ms = ?1 AND id > ?2)) AND time_ms < ?3 "
+                                  "ORDER BY time_ms, id LIMIT ?4";
+constexpr const char* kScanTimeTeam = "SELECT " AEGIS_CHAINED_COLUMNS
+                                      " FROM audit WHERE team = ?5 AND (time_ms > ?1 OR (time_ms = ?1 AND id > ?2)) "
+                                      "AND time_ms < ?3 ORDER BY time_ms, id LIMIT ?4";
+constexpr const char* kListChains =
+    "SELECT chain_id, MIN(chain_seq), MAX(chain_seq), COUNT(*), MIN(time_ms), MAX(time_ms) FROM audit "
+    "WHERE chain_id <> '' GROUP BY chain_id ORDER BY chain_id";
+constexpr const char* kInsertCheckpoint =
+    "INSERT INTO audit_checkpoints(chain_id, seq, head_hash, sealed_at_ms, key_id, signature) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id";
+constexpr const char* kListCheckpoints =
+    "SELECT id, chain_id, seq, head_hash, sealed_at_ms, key_id, signature FROM audit_checkpoints ORDER BY id";
+constexpr const char* kListChainCheckpoints =
+    "SELECT id, chain_id, seq, head_hash, sealed_at_ms, key_id, signature FROM audit_checkpoints "
+    "WHERE chain_id = ?1 ORDER BY id";
+constexpr std::int64_t kScanPage = 1000;
+constexpr int kChainColumn = 27;  // the first chain column after AEGIS_AUDIT_COLUMNS
 
 constexpr const char* kPing = "SELECT 1";
 constexpr const char* kSchemaVersion = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
@@ -178,6 +205,7 @@ struct SqliteStore::Impl {
   DbPtr db;                                       // declared before the statements so it is closed after them
   std::unordered_map<const char*, StmtPtr> statements;
   sqlite::AuditStatements audit_statements;
+  audit::ChainWriter chain{"gateway"};  // this process owns the database: one chain per month for its rows
   int version = 0;
 
   std::int64_t now_ms() const {
@@ -441,6 +469,7 @@ Result<void> SqliteStore::revoke_key(const std::string& id, std::int64_t revoked
 Result<void> SqliteStore::append_audit(const std::vector<audit::AuditRecord>& rows) {
   constexpr std::string_view op = "append_audit";
   if (rows.empty()) return {};
+  auto chain = impl_->chain.begin();
   std::lock_guard lock(impl_->mu);
   sqlite3* db = impl_->db.get();
   int rc = SQLITE_OK;
@@ -451,9 +480,10 @@ Result<void> SqliteStore::append_audit(const std::vector<audit::AuditRecord>& ro
     if (!sqlite3_get_autocommit(db)) impl_->run_simple(kRollback, rc);
     return db_error(op, code);
   };
-  rc = sqlite::insert_audit_rows(db, impl_->audit_statements, rows);
+  rc = sqlite::insert_audit_rows(db, impl_->audit_statements, rows, chain);
   if (rc != SQLITE_OK) return fail(rc);
   if (!impl_->run_simple(kCommit, rc)) return fail(rc);
+  chain.commit();
   return {};
 }
 
@@ -515,6 +545,7 @@ Result<std::vector<audit::TeamSpend>> SqliteStore::load_spend(const std::string&
 
 Result<std::int64_t> SqliteStore::recover_pending() {
   constexpr std::string_view op = "recover_pending";
+  auto chain = impl_->chain.begin();
   std::lock_guard lock(impl_->mu);
   sqlite3* db = impl_->db.get();
   int rc = SQLITE_OK;
@@ -543,10 +574,11 @@ Result<std::int64_t> SqliteStore::recover_pending() {
     row.error_type = "outcome_unknown";
     if (!row.provider.empty()) row.fallback_path.push_back(row.provider + ":unknown");
   }
-  rc = sqlite::insert_audit_rows(db, impl_->audit_statements, orphans);
+  rc = sqlite::insert_audit_rows(db, impl_->audit_statements, orphans, chain);
   if (rc != SQLITE_OK) return fail(db_error(op, rc));
   if (!impl_->run_simple(kClearPending, rc)) return fail(db_error(op, rc));
   if (!impl_->run_simple(kCommit, rc)) return fail(db_error(op, rc));
+  chain.commit();
   return static_cast<std::int64_t>(orphans.size());
 }
 
@@ -572,21 +604,122 @@ int SqliteStore::schema_version() {
   return impl_->version;
 }
 
-Result<void> SqliteStore::scan_audit(const audit::AuditScan& /*scan*/,
-                                     const std::function<bool(const audit::StoredAuditRow&)>& /*visit*/) {
-  return make_error(ErrorCode::unavailable, "audit chain: not implemented yet");
+Result<void> SqliteStore::scan_audit(const audit::AuditScan& scan,
+                                     const std::function<bool(const audit::StoredAuditRow&)>& visit) {
+  constexpr std::string_view op = "scan_audit";
+  std::int64_t remaining = scan.limit > 0 ? scan.limit : std::numeric_limits<std::int64_t>::max();
+  std::int64_t after_seq = scan.after_seq;
+  std::int64_t after_time = scan.since_ms.value_or(std::numeric_limits<std::int64_t>::min());
+  std::int64_t after_id = std::numeric_limits<std::int64_t>::min();
+  const std::int64_t until = scan.until_ms.value_or(std::numeric_limits<std::int64_t>::max());
+  std::vector<audit::StoredAuditRow> page;
+  while (remaining > 0) {
+    page.clear();
+    const std::int64_t want = std::min(remaining, kScanPage);
+    std::int64_t last_id = 0;
+    {
+      std::lock_guard lock(impl_->mu);
+      int rc = SQLITE_OK;
+      const char* sql = scan.chain_id ? kScanChain : (scan.team ? kScanTimeTeam : kScanTime);
+      sqlite3_stmt* raw = impl_->statement(sql, rc);
+      if (!raw) return db_error(op, rc);
+      Use st(raw);
+      if (scan.chain_id) {
+        st.bind(1, *scan.chain_id);
+        st.bind(2, after_seq);
+        st.bind(3, want);
+      } else {
+        st.bind(1, after_time);
+        st.bind(2, after_id);
+        st.bind(3, until);
+        st.bind(4, want);
+        if (scan.team) st.bind(5, *scan.team);
+      }
+      while ((rc = st.step()) == SQLITE_ROW) {
+        auto row = sqlite::read_audit_row(st);
+        if (!row) return corrupt_row(op);
+        audit::StoredAuditRow stored{std::move(*row),
+                                     audit::ChainLink{st.text(kChainColumn), st.int64(kChainColumn + 1),
+                                                      st.text(kChainColumn + 2), st.text(kChainColumn + 3)}};
+        last_id = st.int64(kChainColumn + 4);
+        page.push_back(std::move(stored));
+      }
+      if (rc != SQLITE_DONE) return db_error(op, rc);
+    }
+    for (const auto& row : page) {
+      if (!visit(row)) return {};
+    }
+    if (static_cast<std::int64_t>(page.size()) < want) return {};
+    remaining -= static_cast<std::int64_t>(page.size());
+    after_seq = page.back().link.seq;
+    after_time = page.back().record.time_ms;
+    after_id = last_id;
+  }
+  return {};
 }
+
 Result<std::vector<audit::ChainSummary>> SqliteStore::list_chains() {
-  return make_error(ErrorCode::unavailable, "audit chain: not implemented yet");
+  constexpr std::string_view op = "list_chains";
+  std::lock_guard lock(impl_->mu);
+  int rc = SQLITE_OK;
+  sqlite3_stmt* raw = impl_->statement(kListChains, rc);
+  if (!raw) return db_error(op, rc);
+  Use st(raw);
+  std::vector<audit::ChainSummary> out;
+  while ((rc = st.step()) == SQLITE_ROW) {
+    out.push_back(audit::ChainSummary{st.text(0), st.int64(1), st.int64(2), st.int64(3), st.int64(4), st.int64(5)});
+  }
+  if (rc != SQLITE_DONE) return db_error(op, rc);
+  return out;
 }
-Result<std::optional<audit::ChainLink>> SqliteStore::chain_head(const std::string& /*chain_id*/) {
-  return make_error(ErrorCode::unavailable, "audit chain: not implemented yet");
+
+Result<std::optional<audit::ChainLink>> SqliteStore::chain_head(const std::string& chain_id) {
+  std::lock_guard lock(impl_->mu);
+  std::optional<audit::ChainLink> head;
+  if (const int rc = sqlite::read_chain_head(impl_->db.get(), impl_->audit_statements, chain_id, head);
+      rc != SQLITE_OK) {
+    return db_error("chain_head", rc);
+  }
+  return head;
 }
-Result<audit::Checkpoint> SqliteStore::append_checkpoint(const audit::Checkpoint& /*checkpoint*/) {
-  return make_error(ErrorCode::unavailable, "audit chain: not implemented yet");
+
+Result<audit::Checkpoint> SqliteStore::append_checkpoint(const audit::Checkpoint& checkpoint) {
+  constexpr std::string_view op = "append_checkpoint";
+  std::lock_guard lock(impl_->mu);
+  int rc = SQLITE_OK;
+  sqlite3_stmt* raw = impl_->statement(kInsertCheckpoint, rc);
+  if (!raw) return db_error(op, rc);
+  Use st(raw);
+  st.bind(1, checkpoint.chain_id);
+  st.bind(2, checkpoint.seq);
+  st.bind(3, checkpoint.head_hash);
+  st.bind(4, checkpoint.sealed_at_ms);
+  st.bind(5, checkpoint.key_id);
+  st.bind(6, checkpoint.signature);
+  if (rc = st.step(); rc != SQLITE_ROW) return db_error(op, rc);
+  audit::Checkpoint stored = checkpoint;
+  stored.id = st.int64(0);
+  if (rc = st.step(); rc != SQLITE_DONE) return db_error(op, rc);
+  return stored;
 }
-Result<std::vector<audit::Checkpoint>> SqliteStore::list_checkpoints(const std::optional<std::string>& /*chain_id*/) {
-  return make_error(ErrorCode::unavailable, "audit chain: not implemented yet");
+
+Result<std::vector<audit::Checkpoint>> SqliteStore::list_checkpoints(const std::optional<std::string>& chain_id) {
+  constexpr std::string_view op = "list_checkpoints";
+  std::lock_guard lock(impl_->mu);
+  int rc = SQLITE_OK;
+  sqlite3_stmt* raw = impl_->statement(chain_id ? kListChainCheckpoints : kListCheckpoints, rc);
+  if (!raw) return db_error(op, rc);
+  Use st(raw);
+  if (chain_id) st.bind(1, *chain_id);
+  std::vector<audit::Checkpoint> out;
+  while ((rc = st.step()) == SQLITE_ROW) {
+    out.push_back(
+        audit::Checkpoint{st.int64(0), st.text(1), st.int64(2), st.text(3), st.int64(4), st.text(5), st.text(6)});
+  }
+  if (rc != SQLITE_DONE) return db_error(op, rc);
+  return out;
 }
+
+audit::ChainWriter* SqliteStore::chain_writer() { return &impl_->chain; }
 
 }  // namespace aegis::store

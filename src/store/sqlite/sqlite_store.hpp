@@ -53,6 +53,7 @@ class SqliteStore final : public Database {
   Result<std::optional<audit::ChainLink>> chain_head(const std::string& chain_id) override;
   Result<audit::Checkpoint> append_checkpoint(const audit::Checkpoint& checkpoint) override;
   Result<std::vector<audit::Checkpoint>> list_checkpoints(const std::optional<std::string>& chain_id) override;
+  audit::ChainWriter* chain_writer() override;
 
   Result<void> ping() override;
   int schema_version() override;

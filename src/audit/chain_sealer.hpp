@@ -1,0 +1,56 @@
+#pragma once
+// Seals the heads of the audit chains (audit/chain.hpp) in signed
+// checkpoints: every audit.checkpoint_interval_s on a thread of its own, and
+// once more at shutdown after the last rows are written. Each checkpoint is
+// stored with the audit data and, when configured, appended to a file the
+// database's administrators cannot rewrite.
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "audit/audit_store.hpp"
+#include "audit/chain_writer.hpp"
+#include "audit/signing_key.hpp"
+#include "core/clock.hpp"
+#include "core/result.hpp"
+
+namespace aegis::audit {
+
+class ChainSealer {
+ public:
+  // `writers` (non-null) and the others outlive the sealer. `checkpoint_file`:
+  // empty for none.
+  ChainSealer(AuditStore& store, const SigningKey& key, std::vector<ChainWriter*> writers, const Clock& clock,
+              std::string checkpoint_file);
+  ~ChainSealer();
+  ChainSealer(const ChainSealer&) = delete;
+  ChainSealer& operator=(const ChainSealer&) = delete;
+
+  // Seals every head written since the last seal; returns the checkpoints
+  // stored. A failing store leaves the heads for the next pass.
+  Result<std::vector<Checkpoint>> seal_now();
+
+  void start(std::chrono::seconds interval);
+  // Stops the thread and seals what is left: call after the last row is written.
+  void stop();
+
+ private:
+  void append_to_file(const Checkpoint& checkpoint);
+
+  AuditStore& store_;
+  const SigningKey& key_;
+  std::vector<ChainWriter*> writers_;
+  const Clock& clock_;
+  std::string checkpoint_file_;
+  std::mutex seal_mu_;  // one pass at a time
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace aegis::audit
