@@ -75,7 +75,6 @@ void register_report_routes(http::Router& router, const ReportContext& context) 
                AEGIS_CO_TRY(query, report_query(request, ctx->clock), fail, request);
                report::ReportSources sources;
                sources.providers = ctx->providers;
-               sources.verify = ctx->verify;
                sources.public_keys = ctx->public_keys;
                auto collect = [&] {
                  // Bounded: a failing store answers with what it has.

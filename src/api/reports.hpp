@@ -2,13 +2,11 @@
 // GET /admin/v1/reports/compliance: the monthly compliance report
 // (docs/COMPLIANCE.md) as JSON, HTML or Markdown. Credential::admin_key; the
 // month's rows are read on the database executor, never on an I/O thread.
-#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "audit/audit_writer.hpp"
-#include "audit/chain_verifier.hpp"
 #include "config/config.hpp"
 #include "core/clock.hpp"
 #include "http/router.hpp"
@@ -26,9 +24,8 @@ struct ReportContext {
   std::vector<config::ProviderConfig> providers;
   // Flushed first, so requests already answered are in the report (not owned; may be null).
   audit::AuditWriter* audit_writer = nullptr;
-  // Verifies the month's audit chains (see report/collect.hpp); unset: the
-  // report's chain section says verification is unavailable.
-  std::function<Result<audit::VerifyReport>(const audit::VerifyOptions&)> verify;
+  // Keys trusted for the audit checkpoints' signatures: key_fingerprint ->
+  // raw Ed25519 public key (the gateway's own signing key).
   std::map<std::string, std::string> public_keys;
 };
 

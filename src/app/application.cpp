@@ -429,8 +429,7 @@ std::uint16_t Application::start() {
                                     .clock = SystemClock::instance(),
                                     .providers = s.config->providers,
                                     .audit_writer = s.audit.get(),
-                                    .verify = {},
-                                    .public_keys = {}};
+                                    .public_keys = {{s.audit_key->key_id(), s.audit_key->public_key_raw()}}};
   api::register_report_routes(s.router, report_context);
 
   s.server = std::make_unique<http::Server>(

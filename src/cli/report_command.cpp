@@ -4,7 +4,8 @@
 #include <fstream>
 #include <iostream>
 
-#include "config/loader.hpp"
+#include "audit/signing_key.hpp"
+#include "cli/local_store.hpp"
 #include "core/json.hpp"
 #include "core/system_clock.hpp"
 #include "report/collect.hpp"
@@ -45,21 +46,9 @@ int ReportCommand::run(const std::string& fallback_config_path) {
     std::cerr << "aegis report: " << month.error().message << "\n";
     return kExitUsage;
   }
-  const std::string path = config_path_.empty() ? fallback_config_path : config_path_;
-  config::Config cfg;
-  try {
-    cfg = path.empty() ? config::default_config() : config::load_config_file(path);
-  } catch (const config::ConfigError& e) {
-    for (const auto& issue : e.issues()) std::cerr << issue.to_string() << "\n";
-    return kExitUsage;
-  }
-  std::unique_ptr<store::Database> store;
-  try {
-    store = store::open_store(cfg.storage);
-  } catch (const std::exception& e) {
-    std::cerr << "aegis report: cannot open the store: " << e.what() << "\n";
-    return kExitFailed;
-  }
+  int exit_code = kExitOk;
+  auto local = open_local_store(config_path_.empty() ? fallback_config_path : config_path_, "aegis report", exit_code);
+  if (!local) return exit_code;
 
   report::ReportRequest request;
   request.month = std::move(month).value();
@@ -68,8 +57,15 @@ int ReportCommand::run(const std::string& fallback_config_path) {
       std::chrono::duration_cast<std::chrono::milliseconds>(SystemClock::instance().wall_now().time_since_epoch())
           .count();
   report::ReportSources sources;
-  sources.providers = cfg.providers;
-  auto built = report::collect_compliance_report(*store, sources, request);
+  sources.providers = local->config.providers;
+  try {
+    sources.public_keys =
+        audit::configured_public_keys(local->config.audit, store::audit_key_path(local->config.storage));
+  } catch (const std::exception& e) {
+    std::cerr << "aegis report: " << e.what() << "\n";
+    return kExitUsage;
+  }
+  auto built = report::collect_compliance_report(*local->store, sources, request);
   if (!built.ok()) {
     std::cerr << "aegis report: " << built.error().message << "\n";
     return kExitFailed;

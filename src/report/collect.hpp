@@ -1,10 +1,9 @@
 #pragma once
 // Reads what the compliance report needs from a store: the month's audit rows
 // (AuditStore::scan_audit), every team's cap and committed spend for the
-// month, and the verification of the month's audit chains. Blocking: call it
-// on a database thread (store::DbExecutor) or from the command line, never on
-// an I/O thread.
-#include <functional>
+// month, and the verification of the month's audit chains
+// (audit::verify_audit_chains). Blocking: call it on a database thread
+// (store::DbExecutor) or from the command line, never on an I/O thread.
 #include <map>
 #include <optional>
 #include <string>
@@ -26,11 +25,8 @@ struct ReportRequest {
 struct ReportSources {
   // The providers as configured: their locality and residency.
   std::vector<config::ProviderConfig> providers;
-  // Verifies the month's chains; the report's chain section shows its result,
-  // or its error as "unavailable". Unset: the section says verification was
-  // not configured.
-  std::function<Result<audit::VerifyReport>(const audit::VerifyOptions&)> verify;
-  // key_fingerprint -> raw Ed25519 public key, handed to verify.
+  // The keys trusted for checkpoint signatures: key_fingerprint -> raw
+  // Ed25519 public key (audit::configured_public_keys, or the gateway's own).
   std::map<std::string, std::string> public_keys;
 };
 
