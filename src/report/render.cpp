@@ -143,9 +143,11 @@ std::string stacked_days_svg(std::string_view label, const std::vector<DayMix>& 
   svg << "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " << kWidth << " " << kHeight
       << "\" role=\"img\" aria-label=\"" << escape_html(label) << "\">";
   svg << "<title>" << escape_html(label) << "</title>";
-  for (int tick = 0; tick <= 4; ++tick) {
-    const double value = static_cast<double>(axis_max) * tick / 4.0;
-    const double y = kTop + plot_h - plot_h * tick / 4.0;
+  // Whole-number gridlines: 1, 2 or 5 steps up to 5, then fifths or quarters.
+  const std::int64_t ticks = axis_max <= 5 ? axis_max : axis_max % 4 == 0 ? 4 : 5;
+  for (std::int64_t tick = 0; tick <= ticks; ++tick) {
+    const double value = static_cast<double>(axis_max * tick) / static_cast<double>(ticks);
+    const double y = kTop + plot_h - plot_h * static_cast<double>(tick) / static_cast<double>(ticks);
     svg << "<line x1=\"" << kLeft << "\" x2=\"" << kWidth - kRight << "\" y1=\"" << fixed(y, 1) << "\" y2=\""
         << fixed(y, 1) << "\" stroke=\"#ddd\" stroke-width=\"1\"/>";
     svg << "<text x=\"" << kLeft - 6 << "\" y=\"" << fixed(y + 4, 1)
