@@ -319,9 +319,9 @@ class ComplianceReportTest:
         for i in range(2):
             status, headers, data = self.chat(pay_key, f"Write to {EMAIL} about invoice {i}")
             self.assertEqual(status, 200, data)
-            self.assertEqual(headers.get("x-aegis-classification"), "CONFIDENTIAL", data)
             self.assertIn("provider=cloudsim", headers.get("x-aegis-route", ""))
-            outcomes["masked"] += int(headers.get("x-aegis-masked", "0")) > 0
+            self.assertGreater(int(headers.get("x-aegis-masked", "0")), 0, headers)
+            outcomes["masked"] += 1
 
         for key in (pay_key, research_key):
             status, headers, data = self.chat(key, f"Update the payroll file for SIN {SIN}")
