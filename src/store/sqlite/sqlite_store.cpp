@@ -71,12 +71,14 @@ constexpr const char* kCommit = "COMMIT";
 constexpr const char* kRollback = "ROLLBACK";
 constexpr int kMaxAuditQueryLimit = 1000;
 
-// The audit chain (audit/chain.hpp). Scans read in pages so a writer is
+// The audit chain (audit/chain.hpp). `chain_id <> ''` lets SQLite use the
+// partial index audit_chain with a bound chain id. Scans read in pages so a writer is
 // never held off for long; keyset paging, so a page costs the same however
 // deep the scan is.
 #define AEGIS_CHAINED_COLUMNS AEGIS_AUDIT_COLUMNS ", chain_id, chain_seq, prev_hash, row_hash, id"
 constexpr const char* kScanChain =
-    "SELECT " AEGIS_CHAINED_COLUMNS " FROM audit WHERE chain_id = ?1 AND chain_seq > ?2 ORDER BY chain_seq LIMIT ?3";
+    "SELECT " AEGIS_CHAINED_COLUMNS
+    " FROM audit WHERE chain_id = ?1 AND chain_id <> '' AND chain_seq > ?2 ORDER BY chain_seq LIMIT ?3";
 constexpr const char* kScanTime = "SELECT " AEGIS_CHAINED_COLUMNS
                                   " FROM audit WHERE (time_ms > ?1 OR (time_ms = ?1 AND id > ?2)) AND time_ms < ?3 "
                                   "ORDER BY time_ms, id LIMIT ?4";

@@ -1,0 +1,190 @@
+"""The tamper-evident audit trail through the real binary, on SQLite and on
+PostgreSQL: a gateway's requests and a job's run are chained and sealed (at an
+interval and at shutdown), the public key is served, the checkpoint file holds
+what the database holds, and `aegis audit verify` exits 0 on the untouched
+trail, 1 with the finding named after a database administrator edits a row,
+and 1 for checkpoints signed by a key it was not given."""
+import json
+import os
+import subprocess
+import tempfile
+import time
+import unittest
+import uuid
+
+from aegis_harness import AEGIS_BIN, Gateway, wait_until
+from test_postgres_store import base_dsn, psql
+
+SIN = "046 454 286"
+
+
+def openssl_key(path):
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", path], check=True, capture_output=True)
+    os.chmod(path, 0o600)
+
+
+class ChainChecks:
+    """The scenario; a subclass provides the backend (config, raw SQL)."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="aegis-chain-")
+        self.checkpoints = os.path.join(self.workdir, "checkpoints.jsonl")
+        self.env = dict(os.environ)
+
+    def write_config(self, storage):
+        self.config = os.path.join(self.workdir, "aegis.yaml")
+        with open(self.config, "w") as f:
+            f.write(storage + "audit:\n  checkpoint_interval_s: 1\n  checkpoint_file: " + self.checkpoints + "\n" +
+                    self.audit_extra())
+
+    def audit_extra(self):
+        return ""
+
+    def aegis(self, *args):
+        return subprocess.run([AEGIS_BIN, *args], capture_output=True, text=True, timeout=120, env=self.env)
+
+    def verify(self, *extra):
+        r = self.aegis("audit", "verify", "--config", self.config, *extra)
+        return r.returncode, r.stdout, r.stderr
+
+    def run_traffic(self):
+        gw = Gateway(("--demo", "--config", self.config), env=self.env)
+        try:
+            status, team = gw.admin("POST", "/admin/v1/teams", {"name": "chain", "monthly_budget_usd": 50,
+                                                                "clearance": "RESTRICTED"})
+            self.assertEqual(status, 201, team)
+            status, key = gw.admin("POST", "/admin/v1/keys", {"team": "chain"})
+            self.assertEqual(status, 201, key)
+            auth = {"authorization": f"Bearer {key['key']}"}
+            for content in ("hello", f"my SIN is {SIN}", "Email jane.doe@example.com about it"):
+                status, _, data = gw.request("POST", "/v1/chat/completions",
+                                             {"model": "auto", "messages": [{"role": "user", "content": content}]},
+                                             auth)
+                self.assertEqual(status, 200, data)
+            status, _, data = gw.request("POST", "/v1/jobs", {"task_type": "extraction", "prompt": "summarise this",
+                                                              "max_tokens": 32}, auth)
+            self.assertEqual(status, 202, data)
+            job_id = json.loads(data)["id"]
+            status, _, data = gw.request("GET", f"/v1/jobs/{job_id}?wait=30", headers=auth, timeout=40)
+            self.assertEqual(json.loads(data)["status"], "succeeded", data)
+            # The interval's checkpoint, while the gateway runs.
+            wait_until(lambda: os.path.exists(self.checkpoints) and os.path.getsize(self.checkpoints) > 0, 10,
+                       "a checkpoint while the gateway runs")
+            status, published = gw.admin("GET", "/admin/v1/audit/public-key")
+            self.assertEqual(status, 200, published)
+            status, _, data = gw.request("GET", "/admin/v1/audit/public-key")
+            self.assertEqual(status, 401, data)
+        finally:
+            gw.stop()
+            gw.cleanup()
+        return published
+
+    def test_a_trail_verifies_until_an_administrator_edits_it(self):
+        published = self.run_traffic()
+        self.assertEqual(published["algorithm"], "Ed25519")
+        public_pem = os.path.join(self.workdir, "public.pem")
+        with open(public_pem, "w") as f:
+            f.write(published["public_key_pem"])
+
+        code, out, err = self.verify("--json")
+        self.assertEqual(code, 0, out + err)
+        report = json.loads(out)
+        self.assertTrue(report["intact"])
+        self.assertEqual(report["findings"], [])
+        # The requests' chain and the job run's chain.
+        self.assertGreaterEqual(report["chains"], 2, report)
+        self.assertEqual(report["rows"], int(self.sql("SELECT COUNT(*) FROM audit")))
+        self.assertGreaterEqual(report["rows"], 4)
+        # The shutdown seal covers every row: the file and the table hold the same checkpoints.
+        with open(self.checkpoints) as f:
+            lines = [json.loads(line) for line in f if line.strip()]
+        self.assertEqual(sorted(c["id"] for c in lines), sorted(report["checkpoint_ids"]))
+        self.assertTrue(all(c["key_id"] == published["key_id"] for c in lines), lines)
+        self.assertEqual(self.sql("SELECT COUNT(*) FROM audit_checkpoints"), str(len(lines)))
+
+        # With the key the auditor keeps, and with a key that did not sign them.
+        code, out, err = self.verify("--public-key", public_pem)
+        self.assertEqual(code, 0, out + err)
+        self.assertIn("intact:", out)
+        other = os.path.join(self.workdir, "other.pem")
+        openssl_key(other)
+        code, out, err = self.verify("--public-key", other)
+        self.assertEqual(code, 1, out + err)
+        self.assertIn("which this verifier does not trust", out)
+
+        # A RESTRICTED row relabelled PUBLIC.
+        self.tamper("UPDATE audit SET level = 'PUBLIC' WHERE level = 'RESTRICTED'")
+        code, out, err = self.verify()
+        self.assertEqual(code, 1, out + err)
+        self.assertIn("FAILED:", out)
+        self.assertIn("its content no longer matches its hash (edited after it was written)", out)
+        self.assertIn("TAMPERED:", out)
+
+    def test_verify_refuses_a_bad_time_and_an_unreadable_key(self):
+        self.write_config(self.storage())
+        code, _, err = self.verify("--since", "last tuesday")
+        self.assertEqual(code, 2)
+        self.assertIn("--since expects RFC 3339 or YYYY-MM-DD", err)
+        missing = os.path.join(self.workdir, "nope.pem")
+        code, _, err = self.verify("--public-key", missing)
+        self.assertEqual(code, 2)
+        self.assertIn("not a readable PEM Ed25519 key", err)
+
+
+class SqliteChain(ChainChecks, unittest.TestCase):
+    def setUp(self):
+        super().setUp()
+        self.db = os.path.join(self.workdir, "aegis.db")
+        self.write_config(self.storage())
+
+    def storage(self):
+        return f"storage:\n  sqlite_path: {self.db}\n"
+
+    def sql(self, query):
+        r = subprocess.run(["sqlite3", self.db, query], capture_output=True, text=True, check=True)
+        return r.stdout.strip()
+
+    def tamper(self, statement):
+        self.sql("DROP TRIGGER audit_no_update; " + statement)
+
+    def test_the_generated_key_is_private_to_the_gateway(self):
+        self.run_traffic()
+        mode = os.stat(self.db + ".audit-key").st_mode & 0o777
+        self.assertEqual(mode, 0o600)
+
+
+@unittest.skipUnless(base_dsn(), "no PostgreSQL test server in this run (ctest's postgres.start provides one)")
+class PostgresChain(ChainChecks, unittest.TestCase):
+    def setUp(self):
+        super().setUp()
+        self.base = base_dsn()
+        self.schema = "chain_" + uuid.uuid4().hex[:12]
+        psql(self.base, f"CREATE SCHEMA {self.schema}")
+        self.dsn = f"{self.base} options='-c search_path={self.schema}'"
+        self.env["AEGIS_IT_PG_DSN"] = self.dsn
+        self.env["AEGIS_IT_JOBS_KEY"] = "5f" * 32
+        # Replicas share one configured key.
+        self.key_file = os.path.join(self.workdir, "audit-key.pem")
+        openssl_key(self.key_file)
+        self.write_config(self.storage())
+
+    def tearDown(self):
+        psql(self.base, f"DROP SCHEMA {self.schema} CASCADE")
+
+    def storage(self):
+        return ("storage:\n  sqlite_path: " + os.path.join(self.workdir, "unused.db") +
+                "\n  postgres_dsn: \"${AEGIS_IT_PG_DSN}\"\n"
+                "jobs:\n  encryption:\n    active: k1\n    keys:\n      - {id: k1, env: AEGIS_IT_JOBS_KEY}\n")
+
+    def audit_extra(self):
+        return "  signing_key_file: " + self.key_file + "\n"
+
+    def sql(self, query):
+        return psql(self.dsn, query)
+
+    def tamper(self, statement):
+        psql(self.dsn, "SET session_replication_role = replica; " + statement)
+
+
+if __name__ == "__main__":
+    unittest.main()
