@@ -19,6 +19,7 @@
 #include "api/jobs.hpp"
 #include "api/openai.hpp"
 #include "api/rag.hpp"
+#include "api/reports.hpp"
 #include "api/whoami.hpp"
 #include "app/demo_banner.hpp"
 #include "app/provider_types.hpp"
@@ -438,6 +439,13 @@ std::uint16_t Application::start() {
   admin_context.audit_key = &*s.audit_key;
   api::register_admin_routes(s.router, admin_context);
   api::register_breach_routes(s.router, admin_context);
+  api::ReportContext report_context{.store = *s.store,
+                                    .db = s.db,
+                                    .clock = SystemClock::instance(),
+                                    .providers = s.config->providers,
+                                    .audit_writer = s.audit.get(),
+                                    .public_keys = {{s.audit_key->key_id(), s.audit_key->public_key_raw()}}};
+  api::register_report_routes(s.router, report_context);
 
   s.server = std::make_unique<http::Server>(
       s.io, s.config->server, [&s](http::HttpRequest& request) { return s.handle(request); },

@@ -1,4 +1,4 @@
-// The aegis command line: serve, config check, version, admin.
+// The aegis command line: serve, config check, version, admin, report, ...
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -15,6 +15,7 @@
 #include "cli/jobs_command.hpp"
 #include "cli/mask_command.hpp"
 #include "cli/rag_command.hpp"
+#include "cli/report_command.hpp"
 #include "cli/route_command.hpp"
 #include "cli/sim_command.hpp"
 #include "config/loader.hpp"
@@ -122,14 +123,15 @@ int main(int argc, char** argv) {
   aegis::cli::RagCommand rag_command(cli);
   aegis::cli::AuditCommand audit_command(cli);
   aegis::cli::BreachesCommand breaches_command(cli);
+  aegis::cli::ReportCommand report_command(cli);
 
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = cli.exit(e);
-    // `aegis jobs` and `aegis rag` document exit 2 for every usage error (CLI11 uses 100+).
-    return code != 0 && (jobs_command.parsed() || rag_command.parsed() || audit_command.parsed() ||
-                         breaches_command.parsed())
+    // `aegis jobs`, `rag`, `report`, `audit` and `breaches` document exit 2 for every usage error (CLI11 uses 100+).
+    return code != 0 && (jobs_command.parsed() || rag_command.parsed() || report_command.parsed() ||
+                         audit_command.parsed() || breaches_command.parsed())
                ? kExitConfig
                : code;
   }
@@ -151,6 +153,7 @@ int main(int argc, char** argv) {
   if (rag_command.parsed()) return rag_command.run();
   if (audit_command.parsed()) return audit_command.run();
   if (breaches_command.parsed()) return breaches_command.run();
+  if (report_command.parsed()) return report_command.run(config_path);
 
   if (serve->parsed()) {
     std::shared_ptr<const aegis::config::Config> cfg;

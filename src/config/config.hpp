@@ -64,6 +64,10 @@ struct ProviderConfig {
   std::string api_key;      // resolved from ${ENV}; never logged
   std::string api_version;  // azure_openai only
   Locality locality = Locality::cloud;
+  // Where the provider keeps and processes data ("CA", "US", "EU", ...), as the
+  // operator's contract with it says; shown in the compliance report. Empty:
+  // not declared (the report says "unspecified").
+  std::string residency;
   std::map<Tier, std::string> models;        // tier -> model id / deployment
   std::map<std::string, ModelPrice> prices;  // model id -> price
   std::string embedding_model;               // model id / deployment for /v1/embeddings; empty: none
