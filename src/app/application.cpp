@@ -174,6 +174,9 @@ struct Application::Impl {
   telemetry::Registry metrics;
   HttpMetrics http_metrics;
   store::DbExecutor db{1};
+  // Compliance reports scan a month of audit rows: on a thread of their own,
+  // so a report never holds up the requests' database work.
+  store::DbExecutor reports_db{1};
   std::unique_ptr<store::Database> store;
   std::unique_ptr<identity::Authenticator> authenticator;
   std::vector<std::unique_ptr<sim::Simulator>> simulators;
@@ -440,7 +443,7 @@ std::uint16_t Application::start() {
   api::register_admin_routes(s.router, admin_context);
   api::register_breach_routes(s.router, admin_context);
   api::ReportContext report_context{.store = *s.store,
-                                    .db = s.db,
+                                    .db = s.reports_db,
                                     .clock = SystemClock::instance(),
                                     .providers = s.config->providers,
                                     .audit_writer = s.audit.get(),
@@ -528,6 +531,7 @@ int Application::run() {
   // Database threads still finishing a call post their coroutine back to the
   // io_context: let them finish before it is shut down.
   if (s.job_service) s.job_service->finish_database_work();
+  s.reports_db.finish();
   s.db.finish();
   // Requests waiting for their audit row's commit get their completion posted
   // before the shutdown below destroys what is queued.
@@ -540,6 +544,7 @@ int Application::run() {
   if (s.audit) s.audit->stop();
   // Then seal what they added, before the store closes.
   if (s.sealer) s.sealer->stop();
+  s.reports_db.stop();
   s.db.stop();
   telemetry::flush_logs();
   return 0;
