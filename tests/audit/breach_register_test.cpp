@@ -20,7 +20,7 @@
 namespace aegis::audit {
 namespace {
 
-constexpr std::int64_t kDecember = 1'796'428'800'000;  // 2026-12-04T00:00:00Z
+constexpr std::int64_t kDecember = 1'796'428'800'000;  // 2026-12-05T00:00:00Z
 
 class BreachRegister : public ::testing::TestWithParam<std::string> {
  protected:
