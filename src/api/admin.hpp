@@ -33,5 +33,7 @@ struct AdminContext {
 };
 
 void register_admin_routes(http::Router& router, const AdminContext& context);
+// GET /admin/v1/breaches, GET and PATCH /admin/v1/breaches/{id} (api/admin_breaches.cpp).
+void register_breach_routes(http::Router& router, const AdminContext& context);
 
 }  // namespace aegis::api

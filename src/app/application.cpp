@@ -19,6 +19,7 @@
 #include "api/jobs.hpp"
 #include "api/openai.hpp"
 #include "api/rag.hpp"
+#include "api/reports.hpp"
 #include "api/whoami.hpp"
 #include "app/demo_banner.hpp"
 #include "app/provider_types.hpp"
@@ -174,6 +175,9 @@ struct Application::Impl {
   telemetry::Registry metrics;
   HttpMetrics http_metrics;
   store::DbExecutor db{1};
+  // Compliance reports scan a month of audit rows: on a thread of their own,
+  // so a report never holds up the requests' database work.
+  store::DbExecutor reports_db{1};
   std::unique_ptr<store::Database> store;
   std::unique_ptr<identity::Authenticator> authenticator;
   std::vector<std::unique_ptr<sim::Simulator>> simulators;
@@ -425,6 +429,20 @@ std::uint16_t Application::start() {
   if (auto* jobs_chain = s.job_store->chain_writer()) chain_writers.push_back(jobs_chain);
   s.sealer = std::make_unique<audit::ChainSealer>(*s.store, *s.audit_key, std::move(chain_writers),
                                                   SystemClock::instance(), s.config->audit.checkpoint_file);
+  if (s.config->audit.verify_interval.count() > 0) {
+    auto& findings = s.metrics
+                         .gauge("aegis_audit_chain_findings",
+                                "Findings that show tampering in the gateway's last verification of the audit chains "
+                                "(0 when intact; see aegis audit verify and the breach register)",
+                                {})
+                         .with({});
+    s.sealer->verify_every(s.config->audit.verify_interval, *s.store, [&findings](const audit::VerifyReport& report) {
+      const auto tampering = std::count_if(report.findings.begin(), report.findings.end(), [](const auto& f) {
+        return f.kind != audit::FindingKind::unsigned_tail && f.kind != audit::FindingKind::unknown_key;
+      });
+      findings.set(static_cast<double>(tampering));
+    });
+  }
   s.sealer->start(s.config->audit.checkpoint_interval);
   api::register_job_routes(s.router, *s.job_service, s.config->limits);
   if (!s.demo_upstreams.empty()) api::register_demo_routes(s.router, s.demo_upstreams);
@@ -433,6 +451,14 @@ std::uint16_t Application::start() {
   admin_context.audit_writer = s.audit.get();
   admin_context.audit_key = &*s.audit_key;
   api::register_admin_routes(s.router, admin_context);
+  api::register_breach_routes(s.router, admin_context);
+  api::ReportContext report_context{.store = *s.store,
+                                    .db = s.reports_db,
+                                    .clock = SystemClock::instance(),
+                                    .providers = s.config->providers,
+                                    .audit_writer = s.audit.get(),
+                                    .public_keys = {{s.audit_key->key_id(), s.audit_key->public_key_raw()}}};
+  api::register_report_routes(s.router, report_context);
 
   s.server = std::make_unique<http::Server>(
       s.io, s.config->server, [&s](http::HttpRequest& request) { return s.handle(request); },
@@ -515,6 +541,7 @@ int Application::run() {
   // Database threads still finishing a call post their coroutine back to the
   // io_context: let them finish before it is shut down.
   if (s.job_service) s.job_service->finish_database_work();
+  s.reports_db.finish();
   s.db.finish();
   // Requests waiting for their audit row's commit get their completion posted
   // before the shutdown below destroys what is queued.
@@ -529,6 +556,7 @@ int Application::run() {
   if (s.sealer) s.sealer->stop();
   // After the writer drained and the sealer's last checkpoints: they go out in the exporter's last pass.
   if (s.exporter) s.exporter->stop();
+  s.reports_db.stop();
   s.db.stop();
   telemetry::flush_logs();
   return 0;

@@ -70,16 +70,51 @@ void ChainSealer::append_to_file(const Checkpoint& c) {
   }
 }
 
+void ChainSealer::verify_every(std::chrono::seconds interval, BreachStore& breaches,
+                               std::function<void(const VerifyReport&)> on_verified) {
+  verify_interval_ = interval;
+  breaches_ = &breaches;
+  on_verified_ = std::move(on_verified);
+}
+
+Result<VerifyReport> ChainSealer::verify_now() {
+  VerifyOptions options;
+  options.public_keys = {{key_.key_id(), key_.public_key_raw()}};
+  auto report = verify_audit_chains(store_, options);
+  if (!report.ok()) return report.error();
+  if (breaches_ != nullptr) {
+    const auto now =
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall_now().time_since_epoch()).count();
+    // Other replicas may sign with keys of their own: only `aegis audit verify`,
+    // given every key, judges those.
+    auto recorded = record_chain_failures(*breaches_, *report, now, /*include_unknown_keys=*/false);
+    if (!recorded.ok()) return recorded.error();
+    if (!report->intact()) {
+      telemetry::log(telemetry::LogLevel::error, "audit_chain_tampered",
+                     {{"findings", report->findings.size()}, {"new_breaches", *recorded}});
+    }
+  }
+  if (on_verified_) on_verified_(*report);
+  return report;
+}
+
 void ChainSealer::start(std::chrono::seconds interval) {
   thread_ = std::thread([this, interval] {
+    auto next_verify = std::chrono::steady_clock::now();  // once at start-up, then every verify_interval_
     std::unique_lock lock(mu_);
-    while (!cv_.wait_for(lock, interval, [this] { return stopping_; })) {
+    do {
       lock.unlock();
       if (auto sealed = seal_now(); !sealed.ok()) {
         telemetry::log(telemetry::LogLevel::warn, "audit_checkpoint_failed", {{"error", sealed.error().message}});
       }
+      if (verify_interval_.count() > 0 && std::chrono::steady_clock::now() >= next_verify) {
+        next_verify = std::chrono::steady_clock::now() + verify_interval_;
+        if (auto verified = verify_now(); !verified.ok()) {
+          telemetry::log(telemetry::LogLevel::warn, "audit_verify_failed", {{"error", verified.error().message}});
+        }
+      }
       lock.lock();
-    }
+    } while (!cv_.wait_for(lock, interval, [this] { return stopping_; }));
   });
 }
 

@@ -7,12 +7,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "audit/audit_store.hpp"
+#include "audit/chain_verifier.hpp"
 #include "audit/chain_writer.hpp"
 #include "audit/signing_key.hpp"
 #include "core/clock.hpp"
@@ -34,6 +36,14 @@ class ChainSealer {
   // stored. A failing store leaves the heads for the next pass.
   Result<std::vector<Checkpoint>> seal_now();
 
+  // Also verify every chain (with this sealer's key) every `interval` on the
+  // same thread, recording tampering in `breaches` (audit/chain_verifier.hpp)
+  // and reporting each result to `on_verified`. Call before start().
+  void verify_every(std::chrono::seconds interval, BreachStore& breaches,
+                    std::function<void(const VerifyReport&)> on_verified);
+  // Verifies now and records what it finds (see verify_every).
+  Result<VerifyReport> verify_now();
+
   void start(std::chrono::seconds interval);
   // Stops the thread and seals what is left: call after the last row is written.
   void stop();
@@ -46,6 +56,9 @@ class ChainSealer {
   std::vector<ChainWriter*> writers_;
   const Clock& clock_;
   std::string checkpoint_file_;
+  std::chrono::seconds verify_interval_{0};
+  BreachStore* breaches_ = nullptr;
+  std::function<void(const VerifyReport&)> on_verified_;
   std::mutex seal_mu_;  // one pass at a time
   std::mutex mu_;
   std::condition_variable cv_;

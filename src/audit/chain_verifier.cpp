@@ -255,4 +255,23 @@ Result<VerifyReport> verify_audit_chains(AuditStore& store, const VerifyOptions&
   return report;
 }
 
+Result<std::int64_t> record_chain_failures(BreachStore& breaches, const VerifyReport& report, std::int64_t now_ms,
+                                           bool include_unknown_keys) {
+  std::int64_t recorded = 0;
+  for (const auto& finding : report.findings) {
+    if (finding.kind == FindingKind::unsigned_tail) continue;
+    if (finding.kind == FindingKind::unknown_key && !include_unknown_keys) continue;
+    Breach breach;
+    breach.detected_at_ms = now_ms;
+    breach.kind = std::string(kBreachChainFailure);
+    breach.ref = finding.chain_id + "#" + std::string(to_string(finding.kind)) + "#" + std::to_string(finding.seq);
+    breach.detail = finding.message;
+    breach.updated_at_ms = now_ms;
+    auto created = breaches.record_breach(breach);
+    if (!created.ok()) return created.error();
+    if (*created) ++recorded;
+  }
+  return recorded;
+}
+
 }  // namespace aegis::audit

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "audit/audit_store.hpp"
+#include "audit/breach_store.hpp"
 #include "core/result.hpp"
 
 namespace aegis::audit {
@@ -64,5 +65,13 @@ struct VerifyReport {
 };
 
 Result<VerifyReport> verify_audit_chains(AuditStore& store, const VerifyOptions& options);
+
+// Records each finding that shows tampering as a breach register entry
+// (kind chain_failure, one per chain, kind of finding and seq however often
+// it is found); unsigned tails are not breaches. A verifier that was not
+// given every signing key in use (the gateway checks with its own) passes
+// include_unknown_keys = false. Returns the entries that are new.
+Result<std::int64_t> record_chain_failures(BreachStore& breaches, const VerifyReport& report, std::int64_t now_ms,
+                                           bool include_unknown_keys);
 
 }  // namespace aegis::audit

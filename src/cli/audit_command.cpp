@@ -84,6 +84,8 @@ AuditCommand::AuditCommand(CLI::App& app) {
                       "PEM public key to trust for checkpoint signatures (repeatable; default: the configured "
                       "signing key's)");
   verify_->add_flag("--json", json_, "print the result as one JSON object");
+  verify_->add_flag("--record", record_,
+                    "record each tampering found in the breach register (aegis breaches list), once per finding");
 
   export_ = audit_->add_subcommand(
       "export", "Stream audit rows and checkpoints to the sink audit.export configures, from the saved cursor");
@@ -140,6 +142,17 @@ int AuditCommand::verify() {
   if (!report.ok()) {
     std::cerr << "aegis audit verify: " << report.error().message << "\n";
     return kExitUsage;
+  }
+  if (record_) {
+    const auto now =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    auto recorded = audit::record_chain_failures(*local->store, *report, now, /*include_unknown_keys=*/true);
+    if (!recorded.ok()) {
+      std::cerr << "aegis audit verify: cannot record in the breach register: " << recorded.error().message << "\n";
+      return kExitUsage;
+    }
+    if (!json_ && *recorded > 0) std::cout << "recorded " << *recorded << " new breach register entries\n";
   }
   if (json_) {
     std::cout << json::serialize(report_json(*report)) << "\n";

@@ -37,6 +37,7 @@ class AuditCommand {
   bool json_ = false;
   bool once_ = false;
   int once_limit_s_ = 300;
+  bool record_ = false;
 };
 
 }  // namespace aegis::cli

@@ -1,4 +1,3 @@
-#include "cli/classifier_loader.hpp"
 #include "cli/classify_command.hpp"
 
 #include <boost/json.hpp>
@@ -10,6 +9,7 @@
 #include <sstream>
 
 #include "classify/classifier.hpp"
+#include "cli/classifier_loader.hpp"
 #include "config/loader.hpp"
 #include "core/json.hpp"
 
@@ -28,23 +28,20 @@ Timed timed_classify(const classify::Classifier& classifier, std::string_view te
   const auto t0 = std::chrono::steady_clock::now();
   Timed out{classifier.classify(text, marking), 0};
   const auto t1 = std::chrono::steady_clock::now();
-  out.duration_us =
-      static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()) / 1000.0;
+  out.duration_us = static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()) / 1000.0;
   return out;
 }
 
 std::string to_json_line(const Timed& t) {
   json::array findings;
   for (const auto& f : t.result.findings) {
-    findings.push_back(json::object{{"type", f.entity_type},
-                                    {"level", to_string(f.level)},
-                                    {"start", f.start},
-                                    {"end", f.end},
-                                    {"rule", f.rule}});
+    findings.push_back(json::object{
+        {"type", f.entity_type}, {"level", to_string(f.level)}, {"start", f.start}, {"end", f.end}, {"rule", f.rule}});
   }
   // Round to nanoseconds so the number reads well.
   const double us = static_cast<double>(static_cast<long long>(t.duration_us * 1000.0 + 0.5)) / 1000.0;
-  return to_json(json::object{{"level", to_string(t.result.level)}, {"findings", std::move(findings)}, {"duration_us", us}});
+  return to_json(
+      json::object{{"level", to_string(t.result.level)}, {"findings", std::move(findings)}, {"duration_us", us}});
 }
 
 void print_human(const Timed& t, std::ostream& out) {
@@ -57,12 +54,16 @@ void print_human(const Timed& t, std::ostream& out) {
 }  // namespace
 
 ClassifyCommand::ClassifyCommand(CLI::App& app) {
-  classify_ = app.add_subcommand("classify", "Classify a text: level and findings (types, offsets, rules; never values)");
+  classify_ =
+      app.add_subcommand("classify", "Classify a text: level and findings (types, offsets, rules; never values)");
   classify_->add_flag("--json", json_,
                       R"(Print {"level","findings":[{"type","level","start","end","rule"}],"duration_us"})");
   classify_->add_flag("--jsonl", jsonl_, "Read one JSON string per input line; print one JSON result per line");
-  classify_->add_option("--config", config_path_, "YAML config file (classification.internal_domains, custom_recognizers)");
-  classify_->add_option("--internal-domain", internal_domains_, "An internal e-mail domain (repeatable; subdomains included)")
+  classify_->add_option("--config", config_path_,
+                        "YAML config file (classification.internal_domains, custom_recognizers)");
+  classify_
+      ->add_option("--internal-domain", internal_domains_,
+                   "An internal e-mail domain (repeatable; subdomains included)")
       ->allow_extra_args(false);
   classify_->add_flag("--public", marked_public_, "The content is marked public (like x-aegis-classification: public)");
   classify_->add_option("FILE", input_, "Input file, or - for standard input")->capture_default_str();
@@ -112,8 +113,10 @@ int ClassifyCommand::run() {
 
   const std::string text((std::istreambuf_iterator<char>(*in)), std::istreambuf_iterator<char>());
   const Timed t = timed_classify(*classifier, text, marking);
-  if (json_) std::cout << to_json_line(t) << "\n";
-  else print_human(t, std::cout);
+  if (json_)
+    std::cout << to_json_line(t) << "\n";
+  else
+    print_human(t, std::cout);
   std::cout.flush();
   return 0;
 }

@@ -1,4 +1,4 @@
-// The aegis command line: serve, config check, version, admin.
+// The aegis command line: serve, config check, version, admin, report, ...
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -9,11 +9,13 @@
 #include "app/application.hpp"
 #include "cli/admin_commands.hpp"
 #include "cli/audit_command.hpp"
+#include "cli/breaches_command.hpp"
 #include "cli/classify_command.hpp"
 #include "cli/config_file.hpp"
 #include "cli/jobs_command.hpp"
 #include "cli/mask_command.hpp"
 #include "cli/rag_command.hpp"
+#include "cli/report_command.hpp"
 #include "cli/route_command.hpp"
 #include "cli/sim_command.hpp"
 #include "config/loader.hpp"
@@ -120,13 +122,18 @@ int main(int argc, char** argv) {
   aegis::cli::JobsCommand jobs_command(cli);
   aegis::cli::RagCommand rag_command(cli);
   aegis::cli::AuditCommand audit_command(cli);
+  aegis::cli::BreachesCommand breaches_command(cli);
+  aegis::cli::ReportCommand report_command(cli);
 
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = cli.exit(e);
-    // `aegis jobs` and `aegis rag` document exit 2 for every usage error (CLI11 uses 100+).
-    return code != 0 && (jobs_command.parsed() || rag_command.parsed()) ? kExitConfig : code;
+    // `aegis jobs`, `rag`, `report`, `audit` and `breaches` document exit 2 for every usage error (CLI11 uses 100+).
+    return code != 0 && (jobs_command.parsed() || rag_command.parsed() || report_command.parsed() ||
+                         audit_command.parsed() || breaches_command.parsed())
+               ? kExitConfig
+               : code;
   }
 
   if (version->parsed()) {
@@ -145,6 +152,8 @@ int main(int argc, char** argv) {
   if (jobs_command.parsed()) return jobs_command.run();
   if (rag_command.parsed()) return rag_command.run();
   if (audit_command.parsed()) return audit_command.run();
+  if (breaches_command.parsed()) return breaches_command.run();
+  if (report_command.parsed()) return report_command.run(config_path);
 
   if (serve->parsed()) {
     std::shared_ptr<const aegis::config::Config> cfg;

@@ -40,7 +40,9 @@ SimCommand::SimCommand(CLI::App& app) {
       "Run the provider simulator: Anthropic, Azure OpenAI, OpenAI-compatible and Ollama endpoints on loopback, "
       "with deterministic answers, latency knobs and fault injection (POST /_sim/faults)");
   sim_->add_option("--listen", listen_, "HOST:PORT to listen on (port 0: any free port)")->capture_default_str();
-  sim_->add_option("--ttft-ms", ttft_ms_, "time to first token, milliseconds")->check(CLI::NonNegativeNumber)->capture_default_str();
+  sim_->add_option("--ttft-ms", ttft_ms_, "time to first token, milliseconds")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   sim_->add_option("--per-token-ms", per_token_ms_, "delay between streamed pieces, milliseconds")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
@@ -87,7 +89,8 @@ int SimCommand::run() {
     simulator.stop([&io] { io.stop(); });
   });
 
-  const std::string url = "http://" + (options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host) +
+  const std::string url = "http://" +
+                          (options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host) +
                           ":" + std::to_string(port);
   telemetry::log(telemetry::LogLevel::info, "sim_listening",
                  {{"simulator", true},
@@ -95,8 +98,9 @@ int SimCommand::run() {
                   {"host", options.host},
                   {"port", port},
                   {"url", url},
-                  {"message", "provider SIMULATOR (not a real provider): Anthropic, Azure OpenAI, "
-                              "OpenAI-compatible and Ollama endpoints"},
+                  {"message",
+                   "provider SIMULATOR (not a real provider): Anthropic, Azure OpenAI, "
+                   "OpenAI-compatible and Ollama endpoints"},
                   {"threads", threads},
                   {"ttft_ms", ttft_ms_},
                   {"per_token_ms", per_token_ms_}});

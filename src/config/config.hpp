@@ -64,6 +64,10 @@ struct ProviderConfig {
   std::string api_key;      // resolved from ${ENV}; never logged
   std::string api_version;  // azure_openai only
   Locality locality = Locality::cloud;
+  // Where the provider keeps and processes data ("CA", "US", "EU", ...), as the
+  // operator's contract with it says; shown in the compliance report. Empty:
+  // not declared (the report says "unspecified").
+  std::string residency;
   std::map<Tier, std::string> models;        // tier -> model id / deployment
   std::map<std::string, ModelPrice> prices;  // model id -> price
   std::string embedding_model;               // model id / deployment for /v1/embeddings; empty: none
@@ -227,6 +231,9 @@ struct AuditConfig {
   std::string signing_key_file;
   std::string signing_key_env;
   std::chrono::seconds checkpoint_interval{60};
+  // How often the gateway verifies every chain itself, recording tampering
+  // in the breach register; 0: never (aegis audit verify still does).
+  std::chrono::seconds verify_interval{3600};
   // Also appends every checkpoint, one JSON object a line, to this file
   // (outside the database's reach); empty: none.
   std::string checkpoint_file;

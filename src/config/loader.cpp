@@ -196,6 +196,11 @@ bool is_identifier(std::string_view s) {  // provider / recognizer / task names
       s, [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.'; });
 }
 
+bool is_residency(std::string_view s) {  // "CA", "EU", "US-east", "CA-QC"
+  if (s.empty() || s.size() > 32) return false;
+  return std::ranges::all_of(s, [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-'; });
+}
+
 bool is_entity_type(std::string_view s) {  // UPPER_SNAKE_CASE
   if (s.empty() || s.size() > 64 || !(s[0] >= 'A' && s[0] <= 'Z')) return false;
   return std::ranges::all_of(s, [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; });
@@ -1010,6 +1015,9 @@ const Table<AuditConfig>& audit_table() {
                "name of an environment variable holding that PEM instead of a file"),
           duration("checkpoint_interval_s", &AuditConfig::checkpoint_interval, 1, 86'400,
                    "how often each audit chain's head is sealed in a signed checkpoint (and at shutdown)"),
+          duration("verify_interval_s", &AuditConfig::verify_interval, 0, 604'800,
+                   "how often the gateway verifies every audit chain (with its own key) and records tampering in "
+                   "the breach register; `0`: never (`aegis audit verify` still does)"),
           text("checkpoint_file", &AuditConfig::checkpoint_file, Empty::allowed,
                "also append every checkpoint, one JSON object a line, to this file (keep it where database "
                "administrators cannot write); empty: none"),
@@ -1126,6 +1134,12 @@ const Table<ProviderConfig>& provider_table() {
                      "RESTRICTED data only goes to `local` providers; the egress guard also checks the address "
                      "actually connected to")
                   .shown_as("`local` for `ollama` and `sim`, `cloud` otherwise"),
+              checked("residency", &ProviderConfig::residency, &is_residency,
+                      "a region code of 1..32 letters, digits or '-', e.g. \"CA\"", "1..32 of `A-Z a-z 0-9 -`",
+                      "where the provider keeps and processes data under the operator's contract with it, e.g. "
+                      "`CA`, `US`, `EU`; shown beside each provider in the compliance report (docs/COMPLIANCE.md), "
+                      "which says `unspecified` when it is unset. Declarative: routing does not read it")
+                  .shown_as("unset"),
               custom<ProviderConfig>("models", "mapping tier → model id", "tiers: " + code_list(tier_names()), "",
                                      "model id (Azure: deployment name) used for each tier; at least one entry",
                                      &read_models)

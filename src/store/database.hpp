@@ -6,13 +6,14 @@
 #include <string>
 
 #include "audit/audit_store.hpp"
+#include "audit/breach_store.hpp"
 #include "audit/chain_writer.hpp"
 #include "store/budget_pool.hpp"
 #include "store/store.hpp"
 
 namespace aegis::store {
 
-class Database : public Store, public audit::AuditStore {
+class Database : public Store, public audit::AuditStore, public audit::BreachStore {
  public:
   // Other gateway processes writing to this database now (a shared backend's
   // replicas); 0 for a database one process owns.

@@ -25,7 +25,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr std::int64_t kDecember = 1'796'428'800'000;  // 2026-12-04T00:00:00Z
+constexpr std::int64_t kDecember = 1'796'428'800'000;  // 2026-12-05T00:00:00Z
 
 class AuditChain : public ::testing::TestWithParam<std::string> {
  protected:
@@ -320,6 +320,35 @@ TEST_P(AuditChain, ACheckpointWhoseHeadTheRowNoLongerHasIsAMismatch) {
   ASSERT_NE(f, nullptr) << kinds(report);
   EXPECT_EQ(f->seq, 6);
   EXPECT_EQ(report.exit_code(), 1);
+}
+
+TEST_P(AuditChain, RetentionDropsWholeChainsAndWhatIsKeptStillVerifies) {
+  if (GetParam() != "postgres") GTEST_SKIP() << "retention drops PostgreSQL's monthly partitions";
+  constexpr std::int64_t kOctober = 1'791'158'400'000;  // 2026-10-05T00:00:00Z
+  std::vector<AuditRecord> october;
+  for (int i = 0; i < 4; ++i) october.push_back(test_support::row("oct" + std::to_string(i), "ops", kOctober + i));
+  ASSERT_TRUE(store_->append_audit(october).ok());
+  write_rows(5);
+  seal();
+  ASSERT_EQ(verify().chains, 2);
+  // What PostgresStore::maintain_partitions does for storage.audit_retention_months: 1 in December.
+  db_->exec("ALTER TABLE audit DETACH PARTITION audit_y2026m10; DROP TABLE audit_y2026m10");
+
+  VerifyOptions options;
+  options.public_keys = {{key_.key_id(), key_.public_key_raw()}};
+  options.retained_from_ms = 1'793'491'200'000;  // 2026-11-01T00:00:00Z
+  auto kept = verify_audit_chains(*store_, options);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_TRUE(kept->findings.empty()) << kinds(*kept);
+  EXPECT_EQ(kept->chains, 1);
+  EXPECT_EQ(kept->retired_chains, 1);
+  EXPECT_EQ(kept->rows, 5);
+
+  // Without a retention that explains it, a sealed month gone is a truncation.
+  VerifyReport unexplained = verify();
+  const Finding* f = first_of(unexplained, FindingKind::truncated);
+  ASSERT_NE(f, nullptr) << kinds(unexplained);
+  EXPECT_NE(f->message.find("/2026-10 ends at row 0"), std::string::npos) << f->message;
 }
 
 TEST(AuditChainMessages, ACheckpointSignatureCoversEveryField) {

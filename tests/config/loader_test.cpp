@@ -171,6 +171,23 @@ TEST(ConfigLoader, FallbackChainDefaultsToEveryProviderLocalLast) {
   EXPECT_EQ(c.providers[1].base_url, "https://api.example.com/v1");  // trailing slash dropped
 }
 
+TEST(ConfigLoader, ResidencyIsDeclaredPerProviderAndUnsetByDefault) {
+  const Config c = parse_config("providers:\n" + provider("box", "ollama") + "    residency: CA-QC\n" +
+                                    provider("cloud1", "openai_compat") + "    base_url: https://api.example.com/v1\n",
+                                "t.yaml", &no_env);
+  EXPECT_EQ(c.providers[0].residency, "CA-QC");
+  EXPECT_EQ(c.providers[1].residency, "");
+}
+
+TEST(ConfigErrors, ResidencyIsARegionCode) {
+  EXPECT_EQ(one_issue("providers:\n" + provider("p") + "    residency: \"Canada, mostly\"\n"),
+            "t.yaml:5:16: providers[0].residency: expected a region code of 1..32 letters, digits or '-', e.g. "
+            "\"CA\", got \"Canada, mostly\"");
+  EXPECT_EQ(one_issue("providers:\n" + provider("p") + "    residency: \"\"\n"),
+            "t.yaml:5:16: providers[0].residency: expected a region code of 1..32 letters, digits or '-', e.g. "
+            "\"CA\", got \"\"");
+}
+
 TEST(ConfigLoader, TaskTiersMergeOverDefaults) {
   const Config c = parse_config("routing:\n  task_tiers:\n    chat: opus\n    translate: haiku\n", "t.yaml", &no_env);
   EXPECT_EQ(c.routing.task_tiers.at("chat"), Tier::opus);

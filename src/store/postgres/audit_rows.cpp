@@ -1,24 +1,19 @@
 #include "store/postgres/audit_rows.hpp"
 
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
-#include <boost/json/value.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <map>
 #include <vector>
 
+#include "audit/record_json.hpp"
 #include "core/classification.hpp"
 
 namespace aegis::store::postgres {
 
 namespace {
 
-namespace json = boost::json;
-
-// Rows per multi-row INSERT: 27 parameters each, well under libpq's 65535.
+// Rows per multi-row INSERT: 31 parameters each, well under libpq's 65535.
 constexpr std::size_t kRowsPerInsert = 200;
 
 constexpr const char* kAuditColumns =
@@ -28,18 +23,6 @@ constexpr const char* kAuditColumns =
 constexpr int kAuditColumnCount = 27;
 constexpr int kChainColumnCount = 4;  // chain_id, chain_seq, prev_hash, row_hash
 
-std::string entities_json(const std::map<std::string, int>& entities) {
-  json::object out;
-  for (const auto& [type, count] : entities) out[type] = count;
-  return json::serialize(out);
-}
-
-std::string path_json(const std::vector<std::string>& path) {
-  json::array out;
-  for (const auto& step : path) out.emplace_back(step);
-  return json::serialize(out);
-}
-
 void add_audit_params(pg::Params& p, const audit::AuditRecord& r) {
   p.add(r.time_ms)
       .add(r.request_id)
@@ -48,14 +31,14 @@ void add_audit_params(pg::Params& p, const audit::AuditRecord& r) {
       .add(r.surface)
       .add(r.task)
       .add(to_string(r.level))
-      .add(entities_json(r.entities))
+      .add(audit::entities_to_json(r.entities))
       .add(r.placeholders)
       .add(r.tier)
       .add(r.provider)
       .add(r.model)
       .add(r.locality)
       .add(r.reason)
-      .add(path_json(r.fallback_path))
+      .add(audit::fallback_path_to_json(r.fallback_path))
       .add(r.status)
       .add(r.error_type)
       .add(r.input_tokens)
@@ -111,24 +94,17 @@ std::optional<audit::AuditRecord> read_audit_row(const pg::Rows& rows, int i, in
   const auto level = parse_level(rows.text(i, first + 6));
   if (!level) return std::nullopt;
   r.level = *level;
-  boost::system::error_code ec;
-  const json::value entities = json::parse(rows.text(i, first + 7), ec);
-  if (ec || !entities.is_object()) return std::nullopt;
-  for (const auto& [type, count] : entities.get_object()) {
-    if (!count.is_int64()) return std::nullopt;
-    r.entities[std::string(type)] = static_cast<int>(count.get_int64());
-  }
+  auto entities = audit::entities_from_json(rows.text(i, first + 7));
+  if (!entities) return std::nullopt;
+  r.entities = std::move(*entities);
   r.tier = rows.text(i, first + 9);
   r.provider = rows.text(i, first + 10);
   r.model = rows.text(i, first + 11);
   r.locality = rows.text(i, first + 12);
   r.reason = rows.text(i, first + 13);
-  const json::value path = json::parse(rows.text(i, first + 14), ec);
-  if (ec || !path.is_array()) return std::nullopt;
-  for (const auto& step : path.get_array()) {
-    if (!step.is_string()) return std::nullopt;
-    r.fallback_path.emplace_back(step.get_string());
-  }
+  auto path = audit::fallback_path_from_json(rows.text(i, first + 14));
+  if (!path) return std::nullopt;
+  r.fallback_path = std::move(*path);
   r.error_type = rows.text(i, first + 16);
   r.budget_period = rows.text(i, first + 20);
   const auto placeholders = int_at(8), status = int_at(15), in = int_at(17), out = int_at(18), cost = int_at(19),
@@ -226,6 +202,23 @@ Result<std::vector<std::string>> AuditPartitions::retire(pg::Session& session, c
   return dropped;
 }
 
+pg::Statement breach_statement(const audit::Breach& b) {
+  return {
+      "INSERT INTO breaches(detected_at_ms, kind, ref, team, key_id, provider, entities, request_id, detail, "
+      "updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (kind, ref) DO NOTHING",
+      pg::Params()
+          .add(b.detected_at_ms)
+          .add(b.kind)
+          .add(b.ref)
+          .add(b.team)
+          .add(b.key_id)
+          .add(b.provider)
+          .add(audit::entities_to_json(b.entities))
+          .add(b.request_id)
+          .add(b.detail)
+          .add(b.updated_at_ms)};
+}
+
 Result<std::optional<audit::ChainLink>> read_chain_head(pg::Session& session, const pg::Pool& pool,
                                                         const std::string& chain_id) {
   auto rows = session.exec(
@@ -291,6 +284,9 @@ Result<std::vector<pg::Statement>> audit_row_statements(std::span<const audit::A
     s.sql.append(kAuditColumns)
         .append(", chain_id, chain_seq, prev_hash, row_hash) VALUES ")
         .append(placeholders(n, kAuditColumnCount + kChainColumnCount));
+  }
+  for (const auto* row : finals) {
+    if (const auto breach = audit::breach_for_row(*row)) out.push_back(breach_statement(*breach));
   }
   if (!resolved.empty()) {
     std::string list = "{";

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "audit/breach_store.hpp"
 #include "audit/chain_writer.hpp"
 #include "audit/record.hpp"
 #include "store/postgres/pg.hpp"
@@ -42,6 +43,9 @@ Result<std::vector<pg::Statement>> audit_row_statements(std::span<const audit::A
 Result<void> insert_audit_rows(pg::Session& session, const pg::Pool& pool, std::span<const audit::AuditRecord> rows,
                                const std::string& intent_owner, const std::string& lease_owner,
                                audit::ChainWriter::Batch& chain);
+
+// Records a breach register entry unless one with its kind and ref exists.
+pg::Statement breach_statement(const audit::Breach& breach);
 
 // The last link of a chain (AuditStore::chain_head), on `session`.
 Result<std::optional<audit::ChainLink>> read_chain_head(pg::Session& session, const pg::Pool& pool,

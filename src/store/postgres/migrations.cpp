@@ -226,6 +226,44 @@ CREATE TRIGGER audit_checkpoints_no_update_or_delete BEFORE UPDATE OR DELETE ON 
 CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON audit_checkpoints
   FOR EACH STATEMENT EXECUTE FUNCTION aegis_audit_append_only();
 )sql"},
+    // The breach register, as in the SQLite schema.
+    Migration{6, "breach register", R"sql(
+CREATE TABLE breaches (
+  id             BIGSERIAL PRIMARY KEY,
+  detected_at_ms BIGINT NOT NULL,
+  kind           TEXT NOT NULL CHECK (kind IN ('pipeda_violation', 'egress_block', 'chain_failure')),
+  ref            TEXT NOT NULL,
+  team           TEXT NOT NULL,
+  key_id         TEXT NOT NULL,
+  provider       TEXT NOT NULL,
+  entities       TEXT NOT NULL,  -- JSON object: entity type -> count
+  request_id     TEXT NOT NULL,
+  detail         TEXT NOT NULL,
+  status         TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'assessed', 'reported', 'closed')),
+  note           TEXT NOT NULL DEFAULT '',
+  updated_at_ms  BIGINT NOT NULL,
+  updated_by     TEXT NOT NULL DEFAULT '',
+  UNIQUE (kind, ref)
+);
+CREATE INDEX breaches_status ON breaches(status, id);
+CREATE TABLE breach_updates (
+  id        BIGSERIAL PRIMARY KEY,
+  breach_id BIGINT NOT NULL REFERENCES breaches(id),
+  time_ms   BIGINT NOT NULL,
+  status    TEXT NOT NULL,
+  note      TEXT NOT NULL,
+  actor     TEXT NOT NULL
+);
+CREATE INDEX breach_updates_breach ON breach_updates(breach_id, id);
+CREATE FUNCTION aegis_breach_kept() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'breach register entries and their history are kept';
+END $$;
+CREATE TRIGGER breaches_no_delete BEFORE DELETE ON breaches
+  FOR EACH ROW EXECUTE FUNCTION aegis_breach_kept();
+CREATE TRIGGER breach_updates_append_only BEFORE UPDATE OR DELETE ON breach_updates
+  FOR EACH ROW EXECUTE FUNCTION aegis_breach_kept();
+)sql"},
 };
 
 std::string message_of(PGconn* conn, PGresult* result) {

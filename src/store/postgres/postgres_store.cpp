@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "audit/record_json.hpp"
 #include "store/postgres/audit_rows.hpp"
 #include "store/postgres/migrations.hpp"
 #include "store/postgres/pg.hpp"
@@ -706,5 +707,109 @@ Result<std::vector<audit::Checkpoint>> PostgresStore::list_checkpoints(const std
 }
 
 audit::ChainWriter* PostgresStore::chain_writer() { return &impl_->chain; }
+
+namespace {
+
+constexpr const char* kBreachColumns =
+    "id, detected_at_ms, kind, ref, team, key_id, provider, entities, request_id, detail, status, note, "
+    "updated_at_ms, updated_by";
+
+Result<std::vector<audit::Breach>> read_breaches(const pg::Rows& rows, std::string_view op) {
+  std::vector<audit::Breach> out;
+  for (int i = 0; i < rows.size(); ++i) {
+    const auto id = rows.int64(i, 0), detected = rows.int64(i, 1), updated = rows.int64(i, 12);
+    auto entities = audit::entities_from_json(rows.text(i, 7));
+    if (!id || !detected || !updated || !entities) return corrupt_row(op);
+    out.push_back(audit::Breach{*id, *detected, rows.text(i, 2), rows.text(i, 3), rows.text(i, 4), rows.text(i, 5),
+                                rows.text(i, 6), std::move(*entities), rows.text(i, 8), rows.text(i, 9),
+                                rows.text(i, 10), rows.text(i, 11), *updated, rows.text(i, 13)});
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<bool> PostgresStore::record_breach(const audit::Breach& breach) {
+  constexpr std::string_view op = "record_breach";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  const pg::Statement insert = postgres::breach_statement(breach);
+  auto rows = session.exec(insert.sql, insert.params);
+  if (!rows.ok()) return impl_->fail(op, session);
+  return rows->affected() > 0;
+}
+
+Result<std::vector<audit::Breach>> PostgresStore::list_breaches(const audit::BreachQuery& query) {
+  constexpr std::string_view op = "list_breaches";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  auto rows = session.exec(std::string("SELECT ") + kBreachColumns +
+                               " FROM breaches WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR "
+                               "team = $2) AND ($3::text IS NULL OR kind = $3) ORDER BY id DESC LIMIT $4",
+                           pg::Params()
+                               .add(query.status)
+                               .add(query.team)
+                               .add(query.kind)
+                               .add(static_cast<std::int64_t>(std::clamp(query.limit, 1, 1000))));
+  if (!rows.ok()) return impl_->fail(op, session);
+  return read_breaches(*rows, op);
+}
+
+Result<audit::Breach> PostgresStore::get_breach(std::int64_t id) {
+  constexpr std::string_view op = "get_breach";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  auto rows =
+      session.exec(std::string("SELECT ") + kBreachColumns + " FROM breaches WHERE id = $1", pg::Params().add(id));
+  if (!rows.ok()) return impl_->fail(op, session);
+  AEGIS_TRY(found, read_breaches(*rows, op));
+  if (found.empty()) return make_error(ErrorCode::not_found, "breach " + std::to_string(id) + " not found");
+  return std::move(found.front());
+}
+
+Result<audit::Breach> PostgresStore::update_breach(const audit::BreachUpdate& update) {
+  constexpr std::string_view op = "update_breach";
+  {
+    AEGIS_TRY(session, impl_->pool.acquire());
+    auto abort = [&](Error e) {
+      session.rollback();
+      return e;
+    };
+    if (!session.begin().ok()) return impl_->fail(op, session);
+    auto updated = session.exec(
+        "UPDATE breaches SET status = $2, note = $3, updated_at_ms = $4, updated_by = $5 WHERE id = $1",
+        pg::Params().add(update.breach_id).add(update.status).add(update.note).add(update.time_ms).add(update.actor));
+    if (!updated.ok()) return abort(impl_->fail(op, session));
+    if (updated->affected() == 0) {
+      return abort(make_error(ErrorCode::not_found, "breach " + std::to_string(update.breach_id) + " not found"));
+    }
+    if (!session
+             .exec("INSERT INTO breach_updates(breach_id, time_ms, status, note, actor) VALUES ($1, $2, $3, $4, $5)",
+                   pg::Params()
+                       .add(update.breach_id)
+                       .add(update.time_ms)
+                       .add(update.status)
+                       .add(update.note)
+                       .add(update.actor))
+             .ok()) {
+      return abort(impl_->fail(op, session));
+    }
+    if (!session.commit().ok()) return abort(impl_->fail(op, session));
+  }
+  return get_breach(update.breach_id);
+}
+
+Result<std::vector<audit::BreachUpdate>> PostgresStore::breach_history(std::int64_t id) {
+  constexpr std::string_view op = "breach_history";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  auto rows = session.exec(
+      "SELECT breach_id, time_ms, status, note, actor FROM breach_updates WHERE breach_id = $1 ORDER BY id",
+      pg::Params().add(id));
+  if (!rows.ok()) return impl_->fail(op, session);
+  std::vector<audit::BreachUpdate> out;
+  for (int i = 0; i < rows->size(); ++i) {
+    const auto breach_id = rows->int64(i, 0), time = rows->int64(i, 1);
+    if (!breach_id || !time) return corrupt_row(op);
+    out.push_back(audit::BreachUpdate{*breach_id, *time, rows->text(i, 2), rows->text(i, 3), rows->text(i, 4)});
+  }
+  return out;
+}
 
 }  // namespace aegis::store

@@ -64,6 +64,11 @@ class PostgresStore final : public Database {
   Result<audit::Checkpoint> append_checkpoint(const audit::Checkpoint& checkpoint) override;
   Result<std::vector<audit::Checkpoint>> list_checkpoints(const std::optional<std::string>& chain_id) override;
   audit::ChainWriter* chain_writer() override;
+  Result<bool> record_breach(const audit::Breach& breach) override;
+  Result<std::vector<audit::Breach>> list_breaches(const audit::BreachQuery& query) override;
+  Result<audit::Breach> get_breach(std::int64_t id) override;
+  Result<audit::Breach> update_breach(const audit::BreachUpdate& update) override;
+  Result<std::vector<audit::BreachUpdate>> breach_history(std::int64_t id) override;
 
   // Owners other than this one whose heartbeat is fresh (see Options).
   std::int64_t live_peers() override;

@@ -1,25 +1,23 @@
 #include "store/sqlite/audit_rows.hpp"
 
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
-#include <boost/json/value.hpp>
-
 #include <map>
 #include <string>
 #include <vector>
 
+#include "audit/record_json.hpp"
 #include "core/classification.hpp"
 
 namespace aegis::store::sqlite {
 
 namespace {
 
-namespace json = boost::json;
-
 constexpr const char* kInsertAudit = "INSERT INTO audit(" AEGIS_AUDIT_COLUMNS
                                      ", chain_id, chain_seq, prev_hash, row_hash"
                                      ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
                                      "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)";
+constexpr const char* kInsertBreach =
+    "INSERT INTO breaches(detected_at_ms, kind, ref, team, key_id, provider, entities, request_id, detail, "
+    "updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (kind, ref) DO NOTHING";
 constexpr const char* kChainHead =
     "SELECT chain_seq, prev_hash, row_hash FROM audit WHERE chain_id = ?1 AND chain_id <> '' "
     "ORDER BY chain_seq DESC LIMIT 1";  // the second term lets SQLite use the partial index audit_chain
@@ -32,18 +30,6 @@ constexpr const char* kUpsertSpend =
     "ON CONFLICT(team, period) DO UPDATE SET spent_micros = spent_micros + excluded.spent_micros, "
     "requests = requests + 1";
 
-std::string entities_json(const std::map<std::string, int>& entities) {
-  json::object out;
-  for (const auto& [type, count] : entities) out[type] = count;
-  return json::serialize(out);
-}
-
-std::string path_json(const std::vector<std::string>& path) {
-  json::array out;
-  for (const auto& step : path) out.emplace_back(step);
-  return json::serialize(out);
-}
-
 void bind_audit(Use& st, const audit::AuditRecord& r) {
   st.bind(1, r.time_ms);
   st.bind(2, r.request_id);
@@ -52,14 +38,14 @@ void bind_audit(Use& st, const audit::AuditRecord& r) {
   st.bind(5, r.surface);
   st.bind(6, r.task);
   st.bind(7, to_string(r.level));
-  st.bind(8, entities_json(r.entities));
+  st.bind(8, audit::entities_to_json(r.entities));
   st.bind(9, static_cast<std::int64_t>(r.placeholders));
   st.bind(10, r.tier);
   st.bind(11, r.provider);
   st.bind(12, r.model);
   st.bind(13, r.locality);
   st.bind(14, r.reason);
-  st.bind(15, path_json(r.fallback_path));
+  st.bind(15, audit::fallback_path_to_json(r.fallback_path));
   st.bind(16, static_cast<std::int64_t>(r.status));
   st.bind(17, r.error_type);
   st.bind(18, r.input_tokens);
@@ -100,25 +86,18 @@ std::optional<audit::AuditRecord> read_audit_row(const Use& st) {
   if (!level) return std::nullopt;
   r.level = *level;
 
-  boost::system::error_code ec;
-  const json::value entities = json::parse(st.text(7), ec);
-  if (ec || !entities.is_object()) return std::nullopt;
-  for (const auto& [type, count] : entities.get_object()) {
-    if (!count.is_int64()) return std::nullopt;
-    r.entities[std::string(type)] = static_cast<int>(count.get_int64());
-  }
+  auto entities = audit::entities_from_json(st.text(7));
+  if (!entities) return std::nullopt;
+  r.entities = std::move(*entities);
   r.placeholders = static_cast<int>(st.int64(8));
   r.tier = st.text(9);
   r.provider = st.text(10);
   r.model = st.text(11);
   r.locality = st.text(12);
   r.reason = st.text(13);
-  const json::value path = json::parse(st.text(14), ec);
-  if (ec || !path.is_array()) return std::nullopt;
-  for (const auto& step : path.get_array()) {
-    if (!step.is_string()) return std::nullopt;
-    r.fallback_path.emplace_back(step.get_string());
-  }
+  auto path = audit::fallback_path_from_json(st.text(14));
+  if (!path) return std::nullopt;
+  r.fallback_path = std::move(*path);
   r.status = static_cast<int>(st.int64(15));
   r.error_type = st.text(16);
   r.input_tokens = st.int64(17);
@@ -132,6 +111,25 @@ std::optional<audit::AuditRecord> read_audit_row(const Use& st) {
   r.egress_veto = st.int64(25) != 0;
   r.egress_rule = st.text(26);
   return r;
+}
+
+int insert_breach(sqlite3* db, AuditStatements& statements, const audit::Breach& b, bool& created) {
+  if (int rc = prepare(db, statements.breach, kInsertBreach); rc != SQLITE_OK) return rc;
+  Use st(statements.breach.get());
+  st.bind(1, b.detected_at_ms);
+  st.bind(2, b.kind);
+  st.bind(3, b.ref);
+  st.bind(4, b.team);
+  st.bind(5, b.key_id);
+  st.bind(6, b.provider);
+  st.bind(7, audit::entities_to_json(b.entities));
+  st.bind(8, b.request_id);
+  st.bind(9, b.detail);
+  st.bind(10, b.updated_at_ms);
+  const int rc = st.step();
+  if (rc != SQLITE_DONE) return rc;
+  created = sqlite3_changes(db) > 0;
+  return SQLITE_OK;
 }
 
 int read_chain_head(sqlite3* db, AuditStatements& statements, const std::string& chain_id,
@@ -179,6 +177,10 @@ int insert_audit_rows(sqlite3* db, AuditStatements& statements, std::span<const 
       st.bind(30, link->prev_hash);
       st.bind(31, link->row_hash);
       if (int rc = st.step(); rc != SQLITE_DONE) return rc;
+    }
+    if (const auto breach = audit::breach_for_row(row)) {
+      bool created = false;
+      if (int rc = insert_breach(db, statements, *breach, created); rc != SQLITE_OK) return rc;
     }
     if (row.intent_seq != 0) {
       if (int rc = prepare(db, statements.delete_pending, kDeletePending); rc != SQLITE_OK) return rc;

@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 
+#include "audit/breach_store.hpp"
 #include "audit/chain_writer.hpp"
 #include "audit/record.hpp"
 #include "store/sqlite/statement.hpp"
@@ -26,6 +27,7 @@ namespace aegis::store::sqlite {
 struct AuditStatements {
   StmtPtr insert;
   StmtPtr chain_head;
+  StmtPtr breach;
   StmtPtr spend;
   StmtPtr insert_pending;
   StmtPtr delete_pending;
@@ -40,6 +42,10 @@ struct AuditStatements {
 // Returns SQLITE_OK, or the failing SQLite code (the caller rolls back).
 int insert_audit_rows(sqlite3* db, AuditStatements& statements, std::span<const audit::AuditRecord> rows,
                       audit::ChainWriter::Batch& chain);
+
+// Inside the caller's transaction: records a breach register entry unless
+// one with its kind and ref exists (`created` says which).
+int insert_breach(sqlite3* db, AuditStatements& statements, const audit::Breach& breach, bool& created);
 
 // The last link of a chain: SQLITE_OK and the link (nothing for an empty
 // chain), or the failing SQLite code.

@@ -303,6 +303,43 @@ BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
 CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
 BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
 )sql"},
+    // The breach register (audit/breach_store.hpp): entries are kept (no
+    // DELETE); their status changes, each change kept in breach_updates.
+    Migration{10, "breach register", R"sql(
+CREATE TABLE breaches (
+  id             INTEGER PRIMARY KEY,
+  detected_at_ms INTEGER NOT NULL,
+  kind           TEXT NOT NULL CHECK (kind IN ('pipeda_violation', 'egress_block', 'chain_failure')),
+  ref            TEXT NOT NULL,
+  team           TEXT NOT NULL,
+  key_id         TEXT NOT NULL,
+  provider       TEXT NOT NULL,
+  entities       TEXT NOT NULL,  -- JSON object: entity type -> count
+  request_id     TEXT NOT NULL,
+  detail         TEXT NOT NULL,
+  status         TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'assessed', 'reported', 'closed')),
+  note           TEXT NOT NULL DEFAULT '',
+  updated_at_ms  INTEGER NOT NULL,
+  updated_by     TEXT NOT NULL DEFAULT '',
+  UNIQUE (kind, ref)
+);
+CREATE INDEX breaches_status ON breaches(status, id);
+CREATE TABLE breach_updates (
+  id        INTEGER PRIMARY KEY,
+  breach_id INTEGER NOT NULL REFERENCES breaches(id),
+  time_ms   INTEGER NOT NULL,
+  status    TEXT NOT NULL,
+  note      TEXT NOT NULL,
+  actor     TEXT NOT NULL
+);
+CREATE INDEX breach_updates_breach ON breach_updates(breach_id, id);
+CREATE TRIGGER breaches_no_delete BEFORE DELETE ON breaches
+BEGIN SELECT RAISE(ABORT, 'breach register entries are kept'); END;
+CREATE TRIGGER breach_updates_no_update BEFORE UPDATE ON breach_updates
+BEGIN SELECT RAISE(ABORT, 'breach history is append-only'); END;
+CREATE TRIGGER breach_updates_no_delete BEFORE DELETE ON breach_updates
+BEGIN SELECT RAISE(ABORT, 'breach history is append-only'); END;
+)sql"},
 };
 
 std::string errmsg(sqlite3* db) {

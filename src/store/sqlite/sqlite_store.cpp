@@ -12,6 +12,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "audit/record_json.hpp"
 #include "core/system_clock.hpp"
 #include "store/sqlite/audit_rows.hpp"
 #include "store/sqlite/migrations.hpp"
@@ -96,6 +97,19 @@ constexpr const char* kListCheckpoints =
 constexpr const char* kListChainCheckpoints =
     "SELECT id, chain_id, seq, head_hash, sealed_at_ms, key_id, signature FROM audit_checkpoints "
     "WHERE chain_id = ?1 ORDER BY id";
+#define AEGIS_BREACH_COLUMNS                                                                                           \
+  "id, detected_at_ms, kind, ref, team, key_id, provider, entities, request_id, detail, status, note, updated_at_ms, " \
+  "updated_by"
+constexpr const char* kListBreaches = "SELECT " AEGIS_BREACH_COLUMNS
+                                      " FROM breaches WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR team = ?2) "
+                                      "AND (?3 IS NULL OR kind = ?3) ORDER BY id DESC LIMIT ?4";
+constexpr const char* kGetBreach = "SELECT " AEGIS_BREACH_COLUMNS " FROM breaches WHERE id = ?1";
+constexpr const char* kUpdateBreach =
+    "UPDATE breaches SET status = ?2, note = ?3, updated_at_ms = ?4, updated_by = ?5 WHERE id = ?1";
+constexpr const char* kInsertBreachUpdate =
+    "INSERT INTO breach_updates(breach_id, time_ms, status, note, actor) VALUES (?1, ?2, ?3, ?4, ?5)";
+constexpr const char* kBreachHistory =
+    "SELECT breach_id, time_ms, status, note, actor FROM breach_updates WHERE breach_id = ?1 ORDER BY id";
 constexpr std::int64_t kScanPage = 1000;
 constexpr int kChainColumn = 27;  // the first chain column after AEGIS_AUDIT_COLUMNS
 
@@ -723,5 +737,128 @@ Result<std::vector<audit::Checkpoint>> SqliteStore::list_checkpoints(const std::
 }
 
 audit::ChainWriter* SqliteStore::chain_writer() { return &impl_->chain; }
+
+namespace {
+
+std::optional<audit::Breach> read_breach(const Use& st) {
+  auto entities = audit::entities_from_json(st.text(7));
+  if (!entities) return std::nullopt;
+  return audit::Breach{st.int64(0), st.int64(1), st.text(2), st.text(3),  st.text(4),  st.text(5),   st.text(6),
+                       *entities,   st.text(8),  st.text(9), st.text(10), st.text(11), st.int64(12), st.text(13)};
+}
+
+void bind_optional(Use& st, int i, const std::optional<std::string>& value) {
+  if (value) {
+    st.bind(i, *value);
+  } else {
+    st.bind_null(i);
+  }
+}
+
+}  // namespace
+
+Result<bool> SqliteStore::record_breach(const audit::Breach& breach) {
+  std::lock_guard lock(impl_->mu);
+  bool created = false;
+  if (const int rc = sqlite::insert_breach(impl_->db.get(), impl_->audit_statements, breach, created);
+      rc != SQLITE_OK) {
+    return db_error("record_breach", rc);
+  }
+  return created;
+}
+
+Result<std::vector<audit::Breach>> SqliteStore::list_breaches(const audit::BreachQuery& query) {
+  constexpr std::string_view op = "list_breaches";
+  std::lock_guard lock(impl_->mu);
+  int rc = SQLITE_OK;
+  sqlite3_stmt* raw = impl_->statement(kListBreaches, rc);
+  if (!raw) return db_error(op, rc);
+  Use st(raw);
+  bind_optional(st, 1, query.status);
+  bind_optional(st, 2, query.team);
+  bind_optional(st, 3, query.kind);
+  st.bind(4, static_cast<std::int64_t>(std::clamp(query.limit, 1, 1000)));
+  std::vector<audit::Breach> out;
+  while ((rc = st.step()) == SQLITE_ROW) {
+    auto breach = read_breach(st);
+    if (!breach) return corrupt_row(op);
+    out.push_back(std::move(*breach));
+  }
+  if (rc != SQLITE_DONE) return db_error(op, rc);
+  return out;
+}
+
+Result<audit::Breach> SqliteStore::get_breach(std::int64_t id) {
+  constexpr std::string_view op = "get_breach";
+  std::lock_guard lock(impl_->mu);
+  int rc = SQLITE_OK;
+  sqlite3_stmt* raw = impl_->statement(kGetBreach, rc);
+  if (!raw) return db_error(op, rc);
+  Use st(raw);
+  st.bind(1, id);
+  rc = st.step();
+  if (rc == SQLITE_DONE) return make_error(ErrorCode::not_found, "breach " + std::to_string(id) + " not found");
+  if (rc != SQLITE_ROW) return db_error(op, rc);
+  auto breach = read_breach(st);
+  if (!breach) return corrupt_row(op);
+  return std::move(*breach);
+}
+
+Result<audit::Breach> SqliteStore::update_breach(const audit::BreachUpdate& update) {
+  constexpr std::string_view op = "update_breach";
+  {
+    std::lock_guard lock(impl_->mu);
+    sqlite3* db = impl_->db.get();
+    int rc = SQLITE_OK;
+    if (!impl_->run_simple(kBegin, rc)) return db_error(op, rc);
+    auto fail = [&](Error error) {
+      if (!sqlite3_get_autocommit(db)) impl_->run_simple(kRollback, rc);
+      return error;
+    };
+    {
+      sqlite3_stmt* raw = impl_->statement(kUpdateBreach, rc);
+      if (!raw) return fail(db_error(op, rc));
+      Use st(raw);
+      st.bind(1, update.breach_id);
+      st.bind(2, update.status);
+      st.bind(3, update.note);
+      st.bind(4, update.time_ms);
+      st.bind(5, update.actor);
+      if (rc = st.step(); rc != SQLITE_DONE) return fail(db_error(op, rc));
+      if (sqlite3_changes(db) == 0) {
+        return fail(make_error(ErrorCode::not_found, "breach " + std::to_string(update.breach_id) + " not found"));
+      }
+    }
+    {
+      sqlite3_stmt* raw = impl_->statement(kInsertBreachUpdate, rc);
+      if (!raw) return fail(db_error(op, rc));
+      Use st(raw);
+      st.bind(1, update.breach_id);
+      st.bind(2, update.time_ms);
+      st.bind(3, update.status);
+      st.bind(4, update.note);
+      st.bind(5, update.actor);
+      if (rc = st.step(); rc != SQLITE_DONE) return fail(db_error(op, rc));
+    }
+    if (!impl_->run_simple(kCommit, rc)) return fail(db_error(op, rc));
+  }
+  return get_breach(update.breach_id);
+}
+
+Result<std::vector<audit::BreachUpdate>> SqliteStore::breach_history(std::int64_t id) {
+  constexpr std::string_view op = "breach_history";
+  std::lock_guard lock(impl_->mu);
+  int rc = SQLITE_OK;
+  sqlite3_stmt* raw = impl_->statement(kBreachHistory, rc);
+  if (!raw) return db_error(op, rc);
+  Use st(raw);
+  st.bind(1, id);
+  std::vector<audit::BreachUpdate> out;
+  while ((rc = st.step()) == SQLITE_ROW) {
+    out.push_back(audit::BreachUpdate{st.int64(0), st.int64(1), st.text(2), st.text(3), st.text(4)});
+  }
+  if (rc != SQLITE_DONE) return db_error(op, rc);
+  return out;
+}
 
 }  // namespace aegis::store

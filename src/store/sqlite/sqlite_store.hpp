@@ -54,6 +54,11 @@ class SqliteStore final : public Database {
   Result<audit::Checkpoint> append_checkpoint(const audit::Checkpoint& checkpoint) override;
   Result<std::vector<audit::Checkpoint>> list_checkpoints(const std::optional<std::string>& chain_id) override;
   audit::ChainWriter* chain_writer() override;
+  Result<bool> record_breach(const audit::Breach& breach) override;
+  Result<std::vector<audit::Breach>> list_breaches(const audit::BreachQuery& query) override;
+  Result<audit::Breach> get_breach(std::int64_t id) override;
+  Result<audit::Breach> update_breach(const audit::BreachUpdate& update) override;
+  Result<std::vector<audit::BreachUpdate>> breach_history(std::int64_t id) override;
 
   Result<void> ping() override;
   int schema_version() override;

@@ -1,0 +1,163 @@
+"""The breach register through the real binary, on SQLite and PostgreSQL: a
+database administrator edits an audit row under a running gateway; the
+gateway's own verification (audit.verify_interval_s) records the tampering as
+an entry, shows it in aegis_audit_chain_findings, and an officer moves the
+entry along through the admin API and `aegis breaches`, every change kept.
+Bad input gets 400/404 with nothing changed."""
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+import uuid
+
+from aegis_harness import AEGIS_BIN, Gateway, wait_until
+from test_postgres_store import base_dsn, psql
+
+
+class RegisterChecks:
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="aegis-breach-")
+        self.env = dict(os.environ)
+
+    def write_config(self):
+        self.config = os.path.join(self.workdir, "aegis.yaml")
+        with open(self.config, "w") as f:
+            f.write(self.storage() + "audit:\n  checkpoint_interval_s: 1\n  verify_interval_s: 1\n")
+
+    def breaches(self, *args):
+        r = subprocess.run([AEGIS_BIN, "breaches", "--config", self.config, *args], capture_output=True, text=True,
+                           timeout=60, env=self.env)
+        return r.returncode, r.stdout, r.stderr
+
+    def test_tampering_becomes_an_entry_an_officer_works_through(self):
+        gw = Gateway(("--demo", "--config", self.config), env=self.env)
+        self.addCleanup(gw.cleanup)
+        status, _ = gw.admin("POST", "/admin/v1/teams", {"name": "ops", "monthly_budget_usd": 10})
+        self.assertEqual(status, 201)
+        status, key = gw.admin("POST", "/admin/v1/keys", {"team": "ops"})
+        auth = {"authorization": f"Bearer {key['key']}"}
+        for i in range(3):
+            status, _, data = gw.request("POST", "/v1/chat/completions",
+                                         {"model": "auto", "messages": [{"role": "user", "content": f"hi {i}"}]}, auth)
+            self.assertEqual(status, 200, data)
+        wait_until(lambda: self.sql("SELECT COUNT(*) FROM audit_checkpoints") != "0", 10, "a checkpoint")
+        status, listed = gw.admin("GET", "/admin/v1/breaches")
+        self.assertEqual((status, listed["count"]), (200, 0), listed)
+
+        self.tamper("UPDATE audit SET team = 'someone-else' WHERE team = 'ops'")
+
+        def recorded():
+            status, listed = gw.admin("GET", "/admin/v1/breaches?kind=chain_failure&status=open")
+            return listed["data"] if status == 200 and listed["count"] > 0 else None
+        entries = wait_until(recorded, 15, "the gateway's verification to record the tampering")
+        self.assertEqual(len(entries), 1, entries)
+        entry = entries[0]
+        self.assertEqual(entry["kind"], "chain_failure")
+        self.assertEqual(entry["status"], "open")
+        self.assertIn("its content no longer matches its hash", entry["detail"])
+        wait_until(lambda: gw.metrics().get(("aegis_audit_chain_findings", frozenset()), 0) >= 1, 5,
+                   "aegis_audit_chain_findings")
+        wait_until(lambda: "audit_chain_tampered" in gw.log(), 5, "the tampering logged")
+
+        # Bad input changes nothing.
+        eid = entry["id"]
+        for body, want in (({"status": "open"}, 400), ({"status": "closed", "extra": 1}, 400),
+                           ({"note": "no status"}, 400), ({"status": "assessed", "note": 5}, 400),
+                           ({"status": "assessed", "note": "x" * 4001}, 400)):
+            status, reply = gw.admin("PATCH", f"/admin/v1/breaches/{eid}", body)
+            self.assertEqual(status, want, (body, reply))
+            self.assertNotIn("127.0.0.1", json.dumps(reply))
+        status, _ = gw.admin("PATCH", "/admin/v1/breaches/99999", {"status": "closed"})
+        self.assertEqual(status, 404)
+        status, _ = gw.admin("GET", "/admin/v1/breaches/not-a-number")
+        self.assertEqual(status, 404)
+        for query in ("?status=bogus", "?kind=bogus", "?limit=0", "?colour=red"):
+            status, reply = gw.admin("GET", "/admin/v1/breaches" + query)
+            self.assertEqual(status, 400, (query, reply))
+        status, _, _ = gw.request("GET", "/admin/v1/breaches")
+        self.assertEqual(status, 401)
+        status, _, _ = gw.request("PATCH", f"/admin/v1/breaches/{eid}", {"status": "closed"}, auth)
+        self.assertEqual(status, 401)
+        status, shown = gw.admin("GET", f"/admin/v1/breaches/{eid}")
+        self.assertEqual((shown["status"], shown["history"]), ("open", []))
+
+        status, updated = gw.admin("PATCH", f"/admin/v1/breaches/{eid}",
+                                   {"status": "assessed", "note": "DBA edit during maintenance; investigating"})
+        self.assertEqual(status, 200, updated)
+        self.assertEqual((updated["status"], updated["updated_by"]), ("assessed", "admin"))
+
+        # The CLI on the same database.
+        code, out, err = self.breaches("--json", "list", "--kind", "chain_failure")
+        self.assertEqual(code, 0, err)
+        self.assertEqual([(b["id"], b["status"]) for b in json.loads(out)], [(eid, "assessed")])
+        code, out, err = self.breaches("update", str(eid), "--status", "reported", "--note", "reported to the OPC")
+        self.assertEqual(code, 0, err)
+        self.assertIn("reported", out)
+        code, out, err = self.breaches("--json", "show", str(eid))
+        self.assertEqual(code, 0, err)
+        shown = json.loads(out)
+        self.assertEqual([(h["status"], h["actor"]) for h in shown["history"]],
+                         [("assessed", "admin"), ("reported", "cli")])
+        self.assertEqual(shown["history"][1]["note"], "reported to the OPC")
+        code, _, err = self.breaches("update", str(eid), "--status", "forgotten")
+        self.assertEqual(code, 2)
+        self.assertIn("--status must be one of assessed, reported, closed", err)
+        code, _, err = self.breaches("show", "99999")
+        self.assertEqual(code, 1)
+        self.assertIn("not found", err)
+        status, listed = gw.admin("GET", "/admin/v1/breaches?status=reported")
+        self.assertEqual([b["id"] for b in listed["data"]], [eid])
+
+        # Found again at every pass, recorded once.
+        status, listed = gw.admin("GET", "/admin/v1/breaches")
+        self.assertEqual(listed["count"], 1, listed)
+
+
+class SqliteRegister(RegisterChecks, unittest.TestCase):
+    def setUp(self):
+        super().setUp()
+        self.db = os.path.join(self.workdir, "aegis.db")
+        self.write_config()
+
+    def storage(self):
+        return f"storage:\n  sqlite_path: {self.db}\n"
+
+    def sql(self, query):
+        r = subprocess.run(["sqlite3", "-cmd", ".timeout 5000", self.db, query], capture_output=True, text=True,
+                           check=True)
+        return r.stdout.strip()
+
+    def tamper(self, statement):
+        self.sql("DROP TRIGGER audit_no_update; " + statement)
+
+
+@unittest.skipUnless(base_dsn(), "no PostgreSQL test server in this run (ctest's postgres.start provides one)")
+class PostgresRegister(RegisterChecks, unittest.TestCase):
+    def setUp(self):
+        super().setUp()
+        self.base = base_dsn()
+        self.schema = "breach_" + uuid.uuid4().hex[:12]
+        psql(self.base, f"CREATE SCHEMA {self.schema}")
+        self.dsn = f"{self.base} options='-c search_path={self.schema}'"
+        self.env["AEGIS_IT_PG_DSN"] = self.dsn
+        self.env["AEGIS_IT_JOBS_KEY"] = "5f" * 32
+        self.write_config()
+
+    def tearDown(self):
+        psql(self.base, f"DROP SCHEMA {self.schema} CASCADE")
+
+    def storage(self):
+        return ("storage:\n  sqlite_path: " + os.path.join(self.workdir, "unused.db") +
+                "\n  postgres_dsn: \"${AEGIS_IT_PG_DSN}\"\n"
+                "jobs:\n  encryption:\n    active: k1\n    keys:\n      - {id: k1, env: AEGIS_IT_JOBS_KEY}\n")
+
+    def sql(self, query):
+        return psql(self.dsn, query)
+
+    def tamper(self, statement):
+        psql(self.dsn, "SET session_replication_role = replica; " + statement)
+
+
+if __name__ == "__main__":
+    unittest.main()
