@@ -152,6 +152,7 @@ namespace {
 // The configured key's PEM, or nothing when none is configured.
 std::optional<std::string> configured_pem(const config::AuditConfig& audit) {
   if (!audit.signing_key_env.empty()) {
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): start-up and CLI only, before any thread that sets variables
     const char* value = std::getenv(audit.signing_key_env.c_str());
     if (value == nullptr || *value == '\0') {
       throw std::runtime_error("audit.signing_key_env: the environment variable " + audit.signing_key_env +
@@ -172,6 +173,7 @@ std::optional<std::string> configured_pem(const config::AuditConfig& audit) {
 SigningKey load_signing_key(const config::AuditConfig& audit, const std::string& generated_path) {
   if (auto pem = configured_pem(audit)) {
     SigningKey key = SigningKey::from_pem(*pem);
+    // NOLINTNEXTLINE(clang-analyzer-cplusplus.InnerPointer): *pem is alive; the checker loses it through string_view
     OPENSSL_cleanse(pem->data(), pem->size());
     return key;
   }
@@ -217,6 +219,7 @@ std::map<std::string, std::string> configured_public_keys(const config::AuditCon
     pem = std::move(file->contents);
   }
   auto raw = public_key_from_pem(*pem);
+  // NOLINTNEXTLINE(clang-analyzer-cplusplus.InnerPointer): *pem is alive; the checker loses it through string_view
   OPENSSL_cleanse(pem->data(), pem->size());
   if (!raw.ok()) throw std::runtime_error("the audit signing key is not a PEM Ed25519 key");
   keys.emplace(key_fingerprint(*raw), *raw);

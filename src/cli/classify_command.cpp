@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -39,7 +40,7 @@ std::string to_json_line(const Timed& t) {
         {"type", f.entity_type}, {"level", to_string(f.level)}, {"start", f.start}, {"end", f.end}, {"rule", f.rule}});
   }
   // Round to nanoseconds so the number reads well.
-  const double us = static_cast<double>(static_cast<long long>(t.duration_us * 1000.0 + 0.5)) / 1000.0;
+  const double us = static_cast<double>(std::llround(t.duration_us * 1000.0)) / 1000.0;
   return to_json(
       json::object{{"level", to_string(t.result.level)}, {"findings", std::move(findings)}, {"duration_us", us}});
 }

@@ -39,7 +39,7 @@ class AuditChain : public ::testing::TestWithParam<std::string> {
   void write_rows(int n, int first = 1) {
     std::vector<AuditRecord> batch;
     for (int i = first; i < first + n; ++i) {
-      AuditRecord r = test_support::row("r" + std::to_string(i), "team-a", kDecember + i * 1000);
+      AuditRecord r = test_support::row("r" + std::to_string(i), "team-a", kDecember + std::int64_t{i} * 1000);
       r.level = i % 2 == 0 ? Level::RESTRICTED : Level::INTERNAL;
       r.locality = "local";
       r.entities = {{"CA_SIN", i % 3}};
@@ -310,8 +310,13 @@ TEST_P(AuditChain, ACheckpointWhoseHeadTheRowNoLongerHasIsAMismatch) {
     AuditRecord r = rows[i].record;
     r.level = Level::PUBLIC;
     const std::string hash = link_hash(previous, canonical_row(r, chain_id, rows[i].link.seq));
-    sql += "UPDATE audit SET level = 'PUBLIC', prev_hash = '" + previous + "', row_hash = '" + hash +
-           "' WHERE request_id = '" + r.request_id + "'; ";
+    sql.append("UPDATE audit SET level = 'PUBLIC', prev_hash = '")
+        .append(previous)
+        .append("', row_hash = '")
+        .append(hash)
+        .append("' WHERE request_id = '")
+        .append(r.request_id)
+        .append("'; ");
     previous = hash;
   }
   tamper(sql);
@@ -326,6 +331,7 @@ TEST_P(AuditChain, RetentionDropsWholeChainsAndWhatIsKeptStillVerifies) {
   if (GetParam() != "postgres") GTEST_SKIP() << "retention drops PostgreSQL's monthly partitions";
   constexpr std::int64_t kOctober = 1'791'158'400'000;  // 2026-10-05T00:00:00Z
   std::vector<AuditRecord> october;
+  october.reserve(4);
   for (int i = 0; i < 4; ++i) october.push_back(test_support::row("oct" + std::to_string(i), "ops", kOctober + i));
   ASSERT_TRUE(store_->append_audit(october).ok());
   write_rows(5);

@@ -31,7 +31,7 @@ class CollectReport : public ::testing::TestWithParam<std::string> {
     ASSERT_TRUE(store_->create_team(store::Team{"research", Money::from_dollars(2), Level::INTERNAL, kNov}).ok());
   }
 
-  void write(std::vector<audit::AuditRecord> rows) { ASSERT_TRUE(store_->append_audit(rows).ok()); }
+  void write(const std::vector<audit::AuditRecord>& rows) { ASSERT_TRUE(store_->append_audit(rows).ok()); }
 
   // October's last row, November's rows, December's first: only November's count.
   void write_month() {

@@ -16,7 +16,6 @@ namespace aegis::report {
 namespace {
 
 using test_support::row;
-using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -380,7 +379,8 @@ TEST(ComplianceReportHtml, IsSelfContainedAndEscapesEveryString) {
 
 TEST(EscapeHtml, EscapesMarkupAndDropsControlCharacters) {
   EXPECT_EQ(escape_html("a&b<c>d\"e'f"), "a&amp;b&lt;c&gt;d&quot;e&#39;f");
-  EXPECT_EQ(escape_html(std::string("x\0y\x01z\tw\n", 9)), "xyz\tw\n");
+  const char raw[] = {'x', '\0', 'y', '\x01', 'z', '\t', 'w', '\n'};
+  EXPECT_EQ(escape_html(std::string(raw, sizeof raw)), "xyz\tw\n");
 }
 
 TEST(ComplianceReportMarkdown, HasTheSameFiguresAsTables) {
