@@ -41,7 +41,9 @@ struct AuditScan {
   std::int64_t limit = 0;  // 0: no limit
 };
 
-// A chain as the store holds it: its rows' seq range and time range.
+// A chain as the store holds it: its rows' seq range, and the time_ms of its
+// first and last rows (a chain's rows are in commit order, their times in
+// arrival order: close, not sorted).
 struct ChainSummary {
   std::string chain_id;
   std::int64_t first_seq = 0;

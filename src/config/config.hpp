@@ -201,8 +201,8 @@ struct AuditExportConfig {
 
   // jsonl: one JSON object a line, rotated to path.1, path.2, ... past rotate_bytes.
   std::string path;
-  std::int64_t rotate_bytes = 100 * 1024 * 1024;  // 0: never rotate
-  int keep_files = 5;                             // rotated files kept beside path
+  std::int64_t rotate_bytes = std::int64_t{100} * 1024 * 1024;  // 0: never rotate
+  int keep_files = 5;                                           // rotated files kept beside path
 
   // syslog: RFC 5424 over TCP with octet-counting framing (RFC 6587), or TLS.
   std::string host;

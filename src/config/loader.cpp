@@ -996,7 +996,7 @@ bool read_audit_export(Loader& l, const Field& f, AuditExportConfig& out) {
       l.issue(read->given("token_env")->pos(),
               child(f.path, "token_env") + ": environment variable " + out.token_env + " is not set");
     }
-  } else if (!read->given("type") && read->entries.items.size() > 0) {
+  } else if (!read->given("type") && !read->entries.items.empty()) {
     l.issue(read->entries.map_pos, child(f.path, "type") +
                                        ": required when other export keys are set (jsonl, "
                                        "syslog or http)");

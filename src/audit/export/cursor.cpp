@@ -5,10 +5,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "core/process_env.hpp"
 
 namespace aegis::audit::siem {
 
@@ -20,7 +21,7 @@ Error cursor_error(const std::string& path, const std::string& what) {
   return make_error(ErrorCode::internal, "export cursor " + path + ": " + what);
 }
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() { return core::errno_text(errno); }
 
 // fsync of a file or directory by path.
 bool sync_path(const std::string& path, int flags) {
@@ -78,7 +79,7 @@ Result<void> ExportCursor::save(const std::string& path) const {
     if (n <= 0) {
       const std::string why = errno_text();
       ::close(fd);
-      return cursor_error(path, "cannot write " + temp + ": " + why);
+      return cursor_error(path, std::string("cannot write ").append(temp).append(": ").append(why));
     }
     written += static_cast<std::size_t>(n);
   }

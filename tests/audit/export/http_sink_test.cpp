@@ -19,7 +19,7 @@ ExportEvent row(std::int64_t seq) {
 
 // Answers each complete request (headers and Content-Length body) with the
 // next status of the script (the last one repeats).
-test::LoopbackServer::Answer scripted(std::vector<int> statuses) {
+test::LoopbackServer::Answer scripted(const std::vector<int>& statuses) {
   auto next = std::make_shared<std::size_t>(0);
   return [statuses, next](std::string& pending) -> std::optional<std::string> {
     const auto end = pending.find("\r\n\r\n");

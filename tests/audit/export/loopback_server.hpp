@@ -12,6 +12,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,8 +30,9 @@ class LoopbackServer {
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    ::listen(listen_fd_, 16);
+    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(listen_fd_, 16) != 0) {
+      throw std::runtime_error("the loopback test server cannot listen");
+    }
     socklen_t size = sizeof(addr);
     ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &size);
     port_ = ntohs(addr.sin_port);
@@ -90,6 +92,7 @@ class LoopbackServer {
         client.pending.append(buffer, static_cast<std::size_t>(n));
         if (answer_) {
           while (auto reply = answer_(client.pending)) {
+            // NOLINTNEXTLINE(clang-analyzer-cplusplus.InnerPointer): reply is alive; pending is not it
             if (::send(client.fd, reply->data(), reply->size(), MSG_NOSIGNAL) < 0) break;
           }
         }
