@@ -5,6 +5,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <map>
+
 #include "telemetry/log.hpp"
 
 namespace aegis::audit {
@@ -26,25 +29,67 @@ ChainSealer::~ChainSealer() {
   if (thread_.joinable()) thread_.join();
 }
 
+Result<Checkpoint> ChainSealer::seal_head(const ChainLink& head) {
+  Checkpoint checkpoint;
+  checkpoint.chain_id = head.chain_id;
+  checkpoint.seq = head.seq;
+  checkpoint.head_hash = head.row_hash;
+  checkpoint.sealed_at_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall_now().time_since_epoch()).count();
+  checkpoint.key_id = key_.key_id();
+  checkpoint.signature = key_.sign(checkpoint_message(checkpoint));
+  auto stored = store_.append_checkpoint(checkpoint);
+  if (!stored.ok()) return stored.error();
+  append_to_file(*stored);
+  return stored;
+}
+
 Result<std::vector<Checkpoint>> ChainSealer::seal_now() {
   std::lock_guard pass(seal_mu_);
   std::vector<Checkpoint> sealed;
   for (ChainWriter* writer : writers_) {
     for (const ChainLink& head : writer->unsealed_heads()) {
-      Checkpoint checkpoint;
-      checkpoint.chain_id = head.chain_id;
-      checkpoint.seq = head.seq;
-      checkpoint.head_hash = head.row_hash;
-      checkpoint.sealed_at_ms =
-          std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall_now().time_since_epoch()).count();
-      checkpoint.key_id = key_.key_id();
-      checkpoint.signature = key_.sign(checkpoint_message(checkpoint));
-      auto stored = store_.append_checkpoint(checkpoint);
+      auto stored = seal_head(head);
       if (!stored.ok()) return stored.error();
       writer->sealed(head.chain_id, head.seq);
-      append_to_file(*stored);
       sealed.push_back(std::move(*stored));
     }
+  }
+  return sealed;
+}
+
+bool ChainSealer::owns(const std::string& chain_id) const {
+  return std::any_of(writers_.begin(), writers_.end(),
+                     [&](const ChainWriter* writer) { return chain_id.starts_with(writer->writer_id() + "/"); });
+}
+
+Result<std::int64_t> ChainSealer::seal_stopped_writers(const VerifyReport& report) {
+  // Only chains whose one finding is their unsigned tail: sealing a tampered
+  // chain would vouch for the tampering.
+  std::map<std::string, bool> tail_only;
+  for (const auto& finding : report.findings) {
+    auto [it, added] = tail_only.emplace(finding.chain_id, true);
+    if (finding.kind != FindingKind::unsigned_tail) it->second = false;
+  }
+  if (std::none_of(tail_only.begin(), tail_only.end(), [](const auto& entry) { return entry.second; })) return 0;
+  auto chains = store_.list_chains();
+  if (!chains.ok()) return chains.error();
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall_now().time_since_epoch()).count();
+  const auto stopped_before = now - std::chrono::duration_cast<std::chrono::milliseconds>(kStoppedWriterAfter).count();
+  std::lock_guard pass(seal_mu_);
+  std::int64_t sealed = 0;
+  for (const auto& chain : *chains) {
+    const auto candidate = tail_only.find(chain.chain_id);
+    if (candidate == tail_only.end() || !candidate->second || owns(chain.chain_id)) continue;
+    if (chain.last_time_ms >= stopped_before) continue;
+    auto head = store_.chain_head(chain.chain_id);
+    if (!head.ok()) return head.error();
+    if (!head->has_value()) continue;
+    auto stored = seal_head(**head);
+    if (!stored.ok()) return stored.error();
+    telemetry::log(telemetry::LogLevel::info, "audit_chain_sealed_for_stopped_writer",
+                   {{"chain_id", chain.chain_id}, {"seq", (*head)->seq}, {"checkpoint", stored->id}});
+    ++sealed;
   }
   return sealed;
 }
@@ -95,6 +140,7 @@ Result<VerifyReport> ChainSealer::verify_now() {
     }
   }
   if (on_verified_) on_verified_(*report);
+  if (auto sealed = seal_stopped_writers(*report); !sealed.ok()) return sealed.error();
   return report;
 }
 

@@ -41,8 +41,15 @@ class ChainSealer {
   // and reporting each result to `on_verified`. Call before start().
   void verify_every(std::chrono::seconds interval, BreachStore& breaches,
                     std::function<void(const VerifyReport&)> on_verified);
-  // Verifies now and records what it finds (see verify_every).
+  // Verifies now and records what it finds (see verify_every). Then seals
+  // the tails of other writers' chains that are intact and whose last row is
+  // older than kStoppedWriterAfter: a process that died (or a month that
+  // ended) before its own last seal. The returned report is from before.
   Result<VerifyReport> verify_now();
+
+  // An unsealed tail this old belongs to a writer that stopped: a live one
+  // seals its own every checkpoint interval.
+  static constexpr std::chrono::minutes kStoppedWriterAfter{10};
 
   void start(std::chrono::seconds interval);
   // Stops the thread and seals what is left: call after the last row is written.
@@ -50,6 +57,9 @@ class ChainSealer {
 
  private:
   void append_to_file(const Checkpoint& checkpoint);
+  Result<Checkpoint> seal_head(const ChainLink& head);
+  Result<std::int64_t> seal_stopped_writers(const VerifyReport& report);
+  bool owns(const std::string& chain_id) const;
 
   AuditStore& store_;
   const SigningKey& key_;

@@ -357,6 +357,33 @@ TEST_P(AuditChain, RetentionDropsWholeChainsAndWhatIsKeptStillVerifies) {
   EXPECT_NE(f->message.find("/2026-10 ends at row 0"), std::string::npos) << f->message;
 }
 
+TEST_P(AuditChain, AStoppedWritersTailIsSealedByAnotherSealerOnlyWhenIntactAndOld) {
+  // Rows whose writer never sealed them (its process died); the clock is an
+  // hour past them. Another process's sealer owns none of these chains.
+  write_rows(4);
+  ChainSealer other(*store_, key_, {}, clock_, "");
+  auto before = other.verify_now();
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ(before->exit_code(), 3) << kinds(*before);
+  VerifyReport after = verify();
+  EXPECT_TRUE(after.findings.empty()) << kinds(after);
+  EXPECT_EQ(after.exit_code(), 0);
+
+  // A tail younger than ten minutes is left to its own writer.
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall_now().time_since_epoch());
+  ASSERT_TRUE(store_->append_audit({test_support::row("fresh", "team-a", now.count() - 60'000)}).ok());
+  ASSERT_TRUE(other.verify_now().ok());
+  EXPECT_EQ(verify().exit_code(), 3);
+
+  // Nor is a tampered chain sealed, however old.
+  clock_.advance(std::chrono::hours(1));
+  tamper("UPDATE audit SET team = 'nobody' WHERE request_id = 'r2'");
+  ASSERT_TRUE(other.verify_now().ok());
+  VerifyReport tampered = verify();
+  EXPECT_NE(first_of(tampered, FindingKind::unsigned_tail), nullptr) << kinds(tampered);
+  EXPECT_NE(first_of(tampered, FindingKind::edited), nullptr) << kinds(tampered);
+}
+
 TEST(AuditChainMessages, ACheckpointSignatureCoversEveryField) {
   SigningKey key = SigningKey::generate();
   Checkpoint c{1, "gateway/2026-12", 7, std::string(64, 'a'), kDecember, key.key_id(), ""};
