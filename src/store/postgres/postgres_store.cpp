@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "audit/record_json.hpp"
+#include "audit/scan_pages.hpp"
 #include "store/postgres/audit_rows.hpp"
 #include "store/postgres/migrations.hpp"
 #include "store/postgres/pg.hpp"
@@ -592,50 +593,36 @@ Result<void> PostgresStore::scan_audit(const audit::AuditScan& scan,
                                        const std::function<bool(const audit::StoredAuditRow&)>& visit) {
   constexpr std::string_view op = "scan_audit";
   constexpr std::int64_t kPage = 1000;
+  constexpr int kChainColumn = 27;
   const std::string select = std::string("SELECT ") + postgres::kAuditSelect +
                              ", chain_id, chain_seq, prev_hash, row_hash, id FROM audit WHERE ";
-  constexpr int kChainColumn = 27;
-  std::int64_t remaining = scan.limit > 0 ? scan.limit : std::numeric_limits<std::int64_t>::max();
-  std::int64_t after_seq = scan.after_seq;
-  std::int64_t after_time = scan.since_ms.value_or(std::numeric_limits<std::int64_t>::min());
-  std::int64_t after_id = std::numeric_limits<std::int64_t>::min();
-  const std::int64_t until = scan.until_ms.value_or(std::numeric_limits<std::int64_t>::max());
-  std::vector<audit::StoredAuditRow> page;
-  while (remaining > 0) {
-    const std::int64_t want = std::min(remaining, kPage);
-    page.clear();
-    std::int64_t last_id = 0;
-    {
-      AEGIS_TRY(session, impl_->pool.acquire());
-      auto rows = scan.chain_id
-                      ? session.exec(select + "chain_id = $1 AND chain_seq > $2 ORDER BY chain_seq LIMIT $3",
-                                     pg::Params().add(*scan.chain_id).add(after_seq).add(want))
-                      : session.exec(select +
-                                         "(time_ms, id) > ($1, $2) AND time_ms < $3 AND ($5::text IS NULL OR "
-                                         "team = $5) ORDER BY time_ms, id LIMIT $4",
-                                     pg::Params().add(after_time).add(after_id).add(until).add(want).add(scan.team));
-      if (!rows.ok()) return impl_->fail(op, session);
-      for (int i = 0; i < rows->size(); ++i) {
-        auto row = postgres::read_audit_row(*rows, i);
-        const auto seq = rows->int64(i, kChainColumn + 1);
-        const auto id = rows->int64(i, kChainColumn + 4);
-        if (!row || !seq || !id) return corrupt_row(op);
-        page.push_back(audit::StoredAuditRow{
-            std::move(*row), audit::ChainLink{rows->text(i, kChainColumn), *seq, rows->text(i, kChainColumn + 2),
-                                              rows->text(i, kChainColumn + 3)}});
-        last_id = *id;
-      }
+  const audit::FetchScanPage fetch = [&](const audit::ScanPosition& from,
+                                         std::int64_t want) -> Result<audit::ScanPage> {
+    AEGIS_TRY(session, impl_->pool.acquire());
+    auto rows =
+        scan.chain_id
+            ? session.exec(select + "chain_id = $1 AND chain_seq > $2 ORDER BY chain_seq LIMIT $3",
+                           pg::Params().add(*scan.chain_id).add(from.after_seq).add(want))
+            : session.exec(
+                  select +
+                      "(time_ms, id) > ($1, $2) AND time_ms < $3 AND ($5::text IS NULL OR "
+                      "team = $5) ORDER BY time_ms, id LIMIT $4",
+                  pg::Params().add(from.after_time_ms).add(from.after_id).add(from.until_ms).add(want).add(scan.team));
+    if (!rows.ok()) return impl_->fail(op, session);
+    audit::ScanPage page;
+    for (int i = 0; i < rows->size(); ++i) {
+      auto row = postgres::read_audit_row(*rows, i);
+      const auto seq = rows->int64(i, kChainColumn + 1);
+      const auto id = rows->int64(i, kChainColumn + 4);
+      if (!row || !seq || !id) return corrupt_row(op);
+      page.rows.push_back(audit::StoredAuditRow{
+          std::move(*row), audit::ChainLink{rows->text(i, kChainColumn), *seq, rows->text(i, kChainColumn + 2),
+                                            rows->text(i, kChainColumn + 3)}});
+      page.last_id = *id;
     }
-    for (const auto& row : page) {
-      if (!visit(row)) return {};
-    }
-    if (static_cast<std::int64_t>(page.size()) < want) return {};
-    remaining -= static_cast<std::int64_t>(page.size());
-    after_seq = page.back().link.seq;
-    after_time = page.back().record.time_ms;
-    after_id = last_id;
-  }
-  return {};
+    return page;
+  };
+  return audit::scan_in_pages(scan, kPage, fetch, visit);
 }
 
 Result<std::vector<audit::ChainSummary>> PostgresStore::list_chains() {

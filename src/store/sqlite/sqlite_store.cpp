@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "audit/record_json.hpp"
+#include "audit/scan_pages.hpp"
 #include "core/system_clock.hpp"
 #include "store/sqlite/audit_rows.hpp"
 #include "store/sqlite/migrations.hpp"
@@ -629,55 +630,38 @@ int SqliteStore::schema_version() {
 Result<void> SqliteStore::scan_audit(const audit::AuditScan& scan,
                                      const std::function<bool(const audit::StoredAuditRow&)>& visit) {
   constexpr std::string_view op = "scan_audit";
-  std::int64_t remaining = scan.limit > 0 ? scan.limit : std::numeric_limits<std::int64_t>::max();
-  std::int64_t after_seq = scan.after_seq;
-  std::int64_t after_time = scan.since_ms.value_or(std::numeric_limits<std::int64_t>::min());
-  std::int64_t after_id = std::numeric_limits<std::int64_t>::min();
-  const std::int64_t until = scan.until_ms.value_or(std::numeric_limits<std::int64_t>::max());
-  std::vector<audit::StoredAuditRow> page;
-  while (remaining > 0) {
-    page.clear();
-    const std::int64_t want = std::min(remaining, kScanPage);
-    std::int64_t last_id = 0;
-    {
-      std::lock_guard lock(impl_->mu);
-      int rc = SQLITE_OK;
-      const char* sql = scan.chain_id ? kScanChain : (scan.team ? kScanTimeTeam : kScanTime);
-      sqlite3_stmt* raw = impl_->statement(sql, rc);
-      if (!raw) return db_error(op, rc);
-      Use st(raw);
-      if (scan.chain_id) {
-        st.bind(1, *scan.chain_id);
-        st.bind(2, after_seq);
-        st.bind(3, want);
-      } else {
-        st.bind(1, after_time);
-        st.bind(2, after_id);
-        st.bind(3, until);
-        st.bind(4, want);
-        if (scan.team) st.bind(5, *scan.team);
-      }
-      while ((rc = st.step()) == SQLITE_ROW) {
-        auto row = sqlite::read_audit_row(st);
-        if (!row) return corrupt_row(op);
-        audit::StoredAuditRow stored{std::move(*row),
-                                     audit::ChainLink{st.text(kChainColumn), st.int64(kChainColumn + 1),
-                                                      st.text(kChainColumn + 2), st.text(kChainColumn + 3)}};
-        last_id = st.int64(kChainColumn + 4);
-        page.push_back(std::move(stored));
-      }
-      if (rc != SQLITE_DONE) return db_error(op, rc);
+  const audit::FetchScanPage fetch = [&](const audit::ScanPosition& from,
+                                         std::int64_t want) -> Result<audit::ScanPage> {
+    std::lock_guard lock(impl_->mu);
+    int rc = SQLITE_OK;
+    const char* sql = scan.chain_id ? kScanChain : (scan.team ? kScanTimeTeam : kScanTime);
+    sqlite3_stmt* raw = impl_->statement(sql, rc);
+    if (!raw) return db_error(op, rc);
+    Use st(raw);
+    if (scan.chain_id) {
+      st.bind(1, *scan.chain_id);
+      st.bind(2, from.after_seq);
+      st.bind(3, want);
+    } else {
+      st.bind(1, from.after_time_ms);
+      st.bind(2, from.after_id);
+      st.bind(3, from.until_ms);
+      st.bind(4, want);
+      if (scan.team) st.bind(5, *scan.team);
     }
-    for (const auto& row : page) {
-      if (!visit(row)) return {};
+    audit::ScanPage page;
+    while ((rc = st.step()) == SQLITE_ROW) {
+      auto row = sqlite::read_audit_row(st);
+      if (!row) return corrupt_row(op);
+      page.rows.push_back(audit::StoredAuditRow{
+          std::move(*row), audit::ChainLink{st.text(kChainColumn), st.int64(kChainColumn + 1),
+                                            st.text(kChainColumn + 2), st.text(kChainColumn + 3)}});
+      page.last_id = st.int64(kChainColumn + 4);
     }
-    if (static_cast<std::int64_t>(page.size()) < want) return {};
-    remaining -= static_cast<std::int64_t>(page.size());
-    after_seq = page.back().link.seq;
-    after_time = page.back().record.time_ms;
-    after_id = last_id;
-  }
-  return {};
+    if (rc != SQLITE_DONE) return db_error(op, rc);
+    return page;
+  };
+  return audit::scan_in_pages(scan, kScanPage, fetch, visit);
 }
 
 Result<std::vector<audit::ChainSummary>> SqliteStore::list_chains() {
