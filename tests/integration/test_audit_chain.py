@@ -10,10 +10,10 @@ import subprocess
 import tempfile
 import time
 import unittest
-import uuid
 
 from aegis_harness import AEGIS_BIN, Gateway, wait_until
-from test_postgres_store import base_dsn, psql
+from audit_backends import PostgresBackend, SqliteBackend
+from test_postgres_store import base_dsn
 
 SIN = "046 454 286"
 
@@ -131,21 +131,11 @@ class ChainChecks:
         self.assertIn("not a readable PEM Ed25519 key", err)
 
 
-class SqliteChain(ChainChecks, unittest.TestCase):
+class SqliteChain(SqliteBackend, ChainChecks, unittest.TestCase):
     def setUp(self):
         super().setUp()
-        self.db = os.path.join(self.workdir, "aegis.db")
+        self.use_sqlite()
         self.write_config(self.storage())
-
-    def storage(self):
-        return f"storage:\n  sqlite_path: {self.db}\n"
-
-    def sql(self, query):
-        r = subprocess.run(["sqlite3", self.db, query], capture_output=True, text=True, check=True)
-        return r.stdout.strip()
-
-    def tamper(self, statement):
-        self.sql("DROP TRIGGER audit_no_update; " + statement)
 
     def test_the_generated_key_is_private_to_the_gateway(self):
         self.run_traffic()
@@ -154,36 +144,17 @@ class SqliteChain(ChainChecks, unittest.TestCase):
 
 
 @unittest.skipUnless(base_dsn(), "no PostgreSQL test server in this run (ctest's postgres.start provides one)")
-class PostgresChain(ChainChecks, unittest.TestCase):
+class PostgresChain(PostgresBackend, ChainChecks, unittest.TestCase):
     def setUp(self):
         super().setUp()
-        self.base = base_dsn()
-        self.schema = "chain_" + uuid.uuid4().hex[:12]
-        psql(self.base, f"CREATE SCHEMA {self.schema}")
-        self.dsn = f"{self.base} options='-c search_path={self.schema}'"
-        self.env["AEGIS_IT_PG_DSN"] = self.dsn
-        self.env["AEGIS_IT_JOBS_KEY"] = "5f" * 32
+        self.use_postgres("chain")
         # Replicas share one configured key.
         self.key_file = os.path.join(self.workdir, "audit-key.pem")
         openssl_key(self.key_file)
         self.write_config(self.storage())
 
-    def tearDown(self):
-        psql(self.base, f"DROP SCHEMA {self.schema} CASCADE")
-
-    def storage(self):
-        return ("storage:\n  sqlite_path: " + os.path.join(self.workdir, "unused.db") +
-                "\n  postgres_dsn: \"${AEGIS_IT_PG_DSN}\"\n"
-                "jobs:\n  encryption:\n    active: k1\n    keys:\n      - {id: k1, env: AEGIS_IT_JOBS_KEY}\n")
-
     def audit_extra(self):
         return "  signing_key_file: " + self.key_file + "\n"
-
-    def sql(self, query):
-        return psql(self.dsn, query)
-
-    def tamper(self, statement):
-        psql(self.dsn, "SET session_replication_role = replica; " + statement)
 
 
 if __name__ == "__main__":

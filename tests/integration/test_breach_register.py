@@ -9,10 +9,10 @@ import os
 import subprocess
 import tempfile
 import unittest
-import uuid
 
 from aegis_harness import AEGIS_BIN, Gateway, wait_until
-from test_postgres_store import base_dsn, psql
+from audit_backends import PostgresBackend, SqliteBackend
+from test_postgres_store import base_dsn
 
 
 class RegisterChecks:
@@ -114,49 +114,19 @@ class RegisterChecks:
         self.assertEqual(listed["count"], 1, listed)
 
 
-class SqliteRegister(RegisterChecks, unittest.TestCase):
+class SqliteRegister(SqliteBackend, RegisterChecks, unittest.TestCase):
     def setUp(self):
         super().setUp()
-        self.db = os.path.join(self.workdir, "aegis.db")
+        self.use_sqlite()
         self.write_config()
-
-    def storage(self):
-        return f"storage:\n  sqlite_path: {self.db}\n"
-
-    def sql(self, query):
-        r = subprocess.run(["sqlite3", "-cmd", ".timeout 5000", self.db, query], capture_output=True, text=True,
-                           check=True)
-        return r.stdout.strip()
-
-    def tamper(self, statement):
-        self.sql("DROP TRIGGER audit_no_update; " + statement)
 
 
 @unittest.skipUnless(base_dsn(), "no PostgreSQL test server in this run (ctest's postgres.start provides one)")
-class PostgresRegister(RegisterChecks, unittest.TestCase):
+class PostgresRegister(PostgresBackend, RegisterChecks, unittest.TestCase):
     def setUp(self):
         super().setUp()
-        self.base = base_dsn()
-        self.schema = "breach_" + uuid.uuid4().hex[:12]
-        psql(self.base, f"CREATE SCHEMA {self.schema}")
-        self.dsn = f"{self.base} options='-c search_path={self.schema}'"
-        self.env["AEGIS_IT_PG_DSN"] = self.dsn
-        self.env["AEGIS_IT_JOBS_KEY"] = "5f" * 32
+        self.use_postgres("breach")
         self.write_config()
-
-    def tearDown(self):
-        psql(self.base, f"DROP SCHEMA {self.schema} CASCADE")
-
-    def storage(self):
-        return ("storage:\n  sqlite_path: " + os.path.join(self.workdir, "unused.db") +
-                "\n  postgres_dsn: \"${AEGIS_IT_PG_DSN}\"\n"
-                "jobs:\n  encryption:\n    active: k1\n    keys:\n      - {id: k1, env: AEGIS_IT_JOBS_KEY}\n")
-
-    def sql(self, query):
-        return psql(self.dsn, query)
-
-    def tamper(self, statement):
-        psql(self.dsn, "SET session_replication_role = replica; " + statement)
 
 
 if __name__ == "__main__":
