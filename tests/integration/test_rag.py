@@ -13,6 +13,7 @@ audit rows carry ids and counts, never text.
 """
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import unittest
@@ -28,6 +29,15 @@ DOCS = {
     "CONFIDENTIAL": ("acquisition", "The acquisition of Northwind closes in March; the board approved the price."),
     "RESTRICTED": ("payroll", "Payroll record: employee SIN 046 454 286 is paid on the fifteenth."),
 }
+
+
+# The RESTRICTED document's SIN in any spelling (spaces, dashes, none). A bare "454" is not enough: chunk
+# ids are random hex and hold it now and then.
+SIN_IN_ANY_FORM = re.compile(r"046\D{0,3}454\D{0,3}286")
+
+
+def holds_the_sin(text):
+    return SIN_IN_ANY_FORM.search(text) is not None
 
 
 def route_provider(headers):
@@ -97,7 +107,7 @@ class Rag(DemoUpstreams, GatewayTestCase):
             self.assertIn(DOCS[level][1] + suffix, local, level)  # every chunk has a local vector
         for level in ("CONFIDENTIAL", "RESTRICTED"):
             self.assertNotIn(DOCS[level][1] + suffix, cloud, level)
-        self.assertNotIn("454", cloud)
+        self.assertFalse(holds_the_sin(cloud))
         for level in ("PUBLIC", "INTERNAL"):
             self.assertEqual(DOCS[level][1] + suffix in cloud, self.cloud_embedder, level)
 
@@ -151,7 +161,7 @@ class Rag(DemoUpstreams, GatewayTestCase):
         self.assertTrue(body["answer"])
         cloud_chats = [r["body"] for r in self.upstream_log()
                        if r["locality"] == "cloud" and "embeddings" not in r["path"]]
-        self.assertFalse(any("454" in b for b in cloud_chats))
+        self.assertFalse(any(holds_the_sin(b) for b in cloud_chats))
 
     def test_an_answer_from_internal_chunks_may_use_a_cloud_model(self):
         team, key, _ = self.seed()

@@ -15,7 +15,7 @@ import json
 import unittest
 
 from aegis_harness import DemoUpstreams, GatewayTestCase
-from test_rag import DOCS, LEVELS, route_provider
+from test_rag import DOCS, LEVELS, holds_the_sin, route_provider
 
 
 def parse_sse(data):
@@ -128,7 +128,7 @@ class RagStream(DemoUpstreams, GatewayTestCase):
         self.assertIn("046 454 286", text)  # the local model had the chunk
         cloud_chats = [r["body"] for r in self.upstream_log()
                        if r["locality"] == "cloud" and "embeddings" not in r["path"]]
-        self.assertFalse(any("454" in b for b in cloud_chats))
+        self.assertFalse(any(holds_the_sin(b) for b in cloud_chats))
 
     def test_a_key_cleared_for_public_never_streams_a_restricted_chunk(self):
         team, key = self.make_team()
@@ -147,7 +147,7 @@ class RagStream(DemoUpstreams, GatewayTestCase):
                 for chunk_id in ids[level]:
                     self.assertNotIn(chunk_id, raw, (question, level))
                 self.assertNotIn(DOCS[level][1], raw, (question, level))
-            self.assertNotIn("454", raw)
+            self.assertFalse(holds_the_sin(raw))
             self.assertIn(DOCS["PUBLIC"][1], text)  # the echo of the context it was given
             self.assertNotEqual(headers.get("x-aegis-classification"), "RESTRICTED")
 
