@@ -19,7 +19,7 @@ class Database : public Store, public audit::AuditStore, public audit::BreachSto
   // replicas); 0 for a database one process owns.
   virtual std::int64_t live_peers() { return 0; }
 
-  // Calls on_key_revoked(key id) when a key is revoked and on_teams_changed()
+  // Calls on_key_revoked(key id) when a key is revoked, updated or rotated, and on_teams_changed()
   // when a team changes (or changes may have been missed), through whichever
   // process did it, from a thread of the store's own, until stop_watching():
   // what lets every replica drop a cached key at once. A database one process
@@ -33,6 +33,8 @@ class Database : public Store, public audit::AuditStore, public audit::BreachSto
   // for a database one process owns: its ledger lives in memory. Owned by the
   // database; created on first use (not thread-safe: call at start-up).
   virtual BudgetPool* budget_pool() { return nullptr; }
+  // The same for the keys' monthly sub-budgets: its accounts are key ids.
+  virtual BudgetPool* key_budget_pool() { return nullptr; }
 
   // The chain this process links its audit rows into (audit/chain_writer.hpp),
   // whose heads the gateway seals in checkpoints. Owned by the database.

@@ -285,6 +285,148 @@ TEST_P(StoreContract, KeyLifecycle) {
   EXPECT_EQ(missing_get.error().code, ErrorCode::not_found);
 }
 
+// Key lifecycle (issue 19): the lifecycle fields round-trip, a patch changes
+// only what it names (null clears), rotation keeps the replaced secret with
+// its grace, last uses never move back, and a key's spend is booked with its
+// audit rows.
+TEST_P(StoreContract, KeyLifecycleFieldsRoundTripAndPatch) {
+  auto& store = *open();
+  ASSERT_TRUE(store.create_team(make_team("t")).ok());
+  auto key = make_key("00000000000000d1", "t", 1);
+  key.models = std::vector<std::string>{"haiku", "azure/gpt-4o"};
+  key.monthly_budget = Money::from_micros(2'500'000);
+  key.expires_at_ms = 1'800'000'000'000;
+  key.description = "ci runner";
+  ASSERT_TRUE(store.create_key(key).ok());
+  ASSERT_TRUE(store.create_key(make_key("00000000000000d2", "t", 2)).ok());
+
+  auto got = store.get_key("00000000000000d1");
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  EXPECT_EQ(got->models, key.models);
+  EXPECT_EQ(got->monthly_budget, key.monthly_budget);
+  EXPECT_EQ(got->expires_at_ms, key.expires_at_ms);
+  EXPECT_EQ(got->description, "ci runner");
+  EXPECT_FALSE(got->last_used_at_ms.has_value());
+  EXPECT_TRUE(got->previous_secret_hash.empty());
+  auto plain = store.get_key("00000000000000d2");
+  EXPECT_FALSE(plain->models.has_value());
+  EXPECT_FALSE(plain->monthly_budget.has_value());
+  EXPECT_FALSE(plain->expires_at_ms.has_value());
+  EXPECT_EQ(plain->description, "");
+
+  // Only the description: everything else stays.
+  KeyPatch describe;
+  describe.description = "nightly";
+  auto described = store.update_key("00000000000000d1", describe);
+  ASSERT_TRUE(described.ok()) << described.error().message;
+  EXPECT_EQ(described->description, "nightly");
+  EXPECT_EQ(described->models, key.models);
+  EXPECT_EQ(described->monthly_budget, key.monthly_budget);
+
+  // null clears the allow-list and the expiry; a new budget replaces the old.
+  KeyPatch clear;
+  clear.models.emplace(std::nullopt);
+  clear.expires_at_ms.emplace(std::nullopt);
+  clear.monthly_budget.emplace(Money::from_micros(7));
+  auto cleared = store.update_key("00000000000000d1", clear);
+  ASSERT_TRUE(cleared.ok()) << cleared.error().message;
+  EXPECT_FALSE(cleared->models.has_value());
+  EXPECT_FALSE(cleared->expires_at_ms.has_value());
+  EXPECT_EQ(cleared->monthly_budget, std::optional<Money>(Money::from_micros(7)));
+  EXPECT_EQ(cleared->description, "nightly");
+  EXPECT_EQ(store.get_key("00000000000000d1")->monthly_budget, std::optional<Money>(Money::from_micros(7)));
+  // The other key is untouched.
+  EXPECT_EQ(store.get_key("00000000000000d2")->description, "");
+
+  auto missing = store.update_key("ffffffffffffffff", describe);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::not_found);
+  KeyPatch negative;
+  negative.monthly_budget.emplace(Money::from_micros(-1));
+  auto refused = store.update_key("00000000000000d1", negative);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::invalid_request);
+}
+
+TEST_P(StoreContract, RotationKeepsTheReplacedSecretForItsGrace) {
+  auto& store = *open();
+  ASSERT_TRUE(store.create_team(make_team("t")).ok());
+  ASSERT_TRUE(store.create_key(make_key("00000000000000e1", "t", 1)).ok());
+  const std::string first = std::string(64, 'f');
+  const std::string second = std::string(64, 'a');
+  const std::string third = std::string(64, 'b');
+
+  auto rotated = store.rotate_key("00000000000000e1", KeyRotation{"aeg_00000000000000e1_new1", second, 9'000});
+  ASSERT_TRUE(rotated.ok()) << rotated.error().message;
+  EXPECT_EQ(rotated->secret_hash, second);
+  EXPECT_EQ(rotated->prefix, "aeg_00000000000000e1_new1");
+  EXPECT_EQ(rotated->previous_secret_hash, first);
+  EXPECT_EQ(rotated->previous_valid_until_ms, std::optional<std::int64_t>(9'000));
+  EXPECT_EQ(store.get_key("00000000000000e1")->previous_secret_hash, first);
+
+  // Without a grace the replaced secret is not kept at all.
+  auto at_once = store.rotate_key("00000000000000e1", KeyRotation{"aeg_00000000000000e1_new2", third, std::nullopt});
+  ASSERT_TRUE(at_once.ok()) << at_once.error().message;
+  EXPECT_EQ(at_once->secret_hash, third);
+  EXPECT_TRUE(at_once->previous_secret_hash.empty());
+  EXPECT_FALSE(at_once->previous_valid_until_ms.has_value());
+
+  auto missing = store.rotate_key("ffffffffffffffff", KeyRotation{"p", second, 1});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::not_found);
+  ASSERT_TRUE(store.revoke_key("00000000000000e1", 10).ok());
+  auto revoked = store.rotate_key("00000000000000e1", KeyRotation{"p", second, 1});
+  ASSERT_FALSE(revoked.ok());
+  EXPECT_EQ(revoked.error().code, ErrorCode::conflict);
+  EXPECT_EQ(store.get_key("00000000000000e1")->secret_hash, third);  // unchanged by the refused rotation
+}
+
+TEST_P(StoreContract, TouchKeysRecordsLastUseInOneBatchAndNeverMovesBack) {
+  auto& store = *open();
+  ASSERT_TRUE(store.create_team(make_team("t")).ok());
+  ASSERT_TRUE(store.create_key(make_key("00000000000000f1", "t", 1)).ok());
+  ASSERT_TRUE(store.create_key(make_key("00000000000000f2", "t", 2)).ok());
+  ASSERT_TRUE(store.touch_keys({}).ok());
+  ASSERT_TRUE(
+      store.touch_keys({{"00000000000000f1", 120'000}, {"00000000000000f2", 60'000}, {"ffffffffffffffff", 1}}).ok());
+  EXPECT_EQ(store.get_key("00000000000000f1")->last_used_at_ms, std::optional<std::int64_t>(120'000));
+  EXPECT_EQ(store.get_key("00000000000000f2")->last_used_at_ms, std::optional<std::int64_t>(60'000));
+  // An older flush (another replica's) does not move it back.
+  ASSERT_TRUE(store.touch_keys({{"00000000000000f1", 60'000}}).ok());
+  EXPECT_EQ(store.get_key("00000000000000f1")->last_used_at_ms, std::optional<std::int64_t>(120'000));
+  EXPECT_EQ(store.list_keys(std::string("t"))->at(0).last_used_at_ms, std::optional<std::int64_t>(120'000));
+}
+
+TEST_P(StoreContract, KeySpendIsBookedWithTheAuditRows) {
+  auto booked = [](std::string id, std::string key_id, std::string period, std::int64_t micros) {
+    AuditRecord r = row(std::move(id), "alpha", 1);
+    r.key_id = std::move(key_id);
+    r.budget_period = std::move(period);
+    r.cost = Money::from_micros(micros);
+    return r;
+  };
+  ASSERT_TRUE(
+      store()
+          .append_audit({booked("1", "00000000000000a1", "2026-11", 1'500),
+                         booked("2", "00000000000000a1", "2026-11", 250), booked("3", "00000000000000a2", "2026-11", 7),
+                         booked("4", "00000000000000a1", "2026-12", 99),
+                         booked("5", "00000000000000a1", "", 1'000'000),  // nothing booked
+                         booked("6", "", "2026-11", 5)})                  // no key: the team's only
+          .ok());
+  auto nov = store().load_key_spend("2026-11");
+  ASSERT_TRUE(nov.ok()) << nov.error().message;
+  ASSERT_EQ(nov->size(), 2u);
+  EXPECT_EQ((*nov)[0].key_id, "00000000000000a1");
+  EXPECT_EQ((*nov)[0].spent, Money::from_micros(1'750));
+  EXPECT_EQ((*nov)[0].requests, 2);
+  EXPECT_EQ((*nov)[1].key_id, "00000000000000a2");
+  EXPECT_EQ((*nov)[1].spent, Money::from_micros(7));
+  EXPECT_EQ(store().load_key_spend("2026-12")->at(0).spent, Money::from_micros(99));
+  EXPECT_TRUE(store().load_key_spend("2027-01")->empty());
+  // The team's spend still counts every row, with or without a key.
+  EXPECT_EQ(store().load_spend("2026-11")->at(0).spent, Money::from_micros(1'762));
+}
+
 TEST_P(StoreContract, DataSurvivesReopen) {
   {
     auto& store = *open();

@@ -239,6 +239,7 @@ Result<std::vector<pg::Statement>> audit_row_statements(std::span<const audit::A
   std::vector<const audit::AuditRecord*> intents, finals;
   std::vector<std::int64_t> resolved;
   std::map<std::pair<std::string, std::string>, std::pair<std::int64_t, std::int64_t>> spend;
+  std::map<std::pair<std::string, std::string>, std::pair<std::int64_t, std::int64_t>> key_spend;
   for (const auto& row : rows) {
     if (row.intent) {
       intents.push_back(&row);
@@ -250,6 +251,11 @@ Result<std::vector<pg::Statement>> audit_row_statements(std::span<const audit::A
       auto& [micros, requests] = spend[{row.team, row.budget_period}];
       micros += row.cost.micros;
       requests += 1;
+      if (!row.key_id.empty()) {
+        auto& [key_micros, key_requests] = key_spend[{row.key_id, row.budget_period}];
+        key_micros += row.cost.micros;
+        key_requests += 1;
+      }
     }
   }
   std::vector<pg::Statement> out;
@@ -301,6 +307,16 @@ Result<std::vector<pg::Statement>> audit_row_statements(std::span<const audit::A
          "$4) ON CONFLICT (team, period) DO UPDATE SET spent_micros = budget_spend.spent_micros + "
          "EXCLUDED.spent_micros, requests = budget_spend.requests + EXCLUDED.requests RETURNING 1) "
          "UPDATE budget_leases SET spent_micros = spent_micros + $3 WHERE owner = $5 AND team = $1 AND "
+         "period = $2",
+         pg::Params().add(key.first).add(key.second).add(value.first).add(value.second).add(lease_owner)});
+  }
+  // The key's own spend (its monthly sub-budget) and its lease, alike.
+  for (const auto& [key, value] : key_spend) {
+    out.push_back(
+        {"WITH booked AS (INSERT INTO key_spend(key_id, period, spent_micros, requests) VALUES ($1, $2, $3, "
+         "$4) ON CONFLICT (key_id, period) DO UPDATE SET spent_micros = key_spend.spent_micros + "
+         "EXCLUDED.spent_micros, requests = key_spend.requests + EXCLUDED.requests RETURNING 1) "
+         "UPDATE key_budget_leases SET spent_micros = spent_micros + $3 WHERE owner = $5 AND key_id = $1 AND "
          "period = $2",
          pg::Params().add(key.first).add(key.second).add(value.first).add(value.second).add(lease_owner)});
   }

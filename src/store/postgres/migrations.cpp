@@ -264,6 +264,41 @@ CREATE TRIGGER breaches_no_delete BEFORE DELETE ON breaches
 CREATE TRIGGER breach_updates_append_only BEFORE UPDATE OR DELETE ON breach_updates
   FOR EACH ROW EXECUTE FUNCTION aegis_breach_kept();
 )sql"},
+    // Key lifecycle (issue 19), as in the SQLite schema (migration 12 there),
+    // plus the per-key budget pool shared by the replicas: the same shape as
+    // budget_pool and budget_leases (store/budget_pool.hpp), keyed by key id.
+    Migration{8, "api key lifecycle, key spend and key budget leases", R"sql(
+ALTER TABLE api_keys ADD COLUMN models TEXT;
+ALTER TABLE api_keys ADD COLUMN monthly_budget_micros BIGINT
+  CHECK (monthly_budget_micros IS NULL OR monthly_budget_micros >= 0);
+ALTER TABLE api_keys ADD COLUMN expires_at_ms BIGINT;
+ALTER TABLE api_keys ADD COLUMN description TEXT NOT NULL DEFAULT '';
+ALTER TABLE api_keys ADD COLUMN last_used_at_ms BIGINT;
+ALTER TABLE api_keys ADD COLUMN previous_secret_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE api_keys ADD COLUMN previous_valid_until_ms BIGINT;
+CREATE TABLE key_spend (
+  key_id       TEXT NOT NULL,
+  period       TEXT NOT NULL,  -- "YYYY-MM"
+  spent_micros BIGINT NOT NULL DEFAULT 0,
+  requests     BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (key_id, period)
+);
+CREATE TABLE key_budget_pool (
+  key_id         TEXT NOT NULL,
+  period         TEXT NOT NULL,
+  cap_micros     BIGINT NOT NULL,
+  granted_micros BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (key_id, period)
+);
+CREATE TABLE key_budget_leases (
+  owner          TEXT NOT NULL,
+  key_id         TEXT NOT NULL,
+  period         TEXT NOT NULL,
+  granted_micros BIGINT NOT NULL DEFAULT 0,
+  spent_micros   BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (owner, key_id, period)
+);
+)sql"},
 };
 
 std::string message_of(PGconn* conn, PGresult* result) {

@@ -28,7 +28,16 @@ namespace {
 constexpr std::string_view kStoreName = "storage";
 constexpr int kMaxAuditQueryLimit = 1000;
 constexpr const char* kTeamColumns = "name, monthly_budget_micros, clearance, created_at_ms";
-constexpr const char* kKeyColumns = "id, team, prefix, secret_hash, created_at_ms, revoked_at_ms, clearance";
+constexpr const char* kKeyColumns =
+    "id, team, prefix, secret_hash, created_at_ms, revoked_at_ms, clearance, models, monthly_budget_micros, "
+    "expires_at_ms, description, last_used_at_ms, previous_secret_hash, previous_valid_until_ms";
+
+std::optional<std::int64_t> optional_int64(const pg::Rows& rows, int i, int col, bool& ok) {
+  if (rows.is_null(i, col)) return std::nullopt;
+  auto v = rows.int64(i, col);
+  if (!v) ok = false;
+  return v;
+}
 
 std::optional<Team> read_team(const pg::Rows& rows, int i) {
   Team t;
@@ -61,6 +70,19 @@ std::optional<ApiKeyRecord> read_key(const pg::Rows& rows, int i) {
     k.clearance = parse_level(rows.text(i, 6));
     if (!k.clearance) return std::nullopt;
   }
+  if (!rows.is_null(i, 7)) {
+    // The same JSON array of strings as an audit row's fallback path.
+    k.models = audit::fallback_path_from_json(rows.text(i, 7));
+    if (!k.models) return std::nullopt;
+  }
+  bool ok = true;
+  if (auto budget = optional_int64(rows, i, 8, ok)) k.monthly_budget = Money::from_micros(*budget);
+  k.expires_at_ms = optional_int64(rows, i, 9, ok);
+  k.description = rows.text(i, 10);
+  k.last_used_at_ms = optional_int64(rows, i, 11, ok);
+  k.previous_secret_hash = rows.text(i, 12);
+  k.previous_valid_until_ms = optional_int64(rows, i, 13, ok);
+  if (!ok) return std::nullopt;
   return k;
 }
 
@@ -99,6 +121,7 @@ struct PostgresStore::Impl {
   audit::ChainWriter chain;
   int version = 0;
   std::unique_ptr<postgres::PostgresBudgetPool> budget_pool;
+  std::unique_ptr<postgres::PostgresBudgetPool> key_budget_pool;
   std::int64_t last_partition_pass_ms = 0;  // heartbeat thread only
 
   postgres::AuditPartitions partitions;
@@ -249,6 +272,14 @@ BudgetPool* PostgresStore::budget_pool() {
   return impl_->budget_pool.get();
 }
 
+BudgetPool* PostgresStore::key_budget_pool() {
+  if (!impl_->key_budget_pool) {
+    impl_->key_budget_pool = std::make_unique<postgres::PostgresBudgetPool>(
+        impl_->pool, impl_->owner, [this] { return live_peers() + 1; }, postgres::kKeyPoolTables);
+  }
+  return impl_->key_budget_pool.get();
+}
+
 Result<Team> PostgresStore::create_team(const Team& team) {
   constexpr std::string_view op = "create_team";
   if (team.monthly_budget.micros < 0) {
@@ -338,7 +369,8 @@ Result<ApiKeyRecord> PostgresStore::create_key(const ApiKeyRecord& key) {
   if (out.created_at_ms == 0) out.created_at_ms = impl_->now_ms();
   AEGIS_TRY(session, impl_->pool.acquire());
   auto r = session.exec(
-      std::string("INSERT INTO api_keys(") + kKeyColumns + ") VALUES ($1, $2, $3, $4, $5, $6, $7)",
+      std::string("INSERT INTO api_keys(") + kKeyColumns +
+          ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
       pg::Params()
           .add(out.id)
           .add(out.team)
@@ -346,7 +378,14 @@ Result<ApiKeyRecord> PostgresStore::create_key(const ApiKeyRecord& key) {
           .add(out.secret_hash)
           .add(out.created_at_ms)
           .add(out.revoked_at_ms)
-          .add(out.clearance ? std::optional<std::string>(std::string(to_string(*out.clearance))) : std::nullopt));
+          .add(out.clearance ? std::optional<std::string>(std::string(to_string(*out.clearance))) : std::nullopt)
+          .add(out.models ? std::optional<std::string>(audit::fallback_path_to_json(*out.models)) : std::nullopt)
+          .add(out.monthly_budget ? std::optional<std::int64_t>(out.monthly_budget->micros) : std::nullopt)
+          .add(out.expires_at_ms)
+          .add(out.description)
+          .add(out.last_used_at_ms)
+          .add(out.previous_secret_hash)
+          .add(out.previous_valid_until_ms));
   if (r.ok()) return out;
   const auto& state = session.last_failure().sqlstate;
   if (state == pg::kForeignKeyViolation) return make_error(ErrorCode::not_found, "team '" + out.team + "' not found");
@@ -396,6 +435,106 @@ Result<void> PostgresStore::revoke_key(const std::string& id, std::int64_t revok
   // a replica that misses it still stops the key after its cache TTL.
   (void)session.exec("SELECT pg_notify('aegis_keys', $1)", pg::Params().add(id));
   return {};
+}
+
+Result<ApiKeyRecord> PostgresStore::update_key(const std::string& id, const KeyPatch& patch) {
+  constexpr std::string_view op = "update_key";
+  if (patch.empty()) return get_key(id);
+  AEGIS_TRY(session, impl_->pool.acquire());
+  pg::Params p;
+  p.add(id);
+  p.add(patch.models.has_value());
+  p.add(patch.models && *patch.models ? std::optional<std::string>(audit::fallback_path_to_json(**patch.models))
+                                      : std::nullopt);
+  p.add(patch.monthly_budget.has_value());
+  p.add(patch.monthly_budget && *patch.monthly_budget ? std::optional<std::int64_t>((*patch.monthly_budget)->micros)
+                                                      : std::nullopt);
+  p.add(patch.expires_at_ms.has_value());
+  p.add(patch.expires_at_ms ? *patch.expires_at_ms : std::nullopt);
+  p.add(patch.description.has_value());
+  p.add(patch.description);
+  // One statement, so a concurrent change of another field is never undone.
+  auto rows = session.exec(std::string("UPDATE api_keys SET models = CASE WHEN $2::bool THEN $3::text ELSE models "
+                                       "END, monthly_budget_micros = CASE WHEN $4::bool THEN $5::bigint ELSE "
+                                       "monthly_budget_micros END, expires_at_ms = CASE WHEN $6::bool THEN "
+                                       "$7::bigint ELSE expires_at_ms END, description = CASE WHEN $8::bool THEN "
+                                       "$9::text ELSE description END WHERE id = $1 RETURNING ") +
+                               kKeyColumns,
+                           p);
+  if (!rows.ok()) {
+    if (session.last_failure().sqlstate == pg::kCheckViolation) {
+      return make_error(ErrorCode::invalid_request, "API key fields are out of range");
+    }
+    return impl_->fail(op, session);
+  }
+  if (rows->empty()) return make_error(ErrorCode::not_found, "API key '" + id + "' not found");
+  auto key = read_key(*rows, 0);
+  if (!key) return corrupt_row(op);
+  // Every replica drops the key from its cache, as for a revocation.
+  (void)session.exec("SELECT pg_notify('aegis_keys', $1)", pg::Params().add(id));
+  return std::move(*key);
+}
+
+Result<ApiKeyRecord> PostgresStore::rotate_key(const std::string& id, const KeyRotation& rotation) {
+  constexpr std::string_view op = "rotate_key";
+  {
+    AEGIS_TRY(session, impl_->pool.acquire());
+    auto rows = session.exec(
+        std::string("UPDATE api_keys SET previous_secret_hash = CASE WHEN $4::bigint IS NULL "
+                    "THEN '' ELSE secret_hash END, previous_valid_until_ms = $4::bigint, "
+                    "secret_hash = $3, prefix = $2 WHERE id = $1 AND revoked_at_ms IS NULL "
+                    "RETURNING ") +
+            kKeyColumns,
+        pg::Params().add(id).add(rotation.prefix).add(rotation.secret_hash).add(rotation.previous_valid_until_ms));
+    if (!rows.ok()) return impl_->fail(op, session);
+    if (!rows->empty()) {
+      auto key = read_key(*rows, 0);
+      if (!key) return corrupt_row(op);
+      (void)session.exec("SELECT pg_notify('aegis_keys', $1)", pg::Params().add(id));
+      return std::move(*key);
+    }
+  }
+  // Nothing rotated: absent (not_found) or revoked.
+  AEGIS_TRY(found, get_key(id));
+  (void)found;
+  return make_error(ErrorCode::conflict, "API key '" + id + "' is revoked; a revoked key cannot be rotated");
+}
+
+Result<void> PostgresStore::touch_keys(const std::vector<KeyUse>& uses) {
+  constexpr std::string_view op = "touch_keys";
+  if (uses.empty()) return {};
+  // Key ids are 16 lowercase hex digits (identity/api_key.hpp): nothing to quote in the array literals.
+  std::string ids = "{", times = "{";
+  for (std::size_t i = 0; i < uses.size(); ++i) {
+    ids += (i ? "," : "") + uses[i].id;
+    times += (i ? "," : "") + std::to_string(uses[i].used_at_ms);
+  }
+  ids += "}";
+  times += "}";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  auto rows = session.exec(
+      "UPDATE api_keys k SET last_used_at_ms = GREATEST(COALESCE(k.last_used_at_ms, 0), u.t) FROM (SELECT "
+      "unnest($1::text[]) AS id, unnest($2::bigint[]) AS t) u WHERE k.id = u.id",
+      pg::Params().add(ids).add(times));
+  if (!rows.ok()) return impl_->fail(op, session);
+  return {};
+}
+
+Result<std::vector<KeySpend>> PostgresStore::load_key_spend(const std::string& period) {
+  constexpr std::string_view op = "load_key_spend";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  auto rows = session.exec(
+      "SELECT key_id, period, spent_micros, requests FROM key_spend WHERE period = $1 ORDER BY key_id COLLATE \"C\"",
+      pg::Params().add(period));
+  if (!rows.ok()) return impl_->fail(op, session);
+  std::vector<KeySpend> out;
+  for (int i = 0; i < rows->size(); ++i) {
+    auto spent = rows->int64(i, 2);
+    auto requests = rows->int64(i, 3);
+    if (!spent || !requests) return corrupt_row(op);
+    out.push_back(KeySpend{rows->text(i, 0), rows->text(i, 1), Money::from_micros(*spent), *requests});
+  }
+  return out;
 }
 
 Result<void> PostgresStore::append_audit(const std::vector<audit::AuditRecord>& rows) {
@@ -530,6 +669,10 @@ Result<std::int64_t> PostgresStore::recover_pending() {
   }
   // Their leases' unspent money goes back to the pool, now that their costs are booked.
   if (auto r = postgres::reclaim_dead_leases(session, impl_->pool, impl_->owner, stale_before); !r.ok())
+    return abort(r.error());
+  if (auto r =
+          postgres::reclaim_dead_leases(session, impl_->pool, impl_->owner, stale_before, postgres::kKeyPoolTables);
+      !r.ok())
     return abort(r.error());
   // Owners presumed dead leave the table once their intents are rows.
   if (!session

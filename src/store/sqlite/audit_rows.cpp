@@ -29,6 +29,10 @@ constexpr const char* kUpsertSpend =
     "INSERT INTO budget_spend(team, period, spent_micros, requests) VALUES (?1, ?2, ?3, 1) "
     "ON CONFLICT(team, period) DO UPDATE SET spent_micros = spent_micros + excluded.spent_micros, "
     "requests = requests + 1";
+constexpr const char* kUpsertKeySpend =
+    "INSERT INTO key_spend(key_id, period, spent_micros, requests) VALUES (?1, ?2, ?3, 1) "
+    "ON CONFLICT(key_id, period) DO UPDATE SET spent_micros = spent_micros + excluded.spent_micros, "
+    "requests = requests + 1";
 
 void bind_audit(Use& st, const audit::AuditRecord& r) {
   st.bind(1, r.time_ms);
@@ -158,6 +162,7 @@ int insert_audit_rows(sqlite3* db, AuditStatements& statements, std::span<const 
   };
   if (int rc = prepare(db, statements.insert, kInsertAudit); rc != SQLITE_OK) return rc;
   if (int rc = prepare(db, statements.spend, kUpsertSpend); rc != SQLITE_OK) return rc;
+  if (int rc = prepare(db, statements.key_spend, kUpsertKeySpend); rc != SQLITE_OK) return rc;
   for (const auto& row : rows) {
     if (row.intent) {
       if (int rc = prepare(db, statements.insert_pending, kInsertPending); rc != SQLITE_OK) return rc;
@@ -189,8 +194,17 @@ int insert_audit_rows(sqlite3* db, AuditStatements& statements, std::span<const 
       if (int rc = st.step(); rc != SQLITE_DONE) return rc;
     }
     if (row.budget_period.empty()) continue;
-    Use st(statements.spend.get());
-    st.bind(1, row.team);
+    {
+      Use st(statements.spend.get());
+      st.bind(1, row.team);
+      st.bind(2, row.budget_period);
+      st.bind(3, row.cost.micros);
+      if (int rc = st.step(); rc != SQLITE_DONE) return rc;
+    }
+    // The key's own spend (its monthly sub-budget), booked alike.
+    if (row.key_id.empty()) continue;
+    Use st(statements.key_spend.get());
+    st.bind(1, row.key_id);
     st.bind(2, row.budget_period);
     st.bind(3, row.cost.micros);
     if (int rc = st.step(); rc != SQLITE_DONE) return rc;

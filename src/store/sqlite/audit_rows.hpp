@@ -29,6 +29,7 @@ struct AuditStatements {
   StmtPtr chain_head;
   StmtPtr breach;
   StmtPtr spend;
+  StmtPtr key_spend;
   StmtPtr insert_pending;
   StmtPtr delete_pending;
 };
@@ -36,10 +37,10 @@ struct AuditStatements {
 // Inside the caller's open transaction: links each final row into its chain
 // through `chain` (the caller commits the batch once the transaction has
 // committed), inserts each row into `audit` and adds
-// its cost to `budget_spend` (team, budget_period) when the row was booked to
-// a period; a row with an intent_seq also deletes that intent. An intent row
-// (AuditRecord::intent) goes to `audit_pending` instead, books nothing.
-// Returns SQLITE_OK, or the failing SQLite code (the caller rolls back).
+// its cost to `budget_spend` (team, budget_period) and to `key_spend`
+// (key_id, budget_period) when the row was booked to a period; a row with an intent_seq also deletes that intent. An
+// intent row (AuditRecord::intent) goes to `audit_pending` instead, books nothing. Returns SQLITE_OK, or the failing
+// SQLite code (the caller rolls back).
 int insert_audit_rows(sqlite3* db, AuditStatements& statements, std::span<const audit::AuditRecord> rows,
                       audit::ChainWriter::Batch& chain);
 

@@ -340,6 +340,28 @@ BEGIN SELECT RAISE(ABORT, 'breach history is append-only'); END;
 CREATE TRIGGER breach_updates_no_delete BEFORE DELETE ON breach_updates
 BEGIN SELECT RAISE(ABORT, 'breach history is append-only'); END;
 )sql"},
+    // Key lifecycle (issue 19): a key's model allow-list (a JSON array of
+    // names, NULL: none), monthly sub-budget, expiry, description, last use
+    // (written in batches, to the minute), the secret a rotation replaced
+    // with the end of its grace, and each key's spend per budget month,
+    // booked with the audit rows like budget_spend.
+    Migration{12, "api key lifecycle and key spend", R"sql(
+ALTER TABLE api_keys ADD COLUMN models TEXT;
+ALTER TABLE api_keys ADD COLUMN monthly_budget_micros INTEGER
+  CHECK (monthly_budget_micros IS NULL OR monthly_budget_micros >= 0);
+ALTER TABLE api_keys ADD COLUMN expires_at_ms INTEGER;
+ALTER TABLE api_keys ADD COLUMN description TEXT NOT NULL DEFAULT '';
+ALTER TABLE api_keys ADD COLUMN last_used_at_ms INTEGER;
+ALTER TABLE api_keys ADD COLUMN previous_secret_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE api_keys ADD COLUMN previous_valid_until_ms INTEGER;
+CREATE TABLE key_spend (
+  key_id       TEXT NOT NULL,
+  period       TEXT NOT NULL,  -- "YYYY-MM"
+  spent_micros INTEGER NOT NULL DEFAULT 0,
+  requests     INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (key_id, period)
+);
+)sql"},
 };
 
 std::string errmsg(sqlite3* db) {

@@ -41,17 +41,30 @@ constexpr const char* kUpdateTeam =
     "clearance = COALESCE(?3, clearance) WHERE name = ?1 "
     "RETURNING name, monthly_budget_micros, clearance, created_at_ms";
 
+#define AEGIS_KEY_COLUMNS                                                                                   \
+  "id, team, prefix, secret_hash, created_at_ms, revoked_at_ms, clearance, models, monthly_budget_micros, " \
+  "expires_at_ms, description, last_used_at_ms, previous_secret_hash, previous_valid_until_ms"
 constexpr const char* kInsertKey =
-    "INSERT INTO api_keys(id, team, prefix, secret_hash, created_at_ms, revoked_at_ms, clearance) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-constexpr const char* kGetKey =
-    "SELECT id, team, prefix, secret_hash, created_at_ms, revoked_at_ms, clearance FROM api_keys WHERE id = ?1";
-constexpr const char* kListKeys =
-    "SELECT id, team, prefix, secret_hash, created_at_ms, revoked_at_ms, clearance FROM api_keys "
-    "ORDER BY created_at_ms, rowid";
+    "INSERT INTO api_keys(" AEGIS_KEY_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+constexpr const char* kGetKey = "SELECT " AEGIS_KEY_COLUMNS " FROM api_keys WHERE id = ?1";
+constexpr const char* kListKeys = "SELECT " AEGIS_KEY_COLUMNS " FROM api_keys ORDER BY created_at_ms, rowid";
 constexpr const char* kListTeamKeys =
-    "SELECT id, team, prefix, secret_hash, created_at_ms, revoked_at_ms, clearance FROM api_keys WHERE team = ?1 "
-    "ORDER BY created_at_ms, rowid";
+    "SELECT " AEGIS_KEY_COLUMNS " FROM api_keys WHERE team = ?1 ORDER BY created_at_ms, rowid";
+// One statement, so a concurrent change of another field is never undone:
+// each field has a flag saying whether the patch sets it.
+constexpr const char* kUpdateKey =
+    "UPDATE api_keys SET models = CASE WHEN ?2 = 1 THEN ?3 ELSE models END, "
+    "monthly_budget_micros = CASE WHEN ?4 = 1 THEN ?5 ELSE monthly_budget_micros END, "
+    "expires_at_ms = CASE WHEN ?6 = 1 THEN ?7 ELSE expires_at_ms END, "
+    "description = CASE WHEN ?8 = 1 THEN ?9 ELSE description END WHERE id = ?1 RETURNING " AEGIS_KEY_COLUMNS;
+constexpr const char* kRotateKey =
+    "UPDATE api_keys SET previous_secret_hash = CASE WHEN ?4 IS NULL THEN '' ELSE secret_hash END, "
+    "previous_valid_until_ms = ?4, secret_hash = ?3, prefix = ?2 WHERE id = ?1 AND revoked_at_ms IS NULL "
+    "RETURNING " AEGIS_KEY_COLUMNS;
+constexpr const char* kTouchKey =
+    "UPDATE api_keys SET last_used_at_ms = MAX(COALESCE(last_used_at_ms, 0), ?2) WHERE id = ?1";
+constexpr const char* kLoadKeySpend =
+    "SELECT key_id, period, spent_micros, requests FROM key_spend WHERE period = ?1 ORDER BY key_id";
 constexpr const char* kRevokeKey = "UPDATE api_keys SET revoked_at_ms = COALESCE(revoked_at_ms, ?2) WHERE id = ?1";
 
 // Four spellings rather than "(?2 IS NULL OR team = ?2)" so SQLite can use the indices.
@@ -134,7 +147,7 @@ std::optional<Team> read_team(const Use& st) {
   return t;
 }
 
-ApiKeyRecord read_key(const Use& st) {
+std::optional<ApiKeyRecord> read_key(const Use& st) {
   ApiKeyRecord k;
   k.id = st.text(0);
   k.team = st.text(1);
@@ -144,7 +157,25 @@ ApiKeyRecord read_key(const Use& st) {
   if (!st.is_null(5)) k.revoked_at_ms = st.int64(5);
   // The column's CHECK admits only the four names.
   if (!st.is_null(6)) k.clearance = parse_level(st.text(6));
+  if (!st.is_null(7)) {
+    // The same JSON array of strings as an audit row's fallback path.
+    k.models = audit::fallback_path_from_json(st.text(7));
+    if (!k.models) return std::nullopt;
+  }
+  if (!st.is_null(8)) k.monthly_budget = Money::from_micros(st.int64(8));
+  if (!st.is_null(9)) k.expires_at_ms = st.int64(9);
+  k.description = st.text(10);
+  if (!st.is_null(11)) k.last_used_at_ms = st.int64(11);
+  k.previous_secret_hash = st.text(12);
+  if (!st.is_null(13)) k.previous_valid_until_ms = st.int64(13);
   return k;
+}
+
+void bind_optional(Use& st, int i, const std::optional<std::int64_t>& v) {
+  if (v)
+    st.bind(i, *v);
+  else
+    st.bind_null(i);
 }
 
 using sqlite::is_memory_path;
@@ -430,6 +461,17 @@ Result<ApiKeyRecord> SqliteStore::create_key(const ApiKeyRecord& key) {
     st.bind(7, to_string(*out.clearance));
   else
     st.bind_null(7);
+  const std::string models = out.models ? audit::fallback_path_to_json(*out.models) : std::string();
+  if (out.models)
+    st.bind(8, models);
+  else
+    st.bind_null(8);
+  bind_optional(st, 9, out.monthly_budget ? std::optional<std::int64_t>(out.monthly_budget->micros) : std::nullopt);
+  bind_optional(st, 10, out.expires_at_ms);
+  st.bind(11, out.description);
+  bind_optional(st, 12, out.last_used_at_ms);
+  st.bind(13, out.previous_secret_hash);
+  bind_optional(st, 14, out.previous_valid_until_ms);
   rc = st.step();
   if (rc == SQLITE_DONE) return out;
   if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
@@ -455,7 +497,9 @@ Result<ApiKeyRecord> SqliteStore::get_key(const std::string& id) {
   rc = st.step();
   if (rc == SQLITE_DONE) return make_error(ErrorCode::not_found, "API key '" + id + "' not found");
   if (rc != SQLITE_ROW) return db_error(op, rc);
-  return read_key(st);
+  auto key = read_key(st);
+  if (!key) return corrupt_row(op);
+  return std::move(*key);
 }
 
 Result<std::vector<ApiKeyRecord>> SqliteStore::list_keys(const std::optional<std::string>& team) {
@@ -467,7 +511,11 @@ Result<std::vector<ApiKeyRecord>> SqliteStore::list_keys(const std::optional<std
   Use st(raw);
   if (team) st.bind(1, *team);
   std::vector<ApiKeyRecord> out;
-  while ((rc = st.step()) == SQLITE_ROW) out.push_back(read_key(st));
+  while ((rc = st.step()) == SQLITE_ROW) {
+    auto key = read_key(st);
+    if (!key) return corrupt_row(op);
+    out.push_back(std::move(*key));
+  }
   if (rc != SQLITE_DONE) return db_error(op, rc);
   return out;
 }
@@ -487,6 +535,120 @@ Result<void> SqliteStore::revoke_key(const std::string& id, std::int64_t revoked
     return make_error(ErrorCode::not_found, "API key '" + id + "' not found");
   }
   return {};
+}
+
+Result<ApiKeyRecord> SqliteStore::update_key(const std::string& id, const KeyPatch& patch) {
+  constexpr std::string_view op = "update_key";
+  if (patch.empty()) return get_key(id);
+  std::lock_guard lock(impl_->mu);
+  int rc = SQLITE_OK;
+  sqlite3_stmt* raw = impl_->statement(kUpdateKey, rc);
+  if (!raw) return db_error(op, rc);
+  Use st(raw);
+  st.bind(1, id);
+  st.bind(2, std::int64_t{patch.models ? 1 : 0});
+  const std::string models =
+      patch.models && *patch.models ? audit::fallback_path_to_json(**patch.models) : std::string();
+  if (patch.models && *patch.models)
+    st.bind(3, models);
+  else
+    st.bind_null(3);
+  st.bind(4, std::int64_t{patch.monthly_budget ? 1 : 0});
+  bind_optional(st, 5,
+                patch.monthly_budget && *patch.monthly_budget
+                    ? std::optional<std::int64_t>((*patch.monthly_budget)->micros)
+                    : std::nullopt);
+  st.bind(6, std::int64_t{patch.expires_at_ms ? 1 : 0});
+  bind_optional(st, 7, patch.expires_at_ms ? *patch.expires_at_ms : std::nullopt);
+  st.bind(8, std::int64_t{patch.description ? 1 : 0});
+  st.bind(9, patch.description ? std::string_view(*patch.description) : std::string_view());
+  rc = st.step();
+  if (rc == SQLITE_DONE) return make_error(ErrorCode::not_found, "API key '" + id + "' not found");
+  if (rc != SQLITE_ROW) {
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+      return make_error(ErrorCode::invalid_request, "API key fields are out of range");
+    }
+    return db_error(op, rc);
+  }
+  auto key = read_key(st);
+  rc = st.step();  // run the statement to completion
+  if (rc != SQLITE_DONE) return db_error(op, rc);
+  if (!key) return corrupt_row(op);
+  return std::move(*key);
+}
+
+Result<ApiKeyRecord> SqliteStore::rotate_key(const std::string& id, const KeyRotation& rotation) {
+  constexpr std::string_view op = "rotate_key";
+  {
+    std::lock_guard lock(impl_->mu);
+    int rc = SQLITE_OK;
+    sqlite3_stmt* raw = impl_->statement(kRotateKey, rc);
+    if (!raw) return db_error(op, rc);
+    Use st(raw);
+    st.bind(1, id);
+    st.bind(2, rotation.prefix);
+    st.bind(3, rotation.secret_hash);
+    bind_optional(st, 4, rotation.previous_valid_until_ms);
+    rc = st.step();
+    if (rc == SQLITE_ROW) {
+      auto key = read_key(st);
+      rc = st.step();
+      if (rc != SQLITE_DONE) return db_error(op, rc);
+      if (!key) return corrupt_row(op);
+      return std::move(*key);
+    }
+    if (rc != SQLITE_DONE) return db_error(op, rc);
+  }
+  // Nothing rotated: absent (not_found) or revoked.
+  AEGIS_TRY(found, get_key(id));
+  (void)found;
+  return make_error(ErrorCode::conflict, "API key '" + id + "' is revoked; a revoked key cannot be rotated");
+}
+
+Result<void> SqliteStore::touch_keys(const std::vector<KeyUse>& uses) {
+  constexpr std::string_view op = "touch_keys";
+  if (uses.empty()) return {};
+  std::lock_guard lock(impl_->mu);
+  sqlite3* db = impl_->db.get();
+  int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return db_error(op, rc);
+  sqlite3_stmt* raw = impl_->statement(kTouchKey, rc);
+  if (raw) {
+    for (const auto& use : uses) {
+      Use st(raw);
+      st.bind(1, use.id);
+      st.bind(2, use.used_at_ms);
+      rc = st.step();
+      if (rc != SQLITE_DONE) break;
+      rc = SQLITE_OK;
+    }
+  }
+  if (rc != SQLITE_OK) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    return db_error(op, rc);
+  }
+  rc = sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    return db_error(op, rc);
+  }
+  return {};
+}
+
+Result<std::vector<KeySpend>> SqliteStore::load_key_spend(const std::string& period) {
+  constexpr std::string_view op = "load_key_spend";
+  std::lock_guard lock(impl_->mu);
+  int rc = SQLITE_OK;
+  sqlite3_stmt* raw = impl_->statement(kLoadKeySpend, rc);
+  if (!raw) return db_error(op, rc);
+  Use st(raw);
+  st.bind(1, period);
+  std::vector<KeySpend> out;
+  while ((rc = st.step()) == SQLITE_ROW) {
+    out.push_back(KeySpend{st.text(0), st.text(1), Money::from_micros(st.int64(2)), st.int64(3)});
+  }
+  if (rc != SQLITE_DONE) return db_error(op, rc);
+  return out;
 }
 
 Result<void> SqliteStore::append_audit(const std::vector<audit::AuditRecord>& rows) {

@@ -41,6 +41,10 @@ class SqliteStore final : public Database {
   Result<ApiKeyRecord> get_key(const std::string& id) override;
   Result<std::vector<ApiKeyRecord>> list_keys(const std::optional<std::string>& team) override;
   Result<void> revoke_key(const std::string& id, std::int64_t revoked_at_ms) override;
+  Result<ApiKeyRecord> update_key(const std::string& id, const KeyPatch& patch) override;
+  Result<ApiKeyRecord> rotate_key(const std::string& id, const KeyRotation& rotation) override;
+  Result<void> touch_keys(const std::vector<KeyUse>& uses) override;
+  Result<std::vector<KeySpend>> load_key_spend(const std::string& period) override;
 
   Result<void> append_audit(const std::vector<audit::AuditRecord>& rows) override;
   Result<std::vector<audit::AuditRecord>> query_audit(const audit::AuditQuery& query) override;
