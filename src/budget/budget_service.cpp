@@ -1,5 +1,6 @@
 #include "budget/budget_service.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "telemetry/log.hpp"
@@ -16,8 +17,9 @@ Money remaining_of(Money cap, const SpendSnapshot& s) {
 }  // namespace
 
 BudgetService::BudgetService(Ledger& ledger, telemetry::Registry& metrics, std::chrono::nanoseconds reservation_ttl,
-                             store::DbExecutor* db)
+                             store::DbExecutor* db, Ledger* key_ledger)
     : ledger_(ledger),
+      key_ledger_(key_ledger),
       ttl_(reservation_ttl),
       db_(db),
       spent_(metrics.gauge("aegis_budget_spent_usd", "Committed spend of the team in the current budget period (USD)",
@@ -65,8 +67,76 @@ boost::asio::awaitable<Result<ReservationId>> BudgetService::reserve(std::string
   co_return reservation;
 }
 
+boost::asio::awaitable<Result<ReservationId>> BudgetService::reserve(std::string team, Money cap, Money estimate,
+                                                                     std::optional<std::chrono::nanoseconds> ttl,
+                                                                     std::optional<KeyBudget> key) {
+  auto reservation = co_await reserve(team, cap, estimate, ttl);
+  if (!reservation.ok() || !key || key_ledger_ == nullptr) co_return reservation;
+  const auto lifetime = ttl.value_or(ttl_);
+  const KeyBudget& key_budget = *key;
+  auto held = co_await reserve_key(key_budget, estimate, lifetime);
+  if (!held.ok()) {
+    (void)ledger_.release(*reservation);
+    if (held.error().code == ErrorCode::budget_exceeded) rejections_.with({team}).inc();
+    publish(team, cap);
+    co_return std::move(held).error();
+  }
+  {
+    std::lock_guard lock(holds_mu_);
+    key_holds_.insert_or_assign(reservation->value, std::make_pair(key->key_id, *held));
+  }
+  co_return reservation;
+}
+
+boost::asio::awaitable<Result<ReservationId>> BudgetService::reserve_key(const KeyBudget& key, Money estimate,
+                                                                         std::chrono::nanoseconds ttl) {
+  Ledger& keys = *key_ledger_;
+  auto reservation = keys.reserve(key.key_id, key.cap, estimate, ttl);
+  if (!reservation.ok() && reservation.error().code == ErrorCode::budget_exceeded && keys.shared() && db_ != nullptr) {
+    auto fetch = [&] { return keys.top_up(key.key_id, key.cap, estimate); };
+    auto fetched = co_await db_->run(fetch);
+    if (!fetched.ok()) co_return std::move(fetched).error();  // fail closed: nothing runs unbudgeted
+    if (*fetched) reservation = keys.reserve(key.key_id, key.cap, estimate, ttl);
+  }
+  if (!reservation.ok() && reservation.error().code == ErrorCode::budget_exceeded) {
+    // The ledgers name their accounts "team"; this one is a key's.
+    const SpendSnapshot s = keys.recent_spend(key.key_id);
+    co_return make_error(ErrorCode::budget_exceeded,
+                         "API key '" + key.key_id + "' monthly budget of $" + key.cap.to_usd_string() +
+                             " would be exceeded (" + s.period + ": spent $" + s.spent.to_usd_string() +
+                             ", this request needs up to $" + estimate.to_usd_string() + ")");
+  }
+  co_return reservation;
+}
+
+std::optional<std::pair<std::string, ReservationId>> BudgetService::take_key_hold(ReservationId id) {
+  std::lock_guard lock(holds_mu_);
+  auto it = key_holds_.find(id.value);
+  if (it == key_holds_.end()) return std::nullopt;
+  auto hold = std::move(it->second);
+  key_holds_.erase(it);
+  return hold;
+}
+
+Money BudgetService::remaining(const std::string& team, Money cap, const std::optional<KeyBudget>& key) {
+  const Money left = remaining(team, cap);
+  if (!key || key_ledger_ == nullptr) return left;
+  return std::min(left, remaining_of(key->cap, key_ledger_->recent_spend(key->key_id)));
+}
+
+SpendSnapshot BudgetService::key_spend(const std::string& key_id) {
+  if (key_ledger_ == nullptr) return SpendSnapshot{ledger_.current_period(), {}, {}, {}, {}, 0};
+  return key_ledger_->recent_spend(key_id);
+}
+
 std::string BudgetService::commit(ReservationId id, const std::string& team, Money cap, Money actual) {
   if (actual.micros < 0) actual = Money{};
+  if (auto hold = take_key_hold(id)) {
+    if (!key_ledger_->commit(hold->second, actual).ok()) {
+      // Expired meanwhile: booked all the same, as for the team below.
+      (void)key_ledger_->record_spend(hold->first, key_ledger_->current_period(), actual);
+    }
+  }
   auto booked = ledger_.commit(id, actual);
   std::string period;
   if (booked.ok()) {
@@ -84,6 +154,7 @@ std::string BudgetService::commit(ReservationId id, const std::string& team, Mon
 }
 
 void BudgetService::release(ReservationId id, const std::string& team, Money cap) {
+  if (auto hold = take_key_hold(id)) (void)key_ledger_->release(hold->second);
   (void)ledger_.release(id);  // not_found: already expired, nothing left to free
   publish(team, cap);
 }

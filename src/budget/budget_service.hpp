@@ -14,6 +14,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 
 #include "budget/ledger.hpp"
 #include "core/money.hpp"
@@ -23,13 +25,23 @@
 
 namespace aegis::budget {
 
+// A key's monthly sub-budget (issue 19), reserved beside its team's cap.
+struct KeyBudget {
+  std::string key_id;
+  Money cap;
+};
+
 class BudgetService {
  public:
   // Registers the three metric families; throws std::invalid_argument for a non-positive ttl (start-up).
   // `db` runs a shared ledger's top-ups (Ledger::top_up) off the I/O
   // threads; without it a shared ledger reserves only what it already holds.
+  // `key_ledger` (not owned) holds the keys' sub-budgets, its accounts named
+  // by key id: a reservation with a KeyBudget is taken in both ledgers, and
+  // commit/release settle both. Null: keys have no sub-budgets (a KeyBudget
+  // is then ignored).
   BudgetService(Ledger& ledger, telemetry::Registry& metrics, std::chrono::nanoseconds reservation_ttl,
-                store::DbExecutor* db = nullptr);
+                store::DbExecutor* db = nullptr, Ledger* key_ledger = nullptr);
 
   // Reserves `estimate` against the team's cap, or 402 budget_exceeded (counted).
   Result<ReservationId> preflight(const std::string& team, Money cap, Money estimate);
@@ -40,6 +52,13 @@ class BudgetService {
   // unavailable (503) when the shared store cannot be reached.
   boost::asio::awaitable<Result<ReservationId>> reserve(std::string team, Money cap, Money estimate,
                                                         std::optional<std::chrono::nanoseconds> ttl);
+  // The same with the calling key's sub-budget: the team's cap first, then
+  // the key's; 402 budget_exceeded when either would be exceeded (the team's
+  // reservation is then given back), so a key cannot spend past its own cap
+  // while its team still has money, nor past the team's.
+  boost::asio::awaitable<Result<ReservationId>> reserve(std::string team, Money cap, Money estimate,
+                                                        std::optional<std::chrono::nanoseconds> ttl,
+                                                        std::optional<KeyBudget> key);
   // Books the actual cost and frees the rest of the reservation; returns the
   // period it was booked to (put it in the audit row so the store's spend
   // agrees). When the reservation had expired (or is unknown) the cost is
@@ -52,6 +71,12 @@ class BudgetService {
 
   // What is left this period: cap - spent - reserved, floored at 0.
   Money remaining(const std::string& team, Money cap);
+  // The lower of the team's and the key's remaining (the key's as far as
+  // known without waiting).
+  Money remaining(const std::string& team, Money cap, const std::optional<KeyBudget>& key);
+  // A key's totals this period (its cap as last reserved against); zeros without a key ledger.
+  SpendSnapshot key_spend(const std::string& key_id);
+  Ledger* key_ledger() { return key_ledger_; }
   SpendSnapshot spend(const std::string& team) { return ledger_.spend(team); }
   Ledger& ledger() { return ledger_; }
 
@@ -60,7 +85,17 @@ class BudgetService {
   // The outcome of a reservation attempt: rejections counted, gauges updated.
   void note_attempt(const std::string& team, Money cap, const Result<ReservationId>& reservation);
 
+  // Reserves against the key's sub-budget (a shared ledger tops up first).
+  boost::asio::awaitable<Result<ReservationId>> reserve_key(const KeyBudget& key, Money estimate,
+                                                            std::chrono::nanoseconds ttl);
+  // The key reservation that goes with a team reservation, if any (and forgets it).
+  std::optional<std::pair<std::string, ReservationId>> take_key_hold(ReservationId id);
+
   Ledger& ledger_;
+  Ledger* key_ledger_;
+  std::mutex holds_mu_;
+  // Team reservation id -> (key id, its reservation in the key ledger).
+  std::unordered_map<std::uint64_t, std::pair<std::string, ReservationId>> key_holds_;
   std::chrono::nanoseconds ttl_;
   store::DbExecutor* db_;
   telemetry::GaugeFamily& spent_;

@@ -13,4 +13,14 @@ Result<void> restore_spend(audit::AuditStore& store, MemoryLedger& ledger) {
   return {};
 }
 
+Result<void> restore_key_spend(store::KeyStore& store, MemoryLedger& ledger) {
+  const std::string period = ledger.current_period();
+  AEGIS_TRY(rows, store.load_key_spend(period));
+  for (const auto& row : rows) {
+    if (row.period != period) continue;
+    ledger.seed(row.key_id, period, row.spent, row.requests);
+  }
+  return {};
+}
+
 }  // namespace aegis::budget

@@ -5,6 +5,7 @@
 #include "audit/audit_store.hpp"
 #include "budget/memory_ledger.hpp"
 #include "core/result.hpp"
+#include "store/store.hpp"
 
 namespace aegis::budget {
 
@@ -12,5 +13,8 @@ namespace aegis::budget {
 // period. Blocking (one store call): run it before serving, or through the
 // DbExecutor. The store's error is returned unchanged.
 Result<void> restore_spend(audit::AuditStore& store, MemoryLedger& ledger);
+// The same for the keys' sub-budgets: `ledger` is the key ledger (accounts
+// named by key id), seeded from key_spend.
+Result<void> restore_key_spend(store::KeyStore& store, MemoryLedger& ledger);
 
 }  // namespace aegis::budget

@@ -28,6 +28,12 @@ constexpr std::int64_t kDefaultOutputTokensEstimate = 4096;
 // Not a real HTTP status: the client went away before an answer (nginx's convention).
 constexpr int kClientClosedRequest = 499;
 
+// A key's monthly sub-budget as stage 5 reserves it (issue 19).
+std::optional<budget::KeyBudget> key_budget_of(const identity::Principal* principal) {
+  if (principal == nullptr || !principal->key_monthly_budget) return std::nullopt;
+  return budget::KeyBudget{principal->key_id, *principal->key_monthly_budget};
+}
+
 std::string_view locality_name(config::Locality locality) {
   return locality == config::Locality::local ? "local" : "cloud";
 }
@@ -206,6 +212,8 @@ class Gateway::Call {
   const std::string& team() const { return row.team; }
   Money cap() const { return context_.principal ? context_.principal->monthly_budget : Money{}; }
   bool has_budget() const { return context_.principal != nullptr; }
+  // The calling key's monthly sub-budget, if it has one.
+  std::optional<budget::KeyBudget> key_budget() const { return key_budget_of(context_.principal); }
 
   void fail(const Error& error) {
     row.status = http_status(error.code);
@@ -222,7 +230,9 @@ class Gateway::Call {
     if (!has_budget()) co_return Result<void>{};
     auto& budgets = gateway_.deps_.budgets;
     reserved_period_ = budgets.ledger().current_period();
-    auto reservation = co_await budgets.reserve(row.team, cap(), estimate, std::nullopt);
+    const std::optional<std::chrono::nanoseconds> no_hold;
+    std::optional<budget::KeyBudget> key = key_budget();
+    auto reservation = co_await budgets.reserve(row.team, cap(), estimate, no_hold, std::move(key));
     if (!reservation.ok()) co_return std::move(reservation).error();
     reservation_ = *reservation;
     reserved_ = estimate;
@@ -684,7 +694,9 @@ routing::RouteInput Gateway::route_input(const CallContext& context, Level level
   input.local_only = context.local_only;
   if (context.principal) {
     input.team = context.principal->team;
-    input.remaining_budget = deps_.budgets.remaining(context.principal->team, context.principal->monthly_budget);
+    input.remaining_budget = deps_.budgets.remaining(context.principal->team, context.principal->monthly_budget,
+                                                     key_budget_of(context.principal));
+    input.key_models = context.principal->models.get();
   }
   return input;
 }
@@ -748,7 +760,8 @@ Result<Gateway::Plan> Gateway::plan(Call& call, PlanRequest request) {
 boost::asio::awaitable<Result<void>> Gateway::reserve(Call& call, Plan& plan) {
   if (!plan.hold) co_return co_await call.preflight(plan.estimate.cost);
   if (!call.has_budget()) co_return Result<void>{};
-  auto held = co_await deps_.budgets.reserve(call.team(), call.cap(), plan.estimate.cost, plan.hold);
+  std::optional<budget::KeyBudget> key = call.key_budget();
+  auto held = co_await deps_.budgets.reserve(call.team(), call.cap(), plan.estimate.cost, plan.hold, std::move(key));
   if (!held.ok()) co_return std::move(held).error();
   plan.held = *held;
   co_return Result<void>{};

@@ -1,6 +1,9 @@
 #include "identity/admin_service.hpp"
 
+#include <algorithm>
 #include <chrono>
+
+#include "core/time_format.hpp"
 
 namespace aegis::identity {
 
@@ -74,7 +77,7 @@ Result<store::Team> update_team(store::TeamStore& teams, const std::string& name
 namespace {
 
 Result<CreatedKey> create_key_with(store::KeyStore& keys, const Clock& clock, const std::string& team,
-                                   std::optional<Level> clearance) {
+                                   std::optional<Level> clearance, const KeyFields& fields) {
   AEGIS_TRY_VOID(validate_team_name(team));
   for (int attempt = 1;; ++attempt) {
     CreatedKey out{generate_key(), {}};
@@ -85,6 +88,10 @@ Result<CreatedKey> create_key_with(store::KeyStore& keys, const Clock& clock, co
     record.secret_hash = out.key.secret_hash;
     record.created_at_ms = now_ms(clock);
     record.clearance = clearance;
+    record.models = fields.models;
+    record.monthly_budget = fields.monthly_budget;
+    record.expires_at_ms = fields.expires_at_ms;
+    record.description = fields.description;
     auto stored = keys.create_key(record);
     if (stored) {
       out.record = std::move(stored).value();
@@ -98,25 +105,129 @@ Result<CreatedKey> create_key_with(store::KeyStore& keys, const Clock& clock, co
 }  // namespace
 
 Result<CreatedKey> create_key(store::KeyStore& keys, const Clock& clock, const std::string& team) {
-  return create_key_with(keys, clock, team, std::nullopt);
+  return create_key_with(keys, clock, team, std::nullopt, KeyFields{});
 }
 
 Result<CreatedKey> create_key(store::TeamStore& teams, store::KeyStore& keys, const Clock& clock,
                               const std::string& team, std::optional<Level> clearance) {
+  return create_key(teams, keys, clock, team, clearance, KeyFields{});
+}
+
+Result<CreatedKey> create_key(store::TeamStore& teams, store::KeyStore& keys, const Clock& clock,
+                              const std::string& team, std::optional<Level> clearance, const KeyFields& fields) {
   AEGIS_TRY_VOID(validate_team_name(team));
-  if (clearance) {
+  KeyFields checked = fields;
+  if (checked.models) {
+    AEGIS_TRY(models, validate_models(std::move(*checked.models)));
+    checked.models = std::move(models);
+  }
+  AEGIS_TRY_VOID(validate_description(checked.description));
+  if (checked.monthly_budget && checked.monthly_budget->micros < 0) return bad_budget();
+  if (checked.expires_at_ms && *checked.expires_at_ms <= now_ms(clock)) {
+    return make_error(ErrorCode::invalid_request, "expires_at is in the past");
+  }
+  if (clearance || checked.monthly_budget) {
     AEGIS_TRY(found, teams.get_team(team));
-    if (*clearance > found.clearance) {
+    if (clearance && *clearance > found.clearance) {
       return make_error(ErrorCode::invalid_request, "clearance " + std::string(to_string(*clearance)) +
                                                         " is above the team's (" +
                                                         std::string(to_string(found.clearance)) + ")");
     }
+    if (checked.monthly_budget) AEGIS_TRY_VOID(check_key_budget(*checked.monthly_budget, found));
   }
-  return create_key_with(keys, clock, team, clearance);
+  return create_key_with(keys, clock, team, clearance, checked);
+}
+
+Result<std::vector<std::string>> validate_models(std::vector<std::string> models) {
+  constexpr std::size_t kMaxModels = 64;
+  constexpr std::size_t kMaxModelName = 128;
+  if (models.empty() || models.size() > kMaxModels) {
+    return make_error(ErrorCode::invalid_request,
+                      "models must list 1 to 64 model names (send null to remove the allow-list)");
+  }
+  std::vector<std::string> out;
+  for (auto& name : models) {
+    const bool printable = std::ranges::all_of(name, [](char c) { return c > ' ' && c < 0x7f; });
+    if (name.empty() || name.size() > kMaxModelName || !printable) {
+      return make_error(ErrorCode::invalid_request,
+                        "models: each name must be 1 to 128 printable characters without spaces");
+    }
+    if (std::ranges::find(out, name) == out.end()) out.push_back(std::move(name));
+  }
+  return out;
+}
+
+Result<void> validate_description(std::string_view description) {
+  constexpr std::size_t kMaxDescription = 256;
+  if (description.size() > kMaxDescription) {
+    return make_error(ErrorCode::invalid_request, "description must be at most 256 bytes");
+  }
+  if (std::ranges::any_of(description, [](char c) { return (c >= 0 && c < ' ') || c == 0x7f; })) {
+    return make_error(ErrorCode::invalid_request, "description must not contain control characters");
+  }
+  return {};
+}
+
+Result<std::int64_t> parse_expires_at(std::string_view text) {
+  if (auto ms = parse_rfc3339_ms(text)) return *ms;
+  return make_error(ErrorCode::invalid_request, "expires_at must be an RFC 3339 date-time, e.g. 2026-12-31T23:59:59Z");
+}
+
+Result<void> check_key_budget(Money key_budget, const store::Team& team) {
+  if (key_budget.micros < 0) return bad_budget();
+  if (key_budget > team.monthly_budget) {
+    return make_error(ErrorCode::invalid_request, "monthly_budget_usd $" + key_budget.to_usd_string() +
+                                                      " is above team '" + team.name + "''s monthly budget of $" +
+                                                      team.monthly_budget.to_usd_string());
+  }
+  return {};
+}
+
+Result<store::ApiKeyRecord> update_key(store::TeamStore& teams, store::KeyStore& keys, const std::string& id,
+                                       const store::KeyPatch& patch) {
+  store::KeyPatch checked = patch;
+  if (checked.models && *checked.models) {
+    AEGIS_TRY(models, validate_models(std::move(**checked.models)));
+    *checked.models = std::move(models);
+  }
+  if (checked.description) AEGIS_TRY_VOID(validate_description(*checked.description));
+  if (checked.monthly_budget && *checked.monthly_budget) {
+    AEGIS_TRY(key, keys.get_key(id));
+    AEGIS_TRY(team, teams.get_team(key.team));
+    AEGIS_TRY_VOID(check_key_budget(**checked.monthly_budget, team));
+  }
+  return keys.update_key(id, checked);
+}
+
+Result<RotatedKey> rotate_key(store::KeyStore& keys, const Clock& clock, const std::string& id, std::int64_t grace_s) {
+  if (grace_s < 0 || grace_s > kMaxRotationGraceS) {
+    return make_error(ErrorCode::invalid_request,
+                      "grace_s must be a whole number of seconds from 0 to " + std::to_string(kMaxRotationGraceS));
+  }
+  NewKey fresh = generate_key_for(id);
+  store::KeyRotation rotation;
+  rotation.prefix = fresh.prefix;
+  rotation.secret_hash = fresh.secret_hash;
+  if (grace_s > 0) rotation.previous_valid_until_ms = now_ms(clock) + grace_s * 1000;
+  AEGIS_TRY(record, keys.rotate_key(id, rotation));
+  return RotatedKey{std::move(fresh.key), rotation.previous_valid_until_ms, std::move(record)};
 }
 
 KeyInfo key_info(const store::ApiKeyRecord& record) {
-  return KeyInfo{record.id, record.team, record.prefix, record.created_at_ms, record.revoked_at_ms, record.clearance};
+  KeyInfo info;
+  info.id = record.id;
+  info.team = record.team;
+  info.prefix = record.prefix;
+  info.created_at_ms = record.created_at_ms;
+  info.revoked_at_ms = record.revoked_at_ms;
+  info.clearance = record.clearance;
+  info.models = record.models;
+  info.monthly_budget = record.monthly_budget;
+  info.expires_at_ms = record.expires_at_ms;
+  info.description = record.description;
+  info.last_used_at_ms = record.last_used_at_ms;
+  info.previous_valid_until_ms = record.previous_valid_until_ms;
+  return info;
 }
 
 Result<std::vector<KeyInfo>> list_keys(store::KeyStore& keys, const std::optional<std::string>& team) {

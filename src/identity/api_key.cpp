@@ -39,9 +39,13 @@ bool is_base64url(char c) {
 
 NewKey generate_key() {
   const auto id_bytes = random_bytes<kIdBytes>();
+  return generate_key_for(hex_encode(id_bytes));
+}
+
+NewKey generate_key_for(std::string_view id) {
   auto secret_bytes = random_bytes<kSecretBytes>();
   NewKey k;
-  k.id = hex_encode(id_bytes);
+  k.id = std::string(id);
   const std::string secret = base64url_encode(secret_bytes);
   OPENSSL_cleanse(secret_bytes.data(), secret_bytes.size());
   k.key.reserve(kKeyChars);

@@ -16,6 +16,8 @@ struct NewKey {
 };
 
 NewKey generate_key();
+// A new secret for an existing key id (a rotation): the same format, the same id.
+NewKey generate_key_for(std::string_view id);
 std::string hash_key(std::string_view key);  // lowercase hex SHA-256
 // The id part of a well-formed key, or nullopt.
 std::optional<std::string> key_id_of(std::string_view key);

@@ -1,5 +1,6 @@
 #include "identity/authenticator.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 
@@ -29,10 +30,61 @@ boost::asio::awaitable<Result<Principal>> Authenticator::authenticate(std::strin
   return authenticate_owned(std::string(presented_key));
 }
 
+std::int64_t Authenticator::now_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall_now().time_since_epoch()).count();
+}
+
+bool Authenticator::secret_matches(const std::string& presented_hash, const std::string& secret_hash,
+                                   const std::string& previous_hash, const std::optional<std::int64_t>& previous_until,
+                                   std::int64_t now_ms) {
+  // Both comparisons run whenever a previous secret is stored, whichever matches.
+  const bool current = constant_time_equal(presented_hash, secret_hash);
+  const bool previous = !previous_hash.empty() && constant_time_equal(presented_hash, previous_hash);
+  return current || (previous && previous_until && now_ms < *previous_until);
+}
+
+void Authenticator::note_use_locked(const std::string& key_id, std::int64_t now_ms) {
+  const std::int64_t minute = now_ms - (now_ms % kUseGranularityMs);
+  auto [it, added] = noted_minute_.try_emplace(key_id, minute);
+  if (!added) {
+    if (it->second >= minute) return;  // already noted this minute: the common case costs one lookup
+    it->second = minute;
+  }
+  pending_uses_.insert_or_assign(key_id, minute);
+  // Bounded like the cache: a key seen once long ago need not be remembered.
+  if (noted_minute_.size() > 4 * std::max<std::size_t>(max_entries_, 1)) {
+    std::erase_if(noted_minute_, [minute](const auto& kv) { return kv.second < minute; });
+  }
+}
+
+std::vector<store::KeyUse> Authenticator::take_uses() {
+  std::lock_guard lock(mu_);
+  std::vector<store::KeyUse> out;
+  out.reserve(pending_uses_.size());
+  for (const auto& [id, at] : pending_uses_) out.push_back(store::KeyUse{id, at});
+  pending_uses_.clear();
+  return out;
+}
+
+Result<void> Authenticator::flush_uses() {
+  auto uses = take_uses();
+  if (uses.empty()) return {};
+  auto written = keys_.touch_keys(uses);
+  if (!written.ok()) {
+    std::lock_guard lock(mu_);
+    for (const auto& use : uses) {
+      auto [it, added] = pending_uses_.try_emplace(use.id, use.used_at_ms);
+      if (!added) it->second = std::max(it->second, use.used_at_ms);
+    }
+  }
+  return written;
+}
+
 boost::asio::awaitable<Result<Principal>> Authenticator::authenticate_owned(std::string presented_key) {
   const auto key_id = key_id_of(presented_key);
   if (!key_id) co_return invalid_key();
   const std::string presented_hash = hash_key(presented_key);
+  const std::int64_t now = now_ms();
 
   std::uint64_t generation = 0;
   std::optional<Result<Principal>> cached;
@@ -41,8 +93,12 @@ boost::asio::awaitable<Result<Principal>> Authenticator::authenticate_owned(std:
     if (auto it = cache_.find(*key_id); it != cache_.end()) {
       if (clock_.steady_now() < it->second.expires_at) {
         // Ids never change owner, so a cached hash is authoritative for its id.
-        if (constant_time_equal(presented_hash, it->second.secret_hash)) {
-          cached.emplace(it->second.principal);
+        const Entry& e = it->second;
+        const bool expired = e.key_expires_at_ms && now >= *e.key_expires_at_ms;
+        if (secret_matches(presented_hash, e.secret_hash, e.previous_secret_hash, e.previous_valid_until_ms, now) &&
+            !expired) {
+          cached.emplace(e.principal);
+          note_use_locked(*key_id, now);
         } else {
           cached.emplace(invalid_key());
         }
@@ -77,14 +133,33 @@ boost::asio::awaitable<Result<Principal>> Authenticator::authenticate_owned(std:
   Lookup found = co_await db_.run(load);
 
   if (found.error) co_return std::move(*found.error);
-  if (!found.key || !constant_time_equal(presented_hash, found.key->secret_hash)) co_return invalid_key();
+  if (!found.key || !secret_matches(presented_hash, found.key->secret_hash, found.key->previous_secret_hash,
+                                    found.key->previous_valid_until_ms, now)) {
+    co_return invalid_key();
+  }
   if (found.key->revoked_at_ms) co_return revoked_key();
+  // An expired key reads as an unknown one: nothing about it is told.
+  if (found.key->expires_at_ms && now >= *found.key->expires_at_ms) co_return invalid_key();
   if (!found.team) co_return invalid_key();  // a key without a team cannot act for anyone
 
   // A key's own clearance narrows its team's, never widens it (also after the team's is lowered).
   const Level clearance = std::min(found.team->clearance, found.key->clearance.value_or(found.team->clearance));
-  Principal principal{found.team->name, found.key->id, clearance, found.team->monthly_budget};
-  remember(*key_id, Entry{std::move(found.key->secret_hash), principal, clock_.steady_now() + ttl_}, generation);
+  Principal principal{found.team->name,           found.key->id, clearance,
+                      found.team->monthly_budget, nullptr,       found.key->monthly_budget};
+  if (found.key->models) {
+    principal.models = std::make_shared<const std::vector<std::string>>(std::move(*found.key->models));
+  }
+  Entry entry{std::move(found.key->secret_hash),
+              std::move(found.key->previous_secret_hash),
+              found.key->previous_valid_until_ms,
+              found.key->expires_at_ms,
+              principal,
+              clock_.steady_now() + ttl_};
+  remember(*key_id, std::move(entry), generation);
+  {
+    std::lock_guard lock(mu_);
+    note_use_locked(*key_id, now);
+  }
   co_return principal;
 }
 

@@ -1,5 +1,8 @@
 #pragma once
+#include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "core/classification.hpp"
 #include "core/money.hpp"
@@ -12,6 +15,11 @@ struct Principal {
   std::string key_id;
   Level clearance = Level::INTERNAL;
   Money monthly_budget;  // the team's cap, as of the (cached) lookup
+  // The key's own limits (issue 19), as of the (cached) lookup: the models it
+  // may be routed to (null: whatever the team may use) and its monthly
+  // sub-budget within the team's cap.
+  std::shared_ptr<const std::vector<std::string>> models;
+  std::optional<Money> key_monthly_budget;
 };
 
 }  // namespace aegis::identity

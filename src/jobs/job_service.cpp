@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <utility>
@@ -316,7 +317,11 @@ struct JobService::State : std::enable_shared_from_this<JobService::State> {
           if (!request.ok()) continue;  // the run fails it with a clear error
           // An ingest holds nothing; a rag job without a RagService fails when it runs.
           if (request->kind == JobKind::rag_ingest || (request->kind == JobKind::rag && deps.rag == nullptr)) continue;
-          identity::Principal principal{team.name, job.key_id, team.clearance, team.monthly_budget};
+          identity::Principal principal;
+          principal.team = team.name;
+          principal.key_id = job.key_id;
+          principal.clearance = team.clearance;
+          principal.monthly_budget = team.monthly_budget;
           auto admission = co_await admit(principal, *request, job.id);
           if (!admission.ok() || !admission->reservation) {
             ++unaffordable;
@@ -392,6 +397,18 @@ asio::awaitable<Execution> JobService::State::execute(Job job) {
   principal.clearance = team->clearance;
   principal.monthly_budget = team->monthly_budget;
   if (request->kind != JobKind::chat) co_return co_await execute_rag(job, *request, principal);
+  // The key's model allow-list and sub-budget as they are now (issue 19), as
+  // the authenticator would give them: the run routes within the list, and a
+  // run without its submit-time hold reserves against the key's budget too.
+  if (deps.keys != nullptr) {
+    const std::string key_id = job.key_id;
+    auto read_key = [this, &key_id] { return deps.keys->get_key(key_id); };
+    auto key = co_await deps.team_db.run(read_key);
+    if (key.ok() && key->team == job.team) {
+      if (key->models) principal.models = std::make_shared<const std::vector<std::string>>(std::move(*key->models));
+      principal.key_monthly_budget = key->monthly_budget;
+    }
+  }
 
   privacy::Vault vault;
   if (!job.vault_json.empty()) {

@@ -91,6 +91,29 @@ std::string data_reason(RouteRule rule) {
   return rule == RouteRule::restricted_local_only ? "restricted→local-only" : "confidential→local-only (policy)";
 }
 
+// Whether a key's allow-list (RouteInput::key_models) admits `t`.
+bool key_allows(const std::vector<std::string>& names, const RouteTarget& t) {
+  const auto& info = t.provider->info();
+  auto serves = [&](std::string_view tier_name) {
+    const auto tier = parse_tier(tier_name);
+    if (!tier) return false;
+    auto it = info.models.find(*tier);
+    return it != info.models.end() && it->second == t.model;
+  };
+  for (const auto& name : names) {
+    if (name == t.model || serves(name)) return true;
+    if (const auto slash = name.find('/'); slash != std::string::npos && name.compare(0, slash, info.name) == 0) {
+      const std::string_view rest = std::string_view(name).substr(slash + 1);
+      if (rest == t.model || serves(rest)) return true;
+    }
+  }
+  return false;
+}
+
+Error key_refuses(const std::string& what, const std::vector<std::string>& names) {
+  return make_error(ErrorCode::forbidden, what + " is not allowed for this API key; allowed: " + join(names, ", "));
+}
+
 }  // namespace
 
 std::string_view to_string(RouteRule rule) noexcept {
@@ -215,6 +238,31 @@ Result<RouteDecision> Router::decide(const RouteInput& input) const {
       if (!concrete || t.provider != concrete->provider) chain.push_back(std::move(t));
     }
     if (local_only) keep_local(chain);
+  }
+  if (input.key_models != nullptr && !chain.empty()) {
+    const auto& names = *input.key_models;
+    const auto refused = [&](const RouteTarget& t) { return !key_allows(names, t); };
+    if (concrete && refused(target(concrete->provider, concrete->model))) {
+      return key_refuses("model '" + requested + "'", names);
+    }
+    std::erase_if(chain, refused);
+    if (chain.empty() && automatic && tier) {
+      // The task's tier has nothing this key may use: the nearest tier that has.
+      for (const Tier near : nearest_tiers(*tier)) {
+        auto other = chain_for_tier(providers_, near);
+        if (local_only) keep_local(other);
+        std::erase_if(other, refused);
+        if (other.empty()) continue;
+        tier_part += "; key allow-list→" + std::string(to_string(near));
+        tier = near;
+        chain = std::move(other);
+        break;
+      }
+    }
+    if (chain.empty()) {
+      return key_refuses(
+          automatic ? std::string("every model that could serve this request") : "model '" + requested + "'", names);
+    }
   }
   if (chain.empty()) {
     if (local_only) {

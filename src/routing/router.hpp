@@ -46,6 +46,16 @@ struct RouteInput {
   // level: retrieval's local index (rag/rag_service.hpp) holds a local vector
   // of every chunk, so that a query of any level can search all of them.
   bool local_only = false;
+  // The calling key's model allow-list (identity::Principal::models; not
+  // owned), or null for none. Each name is a tier alias ("haiku"), a
+  // concrete id ("gpt-4o") or "provider/id" / "provider/tier"; a target is
+  // allowed when a name matches its model. The chain keeps only allowed
+  // targets; an explicitly requested model outside the list, or a request
+  // left with no allowed target, is 403 permission_denied. An automatic
+  // request whose tier has no allowed target takes the nearest tier that has
+  // one (cheaper first, as a local provider substitutes). Chat only:
+  // decide_embedding ignores it.
+  const std::vector<std::string>* key_models = nullptr;
 };
 
 struct RouteTarget {

@@ -1,5 +1,7 @@
 #include "budget/budget_service.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -219,6 +221,72 @@ TEST(BudgetService, TwoHundredThreadsNeverOvershootAndLoseNothing) {
   EXPECT_EQ(f.rejections("t"), static_cast<double>(rejected.load()));
   EXPECT_DOUBLE_EQ(f.spent_gauge("t"), s.spent.to_usd_double());
   EXPECT_DOUBLE_EQ(f.remaining_gauge("t"), (cap - s.spent).to_usd_double());
+}
+
+}  // namespace
+}  // namespace aegis::budget
+
+namespace aegis::budget {
+namespace {
+
+// A key's monthly sub-budget (issue 19): reserved beside its team's cap.
+struct KeyFixture {
+  ManualClock clock{at(2026y / November / 10)};
+  MemoryLedger teams{clock};
+  MemoryLedger keys{clock};
+  telemetry::Registry metrics;
+  BudgetService service{teams, metrics, minutes{15}, nullptr, &keys};
+  boost::asio::io_context io;
+
+  Result<ReservationId> reserve(Money estimate, std::optional<KeyBudget> key) {
+    std::optional<Result<ReservationId>> out;
+    boost::asio::co_spawn(
+        io,
+        [&]() -> boost::asio::awaitable<void> {
+          const std::optional<nanoseconds> ttl;
+          out.emplace(co_await service.reserve("payments", micros(10'000'000), estimate, ttl, key));
+        },
+        [](std::exception_ptr e) {
+          if (e) std::rethrow_exception(e);
+        });
+    io.restart();
+    io.run();
+    return std::move(*out);
+  }
+};
+
+TEST(BudgetService, AKeysSubBudgetRefusesWhileTheTeamStillHasMoney) {
+  KeyFixture f;
+  const KeyBudget key{"00000000000000k1", micros(1'000'000)};  // $1 of the team's $10
+  auto first = f.reserve(micros(600'000), key);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(f.keys.spend("00000000000000k1").reserved, micros(600'000));
+  auto second = f.reserve(micros(600'000), key);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().code, ErrorCode::budget_exceeded);
+  EXPECT_NE(second.error().message.find("API key '00000000000000k1' monthly budget of $1"), std::string::npos)
+      << second.error().message;
+  // The team's reservation for the refused request was given back.
+  EXPECT_EQ(f.teams.spend("payments").reserved, micros(600'000));
+  // Commit books both, with the actual cost.
+  EXPECT_EQ(f.service.commit(*first, "payments", micros(10'000'000), micros(500'000)), "2026-11");
+  EXPECT_EQ(f.keys.spend("00000000000000k1").spent, micros(500'000));
+  EXPECT_EQ(f.keys.spend("00000000000000k1").reserved, Money{});
+  EXPECT_EQ(f.teams.spend("payments").spent, micros(500'000));
+  // $0.50 left on the key: one more of $0.50 fits, then nothing.
+  auto third = f.reserve(micros(500'000), key);
+  ASSERT_TRUE(third.ok()) << third.error().message;
+  EXPECT_FALSE(f.reserve(micros(1), key).ok());
+  // Release frees the key's share too.
+  f.service.release(*third, "payments", micros(10'000'000));
+  EXPECT_EQ(f.keys.spend("00000000000000k1").reserved, Money{});
+  EXPECT_TRUE(f.reserve(micros(1), key).ok());
+  // Another key, or no key budget, is held only to the team's cap.
+  EXPECT_TRUE(f.reserve(micros(5'000'000), KeyBudget{"00000000000000k2", micros(6'000'000)}).ok());
+  EXPECT_TRUE(f.reserve(micros(3'000'000), std::nullopt).ok());
+  EXPECT_FALSE(f.reserve(micros(3'000'000), std::nullopt).ok());  // the team's $10 now
+  EXPECT_EQ(f.service.remaining("payments", micros(10'000'000), key),
+            std::min(f.service.remaining("payments", micros(10'000'000)), micros(500'000 - 1)));
 }
 
 }  // namespace

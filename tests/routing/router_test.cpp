@@ -530,3 +530,84 @@ TEST(RoutingRouter, PropertyRestrictedChainsAreAlwaysLocal) {
 
 }  // namespace
 }  // namespace aegis::routing
+
+namespace aegis::routing {
+namespace {
+
+// A key's model allow-list (issue 19, RouteInput::key_models).
+Result<RouteDecision> decide_for_key(const Fixture& f, const std::vector<std::string>& models, std::string task,
+                                     Level level, std::string model = "") {
+  RouteInput input;
+  input.task = std::move(task);
+  input.level = level;
+  input.requested_model = std::move(model);
+  input.key_models = &models;
+  return f.router->decide(input);
+}
+
+std::vector<std::string> chain_models(const RouteDecision& d) {
+  std::vector<std::string> out;
+  for (const auto& t : d.chain) out.push_back(t.model);
+  return out;
+}
+
+TEST(RoutingRouter, KeyAllowListKeepsOnlyAllowedTargetsInTheChain) {
+  const auto f = standard();
+  const std::vector<std::string> models = {"claude-sonnet-4-5", "azure/gpt-4o"};
+  auto d = decide_for_key(f, models, "code_review", Level::INTERNAL);
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_EQ(chain_models(*d), (std::vector<std::string>{"claude-sonnet-4-5", "gpt-4o"}));  // ollama's is not listed
+  // A tier alias admits every provider's model of that tier.
+  const std::vector<std::string> tier = {"haiku"};
+  auto haiku = decide_for_key(f, tier, "commit_summary", Level::INTERNAL);
+  ASSERT_TRUE(haiku.ok()) << haiku.error().message;
+  EXPECT_EQ(chain_models(*haiku), (std::vector<std::string>{"claude-haiku-4-5", "gpt-4o-mini", "llama3.2:3b"}));
+}
+
+TEST(RoutingRouter, KeyAllowListRefusesAnExplicitModelOutsideIt) {
+  const auto f = standard();
+  const std::vector<std::string> models = {"haiku"};
+  for (const std::string requested : {"claude-opus-4-1", "sonnet", "anthropic/claude-sonnet-4-5", "gpt-4o"}) {
+    auto d = decide_for_key(f, models, "chat", Level::INTERNAL, requested);
+    ASSERT_FALSE(d.ok()) << requested;
+    EXPECT_EQ(d.error().code, ErrorCode::forbidden) << requested;
+    EXPECT_NE(d.error().message.find("not allowed for this API key; allowed: haiku"), std::string::npos)
+        << d.error().message;
+  }
+  auto ok = decide_for_key(f, models, "chat", Level::INTERNAL, "gpt-4o-mini");
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(ok->chain.front().model, "gpt-4o-mini");
+  // An explicitly requested model is never silently replaced by another allowed one.
+  const std::vector<std::string> one = {"claude-haiku-4-5"};
+  auto explicit_other = decide_for_key(f, one, "chat", Level::INTERNAL, "gpt-4o-mini");
+  ASSERT_FALSE(explicit_other.ok());
+  EXPECT_EQ(explicit_other.error().code, ErrorCode::forbidden);
+}
+
+TEST(RoutingRouter, AutoRoutingForAKeyPicksTheNearestAllowedTierOrRefuses) {
+  const auto f = standard();
+  const std::vector<std::string> models = {"gpt-4o-mini"};
+  // chat is sonnet; the key may only use a haiku model: auto takes it.
+  auto d = decide_for_key(f, models, "chat", Level::INTERNAL, "auto");
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_EQ(chain_models(*d), std::vector<std::string>{"gpt-4o-mini"});
+  EXPECT_EQ(d->tier, std::optional<Tier>(Tier::haiku));
+  EXPECT_NE(d->reason.find("key allow-list"), std::string::npos) << d->reason;
+  // RESTRICTED data may only go local, and the key may use no local model: refused, never sent to the cloud.
+  auto restricted = decide_for_key(f, models, "chat", Level::RESTRICTED, "auto");
+  ASSERT_FALSE(restricted.ok());
+  EXPECT_EQ(restricted.error().code, ErrorCode::forbidden);
+  // With a local model allowed, RESTRICTED data goes there.
+  const std::vector<std::string> local = {"gpt-4o-mini", "ollama/llama3.2:3b"};
+  auto kept_local = decide_for_key(f, local, "chat", Level::RESTRICTED, "auto");
+  ASSERT_TRUE(kept_local.ok()) << kept_local.error().message;
+  EXPECT_EQ(chain_models(*kept_local), std::vector<std::string>{"llama3.2:3b"});
+  EXPECT_TRUE(kept_local->local_only);
+  // Without a list nothing changes.
+  auto free = f.decide("chat", Level::INTERNAL);
+  ASSERT_TRUE(free.ok());
+  EXPECT_EQ(free->chain.size(), 3u);
+}
+
+}  // namespace
+}  // namespace aegis::routing
