@@ -1,5 +1,7 @@
 #include "api/admin.hpp"
 
+#include <boost/asio/use_awaitable.hpp>
+
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -28,15 +30,175 @@ json::object team_json(const store::Team& team) {
           {"created_at", format_rfc3339_ms(team.created_at_ms)}};
 }
 
-json::object key_json(const identity::KeyInfo& key) {
+json::value time_or_null(const std::optional<std::int64_t>& ms) {
+  return ms ? json::value(format_rfc3339_ms(*ms)) : json::value(nullptr);
+}
+
+std::int64_t wall_ms(const Clock& clock) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock.wall_now().time_since_epoch()).count();
+}
+
+json::object key_json(const identity::KeyInfo& key, std::int64_t now_ms) {
   json::object out{{"id", key.id},
                    {"team", key.team},
                    {"prefix", key.prefix},
                    {"created_at", format_rfc3339_ms(key.created_at_ms)},
                    {"revoked", key.revoked_at_ms.has_value()}};
-  out["revoked_at"] = key.revoked_at_ms ? json::value(format_rfc3339_ms(*key.revoked_at_ms)) : json::value(nullptr);
+  out["revoked_at"] = time_or_null(key.revoked_at_ms);
   out["clearance"] = key.clearance ? json::value(to_string(*key.clearance)) : json::value(nullptr);
+  // Key lifecycle (issue 19).
+  if (key.models) {
+    json::array models;
+    for (const auto& m : *key.models) models.emplace_back(m);
+    out["models"] = std::move(models);
+  } else {
+    out["models"] = nullptr;
+  }
+  out["monthly_budget_usd"] = key.monthly_budget ? usd_json(*key.monthly_budget) : json::value(nullptr);
+  out["expires_at"] = time_or_null(key.expires_at_ms);
+  out["expired"] = key.expires_at_ms.has_value() && now_ms >= *key.expires_at_ms;
+  out["description"] = key.description;
+  out["last_used_at"] = time_or_null(key.last_used_at_ms);
+  // While a rotation's grace lasts: until when the replaced secret still works.
+  const bool in_grace = key.previous_valid_until_ms && now_ms < *key.previous_valid_until_ms;
+  out["previous_valid_until"] = in_grace ? time_or_null(key.previous_valid_until_ms) : json::value(nullptr);
   return out;
+}
+
+// The lifecycle fields of POST and PATCH /admin/v1/keys (issue 19). Each
+// field of PATCH /admin/v1/keys/{id} is one entry of kKeyPatchFields with
+// its parser into store::KeyPatch: another set of fields (e.g. rate limits)
+// is more entries, nothing else. null removes a nullable field's value.
+using KeyFieldParser = Result<void> (*)(const json::value&, store::KeyPatch&);
+
+Result<std::vector<std::string>> models_field(const json::value& value) {
+  if (!value.is_array()) {
+    return make_error(ErrorCode::invalid_request, "models must be an array of model names, or null");
+  }
+  std::vector<std::string> names;
+  for (const auto& item : value.get_array()) {
+    if (!item.is_string()) return make_error(ErrorCode::invalid_request, "models must hold strings");
+    names.emplace_back(item.get_string());
+  }
+  return identity::validate_models(std::move(names));
+}
+
+Result<std::int64_t> expires_at_field(const json::value& value) {
+  if (!value.is_string()) {
+    return make_error(ErrorCode::invalid_request, "expires_at must be an RFC 3339 date-time string, or null");
+  }
+  return identity::parse_expires_at(value.get_string());
+}
+
+Result<std::string> description_field(const json::value& value) {
+  if (!value.is_string()) return make_error(ErrorCode::invalid_request, "description must be a string");
+  std::string text(value.get_string());
+  AEGIS_TRY_VOID(identity::validate_description(text));
+  return text;
+}
+
+Result<Money> budget_field(const json::value& value);
+
+const std::pair<std::string_view, KeyFieldParser> kKeyPatchFields[] = {
+    {"models",
+     [](const json::value& v, store::KeyPatch& patch) -> Result<void> {
+       if (v.is_null()) {
+         patch.models.emplace(std::nullopt);
+         return {};
+       }
+       AEGIS_TRY(models, models_field(v));
+       patch.models.emplace(std::move(models));
+       return {};
+     }},
+    {"monthly_budget_usd",
+     [](const json::value& v, store::KeyPatch& patch) -> Result<void> {
+       if (v.is_null()) {
+         patch.monthly_budget.emplace(std::nullopt);
+         return {};
+       }
+       AEGIS_TRY(budget, budget_field(v));
+       patch.monthly_budget.emplace(budget);
+       return {};
+     }},
+    {"expires_at",
+     [](const json::value& v, store::KeyPatch& patch) -> Result<void> {
+       if (v.is_null()) {
+         patch.expires_at_ms.emplace(std::nullopt);
+         return {};
+       }
+       AEGIS_TRY(at, expires_at_field(v));
+       patch.expires_at_ms.emplace(at);
+       return {};
+     }},
+    {"description",
+     [](const json::value& v, store::KeyPatch& patch) -> Result<void> {
+       AEGIS_TRY(text, description_field(v));
+       patch.description = std::move(text);
+       return {};
+     }},
+};
+
+// The body of PATCH /admin/v1/keys/{id}: 400 on an unknown field, a bad
+// value or nothing to change.
+Result<store::KeyPatch> key_patch(const json::object& body) {
+  std::string names;
+  for (const auto& field : kKeyPatchFields) names += (names.empty() ? "" : ", ") + std::string(field.first);
+  store::KeyPatch patch;
+  for (const auto& entry : body) {
+    const auto* field = std::ranges::find_if(kKeyPatchFields, [&](const auto& f) { return f.first == entry.key(); });
+    if (field == std::end(kKeyPatchFields)) {
+      return make_error(ErrorCode::invalid_request,
+                        "unknown field '" + std::string(entry.key()) + "' (allowed: " + names + ")");
+    }
+    AEGIS_TRY_VOID(field->second(entry.value(), patch));
+  }
+  if (patch.empty()) return make_error(ErrorCode::invalid_request, "nothing to change: send one of " + names);
+  return patch;
+}
+
+// POST /admin/v1/keys's lifecycle fields (null there means "not set").
+Result<identity::KeyFields> key_fields(const json::object& body) {
+  identity::KeyFields fields;
+  if (auto it = body.find("models"); it != body.end() && !it->value().is_null()) {
+    AEGIS_TRY(models, models_field(it->value()));
+    fields.models = std::move(models);
+  }
+  if (auto it = body.find("monthly_budget_usd"); it != body.end() && !it->value().is_null()) {
+    AEGIS_TRY(budget, budget_field(it->value()));
+    fields.monthly_budget = budget;
+  }
+  if (auto it = body.find("expires_at"); it != body.end() && !it->value().is_null()) {
+    AEGIS_TRY(at, expires_at_field(it->value()));
+    fields.expires_at_ms = at;
+  }
+  if (auto it = body.find("description"); it != body.end()) {
+    AEGIS_TRY(text, description_field(it->value()));
+    fields.description = std::move(text);
+  }
+  return fields;
+}
+
+// What PATCH changed, for its audit row: the field names, never values.
+std::string patched_fields(const json::object& body) {
+  std::string out;
+  for (const auto& entry : body) out += (out.empty() ? "" : ",") + std::string(entry.key());
+  return out;
+}
+
+// An admin action on a key, in the audit trail (surface admin.keys): who
+// (the key's team and id), what (task) and the request; no secret, no value.
+audit::AuditRecord key_action_row(const HttpRequest& request, const store::ApiKeyRecord& key, std::string task,
+                                  std::string reason, std::int64_t now_ms) {
+  audit::AuditRecord row;
+  row.time_ms = now_ms;
+  row.request_id = request.request_id;
+  row.team = key.team;
+  row.key_id = key.id;
+  row.surface = "admin.keys";
+  row.task = std::move(task);
+  row.reason = std::move(reason);
+  row.status = 200;
+  return row;
 }
 
 // Dollars as JSON numbers written exactly from the micro-dollars (usd_json).
@@ -245,32 +407,43 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
                co_return http::json_response(200, spend_json(team.monthly_budget, spend));
              });
 
-  router.add("POST", "/admin/v1/keys", http::Credential::admin_key,
-             [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
-               AEGIS_CO_TRY(body, http::parse_json_object(request), fail, request);
-               AEGIS_CO_TRY_VOID(http::reject_unknown_fields(body, {"team", "clearance"}), fail, request);
-               AEGIS_CO_TRY(team, string_field(body, "team", true), fail, request);
-               AEGIS_CO_TRY(clearance_text, string_field(body, "clearance", false), fail, request);
-               std::optional<Level> clearance;
-               if (!clearance_text.empty()) {
-                 AEGIS_CO_TRY(level, identity::parse_clearance(clearance_text), fail, request);
-                 clearance = level;
-               }
-               auto create = [&] { return identity::create_key(ctx->store, ctx->store, ctx->clock, team, clearance); };
-               AEGIS_CO_TRY(created, co_await ctx->db.run(create), fail, request);
-               json::object out = key_json(identity::key_info(created.record));
-               out["key"] = created.key.key;
-               co_return http::json_response(201, out);
-             });
+  router.add(
+      "POST", "/admin/v1/keys", http::Credential::admin_key,
+      [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
+        AEGIS_CO_TRY(body, http::parse_json_object(request), fail, request);
+        AEGIS_CO_TRY_VOID(http::reject_unknown_fields(
+                              body, {"team", "clearance", "models", "monthly_budget_usd", "expires_at", "description"}),
+                          fail, request);
+        AEGIS_CO_TRY(team, string_field(body, "team", true), fail, request);
+        AEGIS_CO_TRY(clearance_text, string_field(body, "clearance", false), fail, request);
+        std::optional<Level> clearance;
+        if (!clearance_text.empty()) {
+          AEGIS_CO_TRY(level, identity::parse_clearance(clearance_text), fail, request);
+          clearance = level;
+        }
+        AEGIS_CO_TRY(fields, key_fields(body), fail, request);
+        auto create = [&] { return identity::create_key(ctx->store, ctx->store, ctx->clock, team, clearance, fields); };
+        AEGIS_CO_TRY(created, co_await ctx->db.run(create), fail, request);
+        json::object out = key_json(identity::key_info(created.record), wall_ms(ctx->clock));
+        out["key"] = created.key.key;
+        co_return http::json_response(201, out);
+      });
 
   router.add("GET", "/admin/v1/keys", http::Credential::admin_key,
              [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
                std::optional<std::string> team = request.query_param("team");
                if (team && team->empty()) team.reset();
-               AEGIS_CO_TRY(keys, co_await ctx->db.run([&] { return identity::list_keys(ctx->store, team); }), fail,
-                            request);
+               // This replica's noted last uses first (one batched write), so
+               // the listing shows them at once; other replicas' arrive with
+               // their next flush (identity/authenticator.hpp).
+               AEGIS_CO_TRY(keys, co_await ctx->db.run([&] {
+                 (void)ctx->authenticator.flush_uses();
+                 return identity::list_keys(ctx->store, team);
+               }),
+                            fail, request);
+               const std::int64_t now = wall_ms(ctx->clock);
                json::array out;
-               for (const auto& key : keys) out.push_back(key_json(key));
+               for (const auto& key : keys) out.push_back(key_json(key, now));
                co_return http::json_response(200, {{"keys", std::move(out)}});
              });
 
@@ -336,6 +509,59 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
                                  fail, request);
                ctx->authenticator.invalidate(id);
                co_return http::json_response(200, {{"id", id}, {"revoked", true}});
+             });
+
+  router.add("PATCH", "/admin/v1/keys/{id}", http::Credential::admin_key,
+             [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
+               AEGIS_CO_TRY(body, http::parse_json_object(request), fail, request);
+               AEGIS_CO_TRY(patch, key_patch(body), fail, request);
+               std::string id(*request.path_param("id"));
+               auto update = [&] { return identity::update_key(ctx->store, ctx->store, id, patch); };
+               AEGIS_CO_TRY(updated, co_await ctx->db.run(update), fail, request);
+               // Cached principals carry the key's models and budget; a store
+               // shared by replicas tells the others (watch_changes).
+               ctx->authenticator.invalidate(id);
+               const std::int64_t now = wall_ms(ctx->clock);
+               if (ctx->audit_writer != nullptr) {
+                 ctx->audit_writer->record(key_action_row(request, updated, "key_update", patched_fields(body), now));
+               }
+               co_return http::json_response(200, key_json(identity::key_info(updated), now));
+             });
+
+  // A new secret for the same key id; the old one stays valid for grace_s
+  // (default 24 h, 0: revoked at once). Audited (surface admin.keys).
+  router.add("POST", "/admin/v1/keys/{id}/rotate", http::Credential::admin_key,
+             [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
+               std::int64_t grace_s = identity::kDefaultRotationGraceS;
+               if (!request.body.empty()) {
+                 AEGIS_CO_TRY(body, http::parse_json_object(request), fail, request);
+                 AEGIS_CO_TRY_VOID(http::reject_unknown_fields(body, {"grace_s"}), fail, request);
+                 if (auto it = body.find("grace_s"); it != body.end()) {
+                   const auto& v = it->value();
+                   if (v.is_int64()) {
+                     grace_s = v.get_int64();
+                   } else if (v.is_uint64()) {
+                     grace_s = identity::kMaxRotationGraceS + 1;  // out of range either way
+                   } else {
+                     co_return fail(make_error(ErrorCode::invalid_request, "grace_s must be a whole number of seconds"),
+                                    request);
+                   }
+                 }
+               }
+               std::string id(*request.path_param("id"));
+               auto rotate = [&] { return identity::rotate_key(ctx->store, ctx->clock, id, grace_s); };
+               AEGIS_CO_TRY(rotated, co_await ctx->db.run(rotate), fail, request);
+               ctx->authenticator.invalidate(id);
+               if (ctx->audit_writer != nullptr) {
+                 // On record before the new key is shown.
+                 audit::AuditRecord row = key_action_row(request, rotated.record, "key_rotate",
+                                                         "grace_s=" + std::to_string(grace_s), wall_ms(ctx->clock));
+                 (void)co_await ctx->audit_writer->async_record(std::move(row), boost::asio::use_awaitable);
+               }
+               co_return http::json_response(200,
+                                             {{"id", id},
+                                              {"key", rotated.key},
+                                              {"previous_valid_until", time_or_null(rotated.previous_valid_until_ms)}});
              });
 }
 

@@ -6,7 +6,10 @@
 #include <sys/resource.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -180,6 +183,38 @@ struct Application::Impl {
   store::DbExecutor reports_db{1};
   std::unique_ptr<store::Database> store;
   std::unique_ptr<identity::Authenticator> authenticator;
+  // Writes the keys' last uses (identity::Authenticator::flush_uses) every
+  // kUsesFlushEvery, on a thread of its own, and once more at shutdown.
+  static constexpr std::chrono::seconds kUsesFlushEvery{60};
+  std::thread uses_flusher;
+  std::mutex uses_mu;
+  std::condition_variable uses_cv;
+  bool uses_stopping = false;
+  // The keys' monthly sub-budgets (issue 19): accounts named by key id.
+  std::unique_ptr<budget::Ledger> key_ledger;
+
+  void start_uses_flusher() {
+    uses_flusher = std::thread([this] {
+      std::unique_lock lock(uses_mu);
+      while (!uses_cv.wait_for(lock, kUsesFlushEvery, [this] { return uses_stopping; })) {
+        lock.unlock();
+        if (auto written = authenticator->flush_uses(); !written.ok()) {
+          telemetry::log(telemetry::LogLevel::warn, "key_last_used_flush_failed", {{"error", written.error().message}});
+        }
+        lock.lock();
+      }
+    });
+  }
+  // Stops the thread and writes what is left; before the store closes.
+  void stop_uses_flusher() {
+    {
+      std::lock_guard lock(uses_mu);
+      uses_stopping = true;
+    }
+    uses_cv.notify_all();
+    if (uses_flusher.joinable()) uses_flusher.join();
+    if (authenticator) (void)authenticator->flush_uses();
+  }
   std::vector<std::unique_ptr<sim::Simulator>> simulators;
   std::vector<api::DemoUpstream> demo_upstreams;
   std::unique_ptr<audit::AuditWriter> audit;
@@ -292,7 +327,18 @@ struct Application::Impl {
       }
       ledger = std::move(own);
     }
-    budgets = std::make_unique<budget::BudgetService>(*ledger, metrics, config->budgets.reservation_ttl, &db);
+    // The keys' sub-budgets, the same way: leased from the store by replicas, else in memory.
+    if (auto* shared = store->key_budget_pool()) {
+      key_ledger = std::make_unique<budget::LeasedLedger>(clock, *zone, *shared);
+    } else {
+      auto own = std::make_unique<budget::MemoryLedger>(clock, *zone);
+      if (auto restored = budget::restore_key_spend(*store, *own); !restored.ok()) {
+        throw std::runtime_error("cannot restore key spend from the store: " + restored.error().message);
+      }
+      key_ledger = std::move(own);
+    }
+    budgets = std::make_unique<budget::BudgetService>(*ledger, metrics, config->budgets.reservation_ttl, &db,
+                                                      key_ledger.get());
     health = std::make_unique<resilience::ProviderHealth>(config->resilience, clock, metrics, providers->ordered());
     gateway = std::make_unique<gateway::Gateway>(gateway::GatewayDeps{*config, *providers, *classifier, *router_rules,
                                                                       *budgets, *health, *audit, metrics, clock});
@@ -362,6 +408,7 @@ Application::Application(std::shared_ptr<const config::Config> config, ServeOpti
 Application::~Application() {
   if (!impl_) return;
   if (impl_->store) impl_->store->stop_watching();  // its callbacks use the authenticator
+  impl_->stop_uses_flusher();
   impl_->shutdown_io();  // see run(): finalise suspended requests while their dependencies live
   impl_->db.stop();
 }
@@ -391,6 +438,7 @@ std::uint16_t Application::start() {
   // Another replica's revocation or team change reaches this one's key cache at once.
   s.store->watch_changes([auth = s.authenticator.get()](const std::string& key_id) { auth->invalidate(key_id); },
                          [auth = s.authenticator.get()] { auth->invalidate_all(); });
+  s.start_uses_flusher();
 
   // Every route declares its credential; the router checks it on the route that matched.
   const std::string admin_key = admin_key_from_env();
@@ -550,6 +598,8 @@ int Application::run() {
   // reservation released) while everything they use still exists.
   s.shutdown_io();
   if (s.job_service) s.job_service->hand_back_running();
+  // The keys' last uses noted since the last flush.
+  s.stop_uses_flusher();
   // Every finished request's row is queued by now: write them before the store goes.
   if (s.audit) s.audit->stop();
   // Then seal what they added, before the store closes.

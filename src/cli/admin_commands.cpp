@@ -1,6 +1,8 @@
 #include "cli/admin_commands.hpp"
 
+#include <algorithm>
 #include <iostream>
+#include <vector>
 
 #include "cli/local_store.hpp"
 #include "config/loader.hpp"
@@ -37,6 +39,22 @@ AdminCommands::AdminCommands(CLI::App& app) {
   keys_list_->add_option("--team", list_team_, "only this team's keys");
   keys_revoke_ = keys->add_subcommand("revoke", "Revoke a key by id");
   keys_revoke_->add_option("ID", key_id_, "key id")->required();
+  keys_rotate_ = keys->add_subcommand(
+      "rotate",
+      "Issue a new secret for a key id; the old one stays valid for the grace period. The key is printed once");
+  keys_rotate_->add_option("ID", key_id_, "key id")->required();
+  keys_rotate_->add_option("--grace-s", grace_s_, "seconds the old secret stays valid (0: revoked at once)")
+      ->capture_default_str();
+  keys_update_ =
+      keys->add_subcommand("update", "Change a key's model allow-list, monthly budget, expiry or description");
+  keys_update_->add_option("ID", key_id_, "key id")->required();
+  update_models_ = keys_update_->add_option("--models", models_,
+                                            "comma-separated models the key may use, e.g. haiku,gpt-4o ('': any)");
+  update_budget_ = keys_update_->add_option("--monthly-budget-usd", key_budget_usd_,
+                                            "the key's monthly budget within its team's, e.g. 25 ('': none)");
+  update_expires_ = keys_update_->add_option(
+      "--expires-at", expires_at_, "RFC 3339 time the key stops working, e.g. 2027-01-31T00:00:00Z ('': never)");
+  update_description_ = keys_update_->add_option("--description", description_, "free text shown in listings");
 }
 
 bool AdminCommands::parsed() const { return admin_->parsed(); }
@@ -104,6 +122,79 @@ int AdminCommands::run(const std::string& fallback_config_path) {
         std::cout << k.id << "\t" << k.team << "\t" << k.prefix << "…\t" << (k.revoked_at_ms ? "revoked" : "active")
                   << "\n";
       }
+    }
+    return 0;
+  }
+  if (keys_rotate_->parsed()) {
+    AEGIS_TRY(rotated, identity::rotate_key(*store, clock, key_id_, grace_s_), report);
+    const json::value until = rotated.previous_valid_until_ms
+                                  ? json::value(format_rfc3339_ms(*rotated.previous_valid_until_ms))
+                                  : json::value(nullptr);
+    if (json_) {
+      std::cout << to_json(json::object{{"id", key_id_}, {"key", rotated.key}, {"previous_valid_until", until}})
+                << "\n";
+    } else {
+      std::cout << "id:   " << key_id_ << "\nkey:  " << rotated.key << "\nold secret valid until: "
+                << (rotated.previous_valid_until_ms ? format_rfc3339_ms(*rotated.previous_valid_until_ms)
+                                                    : std::string("revoked now"))
+                << "\n(the key is shown only now; store it in a secret manager)\n";
+    }
+    return 0;
+  }
+  if (keys_update_->parsed()) {
+    store::KeyPatch patch;
+    if (update_models_->count() > 0) {
+      if (models_.empty()) {
+        patch.models.emplace(std::nullopt);
+      } else {
+        std::vector<std::string> names;
+        for (std::size_t at = 0; at <= models_.size();) {
+          const auto comma = std::min(models_.find(',', at), models_.size());
+          names.push_back(models_.substr(at, comma - at));
+          at = comma + 1;
+        }
+        patch.models.emplace(std::move(names));
+      }
+    }
+    if (update_budget_->count() > 0) {
+      if (key_budget_usd_.empty()) {
+        patch.monthly_budget.emplace(std::nullopt);
+      } else {
+        AEGIS_TRY(budget, identity::parse_monthly_budget(key_budget_usd_), report);
+        patch.monthly_budget.emplace(budget);
+      }
+    }
+    if (update_expires_->count() > 0) {
+      if (expires_at_.empty()) {
+        patch.expires_at_ms.emplace(std::nullopt);
+      } else {
+        AEGIS_TRY(at, identity::parse_expires_at(expires_at_), report);
+        patch.expires_at_ms.emplace(at);
+      }
+    }
+    if (update_description_->count() > 0) patch.description = description_;
+    if (patch.empty()) {
+      return report(
+          make_error(ErrorCode::invalid_request,
+                     "nothing to change: give --models, --monthly-budget-usd, --expires-at or --description"));
+    }
+    AEGIS_TRY(updated, identity::update_key(*store, *store, key_id_, patch), report);
+    const auto info = identity::key_info(updated);
+    if (json_) {
+      json::object out{{"id", info.id}, {"team", info.team}, {"description", info.description}};
+      if (info.models) {
+        json::array models;
+        for (const auto& m : *info.models) models.emplace_back(m);
+        out["models"] = std::move(models);
+      } else {
+        out["models"] = nullptr;
+      }
+      out["monthly_budget_usd"] = info.monthly_budget ? usd_json(*info.monthly_budget) : json::value(nullptr);
+      out["expires_at"] =
+          info.expires_at_ms ? json::value(format_rfc3339_ms(*info.expires_at_ms)) : json::value(nullptr);
+      std::cout << to_json(out) << "\n";
+    } else {
+      std::cout << "updated " << info.id << "\n";
     }
     return 0;
   }

@@ -3,6 +3,7 @@
 // a local install (the same functions the /admin/v1 API uses).
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -22,6 +23,12 @@ class AdminCommands {
   CLI::App* keys_create_ = nullptr;
   CLI::App* keys_list_ = nullptr;
   CLI::App* keys_revoke_ = nullptr;
+  CLI::App* keys_rotate_ = nullptr;
+  CLI::App* keys_update_ = nullptr;
+  CLI::Option* update_models_ = nullptr;
+  CLI::Option* update_budget_ = nullptr;
+  CLI::Option* update_expires_ = nullptr;
+  CLI::Option* update_description_ = nullptr;
   std::string config_path_;
   bool json_ = false;
   std::string team_name_;
@@ -30,6 +37,11 @@ class AdminCommands {
   std::string key_team_;
   std::string list_team_;
   std::string key_id_;
+  std::int64_t grace_s_ = 86'400;
+  std::string models_;
+  std::string key_budget_usd_;
+  std::string expires_at_;
+  std::string description_;
 };
 
 }  // namespace aegis::cli
