@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 
+#include "api/rate_limits_json.hpp"
 #include "core/encoding.hpp"
 #include "core/json.hpp"
 #include "core/time_format.hpp"
@@ -21,14 +22,22 @@ using Awaitable = boost::asio::awaitable<HttpResponse>;
 
 namespace {
 
-json::object team_json(const store::Team& team) {
-  return {{"name", team.name},
-          {"monthly_budget_usd", usd_json(team.monthly_budget)},
-          {"clearance", to_string(team.clearance)},
-          {"created_at", format_rfc3339_ms(team.created_at_ms)}};
+json::object team_json(const store::Team& team, const store::RateLimits& limits = {}) {
+  json::object out{{"name", team.name},
+                   {"monthly_budget_usd", usd_json(team.monthly_budget)},
+                   {"clearance", to_string(team.clearance)},
+                   {"created_at", format_rfc3339_ms(team.created_at_ms)}};
+  add_rate_limits_json(out, limits);
+  return out;
 }
 
-json::object key_json(const identity::KeyInfo& key) {
+const store::RateLimits& limits_of(const std::map<std::string, store::RateLimits>& all, const std::string& name) {
+  static const store::RateLimits kNone;
+  auto it = all.find(name);
+  return it == all.end() ? kNone : it->second;
+}
+
+json::object key_json(const identity::KeyInfo& key, const store::RateLimits& limits = {}) {
   json::object out{{"id", key.id},
                    {"team", key.team},
                    {"prefix", key.prefix},
@@ -36,8 +45,15 @@ json::object key_json(const identity::KeyInfo& key) {
                    {"revoked", key.revoked_at_ms.has_value()}};
   out["revoked_at"] = key.revoked_at_ms ? json::value(format_rfc3339_ms(*key.revoked_at_ms)) : json::value(nullptr);
   out["clearance"] = key.clearance ? json::value(to_string(*key.clearance)) : json::value(nullptr);
+  add_rate_limits_json(out, limits);
   return out;
 }
+
+template <class T>
+struct WithLimits {
+  T value;
+  std::map<std::string, store::RateLimits> limits;
+};
 
 // Dollars as JSON numbers written exactly from the micro-dollars (usd_json).
 json::object spend_json(Money cap, const budget::SpendSnapshot& s) {
@@ -187,25 +203,36 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
 
   router.add("GET", "/admin/v1/teams", http::Credential::admin_key,
              [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
-               AEGIS_CO_TRY(teams, co_await ctx->db.run([&] { return identity::list_teams(ctx->store); }), fail,
-                            request);
+               auto load = [&]() -> Result<WithLimits<std::vector<store::Team>>> {
+                 AEGIS_TRY(teams, identity::list_teams(ctx->store));
+                 AEGIS_TRY(limits, ctx->store.list_rate_limits(store::LimitScope::team));
+                 return WithLimits<std::vector<store::Team>>{std::move(teams), std::move(limits)};
+               };
+               AEGIS_CO_TRY(found, co_await ctx->db.run(load), fail, request);
                json::array out;
-               for (const auto& team : teams) out.push_back(team_json(team));
+               for (const auto& team : found.value) out.push_back(team_json(team, limits_of(found.limits, team.name)));
                co_return http::json_response(200, {{"teams", std::move(out)}});
              });
 
   router.add("GET", "/admin/v1/teams/{name}", http::Credential::admin_key,
              [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
                std::string name(*request.path_param("name"));
-               AEGIS_CO_TRY(team, co_await ctx->db.run([&] { return identity::get_team(ctx->store, name); }), fail,
-                            request);
-               co_return http::json_response(200, team_json(team));
+               auto load = [&]() -> Result<std::pair<store::Team, store::RateLimits>> {
+                 AEGIS_TRY(team, identity::get_team(ctx->store, name));
+                 AEGIS_TRY(limits, ctx->store.get_rate_limits(store::LimitScope::team, name));
+                 return std::pair{std::move(team), limits};
+               };
+               AEGIS_CO_TRY(found, co_await ctx->db.run(load), fail, request);
+               co_return http::json_response(200, team_json(found.first, found.second));
              });
 
   router.add("PATCH", "/admin/v1/teams/{name}", http::Credential::admin_key,
              [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
                AEGIS_CO_TRY(body, http::parse_json_object(request), fail, request);
-               AEGIS_CO_TRY_VOID(http::reject_unknown_fields(body, {"monthly_budget_usd", "clearance"}), fail, request);
+               AEGIS_CO_TRY_VOID(http::reject_unknown_fields(
+                                     body, {"monthly_budget_usd", "clearance", "rpm", "tpm", "max_concurrency"}),
+                                 fail, request);
+               AEGIS_CO_TRY(limits_patch, parse_rate_limits_patch(body), fail, request);
                store::TeamPatch patch;
                if (auto it = body.find("monthly_budget_usd"); it != body.end()) {
                  AEGIS_CO_TRY(budget, budget_field(it->value()), fail, request);
@@ -216,17 +243,22 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
                  AEGIS_CO_TRY(level, identity::parse_clearance(clearance), fail, request);
                  patch.clearance = level;
                }
-               if (!patch.monthly_budget && !patch.clearance) {
+               if (!patch.monthly_budget && !patch.clearance && limits_patch.empty()) {
                  co_return fail(make_error(ErrorCode::invalid_request,
-                                           "nothing to change: send monthly_budget_usd and/or clearance"),
+                                           "nothing to change: send monthly_budget_usd, clearance, rpm, tpm and/or "
+                                           "max_concurrency"),
                                 request);
                }
                std::string name(*request.path_param("name"));
-               AEGIS_CO_TRY(team, co_await ctx->db.run([&] { return identity::update_team(ctx->store, name, patch); }),
-                            fail, request);
-               // Cached principals carry the clearance; drop them so the change applies now.
-               if (patch.clearance) ctx->authenticator.invalidate_all();
-               co_return http::json_response(200, team_json(team));
+               auto update = [&]() -> Result<std::pair<store::Team, store::RateLimits>> {
+                 AEGIS_TRY(team, identity::update_team(ctx->store, name, patch));
+                 AEGIS_TRY(limits, ctx->store.update_rate_limits(store::LimitScope::team, name, limits_patch));
+                 return std::pair{std::move(team), limits};
+               };
+               AEGIS_CO_TRY(updated, co_await ctx->db.run(update), fail, request);
+               // Cached principals carry the clearance and the limits; drop them so the change applies now.
+               if (patch.clearance || !limits_patch.empty()) ctx->authenticator.invalidate_all();
+               co_return http::json_response(200, team_json(updated.first, updated.second));
              });
 
   // The cap comes from the store (what the next request will be checked
@@ -267,10 +299,14 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
              [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
                std::optional<std::string> team = request.query_param("team");
                if (team && team->empty()) team.reset();
-               AEGIS_CO_TRY(keys, co_await ctx->db.run([&] { return identity::list_keys(ctx->store, team); }), fail,
-                            request);
+               auto load = [&]() -> Result<WithLimits<std::vector<identity::KeyInfo>>> {
+                 AEGIS_TRY(keys, identity::list_keys(ctx->store, team));
+                 AEGIS_TRY(limits, ctx->store.list_rate_limits(store::LimitScope::key));
+                 return WithLimits<std::vector<identity::KeyInfo>>{std::move(keys), std::move(limits)};
+               };
+               AEGIS_CO_TRY(found, co_await ctx->db.run(load), fail, request);
                json::array out;
-               for (const auto& key : keys) out.push_back(key_json(key));
+               for (const auto& key : found.value) out.push_back(key_json(key, limits_of(found.limits, key.id)));
                co_return http::json_response(200, {{"keys", std::move(out)}});
              });
 
@@ -327,6 +363,29 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
                                              {"credential", std::string(http::to_string(route.credential))}});
                }
                co_return http::json_response(200, {{"data", std::move(data)}});
+             });
+
+  // The key's own rate limits (issue 19). The key-lifecycle fields of the
+  // same route are another handler's: this one reads only the limits.
+  router.add("PATCH", "/admin/v1/keys/{id}", http::Credential::admin_key,
+             [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
+               AEGIS_CO_TRY(body, http::parse_json_object(request), fail, request);
+               AEGIS_CO_TRY_VOID(http::reject_unknown_fields(body, {"rpm", "tpm", "max_concurrency"}), fail, request);
+               AEGIS_CO_TRY(limits_patch, parse_rate_limits_patch(body), fail, request);
+               if (limits_patch.empty()) {
+                 co_return fail(
+                     make_error(ErrorCode::invalid_request, "nothing to change: send rpm, tpm and/or max_concurrency"),
+                     request);
+               }
+               std::string id(*request.path_param("id"));
+               auto update = [&]() -> Result<std::pair<identity::KeyInfo, store::RateLimits>> {
+                 AEGIS_TRY(limits, ctx->store.update_rate_limits(store::LimitScope::key, id, limits_patch));
+                 AEGIS_TRY(key, ctx->store.get_key(id));
+                 return std::pair{identity::key_info(key), limits};
+               };
+               AEGIS_CO_TRY(updated, co_await ctx->db.run(update), fail, request);
+               ctx->authenticator.invalidate(id);  // cached principals carry the key's limits
+               co_return http::json_response(200, key_json(updated.first, updated.second));
              });
 
   router.add("DELETE", "/admin/v1/keys/{id}", http::Credential::admin_key,
