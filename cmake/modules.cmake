@@ -71,16 +71,18 @@ aegis_module(resilience PUBLIC config core providers telemetry)
 aegis_module(routing PUBLIC config core providers)
 aegis_module(store PUBLIC audit config core)
 aegis_module(identity PUBLIC core store)
+aegis_module(ratelimit PUBLIC core identity store telemetry)
 aegis_module(budget PUBLIC audit config core store telemetry)
 aegis_module(report PUBLIC audit config core store)
-aegis_module(gateway PUBLIC audit budget classify config core identity privacy providers resilience routing telemetry)
+aegis_module(gateway PUBLIC audit budget classify config core identity privacy providers ratelimit resilience routing
+  telemetry)
 aegis_module(rag PUBLIC audit classify config core gateway identity providers store telemetry PRIVATE compliance http)
 aegis_module(jobs PUBLIC audit config core gateway identity rag store telemetry PRIVATE http routing)
 aegis_module(sim PUBLIC core http)
 aegis_module(api PUBLIC budget config core gateway http identity jobs rag sim store telemetry PRIVATE report routing wire)
 aegis_module(app PUBLIC config providers
-  PRIVATE api audit budget classify compliance core gateway http identity jobs rag resilience routing sim store
-  telemetry)
+  PRIVATE api audit budget classify compliance core gateway http identity jobs rag ratelimit resilience routing sim
+  store telemetry)
 aegis_module(cli PUBLIC classify config core http store
   PRIVATE app audit budget identity jobs privacy providers report routing sim telemetry)
 

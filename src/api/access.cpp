@@ -53,33 +53,53 @@ const identity::Principal* principal_of(const http::Caller& caller) noexcept {
   return caller.get_if<identity::Principal>();
 }
 
+namespace {
+boost::asio::awaitable<Result<http::Caller>> authorize(const AccessPolicy& policy, http::Credential credential,
+                                                       http::HttpRequest& request);
+}  // namespace
+
 http::Authorizer make_authorizer(AccessPolicy policy) {
   auto shared = std::make_shared<const AccessPolicy>(std::move(policy));
   return [shared](http::Credential credential,
                   http::HttpRequest& request) -> boost::asio::awaitable<Result<http::Caller>> {
-    switch (credential) {
-      case http::Credential::none: co_return http::Caller{};
-      case http::Credential::admin_key:
-        AEGIS_CO_TRY_VOID(authorize_admin(request, shared->admin_key));
-        co_return http::Caller{};
-      case http::Credential::metrics_token:
-        AEGIS_CO_TRY_VOID(authorize_metrics(request, shared->metrics_token));
-        co_return http::Caller{};
-      case http::Credential::api_key: {
-        auto key = presented_key(request);
-        if (!key) {
-          co_return make_error(ErrorCode::unauthorized,
-                               "missing API key: send Authorization: Bearer <key> or x-api-key");
-        }
-        if (!shared->keys) co_return make_error(ErrorCode::internal, "internal error");
-        AEGIS_CO_TRY(principal, co_await shared->keys->authenticate(*key));
-        request.log_fields.emplace_back("team", principal.team);
-        request.log_fields.emplace_back("key_id", principal.key_id);
-        co_return http::Caller{std::move(principal)};
-      }
+    const bool throttled = shared->throttle != nullptr &&
+                           (credential == http::Credential::api_key || credential == http::Credential::admin_key);
+    if (throttled) AEGIS_CO_TRY_VOID(shared->throttle->check(request.remote_address));
+    auto outcome = co_await authorize(*shared, credential, request);
+    if (throttled && !outcome.ok() && outcome.error().code == ErrorCode::unauthorized) {
+      shared->throttle->failed(request.remote_address);
     }
-    co_return make_error(ErrorCode::internal, "internal error");
+    co_return outcome;
   };
 }
+
+namespace {
+
+boost::asio::awaitable<Result<http::Caller>> authorize(const AccessPolicy& policy, http::Credential credential,
+                                                       http::HttpRequest& request) {
+  switch (credential) {
+    case http::Credential::none: co_return http::Caller{};
+    case http::Credential::admin_key:
+      AEGIS_CO_TRY_VOID(authorize_admin(request, policy.admin_key));
+      co_return http::Caller{};
+    case http::Credential::metrics_token:
+      AEGIS_CO_TRY_VOID(authorize_metrics(request, policy.metrics_token));
+      co_return http::Caller{};
+    case http::Credential::api_key: {
+      auto key = presented_key(request);
+      if (!key) {
+        co_return make_error(ErrorCode::unauthorized, "missing API key: send Authorization: Bearer <key> or x-api-key");
+      }
+      if (policy.keys == nullptr) co_return make_error(ErrorCode::internal, "internal error");
+      AEGIS_CO_TRY(principal, co_await policy.keys->authenticate(*key));
+      request.log_fields.emplace_back("team", principal.team);
+      request.log_fields.emplace_back("key_id", principal.key_id);
+      co_return http::Caller{std::move(principal)};
+    }
+  }
+  co_return make_error(ErrorCode::internal, "internal error");
+}
+
+}  // namespace
 
 }  // namespace aegis::api

@@ -10,6 +10,7 @@
 #include "http/router.hpp"
 #include "identity/authenticator.hpp"
 #include "identity/principal.hpp"
+#include "ratelimit/auth_throttle.hpp"
 
 namespace aegis::api {
 
@@ -20,6 +21,10 @@ struct AccessPolicy {
   std::string admin_key;
   // server.metrics_token; empty leaves metrics_token routes open.
   std::string metrics_token;
+  // Failed authentication per source address (api_key and admin_key routes):
+  // each 401 spends from the address's bucket, and an address with none
+  // left gets 429 before its credential is looked at. Null: no throttle.
+  ratelimit::AuthThrottle* throttle = nullptr;
 };
 
 // An api_key route's Caller holds the key's identity::Principal, and the

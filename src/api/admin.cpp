@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 
+#include "api/rate_limits_json.hpp"
 #include "core/encoding.hpp"
 #include "core/json.hpp"
 #include "core/time_format.hpp"
@@ -23,11 +24,13 @@ using Awaitable = boost::asio::awaitable<HttpResponse>;
 
 namespace {
 
-json::object team_json(const store::Team& team) {
-  return {{"name", team.name},
-          {"monthly_budget_usd", usd_json(team.monthly_budget)},
-          {"clearance", to_string(team.clearance)},
-          {"created_at", format_rfc3339_ms(team.created_at_ms)}};
+json::object team_json(const store::Team& team, const store::RateLimits& limits = {}) {
+  json::object out{{"name", team.name},
+                   {"monthly_budget_usd", usd_json(team.monthly_budget)},
+                   {"clearance", to_string(team.clearance)},
+                   {"created_at", format_rfc3339_ms(team.created_at_ms)}};
+  add_rate_limits_json(out, limits);
+  return out;
 }
 
 json::value time_or_null(const std::optional<std::int64_t>& ms) {
@@ -38,7 +41,13 @@ std::int64_t wall_ms(const Clock& clock) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock.wall_now().time_since_epoch()).count();
 }
 
-json::object key_json(const identity::KeyInfo& key, std::int64_t now_ms) {
+const store::RateLimits& limits_of(const std::map<std::string, store::RateLimits>& all, const std::string& name) {
+  static const store::RateLimits kNone;
+  auto it = all.find(name);
+  return it == all.end() ? kNone : it->second;
+}
+
+json::object key_json(const identity::KeyInfo& key, std::int64_t now_ms, const store::RateLimits& limits = {}) {
   json::object out{{"id", key.id},
                    {"team", key.team},
                    {"prefix", key.prefix},
@@ -62,6 +71,7 @@ json::object key_json(const identity::KeyInfo& key, std::int64_t now_ms) {
   // While a rotation's grace lasts: until when the replaced secret still works.
   const bool in_grace = key.previous_valid_until_ms && now_ms < *key.previous_valid_until_ms;
   out["previous_valid_until"] = in_grace ? time_or_null(key.previous_valid_until_ms) : json::value(nullptr);
+  add_rate_limits_json(out, limits);
   return out;
 }
 
@@ -138,21 +148,30 @@ const std::pair<std::string_view, KeyFieldParser> kKeyPatchFields[] = {
      }},
 };
 
-// The body of PATCH /admin/v1/keys/{id}: 400 on an unknown field, a bad
-// value or nothing to change.
-Result<store::KeyPatch> key_patch(const json::object& body) {
+// The rate-limit fields PATCH /admin/v1/keys/{id} also takes
+// (parse_rate_limits_patch reads them).
+constexpr std::string_view kKeyRateLimitFields[] = {"rpm", "tpm", "max_concurrency"};
+
+std::string key_patch_field_names() {
   std::string names;
   for (const auto& field : kKeyPatchFields) names += (names.empty() ? "" : ", ") + std::string(field.first);
+  for (const auto name : kKeyRateLimitFields) names += ", " + std::string(name);
+  return names;
+}
+
+// The lifecycle fields of PATCH /admin/v1/keys/{id}: 400 on an unknown field
+// or a bad value. May be empty when the body sets only rate limits.
+Result<store::KeyPatch> key_patch(const json::object& body) {
   store::KeyPatch patch;
   for (const auto& entry : body) {
+    if (std::ranges::find(kKeyRateLimitFields, entry.key()) != std::end(kKeyRateLimitFields)) continue;
     const auto* field = std::ranges::find_if(kKeyPatchFields, [&](const auto& f) { return f.first == entry.key(); });
     if (field == std::end(kKeyPatchFields)) {
-      return make_error(ErrorCode::invalid_request,
-                        "unknown field '" + std::string(entry.key()) + "' (allowed: " + names + ")");
+      return make_error(ErrorCode::invalid_request, "unknown field '" + std::string(entry.key()) +
+                                                        "' (allowed: " + key_patch_field_names() + ")");
     }
     AEGIS_TRY_VOID(field->second(entry.value(), patch));
   }
-  if (patch.empty()) return make_error(ErrorCode::invalid_request, "nothing to change: send one of " + names);
   return patch;
 }
 
@@ -200,6 +219,12 @@ audit::AuditRecord key_action_row(const HttpRequest& request, const store::ApiKe
   row.status = 200;
   return row;
 }
+
+template <class T>
+struct WithLimits {
+  T value;
+  std::map<std::string, store::RateLimits> limits;
+};
 
 // Dollars as JSON numbers written exactly from the micro-dollars (usd_json).
 json::object spend_json(Money cap, const budget::SpendSnapshot& s) {
@@ -349,25 +374,36 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
 
   router.add("GET", "/admin/v1/teams", http::Credential::admin_key,
              [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
-               AEGIS_CO_TRY(teams, co_await ctx->db.run([&] { return identity::list_teams(ctx->store); }), fail,
-                            request);
+               auto load = [&]() -> Result<WithLimits<std::vector<store::Team>>> {
+                 AEGIS_TRY(teams, identity::list_teams(ctx->store));
+                 AEGIS_TRY(limits, ctx->store.list_rate_limits(store::LimitScope::team));
+                 return WithLimits<std::vector<store::Team>>{std::move(teams), std::move(limits)};
+               };
+               AEGIS_CO_TRY(found, co_await ctx->db.run(load), fail, request);
                json::array out;
-               for (const auto& team : teams) out.push_back(team_json(team));
+               for (const auto& team : found.value) out.push_back(team_json(team, limits_of(found.limits, team.name)));
                co_return http::json_response(200, {{"teams", std::move(out)}});
              });
 
   router.add("GET", "/admin/v1/teams/{name}", http::Credential::admin_key,
              [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
                std::string name(*request.path_param("name"));
-               AEGIS_CO_TRY(team, co_await ctx->db.run([&] { return identity::get_team(ctx->store, name); }), fail,
-                            request);
-               co_return http::json_response(200, team_json(team));
+               auto load = [&]() -> Result<std::pair<store::Team, store::RateLimits>> {
+                 AEGIS_TRY(team, identity::get_team(ctx->store, name));
+                 AEGIS_TRY(limits, ctx->store.get_rate_limits(store::LimitScope::team, name));
+                 return std::pair{std::move(team), limits};
+               };
+               AEGIS_CO_TRY(found, co_await ctx->db.run(load), fail, request);
+               co_return http::json_response(200, team_json(found.first, found.second));
              });
 
   router.add("PATCH", "/admin/v1/teams/{name}", http::Credential::admin_key,
              [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
                AEGIS_CO_TRY(body, http::parse_json_object(request), fail, request);
-               AEGIS_CO_TRY_VOID(http::reject_unknown_fields(body, {"monthly_budget_usd", "clearance"}), fail, request);
+               AEGIS_CO_TRY_VOID(http::reject_unknown_fields(
+                                     body, {"monthly_budget_usd", "clearance", "rpm", "tpm", "max_concurrency"}),
+                                 fail, request);
+               AEGIS_CO_TRY(limits_patch, parse_rate_limits_patch(body), fail, request);
                store::TeamPatch patch;
                if (auto it = body.find("monthly_budget_usd"); it != body.end()) {
                  AEGIS_CO_TRY(budget, budget_field(it->value()), fail, request);
@@ -378,17 +414,22 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
                  AEGIS_CO_TRY(level, identity::parse_clearance(clearance), fail, request);
                  patch.clearance = level;
                }
-               if (!patch.monthly_budget && !patch.clearance) {
+               if (!patch.monthly_budget && !patch.clearance && limits_patch.empty()) {
                  co_return fail(make_error(ErrorCode::invalid_request,
-                                           "nothing to change: send monthly_budget_usd and/or clearance"),
+                                           "nothing to change: send monthly_budget_usd, clearance, rpm, tpm and/or "
+                                           "max_concurrency"),
                                 request);
                }
                std::string name(*request.path_param("name"));
-               AEGIS_CO_TRY(team, co_await ctx->db.run([&] { return identity::update_team(ctx->store, name, patch); }),
-                            fail, request);
-               // Cached principals carry the clearance; drop them so the change applies now.
-               if (patch.clearance) ctx->authenticator.invalidate_all();
-               co_return http::json_response(200, team_json(team));
+               auto update = [&]() -> Result<std::pair<store::Team, store::RateLimits>> {
+                 AEGIS_TRY(team, identity::update_team(ctx->store, name, patch));
+                 AEGIS_TRY(limits, ctx->store.update_rate_limits(store::LimitScope::team, name, limits_patch));
+                 return std::pair{std::move(team), limits};
+               };
+               AEGIS_CO_TRY(updated, co_await ctx->db.run(update), fail, request);
+               // Cached principals carry the clearance and the limits; drop them so the change applies now.
+               if (patch.clearance || !limits_patch.empty()) ctx->authenticator.invalidate_all();
+               co_return http::json_response(200, team_json(updated.first, updated.second));
              });
 
   // The cap comes from the store (what the next request will be checked
@@ -436,14 +477,16 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
                // This replica's noted last uses first (one batched write), so
                // the listing shows them at once; other replicas' arrive with
                // their next flush (identity/authenticator.hpp).
-               AEGIS_CO_TRY(keys, co_await ctx->db.run([&] {
+               auto load = [&]() -> Result<WithLimits<std::vector<identity::KeyInfo>>> {
                  (void)ctx->authenticator.flush_uses();
-                 return identity::list_keys(ctx->store, team);
-               }),
-                            fail, request);
+                 AEGIS_TRY(keys, identity::list_keys(ctx->store, team));
+                 AEGIS_TRY(limits, ctx->store.list_rate_limits(store::LimitScope::key));
+                 return WithLimits<std::vector<identity::KeyInfo>>{std::move(keys), std::move(limits)};
+               };
+               AEGIS_CO_TRY(found, co_await ctx->db.run(load), fail, request);
                const std::int64_t now = wall_ms(ctx->clock);
                json::array out;
-               for (const auto& key : keys) out.push_back(key_json(key, now));
+               for (const auto& key : found.value) out.push_back(key_json(key, now, limits_of(found.limits, key.id)));
                co_return http::json_response(200, {{"keys", std::move(out)}});
              });
 
@@ -511,21 +554,37 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
                co_return http::json_response(200, {{"id", id}, {"revoked", true}});
              });
 
+  // One body sets a key's lifecycle fields (kKeyPatchFields) and its own
+  // rate limits (rpm, tpm, max_concurrency), or any of them.
   router.add("PATCH", "/admin/v1/keys/{id}", http::Credential::admin_key,
              [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
                AEGIS_CO_TRY(body, http::parse_json_object(request), fail, request);
+               AEGIS_CO_TRY(limits_patch, parse_rate_limits_patch(body), fail, request);
                AEGIS_CO_TRY(patch, key_patch(body), fail, request);
+               if (patch.empty() && limits_patch.empty()) {
+                 co_return fail(make_error(ErrorCode::invalid_request, "nothing to change: send one of " +
+                                                                           key_patch_field_names()),
+                                request);
+               }
                std::string id(*request.path_param("id"));
-               auto update = [&] { return identity::update_key(ctx->store, ctx->store, id, patch); };
+               auto update = [&]() -> Result<std::pair<store::ApiKeyRecord, store::RateLimits>> {
+                 AEGIS_TRY(key, patch.empty() ? ctx->store.get_key(id)
+                                              : identity::update_key(ctx->store, ctx->store, id, patch));
+                 AEGIS_TRY(limits, limits_patch.empty()
+                                       ? ctx->store.get_rate_limits(store::LimitScope::key, id)
+                                       : ctx->store.update_rate_limits(store::LimitScope::key, id, limits_patch));
+                 return std::pair{std::move(key), limits};
+               };
                AEGIS_CO_TRY(updated, co_await ctx->db.run(update), fail, request);
-               // Cached principals carry the key's models and budget; a store
-               // shared by replicas tells the others (watch_changes).
+               // Cached principals carry the key's models, budget and limits;
+               // a store shared by replicas tells the others (watch_changes).
                ctx->authenticator.invalidate(id);
                const std::int64_t now = wall_ms(ctx->clock);
                if (ctx->audit_writer != nullptr) {
-                 ctx->audit_writer->record(key_action_row(request, updated, "key_update", patched_fields(body), now));
+                 ctx->audit_writer->record(
+                     key_action_row(request, updated.first, "key_update", patched_fields(body), now));
                }
-               co_return http::json_response(200, key_json(identity::key_info(updated), now));
+               co_return http::json_response(200, key_json(identity::key_info(updated.first), now, updated.second));
              });
 
   // A new secret for the same key id; the old one stays valid for grace_s

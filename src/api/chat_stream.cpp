@@ -1,5 +1,6 @@
 #include "api/chat_stream.hpp"
 
+#include "api/rate_headers.hpp"
 #include "http/json_response.hpp"
 #include "routing/router.hpp"
 
@@ -20,6 +21,7 @@ class ClientSink final : public providers::DeltaSink {
       writer_.set_header("x-aegis-route", context_.route.header_value());
       writer_.set_header("x-aegis-classification", std::string(to_string(context_.level)));
       writer_.set_header("x-aegis-masked", std::to_string(context_.masked));
+      add_rate_limit_headers(writer_, context_);
     }
     co_return co_await writer_.write(encoder_.encode(event));
   }
@@ -37,7 +39,16 @@ bool marked_public(const http::HttpRequest& request) {
   return header && http::iequals(*header, "public");
 }
 
+void add_rate_limit_headers(http::ResponseWriter& writer, const gateway::CallContext& context) {
+  for (auto& h : rate_limit_headers(context.rate, rate_header_style(context), std::chrono::system_clock::now())) {
+    writer.set_header(std::move(h.name), std::move(h.value));
+  }
+}
+
 void add_governance_headers(http::HttpResponse& response, const gateway::CallContext& context) {
+  for (auto& h : rate_limit_headers(context.rate, rate_header_style(context), std::chrono::system_clock::now())) {
+    response.set_header(std::move(h.name), std::move(h.value));
+  }
   response.set_header("x-aegis-classification", std::string(to_string(context.level)));
   if (!context.route.provider.empty()) response.set_header("x-aegis-route", context.route.header_value());
   if (!context.route.provider.empty()) response.set_header("x-aegis-cost-usd", context.cost.to_usd_string());
@@ -126,6 +137,7 @@ http::HttpResponse streamed_chat(gateway::Gateway& gateway, const http::HttpRequ
       if (!state->context.route.provider.empty())
         writer.set_header("x-aegis-route", state->context.route.header_value());
       writer.set_header("x-aegis-classification", std::string(to_string(state->context.level)));
+      add_rate_limit_headers(writer, state->context);
       writer.set_body(std::move(error_response.body));
       co_return;
     }

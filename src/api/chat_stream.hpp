@@ -42,7 +42,10 @@ boost::asio::awaitable<http::HttpResponse> completed_chat(gateway::Gateway& gate
 
 // Response headers every governed answer carries: x-aegis-classification,
 // x-aegis-route once a provider was chosen, x-aegis-cost-usd once a cost was booked.
+// And the rate-limit headers (api/rate_headers.hpp) when a limit applies.
 void add_governance_headers(http::HttpResponse& response, const gateway::CallContext& context);
+// The rate-limit headers alone, on a streamed answer before it commits.
+void add_rate_limit_headers(http::ResponseWriter& writer, const gateway::CallContext& context);
 
 // What the client is told of a call's error. Nothing but the server cancels
 // an HTTP request's call (its drain deadline; a client that leaves is noticed

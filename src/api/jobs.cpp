@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "api/access.hpp"
+#include "api/rate_headers.hpp"
 #include "core/json.hpp"
 #include "core/time_format.hpp"
 #include "http/json_response.hpp"
@@ -158,6 +159,10 @@ void register_job_routes(http::Router& router, jobs::JobService& service, const 
                auto response = http::json_response(202, out);
                response.set_header("location", "/v1/jobs/" + job.id);
                if (submitted.replayed) response.set_header("idempotent-replayed", "true");
+               for (auto& h : rate_limit_headers(submitted.rate, RateHeaderStyle::openai,
+                                                 std::chrono::system_clock::now())) {
+                 response.set_header(std::move(h.name), std::move(h.value));
+               }
                co_return response;
              });
 

@@ -47,6 +47,7 @@ class AnswerStream final : public rag::AnswerSink {
       writer_.set_header("x-aegis-route", context_.route.header_value());
       writer_.set_header("x-aegis-classification", std::string(to_string(context_.level)));
       writer_.set_header("x-aegis-masked", std::to_string(context_.masked));
+      add_rate_limit_headers(writer_, context_);
     }
     const std::string text = events_.encode(event, context_.route);
     if (text.empty()) co_return true;
@@ -61,6 +62,7 @@ class AnswerStream final : public rag::AnswerSink {
       for (auto& h : response.headers) writer_.set_header(h.name, h.value);
       writer_.set_header("x-aegis-classification", std::string(to_string(context_.level)));
       if (!context_.route.provider.empty()) writer_.set_header("x-aegis-route", context_.route.header_value());
+      add_rate_limit_headers(writer_, context_);
       writer_.set_body(std::move(response.body));
       co_return;
     }

@@ -52,6 +52,8 @@
 #include "providers/provider_set.hpp"
 #include "rag/factory.hpp"
 #include "rag/rag_service.hpp"
+#include "ratelimit/auth_throttle.hpp"
+#include "ratelimit/rate_limiter.hpp"
 #include "resilience/provider_health.hpp"
 #include "routing/router.hpp"
 #include "sim/simulator.hpp"
@@ -228,6 +230,9 @@ struct Application::Impl {
   std::unique_ptr<routing::Router> router_rules;
   std::unique_ptr<budget::Ledger> ledger;
   std::unique_ptr<budget::BudgetService> budgets;
+  // Rate and concurrency limits per key and team, and the per-address throttle of failed authentication.
+  std::unique_ptr<ratelimit::RateLimiter> limiter;
+  std::unique_ptr<ratelimit::AuthThrottle> auth_throttle;
   std::unique_ptr<resilience::ProviderHealth> health;
   std::unique_ptr<gateway::Gateway> gateway;
   // Before the job service, which runs retrieval jobs on them (and so is destroyed first).
@@ -340,8 +345,15 @@ struct Application::Impl {
     budgets = std::make_unique<budget::BudgetService>(*ledger, metrics, config->budgets.reservation_ttl, &db,
                                                       key_ledger.get());
     health = std::make_unique<resilience::ProviderHealth>(config->resilience, clock, metrics, providers->ordered());
-    gateway = std::make_unique<gateway::Gateway>(gateway::GatewayDeps{*config, *providers, *classifier, *router_rules,
-                                                                      *budgets, *health, *audit, metrics, clock});
+    // Replicas on one database share their rate-limit buckets through it (ratelimit/rate_limiter.hpp).
+    store::RatePool* rate_pool = store->rate_pool();
+    limiter = std::make_unique<ratelimit::RateLimiter>(clock, metrics, rate_pool, rate_pool ? &db : nullptr);
+    auth_throttle =
+        std::make_unique<ratelimit::AuthThrottle>(clock, metrics, config->rate_limits.auth_failures_per_minute);
+    gateway::GatewayDeps deps{*config, *providers, *classifier, *router_rules, *budgets,
+                              *health, *audit,     metrics,     clock};
+    deps.limiter = limiter.get();
+    gateway = std::make_unique<gateway::Gateway>(deps);
   }
   std::vector<asio::io_context*> session_contexts() {
     std::vector<asio::io_context*> contexts{&io};
@@ -434,7 +446,9 @@ std::uint16_t Application::start() {
     telemetry::log(telemetry::LogLevel::info, "audit_export_started", {{"type", s.config->audit.export_to.type}});
   }
   s.health->start(s.io);
-  s.authenticator = std::make_unique<identity::Authenticator>(*s.store, *s.store, s.db, SystemClock::instance());
+  s.authenticator = std::make_unique<identity::Authenticator>(
+      *s.store, *s.store, s.db, SystemClock::instance(), std::chrono::seconds(5),
+      identity::Authenticator::kDefaultMaxCacheEntries, s.store.get());
   // Another replica's revocation or team change reaches this one's key cache at once.
   s.store->watch_changes([auth = s.authenticator.get()](const std::string& key_id) { auth->invalidate(key_id); },
                          [auth = s.authenticator.get()] { auth->invalidate_all(); });
@@ -443,7 +457,8 @@ std::uint16_t Application::start() {
   // Every route declares its credential; the router checks it on the route that matched.
   const std::string admin_key = admin_key_from_env();
   const auto& server_config = s.config->server;
-  auto authorizer = api::make_authorizer({s.authenticator.get(), admin_key, server_config.metrics_token});
+  auto authorizer =
+      api::make_authorizer({s.authenticator.get(), admin_key, server_config.metrics_token, s.auth_throttle.get()});
   s.router.set_authorizer(authorizer);
   s.router.guard_prefix("v1", http::Credential::api_key);
   s.router.guard_prefix("admin", http::Credential::admin_key);

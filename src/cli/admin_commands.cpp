@@ -1,6 +1,7 @@
 #include "cli/admin_commands.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <iostream>
 #include <vector>
 
@@ -55,6 +56,19 @@ AdminCommands::AdminCommands(CLI::App& app) {
   update_expires_ = keys_update_->add_option(
       "--expires-at", expires_at_, "RFC 3339 time the key stops working, e.g. 2027-01-31T00:00:00Z ('': never)");
   update_description_ = keys_update_->add_option("--description", description_, "free text shown in listings");
+
+  // Rate and concurrency limits (issue 19), as PATCH /admin/v1/teams/{name} and /admin/v1/keys/{id} set them.
+  auto add_limit_options = [this](CLI::App* command) {
+    command->add_option("--rpm", rpm_, "requests per minute, or 'none' to remove the limit");
+    command->add_option("--tpm", tpm_, "tokens (input + output) per minute, or 'none'");
+    command->add_option("--max-concurrency", max_concurrency_, "requests in flight at once, or 'none'");
+  };
+  teams_limits_ = teams->add_subcommand("limits", "Show or set a team's rate and concurrency limits");
+  teams_limits_->add_option("NAME", team_name_, "team name")->required();
+  add_limit_options(teams_limits_);
+  keys_limits_ = keys->add_subcommand("limits", "Show or set a key's own rate and concurrency limits");
+  keys_limits_->add_option("ID", key_id_, "key id")->required();
+  add_limit_options(keys_limits_);
 }
 
 bool AdminCommands::parsed() const { return admin_->parsed(); }
@@ -195,6 +209,47 @@ int AdminCommands::run(const std::string& fallback_config_path) {
       std::cout << to_json(out) << "\n";
     } else {
       std::cout << "updated " << info.id << "\n";
+    }
+    return 0;
+  }
+  if (teams_limits_->parsed() || keys_limits_->parsed()) {
+    const bool team = teams_limits_->parsed();
+    store::RateLimitsPatch patch;
+    const std::pair<const char*,
+                    std::pair<const std::optional<std::string>*, std::optional<std::optional<std::int64_t>>*>>
+        options[] = {{"--rpm", {&rpm_, &patch.rpm}},
+                     {"--tpm", {&tpm_, &patch.tpm}},
+                     {"--max-concurrency", {&max_concurrency_, &patch.max_concurrency}}};
+    for (const auto& [flag, slots] : options) {
+      const auto& [text, field] = slots;
+      if (!*text) continue;
+      if (**text == "none") {
+        *field = std::optional<std::int64_t>{};
+        continue;
+      }
+      std::int64_t value = 0;
+      const std::string& t = **text;
+      auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), value);
+      if (ec != std::errc() || end != t.data() + t.size() || value < 1) {
+        std::cerr << "aegis admin: " << flag << " must be a positive whole number or 'none'\n";
+        return 1;
+      }
+      *field = std::optional<std::int64_t>{value};
+    }
+    const std::string& name = team ? team_name_ : key_id_;
+    const auto scope = team ? store::LimitScope::team : store::LimitScope::key;
+    AEGIS_TRY(limits, store->update_rate_limits(scope, name, patch), report);
+    auto field = [](const std::optional<std::int64_t>& v) { return v ? json::value(*v) : json::value(nullptr); };
+    auto text = [](const std::optional<std::int64_t>& v) { return v ? std::to_string(*v) : std::string("none"); };
+    if (json_) {
+      std::cout << to_json(json::object{{team ? "team" : "id", name},
+                                        {"rpm", field(limits.rpm)},
+                                        {"tpm", field(limits.tpm)},
+                                        {"max_concurrency", field(limits.max_concurrency)}})
+                << "\n";
+    } else {
+      std::cout << name << "\trpm=" << text(limits.rpm) << "\ttpm=" << text(limits.tpm)
+                << "\tmax_concurrency=" << text(limits.max_concurrency) << "\n";
     }
     return 0;
   }

@@ -29,6 +29,12 @@ class AdminCommands {
   CLI::Option* update_budget_ = nullptr;
   CLI::Option* update_expires_ = nullptr;
   CLI::Option* update_description_ = nullptr;
+  CLI::App* teams_limits_ = nullptr;
+  CLI::App* keys_limits_ = nullptr;
+  // --rpm, --tpm, --max-concurrency: a positive number, or "none" to remove the limit.
+  std::optional<std::string> rpm_;
+  std::optional<std::string> tpm_;
+  std::optional<std::string> max_concurrency_;
   std::string config_path_;
   bool json_ = false;
   std::string team_name_;

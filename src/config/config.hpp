@@ -166,6 +166,15 @@ struct JobsConfig {
 // `limits:` bounds on the shape of one request (core/request_limits.hpp).
 using LimitsConfig = RequestLimits;
 
+// Rate limits themselves are per team and per key, in the store (admin API);
+// this section holds what is process-wide.
+struct RateLimitsConfig {
+  // Failed authentications (401) one source address may make a minute before
+  // its requests are refused with 429 (a token bucket of this size refilling
+  // at this rate); 0 turns the throttle off.
+  std::int64_t auth_failures_per_minute = 30;
+};
+
 struct LoggingConfig {
   std::string level = "info";  // trace|debug|info|warn|error|off
   bool access_log = true;
@@ -253,6 +262,7 @@ struct Config {
   JobsConfig jobs;
   RagConfig rag;
   LimitsConfig limits;
+  RateLimitsConfig rate_limits;
   LoggingConfig logging;
   AuditConfig audit;
   std::string source;  // file path it was loaded from, or "<built-in>"

@@ -1803,6 +1803,20 @@ const Table<LimitsConfig>& limits_table() {
   return table;
 }
 
+const Table<RateLimitsConfig>& rate_limits_table() {
+  static const Table<RateLimitsConfig> table{
+      .keys = {
+          integer("auth_failures_per_minute", &RateLimitsConfig::auth_failures_per_minute, 0, 1'000'000,
+                  "failed authentications (401) one source address may make a minute (a bucket of this many, "
+                  "refilling at this rate); once they are spent every request from that address that needs a "
+                  "credential is refused with 429 `rate_limited`, a valid key's too, until the bucket refills. "
+                  "Other addresses are not affected. Behind a proxy that hides client addresses every client "
+                  "shares the proxy's: raise it there. `0` turns the throttle off. Per-team and per-key limits "
+                  "(`rpm`, `tpm`, `max_concurrency`) are set through the admin API, not here"),
+      }};
+  return table;
+}
+
 const Table<LoggingConfig>& logging_table() {
   static const Table<LoggingConfig> table{
       .keys = {
@@ -1848,6 +1862,7 @@ const Table<Config>& top_table() {
           section("rag", &Config::rag, &rag_table),
           section("logging", &Config::logging, &logging_table),
           section("limits", &Config::limits, &limits_table),
+          section("rate_limits", &Config::rate_limits, &rate_limits_table),
           section("audit", &Config::audit, &audit_table),
       }};
   return table;

@@ -122,6 +122,10 @@ class Gateway::Call {
     if (context.principal) {
       row.team = context.principal->team;
       row.key_id = context.principal->key_id;
+      // What the headers say should the call fail before stage 5 admits it.
+      if (gateway.deps_.limiter != nullptr && context.rate_limit) {
+        context.rate = gateway.deps_.limiter->peek(*context.principal);
+      }
     }
   }
   Call(const Call&) = delete;
@@ -220,6 +224,22 @@ class Gateway::Call {
     row.error_type = std::string(error_type(error.code));
   }
 
+  // Stage 5's rate limits (ratelimit/rate_limiter.hpp): the request and its
+  // estimated tokens against the key's and the team's buckets, and a
+  // concurrency slot held until this call is destroyed, however it ends.
+  boost::asio::awaitable<Result<void>> limit(std::int64_t estimated_tokens) {
+    ratelimit::RateLimiter* limiter = gateway_.deps_.limiter;
+    if (limiter == nullptr || context_.principal == nullptr || !context_.rate_limit) co_return Result<void>{};
+    auto admitted = co_await limiter->admit(*context_.principal, estimated_tokens);
+    if (!admitted.ok()) {
+      context_.rate = limiter->peek(*context_.principal);
+      co_return std::move(admitted).error();
+    }
+    rate_ = std::move(admitted).value();
+    context_.rate = rate_.snapshot();
+    co_return Result<void>{};
+  }
+
   // Stage 5.
   boost::asio::awaitable<Result<void>> preflight(Money estimate) {
     if (context_.held_reservation) {  // taken at job submit: adopt it, this call settles it now
@@ -243,6 +263,10 @@ class Gateway::Call {
   void reconcile(const Usage& usage, const config::ModelPrice& price) {
     row.input_tokens = usage.input_tokens;
     row.output_tokens = usage.output_tokens;
+    if (rate_.active()) {  // the tokens estimated at admission, corrected with the usage
+      rate_.settle(usage.input_tokens + usage.output_tokens);
+      context_.rate = rate_.snapshot();
+    }
     const Money actual = budget::actual_cost(usage, price);
     row.cost = actual;
     context_.cost = actual;
@@ -312,6 +336,10 @@ class Gateway::Call {
       deps.budgets.release(*reservation_, row.team, cap());
       reservation_.reset();
     }
+    // No usage came back (no provider answered): the estimated tokens go back.
+    // The request itself stays counted; its concurrency slot goes with the Call.
+    // An admitted job keeps its estimate charged: its run is not counted again.
+    if (record_) rate_.settle(0);
     if (!record_) return std::nullopt;
     if (row.status == 0) row.status = kClientClosedRequest;
     row.level = context_.level;
@@ -351,6 +379,7 @@ class Gateway::Call {
   std::shared_ptr<IntentWait> intent_;
   std::chrono::steady_clock::duration provider_time_{};
   std::optional<budget::ReservationId> reservation_;
+  ratelimit::Admission rate_;  // its concurrency slot is released with the Call, however the request ended
   std::int64_t estimated_input_tokens_ = 0;
   std::optional<std::int64_t> max_output_tokens_;
   std::string attempt_provider_;
@@ -758,6 +787,9 @@ Result<Gateway::Plan> Gateway::plan(Call& call, PlanRequest request) {
 // Stage 5: a coroutine of its own because a ledger shared with other
 // replicas may have to lease money from the database first.
 boost::asio::awaitable<Result<void>> Gateway::reserve(Call& call, Plan& plan) {
+  // Rate limits first, beside the budget: a request over them holds no money.
+  const std::int64_t estimated_tokens = plan.estimate.input_tokens + plan.estimate.output_tokens;
+  if (auto limited = co_await call.limit(estimated_tokens); !limited.ok()) co_return std::move(limited).error();
   if (!plan.hold) co_return co_await call.preflight(plan.estimate.cost);
   if (!call.has_budget()) co_return Result<void>{};
   std::optional<budget::KeyBudget> key = call.key_budget();
@@ -1023,6 +1055,7 @@ boost::asio::awaitable<Result<JobAdmission>> Gateway::admit(Call& call, const Ch
   admission.level = call.context().level;
   admission.reservation = planned->held;
   admission.estimate = planned->estimate.cost;
+  admission.rate = call.context().rate;
   // Stage 3 at submit: every attempt of the job sends the same placeholders.
   if (planned->in.has_entities()) {
     privacy::Vault vault;

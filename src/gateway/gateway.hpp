@@ -40,6 +40,7 @@
 #include "identity/principal.hpp"
 #include "privacy/vault.hpp"
 #include "providers/provider_set.hpp"
+#include "ratelimit/rate_limiter.hpp"
 #include "resilience/provider_health.hpp"
 #include "routing/router.hpp"
 #include "telemetry/metrics.hpp"
@@ -102,6 +103,15 @@ struct CallContext {
   // row from then on and must record it, through the sink when its own write
   // does not happen.
   std::optional<audit::AuditRecord>* audit_row_out = nullptr;
+
+  // Rate limits, checked at stage 5 beside the budget (ratelimit/rate_limiter.hpp).
+  // False for a call made for a request that was already counted: a job's
+  // run (counted at submit), retrieval's embedding calls.
+  bool rate_limit = true;
+  // Filled by the gateway for the response headers: the caller's buckets
+  // after admission (before it, when the call failed earlier), corrected
+  // with the usage once the call settled.
+  ratelimit::Snapshot rate{};
 };
 
 // What POST /v1/jobs learns before it answers 202: stages 2 to 5 without a
@@ -111,6 +121,7 @@ struct JobAdmission {
   std::optional<budget::ReservationId> reservation;
   Money estimate;
   std::string vault_json;  // empty when nothing would be masked
+  ratelimit::Snapshot rate{};  // the caller's rate-limit buckets after the submit was counted
 };
 
 struct GatewayDeps {
@@ -127,6 +138,8 @@ struct GatewayDeps {
   // the tests that prove each compliance layer independent turn it off; the
   // application never does.
   bool recheck_locality = true;
+  // Rate and concurrency limits per key and team; null: none are enforced.
+  ratelimit::RateLimiter* limiter = nullptr;
 };
 
 class Gateway {

@@ -17,13 +17,22 @@ struct Lookup {
   std::optional<Error> error;  // set when the lookup itself failed
   std::optional<store::ApiKeyRecord> key;
   std::optional<store::Team> team;
+  store::RateLimits team_limits;
+  store::RateLimits key_limits;
 };
 
 }  // namespace
 
 Authenticator::Authenticator(store::KeyStore& keys, store::TeamStore& teams, store::DbExecutor& db, const Clock& clock,
-                             std::chrono::seconds cache_ttl, std::size_t max_cache_entries)
-    : keys_(keys), teams_(teams), db_(db), clock_(clock), ttl_(cache_ttl), max_entries_(max_cache_entries) {}
+                             std::chrono::seconds cache_ttl, std::size_t max_cache_entries,
+                             store::RateLimitStore* limits)
+    : keys_(keys),
+      teams_(teams),
+      db_(db),
+      limits_(limits),
+      clock_(clock),
+      ttl_(cache_ttl),
+      max_entries_(max_cache_entries) {}
 
 boost::asio::awaitable<Result<Principal>> Authenticator::authenticate(std::string_view presented_key) {
   // Not a coroutine itself: the key is copied into the coroutine frame now.
@@ -127,6 +136,16 @@ boost::asio::awaitable<Result<Principal>> Authenticator::authenticate_owned(std:
     } else {
       out.team = std::move(team).value();
     }
+    if (limits_ != nullptr && out.team) {
+      auto team_limits = limits_->get_rate_limits(store::LimitScope::team, out.team->name);
+      auto key_limits = limits_->get_rate_limits(store::LimitScope::key, id);
+      if (!team_limits.ok() || !key_limits.ok()) {
+        out.error = !team_limits.ok() ? std::move(team_limits).error() : std::move(key_limits).error();
+        return out;
+      }
+      out.team_limits = *team_limits;
+      out.key_limits = *key_limits;
+    }
     out.key = std::move(key).value();
     return out;
   };
@@ -144,8 +163,14 @@ boost::asio::awaitable<Result<Principal>> Authenticator::authenticate_owned(std:
 
   // A key's own clearance narrows its team's, never widens it (also after the team's is lowered).
   const Level clearance = std::min(found.team->clearance, found.key->clearance.value_or(found.team->clearance));
-  Principal principal{found.team->name,           found.key->id, clearance,
-                      found.team->monthly_budget, nullptr,       found.key->monthly_budget};
+  Principal principal{found.team->name,
+                      found.key->id,
+                      clearance,
+                      found.team->monthly_budget,
+                      nullptr,
+                      found.key->monthly_budget,
+                      found.team_limits,
+                      found.key_limits};
   if (found.key->models) {
     principal.models = std::make_shared<const std::vector<std::string>>(std::move(*found.key->models));
   }

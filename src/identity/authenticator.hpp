@@ -32,6 +32,7 @@
 #include "core/result.hpp"
 #include "identity/principal.hpp"
 #include "store/db_executor.hpp"
+#include "store/rate_limits.hpp"
 #include "store/store.hpp"
 
 namespace aegis::identity {
@@ -42,7 +43,7 @@ class Authenticator {
 
   Authenticator(store::KeyStore& keys, store::TeamStore& teams, store::DbExecutor& db, const Clock& clock,
                 std::chrono::seconds cache_ttl = std::chrono::seconds(5),
-                std::size_t max_cache_entries = kDefaultMaxCacheEntries);
+                std::size_t max_cache_entries = kDefaultMaxCacheEntries, store::RateLimitStore* limits = nullptr);
   Authenticator(const Authenticator&) = delete;
   Authenticator& operator=(const Authenticator&) = delete;
 
@@ -93,6 +94,7 @@ class Authenticator {
   store::KeyStore& keys_;
   store::TeamStore& teams_;
   store::DbExecutor& db_;
+  store::RateLimitStore* limits_;  // null: principals carry no rate limits
   const Clock& clock_;
   const std::chrono::steady_clock::duration ttl_;
   const std::size_t max_entries_;

@@ -6,6 +6,7 @@
 
 #include "core/classification.hpp"
 #include "core/money.hpp"
+#include "store/rate_limits.hpp"
 
 namespace aegis::identity {
 
@@ -20,6 +21,9 @@ struct Principal {
   // sub-budget within the team's cap.
   std::shared_ptr<const std::vector<std::string>> models;
   std::optional<Money> key_monthly_budget;
+  // Rate and concurrency limits (ratelimit/rate_limiter.hpp), as of the lookup.
+  store::RateLimits team_limits{};
+  store::RateLimits key_limits{};
 };
 
 }  // namespace aegis::identity

@@ -423,6 +423,7 @@ asio::awaitable<Execution> JobService::State::execute(Job job) {
   // Declared before the context so it outlives the gateway call even when this frame is torn down.
   PendingRow audit(deps.audit);
   gateway::CallContext context = job_context(principal, *request, job.id);
+  context.rate_limit = false;  // counted against the rate limits when it was submitted
   context.vault = &vault;
   context.audit_row_out = audit.slot();
   Money cap = principal.monthly_budget;
@@ -501,6 +502,7 @@ asio::awaitable<Execution> JobService::State::execute_rag(const Job& job, JobReq
   // Declared before the context so it outlives the gateway call even when this frame is torn down.
   PendingRow audit(deps.audit);
   gateway::CallContext context = job_context(principal, request, job.id);
+  context.rate_limit = false;  // counted against the rate limits when it was submitted
   context.audit_row_out = audit.slot();
   Money cap = principal.monthly_budget;
   if (auto h = take_held(job.id)) {
@@ -812,10 +814,10 @@ asio::awaitable<Result<Submission>> JobService::submit(const identity::Principal
   }
   if ((*stored)->existing) {  // a concurrent submit with the same key won
     s.release_held(job.id);
-    co_return Submission{std::move((*stored)->job), true};
+    co_return Submission{std::move((*stored)->job), true, admission.rate};
   }
   s.wake_dispatcher();
-  co_return Submission{std::move((*stored)->job), false};
+  co_return Submission{std::move((*stored)->job), false, admission.rate};
 }
 
 asio::awaitable<Result<Job>> JobService::get(std::string team, std::string id, std::chrono::milliseconds wait) {

@@ -76,6 +76,8 @@ struct JobServiceDeps {
 struct Submission {
   Job job;
   bool replayed = false;  // an earlier job with the same Idempotency-Key
+  // The caller's rate-limit buckets after this submit was counted (the response headers).
+  ratelimit::Snapshot rate{};
 };
 
 class JobService {

@@ -90,6 +90,9 @@ boost::asio::awaitable<Result<Embedded>> embed_through(gateway::Gateway& gateway
   context.task = "embedding";
   context.minimum_level = floor;
   context.local_only = model.empty();
+  // Retrieval's own calls: the request that needs them (an answer) is what
+  // the rate limits count.
+  context.rate_limit = false;
   EmbedRequest request;
   request.model = model.empty() ? "auto" : std::move(model);
   request.inputs = std::move(texts);

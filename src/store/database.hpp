@@ -9,11 +9,12 @@
 #include "audit/breach_store.hpp"
 #include "audit/chain_writer.hpp"
 #include "store/budget_pool.hpp"
+#include "store/rate_limits.hpp"
 #include "store/store.hpp"
 
 namespace aegis::store {
 
-class Database : public Store, public audit::AuditStore, public audit::BreachStore {
+class Database : public Store, public audit::AuditStore, public audit::BreachStore, public RateLimitStore {
  public:
   // Other gateway processes writing to this database now (a shared backend's
   // replicas); 0 for a database one process owns.
@@ -35,6 +36,11 @@ class Database : public Store, public audit::AuditStore, public audit::BreachSto
   virtual BudgetPool* budget_pool() { return nullptr; }
   // The same for the keys' monthly sub-budgets: its accounts are key ids.
   virtual BudgetPool* key_budget_pool() { return nullptr; }
+
+  // The rate-limit buckets shared with other replicas (store/rate_limits.hpp),
+  // or null for a database one process owns: its buckets live in memory.
+  // Owned by the database; created on first use (call at start-up).
+  virtual RatePool* rate_pool() { return nullptr; }
 
   // The chain this process links its audit rows into (audit/chain_writer.hpp),
   // whose heads the gateway seals in checkpoints. Owned by the database.

@@ -299,6 +299,26 @@ CREATE TABLE key_budget_leases (
   PRIMARY KEY (owner, key_id, period)
 );
 )sql"},
+    // Rate and concurrency limits per team and per key (issue 19), as in the
+    // SQLite schema, and the token buckets the replicas share
+    // (store/rate_limits.hpp): each bucket's level in thousandths of a token
+    // as of updated_ms, and the grant of the last take (what RETURNING reads).
+    Migration{9, "rate limits and shared rate buckets", R"sql(
+CREATE TABLE rate_limits (
+  scope           TEXT NOT NULL CHECK (scope IN ('team', 'key')),
+  name            TEXT NOT NULL,
+  rpm             BIGINT CHECK (rpm IS NULL OR rpm > 0),
+  tpm             BIGINT CHECK (tpm IS NULL OR tpm > 0),
+  max_concurrency BIGINT CHECK (max_concurrency IS NULL OR max_concurrency > 0),
+  PRIMARY KEY (scope, name)
+);
+CREATE TABLE rate_buckets (
+  bucket      TEXT PRIMARY KEY,
+  level_milli BIGINT NOT NULL,
+  updated_ms  BIGINT NOT NULL,
+  last_grant  BIGINT NOT NULL DEFAULT 0
+);
+)sql"},
 };
 
 std::string message_of(PGconn* conn, PGresult* result) {

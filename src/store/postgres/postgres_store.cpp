@@ -19,6 +19,7 @@
 #include "store/postgres/migrations.hpp"
 #include "store/postgres/pg.hpp"
 #include "store/postgres/postgres_budget_pool.hpp"
+#include "store/postgres/postgres_rate_pool.hpp"
 #include "telemetry/log.hpp"
 
 namespace aegis::store {
@@ -122,6 +123,7 @@ struct PostgresStore::Impl {
   int version = 0;
   std::unique_ptr<postgres::PostgresBudgetPool> budget_pool;
   std::unique_ptr<postgres::PostgresBudgetPool> key_budget_pool;
+  std::unique_ptr<postgres::PostgresRatePool> rate_pool;
   std::int64_t last_partition_pass_ms = 0;  // heartbeat thread only
 
   postgres::AuditPartitions partitions;
@@ -942,6 +944,115 @@ Result<std::vector<audit::BreachUpdate>> PostgresStore::breach_history(std::int6
     out.push_back(audit::BreachUpdate{*breach_id, *time, rows->text(i, 2), rows->text(i, 3), rows->text(i, 4)});
   }
   return out;
+}
+
+// --- rate limits (store/rate_limits.hpp)
+
+namespace {
+
+std::string_view limit_scope_name(LimitScope scope) { return scope == LimitScope::team ? "team" : "key"; }
+
+std::optional<std::int64_t> optional_column(const pg::Rows& rows, int row, int column) {
+  if (rows.is_null(row, column)) return std::nullopt;
+  return rows.int64(row, column);
+}
+
+void add_patch_field(pg::Params& params, const std::optional<std::optional<std::int64_t>>& field) {
+  params.add(field.has_value());
+  if (field && *field)
+    params.add(**field);
+  else
+    params.add_null();
+}
+
+bool positive_or_unset(const std::optional<std::optional<std::int64_t>>& field) {
+  return !field || !*field || **field > 0;
+}
+
+}  // namespace
+
+RatePool* PostgresStore::rate_pool() {
+  if (!impl_->rate_pool) {
+    impl_->rate_pool = std::make_unique<postgres::PostgresRatePool>(impl_->pool, [this] { return live_peers() + 1; });
+  }
+  return impl_->rate_pool.get();
+}
+
+Result<RateLimits> PostgresStore::get_rate_limits(LimitScope scope, const std::string& name) {
+  constexpr std::string_view op = "get_rate_limits";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  auto rows = session.exec("SELECT rpm, tpm, max_concurrency FROM rate_limits WHERE scope = $1 AND name = $2",
+                           pg::Params().add(limit_scope_name(scope)).add(name));
+  if (!rows.ok()) return impl_->fail(op, session);
+  RateLimits out;
+  if (rows->empty()) return out;
+  out.rpm = optional_column(*rows, 0, 0);
+  out.tpm = optional_column(*rows, 0, 1);
+  out.max_concurrency = optional_column(*rows, 0, 2);
+  return out;
+}
+
+Result<std::map<std::string, RateLimits>> PostgresStore::list_rate_limits(LimitScope scope) {
+  constexpr std::string_view op = "list_rate_limits";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  auto rows = session.exec("SELECT name, rpm, tpm, max_concurrency FROM rate_limits WHERE scope = $1",
+                           pg::Params().add(limit_scope_name(scope)));
+  if (!rows.ok()) return impl_->fail(op, session);
+  std::map<std::string, RateLimits> out;
+  for (int r = 0; r < rows->size(); ++r) {
+    RateLimits limits{optional_column(*rows, r, 1), optional_column(*rows, r, 2), optional_column(*rows, r, 3)};
+    out.emplace(rows->text(r, 0), limits);
+  }
+  return out;
+}
+
+Result<RateLimits> PostgresStore::update_rate_limits(LimitScope scope, const std::string& name,
+                                                     const RateLimitsPatch& patch) {
+  constexpr std::string_view op = "update_rate_limits";
+  if (!positive_or_unset(patch.rpm) || !positive_or_unset(patch.tpm) || !positive_or_unset(patch.max_concurrency)) {
+    return make_error(ErrorCode::invalid_request, "rate limits must be positive whole numbers");
+  }
+  {
+    AEGIS_TRY(session, impl_->pool.acquire());
+    auto exists = session.exec(
+        scope == LimitScope::team ? "SELECT 1 FROM teams WHERE name = $1" : "SELECT 1 FROM api_keys WHERE id = $1",
+        pg::Params().add(name));
+    if (!exists.ok()) return impl_->fail(op, session);
+    if (exists->empty()) {
+      return make_error(ErrorCode::not_found, scope == LimitScope::team ? "team '" + name + "' not found"
+                                                                        : "API key '" + name + "' not found");
+    }
+    if (!patch.empty()) {
+      pg::Params p;
+      p.add(limit_scope_name(scope)).add(name);
+      add_patch_field(p, patch.rpm);
+      add_patch_field(p, patch.tpm);
+      add_patch_field(p, patch.max_concurrency);
+      auto upsert = session.exec(
+          "INSERT INTO rate_limits AS l (scope, name, rpm, tpm, max_concurrency) VALUES ($1, $2, "
+          "CASE WHEN $3::boolean THEN $4::bigint END, CASE WHEN $5::boolean THEN $6::bigint END, "
+          "CASE WHEN $7::boolean THEN $8::bigint END) ON CONFLICT (scope, name) DO UPDATE SET "
+          "rpm = CASE WHEN $3::boolean THEN $4::bigint ELSE l.rpm END, "
+          "tpm = CASE WHEN $5::boolean THEN $6::bigint ELSE l.tpm END, "
+          "max_concurrency = CASE WHEN $7::boolean THEN $8::bigint ELSE l.max_concurrency END",
+          p);
+      if (!upsert.ok()) {
+        if (session.last_failure().sqlstate == pg::kCheckViolation) {
+          return make_error(ErrorCode::invalid_request, "rate limits must be positive whole numbers");
+        }
+        return impl_->fail(op, session);
+      }
+      (void)session.exec(
+          "DELETE FROM rate_limits WHERE scope = $1 AND name = $2 AND rpm IS NULL AND tpm IS NULL AND "
+          "max_concurrency IS NULL",
+          pg::Params().add(limit_scope_name(scope)).add(name));
+      // Cached principals carry the limits: every replica drops them.
+      (void)session.exec(
+          scope == LimitScope::team ? "SELECT pg_notify('aegis_teams', $1)" : "SELECT pg_notify('aegis_keys', $1)",
+          pg::Params().add(name));
+    }
+  }
+  return get_rate_limits(scope, name);
 }
 
 }  // namespace aegis::store

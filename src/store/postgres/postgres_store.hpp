@@ -5,6 +5,7 @@
 // pool and the server reaches them through a DbExecutor, so no I/O thread
 // waits on the database.
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -54,6 +55,11 @@ class PostgresStore final : public Database {
   Result<void> touch_keys(const std::vector<KeyUse>& uses) override;
   Result<std::vector<KeySpend>> load_key_spend(const std::string& period) override;
 
+  Result<RateLimits> get_rate_limits(LimitScope scope, const std::string& name) override;
+  Result<std::map<std::string, RateLimits>> list_rate_limits(LimitScope scope) override;
+  Result<RateLimits> update_rate_limits(LimitScope scope, const std::string& name,
+                                        const RateLimitsPatch& patch) override;
+
   Result<void> append_audit(const std::vector<audit::AuditRecord>& rows) override;
   Result<std::vector<audit::AuditRecord>> query_audit(const audit::AuditQuery& query) override;
   Result<std::int64_t> count_pipeda_violations() override;
@@ -94,6 +100,8 @@ class PostgresStore final : public Database {
   // Budgets shared with the other replicas, leased under this store's owner.
   BudgetPool* budget_pool() override;
   BudgetPool* key_budget_pool() override;
+  // Rate-limit buckets shared with the other replicas.
+  RatePool* rate_pool() override;
 
   // This process's identity among the replicas (random per store).
   const std::string& owner() const noexcept;

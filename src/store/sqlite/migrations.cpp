@@ -362,6 +362,18 @@ CREATE TABLE key_spend (
   PRIMARY KEY (key_id, period)
 );
 )sql"},
+    // Rate and concurrency limits per team and per key (issue 19): a row
+    // only for a team or key with a limit set; NULL is no limit.
+    Migration{13, "rate limits", R"sql(
+CREATE TABLE rate_limits (
+  scope           TEXT NOT NULL CHECK (scope IN ('team', 'key')),
+  name            TEXT NOT NULL,
+  rpm             INTEGER CHECK (rpm IS NULL OR rpm > 0),
+  tpm             INTEGER CHECK (tpm IS NULL OR tpm > 0),
+  max_concurrency INTEGER CHECK (max_concurrency IS NULL OR max_concurrency > 0),
+  PRIMARY KEY (scope, name)
+);
+)sql"},
 };
 
 std::string errmsg(sqlite3* db) {

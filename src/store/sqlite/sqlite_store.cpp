@@ -1013,4 +1013,128 @@ Result<std::vector<audit::BreachUpdate>> SqliteStore::breach_history(std::int64_
   return out;
 }
 
+// --- rate limits (store/rate_limits.hpp)
+
+namespace {
+
+constexpr const char* kTeamExists = "SELECT 1 FROM teams WHERE name = ?1";
+constexpr const char* kKeyExists = "SELECT 1 FROM api_keys WHERE id = ?1";
+constexpr const char* kGetLimits = "SELECT rpm, tpm, max_concurrency FROM rate_limits WHERE scope = ?1 AND name = ?2";
+constexpr const char* kListLimits = "SELECT name, rpm, tpm, max_concurrency FROM rate_limits WHERE scope = ?1";
+// ?3/?5/?7: whether the patch sets rpm/tpm/max_concurrency; ?4/?6/?8 the value (NULL removes it).
+constexpr const char* kUpsertLimits =
+    "INSERT INTO rate_limits(scope, name, rpm, tpm, max_concurrency) "
+    "VALUES (?1, ?2, CASE WHEN ?3 THEN ?4 END, CASE WHEN ?5 THEN ?6 END, CASE WHEN ?7 THEN ?8 END) "
+    "ON CONFLICT (scope, name) DO UPDATE SET rpm = CASE WHEN ?3 THEN ?4 ELSE rpm END, "
+    "tpm = CASE WHEN ?5 THEN ?6 ELSE tpm END, max_concurrency = CASE WHEN ?7 THEN ?8 ELSE max_concurrency END";
+constexpr const char* kDropEmptyLimits =
+    "DELETE FROM rate_limits WHERE scope = ?1 AND name = ?2 AND rpm IS NULL AND tpm IS NULL AND "
+    "max_concurrency IS NULL";
+
+std::string_view scope_name(LimitScope scope) { return scope == LimitScope::team ? "team" : "key"; }
+
+std::optional<std::int64_t> optional_int64(const Use& st, int column) {
+  if (st.is_null(column)) return std::nullopt;
+  return st.int64(column);
+}
+
+void bind_patch_field(Use& st, int flag_index, const std::optional<std::optional<std::int64_t>>& field) {
+  st.bind(flag_index, static_cast<std::int64_t>(field.has_value() ? 1 : 0));
+  if (field && *field)
+    st.bind(flag_index + 1, **field);
+  else
+    st.bind_null(flag_index + 1);
+}
+
+bool positive_or_unset(const std::optional<std::optional<std::int64_t>>& field) {
+  return !field || !*field || **field > 0;
+}
+
+}  // namespace
+
+Result<RateLimits> SqliteStore::get_rate_limits(LimitScope scope, const std::string& name) {
+  constexpr std::string_view op = "get_rate_limits";
+  std::lock_guard lock(impl_->mu);
+  int rc = SQLITE_OK;
+  sqlite3_stmt* raw = impl_->statement(kGetLimits, rc);
+  if (!raw) return db_error(op, rc);
+  Use st(raw);
+  const std::string_view scope_text = scope_name(scope);
+  st.bind(1, scope_text);
+  st.bind(2, name);
+  rc = st.step();
+  RateLimits out;
+  if (rc == SQLITE_DONE) return out;
+  if (rc != SQLITE_ROW) return db_error(op, rc);
+  out.rpm = optional_int64(st, 0);
+  out.tpm = optional_int64(st, 1);
+  out.max_concurrency = optional_int64(st, 2);
+  return out;
+}
+
+Result<std::map<std::string, RateLimits>> SqliteStore::list_rate_limits(LimitScope scope) {
+  constexpr std::string_view op = "list_rate_limits";
+  std::lock_guard lock(impl_->mu);
+  int rc = SQLITE_OK;
+  sqlite3_stmt* raw = impl_->statement(kListLimits, rc);
+  if (!raw) return db_error(op, rc);
+  Use st(raw);
+  const std::string_view scope_text = scope_name(scope);
+  st.bind(1, scope_text);
+  std::map<std::string, RateLimits> out;
+  while ((rc = st.step()) == SQLITE_ROW) {
+    RateLimits limits{optional_int64(st, 1), optional_int64(st, 2), optional_int64(st, 3)};
+    out.emplace(st.text(0), limits);
+  }
+  if (rc != SQLITE_DONE) return db_error(op, rc);
+  return out;
+}
+
+Result<RateLimits> SqliteStore::update_rate_limits(LimitScope scope, const std::string& name,
+                                                   const RateLimitsPatch& patch) {
+  constexpr std::string_view op = "update_rate_limits";
+  if (!positive_or_unset(patch.rpm) || !positive_or_unset(patch.tpm) || !positive_or_unset(patch.max_concurrency)) {
+    return make_error(ErrorCode::invalid_request, "rate limits must be positive whole numbers");
+  }
+  {
+    std::lock_guard lock(impl_->mu);
+    int rc = SQLITE_OK;
+    sqlite3_stmt* exists_raw = impl_->statement(scope == LimitScope::team ? kTeamExists : kKeyExists, rc);
+    if (!exists_raw) return db_error(op, rc);
+    {
+      Use exists(exists_raw);
+      exists.bind(1, name);
+      rc = exists.step();
+      if (rc == SQLITE_DONE) {
+        return make_error(ErrorCode::not_found, scope == LimitScope::team ? "team '" + name + "' not found"
+                                                                          : "API key '" + name + "' not found");
+      }
+      if (rc != SQLITE_ROW) return db_error(op, rc);
+    }
+    if (!patch.empty()) {
+      const std::string_view scope_text = scope_name(scope);
+      for (const char* sql : {kUpsertLimits, kDropEmptyLimits}) {
+        sqlite3_stmt* raw = impl_->statement(sql, rc);
+        if (!raw) return db_error(op, rc);
+        Use st(raw);
+        st.bind(1, scope_text);
+        st.bind(2, name);
+        if (sql == kUpsertLimits) {
+          bind_patch_field(st, 3, patch.rpm);
+          bind_patch_field(st, 5, patch.tpm);
+          bind_patch_field(st, 7, patch.max_concurrency);
+        }
+        rc = st.step();
+        if (rc != SQLITE_DONE) {
+          if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+            return make_error(ErrorCode::invalid_request, "rate limits must be positive whole numbers");
+          }
+          return db_error(op, rc);
+        }
+      }
+    }
+  }
+  return get_rate_limits(scope, name);
+}
+
 }  // namespace aegis::store

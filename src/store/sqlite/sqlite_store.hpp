@@ -4,6 +4,7 @@
 // A second connection on a thread of its own checkpoints the WAL, so no
 // commit pays for a checkpoint's sync (requests wait for their audit commit).
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -45,6 +46,11 @@ class SqliteStore final : public Database {
   Result<ApiKeyRecord> rotate_key(const std::string& id, const KeyRotation& rotation) override;
   Result<void> touch_keys(const std::vector<KeyUse>& uses) override;
   Result<std::vector<KeySpend>> load_key_spend(const std::string& period) override;
+
+  Result<RateLimits> get_rate_limits(LimitScope scope, const std::string& name) override;
+  Result<std::map<std::string, RateLimits>> list_rate_limits(LimitScope scope) override;
+  Result<RateLimits> update_rate_limits(LimitScope scope, const std::string& name,
+                                        const RateLimitsPatch& patch) override;
 
   Result<void> append_audit(const std::vector<audit::AuditRecord>& rows) override;
   Result<std::vector<audit::AuditRecord>> query_audit(const audit::AuditQuery& query) override;
