@@ -164,7 +164,8 @@ std::string key_patch_field_names() {
 Result<store::KeyPatch> key_patch(const json::object& body) {
   store::KeyPatch patch;
   for (const auto& entry : body) {
-    if (std::ranges::find(kKeyRateLimitFields, entry.key()) != std::end(kKeyRateLimitFields)) continue;
+    const std::string_view name(entry.key().data(), entry.key().size());
+    if (std::ranges::find(kKeyRateLimitFields, name) != std::end(kKeyRateLimitFields)) continue;
     const auto* field = std::ranges::find_if(kKeyPatchFields, [&](const auto& f) { return f.first == entry.key(); });
     if (field == std::end(kKeyPatchFields)) {
       return make_error(ErrorCode::invalid_request, "unknown field '" + std::string(entry.key()) +
