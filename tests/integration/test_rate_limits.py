@@ -106,9 +106,11 @@ class RateLimits(DemoUpstreams, GatewayTestCase):
             self.assertRegex(headers["x-ratelimit-reset-requests"], r"^(\d+m)?\d+s$|^\d+ms$")
             self.assertNotIn("x-ratelimit-limit-tokens", headers)  # no tokens limit: no tokens trio
             self.assertNotIn("anthropic-ratelimit-requests-limit", headers)
+        sent = len(self.upstream_log())
         status, headers, data = self.gw.request("POST", "/v1/chat/completions", chat(),
                                                 {"authorization": f"Bearer {key}"})
         body = self.assertError(status, data, 429, "rate_limited")
+        self.assertEqual(len(self.upstream_log()), sent)  # no provider was contacted
         self.assertIn("requests per minute", body["error"]["message"])
         retry = int(headers["retry-after"])
         self.assertTrue(1 <= retry <= 20, headers)  # one request refills every 20 s
