@@ -5,6 +5,7 @@
 #include <benchmark/benchmark.h>
 
 #include <string>
+#include <vector>
 
 #include "core/system_clock.hpp"
 #include "ratelimit/rate_limiter.hpp"
@@ -28,9 +29,10 @@ void BM_RateLimitAdmitSettle(benchmark::State& state) {
   telemetry::Registry metrics;
   ratelimit::RateLimiter limiter(SystemClock::instance(), metrics);
   std::vector<identity::Principal> principals;
+  principals.reserve(1000);
   for (int i = 0; i < 1000; ++i) principals.push_back(limited_principal(i));
   std::size_t next = 0;
-  for (auto _ : state) {
+  while (state.KeepRunning()) {
     auto admitted = limiter.admit_now(principals[next], 1200);
     admitted->settle(300);
     benchmark::DoNotOptimize(admitted->active());
@@ -46,7 +48,7 @@ void BM_RateLimitNoLimits(benchmark::State& state) {
   identity::Principal p;
   p.team = "team";
   p.key_id = "key";
-  for (auto _ : state) {
+  while (state.KeepRunning()) {
     auto admitted = limiter.admit_now(p, 1200);
     admitted->settle(300);
     benchmark::DoNotOptimize(admitted->active());

@@ -159,10 +159,7 @@ void register_job_routes(http::Router& router, jobs::JobService& service, const 
                auto response = http::json_response(202, out);
                response.set_header("location", "/v1/jobs/" + job.id);
                if (submitted.replayed) response.set_header("idempotent-replayed", "true");
-               for (auto& h : rate_limit_headers(submitted.rate, RateHeaderStyle::openai,
-                                                 std::chrono::system_clock::now())) {
-                 response.set_header(std::move(h.name), std::move(h.value));
-               }
+               add_rate_limit_headers(response, submitted.rate);
                co_return response;
              });
 

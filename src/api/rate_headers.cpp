@@ -63,6 +63,12 @@ std::vector<http::Header> rate_limit_headers(const ratelimit::Snapshot& snapshot
   return out;
 }
 
+void add_rate_limit_headers(http::HttpResponse& response, const ratelimit::Snapshot& snapshot) {
+  for (auto& h : rate_limit_headers(snapshot, RateHeaderStyle::openai, std::chrono::system_clock::now())) {
+    response.set_header(std::move(h.name), std::move(h.value));
+  }
+}
+
 RateHeaderStyle rate_header_style(const gateway::CallContext& context) {
   return context.surface == "anthropic.messages" ? RateHeaderStyle::anthropic : RateHeaderStyle::openai;
 }

@@ -24,6 +24,9 @@ enum class RateHeaderStyle { openai, anthropic };
 std::vector<http::Header> rate_limit_headers(const ratelimit::Snapshot& snapshot, RateHeaderStyle style,
                                              std::chrono::system_clock::time_point now);
 
+// Sets them on `response` (OpenAI's names, as of now).
+void add_rate_limit_headers(http::HttpResponse& response, const ratelimit::Snapshot& snapshot);
+
 // The style for the call's surface (anthropic.messages: Anthropic's names).
 RateHeaderStyle rate_header_style(const gateway::CallContext& context);
 

@@ -120,7 +120,7 @@ struct JobAdmission {
   Level level = Level::INTERNAL;
   std::optional<budget::ReservationId> reservation;
   Money estimate;
-  std::string vault_json;  // empty when nothing would be masked
+  std::string vault_json;      // empty when nothing would be masked
   ratelimit::Snapshot rate{};  // the caller's rate-limit buckets after the submit was counted
 };
 

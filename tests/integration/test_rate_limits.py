@@ -106,9 +106,11 @@ class RateLimits(DemoUpstreams, GatewayTestCase):
             self.assertRegex(headers["x-ratelimit-reset-requests"], r"^(\d+m)?\d+s$|^\d+ms$")
             self.assertNotIn("x-ratelimit-limit-tokens", headers)  # no tokens limit: no tokens trio
             self.assertNotIn("anthropic-ratelimit-requests-limit", headers)
+        sent = len(self.upstream_log())
         status, headers, data = self.gw.request("POST", "/v1/chat/completions", chat(),
                                                 {"authorization": f"Bearer {key}"})
         body = self.assertError(status, data, 429, "rate_limited")
+        self.assertEqual(len(self.upstream_log()), sent)  # no provider was contacted
         self.assertIn("requests per minute", body["error"]["message"])
         retry = int(headers["retry-after"])
         self.assertTrue(1 <= retry <= 20, headers)  # one request refills every 20 s
@@ -237,6 +239,27 @@ class RateLimits(DemoUpstreams, GatewayTestCase):
         status, _, body = self.call_json(key, "POST", "/v1/embeddings", {"model": "nomic-embed-text", "input": "hello"})
         self.assertEqual(status, 429, body)
         self.assertEqual(limited(self.gw.metrics(), team, "requests"), 2)
+
+    def test_a_retrieval_answer_counts_once_and_its_ingest_not_at_all(self):
+        team, key = self.new_team("rl-rag")
+        self.patch_team(team, {"rpm": 2})
+        for i in range(3):  # ingestion's embedding calls are not counted
+            status, _, doc = self.call_json(key, "POST", "/v1/rag/documents",
+                                            {"collection": "kb", "text": f"Payroll runs on day {i + 10}."})
+            self.assertEqual(status, 201, doc)
+        ask = {"collection": "kb", "question": "When does payroll run?", "top_k": 2, "max_tokens": 50}
+        status, headers, body = self.call_json(key, "POST", "/v1/rag/answer", ask)
+        self.assertEqual(status, 200, body)
+        # One request for the answer, though it embedded the question too.
+        self.assertEqual(headers["x-ratelimit-remaining-requests"], "1")
+        status, headers, data = self.gw.request("POST", "/v1/rag/answer", dict(ask, stream=True),
+                                                {"authorization": f"Bearer {key}"})
+        self.assertEqual(status, 200, data)
+        self.assertEqual(headers["x-ratelimit-remaining-requests"], "0")
+        status, headers, body = self.call_json(key, "POST", "/v1/rag/answer", ask)
+        self.assertEqual(status, 429, body)
+        self.assertEqual(body["error"]["type"], "rate_limited")
+        self.assertEqual(headers["x-ratelimit-limit-requests"], "2")
 
 
 def slow_config(db_path, sim_port):

@@ -149,9 +149,11 @@ TEST_F(RateLimiterTest, ALimitChangedOrRemovedAppliesAtOnce) {
   ASSERT_TRUE(limiter_.admit_now(p, 1).ok());
   ASSERT_TRUE(limiter_.admit_now(p, 1).ok());
   ASSERT_FALSE(limiter_.admit_now(p, 1).ok());
-  p.team_limits.rpm = 600;  // raised: the level stays, the refill is faster
-  clock_.advance(100ms);
+  p.team_limits.rpm = 600;  // raised: the level stays, and refills at the new rate from now on
+  EXPECT_FALSE(limiter_.admit_now(p, 1).ok());
+  clock_.advance(100ms);  // a tenth of a second of 600 a minute
   EXPECT_TRUE(limiter_.admit_now(p, 1).ok());
+  EXPECT_FALSE(limiter_.admit_now(p, 1).ok());
   p.team_limits.rpm.reset();  // removed
   for (int i = 0; i < 100; ++i) ASSERT_TRUE(limiter_.admit_now(p, 1).ok());
   EXPECT_FALSE(limiter_.peek(p).any());
@@ -203,6 +205,7 @@ TEST(SharedRateLimiter, ThreeReplicasTogetherStayWithinTheBound) {
   RateLimiter::Options options;
   options.slice_ttl = 2s;
   std::vector<std::unique_ptr<RateLimiter>> replicas;
+  replicas.reserve(3);
   for (int i = 0; i < 3; ++i) replicas.push_back(std::make_unique<RateLimiter>(clock, metrics, &pool, &db, options));
   const auto p = principal("t", "k", store::RateLimits{60, std::nullopt, std::nullopt});
   int admitted = 0;
