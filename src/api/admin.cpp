@@ -99,7 +99,12 @@ Result<std::string> description_field(const json::value& value) {
 
 Result<Money> budget_field(const json::value& value);
 
-const std::pair<std::string_view, KeyFieldParser> kKeyPatchFields[] = {
+struct KeyPatchField {
+  std::string_view name;
+  KeyFieldParser parse;
+};
+
+constexpr KeyPatchField kKeyPatchFields[] = {
     {"models",
      [](const json::value& v, store::KeyPatch& patch) -> Result<void> {
        if (v.is_null()) {
@@ -142,15 +147,15 @@ const std::pair<std::string_view, KeyFieldParser> kKeyPatchFields[] = {
 // value or nothing to change.
 Result<store::KeyPatch> key_patch(const json::object& body) {
   std::string names;
-  for (const auto& field : kKeyPatchFields) names += (names.empty() ? "" : ", ") + std::string(field.first);
+  for (const auto& field : kKeyPatchFields) names += (names.empty() ? "" : ", ") + std::string(field.name);
   store::KeyPatch patch;
   for (const auto& entry : body) {
-    const auto* field = std::ranges::find_if(kKeyPatchFields, [&](const auto& f) { return f.first == entry.key(); });
+    const auto* field = std::ranges::find_if(kKeyPatchFields, [&](const auto& f) { return f.name == entry.key(); });
     if (field == std::end(kKeyPatchFields)) {
       return make_error(ErrorCode::invalid_request,
                         "unknown field '" + std::string(entry.key()) + "' (allowed: " + names + ")");
     }
-    AEGIS_TRY_VOID(field->second(entry.value(), patch));
+    AEGIS_TRY_VOID(field->parse(entry.value(), patch));
   }
   if (patch.empty()) return make_error(ErrorCode::invalid_request, "nothing to change: send one of " + names);
   return patch;
