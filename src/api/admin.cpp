@@ -109,7 +109,12 @@ Result<std::string> description_field(const json::value& value) {
 
 Result<Money> budget_field(const json::value& value);
 
-const std::pair<std::string_view, KeyFieldParser> kKeyPatchFields[] = {
+struct KeyPatchField {
+  std::string_view name;
+  KeyFieldParser parse;
+};
+
+constexpr KeyPatchField kKeyPatchFields[] = {
     {"models",
      [](const json::value& v, store::KeyPatch& patch) -> Result<void> {
        if (v.is_null()) {
@@ -154,7 +159,7 @@ constexpr std::string_view kKeyRateLimitFields[] = {"rpm", "tpm", "max_concurren
 
 std::string key_patch_field_names() {
   std::string names;
-  for (const auto& field : kKeyPatchFields) names += (names.empty() ? "" : ", ") + std::string(field.first);
+  for (const auto& field : kKeyPatchFields) names += (names.empty() ? "" : ", ") + std::string(field.name);
   for (const auto name : kKeyRateLimitFields) names += ", " + std::string(name);
   return names;
 }
@@ -166,12 +171,12 @@ Result<store::KeyPatch> key_patch(const json::object& body) {
   for (const auto& entry : body) {
     const std::string_view name(entry.key().data(), entry.key().size());
     if (std::ranges::find(kKeyRateLimitFields, name) != std::end(kKeyRateLimitFields)) continue;
-    const auto* field = std::ranges::find_if(kKeyPatchFields, [&](const auto& f) { return f.first == entry.key(); });
+    const auto* field = std::ranges::find_if(kKeyPatchFields, [&](const auto& f) { return f.name == name; });
     if (field == std::end(kKeyPatchFields)) {
       return make_error(ErrorCode::invalid_request, "unknown field '" + std::string(entry.key()) +
                                                         "' (allowed: " + key_patch_field_names() + ")");
     }
-    AEGIS_TRY_VOID(field->second(entry.value(), patch));
+    AEGIS_TRY_VOID(field->parse(entry.value(), patch));
   }
   return patch;
 }

@@ -19,8 +19,8 @@ struct Principal {
   // The key's own limits (issue 19), as of the (cached) lookup: the models it
   // may be routed to (null: whatever the team may use) and its monthly
   // sub-budget within the team's cap.
-  std::shared_ptr<const std::vector<std::string>> models{};
-  std::optional<Money> key_monthly_budget{};
+  std::shared_ptr<const std::vector<std::string>> models = nullptr;
+  std::optional<Money> key_monthly_budget = std::nullopt;
   // Rate and concurrency limits (ratelimit/rate_limiter.hpp), as of the lookup.
   store::RateLimits team_limits{};
   store::RateLimits key_limits{};

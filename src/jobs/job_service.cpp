@@ -317,11 +317,7 @@ struct JobService::State : std::enable_shared_from_this<JobService::State> {
           if (!request.ok()) continue;  // the run fails it with a clear error
           // An ingest holds nothing; a rag job without a RagService fails when it runs.
           if (request->kind == JobKind::rag_ingest || (request->kind == JobKind::rag && deps.rag == nullptr)) continue;
-          identity::Principal principal;
-          principal.team = team.name;
-          principal.key_id = job.key_id;
-          principal.clearance = team.clearance;
-          principal.monthly_budget = team.monthly_budget;
+          identity::Principal principal{team.name, job.key_id, team.clearance, team.monthly_budget};
           auto admission = co_await admit(principal, *request, job.id);
           if (!admission.ok() || !admission->reservation) {
             ++unaffordable;

@@ -39,18 +39,18 @@ struct ApiKeyRecord {
 
   // Key lifecycle (issue 19). Model allow-list: the models this key may be
   // routed to (tier aliases or concrete ids); nullopt: whatever its team may use.
-  std::optional<std::vector<std::string>> models{};
+  std::optional<std::vector<std::string>> models = std::nullopt;
   // A monthly sub-budget within the team's cap; nullopt: only the team's cap.
-  std::optional<Money> monthly_budget{};
+  std::optional<Money> monthly_budget = std::nullopt;
   // After this instant the key authenticates no more (answered like an unknown key).
-  std::optional<std::int64_t> expires_at_ms{};
-  std::string description{};
+  std::optional<std::int64_t> expires_at_ms = std::nullopt;
+  std::string description = {};
   // When the key last authenticated, to the minute; written in batches
   // (KeyStore::touch_keys), never once per request.
-  std::optional<std::int64_t> last_used_at_ms{};
+  std::optional<std::int64_t> last_used_at_ms = std::nullopt;
   // The secret a rotation replaced, still accepted until previous_valid_until_ms.
-  std::string previous_secret_hash{};  // "" when there is none
-  std::optional<std::int64_t> previous_valid_until_ms{};
+  std::string previous_secret_hash = {};  // "" when there is none
+  std::optional<std::int64_t> previous_valid_until_ms = std::nullopt;
 };
 
 // A change to a key's lifecycle fields. Each member: absent = unchanged; for

@@ -367,16 +367,16 @@ std::int64_t now_ms(const Clock& clock) {
 TEST_F(AuthenticatorTest, AnExpiredKeyReadsAsAnUnknownOneCachedOrNot) {
   const std::string id = *key_id_of(key_);
   store::KeyPatch patch;
-  patch.expires_at_ms.emplace(now_ms(clock_) + 10'000);
+  patch.expires_at_ms.emplace(now_ms(clock_) + 4'000);  // within the cache's 5 s TTL
   ASSERT_TRUE(update_key(*store_, *store_, id, patch).ok());
   ASSERT_TRUE(authenticate(key_).ok());  // cached now, with its expiry
-  clock_.advance(9s);
+  clock_.advance(3s);
   EXPECT_TRUE(authenticate(key_).ok());
   EXPECT_EQ(spy_->get_key_calls.load(), 1);
   clock_.advance(1s);  // the expiry itself: no longer valid, though still cached
   expect_unauthorized(authenticate(key_), "invalid API key");
   EXPECT_EQ(spy_->get_key_calls.load(), 1);
-  clock_.advance(10s);  // and from the store, after the cache's TTL
+  clock_.advance(5s);  // and from the store, after the cache's TTL
   expect_unauthorized(authenticate(key_), "invalid API key");
   EXPECT_EQ(spy_->get_key_calls.load(), 2);
   // Clearing the expiry brings it back.
