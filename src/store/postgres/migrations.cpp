@@ -264,6 +264,18 @@ CREATE TRIGGER breaches_no_delete BEFORE DELETE ON breaches
 CREATE TRIGGER breach_updates_append_only BEFORE UPDATE OR DELETE ON breach_updates
   FOR EACH ROW EXECUTE FUNCTION aegis_breach_kept();
 )sql"},
+    // Stored Responses API conversations, as in the SQLite schema.
+    Migration{11, "stored responses", R"sql(
+CREATE TABLE responses (
+  id                TEXT PRIMARY KEY,
+  team              TEXT NOT NULL,
+  created_at_ms     BIGINT NOT NULL,
+  expires_at_ms     BIGINT NOT NULL,
+  conversation_json TEXT NOT NULL,
+  response_json     TEXT NOT NULL
+);
+CREATE INDEX responses_expiry ON responses(expires_at_ms);
+)sql"},
 };
 
 std::string message_of(PGconn* conn, PGresult* result) {
