@@ -21,6 +21,7 @@ class ClientSink final : public providers::DeltaSink {
       writer_.set_header("x-aegis-classification", std::string(to_string(context_.level)));
       writer_.set_header("x-aegis-masked", std::to_string(context_.masked));
     }
+    if (event.kind == StreamEvent::Kind::finish) co_await encoder_.before_finish(event);
     co_return co_await writer_.write(encoder_.encode(event));
   }
 
@@ -48,6 +49,7 @@ namespace {
 // The audit's name for the endpoint a chat request came through.
 std::string surface_of(const http::HttpRequest& request) {
   if (request.route == "/v1/messages") return "anthropic.messages";
+  if (request.route == "/v1/responses") return "openai.responses";
   return "openai.chat";
 }
 }  // namespace
