@@ -47,9 +47,7 @@ std::string content_text(const Context& ctx, const json::value& content, const s
     const auto& part = as_object(ctx, parts[i], p);
     const std::string_view type = req_string(ctx, part, "type", p);
     std::string_view piece;
-    if (type == "input_text" && !assistant) {
-      piece = req_string(ctx, part, "text", p);
-    } else if (type == "output_text" && assistant) {
+    if ((type == "input_text" && !assistant) || (type == "output_text" && assistant)) {
       piece = req_string(ctx, part, "text", p);
     } else if (type == "refusal" && assistant) {
       piece = req_string(ctx, part, "refusal", p);

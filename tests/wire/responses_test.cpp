@@ -231,6 +231,7 @@ TEST(ResponsesStream, EmitsTheTypedEventsInOrderWithSequenceNumbers) {
 
   const auto events = read_events(bytes);
   std::vector<std::string> types;
+  types.reserve(events.size());
   for (const auto& e : events) types.push_back(e.type);
   EXPECT_EQ(types,
             (std::vector<std::string>{
