@@ -10,11 +10,12 @@ whose conversations are stored (`responses.store`), and a stored
 conversation is masked again, turn by turn, when it goes to a cloud model.
 """
 import json
-import re
 import unittest
 import uuid
 
 from aegis_harness import DemoUpstreams, GatewayTestCase, wait_until
+from audit_backends import JOBS_KEY
+from test_postgres_store import base_dsn, psql
 
 KEEP_TEAM = "resp-keep"
 CONFIG = f"""
@@ -147,6 +148,38 @@ class ResponsesApi(DemoUpstreams, GatewayTestCase):
         self.assertEqual(output_text(final), text)
         self.assertEqual(final["id"], events[0][1]["response"]["id"])
         self.assertGreater(final["usage"]["output_tokens"], 0)
+
+    def test_an_openai_family_provider_answers_it_too(self):
+        for stream in (False, True):
+            with self.subTest(stream=stream):
+                since = len(self.upstream_log())
+                body = {"model": "gpt-4o", "instructions": "Be brief.", "input": "Hello azure",
+                        "max_output_tokens": 50}
+                if stream:
+                    body["stream"] = True
+                status, headers, data, _ = self.send(self.plain_key, body)
+                self.assertEqual(status, 200, data)
+                self.assertEqual(route_of(headers)["provider"], "azure")
+                reply = sse_events(data)[-1][1]["response"] if stream else json.loads(data)
+                self.assertEqual(output_text(reply), "Echo: Hello azure")
+                sent = [r for r in self.upstream_log()[since:] if r["provider"] == "azure"]
+                self.assertEqual(len(sent), 1)
+                upstream = json.loads(sent[0]["body"])  # a chat completions body, translated
+                self.assertEqual(upstream["messages"][0], {"role": "system", "content": "Be brief."})
+                self.assertEqual(upstream["messages"][-1], {"role": "user", "content": "Hello azure"})
+                self.assertNotIn("input", upstream)
+
+    def test_the_budget_preflight_applies(self):
+        status, body = self.gw.admin("POST", "/admin/v1/teams", {"name": "resp-poor", "monthly_budget_usd": 0.0001})
+        self.assertEqual(status, 201, body)
+        status, created = self.gw.admin("POST", "/admin/v1/keys", {"team": "resp-poor"})
+        self.assertEqual(status, 201, created)
+        since = len(self.upstream_log())
+        for stream in (False, True):
+            status, _, data, _ = self.send(created["key"], {"model": "opus", "input": "hi", "stream": stream,
+                                                            "max_output_tokens": 4000})
+            self.assertInvalid(status, data, "budget", "budget_exceeded", 402)
+        self.assertEqual(self.upstream_log()[since:], [])
 
     def test_a_stream_cut_off_upstream_ends_with_error_and_response_failed(self):
         self.fault("anthropic", "truncate", 1)
@@ -328,6 +361,42 @@ class ResponsesApi(DemoUpstreams, GatewayTestCase):
                 self.assertInvalid(status, data, fragment)
         self.assertEqual(self.upstream_log()[since:], [])
 
+
+
+@unittest.skipUnless(base_dsn(), "no PostgreSQL test server in this run (ctest's postgres.start provides one)")
+class ResponsesApiOnPostgres(ResponsesApi):
+    """The same, with the gateway's store (and so the stored responses) on PostgreSQL."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.base = base_dsn()
+        cls.schema = "it_resp_" + uuid.uuid4().hex[:12]
+        psql(cls.base, f"CREATE SCHEMA {cls.schema}")
+        cls.gateway_env = {"AEGIS_IT_PG_DSN": f"{cls.base} options='-c search_path={cls.schema}'",
+                           "AEGIS_IT_JOBS_KEY": JOBS_KEY}
+        cls.config_text = CONFIG + ("storage:\n  postgres_dsn: \"${AEGIS_IT_PG_DSN}\"\n"
+                                    "jobs:\n  encryption:\n    active: k1\n    keys:\n"
+                                    "      - {id: k1, env: AEGIS_IT_JOBS_KEY}\n")
+        try:
+            super().setUpClass()
+        except Exception:
+            psql(cls.base, f"DROP SCHEMA {cls.schema} CASCADE")
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        psql(cls.base, f"DROP SCHEMA {cls.schema} CASCADE")
+
+    def test_the_conversation_is_a_row_of_the_responses_table(self):
+        status, _, data, _ = self.send(self.keep_key, {"model": "haiku", "input": "kept on postgres"})
+        self.assertEqual(status, 200, data)
+        rid = json.loads(data)["id"]
+        dsn = self.gateway_env["AEGIS_IT_PG_DSN"]
+        self.assertEqual(psql(dsn, f"SELECT team FROM responses WHERE id = '{rid}'"), KEEP_TEAM)
+        status, _, data, _ = self.send(self.keep_key, None, path=f"/v1/responses/{rid}", method="DELETE")
+        self.assertEqual(status, 200, data)
+        self.assertEqual(psql(dsn, f"SELECT count(*) FROM responses WHERE id = '{rid}'"), "0")
 
 if __name__ == "__main__":
     unittest.main()
