@@ -23,6 +23,7 @@ class ClientSink final : public providers::DeltaSink {
       writer_.set_header("x-aegis-masked", std::to_string(context_.masked));
       add_rate_limit_headers(writer_, context_);
     }
+    if (event.kind == StreamEvent::Kind::finish) co_await encoder_.before_finish(event);
     co_return co_await writer_.write(encoder_.encode(event));
   }
 
@@ -59,6 +60,7 @@ namespace {
 // The audit's name for the endpoint a chat request came through.
 std::string surface_of(const http::HttpRequest& request) {
   if (request.route == "/v1/messages") return "anthropic.messages";
+  if (request.route == "/v1/responses") return "openai.responses";
   return "openai.chat";
 }
 }  // namespace

@@ -22,6 +22,10 @@ class EventEncoder {
   virtual std::string encode(const StreamEvent& event) = 0;
   virtual std::string encode_error(const Error& error) = 0;
   virtual std::string content_type() const = 0;  // text/event-stream or application/x-ndjson
+  // Runs before the finish event is encoded and written, once the gateway
+  // has committed the call: what must be done before the client sees the
+  // end (the Responses API stores the conversation there). Default: nothing.
+  virtual boost::asio::awaitable<void> before_finish(const StreamEvent& /*finish*/) { co_return; }
 };
 
 // Builds an error response in the client's protocol (non-streaming shape).

@@ -23,6 +23,7 @@
 #include "api/openai.hpp"
 #include "api/rag.hpp"
 #include "api/reports.hpp"
+#include "api/responses.hpp"
 #include "api/whoami.hpp"
 #include "app/demo_banner.hpp"
 #include "app/provider_types.hpp"
@@ -322,6 +323,13 @@ struct Application::Impl {
       telemetry::log(telemetry::LogLevel::warn, "audit_intents_recovered",
                      {{"rows", *recovered}, {"outcome", "unknown; reservations booked"}});
     }
+    // Stored Responses API conversations past responses.retention_s go now,
+    // not only at the next write (store/response_store.hpp).
+    const auto now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock.wall_now().time_since_epoch()).count();
+    if (auto purged = store->purge_responses(now_ms); !purged.ok()) {
+      throw std::runtime_error("cannot delete expired stored responses: " + purged.error().message);
+    }
     if (auto* shared = store->budget_pool()) {
       // Replicas on one database lease their budgets from it (budget/leased_ledger.hpp).
       ledger = std::make_unique<budget::LeasedLedger>(clock, *zone, *shared);
@@ -473,6 +481,8 @@ std::uint16_t Application::start() {
   api::register_whoami_route(s.router);
   api::register_openai_routes(s.router, *s.gateway, s.config->limits);
   api::register_anthropic_routes(s.router, *s.gateway, s.config->limits);
+  api::register_responses_routes(s.router, api::ResponsesRoutes{*s.gateway, *s.store, s.db, s.config->responses,
+                                                                s.config->limits, SystemClock::instance()});
   s.rag_store = rag::open_rag_store(s.config->storage, s.config->rag);
   if (s.rag_store) {
     s.rag_service = std::make_unique<rag::RagService>(rag::RagServiceDeps{

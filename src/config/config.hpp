@@ -249,6 +249,21 @@ struct AuditConfig {
   AuditExportConfig export_to;
 };
 
+// `responses:` POST /v1/responses (docs/ARCHITECTURE.md, "The Responses API").
+// A team's conversations are kept for previous_response_id only where `store`
+// says so; what is kept is the raw text of the turns, in the gateway's own
+// store, until `retention` (and a DELETE /v1/responses/{id} erases it sooner).
+struct ResponsesConfig {
+  bool store = false;
+  std::map<std::string, bool> store_teams;  // team -> store
+  std::chrono::seconds retention{86'400};
+
+  bool stores_for(const std::string& team) const {
+    auto it = store_teams.find(team);
+    return it == store_teams.end() ? store : it->second;
+  }
+};
+
 struct Config {
   ServerConfig server;
   StorageConfig storage;
@@ -261,6 +276,7 @@ struct Config {
   BudgetConfig budgets;
   JobsConfig jobs;
   RagConfig rag;
+  ResponsesConfig responses;
   LimitsConfig limits;
   RateLimitsConfig rate_limits;
   LoggingConfig logging;

@@ -1744,6 +1744,43 @@ const Table<JobsConfig>& jobs_table() {
   return table;
 }
 
+// --- responses
+
+const Table<ResponsesConfig>& responses_table() {
+  static const Table<ResponsesConfig> table{
+      .keys = {
+          custom<ResponsesConfig>(
+              "store", "boolean, or mapping", "", code(ResponsesConfig{}.store ? "true" : "false"),
+              "whether `POST /v1/responses` keeps a team's conversation for `previous_response_id` (and `GET`/`DELETE "
+              "/v1/responses/{id}`). Off: the request's `store` is ignored, the answer says `\"store\": false`, and "
+              "`previous_response_id` is 400. What is kept is the raw text of every turn, in the gateway's own store, "
+              "visible to that team only; a later turn sends it again as part of the request, classified and masked "
+              "for a cloud model like the rest. A mapping gives `default` and per-team values (`{default: false, "
+              "research: true}`)",
+              [](Loader& l, const Field& v, ResponsesConfig& out) {
+                if (!v.value.IsMap()) return l.read_bool(v, out.store);
+                const auto per = l.mapping(v, nullptr);
+                if (!per) return false;
+                bool ok = true;
+                for (const auto& [team, keep] : per->items) {
+                  bool b = false;
+                  if (!l.read_bool(keep, b)) {
+                    ok = false;
+                  } else if (team == "default") {
+                    out.store = b;
+                  } else {
+                    out.store_teams[team] = b;
+                  }
+                }
+                return ok;
+              }),
+          duration("retention_s", &ResponsesConfig::retention, 60, std::int64_t{90} * 86'400,
+                   "a stored response (its conversation) is never read this long after it was created (a "
+                   "`previous_response_id` older than this is 404) and is deleted at the next write or start-up"),
+      }};
+  return table;
+}
+
 // --- limits, logging
 
 // Each bound is at least 1; the ceilings only keep a typo (an extra zero or
@@ -1860,6 +1897,7 @@ const Table<Config>& top_table() {
           section("budgets", &Config::budgets, &budgets_table),
           section("jobs", &Config::jobs, &jobs_table),
           section("rag", &Config::rag, &rag_table),
+          section("responses", &Config::responses, &responses_table),
           section("logging", &Config::logging, &logging_table),
           section("limits", &Config::limits, &limits_table),
           section("rate_limits", &Config::rate_limits, &rate_limits_table),

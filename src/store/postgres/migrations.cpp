@@ -319,6 +319,18 @@ CREATE TABLE rate_buckets (
   last_grant  BIGINT NOT NULL DEFAULT 0
 );
 )sql"},
+    // Stored Responses API conversations, as in the SQLite schema.
+    Migration{11, "stored responses", R"sql(
+CREATE TABLE responses (
+  id                TEXT PRIMARY KEY,
+  team              TEXT NOT NULL,
+  created_at_ms     BIGINT NOT NULL,
+  expires_at_ms     BIGINT NOT NULL,
+  conversation_json TEXT NOT NULL,
+  response_json     TEXT NOT NULL
+);
+CREATE INDEX responses_expiry ON responses(expires_at_ms);
+)sql"},
 };
 
 std::string message_of(PGconn* conn, PGresult* result) {

@@ -539,6 +539,68 @@ Result<std::vector<KeySpend>> PostgresStore::load_key_spend(const std::string& p
   return out;
 }
 
+Result<void> PostgresStore::put_response(const StoredResponse& response) {
+  constexpr std::string_view op = "put_response";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  auto purged =
+      session.exec("DELETE FROM responses WHERE expires_at_ms <= $1", pg::Params().add(response.created_at_ms));
+  if (!purged.ok()) return impl_->fail(op, session);
+  auto r = session.exec(
+      "INSERT INTO responses(id, team, created_at_ms, expires_at_ms, conversation_json, response_json) "
+      "VALUES ($1, $2, $3, $4, $5, $6)",
+      pg::Params()
+          .add(response.id)
+          .add(response.team)
+          .add(response.created_at_ms)
+          .add(response.expires_at_ms)
+          .add(response.conversation_json)
+          .add(response.response_json));
+  if (r.ok()) return {};
+  if (session.last_failure().sqlstate == pg::kUniqueViolation)
+    return make_error(ErrorCode::conflict, "response '" + response.id + "' already exists");
+  return impl_->fail(op, session);
+}
+
+Result<StoredResponse> PostgresStore::get_response(const std::string& team, const std::string& id,
+                                                   std::int64_t now_ms) {
+  constexpr std::string_view op = "get_response";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  auto rows = session.exec(
+      "SELECT id, team, created_at_ms, expires_at_ms, conversation_json, response_json FROM responses "
+      "WHERE id = $1 AND team = $2 AND expires_at_ms > $3",
+      pg::Params().add(id).add(team).add(now_ms));
+  if (!rows.ok()) return impl_->fail(op, session);
+  if (rows->empty()) return make_error(ErrorCode::not_found, "response '" + id + "' not found");
+  StoredResponse out;
+  out.id = rows->text(0, 0);
+  out.team = rows->text(0, 1);
+  const auto created = rows->int64(0, 2);
+  const auto expires = rows->int64(0, 3);
+  if (!created || !expires) return corrupt_row(op);
+  out.created_at_ms = *created;
+  out.expires_at_ms = *expires;
+  out.conversation_json = rows->text(0, 4);
+  out.response_json = rows->text(0, 5);
+  return out;
+}
+
+Result<void> PostgresStore::delete_response(const std::string& team, const std::string& id) {
+  constexpr std::string_view op = "delete_response";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  auto rows = session.exec("DELETE FROM responses WHERE id = $1 AND team = $2", pg::Params().add(id).add(team));
+  if (!rows.ok()) return impl_->fail(op, session);
+  if (rows->affected() == 0) return make_error(ErrorCode::not_found, "response '" + id + "' not found");
+  return {};
+}
+
+Result<std::int64_t> PostgresStore::purge_responses(std::int64_t now_ms) {
+  constexpr std::string_view op = "purge_responses";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  auto rows = session.exec("DELETE FROM responses WHERE expires_at_ms <= $1", pg::Params().add(now_ms));
+  if (!rows.ok()) return impl_->fail(op, session);
+  return rows->affected();
+}
+
 Result<void> PostgresStore::append_audit(const std::vector<audit::AuditRecord>& rows) {
   constexpr std::string_view op = "append_audit";
   if (rows.empty()) return {};

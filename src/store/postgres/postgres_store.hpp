@@ -89,6 +89,10 @@ class PostgresStore final : public Database {
                      const std::function<void()>& on_teams_changed) override;
   void stop_watching() override;
 
+  Result<void> put_response(const StoredResponse& response) override;
+  Result<StoredResponse> get_response(const std::string& team, const std::string& id, std::int64_t now_ms) override;
+  Result<void> delete_response(const std::string& team, const std::string& id) override;
+  Result<std::int64_t> purge_responses(std::int64_t now_ms) override;
   Result<void> ping() override;
   int schema_version() override;
 

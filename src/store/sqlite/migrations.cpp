@@ -374,6 +374,19 @@ CREATE TABLE rate_limits (
   PRIMARY KEY (scope, name)
 );
 )sql"},
+    // Stored Responses API conversations (store/response_store.hpp): raw
+    // turns, kept for their team until expires_at_ms, erasable.
+    Migration{15, "stored responses", R"sql(
+CREATE TABLE responses (
+  id                TEXT PRIMARY KEY,
+  team              TEXT NOT NULL,
+  created_at_ms     INTEGER NOT NULL,
+  expires_at_ms     INTEGER NOT NULL,
+  conversation_json TEXT NOT NULL,
+  response_json     TEXT NOT NULL
+);
+CREATE INDEX responses_expiry ON responses(expires_at_ms);
+)sql"},
 };
 
 std::string errmsg(sqlite3* db) {

@@ -65,6 +65,14 @@ constexpr const char* kTouchKey =
     "UPDATE api_keys SET last_used_at_ms = MAX(COALESCE(last_used_at_ms, 0), ?2) WHERE id = ?1";
 constexpr const char* kLoadKeySpend =
     "SELECT key_id, period, spent_micros, requests FROM key_spend WHERE period = ?1 ORDER BY key_id";
+constexpr const char* kInsertResponse =
+    "INSERT INTO responses(id, team, created_at_ms, expires_at_ms, conversation_json, response_json) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+constexpr const char* kGetResponse =
+    "SELECT id, team, created_at_ms, expires_at_ms, conversation_json, response_json FROM responses "
+    "WHERE id = ?1 AND team = ?2 AND expires_at_ms > ?3";
+constexpr const char* kDeleteResponse = "DELETE FROM responses WHERE id = ?1 AND team = ?2";
+constexpr const char* kPurgeResponses = "DELETE FROM responses WHERE expires_at_ms <= ?1";
 constexpr const char* kRevokeKey = "UPDATE api_keys SET revoked_at_ms = COALESCE(revoked_at_ms, ?2) WHERE id = ?1";
 
 // Four spellings rather than "(?2 IS NULL OR team = ?2)" so SQLite can use the indices.
@@ -649,6 +657,85 @@ Result<std::vector<KeySpend>> SqliteStore::load_key_spend(const std::string& per
   }
   if (rc != SQLITE_DONE) return db_error(op, rc);
   return out;
+}
+
+Result<void> SqliteStore::put_response(const StoredResponse& response) {
+  constexpr std::string_view op = "put_response";
+  std::lock_guard lock(impl_->mu);
+  int rc = SQLITE_OK;
+  {
+    sqlite3_stmt* raw = impl_->statement(kPurgeResponses, rc);
+    if (!raw) return db_error(op, rc);
+    Use st(raw);
+    st.bind(1, response.created_at_ms);
+    rc = st.step();
+    if (rc != SQLITE_DONE) return db_error(op, rc);
+  }
+  sqlite3_stmt* raw = impl_->statement(kInsertResponse, rc);
+  if (!raw) return db_error(op, rc);
+  Use st(raw, sqlite::TextLifetime::borrowed);
+  st.bind(1, response.id);
+  st.bind(2, response.team);
+  st.bind(3, response.created_at_ms);
+  st.bind(4, response.expires_at_ms);
+  st.bind(5, response.conversation_json);
+  st.bind(6, response.response_json);
+  rc = st.step();
+  if (rc == SQLITE_DONE) return {};
+  if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+    return make_error(ErrorCode::conflict, "response '" + response.id + "' already exists");
+  return db_error(op, rc);
+}
+
+Result<StoredResponse> SqliteStore::get_response(const std::string& team, const std::string& id, std::int64_t now_ms) {
+  constexpr std::string_view op = "get_response";
+  std::lock_guard lock(impl_->mu);
+  int rc = SQLITE_OK;
+  sqlite3_stmt* raw = impl_->statement(kGetResponse, rc);
+  if (!raw) return db_error(op, rc);
+  Use st(raw);
+  st.bind(1, id);
+  st.bind(2, team);
+  st.bind(3, now_ms);
+  rc = st.step();
+  if (rc == SQLITE_DONE) return make_error(ErrorCode::not_found, "response '" + id + "' not found");
+  if (rc != SQLITE_ROW) return db_error(op, rc);
+  StoredResponse out;
+  out.id = st.text(0);
+  out.team = st.text(1);
+  out.created_at_ms = st.int64(2);
+  out.expires_at_ms = st.int64(3);
+  out.conversation_json = st.text(4);
+  out.response_json = st.text(5);
+  return out;
+}
+
+Result<void> SqliteStore::delete_response(const std::string& team, const std::string& id) {
+  constexpr std::string_view op = "delete_response";
+  std::lock_guard lock(impl_->mu);
+  int rc = SQLITE_OK;
+  sqlite3_stmt* raw = impl_->statement(kDeleteResponse, rc);
+  if (!raw) return db_error(op, rc);
+  Use st(raw);
+  st.bind(1, id);
+  st.bind(2, team);
+  rc = st.step();
+  if (rc != SQLITE_DONE) return db_error(op, rc);
+  if (sqlite3_changes(impl_->db.get()) == 0) return make_error(ErrorCode::not_found, "response '" + id + "' not found");
+  return {};
+}
+
+Result<std::int64_t> SqliteStore::purge_responses(std::int64_t now_ms) {
+  constexpr std::string_view op = "purge_responses";
+  std::lock_guard lock(impl_->mu);
+  int rc = SQLITE_OK;
+  sqlite3_stmt* raw = impl_->statement(kPurgeResponses, rc);
+  if (!raw) return db_error(op, rc);
+  Use st(raw);
+  st.bind(1, now_ms);
+  rc = st.step();
+  if (rc != SQLITE_DONE) return db_error(op, rc);
+  return static_cast<std::int64_t>(sqlite3_changes(impl_->db.get()));
 }
 
 Result<void> SqliteStore::append_audit(const std::vector<audit::AuditRecord>& rows) {

@@ -70,6 +70,10 @@ class SqliteStore final : public Database {
   Result<audit::Breach> update_breach(const audit::BreachUpdate& update) override;
   Result<std::vector<audit::BreachUpdate>> breach_history(std::int64_t id) override;
 
+  Result<void> put_response(const StoredResponse& response) override;
+  Result<StoredResponse> get_response(const std::string& team, const std::string& id, std::int64_t now_ms) override;
+  Result<void> delete_response(const std::string& team, const std::string& id) override;
+  Result<std::int64_t> purge_responses(std::int64_t now_ms) override;
   Result<void> ping() override;
   int schema_version() override;
 
