@@ -31,7 +31,7 @@ http::HttpRequest post(const std::string& path, std::string body, std::vector<ht
 
 std::vector<http::Header> anthropic_headers() { return {{"x-api-key", "k"}, {"anthropic-version", "2023-06-01"}}; }
 std::vector<http::Header> openai_headers() { return {{"Authorization", "Bearer k"}}; }
-const Context kContext{7, 1'700'000'000'000};
+const Context kContext{7, 1'700'000'000'000, nullptr};
 
 json::object parse(const std::string& text) { return json::parse(text).as_object(); }
 
