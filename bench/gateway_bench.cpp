@@ -68,7 +68,7 @@ struct Pipeline {
     cloud.type = "bench";
     cloud.models = cloud_models;
     for (const auto& [tier, model] : cloud_models) {
-      cloud.prices[model] = config::ModelPrice{Money::from_dollars(3), Money::from_dollars(15)};
+      cloud.prices[model] = config::ModelPrice{Money::from_dollars(3), Money::from_dollars(15), {}, {}, {}};
     }
     config::ProviderConfig local = cloud;
     local.name = "ollama";

@@ -338,6 +338,8 @@ json::object audit_json(const audit::AuditRecord& row) {
   out["error_type"] = row.error_type;
   out["input_tokens"] = row.input_tokens;
   out["output_tokens"] = row.output_tokens;
+  out["cache_read_tokens"] = row.cache_read_tokens;
+  out["cache_write_tokens"] = row.cache_write_tokens;
   // Exact from the micro-dollars, never in exponent form (core/json.hpp): 123 micro-dollars read 0.000123.
   out["cost_usd"] = usd_json(row.cost);
   out["budget_period"] = row.budget_period;

@@ -136,7 +136,10 @@ config::ProviderConfig demo_provider(std::string name, std::string type, config:
   p.embedding_model = std::move(embedding_model);
   for (const auto& [tier, model] : p.models) {
     const std::int64_t in = tier == Tier::haiku ? 1 : tier == Tier::sonnet ? 3 : 15;
-    p.prices[model] = config::ModelPrice{Money::from_dollars(in), Money::from_dollars(in * 5)};
+    config::ModelPrice price;
+    price.input_per_mtok = Money::from_dollars(in);
+    price.output_per_mtok = Money::from_dollars(in * 5);
+    p.prices[model] = config::with_cache_defaults(price, p.type);
   }
   return p;
 }

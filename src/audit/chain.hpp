@@ -48,7 +48,9 @@ struct Checkpoint {
 // The bytes hashed for a row: a fixed-order encoding of every audit column
 // (AuditRecord's fields, not the intent bookkeeping) plus its chain and seq,
 // so an edited value, a moved row or a row copied into another chain changes
-// its hash. Never includes content: the row holds none.
+// its hash. Never includes content: the row holds none. The prompt-cache
+// counts (added after the first chained rows) are appended only when one of
+// them is not 0, so rows written before they existed still verify.
 std::string canonical_row(const AuditRecord& record, std::string_view chain_id, std::int64_t seq);
 
 // Lowercase hex SHA-256 of prev_hash, a newline, and the canonical row.

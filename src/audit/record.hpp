@@ -38,10 +38,12 @@ struct AuditRecord {
   std::vector<std::string> fallback_path;  // each attempt: "anthropic:unavailable", "azure:ok"
   int status = 0;                          // HTTP status returned to the client
   std::string error_type;                  // "" on success, else the error type string
-  std::int64_t input_tokens = 0;
+  std::int64_t input_tokens = 0;           // billed at the plain input rate: excludes the cache tokens below
   std::int64_t output_tokens = 0;
-  Money cost;                 // actual cost committed to the budget
-  std::string budget_period;  // "YYYY-MM" the cost was booked to; "" when nothing was booked
+  std::int64_t cache_read_tokens = 0;   // input read from the provider's prompt cache
+  std::int64_t cache_write_tokens = 0;  // input written to it (Anthropic)
+  Money cost;                           // actual cost committed to the budget
+  std::string budget_period;            // "YYYY-MM" the cost was booked to; "" when nothing was booked
   std::int64_t latency_us = 0;
   std::int64_t overhead_us = 0;  // latency minus time waiting for providers
   bool invented_pii = false;

@@ -29,9 +29,21 @@ struct CostEstimate {
 // max_tokens: the request's output ceiling; negative values count as 0.
 CostEstimate estimate_cost(std::size_t prompt_bytes, std::int64_t max_tokens, const config::ModelPrice& price) noexcept;
 
-// The exact cost of reported usage, rounded up to the next micro-dollar.
+// The exact cost of reported usage, rounded up to the next micro-dollar, as
+// the provider bills it: plain input at input_per_mtok, cache reads at
+// cache_read_per_mtok, 5-minute cache writes at cache_write_per_mtok, 1-hour
+// writes at cache_write_1h_per_mtok (an unset cache rate: input_per_mtok),
+// output at output_per_mtok; one sum, one rounding:
+//   ceil((in*p_in + read*p_read + write5m*p_write + write1h*p_write1h + out*p_out) / 1e6)
 // Negative token counts or prices count as 0; the result saturates at INT64_MAX.
 Money actual_cost(const Usage& usage, const config::ModelPrice& price) noexcept;
+
+// The most an input token of this request can cost at `price`: the input
+// rate, or the cache-write rate when the request asks the provider to write
+// its cache (with the 1-hour TTL: that rate), whichever is higher. Prices
+// the reservation's input estimate.
+enum class CacheWrite { none, five_minutes, one_hour };
+Money worst_input_rate(const config::ModelPrice& price, CacheWrite cache_write) noexcept;
 
 // The usage to bill for a stream whose provider never reported it (the client
 // left, the provider failed mid-stream, or the drain deadline cut it off):
@@ -41,11 +53,12 @@ Money actual_cost(const Usage& usage, const config::ModelPrice& price) noexcept;
 //           this over-counts), capped at the request's max_tokens when it had
 //           one (a provider never generates more than that);
 //   input:  the input tokens the provider reported in its start event when it
-//           did (Anthropic's message_start), otherwise the preflight estimate.
+//           did (Anthropic's message_start, with its cache reads and writes,
+//           kept as reported), otherwise the preflight estimate.
 // The result may exceed the preflight reservation (a reported input count
 // above the byte estimate); the caller books it anyway: the provider bills it.
-Usage streamed_usage(std::size_t streamed_output_bytes, std::int64_t reported_input_tokens,
-                     std::int64_t estimated_input_tokens, std::optional<std::int64_t> max_output_tokens) noexcept;
+Usage streamed_usage(std::size_t streamed_output_bytes, const Usage& reported, std::int64_t estimated_input_tokens,
+                     std::optional<std::int64_t> max_output_tokens) noexcept;
 
 // Lower-level helper: ceil((in_tokens * in_price + out_tokens * out_price) / 1'000'000).
 Money price_tokens(std::int64_t input_tokens, std::int64_t output_tokens, const config::ModelPrice& price) noexcept;

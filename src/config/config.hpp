@@ -55,7 +55,20 @@ struct ModelPrice {
   // USD per million tokens, held as micro-dollars per million tokens.
   Money input_per_mtok;
   Money output_per_mtok;
+  // Prompt-cache rates (docs/CONFIG.md, `providers[].prices`). Unset: the
+  // loader fills them from the provider's type (with_cache_defaults); a
+  // price built in code without them prices cache tokens as plain input.
+  std::optional<Money> cache_read_per_mtok;      // Anthropic cache reads; OpenAI/Azure cached input
+  std::optional<Money> cache_write_per_mtok;     // Anthropic cache writes, 5-minute TTL
+  std::optional<Money> cache_write_1h_per_mtok;  // Anthropic cache writes, 1-hour TTL
 };
+
+// `price` with each unset cache rate set to the provider type's default, as
+// the providers bill: `anthropic` reads at 0.1x input, 5-minute writes at
+// 1.25x, 1-hour writes at 2x; every other type (OpenAI, Azure OpenAI and
+// compatible servers) cached input at 0.5x and writes (which they never
+// report) at 1x. Each rate is rounded up to the micro-dollar.
+ModelPrice with_cache_defaults(ModelPrice price, std::string_view provider_type);
 
 struct ProviderConfig {
   std::string name;

@@ -811,6 +811,20 @@ Key<T> money(std::string_view name, Money T::*member, std::string_view doc) {
       "`0..10^12`, at most 6 decimals", [=](const T& d) { return code((d.*member).to_usd_string()); }, doc);
 }
 
+// Money that is unset unless given (the default is described with shown_as).
+template <typename T>
+Key<T> optional_money(std::string_view name, std::optional<Money> T::*member, std::string_view doc) {
+  return Key<T>(
+      name,
+      [=](Loader& l, const Field& v, T& out) {
+        Money m;
+        if (!l.read_money(v, m)) return false;
+        out.*member = m;
+        return true;
+      },
+      "USD", "`0..10^12`, at most 6 decimals", [](const T&) { return std::string("unset"); }, doc);
+}
+
 // A list of strings, each accepted by `valid` (null: any).
 template <typename T>
 Key<T> strings(std::string_view name, std::vector<std::string> T::*member, std::string_view item_what,
@@ -1037,6 +1051,18 @@ const Table<ModelPrice>& price_table() {
           {
               money("input_per_mtok_usd", &ModelPrice::input_per_mtok, "USD per million input tokens").need(),
               money("output_per_mtok_usd", &ModelPrice::output_per_mtok, "USD per million output tokens").need(),
+              optional_money("cache_read_per_mtok_usd", &ModelPrice::cache_read_per_mtok,
+                             "USD per million input tokens read from the provider's prompt cache (Anthropic "
+                             "`cache_read_input_tokens`, OpenAI/Azure `prompt_tokens_details.cached_tokens`)")
+                  .shown_as("`anthropic`: 0.1 × input; other types: 0.5 × input"),
+              optional_money("cache_write_per_mtok_usd", &ModelPrice::cache_write_per_mtok,
+                             "USD per million input tokens written to Anthropic's prompt cache with the default "
+                             "5-minute TTL (`cache_creation_input_tokens`)")
+                  .shown_as("`anthropic`: 1.25 × input; other types: 1 × input"),
+              optional_money("cache_write_1h_per_mtok_usd", &ModelPrice::cache_write_1h_per_mtok,
+                             "USD per million input tokens written to Anthropic's prompt cache with the 1-hour TTL "
+                             "(`cache_creation.ephemeral_1h_input_tokens`)")
+                  .shown_as("`anthropic`: 2 × input; other types: 1 × input"),
           },
       .if_null = "a mapping with input_per_mtok_usd and output_per_mtok_usd",
   };
@@ -1145,7 +1171,8 @@ const Table<ProviderConfig>& provider_table() {
                                      &read_models)
                   .need(models_missing_hint()),
               custom<ProviderConfig>("prices", "mapping model id → price", "", "`{}`",
-                                     "each price is `{input_per_mtok_usd: USD, output_per_mtok_usd: USD}`. A model "
+                                     "each price is `{input_per_mtok_usd: USD, output_per_mtok_usd: USD}`, with "
+                                     "optional prompt-cache rates (below). A model "
                                      "without a price costs 0: budgets never limit it",
                                      &read_prices)
                   .with_rows([] { return rows_of(price_table(), ModelPrice{}, "prices.<model>."); }),
@@ -1189,6 +1216,7 @@ void finish_provider(Loader& l, const Field& f, const TableRead& read, ProviderC
   if (p.type == "azure_openai" && p.api_version.empty() && !read.given("api_version")) {
     l.issue(at, child(f.path, "api_version") + ": required for type azure_openai (e.g. \"2024-06-01\")");
   }
+  for (auto& [model, price] : p.prices) price = with_cache_defaults(price, p.type);
 }
 
 bool read_providers(Loader& l, const Field& f, std::vector<ProviderConfig>& out) {

@@ -8,16 +8,30 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace aegis {
 
 enum class Role { user, assistant, tool };
 
+// Anthropic prompt caching: a block's `cache_control` ({"type":"ephemeral"},
+// optionally with "ttl") as the client sent it, null when it had none. Only
+// the Anthropic codec reads and writes it; other protocols cache by prefix
+// on their own and never see it.
+
 struct ToolCall {
   std::string id;
   std::string name;
-  std::string arguments_json;  // the arguments object as JSON text, exactly as produced
+  std::string arguments_json;        // the arguments object as JSON text, exactly as produced
+  boost::json::value cache_control;  // on the tool_use block
+};
+
+// One text block of a message or of the system prompt, kept only where the
+// block boundaries matter: some block of the field carries cache_control.
+struct TextBlock {
+  std::string text;
+  boost::json::value cache_control;
 };
 
 struct Message {
@@ -26,12 +40,32 @@ struct Message {
   std::vector<ToolCall> tool_calls;  // assistant turns that call tools
   std::string tool_call_id;          // role == tool: which call this result answers
   bool tool_error = false;           // role == tool: the tool reported an error
+  // Empty unless one of the message's text blocks carried cache_control; then
+  // `text` is exactly these blocks' texts joined (text_separator(role)), and
+  // a masked copy masks each block (gateway/prompt.cpp).
+  std::vector<TextBlock> blocks;
+  boost::json::value cache_control;  // role == tool: on the tool_result block
 };
+
+// What joins a message's text blocks into Message::text: a newline for user
+// and tool messages, nothing for the assistant's.
+inline std::string_view text_separator(Role role) noexcept { return role == Role::assistant ? "" : "\n"; }
+
+// `blocks`' texts joined with `separator`.
+inline std::string join_blocks(const std::vector<TextBlock>& blocks, std::string_view separator) {
+  std::string out;
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    if (i > 0) out += separator;
+    out += blocks[i].text;
+  }
+  return out;
+}
 
 struct ToolDefinition {
   std::string name;
   std::string description;
   boost::json::value input_schema;  // JSON Schema object
+  boost::json::value cache_control;
 };
 
 // Which wire protocol a request arrived in; pass-through fields are only
@@ -41,6 +75,9 @@ enum class WireProtocol { openai, anthropic, ollama };
 struct ChatRequest {
   std::string model;   // as asked: "auto", a tier alias, or a concrete model id
   std::string system;  // system prompt (OpenAI system/developer messages are joined here)
+  // Empty unless a system text block carried cache_control; then `system` is
+  // these blocks' texts joined with '\n'.
+  std::vector<TextBlock> system_blocks;
   std::vector<Message> messages;
   std::optional<std::int64_t> max_tokens;
   std::optional<double> temperature;
@@ -59,15 +96,32 @@ struct ChatRequest {
 
 enum class StopReason { end_turn, max_tokens, stop_sequence, tool_use, content_filter, unknown };
 
+// Token counts as the provider billed them. The input buckets are disjoint,
+// as Anthropic reports them: `input_tokens` excludes the prompt-cache tokens.
+// OpenAI and Azure report cached tokens *inside* prompt_tokens
+// (prompt_tokens_details.cached_tokens); their codec subtracts them, so
+// input_tokens + cache_read_tokens is OpenAI's prompt_tokens.
 struct Usage {
-  std::int64_t input_tokens = 0;
+  std::int64_t input_tokens = 0;  // input billed at the plain input rate
   std::int64_t output_tokens = 0;
+  std::int64_t cache_read_tokens = 0;   // Anthropic cache_read_input_tokens; OpenAI cached_tokens
+  std::int64_t cache_write_tokens = 0;  // Anthropic cache_creation_input_tokens (every TTL)
+  // Of cache_write_tokens, those written with the 1-hour TTL
+  // (usage.cache_creation.ephemeral_1h_input_tokens): priced higher.
+  std::int64_t cache_write_1h_tokens = 0;
 
-  // input + output; a provider's counts are any non-negative int64, so the
+  // Every input token the model read: input + cache reads + cache writes
+  // (OpenAI's prompt_tokens). Saturates at INT64_MAX.
+  std::int64_t prompt_tokens() const noexcept {
+    return saturating_add(saturating_add(input_tokens, cache_read_tokens), cache_write_tokens);
+  }
+  // prompt + output; a provider's counts are any non-negative int64, so the
   // sum saturates at INT64_MAX instead of overflowing.
-  std::int64_t total_tokens() const noexcept {
+  std::int64_t total_tokens() const noexcept { return saturating_add(prompt_tokens(), output_tokens); }
+
+  static std::int64_t saturating_add(std::int64_t a, std::int64_t b) noexcept {
     constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
-    return input_tokens > 0 && output_tokens > kMax - input_tokens ? kMax : input_tokens + output_tokens;
+    return a > 0 && b > kMax - a ? kMax : a + b;
   }
 };
 

@@ -52,12 +52,38 @@ std::string attempt_entry(std::string_view provider, std::string_view outcome) {
   return entry;
 }
 
+// Whether `request` asks for a prompt-cache write: a cache_control anywhere
+// (Anthropic's breakpoints, or its top-level automatic caching, a
+// pass-through field), with the 1-hour TTL when any of them says "1h".
+budget::CacheWrite cache_write_of(const ChatRequest& request) {
+  budget::CacheWrite found = budget::CacheWrite::none;
+  auto see = [&](const boost::json::value& cc) {
+    if (!cc.is_object()) return;
+    const auto* ttl = cc.get_object().if_contains("ttl");
+    const bool hour = ttl != nullptr && ttl->is_string() && ttl->get_string() == "1h";
+    if (hour) {
+      found = budget::CacheWrite::one_hour;
+    } else if (found == budget::CacheWrite::none) {
+      found = budget::CacheWrite::five_minutes;
+    }
+  };
+  for (const auto& b : request.system_blocks) see(b.cache_control);
+  for (const auto& m : request.messages) {
+    for (const auto& b : m.blocks) see(b.cache_control);
+    for (const auto& c : m.tool_calls) see(c.cache_control);
+    see(m.cache_control);
+  }
+  for (const auto& t : request.tools) see(t.cache_control);
+  if (const auto* top = request.passthrough.if_contains("cache_control")) see(*top);
+  return found;
+}
+
 // What the current attempt has streamed, kept by the Call rather than the
 // stream sink: a coroutine torn down at the drain deadline destroys the sink's
 // frame before the Call's, and the Call still has to bill it.
 struct StreamedSoFar {
-  std::size_t output_bytes = 0;            // text, tool-call names and arguments as the provider sent them
-  std::int64_t reported_input_tokens = 0;  // from a start event that carried usage (Anthropic's message_start)
+  std::size_t output_bytes = 0;  // text, tool-call names and arguments as the provider sent them
+  Usage reported;                // input counts from a start event that carried usage (Anthropic's message_start)
   bool client_saw_bytes = false;
 
   bool any() const { return output_bytes > 0 || client_saw_bytes; }
@@ -263,8 +289,10 @@ class Gateway::Call {
   void reconcile(const Usage& usage, const config::ModelPrice& price) {
     row.input_tokens = usage.input_tokens;
     row.output_tokens = usage.output_tokens;
-    if (rate_.active()) {  // the tokens estimated at admission, corrected with the usage
-      rate_.settle(usage.input_tokens + usage.output_tokens);
+    row.cache_read_tokens = usage.cache_read_tokens;
+    row.cache_write_tokens = usage.cache_write_tokens;
+    if (rate_.active()) {  // the tokens estimated at admission, corrected with the usage (cached input included)
+      rate_.settle(usage.total_tokens());
       context_.rate = rate_.snapshot();
     }
     const Money actual = budget::actual_cost(usage, price);
@@ -305,9 +333,9 @@ class Gateway::Call {
   // an actual above the reservation): under-booking what a provider bills
   // would let a team spend past its cap unseen.
   void bill_streamed() {
-    reconcile(budget::streamed_usage(streamed_.output_bytes, streamed_.reported_input_tokens, estimated_input_tokens_,
-                                     max_output_tokens_),
-              attempt_price_);
+    reconcile(
+        budget::streamed_usage(streamed_.output_bytes, streamed_.reported, estimated_input_tokens_, max_output_tokens_),
+        attempt_price_);
   }
 
   void time_provider(std::chrono::steady_clock::duration d) { provider_time_ += d; }
@@ -453,7 +481,7 @@ class GovernedSink final : public providers::DeltaSink {
     switch (event.kind) {
       case StreamEvent::Kind::start:
         pending_start_ = event;
-        streamed_.reported_input_tokens = event.usage.input_tokens;
+        streamed_.reported = event.usage;
         co_return true;
       case StreamEvent::Kind::text: {
         streamed_.output_bytes += event.text.size();  // as generated: before placeholders are restored
@@ -581,6 +609,9 @@ struct Gateway::PlanRequest {
   AssembledPrompt prompt;
   std::string model;                   // as the client asked for it
   std::int64_t max_output_tokens = 0;  // the output ceiling the reservation covers (0 for embeddings)
+  // Whether the request asks the provider to write its prompt cache: input
+  // is then reserved at the cache-write rate when that is higher.
+  budget::CacheWrite cache_write = budget::CacheWrite::none;
   // Set for a job's admission: the reservation is held this long for the job
   // (returned in Plan::held) instead of being taken for this call, and the
   // classification and routing metrics wait for the run.
@@ -778,8 +809,8 @@ Result<Gateway::Plan> Gateway::plan(Call& call, PlanRequest request) {
   plan.decision = std::move(decision).value();
 
   // Stage 5's worst case; reserve() takes it before any provider is called.
-  plan.estimate =
-      budget::estimate_cost(plan.in.prompt.text.size(), request.max_output_tokens, worst_price(plan.decision));
+  plan.estimate = budget::estimate_cost(plan.in.prompt.text.size(), request.max_output_tokens,
+                                        worst_price(plan.decision, request.cache_write));
   plan.hold = request.hold;
   return plan;
 }
@@ -812,11 +843,12 @@ config::ModelPrice Gateway::price_of(std::string_view provider, const std::strin
 }
 
 // The most expensive target in the chain prices the reservation: any of them may end up answering.
-config::ModelPrice Gateway::worst_price(const routing::RouteDecision& decision) const {
+// Input at the highest rate it can be billed at (a cache write may cost more than plain input).
+config::ModelPrice Gateway::worst_price(const routing::RouteDecision& decision, budget::CacheWrite cache_write) const {
   config::ModelPrice worst;
   for (const auto& target : decision.chain) {
     const auto p = price_of(target.provider->info().name, target.model);
-    worst.input_per_mtok = std::max(worst.input_per_mtok, p.input_per_mtok);
+    worst.input_per_mtok = std::max(worst.input_per_mtok, budget::worst_input_rate(p, cache_write));
     worst.output_per_mtok = std::max(worst.output_per_mtok, p.output_per_mtok);
   }
   return worst;
@@ -977,6 +1009,7 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
                                         .prompt = assemble_prompt(request),
                                         .model = request.model,
                                         .max_output_tokens = request.max_tokens.value_or(kDefaultOutputTokensEstimate),
+                                        .cache_write = cache_write_of(request),
                                         .hold = std::nullopt});
   if (!planned.ok()) co_return std::move(planned).error();
   Plan& plan = *planned;
@@ -1048,6 +1081,7 @@ boost::asio::awaitable<Result<JobAdmission>> Gateway::admit(Call& call, const Ch
                                         .prompt = assemble_prompt(request),
                                         .model = request.model,
                                         .max_output_tokens = request.max_tokens.value_or(kDefaultOutputTokensEstimate),
+                                        .cache_write = cache_write_of(request),
                                         .hold = hold});
   if (!planned.ok()) co_return std::move(planned).error();
   if (auto reserved = co_await reserve(call, *planned); !reserved.ok()) co_return std::move(reserved).error();
@@ -1101,6 +1135,7 @@ boost::asio::awaitable<Result<EmbedOutcome>> Gateway::embed(CallContext& context
                                         .prompt = assemble_inputs(request.inputs),
                                         .model = request.model,
                                         .max_output_tokens = 0,
+                                        .cache_write = budget::CacheWrite::none,
                                         .hold = std::nullopt});
   if (!planned.ok()) {
     call.fail(planned.error());

@@ -31,6 +31,7 @@
 
 #include "audit/record.hpp"
 #include "budget/budget_service.hpp"
+#include "budget/pricing.hpp"
 #include "classify/classifier.hpp"
 #include "config/config.hpp"
 #include "core/chat.hpp"
@@ -207,7 +208,7 @@ class Gateway {
   boost::asio::awaitable<Result<JobAdmission>> admit(Call& call, const ChatRequest& request,
                                                      std::chrono::nanoseconds hold);
   config::ModelPrice price_of(std::string_view provider, const std::string& model) const;
-  config::ModelPrice worst_price(const routing::RouteDecision& decision) const;
+  config::ModelPrice worst_price(const routing::RouteDecision& decision, budget::CacheWrite cache_write) const;
 
   GatewayDeps deps_;
   std::map<std::string, const config::ProviderConfig*, std::less<>> provider_configs_;

@@ -74,10 +74,23 @@ AssembledPrompt assemble_prompt(const ChatRequest& request) {
     for (const auto& call : m.tool_calls) bytes += call.arguments_json.size() + 1;
   }
   prompt.text.reserve(bytes + 1);
-  if (!request.system.empty()) append_field(prompt, {PromptField::Kind::system}, request.system);
+  if (!request.system_blocks.empty()) {
+    // Joined with '\n' as `system` is: the assembled text is the same either way.
+    for (std::size_t b = 0; b < request.system_blocks.size(); ++b) {
+      append_field(prompt, {PromptField::Kind::system_block, 0, b}, request.system_blocks[b].text);
+    }
+  } else if (!request.system.empty()) {
+    append_field(prompt, {PromptField::Kind::system}, request.system);
+  }
   for (std::size_t i = 0; i < request.messages.size(); ++i) {
     const auto& message = request.messages[i];
-    append_field(prompt, {PromptField::Kind::message_text, i}, message.text);
+    if (message.blocks.empty()) {
+      append_field(prompt, {PromptField::Kind::message_text, i}, message.text);
+    } else {
+      for (std::size_t b = 0; b < message.blocks.size(); ++b) {
+        append_field(prompt, {PromptField::Kind::message_block, i, b}, message.blocks[b].text);
+      }
+    }
     for (std::size_t c = 0; c < message.tool_calls.size(); ++c) {
       append_field(prompt, {PromptField::Kind::tool_arguments, i, c}, message.tool_calls[c].arguments_json);
     }
@@ -121,7 +134,22 @@ ChatRequest mask_request(const ChatRequest& request, const AssembledPrompt& prom
   auto mask_json_string = [&](boost::json::string* text, const PromptField& field) {
     *text = mask_field(std::string(*text), field, findings, persons, vault, counts);
   };
+  auto is_tool_definition = [](const PromptField& field) {
+    return field.kind == PromptField::Kind::tool_description || field.kind == PromptField::Kind::tool_schema_string;
+  };
+  // Tool definitions first: a provider's cache prefix starts with them.
+  std::vector<const PromptField*> order;
+  order.reserve(prompt.fields.size());
   for (const auto& field : prompt.fields) {
+    if (is_tool_definition(field)) order.push_back(&field);
+  }
+  for (const auto& field : prompt.fields) {
+    if (!is_tool_definition(field)) order.push_back(&field);
+  }
+  bool system_blocks = false;
+  std::vector<bool> message_blocks(request.messages.size(), false);
+  for (const PromptField* f : order) {
+    const PromptField& field = *f;
     switch (field.kind) {
       case PromptField::Kind::tool_description:
         masked.tools[field.call].description =
@@ -147,9 +175,19 @@ ChatRequest mask_request(const ChatRequest& request, const AssembledPrompt& prom
       case PromptField::Kind::system:
         masked.system = mask_field(request.system, field, findings, persons, vault, counts);
         break;
+      case PromptField::Kind::system_block:
+        masked.system_blocks[field.call].text =
+            mask_field(request.system_blocks[field.call].text, field, findings, persons, vault, counts);
+        system_blocks = true;
+        break;
       case PromptField::Kind::message_text:
         masked.messages[field.message].text =
             mask_field(request.messages[field.message].text, field, findings, persons, vault, counts);
+        break;
+      case PromptField::Kind::message_block:
+        masked.messages[field.message].blocks[field.call].text = mask_field(
+            request.messages[field.message].blocks[field.call].text, field, findings, persons, vault, counts);
+        message_blocks[field.message] = true;
         break;
       case PromptField::Kind::tool_arguments: {
         // Placeholders are plain letters, digits and '_', so JSON text stays valid JSON.
@@ -161,6 +199,12 @@ ChatRequest mask_request(const ChatRequest& request, const AssembledPrompt& prom
     }
   }
   if (!passthrough_strings.empty()) masked.passthrough = std::move(passthrough.as_object());
+  // A field kept as blocks: its text is the masked blocks joined again.
+  if (system_blocks) masked.system = join_blocks(masked.system_blocks, "\n");
+  for (std::size_t i = 0; i < message_blocks.size(); ++i) {
+    auto& m = masked.messages[i];
+    if (message_blocks[i]) m.text = join_blocks(m.blocks, text_separator(m.role));
+  }
   return masked;
 }
 

@@ -17,11 +17,26 @@ struct PromptField {
   // Everything a provider receives that can carry text: tool definitions,
   // stop sequences and pass-through fields (OpenAI `user`, `metadata`, ...)
   // are sent upstream too, so they are classified and masked like messages.
-  enum class Kind { system, message_text, tool_arguments, tool_description, tool_schema_string, stop, passthrough_string };
+  // A system prompt or message whose text blocks are kept (a block carries
+  // Anthropic's cache_control, core/chat.hpp) is one field per block
+  // (system_block, message_block), so each block is masked on its own.
+  enum class Kind {
+    system,
+    system_block,
+    message_text,
+    message_block,
+    tool_arguments,
+    tool_description,
+    tool_schema_string,
+    stop,
+    passthrough_string
+  };
   Kind kind = Kind::system;
-  std::size_t message = 0;  // message_text, tool_arguments; the ordinal of a JSON string for *_string kinds
-  std::size_t call = 0;     // tool_arguments; the tool index for tool_description / tool_schema_string; stop index
-  std::size_t start = 0;    // [start, end) in AssembledPrompt::text
+  std::size_t message =
+      0;  // message_text, message_block, tool_arguments; the ordinal of a JSON string for *_string kinds
+  // tool_arguments; the tool index for tool_description / tool_schema_string; stop index; the block of *_block kinds
+  std::size_t call = 0;
+  std::size_t start = 0;  // [start, end) in AssembledPrompt::text
   std::size_t end = 0;
 };
 
@@ -40,6 +55,11 @@ using MaskCounts = std::map<std::string, int>;
 // `findings` and `persons` hold offsets into prompt.text (sorted, non-overlapping).
 // Returns a copy of `request` whose fields have every finding replaced by a
 // vault placeholder; a finding that straddles two fields is masked in both.
+// Placeholders are handed out in the order a provider's prompt cache reads
+// the request (tool definitions, then the system prompt, then the messages
+// in order, then stop sequences and pass-through fields), so the same values
+// in a resent conversation's earlier turns get the same placeholders in
+// every request, whatever later turns add: a cached prefix stays cacheable.
 ChatRequest mask_request(const ChatRequest& request, const AssembledPrompt& prompt,
                          const std::vector<classify::Finding>& findings, const std::vector<classify::Finding>& persons,
                          privacy::Vault& vault, MaskCounts& counts);

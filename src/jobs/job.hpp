@@ -42,9 +42,11 @@ struct JobRoute {
 
 struct JobResult {
   std::string text;
-  std::int64_t input_tokens = 0;
+  std::int64_t input_tokens = 0;  // billed at the plain input rate (the cache tokens are apart)
   std::int64_t output_tokens = 0;
-  Money cost;  // integer micro-dollars
+  std::int64_t cache_read_tokens = 0;   // input read from the provider's prompt cache
+  std::int64_t cache_write_tokens = 0;  // input written to it
+  Money cost;                           // integer micro-dollars
 };
 
 // Where a running rag_ingest job stands (rag::IngestProgress): the

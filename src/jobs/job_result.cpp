@@ -52,7 +52,14 @@ json::object result_json(const Job& job) {
     }
   }
   if (!structured) out["text"] = job.result.text;
-  out["usage"] = json::object{{"input_tokens", job.result.input_tokens}, {"output_tokens", job.result.output_tokens}};
+  json::object usage{{"input_tokens", job.result.input_tokens}, {"output_tokens", job.result.output_tokens}};
+  // A chat job's usage always has the prompt-cache counts; a retrieval
+  // job's mirrors /v1/rag/answer's and has them only when there were some.
+  if (!structured || job.result.cache_read_tokens != 0 || job.result.cache_write_tokens != 0) {
+    usage["cache_read_tokens"] = job.result.cache_read_tokens;
+    usage["cache_write_tokens"] = job.result.cache_write_tokens;
+  }
+  out["usage"] = std::move(usage);
   out["cost_usd"] = usd_json(job.result.cost);
   return out;
 }

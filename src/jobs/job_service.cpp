@@ -590,6 +590,8 @@ asio::awaitable<void> JobService::State::run_job(Job job) {
       completion.result.text = std::move(done.completion.text);
       completion.result.input_tokens = done.completion.usage.input_tokens;
       completion.result.output_tokens = done.completion.usage.output_tokens;
+      completion.result.cache_read_tokens = done.completion.usage.cache_read_tokens;
+      completion.result.cache_write_tokens = done.completion.usage.cache_write_tokens;
       completion.result.cost = done.cost;
       completion.finished_at_ms = finished;
       completion.audit = done.audit.take();

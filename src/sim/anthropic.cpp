@@ -16,10 +16,24 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::string_view kKnownFields[] = {
-    "model",       "messages",     "max_tokens",  "system",      "metadata",   "stop_sequences",
-    "stream",      "temperature",  "top_p",       "top_k",       "tools",      "tool_choice",
-    "thinking",    "service_tier", "container",   "mcp_servers", "context_management"};
+constexpr std::string_view kKnownFields[] = {"model",
+                                             "messages",
+                                             "max_tokens",
+                                             "system",
+                                             "metadata",
+                                             "stop_sequences",
+                                             "stream",
+                                             "temperature",
+                                             "top_p",
+                                             "top_k",
+                                             "tools",
+                                             "tool_choice",
+                                             "thinking",
+                                             "service_tier",
+                                             "container",
+                                             "mcp_servers",
+                                             "context_management",
+                                             "cache_control"};
 
 std::string request_id_for(const Context& context) { return "req_" + hex_id(context.sequence * 31 + 7, 24); }
 
@@ -37,11 +51,65 @@ std::string_view stop_reason_name(StopReason stop) {
   return "end_turn";
 }
 
-json::object usage_object(std::int64_t input_tokens, std::int64_t output_tokens) {
-  return json::object{{"input_tokens", input_tokens},
-                      {"cache_creation_input_tokens", 0},
-                      {"cache_read_input_tokens", 0},
+json::object usage_object(const CacheUsage& input, std::int64_t output_tokens) {
+  return json::object{{"input_tokens", input.input_tokens},
+                      {"cache_creation_input_tokens", input.cache_write_tokens},
+                      {"cache_read_input_tokens", input.cache_read_tokens},
+                      {"cache_creation", json::object{{"ephemeral_5m_input_tokens",
+                                                       input.cache_write_tokens - input.cache_write_1h_tokens},
+                                                      {"ephemeral_1h_input_tokens", input.cache_write_1h_tokens}}},
                       {"output_tokens", output_tokens}};
+}
+
+// The text a block counts toward input: a text block's text, a tool result's content.
+std::size_t block_text_bytes(const json::value& block) {
+  if (block.is_string()) return block.get_string().size();
+  if (!block.is_object()) return 0;
+  const auto& b = block.get_object();
+  if (const auto* text = b.if_contains("text"); text && text->is_string()) return text->get_string().size();
+  if (const auto* content = b.if_contains("content")) return content_text(*content).size();
+  return 0;
+}
+
+// Prompt caching: the prefix through each cache_control breakpoint, in the
+// order the API reads a request (tools, system, messages), then the whole
+// prompt when the top-level cache_control (automatic caching) is set.
+std::vector<CachePrefix> cache_prefixes(const json::object& body) {
+  std::vector<CachePrefix> out;
+  std::string seen(body.at("model").get_string());
+  std::size_t bytes = 0;
+  auto breakpoint = [&](const json::value& cc) {
+    if (!cc.is_object()) return;
+    const auto* ttl = cc.get_object().if_contains("ttl");
+    out.push_back(CachePrefix{fnv1a64(seen), bytes, ttl && ttl->is_string() && ttl->get_string() == "1h"});
+  };
+  auto block = [&](const json::value& b) {
+    seen += to_json(b);
+    bytes += block_text_bytes(b);
+    if (b.is_object()) {
+      if (const auto* cc = b.get_object().if_contains("cache_control")) breakpoint(*cc);
+    }
+  };
+  auto content = [&](const json::value& c) {
+    if (c.is_array()) {
+      for (const auto& b : c.get_array()) block(b);
+    } else {
+      block(c);
+    }
+  };
+  if (const auto* tools = body.if_contains("tools"); tools && tools->is_array()) {
+    for (const auto& t : tools->get_array()) {
+      seen += to_json(t);
+      if (const auto* cc = t.get_object().if_contains("cache_control")) breakpoint(*cc);
+    }
+  }
+  if (const auto* system = body.if_contains("system")) content(*system);
+  for (const auto& m : body.at("messages").get_array()) {
+    seen += m.get_object().at("role").get_string();
+    content(m.get_object().at("content"));
+  }
+  if (const auto* top = body.if_contains("cache_control")) breakpoint(*top);
+  return out;
 }
 
 // Checks the headers every Anthropic endpoint needs.
@@ -124,7 +192,8 @@ Reply anthropic_messages(const http::HttpRequest& request, const Context& contex
 
   const auto* model = body.if_contains("model");
   if (!model) return invalid("model: Field required", context);
-  if (!model->is_string() || model->get_string().empty()) return invalid("model: Input should be a valid string", context);
+  if (!model->is_string() || model->get_string().empty())
+    return invalid("model: Input should be a valid string", context);
 
   const auto* max_tokens = body.if_contains("max_tokens");
   if (!max_tokens) return invalid("max_tokens: Field required", context);
@@ -199,7 +268,8 @@ Reply anthropic_messages(const http::HttpRequest& request, const Context& contex
       if (!t.is_object()) return invalid(at + ": Input should be a valid dictionary", context);
       const auto& tool = t.get_object();
       const auto* name = tool.if_contains("name");
-      if (!name || !name->is_string() || name->get_string().empty()) return invalid(at + ".name: Field required", context);
+      if (!name || !name->is_string() || name->get_string().empty())
+        return invalid(at + ".name: Field required", context);
       const auto* type = tool.if_contains("type");
       const bool custom = !type || (type->is_string() && type->get_string() == "custom");
       if (custom) {
@@ -233,6 +303,7 @@ Reply anthropic_messages(const http::HttpRequest& request, const Context& contex
   }
 
   const Answer answer = make_answer(conversation);
+  const CacheUsage input = anthropic_cache_usage(context.prompt_cache, cache_prefixes(body), answer.input_tokens);
   const std::string model_name(model->get_string());
   const std::string id = unique_id("msg_", request, context);
   const std::string tool_id = unique_id("toolu_", request, context);
@@ -248,7 +319,8 @@ Reply anthropic_messages(const http::HttpRequest& request, const Context& contex
   if (!streaming) {
     json::array content;
     if (answer.tool_call) {
-      content.push_back(json::object{{"type", "tool_use"}, {"id", tool_id}, {"name", answer.tool_name}, {"input", json::object{}}});
+      content.push_back(
+          json::object{{"type", "tool_use"}, {"id", tool_id}, {"name", answer.tool_name}, {"input", json::object{}}});
     } else {
       content.push_back(json::object{{"type", "text"}, {"text", answer.text}});
     }
@@ -259,7 +331,7 @@ Reply anthropic_messages(const http::HttpRequest& request, const Context& contex
                          {"content", std::move(content)},
                          {"stop_reason", stop},
                          {"stop_sequence", stop_sequence},
-                         {"usage", usage_object(answer.input_tokens, answer.output_tokens)}};
+                         {"usage", usage_object(input, answer.output_tokens)}};
     reply.headers.push_back({"content-type", "application/json"});
     reply.body = to_json(message);
     return reply;
@@ -280,13 +352,17 @@ Reply anthropic_messages(const http::HttpRequest& request, const Context& contex
                                                              {"content", json::array{}},
                                                              {"stop_reason", nullptr},
                                                              {"stop_sequence", nullptr},
-                                                             {"usage", usage_object(answer.input_tokens, 1)}}}});
-  json::object block = answer.tool_call ? json::object{{"type", "tool_use"}, {"id", tool_id}, {"name", answer.tool_name}, {"input", json::object{}}}
-                                        : json::object{{"type", "text"}, {"text", ""}};
-  add("content_block_start", json::object{{"type", "content_block_start"}, {"index", 0}, {"content_block", std::move(block)}});
+                                                             {"usage", usage_object(input, 1)}}}});
+  json::object block =
+      answer.tool_call
+          ? json::object{{"type", "tool_use"}, {"id", tool_id}, {"name", answer.tool_name}, {"input", json::object{}}}
+          : json::object{{"type", "text"}, {"text", ""}};
+  add("content_block_start",
+      json::object{{"type", "content_block_start"}, {"index", 0}, {"content_block", std::move(block)}});
   add("ping", json::object{{"type", "ping"}});
   auto delta = [&](json::object d) {
-    add("content_block_delta", json::object{{"type", "content_block_delta"}, {"index", 0}, {"delta", std::move(d)}}, true);
+    add("content_block_delta", json::object{{"type", "content_block_delta"}, {"index", 0}, {"delta", std::move(d)}},
+        true);
   };
   if (answer.tool_call) {
     delta(json::object{{"type", "input_json_delta"}, {"partial_json", ""}});
@@ -297,7 +373,7 @@ Reply anthropic_messages(const http::HttpRequest& request, const Context& contex
   add("content_block_stop", json::object{{"type", "content_block_stop"}, {"index", 0}});
   add("message_delta", json::object{{"type", "message_delta"},
                                     {"delta", json::object{{"stop_reason", stop}, {"stop_sequence", stop_sequence}}},
-                                    {"usage", json::object{{"output_tokens", answer.output_tokens}}}});
+                                    {"usage", usage_object(input, answer.output_tokens)}});
   add("message_stop", json::object{{"type", "message_stop"}});
   return reply;
 }

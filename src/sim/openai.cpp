@@ -62,6 +62,30 @@ json::array prompt_filter_results() {
   return json::array{json::object{{"prompt_index", 0}, {"content_filter_results", content_filter_results()}}};
 }
 
+// Automatic prompt caching (OpenAI and Azure): every prefix of the messages
+// (with the tools and the model) is cached; the longest one seen before that
+// is kOpenAiMinCachedTokens long is read, in kOpenAiCacheStep steps.
+// cached_tokens are part of prompt_tokens.
+std::int64_t cached_prompt_tokens(PromptCache* cache, const std::string& model, const json::object& body,
+                                  const std::vector<std::size_t>& prefix_bytes, std::int64_t prompt_tokens) {
+  if (cache == nullptr) return 0;
+  std::string seen = model;
+  if (const auto* tools = body.if_contains("tools")) seen += to_json(*tools);
+  std::int64_t cached = 0;
+  std::vector<std::uint64_t> keys;
+  const auto& messages = body.at("messages").get_array();
+  for (std::size_t k = 0; k < messages.size() && k < prefix_bytes.size(); ++k) {
+    seen += to_json(messages[k]);
+    keys.push_back(fnv1a64(seen));
+    const std::int64_t tokens = estimate_tokens(prefix_bytes[k]);
+    if (tokens >= PromptCache::kOpenAiMinCachedTokens && cache->contains(keys.back())) {
+      cached = tokens / PromptCache::kOpenAiCacheStep * PromptCache::kOpenAiCacheStep;
+    }
+  }
+  for (const auto key : keys) cache->insert(key);
+  return std::min(cached, prompt_tokens);
+}
+
 }  // namespace
 
 Reply openai_error(Protocol protocol, int status, std::string message, std::string_view type, std::string_view param,
@@ -143,6 +167,7 @@ Reply openai_chat(const http::HttpRequest& request, const Context& context, cons
   Conversation conversation;
   std::size_t index = 0;
   std::string last_user_text;
+  std::vector<std::size_t> prefix_bytes;  // text bytes of messages[0..k], for automatic prompt caching
   for (const auto& m : messages->get_array()) {
     const std::string at = "messages[" + std::to_string(index++) + "]";
     if (!m.is_object()) {
@@ -188,6 +213,7 @@ Reply openai_chat(const http::HttpRequest& request, const Context& context, cons
     }
     const std::string text = content ? content_text(*content) : std::string();
     conversation.text_bytes += text.size();
+    prefix_bytes.push_back(conversation.text_bytes);
     if (r == "user") last_user_text = text;
   }
   const auto& last = messages->get_array().back().get_object();
@@ -302,9 +328,12 @@ Reply openai_chat(const http::HttpRequest& request, const Context& context, cons
   const std::string call_id = unique_id("call_", request, context);
   const std::int64_t created = context.now_unix_ms / 1000;
   const std::string_view finish = finish_reason(answer.stop);
+  const std::int64_t cached =
+      cached_prompt_tokens(context.prompt_cache, model_name, body, prefix_bytes, answer.input_tokens);
   const json::object usage{{"prompt_tokens", answer.input_tokens},
                            {"completion_tokens", answer.output_tokens},
-                           {"total_tokens", answer.input_tokens + answer.output_tokens}};
+                           {"total_tokens", answer.input_tokens + answer.output_tokens},
+                           {"prompt_tokens_details", json::object{{"cached_tokens", cached}, {"audio_tokens", 0}}}};
 
   Reply reply;
   reply.protocol = protocol;

@@ -371,6 +371,36 @@ double as_double(const json::value& value) noexcept {
   return 0;
 }
 
+bool PromptCache::contains(std::uint64_t key) const {
+  std::lock_guard lock(mu_);
+  return keys_.count(key) != 0;
+}
+
+void PromptCache::insert(std::uint64_t key) {
+  std::lock_guard lock(mu_);
+  if (keys_.size() >= kCapacity) keys_.clear();
+  keys_.insert(key);
+}
+
+CacheUsage anthropic_cache_usage(PromptCache* cache, const std::vector<CachePrefix>& prefixes,
+                                 std::int64_t total_input_tokens) {
+  CacheUsage usage;
+  usage.input_tokens = total_input_tokens;
+  if (cache == nullptr || prefixes.empty()) return usage;
+  std::size_t read_bytes = 0;
+  for (const auto& p : prefixes) {
+    if (cache->contains(p.key)) read_bytes = std::max(read_bytes, p.text_bytes);
+  }
+  const CachePrefix& last = prefixes.back();
+  usage.cache_read_tokens = std::min(read_bytes > 0 ? estimate_tokens(read_bytes) : 0, total_input_tokens);
+  const std::int64_t through_last = std::min(estimate_tokens(last.text_bytes), total_input_tokens);
+  usage.cache_write_tokens = std::max<std::int64_t>(0, through_last - usage.cache_read_tokens);
+  if (last.one_hour) usage.cache_write_1h_tokens = usage.cache_write_tokens;
+  usage.input_tokens = total_input_tokens - usage.cache_read_tokens - usage.cache_write_tokens;
+  for (const auto& p : prefixes) cache->insert(p.key);
+  return usage;
+}
+
 std::string unique_id(std::string_view prefix, const http::HttpRequest& request, const Context& context,
                       std::size_t digits) {
   const std::uint64_t seed = fnv1a64(request.body) ^ (context.sequence * 0x9E3779B97F4A7C15ULL) ^

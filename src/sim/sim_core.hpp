@@ -7,10 +7,12 @@
 // documentation and deliberately shares no code with src/wire/.
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "core/result.hpp"
@@ -48,11 +50,54 @@ std::string serialize_frame(const Frame& frame, StreamFormat format);
 // The same frame with its JSON cut in half: a malformed data line.
 std::string corrupt_frame(const Frame& frame, StreamFormat format);
 
-// What a request needs besides itself: a sequence number (unique ids) and the time.
+// The provider's prompt cache as the simulator keeps it: the prefixes it has
+// seen (their hashes). Anthropic caches up to each cache_control breakpoint
+// (the first request writes, later ones with the same prefix read);
+// OpenAI and Azure cache every prompt's prefix before its last message on
+// their own once it is kOpenAiMinCachedTokens long, and report reads in
+// steps of kOpenAiCacheStep tokens. Thread-safe; bounded (forgets all at the cap).
+class PromptCache {
+ public:
+  static constexpr std::int64_t kOpenAiMinCachedTokens = 1024;
+  static constexpr std::int64_t kOpenAiCacheStep = 128;
+  static constexpr std::size_t kCapacity = 100'000;
+  bool contains(std::uint64_t key) const;
+  void insert(std::uint64_t key);
+
+ private:
+  mutable std::mutex mu_;
+  std::unordered_set<std::uint64_t> keys_;
+};
+
+// What a request needs besides itself: a sequence number (unique ids), the
+// time, and the simulator's prompt cache (none: nothing is ever cached).
 struct Context {
   std::uint64_t sequence = 0;
   std::int64_t now_unix_ms = 0;
+  PromptCache* prompt_cache = nullptr;
 };
+
+// The input of a request split as a provider with a prompt cache bills it.
+struct CacheUsage {
+  std::int64_t input_tokens = 0;  // not from or into the cache
+  std::int64_t cache_read_tokens = 0;
+  std::int64_t cache_write_tokens = 0;
+  std::int64_t cache_write_1h_tokens = 0;  // of the writes, those with the 1-hour TTL
+};
+
+// A cacheable prefix of a request: its key and the text bytes it covers.
+struct CachePrefix {
+  std::uint64_t key = 0;
+  std::size_t text_bytes = 0;
+  bool one_hour = false;  // its breakpoint asked for the 1-hour TTL
+};
+
+// Anthropic: `prefixes` are the request's breakpoints in order. The longest
+// prefix already cached is read, the rest up to the last breakpoint written;
+// every breakpoint's prefix is cached afterwards. input_tokens is the total
+// less both.
+CacheUsage anthropic_cache_usage(PromptCache* cache, const std::vector<CachePrefix>& prefixes,
+                                 std::int64_t total_input_tokens);
 
 // Serves one provider request (anything outside /_sim/). Pure: same request
 // and context, same reply.

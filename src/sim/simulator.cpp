@@ -76,7 +76,8 @@ boost::json::object request_to_json(const RecordedRequest& request) {
 }
 
 struct Simulator::State {
-  explicit State(SimOptions o) : options(std::move(o)), ttft(options.time_to_first_token), per_token(options.per_token_delay) {}
+  explicit State(SimOptions o)
+      : options(std::move(o)), ttft(options.time_to_first_token), per_token(options.per_token_delay) {}
 
   struct Hang {
     std::weak_ptr<asio::steady_timer> timer;
@@ -89,6 +90,7 @@ struct Simulator::State {
   mutable std::mutex mutex;  // guards everything below
   std::deque<RecordedRequest> log;
   detail::FaultPlan faults;
+  detail::PromptCache prompt_cache;  // guards itself
   std::chrono::milliseconds ttft;
   std::chrono::milliseconds per_token;
   bool stopping = false;
@@ -153,9 +155,9 @@ json::object status_json(const FaultStatus& s) {
 struct StreamPlan {
   std::vector<detail::Frame> frames;
   detail::StreamFormat format = detail::StreamFormat::sse;
-  std::size_t send = 0;                            // frames to send
+  std::size_t send = 0;                                // frames to send
   std::size_t corrupt = static_cast<std::size_t>(-1);  // frame sent malformed (garbage)
-  bool abort = false;                              // cut the connection after `send` (truncate)
+  bool abort = false;                                  // cut the connection after `send` (truncate)
   std::chrono::milliseconds ttft{0};
   std::chrono::milliseconds per_token{0};
 };
@@ -382,7 +384,7 @@ asio::awaitable<http::HttpResponse> handle(StatePtr state, http::HttpRequest& re
   if (request.path == "/_sim" || request.path.starts_with("/_sim/")) co_return control(state, request);
 
   state->record(request);
-  detail::Context context{state->sequence.fetch_add(1) + 1, now_unix_ms()};
+  detail::Context context{state->sequence.fetch_add(1) + 1, now_unix_ms(), &state->prompt_cache};
   FaultMode fault;
   std::chrono::milliseconds ttft, per_token;
   {
@@ -419,6 +421,7 @@ asio::awaitable<http::HttpResponse> handle(StatePtr state, http::HttpRequest& re
     // A non-streamed answer arrives when its last token would have.
     co_await pause(ttft + per_token * (reply.output_tokens - 1));
   }
+  // NOLINTNEXTLINE(clang-analyzer-cplusplus.Move): moved once; the analyzer misreads the coroutine frame
   co_return to_response(std::move(reply), fault, ttft, per_token);
 }
 
@@ -429,14 +432,14 @@ Simulator::Simulator(asio::io_context& io, SimOptions options)
   config::ServerConfig server;
   server.host = state_->options.host;
   server.port = state_->options.port;
-  server.max_body_bytes = 32 * 1024 * 1024;
+  server.max_body_bytes = std::size_t{32} * 1024 * 1024;
   server.read_timeout = std::chrono::seconds(30);
   server.idle_timeout = std::chrono::seconds(60);
   server.write_timeout = std::chrono::seconds(30);
   server.drain_timeout = std::chrono::seconds(5);
   StatePtr state = state_;
-  server_ = std::make_unique<http::Server>(
-      io_, server, [state](http::HttpRequest& request) { return handle(state, request); });
+  server_ = std::make_unique<http::Server>(io_, server,
+                                           [state](http::HttpRequest& request) { return handle(state, request); });
 }
 
 Simulator::~Simulator() {
@@ -478,7 +481,8 @@ void Simulator::clear_requests() {
   state_->log.clear();
 }
 
-Result<void> Simulator::set_fault(std::string_view mode, std::optional<std::int64_t> count, std::optional<double> rate) {
+Result<void> Simulator::set_fault(std::string_view mode, std::optional<std::int64_t> count,
+                                  std::optional<double> rate) {
   return set_fault(mode, count, rate, detail::FaultPlan::kDefaultSeed);
 }
 

@@ -28,21 +28,53 @@ std::string_view string_or_empty(const json::object& o, std::string_view key) {
   fail_field(ctx, child(path, "type"), "unsupported content block type");
 }
 
-// Text of system / tool_result content: a string or an array of text blocks.
-std::string text_blocks(const Context& ctx, const json::value& v, const std::string& path) {
+// A block's cache_control, kept as sent (null when absent); it must be an object.
+json::value cache_control_of(const Context& ctx, const json::object& block, const std::string& path) {
+  const json::value* cc = field(block, "cache_control");
+  if (cc == nullptr) return nullptr;
+  if (!cc->is_object()) fail_field(ctx, child(path, "cache_control"), "must be an object");
+  return *cc;
+}
+
+// Text of system / tool_result content: a string or an array of text blocks
+// (joined with '\n'). `blocks` gets every block when one of them carries
+// cache_control, so the breakpoint can be sent where the client put it.
+std::string text_blocks(const Context& ctx, const json::value& v, const std::string& path,
+                        std::vector<TextBlock>& blocks) {
   if (v.is_string()) return std::string(v.get_string());
   if (!v.is_array()) fail_field(ctx, path, "must be a string or an array of text blocks");
-  const auto& blocks = v.get_array();
+  const auto& items = v.get_array();
   std::string text;
-  for (std::size_t i = 0; i < blocks.size(); ++i) {
+  std::vector<TextBlock> parsed;
+  bool cached = false;
+  for (std::size_t i = 0; i < items.size(); ++i) {
     const std::string p = element(path, i);
-    const auto& b = as_object(ctx, blocks[i], p);
+    const auto& b = as_object(ctx, items[i], p);
     const std::string_view type = req_string(ctx, b, "type", p);
     if (type != "text") unsupported_block(ctx, p, type);
     if (i > 0) text += '\n';
-    text += req_string(ctx, b, "text", p);
+    const std::string_view t = req_string(ctx, b, "text", p);
+    text += t;
+    parsed.push_back(TextBlock{std::string(t), cache_control_of(ctx, b, p)});
+    cached = cached || !parsed.back().cache_control.is_null();
   }
+  if (cached) blocks = std::move(parsed);
   return text;
+}
+
+// A content array for `text` as its blocks (when it has them) or one text block.
+json::array text_content(const std::string& text, const std::vector<TextBlock>& blocks) {
+  json::array content;
+  if (blocks.empty()) {
+    if (!text.empty()) content.push_back(json::object{{"type", "text"}, {"text", text}});
+    return content;
+  }
+  for (const auto& b : blocks) {
+    json::object block{{"type", "text"}, {"text", b.text}};
+    if (!b.cache_control.is_null()) block["cache_control"] = b.cache_control;
+    content.push_back(std::move(block));
+  }
+  return content;
 }
 
 // One Anthropic message -> one or more canonical messages (tool_result blocks
@@ -50,7 +82,8 @@ std::string text_blocks(const Context& ctx, const json::value& v, const std::str
 void parse_message(const Context& ctx, const json::object& m, const std::string& path, std::vector<Message>& out) {
   const std::string_view role = req_string(ctx, m, "role", path);
   if (role != "user" && role != "assistant") {
-    if (role == "system") fail_field(ctx, child(path, "role"), "must be user or assistant; use the top-level system field");
+    if (role == "system")
+      fail_field(ctx, child(path, "role"), "must be user or assistant; use the top-level system field");
     fail_field(ctx, child(path, "role"), "must be user or assistant");
   }
   const json::value* content = field(m, "content");
@@ -70,12 +103,16 @@ void parse_message(const Context& ctx, const json::object& m, const std::string&
   if (assistant) {
     Message msg;
     msg.role = Role::assistant;
+    bool cached = false;
     for (std::size_t i = 0; i < blocks.size(); ++i) {
       const std::string p = element(cpath, i);
       const auto& b = as_object(ctx, blocks[i], p);
       const std::string_view type = req_string(ctx, b, "type", p);
       if (type == "text") {
-        msg.text += req_string(ctx, b, "text", p);
+        const std::string_view t = req_string(ctx, b, "text", p);
+        msg.text += t;
+        msg.blocks.push_back(TextBlock{std::string(t), cache_control_of(ctx, b, p)});
+        cached = cached || !msg.blocks.back().cache_control.is_null();
       } else if (type == "tool_use") {
         ToolCall tc;
         tc.id = std::string(req_string(ctx, b, "id", p));
@@ -84,6 +121,7 @@ void parse_message(const Context& ctx, const json::object& m, const std::string&
         if (tc.name.empty()) fail_field(ctx, child(p, "name"), "must not be empty");
         const json::object* input = opt_object(ctx, b, "input", p);
         tc.arguments_json = input != nullptr ? to_json(*input) : "{}";
+        tc.cache_control = cache_control_of(ctx, b, p);
         msg.tool_calls.push_back(std::move(tc));
       } else if (type == "thinking" || type == "redacted_thinking") {
         continue;  // earlier reasoning: not part of the canonical conversation
@@ -93,18 +131,24 @@ void parse_message(const Context& ctx, const json::object& m, const std::string&
         unsupported_block(ctx, p, type);
       }
     }
+    if (!cached) msg.blocks.clear();
     out.push_back(std::move(msg));
     return;
   }
 
   std::optional<std::string> pending;  // user text not yet emitted
+  std::vector<TextBlock> pending_blocks;
+  bool pending_cached = false;  // one of pending_blocks carries cache_control
   bool emitted = false;
   auto flush = [&] {
     if (!pending) return;
     Message msg;
     msg.role = Role::user;
     msg.text = std::move(*pending);
+    if (pending_cached) msg.blocks = std::move(pending_blocks);
     pending.reset();
+    pending_blocks.clear();
+    pending_cached = false;
     out.push_back(std::move(msg));
     emitted = true;
   };
@@ -120,14 +164,17 @@ void parse_message(const Context& ctx, const json::object& m, const std::string&
       } else {
         pending = std::string(text);
       }
+      pending_blocks.push_back(TextBlock{std::string(text), cache_control_of(ctx, b, p)});
+      pending_cached = pending_cached || !pending_blocks.back().cache_control.is_null();
     } else if (type == "tool_result") {
       flush();
       Message msg;
       msg.role = Role::tool;
       msg.tool_call_id = std::string(req_string(ctx, b, "tool_use_id", p));
       if (msg.tool_call_id.empty()) fail_field(ctx, child(p, "tool_use_id"), "must not be empty");
-      if (const json::value* c = field(b, "content")) msg.text = text_blocks(ctx, *c, child(p, "content"));
+      if (const json::value* c = field(b, "content")) msg.text = text_blocks(ctx, *c, child(p, "content"), msg.blocks);
       msg.tool_error = opt_bool(ctx, b, "is_error", p).value_or(false);
+      msg.cache_control = cache_control_of(ctx, b, p);
       out.push_back(std::move(msg));
       emitted = true;
     } else if (type == "tool_use") {
@@ -145,19 +192,56 @@ void parse_message(const Context& ctx, const json::object& m, const std::string&
 }
 
 bool is_known_request_field(std::string_view key) {
-  static constexpr std::string_view known[] = {"model", "messages", "system", "max_tokens", "temperature",
-                                               "top_p", "stop_sequences", "tools", "tool_choice", "stream"};
+  static constexpr std::string_view known[] = {"model", "messages",       "system", "max_tokens",  "temperature",
+                                               "top_p", "stop_sequences", "tools",  "tool_choice", "stream"};
   return std::find(std::begin(known), std::end(known), key) != std::end(known);
 }
 
-json::array content_blocks(const std::string& text, const std::vector<ToolCall>& calls) {
-  json::array content;
-  if (!text.empty()) content.push_back(json::object{{"type", "text"}, {"text", text}});
+json::array content_blocks(const std::string& text, const std::vector<ToolCall>& calls,
+                           const std::vector<TextBlock>& blocks = {}) {
+  json::array content = text_content(text, blocks);
   for (const auto& tc : calls) {
-    content.push_back(json::object{
-        {"type", "tool_use"}, {"id", tc.id}, {"name", tc.name}, {"input", arguments_object(tc.arguments_json)}});
+    json::object block{
+        {"type", "tool_use"}, {"id", tc.id}, {"name", tc.name}, {"input", arguments_object(tc.arguments_json)}};
+    if (!tc.cache_control.is_null()) block["cache_control"] = tc.cache_control;
+    content.push_back(std::move(block));
   }
   return content;
+}
+
+// An Anthropic `usage` object into `usage`: only the counts it holds
+// (message_delta repeats some, cumulatively). Anthropic's buckets are the
+// canonical ones: input_tokens excludes the cache reads and writes.
+void read_usage(const Context& ctx, const json::object& u, const std::string& path, Usage& usage) {
+  if (field(u, "input_tokens") != nullptr) usage.input_tokens = count(ctx, u, "input_tokens", path);
+  if (field(u, "output_tokens") != nullptr) usage.output_tokens = count(ctx, u, "output_tokens", path);
+  if (field(u, "cache_read_input_tokens") != nullptr) {
+    usage.cache_read_tokens = count(ctx, u, "cache_read_input_tokens", path);
+  }
+  const bool creation_total = field(u, "cache_creation_input_tokens") != nullptr;
+  if (creation_total) usage.cache_write_tokens = count(ctx, u, "cache_creation_input_tokens", path);
+  if (const json::object* by_ttl = opt_object(ctx, u, "cache_creation", path)) {
+    const std::string p = child(path, "cache_creation");
+    const std::int64_t five_min = count(ctx, *by_ttl, "ephemeral_5m_input_tokens", p);
+    usage.cache_write_1h_tokens = count(ctx, *by_ttl, "ephemeral_1h_input_tokens", p);
+    if (!creation_total) usage.cache_write_tokens = Usage::saturating_add(five_min, usage.cache_write_1h_tokens);
+  }
+  usage.cache_write_1h_tokens = std::min(usage.cache_write_1h_tokens, usage.cache_write_tokens);
+}
+
+// The client-facing usage object; the cache counts only when there are some.
+json::object usage_object(const Usage& u) {
+  json::object out{{"input_tokens", u.input_tokens}, {"output_tokens", u.output_tokens}};
+  if (u.cache_read_tokens > 0 || u.cache_write_tokens > 0) {
+    out["cache_creation_input_tokens"] = u.cache_write_tokens;
+    out["cache_read_input_tokens"] = u.cache_read_tokens;
+    if (u.cache_write_tokens > 0) {
+      out["cache_creation"] =
+          json::object{{"ephemeral_5m_input_tokens", u.cache_write_tokens - u.cache_write_1h_tokens},
+                       {"ephemeral_1h_input_tokens", u.cache_write_1h_tokens}};
+    }
+  }
+  return out;
 }
 
 int status_for_error_type(std::string_view type) {
@@ -211,7 +295,7 @@ Result<ChatRequest> parse_chat_request(const json::value& body, const RequestLim
     if (tools != nullptr) enforce(check_item_limit("tools", tools->size(), limits.max_tools, "max_tools"));
     TextTally text(limits.max_text_bytes);
 
-    if (const json::value* system = field(o, "system")) r.system = text_blocks(ctx, *system, "system");
+    if (const json::value* system = field(o, "system")) r.system = text_blocks(ctx, *system, "system", r.system_blocks);
     enforce(text.add(r.system.size()));
     for (std::size_t i = 0; i < messages.size(); ++i) {
       const std::string path = element("messages", i);
@@ -243,6 +327,7 @@ Result<ChatRequest> parse_chat_request(const json::value& body, const RequestLim
         def.description = std::string(opt_string(ctx, t, "description", p).value_or(""));
         enforce(text.add(def.name.size() + def.description.size()));
         def.input_schema = req_object(ctx, t, "input_schema", p);
+        def.cache_control = cache_control_of(ctx, t, p);
         r.tools.push_back(std::move(def));
       }
     }
@@ -274,7 +359,11 @@ json::object write_chat_request(const ChatRequest& request, const std::string& m
   json::object body;
   body["model"] = model;
   body["max_tokens"] = request.max_tokens.value_or(default_max_tokens);
-  if (!request.system.empty()) body["system"] = request.system;
+  if (!request.system_blocks.empty()) {
+    body["system"] = text_content(request.system, request.system_blocks);
+  } else if (!request.system.empty()) {
+    body["system"] = request.system;
+  }
 
   json::array messages;
   messages.reserve(request.messages.size());
@@ -284,23 +373,33 @@ json::object write_chat_request(const ChatRequest& request, const std::string& m
       case Role::user:
         if (last_is_tool_results && !m.text.empty()) {
           // Text that follows tool results goes in the same user turn, after them.
-          messages.back().get_object()["content"].get_array().push_back(json::object{{"type", "text"}, {"text", m.text}});
+          auto& content = messages.back().get_object()["content"].get_array();
+          for (auto& block : text_content(m.text, m.blocks)) content.push_back(std::move(block));
+        } else if (!m.blocks.empty()) {
+          messages.push_back(json::object{{"role", "user"}, {"content", text_content(m.text, m.blocks)}});
         } else {
           messages.push_back(json::object{{"role", "user"}, {"content", m.text}});
         }
         last_is_tool_results = false;
         break;
       case Role::assistant:
-        if (m.tool_calls.empty()) {
+        if (m.tool_calls.empty() && m.blocks.empty()) {
           messages.push_back(json::object{{"role", "assistant"}, {"content", m.text}});
         } else {
-          messages.push_back(json::object{{"role", "assistant"}, {"content", content_blocks(m.text, m.tool_calls)}});
+          messages.push_back(
+              json::object{{"role", "assistant"}, {"content", content_blocks(m.text, m.tool_calls, m.blocks)}});
         }
         last_is_tool_results = false;
         break;
       case Role::tool: {
-        json::object block{{"type", "tool_result"}, {"tool_use_id", m.tool_call_id}, {"content", m.text}};
+        json::object block{{"type", "tool_result"}, {"tool_use_id", m.tool_call_id}};
+        if (m.blocks.empty()) {
+          block["content"] = m.text;
+        } else {
+          block["content"] = text_content(m.text, m.blocks);
+        }
         if (m.tool_error) block["is_error"] = true;
+        if (!m.cache_control.is_null()) block["cache_control"] = m.cache_control;
         if (last_is_tool_results) {
           messages.back().get_object()["content"].get_array().push_back(std::move(block));
         } else {
@@ -326,7 +425,9 @@ json::object write_chat_request(const ChatRequest& request, const std::string& m
     for (const auto& t : request.tools) {
       json::object tool{{"name", t.name}};
       if (!t.description.empty()) tool["description"] = t.description;
-      tool["input_schema"] = t.input_schema.is_object() ? t.input_schema : json::value(json::object{{"type", "object"}});
+      tool["input_schema"] =
+          t.input_schema.is_object() ? t.input_schema : json::value(json::object{{"type", "object"}});
+      if (!t.cache_control.is_null()) tool["cache_control"] = t.cache_control;
       tools.push_back(std::move(tool));
     }
     body["tools"] = std::move(tools);
@@ -403,10 +504,7 @@ Result<Completion> parse_chat_response(const json::value& body) {
       c.stop_reason = c.tool_calls.empty() ? StopReason::end_turn : StopReason::tool_use;
     }
     if (auto seq = opt_string(ctx, o, "stop_sequence", "")) c.stop_sequence = std::string(*seq);
-    if (const json::object* usage = opt_object(ctx, o, "usage", "")) {
-      c.usage.input_tokens = count(ctx, *usage, "input_tokens", "usage");
-      c.usage.output_tokens = count(ctx, *usage, "output_tokens", "usage");
-    }
+    if (const json::object* usage = opt_object(ctx, o, "usage", "")) read_usage(ctx, *usage, "usage", c.usage);
     return c;
   });
 }
@@ -419,8 +517,7 @@ json::object write_chat_response(const Completion& c, std::int64_t /*created_uni
                       {"content", content_blocks(c.text, c.tool_calls)},
                       {"stop_reason", stop_reason(c.stop_reason)},
                       {"stop_sequence", c.stop_sequence ? json::value(*c.stop_sequence) : json::value(nullptr)},
-                      {"usage", json::object{{"input_tokens", c.usage.input_tokens},
-                                             {"output_tokens", c.usage.output_tokens}}}};
+                      {"usage", usage_object(c.usage)}};
 }
 
 // ---- Stream decoding ----------------------------------------------------------------------------
@@ -434,7 +531,8 @@ Result<std::vector<StreamEvent>> StreamDecoder::feed(const http::SseParser::Even
       if (event.event == "error") throw Failure{make_error(ErrorCode::upstream_error, "provider error")};
       return out;
     }
-    const json::value v = parse_text(ctx, event.data, std::string(event.event.empty() ? "event" : event.event) + " data");
+    const json::value v =
+        parse_text(ctx, event.data, std::string(event.event.empty() ? "event" : event.event) + " data");
     const auto& o = as_object(ctx, v, event.event);
     std::string_view type = string_or_empty(o, "type");
     if (type.empty()) type = event.event;
@@ -452,22 +550,22 @@ Result<std::vector<StreamEvent>> StreamDecoder::feed(const http::SseParser::Even
       s.id = std::string(opt_string(ctx, msg, "id", "message_start.message").value_or(""));
       s.model = std::string(opt_string(ctx, msg, "model", "message_start.message").value_or(""));
       if (const json::object* usage = opt_object(ctx, msg, "usage", "message_start.message")) {
-        usage_.input_tokens = count(ctx, *usage, "input_tokens", "message_start.message.usage");
-        usage_.output_tokens = count(ctx, *usage, "output_tokens", "message_start.message.usage");
+        read_usage(ctx, *usage, "message_start.message.usage", usage_);
       }
       s.usage = usage_;
       started_ = true;
       out.push_back(std::move(s));
       return out;
     }
-    const bool known = type == "content_block_start" || type == "content_block_delta" ||
-                       type == "content_block_stop" || type == "message_delta" || type == "message_stop";
+    const bool known = type == "content_block_start" || type == "content_block_delta" || type == "content_block_stop" ||
+                       type == "message_delta" || type == "message_stop";
     if (!known) return out;  // "handle unknown event types gracefully"
     if (!started_) fail(ctx, std::string(type) + " before message_start");
 
     if (type == "content_block_start") {
       const auto index = opt_integer(ctx, o, "index", type);
-      if (!index || *index < 0 || *index > 4096) fail_field(ctx, "content_block_start.index", "is required and must be a small integer");
+      if (!index || *index < 0 || *index > 4096)
+        fail_field(ctx, "content_block_start.index", "is required and must be a small integer");
       const auto& block = req_object(ctx, o, "content_block", type);
       const std::string_view btype = req_string(ctx, block, "type", "content_block_start.content_block");
       const auto slot = static_cast<std::size_t>(*index);
@@ -500,7 +598,8 @@ Result<std::vector<StreamEvent>> StreamDecoder::feed(const http::SseParser::Even
       }
     } else if (type == "content_block_delta") {
       const auto index = opt_integer(ctx, o, "index", type);
-      if (!index || *index < 0) fail_field(ctx, "content_block_delta.index", "is required and must be a non-negative integer");
+      if (!index || *index < 0)
+        fail_field(ctx, "content_block_delta.index", "is required and must be a non-negative integer");
       const auto& delta = req_object(ctx, o, "delta", type);
       const std::string_view dtype = req_string(ctx, delta, "type", "content_block_delta.delta");
       if (dtype == "text_delta") {
@@ -525,13 +624,14 @@ Result<std::vector<StreamEvent>> StreamDecoder::feed(const http::SseParser::Even
       // thinking_delta, signature_delta, citations_delta: not part of the canonical answer.
     } else if (type == "message_delta") {
       if (const json::object* delta = opt_object(ctx, o, "delta", type)) {
-        if (auto reason = opt_string(ctx, *delta, "stop_reason", "message_delta.delta")) stop_reason_ = parse_stop_reason(*reason);
-        if (auto seq = opt_string(ctx, *delta, "stop_sequence", "message_delta.delta")) stop_sequence_ = std::string(*seq);
+        if (auto reason = opt_string(ctx, *delta, "stop_reason", "message_delta.delta"))
+          stop_reason_ = parse_stop_reason(*reason);
+        if (auto seq = opt_string(ctx, *delta, "stop_sequence", "message_delta.delta"))
+          stop_sequence_ = std::string(*seq);
       }
       if (const json::object* usage = opt_object(ctx, o, "usage", type)) {
-        // Counts in message_delta are cumulative.
-        if (field(*usage, "output_tokens") != nullptr) usage_.output_tokens = count(ctx, *usage, "output_tokens", "message_delta.usage");
-        if (field(*usage, "input_tokens") != nullptr) usage_.input_tokens = count(ctx, *usage, "input_tokens", "message_delta.usage");
+        // Counts in message_delta are cumulative: each one present replaces message_start's.
+        read_usage(ctx, *usage, "message_delta.usage", usage_);
       }
     } else if (type == "message_stop") {
       StreamEvent fin;
@@ -551,8 +651,7 @@ Result<std::vector<StreamEvent>> StreamDecoder::feed(const http::SseParser::Even
 std::string StreamEncoder::start_if_needed(const StreamEvent* start) {
   if (started_) return {};
   started_ = true;
-  json::object usage{{"input_tokens", start != nullptr ? start->usage.input_tokens : 0},
-                     {"output_tokens", start != nullptr ? start->usage.output_tokens : 0}};
+  json::object usage = usage_object(start != nullptr ? start->usage : Usage{});
   json::object message{{"id", start != nullptr ? start->id : std::string()},
                        {"type", "message"},
                        {"role", "assistant"},
@@ -600,10 +699,8 @@ std::string StreamEncoder::encode(const StreamEvent& e) {
                                     {"delta", json::object{{"type", "text_delta"}, {"text", e.text}}}});
       break;
     case StreamEvent::Kind::tool_call_start:
-      out += open_block(json::object{{"type", "tool_use"},
-                                     {"id", e.tool_call.id},
-                                     {"name", e.tool_call.name},
-                                     {"input", json::object{}}});
+      out += open_block(json::object{
+          {"type", "tool_use"}, {"id", e.tool_call.id}, {"name", e.tool_call.name}, {"input", json::object{}}});
       open_ = Open::tool;
       open_tool_ = e.index;
       break;
@@ -616,13 +713,13 @@ std::string StreamEncoder::encode(const StreamEvent& e) {
       break;
     case StreamEvent::Kind::finish:
       out += close_block();
-      out += sse_event("message_delta",
-                       json::object{{"type", "message_delta"},
-                                    {"delta", json::object{{"stop_reason", stop_reason(e.stop_reason)},
-                                                           {"stop_sequence", e.stop_sequence ? json::value(*e.stop_sequence)
-                                                                                             : json::value(nullptr)}}},
-                                    {"usage", json::object{{"input_tokens", e.usage.input_tokens},
-                                                           {"output_tokens", e.usage.output_tokens}}}});
+      out += sse_event(
+          "message_delta",
+          json::object{{"type", "message_delta"},
+                       {"delta", json::object{{"stop_reason", stop_reason(e.stop_reason)},
+                                              {"stop_sequence", e.stop_sequence ? json::value(*e.stop_sequence)
+                                                                                : json::value(nullptr)}}},
+                       {"usage", usage_object(e.usage)}});
       out += sse_event("message_stop", json::object{{"type", "message_stop"}});
       finished_ = true;
       break;

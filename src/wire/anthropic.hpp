@@ -28,7 +28,9 @@ inline constexpr std::int64_t default_max_tokens = 4096;
 // ---- Chat requests ------------------------------------------------------------
 
 // Validates a client's POST /v1/messages body (400 invalid_request naming the
-// field). max_tokens is required, as in the real API. A user message's
+// field). max_tokens is required, as in the real API. cache_control on
+// system blocks, content blocks and tools is kept (core/chat.hpp) and
+// written back by write_chat_request where the client put it. A user message's
 // tool_result blocks become Role::tool messages; unknown top-level fields
 // (metadata, top_k, thinking, ...) go to passthrough. A body outside
 // `limits` (messages, tools, stop_sequences, text) is 400 naming the limit,
@@ -43,7 +45,9 @@ boost::json::object write_chat_request(const ChatRequest& request, const std::st
 
 // ---- Chat responses ------------------------------------------------------------
 
-// A `message` object -> Completion (provider left empty for the caller).
+// A `message` object -> Completion (provider left empty for the caller); the
+// usage's cache_read_input_tokens / cache_creation_input_tokens (and the
+// 1-hour part of the writes, usage.cache_creation) go to the canonical Usage.
 // Malformed shapes -> upstream_error "malformed anthropic response: <what>".
 Result<Completion> parse_chat_response(const boost::json::value& body);
 // created_unix is unused (the Messages API has no timestamp); kept so every
@@ -55,8 +59,8 @@ std::string_view stop_reason(StopReason reason) noexcept;
 
 // ---- Streams ---------------------------------------------------------------------
 
-// Decodes the upstream SSE stream: message_start -> start (usage.input_tokens
-// as reported there), text_delta -> text, tool_use blocks -> tool_call_start
+// Decodes the upstream SSE stream: message_start -> start (its usage as
+// reported there: input and prompt-cache counts), text_delta -> text, tool_use blocks -> tool_call_start
 // / tool_call_delta (index = tool-call ordinal), message_delta + message_stop
 // -> finish. ping and unknown events are ignored; an `error` event is
 // returned as the mapped Error (overloaded_error -> unavailable, ...).

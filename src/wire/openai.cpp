@@ -149,9 +149,28 @@ int status_for_stream_error(const UpstreamFailure& f) {
   return 0;
 }
 
+// OpenAI counts cached tokens inside prompt_tokens: prompt_tokens is every
+// input bucket, and prompt_tokens_details.cached_tokens (written only when
+// there are some) the cache reads.
 json::object usage_object(const Usage& u) {
-  return json::object{
-      {"prompt_tokens", u.input_tokens}, {"completion_tokens", u.output_tokens}, {"total_tokens", u.total_tokens()}};
+  json::object out{
+      {"prompt_tokens", u.prompt_tokens()}, {"completion_tokens", u.output_tokens}, {"total_tokens", u.total_tokens()}};
+  if (u.cache_read_tokens > 0) out["prompt_tokens_details"] = json::object{{"cached_tokens", u.cache_read_tokens}};
+  return out;
+}
+
+// An OpenAI `usage` object -> canonical Usage: cached_tokens are part of
+// prompt_tokens there, so input_tokens is prompt_tokens less them.
+Usage read_usage(const Context& ctx, const json::object& u, const std::string& path) {
+  Usage usage;
+  const std::int64_t prompt = count(ctx, u, "prompt_tokens", path);
+  usage.output_tokens = count(ctx, u, "completion_tokens", path);
+  if (const json::object* details = opt_object(ctx, u, "prompt_tokens_details", path)) {
+    usage.cache_read_tokens =
+        std::min(count(ctx, *details, "cached_tokens", child(path, "prompt_tokens_details")), prompt);
+  }
+  usage.input_tokens = prompt - usage.cache_read_tokens;
+  return usage;
 }
 
 json::array tool_calls_array(const std::vector<ToolCall>& calls) {
@@ -402,10 +421,7 @@ Result<Completion> parse_chat_response(const json::value& body) {
     } else {
       c.stop_reason = c.tool_calls.empty() ? StopReason::end_turn : StopReason::tool_use;
     }
-    if (const json::object* usage = opt_object(ctx, o, "usage", "")) {
-      c.usage.input_tokens = count(ctx, *usage, "prompt_tokens", "usage");
-      c.usage.output_tokens = count(ctx, *usage, "completion_tokens", "usage");
-    }
+    if (const json::object* usage = opt_object(ctx, o, "usage", "")) c.usage = read_usage(ctx, *usage, "usage");
     return c;
   });
 }
@@ -476,10 +492,8 @@ Result<std::vector<StreamEvent>> StreamDecoder::feed(const http::SseParser::Even
       s.model = std::string(opt_string(ctx, o, "model", "chunk").value_or(""));
       out.push_back(std::move(s));
     }
-    if (const json::object* usage = opt_object(ctx, o, "usage", "chunk")) {
-      usage_.input_tokens = count(ctx, *usage, "prompt_tokens", "chunk.usage");
-      usage_.output_tokens = count(ctx, *usage, "completion_tokens", "chunk.usage");
-    }
+    if (const json::object* usage = opt_object(ctx, o, "usage", "chunk"))
+      usage_ = read_usage(ctx, *usage, "chunk.usage");
     if (!has_choices) return out;
     for (std::size_t ci = 0; ci < choices->size(); ++ci) {
       const std::string cp = element("chunk.choices", ci);

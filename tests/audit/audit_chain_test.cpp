@@ -3,6 +3,7 @@
 // names each kind of tampering a database administrator could do: an edited
 // value, a deleted row, two rows swapped, a cut tail, a rewritten row with its
 // hash recomputed, a forged or foreign checkpoint.
+#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -442,12 +443,38 @@ TEST(AuditChainMessages, TheCanonicalRowChangesWithEveryColumn) {
       [](AuditRecord& r) { r.invented_pii = !r.invented_pii; },
       [](AuditRecord& r) { r.egress_blocked = !r.egress_blocked; },
       [](AuditRecord& r) { r.egress_veto = !r.egress_veto; },
-      [](AuditRecord& r) { r.egress_rule += "x"; }};
+      [](AuditRecord& r) { r.egress_rule += "x"; },
+      [](AuditRecord& r) { r.cache_read_tokens += 1; },
+      [](AuditRecord& r) { r.cache_write_tokens += 1; }};
   for (std::size_t i = 0; i < edits.size(); ++i) {
     AuditRecord edited = base;
     edits[i](edited);
     EXPECT_NE(canonical_row(edited, "c/2026-12", 3), canonical) << "edit " << i;
   }
+}
+
+// The prompt-cache columns came after rows were chained: a row without
+// cache tokens is encoded exactly as before them (30 values), so rows written
+// before the migration still verify; one with cache tokens has both columns,
+// and clearing them (back to the old shape) is an edit like any other.
+TEST(AuditChainMessages, PromptCacheColumnsAreEncodedOnlyWhenTheyHoldSomething) {
+  AuditRecord row = test_support::full_row();
+  row.cache_read_tokens = 0;
+  row.cache_write_tokens = 0;
+  const auto before = boost::json::parse(canonical_row(row, "c/2026-12", 3)).as_array();
+  EXPECT_EQ(before.size(), 30u);
+  EXPECT_EQ(before[0].as_string(), "aegis-audit-v1");
+  EXPECT_EQ(before.back().as_string(), row.egress_rule);
+
+  AuditRecord cached = row;
+  cached.cache_read_tokens = 2048;
+  const auto after = boost::json::parse(canonical_row(cached, "c/2026-12", 3)).as_array();
+  ASSERT_EQ(after.size(), 32u);
+  EXPECT_EQ(after[30].as_int64(), 2048);
+  EXPECT_EQ(after[31].as_int64(), 0);
+  const std::string stored = link_hash(kGenesisHash, canonical_row(cached, "c/2026-12", 3));
+  cached.cache_read_tokens = 0;  // a DBA zeroes the column
+  EXPECT_NE(link_hash(kGenesisHash, canonical_row(cached, "c/2026-12", 3)), stored);
 }
 
 // A month of a busy gateway: a million rows through the store's own write

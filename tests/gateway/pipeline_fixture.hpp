@@ -187,7 +187,8 @@ inline config::ProviderConfig provider_config(std::string name, std::string type
                                                                 : (tier == Tier::haiku    ? 1
                                                                    : tier == Tier::sonnet ? 3
                                                                                           : 15);
-    p.prices[model] = config::ModelPrice{Money::from_dollars(in), Money::from_dollars(in * 5)};
+    p.prices[model] = config::with_cache_defaults(
+        config::ModelPrice{Money::from_dollars(in), Money::from_dollars(in * 5), {}, {}, {}}, p.type);
   }
   if (p.type == "ollama") p.embedding_model = "nomic-embed-text";
   if (p.type == "azure_openai") p.embedding_model = "text-embedding-3-small";

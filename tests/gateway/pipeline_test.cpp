@@ -36,7 +36,8 @@ TEST_F(PipelineTest, RestrictedInEveryMessagePositionNeverReachesCloud) {
     request.system = "You are a helpful assistant.";
     request.messages.push_back(user_message("earlier turn"));
     Message assistant = user_message("ok", Role::assistant);
-    assistant.tool_calls.push_back(ToolCall{"call_1", "lookup", "{\"sin\":\"" + secret + "\",\"note\":\"sin\"}"});
+    assistant.tool_calls.push_back(
+        ToolCall{"call_1", "lookup", "{\"sin\":\"" + secret + "\",\"note\":\"sin\"}", nullptr});
     request.messages.push_back(assistant);
     Message tool = user_message("card on file", Role::tool);
     tool.tool_call_id = "call_1";
@@ -192,8 +193,9 @@ TEST_F(PipelineTest, AClientThatLeavesMidStreamIsBilledForWhatWasStreamedNotTheE
   context.principal = &principal_;
   ChatRequest request = auto_request(many_words(200), 1000);
   request.stream = true;
-  const auto estimate = budget::estimate_cost(request.messages[0].text.size(), 1000,
-                                              config::ModelPrice{Money::from_dollars(3), Money::from_dollars(15)});
+  const auto estimate =
+      budget::estimate_cost(request.messages[0].text.size(), 1000,
+                            config::ModelPrice{Money::from_dollars(3), Money::from_dollars(15), {}, {}, {}});
   LeavingSink sink(3);
   auto outcome = run(gateway_->stream(context, std::move(request), sink));
   ASSERT_TRUE(outcome.ok()) << outcome.error().message;

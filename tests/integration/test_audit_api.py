@@ -19,7 +19,8 @@ COLUMNS = ("time_ms", "request_id", "team", "key_id", "surface", "task", "level"
 
 ROW_FIELDS = {"time", "time_ms", "request_id", "team", "key_id", "surface", "task", "classification", "entities",
               "placeholders", "tier", "provider", "model", "locality", "reason", "fallback_path", "status",
-              "error_type", "input_tokens", "output_tokens", "cost_usd", "budget_period", "latency_ms",
+              "error_type", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd",
+              "budget_period", "latency_ms",
               "overhead_ms", "invented_pii", "egress_blocked", "egress_veto", "egress_rule"}
 
 # 2026-11-27T10:00:00Z
@@ -122,7 +123,8 @@ class AuditApi(GatewayTestCase):
             "classification": "CONFIDENTIAL", "entities": {"EMAIL": 2, "PERSON": 1}, "placeholders": 3,
             "tier": "sonnet", "provider": "azure", "model": "gpt-4o", "locality": "cloud",
             "reason": "task general -> haiku", "fallback_path": ["anthropic:unavailable", "azure:ok"],
-            "status": 200, "error_type": "", "input_tokens": 1234, "output_tokens": 567, "cost_usd": 0.000123,
+            "status": 200, "error_type": "", "input_tokens": 1234, "output_tokens": 567, "cache_read_tokens": 0,
+            "cache_write_tokens": 0, "cost_usd": 0.000123,
             "budget_period": "2026-11", "latency_ms": 812.345, "overhead_ms": 0.345, "invented_pii": True,
             "egress_blocked": False, "egress_veto": False, "egress_rule": ""})
 

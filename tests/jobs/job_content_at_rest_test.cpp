@@ -60,7 +60,7 @@ Job pii_job(std::string team, std::int64_t at) {
 Completion done_at(std::int64_t at) {
   Completion c;
   c.route = JobRoute{"haiku", "anthropic", "claude-haiku-4-5", "task extraction"};
-  c.result = JobResult{"Extracted: " + kName + " <" + kEmail + ">", 10, 5, Money::from_micros(12)};
+  c.result = JobResult{"Extracted: " + kName + " <" + kEmail + ">", 10, 5, 0, 0, Money::from_micros(12)};
   c.finished_at_ms = at;
   return c;
 }
@@ -357,8 +357,8 @@ TEST_F(ContentAtRestTest, PlaintextRowsFromBeforeMigration4AreReadAndMigrated) {
     db.exec(
         "INSERT INTO jobs(id, team, key_id, status, task_type, request_json, vault_json, classification, "
         "max_attempts, created_at_ms, result_text, finished_at_ms) VALUES ('job_legacy_done', 'alpha', 'k', "
-        "'succeeded', 't', '{\"max_tokens\":5}', '', 'INTERNAL', 3, " + std::to_string(T0 - 1) +
-        ", 'an old result', " + std::to_string(T0) + ")");
+        "'succeeded', 't', '{\"max_tokens\":5}', '', 'INTERNAL', 3, " +
+        std::to_string(T0 - 1) + ", 'an old result', " + std::to_string(T0) + ")");
   }
   auto store = open();
   EXPECT_EQ(RawDb(db_path()).scalar("SELECT MAX(version) FROM schema_migrations"),

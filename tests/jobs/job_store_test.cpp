@@ -74,7 +74,7 @@ std::shared_ptr<const PayloadCipher> test_cipher() {
 Completion make_completion(std::int64_t at, std::string text = "a summary") {
   Completion c;
   c.route = JobRoute{"standard", "azure", "gpt-4o-mini", "task summarize"};
-  c.result = JobResult{std::move(text), 120, 30, Money::from_micros(4'321)};
+  c.result = JobResult{std::move(text), 120, 30, 1'024, 256, Money::from_micros(4'321)};
   c.finished_at_ms = at;
   return c;
 }
@@ -499,7 +499,10 @@ TEST_P(JobStoreTest, TheResultIsRecordedExactlyOnce) {
   EXPECT_EQ(done->result.text, "a summary");
   EXPECT_EQ(done->result.input_tokens, 120);
   EXPECT_EQ(done->result.output_tokens, 30);
+  EXPECT_EQ(done->result.cache_read_tokens, 1'024);
+  EXPECT_EQ(done->result.cache_write_tokens, 256);
   EXPECT_EQ(done->result.cost.micros, 4'321);
+  EXPECT_EQ(store->get("alpha", j.id)->result.cache_read_tokens, 1'024);  // read back from the store
   EXPECT_EQ(done->route.provider, "azure");
   EXPECT_EQ(done->route.reason, "task summarize");
   EXPECT_EQ(done->finished_at_ms, T0 + 3);

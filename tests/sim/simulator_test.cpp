@@ -31,7 +31,7 @@ http::HttpRequest post(const std::string& path, std::string body, std::vector<ht
 
 std::vector<http::Header> anthropic_headers() { return {{"x-api-key", "k"}, {"anthropic-version", "2023-06-01"}}; }
 std::vector<http::Header> openai_headers() { return {{"Authorization", "Bearer k"}}; }
-const Context kContext{7, 1'700'000'000'000};
+const Context kContext{7, 1'700'000'000'000, nullptr};
 
 json::object parse(const std::string& text) { return json::parse(text).as_object(); }
 
@@ -171,6 +171,63 @@ TEST(SimAnthropic, NonStreamMessage) {
   EXPECT_EQ(body.at("stop_reason"), "end_turn");
   EXPECT_EQ(body.at("usage").as_object().at("input_tokens").as_int64(), estimate_tokens(8 + 11));
   EXPECT_EQ(body.at("usage").as_object().at("output_tokens").as_int64(), 3);
+}
+
+// The prompt cache (sim_core.hpp): Anthropic writes the prefix through each
+// cache_control breakpoint and reads it on the next request with the same
+// prefix; without a cache in the context nothing is cached.
+TEST(SimAnthropic, PromptCacheWritesThenReadsThePrefixThroughEachBreakpoint) {
+  const std::string doc(400, 'a');  // 100 tokens
+  auto body = [&](const std::string& question) {
+    return R"({"model":"claude-x","max_tokens":10,"system":[{"type":"text","text":")" + doc +
+           R"(","cache_control":{"type":"ephemeral","ttl":"1h"}}],"messages":[{"role":"user","content":")" + question +
+           R"("}]})";
+  };
+  PromptCache cache;
+  const Context context{7, 1'700'000'000'000, &cache};
+  auto usage = [&](const std::string& question, const Context& ctx) {
+    auto reply = handle_provider_request(post("/v1/messages", body(question), anthropic_headers()), ctx);
+    EXPECT_EQ(reply.status, 200) << reply.body;
+    return parse(reply.body).at("usage").as_object();
+  };
+  auto first = usage("q one", context);  // 405 bytes: 102 tokens
+  EXPECT_EQ(first.at("cache_creation_input_tokens").as_int64(), 100);
+  EXPECT_EQ(first.at("cache_read_input_tokens").as_int64(), 0);
+  EXPECT_EQ(first.at("input_tokens").as_int64(), 2);
+  EXPECT_EQ(first.at("cache_creation").at("ephemeral_1h_input_tokens").as_int64(), 100);
+  auto second = usage("question two", context);  // 412 bytes: 103 tokens
+  EXPECT_EQ(second.at("cache_read_input_tokens").as_int64(), 100);
+  EXPECT_EQ(second.at("cache_creation_input_tokens").as_int64(), 0);
+  EXPECT_EQ(second.at("input_tokens").as_int64(), 3);
+  auto uncached = usage("question two", kContext);
+  EXPECT_EQ(uncached.at("cache_read_input_tokens").as_int64() + uncached.at("cache_creation_input_tokens").as_int64(),
+            0);
+  EXPECT_EQ(uncached.at("input_tokens").as_int64(), 103);
+}
+
+TEST(SimOpenAi, PromptCacheReadsLongPrefixesInSteps) {
+  const std::string system(4200, 's');  // 1050 tokens: cached as 1024
+  auto request = [&](const std::string& question) {
+    return post("/v1/chat/completions",
+                R"({"model":"gpt-x","messages":[{"role":"system","content":")" + system +
+                    R"("},{"role":"user","content":")" + question + R"("}]})",
+                openai_headers());
+  };
+  PromptCache cache;
+  const Context context{7, 1'700'000'000'000, &cache};
+  auto cached = [&](const std::string& question) {
+    auto reply = handle_provider_request(request(question), context);
+    EXPECT_EQ(reply.status, 200) << reply.body;
+    return parse(reply.body).at("usage").at("prompt_tokens_details").at("cached_tokens").as_int64();
+  };
+  EXPECT_EQ(cached("first"), 0);      // nothing seen yet
+  EXPECT_EQ(cached("second"), 1024);  // the system message's 1050 tokens, in 128-token steps
+  const std::string short_system =
+      R"({"model":"gpt-x","messages":[{"role":"system","content":"short"},{"role":"user","content":"a"}]})";
+  for (int i = 0; i < 2; ++i) {
+    auto reply = handle_provider_request(post("/v1/chat/completions", short_system, openai_headers()), context);
+    EXPECT_EQ(parse(reply.body).at("usage").at("prompt_tokens_details").at("cached_tokens").as_int64(), 0);
+  }
 }
 
 TEST(SimAnthropic, StreamEventOrder) {

@@ -66,6 +66,8 @@ void expect_same(const AuditRecord& a, const AuditRecord& b) {
   EXPECT_EQ(a.error_type, b.error_type);
   EXPECT_EQ(a.input_tokens, b.input_tokens);
   EXPECT_EQ(a.output_tokens, b.output_tokens);
+  EXPECT_EQ(a.cache_read_tokens, b.cache_read_tokens);
+  EXPECT_EQ(a.cache_write_tokens, b.cache_write_tokens);
   EXPECT_EQ(a.cost, b.cost);
   EXPECT_EQ(a.budget_period, b.budget_period);
   EXPECT_EQ(a.latency_us, b.latency_us);

@@ -41,6 +41,8 @@ inline audit::AuditRecord full_row() {
   r.error_type = "";
   r.input_tokens = 1234;
   r.output_tokens = 567;
+  r.cache_read_tokens = 2048;
+  r.cache_write_tokens = 512;
   r.cost = Money::from_micros(12'345);
   r.budget_period = "2026-11";
   r.latency_us = 812'345;

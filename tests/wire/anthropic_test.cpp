@@ -2,6 +2,8 @@
 // tests/fixtures/wire/anthropic (written from the API reference and the
 // streaming guide), round trips, the exact SSE event order the official SDKs
 // need (checked through the real http::SseParser), and validation errors.
+#include "wire/anthropic.hpp"
+
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
@@ -10,9 +12,8 @@
 
 #include "core/json.hpp"
 #include "http/client.hpp"
-#include "wire/wire_test_support.hpp"
-#include "wire/anthropic.hpp"
 #include "wire/openai.hpp"
+#include "wire/wire_test_support.hpp"
 
 namespace aegis::wire {
 namespace {
@@ -40,8 +41,9 @@ ChatRequest canonical_request() {
   Message assistant;
   assistant.role = Role::assistant;
   assistant.text = "Checking both.";
-  assistant.tool_calls.push_back(ToolCall{"toolu_1", "get_weather", R"({"location":"San Francisco, CA","unit":"celsius"})"});
-  assistant.tool_calls.push_back(ToolCall{"toolu_2", "get_weather", R"({"location":"Paris"})"});
+  assistant.tool_calls.push_back(
+      ToolCall{"toolu_1", "get_weather", R"({"location":"San Francisco, CA","unit":"celsius"})", nullptr});
+  assistant.tool_calls.push_back(ToolCall{"toolu_2", "get_weather", R"({"location":"Paris"})", nullptr});
   Message r1;
   r1.role = Role::tool;
   r1.tool_call_id = "toolu_1";
@@ -59,8 +61,10 @@ ChatRequest canonical_request() {
   r.temperature = 0.7;
   r.top_p = 0.9;
   r.stop = {"\n\nHuman:"};
-  r.tools.push_back(ToolDefinition{"get_weather", "Get the weather",
-                                   json::parse(R"({"type":"object","properties":{"location":{"type":"string"}},"required":["location"]})")});
+  r.tools.push_back(ToolDefinition{
+      "get_weather", "Get the weather",
+      json::parse(R"({"type":"object","properties":{"location":{"type":"string"}},"required":["location"]})"),
+      nullptr});
   r.tool_choice = json::object{{"type", "tool"}, {"name", "get_weather"}, {"disable_parallel_tool_use", true}};
   r.stream = true;
   r.origin = WireProtocol::anthropic;
@@ -114,29 +118,44 @@ TEST(WireAnthropicRequest, SplitsToolResultsIntoToolMessages) {
 TEST(WireAnthropicRequest, RejectsBadInputNamingTheField) {
   const std::pair<const char*, const char*> cases[] = {
       {R"({"model":"claude","messages":[{"role":"user","content":"hi"}]})", "max_tokens: is required"},
-      {R"({"model":"claude","max_tokens":0,"messages":[{"role":"user","content":"hi"}]})", "max_tokens: must be a positive integer"},
-      {R"({"model":"claude","max_tokens":"5","messages":[{"role":"user","content":"hi"}]})", "max_tokens: must be a positive integer"},
+      {R"({"model":"claude","max_tokens":0,"messages":[{"role":"user","content":"hi"}]})",
+       "max_tokens: must be a positive integer"},
+      {R"({"model":"claude","max_tokens":"5","messages":[{"role":"user","content":"hi"}]})",
+       "max_tokens: must be a positive integer"},
       {R"({"model":"claude","max_tokens":5})", "messages: is required"},
       {R"({"model":"claude","max_tokens":5,"messages":"hi"})", "messages: must be an array"},
       {R"({"model":"claude","max_tokens":5,"messages":[]})", "messages: must contain at least one message"},
       {R"({"max_tokens":5,"messages":[{"role":"user","content":"hi"}]})", "model: is required"},
-      {R"({"model":"claude","max_tokens":5,"messages":[{"role":"system","content":"hi"}]})", "messages[0].role: must be user or assistant; use the top-level system field"},
-      {R"({"model":"claude","max_tokens":5,"messages":[{"role":"tool","content":"hi"}]})", "messages[0].role: must be user or assistant"},
-      {R"({"model":"claude","max_tokens":5,"messages":[{"role":"user","content":7}]})", "messages[0].content: must be a string or an array of content blocks"},
+      {R"({"model":"claude","max_tokens":5,"messages":[{"role":"system","content":"hi"}]})",
+       "messages[0].role: must be user or assistant; use the top-level system field"},
+      {R"({"model":"claude","max_tokens":5,"messages":[{"role":"tool","content":"hi"}]})",
+       "messages[0].role: must be user or assistant"},
+      {R"({"model":"claude","max_tokens":5,"messages":[{"role":"user","content":7}]})",
+       "messages[0].content: must be a string or an array of content blocks"},
       {R"({"model":"claude","max_tokens":5,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBOR"}}]}]})",
        "messages[0].content[0]: image content is not supported"},
-      {R"({"model":"claude","max_tokens":5,"messages":[{"role":"user","content":[{"type":"document","source":{}}]}]})", "document content is not supported"},
-      {R"({"model":"claude","max_tokens":5,"messages":[{"role":"user","content":[{"type":"tool_result","content":"x"}]}]})", "messages[0].content[0].tool_use_id: is required"},
+      {R"({"model":"claude","max_tokens":5,"messages":[{"role":"user","content":[{"type":"document","source":{}}]}]})",
+       "document content is not supported"},
+      {R"({"model":"claude","max_tokens":5,"messages":[{"role":"user","content":[{"type":"tool_result","content":"x"}]}]})",
+       "messages[0].content[0].tool_use_id: is required"},
       {R"({"model":"claude","max_tokens":5,"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"image","source":{}}]}]}]})",
        "messages[0].content[0].content[0]: image content is not supported"},
-      {R"({"model":"claude","max_tokens":5,"messages":[{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"f","input":"x"}]}]})", "messages[0].content[0].input: must be an object"},
-      {R"({"model":"claude","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"temperature":1.5})", "temperature: must be a number between 0 and 1"},
-      {R"({"model":"claude","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"stop_sequences":"END"})", "stop_sequences: must be an array"},
-      {R"({"model":"claude","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"system":5})", "system: must be a string or an array of text blocks"},
-      {R"({"model":"claude","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"web_search_20250305","name":"web_search"}]})", "tools[0].type: server tools are not supported"},
-      {R"({"model":"claude","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"tools":[{"name":"f"}]})", "tools[0].input_schema: is required"},
-      {R"({"model":"claude","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"tool_choice":{"type":"tool"}})", "tool_choice.name: is required"},
-      {R"({"model":"claude","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"tool_choice":{"type":"required"}})", "tool_choice.type: must be auto, any, tool or none"},
+      {R"({"model":"claude","max_tokens":5,"messages":[{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"f","input":"x"}]}]})",
+       "messages[0].content[0].input: must be an object"},
+      {R"({"model":"claude","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"temperature":1.5})",
+       "temperature: must be a number between 0 and 1"},
+      {R"({"model":"claude","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"stop_sequences":"END"})",
+       "stop_sequences: must be an array"},
+      {R"({"model":"claude","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"system":5})",
+       "system: must be a string or an array of text blocks"},
+      {R"({"model":"claude","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"web_search_20250305","name":"web_search"}]})",
+       "tools[0].type: server tools are not supported"},
+      {R"({"model":"claude","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"tools":[{"name":"f"}]})",
+       "tools[0].input_schema: is required"},
+      {R"({"model":"claude","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"tool_choice":{"type":"tool"}})",
+       "tool_choice.name: is required"},
+      {R"({"model":"claude","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"tool_choice":{"type":"required"}})",
+       "tool_choice.type: must be auto, any, tool or none"},
   };
   for (const auto& [body, expected] : cases) {
     auto r = anthropic::parse_chat_request(json::parse(body));
@@ -148,19 +167,20 @@ TEST(WireAnthropicRequest, RejectsBadInputNamingTheField) {
 
 TEST(WireAnthropicRequest, WritesTheUpstreamBody) {
   const ChatRequest r = canonical_request();
-  EXPECT_EQ(to_json(anthropic::write_chat_request(r, "claude-sonnet-4-5-20250929")),
-            R"({"model":"claude-sonnet-4-5-20250929","max_tokens":1024,"system":"Be brief.","messages":[)"
-            R"({"role":"user","content":"Weather in SF and Paris?"},)"
-            R"({"role":"assistant","content":[{"type":"text","text":"Checking both."},)"
-            R"({"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"location":"San Francisco, CA","unit":"celsius"}},)"
-            R"({"type":"tool_use","id":"toolu_2","name":"get_weather","input":{"location":"Paris"}}]},)"
-            R"({"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"15 degrees"},)"
-            R"({"type":"tool_result","tool_use_id":"toolu_2","content":"service unavailable","is_error":true},)"
-            R"({"type":"text","text":"Which is warmer?"}]}],)"
-            R"("temperature":0.7,"top_p":0.9,"stop_sequences":["\n\nHuman:"],)"
-            R"("tools":[{"name":"get_weather","description":"Get the weather","input_schema":{"type":"object","properties":{"location":{"type":"string"}},"required":["location"]}}],)"
-            R"("tool_choice":{"type":"tool","name":"get_weather","disable_parallel_tool_use":true},"stream":true,)"
-            R"("top_k":40,"metadata":{"user_id":"u-1"}})");
+  EXPECT_EQ(
+      to_json(anthropic::write_chat_request(r, "claude-sonnet-4-5-20250929")),
+      R"({"model":"claude-sonnet-4-5-20250929","max_tokens":1024,"system":"Be brief.","messages":[)"
+      R"({"role":"user","content":"Weather in SF and Paris?"},)"
+      R"({"role":"assistant","content":[{"type":"text","text":"Checking both."},)"
+      R"({"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"location":"San Francisco, CA","unit":"celsius"}},)"
+      R"({"type":"tool_use","id":"toolu_2","name":"get_weather","input":{"location":"Paris"}}]},)"
+      R"({"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"15 degrees"},)"
+      R"({"type":"tool_result","tool_use_id":"toolu_2","content":"service unavailable","is_error":true},)"
+      R"({"type":"text","text":"Which is warmer?"}]}],)"
+      R"("temperature":0.7,"top_p":0.9,"stop_sequences":["\n\nHuman:"],)"
+      R"("tools":[{"name":"get_weather","description":"Get the weather","input_schema":{"type":"object","properties":{"location":{"type":"string"}},"required":["location"]}}],)"
+      R"("tool_choice":{"type":"tool","name":"get_weather","disable_parallel_tool_use":true},"stream":true,)"
+      R"("top_k":40,"metadata":{"user_id":"u-1"}})");
 }
 
 TEST(WireAnthropicRequest, FillsRequiredFieldsForOtherProtocolsRequests) {
@@ -234,8 +254,10 @@ TEST(WireAnthropicResponse, MalformedShapesAreUpstreamErrors) {
       {R"({"type":"message"})", "malformed anthropic response: content: is required"},
       {R"({"type":"completion","content":[]})", "malformed anthropic response: type: expected"},
       {R"({"content":[{"type":"text"}]})", "malformed anthropic response: content[0].text: is required"},
-      {R"({"content":[{"type":"tool_use","id":"t","name":"f","input":[1]}]})", "malformed anthropic response: content[0].input: must be an object"},
-      {R"({"content":[],"usage":{"input_tokens":-1}})", "malformed anthropic response: usage.input_tokens: must not be negative"},
+      {R"({"content":[{"type":"tool_use","id":"t","name":"f","input":[1]}]})",
+       "malformed anthropic response: content[0].input: must be an object"},
+      {R"({"content":[],"usage":{"input_tokens":-1}})",
+       "malformed anthropic response: usage.input_tokens: must not be negative"},
   };
   for (const auto& [body, expected] : cases) {
     auto c = anthropic::parse_chat_response(json::parse(body));
@@ -250,7 +272,7 @@ TEST(WireAnthropicResponse, WritesAMessageObject) {
   c.id = "msg_1";
   c.model = "claude-sonnet-4-5";
   c.text = "Sure.";
-  c.tool_calls.push_back(ToolCall{"toolu_9", "f", R"({"x":0.7})"});
+  c.tool_calls.push_back(ToolCall{"toolu_9", "f", R"({"x":0.7})", nullptr});
   c.stop_reason = StopReason::tool_use;
   c.usage = Usage{10, 20};
   EXPECT_EQ(to_json(anthropic::write_chat_response(c, 0)),
@@ -260,13 +282,14 @@ TEST(WireAnthropicResponse, WritesAMessageObject) {
 }
 
 TEST(WireAnthropicResponse, RoundTripsEveryStopReason) {
-  for (StopReason reason : {StopReason::end_turn, StopReason::max_tokens, StopReason::stop_sequence, StopReason::tool_use,
-                            StopReason::content_filter}) {
+  for (StopReason reason : {StopReason::end_turn, StopReason::max_tokens, StopReason::stop_sequence,
+                            StopReason::tool_use, StopReason::content_filter}) {
     Completion c;
     c.id = "msg_x";
     c.model = "claude";
     c.text = "answer";
-    if (reason == StopReason::tool_use) c.tool_calls.push_back(ToolCall{"toolu_1", "f", R"({"a":[1,2.5],"b":null})"});
+    if (reason == StopReason::tool_use)
+      c.tool_calls.push_back(ToolCall{"toolu_1", "f", R"({"a":[1,2.5],"b":null})", nullptr});
     if (reason == StopReason::stop_sequence) c.stop_sequence = "###";
     c.stop_reason = reason;
     c.usage = Usage{98765432109, 3};
@@ -293,9 +316,10 @@ TEST(WireAnthropicStream, DecodesTheDocumentedTextStream) {
   Decoded d = decode(fixture("anthropic/stream_text.sse"));
   ASSERT_FALSE(d.error) << d.error->message;
   EXPECT_TRUE(d.finished);
-  EXPECT_EQ(dump_events(d.events),
-            dump_events({with_usage(ev_start("msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY", "claude-sonnet-4-5-20250929"), 25, 1),
-                         ev_text("Hello"), ev_text("!"), ev_finish(StopReason::end_turn, 25, 15)}));
+  EXPECT_EQ(
+      dump_events(d.events),
+      dump_events({with_usage(ev_start("msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY", "claude-sonnet-4-5-20250929"), 25, 1),
+                   ev_text("Hello"), ev_text("!"), ev_finish(StopReason::end_turn, 25, 15)}));
 }
 
 TEST(WireAnthropicStream, DecodesTheDocumentedToolUseStream) {
@@ -307,16 +331,18 @@ TEST(WireAnthropicStream, DecodesTheDocumentedToolUseStream) {
             dump_events({with_usage(ev_start("msg_014p7gG3wDgGV9EUtLvnow3U", "claude-sonnet-4-5-20250929"), 472, 2),
                          ev_text("Okay"), ev_text(", let's check the weather for San Francisco, CA:"),
                          ev_tool(0, "toolu_01T1x1fJ34qAmk2tNTrN7Up6", "get_weather"), ev_args(0, "{\"location\":"),
-                         ev_args(0, " \"San"), ev_args(0, " Francisc"), ev_args(0, "o,"), ev_args(0, " CA\""), ev_args(0, ", "),
-                         ev_args(0, "\"unit\": \"fah"), ev_args(0, "renheit\"}"), ev_finish(StopReason::tool_use, 472, 89)}));
+                         ev_args(0, " \"San"), ev_args(0, " Francisc"), ev_args(0, "o,"), ev_args(0, " CA\""),
+                         ev_args(0, ", "), ev_args(0, "\"unit\": \"fah"), ev_args(0, "renheit\"}"),
+                         ev_finish(StopReason::tool_use, 472, 89)}));
 }
 
 TEST(WireAnthropicStream, SkipsThinkingAndUnknownEventsAndTakesCumulativeUsage) {
   Decoded d = decode(fixture("anthropic/stream_thinking.sse"));
   ASSERT_FALSE(d.error) << d.error->message;
   EXPECT_TRUE(d.finished);
-  EXPECT_EQ(dump_events(d.events), dump_events({with_usage(ev_start("msg_01think", "claude-sonnet-4-5-20250929"), 2679, 3),
-                                                ev_text("27 * 453 = 12,231"), ev_finish(StopReason::end_turn, 10682, 510)}));
+  EXPECT_EQ(dump_events(d.events),
+            dump_events({with_usage(ev_start("msg_01think", "claude-sonnet-4-5-20250929"), 2679, 3),
+                         ev_text("27 * 453 = 12,231"), ev_finish(StopReason::end_turn, 10682, 510)}));
 }
 
 TEST(WireAnthropicStream, TruncatedStreamIsNotFinished) {
@@ -342,14 +368,17 @@ TEST(WireAnthropicStream, ErrorEventsMapToCanonicalCodes) {
       {"brand_new_error", ErrorCode::upstream_error},
   };
   for (const auto& [type, code] : cases) {
-    d = decode(std::string("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"") + type + "\",\"message\":\"m\"}}\n\n");
+    d = decode(std::string("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"") + type +
+               "\",\"message\":\"m\"}}\n\n");
     ASSERT_TRUE(d.error) << type;
     EXPECT_EQ(d.error->code, code) << type;
   }
 }
 
 TEST(WireAnthropicStream, MalformedStreamsAreUpstreamErrors) {
-  Decoded d = decode("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n");
+  Decoded d = decode(
+      "event: content_block_start\ndata: "
+      "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n");
   ASSERT_TRUE(d.error);
   EXPECT_EQ(d.error->code, ErrorCode::upstream_error);
   EXPECT_NE(d.error->message.find("before message_start"), std::string::npos);
@@ -371,32 +400,41 @@ std::vector<std::string> event_names(const std::string& bytes) {
 TEST(WireAnthropicStream, EncodesTheEventOrderTheSdkRequires) {
   anthropic::StreamEncoder enc;
   std::string bytes;
-  for (const auto& e : {with_usage(ev_start("msg_1", "claude-sonnet-4-5"), 25, 1), ev_text("Let me "), ev_text("check."),
-                        ev_tool(0, "toolu_1", "get_weather"), ev_args(0, "{\"location\":"), ev_args(0, "\"Paris\"}"),
-                        ev_finish(StopReason::tool_use, 25, 40)}) {
+  for (const auto& e : {with_usage(ev_start("msg_1", "claude-sonnet-4-5"), 25, 1), ev_text("Let me "),
+                        ev_text("check."), ev_tool(0, "toolu_1", "get_weather"), ev_args(0, "{\"location\":"),
+                        ev_args(0, "\"Paris\"}"), ev_finish(StopReason::tool_use, 25, 40)}) {
     bytes += enc.encode(e);
   }
   EXPECT_EQ(event_names(bytes),
-            (std::vector<std::string>{"message_start", "content_block_start", "ping", "content_block_delta", "content_block_delta",
-                                      "content_block_stop", "content_block_start", "content_block_delta", "content_block_delta",
-                                      "content_block_stop", "message_delta", "message_stop"}));
+            (std::vector<std::string>{"message_start", "content_block_start", "ping", "content_block_delta",
+                                      "content_block_delta", "content_block_stop", "content_block_start",
+                                      "content_block_delta", "content_block_delta", "content_block_stop",
+                                      "message_delta", "message_stop"}));
   EXPECT_EQ(bytes.substr(0, bytes.find("\n\n") + 2),
-            "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\","
+            "event: message_start\ndata: "
+            "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\","
             "\"model\":\"claude-sonnet-4-5\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,"
             "\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}\n\n");
-  EXPECT_NE(bytes.find("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":"
-                       "{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"get_weather\",\"input\":{}}}\n\n"),
-            std::string::npos);
-  EXPECT_NE(bytes.find("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\","
-                       "\"stop_sequence\":null},\"usage\":{\"input_tokens\":25,\"output_tokens\":40}}\n\n"),
-            std::string::npos);
+  EXPECT_NE(
+      bytes.find("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":"
+                 "{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"get_weather\",\"input\":{}}}\n\n"),
+      std::string::npos);
+  EXPECT_NE(
+      bytes.find("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\","
+                 "\"stop_sequence\":null},\"usage\":{\"input_tokens\":25,\"output_tokens\":40}}\n\n"),
+      std::string::npos);
   EXPECT_TRUE(bytes.ends_with("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"));
 }
 
 TEST(WireAnthropicStream, EncodedStreamsDecodeToTheSameEvents) {
-  const std::vector<StreamEvent> events = {with_usage(ev_start("msg_7", "claude"), 31, 1), ev_text("A"), ev_text("B"),
-                                           ev_tool(0, "toolu_a", "f"), ev_args(0, R"({"q":)"), ev_args(0, R"(1})"),
-                                           ev_tool(1, "toolu_b", "g"), ev_args(1, "{}"),
+  const std::vector<StreamEvent> events = {with_usage(ev_start("msg_7", "claude"), 31, 1),
+                                           ev_text("A"),
+                                           ev_text("B"),
+                                           ev_tool(0, "toolu_a", "f"),
+                                           ev_args(0, R"({"q":)"),
+                                           ev_args(0, R"(1})"),
+                                           ev_tool(1, "toolu_b", "g"),
+                                           ev_args(1, "{}"),
                                            with_stop_sequence(ev_finish(StopReason::stop_sequence, 31, 12), "###")};
   anthropic::StreamEncoder enc;
   std::string bytes;
@@ -418,7 +456,8 @@ TEST(WireAnthropicStream, StreamWithoutStartOrContentIsStillWellFormed) {
 TEST(WireAnthropicStream, EncodesErrorsAsErrorEvents) {
   const std::string bytes = anthropic::encode_error(make_error(ErrorCode::unavailable, "upstream failed mid-stream"));
   EXPECT_EQ(bytes,
-            "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"upstream failed mid-stream\"}}\n\n");
+            "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"upstream "
+            "failed mid-stream\"}}\n\n");
   Decoded d = decode(bytes);
   ASSERT_TRUE(d.error);
   EXPECT_EQ(d.error->code, ErrorCode::unavailable);
@@ -437,7 +476,8 @@ TEST(WireAnthropicErrors, MapsStatusAndBody) {
   EXPECT_EQ(e.code, ErrorCode::unavailable);
   EXPECT_EQ(e.retry_after_seconds, 3);
   // overloaded_error is unavailable whatever the status.
-  EXPECT_EQ(anthropic::map_upstream_error(500, fixture("anthropic/error_529.json"), std::nullopt).code, ErrorCode::unavailable);
+  EXPECT_EQ(anthropic::map_upstream_error(500, fixture("anthropic/error_529.json"), std::nullopt).code,
+            ErrorCode::unavailable);
 
   e = anthropic::map_upstream_error(429, fixture("anthropic/error_429.json"), "12");
   EXPECT_EQ(e.code, ErrorCode::rate_limited);
@@ -450,10 +490,17 @@ TEST(WireAnthropicErrors, MapsStatusAndBody) {
   e = anthropic::map_upstream_error(400, fixture("anthropic/error_400.json"), std::nullopt);
   EXPECT_EQ(e.code, ErrorCode::invalid_request);
   EXPECT_EQ(e.message,
-            "provider rejected the request: messages: roles must alternate between \"user\" and \"assistant\", but found multiple \"user\" roles in a row");
-  EXPECT_EQ(anthropic::map_upstream_error(413, R"({"type":"error","error":{"type":"request_too_large","message":"Request exceeds the maximum size"}})", std::nullopt).code,
-            ErrorCode::invalid_request);
-  EXPECT_EQ(anthropic::map_upstream_error(500, R"({"type":"error","error":{"type":"api_error","message":"Internal server error"}})", std::nullopt).code,
+            "provider rejected the request: messages: roles must alternate between \"user\" and \"assistant\", but "
+            "found multiple \"user\" roles in a row");
+  EXPECT_EQ(
+      anthropic::map_upstream_error(
+          413, R"({"type":"error","error":{"type":"request_too_large","message":"Request exceeds the maximum size"}})",
+          std::nullopt)
+          .code,
+      ErrorCode::invalid_request);
+  EXPECT_EQ(anthropic::map_upstream_error(
+                500, R"({"type":"error","error":{"type":"api_error","message":"Internal server error"}})", std::nullopt)
+                .code,
             ErrorCode::upstream_error);
   EXPECT_EQ(anthropic::map_upstream_error(504, "", std::nullopt).code, ErrorCode::upstream_timeout);
 }

@@ -2,6 +2,8 @@
 // in tests/fixtures/wire/ollama (written from Ollama's API documentation),
 // round trips, NDJSON streams through the real http::NdjsonParser, and
 // validation errors.
+#include "wire/ollama.hpp"
+
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
@@ -10,10 +12,9 @@
 
 #include "core/json.hpp"
 #include "http/client.hpp"
-#include "wire/wire_test_support.hpp"
 #include "wire/common.hpp"
-#include "wire/ollama.hpp"
 #include "wire/openai.hpp"
+#include "wire/wire_test_support.hpp"
 
 namespace aegis::wire {
 namespace {
@@ -50,7 +51,7 @@ ChatRequest canonical_request() {
   user.text = "Find x";
   Message assistant;
   assistant.role = Role::assistant;
-  assistant.tool_calls.push_back(ToolCall{"call_1", "lookup", R"({"q":"x","limit":2})"});
+  assistant.tool_calls.push_back(ToolCall{"call_1", "lookup", R"({"q":"x","limit":2})", nullptr});
   Message tool;
   tool.role = Role::tool;
   tool.tool_call_id = "call_1";
@@ -64,7 +65,7 @@ ChatRequest canonical_request() {
   r.top_p = 0.9;
   r.stop = {"END"};
   r.tools.push_back(ToolDefinition{"lookup", "Look things up",
-                                   json::parse(R"({"type":"object","properties":{"q":{"type":"string"}}})")});
+                                   json::parse(R"({"type":"object","properties":{"q":{"type":"string"}}})"), nullptr});
   r.stream = true;
   r.origin = WireProtocol::ollama;
   r.passthrough = json::object{{"options", json::object{{"num_ctx", 4096}}}, {"keep_alive", "5m"}};
@@ -113,16 +114,23 @@ TEST(WireOllamaRequest, RejectsBadInputNamingTheField) {
       {R"({"model":"llama3.2"})", "messages: is required"},
       {R"({"model":"llama3.2","messages":[]})", "messages: must contain at least one"},
       {R"({"messages":[{"role":"user","content":"hi"}]})", "model: is required"},
-      {R"({"model":"llava","messages":[{"role":"user","content":"what is this?","images":["iVBORw0KGgo="]}]})", "messages[0].images: image content is not supported"},
-      {R"({"model":"m","messages":[{"role":"robot","content":"hi"}]})", "messages[0].role: must be one of system, user, assistant, tool"},
+      {R"({"model":"llava","messages":[{"role":"user","content":"what is this?","images":["iVBORw0KGgo="]}]})",
+       "messages[0].images: image content is not supported"},
+      {R"({"model":"m","messages":[{"role":"robot","content":"hi"}]})",
+       "messages[0].role: must be one of system, user, assistant, tool"},
       {R"({"model":"m","messages":[{"role":"user","content":["hi"]}]})", "messages[0].content: must be a string"},
-      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"options":{"temperature":"warm"}})", "options.temperature: must be a number"},
-      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"options":{"temperature":-1}})", "options.temperature: must not be negative"},
-      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"options":{"num_predict":0}})", "options.num_predict: must be positive"},
-      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"options":{"num_predict":1.5}})", "options.num_predict: must be an integer"},
+      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"options":{"temperature":"warm"}})",
+       "options.temperature: must be a number"},
+      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"options":{"temperature":-1}})",
+       "options.temperature: must not be negative"},
+      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"options":{"num_predict":0}})",
+       "options.num_predict: must be positive"},
+      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"options":{"num_predict":1.5}})",
+       "options.num_predict: must be an integer"},
       {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"options":[]})", "options: must be an object"},
       {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"stream":1})", "stream: must be a boolean"},
-      {R"({"model":"m","messages":[{"role":"assistant","tool_calls":[{"function":{"name":"f","arguments":[1]}}]}]})", "messages[0].tool_calls[0].function.arguments: must be an object"},
+      {R"({"model":"m","messages":[{"role":"assistant","tool_calls":[{"function":{"name":"f","arguments":[1]}}]}]})",
+       "messages[0].tool_calls[0].function.arguments: must be an object"},
   };
   for (const auto& [body, expected] : cases) {
     auto r = ollama::parse_chat_request(json::parse(body));
@@ -134,13 +142,14 @@ TEST(WireOllamaRequest, RejectsBadInputNamingTheField) {
 
 TEST(WireOllamaRequest, WritesTheUpstreamBody) {
   const ChatRequest r = canonical_request();
-  EXPECT_EQ(to_json(ollama::write_chat_request(r, "llama3.2:3b")),
-            R"({"model":"llama3.2:3b","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Find x"},)"
-            R"({"role":"assistant","content":"","tool_calls":[{"id":"call_1","function":{"name":"lookup","arguments":{"q":"x","limit":2}}}]},)"
-            R"({"role":"tool","content":"x = 42","tool_name":"lookup","tool_call_id":"call_1"},{"role":"user","content":"thanks"}],)"
-            R"("stream":true,"options":{"temperature":0.7,"top_p":0.9,"num_predict":50,"stop":["END"],"num_ctx":4096},)"
-            R"("tools":[{"type":"function","function":{"name":"lookup","description":"Look things up","parameters":{"type":"object","properties":{"q":{"type":"string"}}}}}],)"
-            R"("keep_alive":"5m"})");
+  EXPECT_EQ(
+      to_json(ollama::write_chat_request(r, "llama3.2:3b")),
+      R"({"model":"llama3.2:3b","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Find x"},)"
+      R"({"role":"assistant","content":"","tool_calls":[{"id":"call_1","function":{"name":"lookup","arguments":{"q":"x","limit":2}}}]},)"
+      R"({"role":"tool","content":"x = 42","tool_name":"lookup","tool_call_id":"call_1"},{"role":"user","content":"thanks"}],)"
+      R"("stream":true,"options":{"temperature":0.7,"top_p":0.9,"num_predict":50,"stop":["END"],"num_ctx":4096},)"
+      R"("tools":[{"type":"function","function":{"name":"lookup","description":"Look things up","parameters":{"type":"object","properties":{"q":{"type":"string"}}}}}],)"
+      R"("keep_alive":"5m"})");
 
   // A request from another protocol: "stream" is still explicit, no foreign passthrough.
   ChatRequest other = canonical_request();
@@ -186,7 +195,8 @@ TEST(WireOllamaResponse, MalformedShapesAreUpstreamErrors) {
       {R"("x")", "malformed ollama response: body: must be an object"},
       {R"({"model":"m","done":true})", "malformed ollama response: message: is required"},
       {R"({"message":{"content":5}})", "malformed ollama response: message.content: must be a string"},
-      {R"({"message":{"content":"hi"},"eval_count":"many"})", "malformed ollama response: eval_count: must be an integer"},
+      {R"({"message":{"content":"hi"},"eval_count":"many"})",
+       "malformed ollama response: eval_count: must be an integer"},
       {R"({"message":{"content":"hi"},"done":false})", "malformed ollama response: done: is false"},
       {R"({"error":"boom"})", "malformed ollama response: error"},
   };
@@ -204,13 +214,14 @@ TEST(WireOllamaResponse, WritesAndRoundTrips) {
   c.text = "Hi!";
   c.stop_reason = StopReason::max_tokens;
   c.usage = Usage{26, 298};
-  EXPECT_EQ(to_json(ollama::write_chat_response(c, 1700000000)),
-            R"({"model":"llama3.2","created_at":"2023-11-14T22:13:20.000Z","message":{"role":"assistant","content":"Hi!"},)"
-            R"("done_reason":"length","done":true,"prompt_eval_count":26,"eval_count":298})");
+  EXPECT_EQ(
+      to_json(ollama::write_chat_response(c, 1700000000)),
+      R"({"model":"llama3.2","created_at":"2023-11-14T22:13:20.000Z","message":{"role":"assistant","content":"Hi!"},)"
+      R"("done_reason":"length","done":true,"prompt_eval_count":26,"eval_count":298})");
   for (StopReason reason : {StopReason::end_turn, StopReason::max_tokens, StopReason::tool_use}) {
     c.stop_reason = reason;
     c.tool_calls.clear();
-    if (reason == StopReason::tool_use) c.tool_calls.push_back(ToolCall{"call_7", "f", R"({"a":0.25})"});
+    if (reason == StopReason::tool_use) c.tool_calls.push_back(ToolCall{"call_7", "f", R"({"a":0.25})", nullptr});
     auto parsed = ollama::parse_chat_response(ollama::write_chat_response(c, 1));
     ASSERT_TRUE(parsed.ok()) << parsed.error().message;
     EXPECT_EQ(to_json(dump(*parsed)), to_json(dump(c)));
@@ -236,8 +247,8 @@ TEST(WireOllamaStream, DecodesStreamedToolCalls) {
   const std::string args = R"({"format":"celsius","location":"Toronto"})";
   EXPECT_EQ(dump_events(d.events),
             dump_events({ev_start("", "qwen3"), ev_text("Let me check."),
-                         ev_tool(0, synthesize_tool_call_id("get_current_weather", args, 0), "get_current_weather"), ev_args(0, args),
-                         ev_finish(StopReason::tool_use, 120, 40)}));
+                         ev_tool(0, synthesize_tool_call_id("get_current_weather", args, 0), "get_current_weather"),
+                         ev_args(0, args), ev_finish(StopReason::tool_use, 120, 40)}));
 }
 
 TEST(WireOllamaStream, TruncatedAndErrorStreams) {
@@ -250,7 +261,8 @@ TEST(WireOllamaStream, TruncatedAndErrorStreams) {
   d = decode(fixture("ollama/stream_error.ndjson"));
   ASSERT_TRUE(d.error);
   EXPECT_EQ(d.error->code, ErrorCode::upstream_error);
-  EXPECT_EQ(d.error->message, "provider stream error: an error was encountered while running the model: unexpected EOF");
+  EXPECT_EQ(d.error->message,
+            "provider stream error: an error was encountered while running the model: unexpected EOF");
   EXPECT_FALSE(d.finished);
 
   d = decode("{\"model\":\"m\",\"message\":{\"content\":\"a\"},\"done\":false}\n{\"model\":\"m\",\"message\":\n");
@@ -261,10 +273,13 @@ TEST(WireOllamaStream, TruncatedAndErrorStreams) {
 TEST(WireOllamaStream, EncodesNdjsonThatDecodesToTheSameEvents) {
   ollama::StreamEncoder enc(1700000000);
   std::string bytes;
-  for (const auto& e : {ev_start("", "llama3.2"), ev_text("The"), ev_finish(StopReason::end_turn, 26, 282)}) bytes += enc.encode(e);
+  for (const auto& e : {ev_start("", "llama3.2"), ev_text("The"), ev_finish(StopReason::end_turn, 26, 282)})
+    bytes += enc.encode(e);
   EXPECT_EQ(bytes,
-            "{\"model\":\"llama3.2\",\"created_at\":\"2023-11-14T22:13:20.000Z\",\"message\":{\"role\":\"assistant\",\"content\":\"The\"},\"done\":false}\n"
-            "{\"model\":\"llama3.2\",\"created_at\":\"2023-11-14T22:13:20.000Z\",\"message\":{\"role\":\"assistant\",\"content\":\"\"},"
+            "{\"model\":\"llama3.2\",\"created_at\":\"2023-11-14T22:13:20.000Z\",\"message\":{\"role\":\"assistant\","
+            "\"content\":\"The\"},\"done\":false}\n"
+            "{\"model\":\"llama3.2\",\"created_at\":\"2023-11-14T22:13:20.000Z\",\"message\":{\"role\":\"assistant\","
+            "\"content\":\"\"},"
             "\"done_reason\":\"stop\",\"done\":true,\"prompt_eval_count\":26,\"eval_count\":282}\n");
 
   // Tool-call deltas are gathered into one whole call, as Ollama sends them.
@@ -283,7 +298,8 @@ TEST(WireOllamaStream, EncodesNdjsonThatDecodesToTheSameEvents) {
 }
 
 TEST(WireOllamaStream, EncodesErrorLines) {
-  EXPECT_EQ(ollama::encode_error(make_error(ErrorCode::unavailable, "upstream went away")), "{\"error\":\"upstream went away\"}\n");
+  EXPECT_EQ(ollama::encode_error(make_error(ErrorCode::unavailable, "upstream went away")),
+            "{\"error\":\"upstream went away\"}\n");
   Decoded d = decode(ollama::encode_error(make_error(ErrorCode::unavailable, "upstream went away")));
   ASSERT_TRUE(d.error);
   EXPECT_FALSE(d.finished);
@@ -328,12 +344,14 @@ TEST(WireOllamaErrors, MapsStatusAndBody) {
   Error e = ollama::map_upstream_error(404, fixture("ollama/error_404.json"), std::nullopt);
   EXPECT_EQ(e.code, ErrorCode::invalid_request);
   EXPECT_EQ(e.message, "provider rejected the request: model \"llama3.9\" not found, try pulling it first");
-  e = ollama::map_upstream_error(503, R"({"error":"server busy, please try again.  maximum pending requests exceeded"})", "1");
+  e = ollama::map_upstream_error(
+      503, R"({"error":"server busy, please try again.  maximum pending requests exceeded"})", "1");
   EXPECT_EQ(e.code, ErrorCode::unavailable);
   EXPECT_EQ(e.retry_after_seconds, 1);
   EXPECT_EQ(ollama::map_upstream_error(500, R"({"error":"llama runner process has terminated"})", std::nullopt).code,
             ErrorCode::upstream_error);
-  EXPECT_EQ(ollama::map_upstream_error(400, "not json", std::nullopt).message, "provider rejected the request (HTTP 400)");
+  EXPECT_EQ(ollama::map_upstream_error(400, "not json", std::nullopt).message,
+            "provider rejected the request (HTTP 400)");
 }
 
 }  // namespace

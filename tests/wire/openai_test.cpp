@@ -2,6 +2,8 @@
 // fixtures in tests/fixtures/wire/openai (written from the API reference's
 // examples), round trips, streams through the real http::SseParser, and
 // validation errors.
+#include "wire/openai.hpp"
+
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
@@ -10,9 +12,8 @@
 
 #include "core/json.hpp"
 #include "http/client.hpp"
-#include "wire/wire_test_support.hpp"
 #include "wire/anthropic.hpp"
-#include "wire/openai.hpp"
+#include "wire/wire_test_support.hpp"
 
 namespace aegis::wire {
 namespace {
@@ -31,7 +32,7 @@ ChatRequest canonical_request() {
   Message assistant;
   assistant.role = Role::assistant;
   assistant.text = "Let me look.";
-  assistant.tool_calls.push_back(ToolCall{"call_1", "lookup", R"({"q":"x","limit":2})"});
+  assistant.tool_calls.push_back(ToolCall{"call_1", "lookup", R"({"q":"x","limit":2})", nullptr});
   Message tool;
   tool.role = Role::tool;
   tool.tool_call_id = "call_1";
@@ -45,7 +46,7 @@ ChatRequest canonical_request() {
   r.top_p = 0.9;
   r.stop = {"END"};
   r.tools.push_back(ToolDefinition{"lookup", "Look things up",
-                                   json::parse(R"({"type":"object","properties":{"q":{"type":"string"}}})")});
+                                   json::parse(R"({"type":"object","properties":{"q":{"type":"string"}}})"), nullptr});
   r.tool_choice = json::object{{"type", "any"}};
   r.stream = true;
   r.stream_include_usage = true;
@@ -98,7 +99,8 @@ TEST(WireOpenAIRequest, ParsesToolCallHistory) {
   EXPECT_EQ(r->messages[3].text, R"({"temperature": 72, "unit": "fahrenheit"})");
   EXPECT_EQ(r->messages[4].role, Role::user);
   EXPECT_EQ(r->max_tokens, 100);
-  EXPECT_EQ(to_json(r->tool_choice), R"({"type":"tool","name":"get_current_weather","disable_parallel_tool_use":true})");
+  EXPECT_EQ(to_json(r->tool_choice),
+            R"({"type":"tool","name":"get_current_weather","disable_parallel_tool_use":true})");
   EXPECT_FALSE(r->stream);
   EXPECT_TRUE(r->passthrough.empty());
 }
@@ -110,32 +112,45 @@ TEST(WireOpenAIRequest, RejectsBadInputNamingTheField) {
       {R"({"model":"m","messages":{}})", "messages: must be an array"},
       {R"({"messages":[{"role":"user","content":"hi"}]})", "model: is required"},
       {R"({"model":"m","messages":[]})", "messages: must contain at least one"},
-      {R"({"model":"m","messages":[{"role":"system","content":"only a system prompt"}]})", "messages: must contain at least one"},
+      {R"({"model":"m","messages":[{"role":"system","content":"only a system prompt"}]})",
+       "messages: must contain at least one"},
       {R"({"model":"m","messages":["hi"]})", "messages[0]: must be an object"},
       {R"({"model":"m","messages":[{"content":"hi"}]})", "messages[0].role: is required"},
       {R"({"model":"m","messages":[{"role":"robot","content":"hi"}]})", "messages[0].role: must be one of"},
-      {R"({"model":"m","messages":[{"role":"function","name":"f","content":"x"}]})", "messages[0].role: the legacy function role"},
+      {R"({"model":"m","messages":[{"role":"function","name":"f","content":"x"}]})",
+       "messages[0].role: the legacy function role"},
       {R"({"model":"m","messages":[{"role":"user"}]})", "messages[0].content: is required"},
-      {R"({"model":"m","messages":[{"role":"user","content":42}]})", "messages[0].content: must be a string or an array"},
+      {R"({"model":"m","messages":[{"role":"user","content":42}]})",
+       "messages[0].content: must be a string or an array"},
       {R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"look"},{"type":"image_url","image_url":{"url":"https://x/y.png"}}]}]})",
        "messages[0].content[1]: image content is not supported"},
-      {R"({"model":"m","messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{}}]}]})", "audio content is not supported"},
+      {R"({"model":"m","messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{}}]}]})",
+       "audio content is not supported"},
       {R"({"model":"m","messages":[{"role":"tool","content":"r"}]})", "messages[0].tool_call_id: is required"},
       {R"({"model":"m","messages":[{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"arguments":"{}"}}]}]})",
        "messages[0].tool_calls[0].function.name: is required"},
-      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":0})", "max_tokens: must be a positive integer"},
-      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":"10"})", "max_tokens: must be a positive integer"},
-      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":1.5})", "max_tokens: must be a positive integer"},
-      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"max_completion_tokens":-3})", "max_completion_tokens: must be a positive integer"},
-      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":"hot"})", "temperature: must be a number"},
-      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":2.5})", "temperature: must be a number between 0 and 2"},
+      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":0})",
+       "max_tokens: must be a positive integer"},
+      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":"10"})",
+       "max_tokens: must be a positive integer"},
+      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":1.5})",
+       "max_tokens: must be a positive integer"},
+      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"max_completion_tokens":-3})",
+       "max_completion_tokens: must be a positive integer"},
+      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":"hot"})",
+       "temperature: must be a number"},
+      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":2.5})",
+       "temperature: must be a number between 0 and 2"},
       {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"top_p":[1]})", "top_p: must be a number"},
-      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"stop":5})", "stop: must be a string or an array of strings"},
+      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"stop":5})",
+       "stop: must be a string or an array of strings"},
       {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"stop":["a",1]})", "stop[1]: must be a string"},
       {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"stream":"yes"})", "stream: must be a boolean"},
       {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"n":2})", "n: only 1 is supported"},
-      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"custom","custom":{}}]})", "tools[0].type: only function tools"},
-      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"tool_choice":"sometimes"})", "tool_choice: must be none, auto, required"},
+      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"custom","custom":{}}]})",
+       "tools[0].type: only function tools"},
+      {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"tool_choice":"sometimes"})",
+       "tool_choice: must be none, auto, required"},
   };
   for (const auto& [body, expected] : cases) {
     auto r = openai::parse_chat_request(json::parse(body));
@@ -148,14 +163,15 @@ TEST(WireOpenAIRequest, RejectsBadInputNamingTheField) {
 TEST(WireOpenAIRequest, WritesTheUpstreamBody) {
   const ChatRequest r = canonical_request();
   const std::string body = to_json(openai::write_chat_request(r, "gpt-4o-2024-08-06"));
-  EXPECT_EQ(body,
-            R"({"model":"gpt-4o-2024-08-06","messages":[{"role":"system","content":"Be brief."},)"
-            R"({"role":"user","content":"Find x"},)"
-            R"({"role":"assistant","content":"Let me look.","tool_calls":[{"id":"call_1","type":"function","function":{"name":"lookup","arguments":"{\"q\":\"x\",\"limit\":2}"}}]},)"
-            R"({"role":"tool","tool_call_id":"call_1","content":"x = 42"},{"role":"user","content":"thanks"}],)"
-            R"("max_tokens":50,"temperature":0.7,"top_p":0.9,"stop":["END"],)"
-            R"("tools":[{"type":"function","function":{"name":"lookup","description":"Look things up","parameters":{"type":"object","properties":{"q":{"type":"string"}}}}}],)"
-            R"("tool_choice":"required","stream":true,"stream_options":{"include_usage":true},"seed":7,"user":"u-1"})");
+  EXPECT_EQ(
+      body,
+      R"({"model":"gpt-4o-2024-08-06","messages":[{"role":"system","content":"Be brief."},)"
+      R"({"role":"user","content":"Find x"},)"
+      R"({"role":"assistant","content":"Let me look.","tool_calls":[{"id":"call_1","type":"function","function":{"name":"lookup","arguments":"{\"q\":\"x\",\"limit\":2}"}}]},)"
+      R"({"role":"tool","tool_call_id":"call_1","content":"x = 42"},{"role":"user","content":"thanks"}],)"
+      R"("max_tokens":50,"temperature":0.7,"top_p":0.9,"stop":["END"],)"
+      R"("tools":[{"type":"function","function":{"name":"lookup","description":"Look things up","parameters":{"type":"object","properties":{"q":{"type":"string"}}}}}],)"
+      R"("tool_choice":"required","stream":true,"stream_options":{"include_usage":true},"seed":7,"user":"u-1"})");
 
   auto reasoning = openai::write_chat_request(r, "o3", openai::WriteOptions{.use_max_completion_tokens = true});
   EXPECT_FALSE(reasoning.contains("max_tokens"));
@@ -216,7 +232,7 @@ TEST(WireOpenAIRequest, RoundTrips) {
 
   ChatRequest plain;
   plain.model = "m";
-  plain.messages.push_back(Message{Role::user, "hello", {}, {}, false});
+  plain.messages.push_back(Message{Role::user, "hello", {}, {}, false, {}, nullptr});
   parsed = openai::parse_chat_request(openai::write_chat_request(plain, "m"));
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ(to_json(dump(*parsed)), to_json(dump(plain)));
@@ -255,7 +271,8 @@ TEST(WireOpenAIResponse, MalformedShapesAreUpstreamErrors) {
       {R"({"choices":[]})", "malformed openai response: choices: is empty"},
       {R"({"choices":[{"index":0}]})", "malformed openai response: choices[0].message: is required"},
       {R"({"choices":[{"message":{"content":7}}]})", "malformed openai response: choices[0].message.content"},
-      {R"({"choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":"9"}})", "malformed openai response: usage.prompt_tokens"},
+      {R"({"choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":"9"}})",
+       "malformed openai response: usage.prompt_tokens"},
   };
   for (const auto& [body, expected] : cases) {
     auto c = openai::parse_chat_response(json::parse(body));
@@ -272,19 +289,21 @@ TEST(WireOpenAIResponse, WritesAChatCompletionObject) {
   c.text = "Hi.";
   c.stop_reason = StopReason::max_tokens;
   c.usage = Usage{9, 12};
-  EXPECT_EQ(to_json(openai::write_chat_response(c, 1677652288)),
-            R"({"id":"chatcmpl-abc","object":"chat.completion","created":1677652288,"model":"gpt-4o-mini",)"
-            R"("choices":[{"index":0,"message":{"role":"assistant","content":"Hi.","refusal":null},"logprobs":null,"finish_reason":"length"}],)"
-            R"("usage":{"prompt_tokens":9,"completion_tokens":12,"total_tokens":21}})");
+  EXPECT_EQ(
+      to_json(openai::write_chat_response(c, 1677652288)),
+      R"({"id":"chatcmpl-abc","object":"chat.completion","created":1677652288,"model":"gpt-4o-mini",)"
+      R"("choices":[{"index":0,"message":{"role":"assistant","content":"Hi.","refusal":null},"logprobs":null,"finish_reason":"length"}],)"
+      R"("usage":{"prompt_tokens":9,"completion_tokens":12,"total_tokens":21}})");
 }
 
 TEST(WireOpenAIResponse, RoundTripsEveryStopReason) {
-  for (StopReason reason : {StopReason::end_turn, StopReason::max_tokens, StopReason::tool_use, StopReason::content_filter}) {
+  for (StopReason reason :
+       {StopReason::end_turn, StopReason::max_tokens, StopReason::tool_use, StopReason::content_filter}) {
     Completion c;
     c.id = "chatcmpl-1";
     c.model = "gpt-4o";
     c.text = reason == StopReason::tool_use ? "" : "answer";
-    if (reason == StopReason::tool_use) c.tool_calls.push_back(ToolCall{"call_9", "f", R"({"a":[1,2.5]})"});
+    if (reason == StopReason::tool_use) c.tool_calls.push_back(ToolCall{"call_9", "f", R"({"a":[1,2.5]})", nullptr});
     c.stop_reason = reason;
     c.usage = Usage{123456789012, 7};
     auto parsed = openai::parse_chat_response(openai::write_chat_response(c, 1));
@@ -322,8 +341,9 @@ TEST(WireOpenAIStream, DecodesToolCallDeltas) {
   ASSERT_FALSE(d.error) << d.error->message;
   EXPECT_TRUE(d.finished);
   EXPECT_EQ(dump_events(d.events),
-            dump_events({ev_start("chatcmpl-9x", "gpt-4o-2024-08-06"), ev_tool(0, "call_DdmO9pD3xa9XTPNJ32zg2hcA", "get_weather"),
-                         ev_args(0, "{\""), ev_args(0, "location"), ev_args(0, "\":\"Paris\"}"), ev_tool(1, "call_b2", "get_time"),
+            dump_events({ev_start("chatcmpl-9x", "gpt-4o-2024-08-06"),
+                         ev_tool(0, "call_DdmO9pD3xa9XTPNJ32zg2hcA", "get_weather"), ev_args(0, "{\""),
+                         ev_args(0, "location"), ev_args(0, "\":\"Paris\"}"), ev_tool(1, "call_b2", "get_time"),
                          ev_args(1, "{}"), ev_finish(StopReason::tool_use, 0, 0)}));
 }
 
@@ -351,7 +371,9 @@ TEST(WireOpenAIStream, ErrorObjectInTheStreamIsAnError) {
   EXPECT_FALSE(d.finished);
   EXPECT_EQ(dump_events(d.events), dump_events({ev_start("chatcmpl-123", "gpt-4o-mini"), ev_text("Once upon")}));
 
-  d = decode("data: {\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\",\"code\":\"rate_limit_exceeded\"}}\n\n");
+  d = decode(
+      "data: {\"error\":{\"message\":\"Rate limit "
+      "reached\",\"type\":\"requests\",\"code\":\"rate_limit_exceeded\"}}\n\n");
   ASSERT_TRUE(d.error);
   EXPECT_EQ(d.error->code, ErrorCode::rate_limited);
 
@@ -361,7 +383,8 @@ TEST(WireOpenAIStream, ErrorObjectInTheStreamIsAnError) {
 }
 
 TEST(WireOpenAIStream, MalformedChunkIsAnUpstreamError) {
-  Decoded d = decode("data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\ndata: {not json\n\n");
+  Decoded d =
+      decode("data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\ndata: {not json\n\n");
   ASSERT_TRUE(d.error);
   EXPECT_EQ(d.error->code, ErrorCode::upstream_error);
   EXPECT_EQ(d.error->message, "malformed openai stream: chunk is not valid JSON");
@@ -370,29 +393,38 @@ TEST(WireOpenAIStream, MalformedChunkIsAnUpstreamError) {
 TEST(WireOpenAIStream, EncodesChunksUsageAndDone) {
   openai::StreamEncoder enc(true, 1694268190);
   std::string bytes;
-  for (const auto& e : {ev_start("chatcmpl-1", "gpt-4o"), ev_text("Hel"), ev_text("lo"), ev_finish(StopReason::end_turn, 9, 2)}) {
+  for (const auto& e :
+       {ev_start("chatcmpl-1", "gpt-4o"), ev_text("Hel"), ev_text("lo"), ev_finish(StopReason::end_turn, 9, 2)}) {
     bytes += enc.encode(e);
   }
-  EXPECT_EQ(bytes,
-            "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,\"model\":\"gpt-4o\","
-            "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n"
-            "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,\"model\":\"gpt-4o\","
-            "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n"
-            "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,\"model\":\"gpt-4o\","
-            "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n"
-            "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,\"model\":\"gpt-4o\","
-            "\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"stop\"}],\"usage\":null}\n\n"
-            "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,\"model\":\"gpt-4o\","
-            "\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2,\"total_tokens\":11}}\n\n"
-            "data: [DONE]\n\n");
+  EXPECT_EQ(
+      bytes,
+      "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,\"model\":\"gpt-4o\","
+      "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_"
+      "reason\":null}],\"usage\":null}\n\n"
+      "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,\"model\":\"gpt-4o\","
+      "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"},\"logprobs\":null,\"finish_reason\":null}],\"usage\":"
+      "null}\n\n"
+      "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,\"model\":\"gpt-4o\","
+      "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"},\"logprobs\":null,\"finish_reason\":null}],\"usage\":"
+      "null}\n\n"
+      "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,\"model\":\"gpt-4o\","
+      "\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"stop\"}],\"usage\":null}\n\n"
+      "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,\"model\":\"gpt-4o\","
+      "\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2,\"total_tokens\":11}}\n\n"
+      "data: [DONE]\n\n");
   EXPECT_EQ(enc.encode(ev_text("late")), "");  // nothing after the end
 }
 
 TEST(WireOpenAIStream, EncodedStreamsDecodeToTheSameEvents) {
-  const std::vector<StreamEvent> events = {ev_start("chatcmpl-7", "gpt-4o"), ev_text("Checking"),
-                                           ev_tool(0, "call_a", "lookup"),     ev_args(0, R"({"q":)"),
-                                           ev_args(0, R"("x"})"),              ev_tool(1, "call_b", "time"),
-                                           ev_args(1, "{}"),                   ev_finish(StopReason::tool_use, 31, 12)};
+  const std::vector<StreamEvent> events = {ev_start("chatcmpl-7", "gpt-4o"),
+                                           ev_text("Checking"),
+                                           ev_tool(0, "call_a", "lookup"),
+                                           ev_args(0, R"({"q":)"),
+                                           ev_args(0, R"("x"})"),
+                                           ev_tool(1, "call_b", "time"),
+                                           ev_args(1, "{}"),
+                                           ev_finish(StopReason::tool_use, 31, 12)};
   openai::StreamEncoder enc(true, 1);
   std::string bytes;
   for (const auto& e : events) bytes += enc.encode(e);
@@ -416,7 +448,8 @@ TEST(WireOpenAIStream, EncodesErrorsSoTheSdkRaises) {
   const Error e = make_error(ErrorCode::unavailable, "all providers are unavailable");
   const std::string bytes = openai::encode_error(e);
   EXPECT_EQ(bytes,
-            "data: {\"error\":{\"message\":\"all providers are unavailable\",\"type\":\"unavailable\",\"param\":null,\"code\":null}}\n\n");
+            "data: {\"error\":{\"message\":\"all providers are "
+            "unavailable\",\"type\":\"unavailable\",\"param\":null,\"code\":null}}\n\n");
   // No event: line (the openai SDKs only inspect data-only events for "error") and no [DONE].
   auto events = sse(bytes);
   ASSERT_EQ(events.size(), 1u);
@@ -425,7 +458,8 @@ TEST(WireOpenAIStream, EncodesErrorsSoTheSdkRaises) {
   ASSERT_TRUE(d.error);
   EXPECT_EQ(d.error->code, ErrorCode::unavailable);
   EXPECT_FALSE(d.finished);
-  for (ErrorCode code : {ErrorCode::rate_limited, ErrorCode::upstream_timeout, ErrorCode::upstream_error, ErrorCode::invalid_request}) {
+  for (ErrorCode code :
+       {ErrorCode::rate_limited, ErrorCode::upstream_timeout, ErrorCode::upstream_error, ErrorCode::invalid_request}) {
     d = decode(openai::encode_error(make_error(code, "x")));
     ASSERT_TRUE(d.error);
     EXPECT_EQ(d.error->code, code) << error_type(code);
@@ -485,10 +519,9 @@ TEST(WireOpenAIEmbeddings, ParsesResponsesInIndexOrder) {
 TEST(WireOpenAIEmbeddings, WritesShortFloatsAndRoundTrips) {
   Embeddings e{"text-embedding-3-small", "azure", {{0.0123f, -0.5f}, {0.1f, 3.0f}}, Usage{8, 0}};
   const std::string body = to_json(openai::write_embed_response(e));
-  EXPECT_EQ(body,
-            R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.0123,-0.5]},)"
-            R"({"object":"embedding","index":1,"embedding":[0.1,3.0]}],"model":"text-embedding-3-small",)"
-            R"("usage":{"prompt_tokens":8,"total_tokens":8}})");
+  EXPECT_EQ(body, R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.0123,-0.5]},)"
+                  R"({"object":"embedding","index":1,"embedding":[0.1,3.0]}],"model":"text-embedding-3-small",)"
+                  R"("usage":{"prompt_tokens":8,"total_tokens":8}})");
   auto parsed = openai::parse_embed_response(json::parse(body));
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ(parsed->vectors, e.vectors);
@@ -513,9 +546,11 @@ TEST(WireOpenAIErrors, MapsStatusAndBody) {
 
   e = openai::map_upstream_error(400, fixture("openai/error_400.json"), std::nullopt);
   EXPECT_EQ(e.code, ErrorCode::invalid_request);
-  EXPECT_EQ(e.message, "provider rejected the request: Invalid value for 'temperature': expected a number between 0 and 2.");
-  EXPECT_EQ(openai::map_upstream_error(404, R"({"error":{"message":"The model `x` does not exist"}})", std::nullopt).code,
-            ErrorCode::invalid_request);
+  EXPECT_EQ(e.message,
+            "provider rejected the request: Invalid value for 'temperature': expected a number between 0 and 2.");
+  EXPECT_EQ(
+      openai::map_upstream_error(404, R"({"error":{"message":"The model `x` does not exist"}})", std::nullopt).code,
+      ErrorCode::invalid_request);
 
   EXPECT_EQ(openai::map_upstream_error(500, R"({"error":{"message":"boom","type":"server_error"}})", std::nullopt).code,
             ErrorCode::upstream_error);

@@ -180,7 +180,8 @@ inline StreamEvent ev_finish(StopReason reason, std::int64_t in, std::int64_t ou
   StreamEvent e;
   e.kind = StreamEvent::Kind::finish;
   e.stop_reason = reason;
-  e.usage = Usage{in, out};
+  e.usage.input_tokens = in;
+  e.usage.output_tokens = out;
   return e;
 }
 

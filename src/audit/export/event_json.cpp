@@ -39,6 +39,8 @@ ExportEvent row_event(const StoredAuditRow& row) {
   out["error_type"] = r.error_type;
   out["input_tokens"] = r.input_tokens;
   out["output_tokens"] = r.output_tokens;
+  out["cache_read_tokens"] = r.cache_read_tokens;
+  out["cache_write_tokens"] = r.cache_write_tokens;
   out["cost_micros"] = r.cost.micros;
   out["budget_period"] = r.budget_period;
   out["latency_us"] = r.latency_us;

@@ -29,7 +29,8 @@ namespace pg = store::pg;
   "id, team, key_id, status, task_type, request_json, vault_json, classification, idempotency_key, "  \
   "route_tier, route_provider, route_model, route_reason, result_text, input_tokens, output_tokens, " \
   "cost_micros, error_type, error_message, attempts, max_attempts, lease_owner, lease_expires_ms, "   \
-  "created_at_ms, started_at_ms, finished_at_ms, reservation_id, metadata_json"
+  "created_at_ms, started_at_ms, finished_at_ms, reservation_id, metadata_json, cache_read_tokens, "  \
+  "cache_write_tokens"
 #define AEGIS_FINISHED "('succeeded', 'failed', 'cancelled', 'expired')"
 
 // Serialises submits across replicas: the queue-depth check and the
@@ -60,7 +61,8 @@ constexpr const char* kOwnership = "SELECT status, lease_owner FROM jobs WHERE i
 constexpr const char* kComplete =
     "UPDATE jobs SET status = 'succeeded', route_tier = $3, route_provider = $4, route_model = $5, "
     "route_reason = $6, result_text = $7::bytea, input_tokens = $8, output_tokens = $9, cost_micros = $10, "
-    "finished_at_ms = $11, lease_owner = '', lease_expires_ms = 0, " AEGIS_RAISED_CLASSIFICATION("$12") " "
+    "finished_at_ms = $11, cache_read_tokens = $13, cache_write_tokens = $14, lease_owner = '', lease_expires_ms = 0, "
+    AEGIS_RAISED_CLASSIFICATION("$12") " "
     "WHERE id = $1 AND status = 'running' AND lease_owner = $2 RETURNING " AEGIS_JOB_COLUMNS;
 constexpr const char* kFail =
     "UPDATE jobs SET status = 'failed', route_tier = $3, route_provider = $4, route_model = $5, "
@@ -165,14 +167,16 @@ std::optional<Job> read_job(const pg::Rows& rows, int i, const PayloadCipher& ci
   j.classification = *level;
   if (!rows.is_null(i, 8)) j.idempotency_key = rows.text(i, 8);
   j.route = JobRoute{rows.text(i, 9), rows.text(i, 10), rows.text(i, 11), rows.text(i, 12)};
-  std::int64_t n[13] = {};
-  for (int c : {14, 15, 16, 19, 20, 22, 23, 24, 25, 26}) {
+  std::int64_t n[16] = {};
+  for (int c : {14, 15, 16, 19, 20, 22, 23, 24, 25, 26, 28, 29}) {
     auto v = rows.int64(i, c);
     if (!v) return std::nullopt;
     n[c - 14] = *v;
   }
   j.result.input_tokens = n[0];
   j.result.output_tokens = n[1];
+  j.result.cache_read_tokens = n[14];
+  j.result.cache_write_tokens = n[15];
   j.result.cost = Money::from_micros(n[2]);
   j.error = JobError{rows.text(i, 17), rows.text(i, 18)};
   j.attempts = static_cast<int>(n[5]);
@@ -610,7 +614,9 @@ Result<Job> PostgresJobStore::complete(const std::string& id, const std::string&
         .add(done.result.output_tokens)
         .add(done.result.cost.micros)
         .add(done.finished_at_ms)
-        .add(std::string(done.audit ? to_string(done.audit->level) : ""));
+        .add(std::string(done.audit ? to_string(done.audit->level) : ""))
+        .add(done.result.cache_read_tokens)
+        .add(done.result.cache_write_tokens);
     AEGIS_TRY(rows, impl_->query(session, kComplete, p, op));
     if (rows.empty()) return impl_->ownership_error(session, id, owner, op);
     AEGIS_TRY_VOID(impl_->drop_request(session, rows.front(), op));

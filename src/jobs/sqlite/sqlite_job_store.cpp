@@ -32,7 +32,8 @@ Error corrupt_row(std::string_view op) { return store::sqlite::corrupt_row("job 
   "id, team, key_id, status, task_type, request_json, vault_json, classification, idempotency_key, "  \
   "route_tier, route_provider, route_model, route_reason, result_text, input_tokens, output_tokens, " \
   "cost_micros, error_type, error_message, attempts, max_attempts, lease_owner, lease_expires_ms, "   \
-  "created_at_ms, started_at_ms, finished_at_ms, reservation_id, metadata_json"
+  "created_at_ms, started_at_ms, finished_at_ms, reservation_id, metadata_json, cache_read_tokens, "  \
+  "cache_write_tokens"
 #define AEGIS_FINISHED "('succeeded', 'failed', 'cancelled', 'expired')"
 
 constexpr const char* kInsert =
@@ -70,7 +71,8 @@ constexpr const char* kOwnership = "SELECT status, lease_owner FROM jobs WHERE i
 constexpr const char* kComplete =
     "UPDATE jobs SET status = 'succeeded', route_tier = ?3, route_provider = ?4, route_model = ?5, "
     "route_reason = ?6, result_text = ?7, input_tokens = ?8, output_tokens = ?9, cost_micros = ?10, "
-    "finished_at_ms = ?11, lease_owner = '', lease_expires_ms = 0, " AEGIS_RAISED_CLASSIFICATION("?12") " "
+    "finished_at_ms = ?11, cache_read_tokens = ?13, cache_write_tokens = ?14, lease_owner = '', lease_expires_ms = 0, "
+    AEGIS_RAISED_CLASSIFICATION("?12") " "
     "WHERE id = ?1 AND status = 'running' AND lease_owner = ?2 RETURNING " AEGIS_JOB_COLUMNS;
 constexpr const char* kFail =
     "UPDATE jobs SET status = 'failed', route_tier = ?3, route_provider = ?4, route_model = ?5, "
@@ -165,6 +167,8 @@ std::optional<Job> read_job(const Use& st, const PayloadCipher& cipher) {
   j.route = JobRoute{st.text(9), st.text(10), st.text(11), st.text(12)};
   j.result.input_tokens = st.int64(14);
   j.result.output_tokens = st.int64(15);
+  j.result.cache_read_tokens = st.int64(28);
+  j.result.cache_write_tokens = st.int64(29);
   j.result.cost = Money::from_micros(st.int64(16));
   j.error = JobError{st.text(17), st.text(18)};
   j.attempts = static_cast<int>(st.int64(19));
@@ -632,6 +636,8 @@ Result<Job> SqliteJobStore::complete(const std::string& id, const std::string& o
       st.bind(10, done.result.cost.micros);
       st.bind(11, done.finished_at_ms);
       st.bind(12, ran_at);
+      st.bind(13, done.result.cache_read_tokens);
+      st.bind(14, done.result.cache_write_tokens);
       AEGIS_TRY(all, impl_->read_all(st, op));
       rows = std::move(all);
     }

@@ -264,6 +264,16 @@ CREATE TRIGGER breaches_no_delete BEFORE DELETE ON breaches
 CREATE TRIGGER breach_updates_append_only BEFORE UPDATE OR DELETE ON breach_updates
   FOR EACH ROW EXECUTE FUNCTION aegis_breach_kept();
 )sql"},
+    // Prompt-cache accounting, as in the SQLite schema (its migration 11).
+    // On the partitioned audit table the columns reach every partition.
+    Migration{7, "prompt cache token counts", R"sql(
+ALTER TABLE audit ADD COLUMN cache_read_tokens BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE audit ADD COLUMN cache_write_tokens BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE audit_pending ADD COLUMN cache_read_tokens BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE audit_pending ADD COLUMN cache_write_tokens BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN cache_read_tokens BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN cache_write_tokens BIGINT NOT NULL DEFAULT 0;
+)sql"},
     // Key lifecycle (issue 19), as in the SQLite schema (migration 12 there),
     // plus the per-key budget pool shared by the replicas: the same shape as
     // budget_pool and budget_leases (store/budget_pool.hpp), keyed by key id.

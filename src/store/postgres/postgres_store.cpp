@@ -800,7 +800,7 @@ Result<void> PostgresStore::scan_audit(const audit::AuditScan& scan,
                                        const std::function<bool(const audit::StoredAuditRow&)>& visit) {
   constexpr std::string_view op = "scan_audit";
   constexpr std::int64_t kPage = 1000;
-  constexpr int kChainColumn = 27;
+  constexpr int kChainColumn = 29;
   const std::string select = std::string("SELECT ") + postgres::kAuditSelect +
                              ", chain_id, chain_seq, prev_hash, row_hash, id FROM audit WHERE ";
   const audit::FetchScanPage fetch = [&](const audit::ScanPosition& from,

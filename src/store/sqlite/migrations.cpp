@@ -340,6 +340,18 @@ BEGIN SELECT RAISE(ABORT, 'breach history is append-only'); END;
 CREATE TRIGGER breach_updates_no_delete BEFORE DELETE ON breach_updates
 BEGIN SELECT RAISE(ABORT, 'breach history is append-only'); END;
 )sql"},
+    // Prompt-cache accounting (issue 19): the input tokens read from and
+    // written to the provider's prompt cache, per audit row (and intent) and
+    // per job result. Existing rows had none; the chain hashes these columns
+    // only when they are not 0 (audit/chain.hpp), so those rows still verify.
+    Migration{11, "prompt cache token counts", R"sql(
+ALTER TABLE audit ADD COLUMN cache_read_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE audit ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE audit_pending ADD COLUMN cache_read_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE audit_pending ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN cache_read_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+)sql"},
     // Key lifecycle (issue 19): a key's model allow-list (a JSON array of
     // names, NULL: none), monthly sub-budget, expiry, description, last use
     // (written in batches, to the minute), the secret a rotation replaced

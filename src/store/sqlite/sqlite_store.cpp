@@ -139,7 +139,7 @@ constexpr const char* kInsertBreachUpdate =
 constexpr const char* kBreachHistory =
     "SELECT breach_id, time_ms, status, note, actor FROM breach_updates WHERE breach_id = ?1 ORDER BY id";
 constexpr std::int64_t kScanPage = 1000;
-constexpr int kChainColumn = 27;  // the first chain column after AEGIS_AUDIT_COLUMNS
+constexpr int kChainColumn = 29;  // the first chain column after AEGIS_AUDIT_COLUMNS
 
 constexpr const char* kPing = "SELECT 1";
 constexpr const char* kSchemaVersion = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
