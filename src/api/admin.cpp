@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 
+#include "config/config.hpp"
 #include "core/encoding.hpp"
 #include "core/json.hpp"
 #include "core/time_format.hpp"
@@ -21,11 +22,65 @@ using Awaitable = boost::asio::awaitable<HttpResponse>;
 
 namespace {
 
-json::object team_json(const store::Team& team) {
+// The team's exact response cache as requests meet it: the admin API's
+// setting, else the config's response_cache.teams; null when off.
+json::value response_cache_json(const store::Team& team, const AdminContext& context) {
+  std::int64_t ttl = 0;
+  if (team.response_cache_ttl_s) {
+    ttl = *team.response_cache_ttl_s;
+  } else if (context.response_cache_teams != nullptr) {
+    if (auto it = context.response_cache_teams->find(team.name); it != context.response_cache_teams->end()) {
+      ttl = it->second.count();
+    }
+  }
+  if (ttl <= 0) return nullptr;
+  return json::object{{"enabled", true}, {"ttl_s", ttl}};
+}
+
+json::object team_json(const store::Team& team, const AdminContext& context) {
   return {{"name", team.name},
           {"monthly_budget_usd", usd_json(team.monthly_budget)},
           {"clearance", to_string(team.clearance)},
-          {"created_at", format_rfc3339_ms(team.created_at_ms)}};
+          {"created_at", format_rfc3339_ms(team.created_at_ms)},
+          {"response_cache", response_cache_json(team, context)}};
+}
+
+// PATCH /admin/v1/teams/{name} `response_cache`: {"enabled": true, "ttl_s":
+// N} turns the team's exact response cache on for N seconds an answer
+// (1..kMaxResponseCacheTtlS), null or {"enabled": false} turns it off. The
+// stored value: the TTL, 0 for off (store::Team::response_cache_ttl_s).
+Result<std::int64_t> response_cache_field(const json::value& value) {
+  if (value.is_null()) return std::int64_t{0};
+  const std::string shape = R"(response_cache must be {"enabled": true, "ttl_s": SECONDS}, {"enabled": false} or null)";
+  if (!value.is_object()) return make_error(ErrorCode::invalid_request, shape);
+  const auto& object = value.get_object();
+  if (auto known = http::reject_unknown_fields(object, {"enabled", "ttl_s"}); !known.ok()) {
+    return make_error(ErrorCode::invalid_request, "response_cache: " + known.error().message);
+  }
+  const auto enabled = object.find("enabled");
+  if (enabled == object.end() || !enabled->value().is_bool()) {
+    return make_error(ErrorCode::invalid_request, "response_cache.enabled must be true or false");
+  }
+  const auto ttl = object.find("ttl_s");
+  const std::string ttl_range =
+      "response_cache.ttl_s must be a whole number of seconds from 1 to " + std::to_string(config::kMaxResponseCacheTtlS);
+  std::int64_t seconds = 0;
+  if (ttl != object.end()) {
+    const auto& v = ttl->value();
+    if (v.is_int64()) {
+      seconds = v.get_int64();
+    } else if (v.is_uint64()) {
+      seconds = v.get_uint64() > static_cast<std::uint64_t>(config::kMaxResponseCacheTtlS)
+                    ? config::kMaxResponseCacheTtlS + 1
+                    : static_cast<std::int64_t>(v.get_uint64());
+    } else {
+      return make_error(ErrorCode::invalid_request, ttl_range);
+    }
+    if (seconds < 1 || seconds > config::kMaxResponseCacheTtlS) return make_error(ErrorCode::invalid_request, ttl_range);
+  }
+  if (!enabled->value().get_bool()) return std::int64_t{0};
+  if (ttl == object.end()) return make_error(ErrorCode::invalid_request, "response_cache.ttl_s is required when enabled");
+  return seconds;
 }
 
 json::object key_json(const identity::KeyInfo& key) {
@@ -154,6 +209,7 @@ json::object audit_json(const audit::AuditRecord& row) {
   out["egress_blocked"] = row.egress_blocked;
   out["egress_veto"] = row.egress_veto;
   out["egress_rule"] = row.egress_rule;
+  out["cache_hit"] = row.cache_hit;
   return out;
 }
 
@@ -182,7 +238,7 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
                AEGIS_CO_TRY(team,
                             co_await ctx->db.run([&] { return identity::create_team(ctx->store, ctx->clock, input); }),
                             fail, request);
-               co_return http::json_response(201, team_json(team));
+               co_return http::json_response(201, team_json(team, *ctx));
              });
 
   router.add("GET", "/admin/v1/teams", http::Credential::admin_key,
@@ -190,7 +246,7 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
                AEGIS_CO_TRY(teams, co_await ctx->db.run([&] { return identity::list_teams(ctx->store); }), fail,
                             request);
                json::array out;
-               for (const auto& team : teams) out.push_back(team_json(team));
+               for (const auto& team : teams) out.push_back(team_json(team, *ctx));
                co_return http::json_response(200, {{"teams", std::move(out)}});
              });
 
@@ -199,13 +255,15 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
                std::string name(*request.path_param("name"));
                AEGIS_CO_TRY(team, co_await ctx->db.run([&] { return identity::get_team(ctx->store, name); }), fail,
                             request);
-               co_return http::json_response(200, team_json(team));
+               co_return http::json_response(200, team_json(team, *ctx));
              });
 
   router.add("PATCH", "/admin/v1/teams/{name}", http::Credential::admin_key,
              [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
                AEGIS_CO_TRY(body, http::parse_json_object(request), fail, request);
-               AEGIS_CO_TRY_VOID(http::reject_unknown_fields(body, {"monthly_budget_usd", "clearance"}), fail, request);
+               AEGIS_CO_TRY_VOID(
+                   http::reject_unknown_fields(body, {"monthly_budget_usd", "clearance", "response_cache"}), fail,
+                   request);
                store::TeamPatch patch;
                if (auto it = body.find("monthly_budget_usd"); it != body.end()) {
                  AEGIS_CO_TRY(budget, budget_field(it->value()), fail, request);
@@ -216,17 +274,22 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
                  AEGIS_CO_TRY(level, identity::parse_clearance(clearance), fail, request);
                  patch.clearance = level;
                }
-               if (!patch.monthly_budget && !patch.clearance) {
-                 co_return fail(make_error(ErrorCode::invalid_request,
-                                           "nothing to change: send monthly_budget_usd and/or clearance"),
-                                request);
+               if (auto it = body.find("response_cache"); it != body.end()) {
+                 AEGIS_CO_TRY(ttl, response_cache_field(it->value()), fail, request);
+                 patch.response_cache_ttl_s = ttl;
+               }
+               if (!patch.monthly_budget && !patch.clearance && !patch.response_cache_ttl_s) {
+                 co_return fail(
+                     make_error(ErrorCode::invalid_request,
+                                "nothing to change: send monthly_budget_usd, clearance and/or response_cache"),
+                     request);
                }
                std::string name(*request.path_param("name"));
                AEGIS_CO_TRY(team, co_await ctx->db.run([&] { return identity::update_team(ctx->store, name, patch); }),
                             fail, request);
-               // Cached principals carry the clearance; drop them so the change applies now.
-               if (patch.clearance) ctx->authenticator.invalidate_all();
-               co_return http::json_response(200, team_json(team));
+               // Cached principals carry the clearance and the response cache; drop them so the change applies now.
+               if (patch.clearance || patch.response_cache_ttl_s) ctx->authenticator.invalidate_all();
+               co_return http::json_response(200, team_json(team, *ctx));
              });
 
   // The cap comes from the store (what the next request will be checked

@@ -39,6 +39,7 @@
 #include "core/system_clock.hpp"
 #include "core/version.hpp"
 #include "gateway/gateway.hpp"
+#include "gateway/lru_response_cache.hpp"
 #include "http/client.hpp"
 #include "http/json_response.hpp"
 #include "http/server.hpp"
@@ -194,6 +195,7 @@ struct Application::Impl {
   std::unique_ptr<budget::Ledger> ledger;
   std::unique_ptr<budget::BudgetService> budgets;
   std::unique_ptr<resilience::ProviderHealth> health;
+  std::unique_ptr<gateway::LruResponseCache> response_cache;
   std::unique_ptr<gateway::Gateway> gateway;
   // Before the job service, which runs retrieval jobs on them (and so is destroyed first).
   std::unique_ptr<rag::RagStore> rag_store;  // null on a backend without one yet
@@ -294,8 +296,11 @@ struct Application::Impl {
     }
     budgets = std::make_unique<budget::BudgetService>(*ledger, metrics, config->budgets.reservation_ttl, &db);
     health = std::make_unique<resilience::ProviderHealth>(config->resilience, clock, metrics, providers->ordered());
-    gateway = std::make_unique<gateway::Gateway>(gateway::GatewayDeps{*config, *providers, *classifier, *router_rules,
-                                                                      *budgets, *health, *audit, metrics, clock});
+    response_cache = std::make_unique<gateway::LruResponseCache>(
+        gateway::LruResponseCache::limits_of(config->response_cache), metrics);
+    gateway::GatewayDeps deps{*config, *providers, *classifier, *router_rules, *budgets, *health, *audit, metrics, clock};
+    deps.response_cache = response_cache.get();
+    gateway = std::make_unique<gateway::Gateway>(deps);
   }
   std::vector<asio::io_context*> session_contexts() {
     std::vector<asio::io_context*> contexts{&io};
@@ -450,6 +455,7 @@ std::uint16_t Application::start() {
   admin_context.ledger = s.ledger.get();
   admin_context.audit_writer = s.audit.get();
   admin_context.audit_key = &*s.audit_key;
+  admin_context.response_cache_teams = &s.config->response_cache.teams;
   api::register_admin_routes(s.router, admin_context);
   api::register_breach_routes(s.router, admin_context);
   api::ReportContext report_context{.store = *s.store,

@@ -56,6 +56,10 @@ std::string canonical_row(const AuditRecord& r, std::string_view chain_id, std::
   row.emplace_back(r.egress_blocked);
   row.emplace_back(r.egress_veto);
   row.emplace_back(r.egress_rule);
+  // Columns added after v1 are appended only when they differ from their
+  // default, so every row written before them encodes (and verifies) as it
+  // always did, and setting one on an old row still changes its hash.
+  if (r.cache_hit) row.emplace_back(json::array{json::value("cache_hit"), true});
   return json::serialize(row);
 }
 

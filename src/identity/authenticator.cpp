@@ -83,7 +83,8 @@ boost::asio::awaitable<Result<Principal>> Authenticator::authenticate_owned(std:
 
   // A key's own clearance narrows its team's, never widens it (also after the team's is lowered).
   const Level clearance = std::min(found.team->clearance, found.key->clearance.value_or(found.team->clearance));
-  Principal principal{found.team->name, found.key->id, clearance, found.team->monthly_budget};
+  Principal principal{found.team->name, found.key->id, clearance, found.team->monthly_budget,
+                      found.team->response_cache_ttl_s};
   remember(*key_id, Entry{std::move(found.key->secret_hash), principal, clock_.steady_now() + ttl_}, generation);
   co_return principal;
 }

@@ -13,14 +13,14 @@ namespace aegis::store::postgres {
 
 namespace {
 
-// Rows per multi-row INSERT: 31 parameters each, well under libpq's 65535.
+// Rows per multi-row INSERT: 32 parameters each, well under libpq's 65535.
 constexpr std::size_t kRowsPerInsert = 200;
 
 constexpr const char* kAuditColumns =
     "time_ms, request_id, team, key_id, surface, task, level, entities, placeholders, tier, provider, model, "
     "locality, reason, fallback_path, status, error_type, input_tokens, output_tokens, cost_micros, "
-    "budget_period, latency_us, overhead_us, invented_pii, egress_blocked, egress_veto, egress_rule";
-constexpr int kAuditColumnCount = 27;
+    "budget_period, latency_us, overhead_us, invented_pii, egress_blocked, egress_veto, egress_rule, cache_hit";
+constexpr int kAuditColumnCount = 28;
 constexpr int kChainColumnCount = 4;  // chain_id, chain_seq, prev_hash, row_hash
 
 void add_audit_params(pg::Params& p, const audit::AuditRecord& r) {
@@ -50,7 +50,8 @@ void add_audit_params(pg::Params& p, const audit::AuditRecord& r) {
       .add(r.invented_pii)
       .add(r.egress_blocked)
       .add(r.egress_veto)
-      .add(r.egress_rule);
+      .add(r.egress_rule)
+      .add(r.cache_hit);
 }
 
 // "($1, $2, ...), ($28, ...)" for `rows` rows of `columns` parameters, after `offset` parameters.
@@ -121,6 +122,7 @@ std::optional<audit::AuditRecord> read_audit_row(const pg::Rows& rows, int i, in
   r.egress_blocked = rows.boolean(i, first + 24);
   r.egress_veto = rows.boolean(i, first + 25);
   r.egress_rule = rows.text(i, first + 26);
+  r.cache_hit = rows.boolean(i, first + 27);
   return r;
 }
 

@@ -264,6 +264,17 @@ CREATE TRIGGER breaches_no_delete BEFORE DELETE ON breaches
 CREATE TRIGGER breach_updates_append_only BEFORE UPDATE OR DELETE ON breach_updates
   FOR EACH ROW EXECUTE FUNCTION aegis_breach_kept();
 )sql"},
+    // The exact response cache (issue 19): a team's TTL as the admin API set
+    // it (NULL: never set, the config decides; 0: off), and the audit rows of
+    // answers served from it. Old rows read cache_hit false, which their chain
+    // hash encodes as it always did (audit/chain.cpp). Added to the
+    // partitioned parent, so every month's partition has it.
+    Migration{10, "response cache team setting and audit cache_hit", R"sql(
+ALTER TABLE teams ADD COLUMN response_cache_ttl_s BIGINT
+  CHECK (response_cache_ttl_s IS NULL OR response_cache_ttl_s >= 0);
+ALTER TABLE audit ADD COLUMN cache_hit BOOLEAN NOT NULL DEFAULT false;
+ALTER TABLE audit_pending ADD COLUMN cache_hit BOOLEAN NOT NULL DEFAULT false;
+)sql"},
 };
 
 std::string message_of(PGconn* conn, PGresult* result) {

@@ -340,6 +340,16 @@ BEGIN SELECT RAISE(ABORT, 'breach history is append-only'); END;
 CREATE TRIGGER breach_updates_no_delete BEFORE DELETE ON breach_updates
 BEGIN SELECT RAISE(ABORT, 'breach history is append-only'); END;
 )sql"},
+    // The exact response cache (issue 19): a team's TTL as the admin API set
+    // it (NULL: never set, the config decides; 0: off), and the audit rows of
+    // answers served from it. Old rows read cache_hit 0, which their chain
+    // hash encodes as it always did (audit/chain.cpp).
+    Migration{14, "response cache team setting and audit cache_hit", R"sql(
+ALTER TABLE teams ADD COLUMN response_cache_ttl_s INTEGER
+  CHECK (response_cache_ttl_s IS NULL OR response_cache_ttl_s >= 0);
+ALTER TABLE audit ADD COLUMN cache_hit INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE audit_pending ADD COLUMN cache_hit INTEGER NOT NULL DEFAULT 0;
+)sql"},
 };
 
 std::string errmsg(sqlite3* db) {
