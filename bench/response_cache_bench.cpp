@@ -3,8 +3,8 @@
 // 2 KB of text), the lookup in a cache holding 10,000 answers, and the hit's
 // response (the OpenAI body of a 1 KB answer, serialised, with the governance
 // headers). Run with repetitions and read the median:
-//   build/aegis_bench --benchmark_filter=BM_ResponseCache --benchmark_repetitions=10 \
-//     --benchmark_report_aggregates_only=true
+//   build/aegis_bench --benchmark_filter=BM_ResponseCache --benchmark_repetitions=10
+//                     --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -27,8 +27,9 @@ ChatRequest typical_request(int variant) {
   r.model = "auto";
   r.temperature = 0.0;
   r.max_tokens = 512;
-  r.system = "You are a concise assistant for the platform team. Answer in plain English, cite the runbook section "
-             "when one applies, and never invent configuration keys.";
+  r.system =
+      "You are a concise assistant for the platform team. Answer in plain English, cite the runbook section "
+      "when one applies, and never invent configuration keys.";
   const std::string turn =
       "Our deploy pipeline retries a failed canary twice before rolling back; the second retry waits 90 seconds. "
       "Yesterday the rollback started while the first retry was still draining connections. ";
@@ -53,9 +54,9 @@ std::shared_ptr<const gateway::CachedAnswer> answer(int i) {
   a->completion.provider = "anthropic";
   a->completion.text = std::string(1024, 'a');
   a->completion.usage = Usage{600, 256};
-  a->route = gateway::Route{Tier::sonnet, "anthropic", "claude-sonnet-4-5",
-                            "task 'chat' -> tier sonnet; INTERNAL data may go to cloud providers",
-                            config::Locality::cloud};
+  a->route =
+      gateway::Route{Tier::sonnet, "anthropic", "claude-sonnet-4-5",
+                     "task 'chat' -> tier sonnet; INTERNAL data may go to cloud providers", config::Locality::cloud};
   return a;
 }
 
@@ -63,8 +64,8 @@ struct Filled {
   Filled() : cache(gateway::LruResponseCache::Limits{20'000, std::size_t{1} << 30}, metrics) {
     const auto now = std::chrono::steady_clock::now();
     for (int i = 0; i < 10'000; ++i) {
-      cache.store(gateway::response_cache_key("bench", "chat", Level::INTERNAL, typical_request(i)), "bench",
-                  answer(i), now);
+      cache.store(gateway::response_cache_key("bench", "chat", Level::INTERNAL, typical_request(i)), "bench", answer(i),
+                  now);
     }
   }
   telemetry::Registry metrics;
@@ -113,8 +114,7 @@ void BM_ResponseCacheLookupContended(benchmark::State& state) {
   auto& f = filled();
   const auto key = gateway::response_cache_key("bench", "chat", Level::INTERNAL, typical_request(state.thread_index()));
   for (auto _ : state) {
-    benchmark::DoNotOptimize(
-        f.cache.lookup(key, "bench", std::chrono::steady_clock::now(), std::chrono::seconds(300)));
+    benchmark::DoNotOptimize(f.cache.lookup(key, "bench", std::chrono::steady_clock::now(), std::chrono::seconds(300)));
   }
 }
 BENCHMARK(BM_ResponseCacheLookupContended)->Threads(1)->Threads(2)->Threads(4);

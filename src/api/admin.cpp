@@ -62,8 +62,8 @@ Result<std::int64_t> response_cache_field(const json::value& value) {
     return make_error(ErrorCode::invalid_request, "response_cache.enabled must be true or false");
   }
   const auto ttl = object.find("ttl_s");
-  const std::string ttl_range =
-      "response_cache.ttl_s must be a whole number of seconds from 1 to " + std::to_string(config::kMaxResponseCacheTtlS);
+  const std::string ttl_range = "response_cache.ttl_s must be a whole number of seconds from 1 to " +
+                                std::to_string(config::kMaxResponseCacheTtlS);
   std::int64_t seconds = 0;
   if (ttl != object.end()) {
     const auto& v = ttl->value();
@@ -76,10 +76,12 @@ Result<std::int64_t> response_cache_field(const json::value& value) {
     } else {
       return make_error(ErrorCode::invalid_request, ttl_range);
     }
-    if (seconds < 1 || seconds > config::kMaxResponseCacheTtlS) return make_error(ErrorCode::invalid_request, ttl_range);
+    if (seconds < 1 || seconds > config::kMaxResponseCacheTtlS)
+      return make_error(ErrorCode::invalid_request, ttl_range);
   }
   if (!enabled->value().get_bool()) return std::int64_t{0};
-  if (ttl == object.end()) return make_error(ErrorCode::invalid_request, "response_cache.ttl_s is required when enabled");
+  if (ttl == object.end())
+    return make_error(ErrorCode::invalid_request, "response_cache.ttl_s is required when enabled");
   return seconds;
 }
 
@@ -258,39 +260,38 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
                co_return http::json_response(200, team_json(team, *ctx));
              });
 
-  router.add("PATCH", "/admin/v1/teams/{name}", http::Credential::admin_key,
-             [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
-               AEGIS_CO_TRY(body, http::parse_json_object(request), fail, request);
-               AEGIS_CO_TRY_VOID(
-                   http::reject_unknown_fields(body, {"monthly_budget_usd", "clearance", "response_cache"}), fail,
-                   request);
-               store::TeamPatch patch;
-               if (auto it = body.find("monthly_budget_usd"); it != body.end()) {
-                 AEGIS_CO_TRY(budget, budget_field(it->value()), fail, request);
-                 patch.monthly_budget = budget;
-               }
-               if (body.contains("clearance")) {
-                 AEGIS_CO_TRY(clearance, string_field(body, "clearance", true), fail, request);
-                 AEGIS_CO_TRY(level, identity::parse_clearance(clearance), fail, request);
-                 patch.clearance = level;
-               }
-               if (auto it = body.find("response_cache"); it != body.end()) {
-                 AEGIS_CO_TRY(ttl, response_cache_field(it->value()), fail, request);
-                 patch.response_cache_ttl_s = ttl;
-               }
-               if (!patch.monthly_budget && !patch.clearance && !patch.response_cache_ttl_s) {
-                 co_return fail(
-                     make_error(ErrorCode::invalid_request,
-                                "nothing to change: send monthly_budget_usd, clearance and/or response_cache"),
+  router.add(
+      "PATCH", "/admin/v1/teams/{name}", http::Credential::admin_key,
+      [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
+        AEGIS_CO_TRY(body, http::parse_json_object(request), fail, request);
+        AEGIS_CO_TRY_VOID(http::reject_unknown_fields(body, {"monthly_budget_usd", "clearance", "response_cache"}),
+                          fail, request);
+        store::TeamPatch patch;
+        if (auto it = body.find("monthly_budget_usd"); it != body.end()) {
+          AEGIS_CO_TRY(budget, budget_field(it->value()), fail, request);
+          patch.monthly_budget = budget;
+        }
+        if (body.contains("clearance")) {
+          AEGIS_CO_TRY(clearance, string_field(body, "clearance", true), fail, request);
+          AEGIS_CO_TRY(level, identity::parse_clearance(clearance), fail, request);
+          patch.clearance = level;
+        }
+        if (auto it = body.find("response_cache"); it != body.end()) {
+          AEGIS_CO_TRY(ttl, response_cache_field(it->value()), fail, request);
+          patch.response_cache_ttl_s = ttl;
+        }
+        if (!patch.monthly_budget && !patch.clearance && !patch.response_cache_ttl_s) {
+          co_return fail(make_error(ErrorCode::invalid_request,
+                                    "nothing to change: send monthly_budget_usd, clearance and/or response_cache"),
+                         request);
+        }
+        std::string name(*request.path_param("name"));
+        AEGIS_CO_TRY(team, co_await ctx->db.run([&] { return identity::update_team(ctx->store, name, patch); }), fail,
                      request);
-               }
-               std::string name(*request.path_param("name"));
-               AEGIS_CO_TRY(team, co_await ctx->db.run([&] { return identity::update_team(ctx->store, name, patch); }),
-                            fail, request);
-               // Cached principals carry the clearance and the response cache; drop them so the change applies now.
-               if (patch.clearance || patch.response_cache_ttl_s) ctx->authenticator.invalidate_all();
-               co_return http::json_response(200, team_json(team, *ctx));
-             });
+        // Cached principals carry the clearance and the response cache; drop them so the change applies now.
+        if (patch.clearance || patch.response_cache_ttl_s) ctx->authenticator.invalidate_all();
+        co_return http::json_response(200, team_json(team, *ctx));
+      });
 
   // The cap comes from the store (what the next request will be checked
   // against), the totals from the ledger's current period.

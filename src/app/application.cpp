@@ -298,7 +298,8 @@ struct Application::Impl {
     health = std::make_unique<resilience::ProviderHealth>(config->resilience, clock, metrics, providers->ordered());
     response_cache = std::make_unique<gateway::LruResponseCache>(
         gateway::LruResponseCache::limits_of(config->response_cache), metrics);
-    gateway::GatewayDeps deps{*config, *providers, *classifier, *router_rules, *budgets, *health, *audit, metrics, clock};
+    gateway::GatewayDeps deps{*config, *providers, *classifier, *router_rules, *budgets,
+                              *health, *audit,     metrics,     clock};
     deps.response_cache = response_cache.get();
     gateway = std::make_unique<gateway::Gateway>(deps);
   }

@@ -68,15 +68,9 @@ class Canonical {
   // A JSON value with object keys sorted, whatever order the client sent.
   void value(const json::value& v) {
     switch (v.kind()) {
-      case json::kind::null:
-        tag('n');
-        return;
-      case json::kind::bool_:
-        tag(v.get_bool() ? 't' : 'f');
-        return;
-      case json::kind::int64:
-        integer(v.get_int64());
-        return;
+      case json::kind::null: tag('n'); return;
+      case json::kind::bool_: tag(v.get_bool() ? 't' : 'f'); return;
+      case json::kind::int64: integer(v.get_int64()); return;
       case json::kind::uint64:
         if (v.get_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
           integer(static_cast<std::int64_t>(v.get_uint64()));
@@ -86,9 +80,7 @@ class Canonical {
           out_ += ';';
         }
         return;
-      case json::kind::double_:
-        number(v.get_double());
-        return;
+      case json::kind::double_: number(v.get_double()); return;
       case json::kind::string:
         tag('s');
         str(std::string_view(v.get_string().data(), v.get_string().size()));
@@ -101,9 +93,7 @@ class Canonical {
         tag(']');
         return;
       }
-      case json::kind::object:
-        object(v.get_object());
-        return;
+      case json::kind::object: object(v.get_object()); return;
     }
   }
 
@@ -146,24 +136,18 @@ class Canonical {
 
 char role_tag(Role role) {
   switch (role) {
-    case Role::user:
-      return 'U';
-    case Role::assistant:
-      return 'A';
-    case Role::tool:
-      return 'T';
+    case Role::user: return 'U';
+    case Role::assistant: return 'A';
+    case Role::tool: return 'T';
   }
   return '?';
 }
 
 char protocol_tag(WireProtocol protocol) {
   switch (protocol) {
-    case WireProtocol::openai:
-      return 'o';
-    case WireProtocol::anthropic:
-      return 'a';
-    case WireProtocol::ollama:
-      return 'l';
+    case WireProtocol::openai: return 'o';
+    case WireProtocol::anthropic: return 'a';
+    case WireProtocol::ollama: return 'l';
   }
   return '?';
 }

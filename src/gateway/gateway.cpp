@@ -63,14 +63,10 @@ struct StreamedSoFar {
 
 std::string_view to_string(CallContext::CacheResult result) {
   switch (result) {
-    case CallContext::CacheResult::hit:
-      return "hit";
-    case CallContext::CacheResult::miss:
-      return "miss";
-    case CallContext::CacheResult::bypass:
-      return "bypass";
-    case CallContext::CacheResult::none:
-      break;
+    case CallContext::CacheResult::hit: return "hit";
+    case CallContext::CacheResult::miss: return "miss";
+    case CallContext::CacheResult::bypass: return "bypass";
+    case CallContext::CacheResult::none: break;
   }
   return "none";
 }
@@ -514,9 +510,7 @@ class GovernedSink final : public providers::DeltaSink {
         captured_.id = event.id;
         captured_.model = event.model;
         break;
-      case StreamEvent::Kind::text:
-        captured_.text += event.text;
-        break;
+      case StreamEvent::Kind::text: captured_.text += event.text; break;
       case StreamEvent::Kind::tool_call_start: {
         auto& call = captured_tools_[event.index];
         call.id = event.tool_call.id;
@@ -524,9 +518,7 @@ class GovernedSink final : public providers::DeltaSink {
         call.arguments_json += event.tool_call.arguments_json;
         break;
       }
-      case StreamEvent::Kind::tool_call_delta:
-        captured_tools_[event.index].arguments_json += event.text;
-        break;
+      case StreamEvent::Kind::tool_call_delta: captured_tools_[event.index].arguments_json += event.text; break;
       case StreamEvent::Kind::finish:
         captured_.stop_reason = event.stop_reason;
         captured_.stop_sequence = event.stop_sequence;

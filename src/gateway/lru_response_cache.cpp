@@ -40,7 +40,8 @@ std::size_t LruResponseCache::footprint(std::string_view team, const CachedAnswe
   std::size_t n = kEntryOverhead + team.size() + c.id.size() + c.model.size() + c.provider.size() + c.text.size() +
                   (c.stop_sequence ? c.stop_sequence->size() : 0) + answer.route.provider.size() +
                   answer.route.model.size() + answer.route.reason.size();
-  for (const auto& call : c.tool_calls) n += sizeof(ToolCall) + call.id.size() + call.name.size() + call.arguments_json.size();
+  for (const auto& call : c.tool_calls)
+    n += sizeof(ToolCall) + call.id.size() + call.name.size() + call.arguments_json.size();
   return n;
 }
 

@@ -11,10 +11,11 @@ namespace aegis::store::sqlite {
 
 namespace {
 
-constexpr const char* kInsertAudit = "INSERT INTO audit(" AEGIS_AUDIT_COLUMNS
-                                     ", chain_id, chain_seq, prev_hash, row_hash"
-                                     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
-                                     "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)";
+constexpr const char* kInsertAudit =
+    "INSERT INTO audit(" AEGIS_AUDIT_COLUMNS
+    ", chain_id, chain_seq, prev_hash, row_hash"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+    "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)";
 constexpr const char* kInsertBreach =
     "INSERT INTO breaches(detected_at_ms, kind, ref, team, key_id, provider, entities, request_id, detail, "
     "updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (kind, ref) DO NOTHING";
