@@ -86,6 +86,7 @@ void BM_ResponseCacheHit(benchmark::State& state) {
   context.level = Level::INTERNAL;
   context.cache = gateway::CallContext::CacheResult::hit;
   for (auto _ : state) {
+    (void)_;
     const auto key = gateway::response_cache_key("bench", "chat", Level::INTERNAL, request);
     auto hit = f.cache.lookup(key, "bench", std::chrono::steady_clock::now(), std::chrono::seconds(300));
     if (!hit) {
@@ -104,6 +105,7 @@ BENCHMARK(BM_ResponseCacheHit);
 void BM_ResponseCacheKey(benchmark::State& state) {
   const ChatRequest request = typical_request(4242);
   for (auto _ : state) {
+    (void)_;
     benchmark::DoNotOptimize(gateway::response_cache_key("bench", "chat", Level::INTERNAL, request));
   }
 }
@@ -114,6 +116,7 @@ void BM_ResponseCacheLookupContended(benchmark::State& state) {
   auto& f = filled();
   const auto key = gateway::response_cache_key("bench", "chat", Level::INTERNAL, typical_request(state.thread_index()));
   for (auto _ : state) {
+    (void)_;
     benchmark::DoNotOptimize(f.cache.lookup(key, "bench", std::chrono::steady_clock::now(), std::chrono::seconds(300)));
   }
 }

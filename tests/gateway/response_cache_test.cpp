@@ -14,9 +14,9 @@ namespace {
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 
-const Clock::time_point kT0 = Clock::time_point{} + std::chrono::hours(1);
+constexpr Clock::time_point kT0 = Clock::time_point{} + std::chrono::hours(1);
 
-CacheKey key_of(std::string text, std::string team = "t") {
+CacheKey key_of(std::string text, const std::string& team = "t") {
   ChatRequest request;
   request.model = "auto";
   request.temperature = 0.0;
