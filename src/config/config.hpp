@@ -251,7 +251,7 @@ struct ResponseCacheConfig {
 };
 
 // The longest TTL a team's cached answers may have (config and admin API alike).
-inline constexpr std::int64_t kMaxResponseCacheTtlS = 7 * 86'400;
+inline constexpr std::int64_t kMaxResponseCacheTtlS = std::int64_t{7} * 86'400;  // a week
 
 struct Config {
   ServerConfig server;

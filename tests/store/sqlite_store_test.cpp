@@ -107,7 +107,8 @@ TEST_F(SqliteMigrationsTest, SchemaEnforcesClearanceAndBudgetChecks) {
   RawDb raw(db_path());
   EXPECT_THROW(raw.exec("INSERT INTO teams VALUES ('x', 1, 'SECRET', 0, NULL)"), std::runtime_error);
   EXPECT_THROW(raw.exec("INSERT INTO teams VALUES ('x', -1, 'PUBLIC', 0, NULL)"), std::runtime_error);
-  EXPECT_THROW(raw.exec("INSERT INTO teams VALUES ('x', 0, 'PUBLIC', 0, -1)"), std::runtime_error);  // response cache TTL
+  EXPECT_THROW(raw.exec("INSERT INTO teams VALUES ('x', 0, 'PUBLIC', 0, -1)"),
+               std::runtime_error);  // response cache TTL
   raw.exec("INSERT INTO teams VALUES ('x', 0, 'PUBLIC', 0, NULL)");
   raw.exec("INSERT INTO teams VALUES ('y', 0, 'PUBLIC', 0, 300)");
 }
