@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "api/rate_limits_json.hpp"
+#include "config/config.hpp"
 #include "core/encoding.hpp"
 #include "core/json.hpp"
 #include "core/time_format.hpp"
@@ -24,13 +25,69 @@ using Awaitable = boost::asio::awaitable<HttpResponse>;
 
 namespace {
 
-json::object team_json(const store::Team& team, const store::RateLimits& limits = {}) {
+// The team's exact response cache as requests meet it: the admin API's
+// setting, else the config's response_cache.teams; null when off.
+json::value response_cache_json(const store::Team& team, const AdminContext& context) {
+  std::int64_t ttl = 0;
+  if (team.response_cache_ttl_s) {
+    ttl = *team.response_cache_ttl_s;
+  } else if (context.response_cache_teams != nullptr) {
+    if (auto it = context.response_cache_teams->find(team.name); it != context.response_cache_teams->end()) {
+      ttl = it->second.count();
+    }
+  }
+  if (ttl <= 0) return nullptr;
+  return json::object{{"enabled", true}, {"ttl_s", ttl}};
+}
+
+json::object team_json(const store::Team& team, const AdminContext& context, const store::RateLimits& limits = {}) {
   json::object out{{"name", team.name},
                    {"monthly_budget_usd", usd_json(team.monthly_budget)},
                    {"clearance", to_string(team.clearance)},
-                   {"created_at", format_rfc3339_ms(team.created_at_ms)}};
+                   {"created_at", format_rfc3339_ms(team.created_at_ms)},
+                   {"response_cache", response_cache_json(team, context)}};
   add_rate_limits_json(out, limits);
   return out;
+}
+
+// PATCH /admin/v1/teams/{name} `response_cache`: {"enabled": true, "ttl_s":
+// N} turns the team's exact response cache on for N seconds an answer
+// (1..kMaxResponseCacheTtlS), null or {"enabled": false} turns it off. The
+// stored value: the TTL, 0 for off (store::Team::response_cache_ttl_s).
+Result<std::int64_t> response_cache_field(const json::value& value) {
+  if (value.is_null()) return std::int64_t{0};
+  const std::string shape = R"(response_cache must be {"enabled": true, "ttl_s": SECONDS}, {"enabled": false} or null)";
+  if (!value.is_object()) return make_error(ErrorCode::invalid_request, shape);
+  const auto& object = value.get_object();
+  if (auto known = http::reject_unknown_fields(object, {"enabled", "ttl_s"}); !known.ok()) {
+    return make_error(ErrorCode::invalid_request, "response_cache: " + known.error().message);
+  }
+  const auto enabled = object.find("enabled");
+  if (enabled == object.end() || !enabled->value().is_bool()) {
+    return make_error(ErrorCode::invalid_request, "response_cache.enabled must be true or false");
+  }
+  const auto ttl = object.find("ttl_s");
+  const std::string ttl_range = "response_cache.ttl_s must be a whole number of seconds from 1 to " +
+                                std::to_string(config::kMaxResponseCacheTtlS);
+  std::int64_t seconds = 0;
+  if (ttl != object.end()) {
+    const auto& v = ttl->value();
+    if (v.is_int64()) {
+      seconds = v.get_int64();
+    } else if (v.is_uint64()) {
+      seconds = v.get_uint64() > static_cast<std::uint64_t>(config::kMaxResponseCacheTtlS)
+                    ? config::kMaxResponseCacheTtlS + 1
+                    : static_cast<std::int64_t>(v.get_uint64());
+    } else {
+      return make_error(ErrorCode::invalid_request, ttl_range);
+    }
+    if (seconds < 1 || seconds > config::kMaxResponseCacheTtlS)
+      return make_error(ErrorCode::invalid_request, ttl_range);
+  }
+  if (!enabled->value().get_bool()) return std::int64_t{0};
+  if (ttl == object.end())
+    return make_error(ErrorCode::invalid_request, "response_cache.ttl_s is required when enabled");
+  return seconds;
 }
 
 json::value time_or_null(const std::optional<std::int64_t>& ms) {
@@ -349,6 +406,7 @@ json::object audit_json(const audit::AuditRecord& row) {
   out["egress_blocked"] = row.egress_blocked;
   out["egress_veto"] = row.egress_veto;
   out["egress_rule"] = row.egress_rule;
+  out["cache_hit"] = row.cache_hit;
   return out;
 }
 
@@ -377,7 +435,7 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
                AEGIS_CO_TRY(team,
                             co_await ctx->db.run([&] { return identity::create_team(ctx->store, ctx->clock, input); }),
                             fail, request);
-               co_return http::json_response(201, team_json(team));
+               co_return http::json_response(201, team_json(team, *ctx));
              });
 
   router.add("GET", "/admin/v1/teams", http::Credential::admin_key,
@@ -389,7 +447,9 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
                };
                AEGIS_CO_TRY(found, co_await ctx->db.run(load), fail, request);
                json::array out;
-               for (const auto& team : found.value) out.push_back(team_json(team, limits_of(found.limits, team.name)));
+               for (const auto& team : found.value) {
+                 out.push_back(team_json(team, *ctx, limits_of(found.limits, team.name)));
+               }
                co_return http::json_response(200, {{"teams", std::move(out)}});
              });
 
@@ -402,14 +462,14 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
                  return std::pair{std::move(team), limits};
                };
                AEGIS_CO_TRY(found, co_await ctx->db.run(load), fail, request);
-               co_return http::json_response(200, team_json(found.first, found.second));
+               co_return http::json_response(200, team_json(found.first, *ctx, found.second));
              });
 
   router.add("PATCH", "/admin/v1/teams/{name}", http::Credential::admin_key,
              [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
                AEGIS_CO_TRY(body, http::parse_json_object(request), fail, request);
                AEGIS_CO_TRY_VOID(http::reject_unknown_fields(
-                                     body, {"monthly_budget_usd", "clearance", "rpm", "tpm", "max_concurrency"}),
+                                     body, {"monthly_budget_usd", "clearance", "response_cache", "rpm", "tpm", "max_concurrency"}),
                                  fail, request);
                AEGIS_CO_TRY(limits_patch, parse_rate_limits_patch(body), fail, request);
                store::TeamPatch patch;
@@ -422,10 +482,14 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
                  AEGIS_CO_TRY(level, identity::parse_clearance(clearance), fail, request);
                  patch.clearance = level;
                }
-               if (!patch.monthly_budget && !patch.clearance && limits_patch.empty()) {
+               if (auto it = body.find("response_cache"); it != body.end()) {
+                 AEGIS_CO_TRY(ttl, response_cache_field(it->value()), fail, request);
+                 patch.response_cache_ttl_s = ttl;
+               }
+               if (!patch.monthly_budget && !patch.clearance && !patch.response_cache_ttl_s && limits_patch.empty()) {
                  co_return fail(make_error(ErrorCode::invalid_request,
-                                           "nothing to change: send monthly_budget_usd, clearance, rpm, tpm and/or "
-                                           "max_concurrency"),
+                                           "nothing to change: send monthly_budget_usd, clearance, response_cache, "
+                                           "rpm, tpm and/or max_concurrency"),
                                 request);
                }
                std::string name(*request.path_param("name"));
@@ -435,9 +499,12 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
                  return std::pair{std::move(team), limits};
                };
                AEGIS_CO_TRY(updated, co_await ctx->db.run(update), fail, request);
-               // Cached principals carry the clearance and the limits; drop them so the change applies now.
-               if (patch.clearance || !limits_patch.empty()) ctx->authenticator.invalidate_all();
-               co_return http::json_response(200, team_json(updated.first, updated.second));
+               // Cached principals carry the clearance, the response cache and the
+               // limits; drop them so the change applies now.
+               if (patch.clearance || patch.response_cache_ttl_s || !limits_patch.empty()) {
+                 ctx->authenticator.invalidate_all();
+               }
+               co_return http::json_response(200, team_json(updated.first, *ctx, updated.second));
              });
 
   // The cap comes from the store (what the next request will be checked

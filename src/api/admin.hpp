@@ -1,6 +1,8 @@
 #pragma once
 // /admin/v1: teams and virtual keys. Every route declares
 // Credential::admin_key; the router checks it (api/access.hpp).
+#include <chrono>
+#include <map>
 #include <string>
 
 #include "audit/audit_writer.hpp"
@@ -30,6 +32,9 @@ struct AdminContext {
   // The key that signs audit checkpoints (not owned), published at
   // GET /admin/v1/audit/public-key; null answers 503 there.
   const audit::SigningKey* audit_key = nullptr;
+  // The config's response_cache.teams (not owned), for the effective setting
+  // GET /admin/v1/teams shows of a team the admin API never set; null: none.
+  const std::map<std::string, std::chrono::seconds>* response_cache_teams = nullptr;
 };
 
 void register_admin_routes(http::Router& router, const AdminContext& context);

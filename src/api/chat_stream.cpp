@@ -22,6 +22,8 @@ class ClientSink final : public providers::DeltaSink {
       writer_.set_header("x-aegis-classification", std::string(to_string(context_.level)));
       writer_.set_header("x-aegis-masked", std::to_string(context_.masked));
       add_rate_limit_headers(writer_, context_);
+      if (context_.cache != gateway::CallContext::CacheResult::none)
+        writer_.set_header("x-aegis-cache", std::string(gateway::to_string(context_.cache)));
     }
     if (event.kind == StreamEvent::Kind::finish) co_await encoder_.before_finish(event);
     co_return co_await writer_.write(encoder_.encode(event));
@@ -54,6 +56,8 @@ void add_governance_headers(http::HttpResponse& response, const gateway::CallCon
   if (!context.route.provider.empty()) response.set_header("x-aegis-route", context.route.header_value());
   if (!context.route.provider.empty()) response.set_header("x-aegis-cost-usd", context.cost.to_usd_string());
   if (!context.route.provider.empty()) response.set_header("x-aegis-masked", std::to_string(context.masked));
+  if (context.cache != gateway::CallContext::CacheResult::none)
+    response.set_header("x-aegis-cache", std::string(gateway::to_string(context.cache)));
 }
 
 namespace {
@@ -71,6 +75,15 @@ Error for_client(Error error) {
                     "the gateway is shutting down: the request was cut off at its drain deadline; retry it");
 }
 
+Result<bool> cache_opt_in(const http::HttpRequest& request) {
+  auto header = request.header("x-aegis-cache");
+  if (!header) return false;
+  if (http::iequals(*header, "allow")) return true;
+  return make_error(ErrorCode::invalid_request,
+                    "x-aegis-cache must be 'allow' (answer this request from the response cache even without "
+                    "temperature 0)");
+}
+
 Result<std::string> task_of(const http::HttpRequest& request) {
   auto header = request.header("x-aegis-task");
   if (!header) return std::string("chat");
@@ -85,9 +98,12 @@ boost::asio::awaitable<http::HttpResponse> completed_chat(gateway::Gateway& gate
                                                           const identity::Principal* principal, ChatRequest chat,
                                                           CompletionWriter write_body, ErrorWriter write_error) {
   AEGIS_CO_TRY(task, task_of(request), write_error, request.request_id);
+  AEGIS_CO_TRY(opt_in, cache_opt_in(request), write_error, request.request_id);
   gateway::CallContext context;
   context.principal = principal;
   context.task = task;
+  context.use_response_cache = true;
+  context.cache_opt_in = opt_in;
   context.marked_public = marked_public(request);
   context.surface = surface_of(request);
   context.request_id = request.request_id;
@@ -107,6 +123,7 @@ http::HttpResponse streamed_chat(gateway::Gateway& gateway, const http::HttpRequ
                                  std::unique_ptr<EventEncoder> encoder, ErrorWriter write_error) {
   http::HttpResponse response;
   AEGIS_TRY(task, task_of(request), write_error, request.request_id);
+  AEGIS_TRY(opt_in, cache_opt_in(request), write_error, request.request_id);
   struct State {
     std::optional<identity::Principal> principal;  // the context points here: it outlives the handler
     gateway::CallContext context;
@@ -119,6 +136,8 @@ http::HttpResponse streamed_chat(gateway::Gateway& gateway, const http::HttpRequ
   if (principal) state->principal = *principal;
   state->context.principal = state->principal ? &*state->principal : nullptr;
   state->context.task = task;
+  state->context.use_response_cache = true;
+  state->context.cache_opt_in = opt_in;
   state->context.marked_public = marked_public(request);
   state->context.surface = surface_of(request);
   state->context.request_id = request.request_id;
@@ -140,6 +159,8 @@ http::HttpResponse streamed_chat(gateway::Gateway& gateway, const http::HttpRequ
         writer.set_header("x-aegis-route", state->context.route.header_value());
       writer.set_header("x-aegis-classification", std::string(to_string(state->context.level)));
       add_rate_limit_headers(writer, state->context);
+      if (state->context.cache != gateway::CallContext::CacheResult::none)
+        writer.set_header("x-aegis-cache", std::string(gateway::to_string(state->context.cache)));
       writer.set_body(std::move(error_response.body));
       co_return;
     }

@@ -60,6 +60,10 @@ Error for_client(Error error);
 // The caller marked the content public (x-aegis-classification: public).
 bool marked_public(const http::HttpRequest& request);
 
+// x-aegis-cache: allow (the client opts this request into the team's response
+// cache whatever its temperature); absent: false; any other value is 400.
+Result<bool> cache_opt_in(const http::HttpRequest& request);
+
 // The task type from x-aegis-task (default "chat"): 1..64 of [A-Za-z0-9_.-], the alphabet of routing.task_tiers keys.
 Result<std::string> task_of(const http::HttpRequest& request);
 

@@ -43,6 +43,7 @@
 #include "core/system_clock.hpp"
 #include "core/version.hpp"
 #include "gateway/gateway.hpp"
+#include "gateway/lru_response_cache.hpp"
 #include "http/client.hpp"
 #include "http/json_response.hpp"
 #include "http/server.hpp"
@@ -238,6 +239,7 @@ struct Application::Impl {
   std::unique_ptr<ratelimit::RateLimiter> limiter;
   std::unique_ptr<ratelimit::AuthThrottle> auth_throttle;
   std::unique_ptr<resilience::ProviderHealth> health;
+  std::unique_ptr<gateway::LruResponseCache> response_cache;
   std::unique_ptr<gateway::Gateway> gateway;
   // Before the job service, which runs retrieval jobs on them (and so is destroyed first).
   std::unique_ptr<rag::RagStore> rag_store;  // null on a backend without one yet
@@ -361,9 +363,12 @@ struct Application::Impl {
     limiter = std::make_unique<ratelimit::RateLimiter>(clock, metrics, rate_pool, rate_pool ? &db : nullptr);
     auth_throttle =
         std::make_unique<ratelimit::AuthThrottle>(clock, metrics, config->rate_limits.auth_failures_per_minute);
+    response_cache = std::make_unique<gateway::LruResponseCache>(
+        gateway::LruResponseCache::limits_of(config->response_cache), metrics);
     gateway::GatewayDeps deps{*config, *providers, *classifier, *router_rules, *budgets,
                               *health, *audit,     metrics,     clock};
     deps.limiter = limiter.get();
+    deps.response_cache = response_cache.get();
     gateway = std::make_unique<gateway::Gateway>(deps);
   }
   std::vector<asio::io_context*> session_contexts() {
@@ -526,6 +531,7 @@ std::uint16_t Application::start() {
   admin_context.ledger = s.ledger.get();
   admin_context.audit_writer = s.audit.get();
   admin_context.audit_key = &*s.audit_key;
+  admin_context.response_cache_teams = &s.config->response_cache.teams;
   api::register_admin_routes(s.router, admin_context);
   api::register_breach_routes(s.router, admin_context);
   api::ReportContext report_context{.store = *s.store,

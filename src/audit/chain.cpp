@@ -56,13 +56,15 @@ std::string canonical_row(const AuditRecord& r, std::string_view chain_id, std::
   row.emplace_back(r.egress_blocked);
   row.emplace_back(r.egress_veto);
   row.emplace_back(r.egress_rule);
-  // Columns added later are appended only when they hold something, so a row
-  // written before them (every such column 0) keeps the bytes, and the hash,
-  // it was written with; a later edit that sets or clears one changes both.
+  // Columns added later are appended only when they differ from their
+  // default, so a row written before them keeps the bytes, and the hash, it
+  // was written with; a later edit that sets or clears one changes both. The
+  // two groups cannot be confused: numbers, then a tagged array.
   if (r.cache_read_tokens != 0 || r.cache_write_tokens != 0) {
     row.emplace_back(r.cache_read_tokens);
     row.emplace_back(r.cache_write_tokens);
   }
+  if (r.cache_hit) row.emplace_back(json::array{json::value("cache_hit"), true});
   return json::serialize(row);
 }
 

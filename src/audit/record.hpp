@@ -52,6 +52,9 @@ struct AuditRecord {
   // as RESTRICTED on a local provider); egress_rule names its rule, e.g. "pan.luhn".
   bool egress_veto = false;
   std::string egress_rule;
+  // Answered from the exact response cache (gateway/response_cache.hpp): no
+  // provider was called; the route fields are the original answer's.
+  bool cache_hit = false;
 
   // Not columns. A synchronous request writes an intent before its first
   // provider call: this row as routed, with status 0 and the reservation as

@@ -277,6 +277,19 @@ struct ResponsesConfig {
   }
 };
 
+// The exact response cache (docs/ARCHITECTURE.md, "The response cache"): in
+// this process's memory only, bounded by entries and bytes (LRU eviction).
+struct ResponseCacheConfig {
+  std::int64_t max_entries = 10'000;
+  std::int64_t max_bytes = std::int64_t{64} * 1024 * 1024;
+  // team -> TTL: the cache is on for these teams, unless the admin API set
+  // the team's own setting (PATCH /admin/v1/teams/{name}), which wins.
+  std::map<std::string, std::chrono::seconds> teams;
+};
+
+// The longest TTL a team's cached answers may have (config and admin API alike).
+inline constexpr std::int64_t kMaxResponseCacheTtlS = std::int64_t{7} * 86'400;  // a week
+
 struct Config {
   ServerConfig server;
   StorageConfig storage;
@@ -294,6 +307,7 @@ struct Config {
   RateLimitsConfig rate_limits;
   LoggingConfig logging;
   AuditConfig audit;
+  ResponseCacheConfig response_cache;
   std::string source;  // file path it was loaded from, or "<built-in>"
 };
 

@@ -1893,6 +1893,40 @@ const Table<LoggingConfig>& logging_table() {
   return table;
 }
 
+const Table<ResponseCacheConfig>& response_cache_table() {
+  static const Table<ResponseCacheConfig> table{
+      .keys = {
+          integer("max_entries", &ResponseCacheConfig::max_entries, 1, 100'000'000,
+                  "cached answers kept in memory, all teams together; the least recently used goes first"),
+          integer("max_bytes", &ResponseCacheConfig::max_bytes, 1'024, std::int64_t{64} * 1024 * 1024 * 1024,
+                  "bytes of cached answers (text, tool calls, route) kept in memory, all teams together; the least "
+                  "recently used goes first"),
+          custom<ResponseCacheConfig>(
+              "teams", "mapping team → ttl_s", "ttl_s: " + range(1, kMaxResponseCacheTtlS), "`{}`",
+              "teams whose identical requests are answered from the cache, with the seconds an answer stays "
+              "(`{research: 300}`); the admin API's per-team setting (`PATCH /admin/v1/teams/{name}` "
+              "`response_cache`) wins over this",
+              [](Loader& l, const Field& v, ResponseCacheConfig& out) {
+                const auto m = l.mapping(v, nullptr);
+                if (!m) return false;
+                bool ok = true;
+                for (const auto& [team, ttl] : m->items) {
+                  std::int64_t seconds = 0;
+                  if (team.empty()) {
+                    l.issue(ttl.fallback, ttl.path + ": expected a team name, got an empty key");
+                    ok = false;
+                  } else if (!l.read_int(ttl, seconds, 1, kMaxResponseCacheTtlS)) {
+                    ok = false;
+                  } else {
+                    out.teams[team] = std::chrono::seconds(seconds);
+                  }
+                }
+                return ok;
+              }),
+      }};
+  return table;
+}
+
 // ---------------------------------------------------------------------------
 // The top level: one key per section, read in this order (routing needs the
 // providers), whatever the order in the file.
@@ -1930,6 +1964,7 @@ const Table<Config>& top_table() {
           section("limits", &Config::limits, &limits_table),
           section("rate_limits", &Config::rate_limits, &rate_limits_table),
           section("audit", &Config::audit, &audit_table),
+          section("response_cache", &Config::response_cache, &response_cache_table),
       }};
   return table;
 }

@@ -12,7 +12,9 @@
 #include <random>
 
 #include "budget/pricing.hpp"
+#include "gateway/cache_key.hpp"
 #include "gateway/prompt.hpp"
+#include "gateway/response_cache.hpp"
 #include "privacy/block.hpp"
 #include "privacy/invented.hpp"
 #include "privacy/person.hpp"
@@ -91,6 +93,16 @@ struct StreamedSoFar {
 
 }  // namespace
 
+std::string_view to_string(CallContext::CacheResult result) {
+  switch (result) {
+    case CallContext::CacheResult::hit: return "hit";
+    case CallContext::CacheResult::miss: return "miss";
+    case CallContext::CacheResult::bypass: return "bypass";
+    case CallContext::CacheResult::none: break;
+  }
+  return "none";
+}
+
 std::string Route::header_value() const {
   return "tier=" + std::string(tier ? to_string(*tier) : "none") + "; provider=" + provider + "; model=" + model +
          "; reason=" + reason;
@@ -115,8 +127,14 @@ struct Gateway::Metrics {
                                     "RESTRICTED requests sent to a provider that is not local (must stay 0)")),
         overhead(r.histogram("aegis_request_overhead_seconds",
                              "Time spent in Aegis per governed request, excluding waiting for providers", {},
-                             overhead_buckets())) {
+                             overhead_buckets())),
+        cache_requests(r.counter("aegis_cache_requests_total",
+                                 "Chat requests of teams whose response cache is on: hit (answered from the cache), "
+                                 "miss (looked up, not found) or bypass (not cacheable: temperature not 0 without "
+                                 "x-aegis-cache: allow, or CONFIDENTIAL/RESTRICTED data)",
+                                 {"result"})) {
     pipeda_violations.with({}).inc(0);  // exposed as 0 from the start, so an alert can watch it
+    for (const auto* result : {"hit", "miss", "bypass"}) cache_requests.with({result}).inc(0);
   }
   telemetry::CounterFamily& invented_pii;
   telemetry::CounterFamily& classifications;
@@ -127,6 +145,7 @@ struct Gateway::Metrics {
   telemetry::CounterFamily& attempts;
   telemetry::CounterFamily& pipeda_violations;
   telemetry::HistogramFamily& overhead;
+  telemetry::CounterFamily& cache_requests;
 };
 
 // One governed request. A success is settled by commit(), which returns once
@@ -344,6 +363,10 @@ class Gateway::Call {
   const Clock& clock() const { return gateway_.deps_.clock; }
 
   audit::AuditRecord row;
+  // The exact response cache: the request's key when it was looked up (a
+  // miss), and the answer to store under it once the call is on record.
+  std::optional<CacheKey> cache_key;
+  std::shared_ptr<const CachedAnswer> to_cache;
 
  private:
   // Settles the budget, counts the metrics and finishes the row. Returns the
@@ -377,7 +400,8 @@ class Gateway::Call {
     row.overhead_us = std::chrono::duration_cast<std::chrono::microseconds>(overhead).count();
 
     auto& m = *gateway_.metrics_;
-    const std::string provider = row.provider.empty() ? "none" : row.provider;
+    // A cache hit names the original route in its row, but no provider answered it.
+    const std::string provider = row.cache_hit ? "cache" : (row.provider.empty() ? "none" : row.provider);
     const std::string model = row.model.empty() ? "none" : row.model;
     m.requests.with({row.team, provider, model, std::to_string(row.status)}).inc();
     if (row.cost.micros > 0) m.cost.with({row.team, provider, model}).inc(usd(row.cost));
@@ -468,9 +492,14 @@ class GovernedSink final : public providers::DeltaSink {
  public:
   GovernedSink(providers::DeltaSink& client, StreamedSoFar& streamed) : client_(client), streamed_(streamed) {}
 
+  // Keep the answer as the client receives it (for the response cache).
+  void capture() { capture_ = true; }
+
   // For the next attempt; `vault` is null when the target saw the original text.
   void begin_attempt(const privacy::Vault* vault) {
     vault_ = vault;
+    captured_ = {};
+    captured_tools_.clear();
     pending_start_.reset();
     text_restorer_.reset();
     tool_restorers_.clear();
@@ -533,13 +562,45 @@ class GovernedSink final : public providers::DeltaSink {
   const Usage& usage() const { return usage_; }
   const std::string& answer() const { return answer_; }
 
+  // The answer as the client received it (placeholders restored), once finished and capture() was asked for.
+  Completion captured() const {
+    Completion out = captured_;
+    for (const auto& [index, call] : captured_tools_) out.tool_calls.push_back(call);
+    return out;
+  }
+
  private:
+  void keep(const StreamEvent& event) {
+    if (!capture_) return;
+    switch (event.kind) {
+      case StreamEvent::Kind::start:
+        captured_.id = event.id;
+        captured_.model = event.model;
+        break;
+      case StreamEvent::Kind::text: captured_.text += event.text; break;
+      case StreamEvent::Kind::tool_call_start: {
+        auto& call = captured_tools_[event.index];
+        call.id = event.tool_call.id;
+        call.name = event.tool_call.name;
+        call.arguments_json += event.tool_call.arguments_json;
+        break;
+      }
+      case StreamEvent::Kind::tool_call_delta: captured_tools_[event.index].arguments_json += event.text; break;
+      case StreamEvent::Kind::finish:
+        captured_.stop_reason = event.stop_reason;
+        captured_.stop_sequence = event.stop_sequence;
+        captured_.usage = event.usage;
+        break;
+    }
+  }
+
   boost::asio::awaitable<bool> forward(const StreamEvent& event) {
     if (pending_start_) {
       StreamEvent start = std::move(*pending_start_);
       pending_start_.reset();
       emitted_ = true;
       streamed_.client_saw_bytes = true;
+      keep(start);
       if (!co_await client_.on_event(start)) {
         client_gone_ = true;
         co_return false;
@@ -547,6 +608,7 @@ class GovernedSink final : public providers::DeltaSink {
     }
     emitted_ = true;
     streamed_.client_saw_bytes = true;
+    keep(event);
     const bool more = co_await client_.on_event(event);
     if (!more) client_gone_ = true;
     co_return more;
@@ -559,6 +621,9 @@ class GovernedSink final : public providers::DeltaSink {
   std::optional<privacy::StreamingRestorer> text_restorer_;
   std::map<std::size_t, privacy::StreamingRestorer> tool_restorers_;
   std::string answer_;
+  bool capture_ = false;
+  Completion captured_;
+  std::map<std::size_t, ToolCall> captured_tools_;
   Usage usage_;
   bool emitted_ = false;
   bool finished_ = false;
@@ -593,6 +658,48 @@ class FinishGate final : public providers::DeltaSink {
   providers::DeltaSink& client_;
   std::optional<StreamEvent> held_;
 };
+
+// A cached answer as a stream: the events a provider would have sent, in one piece each.
+boost::asio::awaitable<bool> replay(providers::DeltaSink& sink, const Completion& answer) {
+  StreamEvent start;
+  start.kind = StreamEvent::Kind::start;
+  start.id = answer.id;
+  start.model = answer.model;
+  start.usage.input_tokens = answer.usage.input_tokens;
+  if (!co_await sink.on_event(start)) co_return false;
+  if (!answer.text.empty()) {
+    StreamEvent text;
+    text.kind = StreamEvent::Kind::text;
+    text.text = answer.text;
+    if (!co_await sink.on_event(text)) co_return false;
+  }
+  for (std::size_t i = 0; i < answer.tool_calls.size(); ++i) {
+    StreamEvent call;
+    call.kind = StreamEvent::Kind::tool_call_start;
+    call.index = i;
+    call.tool_call.id = answer.tool_calls[i].id;
+    call.tool_call.name = answer.tool_calls[i].name;
+    if (!co_await sink.on_event(call)) co_return false;
+    StreamEvent arguments;
+    arguments.kind = StreamEvent::Kind::tool_call_delta;
+    arguments.index = i;
+    arguments.text = answer.tool_calls[i].arguments_json;
+    if (!co_await sink.on_event(arguments)) co_return false;
+  }
+  StreamEvent finish;
+  finish.kind = StreamEvent::Kind::finish;
+  finish.stop_reason = answer.stop_reason;
+  finish.stop_sequence = answer.stop_sequence;
+  finish.usage = answer.usage;
+  co_return co_await sink.on_event(finish);
+}
+
+// Cached only below CONFIDENTIAL, and only what is meant to repeat: temperature
+// 0, or the client's explicit opt-in (x-aegis-cache: allow).
+bool cacheable(const CallContext& context, const ChatRequest& request) {
+  if (context.level > Level::INTERNAL) return false;
+  return context.cache_opt_in || (request.temperature && *request.temperature == 0.0);
+}
 
 Error no_local_provider(std::string_view what) {
   return make_error(ErrorCode::no_local_provider,
@@ -835,6 +942,67 @@ std::string Gateway::likely_provider(const CallContext& context, const std::stri
   return decision.ok() ? decision->chain.front().provider->info().name : std::string();
 }
 
+std::optional<std::chrono::seconds> Gateway::cache_ttl(const CallContext& context) const {
+  if (deps_.response_cache == nullptr || !context.use_response_cache || context.principal == nullptr) {
+    return std::nullopt;
+  }
+  std::int64_t seconds = 0;
+  if (context.principal->response_cache_ttl_s) {
+    seconds = *context.principal->response_cache_ttl_s;
+  } else if (auto it = deps_.config.response_cache.teams.find(context.principal->team);
+             it != deps_.config.response_cache.teams.end()) {
+    seconds = it->second.count();
+  }
+  if (seconds <= 0) return std::nullopt;
+  return std::chrono::seconds(seconds);
+}
+
+boost::asio::awaitable<bool> Gateway::answer_from_cache(Call& call, const ChatRequest& request,
+                                                        providers::DeltaSink* sink, Completion* completion) {
+  auto& ctx = call.context();
+  const auto ttl = cache_ttl(ctx);
+  if (!ttl) co_return false;
+  if (!cacheable(ctx, request)) {
+    ctx.cache = CallContext::CacheResult::bypass;
+    metrics_->cache_requests.with({"bypass"}).inc();
+    co_return false;
+  }
+  call.cache_key = response_cache_key(call.team(), ctx.task, ctx.level, request);
+  auto hit = deps_.response_cache->lookup(*call.cache_key, call.team(), deps_.clock.steady_now(), *ttl);
+  if (!hit) {
+    ctx.cache = CallContext::CacheResult::miss;
+    metrics_->cache_requests.with({"miss"}).inc();
+    co_return false;
+  }
+  ctx.cache = CallContext::CacheResult::hit;
+  metrics_->cache_requests.with({"hit"}).inc();
+  call.cache_key.reset();  // nothing to store
+  // The row names the original route; nothing was sent, nothing is booked.
+  auto& row = call.row;
+  ctx.route = hit->route;
+  row.tier = hit->route.tier ? std::string(to_string(*hit->route.tier)) : "";
+  row.provider = hit->route.provider;
+  row.model = hit->route.model;
+  row.reason = hit->route.reason;
+  row.locality.clear();
+  row.cache_hit = true;
+  row.status = 200;
+  if (completion) {
+    *completion = hit->completion;
+    co_return true;
+  }
+  if (!co_await replay(*sink, hit->completion)) row.status = kClientClosedRequest;
+  co_return true;
+}
+
+void Gateway::remember(Call& call) {
+  if (!call.cache_key || !call.to_cache) return;
+  // The principal's team: the row (call.team()) has gone to the audit writer by now.
+  const std::string& team = call.context().principal->team;
+  deps_.response_cache->store(*call.cache_key, team, std::move(call.to_cache), deps_.clock.steady_now());
+  call.cache_key.reset();
+}
+
 config::ModelPrice Gateway::price_of(std::string_view provider, const std::string& model) const {
   auto it = provider_configs_.find(provider);
   if (it == provider_configs_.end()) return {};
@@ -1013,6 +1181,10 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
                                         .hold = std::nullopt});
   if (!planned.ok()) co_return std::move(planned).error();
   Plan& plan = *planned;
+  // The exact response cache: after classification and routing (a hit is
+  // held to the level, the PII block policy and the team's models like any
+  // call), before the budget (a hit costs nothing).
+  if (co_await answer_from_cache(call, request, sink, completion)) co_return Result<void>{};
   if (auto reserved = co_await reserve(call, plan); !reserved.ok()) co_return std::move(reserved).error();
   call.expect_tokens(plan.estimate.input_tokens, request.max_tokens);
 
@@ -1020,6 +1192,7 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
   privacy::Vault& vault = ctx.vault ? *ctx.vault : own_vault;
   std::optional<GovernedSink> governed;
   if (sink) governed.emplace(*sink, call.streamed());
+  if (governed && call.cache_key) governed->capture();
   ChatSender sender(request, plan.in, vault, governed ? &*governed : nullptr);
   auto answered = co_await dispatch(call, plan, sender);
   if (!answered.ok()) co_return std::move(answered).error();
@@ -1057,6 +1230,19 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
     row.invented_pii = !report.empty();
   }
   row.status = (governed && governed->client_gone()) ? kClientClosedRequest : 200;
+
+  // A miss's answer, as the client received it, for remember() once the call
+  // is on record. Not when the answer was cut short, had PII the request did
+  // not hold, or the request became RESTRICTED on the way (an egress veto).
+  if (call.cache_key && row.status == 200 && !row.invented_pii && ctx.level <= Level::INTERNAL &&
+      (completion || governed->finished())) {
+    auto answer = std::make_shared<CachedAnswer>();
+    answer->completion = completion ? *completion : governed->captured();
+    answer->completion.provider = answered->provider->info().name;
+    if (answer->completion.model.empty()) answer->completion.model = answered->model;
+    answer->route = ctx.route;
+    call.to_cache = std::move(answer);
+  }
   co_return Result<void>{};
 }
 
@@ -1110,6 +1296,7 @@ boost::asio::awaitable<Result<ChatOutcome>> Gateway::complete(CallContext& conte
     co_return std::move(outcome).error();
   }
   if (!co_await call.commit()) co_return Call::not_recorded();  // recorded before the answer leaves
+  remember(call);
   co_return ChatOutcome{std::move(completion), context.route};
 }
 
@@ -1125,6 +1312,7 @@ boost::asio::awaitable<Result<void>> Gateway::stream(CallContext& context, ChatR
   // Recorded before the client sees the stream end; if it cannot be, the
   // stream ends with the error instead of its finish.
   if (!co_await call.commit()) co_return Call::not_recorded();
+  remember(call);
   co_await gate.release();
   co_return outcome;
 }

@@ -48,6 +48,8 @@
 
 namespace aegis::gateway {
 
+class ResponseCache;
+
 struct Route {
   std::optional<Tier> tier;  // empty for embeddings; named only where it leaves (header, audit, job row)
   std::string provider;
@@ -113,7 +115,21 @@ struct CallContext {
   // after admission (before it, when the call failed earlier), corrected
   // with the usage once the call settled.
   ratelimit::Snapshot rate{};
+  // The exact response cache (gateway/response_cache.hpp), for the chat
+  // surfaces that answer from it (/v1/chat/completions, /v1/messages; not
+  // jobs or retrieval). cache_opt_in: the client sent `x-aegis-cache: allow`,
+  // so a request without temperature 0 is cacheable too.
+  bool use_response_cache = false;
+  bool cache_opt_in = false;
+  // Filled by the gateway for a team whose cache is on: hit, miss (looked up,
+  // not found: the answer will be stored) or bypass (not cacheable: a
+  // temperature other than 0 without the opt-in, or CONFIDENTIAL/RESTRICTED
+  // data). The `x-aegis-cache` response header; none: no header.
+  enum class CacheResult { none, hit, miss, bypass };
+  CacheResult cache = CacheResult::none;
 };
+
+std::string_view to_string(CallContext::CacheResult result);
 
 // What POST /v1/jobs learns before it answers 202: stages 2 to 5 without a
 // provider call. The reservation is held for the job (see CallContext).
@@ -141,6 +157,8 @@ struct GatewayDeps {
   bool recheck_locality = true;
   // Rate and concurrency limits per key and team; null: none are enforced.
   ratelimit::RateLimiter* limiter = nullptr;
+  // The exact response cache; null: none (every request goes to a provider).
+  ResponseCache* response_cache = nullptr;
 };
 
 class Gateway {
@@ -208,6 +226,17 @@ class Gateway {
   boost::asio::awaitable<Result<JobAdmission>> admit(Call& call, const ChatRequest& request,
                                                      std::chrono::nanoseconds hold);
   config::ModelPrice price_of(std::string_view provider, const std::string& model) const;
+  // The exact response cache (gateway/response_cache.hpp). The team's TTL when
+  // its cache is on and the surface answers from it: the admin API's setting,
+  // else the config's response_cache.teams.
+  std::optional<std::chrono::seconds> cache_ttl(const CallContext& context) const;
+  // After plan(): looks a cacheable request up and answers a hit (whole, or
+  // replayed into `sink` as a stream); true when it did. A miss leaves the
+  // key in the call for remember().
+  boost::asio::awaitable<bool> answer_from_cache(Call& call, const ChatRequest& request, providers::DeltaSink* sink,
+                                                 Completion* completion);
+  // Once a missed call's answer is on record: stores it under its key.
+  void remember(Call& call);
   config::ModelPrice worst_price(const routing::RouteDecision& decision, budget::CacheWrite cache_write) const;
 
   GatewayDeps deps_;

@@ -171,6 +171,7 @@ boost::asio::awaitable<Result<Principal>> Authenticator::authenticate_owned(std:
                       found.key->monthly_budget,
                       found.team_limits,
                       found.key_limits};
+  principal.response_cache_ttl_s = found.team->response_cache_ttl_s;
   if (found.key->models) {
     principal.models = std::make_shared<const std::vector<std::string>>(std::move(*found.key->models));
   }

@@ -1,5 +1,6 @@
 #pragma once
 #include <memory>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +25,9 @@ struct Principal {
   // Rate and concurrency limits (ratelimit/rate_limiter.hpp), as of the lookup.
   store::RateLimits team_limits{};
   store::RateLimits key_limits{};
+  // The team's exact response cache as the admin API set it (store::Team):
+  // seconds, 0 off; nullopt: the config's response_cache.teams decides.
+  std::optional<std::int64_t> response_cache_ttl_s = std::nullopt;
 };
 
 }  // namespace aegis::identity

@@ -19,11 +19,16 @@ struct Team {
   Money monthly_budget;
   Level clearance = Level::INTERNAL;
   std::int64_t created_at_ms = 0;  // Unix epoch milliseconds
+  // The exact response cache as the admin API set it: seconds an answer
+  // stays cached, 0 off; nullopt: never set (the config's
+  // response_cache.teams decides).
+  std::optional<std::int64_t> response_cache_ttl_s = std::nullopt;
 };
 
 struct TeamPatch {
   std::optional<Money> monthly_budget;
   std::optional<Level> clearance;
+  std::optional<std::int64_t> response_cache_ttl_s = std::nullopt;  // set: the new value (0 turns the cache off)
 };
 
 struct ApiKeyRecord {

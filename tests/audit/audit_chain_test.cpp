@@ -4,6 +4,8 @@
 // value, a deleted row, two rows swapped, a cut tail, a rewritten row with its
 // hash recomputed, a forged or foreign checkpoint.
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -411,6 +413,21 @@ TEST(AuditChainMessages, ThePublicKeyRoundTripsThroughPem) {
   EXPECT_FALSE(public_key_from_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n").ok());
 }
 
+TEST(AuditChainMessages, AColumnAddedAfterV1EncodesOnlyWhenSetSoOlderRowsVerifyAsBefore) {
+  AuditRecord row = test_support::full_row();
+  row.cache_hit = false;
+  const std::string v1 = canonical_row(row, "c/2026-12", 3);
+  // v1's last element is egress_rule: nothing follows it for a row that is no cache hit.
+  const std::string rule = boost::json::serialize(boost::json::value(row.egress_rule));
+  ASSERT_GE(v1.size(), rule.size() + 1);
+  EXPECT_EQ(v1.substr(v1.size() - rule.size() - 1), rule + "]");
+  EXPECT_EQ(v1.find("cache_hit"), std::string::npos);
+  row.cache_hit = true;
+  const std::string hit = canonical_row(row, "c/2026-12", 3);
+  EXPECT_EQ(hit.substr(0, v1.size() - 1), v1.substr(0, v1.size() - 1));
+  EXPECT_NE(link_hash(kGenesisHash, hit), link_hash(kGenesisHash, v1));
+}
+
 TEST(AuditChainMessages, TheCanonicalRowChangesWithEveryColumn) {
   AuditRecord base = test_support::full_row();
   const std::string canonical = canonical_row(base, "c/2026-12", 3);
@@ -445,7 +462,8 @@ TEST(AuditChainMessages, TheCanonicalRowChangesWithEveryColumn) {
       [](AuditRecord& r) { r.egress_veto = !r.egress_veto; },
       [](AuditRecord& r) { r.egress_rule += "x"; },
       [](AuditRecord& r) { r.cache_read_tokens += 1; },
-      [](AuditRecord& r) { r.cache_write_tokens += 1; }};
+      [](AuditRecord& r) { r.cache_write_tokens += 1; },
+      [](AuditRecord& r) { r.cache_hit = !r.cache_hit; }};
   for (std::size_t i = 0; i < edits.size(); ++i) {
     AuditRecord edited = base;
     edits[i](edited);

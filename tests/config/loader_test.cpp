@@ -429,7 +429,8 @@ TEST(ConfigErrors, RemovedKeysAreUnknownKeys) {
             "postgres_dsn, postgres_connections");
   EXPECT_EQ(one_issue("vectors:\n  top_k: 5\n"),
             "t.yaml:1:1: vectors: unknown key; expected one of: server, storage, providers, routing, resilience, "
-            "egress, classification, pii, budgets, jobs, rag, responses, logging, limits, rate_limits, audit");
+            "egress, classification, pii, budgets, jobs, rag, responses, logging, limits, rate_limits, audit, "
+            "response_cache");
 }
 
 TEST(ConfigErrors, MoreThanOneDocument) {

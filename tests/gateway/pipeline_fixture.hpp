@@ -227,7 +227,7 @@ class PipelineTest : public ::testing::Test {
     ledger_ = std::make_unique<budget::MemoryLedger>(clock_);
     budgets_ = std::make_unique<budget::BudgetService>(*ledger_, metrics_, 900s);
     build(Layers{});
-    principal_ = identity::Principal{"payments", "key1", Level::CONFIDENTIAL, Money::from_dollars(100)};
+    principal_ = identity::Principal{"payments", "key1", Level::CONFIDENTIAL, Money::from_dollars(100), std::nullopt};
   }
 
   // The compliance layers in front of the cloud (docs/ARCHITECTURE.md), each
@@ -282,6 +282,7 @@ class PipelineTest : public ::testing::Test {
     health_ = std::make_unique<resilience::ProviderHealth>(config_.resilience, clock_, metrics_, providers_->ordered());
     GatewayDeps deps{config_, *providers_, classifier, *router_, *budgets_, *health_, audit_, metrics_, clock_};
     deps.recheck_locality = layers.recheck_locality;
+    deps.response_cache = response_cache_;
     gateway_ = std::make_unique<Gateway>(deps);
   }
 
@@ -389,6 +390,7 @@ class PipelineTest : public ::testing::Test {
   std::unique_ptr<budget::BudgetService> budgets_;
   std::unique_ptr<resilience::ProviderHealth> health_;
   CapturingAudit audit_;
+  ResponseCache* response_cache_ = nullptr;  // set before build(): the gateway's exact response cache
   std::unique_ptr<Gateway> gateway_;
   identity::Principal principal_;
   CallContext last_context_;

@@ -21,7 +21,7 @@ ROW_FIELDS = {"time", "time_ms", "request_id", "team", "key_id", "surface", "tas
               "placeholders", "tier", "provider", "model", "locality", "reason", "fallback_path", "status",
               "error_type", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd",
               "budget_period", "latency_ms",
-              "overhead_ms", "invented_pii", "egress_blocked", "egress_veto", "egress_rule"}
+              "overhead_ms", "invented_pii", "egress_blocked", "egress_veto", "egress_rule", "cache_hit"}
 
 # 2026-11-27T10:00:00Z
 T0 = 1795773600000
@@ -126,7 +126,7 @@ class AuditApi(GatewayTestCase):
             "status": 200, "error_type": "", "input_tokens": 1234, "output_tokens": 567, "cache_read_tokens": 0,
             "cache_write_tokens": 0, "cost_usd": 0.000123,
             "budget_period": "2026-11", "latency_ms": 812.345, "overhead_ms": 0.345, "invented_pii": True,
-            "egress_blocked": False, "egress_veto": False, "egress_rule": ""})
+            "egress_blocked": False, "egress_veto": False, "egress_rule": "", "cache_hit": False})
 
         # Only the CONFIDENTIAL cloud row left the network, so nothing violates yet.
         self.assertEqual(self.gw.admin("GET", "/admin/v1/audit/pipeda_violations"), (200, {"count": 0}))

@@ -105,9 +105,12 @@ TEST_F(SqliteMigrationsTest, KnownStepsAreStrictlyIncreasing) {
 TEST_F(SqliteMigrationsTest, SchemaEnforcesClearanceAndBudgetChecks) {
   { SqliteStore store(db_path().string(), clock_); }
   RawDb raw(db_path());
-  EXPECT_THROW(raw.exec("INSERT INTO teams VALUES ('x', 1, 'SECRET', 0)"), std::runtime_error);
-  EXPECT_THROW(raw.exec("INSERT INTO teams VALUES ('x', -1, 'PUBLIC', 0)"), std::runtime_error);
-  raw.exec("INSERT INTO teams VALUES ('x', 0, 'PUBLIC', 0)");
+  EXPECT_THROW(raw.exec("INSERT INTO teams VALUES ('x', 1, 'SECRET', 0, NULL)"), std::runtime_error);
+  EXPECT_THROW(raw.exec("INSERT INTO teams VALUES ('x', -1, 'PUBLIC', 0, NULL)"), std::runtime_error);
+  EXPECT_THROW(raw.exec("INSERT INTO teams VALUES ('x', 0, 'PUBLIC', 0, -1)"),
+               std::runtime_error);  // response cache TTL
+  raw.exec("INSERT INTO teams VALUES ('x', 0, 'PUBLIC', 0, NULL)");
+  raw.exec("INSERT INTO teams VALUES ('y', 0, 'PUBLIC', 0, 300)");
 }
 
 TEST_F(SqliteMigrationsTest, NewerSchemaIsRefusedAtStartUp) {

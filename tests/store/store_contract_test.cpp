@@ -74,6 +74,7 @@ void expect_same(const AuditRecord& a, const AuditRecord& b) {
   EXPECT_EQ(a.overhead_us, b.overhead_us);
   EXPECT_EQ(a.invented_pii, b.invented_pii);
   EXPECT_EQ(a.egress_blocked, b.egress_blocked);
+  EXPECT_EQ(a.cache_hit, b.cache_hit);
 }
 
 std::vector<std::string> ids(const std::vector<AuditRecord>& rows) {
@@ -165,6 +166,38 @@ TEST_P(StoreContract, NegativeBudgetIsRejected) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::invalid_request);
   EXPECT_FALSE(store.get_team("t").ok());
+}
+
+TEST_P(StoreContract, TheResponseCacheSettingIsUnsetUntilPatchedAndKeptByOtherPatches) {
+  auto& store = *open();
+  ASSERT_TRUE(store.create_team(make_team("t", 100, Level::INTERNAL)).ok());
+  EXPECT_FALSE(store.get_team("t")->response_cache_ttl_s.has_value());  // the config decides
+
+  TeamPatch on;
+  on.response_cache_ttl_s = 300;
+  auto u1 = store.update_team("t", on);
+  ASSERT_TRUE(u1.ok()) << u1.error().message;
+  EXPECT_EQ(u1->response_cache_ttl_s, std::optional<std::int64_t>(300));
+
+  auto u2 = store.update_team("t", TeamPatch{Money::from_dollars(7), std::nullopt});
+  ASSERT_TRUE(u2.ok());
+  EXPECT_EQ(u2->response_cache_ttl_s, std::optional<std::int64_t>(300));
+
+  TeamPatch off;
+  off.response_cache_ttl_s = 0;
+  ASSERT_TRUE(store.update_team("t", off).ok());
+  EXPECT_EQ(store.get_team("t")->response_cache_ttl_s, std::optional<std::int64_t>(0));
+  auto listed = store.list_teams();
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1U);
+  EXPECT_EQ(listed->front().response_cache_ttl_s, std::optional<std::int64_t>(0));
+
+  TeamPatch negative;
+  negative.response_cache_ttl_s = -1;
+  auto bad = store.update_team("t", negative);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, ErrorCode::invalid_request);
+  EXPECT_EQ(store.get_team("t")->response_cache_ttl_s, std::optional<std::int64_t>(0));
 }
 
 TEST_P(StoreContract, MissingTeamIsNotFound) {

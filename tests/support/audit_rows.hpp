@@ -49,6 +49,7 @@ inline audit::AuditRecord full_row() {
   r.overhead_us = 345;
   r.invented_pii = true;
   r.egress_blocked = false;
+  r.cache_hit = true;
   return r;
 }
 

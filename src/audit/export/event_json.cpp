@@ -49,6 +49,7 @@ ExportEvent row_event(const StoredAuditRow& row) {
   out["egress_blocked"] = r.egress_blocked;
   out["egress_veto"] = r.egress_veto;
   out["egress_rule"] = r.egress_rule;
+  out["cache_hit"] = r.cache_hit;
   return ExportEvent{ExportEvent::Kind::row, row.link.chain_id, row.link.seq, r.time_ms, json::serialize(out)};
 }
 

@@ -13,15 +13,15 @@ namespace aegis::store::postgres {
 
 namespace {
 
-// Rows per multi-row INSERT: 33 parameters each, well under libpq's 65535.
+// Rows per multi-row INSERT: 34 parameters each, well under libpq's 65535.
 constexpr std::size_t kRowsPerInsert = 200;
 
 constexpr const char* kAuditColumns =
     "time_ms, request_id, team, key_id, surface, task, level, entities, placeholders, tier, provider, model, "
     "locality, reason, fallback_path, status, error_type, input_tokens, output_tokens, cost_micros, "
     "budget_period, latency_us, overhead_us, invented_pii, egress_blocked, egress_veto, egress_rule, "
-    "cache_read_tokens, cache_write_tokens";
-constexpr int kAuditColumnCount = 29;
+    "cache_read_tokens, cache_write_tokens, cache_hit";
+constexpr int kAuditColumnCount = 30;
 constexpr int kChainColumnCount = 4;  // chain_id, chain_seq, prev_hash, row_hash
 
 void add_audit_params(pg::Params& p, const audit::AuditRecord& r) {
@@ -53,7 +53,8 @@ void add_audit_params(pg::Params& p, const audit::AuditRecord& r) {
       .add(r.egress_veto)
       .add(r.egress_rule)
       .add(r.cache_read_tokens)
-      .add(r.cache_write_tokens);
+      .add(r.cache_write_tokens)
+      .add(r.cache_hit);
 }
 
 // "($1, $2, ...), ($28, ...)" for `rows` rows of `columns` parameters, after `offset` parameters.
@@ -128,6 +129,7 @@ std::optional<audit::AuditRecord> read_audit_row(const pg::Rows& rows, int i, in
   if (!cache_read || !cache_write) return std::nullopt;
   r.cache_read_tokens = *cache_read;
   r.cache_write_tokens = *cache_write;
+  r.cache_hit = rows.boolean(i, first + 29);
   return r;
 }
 

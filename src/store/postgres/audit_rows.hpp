@@ -25,7 +25,7 @@ inline constexpr const char* kAuditSelect =
     "time_ms, request_id, team, key_id, surface, task, level, entities::text, placeholders, tier, provider, model, "
     "locality, reason, fallback_path::text, status, error_type, input_tokens, output_tokens, cost_micros, "
     "budget_period, latency_us, overhead_us, invented_pii, egress_blocked, egress_veto, egress_rule, "
-    "cache_read_tokens, cache_write_tokens";
+    "cache_read_tokens, cache_write_tokens, cache_hit";
 
 // Inside the caller's open transaction: links each final row into its chain
 // through `chain` (committed by the caller once the transaction has), inserts the final rows into `audit`

@@ -329,6 +329,17 @@ CREATE TABLE rate_buckets (
   last_grant  BIGINT NOT NULL DEFAULT 0
 );
 )sql"},
+    // The exact response cache (issue 19): a team's TTL as the admin API set
+    // it (NULL: never set, the config decides; 0: off), and the audit rows of
+    // answers served from it. Old rows read cache_hit false, which their chain
+    // hash encodes as it always did (audit/chain.cpp). Added to the
+    // partitioned parent, so every month's partition has it.
+    Migration{10, "response cache team setting and audit cache_hit", R"sql(
+ALTER TABLE teams ADD COLUMN response_cache_ttl_s BIGINT
+  CHECK (response_cache_ttl_s IS NULL OR response_cache_ttl_s >= 0);
+ALTER TABLE audit ADD COLUMN cache_hit BOOLEAN NOT NULL DEFAULT false;
+ALTER TABLE audit_pending ADD COLUMN cache_hit BOOLEAN NOT NULL DEFAULT false;
+)sql"},
     // Stored Responses API conversations, as in the SQLite schema.
     Migration{11, "stored responses", R"sql(
 CREATE TABLE responses (

@@ -28,7 +28,7 @@ namespace {
 
 constexpr std::string_view kStoreName = "storage";
 constexpr int kMaxAuditQueryLimit = 1000;
-constexpr const char* kTeamColumns = "name, monthly_budget_micros, clearance, created_at_ms";
+constexpr const char* kTeamColumns = "name, monthly_budget_micros, clearance, created_at_ms, response_cache_ttl_s";
 constexpr const char* kKeyColumns =
     "id, team, prefix, secret_hash, created_at_ms, revoked_at_ms, clearance, models, monthly_budget_micros, "
     "expires_at_ms, description, last_used_at_ms, previous_secret_hash, previous_valid_until_ms";
@@ -50,6 +50,11 @@ std::optional<Team> read_team(const pg::Rows& rows, int i) {
   t.monthly_budget = Money::from_micros(*budget);
   t.clearance = *level;
   t.created_at_ms = *created;
+  if (!rows.is_null(i, 4)) {
+    const auto ttl = rows.int64(i, 4);
+    if (!ttl) return std::nullopt;
+    t.response_cache_ttl_s = *ttl;
+  }
   return t;
 }
 
@@ -290,12 +295,13 @@ Result<Team> PostgresStore::create_team(const Team& team) {
   Team out = team;
   if (out.created_at_ms == 0) out.created_at_ms = impl_->now_ms();
   AEGIS_TRY(session, impl_->pool.acquire());
-  auto r = session.exec(std::string("INSERT INTO teams(") + kTeamColumns + ") VALUES ($1, $2, $3, $4)",
-                        pg::Params()
-                            .add(out.name)
-                            .add(out.monthly_budget.micros)
-                            .add(std::string(to_string(out.clearance)))
-                            .add(out.created_at_ms));
+  pg::Params params;
+  params.add(out.name).add(out.monthly_budget.micros).add(std::string(to_string(out.clearance))).add(out.created_at_ms);
+  if (out.response_cache_ttl_s)
+    params.add(*out.response_cache_ttl_s);
+  else
+    params.add_null();
+  auto r = session.exec(std::string("INSERT INTO teams(") + kTeamColumns + ") VALUES ($1, $2, $3, $4, $5)", params);
   if (r.ok()) return out;
   const auto& state = session.last_failure().sqlstate;
   if (state == pg::kUniqueViolation) return make_error(ErrorCode::conflict, "team '" + out.name + "' already exists");
@@ -335,7 +341,10 @@ Result<Team> PostgresStore::update_team(const std::string& name, const TeamPatch
   if (patch.monthly_budget && patch.monthly_budget->micros < 0) {
     return make_error(ErrorCode::invalid_request, "monthly budget must not be negative");
   }
-  if (!patch.monthly_budget && !patch.clearance) return get_team(name);
+  if (patch.response_cache_ttl_s && *patch.response_cache_ttl_s < 0) {
+    return make_error(ErrorCode::invalid_request, "response cache ttl must not be negative");
+  }
+  if (!patch.monthly_budget && !patch.clearance && !patch.response_cache_ttl_s) return get_team(name);
   AEGIS_TRY(session, impl_->pool.acquire());
   pg::Params p;
   p.add(name);
@@ -347,8 +356,13 @@ Result<Team> PostgresStore::update_team(const std::string& name, const TeamPatch
     p.add(std::string(to_string(*patch.clearance)));
   else
     p.add_null();
+  if (patch.response_cache_ttl_s)
+    p.add(*patch.response_cache_ttl_s);
+  else
+    p.add_null();
   auto rows = session.exec(std::string("UPDATE teams SET monthly_budget_micros = COALESCE($2::bigint, "
-                                       "monthly_budget_micros), clearance = COALESCE($3::text, clearance) "
+                                       "monthly_budget_micros), clearance = COALESCE($3::text, clearance), "
+                                       "response_cache_ttl_s = COALESCE($4::bigint, response_cache_ttl_s) "
                                        "WHERE name = $1 RETURNING ") +
                                kTeamColumns,
                            p);
@@ -800,7 +814,7 @@ Result<void> PostgresStore::scan_audit(const audit::AuditScan& scan,
                                        const std::function<bool(const audit::StoredAuditRow&)>& visit) {
   constexpr std::string_view op = "scan_audit";
   constexpr std::int64_t kPage = 1000;
-  constexpr int kChainColumn = 29;
+  constexpr int kChainColumn = 30;
   const std::string select = std::string("SELECT ") + postgres::kAuditSelect +
                              ", chain_id, chain_seq, prev_hash, row_hash, id FROM audit WHERE ";
   const audit::FetchScanPage fetch = [&](const audit::ScanPosition& from,

@@ -15,7 +15,7 @@ constexpr const char* kInsertAudit =
     "INSERT INTO audit(" AEGIS_AUDIT_COLUMNS
     ", chain_id, chain_seq, prev_hash, row_hash"
     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
-    "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33)";
+    "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34)";
 constexpr const char* kInsertBreach =
     "INSERT INTO breaches(detected_at_ms, kind, ref, team, key_id, provider, entities, request_id, detail, "
     "updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (kind, ref) DO NOTHING";
@@ -23,8 +23,8 @@ constexpr const char* kChainHead =
     "SELECT chain_seq, prev_hash, row_hash FROM audit WHERE chain_id = ?1 AND chain_id <> '' "
     "ORDER BY chain_seq DESC LIMIT 1";  // the second term lets SQLite use the partial index audit_chain
 constexpr const char* kInsertPending = "INSERT OR REPLACE INTO audit_pending(seq, " AEGIS_AUDIT_COLUMNS
-                                       ") VALUES (?30, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-                                       "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)";
+                                       ") VALUES (?31, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+                                       "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)";
 constexpr const char* kDeletePending = "DELETE FROM audit_pending WHERE seq = ?1";
 constexpr const char* kUpsertSpend =
     "INSERT INTO budget_spend(team, period, spent_micros, requests) VALUES (?1, ?2, ?3, 1) "
@@ -65,6 +65,7 @@ void bind_audit(Use& st, const audit::AuditRecord& r) {
   st.bind(27, r.egress_rule);
   st.bind(28, r.cache_read_tokens);
   st.bind(29, r.cache_write_tokens);
+  st.bind(30, static_cast<std::int64_t>(r.cache_hit ? 1 : 0));
 }
 
 int prepare(sqlite3* db, StmtPtr& slot, const char* sql) {
@@ -119,6 +120,7 @@ std::optional<audit::AuditRecord> read_audit_row(const Use& st) {
   r.egress_rule = st.text(26);
   r.cache_read_tokens = st.int64(27);
   r.cache_write_tokens = st.int64(28);
+  r.cache_hit = st.int64(29) != 0;
   return r;
 }
 
@@ -173,7 +175,7 @@ int insert_audit_rows(sqlite3* db, AuditStatements& statements, std::span<const 
       if (int rc = prepare(db, statements.insert_pending, kInsertPending); rc != SQLITE_OK) return rc;
       Use st(statements.insert_pending.get());
       bind_audit(st, row);
-      st.bind(30, row.intent_seq);
+      st.bind(31, row.intent_seq);
       if (int rc = st.step(); rc != SQLITE_DONE) return rc;
       continue;
     }
@@ -182,10 +184,10 @@ int insert_audit_rows(sqlite3* db, AuditStatements& statements, std::span<const 
       if (!link.ok()) return head_rc != SQLITE_OK ? head_rc : SQLITE_ERROR;
       Use st(statements.insert.get());
       bind_audit(st, row);
-      st.bind(30, link->chain_id);
-      st.bind(31, link->seq);
-      st.bind(32, link->prev_hash);
-      st.bind(33, link->row_hash);
+      st.bind(31, link->chain_id);
+      st.bind(32, link->seq);
+      st.bind(33, link->prev_hash);
+      st.bind(34, link->row_hash);
       if (int rc = st.step(); rc != SQLITE_DONE) return rc;
     }
     if (const auto breach = audit::breach_for_row(row)) {

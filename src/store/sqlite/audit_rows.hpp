@@ -19,7 +19,7 @@
   "time_ms, request_id, team, key_id, surface, task, level, entities, placeholders, tier, provider, model, " \
   "locality, reason, fallback_path, status, error_type, input_tokens, output_tokens, cost_micros, "          \
   "budget_period, latency_us, overhead_us, invented_pii, egress_blocked, egress_veto, egress_rule, "         \
-  "cache_read_tokens, cache_write_tokens"
+  "cache_read_tokens, cache_write_tokens, cache_hit"
 
 namespace aegis::store::sqlite {
 

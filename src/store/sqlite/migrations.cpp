@@ -386,6 +386,16 @@ CREATE TABLE rate_limits (
   PRIMARY KEY (scope, name)
 );
 )sql"},
+    // The exact response cache (issue 19): a team's TTL as the admin API set
+    // it (NULL: never set, the config decides; 0: off), and the audit rows of
+    // answers served from it. Old rows read cache_hit 0, which their chain
+    // hash encodes as it always did (audit/chain.cpp).
+    Migration{14, "response cache team setting and audit cache_hit", R"sql(
+ALTER TABLE teams ADD COLUMN response_cache_ttl_s INTEGER
+  CHECK (response_cache_ttl_s IS NULL OR response_cache_ttl_s >= 0);
+ALTER TABLE audit ADD COLUMN cache_hit INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE audit_pending ADD COLUMN cache_hit INTEGER NOT NULL DEFAULT 0;
+)sql"},
     // Stored Responses API conversations (store/response_store.hpp): raw
     // turns, kept for their team until expires_at_ms, erasable.
     Migration{15, "stored responses", R"sql(

@@ -33,13 +33,13 @@ Error corrupt_row(std::string_view op) { return sqlite::corrupt_row("storage", o
 constexpr const char* kInsertTeam =
     "INSERT INTO teams(name, monthly_budget_micros, clearance, created_at_ms) VALUES (?1, ?2, ?3, ?4)";
 constexpr const char* kGetTeam =
-    "SELECT name, monthly_budget_micros, clearance, created_at_ms FROM teams WHERE name = ?1";
+    "SELECT name, monthly_budget_micros, clearance, created_at_ms, response_cache_ttl_s FROM teams WHERE name = ?1";
 constexpr const char* kListTeams =
-    "SELECT name, monthly_budget_micros, clearance, created_at_ms FROM teams ORDER BY name";
+    "SELECT name, monthly_budget_micros, clearance, created_at_ms, response_cache_ttl_s FROM teams ORDER BY name";
 constexpr const char* kUpdateTeam =
     "UPDATE teams SET monthly_budget_micros = COALESCE(?2, monthly_budget_micros), "
-    "clearance = COALESCE(?3, clearance) WHERE name = ?1 "
-    "RETURNING name, monthly_budget_micros, clearance, created_at_ms";
+    "clearance = COALESCE(?3, clearance), response_cache_ttl_s = COALESCE(?4, response_cache_ttl_s) WHERE name = ?1 "
+    "RETURNING name, monthly_budget_micros, clearance, created_at_ms, response_cache_ttl_s";
 
 #define AEGIS_KEY_COLUMNS                                                                                   \
   "id, team, prefix, secret_hash, created_at_ms, revoked_at_ms, clearance, models, monthly_budget_micros, " \
@@ -139,7 +139,7 @@ constexpr const char* kInsertBreachUpdate =
 constexpr const char* kBreachHistory =
     "SELECT breach_id, time_ms, status, note, actor FROM breach_updates WHERE breach_id = ?1 ORDER BY id";
 constexpr std::int64_t kScanPage = 1000;
-constexpr int kChainColumn = 29;  // the first chain column after AEGIS_AUDIT_COLUMNS
+constexpr int kChainColumn = 30;  // the first chain column after AEGIS_AUDIT_COLUMNS
 
 constexpr const char* kPing = "SELECT 1";
 constexpr const char* kSchemaVersion = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
@@ -152,6 +152,7 @@ std::optional<Team> read_team(const Use& st) {
   if (!level) return std::nullopt;
   t.clearance = *level;
   t.created_at_ms = st.int64(3);
+  if (!st.is_null(4)) t.response_cache_ttl_s = st.int64(4);
   return t;
 }
 
@@ -417,7 +418,10 @@ Result<Team> SqliteStore::update_team(const std::string& name, const TeamPatch& 
   if (patch.monthly_budget && patch.monthly_budget->micros < 0) {
     return make_error(ErrorCode::invalid_request, "monthly budget must not be negative");
   }
-  if (!patch.monthly_budget && !patch.clearance) return get_team(name);
+  if (patch.response_cache_ttl_s && *patch.response_cache_ttl_s < 0) {
+    return make_error(ErrorCode::invalid_request, "response cache ttl must not be negative");
+  }
+  if (!patch.monthly_budget && !patch.clearance && !patch.response_cache_ttl_s) return get_team(name);
 
   std::lock_guard lock(impl_->mu);
   int rc = SQLITE_OK;
@@ -433,6 +437,10 @@ Result<Team> SqliteStore::update_team(const std::string& name, const TeamPatch& 
     st.bind(3, to_string(*patch.clearance));
   else
     st.bind_null(3);
+  if (patch.response_cache_ttl_s)
+    st.bind(4, *patch.response_cache_ttl_s);
+  else
+    st.bind_null(4);
   rc = st.step();
   if (rc == SQLITE_DONE) return make_error(ErrorCode::not_found, "team '" + name + "' not found");
   if (rc != SQLITE_ROW) {

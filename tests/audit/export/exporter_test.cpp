@@ -138,10 +138,10 @@ TEST_F(ExporterTest, TheRowEventCarriesEveryColumnAndItsLinkButNoContent) {
        {"time_ms",     "team",         "key_id",         "surface",       "task",          "placeholders",
         "tier",        "provider",     "model",          "locality",      "reason",        "fallback_path",
         "status",      "error_type",   "input_tokens",   "output_tokens", "budget_period", "latency_us",
-        "overhead_us", "invented_pii", "egress_blocked", "egress_veto",   "egress_rule"}) {
+        "overhead_us", "invented_pii", "egress_blocked", "egress_veto",   "egress_rule",   "cache_hit"}) {
     EXPECT_TRUE(row.contains(column)) << column;
   }
-  EXPECT_EQ(row.size(), 32u);
+  EXPECT_EQ(row.size(), 33u);
 }
 
 TEST_F(ExporterTest, ARefusedBatchLeavesTheCursorAtTheLastAcknowledgedOneAndIsSentAgain) {
