@@ -317,8 +317,8 @@ struct JobService::State : std::enable_shared_from_this<JobService::State> {
           if (!request.ok()) continue;  // the run fails it with a clear error
           // An ingest holds nothing; a rag job without a RagService fails when it runs.
           if (request->kind == JobKind::rag_ingest || (request->kind == JobKind::rag && deps.rag == nullptr)) continue;
-          identity::Principal principal{team.name, job.key_id, team.clearance, team.monthly_budget,
-                                        team.response_cache_ttl_s};
+          identity::Principal principal{team.name, job.key_id, team.clearance, team.monthly_budget};
+          principal.response_cache_ttl_s = team.response_cache_ttl_s;
           auto admission = co_await admit(principal, *request, job.id);
           if (!admission.ok() || !admission->reservation) {
             ++unaffordable;

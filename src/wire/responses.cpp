@@ -225,8 +225,9 @@ std::string call_item_id(const ResponseMeta& meta, std::size_t ordinal) {
 }
 
 json::object usage_object(const Usage& u) {
-  return json::object{{"input_tokens", u.input_tokens},
-                      {"input_tokens_details", json::object{{"cached_tokens", 0}}},
+  // As OpenAI reports it: input_tokens counts the cached ones too.
+  return json::object{{"input_tokens", u.prompt_tokens()},
+                      {"input_tokens_details", json::object{{"cached_tokens", u.cache_read_tokens}}},
                       {"output_tokens", u.output_tokens},
                       {"output_tokens_details", json::object{{"reasoning_tokens", 0}}},
                       {"total_tokens", u.total_tokens()}};
@@ -600,7 +601,8 @@ Result<std::vector<Message>> read_messages(const json::value& stored) {
           const auto& c = as_object(ctx, (*calls)[j], cp);
           m.tool_calls.push_back(ToolCall{std::string(req_string(ctx, c, "id", cp)),
                                           std::string(req_string(ctx, c, "name", cp)),
-                                          std::string(req_string(ctx, c, "arguments", cp))});
+                                          std::string(req_string(ctx, c, "arguments", cp)),
+                                          {}});
         }
       }
       m.tool_call_id = std::string(opt_string(ctx, o, "tool_call_id", p).value_or(""));

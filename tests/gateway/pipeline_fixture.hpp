@@ -227,7 +227,7 @@ class PipelineTest : public ::testing::Test {
     ledger_ = std::make_unique<budget::MemoryLedger>(clock_);
     budgets_ = std::make_unique<budget::BudgetService>(*ledger_, metrics_, 900s);
     build(Layers{});
-    principal_ = identity::Principal{"payments", "key1", Level::CONFIDENTIAL, Money::from_dollars(100), std::nullopt};
+    principal_ = identity::Principal{"payments", "key1", Level::CONFIDENTIAL, Money::from_dollars(100)};
   }
 
   // The compliance layers in front of the cloud (docs/ARCHITECTURE.md), each

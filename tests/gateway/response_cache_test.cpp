@@ -105,11 +105,11 @@ ChatRequest full_request(const std::string& passthrough_json, const std::string&
   r.stop = {"END"};
   Message user = user_message("what is 2+2?");
   Message assistant = user_message("", Role::assistant);
-  assistant.tool_calls.push_back(ToolCall{"call_1", "calc", arguments});
+  assistant.tool_calls.push_back(ToolCall{"call_1", "calc", arguments, {}});
   Message tool = user_message("4", Role::tool);
   tool.tool_call_id = "call_1";
   r.messages = {user, assistant, tool};
-  r.tools.push_back(ToolDefinition{"calc", "adds numbers", json::parse(schema_json)});
+  r.tools.push_back(ToolDefinition{"calc", "adds numbers", json::parse(schema_json), {}});
   r.passthrough = json::parse(passthrough_json).as_object();
   return r;
 }

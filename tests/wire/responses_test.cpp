@@ -185,7 +185,7 @@ TEST(ResponsesResponse, WritesTheResponseObject) {
 
   c.stop_reason = StopReason::max_tokens;
   c.text.clear();
-  c.tool_calls.push_back(ToolCall{"call_9", "lookup", R"({"q":1})"});
+  c.tool_calls.push_back(ToolCall{"call_9", "lookup", R"({"q":1})", {}});
   const json::object cut = responses::write_response(c, meta_for_test());
   EXPECT_EQ(cut.at("status"), "incomplete");
   EXPECT_EQ(cut.at("incomplete_details").at("reason"), "max_output_tokens");
@@ -257,7 +257,7 @@ TEST(ResponsesStream, EmitsTheTypedEventsInOrderWithSequenceNumbers) {
 TEST(ResponsesStream, ToolCallsAreFunctionCallItems) {
   responses::StreamEncoder encoder(meta_for_test());
   StreamEvent call = ev(StreamEvent::Kind::tool_call_start, {}, 0);
-  call.tool_call = ToolCall{"call_1", "lookup", ""};
+  call.tool_call = ToolCall{"call_1", "lookup", "", {}};
   std::string bytes = encoder.encode(call);
   bytes += encoder.encode(ev(StreamEvent::Kind::tool_call_delta, R"({"q":)", 0));
   bytes += encoder.encode(ev(StreamEvent::Kind::tool_call_delta, "1}", 0));
@@ -296,7 +296,7 @@ TEST(ResponsesStoredTurns, RoundTrip) {
   turns[0].role = Role::user;
   turns[0].text = "My SIN is 046 454 286";
   turns[1].role = Role::assistant;
-  turns[1].tool_calls.push_back(ToolCall{"c1", "f", "{}"});
+  turns[1].tool_calls.push_back(ToolCall{"c1", "f", "{}", {}});
   turns[2].role = Role::tool;
   turns[2].tool_call_id = "c1";
   turns[2].tool_error = true;
