@@ -416,6 +416,8 @@ TEST(AuditChainMessages, ThePublicKeyRoundTripsThroughPem) {
 TEST(AuditChainMessages, AColumnAddedAfterV1EncodesOnlyWhenSetSoOlderRowsVerifyAsBefore) {
   AuditRecord row = test_support::full_row();
   row.cache_hit = false;
+  row.cache_read_tokens = 0;  // the other later columns (the test below)
+  row.cache_write_tokens = 0;
   const std::string v1 = canonical_row(row, "c/2026-12", 3);
   // v1's last element is egress_rule: nothing follows it for a row that is no cache hit.
   const std::string rule = boost::json::serialize(boost::json::value(row.egress_rule));
@@ -479,6 +481,7 @@ TEST(AuditChainMessages, PromptCacheColumnsAreEncodedOnlyWhenTheyHoldSomething) 
   AuditRecord row = test_support::full_row();
   row.cache_read_tokens = 0;
   row.cache_write_tokens = 0;
+  row.cache_hit = false;  // the other later column (the test above)
   const auto before = boost::json::parse(canonical_row(row, "c/2026-12", 3)).as_array();
   EXPECT_EQ(before.size(), 30u);
   EXPECT_EQ(before[0].as_string(), "aegis-audit-v1");

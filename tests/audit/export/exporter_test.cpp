@@ -134,14 +134,35 @@ TEST_F(ExporterTest, TheRowEventCarriesEveryColumnAndItsLinkButNoContent) {
   EXPECT_EQ(row.at("level").as_string(), "RESTRICTED");
   EXPECT_EQ(row.at("entities").at("EMAIL").as_int64(), 2);
   EXPECT_EQ(row.at("cost_micros").as_int64(), 1234);
-  for (const char* column :
-       {"time_ms",     "team",         "key_id",         "surface",       "task",          "placeholders",
-        "tier",        "provider",     "model",          "locality",      "reason",        "fallback_path",
-        "status",      "error_type",   "input_tokens",   "output_tokens", "budget_period", "latency_us",
-        "overhead_us", "invented_pii", "egress_blocked", "egress_veto",   "egress_rule",   "cache_hit"}) {
+  for (const char* column : {"time_ms",
+                             "team",
+                             "key_id",
+                             "surface",
+                             "task",
+                             "placeholders",
+                             "tier",
+                             "provider",
+                             "model",
+                             "locality",
+                             "reason",
+                             "fallback_path",
+                             "status",
+                             "error_type",
+                             "input_tokens",
+                             "output_tokens",
+                             "budget_period",
+                             "latency_us",
+                             "overhead_us",
+                             "invented_pii",
+                             "egress_blocked",
+                             "egress_veto",
+                             "egress_rule",
+                             "cache_hit",
+                             "cache_read_tokens",
+                             "cache_write_tokens"}) {
     EXPECT_TRUE(row.contains(column)) << column;
   }
-  EXPECT_EQ(row.size(), 33u);
+  EXPECT_EQ(row.size(), 35u);
 }
 
 TEST_F(ExporterTest, ARefusedBatchLeavesTheCursorAtTheLastAcknowledgedOneAndIsSentAgain) {
