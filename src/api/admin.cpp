@@ -230,8 +230,8 @@ Result<store::KeyPatch> key_patch(const json::object& body) {
     if (std::ranges::find(kKeyRateLimitFields, name) != std::end(kKeyRateLimitFields)) continue;
     const auto* field = std::ranges::find_if(kKeyPatchFields, [&](const auto& f) { return f.name == name; });
     if (field == std::end(kKeyPatchFields)) {
-      return make_error(ErrorCode::invalid_request, "unknown field '" + std::string(entry.key()) +
-                                                        "' (allowed: " + key_patch_field_names() + ")");
+      return make_error(ErrorCode::invalid_request,
+                        "unknown field '" + std::string(entry.key()) + "' (allowed: " + key_patch_field_names() + ")");
     }
     AEGIS_TRY_VOID(field->parse(entry.value(), patch));
   }
@@ -468,8 +468,8 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
   router.add("PATCH", "/admin/v1/teams/{name}", http::Credential::admin_key,
              [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
                AEGIS_CO_TRY(body, http::parse_json_object(request), fail, request);
-               AEGIS_CO_TRY_VOID(http::reject_unknown_fields(
-                                     body, {"monthly_budget_usd", "clearance", "response_cache", "rpm", "tpm", "max_concurrency"}),
+               AEGIS_CO_TRY_VOID(http::reject_unknown_fields(body, {"monthly_budget_usd", "clearance", "response_cache",
+                                                                    "rpm", "tpm", "max_concurrency"}),
                                  fail, request);
                AEGIS_CO_TRY(limits_patch, parse_rate_limits_patch(body), fail, request);
                store::TeamPatch patch;
@@ -631,36 +631,36 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
 
   // One body sets a key's lifecycle fields (kKeyPatchFields) and its own
   // rate limits (rpm, tpm, max_concurrency), or any of them.
-  router.add("PATCH", "/admin/v1/keys/{id}", http::Credential::admin_key,
-             [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
-               AEGIS_CO_TRY(body, http::parse_json_object(request), fail, request);
-               AEGIS_CO_TRY(limits_patch, parse_rate_limits_patch(body), fail, request);
-               AEGIS_CO_TRY(patch, key_patch(body), fail, request);
-               if (patch.empty() && limits_patch.empty()) {
-                 co_return fail(make_error(ErrorCode::invalid_request, "nothing to change: send one of " +
-                                                                           key_patch_field_names()),
-                                request);
-               }
-               std::string id(*request.path_param("id"));
-               auto update = [&]() -> Result<std::pair<store::ApiKeyRecord, store::RateLimits>> {
-                 AEGIS_TRY(key, patch.empty() ? ctx->store.get_key(id)
-                                              : identity::update_key(ctx->store, ctx->store, id, patch));
-                 AEGIS_TRY(limits, limits_patch.empty()
-                                       ? ctx->store.get_rate_limits(store::LimitScope::key, id)
-                                       : ctx->store.update_rate_limits(store::LimitScope::key, id, limits_patch));
-                 return std::pair{std::move(key), limits};
-               };
-               AEGIS_CO_TRY(updated, co_await ctx->db.run(update), fail, request);
-               // Cached principals carry the key's models, budget and limits;
-               // a store shared by replicas tells the others (watch_changes).
-               ctx->authenticator.invalidate(id);
-               const std::int64_t now = wall_ms(ctx->clock);
-               if (ctx->audit_writer != nullptr) {
-                 ctx->audit_writer->record(
-                     key_action_row(request, updated.first, "key_update", patched_fields(body), now));
-               }
-               co_return http::json_response(200, key_json(identity::key_info(updated.first), now, updated.second));
-             });
+  router.add(
+      "PATCH", "/admin/v1/keys/{id}", http::Credential::admin_key,
+      [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
+        AEGIS_CO_TRY(body, http::parse_json_object(request), fail, request);
+        AEGIS_CO_TRY(limits_patch, parse_rate_limits_patch(body), fail, request);
+        AEGIS_CO_TRY(patch, key_patch(body), fail, request);
+        if (patch.empty() && limits_patch.empty()) {
+          co_return fail(
+              make_error(ErrorCode::invalid_request, "nothing to change: send one of " + key_patch_field_names()),
+              request);
+        }
+        std::string id(*request.path_param("id"));
+        auto update = [&]() -> Result<std::pair<store::ApiKeyRecord, store::RateLimits>> {
+          AEGIS_TRY(key,
+                    patch.empty() ? ctx->store.get_key(id) : identity::update_key(ctx->store, ctx->store, id, patch));
+          AEGIS_TRY(limits, limits_patch.empty()
+                                ? ctx->store.get_rate_limits(store::LimitScope::key, id)
+                                : ctx->store.update_rate_limits(store::LimitScope::key, id, limits_patch));
+          return std::pair{std::move(key), limits};
+        };
+        AEGIS_CO_TRY(updated, co_await ctx->db.run(update), fail, request);
+        // Cached principals carry the key's models, budget and limits;
+        // a store shared by replicas tells the others (watch_changes).
+        ctx->authenticator.invalidate(id);
+        const std::int64_t now = wall_ms(ctx->clock);
+        if (ctx->audit_writer != nullptr) {
+          ctx->audit_writer->record(key_action_row(request, updated.first, "key_update", patched_fields(body), now));
+        }
+        co_return http::json_response(200, key_json(identity::key_info(updated.first), now, updated.second));
+      });
 
   // A new secret for the same key id; the old one stays valid for grace_s
   // (default 24 h, 0: revoked at once). Audited (surface admin.keys).

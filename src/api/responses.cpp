@@ -10,6 +10,7 @@
 
 #include "api/access.hpp"
 #include "api/chat_stream.hpp"
+#include "api/sealed_response_store.hpp"
 #include "core/encoding.hpp"
 #include "core/json.hpp"
 #include "http/json_response.hpp"
@@ -137,9 +138,12 @@ const std::string& team_of(const identity::Principal* principal) {
 
 }  // namespace
 
-void register_responses_routes(http::Router& router, const ResponsesRoutes& routes) {
+void register_responses_routes(http::Router& router, const ResponsesRoutes& given) {
+  // Every route reads and writes through the sealing store: nothing stored is plaintext.
+  auto sealed = std::make_shared<SealedResponseStore>(given.store, given.cipher);
+  const ResponsesRoutes routes{given.gateway, *sealed, given.db, given.config, given.limits, given.clock, given.cipher};
   router.add("POST", "/v1/responses", http::Credential::api_key,
-             [routes](HttpRequest& request, const http::Caller& caller) -> Awaitable {
+             [routes, sealed](HttpRequest& request, const http::Caller& caller) -> Awaitable {
                const RequestLimits& limits = routes.limits;
                auto decode = [&limits](const json::object& body) {
                  return wire::responses::parse_request(body, limits);
@@ -222,7 +226,7 @@ void register_responses_routes(http::Router& router, const ResponsesRoutes& rout
              });
 
   router.add("GET", "/v1/responses/{id}", http::Credential::api_key,
-             [routes](HttpRequest& request, const http::Caller& caller) -> Awaitable {
+             [routes, sealed](HttpRequest& request, const http::Caller& caller) -> Awaitable {
                const std::string id(*request.path_param("id"));
                const identity::Principal* principal = principal_of(caller);
                const std::string team = team_of(principal);
@@ -247,7 +251,7 @@ void register_responses_routes(http::Router& router, const ResponsesRoutes& rout
              });
 
   router.add("DELETE", "/v1/responses/{id}", http::Credential::api_key,
-             [routes](HttpRequest& request, const http::Caller& caller) -> Awaitable {
+             [routes, sealed](HttpRequest& request, const http::Caller& caller) -> Awaitable {
                const std::string id(*request.path_param("id"));
                const identity::Principal* principal = principal_of(caller);
                const std::string team = team_of(principal);

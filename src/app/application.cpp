@@ -48,6 +48,7 @@
 #include "http/json_response.hpp"
 #include "http/server.hpp"
 #include "identity/authenticator.hpp"
+#include "jobs/content_keys.hpp"
 #include "jobs/factory.hpp"
 #include "jobs/job_service.hpp"
 #include "providers/factory.hpp"
@@ -489,8 +490,14 @@ std::uint16_t Application::start() {
   api::register_whoami_route(s.router);
   api::register_openai_routes(s.router, *s.gateway, s.config->limits);
   api::register_anthropic_routes(s.router, *s.gateway, s.config->limits);
-  api::register_responses_routes(s.router, api::ResponsesRoutes{*s.gateway, *s.store, s.db, s.config->responses,
-                                                                s.config->limits, SystemClock::instance()});
+  // Stored conversations are sealed with the job store's content keys (the
+  // same rule: configured keys on PostgreSQL, else the generated key file).
+  const bool shared_store = !s.config->storage.postgres_dsn.empty();
+  auto content_cipher =
+      jobs::load_content_cipher(s.config->jobs, shared_store ? std::string(":memory:") : s.config->storage.sqlite_path);
+  api::register_responses_routes(s.router,
+                                 api::ResponsesRoutes{*s.gateway, *s.store, s.db, s.config->responses, s.config->limits,
+                                                      SystemClock::instance(), std::move(content_cipher)});
   s.rag_store = rag::open_rag_store(s.config->storage, s.config->rag);
   if (s.rag_store) {
     s.rag_service = std::make_unique<rag::RagService>(rag::RagServiceDeps{

@@ -163,14 +163,9 @@ boost::asio::awaitable<Result<Principal>> Authenticator::authenticate_owned(std:
 
   // A key's own clearance narrows its team's, never widens it (also after the team's is lowered).
   const Level clearance = std::min(found.team->clearance, found.key->clearance.value_or(found.team->clearance));
-  Principal principal{found.team->name,
-                      found.key->id,
-                      clearance,
-                      found.team->monthly_budget,
-                      nullptr,
-                      found.key->monthly_budget,
-                      found.team_limits,
-                      found.key_limits};
+  Principal principal{found.team->name,           found.key->id,   clearance,
+                      found.team->monthly_budget, nullptr,         found.key->monthly_budget,
+                      found.team_limits,          found.key_limits};
   principal.response_cache_ttl_s = found.team->response_cache_ttl_s;
   if (found.key->models) {
     principal.models = std::make_shared<const std::vector<std::string>>(std::move(*found.key->models));

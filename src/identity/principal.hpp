@@ -1,6 +1,6 @@
 #pragma once
-#include <memory>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>

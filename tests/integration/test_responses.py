@@ -10,6 +10,8 @@ whose conversations are stored (`responses.store`), and a stored
 conversation is masked again, turn by turn, when it goes to a cloud model.
 """
 import json
+import os
+import sqlite3
 import unittest
 import uuid
 
@@ -338,6 +340,33 @@ class ResponsesApi(DemoUpstreams, GatewayTestCase):
         self.assertEqual(route_of(headers)["provider"], "ollama")
         self.assertEqual(self.cloud_bodies(since), [])
 
+    def stored_columns(self, rid):
+        """The responses row's conversation_json and response_json as the database holds them."""
+        db = sqlite3.connect(os.path.join(self.gw.workdir, "data", "aegis.db"))
+        try:
+            return db.execute("SELECT conversation_json, response_json FROM responses WHERE id = ?", (rid,)).fetchone()
+        finally:
+            db.close()
+
+    def test_a_stored_conversation_is_sealed_at_rest(self):
+        marker = "sealed-marker-" + uuid.uuid4().hex[:8]
+        status, _, data, _ = self.send(self.keep_key, {"model": "haiku", "input": f"{marker} from {NAME}"})
+        self.assertEqual(status, 200, data)
+        rid = json.loads(data)["id"]
+        stored = self.stored_columns(rid)
+        self.assertIsNotNone(stored)
+        for column in stored:
+            # Neither the client's words, nor the name, nor the restored answer: AES-GCM, as job content.
+            self.assertTrue(column.startswith("sealed:"), column[:40])
+            self.assertNotIn(marker, column)
+            self.assertNotIn(NAME.split()[0], column)
+        # and it still reads back, and continues
+        status, _, data, _ = self.send(self.keep_key, None, path=f"/v1/responses/{rid}", method="GET")
+        self.assertEqual(status, 200, data)
+        self.assertIn(marker, output_text(json.loads(data)))
+        status, _, data, _ = self.send(self.keep_key, {"model": "haiku", "input": "and?", "previous_response_id": rid})
+        self.assertEqual(status, 200, data)
+
     # ---- bad input ----------------------------------------------------------------------------
 
     def test_bad_input_is_400_and_reaches_no_provider(self):
@@ -387,6 +416,11 @@ class ResponsesApiOnPostgres(ResponsesApi):
     def tearDownClass(cls):
         super().tearDownClass()
         psql(cls.base, f"DROP SCHEMA {cls.schema} CASCADE")
+
+    def stored_columns(self, rid):
+        dsn = self.gateway_env["AEGIS_IT_PG_DSN"]
+        row = psql(dsn, f"SELECT conversation_json || '|' || response_json FROM responses WHERE id = '{rid}'")
+        return tuple(row.split("|", 1)) if row else None
 
     def test_the_conversation_is_a_row_of_the_responses_table(self):
         status, _, data, _ = self.send(self.keep_key, {"model": "haiku", "input": "kept on postgres"})

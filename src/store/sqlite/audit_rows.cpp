@@ -22,9 +22,10 @@ constexpr const char* kInsertBreach =
 constexpr const char* kChainHead =
     "SELECT chain_seq, prev_hash, row_hash FROM audit WHERE chain_id = ?1 AND chain_id <> '' "
     "ORDER BY chain_seq DESC LIMIT 1";  // the second term lets SQLite use the partial index audit_chain
-constexpr const char* kInsertPending = "INSERT OR REPLACE INTO audit_pending(seq, " AEGIS_AUDIT_COLUMNS
-                                       ") VALUES (?31, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-                                       "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)";
+constexpr const char* kInsertPending =
+    "INSERT OR REPLACE INTO audit_pending(seq, " AEGIS_AUDIT_COLUMNS
+    ") VALUES (?31, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+    "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)";
 constexpr const char* kDeletePending = "DELETE FROM audit_pending WHERE seq = ?1";
 constexpr const char* kUpsertSpend =
     "INSERT INTO budget_spend(team, period, spent_micros, requests) VALUES (?1, ?2, ?3, 1) "
