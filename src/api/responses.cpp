@@ -138,12 +138,13 @@ const std::string& team_of(const identity::Principal* principal) {
 
 }  // namespace
 
-void register_responses_routes(http::Router& router, const ResponsesRoutes& given) {
+void register_responses_routes(http::Router& router, const ResponsesRoutes& routes) {
   // Every route reads and writes through the sealing store: nothing stored is plaintext.
-  auto sealed = std::make_shared<SealedResponseStore>(given.store, given.cipher);
-  const ResponsesRoutes routes{given.gateway, *sealed, given.db, given.config, given.limits, given.clock, given.cipher};
+  auto sealed = std::make_shared<SealedResponseStore>(routes.store, routes.cipher);
+  const ResponsesRoutes through_sealed{routes.gateway, *sealed,      routes.db,    routes.config,
+                                       routes.limits,  routes.clock, routes.cipher};
   router.add("POST", "/v1/responses", http::Credential::api_key,
-             [routes, sealed](HttpRequest& request, const http::Caller& caller) -> Awaitable {
+             [routes = through_sealed, sealed](HttpRequest& request, const http::Caller& caller) -> Awaitable {
                const RequestLimits& limits = routes.limits;
                auto decode = [&limits](const json::object& body) {
                  return wire::responses::parse_request(body, limits);
@@ -226,7 +227,7 @@ void register_responses_routes(http::Router& router, const ResponsesRoutes& give
              });
 
   router.add("GET", "/v1/responses/{id}", http::Credential::api_key,
-             [routes, sealed](HttpRequest& request, const http::Caller& caller) -> Awaitable {
+             [routes = through_sealed, sealed](HttpRequest& request, const http::Caller& caller) -> Awaitable {
                const std::string id(*request.path_param("id"));
                const identity::Principal* principal = principal_of(caller);
                const std::string team = team_of(principal);
@@ -251,7 +252,7 @@ void register_responses_routes(http::Router& router, const ResponsesRoutes& give
              });
 
   router.add("DELETE", "/v1/responses/{id}", http::Credential::api_key,
-             [routes, sealed](HttpRequest& request, const http::Caller& caller) -> Awaitable {
+             [routes = through_sealed, sealed](HttpRequest& request, const http::Caller& caller) -> Awaitable {
                const std::string id(*request.path_param("id"));
                const identity::Principal* principal = principal_of(caller);
                const std::string team = team_of(principal);

@@ -450,12 +450,12 @@ json::object write_chat_request(const ChatRequest& request, const std::string& m
 
 // ---- Chat responses ----------------------------------------------------------------------
 
-StopReason parse_stop_reason(std::string_view r) noexcept {
-  if (r == "end_turn") return StopReason::end_turn;
-  if (r == "max_tokens" || r == "model_context_window_exceeded") return StopReason::max_tokens;
-  if (r == "stop_sequence") return StopReason::stop_sequence;
-  if (r == "tool_use") return StopReason::tool_use;
-  if (r == "refusal") return StopReason::content_filter;
+StopReason parse_stop_reason(std::string_view stop_reason) noexcept {
+  if (stop_reason == "end_turn") return StopReason::end_turn;
+  if (stop_reason == "max_tokens" || stop_reason == "model_context_window_exceeded") return StopReason::max_tokens;
+  if (stop_reason == "stop_sequence") return StopReason::stop_sequence;
+  if (stop_reason == "tool_use") return StopReason::tool_use;
+  if (stop_reason == "refusal") return StopReason::content_filter;
   return StopReason::unknown;
 }
 

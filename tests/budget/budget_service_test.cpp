@@ -196,7 +196,7 @@ TEST(BudgetService, TwoHundredThreadsNeverOvershootAndLoseNothing) {
         if ((i + round) % 4 == 0) {
           f.service.release(*r, "t", cap);  // the call failed
         } else {
-          const std::int64_t actual = estimate - (round % 3) * 3;  // at most the estimate
+          const std::int64_t actual = estimate - std::int64_t{round % 3} * 3;  // at most the estimate
           f.service.commit(*r, "t", cap, micros(actual));
           committed_sum += actual;
           ++committed_count;
@@ -246,7 +246,7 @@ struct KeyFixture {
           const std::optional<nanoseconds> ttl;
           out.emplace(co_await service.reserve("payments", micros(10'000'000), estimate, ttl, key));
         },
-        [](std::exception_ptr e) {
+        [](const std::exception_ptr& e) {
           if (e) std::rethrow_exception(e);
         });
     io.restart();

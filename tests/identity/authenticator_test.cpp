@@ -139,7 +139,7 @@ class AuthenticatorTest : public ::testing::Test {
     std::optional<Result<Principal>> out;
     asio::co_spawn(
         io_, [&]() -> asio::awaitable<void> { out.emplace(co_await auth_->authenticate(key)); },
-        [](std::exception_ptr e) {
+        [](const std::exception_ptr& e) {
           if (e) std::rethrow_exception(e);
         });
     io_.restart();
@@ -275,7 +275,7 @@ TEST_F(AuthenticatorTest, CacheIsBounded) {
     std::optional<Result<Principal>> out;
     asio::co_spawn(
         io_, [&]() -> asio::awaitable<void> { out.emplace(co_await small.authenticate(k)); },
-        [](std::exception_ptr e) {
+        [](const std::exception_ptr& e) {
           if (e) std::rethrow_exception(e);
         });
     io_.restart();
@@ -292,7 +292,7 @@ TEST_F(AuthenticatorTest, ZeroTtlDisablesTheCache) {
     std::optional<Result<Principal>> out;
     asio::co_spawn(
         io_, [&]() -> asio::awaitable<void> { out.emplace(co_await uncached.authenticate(key_)); },
-        [](std::exception_ptr e) {
+        [](const std::exception_ptr& e) {
           if (e) std::rethrow_exception(e);
         });
     io_.restart();
@@ -322,7 +322,7 @@ TEST_F(AuthenticatorTest, KeyBufferNeedNotOutliveTheCall) {
     buffer.reset();
     asio::co_spawn(
         io_, [&, aw = std::move(awaitable)]() mutable -> asio::awaitable<void> { out.emplace(co_await std::move(aw)); },
-        [](std::exception_ptr e) {
+        [](const std::exception_ptr& e) {
           if (e) std::rethrow_exception(e);
         });
   }
@@ -338,7 +338,7 @@ TEST_F(AuthenticatorTest, InvalidateDuringALookupKeepsTheStaleAnswerOutOfTheCach
   std::promise<Result<Principal>> done;
   asio::co_spawn(
       io_, [&]() -> asio::awaitable<void> { done.set_value(co_await auth_->authenticate(key_)); },
-      [](std::exception_ptr e) {
+      [](const std::exception_ptr& e) {
         if (e) std::rethrow_exception(e);
       });
   std::thread io_thread([&] { io_.run(); });

@@ -26,10 +26,10 @@ using aegis::test_support::TempDir;
 
 constexpr std::int64_t T0 = 1'700'000'000'000;
 constexpr std::int64_t kLease = 60'000;
-const std::string kSin = "046 454 286";
-const std::string kEmail = "jennifer.walsh@acme-mail.com";
-const std::string kName = "Jennifer Walsh";
-const std::string kTicket = "TICKET-SECRET-77";
+const std::string kSin = "046 454 286";                     // NOLINT(cert-err58-cpp): a test constant
+const std::string kEmail = "jennifer.walsh@acme-mail.com";  // NOLINT(cert-err58-cpp): a test constant
+const std::string kName = "Jennifer Walsh";                 // NOLINT(cert-err58-cpp): a test constant
+const std::string kTicket = "TICKET-SECRET-77";             // NOLINT(cert-err58-cpp): a test constant
 
 ContentKey key(std::string id, std::uint8_t fill) {
   ContentKey k{std::move(id), {}};
@@ -293,7 +293,8 @@ TEST_F(ContentAtRestTest, AMissingOrWrongKeyMarksTheJobInsteadOfFailingTheRead) 
     ASSERT_TRUE(store->submit(a).ok());
     ASSERT_TRUE(store->submit(b).ok());
   }
-  for (auto cipher : {ring({key("k2", 0x22)}, "k2"), ring({key("k1", 0x33)}, "k1")}) {  // unknown id; wrong bytes
+  for (const auto& cipher :
+       {ring({key("k2", 0x22)}, "k2"), ring({key("k1", 0x33)}, "k1")}) {  // unknown id; wrong bytes
     auto store = open(cipher);
     auto got = store->get("alpha", a.id);
     ASSERT_TRUE(got.ok()) << got.error().message;
