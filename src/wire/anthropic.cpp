@@ -33,7 +33,10 @@ json::value cache_control_of(const Context& ctx, const json::object& block, cons
   const json::value* cc = field(block, "cache_control");
   if (cc == nullptr) return nullptr;
   if (!cc->is_object()) fail_field(ctx, child(path, "cache_control"), "must be an object");
-  return *cc;
+  // A copy in the default storage: the request was parsed into a per-request
+  // arena (http::decode_json_object) that is gone once decoding returns, and
+  // a plain copy would keep pointing into it.
+  return json::value(*cc, json::storage_ptr());
 }
 
 // Text of system / tool_result content: a string or an array of text blocks

@@ -3,9 +3,12 @@
 // (whose input buckets are disjoint, as Anthropic's are), and back out in
 // each client protocol; and Anthropic's cache_control kept from the
 // client's request to the upstream body.
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
+#include <array>
+#include <optional>
 #include <string>
 
 #include "core/json.hpp"
@@ -194,6 +197,30 @@ constexpr std::string_view kCachedRequest = R"({
   ],
   "cache_control": {"type": "ephemeral"}
 })";
+
+// The gateway parses request bodies into a per-request arena
+// (http::decode_json_object) that is released once decoding returns: every
+// cache_control the request keeps must be its own copy. (A copy that kept
+// the arena's storage crashed the gateway when the request was later copied.)
+TEST(WirePromptCache, CacheControlOutlivesTheArenaTheRequestWasParsedInto) {
+  std::optional<ChatRequest> kept;
+  {
+    std::array<unsigned char, 16384> buffer{};
+    {
+      json::monotonic_resource arena(buffer.data(), buffer.size());
+      const json::value body = json::parse(kCachedRequest, &arena);
+      auto r = anthropic::parse_chat_request(body);
+      ASSERT_TRUE(r.ok()) << r.error().message;
+      kept = std::move(*r);
+    }
+    buffer.fill(0xA5);  // what a later request would write over the released arena
+  }
+  const ChatRequest copy = *kept;  // the gateway copies the request per provider attempt
+  const json::object body = anthropic::write_chat_request(copy, "claude-sonnet-4-5-20250929");
+  EXPECT_EQ(to_json(body.at("tools")),
+            R"([{"name":"lookup","input_schema":{"type":"object"},"cache_control":{"type":"ephemeral","ttl":"1h"}}])");
+  EXPECT_EQ(to_json(body.at("system").as_array().at(1).at("cache_control")), R"({"type":"ephemeral"})");
+}
 
 TEST(WirePromptCache, AnthropicCacheControlReachesTheUpstreamWhereTheClientPutIt) {
   auto r = anthropic::parse_chat_request(parse(kCachedRequest));
