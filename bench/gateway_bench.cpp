@@ -92,8 +92,7 @@ struct Pipeline {
                                                           providers->ordered());
     gateway = std::make_unique<gateway::Gateway>(gateway::GatewayDeps{
         config, *providers, *classifier, *router, *budgets, *health, audit, metrics, SystemClock::instance()});
-    principal =
-        identity::Principal{"bench", "key", Level::CONFIDENTIAL, Money::from_dollars(1'000'000'000)};
+    principal = identity::Principal{"bench", "key", Level::CONFIDENTIAL, Money::from_dollars(1'000'000'000)};
   }
 
   config::Config config;
