@@ -1680,6 +1680,26 @@ const Table<JobsEncryptionConfig>& encryption_table() {
   return table;
 }
 
+// A boolean, or a mapping of `default` and per-team booleans
+// (`{default: false, research: true}`).
+bool read_per_team_bool(Loader& l, const Field& v, bool& fallback, std::map<std::string, bool>& teams) {
+  if (!v.value.IsMap()) return l.read_bool(v, fallback);
+  const auto per = l.mapping(v, nullptr);
+  if (!per) return false;
+  bool ok = true;
+  for (const auto& [team, value] : per->items) {
+    bool b = false;
+    if (!l.read_bool(value, b)) {
+      ok = false;
+    } else if (team == "default") {
+      fallback = b;
+    } else {
+      teams[team] = b;
+    }
+  }
+  return ok;
+}
+
 bool read_encryption(Loader& l, const Field& f, JobsEncryptionConfig& out) {
   const auto read = l.read_table(encryption_table(), f, out);
   if (!read) return false;
@@ -1747,21 +1767,7 @@ const Table<JobsConfig>& jobs_table() {
               "(succeeded, failed, cancelled, expired); the result stays until `retention_s`. `true` keeps them until "
               "`retention_s` too. A mapping gives `default` and per-team values (`{default: false, research: true}`)",
               [](Loader& l, const Field& v, JobsConfig& out) {
-                if (!v.value.IsMap()) return l.read_bool(v, out.keep_requests);
-                const auto per = l.mapping(v, nullptr);
-                if (!per) return false;
-                bool ok = true;
-                for (const auto& [team, keep] : per->items) {
-                  bool b = false;
-                  if (!l.read_bool(keep, b)) {
-                    ok = false;
-                  } else if (team == "default") {
-                    out.keep_requests = b;
-                  } else {
-                    out.keep_requests_teams[team] = b;
-                  }
-                }
-                return ok;
+                return read_per_team_bool(l, v, out.keep_requests, out.keep_requests_teams);
               }),
           custom<JobsConfig>(
               "encryption", "mapping", "", "a generated key (below)",
@@ -1782,25 +1788,12 @@ const Table<ResponsesConfig>& responses_table() {
               "whether `POST /v1/responses` keeps a team's conversation for `previous_response_id` (and `GET`/`DELETE "
               "/v1/responses/{id}`). Off: the request's `store` is ignored, the answer says `\"store\": false`, and "
               "`previous_response_id` is 400. What is kept is the raw text of every turn, in the gateway's own store, "
-              "visible to that team only; a later turn sends it again as part of the request, classified and masked "
+              "sealed with the job content keys (`jobs.encryption`) and visible to that team only; a later turn sends "
+              "it again as part of the request, classified and masked "
               "for a cloud model like the rest. A mapping gives `default` and per-team values (`{default: false, "
               "research: true}`)",
               [](Loader& l, const Field& v, ResponsesConfig& out) {
-                if (!v.value.IsMap()) return l.read_bool(v, out.store);
-                const auto per = l.mapping(v, nullptr);
-                if (!per) return false;
-                bool ok = true;
-                for (const auto& [team, keep] : per->items) {
-                  bool b = false;
-                  if (!l.read_bool(keep, b)) {
-                    ok = false;
-                  } else if (team == "default") {
-                    out.store = b;
-                  } else {
-                    out.store_teams[team] = b;
-                  }
-                }
-                return ok;
+                return read_per_team_bool(l, v, out.store, out.store_teams);
               }),
           duration("retention_s", &ResponsesConfig::retention, 60, std::int64_t{90} * 86'400,
                    "a stored response (its conversation) is never read this long after it was created (a "

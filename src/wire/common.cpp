@@ -276,6 +276,18 @@ std::string_view req_string(const Context& ctx, const json::object& o, std::stri
   return *v;
 }
 
+json::value tool_choice_mode(const Context& ctx, const json::value& v, std::string_view object_form) {
+  if (v.is_string()) {
+    const auto& s = v.get_string();
+    if (s == "none") return json::object{{"type", "none"}};
+    if (s == "auto") return json::object{{"type", "auto"}};
+    if (s == "required") return json::object{{"type", "any"}};
+    fail_field(ctx, "tool_choice", "must be none, auto, required or " + std::string(object_form));
+  }
+  if (!v.is_object()) fail_field(ctx, "tool_choice", "must be a string or an object");
+  return nullptr;
+}
+
 std::int64_t count(const Context& ctx, const json::object& o, std::string_view key, std::string_view path) {
   auto n = opt_integer(ctx, o, key, path);
   if (!n) return 0;

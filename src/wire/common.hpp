@@ -163,6 +163,11 @@ void enforce(Result<void> check);
 std::vector<std::string> stop_list(const Context& ctx, const boost::json::value& v, std::string_view path,
                                    const RequestLimits& limits, TextTally& text);
 
+// tool_choice given as a mode ("none", "auto", "required"), in the canonical
+// form; null when `v` is an object, which each protocol reads in its own
+// shape (`object_form` names it in the 400 for anything else).
+boost::json::value tool_choice_mode(const Context& ctx, const boost::json::value& v, std::string_view object_form);
+
 // Passthrough merge: copy every key of `extra` that `body` does not have.
 void merge_absent(boost::json::object& body, const boost::json::object& extra);
 

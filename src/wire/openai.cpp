@@ -73,14 +73,7 @@ std::vector<ToolCall> request_tool_calls(const Context& ctx, const json::array& 
 }
 
 json::value canonical_tool_choice(const Context& ctx, const json::value& v) {
-  if (v.is_string()) {
-    const auto& s = v.get_string();
-    if (s == "none") return json::object{{"type", "none"}};
-    if (s == "auto") return json::object{{"type", "auto"}};
-    if (s == "required") return json::object{{"type", "any"}};
-    fail_field(ctx, "tool_choice", "must be none, auto, required or {\"type\":\"function\",...}");
-  }
-  if (!v.is_object()) fail_field(ctx, "tool_choice", "must be a string or an object");
+  if (json::value mode = tool_choice_mode(ctx, v, "{\"type\":\"function\",...}"); !mode.is_null()) return mode;
   const auto& o = v.get_object();
   const std::string_view type = req_string(ctx, o, "type", "tool_choice");
   if (type != "function") fail_field(ctx, "tool_choice.type", "only function tool choices are supported");

@@ -158,14 +158,9 @@ ToolDefinition read_tool(const Context& ctx, const json::object& t, const std::s
 }
 
 json::value canonical_tool_choice(const Context& ctx, const json::value& v) {
-  if (v.is_string()) {
-    const auto& s = v.get_string();
-    if (s == "none") return json::object{{"type", "none"}};
-    if (s == "auto") return json::object{{"type", "auto"}};
-    if (s == "required") return json::object{{"type", "any"}};
-    fail_field(ctx, "tool_choice", "must be none, auto, required or {\"type\":\"function\",\"name\":...}");
+  if (json::value mode = tool_choice_mode(ctx, v, "{\"type\":\"function\",\"name\":...}"); !mode.is_null()) {
+    return mode;
   }
-  if (!v.is_object()) fail_field(ctx, "tool_choice", "must be a string or an object");
   const auto& o = v.get_object();
   if (req_string(ctx, o, "type", "tool_choice") != "function")
     fail_field(ctx, "tool_choice.type", "only function tool choices are supported");
