@@ -34,6 +34,25 @@ struct TextBlock {
   boost::json::value cache_control;
 };
 
+// An image or a PDF document in a user message. The codecs decode what the
+// client sent inline (a data URL, Anthropic's base64 source, Ollama's base64
+// images) into `data`; an http(s) URL is kept in `url` with `data` empty, and
+// the gateway fetches it before classification where the config allows
+// (media.fetch_urls), so a provider is only ever sent bytes the gateway read.
+// Providers receive attachments first, then the message's text (the order
+// Anthropic recommends; the relative order of text and media parts in the
+// client's message is not kept).
+struct Attachment {
+  enum class Kind { image, document };
+  Kind kind = Kind::image;
+  std::string media_type;  // image/png, image/jpeg, image/webp, image/gif, application/pdf
+  std::string data;        // the decoded bytes
+  std::string url;         // an http(s) URL, when the client sent one (data empty until fetched)
+  std::string filename;    // documents: OpenAI file.filename, Anthropic document.title; may be empty
+  std::string detail;      // OpenAI image_url.detail ("auto", "low", "high"); empty when not given
+  boost::json::value cache_control;  // Anthropic, on the image/document block
+};
+
 struct Message {
   Role role = Role::user;
   std::string text;                  // concatenated text content
@@ -45,6 +64,7 @@ struct Message {
   // a masked copy masks each block (gateway/prompt.cpp).
   std::vector<TextBlock> blocks;
   boost::json::value cache_control;  // role == tool: on the tool_result block
+  std::vector<Attachment> attachments;  // role == user: images and documents (see Attachment)
 };
 
 // What joins a message's text blocks into Message::text: a newline for user
