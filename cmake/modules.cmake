@@ -64,6 +64,8 @@ aegis_module(audit PUBLIC config core telemetry)
 aegis_module(classify PUBLIC config core)
 aegis_module(privacy PUBLIC classify config core)
 aegis_module(compliance PUBLIC classify config core telemetry)
+aegis_module(media PUBLIC config core telemetry)
+target_link_libraries(aegis_media PRIVATE PkgConfig::TESSERACT PkgConfig::LEPTONICA PkgConfig::POPPLER_CPP)
 aegis_module(http PUBLIC config core)
 aegis_module(wire PUBLIC core http)
 aegis_module(providers PUBLIC compliance config core http PRIVATE telemetry wire)
@@ -74,17 +76,17 @@ aegis_module(identity PUBLIC core store)
 aegis_module(ratelimit PUBLIC core identity store telemetry)
 aegis_module(budget PUBLIC audit config core store telemetry)
 aegis_module(report PUBLIC audit config core store)
-aegis_module(gateway PUBLIC audit budget classify config core identity privacy providers ratelimit resilience routing
-  telemetry)
+aegis_module(gateway PUBLIC audit budget classify compliance config core identity media privacy providers ratelimit
+  resilience routing telemetry)
 aegis_module(rag PUBLIC audit classify config core gateway identity providers store telemetry PRIVATE compliance http)
 aegis_module(jobs PUBLIC audit config core gateway identity rag store telemetry PRIVATE http routing)
 aegis_module(sim PUBLIC core http)
 aegis_module(api PUBLIC budget config core gateway http identity jobs rag sim store telemetry PRIVATE report routing wire)
 aegis_module(app PUBLIC config providers
-  PRIVATE api audit budget classify compliance core gateway http identity jobs rag ratelimit resilience routing sim
-  store telemetry)
+  PRIVATE api audit budget classify compliance core gateway http identity jobs media rag ratelimit resilience routing
+  sim store telemetry)
 aegis_module(cli PUBLIC classify config core http store
-  PRIVATE app audit budget identity jobs privacy providers report routing sim telemetry)
+  PRIVATE app audit budget identity jobs media privacy providers report routing sim telemetry)
 
 # The graph as the checks read it: "module: public deps | private deps", in
 # layer order; rewritten only when it changes, so the check does not rerun

@@ -44,6 +44,8 @@
 #include "core/version.hpp"
 #include "gateway/gateway.hpp"
 #include "gateway/lru_response_cache.hpp"
+#include "media/media_inspector.hpp"
+#include "media/tesseract_extractor.hpp"
 #include "http/client.hpp"
 #include "http/json_response.hpp"
 #include "http/server.hpp"
@@ -69,6 +71,16 @@ namespace aegis::app {
 namespace asio = boost::asio;
 
 namespace {
+
+// The reader of images and PDFs (stage 2), from the config's media section.
+std::unique_ptr<media::MediaInspector> make_media_inspector(telemetry::Registry& metrics) {
+  media::Limits limits;
+  media::InspectorSettings settings;
+  settings.threads = std::max(1U, std::thread::hardware_concurrency() / 2);
+  settings.languages = limits.languages;
+  return std::make_unique<media::MediaInspector>(settings, std::make_shared<media::TesseractExtractor>(limits),
+                                                 metrics);
+}
 
 // Each stream holds two descriptors (the client's and the upstream's), so
 // the usual soft limit of 1024 would cap a gateway near 500 streams and turn
@@ -241,6 +253,8 @@ struct Application::Impl {
   std::unique_ptr<ratelimit::AuthThrottle> auth_throttle;
   std::unique_ptr<resilience::ProviderHealth> health;
   std::unique_ptr<gateway::LruResponseCache> response_cache;
+  // Reads images and PDFs before classification, on workers of its own (media/media_inspector.hpp).
+  std::unique_ptr<media::MediaInspector> media;
   std::unique_ptr<gateway::Gateway> gateway;
   // Before the job service, which runs retrieval jobs on them (and so is destroyed first).
   std::unique_ptr<rag::RagStore> rag_store;  // null on a backend without one yet
@@ -370,6 +384,9 @@ struct Application::Impl {
                               *health, *audit,     metrics,     clock};
     deps.limiter = limiter.get();
     deps.response_cache = response_cache.get();
+    media = make_media_inspector(metrics);
+    deps.media = media.get();
+    deps.media_egress = egress_detector.get();
     gateway = std::make_unique<gateway::Gateway>(deps);
   }
   std::vector<asio::io_context*> session_contexts() {
@@ -632,6 +649,7 @@ int Application::run() {
   if (s.job_service) s.job_service->finish_database_work();
   s.reports_db.finish();
   s.db.finish();
+  if (s.media) s.media->finish();
   // Requests waiting for their audit row's commit get their completion posted
   // before the shutdown below destroys what is queued.
   if (s.audit) s.audit->flush(std::chrono::seconds(5));

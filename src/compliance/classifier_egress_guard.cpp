@@ -104,10 +104,7 @@ ClassifierEgressGuard::ClassifierEgressGuard(const config::EgressConfig& config,
                                "Sends to a destination outside the local network that the egress guard blocked "
                                "because the body held RESTRICTED data",
                                {"provider"})),
-      vetoes_(metrics.counter("aegis_egress_vetoes_total",
-                              "Sends to a destination outside the local network that the independent egress "
-                              "detector vetoed (the request then ran as RESTRICTED on a local provider), by rule",
-                              {"rule"})) {
+      vetoes_(metrics.counter("aegis_egress_vetoes_total", std::string(compliance::kEgressVetoesHelp), {"rule"})) {
   if (detector_ != nullptr) {
     for (std::string_view rule : compliance::kEgressRules) vetoes_.with({std::string(rule)});
   }

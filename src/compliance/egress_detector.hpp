@@ -19,6 +19,12 @@ namespace aegis::compliance {
 inline constexpr std::string_view kEgressRules[] = {"pan.luhn", "sin.grouped", "sin.context", "iban.mod97",
                                                    "account.context"};
 
+// aegis_egress_vetoes_total's help: the egress guard and the gateway's check
+// of attachments (gateway/gateway.cpp) count into the same family.
+inline constexpr std::string_view kEgressVetoesHelp =
+    "Sends to a destination outside the local network that the independent egress detector vetoed (the request "
+    "then ran as RESTRICTED on a local provider), by rule";
+
 struct EgressHit {
   std::string_view rule;  // static storage: "pan.luhn", "sin.grouped", "sin.context", "iban.mod97", "account.context"
   std::size_t offset = 0;  // byte offset in the scanned text where the value starts (for tests, never logged with data)

@@ -29,6 +29,9 @@ namespace {
 constexpr std::int64_t kDefaultOutputTokensEstimate = 4096;
 // Not a real HTTP status: the client went away before an answer (nginx's convention).
 constexpr int kClientClosedRequest = 499;
+// The audit row's entity type for an image or PDF that could not be read in
+// full (the request was then treated as RESTRICTED).
+constexpr std::string_view kUnreadAttachment = "UNREAD_ATTACHMENT";
 
 // A key's monthly sub-budget as stage 5 reserves it (issue 19).
 std::optional<budget::KeyBudget> key_budget_of(const identity::Principal* principal) {
@@ -132,7 +135,8 @@ struct Gateway::Metrics {
                                  "Chat requests of teams whose response cache is on: hit (answered from the cache), "
                                  "miss (looked up, not found) or bypass (not cacheable: temperature not 0 without "
                                  "x-aegis-cache: allow, or CONFIDENTIAL/RESTRICTED data)",
-                                 {"result"})) {
+                                 {"result"})),
+        egress_vetoes(r.counter("aegis_egress_vetoes_total", std::string(compliance::kEgressVetoesHelp), {"rule"})) {
     pipeda_violations.with({}).inc(0);  // exposed as 0 from the start, so an alert can watch it
     for (const auto* result : {"hit", "miss", "bypass"}) cache_requests.with({result}).inc(0);
   }
@@ -146,6 +150,7 @@ struct Gateway::Metrics {
   telemetry::CounterFamily& pipeda_violations;
   telemetry::HistogramFamily& overhead;
   telemetry::CounterFamily& cache_requests;
+  telemetry::CounterFamily& egress_vetoes;
 };
 
 // One governed request. A success is settled by commit(), which returns once
@@ -723,6 +728,8 @@ struct Gateway::PlanRequest {
   // (returned in Plan::held) instead of being taken for this call, and the
   // classification and routing metrics wait for the run.
   std::optional<std::chrono::nanoseconds> hold;
+  // The reading of the request's images and PDFs; null for text only.
+  const media::MediaInspection* media = nullptr;
 };
 
 // What stages 2, 4 and 5 decided; dispatch() replaces `decision` after an egress veto.
@@ -735,14 +742,20 @@ struct Gateway::Plan {
   budget::CostEstimate estimate;
   std::optional<std::chrono::nanoseconds> hold;  // a job's admission: reserve for the job (held), not this call
   std::optional<budget::ReservationId> held;
+  // Routing keeps only providers that accept the request's attachments.
+  bool needs_vision = false;
+  bool needs_documents = false;
+  // Why an attachment could not be read in full (the request is then
+  // RESTRICTED); empty when every one was.
+  std::string media_unread;
 };
 
 class Gateway::Sender {
  public:
   virtual ~Sender() = default;
-  // Stage 3, once, before the first cloud target: builds the masked copy and
-  // says what it masked.
-  virtual MaskCounts mask() = 0;
+  // Stage 3, once, before the first cloud target: builds the masked copy
+  // (redacting attachments on the media workers) and says what it masked.
+  virtual boost::asio::awaitable<MaskCounts> mask() = 0;
   // One attempt: the masked copy when `masked`, else the original.
   virtual boost::asio::awaitable<Result<void>> send(const routing::RouteTarget& target, bool masked) = 0;
   // A stream whose client has seen bytes of this attempt: no fallback from here.
@@ -765,19 +778,50 @@ void count_masked(const MaskCounts& counts, Gateway::Metrics& metrics, audit::Au
 // A chat request, answered whole or streamed through the governed sink.
 class ChatSender final : public Gateway::Sender {
  public:
-  ChatSender(const ChatRequest& request, const Inspection& in, privacy::Vault& vault, GovernedSink* governed)
-      : request_(request), in_(in), vault_(vault), governed_(governed) {}
+  struct Media {
+    const media::MediaInspection* inspection = nullptr;  // null: text only
+    media::MediaInspector* inspector = nullptr;
+    const classify::Classifier* classifier = nullptr;
+    const compliance::EgressDetector* detector = nullptr;
+    telemetry::CounterFamily* vetoes = nullptr;
+  };
 
-  MaskCounts mask() override {
+  ChatSender(const ChatRequest& request, const Inspection& in, privacy::Vault& vault, GovernedSink* governed,
+             Media media)
+      : request_(request), in_(in), vault_(vault), governed_(governed), media_(media) {}
+
+  boost::asio::awaitable<MaskCounts> mask() override {
     MaskCounts counts;
-    masked_.emplace(mask_request(request_, in_.prompt, in_.classification.findings, in_.persons, vault_, counts));
-    return counts;
+    std::vector<AttachmentRedaction> redactions;
+    masked_.emplace(
+        mask_request(request_, in_.prompt, in_.classification.findings, in_.persons, vault_, counts, &redactions));
+    // Attachments holding findings are redacted before any cloud send; one
+    // that cannot be makes every cloud send a veto (the request then runs
+    // as RESTRICTED), never a send of the original.
+    for (const auto& redaction : redactions) {
+      const auto* item = inspected(redaction.message, redaction.attachment);
+      auto& attachment = masked_->messages[redaction.message].attachments[redaction.attachment];
+      Result<Attachment> redacted = make_error(ErrorCode::internal, "no reader for attachments");
+      if (item && media_.inspector) {
+        redacted = co_await media_.inspector->redact(attachment, item->extraction, redaction.ranges);
+      }
+      if (!redacted.ok()) {
+        masked_verdict_ = veto("media.redaction", "an attachment could not be redacted");
+        break;
+      }
+      attachment = std::move(redacted).value();
+      redacted_.emplace_back(redaction.message, redaction.attachment);
+    }
+    co_return counts;
   }
 
   boost::asio::awaitable<Result<void>> send(const routing::RouteTarget& target, bool masked) override {
     sent_masked_ = masked;
     ChatRequest outbound = masked ? *masked_ : request_;
     outbound.model = target.model;
+    if (media_.inspection && target.locality == config::Locality::cloud) {
+      if (auto checked = co_await check_attachments(outbound, masked); !checked.ok()) co_return checked;
+    }
     if (governed_) {
       governed_->begin_attempt(masked ? &vault_ : nullptr);
       co_return co_await target.provider->stream(outbound, *governed_);
@@ -799,11 +843,72 @@ class ChatSender final : public Gateway::Sender {
   Completion& answer() { return answer_; }
 
  private:
+  const media::InspectedAttachment* inspected(std::size_t message, std::size_t attachment) const {
+    for (const auto& item : media_.inspection->items) {
+      if (item.message == message && item.attachment == attachment) return &item;
+    }
+    return nullptr;
+  }
+
+  Error veto(std::string_view rule, std::string_view why) const {
+    if (media_.vetoes) media_.vetoes->with({std::string(rule)}).inc();
+    Error e = make_error(ErrorCode::egress_vetoed, "egress check of the request's attachments: " + std::string(why) +
+                                                       "; the request runs as RESTRICTED");
+    e.rule = std::string(rule);
+    return e;
+  }
+
+  // Stage 6's second look at what a cloud provider would receive of the
+  // attachments, beside the egress guard (which sees an image only as
+  // base64): the independent detector over each attachment's text, and a
+  // redacted attachment read again from its new bytes, where the classifier
+  // must find nothing. Decided once per copy (original or masked).
+  boost::asio::awaitable<Result<void>> check_attachments(const ChatRequest& outbound, bool masked) {
+    auto& verdict = masked ? masked_verdict_ : plain_verdict_;
+    if (verdict) co_return *verdict;
+    verdict = Result<void>{};
+    for (const auto& item : media_.inspection->items) {
+      const bool redacted = masked && std::find(redacted_.begin(), redacted_.end(),
+                                                std::pair{item.message, item.attachment}) != redacted_.end();
+      std::string text;
+      if (redacted && media_.inspector) {
+        const Attachment& sent = outbound.messages[item.message].attachments[item.attachment];
+        media::Extraction again = co_await media_.inspector->reread(sent);
+        if (!again.complete) {
+          verdict = veto("media.redaction", "a redacted attachment could not be read back");
+          break;
+        }
+        if (media_.classifier) {
+          const auto found = media_.classifier->classify(again.text, classify::Marking{false});
+          if (!found.findings.empty() || !privacy::detect_persons(again.text, found.findings).empty()) {
+            verdict = veto("media.redaction", "a redacted attachment still shows a value that must be hidden");
+            break;
+          }
+        }
+        text = std::move(again.text);
+      } else if (item.extraction) {
+        text = item.extraction->text;
+      }
+      if (media_.detector) {
+        if (auto hit = media_.detector->scan(text)) {
+          verdict = veto(hit->rule, "an attachment holds a value shaped like RESTRICTED data (" +
+                                        std::string(hit->rule) + ")");
+          break;
+        }
+      }
+    }
+    co_return *verdict;
+  }
+
   const ChatRequest& request_;
   const Inspection& in_;
   privacy::Vault& vault_;
   GovernedSink* governed_;
+  Media media_;
   std::optional<ChatRequest> masked_;
+  std::vector<std::pair<std::size_t, std::size_t>> redacted_;  // (message, attachment) redacted in masked_
+  std::optional<Result<void>> plain_verdict_;
+  std::optional<Result<void>> masked_verdict_;
   bool sent_masked_ = false;
   Completion answer_;
 };
@@ -813,10 +918,10 @@ class EmbedSender final : public Gateway::Sender {
   EmbedSender(const EmbedRequest& request, const Inspection& in, privacy::Vault& vault)
       : request_(request), in_(in), vault_(vault) {}
 
-  MaskCounts mask() override {
+  boost::asio::awaitable<MaskCounts> mask() override {
     MaskCounts counts;
     masked_ = mask_inputs(request_.inputs, in_.prompt, in_.classification.findings, in_.persons, vault_, counts);
-    return counts;
+    co_return counts;
   }
 
   boost::asio::awaitable<Result<void>> send(const routing::RouteTarget& target, bool masked) override {
@@ -870,10 +975,15 @@ routing::RouteInput Gateway::route_input(const CallContext& context, Level level
 
 Result<routing::RouteDecision> Gateway::route(Call& call, const Plan& plan, Level level) {
   auto& ctx = call.context();
-  const auto input = route_input(ctx, level, plan.model);
+  auto input = route_input(ctx, level, plan.model);
+  input.needs_vision = plan.needs_vision;
+  input.needs_documents = plan.needs_documents;
   auto decision =
       plan.kind == PlanRequest::Kind::embeddings ? deps_.router.decide_embedding(input) : deps_.router.decide(input);
   if (!decision.ok()) return decision;
+  if (!plan.media_unread.empty()) {
+    decision->reason += "; an attachment could not be read in full (" + plan.media_unread + "): treated as RESTRICTED";
+  }
   if (plan.counted) {
     metrics_->route_decisions.with({std::string(tier_label(decision->tier)), std::string(to_string(decision->rule))})
         .inc();
@@ -903,6 +1013,16 @@ Result<Gateway::Plan> Gateway::plan(Call& call, PlanRequest request) {
   // Stage 2: classify the assembled prompt (history, tool arguments and context included).
   plan.in = inspect(deps_.classifier, std::move(request.prompt), ctx.marked_public);
   ctx.level = std::max(plan.in.classification.level, ctx.minimum_level);
+  if (request.media) {
+    plan.needs_vision = request.media->images;
+    plan.needs_documents = request.media->documents;
+    // Fail closed: what could not be read may hold anything.
+    if (!request.media->complete) {
+      plan.media_unread = request.media->incomplete_reason;
+      ctx.level = Level::RESTRICTED;
+      ++call.row.entities[std::string(kUnreadAttachment)];
+    }
+  }
   if (plan.counted) metrics_->classifications.with({to_string(ctx.level)}).inc();
   count_entities(plan.in, call.row);
   if (auto blocked = privacy::check_blocked(plan.in.classification, plan.in.persons, call.team(), deps_.config.pii);
@@ -1092,7 +1212,7 @@ boost::asio::awaitable<Result<routing::RouteTarget>> Gateway::dispatch(Call& cal
     // Stage 3, lazily: a cloud target never sees a finding.
     const bool mask_this = target.locality == config::Locality::cloud && plan.in.has_entities();
     if (mask_this && !masked) {
-      count_masked(sender.mask(), *metrics_, row);
+      count_masked(co_await sender.mask(), *metrics_, row);
       ctx.masked = row.placeholders;
       masked = true;
     }
@@ -1173,12 +1293,16 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
                                                        Completion* completion) {
   auto& ctx = call.context();
   auto& row = call.row;
+  auto media = co_await inspect_media(request);
+  if (!media.ok()) co_return std::move(media).error();
+  const media::MediaInspection* inspection = media->has_value() ? &**media : nullptr;
   auto planned = plan(call, PlanRequest{.kind = PlanRequest::Kind::chat,
-                                        .prompt = assemble_prompt(request),
+                                        .prompt = assemble_prompt(request, inspection),
                                         .model = request.model,
                                         .max_output_tokens = request.max_tokens.value_or(kDefaultOutputTokensEstimate),
                                         .cache_write = cache_write_of(request),
-                                        .hold = std::nullopt});
+                                        .hold = std::nullopt,
+                                        .media = inspection});
   if (!planned.ok()) co_return std::move(planned).error();
   Plan& plan = *planned;
   // The exact response cache: after classification and routing (a hit is
@@ -1193,7 +1317,9 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
   std::optional<GovernedSink> governed;
   if (sink) governed.emplace(*sink, call.streamed());
   if (governed && call.cache_key) governed->capture();
-  ChatSender sender(request, plan.in, vault, governed ? &*governed : nullptr);
+  ChatSender sender(request, plan.in, vault, governed ? &*governed : nullptr,
+                    ChatSender::Media{inspection, deps_.media, &deps_.classifier, deps_.media_egress,
+                                      &metrics_->egress_vetoes});
   auto answered = co_await dispatch(call, plan, sender);
   if (!answered.ok()) co_return std::move(answered).error();
 
@@ -1263,12 +1389,16 @@ boost::asio::awaitable<Result<JobAdmission>> Gateway::admit_job(CallContext subm
 
 boost::asio::awaitable<Result<JobAdmission>> Gateway::admit(Call& call, const ChatRequest& request,
                                                             std::chrono::nanoseconds hold) {
+  auto media = co_await inspect_media(request);
+  if (!media.ok()) co_return std::move(media).error();
+  const media::MediaInspection* inspection = media->has_value() ? &**media : nullptr;
   auto planned = plan(call, PlanRequest{.kind = PlanRequest::Kind::chat,
-                                        .prompt = assemble_prompt(request),
+                                        .prompt = assemble_prompt(request, inspection),
                                         .model = request.model,
                                         .max_output_tokens = request.max_tokens.value_or(kDefaultOutputTokensEstimate),
                                         .cache_write = cache_write_of(request),
-                                        .hold = hold});
+                                        .hold = hold,
+                                        .media = inspection});
   if (!planned.ok()) co_return std::move(planned).error();
   if (auto reserved = co_await reserve(call, *planned); !reserved.ok()) co_return std::move(reserved).error();
   JobAdmission admission;
@@ -1285,6 +1415,29 @@ boost::asio::awaitable<Result<JobAdmission>> Gateway::admit(Call& call, const Ch
     admission.vault_json = vault.to_json();
   }
   co_return admission;
+}
+
+boost::asio::awaitable<Result<std::optional<media::MediaInspection>>> Gateway::inspect_media(
+    const ChatRequest& request) {
+  std::optional<media::MediaInspection> none;
+  if (!media::has_attachments(request)) co_return none;  // text only: nothing here costs a thing
+  if (deps_.media) {
+    auto inspected = co_await deps_.media->inspect(request);
+    if (!inspected.ok()) co_return std::move(inspected).error();
+    co_return std::optional<media::MediaInspection>(std::move(inspected).value());
+  }
+  // Nothing can read attachments here: every one is unexamined.
+  media::MediaInspection unread;
+  unread.complete = false;
+  unread.incomplete_reason = "no reader for images and documents is configured";
+  for (std::size_t m = 0; m < request.messages.size(); ++m) {
+    const auto& attachments = request.messages[m].attachments;
+    for (std::size_t a = 0; a < attachments.size(); ++a) {
+      (attachments[a].kind == Attachment::Kind::document ? unread.documents : unread.images) = true;
+      unread.items.push_back(media::InspectedAttachment{m, a, nullptr});
+    }
+  }
+  co_return std::optional<media::MediaInspection>(std::move(unread));
 }
 
 boost::asio::awaitable<Result<ChatOutcome>> Gateway::complete(CallContext& context, ChatRequest request) {
@@ -1324,7 +1477,8 @@ boost::asio::awaitable<Result<EmbedOutcome>> Gateway::embed(CallContext& context
                                         .model = request.model,
                                         .max_output_tokens = 0,
                                         .cache_write = budget::CacheWrite::none,
-                                        .hold = std::nullopt});
+                                        .hold = std::nullopt,
+                                        .media = nullptr});
   if (!planned.ok()) {
     call.fail(planned.error());
     co_return std::move(planned).error();

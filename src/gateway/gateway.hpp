@@ -38,7 +38,9 @@
 #include "core/clock.hpp"
 #include "core/result.hpp"
 #include "core/tier.hpp"
+#include "compliance/egress_detector.hpp"
 #include "identity/principal.hpp"
+#include "media/media_inspector.hpp"
 #include "privacy/vault.hpp"
 #include "providers/provider_set.hpp"
 #include "ratelimit/rate_limiter.hpp"
@@ -159,6 +161,13 @@ struct GatewayDeps {
   ratelimit::RateLimiter* limiter = nullptr;
   // The exact response cache; null: none (every request goes to a provider).
   ResponseCache* response_cache = nullptr;
+  // Reads images and PDFs before classification; null: a request with an
+  // attachment is treated as RESTRICTED (nothing can read it).
+  media::MediaInspector* media = nullptr;
+  // The independent detector (compliance/egress_detector.hpp), run at stage 6
+  // over the text of every attachment bound for a cloud provider (the egress
+  // guard sees only the body's bytes, where an image is base64); null: none.
+  const compliance::EgressDetector* media_egress = nullptr;
 };
 
 class Gateway {
@@ -225,6 +234,9 @@ class Gateway {
                                                 Completion* completion);
   boost::asio::awaitable<Result<JobAdmission>> admit(Call& call, const ChatRequest& request,
                                                      std::chrono::nanoseconds hold);
+  // Stage 2's reading of the request's images and PDFs; nullopt for a
+  // text-only request (which skips it entirely).
+  boost::asio::awaitable<Result<std::optional<media::MediaInspection>>> inspect_media(const ChatRequest& request);
   config::ModelPrice price_of(std::string_view provider, const std::string& model) const;
   // The exact response cache (gateway/response_cache.hpp). The team's TTL when
   // its cache is on and the surface answers from it: the admin API's setting,

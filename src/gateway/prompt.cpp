@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <tuple>
 
 #include "privacy/mask.hpp"
 
@@ -66,7 +67,7 @@ void append_json_strings(AssembledPrompt& prompt, PromptField::Kind kind, std::s
 
 }  // namespace
 
-AssembledPrompt assemble_prompt(const ChatRequest& request) {
+AssembledPrompt assemble_prompt(const ChatRequest& request, const media::MediaInspection* media) {
   AssembledPrompt prompt;
   std::size_t bytes = request.system.size();
   for (const auto& m : request.messages) {
@@ -82,8 +83,15 @@ AssembledPrompt assemble_prompt(const ChatRequest& request) {
   } else if (!request.system.empty()) {
     append_field(prompt, {PromptField::Kind::system}, request.system);
   }
+  std::size_t next_item = 0;  // media->items are in request order
   for (std::size_t i = 0; i < request.messages.size(); ++i) {
     const auto& message = request.messages[i];
+    for (; media && next_item < media->items.size() && media->items[next_item].message == i; ++next_item) {
+      const auto& item = media->items[next_item];
+      if (item.extraction) {
+        append_field(prompt, {PromptField::Kind::attachment_text, i, item.attachment}, item.extraction->text);
+      }
+    }
     if (message.blocks.empty()) {
       append_field(prompt, {PromptField::Kind::message_text, i}, message.text);
     } else {
@@ -123,9 +131,23 @@ std::vector<boost::json::string*> strings_of(boost::json::value& value) {
 }
 }  // namespace
 
+std::string redaction_note(const Attachment& attachment, std::size_t ordinal,
+                           const std::vector<std::string>& placeholders) {
+  std::string note = "[attachment " + std::to_string(ordinal) +
+                     (attachment.kind == Attachment::Kind::document ? " (document)" : " (image)") +
+                     " was redacted by the gateway: ";
+  for (std::size_t i = 0; i < placeholders.size(); ++i) {
+    if (i > 0) note += ", ";
+    note += placeholders[i];
+  }
+  note += placeholders.size() == 1 ? " is" : " are";
+  note += " hidden under black boxes]";
+  return note;
+}
+
 ChatRequest mask_request(const ChatRequest& request, const AssembledPrompt& prompt,
                          const std::vector<classify::Finding>& findings, const std::vector<classify::Finding>& persons,
-                         privacy::Vault& vault, MaskCounts& counts) {
+                         privacy::Vault& vault, MaskCounts& counts, std::vector<AttachmentRedaction>* redactions) {
   ChatRequest masked = request;
   boost::json::value passthrough;  // masked pass-through fields, written back at the end
   std::vector<boost::json::string*> passthrough_strings;
@@ -148,9 +170,28 @@ ChatRequest mask_request(const ChatRequest& request, const AssembledPrompt& prom
   }
   bool system_blocks = false;
   std::vector<bool> message_blocks(request.messages.size(), false);
+  std::vector<AttachmentRedaction> found;
   for (const PromptField* f : order) {
     const PromptField& field = *f;
     switch (field.kind) {
+      case PromptField::Kind::attachment_text: {
+        auto field_findings = clip(findings, field);
+        auto field_persons = clip(persons, field);
+        if (field_findings.empty() && field_persons.empty()) break;
+        const std::string_view text(prompt.text.data() + field.start, field.end - field.start);
+        auto result = privacy::mask(text, field_findings, field_persons, vault);
+        AttachmentRedaction redaction{field.message, field.call, {}, {}};
+        for (const auto& entity : result.entities) {
+          if (entity.type != privacy::kLiteralType) ++counts[entity.type];
+          redaction.ranges.emplace_back(entity.start, entity.end);
+          if (std::find(redaction.placeholders.begin(), redaction.placeholders.end(), entity.placeholder) ==
+              redaction.placeholders.end()) {
+            redaction.placeholders.push_back(entity.placeholder);
+          }
+        }
+        found.push_back(std::move(redaction));
+        break;
+      }
       case PromptField::Kind::tool_description:
         masked.tools[field.call].description =
             mask_field(request.tools[field.call].description, field, findings, persons, vault, counts);
@@ -199,6 +240,23 @@ ChatRequest mask_request(const ChatRequest& request, const AssembledPrompt& prom
     }
   }
   if (!passthrough_strings.empty()) masked.passthrough = std::move(passthrough.as_object());
+  // Each redacted attachment is named in its message's text, after the text
+  // the client wrote (so the masked prefix of earlier turns is unchanged).
+  std::sort(found.begin(), found.end(), [](const AttachmentRedaction& a, const AttachmentRedaction& b) {
+    return std::tie(a.message, a.attachment) < std::tie(b.message, b.attachment);
+  });
+  for (const auto& redaction : found) {
+    auto& m = masked.messages[redaction.message];
+    const std::string note = redaction_note(m.attachments[redaction.attachment], redaction.attachment + 1,
+                                            redaction.placeholders);
+    if (!m.blocks.empty()) {
+      m.blocks.push_back(TextBlock{note, boost::json::value()});
+      message_blocks[redaction.message] = true;
+    } else {
+      m.text += m.text.empty() ? note : "\n" + note;
+    }
+  }
+  if (redactions) *redactions = std::move(found);
   // A field kept as blocks: its text is the masked blocks joined again.
   if (system_blocks) masked.system = join_blocks(masked.system_blocks, "\n");
   for (std::size_t i = 0; i < message_blocks.size(); ++i) {

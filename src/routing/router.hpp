@@ -56,6 +56,8 @@ struct RouteInput {
   // one (cheaper first, as a local provider substitutes). Chat only:
   // decide_embedding ignores it.
   const std::vector<std::string>* key_models = nullptr;
+  bool needs_vision = false;
+  bool needs_documents = false;
 };
 
 struct RouteTarget {

@@ -1,49 +1,16 @@
 #pragma once
 // Runs blocking database work on threads of its own and resumes the awaiting
 // coroutine on the executor it came from, so I/O threads never block.
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/bind_executor.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/thread_pool.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <type_traits>
-#include <utility>
+#include <cstddef>
+
+#include "core/worker_pool.hpp"
 
 namespace aegis::store {
 
-class DbExecutor {
+// SQLite has one writer: one thread serialises all calls without locks.
+class DbExecutor : public WorkerPool {
  public:
-  // SQLite has one writer: one thread serialises all calls without locks.
-  explicit DbExecutor(std::size_t threads = 1) : pool_(threads) {}
-  ~DbExecutor() { pool_.join(); }
-  DbExecutor(const DbExecutor&) = delete;
-  DbExecutor& operator=(const DbExecutor&) = delete;
-
-  // GCC 12 destroys a lambda with non-trivial captures twice when it is
-  // created inside the co_await expression: name the lambda first, or
-  // capture only references.
-  template <class F>
-  boost::asio::awaitable<std::invoke_result_t<F>> run(F work) {
-    auto home = co_await boost::asio::this_coro::executor;
-    // bind_executor makes the coroutine resume on the pool; a plain
-    // post(pool, use_awaitable) would resume it back on the I/O thread.
-    co_await boost::asio::post(boost::asio::bind_executor(pool_.get_executor(), boost::asio::use_awaitable));
-    auto result = work();
-    co_await boost::asio::post(home, boost::asio::use_awaitable);
-    co_return result;
-  }
-
-  void stop() { pool_.stop(); }
-  // Blocks until the work already handed over has run (its coroutines are
-  // posted back to their executors). Called after the I/O threads have ended
-  // and before the io_context shuts down, so no database thread posts into an
-  // io_context being torn down. Nothing may be submitted afterwards.
-  void finish() { pool_.join(); }
-
- private:
-  boost::asio::thread_pool pool_;
+  explicit DbExecutor(std::size_t threads = 1) : WorkerPool(threads) {}
 };
 
 }  // namespace aegis::store
