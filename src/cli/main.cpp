@@ -11,6 +11,7 @@
 #include "cli/audit_command.hpp"
 #include "cli/breaches_command.hpp"
 #include "cli/classify_command.hpp"
+#include "cli/redact_command.hpp"
 #include "cli/config_file.hpp"
 #include "cli/jobs_command.hpp"
 #include "cli/mask_command.hpp"
@@ -117,6 +118,7 @@ int main(int argc, char** argv) {
   aegis::cli::AdminCommands admin_commands(cli);
   aegis::cli::SimCommand sim_command(cli);
   aegis::cli::ClassifyCommand classify_command(cli);
+  aegis::cli::RedactCommand redact_command(cli);
   aegis::cli::MaskCommand mask_command(cli);
   aegis::cli::RouteCommand route_command(cli);
   aegis::cli::JobsCommand jobs_command(cli);
@@ -147,6 +149,7 @@ int main(int argc, char** argv) {
   if (admin_commands.parsed()) return admin_commands.run(config_path);
   if (sim_command.parsed()) return sim_command.run();
   if (classify_command.parsed()) return classify_command.run();
+  if (redact_command.parsed()) return redact_command.run();
   if (mask_command.parsed()) return mask_command.run();
   if (route_command.parsed()) return route_command.run();
   if (jobs_command.parsed()) return jobs_command.run();

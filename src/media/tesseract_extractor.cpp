@@ -14,6 +14,7 @@
 #include <cmath>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <cstring>
 
 namespace aegis::media {
@@ -98,59 +99,101 @@ std::int32_t milliseconds_left(SteadyClock::time_point deadline) {
   return static_cast<std::int32_t>(std::clamp<std::int64_t>(left, 0, INT32_MAX));
 }
 
-// An 8-bit grey copy of any image Leptonica decoded (alpha dropped).
+// An 8-bit grey copy of any image Leptonica decoded (alpha dropped), dark
+// text on a light ground: light text on a dark card reads upside down to
+// orientation detection otherwise.
 PixPtr to_gray(Pix* pix) {
   PixPtr opaque(pixRemoveAlpha(pix));
   if (!opaque) return nullptr;
-  return PixPtr(pixConvertTo8(opaque.get(), 0));
+  PixPtr gray(pixConvertTo8(opaque.get(), 0));
+  if (!gray) return nullptr;
+  l_float32 mean = 255;
+  if (pixAverageInRect(gray.get(), nullptr, nullptr, 0, 255, 2, &mean) == 0 && mean < 128) {
+    pixInvert(gray.get(), gray.get());
+  }
+  return gray;
 }
 
-// OCR of one page image into `out`; false when the deadline passed first.
-bool read_page(Engines& engines, Pix* gray, std::size_t page_index, int dpi, SteadyClock::time_point deadline,
-               Extraction& out, Page& page) {
-  PixPtr turned;
-  Pix* image = gray;
-  if (engines.osd_ready) {
-    // A photo taken sideways or a page scanned upside down reads as noise
-    // unless it is turned first.
-    engines.osd.SetImage(gray);
-    engines.osd.SetSourceResolution(dpi);
-    int degrees = 0;
-    float confidence = 0;
-    const char* script = nullptr;
-    float script_confidence = 0;
-    if (engines.osd.DetectOrientationScript(&degrees, &confidence, &script, &script_confidence) && degrees != 0 &&
-        degrees % 90 == 0 && confidence >= kMinOrientationConfidence) {
-      page.quarter_turns = ((360 - degrees) / 90) % 4;
-      turned.reset(pixRotateOrth(gray, page.quarter_turns));
-      if (turned) image = turned.get();
-    }
-    engines.osd.Clear();
-  }
+// What OCR read on one page image: words with their boxes, and Tesseract's
+// mean confidence (0..100).
+struct Reading {
+  struct Item {
+    std::string text;
+    Box box;
+    bool new_line = false;
+  };
+  std::vector<Item> words;
+  int confidence = 0;
+};
+
+std::optional<Reading> recognise(Engines& engines, Pix* image, int dpi, SteadyClock::time_point deadline) {
   const std::int32_t left = milliseconds_left(deadline);
-  if (left <= 0) return false;
+  if (left <= 0) return std::nullopt;
   engines.ocr.SetImage(image);
   engines.ocr.SetSourceResolution(dpi);
   tesseract::ETEXT_DESC monitor;
   monitor.set_deadline_msecs(left);
-  const bool recognised = engines.ocr.Recognize(&monitor) == 0 && !monitor.deadline_exceeded();
-  if (recognised) {
-    std::unique_ptr<tesseract::ResultIterator> it(engines.ocr.GetIterator());
-    bool first_on_page = true;
-    if (it) {
-      do {
-        if (it->Empty(tesseract::RIL_WORD)) continue;
-        std::unique_ptr<char[]> text(it->GetUTF8Text(tesseract::RIL_WORD));
-        if (!text) continue;
-        Box box;
-        it->BoundingBox(tesseract::RIL_WORD, &box.left, &box.top, &box.right, &box.bottom);
-        append_word(out, text.get(), first_on_page || it->IsAtBeginningOf(tesseract::RIL_TEXTLINE), page_index, box);
-        first_on_page = false;
-      } while (it->Next(tesseract::RIL_WORD));
-    }
+  if (engines.ocr.Recognize(&monitor) != 0 || monitor.deadline_exceeded()) {
+    engines.ocr.Clear();
+    return std::nullopt;
+  }
+  Reading reading;
+  reading.confidence = engines.ocr.MeanTextConf();
+  std::unique_ptr<tesseract::ResultIterator> it(engines.ocr.GetIterator());
+  if (it) {
+    do {
+      if (it->Empty(tesseract::RIL_WORD)) continue;
+      std::unique_ptr<char[]> text(it->GetUTF8Text(tesseract::RIL_WORD));
+      if (!text) continue;
+      Reading::Item item;
+      item.text = text.get();
+      it->BoundingBox(tesseract::RIL_WORD, &item.box.left, &item.box.top, &item.box.right, &item.box.bottom);
+      item.new_line = reading.words.empty() || it->IsAtBeginningOf(tesseract::RIL_TEXTLINE);
+      reading.words.push_back(std::move(item));
+    } while (it->Next(tesseract::RIL_WORD));
   }
   engines.ocr.Clear();
-  return recognised;
+  return reading;
+}
+
+// Quarter turns that orientation detection suggests for `gray` (0: none).
+int suggested_turns(Engines& engines, Pix* gray, int dpi) {
+  if (!engines.osd_ready) return 0;
+  engines.osd.SetImage(gray);
+  engines.osd.SetSourceResolution(dpi);
+  int degrees = 0;
+  float confidence = 0;
+  const char* script = nullptr;
+  float script_confidence = 0;
+  int turns = 0;
+  if (engines.osd.DetectOrientationScript(&degrees, &confidence, &script, &script_confidence) && degrees != 0 &&
+      degrees % 90 == 0 && confidence >= kMinOrientationConfidence) {
+    turns = ((360 - degrees) / 90) % 4;
+  }
+  engines.osd.Clear();
+  return turns;
+}
+
+// OCR of one page image into `out`; false when the deadline passed first.
+// The page is read as it is and, when orientation detection suggests a turn
+// (a photo taken sideways, a page scanned upside down), turned as well; the
+// more confident reading is kept. Orientation detection alone is not
+// trusted: it turns some upright pages (capitals and digits, light on dark).
+bool read_page(Engines& engines, Pix* gray, std::size_t page_index, int dpi, SteadyClock::time_point deadline,
+               Extraction& out, Page& page) {
+  auto reading = recognise(engines, gray, dpi, deadline);
+  if (!reading) return false;
+  if (const int turns = suggested_turns(engines, gray, dpi); turns != 0) {
+    PixPtr turned(pixRotateOrth(gray, turns));
+    auto again = turned ? recognise(engines, turned.get(), dpi, deadline) : std::nullopt;
+    if (!again && turned) return false;
+    if (again && again->confidence > reading->confidence) {
+      reading = std::move(again);
+      page.quarter_turns = turns;
+    }
+  }
+  for (const auto& word : reading->words) append_word(out, word.text, word.new_line, page_index, word.box);
+  return true;
 }
 
 void extract_image(const Attachment& attachment, const Limits& limits, SteadyClock::time_point deadline,
@@ -268,7 +311,8 @@ void extract_pdf(const Attachment& attachment, const Limits& limits, SteadyClock
     if (boxes.empty()) {
       // No text layer: a scan. Read it as an image.
       read.ocr = true;
-      PixPtr gray = render_page(*page, false);
+      PixPtr rendered = render_page(*page, false);
+      PixPtr gray = rendered ? to_gray(rendered.get()) : nullptr;
       Engines* engines = gray ? engines_for(limits.languages) : nullptr;
       if (!engines) return mark_incomplete(out, gray ? "OCR is not available" : "a PDF page could not be rendered");
       if (!read_page(*engines, gray.get(), page_index, kPdfDpi, deadline, out, read)) {
