@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <random>
@@ -742,9 +743,8 @@ struct Gateway::Plan {
   budget::CostEstimate estimate;
   std::optional<std::chrono::nanoseconds> hold;  // a job's admission: reserve for the job (held), not this call
   std::optional<budget::ReservationId> held;
-  // Routing keeps only providers that accept the request's attachments.
+  // Routing keeps only providers that accept images (the `vision` capability).
   bool needs_vision = false;
-  bool needs_documents = false;
   // Why an attachment could not be read in full (the request is then
   // RESTRICTED); empty when every one was.
   std::string media_unread;
@@ -784,6 +784,9 @@ class ChatSender final : public Gateway::Sender {
     const classify::Classifier* classifier = nullptr;
     const compliance::EgressDetector* detector = nullptr;
     telemetry::CounterFamily* vetoes = nullptr;
+    // Whether a provider takes PDFs as documents (its `documents` capability);
+    // one that does not is sent each PDF's text instead.
+    std::function<bool(std::string_view provider)> takes_documents;
   };
 
   ChatSender(const ChatRequest& request, const Inspection& in, privacy::Vault& vault, GovernedSink* governed,
@@ -811,6 +814,7 @@ class ChatSender final : public Gateway::Sender {
       }
       attachment = std::move(redacted).value();
       redacted_.emplace_back(redaction.message, redaction.attachment);
+      masked_texts_[{redaction.message, redaction.attachment}] = redaction.masked_text;
     }
     co_return counts;
   }
@@ -821,6 +825,10 @@ class ChatSender final : public Gateway::Sender {
     outbound.model = target.model;
     if (media_.inspection && target.locality == config::Locality::cloud) {
       if (auto checked = co_await check_attachments(outbound, masked); !checked.ok()) co_return checked;
+    }
+    if (media_.inspection && media_.inspection->documents &&
+        !(media_.takes_documents && media_.takes_documents(target.provider->info().name))) {
+      documents_as_text(outbound, masked);
     }
     if (governed_) {
       governed_->begin_attempt(masked ? &vault_ : nullptr);
@@ -848,6 +856,36 @@ class ChatSender final : public Gateway::Sender {
       if (item.message == message && item.attachment == attachment) return &item;
     }
     return nullptr;
+  }
+
+  // Each PDF of `outbound` replaced by its text (masked, in a masked copy),
+  // ahead of its message's text, for a provider without the `documents`
+  // capability.
+  void documents_as_text(ChatRequest& outbound, bool masked) const {
+    for (const auto& item : media_.inspection->items) {
+      auto& message = outbound.messages[item.message];
+      const Attachment& attachment = message.attachments[item.attachment];
+      if (attachment.kind != Attachment::Kind::document) continue;
+      std::string text;
+      if (auto it = masked_texts_.find({item.message, item.attachment}); masked && it != masked_texts_.end()) {
+        text = it->second;
+      } else if (item.extraction) {
+        text = item.extraction->text;
+      }
+      std::string block = "[document " + std::to_string(item.attachment + 1);
+      if (!attachment.filename.empty()) block += ": " + attachment.filename;
+      block += "]\n" + text;
+      if (!message.blocks.empty()) {
+        message.blocks.insert(message.blocks.begin(), TextBlock{block, boost::json::value()});
+        message.text = join_blocks(message.blocks, text_separator(message.role));
+      } else {
+        message.text = message.text.empty() ? block : block + "\n" + message.text;
+      }
+    }
+    // Erased after every item was read: the items' indices are the request's.
+    for (auto& message : outbound.messages) {
+      std::erase_if(message.attachments, [](const Attachment& a) { return a.kind == Attachment::Kind::document; });
+    }
   }
 
   Error veto(std::string_view rule, std::string_view why) const {
@@ -907,6 +945,7 @@ class ChatSender final : public Gateway::Sender {
   Media media_;
   std::optional<ChatRequest> masked_;
   std::vector<std::pair<std::size_t, std::size_t>> redacted_;  // (message, attachment) redacted in masked_
+  std::map<std::pair<std::size_t, std::size_t>, std::string> masked_texts_;  // their text with placeholders
   std::optional<Result<void>> plain_verdict_;
   std::optional<Result<void>> masked_verdict_;
   bool sent_masked_ = false;
@@ -977,7 +1016,6 @@ Result<routing::RouteDecision> Gateway::route(Call& call, const Plan& plan, Leve
   auto& ctx = call.context();
   auto input = route_input(ctx, level, plan.model);
   input.needs_vision = plan.needs_vision;
-  input.needs_documents = plan.needs_documents;
   auto decision =
       plan.kind == PlanRequest::Kind::embeddings ? deps_.router.decide_embedding(input) : deps_.router.decide(input);
   if (!decision.ok()) return decision;
@@ -1014,8 +1052,8 @@ Result<Gateway::Plan> Gateway::plan(Call& call, PlanRequest request) {
   plan.in = inspect(deps_.classifier, std::move(request.prompt), ctx.marked_public);
   ctx.level = std::max(plan.in.classification.level, ctx.minimum_level);
   if (request.media) {
+    // PDFs need no capability: a provider without `documents` is sent their text.
     plan.needs_vision = request.media->images;
-    plan.needs_documents = request.media->documents;
     // Fail closed: what could not be read may hold anything.
     if (!request.media->complete) {
       plan.media_unread = request.media->incomplete_reason;
@@ -1319,7 +1357,10 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
   if (governed && call.cache_key) governed->capture();
   ChatSender sender(request, plan.in, vault, governed ? &*governed : nullptr,
                     ChatSender::Media{inspection, deps_.media, &deps_.classifier, deps_.media_egress,
-                                      &metrics_->egress_vetoes});
+                                      &metrics_->egress_vetoes, [this](std::string_view provider) {
+                                        auto it = provider_configs_.find(provider);
+                                        return it != provider_configs_.end() && it->second->documents;
+                                      }});
   auto answered = co_await dispatch(call, plan, sender);
   if (!answered.ok()) co_return std::move(answered).error();
 

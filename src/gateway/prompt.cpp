@@ -91,6 +91,9 @@ AssembledPrompt assemble_prompt(const ChatRequest& request, const media::MediaIn
       if (item.extraction) {
         append_field(prompt, {PromptField::Kind::attachment_text, i, item.attachment}, item.extraction->text);
       }
+      if (const auto& name = message.attachments[item.attachment].filename; !name.empty()) {
+        append_field(prompt, {PromptField::Kind::attachment_name, i, item.attachment}, name);
+      }
     }
     if (message.blocks.empty()) {
       append_field(prompt, {PromptField::Kind::message_text, i}, message.text);
@@ -180,7 +183,7 @@ ChatRequest mask_request(const ChatRequest& request, const AssembledPrompt& prom
         if (field_findings.empty() && field_persons.empty()) break;
         const std::string_view text(prompt.text.data() + field.start, field.end - field.start);
         auto result = privacy::mask(text, field_findings, field_persons, vault);
-        AttachmentRedaction redaction{field.message, field.call, {}, {}};
+        AttachmentRedaction redaction{field.message, field.call, {}, {}, std::move(result.masked)};
         for (const auto& entity : result.entities) {
           if (entity.type != privacy::kLiteralType) ++counts[entity.type];
           redaction.ranges.emplace_back(entity.start, entity.end);
@@ -213,6 +216,11 @@ ChatRequest mask_request(const ChatRequest& request, const AssembledPrompt& prom
         }
         mask_json_string(passthrough_strings[field.message], field);
         break;
+      case PromptField::Kind::attachment_name: {
+        auto& name = masked.messages[field.message].attachments[field.call].filename;
+        name = mask_field(name, field, findings, persons, vault, counts);
+        break;
+      }
       case PromptField::Kind::system:
         masked.system = mask_field(request.system, field, findings, persons, vault, counts);
         break;

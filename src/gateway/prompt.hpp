@@ -24,8 +24,10 @@ struct PromptField {
   // The text read out of an image or a PDF (media/media_inspector.hpp) is a
   // field too (attachment_text: `message`, and the attachment in `call`):
   // masking it means redacting the attachment.
+  // A document's filename (attachment_name, same indices) is sent too.
   enum class Kind {
     attachment_text,
+    attachment_name,
     system,
     system_block,
     message_text,
@@ -67,6 +69,7 @@ struct AttachmentRedaction {
   std::size_t attachment = 0;
   media::Ranges ranges;
   std::vector<std::string> placeholders;  // in the order they appear, without repeats
+  std::string masked_text;                // the attachment's text with placeholders (a document sent as text)
 };
 
 // `findings` and `persons` hold offsets into prompt.text (sorted, non-overlapping).

@@ -156,6 +156,9 @@ std::optional<Reading> recognise(Engines& engines, Pix* image, int dpi, SteadyCl
   return reading;
 }
 
+// A reading below this mean confidence (0..100) is tried in every orientation.
+constexpr int kPoorReading = 60;
+
 // Quarter turns that orientation detection suggests for `gray` (0: none).
 int suggested_turns(Engines& engines, Pix* gray, int dpi) {
   if (!engines.osd_ready) return 0;
@@ -183,13 +186,24 @@ bool read_page(Engines& engines, Pix* gray, std::size_t page_index, int dpi, Ste
                Extraction& out, Page& page) {
   auto reading = recognise(engines, gray, dpi, deadline);
   if (!reading) return false;
-  if (const int turns = suggested_turns(engines, gray, dpi); turns != 0) {
-    PixPtr turned(pixRotateOrth(gray, turns));
-    auto again = turned ? recognise(engines, turned.get(), dpi, deadline) : std::nullopt;
-    if (!again && turned) return false;
-    if (again && again->confidence > reading->confidence) {
+  // Turns to try besides the page as it is: orientation detection's
+  // suggestion, or, when it has none (too little text to tell) and the
+  // reading is poor, every other quarter turn: a sideways photo of a short
+  // label reads as noise, and noise is not a reason to let it pass.
+  std::vector<int> turns;
+  if (const int suggested = suggested_turns(engines, gray, dpi); suggested != 0) {
+    turns.push_back(suggested);
+  } else if (reading->confidence < kPoorReading) {
+    turns = {1, 2, 3};
+  }
+  for (const int turn : turns) {
+    PixPtr turned(pixRotateOrth(gray, turn));
+    if (!turned) continue;
+    auto again = recognise(engines, turned.get(), dpi, deadline);
+    if (!again) return false;
+    if (again->confidence > reading->confidence) {
       reading = std::move(again);
-      page.quarter_turns = turns;
+      page.quarter_turns = turn;
     }
   }
   for (const auto& word : reading->words) append_word(out, word.text, word.new_line, page_index, word.box);

@@ -126,6 +126,14 @@ FIXTURES = {
          "Transit 12345  Institution 003  Account 1234567"], width=1400)),
     "person_email.png": ("EMAIL", lambda: text_image([f"Contact: {NAME}", f"E-mail: {EMAIL}"])),
     "plain.png": ("", lambda: text_image(["Quarterly sales grew in Ontario", "Next review in March"])),
+    # For the OCR latency benchmark (bench/media_bench.cpp): a receipt-sized
+    # image, a screenshot-sized one and an A4 page scanned at 300 dpi.
+    "size_small.png": ("CA_SIN", lambda: text_image([f"SIN {SIN}", NAME], width=640, pointsize=28)),
+    "size_medium.png": ("CA_SIN", lambda: text_image(
+        [f"Line {i}: the quarterly report for {NAME}" for i in range(7)] + [f"SIN {SIN}"], width=1280, pointsize=28)),
+    "size_a4.png": ("CA_SIN", lambda: text_image(
+        [f"Paragraph {i}: employees are paid on the last business day of the month." for i in range(36)]
+        + [f"Social Insurance Number: {SIN}"], width=2480, pointsize=42)),
     "two_pages.pdf": ("CA_SIN", lambda: pdf([("text", ["Employee record", f"Name: {NAME}", "Department: Finance"]),
                                              scan_page([f"Social Insurance Number: {SIN}"])])),
     "text_only.pdf": ("EMAIL", lambda: pdf([("text", ["Meeting notes", f"Contact {NAME} at {EMAIL}"])])),
