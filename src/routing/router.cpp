@@ -127,18 +127,13 @@ std::vector<std::string_view> needed_capabilities(const RouteInput& input) {
   return out;
 }
 
-// "images", "PDF documents": what a capability lets a provider take.
-std::string accepted_media(const std::vector<std::string_view>& capabilities, std::string_view joiner) {
+// Each capability's word for the media it stands for (`image` for vision, `pdf` for documents), joined.
+std::string media_words(const std::vector<std::string_view>& capabilities, std::string_view image, std::string_view pdf,
+                        std::string_view joiner) {
   std::vector<std::string> parts;
-  for (const auto c : capabilities) parts.emplace_back(c == "vision" ? "images" : "PDF documents");
+  parts.reserve(capabilities.size());
+  for (const auto c : capabilities) parts.emplace_back(c == "vision" ? image : pdf);
   return join(parts, joiner);
-}
-
-// "an image", "a PDF document": what the request holds that needs it.
-std::string held_media(const std::vector<std::string_view>& capabilities) {
-  std::vector<std::string> parts;
-  for (const auto c : capabilities) parts.emplace_back(c == "vision" ? "an image" : "a PDF document");
-  return join(parts, " and ");
 }
 
 std::string capability_list(const std::vector<std::string_view>& capabilities) {
@@ -332,15 +327,16 @@ Result<RouteDecision> Router::decide(const RouteInput& input) const {
                                        ? "RESTRICTED data is never sent to a cloud provider"
                                        : "CONFIDENTIAL data stays on local providers (routing.confidential: "
                                          "local_only)";
-        return make_error(ErrorCode::no_local_provider, "no local provider declares " + capability +
-                                                            " this request needs (it holds " + held_media(missing) +
-                                                            "); " + policy);
+        return make_error(ErrorCode::no_local_provider,
+                          "no local provider declares " + capability + " this request needs (it holds " +
+                              media_words(missing, "an image", "a PDF document", " and ") + "); " + policy);
       }
       const std::string where = nowhere             ? "no configured provider"
                                 : concrete && !tier ? "no provider of model '" + requested + "'"
                                                     : "no provider serving tier '" + tier_name + "'";
       return make_error(ErrorCode::invalid_request,
-                        where + " accepts " + both + accepted_media(missing, nowhere ? " or " : " and ") + " (" +
+                        where + " accepts " + both +
+                            media_words(missing, "images", "PDF documents", nowhere ? " or " : " and ") + " (" +
                             (missing.size() > 1 ? "capabilities " : "capability ") + capability_list(missing) + ")");
     }
     if (requested_skipped) {
