@@ -148,6 +148,11 @@ config::ProviderConfig demo_provider(std::string name, std::string type, config:
   if (p.type == "azure_openai") p.api_version = "2024-06-01";
   p.models = std::move(models);
   p.embedding_model = std::move(embedding_model);
+  // The simulator takes image parts in every protocol, so an image with a SIN
+  // visibly stays on the local one. PDFs only where the wire protocol has a
+  // document part: the loader refuses `documents` on type ollama too.
+  p.vision = true;
+  p.documents = p.type != "ollama";
   for (const auto& [tier, model] : p.models) {
     const std::int64_t in = tier == Tier::haiku ? 1 : tier == Tier::sonnet ? 3 : 15;
     config::ModelPrice price;

@@ -28,7 +28,8 @@ constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitNoRoute = 3;
 
-constexpr std::string_view kUsage = "aegis route --explain --task T [--team NAME] [--level L] [--model M]";
+constexpr std::string_view kUsage =
+    "aegis route --explain --task T [--team NAME] [--level L] [--model M] [--vision] [--documents]";
 
 // Routing needs only what a provider declares (name, locality, models), which
 // the real adapters copy from config. Building them instead would start the
@@ -78,6 +79,9 @@ RouteCommand::RouteCommand(CLI::App& app) {
       ->capture_default_str();
   route_->add_option("--model", model_, "requested model: auto, haiku|sonnet|opus, a model id or provider/id")
       ->capture_default_str();
+  route_->add_flag("--vision", vision_, "The request holds an image: only providers declaring vision qualify");
+  route_->add_flag("--documents", documents_,
+                   "The request holds a PDF document: only providers declaring documents qualify");
   route_->add_option("--config", config_path_, "YAML config file (default: built-in)");
   route_->add_flag("--json", json_, "Print one JSON object instead of text");
   route_->footer(
@@ -85,7 +89,8 @@ RouteCommand::RouteCommand(CLI::App& app) {
       "Without --team no budget applies. The budget left is the team's monthly budget minus this month's\n"
       "committed spend in the store.\n"
       "Exit codes: 0 decided; 1 the store failed; 2 bad usage, config, level, model or unknown team;\n"
-      "3 no provider can take the request (e.g. RESTRICTED data and no local provider).");
+      "3 no provider can take the request (e.g. RESTRICTED data and no local provider, or none declares\n"
+      "the capability --vision / --documents needs).");
 }
 
 bool RouteCommand::parsed() const { return route_->parsed(); }
@@ -165,11 +170,19 @@ int RouteCommand::run() {
   input.requested_model = model_;
   input.team = team_;
   if (budget) input.remaining_budget = budget->remaining;
+  input.needs_vision = vision_;
+  input.needs_documents = documents_;
   auto decision = router.decide(input);
   if (!decision.ok()) {
     std::cerr << "aegis route: " << decision.error().message << "\n";
     const auto code = decision.error().code;
     if (code == ErrorCode::no_local_provider || code == ErrorCode::unavailable) return kExitNoRoute;
+    // The gateway's 400 for media no provider takes is no usage error: the same request without it routes.
+    if (code == ErrorCode::invalid_request && (vision_ || documents_)) {
+      routing::RouteInput text_only = input;
+      text_only.needs_vision = text_only.needs_documents = false;
+      if (router.decide(text_only).ok()) return kExitNoRoute;
+    }
     return code == ErrorCode::invalid_request ? kExitUsage : kExitFailed;
   }
 

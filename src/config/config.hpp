@@ -84,6 +84,10 @@ struct ProviderConfig {
   std::map<Tier, std::string> models;        // tier -> model id / deployment
   std::map<std::string, ModelPrice> prices;  // model id -> price
   std::string embedding_model;               // model id / deployment for /v1/embeddings; empty: none
+  // What the provider's models accept besides text (`capabilities`): routing
+  // sends a request holding an image or a PDF only where it is declared.
+  bool vision = false;     // images
+  bool documents = false;  // PDF documents, as the provider's own document parts
   std::chrono::milliseconds connect_timeout{5'000};
   std::chrono::milliseconds first_byte_timeout{60'000};
   std::chrono::milliseconds idle_timeout{30'000};
@@ -287,6 +291,25 @@ struct ResponseCacheConfig {
   std::map<std::string, std::chrono::seconds> teams;
 };
 
+// `media:` images and PDF documents in requests (core/chat.hpp, Attachment):
+// how they are fetched and bounded, and the OCR that turns them into text
+// before classification.
+struct MediaConfig {
+  // Off: a request holding an http(s) image URL is refused (400) rather than
+  // making the gateway fetch from wherever a client points it.
+  bool fetch_urls = false;
+  std::int64_t fetch_max_bytes = std::int64_t{10} * 1024 * 1024;
+  std::int64_t max_attachment_bytes = std::int64_t{20} * 1024 * 1024;  // per image or PDF, decoded
+  // Per image or rendered PDF page: a small file can decode to gigabytes.
+  std::int64_t max_pixels = 40'000'000;
+  std::int64_t max_pdf_pages = 20;
+  std::chrono::milliseconds ocr_timeout{10'000};  // per request; past it the request counts as over budget
+  int ocr_threads = 0;                            // 0: half the cores, at least 1
+  std::int64_t ocr_queue = 64;                    // requests waiting beyond this count as over budget
+  std::string languages = "eng+fra";              // Tesseract language string
+  std::int64_t cache_entries = 1024;              // extraction results kept, by content hash
+};
+
 // The longest TTL a team's cached answers may have (config and admin API alike).
 inline constexpr std::int64_t kMaxResponseCacheTtlS = std::int64_t{7} * 86'400;  // a week
 
@@ -304,6 +327,7 @@ struct Config {
   RagConfig rag;
   ResponsesConfig responses;
   LimitsConfig limits;
+  MediaConfig media;
   RateLimitsConfig rate_limits;
   LoggingConfig logging;
   AuditConfig audit;

@@ -1119,6 +1119,35 @@ bool read_prices(Loader& l, const Field& v, ProviderConfig& p) {
   return ok;
 }
 
+const std::vector<std::string_view>& capability_names() {
+  static const std::vector<std::string_view> names = {"vision", "documents"};
+  return names;
+}
+
+bool read_capabilities(Loader& l, const Field& v, ProviderConfig& p) {
+  const auto items = l.sequence(v, "a list of capabilities (" + join(capability_names()) + ")");
+  if (!items) return false;
+  bool ok = true;
+  std::vector<std::string> seen;
+  for (const auto& item : *items) {
+    const auto name = l.read_enum(item, capability_names());
+    if (!name) {
+      ok = false;
+      continue;
+    }
+    if (std::ranges::find(seen, *name) != seen.end()) {
+      l.issue(item.pos(), item.path + ": capability " + quote(*name) + " appears twice");
+      ok = false;
+      continue;
+    }
+    seen.push_back(*name);
+  }
+  if (!ok) return false;
+  p.vision = std::ranges::find(seen, "vision") != seen.end();
+  p.documents = std::ranges::find(seen, "documents") != seen.end();
+  return true;
+}
+
 const Table<ProviderConfig>& provider_table() {
   static const Table<ProviderConfig> table{
       .keys =
@@ -1185,6 +1214,13 @@ const Table<ProviderConfig>& provider_table() {
                       "in-flight requests to this provider"),
               text("embedding_model", &ProviderConfig::embedding_model, Empty::allowed,
                    "model id (or Azure deployment) that serves `/v1/embeddings` through this provider"),
+              custom<ProviderConfig>(
+                  "capabilities", "list of enums", code_list(capability_names()), "`[]` (text only)",
+                  "what the provider's models accept besides text: `vision` images, `documents` PDF documents "
+                  "(as document parts of its own API; not for `ollama`, whose API takes images only). A request "
+                  "holding an image or a PDF is only routed to providers that declare it (docs/ARCHITECTURE.md, "
+                  "\"4 route\")",
+                  &read_capabilities),
           },
       .if_null = "a provider mapping with at least name and type",
   };
@@ -1217,6 +1253,23 @@ void finish_provider(Loader& l, const Field& f, const TableRead& read, ProviderC
     l.issue(at, child(f.path, "api_version") + ": required for type azure_openai (e.g. \"2024-06-01\")");
   }
   for (auto& [model, price] : p.prices) price = with_cache_defaults(price, p.type);
+  if (p.type == "ollama" && p.documents) {
+    const Field* list = read.given("capabilities");
+    Pos pos = list->pos();
+    std::string path = list->path;
+    // At the list item that says it, when it is written plainly (not through ${...}).
+    for (std::size_t i = 0; list->value.IsSequence() && i < list->value.size(); ++i) {
+      const YAML::Node item = list->value[i];
+      if (item.IsScalar() && item.Scalar() == "documents") {
+        pos = pos_of(item.Mark());
+        path += "[" + std::to_string(i) + "]";
+        break;
+      }
+    }
+    l.issue(pos, path +
+                     ": type ollama cannot take documents (Ollama's API takes images only); declare only "
+                     "vision");
+  }
 }
 
 bool read_providers(Loader& l, const Field& f, std::vector<ProviderConfig>& out) {
@@ -1861,6 +1914,53 @@ const Table<LimitsConfig>& limits_table() {
   return table;
 }
 
+// Tesseract's language string: traineddata names joined by '+' ("eng+fra").
+bool is_ocr_languages(std::string_view s) {
+  if (s.empty() || s.size() > 200 || s.front() == '+' || s.back() == '+' || s.find("++") != std::string_view::npos) {
+    return false;
+  }
+  return std::ranges::all_of(s, [](char c) { return (c >= 'a' && c <= 'z') || c == '_' || c == '+'; });
+}
+
+const Table<MediaConfig>& media_table() {
+  constexpr std::int64_t kGiB = std::int64_t{1024} * 1024 * 1024;
+  static const Table<MediaConfig> table{
+      .keys = {
+          boolean("fetch_urls", &MediaConfig::fetch_urls,
+                  "whether the gateway fetches an `http(s)` image URL a request names (it classifies what it "
+                  "read, and sends the provider those bytes, never the URL). Off: such a request is refused with "
+                  "400 `invalid_request`, so a client cannot make the gateway connect where it points"),
+          integer("fetch_max_bytes", &MediaConfig::fetch_max_bytes, 1, kGiB,
+                  "`fetch_urls`: the most bytes read from one image URL; a larger image is refused"),
+          integer("max_attachment_bytes", &MediaConfig::max_attachment_bytes, 1, kGiB,
+                  "the largest image or PDF a request may hold, after base64 decoding; a larger one is refused. "
+                  "The request body limit (`server.max_body_bytes`) applies too"),
+          integer("max_pixels", &MediaConfig::max_pixels, 1, 1'000'000'000,
+                  "the most pixels an image, or a PDF page rendered for OCR, may have; a larger one is refused "
+                  "(a few kilobytes of PNG can decode to gigabytes)"),
+          integer("max_pdf_pages", &MediaConfig::max_pdf_pages, 1, 10'000,
+                  "the most pages a PDF may have; a longer one is refused"),
+          timeout_ms("ocr_timeout_ms", &MediaConfig::ocr_timeout,
+                     "a request's time budget for extracting text from all its images and PDFs; past it the "
+                     "request is treated as RESTRICTED (it runs on a local provider or gets 503), never sent to a "
+                     "cloud provider unexamined"),
+          integer("ocr_threads", &MediaConfig::ocr_threads, 0, 256,
+                  "OCR workers, off the I/O threads; `0`: half the cores, at least 1"),
+          integer("ocr_queue", &MediaConfig::ocr_queue, 1, 1'000'000,
+                  "requests waiting for an OCR worker; a request arriving beyond this is treated as over budget "
+                  "(RESTRICTED) at once"),
+          checked("languages", &MediaConfig::languages, &is_ocr_languages,
+                  "a Tesseract language string of a-z and '_' names joined by '+', such as \"eng+fra\"",
+                  "names of `a-z _` joined by `+`",
+                  "the Tesseract languages OCR reads (each needs its traineddata installed, e.g. Debian "
+                  "`tesseract-ocr-eng`, `tesseract-ocr-fra`)"),
+          integer("cache_entries", &MediaConfig::cache_entries, 1, 10'000'000,
+                  "extraction results kept in memory by content hash, so a conversation that sends the same image "
+                  "again is not read again; the least recently used goes first"),
+      }};
+  return table;
+}
+
 const Table<RateLimitsConfig>& rate_limits_table() {
   static const Table<RateLimitsConfig> table{
       .keys = {
@@ -1955,6 +2055,7 @@ const Table<Config>& top_table() {
           section("responses", &Config::responses, &responses_table),
           section("logging", &Config::logging, &logging_table),
           section("limits", &Config::limits, &limits_table),
+          section("media", &Config::media, &media_table),
           section("rate_limits", &Config::rate_limits, &rate_limits_table),
           section("audit", &Config::audit, &audit_table),
           section("response_cache", &Config::response_cache, &response_cache_table),

@@ -114,6 +114,32 @@ Error key_refuses(const std::string& what, const std::vector<std::string>& names
   return make_error(ErrorCode::forbidden, what + " is not allowed for this API key; allowed: " + join(names, ", "));
 }
 
+bool declares(const config::ProviderConfig* p, std::string_view capability) {
+  if (p == nullptr) return false;
+  return capability == "vision" ? p->vision : p->documents;
+}
+
+// The capabilities the request's media needs, by config name.
+std::vector<std::string_view> needed_capabilities(const RouteInput& input) {
+  std::vector<std::string_view> out;
+  if (input.needs_vision) out.emplace_back("vision");
+  if (input.needs_documents) out.emplace_back("documents");
+  return out;
+}
+
+// Each capability's word for the media it stands for (`image` for vision, `pdf` for documents), joined.
+std::string media_words(const std::vector<std::string_view>& capabilities, std::string_view image, std::string_view pdf,
+                        std::string_view joiner) {
+  std::vector<std::string> parts;
+  parts.reserve(capabilities.size());
+  for (const auto c : capabilities) parts.emplace_back(c == "vision" ? image : pdf);
+  return join(parts, joiner);
+}
+
+std::string capability_list(const std::vector<std::string_view>& capabilities) {
+  return join(std::vector<std::string>(capabilities.begin(), capabilities.end()), " and ");
+}
+
 }  // namespace
 
 std::string_view to_string(RouteRule rule) noexcept {
@@ -130,6 +156,11 @@ std::string_view to_string(RouteRule rule) noexcept {
 
 Router::Router(const config::Config& config, const providers::ProviderSet& providers)
     : config_(config), providers_(providers) {}
+
+const config::ProviderConfig* Router::provider_config(const providers::LLMProvider& provider) const {
+  const auto it = std::ranges::find(config_.providers, provider.info().name, &config::ProviderConfig::name);
+  return it == config_.providers.end() ? nullptr : &*it;
+}
 
 Result<RouteDecision> Router::decide(const RouteInput& input) const {
   const auto& routing = config_.routing;
@@ -239,6 +270,81 @@ Result<RouteDecision> Router::decide(const RouteInput& input) const {
     }
     if (local_only) keep_local(chain);
   }
+  // The request's media, before the key's allow-list: a model the key may use
+  // but that cannot read the request is no candidate either.
+  const auto needed = needed_capabilities(input);
+  const auto incapable = [&](const RouteTarget& t) {
+    const auto* p = provider_config(*t.provider);
+    return std::ranges::any_of(needed, [&](std::string_view c) { return !declares(p, c); });
+  };
+  // The targets of `near` this request may go to, bar the key's allow-list.
+  const auto candidates = [&](Tier near) {
+    auto other = chain_for_tier(providers_, near);
+    if (local_only) keep_local(other);
+    std::erase_if(other, incapable);
+    return other;
+  };
+  std::string media_part;
+  if (!needed.empty() && !chain.empty()) {
+    std::vector<std::string> skipped;
+    for (const auto& t : chain) {
+      if (incapable(t) && std::ranges::find(skipped, t.provider->info().name) == skipped.end()) {
+        skipped.push_back(t.provider->info().name);
+      }
+    }
+    const bool requested_skipped = concrete && chain.front().provider == concrete->provider &&
+                                   chain.front().model == concrete->model && incapable(chain.front());
+    std::erase_if(chain, incapable);
+    if (chain.empty() && automatic && tier) {
+      // The task's tier has no provider that can read the request: the nearest tier that has.
+      for (const Tier near : nearest_tiers(*tier)) {
+        auto other = candidates(near);
+        if (other.empty()) continue;
+        tier_part += "; " + capability_list(needed) + "→" + std::string(to_string(near));
+        tier = near;
+        chain = std::move(other);
+        break;
+      }
+    }
+    if (chain.empty()) {
+      // The capabilities no provider it may go to declares at all; when each
+      // is declared somewhere but not where this request can go, all of them.
+      std::vector<std::string_view> missing;
+      for (const auto c : needed) {
+        const bool anywhere = std::ranges::any_of(providers_.ordered(), [&](const LLMProvider* p) {
+          return (!local_only || p->info().locality == config::Locality::local) && declares(provider_config(*p), c);
+        });
+        if (!anywhere) missing.push_back(c);
+      }
+      const bool nowhere = !missing.empty();
+      if (!nowhere) missing = needed;
+      // Each is declared somewhere, never together: say so.
+      const std::string both = !nowhere && missing.size() > 1 ? "both " : "";
+      const std::string capability =
+          both + "the " + capability_list(missing) + (missing.size() > 1 ? " capabilities" : " capability");
+      if (local_only) {
+        const std::string policy = *forced == RouteRule::restricted_local_only
+                                       ? "RESTRICTED data is never sent to a cloud provider"
+                                       : "CONFIDENTIAL data stays on local providers (routing.confidential: "
+                                         "local_only)";
+        return make_error(ErrorCode::no_local_provider,
+                          "no local provider declares " + capability + " this request needs (it holds " +
+                              media_words(missing, "an image", "a PDF document", " and ") + "); " + policy);
+      }
+      const std::string where = nowhere             ? "no configured provider"
+                                : concrete && !tier ? "no provider of model '" + requested + "'"
+                                                    : "no provider serving tier '" + tier_name + "'";
+      return make_error(ErrorCode::invalid_request,
+                        where + " accepts " + both +
+                            media_words(missing, "images", "PDF documents", nowhere ? " or " : " and ") + " (" +
+                            (missing.size() > 1 ? "capabilities " : "capability ") + capability_list(missing) + ")");
+    }
+    if (requested_skipped) {
+      tier_part =
+          "requested " + concrete->model + " lacks " + capability_list(needed) + ": replaced by " + chain.front().model;
+    }
+    if (!skipped.empty()) media_part = "needs " + capability_list(needed) + ": skipped " + join(skipped, ", ");
+  }
   if (input.key_models != nullptr && !chain.empty()) {
     const auto& names = *input.key_models;
     const auto refused = [&](const RouteTarget& t) { return !key_allows(names, t); };
@@ -249,8 +355,7 @@ Result<RouteDecision> Router::decide(const RouteInput& input) const {
     if (chain.empty() && automatic && tier) {
       // The task's tier has nothing this key may use: the nearest tier that has.
       for (const Tier near : nearest_tiers(*tier)) {
-        auto other = chain_for_tier(providers_, near);
-        if (local_only) keep_local(other);
+        auto other = candidates(near);
         std::erase_if(other, refused);
         if (other.empty()) continue;
         tier_part += "; key allow-list→" + std::string(to_string(near));
@@ -280,7 +385,7 @@ Result<RouteDecision> Router::decide(const RouteInput& input) const {
   decision.tier = tier;
   decision.chain = std::move(chain);
   decision.rule = rule;
-  decision.reason = join({data_part, tier_part, budget_part}, "; ");
+  decision.reason = join({data_part, tier_part, media_part, budget_part}, "; ");
   return decision;
 }
 

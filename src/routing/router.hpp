@@ -2,10 +2,10 @@
 // Stage 4: which tier, which providers in which order, and why.
 //
 // The decision is a pure function of (task, data level, requested model,
-// team, remaining budget) and the config snapshot, so `aegis route --explain`
+// team, remaining budget, media held) and the config snapshot, so `aegis route --explain`
 // and the gateway give the same answer for the same inputs.
 //
-// The rules (tier, budget, data, chain) and the embedding data rule are
+// The rules (tier, budget, data, chain, media) and the embedding data rule are
 // written once, in docs/ARCHITECTURE.md ("4 route"); the tests in
 // tests/routing/router_test.cpp follow that text.
 //
@@ -56,6 +56,9 @@ struct RouteInput {
   // one (cheaper first, as a local provider substitutes). Chat only:
   // decide_embedding ignores it.
   const std::vector<std::string>* key_models = nullptr;
+  // What the request holds besides text (an image; a PDF document). The
+  // chain keeps only targets whose provider declares the matching
+  // capability (providers[].capabilities: vision, documents). Chat only.
   bool needs_vision = false;
   bool needs_documents = false;
 };
@@ -87,6 +90,9 @@ class Router {
   virtual Result<RouteDecision> decide_embedding(const RouteInput& input) const;
 
  private:
+  // The provider's entry in the config, or null (a provider built in code).
+  const config::ProviderConfig* provider_config(const providers::LLMProvider& provider) const;
+
   const config::Config& config_;
   const providers::ProviderSet& providers_;
 };

@@ -107,6 +107,8 @@ TEST(ConfigLoader, ExampleFileLoadsIntoTheRightValues) {
   EXPECT_EQ(a.prices.at("claude-sonnet-4-5").input_per_mtok.micros, 3'000'000);
   EXPECT_EQ(a.prices.at("claude-sonnet-4-5").output_per_mtok.micros, 15'000'000);
   EXPECT_EQ(a.max_concurrency, 64u);
+  EXPECT_TRUE(a.vision);
+  EXPECT_TRUE(a.documents);
 
   const ProviderConfig& z = c.providers[1];
   EXPECT_EQ(z.name, "azure");
@@ -116,6 +118,8 @@ TEST(ConfigLoader, ExampleFileLoadsIntoTheRightValues) {
   EXPECT_EQ(z.api_version, "2024-06-01");
   EXPECT_EQ(z.prices.at("gpt-4o-mini").input_per_mtok.micros, 150'000);
   EXPECT_EQ(z.prices.at("gpt-4o-mini").output_per_mtok.micros, 600'000);
+  EXPECT_TRUE(z.vision);
+  EXPECT_FALSE(z.documents);
 
   const ProviderConfig& o = c.providers[2];
   EXPECT_EQ(o.type, "ollama");
@@ -124,6 +128,8 @@ TEST(ConfigLoader, ExampleFileLoadsIntoTheRightValues) {
   EXPECT_EQ(o.models.at(Tier::haiku), "llama3.2:3b");
   EXPECT_EQ(o.prices.at("llama3.3:70b").output_per_mtok.micros, 0);
   EXPECT_EQ(o.first_byte_timeout, std::chrono::milliseconds(120'000));
+  EXPECT_FALSE(o.vision);
+  EXPECT_FALSE(o.documents);
 
   EXPECT_EQ(c.routing.fallback_chain, (std::vector<std::string>{"anthropic", "azure", "ollama"}));
   EXPECT_EQ(c.routing.confidential, ConfidentialPolicy::cloud_masked);
@@ -145,6 +151,9 @@ TEST(ConfigLoader, ExampleFileLoadsIntoTheRightValues) {
   EXPECT_EQ(c.pii.team_block_entities.at("finance"), (std::vector<std::string>{"CREDIT_CARD", "BANK_ACCOUNT"}));
   EXPECT_EQ(c.budgets.timezone, "America/Toronto");
   EXPECT_TRUE(c.logging.access_log);
+  EXPECT_FALSE(c.media.fetch_urls);
+  EXPECT_EQ(c.media.max_pdf_pages, 20);
+  EXPECT_EQ(c.media.languages, "eng+fra");
 }
 
 TEST(ConfigLoader, ExampleFileNeedsItsSecretsFromTheEnvironment) {
@@ -429,8 +438,8 @@ TEST(ConfigErrors, RemovedKeysAreUnknownKeys) {
             "postgres_dsn, postgres_connections");
   EXPECT_EQ(one_issue("vectors:\n  top_k: 5\n"),
             "t.yaml:1:1: vectors: unknown key; expected one of: server, storage, providers, routing, resilience, "
-            "egress, classification, pii, budgets, jobs, rag, responses, logging, limits, rate_limits, audit, "
-            "response_cache");
+            "egress, classification, pii, budgets, jobs, rag, responses, logging, limits, media, rate_limits, "
+            "audit, response_cache");
 }
 
 TEST(ConfigErrors, MoreThanOneDocument) {

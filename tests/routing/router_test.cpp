@@ -609,5 +609,163 @@ TEST(RoutingRouter, AutoRoutingForAKeyPicksTheNearestAllowedTierOrRefuses) {
   EXPECT_EQ(free->chain.size(), 3u);
 }
 
+// Capabilities (issue 20, RouteInput::needs_vision / needs_documents).
+struct Declared {
+  std::string name;
+  bool vision = false;
+  bool documents = false;
+};
+
+// The standard three providers, declaring what `declared` says in the config.
+Fixture with_capabilities(const std::vector<Declared>& declared, config::Config cfg = base_config()) {
+  for (const auto& d : declared) {
+    config::ProviderConfig p;
+    p.name = d.name;
+    p.vision = d.vision;
+    p.documents = d.documents;
+    cfg.providers.push_back(p);
+  }
+  return Fixture({anthropic_spec(), azure_spec(), ollama_spec()}, std::move(cfg));
+}
+
+Result<RouteDecision> decide_media(const Fixture& f, Level level, bool vision, bool documents, std::string model = "",
+                                   std::string task = "chat") {
+  RouteInput input;
+  input.task = std::move(task);
+  input.level = level;
+  input.requested_model = std::move(model);
+  input.needs_vision = vision;
+  input.needs_documents = documents;
+  return f.router->decide(input);
+}
+
+TEST(RoutingCapabilities, AnImageGoesOnlyToProvidersDeclaringVision) {
+  const auto f = with_capabilities({{"anthropic", true, false}, {"azure", false, true}, {"ollama", false, false}});
+  auto d = decide_media(f, Level::INTERNAL, true, false);
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_EQ(chain_of(*d), "anthropic/claude-sonnet-4-5");
+  EXPECT_EQ(d->rule, RouteRule::task_default);
+  EXPECT_EQ(d->reason, "task=chat→sonnet; needs vision: skipped azure, ollama");
+  auto pdf = decide_media(f, Level::INTERNAL, false, true);
+  ASSERT_TRUE(pdf.ok()) << pdf.error().message;
+  EXPECT_EQ(chain_of(*pdf), "azure/gpt-4o");
+  auto both = decide_media(f, Level::INTERNAL, true, true);
+  ASSERT_FALSE(both.ok());
+  EXPECT_EQ(both.error().code, ErrorCode::invalid_request);
+  EXPECT_EQ(both.error().message,
+            "no provider serving tier 'sonnet' accepts both images and PDF documents (capabilities vision and "
+            "documents)");
+}
+
+TEST(RoutingCapabilities, RestrictedImageGoesToTheLocalVisionProvider) {
+  const auto f = with_capabilities({{"anthropic", true, true}, {"azure", true, true}, {"ollama", true, false}});
+  auto d = decide_media(f, Level::RESTRICTED, true, false);
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_EQ(chain_of(*d), "ollama/qwen2.5:14b");
+  EXPECT_TRUE(d->local_only);
+  EXPECT_EQ(d->rule, RouteRule::restricted_local_only);
+  EXPECT_EQ(d->reason, "restricted→local-only; task=chat→sonnet");
+}
+
+TEST(RoutingCapabilities, RestrictedImageWithoutALocalVisionProviderIs503NamingVision) {
+  const auto f = with_capabilities({{"anthropic", true, true}, {"azure", true, true}, {"ollama", false, false}});
+  auto d = decide_media(f, Level::RESTRICTED, true, false);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.error().code, ErrorCode::no_local_provider);
+  EXPECT_EQ(http_status(d.error().code), 503);
+  EXPECT_EQ(d.error().message,
+            "no local provider declares the vision capability this request needs (it holds an image); RESTRICTED "
+            "data is never sent to a cloud provider");
+  // An explicitly requested cloud model that reads images changes nothing.
+  auto asked = decide_media(f, Level::RESTRICTED, true, false, "claude-sonnet-4-5");
+  ASSERT_FALSE(asked.ok());
+  EXPECT_EQ(asked.error().code, ErrorCode::no_local_provider);
+
+  config::Config policy = base_config();
+  policy.routing.confidential = config::ConfidentialPolicy::local_only;
+  const auto g = with_capabilities({{"anthropic", true, true}, {"azure", true, true}, {"ollama", true, false}}, policy);
+  auto pdf = decide_media(g, Level::CONFIDENTIAL, false, true);
+  ASSERT_FALSE(pdf.ok());
+  EXPECT_EQ(pdf.error().code, ErrorCode::no_local_provider);
+  EXPECT_EQ(pdf.error().message,
+            "no local provider declares the documents capability this request needs (it holds a PDF document); "
+            "CONFIDENTIAL data stays on local providers (routing.confidential: local_only)");
+}
+
+TEST(RoutingCapabilities, CloudAllowedPdfWithoutADocumentsProviderIs400) {
+  const auto f = with_capabilities({{"anthropic", true, false}, {"azure", true, false}, {"ollama", true, false}});
+  auto d = decide_media(f, Level::PUBLIC, false, true);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.error().code, ErrorCode::invalid_request);
+  EXPECT_EQ(http_status(d.error().code), 400);
+  EXPECT_EQ(d.error().message, "no configured provider accepts PDF documents (capability documents)");
+  // Providers built without a config entry declare nothing.
+  auto bare = decide_media(standard(), Level::INTERNAL, true, true);
+  ASSERT_FALSE(bare.ok());
+  EXPECT_EQ(bare.error().message,
+            "no configured provider accepts images or PDF documents (capabilities vision and documents)");
+}
+
+TEST(RoutingCapabilities, TextOnlyRequestsAreUnchanged) {
+  const auto f = with_capabilities({{"anthropic", false, false}, {"azure", true, true}, {"ollama", false, false}});
+  const auto plain = standard();
+  for (const Level level : {Level::PUBLIC, Level::CONFIDENTIAL, Level::RESTRICTED}) {
+    for (const std::string model : {"", "opus", "gpt-4o"}) {
+      auto d = decide_media(f, level, false, false, model, "code_review");
+      auto e = plain.decide("code_review", level, model);
+      ASSERT_EQ(d.ok(), e.ok()) << model;
+      if (!d.ok()) continue;
+      EXPECT_EQ(chain_of(*d), chain_of(*e)) << model;
+      EXPECT_EQ(d->reason, e->reason) << model;
+      EXPECT_EQ(d->rule, e->rule) << model;
+    }
+  }
+}
+
+TEST(RoutingCapabilities, AutoTakesTheNearestTierThatReadsTheMediaAnExplicitTierDoesNot) {
+  // Only anthropic reads images, and only through its haiku model.
+  config::Config cfg = base_config();
+  config::ProviderConfig vision;
+  vision.name = "anthropic";
+  vision.vision = true;
+  cfg.providers.push_back(vision);
+  const Fixture f({{"anthropic", Locality::cloud, {{Tier::haiku, "claude-haiku-4-5"}}}, azure_spec(), ollama_spec()},
+                  cfg);
+  auto d = decide_media(f, Level::INTERNAL, true, false);
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_EQ(chain_of(*d), "anthropic/claude-haiku-4-5");
+  EXPECT_EQ(d->tier, std::optional<Tier>(Tier::haiku));
+  EXPECT_EQ(d->reason, "task=chat→sonnet; vision→haiku; needs vision: skipped azure, ollama");
+  auto sonnet = decide_media(f, Level::INTERNAL, true, false, "sonnet");
+  ASSERT_FALSE(sonnet.ok());
+  EXPECT_EQ(sonnet.error().message, "no provider serving tier 'sonnet' accepts images (capability vision)");
+}
+
+TEST(RoutingCapabilities, ARequestedModelThatCannotReadTheImageIsReplaced) {
+  const auto f = with_capabilities({{"anthropic", true, false}, {"azure", false, false}, {"ollama", false, false}});
+  auto d = decide_media(f, Level::INTERNAL, true, false, "gpt-4o");
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_EQ(chain_of(*d), "anthropic/claude-sonnet-4-5");
+  EXPECT_EQ(d->reason,
+            "requested gpt-4o lacks vision: replaced by claude-sonnet-4-5; needs vision: skipped azure, "
+            "ollama");
+}
+
+TEST(RoutingCapabilities, EmbeddingsIgnoreThem) {
+  config::Config cfg = base_config();
+  config::ProviderConfig local;
+  local.name = "ollama";
+  local.embedding_model = "nomic-embed-text";
+  cfg.providers.push_back(local);
+  const Fixture f({anthropic_spec(), azure_spec(), ollama_spec()}, cfg);
+  RouteInput input;
+  input.level = Level::RESTRICTED;
+  input.needs_vision = true;
+  input.needs_documents = true;
+  auto d = f.router->decide_embedding(input);
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_EQ(chain_of(*d), "ollama/nomic-embed-text");
+}
+
 }  // namespace
 }  // namespace aegis::routing
