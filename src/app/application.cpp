@@ -73,11 +73,20 @@ namespace asio = boost::asio;
 namespace {
 
 // The reader of images and PDFs (stage 2), from the config's media section.
-std::unique_ptr<media::MediaInspector> make_media_inspector(telemetry::Registry& metrics) {
+std::unique_ptr<media::MediaInspector> make_media_inspector(const config::MediaConfig& config,
+                                                            telemetry::Registry& metrics) {
   media::Limits limits;
+  limits.max_attachment_bytes = static_cast<std::size_t>(config.max_attachment_bytes);
+  limits.max_pixels = config.max_pixels;
+  limits.max_pdf_pages = static_cast<int>(config.max_pdf_pages);
+  limits.languages = config.languages;
   media::InspectorSettings settings;
-  settings.threads = std::max(1U, std::thread::hardware_concurrency() / 2);
-  settings.languages = limits.languages;
+  settings.timeout = config.ocr_timeout;
+  settings.threads = config.ocr_threads > 0 ? static_cast<std::size_t>(config.ocr_threads)
+                                            : std::max(1U, std::thread::hardware_concurrency() / 2);
+  settings.queue = static_cast<std::size_t>(config.ocr_queue);
+  settings.cache_entries = static_cast<std::size_t>(config.cache_entries);
+  settings.languages = config.languages;
   return std::make_unique<media::MediaInspector>(settings, std::make_shared<media::TesseractExtractor>(limits),
                                                  metrics);
 }
@@ -389,7 +398,7 @@ struct Application::Impl {
                               *health, *audit,     metrics,     clock};
     deps.limiter = limiter.get();
     deps.response_cache = response_cache.get();
-    media = make_media_inspector(metrics);
+    media = make_media_inspector(config->media, metrics);
     deps.media = media.get();
     deps.media_egress = egress_detector.get();
     gateway = std::make_unique<gateway::Gateway>(deps);
