@@ -70,7 +70,7 @@ ChatRequest answer_chat(const std::string& context, const AnswerRequest& request
       "Answer the question from the context only, and cite the ids in square brackets of the context passages you "
       "used. If the context does not hold the answer, say so.";
   chat.messages.push_back(
-      Message{Role::user, "Context:\n" + context + "\nQuestion: " + request.question, {}, {}, false, {}, nullptr});
+      Message{Role::user, "Context:\n" + context + "\nQuestion: " + request.question, {}, {}, false, {}, nullptr, {}});
   chat.max_tokens = request.max_tokens;
   return chat;
 }

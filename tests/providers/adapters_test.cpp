@@ -1230,7 +1230,7 @@ TEST(ProviderAdapterFactory, SimTypeRunsAnInProcessSimulator) {
     EXPECT_EQ(provider->info().name, "local-sim");
     ChatRequest request;
     request.model = "sim-small";
-    request.messages.push_back(Message{Role::user, "ping the sim", {}, "", false, {}, nullptr});
+    request.messages.push_back(Message{Role::user, "ping the sim", {}, "", false, {}, nullptr, {}});
     auto completion = Pending<Result<Completion>>(io, provider->complete(request)).get();
     ASSERT_TRUE(completion.ok()) << completion.error().message;
     EXPECT_EQ(completion->text, "Echo: ping the sim");

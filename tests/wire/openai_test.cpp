@@ -232,7 +232,7 @@ TEST(WireOpenAIRequest, RoundTrips) {
 
   ChatRequest plain;
   plain.model = "m";
-  plain.messages.push_back(Message{Role::user, "hello", {}, {}, false, {}, nullptr});
+  plain.messages.push_back(Message{Role::user, "hello", {}, {}, false, {}, nullptr, {}});
   parsed = openai::parse_chat_request(openai::write_chat_request(plain, "m"));
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ(to_json(dump(*parsed)), to_json(dump(plain)));
