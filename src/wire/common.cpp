@@ -383,6 +383,17 @@ Attachment url_attachment(const Context& ctx, Attachment::Kind kind, std::string
   return inline_attachment(ctx, kind, std::move(parsed->media_type), std::move(parsed->data), path, path);
 }
 
+Attachment openai_image(const Context& ctx, const json::object& o, std::string_view url_key, std::string_view path) {
+  Attachment a =
+      url_attachment(ctx, Attachment::Kind::image, req_string(ctx, o, url_key, path), child(path, url_key), true);
+  if (auto detail = opt_string(ctx, o, "detail", path)) {
+    if (*detail != "auto" && *detail != "low" && *detail != "high")
+      fail_field(ctx, child(path, "detail"), "must be auto, low or high");
+    a.detail = std::string(*detail);
+  }
+  return a;
+}
+
 std::string base64_bytes(const Context& ctx, std::string_view text, std::string_view path) {
   auto bytes = base64_decode(text);
   if (!bytes) fail_field(ctx, path, "is not valid base64");

@@ -181,6 +181,10 @@ Attachment inline_attachment(const Context& ctx, Attachment::Kind kind, std::str
 // with `allow_http`, an http(s) URL is kept in Attachment::url instead.
 Attachment url_attachment(const Context& ctx, Attachment::Kind kind, std::string_view url, std::string_view path,
                           bool allow_http);
+// OpenAI's image in either API: `o[url_key]` a data URL or an http(s) URL,
+// and `o.detail` (auto, low, high) when given.
+Attachment openai_image(const Context& ctx, const boost::json::object& o, std::string_view url_key,
+                        std::string_view path);
 // Standard base64 at `path` -> bytes; fails on invalid or empty base64.
 std::string base64_bytes(const Context& ctx, std::string_view text, std::string_view path);
 

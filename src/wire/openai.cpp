@@ -22,14 +22,7 @@ constexpr std::string_view kProvider = "openai";
 Attachment image_part(const Context& ctx, const json::object& part, const std::string& p) {
   const std::string ip = child(p, "image_url");
   const auto& image = req_object(ctx, part, "image_url", p);
-  Attachment a =
-      url_attachment(ctx, Attachment::Kind::image, req_string(ctx, image, "url", ip), child(ip, "url"), true);
-  if (auto detail = opt_string(ctx, image, "detail", ip)) {
-    if (*detail != "auto" && *detail != "low" && *detail != "high")
-      fail_field(ctx, child(ip, "detail"), "must be auto, low or high");
-    a.detail = std::string(*detail);
-  }
-  return a;
+  return openai_image(ctx, image, "url", ip);
 }
 
 // A file part: a PDF inline as file_data; uploaded files live at OpenAI,

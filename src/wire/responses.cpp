@@ -45,14 +45,7 @@ constexpr std::string_view kInlineOnly = "file references are not supported; sen
 Attachment input_image(const Context& ctx, const json::object& part, const std::string& p) {
   only_keys(ctx, part, p, {"type", "image_url", "detail", "file_id"});
   if (field(part, "file_id") != nullptr) fail_field(ctx, child(p, "file_id"), kInlineOnly);
-  Attachment a =
-      url_attachment(ctx, Attachment::Kind::image, req_string(ctx, part, "image_url", p), child(p, "image_url"), true);
-  if (auto detail = opt_string(ctx, part, "detail", p)) {
-    if (*detail != "auto" && *detail != "low" && *detail != "high")
-      fail_field(ctx, child(p, "detail"), "must be auto, low or high");
-    a.detail = std::string(*detail);
-  }
-  return a;
+  return openai_image(ctx, part, "image_url", p);
 }
 
 // {"type":"input_file","file_data":"data:application/pdf;base64,...","filename"?}

@@ -9,19 +9,15 @@
 #include "core/data_url.hpp"
 #include "core/encoding.hpp"
 #include "core/json.hpp"
+#include "support/media_samples.hpp"
 
 namespace aegis {
 namespace {
 
 using namespace std::string_literals;
 
-// The codecs only sniff, so a file's magic bytes and a little tail will do.
-const std::string kPng = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR"s;
-const std::string kJpeg = "\xff\xd8\xff\xe0\0\x10JFIF"s;
-const std::string kWebp = "RIFF\x24\0\0\0WEBPVP8 "s;
-const std::string kGif87 = "GIF87a\x01\0\x01\0"s;
-const std::string kGif89 = "GIF89a\x01\0\x01\0"s;
-const std::string kPdf = "%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"s;
+using test::kGif87, test::kJpeg, test::kPdf, test::kPng, test::kWebp;
+const std::string& kGif89 = test::kGif;
 
 TEST(CoreMediaType, SniffsEachSupportedFormat) {
   EXPECT_EQ(sniff_media_type(kPng), "image/png");

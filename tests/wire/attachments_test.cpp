@@ -10,6 +10,7 @@
 #include "core/data_url.hpp"
 #include "core/encoding.hpp"
 #include "core/json.hpp"
+#include "support/media_samples.hpp"
 #include "wire/anthropic.hpp"
 #include "wire/ollama.hpp"
 #include "wire/openai.hpp"
@@ -21,11 +22,7 @@ namespace {
 namespace json = boost::json;
 using namespace std::string_literals;
 
-// The codecs only sniff the magic bytes; nothing decodes the image.
-const std::string kPng = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR"s;
-const std::string kJpeg = "\xff\xd8\xff\xe0\0\x10JFIF"s;
-const std::string kGif = "GIF89a\x01\0\x01\0"s;
-const std::string kPdf = "%PDF-1.4\n1 0 obj\n"s;
+using test::kGif, test::kJpeg, test::kPdf, test::kPng;
 
 std::string b64(const std::string& bytes) { return base64_encode(bytes); }
 
