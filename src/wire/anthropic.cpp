@@ -208,7 +208,7 @@ void parse_message(const Context& ctx, const json::object& m, const std::string&
     if (!pending && pending_media.empty()) return;
     Message msg;
     msg.role = Role::user;
-    msg.text = std::move(pending).value_or("");
+    if (pending) msg.text = std::move(*pending);
     if (pending_cached) msg.blocks = std::move(pending_blocks);
     msg.attachments = std::move(pending_media);
     pending.reset();

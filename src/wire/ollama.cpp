@@ -296,9 +296,9 @@ json::object write_chat_request(const ChatRequest& request, const std::string& m
 
 // ---- Chat responses ------------------------------------------------------------------------------
 
-StopReason parse_done_reason(std::string_view r) noexcept {
-  if (r == "stop" || r.empty()) return StopReason::end_turn;
-  if (r == "length") return StopReason::max_tokens;
+StopReason parse_done_reason(std::string_view reason) noexcept {
+  if (reason == "stop" || reason.empty()) return StopReason::end_turn;
+  if (reason == "length") return StopReason::max_tokens;
   return StopReason::unknown;  // "load", "unload", future reasons
 }
 

@@ -43,7 +43,7 @@ boost::json::object write_chat_request(const ChatRequest& request, const std::st
 Result<Completion> parse_chat_response(const boost::json::value& body);
 boost::json::object write_chat_response(const Completion& completion, std::int64_t created_unix);
 
-StopReason parse_done_reason(std::string_view done_reason) noexcept;
+StopReason parse_done_reason(std::string_view reason) noexcept;
 std::string_view done_reason(StopReason reason) noexcept;
 
 // ---- Streams ------------------------------------------------------------------------------

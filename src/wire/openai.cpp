@@ -409,11 +409,11 @@ json::object write_chat_request(const ChatRequest& request, const std::string& m
 
 // ---- Chat responses ---------------------------------------------------------------
 
-StopReason parse_finish_reason(std::string_view r) noexcept {
-  if (r == "stop") return StopReason::end_turn;
-  if (r == "length") return StopReason::max_tokens;
-  if (r == "tool_calls" || r == "function_call") return StopReason::tool_use;
-  if (r == "content_filter") return StopReason::content_filter;
+StopReason parse_finish_reason(std::string_view reason) noexcept {
+  if (reason == "stop") return StopReason::end_turn;
+  if (reason == "length") return StopReason::max_tokens;
+  if (reason == "tool_calls" || reason == "function_call") return StopReason::tool_use;
+  if (reason == "content_filter") return StopReason::content_filter;
   return StopReason::unknown;
 }
 

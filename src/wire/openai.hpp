@@ -53,7 +53,7 @@ boost::json::object write_chat_request(const ChatRequest& request, const std::st
 Result<Completion> parse_chat_response(const boost::json::value& body);
 boost::json::object write_chat_response(const Completion& completion, std::int64_t created_unix);
 
-StopReason parse_finish_reason(std::string_view finish_reason) noexcept;
+StopReason parse_finish_reason(std::string_view reason) noexcept;
 std::string_view finish_reason(StopReason reason) noexcept;
 
 // ---- Streams ---------------------------------------------------------------------

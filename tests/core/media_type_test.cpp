@@ -17,7 +17,7 @@ namespace {
 using namespace std::string_literals;
 
 using test::kGif87, test::kJpeg, test::kPdf, test::kPng, test::kWebp;
-const std::string& kGif89 = test::kGif;
+constexpr auto kGif89 = test::kGif;
 
 TEST(CoreMediaType, SniffsEachSupportedFormat) {
   EXPECT_EQ(sniff_media_type(kPng), "image/png");

@@ -396,7 +396,7 @@ std::string error_message(const Reply& reply) {
   return error.is_string() ? std::string(error.as_string()) : std::string(error.at("message").as_string());
 }
 
-std::string image(const std::string& media_type, const std::string& bytes) {
+std::string image(const std::string& media_type, std::string_view bytes) {
   return R"({"type":"image","source":{"type":"base64","media_type":")" + media_type + R"(","data":")" +
          base64_encode(bytes) + R"("}})";
 }

@@ -24,7 +24,7 @@ using namespace std::string_literals;
 
 using test::kGif, test::kJpeg, test::kPdf, test::kPng;
 
-std::string b64(const std::string& bytes) { return base64_encode(bytes); }
+std::string b64(std::string_view bytes) { return base64_encode(bytes); }
 
 // ---- OpenAI Chat Completions ----------------------------------------------------
 
@@ -282,7 +282,7 @@ std::string anthropic_user(const std::string& blocks) {
   return R"({"model":"claude","max_tokens":5,"messages":[{"role":"user","content":)" + blocks + "}]}";
 }
 
-std::string image_block(const std::string& media_type, const std::string& bytes) {
+std::string image_block(const std::string& media_type, std::string_view bytes) {
   return R"({"type":"image","source":{"type":"base64","media_type":")" + media_type + R"(","data":")" + b64(bytes) +
          R"("}})";
 }
