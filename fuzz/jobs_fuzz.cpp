@@ -3,8 +3,8 @@
 // with the default limits). An accepted request keeps the contract (a task
 // type, a user message, max_tokens in 1..1000000, a model, at most 16
 // metadata entries) and its stored form reads back to the same request
-// (parse_stored_job_request(to_stored_json(r)) == r, and writes the same
-// text); a body within smaller limits (from the first byte) is accepted under
+// (parse_stored_job_request(to_stored_json(r)) == r, attachments included,
+// and writes the same text); a body within smaller limits (from the first byte) is accepted under
 // the defaults, the same; a refusal is a 400 with a message.
 #include <boost/json/parse.hpp>
 
@@ -57,6 +57,16 @@ bool same(const JobRequest& a, const JobRequest& b) {
   for (std::size_t i = 0; i < a.chat.messages.size(); ++i) {
     if (a.chat.messages[i].role != b.chat.messages[i].role || a.chat.messages[i].text != b.chat.messages[i].text) {
       return false;
+    }
+    const auto& x = a.chat.messages[i].attachments;
+    const auto& y = b.chat.messages[i].attachments;
+    if (x.size() != y.size()) return false;
+    for (std::size_t j = 0; j < x.size(); ++j) {
+      if (x[j].kind != y[j].kind || x[j].media_type != y[j].media_type || x[j].data != y[j].data ||
+          x[j].url != y[j].url || x[j].filename != y[j].filename || x[j].detail != y[j].detail ||
+          x[j].cache_control != y[j].cache_control) {
+        return false;
+      }
     }
   }
   return true;

@@ -262,6 +262,29 @@ inline void check_same_conversation(const ChatRequest& a, const ChatRequest& b, 
   }
 }
 
+// The attachments a writer carries (`kept`) survive its parser: everything
+// through Anthropic, all but a document by URL through OpenAI (it has no form
+// there), the images with bytes through Ollama (documents never reach it;
+// URLs are fetched before a provider is chosen).
+template <class Kept>
+void check_same_attachments(const ChatRequest& a, const ChatRequest& b, Kept kept, std::string_view what) {
+  const std::string w(what);
+  for (std::size_t i = 0; i < a.messages.size() && i < b.messages.size(); ++i) {
+    std::vector<const Attachment*> expected;
+    for (const auto& x : a.messages[i].attachments) {
+      if (kept(x)) expected.push_back(&x);
+    }
+    const auto& got = b.messages[i].attachments;
+    if (expected.size() != got.size()) fail(w + ": another number of attachments");
+    for (std::size_t j = 0; j < got.size(); ++j) {
+      if (expected[j]->kind != got[j].kind || expected[j]->data != got[j].data || expected[j]->url != got[j].url ||
+          (!got[j].data.empty() && expected[j]->media_type != got[j].media_type)) {
+        fail(w + ": an attachment differs");
+      }
+    }
+  }
+}
+
 // Every codec's upstream body for `r` is a request its own parser accepts,
 // with the same conversation. The one exception is the gateway's on purpose:
 // the OpenAI writer passes an Ollama temperature above OpenAI's 2 as it is.
@@ -274,6 +297,9 @@ inline void check_request_writers(const ChatRequest& r, unsigned selector) {
     const auto back = wire::openai::parse_chat_request(body, unlimited);
     if (back.ok()) {
       check_same_conversation(r, *back, false, "openai request writer");
+      check_same_attachments(
+          r, *back, [](const Attachment& x) { return x.kind == Attachment::Kind::image || !x.data.empty(); },
+          "openai request writer");
     } else if (!(r.temperature && *r.temperature > 2.0)) {
       fail("the openai request writer wrote a request its parser refuses: " + back.error().message);
     }
@@ -285,12 +311,17 @@ inline void check_request_writers(const ChatRequest& r, unsigned selector) {
     ChatRequest expected = r;
     if (!expected.max_tokens) expected.max_tokens = wire::anthropic::default_max_tokens;
     check_same_conversation(expected, *back, r.origin == WireProtocol::anthropic, "anthropic request writer");
+    check_same_attachments(
+        r, *back, [](const Attachment&) { return true; }, "anthropic request writer");
   }
   {
     const auto body = reparse(wire::ollama::write_chat_request(r, r.model), "ollama request writer");
     const auto back = wire::ollama::parse_chat_request(body);
     if (!back.ok()) fail("the ollama request writer wrote a request its parser refuses: " + back.error().message);
     check_same_conversation(r, *back, false, "ollama request writer");
+    check_same_attachments(
+        r, *back, [](const Attachment& x) { return x.kind == Attachment::Kind::image && !x.data.empty(); },
+        "ollama request writer");
   }
 }
 

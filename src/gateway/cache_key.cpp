@@ -152,6 +152,17 @@ char protocol_tag(WireProtocol protocol) {
   return '?';
 }
 
+std::string sha256(std::string_view bytes) {
+  std::string digest(EVP_MAX_MD_SIZE, '\0');
+  unsigned int len = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), reinterpret_cast<unsigned char*>(digest.data()), &len, EVP_sha256(),
+                 nullptr) != 1) {
+    throw std::runtime_error("SHA-256 is unavailable");
+  }
+  digest.resize(len);
+  return digest;
+}
+
 }  // namespace
 
 CacheKey response_cache_key(std::string_view team, std::string_view task, Level level, const ChatRequest& request) {
@@ -177,6 +188,17 @@ CacheKey response_cache_key(std::string_view team, std::string_view task, Level 
     c.tag(')');
     c.str(m.tool_call_id);
     c.tag(m.tool_error ? 't' : 'f');
+    c.tag('<');
+    for (const auto& a : m.attachments) {
+      c.tag(a.kind == Attachment::Kind::image ? 'i' : 'd');
+      c.str(a.media_type);
+      c.str(a.filename);
+      c.str(a.detail);
+      // A digest, not the bytes: the key text stays small for a large PDF.
+      c.str(sha256(a.data));
+      c.str(a.url);
+    }
+    c.tag('>');
   }
   c.tag(']');
   c.optional_integer(request.max_tokens);

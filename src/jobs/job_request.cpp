@@ -3,6 +3,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
 
+#include "core/attachment_json.hpp"
 #include "core/json.hpp"
 #include "http/json_response.hpp"
 #include "rag/rag_json.hpp"
@@ -33,7 +34,7 @@ Result<void> parse_messages(const json::value& value, ChatRequest& chat, const R
     const std::string at = "messages[" + std::to_string(i++) + "]";
     if (!item.is_object()) return invalid(at + " must be an object with role and content");
     const auto& m = item.get_object();
-    if (auto unknown = http::reject_unknown_fields(m, {"role", "content"}); !unknown.ok()) {
+    if (auto unknown = http::reject_unknown_fields(m, {"role", "content", "attachments"}); !unknown.ok()) {
       return invalid(at + ": " + unknown.error().message);
     }
     const auto* role = m.if_contains("role");
@@ -42,6 +43,10 @@ Result<void> parse_messages(const json::value& value, ChatRequest& chat, const R
     if (!content || !content->is_string()) return invalid(at + ".content must be a string");
     const std::string_view r = role->get_string();
     if (auto within = text.add(content->get_string().size()); !within.ok()) return within;
+    const auto* attachments = m.if_contains("attachments");
+    if (attachments && attachments->is_null()) attachments = nullptr;
+    if (attachments && r != "user") return invalid(at + ".attachments: only user messages carry attachments");
+    if (attachments && !attachments->is_array()) return invalid(at + ".attachments must be an array");
     if (r == "system") {
       if (!chat.system.empty()) chat.system += "\n\n";
       chat.system += content->get_string();
@@ -49,6 +54,13 @@ Result<void> parse_messages(const json::value& value, ChatRequest& chat, const R
       Message message;
       message.role = r == "user" ? Role::user : Role::assistant;
       message.text = std::string(content->get_string());
+      if (attachments) {
+        std::size_t j = 0;
+        for (const auto& a : attachments->get_array()) {
+          AEGIS_TRY(attachment, parse_attachment_json(a, at + ".attachments[" + std::to_string(j++) + "]"));
+          message.attachments.push_back(std::move(attachment));
+        }
+      }
       has_user = has_user || r == "user";
       chat.messages.push_back(std::move(message));
     } else {
@@ -202,7 +214,13 @@ std::string to_stored_json(const JobRequest& request) {
   if (!request.chat.system.empty())
     messages.push_back(json::object{{"role", "system"}, {"content", request.chat.system}});
   for (const auto& m : request.chat.messages) {
-    messages.push_back(json::object{{"role", m.role == Role::user ? "user" : "assistant"}, {"content", m.text}});
+    json::object message{{"role", m.role == Role::user ? "user" : "assistant"}, {"content", m.text}};
+    if (!m.attachments.empty()) {
+      json::array attachments;
+      for (const auto& a : m.attachments) attachments.push_back(attachment_json(a));
+      message["attachments"] = std::move(attachments);
+    }
+    messages.push_back(std::move(message));
   }
   body["messages"] = std::move(messages);
   body["max_tokens"] = request.chat.max_tokens.value_or(1);

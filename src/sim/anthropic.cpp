@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "core/encoding.hpp"
 #include "core/json.hpp"
 #include "sim/protocols.hpp"
 
@@ -125,7 +126,64 @@ std::optional<Reply> check_headers(const http::HttpRequest& request, const Conte
   return std::nullopt;
 }
 
-std::optional<std::string> check_content(const json::value& content, const std::string& where) {
+const json::string* string_field(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  return v && v->is_string() ? &v->get_string() : nullptr;
+}
+
+// An image or document block as the API validates it (its error paths name
+// the source variant: "...image.source.base64.media_type").
+std::optional<std::string> check_media_block(const json::object& block, const std::string& at, bool image) {
+  const std::string kind = image ? "image" : "document";
+  const auto* source_value = block.if_contains("source");
+  if (!source_value) return at + "." + kind + ".source: Field required";
+  if (!source_value->is_object()) return at + "." + kind + ".source: Input should be a valid dictionary";
+  const auto& source = source_value->get_object();
+  const auto* type = string_field(source, "type");
+  const std::string base = at + "." + kind + ".source";
+  if (!type) return base + ": Unable to extract tag using discriminator 'type'";
+  if (*type == "url") {
+    const auto* url = string_field(source, "url");
+    if (!url) return base + ".url.url: Field required";
+    if (!url->starts_with("https://") && !url->starts_with("http://")) return base + ".url.url: Invalid URL";
+    return std::nullopt;
+  }
+  if (*type == "file") {
+    if (!string_field(source, "file_id")) return base + ".file.file_id: Field required";
+    return std::nullopt;
+  }
+  if (*type != "base64") {
+    return base + ": Input tag '" + std::string(*type) +
+           "' found using 'type' does not match any of the expected tags: 'base64', 'url', 'file'";
+  }
+  const auto* media_type = string_field(source, "media_type");
+  if (!media_type) return base + ".base64.media_type: Field required";
+  if (image && *media_type != "image/jpeg" && *media_type != "image/png" && *media_type != "image/gif" &&
+      *media_type != "image/webp") {
+    return base + ".base64.media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp'";
+  }
+  if (!image && *media_type != "application/pdf") return base + ".base64.media_type: Input should be 'application/pdf'";
+  const auto* data = string_field(source, "data");
+  if (!data) return base + ".base64.data: Field required";
+  const auto bytes = base64_decode(*data);
+  if (!bytes || bytes->empty()) return base + ".base64.data: invalid base64 data";
+  const std::string_view found = file_signature(*bytes);
+  if (!image) {
+    if (found != "application/pdf") return at + ".document.source.base64.data: The PDF specified was not valid.";
+    return std::nullopt;
+  }
+  if (found.empty() || found == "application/pdf") return at + ".image.source.base64.data: Could not process image";
+  if (found != *media_type) {
+    return at + ".image.source.base64.data: The image was specified using the " + std::string(*media_type) +
+           " media type, but the image appears to be a " + std::string(found) + " image";
+  }
+  return std::nullopt;
+}
+
+// `media_tokens` counts the images and documents; nullptr where only text
+// blocks are allowed (the system prompt).
+std::optional<std::string> check_content(const json::value& content, const std::string& where,
+                                         std::int64_t* media_tokens) {
   if (content.is_string()) return std::nullopt;
   if (!content.is_array()) return where + ": Input should be a valid string or a valid list";
   std::size_t i = 0;
@@ -134,9 +192,14 @@ std::optional<std::string> check_content(const json::value& content, const std::
     if (!block.is_object()) return at + ": Input should be a valid dictionary";
     const auto* type = block.get_object().if_contains("type");
     if (!type || !type->is_string()) return at + ".type: Field required";
-    if (type->get_string() == "text") {
+    const auto& t = type->get_string();
+    if (t == "text") {
       const auto* text = block.get_object().if_contains("text");
       if (!text || !text->is_string()) return at + ".text: Field required";
+    } else if (t == "image" || t == "document") {
+      if (!media_tokens) return at + ".type: Input should be 'text'";
+      if (auto bad = check_media_block(block.get_object(), at, t == "image")) return bad;
+      *media_tokens += t == "image" ? kImageTokens : kDocumentTokens;
     }
   }
   return std::nullopt;
@@ -213,7 +276,7 @@ Reply anthropic_messages(const http::HttpRequest& request, const Context& contex
     if (!system->is_string() && !system->is_array()) {
       return invalid("system: Input should be a valid string or a valid list", context);
     }
-    if (auto bad = check_content(*system, "system")) return invalid(*bad, context);
+    if (auto bad = check_content(*system, "system", nullptr)) return invalid(*bad, context);
     conversation.text_bytes += content_text(*system).size();
   }
 
@@ -230,7 +293,7 @@ Reply anthropic_messages(const http::HttpRequest& request, const Context& contex
     }
     const auto* content = msg.if_contains("content");
     if (!content) return invalid(at + ".content: Field required", context);
-    if (auto bad = check_content(*content, at + ".content")) return invalid(*bad, context);
+    if (auto bad = check_content(*content, at + ".content", &conversation.media_tokens)) return invalid(*bad, context);
     conversation.text_bytes += content_text(*content).size();
     if (role->get_string() == "user") last_user = &msg;
   }

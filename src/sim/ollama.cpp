@@ -3,6 +3,7 @@
 // POST /api/embeddings, GET /api/tags; errors {"error":"..."}.
 #include <boost/json/array.hpp>
 
+#include "core/encoding.hpp"
 #include "core/json.hpp"
 #include "core/time_format.hpp"
 #include "sim/protocols.hpp"
@@ -16,8 +17,8 @@ namespace {
 constexpr std::int64_t kLoadNs = 1'000'000;  // nanoseconds, like every Ollama duration
 
 std::string cannot_unmarshal(const json::value& value, std::string_view field, std::string_view go_type) {
-  return "json: cannot unmarshal " + std::string(json_type_name(value)) + " into Go struct field " + std::string(field) +
-         " of type " + std::string(go_type);
+  return "json: cannot unmarshal " + std::string(json_type_name(value)) + " into Go struct field " +
+         std::string(field) + " of type " + std::string(go_type);
 }
 
 void add_timings(json::object& o, std::int64_t input_tokens, std::int64_t output_tokens) {
@@ -81,8 +82,23 @@ Reply ollama_chat(const http::HttpRequest& request, const Context& context) {
     }
     std::string text;
     if (const auto* content = msg.if_contains("content"); content && !content->is_null()) {
-      if (!content->is_string()) return ollama_error(400, cannot_unmarshal(*content, "Message.messages.content", "string"));
+      if (!content->is_string())
+        return ollama_error(400, cannot_unmarshal(*content, "Message.messages.content", "string"));
       text = std::string(content->get_string());
+    }
+    if (const auto* images = msg.if_contains("images"); images && !images->is_null()) {
+      if (!images->is_array())
+        return ollama_error(400, cannot_unmarshal(*images, "Message.messages.images", "[]api.ImageData"));
+      for (const auto& image : images->get_array()) {
+        // ImageData is a Go []byte: JSON carries it as standard base64.
+        if (!image.is_string())
+          return ollama_error(400, cannot_unmarshal(image, "Message.messages.images", "api.ImageData"));
+        const auto bytes = base64_decode(image.get_string());
+        if (!bytes) return ollama_error(400, "illegal base64 data in Message.messages.images");
+        const std::string_view found = file_signature(*bytes);
+        if (found.empty() || found == "application/pdf") return ollama_error(400, "image: unknown format");
+        conversation.media_tokens += kImageTokens;
+      }
     }
     conversation.text_bytes += text.size();
     if (r == "user") last_user_text = std::move(text);
@@ -90,14 +106,16 @@ Reply ollama_chat(const http::HttpRequest& request, const Context& context) {
   const auto& last = messages->back().get_object();
   const std::string_view last_role = last.at("role").get_string();
   if (last_role == "tool") {
-    if (const auto* c = last.if_contains("content"); c && c->is_string()) conversation.echo_text = std::string(c->get_string());
+    if (const auto* c = last.if_contains("content"); c && c->is_string())
+      conversation.echo_text = std::string(c->get_string());
   } else {
     conversation.echo_text = last_user_text;
     conversation.user_text_last = last_role == "user";
   }
 
   if (const auto* options = body.if_contains("options"); options && !options->is_null()) {
-    if (!options->is_object()) return ollama_error(400, cannot_unmarshal(*options, "ChatRequest.options", "map[string]interface {}"));
+    if (!options->is_object())
+      return ollama_error(400, cannot_unmarshal(*options, "ChatRequest.options", "map[string]interface {}"));
     const auto& o = options->get_object();
     if (const auto* n = o.if_contains("num_predict"); n && !n->is_null()) {
       auto value = as_int(*n);
@@ -119,7 +137,8 @@ Reply ollama_chat(const http::HttpRequest& request, const Context& context) {
         if (const auto* f = t.get_object().if_contains("function"); f && f->is_object()) fn = &f->get_object();
       }
       const json::value* name = fn ? fn->if_contains("name") : nullptr;
-      if (!name || !name->is_string() || name->get_string().empty()) return ollama_error(400, "invalid tool: function name is required");
+      if (!name || !name->is_string() || name->get_string().empty())
+        return ollama_error(400, "invalid tool: function name is required");
       conversation.tool_names.emplace_back(name->get_string());
     }
   }
@@ -128,8 +147,8 @@ Reply ollama_chat(const http::HttpRequest& request, const Context& context) {
   const std::string_view done_reason = answer.stop == StopReason::max_tokens ? "length" : "stop";
   json::object answer_message{{"role", "assistant"}, {"content", answer.tool_call ? std::string() : answer.text}};
   if (answer.tool_call) {
-    answer_message["tool_calls"] =
-        json::array{json::object{{"function", json::object{{"name", answer.tool_name}, {"arguments", json::object{}}}}}};
+    answer_message["tool_calls"] = json::array{
+        json::object{{"function", json::object{{"name", answer.tool_name}, {"arguments", json::object{}}}}}};
   }
 
   Reply reply;
@@ -240,8 +259,8 @@ Reply ollama_tags(const Context& context) {
     const char* quantization;
   };
   static constexpr Model kModels[] = {
-      {"llama3.2:latest", 2019393189, "a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72", "llama", "3.2B",
-       "Q4_K_M"},
+      {"llama3.2:latest", 2019393189, "a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72", "llama",
+       "3.2B", "Q4_K_M"},
       {"nomic-embed-text:latest", 274302450, "0a109f422b47e3a30ba2b10eca18548e944e8a23073ee3f3e947efcf3c45e59f",
        "nomic-bert", "137M", "F16"},
   };

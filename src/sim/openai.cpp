@@ -86,6 +86,93 @@ std::int64_t cached_prompt_tokens(PromptCache* cache, const std::string& model, 
   return std::min(cached, prompt_tokens);
 }
 
+// A data URL's media type and decoded bytes; nullopt unless it is
+// data:<type>[;...];base64,<valid base64>.
+struct InlineFile {
+  std::string media_type;
+  std::string bytes;
+};
+std::optional<InlineFile> read_data_url(std::string_view url) {
+  if (!url.starts_with("data:")) return std::nullopt;
+  const auto comma = url.find(',');
+  if (comma == std::string_view::npos) return std::nullopt;
+  const std::string_view header = url.substr(5, comma - 5);
+  if (!header.ends_with(";base64")) return std::nullopt;
+  auto bytes = base64_decode(url.substr(comma + 1));
+  if (!bytes || bytes->empty()) return std::nullopt;
+  return InlineFile{std::string(header.substr(0, header.find(';'))), std::move(*bytes)};
+}
+
+// Image and file parts of a user message, as the API checks them; adds what
+// they cost to `tokens`.
+std::optional<Reply> check_media_parts(Protocol protocol, const json::array& parts, const std::string& at,
+                                       std::int64_t& tokens) {
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (!parts[i].is_object()) continue;
+    const auto& part = parts[i].get_object();
+    const auto* type = part.if_contains("type");
+    if (!type || !type->is_string()) continue;
+    const std::string p = at + ".content[" + std::to_string(i) + "]";
+    if (type->get_string() == "image_url") {
+      const auto* image = part.if_contains("image_url");
+      const auto* url = image && image->is_object() ? image->get_object().if_contains("url") : nullptr;
+      if (!url || !url->is_string()) {
+        return bad_request(protocol, "Missing required parameter: '" + p + ".image_url.url'.", p + ".image_url.url",
+                           "missing_required_parameter");
+      }
+      const std::string_view u = url->get_string();
+      std::string_view detail = "auto";
+      if (const auto* d = image->get_object().if_contains("detail"); d && d->is_string()) detail = d->get_string();
+      if (detail != "auto" && detail != "low" && detail != "high") {
+        return bad_request(
+            protocol, "Invalid value: '" + std::string(detail) + "'. Supported values are: 'auto', 'low', and 'high'.",
+            p + ".image_url.detail", "invalid_value");
+      }
+      if (!u.starts_with("https://") && !u.starts_with("http://")) {
+        const auto file = read_data_url(u);
+        if (!file) {
+          return bad_request(protocol,
+                             "Invalid 'image_url'. Expected a base64-encoded data URL with an image MIME type (e.g. "
+                             "'data:image/png;base64,aW1nIGJ5dGVzIGhlcmU='), but got an invalid value.",
+                             p + ".image_url.url", "invalid_value");
+        }
+        const std::string_view found = file_signature(file->bytes);
+        if (found.empty() || found == "application/pdf" || !file->media_type.starts_with("image/")) {
+          return bad_request(protocol,
+                             "You uploaded an unsupported image. Please make sure your image has of one the following "
+                             "formats: ['png', 'jpeg', 'gif', 'webp'].",
+                             {}, "invalid_image_format");
+        }
+      }
+      tokens += detail == "low" ? kLowDetailImageTokens : kImageTokens;
+    } else if (type->get_string() == "file") {
+      const auto* file = part.if_contains("file");
+      if (!file || !file->is_object()) {
+        return bad_request(protocol, "Missing required parameter: '" + p + ".file'.", p + ".file",
+                           "missing_required_parameter");
+      }
+      const auto& f = file->get_object();
+      const auto* data = f.if_contains("file_data");
+      const auto* filename = f.if_contains("filename");
+      // The API asks for a file_id when file_data comes without a filename.
+      if (!f.contains("file_id") && (!data || !filename || !filename->is_string())) {
+        return bad_request(protocol, "Missing required parameter: '" + p + ".file.file_id'.", p + ".file.file_id",
+                           "missing_required_parameter");
+      }
+      if (data) {
+        const auto inline_file = data->is_string() ? read_data_url(data->get_string()) : std::nullopt;
+        if (!inline_file || inline_file->media_type != "application/pdf" ||
+            file_signature(inline_file->bytes) != "application/pdf") {
+          return bad_request(protocol, "Invalid file data: '" + p + ".file.file_data'. Expected a base64-encoded PDF.",
+                             p + ".file.file_data", "invalid_value");
+        }
+      }
+      tokens += kDocumentTokens;
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Reply openai_error(Protocol protocol, int status, std::string message, std::string_view type, std::string_view param,
@@ -209,6 +296,11 @@ Reply openai_chat(const http::HttpRequest& request, const Context& context, cons
         return bad_request(protocol,
                            "Missing parameter 'tool_call_id': messages with role 'tool' must have a 'tool_call_id'.",
                            at + ".tool_call_id", "missing_required_parameter");
+      }
+    }
+    if (r == "user" && content && content->is_array()) {
+      if (auto bad = check_media_parts(protocol, content->get_array(), at, conversation.media_tokens)) {
+        return std::move(*bad);
       }
     }
     const std::string text = content ? content_text(*content) : std::string();

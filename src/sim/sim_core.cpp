@@ -167,9 +167,33 @@ void append_float_array(std::string& out, const std::vector<float>& values) {
   out += ']';
 }
 
+std::string_view file_signature(std::string_view bytes) noexcept {
+  struct Signature {
+    std::size_t offset;
+    std::string_view magic;
+    std::string_view media_type;
+  };
+  using namespace std::string_view_literals;
+  // WebP is a RIFF container whose form type, at byte 8, says WEBP.
+  static constexpr Signature kSignatures[] = {
+      {0, "\x89PNG\r\n\x1a\n"sv, "image/png"sv},
+      {0, "\xff\xd8\xff"sv, "image/jpeg"sv},
+      {0, "GIF87a"sv, "image/gif"sv},
+      {0, "GIF89a"sv, "image/gif"sv},
+      {8, "WEBP"sv, "image/webp"sv},
+      {0, "%PDF-"sv, "application/pdf"sv},
+  };
+  for (const auto& s : kSignatures) {
+    if (bytes.size() < s.offset + s.magic.size() || bytes.compare(s.offset, s.magic.size(), s.magic) != 0) continue;
+    if (s.offset == 8 && bytes.compare(0, 4, "RIFF") != 0) continue;
+    return s.media_type;
+  }
+  return {};
+}
+
 Answer make_answer(const Conversation& conversation) {
   Answer answer;
-  answer.input_tokens = estimate_tokens(conversation.text_bytes);
+  answer.input_tokens = estimate_tokens(conversation.text_bytes) + conversation.media_tokens;
   if (conversation.tools_allowed && !conversation.tool_names.empty() && conversation.user_text_last &&
       contains_ignore_case(conversation.echo_text, "use tool")) {
     answer.tool_call = true;

@@ -126,11 +126,27 @@ std::vector<float> embed_text(std::string_view text, std::size_t dimensions);
 // JSON array text with the shortest round-trip form of each float.
 void append_float_array(std::string& out, const std::vector<float>& values);
 
+// ------------------------------------------------------------ media helpers
+
+// What images and PDFs cost as input, without decoding them: a flat count,
+// near what the providers bill for a typical file (OpenAI: 85 tokens for a
+// low-detail image, 765 for a 1024x1024 one at high detail; Anthropic about
+// width*height/750; a PDF page 1,500 to 3,000 tokens, one page assumed).
+inline constexpr std::int64_t kImageTokens = 765;
+inline constexpr std::int64_t kLowDetailImageTokens = 85;
+inline constexpr std::int64_t kDocumentTokens = 1500;
+
+// The format a file announces in its first bytes, as a media type
+// ("image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf");
+// empty when none of these.
+std::string_view file_signature(std::string_view bytes) noexcept;
+
 // The conversation as the answer generator sees it, whatever the protocol.
 struct Conversation {
-  std::string echo_text;        // text of the last user turn (or tool result)
-  bool user_text_last = false;  // the last turn is a plain user message (a tool call may answer it)
-  std::size_t text_bytes = 0;   // bytes of all system and message text
+  std::string echo_text;          // text of the last user turn (or tool result)
+  bool user_text_last = false;    // the last turn is a plain user message (a tool call may answer it)
+  std::size_t text_bytes = 0;     // bytes of all system and message text
+  std::int64_t media_tokens = 0;  // images and documents, a flat count each (kImageTokens...)
   std::vector<std::string> tool_names;
   bool tools_allowed = true;  // false when tool_choice forbids calling tools
   std::vector<std::string> stop_sequences;

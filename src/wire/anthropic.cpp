@@ -4,7 +4,10 @@
 
 #include <algorithm>
 
+#include "core/data_url.hpp"
+#include "core/encoding.hpp"
 #include "core/json.hpp"
+#include "core/media_type.hpp"
 #include "wire/common.hpp"
 
 namespace aegis::wire::anthropic {
@@ -23,8 +26,9 @@ std::string_view string_or_empty(const json::object& o, std::string_view key) {
 }
 
 [[noreturn]] void unsupported_block(const Context& ctx, const std::string& path, std::string_view type) {
-  if (type == "image") fail_field(ctx, path, "image content is not supported");
-  if (type == "document") fail_field(ctx, path, "document content is not supported");
+  if (type == "image" || type == "document") {
+    fail_field(ctx, path, std::string(type) + " blocks are only supported in a user message's content");
+  }
   fail_field(ctx, child(path, "type"), "unsupported content block type");
 }
 
@@ -37,6 +41,54 @@ json::value cache_control_of(const Context& ctx, const json::object& block, cons
   // arena (http::decode_json_object) that is gone once decoding returns, and
   // a plain copy would keep pointing into it.
   return json::value(*cc, json::storage_ptr());
+}
+
+// An image or document block of a user message: a base64 source (decoded
+// and checked against its media_type) or a url source. Files uploaded to
+// Anthropic ("file") are out of the gateway's sight, and "content"/"text"
+// sources are not the images and PDFs the canonical model carries.
+Attachment media_block(const Context& ctx, const json::object& b, const std::string& p, std::string_view type) {
+  const bool image = type == "image";
+  const std::string sp = child(p, "source");
+  const auto& source = req_object(ctx, b, "source", p);
+  const std::string_view source_type = req_string(ctx, source, "type", sp);
+  Attachment a;
+  if (source_type == "base64") {
+    const std::string tp = child(sp, "media_type");
+    const std::string_view media_type = req_string(ctx, source, "media_type", sp);
+    if (image && !is_supported_image_type(media_type))
+      fail_field(ctx, tp, "must be one of image/jpeg, image/png, image/gif, image/webp");
+    if (!image && media_type != "application/pdf") fail_field(ctx, tp, "must be application/pdf");
+    const std::string dp = child(sp, "data");
+    a = inline_attachment(ctx, image ? Attachment::Kind::image : Attachment::Kind::document, std::string(media_type),
+                          base64_bytes(ctx, req_string(ctx, source, "data", sp), dp), tp, dp);
+  } else if (source_type == "url") {
+    const std::string_view url = req_string(ctx, source, "url", sp);
+    if (!is_http_url(url)) fail_field(ctx, child(sp, "url"), "must be an http(s) URL");
+    a.kind = image ? Attachment::Kind::image : Attachment::Kind::document;
+    a.url = std::string(url);
+  } else if (source_type == "file") {
+    fail_field(ctx, child(sp, "type"), "file sources are not supported; send the file inline as a base64 source");
+  } else {
+    fail_field(ctx, child(sp, "type"), image ? "must be base64 or url" : "must be base64 or url (PDF documents only)");
+  }
+  if (!image) a.filename = std::string(opt_string(ctx, b, "title", p).value_or(""));
+  a.cache_control = cache_control_of(ctx, b, p);
+  return a;
+}
+
+json::object media_block_json(const Attachment& a) {
+  json::object source;
+  if (a.data.empty()) {
+    source = json::object{{"type", "url"}, {"url", a.url}};
+  } else {
+    source = json::object{{"type", "base64"}, {"media_type", a.media_type}, {"data", base64_encode(a.data)}};
+  }
+  const bool image = a.kind == Attachment::Kind::image;
+  json::object block{{"type", image ? "image" : "document"}, {"source", std::move(source)}};
+  if (!image && !a.filename.empty()) block["title"] = a.filename;
+  if (!a.cache_control.is_null()) block["cache_control"] = a.cache_control;
+  return block;
 }
 
 // Text of system / tool_result content: a string or an array of text blocks
@@ -77,6 +129,14 @@ json::array text_content(const std::string& text, const std::vector<TextBlock>& 
     if (!b.cache_control.is_null()) block["cache_control"] = b.cache_control;
     content.push_back(std::move(block));
   }
+  return content;
+}
+
+// A user message's content blocks: attachments first, then the text.
+json::array user_content(const Message& m) {
+  json::array content;
+  for (const auto& a : m.attachments) content.push_back(media_block_json(a));
+  for (auto& block : text_content(m.text, m.blocks)) content.push_back(std::move(block));
   return content;
 }
 
@@ -142,15 +202,18 @@ void parse_message(const Context& ctx, const json::object& m, const std::string&
   std::optional<std::string> pending;  // user text not yet emitted
   std::vector<TextBlock> pending_blocks;
   bool pending_cached = false;  // one of pending_blocks carries cache_control
+  std::vector<Attachment> pending_media;
   bool emitted = false;
   auto flush = [&] {
-    if (!pending) return;
+    if (!pending && pending_media.empty()) return;
     Message msg;
     msg.role = Role::user;
-    msg.text = std::move(*pending);
+    if (pending) msg.text = std::move(*pending);
     if (pending_cached) msg.blocks = std::move(pending_blocks);
+    msg.attachments = std::move(pending_media);
     pending.reset();
     pending_blocks.clear();
+    pending_media.clear();
     pending_cached = false;
     out.push_back(std::move(msg));
     emitted = true;
@@ -182,6 +245,8 @@ void parse_message(const Context& ctx, const json::object& m, const std::string&
       emitted = true;
     } else if (type == "tool_use") {
       fail_field(ctx, child(p, "type"), "tool_use blocks belong in assistant messages");
+    } else if (type == "image" || type == "document") {
+      pending_media.push_back(media_block(ctx, b, p, type));
     } else {
       unsupported_block(ctx, p, type);
     }
@@ -374,12 +439,12 @@ json::object write_chat_request(const ChatRequest& request, const std::string& m
   for (const auto& m : request.messages) {
     switch (m.role) {
       case Role::user:
-        if (last_is_tool_results && !m.text.empty()) {
-          // Text that follows tool results goes in the same user turn, after them.
+        if (last_is_tool_results && (!m.text.empty() || !m.attachments.empty())) {
+          // What follows tool results goes in the same user turn, after them.
           auto& content = messages.back().get_object()["content"].get_array();
-          for (auto& block : text_content(m.text, m.blocks)) content.push_back(std::move(block));
-        } else if (!m.blocks.empty()) {
-          messages.push_back(json::object{{"role", "user"}, {"content", text_content(m.text, m.blocks)}});
+          for (auto& block : user_content(m)) content.push_back(std::move(block));
+        } else if (!m.blocks.empty() || !m.attachments.empty()) {
+          messages.push_back(json::object{{"role", "user"}, {"content", user_content(m)}});
         } else {
           messages.push_back(json::object{{"role", "user"}, {"content", m.text}});
         }

@@ -31,7 +31,9 @@ inline constexpr std::int64_t default_max_tokens = 4096;
 // field). max_tokens is required, as in the real API. cache_control on
 // system blocks, content blocks and tools is kept (core/chat.hpp) and
 // written back by write_chat_request where the client put it. A user message's
-// tool_result blocks become Role::tool messages; unknown top-level fields
+// tool_result blocks become Role::tool messages, its image and document
+// blocks (base64 or url sources; documents PDF only; cache_control kept)
+// attachments, written back before its text; unknown top-level fields
 // (metadata, top_k, thinking, ...) go to passthrough. A body outside
 // `limits` (messages, tools, stop_sequences, text) is 400 naming the limit,
 // found before the items are converted.

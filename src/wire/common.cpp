@@ -7,8 +7,10 @@
 #include <cmath>
 #include <limits>
 
+#include "core/data_url.hpp"
 #include "core/encoding.hpp"
 #include "core/json.hpp"
+#include "core/media_type.hpp"
 
 namespace aegis::wire {
 
@@ -348,6 +350,55 @@ std::vector<std::string> stop_list(const Context& ctx, const json::value& v, std
   auto stop = string_or_strings(ctx, v, path);
   for (const auto& s : stop) enforce(text.add(s.size()));
   return stop;
+}
+
+Attachment inline_attachment(const Context& ctx, Attachment::Kind kind, std::string media_type, std::string bytes,
+                             std::string_view type_path, std::string_view data_path) {
+  if (auto problem = check_attachment_data(kind, media_type, bytes)) {
+    fail_field(ctx, problem->in_data ? data_path : type_path, problem->message);
+  }
+  Attachment a;
+  a.kind = kind;
+  a.media_type = std::move(media_type);
+  a.data = std::move(bytes);
+  return a;
+}
+
+Attachment url_attachment(const Context& ctx, Attachment::Kind kind, std::string_view url, std::string_view path,
+                          bool allow_http) {
+  if (allow_http && is_http_url(url)) {
+    Attachment a;
+    a.kind = kind;
+    a.url = std::string(url);
+    return a;
+  }
+  auto parsed = parse_data_url(url);
+  if (!parsed.ok()) {
+    const std::string& why = parsed.error().message;
+    if (allow_http && why.starts_with("is not a data URL")) {
+      fail_field(ctx, path, "must be a data URL (data:<media type>;base64,<data>) or an http(s) URL");
+    }
+    fail_field(ctx, path, why);
+  }
+  return inline_attachment(ctx, kind, std::move(parsed->media_type), std::move(parsed->data), path, path);
+}
+
+Attachment openai_image(const Context& ctx, const json::object& o, std::string_view url_key, std::string_view path) {
+  Attachment a =
+      url_attachment(ctx, Attachment::Kind::image, req_string(ctx, o, url_key, path), child(path, url_key), true);
+  if (auto detail = opt_string(ctx, o, "detail", path)) {
+    if (*detail != "auto" && *detail != "low" && *detail != "high")
+      fail_field(ctx, child(path, "detail"), "must be auto, low or high");
+    a.detail = std::string(*detail);
+  }
+  return a;
+}
+
+std::string base64_bytes(const Context& ctx, std::string_view text, std::string_view path) {
+  auto bytes = base64_decode(text);
+  if (!bytes) fail_field(ctx, path, "is not valid base64");
+  if (bytes->empty()) fail_field(ctx, path, "must not be empty");
+  return std::move(*bytes);
 }
 
 void merge_absent(json::object& body, const json::object& extra) {

@@ -31,6 +31,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/chat.hpp"
 #include "core/request_limits.hpp"
 #include "core/result.hpp"
 
@@ -167,6 +168,25 @@ std::vector<std::string> stop_list(const Context& ctx, const boost::json::value&
 // form; null when `v` is an object, which each protocol reads in its own
 // shape (`object_form` names it in the 400 for anything else).
 boost::json::value tool_choice_mode(const Context& ctx, const boost::json::value& v, std::string_view object_form);
+
+// ---- Images and documents (core/chat.hpp Attachment) ----
+//
+// `bytes` (already decoded) declared as `media_type`: an attachment of `kind`
+// when the type is one providers take for it and the bytes are that type
+// (core/media_type.hpp); otherwise fails naming `type_path` (the declared
+// type is wrong) or `data_path` (the bytes are no supported format).
+Attachment inline_attachment(const Context& ctx, Attachment::Kind kind, std::string media_type, std::string bytes,
+                             std::string_view type_path, std::string_view data_path);
+// A data URL at `path` (core/data_url.hpp) checked as inline_attachment does;
+// with `allow_http`, an http(s) URL is kept in Attachment::url instead.
+Attachment url_attachment(const Context& ctx, Attachment::Kind kind, std::string_view url, std::string_view path,
+                          bool allow_http);
+// OpenAI's image in either API: `o[url_key]` a data URL or an http(s) URL,
+// and `o.detail` (auto, low, high) when given.
+Attachment openai_image(const Context& ctx, const boost::json::object& o, std::string_view url_key,
+                        std::string_view path);
+// Standard base64 at `path` -> bytes; fails on invalid or empty base64.
+std::string base64_bytes(const Context& ctx, std::string_view text, std::string_view path);
 
 // Passthrough merge: copy every key of `extra` that `body` does not have.
 void merge_absent(boost::json::object& body, const boost::json::object& extra);

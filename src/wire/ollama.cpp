@@ -4,7 +4,9 @@
 
 #include <algorithm>
 
+#include "core/encoding.hpp"
 #include "core/json.hpp"
+#include "core/media_type.hpp"
 #include "core/time_format.hpp"
 #include "wire/common.hpp"
 
@@ -65,6 +67,36 @@ json::array tool_calls_array(const std::vector<ToolCall>& calls) {
   return out;
 }
 
+// `images`: base64 strings with no media type, so the bytes say what they are.
+std::vector<Attachment> read_images(const Context& ctx, const json::array& images, const std::string& path) {
+  std::vector<Attachment> out;
+  out.reserve(images.size());
+  for (std::size_t i = 0; i < images.size(); ++i) {
+    const std::string p = element(path, i);
+    std::string bytes = base64_bytes(ctx, as_string(ctx, images[i], p), p);
+    const auto sniffed = sniff_media_type(bytes);
+    if (!sniffed || !is_supported_image_type(*sniffed)) {
+      fail_field(ctx, p,
+                 sniffed ? "is a PDF document; Ollama takes only images (PNG, JPEG, WebP, GIF)"
+                         : "the data is not a PNG, JPEG, WebP or GIF image");
+    }
+    out.push_back(inline_attachment(ctx, Attachment::Kind::image, std::string(*sniffed), std::move(bytes), p, p));
+  }
+  return out;
+}
+
+// The message's images as Ollama's base64 strings.
+json::array images_array(const std::vector<Attachment>& attachments) {
+  json::array out;
+  for (const auto& a : attachments) {
+    // Documents never reach Ollama: the config refuses the documents
+    // capability for ollama providers and routing checks capabilities. An
+    // image by URL is fetched by the gateway before a provider is chosen.
+    if (a.kind == Attachment::Kind::image && !a.data.empty()) out.emplace_back(base64_encode(a.data));
+  }
+  return out;
+}
+
 std::string created_at(std::int64_t unix_seconds) { return format_rfc3339_ms(unix_seconds * 1000); }
 
 }  // namespace
@@ -89,8 +121,9 @@ Result<ChatRequest> parse_chat_request(const json::value& body) {
       const auto& m = as_object(ctx, messages[i], path);
       const std::string_view role = req_string(ctx, m, "role", path);
       const std::string text(opt_string(ctx, m, "content", path).value_or(""));
-      if (const json::array* images = opt_array(ctx, m, "images", path); images && !images->empty()) {
-        fail_field(ctx, child(path, "images"), "image content is not supported");
+      const json::array* images = opt_array(ctx, m, "images", path);
+      if (images != nullptr && !images->empty() && role != "user") {
+        fail_field(ctx, child(path, "images"), "images are only supported in user messages");
       }
       if (role == "system") {
         if (!system.empty()) system += '\n';
@@ -99,6 +132,7 @@ Result<ChatRequest> parse_chat_request(const json::value& body) {
         Message msg;
         msg.role = Role::user;
         msg.text = text;
+        if (images != nullptr) msg.attachments = read_images(ctx, *images, child(path, "images"));
         r.messages.push_back(std::move(msg));
       } else if (role == "assistant") {
         Message msg;
@@ -118,7 +152,8 @@ Result<ChatRequest> parse_chat_request(const json::value& body) {
         const std::string_view tool_name = opt_string(ctx, m, "tool_name", path).value_or("");
         if (msg.tool_call_id.empty()) {
           // Link by name to the earliest unanswered call, else to the earliest unanswered call.
-          auto it = std::find_if(open_calls.begin(), open_calls.end(), [&](const ToolCall& c) { return c.name == tool_name; });
+          auto it = std::find_if(open_calls.begin(), open_calls.end(),
+                                 [&](const ToolCall& c) { return c.name == tool_name; });
           if (it == open_calls.end() && !open_calls.empty()) it = open_calls.begin();
           if (it != open_calls.end()) {
             msg.tool_call_id = it->id;
@@ -198,7 +233,12 @@ json::object write_chat_request(const ChatRequest& request, const std::string& m
   if (!request.system.empty()) messages.push_back(json::object{{"role", "system"}, {"content", request.system}});
   for (const auto& m : request.messages) {
     switch (m.role) {
-      case Role::user: messages.push_back(json::object{{"role", "user"}, {"content", m.text}}); break;
+      case Role::user: {
+        json::object msg{{"role", "user"}, {"content", m.text}};
+        if (json::array images = images_array(m.attachments); !images.empty()) msg["images"] = std::move(images);
+        messages.push_back(std::move(msg));
+        break;
+      }
       case Role::assistant: {
         json::object msg{{"role", "assistant"}, {"content", m.text}};
         if (!m.tool_calls.empty()) msg["tool_calls"] = tool_calls_array(m.tool_calls);
@@ -243,8 +283,9 @@ json::object write_chat_request(const ChatRequest& request, const std::string& m
     for (const auto& t : request.tools) {
       json::object fn{{"name", t.name}};
       if (!t.description.empty()) fn["description"] = t.description;
-      fn["parameters"] = t.input_schema.is_object() ? t.input_schema
-                                                    : json::value(json::object{{"type", "object"}, {"properties", json::object{}}});
+      fn["parameters"] = t.input_schema.is_object()
+                             ? t.input_schema
+                             : json::value(json::object{{"type", "object"}, {"properties", json::object{}}});
       tools.push_back(json::object{{"type", "function"}, {"function", std::move(fn)}});
     }
     body["tools"] = std::move(tools);
@@ -255,9 +296,9 @@ json::object write_chat_request(const ChatRequest& request, const std::string& m
 
 // ---- Chat responses ------------------------------------------------------------------------------
 
-StopReason parse_done_reason(std::string_view r) noexcept {
-  if (r == "stop" || r.empty()) return StopReason::end_turn;
-  if (r == "length") return StopReason::max_tokens;
+StopReason parse_done_reason(std::string_view reason) noexcept {
+  if (reason == "stop" || reason.empty()) return StopReason::end_turn;
+  if (reason == "length") return StopReason::max_tokens;
   return StopReason::unknown;  // "load", "unload", future reasons
 }
 
@@ -277,7 +318,8 @@ Result<Completion> parse_chat_response(const json::value& body) {
     if (const json::array* calls = opt_array(ctx, msg, "tool_calls", "message")) {
       c.tool_calls = tool_calls_from(ctx, *calls, "message.tool_calls", 0);
     }
-    if (auto done = opt_bool(ctx, o, "done", ""); done && !*done) fail_field(ctx, "done", "is false in a non-streaming response");
+    if (auto done = opt_bool(ctx, o, "done", ""); done && !*done)
+      fail_field(ctx, "done", "is false in a non-streaming response");
     c.stop_reason = parse_done_reason(opt_string(ctx, o, "done_reason", "").value_or(""));
     // Ollama reports "stop" when the model called tools.
     if (!c.tool_calls.empty() && c.stop_reason == StopReason::end_turn) c.stop_reason = StopReason::tool_use;
@@ -311,8 +353,9 @@ Result<std::vector<StreamEvent>> StreamDecoder::feed(std::string_view line) {
     const auto& o = as_object(ctx, v, "line");
     if (const json::value* error = field(o, "error")) {
       const std::string message = error->is_string() ? std::string(error->get_string()) : std::string();
-      throw Failure{make_error(ErrorCode::upstream_error,
-                               message.empty() ? "provider stream error" : "provider stream error: " + truncate_utf8(message, 200))};
+      throw Failure{make_error(
+          ErrorCode::upstream_error,
+          message.empty() ? "provider stream error" : "provider stream error: " + truncate_utf8(message, 200))};
     }
     if (!started_) {
       started_ = true;
@@ -381,9 +424,7 @@ std::string StreamEncoder::flush_tools() {
 std::string StreamEncoder::encode(const StreamEvent& e) {
   if (finished_) return {};
   switch (e.kind) {
-    case StreamEvent::Kind::start:
-      model_ = e.model;
-      return {};
+    case StreamEvent::Kind::start: model_ = e.model; return {};
     case StreamEvent::Kind::text: {
       if (e.text.empty()) return {};
       std::string out = flush_tools();
@@ -506,7 +547,8 @@ Error map_upstream_error(int status, std::string_view body, std::optional<std::s
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);
   if (!ec && v.is_object()) {
-    if (const json::value* e = v.get_object().if_contains("error"); e && e->is_string()) f.message = std::string(e->get_string());
+    if (const json::value* e = v.get_object().if_contains("error"); e && e->is_string())
+      f.message = std::string(e->get_string());
   }
   return classify_upstream_failure(f, retry_after);
 }

@@ -27,10 +27,10 @@ namespace aegis::wire::ollama {
 // ---- Chat requests ------------------------------------------------------------------
 
 // Validates a POST /api/chat body: model, messages (system/user/assistant/tool;
-// images -> 400), stream (default TRUE, as in Ollama), options {temperature,
-// top_p, num_predict, stop, ...}, tools. Unknown top-level fields (format,
-// keep_alive, think) and unknown options go to passthrough (options under
-// passthrough["options"]).
+// a user message's base64 `images`, their type sniffed, become attachments;
+// a PDF or unknown bytes there, or images on another role, are 400), stream (default TRUE, as in Ollama), options
+// {temperature, top_p, num_predict, stop, ...}, tools. Unknown top-level fields (format, keep_alive, think) and unknown
+// options go to passthrough (options under passthrough["options"]).
 Result<ChatRequest> parse_chat_request(const boost::json::value& body);
 
 // The upstream /api/chat body; "stream" is always written (Ollama's default is true).
@@ -43,7 +43,7 @@ boost::json::object write_chat_request(const ChatRequest& request, const std::st
 Result<Completion> parse_chat_response(const boost::json::value& body);
 boost::json::object write_chat_response(const Completion& completion, std::int64_t created_unix);
 
-StopReason parse_done_reason(std::string_view done_reason) noexcept;
+StopReason parse_done_reason(std::string_view reason) noexcept;
 std::string_view done_reason(StopReason reason) noexcept;
 
 // ---- Streams ------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "core/data_url.hpp"
 #include "core/encoding.hpp"
 #include "core/json.hpp"
 #include "wire/common.hpp"
@@ -17,8 +18,32 @@ namespace {
 
 constexpr std::string_view kProvider = "openai";
 
-// Content is a string or an array of parts; only text survives (images etc. -> 400).
-std::string content_text(const Context& ctx, const json::value& content, const std::string& path, bool assistant) {
+// An image_url part: a data URL (decoded and checked) or an http(s) URL.
+Attachment image_part(const Context& ctx, const json::object& part, const std::string& p) {
+  const std::string ip = child(p, "image_url");
+  const auto& image = req_object(ctx, part, "image_url", p);
+  return openai_image(ctx, image, "url", ip);
+}
+
+// A file part: a PDF inline as file_data; uploaded files live at OpenAI,
+// out of the gateway's sight, so a file_id cannot be governed.
+Attachment file_part(const Context& ctx, const json::object& part, const std::string& p) {
+  const std::string fp = child(p, "file");
+  const auto& file = req_object(ctx, part, "file", p);
+  if (field(file, "file_id") != nullptr) {
+    fail_field(ctx, child(fp, "file_id"), "file references are not supported; send the file inline as file_data");
+  }
+  const std::string_view data = req_string(ctx, file, "file_data", fp);
+  Attachment a = url_attachment(ctx, Attachment::Kind::document, data, child(fp, "file_data"), false);
+  a.filename = std::string(opt_string(ctx, file, "filename", fp).value_or(""));
+  return a;
+}
+
+// Content is a string or an array of parts. Text parts are joined;
+// image_url and file parts become `attachments`, which only a user message
+// has (nullptr for other roles: they are refused there).
+std::string content_text(const Context& ctx, const json::value& content, const std::string& path, bool assistant,
+                         std::vector<Attachment>* attachments = nullptr) {
   if (content.is_null()) return {};
   if (content.is_string()) return std::string(content.get_string());
   if (!content.is_array()) fail_field(ctx, path, "must be a string or an array of content parts");
@@ -34,12 +59,12 @@ std::string content_text(const Context& ctx, const json::value& content, const s
       piece = req_string(ctx, part, "text", p);
     } else if (type == "refusal" && assistant) {
       piece = req_string(ctx, part, "refusal", p);
-    } else if (type == "image_url" || type == "image") {
-      fail_field(ctx, p, "image content is not supported");
+    } else if (type == "image_url" || type == "file") {
+      if (attachments == nullptr) fail_field(ctx, p, std::string(type) + " parts are only supported in user messages");
+      attachments->push_back(type == "file" ? file_part(ctx, part, p) : image_part(ctx, part, p));
+      continue;
     } else if (type == "input_audio") {
       fail_field(ctx, p, "audio content is not supported");
-    } else if (type == "file") {
-      fail_field(ctx, p, "file content is not supported");
     } else {
       fail_field(ctx, child(p, "type"), "unknown content part type");
     }
@@ -179,6 +204,29 @@ json::array tool_calls_array(const std::vector<ToolCall>& calls) {
   return out;
 }
 
+// A user message with attachments as content parts: the attachments, then its text.
+json::array user_content(const Message& m) {
+  json::array parts;
+  parts.reserve(m.attachments.size() + 1);
+  for (const auto& a : m.attachments) {
+    if (a.kind == Attachment::Kind::image) {
+      json::object image{{"url", a.data.empty() ? a.url : to_data_url(a.media_type, a.data)}};
+      if (!a.detail.empty()) image["detail"] = a.detail;
+      parts.push_back(json::object{{"type", "image_url"}, {"image_url", std::move(image)}});
+    } else if (!a.data.empty()) {
+      // OpenAI refuses file_data without a filename (its 400 names file_id).
+      parts.push_back(json::object{
+          {"type", "file"},
+          {"file", json::object{{"file_data", to_data_url(a.media_type, a.data)},
+                                {"filename", a.filename.empty() ? std::string("document.pdf") : a.filename}}}});
+    }
+    // A document by URL has no Chat Completions form; the gateway fetches
+    // URLs before a provider is chosen (core/chat.hpp), so none gets here.
+  }
+  if (!m.text.empty()) parts.push_back(json::object{{"type", "text"}, {"text", m.text}});
+  return parts;
+}
+
 }  // namespace
 
 // ---- Chat requests ------------------------------------------------------------
@@ -215,7 +263,7 @@ Result<ChatRequest> parse_chat_request(const json::value& body, const RequestLim
         if (content == nullptr) fail_field(ctx, cpath, "is required");
         Message msg;
         msg.role = Role::user;
-        msg.text = content_text(ctx, *content, cpath, false);
+        msg.text = content_text(ctx, *content, cpath, false, &msg.attachments);
         enforce(text.add(msg.text.size()));
         r.messages.push_back(std::move(msg));
       } else if (role == "assistant") {
@@ -297,7 +345,10 @@ json::object write_chat_request(const ChatRequest& request, const std::string& m
   if (!request.system.empty()) messages.push_back(json::object{{"role", "system"}, {"content", request.system}});
   for (const auto& m : request.messages) {
     switch (m.role) {
-      case Role::user: messages.push_back(json::object{{"role", "user"}, {"content", m.text}}); break;
+      case Role::user:
+        messages.push_back(
+            json::object{{"role", "user"}, {"content", m.attachments.empty() ? json::value(m.text) : user_content(m)}});
+        break;
       case Role::assistant: {
         json::object msg{{"role", "assistant"}};
         if (m.tool_calls.empty()) {
@@ -358,11 +409,11 @@ json::object write_chat_request(const ChatRequest& request, const std::string& m
 
 // ---- Chat responses ---------------------------------------------------------------
 
-StopReason parse_finish_reason(std::string_view r) noexcept {
-  if (r == "stop") return StopReason::end_turn;
-  if (r == "length") return StopReason::max_tokens;
-  if (r == "tool_calls" || r == "function_call") return StopReason::tool_use;
-  if (r == "content_filter") return StopReason::content_filter;
+StopReason parse_finish_reason(std::string_view reason) noexcept {
+  if (reason == "stop") return StopReason::end_turn;
+  if (reason == "length") return StopReason::max_tokens;
+  if (reason == "tool_calls" || reason == "function_call") return StopReason::tool_use;
+  if (reason == "content_filter") return StopReason::content_filter;
   return StopReason::unknown;
 }
 

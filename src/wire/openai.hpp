@@ -26,7 +26,10 @@ namespace aegis::wire::openai {
 
 // Validates a client's POST /v1/chat/completions body (400 invalid_request
 // naming the field). system/developer messages are joined into
-// ChatRequest::system; unknown top-level fields go to passthrough. A body
+// ChatRequest::system; unknown top-level fields go to passthrough. A user
+// message's image_url parts (a data URL or an http(s) URL, detail) and file
+// parts (a PDF as a file_data data URL, filename) become attachments; a
+// file_id, input_audio, or media on another role is 400. A body
 // outside `limits` (messages, tools, stop, text) is 400 naming the limit,
 // found before the items are converted.
 Result<ChatRequest> parse_chat_request(const boost::json::value& body, const RequestLimits& limits = {});
@@ -50,7 +53,7 @@ boost::json::object write_chat_request(const ChatRequest& request, const std::st
 Result<Completion> parse_chat_response(const boost::json::value& body);
 boost::json::object write_chat_response(const Completion& completion, std::int64_t created_unix);
 
-StopReason parse_finish_reason(std::string_view finish_reason) noexcept;
+StopReason parse_finish_reason(std::string_view reason) noexcept;
 std::string_view finish_reason(StopReason reason) noexcept;
 
 // ---- Streams ---------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/attachment_json.hpp"
 #include "wire/common.hpp"
 #include "wire/openai.hpp"
 
@@ -28,11 +29,42 @@ bool one_of(const std::string_view (&names)[N], std::string_view key) {
   return std::find(std::begin(names), std::end(names), key) != std::end(names);
 }
 
+void only_keys(const Context& ctx, const json::object& o, const std::string& path,
+               std::initializer_list<std::string_view> allowed) {
+  for (const auto& entry : o) {
+    if (std::find(allowed.begin(), allowed.end(), entry.key()) == allowed.end())
+      fail_field(ctx, child(path, entry.key()), "unknown field");
+  }
+}
+
+// Uploaded files live at OpenAI, out of the gateway's sight: what it cannot
+// read it cannot classify, so only inline data (and image URLs) pass.
+constexpr std::string_view kInlineOnly = "file references are not supported; send the file inline";
+
+// {"type":"input_image","image_url":"data:..." | "https://...","detail"?}
+Attachment input_image(const Context& ctx, const json::object& part, const std::string& p) {
+  only_keys(ctx, part, p, {"type", "image_url", "detail", "file_id"});
+  if (field(part, "file_id") != nullptr) fail_field(ctx, child(p, "file_id"), kInlineOnly);
+  return openai_image(ctx, part, "image_url", p);
+}
+
+// {"type":"input_file","file_data":"data:application/pdf;base64,...","filename"?}
+Attachment input_file(const Context& ctx, const json::object& part, const std::string& p) {
+  only_keys(ctx, part, p, {"type", "file_data", "filename", "file_id", "file_url"});
+  for (std::string_view key : {"file_id", "file_url"}) {
+    if (field(part, key) != nullptr) fail_field(ctx, child(p, key), kInlineOnly);
+  }
+  Attachment a = url_attachment(ctx, Attachment::Kind::document, req_string(ctx, part, "file_data", p),
+                                child(p, "file_data"), false);
+  a.filename = std::string(opt_string(ctx, part, "filename", p).value_or(""));
+  return a;
+}
+
 // The text of a message's content: a string, or an array of parts.
 // `assistant`: output_text and refusal parts (a previous answer sent back);
 // otherwise input_text parts. Parts are joined the way wire/common.hpp says.
 std::string content_text(const Context& ctx, const json::value& content, const std::string& path, bool assistant,
-                         TextTally& tally) {
+                         TextTally& tally, std::vector<Attachment>* attachments = nullptr) {
   std::string text;
   if (content.is_string()) {
     text = std::string(content.get_string());
@@ -55,10 +87,10 @@ std::string content_text(const Context& ctx, const json::value& content, const s
       fail_field(ctx, child(p, "type"),
                  assistant ? "an assistant message holds output_text or refusal parts"
                            : "user, system and developer messages hold input_text parts");
-    } else if (type == "input_image") {
-      fail_field(ctx, p, "image input is not supported");
-    } else if (type == "input_file") {
-      fail_field(ctx, p, "file input is not supported");
+    } else if (type == "input_image" || type == "input_file") {
+      if (attachments == nullptr) fail_field(ctx, p, std::string(type) + " parts are only supported in user messages");
+      attachments->push_back(type == "input_image" ? input_image(ctx, part, p) : input_file(ctx, part, p));
+      continue;
     } else if (type == "input_audio") {
       fail_field(ctx, p, "audio input is not supported");
     } else {
@@ -70,14 +102,6 @@ std::string content_text(const Context& ctx, const json::value& content, const s
   }
   enforce(tally.add(text.size()));
   return text;
-}
-
-void only_keys(const Context& ctx, const json::object& o, const std::string& path,
-               std::initializer_list<std::string_view> allowed) {
-  for (const auto& entry : o) {
-    if (std::find(allowed.begin(), allowed.end(), entry.key()) == allowed.end())
-      fail_field(ctx, child(path, entry.key()), "unknown field");
-  }
 }
 
 // One input item of type "message" (or an item with a role and no type).
@@ -94,7 +118,7 @@ void read_message_item(const Context& ctx, const json::object& item, const std::
   } else if (role == "user") {
     Message m;
     m.role = Role::user;
-    m.text = content_text(ctx, *content, cpath, false, tally);
+    m.text = content_text(ctx, *content, cpath, false, tally, &m.attachments);
     messages.push_back(std::move(m));
   } else if (role == "assistant") {
     Message m;
@@ -560,6 +584,11 @@ json::array write_messages(const std::vector<Message>& messages) {
         calls.push_back(json::object{{"id", c.id}, {"name", c.name}, {"arguments", c.arguments_json}});
       o["tool_calls"] = std::move(calls);
     }
+    if (!m.attachments.empty()) {
+      json::array attachments;
+      for (const auto& a : m.attachments) attachments.push_back(attachment_json(a));
+      o["attachments"] = std::move(attachments);
+    }
     if (m.role == Role::tool) {
       o["tool_call_id"] = m.tool_call_id;
       if (m.tool_error) o["tool_error"] = true;
@@ -598,6 +627,13 @@ Result<std::vector<Message>> read_messages(const json::value& stored) {
                                           std::string(req_string(ctx, c, "name", cp)),
                                           std::string(req_string(ctx, c, "arguments", cp)),
                                           {}});
+        }
+      }
+      if (const json::array* attachments = opt_array(ctx, o, "attachments", p)) {
+        for (std::size_t j = 0; j < attachments->size(); ++j) {
+          auto a = parse_attachment_json((*attachments)[j], element(child(p, "attachments"), j));
+          if (!a.ok()) fail(ctx, a.error().message);
+          m.attachments.push_back(std::move(*a));
         }
       }
       m.tool_call_id = std::string(opt_string(ctx, o, "tool_call_id", p).value_or(""));

@@ -15,7 +15,9 @@
 // What the gateway refuses (400 naming the field) rather than silently drop:
 // unknown top-level fields; built-in tools (web_search, file_search,
 // code_interpreter, computer use, mcp, image_generation, ...), only `function`
-// tools are translated; image, file and audio input parts; reasoning,
+// tools are translated; file references (input_image/input_file file_id,
+// input_file file_url: only inline data and image URLs pass) and audio input
+// parts; reasoning,
 // item_reference and other input item types it cannot translate; `text.format`
 // other than text; `background: true`; `conversation`; `prompt` templates;
 // `reasoning`; `top_logprobs` above 0. Accepted and echoed, never sent

@@ -162,6 +162,48 @@ TEST(ResponseCacheKey, EveryFieldThatCanChangeTheAnswerChangesTheKey) {
   EXPECT_NE(response_cache_key("u", "chat", Level::INTERNAL, base), k);
 }
 
+// Two requests differing only in an image (or a document, its name, its
+// detail, its URL) never share an answer.
+TEST(ResponseCacheKey, AttachmentsChangeTheKey) {
+  ChatRequest base = full_request(R"({})", R"({"type":"object"})", R"({})");
+  Attachment image;
+  image.media_type = "image/png";
+  image.data = std::string("\x89PNG\r\n\x1a\n-one", 12);
+  base.messages[0].attachments = {image};
+  const CacheKey k = key(base);
+  EXPECT_EQ(key(base), k);
+  std::vector<std::pair<std::string, ChatRequest>> variants;
+  auto vary = [&](std::string what, auto change) {
+    ChatRequest r = base;
+    change(r.messages[0].attachments);
+    variants.emplace_back(std::move(what), std::move(r));
+  };
+  vary("no attachment", [](std::vector<Attachment>& a) { a.clear(); });
+  vary("image bytes", [](std::vector<Attachment>& a) { a[0].data.back() = 'x'; });
+  vary("media type", [](std::vector<Attachment>& a) { a[0].media_type = "image/gif"; });
+  vary("detail", [](std::vector<Attachment>& a) { a[0].detail = "low"; });
+  vary("filename", [](std::vector<Attachment>& a) { a[0].filename = "a.png"; });
+  vary("kind", [](std::vector<Attachment>& a) { a[0].kind = Attachment::Kind::document; });
+  vary("url", [](std::vector<Attachment>& a) {
+    a[0].data.clear();
+    a[0].url = "https://example.com/a.png";
+  });
+  vary("a second image", [](std::vector<Attachment>& a) { a.push_back(a[0]); });
+  for (const auto& [what, r] : variants) EXPECT_NE(key(r), k) << what;
+
+  ChatRequest other_url = base;
+  other_url.messages[0].attachments[0].data.clear();
+  other_url.messages[0].attachments[0].url = "https://example.com/a.png";
+  ChatRequest next_url = other_url;
+  next_url.messages[0].attachments[0].url = "https://example.com/b.png";
+  EXPECT_NE(key(other_url), key(next_url));
+  // The image on another message is another request.
+  ChatRequest moved = base;
+  moved.messages[0].attachments.clear();
+  moved.messages[2].attachments = {image};
+  EXPECT_NE(key(moved), k);
+}
+
 // --- through the pipeline
 
 class ResponseCacheGatewayTest : public PipelineTest {

@@ -376,8 +376,8 @@ class ResponsesApi(DemoUpstreams, GatewayTestCase):
         self.assertEqual(json.loads(data)["error"]["type"], "invalid_json")
         cases = [
             ({"model": "sonnet", "input": [{"type": "banana"}]}, "input[0].type: unknown input item type"),
-            ({"model": "sonnet", "input": [{"role": "user", "content": [{"type": "input_image", "image_url": "x"}]}]},
-             "image input is not supported"),
+            ({"model": "sonnet", "input": [{"role": "user", "content": [{"type": "input_image", "file_id": "file-1"}]}]},
+             "input[0].content[0].file_id: file references are not supported"),
             ({"model": "sonnet", "input": "hi", "tools": [{"type": "web_search"}]},
              "the tool type 'web_search' is not supported"),
             ({"model": "sonnet", "input": "hi", "frobnicate": True}, "frobnicate: unknown field"),

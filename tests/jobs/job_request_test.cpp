@@ -121,6 +121,74 @@ TEST(JobRequest, StoredFormParsesBackToTheSameRequest) {
   EXPECT_EQ(back->metadata, r->metadata);
 }
 
+// Base64 of a PNG signature and of a PDF header: the checks only sniff.
+constexpr std::string_view kPngBase64 = "iVBORw0KGgoAAAANSUhEUg==";
+constexpr std::string_view kPdfBase64 = "JVBERi0xLjQK";
+
+TEST(JobRequest, AttachmentsRoundTripThroughTheStoredForm) {
+  const std::string body = std::string(R"({"task_type":"describe","max_tokens":50,"messages":[
+      {"role":"user","content":"What is this?","attachments":[
+        {"type":"image","media_type":"image/png","data":")") +
+                           std::string(kPngBase64) + R"(","detail":"high",
+         "cache_control":{"type":"ephemeral"}},
+        {"type":"document","media_type":"application/pdf","data":")" +
+                           std::string(kPdfBase64) + R"(","filename":"a.pdf"},
+        {"type":"image","url":"https://example.com/cat.png"}]},
+      {"role":"assistant","content":"A cat."},{"role":"user","content":"Sure?"}]})";
+  auto r = parse(body);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const auto& a = r->chat.messages.at(0).attachments;
+  ASSERT_EQ(a.size(), 3u);
+  EXPECT_EQ(a[0].data, std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16));
+  EXPECT_EQ(a[0].media_type, "image/png");
+  EXPECT_EQ(a[0].detail, "high");
+  EXPECT_EQ(a[1].kind, Attachment::Kind::document);
+  EXPECT_EQ(a[1].data, "%PDF-1.4\n");
+  EXPECT_EQ(a[1].filename, "a.pdf");
+  EXPECT_EQ(a[2].url, "https://example.com/cat.png");
+
+  const std::string stored = to_stored_json(*r);
+  EXPECT_NE(stored.find(kPngBase64), std::string::npos) << "bytes are stored as base64";
+  auto back = parse_stored_job_request(stored);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  ASSERT_EQ(back->chat.messages.size(), 3u);
+  const auto& b = back->chat.messages[0].attachments;
+  ASSERT_EQ(b.size(), 3u);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(b[i].kind, a[i].kind);
+    EXPECT_EQ(b[i].media_type, a[i].media_type);
+    EXPECT_EQ(b[i].data, a[i].data);
+    EXPECT_EQ(b[i].url, a[i].url);
+    EXPECT_EQ(b[i].filename, a[i].filename);
+    EXPECT_EQ(b[i].detail, a[i].detail);
+    EXPECT_EQ(b[i].cache_control, a[i].cache_control);
+  }
+  EXPECT_TRUE(back->chat.messages[2].attachments.empty());
+  EXPECT_EQ(to_stored_json(*back), stored);
+}
+
+TEST(JobRequest, AttachmentsOutsideTheContractAreRefused) {
+  const auto msg = [](const std::string& message) {
+    return R"({"task_type":"t","max_tokens":1,"messages":[)" + message + "]}";
+  };
+  EXPECT_EQ(rejection(msg(R"({"role":"user","content":"x","attachments":{}})")),
+            "messages[0].attachments must be an array");
+  EXPECT_EQ(rejection(msg(R"({"role":"user","content":"q"},{"role":"assistant","content":"x","attachments":[]})")),
+            "messages[1].attachments: only user messages carry attachments");
+  EXPECT_EQ(rejection(msg(R"({"role":"system","content":"x","attachments":[]},{"role":"user","content":"q"})")),
+            "messages[0].attachments: only user messages carry attachments");
+  EXPECT_EQ(rejection(msg(
+                R"({"role":"user","content":"x","attachments":[{"type":"image","media_type":"image/jpeg","data":")" +
+                std::string(kPngBase64) + R"("}]})")),
+            "messages[0].attachments[0].media_type: declared as image/jpeg but the data is image/png");
+  EXPECT_EQ(
+      rejection(msg(
+          R"({"role":"user","content":"x","attachments":[{"type":"document","media_type":"application/pdf","data":"SGVsbG8="}]})")),
+      "messages[0].attachments[0].data: the data is not a PDF document");
+  EXPECT_EQ(rejection(msg(R"({"role":"user","content":"x","attachments":[{"type":"image","file_id":"file-1"}]})")),
+            "messages[0].attachments[0].file_id is not a field of an attachment");
+}
+
 TEST(JobRequest, AStoredFormThatIsNotAnObjectIsRefused) {
   for (std::string_view text : {"", "[]", "{\"task_type\":", "\"x\""}) {
     auto r = parse_stored_job_request(text);

@@ -97,7 +97,7 @@ TEST(ResponsesRequest, RefusesWhatItCannotTranslate) {
   EXPECT_EQ(error_of(R"({"model":"m","input":[{"type":"reasoning","summary":[]}]})"),
             "input[0].type: input items of type 'reasoning' are not supported");
   EXPECT_EQ(error_of(R"({"model":"m","input":[{"role":"user","content":[{"type":"input_image","image_url":"x"}]}]})"),
-            "input[0].content[0]: image input is not supported");
+            "input[0].content[0].image_url: must be a data URL (data:<media type>;base64,<data>) or an http(s) URL");
   EXPECT_EQ(error_of(R"({"model":"m","input":[{"role":"user","content":[{"type":"output_text","text":"x"}]}]})"),
             "input[0].content[0].type: user, system and developer messages hold input_text parts");
   EXPECT_EQ(error_of(R"({"model":"m","input":[{"role":"user","content":"x","extra":1}]})"),
