@@ -21,12 +21,23 @@ namespace {
 
 bool is_pdf(std::string_view bytes) { return bytes.starts_with("%PDF-"); }
 
-// The page a byte of the extraction's text was read from.
+// The page (0-based) a byte of the extraction's text was read from.
 std::size_t page_at(const media::Extraction& extraction, std::size_t offset) {
+  std::size_t entry = extraction.words.empty() ? 0 : extraction.words.back().page;
   for (const auto& word : extraction.words) {
-    if (offset < word.end) return word.page;
+    if (offset < word.end) {
+      entry = word.page;
+      break;
+    }
   }
-  return extraction.words.empty() ? 0 : extraction.words.back().page;
+  return entry < extraction.pages.size() ? extraction.pages[entry].source : 0;
+}
+
+// Pages of the file that were read.
+std::size_t pages_of(const media::Extraction& extraction) {
+  std::size_t count = 0;
+  for (const auto& page : extraction.pages) count = std::max(count, page.source + 1);
+  return count;
 }
 
 }  // namespace
@@ -112,7 +123,7 @@ int RedactCommand::run() {
     std::cout << to_json(json::object{{"level", to_string(level)},
                                       {"complete", extraction.complete},
                                       {"incomplete_reason", extraction.incomplete_reason},
-                                      {"pages", extraction.pages.size()},
+                                      {"pages", pages_of(extraction)},
                                       {"words", extraction.words.size()},
                                       {"findings", std::move(findings)},
                                       {"cloud", cloud},

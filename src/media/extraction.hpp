@@ -27,13 +27,15 @@ struct Box {
 struct Word {
   std::size_t start = 0;  // [start, end): bytes of Extraction::text
   std::size_t end = 0;
-  std::size_t page = 0;
+  std::size_t page = 0;  // the reading it belongs to: an index of Extraction::pages
   Box box;
 };
 
-// How one page was read: an image is one page; a PDF page is rendered at
-// `dpi` (its text layer's boxes are scaled to the same pixels).
+// One reading of one page: an image is page 0; a PDF page is rendered at
+// `dpi` (its text layer's boxes are scaled to the same pixels). A page read
+// by OCR in more than one orientation has one entry per reading kept.
 struct Page {
+  std::size_t source = 0;  // the attachment's page (0-based)
   int width = 0;
   int height = 0;
   int dpi = 0;

@@ -177,36 +177,46 @@ int suggested_turns(Engines& engines, Pix* gray, int dpi) {
   return turns;
 }
 
-// OCR of one page image into `out`; false when the deadline passed first.
-// The page is read as it is and, when orientation detection suggests a turn
-// (a photo taken sideways, a page scanned upside down), turned as well; the
-// more confident reading is kept. Orientation detection alone is not
-// trusted: it turns some upright pages (capitals and digits, light on dark).
-bool read_page(Engines& engines, Pix* gray, std::size_t page_index, int dpi, SteadyClock::time_point deadline,
-               Extraction& out, Page& page) {
-  auto reading = recognise(engines, gray, dpi, deadline);
-  if (!reading) return false;
-  // Turns to try besides the page as it is: orientation detection's
-  // suggestion, or, when it has none (too little text to tell) and the
-  // reading is poor, every other quarter turn: a sideways photo of a short
-  // label reads as noise, and noise is not a reason to let it pass.
+// OCR of one page image (page `source` of the attachment) into `out`: one
+// Page entry per reading kept; false when the deadline passed first.
+// The page is read as it is and, when orientation detection suggests a quarter
+// turn (a photo taken sideways, a page scanned upside down), turned as well;
+// when it has no suggestion (too little text to tell) and the reading is
+// poor, in every other quarter turn. Every reading is kept, the most
+// confident first: orientation detection is not trusted alone (it turns
+// some upright pages: capitals and digits, light on dark), and a reading
+// that looks worse may still hold the value that must not pass.
+bool read_page(Engines& engines, Pix* gray, const Page& page, SteadyClock::time_point deadline, Extraction& out) {
+  auto upright = recognise(engines, gray, page.dpi, deadline);
+  if (!upright) return false;
+  std::vector<std::pair<int, Reading>> readings;
+  readings.emplace_back(0, std::move(*upright));
   std::vector<int> turns;
-  if (const int suggested = suggested_turns(engines, gray, dpi); suggested != 0) {
+  if (const int suggested = suggested_turns(engines, gray, page.dpi); suggested != 0) {
     turns.push_back(suggested);
-  } else if (reading->confidence < kPoorReading) {
+  } else if (readings.front().second.confidence < kPoorReading) {
     turns = {1, 2, 3};
   }
   for (const int turn : turns) {
     PixPtr turned(pixRotateOrth(gray, turn));
     if (!turned) continue;
-    auto again = recognise(engines, turned.get(), dpi, deadline);
+    auto again = recognise(engines, turned.get(), page.dpi, deadline);
     if (!again) return false;
-    if (again->confidence > reading->confidence) {
-      reading = std::move(again);
-      page.quarter_turns = turn;
+    if (!again->words.empty()) readings.emplace_back(turn, std::move(*again));
+  }
+  std::stable_sort(readings.begin(), readings.end(),
+                   [](const auto& a, const auto& b) { return a.second.confidence > b.second.confidence; });
+  for (auto& [turn, reading] : readings) {
+    Page entry = page;
+    entry.quarter_turns = turn;
+    const std::size_t index = out.pages.size();
+    out.pages.push_back(entry);
+    bool first = true;
+    for (const auto& word : reading.words) {
+      append_word(out, word.text, first || word.new_line, index, word.box);
+      first = false;
     }
   }
-  for (const auto& word : reading->words) append_word(out, word.text, word.new_line, page_index, word.box);
   return true;
 }
 
@@ -235,10 +245,9 @@ void extract_image(const Attachment& attachment, const Limits& limits, SteadyClo
   page.height = height;
   page.dpi = kImageDpi;
   page.ocr = true;
-  if (!read_page(*engines, gray.get(), 0, kImageDpi, deadline, out, page)) {
+  if (!read_page(*engines, gray.get(), page, deadline, out)) {
     mark_incomplete(out, "OCR ran past the request's time budget (media.ocr_timeout_ms)");
   }
-  out.pages.push_back(page);
 }
 
 std::string utf8_of(const poppler::ustring& text) {
@@ -306,10 +315,11 @@ void extract_pdf(const Attachment& attachment, const Limits& limits, SteadyClock
     if (!page_fits(*page, limits)) return mark_incomplete(out, "a PDF page has more pixels than media.max_pixels");
     const poppler::rectf rect = page->page_rect();
     Page read;
+    read.source = static_cast<std::size_t>(index);
     read.width = to_pixels(rect.width());
     read.height = to_pixels(rect.height());
     read.dpi = kPdfDpi;
-    const auto page_index = static_cast<std::size_t>(index);
+    const std::size_t entry = out.pages.size();
     const std::vector<poppler::text_box> boxes = page->text_list();
     bool first_on_page = true;
     double line_top = 0;
@@ -318,7 +328,7 @@ void extract_pdf(const Attachment& attachment, const Limits& limits, SteadyClock
       // A new line when the word's top moves by more than half its height.
       const bool new_line = first_on_page || std::abs(r.top() - line_top) > r.height() / 2;
       if (new_line) line_top = r.top();
-      append_word(out, utf8_of(box.text()), new_line, page_index,
+      append_word(out, utf8_of(box.text()), new_line, entry,
                   Box{to_pixels(r.left()), to_pixels(r.top()), to_pixels(r.right()), to_pixels(r.bottom())});
       first_on_page = false;
     }
@@ -329,19 +339,19 @@ void extract_pdf(const Attachment& attachment, const Limits& limits, SteadyClock
       PixPtr gray = rendered ? to_gray(rendered.get()) : nullptr;
       Engines* engines = gray ? engines_for(limits.languages) : nullptr;
       if (!engines) return mark_incomplete(out, gray ? "OCR is not available" : "a PDF page could not be rendered");
-      if (!read_page(*engines, gray.get(), page_index, kPdfDpi, deadline, out, read)) {
-        out.pages.push_back(read);
+      if (!read_page(*engines, gray.get(), read, deadline, out)) {
         return mark_incomplete(out, "OCR ran past the request's time budget (media.ocr_timeout_ms)");
       }
+    } else {
+      out.pages.push_back(read);
     }
-    out.pages.push_back(read);
     if (SteadyClock::now() > deadline) {
       if (index + 1 < pages) return mark_incomplete(out, "reading the PDF ran past the request's time budget");
     }
   }
 }
 
-// The words of `extraction` that overlap a range, by page.
+// The words of `extraction` that overlap a range, by reading (Page entry).
 std::vector<std::vector<Box>> boxes_to_hide(const Extraction& extraction, const Ranges& ranges) {
   std::vector<std::vector<Box>> out(extraction.pages.size());
   for (const auto& word : extraction.words) {
@@ -353,7 +363,7 @@ std::vector<std::vector<Box>> boxes_to_hide(const Extraction& extraction, const 
   return out;
 }
 
-// Black boxes over `boxes` (in the page as it was read: turned by
+// Black boxes over `boxes` (in the page as one reading saw it: turned by
 // page.quarter_turns) on a 32-bit colour image of the page as it is.
 PixPtr draw_boxes(Pix* page_image, const Page& page, const std::vector<Box>& boxes) {
   PixPtr turned(pixRotateOrth(page_image, page.quarter_turns));
@@ -371,6 +381,23 @@ PixPtr draw_boxes(Pix* page_image, const Page& page, const std::vector<Box>& box
     boxDestroy(&rect);
   }
   return PixPtr(pixRotateOrth(turned.get(), (4 - page.quarter_turns) % 4));
+}
+
+// Page `source` with the boxes of every reading of it drawn.
+PixPtr redact_page(PixPtr image, std::size_t source, const Extraction& extraction,
+                   const std::vector<std::vector<Box>>& boxes) {
+  for (std::size_t entry = 0; image && entry < extraction.pages.size(); ++entry) {
+    if (extraction.pages[entry].source != source || boxes[entry].empty()) continue;
+    image = draw_boxes(image.get(), extraction.pages[entry], boxes[entry]);
+  }
+  return image;
+}
+
+// The number of pages of the attachment that `extraction` read.
+std::size_t pages_read(const Extraction& extraction) {
+  std::size_t count = 0;
+  for (const auto& page : extraction.pages) count = std::max(count, page.source + 1);
+  return count;
 }
 
 Result<std::string> encode(Pix* pix, int format) {
@@ -391,7 +418,7 @@ Result<Attachment> redact_image(const Attachment& attachment, const Extraction& 
     return make_error(ErrorCode::internal, "the image could not be decoded for redaction");
   }
   const auto boxes = boxes_to_hide(extraction, ranges);
-  PixPtr redacted = draw_boxes(colour.get(), extraction.pages.front(), boxes.front());
+  PixPtr redacted = redact_page(std::move(colour), 0, extraction, boxes);
   if (!redacted) return make_error(ErrorCode::internal, "the image could not be redacted");
   auto png = encode(redacted.get(), IFF_PNG);
   if (!png.ok()) return std::move(png).error();
@@ -408,11 +435,12 @@ Result<Attachment> redact_pdf(const Attachment& attachment, const Extraction& ex
     return make_error(ErrorCode::internal, "the PDF could not be read for redaction");
   }
   const auto boxes = boxes_to_hide(extraction, ranges);
-  std::unique_ptr<Pixa, PixaDeleter> pages(pixaCreate(static_cast<l_int32>(extraction.pages.size())));
-  for (std::size_t index = 0; index < extraction.pages.size(); ++index) {
+  const std::size_t count = pages_read(extraction);
+  std::unique_ptr<Pixa, PixaDeleter> pages(pixaCreate(static_cast<l_int32>(count)));
+  for (std::size_t index = 0; index < count; ++index) {
     const std::unique_ptr<poppler::page> page(document->create_page(static_cast<int>(index)));
     PixPtr image = page ? render_page(*page, true) : nullptr;
-    PixPtr redacted = image ? draw_boxes(image.get(), extraction.pages[index], boxes[index]) : nullptr;
+    PixPtr redacted = image ? redact_page(std::move(image), index, extraction, boxes) : nullptr;
     if (!redacted) return make_error(ErrorCode::internal, "a PDF page could not be redacted");
     pixaAddPix(pages.get(), redacted.release(), L_INSERT);
   }

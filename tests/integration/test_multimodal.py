@@ -122,7 +122,7 @@ class MultimodalDemo(DemoUpstreams, GatewayTestCase):
         before = len(self.upstream_log())
         status, headers, body = self.chat("What does this say?", name, path)
         self.assertEqual(status, 200, body)
-        self.assertEqual(headers["x-aegis-classification"], "restricted", name)
+        self.assertEqual(headers["x-aegis-classification"], "RESTRICTED", name)
         self.assertEqual(route_of(headers)["provider"], "ollama", headers["x-aegis-route"])
         sent = self.upstream_log()[before:]
         self.assertTrue(sent, "no upstream request")
@@ -156,7 +156,7 @@ class MultimodalDemo(DemoUpstreams, GatewayTestCase):
         before = len(self.upstream_log())
         status, headers, body = self.chat("Who should I write to?", "person_email.png")
         self.assertEqual(status, 200, body)
-        self.assertNotEqual(headers["x-aegis-classification"], "restricted")
+        self.assertNotEqual(headers["x-aegis-classification"], "RESTRICTED")
         cloud = self.cloud_bodies_since(before)
         self.assertTrue(cloud, headers["x-aegis-route"])
         images = attachments_in(cloud[-1]["body"])
@@ -199,7 +199,7 @@ class MultimodalDemo(DemoUpstreams, GatewayTestCase):
             {"type": "image_url", "image_url": {"url": "data:image/png;base64," + broken}}]}]}
         status, headers, reply = self.call_json(self.key, "POST", "/v1/chat/completions", body)
         self.assertEqual(status, 200, reply)
-        self.assertEqual(headers["x-aegis-classification"], "restricted")
+        self.assertEqual(headers["x-aegis-classification"], "RESTRICTED")
         self.assertIn("could not be read in full", headers["x-aegis-route"])
         self.assertTrue(all(r["locality"] == "local" for r in self.upstream_log()[before:]))
 
@@ -213,7 +213,8 @@ class MultimodalDemo(DemoUpstreams, GatewayTestCase):
 
     def test_the_same_image_is_read_once(self):
         def cached():
-            return self.gw.metrics().get('aegis_media_extractions_total{kind="image",result="cached"}', 0)
+            key = ("aegis_media_extractions_total", frozenset({("kind", "image"), ("result", "cached")}))
+            return self.gw.metrics().get(key, 0)
         start = cached()
         for _ in range(2):
             status, _, body = self.chat("again", "plain.png")
@@ -223,7 +224,7 @@ class MultimodalDemo(DemoUpstreams, GatewayTestCase):
     def test_a_text_only_request_never_reaches_the_media_reader(self):
         def reads():
             m = self.gw.metrics()
-            return sum(v for k, v in m.items() if k.startswith("aegis_media_extractions_total"))
+            return sum(v for (name, _), v in m.items() if name == "aegis_media_extractions_total")
         before = reads()
         status, _, body = self.call_json(self.key, "POST", "/v1/chat/completions",
                                          {"model": "auto", "messages": [{"role": "user", "content": "hello"}]})
@@ -261,7 +262,7 @@ class NoLocalVision(GatewayTestCase):
         self.assertEqual(status, 503, reply)
         self.assertEqual(reply["error"]["type"], "no_local_provider")
         self.assertIn("vision", reply["error"]["message"])
-        self.assertEqual(headers["x-aegis-classification"], "restricted")
+        self.assertEqual(headers["x-aegis-classification"], "RESTRICTED")
 
     def test_an_internal_image_goes_to_the_provider_that_declares_vision(self):
         body = {"model": "auto", "messages": [{"role": "user", "content": openai_parts("read it", "plain.png")}]}
@@ -274,7 +275,7 @@ class NoLocalVision(GatewayTestCase):
         status, headers, reply = self.call_json(self.key, "POST", "/v1/chat/completions", body, timeout=120)
         self.assertEqual(status, 200, reply)
         self.assertEqual(route_of(headers)["provider"], "localsim")
-        self.assertEqual(headers["x-aegis-classification"], "restricted")
+        self.assertEqual(headers["x-aegis-classification"], "RESTRICTED")
 
 
 class RedactCli(unittest.TestCase):
