@@ -283,6 +283,8 @@ class PipelineTest : public ::testing::Test {
     GatewayDeps deps{config_, *providers_, classifier, *router_, *budgets_, *health_, audit_, metrics_, clock_};
     deps.recheck_locality = layers.recheck_locality;
     deps.response_cache = response_cache_;
+    deps.media = media_;
+    deps.media_egress = detector;
     gateway_ = std::make_unique<Gateway>(deps);
   }
 
@@ -391,6 +393,7 @@ class PipelineTest : public ::testing::Test {
   std::unique_ptr<resilience::ProviderHealth> health_;
   CapturingAudit audit_;
   ResponseCache* response_cache_ = nullptr;  // set before build(): the gateway's exact response cache
+  media::MediaInspector* media_ = nullptr;   // set before build(): the reader of images and PDFs
   std::unique_ptr<Gateway> gateway_;
   identity::Principal principal_;
   CallContext last_context_;
