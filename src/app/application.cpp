@@ -44,6 +44,7 @@
 #include "core/version.hpp"
 #include "gateway/gateway.hpp"
 #include "gateway/lru_response_cache.hpp"
+#include "app/http_media_fetcher.hpp"
 #include "media/media_inspector.hpp"
 #include "media/tesseract_extractor.hpp"
 #include "http/client.hpp"
@@ -74,7 +75,8 @@ namespace {
 
 // The reader of images and PDFs (stage 2), from the config's media section.
 std::unique_ptr<media::MediaInspector> make_media_inspector(const config::MediaConfig& config,
-                                                            telemetry::Registry& metrics) {
+                                                            telemetry::Registry& metrics,
+                                                            std::shared_ptr<media::Fetcher> fetcher) {
   media::Limits limits;
   limits.max_attachment_bytes = static_cast<std::size_t>(config.max_attachment_bytes);
   limits.max_pixels = config.max_pixels;
@@ -88,7 +90,7 @@ std::unique_ptr<media::MediaInspector> make_media_inspector(const config::MediaC
   settings.cache_entries = static_cast<std::size_t>(config.cache_entries);
   settings.languages = config.languages;
   return std::make_unique<media::MediaInspector>(settings, std::make_shared<media::TesseractExtractor>(limits),
-                                                 metrics);
+                                                 metrics, std::move(fetcher));
 }
 
 // Each stream holds two descriptors (the client's and the upstream's), so
@@ -398,7 +400,13 @@ struct Application::Impl {
                               *health, *audit,     metrics,     clock};
     deps.limiter = limiter.get();
     deps.response_cache = response_cache.get();
-    media = make_media_inspector(config->media, metrics);
+    std::shared_ptr<media::Fetcher> fetcher;
+    if (config->media.fetch_urls) {
+      fetcher = std::make_shared<HttpMediaFetcher>(*client, *egress_guard,
+                                                   static_cast<std::size_t>(config->media.fetch_max_bytes),
+                                                   config->media.fetch_local);
+    }
+    media = make_media_inspector(config->media, metrics, std::move(fetcher));
     deps.media = media.get();
     deps.media_egress = egress_detector.get();
     gateway = std::make_unique<gateway::Gateway>(deps);

@@ -299,6 +299,7 @@ struct MediaConfig {
   // making the gateway fetch from wherever a client points it.
   bool fetch_urls = false;
   std::int64_t fetch_max_bytes = std::int64_t{10} * 1024 * 1024;
+  bool fetch_local = false;  // whether a fetched URL may lead into the local network (SSRF guard)
   std::int64_t max_attachment_bytes = std::int64_t{20} * 1024 * 1024;  // per image or PDF, decoded
   // Per image or rendered PDF page: a small file can decode to gigabytes.
   std::int64_t max_pixels = 40'000'000;

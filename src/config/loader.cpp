@@ -1932,14 +1932,21 @@ const Table<MediaConfig>& media_table() {
                   "400 `invalid_request`, so a client cannot make the gateway connect where it points"),
           integer("fetch_max_bytes", &MediaConfig::fetch_max_bytes, 1, kGiB,
                   "`fetch_urls`: the most bytes read from one image URL; a larger image is refused"),
+          boolean("fetch_local", &MediaConfig::fetch_local,
+                  "`fetch_urls`: whether a URL may lead to a loopback, private (RFC 1918, RFC 4193), link-local or "
+                  "`egress.local_cidrs` address. Off: such a fetch is refused with 400 after connecting, before a "
+                  "byte is sent, so a client cannot make the gateway read from its own network"),
           integer("max_attachment_bytes", &MediaConfig::max_attachment_bytes, 1, kGiB,
-                  "the largest image or PDF a request may hold, after base64 decoding; a larger one is refused. "
-                  "The request body limit (`server.max_body_bytes`) applies too"),
+                  "the largest image or PDF the gateway reads, after base64 decoding; a larger one is not read, and "
+                  "the request is treated as RESTRICTED (it runs on a local provider or gets 503). The request body "
+                  "limit (`server.max_body_bytes`) applies too"),
           integer("max_pixels", &MediaConfig::max_pixels, 1, 1'000'000'000,
-                  "the most pixels an image, or a PDF page rendered for OCR, may have; a larger one is refused "
-                  "(a few kilobytes of PNG can decode to gigabytes)"),
+                  "the most pixels of an image, or of a PDF page rendered for OCR, the gateway decodes (a few "
+                  "kilobytes of PNG can decode to gigabytes); a larger one is not read, and the request is treated "
+                  "as RESTRICTED"),
           integer("max_pdf_pages", &MediaConfig::max_pdf_pages, 1, 10'000,
-                  "the most pages a PDF may have; a longer one is refused"),
+                  "the most pages of a PDF the gateway reads; a longer one is read that far and the request is "
+                  "treated as RESTRICTED"),
           timeout_ms("ocr_timeout_ms", &MediaConfig::ocr_timeout,
                      "a request's time budget for extracting text from all its images and PDFs; past it the "
                      "request is treated as RESTRICTED (it runs on a local provider or gets 503), never sent to a "

@@ -1430,14 +1430,17 @@ boost::asio::awaitable<Result<JobAdmission>> Gateway::admit_job(CallContext subm
 
 boost::asio::awaitable<Result<JobAdmission>> Gateway::admit(Call& call, const ChatRequest& request,
                                                             std::chrono::nanoseconds hold) {
-  auto media = co_await inspect_media(request);
+  // Read as the run will read it (URLs fetched into a copy: the stored job
+  // keeps what the client sent, and its run fetches again).
+  ChatRequest read = request;
+  auto media = co_await inspect_media(read);
   if (!media.ok()) co_return std::move(media).error();
   const media::MediaInspection* inspection = media->has_value() ? &**media : nullptr;
   auto planned = plan(call, PlanRequest{.kind = PlanRequest::Kind::chat,
-                                        .prompt = assemble_prompt(request, inspection),
-                                        .model = request.model,
-                                        .max_output_tokens = request.max_tokens.value_or(kDefaultOutputTokensEstimate),
-                                        .cache_write = cache_write_of(request),
+                                        .prompt = assemble_prompt(read, inspection),
+                                        .model = read.model,
+                                        .max_output_tokens = read.max_tokens.value_or(kDefaultOutputTokensEstimate),
+                                        .cache_write = cache_write_of(read),
                                         .hold = hold,
                                         .media = inspection});
   if (!planned.ok()) co_return std::move(planned).error();
@@ -1451,7 +1454,7 @@ boost::asio::awaitable<Result<JobAdmission>> Gateway::admit(Call& call, const Ch
   if (planned->in.has_entities()) {
     privacy::Vault vault;
     MaskCounts counts;
-    (void)mask_request(request, planned->in.prompt, planned->in.classification.findings, planned->in.persons, vault,
+    (void)mask_request(read, planned->in.prompt, planned->in.classification.findings, planned->in.persons, vault,
                        counts);
     admission.vault_json = vault.to_json();
   }
@@ -1459,9 +1462,27 @@ boost::asio::awaitable<Result<JobAdmission>> Gateway::admit(Call& call, const Ch
 }
 
 boost::asio::awaitable<Result<std::optional<media::MediaInspection>>> Gateway::inspect_media(
-    const ChatRequest& request) {
+    ChatRequest& request) {
   std::optional<media::MediaInspection> none;
   if (!media::has_attachments(request)) co_return none;  // text only: nothing here costs a thing
+  // Fetching a URL sends it to its host: a URL that carries data (a SIN in
+  // a query string, an e-mail in a path: a CONFIDENTIAL or RESTRICTED
+  // finding, or the egress detector's) is refused before any connection.
+  for (const auto& message : request.messages) {
+    for (const auto& attachment : message.attachments) {
+      if (attachment.url.empty() || !attachment.data.empty()) continue;
+      // Its host (an address is a finding too) is where the fetch goes anyway.
+      const auto found = deps_.classifier.classify(attachment.url, classify::Marking{false});
+      const bool sensitive = std::any_of(found.findings.begin(), found.findings.end(),
+                                         [](const classify::Finding& f) { return f.level >= Level::CONFIDENTIAL; });
+      const bool vetoed = deps_.media_egress && deps_.media_egress->scan(attachment.url);
+      if (sensitive || vetoed) {
+        co_return make_error(ErrorCode::invalid_request,
+                             "an attachment's URL holds data that is not sent to other hosts; send the file inline "
+                             "as a data URL");
+      }
+    }
+  }
   if (deps_.media) {
     auto inspected = co_await deps_.media->inspect(request);
     if (!inspected.ok()) co_return std::move(inspected).error();

@@ -235,8 +235,9 @@ class Gateway {
   boost::asio::awaitable<Result<JobAdmission>> admit(Call& call, const ChatRequest& request,
                                                      std::chrono::nanoseconds hold);
   // Stage 2's reading of the request's images and PDFs; nullopt for a
-  // text-only request (which skips it entirely).
-  boost::asio::awaitable<Result<std::optional<media::MediaInspection>>> inspect_media(const ChatRequest& request);
+  // text-only request (which skips it entirely). An attachment given by URL
+  // is fetched into the request first, when the URL itself holds no finding.
+  boost::asio::awaitable<Result<std::optional<media::MediaInspection>>> inspect_media(ChatRequest& request);
   config::ModelPrice price_of(std::string_view provider, const std::string& model) const;
   // The exact response cache (gateway/response_cache.hpp). The team's TTL when
   // its cache is on and the surface answers from it: the admin API's setting,

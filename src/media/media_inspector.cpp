@@ -4,6 +4,7 @@
 
 #include <array>
 
+#include "core/media_type.hpp"
 #include "telemetry/metrics.hpp"
 
 namespace aegis::media {
@@ -45,9 +46,10 @@ bool has_attachments(const ChatRequest& request) noexcept {
 }
 
 MediaInspector::MediaInspector(InspectorSettings settings, std::shared_ptr<const TextExtractor> extractor,
-                               telemetry::Registry& metrics)
+                               telemetry::Registry& metrics, std::shared_ptr<Fetcher> fetcher)
     : settings_(std::move(settings)),
       extractor_(std::move(extractor)),
+      fetcher_(std::move(fetcher)),
       pool_(std::max<std::size_t>(1, settings_.threads)),
       extractions_(metrics.counter("aegis_media_extractions_total",
                                    "Images and PDFs read before classification, by kind and result (read, cached, "
@@ -99,16 +101,37 @@ std::shared_ptr<const Extraction> MediaInspector::read(const Attachment& attachm
   return extraction;
 }
 
-boost::asio::awaitable<Result<MediaInspection>> MediaInspector::inspect(const ChatRequest& request) {
+boost::asio::awaitable<Result<MediaInspection>> MediaInspector::inspect(ChatRequest& request) {
   MediaInspection out;
   for (std::size_t m = 0; m < request.messages.size(); ++m) {
-    const auto& attachments = request.messages[m].attachments;
+    auto& attachments = request.messages[m].attachments;
     for (std::size_t a = 0; a < attachments.size(); ++a) {
       if (attachments[a].data.empty() && !attachments[a].url.empty()) {
-        co_return make_error(ErrorCode::invalid_request,
-                             "messages[" + std::to_string(m) +
-                                 "]: an attachment given by URL is not fetched by this gateway (media.fetch_urls); "
-                                 "send it inline as a data URL");
+        const std::string where = "messages[" + std::to_string(m) + "].attachments[" + std::to_string(a) + "]";
+        if (!fetcher_) {
+          co_return make_error(ErrorCode::invalid_request,
+                               where + ": an attachment given by URL is not fetched by this gateway "
+                                       "(media.fetch_urls); send it inline as a data URL");
+        }
+        auto fetched = co_await fetcher_->fetch(attachments[a].url);
+        if (!fetched.ok()) {
+          co_return make_error(ErrorCode::invalid_request,
+                               where + ": the attachment's URL could not be fetched: " + fetched.error().message);
+        }
+        const auto sniffed = sniff_media_type(*fetched);
+        const bool fits = sniffed && (attachments[a].kind == Attachment::Kind::document
+                                          ? is_supported_document_type(*sniffed)
+                                          : is_supported_image_type(*sniffed));
+        if (!fits) {
+          co_return make_error(ErrorCode::invalid_request,
+                               where + ": the attachment's URL did not lead to " +
+                                   (attachments[a].kind == Attachment::Kind::document
+                                        ? std::string("a PDF document")
+                                        : std::string("a PNG, JPEG, WebP or GIF image")));
+        }
+        attachments[a].media_type = std::string(*sniffed);
+        attachments[a].data = std::move(fetched).value();
+        attachments[a].url.clear();
       }
       (attachments[a].kind == Attachment::Kind::document ? out.documents : out.images) = true;
       out.items.push_back(InspectedAttachment{m, a, nullptr});

@@ -26,6 +26,15 @@
 
 namespace aegis::media {
 
+// Fetches an attachment a request names by http(s) URL (media.fetch_urls):
+// the gateway then reads, classifies and sends those bytes, never the URL.
+class Fetcher {
+ public:
+  virtual ~Fetcher() = default;
+  // The bytes at `url`; an error is the client's 400, naming no host or address.
+  virtual boost::asio::awaitable<Result<std::string>> fetch(const std::string& url) = 0;
+};
+
 struct InspectorSettings {
   std::chrono::milliseconds timeout{10'000};  // per request, queueing included
   std::size_t threads = 1;
@@ -55,15 +64,20 @@ bool has_attachments(const ChatRequest& request) noexcept;
 class MediaInspector {
  public:
   // `extractor` must be thread-safe; `metrics` must outlive the inspector.
+  // Without a `fetcher` an attachment given by URL is refused.
   MediaInspector(InspectorSettings settings, std::shared_ptr<const TextExtractor> extractor,
-                 telemetry::Registry& metrics);
+                 telemetry::Registry& metrics, std::shared_ptr<Fetcher> fetcher = nullptr);
   ~MediaInspector();
   MediaInspector(const MediaInspector&) = delete;
   MediaInspector& operator=(const MediaInspector&) = delete;
 
-  // Reads every attachment of `request`. An attachment given by URL and not
-  // fetched yet is 400 (the gateway only ever sends bytes it has read).
-  boost::asio::awaitable<Result<MediaInspection>> inspect(const ChatRequest& request);
+  // Reads every attachment of `request`. An attachment given by URL is
+  // fetched first and its bytes put in the request in place of the URL (the
+  // gateway only ever sends bytes it has read); without a fetcher, or when
+  // the fetch fails or brings something that is not an image (a PDF for a
+  // document), it is 400.
+  boost::asio::awaitable<Result<MediaInspection>> inspect(ChatRequest& request);
+  bool fetches() const noexcept { return fetcher_ != nullptr; }
   // The extractor's redaction, on the worker threads.
   boost::asio::awaitable<Result<Attachment>> redact(const Attachment& attachment,
                                                     std::shared_ptr<const Extraction> extraction, Ranges ranges);
@@ -81,6 +95,7 @@ class MediaInspector {
 
   InspectorSettings settings_;
   std::shared_ptr<const TextExtractor> extractor_;
+  std::shared_ptr<Fetcher> fetcher_;
   WorkerPool pool_;
   std::atomic<std::size_t> waiting_{0};
   telemetry::CounterFamily& extractions_;

@@ -278,6 +278,106 @@ class NoLocalVision(GatewayTestCase):
         self.assertEqual(headers["x-aegis-classification"], "RESTRICTED")
 
 
+class ImageServer:
+    """A loopback HTTP server of the fixtures; records the paths asked for."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        seen = self.seen = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                seen.append(self.path)
+                name = self.path.lstrip("/").split("?")[0]
+                if name not in media_fixtures.FIXTURES:
+                    self.send_error(404)
+                    return
+                data = fixture(name)
+                self.send_response(200)
+                self.send_header("content-type", media_type(name))
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}/{path}"
+
+    def close(self):
+        self.server.shutdown()
+
+
+class FetchedUrls(DemoUpstreams, GatewayTestCase):
+    """media.fetch_urls with fetch_local on (the image server is on loopback)."""
+    gateway_args = ("--demo",)
+    config_text = "media:\n  fetch_urls: true\n  fetch_local: true\n"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.images = ImageServer()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.images.close()
+        super().tearDownClass()
+
+    def setUp(self):
+        _, self.key = self.new_team("fetch")
+
+    def ask(self, url):
+        body = {"model": "auto", "max_tokens": 50, "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "read it"}, {"type": "image_url", "image_url": {"url": url}}]}]}
+        return self.call_json(self.key, "POST", "/v1/chat/completions", body, timeout=120)
+
+    def test_a_fetched_image_is_classified_and_the_provider_gets_its_bytes_not_the_url(self):
+        before = len(self.upstream_log())
+        status, headers, reply = self.ask(self.images.url("sin.png"))
+        self.assertEqual(status, 200, reply)
+        self.assertEqual(headers["x-aegis-classification"], "RESTRICTED")
+        sent = self.upstream_log()[before:]
+        self.assertTrue(all(r["locality"] == "local" for r in sent))
+        self.assertEqual([a for r in sent for a in attachments_in(r["body"])], [fixture("sin.png")])
+        self.assertNotIn("127.0.0.1:%d" % self.images.port, json.dumps(sent))
+
+    def test_a_url_that_carries_data_is_never_fetched(self):
+        before = len(self.images.seen)
+        status, _, reply = self.ask(self.images.url("sin.png?sin=046-454-286"))
+        self.assertEqual(status, 400, reply)
+        self.assertEqual(len(self.images.seen), before)
+
+    def test_a_missing_image_is_400_naming_no_host(self):
+        status, _, reply = self.ask(self.images.url("nothing.png"))
+        self.assertEqual(status, 400, reply)
+        self.assertIn("HTTP 404", reply["error"]["message"])
+        self.assertNotIn("127.0.0.1", reply["error"]["message"])
+
+
+class FetchNotIntoTheLocalNetwork(GatewayTestCase):
+    gateway_args = ("--demo",)
+    config_text = "media:\n  fetch_urls: true\n"
+
+    def test_a_url_into_the_gateways_own_network_is_refused_before_a_byte_is_sent(self):
+        images = ImageServer()
+        try:
+            _, key = self.new_team("ssrf")
+            body = {"model": "auto", "messages": [{"role": "user", "content": [
+                {"type": "image_url", "image_url": {"url": images.url("sin.png")}}]}]}
+            status, _, reply = self.call_json(key, "POST", "/v1/chat/completions", body)
+            self.assertEqual(status, 400, reply)
+            self.assertIn("media.fetch_local", reply["error"]["message"])
+            self.assertEqual(images.seen, [])
+        finally:
+            images.close()
+
+
 class RedactCli(unittest.TestCase):
     def redact(self, name, *extra):
         out = os.path.join(tempfile.mkdtemp(), "out" + os.path.splitext(name)[1])

@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <string>
+#include <vector>
 #include <optional>
 #include <thread>
 
@@ -66,7 +68,7 @@ ChatRequest with_images(std::vector<std::string> contents) {
 class InspectorTest : public ::testing::Test {
  protected:
   // Result<T> has no default state, which use_future needs: park it in an optional.
-  Result<MediaInspection> inspect(MediaInspector& inspector, const ChatRequest& request) {
+  Result<MediaInspection> inspect(MediaInspector& inspector, ChatRequest request) {
     std::optional<Result<MediaInspection>> slot;
     auto task = [&]() -> asio::awaitable<void> { slot.emplace(co_await inspector.inspect(request)); };
     asio::co_spawn(io_, task(), asio::use_future).get();
@@ -148,6 +150,50 @@ TEST_F(InspectorTest, OverTheQueueBoundOrTheTimeBudgetIsIncompleteNeverSkipped) 
   ASSERT_TRUE(over.ok());
   EXPECT_FALSE(over->complete);
   late.finish();
+}
+
+// Answers every URL with fixed bytes, or an error; counts the fetches.
+class FixedFetcher final : public Fetcher {
+ public:
+  explicit FixedFetcher(Result<std::string> answer) : answer_(std::move(answer)) {}
+  asio::awaitable<Result<std::string>> fetch(const std::string& url) override {
+    urls.push_back(url);
+    co_return answer_;
+  }
+  std::vector<std::string> urls;
+
+ private:
+  Result<std::string> answer_;
+};
+
+TEST_F(InspectorTest, AFetchedUrlIsReplacedByTheBytesItLedTo) {
+  const std::string png = std::string("\x89PNG\r\n\x1a\n") + "pixels";
+  auto fetcher = std::make_shared<FixedFetcher>(png);
+  MediaInspector inspector(InspectorSettings{}, extractor_, metrics_, fetcher);
+  ChatRequest request = with_images({""});
+  request.messages[0].attachments[0].url = "https://images.example.net/a.png";
+  request.messages[0].attachments[0].media_type.clear();
+  auto read = inspect(inspector, request);
+  ASSERT_TRUE(read.ok()) << read.error().message;
+  EXPECT_EQ(fetcher->urls, std::vector<std::string>{"https://images.example.net/a.png"});
+  EXPECT_EQ(read->items[0].extraction->text, png);  // what was read is what was fetched
+  inspector.finish();
+}
+
+TEST_F(InspectorTest, AFetchThatFailsOrBringsSomethingElseIs400) {
+  for (auto answer : {Result<std::string>(std::string("<html>not an image</html>")),
+                      Result<std::string>(make_error(ErrorCode::upstream_timeout, "timed out"))}) {
+    auto fetcher = std::make_shared<FixedFetcher>(answer);
+    MediaInspector inspector(InspectorSettings{}, extractor_, metrics_, fetcher);
+    ChatRequest request = with_images({""});
+    request.messages[0].attachments[0].url = "https://images.example.net/a.png";
+    auto read = inspect(inspector, request);
+    ASSERT_FALSE(read.ok());
+    EXPECT_EQ(read.error().code, ErrorCode::invalid_request);
+    EXPECT_EQ(read.error().message.find("example.net"), std::string::npos);
+    EXPECT_EQ(extractor_->calls.load(), 0);
+    inspector.finish();
+  }
 }
 
 TEST_F(InspectorTest, AnAttachmentGivenByUrlIsRefusedUnlessFetched) {
