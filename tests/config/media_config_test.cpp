@@ -24,6 +24,7 @@ std::string provider(const std::string& type, const std::string& capabilities) {
 TEST(ConfigMedia, DefaultsAreTheDocumentedOnes) {
   const Config c = parse_config("", "m.yaml", &no_env);
   EXPECT_FALSE(c.media.fetch_urls);
+  EXPECT_FALSE(c.media.fetch_local);
   EXPECT_EQ(c.media.fetch_max_bytes, 10'485'760);
   EXPECT_EQ(c.media.max_attachment_bytes, 20'971'520);
   EXPECT_EQ(c.media.max_pixels, 40'000'000);
@@ -37,11 +38,13 @@ TEST(ConfigMedia, DefaultsAreTheDocumentedOnes) {
 
 TEST(ConfigMedia, EveryKeyIsRead) {
   const Config c = parse_config(
-      "media:\n  fetch_urls: true\n  fetch_max_bytes: 1000\n  max_attachment_bytes: 2000\n  max_pixels: 3000\n"
+      "media:\n  fetch_urls: true\n  fetch_local: true\n  fetch_max_bytes: 1000\n  max_attachment_bytes: 2000\n"
+      "  max_pixels: 3000\n"
       "  max_pdf_pages: 4\n  ocr_timeout_ms: 5000\n  ocr_threads: 6\n  ocr_queue: 7\n  languages: deu+chi_sim\n"
       "  cache_entries: 8\n",
       "m.yaml", &no_env);
   EXPECT_TRUE(c.media.fetch_urls);
+  EXPECT_TRUE(c.media.fetch_local);
   EXPECT_EQ(c.media.fetch_max_bytes, 1000);
   EXPECT_EQ(c.media.max_attachment_bytes, 2000);
   EXPECT_EQ(c.media.max_pixels, 3000);
@@ -65,7 +68,7 @@ TEST(ConfigMedia, BoundsArePositiveAndPositioned) {
   EXPECT_EQ(one_issue("media:\n  fetch_urls: sometimes\n"),
             "t.yaml:2:15: media.fetch_urls: expected true or false, got \"sometimes\"");
   EXPECT_EQ(one_issue("media:\n  ocr_langs: eng\n"),
-            "t.yaml:2:3: media.ocr_langs: unknown key; expected one of: fetch_urls, fetch_max_bytes, "
+            "t.yaml:2:3: media.ocr_langs: unknown key; expected one of: fetch_urls, fetch_max_bytes, fetch_local, "
             "max_attachment_bytes, max_pixels, max_pdf_pages, ocr_timeout_ms, ocr_threads, ocr_queue, languages, "
             "cache_entries");
 }
