@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <vector>
 
 #include "media/media_inspector.hpp"
@@ -19,7 +20,7 @@ using namespace aegis;
 
 double percentile(std::vector<double> values, double p) {
   std::sort(values.begin(), values.end());
-  const auto at = static_cast<std::size_t>(p * static_cast<double>(values.size() - 1) + 0.5);
+  const auto at = static_cast<std::size_t>(std::lround(p * static_cast<double>(values.size() - 1)));
   return values[std::min(at, values.size() - 1)];
 }
 
@@ -31,7 +32,7 @@ void BM_MediaOcr(benchmark::State& state, const char* name) {
   const media::TesseractExtractor extractor{media::Limits{}};
   (void)extractor.extract(image, std::chrono::steady_clock::now() + std::chrono::seconds(60));  // engines started
   std::size_t words = 0;
-  for (auto _ : state) {
+  while (state.KeepRunning()) {
     auto read = extractor.extract(image, std::chrono::steady_clock::now() + std::chrono::seconds(60));
     words = read.words.size();
     benchmark::DoNotOptimize(read);
@@ -65,7 +66,7 @@ void BM_MediaTextOnlyCheck(benchmark::State& state) {
     m.text = "a turn of an ordinary conversation";
     request.messages.push_back(m);
   }
-  for (auto _ : state) benchmark::DoNotOptimize(media::has_attachments(request));
+  while (state.KeepRunning()) benchmark::DoNotOptimize(media::has_attachments(request));
 }
 BENCHMARK(BM_MediaTextOnlyCheck);
 

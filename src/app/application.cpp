@@ -26,6 +26,7 @@
 #include "api/responses.hpp"
 #include "api/whoami.hpp"
 #include "app/demo_banner.hpp"
+#include "app/http_media_fetcher.hpp"
 #include "app/provider_types.hpp"
 #include "audit/audit_writer.hpp"
 #include "audit/chain_sealer.hpp"
@@ -44,9 +45,6 @@
 #include "core/version.hpp"
 #include "gateway/gateway.hpp"
 #include "gateway/lru_response_cache.hpp"
-#include "app/http_media_fetcher.hpp"
-#include "media/media_inspector.hpp"
-#include "media/tesseract_extractor.hpp"
 #include "http/client.hpp"
 #include "http/json_response.hpp"
 #include "http/server.hpp"
@@ -54,6 +52,8 @@
 #include "jobs/content_keys.hpp"
 #include "jobs/factory.hpp"
 #include "jobs/job_service.hpp"
+#include "media/media_inspector.hpp"
+#include "media/tesseract_extractor.hpp"
 #include "providers/factory.hpp"
 #include "providers/provider_set.hpp"
 #include "rag/factory.hpp"
@@ -89,8 +89,8 @@ std::unique_ptr<media::MediaInspector> make_media_inspector(const config::MediaC
   settings.queue = static_cast<std::size_t>(config.ocr_queue);
   settings.cache_entries = static_cast<std::size_t>(config.cache_entries);
   settings.languages = config.languages;
-  return std::make_unique<media::MediaInspector>(settings, std::make_shared<media::TesseractExtractor>(limits),
-                                                 metrics, std::move(fetcher));
+  return std::make_unique<media::MediaInspector>(settings, std::make_shared<media::TesseractExtractor>(limits), metrics,
+                                                 std::move(fetcher));
 }
 
 // Each stream holds two descriptors (the client's and the upstream's), so
@@ -402,9 +402,8 @@ struct Application::Impl {
     deps.response_cache = response_cache.get();
     std::shared_ptr<media::Fetcher> fetcher;
     if (config->media.fetch_urls) {
-      fetcher = std::make_shared<HttpMediaFetcher>(*client, *egress_guard,
-                                                   static_cast<std::size_t>(config->media.fetch_max_bytes),
-                                                   config->media.fetch_local);
+      fetcher = std::make_shared<HttpMediaFetcher>(
+          *client, *egress_guard, static_cast<std::size_t>(config->media.fetch_max_bytes), config->media.fetch_local);
     }
     media = make_media_inspector(config->media, metrics, std::move(fetcher));
     deps.media = media.get();

@@ -44,7 +44,8 @@ std::size_t pages_of(const media::Extraction& extraction) {
 
 RedactCommand::RedactCommand(CLI::App& app) {
   redact_ = app.add_subcommand(
-      "redact", "Redact an image or a PDF as the gateway would for a cloud provider: OCR, classify, hide what it finds");
+      "redact",
+      "Redact an image or a PDF as the gateway would for a cloud provider: OCR, classify, hide what it finds");
   redact_->add_option("FILE", input_, "The image (PNG, JPEG, WebP, GIF) or PDF to read")->required();
   redact_->add_option("-o,--output", output_, "Where to write the redacted copy (PNG for an image, PDF for a PDF)")
       ->required();
@@ -136,7 +137,8 @@ int RedactCommand::run() {
   for (const auto& f : findings) {
     const auto& o = f.as_object();
     std::cout << std::string_view(o.at("type").as_string()) << "\t" << std::string_view(o.at("level").as_string())
-              << "\t" << std::string_view(o.at("placeholder").as_string()) << "\tpage " << o.at("page").to_number<std::int64_t>() << "\n";
+              << "\t" << std::string_view(o.at("placeholder").as_string()) << "\tpage "
+              << o.at("page").to_number<std::int64_t>() << "\n";
   }
   if (cloud == "never") {
     std::cout << "a cloud provider would not be sent this file: it runs on a local provider";

@@ -17,7 +17,7 @@ namespace aegis::compliance {
 // Every rule name a detector may report, so that their counters exist at 0
 // from start-up (aegis_egress_vetoes_total{rule}).
 inline constexpr std::string_view kEgressRules[] = {"pan.luhn", "sin.grouped", "sin.context", "iban.mod97",
-                                                   "account.context"};
+                                                    "account.context"};
 
 // aegis_egress_vetoes_total's help: the egress guard and the gateway's check
 // of attachments (gateway/gateway.cpp) count into the same family.
@@ -26,7 +26,7 @@ inline constexpr std::string_view kEgressVetoesHelp =
     "then ran as RESTRICTED on a local provider), by rule";
 
 struct EgressHit {
-  std::string_view rule;  // static storage: "pan.luhn", "sin.grouped", "sin.context", "iban.mod97", "account.context"
+  std::string_view rule;   // static storage: "pan.luhn", "sin.grouped", "sin.context", "iban.mod97", "account.context"
   std::size_t offset = 0;  // byte offset in the scanned text where the value starts (for tests, never logged with data)
 };
 

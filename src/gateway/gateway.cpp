@@ -791,7 +791,7 @@ class ChatSender final : public Gateway::Sender {
 
   ChatSender(const ChatRequest& request, const Inspection& in, privacy::Vault& vault, GovernedSink* governed,
              Media media)
-      : request_(request), in_(in), vault_(vault), governed_(governed), media_(media) {}
+      : request_(request), in_(in), vault_(vault), governed_(governed), media_(std::move(media)) {}
 
   boost::asio::awaitable<MaskCounts> mask() override {
     MaskCounts counts;
@@ -929,8 +929,8 @@ class ChatSender final : public Gateway::Sender {
       }
       if (media_.detector) {
         if (auto hit = media_.detector->scan(text)) {
-          verdict = veto(hit->rule, "an attachment holds a value shaped like RESTRICTED data (" +
-                                        std::string(hit->rule) + ")");
+          verdict = veto(hit->rule,
+                         "an attachment holds a value shaped like RESTRICTED data (" + std::string(hit->rule) + ")");
           break;
         }
       }
@@ -1461,8 +1461,7 @@ boost::asio::awaitable<Result<JobAdmission>> Gateway::admit(Call& call, const Ch
   co_return admission;
 }
 
-boost::asio::awaitable<Result<std::optional<media::MediaInspection>>> Gateway::inspect_media(
-    ChatRequest& request) {
+boost::asio::awaitable<Result<std::optional<media::MediaInspection>>> Gateway::inspect_media(ChatRequest& request) {
   std::optional<media::MediaInspection> none;
   if (!media::has_attachments(request)) co_return none;  // text only: nothing here costs a thing
   // Fetching a URL sends it to its host: a URL that carries data (a SIN in

@@ -255,8 +255,8 @@ ChatRequest mask_request(const ChatRequest& request, const AssembledPrompt& prom
   });
   for (const auto& redaction : found) {
     auto& m = masked.messages[redaction.message];
-    const std::string note = redaction_note(m.attachments[redaction.attachment], redaction.attachment + 1,
-                                            redaction.placeholders);
+    const std::string note =
+        redaction_note(m.attachments[redaction.attachment], redaction.attachment + 1, redaction.placeholders);
     if (!m.blocks.empty()) {
       m.blocks.push_back(TextBlock{note, boost::json::value()});
       message_blocks[redaction.message] = true;

@@ -110,8 +110,9 @@ boost::asio::awaitable<Result<MediaInspection>> MediaInspector::inspect(ChatRequ
         const std::string where = "messages[" + std::to_string(m) + "].attachments[" + std::to_string(a) + "]";
         if (!fetcher_) {
           co_return make_error(ErrorCode::invalid_request,
-                               where + ": an attachment given by URL is not fetched by this gateway "
-                                       "(media.fetch_urls); send it inline as a data URL");
+                               where +
+                                   ": an attachment given by URL is not fetched by this gateway "
+                                   "(media.fetch_urls); send it inline as a data URL");
         }
         auto fetched = co_await fetcher_->fetch(attachments[a].url);
         if (!fetched.ok()) {
@@ -119,15 +120,14 @@ boost::asio::awaitable<Result<MediaInspection>> MediaInspector::inspect(ChatRequ
                                where + ": the attachment's URL could not be fetched: " + fetched.error().message);
         }
         const auto sniffed = sniff_media_type(*fetched);
-        const bool fits = sniffed && (attachments[a].kind == Attachment::Kind::document
-                                          ? is_supported_document_type(*sniffed)
-                                          : is_supported_image_type(*sniffed));
+        const bool fits =
+            sniffed && (attachments[a].kind == Attachment::Kind::document ? is_supported_document_type(*sniffed)
+                                                                          : is_supported_image_type(*sniffed));
         if (!fits) {
-          co_return make_error(ErrorCode::invalid_request,
-                               where + ": the attachment's URL did not lead to " +
-                                   (attachments[a].kind == Attachment::Kind::document
-                                        ? std::string("a PDF document")
-                                        : std::string("a PNG, JPEG, WebP or GIF image")));
+          co_return make_error(ErrorCode::invalid_request, where + ": the attachment's URL did not lead to " +
+                                                               (attachments[a].kind == Attachment::Kind::document
+                                                                    ? std::string("a PDF document")
+                                                                    : std::string("a PNG, JPEG, WebP or GIF image")));
         }
         attachments[a].media_type = std::string(*sniffed);
         attachments[a].data = std::move(fetched).value();
@@ -146,8 +146,9 @@ boost::asio::awaitable<Result<MediaInspection>> MediaInspector::inspect(ChatRequ
     waiting_.fetch_sub(1);
     for (auto& item : out.items) {
       item.extraction = incomplete("too many requests are waiting for OCR (media.ocr_queue)");
-      extractions_.with({std::string(kind_label(request.messages[item.message].attachments[item.attachment].kind)),
-                         "incomplete"})
+      extractions_
+          .with(
+              {std::string(kind_label(request.messages[item.message].attachments[item.attachment].kind)), "incomplete"})
           .inc();
     }
   } else {

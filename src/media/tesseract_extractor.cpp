@@ -12,10 +12,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <cstring>
 
 namespace aegis::media {
 

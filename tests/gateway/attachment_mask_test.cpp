@@ -46,9 +46,8 @@ TEST(AttachmentMasking, TheAttachmentsTextIsAFieldOfThePromptAheadOfItsMessage) 
   const auto prompt = assemble_prompt(f.request, &f.inspection);
   EXPECT_NE(prompt.text.find(kImageText), std::string::npos);
   EXPECT_LT(prompt.text.find(kImageText), prompt.text.find("who is this?"));
-  const auto field = std::find_if(prompt.fields.begin(), prompt.fields.end(), [](const PromptField& p) {
-    return p.kind == PromptField::Kind::attachment_text;
-  });
+  const auto field = std::find_if(prompt.fields.begin(), prompt.fields.end(),
+                                  [](const PromptField& p) { return p.kind == PromptField::Kind::attachment_text; });
   ASSERT_NE(field, prompt.fields.end());
   EXPECT_EQ(field->message, 1U);
   EXPECT_EQ(field->call, 0U);
@@ -63,8 +62,7 @@ TEST(AttachmentMasking, FindingsInAnAttachmentBecomeARedactionAndANoteNotText) {
   MaskCounts counts;
   std::vector<AttachmentRedaction> redactions;
   const auto at = prompt.text.find("Jane Tremblay");
-  const std::vector<classify::Finding> persons{
-      classify::Finding{"PERSON", Level::CONFIDENTIAL, at, at + 13, "person"}};
+  const std::vector<classify::Finding> persons{classify::Finding{"PERSON", Level::CONFIDENTIAL, at, at + 13, "person"}};
   auto masked = mask_request(f.request, prompt, {email_in(prompt)}, persons, vault, counts, &redactions);
 
   ASSERT_EQ(redactions.size(), 1U);
@@ -72,8 +70,8 @@ TEST(AttachmentMasking, FindingsInAnAttachmentBecomeARedactionAndANoteNotText) {
   EXPECT_EQ(redactions[0].attachment, 0U);
   ASSERT_EQ(redactions[0].ranges.size(), 2U);
   // Ranges are offsets in the attachment's own text.
-  EXPECT_EQ(std::string(kImageText).substr(redactions[0].ranges[0].first,
-                                           redactions[0].ranges[0].second - redactions[0].ranges[0].first),
+  EXPECT_EQ(std::string(kImageText)
+                .substr(redactions[0].ranges[0].first, redactions[0].ranges[0].second - redactions[0].ranges[0].first),
             "Jane Tremblay");
   EXPECT_EQ(redactions[0].placeholders, (std::vector<std::string>{"PERSON_0", "EMAIL_ADDRESS_0"}));
   EXPECT_EQ(counts["EMAIL_ADDRESS"], 1);

@@ -124,8 +124,8 @@ TEST_F(MediaPipelineTest, ARedactionThatStillShowsTheValueIsVetoedAndTheRequestR
 
 TEST_F(MediaPipelineTest, TheIndependentDetectorScansAttachmentsTheClassifierPassed) {
   for (auto& p : config_.providers) p.vision = true;
-  inspector_ = std::make_unique<media::MediaInspector>(media::InspectorSettings{}, std::make_shared<TextAsImage>(),
-                                                       metrics_);
+  inspector_ =
+      std::make_unique<media::MediaInspector>(media::InspectorSettings{}, std::make_shared<TextAsImage>(), metrics_);
   media_ = inspector_.get();
   test_support::KeywordEgressDetector keyword{std::string(kVetoWord)};
   Layers layers;

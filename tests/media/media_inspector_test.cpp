@@ -9,10 +9,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <string>
-#include <vector>
 #include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace aegis::media {
 namespace {
@@ -181,8 +181,8 @@ TEST_F(InspectorTest, AFetchedUrlIsReplacedByTheBytesItLedTo) {
 }
 
 TEST_F(InspectorTest, AFetchThatFailsOrBringsSomethingElseIs400) {
-  for (auto answer : {Result<std::string>(std::string("<html>not an image</html>")),
-                      Result<std::string>(make_error(ErrorCode::upstream_timeout, "timed out"))}) {
+  for (const auto& answer : {Result<std::string>(std::string("<html>not an image</html>")),
+                             Result<std::string>(make_error(ErrorCode::upstream_timeout, "timed out"))}) {
     auto fetcher = std::make_shared<FixedFetcher>(answer);
     MediaInspector inspector(InspectorSettings{}, extractor_, metrics_, fetcher);
     ChatRequest request = with_images({""});

@@ -17,6 +17,7 @@ inline std::string media_fixture(const std::string& name) {
   if (!existing) {
     const std::string command =
         "python3 " + std::string(AEGIS_SOURCE_DIR) + "/tests/media/media_fixtures.py " + dir + " " + name;
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): tests only; nothing here changes the environment
     if (std::system(command.c_str()) != 0) throw std::runtime_error("could not generate " + name);
     existing.open(path, std::ios::binary);
   }
