@@ -191,6 +191,24 @@ class MultimodalDemo(DemoUpstreams, GatewayTestCase):
         self.assertGreater(again["words"], 0)
         self.assertNotIn("example.com", cloud[-1]["body"])
 
+    def test_an_async_job_with_a_scanned_sin_is_restricted_at_submit_and_runs_locally(self):
+        before = len(self.upstream_log())
+        body = {"task_type": "summarize", "max_tokens": 50, "messages": [{"role": "user", "content": "read it",
+                "attachments": [{"type": "image", "media_type": "image/png",
+                                 "data": base64.b64encode(fixture("sin.png")).decode()}]}]}
+        status, _, job = self.call_json(self.key, "POST", "/v1/jobs", body)
+        self.assertEqual(status, 202, job)
+        self.assertEqual(job["classification"], "RESTRICTED")
+
+        def finished():
+            s, _, j = self.call_json(self.key, "GET", f"/v1/jobs/{job['id']}")
+            return j if j and j.get("status") in ("succeeded", "failed") else None
+        done = wait_until(finished, 60, "the job to finish")
+        self.assertEqual(done["status"], "succeeded", done)
+        sent = self.upstream_log()[before:]
+        self.assertTrue(sent)
+        self.assertTrue(all(r["locality"] == "local" for r in sent))
+
     def test_an_image_that_cannot_be_read_is_restricted(self):
         broken = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64).decode()
         before = len(self.upstream_log())
