@@ -1,6 +1,7 @@
 // Multimodal governance (src/media/): OCR latency per image size, and what a
 // text-only request pays for it (one pass over its messages).
-//   build/aegis_bench --benchmark_filter=BM_Media
+//   OMP_THREAD_LIMIT=1 build/aegis_bench --benchmark_filter=BM_Media
+// (OMP_THREAD_LIMIT=1 as the gateway runs: media::limit_ocr_threads)
 // Each OCR repetition is one reading of one image (no cache); p50 and p99 are
 // over the repetitions. The images are tests/media/media_fixtures.py's.
 #include <benchmark/benchmark.h>

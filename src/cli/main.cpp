@@ -22,6 +22,7 @@
 #include "config/loader.hpp"
 #include "config/reference.hpp"
 #include "core/version.hpp"
+#include "media/tesseract_extractor.hpp"
 #include "telemetry/log.hpp"
 
 namespace {
@@ -91,6 +92,7 @@ bool apply_listen(aegis::config::Config& cfg, const std::string& listen) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  aegis::media::limit_ocr_threads(argv);
   CLI::App cli{"Aegis: a provider-agnostic AI gateway that keeps RESTRICTED data local"};
   cli.require_subcommand(1);
   cli.set_version_flag("--version", aegis::kVersion);

@@ -9,9 +9,11 @@
 #include <tesseract/baseapi.h>
 #include <tesseract/ocrclass.h>
 #include <tesseract/resultiterator.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -458,6 +460,15 @@ Result<Attachment> redact_pdf(const Attachment& attachment, const Extraction& ex
 }
 
 }  // namespace
+
+void limit_ocr_threads(char** argv) {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): first thing in main(), before any thread
+  if (std::getenv("OMP_THREAD_LIMIT") != nullptr) return;
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): as above
+  if (::setenv("OMP_THREAD_LIMIT", "1", 1) != 0) return;
+  ::execv("/proc/self/exe", argv);
+  // Still here: exec failed (no /proc). OCR works, only slower.
+}
 
 TesseractExtractor::TesseractExtractor(Limits limits) : limits_(std::move(limits)) { quiet_libraries(); }
 
