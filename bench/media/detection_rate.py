@@ -6,9 +6,12 @@ valid SIN under an English or French label, or a random Luhn-valid card
 number; upright, turned 90 or 180 degrees, skewed 3-5 degrees, faint grey on
 grey, small 20 pt type, or JPEG) and reads each with `aegis redact --json`,
 the gateway's own reading and classification. An image counts as detected
-when its level is RESTRICTED with the expected entity type found.
+when its level is RESTRICTED with the expected entity type found. Then
+NEGATIVES images holding numbers that are not RESTRICTED (phone numbers,
+dates, amounts, order numbers, a 9-digit reference without a SIN word) count
+the false RESTRICTED verdicts (each costs a request that runs locally).
 
-  bench/media/detection_rate.py [--count 120] [--seed 20] [--bin build/aegis]
+  bench/media/detection_rate.py [--count 120] [--negatives 60] [--seed 20] [--bin build/aegis]
 """
 import argparse
 import collections
@@ -28,6 +31,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=120)
     parser.add_argument("--seed", type=int, default=20)
+    parser.add_argument("--negatives", type=int, default=60)
     parser.add_argument("--bin", default=os.environ.get("AEGIS_BIN", os.path.join(HERE, "..", "..", "build", "aegis")))
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="aegis-detect-")
@@ -57,6 +61,15 @@ def main():
             print(f"| {key} | {hit} | {of} | {100.0 * hit / of:.0f} % |")
     if missed:
         print("\nmissed:", " ".join(missed))
+    # False alarms: images with numbers that are not RESTRICTED.
+    flagged = []
+    for path, variant in media_fixtures.negative_set(work, args.negatives, args.seed + 1):
+        out = subprocess.run([args.bin, "redact", path, "-o", path + ".out.png", "--json"],
+                             capture_output=True, text=True, check=True)
+        if json.loads(out.stdout)["level"] == "RESTRICTED":
+            flagged.append(os.path.basename(path))
+    print(f"\nfalse RESTRICTED: {len(flagged)}/{args.negatives} images without a RESTRICTED value"
+          + (": " + " ".join(flagged) if flagged else ""))
     print(f"\nimages kept in {work}")
 
 

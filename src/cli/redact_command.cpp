@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -9,6 +10,7 @@
 
 #include "cli/classifier_loader.hpp"
 #include "core/json.hpp"
+#include "media/ocr_shapes.hpp"
 #include "media/tesseract_extractor.hpp"
 #include "privacy/mask.hpp"
 #include "privacy/person.hpp"
@@ -99,6 +101,22 @@ int RedactCommand::run() {
                                     {"level", to_string(entity_level)},
                                     {"placeholder", entity.placeholder},
                                     {"page", page_at(extraction, entity.start) + 1}});
+  }
+
+  // As the gateway does: in OCR text the shape of a SIN or card number is
+  // RESTRICTED whatever its checksum (media/ocr_shapes.hpp).
+  for (const auto& hit : media::restricted_shapes(extraction.text)) {
+    const bool known = std::any_of(masked.entities.begin(), masked.entities.end(), [&](const auto& e) {
+      return e.type == hit.entity_type && e.start < hit.end && hit.start < e.end;
+    });
+    if (known) continue;
+    level = Level::RESTRICTED;
+    restricted_types.insert(hit.entity_type);
+    ranges.emplace_back(hit.start, hit.end);
+    findings.push_back(json::object{{"type", hit.entity_type},
+                                    {"level", "RESTRICTED"},
+                                    {"placeholder", ""},
+                                    {"page", page_at(extraction, hit.start) + 1}});
   }
 
   std::string written;

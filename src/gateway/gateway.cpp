@@ -16,6 +16,7 @@
 #include "gateway/cache_key.hpp"
 #include "gateway/prompt.hpp"
 #include "gateway/response_cache.hpp"
+#include "media/ocr_shapes.hpp"
 #include "privacy/block.hpp"
 #include "privacy/invented.hpp"
 #include "privacy/person.hpp"
@@ -1054,6 +1055,21 @@ Result<Gateway::Plan> Gateway::plan(Call& call, PlanRequest request) {
   if (request.media) {
     // PDFs need no capability: a provider without `documents` is sent their text.
     plan.needs_vision = request.media->images;
+    // OCR misreads a digit now and then, which fails a checksum: in an
+    // attachment's text the shape of a SIN or card number is enough.
+    for (const auto& field : plan.in.prompt.fields) {
+      if (field.kind != PromptField::Kind::attachment_text) continue;
+      const std::string_view text(plan.in.prompt.text.data() + field.start, field.end - field.start);
+      for (const auto& hit : media::restricted_shapes(text)) {
+        const auto& found = plan.in.classification.findings;
+        const bool known = std::any_of(found.begin(), found.end(), [&](const classify::Finding& f) {
+          return f.level == Level::RESTRICTED && f.start < field.start + hit.end && field.start + hit.start < f.end;
+        });
+        if (known) continue;
+        ctx.level = Level::RESTRICTED;
+        ++call.row.entities[hit.entity_type];
+      }
+    }
     // Fail closed: what could not be read may hold anything.
     if (!request.media->complete) {
       plan.media_unread = request.media->incomplete_reason;

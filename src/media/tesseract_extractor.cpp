@@ -30,8 +30,9 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr int kPdfDpi = 200;
 // Images carry no reliable resolution; Tesseract is told this one.
 constexpr int kImageDpi = 300;
-// Orientation detection's confidence below which a page is read as it is.
-constexpr float kMinOrientationConfidence = 1.5F;
+// Orientation detection's confidence below which its suggestion is not
+// tried. Low: every reading is kept, so a wrong suggestion costs only time.
+constexpr float kMinOrientationConfidence = 0.5F;
 // Redaction boxes extend this far past a word's box, so no stroke shows.
 constexpr int kBoxPadding = 3;
 

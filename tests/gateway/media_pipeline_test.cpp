@@ -97,6 +97,20 @@ TEST_F(MediaPipelineTest, AnImageWithASinMakesTheRequestRestrictedAndLocal) {
   EXPECT_EQ(audit_.last().entities.at("CA_SIN"), 1);
 }
 
+TEST_F(MediaPipelineTest, AnOcrMisreadThatBreaksTheCheckDigitStillKeepsTheRequestLocal) {
+  use_reader();
+  // 046 454 287: the SIN with its last digit misread; the text classifier
+  // rightly lets it pass in typed text, an image's text does not.
+  auto outcome = ask_about(png_saying("SIN 046 454 287"));
+  ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+  EXPECT_EQ(last_context_.level, Level::RESTRICTED);
+  EXPECT_EQ(outcome->route.provider, "ollama");
+  EXPECT_EQ(audit_.last().entities.at("CA_SIN"), 1);
+  // The same characters typed are not RESTRICTED: the rule is for OCR text only.
+  ASSERT_TRUE(chat("SIN 046 454 287").ok());
+  EXPECT_NE(last_context_.level, Level::RESTRICTED);
+}
+
 TEST_F(MediaPipelineTest, ACloudTargetGetsTheRedactedImageAndThePlaceholdersInTheText) {
   use_reader();
   auto outcome = ask_about(png_saying("write to jane@example.com"));

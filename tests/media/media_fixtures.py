@@ -213,5 +213,37 @@ def detection_set(out_dir, count, seed=20):
     return out
 
 
+def negative_set(out_dir, count, seed=21):
+    """`count` images with numbers that are not RESTRICTED (phone numbers,
+    dates, amounts, order numbers, a 9-digit reference without a SIN word),
+    in the same layouts as detection_set. Returns [(path, variant)]."""
+    rng = random.Random(seed)
+    os.makedirs(out_dir, exist_ok=True)
+    out = []
+    for i in range(count):
+        line = rng.choice([
+            f"Phone {rng.randint(200, 989)} {rng.randint(200, 999)} {rng.randint(1000, 9999)}",
+            f"Invoice date 2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}  total $ {rng.randint(10, 9999)}.{rng.randint(0, 99):02d}",
+            f"Order number {rng.randint(1000, 9999)}-{rng.randint(1000, 9999)}",
+            f"Reference {rng.randint(100, 999)} {rng.randint(100, 999)} {rng.randint(100, 999)}",
+            f"Room {rng.randint(100, 999)}, floor {rng.randint(1, 40)}, badge {rng.randint(10000, 99999)}",
+        ])
+        variant = rng.choice(["plain", "rot90", "skew", "low", "jpg"])
+        kw, fmt = {"pointsize": 36}, "png"
+        if variant == "rot90":
+            kw["rotate"] = 90
+        elif variant == "skew":
+            kw["rotate"] = rng.choice([-4, 4])
+        elif variant == "low":
+            kw.update(fg="#9a9a9a", bg="#d4d4d4")
+        elif variant == "jpg":
+            fmt = "jpg"
+        path = os.path.join(out_dir, f"neg_{i:03d}_{variant}.{fmt}")
+        with open(path, "wb") as f:
+            f.write(text_image([line, "Thank you for your business"], fmt=fmt, **kw))
+        out.append((path, variant))
+    return out
+
+
 if __name__ == "__main__":
     write(sys.argv[1], sys.argv[2:] or None)
