@@ -19,8 +19,8 @@ bool sin_word_in(std::string_view text, std::size_t from, std::size_t to) {
   std::string lower(text.substr(from, to - from));
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  static constexpr std::array<std::string_view, 6> kWords = {"sin", "nas", "s.i.n", "n.a.s", "social insurance",
-                                                             "assurance sociale"};
+  static constexpr std::array<std::string_view, 6> kWords = {
+      "sin", "nas", "s.i.n", "n.a.s", "social insurance", "assurance sociale"};
   for (const auto word : kWords) {
     for (auto at = lower.find(word); at != std::string::npos; at = lower.find(word, at + 1)) {
       const bool starts = at == 0 || std::isalpha(static_cast<unsigned char>(lower[at - 1])) == 0;

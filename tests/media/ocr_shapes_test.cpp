@@ -26,10 +26,10 @@ TEST(OcrShapes, ASinWithAMisreadDigitIsStillASin) {
 
 TEST(OcrShapes, NineDigitsWithoutASinWordAreNot) {
   EXPECT_TRUE(types("Reference 046 454 287").empty());
-  EXPECT_TRUE(types("basin 046 454 287").empty());     // "sin" inside a word
-  EXPECT_TRUE(types("SIN 046 454 2871").empty());      // ten digits
-  EXPECT_TRUE(types("SIN 046 454 287x").empty());      // glued to a letter
-  EXPECT_TRUE(types("SIN 0464 54 287").empty());       // not grouped 3-3-3
+  EXPECT_TRUE(types("basin 046 454 287").empty());  // "sin" inside a word
+  EXPECT_TRUE(types("SIN 046 454 2871").empty());   // ten digits
+  EXPECT_TRUE(types("SIN 046 454 287x").empty());   // glued to a letter
+  EXPECT_TRUE(types("SIN 0464 54 287").empty());    // not grouped 3-3-3
 }
 
 TEST(OcrShapes, SixteenDigitsGroupedFourByFourAreACard) {
