@@ -191,6 +191,14 @@ def sanitizer_report(log):
 
 
 
+def route_of(headers):
+    """x-aegis-route ("tier=…; provider=…; model=…; reason=…") as a dict; the reason may hold "; " itself."""
+    head, reason = headers["x-aegis-route"].split("; reason=", 1)
+    route = dict(part.split("=", 1) for part in head.split("; "))
+    route["reason"] = reason
+    return route
+
+
 class DemoUpstreams:
     """For test classes holding a `--demo` gateway in self.gw: its simulated providers."""
 

@@ -23,7 +23,7 @@ import threading
 import unittest
 import uuid
 
-from aegis_harness import DemoUpstreams, Gateway, GatewayTestCase, parse_metrics, wait_until
+from aegis_harness import DemoUpstreams, Gateway, GatewayTestCase, parse_metrics, route_of, wait_until
 
 CONFIG = """
 resilience:
@@ -155,14 +155,6 @@ class Governed(DemoUpstreams):
         except AssertionError:
             pass  # the caller's assertions say which row is missing
         return last["found"]
-
-
-def route_of(headers):
-    """x-aegis-route ("tier=…; provider=…; model=…; reason=…") as a dict; the reason may hold "; " itself."""
-    head, reason = headers["x-aegis-route"].split("; reason=", 1)
-    route = dict(part.split("=", 1) for part in head.split("; "))
-    route["reason"] = reason
-    return route
 
 
 class GovernancePipeline(Governed, GatewayTestCase):

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import unittest
 
-from aegis_harness import AEGIS_BIN, DemoUpstreams, GatewayTestCase, wait_until
+from aegis_harness import AEGIS_BIN, DemoUpstreams, GatewayTestCase, route_of, wait_until
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "media"))
 import media_fixtures  # noqa: E402
@@ -51,13 +51,6 @@ def anthropic_blocks(text, name):
     kind = "document" if name.endswith(".pdf") else "image"
     source = {"type": "base64", "media_type": media_type(name), "data": base64.b64encode(fixture(name)).decode()}
     return [{"type": kind, "source": source}, {"type": "text", "text": text}]
-
-
-def route_of(headers):
-    head, reason = headers["x-aegis-route"].split("; reason=", 1)
-    route = dict(part.split("=", 1) for part in head.split("; "))
-    route["reason"] = reason
-    return route
 
 
 def attachments_in(body):
@@ -330,6 +323,7 @@ class ImageServer:
 
     def close(self):
         self.server.shutdown()
+        self.server.server_close()
 
 
 class FetchedUrls(DemoUpstreams, GatewayTestCase):

@@ -15,7 +15,7 @@ import sqlite3
 import unittest
 import uuid
 
-from aegis_harness import DemoUpstreams, GatewayTestCase, wait_until
+from aegis_harness import DemoUpstreams, GatewayTestCase, route_of, wait_until
 from audit_backends import JOBS_KEY
 from test_postgres_store import base_dsn, psql
 
@@ -33,13 +33,6 @@ responses:
 SIN = "046 454 286"
 NAME = "Jennifer Walsh"
 EMAIL = "jennifer.walsh@acme-mail.com"
-
-
-def route_of(headers):
-    head, reason = headers["x-aegis-route"].split("; reason=", 1)
-    route = dict(part.split("=", 1) for part in head.split("; "))
-    route["reason"] = reason
-    return route
 
 
 def sse_events(data):
