@@ -28,8 +28,7 @@ constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitNoRoute = 3;
 
-constexpr std::string_view kUsage =
-    "aegis route --explain --task T [--team NAME] [--level L] [--model M] [--vision] [--documents]";
+constexpr std::string_view kUsage = "aegis route --explain --task T [--team NAME] [--level L] [--model M] [--vision]";
 
 // Routing needs only what a provider declares (name, locality, models), which
 // the real adapters copy from config. Building them instead would start the
@@ -80,8 +79,6 @@ RouteCommand::RouteCommand(CLI::App& app) {
   route_->add_option("--model", model_, "requested model: auto, haiku|sonnet|opus, a model id or provider/id")
       ->capture_default_str();
   route_->add_flag("--vision", vision_, "The request holds an image: only providers declaring vision qualify");
-  route_->add_flag("--documents", documents_,
-                   "The request holds a PDF document: only providers declaring documents qualify");
   route_->add_option("--config", config_path_, "YAML config file (default: built-in)");
   route_->add_flag("--json", json_, "Print one JSON object instead of text");
   route_->footer(
@@ -90,7 +87,7 @@ RouteCommand::RouteCommand(CLI::App& app) {
       "committed spend in the store.\n"
       "Exit codes: 0 decided; 1 the store failed; 2 bad usage, config, level, model or unknown team;\n"
       "3 no provider can take the request (e.g. RESTRICTED data and no local provider, or none declares\n"
-      "the capability --vision / --documents needs).");
+      "the capability --vision needs). A PDF needs no capability: a provider without documents is sent its text.");
 }
 
 bool RouteCommand::parsed() const { return route_->parsed(); }
@@ -171,16 +168,15 @@ int RouteCommand::run() {
   input.team = team_;
   if (budget) input.remaining_budget = budget->remaining;
   input.needs_vision = vision_;
-  input.needs_documents = documents_;
   auto decision = router.decide(input);
   if (!decision.ok()) {
     std::cerr << "aegis route: " << decision.error().message << "\n";
     const auto code = decision.error().code;
     if (code == ErrorCode::no_local_provider || code == ErrorCode::unavailable) return kExitNoRoute;
     // The gateway's 400 for media no provider takes is no usage error: the same request without it routes.
-    if (code == ErrorCode::invalid_request && (vision_ || documents_)) {
+    if (code == ErrorCode::invalid_request && vision_) {
       routing::RouteInput text_only = input;
-      text_only.needs_vision = text_only.needs_documents = false;
+      text_only.needs_vision = false;
       if (router.decide(text_only).ok()) return kExitNoRoute;
     }
     return code == ErrorCode::invalid_request ? kExitUsage : kExitFailed;

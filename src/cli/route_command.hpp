@@ -1,5 +1,5 @@
 #pragma once
-// `aegis route --explain --task T [--team NAME] [--level L] [--model M] [--vision] [--documents]
+// `aegis route --explain --task T [--team NAME] [--level L] [--model M] [--vision]
 //  [--config FILE] [--json]`:
 // the routing decision the gateway would make (tier, provider chain, rule,
 // reason) from the same config and the team's budget in the store. Nothing
@@ -24,8 +24,7 @@ class RouteCommand {
   CLI::App* route_ = nullptr;
   bool explain_ = false;
   bool json_ = false;
-  bool vision_ = false;     // the request holds an image (RouteInput::needs_vision)
-  bool documents_ = false;  // the request holds a PDF (RouteInput::needs_documents)
+  bool vision_ = false;  // the request holds an image (RouteInput::needs_vision)
   std::string task_;
   std::string team_;
   std::string level_ = "INTERNAL";
