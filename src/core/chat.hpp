@@ -45,11 +45,11 @@ struct TextBlock {
 struct Attachment {
   enum class Kind { image, document };
   Kind kind = Kind::image;
-  std::string media_type;  // image/png, image/jpeg, image/webp, image/gif, application/pdf
-  std::string data;        // the decoded bytes
-  std::string url;         // an http(s) URL, when the client sent one (data empty until fetched)
-  std::string filename;    // documents: OpenAI file.filename, Anthropic document.title; may be empty
-  std::string detail;      // OpenAI image_url.detail ("auto", "low", "high"); empty when not given
+  std::string media_type;            // image/png, image/jpeg, image/webp, image/gif, application/pdf
+  std::string data;                  // the decoded bytes
+  std::string url;                   // an http(s) URL, when the client sent one (data empty until fetched)
+  std::string filename;              // documents: OpenAI file.filename, Anthropic document.title; may be empty
+  std::string detail;                // OpenAI image_url.detail ("auto", "low", "high"); empty when not given
   boost::json::value cache_control;  // Anthropic, on the image/document block
 };
 
@@ -63,7 +63,7 @@ struct Message {
   // `text` is exactly these blocks' texts joined (text_separator(role)), and
   // a masked copy masks each block (gateway/prompt.cpp).
   std::vector<TextBlock> blocks;
-  boost::json::value cache_control;  // role == tool: on the tool_result block
+  boost::json::value cache_control;     // role == tool: on the tool_result block
   std::vector<Attachment> attachments;  // role == user: images and documents (see Attachment)
 };
 
