@@ -10,6 +10,7 @@
 
 #include "cli/classifier_loader.hpp"
 #include "core/json.hpp"
+#include "core/media_type.hpp"
 #include "media/ocr_shapes.hpp"
 #include "media/tesseract_extractor.hpp"
 #include "privacy/mask.hpp"
@@ -21,8 +22,6 @@ namespace json = boost::json;
 
 namespace {
 
-bool is_pdf(std::string_view bytes) { return bytes.starts_with("%PDF-"); }
-
 // The page (0-based) a byte of the extraction's text was read from.
 std::size_t page_at(const media::Extraction& extraction, std::size_t offset) {
   std::size_t entry = extraction.words.empty() ? 0 : extraction.words.back().page;
@@ -33,13 +32,6 @@ std::size_t page_at(const media::Extraction& extraction, std::size_t offset) {
     }
   }
   return entry < extraction.pages.size() ? extraction.pages[entry].source : 0;
-}
-
-// Pages of the file that were read.
-std::size_t pages_of(const media::Extraction& extraction) {
-  std::size_t count = 0;
-  for (const auto& page : extraction.pages) count = std::max(count, page.source + 1);
-  return count;
 }
 
 }  // namespace
@@ -73,8 +65,12 @@ int RedactCommand::run() {
   }
   Attachment attachment;
   attachment.data.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
-  attachment.kind = is_pdf(attachment.data) ? Attachment::Kind::document : Attachment::Kind::image;
-  attachment.media_type = attachment.kind == Attachment::Kind::document ? "application/pdf" : "image/png";
+  // What the bytes are decides how they are read; anything else is left to
+  // the decoder, which reports it unreadable (and so RESTRICTED).
+  const auto sniffed = sniff_media_type(attachment.data);
+  attachment.media_type = std::string(sniffed.value_or("application/octet-stream"));
+  attachment.kind =
+      is_supported_document_type(attachment.media_type) ? Attachment::Kind::document : Attachment::Kind::image;
 
   media::Limits limits;
   const media::TesseractExtractor extractor(limits);
@@ -142,7 +138,7 @@ int RedactCommand::run() {
     std::cout << to_json(json::object{{"level", to_string(level)},
                                       {"complete", extraction.complete},
                                       {"incomplete_reason", extraction.incomplete_reason},
-                                      {"pages", pages_of(extraction)},
+                                      {"pages", media::pages_read(extraction)},
                                       {"words", extraction.words.size()},
                                       {"findings", std::move(findings)},
                                       {"cloud", cloud},

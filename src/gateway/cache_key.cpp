@@ -1,14 +1,14 @@
 #include "gateway/cache_key.hpp"
 
 #include <boost/json/parse.hpp>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
-#include <stdexcept>
 #include <vector>
+
+#include "core/digest.hpp"
 
 namespace aegis::gateway {
 
@@ -152,17 +152,6 @@ char protocol_tag(WireProtocol protocol) {
   return '?';
 }
 
-std::string sha256(std::string_view bytes) {
-  std::string digest(EVP_MAX_MD_SIZE, '\0');
-  unsigned int len = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), reinterpret_cast<unsigned char*>(digest.data()), &len, EVP_sha256(),
-                 nullptr) != 1) {
-    throw std::runtime_error("SHA-256 is unavailable");
-  }
-  digest.resize(len);
-  return digest;
-}
-
 }  // namespace
 
 CacheKey response_cache_key(std::string_view team, std::string_view task, Level level, const ChatRequest& request) {
@@ -195,7 +184,10 @@ CacheKey response_cache_key(std::string_view team, std::string_view task, Level 
       c.str(a.filename);
       c.str(a.detail);
       // A digest, not the bytes: the key text stays small for a large PDF.
-      c.str(sha256(a.data));
+      {
+        const Sha256 digest = sha256(a.data);
+        c.str(std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
+      }
       c.str(a.url);
     }
     c.tag('>');
@@ -217,14 +209,7 @@ CacheKey response_cache_key(std::string_view team, std::string_view task, Level 
   c.value(request.tool_choice);
   c.object(request.passthrough);
 
-  CacheKey key;
-  unsigned int len = 0;
-  const std::string& text = c.text();
-  if (EVP_Digest(text.data(), text.size(), key.digest.data(), &len, EVP_sha256(), nullptr) != 1 ||
-      len != key.digest.size()) {
-    throw std::runtime_error("SHA-256 is unavailable");  // OpenSSL without its default provider
-  }
-  return key;
+  return CacheKey{sha256(c.text())};
 }
 
 }  // namespace aegis::gateway

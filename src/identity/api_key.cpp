@@ -1,12 +1,12 @@
 #include "identity/api_key.hpp"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <array>
 #include <stdexcept>
 
+#include "core/digest.hpp"
 #include "core/encoding.hpp"
 
 namespace aegis::identity {
@@ -56,12 +56,8 @@ NewKey generate_key_for(std::string_view id) {
 }
 
 std::string hash_key(std::string_view key) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-  unsigned int len = 0;
-  if (EVP_Digest(key.data(), key.size(), md.data(), &len, EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("SHA-256 is unavailable");
-  }
-  return hex_encode(std::span(md.data(), len));
+  const Sha256 digest = sha256(key);
+  return hex_encode(std::span(digest.data(), digest.size()));
 }
 
 std::optional<std::string> key_id_of(std::string_view key) {

@@ -4,6 +4,7 @@
 // redaction that hides chosen words under opaque boxes. Value types and
 // interfaces only; tesseract_extractor.cpp implements both with Tesseract,
 // Leptonica and Poppler.
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -56,6 +57,14 @@ struct Extraction {
   bool complete = true;
   std::string incomplete_reason;  // for the log and the route reason; never content
 };
+
+// The number of the attachment's pages that were read (readings of one page
+// share its `source`).
+inline std::size_t pages_read(const Extraction& extraction) noexcept {
+  std::size_t count = 0;
+  for (const auto& page : extraction.pages) count = std::max(count, page.source + 1);
+  return count;
+}
 
 // What one attachment may cost.
 struct Limits {

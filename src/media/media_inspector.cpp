@@ -1,9 +1,6 @@
 #include "media/media_inspector.hpp"
 
-#include <openssl/evp.h>
-
-#include <array>
-
+#include "core/digest.hpp"
 #include "core/media_type.hpp"
 #include "telemetry/metrics.hpp"
 
@@ -17,13 +14,8 @@ std::string_view kind_label(Attachment::Kind kind) { return kind == Attachment::
 
 // The cache key: what was read (the bytes' SHA-256) and how (kind, languages).
 std::string cache_key(const Attachment& attachment, const std::string& languages) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int length = 0;
-  std::string key;
-  if (EVP_Digest(attachment.data.data(), attachment.data.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
-    return key;  // empty: not cached
-  }
-  key.assign(reinterpret_cast<const char*>(digest.data()), length);
+  const Sha256 digest = sha256(attachment.data);
+  std::string key(reinterpret_cast<const char*>(digest.data()), digest.size());
   key += kind_label(attachment.kind);
   key += languages;
   return key;
@@ -85,11 +77,9 @@ void MediaInspector::remember(const std::string& key, std::shared_ptr<const Extr
 std::shared_ptr<const Extraction> MediaInspector::read(const Attachment& attachment, SteadyClock::time_point deadline) {
   const std::string kind(kind_label(attachment.kind));
   const std::string key = cache_key(attachment, settings_.languages);
-  if (!key.empty()) {
-    if (auto hit = cached(key)) {
-      extractions_.with({kind, "cached"}).inc();
-      return hit;
-    }
+  if (auto hit = cached(key)) {
+    extractions_.with({kind, "cached"}).inc();
+    return hit;
   }
   const auto started = SteadyClock::now();
   auto extraction = std::make_shared<const Extraction>(extractor_->extract(attachment, deadline));
@@ -97,7 +87,7 @@ std::shared_ptr<const Extraction> MediaInspector::read(const Attachment& attachm
   extractions_.with({kind, extraction->complete ? "read" : "incomplete"}).inc();
   // Only a complete reading is reused: an incomplete one may read in full
   // next time, when the machine is less busy.
-  if (extraction->complete && !key.empty()) remember(key, extraction);
+  if (extraction->complete) remember(key, extraction);
   return extraction;
 }
 

@@ -396,13 +396,6 @@ PixPtr redact_page(PixPtr image, std::size_t source, const Extraction& extractio
   return image;
 }
 
-// The number of pages of the attachment that `extraction` read.
-std::size_t pages_read(const Extraction& extraction) {
-  std::size_t count = 0;
-  for (const auto& page : extraction.pages) count = std::max(count, page.source + 1);
-  return count;
-}
-
 Result<std::string> encode(Pix* pix, int format) {
   l_uint8* data = nullptr;
   size_t size = 0;

@@ -36,6 +36,19 @@ Fixture image_request(std::string message_text) {
   return f;
 }
 
+// mask_request's results, with the vault that restores them.
+struct Masked {
+  privacy::Vault vault;
+  MaskCounts counts;
+  std::vector<AttachmentRedaction> redactions;
+  ChatRequest request;
+};
+
+void mask(const Fixture& f, const AssembledPrompt& prompt, const std::vector<classify::Finding>& findings,
+          const std::vector<classify::Finding>& persons, Masked& out) {
+  out.request = mask_request(f.request, prompt, findings, persons, out.vault, out.counts, &out.redactions);
+}
+
 classify::Finding email_in(const AssembledPrompt& prompt) {
   const auto at = prompt.text.find("jane@example.com");
   return classify::Finding{"EMAIL_ADDRESS", Level::INTERNAL, at, at + 16, "email"};
@@ -58,12 +71,12 @@ TEST(AttachmentMasking, TheAttachmentsTextIsAFieldOfThePromptAheadOfItsMessage) 
 TEST(AttachmentMasking, FindingsInAnAttachmentBecomeARedactionAndANoteNotText) {
   auto f = image_request("who is this?");
   const auto prompt = assemble_prompt(f.request, &f.inspection);
-  privacy::Vault vault;
-  MaskCounts counts;
-  std::vector<AttachmentRedaction> redactions;
   const auto at = prompt.text.find("Jane Tremblay");
   const std::vector<classify::Finding> persons{classify::Finding{"PERSON", Level::CONFIDENTIAL, at, at + 13, "person"}};
-  auto masked = mask_request(f.request, prompt, {email_in(prompt)}, persons, vault, counts, &redactions);
+  Masked m;
+  mask(f, prompt, {email_in(prompt)}, persons, m);
+  const auto& redactions = m.redactions;
+  const auto& masked = m.request;
 
   ASSERT_EQ(redactions.size(), 1U);
   EXPECT_EQ(redactions[0].message, 1U);
@@ -74,8 +87,8 @@ TEST(AttachmentMasking, FindingsInAnAttachmentBecomeARedactionAndANoteNotText) {
                 .substr(redactions[0].ranges[0].first, redactions[0].ranges[0].second - redactions[0].ranges[0].first),
             "Jane Tremblay");
   EXPECT_EQ(redactions[0].placeholders, (std::vector<std::string>{"PERSON_0", "EMAIL_ADDRESS_0"}));
-  EXPECT_EQ(counts["EMAIL_ADDRESS"], 1);
-  EXPECT_EQ(counts["PERSON"], 1);
+  EXPECT_EQ(m.counts["EMAIL_ADDRESS"], 1);
+  EXPECT_EQ(m.counts["PERSON"], 1);
   // The attachment itself is the caller's to redact; the text names the placeholders.
   EXPECT_EQ(masked.messages[1].attachments[0].data, "png bytes");
   EXPECT_EQ(masked.messages[1].text,
@@ -83,7 +96,7 @@ TEST(AttachmentMasking, FindingsInAnAttachmentBecomeARedactionAndANoteNotText) {
             "under black boxes]");
   EXPECT_EQ(masked.messages[0].text, "earlier turn");
   // The vault restores what a model says about them.
-  EXPECT_EQ(vault.to_json().find("jane@example.com") != std::string::npos, true);
+  EXPECT_NE(m.vault.to_json().find("jane@example.com"), std::string::npos);
 }
 
 TEST(AttachmentMasking, TheSameValueInTextAndImageGetsOnePlaceholder) {
@@ -95,24 +108,20 @@ TEST(AttachmentMasking, TheSameValueInTextAndImageGetsOnePlaceholder) {
     findings.push_back(classify::Finding{"EMAIL_ADDRESS", Level::INTERNAL, at, at + 16, "email"});
   }
   ASSERT_EQ(findings.size(), 2U);
-  privacy::Vault vault;
-  MaskCounts counts;
-  std::vector<AttachmentRedaction> redactions;
-  auto masked = mask_request(f.request, prompt, findings, {}, vault, counts, &redactions);
-  ASSERT_EQ(redactions.size(), 1U);
-  EXPECT_EQ(redactions[0].placeholders, std::vector<std::string>{"EMAIL_ADDRESS_0"});
-  EXPECT_EQ(masked.messages[1].text.rfind("write to EMAIL_ADDRESS_0\n", 0), 0U) << masked.messages[1].text;
+  Masked m;
+  mask(f, prompt, findings, {}, m);
+  ASSERT_EQ(m.redactions.size(), 1U);
+  EXPECT_EQ(m.redactions[0].placeholders, std::vector<std::string>{"EMAIL_ADDRESS_0"});
+  EXPECT_EQ(m.request.messages[1].text.rfind("write to EMAIL_ADDRESS_0\n", 0), 0U) << m.request.messages[1].text;
 }
 
 TEST(AttachmentMasking, AnAttachmentWithoutFindingsIsLeftAlone) {
   auto f = image_request("hello");
   const auto prompt = assemble_prompt(f.request, &f.inspection);
-  privacy::Vault vault;
-  MaskCounts counts;
-  std::vector<AttachmentRedaction> redactions;
-  auto masked = mask_request(f.request, prompt, {}, {}, vault, counts, &redactions);
-  EXPECT_TRUE(redactions.empty());
-  EXPECT_EQ(masked.messages[1].text, "hello");
+  Masked m;
+  mask(f, prompt, {}, {}, m);
+  EXPECT_TRUE(m.redactions.empty());
+  EXPECT_EQ(m.request.messages[1].text, "hello");
 }
 
 }  // namespace

@@ -58,7 +58,7 @@ def pdf(pages):
 
     font = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
     pages_id = len(objects) + 1
-    add(b"")  # placeholder for the page tree
+    add(b"")  # the page tree's slot: written below, once its kids' numbers are known
     kids = []
     for page in pages:
         if page[0] == "text":
