@@ -33,6 +33,31 @@ Result<void> authorize_admin(const http::HttpRequest& request, const std::string
   return {};
 }
 
+bool safe_method(std::string_view method) { return method == "GET" || method == "HEAD" || method == "OPTIONS"; }
+
+// A console session's cookie, when the request carries one and no Authorization header.
+std::optional<std::string_view> session_cookie(const http::HttpRequest& request) {
+  if (request.header("authorization")) return std::nullopt;
+  auto cookies = request.header("cookie");
+  if (!cookies) return std::nullopt;
+  return identity::cookie_value(*cookies, identity::ConsoleSessions::kCookieName);
+}
+
+// A cookie rides along with whatever the browser sends, so a session opens a
+// route only for the console's own same-origin requests, and a write only
+// with the session's CSRF token as well.
+Result<identity::ConsoleSession> authorize_session(const http::HttpRequest& request,
+                                                   const identity::ConsoleSessions& sessions, std::string_view cookie) {
+  AEGIS_TRY(session, sessions.verify(cookie));
+  if (auto site = request.header("sec-fetch-site"); site && *site != "same-origin" && *site != "none") {
+    return make_error(ErrorCode::forbidden, "cross-site requests cannot use a console session");
+  }
+  if (!safe_method(request.method) && !sessions.csrf_matches(session, request.header("x-csrf-token").value_or(""))) {
+    return make_error(ErrorCode::forbidden, "missing or invalid x-csrf-token: the console sends it on every write");
+  }
+  return session;
+}
+
 Result<void> authorize_metrics(const http::HttpRequest& request, const std::string& token) {
   if (token.empty()) return {};
   auto presented = bearer(request);
@@ -51,6 +76,10 @@ std::optional<std::string_view> presented_key(const http::HttpRequest& request) 
 
 const identity::Principal* principal_of(const http::Caller& caller) noexcept {
   return caller.get_if<identity::Principal>();
+}
+
+const identity::ConsoleSession* console_session_of(const http::Caller& caller) noexcept {
+  return caller.get_if<identity::ConsoleSession>();
 }
 
 namespace {
@@ -79,9 +108,15 @@ boost::asio::awaitable<Result<http::Caller>> authorize(const AccessPolicy& polic
                                                        http::HttpRequest& request) {
   switch (credential) {
     case http::Credential::none: co_return http::Caller{};
-    case http::Credential::admin_key:
+    case http::Credential::admin_key: {
+      if (auto cookie = session_cookie(request); cookie && policy.sessions != nullptr) {
+        AEGIS_CO_TRY(session, authorize_session(request, *policy.sessions, *cookie));
+        request.log_fields.emplace_back("console_session", session.id.substr(0, 8));
+        co_return http::Caller{std::move(session)};
+      }
       AEGIS_CO_TRY_VOID(authorize_admin(request, policy.admin_key));
       co_return http::Caller{};
+    }
     case http::Credential::metrics_token:
       AEGIS_CO_TRY_VOID(authorize_metrics(request, policy.metrics_token));
       co_return http::Caller{};

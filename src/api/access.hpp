@@ -9,6 +9,7 @@
 
 #include "http/router.hpp"
 #include "identity/authenticator.hpp"
+#include "identity/console_session.hpp"
 #include "identity/principal.hpp"
 #include "ratelimit/auth_throttle.hpp"
 
@@ -25,15 +26,23 @@ struct AccessPolicy {
   // each 401 spends from the address's bucket, and an address with none
   // left gets 429 before its credential is looked at. Null: no throttle.
   ratelimit::AuthThrottle* throttle = nullptr;
+  // Console sign-ins (the aegis_session cookie), accepted on admin_key routes
+  // when no Authorization header is sent; writes also need x-csrf-token.
+  // Null: the console is off and only the admin key opens admin routes.
+  const identity::ConsoleSessions* sessions = nullptr;
 };
 
 // An api_key route's Caller holds the key's identity::Principal, and the
-// request's access-log fields get its team and key id; every other credential
-// yields an empty Caller.
+// request's access-log fields get its team and key id; an admin_key route
+// opened by a console session holds its identity::ConsoleSession; every other
+// credential yields an empty Caller.
 http::Authorizer make_authorizer(AccessPolicy policy);
 
 // The principal the authorizer established, or nullptr (not an api_key route).
 const identity::Principal* principal_of(const http::Caller& caller) noexcept;
+
+// The console session that opened an admin_key route, or nullptr.
+const identity::ConsoleSession* console_session_of(const http::Caller& caller) noexcept;
 
 // The key a client presented: `Authorization: Bearer <key>`, else `x-api-key`.
 std::optional<std::string_view> presented_key(const http::HttpRequest& request);

@@ -40,6 +40,7 @@
 #include "classify/classifier.hpp"
 #include "compliance/classifier_egress_guard.hpp"
 #include "compliance/egress_detector.hpp"
+#include "console/console_routes.hpp"
 #include "core/process_env.hpp"
 #include "core/system_clock.hpp"
 #include "core/version.hpp"
@@ -49,6 +50,7 @@
 #include "http/json_response.hpp"
 #include "http/server.hpp"
 #include "identity/authenticator.hpp"
+#include "identity/console_session.hpp"
 #include "jobs/content_keys.hpp"
 #include "jobs/factory.hpp"
 #include "jobs/job_service.hpp"
@@ -219,6 +221,7 @@ struct Application::Impl {
   store::DbExecutor reports_db{1};
   std::unique_ptr<store::Database> store;
   std::unique_ptr<identity::Authenticator> authenticator;
+  std::unique_ptr<identity::ConsoleSessions> console_sessions;  // null: console.enabled is false
   // Writes the keys' last uses (identity::Authenticator::flush_uses) every
   // kUsesFlushEvery, on a thread of its own, and once more at shutdown.
   static constexpr std::chrono::seconds kUsesFlushEvery{60};
@@ -512,8 +515,12 @@ std::uint16_t Application::start() {
   // Every route declares its credential; the router checks it on the route that matched.
   const std::string admin_key = admin_key_from_env();
   const auto& server_config = s.config->server;
-  auto authorizer =
-      api::make_authorizer({s.authenticator.get(), admin_key, server_config.metrics_token, s.auth_throttle.get()});
+  if (s.config->console.enabled) {
+    s.console_sessions = std::make_unique<identity::ConsoleSessions>(
+        s.config->console.session_secret, s.config->console.session_ttl, SystemClock::instance());
+  }
+  auto authorizer = api::make_authorizer(
+      {s.authenticator.get(), admin_key, server_config.metrics_token, s.auth_throttle.get(), s.console_sessions.get()});
   s.router.set_authorizer(authorizer);
   s.router.guard_prefix("v1", http::Credential::api_key);
   s.router.guard_prefix("admin", http::Credential::admin_key);
@@ -586,6 +593,10 @@ std::uint16_t Application::start() {
                                     .audit_writer = s.audit.get(),
                                     .public_keys = {{s.audit_key->key_id(), s.audit_key->public_key_raw()}}};
   api::register_report_routes(s.router, report_context);
+  if (s.console_sessions) {
+    console::register_console_routes(
+        s.router, console::ConsoleRoutes{s.config->console, *s.console_sessions, admin_key, s.auth_throttle.get()});
+  }
 
   s.server = std::make_unique<http::Server>(
       s.io, s.config->server, [&s](http::HttpRequest& request) { return s.handle(request); },

@@ -314,6 +314,18 @@ struct MediaConfig {
 // The longest TTL a team's cached answers may have (config and admin API alike).
 inline constexpr std::int64_t kMaxResponseCacheTtlS = std::int64_t{7} * 86'400;  // a week
 
+// The admin console at /ui (docs/CONFIG.md, `console`).
+struct ConsoleConfig {
+  bool enabled = true;
+  std::chrono::seconds session_ttl{8 * 3600};
+  // HMAC key of session cookies, >= 32 bytes; the same on every replica so a
+  // session survives a load balancer's choice. Empty: random per process.
+  std::string session_secret;
+  // Where people reach the console ("https://aegis.example.com"), for the
+  // sign-in redirect; empty: the request's own Host.
+  std::string public_url;
+};
+
 struct Config {
   ServerConfig server;
   StorageConfig storage;
@@ -333,6 +345,7 @@ struct Config {
   LoggingConfig logging;
   AuditConfig audit;
   ResponseCacheConfig response_cache;
+  ConsoleConfig console;
   std::string source;  // file path it was loaded from, or "<built-in>"
 };
 

@@ -2027,6 +2027,44 @@ const Table<ResponseCacheConfig>& response_cache_table() {
   return table;
 }
 
+bool is_public_url(std::string_view url) {
+  const bool scheme = url.starts_with("https://") || url.starts_with("http://");
+  return scheme && url.find_first_of(" ?#") == std::string_view::npos && !url.ends_with("/") &&
+         !url.substr(url.find("//") + 2).empty();
+}
+
+const Table<ConsoleConfig>& console_table() {
+  static const Table<ConsoleConfig> table{
+      .keys = {
+          boolean("enabled", &ConsoleConfig::enabled,
+                  "serve the admin console at `/ui` (its pages call the admin API with a signed-in session; "
+                  "sign-in is with the admin key or an `oidc` issuer's authorization-code flow)"),
+          duration("session_ttl_s", &ConsoleConfig::session_ttl, 60, std::int64_t{7} * 24 * 3600,
+                   "how long a console sign-in lasts; signing in again is needed after it"),
+          custom<ConsoleConfig>(
+              "session_secret", "string, 32 bytes or more", "", "unset",
+              "secret. The key session cookies are signed with. Give every replica the same one (e.g. "
+              "`\"${AEGIS_CONSOLE_SECRET}\"`) so a session works whichever replica answers; unset, each process "
+              "draws its own and its sessions end when it restarts",
+              [](Loader& l, const Field& v, ConsoleConfig& out) {
+                std::string secret;
+                if (!l.read_string(v, secret)) return false;
+                if (secret.size() < 32) {
+                  l.expected(v, "at least 32 bytes", std::to_string(secret.size()) + " bytes");
+                  return false;
+                }
+                out.session_secret = std::move(secret);
+                return true;
+              }),
+          checked("public_url", &ConsoleConfig::public_url, &is_public_url,
+                  "an http(s) URL without a path's trailing '/', query or fragment", "`https://HOST[:PORT][/PATH]`",
+                  "where people reach the gateway (before any proxy), for the OIDC sign-in's `redirect_uri` "
+                  "(`PUBLIC_URL/ui/auth/oidc/callback`); unset: the scheme and `Host` of the sign-in request "
+                  "(`https` unless the host is loopback)"),
+      }};
+  return table;
+}
+
 // ---------------------------------------------------------------------------
 // The top level: one key per section, read in this order (routing needs the
 // providers), whatever the order in the file.
@@ -2066,6 +2104,7 @@ const Table<Config>& top_table() {
           section("rate_limits", &Config::rate_limits, &rate_limits_table),
           section("audit", &Config::audit, &audit_table),
           section("response_cache", &Config::response_cache, &response_cache_table),
+          section("console", &Config::console, &console_table),
       }};
   return table;
 }

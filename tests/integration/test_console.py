@@ -1,0 +1,221 @@
+"""The console's HTTP contract against the real binary: its page and assets, the
+security headers, signing in with the admin key, the session cookie's
+attributes, CSRF on every write, cross-site refusal, signing out.
+
+The browser tests (tests/js/console.test.mjs) drive the same pages in
+Chromium; this file pins what a browser cannot show, such as a write without
+the CSRF token."""
+import json
+import re
+import unittest
+
+from aegis_harness import Gateway
+
+SESSION_COOKIE = "aegis_session"
+
+
+def set_cookies(headers_list):
+    return [v for k, v in headers_list if k.lower() == "set-cookie"]
+
+
+class Console(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.gw = Gateway(["--demo"], config_text="rate_limits:\n  auth_failures_per_minute: 0\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.cleanup()
+
+    def raw(self, method, path, body=None, headers=None):
+        """(status, [(name, value)...], body bytes): keeps repeated headers."""
+        conn = self.gw.connection()
+        try:
+            hdrs = dict(headers or {})
+            if isinstance(body, dict):
+                body = json.dumps(body).encode()
+                hdrs.setdefault("content-type", "application/json")
+            conn.request(method, path, body=body, headers=hdrs)
+            resp = conn.getresponse()
+            return resp.status, resp.getheaders(), resp.read()
+        finally:
+            conn.close()
+
+    def sign_in(self):
+        status, headers, data = self.raw("POST", "/ui/auth/key", {"admin_key": self.gw.admin_key})
+        self.assertEqual(status, 200, data)
+        cookies = set_cookies(headers)
+        self.assertEqual(len(cookies), 1, cookies)
+        value = re.match(rf"{SESSION_COOKIE}=([^;]+)", cookies[0]).group(1)
+        return value, json.loads(data)["csrf_token"], cookies[0]
+
+    def test_page_and_assets_carry_a_strict_policy(self):
+        status, headers, data = self.gw.request("GET", "/ui")
+        self.assertEqual(status, 200)
+        self.assertIn("text/html", headers["content-type"])
+        self.assertIn(b'src="/ui/assets/console.js"', data)
+        csp = headers["content-security-policy"]
+        for directive in ("default-src 'none'", "script-src 'self'", "frame-ancestors 'none'", "base-uri 'none'",
+                          "connect-src 'self'"):
+            self.assertIn(directive, csp)
+        self.assertNotIn("unsafe-inline", csp)
+        self.assertEqual(headers["x-content-type-options"], "nosniff")
+        self.assertEqual(headers["x-frame-options"], "DENY")
+        # Every script and stylesheet the page names is served from the binary.
+        for asset in re.findall(rb'(?:src|href)="(/ui/assets/[^"]+)"', data):
+            status, headers, body = self.gw.request("GET", asset.decode())
+            self.assertEqual(status, 200, asset)
+            self.assertTrue(body)
+            self.assertIn("content-security-policy", headers)
+            etag = headers["etag"]
+            status, _, body = self.gw.request("GET", asset.decode(), headers={"if-none-match": etag})
+            self.assertEqual(status, 304)
+            self.assertEqual(body, b"")
+        # No inline script anywhere: the policy would refuse it.
+        self.assertNotRegex(data, rb"<script(?![^>]*\ssrc=)")
+        status, _, _ = self.gw.request("GET", "/ui/assets/nothing.js")
+        self.assertEqual(status, 404)
+
+    def test_sign_in_sets_a_strict_http_only_cookie_and_never_the_key(self):
+        value, csrf, cookie = self.sign_in()
+        attributes = [a.strip().lower() for a in cookie.split(";")[1:]]
+        self.assertIn("httponly", attributes)
+        self.assertIn("samesite=strict", attributes)
+        self.assertIn("path=/", attributes)
+        self.assertNotIn("secure", attributes)  # plain HTTP on loopback
+        self.assertNotIn(self.gw.admin_key, cookie)
+        self.assertTrue(csrf)
+        status, headers, data = self.gw.request("GET", "/ui/session", headers={"cookie": f"{SESSION_COOKIE}={value}"})
+        self.assertEqual(status, 200, data)
+        session = json.loads(data)
+        self.assertEqual(session["method"], "admin_key")
+        self.assertEqual(session["csrf_token"], csrf)
+        self.assertEqual(headers["cache-control"], "no-store")
+        # Behind a TLS proxy the cookie is Secure.
+        status, headers, _ = self.raw("POST", "/ui/auth/key", {"admin_key": self.gw.admin_key},
+                                      {"x-forwarded-proto": "https"})
+        self.assertEqual(status, 200)
+        self.assertIn("; Secure", set_cookies(headers)[0])
+
+    def test_a_session_reads_the_admin_api_and_writes_only_with_its_csrf_token(self):
+        value, csrf, _ = self.sign_in()
+        cookie = {"cookie": f"{SESSION_COOKIE}={value}"}
+        status, _, data = self.gw.request("GET", "/admin/v1/teams", headers=cookie)
+        self.assertEqual(status, 200, data)
+        body = {"name": "console-csrf", "monthly_budget_usd": 10}
+        status, _, data = self.gw.request("POST", "/admin/v1/teams", body, headers=cookie)
+        self.assertEqual(status, 403, data)
+        self.assertIn("x-csrf-token", json.loads(data)["error"]["message"])
+        status, _, data = self.gw.request("POST", "/admin/v1/teams", body, headers={**cookie, "x-csrf-token": "wrong"})
+        self.assertEqual(status, 403, data)
+        other_value, other_csrf, _ = self.sign_in()
+        status, _, data = self.gw.request("POST", "/admin/v1/teams", body, headers={**cookie, "x-csrf-token": other_csrf})
+        self.assertEqual(status, 403, "another session's token must not do")
+        status, _, data = self.gw.request("POST", "/admin/v1/teams", body, headers={**cookie, "x-csrf-token": csrf})
+        self.assertEqual(status, 201, data)
+        # A cross-site request is refused even with the token.
+        status, _, data = self.gw.request("GET", "/admin/v1/teams",
+                                          headers={**cookie, "sec-fetch-site": "cross-site"})
+        self.assertEqual(status, 403, data)
+        status, _, data = self.gw.request("GET", "/admin/v1/teams",
+                                          headers={**cookie, "sec-fetch-site": "same-origin"})
+        self.assertEqual(status, 200, data)
+        # A session opens admin routes only: not the team API.
+        status, _, data = self.gw.request("POST", "/v1/chat/completions",
+                                          {"model": "auto", "messages": [{"role": "user", "content": "hi"}]},
+                                          headers={**cookie, "x-csrf-token": csrf})
+        self.assertEqual(status, 401, data)
+
+    def test_tampered_or_unknown_cookies_are_401_without_detail(self):
+        value, csrf, _ = self.sign_in()
+        payload, mac = value.split(".")
+        forged_payload = payload[:-2] + ("00" if payload[-2:] != "00" else "11")
+        for bad in (f"{forged_payload}.{mac}", f"{payload}.{mac[:-1]}A", "garbage", ""):
+            status, _, data = self.gw.request("GET", "/admin/v1/teams", headers={"cookie": f"{SESSION_COOKIE}={bad}"})
+            self.assertEqual(status, 401, bad)
+            self.assertEqual(json.loads(data)["error"]["message"], "not signed in")
+
+    def test_signing_out_ends_the_session(self):
+        value, csrf, _ = self.sign_in()
+        cookie = {"cookie": f"{SESSION_COOKIE}={value}"}
+        status, headers, _ = self.raw("POST", "/ui/auth/logout", headers={**cookie})
+        self.assertEqual(status, 403, "signing out is a write: it needs the token too")
+        status, headers, _ = self.raw("POST", "/ui/auth/logout", headers={**cookie, "x-csrf-token": csrf})
+        self.assertEqual(status, 204)
+        self.assertIn("Max-Age=0", set_cookies(headers)[0])
+        status, _, _ = self.gw.request("GET", "/ui/session", headers=cookie)
+        self.assertEqual(status, 401)
+
+    def test_admin_key_sign_in_refuses_wrong_keys_and_forms(self):
+        status, _, data = self.gw.request("POST", "/ui/auth/key", {"admin_key": "wrong"})
+        self.assertEqual(status, 401)
+        self.assertNotIn(b"wrong", data)
+        # A form post (what another site could make a browser send) is not JSON.
+        status, _, _ = self.gw.request("POST", "/ui/auth/key", b"admin_key=" + self.gw.admin_key.encode(),
+                                       headers={"content-type": "application/x-www-form-urlencoded"})
+        self.assertEqual(status, 415)
+        status, _, _ = self.gw.request("POST", "/ui/auth/key", {"admin_key": self.gw.admin_key, "extra": 1})
+        self.assertEqual(status, 400)
+        status, _, data = self.gw.request("GET", "/ui/auth/methods")
+        self.assertEqual(status, 200)
+        methods = json.loads(data)
+        self.assertTrue(methods["admin_key"])
+        self.assertEqual(methods["oidc"], [])
+        status, _, _ = self.gw.request("GET", "/ui/auth/oidc/start?issuer=0")
+        self.assertEqual(status, 404)
+
+
+class SignInThrottle(unittest.TestCase):
+    def test_wrong_admin_keys_spend_the_addresss_failed_sign_in_budget(self):
+        gw = Gateway(["--demo"], config_text="rate_limits:\n  auth_failures_per_minute: 3\n")
+        try:
+            statuses = [gw.request("POST", "/ui/auth/key", {"admin_key": f"wrong-{i}"})[0] for i in range(3)]
+            self.assertEqual(statuses, [401, 401, 401])
+            status, _, data = gw.request("POST", "/ui/auth/key", {"admin_key": gw.admin_key})
+            self.assertEqual(status, 429, data)
+        finally:
+            gw.cleanup()
+
+
+class ConsoleOff(unittest.TestCase):
+    def test_disabled_console_serves_nothing_and_cookies_open_nothing(self):
+        gw = Gateway(["--demo"], config_text="console:\n  enabled: false\n")
+        try:
+            status, _, _ = gw.request("GET", "/ui")
+            self.assertEqual(status, 404)
+            status, _, _ = gw.request("GET", "/admin/v1/teams", headers={"cookie": f"{SESSION_COOKIE}=x.y"})
+            self.assertEqual(status, 401)
+        finally:
+            gw.cleanup()
+
+
+class SharedSecret(unittest.TestCase):
+    def test_replicas_with_one_secret_accept_each_others_sessions(self):
+        config = 'console:\n  session_secret: "${AEGIS_CONSOLE_SECRET}"\n'
+        env = {"AEGIS_CONSOLE_SECRET": "s" * 40}
+        a = Gateway(["--demo"], env=env, config_text=config)
+        b = Gateway(["--demo"], env=env, config_text=config)
+        c = Gateway(["--demo"])
+        try:
+            status, headers, data = a.request("POST", "/ui/auth/key", {"admin_key": a.admin_key})
+            self.assertEqual(status, 200, data)
+            cookie = headers["set-cookie"].split(";")[0]
+            self.assertEqual(b.request("GET", "/ui/session", headers={"cookie": cookie})[0], 200)
+            self.assertEqual(c.request("GET", "/ui/session", headers={"cookie": cookie})[0], 401)
+        finally:
+            for gw in (a, b, c):
+                gw.cleanup()
+        bad = None
+        try:
+            bad = Gateway(["--demo"], config_text='console:\n  session_secret: "tiny-secret"\n')
+            self.fail("a short secret must stop start-up")
+        except RuntimeError as e:
+            self.assertIn("session_secret", str(e))
+            self.assertNotIn("tiny-secret", str(e).split("session_secret", 1)[1][:80])
+        finally:
+            if bad:
+                bad.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main()
