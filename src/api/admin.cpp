@@ -333,28 +333,72 @@ std::optional<std::int64_t> parse_epoch_ms(std::string_view text) {
 
 constexpr int kMaxAuditLimit = 1000;
 
+Result<std::int64_t> time_param(const std::string& name, const std::string& text) {
+  auto ms = parse_epoch_ms(text);
+  if (!ms) ms = parse_rfc3339_ms(text);
+  if (!ms) {
+    return make_error(ErrorCode::invalid_request,
+                      name + " must be an RFC 3339 timestamp (e.g. 2026-11-27T10:00:00Z) or Unix epoch milliseconds");
+  }
+  return *ms;
+}
+
+Result<int> int_param(const std::string& name, const std::string& text, int lo, int hi) {
+  int value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < lo || value > hi) {
+    return make_error(ErrorCode::invalid_request,
+                      name + " must be a whole number from " + std::to_string(lo) + " to " + std::to_string(hi));
+  }
+  return value;
+}
+
+// GET /admin/v1/audit: team, since/until (a page's anchor), offset, limit,
+// classification, status ("ok" for 1xx-3xx, "error" for 4xx-5xx, or one code).
 Result<audit::AuditQuery> audit_query(const HttpRequest& request) {
-  AEGIS_TRY(params, http::query_params(request, {"team", "since", "limit"}));
+  AEGIS_TRY(params,
+            http::query_params(request, {"team", "since", "until", "limit", "offset", "classification", "status"}));
   audit::AuditQuery query;
   if (auto it = params.find("team"); it != params.end() && !it->second.empty()) query.team = it->second;
   if (auto it = params.find("since"); it != params.end()) {
-    auto since = parse_epoch_ms(it->second);
-    if (!since) since = parse_rfc3339_ms(it->second);
-    if (!since) {
-      return make_error(ErrorCode::invalid_request,
-                        "since must be an RFC 3339 timestamp (e.g. 2026-11-27T10:00:00Z) or Unix epoch milliseconds");
-    }
-    query.since_ms = *since;
+    AEGIS_TRY(since, time_param("since", it->second));
+    query.since_ms = since;
+  }
+  if (auto it = params.find("until"); it != params.end()) {
+    AEGIS_TRY(until, time_param("until", it->second));
+    query.until_ms = until;
   }
   if (auto it = params.find("limit"); it != params.end()) {
-    const std::string& text = it->second;
-    int limit = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
-    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || limit < 1 || limit > kMaxAuditLimit) {
-      return make_error(ErrorCode::invalid_request,
-                        "limit must be a whole number from 1 to " + std::to_string(kMaxAuditLimit));
-    }
+    AEGIS_TRY(limit, int_param("limit", it->second, 1, kMaxAuditLimit));
     query.limit = limit;
+  }
+  if (auto it = params.find("offset"); it != params.end()) {
+    AEGIS_TRY(offset, int_param("offset", it->second, 0, audit::kMaxAuditQueryOffset));
+    query.offset = offset;
+  }
+  if (auto it = params.find("classification"); it != params.end()) {
+    if (!parse_level(it->second)) {
+      return make_error(ErrorCode::invalid_request,
+                        "classification must be PUBLIC, INTERNAL, CONFIDENTIAL or RESTRICTED");
+    }
+    query.level = it->second;
+  }
+  if (auto it = params.find("status"); it != params.end()) {
+    const std::string& status = it->second;
+    constexpr int kFirstError = 400;
+    constexpr int kLastStatus = 599;
+    if (status == "ok") {
+      query.status_max = kFirstError - 1;
+    } else if (status == "error") {
+      query.status_min = kFirstError;
+    } else {
+      auto code = int_param("status", status, 100, kLastStatus);
+      if (!code.ok()) {
+        return make_error(ErrorCode::invalid_request, "status must be ok, error or an HTTP status code (100-599)");
+      }
+      query.status_min = *code;
+      query.status_max = *code;
+    }
   }
   return query;
 }

@@ -18,7 +18,18 @@ struct AuditQuery {
   std::optional<std::string> team;
   std::optional<std::int64_t> since_ms;  // rows with time_ms >= since_ms
   int limit = 100;                       // 1..1000; newest first
+  // Pages of one listing: an `until_ms` anchor (rows with time_ms <=
+  // until_ms) keeps rows written after the first page from shifting the
+  // later ones, and `offset` skips that many matching rows.
+  std::optional<std::int64_t> until_ms;
+  int offset = 0;                    // 0..kMaxAuditQueryOffset
+  std::optional<std::string> level;  // "RESTRICTED", ...: rows of that classification only
+  // HTTP statuses from..to, inclusive (e.g. 400..599 for errors).
+  std::optional<int> status_min;
+  std::optional<int> status_max;
 };
+
+inline constexpr int kMaxAuditQueryOffset = 1'000'000;
 
 // Committed spend per team and budget period, kept in the same transaction
 // as the audit rows that carry the costs, so the two always agree.

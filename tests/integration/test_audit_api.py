@@ -87,7 +87,10 @@ class AuditApi(GatewayTestCase):
             body = self.assertBadRequest("/admin/v1/audit?since=" + urllib.parse.quote(since), "since")
             self.assertIn("RFC 3339", body["error"]["message"])
         body = self.assertBadRequest("/admin/v1/audit?tema=payments", "tema")
-        self.assertIn("team, since, limit", body["error"]["message"])
+        self.assertIn("team, since, until, limit, offset, classification, status", body["error"]["message"])
+        for name, bad in (("until", "soon"), ("offset", "-1"), ("offset", "1000001"), ("classification", "SECRET"),
+                          ("status", "fine"), ("status", "99"), ("status", "600")):
+            self.assertBadRequest(f"/admin/v1/audit?{name}={bad}", name)
         self.assertBadRequest("/admin/v1/audit?limit=5&limit=6", "more than once")
         self.assertBadRequest("/admin/v1/audit/pipeda_violations?team=x", "unknown query parameter")
         self.assertBadRequest("/admin/v1/audit?team=%ZZ", "malformed")
@@ -167,6 +170,40 @@ class AuditApi(GatewayTestCase):
             db.close()
         status, body = self.get("/admin/v1/audit", team="gamma")
         self.assertEqual([r["classification"] for r in body["data"]], ["INTERNAL"])
+
+
+class AuditPages(GatewayTestCase):
+    """The console's listing: classification and status filters, and pages
+    anchored with `until` so rows written meanwhile do not shift them."""
+
+    get = AuditApi.get
+    insert = AuditApi.insert
+
+    def test_filters_and_anchored_pages(self):
+        rows = [audit_row(f"req_p{i:02d}", "paging", T0 + i * 1_000,
+                          level="RESTRICTED" if i % 3 == 0 else "INTERNAL",
+                          status=402 if i % 4 == 0 else 200,
+                          error_type="budget_exceeded" if i % 4 == 0 else "")
+                for i in range(20)]
+        self.insert(*rows)
+        ids = lambda body: [r["request_id"] for r in body["data"]]
+        status, body = self.get("/admin/v1/audit", team="paging", classification="RESTRICTED", limit="100")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(ids(body), [f"req_p{i:02d}" for i in (18, 15, 12, 9, 6, 3, 0)])
+        status, body = self.get("/admin/v1/audit", team="paging", status="402")
+        self.assertEqual(ids(body), [f"req_p{i:02d}" for i in (16, 12, 8, 4, 0)])
+        status, body = self.get("/admin/v1/audit", team="paging", status="error")
+        self.assertEqual(ids(body), [f"req_p{i:02d}" for i in (16, 12, 8, 4, 0)])
+        status, body = self.get("/admin/v1/audit", team="paging", status="ok", classification="RESTRICTED")
+        self.assertEqual(ids(body), [f"req_p{i:02d}" for i in (18, 15, 9, 6, 3)])
+        # Pages of 6 anchored at the newest row; a row written after the anchor does not shift them.
+        anchor = str(T0 + 19_000)
+        first = ids(self.get("/admin/v1/audit", team="paging", until=anchor, limit="6")[1])
+        self.insert(audit_row("req_p_late", "paging", T0 + 60_000))
+        second = ids(self.get("/admin/v1/audit", team="paging", until=anchor, limit="6", offset="6")[1])
+        rest = ids(self.get("/admin/v1/audit", team="paging", until=anchor, limit="100", offset="12")[1])
+        self.assertEqual(first + second + rest, [f"req_p{i:02d}" for i in range(19, -1, -1)])
+        self.assertEqual(ids(self.get("/admin/v1/audit", team="paging", until=anchor, offset="20")[1]), [])
 
 
 class AuditAfterAnswers(GatewayTestCase):

@@ -236,8 +236,8 @@ async function teamDetail(main, team, spend) {
   main.append(section);
   const [{ keys }, audit] = await Promise.all([
     api('GET', `/admin/v1/keys?team=${encodeURIComponent(team.name)}`),
-    api('GET', `/admin/v1/audit?team=${encodeURIComponent(team.name)}&limit=1000`)]);
-  const rejections = audit.data.filter((r) => r.status === 402);
+    api('GET', `/admin/v1/audit?team=${encodeURIComponent(team.name)}&status=402&limit=1000`)]);
+  const rejections = audit.data;
   section.append(h('div', { class: 'grid' },
     counter('Spent this month', spend ? usd(Number(spend.spent_usd)) : '–'),
     counter('Cap', usd(Number(team.monthly_budget_usd))),
@@ -334,31 +334,37 @@ async function auditPage(main, params) {
     location.hash = `#/audit?${q}`;
   } }, field('Team', team), field('Classification', level), field('Status', statusSel), field('Since', since), h('button', { type: 'submit' }, 'Filter')), chain);
 
-  const q = new URLSearchParams({ limit: '1000' });
-  if (team.value) q.set('team', team.value);
-  if (since.value) q.set('since', new Date(since.value).toISOString().replace(/\.\d+Z$/, 'Z'));
-  const { data } = await api('GET', `/admin/v1/audit?${q}`);
-  const rows = data.filter((r) => (!level.value || r.classification === level.value) &&
-    (!statusSel.value || (statusSel.value === 'ok' ? r.status < 400 : statusSel.value === 'error' ? r.status >= 400 : String(r.status) === statusSel.value)));
+  // Pages of one listing are anchored at the time it was opened (`until`),
+  // so rows written meanwhile do not shift them.
+  const filters = new URLSearchParams({ until: params.get('until') || String(Date.now()) });
+  if (team.value) filters.set('team', team.value);
+  if (level.value) filters.set('classification', level.value);
+  if (statusSel.value) filters.set('status', statusSel.value);
+  if (since.value) filters.set('since', new Date(since.value).toISOString().replace(/\.\d+Z$/, 'Z'));
   const pageSize = 25;
   let page = 0;
   const holder = h('div');
   const pager = h('div', { class: 'pager' });
-  const draw = () => {
-    const slice = rows.slice(page * pageSize, (page + 1) * pageSize);
+  const rowsOf = async (limit, offset) => (await api('GET', `/admin/v1/audit?${filters}&limit=${limit}&offset=${offset}`)).data;
+  const exportRows = async (kind) => {
+    const rows = await rowsOf(1000, 0);
+    if (kind === 'jsonl') download('aegis-audit.jsonl', 'application/x-ndjson', rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    else download('aegis-audit.csv', 'text/csv', [AUDIT_COLUMNS.join(','), ...rows.map((r) => AUDIT_COLUMNS.map((c) => `"${String(r[c] ?? '').replaceAll('"', '""')}"`).join(','))].join('\n') + '\n');
+  };
+  const draw = async () => {
+    const slice = await rowsOf(pageSize + 1, page * pageSize);
+    const more = slice.length > pageSize;
     holder.replaceChildren(table(['Time', 'Team', 'Surface', 'Level', 'Entities', 'Provider', 'Status', { label: 'Cost USD', num: true }, { label: 'Latency ms', num: true }, 'Reason'],
-      slice.map((r) => [time(r.time), r.team, r.surface, badge(r.classification), Object.entries(r.entities).map(([t, n]) => `${t}×${n}`).join(', ') || '–',
+      slice.slice(0, pageSize).map((r) => [time(r.time), r.team, r.surface, badge(r.classification), Object.entries(r.entities).map(([t, n]) => `${t}×${n}`).join(', ') || '–',
         `${r.provider || '–'}${r.locality ? ` (${r.locality})` : ''}`, String(r.status), r.cost_usd, fmt(r.latency_ms, 1), r.reason]), 'Audit rows'));
-    const pages = Math.max(1, Math.ceil(rows.length / pageSize));
     pager.replaceChildren(
       h('button', { type: 'button', class: 'secondary', disabled: page === 0, onclick: () => { page--; draw(); } }, 'Newer'),
-      h('span', {}, `Page ${page + 1} of ${pages} · ${fmt(rows.length)} rows`),
-      h('button', { type: 'button', class: 'secondary', disabled: page + 1 >= pages, onclick: () => { page++; draw(); } }, 'Older'),
-      h('button', { type: 'button', class: 'secondary', onclick: () => download('aegis-audit.jsonl', 'application/x-ndjson', rows.map((r) => JSON.stringify(r)).join('\n') + '\n') }, 'Export JSON Lines'),
-      h('button', { type: 'button', class: 'secondary', onclick: () => download('aegis-audit.csv', 'text/csv',
-        [AUDIT_COLUMNS.join(','), ...rows.map((r) => AUDIT_COLUMNS.map((c) => `"${String(r[c] ?? '').replaceAll('"', '""')}"`).join(','))].join('\n') + '\n') }, 'Export CSV'));
+      h('span', { 'data-testid': 'audit-page' }, `Page ${page + 1}`),
+      h('button', { type: 'button', class: 'secondary', disabled: !more, onclick: () => { page++; draw(); } }, 'Older'),
+      h('button', { type: 'button', class: 'secondary', onclick: () => exportRows('jsonl') }, 'Export JSON Lines'),
+      h('button', { type: 'button', class: 'secondary', onclick: () => exportRows('csv') }, 'Export CSV'));
   };
-  draw();
+  await draw();
   main.append(pager, holder);
   api('GET', '/admin/v1/audit/verify').then((v) => {
     chain.replaceChildren(h('h2', {}, 'Audit chain'), h('p', {}, v.ok ? h('span', { class: 'badge ok', id: 'chain-status' }, 'intact') : h('span', { class: 'badge bad', id: 'chain-status' }, 'broken'),

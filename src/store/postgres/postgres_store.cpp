@@ -649,8 +649,18 @@ Result<std::vector<audit::AuditRecord>> PostgresStore::query_audit(const audit::
   AEGIS_TRY(session, impl_->pool.acquire());
   auto rows = session.exec(std::string("SELECT ") + postgres::kAuditSelect +
                                " FROM audit WHERE ($2::text IS NULL OR team = $2) AND "
-                               "($3::bigint IS NULL OR time_ms >= $3) ORDER BY time_ms DESC, id DESC LIMIT $1",
-                           pg::Params().add(limit).add(query.team).add(query.since_ms));
+                               "($3::bigint IS NULL OR time_ms >= $3) AND ($4::bigint IS NULL OR time_ms <= $4) AND "
+                               "($5::text IS NULL OR level = $5) AND ($6::int IS NULL OR status >= $6) AND "
+                               "($7::int IS NULL OR status <= $7) ORDER BY time_ms DESC, id DESC LIMIT $1 OFFSET $8",
+                           pg::Params()
+                               .add(limit)
+                               .add(query.team)
+                               .add(query.since_ms)
+                               .add(query.until_ms)
+                               .add(query.level)
+                               .add(query.status_min)
+                               .add(query.status_max)
+                               .add(std::clamp(query.offset, 0, audit::kMaxAuditQueryOffset)));
   if (!rows.ok()) return impl_->fail(op, session);
   std::vector<audit::AuditRecord> out;
   for (int i = 0; i < rows->size(); ++i) {

@@ -76,14 +76,17 @@ constexpr const char* kPurgeResponses = "DELETE FROM responses WHERE expires_at_
 constexpr const char* kRevokeKey = "UPDATE api_keys SET revoked_at_ms = COALESCE(revoked_at_ms, ?2) WHERE id = ?1";
 
 // Four spellings rather than "(?2 IS NULL OR team = ?2)" so SQLite can use the indices.
-constexpr const char* kQueryAudit = "SELECT " AEGIS_AUDIT_COLUMNS " FROM audit ORDER BY time_ms DESC, id DESC LIMIT ?1";
-constexpr const char* kQueryAuditTeam =
-    "SELECT " AEGIS_AUDIT_COLUMNS " FROM audit WHERE team = ?2 ORDER BY time_ms DESC, id DESC LIMIT ?1";
+// The optional filters of a listing (AuditQuery): each a no-op when its parameter is NULL.
+#define AEGIS_AUDIT_FILTERS                                                                            \
+  " AND (?4 IS NULL OR time_ms <= ?4) AND (?5 IS NULL OR level = ?5) AND (?6 IS NULL OR status >= ?6)" \
+  " AND (?7 IS NULL OR status <= ?7) ORDER BY time_ms DESC, id DESC LIMIT ?1 OFFSET ?8"
+constexpr const char* kQueryAudit = "SELECT " AEGIS_AUDIT_COLUMNS " FROM audit WHERE 1" AEGIS_AUDIT_FILTERS;
+constexpr const char* kQueryAuditTeam = "SELECT " AEGIS_AUDIT_COLUMNS " FROM audit WHERE team = ?2" AEGIS_AUDIT_FILTERS;
 constexpr const char* kQueryAuditSince =
-    "SELECT " AEGIS_AUDIT_COLUMNS " FROM audit WHERE time_ms >= ?3 ORDER BY time_ms DESC, id DESC LIMIT ?1";
-constexpr const char* kQueryAuditTeamSince = "SELECT " AEGIS_AUDIT_COLUMNS
-                                             " FROM audit WHERE team = ?2 AND time_ms >= ?3 "
-                                             "ORDER BY time_ms DESC, id DESC LIMIT ?1";
+    "SELECT " AEGIS_AUDIT_COLUMNS " FROM audit WHERE time_ms >= ?3" AEGIS_AUDIT_FILTERS;
+constexpr const char* kQueryAuditTeamSince =
+    "SELECT " AEGIS_AUDIT_COLUMNS " FROM audit WHERE team = ?2 AND time_ms >= ?3" AEGIS_AUDIT_FILTERS;
+#undef AEGIS_AUDIT_FILTERS
 constexpr const char* kCountViolations = "SELECT COUNT(*) FROM pipeda_violations";
 constexpr const char* kLoadSpend =
     "SELECT team, period, spent_micros, requests FROM budget_spend WHERE period = ?1 ORDER BY team";
@@ -780,6 +783,11 @@ Result<std::vector<audit::AuditRecord>> SqliteStore::query_audit(const audit::Au
   st.bind(1, static_cast<std::int64_t>(limit));
   if (query.team) st.bind(2, *query.team);
   if (query.since_ms) st.bind(3, *query.since_ms);
+  if (query.until_ms) st.bind(4, *query.until_ms);
+  if (query.level) st.bind(5, *query.level);
+  if (query.status_min) st.bind(6, static_cast<std::int64_t>(*query.status_min));
+  if (query.status_max) st.bind(7, static_cast<std::int64_t>(*query.status_max));
+  st.bind(8, static_cast<std::int64_t>(std::clamp(query.offset, 0, audit::kMaxAuditQueryOffset)));
   std::vector<audit::AuditRecord> out;
   while ((rc = st.step()) == SQLITE_ROW) {
     auto row = sqlite::read_audit_row(st);
