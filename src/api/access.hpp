@@ -9,8 +9,10 @@
 
 #include "http/router.hpp"
 #include "identity/authenticator.hpp"
+#include "identity/oidc_identity.hpp"
 #include "identity/principal.hpp"
 #include "ratelimit/auth_throttle.hpp"
+#include "telemetry/metrics.hpp"
 
 namespace aegis::api {
 
@@ -25,6 +27,14 @@ struct AccessPolicy {
   // each 401 spends from the address's bucket, and an address with none
   // left gets 429 before its credential is looked at. Null: no throttle.
   ratelimit::AuthThrottle* throttle = nullptr;
+  // OIDC access tokens (config oidc.issuers); null: a JWT is just a wrong key.
+  // On api_key routes a bearer that looks like a JWT is verified and acts for
+  // one of the teams it maps to (x-aegis-team picks one when it maps to
+  // several); on admin_key routes a token with an admin value is an admin.
+  // Every bad token is the same 401 "invalid token"; why goes to the log.
+  identity::OidcIdentityService* oidc = nullptr;
+  // Where aegis_auth_jwt_total{result} is counted; null: not counted.
+  telemetry::Registry* metrics = nullptr;
 };
 
 // An api_key route's Caller holds the key's identity::Principal, and the
