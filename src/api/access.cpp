@@ -103,8 +103,8 @@ http::Authorizer make_authorizer(AccessPolicy policy) {
   return [shared](http::Credential credential,
                   http::HttpRequest& request) -> boost::asio::awaitable<Result<http::Caller>> {
     auto* throttle = shared->policy.throttle;
-    const bool throttled = throttle != nullptr && (credential == http::Credential::api_key ||
-                                                   credential == http::Credential::admin_key);
+    const bool throttled =
+        throttle != nullptr && (credential == http::Credential::api_key || credential == http::Credential::admin_key);
     if (throttled) AEGIS_CO_TRY_VOID(throttle->check(request.remote_address));
     auto outcome = co_await authorize(*shared, credential, request);
     if (throttled && !outcome.ok() && outcome.error().code == ErrorCode::unauthorized) {

@@ -527,8 +527,8 @@ std::uint16_t Application::start() {
     telemetry::log(telemetry::LogLevel::info, "oidc_enabled",
                    {{"issuers", static_cast<std::int64_t>(s.config->oidc.issuers.size())}});
   }
-  auto authorizer = api::make_authorizer({s.authenticator.get(), admin_key, server_config.metrics_token,
-                                          s.auth_throttle.get(), s.oidc.get(), &s.metrics});
+  auto authorizer = api::make_authorizer(
+      {s.authenticator.get(), admin_key, server_config.metrics_token, s.auth_throttle.get(), s.oidc.get(), &s.metrics});
   s.router.set_authorizer(authorizer);
   s.router.guard_prefix("v1", http::Credential::api_key);
   s.router.guard_prefix("admin", http::Credential::admin_key);

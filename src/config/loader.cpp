@@ -2053,9 +2053,8 @@ constexpr std::string_view kOidcUrlWhat =
 constexpr std::string_view kOidcUrlValues = "`https://…`; `http://` only for 127.0.0.1, `[::1]`, localhost";
 
 bool is_claim_name(std::string_view s) {
-  return !s.empty() && s.size() <= 256 && std::ranges::none_of(s, [](char c) {
-    return static_cast<unsigned char>(c) < ' ';
-  });
+  return !s.empty() && s.size() <= 256 &&
+         std::ranges::none_of(s, [](char c) { return static_cast<unsigned char>(c) < ' '; });
 }
 
 const Table<OidcIssuerConfig>& oidc_issuer_table() {
@@ -2107,9 +2106,10 @@ const Table<OidcIssuerConfig>& oidc_issuer_table() {
                     }
                     return ok;
                   }),
-              strings("admin_values", &OidcIssuerConfig::admin_values, "non-empty claim value",
-                      +[](std::string_view s) { return !s.empty(); }, "list of strings", "non-empty",
-                      "team-claim values that grant the admin role (`/admin` routes); none: no token is an admin"),
+              strings(
+                  "admin_values", &OidcIssuerConfig::admin_values, "non-empty claim value",
+                  +[](std::string_view s) { return !s.empty(); }, "list of strings", "non-empty",
+                  "team-claim values that grant the admin role (`/admin` routes); none: no token is an admin"),
               duration("clock_skew_s", &OidcIssuerConfig::clock_skew, 0, 600,
                        "leeway for `exp`, `nbf` and `iat` against this machine's clock"),
               duration("jwks_min_refresh_interval_s", &OidcIssuerConfig::jwks_min_refresh_interval, 1, 86'400,

@@ -185,7 +185,7 @@ boost::asio::awaitable<Result<Principal>> Authenticator::authenticate_owned(std:
 }
 
 boost::asio::awaitable<Result<std::vector<Principal>>> Authenticator::team_principals(std::vector<std::string> teams,
-                                                                                     std::string key_id) {
+                                                                                      std::string key_id) {
   std::vector<std::optional<Principal>> found(teams.size());
   std::vector<std::size_t> missing;  // indexes into teams not answered by the cache
   std::uint64_t generation = 0;
@@ -244,7 +244,8 @@ boost::asio::awaitable<Result<std::vector<Principal>>> Authenticator::team_princ
     if (current && team_cache_.size() + missing.size() > std::max<std::size_t>(max_entries_, 1)) team_cache_.clear();
     for (std::size_t j = 0; j < missing.size(); ++j) {
       found[missing[j]] = looked.principals[j];
-      if (current) team_cache_.insert_or_assign(teams[missing[j]], TeamEntry{looked.principals[j], clock_.steady_now() + ttl_});
+      if (current)
+        team_cache_.insert_or_assign(teams[missing[j]], TeamEntry{looked.principals[j], clock_.steady_now() + ttl_});
     }
   }
   std::vector<Principal> out;

@@ -116,7 +116,7 @@ class Authenticator {
   mutable std::mutex mu_;
   std::unordered_map<std::string, Entry> cache_;
   std::unordered_map<std::string, TeamEntry> team_cache_;  // team name -> principal (key_id empty)
-  std::uint64_t generation_ = 0;  // bumped by every invalidation
+  std::uint64_t generation_ = 0;                           // bumped by every invalidation
   // Key id -> last use (to the minute) not yet written, and the last minute
   // noted per key, so a key used many times a minute is noted once.
   std::unordered_map<std::string, std::int64_t> pending_uses_;

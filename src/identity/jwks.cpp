@@ -1,10 +1,9 @@
 #include "identity/jwks.hpp"
 
+#include <boost/json/parse.hpp>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
-
-#include <boost/json/parse.hpp>
 
 #include "core/encoding.hpp"
 

@@ -4,13 +4,13 @@
 // gateway accepts (identity/jwt.hpp). Keys of other types, or meant for
 // encryption (`use` other than "sig"), are skipped in a set rather than
 // failing it: an identity provider may publish keys the gateway never uses.
+#include <boost/json/object.hpp>
+
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/json/object.hpp>
 
 #include "core/result.hpp"
 

@@ -1,5 +1,6 @@
 #include "identity/jwt.hpp"
 
+#include <boost/json/parse.hpp>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
@@ -9,8 +10,6 @@
 #include <cmath>
 #include <memory>
 
-#include <boost/json/parse.hpp>
-
 #include "core/encoding.hpp"
 
 namespace aegis::identity {
@@ -18,8 +17,8 @@ namespace aegis::identity {
 namespace {
 
 constexpr std::array<std::string_view, 11> kReasons = {
-    "malformed",     "unsupported_alg", "unknown_issuer",   "unknown_key",    "bad_signature",   "expired",
-    "not_yet_valid", "issued_in_future", "wrong_audience", "bad_claims", "keys_unavailable",
+    "malformed",     "unsupported_alg",  "unknown_issuer", "unknown_key", "bad_signature",    "expired",
+    "not_yet_valid", "issued_in_future", "wrong_audience", "bad_claims",  "keys_unavailable",
 };
 
 bool is_base64url_letter(char c) noexcept {
@@ -156,15 +155,14 @@ Result<void> verify_signature(const Jwt& token, const Jwk& key) {
   if (EVP_DigestVerifyInit(ctx.get(), &pctx, md, nullptr, key.key()) != 1) {
     return token_error(TokenFailure::bad_signature, "the key cannot verify");
   }
-  if (token.alg == JwsAlg::PS256 &&
-      (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-       EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
-       EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1)) {
+  if (token.alg == JwsAlg::PS256 && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+                                     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
+                                     EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1)) {
     return token_error(TokenFailure::bad_signature, "cannot set up PSS");
   }
-  const int verified = EVP_DigestVerify(
-      ctx.get(), reinterpret_cast<const unsigned char*>(signature->data()), signature->size(),
-      reinterpret_cast<const unsigned char*>(token.signing_input.data()), token.signing_input.size());
+  const int verified =
+      EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature->data()), signature->size(),
+                       reinterpret_cast<const unsigned char*>(token.signing_input.data()), token.signing_input.size());
   if (verified != 1) return token_error(TokenFailure::bad_signature, "the signature does not verify");
   return {};
 }

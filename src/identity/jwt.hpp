@@ -5,14 +5,14 @@
 // Every failure is an Error whose message starts with a reason from a fixed
 // list (token_failure_reason), then detail for the server's log. Neither is
 // for a client: the gateway answers every bad token alike (api/access.cpp).
+#include <boost/json/object.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/json/object.hpp>
 
 #include "core/result.hpp"
 #include "identity/jwks.hpp"

@@ -21,9 +21,9 @@ namespace aegis::identity {
 struct OidcIdentity {
   std::string issuer;
   std::string subject;
-  std::string email;  // "" when the token has none
-  std::string name;   // "" when the token has none
-  std::string key_id;  // "oidc:<16 hex>" (VerifiedToken::key_id)
+  std::string email;               // "" when the token has none
+  std::string name;                // "" when the token has none
+  std::string key_id;              // "oidc:<16 hex>" (VerifiedToken::key_id)
   std::vector<std::string> teams;  // existing teams the token maps to, in claim order
   bool is_admin = false;
 };

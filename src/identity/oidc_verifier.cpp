@@ -76,8 +76,7 @@ struct OidcVerifier::Issuer {
   std::atomic<std::size_t> jwks_fetches{0};
 };
 
-OidcVerifier::OidcVerifier(std::vector<config::OidcIssuerConfig> issuers, DocumentFetcher& fetcher,
-                           const Clock& clock)
+OidcVerifier::OidcVerifier(std::vector<config::OidcIssuerConfig> issuers, DocumentFetcher& fetcher, const Clock& clock)
     : fetcher_(fetcher), clock_(clock) {
   issuers_.reserve(issuers.size());
   for (auto& issuer : issuers) issuers_.push_back(std::make_unique<Issuer>(std::move(issuer)));
@@ -177,7 +176,8 @@ asio::awaitable<Result<VerifiedToken>> OidcVerifier::verify_owned(std::string to
   AEGIS_CO_TRY(jwt, parse_jwt(token));
   const auto* iss = jwt.claims.if_contains("iss");
   if (iss == nullptr || !iss->is_string()) co_return token_error(TokenFailure::unknown_issuer, "no iss");
-  const auto found = std::ranges::find_if(issuers_, [&](const auto& i) { return i->config.issuer == iss->as_string(); });
+  const auto found =
+      std::ranges::find_if(issuers_, [&](const auto& i) { return i->config.issuer == iss->as_string(); });
   if (found == issuers_.end()) co_return token_error(TokenFailure::unknown_issuer, "iss names no configured issuer");
   Issuer& issuer = **found;
 

@@ -10,8 +10,8 @@
 namespace aegis::config {
 namespace {
 
-using ::testing::HasSubstr;
 using test_support::one_config_issue;
+using ::testing::HasSubstr;
 
 const char* env(const char* name) { return std::strcmp(name, "CONSOLE_SECRET") == 0 ? "shh" : nullptr; }
 
@@ -52,15 +52,16 @@ TEST(OidcConfig, ReadsAnIssuerWithItsDefaults) {
 }
 
 TEST(OidcConfig, RefusesPlainHttpBeyondThisMachine) {
-  EXPECT_THAT(one_config_issue("oidc:\n  issuers:\n    - issuer: \"http://idp.example.com\"\n      audience: a\n", &env),
-              HasSubstr("t.yaml:3:15: oidc.issuers[0].issuer: expected an https URL"));
+  EXPECT_THAT(
+      one_config_issue("oidc:\n  issuers:\n    - issuer: \"http://idp.example.com\"\n      audience: a\n", &env),
+      HasSubstr("t.yaml:3:15: oidc.issuers[0].issuer: expected an https URL"));
   EXPECT_THAT(one_config_issue("oidc:\n  issuers:\n    - issuer: \"https://idp.example.com\"\n      audience: a\n"
                                "      discovery_url: \"http://10.0.0.1/d\"\n",
                                &env),
               HasSubstr("oidc.issuers[0].discovery_url: expected an https URL"));
-  EXPECT_THAT(one_config_issue("oidc:\n  issuers:\n    - issuer: \"https://idp.example.com?x=1\"\n      audience: a\n",
-                               &env),
-              HasSubstr("oidc.issuers[0].issuer"));
+  EXPECT_THAT(
+      one_config_issue("oidc:\n  issuers:\n    - issuer: \"https://idp.example.com?x=1\"\n      audience: a\n", &env),
+      HasSubstr("oidc.issuers[0].issuer"));
 }
 
 TEST(OidcConfig, RequiresIssuerAndAudienceAndRefusesDuplicates) {

@@ -33,8 +33,9 @@ const TestKey& ed() {
 }
 
 boost::json::object claims(std::int64_t exp = kNow + 300) {
-  return {{"iss", "https://idp.example.com"}, {"aud", "aegis"}, {"sub", "user-1"},
-          {"exp", exp},                       {"iat", kNow - 10}, {"groups", boost::json::array{"payments"}}};
+  return {
+      {"iss", "https://idp.example.com"},        {"aud", "aegis"}, {"sub", "user-1"}, {"exp", exp}, {"iat", kNow - 10},
+      {"groups", boost::json::array{"payments"}}};
 }
 
 Jwk jwk_of(const TestKey& key, const std::string& alg = "") {
@@ -110,8 +111,8 @@ TEST(Jwt, MalformedTokensAreRefused) {
   const std::string good = rsa().sign("RS256", claims());
   EXPECT_TRUE(parse_jwt(good).ok());
   const auto dot = good.rfind('.');
-  EXPECT_EQ(reason(parse_jwt(good + ".x").error()), "malformed");           // four segments
-  EXPECT_EQ(reason(parse_jwt(good.substr(0, dot)).error()), "malformed");   // two
+  EXPECT_EQ(reason(parse_jwt(good + ".x").error()), "malformed");                        // four segments
+  EXPECT_EQ(reason(parse_jwt(good.substr(0, dot)).error()), "malformed");                // two
   EXPECT_EQ(reason(parse_jwt("." + good.substr(good.find('.'))).error()), "malformed");  // empty header
   EXPECT_EQ(reason(parse_jwt(good.substr(0, dot) + ".a+b").error()), "malformed");       // not base64url
   EXPECT_EQ(reason(parse_jwt(good.substr(0, dot) + ".abcde").error()), "malformed");     // impossible length
@@ -136,8 +137,7 @@ TEST(Jwt, TamperedPayloadOrSignatureDoesNotVerify) {
   const auto second = good.rfind('.');
   auto other = claims();
   other["sub"] = "admin";
-  const std::string swapped =
-      good.substr(0, first + 1) + TestKey::b64(TestKey::serialize(other)) + good.substr(second);
+  const std::string swapped = good.substr(0, first + 1) + TestKey::b64(TestKey::serialize(other)) + good.substr(second);
   EXPECT_EQ(verify(swapped, jwk_of(rsa())), "bad_signature");
   std::string flipped = good;
   flipped[second + 5] = flipped[second + 5] == 'A' ? 'B' : 'A';

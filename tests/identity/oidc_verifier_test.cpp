@@ -71,8 +71,12 @@ class OidcVerifierTest : public ::testing::Test {
 
   boost::json::object claims() const {
     const auto now = std::chrono::duration_cast<std::chrono::seconds>(clock_.wall_now().time_since_epoch()).count();
-    return {{"iss", kIssuer}, {"aud", "aegis"}, {"sub", "alice"}, {"exp", now + 300},
-            {"email", "alice@example.com"}, {"groups", boost::json::array{"payments", "aegis-admins"}}};
+    return {{"iss", kIssuer},
+            {"aud", "aegis"},
+            {"sub", "alice"},
+            {"exp", now + 300},
+            {"email", "alice@example.com"},
+            {"groups", boost::json::array{"payments", "aegis-admins"}}};
   }
 
   Result<VerifiedToken> verify(const std::string& token) {

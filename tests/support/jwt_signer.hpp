@@ -1,12 +1,11 @@
 #pragma once
 // Test keys that sign JWTs with OpenSSL (RS256, PS256, ES256, EdDSA) and
 // publish themselves as JWKs, so the identity tests need no fixture files.
+#include <boost/json.hpp>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
-
-#include <boost/json.hpp>
 
 #include <memory>
 #include <stdexcept>
