@@ -72,7 +72,7 @@ aegis_module(providers PUBLIC compliance config core http PRIVATE telemetry wire
 aegis_module(resilience PUBLIC config core providers telemetry)
 aegis_module(routing PUBLIC config core providers)
 aegis_module(store PUBLIC audit config core)
-aegis_module(identity PUBLIC core store)
+aegis_module(identity PUBLIC config core store)
 aegis_module(ratelimit PUBLIC core identity store telemetry)
 aegis_module(budget PUBLIC audit config core store telemetry)
 aegis_module(report PUBLIC audit config core store)

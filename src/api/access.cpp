@@ -3,6 +3,8 @@
 #include <memory>
 
 #include "identity/api_key.hpp"
+#include "identity/jwt.hpp"
+#include "telemetry/log.hpp"
 
 namespace aegis::api {
 
@@ -83,20 +85,59 @@ const identity::ConsoleSession* console_session_of(const http::Caller& caller) n
 }
 
 namespace {
-boost::asio::awaitable<Result<http::Caller>> authorize(const AccessPolicy& policy, http::Credential credential,
+
+// The policy and what the authorizer counts with it.
+struct Access {
+  AccessPolicy policy;
+  // aegis_auth_jwt_total{result}: "ok", "denied" (a valid token refused a
+  // team or the admin role) or a TokenFailure reason; a fixed set of values.
+  telemetry::CounterFamily* jwt_total = nullptr;
+
+  void count(std::string_view result) const {
+    if (jwt_total != nullptr) jwt_total->with({result}).inc();
+  }
+};
+
+boost::asio::awaitable<Result<http::Caller>> authorize(const Access& access, http::Credential credential,
                                                        http::HttpRequest& request);
+
+// A token's refusal as the client sees it: every bad token reads alike (no
+// reason, kid, issuer, host or algorithm); the reason goes to the log, the
+// token never. A valid token refused a team or the admin role keeps its
+// answer (400/403), which names only the team header.
+Error token_refusal(const Access& access, Error error, const http::HttpRequest& request) {
+  if (error.code != ErrorCode::unauthorized) {
+    if (error.code == ErrorCode::forbidden || error.code == ErrorCode::invalid_request) access.count("denied");
+    return error;
+  }
+  const auto reason = identity::token_failure_reason(error);
+  access.count(reason);
+  telemetry::log(telemetry::LogLevel::info, "jwt_rejected",
+                 {{"request_id", request.request_id}, {"reason", reason}, {"detail", error.message}});
+  return make_error(ErrorCode::unauthorized, "invalid token");
+}
+
 }  // namespace
 
 http::Authorizer make_authorizer(AccessPolicy policy) {
-  auto shared = std::make_shared<const AccessPolicy>(std::move(policy));
+  auto shared = std::make_shared<Access>();
+  shared->policy = std::move(policy);
+  if (shared->policy.metrics != nullptr && shared->policy.oidc != nullptr) {
+    shared->jwt_total = &shared->policy.metrics->counter(
+        "aegis_auth_jwt_total",
+        "JWT (OIDC) credentials presented, by result: ok, denied (valid, but no such team or role), or why it "
+        "was refused",
+        {"result"});
+  }
   return [shared](http::Credential credential,
                   http::HttpRequest& request) -> boost::asio::awaitable<Result<http::Caller>> {
-    const bool throttled = shared->throttle != nullptr &&
-                           (credential == http::Credential::api_key || credential == http::Credential::admin_key);
-    if (throttled) AEGIS_CO_TRY_VOID(shared->throttle->check(request.remote_address));
+    auto* throttle = shared->policy.throttle;
+    const bool throttled =
+        throttle != nullptr && (credential == http::Credential::api_key || credential == http::Credential::admin_key);
+    if (throttled) AEGIS_CO_TRY_VOID(throttle->check(request.remote_address));
     auto outcome = co_await authorize(*shared, credential, request);
     if (throttled && !outcome.ok() && outcome.error().code == ErrorCode::unauthorized) {
-      shared->throttle->failed(request.remote_address);
+      throttle->failed(request.remote_address);
     }
     co_return outcome;
   };
@@ -104,8 +145,16 @@ http::Authorizer make_authorizer(AccessPolicy policy) {
 
 namespace {
 
-boost::asio::awaitable<Result<http::Caller>> authorize(const AccessPolicy& policy, http::Credential credential,
+// An admin_key route's bearer that is a JWT (and not the admin key itself).
+bool admin_token(const AccessPolicy& policy, const http::HttpRequest& request) {
+  const auto presented = bearer(request);
+  return policy.oidc != nullptr && presented && identity::looks_like_jwt(*presented) &&
+         (policy.admin_key.empty() || !identity::constant_time_equal(*presented, policy.admin_key));
+}
+
+boost::asio::awaitable<Result<http::Caller>> authorize(const Access& access, http::Credential credential,
                                                        http::HttpRequest& request) {
+  const AccessPolicy& policy = access.policy;
   switch (credential) {
     case http::Credential::none: co_return http::Caller{};
     case http::Credential::admin_key: {
@@ -113,6 +162,13 @@ boost::asio::awaitable<Result<http::Caller>> authorize(const AccessPolicy& polic
         AEGIS_CO_TRY(session, authorize_session(request, *policy.sessions, *cookie));
         request.log_fields.emplace_back("console_session", session.id.substr(0, 8));
         co_return http::Caller{std::move(session)};
+      }
+      if (admin_token(policy, request)) {
+        auto admin = co_await policy.oidc->admin(*bearer(request));
+        if (!admin.ok()) co_return token_refusal(access, std::move(admin).error(), request);
+        access.count("ok");
+        request.log_fields.emplace_back("key_id", admin->key_id);
+        co_return http::Caller{};
       }
       AEGIS_CO_TRY_VOID(authorize_admin(request, policy.admin_key));
       co_return http::Caller{};
@@ -124,6 +180,14 @@ boost::asio::awaitable<Result<http::Caller>> authorize(const AccessPolicy& polic
       auto key = presented_key(request);
       if (!key) {
         co_return make_error(ErrorCode::unauthorized, "missing API key: send Authorization: Bearer <key> or x-api-key");
+      }
+      if (policy.oidc != nullptr && identity::looks_like_jwt(*key)) {
+        auto principal = co_await policy.oidc->principal(*key, request.header("x-aegis-team"));
+        if (!principal.ok()) co_return token_refusal(access, std::move(principal).error(), request);
+        access.count("ok");
+        request.log_fields.emplace_back("team", principal->team);
+        request.log_fields.emplace_back("key_id", principal->key_id);
+        co_return http::Caller{std::move(principal).value()};
       }
       if (policy.keys == nullptr) co_return make_error(ErrorCode::internal, "internal error");
       AEGIS_CO_TRY(principal, co_await policy.keys->authenticate(*key));

@@ -10,8 +10,10 @@
 #include "http/router.hpp"
 #include "identity/authenticator.hpp"
 #include "identity/console_session.hpp"
+#include "identity/oidc_identity.hpp"
 #include "identity/principal.hpp"
 #include "ratelimit/auth_throttle.hpp"
+#include "telemetry/metrics.hpp"
 
 namespace aegis::api {
 
@@ -30,6 +32,14 @@ struct AccessPolicy {
   // when no Authorization header is sent; writes also need x-csrf-token.
   // Null: the console is off and only the admin key opens admin routes.
   const identity::ConsoleSessions* sessions = nullptr;
+  // OIDC access tokens (config oidc.issuers); null: a JWT is just a wrong key.
+  // On api_key routes a bearer that looks like a JWT is verified and acts for
+  // one of the teams it maps to (x-aegis-team picks one when it maps to
+  // several); on admin_key routes a token with an admin value is an admin.
+  // Every bad token is the same 401 "invalid token"; why goes to the log.
+  identity::OidcIdentityService* oidc = nullptr;
+  // Where aegis_auth_jwt_total{result} is counted; null: not counted.
+  telemetry::Registry* metrics = nullptr;
 };
 
 // An api_key route's Caller holds the key's identity::Principal, and the

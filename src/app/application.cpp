@@ -26,6 +26,7 @@
 #include "api/responses.hpp"
 #include "api/whoami.hpp"
 #include "app/demo_banner.hpp"
+#include "app/http_document_fetcher.hpp"
 #include "app/http_media_fetcher.hpp"
 #include "app/provider_types.hpp"
 #include "audit/audit_writer.hpp"
@@ -51,6 +52,8 @@
 #include "http/server.hpp"
 #include "identity/authenticator.hpp"
 #include "identity/console_session.hpp"
+#include "identity/oidc_identity.hpp"
+#include "identity/oidc_verifier.hpp"
 #include "jobs/content_keys.hpp"
 #include "jobs/factory.hpp"
 #include "jobs/job_service.hpp"
@@ -222,6 +225,10 @@ struct Application::Impl {
   std::unique_ptr<store::Database> store;
   std::unique_ptr<identity::Authenticator> authenticator;
   std::unique_ptr<identity::ConsoleSessions> console_sessions;  // null: console.enabled is false
+  // OIDC access tokens (config oidc.issuers); null when none is configured.
+  std::unique_ptr<identity::DocumentFetcher> oidc_fetcher;
+  std::unique_ptr<identity::OidcVerifier> oidc_verifier;
+  std::unique_ptr<identity::OidcIdentityService> oidc;
   // Writes the keys' last uses (identity::Authenticator::flush_uses) every
   // kUsesFlushEvery, on a thread of its own, and once more at shutdown.
   static constexpr std::chrono::seconds kUsesFlushEvery{60};
@@ -519,8 +526,17 @@ std::uint16_t Application::start() {
     s.console_sessions = std::make_unique<identity::ConsoleSessions>(
         s.config->console.session_secret, s.config->console.session_ttl, SystemClock::instance());
   }
+  if (!s.config->oidc.issuers.empty()) {
+    s.oidc_fetcher = make_http_document_fetcher(*s.client);
+    s.oidc_verifier =
+        std::make_unique<identity::OidcVerifier>(s.config->oidc.issuers, *s.oidc_fetcher, SystemClock::instance());
+    s.oidc = std::make_unique<identity::OidcIdentityService>(*s.oidc_verifier, *s.authenticator);
+    telemetry::log(telemetry::LogLevel::info, "oidc_enabled",
+                   {{"issuers", static_cast<std::int64_t>(s.config->oidc.issuers.size())}});
+  }
   auto authorizer = api::make_authorizer(
-      {s.authenticator.get(), admin_key, server_config.metrics_token, s.auth_throttle.get(), s.console_sessions.get()});
+      {s.authenticator.get(), admin_key, server_config.metrics_token, s.auth_throttle.get(),
+                                          s.console_sessions.get(), s.oidc.get(), &s.metrics});
   s.router.set_authorizer(authorizer);
   s.router.guard_prefix("v1", http::Credential::api_key);
   s.router.guard_prefix("admin", http::Credential::admin_key);

@@ -311,6 +311,34 @@ struct MediaConfig {
   std::int64_t cache_entries = 1024;              // extraction results kept, by content hash
 };
 
+// `oidc:` enterprise identity (docs/CONFIG.md, "oidc"): access tokens that
+// are JWTs from these issuers authenticate /v1 (as a team) and /admin (with
+// an admin value in the team claim), besides virtual keys and the admin key.
+struct OidcIssuerConfig {
+  std::string issuer;         // exact `iss`
+  std::string audience;       // `aud` must contain it
+  std::string discovery_url;  // empty: issuer + "/.well-known/openid-configuration"
+  std::string team_claim = "groups";
+  // Claim value -> team name; empty: a claim value that names an existing team is that team.
+  std::map<std::string, std::string> teams;
+  std::vector<std::string> admin_values;  // claim values that grant the admin role
+  std::chrono::seconds clock_skew{60};
+  std::chrono::seconds jwks_min_refresh_interval{30};  // unknown-kid refetches, at most one per this
+  std::chrono::seconds jwks_cache{3600};
+  std::string console_client_id = "aegis-console";
+  std::string console_client_secret;  // resolved from ${ENV}; never logged
+
+  // discovery_url, or the issuer's well-known document.
+  std::string discovery() const {
+    if (!discovery_url.empty()) return discovery_url;
+    return issuer + "/.well-known/openid-configuration";
+  }
+};
+
+struct OidcConfig {
+  std::vector<OidcIssuerConfig> issuers;  // empty: no tokens are accepted
+};
+
 // The longest TTL a team's cached answers may have (config and admin API alike).
 inline constexpr std::int64_t kMaxResponseCacheTtlS = std::int64_t{7} * 86'400;  // a week
 
@@ -346,6 +374,7 @@ struct Config {
   AuditConfig audit;
   ResponseCacheConfig response_cache;
   ConsoleConfig console;
+  OidcConfig oidc;
   std::string source;  // file path it was loaded from, or "<built-in>"
 };
 

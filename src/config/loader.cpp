@@ -9,6 +9,7 @@
 #include "config/loader.hpp"
 
 #include <boost/asio/ip/address.hpp>
+#include <boost/url/parse.hpp>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
@@ -2065,6 +2066,143 @@ const Table<ConsoleConfig>& console_table() {
   return table;
 }
 
+// --- oidc
+
+// An issuer or document URL: https, or plain http to this machine only
+// (127.0.0.1, ::1, localhost: a test identity provider), so that the keys that
+// decide who may call the gateway are never read over the network in clear.
+}  // namespace
+
+bool is_oidc_url(std::string_view s) {
+  if (s.size() > 2048) return false;
+  const auto url = boost::urls::parse_absolute_uri(s);
+  if (!url || url->has_query() || url->has_fragment() || url->has_userinfo()) return false;
+  const std::string host = lower(std::string(url->encoded_host()));
+  if (host.empty()) return false;
+  const std::string scheme = lower(std::string(url->scheme()));
+  if (scheme == "https") return true;
+  return scheme == "http" && (host == "localhost" || host == "127.0.0.1" || host == "[::1]");
+}
+
+namespace {
+
+constexpr std::string_view kOidcUrlWhat =
+    "an https URL without query or fragment (plain http only to 127.0.0.1, ::1 or localhost)";
+constexpr std::string_view kOidcUrlValues = "`https://…`; `http://` only for 127.0.0.1, `[::1]`, localhost";
+
+bool is_claim_name(std::string_view s) {
+  return !s.empty() && s.size() <= 256 &&
+         std::ranges::none_of(s, [](char c) { return static_cast<unsigned char>(c) < ' '; });
+}
+
+const Table<OidcIssuerConfig>& oidc_issuer_table() {
+  static const Table<OidcIssuerConfig> table{
+      .keys =
+          {
+              checked("issuer", &OidcIssuerConfig::issuer, &is_oidc_url, kOidcUrlWhat, std::string(kOidcUrlValues),
+                      "the identity provider's issuer, compared exactly with a token's `iss` (and with the "
+                      "discovery document's `issuer`); unique")
+                  .need(),
+              text("audience", &OidcIssuerConfig::audience, Empty::refused,
+                   "a token's `aud` (a string or an array) must contain this")
+                  .need(),
+              custom<OidcIssuerConfig>("discovery_url", "string", std::string(kOidcUrlValues),
+                                       "`<issuer>/.well-known/openid-configuration`",
+                                       "the OpenID discovery document; its `jwks_uri` (https, or http to this "
+                                       "machine) gives the signing keys",
+                                       [](Loader& l, const Field& v, OidcIssuerConfig& out) {
+                                         std::string s;
+                                         if (!l.read_string(v, s)) return false;
+                                         if (!s.empty() && !is_oidc_url(s)) {
+                                           l.expected(v, kOidcUrlWhat, l.got(v, s));
+                                           return false;
+                                         }
+                                         out.discovery_url = std::move(s);
+                                         return true;
+                                       }),
+              checked("team_claim", &OidcIssuerConfig::team_claim, &is_claim_name, "a claim name",
+                      "1..256 characters, no control characters",
+                      "the claim (a string or an array of strings) whose values map to teams and to the admin role"),
+              custom<OidcIssuerConfig>(
+                  "teams", "mapping claim value → team", "team names non-empty", "`{}`",
+                  "claim values and the team each stands for (`{\"cn=payments,ou=groups\": payments}`); empty: a "
+                  "claim value that names an existing team is that team",
+                  [](Loader& l, const Field& v, OidcIssuerConfig& out) {
+                    const auto m = l.mapping(v, nullptr);
+                    if (!m) return false;
+                    bool ok = true;
+                    for (const auto& [value, team] : m->items) {
+                      std::string name;
+                      if (value.empty()) {
+                        l.issue(team.fallback, team.path + ": expected a claim value, got an empty key");
+                        ok = false;
+                      } else if (!l.read_string(team, name, false)) {
+                        ok = false;
+                      } else {
+                        out.teams[value] = std::move(name);
+                      }
+                    }
+                    return ok;
+                  }),
+              strings(
+                  "admin_values", &OidcIssuerConfig::admin_values, "non-empty claim value",
+                  +[](std::string_view s) { return !s.empty(); }, "list of strings", "non-empty",
+                  "team-claim values that grant the admin role (`/admin` routes); none: no token is an admin"),
+              duration("clock_skew_s", &OidcIssuerConfig::clock_skew, 0, 600,
+                       "leeway for `exp`, `nbf` and `iat` against this machine's clock"),
+              duration("jwks_min_refresh_interval_s", &OidcIssuerConfig::jwks_min_refresh_interval, 1, 86'400,
+                       "a token naming an unknown `kid` refetches the keys at most once per this many seconds "
+                       "(requests meanwhile share the fetch or are refused), so unknown kids cannot flood the "
+                       "identity provider"),
+              duration("jwks_cache_s", &OidcIssuerConfig::jwks_cache, 1, 7 * 86'400,
+                       "how long fetched keys are used before they are fetched again"),
+              text("console_client_id", &OidcIssuerConfig::console_client_id, Empty::refused,
+                   "the OAuth client id of the admin console's sign-in (authorization-code flow)"),
+              text("console_client_secret", &OidcIssuerConfig::console_client_secret, Empty::allowed,
+                   "secret, optional: the console client's secret; write it as `${ENV}`. Never logged"),
+          },
+      .if_null = "an issuer mapping with issuer and audience",
+  };
+  return table;
+}
+
+bool read_oidc_issuers(Loader& l, const Field& v, OidcConfig& out) {
+  const auto items = l.sequence(v, "a list of issuers");
+  if (!items) return false;
+  std::vector<std::pair<std::string, int>> seen;
+  bool ok = true;
+  for (const auto& item : *items) {
+    OidcIssuerConfig issuer;
+    if (!l.read_table(oidc_issuer_table(), item, issuer)) {
+      ok = false;
+      continue;
+    }
+    if (!issuer.issuer.empty()) {
+      const auto dup = std::ranges::find_if(seen, [&](const auto& s) { return s.first == issuer.issuer; });
+      if (dup != seen.end()) {
+        l.issue(item.pos(), item.path + ".issuer: duplicate issuer " + quote(issuer.issuer) +
+                                " (first defined at line " + std::to_string(dup->second) + ")");
+        ok = false;
+        continue;
+      }
+      seen.emplace_back(issuer.issuer, item.pos().line);
+    }
+    out.issuers.push_back(std::move(issuer));
+  }
+  return ok;
+}
+
+const Table<OidcConfig>& oidc_table() {
+  static const Table<OidcConfig> table{
+      .keys = {
+          custom<OidcConfig>("issuers", "list of issuers", "`issuer` unique", "`[]` (no tokens accepted)",
+                             "identity providers whose JWT access tokens authenticate `/v1` and `/admin` callers",
+                             &read_oidc_issuers)
+              .with_rows([] { return rows_of(oidc_issuer_table(), OidcIssuerConfig{}, "issuers[]."); }),
+      }};
+  return table;
+}
+
 // ---------------------------------------------------------------------------
 // The top level: one key per section, read in this order (routing needs the
 // providers), whatever the order in the file.
@@ -2105,6 +2243,7 @@ const Table<Config>& top_table() {
           section("audit", &Config::audit, &audit_table),
           section("response_cache", &Config::response_cache, &response_cache_table),
           section("console", &Config::console, &console_table),
+          section("oidc", &Config::oidc, &oidc_table),
       }};
   return table;
 }

@@ -4,6 +4,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.hpp"
@@ -28,6 +29,11 @@ class ConfigError : public std::runtime_error {
  private:
   std::vector<ConfigIssue> issues_;
 };
+
+// The URLs oidc.issuers[] may name (issuer, discovery_url), and the jwks_uri
+// a discovery document may: https, or plain http to 127.0.0.1, [::1] or
+// localhost only; no query, fragment or user info.
+bool is_oidc_url(std::string_view url);
 
 // The built-in default (no file): SQLite at ./data/aegis.db, 127.0.0.1:8080.
 Config default_config();

@@ -58,6 +58,27 @@ std::optional<std::string> base64_decode(std::string_view text) {
   return out;
 }
 
+std::optional<std::string> base64url_decode(std::string_view text) {
+  if (text.size() % 4 == 1) return std::nullopt;  // no byte count gives that length
+  std::string standard(text);
+  for (auto& c : standard) {
+    if (c == '-') {
+      c = '+';
+    } else if (c == '_') {
+      c = '/';
+    } else if (c == '+' || c == '/' || !is_base64_letter(c)) {
+      return std::nullopt;
+    }
+  }
+  standard.append((4 - standard.size() % 4) % 4, '=');
+  auto out = base64_decode(standard);
+  // base64_decode ignores the bits past the last byte: refuse a spelling that sets them.
+  if (!out || base64url_encode(std::span(reinterpret_cast<const unsigned char*>(out->data()), out->size())) != text) {
+    return std::nullopt;
+  }
+  return out;
+}
+
 std::string base64_floats(std::span<const float> values) {
   static_assert(std::endian::native == std::endian::little, "base64 embeddings assume a little-endian host");
   const auto bytes = std::as_bytes(values);

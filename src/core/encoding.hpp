@@ -16,6 +16,13 @@ std::string base64_encode(std::string_view bytes);
 // URL-safe base64 (RFC 4648 §5: '-', '_'), without padding.
 std::string base64url_encode(std::span<const unsigned char> bytes);
 
+// URL-safe base64 without padding, as JOSE writes it (RFC 7515 §2): only
+// letters of that alphabet, no '=', and canonical (the unused low bits of the
+// last character zero), so that every byte string has exactly one spelling
+// and a token cannot be altered without altering what it decodes to. nullopt
+// when malformed.
+std::optional<std::string> base64url_decode(std::string_view text);
+
 // Standard base64 with its padding, and nothing else: no whitespace, no
 // URL-safe letters, '=' only as the last one or two characters. Bits past the
 // last whole byte are ignored. nullopt when malformed.

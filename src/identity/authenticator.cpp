@@ -184,6 +184,79 @@ boost::asio::awaitable<Result<Principal>> Authenticator::authenticate_owned(std:
   co_return principal;
 }
 
+boost::asio::awaitable<Result<std::vector<Principal>>> Authenticator::team_principals(std::vector<std::string> teams,
+                                                                                      std::string key_id) {
+  std::vector<std::optional<Principal>> found(teams.size());
+  std::vector<std::size_t> missing;  // indexes into teams not answered by the cache
+  std::uint64_t generation = 0;
+  {
+    std::lock_guard lock(mu_);
+    const auto now = clock_.steady_now();
+    for (std::size_t i = 0; i < teams.size(); ++i) {
+      const auto it = team_cache_.find(teams[i]);
+      if (it != team_cache_.end() && now < it->second.expires_at) {
+        found[i] = it->second.principal;
+      } else {
+        missing.push_back(i);
+      }
+    }
+    generation = generation_;
+  }
+  if (!missing.empty()) {
+    struct TeamLookup {
+      std::optional<Error> error;
+      std::vector<std::optional<Principal>> principals;
+    };
+    // A named function object, as in authenticate_owned (GCC 12 and co_await temporaries).
+    const auto* names = &teams;
+    const auto* which = &missing;
+    auto load = [this, names, which]() -> TeamLookup {
+      TeamLookup out;
+      for (const std::size_t i : *which) {
+        auto team = teams_.get_team((*names)[i]);
+        if (!team) {
+          if (team.error().code != ErrorCode::not_found) {
+            out.error = std::move(team).error();
+            return out;
+          }
+          out.principals.emplace_back();
+          continue;
+        }
+        store::RateLimits team_limits;
+        if (limits_ != nullptr) {
+          auto got = limits_->get_rate_limits(store::LimitScope::team, team->name);
+          if (!got.ok()) {
+            out.error = std::move(got).error();
+            return out;
+          }
+          team_limits = *got;
+        }
+        Principal p{team->name, "", team->clearance, team->monthly_budget, nullptr, std::nullopt, team_limits, {}};
+        p.response_cache_ttl_s = team->response_cache_ttl_s;
+        out.principals.emplace_back(std::move(p));
+      }
+      return out;
+    };
+    TeamLookup looked = co_await db_.run(load);
+    if (looked.error) co_return std::move(*looked.error);
+    std::lock_guard lock(mu_);
+    const bool current = generation == generation_ && ttl_ > std::chrono::steady_clock::duration::zero();
+    if (current && team_cache_.size() + missing.size() > std::max<std::size_t>(max_entries_, 1)) team_cache_.clear();
+    for (std::size_t j = 0; j < missing.size(); ++j) {
+      found[missing[j]] = looked.principals[j];
+      if (current)
+        team_cache_.insert_or_assign(teams[missing[j]], TeamEntry{looked.principals[j], clock_.steady_now() + ttl_});
+    }
+  }
+  std::vector<Principal> out;
+  for (auto& p : found) {
+    if (!p) continue;
+    p->key_id = key_id;
+    out.push_back(std::move(*p));
+  }
+  co_return out;
+}
+
 void Authenticator::remember(const std::string& key_id, Entry entry, std::uint64_t generation) {
   if (ttl_ <= std::chrono::steady_clock::duration::zero() || max_entries_ == 0) return;
   std::lock_guard lock(mu_);
@@ -205,6 +278,7 @@ void Authenticator::invalidate(const std::string& key_id) {
 void Authenticator::invalidate_all() {
   std::lock_guard lock(mu_);
   cache_.clear();
+  team_cache_.clear();
   ++generation_;
 }
 

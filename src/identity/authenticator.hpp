@@ -54,6 +54,15 @@ class Authenticator {
   // not outlive the returned awaitable.
   boost::asio::awaitable<Result<Principal>> authenticate(std::string_view presented_key);
 
+  // The principals of the teams among `teams` that exist, in that order, for
+  // a caller that holds no virtual key (an OIDC token, identity/oidc_identity.hpp):
+  // each built from the team's record exactly as for one of its keys
+  // (clearance, budget, team rate limits, response cache) with `key_id`, no
+  // key limits and no key model list. Team records are cached like keys
+  // (invalidate_all drops them); store errors pass through.
+  boost::asio::awaitable<Result<std::vector<Principal>>> team_principals(std::vector<std::string> teams,
+                                                                         std::string key_id);
+
   // Drops a key from the cache (call after revoking it). Lookups already in
   // flight when this is called do not re-insert it.
   void invalidate(const std::string& key_id);
@@ -99,9 +108,15 @@ class Authenticator {
   const std::chrono::steady_clock::duration ttl_;
   const std::size_t max_entries_;
 
+  struct TeamEntry {
+    std::optional<Principal> principal;  // nullopt: no such team
+    std::chrono::steady_clock::time_point expires_at;
+  };
+
   mutable std::mutex mu_;
   std::unordered_map<std::string, Entry> cache_;
-  std::uint64_t generation_ = 0;  // bumped by every invalidation
+  std::unordered_map<std::string, TeamEntry> team_cache_;  // team name -> principal (key_id empty)
+  std::uint64_t generation_ = 0;                           // bumped by every invalidation
   // Key id -> last use (to the minute) not yet written, and the last minute
   // noted per key, so a key used many times a minute is noted once.
   std::unordered_map<std::string, std::int64_t> pending_uses_;

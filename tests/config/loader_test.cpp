@@ -439,7 +439,7 @@ TEST(ConfigErrors, RemovedKeysAreUnknownKeys) {
   EXPECT_EQ(one_issue("vectors:\n  top_k: 5\n"),
             "t.yaml:1:1: vectors: unknown key; expected one of: server, storage, providers, routing, resilience, "
             "egress, classification, pii, budgets, jobs, rag, responses, logging, limits, media, rate_limits, "
-            "audit, response_cache, console");
+            "audit, response_cache, console, oidc");
 }
 
 TEST(ConfigErrors, MoreThanOneDocument) {

@@ -501,3 +501,42 @@ TEST_F(AuthenticatorTest, AKeysBudgetCannotExceedItsTeamsCap) {
 
 }  // namespace
 }  // namespace aegis::identity
+
+namespace aegis::identity {
+namespace {
+
+// Principals for callers without a virtual key (OIDC tokens): the team's record, cached like keys.
+TEST_F(AuthenticatorTest, TeamPrincipalsComeFromTheTeamsRecordAndAreCached) {
+  auto run = [&](std::vector<std::string> teams) {
+    std::optional<Result<std::vector<Principal>>> out;
+    asio::co_spawn(
+        io_, [&]() -> asio::awaitable<void> { out.emplace(co_await auth_->team_principals(teams, "oidc:0123")); },
+        [](const std::exception_ptr& e) {
+          if (e) std::rethrow_exception(e);
+        });
+    io_.restart();
+    io_.run();
+    return std::move(*out);
+  };
+  const int before = spy_->get_team_calls.load();
+  auto got = run({"nope", "payments"});
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  ASSERT_EQ(got->size(), 1u);  // the team that does not exist is left out
+  EXPECT_EQ((*got)[0].team, "payments");
+  EXPECT_EQ((*got)[0].key_id, "oidc:0123");
+  EXPECT_EQ((*got)[0].clearance, Level::CONFIDENTIAL);
+  EXPECT_EQ((*got)[0].models, nullptr);
+  EXPECT_FALSE((*got)[0].key_monthly_budget.has_value());
+  EXPECT_EQ(spy_->get_team_calls.load(), before + 2);
+  ASSERT_EQ(run({"payments", "nope"})->size(), 1u);
+  EXPECT_EQ(spy_->get_team_calls.load(), before + 2);  // both answers cached, the missing team's too
+  auth_->invalidate_all();
+  ASSERT_EQ(run({"payments"})->size(), 1u);
+  EXPECT_EQ(spy_->get_team_calls.load(), before + 3);
+  clock_.advance(6s);
+  ASSERT_EQ(run({"payments"})->size(), 1u);
+  EXPECT_EQ(spy_->get_team_calls.load(), before + 4);  // past the TTL
+}
+
+}  // namespace
+}  // namespace aegis::identity

@@ -1,7 +1,10 @@
 """Every registered route x path spelling x credential, against the real binary.
 
 The route list comes from the gateway's own route table (GET /admin/v1/routes),
-so a route added later is covered without editing this file. For each cell the
+so a route added later is covered without editing this file. Besides keys, two
+OIDC access tokens from the local identity provider (oidc_idp.py) are
+presented: a team's token must behave like the team's key and an admin
+token like the admin key. For each cell the
 answer must be decided by the route's declared credential on the one normal
 spelling of its path: non-normal spellings are 400 whatever the credential,
 equivalent spellings (percent-encoded letters, absolute-form targets) behave
@@ -10,16 +13,19 @@ exactly like the normal one, and a wrong credential never reaches a handler.
 import http.client
 import json
 import re
+import time
 import unittest
 
 from aegis_harness import Gateway
+from oidc_idp import TestIdp
 
 WRONG_FOR = {
     # credential the route declares -> the presented credentials that must be refused
     "none": set(),
     "metrics_token": set(),  # no server.metrics_token in this gateway: open
-    "api_key": {"none", "malformed_bearer", "malformed_x_api_key", "revoked", "admin_key"},
-    "admin_key": {"none", "malformed_bearer", "malformed_x_api_key", "revoked", "team_key", "other_team_key"},
+    "api_key": {"none", "malformed_bearer", "malformed_x_api_key", "revoked", "admin_key", "admin_jwt"},
+    "admin_key": {"none", "malformed_bearer", "malformed_x_api_key", "revoked", "team_key", "other_team_key",
+                  "team_jwt"},
 }
 
 
@@ -62,7 +68,14 @@ class AccessMatrix(unittest.TestCase):
     def setUpClass(cls):
         # Hundreds of refused credentials from one address: the failed-authentication
         # throttle (rate_limits.auth_failures_per_minute) would answer 429 to the rest.
-        cls.gw = Gateway(["--demo"], config_text="rate_limits:\n  auth_failures_per_minute: 0\n")
+        cls.idp = TestIdp()
+        config = (f"rate_limits:\n  auth_failures_per_minute: 0\noidc:\n  issuers:\n"
+                  f"    - issuer: \"{cls.idp.issuer}\"\n      audience: aegis\n      admin_values: [aegis-admins]\n")
+        try:
+            cls.gw = Gateway(["--demo"], config_text=config)
+        except Exception:
+            cls.idp.stop()
+            raise
         gw = cls.gw
         for team in ("matrix-a", "matrix-b"):
             status, body = gw.admin("POST", "/admin/v1/teams", {"name": team, "monthly_budget_usd": 100})
@@ -81,6 +94,11 @@ class AccessMatrix(unittest.TestCase):
             "other_team_key": {"authorization": f"Bearer {b['key']}"},
             "team_key": {"x-api-key": a["key"]},
             "admin_key": {"authorization": f"Bearer {gw.admin_key}"},
+            # Long-lived enough for the whole matrix.
+            "team_jwt": {"authorization": "Bearer " + cls.idp.sign(
+                claims={"groups": ["matrix-a"], "exp": int(time.time()) + 3600})},
+            "admin_jwt": {"authorization": "Bearer " + cls.idp.sign(
+                claims={"groups": ["aegis-admins"], "exp": int(time.time()) + 3600})},
         }
         # A real job of team A, so that /v1/jobs/{id} cells name an existing resource.
         status, _, data = gw.request("POST", "/v1/jobs",
@@ -94,7 +112,10 @@ class AccessMatrix(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.gw.cleanup()
+        try:
+            cls.gw.cleanup()
+        finally:
+            cls.idp.stop()
 
     def concrete(self, pattern):
         values = {"id": self.job_id if pattern.startswith("/v1/jobs") else "k_does_not_exist",
@@ -162,7 +183,7 @@ class AccessMatrix(unittest.TestCase):
                         if kind == "same" and name == "normal":
                             baseline[cred_name] = status
                         elif kind == "same":
-                            if method == "DELETE" and cred_name in ("team_key",) and status in (200, 409):
+                            if method == "DELETE" and cred_name in ("team_key", "team_jwt") and status in (200, 409):
                                 pass  # the first cancel succeeded; a repeat is 409
                             else:
                                 self.assertEqual(status, baseline[cred_name], where)
