@@ -551,7 +551,7 @@ Result<std::optional<std::string>> PostgresRagStore::document_team(const std::st
   AEGIS_TRY(session, impl_->pool.acquire());
   auto rows = session.exec("SELECT team FROM rag_documents WHERE id = $1", pg::Params().add(id));
   if (!rows.ok()) return impl_->fail(op, session);
-  if (rows->size() == 0) return std::optional<std::string>();
+  if (rows->empty()) return std::optional<std::string>();
   return std::optional<std::string>(rows->text(0, 0));
 }
 
