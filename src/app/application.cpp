@@ -16,6 +16,7 @@
 
 #include "api/access.hpp"
 #include "api/admin.hpp"
+#include "api/admin_console.hpp"
 #include "api/anthropic.hpp"
 #include "api/demo.hpp"
 #include "api/health.hpp"
@@ -586,6 +587,20 @@ std::uint16_t Application::start() {
                                     .audit_writer = s.audit.get(),
                                     .public_keys = {{s.audit_key->key_id(), s.audit_key->public_key_raw()}}};
   api::register_report_routes(s.router, report_context);
+  api::ConsoleContext console_context{.store = *s.store,
+                                      .db = s.db,
+                                      .scan_db = s.reports_db,
+                                      .clock = SystemClock::instance(),
+                                      .config = *s.config,
+                                      .gateway = *s.gateway,
+                                      .health = *s.health,
+                                      .audit_writer = s.audit.get(),
+                                      .job_store = s.job_store.get(),
+                                      .rag_store = s.rag_store.get(),
+                                      .rag = s.rag_service.get(),
+                                      .public_keys = report_context.public_keys};
+  api::register_console_routes(s.router, console_context);
+  api::register_inspect_route(s.router, console_context);
 
   s.server = std::make_unique<http::Server>(
       s.io, s.config->server, [&s](http::HttpRequest& request) { return s.handle(request); },
