@@ -82,7 +82,7 @@ aegis_module(rag PUBLIC audit classify config core gateway identity providers st
 aegis_module(jobs PUBLIC audit config core gateway identity rag store telemetry PRIVATE http routing)
 aegis_module(sim PUBLIC core http)
 aegis_module(api PUBLIC budget config core gateway http identity jobs rag sim store telemetry PRIVATE report routing wire)
-aegis_module(console PUBLIC config core http identity ratelimit)
+aegis_module(console PUBLIC config core http identity ratelimit PRIVATE telemetry)
 aegis_module(app PUBLIC compliance config http media providers
   PRIVATE api audit budget classify console core gateway identity jobs rag ratelimit resilience routing sim store telemetry)
 aegis_module(cli PUBLIC classify config core http store

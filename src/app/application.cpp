@@ -16,6 +16,7 @@
 
 #include "api/access.hpp"
 #include "api/admin.hpp"
+#include "api/admin_console.hpp"
 #include "api/anthropic.hpp"
 #include "api/demo.hpp"
 #include "api/health.hpp"
@@ -42,6 +43,7 @@
 #include "compliance/classifier_egress_guard.hpp"
 #include "compliance/egress_detector.hpp"
 #include "console/console_routes.hpp"
+#include "console/oidc_code_flow.hpp"
 #include "core/process_env.hpp"
 #include "core/system_clock.hpp"
 #include "core/version.hpp"
@@ -225,6 +227,7 @@ struct Application::Impl {
   std::unique_ptr<store::Database> store;
   std::unique_ptr<identity::Authenticator> authenticator;
   std::unique_ptr<identity::ConsoleSessions> console_sessions;  // null: console.enabled is false
+  std::unique_ptr<console::OidcSignIn> console_oidc;             // null: no oidc issuer
   // OIDC access tokens (config oidc.issuers); null when none is configured.
   std::unique_ptr<identity::DocumentFetcher> oidc_fetcher;
   std::unique_ptr<identity::OidcVerifier> oidc_verifier;
@@ -609,9 +612,24 @@ std::uint16_t Application::start() {
                                     .audit_writer = s.audit.get(),
                                     .public_keys = {{s.audit_key->key_id(), s.audit_key->public_key_raw()}}};
   api::register_report_routes(s.router, report_context);
+  api::ConsoleContext console_context{.store = *s.store,
+                                      .db = s.db,
+                                      .scan_db = s.reports_db,
+                                      .clock = SystemClock::instance(),
+                                      .config = *s.config,
+                                      .gateway = *s.gateway,
+                                      .health = *s.health,
+                                      .audit_writer = s.audit.get(),
+                                      .job_store = s.job_store.get(),
+                                      .rag_store = s.rag_store.get(),
+                                      .rag = s.rag_service.get(),
+                                      .public_keys = report_context.public_keys};
+  api::register_console_routes(s.router, console_context);
+  api::register_inspect_route(s.router, console_context);
   if (s.console_sessions) {
-    console::register_console_routes(
-        s.router, console::ConsoleRoutes{s.config->console, *s.console_sessions, admin_key, s.auth_throttle.get()});
+    if (s.oidc) s.console_oidc = console::make_oidc_code_flow(s.config->oidc.issuers, *s.client, *s.oidc);
+    console::register_console_routes(s.router, console::ConsoleRoutes{s.config->console, *s.console_sessions, admin_key,
+                                                                      s.auth_throttle.get(), s.console_oidc.get()});
   }
 
   s.server = std::make_unique<http::Server>(

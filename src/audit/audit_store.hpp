@@ -14,6 +14,14 @@
 
 namespace aegis::audit {
 
+// All-time compliance counts of the trail (the console's overview): the
+// figures the monthly report (report/compliance_report.hpp) counts per month.
+struct ComplianceTotals {
+  std::int64_t violations = 0;     // rows of the pipeda_violations view
+  std::int64_t egress_vetoes = 0;  // rows with egress_veto: cloud sends the independent detector stopped
+  std::int64_t blocked_sends = 0;  // rows with egress_blocked: sends refused outright
+};
+
 struct AuditQuery {
   std::optional<std::string> team;
   std::optional<std::int64_t> since_ms;  // rows with time_ms >= since_ms
@@ -73,6 +81,11 @@ class AuditStore {
   virtual Result<std::vector<AuditRecord>> query_audit(const AuditQuery& query) = 0;
   // Rows of the pipeda_violations view (RESTRICTED rows sent to a non-local provider).
   virtual Result<std::int64_t> count_pipeda_violations() = 0;
+  // The three counts in one read. Not pure: only the store backends keep a
+  // trail worth counting; test doubles answer that they do not.
+  virtual Result<ComplianceTotals> compliance_totals() {
+    return make_error(ErrorCode::unavailable, "this audit store keeps no compliance totals");
+  }
   // Committed spend of every team in `period`.
   virtual Result<std::vector<TeamSpend>> load_spend(const std::string& period) = 0;
   // At start-up, before spend is loaded: turns every intent left by a process

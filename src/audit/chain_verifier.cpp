@@ -274,4 +274,12 @@ Result<std::int64_t> record_chain_failures(BreachStore& breaches, const VerifyRe
   return recorded;
 }
 
+std::optional<std::int64_t> retained_from_ms(int retention_months, std::int64_t now_ms) {
+  if (retention_months <= 0) return std::nullopt;
+  using namespace std::chrono;
+  const year_month_day today(floor<days>(sys_time<milliseconds>(milliseconds(now_ms))));
+  const year_month oldest = year_month(today.year(), today.month()) - months(retention_months);
+  return duration_cast<milliseconds>(sys_days(oldest / 1).time_since_epoch()).count();
+}
+
 }  // namespace aegis::audit

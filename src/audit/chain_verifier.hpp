@@ -66,6 +66,11 @@ struct VerifyReport {
 
 Result<VerifyReport> verify_audit_chains(AuditStore& store, const VerifyOptions& options);
 
+// VerifyOptions::retained_from_ms for storage.audit_retention_months at
+// `now_ms`: the first day (UTC) of the oldest month retention keeps; none
+// when retention is off (0 months).
+std::optional<std::int64_t> retained_from_ms(int retention_months, std::int64_t now_ms);
+
 // Records each finding that shows tampering as a breach register entry
 // (kind chain_failure, one per chain, kind of finding and seq however often
 // it is found); unsigned tails are not breaches. A verifier that was not

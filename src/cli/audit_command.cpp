@@ -39,15 +39,6 @@ std::optional<std::int64_t> parse_time(const std::string& text) {
   return parse_rfc3339_ms(text + "T00:00:00Z");
 }
 
-// The first day of the oldest month retention keeps (storage.audit_retention_months).
-std::optional<std::int64_t> retained_from(const config::StorageConfig& storage) {
-  if (storage.audit_retention_months <= 0) return std::nullopt;
-  using namespace std::chrono;
-  const year_month_day today(floor<days>(system_clock::now()));
-  const year_month oldest = year_month(today.year(), today.month()) - months(storage.audit_retention_months);
-  return duration_cast<milliseconds>(sys_days(oldest / 1).time_since_epoch()).count();
-}
-
 json::object report_json(const audit::VerifyReport& report) {
   json::array findings;
   for (const auto& f : report.findings) {
@@ -137,7 +128,10 @@ int AuditCommand::verify() {
     std::cerr << "aegis audit verify: " << e.what() << "\n";
     return kExitUsage;
   }
-  options.retained_from_ms = retained_from(local->config.storage);
+  options.retained_from_ms = audit::retained_from_ms(
+      local->config.storage.audit_retention_months,
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
   auto report = audit::verify_audit_chains(*local->store, options);
   if (!report.ok()) {
     std::cerr << "aegis audit verify: " << report.error().message << "\n";

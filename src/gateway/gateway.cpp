@@ -732,6 +732,9 @@ struct Gateway::PlanRequest {
   std::optional<std::chrono::nanoseconds> hold;
   // The reading of the request's images and PDFs; null for text only.
   const media::MediaInspection* media = nullptr;
+  // Gateway::explain: nothing will be sent or recorded, so the audit trail's
+  // state does not matter and no metric counts it.
+  bool dry_run = false;
 };
 
 // What stages 2, 4 and 5 decided; dispatch() replaces `decision` after an egress veto.
@@ -1039,11 +1042,11 @@ Result<Gateway::Plan> Gateway::plan(Call& call, PlanRequest request) {
   Plan plan;
   plan.kind = request.kind;
   plan.model = std::move(request.model);
-  plan.counted = !request.hold;
+  plan.counted = !request.hold && !request.dry_run;
 
   // Fail closed: a request the audit trail cannot take now is refused
   // before it costs anything, rather than served unaudited.
-  if (!deps_.audit.accepting()) {
+  if (!request.dry_run && !deps_.audit.accepting()) {
     Error e = make_error(ErrorCode::unavailable, "the audit trail cannot be written right now; retry later");
     e.retry_after_seconds = 1;
     return e;
@@ -1281,7 +1284,8 @@ boost::asio::awaitable<Result<routing::RouteTarget>> Gateway::dispatch(Call& cal
     call.begin_attempt(name, price_of(name, target.model));
     const auto sent_at = deps_.clock.steady_now();
     auto outcome = co_await sender.send(target, mask_this);
-    call.time_provider(deps_.clock.steady_now() - sent_at);
+    const auto took = deps_.clock.steady_now() - sent_at;
+    call.time_provider(took);
     call.end_attempt();
 
     // Cancelled by our caller: a job's DELETE, or, for a stream, the server's
@@ -1298,6 +1302,11 @@ boost::asio::awaitable<Result<routing::RouteTarget>> Gateway::dispatch(Call& cal
       co_return make_error(ErrorCode::cancelled, "the call was cancelled");
     }
 
+    // The provider's own figures (the console's providers page): a veto sent
+    // it nothing (and a cancelled attempt returned above).
+    if (outcome.ok() || outcome.error().code != ErrorCode::egress_vetoed) {
+      deps_.health.record_attempt(name, outcome.ok(), took);
+    }
     if (outcome.ok()) {
       permit.record_success();
       deps_.health.publish(name);
@@ -1329,6 +1338,7 @@ boost::asio::awaitable<Result<routing::RouteTarget>> Gateway::dispatch(Call& cal
     const bool client_saw_bytes = sender.client_saw_bytes();
     if (client_saw_bytes) call.bill_streamed();  // the answer is cut short: bill what it carried
     if (judge(error, client_saw_bytes) == AttemptVerdict::stop) co_return error;
+    if (next < plan.decision.chain.size()) deps_.health.record_fallback(name);
     last_error = error;
   }
 
@@ -1475,6 +1485,40 @@ boost::asio::awaitable<Result<JobAdmission>> Gateway::admit(Call& call, const Ch
     admission.vault_json = vault.to_json();
   }
   co_return admission;
+}
+
+boost::asio::awaitable<Result<Inspected>> Gateway::explain(CallContext& context, ChatRequest request) {
+  Call call(*this, context);
+  call.skip_record();  // not a request: no audit row, no metrics, nothing reserved
+  auto media = co_await inspect_media(request);
+  if (!media.ok()) co_return std::move(media).error();
+  const media::MediaInspection* inspection = media->has_value() ? &**media : nullptr;
+  auto planned = plan(call, PlanRequest{.kind = PlanRequest::Kind::chat,
+                                        .prompt = assemble_prompt(request, inspection),
+                                        .model = request.model,
+                                        .max_output_tokens = request.max_tokens.value_or(kDefaultOutputTokensEstimate),
+                                        .cache_write = cache_write_of(request),
+                                        .hold = std::nullopt,
+                                        .media = inspection,
+                                        .dry_run = true});
+  if (!planned.ok()) co_return std::move(planned).error();
+  Inspected out;
+  out.level = context.level;
+  out.route = context.decided;
+  const Inspection& in = planned->in;
+  if (in.has_entities()) {
+    // Stage 3 as dispatch() runs it for the first cloud target.
+    privacy::Vault vault;
+    MaskCounts counts;
+    out.masked = mask_request(request, in.prompt, in.classification.findings, in.persons, vault, counts);
+  }
+  out.findings = in.classification.findings;
+  out.findings.insert(out.findings.end(), in.persons.begin(), in.persons.end());
+  std::sort(out.findings.begin(), out.findings.end(),
+            [](const classify::Finding& a, const classify::Finding& b) { return a.start < b.start; });
+  out.prompt = in.prompt;
+  if (media->has_value()) out.media = std::move(**media);
+  co_return out;
 }
 
 boost::asio::awaitable<Result<std::optional<media::MediaInspection>>> Gateway::inspect_media(ChatRequest& request) {

@@ -39,6 +39,7 @@
 #include "core/clock.hpp"
 #include "core/result.hpp"
 #include "core/tier.hpp"
+#include "gateway/prompt.hpp"
 #include "identity/principal.hpp"
 #include "media/media_inspector.hpp"
 #include "privacy/vault.hpp"
@@ -143,6 +144,20 @@ struct JobAdmission {
   ratelimit::Snapshot rate{};  // the caller's rate-limit buckets after the submit was counted
 };
 
+// What a chat request would meet without being sent (the admin console's
+// POST /admin/v1/inspect, Gateway::explain): stages 2 to 4 as complete() runs them.
+struct Inspected {
+  Level level = Level::INTERNAL;
+  AssembledPrompt prompt;                   // everything the model would read; findings index it
+  std::vector<classify::Finding> findings;  // the classifier's and PERSON's, by start (bytes into prompt.text)
+  // What a cloud provider would be sent: every finding a placeholder
+  // (attachments holding findings would be redacted, which is not run here:
+  // their message's text names the placeholders). None when nothing is masked.
+  std::optional<ChatRequest> masked;
+  std::optional<media::MediaInspection> media;  // the reading of the request's images and PDFs
+  Route route;                                  // the router's decision: its chain's first target
+};
+
 struct GatewayDeps {
   const config::Config& config;
   providers::ProviderSet& providers;
@@ -190,6 +205,13 @@ class Gateway {
   // unless a shared ledger has to lease money (on a database thread).
   boost::asio::awaitable<Result<JobAdmission>> admit_job(CallContext submitted, const ChatRequest& request,
                                                          std::chrono::nanoseconds hold);
+
+  // Stages 2 to 4 of a chat request exactly as complete() runs them (media
+  // read, classification, PERSON detection, the PII block policy, routing
+  // with the team's remaining budget), then the masking a cloud target would
+  // get, without reserving, calling a provider, counting metrics or writing
+  // an audit row. Errors are complete()'s (422, 400, 503 no_local_provider).
+  boost::asio::awaitable<Result<Inspected>> explain(CallContext& context, ChatRequest request);
 
   // The provider a job with this context and model would most likely be
   // sent to first at `level` (for its concurrency slot); "" when none.

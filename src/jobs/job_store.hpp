@@ -73,6 +73,22 @@ struct RequeueReport {
   std::vector<Job> failed;    // failed: "worker lost; max attempts reached"
 };
 
+// A failed job as the admin console lists it: what failed and how, never
+// the request, the metadata or the error's message.
+struct FailedJob {
+  std::string id;
+  std::string team;
+  std::string task_type;
+  std::string error_type;
+  std::int64_t finished_at_ms = 0;
+};
+
+// The queue at a glance (GET /admin/v1/jobs/summary), every team's jobs.
+struct QueueSummary {
+  std::optional<std::int64_t> oldest_queued_created_ms;  // none: nothing is queued
+  std::vector<FailedJob> recent_failures;                // newest first
+};
+
 class JobStore {
  public:
   virtual ~JobStore() = default;
@@ -150,6 +166,11 @@ class JobStore {
   virtual Result<std::int64_t> purge(std::int64_t finished_before_ms) = 0;
 
   virtual Result<JobCounts> counts() = 0;
+  // The oldest queued job's creation time and up to `failures` failed jobs,
+  // newest first. Not pure: test doubles of the queue answer unavailable.
+  virtual Result<QueueSummary> summary(int /*failures*/) {
+    return make_error(ErrorCode::unavailable, "this job store keeps no summary");
+  }
 
   // Calls on_finished(job id) when any process records a job as finished
   // (succeeded, failed, cancelled, expired), from a thread of the store's own,

@@ -84,6 +84,14 @@ struct ChunkToEmbed {
   std::string text;
 };
 
+// One team's collection as the admin console lists it: its documents by
+// their level (a document's level is its most restrictive chunk's).
+struct CollectionSummary {
+  std::string team;
+  std::string collection;
+  std::map<Level, std::int64_t> documents_by_level;
+};
+
 class RagStore {
  public:
   virtual ~RagStore() = default;
@@ -112,6 +120,11 @@ class RagStore {
   // the meantime is skipped. Returns the vectors stored.
   virtual Result<std::size_t> add_vectors(const std::string& model,
                                           const std::vector<std::pair<ChunkToEmbed, std::vector<float>>>& vectors) = 0;
+  // Every team's collections, by team then collection (the admin console).
+  virtual Result<std::vector<CollectionSummary>> list_collections() = 0;
+  // The team a document belongs to, or nothing for an unknown id: what lets
+  // an administrator erase a document by id alone.
+  virtual Result<std::optional<std::string>> document_team(const std::string& id) = 0;
   // Chunks stored (all teams), and vectors held by the in-memory indexes: what erasure must bring down.
   virtual Result<std::int64_t> chunk_count() = 0;
   virtual std::int64_t indexed_vectors() const = 0;

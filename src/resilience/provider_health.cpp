@@ -8,8 +8,11 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <exception>
 #include <stdexcept>
+
+#include "core/percentile.hpp"
 
 namespace aegis::resilience {
 
@@ -31,6 +34,13 @@ struct ProviderHealth::Entry {
   telemetry::Gauge& state_gauge;
   telemetry::Gauge* up_gauge;  // null when health checks are off: no series rather than a made-up "up"
   std::atomic<bool> up{true};
+
+  std::atomic<std::int64_t> requests{0};
+  std::atomic<std::int64_t> errors{0};
+  std::atomic<std::int64_t> fallbacks{0};
+  mutable std::mutex latency_mutex;
+  std::vector<std::int64_t> latencies_us;  // a ring of the last kLatencySample attempts
+  std::size_t next_latency = 0;
 };
 
 struct ProviderHealth::Loop {
@@ -101,6 +111,46 @@ void ProviderHealth::publish(std::string_view provider) {
 bool ProviderHealth::up(std::string_view provider) const {
   const auto it = entries_.find(provider);
   return it != entries_.end() && it->second->up.load(std::memory_order_relaxed);
+}
+
+void ProviderHealth::record_attempt(std::string_view provider, bool ok, std::chrono::nanoseconds latency) {
+  const auto it = entries_.find(provider);
+  if (it == entries_.end()) return;
+  Entry& e = *it->second;
+  e.requests.fetch_add(1, std::memory_order_relaxed);
+  if (!ok) e.errors.fetch_add(1, std::memory_order_relaxed);
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(latency).count();
+  std::lock_guard lock(e.latency_mutex);
+  if (e.latencies_us.size() < kLatencySample) {
+    e.latencies_us.push_back(us);
+  } else {
+    e.latencies_us[e.next_latency] = us;
+    e.next_latency = (e.next_latency + 1) % kLatencySample;
+  }
+}
+
+void ProviderHealth::record_fallback(std::string_view provider) {
+  const auto it = entries_.find(provider);
+  if (it != entries_.end()) it->second->fallbacks.fetch_add(1, std::memory_order_relaxed);
+}
+
+ProviderStats ProviderHealth::stats(std::string_view provider) const {
+  const auto it = entries_.find(provider);
+  if (it == entries_.end()) return {};
+  const Entry& e = *it->second;
+  ProviderStats out;
+  out.requests = e.requests.load(std::memory_order_relaxed);
+  out.errors = e.errors.load(std::memory_order_relaxed);
+  out.fallbacks = e.fallbacks.load(std::memory_order_relaxed);
+  std::vector<std::int64_t> sorted;
+  {
+    std::lock_guard lock(e.latency_mutex);
+    sorted = e.latencies_us;
+  }
+  std::sort(sorted.begin(), sorted.end());
+  out.p50_ms = static_cast<double>(nearest_rank(sorted, 0.50)) / 1000.0;
+  out.p99_ms = static_cast<double>(nearest_rank(sorted, 0.99)) / 1000.0;
+  return out;
 }
 
 void ProviderHealth::start(asio::io_context& io) {

@@ -29,8 +29,23 @@
 
 namespace aegis::resilience {
 
+// What one provider did since this process started (the admin console's
+// GET /admin/v1/providers): attempts sent to it, those that failed, those
+// whose failure moved the request on to the next provider of its chain, and
+// the latency percentiles of its last kLatencySample attempts.
+struct ProviderStats {
+  std::int64_t requests = 0;
+  std::int64_t errors = 0;
+  std::int64_t fallbacks = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+};
+
 class ProviderHealth {
  public:
+  // Recent attempts kept per provider for its latency percentiles.
+  static constexpr std::size_t kLatencySample = 1024;
+
   ProviderHealth(const config::ResilienceConfig& config, const Clock& clock, telemetry::Registry& metrics,
                  const std::vector<providers::LLMProvider*>& providers);
   ~ProviderHealth();
@@ -43,6 +58,14 @@ class ProviderHealth {
   void publish(std::string_view provider);
   // Whether the last health check of `provider` passed (true before the first check).
   bool up(std::string_view provider) const;
+
+  // An attempt sent to `provider` (stage 6) and how long it took; a no-op
+  // for an unknown name. Cheap: counters and one short lock.
+  void record_attempt(std::string_view provider, bool ok, std::chrono::nanoseconds latency);
+  // A failed attempt at `provider` after which the chain moved on.
+  void record_fallback(std::string_view provider);
+  // Zeros for an unknown name.
+  ProviderStats stats(std::string_view provider) const;
 
   // Starts the health-check loop on `io` (no-op when the interval is 0);
   // stop() ends it and is safe to call twice.

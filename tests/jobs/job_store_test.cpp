@@ -858,6 +858,34 @@ TEST_P(JobStoreTest, CountsFollowEveryTransition) {
   EXPECT_EQ(*store->counts(), want);
 }
 
+TEST_P(JobStoreTest, SummaryNamesTheOldestQueuedJobAndTheNewestFailures) {
+  auto store = open();
+  auto empty = store->summary(20);
+  ASSERT_TRUE(empty.ok()) << empty.error().message;
+  EXPECT_FALSE(empty->oldest_queued_created_ms);
+  EXPECT_TRUE(empty->recent_failures.empty());
+
+  for (int i = 0; i < 5; ++i) submit(*store, make_job(i % 2 == 0 ? "alpha" : "beta", T0 + i));
+  auto claimed = *store->claim("w", T0 + 10, kLease, 3);  // the three oldest
+  ASSERT_EQ(claimed.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    Failure f;
+    f.error = JobError{i == 0 ? "upstream_timeout" : "unavailable", "never shown"};
+    f.finished_at_ms = T0 + 20 + i;
+    ASSERT_TRUE(store->fail(claimed[static_cast<std::size_t>(i)].id, "w", f).ok());
+  }
+  auto summary = store->summary(2);
+  ASSERT_TRUE(summary.ok()) << summary.error().message;
+  EXPECT_EQ(summary->oldest_queued_created_ms, T0 + 3);
+  ASSERT_EQ(summary->recent_failures.size(), 2u);  // the limit, newest first
+  EXPECT_EQ(summary->recent_failures[0].id, claimed[2].id);
+  EXPECT_EQ(summary->recent_failures[0].error_type, "unavailable");
+  EXPECT_EQ(summary->recent_failures[0].finished_at_ms, T0 + 22);
+  EXPECT_EQ(summary->recent_failures[0].team, claimed[2].team);
+  EXPECT_EQ(summary->recent_failures[0].task_type, claimed[2].task_type);
+  EXPECT_EQ(summary->recent_failures[1].id, claimed[1].id);
+}
+
 // --- durability and concurrency ---------------------------------------------------
 
 TEST_P(JobStoreTest, ReopeningKeepsQueuedAndRunningJobs) {

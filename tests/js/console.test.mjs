@@ -7,6 +7,7 @@
 // keyboard reachability and the absence of Content-Security-Policy violations.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -152,6 +153,21 @@ describe('console in Chromium', () => {
     await page.screenshot({ path: path.join(ARTIFACTS, 'try-it-restricted.png'), fullPage: true });
   });
 
+  test('Try it reads a dropped image: a card photographed is RESTRICTED, its text shown', async () => {
+    const fixtures = path.join(ARTIFACTS, 'fixtures');
+    execFileSync('python3', [path.resolve(import.meta.dirname, '../media/media_fixtures.py'), fixtures, 'card.png']);
+    await go('#/try', 'try');
+    await page.getByLabel('Team').selectOption('browser-team');
+    await page.getByLabel('Prompt').fill('What is on this card?');
+    await page.getByLabel('Image or PDF').setInputFiles(path.join(fixtures, 'card.png'));
+    await page.waitForFunction(() => document.querySelector('.drop')?.textContent.includes('card.png'));
+    await page.getByRole('button', { name: 'Inspect', exact: true }).click();
+    await page.waitForSelector('#try-level .badge', { timeout: 30000 });
+    assert.equal((await page.textContent('#try-level')).trim(), 'RESTRICTED');
+    assert.match(await page.textContent('#try-route'), /local/);
+    assert.match(await page.textContent('#try-result'), /4111/, 'the text read from the image is shown');
+  });
+
   test('a 402 appears on the team page once the tiny budget is spent', async () => {
     const statuses = [];
     for (let i = 0; i < 20 && !statuses.includes(402); i++) statuses.push(await apiAs(globalThis.browserKey));
@@ -189,7 +205,8 @@ describe('console in Chromium', () => {
         (els) => els.filter((e) => e.offsetParent !== null && e.tabIndex >= 0).length);
       await page.evaluate(() => { document.activeElement?.blur(); window.scrollTo(0, 0); });
       const reached = new Set();
-      for (let i = 0; i < focusable + 5; i++) {
+      // Until focus comes back around (a date field holds several stops of its own).
+      for (let i = 0, first = null; i < 300; i++) {
         await page.keyboard.press('Tab');
         const info = await page.evaluate(() => {
           const el = document.activeElement;
@@ -199,6 +216,8 @@ describe('console in Chromium', () => {
           return { id: el.outerHTML.slice(0, 80) + Array.from(el.parentNode.children).indexOf(el), visible };
         });
         if (!info) continue;
+        if (first === info.id && reached.size > 1) break;
+        first ??= info.id;
         assert.ok(info.visible, `${name}: no visible focus on ${info.id}`);
         reached.add(info.id);
       }
@@ -209,6 +228,23 @@ describe('console in Chromium', () => {
       assert.deepEqual(pageErrors, [], `${name}: script errors`);
     });
   }
+
+  test('an identity without the admin role is refused a session', async () => {
+    await idp.setUser({ sub: 'not-an-admin', email: 'bob@example.test', name: 'Bob', groups: ['browser-team'] });
+    const other = await browser.newContext();
+    const p = await other.newPage();
+    try {
+      await p.goto(`${gateway.base}/ui`);
+      await p.waitForFunction(() => document.getElementById('main')?.dataset.ready === 'sign-in');
+      await p.click('#sso-0');
+      await p.waitForFunction(() => document.getElementById('main')?.dataset.ready === 'sign-in' && location.hash.includes('error='));
+      assert.match(await p.textContent('[role="alert"]'), /does not have the admin role/);
+      assert.equal((await other.cookies(gateway.base)).filter((c) => c.name === 'aegis_session').length, 0);
+      assert.equal(await p.evaluate(async () => (await fetch('/admin/v1/teams')).status), 401);
+    } finally {
+      await other.close();
+    }
+  });
 
   test('signing out returns to the sign-in view and ends the session', async () => {
     await go('#/overview', 'overview');

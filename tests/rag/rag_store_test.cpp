@@ -120,6 +120,34 @@ class RagStoreContract : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<RagStore> store_;
 };
 
+TEST_P(RagStoreContract, CollectionsAreCountedByDocumentLevelAndADocumentNamesItsTeam) {
+  DocumentRecord other = doc("d3", "team", {Level::PUBLIC});
+  other.collection = "policies";
+  ASSERT_TRUE(store_->add_document(doc("d1", "team", {Level::PUBLIC, Level::RESTRICTED})).ok());
+  ASSERT_TRUE(store_->add_document(doc("d2", "team", {Level::INTERNAL})).ok());
+  ASSERT_TRUE(store_->add_document(other).ok());
+  ASSERT_TRUE(store_->add_document(doc("d4", "else", {Level::INTERNAL})).ok());
+  auto all = store_->list_collections();
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  std::vector<CollectionSummary> mine;
+  for (const auto& c : *all) {
+    if (c.team.starts_with(prefix_)) mine.push_back(c);  // a shared database holds other tests' teams
+  }
+  ASSERT_EQ(mine.size(), 3u);
+  EXPECT_EQ(mine[0].team, team("else"));
+  EXPECT_EQ(mine[1].team, team("team"));
+  EXPECT_EQ(mine[1].collection, "kb");
+  const std::map<Level, std::int64_t> kb{{Level::INTERNAL, 1}, {Level::RESTRICTED, 1}};
+  EXPECT_EQ(mine[1].documents_by_level, kb);
+  EXPECT_EQ(mine[2].collection, "policies");
+
+  EXPECT_EQ(*store_->document_team(id("d2")), team("team"));
+  EXPECT_EQ(*store_->document_team(id("d4")), team("else"));
+  EXPECT_FALSE(store_->document_team(id("nope"))->has_value());
+  ASSERT_TRUE(store_->erase_document(team("team"), id("d2")).ok());
+  EXPECT_FALSE(store_->document_team(id("d2"))->has_value());
+}
+
 TEST_P(RagStoreContract, AFilteredSearchReturnsMinOfTopKAndVisibleAndNothingAboveTheClearance) {
   ASSERT_TRUE(store_->add_document(doc("d1", "team", mixed())).ok());
   const std::pair<Level, std::size_t> visible[] = {

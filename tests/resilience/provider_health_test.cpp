@@ -314,5 +314,26 @@ TEST_F(ProviderHealthTest, MayBeDestroyedAfterRunReturnsWithoutStop) {
   EXPECT_EQ(a_.checks.load(), 1);
 }
 
+TEST_F(ProviderHealthTest, StatsCountAttemptsFailuresFallbacksAndRecentLatency) {
+  ProviderHealth health(resilience_config(0s), clock_, metrics_, both());
+  EXPECT_EQ(health.stats("anthropic").requests, 0);
+  EXPECT_EQ(health.stats("anthropic").p99_ms, 0);
+  for (int ms = 1; ms <= 100; ++ms) health.record_attempt("anthropic", ms % 10 != 0, std::chrono::milliseconds(ms));
+  health.record_fallback("anthropic");
+  health.record_attempt("nobody", false, 1s);  // unknown names change nothing
+  const auto a = health.stats("anthropic");
+  EXPECT_EQ(a.requests, 100);
+  EXPECT_EQ(a.errors, 10);
+  EXPECT_EQ(a.fallbacks, 1);
+  EXPECT_DOUBLE_EQ(a.p50_ms, 50);
+  EXPECT_DOUBLE_EQ(a.p99_ms, 99);
+  EXPECT_EQ(health.stats("ollama").requests, 0);
+  EXPECT_EQ(health.stats("nobody").requests, 0);
+  // Only the last kLatencySample attempts make the percentiles.
+  for (std::size_t i = 0; i < ProviderHealth::kLatencySample; ++i) health.record_attempt("anthropic", true, 500ms);
+  EXPECT_DOUBLE_EQ(health.stats("anthropic").p50_ms, 500);
+  EXPECT_EQ(health.stats("anthropic").requests, 100 + static_cast<std::int64_t>(ProviderHealth::kLatencySample));
+}
+
 }  // namespace
 }  // namespace aegis::resilience

@@ -669,6 +669,30 @@ TEST_P(StoreContract, PipedaViolationsCountsOnlyRestrictedRowsSentOffTheLocalNet
   EXPECT_EQ(raw.scalar("SELECT request_id FROM pipeda_violations"), "restricted-cloud");
 }
 
+TEST_P(StoreContract, ComplianceTotalsCountViolationsVetoesAndBlockedSends) {
+  auto empty = store().compliance_totals();
+  ASSERT_TRUE(empty.ok()) << empty.error().message;
+  EXPECT_EQ(empty->violations, 0);
+  EXPECT_EQ(empty->egress_vetoes, 0);
+  EXPECT_EQ(empty->blocked_sends, 0);
+  AuditRecord violation = row("violation", "t", 1);
+  violation.level = Level::RESTRICTED;
+  violation.locality = "cloud";
+  AuditRecord vetoed = row("vetoed", "t", 2);
+  vetoed.egress_veto = true;
+  vetoed.egress_rule = "pan.luhn";
+  AuditRecord blocked = row("blocked", "t", 3);
+  blocked.egress_blocked = true;
+  AuditRecord blocked_too = row("blocked-too", "u", 4);
+  blocked_too.egress_blocked = true;
+  ASSERT_TRUE(store().append_audit({violation, vetoed, blocked, blocked_too, row("plain", "t", 5)}).ok());
+  auto totals = store().compliance_totals();
+  ASSERT_TRUE(totals.ok()) << totals.error().message;
+  EXPECT_EQ(totals->violations, 1);
+  EXPECT_EQ(totals->egress_vetoes, 1);
+  EXPECT_EQ(totals->blocked_sends, 2);
+}
+
 TEST_P(StoreContract, AuditRowsCannotBeUpdatedOrDeleted) {
   ASSERT_TRUE(store().append_audit({full_row()}).ok());
   auto& raw = db();

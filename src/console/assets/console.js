@@ -212,8 +212,8 @@ async function teamsPage(main, params) {
   main.append(h('section', { class: 'panel', 'aria-labelledby': 'teams-h' }, h('h2', { id: 'teams-h' }, 'Spend this month'),
     table(['Team', 'Clearance', 'Spend vs cap', 'Burn rate (projected)', { label: 'Requests', num: true }, 'Rate limits'], rows, 'Teams')));
 
-  const name = h('input', { name: 'name', required: true, pattern: '[a-z0-9][a-z0-9._-]*', autocomplete: 'off' });
-  const budget = h('input', { name: 'budget', type: 'number', min: '0', step: '0.01', value: '100', required: true });
+  const name = h('input', { name: 'name', required: true, autocomplete: 'off' });
+  const budget = h('input', { name: 'budget', type: 'number', min: '0', step: 'any', value: '100', required: true });
   const clearance = h('select', { name: 'clearance' }, LEVELS.map((l) => h('option', { value: l, selected: l === 'INTERNAL' }, l)));
   main.append(h('section', { class: 'panel', 'aria-labelledby': 'new-team-h' }, h('h2', { id: 'new-team-h' }, 'New team'),
     h('form', { class: 'inline', onsubmit: async (e) => {
@@ -247,7 +247,7 @@ async function teamDetail(main, team, spend) {
 
   // Clearance, budget and rate limits.
   const clearance = h('select', {}, LEVELS.map((l) => h('option', { value: l, selected: l === team.clearance }, l)));
-  const budget = h('input', { type: 'number', min: '0', step: '0.01', value: team.monthly_budget_usd });
+  const budget = h('input', { type: 'number', min: '0', step: 'any', value: team.monthly_budget_usd });
   const rpm = h('input', { type: 'number', min: '1', value: team.rpm ?? '', placeholder: 'no limit' });
   const tpm = h('input', { type: 'number', min: '1', value: team.tpm ?? '', placeholder: 'no limit' });
   const conc = h('input', { type: 'number', min: '1', value: team.max_concurrency ?? '', placeholder: 'no limit' });
@@ -457,10 +457,10 @@ async function tryPage(main) {
       if (attachment) body.attachments = [attachment];
       const r = await api('POST', '/admin/v1/inspect', body);
       const route = r.route || {};
-      result.replaceChildren(
+      result.replaceChildren(...[
         h('div', { class: 'panel' }, h('h2', {}, 'Classification'), h('p', { id: 'try-level' }, badge(r.level)),
-          highlight(prompt.value, r.findings.filter((f) => (f.message_index ?? 0) === 0)),
-          table(['Entity', 'Level', 'Where'], r.findings.map((f) => [f.type, badge(f.level), f.message_index === undefined ? '–' : `characters ${f.start}–${f.end}`]), 'Findings')),
+          highlight(prompt.value, r.findings.filter((f) => (f.message_index ?? 0) === 0 && !f.field)),
+          table(['Entity', 'Level', 'Where'], r.findings.map((f) => [f.type, badge(f.level), f.field === 'attachment' ? `attachment ${f.attachment_index + 1}` : `characters ${f.start}–${f.end}`]), 'Findings')),
         h('div', { class: 'panel' }, h('h2', {}, 'Route'),
           h('p', { id: 'try-route' }, h('strong', {}, `${route.provider || 'none'} · ${route.model || '–'}`), ' ',
             route.local ? h('span', { class: 'badge ok' }, 'local') : h('span', { class: 'badge warn' }, 'cloud')),
@@ -470,7 +470,8 @@ async function tryPage(main) {
             : h('p', { 'data-testid': 'masked' }, 'Nothing: this request may only run on a local provider.')),
         (r.attachments || []).length ? h('div', { class: 'panel' }, h('h2', {}, 'Attachments'),
           r.attachments.map((a) => h('div', {}, badge(a.level), a.complete ? ' read in full' : ' not read in full (treated as RESTRICTED)', h('pre', { class: 'highlighted' }, a.text)))) : null,
-        r.response ? h('div', { class: 'panel' }, h('h2', {}, 'Answer'), h('p', { class: 'muted' }, r.response.route || ''), h('div', { class: 'highlighted' }, r.response.text || '')) : null);
+        r.response ? h('div', { class: 'panel' }, h('h2', {}, 'Answer'), h('p', { class: 'muted' }, r.response.route || ''),
+          h('div', { class: 'highlighted' }, r.response.text || r.response.error || '')) : null].filter(Boolean));
     } catch (err) { result.replaceChildren(h('p', { class: 'error' }, err.message)); }
   };
   main.append(h('form', { class: 'panel', onsubmit: (e) => { e.preventDefault(); run(false); } },

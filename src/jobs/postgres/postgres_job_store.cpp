@@ -720,6 +720,31 @@ Result<JobCounts> PostgresJobStore::counts() {
   return out;
 }
 
+Result<QueueSummary> PostgresJobStore::summary(int failures) {
+  constexpr std::string_view op = "summary";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  QueueSummary out;
+  auto oldest = session.exec("SELECT MIN(created_at_ms) FROM jobs WHERE status = 'queued'");
+  if (!oldest.ok()) return impl_->fail(op, session);
+  if (!oldest->is_null(0, 0)) {
+    auto ms = oldest->int64(0, 0);
+    if (!ms) return corrupt_row(op);
+    out.oldest_queued_created_ms = *ms;
+  }
+  auto rows = session.exec(
+      "SELECT id, team, task_type, error_type, finished_at_ms FROM jobs WHERE status = 'failed' "
+      "ORDER BY finished_at_ms DESC, id DESC LIMIT $1",
+      pg::Params().add(static_cast<std::int64_t>(failures)));
+  if (!rows.ok()) return impl_->fail(op, session);
+  for (int i = 0; i < rows->size(); ++i) {
+    auto finished = rows->int64(i, 4);
+    if (!finished) return corrupt_row(op);
+    out.recent_failures.push_back(
+        FailedJob{rows->text(i, 0), rows->text(i, 1), rows->text(i, 2), rows->text(i, 3), *finished});
+  }
+  return out;
+}
+
 audit::ChainWriter* PostgresJobStore::chain_writer() { return &impl_->chain; }
 
 }  // namespace aegis::jobs

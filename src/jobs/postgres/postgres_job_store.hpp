@@ -62,6 +62,7 @@ class PostgresJobStore final : public JobStore {
   Result<std::vector<Job>> expire_queued(std::int64_t created_before_ms, std::int64_t now_ms) override;
   Result<std::int64_t> purge(std::int64_t finished_before_ms) override;
   Result<JobCounts> counts() override;
+  Result<QueueSummary> summary(int failures) override;
   audit::ChainWriter* chain_writer() override;
   // LISTEN on a connection of its own; every transaction that finishes jobs NOTIFYs their ids.
   void watch_finished(const std::function<void(const std::string&)>& on_finished) override;

@@ -108,6 +108,10 @@ constexpr const char* kExpire =
 constexpr const char* kPurge =
     "DELETE FROM jobs INDEXED BY jobs_finished WHERE status IN " AEGIS_FINISHED " AND finished_at_ms < ?1";
 constexpr const char* kCounts = "SELECT status, n FROM job_counts";
+constexpr const char* kOldestQueued = "SELECT MIN(created_at_ms) FROM jobs WHERE status = 'queued'";
+constexpr const char* kRecentFailures =
+    "SELECT id, team, task_type, error_type, finished_at_ms FROM jobs WHERE status = 'failed' "
+    "ORDER BY finished_at_ms DESC, id DESC LIMIT ?1";
 // A finished job's request and vault go with the transaction that finished it
 // (unless jobs.keep_requests keeps them until purge).
 constexpr const char* kDropRequest = "UPDATE jobs SET request_json = NULL, vault_json = NULL WHERE id = ?1";
@@ -786,6 +790,29 @@ Result<JobCounts> SqliteJobStore::counts() {
     const auto status = parse_job_status(st.text(0));
     if (!status) return corrupt_row(op);
     out[static_cast<std::size_t>(*status)] = st.int64(1);
+  }
+  if (rc != SQLITE_DONE) return db_error(op, rc);
+  return out;
+}
+
+Result<QueueSummary> SqliteJobStore::summary(int failures) {
+  constexpr std::string_view op = "summary";
+  std::lock_guard lock(impl_->mu);
+  QueueSummary out;
+  int rc = SQLITE_OK;
+  {
+    sqlite3_stmt* raw = impl_->statement(kOldestQueued, rc);
+    if (!raw) return db_error(op, rc);
+    Use st(raw, TextLifetime::borrowed);
+    if ((rc = st.step()) != SQLITE_ROW) return db_error(op, rc);
+    if (!st.is_null(0)) out.oldest_queued_created_ms = st.int64(0);
+  }
+  sqlite3_stmt* raw = impl_->statement(kRecentFailures, rc);
+  if (!raw) return db_error(op, rc);
+  Use st(raw, TextLifetime::borrowed);
+  st.bind(1, static_cast<std::int64_t>(failures));
+  while ((rc = st.step()) == SQLITE_ROW) {
+    out.recent_failures.push_back(FailedJob{st.text(0), st.text(1), st.text(2), st.text(3), st.int64(4)});
   }
   if (rc != SQLITE_DONE) return db_error(op, rc);
   return out;

@@ -526,6 +526,35 @@ Result<std::map<Level, std::int64_t>> PostgresRagStore::chunk_levels(const std::
   return out;
 }
 
+Result<std::vector<CollectionSummary>> PostgresRagStore::list_collections() {
+  constexpr std::string_view op = "list_collections";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  auto rows = session.exec(
+      "SELECT team, collection, level, count(*) FROM rag_documents GROUP BY team, collection, level "
+      "ORDER BY team COLLATE \"C\", collection COLLATE \"C\"");
+  if (!rows.ok()) return impl_->fail(op, session);
+  std::vector<CollectionSummary> out;
+  for (int i = 0; i < rows->size(); ++i) {
+    std::string team = rows->text(i, 0);
+    std::string collection = rows->text(i, 1);
+    if (out.empty() || out.back().team != team || out.back().collection != collection) {
+      out.push_back(CollectionSummary{std::move(team), std::move(collection), {}});
+    }
+    AEGIS_TRY(level, Impl::level_of(*rows, i, 2));
+    out.back().documents_by_level[level] = rows->int64(i, 3).value_or(0);
+  }
+  return out;
+}
+
+Result<std::optional<std::string>> PostgresRagStore::document_team(const std::string& id) {
+  constexpr std::string_view op = "document_team";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  auto rows = session.exec("SELECT team FROM rag_documents WHERE id = $1", pg::Params().add(id));
+  if (!rows.ok()) return impl_->fail(op, session);
+  if (rows->empty()) return std::optional<std::string>();
+  return std::optional<std::string>(rows->text(0, 0));
+}
+
 Result<std::vector<ChunkToEmbed>> PostgresRagStore::chunks_without(const std::string& team, const std::string& model,
                                                                    Level max_level, std::size_t limit) {
   constexpr std::string_view op = "chunks_without";

@@ -51,6 +51,8 @@ class PostgresRagStore final : public RagStore {
                                                    std::size_t limit) override;
   Result<std::size_t> add_vectors(const std::string& model,
                                   const std::vector<std::pair<ChunkToEmbed, std::vector<float>>>& vectors) override;
+  Result<std::vector<CollectionSummary>> list_collections() override;
+  Result<std::optional<std::string>> document_team(const std::string& id) override;
   Result<std::int64_t> chunk_count() override;
   std::int64_t indexed_vectors() const override;
 

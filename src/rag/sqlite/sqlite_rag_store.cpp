@@ -339,6 +339,40 @@ Result<std::map<Level, std::int64_t>> SqliteRagStore::chunk_levels(const std::st
   return out;
 }
 
+Result<std::vector<CollectionSummary>> SqliteRagStore::list_collections() {
+  constexpr std::string_view op = "list_collections";
+  std::lock_guard lock(impl_->mu);
+  AEGIS_TRY(st, impl_->prepare(op,
+                               "SELECT team, collection, level, COUNT(*) FROM rag_documents GROUP BY team, "
+                               "collection, level ORDER BY team, collection"));
+  Use use(st.get());
+  std::vector<CollectionSummary> out;
+  int rc = 0;
+  while ((rc = use.step()) == SQLITE_ROW) {
+    std::string team = use.text(0);
+    std::string collection = use.text(1);
+    if (out.empty() || out.back().team != team || out.back().collection != collection) {
+      out.push_back(CollectionSummary{std::move(team), std::move(collection), {}});
+    }
+    AEGIS_TRY(level, impl_->level_of(op, use.text(2)));
+    out.back().documents_by_level[level] = use.int64(3);
+  }
+  if (rc != SQLITE_DONE) return store::sqlite::db_error(kStore, op, rc);
+  return out;
+}
+
+Result<std::optional<std::string>> SqliteRagStore::document_team(const std::string& id) {
+  constexpr std::string_view op = "document_team";
+  std::lock_guard lock(impl_->mu);
+  AEGIS_TRY(st, impl_->prepare(op, "SELECT team FROM rag_documents WHERE id = ?1"));
+  Use use(st.get());
+  use.bind(1, id);
+  const int rc = use.step();
+  if (rc == SQLITE_ROW) return std::optional<std::string>(use.text(0));
+  if (rc != SQLITE_DONE) return store::sqlite::db_error(kStore, op, rc);
+  return std::optional<std::string>();
+}
+
 Result<std::vector<ChunkToEmbed>> SqliteRagStore::chunks_without(const std::string& team, const std::string& model,
                                                                  Level max_level, std::size_t limit) {
   constexpr std::string_view op = "chunks_without";

@@ -681,6 +681,20 @@ Result<std::int64_t> PostgresStore::count_pipeda_violations() {
   return *n;
 }
 
+Result<audit::ComplianceTotals> PostgresStore::compliance_totals() {
+  constexpr std::string_view op = "compliance_totals";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  auto rows = session.exec(
+      "SELECT (SELECT COUNT(*) FROM pipeda_violations), COUNT(*) FILTER (WHERE egress_veto), "
+      "COUNT(*) FILTER (WHERE egress_blocked) FROM audit");
+  if (!rows.ok()) return impl_->fail(op, session);
+  auto violations = rows->int64(0, 0);
+  auto vetoes = rows->int64(0, 1);
+  auto blocked = rows->int64(0, 2);
+  if (!violations || !vetoes || !blocked) return corrupt_row(op);
+  return audit::ComplianceTotals{*violations, *vetoes, *blocked};
+}
+
 Result<std::vector<audit::TeamSpend>> PostgresStore::load_spend(const std::string& period) {
   constexpr std::string_view op = "load_spend";
   AEGIS_TRY(session, impl_->pool.acquire());

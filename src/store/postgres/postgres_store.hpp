@@ -63,6 +63,7 @@ class PostgresStore final : public Database {
   Result<void> append_audit(const std::vector<audit::AuditRecord>& rows) override;
   Result<std::vector<audit::AuditRecord>> query_audit(const audit::AuditQuery& query) override;
   Result<std::int64_t> count_pipeda_violations() override;
+  Result<audit::ComplianceTotals> compliance_totals() override;
   Result<std::vector<audit::TeamSpend>> load_spend(const std::string& period) override;
   // Recovers the intents of every process presumed dead (see Options) and of
   // processes that stopped gracefully, never this process's own.

@@ -88,6 +88,9 @@ constexpr const char* kQueryAuditTeamSince =
     "SELECT " AEGIS_AUDIT_COLUMNS " FROM audit WHERE team = ?2 AND time_ms >= ?3" AEGIS_AUDIT_FILTERS;
 #undef AEGIS_AUDIT_FILTERS
 constexpr const char* kCountViolations = "SELECT COUNT(*) FROM pipeda_violations";
+constexpr const char* kComplianceTotals =
+    "SELECT (SELECT COUNT(*) FROM pipeda_violations), "
+    "COALESCE(SUM(egress_veto), 0), COALESCE(SUM(egress_blocked), 0) FROM audit";
 constexpr const char* kLoadSpend =
     "SELECT team, period, spent_micros, requests FROM budget_spend WHERE period = ?1 ORDER BY team";
 constexpr const char* kBegin = "BEGIN IMMEDIATE";
@@ -808,6 +811,18 @@ Result<std::int64_t> SqliteStore::count_pipeda_violations() {
   rc = st.step();
   if (rc != SQLITE_ROW) return db_error(op, rc);
   return st.int64(0);
+}
+
+Result<audit::ComplianceTotals> SqliteStore::compliance_totals() {
+  constexpr std::string_view op = "compliance_totals";
+  std::lock_guard lock(impl_->mu);
+  int rc = SQLITE_OK;
+  sqlite3_stmt* raw = impl_->statement(kComplianceTotals, rc);
+  if (!raw) return db_error(op, rc);
+  Use st(raw);
+  rc = st.step();
+  if (rc != SQLITE_ROW) return db_error(op, rc);
+  return audit::ComplianceTotals{st.int64(0), st.int64(1), st.int64(2)};
 }
 
 Result<std::vector<audit::TeamSpend>> SqliteStore::load_spend(const std::string& period) {

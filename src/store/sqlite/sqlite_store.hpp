@@ -55,6 +55,7 @@ class SqliteStore final : public Database {
   Result<void> append_audit(const std::vector<audit::AuditRecord>& rows) override;
   Result<std::vector<audit::AuditRecord>> query_audit(const audit::AuditQuery& query) override;
   Result<std::int64_t> count_pipeda_violations() override;
+  Result<audit::ComplianceTotals> compliance_totals() override;
   Result<std::vector<audit::TeamSpend>> load_spend(const std::string& period) override;
   Result<std::int64_t> recover_pending() override;
   Result<void> scan_audit(const audit::AuditScan& scan,
