@@ -130,7 +130,7 @@ json::object document_row(const rag::DocumentRecord& doc) {
 
 }  // namespace
 
-void register_console_routes(http::Router& router, const ConsoleContext& context) {
+void register_admin_console_routes(http::Router& router, const ConsoleContext& context) {
   auto ctx = std::make_shared<const ConsoleContext>(context);
 
   // The window's figures come from the audit trail (every replica sees the
@@ -320,7 +320,10 @@ void register_console_routes(http::Router& router, const ConsoleContext& context
         identity::Principal admin;
         admin.team = *team;
         admin.key_id = "admin";
-        AEGIS_CO_TRY(doc, co_await ctx->rag->erase(rag::RagCaller{&admin, request.request_id}, id), fail, request);
+        // A named caller, not a braced temporary in the co_await: GCC 12 destroys
+        // such a temporary's members twice (a double free of the request id).
+        const rag::RagCaller erase_caller{&admin, request.request_id};
+        AEGIS_CO_TRY(doc, co_await ctx->rag->erase(erase_caller, id), fail, request);
         co_return http::json_response(200, {{"document_id", doc.id},
                                             {"team", *team},
                                             {"deleted", true},

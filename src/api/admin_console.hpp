@@ -48,7 +48,7 @@ struct ConsoleContext {
 // GET /admin/v1/overview, /admin/v1/providers, /admin/v1/jobs/summary,
 // /admin/v1/rag/collections, /admin/v1/rag/documents, DELETE
 // /admin/v1/rag/documents/{id}, GET /admin/v1/audit/verify (api/admin_console.cpp).
-void register_console_routes(http::Router& router, const ConsoleContext& context);
+void register_admin_console_routes(http::Router& router, const ConsoleContext& context);
 // POST /admin/v1/inspect (api/admin_inspect.cpp).
 void register_inspect_route(http::Router& router, const ConsoleContext& context);
 

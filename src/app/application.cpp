@@ -624,7 +624,7 @@ std::uint16_t Application::start() {
                                       .rag_store = s.rag_store.get(),
                                       .rag = s.rag_service.get(),
                                       .public_keys = report_context.public_keys};
-  api::register_console_routes(s.router, console_context);
+  api::register_admin_console_routes(s.router, console_context);
   api::register_inspect_route(s.router, console_context);
   if (s.console_sessions) {
     if (s.oidc) s.console_oidc = console::make_oidc_code_flow(s.config->oidc.issuers, *s.client, *s.oidc);
