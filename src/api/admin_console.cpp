@@ -308,27 +308,27 @@ void register_admin_console_routes(http::Router& router, const ConsoleContext& c
   // The team-key DELETE /v1/rag/documents/{id}'s erasure (RagService::erase:
   // the same store call and rag.erase audit row), as the document's team,
   // with key id "admin".
-  router.add(
-      "DELETE", "/admin/v1/rag/documents/{id}", http::Credential::admin_key,
-      [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
-        if (ctx->rag_store == nullptr || ctx->rag == nullptr) co_return fail(no_retrieval(), request);
-        std::string id(*request.path_param("id"));
-        AEGIS_CO_TRY(team, co_await ctx->db.run([&] { return ctx->rag_store->document_team(id); }), fail, request);
-        if (!team) {
-          co_return fail(make_error(ErrorCode::not_found, "document '" + id + "' not found"), request);
-        }
-        identity::Principal admin;
-        admin.team = *team;
-        admin.key_id = "admin";
-        // A named caller, not a braced temporary in the co_await: GCC 12 destroys
-        // such a temporary's members twice (a double free of the request id).
-        const rag::RagCaller erase_caller{&admin, request.request_id};
-        AEGIS_CO_TRY(doc, co_await ctx->rag->erase(erase_caller, id), fail, request);
-        co_return http::json_response(200, {{"document_id", doc.id},
-                                            {"team", *team},
-                                            {"deleted", true},
-                                            {"chunks_deleted", static_cast<std::int64_t>(doc.chunks.size())}});
-      });
+  router.add("DELETE", "/admin/v1/rag/documents/{id}", http::Credential::admin_key,
+             [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
+               if (ctx->rag_store == nullptr || ctx->rag == nullptr) co_return fail(no_retrieval(), request);
+               std::string id(*request.path_param("id"));
+               AEGIS_CO_TRY(team, co_await ctx->db.run([&] { return ctx->rag_store->document_team(id); }), fail,
+                            request);
+               if (!team) {
+                 co_return fail(make_error(ErrorCode::not_found, "document '" + id + "' not found"), request);
+               }
+               identity::Principal admin;
+               admin.team = *team;
+               admin.key_id = "admin";
+               // A named caller, not a braced temporary in the co_await: GCC 12 destroys
+               // such a temporary's members twice (a double free of the request id).
+               const rag::RagCaller erase_caller{&admin, request.request_id};
+               AEGIS_CO_TRY(doc, co_await ctx->rag->erase(erase_caller, id), fail, request);
+               co_return http::json_response(200, {{"document_id", doc.id},
+                                                   {"team", *team},
+                                                   {"deleted", true},
+                                                   {"chunks_deleted", static_cast<std::int64_t>(doc.chunks.size())}});
+             });
 
   // `aegis audit verify` on the report's executor: every chain (or those
   // meeting [since, until)) walked whole, with this gateway's signing key.

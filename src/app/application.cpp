@@ -227,7 +227,7 @@ struct Application::Impl {
   std::unique_ptr<store::Database> store;
   std::unique_ptr<identity::Authenticator> authenticator;
   std::unique_ptr<identity::ConsoleSessions> console_sessions;  // null: console.enabled is false
-  std::unique_ptr<console::OidcSignIn> console_oidc;             // null: no oidc issuer
+  std::unique_ptr<console::OidcSignIn> console_oidc;            // null: no oidc issuer
   // OIDC access tokens (config oidc.issuers); null when none is configured.
   std::unique_ptr<identity::DocumentFetcher> oidc_fetcher;
   std::unique_ptr<identity::OidcVerifier> oidc_verifier;
@@ -537,9 +537,8 @@ std::uint16_t Application::start() {
     telemetry::log(telemetry::LogLevel::info, "oidc_enabled",
                    {{"issuers", static_cast<std::int64_t>(s.config->oidc.issuers.size())}});
   }
-  auto authorizer = api::make_authorizer(
-      {s.authenticator.get(), admin_key, server_config.metrics_token, s.auth_throttle.get(),
-                                          s.console_sessions.get(), s.oidc.get(), &s.metrics});
+  auto authorizer = api::make_authorizer({s.authenticator.get(), admin_key, server_config.metrics_token,
+                                          s.auth_throttle.get(), s.console_sessions.get(), s.oidc.get(), &s.metrics});
   s.router.set_authorizer(authorizer);
   s.router.guard_prefix("v1", http::Credential::api_key);
   s.router.guard_prefix("admin", http::Credential::admin_key);

@@ -246,10 +246,10 @@ void register_console_routes(http::Router& router, ConsoleRoutes routes) {
                if (session != nullptr) {
                  out = session_json(*session, ctx->sessions);
                } else {
-                 // The admin key in an Authorization header: nothing to protect with a token.
-                 out = {{"subject", "admin-key"},
-                        {"name", "Admin key"},
-                        {"method", "admin_key"},
+                 // An Authorization header (the admin key or an admin's token): no cookie to protect.
+                 out = {{"subject", "bearer"},
+                        {"name", "Bearer credential"},
+                        {"method", "bearer"},
                         {"csrf_token", nullptr},
                         {"expires_at", nullptr}};
                }

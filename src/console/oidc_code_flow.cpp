@@ -128,7 +128,9 @@ class OidcCodeFlow final : public OidcSignIn {
     if (identity->issuer != config.issuer) co_return sign_in_error("the access token is another issuer's");
     SignedInIdentity out;
     out.subject = identity->subject;
-    out.name = !identity->email.empty() ? identity->email : !identity->name.empty() ? identity->name : identity->subject;
+    out.name = !identity->email.empty()  ? identity->email
+               : !identity->name.empty() ? identity->name
+                                         : identity->subject;
     out.is_admin = identity->is_admin;
     co_return out;
   }

@@ -5,9 +5,11 @@ attributes, CSRF on every write, cross-site refusal, signing out.
 The browser tests (tests/js/console.test.mjs) drive the same pages in
 Chromium; this file pins what a browser cannot show, such as a write without
 the CSRF token."""
+import http.client
 import json
 import re
 import unittest
+import urllib.parse
 
 from aegis_harness import Gateway
 
@@ -219,3 +221,123 @@ class SharedSecret(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ConsoleOidcSignIn(unittest.TestCase):
+    """The authorization-code flow with PKCE at the HTTP level, against the
+    test identity provider (tests/support/test_idp.mjs); the browser test
+    drives the same flow in Chromium."""
+
+    @classmethod
+    def setUpClass(cls):
+        from oidc_idp import TestIdp
+        cls.idp = TestIdp()
+        config = f"""
+rate_limits:
+  auth_failures_per_minute: 0
+oidc:
+  issuers:
+    - issuer: "{cls.idp.issuer}"
+      audience: "aegis"
+      team_claim: "groups"
+      admin_values: ["aegis-admins"]
+      console_client_id: "aegis-console"
+"""
+        try:
+            cls.gw = Gateway(["--demo"], config_text=config)
+        except Exception:
+            cls.idp.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.cleanup()
+        cls.idp.stop()
+
+    def set_user(self, groups):
+        self.idp.call("POST", "/test/user", {"sub": "oidc-console-user", "email": "ada@example.test", "name": "Ada",
+                                             "groups": groups})
+
+    def start(self):
+        status, headers, _ = self.gw.request("GET", "/ui/auth/oidc/start?issuer=0")
+        self.assertEqual(status, 302)
+        flow_cookie = headers["set-cookie"]
+        return urllib.parse.urlparse(headers["location"]), flow_cookie
+
+    def authorize(self, location):
+        """The identity provider's answer to the browser: the redirect back, with code and state."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.idp.port, timeout=10)
+        try:
+            conn.request("GET", location.path + "?" + location.query)
+            resp = conn.getresponse()
+            resp.read()
+            self.assertEqual(resp.status, 302)
+            return urllib.parse.urlparse(resp.getheader("location"))
+        finally:
+            conn.close()
+
+    def callback(self, back, flow_cookie):
+        cookie = flow_cookie.split(";")[0]
+        return self.gw.request("GET", back.path + "?" + back.query, headers={"cookie": cookie})
+
+    def test_start_sends_a_pkce_challenge_state_and_nonce(self):
+        location, flow_cookie = self.start()
+        params = urllib.parse.parse_qs(location.query)
+        self.assertTrue(f"{location.scheme}://{location.netloc}".startswith(self.idp.issuer))
+        self.assertEqual(params["response_type"], ["code"])
+        self.assertEqual(params["client_id"], ["aegis-console"])
+        self.assertEqual(params["code_challenge_method"], ["S256"])
+        self.assertRegex(params["code_challenge"][0], r"^[A-Za-z0-9_-]{43}$")
+        self.assertEqual(params["redirect_uri"], [f"http://127.0.0.1:{self.gw.port}/ui/auth/oidc/callback"])
+        self.assertTrue(params["state"][0] and params["nonce"][0])
+        attributes = [a.strip() for a in flow_cookie.split(";")]
+        self.assertTrue(attributes[0].startswith("aegis_oidc="))
+        self.assertIn("HttpOnly", attributes)
+        self.assertIn("SameSite=Lax", attributes)
+        self.assertIn("Path=/ui/auth/oidc", attributes)
+        # The verifier never leaves the gateway in the clear.
+        self.assertNotIn(params["code_challenge"][0], flow_cookie)
+
+    def test_an_admin_signs_in_and_a_code_works_once(self):
+        self.set_user(["aegis-admins"])
+        location, flow_cookie = self.start()
+        back = self.authorize(location)
+        status, headers, _ = self.callback(back, flow_cookie)
+        self.assertEqual(status, 302)
+        self.assertEqual(headers["location"], "/ui#/overview")
+        session = re.search(r"aegis_session=([^;]+); Path=/; Max-Age=\d+; HttpOnly; SameSite=Strict",
+                            headers["set-cookie"])
+        self.assertTrue(session, headers["set-cookie"])
+        status, _, data = self.gw.request("GET", "/ui/session", headers={"cookie": f"aegis_session={session.group(1)}"})
+        self.assertEqual(status, 200, data)
+        self.assertEqual(json.loads(data)["name"], "ada@example.test")
+        self.assertEqual(json.loads(data)["method"], "oidc")
+        # The same code again: the identity provider refuses it, no session.
+        status, headers, _ = self.callback(back, flow_cookie)
+        self.assertEqual(status, 302)
+        self.assertEqual(headers["location"], "/ui#/sign-in?error=failed")
+        self.assertNotIn("aegis_session=", headers.get("set-cookie", "").replace("aegis_session=;", ""))
+
+    def test_a_non_admin_a_forged_state_and_a_missing_flow_get_no_session(self):
+        self.set_user(["some-team"])
+        location, flow_cookie = self.start()
+        back = self.authorize(location)
+        status, headers, _ = self.callback(back, flow_cookie)
+        self.assertEqual((status, headers["location"]), (302, "/ui#/sign-in?error=not-admin"))
+        self.assertNotIn("aegis_session=", headers.get("set-cookie", ""))
+        self.set_user(["aegis-admins"])
+        location, flow_cookie = self.start()
+        back = self.authorize(location)
+        forged = back._replace(query=re.sub(r"state=[^&]+", "state=forged", back.query))
+        status, headers, _ = self.callback(forged, flow_cookie)
+        self.assertEqual((status, headers["location"]), (302, "/ui#/sign-in?error=expired"))
+        status, headers, _ = self.gw.request("GET", back.path + "?" + back.query)  # no flow cookie
+        self.assertEqual((status, headers["location"]), (302, "/ui#/sign-in?error=expired"))
+        # Another flow's cookie does not fit this state either.
+        _, other_cookie = self.start()
+        status, headers, _ = self.callback(back, other_cookie)
+        self.assertEqual((status, headers["location"]), (302, "/ui#/sign-in?error=expired"))
+        status, _, _ = self.gw.request("GET", "/ui/auth/oidc/start?issuer=1")
+        self.assertEqual(status, 404)
+        status, _, data = self.gw.request("GET", "/ui/auth/methods")
+        self.assertEqual(json.loads(data)["oidc"], [{"id": 0, "label": "Single sign-on"}])
