@@ -6,7 +6,7 @@ namespace aegis::app {
 
 namespace {
 
-constexpr std::size_t kMaxBytes = 1024 * 1024;
+constexpr std::size_t kMaxBytes = std::size_t{1024} * 1024;
 
 class HttpDocumentFetcher final : public identity::DocumentFetcher {
  public:

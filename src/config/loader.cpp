@@ -2154,7 +2154,7 @@ const Table<OidcIssuerConfig>& oidc_issuer_table() {
                        "a token naming an unknown `kid` refetches the keys at most once per this many seconds "
                        "(requests meanwhile share the fetch or are refused), so unknown kids cannot flood the "
                        "identity provider"),
-              duration("jwks_cache_s", &OidcIssuerConfig::jwks_cache, 1, 7 * 86'400,
+              duration("jwks_cache_s", &OidcIssuerConfig::jwks_cache, 1, std::int64_t{7} * 86'400,
                        "how long fetched keys are used before they are fetched again"),
               text("console_client_id", &OidcIssuerConfig::console_client_id, Empty::refused,
                    "the OAuth client id of the admin console's sign-in (authorization-code flow)"),

@@ -33,7 +33,7 @@ class ConfigError : public std::runtime_error {
 // The URLs oidc.issuers[] may name (issuer, discovery_url), and the jwks_uri
 // a discovery document may: https, or plain http to 127.0.0.1, [::1] or
 // localhost only; no query, fragment or user info.
-bool is_oidc_url(std::string_view url);
+bool is_oidc_url(std::string_view s);
 
 // The built-in default (no file): SQLite at ./data/aegis.db, 127.0.0.1:8080.
 Config default_config();

@@ -313,7 +313,9 @@ void register_console_routes(http::Router& router, ConsoleRoutes routes) {
                  co_return sign_in_failed("expired");
                }
                if (!code || code->empty()) co_return sign_in_failed("denied");
-               auto identity = co_await ctx->oidc->exchange(flow->issuer, *code, redirect_uri(*ctx, request),
+               // Named arguments, never temporaries in the co_await (GCC 12 may destroy those twice).
+               std::string callback_uri = redirect_uri(*ctx, request);
+               auto identity = co_await ctx->oidc->exchange(flow->issuer, *code, std::move(callback_uri),
                                                             flow->verifier, flow->nonce);
                if (!identity.ok()) co_return sign_in_failed("failed");
                if (!identity->is_admin) co_return sign_in_failed("not-admin");

@@ -15,7 +15,7 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr std::size_t kMaxDocumentBytes = 1024 * 1024;
+constexpr std::size_t kMaxDocumentBytes = std::size_t{1024} * 1024;
 constexpr auto kDiscoveryLifetime = std::chrono::hours(1);
 
 struct Endpoints {
@@ -149,7 +149,8 @@ class OidcCodeFlow final : public OidcSignIn {
       if (!cached.token.empty() && now - cached.fetched_at < kDiscoveryLifetime) co_return cached;
     }
     const auto& config = offered_[issuer].config;
-    auto response = co_await client_.send(bounded("GET", config.discovery()));
+    const auto discovery = bounded("GET", config.discovery());
+    auto response = co_await client_.send(discovery);
     if (!response.ok() || response->status != 200) co_return sign_in_error("discovery failed");
     boost::system::error_code ec;
     auto document = json::parse(response->body, ec);

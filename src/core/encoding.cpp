@@ -35,6 +35,10 @@ std::string base64_encode(std::string_view bytes) {
   return base64_encode(std::span(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()));
 }
 
+std::string base64url_encode(std::string_view bytes) {
+  return base64url_encode(std::span(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()));
+}
+
 std::string base64url_encode(std::span<const unsigned char> bytes) {
   std::string out = base64_encode(bytes);
   while (!out.empty() && out.back() == '=') out.pop_back();
@@ -73,9 +77,8 @@ std::optional<std::string> base64url_decode(std::string_view text) {
   standard.append((4 - standard.size() % 4) % 4, '=');
   auto out = base64_decode(standard);
   // base64_decode ignores the bits past the last byte: refuse a spelling that sets them.
-  if (!out || base64url_encode(std::span(reinterpret_cast<const unsigned char*>(out->data()), out->size())) != text) {
-    return std::nullopt;
-  }
+  if (!out) return std::nullopt;
+  if (base64url_encode(std::string_view(*out)) != text) return std::nullopt;
   return out;
 }
 

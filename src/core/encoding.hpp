@@ -15,6 +15,7 @@ std::string base64_encode(std::string_view bytes);
 
 // URL-safe base64 (RFC 4648 §5: '-', '_'), without padding.
 std::string base64url_encode(std::span<const unsigned char> bytes);
+std::string base64url_encode(std::string_view bytes);
 
 // URL-safe base64 without padding, as JOSE writes it (RFC 7515 §2): only
 // letters of that alphabet, no '=', and canonical (the unused low bits of the

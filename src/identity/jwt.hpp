@@ -21,7 +21,7 @@ namespace aegis::identity {
 
 // Larger tokens are refused unread: a gateway need not parse and hash
 // whatever a client puts in a header.
-inline constexpr std::size_t kMaxTokenBytes = 8 * 1024;
+inline constexpr std::size_t kMaxTokenBytes = std::size_t{8} * 1024;
 
 // Why a token was refused; the reasons are a fixed list, used as a metric label.
 enum class TokenFailure {

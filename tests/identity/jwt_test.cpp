@@ -17,7 +17,7 @@ using testing::TestKey;
 using namespace std::chrono_literals;
 
 constexpr std::int64_t kNow = 1'700'000'000;
-const auto kNowTp = std::chrono::system_clock::time_point(std::chrono::seconds(kNow));
+constexpr auto kNowTp = std::chrono::system_clock::time_point(std::chrono::seconds(kNow));
 
 const TestKey& rsa() {
   static const TestKey key(TestKey::Kind::rsa, "rsa-1");
@@ -54,12 +54,15 @@ std::string verify(const std::string& token, const Jwk& key) {
   return ok.ok() ? "" : reason(ok.error());
 }
 
-const ClaimRules kRules{"https://idp.example.com", "aegis", 60s};
+const ClaimRules& rules() {
+  static const ClaimRules kRules{"https://idp.example.com", "aegis", 60s};
+  return kRules;
+}
 
 std::string claims_reason(const boost::json::object& c, std::chrono::system_clock::time_point now = kNowTp) {
   auto jwt = parse_jwt(rsa().sign("RS256", c));
   EXPECT_TRUE(jwt.ok());
-  auto ok = check_claims(*jwt, kRules, now);
+  auto ok = check_claims(*jwt, rules(), now);
   return ok.ok() ? "" : reason(ok.error());
 }
 

@@ -25,7 +25,7 @@ using testing::TestKey;
 using namespace std::chrono_literals;
 
 constexpr std::int64_t kStart = 1'700'000'000;
-const std::string kIssuer = "https://idp.example.com";
+constexpr std::string_view kIssuer = "https://idp.example.com";
 
 class FakeIdp final : public DocumentFetcher {
  public:
@@ -48,11 +48,11 @@ class FakeIdp final : public DocumentFetcher {
 class OidcVerifierTest : public ::testing::Test {
  protected:
   OidcVerifierTest() {
-    idp_.documents[kIssuer + "/.well-known/openid-configuration"] =
+    idp_.documents[std::string(kIssuer) + "/.well-known/openid-configuration"] =
         R"({"issuer":"https://idp.example.com","jwks_uri":"https://idp.example.com/jwks"})";
     publish({key_a_.jwk()});
     config::OidcIssuerConfig c;
-    c.issuer = kIssuer;
+    c.issuer = std::string(kIssuer);
     c.audience = "aegis";
     c.admin_values = {"aegis-admins"};
     c.jwks_min_refresh_interval = 30s;
@@ -61,7 +61,7 @@ class OidcVerifierTest : public ::testing::Test {
   }
 
   void publish(const std::vector<boost::json::object>& keys) {
-    idp_.documents[kIssuer + "/jwks"] = testing::jwk_set(keys);
+    idp_.documents[std::string(kIssuer) + "/jwks"] = testing::jwk_set(keys);
   }
 
   OidcVerifier& verifier() {
@@ -190,7 +190,7 @@ TEST_F(OidcVerifierTest, KeysAreFetchedAgainAfterTheCacheTime) {
 
 TEST_F(OidcVerifierTest, StaleKeysKeepWorkingWhileTheProviderIsAway) {
   ASSERT_EQ(reason_of(key_a_.sign("RS256", claims())), "");
-  idp_.documents.erase(kIssuer + "/jwks");
+  idp_.documents.erase(std::string(kIssuer) + "/jwks");
   clock_.advance(3601s);
   EXPECT_EQ(reason_of(key_a_.sign("RS256", claims())), "");
   EXPECT_EQ(idp_.jwks_fetches(), 2);
@@ -200,16 +200,16 @@ TEST_F(OidcVerifierTest, AnUnreachableProviderIsKeysUnavailableAndNotHammered) {
   idp_.documents.clear();
   EXPECT_EQ(reason_of(key_a_.sign("RS256", claims())), "keys_unavailable");
   EXPECT_EQ(reason_of(key_a_.sign("RS256", claims())), "keys_unavailable");
-  EXPECT_EQ(idp_.fetches[kIssuer + "/.well-known/openid-configuration"], 1);
+  EXPECT_EQ(idp_.fetches[std::string(kIssuer) + "/.well-known/openid-configuration"], 1);
 }
 
 TEST_F(OidcVerifierTest, DiscoveryMustNameTheConfiguredIssuerAndASafeJwksUri) {
-  idp_.documents[kIssuer + "/.well-known/openid-configuration"] =
+  idp_.documents[std::string(kIssuer) + "/.well-known/openid-configuration"] =
       R"({"issuer":"https://evil.example.com","jwks_uri":"https://idp.example.com/jwks"})";
   EXPECT_EQ(reason_of(key_a_.sign("RS256", claims())), "keys_unavailable");
   EXPECT_EQ(idp_.jwks_fetches(), 0);
   verifier_.reset();
-  idp_.documents[kIssuer + "/.well-known/openid-configuration"] =
+  idp_.documents[std::string(kIssuer) + "/.well-known/openid-configuration"] =
       R"({"issuer":"https://idp.example.com","jwks_uri":"http://idp.example.com/jwks"})";
   EXPECT_EQ(reason_of(key_a_.sign("RS256", claims())), "keys_unavailable");
   EXPECT_EQ(idp_.fetches["http://idp.example.com/jwks"], 0);
@@ -219,7 +219,7 @@ TEST_F(OidcVerifierTest, ConfiguredDiscoveryUrlIsUsed) {
   issuers_[0].discovery_url = "https://idp.example.com/custom";
   idp_.documents["https://idp.example.com/custom"] =
       R"({"issuer":"https://idp.example.com","jwks_uri":"https://idp.example.com/jwks"})";
-  idp_.documents.erase(kIssuer + "/.well-known/openid-configuration");
+  idp_.documents.erase(std::string(kIssuer) + "/.well-known/openid-configuration");
   EXPECT_EQ(reason_of(key_a_.sign("RS256", claims())), "");
 }
 
