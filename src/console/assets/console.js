@@ -64,7 +64,12 @@ function fmt(n, digits = 0) {
   return Number(n).toLocaleString('en-CA', { maximumFractionDigits: digits, minimumFractionDigits: 0 });
 }
 
-function usd(n) { return n === null || n === undefined ? 'no cap' : `$${Number(n).toFixed(2)}`; }
+// Dollars to the cent, or to the micro-dollar below a cent (budgets are kept in micro-dollars).
+function usd(n) {
+  if (n === null || n === undefined) return 'no cap';
+  const v = Number(n);
+  return v !== 0 && Math.abs(v) < 0.01 ? `$${v.toFixed(6).replace(/0+$/, '')}` : `$${v.toFixed(2)}`;
+}
 
 function time(t) { return t ? new Date(t).toLocaleString('en-CA', { hour12: false }) : '–'; }
 
