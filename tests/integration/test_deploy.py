@@ -23,6 +23,7 @@ ROOT = os.path.abspath(os.environ.get("AEGIS_SOURCE_DIR", os.path.join(os.path.d
 DEPLOY = os.path.join(ROOT, "deploy")
 COMPOSE = os.path.join(DEPLOY, "compose", "docker-compose.yml")
 SECRETS = {"AEGIS_ADMIN_KEY": "test-admin", "AEGIS_JOBS_KEY": "5f" * 32, "AEGIS_PG_PASSWORD": "pg-secret",
+           "AEGIS_CONSOLE_SECRET": "c" * 40,
            "ANTHROPIC_API_KEY": "sk-test"}
 # In debian:12-slim already.
 BASE_PACKAGES = {"libc6", "libstdc++6", "libgcc-s1"}

@@ -123,7 +123,8 @@ test('the config of each overlay passes aegis config check', () => {
   for (const [name, objects] of Object.entries(overlays)) {
     const file = path.join(dir, `${name}.yaml`);
     writeFileSync(file, find(objects, 'ConfigMap', 'aegis-config').data['aegis.yaml']);
-    const env = { ...process.env, AEGIS_PG_DSN: 'host=db', AEGIS_JOBS_KEY: '5f'.repeat(32), ANTHROPIC_API_KEY: 'k' };
+    const env = { ...process.env, AEGIS_PG_DSN: 'host=db', AEGIS_JOBS_KEY: '5f'.repeat(32), ANTHROPIC_API_KEY: 'k',
+      AEGIS_CONSOLE_SECRET: 'c'.repeat(40) };
     const out = execFileSync(AEGIS_BIN, ['config', 'check', file], { env, encoding: 'utf8' });
     assert.match(out, /ok/);
   }
