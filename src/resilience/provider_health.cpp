@@ -120,7 +120,11 @@ void ProviderHealth::record_attempt(std::string_view provider, bool ok, std::chr
   e.requests.fetch_add(1, std::memory_order_relaxed);
   if (!ok) e.errors.fetch_add(1, std::memory_order_relaxed);
   const auto us = std::chrono::duration_cast<std::chrono::microseconds>(latency).count();
-  std::lock_guard lock(e.latency_mutex);
+  // The ring is a sample for the console's percentiles: when another request
+  // holds it, this one's latency is left out rather than waited for, so the
+  // request path never queues on it.
+  std::unique_lock lock(e.latency_mutex, std::try_to_lock);
+  if (!lock.owns_lock()) return;
   if (e.latencies_us.size() < kLatencySample) {
     e.latencies_us.push_back(us);
   } else {
