@@ -56,6 +56,8 @@ function say(message) {
   say.timer = setTimeout(() => { status.textContent = ''; }, 6000);
 }
 
+function plural(n, noun) { return `${fmt(n)} ${noun}${Number(n) === 1 ? '' : 's'}`; }
+
 function badge(level) { return h('span', { class: `badge ${level}` }, level); }
 
 function fmt(n, digits = 0) {
@@ -373,7 +375,7 @@ async function auditPage(main, params) {
   main.append(pager, holder);
   api('GET', '/admin/v1/audit/verify').then((v) => {
     chain.replaceChildren(h('h2', {}, 'Audit chain'), h('p', {}, v.ok ? h('span', { class: 'badge ok', id: 'chain-status' }, 'intact') : h('span', { class: 'badge bad', id: 'chain-status' }, 'broken'),
-      ` ${fmt(v.rows)} rows in ${fmt(v.chains)} chains, ${fmt(v.checkpoints)} signed checkpoints.`),
+      ` ${plural(v.rows, 'row')} in ${plural(v.chains, 'chain')}, ${plural(v.checkpoints, 'signed checkpoint')}.`),
     v.problems && v.problems.length ? h('ul', {}, v.problems.slice(0, 20).map((p) => h('li', {}, `${p.kind}: ${p.message}`))) : null);
   }).catch((err) => chain.replaceChildren(h('h2', {}, 'Audit chain'), h('p', { class: 'error' }, err.message)));
 }
