@@ -8,7 +8,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import axe from 'axe-core';
@@ -159,7 +159,16 @@ describe('console in Chromium', () => {
     await go('#/try', 'try');
     await page.getByLabel('Team').selectOption('browser-team');
     await page.getByLabel('Prompt').fill('What is on this card?');
-    await page.getByLabel('Image or PDF').setInputFiles(path.join(fixtures, 'card.png'));
+    // Dropped onto the drop zone, as a person would drag it from their desktop.
+    const png = readFileSync(path.join(fixtures, 'card.png')).toString('base64');
+    const transfer = await page.evaluateHandle((b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const data = new DataTransfer();
+      data.items.add(new File([bytes], 'card.png', { type: 'image/png' }));
+      return data;
+    }, png);
+    await page.dispatchEvent('.drop', 'dragover', { dataTransfer: transfer });
+    await page.dispatchEvent('.drop', 'drop', { dataTransfer: transfer });
     await page.waitForFunction(() => document.querySelector('.drop')?.textContent.includes('card.png'));
     await page.getByRole('button', { name: 'Inspect', exact: true }).click();
     await page.waitForSelector('#try-level .badge', { timeout: 30000 });
