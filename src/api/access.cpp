@@ -80,10 +80,6 @@ const identity::Principal* principal_of(const http::Caller& caller) noexcept {
   return caller.get_if<identity::Principal>();
 }
 
-const identity::ConsoleSession* console_session_of(const http::Caller& caller) noexcept {
-  return caller.get_if<identity::ConsoleSession>();
-}
-
 namespace {
 
 // The policy and what the authorizer counts with it.

@@ -51,9 +51,6 @@ http::Authorizer make_authorizer(AccessPolicy policy);
 // The principal the authorizer established, or nullptr (not an api_key route).
 const identity::Principal* principal_of(const http::Caller& caller) noexcept;
 
-// The console session that opened an admin_key route, or nullptr.
-const identity::ConsoleSession* console_session_of(const http::Caller& caller) noexcept;
-
 // The key a client presented: `Authorization: Bearer <key>`, else `x-api-key`.
 std::optional<std::string_view> presented_key(const http::HttpRequest& request);
 

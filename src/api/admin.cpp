@@ -3,11 +3,11 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <map>
 #include <memory>
 
+#include "api/admin_params.hpp"
 #include "api/rate_limits_json.hpp"
 #include "config/config.hpp"
 #include "core/encoding.hpp"
@@ -322,36 +322,7 @@ HttpResponse fail(const Error& error, const HttpRequest& request) {
   return http::error_response(error, request.request_id);
 }
 
-// Unix epoch milliseconds written as plain digits.
-std::optional<std::int64_t> parse_epoch_ms(std::string_view text) {
-  if (text.empty() || text.size() > 15) return std::nullopt;  // 15 digits reach the year 33658
-  std::int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || text[0] == '-') return std::nullopt;
-  return value;
-}
-
 constexpr int kMaxAuditLimit = 1000;
-
-Result<std::int64_t> time_param(const std::string& name, const std::string& text) {
-  auto ms = parse_epoch_ms(text);
-  if (!ms) ms = parse_rfc3339_ms(text);
-  if (!ms) {
-    return make_error(ErrorCode::invalid_request,
-                      name + " must be an RFC 3339 timestamp (e.g. 2026-11-27T10:00:00Z) or Unix epoch milliseconds");
-  }
-  return *ms;
-}
-
-Result<int> int_param(const std::string& name, const std::string& text, int lo, int hi) {
-  int value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < lo || value > hi) {
-    return make_error(ErrorCode::invalid_request,
-                      name + " must be a whole number from " + std::to_string(lo) + " to " + std::to_string(hi));
-  }
-  return value;
-}
 
 // GET /admin/v1/audit: team, since/until (a page's anchor), offset, limit,
 // classification, status ("ok" for 1xx-3xx, "error" for 4xx-5xx, or one code).
@@ -360,22 +331,14 @@ Result<audit::AuditQuery> audit_query(const HttpRequest& request) {
             http::query_params(request, {"team", "since", "until", "limit", "offset", "classification", "status"}));
   audit::AuditQuery query;
   if (auto it = params.find("team"); it != params.end() && !it->second.empty()) query.team = it->second;
-  if (auto it = params.find("since"); it != params.end()) {
-    AEGIS_TRY(since, time_param("since", it->second));
-    query.since_ms = since;
-  }
-  if (auto it = params.find("until"); it != params.end()) {
-    AEGIS_TRY(until, time_param("until", it->second));
-    query.until_ms = until;
-  }
-  if (auto it = params.find("limit"); it != params.end()) {
-    AEGIS_TRY(limit, int_param("limit", it->second, 1, kMaxAuditLimit));
-    query.limit = limit;
-  }
-  if (auto it = params.find("offset"); it != params.end()) {
-    AEGIS_TRY(offset, int_param("offset", it->second, 0, audit::kMaxAuditQueryOffset));
-    query.offset = offset;
-  }
+  AEGIS_TRY(since, time_param(params, "since"));
+  AEGIS_TRY(until, time_param(params, "until"));
+  AEGIS_TRY(limit, whole_param(params, "limit", 1, kMaxAuditLimit));
+  AEGIS_TRY(offset, whole_param(params, "offset", 0, audit::kMaxAuditQueryOffset));
+  query.since_ms = since;
+  query.until_ms = until;
+  if (limit) query.limit = static_cast<int>(*limit);
+  if (offset) query.offset = static_cast<int>(*offset);
   if (auto it = params.find("classification"); it != params.end()) {
     if (!parse_level(it->second)) {
       return make_error(ErrorCode::invalid_request,
@@ -384,34 +347,24 @@ Result<audit::AuditQuery> audit_query(const HttpRequest& request) {
     query.level = it->second;
   }
   if (auto it = params.find("status"); it != params.end()) {
-    const std::string& status = it->second;
     constexpr int kFirstError = 400;
-    constexpr int kLastStatus = 599;
-    if (status == "ok") {
+    if (it->second == "ok") {
       query.status_max = kFirstError - 1;
-    } else if (status == "error") {
+    } else if (it->second == "error") {
       query.status_min = kFirstError;
     } else {
-      auto code = int_param("status", status, 100, kLastStatus);
+      auto code = whole_param(params, "status", 100, 599);
       if (!code.ok()) {
         return make_error(ErrorCode::invalid_request, "status must be ok, error or an HTTP status code (100-599)");
       }
-      query.status_min = *code;
-      query.status_max = *code;
+      query.status_min = static_cast<int>(**code);
+      query.status_max = static_cast<int>(**code);
     }
   }
   return query;
 }
 
 double micros_to_ms(std::int64_t micros) { return static_cast<double>(micros) / 1000.0; }
-
-// On the database thread, never an I/O thread: flush() blocks until the
-// writer thread has written what was queued. Bounded, so a failing store
-// answers with what it has (the query then reports its own error).
-void flush_audit_queue(const AdminContext& context) {
-  constexpr std::chrono::milliseconds kAuditFlushTimeout{1'000};
-  if (context.audit_writer != nullptr) context.audit_writer->flush(kAuditFlushTimeout);
-}
 
 json::object audit_json(const audit::AuditRecord& row) {
   json::object entities;
@@ -613,7 +566,7 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
              [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
                AEGIS_CO_TRY(query, audit_query(request), fail, request);
                AEGIS_CO_TRY(rows, co_await ctx->db.run([&] {
-                 flush_audit_queue(*ctx);
+                 flush_audit_queue(ctx->audit_writer);
                  return ctx->store.query_audit(query);
                }),
                             fail, request);
@@ -628,7 +581,7 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
              [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
                AEGIS_CO_TRY_VOID(http::query_params(request, {}), fail, request);
                AEGIS_CO_TRY(count, co_await ctx->db.run([&] {
-                 flush_audit_queue(*ctx);
+                 flush_audit_queue(ctx->audit_writer);
                  return ctx->store.count_pipeda_violations();
                }),
                             fail, request);

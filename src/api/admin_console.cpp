@@ -6,11 +6,13 @@
 #include <memory>
 #include <optional>
 
+#include "api/admin_params.hpp"
 #include "audit/chain_verifier.hpp"
 #include "core/json.hpp"
 #include "core/time_format.hpp"
 #include "http/json_response.hpp"
 #include "jobs/job.hpp"
+#include "report/compliance_report.hpp"
 #include "report/overview.hpp"
 #include "telemetry/log.hpp"
 
@@ -24,6 +26,8 @@ using Awaitable = boost::asio::awaitable<HttpResponse>;
 namespace {
 
 constexpr int kRecentFailures = 20;
+constexpr std::int64_t kDefaultWindowS = 3600;
+constexpr std::int64_t kDefaultStepS = 60;
 constexpr std::int64_t kDefaultDocumentLimit = 50;
 constexpr std::int64_t kMaxDocumentLimit = 500;
 
@@ -33,45 +37,6 @@ HttpResponse fail(const Error& error, const HttpRequest& request) {
 
 std::int64_t wall_ms(const Clock& clock) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock.wall_now().time_since_epoch()).count();
-}
-
-// A whole-number query parameter in [min, max]; `fallback` when absent; 400
-// naming the parameter otherwise.
-Result<std::int64_t> whole_param(const std::map<std::string, std::string>& params, std::string_view name,
-                                 std::int64_t fallback, std::int64_t min, std::int64_t max) {
-  auto it = params.find(std::string(name));
-  if (it == params.end()) return fallback;
-  const std::string& text = it->second;
-  std::int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
-    return make_error(ErrorCode::invalid_request, std::string(name) + " must be a whole number from " +
-                                                      std::to_string(min) + " to " + std::to_string(max));
-  }
-  return value;
-}
-
-// RFC 3339, or Unix epoch milliseconds (as GET /admin/v1/audit's `since`).
-Result<std::optional<std::int64_t>> time_param(const std::map<std::string, std::string>& params,
-                                               std::string_view name) {
-  auto it = params.find(std::string(name));
-  if (it == params.end()) return std::optional<std::int64_t>();
-  const std::string& text = it->second;
-  std::int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (!text.empty() && ec == std::errc() && end == text.data() + text.size() && value >= 0) {
-    return std::optional<std::int64_t>(value);
-  }
-  if (auto parsed = parse_rfc3339_ms(text)) return std::optional<std::int64_t>(*parsed);
-  return make_error(ErrorCode::invalid_request, std::string(name) +
-                                                    " must be an RFC 3339 timestamp (e.g. 2026-11-27T10:00:00Z) or "
-                                                    "Unix epoch milliseconds");
-}
-
-// On a database thread: requests already answered are in what follows.
-void flush_audit(const ConsoleContext& context) {
-  constexpr std::chrono::milliseconds kFlushTimeout{1'000};
-  if (context.audit_writer != nullptr) context.audit_writer->flush(kFlushTimeout);
 }
 
 std::string_view breaker_name(CircuitState state) {
@@ -85,8 +50,7 @@ std::string_view breaker_name(CircuitState state) {
 
 json::object levels_json(const std::map<Level, std::int64_t>& counts) {
   json::object out;
-  for (int i = 0; i < 4; ++i) {
-    const auto level = static_cast<Level>(i);
+  for (const Level level : report::kLevels) {
     auto it = counts.find(level);
     out[to_string(level)] = it == counts.end() ? 0 : it->second;
   }
@@ -135,32 +99,34 @@ void register_admin_console_routes(http::Router& router, const ConsoleContext& c
 
   // The window's figures come from the audit trail (every replica sees the
   // same), read on the report's executor: a week of rows is a long scan.
-  router.add(
-      "GET", "/admin/v1/overview", http::Credential::admin_key,
-      [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
-        AEGIS_CO_TRY(params, http::query_params(request, {"window_s", "step_s"}), fail, request);
-        AEGIS_CO_TRY(window_s,
-                     whole_param(params, "window_s", 3600, report::kOverviewMinWindowS, report::kOverviewMaxWindowS),
-                     fail, request);
-        AEGIS_CO_TRY(step_s, whole_param(params, "step_s", 60, report::kOverviewMinStepS, report::kOverviewMaxStepS),
-                     fail, request);
-        AEGIS_CO_TRY(window, report::overview_window(wall_ms(ctx->clock), window_s, step_s), fail, request);
-        auto collect = [&]() -> Result<report::Overview> {
-          flush_audit(*ctx);
-          report::OverviewBuilder builder(window);
-          audit::AuditScan scan;
-          scan.since_ms = window.since_ms;
-          scan.until_ms = window.until_ms;
-          AEGIS_TRY_VOID(ctx->store.scan_audit(scan, [&builder](const audit::StoredAuditRow& row) {
-            builder.add(row.record);
-            return true;
-          }));
-          AEGIS_TRY(totals, ctx->store.compliance_totals());
-          return builder.finish(totals);
-        };
-        AEGIS_CO_TRY(overview, co_await ctx->scan_db.run(collect), fail, request);
-        co_return http::json_response(200, report::overview_json(overview));
-      });
+  router.add("GET", "/admin/v1/overview", http::Credential::admin_key,
+             [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
+               AEGIS_CO_TRY(params, http::query_params(request, {"window_s", "step_s"}), fail, request);
+               AEGIS_CO_TRY(window_s,
+                            whole_param(params, "window_s", report::kOverviewMinWindowS, report::kOverviewMaxWindowS),
+                            fail, request);
+               AEGIS_CO_TRY(step_s, whole_param(params, "step_s", report::kOverviewMinStepS, report::kOverviewMaxStepS),
+                            fail, request);
+               AEGIS_CO_TRY(window,
+                            report::overview_window(wall_ms(ctx->clock), window_s.value_or(kDefaultWindowS),
+                                                    step_s.value_or(kDefaultStepS)),
+                            fail, request);
+               auto collect = [&]() -> Result<report::Overview> {
+                 flush_audit_queue(ctx->audit_writer);
+                 report::OverviewBuilder builder(window);
+                 audit::AuditScan scan;
+                 scan.since_ms = window.since_ms;
+                 scan.until_ms = window.until_ms;
+                 AEGIS_TRY_VOID(ctx->store.scan_audit(scan, [&builder](const audit::StoredAuditRow& row) {
+                   builder.add(row.record);
+                   return true;
+                 }));
+                 AEGIS_TRY(totals, ctx->store.compliance_totals());
+                 return builder.finish(totals);
+               };
+               AEGIS_CO_TRY(overview, co_await ctx->scan_db.run(collect), fail, request);
+               co_return http::json_response(200, report::overview_json(overview));
+             });
 
   // This replica's live state: what the config declares, the breaker and
   // health check, and what the gateway's attempts at each did since start.
@@ -263,7 +229,8 @@ void register_admin_console_routes(http::Router& router, const ConsoleContext& c
         }
         std::optional<std::string> collection;
         if (auto it = params.find("collection"); it != params.end() && !it->second.empty()) collection = it->second;
-        AEGIS_CO_TRY(limit, whole_param(params, "limit", kDefaultDocumentLimit, 1, kMaxDocumentLimit), fail, request);
+        AEGIS_CO_TRY(limit_param, whole_param(params, "limit", 1, kMaxDocumentLimit), fail, request);
+        const std::int64_t limit = limit_param.value_or(kDefaultDocumentLimit);
         AEGIS_CO_TRY(cursor, parse_cursor(params), fail, request);
         if (ctx->rag_store == nullptr) co_return fail(no_retrieval(), request);
         auto load = [&]() -> Result<std::vector<rag::DocumentRecord>> {
@@ -344,7 +311,7 @@ void register_admin_console_routes(http::Router& router, const ConsoleContext& c
                options.retained_from_ms =
                    audit::retained_from_ms(ctx->config.storage.audit_retention_months, wall_ms(ctx->clock));
                auto verify = [&] {
-                 flush_audit(*ctx);
+                 flush_audit_queue(ctx->audit_writer);
                  return audit::verify_audit_chains(ctx->store, options);
                };
                AEGIS_CO_TRY(report, co_await ctx->scan_db.run(verify), fail, request);

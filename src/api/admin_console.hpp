@@ -14,6 +14,7 @@
 #include "core/clock.hpp"
 #include "gateway/gateway.hpp"
 #include "http/router.hpp"
+#include "identity/authenticator.hpp"
 #include "jobs/job_store.hpp"
 #include "rag/rag_service.hpp"
 #include "rag/rag_store.hpp"
@@ -35,6 +36,8 @@ struct ConsoleContext {
   const config::Config& config;
   gateway::Gateway& gateway;
   resilience::ProviderHealth& health;
+  // Teams as their keys meet the pipeline (POST /admin/v1/inspect).
+  identity::Authenticator& authenticator;
   // Flushed before the trail is read, so requests already answered count.
   audit::AuditWriter* audit_writer = nullptr;
   jobs::JobStore* job_store = nullptr;

@@ -16,11 +16,11 @@
 #include <optional>
 
 #include "api/admin_console.hpp"
-#include "core/encoding.hpp"
+#include "core/attachment_json.hpp"
 #include "core/json.hpp"
 #include "core/media_type.hpp"
 #include "http/json_response.hpp"
-#include "identity/admin_service.hpp"
+#include "identity/authenticator.hpp"
 #include "media/ocr_shapes.hpp"
 #include "routing/router.hpp"
 #include "telemetry/log.hpp"
@@ -64,28 +64,20 @@ Result<std::string> string_of(const json::object& body, std::string_view name) {
   return std::string(it->value().get_string());
 }
 
+// {media_type, data, filename?}: the stored form of an attachment
+// (core/attachment_json.hpp) without its type, which the media type says, and
+// without a URL (the console sends the bytes it was given).
 Result<Attachment> attachment_of(const json::value& value, std::size_t i) {
   const std::string where = "attachments[" + std::to_string(i) + "]";
   if (!value.is_object()) return bad(where + " must be an object {media_type, data}");
-  const auto& object = value.get_object();
-  if (auto known = http::reject_unknown_fields(object, {"media_type", "data", "filename"}); !known.ok()) {
+  json::object stored = value.get_object();
+  if (auto known = http::reject_unknown_fields(stored, {"media_type", "data", "filename"}); !known.ok()) {
     return bad(where + ": " + known.error().message);
   }
-  AEGIS_TRY(media_type, string_of(object, "media_type"));
-  AEGIS_TRY(data, string_of(object, "data"));
-  auto bytes = base64_decode(data);
-  if (!bytes) return bad(where + ".data must be base64");
-  Attachment a;
-  a.kind = is_supported_document_type(media_type) ? Attachment::Kind::document : Attachment::Kind::image;
-  a.media_type = std::move(media_type);
-  a.data = std::move(*bytes);
-  if (auto name = object.find("filename"); name != object.end() && name->value().is_string()) {
-    a.filename = std::string(name->value().get_string());
-  }
-  if (auto problem = check_attachment_data(a.kind, a.media_type, a.data)) {
-    return bad(where + ": " + problem->message);
-  }
-  return a;
+  if (!stored.contains("data")) return bad(where + ".data is required");
+  AEGIS_TRY(media_type, string_of(stored, "media_type"));
+  stored["type"] = is_supported_document_type(media_type) ? "document" : "image";
+  return parse_attachment_json(stored, where);
 }
 
 Result<InspectBody> inspect_body(const json::object& body) {
@@ -245,20 +237,16 @@ void register_inspect_route(http::Router& router, const ConsoleContext& context)
         AEGIS_CO_TRY(object, http::parse_json_object(request), fail, request);
         AEGIS_CO_TRY(body, inspect_body(object), fail, request);
         // The team as its keys meet the pipeline: its clearance, its cap and
-        // its own rate limits (a key's would be the key's).
-        auto load = [&]() -> Result<identity::Principal> {
-          AEGIS_TRY(team, identity::get_team(ctx->store, body.team));
-          AEGIS_TRY(limits, ctx->store.get_rate_limits(store::LimitScope::team, body.team));
-          identity::Principal p;
-          p.team = team.name;
-          p.key_id = "console";
-          p.clearance = team.clearance;
-          p.monthly_budget = team.monthly_budget;
-          p.team_limits = limits;
-          p.response_cache_ttl_s = team.response_cache_ttl_s;
-          return p;
-        };
-        AEGIS_CO_TRY(principal, co_await ctx->db.run(load), fail, request);
+        // its own rate limits, built as for an OIDC token acting for it.
+        // Named arguments, never temporaries in the co_await (GCC 12 may destroy those twice).
+        std::vector<std::string> teams{body.team};
+        std::string key_id = "console";
+        AEGIS_CO_TRY(principals, co_await ctx->authenticator.team_principals(std::move(teams), std::move(key_id)), fail,
+                     request);
+        if (principals.empty()) {
+          co_return fail(make_error(ErrorCode::not_found, "team '" + body.team + "' not found"), request);
+        }
+        identity::Principal principal = std::move(principals.front());
         gateway::CallContext call;
         call.principal = &principal;
         call.surface = "console.inspect";

@@ -618,6 +618,7 @@ std::uint16_t Application::start() {
                                       .config = *s.config,
                                       .gateway = *s.gateway,
                                       .health = *s.health,
+                                      .authenticator = *s.authenticator,
                                       .audit_writer = s.audit.get(),
                                       .job_store = s.job_store.get(),
                                       .rag_store = s.rag_store.get(),

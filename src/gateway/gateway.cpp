@@ -737,6 +737,23 @@ struct Gateway::PlanRequest {
   bool dry_run = false;
 };
 
+namespace {
+
+// What plan() is asked about a chat request on every path that plans one
+// (complete, a job's admission, explain): the prompt the model would read,
+// its attachments' text included, and the worst case to reserve for.
+Gateway::PlanRequest chat_plan_request(const ChatRequest& request, const media::MediaInspection* inspection) {
+  return Gateway::PlanRequest{.kind = Gateway::PlanRequest::Kind::chat,
+                              .prompt = assemble_prompt(request, inspection),
+                              .model = request.model,
+                              .max_output_tokens = request.max_tokens.value_or(kDefaultOutputTokensEstimate),
+                              .cache_write = cache_write_of(request),
+                              .hold = std::nullopt,
+                              .media = inspection};
+}
+
+}  // namespace
+
 // What stages 2, 4 and 5 decided; dispatch() replaces `decision` after an egress veto.
 struct Gateway::Plan {
   PlanRequest::Kind kind = PlanRequest::Kind::chat;
@@ -1360,13 +1377,7 @@ boost::asio::awaitable<Result<void>> Gateway::run_chat(Call& call, ChatRequest& 
   auto media = co_await inspect_media(request);
   if (!media.ok()) co_return std::move(media).error();
   const media::MediaInspection* inspection = media->has_value() ? &**media : nullptr;
-  auto planned = plan(call, PlanRequest{.kind = PlanRequest::Kind::chat,
-                                        .prompt = assemble_prompt(request, inspection),
-                                        .model = request.model,
-                                        .max_output_tokens = request.max_tokens.value_or(kDefaultOutputTokensEstimate),
-                                        .cache_write = cache_write_of(request),
-                                        .hold = std::nullopt,
-                                        .media = inspection});
+  auto planned = plan(call, chat_plan_request(request, inspection));
   if (!planned.ok()) co_return std::move(planned).error();
   Plan& plan = *planned;
   // The exact response cache: after classification and routing (a hit is
@@ -1462,13 +1473,9 @@ boost::asio::awaitable<Result<JobAdmission>> Gateway::admit(Call& call, const Ch
   auto media = co_await inspect_media(read);
   if (!media.ok()) co_return std::move(media).error();
   const media::MediaInspection* inspection = media->has_value() ? &**media : nullptr;
-  auto planned = plan(call, PlanRequest{.kind = PlanRequest::Kind::chat,
-                                        .prompt = assemble_prompt(read, inspection),
-                                        .model = read.model,
-                                        .max_output_tokens = read.max_tokens.value_or(kDefaultOutputTokensEstimate),
-                                        .cache_write = cache_write_of(read),
-                                        .hold = hold,
-                                        .media = inspection});
+  auto plan_request = chat_plan_request(read, inspection);
+  plan_request.hold = hold;
+  auto planned = plan(call, std::move(plan_request));
   if (!planned.ok()) co_return std::move(planned).error();
   if (auto reserved = co_await reserve(call, *planned); !reserved.ok()) co_return std::move(reserved).error();
   JobAdmission admission;
@@ -1493,14 +1500,9 @@ boost::asio::awaitable<Result<Inspected>> Gateway::explain(CallContext& context,
   auto media = co_await inspect_media(request);
   if (!media.ok()) co_return std::move(media).error();
   const media::MediaInspection* inspection = media->has_value() ? &**media : nullptr;
-  auto planned = plan(call, PlanRequest{.kind = PlanRequest::Kind::chat,
-                                        .prompt = assemble_prompt(request, inspection),
-                                        .model = request.model,
-                                        .max_output_tokens = request.max_tokens.value_or(kDefaultOutputTokensEstimate),
-                                        .cache_write = cache_write_of(request),
-                                        .hold = std::nullopt,
-                                        .media = inspection,
-                                        .dry_run = true});
+  auto plan_request = chat_plan_request(request, inspection);
+  plan_request.dry_run = true;
+  auto planned = plan(call, std::move(plan_request));
   if (!planned.ok()) co_return std::move(planned).error();
   Inspected out;
   out.level = context.level;

@@ -1,6 +1,7 @@
 """The admin console's API (docs/ARCHITECTURE.md, "The admin console's API")
 through a --demo gateway: each endpoint's figures checked against the traffic
 the test drives."""
+import base64
 import unittest
 
 from aegis_harness import DemoUpstreams, GatewayTestCase, wait_until
@@ -74,6 +75,22 @@ class AdminConsoleApi(DemoUpstreams, GatewayTestCase):
         self.assertIn("team", body["error"]["message"])
         status, body = self.gw.admin("POST", "/admin/v1/inspect", {"team": "no-such-team", "prompt": "x"})
         self.assertEqual(status, 404, body)
+        # The same time rule as GET /admin/v1/audit: at most 15 digits of epoch milliseconds.
+        status, body = self.gw.admin("GET", "/admin/v1/audit/verify?until=12345678901234567")
+        self.assertEqual(status, 400, body)
+        self.assertIn("until", body["error"]["message"])
+        # Attachments are checked as a stored attachment is: fields, base64, bytes that match the type.
+        team, _ = self.new_team("console")
+        png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 32).decode()
+        for attachment, needle in (({"media_type": "image/png"}, "data"),
+                                   ({"media_type": "image/png", "data": "not base64!"}, "base64"),
+                                   ({"media_type": "image/png", "data": png, "url": "http://x"}, "url"),
+                                   ({"media_type": "image/jpeg", "data": png}, "attachments[0]"),
+                                   ({"media_type": "application/pdf", "data": png}, "attachments[0]")):
+            status, body = self.gw.admin("POST", "/admin/v1/inspect",
+                                         {"team": team, "prompt": "x", "attachments": [attachment]})
+            self.assertEqual(status, 400, (attachment.keys(), body))
+            self.assertIn(needle, body["error"]["message"], attachment.keys())
 
     def test_providers_show_a_fault_as_errors_and_a_fallback(self):
         _, key = self.new_team("console")

@@ -316,7 +316,7 @@ oidc:
         status, headers, _ = self.callback(back, flow_cookie)
         self.assertEqual(status, 302)
         self.assertEqual(headers["location"], "/ui#/sign-in?error=failed")
-        self.assertNotIn("aegis_session=", headers.get("set-cookie", "").replace("aegis_session=;", ""))
+        self.assertNotIn("set-cookie", headers)
 
     def test_a_non_admin_a_forged_state_and_a_missing_flow_get_no_session(self):
         self.set_user(["some-team"])
@@ -324,7 +324,7 @@ oidc:
         back = self.authorize(location)
         status, headers, _ = self.callback(back, flow_cookie)
         self.assertEqual((status, headers["location"]), (302, "/ui#/sign-in?error=not-admin"))
-        self.assertNotIn("aegis_session=", headers.get("set-cookie", ""))
+        self.assertNotIn("set-cookie", headers)
         self.set_user(["aegis-admins"])
         location, flow_cookie = self.start()
         back = self.authorize(location)
