@@ -15,11 +15,13 @@
 #include "http/client.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -430,6 +432,10 @@ class Watchdog : public std::enable_shared_from_this<Watchdog> {
     timer_.cancel();
   }
   bool fired() const noexcept { return fired_; }
+  // Does what a firing does, now, without counting as a timeout.
+  void trip() {
+    if (auto f = std::exchange(on_fire_, nullptr)) f();
+  }
 
  private:
   asio::steady_timer timer_;
@@ -534,6 +540,13 @@ class Exchange {
     co_return response;
   }
 
+  // The caller was cancelled (on the strand): the pending operation fails
+  // now, as when its deadline passes, and any later one fails at once.
+  void cancel() {
+    cancelled_ = true;
+    watchdog_->trip();
+  }
+
   // Stops early: the connection is closed, never pooled.
   void abandon() {
     if (connection_) connection_->close();
@@ -549,6 +562,7 @@ class Exchange {
     total_binding_ = total_deadline_ <= phase_deadline;
     phase_ = phase;
     watchdog_->arm(total_binding_ ? total_deadline_ : phase_deadline, std::move(on_fire));
+    if (cancelled_) watchdog_->trip();
   }
 
   std::function<void()> close_on_fire() {
@@ -873,6 +887,7 @@ class Exchange {
   std::string remote_ip_;
   Phase phase_ = Phase::connect;
   bool total_binding_ = false;
+  bool cancelled_ = false;
 };
 
 // co_spawn needs a default-constructible result; Result<T> is not.
@@ -881,11 +896,30 @@ asio::awaitable<std::optional<Result<T>>> boxed(asio::awaitable<Result<T>> op) {
   co_return co_await std::move(op);
 }
 
-// Runs `op` on `strand` and resumes the caller on its own executor.
+// Runs `op` on the exchange's strand and resumes the caller on its own
+// executor. The caller's cancellation is forwarded by this function, not by
+// co_spawn: Boost 1.81's co_spawn hands a cancellation to another executor as
+// a raw pointer to a signal that dies with the spawned coroutine, so one that
+// raced the coroutine's completion ran on freed memory (a crash seen when the
+// drain deadline cut off streams). Here the posted work holds only a weak
+// reference to the exchange.
 template <class T>
-asio::awaitable<Result<T>> run_on(const asio::any_io_executor& strand, asio::awaitable<Result<T>> op) {
+asio::awaitable<Result<T>> run_on(const std::shared_ptr<Exchange>& exchange, asio::awaitable<Result<T>> op) {
+  auto strand = exchange->strand();
+  asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
+  auto slot = state.slot();
+  if (slot.is_connected()) {
+    slot.assign([weak = std::weak_ptr<Exchange>(exchange), strand](asio::cancellation_type type) {
+      if (type == asio::cancellation_type::none) return;
+      asio::post(strand, [weak] {
+        if (auto target = weak.lock()) target->cancel();
+      });
+    });
+  }
   auto box = boxed(std::move(op));
-  auto result = co_await asio::co_spawn(strand, std::move(box), asio::use_awaitable);
+  auto unbound = asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable);
+  auto result = co_await asio::co_spawn(strand, std::move(box), unbound);
+  if (slot.is_connected()) slot.clear();
   co_return std::move(*result);
 }
 
@@ -908,17 +942,15 @@ class BeastHttpClient final : public HttpClient {
   asio::awaitable<Result<ClientResponse>> send(const ClientRequest& request) override {
     const auto caller = co_await asio::this_coro::executor;
     auto exchange = std::make_shared<Exchange>(core_, request, home_executor(caller, core_->executor));
-    auto strand = exchange->strand();
     auto op = Exchange::buffered(exchange);
-    co_return co_await run_on(strand, std::move(op));
+    co_return co_await run_on(exchange, std::move(op));
   }
 
   asio::awaitable<Result<void>> stream(const ClientRequest& request, BodySink& sink) override {
     const auto caller = co_await asio::this_coro::executor;
     auto exchange = std::make_shared<Exchange>(core_, request, home_executor(caller, core_->executor));
-    auto strand = exchange->strand();
     auto start = Exchange::start(exchange);
-    auto started = co_await run_on(strand, std::move(start));
+    auto started = co_await run_on(exchange, std::move(start));
     if (!started) co_return started;
     if (!sink.on_headers(exchange->status(), exchange->headers())) {
       exchange->abandon();
@@ -932,7 +964,7 @@ class BeastHttpClient final : public HttpClient {
         co_return make_error(ErrorCode::upstream_error, "reading the response body: cancelled");
       }
       auto next = Exchange::next(exchange);
-      AEGIS_CO_TRY(piece, co_await run_on(strand, std::move(next)));
+      AEGIS_CO_TRY(piece, co_await run_on(exchange, std::move(next)));
       if (!piece.data.empty()) {
         const bool more = co_await sink.on_data(piece.data);
         if (!more) {

@@ -6,11 +6,14 @@
 
 #include <arpa/inet.h>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -727,6 +730,92 @@ TEST_F(HttpClientTest, StreamDeliversPiecesAsTheyArrive) {
   bool content_type = false;
   for (const auto& h : sink.headers) content_type |= iequals(h.name, "content-type") && h.value == "text/event-stream";
   EXPECT_TRUE(content_type);
+}
+
+// A stream whose caller can be cancelled (as the server's drain deadline
+// cancels a session): the cancellation is posted onto the caller's strand
+// when the sink has seen `after` pieces, so it lands while the next read is
+// pending on the exchange's strand, or as that read completes.
+struct CancellableStream {
+  Result<void> run(asio::io_context& io, HttpClient& client, const ClientRequest& request, std::size_t after) {
+    auto strand = asio::make_strand(io);
+    asio::cancellation_signal signal;
+    RecordingSink sink;
+    sink.on_piece = [&](std::string_view) {
+      if (sink.pieces.size() == after)
+        asio::post(strand, [&signal] { signal.emit(asio::cancellation_type::terminal); });
+    };
+    std::promise<Result<void>> done;
+    auto body = [&]() -> asio::awaitable<void> {
+      auto op = client.stream(request, sink);
+      done.set_value(co_await std::move(op));
+    };
+    // Asio's own ending of a cancelled coroutine (its next co_await throws
+    // operation_aborted) counts as ended by the cancellation.
+    auto finished = [&done](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const boost::system::system_error& error) {
+        if (error.code() != asio::error::operation_aborted) throw;
+        done.set_value(make_error(ErrorCode::cancelled, "co_await: cancelled"));
+      }
+    };
+    asio::co_spawn(strand, body, asio::bind_cancellation_slot(signal.slot(), finished));
+    auto future = done.get_future();
+    if (future.wait_for(10s) != std::future_status::ready) {
+      ADD_FAILURE() << "the cancelled stream did not end";
+      std::abort();
+    }
+    pieces = sink.pieces.size();
+    return future.get();
+  }
+  std::size_t pieces = 0;
+};
+
+TEST_F(HttpClientTest, CancellingTheCallerEndsAStreamWaitingOnItsUpstream) {
+  const auto port = serve([](HttpRequest&) -> asio::awaitable<HttpResponse> {
+    HttpResponse response;
+    response.stream_body = [](ResponseWriter& writer) -> asio::awaitable<void> {
+      co_await writer.write("data: first\n\n");
+      co_await pause(3s);  // stalls: only the cancellation can end the read
+      co_await writer.write("data: late\n\n");
+    };
+    co_return response;
+  });
+  auto& c = client();
+  CancellableStream cancellable;
+  const auto started = std::chrono::steady_clock::now();
+  auto result = cancellable.run(io_, c, get(local(port)), 1);
+  ASSERT_FALSE(result.ok());
+  EXPECT_TRUE(result.error().code == ErrorCode::upstream_error || result.error().code == ErrorCode::cancelled)
+      << result.error().message;
+  EXPECT_EQ(cancellable.pieces, 1u);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2500ms);
+}
+
+TEST_F(HttpClientTest, CancellationsRacingReadsThatCompleteAreSafe) {
+  // Many small pieces as fast as they go: each cancellation lands at a
+  // different point of a read on another strand. Boost 1.81's co_spawn once
+  // ran such a cancellation on a freed signal (found under the drain deadline).
+  const auto port = serve([](HttpRequest&) -> asio::awaitable<HttpResponse> {
+    HttpResponse response;
+    response.stream_body = [](ResponseWriter& writer) -> asio::awaitable<void> {
+      for (int i = 0; i < 400; ++i) co_await writer.write("data: x\n\n");
+    };
+    co_return response;
+  });
+  auto& c = client();
+  for (std::size_t after = 1; after <= 60; ++after) {
+    CancellableStream cancellable;
+    auto result = cancellable.run(io_, c, get(local(port)), after);
+    // Ended by the cancellation, or complete when the body outran it; never more after it.
+    if (!result.ok()) {
+      EXPECT_TRUE(result.error().code == ErrorCode::upstream_error || result.error().code == ErrorCode::cancelled)
+          << result.error().message;
+      EXPECT_LE(cancellable.pieces, after + 1);
+    }
+  }
 }
 
 TEST_F(HttpClientTest, SinkReturningFalseStopsAndDropsTheConnection) {
