@@ -8,6 +8,7 @@
 
 #include "api/admin_params.hpp"
 #include "audit/chain_verifier.hpp"
+#include "audit/checkpoint_file.hpp"
 #include "core/json.hpp"
 #include "core/time_format.hpp"
 #include "http/json_response.hpp"
@@ -310,8 +311,10 @@ void register_admin_console_routes(http::Router& router, const ConsoleContext& c
                options.public_keys = ctx->public_keys;
                options.retained_from_ms =
                    audit::retained_from_ms(ctx->config.storage.audit_retention_months, wall_ms(ctx->clock));
-               auto verify = [&] {
+               auto verify = [&]() -> Result<audit::VerifyReport> {
                  flush_audit_queue(ctx->audit_writer);
+                 AEGIS_TRY(outside, audit::read_configured_checkpoint_file(ctx->config.audit.checkpoint_file));
+                 options.outside_checkpoints = std::move(outside);
                  return audit::verify_audit_chains(ctx->store, options);
                };
                AEGIS_CO_TRY(report, co_await ctx->scan_db.run(verify), fail, request);

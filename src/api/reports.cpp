@@ -77,6 +77,7 @@ void register_report_routes(http::Router& router, const ReportContext& context) 
                report::ReportSources sources;
                sources.providers = ctx->providers;
                sources.public_keys = ctx->public_keys;
+               sources.checkpoint_file = ctx->checkpoint_file;
                auto collect = [&] {
                  flush_audit_queue(ctx->audit_writer);
                  return report::collect_compliance_report(ctx->store, sources, query.request);

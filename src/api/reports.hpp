@@ -27,6 +27,8 @@ struct ReportContext {
   // Keys trusted for the audit checkpoints' signatures: key_fingerprint ->
   // raw Ed25519 public key (the gateway's own signing key).
   std::map<std::string, std::string> public_keys;
+  // audit.checkpoint_file: the outside copy the chains are also held to.
+  std::string checkpoint_file;
 };
 
 void register_report_routes(http::Router& router, const ReportContext& context);

@@ -587,12 +587,14 @@ std::uint16_t Application::start() {
                                 "(0 when intact; see aegis audit verify and the breach register)",
                                 {})
                          .with({});
-    s.sealer->verify_every(s.config->audit.verify_interval, *s.store, [&findings](const audit::VerifyReport& report) {
-      const auto tampering = std::count_if(report.findings.begin(), report.findings.end(), [](const auto& f) {
-        return f.kind != audit::FindingKind::unsigned_tail && f.kind != audit::FindingKind::unknown_key;
-      });
-      findings.set(static_cast<double>(tampering));
-    });
+    s.sealer->verify_every(
+        s.config->audit.verify_interval, s.config->storage.audit_retention_months, *s.store,
+        [&findings](const audit::VerifyReport& report) {
+          const auto tampering = std::count_if(report.findings.begin(), report.findings.end(), [](const auto& f) {
+            return f.kind != audit::FindingKind::unsigned_tail && f.kind != audit::FindingKind::unknown_key;
+          });
+          findings.set(static_cast<double>(tampering));
+        });
   }
   s.sealer->start(s.config->audit.checkpoint_interval);
   api::register_job_routes(s.router, *s.job_service, s.config->limits);
@@ -609,7 +611,8 @@ std::uint16_t Application::start() {
                                     .clock = SystemClock::instance(),
                                     .providers = s.config->providers,
                                     .audit_writer = s.audit.get(),
-                                    .public_keys = {{s.audit_key->key_id(), s.audit_key->public_key_raw()}}};
+                                    .public_keys = {{s.audit_key->key_id(), s.audit_key->public_key_raw()}},
+                                    .checkpoint_file = s.config->audit.checkpoint_file};
   api::register_report_routes(s.router, report_context);
   api::ConsoleContext console_context{.store = *s.store,
                                       .db = s.db,

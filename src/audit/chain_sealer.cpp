@@ -1,13 +1,12 @@
 #include "audit/chain_sealer.hpp"
 
-#include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <map>
 
+#include "audit/checkpoint_file.hpp"
 #include "telemetry/log.hpp"
 
 namespace aegis::audit {
@@ -96,14 +95,7 @@ Result<std::int64_t> ChainSealer::seal_stopped_writers(const VerifyReport& repor
 
 void ChainSealer::append_to_file(const Checkpoint& c) {
   if (checkpoint_file_.empty()) return;
-  boost::json::object line{{"id", c.id},
-                           {"chain_id", c.chain_id},
-                           {"seq", c.seq},
-                           {"head_hash", c.head_hash},
-                           {"sealed_at_ms", c.sealed_at_ms},
-                           {"key_id", c.key_id},
-                           {"signature", c.signature}};
-  const std::string text = boost::json::serialize(line) + "\n";
+  const std::string text = checkpoint_line(c);
   const int fd = ::open(checkpoint_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   const bool ok =
       fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
@@ -115,21 +107,26 @@ void ChainSealer::append_to_file(const Checkpoint& c) {
   }
 }
 
-void ChainSealer::verify_every(std::chrono::seconds interval, BreachStore& breaches,
+void ChainSealer::verify_every(std::chrono::seconds interval, int retention_months, BreachStore& breaches,
                                std::function<void(const VerifyReport&)> on_verified) {
   verify_interval_ = interval;
+  retention_months_ = retention_months;
   breaches_ = &breaches;
   on_verified_ = std::move(on_verified);
 }
 
 Result<VerifyReport> ChainSealer::verify_now() {
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall_now().time_since_epoch()).count();
   VerifyOptions options;
   options.public_keys = {{key_.key_id(), key_.public_key_raw()}};
+  // A month that retention dropped is not a truncated chain.
+  options.retained_from_ms = retained_from_ms(retention_months_, now);
+  auto outside = read_configured_checkpoint_file(checkpoint_file_);
+  if (!outside.ok()) return outside.error();
+  options.outside_checkpoints = std::move(*outside);
   auto report = verify_audit_chains(store_, options);
   if (!report.ok()) return report.error();
   if (breaches_ != nullptr) {
-    const auto now =
-        std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall_now().time_since_epoch()).count();
     // Other replicas may sign with keys of their own: only `aegis audit verify`,
     // given every key, judges those.
     auto recorded = record_chain_failures(*breaches_, *report, now, /*include_unknown_keys=*/false);

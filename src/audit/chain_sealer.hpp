@@ -38,8 +38,10 @@ class ChainSealer {
 
   // Also verify every chain (with this sealer's key) every `interval` on the
   // same thread, recording tampering in `breaches` (audit/chain_verifier.hpp)
-  // and reporting each result to `on_verified`. Call before start().
-  void verify_every(std::chrono::seconds interval, BreachStore& breaches,
+  // and reporting each result to `on_verified`. `retention_months`
+  // (storage.audit_retention_months, 0 for none) tells a month that retention
+  // dropped from one that was deleted. Call before start().
+  void verify_every(std::chrono::seconds interval, int retention_months, BreachStore& breaches,
                     std::function<void(const VerifyReport&)> on_verified);
   // Verifies now and records what it finds (see verify_every). Then seals
   // the tails of other writers' chains that are intact and whose last row is
@@ -67,6 +69,7 @@ class ChainSealer {
   const Clock& clock_;
   std::string checkpoint_file_;
   std::chrono::seconds verify_interval_{0};
+  int retention_months_ = 0;
   BreachStore* breaches_ = nullptr;
   std::function<void(const VerifyReport&)> on_verified_;
   std::mutex seal_mu_;  // one pass at a time

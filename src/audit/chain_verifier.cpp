@@ -38,8 +38,23 @@ std::optional<std::pair<std::int64_t, std::int64_t>> chain_month_bounds(const st
 
 class ChainCheck {
  public:
-  ChainCheck(std::string chain_id, std::vector<Checkpoint> checkpoints, VerifyReport& report)
-      : chain_id_(std::move(chain_id)), checkpoints_(std::move(checkpoints)), report_(report) {
+  // `outside_only`: ids of `checkpoints` that only the outside copy holds.
+  ChainCheck(std::string chain_id, std::vector<Checkpoint> checkpoints, const std::set<std::int64_t>& outside_only,
+             VerifyReport& report)
+      : chain_id_(std::move(chain_id)),
+        checkpoints_(std::move(checkpoints)),
+        outside_only_(outside_only),
+        report_(report) {
+    for (const auto& c : checkpoints_) {
+      if (outside_only.contains(c.id)) {
+        add(FindingKind::missing_checkpoint, c.seq,
+            "checkpoint #" + std::to_string(c.id < 0 ? -c.id : c.id) + " (" + chain_id_ + ", row " +
+                std::to_string(c.seq) +
+                ") is in the outside copy but not in the store, or differs there (removed or rewritten with the "
+                "rows it sealed)",
+            c.id);
+      }
+    }
     std::sort(checkpoints_.begin(), checkpoints_.end(), [](const Checkpoint& a, const Checkpoint& b) {
       return a.seq < b.seq || (a.seq == b.seq && a.id < b.id);
     });
@@ -114,7 +129,7 @@ class ChainCheck {
 
   void check_signatures(const std::map<std::string, std::string>& keys) {
     for (const auto& c : checkpoints_) {
-      report_.checkpoint_ids.push_back(c.id);
+      if (!outside_only_.contains(c.id)) report_.checkpoint_ids.push_back(c.id);
       const auto key = keys.find(c.key_id);
       if (key == keys.end()) {
         add(FindingKind::unknown_key, c.seq,
@@ -171,6 +186,7 @@ class ChainCheck {
 
   std::string chain_id_;
   std::vector<Checkpoint> checkpoints_;
+  const std::set<std::int64_t>& outside_only_;
   VerifyReport& report_;
   std::set<FindingKind> reported_;
   std::int64_t expected_ = 1;
@@ -193,6 +209,7 @@ std::string_view to_string(FindingKind kind) noexcept {
     case FindingKind::bad_signature: return "bad_signature";
     case FindingKind::unknown_key: return "unknown_key";
     case FindingKind::unsigned_tail: return "unsigned_tail";
+    case FindingKind::missing_checkpoint: return "missing_checkpoint";
   }
   return "unknown";
 }
@@ -215,7 +232,25 @@ Result<VerifyReport> verify_audit_chains(AuditStore& store, const VerifyOptions&
   auto checkpoints = store.list_checkpoints(std::nullopt);
   if (!checkpoints.ok()) return checkpoints.error();
   std::map<std::string, std::vector<Checkpoint>> sealed_by_chain;
+  std::map<std::int64_t, const Checkpoint*> stored_by_id;
+  for (const auto& c : *checkpoints) stored_by_id.emplace(c.id, &c);
+  // An outside checkpoint the store lacks (or holds altered) is checked
+  // against the rows as if it were stored: the rows it sealed must be there.
+  std::set<std::int64_t> outside_only;
+  std::vector<Checkpoint> added;
+  for (const auto& c : options.outside_checkpoints) {
+    const auto stored = stored_by_id.find(c.id);
+    const bool same = stored != stored_by_id.end() && stored->second->chain_id == c.chain_id &&
+                      stored->second->seq == c.seq && stored->second->head_hash == c.head_hash &&
+                      stored->second->key_id == c.key_id && stored->second->signature == c.signature;
+    if (same) continue;
+    Checkpoint copy = c;
+    if (stored != stored_by_id.end()) copy.id = -c.id;  // beside the altered one, under an id of its own
+    outside_only.insert(copy.id);
+    added.push_back(std::move(copy));
+  }
   for (auto& c : *checkpoints) sealed_by_chain[c.chain_id].push_back(std::move(c));
+  for (auto& c : added) sealed_by_chain[c.chain_id].push_back(std::move(c));
 
   const std::int64_t since = options.since_ms.value_or(std::numeric_limits<std::int64_t>::min());
   const std::int64_t until = options.until_ms.value_or(std::numeric_limits<std::int64_t>::max());
@@ -226,7 +261,7 @@ Result<VerifyReport> verify_audit_chains(AuditStore& store, const VerifyOptions&
     ++report.chains;
     auto sealed = sealed_by_chain.find(chain.chain_id);
     ChainCheck check(chain.chain_id, sealed == sealed_by_chain.end() ? std::vector<Checkpoint>{} : sealed->second,
-                     report);
+                     outside_only, report);
     check.check_signatures(options.public_keys);
     AuditScan scan;
     scan.chain_id = chain.chain_id;
@@ -247,7 +282,7 @@ Result<VerifyReport> verify_audit_chains(AuditStore& store, const VerifyOptions&
       continue;
     }
     ++report.chains;
-    ChainCheck check(chain_id, sealed, report);
+    ChainCheck check(chain_id, sealed, outside_only, report);
     check.check_signatures(options.public_keys);
     check.finish();
   }

@@ -16,15 +16,16 @@
 namespace aegis::audit {
 
 enum class FindingKind {
-  edited,         // a row's content no longer matches its hash
-  broken_link,    // a row's prev_hash is not its predecessor's hash
-  missing_row,    // a seq is absent
-  reordered,      // a row holds the content of another seq
-  truncated,      // a checkpoint sealed rows the chain no longer has
-  head_mismatch,  // a checkpoint's head hash differs from the row it seals
-  bad_signature,  // a checkpoint's signature does not verify
-  unknown_key,    // a checkpoint signed by a key the verifier was not given
-  unsigned_tail,  // rows after the chain's last checkpoint (not tampering by itself)
+  edited,              // a row's content no longer matches its hash
+  broken_link,         // a row's prev_hash is not its predecessor's hash
+  missing_row,         // a seq is absent
+  reordered,           // a row holds the content of another seq
+  truncated,           // a checkpoint sealed rows the chain no longer has
+  head_mismatch,       // a checkpoint's head hash differs from the row it seals
+  bad_signature,       // a checkpoint's signature does not verify
+  unknown_key,         // a checkpoint signed by a key the verifier was not given
+  unsigned_tail,       // rows after the chain's last checkpoint (not tampering by itself)
+  missing_checkpoint,  // a checkpoint in the outside copy that the store no longer has, or has altered
 };
 
 std::string_view to_string(FindingKind kind) noexcept;
@@ -47,6 +48,9 @@ struct VerifyOptions {
   // Months before this one were dropped by retention (storage.
   // audit_retention_months): their checkpoints' chains are expected to be gone.
   std::optional<std::int64_t> retained_from_ms;
+  // The outside copy of the checkpoints (audit/checkpoint_file.hpp): each must
+  // be in the store unchanged, and the rows it sealed must still be there.
+  std::vector<Checkpoint> outside_checkpoints;
 };
 
 struct VerifyReport {

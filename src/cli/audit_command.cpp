@@ -13,6 +13,7 @@
 #include <tuple>
 
 #include "audit/chain_verifier.hpp"
+#include "audit/checkpoint_file.hpp"
 #include "audit/export/exporter.hpp"
 #include "audit/signing_key.hpp"
 #include "cli/local_store.hpp"
@@ -74,6 +75,9 @@ AuditCommand::AuditCommand(CLI::App& app) {
   verify_->add_option("--public-key", public_key_files_,
                       "PEM public key to trust for checkpoint signatures (repeatable; default: the configured "
                       "signing key's)");
+  verify_->add_option("--checkpoint-file", checkpoint_file_,
+                      "the outside copy of the checkpoints to hold the store to (default: audit.checkpoint_file "
+                      "when that file exists)");
   verify_->add_flag("--json", json_, "print the result as one JSON object");
   verify_->add_flag("--record", record_,
                     "record each tampering found in the breach register (aegis breaches list), once per finding");
@@ -132,6 +136,16 @@ int AuditCommand::verify() {
       local->config.storage.audit_retention_months,
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count());
+  // Checkpoints the store no longer has (deleted with the rows they sealed)
+  // show only against the copy kept outside it.
+  const bool named = !checkpoint_file_.empty();
+  auto outside = named ? audit::read_checkpoint_file(checkpoint_file_)
+                       : audit::read_configured_checkpoint_file(local->config.audit.checkpoint_file);
+  if (!outside.ok()) {
+    std::cerr << "aegis audit verify: " << outside.error().message << "\n";
+    return kExitUsage;
+  }
+  options.outside_checkpoints = std::move(*outside);
   auto report = audit::verify_audit_chains(*local->store, options);
   if (!report.ok()) {
     std::cerr << "aegis audit verify: " << report.error().message << "\n";
@@ -156,8 +170,11 @@ int AuditCommand::verify() {
     std::cout << (f.kind == audit::FindingKind::unsigned_tail ? "note: " : "FAILED: ") << f.message << "\n";
   }
   std::cout << (report->intact() ? "intact: " : "TAMPERED: ") << report->rows << " rows in " << report->chains
-            << " chains, " << report->checkpoint_ids.size() << " checkpoints, verified in " << report->seconds
-            << " s\n";
+            << " chains, " << report->checkpoint_ids.size() << " checkpoints";
+  if (named || !options.outside_checkpoints.empty()) {
+    std::cout << " (held to " << options.outside_checkpoints.size() << " in the outside copy)";
+  }
+  std::cout << ", verified in " << report->seconds << " s\n";
   return report->exit_code();
 }
 

@@ -34,6 +34,7 @@ class AuditCommand {
   std::string since_;
   std::string until_;
   std::vector<std::string> public_key_files_;
+  std::string checkpoint_file_;
   bool json_ = false;
   bool once_ = false;
   int once_limit_s_ = 300;

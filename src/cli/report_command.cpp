@@ -58,6 +58,7 @@ int ReportCommand::run(const std::string& fallback_config_path) {
           .count();
   report::ReportSources sources;
   sources.providers = local->config.providers;
+  sources.checkpoint_file = local->config.audit.checkpoint_file;
   try {
     sources.public_keys =
         audit::configured_public_keys(local->config.audit, store::audit_key_path(local->config.storage));

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "audit/checkpoint_file.hpp"
+
 namespace aegis::report {
 
 ChainSection chain_section(const Result<audit::VerifyReport>& verified) {
@@ -57,7 +59,10 @@ Result<ComplianceReport> collect_compliance_report(store::Database& store, const
   options.since_ms = request.month.since_ms;
   options.until_ms = request.month.until_ms;
   options.public_keys = sources.public_keys;
-  inputs.chain = chain_section(audit::verify_audit_chains(store, options));
+  auto outside = audit::read_configured_checkpoint_file(sources.checkpoint_file);
+  if (outside.ok()) options.outside_checkpoints = std::move(*outside);
+  inputs.chain = chain_section(outside.ok() ? audit::verify_audit_chains(store, options)
+                                            : Result<audit::VerifyReport>(outside.error()));
   return builder.finish(inputs);
 }
 

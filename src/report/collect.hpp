@@ -28,6 +28,9 @@ struct ReportSources {
   // The keys trusted for checkpoint signatures: key_fingerprint -> raw
   // Ed25519 public key (audit::configured_public_keys, or the gateway's own).
   std::map<std::string, std::string> public_keys;
+  // audit.checkpoint_file (empty for none): the outside copy of the
+  // checkpoints that the chains are held to as well.
+  std::string checkpoint_file;
 };
 
 // The chain section for a verification's outcome.

@@ -7,18 +7,23 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "audit/breach_store.hpp"
 #include "audit/chain.hpp"
 #include "audit/chain_sealer.hpp"
 #include "audit/chain_verifier.hpp"
+#include "audit/checkpoint_file.hpp"
 #include "audit/signing_key.hpp"
 #include "core/system_clock.hpp"
 #include "support/audit_rows.hpp"
@@ -272,6 +277,104 @@ TEST_P(AuditChain, ATruncatedTailUnderACheckpointIsDetected) {
   EXPECT_EQ(report.exit_code(), 1);
 }
 
+TEST_P(AuditChain, ATailDeletedWithItsCheckpointShowsAgainstTheOutsideCopy) {
+  write_rows(6);
+  auto first = seal();
+  write_rows(3, 7);
+  auto second = seal();
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_EQ(second.size(), 1u);
+  std::vector<Checkpoint> outside = {first.front(), second.front()};
+  // The administrator removes the newest rows and the checkpoint that sealed them.
+  if (GetParam() == "sqlite") {
+    tamper(
+        "DROP TRIGGER IF EXISTS audit_checkpoints_no_delete; DELETE FROM audit WHERE request_id IN ('r7', 'r8', "
+        "'r9'); DELETE FROM audit_checkpoints WHERE id = " +
+        std::to_string(second.front().id));
+  } else {
+    tamper("DELETE FROM audit WHERE request_id IN ('r7', 'r8', 'r9'); DELETE FROM audit_checkpoints WHERE id = " +
+           std::to_string(second.front().id));
+  }
+  // Against the store alone the shortened chain is whole and sealed.
+  EXPECT_EQ(verify().exit_code(), 0) << kinds(verify());
+
+  VerifyOptions options;
+  options.public_keys = {{key_.key_id(), key_.public_key_raw()}};
+  options.outside_checkpoints = outside;
+  auto held = verify_audit_chains(*store_, options);
+  ASSERT_TRUE(held.ok());
+  const Finding* missing = first_of(*held, FindingKind::missing_checkpoint);
+  ASSERT_NE(missing, nullptr) << kinds(*held);
+  EXPECT_EQ(missing->checkpoint_id, second.front().id);
+  EXPECT_NE(missing->message.find("is in the outside copy but not in the store"), std::string::npos)
+      << missing->message;
+  const Finding* truncated = first_of(*held, FindingKind::truncated);
+  ASSERT_NE(truncated, nullptr) << kinds(*held);
+  EXPECT_NE(truncated->message.find("rows 7-9 are missing"), std::string::npos) << truncated->message;
+  EXPECT_EQ(held->exit_code(), 1);
+  // The report names the store's checkpoints only.
+  EXPECT_EQ(held->checkpoint_ids, std::vector<std::int64_t>{first.front().id});
+}
+
+TEST_P(AuditChain, AnUntouchedTrailAgreesWithItsOutsideCopyAndAForgedLineFails) {
+  write_rows(5);
+  auto sealed = seal();
+  ASSERT_EQ(sealed.size(), 1u);
+  VerifyOptions options;
+  options.public_keys = {{key_.key_id(), key_.public_key_raw()}};
+  options.outside_checkpoints = sealed;
+  auto agreed = verify_audit_chains(*store_, options);
+  ASSERT_TRUE(agreed.ok());
+  EXPECT_TRUE(agreed->findings.empty()) << kinds(*agreed);
+
+  // A line claiming a longer chain, not signed by the gateway's key.
+  Checkpoint forged = sealed.front();
+  forged.id += 100;
+  forged.seq = 8;
+  forged.signature = SigningKey::generate().sign(checkpoint_message(forged));
+  options.outside_checkpoints.push_back(forged);
+  auto failed = verify_audit_chains(*store_, options);
+  ASSERT_TRUE(failed.ok());
+  EXPECT_NE(first_of(*failed, FindingKind::bad_signature), nullptr) << kinds(*failed);
+  EXPECT_EQ(failed->exit_code(), 1);
+}
+
+TEST(CheckpointFile, LinesRoundTripAndOnlyACutLastLineIsSkipped) {
+  Checkpoint c;
+  c.id = 7;
+  c.chain_id = "gw-1/2026-12";
+  c.seq = 42;
+  c.head_hash = std::string(64, 'a');
+  c.sealed_at_ms = kDecember;
+  c.key_id = "k1";
+  c.signature = "c2lnbmF0dXJl";
+  const auto path = std::filesystem::temp_directory_path() / ("aegis-checkpoints-" + std::to_string(::getpid()));
+  const std::string line = checkpoint_line(c);
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << line << line.substr(0, 20);  // the second write cut short
+  }
+  auto read = read_checkpoint_file(path.string());
+  ASSERT_TRUE(read.ok()) << read.error().message;
+  ASSERT_EQ(read->size(), 1u);
+  EXPECT_EQ(read->front().chain_id, c.chain_id);
+  EXPECT_EQ(read->front().seq, 42);
+  EXPECT_EQ(read->front().head_hash, c.head_hash);
+  EXPECT_EQ(read->front().signature, c.signature);
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << "{\"id\":1}\n" << line;
+  }
+  auto bad = read_checkpoint_file(path.string());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("line 1 is not a checkpoint"), std::string::npos) << bad.error().message;
+  std::filesystem::remove(path);
+  auto absent = read_configured_checkpoint_file(path.string());
+  ASSERT_TRUE(absent.ok());
+  EXPECT_TRUE(absent->empty());
+  EXPECT_FALSE(read_checkpoint_file(path.string()).ok());
+}
+
 TEST_P(AuditChain, AForgedCheckpointFailsItsSignature) {
   write_rows(6);
   auto sealed = seal();
@@ -353,6 +456,18 @@ TEST_P(AuditChain, RetentionDropsWholeChainsAndWhatIsKeptStillVerifies) {
   EXPECT_EQ(kept->chains, 1);
   EXPECT_EQ(kept->retired_chains, 1);
   EXPECT_EQ(kept->rows, 5);
+
+  // The gateway's own periodic verification knows the retention too: no
+  // breach entry, no tampering reported.
+  ChainSealer gateway_sealer(*store_, key_, {store_->chain_writer()}, clock_, "");
+  gateway_sealer.verify_every(std::chrono::seconds(3600), /*retention_months=*/1, *store_, nullptr);
+  auto periodic = gateway_sealer.verify_now();
+  ASSERT_TRUE(periodic.ok());
+  EXPECT_TRUE(periodic->findings.empty()) << kinds(*periodic);
+  EXPECT_EQ(periodic->retired_chains, 1);
+  auto breaches = store_->list_breaches(BreachQuery{});
+  ASSERT_TRUE(breaches.ok());
+  EXPECT_TRUE(breaches->empty());
 
   // Without a retention that explains it, a sealed month gone is a truncation.
   VerifyReport unexplained = verify();

@@ -150,7 +150,7 @@ TEST_P(BreachRegister, TamperingTheVerifierFindsIsRecordedOncePerFinding) {
   ASSERT_TRUE(store_->append_audit(rows).ok());
   SigningKey key = SigningKey::generate();
   ChainSealer sealer(*store_, key, {store_->chain_writer()}, clock_, "");
-  sealer.verify_every(std::chrono::seconds(3600), *store_, nullptr);
+  sealer.verify_every(std::chrono::seconds(3600), 0, *store_, nullptr);
   ASSERT_TRUE(sealer.seal_now().ok());
   auto clean = sealer.verify_now();
   ASSERT_TRUE(clean.ok());

@@ -2,8 +2,9 @@
 PostgreSQL: a gateway's requests and a job's run are chained and sealed (at an
 interval and at shutdown), the public key is served, the checkpoint file holds
 what the database holds, and `aegis audit verify` exits 0 on the untouched
-trail, 1 with the finding named after a database administrator edits a row,
-and 1 for checkpoints signed by a key it was not given."""
+trail, 1 with the finding named after a database administrator edits a row
+or deletes the newest rows together with their checkpoints (seen against the
+checkpoint file), and 1 for checkpoints signed by a key it was not given."""
 import json
 import os
 import subprocess
@@ -119,6 +120,44 @@ class ChainChecks:
         self.assertIn("FAILED:", out)
         self.assertIn("its content no longer matches its hash (edited after it was written)", out)
         self.assertIn("TAMPERED:", out)
+
+    def test_rows_deleted_with_their_checkpoints_show_against_the_checkpoint_file(self):
+        self.run_traffic()
+        code, out, err = self.verify()
+        self.assertEqual(code, 0, out + err)
+        self.assertIn("in the outside copy", out)
+        # The newest row of the longest chain goes, with every checkpoint that sealed it.
+        chain = self.sql("SELECT chain_id FROM audit WHERE chain_id <> '' GROUP BY chain_id "
+                         "ORDER BY MAX(chain_seq) DESC LIMIT 1")
+        last = int(self.sql(f"SELECT MAX(chain_seq) FROM audit WHERE chain_id = '{chain}'"))
+        removal = (f"DELETE FROM audit WHERE chain_id = '{chain}' AND chain_seq = {last}; "
+                   f"DELETE FROM audit_checkpoints WHERE chain_id = '{chain}' AND seq >= {last}")
+        if isinstance(self, SqliteBackend):
+            removal = "DROP TRIGGER audit_no_delete; DROP TRIGGER audit_checkpoints_no_delete; " + removal
+        self.tamper(removal)
+
+        # The database alone shows nothing wrong: the shortened chain is whole.
+        hidden = self.checkpoints + ".away"
+        os.rename(self.checkpoints, hidden)
+        code, out, err = self.verify()
+        self.assertIn(code, (0, 3), out + err)
+        self.assertNotIn("TAMPERED", out)
+        os.rename(hidden, self.checkpoints)
+
+        # The copy outside it (audit.checkpoint_file, read by default) does.
+        code, out, err = self.verify()
+        self.assertEqual(code, 1, out + err)
+        self.assertIn("is in the outside copy but not in the store", out)
+        self.assertIn(f"row {last} is missing", out)
+        # Named explicitly, and an unreadable one is a usage error.
+        code, out, err = self.verify("--checkpoint-file", self.checkpoints, "--json")
+        self.assertEqual(code, 1, out + err)
+        kinds = {f["kind"] for f in json.loads(out)["findings"]}
+        self.assertIn("missing_checkpoint", kinds)
+        self.assertIn("truncated", kinds)
+        code, _, err = self.verify("--checkpoint-file", os.path.join(self.workdir, "nope.jsonl"))
+        self.assertEqual(code, 2)
+        self.assertIn("cannot read the checkpoint file", err)
 
     def test_verify_refuses_a_bad_time_and_an_unreadable_key(self):
         self.write_config(self.storage())
