@@ -3,16 +3,39 @@ database administrator edits an audit row under a running gateway; the
 gateway's own verification (audit.verify_interval_s) records the tampering as
 an entry, shows it in aegis_audit_chain_findings, and an officer moves the
 entry along through the admin API and `aegis breaches`, every change kept.
-Bad input gets 400/404 with nothing changed."""
+Bad input gets 400/404 with nothing changed. A RESTRICTED request sent to a
+provider declared local whose address is not (the egress guard blocks it)
+becomes an egress_block entry with the row's types and counts, never values."""
+import ipaddress
 import json
 import os
+import socket
 import subprocess
 import tempfile
 import unittest
 
-from aegis_harness import AEGIS_BIN, Gateway, wait_until
+from aegis_harness import AEGIS_BIN, Gateway, free_port, wait_until
 from audit_backends import PostgresBackend, SqliteBackend
 from test_postgres_store import base_dsn
+
+
+SIN = "046 454 286"
+# What the gateway counts as local besides egress.local_cidrs (docs/CONFIG.md, egress).
+LOCAL_NETWORKS = [ipaddress.ip_network(n) for n in ("127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
+
+
+def non_local_address():
+    """An IPv4 address of this machine outside every local network, or None."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.123", 9))  # no packet is sent: this only picks the outgoing interface
+        address = probe.getsockname()[0]
+    except OSError:
+        return None
+    finally:
+        probe.close()
+    ip = ipaddress.ip_address(address)
+    return None if any(ip in net for net in LOCAL_NETWORKS) else address
 
 
 class RegisterChecks:
@@ -112,6 +135,66 @@ class RegisterChecks:
         # Found again at every pass, recorded once.
         status, listed = gw.admin("GET", "/admin/v1/breaches")
         self.assertEqual(listed["count"], 1, listed)
+
+
+    def test_a_send_the_egress_guard_blocks_becomes_an_entry(self):
+        address = non_local_address()
+        if address is None:
+            self.skipTest("this machine has no address outside the local networks to serve a 'local' provider on")
+        port = free_port()
+        sim_log = open(os.path.join(self.workdir, "sim.log"), "wb")
+        sim = subprocess.Popen([AEGIS_BIN, "sim", "--listen", f"{address}:{port}", "--threads", "1"],
+                               stdout=sim_log, stderr=subprocess.STDOUT)
+        self.addCleanup(sim_log.close)
+        self.addCleanup(sim.wait, 10)
+        self.addCleanup(sim.terminate)
+
+        def sim_up():
+            try:
+                socket.create_connection((address, port), timeout=1).close()
+                return True
+            except OSError:
+                return False
+        wait_until(sim_up, 20, "aegis sim on the non-local address")
+        with open(self.config, "a") as f:
+            f.write(f"""providers:
+  - name: edge
+    type: ollama
+    base_url: http://{address}:{port}
+    locality: local
+    models: {{haiku: "llama3.2:3b", sonnet: "qwen2.5:14b", opus: "llama3.3:70b"}}
+""")
+        gw = Gateway(("--config", self.config), env=self.env)
+        self.addCleanup(gw.cleanup)
+        status, _ = gw.admin("POST", "/admin/v1/teams", {"name": "edge-team", "monthly_budget_usd": 10,
+                                                         "clearance": "RESTRICTED"})
+        self.assertEqual(status, 201)
+        status, key = gw.admin("POST", "/admin/v1/keys", {"team": "edge-team"})
+        auth = {"authorization": f"Bearer {key['key']}"}
+        status, headers, data = gw.request(
+            "POST", "/v1/chat/completions",
+            {"model": "auto", "max_tokens": 16, "messages": [{"role": "user", "content": f"my SIN is {SIN}"}]}, auth)
+        self.assertEqual(status, 500, data)
+        self.assertEqual(json.loads(data)["error"]["type"], "egress_blocked", data)
+        self.assertNotIn(address, data.decode())
+        request_id = headers["x-request-id"]
+
+        def entered():  # with the audit row, which the writer commits just after the answer
+            status, listed = gw.admin("GET", "/admin/v1/breaches?kind=egress_block")
+            self.assertEqual(status, 200, listed)
+            return listed if listed["count"] > 0 else None
+        listed = wait_until(entered, 10, "the egress block's entry")
+        self.assertEqual(listed["count"], 1, listed)
+        entry = listed["data"][0]
+        self.assertEqual((entry["kind"], entry["status"], entry["team"]), ("egress_block", "open", "edge-team"))
+        self.assertEqual(entry["request_id"], request_id)
+        self.assertEqual(entry["provider"], "edge")
+        self.assertEqual(entry["entities"], {"CA_SIN": 1}, entry)
+        self.assertNotIn(SIN, json.dumps(listed))
+        self.assertNotIn(SIN.replace(" ", ""), json.dumps(listed))
+        code, out, err = self.breaches("--json", "list", "--kind", "egress_block")
+        self.assertEqual(code, 0, err)
+        self.assertEqual([b["request_id"] for b in json.loads(out)], [request_id])
 
 
 class SqliteRegister(SqliteBackend, RegisterChecks, unittest.TestCase):
