@@ -216,6 +216,25 @@ class RateLimits(DemoUpstreams, GatewayTestCase):
         self.assertEqual((headers["x-ratelimit-limit-requests"], headers["x-ratelimit-remaining-requests"]),
                          ("5", "4"))
 
+    def test_the_responses_api_is_governed_alike(self):
+        team, key = self.new_team("rl-responses")
+        self.patch_team(team, {"rpm": 2, "tpm": 100000})
+        body = {"model": "auto", "input": "hello", "max_output_tokens": 16}
+        status, headers, data = self.call_json(key, "POST", "/v1/responses", body)
+        self.assertEqual(status, 200, data)
+        self.assertEqual((headers["x-ratelimit-limit-requests"], headers["x-ratelimit-remaining-requests"]),
+                         ("2", "1"))
+        self.assertEqual(headers["x-ratelimit-limit-tokens"], "100000")
+        status, headers, data = self.gw.request("POST", "/v1/responses", dict(body, stream=True),
+                                                {"authorization": f"Bearer {key}"})
+        self.assertEqual(status, 200, data)
+        self.assertIn(b"response.completed", data)
+        self.assertEqual(headers["x-ratelimit-remaining-requests"], "0")
+        status, headers, data = self.gw.request("POST", "/v1/responses", body, {"authorization": f"Bearer {key}"})
+        self.assertError(status, data, 429, "rate_limited")
+        self.assertGreaterEqual(int(headers["retry-after"]), 1)
+        self.assertEqual(limited(self.gw.metrics(), team, "requests"), 1)
+
     def test_embeddings_and_jobs_are_governed_too(self):
         team, key = self.new_team("rl-embed")
         self.patch_team(team, {"rpm": 2})

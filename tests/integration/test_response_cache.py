@@ -103,6 +103,23 @@ class ResponseCache(DemoUpstreams, GatewayTestCase):
         return {result: samples.get(("aegis_cache_requests_total", frozenset({("result", result)})), 0)
                 for result in ("hit", "miss", "bypass")}
 
+    def test_the_responses_api_is_answered_from_the_cache_too(self):
+        team, key = self.cached_team(prefix="cache-responses")
+        body = {"model": "auto", "input": "Name the three primary colours.", "temperature": 0,
+                "max_output_tokens": 32}
+        status, first, data1, _ = self.post(key, body, path="/v1/responses")
+        self.assertEqual(status, 200, data1)
+        self.assertEqual(first["x-aegis-cache"], "miss")
+        calls = self.calls()
+        status, second, data2, hit_id = self.post(key, body, path="/v1/responses")
+        self.assertEqual(status, 200, data2)
+        self.assertEqual(second["x-aegis-cache"], "hit")
+        self.assertEqual(self.calls(), calls, "a hit must not reach an upstream")
+        self.assertEqual(float(second["x-aegis-cost-usd"]), 0)
+        self.assertEqual(json.loads(data2)["output"][0]["content"][0]["text"],
+                         json.loads(data1)["output"][0]["content"][0]["text"])
+        self.assertTrue(self.audit_row(team, hit_id)["cache_hit"])
+
     def test_a_second_identical_request_is_a_hit_at_no_cost_with_the_original_route(self):
         team, key = self.cached_team()
         body = chat_body("Summarise the plot of Hamlet in one line.", metadata={"a": "1", "b": "2"})
