@@ -134,11 +134,24 @@ class Dashboard(unittest.TestCase):
         with open(RULES) as f:
             groups = yaml.safe_load(f)["groups"]
         evaluated = 0
+        records = []
         for group in groups:
             for rule in group["rules"]:
                 self.query(rule["expr"])
                 evaluated += 1
+                if "record" in rule:
+                    records.append(rule)
         self.assertGreaterEqual(evaluated, 19)
+        # Every recording rule reads series this load fills (requests, overhead,
+        # budgets): each expression returns data.
+        self.assertGreaterEqual(len(records), 9)
+
+        def empty_records():
+            return [r["record"] for r in records if not self.query(r["expr"])]
+        try:
+            wait_until(lambda: not empty_records(), 20, "every recording rule to return data", interval=1)
+        except AssertionError:
+            self.assertEqual(empty_records(), [], "recording rules the load should fill but that return nothing")
         # Prometheus loaded the same rules and finds them healthy.
         status, body = http_get(self.prom + "/api/v1/rules")
         groups = json.loads(body)["data"]["groups"]
