@@ -103,6 +103,15 @@ class ChainChecks:
         self.assertTrue(all(c["key_id"] == published["key_id"] for c in lines), lines)
         self.assertEqual(self.sql("SELECT COUNT(*) FROM audit_checkpoints"), str(len(lines)))
 
+        # A window with none of the rows walks no chain; one around them walks them all.
+        code, out, err = self.verify("--since", "2000-01-01", "--until", "2000-01-02", "--json")
+        self.assertEqual(code, 0, out + err)
+        self.assertEqual((json.loads(out)["chains"], json.loads(out)["rows"]), (0, 0))
+        yesterday = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86400))
+        code, out, err = self.verify("--since", yesterday, "--json")
+        self.assertEqual(code, 0, out + err)
+        self.assertEqual(json.loads(out)["rows"], report["rows"])
+
         # With the key the auditor keeps, and with a key that did not sign them.
         code, out, err = self.verify("--public-key", public_pem)
         self.assertEqual(code, 0, out + err)
