@@ -752,7 +752,7 @@ struct CancellableStream {
     };
     // Asio's own ending of a cancelled coroutine (its next co_await throws
     // operation_aborted) counts as ended by the cancellation.
-    auto finished = [&done](std::exception_ptr e) {
+    auto finished = [&done](const std::exception_ptr& e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);
