@@ -1,9 +1,12 @@
-#include "api/rate_limits_json.hpp"
+#include "identity/admin_json.hpp"
 
 #include <limits>
 #include <string>
 
-namespace aegis::api {
+#include "core/json.hpp"
+#include "core/time_format.hpp"
+
+namespace aegis::identity {
 
 namespace json = boost::json;
 
@@ -29,6 +32,10 @@ Result<std::optional<std::int64_t>> limit_value(std::string_view name, const jso
 
 }  // namespace
 
+json::value time_json(const std::optional<std::int64_t>& ms) {
+  return ms ? json::value(format_rfc3339_ms(*ms)) : json::value(nullptr);
+}
+
 Result<store::RateLimitsPatch> parse_rate_limits_patch(const json::object& body) {
   store::RateLimitsPatch patch;
   const std::pair<std::string_view, std::optional<std::optional<std::int64_t>>*> fields[] = {
@@ -49,4 +56,36 @@ void add_rate_limits_json(json::object& out, const store::RateLimits& limits) {
   out["max_concurrency"] = field(limits.max_concurrency);
 }
 
-}  // namespace aegis::api
+json::object key_json(const KeyInfo& key, std::int64_t now_ms, const store::RateLimits& limits) {
+  json::object out{{"id", key.id},
+                   {"team", key.team},
+                   {"prefix", key.prefix},
+                   {"created_at", format_rfc3339_ms(key.created_at_ms)},
+                   {"revoked", key.revoked_at_ms.has_value()}};
+  out["revoked_at"] = time_json(key.revoked_at_ms);
+  out["clearance"] = key.clearance ? json::value(to_string(*key.clearance)) : json::value(nullptr);
+  // Key lifecycle (issue 19).
+  if (key.models) {
+    json::array models;
+    for (const auto& m : *key.models) models.emplace_back(m);
+    out["models"] = std::move(models);
+  } else {
+    out["models"] = nullptr;
+  }
+  out["monthly_budget_usd"] = key.monthly_budget ? usd_json(*key.monthly_budget) : json::value(nullptr);
+  out["expires_at"] = time_json(key.expires_at_ms);
+  out["expired"] = key.expires_at_ms.has_value() && now_ms >= *key.expires_at_ms;
+  out["description"] = key.description;
+  out["last_used_at"] = time_json(key.last_used_at_ms);
+  // While a rotation's grace lasts: until when the replaced secret still works.
+  const bool in_grace = key.previous_valid_until_ms && now_ms < *key.previous_valid_until_ms;
+  out["previous_valid_until"] = in_grace ? time_json(key.previous_valid_until_ms) : json::value(nullptr);
+  add_rate_limits_json(out, limits);
+  return out;
+}
+
+json::object rotated_key_json(const std::string& id, const RotatedKey& rotated) {
+  return {{"id", id}, {"key", rotated.key}, {"previous_valid_until", time_json(rotated.previous_valid_until_ms)}};
+}
+
+}  // namespace aegis::identity
