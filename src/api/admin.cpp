@@ -8,12 +8,12 @@
 #include <memory>
 
 #include "api/admin_params.hpp"
-#include "api/rate_limits_json.hpp"
 #include "config/config.hpp"
 #include "core/encoding.hpp"
 #include "core/json.hpp"
 #include "core/time_format.hpp"
 #include "http/json_response.hpp"
+#include "identity/admin_json.hpp"
 #include "identity/admin_service.hpp"
 
 namespace aegis::api {
@@ -22,6 +22,9 @@ namespace json = boost::json;
 using http::HttpRequest;
 using http::HttpResponse;
 using Awaitable = boost::asio::awaitable<HttpResponse>;
+using identity::add_rate_limits_json;
+using identity::key_json;
+using identity::parse_rate_limits_patch;
 
 namespace {
 
@@ -90,10 +93,6 @@ Result<std::int64_t> response_cache_field(const json::value& value) {
   return seconds;
 }
 
-json::value time_or_null(const std::optional<std::int64_t>& ms) {
-  return ms ? json::value(format_rfc3339_ms(*ms)) : json::value(nullptr);
-}
-
 std::int64_t wall_ms(const Clock& clock) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock.wall_now().time_since_epoch()).count();
 }
@@ -102,34 +101,6 @@ const store::RateLimits& limits_of(const std::map<std::string, store::RateLimits
   static const store::RateLimits kNone;
   auto it = all.find(name);
   return it == all.end() ? kNone : it->second;
-}
-
-json::object key_json(const identity::KeyInfo& key, std::int64_t now_ms, const store::RateLimits& limits = {}) {
-  json::object out{{"id", key.id},
-                   {"team", key.team},
-                   {"prefix", key.prefix},
-                   {"created_at", format_rfc3339_ms(key.created_at_ms)},
-                   {"revoked", key.revoked_at_ms.has_value()}};
-  out["revoked_at"] = time_or_null(key.revoked_at_ms);
-  out["clearance"] = key.clearance ? json::value(to_string(*key.clearance)) : json::value(nullptr);
-  // Key lifecycle (issue 19).
-  if (key.models) {
-    json::array models;
-    for (const auto& m : *key.models) models.emplace_back(m);
-    out["models"] = std::move(models);
-  } else {
-    out["models"] = nullptr;
-  }
-  out["monthly_budget_usd"] = key.monthly_budget ? usd_json(*key.monthly_budget) : json::value(nullptr);
-  out["expires_at"] = time_or_null(key.expires_at_ms);
-  out["expired"] = key.expires_at_ms.has_value() && now_ms >= *key.expires_at_ms;
-  out["description"] = key.description;
-  out["last_used_at"] = time_or_null(key.last_used_at_ms);
-  // While a rotation's grace lasts: until when the replaced secret still works.
-  const bool in_grace = key.previous_valid_until_ms && now_ms < *key.previous_valid_until_ms;
-  out["previous_valid_until"] = in_grace ? time_or_null(key.previous_valid_until_ms) : json::value(nullptr);
-  add_rate_limits_json(out, limits);
-  return out;
 }
 
 // The lifecycle fields of POST and PATCH /admin/v1/keys (issue 19). Each
@@ -258,29 +229,6 @@ Result<identity::KeyFields> key_fields(const json::object& body) {
     fields.description = std::move(text);
   }
   return fields;
-}
-
-// What PATCH changed, for its audit row: the field names, never values.
-std::string patched_fields(const json::object& body) {
-  std::string out;
-  for (const auto& entry : body) out += (out.empty() ? "" : ",") + std::string(entry.key());
-  return out;
-}
-
-// An admin action on a key, in the audit trail (surface admin.keys): who
-// (the key's team and id), what (task) and the request; no secret, no value.
-audit::AuditRecord key_action_row(const HttpRequest& request, const store::ApiKeyRecord& key, std::string task,
-                                  std::string reason, std::int64_t now_ms) {
-  audit::AuditRecord row;
-  row.time_ms = now_ms;
-  row.request_id = request.request_id;
-  row.team = key.team;
-  row.key_id = key.id;
-  row.surface = "admin.keys";
-  row.task = std::move(task);
-  row.reason = std::move(reason);
-  row.status = 200;
-  return row;
 }
 
 template <class T>
@@ -654,7 +602,8 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
         ctx->authenticator.invalidate(id);
         const std::int64_t now = wall_ms(ctx->clock);
         if (ctx->audit_writer != nullptr) {
-          ctx->audit_writer->record(key_action_row(request, updated.first, "key_update", patched_fields(body), now));
+          ctx->audit_writer->record(identity::key_action_row(updated.first, request.request_id, "key_update",
+                                                             identity::key_change_fields(patch, limits_patch), now));
         }
         co_return http::json_response(200, key_json(identity::key_info(updated.first), now, updated.second));
       });
@@ -685,14 +634,12 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
                ctx->authenticator.invalidate(id);
                if (ctx->audit_writer != nullptr) {
                  // On record before the new key is shown.
-                 audit::AuditRecord row = key_action_row(request, rotated.record, "key_rotate",
-                                                         "grace_s=" + std::to_string(grace_s), wall_ms(ctx->clock));
+                 audit::AuditRecord row =
+                     identity::key_action_row(rotated.record, request.request_id, "key_rotate",
+                                              "grace_s=" + std::to_string(grace_s), wall_ms(ctx->clock));
                  (void)co_await ctx->audit_writer->async_record(std::move(row), boost::asio::use_awaitable);
                }
-               co_return http::json_response(200,
-                                             {{"id", id},
-                                              {"key", rotated.key},
-                                              {"previous_valid_until", time_or_null(rotated.previous_valid_until_ms)}});
+               co_return http::json_response(200, identity::rotated_key_json(id, rotated));
              });
 }
 

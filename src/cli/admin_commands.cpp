@@ -2,20 +2,74 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <iostream>
+#include <map>
+#include <utility>
 #include <vector>
 
 #include "cli/local_store.hpp"
-#include "config/loader.hpp"
 #include "core/json.hpp"
 #include "core/system_clock.hpp"
 #include "core/time_format.hpp"
+#include "http/server.hpp"
+#include "identity/admin_json.hpp"
 #include "identity/admin_service.hpp"
-#include "store/factory.hpp"
 
 namespace aegis::cli {
 
 namespace json = boost::json;
+
+namespace {
+
+std::int64_t wall_ms(const Clock& clock) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock.wall_now().time_since_epoch()).count();
+}
+
+// "a,b" -> {"a", "b"}; validation is identity::validate_models'.
+std::vector<std::string> split_models(const std::string& text) {
+  std::vector<std::string> names;
+  for (std::size_t at = 0; at <= text.size();) {
+    const auto comma = std::min(text.find(',', at), text.size());
+    names.push_back(text.substr(at, comma - at));
+    at = comma + 1;
+  }
+  return names;
+}
+
+// A lifecycle option of `keys create|update` into its patch field: not given,
+// no change; given empty, cleared; else what `parse` makes of the text.
+template <class T, class Parse>
+Result<void> set_clearable(const CLI::Option& option, const std::string& text, std::optional<std::optional<T>>& field,
+                           Parse parse) {
+  if (option.count() == 0) return {};
+  if (text.empty()) {
+    field.emplace(std::nullopt);
+    return {};
+  }
+  AEGIS_TRY(value, parse(text));
+  field.emplace(std::move(value));
+  return {};
+}
+
+// What a key's lifecycle fields are in `keys list`'s text lines.
+std::string key_line(const identity::KeyInfo& k) {
+  std::string models = "any";
+  if (k.models) {
+    models.clear();
+    for (const auto& m : *k.models) models += (models.empty() ? "" : ",") + m;
+  }
+  auto time = [](const std::optional<std::int64_t>& ms, const char* none) {
+    return ms ? format_rfc3339_ms(*ms) : std::string(none);
+  };
+  return k.id + "\t" + k.team + "\t" + k.prefix + "…\t" + (k.revoked_at_ms ? "revoked" : "active") +
+         "\tmodels=" + models +
+         "\tbudget_usd=" + (k.monthly_budget ? k.monthly_budget->to_usd_string() : std::string("none")) +
+         "\texpires_at=" + time(k.expires_at_ms, "never") + "\tlast_used_at=" + time(k.last_used_at_ms, "never") +
+         "\tdescription=" + k.description;
+}
+
+}  // namespace
 
 AdminCommands::AdminCommands(CLI::App& app) {
   admin_ = app.add_subcommand("admin", "Administer teams and virtual keys in the local store");
@@ -36,6 +90,7 @@ AdminCommands::AdminCommands(CLI::App& app) {
   keys->require_subcommand(1);
   keys_create_ = keys->add_subcommand("create", "Create a key for a team; the key is printed once");
   keys_create_->add_option("TEAM", key_team_, "team name")->required();
+  create_fields_ = add_key_field_options(keys_create_);
   keys_list_ = keys->add_subcommand("list", "List keys (ids and prefixes, never keys)");
   keys_list_->add_option("--team", list_team_, "only this team's keys");
   keys_revoke_ = keys->add_subcommand("revoke", "Revoke a key by id");
@@ -49,13 +104,7 @@ AdminCommands::AdminCommands(CLI::App& app) {
   keys_update_ =
       keys->add_subcommand("update", "Change a key's model allow-list, monthly budget, expiry or description");
   keys_update_->add_option("ID", key_id_, "key id")->required();
-  update_models_ = keys_update_->add_option("--models", models_,
-                                            "comma-separated models the key may use, e.g. haiku,gpt-4o ('': any)");
-  update_budget_ = keys_update_->add_option("--monthly-budget-usd", key_budget_usd_,
-                                            "the key's monthly budget within its team's, e.g. 25 ('': none)");
-  update_expires_ = keys_update_->add_option(
-      "--expires-at", expires_at_, "RFC 3339 time the key stops working, e.g. 2027-01-31T00:00:00Z ('': never)");
-  update_description_ = keys_update_->add_option("--description", description_, "free text shown in listings");
+  update_fields_ = add_key_field_options(keys_update_);
 
   // Rate and concurrency limits (issue 19), as PATCH /admin/v1/teams/{name} and /admin/v1/keys/{id} set them.
   auto add_limit_options = [this](CLI::App* command) {
@@ -71,6 +120,29 @@ AdminCommands::AdminCommands(CLI::App& app) {
   add_limit_options(keys_limits_);
 }
 
+AdminCommands::KeyFieldOptions AdminCommands::add_key_field_options(CLI::App* command) {
+  KeyFieldOptions options;
+  options.models =
+      command->add_option("--models", models_, "comma-separated models the key may use, e.g. haiku,gpt-4o ('': any)");
+  options.budget = command->add_option("--monthly-budget-usd", key_budget_usd_,
+                                       "the key's monthly budget within its team's, e.g. 25 ('': none)");
+  options.expires = command->add_option("--expires-at", expires_at_,
+                                        "RFC 3339 time the key stops working, e.g. 2027-01-31T00:00:00Z ('': never)");
+  options.description = command->add_option("--description", description_, "free text shown in listings");
+  return options;
+}
+
+Result<store::KeyPatch> AdminCommands::key_patch(const KeyFieldOptions& given) const {
+  store::KeyPatch patch;
+  auto models = [](const std::string& text) -> Result<std::vector<std::string>> { return split_models(text); };
+  auto budget = [](const std::string& text) { return identity::parse_monthly_budget(text); };
+  AEGIS_TRY_VOID(set_clearable(*given.models, models_, patch.models, models));
+  AEGIS_TRY_VOID(set_clearable(*given.budget, key_budget_usd_, patch.monthly_budget, budget));
+  AEGIS_TRY_VOID(set_clearable(*given.expires, expires_at_, patch.expires_at_ms, identity::parse_expires_at));
+  if (given.description->count() > 0) patch.description = description_;
+  return patch;
+}
+
 bool AdminCommands::parsed() const { return admin_->parsed(); }
 
 int AdminCommands::run(const std::string& fallback_config_path) {
@@ -82,6 +154,19 @@ int AdminCommands::run(const std::string& fallback_config_path) {
   const Clock& clock = SystemClock::instance();
   auto report = [](const Error& error) {
     std::cerr << "aegis admin: " << error.message << "\n";
+    return 1;
+  };
+  // A change to a key is on record as the admin API's is (the same row:
+  // identity::key_action_row), through the store's audit append path and so
+  // in the tamper-evident chain, the CLI's own (store/factory.hpp); the
+  // request id "cli_..." tells the CLI's rows from the API's "req_...".
+  auto audit_key_change = [&](const store::ApiKeyRecord& key, std::string task, std::string reason) -> int {
+    const std::string request_id = "cli_" + http::generate_request_id().substr(4);
+    auto written = store->append_audit(
+        {identity::key_action_row(key, request_id, std::move(task), std::move(reason), wall_ms(clock))});
+    if (written.ok()) return 0;
+    std::cerr << "aegis admin: the change was made, but its audit row could not be written: " << written.error().message
+              << "\n";
     return 1;
   };
   auto print_team = [this](const store::Team& t) {
@@ -110,10 +195,19 @@ int AdminCommands::run(const std::string& fallback_config_path) {
     return 0;
   }
   if (keys_create_->parsed()) {
-    AEGIS_TRY(created, identity::create_key(*store, clock, key_team_), report);
+    // As POST /admin/v1/keys: an empty value is no value.
+    AEGIS_TRY(patch, key_patch(create_fields_), report);
+    identity::KeyFields fields;
+    if (patch.models) fields.models = std::move(*patch.models);
+    if (patch.monthly_budget) fields.monthly_budget = *patch.monthly_budget;
+    if (patch.expires_at_ms) fields.expires_at_ms = *patch.expires_at_ms;
+    if (patch.description) fields.description = std::move(*patch.description);
+    AEGIS_TRY(created, identity::create_key(*store, *store, clock, key_team_, std::nullopt, fields), report);
+    const auto info = identity::key_info(created.record);
     if (json_) {
-      std::cout << to_json(json::object{{"id", created.record.id}, {"key", created.key.key}, {"team", key_team_}})
-                << "\n";
+      json::object out = identity::key_json(info, wall_ms(clock));
+      out["key"] = created.key.key;
+      std::cout << to_json(out) << "\n";
     } else {
       std::cout << "id:   " << created.record.id << "\nteam: " << key_team_ << "\nkey:  " << created.key.key
                 << "\n(the key is shown only now; store it in a secret manager)\n";
@@ -124,91 +218,53 @@ int AdminCommands::run(const std::string& fallback_config_path) {
     std::optional<std::string> team;
     if (!list_team_.empty()) team = list_team_;
     AEGIS_TRY(keys, identity::list_keys(*store, team), report);
+    // Each key as GET /admin/v1/keys?team= shows it. last_used_at is what the
+    // gateways have flushed (each every minute, and when the API lists keys).
+    AEGIS_TRY(limits, store->list_rate_limits(store::LimitScope::key), report);
+    const std::int64_t now = wall_ms(clock);
     for (const auto& k : keys) {
       if (json_) {
-        json::object out{{"id", k.id},
-                         {"team", k.team},
-                         {"prefix", k.prefix},
-                         {"created_at", format_rfc3339_ms(k.created_at_ms)},
-                         {"revoked", k.revoked_at_ms.has_value()}};
-        std::cout << to_json(out) << "\n";
-      } else {
-        std::cout << k.id << "\t" << k.team << "\t" << k.prefix << "…\t" << (k.revoked_at_ms ? "revoked" : "active")
+        auto own = limits.find(k.id);
+        std::cout << to_json(identity::key_json(k, now, own == limits.end() ? store::RateLimits{} : own->second))
                   << "\n";
+      } else {
+        std::cout << key_line(k) << "\n";
       }
     }
     return 0;
   }
   if (keys_rotate_->parsed()) {
     AEGIS_TRY(rotated, identity::rotate_key(*store, clock, key_id_, grace_s_), report);
-    const json::value until = rotated.previous_valid_until_ms
-                                  ? json::value(format_rfc3339_ms(*rotated.previous_valid_until_ms))
-                                  : json::value(nullptr);
+    // On record before the new key is shown, as the API's.
+    const int audited = audit_key_change(rotated.record, "key_rotate", "grace_s=" + std::to_string(grace_s_));
     if (json_) {
-      std::cout << to_json(json::object{{"id", key_id_}, {"key", rotated.key}, {"previous_valid_until", until}})
-                << "\n";
+      std::cout << to_json(identity::rotated_key_json(key_id_, rotated)) << "\n";
     } else {
       std::cout << "id:   " << key_id_ << "\nkey:  " << rotated.key << "\nold secret valid until: "
                 << (rotated.previous_valid_until_ms ? format_rfc3339_ms(*rotated.previous_valid_until_ms)
                                                     : std::string("revoked now"))
                 << "\n(the key is shown only now; store it in a secret manager)\n";
     }
-    return 0;
+    // The new key is shown even so: it is the only copy.
+    return audited;
   }
   if (keys_update_->parsed()) {
-    store::KeyPatch patch;
-    if (update_models_->count() > 0) {
-      if (models_.empty()) {
-        patch.models.emplace(std::nullopt);
-      } else {
-        std::vector<std::string> names;
-        for (std::size_t at = 0; at <= models_.size();) {
-          const auto comma = std::min(models_.find(',', at), models_.size());
-          names.push_back(models_.substr(at, comma - at));
-          at = comma + 1;
-        }
-        patch.models.emplace(std::move(names));
-      }
-    }
-    if (update_budget_->count() > 0) {
-      if (key_budget_usd_.empty()) {
-        patch.monthly_budget.emplace(std::nullopt);
-      } else {
-        AEGIS_TRY(budget, identity::parse_monthly_budget(key_budget_usd_), report);
-        patch.monthly_budget.emplace(budget);
-      }
-    }
-    if (update_expires_->count() > 0) {
-      if (expires_at_.empty()) {
-        patch.expires_at_ms.emplace(std::nullopt);
-      } else {
-        AEGIS_TRY(at, identity::parse_expires_at(expires_at_), report);
-        patch.expires_at_ms.emplace(at);
-      }
-    }
-    if (update_description_->count() > 0) patch.description = description_;
+    AEGIS_TRY(patch, key_patch(update_fields_), report);
     if (patch.empty()) {
       return report(
           make_error(ErrorCode::invalid_request,
                      "nothing to change: give --models, --monthly-budget-usd, --expires-at or --description"));
     }
     AEGIS_TRY(updated, identity::update_key(*store, *store, key_id_, patch), report);
-    const auto info = identity::key_info(updated);
+    if (const int audited = audit_key_change(updated, "key_update", identity::key_change_fields(patch, {}));
+        audited != 0) {
+      return audited;
+    }
+    AEGIS_TRY(limits, store->get_rate_limits(store::LimitScope::key, key_id_), report);
     if (json_) {
-      json::object out{{"id", info.id}, {"team", info.team}, {"description", info.description}};
-      if (info.models) {
-        json::array models;
-        for (const auto& m : *info.models) models.emplace_back(m);
-        out["models"] = std::move(models);
-      } else {
-        out["models"] = nullptr;
-      }
-      out["monthly_budget_usd"] = info.monthly_budget ? usd_json(*info.monthly_budget) : json::value(nullptr);
-      out["expires_at"] =
-          info.expires_at_ms ? json::value(format_rfc3339_ms(*info.expires_at_ms)) : json::value(nullptr);
-      std::cout << to_json(out) << "\n";
+      std::cout << to_json(identity::key_json(identity::key_info(updated), wall_ms(clock), limits)) << "\n";
     } else {
-      std::cout << "updated " << info.id << "\n";
+      std::cout << "updated " << updated.id << "\n";
     }
     return 0;
   }
@@ -239,14 +295,19 @@ int AdminCommands::run(const std::string& fallback_config_path) {
     const std::string& name = team ? team_name_ : key_id_;
     const auto scope = team ? store::LimitScope::team : store::LimitScope::key;
     AEGIS_TRY(limits, store->update_rate_limits(scope, name, patch), report);
-    auto field = [](const std::optional<std::int64_t>& v) { return v ? json::value(*v) : json::value(nullptr); };
+    // A key's limits are a PATCH /admin/v1/keys/{id}, audited as one; a team's are not.
+    if (!team && !patch.empty()) {
+      AEGIS_TRY(key, store->get_key(name), report);
+      if (const int audited = audit_key_change(key, "key_update", identity::key_change_fields({}, patch));
+          audited != 0) {
+        return audited;
+      }
+    }
     auto text = [](const std::optional<std::int64_t>& v) { return v ? std::to_string(*v) : std::string("none"); };
     if (json_) {
-      std::cout << to_json(json::object{{team ? "team" : "id", name},
-                                        {"rpm", field(limits.rpm)},
-                                        {"tpm", field(limits.tpm)},
-                                        {"max_concurrency", field(limits.max_concurrency)}})
-                << "\n";
+      json::object out{{team ? "team" : "id", name}};
+      identity::add_rate_limits_json(out, limits);
+      std::cout << to_json(out) << "\n";
     } else {
       std::cout << name << "\trpm=" << text(limits.rpm) << "\ttpm=" << text(limits.tpm)
                 << "\tmax_concurrency=" << text(limits.max_concurrency) << "\n";

@@ -7,6 +7,9 @@
 #include <optional>
 #include <string>
 
+#include "core/result.hpp"
+#include "store/store.hpp"
+
 namespace aegis::cli {
 
 class AdminCommands {
@@ -17,6 +20,19 @@ class AdminCommands {
   int run(const std::string& fallback_config_path);
 
  private:
+  // A key's lifecycle options (--models, --monthly-budget-usd, --expires-at,
+  // --description) on `keys create` and `keys update`.
+  struct KeyFieldOptions {
+    CLI::Option* models = nullptr;
+    CLI::Option* budget = nullptr;
+    CLI::Option* expires = nullptr;
+    CLI::Option* description = nullptr;
+  };
+  KeyFieldOptions add_key_field_options(CLI::App* command);
+  // The options given, as PATCH /admin/v1/keys/{id} would set them: an empty
+  // value clears the allow-list, budget or expiry.
+  Result<store::KeyPatch> key_patch(const KeyFieldOptions& given) const;
+
   CLI::App* admin_ = nullptr;
   CLI::App* teams_create_ = nullptr;
   CLI::App* teams_list_ = nullptr;
@@ -25,10 +41,8 @@ class AdminCommands {
   CLI::App* keys_revoke_ = nullptr;
   CLI::App* keys_rotate_ = nullptr;
   CLI::App* keys_update_ = nullptr;
-  CLI::Option* update_models_ = nullptr;
-  CLI::Option* update_budget_ = nullptr;
-  CLI::Option* update_expires_ = nullptr;
-  CLI::Option* update_description_ = nullptr;
+  KeyFieldOptions create_fields_;
+  KeyFieldOptions update_fields_;
   CLI::App* teams_limits_ = nullptr;
   CLI::App* keys_limits_ = nullptr;
   // --rpm, --tpm, --max-concurrency: a positive number, or "none" to remove the limit.

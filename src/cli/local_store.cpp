@@ -17,7 +17,9 @@ std::optional<LocalStore> open_local_store(const std::string& config_path, std::
     return std::nullopt;
   }
   try {
-    local.store = store::open_store(local.config.storage);
+    // Rows the commands write (`aegis admin`'s key changes) go to a chain of
+    // the CLI's: a gateway may be writing the "gateway" chain beside it.
+    local.store = store::open_store(local.config.storage, store::kCliChainWriter);
   } catch (const std::exception& e) {
     std::cerr << command << ": cannot open the store: " << e.what() << "\n";
     exit_code = 1;

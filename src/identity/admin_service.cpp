@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 
 #include "core/time_format.hpp"
 
@@ -240,6 +241,35 @@ Result<std::vector<KeyInfo>> list_keys(store::KeyStore& keys, const std::optiona
 
 Result<void> revoke_key(store::KeyStore& keys, const Clock& clock, const std::string& id) {
   return keys.revoke_key(id, now_ms(clock));
+}
+
+audit::AuditRecord key_action_row(const store::ApiKeyRecord& key, std::string request_id, std::string task,
+                                  std::string reason, std::int64_t now_ms) {
+  audit::AuditRecord row;
+  row.time_ms = now_ms;
+  row.request_id = std::move(request_id);
+  row.team = key.team;
+  row.key_id = key.id;
+  row.surface = "admin.keys";
+  row.task = std::move(task);
+  row.reason = std::move(reason);
+  row.status = 200;
+  return row;
+}
+
+std::string key_change_fields(const store::KeyPatch& patch, const store::RateLimitsPatch& limits) {
+  const std::pair<std::string_view, bool> fields[] = {{"models", patch.models.has_value()},
+                                                      {"monthly_budget_usd", patch.monthly_budget.has_value()},
+                                                      {"expires_at", patch.expires_at_ms.has_value()},
+                                                      {"description", patch.description.has_value()},
+                                                      {"rpm", limits.rpm.has_value()},
+                                                      {"tpm", limits.tpm.has_value()},
+                                                      {"max_concurrency", limits.max_concurrency.has_value()}};
+  std::string out;
+  for (const auto& [name, set] : fields) {
+    if (set) out += (out.empty() ? "" : ",") + std::string(name);
+  }
+  return out;
 }
 
 }  // namespace aegis::identity

@@ -8,11 +8,13 @@
 #include <string_view>
 #include <vector>
 
+#include "audit/record.hpp"
 #include "core/classification.hpp"
 #include "core/clock.hpp"
 #include "core/money.hpp"
 #include "core/result.hpp"
 #include "identity/api_key.hpp"
+#include "store/rate_limits.hpp"
 #include "store/store.hpp"
 
 namespace aegis::identity {
@@ -115,5 +117,17 @@ Result<std::vector<KeyInfo>> list_keys(store::KeyStore& keys, const std::optiona
 // not_found if absent; revoking twice is not an error. Callers with an
 // Authenticator call its invalidate(id) afterwards.
 Result<void> revoke_key(store::KeyStore& keys, const Clock& clock, const std::string& id);
+
+// An admin action on a key in the audit trail (surface admin.keys), as the
+// admin API and `aegis admin` write it: who (the key's team and id, and the
+// request: the API's request id, or the CLI's "cli_..." one), what (`task`:
+// "key_rotate", "key_update") and `reason` (e.g. "grace_s=3600", or the
+// names of the fields changed); never a secret, never a value.
+audit::AuditRecord key_action_row(const store::ApiKeyRecord& key, std::string request_id, std::string task,
+                                  std::string reason, std::int64_t now_ms);
+// The reason of a "key_update" row: the names of the fields a change sets, as
+// PATCH /admin/v1/keys/{id} names them, comma-separated in that order
+// ("models,monthly_budget_usd,expires_at,description,rpm,tpm,max_concurrency").
+std::string key_change_fields(const store::KeyPatch& patch, const store::RateLimitsPatch& limits);
 
 }  // namespace aegis::identity

@@ -9,10 +9,11 @@
 
 namespace aegis::store {
 
-std::unique_ptr<Database> open_store(const config::StorageConfig& cfg) {
+std::unique_ptr<Database> open_store(const config::StorageConfig& cfg, std::string_view chain_writer) {
   if (!cfg.postgres_dsn.empty()) {
     PostgresOptions options;
     options.audit_retention_months = cfg.audit_retention_months;
+    options.chain_writer = chain_writer;
     return std::make_unique<PostgresStore>(cfg.postgres_dsn, SystemClock::instance(), options);
   }
   if (cfg.audit_retention_months > 0) {
@@ -20,7 +21,9 @@ std::unique_ptr<Database> open_store(const config::StorageConfig& cfg) {
     throw std::runtime_error(
         "storage.audit_retention_months needs storage.postgres_dsn: the SQLite audit trail keeps every row");
   }
-  return std::make_unique<SqliteStore>(cfg.sqlite_path);
+  SqliteOptions options;
+  options.chain_writer = chain_writer;
+  return std::make_unique<SqliteStore>(cfg.sqlite_path, SystemClock::instance(), options);
 }
 
 std::string audit_key_path(const config::StorageConfig& cfg) {

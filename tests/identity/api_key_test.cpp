@@ -12,7 +12,9 @@
 #include <string_view>
 #include <vector>
 
+#include "core/json.hpp"
 #include "core/system_clock.hpp"
+#include "identity/admin_json.hpp"
 #include "identity/admin_service.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
@@ -94,13 +96,13 @@ TEST(ApiKey, KeyIdOfRejectsEverythingButTheExactShape) {
       good.substr(0, 63) + " ",
       "AEG_" + good.substr(4),
       "sk-_" + good.substr(4),
-      good.substr(0, 20) + "-" + good.substr(21),                    // separator
-      good.substr(0, 4) + "0123456789ABCDEF" + good.substr(20),      // uppercase hex id
-      good.substr(0, 4) + "0123456789abcdeg" + good.substr(20),      // non-hex id
-      good.substr(0, 40) + "+" + good.substr(41),                    // base64, not base64url
+      good.substr(0, 20) + "-" + good.substr(21),                // separator
+      good.substr(0, 4) + "0123456789ABCDEF" + good.substr(20),  // uppercase hex id
+      good.substr(0, 4) + "0123456789abcdeg" + good.substr(20),  // non-hex id
+      good.substr(0, 40) + "+" + good.substr(41),                // base64, not base64url
       good.substr(0, 40) + "/" + good.substr(41),
-      good.substr(0, 63) + "=",                                      // padding
-      good.substr(0, 30) + std::string(1, '\0') + good.substr(31),   // embedded NUL
+      good.substr(0, 63) + "=",                                     // padding
+      good.substr(0, 30) + std::string(1, '\0') + good.substr(31),  // embedded NUL
   };
   for (const auto& b : bad) EXPECT_FALSE(key_id_of(b).has_value()) << b;
   EXPECT_EQ(key_id_of(good), std::optional<std::string>(k.id));
@@ -230,6 +232,71 @@ TEST_F(ApiKeyAdminTest, RevokeStampsTheClockAndIsIdempotent) {
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_EQ((*listed)[0].revoked_at_ms, std::optional<std::int64_t>(1'700'000'090'000));
   EXPECT_EQ(revoke_key(*store_, clock_, "0000000000000000").error().code, ErrorCode::not_found);
+}
+
+// The audit row of a key change, as the admin API and `aegis admin` write it:
+// who and what, never a value.
+TEST_F(ApiKeyAdminTest, AKeyChangeIsOneAuditRowNamingTheFieldsNotTheirValues) {
+  store::KeyPatch patch;
+  patch.description = "secret plan";
+  patch.monthly_budget.emplace(std::nullopt);
+  store::RateLimitsPatch limits;
+  limits.max_concurrency.emplace(4);
+  EXPECT_EQ(key_change_fields(patch, limits), "monthly_budget_usd,description,max_concurrency");
+  EXPECT_EQ(key_change_fields({}, {}), "");
+  patch.models.emplace(std::vector<std::string>{"haiku"});
+  patch.expires_at_ms.emplace(1);
+  limits.rpm.emplace(std::nullopt);
+  limits.tpm.emplace(5);
+  EXPECT_EQ(key_change_fields(patch, limits),
+            "models,monthly_budget_usd,expires_at,description,rpm,tpm,max_concurrency");
+
+  store::ApiKeyRecord key;
+  key.id = "0123456789abcdef";
+  key.team = "payments";
+  key.description = "secret plan";
+  const audit::AuditRecord row = key_action_row(key, "cli_1", "key_update", "description", 1'700'000'000'000);
+  EXPECT_EQ(row.time_ms, 1'700'000'000'000);
+  EXPECT_EQ(row.request_id, "cli_1");
+  EXPECT_EQ(row.team, "payments");
+  EXPECT_EQ(row.key_id, "0123456789abcdef");
+  EXPECT_EQ(row.surface, "admin.keys");
+  EXPECT_EQ(row.task, "key_update");
+  EXPECT_EQ(row.reason, "description");
+  EXPECT_EQ(row.status, 200);
+  EXPECT_EQ(row.cost.micros, 0);
+  EXPECT_TRUE(row.budget_period.empty());  // nothing booked
+}
+
+// What GET /admin/v1/keys and `aegis admin keys list --json` show of a key.
+TEST_F(ApiKeyAdminTest, AKeysJsonShowsItsLifecycleFieldsAndLimits) {
+  KeyInfo key;
+  key.id = "0123456789abcdef";
+  key.team = "payments";
+  key.prefix = "aeg_0123456789abcdef_abc";
+  key.created_at_ms = 1'700'000'000'000;
+  key.models = std::vector<std::string>{"haiku", "gpt-4o"};
+  key.monthly_budget = Money::from_micros(2'500'000);
+  key.expires_at_ms = 1'700'000'060'000;
+  key.description = "CI";
+  key.last_used_at_ms = 1'699'999'980'000;
+  key.previous_valid_until_ms = 1'700'000'030'000;
+  store::RateLimits limits;
+  limits.rpm = 60;
+  EXPECT_EQ(to_json(key_json(key, 1'700'000'000'000, limits)),
+            R"({"id":"0123456789abcdef","team":"payments","prefix":"aeg_0123456789abcdef_abc",)"
+            R"("created_at":"2023-11-14T22:13:20.000Z","revoked":false,"revoked_at":null,"clearance":null,)"
+            R"("models":["haiku","gpt-4o"],"monthly_budget_usd":2.5,"expires_at":"2023-11-14T22:14:20.000Z",)"
+            R"("expired":false,"description":"CI","last_used_at":"2023-11-14T22:13:00.000Z",)"
+            R"("previous_valid_until":"2023-11-14T22:13:50.000Z","rpm":60,"tpm":null,"max_concurrency":null})");
+  // Past its expiry and its rotation's grace; no fields set.
+  const auto later = key_json(key, 1'700'000'060'000);
+  EXPECT_TRUE(later.at("expired").as_bool());
+  EXPECT_TRUE(later.at("previous_valid_until").is_null());
+  const auto plain = key_json(KeyInfo{}, 0);
+  for (const char* field : {"models", "monthly_budget_usd", "expires_at", "last_used_at", "rpm"}) {
+    EXPECT_TRUE(plain.at(field).is_null()) << field;
+  }
 }
 
 }  // namespace

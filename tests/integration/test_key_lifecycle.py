@@ -1,7 +1,8 @@
 """Key lifecycle (issue 19) through the real binary: a key's model allow-list,
 monthly sub-budget, expiry, description and last use (POST/PATCH/GET
 /admin/v1/keys), rotation with a grace period (POST /admin/v1/keys/{id}/rotate),
-the same through `aegis admin keys rotate|update`, bad input, and on
+the same through `aegis admin keys create|list|rotate|update` (audited as the
+API's changes), bad input, and on
 PostgreSQL two replicas that see each other's changes at once and share a
 key's sub-budget."""
 import datetime
@@ -345,22 +346,43 @@ class KeyLastUse(DemoUpstreams, GatewayTestCase):
 
 
 class KeyLifecycleCli(unittest.TestCase):
-    """`aegis admin keys rotate|update` straight against the store, as the other admin commands."""
+    """`aegis admin keys create|list|rotate|update|limits` straight against the store of a
+    running gateway, as the other admin commands: the same fields as the admin API, and the
+    same audit rows, in a chain of the CLI's own."""
+
+    def setUp(self):
+        # The waits below for a CLI change to reach the gateway try secrets that fail until it
+        # does; the failed-authentication throttle would then refuse the admin calls that follow.
+        self.gw = Gateway(["--demo"], config_text="rate_limits:\n  auth_failures_per_minute: 0\n")
+        self.addCleanup(self.gw.cleanup)
+        self.db_path = os.path.join(self.gw.workdir, "data", "aegis.db")
+        self.config = os.path.join(self.gw.workdir, "cli.yaml")
+        with open(self.config, "w") as f:
+            f.write(f"storage:\n  sqlite_path: {self.db_path}\n")
+
+    def cli(self, *args):
+        return subprocess.run([AEGIS_BIN, "admin", "--config", self.config, "--json", *args],
+                              capture_output=True, text=True, timeout=30)
+
+    def cli_json(self, *args):
+        r = self.cli(*args)
+        self.assertEqual(r.returncode, 0, (args, r.stderr))
+        return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+
+    def key_audit_rows(self, team):
+        """The team's admin.keys rows, oldest first, as the gateway's GET /admin/v1/audit shows them."""
+        status, rows = self.gw.admin("GET", f"/admin/v1/audit?team={team}&limit=1000")  # the polls write rows too
+        self.assertEqual(status, 200, rows)
+        return [r for r in reversed(rows["data"]) if r["surface"] == "admin.keys"]
 
     def test_cli_rotates_and_updates_keys_that_the_server_honours(self):
-        gw = Gateway(["--demo"])
-        self.addCleanup(gw.cleanup)
-        config = os.path.join(gw.workdir, "cli.yaml")
-        with open(config, "w") as f:
-            f.write(f"storage:\n  sqlite_path: {os.path.join(gw.workdir, 'data', 'aegis.db')}\n")
-
-        def cli(*args):
-            return subprocess.run([AEGIS_BIN, "admin", "--config", config, "--json", *args],
-                                  capture_output=True, text=True, timeout=30)
-
+        gw, cli = self.gw, self.cli
         self.assertEqual(gw.admin("POST", "/admin/v1/teams", {"name": "cli-kl", "monthly_budget_usd": 10})[0], 201)
         status, created = gw.admin("POST", "/admin/v1/keys", {"team": "cli-kl"})
         self.assertEqual(status, 201, created)
+        auth = {"authorization": f"Bearer {created['key']}"}
+        # The gateway writes an audit row of its own first (its chain's head is then in its memory).
+        self.assertEqual(gw.request("POST", CHAT, chat_body("gpt-4o"), auth)[0], 200)
         r = cli("keys", "update", created["id"], "--models", "gpt-4o-mini,haiku", "--monthly-budget-usd", "2.5",
                 "--expires-at", "2099-06-01T00:00:00Z", "--description", "from the CLI")
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -373,7 +395,6 @@ class KeyLifecycleCli(unittest.TestCase):
         self.assertEqual((listed["models"], listed["monthly_budget_usd"], listed["description"]),
                          (["gpt-4o-mini", "haiku"], 2.5, "from the CLI"))
         # The server enforces what the CLI set (its key cache lives 5 s at most).
-        auth = {"authorization": f"Bearer {created['key']}"}
         wait_until(lambda: gw.request("POST", CHAT, chat_body("gpt-4o"), auth)[0] == 403, 10,
                    "the CLI's allow-list to apply")
         # Bad input: exit 1 with the reason, nothing changed.
@@ -408,6 +429,116 @@ class KeyLifecycleCli(unittest.TestCase):
         self.assertIn("grace_s", r.stderr)
         r = subprocess.run([AEGIS_BIN, "admin", "keys", "rotate", "--help"], capture_output=True, text=True)
         self.assertIn("--grace-s", r.stdout)
+        # A key's own limits, set through the CLI, are a key_update as the API's PATCH is.
+        self.assertEqual(self.cli_json("keys", "limits", created["id"], "--rpm", "100", "--max-concurrency", "none"),
+                         [{"id": created["id"], "rpm": 100, "tpm": None, "max_concurrency": None}])
+        self.assertEqual(self.cli_json("keys", "limits", created["id"])[0]["rpm"], 100)  # showing is no change
+        # Each change is on record as the admin API's (surface admin.keys, the key's team and id,
+        # the fields' names or the grace, never a value or a secret), with a request id of the CLI's.
+        rows = self.key_audit_rows("cli-kl")
+        self.assertEqual([(r["task"], r["reason"]) for r in rows],
+                         [("key_update", "models,monthly_budget_usd,expires_at,description"),
+                          ("key_update", "models,monthly_budget_usd"),
+                          ("key_rotate", "grace_s=0"), ("key_rotate", "grace_s=86400"),
+                          ("key_update", "rpm,max_concurrency")], rows)
+        for row in rows:
+            self.assertEqual((row["key_id"], row["team"], row["status"]), (created["id"], "cli-kl", 200), row)
+            self.assertRegex(row["request_id"], r"^cli_[0-9a-f]{24}$")
+        self.assertEqual(len({row["request_id"] for row in rows}), len(rows))
+        self.assertNotIn("from the CLI", json.dumps(rows))
+        self.assertNotIn(rotated["key"].split("_", 2)[2], json.dumps(rows))
+        # The API writes the same row for the same change.
+        status, _ = gw.admin("PATCH", f"/admin/v1/keys/{created['id']}",
+                             {"description": "API", "models": ["claude-haiku-4-5"]})
+        self.assertEqual(status, 200)
+        api_row = self.key_audit_rows("cli-kl")[-1]
+        self.assertRegex(api_row["request_id"], r"^req_")
+        ignore = ("request_id", "time", "time_ms", "reason")
+        self.assertEqual({k: v for k, v in api_row.items() if k not in ignore},
+                         {k: v for k, v in rows[0].items() if k not in ignore})
+        self.assertEqual(api_row["reason"], "models,description")
+        # The gateway goes on writing its own rows beside the CLI's, and every chain verifies:
+        # the CLI's rows are linked into a chain of the CLI's, never into the gateway's.
+        status, _, data = gw.request("POST", CHAT, chat_body("claude-haiku-4-5"),
+                                     {"authorization": f"Bearer {rotated['key']}"})
+        self.assertEqual(status, 200, data)
+        self.key_audit_rows("cli-kl")  # the gateway's queue flushed
+        db = sqlite3.connect(self.db_path, timeout=10)
+        try:
+            writers = set(db.execute("SELECT DISTINCT surface, substr(chain_id, 1, instr(chain_id, '/')) FROM audit"
+                                     " WHERE team = 'cli-kl' AND chain_id <> ''").fetchall())
+            cli_rows = db.execute("SELECT count(*) FROM audit WHERE chain_id LIKE 'cli/%'").fetchone()[0]
+        finally:
+            db.close()
+        # The CLI's rows, the API's PATCH and the requests.
+        self.assertEqual(writers, {("admin.keys", "cli/"), ("admin.keys", "gateway/"), ("openai.chat", "gateway/")})
+        self.assertEqual(cli_rows, 5)
+        r = subprocess.run([AEGIS_BIN, "audit", "verify", "--config", self.config, "--json"], capture_output=True,
+                           text=True, timeout=60)
+        self.assertIn(r.returncode, (0, 3), r.stdout + r.stderr)  # 3: intact, with a tail not sealed yet
+        report = json.loads(r.stdout)
+        self.assertTrue(report["intact"], report)
+        self.assertEqual({f["kind"] for f in report["findings"]} - {"unsigned_tail"}, set(), report)
+
+    def test_cli_creates_keys_with_lifecycle_fields_and_lists_them_as_the_api(self):
+        gw = self.gw
+        self.assertEqual(gw.admin("POST", "/admin/v1/teams", {"name": "cli-list", "monthly_budget_usd": 10})[0], 201)
+        [created] = self.cli_json("keys", "create", "cli-list", "--models", "gpt-4o-mini,claude-haiku-4-5",
+                                  "--monthly-budget-usd", "3.25", "--expires-at", "2099-06-01T02:00:00+02:00",
+                                  "--description", "made by the CLI")
+        self.assertTrue(created["key"].startswith("aeg_" + created["id"] + "_"))
+        self.assertEqual((created["team"], created["models"], created["monthly_budget_usd"], created["expires_at"],
+                          created["description"], created["last_used_at"]),
+                         ("cli-list", ["gpt-4o-mini", "claude-haiku-4-5"], 3.25, "2099-06-01T00:00:00.000Z",
+                          "made by the CLI", None))
+        [plain] = self.cli_json("keys", "create", "cli-list", "--models", "", "--description", "")
+        self.assertEqual((plain["models"], plain["monthly_budget_usd"], plain["expires_at"], plain["description"]),
+                         (None, None, None, ""))
+        # Bad values: exit 1 with the reason, as `keys update`; nothing created.
+        for args, message in ((["--monthly-budget-usd", "10.5"], "above team"),
+                              (["--expires-at", "2001-01-01T00:00:00Z"], "past"),
+                              (["--models", "a,,b"], "printable"), (["--description", "x" * 257], "256")):
+            r = self.cli("keys", "create", "cli-list", *args)
+            self.assertEqual(r.returncode, 1, (args, r.stdout))
+            self.assertIn(message, r.stderr)
+
+        def listed_by_cli():
+            keys = {k["id"]: k for k in self.cli_json("keys", "list", "--team", "cli-list")}
+            self.assertEqual(set(keys), {created["id"], plain["id"]})
+            return keys
+
+        def listed_by_api():
+            status, body = gw.admin("GET", "/admin/v1/keys?team=cli-list")
+            self.assertEqual(status, 200, body)
+            return {k["id"]: k for k in body["keys"]}
+
+        mine = listed_by_cli()[created["id"]]
+        for field in ("models", "monthly_budget_usd", "expires_at", "description", "last_used_at"):
+            self.assertEqual(mine[field], created[field], field)
+        self.assertNotIn("key", mine)
+        # Used through the gateway: last_used_at once the gateway has flushed its noted uses
+        # (its listing does, else within a minute), the same as the API's listing shows.
+        status, _, data = gw.request("POST", CHAT, chat_body("gpt-4o-mini"),
+                                     {"authorization": f"Bearer {created['key']}"})
+        self.assertEqual(status, 200, data)
+        api = listed_by_api()
+        self.assertIsNotNone(api[created["id"]]["last_used_at"])
+        cli_keys = listed_by_cli()
+        self.assertEqual(cli_keys, api)  # every field, limits included
+        self.assertIsNone(cli_keys[plain["id"]]["last_used_at"])
+        # The text listing shows the same fields.
+        r = subprocess.run([AEGIS_BIN, "admin", "--config", self.config, "keys", "list", "--team", "cli-list"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        line = next(line for line in r.stdout.splitlines() if line.startswith(created["id"]))
+        for part in ("models=gpt-4o-mini,claude-haiku-4-5", "budget_usd=3.25", "expires_at=2099-06-01T00:00:00.000Z",
+                     "last_used_at=" + api[created["id"]]["last_used_at"], "description=made by the CLI"):
+            self.assertIn("\t" + part, line)
+        line = next(line for line in r.stdout.splitlines() if line.startswith(plain["id"]))
+        self.assertIn("\tmodels=any\tbudget_usd=none\texpires_at=never\tlast_used_at=never", line)
+        r = subprocess.run([AEGIS_BIN, "admin", "keys", "create", "--help"], capture_output=True, text=True)
+        for flag in ("--models", "--monthly-budget-usd", "--expires-at", "--description"):
+            self.assertIn(flag, r.stdout)
 
 
 @unittest.skipUnless(base_dsn(), "no PostgreSQL test server in this run (ctest's postgres.start provides one)")
@@ -429,6 +560,35 @@ class KeyLifecycleOnPostgres(unittest.TestCase):
         gw = Gateway(["--demo"], config_text=config, env={"AEGIS_IT_PG_DSN": self.dsn, "AEGIS_IT_JOBS_KEY": "5f" * 32})
         self.addCleanup(gw.cleanup)
         return gw
+
+    def test_the_cli_audits_its_changes_in_a_chain_of_its_own(self):
+        gw = self.gateway()
+        self.assertEqual(gw.admin("POST", "/admin/v1/teams", {"name": "pg-cli", "monthly_budget_usd": 5})[0], 201)
+        status, created = gw.admin("POST", "/admin/v1/keys", {"team": "pg-cli"})
+        self.assertEqual(status, 201, created)
+        auth = {"authorization": f"Bearer {created['key']}"}
+        self.assertEqual(gw.request("POST", CHAT, chat_body(), auth)[0], 200)
+        config = os.path.join(gw.workdir, "cli.yaml")
+        with open(config, "w") as f:
+            f.write("storage:\n  postgres_dsn: \"${AEGIS_IT_PG_DSN}\"\n")
+        env = dict(os.environ, AEGIS_IT_PG_DSN=self.dsn)
+        for args in (["update", created["id"], "--description", "pg"], ["rotate", created["id"], "--grace-s", "60"]):
+            r = subprocess.run([AEGIS_BIN, "admin", "--config", config, "keys", *args], capture_output=True,
+                               text=True, timeout=60, env=env)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(gw.request("POST", CHAT, chat_body(), auth)[0], 200)  # the gateway's own rows go on
+        status, rows = gw.admin("GET", "/admin/v1/audit?team=pg-cli")
+        self.assertEqual([(r["task"], r["reason"]) for r in reversed(rows["data"]) if r["surface"] == "admin.keys"],
+                         [("key_update", "description"), ("key_rotate", "grace_s=60")])
+        # "<process>/cli/<month>": a chain of the CLI process's, beside the gateway's "<process>/gateway/<month>".
+        self.assertEqual(psql(self.dsn, "SELECT string_agg(DISTINCT split_part(chain_id, '/', 2), ',') FROM audit "
+                                        "WHERE surface = 'admin.keys'"), "cli")
+        self.assertEqual(psql(self.dsn, "SELECT string_agg(DISTINCT split_part(chain_id, '/', 2), ',') FROM audit "
+                                        "WHERE surface = 'openai.chat' AND chain_id <> ''"), "gateway")
+        r = subprocess.run([AEGIS_BIN, "audit", "verify", "--config", config, "--json"], capture_output=True,
+                           text=True, timeout=120, env=env)
+        self.assertIn(r.returncode, (0, 3), r.stdout + r.stderr)  # 3: intact, with a tail not sealed yet
+        self.assertTrue(json.loads(r.stdout)["intact"], r.stdout)
 
     def test_changes_reach_the_other_replica_at_once_and_the_sub_budget_is_shared(self):
         first, second = self.gateway(), self.gateway()

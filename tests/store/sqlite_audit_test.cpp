@@ -49,6 +49,29 @@ TEST_F(SqliteAuditTest, StoresLevelAsTextCostAsMicrosAndListsAsJson) {
   EXPECT_EQ(raw.scalar("SELECT invented_pii || egress_blocked FROM audit"), "10");
 }
 
+// `aegis admin` writes its rows to the file a gateway writes too: each process
+// reads its chain's head once, so each must link into a chain of its own.
+TEST_F(SqliteAuditTest, AProcessWritingBesideTheGatewayLinksItsRowsIntoAChainOfItsOwn) {
+  constexpr std::int64_t kAt = 1'700'000'000'000;  // 2023-11
+  ASSERT_TRUE(store().append_audit({row("gw_1", "t", kAt)}).ok());
+  {
+    SqliteStore cli(db_path().string(), clock_, SqliteOptions{.chain_writer = std::string(kCliChainWriter)});
+    ASSERT_TRUE(cli.append_audit({row("cli_1", "t", kAt)}).ok());
+  }
+  ASSERT_TRUE(store().append_audit({row("gw_2", "t", kAt)}).ok());
+  RawDb raw(db_path());
+  EXPECT_EQ(raw.scalar("SELECT group_concat(request_id || '@' || chain_id || '#' || chain_seq, ' ') FROM "
+                       "(SELECT * FROM audit ORDER BY id)"),
+            "gw_1@gateway/2023-11#1 cli_1@cli/2023-11#1 gw_2@gateway/2023-11#2");
+  // Two writers of one chain would fork it: the second to write after the
+  // other is refused (its head is stale), so the gateway's rows would fail.
+  {
+    SqliteStore other(db_path().string(), clock_);
+    ASSERT_TRUE(other.append_audit({row("gw_other", "t", kAt)}).ok());
+  }
+  EXPECT_FALSE(store().append_audit({row("gw_3", "t", kAt)}).ok());
+}
+
 // --- Intents: a request's row as routed, committed while the provider answers. ---
 
 // One commit per row (a durable record each) must not leave the WAL growing

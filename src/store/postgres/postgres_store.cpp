@@ -112,12 +112,12 @@ std::string random_owner() {
 }  // namespace
 
 struct PostgresStore::Impl {
-  Impl(const std::string& dsn, const Clock& c, Options o)
+  Impl(const std::string& dsn, const Clock& c, const Options& o)
       : pool(dsn, std::string(kStoreName), pg::PoolOptions{o.max_connections, std::chrono::milliseconds(5'000), 3}),
         clock(&c),
         options(o),
         owner(random_owner()),
-        chain(owner + "/gateway") {}
+        chain(owner + "/" + o.chain_writer) {}
 
   pg::Pool pool;
   const Clock* clock;
@@ -206,7 +206,7 @@ struct PostgresStore::Impl {
   }
 };
 
-PostgresStore::PostgresStore(const std::string& dsn, const Clock& clock, Options options)
+PostgresStore::PostgresStore(const std::string& dsn, const Clock& clock, const Options& options)
     : impl_(std::make_unique<Impl>(dsn, clock, options)) {
   {
     pg::ConnPtr conn = impl_->pool.connect_or_throw();

@@ -11,6 +11,7 @@
 
 #include "core/clock.hpp"
 #include "store/database.hpp"
+#include "store/factory.hpp"
 
 namespace aegis::store {
 
@@ -26,6 +27,9 @@ struct PostgresOptions {
   // storage.audit_retention_months: whole months of audit rows kept before
   // the current one; older monthly partitions are dropped (0: keep all).
   int audit_retention_months = 0;
+  // This process's audit chains are "<owner>/<chain_writer>/<month>"
+  // (store/factory.hpp).
+  std::string chain_writer{kGatewayChainWriter};
 };
 
 class PostgresStore final : public Database {
@@ -36,7 +40,7 @@ class PostgresStore final : public Database {
   // lock) and creates the audit partitions around now. Throws
   // std::runtime_error when the database cannot be reached at start-up or its
   // schema is newer than this binary knows. `clock` must outlive the store.
-  PostgresStore(const std::string& dsn, const Clock& clock, Options options = {});
+  PostgresStore(const std::string& dsn, const Clock& clock, const Options& options = {});
   ~PostgresStore() override;
   PostgresStore(const PostgresStore&) = delete;
   PostgresStore& operator=(const PostgresStore&) = delete;

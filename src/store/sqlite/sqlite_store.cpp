@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include "audit/record_json.hpp"
 #include "audit/scan_pages.hpp"
@@ -267,6 +268,8 @@ class WalCheckpointer {
 }  // namespace
 
 struct SqliteStore::Impl {
+  explicit Impl(std::string chain_writer) : chain(std::move(chain_writer)) {}
+
   std::string path;
   const Clock* clock = nullptr;
   std::mutex mu;
@@ -274,7 +277,9 @@ struct SqliteStore::Impl {
   DbPtr db;                                       // declared before the statements so it is closed after them
   std::unordered_map<const char*, StmtPtr> statements;
   sqlite::AuditStatements audit_statements;
-  audit::ChainWriter chain{"gateway"};  // this process owns the database: one chain per month for its rows
+  // One chain per month for this process's rows: "gateway" for the process that
+  // owns the database, another writer id for one writing beside it (`aegis admin`).
+  audit::ChainWriter chain;
   int version = 0;
 
   std::int64_t now_ms() const {
@@ -316,8 +321,8 @@ struct SqliteStore::Impl {
 
 SqliteStore::SqliteStore(const std::string& path) : SqliteStore(path, SystemClock::instance()) {}
 
-SqliteStore::SqliteStore(const std::string& path, const Clock& clock, Options options)
-    : impl_(std::make_unique<Impl>()) {
+SqliteStore::SqliteStore(const std::string& path, const Clock& clock, const Options& options)
+    : impl_(std::make_unique<Impl>(options.chain_writer)) {
   impl_->path = path;
   impl_->clock = &clock;
 

@@ -17,6 +17,9 @@ struct SqliteOptions {
   // How long a call waits for another process (e.g. `aegis admin` next to a
   // running server) to release the write lock before failing.
   std::chrono::milliseconds busy_timeout{5'000};
+  // The writer id of this process's audit chains (audit/chain.hpp): the
+  // gateway's, or another process's writing beside it (store/factory.hpp).
+  std::string chain_writer{kGatewayChainWriter};
 };
 
 class SqliteStore final : public Database {
@@ -28,7 +31,7 @@ class SqliteStore final : public Database {
   // or its schema is newer than this binary knows. `clock` must outlive the store;
   // it stamps created_at_ms when a record arrives with 0.
   explicit SqliteStore(const std::string& path);
-  SqliteStore(const std::string& path, const Clock& clock, Options options = {});
+  SqliteStore(const std::string& path, const Clock& clock, const Options& options = {});
   ~SqliteStore() override;
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
