@@ -156,6 +156,11 @@ boost::asio::awaitable<Result<http::Caller>> authorize(const Access& access, htt
     case http::Credential::admin_key: {
       if (auto cookie = session_cookie(request); cookie && policy.sessions != nullptr) {
         AEGIS_CO_TRY(session, authorize_session(request, *policy.sessions, *cookie));
+        if (policy.revocations != nullptr) {
+          // Signed out on another replica: refused like any ended session.
+          AEGIS_CO_TRY(revoked, co_await policy.revocations->revoked(session));
+          if (revoked) co_return make_error(ErrorCode::unauthorized, "not signed in");
+        }
         request.log_fields.emplace_back("console_session", session.id.substr(0, 8));
         co_return http::Caller{std::move(session)};
       }

@@ -12,6 +12,7 @@
 #include "identity/console_session.hpp"
 #include "identity/oidc_identity.hpp"
 #include "identity/principal.hpp"
+#include "identity/session_revocations.hpp"
 #include "ratelimit/auth_throttle.hpp"
 #include "telemetry/metrics.hpp"
 
@@ -32,6 +33,8 @@ struct AccessPolicy {
   // when no Authorization header is sent; writes also need x-csrf-token.
   // Null: the console is off and only the admin key opens admin routes.
   const identity::ConsoleSessions* sessions = nullptr;
+  // Sign-outs recorded by any replica (null: this replica's own only).
+  identity::SessionRevocations* revocations = nullptr;
   // OIDC access tokens (config oidc.issuers); null: a JWT is just a wrong key.
   // On api_key routes a bearer that looks like a JWT is verified and acts for
   // one of the teams it maps to (x-aegis-team picks one when it maps to

@@ -56,6 +56,7 @@
 #include "identity/console_session.hpp"
 #include "identity/oidc_identity.hpp"
 #include "identity/oidc_verifier.hpp"
+#include "identity/session_revocations.hpp"
 #include "jobs/content_keys.hpp"
 #include "jobs/factory.hpp"
 #include "jobs/job_service.hpp"
@@ -226,8 +227,9 @@ struct Application::Impl {
   store::DbExecutor reports_db{1};
   std::unique_ptr<store::Database> store;
   std::unique_ptr<identity::Authenticator> authenticator;
-  std::unique_ptr<identity::ConsoleSessions> console_sessions;  // null: console.enabled is false
-  std::unique_ptr<console::OidcSignIn> console_oidc;            // null: no oidc issuer
+  std::unique_ptr<identity::ConsoleSessions> console_sessions;        // null: console.enabled is false
+  std::unique_ptr<identity::SessionRevocations> session_revocations;  // with console_sessions
+  std::unique_ptr<console::OidcSignIn> console_oidc;                  // null: no oidc issuer
   // OIDC access tokens (config oidc.issuers); null when none is configured.
   std::unique_ptr<identity::DocumentFetcher> oidc_fetcher;
   std::unique_ptr<identity::OidcVerifier> oidc_verifier;
@@ -528,6 +530,7 @@ std::uint16_t Application::start() {
   if (s.config->console.enabled) {
     s.console_sessions = std::make_unique<identity::ConsoleSessions>(
         s.config->console.session_secret, s.config->console.session_ttl, SystemClock::instance());
+    s.session_revocations = std::make_unique<identity::SessionRevocations>(*s.store, s.db, SystemClock::instance());
   }
   if (!s.config->oidc.issuers.empty()) {
     s.oidc_fetcher = make_http_document_fetcher(*s.client);
@@ -537,8 +540,9 @@ std::uint16_t Application::start() {
     telemetry::log(telemetry::LogLevel::info, "oidc_enabled",
                    {{"issuers", static_cast<std::int64_t>(s.config->oidc.issuers.size())}});
   }
-  auto authorizer = api::make_authorizer({s.authenticator.get(), admin_key, server_config.metrics_token,
-                                          s.auth_throttle.get(), s.console_sessions.get(), s.oidc.get(), &s.metrics});
+  auto authorizer =
+      api::make_authorizer({s.authenticator.get(), admin_key, server_config.metrics_token, s.auth_throttle.get(),
+                            s.console_sessions.get(), s.session_revocations.get(), s.oidc.get(), &s.metrics});
   s.router.set_authorizer(authorizer);
   s.router.guard_prefix("v1", http::Credential::api_key);
   s.router.guard_prefix("admin", http::Credential::admin_key);
@@ -631,8 +635,9 @@ std::uint16_t Application::start() {
   api::register_inspect_route(s.router, console_context);
   if (s.console_sessions) {
     if (s.oidc) s.console_oidc = console::make_oidc_code_flow(s.config->oidc.issuers, *s.client, *s.oidc);
-    console::register_console_routes(s.router, console::ConsoleRoutes{s.config->console, *s.console_sessions, admin_key,
-                                                                      s.auth_throttle.get(), s.console_oidc.get()});
+    console::register_console_routes(
+        s.router, console::ConsoleRoutes{s.config->console, *s.console_sessions, admin_key, s.auth_throttle.get(),
+                                         s.console_oidc.get(), s.session_revocations.get()});
   }
 
   s.server = std::make_unique<http::Server>(

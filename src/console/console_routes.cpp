@@ -261,9 +261,17 @@ void register_console_routes(http::Router& router, ConsoleRoutes routes) {
 
   router.add("POST", "/ui/auth/logout", http::Credential::admin_key,
              [ctx](http::HttpRequest& request, const http::Caller& caller) -> Awaitable {
-               if (const auto* session = caller.get_if<identity::ConsoleSession>()) ctx->sessions.revoke(*session);
                http::HttpResponse response;
                response.status = 204;
+               if (const auto* session = caller.get_if<identity::ConsoleSession>()) {
+                 ctx->sessions.revoke(*session);
+                 if (ctx->revocations != nullptr) {
+                   // Other replicas learn of it from the store; if that fails the
+                   // browser still drops the cookie, and the caller is told.
+                   auto recorded = co_await ctx->revocations->revoke(*session);
+                   if (!recorded.ok()) response = http::error_response(recorded.error(), request.request_id);
+                 }
+               }
                response.headers.push_back({"set-cookie", cookie(identity::ConsoleSessions::kCookieName, "", "/",
                                                                 "Strict", 0, secure_cookies(*ctx, request))});
                add_security_headers(response);

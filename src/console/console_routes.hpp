@@ -14,6 +14,7 @@
 #include "console/oidc_sign_in.hpp"
 #include "http/router.hpp"
 #include "identity/console_session.hpp"
+#include "identity/session_revocations.hpp"
 #include "ratelimit/auth_throttle.hpp"
 
 namespace aegis::console {
@@ -24,6 +25,8 @@ struct ConsoleRoutes {
   std::string admin_key;                        // empty: no sign-in with the admin key
   ratelimit::AuthThrottle* throttle = nullptr;  // failed sign-ins per source address
   OidcSignIn* oidc = nullptr;                   // null: no issuer for the console
+  // Where a sign-out is recorded for every replica (null: this one only).
+  identity::SessionRevocations* revocations = nullptr;
 };
 
 // The headers every /ui answer carries: a strict Content-Security-Policy

@@ -14,8 +14,8 @@
 // bug or a same-site subdomain could) and still never learns the token.
 //
 // Signing out revokes the session id on this replica until the session would
-// have expired anyway (the cookie is also cleared); docs/ARCHITECTURE.md
-// ("The console") says what that means with several replicas.
+// have expired anyway (the cookie is also cleared); identity/
+// session_revocations.hpp records it for every replica on the database.
 #include <chrono>
 #include <cstdint>
 #include <mutex>

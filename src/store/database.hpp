@@ -1,6 +1,7 @@
 #pragma once
 // One database: teams and keys (store.hpp), stored Responses API
-// conversations (response_store.hpp), and the audit trail with the
+// conversations (response_store.hpp), console sign-outs
+// (console_session_store.hpp), and the audit trail with the
 // spend it carries (audit/audit_store.hpp). A backend implements both, so the
 // rows and the spend they book commit in one transaction.
 #include <functional>
@@ -10,6 +11,7 @@
 #include "audit/breach_store.hpp"
 #include "audit/chain_writer.hpp"
 #include "store/budget_pool.hpp"
+#include "store/console_session_store.hpp"
 #include "store/rate_limits.hpp"
 #include "store/response_store.hpp"
 #include "store/store.hpp"
@@ -20,7 +22,8 @@ class Database : public Store,
                  public audit::AuditStore,
                  public audit::BreachStore,
                  public RateLimitStore,
-                 public ResponseStore {
+                 public ResponseStore,
+                 public ConsoleSessionStore {
  public:
   // Other gateway processes writing to this database now (a shared backend's
   // replicas); 0 for a database one process owns.

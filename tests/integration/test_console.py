@@ -7,7 +7,10 @@ Chromium; this file pins what a browser cannot show, such as a write without
 the CSRF token."""
 import http.client
 import json
+import os
 import re
+import subprocess
+import tempfile
 import unittest
 import urllib.parse
 
@@ -192,6 +195,39 @@ class ConsoleOff(unittest.TestCase):
 
 
 class SharedSecret(unittest.TestCase):
+    def test_signing_out_on_one_replica_ends_the_session_on_every_replica(self):
+        shared = tempfile.mkdtemp(prefix="aegis-console-shared-")
+        config = ('console:\n  session_secret: "${AEGIS_CONSOLE_SECRET}"\n'
+                  f'storage:\n  sqlite_path: {os.path.join(shared, "aegis.db")}\n')
+        env = {"AEGIS_CONSOLE_SECRET": "s" * 40}
+        a = Gateway(["--demo"], env=env, config_text=config)
+        b = Gateway(["--demo"], env=env, config_text=config)
+        try:
+            status, headers, data = a.request("POST", "/ui/auth/key", {"admin_key": a.admin_key})
+            self.assertEqual(status, 200, data)
+            cookie = {"cookie": headers["set-cookie"].split(";")[0]}
+            status, _, data = b.request("GET", "/ui/session", headers=cookie)
+            self.assertEqual(status, 200, data)
+            csrf = json.loads(data)["csrf_token"]
+            status, _, _ = b.request("GET", "/admin/v1/teams", headers=cookie)
+            self.assertEqual(status, 200)
+            status, _, _ = a.request("POST", "/ui/auth/logout", headers={**cookie, "x-csrf-token": csrf})
+            self.assertEqual(status, 204)
+            for gw in (a, b):
+                status, _, data = gw.request("GET", "/admin/v1/teams", headers=cookie)
+                self.assertEqual(status, 401, data)
+                self.assertEqual(json.loads(data)["error"]["message"], "not signed in")
+            # The store keeps a digest of the session id, never the id or the cookie.
+            rows = subprocess.run(["sqlite3", os.path.join(shared, "aegis.db"),
+                                   "SELECT id_digest FROM console_revocations"],
+                                  capture_output=True, text=True, check=True).stdout.split()
+            self.assertEqual(len(rows), 1)
+            self.assertEqual(len(rows[0]), 64)
+            self.assertNotIn(rows[0], cookie["cookie"])
+        finally:
+            for gw in (a, b):
+                gw.cleanup()
+
     def test_replicas_with_one_secret_accept_each_others_sessions(self):
         config = 'console:\n  session_secret: "${AEGIS_CONSOLE_SECRET}"\n'
         env = {"AEGIS_CONSOLE_SECRET": "s" * 40}

@@ -352,6 +352,13 @@ CREATE TABLE responses (
 );
 CREATE INDEX responses_expiry ON responses(expires_at_ms);
 )sql"},
+    // Console sign-outs every replica honours, as in the SQLite schema.
+    Migration{12, "console sign-outs", R"sql(
+CREATE TABLE console_revocations (
+  id_digest     TEXT PRIMARY KEY,
+  expires_at_ms BIGINT NOT NULL
+);
+)sql"},
 };
 
 std::string message_of(PGconn* conn, PGresult* result) {

@@ -615,6 +615,27 @@ Result<std::int64_t> PostgresStore::purge_responses(std::int64_t now_ms) {
   return rows->affected();
 }
 
+Result<void> PostgresStore::revoke_console_session(const std::string& id_digest, std::int64_t expires_at_ms,
+                                                   std::int64_t now_ms) {
+  constexpr std::string_view op = "revoke_console_session";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  auto purged = session.exec("DELETE FROM console_revocations WHERE expires_at_ms <= $1", pg::Params().add(now_ms));
+  if (!purged.ok()) return impl_->fail(op, session);
+  auto inserted = session.exec(
+      "INSERT INTO console_revocations (id_digest, expires_at_ms) VALUES ($1, $2) ON CONFLICT (id_digest) DO NOTHING",
+      pg::Params().add(id_digest).add(expires_at_ms));
+  if (!inserted.ok()) return impl_->fail(op, session);
+  return {};
+}
+
+Result<bool> PostgresStore::console_session_revoked(const std::string& id_digest) {
+  constexpr std::string_view op = "console_session_revoked";
+  AEGIS_TRY(session, impl_->pool.acquire());
+  auto rows = session.exec("SELECT 1 FROM console_revocations WHERE id_digest = $1", pg::Params().add(id_digest));
+  if (!rows.ok()) return impl_->fail(op, session);
+  return !rows->empty();
+}
+
 Result<void> PostgresStore::append_audit(const std::vector<audit::AuditRecord>& rows) {
   constexpr std::string_view op = "append_audit";
   if (rows.empty()) return {};

@@ -98,6 +98,10 @@ class PostgresStore final : public Database {
   Result<StoredResponse> get_response(const std::string& team, const std::string& id, std::int64_t now_ms) override;
   Result<void> delete_response(const std::string& team, const std::string& id) override;
   Result<std::int64_t> purge_responses(std::int64_t now_ms) override;
+
+  Result<void> revoke_console_session(const std::string& id_digest, std::int64_t expires_at_ms,
+                                      std::int64_t now_ms) override;
+  Result<bool> console_session_revoked(const std::string& id_digest) override;
   Result<void> ping() override;
   int schema_version() override;
 

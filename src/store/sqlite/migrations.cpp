@@ -409,6 +409,13 @@ CREATE TABLE responses (
 );
 CREATE INDEX responses_expiry ON responses(expires_at_ms);
 )sql"},
+    // Console sign-outs every process honours (store/console_session_store.hpp).
+    Migration{16, "console sign-outs", R"sql(
+CREATE TABLE console_revocations (
+  id_digest     TEXT PRIMARY KEY,
+  expires_at_ms INTEGER NOT NULL
+);
+)sql"},
 };
 
 std::string errmsg(sqlite3* db) {

@@ -74,6 +74,10 @@ constexpr const char* kGetResponse =
     "WHERE id = ?1 AND team = ?2 AND expires_at_ms > ?3";
 constexpr const char* kDeleteResponse = "DELETE FROM responses WHERE id = ?1 AND team = ?2";
 constexpr const char* kPurgeResponses = "DELETE FROM responses WHERE expires_at_ms <= ?1";
+constexpr const char* kRevokeConsoleSession =
+    "INSERT INTO console_revocations (id_digest, expires_at_ms) VALUES (?1, ?2) ON CONFLICT (id_digest) DO NOTHING";
+constexpr const char* kPurgeConsoleRevocations = "DELETE FROM console_revocations WHERE expires_at_ms <= ?1";
+constexpr const char* kConsoleSessionRevoked = "SELECT 1 FROM console_revocations WHERE id_digest = ?1";
 constexpr const char* kRevokeKey = "UPDATE api_keys SET revoked_at_ms = COALESCE(revoked_at_ms, ?2) WHERE id = ?1";
 
 // Four spellings rather than "(?2 IS NULL OR team = ?2)" so SQLite can use the indices.
@@ -755,6 +759,41 @@ Result<std::int64_t> SqliteStore::purge_responses(std::int64_t now_ms) {
   rc = st.step();
   if (rc != SQLITE_DONE) return db_error(op, rc);
   return static_cast<std::int64_t>(sqlite3_changes(impl_->db.get()));
+}
+
+Result<void> SqliteStore::revoke_console_session(const std::string& id_digest, std::int64_t expires_at_ms,
+                                                 std::int64_t now_ms) {
+  constexpr std::string_view op = "revoke_console_session";
+  std::lock_guard lock(impl_->mu);
+  int rc = SQLITE_OK;
+  for (const char* sql : {kPurgeConsoleRevocations, kRevokeConsoleSession}) {
+    sqlite3_stmt* raw = impl_->statement(sql, rc);
+    if (!raw) return db_error(op, rc);
+    Use st(raw);
+    if (sql == kPurgeConsoleRevocations) {
+      st.bind(1, now_ms);
+    } else {
+      st.bind(1, id_digest);
+      st.bind(2, expires_at_ms);
+    }
+    rc = st.step();
+    if (rc != SQLITE_DONE) return db_error(op, rc);
+  }
+  return {};
+}
+
+Result<bool> SqliteStore::console_session_revoked(const std::string& id_digest) {
+  constexpr std::string_view op = "console_session_revoked";
+  std::lock_guard lock(impl_->mu);
+  int rc = SQLITE_OK;
+  sqlite3_stmt* raw = impl_->statement(kConsoleSessionRevoked, rc);
+  if (!raw) return db_error(op, rc);
+  Use st(raw);
+  st.bind(1, id_digest);
+  rc = st.step();
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return db_error(op, rc);
 }
 
 Result<void> SqliteStore::append_audit(const std::vector<audit::AuditRecord>& rows) {
