@@ -226,7 +226,9 @@ KeyInfo key_info(const store::ApiKeyRecord& record) {
   info.monthly_budget = record.monthly_budget;
   info.expires_at_ms = record.expires_at_ms;
   info.description = record.description;
-  info.last_used_at_ms = record.last_used_at_ms;
+  // Noted to the minute (rounded down), so a key used in the minute it was
+  // made would read as used before it existed: never earlier than its creation.
+  if (record.last_used_at_ms) info.last_used_at_ms = std::max(*record.last_used_at_ms, record.created_at_ms);
   info.previous_valid_until_ms = record.previous_valid_until_ms;
   return info;
 }

@@ -109,7 +109,7 @@ struct KeyInfo {
   std::optional<Money> monthly_budget;
   std::optional<std::int64_t> expires_at_ms;
   std::string description;
-  std::optional<std::int64_t> last_used_at_ms;          // to the minute; flushed in batches
+  std::optional<std::int64_t> last_used_at_ms;          // to the minute, never before created_at_ms; flushed in batches
   std::optional<std::int64_t> previous_valid_until_ms;  // a rotation's grace, while it lasts
 };
 KeyInfo key_info(const store::ApiKeyRecord& record);
