@@ -16,21 +16,7 @@ namespace {
 
 constexpr std::int64_t kNow = 1'700'000'000'000;
 
-class ConsoleSessionStoreContract : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    db_ = test_support::make_backend_db(GetParam());
-    if (db_ == nullptr) GTEST_SKIP() << "no PostgreSQL test server in this run (ctest's postgres.start provides one)";
-  }
-  Database& open() {
-    stores_.push_back(db_->open(clock_));
-    return *stores_.back();
-  }
-
-  ManualClock clock_{std::chrono::system_clock::time_point(std::chrono::milliseconds(kNow))};
-  std::unique_ptr<test_support::BackendDb> db_;
-  std::vector<std::unique_ptr<Database>> stores_;
-};
+using ConsoleSessionStoreContract = test_support::BackendContractTest<kNow>;
 
 INSTANTIATE_TEST_SUITE_P(Backends, ConsoleSessionStoreContract, ::testing::Values("sqlite", "postgres"),
                          test_support::backend_name);

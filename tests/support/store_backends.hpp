@@ -13,13 +13,17 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "core/clock.hpp"
+#include "core/system_clock.hpp"
 #include "jobs/postgres/postgres_job_store.hpp"
 #include "jobs/sqlite/sqlite_job_store.hpp"
 #include "store/database.hpp"
@@ -148,5 +152,24 @@ inline std::unique_ptr<BackendDb> make_backend_db(const std::string& backend) {
 }
 
 inline std::string backend_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
+
+// A contract test run on each backend (the parameter): open() gives another
+// process's view of the same database, all on one manual clock at `start_ms`.
+template <std::int64_t start_ms>
+class BackendContractTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    db_ = make_backend_db(GetParam());
+    if (db_ == nullptr) GTEST_SKIP() << "no PostgreSQL test server in this run (ctest's postgres.start provides one)";
+  }
+  store::Database& open() {
+    stores_.push_back(db_->open(clock_));
+    return *stores_.back();
+  }
+
+  ManualClock clock_{std::chrono::system_clock::time_point(std::chrono::milliseconds(start_ms))};
+  std::unique_ptr<BackendDb> db_;
+  std::vector<std::unique_ptr<store::Database>> stores_;
+};
 
 }  // namespace aegis::test_support
