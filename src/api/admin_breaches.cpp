@@ -1,9 +1,12 @@
 // The breach register's routes (audit/breach_store.hpp): list and read
 // entries, and an officer's status change with its note, kept in the entry's
 // history. Admin credential, like the rest of /admin/v1.
+#include <boost/asio/use_awaitable.hpp>
+
 #include <charconv>
 
 #include "api/admin.hpp"
+#include "audit/audit_writer.hpp"
 #include "core/json.hpp"
 #include "http/json_response.hpp"
 
@@ -121,6 +124,11 @@ void register_breach_routes(http::Router& router, const AdminContext& context) {
                AEGIS_CO_TRY(update, breach_update(request, id, ctx->clock), fail, request);
                AEGIS_CO_TRY(breach, co_await ctx->db.run([&] { return ctx->store.update_breach(update); }), fail,
                             request);
+               if (ctx->audit_writer != nullptr) {
+                 // On record in the chain before the answer, as a key's rotation is.
+                 audit::AuditRecord row = audit::breach_update_row(breach, update, request.request_id);
+                 (void)co_await ctx->audit_writer->async_record(std::move(row), boost::asio::use_awaitable);
+               }
                co_return http::json_response(200, audit::breach_json(breach));
              });
 }

@@ -12,6 +12,18 @@ bool is_settable_breach_status(std::string_view status) noexcept {
   return status == "assessed" || status == "reported" || status == "closed";
 }
 
+AuditRecord breach_update_row(const Breach& breach, const BreachUpdate& update, std::string request_id) {
+  AuditRecord row;
+  row.time_ms = update.time_ms;
+  row.request_id = std::move(request_id);
+  row.team = breach.team;
+  row.surface = "admin.breaches";
+  row.task = "breach_update";
+  row.reason = "breach=" + std::to_string(breach.id) + " status=" + update.status + " by=" + update.actor;
+  row.status = 200;
+  return row;
+}
+
 boost::json::object breach_json(const Breach& b) {
   boost::json::object entities;
   for (const auto& [type, count] : b.entities) entities[type] = count;

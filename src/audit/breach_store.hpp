@@ -66,6 +66,11 @@ struct BreachQuery {
 boost::json::object breach_json(const Breach& breach);
 boost::json::object breach_update_json(const BreachUpdate& update);
 
+// The audit row of an officer's change to an entry (surface admin.breaches,
+// task breach_update), so the change is in the tamper-evident trail too:
+// the entry's team, its id and the new status, never the note.
+AuditRecord breach_update_row(const Breach& breach, const BreachUpdate& update, std::string request_id);
+
 // The entry an audit row calls for, if any: a RESTRICTED row whose data went
 // to a non-local provider, or an egress block.
 std::optional<Breach> breach_for_row(const AuditRecord& row);

@@ -8,6 +8,7 @@
 #include "audit/breach_store.hpp"
 #include "cli/local_store.hpp"
 #include "core/time_format.hpp"
+#include "http/server.hpp"
 
 namespace aegis::cli {
 
@@ -94,6 +95,15 @@ int BreachesCommand::run() {
         status_, note_, "cli"};
     auto updated = register_.update_breach(update);
     if (!updated.ok()) return report(updated.error());
+    // The change is on record in the audit chain as the admin API's is (the
+    // CLI's own chain; request id "cli_...").
+    const std::string request_id = "cli_" + http::generate_request_id().substr(4);
+    auto written = local->store->append_audit({audit::breach_update_row(*updated, update, request_id)});
+    if (!written.ok()) {
+      std::cerr << "aegis breaches: the change was made, but its audit row could not be written: "
+                << written.error().message << "\n";
+      return kExitFailed;
+    }
     if (json_) {
       std::cout << boost::json::serialize(audit::breach_json(*updated)) << "\n";
     } else {

@@ -196,6 +196,27 @@ class RegisterChecks:
         self.assertEqual(code, 0, err)
         self.assertEqual([b["request_id"] for b in json.loads(out)], [request_id])
 
+        # An officer's changes, through the API and the CLI, are rows of the audit chain too (never the note).
+        status, _ = gw.admin("PATCH", f"/admin/v1/breaches/{entry['id']}",
+                             {"status": "assessed", "note": "misdeclared edge host; patient file 4471"})
+        self.assertEqual(status, 200)
+        code, _, err = self.breaches("update", str(entry["id"]), "--status", "reported", "--note", "sent to the OPC")
+        self.assertEqual(code, 0, err)
+
+        def officer_rows():
+            status, listed = gw.admin("GET", "/admin/v1/audit?team=edge-team&limit=100")
+            self.assertEqual(status, 200, listed)
+            rows = [r for r in listed["data"] if r["surface"] == "admin.breaches"]
+            return rows if len(rows) == 2 else None
+        rows = wait_until(officer_rows, 10, "the officer's two changes in the audit trail")
+        self.assertEqual(sorted(r["reason"] for r in rows),
+                         [f"breach={entry['id']} status=assessed by=admin",
+                          f"breach={entry['id']} status=reported by=cli"])
+        self.assertEqual({r["task"] for r in rows}, {"breach_update"})
+        self.assertTrue(any(r["request_id"].startswith("cli_") for r in rows), rows)
+        self.assertNotIn("4471", json.dumps(rows))
+        self.assertNotIn("OPC", json.dumps(rows))
+
 
 class SqliteRegister(SqliteBackend, RegisterChecks, unittest.TestCase):
     def setUp(self):
