@@ -82,6 +82,10 @@ void ReportBuilder::add(const audit::AuditRecord& row) {
   auto& r = report_;
   if (row.time_ms < r.month.since_ms || row.time_ms >= r.month.until_ms) return;
   if (r.team && row.team != *r.team) return;
+  if (row.surface.starts_with("admin.")) {
+    ++r.admin_actions[row.surface];
+    return;
+  }
   DayMix& day = r.daily[static_cast<std::size_t>((row.time_ms - r.month.since_ms) / kMsPerDay)];
 
   ++r.requests;
@@ -201,6 +205,7 @@ json::object report_json(const ComplianceReport& report) {
   for (const Level level : kLevels) by_level[to_string(level)] = report.requests_by_level[level_index(level)];
   out["requests_by_level"] = std::move(by_level);
   out["requests_by_surface"] = counts_json(report.requests_by_surface);
+  out["admin_actions"] = counts_json(report.admin_actions);
 
   out["restricted"] = json::object{{"total", report.restricted.total},
                                    {"local", report.restricted.local},

@@ -120,6 +120,9 @@ struct ComplianceReport {
   std::int64_t requests = 0;
   std::array<std::int64_t, 4> requests_by_level{};  // indexed by Level
   std::map<std::string, std::int64_t> requests_by_surface;
+  // Administrators' actions on record (surfaces "admin.*": a key's rotation or
+  // change, a breach register update), by surface: not requests, counted apart.
+  std::map<std::string, std::int64_t> admin_actions;
 
   struct Restricted {
     std::int64_t total = 0;

@@ -370,6 +370,10 @@ std::string render_html(const ComplianceReport& report) {
   }
   h.raw("</div>");
   counts_table(h, "surface", "requests_by_surface.", report.requests_by_surface, "No request this month.");
+  h.raw(
+      "<p class=\"explain\">Administrators' actions on record (key changes, breach register updates) are "
+      "not requests and are counted apart:</p>");
+  counts_table(h, "administrative action", "admin_actions.", report.admin_actions, "None this month.");
   h.raw("</section>\n");
 
   h.raw(
@@ -581,6 +585,8 @@ std::string render_markdown(const ComplianceReport& report) {
   }
   md << "| **total** | " << report.requests << " |\n\n";
   md_counts(md, "surface", report.requests_by_surface, "No request this month.");
+  md << "Administrators' actions on record (not requests):\n\n";
+  md_counts(md, "administrative action", report.admin_actions, "None this month.");
 
   md << "## Classification mix per day\n\n| date | PUBLIC | INTERNAL | CONFIDENTIAL | RESTRICTED | RESTRICTED local "
         "| RESTRICTED off the local network |\n|---|---:|---:|---:|---:|---:|---:|\n";

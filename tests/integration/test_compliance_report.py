@@ -119,6 +119,8 @@ def normalised(row):
 def expected_report(rows, teams, spend, month):
     """Every figure of the report, counted from the month's audit rows, the teams and budget_spend tables."""
     since, _, start, end = month_bounds(month)
+    admin_actions = collections.Counter(r["surface"] for r in rows if r["surface"].startswith("admin."))
+    rows = [r for r in rows if not r["surface"].startswith("admin.")]
     by_level = {level: 0 for level in LEVELS}
     surfaces = collections.Counter()
     restricted = {"total": 0, "local": 0, "non_local": 0, "not_sent": 0}
@@ -168,6 +170,7 @@ def expected_report(rows, teams, spend, month):
         "requests": len(rows),
         "requests_by_level": by_level,
         "requests_by_surface": dict(surfaces),
+        "admin_actions": dict(admin_actions),
         "restricted": restricted,
         "egress_vetoes": {"total": sum(vetoes.values()), "by_rule": dict(vetoes)},
         "blocked_sends": {"total": sum(blocked.values()), "by_provider": dict(blocked)},
@@ -335,6 +338,10 @@ class ComplianceReportTest:
 
         status, _, data = self.chat(tiny_key, "Draft a long essay about budgets")
         self.assertEqual(status, 402, data)
+
+        # An administrator's action on record (an admin.keys row): counted apart, never as a request.
+        status, rotated = self.gw.admin("POST", f"/admin/v1/keys/{tiny_key.split('_')[1]}/rotate", {"grace_s": 60})
+        self.assertEqual(status, 200, rotated)
         return {"teams": (payments, research, tiny), "masked": outcomes["masked"]}
 
     # ---- the audit table
@@ -367,7 +374,8 @@ class ComplianceReportTest:
     # ---- the test
 
     def assertFiguresMatch(self, report, want, where):
-        for field in ("requests", "requests_by_level", "requests_by_surface", "restricted", "egress_vetoes",
+        for field in ("requests", "requests_by_level", "requests_by_surface", "admin_actions", "restricted",
+                      "egress_vetoes",
                       "blocked_sends", "masked_entities", "masking", "invented_pii", "incidents",
                       "budget_rejections", "spend"):
             got = report[field]
@@ -398,6 +406,7 @@ class ComplianceReportTest:
         # The traffic gave every section something to count: a figure that
         # stayed 0 here would not show a wrong count.
         self.assertGreaterEqual(want["restricted"]["local"], 3, want["restricted"])
+        self.assertEqual(want["admin_actions"], {"admin.keys": 1}, want["admin_actions"])
         self.assertEqual(want["restricted"]["non_local"], 0)
         self.assertGreaterEqual(want["masking"]["requests"], traffic["masked"])
         self.assertGreaterEqual(want["masking"]["requests"], 1)
@@ -496,6 +505,8 @@ class ComplianceReportTest:
             expected[f"requests_by_level.{level}"] = want["requests_by_level"][level]
         for surface, count in want["requests_by_surface"].items():
             expected[f"requests_by_surface.{surface}"] = count
+        for surface, count in want["admin_actions"].items():
+            expected[f"admin_actions.{surface}"] = count
         for rule, count in want["egress_vetoes"]["by_rule"].items():
             expected[f"egress_vetoes.{rule}"] = count
         for entity, count in want["masked_entities"].items():
