@@ -114,9 +114,13 @@ enum class LeaseEnd { cancelled, lost };
 
 // Wakes whoever waits on a timer shared across threads: the cancel runs on the
 // timer's own executor (its strand), never concurrently with the wait.
+// Expiring the timer, not cancelling it: a long-poll woken while it still
+// reads the job (before its wait starts) must not then sleep its whole wait;
+// cancel() would reach no pending wait and be lost, an expired timer's wait
+// completes at once.
 void wake(std::shared_ptr<asio::steady_timer> timer) {
   auto executor = timer->get_executor();
-  asio::post(executor, [timer = std::move(timer)] { timer->cancel(); });
+  asio::post(executor, [timer = std::move(timer)] { timer->expires_at(asio::steady_timer::time_point::min()); });
 }
 
 // What the gateway is told about a job, at submit and when it runs: the same facts both times.
