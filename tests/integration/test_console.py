@@ -135,7 +135,10 @@ class Console(unittest.TestCase):
         value, csrf, _ = self.sign_in()
         payload, mac = value.split(".")
         forged_payload = payload[:-2] + ("00" if payload[-2:] != "00" else "11")
-        for bad in (f"{forged_payload}.{mac}", f"{payload}.{mac[:-1]}A", "garbage", ""):
+        # A character in the middle of the MAC, made sure to differ (the last one
+        # may already be the replacement, or differ only in padding bits).
+        forged_mac = mac[:10] + ("A" if mac[10] != "A" else "B") + mac[11:]
+        for bad in (f"{forged_payload}.{mac}", f"{payload}.{forged_mac}", "garbage", ""):
             status, _, data = self.gw.request("GET", "/admin/v1/teams", headers={"cookie": f"{SESSION_COOKIE}={bad}"})
             self.assertEqual(status, 401, bad)
             self.assertEqual(json.loads(data)["error"]["message"], "not signed in")
