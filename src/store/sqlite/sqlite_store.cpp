@@ -766,19 +766,19 @@ Result<void> SqliteStore::revoke_console_session(const std::string& id_digest, s
   constexpr std::string_view op = "revoke_console_session";
   std::lock_guard lock(impl_->mu);
   int rc = SQLITE_OK;
-  for (const char* sql : {kPurgeConsoleRevocations, kRevokeConsoleSession}) {
-    sqlite3_stmt* raw = impl_->statement(sql, rc);
-    if (!raw) return db_error(op, rc);
-    Use st(raw);
-    if (sql == kPurgeConsoleRevocations) {
-      st.bind(1, now_ms);
-    } else {
-      st.bind(1, id_digest);
-      st.bind(2, expires_at_ms);
-    }
-    rc = st.step();
-    if (rc != SQLITE_DONE) return db_error(op, rc);
+  sqlite3_stmt* purge = impl_->statement(kPurgeConsoleRevocations, rc);
+  if (!purge) return db_error(op, rc);
+  {
+    Use st(purge);
+    st.bind(1, now_ms);
+    if ((rc = st.step()) != SQLITE_DONE) return db_error(op, rc);
   }
+  sqlite3_stmt* insert = impl_->statement(kRevokeConsoleSession, rc);
+  if (!insert) return db_error(op, rc);
+  Use st(insert);
+  st.bind(1, id_digest);
+  st.bind(2, expires_at_ms);
+  if ((rc = st.step()) != SQLITE_DONE) return db_error(op, rc);
   return {};
 }
 
