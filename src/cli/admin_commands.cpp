@@ -91,6 +91,8 @@ AdminCommands::AdminCommands(CLI::App& app) {
   keys_create_ = keys->add_subcommand("create", "Create a key for a team; the key is printed once");
   keys_create_->add_option("TEAM", key_team_, "team name")->required();
   create_fields_ = add_key_field_options(keys_create_);
+  keys_create_->add_option("--clearance", key_clearance_,
+                           "PUBLIC | INTERNAL | CONFIDENTIAL | RESTRICTED, at most the team's (default: the team's)");
   keys_list_ = keys->add_subcommand("list", "List keys (ids and prefixes, never keys)");
   keys_list_->add_option("--team", list_team_, "only this team's keys");
   keys_revoke_ = keys->add_subcommand("revoke", "Revoke a key by id");
@@ -202,7 +204,12 @@ int AdminCommands::run(const std::string& fallback_config_path) {
     if (patch.monthly_budget) fields.monthly_budget = *patch.monthly_budget;
     if (patch.expires_at_ms) fields.expires_at_ms = *patch.expires_at_ms;
     if (patch.description) fields.description = std::move(*patch.description);
-    AEGIS_TRY(created, identity::create_key(*store, *store, clock, key_team_, std::nullopt, fields), report);
+    std::optional<Level> clearance;
+    if (!key_clearance_.empty()) {
+      AEGIS_TRY(level, identity::parse_clearance(key_clearance_), report);
+      clearance = level;
+    }
+    AEGIS_TRY(created, identity::create_key(*store, *store, clock, key_team_, clearance, fields), report);
     const auto info = identity::key_info(created.record);
     if (json_) {
       json::object out = identity::key_json(info, wall_ms(clock));
@@ -270,27 +277,34 @@ int AdminCommands::run(const std::string& fallback_config_path) {
   }
   if (teams_limits_->parsed() || keys_limits_->parsed()) {
     const bool team = teams_limits_->parsed();
+    // Each flag becomes the PATCH body field the admin API takes, so one
+    // validator (identity/admin_json) decides what a limit may be for both.
     store::RateLimitsPatch patch;
-    const std::pair<const char*,
-                    std::pair<const std::optional<std::string>*, std::optional<std::optional<std::int64_t>>*>>
-        options[] = {{"--rpm", {&rpm_, &patch.rpm}},
-                     {"--tpm", {&tpm_, &patch.tpm}},
-                     {"--max-concurrency", {&max_concurrency_, &patch.max_concurrency}}};
-    for (const auto& [flag, slots] : options) {
-      const auto& [text, field] = slots;
+    const std::pair<const char*, const std::optional<std::string>*> options[] = {
+        {"rpm", &rpm_}, {"tpm", &tpm_}, {"max_concurrency", &max_concurrency_}};
+    for (const auto& [field, text] : options) {
       if (!*text) continue;
-      if (**text == "none") {
-        *field = std::optional<std::int64_t>{};
-        continue;
-      }
+      json::object body;
       std::int64_t value = 0;
       const std::string& t = **text;
       auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), value);
-      if (ec != std::errc() || end != t.data() + t.size() || value < 1) {
-        std::cerr << "aegis admin: " << flag << " must be a positive whole number or 'none'\n";
+      if (t == "none") {
+        body[field] = nullptr;
+      } else if (ec == std::errc() && end == t.data() + t.size()) {
+        body[field] = value;
+      } else {
+        body[field] = t;  // refused below, with the API's message
+      }
+      auto parsed = identity::parse_rate_limits_patch(body);
+      std::string flag = std::string("--") + field;
+      std::replace(flag.begin(), flag.end(), '_', '-');
+      if (!parsed) {
+        std::cerr << "aegis admin: " << flag << ": " << parsed.error().message << " ('none' removes it)\n";
         return 1;
       }
-      *field = std::optional<std::int64_t>{value};
+      if (parsed->rpm) patch.rpm = parsed->rpm;
+      if (parsed->tpm) patch.tpm = parsed->tpm;
+      if (parsed->max_concurrency) patch.max_concurrency = parsed->max_concurrency;
     }
     const std::string& name = team ? team_name_ : key_id_;
     const auto scope = team ? store::LimitScope::team : store::LimitScope::key;

@@ -54,6 +54,7 @@ class AdminCommands {
   std::string team_name_;
   std::string budget_usd_;
   std::string clearance_ = "INTERNAL";
+  std::string key_clearance_;  // empty: the team's
   std::string key_team_;
   std::string list_team_;
   std::string key_id_;

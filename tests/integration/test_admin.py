@@ -132,9 +132,22 @@ class AdminCli(unittest.TestCase):
             status, _, data = gw.request("GET", "/v1/whoami", headers={"x-api-key": created["key"]})
             self.assertEqual(status, 200, data)
             self.assertEqual(json.loads(data)["team"], "ops")
+            # A key's clearance, as POST /admin/v1/keys's: below the team's is
+            # what the server uses; above it, or not a level, is refused.
+            r = cli("keys", "create", "ops", "--clearance", "public")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            narrow = json.loads(r.stdout)
+            self.assertEqual(narrow["clearance"], "PUBLIC")
+            status, _, data = gw.request("GET", "/v1/whoami", headers={"x-api-key": narrow["key"]})
+            self.assertEqual((status, json.loads(data)["clearance"]), (200, "PUBLIC"), data)
+            for level, message in (("RESTRICTED", "clearance"), ("SECRET", "clearance")):
+                r = cli("keys", "create", "ops", "--clearance", level)
+                self.assertEqual(r.returncode, 1, (level, r.stdout))
+                self.assertIn(message, r.stderr)
             r = cli("keys", "list", "--team", "ops")
             self.assertEqual(r.returncode, 0)
             self.assertNotIn(created["key"], r.stdout)
+            self.assertEqual(len(r.stdout.splitlines()), 2, "the refused keys were not created")
             r = cli("keys", "revoke", created["id"])
             self.assertEqual(r.returncode, 0, r.stderr)
             r = cli("keys", "revoke", "ffffffffffffffff")

@@ -384,10 +384,17 @@ class AdminCli(unittest.TestCase):
         r = admin("keys", "limits", key_id, "--rpm", "1")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(json.loads(r.stdout), {"id": key_id, "rpm": 1, "tpm": None, "max_concurrency": None})
-        for bad in ("0", "-3", "1.5", "lots"):
+        for bad in ("0", "-3", "1.5", "lots", "1000000001"):
             r = admin("teams", "limits", "cli-team", "--rpm", bad)
             self.assertEqual(r.returncode, 1, (bad, r.stdout))
             self.assertIn("--rpm", r.stderr)
+        # The same bound as PATCH /admin/v1/teams/{name}: the CLI uses its validator.
+        r = admin("keys", "limits", key_id, "--max-concurrency", "99999999999")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("--max-concurrency", r.stderr)
+        self.assertIn("at most 1000000000", r.stderr)
+        r = admin("teams", "limits", "cli-team")
+        self.assertEqual(json.loads(r.stdout)["rpm"], 5, "a refused change changed nothing")
         r = admin("teams", "limits", "no-such-team", "--rpm", "3")
         self.assertEqual(r.returncode, 1)
         self.assertIn("not found", r.stderr)
