@@ -128,7 +128,7 @@ class PostgresStore(unittest.TestCase):
                 status, body = gw.admin("GET", "/admin/v1/audit?team=shared&limit=100")
                 self.assertEqual(status, 200, body)
                 return body["data"] if len(body["data"]) >= 3 else None
-            data = wait_until(rows, 2, "three audit rows")
+            data = wait_until(rows, 10, "three audit rows")
             self.assertEqual(sorted(r["surface"] for r in data), ["jobs", "openai.chat", "openai.chat"])
         self.assertEqual(psql(self.dsn, "SELECT COUNT(*) FROM audit WHERE team = 'shared'"), "3")
         self.assertEqual(psql(self.dsn, "SELECT requests FROM budget_spend WHERE team = 'shared'"), "3")
