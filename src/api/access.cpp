@@ -80,6 +80,15 @@ const identity::Principal* principal_of(const http::Caller& caller) noexcept {
   return caller.get_if<identity::Principal>();
 }
 
+std::string admin_actor(const http::Caller& caller) {
+  if (const auto* token = caller.get_if<AdminTokenCaller>()) return token->key_id;
+  if (const auto* session = caller.get_if<identity::ConsoleSession>();
+      session != nullptr && session->method == "oidc") {
+    return session->subject;  // the sign-in's pseudonymous id (console/oidc_code_flow.cpp)
+  }
+  return "admin_key";
+}
+
 namespace {
 
 // The policy and what the authorizer counts with it.
@@ -169,7 +178,7 @@ boost::asio::awaitable<Result<http::Caller>> authorize(const Access& access, htt
         if (!admin.ok()) co_return token_refusal(access, std::move(admin).error(), request);
         access.count("ok");
         request.log_fields.emplace_back("key_id", admin->key_id);
-        co_return http::Caller{};
+        co_return http::Caller{AdminTokenCaller{admin->key_id}};
       }
       AEGIS_CO_TRY_VOID(authorize_admin(request, policy.admin_key));
       co_return http::Caller{};

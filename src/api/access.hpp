@@ -45,11 +45,23 @@ struct AccessPolicy {
   telemetry::Registry* metrics = nullptr;
 };
 
+// An admin_key route opened by an admin's OIDC access token: who it is, as
+// the pseudonymous id its tokens carry everywhere ("oidc:<16 hex>", a hash of
+// issuer and subject), never the identity provider's raw subject.
+struct AdminTokenCaller {
+  std::string key_id;
+};
+
 // An api_key route's Caller holds the key's identity::Principal, and the
 // request's access-log fields get its team and key id; an admin_key route
-// opened by a console session holds its identity::ConsoleSession; every other
-// credential yields an empty Caller.
+// opened by a console session holds its identity::ConsoleSession, by an
+// admin's token an AdminTokenCaller; the admin key yields an empty Caller.
 http::Authorizer make_authorizer(AccessPolicy policy);
+
+// Who opened an admin_key route, as records of admin changes name them:
+// "admin_key" (the shared key, sent as a header or signed in to the console
+// with it) or an admin's OIDC id ("oidc:<16 hex>", by token or console).
+std::string admin_actor(const http::Caller& caller);
 
 // The principal the authorizer established, or nullptr (not an api_key route).
 const identity::Principal* principal_of(const http::Caller& caller) noexcept;

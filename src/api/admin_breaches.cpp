@@ -5,6 +5,7 @@
 
 #include <charconv>
 
+#include "api/access.hpp"
 #include "api/admin.hpp"
 #include "audit/audit_writer.hpp"
 #include "core/json.hpp"
@@ -85,7 +86,6 @@ Result<audit::BreachUpdate> breach_update(const HttpRequest& request, std::int64
     }
   }
   update.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock.wall_now().time_since_epoch()).count();
-  update.actor = "admin";
   return update;
 }
 
@@ -119,9 +119,10 @@ void register_breach_routes(http::Router& router, const AdminContext& context) {
              });
 
   router.add("PATCH", "/admin/v1/breaches/{id}", http::Credential::admin_key,
-             [ctx](HttpRequest& request, const http::Caller&) -> Awaitable {
+             [ctx](HttpRequest& request, const http::Caller& caller) -> Awaitable {
                AEGIS_CO_TRY(id, breach_id(request), fail, request);
                AEGIS_CO_TRY(update, breach_update(request, id, ctx->clock), fail, request);
+               update.actor = admin_actor(caller);
                AEGIS_CO_TRY(breach, co_await ctx->db.run([&] { return ctx->store.update_breach(update); }), fail,
                             request);
                if (ctx->audit_writer != nullptr) {

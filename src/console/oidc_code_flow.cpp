@@ -127,7 +127,10 @@ class OidcCodeFlow final : public OidcSignIn {
     if (!identity.ok()) co_return sign_in_error("the access token did not verify");
     if (identity->issuer != config.issuer) co_return sign_in_error("the access token is another issuer's");
     SignedInIdentity out;
-    out.subject = identity->subject;
+    // The session names the admin by the pseudonymous id a token of theirs
+    // carries ("oidc:<16 hex>"), so what they change is recorded alike
+    // whichever way they came in (api/access.hpp admin_actor).
+    out.subject = identity->key_id;
     out.name = !identity->email.empty()  ? identity->email
                : !identity->name.empty() ? identity->name
                                          : identity->subject;

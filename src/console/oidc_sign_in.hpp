@@ -21,8 +21,8 @@ struct SignInRequest {
 };
 
 struct SignedInIdentity {
-  std::string subject;
-  std::string name;  // e-mail, name or preferred_username; the subject when none
+  std::string subject;  // "oidc:<16 hex>": a hash of issuer and subject, as its tokens' key_id
+  std::string name;     // e-mail, name or preferred_username; the subject when none
   bool is_admin = false;
 };
 

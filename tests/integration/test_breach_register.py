@@ -6,6 +6,7 @@ entry along through the admin API and `aegis breaches`, every change kept.
 Bad input gets 400/404 with nothing changed. A RESTRICTED request sent to a
 provider declared local whose address is not (the egress guard blocks it)
 becomes an egress_block entry with the row's types and counts, never values."""
+import hashlib
 import ipaddress
 import json
 import os
@@ -16,6 +17,7 @@ import unittest
 
 from aegis_harness import AEGIS_BIN, Gateway, free_port, wait_until
 from audit_backends import PostgresBackend, SqliteBackend
+from oidc_idp import TestIdp
 from test_postgres_store import base_dsn
 
 
@@ -54,6 +56,13 @@ class RegisterChecks:
         return r.returncode, r.stdout, r.stderr
 
     def test_tampering_becomes_an_entry_an_officer_works_through(self):
+        # Officers also sign in with the identity provider: a change made with an
+        # admin's token names them by their pseudonymous OIDC id.
+        idp = TestIdp()
+        self.addCleanup(idp.stop)
+        with open(self.config, "a") as f:
+            f.write(f'oidc:\n  issuers:\n    - issuer: "{idp.issuer}"\n      audience: "aegis"\n'
+                    '      team_claim: "groups"\n      admin_values: ["aegis-admins"]\n')
         gw = Gateway(("--demo", "--config", self.config), env=self.env)
         self.addCleanup(gw.cleanup)
         status, _ = gw.admin("POST", "/admin/v1/teams", {"name": "ops", "monthly_budget_usd": 10})
@@ -108,7 +117,7 @@ class RegisterChecks:
         status, updated = gw.admin("PATCH", f"/admin/v1/breaches/{eid}",
                                    {"status": "assessed", "note": "DBA edit during maintenance; investigating"})
         self.assertEqual(status, 200, updated)
-        self.assertEqual((updated["status"], updated["updated_by"]), ("assessed", "admin"))
+        self.assertEqual((updated["status"], updated["updated_by"]), ("assessed", "admin_key"))
 
         # The CLI on the same database.
         code, out, err = self.breaches("--json", "list", "--kind", "chain_failure")
@@ -121,7 +130,7 @@ class RegisterChecks:
         self.assertEqual(code, 0, err)
         shown = json.loads(out)
         self.assertEqual([(h["status"], h["actor"]) for h in shown["history"]],
-                         [("assessed", "admin"), ("reported", "cli")])
+                         [("assessed", "admin_key"), ("reported", "cli")])
         self.assertEqual(shown["history"][1]["note"], "reported to the OPC")
         code, _, err = self.breaches("update", str(eid), "--status", "forgotten")
         self.assertEqual(code, 2)
@@ -135,6 +144,26 @@ class RegisterChecks:
         # Found again at every pass, recorded once.
         status, listed = gw.admin("GET", "/admin/v1/breaches")
         self.assertEqual(listed["count"], 1, listed)
+
+        # An officer with an admin's OIDC token closes it: recorded as their
+        # oidc:<16 hex> id (a hash of issuer and subject), in the register's
+        # history and in the audit chain's row.
+        token = idp.sign(claims={"sub": "officer-7", "groups": ["aegis-admins"]})
+        officer = "oidc:" + hashlib.sha256(f"{idp.issuer}\nofficer-7".encode()).hexdigest()[:16]
+        status, _, data = gw.request("PATCH", f"/admin/v1/breaches/{eid}", {"status": "closed", "note": "done"},
+                                     {"authorization": f"Bearer {token}"})
+        self.assertEqual(status, 200, data)
+        self.assertEqual(json.loads(data)["updated_by"], officer)
+        status, shown = gw.admin("GET", f"/admin/v1/breaches/{eid}")
+        self.assertEqual([(h["status"], h["actor"]) for h in shown["history"]],
+                         [("assessed", "admin_key"), ("reported", "cli"), ("closed", officer)])
+        self.assertNotIn("officer-7", json.dumps(shown))
+
+        def closed_row():
+            status, listed = gw.admin("GET", "/admin/v1/audit?limit=100")
+            self.assertEqual(status, 200, listed)
+            return [r for r in listed["data"] if r["reason"].endswith(f"status=closed by={officer}")] or None
+        wait_until(closed_row, 10, "the officer's change in the audit trail")
 
 
     def test_a_send_the_egress_guard_blocks_becomes_an_entry(self):
@@ -210,7 +239,7 @@ class RegisterChecks:
             return rows if len(rows) == 2 else None
         rows = wait_until(officer_rows, 10, "the officer's two changes in the audit trail")
         self.assertEqual(sorted(r["reason"] for r in rows),
-                         [f"breach={entry['id']} status=assessed by=admin",
+                         [f"breach={entry['id']} status=assessed by=admin_key",
                           f"breach={entry['id']} status=reported by=cli"])
         self.assertEqual({r["task"] for r in rows}, {"breach_update"})
         self.assertTrue(any(r["request_id"].startswith("cli_") for r in rows), rows)

@@ -5,6 +5,7 @@ attributes, CSRF on every write, cross-site refusal, signing out.
 The browser tests (tests/js/console.test.mjs) drive the same pages in
 Chromium; this file pins what a browser cannot show, such as a write without
 the CSRF token."""
+import hashlib
 import http.client
 import json
 import os
@@ -351,6 +352,10 @@ oidc:
         self.assertEqual(status, 200, data)
         self.assertEqual(json.loads(data)["name"], "ada@example.test")
         self.assertEqual(json.loads(data)["method"], "oidc")
+        # The session names the admin as their tokens do (an admin change's
+        # actor, e.g. a breach's updated_by), not by the provider's raw subject.
+        expected = "oidc:" + hashlib.sha256(f"{self.idp.issuer}\noidc-console-user".encode()).hexdigest()[:16]
+        self.assertEqual(json.loads(data)["subject"], expected)
         # The same code again: the identity provider refuses it, no session.
         status, headers, _ = self.callback(back, flow_cookie)
         self.assertEqual(status, 302)
