@@ -96,6 +96,8 @@ class ErrorMessagesHideUpstreamAddresses(DemoUpstreams, GatewayTestCase):
             self.fault(provider, "reset", count=1)
         status, _, data = self.send("/v1/chat/completions", False)
         self.assertGreaterEqual(status, 500, data)
+        # Log lines are written by a background thread: the line may follow the answer.
+        self.gw.wait_for_log('"event":"provider_transport_error"')
         lines = [json.loads(line) for line in self.gw.log().splitlines()
                  if '"event":"provider_transport_error"' in line]
         self.assertTrue(lines)

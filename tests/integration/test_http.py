@@ -169,7 +169,12 @@ class HttpBehaviour(GatewayTestCase):
 
     def test_access_log_has_no_bodies_or_keys(self):
         secret_body = {"name": "log-probe-team", "monthly_budget_usd": 1}
-        self.gw.admin("POST", "/admin/v1/teams", secret_body)
+        status, _, _ = self.gw.request("POST", "/admin/v1/teams", secret_body,
+                                       {"authorization": f"Bearer {self.gw.admin_key}",
+                                        "x-request-id": "log-probe"})
+        self.assertEqual(status, 201)
+        # The access line is written after the response: wait for it.
+        self.gw.wait_for_log('"request_id":"log-probe"')
         log = self.gw.log()
         self.assertIn('"event":"access"', log)
         self.assertNotIn("log-probe-team", log)

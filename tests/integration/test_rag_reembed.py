@@ -115,7 +115,7 @@ class Reembed(unittest.TestCase):
 
             wait_until(lambda: self.vectors() == {"onprem/embed-a": 3, "cloudy/embed-c1": 2, "onprem/embed-b": 3,
                                                  "cloudy/embed-c2": 2}, 20, "the chunks to be re-embedded")
-            self.assertIn("rag_reembedded", gw.log())
+            gw.wait_for_log("rag_reembedded", timeout=10)  # logged after the commit it counts
             reembedded = {dict(labels)["model"]: value for (name, labels), value in gw.metrics().items()
                           if name == "aegis_rag_chunks_reembedded_total"}
             self.assertEqual(reembedded, {"onprem/embed-b": 3, "cloudy/embed-c2": 2})
