@@ -93,10 +93,6 @@ Result<std::int64_t> response_cache_field(const json::value& value) {
   return seconds;
 }
 
-std::int64_t wall_ms(const Clock& clock) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(clock.wall_now().time_since_epoch()).count();
-}
-
 const store::RateLimits& limits_of(const std::map<std::string, store::RateLimits>& all, const std::string& name) {
   static const store::RateLimits kNone;
   auto it = all.find(name);
@@ -485,7 +481,7 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
         AEGIS_CO_TRY(fields, key_fields(body), fail, request);
         auto create = [&] { return identity::create_key(ctx->store, ctx->store, ctx->clock, team, clearance, fields); };
         AEGIS_CO_TRY(created, co_await ctx->db.run(create), fail, request);
-        json::object out = key_json(identity::key_info(created.record), wall_ms(ctx->clock));
+        json::object out = key_json(identity::key_info(created.record), ctx->clock.wall_ms());
         out["key"] = created.key.key;
         co_return http::json_response(201, out);
       });
@@ -504,7 +500,7 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
                  return WithLimits<std::vector<identity::KeyInfo>>{std::move(keys), std::move(limits)};
                };
                AEGIS_CO_TRY(found, co_await ctx->db.run(load), fail, request);
-               const std::int64_t now = wall_ms(ctx->clock);
+               const std::int64_t now = ctx->clock.wall_ms();
                json::array out;
                for (const auto& key : found.value) out.push_back(key_json(key, now, limits_of(found.limits, key.id)));
                co_return http::json_response(200, {{"keys", std::move(out)}});
@@ -600,7 +596,7 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
         // Cached principals carry the key's models, budget and limits;
         // a store shared by replicas tells the others (watch_changes).
         ctx->authenticator.invalidate(id);
-        const std::int64_t now = wall_ms(ctx->clock);
+        const std::int64_t now = ctx->clock.wall_ms();
         if (ctx->audit_writer != nullptr) {
           ctx->audit_writer->record(identity::key_action_row(updated.first, request.request_id, "key_update",
                                                              identity::key_change_fields(patch, limits_patch), now));
@@ -636,7 +632,7 @@ void register_admin_routes(http::Router& router, const AdminContext& context) {
                  // On record before the new key is shown.
                  audit::AuditRecord row =
                      identity::key_action_row(rotated.record, request.request_id, "key_rotate",
-                                              "grace_s=" + std::to_string(grace_s), wall_ms(ctx->clock));
+                                              "grace_s=" + std::to_string(grace_s), ctx->clock.wall_ms());
                  (void)co_await ctx->audit_writer->async_record(std::move(row), boost::asio::use_awaitable);
                }
                co_return http::json_response(200, identity::rotated_key_json(id, rotated));

@@ -85,7 +85,7 @@ Result<audit::BreachUpdate> breach_update(const HttpRequest& request, std::int64
       return make_error(ErrorCode::invalid_request, "note is longer than " + std::to_string(kMaxNoteBytes) + " bytes");
     }
   }
-  update.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock.wall_now().time_since_epoch()).count();
+  update.time_ms = clock.wall_ms();
   return update;
 }
 

@@ -36,10 +36,6 @@ HttpResponse fail(const Error& error, const HttpRequest& request) {
   return http::error_response(error, request.request_id);
 }
 
-std::int64_t wall_ms(const Clock& clock) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(clock.wall_now().time_since_epoch()).count();
-}
-
 std::string_view breaker_name(CircuitState state) {
   switch (state) {
     case CircuitState::closed: return "closed";
@@ -109,7 +105,7 @@ void register_admin_console_routes(http::Router& router, const ConsoleContext& c
                AEGIS_CO_TRY(step_s, whole_param(params, "step_s", report::kOverviewMinStepS, report::kOverviewMaxStepS),
                             fail, request);
                AEGIS_CO_TRY(window,
-                            report::overview_window(wall_ms(ctx->clock), window_s.value_or(kDefaultWindowS),
+                            report::overview_window(ctx->clock.wall_ms(), window_s.value_or(kDefaultWindowS),
                                                     step_s.value_or(kDefaultStepS)),
                             fail, request);
                auto collect = [&]() -> Result<report::Overview> {
@@ -185,7 +181,7 @@ void register_admin_console_routes(http::Router& router, const ConsoleContext& c
                std::int64_t oldest_age_s = 0;
                if (found.second.oldest_queued_created_ms) {
                  oldest_age_s =
-                     std::max<std::int64_t>(0, (wall_ms(ctx->clock) - *found.second.oldest_queued_created_ms) / 1000);
+                     std::max<std::int64_t>(0, (ctx->clock.wall_ms() - *found.second.oldest_queued_created_ms) / 1000);
                }
                json::array failures;
                for (const auto& job : found.second.recent_failures) {
@@ -310,7 +306,7 @@ void register_admin_console_routes(http::Router& router, const ConsoleContext& c
                options.until_ms = until;
                options.public_keys = ctx->public_keys;
                options.retained_from_ms =
-                   audit::retained_from_ms(ctx->config.storage.audit_retention_months, wall_ms(ctx->clock));
+                   audit::retained_from_ms(ctx->config.storage.audit_retention_months, ctx->clock.wall_ms());
                auto verify = [&]() -> Result<audit::VerifyReport> {
                  flush_audit_queue(ctx->audit_writer);
                  AEGIS_TRY(outside, audit::read_configured_checkpoint_file(ctx->config.audit.checkpoint_file));

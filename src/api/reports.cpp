@@ -48,8 +48,7 @@ Result<ReportQuery> report_query(const HttpRequest& request, const Clock& clock)
   if (auto team = params.find("team"); team != params.end() && !team->second.empty()) query.request.team = team->second;
   AEGIS_TRY(format, report_format(params));
   query.format = format;
-  query.request.now_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(clock.wall_now().time_since_epoch()).count();
+  query.request.now_ms = clock.wall_ms();
   return query;
 }
 

@@ -38,10 +38,6 @@ std::string new_response_id() {
   return "resp_" + hex_encode(bytes);
 }
 
-std::int64_t wall_ms(const Clock& clock) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(clock.wall_now().time_since_epoch()).count();
-}
-
 // What keeping one answer needs: the turns before it (history and this
 // request's input, as the client wrote them) and where it goes.
 struct Keeper {
@@ -153,7 +149,7 @@ void register_responses_routes(http::Router& router, const ResponsesRoutes& rout
                const identity::Principal* principal = principal_of(caller);
                const std::string team = team_of(principal);
                const bool team_stores = principal != nullptr && routes.config.stores_for(team);
-               const std::int64_t now_ms = wall_ms(routes.clock);
+               const std::int64_t now_ms = routes.clock.wall_ms();
 
                if (parsed.previous_response_id) {
                  if (!team_stores) {
@@ -234,7 +230,7 @@ void register_responses_routes(http::Router& router, const ResponsesRoutes& rout
                const Error absent = make_error(ErrorCode::not_found, "response '" + id + "' not found (or expired)");
                if (principal == nullptr || !routes.config.stores_for(team))
                  co_return responses_error(absent, request.request_id);
-               const std::int64_t now_ms = wall_ms(routes.clock);
+               const std::int64_t now_ms = routes.clock.wall_ms();
                store::ResponseStore& source = routes.store;
                auto work = [&source, &team, &id, now_ms]() { return source.get_response(team, id, now_ms); };
                auto found = co_await routes.db.run(work);

@@ -376,8 +376,7 @@ struct Application::Impl {
     }
     // Stored Responses API conversations past responses.retention_s go now,
     // not only at the next write (store/response_store.hpp).
-    const auto now_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(clock.wall_now().time_since_epoch()).count();
+    const auto now_ms = clock.wall_ms();
     if (auto purged = store->purge_responses(now_ms); !purged.ok()) {
       throw std::runtime_error("cannot delete expired stored responses: " + purged.error().message);
     }

@@ -33,8 +33,7 @@ Result<Checkpoint> ChainSealer::seal_head(const ChainLink& head) {
   checkpoint.chain_id = head.chain_id;
   checkpoint.seq = head.seq;
   checkpoint.head_hash = head.row_hash;
-  checkpoint.sealed_at_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall_now().time_since_epoch()).count();
+  checkpoint.sealed_at_ms = clock_.wall_ms();
   checkpoint.key_id = key_.key_id();
   checkpoint.signature = key_.sign(checkpoint_message(checkpoint));
   auto stored = store_.append_checkpoint(checkpoint);
@@ -73,7 +72,7 @@ Result<std::int64_t> ChainSealer::seal_stopped_writers(const VerifyReport& repor
   if (std::none_of(tail_only.begin(), tail_only.end(), [](const auto& entry) { return entry.second; })) return 0;
   auto chains = store_.list_chains();
   if (!chains.ok()) return chains.error();
-  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall_now().time_since_epoch()).count();
+  const auto now = clock_.wall_ms();
   const auto stopped_before = now - std::chrono::duration_cast<std::chrono::milliseconds>(kStoppedWriterAfter).count();
   std::lock_guard pass(seal_mu_);
   std::int64_t sealed = 0;
@@ -116,7 +115,7 @@ void ChainSealer::verify_every(std::chrono::seconds interval, int retention_mont
 }
 
 Result<VerifyReport> ChainSealer::verify_now() {
-  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall_now().time_since_epoch()).count();
+  const auto now = clock_.wall_ms();
   VerifyOptions options;
   options.public_keys = {{key_.key_id(), key_.public_key_raw()}};
   // A month that retention dropped is not a truncated chain.

@@ -22,10 +22,6 @@ namespace json = boost::json;
 
 namespace {
 
-std::int64_t wall_ms(const Clock& clock) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(clock.wall_now().time_since_epoch()).count();
-}
-
 // "a,b" -> {"a", "b"}; validation is identity::validate_models'.
 std::vector<std::string> split_models(const std::string& text) {
   std::vector<std::string> names;
@@ -165,7 +161,7 @@ int AdminCommands::run(const std::string& fallback_config_path) {
   auto audit_key_change = [&](const store::ApiKeyRecord& key, std::string task, std::string reason) -> int {
     const std::string request_id = "cli_" + http::generate_request_id().substr(4);
     auto written = store->append_audit(
-        {identity::key_action_row(key, request_id, std::move(task), std::move(reason), wall_ms(clock))});
+        {identity::key_action_row(key, request_id, std::move(task), std::move(reason), clock.wall_ms())});
     if (written.ok()) return 0;
     std::cerr << "aegis admin: the change was made, but its audit row could not be written: " << written.error().message
               << "\n";
@@ -212,7 +208,7 @@ int AdminCommands::run(const std::string& fallback_config_path) {
     AEGIS_TRY(created, identity::create_key(*store, *store, clock, key_team_, clearance, fields), report);
     const auto info = identity::key_info(created.record);
     if (json_) {
-      json::object out = identity::key_json(info, wall_ms(clock));
+      json::object out = identity::key_json(info, clock.wall_ms());
       out["key"] = created.key.key;
       std::cout << to_json(out) << "\n";
     } else {
@@ -228,7 +224,7 @@ int AdminCommands::run(const std::string& fallback_config_path) {
     // Each key as GET /admin/v1/keys?team= shows it. last_used_at is what the
     // gateways have flushed (each every minute, and when the API lists keys).
     AEGIS_TRY(limits, store->list_rate_limits(store::LimitScope::key), report);
-    const std::int64_t now = wall_ms(clock);
+    const std::int64_t now = clock.wall_ms();
     for (const auto& k : keys) {
       if (json_) {
         auto own = limits.find(k.id);
@@ -269,7 +265,7 @@ int AdminCommands::run(const std::string& fallback_config_path) {
     }
     AEGIS_TRY(limits, store->get_rate_limits(store::LimitScope::key, key_id_), report);
     if (json_) {
-      std::cout << to_json(identity::key_json(identity::key_info(updated), wall_ms(clock), limits)) << "\n";
+      std::cout << to_json(identity::key_json(identity::key_info(updated), clock.wall_ms(), limits)) << "\n";
     } else {
       std::cout << "updated " << updated.id << "\n";
     }

@@ -53,9 +53,7 @@ int ReportCommand::run(const std::string& fallback_config_path) {
   report::ReportRequest request;
   request.month = std::move(month).value();
   if (!team_.empty()) request.team = team_;
-  request.now_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(SystemClock::instance().wall_now().time_since_epoch())
-          .count();
+  request.now_ms = SystemClock::instance().wall_ms();
   report::ReportSources sources;
   sources.providers = local->config.providers;
   sources.checkpoint_file = local->config.audit.checkpoint_file;

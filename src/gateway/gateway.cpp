@@ -165,9 +165,7 @@ class Gateway::Call {
  public:
   Call(Gateway& gateway, CallContext& context)
       : gateway_(gateway), context_(context), started_(gateway.deps_.clock.steady_now()) {
-    row.time_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(gateway.deps_.clock.wall_now().time_since_epoch())
-            .count();
+    row.time_ms = gateway.deps_.clock.wall_ms();
     row.request_id = context.request_id;
     row.surface = context.surface;
     row.task = context.task;

@@ -13,10 +13,6 @@ namespace {
 constexpr std::size_t kMaxTeamName = 64;
 constexpr int kKeyIdAttempts = 3;
 
-std::int64_t now_ms(const Clock& clock) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(clock.wall_now().time_since_epoch()).count();
-}
-
 bool is_name_char(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
 }
@@ -62,7 +58,7 @@ Result<store::Team> create_team(store::TeamStore& teams, const Clock& clock, con
   team.name = input.name;
   team.monthly_budget = input.monthly_budget;
   team.clearance = input.clearance;
-  team.created_at_ms = now_ms(clock);
+  team.created_at_ms = clock.wall_ms();
   return teams.create_team(team);
 }
 
@@ -87,7 +83,7 @@ Result<CreatedKey> create_key_with(store::KeyStore& keys, const Clock& clock, co
     record.team = team;
     record.prefix = out.key.prefix;
     record.secret_hash = out.key.secret_hash;
-    record.created_at_ms = now_ms(clock);
+    record.created_at_ms = clock.wall_ms();
     record.clearance = clearance;
     record.models = fields.models;
     record.monthly_budget = fields.monthly_budget;
@@ -124,7 +120,7 @@ Result<CreatedKey> create_key(store::TeamStore& teams, store::KeyStore& keys, co
   }
   AEGIS_TRY_VOID(validate_description(checked.description));
   if (checked.monthly_budget && checked.monthly_budget->micros < 0) return bad_budget();
-  if (checked.expires_at_ms && *checked.expires_at_ms <= now_ms(clock)) {
+  if (checked.expires_at_ms && *checked.expires_at_ms <= clock.wall_ms()) {
     return make_error(ErrorCode::invalid_request, "expires_at is in the past");
   }
   if (clearance || checked.monthly_budget) {
@@ -209,7 +205,7 @@ Result<RotatedKey> rotate_key(store::KeyStore& keys, const Clock& clock, const s
   store::KeyRotation rotation;
   rotation.prefix = fresh.prefix;
   rotation.secret_hash = fresh.secret_hash;
-  if (grace_s > 0) rotation.previous_valid_until_ms = now_ms(clock) + grace_s * 1000;
+  if (grace_s > 0) rotation.previous_valid_until_ms = clock.wall_ms() + grace_s * 1000;
   AEGIS_TRY(record, keys.rotate_key(id, rotation));
   return RotatedKey{std::move(fresh.key), rotation.previous_valid_until_ms, std::move(record)};
 }
@@ -242,7 +238,7 @@ Result<std::vector<KeyInfo>> list_keys(store::KeyStore& keys, const std::optiona
 }
 
 Result<void> revoke_key(store::KeyStore& keys, const Clock& clock, const std::string& id) {
-  return keys.revoke_key(id, now_ms(clock));
+  return keys.revoke_key(id, clock.wall_ms());
 }
 
 audit::AuditRecord key_action_row(const store::ApiKeyRecord& key, std::string request_id, std::string task,

@@ -39,9 +39,7 @@ boost::asio::awaitable<Result<Principal>> Authenticator::authenticate(std::strin
   return authenticate_owned(std::string(presented_key));
 }
 
-std::int64_t Authenticator::now_ms() const {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall_now().time_since_epoch()).count();
-}
+std::int64_t Authenticator::now_ms() const { return clock_.wall_ms(); }
 
 bool Authenticator::secret_matches(const std::string& presented_hash, const std::string& secret_hash,
                                    const std::string& previous_hash, const std::optional<std::int64_t>& previous_until,

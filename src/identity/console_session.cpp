@@ -38,9 +38,7 @@ ConsoleSessions::ConsoleSessions(std::string secret, std::chrono::seconds ttl, c
   }
 }
 
-std::int64_t ConsoleSessions::now_ms() const {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall_now().time_since_epoch()).count();
-}
+std::int64_t ConsoleSessions::now_ms() const { return clock_.wall_ms(); }
 
 std::string ConsoleSessions::mac(std::string_view purpose, std::string_view payload) const {
   // The purpose keeps a value signed for one use (a session) from passing as another (a CSRF token).

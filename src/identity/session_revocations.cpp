@@ -15,7 +15,7 @@ std::string id_digest(const ConsoleSession& session) { return hex_encode(sha256(
 }  // namespace
 
 boost::asio::awaitable<Result<void>> SessionRevocations::revoke(const ConsoleSession& session) {
-  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall_now().time_since_epoch()).count();
+  const auto now = clock_.wall_ms();
   const std::string digest = id_digest(session);
   const std::int64_t expires_at_ms = session.expires_at_ms;
   auto record = [this, &digest, expires_at_ms, now] {

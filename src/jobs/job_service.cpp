@@ -195,9 +195,7 @@ struct JobService::State : std::enable_shared_from_this<JobService::State> {
   telemetry::CounterFamily& retries;
   telemetry::Gauge& waiting;
 
-  std::int64_t now_ms() const {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(deps.clock.wall_now().time_since_epoch()).count();
-  }
+  std::int64_t now_ms() const { return deps.clock.wall_ms(); }
   std::int64_t lease_ms() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(deps.config.lease).count();
   }

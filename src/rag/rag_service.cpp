@@ -276,9 +276,7 @@ struct RagService::Impl {
         boost::asio::detached);
   }
 
-  std::int64_t now_ms() const {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(deps.clock.wall_now().time_since_epoch()).count();
-  }
+  std::int64_t now_ms() const { return deps.clock.wall_ms(); }
 
   // A chunk's level: the most restrictive of the declared level, the classifier's and the egress detector's.
   Level level_of(std::string_view text, std::optional<Level> declared, std::map<std::string, int>& entities) const {

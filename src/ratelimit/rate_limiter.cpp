@@ -340,8 +340,7 @@ boost::asio::awaitable<Result<Admission>> RateLimiter::admit(const identity::Pri
       wants.push_back(Want{bucket, b->capacity(), std::min(std::max(need, slice), b->capacity())});
     }
   }
-  const std::int64_t now_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall_now().time_since_epoch()).count();
+  const std::int64_t now_ms = clock_.wall_ms();
   auto take_all = [this, &wants, now_ms]() -> Result<std::vector<store::RateTake>> {
     std::vector<store::RateTake> out;
     for (const auto& w : wants) {

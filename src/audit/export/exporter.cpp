@@ -187,8 +187,7 @@ void AuditExporter::refresh_lag() {
     metrics_.lag.set(0);
     return;
   }
-  const auto now_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall_now().time_since_epoch()).count();
+  const auto now_ms = clock_.wall_ms();
   metrics_.lag.set(static_cast<double>(std::max<std::int64_t>(now_ms - *oldest_ms, 0)) / 1000.0);
 }
 

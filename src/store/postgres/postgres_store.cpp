@@ -177,9 +177,7 @@ struct PostgresStore::Impl {
   bool stopping = false;
   std::thread heartbeat;
 
-  std::int64_t now_ms() const {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(clock->wall_now().time_since_epoch()).count();
-  }
+  std::int64_t now_ms() const { return clock->wall_ms(); }
 
   Error fail(std::string_view op, const pg::Session& session) const { return pool.error(op, session.last_failure()); }
 

@@ -286,9 +286,7 @@ struct SqliteStore::Impl {
   audit::ChainWriter chain;
   int version = 0;
 
-  std::int64_t now_ms() const {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(clock->wall_now().time_since_epoch()).count();
-  }
+  std::int64_t now_ms() const { return clock->wall_ms(); }
 
   // Caller holds mu. nullptr (with rc set) when SQLite cannot prepare it.
   sqlite3_stmt* statement(const char* sql, int& rc) {
