@@ -554,6 +554,7 @@ class ComplianceReportTest:
         self.assertTrue(pdf.startswith(b"%PDF-"), pdf[:16])
         pages = len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", pdf))
         self.assertGreaterEqual(pages, 2, "the print CSS starts sections on new pages")
+        self.check_pdf_text(pdf_path, want)
 
         with open(png_path, "rb") as f:
             width, height, channels, rows = decode_png(f.read())
@@ -571,6 +572,32 @@ class ComplianceReportTest:
         seen = set(colours)
         self.assertIn(bytes(hex_rgb("#1b7837")), seen, "the verdict's 'held' colour")
         self.assertIn(bytes(hex_rgb("#4292c6")), seen, "an INTERNAL bar of the daily chart")
+
+    def check_pdf_text(self, pdf_path, want):
+        """The figures as printed: the PDF's own text (poppler's pdftotext, in
+        layout mode, keeps each table row on a line) against the counts from
+        the audit table."""
+        r = subprocess.run(["pdftotext", "-layout", pdf_path, "-"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        text = r.stdout
+
+        def row(label, value):
+            self.assertRegex(text, re.compile(rf"^\s*{re.escape(label)}\s+{value}\s*$", re.M),
+                             f"the PDF's row '{label}' should read {value}")
+        restricted = want["restricted"]
+        row("total", restricted["total"])
+        row("ran on a local provider", restricted["local"])
+        row("sent off the local network (violations)", restricted["non_local"])
+        row("not sent", restricted["not_sent"])
+        for surface, count in want["requests_by_surface"].items():
+            row(surface, count)
+        for entity, count in want["masked_entities"].items():
+            row(entity, count)
+        for rule, count in want["egress_vetoes"]["by_rule"].items():
+            row(rule, count)
+        for step, count in want["incidents"]["by_step"].items():
+            row(step, count)
+        self.assertIn(f"there were {restricted['non_local']}.", text)
 
     def test_bad_requests_and_usage(self):
         for query, needle in (("", "month is required"), ("?month=2026-13", "YYYY-MM"), ("?month=nov", "YYYY-MM"),
