@@ -11,12 +11,16 @@
 // content (or its attachment's text), so a browser can highlight in place.
 // `masked` is what a cloud provider would receive; null for a RESTRICTED
 // request, which never goes to a cloud provider (its route is local or 503).
+// An attachment holding findings is shown redacted too (`redacted`: its
+// media type and base64 bytes, as stage 3 would send them).
 #include <algorithm>
 #include <memory>
 #include <optional>
+#include <utility>
 
 #include "api/admin_console.hpp"
 #include "core/attachment_json.hpp"
+#include "core/encoding.hpp"
 #include "core/json.hpp"
 #include "core/media_type.hpp"
 #include "http/json_response.hpp"
@@ -221,8 +225,15 @@ json::array attachments_json(const gateway::Inspected& inspected) {
       }
     }
     if (!complete || !media::restricted_shapes(text).empty()) level = Level::RESTRICTED;
-    out.push_back(
-        json::object{{"index", item.attachment}, {"text", text}, {"level", to_string(level)}, {"complete", complete}});
+    json::object shown{{"index", item.attachment}, {"text", text}, {"level", to_string(level)}, {"complete", complete}};
+    // The bytes a cloud provider would receive in its place, findings covered.
+    shown["redacted"] = nullptr;
+    if (std::find(inspected.redacted.begin(), inspected.redacted.end(), std::pair{item.message, item.attachment}) !=
+        inspected.redacted.end()) {
+      const Attachment& sent = inspected.masked->messages.at(item.message).attachments.at(item.attachment);
+      shown["redacted"] = json::object{{"media_type", sent.media_type}, {"data", base64_encode(sent.data)}};
+    }
+    out.push_back(std::move(shown));
   }
   return out;
 }

@@ -1507,10 +1507,25 @@ boost::asio::awaitable<Result<Inspected>> Gateway::explain(CallContext& context,
   out.route = context.decided;
   const Inspection& in = planned->in;
   if (in.has_entities()) {
-    // Stage 3 as dispatch() runs it for the first cloud target.
+    // Stage 3 as dispatch() runs it for the first cloud target, attachments
+    // redacted on the media workers (a RESTRICTED request goes to no cloud).
     privacy::Vault vault;
     MaskCounts counts;
-    out.masked = mask_request(request, in.prompt, in.classification.findings, in.persons, vault, counts);
+    std::vector<AttachmentRedaction> redactions;
+    out.masked = mask_request(request, in.prompt, in.classification.findings, in.persons, vault, counts, &redactions);
+    if (context.level != Level::RESTRICTED && inspection != nullptr && deps_.media != nullptr) {
+      for (const auto& redaction : redactions) {
+        const auto item = std::find_if(inspection->items.begin(), inspection->items.end(), [&](const auto& i) {
+          return i.message == redaction.message && i.attachment == redaction.attachment;
+        });
+        if (item == inspection->items.end()) continue;
+        auto& attachment = out.masked->messages[redaction.message].attachments[redaction.attachment];
+        auto redacted = co_await deps_.media->redact(attachment, item->extraction, redaction.ranges);
+        if (!redacted.ok()) continue;
+        attachment = std::move(redacted).value();
+        out.redacted.emplace_back(redaction.message, redaction.attachment);
+      }
+    }
   }
   out.findings = in.classification.findings;
   out.findings.insert(out.findings.end(), in.persons.begin(), in.persons.end());

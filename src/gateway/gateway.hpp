@@ -27,6 +27,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "audit/record.hpp"
@@ -150,10 +151,14 @@ struct Inspected {
   Level level = Level::INTERNAL;
   AssembledPrompt prompt;                   // everything the model would read; findings index it
   std::vector<classify::Finding> findings;  // the classifier's and PERSON's, by start (bytes into prompt.text)
-  // What a cloud provider would be sent: every finding a placeholder
-  // (attachments holding findings would be redacted, which is not run here:
-  // their message's text names the placeholders). None when nothing is masked.
+  // What a cloud provider would be sent: every finding a placeholder, and
+  // (below RESTRICTED) each attachment holding findings redacted as stage 3
+  // redacts it. None when nothing is masked.
   std::optional<ChatRequest> masked;
+  // (message, attachment) of each attachment of `masked` that was redacted.
+  // One that could not be is not listed: a real request would then veto
+  // every cloud send and run locally.
+  std::vector<std::pair<std::size_t, std::size_t>> redacted;
   std::optional<media::MediaInspection> media;  // the reading of the request's images and PDFs
   Route route;                                  // the router's decision: its chain's first target
 };

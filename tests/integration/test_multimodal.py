@@ -99,7 +99,7 @@ class MultimodalDemo(DemoUpstreams, GatewayTestCase):
         super().setUpClass()
 
     def setUp(self):
-        _, self.key = self.new_team("media")
+        self.team, self.key = self.new_team("media")
 
     def chat(self, text, name, path="/v1/chat/completions"):
         if path == "/v1/messages":
@@ -169,6 +169,37 @@ class MultimodalDemo(DemoUpstreams, GatewayTestCase):
         answer = body["choices"][0]["message"]["content"]
         self.assertIn("jane.tremblay@example.com", answer)
         self.assertGreaterEqual(int(headers.get("x-aegis-masked", "0")), 2)
+
+    def test_the_consoles_try_it_shows_the_redacted_image_a_cloud_provider_would_receive(self):
+        before = len(self.upstream_log())
+
+        def inspect(name):
+            attachment = {"media_type": media_type(name), "data": base64.b64encode(fixture(name)).decode()}
+            status, _, data = self.gw.request("POST", "/admin/v1/inspect",
+                                              {"team": self.team, "prompt": "Who should I write to?",
+                                               "attachments": [attachment]},
+                                              {"authorization": f"Bearer {self.gw.admin_key}"}, timeout=120)
+            self.assertEqual(status, 200, data)
+            return json.loads(data)
+        shown = inspect("person_email.png")
+        self.assertNotEqual(shown["level"], "RESTRICTED", shown["findings"])
+        self.assertEqual({f["type"] for f in shown["findings"]}, {"PERSON", "EMAIL_ADDRESS"}, shown["findings"])
+        redacted = shown["attachments"][0]["redacted"]
+        self.assertEqual(redacted["media_type"], "image/png")
+        image = base64.b64decode(redacted["data"])
+        self.assertTrue(image.startswith(b"\x89PNG"))
+        self.assertNotEqual(image, fixture("person_email.png"))
+        again = reread(image, ".png")
+        self.assertEqual(again["findings"], [], again)  # nothing readable where the values were
+        self.assertGreater(again["words"], 0)
+        # A RESTRICTED image goes to no cloud provider: nothing redacted to show.
+        shown = inspect("sin.png")
+        self.assertEqual(shown["level"], "RESTRICTED")
+        self.assertIsNone(shown["masked"])
+        self.assertIsNone(shown["attachments"][0]["redacted"])
+        # An image without findings is sent as it is.
+        self.assertIsNone(inspect("plain.png")["attachments"][0]["redacted"])
+        self.assertEqual(len(self.upstream_log()), before, "inspecting called no provider")
 
     def test_a_pdf_with_a_name_and_email_reaches_the_cloud_as_redacted_page_images(self):
         before = len(self.upstream_log())

@@ -177,6 +177,25 @@ describe('console in Chromium', () => {
     assert.match(await page.textContent('#try-result'), /4111/, 'the text read from the image is shown');
   });
 
+  test('Try it shows the redacted image a cloud provider would receive for a name and an e-mail', async () => {
+    const fixtures = path.join(ARTIFACTS, 'fixtures');
+    execFileSync('python3', [path.resolve(import.meta.dirname, '../media/media_fixtures.py'), fixtures, 'person_email.png']);
+    await go('#/try', 'try');
+    await page.getByLabel('Team').selectOption('browser-team');
+    await page.getByLabel('Prompt').fill('Who should I write to?');
+    await page.getByLabel('Image or PDF').setInputFiles(path.join(fixtures, 'person_email.png'));
+    await page.waitForFunction(() => document.querySelector('.drop')?.textContent.includes('person_email.png'));
+    await page.getByRole('button', { name: 'Inspect', exact: true }).click();
+    const image = page.getByRole('img', { name: /as a cloud provider would receive it/ });
+    await image.waitFor({ timeout: 30000 });
+    const shown = await image.evaluate((img) => ({ src: img.src, width: img.naturalWidth }));
+    assert.ok(shown.width > 0, 'the redacted image decodes and is drawn');
+    const original = readFileSync(path.join(fixtures, 'person_email.png')).toString('base64');
+    assert.match(shown.src, /^data:image\/png;base64,/);
+    assert.notEqual(shown.src.split(',')[1], original, 'what is shown is not the dropped image');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'try-it-redacted-image.png'), fullPage: true });
+  });
+
   test('a 402 appears on the team page once the tiny budget is spent', async () => {
     const statuses = [];
     for (let i = 0; i < 20 && !statuses.includes(402); i++) statuses.push(await apiAs(globalThis.browserKey));

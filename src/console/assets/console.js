@@ -476,7 +476,8 @@ async function tryPage(main) {
           r.masked ? r.masked.map((m) => h('div', { class: 'highlighted', 'data-testid': 'masked' }, `${m.role}: ${m.content}`))
             : h('p', { 'data-testid': 'masked' }, 'Nothing: this request may only run on a local provider.')),
         (r.attachments || []).length ? h('div', { class: 'panel' }, h('h2', {}, 'Attachments'),
-          r.attachments.map((a) => h('div', {}, badge(a.level), a.complete ? ' read in full' : ' not read in full (treated as RESTRICTED)', h('pre', { class: 'highlighted' }, a.text)))) : null,
+          r.attachments.map((a) => h('div', {}, badge(a.level), a.complete ? ' read in full' : ' not read in full (treated as RESTRICTED)', h('pre', { class: 'highlighted' }, a.text),
+            a.redacted ? redactedView(a) : null))) : null,
         r.response ? h('div', { class: 'panel' }, h('h2', {}, 'Answer'), h('p', { class: 'muted' }, r.response.route || ''),
           h('div', { class: 'highlighted' }, r.response.text || r.response.error || '')) : null].filter(Boolean));
     } catch (err) { result.replaceChildren(h('p', { class: 'error' }, err.message)); }
@@ -485,6 +486,18 @@ async function tryPage(main) {
     field('Team', team), field('Prompt', prompt), drop, field('Image or PDF', fileInput),
     h('p', { class: 'inline' }, h('button', { type: 'submit' }, 'Inspect'), ' ',
       h('button', { type: 'button', class: 'secondary', onclick: () => run(true) }, 'Inspect and send to the provider'))), result);
+}
+
+// What a cloud provider would receive in an attachment's place: the image
+// with its findings covered, or the redacted PDF to download.
+function redactedView(a) {
+  const src = `data:${a.redacted.media_type};base64,${a.redacted.data}`;
+  const title = h('h3', {}, 'Sent to a cloud provider, redacted');
+  if (a.redacted.media_type.startsWith('image/')) {
+    return h('figure', { 'data-testid': 'redacted' }, title,
+      h('img', { class: 'redacted', src, alt: `Attachment ${a.index + 1} as a cloud provider would receive it, its findings covered` }));
+  }
+  return h('p', { 'data-testid': 'redacted' }, title, h('a', { href: src, download: `redacted-${a.index + 1}.pdf` }, 'Download the redacted PDF'));
 }
 
 async function signInPage(main, params) {
