@@ -430,7 +430,7 @@ class ExportScenarios:
         os.remove(self.cursor)
         gw = self.gateway(f"    type: syslog\n    host: 127.0.0.1\n    port: {other.port}\n    tls: true\n"
                           f"    ca_file: {cert}\n")
-        gw.wait_for_log("TLS certificate verification failed", timeout=10)
+        gw.wait_for_log("TLS certificate verification failed", timeout=30)
         self.assertEqual(other.rows(), [])
 
     def test_http_hec_survives_an_outage_and_a_restart(self):
@@ -465,7 +465,7 @@ class ExportScenarios:
         self.addCleanup(untrusted.stop)
         gw2 = self.gateway(f"    type: http\n    url: https://localhost:{untrusted.port}/services/collector/event\n"
                            "    token_env: AEGIS_IT_HEC_TOKEN\n", env={"AEGIS_IT_HEC_TOKEN": HEC_TOKEN})
-        gw2.wait_for_log("TLS certificate verification failed", timeout=10)
+        gw2.wait_for_log("TLS certificate verification failed", timeout=30)
         self.assertEqual(untrusted.rows(), [])
 
     def test_jsonl_rotates_and_holds_every_row(self):

@@ -242,6 +242,7 @@ bool AuditExporter::wait(std::chrono::milliseconds delay) {
 
 void AuditExporter::run() {
   int failures = 0;
+  FailureLogPolicy logged;
   for (;;) {
     {
       std::lock_guard lock(mu_);
@@ -252,11 +253,11 @@ void AuditExporter::run() {
     if (pass.ok()) {
       if (failures > 0) telemetry::log(LogLevel::info, "audit_export_recovered", {{"failed_attempts", failures}});
       failures = 0;
+      logged.succeeded();
     } else {
       ++failures;
       delay = backoff(failures);
-      // Once per failure streak, then every tenth attempt: a long outage does not flood the log.
-      if (failures == 1 || failures % 10 == 0) {
+      if (logged.should_log(pass.error().message, failures)) {
         telemetry::log(LogLevel::warn, "audit_export_failed",
                        {{"error", pass.error().message}, {"attempt", failures}, {"retry_in_ms", delay.count()}});
       }

@@ -15,8 +15,10 @@
 // row not yet exported; 0 when caught up), aegis_audit_export_rows_total,
 // aegis_audit_export_checkpoints_total, aegis_audit_export_errors_total
 // (failed batches and failed store reads).
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -72,6 +74,27 @@ struct ExportMetrics {
 struct ExportProgress {
   std::int64_t rows = 0;
   std::int64_t checkpoints = 0;
+};
+
+// Which failed attempts of a run of failures are logged: the first time each
+// reason appears (a refused connection that turns into a certificate the
+// receiver cannot prove says so at once), and every tenth attempt; a long
+// outage does not flood the log. Remembers a bounded number of reasons, for
+// a reason that carries a changing detail.
+class FailureLogPolicy {
+ public:
+  static constexpr std::size_t kMaxReasons = 8;
+  // `failures`: the attempts failed in this run so far, this one included.
+  bool should_log(const std::string& reason, int failures) {
+    const bool new_reason =
+        reasons_.size() < kMaxReasons && std::find(reasons_.begin(), reasons_.end(), reason) == reasons_.end();
+    if (new_reason) reasons_.push_back(reason);
+    return new_reason || failures % 10 == 0;
+  }
+  void succeeded() { reasons_.clear(); }
+
+ private:
+  std::vector<std::string> reasons_;
 };
 
 class AuditExporter {

@@ -308,6 +308,30 @@ TEST_F(ExporterTest, AMalformedCursorFileRefusesToStartRatherThanExportEverythin
   EXPECT_THROW(exporter(o), std::runtime_error);
 }
 
+TEST(FailureLogPolicy, EachReasonIsLoggedTheFirstTimeAndARepeatedOneEveryTenthAttempt) {
+  FailureLogPolicy policy;
+  std::vector<int> logged;
+  // A refused connection, then a certificate that does not verify, over and over.
+  for (int attempt = 1; attempt <= 25; ++attempt) {
+    const std::string reason = attempt == 1 ? "cannot connect" : "TLS certificate verification failed";
+    if (policy.should_log(reason, attempt)) logged.push_back(attempt);
+  }
+  EXPECT_EQ(logged, (std::vector<int>{1, 2, 10, 20}));
+  // A success ends the run: the same reason is news again.
+  policy.succeeded();
+  EXPECT_TRUE(policy.should_log("cannot connect", 1));
+  EXPECT_FALSE(policy.should_log("cannot connect", 2));
+}
+
+TEST(FailureLogPolicy, ReasonsWithAChangingDetailStopBeingNewAfterABound) {
+  FailureLogPolicy policy;
+  int logged = 0;
+  for (int attempt = 1; attempt <= 9; ++attempt) {
+    if (policy.should_log("timeout after " + std::to_string(attempt) + " ms", attempt)) ++logged;
+  }
+  EXPECT_EQ(logged, static_cast<int>(FailureLogPolicy::kMaxReasons));
+}
+
 TEST(ExportCursor, SavesAtomicallyAndReadsBack) {
   test_support::TempDir dir("aegis-export-cursor");
   const std::string path = (dir.path() / "cursor").string();
