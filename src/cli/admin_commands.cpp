@@ -5,6 +5,7 @@
 #include <chrono>
 #include <iostream>
 #include <map>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -273,34 +274,28 @@ int AdminCommands::run(const std::string& fallback_config_path) {
   }
   if (teams_limits_->parsed() || keys_limits_->parsed()) {
     const bool team = teams_limits_->parsed();
-    // Each flag becomes the PATCH body field the admin API takes, so one
-    // validator (identity/admin_json) decides what a limit may be for both.
+    // Each flag is checked as the admin API checks its PATCH field: the same
+    // validator (identity/admin_json), the flag named in its message.
     store::RateLimitsPatch patch;
-    const std::pair<const char*, const std::optional<std::string>*> options[] = {
-        {"rpm", &rpm_}, {"tpm", &tpm_}, {"max_concurrency", &max_concurrency_}};
-    for (const auto& [field, text] : options) {
+    const std::tuple<std::string_view, const std::optional<std::string>*, std::optional<std::optional<std::int64_t>>*>
+        options[] = {{"--rpm", &rpm_, &patch.rpm},
+                     {"--tpm", &tpm_, &patch.tpm},
+                     {"--max-concurrency", &max_concurrency_, &patch.max_concurrency}};
+    for (const auto& [flag, text, field] : options) {
       if (!*text) continue;
-      json::object body;
-      std::int64_t value = 0;
       const std::string& t = **text;
-      auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), value);
-      if (t == "none") {
-        body[field] = nullptr;
-      } else if (ec == std::errc() && end == t.data() + t.size()) {
-        body[field] = value;
-      } else {
-        body[field] = t;  // refused below, with the API's message
-      }
-      auto parsed = identity::parse_rate_limits_patch(body);
-      std::string flag = std::string("--") + field;
-      std::replace(flag.begin(), flag.end(), '_', '-');
-      if (!parsed) {
-        std::cerr << "aegis admin: " << flag << ": " << parsed.error().message << " ('none' removes it)\n";
+      std::int64_t number = 0;
+      auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), number);
+      // 'none' removes the limit (the API's null); what is not a whole number is refused as the API refuses a string.
+      const json::value given = t == "none"                                         ? json::value(nullptr)
+                                : (ec == std::errc() && end == t.data() + t.size()) ? json::value(number)
+                                                                                    : json::value(t);
+      auto value = identity::parse_rate_limit(flag, given);
+      if (!value) {
+        std::cerr << "aegis admin: " << value.error().message << " ('none' removes it)\n";
         return 1;
       }
-      if (parsed->rpm) patch.rpm = parsed->rpm;
-      if (parsed->tpm) patch.tpm = parsed->tpm;
-      if (parsed->max_concurrency) patch.max_concurrency = parsed->max_concurrency;
+      *field = *value;
     }
     const std::string& name = team ? team_name_ : key_id_;
     const auto scope = team ? store::LimitScope::team : store::LimitScope::key;

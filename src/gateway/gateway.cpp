@@ -871,10 +871,7 @@ class ChatSender final : public Gateway::Sender {
 
  private:
   const media::InspectedAttachment* inspected(std::size_t message, std::size_t attachment) const {
-    for (const auto& item : media_.inspection->items) {
-      if (item.message == message && item.attachment == attachment) return &item;
-    }
-    return nullptr;
+    return media_.inspection->find(message, attachment);
   }
 
   // Each PDF of `outbound` replaced by its text (masked, in a masked copy),
@@ -1515,10 +1512,8 @@ boost::asio::awaitable<Result<Inspected>> Gateway::explain(CallContext& context,
     out.masked = mask_request(request, in.prompt, in.classification.findings, in.persons, vault, counts, &redactions);
     if (context.level != Level::RESTRICTED && inspection != nullptr && deps_.media != nullptr) {
       for (const auto& redaction : redactions) {
-        const auto item = std::find_if(inspection->items.begin(), inspection->items.end(), [&](const auto& i) {
-          return i.message == redaction.message && i.attachment == redaction.attachment;
-        });
-        if (item == inspection->items.end()) continue;
+        const auto* item = inspection->find(redaction.message, redaction.attachment);
+        if (item == nullptr) continue;
         auto& attachment = out.masked->messages[redaction.message].attachments[redaction.attachment];
         auto redacted = co_await deps_.media->redact(attachment, item->extraction, redaction.ranges);
         if (!redacted.ok()) continue;

@@ -16,7 +16,9 @@ namespace {
 // the buckets (ratelimit/token_bucket.hpp) has room to spare.
 constexpr std::int64_t kMaxLimit = 1'000'000'000;
 
-Result<std::optional<std::int64_t>> limit_value(std::string_view name, const json::value& value) {
+}  // namespace
+
+Result<std::optional<std::int64_t>> parse_rate_limit(std::string_view name, const json::value& value) {
   if (value.is_null()) return std::optional<std::int64_t>{};
   std::optional<std::int64_t> n;
   if (value.is_int64()) n = value.get_int64();
@@ -30,8 +32,6 @@ Result<std::optional<std::int64_t>> limit_value(std::string_view name, const jso
   return std::optional<std::int64_t>{*n};
 }
 
-}  // namespace
-
 json::value time_json(const std::optional<std::int64_t>& ms) {
   return ms ? json::value(format_rfc3339_ms(*ms)) : json::value(nullptr);
 }
@@ -43,7 +43,7 @@ Result<store::RateLimitsPatch> parse_rate_limits_patch(const json::object& body)
   for (const auto& [name, slot] : fields) {
     auto it = body.find(name);
     if (it == body.end()) continue;
-    AEGIS_TRY(value, limit_value(name, it->value()));
+    AEGIS_TRY(value, parse_rate_limit(name, it->value()));
     *slot = value;
   }
   return patch;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/result.hpp"
 #include "identity/admin_service.hpp"
@@ -22,6 +23,9 @@ namespace aegis::identity {
 // check); 400 invalid_request naming the field for anything but null or a
 // positive whole number.
 Result<store::RateLimitsPatch> parse_rate_limits_patch(const boost::json::object& body);
+// One of them: `value` null (none) or a whole number from 1 to 1e9; the
+// error names the limit as `name` (e.g. a CLI flag).
+Result<std::optional<std::int64_t>> parse_rate_limit(std::string_view name, const boost::json::value& value);
 
 // Adds "rpm", "tpm" and "max_concurrency" (a number or null) to `out`.
 void add_rate_limits_json(boost::json::object& out, const store::RateLimits& limits);

@@ -55,6 +55,14 @@ struct MediaInspection {
   std::string incomplete_reason;           // the first reason; never content
   bool images = false;
   bool documents = false;
+
+  // The reading of messages[message].attachments[attachment], or nullptr.
+  const InspectedAttachment* find(std::size_t message, std::size_t attachment) const {
+    for (const auto& item : items) {
+      if (item.message == message && item.attachment == attachment) return &item;
+    }
+    return nullptr;
+  }
 };
 
 // Whether any message carries an attachment: a text-only request skips

@@ -36,6 +36,20 @@ async function go(hash, name) {
   await waitReady(name);
 }
 
+// A media fixture (tests/media/media_fixtures.py) written for this run: its path.
+function mediaFixture(name) {
+  const fixtures = path.join(ARTIFACTS, 'fixtures');
+  execFileSync('python3', [path.resolve(import.meta.dirname, '../media/media_fixtures.py'), fixtures, name]);
+  return path.join(fixtures, name);
+}
+
+// Try it, for browser-team, with `prompt` typed in.
+async function openTryIt(prompt) {
+  await go('#/try', 'try');
+  await page.getByLabel('Team').selectOption('browser-team');
+  await page.getByLabel('Prompt').fill(prompt);
+}
+
 async function apiAs(key, body) {
   const r = await fetch(`${gateway.base}/v1/chat/completions`, {
     method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
@@ -139,9 +153,7 @@ describe('console in Chromium', () => {
 
   test('Try it shows a SIN as RESTRICTED with a local route, without calling a provider', async () => {
     const before = (await (await fetch(`${gateway.base}/admin/v1/demo/upstream-log`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).json());
-    await go('#/try', 'try');
-    await page.getByLabel('Team').selectOption('browser-team');
-    await page.getByLabel('Prompt').fill(`Update the payroll record for SIN ${SIN}, please.`);
+    await openTryIt(`Update the payroll record for SIN ${SIN}, please.`);
     await page.getByRole('button', { name: 'Inspect', exact: true }).click();
     await page.waitForSelector('#try-level .badge');
     assert.equal((await page.textContent('#try-level')).trim(), 'RESTRICTED');
@@ -154,13 +166,10 @@ describe('console in Chromium', () => {
   });
 
   test('Try it reads a dropped image: a card photographed is RESTRICTED, its text shown', async () => {
-    const fixtures = path.join(ARTIFACTS, 'fixtures');
-    execFileSync('python3', [path.resolve(import.meta.dirname, '../media/media_fixtures.py'), fixtures, 'card.png']);
-    await go('#/try', 'try');
-    await page.getByLabel('Team').selectOption('browser-team');
-    await page.getByLabel('Prompt').fill('What is on this card?');
+    const card = mediaFixture('card.png');
+    await openTryIt('What is on this card?');
     // Dropped onto the drop zone, as a person would drag it from their desktop.
-    const png = readFileSync(path.join(fixtures, 'card.png')).toString('base64');
+    const png = readFileSync(card).toString('base64');
     const transfer = await page.evaluateHandle((b64) => {
       const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
       const data = new DataTransfer();
@@ -178,19 +187,16 @@ describe('console in Chromium', () => {
   });
 
   test('Try it shows the redacted image a cloud provider would receive for a name and an e-mail', async () => {
-    const fixtures = path.join(ARTIFACTS, 'fixtures');
-    execFileSync('python3', [path.resolve(import.meta.dirname, '../media/media_fixtures.py'), fixtures, 'person_email.png']);
-    await go('#/try', 'try');
-    await page.getByLabel('Team').selectOption('browser-team');
-    await page.getByLabel('Prompt').fill('Who should I write to?');
-    await page.getByLabel('Image or PDF').setInputFiles(path.join(fixtures, 'person_email.png'));
+    const person = mediaFixture('person_email.png');
+    await openTryIt('Who should I write to?');
+    await page.getByLabel('Image or PDF').setInputFiles(person);
     await page.waitForFunction(() => document.querySelector('.drop')?.textContent.includes('person_email.png'));
     await page.getByRole('button', { name: 'Inspect', exact: true }).click();
     const image = page.getByRole('img', { name: /as a cloud provider would receive it/ });
     await image.waitFor({ timeout: 30000 });
     const shown = await image.evaluate((img) => ({ src: img.src, width: img.naturalWidth }));
     assert.ok(shown.width > 0, 'the redacted image decodes and is drawn');
-    const original = readFileSync(path.join(fixtures, 'person_email.png')).toString('base64');
+    const original = readFileSync(person).toString('base64');
     assert.match(shown.src, /^data:image\/png;base64,/);
     assert.notEqual(shown.src.split(',')[1], original, 'what is shown is not the dropped image');
     await page.screenshot({ path: path.join(ARTIFACTS, 'try-it-redacted-image.png'), fullPage: true });
